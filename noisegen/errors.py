@@ -1,0 +1,27 @@
+"""Exceptions and warnings raised by noisegen.
+
+Every error noisegen raises on purpose derives from :class:`NoisegenError`, so
+``except noisegen.NoisegenError`` catches them all. Bad arguments raise
+:class:`ParameterError`, which is also a :class:`ValueError` so that generic
+code that expects ``ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = ["NoisegenError", "ParameterError", "BackendError", "NoisegenWarning"]
+
+
+class NoisegenError(Exception):
+    """Root of every exception raised by noisegen."""
+
+
+class ParameterError(NoisegenError, ValueError):
+    """An argument has a bad value; the message names the argument and the value."""
+
+
+class BackendError(NoisegenError, RuntimeError):
+    """A compute backend (CUDA) was asked for but cannot be used here."""
+
+
+class NoisegenWarning(UserWarning):
+    """A recoverable oddity: silent noise, clipping, a skipped file."""

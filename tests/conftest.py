@@ -1,0 +1,52 @@
+"""Shared fixtures: real audio from ``data/`` (always there) and from
+``../shared/data`` (used when present, skipped otherwise)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+SHARED = Path(os.environ.get("NOISEGEN_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED
+
+
+def _read_mono(path: Path, sample_rate: int = 16000) -> np.ndarray:
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    y, sr = sf.read(str(path), dtype="float64", always_2d=True)
+    y = y.mean(axis=1)
+    if sr != sample_rate:
+        from math import gcd
+
+        g = gcd(sr, sample_rate)
+        y = resample_poly(y, sample_rate // g, sr // g)
+    return y
+
+
+@pytest.fixture(scope="session")
+def speech_16k() -> np.ndarray:
+    """The longest bundled speech clip, mono float64 at 16 kHz."""
+    return _read_mono(DATA / "speech" / "cmu_arctic_us_aew_a0001.wav")
+
+
+@pytest.fixture(scope="session")
+def noise_16k() -> np.ndarray:
+    """A bundled real noise, mono float64 at 16 kHz."""
+    return _read_mono(DATA / "noise" / "running_tap_excerpt.wav")
