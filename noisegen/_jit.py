@@ -63,10 +63,10 @@ if os.environ.get("NUMBA_CACHE_DIR") and not numba.config.CACHE_DIR:
 #: Fast-math flags for DSP kernels. ``nnan``/``ninf`` are never included (a
 #: NaN must stay a NaN), nor ``afn`` (approximate libm calls would make the
 #: vectorised and scalar paths of one loop disagree in the last bit).
-FASTMATH = frozenset({"nsz", "arcp", "contract", "reassoc"})
+FASTMATH = ("nsz", "arcp", "contract", "reassoc")
 
 #: Options of every DSP kernel: serial, GIL released, cached on disk.
-KERNEL_OPTIONS = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", boundscheck=False)
+KERNEL_OPTIONS = dict(cache=True, nogil=True, fastmath=set(FASTMATH), error_model="numpy", boundscheck=False)
 
 #: Options of kernels whose output must not depend on chunking or vectorisation.
 EXACT_OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy", boundscheck=False)
@@ -79,7 +79,7 @@ PARALLEL_OPTIONS = dict(KERNEL_OPTIONS, parallel=True)
 
 def kernel(fn=None, **overrides):
     """Decorate a CPU kernel with :data:`KERNEL_OPTIONS` (plus ``overrides``)."""
-    options = {**KERNEL_OPTIONS, **overrides}
+    options = {**KERNEL_OPTIONS, "fastmath": set(FASTMATH), **overrides}
     if fn is None:
         return lambda f: numba.njit(**options)(f)
     return numba.njit(**options)(fn)
