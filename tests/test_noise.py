@@ -1,0 +1,216 @@
+"""White and coloured noise: statistics, spectral slope, seamless streaming."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import signal, stats
+
+import noisegen
+from noisegen import NoiseGenerator, ParameterError, colored_noise, white_noise
+from noisegen.synth import _design, _initial_state
+
+# ---------------------------------------------------------------- references
+
+MASK = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
+
+
+def _mix64_py(z: int) -> int:
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def _normal_py(key: int, stream: int, i: int) -> float:
+    """Independent pure-Python twin of the counter RNG + ziggurat."""
+    from noisegen._kernels.rng import ZIG_FI, ZIG_KI, ZIG_WI
+
+    sk = _mix64_py(key ^ _mix64_py((stream * GOLDEN + 0xD1B54A32D192ED03) & MASK))
+    h = _mix64_py((sk + (i + 1) * GOLDEN) & MASK)
+    state, r = h, h
+    while True:
+        idx = r & 0xFF
+        r >>= 8
+        sign = r & 1
+        rabs = (r >> 1) & 0x000FFFFFFFFFFFFF
+        x = rabs * float(ZIG_WI[idx]) * (-1.0 if sign else 1.0)
+        if rabs < int(ZIG_KI[idx]):
+            return x
+        if idx == 0:
+            while True:
+                state = (state + GOLDEN) & MASK
+                xx = -math.log1p(-(_mix64_py(state) >> 11) / 2**53) / 3.6541528853610088
+                state = (state + GOLDEN) & MASK
+                yy = -math.log1p(-(_mix64_py(state) >> 11) / 2**53)
+                if yy + yy > xx * xx:
+                    return -(3.6541528853610088 + xx) if sign else 3.6541528853610088 + xx
+        state = (state + GOLDEN) & MASK
+        u = (_mix64_py(state) >> 11) / 2**53
+        if (ZIG_FI[idx - 1] - ZIG_FI[idx]) * u + ZIG_FI[idx] < math.exp(-0.5 * x * x):
+            return x
+        state = (state + GOLDEN) & MASK
+        r = _mix64_py(state)
+
+
+def _psd_slope(y: np.ndarray, sample_rate: int, f_lo: float, f_hi: float) -> float:
+    """Least-squares slope in dB/octave of a Welch PSD averaged in log-spaced bands."""
+    f, pxx = signal.welch(y, fs=sample_rate, nperseg=1 << 15, axis=-1)
+    pxx = np.atleast_2d(pxx).mean(axis=0)
+    edges = np.geomspace(f_lo, f_hi, 31)
+    centres, levels = [], []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        band = (f >= lo) & (f < hi)
+        if band.any():
+            centres.append(math.sqrt(lo * hi))
+            levels.append(10 * np.log10(pxx[band].mean()))
+    return float(np.polyfit(np.log2(centres), levels, 1)[0])
+
+
+# ------------------------------------------------------------------- tests
+
+
+def test_white_matches_pure_python_twin():
+    key = noisegen.rng.resolve_key(1234)
+    y = white_noise(3000, rng=1234, n_channels=2, dtype=np.float64)
+    for c in (0, 1):
+        expected = [_normal_py(key, c, i) for i in range(3000)]
+        np.testing.assert_array_equal(y[c], expected)
+
+
+def test_white_is_standard_normal():
+    y = white_noise(400_000, rng=7, dtype=np.float64)
+    assert abs(y.mean()) < 0.01
+    assert abs(y.var() - 1.0) < 0.01
+    assert stats.kstest(y, "norm").pvalue > 1e-3
+    # the ziggurat's tail beyond r = 3.654 must be populated at the right rate
+    tail = np.mean(np.abs(y) > 3.6541528853610088)
+    expected = 2 * stats.norm.sf(3.6541528853610088)
+    assert abs(tail - expected) < 5 * math.sqrt(expected / y.size)
+
+
+@pytest.mark.parametrize("beta", [-2, -1, -0.5, 0, 0.5, 1, 1.5, 2])
+def test_colored_psd_slope_three_decades(beta):
+    sample_rate = 16000
+    y = colored_noise(1 << 20, beta=beta, rng=11, n_channels=4, dtype=np.float64)
+    slope = _psd_slope(y, sample_rate, 6.0, 6000.0)  # three decades
+    assert abs(slope - (-3.0103 * beta)) < 0.1, slope
+
+
+@pytest.mark.parametrize("beta", [-1.3, 0.7])
+def test_colored_psd_slope_up_to_nyquist(beta):
+    # the top-octave correction keeps the slope right close to Nyquist as well
+    y = colored_noise(1 << 20, beta=beta, rng=3, n_channels=4, dtype=np.float64)
+    slope = _psd_slope(y, 16000, 20.0, 7500.0)
+    assert abs(slope - (-3.0103 * beta)) < 0.1, slope
+
+
+@pytest.mark.parametrize("beta", [-2, -1, 0, 1, 2, 1.5])
+def test_colored_unit_variance_from_the_first_sample(beta):
+    # 100,000 independent channels of 16 samples each: the filters start in
+    # their stationary state, so even the first samples have unit variance.
+    y = colored_noise(16, beta=beta, rng=5, n_channels=100_000, dtype=np.float64)
+    assert abs(np.mean(y**2) - 1.0) < 0.02
+    assert abs(np.mean(y[:, 0] ** 2) - 1.0) < 0.03
+
+
+@pytest.mark.parametrize("beta", [-2.0, -0.5, 0.5, 1.0, 2.0])
+def test_one_pole_bank_matches_scipy_lfilter(beta):
+    bank = _design(beta)
+    key = noisegen.rng.resolve_key(9)
+    state = _initial_state(bank, key, 1)[0]
+    x = white_noise(5000, rng=9, dtype=np.float64)
+    expected = bank.direct * x
+    for p, r, s0 in zip(bank.poles, bank.residues, state):
+        v, _ = signal.lfilter([1.0], [1.0, -p], x, zi=[p * s0])
+        expected = expected + r * v
+    y = colored_noise(5000, beta=beta, rng=9, dtype=np.float64)
+    np.testing.assert_allclose(y, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["white", "pink", "brown", "violet", 0.7, "speech"])
+def test_generator_reads_in_any_chunks_equal_one_read(kind):
+    if kind == "speech" and not hasattr(noisegen.oscillators, "_speech_shaped_sos"):
+        pytest.skip("speech-shaped filter not available yet")
+    sizes = [1, 63, 64, 65, 4095, 8193, 1, 7]
+    total = sum(sizes)
+    whole = NoiseGenerator(kind, sample_rate=16000, rng=42, n_channels=2).read(total)
+    gen = NoiseGenerator(kind, sample_rate=16000, rng=42, n_channels=2)
+    parts = np.concatenate([gen.read(n) for n in sizes], axis=-1)
+    assert parts.shape == (2, total)
+    np.testing.assert_array_equal(parts, whole)
+    assert gen.position == total
+
+
+def test_generator_equals_colored_noise_and_resets():
+    gen = NoiseGenerator(1.0, sample_rate=16000, rng=3)
+    first = gen.read(1000)
+    assert first.shape == (1000,)
+    np.testing.assert_array_equal(first, colored_noise(1000, beta=1.0, rng=3))
+    gen.reset()
+    np.testing.assert_array_equal(gen.read(1000), first)
+
+
+def test_determinism_and_independence():
+    a = colored_noise(4096, beta=1.0, rng=0)
+    np.testing.assert_array_equal(a, colored_noise(4096, beta=1.0, rng=0))
+    assert not np.allclose(a, colored_noise(4096, beta=1.0, rng=1))
+    gen = np.random.default_rng(5)
+    b1 = white_noise(100, rng=gen)
+    b2 = white_noise(100, rng=gen)
+    assert not np.array_equal(b1, b2)  # a Generator advances
+    np.testing.assert_array_equal(b1, white_noise(100, rng=np.random.default_rng(5)))
+    two = white_noise(2000, rng=4, n_channels=2)
+    assert abs(np.corrcoef(two)[0, 1]) < 0.1  # channels are independent streams
+
+
+def test_named_colors_and_dtypes():
+    for name, beta in noisegen.NOISE_COLORS.items():
+        fn = getattr(noisegen, f"{name}_noise")
+        np.testing.assert_array_equal(fn(512, rng=2), colored_noise(512, beta=beta, rng=2))
+    assert colored_noise(10, beta=1, dtype=np.float64).dtype == np.float64
+    assert white_noise(0, rng=0).shape == (0,)
+    assert white_noise(5, rng=0, n_channels=3).shape == (3, 5)
+
+
+def test_global_random_state_untouched():
+    np.random.seed(0)
+    expected = np.random.random()
+    np.random.seed(0)
+    colored_noise(100, beta=1.0, rng=None)
+    white_noise(100)
+    assert np.random.random() == expected
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(n_samples=10, beta=2.5), "beta"),
+        (dict(n_samples=10, beta=float("nan")), "beta"),
+        (dict(n_samples=10, beta=float("inf")), "beta"),
+        (dict(n_samples=-1, beta=1.0), "n_samples"),
+        (dict(n_samples=1.5, beta=1.0), "n_samples"),
+        (dict(n_samples=10, beta=1.0, dtype=np.int16), "dtype"),
+        (dict(n_samples=10, beta=1.0, n_channels=0), "n_channels"),
+        (dict(n_samples=10, beta=1.0, rng="seed"), "rng"),
+        (dict(n_samples=10, beta=1.0, rng=-3), "rng"),
+        (dict(n_samples=10, beta=1.0, backend="tpu"), "backend"),
+    ],
+)
+def test_bad_input_names_the_argument(kwargs, name):
+    n = kwargs.pop("n_samples")
+    with pytest.raises(ParameterError, match=name):
+        colored_noise(n, **kwargs)
+
+
+def test_generator_bad_input():
+    with pytest.raises(ParameterError, match="kind_or_beta"):
+        NoiseGenerator("purple", sample_rate=16000)
+    with pytest.raises(ParameterError, match="kind_or_beta"):
+        NoiseGenerator(3.0, sample_rate=16000)
+    with pytest.raises(ParameterError, match="sample_rate"):
+        NoiseGenerator("pink", sample_rate=16000.5)
+    with pytest.raises(ParameterError, match="n_samples"):
+        NoiseGenerator("pink", sample_rate=16000).read(-5)
