@@ -1,0 +1,185 @@
+"""load / save / info: round trips, layouts, atomic byte-stable writes, errors."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import noisegen
+from noisegen import NoisegenError, NoisegenWarning, ParameterError
+
+
+def _signal(n_channels=None, n=1000, dtype=np.float32):
+    rng = np.random.default_rng(0)
+    shape = (n,) if n_channels is None else (n_channels, n)
+    return (0.5 * rng.uniform(-1, 1, shape)).astype(dtype)
+
+
+@pytest.mark.parametrize("n_channels", [None, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float_round_trip_exact(tmp_path, n_channels, dtype):
+    y = _signal(n_channels, dtype=dtype)
+    path = tmp_path / "x.wav"
+    noisegen.save(path, y, sample_rate=22050, subtype="FLOAT")
+    back, sr = noisegen.load(path, dtype=dtype)
+    assert sr == 22050 and back.shape == y.shape and back.dtype == dtype
+    np.testing.assert_array_equal(back, y.astype(np.float32).astype(dtype))
+    # the file really holds frames x channels in the right order
+    raw, _ = sf.read(str(path), always_2d=True, dtype="float32")
+    np.testing.assert_array_equal(raw.T, np.atleast_2d(y.astype(np.float32)))
+
+
+@pytest.mark.parametrize("subtype, bits", [(None, 16), ("PCM_16", 16), ("PCM_24", 24)])
+def test_pcm_round_trip(tmp_path, subtype, bits):
+    y = _signal(2, dtype=np.float64)
+    path = tmp_path / "x.wav"
+    noisegen.save(path, y, sample_rate=16000, subtype=subtype)
+    assert sf.info(str(path)).subtype == f"PCM_{bits}"
+    back, _ = noisegen.load(path, dtype=np.float64)
+    assert np.max(np.abs(back - y)) <= 1.0 / 2 ** (bits - 1)
+
+
+def test_flac_and_mono_downmix(tmp_path):
+    y = _signal(2)
+    path = tmp_path / "x.flac"
+    noisegen.save(path, y, sample_rate=16000)
+    assert sf.info(str(path)).format == "FLAC"
+    mono, _ = noisegen.load(path, mono=True, dtype=np.float64)
+    stereo, _ = noisegen.load(path, dtype=np.float64)
+    assert mono.shape == (1000,)
+    np.testing.assert_allclose(mono, stereo.mean(axis=0))
+
+
+def test_float_wav_bytes_identical_across_saves(tmp_path):
+    # libsndfile's PEAK chunk holds a time stamp (1 s resolution): without it,
+    # the same audio written a second apart gives the same bytes.
+    y = _signal(2)
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    noisegen.save(a, y, sample_rate=16000, subtype="FLOAT")
+    time.sleep(1.1)
+    noisegen.save(b, y, sample_rate=16000, subtype="FLOAT")
+    data = a.read_bytes()
+    assert b"PEAK" not in data
+    assert data == b.read_bytes()
+
+
+def test_save_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
+    path = tmp_path / "out.wav"
+    noisegen.save(path, _signal(), sample_rate=16000)
+    before = path.read_bytes()
+
+    def boom(self, data):
+        raise RuntimeError("disk full (simulated)")
+
+    monkeypatch.setattr(sf.SoundFile, "write", boom)
+    with pytest.raises(RuntimeError, match="simulated"):
+        noisegen.save(path, _signal(n=5000), sample_rate=16000)
+    monkeypatch.undo()
+    assert path.read_bytes() == before  # the old file is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav"]
+
+
+def test_saved_file_mode_follows_umask(tmp_path):
+    path = tmp_path / "out.wav"
+    old = os.umask(0o022)
+    try:
+        noisegen.save(path, _signal(), sample_rate=16000)
+    finally:
+        os.umask(old)
+    assert (path.stat().st_mode & 0o777) == 0o644
+
+
+def test_save_overwrites_existing(tmp_path):
+    path = tmp_path / "out.wav"
+    noisegen.save(path, _signal(n=10), sample_rate=16000)
+    noisegen.save(path, _signal(n=20), sample_rate=16000)
+    assert sf.info(str(path)).frames == 20
+
+
+def test_pcm_clipping_warns(tmp_path):
+    y = np.array([0.0, 1.5, -2.0, 0.5], dtype=np.float32)
+    with pytest.warns(NoisegenWarning, match="clips"):
+        noisegen.save(tmp_path / "c.wav", y, sample_rate=8000)
+    back, _ = noisegen.load(tmp_path / "c.wav")
+    assert back[1] == pytest.approx(1.0, abs=1e-4) and back[2] == -1.0
+
+
+def test_save_bad_arguments(tmp_path):
+    y = _signal()
+    with pytest.raises(ParameterError, match="subtype"):
+        noisegen.save(tmp_path / "x.wav", y, sample_rate=16000, subtype="PCM_77")
+    with pytest.raises(ParameterError, match="path"):
+        noisegen.save(tmp_path / "x.nope", y, sample_rate=16000)
+    with pytest.raises(ParameterError, match="y"):
+        noisegen.save(tmp_path / "x.wav", (y * 32767).astype(np.int16), sample_rate=16000)
+    with pytest.raises(ParameterError, match="sample_rate"):
+        noisegen.save(tmp_path / "x.wav", y, sample_rate=16000.5)
+    with pytest.raises(ParameterError, match="y"):
+        noisegen.save(tmp_path / "x.wav", np.array([0.0, np.nan]), sample_rate=16000)
+    with pytest.raises(OSError, match="cannot write"):
+        noisegen.save(tmp_path / "missing" / "x.wav", y, sample_rate=16000)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_resamples(tmp_path):
+    sr = 16000
+    y = noisegen.tone(freq_hz=1000.0, sample_rate=sr, n_samples=sr, amplitude=0.5)
+    noisegen.save(tmp_path / "t.wav", y, sample_rate=sr, subtype="FLOAT")
+    z, new_sr = noisegen.load(tmp_path / "t.wav", sample_rate=8000, dtype=np.float64)
+    assert new_sr == 8000 and z.shape == (8000,)
+    ref = 0.5 * np.cos(2 * np.pi * 1000.0 * np.arange(8000) / 8000)
+    mid = slice(500, 7500)
+    assert np.max(np.abs(z[mid] - ref[mid])) < 1e-2
+    same, same_sr = noisegen.load(tmp_path / "t.wav", sample_rate=sr)
+    assert same_sr == sr
+    np.testing.assert_array_equal(same, y)
+
+
+def test_load_bundled_data(data_dir):
+    y, sr = noisegen.load(data_dir / "speech" / "cmu_arctic_us_aew_a0001.wav")
+    assert y.ndim == 1 and y.dtype == np.float32 and sr > 0 and np.abs(y).max() <= 1.0
+    z, sr2 = noisegen.load(data_dir / "noise" / "inspectorj_bird_robin.ogg", sample_rate=16000, mono=True)
+    assert sr2 == 16000 and z.ndim == 1 and z.size > 0
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such audio file"):
+        noisegen.load(tmp_path / "missing.wav")
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"this is not audio")
+    with pytest.raises(NoisegenError, match="cannot read"):
+        noisegen.load(bad)
+    with pytest.raises(IsADirectoryError):
+        noisegen.load(tmp_path)
+    with pytest.raises(ParameterError, match="dtype"):
+        noisegen.load(bad, dtype=np.int16)
+    with pytest.raises(ParameterError, match="sample_rate"):
+        noisegen.load(bad, sample_rate=-1)
+
+
+def test_info_levels_and_layout(tmp_path):
+    sr = 16000
+    y = np.stack([noisegen.tone(freq_hz=1000.0, sample_rate=sr, n_samples=sr, amplitude=0.5),
+                  np.zeros(sr, dtype=np.float32)])
+    path = tmp_path / "s.wav"
+    noisegen.save(path, y, sample_rate=sr, subtype="PCM_24")
+    meta = noisegen.info(path)
+    assert (meta.sample_rate, meta.channels, meta.frames) == (sr, 2, sr)
+    assert meta.duration_s == 1.0 and meta.subtype == "PCM_24" and meta.format == "WAV"
+    assert meta.peak_dbfs == pytest.approx(20 * math.log10(0.5), abs=1e-3)
+    # RMS over both channels: 0.5/sqrt(2) on one, silence on the other
+    assert meta.rms_dbfs == pytest.approx(20 * math.log10(0.5 / 2), abs=1e-3)
+
+
+def test_info_silence_and_errors(tmp_path):
+    path = tmp_path / "z.wav"
+    noisegen.save(path, np.zeros(100, dtype=np.float32), sample_rate=8000)
+    meta = noisegen.info(path)
+    assert meta.peak_dbfs == -math.inf and meta.rms_dbfs == -math.inf
+    with pytest.raises(FileNotFoundError):
+        noisegen.info(tmp_path / "nope.wav")
