@@ -1,0 +1,89 @@
+"""CPU kernels of the polyphase windowed-sinc resampler.
+
+Output sample ``k`` sits at input time ``t_k`` (``k * down / up`` for a
+rational ratio, ``k * step`` otherwise); with ``i = floor(t_k)`` and
+``f = t_k - i`` it is the dot product of the taps ``x[i + 1 - half + j]``,
+``j = 0 .. n_taps - 1`` (``n_taps >= 2 * half``, padded
+with zero taps to a multiple of 16 so the vectorised loop has no tail), with the table row of phase ``f``::
+
+    row_f[j] = h(f + half - 1 - j)          (h: noisegen._kernels.resample.sinc_kernel)
+
+Rational ratios use one exact row per phase ``r / up``. Other ratios use
+``n_phases + 1`` rows at ``p / n_phases`` and blend the two dot products of
+the phases around ``f`` linearly. The input is passed zero-padded, together
+with the absolute index ``offset`` of its first sample, so a streaming caller
+and a one-shot caller run the same arithmetic for every output sample.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..._jit import kernel
+from ..resample import bessel_i0, sinc_kernel
+
+
+@kernel
+def build_table(table, denom, half, fc, half_width, beta):
+    """Fill ``table[r, j] = h(r / denom + half - 1 - j)`` for every row ``r``."""
+    i0_beta = bessel_i0(beta)
+    n_rows, n_taps = table.shape
+    for r in range(n_rows):
+        f = r / denom
+        for j in range(n_taps):
+            table[r, j] = sinc_kernel(f + half - 1 - j, fc, half_width, beta, i0_beta)
+
+
+@kernel
+def resample_rational(xp, offset, k0, up, down, half, table, out):
+    """``out[c, m]`` = output sample ``k0 + m`` of the ratio ``up / down``.
+
+    ``xp[c, 0]`` is input sample ``offset`` (negative indices are zero padding).
+    """
+    n_ch, n_out = out.shape
+    n_taps = table.shape[1]
+    for c in range(n_ch):
+        x = xp[c]
+        o = out[c]
+        for m in range(n_out):
+            pos = (k0 + m) * down
+            i = pos // up
+            r = pos - i * up
+            start = i + 1 - half - offset
+            # Slices (not x[start + j]) let LLVM drop the negative-index
+            # wraparound and vectorise the dot product.
+            xs = x[start : start + n_taps]
+            row = table[r]
+            acc = o.dtype.type(0.0)
+            for j in range(n_taps):
+                acc += row[j] * xs[j]
+            o[m] = acc
+
+
+@kernel
+def resample_interp(xp, offset, k0, step, half, n_phases, table, out):
+    """``out[c, m]`` = output sample ``k0 + m`` at input time ``(k0 + m) * step``."""
+    n_ch, n_out = out.shape
+    n_taps = table.shape[1]
+    for c in range(n_ch):
+        x = xp[c]
+        o = out[c]
+        for m in range(n_out):
+            t = (k0 + m) * step
+            i = math.floor(t)
+            pf = (t - i) * n_phases
+            p = int(pf)
+            if p > n_phases - 1:
+                p = n_phases - 1
+            w = pf - p
+            start = int(i) + 1 - half - offset
+            xs = x[start : start + n_taps]
+            row0 = table[p]
+            row1 = table[p + 1]
+            acc0 = o.dtype.type(0.0)
+            acc1 = o.dtype.type(0.0)
+            for j in range(n_taps):
+                v = xs[j]
+                acc0 += row0[j] * v
+                acc1 += row1[j] * v
+            o[m] = acc0 + (acc1 - acc0) * w
