@@ -184,7 +184,7 @@ def resample(y, *, orig_sample_rate, target_sample_rate, backend="auto"):
     >>> noisegen.resample(y, orig_sample_rate=16000, target_sample_rate=8000).shape
     (8000,)
     >>> noisegen.resample(np.zeros((2, 441)), orig_sample_rate=44100, target_sample_rate=16000).shape
-    (2, 161)
+    (2, 160)
     """
     y = check_audio(y)
     orig = check_sample_rate(orig_sample_rate, "orig_sample_rate")
