@@ -1,0 +1,193 @@
+"""The command line: synth and info end to end, and one-line errors with the right exit status."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import noisegen
+from noisegen import cli
+
+
+def _run(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "noisegen", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+def _main(capsys, *args):
+    status = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+# ----------------------------------------------------------------------------- subprocess (the real entry point)
+
+
+def test_subprocess_synth_pink_and_info(tmp_path):
+    r = _run("synth", "pink", "p.wav", "--duration-s", "2", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    meta = sf.info(str(tmp_path / "p.wav"))
+    assert (meta.samplerate, meta.channels, meta.frames, meta.subtype) == (16000, 1, 32000, "PCM_16")
+    r = _run("info", "p.wav", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    line = r.stdout.strip()
+    assert line.startswith("p.wav: 16000 Hz, 1 ch, 2.000 s") and "PCM_16" in line
+    rms = float(line.split("RMS ")[1].split(" dBFS")[0])
+    assert "peak" in line and -23.0 < rms < -17.0  # default noise RMS 0.1 = -20 dBFS
+
+
+def test_subprocess_errors_are_one_line_without_traceback(tmp_path):
+    r = _run("synth", "purple", "x.wav", "--duration-s", "1", cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "invalid choice: 'purple'" in r.stderr
+    r = _run("info", "missing.wav", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and "missing.wav" in r.stderr and "Traceback" not in r.stderr
+
+
+# ----------------------------------------------------------------------------- synth kinds (in process)
+
+
+@pytest.mark.parametrize(
+    "kind, extra",
+    [
+        ("white", []),
+        ("brown", []),
+        ("blue", []),
+        ("violet", []),
+        ("colored", ["--beta", "0.5"]),
+        ("speech-shaped", []),
+        ("tone", ["--freq-hz", "440"]),
+        ("chirp", ["--freq-hz", "100", "--end-freq-hz", "4000", "--method", "logarithmic"]),
+        ("square", ["--freq-hz", "3000"]),
+        ("sawtooth", ["--freq-hz", "440"]),
+        ("triangle", ["--freq-hz", "440"]),
+        ("impulse-train", ["--freq-hz", "10"]),
+        ("hum", ["--mains-hz", "60"]),
+    ],
+)
+def test_synth_every_kind(tmp_path, capsys, kind, extra):
+    out = tmp_path / f"{kind}.wav"
+    status, _, err = _main(capsys, "synth", kind, str(out), "--duration-s", "0.5", "--sample-rate", "8000",
+                           "--seed", "1", *extra)
+    assert status == 0, err
+    y, sr = noisegen.load(out)
+    assert sr == 8000 and y.shape == (4000,)
+    assert 0 < np.max(np.abs(y)) <= 1.0
+
+
+def test_synth_matches_library_and_is_deterministic(tmp_path, capsys):
+    args = ["synth", "pink", "--duration-s", "1", "--seed", "5", "--channels", "2", "--subtype", "FLOAT",
+            "--amplitude", "0.2"]
+    for name in ("a.wav", "b.wav"):
+        assert _main(capsys, *args[:2], str(tmp_path / name), *args[2:])[0] == 0
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+    y, _ = noisegen.load(tmp_path / "a.wav")
+    expected = noisegen.pink_noise(16000, rng=5, n_channels=2) * np.float32(0.2)
+    np.testing.assert_array_equal(y, expected)
+
+    assert _main(capsys, "synth", "tone", str(tmp_path / "t.wav"), "--duration-s", "1", "--freq-hz", "1000",
+                 "--amplitude", "0.25", "--subtype", "FLOAT")[0] == 0
+    y, _ = noisegen.load(tmp_path / "t.wav")
+    np.testing.assert_array_equal(y, noisegen.tone(freq_hz=1000.0, sample_rate=16000, n_samples=16000,
+                                                   amplitude=0.25))
+
+
+def test_synth_clipping_warns_on_one_line(tmp_path, capsys):
+    status, _, err = _main(capsys, "synth", "white", str(tmp_path / "w.wav"), "--duration-s", "0.5",
+                           "--amplitude", "1.0", "--seed", "0")
+    assert status == 0
+    assert err.count("\n") == 1 and "warning" in err and "clips" in err
+
+
+# ----------------------------------------------------------------------------- errors (in process)
+
+
+@pytest.mark.parametrize(
+    "args, status, needle",
+    [
+        (["synth", "purple", "x.wav", "--duration-s", "1"], 2, "invalid choice"),
+        (["synth", "pink", "x.wav", "--duration-s", "-1"], 2, "--duration-s"),
+        (["synth", "pink", "x.wav", "--duration-s", "nan"], 2, "--duration-s"),
+        (["synth", "pink", "x.wav"], 2, "--duration-s"),
+        (["synth", "pink", "x.wav", "--duration-s", "1", "--sample-rate", "16000.5"], 2, "--sample-rate"),
+        (["synth", "colored", "x.wav", "--duration-s", "1"], 2, "--beta"),
+        (["synth", "colored", "x.wav", "--duration-s", "1", "--beta", "3"], 2, "--beta"),
+        (["synth", "pink", "x.wav", "--duration-s", "1", "--beta", "1"], 2, "--beta"),
+        (["synth", "tone", "x.wav", "--duration-s", "1"], 2, "--freq-hz"),
+        (["synth", "tone", "x.wav", "--duration-s", "1", "--freq-hz", "9000"], 2, "--freq-hz"),
+        (["synth", "chirp", "x.wav", "--duration-s", "1", "--freq-hz", "100"], 2, "--end-freq-hz"),
+        (["synth", "hum", "x.wav", "--duration-s", "1", "--mains-hz", "55"], 2, "--mains-hz"),
+        (["synth", "pink", "x.mp9", "--duration-s", "1"], 2, "OUT"),
+        (["synth", "pink", "x.wav", "--duration-s", "1", "--subtype", "PCM_77"], 2, "--subtype"),
+        (["synth", "pink", os.path.join("no", "such", "dir", "x.wav"), "--duration-s", "1"], 1, "cannot write"),
+        (["info", "missing.wav"], 1, "missing.wav"),
+        (["frobnicate"], 2, "invalid choice"),
+        ([], 2, "COMMAND"),
+    ],
+)
+def test_errors_one_line(tmp_path, capsys, monkeypatch, args, status, needle):
+    monkeypatch.chdir(tmp_path)
+    got, out, err = _main(capsys, *args)
+    assert got == status, err
+    assert err.count("\n") == 1 and needle in err and "Traceback" not in err
+    assert out == ""
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_unwritable_folder(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running with privileges that ignore folder permissions")
+        status, _, err = _main(capsys, "synth", "pink", str(locked / "x.wav"), "--duration-s", "1")
+    finally:
+        locked.chmod(0o700)
+    assert status == 1 and "Permission denied" in err and err.count("\n") == 1
+
+
+def test_info_several_files_continues_after_error(tmp_path, capsys):
+    noisegen.save(tmp_path / "a.wav", np.zeros((2, 800), dtype=np.float32), sample_rate=8000, subtype="FLOAT")
+    noisegen.save(tmp_path / "b.flac", noisegen.tone(freq_hz=100.0, sample_rate=8000, n_samples=4000,
+                                                      amplitude=0.5), sample_rate=8000, subtype="PCM_24")
+    status, out, err = _main(capsys, "info", str(tmp_path / "a.wav"), str(tmp_path / "nope.wav"),
+                             str(tmp_path / "b.flac"))
+    assert status == 1 and err.count("\n") == 1 and "nope.wav" in err
+    lines = out.splitlines()
+    assert len(lines) == 2
+    assert "8000 Hz, 2 ch, 0.100 s" in lines[0] and "FLOAT (WAV)" in lines[0] and "peak -inf dBFS" in lines[0]
+    assert "1 ch, 0.500 s" in lines[1] and "PCM_24 (FLAC)" in lines[1] and "peak -6.0 dBFS" in lines[1]
+    assert "RMS -9.0 dBFS" in lines[1]
+
+
+def test_augment_is_optional(monkeypatch, capsys, tmp_path):
+    # With a module noisegen._cli_augment present, `augment` is registered and dispatched to its run().
+    import importlib.util
+    import types
+
+    fake = types.ModuleType("noisegen._cli_augment")
+
+    def add_parser(sub):
+        p = sub.add_parser("augment")
+        p.add_argument("in_dir")
+
+    fake.add_parser = add_parser
+    fake.run = lambda args: 7 if args.in_dir == "IN" else 0
+    monkeypatch.setitem(sys.modules, "noisegen._cli_augment", fake)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: object() if name == "noisegen._cli_augment" else real_find_spec(name, *a))
+    assert cli.main(["augment", "IN"]) == 7
+    # A broken augment module leaves synth working and reports itself on use.
+    fake.add_parser = None
+    assert cli.main(["synth", "tone", str(tmp_path / "t.wav"), "--duration-s", "0.1", "--freq-hz", "100"]) == 0
+    capsys.readouterr()
+    assert cli.main(["augment", "IN"]) == 1
+    assert "unavailable" in capsys.readouterr().err
