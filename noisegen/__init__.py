@@ -38,6 +38,9 @@ from .io import *  # noqa: F401,F403
 from .io import __all__ as _io_all
 from .sources import *  # noqa: F401,F403
 from .sources import __all__ as _sources_all
+from .transforms import *  # noqa
+from .transforms import __all__ as _transforms_all
+from .stream import AugmentStream, Chunk, Batch
 
 __version__ = "0.1.0"
 
@@ -61,4 +64,8 @@ __all__ = [
     *_timescale_all,
     *_io_all,
     *_sources_all,
+    *_transforms_all,
+    "AugmentStream",
+    "Chunk",
+    "Batch",
 ]

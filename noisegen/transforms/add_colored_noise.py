@@ -1,0 +1,49 @@
+"""AddColoredNoise: synthetic 1/f^beta noise at a random SNR."""
+
+from __future__ import annotations
+
+from .base import Transform, draw_seed, draw_uniform, effect, uniform_range
+
+__all__ = ["AddColoredNoise"]
+
+
+class AddColoredNoise(Transform):
+    """Add ``1/f**beta`` noise, ``beta`` and SNR drawn uniformly in their ranges.
+
+    The noise comes from :func:`noisegen.colored_noise` keyed by a ``seed``
+    drawn from ``rng`` and mixed with :func:`noisegen.mix_at_snr`.
+    ``last_params``: ``beta``, ``snr_db``, ``seed``.
+
+    Parameters
+    ----------
+    min_beta, max_beta : float
+        Spectral exponents in [-2, 2] (0 white, 1 pink, 2 brown, -1 blue).
+    min_snr_db, max_snr_db : float
+    p : float
+    """
+
+    def __init__(self, min_beta: float = -2.0, max_beta: float = 2.0, min_snr_db: float = 3.0,
+                 max_snr_db: float = 30.0, p: float = 0.5):
+        super().__init__(p=p)
+        self.min_beta, self.max_beta = uniform_range(min_beta, max_beta, "min_beta", "max_beta", low=-2.0, high=2.0)
+        self.min_snr_db, self.max_snr_db = uniform_range(min_snr_db, max_snr_db, "min_snr_db", "max_snr_db")
+
+    def randomize(self, samples, sample_rate, gen):
+        return {
+            "beta": draw_uniform(gen, self.min_beta, self.max_beta),
+            "snr_db": draw_uniform(gen, self.min_snr_db, self.max_snr_db),
+            "seed": draw_seed(gen),
+        }
+
+    def _apply(self, samples, sample_rate, params):
+        n_channels = samples.shape[0] if samples.ndim == 2 else None
+        noise = effect("colored_noise")(
+            samples.shape[-1], beta=params["beta"], rng=params["seed"], n_channels=n_channels, dtype=samples.dtype
+        )
+        return effect("mix_at_snr")(samples, noise, snr_db=params["snr_db"])
+
+    def _config(self):
+        return {
+            "min_beta": self.min_beta, "max_beta": self.max_beta,
+            "min_snr_db": self.min_snr_db, "max_snr_db": self.max_snr_db, "p": self.p,
+        }

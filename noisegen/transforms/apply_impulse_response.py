@@ -1,0 +1,54 @@
+"""ApplyImpulseResponse: reverberation from a random room impulse response."""
+
+from __future__ import annotations
+
+from .base import Transform, effect
+from ._files import AudioBank
+
+__all__ = ["ApplyImpulseResponse"]
+
+
+class ApplyImpulseResponse(Transform):
+    """Convolve with an impulse response drawn from a collection.
+
+    Wraps :func:`noisegen.convolve_rir` (``mode="same"``: the output keeps
+    the input's length). Responses are loaded and resampled once per sample
+    rate. ``last_params``: ``rir_index``.
+
+    Parameters
+    ----------
+    rir : str, list of str, array or list of arrays
+        A folder (recursive wav/flac/ogg), a list of paths, or 1-D arrays.
+    p : float
+    rir_sample_rate : int or None
+        Sample rate of arrays given as ``rir`` (None: the rate of the call).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from noisegen.transforms import ApplyImpulseResponse
+    >>> t = ApplyImpulseResponse([np.array([1.0, 0.5])], p=1.0)
+    >>> t(np.array([1.0, 0.0, 0.0]), sample_rate=8000, rng=0)
+    array([1. , 0.5, 0. ])
+    """
+
+    def __init__(self, rir, p: float = 0.5, rir_sample_rate=None):
+        super().__init__(p=p)
+        if rir_sample_rate is not None:
+            from .._validation import check_sample_rate
+
+            rir_sample_rate = check_sample_rate(rir_sample_rate, "rir_sample_rate")
+        self._bank = AudioBank(rir, "rir", arrays_sample_rate=rir_sample_rate)
+
+    def prepare(self, sample_rate):
+        self._bank.at(sample_rate)
+
+    def randomize(self, samples, sample_rate, gen):
+        return {"rir_index": int(gen.integers(0, len(self._bank)))}
+
+    def _apply(self, samples, sample_rate, params):
+        rir = self._bank.at(sample_rate)[params["rir_index"]]
+        return effect("convolve_rir")(samples, rir.astype(samples.dtype, copy=False), mode="same")
+
+    def _config(self):
+        return {"rir": self._bank.config(), "p": self.p}

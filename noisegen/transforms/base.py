@@ -1,0 +1,256 @@
+"""The transform base class: random parameters, replay and JSON round trips.
+
+A :class:`Transform` holds ranges and a probability ``p`` (validated in
+``__init__``, so a bad configuration fails at construction). Calling it draws
+its parameters from ``rng`` and applies the functional effect it wraps::
+
+    y = t(samples, sample_rate=16000, rng=0)
+    t.last_params        # {"name": "Gain", "applied": True, "gain_db": -3.2}
+    t.apply_params(samples, sample_rate=16000, params=t.last_params)  # same y
+
+Every random choice a transform makes is recorded in ``last_params`` (a plain
+JSON-able dict, nested for compositions). Randomness inside an effect (the
+samples of a synthetic noise, the positions of short noises) is keyed by a
+``seed`` drawn from ``rng`` and recorded too, so replaying ``last_params``
+reproduces the output bit for bit.
+
+``to_dict()`` gives ``{"name": <class name>, **constructor arguments}``;
+``Transform.from_dict`` (or :func:`load_pipeline` for a JSON file) rebuilds
+the transform from its registered class name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from .._validation import check_audio, check_probability, check_range, check_sample_rate
+from ..errors import ParameterError
+from ..rng import as_generator
+
+__all__ = ["Transform", "load_pipeline"]
+
+_REGISTRY: dict[str, type] = {}
+
+#: Upper bound (exclusive) of the ``seed`` ints transforms draw for effects.
+SEED_BOUND = 1 << 63
+
+
+def _jsonable(value):
+    """Tuples to lists, numpy scalars to Python scalars (recursively)."""
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+class Transform:
+    """Base class of every random transform.
+
+    Subclasses define :meth:`randomize` (draw parameters from a
+    :class:`numpy.random.Generator`, return a dict of plain Python values),
+    :meth:`_apply` (apply the effect for given parameters, deterministically)
+    and :meth:`_config` (the constructor arguments, for :meth:`to_dict`).
+
+    Parameters
+    ----------
+    p : float
+        Probability in [0, 1] that the transform is applied on a call.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            _REGISTRY[cls.__name__] = cls
+
+    def __init__(self, *, p: float = 0.5):
+        self.p = check_probability(p, "p")
+        self.last_params: dict | None = None
+
+    # -- calling -------------------------------------------------------------
+    def __call__(self, samples, *, sample_rate, rng=None):
+        """Draw parameters from ``rng`` and apply the transform.
+
+        Parameters
+        ----------
+        samples : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
+        sample_rate : int
+        rng : None, int or numpy.random.Generator
+            A Generator is advanced by the draws (so consecutive calls differ
+            reproducibly); an int always gives the same parameters.
+
+        Returns
+        -------
+        np.ndarray, same dtype as ``samples`` (the same object when the
+        transform is not applied).
+        """
+        samples = check_audio(samples, "samples")
+        sample_rate = check_sample_rate(sample_rate)
+        self.prepare(sample_rate)
+        return self._run(samples, sample_rate, as_generator(rng))
+
+    def _run(self, samples, sample_rate, gen):
+        """Call without validation (used by compositions)."""
+        applied = bool(gen.random() < self.p)
+        params = {"name": type(self).__name__, "applied": applied}
+        if applied:
+            params.update(self.randomize(samples, sample_rate, gen))
+            out = self._apply_checked(samples, sample_rate, params)
+        else:
+            out = samples
+        self.last_params = params
+        return out
+
+    def apply_params(self, samples, *, sample_rate, params):
+        """Apply the transform with given parameters (replay ``last_params``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from noisegen.transforms import Gain
+        >>> t = Gain(min_gain_db=-6, max_gain_db=6, p=1.0)
+        >>> y = np.linspace(-0.5, 0.5, 8)
+        >>> out = t(y, sample_rate=16000, rng=3)
+        >>> np.array_equal(out, t.apply_params(y, sample_rate=16000, params=t.last_params))
+        True
+        """
+        samples = check_audio(samples, "samples")
+        sample_rate = check_sample_rate(sample_rate)
+        if not isinstance(params, dict) or params.get("name") != type(self).__name__:
+            raise ParameterError(
+                f"params must be a dict recorded by {type(self).__name__} (its last_params), got {params!r:.80}"
+            )
+        self.prepare(sample_rate)
+        if not params.get("applied", True):
+            return samples
+        return self._apply_checked(samples, sample_rate, params)
+
+    def _apply_checked(self, samples, sample_rate, params):
+        out = self._apply(samples, sample_rate, params)
+        return out if out.dtype == samples.dtype else out.astype(samples.dtype)
+
+    # -- for subclasses ------------------------------------------------------
+    def prepare(self, sample_rate: int) -> None:
+        """Load and resample whatever the transform needs at ``sample_rate``.
+
+        Called before every call; loading happens once. Call it before
+        forking workers so that they share the loaded arrays (copy on write).
+        """
+
+    def randomize(self, samples, sample_rate, gen) -> dict:
+        """Draw the parameters of one application (plain Python values)."""
+        return {}
+
+    def _apply(self, samples, sample_rate, params):
+        raise NotImplementedError
+
+    def _config(self) -> dict:
+        """Constructor arguments (JSON-able) for :meth:`to_dict`."""
+        return {"p": self.p}
+
+    # -- serialisation -------------------------------------------------------
+    def to_dict(self) -> dict:
+        """``{"name": <class name>, **constructor arguments}``, JSON-able.
+
+        Examples
+        --------
+        >>> from noisegen.transforms import Gain
+        >>> Gain(min_gain_db=-6, max_gain_db=6, p=0.25).to_dict()
+        {'name': 'Gain', 'min_gain_db': -6.0, 'max_gain_db': 6.0, 'p': 0.25}
+        """
+        return {"name": type(self).__name__, **_jsonable(self._config())}
+
+    def to_json(self, **kwargs) -> str:
+        """:meth:`to_dict` as a JSON string (``kwargs`` go to :func:`json.dumps`)."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_dict(cls, config: dict) -> "Transform":
+        """Build a transform from :meth:`to_dict` output (nested for compositions).
+
+        Unknown names or arguments raise :class:`~noisegen.ParameterError`.
+        """
+        if not isinstance(config, dict):
+            raise ParameterError(f"a transform config must be a dict with a 'name', got {config!r:.80}")
+        config = dict(config)
+        name = config.pop("name", None)
+        klass = _REGISTRY.get(name) if isinstance(name, str) else None
+        if klass is None:
+            known = ", ".join(sorted(_REGISTRY))
+            raise ParameterError(f"unknown transform name {name!r}; expected one of {known}")
+        if cls is not Transform and not issubclass(klass, cls):
+            raise ParameterError(f"config names {name!r}, which is not a {cls.__name__}")
+        return klass._from_config(config)
+
+    @classmethod
+    def _from_config(cls, config: dict) -> "Transform":
+        try:
+            return cls(**config)
+        except TypeError as exc:
+            raise ParameterError(f"bad arguments for {cls.__name__}: {exc}") from None
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self._config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def uniform_range(min_value, max_value, min_name, max_name, *, low=None, high=None):
+    """Validated ``(min, max)`` for a uniform draw (``min <= max``)."""
+    return check_range(min_value, max_value, min_name, max_name, low=low, high=high)
+
+
+def draw_uniform(gen, low: float, high: float) -> float:
+    """One uniform draw in ``[low, high]`` as a Python float (exact when equal)."""
+    return float(low) if low == high else float(gen.uniform(low, high))
+
+
+def draw_seed(gen) -> int:
+    """A seed for the randomness inside an effect, recorded in ``last_params``."""
+    return int(gen.integers(0, SEED_BOUND))
+
+
+def load_pipeline(path_or_dict) -> Transform:
+    """Load a transform (usually a composition) from a JSON file or a dict.
+
+    A JSON list is read as ``Compose`` of its items.
+
+    Examples
+    --------
+    >>> p = load_pipeline({"name": "Gain", "min_gain_db": -3, "max_gain_db": 3, "p": 1.0})
+    >>> type(p).__name__
+    'Gain'
+    """
+    config = path_or_dict
+    if isinstance(config, (str, os.PathLike)):
+        try:
+            with open(config, encoding="utf-8") as fh:
+                config = json.load(fh)
+        except OSError as exc:
+            raise ParameterError(f"path_or_dict: cannot read pipeline file {os.fspath(path_or_dict)!r}: {exc}") from None
+        except json.JSONDecodeError as exc:
+            raise ParameterError(f"path_or_dict: {os.fspath(path_or_dict)!r} is not valid JSON: {exc}") from None
+    if isinstance(config, list):
+        config = {"name": "Compose", "transforms": config}
+    return Transform.from_dict(config)
+
+
+def effect(name: str):
+    """The functional effect ``noisegen.<name>``, looked up when first called.
+
+    Transforms wrap effects that live in several modules; looking them up on
+    the package at call time keeps ``import noisegen`` cheap and the
+    transforms independent of which module an effect lives in.
+    """
+    import noisegen
+
+    fn = getattr(noisegen, name, None)
+    if fn is None:
+        raise NotImplementedError(f"noisegen.{name} is not available in this build")
+    return fn

@@ -1,0 +1,46 @@
+"""Clip: clipping distortion of a random percentage of the samples."""
+
+from __future__ import annotations
+
+from .. import effects
+from .base import Transform, draw_uniform, uniform_range
+
+__all__ = ["Clip"]
+
+
+class Clip(Transform):
+    """Hard-clip so that a random percentage of the samples is clipped.
+
+    The percentage is drawn uniformly in ``[min_percentile, max_percentile]``
+    and passed to :func:`noisegen.clip` as ``percentile`` (the distortion of
+    audiomentations' ``ClippingDistortion``). ``last_params``: ``percentile``.
+
+    Parameters
+    ----------
+    min_percentile, max_percentile : float
+        In [0, 100).
+    p : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from noisegen.transforms import Clip
+    >>> out = Clip(min_percentile=25, max_percentile=25, p=1.0)(np.array([1.0, 2.0, 3.0, 4.0]), sample_rate=8000)
+    >>> out
+    array([1.  , 2.  , 3.  , 3.25])
+    """
+
+    def __init__(self, min_percentile: float = 0.0, max_percentile: float = 40.0, p: float = 0.5):
+        super().__init__(p=p)
+        self.min_percentile, self.max_percentile = uniform_range(
+            min_percentile, max_percentile, "min_percentile", "max_percentile", low=0.0, high=99.999
+        )
+
+    def randomize(self, samples, sample_rate, gen):
+        return {"percentile": draw_uniform(gen, self.min_percentile, self.max_percentile)}
+
+    def _apply(self, samples, sample_rate, params):
+        return effects.clip(samples, percentile=params["percentile"])
+
+    def _config(self):
+        return {"min_percentile": self.min_percentile, "max_percentile": self.max_percentile, "p": self.p}

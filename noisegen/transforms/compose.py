@@ -1,0 +1,199 @@
+"""Compositions: apply several transforms, one of them, or some of them.
+
+Their ``last_params`` nest the children's: ``{"name": ..., "applied": ...,
+"indices": [i, ...], "transforms": [params of child i, ...]}`` where
+``indices`` are the children that ran, in the order they ran.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .._validation import check_int, check_real
+from ..errors import ParameterError
+from .base import Transform
+
+__all__ = ["Compose", "OneOf", "SomeOf"]
+
+
+def _check_transforms(transforms, name="transforms"):
+    if isinstance(transforms, Transform) or not isinstance(transforms, (list, tuple)):
+        raise ParameterError(f"{name} must be a list of transforms, got {type(transforms).__name__}")
+    out = []
+    for i, t in enumerate(transforms):
+        if isinstance(t, dict):
+            t = Transform.from_dict(t)
+        if not isinstance(t, Transform):
+            raise ParameterError(f"{name}[{i}] must be a Transform (or its dict), got {type(t).__name__}")
+        out.append(t)
+    return out
+
+
+class _Composition(Transform):
+    def __init__(self, transforms, *, p):
+        super().__init__(p=p)
+        self.transforms = _check_transforms(transforms)
+
+    def prepare(self, sample_rate):
+        for t in self.transforms:
+            t.prepare(sample_rate)
+
+    def _choose(self, gen) -> list[int]:
+        raise NotImplementedError
+
+    def _run(self, samples, sample_rate, gen):
+        # Children draw their parameters while running (they see the output of
+        # the previous child), so a composition overrides _run, not randomize.
+        applied = bool(gen.random() < self.p)
+        params = {"name": type(self).__name__, "applied": applied}
+        out = samples
+        if applied:
+            indices = self._choose(gen)
+            children = []
+            for i in indices:
+                out = self.transforms[i]._run(out, sample_rate, gen)
+                children.append(self.transforms[i].last_params)
+            params["indices"] = indices
+            params["transforms"] = children
+        self.last_params = params
+        return out
+
+    def _apply(self, samples, sample_rate, params):
+        indices = params["indices"]
+        children = params["transforms"]
+        if len(indices) != len(children):
+            raise ParameterError("params: 'indices' and 'transforms' must have the same length")
+        out = samples
+        for i, child in zip(indices, children):
+            t = self.transforms[int(i)]
+            if not child.get("applied", True):
+                continue
+            out = t._apply_checked(out, sample_rate, child)
+        return out
+
+    def _config(self):
+        return {"transforms": [t.to_dict() for t in self.transforms], "p": self.p}
+
+    def __len__(self):
+        return len(self.transforms)
+
+    def __getitem__(self, i):
+        return self.transforms[i]
+
+
+class Compose(_Composition):
+    """Apply every transform in turn (each with its own ``p``).
+
+    Parameters
+    ----------
+    transforms : list of Transform (or their dicts)
+    p : float
+        Probability that the whole chain is applied.
+    shuffle : bool
+        Run the transforms in a random order (drawn from ``rng``, recorded).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from noisegen.transforms import Compose, Gain
+    >>> chain = Compose([Gain(min_gain_db=-6, max_gain_db=-6, p=1.0), Gain(min_gain_db=6, max_gain_db=6, p=1.0)])
+    >>> y = np.full(4, 0.5)
+    >>> np.allclose(chain(y, sample_rate=16000, rng=0), y)
+    True
+    >>> chain.last_params["indices"]
+    [0, 1]
+    """
+
+    def __init__(self, transforms, p: float = 1.0, shuffle: bool = False):
+        super().__init__(transforms, p=p)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise ParameterError(f"shuffle must be a bool, got {shuffle!r}")
+        self.shuffle = bool(shuffle)
+
+    def _choose(self, gen):
+        n = len(self.transforms)
+        if self.shuffle:
+            return [int(i) for i in gen.permutation(n)]
+        return list(range(n))
+
+    def _config(self):
+        return {**super()._config(), "shuffle": self.shuffle}
+
+
+class OneOf(_Composition):
+    """Apply one transform, chosen at random (optionally weighted).
+
+    Parameters
+    ----------
+    transforms : list of Transform (or their dicts)
+    weights : list of float or None
+        Relative probabilities of the transforms (non-negative, not all 0);
+        None for equal weights.
+    p : float
+        Probability that one transform is applied at all. The chosen child
+        still applies with its own ``p``.
+    """
+
+    def __init__(self, transforms, weights=None, p: float = 1.0):
+        super().__init__(transforms, p=p)
+        if not self.transforms:
+            raise ParameterError("transforms must hold at least one transform for OneOf")
+        if weights is None:
+            self.weights = None
+        else:
+            if not isinstance(weights, (list, tuple, np.ndarray)) or len(weights) != len(self.transforms):
+                raise ParameterError(
+                    f"weights must be a list of {len(self.transforms)} non-negative numbers, got {weights!r}"
+                )
+            w = [check_real(x, f"weights[{i}]", low=0.0) for i, x in enumerate(weights)]
+            if sum(w) <= 0:
+                raise ParameterError(f"weights must not all be 0, got {weights!r}")
+            self.weights = w
+        probs = np.full(len(self.transforms), 1.0 / len(self.transforms)) if self.weights is None else None
+        self._probs = probs if probs is not None else np.asarray(self.weights) / sum(self.weights)
+
+    def _choose(self, gen):
+        return [int(gen.choice(len(self.transforms), p=self._probs))]
+
+    def _config(self):
+        return {"transforms": [t.to_dict() for t in self.transforms], "weights": self.weights, "p": self.p}
+
+
+class SomeOf(_Composition):
+    """Apply ``k`` transforms chosen at random (in their listed order).
+
+    Parameters
+    ----------
+    transforms : list of Transform (or their dicts)
+    k : int or (int, int)
+        How many to apply: a fixed count, or a ``(kmin, kmax)`` range drawn
+        uniformly (inclusive; ``kmax=None`` means all of them).
+    p : float
+        Probability that any is applied.
+    """
+
+    def __init__(self, transforms, k, p: float = 1.0):
+        super().__init__(transforms, p=p)
+        n = len(self.transforms)
+        if isinstance(k, numbers.Integral) and not isinstance(k, bool):
+            kmin = kmax = check_int(k, "k", low=0, high=n)
+        elif isinstance(k, (list, tuple)) and len(k) == 2:
+            kmin = check_int(k[0], "k[0]", low=0, high=n)
+            kmax = n if k[1] is None else check_int(k[1], "k[1]", low=0, high=n)
+            if kmin > kmax:
+                raise ParameterError(f"k must be (kmin, kmax) with kmin <= kmax, got {tuple(k)!r}")
+        else:
+            raise ParameterError(f"k must be an int or a (kmin, kmax) pair, got {k!r}")
+        self.k = (kmin, kmax)
+
+    def _choose(self, gen):
+        kmin, kmax = self.k
+        count = kmin if kmin == kmax else int(gen.integers(kmin, kmax + 1))
+        chosen = gen.choice(len(self.transforms), size=count, replace=False)
+        return sorted(int(i) for i in chosen)
+
+    def _config(self):
+        kmin, kmax = self.k
+        return {"transforms": [t.to_dict() for t in self.transforms], "k": kmin if kmin == kmax else [kmin, kmax], "p": self.p}

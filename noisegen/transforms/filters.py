@@ -1,0 +1,189 @@
+"""Random filters: low-pass, high-pass, band-pass, band-stop, peaking EQ.
+
+Corner and centre frequencies are drawn uniformly on the mel scale (as in
+audiomentations), then kept inside ``(0, 0.49 * sample_rate)`` so that a
+range written for 16 kHz still works at 8 kHz; the frequency actually used
+is what ``last_params`` records.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .. import filters
+from .._validation import check_int
+from .base import Transform, draw_uniform, uniform_range
+
+__all__ = ["LowPassFilter", "HighPassFilter", "BandPassFilter", "BandStopFilter", "PeakingEQ"]
+
+
+def _hz_to_mel(f):
+    return 2595.0 * math.log10(1.0 + f / 700.0)
+
+
+def _mel_to_hz(m):
+    return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+
+
+def _draw_mel(gen, low_hz, high_hz):
+    if low_hz == high_hz:
+        return float(low_hz)
+    return _mel_to_hz(draw_uniform(gen, _hz_to_mel(low_hz), _hz_to_mel(high_hz)))
+
+
+def _fit(freq_hz, sample_rate):
+    """Keep a frequency strictly inside (0, Nyquist)."""
+    return float(min(max(freq_hz, 1e-3 * sample_rate), 0.49 * sample_rate))
+
+
+class _CutoffFilter(Transform):
+    _function = None
+    _defaults = (150.0, 7500.0)
+
+    def __init__(self, min_cutoff_hz=None, max_cutoff_hz=None, order: int = 4, p: float = 0.5):
+        super().__init__(p=p)
+        lo = self._defaults[0] if min_cutoff_hz is None else min_cutoff_hz
+        hi = self._defaults[1] if max_cutoff_hz is None else max_cutoff_hz
+        self.min_cutoff_hz, self.max_cutoff_hz = uniform_range(
+            lo, hi, "min_cutoff_hz", "max_cutoff_hz", low=1e-6
+        )
+        self.order = check_int(order, "order", low=1, high=16)
+
+    def randomize(self, samples, sample_rate, gen):
+        return {"cutoff_hz": _fit(_draw_mel(gen, self.min_cutoff_hz, self.max_cutoff_hz), sample_rate)}
+
+    def _apply(self, samples, sample_rate, params):
+        fn = getattr(filters, self._function)
+        return fn(samples, cutoff_hz=params["cutoff_hz"], sample_rate=sample_rate, order=self.order)
+
+    def _config(self):
+        return {"min_cutoff_hz": self.min_cutoff_hz, "max_cutoff_hz": self.max_cutoff_hz, "order": self.order, "p": self.p}
+
+
+class LowPassFilter(_CutoffFilter):
+    """Butterworth low-pass with a random cutoff (default 150-7500 Hz).
+
+    Wraps :func:`noisegen.lowpass`. ``last_params``: ``cutoff_hz``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from noisegen.transforms import LowPassFilter
+    >>> t = LowPassFilter(min_cutoff_hz=1000, max_cutoff_hz=2000, p=1.0)
+    >>> out = t(np.random.default_rng(0).standard_normal(1600), sample_rate=16000, rng=0)
+    >>> 1000 <= t.last_params["cutoff_hz"] <= 2000
+    True
+    """
+
+    _function = "lowpass"
+    _defaults = (150.0, 7500.0)
+
+
+class HighPassFilter(_CutoffFilter):
+    """Butterworth high-pass with a random cutoff (default 20-2400 Hz).
+
+    Wraps :func:`noisegen.highpass`. ``last_params``: ``cutoff_hz``.
+    """
+
+    _function = "highpass"
+    _defaults = (20.0, 2400.0)
+
+
+class _BandFilter(Transform):
+    _function = None
+    _defaults = (200.0, 4000.0, 0.5, 1.99)
+
+    def __init__(self, min_center_hz=None, max_center_hz=None, min_bandwidth_fraction=None,
+                 max_bandwidth_fraction=None, order: int = 4, p: float = 0.5):
+        super().__init__(p=p)
+        d = self._defaults
+        self.min_center_hz, self.max_center_hz = uniform_range(
+            d[0] if min_center_hz is None else min_center_hz, d[1] if max_center_hz is None else max_center_hz,
+            "min_center_hz", "max_center_hz", low=1e-6,
+        )
+        self.min_bandwidth_fraction, self.max_bandwidth_fraction = uniform_range(
+            d[2] if min_bandwidth_fraction is None else min_bandwidth_fraction,
+            d[3] if max_bandwidth_fraction is None else max_bandwidth_fraction,
+            "min_bandwidth_fraction", "max_bandwidth_fraction", low=1e-6, high=1.999,
+        )
+        self.order = check_int(order, "order", low=1, high=16)
+
+    def randomize(self, samples, sample_rate, gen):
+        center = _draw_mel(gen, self.min_center_hz, self.max_center_hz)
+        fraction = draw_uniform(gen, self.min_bandwidth_fraction, self.max_bandwidth_fraction)
+        low = _fit(center * (1.0 - fraction / 2.0), sample_rate)
+        high = _fit(center * (1.0 + fraction / 2.0), sample_rate)
+        if high <= low:  # the whole band was pushed against Nyquist
+            low = 0.5 * high
+        return {"low_hz": low, "high_hz": high}
+
+    def _apply(self, samples, sample_rate, params):
+        fn = getattr(filters, self._function)
+        return fn(samples, low_hz=params["low_hz"], high_hz=params["high_hz"], sample_rate=sample_rate, order=self.order)
+
+    def _config(self):
+        return {
+            "min_center_hz": self.min_center_hz, "max_center_hz": self.max_center_hz,
+            "min_bandwidth_fraction": self.min_bandwidth_fraction,
+            "max_bandwidth_fraction": self.max_bandwidth_fraction, "order": self.order, "p": self.p,
+        }
+
+
+class BandPassFilter(_BandFilter):
+    """Butterworth band-pass around a random centre (default 200-4000 Hz).
+
+    The band is ``center * (1 -+ fraction / 2)`` with the bandwidth fraction
+    drawn in ``[min_bandwidth_fraction, max_bandwidth_fraction]`` (default
+    0.5-1.99). Wraps :func:`noisegen.bandpass`. ``last_params``: ``low_hz``,
+    ``high_hz``.
+    """
+
+    _function = "bandpass"
+    _defaults = (200.0, 4000.0, 0.5, 1.99)
+
+
+class BandStopFilter(_BandFilter):
+    """Butterworth band-stop around a random centre (default 200-4000 Hz).
+
+    Band as in :class:`BandPassFilter` (default fractions 0.5-1.99). Wraps
+    :func:`noisegen.bandstop`. ``last_params``: ``low_hz``, ``high_hz``.
+    """
+
+    _function = "bandstop"
+    _defaults = (200.0, 4000.0, 0.5, 1.99)
+
+
+class PeakingEQ(Transform):
+    """A peaking equaliser with random centre, gain and Q.
+
+    Wraps :func:`noisegen.peaking_eq`. ``last_params``: ``center_hz``,
+    ``gain_db``, ``q``.
+    """
+
+    def __init__(self, min_center_hz: float = 50.0, max_center_hz: float = 7500.0, min_gain_db: float = -24.0,
+                 max_gain_db: float = 24.0, min_q: float = 0.5, max_q: float = 9.9, p: float = 0.5):
+        super().__init__(p=p)
+        self.min_center_hz, self.max_center_hz = uniform_range(
+            min_center_hz, max_center_hz, "min_center_hz", "max_center_hz", low=1e-6
+        )
+        self.min_gain_db, self.max_gain_db = uniform_range(min_gain_db, max_gain_db, "min_gain_db", "max_gain_db")
+        self.min_q, self.max_q = uniform_range(min_q, max_q, "min_q", "max_q", low=1e-3)
+
+    def randomize(self, samples, sample_rate, gen):
+        return {
+            "center_hz": _fit(_draw_mel(gen, self.min_center_hz, self.max_center_hz), sample_rate),
+            "gain_db": draw_uniform(gen, self.min_gain_db, self.max_gain_db),
+            "q": draw_uniform(gen, self.min_q, self.max_q),
+        }
+
+    def _apply(self, samples, sample_rate, params):
+        return filters.peaking_eq(
+            samples, center_hz=params["center_hz"], gain_db=params["gain_db"], q=params["q"], sample_rate=sample_rate
+        )
+
+    def _config(self):
+        return {
+            "min_center_hz": self.min_center_hz, "max_center_hz": self.max_center_hz,
+            "min_gain_db": self.min_gain_db, "max_gain_db": self.max_gain_db,
+            "min_q": self.min_q, "max_q": self.max_q, "p": self.p,
+        }

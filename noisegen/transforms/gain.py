@@ -1,0 +1,37 @@
+"""Gain: multiply by a random level in dB."""
+
+from __future__ import annotations
+
+from .. import effects
+from .base import Transform, draw_uniform, uniform_range
+
+__all__ = ["Gain"]
+
+
+class Gain(Transform):
+    """Change the level by a gain drawn uniformly in ``[min_gain_db, max_gain_db]``.
+
+    Wraps :func:`noisegen.gain`. ``last_params``: ``gain_db``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from noisegen.transforms import Gain
+    >>> t = Gain(min_gain_db=-6.0, max_gain_db=-6.0, p=1.0)
+    >>> out = t(np.ones(3), sample_rate=16000, rng=0)
+    >>> round(float(out[0]), 4), t.last_params["gain_db"]
+    (0.5012, -6.0)
+    """
+
+    def __init__(self, min_gain_db: float = -12.0, max_gain_db: float = 12.0, p: float = 0.5):
+        super().__init__(p=p)
+        self.min_gain_db, self.max_gain_db = uniform_range(min_gain_db, max_gain_db, "min_gain_db", "max_gain_db")
+
+    def randomize(self, samples, sample_rate, gen):
+        return {"gain_db": draw_uniform(gen, self.min_gain_db, self.max_gain_db)}
+
+    def _apply(self, samples, sample_rate, params):
+        return effects.gain(samples, gain_db=params["gain_db"])
+
+    def _config(self):
+        return {"min_gain_db": self.min_gain_db, "max_gain_db": self.max_gain_db, "p": self.p}

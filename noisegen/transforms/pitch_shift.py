@@ -1,0 +1,30 @@
+"""PitchShift: change pitch, keep length."""
+
+from __future__ import annotations
+
+from .base import Transform, draw_uniform, effect, uniform_range
+
+__all__ = ["PitchShift"]
+
+
+class PitchShift(Transform):
+    """Shift the pitch by ``n_steps`` semitones drawn in ``[min_semitones, max_semitones]``.
+
+    Wraps :func:`noisegen.pitch_shift`; the length is kept.
+    ``last_params``: ``n_steps``.
+    """
+
+    def __init__(self, min_semitones: float = -4.0, max_semitones: float = 4.0, p: float = 0.5):
+        super().__init__(p=p)
+        self.min_semitones, self.max_semitones = uniform_range(
+            min_semitones, max_semitones, "min_semitones", "max_semitones", low=-48.0, high=48.0
+        )
+
+    def randomize(self, samples, sample_rate, gen):
+        return {"n_steps": draw_uniform(gen, self.min_semitones, self.max_semitones)}
+
+    def _apply(self, samples, sample_rate, params):
+        return effect("pitch_shift")(samples, sample_rate=sample_rate, n_steps=params["n_steps"])
+
+    def _config(self):
+        return {"min_semitones": self.min_semitones, "max_semitones": self.max_semitones, "p": self.p}

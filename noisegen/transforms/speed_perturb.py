@@ -1,0 +1,44 @@
+"""SpeedPerturb: Kaldi-style speed perturbation from a list of factors."""
+
+from __future__ import annotations
+
+from .._validation import check_real
+from ..errors import ParameterError
+from .base import Transform, effect
+
+__all__ = ["SpeedPerturb"]
+
+
+class SpeedPerturb(Transform):
+    """Change speed (tempo and pitch together) by a factor drawn from ``factors``.
+
+    Wraps :func:`noisegen.speed`; the output has ``round(n / factor)``
+    samples. A factor of exactly 1 returns a copy of the input.
+    ``last_params``: ``factor``.
+
+    Parameters
+    ----------
+    factors : sequence of float
+        Candidate factors (> 0), drawn with equal probability; the Kaldi
+        recipe uses (0.9, 1.0, 1.1).
+    p : float
+    """
+
+    def __init__(self, factors=(0.9, 1.0, 1.1), p: float = 0.5):
+        super().__init__(p=p)
+        if not isinstance(factors, (list, tuple)) or not factors:
+            raise ParameterError(f"factors must be a non-empty list of positive numbers, got {factors!r}")
+        self.factors = tuple(
+            check_real(f, f"factors[{i}]", low=0.05, high=20.0) for i, f in enumerate(factors)
+        )
+
+    def randomize(self, samples, sample_rate, gen):
+        return {"factor": self.factors[int(gen.integers(0, len(self.factors)))]}
+
+    def _apply(self, samples, sample_rate, params):
+        if params["factor"] == 1.0:
+            return samples.copy()
+        return effect("speed")(samples, factor=params["factor"], sample_rate=sample_rate)
+
+    def _config(self):
+        return {"factors": list(self.factors), "p": self.p}

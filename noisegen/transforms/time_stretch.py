@@ -1,0 +1,34 @@
+"""TimeStretch: change tempo, keep pitch."""
+
+from __future__ import annotations
+
+from .base import Transform, draw_uniform, effect, uniform_range
+
+__all__ = ["TimeStretch"]
+
+
+class TimeStretch(Transform):
+    """Time-stretch by a rate drawn uniformly in ``[min_rate, max_rate]``.
+
+    Wraps :func:`noisegen.time_stretch` (WSOLA); the output has
+    ``round(n / rate)`` samples. ``last_params``: ``rate``.
+
+    Parameters
+    ----------
+    min_rate, max_rate : float
+        Rates > 0 (> 1 is faster/shorter).
+    p : float
+    """
+
+    def __init__(self, min_rate: float = 0.8, max_rate: float = 1.25, p: float = 0.5):
+        super().__init__(p=p)
+        self.min_rate, self.max_rate = uniform_range(min_rate, max_rate, "min_rate", "max_rate", low=0.05, high=20.0)
+
+    def randomize(self, samples, sample_rate, gen):
+        return {"rate": draw_uniform(gen, self.min_rate, self.max_rate)}
+
+    def _apply(self, samples, sample_rate, params):
+        return effect("time_stretch")(samples, rate=params["rate"], sample_rate=sample_rate)
+
+    def _config(self):
+        return {"min_rate": self.min_rate, "max_rate": self.max_rate, "p": self.p}

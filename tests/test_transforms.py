@@ -1,0 +1,271 @@
+"""Random transforms: determinism, replay of last_params, JSON round trips, validation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import noisegen
+from noisegen import ParameterError
+from noisegen.transforms import (
+    AddBackgroundNoise,
+    AddColoredNoise,
+    AddShortNoises,
+    ApplyImpulseResponse,
+    BandPassFilter,
+    BandStopFilter,
+    Clip,
+    Compose,
+    Gain,
+    HighPassFilter,
+    LowPassFilter,
+    OneOf,
+    PeakingEQ,
+    PitchShift,
+    SomeOf,
+    SpeedPerturb,
+    TimeMask,
+    TimeStretch,
+    Transform,
+    load_pipeline,
+)
+
+SR = 16000
+
+
+def _needs(*names):
+    missing = [n for n in names if not hasattr(noisegen, n)]
+    return pytest.mark.skipif(bool(missing), reason=f"noisegen.{', '.join(missing)} not available yet")
+
+
+# (id, factory, effects it needs). Every transform with p=1 so it always applies.
+FACTORIES = [
+    ("gain", lambda d: Gain(min_gain_db=-12, max_gain_db=6, p=1.0), ("gain",)),
+    ("clip", lambda d: Clip(min_percentile=1, max_percentile=20, p=1.0), ("clip",)),
+    ("time_mask", lambda d: TimeMask(min_fraction=0.05, max_fraction=0.3, p=1.0), ("time_mask",)),
+    ("lowpass", lambda d: LowPassFilter(p=1.0), ("lowpass",)),
+    ("highpass", lambda d: HighPassFilter(p=1.0), ("highpass",)),
+    ("bandpass", lambda d: BandPassFilter(p=1.0), ("bandpass",)),
+    ("bandstop", lambda d: BandStopFilter(p=1.0), ("bandstop",)),
+    ("peaking", lambda d: PeakingEQ(p=1.0), ("peaking_eq",)),
+    ("colored", lambda d: AddColoredNoise(p=1.0), ("colored_noise", "mix_at_snr")),
+    ("background", lambda d: AddBackgroundNoise(d / "noise", min_snr_db=0, max_snr_db=20, p=1.0),
+     ("mix_at_snr", "NoiseBank")),
+    ("short", lambda d: AddShortNoises(d / "noise", min_time_between_s=0.3, max_time_between_s=1.0, p=1.0),
+     ("add_short_noises",)),
+    ("rir", lambda d: ApplyImpulseResponse(d / "rir", p=1.0), ("convolve_rir",)),
+    ("stretch", lambda d: TimeStretch(min_rate=0.8, max_rate=1.25, p=1.0), ("time_stretch",)),
+    ("pitch", lambda d: PitchShift(min_semitones=-3, max_semitones=3, p=1.0), ("pitch_shift",)),
+    ("speed", lambda d: SpeedPerturb(factors=(0.9, 1.1), p=1.0), ("speed",)),
+    ("compose", lambda d: Compose([Gain(p=0.5), TimeMask(p=0.5), LowPassFilter(p=0.5)], shuffle=True),
+     ("gain", "time_mask", "lowpass")),
+    ("oneof", lambda d: OneOf([Gain(p=1.0), Clip(p=1.0), TimeMask(p=1.0)], weights=[1, 2, 1]),
+     ("gain", "clip", "time_mask")),
+    ("someof", lambda d: SomeOf([Gain(p=1.0), Clip(p=1.0), HighPassFilter(p=1.0)], k=(1, None)),
+     ("gain", "clip", "highpass")),
+]
+
+
+def _params(factories):
+    return [pytest.param(f, id=name, marks=_needs(*needs)) for name, f, needs in factories]
+
+
+@pytest.fixture(scope="module")
+def speech32(speech_16k):
+    return speech_16k[: SR * 2].astype(np.float32)
+
+
+@pytest.mark.parametrize("factory", _params(FACTORIES))
+def test_same_rng_same_output_and_replay(factory, data_dir, speech32):
+    t = factory(data_dir)
+    out = t(speech32, sample_rate=SR, rng=7)
+    params = json.loads(json.dumps(t.last_params))  # plain JSON-able dict
+    assert params == t.last_params and params["applied"] is True
+    again = t(speech32, sample_rate=SR, rng=7)
+    assert out.dtype == np.float32 and np.isfinite(out).all()
+    assert np.array_equal(out, again)
+    # last_params (through JSON) replayed reproduces the output bit for bit
+    assert np.array_equal(t.apply_params(speech32, sample_rate=SR, params=params), out)
+    # from_dict(to_dict) with the same rng is bit-identical
+    clone = Transform.from_dict(json.loads(t.to_json()))
+    assert type(clone) is type(t)
+    assert np.array_equal(clone(speech32, sample_rate=SR, rng=7), out)
+
+
+@pytest.mark.parametrize("factory", _params(FACTORIES))
+def test_different_rng_different_output(factory, data_dir, speech32):
+    t = factory(data_dir)
+    outs = [t(speech32, sample_rate=SR, rng=seed) for seed in range(4)]
+    assert any(
+        a.shape != b.shape or not np.array_equal(a, b) for i, a in enumerate(outs) for b in outs[i + 1:]
+    )
+
+
+@pytest.mark.parametrize("factory", _params(FACTORIES))
+def test_float64_in_float64_out(factory, data_dir, speech_16k):
+    y = speech_16k[:SR]
+    assert factory(data_dir)(y, sample_rate=SR, rng=1).dtype == np.float64
+
+
+@_needs("gain")
+def test_generator_advances_and_p():
+    y = np.full(100, 0.5)
+    g = Gain(min_gain_db=-6, max_gain_db=6, p=0.5)
+    gen = np.random.default_rng(0)
+    applied = []
+    for _ in range(400):
+        out = g(y, sample_rate=SR, rng=gen)
+        applied.append(g.last_params["applied"])
+        if not g.last_params["applied"]:
+            assert out is y and set(g.last_params) == {"name", "applied"}
+        else:
+            assert -6 <= g.last_params["gain_db"] <= 6
+    assert 150 < sum(applied) < 250
+    never = Gain(p=0.0)
+    assert never(y, sample_rate=SR, rng=1) is y and never.last_params == {"name": "Gain", "applied": False}
+
+
+@_needs("gain", "clip", "time_mask")
+def test_compositions_record_what_ran():
+    y = np.random.default_rng(0).standard_normal(SR).astype(np.float32)
+    shuffled = Compose([Gain(p=1.0), Clip(p=1.0), TimeMask(p=1.0)], shuffle=True)
+    orders = set()
+    for seed in range(20):
+        shuffled(y, sample_rate=SR, rng=seed)
+        lp = shuffled.last_params
+        assert sorted(lp["indices"]) == [0, 1, 2]
+        assert [c["name"] for c in lp["transforms"]] == [["Gain", "Clip", "TimeMask"][i] for i in lp["indices"]]
+        orders.add(tuple(lp["indices"]))
+    assert len(orders) > 1
+    pick = OneOf([Gain(p=1.0), Clip(p=1.0)], weights=[0, 1])
+    for seed in range(10):
+        pick(y, sample_rate=SR, rng=seed)
+        assert pick.last_params["indices"] == [1] and pick.last_params["transforms"][0]["name"] == "Clip"
+    some = SomeOf([Gain(p=1.0), Clip(p=1.0), TimeMask(p=1.0)], k=(1, 2))
+    counts = set()
+    for seed in range(20):
+        some(y, sample_rate=SR, rng=seed)
+        idx = some.last_params["indices"]
+        assert idx == sorted(set(idx)) and 1 <= len(idx) <= 2
+        counts.add(len(idx))
+    assert counts == {1, 2}
+    off = Compose([Gain(p=1.0)], p=0.0)
+    assert off(y, sample_rate=SR, rng=0) is y and off.last_params == {"name": "Compose", "applied": False}
+
+
+@_needs("gain", "lowpass", "time_mask")
+def test_load_pipeline_from_json_file(tmp_path, speech32):
+    pipe = Compose([Gain(min_gain_db=-3, max_gain_db=3, p=0.8), OneOf([LowPassFilter(p=1.0), TimeMask(p=1.0)])])
+    path = tmp_path / "pipeline.json"
+    path.write_text(pipe.to_json(indent=2))
+    loaded = load_pipeline(path)
+    assert loaded.to_dict() == pipe.to_dict()
+    for seed in range(5):
+        assert np.array_equal(loaded(speech32, sample_rate=SR, rng=seed), pipe(speech32, sample_rate=SR, rng=seed))
+    # a JSON list is a Compose
+    as_list = load_pipeline(json.loads(path.read_text())["transforms"])
+    assert isinstance(as_list, Compose) and len(as_list) == 2
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: Gain(min_gain_db=6, max_gain_db=-6),
+        lambda: Gain(p=-0.1),
+        lambda: Gain(p=1.5),
+        lambda: Clip(min_percentile=30, max_percentile=10),
+        lambda: TimeMask(min_fraction=0.5, max_fraction=0.1),
+        lambda: TimeMask(max_fraction=1.5),
+        lambda: LowPassFilter(min_cutoff_hz=4000, max_cutoff_hz=1000),
+        lambda: BandPassFilter(min_center_hz=3000, max_center_hz=200),
+        lambda: PeakingEQ(min_q=3, max_q=1),
+        lambda: AddColoredNoise(min_beta=1, max_beta=-1),
+        lambda: AddColoredNoise(min_beta=-3, max_beta=0),
+        lambda: AddColoredNoise(min_snr_db=20, max_snr_db=0),
+        lambda: AddBackgroundNoise("data/noise", min_snr_db=20, max_snr_db=0),
+        lambda: AddBackgroundNoise("no/such/folder"),
+        lambda: AddBackgroundNoise("data/noise", reference="peak"),
+        lambda: ApplyImpulseResponse("data/rir", p=2),
+        lambda: TimeStretch(min_rate=1.2, max_rate=0.9),
+        lambda: TimeStretch(min_rate=0.0, max_rate=1.0),
+        lambda: PitchShift(min_semitones=2, max_semitones=-2),
+        lambda: SpeedPerturb(factors=()),
+        lambda: SpeedPerturb(factors=(0.9, -1.0)),
+        lambda: Compose([Gain()], p=1.1),
+        lambda: Compose(Gain()),
+        lambda: Compose([Gain(), "Gain"]),
+        lambda: OneOf([Gain(), Clip()], weights=[1]),
+        lambda: OneOf([Gain(), Clip()], weights=[0, 0]),
+        lambda: SomeOf([Gain(), Clip()], k=3),
+        lambda: SomeOf([Gain(), Clip()], k=(2, 1)),
+        lambda: load_pipeline({"name": "NoSuchTransform", "p": 0.5}),
+        lambda: load_pipeline({"name": "Compose", "transforms": [{"name": "Gain"}, {"name": "Reverbb"}]}),
+        lambda: load_pipeline({"name": "Gain", "min_gain": 3}),
+        lambda: load_pipeline({"name": "Gain", "min_gain_db": 6, "max_gain_db": 0}),
+        lambda: load_pipeline({"p": 0.5}),
+    ],
+)
+def test_bad_configuration_raises_at_construction(build, monkeypatch, data_dir):
+    monkeypatch.chdir(data_dir.parent)
+    with pytest.raises(ParameterError):
+        build()
+
+
+def test_unknown_name_in_json_file(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"name": "Compose", "transforms": [{"name": "Gain", "p": 1.0}, {"name": "Wobble"}]}))
+    with pytest.raises(ParameterError, match="Wobble"):
+        load_pipeline(path)
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ParameterError):
+        load_pipeline(tmp_path / "bad.json")
+
+
+@_needs("gain")
+def test_apply_params_refuses_foreign_params():
+    y = np.ones(10)
+    with pytest.raises(ParameterError):
+        Gain().apply_params(y, sample_rate=SR, params={"name": "Clip", "applied": True, "percentile": 1.0})
+
+
+def test_array_noise_is_not_serialisable(noise_16k):
+    t = AddBackgroundNoise([noise_16k.astype(np.float32)], p=1.0)
+    with pytest.raises(ParameterError, match="arrays"):
+        t.to_dict()
+
+
+@_needs("lowpass", "bandpass")
+def test_frequency_ranges_fit_below_nyquist():
+    y = np.random.default_rng(1).standard_normal(4000)
+    lp = LowPassFilter(min_cutoff_hz=5000, max_cutoff_hz=7500, p=1.0)
+    lp(y, sample_rate=8000, rng=0)
+    assert lp.last_params["cutoff_hz"] < 4000
+    bp = BandPassFilter(min_center_hz=3500, max_center_hz=3900, p=1.0)
+    for seed in range(5):
+        bp(y, sample_rate=8000, rng=seed)
+        assert 0 < bp.last_params["low_hz"] < bp.last_params["high_hz"] < 4000
+
+
+@_needs("gain")
+def test_gain_values():
+    t = Gain(min_gain_db=-20, max_gain_db=-20, p=1.0)
+    out = t(np.full(8, 0.5), sample_rate=SR, rng=0)
+    np.testing.assert_allclose(out, 0.05)
+
+
+@_needs("mix_at_snr", "NoiseBank")
+def test_background_noise_hits_the_drawn_snr(data_dir, speech_16k):
+    t = AddBackgroundNoise(data_dir / "noise", min_snr_db=0, max_snr_db=20, p=1.0)
+    for seed in range(3):
+        out = t(speech_16k, sample_rate=SR, rng=seed)
+        noise = out - speech_16k
+        snr = 10 * np.log10(np.mean(speech_16k**2) / np.mean(noise**2))
+        assert abs(snr - t.last_params["snr_db"]) < 0.05
+
+
+def test_transforms_exported_at_top_level():
+    for name in noisegen.transforms.__all__:
+        assert getattr(noisegen, name) is getattr(noisegen.transforms, name)
+        assert name in noisegen.__all__
