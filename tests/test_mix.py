@@ -1,0 +1,228 @@
+"""Mixing at SNR: the SNR law on real audio, wrap-around, silent and non-finite inputs, babble."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import noisegen as ng
+from noisegen._kernels.cpu import mix as K
+
+SR = 16000
+
+
+def snr_db(signal, added, reference="rms"):
+    """Achieved SNR, measured independently of the implementation."""
+    s2 = np.atleast_2d(np.asarray(signal, np.float64))
+    a2 = np.atleast_2d(np.asarray(added, np.float64))
+    if reference == "rms":
+        p_s = np.mean(s2 ** 2)
+    else:
+        frame = 320
+        n = s2.shape[1]
+        energies, lengths = [], []
+        for a in range(0, n, frame):
+            energies.append(np.mean(s2[:, a:a + frame] ** 2))
+            lengths.append(min(frame, n - a))
+        energies, lengths = np.array(energies), np.array(lengths)
+        act = energies >= energies.max() / 1e4
+        p_s = np.sum(energies[act] * lengths[act]) / np.sum(lengths[act])
+    return 10 * np.log10(p_s / np.mean(a2 ** 2))
+
+
+def naive_mix(signal, noise, snr, offset=0):
+    """Slow twin: build the tiled crop explicitly, then scale and add."""
+    n = signal.shape[-1]
+    crop = noise[..., (offset + np.arange(n)) % noise.shape[-1]]
+    g = np.sqrt(np.mean(signal.astype(np.float64) ** 2) / (np.mean(crop.astype(np.float64) ** 2) * 10 ** (snr / 10)))
+    return signal + g * crop
+
+
+@pytest.mark.parametrize("reference", ["rms", "active"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_snr_within_0_01_db_on_real_audio(speech_16k, noise_16k, data_dir, reference, dtype):
+    typing = ng.NoiseBank(data_dir / "noise" / "typing_excerpt.wav", sample_rate=SR)[0]
+    rng = np.random.default_rng(0)
+    speech = speech_16k.astype(dtype)
+    for noise in (noise_16k.astype(dtype), typing):
+        for target in np.arange(-10.0, 40.5, 2.5):
+            offset = int(rng.integers(noise.shape[0]))
+            out = ng.mix_at_snr(speech, noise, snr_db=target, noise_offset=offset, reference=reference,
+                                sample_rate=SR)
+            assert out.dtype == speech.dtype and out.shape == speech.shape
+            added = out.astype(np.float64) - speech.astype(np.float64)
+            assert abs(snr_db(speech, added, reference) - target) < 0.01
+
+
+def test_active_reference_ignores_silence(speech_16k, noise_16k):
+    padded = np.concatenate([np.zeros(3 * SR), speech_16k, np.zeros(3 * SR)])
+    rms = ng.mix_at_snr(padded, noise_16k, snr_db=10.0)
+    act = ng.mix_at_snr(padded, noise_16k, snr_db=10.0, reference="active", sample_rate=SR)
+    # with 6 s of silence the whole-clip power is lower, so "rms" adds less noise
+    assert np.mean((act - padded) ** 2) > 2 * np.mean((rms - padded) ** 2)
+    assert abs(snr_db(padded, act - padded, "active") - 10.0) < 0.01
+
+
+def test_matches_naive_twin_and_wraps_without_concatenation():
+    rng = np.random.default_rng(1)
+    signal, noise = rng.standard_normal(10_000), rng.standard_normal(777)
+    for offset in (0, 5, 776, 777 * 3 + 10):
+        out = ng.mix_at_snr(signal, noise, snr_db=3.0, noise_offset=offset)
+        np.testing.assert_allclose(out, naive_mix(signal, noise, 3.0, offset), rtol=1e-10, atol=1e-12)
+
+
+def test_noise_offset_continues_a_stream():
+    rng = np.random.default_rng(2)
+    signal, noise = rng.standard_normal(3000), rng.standard_normal(1100)
+    whole = ng.mix_at_snr(signal, noise, snr_db=None)
+    parts = [ng.mix_at_snr(signal[a:a + 700], noise, snr_db=None, noise_offset=a) for a in range(0, 3000, 700)]
+    np.testing.assert_allclose(np.concatenate(parts), whole, rtol=0, atol=1e-15)
+
+
+def test_snr_none_adds_as_is():
+    signal = np.linspace(-1, 1, 50)
+    noise = np.full(20, 0.1)
+    np.testing.assert_allclose(ng.mix_at_snr(signal, noise, snr_db=None), signal + 0.1)
+
+
+def test_multichannel_mono_noise_broadcasts_and_per_channel_noise():
+    rng = np.random.default_rng(3)
+    signal = rng.standard_normal((2, 4000)) * np.array([[1.0], [0.1]])
+    mono = rng.standard_normal(1500)
+    out = ng.mix_at_snr(signal, mono, snr_db=6.0)
+    added = out - signal
+    np.testing.assert_allclose(added[0], added[1])  # the same noise in every channel
+    assert abs(snr_db(signal, added) - 6.0) < 1e-9  # one scale from powers over all channels
+    per = rng.standard_normal((2, 1500))
+    out2 = ng.mix_at_snr(signal, per, snr_db=6.0)
+    np.testing.assert_allclose(out2, naive_mix(signal, per, 6.0), rtol=1e-10)
+    with pytest.raises(ng.ParameterError):
+        ng.mix_at_snr(signal, rng.standard_normal((3, 100)), snr_db=0.0)
+
+
+@pytest.mark.parametrize("which", ["signal", "noise"])
+@pytest.mark.parametrize("reference", ["rms", "active"])
+def test_silent_input_warns_and_returns_signal_unchanged(which, reference):
+    rng = np.random.default_rng(4)
+    signal = np.zeros(1000) if which == "signal" else rng.standard_normal(1000)
+    noise = np.zeros(300) if which == "noise" else rng.standard_normal(300)
+    with pytest.warns(ng.NoisegenWarning, match=which):
+        out = ng.mix_at_snr(signal, noise, snr_db=10.0, reference=reference, sample_rate=SR)
+    assert np.isfinite(out).all()
+    np.testing.assert_array_equal(out, signal)
+    assert out is not signal
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_input_raises(bad):
+    good = np.ones(100)
+    broken = good.copy()
+    broken[17] = bad
+    with pytest.raises(ng.ParameterError, match="signal"):
+        ng.mix_at_snr(broken, good, snr_db=0.0)
+    with pytest.raises(ng.ParameterError, match="noise"):
+        ng.mix_at_snr(good, broken, snr_db=0.0)
+    with pytest.raises(ng.ParameterError, match="signal"):
+        ng.mix_at_snr(broken, good, snr_db=None)
+    with pytest.raises(ng.ParameterError):
+        ng.add_background_noises(good, [broken], snr_db=0.0)
+
+
+def test_bad_arguments():
+    y = np.ones(10)
+    for kwargs in (dict(snr_db=np.nan), dict(snr_db=0, reference="peak"), dict(snr_db=0, noise_offset=-1),
+                   dict(snr_db=0, reference="active")):
+        with pytest.raises(ng.ParameterError):
+            ng.mix_at_snr(y, y, **kwargs)
+    with pytest.raises(ng.ParameterError, match="integer"):
+        ng.mix_at_snr(np.ones(10, np.int16), y, snr_db=0)
+    with pytest.raises(ng.ParameterError):
+        ng.mix_at_snr(y, np.ones(0), snr_db=0)
+
+
+def test_kernels_match_numpy_twins():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 1001)).astype(np.float32)
+    assert K.sum_squares(x) == pytest.approx(np.sum(x.astype(np.float64) ** 2), rel=1e-6)
+    idx = (900 + np.arange(2500)) % 1001
+    assert K.wrapped_sum_squares(x, 900, 2500) == pytest.approx(np.sum(x[:, idx].astype(np.float64) ** 2), rel=1e-6)
+    energies = np.empty(4)
+    K.frame_energies(x, 300, energies)
+    ref = [np.mean(x[:, a:a + 300].astype(np.float64) ** 2) for a in range(0, 1001, 300)]
+    np.testing.assert_allclose(energies, ref, rtol=1e-6)
+
+
+def test_add_background_noises_each_at_its_snr(speech_16k, noise_16k):
+    rng = np.random.default_rng(6)
+    other = rng.standard_normal(5000)
+    out = ng.add_background_noises(speech_16k, [noise_16k, other], snr_db=[5.0, 15.0], noise_offsets=[100, 7])
+    a = naive_mix(speech_16k, noise_16k, 5.0, 100) - speech_16k
+    b = naive_mix(speech_16k, other, 15.0, 7) - speech_16k
+    np.testing.assert_allclose(out, speech_16k + a + b, rtol=1e-9, atol=1e-12)
+    assert abs(snr_db(speech_16k, a) - 5.0) < 1e-6
+    with pytest.warns(ng.NoisegenWarning, match="silent"):
+        out2 = ng.add_background_noises(speech_16k, [noise_16k, np.zeros(10)], snr_db=5.0)
+    np.testing.assert_allclose(out2, naive_mix(speech_16k, noise_16k, 5.0), rtol=1e-9, atol=1e-12)
+
+
+def test_add_short_noises_levels_fades_and_determinism(speech_16k):
+    rng = np.random.default_rng(7)
+    clicks = [rng.standard_normal(1600), rng.standard_normal(800)]
+    signal = np.tile(speech_16k, 3)
+    out, events = ng.add_short_noises(signal, clicks, sample_rate=SR, min_snr_db=3, max_snr_db=9,
+                                      min_time_between_s=0.5, max_time_between_s=1.0, rng=42,
+                                      return_events=True)
+    assert len(events) >= 3
+    again = ng.add_short_noises(signal, clicks, sample_rate=SR, min_snr_db=3, max_snr_db=9,
+                                min_time_between_s=0.5, max_time_between_s=1.0, rng=42)
+    np.testing.assert_array_equal(out, again)
+    added = out - signal
+    p_s = np.mean(signal ** 2)
+    covered = np.zeros(signal.shape[0], bool)
+    for e in events:
+        sound = clicks[e["index"]]
+        seg = added[e["start"]:e["start"] + sound.shape[0]]
+        covered[e["start"]:e["start"] + sound.shape[0]] = True
+        assert 3 <= e["snr_db"] <= 9
+        g = np.sqrt(p_s / (np.mean(sound ** 2) * 10 ** (e["snr_db"] / 10)))
+        middle = slice(e["fade_in"], seg.shape[0] - e["fade_out"])
+        np.testing.assert_allclose(seg[middle], g * sound[: seg.shape[0]][middle], rtol=1e-9, atol=1e-12)
+        assert abs(seg[0]) < abs(g * sound[0]) + 1e-12  # faded in
+    assert not np.any(added[~covered])
+
+
+def test_add_short_noises_silent_signal_warns():
+    with pytest.warns(ng.NoisegenWarning, match="silent"):
+        out = ng.add_short_noises(np.zeros(SR * 4), [np.ones(100)], sample_rate=SR, rng=0)
+    assert not np.any(out)
+
+
+def test_babble_equal_levels_and_determinism(data_dir):
+    bank = ng.NoiseBank(data_dir / "speech", sample_rate=SR)
+    b1 = ng.babble(bank, 3, n_samples=2 * SR, rng=5)
+    b2 = ng.babble(bank, 3, n_samples=2 * SR, rng=5)
+    np.testing.assert_array_equal(b1, b2)
+    assert b1.dtype == np.float32 and b1.shape == (2 * SR,)
+    assert np.isfinite(b1).all()
+    # one talker: exactly unit RMS over its crop
+    one = ng.babble(bank, 1, n_samples=SR, rng=1, dtype=np.float64)
+    assert np.sqrt(np.mean(one ** 2)) == pytest.approx(1.0, rel=1e-9)
+    # each talker enters at RMS 1/sqrt(k): reconstruct with the same draws
+    g = np.random.default_rng(9)
+    picks = g.choice(len(bank), size=3, replace=False)
+    ref = np.zeros(SR)
+    for i in picks:
+        src = np.asarray(bank[int(i)], np.float64)
+        off = int(g.integers(src.shape[0]))
+        crop = src[(off + np.arange(SR)) % src.shape[0]]
+        ref += crop / np.sqrt(np.mean(crop ** 2)) / np.sqrt(3)
+    np.testing.assert_allclose(ng.babble(bank, 3, n_samples=SR, rng=np.random.default_rng(9), dtype=np.float64),
+                               ref, rtol=1e-6, atol=1e-7)
+
+
+def test_no_warning_on_normal_mix(speech_16k, noise_16k):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ng.mix_at_snr(speech_16k, noise_16k, snr_db=0.0)
