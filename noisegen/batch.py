@@ -1,0 +1,633 @@
+"""Augment whole folders of audio files: the engine behind ``noisegen augment``.
+
+:func:`augment_folder` finds the audio files under ``in_dir`` (recursively),
+runs a transform pipeline on each and writes ``copies`` augmented versions
+per input into the same relative place under ``out_dir``
+(``speaker/a.wav`` -> ``speaker/a.aug0.wav``, ``speaker/a.aug1.wav``, ...).
+
+How it stays reproducible and safe:
+
+- **Seeds.** The seed of output ``k`` of input ``rel`` is
+  ``derive_key(resolve_key(seed), hash(rel), k)``: it depends on nothing
+  else, so outputs are byte-identical for any number of workers, any order
+  and any sharding.
+- **Atomic writes.** Every output goes to a temporary file in its own
+  folder first, then :func:`os.replace` puts it in place
+  (:func:`noisegen.save`). Nothing is ever written under ``in_dir``.
+- **Manifest.** ``out_dir/manifest.jsonl`` gets one JSON line per output
+  (input, output, seed, sample rate, duration, the pipeline and the
+  parameters it applied), each appended with a single ``write``; a line is
+  enough to rebuild its output exactly (:func:`replay`).
+- **Resume.** An output is complete when the manifest holds its line for
+  the same job (same seed, pipeline, rate and format) and the file is
+  readable with the recorded length. Complete outputs are skipped; an
+  output file that exists without such a line is recomputed and accepted
+  only if its bytes come out the same (otherwise it is refused unless
+  ``overwrite=True``). A killed run therefore finishes with exactly the
+  files an uninterrupted run writes.
+- **Shards.** ``shard=(k, n)`` keeps the inputs whose relative-path hash is
+  ``k`` modulo ``n``: stable when files are added, and the union of all
+  shards is the unsharded run.
+- **Failures.** An input that cannot be read or processed is recorded in
+  ``out_dir/failures.jsonl`` and the run goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ._validation import check_int, check_sample_rate
+from .errors import ParameterError
+from .rng import derive_key, resolve_key
+
+__all__ = ["augment_folder", "default_pipeline", "replay", "read_manifest", "AugmentSummary"]
+
+#: Input file endings picked up (case-insensitive); mp3 where libsndfile reads it.
+INPUT_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
+FORMATS = {"wav": "WAV", "flac": "FLAC"}
+SUBTYPES = ("PCM_16", "FLOAT")
+MANIFEST = "manifest.jsonl"
+FAILURES = "failures.jsonl"
+#: Outputs louder than full scale are scaled down to this peak (recorded as ``peak_scale``).
+PEAK_LIMIT = 0.99
+# Temporary files left by a killed run: noisegen.save's ".<output>.<8 chars>.part", our
+# ".<output>.<pid>.cmp.<fmt>" (and the save temp of that). Group "base" is the output's name.
+_TMP_RE = re.compile(r"^\.+(?P<base>.+?\.aug\d+\.(?:wav|flac))\..+$")
+
+
+@dataclass
+class AugmentSummary:
+    """What :func:`augment_folder` did.
+
+    ``audio_s`` is the duration of the outputs written in this run and
+    ``xrt`` that duration over the wall-clock time (``x`` real time).
+    """
+
+    n_inputs: int = 0
+    n_outputs: int = 0
+    n_written: int = 0
+    n_skipped: int = 0
+    n_failed: int = 0
+    audio_s: float = 0.0
+    wall_s: float = 0.0
+    workers: int = 1
+    failures: list = field(default_factory=list)
+
+    @property
+    def xrt(self) -> float:
+        return self.audio_s / self.wall_s if self.wall_s > 0 else float("inf")
+
+    def __str__(self):
+        lines = [
+            f"{self.n_written} outputs written, {self.n_skipped} already complete, {self.n_failed} failed "
+            f"({self.n_inputs} inputs, {self.n_outputs} outputs in this shard)",
+            f"{self.audio_s:.1f} s ({self.audio_s / 3600:.3f} h) of audio in {self.wall_s:.1f} s: "
+            f"{self.xrt:.1f}x real time on {self.workers} worker{'s' if self.workers != 1 else ''}",
+        ]
+        for f in self.failures:
+            lines.append(f"failed: {f.get('input')}: {f.get('error')}")
+        return "\n".join(lines)
+
+
+# -- pipeline -----------------------------------------------------------------------------------
+def default_pipeline(*, noise_dir=None, rir_dir=None, snr_db=(5.0, 20.0)):
+    """The pipeline ``noisegen augment`` runs without ``--config``.
+
+    Speed perturbation (0.9/1.0/1.1, p=0.5), a room response from ``rir_dir``
+    (p=0.5), background noise from ``noise_dir`` at an SNR in ``snr_db``
+    (always; coloured noise when no folder is given) and a mild gain
+    (-6..+3 dB, p=0.5).
+
+    Examples
+    --------
+    >>> [t["name"] for t in default_pipeline().to_dict()["transforms"]]
+    ['SpeedPerturb', 'AddColoredNoise', 'Gain']
+    """
+    from .transforms import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseResponse, Compose, Gain,
+                             SpeedPerturb)
+
+    lo, hi = snr_db
+    steps = [SpeedPerturb(factors=(0.9, 1.0, 1.1), p=0.5)]
+    if rir_dir is not None:
+        steps.append(ApplyImpulseResponse(rir=os.path.abspath(_existing_dir(rir_dir, "rir_dir")), p=0.5))
+    if noise_dir is not None:
+        steps.append(AddBackgroundNoise(noise=os.path.abspath(_existing_dir(noise_dir, "noise_dir")),
+                                        min_snr_db=lo, max_snr_db=hi, p=1.0))
+    else:
+        steps.append(AddColoredNoise(min_beta=-1.0, max_beta=2.0, min_snr_db=lo, max_snr_db=hi, p=1.0))
+    steps.append(Gain(min_gain_db=-6.0, max_gain_db=3.0, p=0.5))
+    return Compose(steps)
+
+
+def _as_pipeline(pipeline):
+    from .transforms import Transform, load_pipeline
+
+    if pipeline is None:
+        return default_pipeline()
+    if isinstance(pipeline, Transform):
+        return pipeline
+    if isinstance(pipeline, (str, os.PathLike, dict, list)):
+        return load_pipeline(pipeline)
+    raise ParameterError(f"pipeline must be a Transform, a dict or a JSON file path, got {type(pipeline).__name__}")
+
+
+# -- paths, seeds, shards ------------------------------------------------------------------------
+def _existing_dir(path, name):
+    if not os.path.isdir(path):
+        what = "is not a folder" if os.path.exists(path) else "does not exist"
+        raise ParameterError(f"{name} {os.fspath(path)!r} {what}")
+    return os.fspath(path)
+
+
+def _inside(path: str, folder: str) -> bool:
+    """``path`` equals ``folder`` or lies under it (both real paths)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _discover(in_dir: str) -> list[str]:
+    """Relative POSIX paths of the audio files under ``in_dir``, sorted; hidden names skipped."""
+    found = []
+    for root, dirs, files in os.walk(in_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in INPUT_EXTENSIONS:
+                found.append(Path(os.path.relpath(os.path.join(root, name), in_dir)).as_posix())
+    return sorted(found)
+
+
+def _path_hash(rel: str) -> tuple[int, int]:
+    digest = hashlib.sha256(rel.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:16], "little")
+
+
+def output_name(rel: str, copy: int, fmt: str = "wav") -> str:
+    """``dir/name.ext`` -> ``dir/name.aug<copy>.<fmt>``."""
+    stem = rel.rsplit(".", 1)[0] if "." in rel.rsplit("/", 1)[-1] else rel
+    return f"{stem}.aug{copy}.{fmt}"
+
+
+def output_seed(seed: int, rel: str, copy: int) -> int:
+    """The seed of output ``copy`` of input ``rel`` (a 64-bit int)."""
+    return derive_key(resolve_key(seed, "seed"), *_path_hash(rel), copy)
+
+
+def _in_shard(rel: str, shard) -> bool:
+    if shard is None:
+        return True
+    k, n = shard
+    return _path_hash(rel)[0] % n == k
+
+
+def _check_shard(shard):
+    if shard is None:
+        return None
+    if isinstance(shard, str):
+        m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", shard)
+        if not m:
+            raise ParameterError(f"shard must look like K/N (e.g. 0/4), got {shard!r}")
+        shard = (int(m.group(1)), int(m.group(2)))
+    if not isinstance(shard, (tuple, list)) or len(shard) != 2:
+        raise ParameterError(f"shard must be (k, n) or 'k/n', got {shard!r}")
+    n = check_int(shard[1], "shard n", low=1)
+    k = check_int(shard[0], "shard k", low=0, high=n - 1)
+    return k, n
+
+
+# -- jsonl files --------------------------------------------------------------------------------
+def _append_line(path: str, record: dict) -> None:
+    """Append one JSON line with a single write (O_APPEND), so lines never interleave."""
+    data = (json.dumps(record, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _read_jsonl(path: str) -> list[dict]:
+    out = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by a kill
+                if isinstance(rec, dict):
+                    out.append(rec)
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def read_manifest(out_dir) -> dict[str, dict]:
+    """The valid manifest lines of ``out_dir``, by output path (the last line per output wins)."""
+    return {rec["output"]: rec for rec in _read_jsonl(os.path.join(out_dir, MANIFEST)) if "output" in rec}
+
+
+def _rewrite_jsonl(path: str, records: list[dict]) -> None:
+    tmp = f"{path}.{os.getpid()}.rewrite"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec, sort_keys=True, allow_nan=False) + "\n")
+    os.replace(tmp, path)
+
+
+def _repair_tail(path: str) -> None:
+    """Cut a partial last line (left by a kill mid-write) so the next append starts clean."""
+    try:
+        with open(path, "rb+") as fh:
+            data = fh.read()
+            if data and not data.endswith(b"\n"):
+                fh.truncate(data.rfind(b"\n") + 1)
+    except FileNotFoundError:
+        pass
+
+
+# -- one input ----------------------------------------------------------------------------------
+_PIPELINE = None  # the pipeline of this process (set before forking, or by the worker initializer)
+
+
+def _init_worker(pipeline):
+    global _PIPELINE
+    _PIPELINE = pipeline
+
+
+def _render(pipeline, y, sample_rate, *, seed=None, params=None):
+    """Run (``seed``) or replay (``params``) the pipeline; return (audio, params, peak_scale)."""
+    if params is None:
+        out = pipeline(y, sample_rate=sample_rate, rng=seed)
+        params = pipeline.last_params
+    else:
+        out = pipeline.apply_params(y, sample_rate=sample_rate, params=params)
+    if not np.all(np.isfinite(out)):
+        raise ValueError("the pipeline produced non-finite samples")
+    peak = float(np.max(np.abs(out))) if out.size else 0.0
+    scale = 1.0
+    if peak > 1.0:
+        scale = PEAK_LIMIT / peak
+        out = (out * np.float32(scale)).astype(out.dtype)
+    return out, params, scale
+
+
+def _same_bytes(a: str, b: str) -> bool:
+    import filecmp
+
+    return filecmp.cmp(a, b, shallow=False)
+
+
+def _process(task):
+    """Load one input and write its outputs; returns a list of result dicts (never raises)."""
+    from .io import load, save
+
+    in_dir, out_dir, in_real, rel, jobs, settings = task
+    results = []
+    try:
+        y, sr = load(os.path.join(in_dir, rel), sample_rate=settings["sample_rate"], dtype=np.float32)
+        if y.shape[-1] == 0:
+            raise ValueError("the file holds no samples")
+    except Exception as exc:  # noqa: BLE001 - any unreadable input is a recorded failure
+        return [{"ok": False, "input": rel, "output": None, "error": _one_line(exc)}]
+    for job in jobs:
+        out_path = os.path.join(out_dir, job["output"])
+        try:
+            folder = os.path.dirname(out_path)
+            os.makedirs(folder, exist_ok=True)
+            if _inside(os.path.realpath(folder), in_real):
+                raise ValueError(f"refusing to write inside the input folder: {out_path}")
+            out, params, scale = _render(_PIPELINE, y, sr, seed=job["seed"])
+            exists = os.path.exists(out_path)
+            target = out_path
+            if exists:  # write beside it, then compare: never overwrite without being asked
+                target = os.path.join(folder, f".{os.path.basename(out_path)}.{os.getpid()}.cmp.{settings['format']}")
+            save(target, out, sample_rate=sr, subtype=settings["subtype"])
+            if exists:
+                same = _same_bytes(target, out_path)
+                if same or settings["overwrite"]:
+                    os.replace(target, out_path)
+                else:
+                    os.unlink(target)
+                    raise FileExistsError(f"{job['output']} exists with different content (pass --overwrite)")
+            n_channels = 1 if out.ndim == 1 else out.shape[0]
+            line = {
+                "input": rel, "output": job["output"], "copy": job["copy"], "seed": job["seed"],
+                "sample_rate": sr, "n_samples": int(out.shape[-1]), "n_channels": n_channels,
+                "duration_s": out.shape[-1] / sr, "format": settings["format"], "subtype": settings["subtype"],
+                "peak_scale": scale, "params": params, "pipeline": settings["pipeline"],
+                "in_dir": in_dir, "job": job["job"],
+            }
+            results.append({"ok": True, "line": line})
+        except Exception as exc:  # noqa: BLE001
+            results.append({"ok": False, "input": rel, "output": job["output"], "error": _one_line(exc)})
+    return results
+
+
+def _one_line(exc) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())
+
+
+def _job_key(seed: int, pipeline_json: str, sample_rate, fmt: str, subtype: str) -> str:
+    text = json.dumps([seed, pipeline_json, sample_rate, fmt, subtype])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _complete(out_dir: str, line: dict | None, job_key: str) -> bool:
+    if line is None or line.get("job") != job_key:
+        return False
+    try:
+        import soundfile as sf
+
+        info = sf.info(os.path.join(out_dir, line["output"]))
+    except Exception:  # noqa: BLE001 - missing or unreadable: not complete
+        return False
+    return info.frames == line.get("n_samples") and info.samplerate == line.get("sample_rate")
+
+
+# -- progress -----------------------------------------------------------------------------------
+class _Progress:
+    """A bar on a terminal, a plain line every ``interval`` seconds otherwise."""
+
+    def __init__(self, total_files, total_audio_s, *, enabled, stream=None, interval=10.0):
+        self.stream = stream or sys.stderr
+        self.total_files, self.total_audio_s = total_files, total_audio_s
+        self.enabled = enabled
+        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.interval = 0.1 if self.tty else interval
+        self.files = 0
+        self.audio_s = 0.0
+        self.t0 = time.perf_counter()
+        self.last = self.t0
+
+    def update(self, files, audio_s):
+        self.files += files
+        self.audio_s += audio_s
+        now = time.perf_counter()
+        if self.enabled and (now - self.last >= self.interval or self.files == self.total_files):
+            self.last = now
+            self._draw(now - self.t0)
+
+    def _draw(self, elapsed):
+        frac = self.audio_s / self.total_audio_s if self.total_audio_s > 0 else self.files / max(self.total_files, 1)
+        frac = min(max(frac, 0.0), 1.0)
+        eta = elapsed * (1 - frac) / frac if frac > 0 else float("nan")
+        eta_text = "?" if eta != eta else time.strftime("%H:%M:%S", time.gmtime(eta))
+        text = (f"{self.files}/{self.total_files} inputs, {self.audio_s / 3600:.3f}/{self.total_audio_s / 3600:.3f} h "
+                f"audio, ETA {eta_text}")
+        if self.tty:
+            width = 30
+            bar = "#" * int(frac * width) + "." * (width - int(frac * width))
+            self.stream.write(f"\r[{bar}] {100 * frac:5.1f}% {text}  ")
+        else:
+            self.stream.write(f"augment: {100 * frac:5.1f}% {text}\n")
+        self.stream.flush()
+
+    def close(self):
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# -- the driver ---------------------------------------------------------------------------------
+def _check_out_dir(out_dir: str, in_real: str) -> str:
+    out_real = os.path.realpath(out_dir)
+    if _inside(out_real, in_real):
+        raise ParameterError(f"out_dir {out_dir!r} must not be the input folder or inside it ({in_real!r})")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        probe = os.path.join(out_dir, f".noisegen-write-test.{os.getpid()}")
+        with open(probe, "wb"):
+            pass
+        os.unlink(probe)
+    except OSError as exc:
+        raise ParameterError(f"out_dir {out_dir!r} is not writable: {exc.strerror or exc}") from None
+    return out_real
+
+
+def _clean_temps(out_dir: str, mine: set[str]) -> int:
+    """Remove temporary files a killed run left for outputs of this shard; returns how many."""
+    removed = 0
+    for root, dirs, files in os.walk(out_dir):
+        for name in files:
+            m = _TMP_RE.match(name) if name.startswith(".") else None
+            if m is None:
+                continue
+            rel = Path(os.path.relpath(os.path.join(root, m.group("base")), out_dir)).as_posix()
+            if rel in mine:
+                os.unlink(os.path.join(root, name))
+                removed += 1
+    for name in os.listdir(out_dir):  # jsonl rewrites cut short
+        if name.endswith(".rewrite") and name.startswith((MANIFEST, FAILURES)):
+            os.unlink(os.path.join(out_dir, name))
+    return removed
+
+
+def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None, workers=1, seed=0, shard=None,
+                   overwrite=False, format="wav", subtype="PCM_16", progress=None):
+    """Write ``copies`` augmented versions of every audio file under ``in_dir`` into ``out_dir``.
+
+    Parameters
+    ----------
+    in_dir, out_dir : str or os.PathLike
+        Input folder (searched recursively for wav/flac/ogg/mp3; never
+        written to) and output folder (created; must not be ``in_dir`` or
+        inside it). The input tree is mirrored: ``a/b.wav`` gives
+        ``a/b.aug0.wav``, ``a/b.aug1.wav``, ...
+    pipeline : Transform, dict, JSON file path or None
+        The transform to run; ``None`` for :func:`default_pipeline`.
+    copies : int
+        Outputs per input.
+    sample_rate : int or None
+        Resample every input to this rate first; ``None`` keeps each file's.
+    workers : int
+        Processes (``0``: one per CPU). The outputs do not depend on it.
+    seed : int
+        Base seed; output seeds derive from it, the input's relative path
+        and the copy index (:func:`output_seed`).
+    shard : (k, n), "k/n" or None
+        Process only shard ``k`` of ``n`` (by a hash of the relative path).
+    overwrite : bool
+        Replace outputs that exist with different content.
+    format : {"wav", "flac"}
+    subtype : {"PCM_16", "FLOAT"}
+    progress : bool or None
+        Report progress on stderr (a bar on a terminal, a line every 10 s
+        otherwise); ``None``: only when stderr is a terminal.
+
+    Returns
+    -------
+    AugmentSummary
+
+    Examples
+    --------
+    >>> import noisegen, tempfile, os
+    >>> src, dst = tempfile.mkdtemp(), tempfile.mkdtemp()
+    >>> noisegen.save(os.path.join(src, "a.wav"), noisegen.tone(freq_hz=440.0, sample_rate=16000,
+    ...               n_samples=1600, amplitude=0.3), sample_rate=16000)
+    >>> s = augment_folder(src, dst, copies=2, seed=0, progress=False)
+    >>> s.n_written, sorted(f for f in os.listdir(dst) if f.endswith(".wav"))
+    (2, ['a.aug0.wav', 'a.aug1.wav'])
+    """
+    t0 = time.perf_counter()
+    in_dir = os.path.abspath(_existing_dir(in_dir, "in_dir"))
+    in_real = os.path.realpath(in_dir)
+    copies = check_int(copies, "copies", low=1)
+    if sample_rate is not None:
+        sample_rate = check_sample_rate(sample_rate)
+    workers = check_int(workers, "workers", low=0)
+    workers = workers or os.cpu_count() or 1
+    seed = check_int(seed, "seed", low=0)
+    shard = _check_shard(shard)
+    fmt = format.lower() if isinstance(format, str) else format
+    if fmt not in FORMATS:
+        raise ParameterError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    if subtype not in SUBTYPES:
+        raise ParameterError(f"subtype must be one of {', '.join(SUBTYPES)}, got {subtype!r}")
+    if fmt == "flac" and subtype == "FLOAT":
+        raise ParameterError("subtype 'FLOAT' is not available for flac output; use PCM_16 or format='wav'")
+    pipeline = _as_pipeline(pipeline)
+    try:
+        pipeline_config = pipeline.to_dict()
+        pipeline_json = json.dumps(pipeline_config, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"pipeline must serialise to JSON for the manifest: {exc}") from None
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    _check_out_dir(out_dir, in_real)
+
+    # Discover, shard, and find what is already complete.
+    inputs = [rel for rel in _discover(in_dir) if _in_shard(rel, shard)]
+    manifest_path, failures_path = os.path.join(out_dir, MANIFEST), os.path.join(out_dir, FAILURES)
+    _repair_tail(manifest_path)
+    _repair_tail(failures_path)
+    done = read_manifest(out_dir)
+    settings = {"sample_rate": sample_rate, "format": fmt, "subtype": subtype, "overwrite": bool(overwrite),
+                "pipeline": pipeline_config}
+    summary = AugmentSummary(n_inputs=len(inputs), workers=workers)
+    tasks, mine, pending_audio = [], set(), 0.0
+    owner: dict[str, str] = {}
+    for rel in inputs:
+        jobs = []
+        for k in range(copies):
+            out_rel = output_name(rel, k, fmt)
+            mine.add(out_rel)
+            summary.n_outputs += 1
+            if out_rel in owner:  # a.wav and a.flac in one folder: both would write a.aug0.wav
+                summary.failures.append({"input": rel, "output": out_rel,
+                                         "error": f"output name collides with that of {owner[out_rel]}"})
+                continue
+            owner[out_rel] = rel
+            s = output_seed(seed, rel, k)
+            key = _job_key(s, pipeline_json, sample_rate, fmt, subtype)
+            if overwrite is False and _complete(out_dir, done.get(out_rel), key):
+                summary.n_skipped += 1
+                continue
+            jobs.append({"output": out_rel, "copy": k, "seed": s, "job": key})
+        if jobs:
+            tasks.append((in_dir, out_dir, in_real, rel, jobs, settings))
+            pending_audio += _duration(os.path.join(in_dir, rel), sample_rate) * len(jobs)
+    _clean_temps(out_dir, mine)
+    # Failures of this shard's inputs from earlier runs are superseded by this run.
+    old_failures = _read_jsonl(failures_path)
+    input_set = set(inputs)
+    kept = [f for f in old_failures if f.get("input") not in input_set]
+    if len(kept) != len(old_failures):
+        _rewrite_jsonl(failures_path, kept)
+    for f in summary.failures:
+        _append_line(failures_path, f)
+
+    bar = _Progress(len(tasks), pending_audio, enabled=sys.stderr.isatty() if progress is None else bool(progress))
+    rewritten = set()
+
+    def collect(results):
+        audio = 0.0
+        for r in results:
+            if r["ok"]:
+                line = r["line"]
+                _append_line(manifest_path, line)
+                if line["output"] in done:
+                    rewritten.add(line["output"])
+                summary.n_written += 1
+                summary.audio_s += line["duration_s"]
+                audio += line["duration_s"]
+            else:
+                rec = {"input": r["input"], "output": r["output"], "error": r["error"]}
+                _append_line(failures_path, rec)
+                summary.failures.append(rec)
+        bar.update(1, audio)
+
+    try:
+        if workers == 1 or len(tasks) <= 1:
+            _init_worker(pipeline)
+            for task in tasks:
+                collect(_process(task))
+        else:
+            # Kernels are serial and nogil (never parallel=True), so forking is safe and lets the
+            # workers share the noise/RIR arrays loaded here; elsewhere spawn and rebuild.
+            method = "fork" if sys.platform.startswith("linux") else "spawn"
+            ctx = multiprocessing.get_context(method)
+            if method == "fork" and sample_rate is not None:
+                pipeline.prepare(sample_rate)
+            with ctx.Pool(min(workers, len(tasks)), initializer=_init_worker, initargs=(pipeline,)) as pool:
+                for results in pool.imap_unordered(_process, tasks, chunksize=1):
+                    collect(results)
+    finally:
+        bar.close()
+    if rewritten:  # --overwrite (or a changed job) gave outputs a second line: keep the last one
+        latest = read_manifest(out_dir)
+        _rewrite_jsonl(manifest_path, list(latest.values()))
+    summary.n_failed = len(summary.failures)
+    summary.wall_s = time.perf_counter() - t0
+    return summary
+
+
+def _duration(path: str, sample_rate) -> float:
+    try:
+        import soundfile as sf
+
+        info = sf.info(path)
+        return info.frames / info.samplerate
+    except Exception:  # noqa: BLE001 - unreadable: the worker reports it
+        return 0.0
+
+
+def replay(line, *, in_dir=None, out_path=None):
+    """Rebuild one output from its manifest line.
+
+    Parameters
+    ----------
+    line : dict or str
+        A manifest line (parsed, or the JSON text).
+    in_dir : str or None
+        Where the input lives now (default: the ``in_dir`` recorded in the line).
+    out_path : str or None
+        Also write the result there, with the recorded format and subtype
+        (byte-identical to the original output).
+
+    Returns
+    -------
+    y : np.ndarray, float32
+        The samples that were written (before quantisation).
+    sample_rate : int
+    """
+    from .io import load, save
+    from .transforms import Transform
+
+    if isinstance(line, str):
+        line = json.loads(line)
+    pipeline = Transform.from_dict(line["pipeline"])
+    y, sr = load(os.path.join(in_dir or line["in_dir"], line["input"]), sample_rate=line["sample_rate"],
+                 dtype=np.float32)
+    out, _, _ = _render(pipeline, y, sr, params=line["params"])
+    if out_path is not None:
+        save(out_path, out, sample_rate=sr, subtype=line["subtype"])
+    return out, sr
