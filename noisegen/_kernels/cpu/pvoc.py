@@ -1,0 +1,101 @@
+"""CPU kernels of the phase-locked phase vocoder (FFTs run outside, in scipy.fft).
+
+For output frame ``j`` at fractional input frame ``t = steps[j]`` (``i =
+floor(t)``, ``a = t - i``) the magnitude is interpolated between analysis
+frames ``i`` and ``i + 1``; every bin's phase advances by its instantaneous
+frequency times the hop (the standard phase vocoder). Laroche-Dolson
+identity phase locking then rewrites the output phase: each bin takes the
+accumulated phase of the spectral peak whose region it belongs to, plus the
+analysis phase difference between itself and that peak, so the bins of one
+sinusoid keep the phase relations of the input (far less "phasiness").
+Peaks are local maxima of the channel-mean magnitude, so all channels share
+their regions.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..._jit import kernel
+
+
+@kernel
+def _wrap(x):
+    return x - 2.0 * math.pi * math.floor((x + math.pi) / (2.0 * math.pi))
+
+
+@kernel
+def pvoc_frames(spec, guide, steps, hop, n_fft, out):
+    """Fill ``out[c, j, :]`` (complex) from ``spec[c, :, :]`` (complex, one extra zero frame at the end)."""
+    n_ch, n_frames, n_bins = spec.shape
+    n_out = steps.shape[0]
+    acc = np.empty((n_ch, n_bins))
+    for c in range(n_ch):
+        for b in range(n_bins):
+            acc[c, b] = np.angle(spec[c, 0, b])
+    omega = np.empty(n_bins)
+    for b in range(n_bins):
+        omega[b] = 2.0 * math.pi * hop * b / n_fft
+    region = np.empty(n_bins, dtype=np.int64)
+    mag_g = np.empty(n_bins)
+    for j in range(n_out):
+        t = steps[j]
+        i = int(math.floor(t))
+        if i > n_frames - 2:
+            i = n_frames - 2
+        a = t - i
+        # Peaks of the interpolated channel-mean magnitude, and each bin's peak region
+        # (boundaries halfway between neighbouring peaks).
+        for b in range(n_bins):
+            mag_g[b] = (1.0 - a) * guide[i, b] + a * guide[i + 1, b]
+        last_peak = -1
+        for b in range(n_bins):
+            left = mag_g[b - 1] if b > 0 else -1.0
+            right = mag_g[b + 1] if b < n_bins - 1 else -1.0
+            if mag_g[b] > left and mag_g[b] >= right:
+                if last_peak < 0:
+                    for q in range(0, b):
+                        region[q] = b
+                else:
+                    mid = (last_peak + b) // 2
+                    for q in range(last_peak, mid + 1):
+                        region[q] = last_peak
+                    for q in range(mid + 1, b):
+                        region[q] = b
+                region[b] = b
+                last_peak = b
+        if last_peak < 0:
+            for b in range(n_bins):
+                region[b] = b
+        else:
+            for q in range(last_peak, n_bins):
+                region[q] = last_peak
+        for c in range(n_ch):
+            s0 = spec[c, i]
+            s1 = spec[c, i + 1]
+            for b in range(n_bins):
+                r = region[b]
+                mag = (1.0 - a) * abs(s0[b]) + a * abs(s1[b])
+                phase = acc[c, r] + (np.angle(s0[b]) - np.angle(s0[r]))
+                out[c, j, b] = mag * complex(math.cos(phase), math.sin(phase))
+            for b in range(n_bins):
+                dphi = np.angle(s1[b]) - np.angle(s0[b]) - omega[b]
+                acc[c, b] += omega[b] + _wrap(dphi)
+
+
+@kernel
+def overlap_add(frames, window, hop, out, norm):
+    """``out[c, j*hop + m] += window[m] * frames[c, j, m]``; ``norm`` accumulates ``window**2``."""
+    n_ch, n_frames, n_fft = frames.shape
+    for j in range(n_frames):
+        seg = norm[j * hop : j * hop + n_fft]
+        for m in range(n_fft):
+            seg[m] += window[m] * window[m]
+    for c in range(n_ch):
+        for j in range(n_frames):
+            dst = out[c, j * hop : j * hop + n_fft]
+            src = frames[c, j]
+            for m in range(n_fft):
+                dst[m] += window[m] * src[m]

@@ -1,0 +1,133 @@
+"""CPU kernels of WSOLA (waveform-similarity overlap-add) time stretching.
+
+Output frame ``k`` is centred on output sample ``k * hop`` and spans
+``2 * hop`` samples under a periodic Hann window (the windows sum to one).
+It copies the input frame centred on ``p_k``, chosen within ``+-tol`` of the
+ideal position ``a_k = round(k * hop * n_in / n_out)`` to best continue the
+previous frame: the input region around ``p_k`` must look like the region
+around ``p_{k-1} + hop``, which is what naturally followed the previous
+frame. Similarity is the normalised cross-correlation over ``2 * hop``
+samples of a guide signal (the channel mean), searched coarse-to-fine: every
+lag of a ``dec``-times decimated guide first, then the full-rate lags within
+``+-dec`` of the coarse winner. Energies come from prefix sums, so each lag
+costs one dot product.
+
+The splice is refined below one sample: the normalised correlation around
+the best lag is fitted by a parabola, and the frame is read at that
+fractional position through a short windowed-sinc fractional-delay filter
+(``frac_table``, one row per 1/Q sample). Without it, a harmonic whose
+period is not a whole number of samples would jump in phase at every splice
+(sidebands near -35 dB on a 10-harmonic tone instead of below -60 dB).
+
+Positions are in padded coordinates: input sample ``s`` is ``xp[..., s + pad]``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..._jit import kernel
+
+
+@kernel
+def _ncc(ref, sig, start, csum):
+    """Dot product of ``ref`` with ``sig[start:]``, divided by that slice's RMS norm."""
+    n = ref.shape[0]
+    seg = sig[start : start + n]
+    acc = sig.dtype.type(0.0)
+    for j in range(n):
+        acc += ref[j] * seg[j]
+    energy = csum[start + n] - csum[start]
+    return acc / math.sqrt(energy + 1e-20)
+
+
+@kernel
+def wsola_positions(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, positions):
+    """Choose the input centre ``positions[k]`` (padded coordinates) of every output frame."""
+    n_frames = positions.shape[0]
+    frame = 2 * hop
+    frame_d = frame // dec
+    step = hop * (n_in / n_out)
+    positions[0] = pad
+    for k in range(1, n_frames):
+        ideal = pad + int(math.floor(k * step + 0.5))
+        # Centre of the frame that followed the previous one; search against its
+        # whole-sample part and add the fraction back at the end.
+        natural_f = positions[k - 1] + hop
+        natural = int(math.floor(natural_f))
+        frac_natural = natural_f - natural
+        ref_start = natural - hop
+        # Coarse: every lag of the decimated guide.
+        ref_d = gd[ref_start // dec : ref_start // dec + frame_d]
+        lo = (ideal - tol - hop) // dec
+        hi = (ideal + tol - hop) // dec
+        best_c = (ideal - hop) // dec
+        best = -1e300
+        for c in range(lo, hi + 1):
+            score = _ncc(ref_d, gd, c, csum_d)
+            if score > best:
+                best = score
+                best_c = c
+        # Fine: full-rate lags around the coarse winner (same offset within the decimation cell).
+        centre = best_c * dec + (ref_start - (ref_start // dec) * dec) + hop
+        ref = g[ref_start : ref_start + frame]
+        best = -1e300
+        best_p = ideal
+        for p in range(centre - dec, centre + dec + 1):
+            score = _ncc(ref, g, p - hop, csum)
+            if score > best:
+                best = score
+                best_p = p
+        # Sub-sample peak: parabola through the scores at best_p - 1, best_p, best_p + 1.
+        s_m = _ncc(ref, g, best_p - 1 - hop, csum)
+        s_p = _ncc(ref, g, best_p + 1 - hop, csum)
+        curve = s_m - 2.0 * best + s_p
+        delta = 0.0
+        if curve < 0.0:
+            delta = 0.5 * (s_m - s_p) / curve
+            delta = min(0.5, max(-0.5, delta))
+        positions[k] = best_p + delta + frac_natural
+
+
+@kernel
+def wsola_overlap_add(xp, positions, hop, window, frac_table, out):
+    """``out[c, k*hop + j] += window[j] * x_c(positions[k] - hop + j)`` (``out`` zeroed by the caller).
+
+    ``x_c(t)`` at a fractional ``t`` is read through the row of ``frac_table``
+    nearest to its fraction (``n_taps`` taps starting ``n_taps // 2 - 1``
+    samples before ``floor(t)``). ``out`` starts ``hop`` samples before output
+    sample 0 and holds ``(n_frames + 1) * hop`` samples.
+    """
+    n_ch = xp.shape[0]
+    frame = 2 * hop
+    n_q = frac_table.shape[0] - 1
+    n_taps = frac_table.shape[1]
+    lead = n_taps // 2 - 1
+    tmp = np.empty(frame, dtype=out.dtype)
+    for c in range(n_ch):
+        x = xp[c]
+        o = out[c]
+        for k in range(positions.shape[0]):
+            start_f = positions[k] - hop
+            i0 = int(math.floor(start_f))
+            q = int(math.floor((start_f - i0) * n_q + 0.5))
+            if q == n_q:
+                i0 += 1
+                q = 0
+            dst = o[k * hop : k * hop + frame]
+            if q == 0:
+                src = x[i0 : i0 + frame]
+                for j in range(frame):
+                    dst[j] += window[j] * src[j]
+                continue
+            row = frac_table[q]
+            tmp[:] = 0.0
+            for t in range(n_taps):
+                src = x[i0 - lead + t : i0 - lead + t + frame]
+                w = row[t]
+                for j in range(frame):
+                    tmp[j] += w * src[j]
+            for j in range(frame):
+                dst[j] += window[j] * tmp[j]
