@@ -1,0 +1,115 @@
+"""RIR convolution: equality with scipy, normalisation rules, delay compensation, streaming."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.signal as ss
+import soundfile as sf
+
+import noisegen as ng
+from noisegen.reverb import RirConvolver, prepare_rir
+
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def rir_16k(data_dir):
+    h, sr = sf.read(str(data_dir / "rir" / "arthur_sykes_rymer_s1r4_ch1_48k.wav"), dtype="float64")
+    return ss.resample_poly(h, 1, 3)
+
+
+def _rel(a, b):
+    return np.max(np.abs(a - b)) / np.max(np.abs(b))
+
+
+def test_equals_fftconvolve_after_energy_normalisation(speech_16k, rir_16k):
+    out = ng.convolve_rir(speech_16k, rir_16k)
+    h = rir_16k / np.sqrt(np.sum(rir_16k ** 2))
+    ref = ss.fftconvolve(speech_16k, h)[: speech_16k.shape[0]]
+    assert out.shape == speech_16k.shape and out.dtype == np.float64
+    assert _rel(out, ref) < 1e-5
+
+
+@pytest.mark.parametrize("normalize", [None, "peak", "energy"])
+def test_normalisation_rules(speech_16k, rir_16k, normalize):
+    scale = {None: 1.0, "peak": 1 / np.max(np.abs(rir_16k)), "energy": 1 / np.sqrt(np.sum(rir_16k ** 2))}[normalize]
+    ref = ss.fftconvolve(speech_16k, rir_16k * scale)
+    np.testing.assert_allclose(ng.convolve_rir(speech_16k, rir_16k, normalize=normalize, mode="full"), ref,
+                               rtol=0, atol=1e-5 * np.max(np.abs(ref)))
+
+
+def test_float32_in_float32_out(speech_16k, rir_16k):
+    y32 = speech_16k.astype(np.float32)
+    out = ng.convolve_rir(y32, rir_16k.astype(np.float32), normalize=None)
+    ref = ss.fftconvolve(speech_16k, rir_16k)[: y32.shape[0]]
+    assert out.dtype == np.float32
+    assert _rel(out, ref) < 1e-5
+
+
+def test_compensate_delay_drops_samples_before_peak(speech_16k, rir_16k):
+    delay = int(np.argmax(np.abs(rir_16k)))
+    assert delay > 0
+    out = ng.convolve_rir(speech_16k, rir_16k, normalize=None, compensate_delay=True)
+    ref = ss.fftconvolve(speech_16k, rir_16k[delay:])[: speech_16k.shape[0]]
+    assert _rel(out, ref) < 1e-5
+    # nearly the uncompensated output advanced by the delay (pre-peak samples are tiny)
+    advanced = ss.fftconvolve(speech_16k, rir_16k)[delay: delay + speech_16k.shape[0]]
+    assert _rel(out, advanced) < 0.5
+    assert np.corrcoef(out, advanced)[0, 1] > 0.95
+
+
+def test_multichannel_mono_rir_and_per_channel_rir():
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal((2, 3000))
+    h = rng.standard_normal((2, 200))
+    out = ng.convolve_rir(y, h[0], normalize=None)
+    for c in range(2):
+        np.testing.assert_allclose(out[c], np.convolve(y[c], h[0])[:3000], atol=1e-9)
+    out2 = ng.convolve_rir(y, h, normalize=None)
+    for c in range(2):
+        np.testing.assert_allclose(out2[c], np.convolve(y[c], h[c])[:3000], atol=1e-9)
+    with pytest.raises(ng.ParameterError):
+        ng.convolve_rir(y, rng.standard_normal((3, 10)))
+
+
+@pytest.mark.parametrize("chunks", [[1] * 50 + [4000], [64, 65, 8193, 1000, 20000], [7777] * 10])
+def test_streaming_equals_one_shot(speech_16k, rir_16k, chunks):
+    conv = RirConvolver(rir_16k)
+    whole = conv.convolve(speech_16k, mode="full")
+    parts, start = [], 0
+    for size in chunks:
+        parts.append(conv.process(speech_16k[start:start + size]))
+        start += size
+        if start >= speech_16k.shape[0]:
+            break
+    parts.append(conv.process(speech_16k[start:]))
+    streamed = np.concatenate(parts + [conv.flush()[0]])
+    assert streamed.shape == whole.shape
+    assert _rel(streamed, whole) < 1e-9
+    np.testing.assert_allclose(streamed[: speech_16k.shape[0]], ng.convolve_rir(speech_16k, rir_16k), rtol=0,
+                               atol=1e-9 * np.max(np.abs(whole)))
+
+
+def test_cache_is_not_fooled_by_in_place_changes():
+    rng = np.random.default_rng(1)
+    y, h = rng.standard_normal(2000), rng.standard_normal(100)
+    first = ng.convolve_rir(y, h, normalize=None)
+    h *= 2.0  # same object, new content
+    np.testing.assert_allclose(ng.convolve_rir(y, h, normalize=None), 2.0 * first, rtol=1e-9, atol=1e-12)
+
+
+def test_prepare_rir_and_errors():
+    np.testing.assert_allclose(prepare_rir(np.array([0.0, 3.0, 4.0])), [[0.0, 0.6, 0.8]])
+    with pytest.raises(ng.ParameterError):
+        ng.convolve_rir(np.ones(10), np.zeros(5))
+    with pytest.raises(ng.ParameterError):
+        ng.convolve_rir(np.ones(10), np.array([1.0, np.nan]))
+    with pytest.raises(ng.ParameterError):
+        ng.convolve_rir(np.array([np.inf, 1.0]), np.ones(3))
+    with pytest.raises(ng.ParameterError):
+        ng.convolve_rir(np.ones(10), np.ones(3), mode="valid")
+    with pytest.raises(ng.ParameterError):
+        ng.convolve_rir(np.ones(10), np.ones(3), normalize="rms")
+    with pytest.raises(ng.BackendError):
+        ng.convolve_rir(np.ones(10), np.ones(3), backend="cuda")

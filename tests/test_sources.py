@@ -1,0 +1,114 @@
+"""NoiseBank: loading, determinism, skipped files, the memory-mapped cache."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import noisegen as ng
+
+SR = 16000
+
+
+def _draws(bank, seed, n=20):
+    g = np.random.default_rng(seed)
+    return [bank.draw(SR, rng=g) for _ in range(n)]
+
+
+def test_loads_data_noise_folder_as_one_float32_array(data_dir):
+    bank = ng.NoiseBank(data_dir / "noise", sample_rate=SR)
+    assert len(bank) == 3 and not bank.skipped
+    assert bank.audio.dtype == np.float32 and bank.audio.ndim == 1 and bank.audio.flags.c_contiguous
+    assert int(bank.lengths.sum()) == bank.audio.shape[0]
+    for i, path in enumerate(bank.paths):
+        info = sf.info(path)
+        assert bank.lengths[i] == pytest.approx(info.duration * SR, abs=1)
+        assert np.shares_memory(bank[i], bank.audio)  # views, no copies
+    tap = bank.paths.index(str(data_dir / "noise" / "running_tap_excerpt.wav"))
+    ref, _ = sf.read(bank.paths[tap], dtype="float32")
+    np.testing.assert_array_equal(bank[tap], ref)
+
+
+def test_two_loads_give_identical_crops(data_dir):
+    a = ng.NoiseBank(data_dir / "noise", sample_rate=SR)
+    b = ng.NoiseBank(data_dir / "noise", sample_rate=SR)
+    assert _draws(a, 7) == _draws(b, 7)
+    assert _draws(a, 7) != _draws(a, 8)
+    np.testing.assert_array_equal(a.crop(3 * SR, rng=3), b.crop(3 * SR, rng=3))
+
+
+def test_draw_fits_without_wrap_when_possible(data_dir):
+    bank = ng.NoiseBank(data_dir / "noise", sample_rate=SR)
+    g = np.random.default_rng(0)
+    for _ in range(200):
+        i, off = bank.draw(SR, rng=g)
+        assert 0 <= off <= bank.lengths[i] - SR
+    for _ in range(50):
+        i, off = bank.draw(10 * SR, rng=g)  # longer than every file: wraps
+        assert 0 <= off < bank.lengths[i]
+
+
+def test_crop_wraps_around(data_dir):
+    bank = ng.NoiseBank(data_dir / "noise", sample_rate=SR)
+    y = bank[0]
+    crop = bank.crop(y.shape[0] + 50, index=0, offset=y.shape[0] - 10)
+    np.testing.assert_array_equal(crop[:10], y[-10:])
+    np.testing.assert_array_equal(crop[10:], np.concatenate([y, y[:40]]))
+
+
+def test_corrupt_and_silent_files_are_reported_once_and_skipped(data_dir, tmp_path):
+    for p in (data_dir / "noise").iterdir():
+        shutil.copy(p, tmp_path / p.name)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk")
+    sf.write(str(tmp_path / "silence.wav"), np.zeros(SR, np.float32), SR)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bank = ng.NoiseBank(tmp_path, sample_rate=SR)
+    messages = [str(w.message) for w in caught if issubclass(w.category, ng.NoisegenWarning)]
+    assert len(messages) == 2
+    assert sum("broken.wav" in m and "unreadable" in m for m in messages) == 1
+    assert sum("silence.wav" in m and "silent" in m for m in messages) == 1
+    assert len(bank) == 3
+    assert sorted(p.split("/")[-1] for p, _ in bank.skipped) == ["broken.wav", "silence.wav"]
+    clean = ng.NoiseBank(data_dir / "noise", sample_rate=SR)
+    assert _draws(bank, 1) == _draws(clean, 1)  # the good files, same order, same crops
+
+
+def test_memory_mapped_cache_is_shared_and_rebuilt_on_change(data_dir, tmp_path):
+    cache = tmp_path / "bank.npy"
+    first = ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=cache)
+    assert cache.is_file()
+    second = ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=cache)
+    assert isinstance(second.audio, np.memmap)
+    np.testing.assert_array_equal(first.audio, second.audio)
+    assert _draws(first, 2) == _draws(second, 2)
+    assert not second[0].flags.writeable
+    other_rate = ng.NoiseBank(data_dir / "noise", sample_rate=8000, cache_path=cache)
+    assert other_rate.audio.shape[0] == pytest.approx(first.audio.shape[0] / 2, abs=3)
+
+
+def test_mix_from_bank_hits_snr(data_dir, speech_16k):
+    bank = ng.NoiseBank(data_dir / "noise", sample_rate=SR)
+    g = np.random.default_rng(4)
+    for _ in range(10):
+        i, off = bank.draw(speech_16k.shape[0], rng=g)
+        out = ng.mix_at_snr(speech_16k, bank[i], snr_db=5.0, noise_offset=off)
+        crop = bank.crop(speech_16k.shape[0], index=i, offset=off).astype(np.float64)
+        g_ref = np.sqrt(np.mean(speech_16k ** 2) / (np.mean(crop ** 2) * 10 ** 0.5))
+        np.testing.assert_allclose(out, speech_16k + g_ref * crop, rtol=1e-9, atol=1e-12)
+
+
+def test_errors(tmp_path):
+    with pytest.raises(ng.ParameterError):
+        ng.NoiseBank(tmp_path / "missing", sample_rate=SR)
+    with pytest.raises(ng.ParameterError):
+        ng.NoiseBank(tmp_path, sample_rate=SR)  # no audio files
+    sf.write(str(tmp_path / "silence.wav"), np.zeros(100, np.float32), SR)
+    with pytest.warns(ng.NoisegenWarning), pytest.raises(ng.ParameterError, match="no usable"):
+        ng.NoiseBank(tmp_path, sample_rate=SR)
+    with pytest.raises(ng.ParameterError):
+        ng.NoiseBank(tmp_path, sample_rate=0)
