@@ -1,0 +1,245 @@
+"""AugmentStream: determinism, sharding, resume, chunking, bad files."""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import shutil
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import noisegen
+from noisegen import AugmentStream, Batch, Chunk, NoisegenWarning, ParameterError
+from noisegen.transforms import AddColoredNoise, Compose, Gain, TimeMask
+
+SR = 16000
+needs_effects = pytest.mark.skipif(
+    not all(hasattr(noisegen, n) for n in ("gain", "time_mask", "colored_noise", "mix_at_snr")),
+    reason="effects not available yet",
+)
+
+
+def pipeline():
+    return Compose([AddColoredNoise(min_snr_db=5, max_snr_db=20, p=0.7), TimeMask(p=0.5), Gain(p=1.0)])
+
+
+def signature(chunks):
+    """Multiset of (source, start, length, sample hash) — what must not depend on sharding."""
+    return collections.Counter(
+        (c.source, int(c.start), int(c.length), hashlib.sha1(np.ascontiguousarray(c.samples).tobytes()).hexdigest())
+        for c in chunks
+    )
+
+
+def sequence(chunks):
+    return [(c.source, c.start, c.length, c.samples.tobytes()) for c in chunks]
+
+
+@pytest.fixture()
+def corpus(tmp_path, data_dir):
+    """The bundled speech plus a 22.05 kHz copy in a sub-folder (resampled on read)."""
+    root = tmp_path / "corpus"
+    shutil.copytree(data_dir / "speech", root)
+    y, sr = sf.read(data_dir / "speech" / "one_6f1ffef6_nohash_0.wav")
+    (root / "sub").mkdir()
+    from scipy.signal import resample_poly
+
+    sf.write(root / "sub" / "resampled.flac", resample_poly(y, 441, 320), 22050)
+    return root
+
+
+@needs_effects
+def test_same_rng_same_chunks_different_rng_different(corpus):
+    a = list(AugmentStream(corpus, pipeline(), sample_rate=SR, chunk_s=0.5, rng=3, epochs=2))
+    b = list(AugmentStream(corpus, pipeline(), sample_rate=SR, chunk_s=0.5, rng=3, epochs=2))
+    assert len(a) > 20
+    assert sequence(a) == sequence(b)
+    assert [c.params for c in a] == [c.params for c in b]
+    c = list(AugmentStream(corpus, pipeline(), sample_rate=SR, chunk_s=0.5, rng=4, epochs=2))
+    assert signature(a) != signature(c)
+    # same items and chunk positions, different augmentation
+    assert {(x.source, x.start) for x in a} == {(x.source, x.start) for x in c}
+    # epochs differ from each other (order and augmentation)
+    first = [x for x in a if x.epoch == 0]
+    second = [x for x in a if x.epoch == 1]
+    assert signature(first) != signature(second)
+    assert {x.source for x in first} == {x.source for x in second} and len({x.source for x in first}) == 5
+
+
+@needs_effects
+def test_shards_partition_the_epoch(corpus):
+    single = list(AugmentStream(corpus, pipeline(), sample_rate=SR, chunk_s=0.4, rng=0, epochs=2))
+    for world in (2, 3):
+        shards = [
+            list(AugmentStream(corpus, pipeline(), sample_rate=SR, chunk_s=0.4, rng=0, epochs=2, rank=r,
+                               world_size=world))
+            for r in range(world)
+        ]
+        merged = sum((signature(s) for s in shards), collections.Counter())
+        assert merged == signature(single)
+        # each item of an epoch belongs to exactly one rank
+        owners = [{(c.epoch, c.item) for c in s} for s in shards]
+        assert sum(len(o) for o in owners) == len(set().union(*owners)) == 10
+
+
+def test_chunking_padding_and_hop():
+    y = np.arange(1, 2501, dtype=np.float32) / 2500
+    chunks = list(AugmentStream([y], None, sample_rate=1000, chunk_s=1.0, rng=0, shuffle=False))
+    assert [(c.start, c.length) for c in chunks] == [(0, 1000), (1000, 1000), (2000, 500)]
+    assert all(c.samples.shape == (1000,) and c.samples.dtype == np.float32 for c in chunks)
+    assert np.array_equal(chunks[2].samples[:500], y[2000:]) and not chunks[2].samples[500:].any()
+    hopped = list(AugmentStream([y], None, sample_rate=1000, chunk_s=1.0, hop_s=0.75, rng=0, shuffle=False))
+    assert [(c.start, c.length) for c in hopped] == [(0, 1000), (750, 1000), (1500, 1000)]  # 1500+1000 covers the end
+    hopped = list(AugmentStream([np.ones(2600, np.float32)], None, sample_rate=1000, chunk_s=1.0, hop_s=0.75, rng=0))
+    assert [(c.start, c.length) for c in hopped] == [(0, 1000), (750, 1000), (1500, 1000), (2250, 350)]
+    whole = list(AugmentStream([y, y[:10]], None, sample_rate=1000, rng=0, shuffle=False))
+    assert [(c.source, c.length, c.samples.shape) for c in whole] == [("array:0", 2500, (2500,)), ("array:1", 10, (10,))]
+
+
+def test_batches_pad_and_record_lengths():
+    arrays = [np.ones(n, dtype=np.float64) for n in (300, 1000, 50)]
+    stream = AugmentStream(arrays, None, sample_rate=1000, rng=0, shuffle=False)
+    batches = list(stream.batches(2))
+    assert [b.samples.shape for b in batches] == [(2, 1000), (1, 50)]
+    assert isinstance(batches[0], Batch) and isinstance(batches[0].chunks[0], Chunk)
+    assert batches[0].samples.dtype == np.float32 and batches[0].lengths.tolist() == [300, 1000]
+    assert batches[0].samples[0, :300].all() and not batches[0].samples[0, 300:].any()
+    assert len(list(AugmentStream(arrays, None, sample_rate=1000, rng=0, shuffle=False).batches(2, drop_last=True))) == 1
+
+
+@needs_effects
+@pytest.mark.parametrize("cut", [1, 7, 13])
+def test_resume_mid_epoch_equals_uninterrupted(corpus, cut):
+    make = lambda: AugmentStream(corpus, pipeline(), sample_rate=SR, chunk_s=0.3, rng=11, epochs=2)  # noqa: E731
+    full = sequence(make())
+    first = make()
+    it = iter(first)
+    head = [next(it) for _ in range(cut)]
+    state = first.state_dict()
+    rest_stream = make()
+    rest_stream.load_state_dict(dict(state))
+    rest = sequence(rest_stream)
+    assert sequence(head) + rest == full
+
+
+@needs_effects
+def test_resume_between_batches(corpus):
+    make = lambda: AugmentStream(corpus, pipeline(), sample_rate=SR, chunk_s=0.5, rng=5)  # noqa: E731
+    full = [b.samples.tobytes() for b in make().batches(4)]
+    first = make()
+    gen = first.batches(4)
+    head = [next(gen).samples.tobytes() for _ in range(2)]
+    resumed = make()
+    resumed.load_state_dict(first.state_dict())
+    assert head + [b.samples.tobytes() for b in resumed.batches(4)] == full
+
+
+def test_rng_none_resumes_through_state():
+    arrays = [np.random.default_rng(i).standard_normal(800).astype(np.float32) for i in range(6)]
+    t = Gain(p=1.0)
+    a = AugmentStream(arrays, t, sample_rate=1000, chunk_s=0.25, rng=None)
+    state = a.state_dict()
+    full = sequence(a)
+    b = AugmentStream(arrays, t, sample_rate=1000, chunk_s=0.25, rng=None)
+    b.load_state_dict(state)
+    assert sequence(b) == full
+    with pytest.raises(ParameterError):
+        b.load_state_dict({"epoch": 0})
+    with pytest.raises(ParameterError):
+        AugmentStream(arrays[:3], t, sample_rate=1000).load_state_dict(state)
+
+
+def test_bad_files_reported_once_and_skipped(tmp_path, data_dir):
+    root = tmp_path / "corpus"
+    shutil.copytree(data_dir / "speech", root)
+    (root / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk")
+    sf.write(root / "empty.wav", np.zeros(0), SR)
+    stream = AugmentStream(root, None, sample_rate=SR, chunk_s=1.0, rng=0, epochs=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(stream)
+    messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+    assert len(messages) == 2
+    assert sum("corrupt.wav" in m for m in messages) == 1 and sum("empty.wav" in m for m in messages) == 1
+    sources = {c.source for c in chunks}
+    assert len(sources) == 4 and not any("corrupt" in s or "empty" in s for s in sources)
+    assert {c.epoch for c in chunks} == {0, 1, 2}
+
+
+def test_arrays_generators_and_multichannel():
+    arrays = [np.random.default_rng(i).standard_normal((2, 700)) for i in range(4)]
+    stereo = list(AugmentStream(arrays, None, sample_rate=1000, chunk_s=0.5, rng=0, mono=False, shuffle=False))
+    assert stereo[0].samples.shape == (2, 500)
+    assert np.array_equal(stereo[0].samples, arrays[0][:, :500].astype(np.float32))
+    mono = list(AugmentStream(arrays, None, sample_rate=1000, chunk_s=0.5, rng=0, shuffle=False))
+    np.testing.assert_allclose(mono[0].samples, arrays[0][:, :500].mean(axis=0), atol=1e-6)
+    # (array, sample_rate) pairs are resampled
+    pair = list(AugmentStream([(np.ones(2000), 2000)], None, sample_rate=1000, rng=0, shuffle=False))
+    assert pair[0].length == 1000
+    # a one-pass generator: no shuffle, one epoch; sharded by position
+    gen_chunks = list(AugmentStream((a for a in arrays), None, sample_rate=1000, rng=0, shuffle=False, mono=False,
+                                    rank=1, world_size=2))
+    assert {c.source for c in gen_chunks} == {"array:1", "array:3"}
+    with pytest.raises(ParameterError):
+        AugmentStream((a for a in arrays), None, sample_rate=1000)
+    with pytest.raises(ParameterError):
+        AugmentStream((a for a in arrays), None, sample_rate=1000, shuffle=False, epochs=2)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(source="no/such/dir"),
+        dict(sample_rate=0),
+        dict(chunk_s=-1.0),
+        dict(hop_s=0.5),
+        dict(chunk_s=1.0, hop_s=0.0),
+        dict(rank=0),
+        dict(rank=2, world_size=2),
+        dict(epochs=-1),
+        dict(pipeline="Gain"),
+        dict(rng=-3),
+    ],
+)
+def test_bad_arguments(kwargs):
+    args = dict(source=[np.zeros(10)], pipeline=None, sample_rate=1000)
+    args.update(kwargs)
+    with pytest.raises(ParameterError):
+        AugmentStream(args.pop("source"), args.pop("pipeline"), **args)
+
+
+def test_iterating_again_continues_with_next_epoch():
+    arrays = [np.random.default_rng(i).standard_normal(100).astype(np.float32) for i in range(5)]
+    stream = AugmentStream(arrays, Gain(p=1.0), sample_rate=1000, rng=0)
+    first = list(stream)
+    second = list(stream)
+    assert {c.epoch for c in first} == {0} and {c.epoch for c in second} == {1}
+    stream.set_epoch(0)
+    assert sequence(stream) == sequence(first)
+
+
+def test_files_are_read_lazily(corpus, monkeypatch):
+    """Bounded memory: a file is read only when its turn comes, one at a time."""
+    import noisegen.transforms._files as files
+
+    reads = []
+    real = files.read_audio
+    monkeypatch.setattr(files, "read_audio", lambda path, **kw: reads.append(path) or real(path, **kw))
+    import noisegen.stream as stream_module
+
+    monkeypatch.setattr(stream_module, "read_audio", files.read_audio)
+    stream = AugmentStream(corpus, None, sample_rate=SR, chunk_s=0.5, rng=0)
+    assert reads == []
+    it = iter(stream)
+    first = next(it)
+    assert reads == [first.source]
+
+
+def test_import_noisegen_does_not_import_torch():
+    code = "import sys, noisegen, noisegen.stream; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
