@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from math import gcd
 from pathlib import Path
 
 import numpy as np
@@ -53,11 +52,9 @@ def _list_paths(source):
 
 
 def _resample(y, orig_sr, target_sr):
-    # TODO: switch to noisegen.resample(y, orig_sample_rate=..., target_sample_rate=...) once it lands.
-    from scipy.signal import resample_poly
+    from .resample import resample
 
-    g = gcd(orig_sr, target_sr)
-    return resample_poly(y, target_sr // g, orig_sr // g)
+    return resample(np.ascontiguousarray(y, dtype=np.float32), orig_sample_rate=orig_sr, target_sample_rate=target_sr)
 
 
 def _read(path, sample_rate):
@@ -65,7 +62,7 @@ def _read(path, sample_rate):
     import soundfile as sf
 
     y, sr = sf.read(path, dtype="float32", always_2d=True)
-    y = y.mean(axis=1, dtype=np.float64)
+    y = y.mean(axis=1) if y.shape[1] > 1 else y[:, 0]
     if sr != sample_rate:
         y = _resample(y, sr, sample_rate)
     return np.ascontiguousarray(y, dtype=np.float32)
