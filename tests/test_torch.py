@@ -86,3 +86,16 @@ def test_dataset_pickles_for_spawned_workers(data_dir):
     assert type(clone) is AugmentDataset
     assert signature_from_chunks(clone) == signature_from_chunks(ds)
     assert isinstance(ds, torch.utils.data.IterableDataset)
+
+
+@pytest.mark.slow
+def test_training_example_runs_with_two_workers():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "train_torch.py"
+    proc = subprocess.run([sys.executable, str(example), "--steps", "3", "--workers", "2"], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "step   0" in proc.stdout and proc.stdout.strip().endswith("done")

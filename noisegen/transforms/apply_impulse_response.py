@@ -27,9 +27,9 @@ class ApplyImpulseResponse(Transform):
     --------
     >>> import numpy as np
     >>> from noisegen.transforms import ApplyImpulseResponse
-    >>> t = ApplyImpulseResponse([np.array([1.0, 0.5])], p=1.0)
-    >>> t(np.array([1.0, 0.0, 0.0]), sample_rate=8000, rng=0)
-    array([1. , 0.5, 0. ])
+    >>> t = ApplyImpulseResponse([np.array([0.6, 0.8])], p=1.0)  # unit energy: kept as is
+    >>> np.round(t(np.array([1.0, 0.0, 0.0]), sample_rate=8000, rng=0), 6)
+    array([0.6, 0.8, 0. ])
     """
 
     def __init__(self, rir, p: float = 0.5, rir_sample_rate=None):
