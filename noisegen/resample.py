@@ -268,7 +268,7 @@ class Resampler:
             return chunk.copy()
         self._buf = np.concatenate([self._buf, chunk.reshape(self._buf.shape[0], -1)], axis=1)
         self._n_in += chunk.shape[-1]
-        return self._emit(self._plan.count_ready(self._n_in - self._plan.reach))
+        return self._emit(self._plan.count_ready(self._n_in - 1 - self._plan.reach))
 
     def flush(self):
         """Return the last outputs (the input is zero beyond its end) and reset the stream."""
