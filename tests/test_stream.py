@@ -243,3 +243,30 @@ def test_files_are_read_lazily(corpus, monkeypatch):
 def test_import_noisegen_does_not_import_torch():
     code = "import sys, noisegen, noisegen.stream; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@needs_effects
+def test_resume_on_one_rank(corpus):
+    make = lambda: AugmentStream(corpus, pipeline(), sample_rate=SR, chunk_s=0.3, rng=2, epochs=2,  # noqa: E731
+                                 rank=1, world_size=2)
+    full = sequence(make())
+    first = make()
+    it = iter(first)
+    head = [next(it) for _ in range(5)]
+    resumed = make()
+    resumed.load_state_dict(first.state_dict())
+    assert sequence(head) + sequence(resumed) == full
+
+
+@pytest.mark.skipif(not hasattr(noisegen, "NoiseBank"), reason="NoiseBank not available yet")
+def test_noise_is_loaded_once_before_iteration(data_dir):
+    """The stream loads noise banks at construction, so forked workers share them."""
+    from noisegen.transforms import AddBackgroundNoise
+
+    t = AddBackgroundNoise(data_dir / "noise", p=1.0)
+    assert t._banks == {}
+    AugmentStream([np.zeros(10)], Compose([t]), sample_rate=SR)
+    bank = t._banks[SR]
+    assert len(bank) >= 2
+    t(np.ones(100), sample_rate=SR, rng=0)
+    assert t._banks[SR] is bank
