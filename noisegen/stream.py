@@ -129,7 +129,17 @@ class _FileItems:
         return self.paths[i]
 
     def load(self, i, sample_rate, mono):
-        return read_audio(self.paths[i], sample_rate=sample_rate, mono=mono)[0]
+        path = self.paths[i]
+        import soundfile as sf
+
+        # Fast path: a file already at the target rate is read straight to
+        # float32 (the common case for a prepared corpus); anything else goes
+        # through noisegen.load (float64 read, mixdown, noisegen.resample).
+        with sf.SoundFile(path) as f:
+            if f.samplerate == sample_rate and (f.channels == 1 or not mono):
+                data = f.read(dtype="float32", always_2d=True)
+                return np.ascontiguousarray(data[:, 0] if f.channels == 1 else data.T)
+        return read_audio(path, sample_rate=sample_rate, mono=mono)[0]
 
 
 class _ArrayItems:
@@ -380,7 +390,9 @@ class AugmentStream:
             return
         params = {}
         if self.pipeline is not None:
-            y = self.pipeline(y, sample_rate=self.sample_rate, rng=derive_key(self._key, epoch, item))
+            # y was checked (float32, finite) and the pipeline prepared at
+            # construction: run it without validating the item again.
+            y = self.pipeline._run(y, self.sample_rate, np.random.default_rng(derive_key(self._key, epoch, item)))
             params = self.pipeline.last_params
         y = np.asarray(y, dtype=np.float32)
         n = y.shape[-1]

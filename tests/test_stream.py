@@ -225,19 +225,31 @@ def test_iterating_again_continues_with_next_epoch():
 
 def test_files_are_read_lazily(corpus, monkeypatch):
     """Bounded memory: a file is read only when its turn comes, one at a time."""
-    import noisegen.transforms._files as files
-
-    reads = []
-    real = files.read_audio
-    monkeypatch.setattr(files, "read_audio", lambda path, **kw: reads.append(path) or real(path, **kw))
     import noisegen.stream as stream_module
 
-    monkeypatch.setattr(stream_module, "read_audio", files.read_audio)
+    reads = []
+    real = stream_module._FileItems.load
+
+    def spy(self, i, sample_rate, mono):
+        reads.append(self.paths[i])
+        return real(self, i, sample_rate, mono)
+
+    monkeypatch.setattr(stream_module._FileItems, "load", spy)
     stream = AugmentStream(corpus, None, sample_rate=SR, chunk_s=0.5, rng=0)
     assert reads == []
     it = iter(stream)
     first = next(it)
     assert reads == [first.source]
+    rest = list(it)
+    assert len(reads) == 5 and len(set(reads)) == 5 and len(rest) > 10
+
+
+def test_fast_read_equals_noisegen_load(corpus):
+    """Files at the target rate are read straight to float32: same samples as noisegen.load."""
+    chunks = list(AugmentStream(corpus, None, sample_rate=SR, rng=0, shuffle=False))
+    for c in chunks:
+        y, _ = noisegen.load(c.source, sample_rate=SR, mono=True)
+        assert np.array_equal(c.samples, y.astype(np.float32))
 
 
 def test_import_noisegen_does_not_import_torch():
