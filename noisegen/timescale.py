@@ -100,6 +100,12 @@ def _frac_table(dtype_char):
     return table.astype(dtype_char)
 
 
+@lru_cache(maxsize=16)
+def _hann(length, dtype_char):
+    """Periodic Hann window (sums to one at 50 % overlap)."""
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(length) / length)).astype(dtype_char)
+
+
 def _wsola(y, n_out, sample_rate):
     """WSOLA of ``y`` (2-D, C-contiguous) to exactly ``n_out`` samples."""
     from ._kernels.cpu import wsola as k
@@ -119,14 +125,13 @@ def _wsola(y, n_out, sample_rate):
     xp = np.zeros((n_ch, total), dtype=y.dtype)
     xp[:, pad : pad + n] = y
     guide = xp[0] if n_ch == 1 else xp.mean(axis=0)
-    csum = np.zeros(total + 1)
-    np.cumsum(np.square(guide, dtype=np.float64), out=csum[1:])
-    guide_d = guide.reshape(-1, dec).mean(axis=1) if dec > 1 else guide
-    csum_d = np.zeros(guide_d.shape[0] + 1)
-    np.cumsum(np.square(guide_d, dtype=np.float64), out=csum_d[1:])
+    csum = np.empty(total + 1)
+    guide_d = np.empty(total // dec, dtype=y.dtype)
+    csum_d = np.empty(guide_d.shape[0] + 1)
+    k.wsola_guide(guide, dec, csum, guide_d, csum_d)
     positions = np.empty(n_frames, dtype=np.float64)
     k.wsola_positions(guide, csum, guide_d, csum_d, dec, hop, tol, n, max(n_out, 1), pad, positions)
-    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(2 * hop) / (2 * hop))).astype(y.dtype)
+    window = _hann(2 * hop, y.dtype.char)
     out = np.zeros((n_ch, (n_frames + 1) * hop), dtype=y.dtype)
     k.wsola_overlap_add(xp, positions, hop, window, _frac_table(y.dtype.char), out)
     return out[:, hop : hop + n_out]

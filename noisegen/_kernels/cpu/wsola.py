@@ -32,6 +32,28 @@ from ..._jit import kernel
 
 
 @kernel
+def wsola_guide(g, dec, csum, gd, csum_d):
+    """Prefix sums of ``g**2`` (``csum``), the ``dec``-sample means ``gd`` and their prefix sums."""
+    acc = 0.0
+    csum[0] = 0.0
+    for i in range(g.shape[0]):
+        v = float(g[i])
+        acc += v * v
+        csum[i + 1] = acc
+    acc = 0.0
+    csum_d[0] = 0.0
+    scale = 1.0 / dec
+    for q in range(gd.shape[0]):
+        s = 0.0
+        for i in range(q * dec, q * dec + dec):
+            s += float(g[i])
+        s *= scale
+        gd[q] = s
+        acc += s * s
+        csum_d[q + 1] = acc
+
+
+@kernel
 def _ncc(ref, sig, start, csum):
     """Dot product of ``ref`` with ``sig[start:]``, divided by that slice's RMS norm."""
     n = ref.shape[0]
@@ -51,6 +73,7 @@ def wsola_positions(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, positi
     frame_d = frame // dec
     step = hop * (n_in / n_out)
     positions[0] = pad
+    scores = np.empty(2 * dec + 1)
     for k in range(1, n_frames):
         ideal = pad + int(math.floor(k * step + 0.5))
         # Centre of the frame that followed the previous one; search against its
@@ -75,14 +98,17 @@ def wsola_positions(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, positi
         ref = g[ref_start : ref_start + frame]
         best = -1e300
         best_p = ideal
-        for p in range(centre - dec, centre + dec + 1):
+        first = centre - dec
+        for p in range(first, centre + dec + 1):
             score = _ncc(ref, g, p - hop, csum)
+            scores[p - first] = score
             if score > best:
                 best = score
                 best_p = p
         # Sub-sample peak: parabola through the scores at best_p - 1, best_p, best_p + 1.
-        s_m = _ncc(ref, g, best_p - 1 - hop, csum)
-        s_p = _ncc(ref, g, best_p + 1 - hop, csum)
+        at = best_p - first
+        s_m = scores[at - 1] if at > 0 else _ncc(ref, g, best_p - 1 - hop, csum)
+        s_p = scores[at + 1] if at < 2 * dec else _ncc(ref, g, best_p + 1 - hop, csum)
         curve = s_m - 2.0 * best + s_p
         delta = 0.0
         if curve < 0.0:
