@@ -158,11 +158,10 @@ def _phase_vocoder(y, n_out, sample_rate):
     frames = np.lib.stride_tricks.sliding_window_view(xp, n_fft, axis=-1)[:, ::hop][:, :n_frames]
     spec = np.zeros((n_ch, n_frames + 1, n_fft // 2 + 1), dtype=np.result_type(y.dtype, np.complex64))
     spec[:, :n_frames] = scipy.fft.rfft(frames * window, axis=-1)
-    guide = np.abs(spec).mean(axis=0).astype(np.float64)
     n_out_frames = -(-n_out // hop) + 1
     steps = np.arange(n_out_frames) * (n / n_out)
     out_spec = np.empty((n_ch, n_out_frames, spec.shape[-1]), dtype=spec.dtype)
-    k.pvoc_frames(spec, guide, steps, hop, n_fft, out_spec)
+    k.pvoc_frames(spec, steps, hop, n_fft, out_spec)
     out_frames = np.ascontiguousarray(scipy.fft.irfft(out_spec, n=n_fft, axis=-1).astype(y.dtype))
     total = (n_out_frames - 1) * hop + n_fft
     out = np.zeros((n_ch, total), dtype=y.dtype)

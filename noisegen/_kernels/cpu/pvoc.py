@@ -22,34 +22,49 @@ from ..._jit import kernel
 
 
 @kernel
-def _wrap(x):
-    return x - 2.0 * math.pi * math.floor((x + math.pi) / (2.0 * math.pi))
+def _unit(z):
+    """``z / |z|`` (1 for 0)."""
+    m = abs(z)
+    if m > 0.0:
+        return z / m
+    return z * 0.0 + 1.0
 
 
 @kernel
-def pvoc_frames(spec, guide, steps, hop, n_fft, out):
-    """Fill ``out[c, j, :]`` (complex) from ``spec[c, :, :]`` (complex, one extra zero frame at the end)."""
+def pvoc_frames(spec, steps, hop, n_fft, out):
+    """Fill ``out[c, j, :]`` (complex) from the analysis frames ``spec[c, :, :]``.
+
+    ``spec`` has one zero frame appended at the end. Peak ``r`` advances its
+    output phase by its instantaneous frequency over one hop (one ``atan2``
+    and one ``cos``/``sin`` per peak); bin ``b`` of its region takes
+    ``unit(s[b]) * unit(s[r])^* * e^(1j phase_out[r])``, i.e. the output peak
+    phase plus the analysis phase difference ``phase[b] - phase[r]``.
+    """
     n_ch, n_frames, n_bins = spec.shape
     n_out = steps.shape[0]
-    acc = np.empty((n_ch, n_bins))
-    for c in range(n_ch):
-        for b in range(n_bins):
-            acc[c, b] = np.angle(spec[c, 0, b])
+    prev = np.empty((n_ch, n_bins), dtype=out.dtype)  # unit phasors of the previous output frame
     omega = np.empty(n_bins)
     for b in range(n_bins):
         omega[b] = 2.0 * math.pi * hop * b / n_fft
     region = np.empty(n_bins, dtype=np.int64)
     mag_g = np.empty(n_bins)
+    mags = np.empty((n_ch, n_bins))
+    rot = np.empty(n_bins, dtype=out.dtype)
     for j in range(n_out):
         t = steps[j]
         i = int(math.floor(t))
         if i > n_frames - 2:
             i = n_frames - 2
         a = t - i
-        # Peaks of the interpolated channel-mean magnitude, and each bin's peak region
-        # (boundaries halfway between neighbouring peaks).
+        # Interpolated magnitudes, their channel mean, its peaks and each bin's
+        # peak region (boundaries halfway between neighbouring peaks).
         for b in range(n_bins):
-            mag_g[b] = (1.0 - a) * guide[i, b] + a * guide[i + 1, b]
+            mag_g[b] = 0.0
+        for c in range(n_ch):
+            for b in range(n_bins):
+                m = (1.0 - a) * abs(spec[c, i, b]) + a * abs(spec[c, i + 1, b])
+                mags[c, b] = m
+                mag_g[b] += m
         last_peak = -1
         for b in range(n_bins):
             left = mag_g[b - 1] if b > 0 else -1.0
@@ -76,13 +91,20 @@ def pvoc_frames(spec, guide, steps, hop, n_fft, out):
             s0 = spec[c, i]
             s1 = spec[c, i + 1]
             for b in range(n_bins):
-                r = region[b]
-                mag = (1.0 - a) * abs(s0[b]) + a * abs(s1[b])
-                phase = acc[c, r] + (np.angle(s0[b]) - np.angle(s0[r]))
-                out[c, j, b] = mag * complex(math.cos(phase), math.sin(phase))
+                if region[b] != b:
+                    continue
+                if j == 0:
+                    rot[b] = 1.0
+                    continue
+                z = s1[b] * s0[b].conjugate()
+                dphi = math.atan2(z.imag, z.real) - omega[b]
+                dphi = omega[b] + dphi - 2.0 * math.pi * math.floor((dphi + math.pi) / (2.0 * math.pi))
+                new = prev[c, b] * complex(math.cos(dphi), math.sin(dphi))
+                rot[b] = new * _unit(s0[b]).conjugate()
             for b in range(n_bins):
-                dphi = np.angle(s1[b]) - np.angle(s0[b]) - omega[b]
-                acc[c, b] += omega[b] + _wrap(dphi)
+                u = _unit(s0[b]) * rot[region[b]]
+                prev[c, b] = u
+                out[c, j, b] = mags[c, b] * u
 
 
 @kernel
