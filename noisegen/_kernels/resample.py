@@ -19,18 +19,19 @@ from .._jit import scalar
 
 @scalar
 def bessel_i0(x):
-    """Modified Bessel function of the first kind, order 0 (power series).
+    """Modified Bessel function of the first kind, order 0 (``x >= 0``).
 
-    48 terms reach full double precision for ``x <= 20`` (Kaiser betas used
-    here are below 10).
+    Abramowitz & Stegun 9.8.1 and 9.8.2 (relative error below 2e-7, ample for
+    a window shape); loop-free so that Numba inlines it cleanly.
     """
-    half = 0.5 * x
-    term = 1.0
-    total = 1.0
-    for k in range(1, 48):
-        term *= (half / k) * (half / k)
-        total += term
-    return total
+    if x < 3.75:
+        t = (x / 3.75) * (x / 3.75)
+        return 1.0 + t * (3.5156229 + t * (3.0899424 + t * (1.2067492 + t * (
+            0.2659732 + t * (0.0360768 + t * 0.0045813)))))
+    t = 3.75 / x
+    poly = 0.39894228 + t * (0.01328592 + t * (0.00225319 + t * (-0.00157565 + t * (
+        0.00916281 + t * (-0.02057706 + t * (0.02635537 + t * (-0.01647633 + t * 0.00392377)))))))
+    return poly * math.exp(x) / math.sqrt(x)
 
 
 @scalar
