@@ -39,6 +39,8 @@ PASSBAND = 0.9
 MAX_RATIONAL_PHASES = 1024
 #: Phases of the interpolated table used for every other ratio.
 N_PHASES = 256
+#: Cut-off grid (steps per octave) of the interpolated tables when downsampling.
+_SCALE_GRID = 192
 
 
 class FilterSpec(NamedTuple):
@@ -103,6 +105,12 @@ class _Plan:
             self.spec, self.table = _table(self.up, self.up, scale, dtype.char)
         else:
             self.step = 1.0 / float(ratio)
+            if scale < 1.0:
+                # Reuse tables across nearby ratios (random pitch shifts): round the
+                # cut-off *down* to a grid of 1/192 octave, so the stop band still
+                # starts at or below the output Nyquist frequency; the pass band edge
+                # moves by at most 0.36 % (measured: still flat within 0.01 dB at 0.9).
+                scale = 2.0 ** (math.floor(math.log2(scale) * _SCALE_GRID) / _SCALE_GRID)
             self.spec, self.table = _table(N_PHASES + 1, N_PHASES, scale, dtype.char)
         self.half = self.spec.half
         self.reach = self.spec.n_taps - self.half  # taps after the output instant, plus one
