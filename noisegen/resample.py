@@ -65,7 +65,7 @@ def design_filter(ratio: float, *, attenuation_db: float = ATTENUATION_DB, passb
     fc = scale * (1.0 + passband) / 2.0
     delta_omega = math.pi * scale * (1.0 - passband)  # rad per input sample
     length = (attenuation_db - 7.95) / (2.285 * delta_omega)
-    half_width = length / 2.0 + 1.0
+    half_width = length / 2.0
     beta = 0.1102 * (attenuation_db - 8.7)
     half = int(math.ceil(half_width))
     return FilterSpec(fc, half_width, beta, half, -(-2 * half // 16) * 16)
