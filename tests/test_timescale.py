@@ -236,3 +236,126 @@ def test_other_validation():
 def test_top_level_names():
     assert noisegen.time_stretch is time_stretch
     assert noisegen.pitch_shift is pitch_shift and noisegen.speed is speed
+
+
+# ---------------------------------------------------------------- search twins
+
+
+def test_wsola_guide_matches_numpy():
+    g = np.random.default_rng(6).standard_normal(4000).astype(np.float32)
+    csum, gd, csum_d = np.empty(4001), np.empty(1000, np.float32), np.empty(1001)
+    wsola_kernels.wsola_guide(g, 4, csum, gd, csum_d)
+    np.testing.assert_allclose(csum, np.concatenate([[0], np.cumsum(g.astype(np.float64) ** 2)]), rtol=1e-9)
+    np.testing.assert_allclose(gd, g.reshape(-1, 4).mean(axis=1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(csum_d, np.concatenate([[0], np.cumsum(gd.astype(np.float64) ** 2)]), rtol=1e-6)
+
+
+def test_coarse_to_fine_search_finds_the_best_lag(speech_16k):
+    """Slow twin: an exhaustive full-rate search over every lag of the tolerance window.
+
+    The coarse-to-fine search must pick a lag whose normalised correlation is
+    within 0.02 of the exhaustive optimum in at least 90 % of the frames.
+    """
+    from noisegen import timescale as ts
+
+    y = np.ascontiguousarray(speech_16k[None, : 3 * SR].astype(np.float32))
+    captured = {}
+    original = wsola_kernels.wsola_positions
+
+    def spy(*args):
+        original(*args)
+        captured["args"] = args
+
+    try:
+        wsola_kernels.wsola_positions = spy
+        ts._wsola(y, round(y.shape[1] / 0.85), SR)
+    finally:
+        wsola_kernels.wsola_positions = original
+    g, csum, _, _, dec, hop, tol, n_in, n_out, pad, positions = captured["args"]
+    g = g.astype(np.float64)
+
+    def ncc(ref, start):
+        seg = g[start : start + len(ref)]
+        return float(ref @ seg / np.sqrt(seg @ seg + 1e-20))
+
+    close, voiced = 0, 0
+    for k in range(1, len(positions) - 3):
+        ref_start = int(math.floor(positions[k - 1] + hop)) - hop
+        ref = g[ref_start : ref_start + 2 * hop]
+        if ref @ ref < 1e-6 * 2 * hop:
+            continue  # silence: every lag is as good
+        voiced += 1
+        ideal = pad + int(math.floor(k * hop * n_in / n_out + 0.5))
+        best = max(ncc(ref, p - hop) for p in range(ideal - tol, ideal + tol + 1))
+        chosen = ncc(ref, int(round(positions[k] - (positions[k - 1] + hop - math.floor(positions[k - 1] + hop)))) - hop)
+        close += chosen >= best - 0.02
+    print(f"coarse-to-fine within 0.02 of the exhaustive optimum in {close}/{voiced} frames")
+    assert voiced > 50 and close >= 0.9 * voiced, (close, voiced)
+
+
+def naive_pvoc_frames(spec, steps, hop, n_fft):
+    """Slow twin of pvoc_frames: identity phase locking written with NumPy per frame."""
+    n_ch, n_frames, n_bins = spec.shape
+    omega = 2 * np.pi * hop * np.arange(n_bins) / n_fft
+    out = np.zeros((n_ch, len(steps), n_bins), complex)
+    prev = None
+    for j, t in enumerate(steps):
+        i = min(int(math.floor(t)), n_frames - 2)
+        a = t - i
+        s0, s1 = spec[:, i], spec[:, i + 1]
+        mags = (1 - a) * np.abs(s0) + a * np.abs(s1)
+        g = mags.sum(axis=0)
+        left = np.concatenate([[-1.0], g[:-1]])
+        right = np.concatenate([g[1:], [-1.0]])
+        peaks = np.flatnonzero((g > left) & (g >= right))
+        region = np.arange(n_bins)
+        if len(peaks):
+            for b in range(n_bins):
+                after = np.searchsorted(peaks, b)  # first peak >= b
+                if after == len(peaks):
+                    region[b] = peaks[-1]
+                elif after == 0 or peaks[after] == b:
+                    region[b] = peaks[after]
+                else:
+                    lo, hi = peaks[after - 1], peaks[after]
+                    region[b] = lo if b <= (lo + hi) // 2 else hi
+        u0 = np.where(np.abs(s0) > 0, s0 / np.maximum(np.abs(s0), 1e-300), 1.0)
+        rot = np.ones((n_ch, n_bins), complex)
+        if j > 0:
+            dphi = np.angle(s1 * s0.conj()) - omega
+            dphi = omega + dphi - 2 * np.pi * np.floor((dphi + np.pi) / (2 * np.pi))
+            rot = prev * np.exp(1j * dphi) * u0.conj()
+        u = u0 * np.take_along_axis(rot, np.broadcast_to(region, rot.shape), axis=1)
+        prev = u
+        out[:, j] = mags * u
+    return out
+
+
+def test_pvoc_kernel_matches_numpy_twin():
+    from noisegen._kernels.cpu import pvoc
+
+    rng = np.random.default_rng(7)
+    n_fft, hop = 64, 16
+    spec = rng.standard_normal((2, 21, 33)) + 1j * rng.standard_normal((2, 21, 33))
+    spec[:, -1] = 0  # the appended zero frame
+    spec[0, 3, 5] = 0  # a zero bin
+    steps = np.arange(26) * 0.77
+    out = np.empty((2, len(steps), 33), complex)
+    pvoc.pvoc_frames(spec, steps, hop, n_fft, out)
+    np.testing.assert_allclose(out, naive_pvoc_frames(spec, steps, hop, n_fft), atol=1e-9)
+
+
+def test_pvoc_overlap_add_matches_numpy_twin():
+    from noisegen._kernels.cpu import pvoc
+
+    rng = np.random.default_rng(8)
+    frames = rng.standard_normal((2, 7, 32))
+    window = np.hanning(32)
+    out, norm = np.zeros((2, 6 * 8 + 32)), np.zeros(6 * 8 + 32)
+    pvoc.overlap_add(frames, window, 8, out, norm)
+    ref, ref_norm = np.zeros_like(out), np.zeros_like(norm)
+    for j in range(7):
+        ref[:, j * 8 : j * 8 + 32] += window * frames[:, j]
+        ref_norm[j * 8 : j * 8 + 32] += window**2
+    np.testing.assert_allclose(out, ref, atol=1e-12)
+    np.testing.assert_allclose(norm, ref_norm, atol=1e-12)

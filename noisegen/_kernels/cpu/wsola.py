@@ -37,7 +37,7 @@ def wsola_guide(g, dec, csum, gd, csum_d):
     acc = 0.0
     csum[0] = 0.0
     for i in range(g.shape[0]):
-        v = float(g[i])
+        v = np.float64(g[i])
         acc += v * v
         csum[i + 1] = acc
     acc = 0.0
@@ -46,7 +46,7 @@ def wsola_guide(g, dec, csum, gd, csum_d):
     for q in range(gd.shape[0]):
         s = 0.0
         for i in range(q * dec, q * dec + dec):
-            s += float(g[i])
+            s += np.float64(g[i])
         s *= scale
         gd[q] = s
         acc += s * s
