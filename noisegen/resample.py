@@ -77,11 +77,38 @@ def _cpu():
     return k
 
 
+def _bessel_i0(x):
+    """Vectorised twin of :func:`noisegen._kernels.resample.bessel_i0` (same A&S formulas)."""
+    x = np.asarray(x, dtype=np.float64)
+    t = (np.minimum(x, 3.75) / 3.75) ** 2
+    small = 1.0 + t * (3.5156229 + t * (3.0899424 + t * (1.2067492 + t * (0.2659732 + t * (0.0360768 + t * 0.0045813)))))
+    xs = np.maximum(x, 3.75)
+    t = 3.75 / xs
+    poly = 0.39894228 + t * (0.01328592 + t * (0.00225319 + t * (-0.00157565 + t * (
+        0.00916281 + t * (-0.02057706 + t * (0.02635537 + t * (-0.01647633 + t * 0.00392377)))))))
+    return np.where(x < 3.75, small, poly * np.exp(xs) / np.sqrt(xs))
+
+
+def filter_table(rows: int, denom: int, n_taps: int, half: int, fc: float, half_width: float, beta: float):
+    """Polyphase table ``table[r, j] = h(r / denom + half - 1 - j)`` (float64, NumPy).
+
+    ``h`` is the Kaiser-windowed sinc of :func:`noisegen._kernels.resample.sinc_kernel`,
+    evaluated here in vectorised NumPy (a Numba build of the same loop costs
+    seconds of compile time for a table that takes a millisecond).
+    """
+    tau = np.arange(rows)[:, None] / denom + (half - 1 - np.arange(n_taps))[None, :]
+    u = tau / half_width
+    window = np.where(np.abs(u) < 1.0, _bessel_i0(beta * np.sqrt(np.clip(1.0 - u * u, 0.0, None))), 0.0)
+    arg = np.pi * fc * tau
+    safe = np.where(arg == 0.0, 1.0, arg)
+    sinc = np.where(arg == 0.0, 1.0, np.sin(safe) / safe)
+    return fc * sinc * window / _bessel_i0(beta)
+
+
 @lru_cache(maxsize=64)
 def _table(rows: int, denom: int, scale_key: float, dtype_char: str):
     spec = design_filter(scale_key)
-    table = np.empty((rows, spec.n_taps), dtype=np.float64)
-    _cpu().build_table(table, float(denom), spec.half, spec.fc, spec.half_width, spec.beta)
+    table = filter_table(rows, denom, spec.n_taps, spec.half, spec.fc, spec.half_width, spec.beta)
     table = table.astype(np.dtype(dtype_char))
     table.flags.writeable = False
     return spec, table

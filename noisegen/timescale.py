@@ -23,6 +23,7 @@ import numpy as np
 from ._validation import check_audio, check_choice, check_int, check_real, check_sample_rate
 from .errors import BackendError
 from .resample import _apply as _resample_to_length
+from .resample import filter_table
 
 __all__ = ["speed", "time_stretch", "pitch_shift"]
 
@@ -92,11 +93,8 @@ _FRAC_PHASES = 128
 @lru_cache(maxsize=4)
 def _frac_table(dtype_char):
     """Kaiser-windowed sinc fractional delays (60 dB design, cut-off at Nyquist)."""
-    from ._kernels.cpu.resample import build_table
-
-    table = np.empty((_FRAC_PHASES + 1, _FRAC_TAPS))
     half = _FRAC_TAPS // 2
-    build_table(table, float(_FRAC_PHASES), half, 1.0, float(half), 0.1102 * (60.0 - 8.7))
+    table = filter_table(_FRAC_PHASES + 1, _FRAC_PHASES, _FRAC_TAPS, half, 1.0, float(half), 0.1102 * (60.0 - 8.7))
     return table.astype(dtype_char)
 
 

@@ -8,7 +8,8 @@ with zero taps to a multiple of 16 so the vectorised loop has no tail), with the
 
     row_f[j] = h(f + half - 1 - j)          (h: noisegen._kernels.resample.sinc_kernel)
 
-Rational ratios use one exact row per phase ``r / up``. Other ratios use
+The table is built on the host by :func:`noisegen.resample.filter_table`
+(NumPy, no compile). Rational ratios use one exact row per phase ``r / up``. Other ratios use
 ``n_phases + 1`` rows at ``p / n_phases`` and blend the two dot products of
 the phases around ``f`` linearly. The input is passed zero-padded, together
 with the absolute index ``offset`` of its first sample, so a streaming caller
@@ -20,18 +21,6 @@ from __future__ import annotations
 import math
 
 from ..._jit import kernel
-from ..resample import bessel_i0, sinc_kernel
-
-
-@kernel
-def build_table(table, denom, half, fc, half_width, beta):
-    """Fill ``table[r, j] = h(r / denom + half - 1 - j)`` for every row ``r``."""
-    i0_beta = bessel_i0(beta)
-    n_rows, n_taps = table.shape
-    for r in range(n_rows):
-        f = r / denom
-        for j in range(n_taps):
-            table[r, j] = sinc_kernel(f + half - 1 - j, fc, half_width, beta, i0_beta)
 
 
 @kernel
