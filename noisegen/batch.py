@@ -287,7 +287,7 @@ def _same_bytes(a: str, b: str) -> bool:
 
 
 def _process(task):
-    """Load one input and write its outputs; returns a list of result dicts (never raises)."""
+    """Load one input and write its outputs; returns ``(rel, [result dicts])`` (never raises)."""
     from .io import load, save
 
     in_dir, out_dir, in_real, rel, jobs, settings = task
@@ -297,7 +297,7 @@ def _process(task):
         if y.shape[-1] == 0:
             raise ValueError("the file holds no samples")
     except Exception as exc:  # noqa: BLE001 - any unreadable input is a recorded failure
-        return [{"ok": False, "input": rel, "output": None, "error": _one_line(exc)}]
+        return rel, [{"ok": False, "input": rel, "output": None, "error": _one_line(exc)}]
     for job in jobs:
         out_path = os.path.join(out_dir, job["output"])
         try:
@@ -329,7 +329,7 @@ def _process(task):
             results.append({"ok": True, "line": line})
         except Exception as exc:  # noqa: BLE001
             results.append({"ok": False, "input": rel, "output": job["output"], "error": _one_line(exc)})
-    return results
+    return rel, results
 
 
 def _one_line(exc) -> str:
@@ -378,8 +378,12 @@ class _Progress:
             self._draw(now - self.t0)
 
     def _draw(self, elapsed):
-        frac = self.audio_s / self.total_audio_s if self.total_audio_s > 0 else self.files / max(self.total_files, 1)
-        frac = min(max(frac, 0.0), 1.0)
+        if self.files >= self.total_files:
+            frac = 1.0
+        elif self.total_audio_s > 0:
+            frac = min(self.audio_s / self.total_audio_s, 1.0)
+        else:
+            frac = self.files / self.total_files
         eta = elapsed * (1 - frac) / frac if frac > 0 else float("nan")
         eta_text = "?" if eta != eta else time.strftime("%H:%M:%S", time.gmtime(eta))
         text = (f"{self.files}/{self.total_files} inputs, {self.audio_s / 3600:.3f}/{self.total_audio_s / 3600:.3f} h "
@@ -513,7 +517,7 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
     settings = {"sample_rate": sample_rate, "format": fmt, "subtype": subtype, "overwrite": bool(overwrite),
                 "pipeline": pipeline_config}
     summary = AugmentSummary(n_inputs=len(inputs), workers=workers)
-    tasks, mine, pending_audio = [], set(), 0.0
+    tasks, mine, estimate = [], set(), {}
     owner: dict[str, str] = {}
     for rel in inputs:
         jobs = []
@@ -534,12 +538,12 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
             jobs.append({"output": out_rel, "copy": k, "seed": s, "job": key})
         if jobs:
             tasks.append((in_dir, out_dir, in_real, rel, jobs, settings))
-            pending_audio += _duration(os.path.join(in_dir, rel), sample_rate) * len(jobs)
+            estimate[rel] = _duration(os.path.join(in_dir, rel)) * len(jobs)  # for the progress report
+    pending_audio = sum(estimate.values())
     _clean_temps(out_dir, mine)
-    # Failures of this shard's inputs from earlier runs are superseded by this run.
+    # Failures recorded for this shard by earlier runs are superseded by this run.
     old_failures = _read_jsonl(failures_path)
-    input_set = set(inputs)
-    kept = [f for f in old_failures if f.get("input") not in input_set]
+    kept = [f for f in old_failures if not _in_shard(str(f.get("input")), shard)]
     if len(kept) != len(old_failures):
         _rewrite_jsonl(failures_path, kept)
     for f in summary.failures:
@@ -548,8 +552,8 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
     bar = _Progress(len(tasks), pending_audio, enabled=sys.stderr.isatty() if progress is None else bool(progress))
     rewritten = set()
 
-    def collect(results):
-        audio = 0.0
+    def collect(rel_results):
+        rel, results = rel_results
         for r in results:
             if r["ok"]:
                 line = r["line"]
@@ -558,12 +562,11 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
                     rewritten.add(line["output"])
                 summary.n_written += 1
                 summary.audio_s += line["duration_s"]
-                audio += line["duration_s"]
             else:
                 rec = {"input": r["input"], "output": r["output"], "error": r["error"]}
                 _append_line(failures_path, rec)
                 summary.failures.append(rec)
-        bar.update(1, audio)
+        bar.update(1, estimate[rel])
 
     try:
         if workers == 1 or len(tasks) <= 1:
@@ -590,7 +593,7 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
     return summary
 
 
-def _duration(path: str, sample_rate) -> float:
+def _duration(path: str) -> float:
     try:
         import soundfile as sf
 

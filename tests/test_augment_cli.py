@@ -1,0 +1,376 @@
+"""``noisegen augment`` / :func:`noisegen.batch.augment_folder` end to end on the real audio in ``data/``.
+
+Everything runs on copies in ``tmp_path``; the inputs (and noise/RIR folders)
+are hashed before and after every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from noisegen import cli
+from noisegen.batch import MANIFEST, augment_folder, output_name, read_manifest, replay
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def tree_hashes(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def audio_outputs(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix in (".wav", ".flac")}
+
+
+def augment(*args, capsys=None) -> int:
+    """``noisegen augment ARGS`` in this process (the real argparse front end)."""
+    return cli.main(["augment", *map(str, args), "--no-progress"])
+
+
+class Corpus(tuple):
+    """(speech, noise, rir) folders plus the hashes they must keep; tests that change the
+    inputs on purpose go through :meth:`write` / :meth:`remove`."""
+
+    def write(self, rel, data: bytes):
+        (self[0] / rel).write_bytes(data)
+        self.baseline[self[0]][rel] = hashlib.sha256(data).hexdigest()
+
+    def remove(self, rel):
+        (self[0] / rel).unlink()
+        del self.baseline[self[0]][rel]
+
+
+@pytest.fixture
+def corpus(tmp_path, data_dir):
+    """Copies of data/speech (two files moved into a sub-folder), data/noise and data/rir."""
+    speech = tmp_path / "in"
+    shutil.copytree(data_dir / "speech", speech)
+    (speech / "spk2").mkdir()
+    for name in ("cmu_arctic_us_axb_a0005.wav", "one_6f1ffef6_nohash_0.wav"):
+        (speech / name).rename(speech / "spk2" / name)
+    noise, rir = tmp_path / "noise", tmp_path / "rir"
+    shutil.copytree(data_dir / "noise", noise)
+    shutil.copytree(data_dir / "rir", rir)
+    corpus = Corpus((speech, noise, rir))
+    corpus.baseline = {d: tree_hashes(d) for d in corpus}
+    yield corpus
+    for d, hashes in corpus.baseline.items():  # inputs are byte-identical after every run
+        assert tree_hashes(d) == hashes, f"{d} was modified"
+
+
+def default_args(corpus, out, *extra):
+    speech, noise, rir = corpus
+    return [speech, out, "--noise-dir", noise, "--rir-dir", rir, "--snr-db", 5, 15, *extra]
+
+
+# -- end to end ---------------------------------------------------------------------------------
+def test_end_to_end_outputs_manifest_and_replay(corpus, tmp_path):
+    speech = corpus[0]
+    out = tmp_path / "out"
+    assert augment(*default_args(corpus, out, "--copies", 2, "--sample-rate", 22050)) == 0
+    inputs = sorted(p.relative_to(speech).as_posix() for p in speech.rglob("*.wav"))
+    assert len(inputs) == 4
+    manifest = [json.loads(line) for line in (out / MANIFEST).read_text().splitlines()]
+    assert len(manifest) == 8 and len({m["output"] for m in manifest}) == 8
+    by_output = {m["output"]: m for m in manifest}
+    for rel in inputs:
+        x, _ = sf.read(speech / rel, dtype="float32")
+        for k in range(2):
+            out_rel = output_name(rel, k)
+            assert out_rel.endswith(f".aug{k}.wav") and out_rel.rsplit("/", 1)[:-1] == rel.rsplit("/", 1)[:-1]
+            y, sr = sf.read(out / out_rel, dtype="float32")
+            assert sr == 22050 and y.ndim == 1 and np.all(np.isfinite(y)) and np.max(np.abs(y)) <= 1.0
+            assert np.std(y) > 1e-3
+            # differs from the input at the output rate (the input resampled would be ~1.378x longer)
+            assert not (y.shape == x.shape and np.allclose(y, x, atol=1e-3))
+            line = by_output[out_rel]
+            assert line["input"] == rel and line["copy"] == k and line["sample_rate"] == 22050
+            assert line["n_samples"] == y.shape[0] and line["duration_s"] == pytest.approx(y.shape[0] / 22050)
+            assert isinstance(line["seed"], int) and line["params"]["name"] == "Compose"
+            # replaying the line reproduces the file byte for byte
+            rebuilt = tmp_path / "replay" / Path(out_rel).name
+            rebuilt.parent.mkdir(exist_ok=True)
+            samples, rate = replay(line, out_path=rebuilt)
+            assert rate == 22050 and rebuilt.read_bytes() == (out / out_rel).read_bytes()
+    # the two copies of one input differ
+    a, _ = sf.read(out / output_name(inputs[0], 0))
+    b, _ = sf.read(out / output_name(inputs[0], 1))
+    assert a.shape != b.shape or not np.allclose(a, b)
+    assert not (out / "failures.jsonl").exists() or (out / "failures.jsonl").read_text() == ""
+
+
+def test_workers_1_and_2_byte_identical(corpus, tmp_path):
+    one, two = tmp_path / "w1", tmp_path / "w2"
+    assert augment(*default_args(corpus, one, "--copies", 2, "--workers", 1)) == 0
+    assert augment(*default_args(corpus, two, "--copies", 2, "--workers", 2)) == 0
+    a, b = audio_outputs(one), audio_outputs(two)
+    assert len(a) == 8 and a == b
+    assert read_manifest(one) == read_manifest(two)
+
+
+def test_shards_union_equals_unsharded(corpus, tmp_path):
+    full, sharded = tmp_path / "full", tmp_path / "sharded"
+    assert augment(*default_args(corpus, full, "--copies", 2)) == 0
+    counts = []
+    for k in range(2):
+        assert augment(*default_args(corpus, sharded, "--copies", 2, "--shard", f"{k}/2")) == 0
+        counts.append(len(read_manifest(sharded)))
+    assert 0 < counts[0] < counts[1] == 8  # both shards did some of the work
+    assert audio_outputs(sharded) == audio_outputs(full)
+    assert read_manifest(sharded) == read_manifest(full)
+
+
+def test_corrupt_input_is_reported_and_the_rest_written(corpus, tmp_path, capsys):
+    speech = corpus[0]
+    corpus.write("spk2/broken.wav", b"RIFF\x10\x00\x00\x00WAVEfmt garbage" * 3)
+    corpus.write("empty.flac", b"")
+    out = tmp_path / "out"
+    assert augment(*default_args(corpus, out, "--copies", 2)) == 1
+    failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert sorted(f["input"] for f in failures) == ["empty.flac", "spk2/broken.wav"]
+    assert all(f["error"] and "\n" not in f["error"] for f in failures)
+    assert len(read_manifest(out)) == 8 and len(audio_outputs(out)) == 8
+    err = capsys.readouterr()
+    assert "broken.wav" in err.out and "Traceback" not in err.out + err.err
+    # fixing the input and rerunning clears its failure and writes the rest
+    corpus.remove("spk2/broken.wav")
+    corpus.remove("empty.flac")
+    assert augment(*default_args(corpus, out, "--copies", 2)) == 0
+    assert (out / "failures.jsonl").read_text() == ""
+
+
+def test_resume_skips_complete_and_never_overwrites(corpus, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert augment(*default_args(corpus, out, "--copies", 2)) == 0
+    first = audio_outputs(out)
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")}
+    assert augment(*default_args(corpus, out, "--copies", 2)) == 0
+    assert "0 outputs written, 8 already complete" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")} == mtimes
+    # An output with no manifest line and different bytes is refused without --overwrite ...
+    victim = sorted(out.rglob("*.wav"))[0]
+    rel = victim.relative_to(out).as_posix()
+    lines = [line for line in (out / MANIFEST).read_text().splitlines() if json.loads(line)["output"] != rel]
+    (out / MANIFEST).write_text("\n".join(lines) + "\n")
+    sf.write(victim, np.zeros(100), 16000)
+    assert augment(*default_args(corpus, out, "--copies", 2)) == 1
+    assert sf.info(victim).frames == 100
+    failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert [f["output"] for f in failures] == [rel] and "--overwrite" in failures[0]["error"]
+    # ... and replaced with it; then every output has exactly one manifest line again.
+    assert augment(*default_args(corpus, out, "--copies", 2, "--overwrite")) == 0
+    assert audio_outputs(out) == first
+    lines = (out / MANIFEST).read_text().splitlines()
+    assert len(lines) == 8 and len(read_manifest(out)) == 8
+    # A different seed is a different job: the existing outputs differ, so it is refused.
+    assert augment(*default_args(corpus, out, "--copies", 2, "--seed", 7)) == 1
+    assert audio_outputs(out) == first
+
+
+def test_seed_changes_outputs_and_flac_mirrors_tree(corpus, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert augment(*default_args(corpus, a, "--seed", 1, "--format", "flac")) == 0
+    assert augment(*default_args(corpus, b, "--seed", 2, "--format", "flac")) == 0
+    oa, ob = audio_outputs(a), audio_outputs(b)
+    assert sorted(oa) == sorted(ob) == [
+        "cmu_arctic_us_aew_a0001.aug0.flac", "common_voice_en_17299458.aug0.flac",
+        "spk2/cmu_arctic_us_axb_a0005.aug0.flac", "spk2/one_6f1ffef6_nohash_0.aug0.flac",
+    ]
+    assert all(oa[k] != ob[k] for k in oa)
+    assert all(sf.info(a / k).format == "FLAC" for k in oa)
+
+
+def test_float_wav_is_byte_deterministic(corpus, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert augment(*default_args(corpus, a, "--subtype", "FLOAT")) == 0
+    time.sleep(1.1)  # libsndfile's PEAK chunk time stamp has one-second resolution
+    assert augment(*default_args(corpus, b, "--subtype", "FLOAT")) == 0
+    oa = audio_outputs(a)
+    assert all(sf.info(a / k).subtype == "FLOAT" for k in oa)
+    assert oa == audio_outputs(b)
+
+
+def test_config_pipeline(corpus, tmp_path):
+    speech = corpus[0]
+    config = {"name": "Compose", "transforms": [
+        {"name": "AddColoredNoise", "min_beta": 0.0, "max_beta": 1.0, "min_snr_db": 10, "max_snr_db": 10, "p": 1.0},
+        {"name": "Gain", "min_gain_db": -3, "max_gain_db": -3, "p": 1.0},
+    ]}
+    path = tmp_path / "pipeline.json"
+    path.write_text(json.dumps(config))
+    out = tmp_path / "out"
+    assert augment(speech, out, "--config", path, "--sample-rate", 8000) == 0
+    lines = list(read_manifest(out).values())
+    assert len(lines) == 4
+    for line in lines:
+        assert line["sample_rate"] == 8000
+        assert [t["name"] for t in line["pipeline"]["transforms"]] == ["AddColoredNoise", "Gain"]
+        assert line["params"]["transforms"][0]["snr_db"] == 10.0
+
+
+def test_name_collision_and_nested_out_dir(corpus, tmp_path):
+    speech = corpus[0]
+    y, sr = sf.read(speech / "cmu_arctic_us_aew_a0001.wav")
+    sf.write(tmp_path / "x.flac", y, sr)
+    corpus.write("cmu_arctic_us_aew_a0001.flac", (tmp_path / "x.flac").read_bytes())
+    out = tmp_path / "deep" / "er" / "out"  # created with its parents
+    assert augment(*default_args(corpus, out)) == 1
+    failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert len(failures) == 1 and "collides" in failures[0]["error"]
+    assert len(read_manifest(out)) == 4
+
+
+@pytest.mark.parametrize("case", [
+    "missing_in", "out_is_in", "out_inside_in", "bad_json", "unknown_transform", "unwritable_out",
+    "missing_noise", "bad_shard", "flac_float", "config_with_flags", "bad_snr",
+])
+def test_usage_errors_one_line_exit_2(case, corpus, tmp_path, capsys):
+    speech, noise, rir = corpus
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"name": "Compose", "transforms": [')
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text('{"name": "NoSuchTransform"}')
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    out = tmp_path / "out"
+    args = {
+        "missing_in": [tmp_path / "nope", out],
+        "out_is_in": [speech, speech],
+        "out_inside_in": [speech, speech / "aug"],
+        "bad_json": [speech, out, "--config", bad],
+        "unknown_transform": [speech, out, "--config", unknown],
+        "unwritable_out": [speech, blocker / "out"],
+        "missing_noise": [speech, out, "--noise-dir", tmp_path / "nope"],
+        "bad_shard": [speech, out, "--shard", "2/2"],
+        "flac_float": [speech, out, "--format", "flac", "--subtype", "FLOAT"],
+        "config_with_flags": [speech, out, "--config", bad, "--noise-dir", noise],
+        "bad_snr": [speech, out, "--snr-db", 20, 10],
+    }[case]
+    assert augment(*args) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert err and "error" in err[-1] and "Traceback" not in captured.err
+    if case not in ("bad_shard",):  # argparse itself prints usage lines before its one-line error
+        assert len(err) == 1, err
+    assert not (speech / "aug").exists()
+    assert not out.exists() or not any(out.rglob("*.wav"))
+
+
+def test_progress_lines_when_not_a_tty(corpus, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["augment", str(corpus[0]), str(out), "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert "augment: 100.0% 4/4 inputs" in err and "\r" not in err
+
+
+def test_python_api_summary(corpus, tmp_path):
+    from noisegen.transforms import Compose, Gain
+
+    s = augment_folder(corpus[0], tmp_path / "out", pipeline=Compose([Gain(min_gain_db=-6, max_gain_db=-1, p=1.0)]),
+                       copies=3, seed=5, workers=1, progress=False)
+    assert (s.n_inputs, s.n_outputs, s.n_written, s.n_skipped, s.n_failed) == (4, 12, 12, 0, 0)
+    assert s.audio_s == pytest.approx(3 * (62081 + 25041 + 37600 + 16000) / 16000)
+    assert "x real time" in str(s)
+
+
+# -- interruption -------------------------------------------------------------------------------
+def _spawn(args, **kw):
+    cmd = [sys.executable, "-m", "noisegen", "augment", *map(str, args), "--no-progress"]
+    return subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            **kw)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_then_rerun_gives_the_uninterrupted_result(corpus, tmp_path, workers):
+    reference, out = tmp_path / "reference", tmp_path / "out"
+    copies = 12
+    extra = ("--copies", copies, "--workers", workers)
+    assert augment(*default_args(corpus, reference, *extra)) == 0
+    expected = audio_outputs(reference)
+    assert len(expected) == 4 * copies
+
+    proc = _spawn(default_args(corpus, out, *extra))
+    manifest = out / MANIFEST
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # kill once a few outputs are written, well before the end
+        if manifest.exists() and manifest.read_bytes().count(b"\n") >= 3:
+            break
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    done_before = len(read_manifest(out))
+    assert 3 <= done_before < 4 * copies, "the kill must land part-way through"
+
+    rerun = _spawn(default_args(corpus, out, *extra))
+    stdout, stderr = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, stderr.decode()
+    assert f"{done_before} already complete" in stdout.decode()
+    leftovers = [p.name for p in out.rglob("*") if p.is_file() and p.name.startswith(".")]
+    assert leftovers == []
+    assert audio_outputs(out) == expected  # no truncated file, identical bytes
+    assert read_manifest(out) == read_manifest(reference)
+    assert len(manifest.read_text().splitlines()) == 4 * copies
+    for p in out.rglob("*.wav"):
+        assert sf.info(p).frames > 0
+
+
+@pytest.mark.slow
+def test_killed_mid_manifest_line_is_repaired(corpus, tmp_path):
+    out = tmp_path / "out"
+    assert augment(*default_args(corpus, out)) == 0
+    expected = audio_outputs(out)
+    data = (out / MANIFEST).read_bytes()
+    cut = data[: len(data) - 40]  # the last line cut short, as by a kill mid-write
+    (out / MANIFEST).write_bytes(cut)
+    assert augment(*default_args(corpus, out)) == 0
+    assert audio_outputs(out) == expected
+    lines = (out / MANIFEST).read_text().splitlines()
+    assert len(lines) == 4 and all(json.loads(line) for line in lines)
+
+
+# -- throughput ---------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_throughput_one_core_default_pipeline(data_dir, tmp_path):
+    """data/speech looped to ~4 min of audio; the summary prints xRT (run with -s to see it)."""
+    src = tmp_path / "long"
+    src.mkdir()
+    for p in sorted((data_dir / "speech").glob("*.wav")):
+        y, sr = sf.read(p, dtype="float32")
+        sf.write(src / p.name, np.tile(y, int(np.ceil(60 * sr / len(y))))[: 60 * sr], sr)
+    out = tmp_path / "out"
+    args = [src, out, "--noise-dir", data_dir / "noise", "--rir-dir", data_dir / "rir", "--workers", 1]
+    proc = subprocess.run([sys.executable, "-m", "noisegen", "augment", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    print(proc.stdout)
+    assert proc.returncode == 0, proc.stderr
+    m = re.search(r"([0-9.]+) s \([0-9.]+ h\) of audio in ([0-9.]+) s: ([0-9.]+)x real time on 1 worker", proc.stdout)
+    assert m is not None, proc.stdout
+    assert 240 / 1.1 - 1 < float(m.group(1)) < 240 / 0.9 + 1  # speed perturbation changes the durations
+
+
+# -- the example and the entry point ------------------------------------------------------------
+def test_example_script(corpus, tmp_path):
+    out = tmp_path / "ex"
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "augment_folder.py"), str(corpus[0]), str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert len(read_manifest(out)) == 8 and len(audio_outputs(out)) == 8
