@@ -62,7 +62,10 @@ FAILURES = "failures.jsonl"
 PEAK_LIMIT = 0.99
 # Temporary files left by a killed run: noisegen.save's ".<output>.<8 chars>.part", our
 # ".<output>.<pid>.cmp.<fmt>" (and the save temp of that). Group "base" is the output's name.
-_TMP_RE = re.compile(r"^\.+(?P<base>.+?\.aug\d+\.(?:wav|flac))\..+$")
+_TMP_RE = re.compile(
+    r"^\.+(?P<base>.+?\.aug\d+\.(?:wav|flac))"
+    r"\.(?:[a-z0-9_]{8}\.part|\d+\.cmp\.(?:wav|flac)(?:\.[a-z0-9_]{8}\.part)?)$"
+)
 
 
 @dataclass
@@ -92,7 +95,8 @@ class AugmentSummary:
             f"{self.n_written} outputs written, {self.n_skipped} already complete, {self.n_failed} failed "
             f"({self.n_inputs} inputs, {self.n_outputs} outputs in this shard)",
             f"{self.audio_s:.1f} s ({self.audio_s / 3600:.3f} h) of audio in {self.wall_s:.1f} s: "
-            f"{self.xrt:.1f}x real time on {self.workers} worker{'s' if self.workers != 1 else ''}",
+            f"{self.xrt:.1f}x real time on {self.workers} worker{'s' if self.workers != 1 else ''}"
+            if self.n_written else "nothing to do",
         ]
         for f in self.failures:
             lines.append(f"failed: {f.get('input')}: {f.get('error')}")

@@ -238,6 +238,52 @@ def test_name_collision_and_nested_out_dir(corpus, tmp_path):
     assert len(read_manifest(out)) == 4
 
 
+def test_ogg_flac_mp3_inputs_and_stale_temp_files(corpus, tmp_path, data_dir):
+    speech = corpus[0]
+    corpus.write("bird.ogg", (data_dir / "noise" / "inspectorj_bird_robin.ogg").read_bytes())
+    y, sr = sf.read(speech / "common_voice_en_17299458.wav", dtype="float32")
+    sf.write(tmp_path / "x.flac", y, sr)
+    corpus.write("spk2/voice.flac", (tmp_path / "x.flac").read_bytes())
+    has_mp3 = "MP3" in sf.available_formats()  # libsndfile >= 1.1
+    if has_mp3:
+        sf.write(tmp_path / "x.mp3", y, sr, format="MP3")
+        corpus.write("spk2/voice2.mp3", (tmp_path / "x.mp3").read_bytes())
+    corpus.write("notes.txt", b"not audio")
+    out = tmp_path / "out"
+    # temporary files a killed run would have left (for our outputs), and files that are not ours
+    (out / "spk2").mkdir(parents=True)
+    stale = [out / "spk2" / ".voice.aug0.wav.ab_12xyz.part", out / ".bird.aug0.wav.4242.cmp.wav",
+             out / "..bird.aug0.wav.4242.cmp.wav.zz9_ab12.part"]
+    foreign = [out / ".keep", out / "spk2" / ".other.aug0.wav.ab_12xyz.part"]
+    for p in stale + foreign:
+        p.write_bytes(b"partial")
+    assert augment(*default_args(corpus, out, "--sample-rate", 16000)) == 0
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in foreign)
+    outputs = audio_outputs(out)
+    assert {"bird.aug0.wav", "spk2/voice.aug0.wav"} <= set(outputs) and len(outputs) == 6 + has_mp3
+    assert not has_mp3 or "spk2/voice2.aug0.wav" in outputs
+    assert sf.info(out / "bird.aug0.wav").samplerate == 16000
+
+
+def test_progress_bar_on_a_terminal():
+    import io
+
+    from noisegen.batch import _Progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Tty()
+    bar = _Progress(2, 10.0, enabled=True, stream=stream)
+    bar.update(1, 5.0)
+    bar.last = 0.0  # force a redraw
+    bar.update(1, 5.0)
+    bar.close()
+    text = stream.getvalue()
+    assert "\r[" in text and "2/2 inputs" in text and "100.0%" in text and "ETA" in text
+
+
 @pytest.mark.parametrize("case", [
     "missing_in", "out_is_in", "out_inside_in", "bad_json", "unknown_transform", "unwritable_out",
     "missing_noise", "bad_shard", "flac_float", "config_with_flags", "bad_snr",
