@@ -1,0 +1,53 @@
+"""CUDA kernels (numba-cuda). Imported only when CUDA is asked for; never by ``import noisegen``.
+
+The per-sample math is shared with the CPU kernels: the ``@scalar`` helpers
+of :mod:`noisegen._kernels.rng`, :mod:`noisegen._kernels.biquad` and
+:mod:`noisegen._kernels.resample` are one Python source for both targets.
+
+``@scalar`` (:func:`noisegen._jit.scalar`) registers a helper with Numba's
+CPU typing registry only; numba-cuda keeps its own registry, and a CUDA
+kernel calling a CPU-only registration fails to type (found by compiling the
+kernels to PTX without a GPU; the simulator cannot see it, since it runs
+the helpers as plain Python). Importing this package therefore registers
+every shared helper with numba-cuda as well (:func:`register_scalars`).
+"""
+
+from __future__ import annotations
+
+from ..._backend import simulator_enabled
+
+_registered: set = set()
+
+
+def _shared_scalars():
+    from .. import rng
+
+    fns = [rng.mix64, rng.stream_key, rng.hash64, rng.unit53, rng.normal_from_hash]
+    try:  # helpers of the filter and resampler issues (present once they land)
+        from .. import biquad
+
+        fns += [getattr(biquad, name) for name in ("biquad_step", "biquad_coefficients") if hasattr(biquad, name)]
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from .. import resample
+
+        fns += [resample.bessel_i0, resample.kaiser, resample.sinc, resample.sinc_kernel, resample.hann]
+    except ImportError:  # pragma: no cover
+        pass
+    return fns
+
+
+def register_scalars(fns=None) -> None:
+    """Register scalar helpers (default: every shared one) as CUDA device functions, once each."""
+    if simulator_enabled():  # the simulator calls them as plain Python
+        return
+    from numba.cuda.extending import register_jitable
+
+    for fn in _shared_scalars() if fns is None else fns:
+        if fn not in _registered:
+            register_jitable(inline="always")(fn)
+            _registered.add(fn)
+
+
+register_scalars()

@@ -1,0 +1,364 @@
+"""CUDA kernels against the CPU kernels, on the numba-cuda simulator (or a real GPU).
+
+Run: ``NUMBA_ENABLE_CUDASIM=1 pytest -m cudasim tests/test_cuda.py``. The
+simulator runs every thread as Python, so sizes are tiny (a few rows of a
+few hundred samples) and block sizes include 1, 2 and odd ones, so every
+kernel runs on many blocks and on partial last blocks.
+
+The tests not marked ``cudasim`` run in the default pass: ``import
+noisegen`` stays free of numba.cuda, and asking for CUDA where there is none
+raises BackendError with the install hint. The PTX check (``slow``) compiles
+every kernel for a real GPU when libNVVM is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import noisegen as ng
+from noisegen._backend import CUDA_INSTALL_HINT, is_numba_device_array
+
+SIM = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
+
+
+def _gpu_present():
+    if SIM:
+        return False
+    try:
+        from numba import cuda
+
+        return bool(cuda.is_available())
+    except Exception:
+        return False
+
+
+def cudasim(fn):
+    """Mark a CUDA test: selected by ``-m cudasim``, skipped without the simulator or a GPU."""
+    fn = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")(fn)  # simulator's uint64 math
+    fn = pytest.mark.skipif(not (SIM or _gpu_present()), reason="needs NUMBA_ENABLE_CUDASIM=1 or a GPU")(fn)
+    return pytest.mark.cudasim(fn)
+
+
+@pytest.fixture
+def D():
+    pytest.importorskip("numba.cuda")
+    from noisegen import _cuda_dispatch
+
+    return _cuda_dispatch
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    assert a.shape == b.shape
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
+
+
+THREADS = [1, 2, 7, 32]
+
+
+# ----------------------------------------------------------------------------- noise
+
+
+@cudasim
+@pytest.mark.parametrize("threads", THREADS)
+def test_white_noise_matches_cpu(D, threads):
+    got = D.cuda_white_noise(97, rng=11, n_channels=3, threads=threads)
+    assert is_numba_device_array(got) and got.shape == (3, 97)
+    want = ng.white_noise(97, rng=11, n_channels=3)
+    assert _rel(got.copy_to_host(), want) <= 1e-6
+
+
+@cudasim
+@pytest.mark.parametrize("beta,threads", [(1.0, 1), (2.0, 2), (-1.0, 3), (-2.0, 32), (0.37, 1)])
+def test_colored_noise_matches_cpu(D, beta, threads):
+    got = D.cuda_colored_noise(150, beta=beta, rng=4, n_channels=2, dtype=np.float64, threads=threads)
+    want = ng.colored_noise(150, beta=beta, rng=4, n_channels=2, dtype=np.float64)
+    assert _rel(got.copy_to_host(), want) <= 1e-6
+    mono = D.cuda_colored_noise(60, beta=beta, rng=4, threads=threads)
+    assert mono.shape == (60,)
+    assert _rel(mono.copy_to_host(), ng.colored_noise(60, beta=beta, rng=4)) <= 1e-6
+
+
+@cudasim
+def test_noise_rows_per_item_beta_and_key(D):
+    """One launch, a different beta and key per row: each row is that item's CPU noise."""
+    from noisegen.synth import _design, _initial_state, _run_bank
+
+    betas, keys = [0.0, 1.0, -1.5, 2.0], [3, 2**63 + 5, 77, 12345]
+    got = D.cuda_noise_rows(80, betas=betas, keys=keys, threads=3).copy_to_host()
+    for r, (beta, key) in enumerate(zip(betas, keys)):
+        bank = _design(beta)
+        want = np.empty((1, 80), dtype=np.float32)
+        _run_bank(want, bank, key, 0, _initial_state(bank, key, 1))
+        assert _rel(got[r], want[0]) <= 1e-6, r
+
+
+# ----------------------------------------------------------------------------- reductions and mixing
+
+
+@cudasim
+@pytest.mark.parametrize("threads", [1, 2, 5, 32, 64])
+def test_row_powers_any_block_size(D, threads):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 101))
+    from noisegen._backend import to_device
+
+    d = to_device(x)
+    plain = D.row_powers(d, threads=threads).copy_to_host()
+    np.testing.assert_allclose(plain, np.sum(x**2, axis=1), rtol=1e-12)
+    offsets = np.array([0, 50, 100])
+    wrapped = D.row_powers(d, offsets=offsets, n=250, threads=threads).copy_to_host()
+    want = [np.sum(np.take(x[r], (offsets[r] + np.arange(250)) % 101) ** 2) for r in range(3)]
+    np.testing.assert_allclose(wrapped, want, rtol=1e-12)
+
+
+@cudasim
+@pytest.mark.parametrize("threads,noise_rows,offset,dtype", [
+    (1, 1, 0, np.float32), (3, 2, 37, np.float32), (32, 1, 250, np.float64), (7, 2, 5, np.float64),
+])
+def test_mix_at_snr_matches_cpu(D, threads, noise_rows, offset, dtype):
+    rng = np.random.default_rng(2)
+    s = rng.standard_normal((2, 160)).astype(dtype)
+    n = (rng.standard_normal((noise_rows, 61)) * 3).astype(dtype)
+    n = n[0] if noise_rows == 1 else n
+    got = D.cuda_mix_at_snr(s, n, snr_db=4.5, noise_offset=offset, threads=threads)
+    want = ng.mix_at_snr(s, n, snr_db=4.5, noise_offset=offset)
+    assert isinstance(got, np.ndarray) and got.dtype == dtype
+    assert _rel(got, want) <= 1e-5
+    mono = D.cuda_mix_at_snr(s[0], n if noise_rows == 1 else n[0], snr_db=None, threads=threads)
+    assert _rel(mono, ng.mix_at_snr(s[0], n if noise_rows == 1 else n[0], snr_db=None)) <= 1e-5
+
+
+@cudasim
+def test_mix_silent_noise_warns_and_keeps_signal(D):
+    s = np.ones(64, dtype=np.float32)
+    with pytest.warns(ng.NoisegenWarning, match="silent"):
+        out = D.cuda_mix_at_snr(s, np.zeros(10, dtype=np.float32), snr_db=3.0, threads=2)
+    np.testing.assert_array_equal(out, s)
+    with pytest.raises(ng.ParameterError, match="finite"):
+        D.cuda_mix_at_snr(s, np.array([1.0, np.inf], dtype=np.float32), snr_db=3.0)
+    with pytest.raises(ng.BackendError, match="active"):
+        D.cuda_mix_at_snr(s, s, snr_db=3.0, reference="active", sample_rate=16000)
+
+
+# ----------------------------------------------------------------------------- sample-wise effects
+
+
+@cudasim
+@pytest.mark.parametrize("threads,dtype", [(1, np.float32), (2, np.float64), (33, np.float32)])
+def test_samplewise_effects_match_cpu(D, threads, dtype):
+    rng = np.random.default_rng(3)
+    y = (rng.standard_normal((2, 90)) * 0.6).astype(dtype)
+    y[0, :6] = [0.125, -0.375, 0.625, -0.875, 0.25, 2.0]  # exact ties for the bit crusher
+    pairs = [
+        (D.cuda_gain(y, gain_db=-4.2, threads=threads), ng.gain(y, gain_db=-4.2)),
+        (D.cuda_clip(y, threshold=0.5, threads=threads), ng.clip(y, threshold=0.5)),
+        (D.cuda_clip(y, percentile=20.0, threads=threads), ng.clip(y, percentile=20.0)),
+        (D.cuda_bitcrush(y, bit_depth=3, threads=threads), ng.bitcrush(y, bit_depth=3)),
+        (D.cuda_time_mask(y[1], start_s=0.001, duration_s=0.003, sample_rate=16000, fade_s=0.0005, threads=threads),
+         ng.time_mask(y[1], start_s=0.001, duration_s=0.003, sample_rate=16000, fade_s=0.0005)),
+    ]
+    for got, want in pairs:
+        assert got.shape == want.shape and got.dtype == want.dtype
+        assert _rel(got, want) <= 1e-6
+
+
+# ----------------------------------------------------------------------------- filters
+
+
+@cudasim
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_biquad_filters_match_cpu_and_scipy(D, threads):
+    from scipy.signal import sosfilt
+
+    rng = np.random.default_rng(4)
+    y = rng.standard_normal((3, 200))
+    got = D.cuda_filter("bandpass", y, low_hz=300.0, high_hz=3000.0, sample_rate=16000, threads=threads)
+    want = ng.bandpass(y, low_hz=300.0, high_hz=3000.0, sample_rate=16000)
+    assert _rel(got, want) <= 1e-5
+    sos = np.array(ng.design_sos("bandpass", low_hz=300.0, high_hz=3000.0, sample_rate=16000))
+    assert _rel(got, sosfilt(sos, y)) <= 1e-5
+    y32 = y[0].astype(np.float32)
+    got = D.cuda_filter("lowpass", y32, cutoff_hz=1000.0, sample_rate=16000, order=5, threads=threads)
+    assert got.dtype == np.float32
+    assert _rel(got, ng.lowpass(y32, cutoff_hz=1000.0, sample_rate=16000, order=5)) <= 1e-5
+
+
+@cudasim
+def test_biquad_stream_of_chunks_equals_one_pass(D):
+    rng = np.random.default_rng(5)
+    y = rng.standard_normal((2, 150))
+    sos = ng.design_sos("highpass", cutoff_hz=500.0, sample_rate=16000, order=4)
+    a, zf = D.cuda_sos_filter(y[:, :70], sos=sos, zi="zeros", threads=1)
+    b, zf2 = D.cuda_sos_filter(y[:, 70:], sos=sos, zi=zf, threads=2)
+    whole, zf_whole = ng.sos_filter(y, sos=sos, zi="zeros")
+    assert _rel(np.concatenate([a, b], axis=1), whole) <= 1e-5
+    np.testing.assert_allclose(zf2, zf_whole, rtol=1e-9, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- resampling
+
+
+@cudasim
+@pytest.mark.parametrize("factor,threads", [(0.9, 1), (1.1, 7), (1.037, 32), (1.0, 3)])
+def test_speed_matches_cpu(D, factor, threads):
+    rng = np.random.default_rng(6)
+    y = rng.standard_normal((2, 230)).astype(np.float32)
+    got = D.cuda_speed(y, factor=factor, sample_rate=16000, threads=threads)
+    want = ng.speed(y, factor=factor, sample_rate=16000)
+    assert got.shape == want.shape
+    assert _rel(got, want) <= 1e-5
+
+
+@cudasim
+@pytest.mark.parametrize("orig,target", [(16000, 8000), (44100, 16000), (8000, 16000)])
+def test_resample_matches_cpu(D, orig, target):
+    y = np.random.default_rng(7).standard_normal(300)
+    got = D.cuda_resample(y, orig_sample_rate=orig, target_sample_rate=target, threads=33)
+    want = ng.resample(y, orig_sample_rate=orig, target_sample_rate=target)
+    assert got.shape == want.shape and _rel(got, want) <= 1e-5
+
+
+@cudasim
+def test_per_item_speed_factors_in_one_launch(D):
+    from noisegen._backend import to_device
+
+    y = np.random.default_rng(8).standard_normal((4, 200))
+    factors = [0.9, 1.0, 1.1, 2 ** (1 / 12)]
+    lengths = [round(200 / f) for f in factors]
+    out = D.resample_rows(to_device(y), [D.speed_ratio(f) for f in factors], lengths, threads=5).copy_to_host()
+    assert out.shape == (4, max(lengths))
+    for r, f in enumerate(factors):
+        want = ng.speed(y[r], factor=f, sample_rate=16000)
+        assert _rel(out[r, : lengths[r]], want) <= 1e-5
+        assert not np.any(out[r, lengths[r]:])
+
+
+# ----------------------------------------------------------------------------- batch API and array kinds
+
+
+@cudasim
+@pytest.mark.parametrize("threads", [3, 64])
+def test_augment_batch_cuda_matches_cpu(threads):
+    pytest.importorskip("numba.cuda")
+    import noisegen.cuda as nc
+
+    x = np.random.default_rng(9).standard_normal((4, 256)).astype(np.float32)
+    kw = dict(sample_rate=16000, noise=(-1.0, 2.0), snr_db=(0.0, 10.0), gain_db=(-6.0, 6.0), band=(100.0, 4000.0),
+              speed=[0.9, 1.0, 1.1], rng=5)
+    got = nc.augment_batch(x, backend="cuda", threads=threads, **kw)
+    want = nc.augment_batch(x, backend="cpu", **kw)
+    np.testing.assert_array_equal(got.lengths, want.lengths)
+    for name in want.params:
+        np.testing.assert_array_equal(got.params[name], want.params[name])
+    assert isinstance(got.samples, np.ndarray) and got.samples.dtype == np.float32
+    assert _rel(got.samples, want.samples) <= 1e-5
+
+
+@cudasim
+def test_augment_batch_with_given_noise_and_device_batch():
+    cuda = pytest.importorskip("numba.cuda")
+    import noisegen.cuda as nc
+
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((3, 128))
+    noise = rng.standard_normal((3, 128))
+    snr = np.array([0.0, 5.0, 20.0])
+    got = nc.augment_batch(cuda.to_device(x), sample_rate=16000, noise=noise, snr_db=snr, threads=16)
+    assert is_numba_device_array(got.samples)  # device in, device out ("auto" picks CUDA)
+    out = got.samples.copy_to_host()
+    achieved = 10 * np.log10(np.sum(x**2, axis=1) / np.sum((out - x) ** 2, axis=1))
+    np.testing.assert_allclose(achieved, snr, atol=1e-9)
+
+
+@cudasim
+def test_device_arrays_round_trip(D):
+    from numba import cuda
+
+    y = np.random.default_rng(11).standard_normal((2, 64)).astype(np.float32)
+    d = cuda.to_device(y)
+    out = D.cuda_gain(d, gain_db=6.0, threads=4)
+    assert is_numba_device_array(out) and out.shape == (2, 64)
+    np.testing.assert_allclose(out.copy_to_host(), ng.gain(y, gain_db=6.0), rtol=1e-6)
+    assert isinstance(D.cuda_gain(y, gain_db=6.0), np.ndarray)
+    with pytest.raises(ng.ParameterError, match="float32 or float64"):
+        D.cuda_gain(cuda.to_device(np.zeros(4, np.int16)), gain_db=1.0)
+
+
+# ----------------------------------------------------------------------------- default pass (no CUDA needed)
+
+
+def _python(code, **env_overrides):
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    env.update(env_overrides)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_import_noisegen_does_not_import_numba_cuda():
+    code = ("import noisegen, noisegen.cuda, noisegen._cuda_dispatch, sys; "
+            "bad = [m for m in sys.modules if m.startswith('numba.cuda') or m.startswith('numba_cuda')]; "
+            "assert not bad, bad")
+    proc = _python(code)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_cuda_backend_without_cuda_raises_backend_error_with_hint():
+    code = """
+import sys, numpy as np
+try:
+    from numba import cuda
+    if cuda.is_available():
+        print("GPU"); sys.exit(0)
+except ImportError:
+    pass
+import noisegen.cuda as nc
+from noisegen import BackendError, _cuda_dispatch as D
+from noisegen._backend import resolve_backend
+for call in (lambda: nc.augment_batch(np.zeros((2, 64), np.float32), sample_rate=16000, backend="cuda"),
+             lambda: D.cuda_gain(np.zeros(8), gain_db=1.0),
+             lambda: resolve_backend("cuda", supports_cuda=True)):
+    try:
+        call()
+    except BackendError as exc:
+        assert "pip install 'noisegen[cuda]'" in str(exc), str(exc)
+    else:
+        raise AssertionError("no BackendError")
+print("OK")
+"""
+    proc = _python(code)
+    assert proc.returncode == 0, proc.stderr
+    if proc.stdout.strip() == "GPU":
+        pytest.skip("a GPU is present")
+    assert proc.stdout.strip() == "OK"
+    assert "noisegen[cuda]" in CUDA_INSTALL_HINT
+
+
+def test_backend_auto_keeps_numpy_on_cpu():
+    import noisegen.cuda as nc
+
+    x = np.random.default_rng(12).standard_normal((2, 300)).astype(np.float32)
+    res = nc.augment_batch(x, sample_rate=16000, noise="pink", snr_db=10.0, gain_db=(-3, 3), speed=[1.1], rng=1)
+    assert isinstance(res.samples, np.ndarray) and res.samples.shape == (2, round(300 / 1.1))
+    np.testing.assert_array_equal(res.lengths, [round(300 / 1.1)] * 2)
+    again = nc.augment_batch(x, sample_rate=16000, noise="pink", snr_db=10.0, gain_db=(-3, 3), speed=[1.1], rng=1)
+    np.testing.assert_array_equal(res.samples, again.samples)
+    with pytest.raises(ng.ParameterError, match="snr_db"):
+        nc.augment_batch(x, sample_rate=16000, noise="pink")
+    with pytest.raises(ng.ParameterError, match="band"):
+        nc.augment_batch(x, sample_rate=16000, band=(3000.0, 100.0))
+
+
+@pytest.mark.slow
+def test_kernels_compile_to_ptx_without_a_gpu():
+    """Every kernel compiles for sm_80 with numba-cuda's NVVM (the simulator cannot check typing)."""
+    probe = _python("from numba.cuda.cudadrv.nvvm import NVVM; NVVM()")
+    if probe.returncode != 0:
+        pytest.skip("numba-cuda with libNVVM is not installed (pip install 'numba-cuda[cu13]')")
+    proc = _python("from noisegen._kernels.cuda.ptx import compile_all; compile_all((8, 0))")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("ok ") == 21
