@@ -1,0 +1,84 @@
+"""Command line of the benchmark suite; see ``python -m bench --help``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import time
+
+AREAS = ("synth", "mix", "time", "chain", "stream", "cli")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--quick", action="store_true",
+                   help="1 s and 4 s clips, fewer repeats, no per-operation compile runs (< 2 minutes)")
+    p.add_argument("--json", metavar="FILE", help="write all records (a JSON list) to FILE")
+    p.add_argument("--markdown", metavar="FILE",
+                   help="write the Markdown report to FILE (a full run writes bench/RESULTS.md)")
+    p.add_argument("--only", metavar="AREA", action="append",
+                   help=f"run only these areas (repeat or comma-separate): {', '.join(AREAS)}")
+    p.add_argument("--clip-s", metavar="S", type=float, nargs="+", help="clip lengths in seconds")
+    p.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP/Numba threads (default 1)")
+    p.add_argument("--no-cold", action="store_true", help="skip compile-time and cold-start subprocesses")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    # Thread pools must be pinned before numpy is imported (bench._harness does it).
+    os.environ["NOISEGEN_BENCH_THREADS"] = str(args.threads)
+    if "numpy" in sys.modules:
+        print("warning: numpy was imported before the thread pins were set", file=sys.stderr)
+    from bench import _harness as h
+
+    areas = []
+    for item in args.only or AREAS:
+        for a in item.split(","):
+            a = a.strip()
+            if a not in AREAS:
+                print(f"unknown area {a!r}; choose from {', '.join(AREAS)}", file=sys.stderr)
+                return 2
+            areas.append(a)
+    clips = tuple(args.clip_s) if args.clip_s else ((1.0, 4.0) if args.quick else (1.0, 4.0, 30.0))
+    cfg = h.Config(clips=clips, quick=args.quick, cold=not args.no_cold,
+                   compile_each=not (args.no_cold or args.quick),
+                   repeats=5 if args.quick else 15, min_repeat_s=0.005 if args.quick else 0.02,
+                   max_total_s=0.25 if args.quick else 2.0,
+                   log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    env = h.environment()
+    t0 = time.perf_counter()
+    records = []
+    for area in areas:
+        mod = importlib.import_module(f"bench.bench_{area}")
+        cfg.log(f"== {area}")
+        ta = time.perf_counter()
+        records += h.run_cases(mod.cases(cfg), cfg)
+        if hasattr(mod, "extra"):
+            records += mod.extra(cfg)
+        cfg.log(f"== {area} done in {time.perf_counter() - ta:.1f} s")
+    env["wall_s"] = round(time.perf_counter() - t0, 1)
+    env["command"] = "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    md = h.markdown(records, env)
+    md += f"\nRun: `{env['command']}`, {env['wall_s']} s wall.\n"
+    print(md)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(records, f, indent=1)
+        with open(os.path.splitext(args.json)[0] + ".env.json", "w") as f:
+            json.dump(env, f, indent=1)
+    target = args.markdown
+    if target is None and not args.quick and not args.only and not args.clip_s:
+        target = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+    if target:
+        with open(target, "w") as f:
+            f.write(md)
+        cfg.log(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

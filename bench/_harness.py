@@ -1,0 +1,555 @@
+"""The benchmark harness: thread pinning, timing, cold-start measurement,
+environment capture, records and Markdown.
+
+Import this module before numpy (``python -m bench`` does): it pins the BLAS,
+OpenMP and Numba thread pools to ``NOISEGEN_BENCH_THREADS`` (default 1) so a
+library cannot win by using more cores than another.
+
+Timing (asv/timeit style): the first call is timed on its own (``first_call_s``:
+in this process, with the user's Numba cache); one more warm-up call follows;
+then ``repeats`` repeats of ``number`` back-to-back calls, ``number`` chosen so
+that one repeat lasts at least ``min_repeat_s``. The per-call median and
+inter-quartile range are reported; ``xrt = clip_s / median_s`` (seconds of
+audio per wall-clock second). ``compile_s`` is measured apart, in a fresh
+process with an empty ``NUMBA_CACHE_DIR``: the first call there minus one warm
+call (for noisegen, i.e. JIT compilation; anchors use their normal caches).
+
+GPU hook: a :class:`Case` may carry ``sync`` (e.g. ``numba.cuda.synchronize``);
+the timer calls it after every call so asynchronous GPU work is counted.
+"""
+
+from __future__ import annotations
+
+import os
+
+_THREADS = os.environ.get("NOISEGEN_BENCH_THREADS", "1")
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = _THREADS
+
+import importlib  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, Callable  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+SR = 16000
+
+# --------------------------------------------------------------------------- noisegen access
+
+
+def ng(name: str):
+    """``noisegen.<name>``, or None when noisegen or that name has not landed."""
+    try:
+        import noisegen
+    except Exception:  # noqa: BLE001 - a broken checkout must not stop the anchors
+        return None
+    return getattr(noisegen, name, None)
+
+
+def have(module: str) -> bool:
+    """True when ``module`` imports."""
+    try:
+        importlib.import_module(module)
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- audio
+
+
+def _read_16k(path: Path) -> np.ndarray:
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    y, sr = sf.read(str(path), dtype="float64", always_2d=True)
+    y = y.mean(axis=1)
+    if sr != SR:
+        g = math.gcd(sr, SR)
+        y = resample_poly(y, SR // g, sr // g)
+    return y
+
+
+_AUDIO: dict = {}
+
+
+def corpus(kind: str) -> np.ndarray:
+    """All files of ``data/<kind>`` at 16 kHz mono, concatenated (float64)."""
+    if kind not in _AUDIO:
+        files = sorted(p for p in (DATA / kind).iterdir() if p.suffix in (".wav", ".ogg", ".flac"))
+        _AUDIO[kind] = np.concatenate([_read_16k(p) for p in files])
+    return _AUDIO[kind]
+
+
+def tile(y: np.ndarray, n: int) -> np.ndarray:
+    reps = -(-n // len(y))
+    return np.ascontiguousarray(np.tile(y, reps)[:n])
+
+
+def harmonic_tone(n: int, f0: float = 220.0, sr: int = SR, n_harmonics: int = 6) -> np.ndarray:
+    """A harmonic tone (1/k amplitudes) for pitch measurements, float32."""
+    t = np.arange(n) / sr
+    y = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, n_harmonics + 1))
+    return (0.3 * y / np.max(np.abs(y))).astype(np.float32)
+
+
+@dataclass
+class Clip:
+    """Inputs of one clip length: speech, a noise bank, a 0.5 s RIR, a tone."""
+
+    clip_s: float
+    sr: int = SR
+    n: int = 0
+    speech: np.ndarray = None
+    noise_bank: np.ndarray = None
+    rir: np.ndarray = None
+    tone: np.ndarray = None
+
+    @classmethod
+    def make(cls, clip_s: float) -> "Clip":
+        n = int(round(clip_s * SR))
+        speech = tile(corpus("speech"), n).astype(np.float32)
+        noise = corpus("noise")
+        bank = tile(noise, max(len(noise), 2 * n)).astype(np.float32)
+        rir = corpus("rir")[: SR // 2].copy()  # first RIR file: 0.5 s
+        rir /= np.sqrt(np.sum(rir**2))
+        return cls(clip_s=clip_s, n=n, speech=speech, noise_bank=bank,
+                   rir=rir.astype(np.float32), tone=harmonic_tone(n))
+
+
+# --------------------------------------------------------------------------- cases
+
+
+@dataclass
+class Case:
+    """One operation by one library.
+
+    ``factory`` ("module:function") with ``kwargs`` builds ``fn(clip)``: all
+    set-up a user would do once (imports, filter design, loading a noise bank)
+    happens in the factory, the per-clip work in ``fn``. ``quality(fn, clip)``
+    returns a dict of quality figures. ``like_for_like=False`` keeps a column
+    out of the 'fastest anchor' choice (it does materially less or otherwise).
+    """
+
+    op: str
+    params: dict
+    library: str
+    variant: str
+    factory: str
+    kwargs: dict = field(default_factory=dict)
+    quality: Callable | None = None
+    like_for_like: bool = True
+    requires: tuple = ()
+    sync: Callable | None = None
+
+    def build(self):
+        mod, _, func = self.factory.partition(":")
+        return getattr(importlib.import_module(mod), func)(**self.kwargs)
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def time_fn(fn, arg, *, repeats: int, min_repeat_s: float, max_total_s: float, sync=None) -> dict:
+    """First call, warm-up, then repeats of ``number`` calls; per-call seconds."""
+
+    def call():
+        out = fn(arg)
+        if sync is not None:
+            sync()
+        return out
+
+    t0 = time.perf_counter()
+    out = call()
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    call()
+    warm = time.perf_counter() - t0
+    number = max(1, int(math.ceil(min_repeat_s / max(warm, 1e-7))))
+    repeats = max(3, min(repeats, int(max_total_s / max(warm * number, 1e-9))))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            call()
+        times.append((time.perf_counter() - t0) / number)
+    q25, med, q75 = np.percentile(times, [25, 50, 75])
+    return {"first_call_s": first, "median_s": float(med), "iqr_s": float(q75 - q25),
+            "repeats": repeats, "number": number, "out": out}
+
+
+_COLD_SNIPPET = r"""
+import json, sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, {root!r})
+from bench import _harness as h
+case = h.Case(op="", params={{}}, library="", variant="", factory={factory!r}, kwargs={kwargs!r})
+fn = case.build()
+clip = h.Clip.make({clip_s!r})
+t1 = time.perf_counter(); fn(clip); t2 = time.perf_counter(); fn(clip); t3 = time.perf_counter()
+print("COLD" + json.dumps({{"first": t2 - t1, "warm": t3 - t2, "setup": t1 - t0}}))
+"""
+
+
+def cold_first_call(case: Case, clip_s: float, *, fresh_cache: bool, cache_dir: str | None = None,
+                    timeout: float = 300) -> dict | None:
+    """First and second call of ``case`` in a fresh process (optionally with an empty Numba cache)."""
+    env = dict(os.environ)
+    tmp = None
+    if fresh_cache and cache_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="ngbench-cache-")
+        cache_dir = tmp.name
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = cache_dir
+    code = _COLD_SNIPPET.format(root=str(ROOT), factory=case.factory, kwargs=case.kwargs, clip_s=clip_s)
+    try:
+        res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                             timeout=timeout, cwd=str(ROOT))
+        for line in res.stdout.splitlines():
+            if line.startswith("COLD"):
+                return json.loads(line[4:])
+        warnings.warn(f"cold run of {case.factory} failed: {res.stderr[-500:]}")
+        return None
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment() -> dict:
+    versions = {}
+    for mod in ("noisegen", "numpy", "scipy", "numba", "librosa", "soxr", "colorednoise", "audiomentations",
+                "pedalboard", "python_stretch", "soundfile", "sklearn", "torch"):
+        try:
+            m = importlib.import_module(mod)
+            versions[mod] = getattr(m, "__version__", "?")
+        except Exception:  # noqa: BLE001
+            versions[mod] = None
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:
+        affinity = None
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "cores_usable": affinity,
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+        "threads": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                                      "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")},
+        "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR"),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass
+class Config:
+    clips: tuple = (1.0, 4.0, 30.0)
+    repeats: int = 15
+    min_repeat_s: float = 0.02
+    max_total_s: float = 2.0
+    cold: bool = True  # cold-start records (import, first call)
+    compile_each: bool = True  # compile_s of every noisegen op (fresh process, empty cache)
+    quick: bool = False
+    log: Callable = print
+
+
+def _clean(v):
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, (np.floating, float)):
+        v = float(v)
+        return v if math.isfinite(v) else None
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+def _record(case: Case, clip_s, **kw) -> dict:
+    rec = {"op": case.op, "params": case.params, "library": case.library, "variant": case.variant,
+           "clip_s": clip_s, "xrt": None, "median_s": None, "iqr_s": None, "repeats": None,
+           "number": None, "first_call_s": None, "compile_s": None, "quality": {},
+           "like_for_like": case.like_for_like, "status": "ok", "note": ""}
+    rec.update(kw)
+    return _clean(rec)
+
+
+def run_cases(cases: list, cfg: Config) -> list:
+    """Time every case at every clip length; compile time once per noisegen op."""
+    records = []
+    clips = {c: Clip.make(c) for c in cfg.clips}
+    compiled_ops = set()
+    quality_clip = 4.0 if 4.0 in cfg.clips else cfg.clips[0]
+    for case in cases:
+        missing = [m for m in case.requires if not have(m)]
+        if missing:
+            for c in cfg.clips:
+                records.append(_record(case, c, status="skipped", note=f"not installed: {', '.join(missing)}"))
+            cfg.log(f"  skip {case.op} {case.params} {case.variant}: not installed ({', '.join(missing)})")
+            continue
+        try:
+            fn = case.build()
+        except Exception as exc:  # noqa: BLE001 - an op that has not landed
+            for c in cfg.clips:
+                records.append(_record(case, c, status="not available", note=f"{type(exc).__name__}: {exc}"))
+            cfg.log(f"  n/a  {case.op} {case.params} {case.variant}: {exc}")
+            continue
+        compile_s = None
+        if cfg.compile_each and case.library == "noisegen" and case.op not in compiled_ops:
+            compiled_ops.add(case.op)
+            cold = cold_first_call(case, cfg.clips[0], fresh_cache=True)
+            if cold is not None:
+                compile_s = max(0.0, cold["first"] - cold["warm"])
+        quality = {}
+        for c in cfg.clips:
+            clip = clips[c]
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    t = time_fn(fn, clip, repeats=cfg.repeats, min_repeat_s=cfg.min_repeat_s,
+                                max_total_s=cfg.max_total_s, sync=case.sync)
+                    if case.quality is not None and c == quality_clip:
+                        quality = case.quality(fn, clip) or {}
+            except Exception as exc:  # noqa: BLE001
+                records.append(_record(case, c, status="error", note=f"{type(exc).__name__}: {exc}"))
+                cfg.log(f"  ERR  {case.op} {case.params} {case.variant} {c}s: {exc}")
+                continue
+            t.pop("out")
+            rec = _record(case, c, xrt=c / t["median_s"], compile_s=compile_s, **t)
+            records.append(rec)
+            cfg.log(f"  {case.op:<14} {json.dumps(case.params):<28} {case.variant:<44} {c:>5g}s "
+                    f"xRT {rec['xrt']:>11,.0f}")
+        # quality measured once per case (on the 4 s clip when timed, else the last clip)
+        for rec in records:
+            if rec["op"] == case.op and rec["params"] == _clean(case.params) and rec["variant"] == case.variant:
+                rec["quality"] = _clean(quality)
+    return records
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def _fmt_xrt(x):
+    if x is None:
+        return "—"
+    if x >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.3g}"
+
+
+def _fmt_q(q: dict) -> str:
+    if not q:
+        return ""
+    parts = []
+    for k, v in q.items():
+        if isinstance(v, float):
+            parts.append(f"{k}={v:.3g}")
+        else:
+            parts.append(f"{k}={v}")
+    return ", ".join(parts)
+
+
+def _key(rec):
+    return rec["op"], json.dumps(rec["params"], sort_keys=True), rec["clip_s"]
+
+
+def summary_rows(records: list) -> list:
+    """One row per (op, params, clip): noisegen vs the fastest like-for-like anchor."""
+    groups: dict = {}
+    for r in records:
+        groups.setdefault(_key(r), []).append(r)
+    rows = []
+    for (op, params, clip_s), recs in groups.items():
+        mine = [r for r in recs if r["library"] == "noisegen" and r["xrt"] is not None]
+        anchors = [r for r in recs if r["library"] != "noisegen" and r["xrt"] is not None and r["like_for_like"]]
+        best = max(anchors, key=lambda r: r["xrt"]) if anchors else None
+        me = mine[0] if mine else None
+        ratio = me["xrt"] / best["xrt"] if (me and best) else None
+        na = [r for r in recs if r["library"] == "noisegen" and r["xrt"] is None]
+        rows.append({"op": op, "params": json.loads(params), "clip_s": clip_s, "noisegen": me, "anchor": best,
+                     "ratio": ratio, "noisegen_status": (na[0]["status"] if na else None)})
+    return rows
+
+
+def markdown(records: list, env: dict, *, title: str = "noisegen benchmark") -> str:
+    out = [f"# {title}", ""]
+    out.append(f"Machine: {env['cpu']}, {env['cores']} cores ({env['cores_usable']} usable), "
+               f"Python {env['python']}, {env['platform']}. Threads pinned: "
+               f"{', '.join(f'{k}={v}' for k, v in env['threads'].items())}. Date: {env['date']}.")
+    out.append("")
+    out.append("Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v) + ".")
+    out.append("")
+    out.append("xRT = seconds of 16 kHz mono float32 audio processed per wall-clock second, median of "
+               "repeats after a warm-up (IQR in brackets, as % of the median). ratio = noisegen xRT / "
+               "xRT of the fastest like-for-like anchor (> 1: noisegen is faster). compile = first call in "
+               "a fresh process with an empty Numba cache minus a warm call (once per operation).")
+    out.append("")
+    rows = summary_rows(records)
+    cold = [r for r in records if r["op"] == "cold_start"]
+    for clip_s in sorted({r["clip_s"] for r in rows if r["op"] != "cold_start"}):
+        out.append(f"## {clip_s:g} s clips")
+        out.append("")
+        out.append("| operation | params | noisegen xRT | compile s | fastest anchor | anchor xRT | ratio "
+                   "| noisegen quality | anchor quality |")
+        out.append("|---|---|---|---|---|---|---|---|---|")
+        for row in rows:
+            if row["clip_s"] != clip_s or row["op"] == "cold_start":
+                continue
+            me, best = row["noisegen"], row["anchor"]
+            if me:
+                iqr = f" ({100 * me['iqr_s'] / me['median_s']:.0f}%)" if me["median_s"] else ""
+                mx = _fmt_xrt(me["xrt"]) + iqr
+            else:
+                mx = row["noisegen_status"] or "—"
+            comp = f"{me['compile_s']:.2f}" if me and me["compile_s"] is not None else "—"
+            params = ", ".join(f"{k}={v}" for k, v in row["params"].items())
+            out.append(
+                f"| {row['op']} | {params} | {mx} | {comp} | {best['variant'] if best else '—'} | "
+                f"{_fmt_xrt(best['xrt']) if best else '—'} | "
+                f"{('%.2fx' % row['ratio']) if row['ratio'] else '—'} | "
+                f"{_fmt_q(me['quality']) if me else ''} | {_fmt_q(best['quality']) if best else ''} |")
+        out.append("")
+    if cold:
+        out.append("## Cold start")
+        out.append("")
+        out.append("| what | seconds | note |")
+        out.append("|---|---|---|")
+        for r in cold:
+            out.append(f"| {r['params'].get('what')} | "
+                       f"{r['quality'].get('seconds', float('nan')):.3f} | {r['note']} |")
+        out.append("")
+    out.append("## All records")
+    out.append("")
+    out.append("| operation | params | library | variant | clip s | xRT | IQR % | first call s | compile s "
+               "| quality | status |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in records:
+        if r["op"] == "cold_start":
+            continue
+        params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
+        iqr = f"{100 * r['iqr_s'] / r['median_s']:.0f}" if r["median_s"] else ""
+        fc = f"{r['first_call_s']:.3f}" if r["first_call_s"] is not None else ""
+        cs = f"{r['compile_s']:.2f}" if r["compile_s"] is not None else ""
+        mark = "" if r["like_for_like"] else " ≠"
+        status = r["status"] + (f": {r['note']}" if r["note"] else "")
+        out.append(f"| {r['op']} | {params} | {r['library']} | {r['variant']}{mark} | {r['clip_s']:g} | "
+                   f"{_fmt_xrt(r['xrt'])} | {iqr} | {fc} | {cs} | {_fmt_q(r['quality'])} | {status} |")
+    out.append("")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- quality helpers
+
+
+def snr_error_db(signal: np.ndarray, mixed: np.ndarray, target_db: float) -> float:
+    s = signal.astype(np.float64)
+    n = mixed.astype(np.float64) - s
+    return float(10 * np.log10(np.sum(s * s) / np.sum(n * n)) - target_db)
+
+
+def max_rel_error(y: np.ndarray, ref: np.ndarray) -> float:
+    y = np.asarray(y, np.float64)
+    ref = np.asarray(ref, np.float64)
+    if y.shape != ref.shape:
+        return float("inf")
+    return float(np.max(np.abs(y - ref)) / np.max(np.abs(ref)))
+
+
+def psd_slope_db_per_oct(y: np.ndarray, sr: int = SR, f_lo: float = 20.0, f_hi: float = 6000.0) -> float:
+    """Least-squares slope of 10*log10(PSD) against log2(f) (Welch, 4096-point Hann)."""
+    from scipy.signal import welch
+
+    f, p = welch(np.asarray(y, np.float64), fs=sr, nperseg=min(4096, len(y)))
+    sel = (f >= f_lo) & (f <= f_hi)
+    slope = np.polyfit(np.log2(f[sel]), 10 * np.log10(p[sel]), 1)[0]
+    return float(slope)
+
+
+def f0_hz(y: np.ndarray, expected_hz: float, sr: int = SR) -> float:
+    """F0 of a harmonic tone: spectral peak near ``expected_hz`` (Hann, zero-padded, parabolic)."""
+    y = np.asarray(y, np.float64)
+    n = len(y)
+    seg = y[n // 8: n - n // 8]
+    w = np.hanning(len(seg))
+    nfft = 1 << int(np.ceil(np.log2(len(seg) * 8)))
+    mag = np.abs(np.fft.rfft(seg * w, nfft))
+    freqs = np.fft.rfftfreq(nfft, 1 / sr)
+    sel = np.where((freqs > expected_hz * 0.85) & (freqs < expected_hz * 1.15))[0]
+    k = sel[np.argmax(mag[sel])]
+    a, b, c = np.log(mag[k - 1: k + 2] + 1e-30)
+    delta = 0.5 * (a - c) / (a - 2 * b + c)
+    return float((k + delta) * sr / nfft)
+
+
+def semitones(f_out: float, f_in: float) -> float:
+    return float(12 * np.log2(f_out / f_in))
+
+
+def _mel_filterbank(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+    def hz_to_mel(f):
+        return 2595.0 * np.log10(1 + f / 700.0)
+
+    mels = np.linspace(hz_to_mel(0.0), hz_to_mel(sr / 2), n_mels + 2)
+    hz = 700.0 * (10 ** (mels / 2595.0) - 1)
+    bins = np.fft.rfftfreq(n_fft, 1 / sr)
+    fb = np.zeros((n_mels, len(bins)))
+    for m in range(n_mels):
+        lo, c, hi = hz[m], hz[m + 1], hz[m + 2]
+        fb[m] = np.clip(np.minimum((bins - lo) / (c - lo), (hi - bins) / (hi - c)), 0, None)
+    return fb
+
+
+def log_mel(y: np.ndarray, sr: int = SR, n_fft: int = 512, hop: int = 160, n_mels: int = 40) -> np.ndarray:
+    """Log-mel spectrogram in dB, (n_mels, n_frames), numpy only."""
+    y = np.asarray(y, np.float64)
+    y = np.pad(y, n_fft // 2)
+    n_frames = 1 + (len(y) - n_fft) // hop
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(n_frames)[:, None]
+    spec = np.abs(np.fft.rfft(y[idx] * np.hanning(n_fft), axis=1)) ** 2
+    return 10 * np.log10(_mel_filterbank(sr, n_fft, n_mels) @ spec.T + 1e-10)
+
+
+def log_mel_distance(stretched: np.ndarray, original: np.ndarray, sr: int = SR) -> float:
+    """Mean |dB| difference between the log-mel of a time-stretched clip and the
+    original's log-mel, linearly re-timed to the same frame count (frames more
+    than 60 dB below the loudest are floored there)."""
+    a = log_mel(stretched, sr)
+    b = log_mel(original, sr)
+    x_old = np.linspace(0, 1, b.shape[1])
+    x_new = np.linspace(0, 1, a.shape[1])
+    b2 = np.stack([np.interp(x_new, x_old, row) for row in b])
+    floor = max(a.max(), b2.max()) - 60
+    return float(np.mean(np.abs(np.maximum(a, floor) - np.maximum(b2, floor))))
