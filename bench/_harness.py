@@ -418,15 +418,15 @@ def markdown(records: list, env: dict, *, title: str = "noisegen benchmark") -> 
                "a fresh process with an empty Numba cache minus a warm call (once per operation).")
     out.append("")
     rows = summary_rows(records)
-    cold = [r for r in records if r["op"] == "cold_start"]
-    for clip_s in sorted({r["clip_s"] for r in rows if r["op"] != "cold_start"}):
+    cold = [r for r in records if r["clip_s"] is None]
+    for clip_s in sorted({r["clip_s"] for r in rows if r["clip_s"] is not None}):
         out.append(f"## {clip_s:g} s clips")
         out.append("")
         out.append("| operation | params | noisegen xRT | compile s | fastest anchor | anchor xRT | ratio "
                    "| noisegen quality | anchor quality |")
         out.append("|---|---|---|---|---|---|---|---|---|")
         for row in rows:
-            if row["clip_s"] != clip_s or row["op"] == "cold_start":
+            if row["clip_s"] != clip_s:
                 continue
             me, best = row["noisegen"], row["anchor"]
             if me:
@@ -443,13 +443,15 @@ def markdown(records: list, env: dict, *, title: str = "noisegen benchmark") -> 
                 f"{_fmt_q(me['quality']) if me else ''} | {_fmt_q(best['quality']) if best else ''} |")
         out.append("")
     if cold:
-        out.append("## Cold start")
+        out.append("## Cold start and end to end")
         out.append("")
-        out.append("| what | seconds | note |")
-        out.append("|---|---|---|")
+        out.append("| operation | what | seconds | xRT | note |")
+        out.append("|---|---|---|---|---|")
         for r in cold:
-            out.append(f"| {r['params'].get('what')} | "
-                       f"{r['quality'].get('seconds', float('nan')):.3f} | {r['note']} |")
+            what = r["params"].get("what") or ", ".join(f"{k}={v}" for k, v in r["params"].items())
+            sec = r["quality"].get("seconds")
+            out.append(f"| {r['op']} | {what} | {'—' if sec is None else f'{sec:.3f}'} | {_fmt_xrt(r['xrt'])} "
+                       f"| {r['status'] + ': ' if r['status'] != 'ok' else ''}{r['note']} |")
         out.append("")
     out.append("## All records")
     out.append("")
@@ -457,7 +459,7 @@ def markdown(records: list, env: dict, *, title: str = "noisegen benchmark") -> 
                "| quality | status |")
     out.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in records:
-        if r["op"] == "cold_start":
+        if r["clip_s"] is None:
             continue
         params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
         iqr = f"{100 * r['iqr_s'] / r['median_s']:.0f}" if r["median_s"] else ""

@@ -1,0 +1,127 @@
+"""The benchmark suite: a quick smoke run, the JSON record schema, the
+harness's ratio/skip logic and its quality measures."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIRED_KEYS = {"op", "params", "library", "clip_s", "xrt", "compile_s", "quality"}
+
+
+@pytest.fixture(scope="module")
+def h():
+    """bench._harness, imported without leaking its thread pins into this process's environment."""
+    saved = dict(os.environ)
+    sys.path.insert(0, str(ROOT))
+    try:
+        return importlib.import_module("bench._harness")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _run_bench(tmp_path, *args, timeout=300):
+    out = tmp_path / "out.json"
+    res = subprocess.run([sys.executable, "-m", "bench", "--quick", "--json", str(out), *args],
+                         cwd=str(ROOT), capture_output=True, text=True, timeout=timeout)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return json.loads(out.read_text()), res.stdout
+
+
+def _check_schema(records):
+    assert isinstance(records, list) and records
+    for r in records:
+        assert REQUIRED_KEYS <= set(r), r
+        assert isinstance(r["params"], dict) and isinstance(r["quality"], dict)
+        if r["status"] == "ok" and r["clip_s"] is not None:
+            assert r["xrt"] > 0 and r["median_s"] > 0 and r["iqr_s"] >= 0
+
+
+def test_quick_synth_smoke(tmp_path):
+    records, stdout = _run_bench(tmp_path, "--only", "synth", "--clip-s", "1", "--no-cold")
+    _check_schema(records)
+    ok = {(r["library"], r["params"]["color"]) for r in records if r["status"] == "ok"}
+    assert {("numpy", c) for c in ("white", "pink", "brown")} <= ok
+    assert all(r["clip_s"] == 1.0 for r in records)
+    assert "| colored_noise |" in stdout  # the Markdown table
+    for r in records:
+        if r["status"] == "ok":  # every method, noisegen included, keeps the slope within 0.2 dB/octave
+            assert abs(r["quality"]["slope_err_db_oct"]) < 0.2, r
+    env = json.loads((tmp_path / "out.env.json").read_text())
+    assert env["threads"]["OMP_NUM_THREADS"] == "1" and env["versions"]["numpy"]
+
+
+def test_missing_noisegen_op_and_anchor_are_reported_not_raised(h):
+    cfg = h.Config(clips=(0.25,), repeats=3, min_repeat_s=0.001, max_total_s=0.05, cold=False,
+                   compile_each=False, log=lambda m: None)
+    cases = [
+        h.Case("x", {}, "noisegen", "noisegen x", "bench.bench_synth:make_noisegen", {"color": "no_such_xyz"}),
+        h.Case("x", {}, "ghostlib", "ghost", "bench._harness:ng", {"name": "x"}, requires=("no_such_module_xyz",)),
+    ]
+    recs = h.run_cases(cases, cfg)
+    assert [r["status"] for r in recs] == ["not available", "skipped"]
+    assert "no_such_xyz_noise" in recs[0]["note"] and recs[0]["xrt"] is None
+    assert "no_such_module_xyz" in recs[1]["note"]
+
+
+def test_summary_ratio_uses_fastest_like_for_like_anchor(h):
+    def rec(lib, xrt, lfl=True):
+        return {"op": "f", "params": {"a": 1}, "library": lib, "variant": lib, "clip_s": 4.0, "xrt": xrt,
+                "median_s": 4.0 / xrt, "iqr_s": 0.0, "compile_s": None, "first_call_s": 0.0, "quality": {},
+                "like_for_like": lfl, "status": "ok", "note": ""}
+
+    rows = h.summary_rows([rec("noisegen", 300.0), rec("scipy", 100.0), rec("numpy", 150.0),
+                           rec("cheat", 1000.0, lfl=False)])
+    assert len(rows) == 1
+    assert rows[0]["anchor"]["library"] == "numpy"
+    assert rows[0]["ratio"] == pytest.approx(2.0)
+    md = h.markdown([rec("noisegen", 300.0), rec("numpy", 150.0)], h.environment())
+    assert "2.00x" in md
+
+
+def test_quality_measures(h):
+    rng = np.random.default_rng(0)
+    n = 1 << 17
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n)
+    f[0] = f[1]
+    pink = np.fft.irfft(spec / np.sqrt(f), n)
+    assert h.psd_slope_db_per_oct(pink) == pytest.approx(-3.0103, abs=0.05)
+    assert h.psd_slope_db_per_oct(rng.standard_normal(n)) == pytest.approx(0.0, abs=0.05)
+    tone = h.harmonic_tone(64000, f0=220.0)
+    assert h.f0_hz(tone, 220.0) == pytest.approx(220.0, abs=0.01)
+    shifted = h.harmonic_tone(64000, f0=220.0 * 2 ** (2 / 12))
+    assert h.semitones(h.f0_hz(shifted, 247.0), 220.0) == pytest.approx(2.0, abs=0.002)
+    s, noise = rng.standard_normal(8000), rng.standard_normal(8000)
+    g = np.sqrt(np.sum(s**2) / np.sum(noise**2) / 10)
+    assert h.snr_error_db(s, s + g * noise, 10.0) == pytest.approx(0.0, abs=1e-9)
+    assert h.snr_error_db(s, s + 2 * g * noise, 10.0) == pytest.approx(-6.0206, abs=1e-3)
+    y = rng.standard_normal(16000)
+    assert h.log_mel_distance(y, y) == pytest.approx(0.0, abs=1e-9)
+    assert h.log_mel_distance(0.1 * y, y) > 5
+
+
+@pytest.mark.slow
+def test_quick_run_has_noisegen_and_anchors_for_the_same_ops(tmp_path):
+    """Must show: ``python -m bench --quick --json out.json`` writes records for noisegen and at least
+    librosa, scipy and soxr for the same operations."""
+    pytest.importorskip("librosa")
+    pytest.importorskip("soxr")
+    records, stdout = _run_bench(tmp_path, timeout=600)
+    _check_schema(records)
+    ok = [r for r in records if r["status"] == "ok" and r["clip_s"] is not None]
+    ops = {lib: {r["op"] for r in ok if r["library"] == lib} for lib in ("noisegen", "librosa", "scipy", "soxr")}
+    for lib in ("librosa", "scipy", "soxr"):
+        assert ops[lib] and ops[lib] <= ops["noisegen"], (lib, ops)
+    assert {"colored_noise", "mix_at_snr", "bandpass", "convolve_rir", "time_stretch", "pitch_shift", "speed",
+            "chain"} <= ops["noisegen"]
+    assert {r["clip_s"] for r in ok} == {1.0, 4.0}
