@@ -93,12 +93,20 @@ def exact_kernel(fn=None, **overrides):
     return numba.njit(**options)(fn)
 
 
-def scalar(fn):
-    """Register a scalar helper for every Numba target; it stays callable from Python.
+#: Every helper declared with :func:`scalar`, in declaration order. The CUDA
+#: package registers each of them with numba-cuda's own typing registry when
+#: (and only when) CUDA is first used.
+SCALARS: list = []
 
-    The function is inlined into CPU kernels and compiled as a device function
-    for CUDA kernels, from this one source.
+
+def scalar(fn):
+    """Register a scalar helper for Numba; it stays callable from Python.
+
+    The function is inlined into CPU kernels now, and compiled as a device
+    function for CUDA kernels once :mod:`noisegen._kernels.cuda` is imported
+    (numba-cuda keeps a registry of its own), from this one source.
     """
+    SCALARS.append(fn)
     return register_jitable(inline="always")(fn)
 
 
@@ -110,4 +118,5 @@ __all__ = [
     "kernel",
     "exact_kernel",
     "scalar",
+    "SCALARS",
 ]

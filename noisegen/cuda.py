@@ -37,7 +37,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._backend import array_dtype, from_device, is_cuda_array, resolve_backend, to_device
-from ._validation import check_choice, check_sample_rate
+from ._validation import check_sample_rate
 from .errors import ParameterError
 from .rng import check_rng, derive_key, resolve_key
 

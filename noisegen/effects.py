@@ -12,22 +12,12 @@ import warnings
 
 import numpy as np
 
-from ._validation import check_audio, check_choice, check_int, check_real, check_sample_rate
-from .errors import BackendError, NoisegenWarning
+from ._backend import resolve_backend
+from ._validation import check_audio, check_int, check_real, check_sample_rate
+from .errors import NoisegenWarning
 from .units import db_to_amplitude, seconds_to_samples
 
 __all__ = ["gain", "clip", "bitcrush", "time_mask"]
-
-_BACKENDS = ("auto", "cpu", "cuda")
-
-
-def _check_backend(backend):
-    """``"auto"``/``"cpu"`` pass; ``"cuda"`` raises :class:`BackendError` until CUDA lands."""
-    check_choice(backend, "backend", _BACKENDS)
-    if backend == "cuda":
-        raise BackendError("backend='cuda' is not available yet for this effect; use backend='cpu'")
-    return "cpu"
-
 
 def gain(y, *, gain_db, backend="auto"):
     """Multiply audio by ``10 ** (gain_db / 20)``.
@@ -49,7 +39,10 @@ def gain(y, *, gain_db, backend="auto"):
     >>> gain(np.ones(3, dtype=np.float32), gain_db=-6.0206)
     array([0.5, 0.5, 0.5], dtype=float32)
     """
-    _check_backend(backend)
+    if resolve_backend(backend, y, supports_cuda=True) == "cuda":
+        from ._cuda_dispatch import cuda_gain
+
+        return cuda_gain(y, gain_db=gain_db)
     y = check_audio(y, "y")
     g = check_real(gain_db, "gain_db", low=-120.0, high=120.0)
     return y * y.dtype.type(db_to_amplitude(g))
@@ -89,7 +82,10 @@ def clip(y, *, threshold=1.0, percentile=None, backend="auto"):
     >>> clip(np.array([1.0, 2.0, 3.0, 4.0]), percentile=25.0)
     array([1.  , 2.  , 3.  , 3.25])
     """
-    _check_backend(backend)
+    if resolve_backend(backend, y, supports_cuda=True) == "cuda":
+        from ._cuda_dispatch import cuda_clip
+
+        return cuda_clip(y, threshold=threshold, percentile=percentile)
     y = check_audio(y, "y")
     if percentile is not None:
         p = check_real(percentile, "percentile", low=0.0, high=100.0, high_inclusive=False)
@@ -129,7 +125,10 @@ def bitcrush(y, *, bit_depth, backend="auto"):
     >>> bitcrush(np.array([0.1, 0.3, -0.8]), bit_depth=2)
     array([ 0. ,  0.5, -1. ])
     """
-    _check_backend(backend)
+    if resolve_backend(backend, y, supports_cuda=True) == "cuda":
+        from ._cuda_dispatch import cuda_bitcrush
+
+        return cuda_bitcrush(y, bit_depth=bit_depth)
     y = check_audio(y, "y")
     bits = check_int(bit_depth, "bit_depth", low=1, high=32)
     scale = y.dtype.type(2.0 ** (bits - 1))
@@ -166,7 +165,10 @@ def time_mask(y, *, start_s, duration_s, sample_rate, fade_s=0.005, backend="aut
     >>> out[18:26]
     array([1., 1., 0., 0., 0., 0., 1., 1.])
     """
-    _check_backend(backend)
+    if resolve_backend(backend, y, supports_cuda=True) == "cuda":
+        from ._cuda_dispatch import cuda_time_mask
+
+        return cuda_time_mask(y, start_s=start_s, duration_s=duration_s, sample_rate=sample_rate, fade_s=fade_s)
     y = check_audio(y, "y")
     sample_rate = check_sample_rate(sample_rate)
     start = seconds_to_samples(check_real(start_s, "start_s", low=0.0), sample_rate)

@@ -24,7 +24,7 @@ import numpy as np
 
 from ._kernels.cpu import biquad as _biquad
 from ._validation import check_audio, check_choice, check_int, check_real, check_sample_rate
-from .effects import _check_backend
+from ._backend import resolve_backend
 from .errors import ParameterError
 
 __all__ = [
@@ -162,7 +162,10 @@ def sos_filter(y, *, sos, zi=None, backend="auto"):
     >>> bool(np.allclose(np.concatenate([out, out2]), sos_filter(y, sos=sos)))
     True
     """
-    _check_backend(backend)
+    if resolve_backend(backend, y, supports_cuda=True) == "cuda":
+        from ._cuda_dispatch import cuda_sos_filter
+
+        return cuda_sos_filter(y, sos=sos, zi=zi)
     y = check_audio(y, "y")
     sos = np.asarray(sos, dtype=np.float64)
     if sos.ndim != 2 or sos.shape[1] != 6 or sos.shape[0] < 1:
@@ -206,7 +209,10 @@ def _run(y, sos, zi):
 
 
 def _apply(y, sos, zi, backend):
-    _check_backend(backend)
+    if resolve_backend(backend, y, supports_cuda=True) == "cuda":
+        from ._cuda_dispatch import cuda_sos_filter
+
+        return cuda_sos_filter(y, sos=sos, zi=zi)
     return _run(check_audio(y, "y"), sos, zi)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from ._kernels.cpu import mix as _mix
 from ._validation import check_audio, check_choice, check_int, check_real, check_sample_rate
-from .effects import _check_backend
+from ._backend import resolve_backend
 from .errors import NoisegenWarning, ParameterError
 from .rng import as_generator
 from .units import seconds_to_samples
@@ -160,7 +160,10 @@ def mix_at_snr(signal, noise, *, snr_db, noise_offset=0, reference="rms", sample
     >>> round(float(10 * np.log10(np.mean(speech**2) / np.mean((out - speech)**2))), 6)
     10.0
     """
-    _check_backend(backend)
+    if resolve_backend(backend, signal, noise, supports_cuda=True) == "cuda":
+        from ._cuda_dispatch import cuda_mix_at_snr
+
+        return cuda_mix_at_snr(signal, noise, snr_db=snr_db, noise_offset=noise_offset, reference=reference, sample_rate=sample_rate)
     s = _shape_only(signal, "signal")
     s2 = _as_2d(s)
     n2 = _noise_2d(noise, s2.shape[0])
@@ -227,7 +230,7 @@ def add_background_noises(signal, noises, *, snr_db, noise_offsets=None, referen
     >>> out.shape
     (800,)
     """
-    _check_backend(backend)
+    resolve_backend(backend, signal)
     s = _shape_only(signal, "signal")
     s2 = _as_2d(s)
     noises = list(noises)
@@ -308,7 +311,7 @@ def add_short_noises(signal, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=
     >>> len(events) >= 1
     True
     """
-    _check_backend(backend)
+    resolve_backend(backend, signal)
     s = _shape_only(signal, "signal")
     s2 = _as_2d(s)
     sample_rate = check_sample_rate(sample_rate)

@@ -437,20 +437,6 @@ def _speech_shaped_sos(sample_rate) -> np.ndarray:
     return _speech_shaped_sos_cached(check_sample_rate(sample_rate)).copy()
 
 
-def _white(n: int, rng, n_channels):
-    try:
-        from .synth import white_noise
-    except ImportError:  # pragma: no cover - the lead's synth module not landed yet
-        white_noise = None
-    if white_noise is not None:
-        return white_noise(n, rng=rng, n_channels=n_channels, dtype=np.float64)
-    # TODO(issue 2): remove once noisegen.synth.white_noise lands.
-    from .rng import as_generator
-
-    shape = (n,) if n_channels is None else (n_channels, n)
-    return as_generator(rng).standard_normal(shape)
-
-
 def speech_shaped_noise(*, sample_rate, duration_s=None, n_samples=None, rng=None, amplitude=1.0,
                         n_channels=None, dtype=np.float32):
     """Gaussian noise with the long-term average speech spectrum (LTASS).
@@ -458,8 +444,9 @@ def speech_shaped_noise(*, sample_rate, duration_s=None, n_samples=None, rng=Non
     White noise from :func:`noisegen.white_noise` through a small IIR filter
     fitted to the universal LTASS of Byrne et al. (1994): a broad maximum
     around 400-500 Hz, a steep fall below 100 Hz and about -9 dB/octave of
-    power density above 1 kHz. The filter starts at rest, exactly like
-    ``NoiseGenerator("speech-shaped")``.
+    power density above 1 kHz. The filter starts in its stationary state (no
+    onset transient), and the samples are exactly those of
+    ``NoiseGenerator("speech", ...)`` with the same ``rng``.
 
     Parameters
     ----------
@@ -485,15 +472,17 @@ def speech_shaped_noise(*, sample_rate, duration_s=None, n_samples=None, rng=Non
     >>> y.shape, y.dtype
     ((16000,), dtype('float32'))
     """
-    from scipy.signal import sosfilt
+    from .synth import NoiseGenerator
 
     sr = check_sample_rate(sample_rate)
     n = _length(duration_s, n_samples, sr)
     amplitude = check_real(amplitude, "amplitude")
     n_channels = check_n_channels(n_channels)
     dtype = check_float_dtype(dtype)
-    white = _white(n, rng, n_channels)
-    y = sosfilt(_speech_shaped_sos_cached(sr).copy(), white, axis=-1)
+    gen = NoiseGenerator("speech", sample_rate=sr, rng=rng, n_channels=n_channels or 1, dtype=np.float64)
+    y = gen.read(n)
+    if n_channels is not None and y.ndim == 1:
+        y = y[np.newaxis]
     if amplitude != 1.0:
-        y *= amplitude
+        y = y * amplitude
     return np.ascontiguousarray(y, dtype=dtype)

@@ -26,8 +26,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import check_audio, check_choice, check_sample_rate
-from .errors import BackendError, ParameterError
+from ._backend import resolve_backend
+from ._validation import check_audio, check_sample_rate
+from .errors import ParameterError
 
 __all__ = ["resample", "Resampler"]
 
@@ -169,12 +170,6 @@ class _Plan:
             k.resample_interp(xp, offset, k0, self.step, self.half, N_PHASES, self.table, out)
 
 
-def _check_backend(backend):
-    check_choice(backend, "backend", ("auto", "cpu", "cuda"))
-    if backend == "cuda":
-        raise BackendError("backend='cuda' is not available for resampling yet; use 'auto' or 'cpu'")
-
-
 def _apply(y, ratio, n_out):
     """Resample ``y`` (1-D or 2-D, float) by ``ratio`` to exactly ``n_out`` samples."""
     x2 = y.reshape(int(np.prod(y.shape[:-1], dtype=int)), y.shape[-1])
@@ -221,10 +216,13 @@ def resample(y, *, orig_sample_rate, target_sample_rate, backend="auto"):
     >>> noisegen.resample(np.zeros((2, 441)), orig_sample_rate=44100, target_sample_rate=16000).shape
     (2, 160)
     """
+    if resolve_backend(backend, y, supports_cuda=True) == "cuda":
+        from ._cuda_dispatch import cuda_resample
+
+        return cuda_resample(y, orig_sample_rate=orig_sample_rate, target_sample_rate=target_sample_rate)
     y = check_audio(y)
     orig = check_sample_rate(orig_sample_rate, "orig_sample_rate")
     target = check_sample_rate(target_sample_rate, "target_sample_rate")
-    _check_backend(backend)
     if orig == target:
         return y.copy()
     n = y.shape[-1]

@@ -30,7 +30,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from ._validation import check_audio, check_choice
-from .effects import _check_backend
+from ._backend import resolve_backend
 from .errors import ParameterError
 
 __all__ = ["convolve_rir", "RirConvolver", "prepare_rir"]
@@ -139,7 +139,7 @@ class RirConvolver:
 
         The streaming state is not touched.
         """
-        _check_backend(backend)
+        resolve_backend(backend, y)
         check_choice(mode, "mode", ("same", "full"))
         y = check_audio(y, "y")
         x2 = y[None, :] if y.ndim == 1 else y
@@ -160,7 +160,7 @@ class RirConvolver:
         the concatenated outputs equal ``convolve(whole_signal)``. The number
         of channels must stay the same until :meth:`reset` or :meth:`flush`.
         """
-        _check_backend(backend)
+        resolve_backend(backend, chunk)
         chunk = check_audio(chunk, "chunk")
         x2 = chunk[None, :] if chunk.ndim == 1 else chunk
         self._channels(x2)
@@ -261,7 +261,7 @@ def convolve_rir(y, rir, *, mode="same", normalize="energy", compensate_delay=Fa
     >>> convolve_rir(y, np.array([0.0, 0.5, 0.25]), normalize="peak", compensate_delay=True).round(6)
     array([1. , 0.5, 0. , 2. ])
     """
-    _check_backend(backend)
+    resolve_backend(backend, y)
     check_choice(normalize, "normalize", _NORMALIZE)
     rir = check_audio(rir, "rir", allow_empty=False)
     return _cached_convolver(rir, normalize, compensate_delay).convolve(y, mode=mode)

@@ -317,7 +317,10 @@ def colored_noise(n_samples, *, beta, rng=None, n_channels=None, dtype=np.float3
     c = check_n_channels(n_channels)
     dtype = check_float_dtype(dtype)
     check_rng(rng)
-    resolve_backend(backend)
+    if resolve_backend(backend, supports_cuda=True) == "cuda":
+        from ._cuda_dispatch import cuda_colored_noise
+
+        return cuda_colored_noise(n, beta=beta, rng=rng, n_channels=c, dtype=dtype)
     key = resolve_key(rng)
     bank = _design(beta)
     out = np.empty((1 if c is None else c, n), dtype=dtype)

@@ -20,8 +20,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from ._backend import resolve_backend
 from ._validation import check_audio, check_choice, check_int, check_real, check_sample_rate
-from .errors import BackendError
 from .resample import _apply as _resample_to_length
 from .resample import filter_table
 
@@ -33,12 +33,6 @@ WSOLA_HOP_S = 0.015
 WSOLA_TOLERANCE_S = 0.010
 #: Sample rate of the decimated guide used by the coarse WSOLA search, Hz.
 WSOLA_COARSE_RATE = 4000
-
-
-def _check_backend(backend):
-    check_choice(backend, "backend", ("auto", "cpu", "cuda"))
-    if backend == "cuda":
-        raise BackendError("backend='cuda' is not available for time/pitch effects yet; use 'auto' or 'cpu'")
 
 
 def _ratio(value: float):
@@ -74,10 +68,13 @@ def speed(y, *, factor, sample_rate, backend="auto"):
     >>> noisegen.speed(np.zeros(16001, dtype=np.float32), factor=1.1, sample_rate=16000).shape
     (14546,)
     """
+    if resolve_backend(backend, y, supports_cuda=True) == "cuda":
+        from ._cuda_dispatch import cuda_speed
+
+        return cuda_speed(y, factor=factor, sample_rate=sample_rate)
     y = check_audio(y)
     factor = check_real(factor, "factor", low=0.0, low_inclusive=False)
     check_sample_rate(sample_rate)
-    _check_backend(backend)
     n_out = round(y.shape[-1] / factor)
     if factor == 1.0:
         return y.copy()
@@ -217,11 +214,11 @@ def time_stretch(y, *, rate, sample_rate, method="wsola", backend="auto"):
     >>> noisegen.time_stretch(y, rate=1.25, sample_rate=16000).shape
     (12800,)
     """
+    resolve_backend(backend, y)  # no batched GPU form: raises BackendError for CUDA
     y = check_audio(y)
     rate = check_real(rate, "rate", low=0.0, low_inclusive=False)
     sample_rate = check_sample_rate(sample_rate)
     method = check_choice(method, "method", ("wsola", "phase_vocoder"))
-    _check_backend(backend)
     return _stretch_to(y, round(y.shape[-1] / rate), sample_rate, method)
 
 
@@ -255,11 +252,11 @@ def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, backend="auto"):
     >>> noisegen.pitch_shift(y, sample_rate=16000, n_steps=-2).shape
     (16000,)
     """
+    resolve_backend(backend, y)  # no batched GPU form: raises BackendError for CUDA
     y = check_audio(y)
     sample_rate = check_sample_rate(sample_rate)
     n_steps = check_real(n_steps, "n_steps")
     bins_per_octave = check_int(bins_per_octave, "bins_per_octave", low=1)
-    _check_backend(backend)
     n = y.shape[-1]
     if n_steps == 0 or n == 0:
         return y.copy()

@@ -20,22 +20,11 @@ _registered: set = set()
 
 
 def _shared_scalars():
-    from .. import rng
+    # import every module that declares @scalar helpers, then take the registry
+    from ..._jit import SCALARS
+    from .. import biquad, osc, resample, rng  # noqa: F401
 
-    fns = [rng.mix64, rng.stream_key, rng.hash64, rng.unit53, rng.normal_from_hash]
-    try:  # helpers of the filter and resampler issues (present once they land)
-        from .. import biquad
-
-        fns += [getattr(biquad, name) for name in ("biquad_step", "biquad_coefficients") if hasattr(biquad, name)]
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from .. import resample
-
-        fns += [resample.bessel_i0, resample.kaiser, resample.sinc, resample.sinc_kernel, resample.hann]
-    except ImportError:  # pragma: no cover
-        pass
-    return fns
+    return list(SCALARS)
 
 
 def register_scalars(fns=None) -> None:
