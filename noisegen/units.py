@@ -28,8 +28,8 @@ def db_to_amplitude(value_db):
 
     Examples
     --------
-    >>> db_to_amplitude(-6.0206)
-    0.5000...
+    >>> round(float(db_to_amplitude(-6.0206)), 4)
+    0.5
     """
     return np.power(10.0, np.asarray(value_db, dtype=np.float64) / 20.0)[()]
 
