@@ -285,13 +285,9 @@ def sosfilt_rows(d2, sos_rows, state_rows=None, *, out=None, threads=None):
 
 def cuda_sos_filter(y, *, sos, zi=None, threads=None):
     """:func:`noisegen.sos_filter` on the GPU; ``zf`` comes back as a NumPy array."""
-    sos = np.asarray(sos, dtype=np.float64)
-    if sos.ndim != 2 or sos.shape[1] != 6 or sos.shape[0] < 1:
-        raise ParameterError(f"sos must have shape (n_sections, 6), got shape {sos.shape}")
-    if not np.all(sos[:, 3] == 1.0):
-        if np.any(sos[:, 3] == 0.0) or not np.isfinite(sos).all():
-            raise ParameterError("sos must be finite with a0 != 0 in every section")
-        sos = sos / sos[:, 3:4]
+    from .filters import check_sos
+
+    sos = check_sos(sos)
     y2, shape = _audio_rows(y)
     rows, mono = y2.shape[0], len(shape) == 1
     state = None

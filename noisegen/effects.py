@@ -27,7 +27,8 @@ def gain(y, *, gain_db, backend="auto"):
     y : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
     gain_db : float
         Gain in dB, in [-120, 120]. No clipping is applied (see :func:`clip`).
-    backend : {"auto", "cpu"}
+    backend : {"auto", "cpu", "cuda"}
+        "auto" runs on the GPU when ``y`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
 
     Returns
     -------
@@ -62,7 +63,8 @@ def clip(y, *, threshold=1.0, percentile=None, backend="auto"):
         samples (by magnitude, over all channels) is clipped: the
         ``100 - percentile`` percentile of ``|y|`` (in [0, 100); the
         distortion of audiomentations' ``ClippingDistortion``).
-    backend : {"auto", "cpu"}
+    backend : {"auto", "cpu", "cuda"}
+        "auto" runs on the GPU when ``y`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
 
     Returns
     -------
@@ -113,7 +115,8 @@ def bitcrush(y, *, bit_depth, backend="auto"):
     y : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
     bit_depth : int
         In [1, 32].
-    backend : {"auto", "cpu"}
+    backend : {"auto", "cpu", "cuda"}
+        "auto" runs on the GPU when ``y`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
 
     Returns
     -------
@@ -152,7 +155,8 @@ def time_mask(y, *, start_s, duration_s, sample_rate, fade_s=0.005, backend="aut
     sample_rate : int
     fade_s : float
         Length of each fade (default 5 ms); 0 gives a hard mask.
-    backend : {"auto", "cpu"}
+    backend : {"auto", "cpu", "cuda"}
+        "auto" runs on the GPU when ``y`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
 
     Returns
     -------

@@ -145,7 +145,8 @@ def sos_filter(y, *, sos, zi=None, backend="auto"):
     zi : None, "zeros" or np.ndarray [shape=(n_sections, 2) or (n_sections, n_channels, 2)]
         Filter state before the first sample. ``None``: zero state, only the
         output is returned. Otherwise ``(out, zf)`` is returned.
-    backend : {"auto", "cpu"}
+    backend : {"auto", "cpu", "cuda"}
+        "auto" runs on the GPU when ``y`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
 
     Returns
     -------
@@ -167,6 +168,11 @@ def sos_filter(y, *, sos, zi=None, backend="auto"):
 
         return cuda_sos_filter(y, sos=sos, zi=zi)
     y = check_audio(y, "y")
+    return _run(y, check_sos(sos), zi)
+
+
+def check_sos(sos) -> np.ndarray:
+    """``sos`` as a C-contiguous float64 ``(n_sections, 6)`` array with ``a0 = 1``."""
     sos = np.asarray(sos, dtype=np.float64)
     if sos.ndim != 2 or sos.shape[1] != 6 or sos.shape[0] < 1:
         raise ParameterError(f"sos must have shape (n_sections, 6), got shape {sos.shape}")
@@ -174,7 +180,7 @@ def sos_filter(y, *, sos, zi=None, backend="auto"):
         if np.any(sos[:, 3] == 0.0) or not np.isfinite(sos).all():
             raise ParameterError("sos must be finite with a0 != 0 in every section")
         sos = sos / sos[:, 3:4]
-    return _run(y, np.ascontiguousarray(sos), zi)
+    return np.ascontiguousarray(sos)
 
 
 def _run(y, sos, zi):
@@ -229,7 +235,8 @@ def lowpass(y, *, cutoff_hz, sample_rate, order=4, zi=None, backend="auto"):
         Butterworth order (default 4).
     zi : None, "zeros" or np.ndarray
         Filter state; when given, ``(out, zf)`` is returned (see :func:`sos_filter`).
-    backend : {"auto", "cpu"}
+    backend : {"auto", "cpu", "cuda"}
+        "auto" runs on the GPU when ``y`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
 
     Returns
     -------

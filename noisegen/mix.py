@@ -134,7 +134,8 @@ def mix_at_snr(signal, noise, *, snr_db, noise_offset=0, reference="rms", sample
         (speech activity), which ignores leading and trailing silence.
     sample_rate : int or None
         Needed only for ``reference="active"``.
-    backend : {"auto", "cpu"}
+    backend : {"auto", "cpu", "cuda"}
+        "auto" runs on the GPU when ``signal`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
 
     Returns
     -------

@@ -56,7 +56,8 @@ def speed(y, *, factor, sample_rate, backend="auto"):
         Speed factor; 1.1 is 10 % faster (shorter, higher).
     sample_rate : int
         Sample rate of ``y`` (and of the output), Hz.
-    backend : {"auto", "cpu"}
+    backend : {"auto", "cpu", "cuda"}
+        "auto" runs on the GPU when ``y`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
 
     Returns
     -------
