@@ -121,7 +121,7 @@ def _noise_spec(noise, b, gen):
 
 
 def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, band=None, band_order=4,
-                  speed=None, rng=None, backend="auto", threads=None):
+                  speed=None, rng=None, backend="auto", threads=None, params=None):
     """Augment a ``(B, T)`` batch: noise at an SNR, gain, band-pass, speed, with per-item parameters.
 
     Parameters
@@ -148,6 +148,16 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
         ``"auto"``: CUDA for a CUDA batch, else CPU.
     threads : int or None
         CUDA threads per block (tests use tiny ones).
+    params : dict or None
+        Replay given per-item parameters instead of drawing them (``noise``,
+        ``snr_db``, ``gain_db``, ``band``, ``speed`` and ``rng`` must then be
+        None): the keys of :attr:`AugmentedBatch.params` (``snr_db`` with
+        ``beta`` and ``noise_keys``, ``gain_db``, ``band_hz``, ``speed``),
+        each ``(B,)`` (``band_hz`` ``(B, 2)``), plus optional boolean
+        ``(B,)`` masks ``noise_applied``, ``gain_applied``, ``band_applied``,
+        ``speed_applied``: an item whose mask is False skips that stage.
+        This is how :class:`~noisegen.AugmentStream` runs a pipeline whose
+        transforms apply with a probability.
 
     Returns
     -------
@@ -172,6 +182,12 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     if array_dtype(batch) not in (np.float32, np.float64):
         raise ParameterError(f"batch must be float32 or float64, got dtype {array_dtype(batch)}")
     b, t = shape
+    if params is not None:
+        if any(v is not None for v in (noise, snr_db, gain_db, band, speed, rng)):
+            raise ParameterError("params replays given parameters: leave noise, snr_db, gain_db, band, speed and rng None")
+        params = _replay_params(params, b, sample_rate)
+        run = _run_cuda if where == "cuda" else _run_cpu
+        return run(batch, None, params, sample_rate=sample_rate, band_order=band_order, threads=threads)
     key = resolve_key(rng)
     gen = np.random.default_rng(derive_key(key, 1 << 32))
     betas, noise_array = _noise_spec(noise, b, gen)
@@ -193,6 +209,50 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     return run(batch, noise_array, params, sample_rate=sample_rate, band_order=band_order, threads=threads)
 
 
+_STAGES = {"noise": ("snr_db", "beta", "noise_keys"), "gain": ("gain_db",), "band": ("band_hz",), "speed": ("speed",)}
+
+
+def _replay_params(params, b, sample_rate):
+    """Validated copies of given per-item parameters (see ``augment_batch(params=)``)."""
+    if not isinstance(params, dict):
+        raise ParameterError(f"params must be a dict of per-item arrays, got {type(params).__name__}")
+    known = {k for keys in _STAGES.values() for k in keys} | {f"{s}_applied" for s in _STAGES}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ParameterError(f"params has unknown keys {unknown}; expected some of {sorted(known)}")
+    if ("snr_db" in params) != ("beta" in params) or ("beta" in params) != ("noise_keys" in params):
+        raise ParameterError("params must give snr_db, beta and noise_keys together")
+    out = {}
+    if "snr_db" in params:
+        out["snr_db"] = _draw(np.asarray(params["snr_db"]), "snr_db", b, None, low=-100.0, high=200.0)
+        out["beta"] = _draw(np.asarray(params["beta"]), "beta", b, None, low=-2.0, high=2.0)
+        keys = np.asarray(params["noise_keys"])
+        if keys.shape != (b,) or keys.dtype != np.uint64:
+            raise ParameterError(f"noise_keys must be a ({b},) uint64 array, got {keys.dtype} {keys.shape}")
+        out["noise_keys"] = keys
+    if "gain_db" in params:
+        out["gain_db"] = _draw(np.asarray(params["gain_db"]), "gain_db", b, None, low=-120.0, high=120.0)
+    if "band_hz" in params:
+        out["band_hz"] = _draw_band(params["band_hz"], b, sample_rate)
+    if "speed" in params:
+        out["speed"] = _draw_speed(np.asarray(params["speed"], dtype=np.float64), b, None)
+    for stage, keys in _STAGES.items():
+        name = f"{stage}_applied"
+        if name in params:
+            if keys[0] not in out:
+                raise ParameterError(f"params: {name} given without {keys[0]}")
+            mask = np.asarray(params[name])
+            if mask.shape != (b,) or mask.dtype != np.bool_:
+                raise ParameterError(f"{name} must be a ({b},) bool array, got {mask.dtype} {mask.shape}")
+            out[name] = mask
+    return out
+
+
+def _applied(params, stage, i):
+    mask = params.get(f"{stage}_applied")
+    return _STAGES[stage][0] in params and (mask is None or bool(mask[i]))
+
+
 def _run_cpu(batch, noise_array, params, *, sample_rate, band_order, threads=None):
     """The same chain, item by item, with the public CPU functions."""
     from . import filters, mix, timescale
@@ -204,7 +264,7 @@ def _run_cpu(batch, noise_array, params, *, sample_rate, band_order, threads=Non
     items = []
     for i in range(b):
         y = x[i]
-        if "snr_db" in params:
+        if _applied(params, "noise", i):
             if noise_array is not None:
                 nz = np.asarray(noise_array)
                 nz = nz if nz.ndim == 1 else nz[i]
@@ -219,12 +279,12 @@ def _run_cpu(batch, noise_array, params, *, sample_rate, band_order, threads=Non
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # silent items stay unchanged, as on the GPU
                 y = mix.mix_at_snr(y, nz, snr_db=float(params["snr_db"][i]))
-        if "gain_db" in params:
+        if _applied(params, "gain", i):
             y = gain(y, gain_db=float(params["gain_db"][i]))
-        if "band_hz" in params:
+        if _applied(params, "band", i):
             lo, hi = params["band_hz"][i]
             y = filters.bandpass(y, low_hz=lo, high_hz=hi, sample_rate=sample_rate, order=band_order)
-        if "speed" in params:
+        if _applied(params, "speed", i):
             y = timescale.speed(y, factor=float(params["speed"][i]), sample_rate=sample_rate)
         items.append(y)
     lengths = np.array([len(y) for y in items], dtype=np.int64)
@@ -261,19 +321,29 @@ def _run_cuda(batch, noise_array, params, *, sample_rate, band_order, threads=No
             p_noise = cuda.to_device(np.full(b, p_noise.copy_to_host()[0]))
         scales = cuda.device_array(b, dtype=np.float64)
         dispatch.launch(mix.snr_scales, b, threads, p_sig, p_noise, dispatch._row_array(params["snr_db"]), scales)
+        if "noise_applied" in params:  # scale 0: the item is left unchanged
+            dispatch.launch(mix.gain_rows, b, threads, scales.reshape(b, 1),
+                            dispatch._row_array(params["noise_applied"]), scales.reshape(b, 1))
         dispatch.launch(mix.mix_rows, b * t, threads, cur, nz, dispatch._row_array(np.zeros(b), np.int64), scales, cur)
     if "gain_db" in params:
         gains = (10.0 ** (params["gain_db"] / 20.0)).astype(dtype)
+        if "gain_applied" in params:
+            gains[~params["gain_applied"]] = 1
         dispatch.launch(dispatch._kernels("mix").gain_rows, b * t, threads, cur, dispatch._row_array(gains, dtype), cur)
     if "band_hz" in params:
         from .filters import design_sos
 
         sos = np.stack([design_sos("bandpass", low_hz=lo, high_hz=hi, sample_rate=sample_rate, order=band_order)
                         for lo, hi in params["band_hz"]])
+        if "band_applied" in params:  # an identity cascade: y = x exactly
+            sos[~params["band_applied"]] = np.array([1.0, 0.0, 0.0, 1.0, 0.0, 0.0])
         dispatch.sosfilt_rows(cur, sos, out=cur, threads=threads)
     lengths = np.full(b, t, dtype=np.int64)
     if "speed" in params:
-        lengths = np.array([round(t / f) for f in params["speed"]], dtype=np.int64)
-        ratios = [dispatch.speed_ratio(float(f)) for f in params["speed"]]
+        factors = params["speed"].copy()
+        if "speed_applied" in params:
+            factors[~params["speed_applied"]] = 1.0
+        lengths = np.array([round(t / f) for f in factors], dtype=np.int64)
+        ratios = [dispatch.speed_ratio(float(f)) for f in factors]
         cur = dispatch.resample_rows(cur, ratios, lengths, threads=threads)
     return AugmentedBatch(from_device(cur, batch), lengths, params)

@@ -24,10 +24,19 @@ already been imported: this module never imports it.
 
 Memory. Files are read one at a time, when their turn comes; only the
 current item's audio and chunks are held.
+
+GPU. ``device="cuda"`` reads, resamples and chunks on the host as above,
+draws each item's parameters on the host from the same key, and augments a
+whole batch on the GPU with :func:`noisegen.cuda.augment_batch` (a few
+launches per batch; use :meth:`AugmentStream.batches`). Only pipelines of
+AddColoredNoise, Gain, BandPassFilter and SpeedPerturb (alone or in a
+Compose) can run there; see :func:`cuda_batch_params`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import sys
 import warnings
@@ -36,7 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import check_audio, check_int, check_real, check_sample_rate
+from ._validation import check_audio, check_choice, check_int, check_real, check_sample_rate
 from .errors import ParameterError
 from .errors import NoisegenWarning
 from .rng import derive_key, resolve_key
@@ -44,7 +53,7 @@ from .transforms.base import Transform
 from .transforms._files import list_audio_files, read_audio, resample_to
 from .units import seconds_to_samples
 
-__all__ = ["AugmentStream", "Chunk", "Batch"]
+__all__ = ["AugmentStream", "Chunk", "Batch", "cuda_batch_params"]
 
 _ORDER_TAG = (1 << 64) - 1  # key path tag for the shuffle order of an epoch
 
@@ -223,6 +232,12 @@ class AugmentStream:
         initialised.
     mono : bool
         Mix files down to mono (``(n,)`` chunks) or keep their channels.
+    device : {"cpu", "cuda"}
+        Where the pipeline runs. ``"cuda"`` augments each batch of
+        :meth:`batches` on the GPU (``Batch.samples`` is then a numba device
+        array); it needs ``mono=True`` and a pipeline that
+        :func:`cuda_batch_params` supports (checked here, ParameterError
+        naming the unsupported transform otherwise).
 
     Notes
     -----
@@ -240,7 +255,7 @@ class AugmentStream:
     """
 
     def __init__(self, source, pipeline, *, sample_rate, chunk_s=None, hop_s=None, rng=0, shuffle=True, epochs=1,
-                 rank=None, world_size=None, mono=True):
+                 rank=None, world_size=None, mono=True, device="cpu"):
         if pipeline is not None and not isinstance(pipeline, Transform):
             raise ParameterError(f"pipeline must be a noisegen Transform or None, got {type(pipeline).__name__}")
         self.pipeline = pipeline
@@ -261,6 +276,12 @@ class AugmentStream:
             rank = check_int(rank, "rank", low=0, high=world_size - 1)
         self.rank, self.world_size = rank, world_size
         self.mono = bool(mono)
+        self.device = check_choice(device, "device", ("cpu", "cuda"))
+        self._cuda_threads = None  # threads per block of the CUDA launches (None: the default)
+        if self.device == "cuda":
+            if not self.mono:
+                raise ParameterError("device='cuda' augments (B, T) batches: it needs mono=True")
+            _cuda_transforms(pipeline)
         self._items, self._iterable = _items(source)
         if self._iterable is not None:
             if self.shuffle:
@@ -321,6 +342,12 @@ class AugmentStream:
 
     # -- iteration ---------------------------------------------------------------
     def __iter__(self):
+        if self.device == "cuda":
+            raise ParameterError("device='cuda' augments whole batches on the GPU: iterate stream.batches(batch_size), "
+                                 "not the stream's chunks")
+        return self._iter(augment=True)
+
+    def _iter(self, augment):
         shard, n_shards = self.shard()
         # A finished pass leaves _epoch at the next epoch, so iterating again
         # continues with fresh epochs rather than repeating the last ones.
@@ -330,7 +357,7 @@ class AugmentStream:
             for position, item, y in self._epoch_items(epoch, shard, n_shards):
                 if position != self._position:
                     self._position, self._chunk = position, 0
-                for chunk in self._chunks(epoch, item, y, self._chunk):
+                for chunk in self._chunks(epoch, item, y, self._chunk, augment):
                     self._chunk += 1
                     yield chunk
                 self._position, self._chunk = position + 1, 0
@@ -385,11 +412,14 @@ class AugmentStream:
     def _source(self, item):
         return self._items.source(item) if self._items is not None else f"array:{item}"
 
-    def _chunks(self, epoch, item, y, skip):
+    def _chunks(self, epoch, item, y, skip, augment=True):
         if y is None:
             return
         params = {}
-        if self.pipeline is not None:
+        if not augment:  # device="cuda": draw the parameters only, the GPU applies them per batch
+            gen = np.random.default_rng(derive_key(self._key, epoch, item))
+            params = _draw_params(self.pipeline, self.sample_rate, gen)
+        elif self.pipeline is not None:
             # y was checked (float32, finite) and the pipeline prepared at
             # construction: run it without validating the item again.
             y = self.pipeline._run(y, self.sample_rate, np.random.default_rng(derive_key(self._key, epoch, item)))
@@ -421,6 +451,9 @@ class AugmentStream:
         the last batch yielded.
         """
         batch_size = check_int(batch_size, "batch_size", low=1)
+        if self.device == "cuda":
+            yield from self._cuda_batches(batch_size, drop_last)
+            return
         pending = []
         for chunk in self:
             pending.append(chunk)
@@ -430,9 +463,37 @@ class AugmentStream:
         if pending and not drop_last:
             yield collate(pending)
 
+    def _cuda_batches(self, batch_size, drop_last):
+        from ._backend import require_cuda
+
+        cuda = require_cuda()  # BackendError with the install hint, before any file is read
+        pending = []
+        for chunk in self._iter(augment=False):
+            pending.append(chunk)
+            if len(pending) == batch_size:
+                yield self._cuda_batch(pending, cuda)
+                pending = []
+        if pending and not drop_last:
+            yield self._cuda_batch(pending, cuda)
+
+    def _cuda_batch(self, chunks, cuda):
+        """Augment raw chunks as one (B, T) device batch; chunks keep their params, not their samples."""
+        from .cuda import augment_batch
+
+        raw = collate(chunks)
+        params, band_order, lengths = cuda_batch_params(
+            self.pipeline, [c.params for c in chunks], sample_rate=self.sample_rate, lengths=raw.lengths,
+            width=raw.samples.shape[-1], starts=[c.start for c in chunks])
+        samples = cuda.to_device(raw.samples)
+        if params:
+            samples = augment_batch(samples, sample_rate=self.sample_rate, params=params, band_order=band_order,
+                                    backend="cuda", threads=self._cuda_threads).samples
+        out = [dataclasses.replace(c, samples=None, length=int(n)) for c, n in zip(chunks, lengths)]
+        return Batch(samples, lengths, out)
+
     def __repr__(self):
         return (f"AugmentStream(n_items={self.n_items}, sample_rate={self.sample_rate}, chunk_s={self.chunk_s}, "
-                f"hop_s={self.hop_s}, shuffle={self.shuffle}, epochs={self.epochs})")
+                f"hop_s={self.hop_s}, shuffle={self.shuffle}, epochs={self.epochs}, device={self.device!r})")
 
 
 def collate(chunks) -> Batch:
@@ -449,3 +510,164 @@ def collate(chunks) -> Batch:
         out[i, ..., : c.samples.shape[-1]] = c.samples
     lengths = np.array([c.length for c in chunks], dtype=np.int64)
     return Batch(out, lengths, chunks)
+
+
+# ----------------------------------------------------------------------------- device="cuda"
+
+# Transform class name -> augment_batch stage. augment_batch runs its stages
+# in the fixed order noise, gain, band, speed; a gain commutes with the
+# others (all linear in the signal, and mixing at an SNR scales the noise
+# with the signal), so only noise -> band -> speed must keep that order.
+_CUDA_STAGES = {"AddColoredNoise": "noise", "Gain": "gain", "BandPassFilter": "band", "SpeedPerturb": "speed"}
+_CUDA_ORDER = ("noise", "band", "speed")
+
+
+def _cuda_transforms(pipeline):
+    """The ``(stage, transform)`` pairs of a pipeline augment_batch can run; ParameterError otherwise."""
+    from .transforms import AddColoredNoise, BandPassFilter, Compose, Gain, SpeedPerturb
+
+    supported = (AddColoredNoise, Gain, BandPassFilter, SpeedPerturb)
+    if pipeline is None:
+        return []
+    if type(pipeline) is Compose:
+        if pipeline.shuffle:
+            raise ParameterError("device='cuda' runs the transforms in a fixed order: Compose(shuffle=True) is unsupported")
+        children = pipeline.transforms
+    else:
+        children = [pipeline]
+    stages = []
+    for t in children:
+        if type(t) not in supported:
+            raise ParameterError(
+                f"device='cuda' supports only AddColoredNoise, Gain, BandPassFilter and SpeedPerturb (alone or in one "
+                f"Compose); got unsupported transform {type(t).__name__}; use device='cpu'")
+        stage = _CUDA_STAGES[type(t).__name__]
+        if stage in (s for s, _ in stages):
+            raise ParameterError(f"device='cuda' runs each transform once per item; got {type(t).__name__} twice")
+        stages.append((stage, t))
+    ordered = [s for s, _ in stages if s in _CUDA_ORDER]
+    if ordered != sorted(ordered, key=_CUDA_ORDER.index):
+        raise ParameterError("device='cuda' runs AddColoredNoise, then BandPassFilter, then SpeedPerturb; got them in the "
+                             f"order {[type(t).__name__ for s, t in stages if s in _CUDA_ORDER]}")
+    return stages
+
+
+def _draw_params(pipeline, sample_rate, gen):
+    """The ``last_params`` the pipeline would record, drawn without touching audio.
+
+    Makes the same draws from ``gen``, in the same order, as running the
+    pipeline on the CPU (the supported transforms draw nothing from the
+    samples), so both devices record the same parameters for an item.
+    """
+    from .transforms import Compose
+
+    def draw(t):
+        params = {"name": type(t).__name__, "applied": bool(gen.random() < t.p)}
+        if params["applied"]:
+            params.update(t.randomize(None, sample_rate, gen))
+        return params
+
+    if pipeline is None:
+        return {}
+    if type(pipeline) is not Compose:
+        return draw(pipeline)
+    params = {"name": "Compose", "applied": bool(gen.random() < pipeline.p)}
+    if params["applied"]:
+        params["indices"] = pipeline._choose(gen)
+        params["transforms"] = [draw(pipeline.transforms[i]) for i in params["indices"]]
+    return params
+
+
+def cuda_batch_params(pipeline, item_params, *, sample_rate, lengths=None, width=None, starts=None):
+    """Per-item :func:`noisegen.cuda.augment_batch` arrays from a pipeline's recorded parameters.
+
+    Parameters
+    ----------
+    pipeline : Transform or None
+        AddColoredNoise, Gain, BandPassFilter, SpeedPerturb, or a Compose of
+        them (each at most once, noise before band-pass before speed);
+        anything else raises ParameterError naming the transform.
+    item_params : list of dict
+        One ``last_params`` per batch row (what the CPU pipeline records).
+    sample_rate : int
+    lengths : array of int or None
+        Real samples of each row (default ``width``). A shorter row is
+        zero-padded: its SNR is offset by ``10 log10(length / width)`` so that
+        the SNR over its real samples is the drawn one.
+    width : int or None
+        Row length ``T`` of the batch (needed with ``lengths``).
+    starts : list of int or None
+        Offset of each row in its item: a row starting at 0 gets the noise key
+        of the item's ``seed`` (the noise of :func:`noisegen.colored_noise`
+        with ``rng=seed``), later chunks a key derived from it and the offset.
+
+    Returns
+    -------
+    params : dict
+        For ``augment_batch(params=)``: per stage the ``(B,)`` values and a
+        ``<stage>_applied`` bool mask (items that drew "not applied" hold
+        neutral placeholders). Stages no item applies are left out.
+    band_order : int
+    lengths : np.ndarray [shape=(B,)], int64
+        Real samples of each row after the speed change.
+
+    Examples
+    --------
+    >>> from noisegen.transforms import Compose, Gain, SpeedPerturb
+    >>> pipe = Compose([Gain(min_gain_db=-6, max_gain_db=-6, p=1.0), SpeedPerturb(factors=[1.25], p=1.0)])
+    >>> rec = [{"name": "Compose", "applied": True, "indices": [0, 1], "transforms": [
+    ...     {"name": "Gain", "applied": True, "gain_db": -6.0}, {"name": "SpeedPerturb", "applied": False}]}]
+    >>> params, order, lengths = cuda_batch_params(pipe, rec, sample_rate=16000, lengths=[1000], width=1000)
+    >>> sorted(params), params["gain_db"].tolist(), lengths.tolist()  # no item changes speed: no speed stage
+    (['gain_applied', 'gain_db'], [-6.0], [1000])
+    """
+    stages = dict(_cuda_transforms(pipeline))
+    sample_rate = check_sample_rate(sample_rate)
+    b = len(item_params)
+    width = None if width is None else check_int(width, "width", low=1)
+    lengths = np.full(b, width if width is not None else 0, np.int64) if lengths is None else \
+        np.asarray(lengths, dtype=np.int64).copy()
+    if lengths.shape != (b,) or (width is not None and np.any(lengths > width)):
+        raise ParameterError(f"lengths must hold {b} values <= width={width}, got {lengths!r}")
+    starts = [0] * b if starts is None else [int(s) for s in starts]
+    drawn = {stage: [None] * b for stage in stages}
+    for i, rec in enumerate(item_params):
+        children = [rec] if type(pipeline).__name__ != "Compose" else \
+            (rec.get("transforms", []) if rec.get("applied") else [])
+        for child in children:
+            stage = _CUDA_STAGES.get(child.get("name"))
+            if stage not in drawn:
+                raise ParameterError(f"item_params[{i}] holds {child.get('name')!r}, which the pipeline does not have")
+            if child.get("applied"):
+                drawn[stage][i] = child
+    params = {}
+    noise = drawn.get("noise", [None] * b)
+    if any(noise):
+        params["noise_applied"] = np.array([c is not None for c in noise])
+        snr, beta, keys = np.zeros(b), np.zeros(b), np.zeros(b, np.uint64)
+        for i, c in enumerate(noise):
+            if c is None:
+                continue
+            key = resolve_key(int(c["seed"]))
+            keys[i] = key if starts[i] == 0 else derive_key(key, starts[i])
+            beta[i] = c["beta"]
+            snr[i] = c["snr_db"]
+            if width is not None and 0 < lengths[i] < width:
+                snr[i] += 10.0 * math.log10(lengths[i] / width)  # the padding's zeros count in the row's power
+        params.update(snr_db=snr, beta=beta, noise_keys=keys)
+    gain = drawn.get("gain", [None] * b)
+    if any(gain):
+        params["gain_applied"] = np.array([c is not None for c in gain])
+        params["gain_db"] = np.array([0.0 if c is None else c["gain_db"] for c in gain])
+    band = drawn.get("band", [None] * b)
+    if any(band):
+        params["band_applied"] = np.array([c is not None for c in band])
+        neutral = (0.1 * sample_rate, 0.2 * sample_rate)
+        params["band_hz"] = np.array([neutral if c is None else (c["low_hz"], c["high_hz"]) for c in band])
+    speed = drawn.get("speed", [None] * b)
+    if any(speed):
+        params["speed_applied"] = np.array([c is not None for c in speed])
+        params["speed"] = np.array([1.0 if c is None else c["factor"] for c in speed])
+        lengths = np.array([round(n / f) for n, f in zip(lengths, params["speed"])], dtype=np.int64)
+    band_order = stages["band"].order if "band" in stages else 4
+    return params, band_order, lengths

@@ -362,3 +362,95 @@ def test_kernels_compile_to_ptx_without_a_gpu():
     proc = _python("from noisegen._kernels.cuda.ptx import compile_all; compile_all((8, 0))")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("ok ") == 21
+
+
+# ----------------------------------------------------------------------------- AugmentStream(device="cuda")
+
+
+def _stream_pipeline():
+    from noisegen.transforms import AddColoredNoise, BandPassFilter, Compose, Gain, SpeedPerturb
+
+    return Compose([AddColoredNoise(min_snr_db=5, max_snr_db=20, p=0.7), Gain(p=0.5),
+                    BandPassFilter(min_center_hz=300, max_center_hz=2000, p=0.6), SpeedPerturb(p=0.6)])
+
+
+def _stream(items, device, seed=3, **kw):
+    s = ng.AugmentStream(items, _stream_pipeline(), sample_rate=8000, rng=seed, device=device, **kw)
+    s._cuda_threads = 64
+    return s
+
+
+def _items(lengths=(400, 400, 400)):
+    return [np.random.default_rng(20 + i).standard_normal(n).astype(np.float32) * 0.1 for i, n in enumerate(lengths)]
+
+
+@cudasim
+def test_stream_cuda_batches_equal_augment_batch_cpu_for_the_drawn_params():
+    pytest.importorskip("numba.cuda")
+    from noisegen.cuda import augment_batch
+    from noisegen.stream import collate, cuda_batch_params
+
+    items = _items((400, 300, 400))  # a padded row in the first batch
+    batches = list(_stream(items, "cuda").batches(2))
+    raw = list(_stream(items, "cuda")._iter(augment=False))  # the same items, drawn params, not augmented
+    cpu = list(_stream(items, "cpu"))
+    assert [len(b.chunks) for b in batches] == [2, 1]
+    for k, b in enumerate(batches):
+        assert is_numba_device_array(b.samples)
+        chunks = raw[2 * k: 2 * k + 2]
+        assert [c.params for c in b.chunks] == [c.params for c in chunks] == [c.params for c in cpu[2 * k: 2 * k + 2]]
+        assert all(c.samples is None for c in b.chunks)
+        host = collate(chunks)
+        params, order, lengths = cuda_batch_params(_stream_pipeline(), [c.params for c in chunks], sample_rate=8000,
+                                                   lengths=host.lengths, width=host.samples.shape[1])
+        want = augment_batch(host.samples, sample_rate=8000, params=params, band_order=order, backend="cpu")
+        got = b.samples.copy_to_host()
+        assert got.shape == want.samples.shape and got.dtype == np.float32
+        assert _rel(got, want.samples) <= 1e-5
+        np.testing.assert_array_equal(b.lengths, lengths)
+        np.testing.assert_array_equal([c.length for c in b.chunks], lengths)
+    stages = {(t["name"], t["applied"]) for c in raw for t in c.params["transforms"]}
+    assert ("AddColoredNoise", True) in stages and ("SpeedPerturb", True) in stages and len(stages) >= 6
+
+
+@cudasim
+def test_stream_cuda_whole_items_match_the_cpu_stream():
+    """Equal-length whole items: the GPU batch rows are the CPU stream's chunks (same params, same noise)."""
+    pytest.importorskip("numba.cuda")
+    items = _items()
+    cpu = list(_stream(items, "cpu"))
+    (b0, b1) = _stream(items, "cuda").batches(2)
+    rows = [(b, i) for b in (b0, b1) for i in range(len(b.chunks))]
+    for (b, i), c in zip(rows, cpu):
+        assert b.lengths[i] == c.length
+        assert _rel(b.samples.copy_to_host()[i, : c.length], c.samples[: c.length]) <= 1e-5
+
+
+@cudasim
+def test_stream_cuda_is_deterministic_for_a_seed():
+    pytest.importorskip("numba.cuda")
+    items = _items((400, 400, 400, 400))
+    runs = [[b.samples.copy_to_host() for b in _stream(items, "cuda", seed=s, chunk_s=0.025).batches(2)]
+            for s in (5, 5, 6)]
+    assert len(runs[0]) == 4  # 4 items of 2 chunks (200 + 200 samples)
+    for a, b in zip(runs[0], runs[1]):
+        np.testing.assert_array_equal(a, b)
+    assert any(a.shape != c.shape or not np.array_equal(a, c) for a, c in zip(runs[0], runs[2]))
+
+
+def test_augment_batch_params_replay_is_validated_and_masks_skip_stages():
+    import noisegen.cuda as nc
+
+    x = np.random.default_rng(1).standard_normal((2, 64)).astype(np.float32)
+    params = {"gain_db": np.array([6.0, 6.0]), "gain_applied": np.array([True, False])}
+    got = nc.augment_batch(x, sample_rate=16000, params=params, backend="cpu")
+    np.testing.assert_allclose(got.samples[0], ng.gain(x[0], gain_db=6.0), rtol=1e-6)
+    np.testing.assert_array_equal(got.samples[1], x[1])
+    with pytest.raises(ng.ParameterError, match="leave noise"):
+        nc.augment_batch(x, sample_rate=16000, params=params, gain_db=1.0, backend="cpu")
+    with pytest.raises(ng.ParameterError, match="unknown keys"):
+        nc.augment_batch(x, sample_rate=16000, params={"gian_db": np.zeros(2)}, backend="cpu")
+    with pytest.raises(ng.ParameterError, match="together"):
+        nc.augment_batch(x, sample_rate=16000, params={"snr_db": np.zeros(2)}, backend="cpu")
+    with pytest.raises(ng.ParameterError, match=r"shape \(2,\)"):
+        nc.augment_batch(x, sample_rate=16000, params={"gain_db": np.zeros(3)}, backend="cpu")

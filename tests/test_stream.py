@@ -282,3 +282,90 @@ def test_noise_is_loaded_once_before_iteration(data_dir):
     assert len(bank) >= 2
     t(np.ones(100), sample_rate=SR, rng=0)
     assert t._banks[SR] is bank
+
+
+# ----------------------------------------------------------------------------- device="cuda" (checks needing no GPU)
+
+
+def gpu_pipeline():
+    from noisegen.transforms import BandPassFilter, SpeedPerturb
+
+    return Compose([AddColoredNoise(min_snr_db=5, max_snr_db=20, p=0.7), Gain(p=0.5),
+                    BandPassFilter(min_center_hz=300, max_center_hz=2000, p=0.5), SpeedPerturb(p=0.6)])
+
+
+@pytest.mark.parametrize("bad,name", [
+    (lambda: Compose([Gain(p=1.0), TimeMask(p=0.5)]), "TimeMask"),
+    (lambda: TimeMask(p=1.0), "TimeMask"),
+    (lambda: Compose([Gain(p=1.0), Compose([Gain(p=1.0)])]), "Compose"),
+])
+def test_cuda_device_rejects_unsupported_transform(bad, name):
+    with pytest.raises(ParameterError, match=f"unsupported transform {name}"):
+        AugmentStream([np.zeros(100, np.float32)], bad(), sample_rate=SR, device="cuda")
+
+
+def test_cuda_device_rejects_what_the_batch_chain_cannot_run():
+    from noisegen.transforms import BandPassFilter, SpeedPerturb
+
+    items = [np.zeros(100, np.float32)]
+    with pytest.raises(ParameterError, match="shuffle=True"):
+        AugmentStream(items, Compose([Gain(p=1.0)], shuffle=True), sample_rate=SR, device="cuda")
+    with pytest.raises(ParameterError, match="twice"):
+        AugmentStream(items, Compose([Gain(p=1.0), Gain(p=1.0)]), sample_rate=SR, device="cuda")
+    with pytest.raises(ParameterError, match="order"):
+        AugmentStream(items, Compose([SpeedPerturb(p=1.0), BandPassFilter(p=1.0)]), sample_rate=SR, device="cuda")
+    with pytest.raises(ParameterError, match="mono=True"):
+        AugmentStream(items, Gain(p=1.0), sample_rate=SR, device="cuda", mono=False)
+    with pytest.raises(ParameterError, match="device"):
+        AugmentStream(items, Gain(p=1.0), sample_rate=SR, device="gpu")
+    stream = AugmentStream(items, Gain(p=1.0), sample_rate=SR, device="cuda")
+    with pytest.raises(ParameterError, match=r"\.batches\(batch_size\)"):
+        iter(stream)
+    # gain may sit anywhere (it commutes with the linear stages); None runs no stage
+    AugmentStream(items, Compose([SpeedPerturb(p=1.0), Gain(p=1.0)]), sample_rate=SR, device="cuda")
+    AugmentStream(items, None, sample_rate=SR, device="cuda")
+
+
+@needs_effects
+def test_cuda_device_draws_the_cpu_parameters_and_replays_them_on_cpu():
+    """device='cuda' draws each item's params from derive_key(seed, epoch, item) exactly as the CPU path does, and
+    augment_batch(backend='cpu') with the converted arrays reproduces the CPU stream for whole equal-length items."""
+    from noisegen.cuda import augment_batch
+    from noisegen.stream import collate, cuda_batch_params
+
+    items = [np.random.default_rng(i).standard_normal(400).astype(np.float32) * 0.1 for i in range(5)]
+    make = lambda device: AugmentStream(items, gpu_pipeline(), sample_rate=8000, rng=4, epochs=2,  # noqa: E731
+                                        device=device)
+    cpu = list(make("cpu"))
+    raw = list(make("cuda")._iter(augment=False))
+    assert [c.params for c in raw] == [c.params for c in cpu]
+    assert [(c.source, c.epoch) for c in raw] == [(c.source, c.epoch) for c in cpu]
+    applied = {(t["name"], t["applied"]) for c in raw for t in c.params["transforms"]}
+    assert {("SpeedPerturb", True), ("BandPassFilter", False), ("AddColoredNoise", True)} <= applied
+    batch = collate(raw)
+    params, order, lengths = cuda_batch_params(gpu_pipeline(), [c.params for c in raw], sample_rate=8000,
+                                               lengths=batch.lengths, width=400)
+    assert order == 4 and params["noise_applied"].dtype == bool
+    got = augment_batch(batch.samples, sample_rate=8000, params=params, band_order=order, backend="cpu")
+    np.testing.assert_array_equal(got.lengths, [c.length for c in cpu])
+    np.testing.assert_array_equal(lengths, got.lengths)
+    for i, c in enumerate(cpu):
+        np.testing.assert_array_equal(got.samples[i, : c.length], c.samples[: c.length])
+
+
+def test_cuda_batch_params_padding_offsets_snr_and_keys_follow_chunks():
+    from noisegen.rng import derive_key, resolve_key
+    from noisegen.stream import cuda_batch_params
+
+    rec = {"name": "AddColoredNoise", "applied": True, "beta": 1.0, "snr_db": 10.0, "seed": 7}
+    off = {"name": "AddColoredNoise", "applied": False}
+    params, _, lengths = cuda_batch_params(AddColoredNoise(p=0.5), [rec, rec, off], sample_rate=SR,
+                                           lengths=[400, 100, 400], width=400, starts=[0, 400, 0])
+    np.testing.assert_allclose(params["snr_db"][:2], [10.0, 10.0 + 10 * np.log10(0.25)])
+    assert params["noise_keys"][0] == resolve_key(7) and params["noise_keys"][1] == derive_key(resolve_key(7), 400)
+    assert params["noise_applied"].tolist() == [True, True, False]
+    np.testing.assert_array_equal(lengths, [400, 100, 400])
+    none, _, _ = cuda_batch_params(AddColoredNoise(p=0.5), [off], sample_rate=SR, width=10)
+    assert none == {}
+    with pytest.raises(ParameterError, match="Gain"):
+        cuda_batch_params(AddColoredNoise(p=0.5), [{"name": "Gain", "applied": True, "gain_db": 1.0}], sample_rate=SR)
