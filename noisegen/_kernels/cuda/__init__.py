@@ -31,7 +31,10 @@ def register_scalars(fns=None) -> None:
     """Register scalar helpers (default: every shared one) as CUDA device functions, once each."""
     if simulator_enabled():  # the simulator calls them as plain Python
         return
-    from numba.cuda.extending import register_jitable
+    try:
+        from numba.cuda.extending import register_jitable
+    except ImportError:  # numba's built-in CUDA target: the generic registration already covers it
+        return
 
     for fn in _shared_scalars() if fns is None else fns:
         if fn not in _registered:
