@@ -8,7 +8,12 @@ attenuated by at least 80 dB (85 dB by design) from it on, so nothing above
 the output Nyquist folds back.
 
 Rational ratios (``target / orig`` reduced by their gcd, up to
-:data:`MAX_RATIONAL_PHASES` phases) use one exact table row per phase; any
+:data:`MAX_RATIONAL_PHASES` phases) use one exact table row per phase.
+Integer decimation (``1 / D``, ``D`` up to :data:`MAX_EQUIRIPPLE_FACTOR`,
+e.g. 16 kHz -> 8 kHz, 48 kHz -> 16 kHz) uses an equiripple (Parks-McClellan)
+low-pass with the same band edges instead of the Kaiser sinc: it spends the
+allowed pass-band ripple (kept below 5e-4, 0.004 dB) to reach the same
+stop band with about 20 % fewer taps. Any
 other ratio (speed factors such as ``2 ** (1/12)``) uses a table of 256
 phases and blends the dot products of the two neighbouring phases. Tables are
 cached per ratio.
@@ -40,6 +45,8 @@ PASSBAND = 0.9
 MAX_RATIONAL_PHASES = 1024
 #: Phases of the interpolated table used for every other ratio.
 N_PHASES = 256
+#: Largest integer decimation factor designed as an equiripple FIR.
+MAX_EQUIRIPPLE_FACTOR = 8
 #: Cut-off grid (steps per octave) of the interpolated tables when downsampling.
 _SCALE_GRID = 192
 
@@ -115,6 +122,46 @@ def _table(rows: int, denom: int, scale_key: float, dtype_char: str):
     return spec, table
 
 
+def _equiripple_taps(down: int):
+    """Odd-length linear-phase low-pass for decimation by ``down`` (float64), or None.
+
+    Same band edges as :func:`design_filter` (pass band to 0.9, stop band from
+    1.0 of the output Nyquist frequency). The length is the shortest
+    ``16 q - 1`` (so the table row has no zero padding) whose measured response
+    has at most 5e-4 pass-band ripple and at least 84 dB stop-band rejection.
+    """
+    from scipy.signal import freqz, remez
+
+    pass_edge, stop_edge = PASSBAND * 0.5 / down, 0.5 / down
+    grid = np.linspace(0.0, 0.5, 16384 * down)
+    q = int(math.ceil((84.0 * down + 1) / 16))  # below the measured minimum (about 87 * down taps)
+    for n in range(16 * q - 1, 16 * q + 160 * down, 16):
+        try:
+            h = remez(n, [0.0, pass_edge, stop_edge, 0.5], [1.0, 0.0], weight=[1.0, 8.0], fs=1.0, maxiter=100)
+        except Exception:  # remez did not converge: try longer, then give up
+            continue
+        mag = np.abs(freqz(h, worN=grid, fs=1.0)[1])
+        if np.max(np.abs(mag[grid <= pass_edge] - 1.0)) <= 5e-4 and np.max(mag[grid >= stop_edge]) <= 10 ** (-84 / 20):
+            return h
+    return None
+
+
+@lru_cache(maxsize=16)
+def _decimation_table(down: int, dtype_char: str):
+    """``(spec, table)`` of the equiripple decimator by ``down`` (one row), or None."""
+    h = _equiripple_taps(down) if down <= MAX_EQUIRIPPLE_FACTOR else None
+    if h is None:
+        return None
+    half = (len(h) + 1) // 2  # centre tap h[half - 1] sits at the output instant
+    n_taps = -(-2 * half // 16) * 16
+    table = np.zeros((1, n_taps))
+    table[0, : len(h)] = h  # row[j] weighs x[i + 1 - half + j]; h is symmetric
+    table = table.astype(np.dtype(dtype_char))
+    table.flags.writeable = False
+    spec = design_filter(1.0 / down)
+    return FilterSpec(spec.fc, spec.half_width, spec.beta, half, n_taps), table
+
+
 class _Plan:
     """Where output sample ``k`` reads the input, and the table that weighs it."""
 
@@ -130,7 +177,10 @@ class _Plan:
         scale = min(1.0, float(frac))
         if self.rational:
             self.up, self.down = frac.numerator, frac.denominator
-            self.spec, self.table = _table(self.up, self.up, scale, dtype.char)
+            designed = _decimation_table(self.down, dtype.char) if self.up == 1 else None
+            if designed is None:
+                designed = _table(self.up, self.up, scale, dtype.char)
+            self.spec, self.table = designed
         else:
             self.step = 1.0 / float(ratio)
             if scale < 1.0:
