@@ -23,6 +23,7 @@ MODULES = [
     "noisegen.sources",
     "noisegen.transforms.base",
     "noisegen.stream",
+    "noisegen._stream_cuda",
 ]
 
 
