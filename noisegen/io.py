@@ -106,16 +106,9 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
 
 
 def _resample(y: np.ndarray, orig: int, target: int) -> np.ndarray:
-    try:
-        from .resample import resample
-    except ImportError:  # pragma: no cover - only before noisegen.resample landed
-        resample = None
-    if resample is not None:
-        return resample(y, orig_sample_rate=orig, target_sample_rate=target)
-    from scipy.signal import resample_poly  # pragma: no cover
+    from .resample import resample
 
-    g = math.gcd(orig, target)  # pragma: no cover
-    return resample_poly(y, target // g, orig // g, axis=-1)  # pragma: no cover
+    return resample(y, orig_sample_rate=orig, target_sample_rate=target)
 
 
 def _format_of(path: str) -> str:

@@ -7,7 +7,6 @@ Internal helpers; they read with soundfile and resample with
 from __future__ import annotations
 
 import os
-from math import gcd
 from pathlib import Path
 
 import numpy as np
@@ -30,14 +29,8 @@ def resample_to(y: np.ndarray, orig_sample_rate: int, sample_rate: int) -> np.nd
     """``y`` at ``sample_rate`` (same dtype)."""
     if orig_sample_rate == sample_rate:
         return y
-    try:
-        from ..resample import resample
-    except ImportError:  # pragma: no cover - only before noisegen.resample landed
-        # TODO: remove once noisegen.resample is always present.
-        from scipy.signal import resample_poly
+    from ..resample import resample
 
-        g = gcd(int(orig_sample_rate), int(sample_rate))
-        return resample_poly(y, sample_rate // g, orig_sample_rate // g, axis=-1).astype(y.dtype, copy=False)
     return resample(y, orig_sample_rate=orig_sample_rate, target_sample_rate=sample_rate)
 
 
