@@ -23,7 +23,7 @@ import numpy as np
 from ._backend import resolve_backend
 from ._validation import check_audio, check_choice, check_int, check_real, check_sample_rate
 from .resample import _apply as _resample_to_length
-from .resample import filter_table
+from ._resample_design import filter_table
 
 __all__ = ["speed", "time_stretch", "pitch_shift"]
 
