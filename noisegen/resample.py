@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 
@@ -77,7 +78,10 @@ class _Plan:
                 scale = 2.0 ** (math.floor(math.log2(scale) * _SCALE_GRID) / _SCALE_GRID)
             self.spec, self.table = kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * scale, scale, dtype.char)
         self.half = self.spec.half
-        self.reach = self.spec.n_taps - self.half  # taps after the output instant, plus one
+        self.shifted = _shifted_table(self.table) if self.rational else None  # cached with the table
+        width = self.table.shape[1] if self.shifted is None else self.shifted.shape[2]
+        self.reach = width - self.half  # inputs read after the output instant, plus one
+        self.lead = -(-(self.half + 7) // 8) * 8  # zeros before input 0: a multiple of 8
 
     def index(self, k: int) -> int:
         """``floor(t_k)``: the input sample at or before output sample ``k``."""
@@ -98,24 +102,88 @@ class _Plan:
             k += 1
         return k
 
+    def keep_from(self, k: int) -> int:
+        """First input index that outputs ``k ..`` can read (a multiple of 8)."""
+        return (self.index(k) + 1 - self.half - 7) // 8 * 8
+
     def run(self, xp, offset, k0, out):
+        """Outputs ``k0 ..`` into ``out[c, :]``; ``xp[c, 0]`` is input ``offset`` (see :func:`_aligned_zeros`)."""
         k = _cpu()
-        if self.rational:
+        if self.shifted is not None:
+            k.resample_rational_aligned(xp, offset, k0, self.up, self.down, self.half, self.shifted, out)
+        elif self.rational:
             k.resample_rational(xp, offset, k0, self.up, self.down, self.half, self.table, out)
         else:
             k.resample_interp(xp, offset, k0, self.step, self.half, N_PHASES, self.table, out)
 
 
+#: Largest shifted table (elements) kept for the aligned kernel; beyond it the
+#: plain kernel runs (1024 phases of long filters would not stay in cache).
+_MAX_SHIFTED = 1 << 20
+
+
+def _shifted_table(table):
+    """``shifted[r, a] = table[r]`` moved ``a = 0 .. 7`` taps later, 64-byte aligned rows; or None.
+
+    Cached per table (tables are cached and read-only, so their identity is a key).
+    """
+    key = id(table)
+    if key not in _SHIFTED or _SHIFTED[key][0] is not table:
+        if len(_SHIFTED) >= 64:
+            _SHIFTED.clear()
+        _SHIFTED[key] = (table, _build_shifted(table))
+    return _SHIFTED[key][1]
+
+
+_SHIFTED: dict = {}
+
+
+def _build_shifted(table):
+    rows, n_taps = table.shape
+    if rows * 8 * (n_taps + 8) > _MAX_SHIFTED:
+        return None
+    shifted = _aligned_zeros(rows * 8, n_taps + 8, table.dtype).reshape(rows, 8, n_taps + 8)
+    for a in range(8):
+        shifted[:, a, a : a + n_taps] = table
+    shifted.flags.writeable = False
+    return shifted
+
+
+def _aligned_zeros(rows, n, dtype):
+    """C-contiguous zeros ``(rows, n rounded up to 8)``, every row on a 64-byte boundary."""
+    width = -(-n // 8) * 8
+    itemsize = np.dtype(dtype).itemsize
+    raw = np.zeros(rows * width + 64 // itemsize, dtype=dtype)
+    skip = (-raw.ctypes.data % 64) // itemsize
+    return raw[skip : skip + rows * width].reshape(rows, width)
+
+
+def _aligned_concat(parts):
+    """``parts`` (each ``(rows, n_i)``) side by side in a fresh :func:`_aligned_zeros` buffer."""
+    buf = _aligned_zeros(parts[0].shape[0], sum(p.shape[1] for p in parts), parts[0].dtype)
+    at = 0
+    for part in parts:
+        buf[:, at : at + part.shape[1]] = part
+        at += part.shape[1]
+    return buf
+
+
+@lru_cache(maxsize=128)
+def _plan(ratio, dtype_char):
+    """The cached :class:`_Plan` of ``ratio`` (plans hold no stream state)."""
+    return _Plan(ratio, np.dtype(dtype_char))
+
+
 def _apply(y, ratio, n_out):
     """Resample ``y`` (1-D or 2-D, float) by ``ratio`` to exactly ``n_out`` samples."""
     x2 = y.reshape(int(np.prod(y.shape[:-1], dtype=int)), y.shape[-1])
-    plan = _Plan(ratio, y.dtype)
-    n, half = x2.shape[1], plan.half
+    plan = _plan(ratio, y.dtype.char)
+    n, lead = x2.shape[1], plan.lead
     last = plan.index(max(n_out - 1, 0))
-    xp = np.zeros((x2.shape[0], half + max(n, last + 1) + plan.reach + 2), dtype=y.dtype)
-    xp[:, half : half + n] = x2
+    xp = _aligned_zeros(x2.shape[0], lead + max(n, last + 1) + plan.reach + 2, y.dtype)
+    xp[:, lead : lead + n] = x2
     out = np.empty((x2.shape[0], n_out), dtype=y.dtype)
-    plan.run(xp, -half, 0, out)
+    plan.run(xp, -lead, 0, out)
     return out.reshape(y.shape[:-1] + (n_out,))
 
 
@@ -202,14 +270,16 @@ class Resampler:
         self._buf_start = 0
         self._n_in = 0
         self._k = 0
+        self._filled = 0
         self._shape = None
 
     def _start(self, chunk):
-        self._plan = _Plan(self._ratio, chunk.dtype)
+        self._plan = _plan(self._ratio, chunk.dtype.char)
         self._shape = chunk.shape[:-1]
-        half = self._plan.half
-        self._buf = np.zeros((int(np.prod(self._shape, dtype=int)), half), dtype=chunk.dtype)
-        self._buf_start = -half
+        lead = self._plan.lead
+        self._buf = _aligned_zeros(int(np.prod(self._shape, dtype=int)), lead, chunk.dtype)
+        self._buf_start = -lead
+        self._filled = lead  # valid columns of _buf (its width is rounded up to 8)
 
     def _emit(self, k_end):
         plan = self._plan
@@ -218,10 +288,11 @@ class Resampler:
         if n_new:
             plan.run(self._buf, self._buf_start, self._k, out)
             self._k = k_end
-            keep_from = plan.index(k_end) + 1 - plan.half - self._buf_start
+            keep_from = plan.keep_from(k_end) - self._buf_start
             if keep_from > 0:
-                self._buf = np.ascontiguousarray(self._buf[:, keep_from:])
+                self._buf = _aligned_concat([self._buf[:, keep_from : self._filled]])
                 self._buf_start += keep_from
+                self._filled -= keep_from
         return out.reshape(self._shape + (n_new,))
 
     def process(self, chunk):
@@ -236,7 +307,8 @@ class Resampler:
             )
         if self.orig_sample_rate == self.target_sample_rate:
             return chunk.copy()
-        self._buf = np.concatenate([self._buf, chunk.reshape(self._buf.shape[0], -1)], axis=1)
+        self._buf = _aligned_concat([self._buf[:, : self._filled], chunk.reshape(self._buf.shape[0], -1)])
+        self._filled += chunk.shape[-1]
         self._n_in += chunk.shape[-1]
         return self._emit(self._plan.count_ready(self._n_in - 1 - self._plan.reach))
 
@@ -249,7 +321,7 @@ class Resampler:
             return np.zeros(shape + (0,), dtype=dtype)
         total = -((-self._n_in * self._ratio.numerator) // self._ratio.denominator)
         pad = np.zeros((self._buf.shape[0], self._plan.reach + 2), dtype=self._buf.dtype)
-        self._buf = np.concatenate([self._buf, pad], axis=1)
+        self._buf = _aligned_concat([self._buf[:, : self._filled], pad])
         out = self._emit(total)
         self.reset()
         return out
