@@ -10,7 +10,10 @@ in this process, with the user's Numba cache); one more warm-up call follows;
 then ``repeats`` repeats of ``number`` back-to-back calls, ``number`` chosen so
 that one repeat lasts at least ``min_repeat_s``. The per-call median and
 inter-quartile range are reported; ``xrt = clip_s / median_s`` (seconds of
-audio per wall-clock second). ``compile_s`` is measured apart, in a fresh
+audio per wall-clock second). Every library of one operation (same ``op`` and
+``params``) is timed in the same rounds: round ``r`` runs one repeat of each,
+in rotating order, so a machine that slows down for a while (a shared VM)
+slows all of them alike and the ratios stay put. ``compile_s`` is measured apart, in a fresh
 process with an empty ``NUMBA_CACHE_DIR``: the first call there minus one warm
 call (for noisegen, i.e. JIT compilation; anchors use their normal caches).
 
@@ -164,30 +167,55 @@ class Case:
 
 def time_fn(fn, arg, *, repeats: int, min_repeat_s: float, max_total_s: float, sync=None) -> dict:
     """First call, warm-up, then repeats of ``number`` calls; per-call seconds."""
+    return time_group([fn], arg, repeats=repeats, min_repeat_s=min_repeat_s, max_total_s=max_total_s,
+                      syncs=[sync])[0]
 
-    def call():
-        out = fn(arg)
-        if sync is not None:
-            sync()
-        return out
 
-    t0 = time.perf_counter()
-    out = call()
-    first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    call()
-    warm = time.perf_counter() - t0
-    number = max(1, int(math.ceil(min_repeat_s / max(warm, 1e-7))))
-    repeats = max(3, min(repeats, int(max_total_s / max(warm * number, 1e-9))))
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(number):
+def time_group(fns, arg, *, repeats: int, min_repeat_s: float, max_total_s: float, syncs=None) -> list:
+    """:func:`time_fn` for several functions at once, their repeats interleaved.
+
+    Returns one dict per function, or the exception it raised.
+    """
+    syncs = syncs or [None] * len(fns)
+    plans = []
+    for fn, sync in zip(fns, syncs):
+
+        def call(fn=fn, sync=sync):
+            out = fn(arg)
+            if sync is not None:
+                sync()
+            return out
+
+        try:
+            t0 = time.perf_counter()
+            out = call()
+            first = time.perf_counter() - t0
+            t0 = time.perf_counter()
             call()
-        times.append((time.perf_counter() - t0) / number)
-    q25, med, q75 = np.percentile(times, [25, 50, 75])
-    return {"first_call_s": first, "median_s": float(med), "iqr_s": float(q75 - q25),
-            "repeats": repeats, "number": number, "out": out}
+            warm = time.perf_counter() - t0
+        except Exception as exc:  # noqa: BLE001 - reported per function
+            plans.append(exc)
+            continue
+        number = max(1, int(math.ceil(min_repeat_s / max(warm, 1e-7))))
+        plans.append({"call": call, "first": first, "number": number, "out": out, "times": [],
+                      "budget": int(max_total_s / max(warm * number, 1e-9))})
+    live = [p for p in plans if isinstance(p, dict)]
+    rounds = max(3, min([repeats] + [p["budget"] for p in live]))
+    for r in range(rounds if live else 0):
+        for p in live[r % len(live) :] + live[: r % len(live)]:  # rotating order
+            t0 = time.perf_counter()
+            for _ in range(p["number"]):
+                p["call"]()
+            p["times"].append((time.perf_counter() - t0) / p["number"])
+    results = []
+    for p in plans:
+        if not isinstance(p, dict):
+            results.append(p)
+            continue
+        q25, med, q75 = np.percentile(p["times"], [25, 50, 75])
+        results.append({"first_call_s": p["first"], "median_s": float(med), "iqr_s": float(q75 - q25),
+                        "repeats": rounds, "number": p["number"], "out": p["out"]})
+    return results
 
 
 _COLD_SNIPPET = r"""
@@ -312,11 +340,16 @@ def _record(case: Case, clip_s, **kw) -> dict:
 
 
 def run_cases(cases: list, cfg: Config) -> list:
-    """Time every case at every clip length; compile time once per noisegen op."""
+    """Time every case at every clip length; compile time once per noisegen op.
+
+    Cases of one operation (same ``op`` and ``params``) are timed together,
+    their repeats interleaved (:func:`time_group`).
+    """
     records = []
     clips = {c: Clip.make(c) for c in cfg.clips}
     compiled_ops: dict = {}  # op -> compile_s (one kernel set per operation)
     quality_clip = 4.0 if 4.0 in cfg.clips else cfg.clips[0]
+    groups: dict = {}  # (op, params) -> [(case, fn, compile_s)], in case order
     for case in cases:
         missing = [m for m in case.requires if not have(m)]
         if missing:
@@ -335,29 +368,38 @@ def run_cases(cases: list, cfg: Config) -> list:
             cold = cold_first_call(case, cfg.clips[0], fresh_cache=True)
             compiled_ops[case.op] = None if cold is None else max(0.0, cold["first"] - cold["warm"])
         compile_s = compiled_ops.get(case.op) if case.library == "noisegen" else None
-        quality = {}
+        groups.setdefault((case.op, json.dumps(_clean(case.params), sort_keys=True)), []).append((case, fn, compile_s))
+    for group in groups.values():
+        quality = {id(case): {} for case, _, _ in group}
         for c in cfg.clips:
             clip = clips[c]
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    t = time_fn(fn, clip, repeats=cfg.repeats, min_repeat_s=cfg.min_repeat_s,
-                                max_total_s=cfg.max_total_s, sync=case.sync)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                timings = time_group([fn for _, fn, _ in group], clip, repeats=cfg.repeats,
+                                     min_repeat_s=cfg.min_repeat_s, max_total_s=cfg.max_total_s,
+                                     syncs=[case.sync for case, _, _ in group])
+            for (case, fn, compile_s), t in zip(group, timings):
+                try:
+                    if isinstance(t, Exception):
+                        raise t
                     if case.quality is not None and c == quality_clip:
-                        quality = case.quality(fn, clip) or {}
-            except Exception as exc:  # noqa: BLE001
-                records.append(_record(case, c, status="error", note=f"{type(exc).__name__}: {exc}"))
-                cfg.log(f"  ERR  {case.op} {case.params} {case.variant} {c}s: {exc}")
-                continue
-            t.pop("out")
-            rec = _record(case, c, xrt=c / t["median_s"], compile_s=compile_s, **t)
-            records.append(rec)
-            cfg.log(f"  {case.op:<14} {json.dumps(case.params):<28} {case.variant:<44} {c:>5g}s "
-                    f"xRT {rec['xrt']:>11,.0f}")
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore")
+                            quality[id(case)] = case.quality(fn, clip) or {}
+                except Exception as exc:  # noqa: BLE001
+                    records.append(_record(case, c, status="error", note=f"{type(exc).__name__}: {exc}"))
+                    cfg.log(f"  ERR  {case.op} {case.params} {case.variant} {c}s: {exc}")
+                    continue
+                t.pop("out")
+                rec = _record(case, c, xrt=c / t["median_s"], compile_s=compile_s, **t)
+                records.append(rec)
+                cfg.log(f"  {case.op:<14} {json.dumps(case.params):<28} {case.variant:<44} {c:>5g}s "
+                        f"xRT {rec['xrt']:>11,.0f}")
         # quality measured once per case (on the 4 s clip when timed, else the last clip)
-        for rec in records:
-            if rec["op"] == case.op and rec["params"] == _clean(case.params) and rec["variant"] == case.variant:
-                rec["quality"] = _clean(quality)
+        for case, _, _ in group:
+            for rec in records:
+                if rec["op"] == case.op and rec["params"] == _clean(case.params) and rec["variant"] == case.variant:
+                    rec["quality"] = _clean(quality[id(case)])
     return records
 
 
