@@ -78,9 +78,13 @@ class _Plan:
                 scale = 2.0 ** (math.floor(math.log2(scale) * _SCALE_GRID) / _SCALE_GRID)
             self.spec, self.table = kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * scale, scale, dtype.char)
         self.half = self.spec.half
-        self.shifted = _shifted_table(self.table) if self.rational else None  # cached with the table
-        width = self.table.shape[1] if self.shifted is None else self.shifted.shape[2]
-        self.reach = width - self.half  # inputs read after the output instant, plus one
+        # Rational ratios read windows that start up to 7 inputs early on a 32-byte
+        # boundary, through rows with 8 zero taps on either side.
+        self.padded = None
+        if self.rational:
+            self.padded = np.zeros((self.table.shape[0], self.table.shape[1] + 16), dtype=self.table.dtype)
+            self.padded[:, 8:-8] = self.table
+        self.reach = self.table.shape[1] + (8 if self.rational else 0) - self.half  # inputs read after the instant, + 1
         self.lead = -(-(self.half + 7) // 8) * 8  # zeros before input 0: a multiple of 8
 
     def index(self, k: int) -> int:
@@ -109,44 +113,10 @@ class _Plan:
     def run(self, xp, offset, k0, out):
         """Outputs ``k0 ..`` into ``out[c, :]``; ``xp[c, 0]`` is input ``offset`` (see :func:`_aligned_zeros`)."""
         k = _cpu()
-        if self.shifted is not None:
-            k.resample_rational_aligned(xp, offset, k0, self.up, self.down, self.half, self.shifted, out)
-        elif self.rational:
-            k.resample_rational(xp, offset, k0, self.up, self.down, self.half, self.table, out)
+        if self.rational:
+            k.resample_rational(xp, offset, k0, self.up, self.down, self.half, self.padded, out)
         else:
             k.resample_interp(xp, offset, k0, self.step, self.half, N_PHASES, self.table, out)
-
-
-#: Largest shifted table (elements) kept for the aligned kernel; beyond it the
-#: plain kernel runs (1024 phases of long filters would not stay in cache).
-_MAX_SHIFTED = 1 << 20
-
-
-def _shifted_table(table):
-    """``shifted[r, a] = table[r]`` moved ``a = 0 .. 7`` taps later, 64-byte aligned rows; or None.
-
-    Cached per table (tables are cached and read-only, so their identity is a key).
-    """
-    key = id(table)
-    if key not in _SHIFTED or _SHIFTED[key][0] is not table:
-        if len(_SHIFTED) >= 64:
-            _SHIFTED.clear()
-        _SHIFTED[key] = (table, _build_shifted(table))
-    return _SHIFTED[key][1]
-
-
-_SHIFTED: dict = {}
-
-
-def _build_shifted(table):
-    rows, n_taps = table.shape
-    if rows * 8 * (n_taps + 8) > _MAX_SHIFTED:
-        return None
-    shifted = _aligned_zeros(rows * 8, n_taps + 8, table.dtype).reshape(rows, 8, n_taps + 8)
-    for a in range(8):
-        shifted[:, a, a : a + n_taps] = table
-    shifted.flags.writeable = False
-    return shifted
 
 
 def _aligned_zeros(rows, n, dtype):

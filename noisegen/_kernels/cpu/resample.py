@@ -3,8 +3,9 @@
 Output sample ``k`` sits at input time ``t_k`` (``k * down / up`` for a
 rational ratio, ``k * step`` otherwise); with ``i = floor(t_k)`` and
 ``f = t_k - i`` it is the dot product of the taps ``x[i + 1 - half + j]``,
-``j = 0 .. n_taps - 1`` (``n_taps >= 2 * half``, padded
-with zero taps to a multiple of 16 so the vectorised loop has no tail), with the table row of phase ``f``::
+``j = 0 .. n_taps - 1`` (``n_taps >= 2 * half``, padded with zero taps
+to a multiple of 16 so the vectorised loop has no tail), with the table row
+of phase ``f``::
 
     row_f[j] = h(f + half - 1 - j)          (h: noisegen._kernels.resample.sinc_kernel)
 
@@ -24,94 +25,33 @@ from ..._jit import kernel
 
 
 @kernel
-def resample_rational(xp, offset, k0, up, down, half, table, out):
+def resample_rational(xp, offset, k0, up, down, half, padded, out):
     """``out[c, m]`` = output sample ``k0 + m`` of the ratio ``up / down``.
 
     ``xp[c, 0]`` is input sample ``offset`` (negative indices are zero padding).
-    Outputs ``k, k + up, ..., k + 7 up`` share a table row and read input
-    windows ``down`` apart, so they are computed together: one load of each
-    tap serves eight dot products, and eight independent accumulators keep
-    both FMA pipes busy (1.3x the four-slot form, 2.5x one at a time). Slots
-    past the end reuse the first window and are not stored, so every output
-    runs the same arithmetic however the outputs are chunked.
+    Eight outputs that share a table row are computed together: one load of
+    each tap serves eight dot products, and eight independent accumulators
+    keep both FMA pipes busy (2.5x one output at a time). Slots past the end
+    reuse the first window and are not stored, so every output runs the same
+    arithmetic however the outputs are chunked.
+
+    The loop is bound by loads, and an unaligned 8-float load straddles two
+    cache lines 7 times in 16, so every input load falls on a 32-byte
+    boundary (1.2-1.4x). ``padded[r]`` is table row ``r`` with 8 zeros on
+    either side; read from ``8 - a`` it is the row moved ``a`` taps later, so
+    the window of an output whose first tap falls on absolute input index
+    ``s`` can start at ``s - a``, ``a = s mod 8`` (only the one table load per
+    eight multiply-adds stays unaligned). The caller makes absolute index
+    ``8 q`` land on a 32-byte boundary (``offset`` a multiple of 8, rows of
+    ``xp`` aligned: :func:`noisegen.resample._aligned_zeros`). The arithmetic
+    of each output depends only on ``s mod 8``, never on the buffer, so
+    chunked and one-shot runs agree exactly (and a misaligned buffer is only
+    slower). The eight slots of a group are ``spacing`` outputs apart, which
+    moves their windows by a multiple of 8 inputs: they share one row and
+    one shift.
     """
     n_ch, n_out = out.shape
-    n_taps = table.shape[1]
-    block = 8 * up
-    for c in range(n_ch):
-        x = xp[c]
-        o = out[c]
-        for base in range(0, n_out, block):
-            for m0 in range(up):
-                m = base + m0
-                if m >= n_out:
-                    break
-                pos = (k0 + m) * down
-                i = pos // up
-                s0 = i + 1 - half - offset
-                row = table[pos - i * up]
-                # Slices (not x[start + j]) let LLVM drop the negative-index
-                # wraparound and vectorise the dot products.
-                s1 = s0 + down if m + up < n_out else s0
-                s2 = s0 + 2 * down if m + 2 * up < n_out else s0
-                s3 = s0 + 3 * down if m + 3 * up < n_out else s0
-                s4 = s0 + 4 * down if m + 4 * up < n_out else s0
-                s5 = s0 + 5 * down if m + 5 * up < n_out else s0
-                s6 = s0 + 6 * down if m + 6 * up < n_out else s0
-                s7 = s0 + 7 * down if m + 7 * up < n_out else s0
-                x0 = x[s0 : s0 + n_taps]
-                x1 = x[s1 : s1 + n_taps]
-                x2 = x[s2 : s2 + n_taps]
-                x3 = x[s3 : s3 + n_taps]
-                x4 = x[s4 : s4 + n_taps]
-                x5 = x[s5 : s5 + n_taps]
-                x6 = x[s6 : s6 + n_taps]
-                x7 = x[s7 : s7 + n_taps]
-                zero = o.dtype.type(0.0)
-                a0, a1, a2, a3, a4, a5, a6, a7 = zero, zero, zero, zero, zero, zero, zero, zero
-                for j in range(n_taps):
-                    h = row[j]
-                    a0 += h * x0[j]
-                    a1 += h * x1[j]
-                    a2 += h * x2[j]
-                    a3 += h * x3[j]
-                    a4 += h * x4[j]
-                    a5 += h * x5[j]
-                    a6 += h * x6[j]
-                    a7 += h * x7[j]
-                o[m] = a0
-                if s7 != s0:  # all eight slots are in range
-                    o[m + up] = a1
-                    o[m + 2 * up] = a2
-                    o[m + 3 * up] = a3
-                    o[m + 4 * up] = a4
-                    o[m + 5 * up] = a5
-                    o[m + 6 * up] = a6
-                    o[m + 7 * up] = a7
-                else:
-                    for w, a in enumerate((a1, a2, a3, a4, a5, a6, a7)):
-                        if m + (w + 1) * up < n_out:
-                            o[m + (w + 1) * up] = a
-
-
-@kernel
-def resample_rational_aligned(xp, offset, k0, up, down, half, shifted, out):
-    """:func:`resample_rational` with every input load on a 32-byte boundary (1.4x).
-
-    An unaligned 8-float load straddles two cache lines 7 times in 16, and
-    this loop is bound by loads. ``shifted[r, a]`` is table row ``r`` moved
-    ``a`` taps later (``a = 0 .. 7``, zeros in front), so the window of an
-    output whose first tap falls on absolute input index ``s`` can start at
-    ``s - (s mod 8)``. The caller makes absolute index ``8 q`` land on a
-    32-byte boundary (``offset`` a multiple of 8, rows of ``xp`` aligned, see
-    :func:`noisegen.resample._aligned_zeros`); the arithmetic of each output
-    depends only on ``s mod 8``, not on the buffer, so chunked and one-shot
-    runs still agree exactly. The eight slots of a group are ``spacing``
-    outputs apart, which moves their windows by a multiple of 8 inputs: they
-    share one shifted row.
-    """
-    n_ch, n_out = out.shape
-    n_taps = shifted.shape[2]
+    n_taps = padded.shape[1] - 8  # each window: the row's taps plus up to 7 leading zeros
     period = 8
     while period > 1 and (period // 2) * down % 8 == 0:
         period //= 2
@@ -130,7 +70,7 @@ def resample_rational_aligned(xp, offset, k0, up, down, half, shifted, out):
                 i = pos // up
                 first = i + 1 - half
                 a = first % 8
-                row = shifted[pos - i * up, a]
+                row = padded[pos - i * up, 8 - a : 8 - a + n_taps]
                 s0 = first - a - offset
                 s1 = s0 + jump if m + spacing < n_out else s0
                 s2 = s0 + 2 * jump if m + 2 * spacing < n_out else s0
