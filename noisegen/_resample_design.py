@@ -96,20 +96,13 @@ def kaiser_table(rows: int, denom: int, pass_edge: float, stop_edge: float, dtyp
     return spec, table
 
 
-def equiripple_taps(down: int):
-    """Odd-length linear-phase low-pass for decimation by ``down`` (float64), or None.
-
-    Same band edges as :func:`design_filter` (pass band to 0.9, stop band from
-    1.0 of the output Nyquist frequency). The length is the shortest
-    ``16 q - 1`` (so the table row has no zero padding) whose measured response
-    has at most 5e-4 pass-band ripple and at least 84 dB stop-band rejection.
-    """
+def _remez_lowpass(pass_edge: float, stop_edge: float, lengths):
+    """The first odd length in ``lengths`` whose equiripple low-pass (edges in units of the
+    sample rate) measures at most 5e-4 pass-band ripple and 84 dB stop-band rejection; or None."""
     from scipy.signal import freqz, remez
 
-    pass_edge, stop_edge = PASSBAND * 0.5 / down, 0.5 / down
-    grid = np.linspace(0.0, 0.5, 16384 * down)
-    q = int(math.ceil((84.0 * down + 1) / 16))  # below the measured minimum (about 87 * down taps)
-    for n in range(16 * q - 1, 16 * q + 160 * down, 16):
+    grid = np.linspace(0.0, 0.5, max(16384, int(64 / (stop_edge - pass_edge))))
+    for n in lengths:
         try:
             h = remez(n, [0.0, pass_edge, stop_edge, 0.5], [1.0, 0.0], weight=[1.0, 8.0], fs=1.0, maxiter=100)
         except Exception:  # remez did not converge: try longer, then give up
@@ -118,6 +111,103 @@ def equiripple_taps(down: int):
         if np.max(np.abs(mag[grid <= pass_edge] - 1.0)) <= 5e-4 and np.max(mag[grid >= stop_edge]) <= 10 ** (-84 / 20):
             return h
     return None
+
+
+def equiripple_taps(down: int):
+    """Odd-length linear-phase low-pass for decimation by ``down`` (float64), or None.
+
+    Same band edges as :func:`design_filter` (pass band to 0.9, stop band from
+    1.0 of the output Nyquist frequency). The length is the shortest
+    ``16 q - 1`` (so the table row has no zero padding) whose measured response
+    has at most 5e-4 pass-band ripple and at least 84 dB stop-band rejection.
+    """
+    q = int(math.ceil((84.0 * down + 1) / 16))  # below the measured minimum (about 87 * down taps)
+    return _remez_lowpass(PASSBAND * 0.5 / down, 0.5 / down, range(16 * q - 1, 16 * q + 160 * down, 16))
+
+
+#: Largest output/input ratio designed by :func:`equiripple_polyphase`; closer to 1
+#: the smoothing kernel grows longer than the taps the equiripple design saves.
+MAX_EQUIRIPPLE_RATIO = 0.6
+
+
+@lru_cache(maxsize=16)
+def equiripple_parts(r: float):
+    """``(h_d, phi)`` of :func:`equiripple_polyphase` for the ratio ``r``, or None
+    (``h_c(t) = sum_n h_d[n] phi(t - n + (len(h_d) - 1) / 2)``, ``phi`` a :class:`FilterSpec`)."""
+    if r > MAX_EQUIRIPPLE_RATIO:
+        return None
+    width = 0.05 * r  # transition band, units of the input rate
+    start = int(4.3 / width) // 2 * 2 + 1  # just below the measured minimum length (~4.4 / width)
+    h_d = _remez_lowpass(0.45 * r, 0.5 * r, range(start, start + int(2.0 / width), 2))
+    if h_d is None:
+        return None
+    h_d.flags.writeable = False
+    return h_d, kaiser_spec(PASSBAND * r, 2.0 - r, attenuation_db=90.0)  # phi: input-Nyquist units
+
+
+@lru_cache(maxsize=16)
+def equiripple_polyphase(up: int, down: int, dtype_char: str):
+    """``(spec, table)`` of an equiripple polyphase low-pass for downsampling by ``up / down``; or None.
+
+    Kaiser sincs spend taps on a stop band that keeps falling far below the
+    84 dB needed; an equiripple design reaches the same band edges with about
+    17 % fewer (44.1 kHz -> 16 kHz: 256 taps instead of 304). Polyphase rows
+    need the filter *between* input samples, so the prototype is continuous::
+
+        h_c(t) = sum_n h_d[n] phi(t - n)
+
+    ``h_d`` is the equiripple FIR at the input rate (pass band to 0.45, stop
+    band from 0.5 times ``up / down`` of the input rate) and ``phi`` a short
+    Kaiser-windowed sinc (90 dB) that is flat over ``h_d``'s pass band and
+    stops the images of it around multiples of the input rate (from ``1 - r /
+    2``; 9 taps at 44.1 kHz -> 16 kHz). ``H_c = H_d Phi`` keeps ``h_d``'s
+    pass band and stop band. The table's measured response is checked (pass
+    band within 6e-4, stop band 83 dB) before it is used; None when the ratio
+    is above :data:`MAX_EQUIRIPPLE_RATIO` or the check fails.
+    """
+    parts = equiripple_parts(up / down)
+    if parts is None:
+        return None
+    h_d, phi = parts
+    r = up / down
+    centre = (len(h_d) - 1) / 2
+    half = int(math.ceil(centre + phi.half_width))
+    n_taps = -(-2 * half // 16) * 16
+    tau = np.arange(up)[:, None] / up + (half - 1 - np.arange(n_taps))[None, :]  # (up, n_taps)
+    reach = int(math.ceil(phi.half_width)) + 1
+    table = np.zeros((up, n_taps))
+    for o in range(-reach, reach + 1):  # the input samples n whose phi reaches tau
+        n = np.floor(tau + centre).astype(int) + o
+        u = tau - (n - centre)
+        ok = (n >= 0) & (n < len(h_d)) & (np.abs(u) < phi.half_width)
+        table += np.where(ok, h_d[np.clip(n, 0, len(h_d) - 1)] * _phi(u, phi), 0.0)
+    if not _polyphase_ok(table, r):
+        return None
+    table = table.astype(np.dtype(dtype_char))
+    table.flags.writeable = False
+    return FilterSpec(phi.fc, half - 0.5, phi.beta, half, n_taps), table
+
+
+def _phi(u, spec: FilterSpec):
+    """The Kaiser-windowed sinc of ``spec`` at offsets ``u`` (input samples)."""
+    v = np.clip(u / spec.half_width, -1.0, 1.0)
+    window = np.where(np.abs(u) < spec.half_width, _bessel_i0(spec.beta * np.sqrt(1.0 - v * v)), 0.0)
+    arg = np.pi * spec.fc * u
+    sinc = np.where(arg == 0.0, 1.0, np.sin(arg) / np.where(arg == 0.0, 1.0, arg))
+    return spec.fc * sinc * window / _bessel_i0(spec.beta)
+
+
+def _polyphase_ok(table, r: float) -> bool:
+    """Measure the prototype a polyphase ``table`` samples (rows = phases ``p / up``):
+    pass band (to 0.45 r of the input rate) within 6e-4, stop band (from 0.5 r) 83 dB down."""
+    up, n_taps = table.shape
+    proto = table[:, ::-1].T.reshape(-1)  # interleave the phases: the filter at up x the input rate
+    n_fft = 1 << int(math.ceil(math.log2(16 * len(proto))))
+    mag = np.abs(np.fft.rfft(proto, n_fft))  # DC gain up (one tap per phase)
+    f = np.fft.rfftfreq(n_fft) * up  # units of the input rate
+    passband = mag[f <= 0.45 * r] / up
+    stopband = mag[f >= 0.5 * r] / up
+    return bool(np.max(np.abs(passband - 1.0)) <= 6e-4 and np.max(stopband) <= 10 ** (-83 / 20))
 
 
 @lru_cache(maxsize=16)

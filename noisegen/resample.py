@@ -1,22 +1,26 @@
-"""Band-limited resampling: Kaiser-windowed sinc, polyphase, in Numba.
+"""Band-limited resampling: polyphase FIR tables, in Numba.
 
 Output sample ``k`` is the input evaluated at time ``k * orig / target``
 (output sample 0 sits on input sample 0; nothing is delayed) through a
-Kaiser-windowed sinc low-pass. The filter is designed from the *lower* of the
-two Nyquist frequencies: flat (ripple far below 0.1 dB) up to 0.9 of it,
-attenuated by at least 80 dB (85 dB by design) from it on, so nothing above
-the output Nyquist folds back.
+linear-phase low-pass designed from the *lower* of the two Nyquist
+frequencies: flat (ripple at most 5e-4, 0.004 dB) up to 0.9 of it,
+attenuated by at least 80 dB (84-85 dB by design) from it on, so nothing
+above the output Nyquist folds back.
 
-Rational ratios (``target / orig`` reduced by their gcd, up to
-:data:`MAX_RATIONAL_PHASES` phases) use one exact table row per phase.
-Integer decimation (``1 / D``, ``D`` up to
-:data:`noisegen._resample_design.MAX_EQUIRIPPLE_FACTOR`,
-e.g. 16 kHz -> 8 kHz, 48 kHz -> 16 kHz) uses an equiripple (Parks-McClellan)
-low-pass with the same band edges instead of the Kaiser sinc: it spends the
-allowed pass-band ripple (kept below 5e-4, 0.004 dB) to reach the same
-stop band with about 20 % fewer taps. Any other ratio (speed factors such as ``2 ** (1/12)``) uses a table of 256
-phases and blends the dot products of the two neighbouring phases. Tables are
-cached per ratio; their design lives in :mod:`noisegen._resample_design`.
+Which filter (all designed in :mod:`noisegen._resample_design`, cached per
+ratio):
+
+- Integer decimation ``1 / D`` (``D`` up to 8: 16 kHz -> 8 kHz, 48 kHz ->
+  16 kHz): one equiripple (Parks-McClellan) FIR, about 20 % shorter than a
+  Kaiser sinc with the same band edges.
+- Other rational downsampling by 0.6 or less (44.1 kHz -> 16 kHz): an
+  equiripple prototype made continuous by a short Kaiser sinc, one exact
+  table row per phase (256 taps instead of 304).
+- Other rational ratios (``target / orig`` reduced by their gcd, up to
+  :data:`MAX_RATIONAL_PHASES` phases): a Kaiser-windowed sinc, one exact row
+  per phase.
+- Any other ratio (speed factors such as ``2 ** (1/12)``): the Kaiser sinc
+  at 256 phases, blending the dot products of the two neighbouring phases.
 
 Output length of :func:`resample`: ``ceil(n * target / orig)`` (the rule of
 ``scipy.signal.resample_poly`` and ``librosa.resample``).
@@ -31,7 +35,7 @@ from functools import lru_cache
 import numpy as np
 
 from ._backend import resolve_backend
-from ._resample_design import PASSBAND, decimation_table, kaiser_table
+from ._resample_design import PASSBAND, decimation_table, equiripple_polyphase, kaiser_table
 from ._validation import check_audio, check_sample_rate
 from .errors import ParameterError
 
@@ -66,7 +70,10 @@ class _Plan:
         scale = min(1.0, float(frac))
         if self.rational:
             self.up, self.down = frac.numerator, frac.denominator
-            designed = decimation_table(self.down, dtype.char) if self.up == 1 else None
+            if self.up == 1:
+                designed = decimation_table(self.down, dtype.char)
+            else:
+                designed = equiripple_polyphase(self.up, self.down, dtype.char)
             self.spec, self.table = designed or kaiser_table(self.up, self.up, PASSBAND * scale, scale, dtype.char)
         else:
             self.step = 1.0 / float(ratio)
