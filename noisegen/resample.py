@@ -29,6 +29,7 @@ Output length of :func:`resample`: ``ceil(n * target / orig)`` (the rule of
 from __future__ import annotations
 
 import math
+import threading
 from fractions import Fraction
 from functools import lru_cache
 
@@ -50,9 +51,16 @@ _SCALE_GRID = 192
 
 
 def _cpu():
-    from ._kernels.cpu import resample as k
+    """The CPU kernel module (imported on first use: importing it compiles nothing, but loads Numba)."""
+    global _KERNELS
+    if _KERNELS is None:
+        from ._kernels.cpu import resample as k
 
-    return k
+        _KERNELS = k
+    return _KERNELS
+
+
+_KERNELS = None
 
 
 class _Plan:
@@ -131,7 +139,7 @@ def _aligned_empty(rows, n, dtype):
     width = -(-n // 8) * 8
     itemsize = np.dtype(dtype).itemsize
     raw = np.empty(rows * width + 64 // itemsize, dtype=dtype)
-    skip = (-raw.ctypes.data % 64) // itemsize
+    skip = (-raw.__array_interface__["data"][0] % 64) // itemsize
     return raw[skip : skip + rows * width].reshape(rows, width)
 
 
@@ -143,12 +151,14 @@ def _aligned_zeros(rows, n, dtype):
 
 
 def _aligned_concat(parts):
-    """``parts`` (each ``(rows, n_i)``) side by side in a fresh :func:`_aligned_zeros` buffer."""
-    buf = _aligned_zeros(parts[0].shape[0], sum(p.shape[1] for p in parts), parts[0].dtype)
+    """``parts`` (each ``(rows, n_i)``) side by side in a fresh :func:`_aligned_empty` buffer
+    (the columns that round its width up to 8 are zeros)."""
+    buf = _aligned_empty(parts[0].shape[0], sum(p.shape[1] for p in parts), parts[0].dtype)
     at = 0
     for part in parts:
         buf[:, at : at + part.shape[1]] = part
         at += part.shape[1]
+    buf[:, at:] = 0
     return buf
 
 
@@ -158,17 +168,35 @@ def _plan(ratio, dtype_char):
     return _Plan(ratio, np.dtype(dtype_char))
 
 
+#: Inputs staged per block by the one-shot rational kernel (fits in L2 with its outputs).
+_BLOCK_INPUTS = 16384
+_SCRATCH = threading.local()
+
+
+def _scratch(dtype):
+    """This thread's staging buffer for :func:`_apply` (kernels release the GIL: one per thread)."""
+    key = np.dtype(dtype).char
+    buf = getattr(_SCRATCH, key, None)
+    if buf is None:
+        buf = _aligned_empty(1, _BLOCK_INPUTS, dtype)[0]
+        setattr(_SCRATCH, key, buf)
+    return buf
+
+
 def _apply(y, ratio, n_out):
     """Resample ``y`` (1-D or 2-D, float) by ``ratio`` to exactly ``n_out`` samples."""
-    x2 = y.reshape(int(np.prod(y.shape[:-1], dtype=int)), y.shape[-1])
+    x2 = np.ascontiguousarray(y.reshape(math.prod(y.shape[:-1]), y.shape[-1]))
     plan = _plan(ratio, y.dtype.char)
+    out = np.empty((x2.shape[0], n_out), dtype=y.dtype)
+    if plan.rational:  # no padded copy: blocks of the input are staged in a small aligned buffer
+        _cpu().resample_rational_blocked(x2, plan.up, plan.down, plan.half, plan.padded, _scratch(y.dtype), out)
+        return out.reshape(y.shape[:-1] + (n_out,))
     n, lead = x2.shape[1], plan.lead
     last = plan.index(max(n_out - 1, 0))
     xp = _aligned_empty(x2.shape[0], lead + max(n, last + 1) + plan.reach + 2, y.dtype)
     xp[:, :lead] = 0
     xp[:, lead : lead + n] = x2
     xp[:, lead + n :] = 0
-    out = np.empty((x2.shape[0], n_out), dtype=y.dtype)
     plan.run(xp, -lead, 0, out)
     return out.reshape(y.shape[:-1] + (n_out,))
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..._jit import kernel
 
 
@@ -50,68 +52,113 @@ def resample_rational(xp, offset, k0, up, down, half, padded, out):
     moves their windows by a multiple of 8 inputs: they share one row and
     one shift.
     """
-    n_ch, n_out = out.shape
-    n_taps = padded.shape[1] - 8  # each window: the row's taps plus up to 7 leading zeros
+    for c in range(out.shape[0]):
+        _rational_row(xp[c], offset, k0, up, down, half, padded, out[c])
+
+
+@kernel
+def resample_rational_blocked(y, up, down, half, padded, scratch, out):
+    """:func:`resample_rational` of a whole signal ``y[c]`` (zero outside it), one block at a time.
+
+    Each block of outputs copies the inputs it reads into ``scratch`` (a
+    reused, 64-byte aligned buffer that stays in cache) and runs the same row
+    loop, so ``y`` needs no padded copy and may have any alignment. The
+    outputs are those of :func:`resample_rational`, bit for bit (each output's
+    arithmetic depends only on its absolute index).
+    """
+    n, n_out = y.shape[1], out.shape[1]
+    n_taps = padded.shape[1] - 8
+    group = 8 * _slot_period(down) * up  # outputs of one full set of slot groups
+    fits = (scratch.shape[0] - n_taps - 16) * up // down // group * group
+    per_block = max(group, fits)
+    for c in range(out.shape[0]):
+        x = y[c]
+        for k0 in range(0, n_out, per_block):
+            k1 = min(n_out, k0 + per_block)
+            lo = (((k0 * down) // up + 1 - half) // 8) * 8  # aligned; the first window starts here or later
+            hi = ((k1 - 1) * down) // up + 1 - half + n_taps + 8  # past the last input read
+            width = hi - lo
+            if width > scratch.shape[0]:  # a block of one group can need more: grow once
+                scratch = np.empty(width + 64, dtype=scratch.dtype)
+            buf = scratch[:width]
+            a = min(max(0, -lo), width)
+            b = min(max(0, n - lo), width)
+            buf[:a] = 0.0
+            if b > a:
+                buf[a:b] = x[lo + a : lo + b]
+            buf[max(a, b) :] = 0.0
+            _rational_row(buf, lo, k0, up, down, half, padded, out[c][k0:k1])
+
+
+@kernel(inline="always")
+def _slot_period(down):
+    """Smallest power of two ``p`` (at most 8) with ``p * down`` a multiple of 8."""
     period = 8
     while period > 1 and (period // 2) * down % 8 == 0:
         period //= 2
+    return period
+
+
+@kernel(inline="always")
+def _rational_row(x, offset, k0, up, down, half, padded, o):
+    """One channel of :func:`resample_rational`: ``o[m]`` = output ``k0 + m`` from ``x``."""
+    n_out = o.shape[0]
+    n_taps = padded.shape[1] - 8  # each window: the row's taps plus up to 7 leading zeros
+    period = _slot_period(down)
     spacing = period * up  # outputs between slots
     jump = period * down  # inputs between slots, a multiple of 8
     block = 8 * spacing
-    for c in range(n_ch):
-        x = xp[c]
-        o = out[c]
-        for base in range(0, n_out, block):
-            for m0 in range(spacing):
-                m = base + m0
-                if m >= n_out:
-                    break
-                pos = (k0 + m) * down
-                i = pos // up
-                first = i + 1 - half
-                a = first % 8
-                row = padded[pos - i * up, 8 - a : 8 - a + n_taps]
-                s0 = first - a - offset
-                s1 = s0 + jump if m + spacing < n_out else s0
-                s2 = s0 + 2 * jump if m + 2 * spacing < n_out else s0
-                s3 = s0 + 3 * jump if m + 3 * spacing < n_out else s0
-                s4 = s0 + 4 * jump if m + 4 * spacing < n_out else s0
-                s5 = s0 + 5 * jump if m + 5 * spacing < n_out else s0
-                s6 = s0 + 6 * jump if m + 6 * spacing < n_out else s0
-                s7 = s0 + 7 * jump if m + 7 * spacing < n_out else s0
-                x0 = x[s0 : s0 + n_taps]
-                x1 = x[s1 : s1 + n_taps]
-                x2 = x[s2 : s2 + n_taps]
-                x3 = x[s3 : s3 + n_taps]
-                x4 = x[s4 : s4 + n_taps]
-                x5 = x[s5 : s5 + n_taps]
-                x6 = x[s6 : s6 + n_taps]
-                x7 = x[s7 : s7 + n_taps]
-                zero = o.dtype.type(0.0)
-                a0, a1, a2, a3, a4, a5, a6, a7 = zero, zero, zero, zero, zero, zero, zero, zero
-                for j in range(n_taps):
-                    h = row[j]
-                    a0 += h * x0[j]
-                    a1 += h * x1[j]
-                    a2 += h * x2[j]
-                    a3 += h * x3[j]
-                    a4 += h * x4[j]
-                    a5 += h * x5[j]
-                    a6 += h * x6[j]
-                    a7 += h * x7[j]
-                o[m] = a0
-                if s7 != s0:  # all eight slots are in range
-                    o[m + spacing] = a1
-                    o[m + 2 * spacing] = a2
-                    o[m + 3 * spacing] = a3
-                    o[m + 4 * spacing] = a4
-                    o[m + 5 * spacing] = a5
-                    o[m + 6 * spacing] = a6
-                    o[m + 7 * spacing] = a7
-                else:
-                    for w, acc in enumerate((a1, a2, a3, a4, a5, a6, a7)):
-                        if m + (w + 1) * spacing < n_out:
-                            o[m + (w + 1) * spacing] = acc
+    for base in range(0, n_out, block):
+        for m0 in range(spacing):
+            m = base + m0
+            if m >= n_out:
+                break
+            pos = (k0 + m) * down
+            i = pos // up
+            first = i + 1 - half
+            a = first % 8
+            row = padded[pos - i * up, 8 - a : 8 - a + n_taps]
+            s0 = first - a - offset
+            s1 = s0 + jump if m + spacing < n_out else s0
+            s2 = s0 + 2 * jump if m + 2 * spacing < n_out else s0
+            s3 = s0 + 3 * jump if m + 3 * spacing < n_out else s0
+            s4 = s0 + 4 * jump if m + 4 * spacing < n_out else s0
+            s5 = s0 + 5 * jump if m + 5 * spacing < n_out else s0
+            s6 = s0 + 6 * jump if m + 6 * spacing < n_out else s0
+            s7 = s0 + 7 * jump if m + 7 * spacing < n_out else s0
+            x0 = x[s0 : s0 + n_taps]
+            x1 = x[s1 : s1 + n_taps]
+            x2 = x[s2 : s2 + n_taps]
+            x3 = x[s3 : s3 + n_taps]
+            x4 = x[s4 : s4 + n_taps]
+            x5 = x[s5 : s5 + n_taps]
+            x6 = x[s6 : s6 + n_taps]
+            x7 = x[s7 : s7 + n_taps]
+            zero = o.dtype.type(0.0)
+            a0, a1, a2, a3, a4, a5, a6, a7 = zero, zero, zero, zero, zero, zero, zero, zero
+            for j in range(n_taps):
+                h = row[j]
+                a0 += h * x0[j]
+                a1 += h * x1[j]
+                a2 += h * x2[j]
+                a3 += h * x3[j]
+                a4 += h * x4[j]
+                a5 += h * x5[j]
+                a6 += h * x6[j]
+                a7 += h * x7[j]
+            o[m] = a0
+            if s7 != s0:  # all eight slots are in range
+                o[m + spacing] = a1
+                o[m + 2 * spacing] = a2
+                o[m + 3 * spacing] = a3
+                o[m + 4 * spacing] = a4
+                o[m + 5 * spacing] = a5
+                o[m + 6 * spacing] = a6
+                o[m + 7 * spacing] = a7
+            else:
+                for w, acc in enumerate((a1, a2, a3, a4, a5, a6, a7)):
+                    if m + (w + 1) * spacing < n_out:
+                        o[m + (w + 1) * spacing] = acc
 
 
 @kernel
