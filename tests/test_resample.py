@@ -245,3 +245,18 @@ def test_outputs_do_not_depend_on_the_buffer(orig, target):
             out = np.empty((1, n_out), dtype=np.float32)
             plan.run(raw.reshape(1, -1), -lead, 0, out)
             np.testing.assert_array_equal(out[0], ref[c])
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: resample(x, orig_sample_rate=16000, target_sample_rate=8000),
+    lambda x: resample(x, orig_sample_rate=44100, target_sample_rate=16000),
+    lambda x: noisegen.speed(x, factor=1.1, sample_rate=16000),
+    lambda x: noisegen.speed(x, factor=2 ** (1 / 12), sample_rate=16000),  # interpolated table
+])
+@pytest.mark.parametrize("where", [0, 4999, 9999])
+def test_nan_or_inf_anywhere_is_refused(call, where):
+    """Rational and interpolated paths, either channel, any position."""
+    x = np.zeros((2, 10000), dtype=np.float32)
+    x[1, where] = np.inf if where else np.nan
+    with pytest.raises(ParameterError, match="y must be finite, got 1 NaN/inf"):
+        call(x)
