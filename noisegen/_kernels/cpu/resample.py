@@ -44,7 +44,7 @@ def resample_rational(xp, offset, k0, up, down, half, padded, out):
     either side; read from ``8 - a`` it is the row moved ``a`` taps later, so
     the window of an output whose first tap falls on absolute input index
     ``s`` can start at ``s - a``, ``a = s mod 8`` (only the one table load per
-    eight multiply-adds stays unaligned). The caller makes absolute index
+    twelve multiply-adds stays unaligned). The caller makes absolute index
     ``8 q`` land on a 32-byte boundary (``offset`` a multiple of 8, rows of
     ``xp`` aligned: :func:`noisegen.resample._aligned_zeros`). The arithmetic
     of each output depends only on ``s mod 8``, never on the buffer, so
