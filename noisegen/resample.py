@@ -101,6 +101,9 @@ class _Plan:
             self.padded[:, 8:-8] = self.table
         self.reach = self.table.shape[1] + (8 if self.rational else 0) - self.half  # inputs read after the instant, + 1
         self.lead = -(-(self.half + 7) // 8) * 8  # zeros before input 0: a multiple of 8
+        if self.rational:  # inputs one full set of the kernel's slot groups reads
+            period = next(p for p in (1, 2, 4, 8) if p * self.down % 8 == 0)
+            self.group_inputs = _cpu().SLOTS * period * self.down + self.padded.shape[1] + 16
 
     def index(self, k: int) -> int:
         """``floor(t_k)``: the input sample at or before output sample ``k``."""
@@ -173,12 +176,13 @@ _BLOCK_INPUTS = 16384
 _SCRATCH = threading.local()
 
 
-def _scratch(dtype):
-    """This thread's staging buffer for :func:`_apply` (kernels release the GIL: one per thread)."""
+def _scratch(dtype, n):
+    """This thread's aligned staging buffer for :func:`_apply`, at least ``n`` long
+    (kernels release the GIL: one buffer per thread)."""
     key = np.dtype(dtype).char
     buf = getattr(_SCRATCH, key, None)
-    if buf is None:
-        buf = _aligned_empty(1, _BLOCK_INPUTS, dtype)[0]
+    if buf is None or buf.shape[0] < n:
+        buf = _aligned_empty(1, n, dtype)[0]
         setattr(_SCRATCH, key, buf)
     return buf
 
@@ -189,7 +193,8 @@ def _apply(y, ratio, n_out):
     plan = _plan(ratio, y.dtype.char)
     out = np.empty((x2.shape[0], n_out), dtype=y.dtype)
     if plan.rational:  # no padded copy: blocks of the input are staged in a small aligned buffer
-        _cpu().resample_rational_blocked(x2, plan.up, plan.down, plan.half, plan.padded, _scratch(y.dtype), out)
+        scratch = _scratch(y.dtype, max(_BLOCK_INPUTS, plan.group_inputs))
+        _cpu().resample_rational_blocked(x2, plan.up, plan.down, plan.half, plan.padded, scratch, out)
         return out.reshape(y.shape[:-1] + (n_out,))
     n, lead = x2.shape[1], plan.lead
     last = plan.index(max(n_out - 1, 0))

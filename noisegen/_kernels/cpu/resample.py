@@ -25,6 +25,9 @@ import numpy as np
 
 from ..._jit import kernel
 
+#: Outputs computed per load of a table row (the slot count of :func:`_rational_row`).
+SLOTS = 12
+
 
 @kernel
 def resample_rational(xp, offset, k0, up, down, half, padded, out):
@@ -69,7 +72,7 @@ def resample_rational_blocked(y, up, down, half, padded, scratch, out):
     """
     n, n_out = y.shape[1], out.shape[1]
     n_taps = padded.shape[1] - 8
-    group = 12 * _slot_period(down) * up  # outputs of one full set of slot groups
+    group = SLOTS * _slot_period(down) * up  # outputs of one full set of slot groups
     fits = (scratch.shape[0] - n_taps - 16) * up // down // group * group
     per_block = max(group, fits)
     for c in range(out.shape[0]):
@@ -79,7 +82,7 @@ def resample_rational_blocked(y, up, down, half, padded, scratch, out):
             lo = (((k0 * down) // up + 1 - half) // 8) * 8  # aligned; the first window starts here or later
             hi = ((k1 - 1) * down) // up + 1 - half + n_taps + 8  # past the last input read
             width = hi - lo
-            if width > scratch.shape[0]:  # a block of one group can need more: grow once
+            if width > scratch.shape[0]:  # the caller sizes scratch for one group; never taken then
                 scratch = np.empty(width + 64, dtype=scratch.dtype)
             buf = scratch[:width]
             a = min(max(0, -lo), width)
@@ -108,7 +111,7 @@ def _rational_row(x, offset, k0, up, down, half, padded, o):
     period = _slot_period(down)
     spacing = period * up  # outputs between slots
     jump = period * down  # inputs between slots, a multiple of 8
-    block = 12 * spacing
+    block = SLOTS * spacing  # (the twelve slots below are written out: SLOTS must stay 12)
     for base in range(0, n_out, block):
         for m0 in range(spacing):
             m = base + m0
