@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..._jit import kernel
 
 #: Outputs computed per load of a table row (the slot count of :func:`_rational_row`).
@@ -82,15 +80,20 @@ def resample_rational_blocked(y, up, down, half, padded, scratch, out):
             lo = (((k0 * down) // up + 1 - half) // 8) * 8  # aligned; the first window starts here or later
             hi = ((k1 - 1) * down) // up + 1 - half + n_taps + 8  # past the last input read
             width = hi - lo
-            if width > scratch.shape[0]:  # the caller sizes scratch for one group; never taken then
-                scratch = np.empty(width + 64, dtype=scratch.dtype)
+            if width > scratch.shape[0]:
+                raise ValueError("scratch holds less than one set of slot groups")
             buf = scratch[:width]
-            a = min(max(0, -lo), width)
-            b = min(max(0, n - lo), width)
-            buf[:a] = 0.0
-            if b > a:
-                buf[a:b] = x[lo + a : lo + b]
-            buf[max(a, b) :] = 0.0
+            a = min(max(0, -lo), width)  # buf[a:b] holds inputs, zeros around them
+            b = max(a, min(n - lo, width))
+            # Explicit loops over slices (slice assignment here costs seconds of compile;
+            # slices let LLVM drop the negative-index wraparound and vectorise the copy).
+            head, body, tail, src = buf[:a], buf[a:b], buf[b:], x[lo + a : lo + b]
+            for t in range(head.shape[0]):
+                head[t] = 0.0
+            for t in range(body.shape[0]):
+                body[t] = src[t]
+            for t in range(tail.shape[0]):
+                tail[t] = 0.0
             _rational_row(buf, lo, k0, up, down, half, padded, out[c][k0:k1])
 
 
@@ -103,7 +106,7 @@ def _slot_period(down):
     return period
 
 
-@kernel(inline="always")
+@kernel
 def _rational_row(x, offset, k0, up, down, half, padded, o):
     """One channel of :func:`resample_rational`: ``o[m]`` = output ``k0 + m`` from ``x``."""
     n_out = o.shape[0]
