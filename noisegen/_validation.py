@@ -35,11 +35,13 @@ def _fmt(value) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int = 2) -> np.ndarray:
+def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int = 2, finite: bool = True) -> np.ndarray:
     """Validate an audio array: float32/float64, time on the last axis, finite.
 
     Returns ``y`` as a numpy array of the same dtype (no copy when possible).
     Integer PCM is refused with a pointer to :func:`noisegen.load`.
+    ``finite=False`` leaves the NaN/inf check to the caller, which must raise
+    :func:`nonfinite_error` itself (e.g. after finding a non-finite output).
     """
     if not isinstance(y, np.ndarray):
         if hasattr(y, "__cuda_array_interface__"):
@@ -64,10 +66,15 @@ def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int =
         raise ParameterError(f"{name} must have shape {expected}, got shape {y.shape}")
     if not allow_empty and y.shape[-1] == 0:
         raise ParameterError(f"{name} must hold at least one sample, got shape {y.shape}")
-    if y.size and not np.isfinite(y).all():
-        bad = int(np.size(y) - np.count_nonzero(np.isfinite(y)))
-        raise ParameterError(f"{name} must be finite, got {bad} NaN/inf sample(s)")
+    if finite and y.size and not np.isfinite(y).all():
+        raise nonfinite_error(y, name)
     return y
+
+
+def nonfinite_error(y, name: str = "y") -> ParameterError:
+    """The error :func:`check_audio` raises for an array holding NaN or inf."""
+    bad = int(np.size(y) - np.count_nonzero(np.isfinite(y)))
+    return ParameterError(f"{name} must be finite, got {bad} NaN/inf sample(s)")
 
 
 def check_sample_rate(sample_rate, name: str = "sample_rate") -> int:

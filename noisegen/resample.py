@@ -37,7 +37,7 @@ import numpy as np
 
 from ._backend import resolve_backend
 from ._resample_design import PASSBAND, decimation_table, equiripple_polyphase, kaiser_table
-from ._validation import check_audio, check_sample_rate
+from ._validation import check_audio, check_sample_rate, nonfinite_error
 from .errors import ParameterError
 
 __all__ = ["resample", "Resampler"]
@@ -187,15 +187,24 @@ def _scratch(dtype, n):
     return buf
 
 
-def _apply(y, ratio, n_out):
-    """Resample ``y`` (1-D or 2-D, float) by ``ratio`` to exactly ``n_out`` samples."""
+def _apply(y, ratio, n_out, name="y"):
+    """Resample ``y`` (1-D or 2-D, float) by ``ratio`` to exactly ``n_out`` samples.
+
+    Raises the :func:`~noisegen._validation.check_audio` error when ``y`` holds
+    NaN or inf, so callers may validate with ``finite=False``. The check reads
+    the output, which is shorter when downsampling: every input sample lies in
+    the window of some output and turns it NaN or inf (``inf * 0`` is NaN too,
+    and no fast-math flag here assumes finite values). Only a non-finite
+    output, which a finite input could also give by overflowing, leads to a
+    look at the input.
+    """
     x2 = np.ascontiguousarray(y.reshape(math.prod(y.shape[:-1]), y.shape[-1]))
     plan = _plan(ratio, y.dtype.char)
     out = np.empty((x2.shape[0], n_out), dtype=y.dtype)
     if plan.rational:  # no padded copy: blocks of the input are staged in a small aligned buffer
         scratch = _scratch(y.dtype, max(_BLOCK_INPUTS, plan.group_inputs))
         _cpu().resample_rational_blocked(x2, plan.up, plan.down, plan.half, plan.padded, scratch, out)
-        return out.reshape(y.shape[:-1] + (n_out,))
+        return _checked(out, y, name).reshape(y.shape[:-1] + (n_out,))
     n, lead = x2.shape[1], plan.lead
     last = plan.index(max(n_out - 1, 0))
     xp = _aligned_empty(x2.shape[0], lead + max(n, last + 1) + plan.reach + 2, y.dtype)
@@ -203,7 +212,14 @@ def _apply(y, ratio, n_out):
     xp[:, lead : lead + n] = x2
     xp[:, lead + n :] = 0
     plan.run(xp, -lead, 0, out)
-    return out.reshape(y.shape[:-1] + (n_out,))
+    return _checked(out, y, name).reshape(y.shape[:-1] + (n_out,))
+
+
+def _checked(out, y, name):
+    """``out``, after raising the NaN/inf error if it is not finite because ``y`` is not."""
+    if not np.isfinite(out).all() and not np.isfinite(y).all():
+        raise nonfinite_error(y, name)
+    return out
 
 
 def resample(y, *, orig_sample_rate, target_sample_rate, backend="auto"):
@@ -244,11 +260,11 @@ def resample(y, *, orig_sample_rate, target_sample_rate, backend="auto"):
         from ._cuda_dispatch import cuda_resample
 
         return cuda_resample(y, orig_sample_rate=orig_sample_rate, target_sample_rate=target_sample_rate)
-    y = check_audio(y)
+    y = check_audio(y, finite=False)  # _apply checks for NaN/inf through its (shorter) output
     orig = check_sample_rate(orig_sample_rate, "orig_sample_rate")
     target = check_sample_rate(target_sample_rate, "target_sample_rate")
     if orig == target:
-        return y.copy()
+        return check_audio(y).copy()
     n = y.shape[-1]
     n_out = -((-n * target) // orig)
     return _apply(y, Fraction(target, orig), n_out)

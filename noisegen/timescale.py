@@ -73,12 +73,12 @@ def speed(y, *, factor, sample_rate, backend="auto"):
         from ._cuda_dispatch import cuda_speed
 
         return cuda_speed(y, factor=factor, sample_rate=sample_rate)
-    y = check_audio(y)
+    y = check_audio(y, finite=False)  # _resample_to_length checks for NaN/inf through its output
     factor = check_real(factor, "factor", low=0.0, low_inclusive=False)
     check_sample_rate(sample_rate)
     n_out = round(y.shape[-1] / factor)
     if factor == 1.0:
-        return y.copy()
+        return check_audio(y).copy()
     ratio = _ratio(factor)
     return _resample_to_length(y, 1 / ratio, n_out)
 

@@ -260,3 +260,24 @@ def test_nan_or_inf_anywhere_is_refused(call, where):
     x[1, where] = np.inf if where else np.nan
     with pytest.raises(ParameterError, match="y must be finite, got 1 NaN/inf"):
         call(x)
+
+
+@pytest.mark.parametrize("ratio", [Fraction(1, 2), Fraction(160, 441), Fraction(1, 9), Fraction(10, 9),
+                                   Fraction(441, 160), 2 ** (-3 / 12), 2 ** (7 / 12)])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_every_input_position_reaches_the_output(ratio, bad):
+    """The NaN/inf check reads the output: a non-finite sample anywhere must reach it."""
+    n = 240
+    n_out = -(-n * ratio.numerator // ratio.denominator) if isinstance(ratio, Fraction) else round(n * ratio)
+    for i in range(n):
+        x = np.zeros((1, n), dtype=np.float32)
+        x[0, i] = bad
+        with pytest.raises(ParameterError, match="finite"):
+            _apply(x, ratio, n_out)
+    # A finite input whose output overflows is returned as it is (no false alarm):
+    # output 60 of the 2:1 decimator reads x[33 + j] with weight h[j].
+    h = _Plan(Fraction(1, 2), np.float32).table[0, :175].astype(np.float64)
+    assert np.sum(np.abs(h)) * 3.3e38 > np.finfo(np.float32).max
+    huge = np.zeros(n, dtype=np.float32)
+    huge[33 : 33 + 175] = 3.3e38 * np.sign(h)
+    assert not np.isfinite(_apply(huge, Fraction(1, 2), n // 2)).all()
