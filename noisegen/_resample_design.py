@@ -134,11 +134,11 @@ MAX_EQUIRIPPLE_RATIO = 0.6
 def equiripple_parts(r: float):
     """``(h_d, phi)`` of :func:`equiripple_polyphase` for the ratio ``r``, or None
     (``h_c(t) = sum_n h_d[n] phi(t - n + (len(h_d) - 1) / 2)``, ``phi`` a :class:`FilterSpec`)."""
-    if r > MAX_EQUIRIPPLE_RATIO:
+    if not 1.0 / MAX_EQUIRIPPLE_FACTOR <= r <= MAX_EQUIRIPPLE_RATIO:  # lower: remez gets slow and unsure
         return None
     width = 0.05 * r  # transition band, units of the input rate
     start = int(4.3 / width) // 2 * 2 + 1  # just below the measured minimum length (~4.4 / width)
-    h_d = _remez_lowpass(0.45 * r, 0.5 * r, range(start, start + int(2.0 / width), 2))
+    h_d = _remez_lowpass(0.45 * r, 0.5 * r, range(start, start + 24, 2))  # a dozen tries, then the Kaiser sinc
     if h_d is None:
         return None
     h_d.flags.writeable = False
@@ -163,7 +163,8 @@ def equiripple_polyphase(up: int, down: int, dtype_char: str):
     2``; 9 taps at 44.1 kHz -> 16 kHz). ``H_c = H_d Phi`` keeps ``h_d``'s
     pass band and stop band. The table's measured response is checked (pass
     band within 6e-4, stop band 83 dB) before it is used; None when the ratio
-    is above :data:`MAX_EQUIRIPPLE_RATIO` or the check fails.
+    is above :data:`MAX_EQUIRIPPLE_RATIO` or below ``1 / MAX_EQUIRIPPLE_FACTOR``,
+    or the design or its check fails.
     """
     parts = equiripple_parts(up / down)
     if parts is None:
