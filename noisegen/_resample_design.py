@@ -78,6 +78,11 @@ def filter_table(rows: int, denom: int, n_taps: int, half: int, fc: float, half_
     seconds of compile time for a table that takes a millisecond).
     """
     tau = np.arange(rows)[:, None] / denom + (half - 1 - np.arange(n_taps))[None, :]
+    return _kaiser_sinc(tau, fc, half_width, beta)
+
+
+def _kaiser_sinc(tau, fc: float, half_width: float, beta: float):
+    """``h(tau)`` of :func:`noisegen._kernels.resample.sinc_kernel`, vectorised (zero beyond ``half_width``)."""
     u = tau / half_width
     window = np.where(np.abs(u) < 1.0, _bessel_i0(beta * np.sqrt(np.clip(1.0 - u * u, 0.0, None))), 0.0)
     arg = np.pi * fc * tau
@@ -181,21 +186,13 @@ def equiripple_polyphase(up: int, down: int, dtype_char: str):
         n = np.floor(tau + centre).astype(int) + o
         u = tau - (n - centre)
         ok = (n >= 0) & (n < len(h_d)) & (np.abs(u) < phi.half_width)
-        table += np.where(ok, h_d[np.clip(n, 0, len(h_d) - 1)] * _phi(u, phi), 0.0)
+        weight = _kaiser_sinc(u, phi.fc, phi.half_width, phi.beta)
+        table += np.where(ok, h_d[np.clip(n, 0, len(h_d) - 1)] * weight, 0.0)
     if not _polyphase_ok(table, r):
         return None
     table = table.astype(np.dtype(dtype_char))
     table.flags.writeable = False
     return FilterSpec(phi.fc, half - 0.5, phi.beta, half, n_taps), table
-
-
-def _phi(u, spec: FilterSpec):
-    """The Kaiser-windowed sinc of ``spec`` at offsets ``u`` (input samples)."""
-    v = np.clip(u / spec.half_width, -1.0, 1.0)
-    window = np.where(np.abs(u) < spec.half_width, _bessel_i0(spec.beta * np.sqrt(1.0 - v * v)), 0.0)
-    arg = np.pi * spec.fc * u
-    sinc = np.where(arg == 0.0, 1.0, np.sin(arg) / np.where(arg == 0.0, 1.0, arg))
-    return spec.fc * sinc * window / _bessel_i0(spec.beta)
 
 
 def _polyphase_ok(table, r: float) -> bool:

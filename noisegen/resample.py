@@ -102,8 +102,8 @@ class _Plan:
         self.reach = self.table.shape[1] + (8 if self.rational else 0) - self.half  # inputs read after the instant, + 1
         self.lead = -(-(self.half + 7) // 8) * 8  # zeros before input 0: a multiple of 8
         if self.rational:  # inputs one full set of the kernel's slot groups reads
-            period = next(p for p in (1, 2, 4, 8) if p * self.down % 8 == 0)
-            self.group_inputs = _cpu().SLOTS * period * self.down + self.padded.shape[1] + 16
+            k = _cpu()
+            self.group_inputs = k.SLOTS * k._slot_period(self.down) * self.down + self.padded.shape[1] + 16
 
     def index(self, k: int) -> int:
         """``floor(t_k)``: the input sample at or before output sample ``k``."""
