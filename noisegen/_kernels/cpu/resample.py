@@ -150,7 +150,7 @@ def _rational_row(x, offset, k0, up, down, half, padded, o):
             x10 = x[s10 : s10 + n_taps]
             x11 = x[s11 : s11 + n_taps]
             zero = o.dtype.type(0.0)
-            a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11 = zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero
+            a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = a9 = a10 = a11 = zero
             for j in range(n_taps):
                 h = row[j]
                 a0 += h * x0[j]
