@@ -36,7 +36,7 @@ from functools import lru_cache
 import numpy as np
 
 from ._backend import resolve_backend
-from ._resample_design import PASSBAND, decimation_table, equiripple_polyphase, kaiser_table
+from ._resample_design import PASSBAND, decimation_table, equiripple_polyphase, kaiser_table, window_width
 from ._validation import check_audio, check_sample_rate, nonfinite_error
 from .errors import ParameterError
 
@@ -94,12 +94,16 @@ class _Plan:
             self.spec, self.table = kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * scale, scale, dtype.char)
         self.half = self.spec.half
         # Rational ratios read windows that start up to 7 inputs early on a 32-byte
-        # boundary, through rows with 8 zero taps on either side.
+        # boundary, through rows with 8 zeros before their taps; a window is the taps
+        # after the largest shift any output needs, in whole 8-float vectors.
         self.padded = None
+        width = self.table.shape[1]  # inputs read from the first tap (interpolated tables)
         if self.rational:
-            self.padded = np.zeros((self.table.shape[0], self.table.shape[1] + 16), dtype=self.table.dtype)
-            self.padded[:, 8:-8] = self.table
-        self.reach = self.table.shape[1] + (8 if self.rational else 0) - self.half  # inputs read after the instant, + 1
+            row_len = int(np.flatnonzero(np.any(self.table != 0, axis=0))[-1]) + 1
+            width = window_width(row_len, self.up, self.down, self.half)
+            self.padded = np.zeros((self.table.shape[0], width + 8), dtype=self.table.dtype)
+            self.padded[:, 8 : 8 + row_len] = self.table[:, :row_len]
+        self.reach = width - self.half  # inputs read after the instant, + 1
         self.lead = -(-(self.half + 7) // 8) * 8  # zeros before input 0: a multiple of 8
         if self.rational:  # inputs one full set of the kernel's slot groups reads
             k = _cpu()
