@@ -27,6 +27,8 @@ from __future__ import annotations
 import functools
 import os
 
+import numpy as np
+
 from ._validation import check_choice
 from .errors import BackendError
 
@@ -45,6 +47,8 @@ def _is_simulator_array(x) -> bool:
 
 def is_cuda_array(x) -> bool:
     """True for numba device arrays (the simulator's too), CuPy arrays and PyTorch CUDA tensors."""
+    if type(x) is np.ndarray:  # the common case, without the attribute and name lookups
+        return False
     return hasattr(x, "__cuda_array_interface__") or _is_simulator_array(x)
 
 
@@ -110,7 +114,6 @@ def to_device(x):
         return x
     if hasattr(x, "__cuda_array_interface__"):
         return cuda.as_cuda_array(x)
-    import numpy as np
 
     return cuda.to_device(np.ascontiguousarray(x))
 
@@ -141,7 +144,6 @@ def from_device(d_out, like):
 
 def array_dtype(x):
     """The NumPy dtype of a host or device array (torch tensors included)."""
-    import numpy as np
 
     dtype = getattr(x, "dtype", None)
     if dtype is not None and not isinstance(dtype, np.dtype) and hasattr(x, "__cuda_array_interface__"):

@@ -169,9 +169,20 @@ def _aligned_concat(parts):
     return buf
 
 
-@lru_cache(maxsize=128)
 def _plan(ratio, dtype_char):
     """The cached :class:`_Plan` of ``ratio`` (plans hold no stream state)."""
+    if isinstance(ratio, Fraction):  # keyed on two ints: hashing a Fraction costs a microsecond
+        return _rational_plan(ratio.numerator, ratio.denominator, dtype_char)
+    return _float_plan(ratio, dtype_char)
+
+
+@lru_cache(maxsize=128)
+def _rational_plan(up, down, dtype_char):
+    return _Plan(Fraction(up, down), np.dtype(dtype_char))
+
+
+@lru_cache(maxsize=128)
+def _float_plan(ratio, dtype_char):
     return _Plan(ratio, np.dtype(dtype_char))
 
 
@@ -198,17 +209,20 @@ def _apply(y, ratio, n_out, name="y"):
     NaN or inf, so callers may validate with ``finite=False``. The check reads
     the output, which is shorter when downsampling: every input sample lies in
     the window of some output and turns it NaN or inf (``inf * 0`` is NaN too,
-    and no fast-math flag here assumes finite values). Only a non-finite
-    output, which a finite input could also give by overflowing, leads to a
-    look at the input.
+    and no fast-math flag here assumes finite values). The rational kernel
+    returns the sum of its outputs, which is NaN or inf when one of them is;
+    the others are scanned. Only a non-finite output or sum, which a finite
+    input could also give by overflowing, leads to a look at the input.
     """
     x2 = np.ascontiguousarray(y.reshape(math.prod(y.shape[:-1]), y.shape[-1]))
     plan = _plan(ratio, y.dtype.char)
     out = np.empty((x2.shape[0], n_out), dtype=y.dtype)
     if plan.rational:  # no padded copy: blocks of the input are staged in a small aligned buffer
         scratch = _scratch(y.dtype, max(_BLOCK_INPUTS, plan.group_inputs))
-        _cpu().resample_rational_blocked(x2, plan.up, plan.down, plan.half, plan.padded, scratch, out)
-        return _checked(out, y, name).reshape(y.shape[:-1] + (n_out,))
+        total = _cpu().resample_rational_blocked(x2, plan.up, plan.down, plan.half, plan.padded, scratch, out)
+        if not math.isfinite(total) and not np.isfinite(y).all():  # total: the sum of the outputs
+            raise nonfinite_error(y, name)
+        return out.reshape(y.shape[:-1] + (n_out,))
     n, lead = x2.shape[1], plan.lead
     last = plan.index(max(n_out - 1, 0))
     xp = _aligned_empty(x2.shape[0], lead + max(n, last + 1) + plan.reach + 2, y.dtype)
