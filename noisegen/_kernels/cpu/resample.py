@@ -4,7 +4,7 @@ Output sample ``k`` sits at input time ``t_k`` (``k * down / up`` for a
 rational ratio, ``k * step`` otherwise); with ``i = floor(t_k)`` and
 ``f = t_k - i`` it is the dot product of the taps ``x[i + 1 - half + j]``,
 ``j = 0 .. n_taps - 1`` (``n_taps >= 2 * half``, padded with zero taps
-to a multiple of 16 so the vectorised loop has no tail), with the table row
+to a multiple of 16 so a vectorised loop has no tail), with the table row
 of phase ``f``::
 
     row_f[j] = h(f + half - 1 - j)          (h: noisegen._kernels.resample.sinc_kernel)
@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from ..._jit import kernel
+from ._simd import dot_slots
 
 #: Outputs computed per load of a table row (the slot count of :func:`_slot_group`).
 SLOTS = 12
@@ -37,26 +38,27 @@ def resample_rational(xp, offset, k0, up, down, half, padded, out):
 
     ``xp[c, 0]`` is input sample ``offset`` (negative indices are zero padding).
     Twelve outputs that share a table row are computed together: one load of
-    each tap serves twelve dot products, and twelve independent accumulators
-    hide the FMA latency (2.5x one output at a time; twelve measured 3-5 %
-    over eight). Slots past the end reuse the first window and are not
-    stored, so every output runs the same arithmetic however the outputs are
-    chunked.
+    each vector of taps serves twelve dot products
+    (:func:`noisegen._kernels.cpu._simd.dot_slots`, explicit 32-byte vectors
+    whose arithmetic does not depend on how many outputs share it, so
+    chunked and one-shot runs agree exactly).
 
     The loop is bound by loads, and an unaligned 8-float load straddles two
     cache lines 7 times in 16, so every input load falls on a 32-byte
-    boundary (1.2-1.4x). ``padded[r]`` is table row ``r`` with 8 zeros on
-    either side; read from ``8 - a`` it is the row moved ``a`` taps later, so
-    the window of an output whose first tap falls on absolute input index
-    ``s`` can start at ``s - a``, ``a = s mod 8`` (only the one table load per
-    twelve multiply-adds stays unaligned). The caller makes absolute index
-    ``8 q`` land on a 32-byte boundary (``offset`` a multiple of 8, rows of
-    ``xp`` aligned: :func:`noisegen.resample._aligned_zeros`). The arithmetic
-    of each output depends only on ``s mod 8``, never on the buffer, so
-    chunked and one-shot runs agree exactly (and a misaligned buffer is only
-    slower). The twelve slots of a group are ``spacing`` outputs apart, which
-    moves their windows by a multiple of 8 inputs: they share one row and
-    one shift.
+    boundary (1.2-1.4x). ``padded[r]`` is table row ``r`` with 8 zeros
+    before its taps and zeros after them; read from ``8 - a`` it is the row
+    moved ``a`` taps later, so the window of an output whose first tap falls
+    on absolute input index ``s`` can start at ``s - a``, ``a = s mod 8``
+    (only the one table load per twelve multiply-adds stays unaligned). A
+    window is the taps after the largest shift any output of the ratio
+    needs, in whole vectors (:func:`noisegen._resample_design.window_width`).
+    The caller makes absolute index ``8 q`` land on a 32-byte boundary
+    (``offset`` a multiple of 8, rows of ``xp`` aligned:
+    :func:`noisegen.resample._aligned_zeros`). The arithmetic of each output
+    depends only on ``s mod 8``, never on the buffer (a misaligned buffer is
+    only slower). The twelve slots of a group are ``spacing`` outputs apart,
+    which moves their windows by a multiple of 8 inputs: they share one row
+    and one shift.
     """
     for c in range(out.shape[0]):
         _rational_row(xp[c], offset, k0, up, down, half, padded, out[c])
@@ -158,15 +160,13 @@ def _rational_row(x, offset, k0, up, down, half, padded, o):
 
 @kernel(inline="always")  # in the tile loop: 1.05-1.08x over a call per group
 def _slot_group(x, start, jump, row, o, m, spacing):
-    """``o[m + w * spacing]`` = ``row`` . ``x[start + w * jump :]`` for the twelve slots ``w``.
+    """``o[m + w * spacing]`` = ``row`` . ``x[start + w * jump :]`` for the twelve slots ``w``;
+    returns their sum.
 
-    One load of each tap serves twelve dot products, and twelve independent
-    accumulators hide the FMA latency (2.5x one output at a time; twelve
-    measured 3-5 % over eight). Windows are indexed with unsigned integers
-    (Numba then adds no negative-index wraparound), and written as a chain of
-    equal steps LLVM addresses them from two registers instead of twelve, so
-    nothing spills out of the loop (1.1-1.2x over twelve slices per group).
-    Returns the sum of the twelve outputs.
+    One load of each vector of taps serves twelve dot products, and twelve
+    independent accumulators hide the FMA latency (2.5x one output at a
+    time; twelve measured 3-5 % over eight). Windows are indexed with
+    unsigned integers (Numba then adds no negative-index wraparound).
     """
     step = np.uint64(jump)
     q0 = np.uint64(start)
@@ -181,7 +181,7 @@ def _slot_group(x, start, jump, row, o, m, spacing):
     q9 = q8 + step
     q10 = q9 + step
     q11 = q10 + step
-    a = _dot12(x, q0, q1, q2, q3, q4, q5, q6, q7, q8, q9, q10, q11, row)
+    a = dot_slots(x, (q0, q1, q2, q3, q4, q5, q6, q7, q8, q9, q10, q11), row)
     for w in range(SLOTS):
         o[m + w * spacing] = a[w]
     return a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7] + a[8] + a[9] + a[10] + a[11]
@@ -189,52 +189,27 @@ def _slot_group(x, start, jump, row, o, m, spacing):
 
 @kernel
 def _slot_group_tail(x, start, jump, count, row, o, m, spacing):
-    """:func:`_slot_group` for the last ``count < 12`` slots of a phase: the slots
-    past them reread the first window and are not stored, so every output runs
-    the same arithmetic however the outputs are chunked (tests check the bits).
-    Returns the sum of the ``count`` outputs."""
+    """:func:`_slot_group` for the last ``count < 12`` slots of a phase, four then one at a
+    time (:func:`dot_slots` gives every output the same bits however many it computes
+    together); returns their sum."""
     step = np.uint64(jump)
-    q0 = np.uint64(start)
-    q1 = q0 + step * np.uint64(1 if 1 < count else 0)
-    q2 = q0 + step * np.uint64(2 if 2 < count else 0)
-    q3 = q0 + step * np.uint64(3 if 3 < count else 0)
-    q4 = q0 + step * np.uint64(4 if 4 < count else 0)
-    q5 = q0 + step * np.uint64(5 if 5 < count else 0)
-    q6 = q0 + step * np.uint64(6 if 6 < count else 0)
-    q7 = q0 + step * np.uint64(7 if 7 < count else 0)
-    q8 = q0 + step * np.uint64(8 if 8 < count else 0)
-    q9 = q0 + step * np.uint64(9 if 9 < count else 0)
-    q10 = q0 + step * np.uint64(10 if 10 < count else 0)
-    q11 = q0 + step * np.uint64(11 if 11 < count else 0)
-    a = _dot12(x, q0, q1, q2, q3, q4, q5, q6, q7, q8, q9, q10, q11, row)
-    total = a[0]
-    for w in range(1, count):
-        o[m + w * spacing] = a[w]
-        total += a[w]
-    o[m] = a[0]
+    total = o.dtype.type(0.0)
+    w = 0
+    while w + 4 <= count:
+        q0 = np.uint64(start) + np.uint64(w) * step
+        q1 = q0 + step
+        q2 = q1 + step
+        a = dot_slots(x, (q0, q1, q2, q2 + step), row)
+        for v in range(4):
+            o[m + (w + v) * spacing] = a[v]
+            total += a[v]
+        w += 4
+    while w < count:
+        a1 = dot_slots(x, (np.uint64(start) + np.uint64(w) * step,), row)
+        o[m + w * spacing] = a1[0]
+        total += a1[0]
+        w += 1
     return total
-
-
-@kernel(inline="always")
-def _dot12(x, q0, q1, q2, q3, q4, q5, q6, q7, q8, q9, q10, q11, row):
-    """The twelve dot products ``row . x[q_w :]`` (unsigned ``q_w``), one tap load for all twelve."""
-    zero = x.dtype.type(0.0)
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = a9 = a10 = a11 = zero
-    for j in range(np.uint64(row.shape[0])):
-        h = row[j]
-        a0 += h * x[q0 + j]
-        a1 += h * x[q1 + j]
-        a2 += h * x[q2 + j]
-        a3 += h * x[q3 + j]
-        a4 += h * x[q4 + j]
-        a5 += h * x[q5 + j]
-        a6 += h * x[q6 + j]
-        a7 += h * x[q7 + j]
-        a8 += h * x[q8 + j]
-        a9 += h * x[q9 + j]
-        a10 += h * x[q10 + j]
-        a11 += h * x[q11 + j]
-    return (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11)
 
 
 @kernel

@@ -1,0 +1,118 @@
+"""Explicit-SIMD dot products, written as LLVM vector IR through a Numba intrinsic.
+
+:func:`dot_slots` computes several dot products of one table row with windows
+of one signal, loading each vector of taps once for all of them. Writing the
+vectors out (instead of leaving a scalar loop to LLVM's vectoriser) fixes the
+arithmetic: every dot product accumulates 32-byte vectors lane by lane with
+fused multiply-adds and sums its lanes in the same tree, whatever the number
+of windows and whatever the CPU. So one output computed alone, or as one of
+twelve, or on another x86 machine, has the same bits, and the twelve lane
+sums of a group are formed by shuffles across the accumulators instead of
+one horizontal reduction each.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+
+#: Width of one vector of taps (AVX2: 8 float32 or 4 float64).
+VECTOR_BYTES = 32
+
+_I32 = ir.IntType(32)
+
+
+def _mask(lanes):
+    return ir.Constant(ir.VectorType(_I32, len(lanes)), [ir.Constant(_I32, i) for i in lanes])
+
+
+def _halve(builder, a, b, segments, seg_len):
+    """Each of the ``segments`` segments of ``a`` then of ``b``: its first half plus its second half.
+
+    The result holds ``2 * segments`` segments of ``seg_len / 2`` lanes: lane
+    ``i`` of a segment is added to lane ``i + seg_len / 2``.
+    """
+    half, width = seg_len // 2, segments * seg_len
+    firsts, seconds = [], []
+    for source in (0, width):
+        for s in range(segments):
+            start = source + s * seg_len
+            firsts += range(start, start + half)
+            seconds += range(start + half, start + seg_len)
+    return builder.fadd(builder.shuffle_vector(a, b, _mask(firsts)), builder.shuffle_vector(a, b, _mask(seconds)))
+
+
+def _lane_sums(builder, vectors, lanes):
+    """The lane sum of each vector, ``((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))`` for 8 lanes.
+
+    Vectors are halved in pairs, so a level costs one add per two vectors; a
+    vector without a partner is paired with itself (its copy is not used).
+    """
+    level = [(v, [slot]) for slot, v in enumerate(vectors)]  # (vector, slot of each segment)
+    seg_len = lanes
+    while seg_len > 1:
+        paired = []
+        for p in range(0, len(level), 2):
+            a, slots_a = level[p]
+            b, slots_b = level[p + 1] if p + 1 < len(level) else (a, [None] * len(slots_a))
+            paired.append((_halve(builder, a, b, len(slots_a), seg_len), slots_a + slots_b))
+        level, seg_len = paired, seg_len // 2
+    sums = [None] * len(vectors)
+    for v, slots in level:
+        for lane, slot in enumerate(slots):
+            if slot is not None:
+                sums[slot] = builder.extract_element(v, ir.Constant(_I32, lane))
+    return sums
+
+
+@intrinsic
+def dot_slots(typingctx, x, starts, row):
+    """``(row . x[s : s + len(row)] for s in starts)`` as a tuple.
+
+    ``x`` and ``row`` are contiguous 1-D float arrays of one dtype, ``starts``
+    a tuple of non-negative integers, and ``len(row)`` a multiple of
+    ``VECTOR_BYTES / itemsize``; nothing is checked, so the caller keeps
+    every window inside ``x``.
+    """
+    if not (isinstance(x, types.Array) and isinstance(row, types.Array) and isinstance(starts, types.BaseTuple)):
+        return None
+    if not isinstance(x.dtype, types.Float) or row.dtype != x.dtype or x.ndim != 1 or row.ndim != 1:
+        return None
+    if not all(isinstance(t, types.Integer) for t in starts.types):
+        return None
+    n_slots = len(starts.types)
+    sig = types.UniTuple(x.dtype, n_slots)(x, starts, row)
+
+    def codegen(context, builder, signature, args):
+        xty, sty, rty = signature.args
+        xa = context.make_array(xty)(context, builder, args[0])
+        ra = context.make_array(rty)(context, builder, args[2])
+        fty = context.get_value_type(x.dtype)
+        size = context.get_abi_sizeof(fty)
+        lanes = VECTOR_BYTES // size
+        vty = ir.VectorType(fty, lanes)
+        fmuladd = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vty, [vty] * 3), f"llvm.fmuladd.v{lanes}f{8 * size}"
+        )
+        i64 = ir.IntType(64)
+        windows = [
+            builder.gep(xa.data, [context.cast(builder, v, t, types.uint64)])
+            for v, t in zip(cgutils.unpack_tuple(builder, args[1], n_slots), sty.types)
+        ]
+        n_vectors = builder.udiv(cgutils.unpack_tuple(builder, ra.shape, 1)[0], ir.Constant(i64, lanes))
+        zero = ir.Constant(vty, [ir.Constant(fty, 0.0)] * lanes)
+        accs = [cgutils.alloca_once_value(builder, zero) for _ in range(n_slots)]  # registers after mem2reg
+
+        def load(ptr, j):  # unaligned: a misaligned buffer is only slower
+            return builder.load(builder.bitcast(builder.gep(ptr, [j]), vty.as_pointer()), align=size)
+
+        with cgutils.for_range(builder, n_vectors) as loop:
+            j = builder.mul(loop.index, ir.Constant(i64, lanes))
+            taps = load(ra.data, j)
+            for window, acc in zip(windows, accs):
+                builder.store(builder.call(fmuladd, [taps, load(window, j), builder.load(acc)]), acc)
+        sums = _lane_sums(builder, [builder.load(acc) for acc in accs], lanes)
+        return context.make_tuple(builder, signature.return_type, sums)
+
+    return sig, codegen
