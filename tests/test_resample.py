@@ -102,15 +102,15 @@ def naive_resample(x, ratio, n_out):
 
 
 def test_equiripple_polyphase_is_shorter_and_meets_the_band_edges():
-    """44.1 kHz -> 16 kHz: the equiripple prototype needs 256 taps where the Kaiser sinc needs 304;
-    its measured response keeps the pass band within 6e-4 and the stop band 83 dB down."""
+    """44.1 kHz -> 16 kHz: the equiripple prototype needs 240 taps where the Kaiser sinc needs 304;
+    its measured response keeps the pass band within 1.5e-3 and the stop band 83 dB down."""
     from noisegen._resample_design import _polyphase_ok, equiripple_polyphase, kaiser_table
 
     spec, table = equiripple_polyphase(160, 441, "d")
-    assert table.shape == (160, 256) and kaiser_table(160, 160, 0.9 * 160 / 441, 160 / 441, "d")[1].shape == (160, 304)
+    assert table.shape == (160, 240) and kaiser_table(160, 160, 0.9 * 160 / 441, 160 / 441, "d")[1].shape == (160, 304)
     assert _polyphase_ok(table, 160 / 441)
     assert not _polyphase_ok(table, 0.9 * 160 / 441)  # the check can fail: a lower ratio needs more
-    np.testing.assert_allclose(table.sum(axis=1), 1.0, atol=1e-3)  # unit DC gain in every phase
+    np.testing.assert_allclose(table.sum(axis=1), 1.0, atol=1.5e-3)  # unit DC gain in every phase, to the ripple
     assert _Plan(Fraction(160, 441), np.float64).table is not None
     assert equiripple_polyphase(10, 11, "d") is None  # near 1 the Kaiser sinc is shorter
 
