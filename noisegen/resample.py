@@ -211,8 +211,8 @@ def _apply(y, ratio, n_out, name="y"):
     the window of some output and turns it NaN or inf (``inf * 0`` is NaN too,
     and no fast-math flag here assumes finite values). The rational kernel
     returns the sum of its outputs, which is NaN or inf when one of them is;
-    the others are scanned. Only a non-finite output or sum, which a finite
-    input could also give by overflowing, leads to a look at the input.
+    other ratios scan their output. Only a non-finite sum or output, which a
+    finite input could also give by overflowing, leads to a look at the input.
     """
     x2 = np.ascontiguousarray(y.reshape(math.prod(y.shape[:-1]), y.shape[-1]))
     plan = _plan(ratio, y.dtype.char)

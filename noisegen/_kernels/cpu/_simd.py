@@ -4,11 +4,12 @@
 of one signal, loading each vector of taps once for all of them. Writing the
 vectors out (instead of leaving a scalar loop to LLVM's vectoriser) fixes the
 arithmetic: every dot product accumulates 32-byte vectors lane by lane with
-fused multiply-adds and sums its lanes in the same tree, whatever the number
-of windows and whatever the CPU. So one output computed alone, or as one of
-twelve, or on another x86 machine, has the same bits, and the twelve lane
-sums of a group are formed by shuffles across the accumulators instead of
-one horizontal reduction each.
+multiply-adds (fused wherever the CPU has FMA) and sums its lanes in the
+same tree, whatever the number of windows and the vector width of the CPU.
+So one output computed alone or as one of twelve has the same bits (what
+keeps the streaming resampler equal to the one-shot one), and the twelve
+lane sums of a group are formed by shuffles across the accumulators instead
+of one horizontal reduction each (1.05-1.1x over the vectoriser's loop).
 """
 
 from __future__ import annotations

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..._jit import kernel
 from ._simd import dot_slots
 
@@ -152,8 +150,9 @@ def _rational_row(x, offset, k0, up, down, half, padded, o):
                     break
                 if m + (SLOTS - 1) * spacing < n_out:
                     total += _slot_group(x, start, jump, row, o, m, spacing)
-                else:
-                    total += _slot_group_tail(x, start, jump, min(SLOTS, (n_out - 1 - m) // spacing + 1), row, o, m, spacing)
+                else:  # the phase's last slots
+                    count = (n_out - 1 - m) // spacing + 1
+                    total += _slot_group_tail(x, start, jump, count, row, o, m, spacing)
                 start += step
     return total
 
@@ -165,23 +164,11 @@ def _slot_group(x, start, jump, row, o, m, spacing):
 
     One load of each vector of taps serves twelve dot products, and twelve
     independent accumulators hide the FMA latency (2.5x one output at a
-    time; twelve measured 3-5 % over eight). Windows are indexed with
-    unsigned integers (Numba then adds no negative-index wraparound).
+    time; twelve measured 3-5 % over eight).
     """
-    step = np.uint64(jump)
-    q0 = np.uint64(start)
-    q1 = q0 + step
-    q2 = q1 + step
-    q3 = q2 + step
-    q4 = q3 + step
-    q5 = q4 + step
-    q6 = q5 + step
-    q7 = q6 + step
-    q8 = q7 + step
-    q9 = q8 + step
-    q10 = q9 + step
-    q11 = q10 + step
-    a = dot_slots(x, (q0, q1, q2, q3, q4, q5, q6, q7, q8, q9, q10, q11), row)
+    s = start
+    a = dot_slots(x, (s, s + jump, s + 2 * jump, s + 3 * jump, s + 4 * jump, s + 5 * jump, s + 6 * jump,
+                      s + 7 * jump, s + 8 * jump, s + 9 * jump, s + 10 * jump, s + 11 * jump), row)
     for w in range(SLOTS):
         o[m + w * spacing] = a[w]
     return a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7] + a[8] + a[9] + a[10] + a[11]
@@ -192,22 +179,18 @@ def _slot_group_tail(x, start, jump, count, row, o, m, spacing):
     """:func:`_slot_group` for the last ``count < 12`` slots of a phase, four then one at a
     time (:func:`dot_slots` gives every output the same bits however many it computes
     together); returns their sum."""
-    step = np.uint64(jump)
     total = o.dtype.type(0.0)
     w = 0
     while w + 4 <= count:
-        q0 = np.uint64(start) + np.uint64(w) * step
-        q1 = q0 + step
-        q2 = q1 + step
-        a = dot_slots(x, (q0, q1, q2, q2 + step), row)
+        s = start + w * jump
+        a = dot_slots(x, (s, s + jump, s + 2 * jump, s + 3 * jump), row)
         for v in range(4):
             o[m + (w + v) * spacing] = a[v]
             total += a[v]
         w += 4
     while w < count:
-        a1 = dot_slots(x, (np.uint64(start) + np.uint64(w) * step,), row)
-        o[m + w * spacing] = a1[0]
-        total += a1[0]
+        o[m + w * spacing] = dot_slots(x, (start + w * jump,), row)[0]
+        total += o[m + w * spacing]
         w += 1
     return total
 
