@@ -248,39 +248,43 @@ def test_outputs_do_not_depend_on_the_buffer(orig, target):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_dot_slots_same_bits_alone_or_in_a_group(dtype):
-    """The resampler's explicit-SIMD dot products: each window's sum has the same bits whether
-    it is computed alone, as one of four or as one of twelve (what keeps chunked runs equal to
-    one-shot ones), and equals the float64 dot product to rounding."""
+def test_dot_products_same_bits_alone_or_in_a_group(dtype):
+    """The resampler's explicit-SIMD dot products: each product has the same bits whether it is
+    computed alone, as one of four or as one of twelve, with a shared row or a row of its own
+    (what keeps chunked runs equal to one-shot ones), and equals the float64 dot product to
+    rounding."""
     import numba
 
-    from noisegen._kernels.cpu._simd import dot_slots
+    from noisegen._kernels.cpu._simd import dot_products
 
     @numba.njit
-    def twelve(x, row, s):
-        return dot_slots(x, (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11]), row)
+    def twelve_shared(x, row, s):
+        starts = (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11])
+        return dot_products(x, starts, row, 0, row.shape[0])
 
     @numba.njit
-    def four(x, row, s):
-        return dot_slots(x, (s[0], s[1], s[2], s[3]), row)
+    def four_own_rows(x, table, s, r, n):
+        return dot_products(x, (s[0], s[1], s[2], s[3]), table, (r[0], r[1], r[2], r[3]), n)
 
     @numba.njit
-    def one(x, row, s):
-        return dot_slots(x, (s[0],), row)
+    def one(x, table, s, r, n):
+        return dot_products(x, (s,), table, (r,), n)
 
     rng = np.random.default_rng(12)
     x = rng.standard_normal(4000).astype(dtype)
-    row = rng.standard_normal(168).astype(dtype)
-    starts = rng.integers(0, 4000 - 168, 12).astype(np.uint64)
-    grouped = np.array(twelve(x, row, starts))
-    ref = np.array([np.dot(row.astype(np.float64), x[s : s + 168].astype(np.float64)) for s in starts.astype(int)])
+    table = rng.standard_normal((5, 168)).astype(dtype)
+    flat = table.reshape(-1)
+    starts = rng.integers(0, 4000 - 168, 12)
+    grouped = np.array(twelve_shared(x, table[2], starts))
+    ref = np.array([np.dot(table[2].astype(np.float64), x[s : s + 168].astype(np.float64)) for s in starts])
     np.testing.assert_allclose(grouped, ref, rtol=0, atol=2e-5 if dtype == np.float32 else 1e-12)
     for w in range(12):
-        assert one(x, row, starts[w : w + 1])[0] == grouped[w]
-    for w in range(0, 12, 4):
-        np.testing.assert_array_equal(np.array(four(x, row, starts[w : w + 4])), grouped[w : w + 4])
-    same = np.array(twelve(x, row, np.zeros(12, np.uint64)))  # twelve copies of the first window
-    assert np.all(same == one(x, row, np.zeros(1, np.uint64))[0])
+        assert one(x, flat, starts[w], 2 * 168, 168)[0] == grouped[w]
+    rows = np.array([0, 3, 2, 4]) * 168
+    own = np.array(four_own_rows(x, flat, starts[:4], rows, 168))
+    for w in range(4):
+        assert own[w] == one(x, flat, starts[w], rows[w], 168)[0]
+    assert own[2] == grouped[2]  # row 2 shared or its own: same bits
 
 
 @pytest.mark.parametrize("call", [

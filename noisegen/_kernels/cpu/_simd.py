@@ -1,7 +1,8 @@
 """Explicit-SIMD dot products, written as LLVM vector IR through a Numba intrinsic.
 
-:func:`dot_slots` computes several dot products of one table row with windows
-of one signal, loading each vector of taps once for all of them. Writing the
+:func:`dot_products` computes several dot products of table rows with windows
+of one signal; when they share one row, each vector of taps is loaded once
+for all of them. Writing the
 vectors out (instead of leaving a scalar loop to LLVM's vectoriser) fixes the
 arithmetic: every dot product accumulates 32-byte vectors lane by lane with
 multiply-adds (fused wherever the CPU has FMA) and sums its lanes in the
@@ -68,27 +69,30 @@ def _lane_sums(builder, vectors, lanes):
 
 
 @intrinsic
-def dot_slots(typingctx, x, starts, row):
-    """``(row . x[s : s + len(row)] for s in starts)`` as a tuple.
+def dot_products(typingctx, x, x_starts, h, h_starts, n):
+    """``(h[r : r + n] . x[s : s + n] for s, r in zip(x_starts, h_starts))`` as a tuple.
 
-    ``x`` and ``row`` are contiguous 1-D float arrays of one dtype, ``starts``
-    a tuple of non-negative integers, and ``len(row)`` a multiple of
-    ``VECTOR_BYTES / itemsize``; nothing is checked, so the caller keeps
-    every window inside ``x``.
+    ``x`` and ``h`` are contiguous 1-D float arrays of one dtype, ``x_starts``
+    a tuple of non-negative integers, ``h_starts`` a tuple as long or one
+    integer shared by every product (its taps are then loaded once for all),
+    and ``n`` a multiple of ``VECTOR_BYTES / itemsize``. Nothing is checked:
+    the caller keeps every window inside its array.
     """
-    if not (isinstance(x, types.Array) and isinstance(row, types.Array) and isinstance(starts, types.BaseTuple)):
+    if not (isinstance(x, types.Array) and isinstance(h, types.Array) and isinstance(x_starts, types.BaseTuple)):
         return None
-    if not isinstance(x.dtype, types.Float) or row.dtype != x.dtype or x.ndim != 1 or row.ndim != 1:
+    if not isinstance(x.dtype, types.Float) or h.dtype != x.dtype or x.ndim != 1 or h.ndim != 1:
         return None
-    if not all(isinstance(t, types.Integer) for t in starts.types):
+    shared = isinstance(h_starts, types.Integer)
+    h_types = [h_starts] if shared else list(getattr(h_starts, "types", ()))
+    n_products = len(x_starts.types)
+    if not shared and len(h_types) != n_products:
         return None
-    n_slots = len(starts.types)
-    sig = types.UniTuple(x.dtype, n_slots)(x, starts, row)
+    if not all(isinstance(t, types.Integer) for t in list(x_starts.types) + h_types + [n]):
+        return None
+    sig = types.UniTuple(x.dtype, n_products)(x, x_starts, h, h_starts, n)
 
     def codegen(context, builder, signature, args):
-        xty, sty, rty = signature.args
-        xa = context.make_array(xty)(context, builder, args[0])
-        ra = context.make_array(rty)(context, builder, args[2])
+        xty, xsty, hty, hsty, nty = signature.args
         fty = context.get_value_type(x.dtype)
         size = context.get_abi_sizeof(fty)
         lanes = VECTOR_BYTES // size
@@ -97,22 +101,27 @@ def dot_slots(typingctx, x, starts, row):
             builder.module, ir.FunctionType(vty, [vty] * 3), f"llvm.fmuladd.v{lanes}f{8 * size}"
         )
         i64 = ir.IntType(64)
-        windows = [
-            builder.gep(xa.data, [context.cast(builder, v, t, types.uint64)])
-            for v, t in zip(cgutils.unpack_tuple(builder, args[1], n_slots), sty.types)
-        ]
-        n_vectors = builder.udiv(cgutils.unpack_tuple(builder, ra.shape, 1)[0], ir.Constant(i64, lanes))
+
+        def pointers(array_type, array, starts, start_types):
+            data = context.make_array(array_type)(context, builder, array).data
+            return [builder.gep(data, [context.cast(builder, v, t, types.uint64)]) for v, t in zip(starts, start_types)]
+
+        xs = pointers(xty, args[0], cgutils.unpack_tuple(builder, args[1], n_products), xsty.types)
+        h_values = [args[3]] if shared else cgutils.unpack_tuple(builder, args[3], n_products)
+        hs = pointers(hty, args[2], h_values, [hsty] if shared else hsty.types)
+        n_vectors = builder.udiv(context.cast(builder, args[4], nty, types.uint64), ir.Constant(i64, lanes))
         zero = ir.Constant(vty, [ir.Constant(fty, 0.0)] * lanes)
-        accs = [cgutils.alloca_once_value(builder, zero) for _ in range(n_slots)]  # registers after mem2reg
+        accs = [cgutils.alloca_once_value(builder, zero) for _ in range(n_products)]  # registers after mem2reg
 
         def load(ptr, j):  # unaligned: a misaligned buffer is only slower
             return builder.load(builder.bitcast(builder.gep(ptr, [j]), vty.as_pointer()), align=size)
 
         with cgutils.for_range(builder, n_vectors) as loop:
             j = builder.mul(loop.index, ir.Constant(i64, lanes))
-            taps = load(ra.data, j)
-            for window, acc in zip(windows, accs):
-                builder.store(builder.call(fmuladd, [taps, load(window, j), builder.load(acc)]), acc)
+            taps = [load(p, j) for p in hs]
+            for k, acc in enumerate(accs):
+                tap = taps[0 if shared else k]
+                builder.store(builder.call(fmuladd, [tap, load(xs[k], j), builder.load(acc)]), acc)
         sums = _lane_sums(builder, [builder.load(acc) for acc in accs], lanes)
         return context.make_tuple(builder, signature.return_type, sums)
 

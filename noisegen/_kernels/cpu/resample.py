@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 
 from ..._jit import kernel
-from ._simd import dot_slots
+from ._simd import dot_products
 
 #: Outputs computed per load of a table row (the slot count of :func:`_slot_group`).
 SLOTS = 12
@@ -37,7 +37,7 @@ def resample_rational(xp, offset, k0, up, down, half, padded, out):
     ``xp[c, 0]`` is input sample ``offset`` (negative indices are zero padding).
     Twelve outputs that share a table row are computed together: one load of
     each vector of taps serves twelve dot products
-    (:func:`noisegen._kernels.cpu._simd.dot_slots`, explicit 32-byte vectors
+    (:func:`noisegen._kernels.cpu._simd.dot_products`, explicit 32-byte vectors
     whose arithmetic does not depend on how many outputs share it, so
     chunked and one-shot runs agree exactly).
 
@@ -167,8 +167,9 @@ def _slot_group(x, start, jump, row, o, m, spacing):
     time; twelve measured 3-5 % over eight).
     """
     s = start
-    a = dot_slots(x, (s, s + jump, s + 2 * jump, s + 3 * jump, s + 4 * jump, s + 5 * jump, s + 6 * jump,
-                      s + 7 * jump, s + 8 * jump, s + 9 * jump, s + 10 * jump, s + 11 * jump), row)
+    windows = (s, s + jump, s + 2 * jump, s + 3 * jump, s + 4 * jump, s + 5 * jump, s + 6 * jump,
+               s + 7 * jump, s + 8 * jump, s + 9 * jump, s + 10 * jump, s + 11 * jump)
+    a = dot_products(x, windows, row, 0, row.shape[0])
     for w in range(SLOTS):
         o[m + w * spacing] = a[w]
     return a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7] + a[8] + a[9] + a[10] + a[11]
@@ -177,19 +178,19 @@ def _slot_group(x, start, jump, row, o, m, spacing):
 @kernel
 def _slot_group_tail(x, start, jump, count, row, o, m, spacing):
     """:func:`_slot_group` for the last ``count < 12`` slots of a phase, four then one at a
-    time (:func:`dot_slots` gives every output the same bits however many it computes
+    time (:func:`dot_products` gives every output the same bits however many it computes
     together); returns their sum."""
     total = o.dtype.type(0.0)
     w = 0
     while w + 4 <= count:
         s = start + w * jump
-        a = dot_slots(x, (s, s + jump, s + 2 * jump, s + 3 * jump), row)
+        a = dot_products(x, (s, s + jump, s + 2 * jump, s + 3 * jump), row, 0, row.shape[0])
         for v in range(4):
             o[m + (w + v) * spacing] = a[v]
             total += a[v]
         w += 4
     while w < count:
-        o[m + w * spacing] = dot_slots(x, (start + w * jump,), row)[0]
+        o[m + w * spacing] = dot_products(x, (start + w * jump,), row, 0, row.shape[0])[0]
         total += o[m + w * spacing]
         w += 1
     return total
@@ -197,29 +198,47 @@ def _slot_group_tail(x, start, jump, count, row, o, m, spacing):
 
 @kernel
 def resample_interp(xp, offset, k0, step, half, n_phases, table, out):
-    """``out[c, m]`` = output sample ``k0 + m`` at input time ``(k0 + m) * step``."""
+    """``out[c, m]`` = output sample ``k0 + m`` at input time ``(k0 + m) * step``.
+
+    Each output blends the dot products of its window with the two table
+    rows around its phase. Four outputs go together through
+    :func:`~noisegen._kernels.cpu._simd.dot_products` (eight products, eight
+    accumulators; the window's taps are loaded once for both rows), the last
+    few one at a time with the same bits.
+    """
     n_ch, n_out = out.shape
     n_taps = table.shape[1]
+    flat = table.reshape(-1)  # row p starts at p * n_taps
     for c in range(n_ch):
         x = xp[c]
         o = out[c]
-        for m in range(n_out):
-            t = (k0 + m) * step
-            i = math.floor(t)
-            pf = (t - i) * n_phases
-            p = int(pf)
-            if p > n_phases - 1:
-                p = n_phases - 1
-            w = pf - p
-            start = int(i) + 1 - half - offset
-            xs = x[start : start + n_taps]
-            row0 = table[p]
-            row1 = table[p + 1]
-            acc0 = o.dtype.type(0.0)
-            acc1 = o.dtype.type(0.0)
-            for j in range(n_taps):
-                v = xs[j]
-                acc0 += row0[j] * v
-                acc1 += row1[j] * v
-            o[m] = acc0 + (acc1 - acc0) * w
+        m = 0
+        while m + 4 <= n_out:
+            s0, r0, w0 = _interp_phase(k0 + m, step, half, n_phases, offset, n_taps)
+            s1, r1, w1 = _interp_phase(k0 + m + 1, step, half, n_phases, offset, n_taps)
+            s2, r2, w2 = _interp_phase(k0 + m + 2, step, half, n_phases, offset, n_taps)
+            s3, r3, w3 = _interp_phase(k0 + m + 3, step, half, n_phases, offset, n_taps)
+            a = dot_products(x, (s0, s0, s1, s1, s2, s2, s3, s3), flat,
+                             (r0, r0 + n_taps, r1, r1 + n_taps, r2, r2 + n_taps, r3, r3 + n_taps), n_taps)
+            o[m] = a[0] + (a[1] - a[0]) * w0
+            o[m + 1] = a[2] + (a[3] - a[2]) * w1
+            o[m + 2] = a[4] + (a[5] - a[4]) * w2
+            o[m + 3] = a[6] + (a[7] - a[6]) * w3
+            m += 4
+        while m < n_out:
+            s0, r0, w0 = _interp_phase(k0 + m, step, half, n_phases, offset, n_taps)
+            a1 = dot_products(x, (s0, s0), flat, (r0, r0 + n_taps), n_taps)
+            o[m] = a1[0] + (a1[1] - a1[0]) * w0
+            m += 1
 
+
+@kernel(inline="always")
+def _interp_phase(k, step, half, n_phases, offset, n_taps):
+    """``(window start in xp, offset of the lower table row in the flat table, blend weight)`` of output ``k``."""
+    t = k * step
+    i = math.floor(t)
+    pf = (t - i) * n_phases
+    p = int(pf)
+    if p > n_phases - 1:
+        p = n_phases - 1
+    return int(i) + 1 - half - offset, p * n_taps, pf - p
