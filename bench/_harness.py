@@ -385,7 +385,9 @@ def run_cases(cases: list, cfg: Config) -> list:
                     if case.quality is not None and c == quality_clip:
                         with warnings.catch_warnings():
                             warnings.simplefilter("ignore")
-                            quality[id(case)] = case.quality(fn, clip) or {}
+                            # a fresh callable: generators that advance with every call start
+                            # from their seed, so the figure does not depend on the repeat count
+                            quality[id(case)] = case.quality(case.build(), clip) or {}
                 except Exception as exc:  # noqa: BLE001
                     records.append(_record(case, c, status="error", note=f"{type(exc).__name__}: {exc}"))
                     cfg.log(f"  ERR  {case.op} {case.params} {case.variant} {c}s: {exc}")
