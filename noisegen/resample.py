@@ -133,12 +133,12 @@ class _Plan:
         return (self.index(k) + 1 - self.half - 7) // 8 * 8
 
     def run(self, xp, offset, k0, out):
-        """Outputs ``k0 ..`` into ``out[c, :]``; ``xp[c, 0]`` is input ``offset`` (see :func:`_aligned_zeros`)."""
+        """Outputs ``k0 ..`` into ``out[c, :]``; ``xp[c, 0]`` is input ``offset`` (see :func:`_aligned_zeros`).
+        Returns their sum (NaN or inf when one of them is)."""
         k = _cpu()
         if self.rational:
-            k.resample_rational(xp, offset, k0, self.up, self.down, self.half, self.padded, out)
-        else:
-            k.resample_interp(xp, offset, k0, self.step, self.half, N_PHASES, self.table, out)
+            return k.resample_rational(xp, offset, k0, self.up, self.down, self.half, self.padded, out)
+        return k.resample_interp(xp, offset, k0, self.step, self.half, N_PHASES, self.table, out)
 
 
 def _aligned_empty(rows, n, dtype):
@@ -209,10 +209,10 @@ def _apply(y, ratio, n_out, name="y"):
     NaN or inf, so callers may validate with ``finite=False``. The check reads
     the output, which is shorter when downsampling: every input sample lies in
     the window of some output and turns it NaN or inf (``inf * 0`` is NaN too,
-    and no fast-math flag here assumes finite values). The rational kernel
-    returns the sum of its outputs, which is NaN or inf when one of them is;
-    other ratios scan their output. Only a non-finite sum or output, which a
-    finite input could also give by overflowing, leads to a look at the input.
+    and no fast-math flag here assumes finite values). The kernels return the
+    sum of their outputs, which is NaN or inf when one of them is. Only a
+    non-finite sum, which a finite input could also give by overflowing,
+    leads to a look at the input.
     """
     x2 = np.ascontiguousarray(y.reshape(math.prod(y.shape[:-1]), y.shape[-1]))
     plan = _plan(ratio, y.dtype.char)
@@ -220,24 +220,17 @@ def _apply(y, ratio, n_out, name="y"):
     if plan.rational:  # no padded copy: blocks of the input are staged in a small aligned buffer
         scratch = _scratch(y.dtype, max(_BLOCK_INPUTS, plan.group_inputs))
         total = _cpu().resample_rational_blocked(x2, plan.up, plan.down, plan.half, plan.padded, scratch, out)
-        if not math.isfinite(total) and not np.isfinite(y).all():  # total: the sum of the outputs
-            raise nonfinite_error(y, name)
-        return out.reshape(y.shape[:-1] + (n_out,))
-    n, lead = x2.shape[1], plan.lead
-    last = plan.index(max(n_out - 1, 0))
-    xp = _aligned_empty(x2.shape[0], lead + max(n, last + 1) + plan.reach + 2, y.dtype)
-    xp[:, :lead] = 0
-    xp[:, lead : lead + n] = x2
-    xp[:, lead + n :] = 0
-    plan.run(xp, -lead, 0, out)
-    return _checked(out, y, name).reshape(y.shape[:-1] + (n_out,))
-
-
-def _checked(out, y, name):
-    """``out``, after raising the NaN/inf error if it is not finite because ``y`` is not."""
-    if not np.isfinite(out).all() and not np.isfinite(y).all():
+    else:
+        n, lead = x2.shape[1], plan.lead
+        last = plan.index(max(n_out - 1, 0))
+        xp = _aligned_empty(x2.shape[0], lead + max(n, last + 1) + plan.reach + 2, y.dtype)
+        xp[:, :lead] = 0
+        xp[:, lead : lead + n] = x2
+        xp[:, lead + n :] = 0
+        total = plan.run(xp, -lead, 0, out)
+    if not math.isfinite(total) and not np.isfinite(y).all():  # total: the sum of the outputs
         raise nonfinite_error(y, name)
-    return out
+    return out.reshape(y.shape[:-1] + (n_out,))
 
 
 def resample(y, *, orig_sample_rate, target_sample_rate, backend="auto"):

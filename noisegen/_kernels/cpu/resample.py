@@ -56,10 +56,12 @@ def resample_rational(xp, offset, k0, up, down, half, padded, out):
     depends only on ``s mod 8``, never on the buffer (a misaligned buffer is
     only slower). The twelve slots of a group are ``spacing`` outputs apart,
     which moves their windows by a multiple of 8 inputs: they share one row
-    and one shift.
+    and one shift. Returns the sum of the outputs (NaN or inf when one of them is).
     """
+    total = out.dtype.type(0.0)
     for c in range(out.shape[0]):
-        _rational_row(xp[c], offset, k0, up, down, half, padded, out[c])
+        total += _rational_row(xp[c], offset, k0, up, down, half, padded, out[c])
+    return total
 
 
 @kernel
@@ -204,11 +206,12 @@ def resample_interp(xp, offset, k0, step, half, n_phases, table, out):
     rows around its phase. Four outputs go together through
     :func:`~noisegen._kernels.cpu._simd.dot_products` (eight products, eight
     accumulators; the window's taps are loaded once for both rows), the last
-    few one at a time with the same bits.
+    few one at a time with the same bits. Returns the sum of the outputs.
     """
     n_ch, n_out = out.shape
     n_taps = table.shape[1]
     flat = table.reshape(-1)  # row p starts at p * n_taps
+    total = out.dtype.type(0.0)
     for c in range(n_ch):
         x = xp[c]
         o = out[c]
@@ -224,12 +227,15 @@ def resample_interp(xp, offset, k0, step, half, n_phases, table, out):
             o[m + 1] = a[2] + (a[3] - a[2]) * w1
             o[m + 2] = a[4] + (a[5] - a[4]) * w2
             o[m + 3] = a[6] + (a[7] - a[6]) * w3
+            total += o[m] + o[m + 1] + o[m + 2] + o[m + 3]
             m += 4
         while m < n_out:
             s0, r0, w0 = _interp_phase(k0 + m, step, half, n_phases, offset, n_taps)
             a1 = dot_products(x, (s0, s0), flat, (r0, r0 + n_taps), n_taps)
             o[m] = a1[0] + (a1[1] - a1[0]) * w0
+            total += o[m]
             m += 1
+    return total
 
 
 @kernel(inline="always")
