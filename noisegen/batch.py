@@ -49,12 +49,13 @@ import numpy as np
 from ._progress import Progress as _Progress
 from ._validation import check_int, check_sample_rate
 from .errors import ParameterError
+from .io import AUDIO_EXTENSIONS
 from .rng import derive_key, resolve_key
 
 __all__ = ["augment_folder", "default_pipeline", "replay", "read_manifest", "AugmentSummary"]
 
-#: Input file endings picked up (case-insensitive); mp3 where libsndfile reads it.
-INPUT_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
+#: Input file endings picked up (case-insensitive): the one shared list.
+INPUT_EXTENSIONS = AUDIO_EXTENSIONS
 FORMATS = {"wav": "WAV", "flac": "FLAC"}
 SUBTYPES = ("PCM_16", "FLOAT")
 MANIFEST = "manifest.jsonl"

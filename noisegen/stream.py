@@ -49,7 +49,8 @@ from .errors import ParameterError
 from .errors import NoisegenWarning
 from .rng import derive_key, resolve_key
 from .transforms.base import Transform
-from .transforms._files import list_audio_files, read_audio, resample_to
+from .io import AUDIO_EXTENSIONS, audio_files
+from .transforms._files import read_audio, resample_to
 from .units import seconds_to_samples
 from ._stream_cuda import _cuda_transforms, _draw_params, cuda_batch_params
 
@@ -183,9 +184,10 @@ def _items(source):
     """(random-access items or None, one-pass iterable or None)."""
     if isinstance(source, (str, os.PathLike)):
         if os.path.isdir(source):
-            paths = list_audio_files(source)
+            paths = audio_files(source)
             if not paths:
-                raise ParameterError(f"source folder {os.fspath(source)!r} holds no wav/flac/ogg file")
+                raise ParameterError(f"source folder {os.fspath(source)!r} holds no audio file "
+                                     f"({', '.join(AUDIO_EXTENSIONS)})")
             return _FileItems(paths), None
         if os.path.isfile(source):
             return _FileItems([os.fspath(source)]), None
@@ -208,7 +210,7 @@ class AugmentStream:
     Parameters
     ----------
     source : str, list of str, or iterable of arrays
-        A folder (searched recursively for wav/flac/ogg), a list of paths, a
+        A folder (searched recursively for :data:`noisegen.io.AUDIO_EXTENSIONS`), a list of paths, a
         sequence of float arrays (at ``sample_rate``, or ``(array,
         sample_rate)`` pairs), or a one-pass iterable of such arrays (which
         needs ``shuffle=False``; a generator also needs ``epochs=1``).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import warnings
 
@@ -112,3 +113,71 @@ def test_errors(tmp_path):
         ng.NoiseBank(tmp_path, sample_rate=SR)
     with pytest.raises(ng.ParameterError):
         ng.NoiseBank(tmp_path, sample_rate=0)
+
+
+# ----------------------------------------------------------------- one list of what load reads
+
+#: (format, subtype) soundfile writes for each extension of the shared list.
+_WRITERS = {
+    ".wav": ("WAV", "PCM_16"), ".wave": ("WAV", "FLOAT"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS"),
+    ".oga": ("OGG", "VORBIS"), ".opus": ("OGG", "OPUS"), ".mp3": ("MP3", "MPEG_LAYER_III"),
+    ".aif": ("AIFF", "PCM_16"), ".aiff": ("AIFF", "FLOAT"), ".aifc": ("AIFF", "PCM_24"), ".au": ("AU", "PCM_16"),
+    ".snd": ("AU", "FLOAT"), ".caf": ("CAF", "PCM_16"), ".w64": ("W64", "PCM_16"), ".rf64": ("RF64", "PCM_16"),
+}
+
+
+@pytest.fixture()
+def every_format(tmp_path):
+    """One short noise per extension of AUDIO_EXTENSIONS (upper-case names too), plus things to skip."""
+    from noisegen.io import AUDIO_EXTENSIONS
+
+    assert set(_WRITERS) == set(AUDIO_EXTENSIONS)
+    root = tmp_path / "bank"
+    (root / "deep" / "er").mkdir(parents=True)
+    y = 0.3 * np.random.default_rng(0).standard_normal(48000 // 2)
+    expected = []
+    for i, (ext, (fmt, subtype)) in enumerate(sorted(_WRITERS.items())):
+        folder = root if i % 2 else root / "deep" / "er"
+        path = folder / f"n{i:02d}{ext.upper() if i % 3 == 0 else ext}"
+        sr = 48000 if subtype == "OPUS" else SR
+        sf.write(path, y[: sr // 2], sr, format=fmt, subtype=subtype)
+        expected.append(str(path))
+    os.mkfifo(root / "fifo.wav")  # opening it would block forever
+    (root / "notes.txt").write_text("not audio")
+    (root / ".hidden.wav").write_bytes(b"junk")
+    (root / "folder.wav").mkdir()
+    return root, sorted(expected)
+
+
+def _in_thread(fn, timeout=60):
+    """Run ``fn`` in a thread: a scanner that opened the FIFO would hang, and the test then fails."""
+    import threading
+
+    out = []
+    t = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    t.start()
+    t.join(timeout)
+    assert out, "the scan blocked (opened a FIFO?)"
+    return out[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_every_scanner_lists_exactly_what_load_reads(every_format):
+    from noisegen.batch import INPUT_EXTENSIONS
+    from noisegen.io import AUDIO_EXTENSIONS, audio_files
+    from noisegen.transforms import AddShortNoises, ApplyImpulseResponse
+
+    root, expected = every_format
+    assert INPUT_EXTENSIONS is AUDIO_EXTENSIONS
+    assert _in_thread(lambda: audio_files(root)) == expected
+    for path in expected:  # everything listed is something load reads
+        y, _ = ng.load(path, sample_rate=SR, mono=True)
+        assert y.shape[0] > SR // 4 and np.isfinite(y).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is skipped
+        bank = _in_thread(lambda: ng.NoiseBank(root, sample_rate=SR))
+        assert bank.paths == expected and not bank.skipped
+        assert ApplyImpulseResponse(root)._bank.paths == expected
+        assert AddShortNoises(root)._bank.paths == expected
+        stream = ng.AugmentStream(root, None, sample_rate=SR, rng=0, shuffle=False)
+        assert [stream._items.source(i) for i in range(stream.n_items)] == expected

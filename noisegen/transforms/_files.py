@@ -7,22 +7,11 @@ Internal helpers; they read with soundfile and resample with
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import ParameterError
-
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
-
-
-def list_audio_files(folder) -> list[str]:
-    """Every wav/flac/ogg file under ``folder`` (recursive), sorted."""
-    root = Path(folder)
-    files = [
-        str(p) for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()
-    ]
-    return sorted(files)
+from ..io import AUDIO_EXTENSIONS, audio_files
 
 
 def resample_to(y: np.ndarray, orig_sample_rate: int, sample_rate: int) -> np.ndarray:
@@ -62,7 +51,7 @@ class AudioBank:
         if isinstance(sources, (str, os.PathLike)):
             if os.path.isdir(sources):
                 self.folder = os.fspath(sources)
-                self.paths = list_audio_files(sources)
+                self.paths = audio_files(sources)
             elif os.path.isfile(sources):
                 self.paths = [os.fspath(sources)]
             else:
@@ -81,7 +70,7 @@ class AudioBank:
                 f"{name} must be a folder, a list of audio paths or a list of float arrays, got {type(sources).__name__}"
             )
         if not (self.paths or self.arrays):
-            raise ParameterError(f"{name} holds no audio (no wav/flac/ogg file found in {sources!r})")
+            raise ParameterError(f"{name} holds no audio (no {'/'.join(AUDIO_EXTENSIONS)} file found in {sources!r})")
         self._cache: dict[int, list[np.ndarray]] = {}
 
     @staticmethod

@@ -18,7 +18,8 @@ class ApplyImpulseResponse(Transform):
     Parameters
     ----------
     rir : str, list of str, array or list of arrays
-        A folder (recursive wav/flac/ogg), a list of paths, or 1-D arrays.
+        A folder (searched recursively for :data:`noisegen.io.AUDIO_EXTENSIONS`),
+        a list of paths, or 1-D arrays.
     p : float
     rir_sample_rate : int or None
         Sample rate of arrays given as ``rir`` (None: the rate of the call).
