@@ -181,3 +181,61 @@ def test_every_scanner_lists_exactly_what_load_reads(every_format):
         assert AddShortNoises(root)._bank.paths == expected
         stream = ng.AugmentStream(root, None, sample_rate=SR, rng=0, shuffle=False)
         assert [stream._items.source(i) for i in range(stream.n_items)] == expected
+
+
+# ----------------------------------------------------------------- a corrupt file in a transform's folder
+
+
+@pytest.fixture()
+def folder_with_bad_files(tmp_path, data_dir):
+    """Two good sounds and one file of each unusable kind."""
+    root = tmp_path / "sounds"
+    root.mkdir()
+    for name in ("rir_clap.wav", "arthur_sykes_rymer_s1r4_ch1_48k.wav"):
+        shutil.copy(data_dir / "rir" / name, root / name)
+    bad = {
+        "corrupt.wav": lambda p: p.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage"),
+        "truncated.flac": lambda p: p.write_bytes((data_dir / "rir" / "rir_clap.wav").read_bytes()[:30]),
+        "empty.wav": lambda p: sf.write(p, np.zeros(0), SR),
+        "silent.wav": lambda p: sf.write(p, np.zeros(800), SR),
+        "nan.wav": lambda p: sf.write(p, np.full(800, np.nan), SR, subtype="FLOAT"),
+    }
+    for name, write in bad.items():
+        write(root / name)
+    return root, sorted(str(root / n) for n in bad)
+
+
+@pytest.mark.parametrize("make", ["AddBackgroundNoise", "ApplyImpulseResponse", "AddShortNoises"])
+def test_transforms_skip_and_report_each_unusable_file_once(folder_with_bad_files, make):
+    from noisegen import transforms
+
+    root, bad = folder_with_bad_files
+    kwargs = {"AddShortNoises": {"min_time_between_s": 0.05, "max_time_between_s": 0.1}}.get(make, {})
+    t = getattr(transforms, make)(root, p=1.0, **kwargs)
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for seed in range(12):
+            for dtype in (np.float32, np.float64):
+                for shape in ((4000,), (2, 4000)):
+                    y = (0.1 * rng.standard_normal(shape)).astype(dtype)
+                    out = t(y, sample_rate=SR, rng=seed)
+                    assert out.dtype == dtype and out.shape == shape and np.isfinite(out).all()
+    messages = [str(w.message) for w in caught if issubclass(w.category, ng.NoisegenWarning) and "skipping" in str(w.message)]
+    for path in bad:  # each bad file named in exactly one warning
+        assert sum(path in m for m in messages) == 1, (path, messages)
+    assert len(messages) == len(bad)
+
+
+@pytest.mark.parametrize("make", ["ApplyImpulseResponse", "AddShortNoises"])
+def test_a_folder_of_only_unusable_files_is_a_parameter_error(folder_with_bad_files, make):
+    from noisegen import transforms
+
+    root, bad = folder_with_bad_files
+    for name in ("rir_clap.wav", "arthur_sykes_rymer_s1r4_ch1_48k.wav"):
+        (root / name).unlink()
+    t = getattr(transforms, make)(root, p=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ng.ParameterError, match="no usable"):
+            t(np.zeros(1000, np.float32) + 0.1, sample_rate=SR, rng=0)
