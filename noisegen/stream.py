@@ -292,9 +292,11 @@ class AugmentStream:
             if iter(self._iterable) is self._iterable and self.epochs != 1:
                 raise ParameterError(f"a generator source can be read once: epochs must be 1, got {epochs!r}")
         self._key = resolve_key(rng)
+        self._key_given = rng is not None  # rng=None: a resumed state brings its key
         self._epoch = 0      # next epoch to produce
         self._position = 0   # next position in that epoch's order
         self._chunk = 0      # chunks of that item already produced
+        self._pass_end = None  # epoch where the pass under way stops (None: no pass under way)
         self._reported: set[str] = set()
         if pipeline is not None:
             pipeline.prepare(self.sample_rate)  # load noises/RIRs once, before workers fork
@@ -306,27 +308,42 @@ class AugmentStream:
         return None if self._items is None else len(self._items)
 
     def set_epoch(self, epoch: int) -> None:
-        """Start the next iteration at ``epoch`` (from its first item)."""
+        """Start the next iteration at ``epoch`` (from its first item), for ``epochs`` epochs."""
         self._epoch = check_int(epoch, "epoch", low=0)
         self._position = self._chunk = 0
+        self._pass_end = None
 
     def state_dict(self) -> dict:
         """Where the stream stands: resume with :meth:`load_state_dict`.
 
-        Reflects every chunk yielded so far (in this process or shard).
+        Reflects every chunk yielded so far (in this process or shard). A
+        plain dict of ints (JSON-able): the stream's key, the epoch, the
+        position in its order and the chunks of that item already yielded,
+        the epoch where the pass under way stops, and what the state is only
+        valid for (item count, sample rate, chunking, shuffle, mono).
         """
         return {"key": self._key, "epoch": self._epoch, "position": self._position, "chunk": self._chunk,
-                "n_items": self.n_items}
+                "pass_end": self._pass_end, **self._identity()}
+
+    def _identity(self) -> dict:
+        """The settings a state is only valid for."""
+        return {"n_items": self.n_items, "sample_rate": self.sample_rate, "chunk_samples": self._chunk_n,
+                "hop_samples": self._hop_n, "shuffle": self.shuffle, "mono": self.mono}
 
     def load_state_dict(self, state: dict) -> None:
-        """Continue exactly where the stream that gave ``state`` stopped."""
-        try:
-            key, epoch, position, chunk = (int(state[k]) for k in ("key", "epoch", "position", "chunk"))
-        except (KeyError, TypeError, ValueError):
-            raise ParameterError(f"state must come from AugmentStream.state_dict(), got {state!r:.120}") from None
-        if state.get("n_items") != self.n_items:
-            raise ParameterError(f"state is for a source of {state.get('n_items')} items, this one has {self.n_items}")
-        self._key, self._epoch, self._position, self._chunk = key, epoch, position, chunk
+        """Continue exactly where the stream that gave ``state`` stopped.
+
+        The next iteration yields exactly the chunks that stream had still to
+        yield in its pass (then later iterations go on with the next
+        epochs). ``state`` must come from :meth:`state_dict` of a stream over
+        the same source with the same ``rng``, ``sample_rate``, chunking,
+        ``shuffle`` and ``mono``; anything else (another stream's state, a
+        field out of range or of the wrong type) raises ParameterError and
+        leaves this stream unchanged. A stream built with ``rng=None`` takes
+        the state's key.
+        """
+        self._key, self._epoch, self._position, self._chunk, self._pass_end = _check_state(
+            state, self._identity(), self._key if self._key_given else None, self.epochs)
 
     def shard(self) -> tuple[int, int]:
         """``(shard_index, n_shards)`` of the calling process/worker."""
@@ -351,10 +368,12 @@ class AugmentStream:
 
     def _iter(self, augment):
         shard, n_shards = self.shard()
-        # A finished pass leaves _epoch at the next epoch, so iterating again
-        # continues with fresh epochs rather than repeating the last ones.
-        last = None if self.epochs is None else self._epoch + self.epochs
-        while last is None or self._epoch < last:
+        # A pass runs `epochs` epochs from where it began; an interrupted (or
+        # restored) pass keeps its end. A finished pass leaves _epoch at the
+        # next epoch, so iterating again continues with fresh epochs.
+        if self._pass_end is None and self.epochs is not None:
+            self._pass_end = self._epoch + self.epochs
+        while self._pass_end is None or self._epoch < self._pass_end:
             epoch = self._epoch
             for position, item, y in self._epoch_items(epoch, shard, n_shards):
                 if position != self._position:
@@ -364,6 +383,7 @@ class AugmentStream:
                     yield chunk
                 self._position, self._chunk = position + 1, 0
             self._epoch, self._position, self._chunk = epoch + 1, 0, 0
+        self._pass_end = None
 
     def _epoch_items(self, epoch, shard, n_shards):
         """(position, item index, audio or None) of this shard, from the resume point."""
@@ -430,6 +450,8 @@ class AugmentStream:
         n = y.shape[-1]
         source = self._source(item)
         if self._chunk_n is None:
+            if skip > 1:
+                raise ParameterError(f"state: chunk={skip} is past the one chunk of {source!r} in epoch {epoch}")
             if skip == 0 and n > 0:
                 yield Chunk(np.ascontiguousarray(y), self.sample_rate, source, 0, n, params, epoch, item)
             return
@@ -439,6 +461,8 @@ class AugmentStream:
             starts.append(starts[-1] + hop)
         if n == 0:
             starts = []
+        if skip > len(starts):
+            raise ParameterError(f"state: chunk={skip} is past the {len(starts)} chunks of {source!r} in epoch {epoch}")
         for start in starts[skip:]:
             length = min(size, n - start)
             out = np.zeros(y.shape[:-1] + (size,), dtype=np.float32)
@@ -496,6 +520,48 @@ class AugmentStream:
     def __repr__(self):
         return (f"AugmentStream(n_items={self.n_items}, sample_rate={self.sample_rate}, chunk_s={self.chunk_s}, "
                 f"hop_s={self.hop_s}, shuffle={self.shuffle}, epochs={self.epochs}, device={self.device!r})")
+
+
+_STATE_INTS = ("epoch", "position", "chunk")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _same(a, b) -> bool:
+    """Equal and of the same kind (ints of any width count as one kind; 1 is not True)."""
+    same_kind = type(a) is type(b) or (_is_int(a) and _is_int(b))
+    return same_kind and a == b
+
+
+def _check_state(state, identity, key, epochs):
+    """``(key, epoch, position, chunk, pass_end)`` of a valid state, else ParameterError."""
+    if not isinstance(state, dict):
+        raise ParameterError(f"state must be a dict from AugmentStream.state_dict(), got {type(state).__name__}")
+    expected = {"key", "pass_end", *_STATE_INTS, *identity}
+    if set(state) != expected:
+        missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
+        raise ParameterError(f"state must come from AugmentStream.state_dict(): missing {missing}, unexpected {extra}")
+    for name, value in identity.items():
+        if not _same(state[name], value):
+            raise ParameterError(f"state is for a stream with {name}={state[name]!r}, this one has {name}={value!r}")
+    for name in ("key", *_STATE_INTS):
+        if not _is_int(state[name]) or state[name] < 0:
+            raise ParameterError(f"state[{name!r}] must be a non-negative int, got {state[name]!r}")
+    if key is not None and int(state["key"]) != key:
+        raise ParameterError("state is for a stream with another rng (its key differs from this stream's)")
+    epoch, position, chunk = (int(state[k]) for k in _STATE_INTS)
+    n_items = identity["n_items"]
+    if n_items is not None and position >= max(n_items, 1):
+        raise ParameterError(f"state['position'] must be below the {n_items} items of an epoch, got {position}")
+    pass_end = state["pass_end"]
+    if pass_end is not None:
+        if not _is_int(pass_end) or epochs is None or not epoch < pass_end <= epoch + epochs:
+            raise ParameterError(f"state['pass_end'] must be None or an int in ({epoch}, {epoch} + epochs] for "
+                                 f"epochs={epochs!r}, got {pass_end!r}")
+        pass_end = int(pass_end)
+    return int(state["key"]), epoch, position, chunk, pass_end
 
 
 def collate(chunks) -> Batch:
