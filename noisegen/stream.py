@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._warn import about
 from ._validation import check_audio, check_choice, check_int, check_real, check_sample_rate
 from .errors import ParameterError
 from .errors import NoisegenWarning
@@ -444,7 +445,9 @@ class AugmentStream:
         elif self.pipeline is not None:
             # y was checked (float32, finite) and the pipeline prepared at
             # construction: run it without validating the item again.
-            y = self.pipeline._run(y, self.sample_rate, np.random.default_rng(derive_key(self._key, epoch, item)))
+            gen = np.random.default_rng(derive_key(self._key, epoch, item))
+            with about(f"item {self._source(item)!r} of epoch {epoch}"):  # named in the pipeline's warnings
+                y = self.pipeline._run(y, self.sample_rate, gen)
             params = self.pipeline.last_params
         y = np.asarray(y, dtype=np.float32)
         n = y.shape[-1]

@@ -503,3 +503,60 @@ def test_resume_refuses_a_chunk_count_past_the_item():
     bad.load_state_dict({**state, "chunk": 4})
     with pytest.raises(ParameterError, match="chunk=4"):
         list(bad)
+
+
+# ----------------------------------------------------------------- warnings name the item and the noise file
+
+
+@pytest.fixture()
+def mostly_silent_noise(tmp_path):
+    """A noise file that is silent after its first 100 samples: most crops of it are silent."""
+    folder = tmp_path / "noise"
+    folder.mkdir()
+    y = np.zeros(2000)
+    y[:100] = np.random.default_rng(0).standard_normal(100)
+    sf.write(folder / "mostly_silent.wav", y, 8000, subtype="FLOAT")
+    return folder, str(folder / "mostly_silent.wav")
+
+
+def _silent_warnings(caught):
+    return [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning) and "silent" in str(w.message)]
+
+
+@pytest.mark.parametrize("channels", [None, 2])
+def test_silent_noise_warning_names_the_item_and_the_noise_file(mostly_silent_noise, channels):
+    from noisegen.transforms import AddBackgroundNoise
+
+    folder, noise_path = mostly_silent_noise
+    shape = (300,) if channels is None else (channels, 300)
+    arrays = [np.random.default_rng(i).standard_normal(shape).astype(np.float32) for i in range(8)]
+    stream = AugmentStream(arrays, AddBackgroundNoise(folder, p=1.0), sample_rate=8000, rng=1, epochs=2,
+                           mono=channels is None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(stream)
+    messages = _silent_warnings(caught)
+    silent = [c for c in chunks if c.params["noise_offset"] >= 100]  # the crop misses the 100 loud samples
+    assert 0 < len(silent) < len(chunks) and len(messages) == len(silent)
+    for c, message in zip(silent, messages):
+        assert f"item {c.source!r} of epoch {c.epoch}" in message, message
+        assert f"noise {noise_path!r} from sample {c.params['noise_offset']}" in message, message
+
+
+def test_augment_names_the_input_in_a_silent_noise_warning(tmp_path, mostly_silent_noise):
+    from noisegen.batch import augment_folder
+    from noisegen.transforms import AddBackgroundNoise
+
+    folder, noise_path = mostly_silent_noise
+    inputs = tmp_path / "in"
+    (inputs / "sub").mkdir(parents=True)
+    names = ["a.wav", "sub/b.wav", "c.wav"]
+    for i, name in enumerate(names):
+        sf.write(inputs / name, np.random.default_rng(i).standard_normal(300) * 0.1, 8000)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        augment_folder(inputs, tmp_path / "out", pipeline=AddBackgroundNoise(folder, p=1.0), copies=4, workers=1)
+    messages = _silent_warnings(caught)
+    assert messages
+    for message in messages:
+        assert noise_path in message and any(f"input {name!r}" in message for name in names), message
