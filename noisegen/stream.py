@@ -54,6 +54,7 @@ from .io import AUDIO_EXTENSIONS, audio_files
 from .transforms._files import read_audio, resample_to
 from .units import seconds_to_samples
 from ._stream_cuda import _cuda_transforms, _draw_params, cuda_batch_params
+from ._stream_state import check_state
 
 __all__ = ["AugmentStream", "Chunk", "Batch", "cuda_batch_params"]
 
@@ -343,7 +344,7 @@ class AugmentStream:
         leaves this stream unchanged. A stream built with ``rng=None`` takes
         the state's key.
         """
-        self._key, self._epoch, self._position, self._chunk, self._pass_end = _check_state(
+        self._key, self._epoch, self._position, self._chunk, self._pass_end = check_state(
             state, self._identity(), self._key if self._key_given else None, self.epochs)
 
     def shard(self) -> tuple[int, int]:
@@ -523,48 +524,6 @@ class AugmentStream:
     def __repr__(self):
         return (f"AugmentStream(n_items={self.n_items}, sample_rate={self.sample_rate}, chunk_s={self.chunk_s}, "
                 f"hop_s={self.hop_s}, shuffle={self.shuffle}, epochs={self.epochs}, device={self.device!r})")
-
-
-_STATE_INTS = ("epoch", "position", "chunk")
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def _same(a, b) -> bool:
-    """Equal and of the same kind (ints of any width count as one kind; 1 is not True)."""
-    same_kind = type(a) is type(b) or (_is_int(a) and _is_int(b))
-    return same_kind and a == b
-
-
-def _check_state(state, identity, key, epochs):
-    """``(key, epoch, position, chunk, pass_end)`` of a valid state, else ParameterError."""
-    if not isinstance(state, dict):
-        raise ParameterError(f"state must be a dict from AugmentStream.state_dict(), got {type(state).__name__}")
-    expected = {"key", "pass_end", *_STATE_INTS, *identity}
-    if set(state) != expected:
-        missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
-        raise ParameterError(f"state must come from AugmentStream.state_dict(): missing {missing}, unexpected {extra}")
-    for name, value in identity.items():
-        if not _same(state[name], value):
-            raise ParameterError(f"state is for a stream with {name}={state[name]!r}, this one has {name}={value!r}")
-    for name in ("key", *_STATE_INTS):
-        if not _is_int(state[name]) or state[name] < 0:
-            raise ParameterError(f"state[{name!r}] must be a non-negative int, got {state[name]!r}")
-    if key is not None and int(state["key"]) != key:
-        raise ParameterError("state is for a stream with another rng (its key differs from this stream's)")
-    epoch, position, chunk = (int(state[k]) for k in _STATE_INTS)
-    n_items = identity["n_items"]
-    if n_items is not None and position >= max(n_items, 1):
-        raise ParameterError(f"state['position'] must be below the {n_items} items of an epoch, got {position}")
-    pass_end = state["pass_end"]
-    if pass_end is not None:
-        if not _is_int(pass_end) or epochs is None or not epoch < pass_end <= epoch + epochs:
-            raise ParameterError(f"state['pass_end'] must be None or an int in ({epoch}, {epoch} + epochs] for "
-                                 f"epochs={epochs!r}, got {pass_end!r}")
-        pass_end = int(pass_end)
-    return int(state["key"]), epoch, position, chunk, pass_end
 
 
 def collate(chunks) -> Batch:

@@ -441,7 +441,7 @@ def _other_streams(arrays):
 def _corrupted(state):
     """(what, corrupted copy) for every field: out of range, wrong type, missing, unexpected."""
     bad = {
-        "key": [-1, str(state["key"]), float(state["key"]), None],
+        "key": [-1, 1 << 64, state["key"] ^ 1, str(state["key"]), float(state["key"]), None],
         "epoch": [-1, 1.0, "1", None, True],
         "position": [-1, 4, 10**9, 0.5, "0"],
         "chunk": [-1, 1.5, "x", None, False],
