@@ -347,6 +347,12 @@ class AugmentStream:
         self._key, self._epoch, self._position, self._chunk, self._pass_end = check_state(
             state, self._identity(), self._key if self._key_given else None, self.epochs)
 
+    def _pass_origin(self) -> tuple[int, bool]:
+        """(epoch where the pass under way began, or where the next one begins; whether one is under way)."""
+        if self._pass_end is not None:
+            return self._pass_end - self.epochs, True
+        return self._epoch, bool(self._position or self._chunk)
+
     def shard(self) -> tuple[int, int]:
         """``(shard_index, n_shards)`` of the calling process/worker."""
         worker_id, num_workers, rank, world = _torch_shard()

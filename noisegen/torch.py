@@ -52,6 +52,13 @@ def _dataset_class():
                 DataLoader's ``batch_size`` and ``collate_fn=collate``); an
                 int yields ready batches from ``stream.batches`` (use the
                 DataLoader with ``batch_size=None``).
+
+            Notes
+            -----
+            Each ``iter(loader)`` is the stream's next pass (its next
+            ``epochs`` epochs), the same for any ``num_workers`` and with or
+            without ``persistent_workers``; :meth:`set_epoch` picks the next
+            one explicitly. See the module notes.
             """
 
             def __init__(self, stream, *, batch_size=None, drop_last=False):
@@ -122,10 +129,8 @@ class _PassCounter:
 
         self._shared = torch.zeros(self._HEAD + self._SLOTS, dtype=torch.int64).share_memory_()
         self._calls = 0  # iter() calls on this copy of the dataset
-        epochs = stream.epochs or 1
-        resumed = stream._pass_end is not None or stream._position or stream._chunk
-        first = stream._pass_end - epochs if stream._pass_end is not None else stream._epoch
-        self._words[1], self._words[2] = first, int(bool(resumed))
+        first, resumed = stream._pass_origin()
+        self._words[1], self._words[2] = first, int(resumed)
 
     @property
     def _words(self):
