@@ -49,12 +49,14 @@ import numpy as np
 from ._progress import Progress as _Progress
 from ._validation import check_int, check_sample_rate
 from .errors import ParameterError
+from ._warn import about
+from .io import AUDIO_EXTENSIONS
 from .rng import derive_key, resolve_key
 
 __all__ = ["augment_folder", "default_pipeline", "replay", "read_manifest", "AugmentSummary"]
 
-#: Input file endings picked up (case-insensitive); mp3 where libsndfile reads it.
-INPUT_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
+#: Input file endings picked up (case-insensitive): the one shared list.
+INPUT_EXTENSIONS = AUDIO_EXTENSIONS
 FORMATS = {"wav": "WAV", "flac": "FLAC"}
 SUBTYPES = ("PCM_16", "FLOAT")
 MANIFEST = "manifest.jsonl"
@@ -310,7 +312,8 @@ def _process(task):
             os.makedirs(folder, exist_ok=True)
             if _inside(os.path.realpath(folder), in_real):
                 raise ValueError(f"refusing to write inside the input folder: {out_path}")
-            out, params, scale = _render(_PIPELINE, y, sr, seed=job["seed"])
+            with about(f"input {rel!r}"):  # named in the pipeline's warnings
+                out, params, scale = _render(_PIPELINE, y, sr, seed=job["seed"])
             exists = os.path.exists(out_path)
             target = out_path
             if exists:  # write beside it, then compare: never overwrite without being asked

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -22,7 +23,49 @@ import numpy as np
 from ._validation import check_audio, check_float_dtype, check_sample_rate
 from .errors import NoisegenError, NoisegenWarning, ParameterError
 
-__all__ = ["load", "save", "info", "AudioInfo"]
+__all__ = ["load", "save", "info", "AudioInfo", "AUDIO_EXTENSIONS", "audio_files"]
+
+#: File name endings that :func:`load` reads (case-insensitive): the formats
+#: libsndfile >= 1.1 decodes. Every folder scan in noisegen uses this list
+#: (``noisegen augment``, :class:`NoiseBank`, the transforms' folders,
+#: :class:`AugmentStream`).
+AUDIO_EXTENSIONS = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au",
+                    ".snd", ".caf", ".w64", ".rf64")
+
+
+def is_audio_name(name) -> bool:
+    """Whether a file name ends in one of :data:`AUDIO_EXTENSIONS` (hidden names never do)."""
+    name = os.path.basename(os.fspath(name))
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
+
+
+def _is_regular(path) -> bool:
+    """A regular file (symlinks followed), checked with stat: a FIFO or device is never opened."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def audio_files(folder) -> list[str]:
+    """The audio files under ``folder``, recursively, in sorted order.
+
+    A file counts when its name ends in one of :data:`AUDIO_EXTENSIONS` and
+    it is a regular file: FIFOs, sockets and devices are skipped without
+    being opened, and so are hidden names (starting with ``.``) and hidden
+    folders. Symbolic links to files are followed; links to folders are not.
+
+    Returns
+    -------
+    list of str
+        Paths joined onto ``folder``, sorted.
+    """
+    root = os.fspath(folder)
+    found = []
+    for here, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found.extend(p for p in (os.path.join(here, name) for name in files if is_audio_name(name)) if _is_regular(p))
+    return sorted(found)
 
 #: libsndfile command ``SFC_SET_ADD_PEAK_CHUNK`` (sndfile.h): turn the PEAK
 #: chunk (which holds a time stamp) of float WAV/AIFF files on or off.

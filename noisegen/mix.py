@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 
 import numpy as np
 
 from ._kernels.cpu import mix as _mix
 from ._validation import check_audio, check_choice, check_int, check_real, check_sample_rate
 from ._backend import resolve_backend
-from .errors import NoisegenWarning, ParameterError
+from ._warn import warn as _warn_about
+from .errors import ParameterError
 from .rng import as_generator
 from .units import seconds_to_samples
 
@@ -106,7 +106,7 @@ def _check_reference(reference, sample_rate):
 
 
 def _warn(message):
-    warnings.warn(message, NoisegenWarning, stacklevel=3)
+    _warn_about(message, stacklevel=3)  # names the input and noise files its callers work on
 
 
 # ----------------------------------------------------------------------------- mix_at_snr

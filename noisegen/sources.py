@@ -22,12 +22,10 @@ import numpy as np
 
 from ._validation import check_int, check_real, check_sample_rate
 from .errors import NoisegenWarning, ParameterError
+from .io import AUDIO_EXTENSIONS, audio_files
 from .rng import as_generator
 
 __all__ = ["NoiseBank", "AUDIO_EXTENSIONS"]
-
-#: File name endings a folder scan picks up (case-insensitive).
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf")
 
 _CACHE_VERSION = 1
 
@@ -36,9 +34,7 @@ def _list_paths(source):
     if isinstance(source, (str, os.PathLike)):
         root = Path(source)
         if root.is_dir():
-            return sorted(
-                str(p) for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
-            )
+            return audio_files(root)
         if root.is_file():
             return [str(root)]
         raise ParameterError(f"source must be a folder, a file or a list of files, got missing path {str(source)!r}")

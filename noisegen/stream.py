@@ -44,14 +44,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._warn import about
 from ._validation import check_audio, check_choice, check_int, check_real, check_sample_rate
 from .errors import ParameterError
 from .errors import NoisegenWarning
 from .rng import derive_key, resolve_key
 from .transforms.base import Transform
-from .transforms._files import list_audio_files, read_audio, resample_to
+from .io import AUDIO_EXTENSIONS, audio_files
+from .transforms._files import read_audio, resample_to
 from .units import seconds_to_samples
 from ._stream_cuda import _cuda_transforms, _draw_params, cuda_batch_params
+from ._stream_state import check_state
 
 __all__ = ["AugmentStream", "Chunk", "Batch", "cuda_batch_params"]
 
@@ -183,9 +186,10 @@ def _items(source):
     """(random-access items or None, one-pass iterable or None)."""
     if isinstance(source, (str, os.PathLike)):
         if os.path.isdir(source):
-            paths = list_audio_files(source)
+            paths = audio_files(source)
             if not paths:
-                raise ParameterError(f"source folder {os.fspath(source)!r} holds no wav/flac/ogg file")
+                raise ParameterError(f"source folder {os.fspath(source)!r} holds no audio file "
+                                     f"({', '.join(AUDIO_EXTENSIONS)})")
             return _FileItems(paths), None
         if os.path.isfile(source):
             return _FileItems([os.fspath(source)]), None
@@ -208,7 +212,7 @@ class AugmentStream:
     Parameters
     ----------
     source : str, list of str, or iterable of arrays
-        A folder (searched recursively for wav/flac/ogg), a list of paths, a
+        A folder (searched recursively for :data:`noisegen.io.AUDIO_EXTENSIONS`), a list of paths, a
         sequence of float arrays (at ``sample_rate``, or ``(array,
         sample_rate)`` pairs), or a one-pass iterable of such arrays (which
         needs ``shuffle=False``; a generator also needs ``epochs=1``).
@@ -290,9 +294,11 @@ class AugmentStream:
             if iter(self._iterable) is self._iterable and self.epochs != 1:
                 raise ParameterError(f"a generator source can be read once: epochs must be 1, got {epochs!r}")
         self._key = resolve_key(rng)
+        self._key_given = rng is not None  # rng=None: a resumed state brings its key
         self._epoch = 0      # next epoch to produce
         self._position = 0   # next position in that epoch's order
         self._chunk = 0      # chunks of that item already produced
+        self._pass_end = None  # epoch where the pass under way stops (None: no pass under way)
         self._reported: set[str] = set()
         if pipeline is not None:
             pipeline.prepare(self.sample_rate)  # load noises/RIRs once, before workers fork
@@ -304,27 +310,48 @@ class AugmentStream:
         return None if self._items is None else len(self._items)
 
     def set_epoch(self, epoch: int) -> None:
-        """Start the next iteration at ``epoch`` (from its first item)."""
+        """Start the next iteration at ``epoch`` (from its first item), for ``epochs`` epochs."""
         self._epoch = check_int(epoch, "epoch", low=0)
         self._position = self._chunk = 0
+        self._pass_end = None
 
     def state_dict(self) -> dict:
         """Where the stream stands: resume with :meth:`load_state_dict`.
 
-        Reflects every chunk yielded so far (in this process or shard).
+        Reflects every chunk yielded so far (in this process or shard). A
+        plain dict of ints (JSON-able): the stream's key, the epoch, the
+        position in its order and the chunks of that item already yielded,
+        the epoch where the pass under way stops, and what the state is only
+        valid for (item count, sample rate, chunking, shuffle, mono).
         """
         return {"key": self._key, "epoch": self._epoch, "position": self._position, "chunk": self._chunk,
-                "n_items": self.n_items}
+                "pass_end": self._pass_end, **self._identity()}
+
+    def _identity(self) -> dict:
+        """The settings a state is only valid for."""
+        return {"n_items": self.n_items, "sample_rate": self.sample_rate, "chunk_samples": self._chunk_n,
+                "hop_samples": self._hop_n, "shuffle": self.shuffle, "mono": self.mono}
 
     def load_state_dict(self, state: dict) -> None:
-        """Continue exactly where the stream that gave ``state`` stopped."""
-        try:
-            key, epoch, position, chunk = (int(state[k]) for k in ("key", "epoch", "position", "chunk"))
-        except (KeyError, TypeError, ValueError):
-            raise ParameterError(f"state must come from AugmentStream.state_dict(), got {state!r:.120}") from None
-        if state.get("n_items") != self.n_items:
-            raise ParameterError(f"state is for a source of {state.get('n_items')} items, this one has {self.n_items}")
-        self._key, self._epoch, self._position, self._chunk = key, epoch, position, chunk
+        """Continue exactly where the stream that gave ``state`` stopped.
+
+        The next iteration yields exactly the chunks that stream had still to
+        yield in its pass (then later iterations go on with the next
+        epochs). ``state`` must come from :meth:`state_dict` of a stream over
+        the same source with the same ``rng``, ``sample_rate``, chunking,
+        ``shuffle`` and ``mono``; anything else (another stream's state, a
+        field out of range or of the wrong type) raises ParameterError and
+        leaves this stream unchanged. A stream built with ``rng=None`` takes
+        the state's key.
+        """
+        self._key, self._epoch, self._position, self._chunk, self._pass_end = check_state(
+            state, self._identity(), self._key if self._key_given else None, self.epochs)
+
+    def _pass_origin(self) -> tuple[int, bool]:
+        """(epoch where the pass under way began, or where the next one begins; whether one is under way)."""
+        if self._pass_end is not None:
+            return self._pass_end - self.epochs, True
+        return self._epoch, bool(self._position or self._chunk)
 
     def shard(self) -> tuple[int, int]:
         """``(shard_index, n_shards)`` of the calling process/worker."""
@@ -349,10 +376,12 @@ class AugmentStream:
 
     def _iter(self, augment):
         shard, n_shards = self.shard()
-        # A finished pass leaves _epoch at the next epoch, so iterating again
-        # continues with fresh epochs rather than repeating the last ones.
-        last = None if self.epochs is None else self._epoch + self.epochs
-        while last is None or self._epoch < last:
+        # A pass runs `epochs` epochs from where it began; an interrupted (or
+        # restored) pass keeps its end. A finished pass leaves _epoch at the
+        # next epoch, so iterating again continues with fresh epochs.
+        if self._pass_end is None and self.epochs is not None:
+            self._pass_end = self._epoch + self.epochs
+        while self._pass_end is None or self._epoch < self._pass_end:
             epoch = self._epoch
             for position, item, y in self._epoch_items(epoch, shard, n_shards):
                 if position != self._position:
@@ -362,6 +391,7 @@ class AugmentStream:
                     yield chunk
                 self._position, self._chunk = position + 1, 0
             self._epoch, self._position, self._chunk = epoch + 1, 0, 0
+        self._pass_end = None
 
     def _epoch_items(self, epoch, shard, n_shards):
         """(position, item index, audio or None) of this shard, from the resume point."""
@@ -422,12 +452,16 @@ class AugmentStream:
         elif self.pipeline is not None:
             # y was checked (float32, finite) and the pipeline prepared at
             # construction: run it without validating the item again.
-            y = self.pipeline._run(y, self.sample_rate, np.random.default_rng(derive_key(self._key, epoch, item)))
+            gen = np.random.default_rng(derive_key(self._key, epoch, item))
+            with about(f"item {self._source(item)!r} of epoch {epoch}"):  # named in the pipeline's warnings
+                y = self.pipeline._run(y, self.sample_rate, gen)
             params = self.pipeline.last_params
         y = np.asarray(y, dtype=np.float32)
         n = y.shape[-1]
         source = self._source(item)
         if self._chunk_n is None:
+            if skip > 1:
+                raise ParameterError(f"state: chunk={skip} is past the one chunk of {source!r} in epoch {epoch}")
             if skip == 0 and n > 0:
                 yield Chunk(np.ascontiguousarray(y), self.sample_rate, source, 0, n, params, epoch, item)
             return
@@ -437,6 +471,8 @@ class AugmentStream:
             starts.append(starts[-1] + hop)
         if n == 0:
             starts = []
+        if skip > len(starts):
+            raise ParameterError(f"state: chunk={skip} is past the {len(starts)} chunks of {source!r} in epoch {epoch}")
         for start in starts[skip:]:
             length = min(size, n - start)
             out = np.zeros(y.shape[:-1] + (size,), dtype=np.float32)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import warnings
 
@@ -112,3 +113,130 @@ def test_errors(tmp_path):
         ng.NoiseBank(tmp_path, sample_rate=SR)
     with pytest.raises(ng.ParameterError):
         ng.NoiseBank(tmp_path, sample_rate=0)
+
+
+# ----------------------------------------------------------------- one list of what load reads
+
+#: (format, subtype) soundfile writes for each extension of the shared list.
+_WRITERS = {
+    ".wav": ("WAV", "PCM_16"), ".wave": ("WAV", "FLOAT"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS"),
+    ".oga": ("OGG", "VORBIS"), ".opus": ("OGG", "OPUS"), ".mp3": ("MP3", "MPEG_LAYER_III"),
+    ".aif": ("AIFF", "PCM_16"), ".aiff": ("AIFF", "FLOAT"), ".aifc": ("AIFF", "PCM_24"), ".au": ("AU", "PCM_16"),
+    ".snd": ("AU", "FLOAT"), ".caf": ("CAF", "PCM_16"), ".w64": ("W64", "PCM_16"), ".rf64": ("RF64", "PCM_16"),
+}
+
+
+@pytest.fixture()
+def every_format(tmp_path):
+    """One short noise per extension of AUDIO_EXTENSIONS (upper-case names too), plus things to skip."""
+    from noisegen.io import AUDIO_EXTENSIONS
+
+    assert set(_WRITERS) == set(AUDIO_EXTENSIONS)
+    root = tmp_path / "bank"
+    (root / "deep" / "er").mkdir(parents=True)
+    y = 0.3 * np.random.default_rng(0).standard_normal(48000 // 2)
+    expected = []
+    for i, (ext, (fmt, subtype)) in enumerate(sorted(_WRITERS.items())):
+        folder = root if i % 2 else root / "deep" / "er"
+        path = folder / f"n{i:02d}{ext.upper() if i % 3 == 0 else ext}"
+        sr = 48000 if subtype == "OPUS" else SR
+        sf.write(path, y[: sr // 2], sr, format=fmt, subtype=subtype)
+        expected.append(str(path))
+    os.mkfifo(root / "fifo.wav")  # opening it would block forever
+    (root / "notes.txt").write_text("not audio")
+    (root / ".hidden.wav").write_bytes(b"junk")
+    (root / "folder.wav").mkdir()
+    return root, sorted(expected)
+
+
+def _in_thread(fn, timeout=60):
+    """Run ``fn`` in a thread: a scanner that opened the FIFO would hang, and the test then fails."""
+    import threading
+
+    out = []
+    t = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    t.start()
+    t.join(timeout)
+    assert out, "the scan blocked (opened a FIFO?)"
+    return out[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_every_scanner_lists_exactly_what_load_reads(every_format):
+    from noisegen.batch import INPUT_EXTENSIONS
+    from noisegen.io import AUDIO_EXTENSIONS, audio_files
+    from noisegen.transforms import AddShortNoises, ApplyImpulseResponse
+
+    root, expected = every_format
+    assert INPUT_EXTENSIONS is AUDIO_EXTENSIONS
+    assert _in_thread(lambda: audio_files(root)) == expected
+    for path in expected:  # everything listed is something load reads
+        y, _ = ng.load(path, sample_rate=SR, mono=True)
+        assert y.shape[0] > SR // 4 and np.isfinite(y).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is skipped
+        bank = _in_thread(lambda: ng.NoiseBank(root, sample_rate=SR))
+        assert bank.paths == expected and not bank.skipped
+        assert ApplyImpulseResponse(root)._bank.paths == expected
+        assert AddShortNoises(root)._bank.paths == expected
+        stream = ng.AugmentStream(root, None, sample_rate=SR, rng=0, shuffle=False)
+        assert [stream._items.source(i) for i in range(stream.n_items)] == expected
+
+
+# ----------------------------------------------------------------- a corrupt file in a transform's folder
+
+
+@pytest.fixture()
+def folder_with_bad_files(tmp_path, data_dir):
+    """Two good sounds and one file of each unusable kind."""
+    root = tmp_path / "sounds"
+    root.mkdir()
+    for name in ("rir_clap.wav", "arthur_sykes_rymer_s1r4_ch1_48k.wav"):
+        shutil.copy(data_dir / "rir" / name, root / name)
+    bad = {
+        "corrupt.wav": lambda p: p.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage"),
+        "truncated.flac": lambda p: p.write_bytes((data_dir / "rir" / "rir_clap.wav").read_bytes()[:30]),
+        "empty.wav": lambda p: sf.write(p, np.zeros(0), SR),
+        "silent.wav": lambda p: sf.write(p, np.zeros(800), SR),
+        "nan.wav": lambda p: sf.write(p, np.full(800, np.nan), SR, subtype="FLOAT"),
+    }
+    for name, write in bad.items():
+        write(root / name)
+    return root, sorted(str(root / n) for n in bad)
+
+
+@pytest.mark.parametrize("make", ["AddBackgroundNoise", "ApplyImpulseResponse", "AddShortNoises"])
+def test_transforms_skip_and_report_each_unusable_file_once(folder_with_bad_files, make):
+    from noisegen import transforms
+
+    root, bad = folder_with_bad_files
+    kwargs = {"AddShortNoises": {"min_time_between_s": 0.05, "max_time_between_s": 0.1}}.get(make, {})
+    t = getattr(transforms, make)(root, p=1.0, **kwargs)
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for seed in range(12):
+            for dtype in (np.float32, np.float64):
+                for shape in ((4000,), (2, 4000)):
+                    y = (0.1 * rng.standard_normal(shape)).astype(dtype)
+                    out = t(y, sample_rate=SR, rng=seed)
+                    assert out.dtype == dtype and out.shape == shape and np.isfinite(out).all()
+    messages = [str(w.message) for w in caught if issubclass(w.category, ng.NoisegenWarning)]
+    messages = [m for m in messages if "skipping" in m]
+    for path in bad:  # each bad file named in exactly one warning
+        assert sum(path in m for m in messages) == 1, (path, messages)
+    assert len(messages) == len(bad)
+
+
+@pytest.mark.parametrize("make", ["ApplyImpulseResponse", "AddShortNoises"])
+def test_a_folder_of_only_unusable_files_is_a_parameter_error(folder_with_bad_files, make):
+    from noisegen import transforms
+
+    root, bad = folder_with_bad_files
+    for name in ("rir_clap.wav", "arthur_sykes_rymer_s1r4_ch1_48k.wav"):
+        (root / name).unlink()
+    t = getattr(transforms, make)(root, p=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ng.ParameterError, match="no usable"):
+            t(np.zeros(1000, np.float32) + 0.1, sample_rate=SR, rng=0)

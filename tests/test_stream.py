@@ -369,3 +369,194 @@ def test_cuda_batch_params_padding_offsets_snr_and_keys_follow_chunks():
     assert none == {}
     with pytest.raises(ParameterError, match="Gain"):
         cuda_batch_params(AddColoredNoise(p=0.5), [{"name": "Gain", "applied": True, "gain_db": 1.0}], sample_rate=SR)
+
+
+# ----------------------------------------------------------------- resume at every cut point (issue 13.9)
+
+
+def _full_record(chunks):
+    """Everything a resumed chunk must repeat: where it is from, its samples and its params."""
+    return [(c.source, c.epoch, c.item, c.start, c.length, c.samples.tobytes(), repr(c.params)) for c in chunks]
+
+
+def _resume_cases(tmp_path):
+    rng = np.random.default_rng(0)
+    mono = [(0.3 * rng.standard_normal(n)).astype(np.float32) for n in (430, 170, 910, 260)]
+    stereo = [(0.3 * rng.standard_normal((2, n))).astype(np.float64) for n in (330, 90, 520)]
+    folder = tmp_path / "wavs"
+    folder.mkdir()
+    for i, n in enumerate((1300, 700, 2500)):
+        sf.write(folder / f"f{i}.wav", 0.3 * rng.standard_normal(n), 8000)
+    # betas >= 0: issue 13.1 (NaN near beta=-1.9) is fixed elsewhere
+    t = lambda: Compose([Gain(p=0.5), AddColoredNoise(min_beta=0, max_beta=2, min_snr_db=0, p=0.7)])  # noqa: E731
+    return {
+        "mono-overlap-shuffled": lambda: AugmentStream(mono, t(), sample_rate=1000, chunk_s=0.2, hop_s=0.15, rng=3,
+                                                       epochs=2),
+        "stereo-whole-ordered": lambda: AugmentStream(stereo, t(), sample_rate=1000, rng=4, epochs=2, shuffle=False,
+                                                      mono=False),
+        "files-resampled": lambda: AugmentStream(folder, t(), sample_rate=4000, chunk_s=0.1, rng=5, epochs=2),
+        "one-rank-of-two": lambda: AugmentStream(mono, t(), sample_rate=1000, chunk_s=0.25, rng=6, epochs=2,
+                                                 rank=1, world_size=2),
+    }
+
+
+@needs_effects
+@pytest.mark.parametrize("case", ["mono-overlap-shuffled", "stereo-whole-ordered", "files-resampled",
+                                  "one-rank-of-two"])
+def test_resume_at_every_cut_of_a_two_epoch_stream_yields_exactly_the_rest(tmp_path, case):
+    import json
+
+    make = _resume_cases(tmp_path)[case]
+    whole = make()
+    full = _full_record(whole)
+    next_pass = _full_record(whole)  # iterating again continues with epochs 2 and 3
+    assert {c[1] for c in full} == {0, 1} and {c[1] for c in next_pass} == {2, 3}
+    for cut in range(len(full) + 1):
+        first = make()
+        it = iter(first)
+        head = [next(it) for _ in range(cut)]
+        state = json.loads(json.dumps(first.state_dict()))  # states survive JSON
+        resumed = make()
+        resumed.load_state_dict(state)
+        assert _full_record(head) + _full_record(resumed) == full, f"cut {cut}"
+        if cut in (0, len(full) // 2, len(full)):
+            assert _full_record(resumed) == next_pass
+
+
+def _other_streams(arrays):
+    t = Gain(p=1.0)
+    base = dict(sample_rate=1000, chunk_s=0.2, rng=1, epochs=2)
+    return {
+        "seed": AugmentStream(arrays, t, **{**base, "rng": 2}),
+        "items": AugmentStream(arrays[:-1], t, **base),
+        "chunking": AugmentStream(arrays, t, **{**base, "chunk_s": 0.3}),
+        "hop": AugmentStream(arrays, t, **{**base, "hop_s": 0.1}),
+        "whole items": AugmentStream(arrays, t, **{**base, "chunk_s": None}),
+        "sample rate": AugmentStream(arrays, t, **{**base, "sample_rate": 2000}),
+        "shuffle": AugmentStream(arrays, t, **{**base, "shuffle": False}),
+        "mono": AugmentStream(arrays, t, **{**base, "mono": False}),
+    }
+
+
+def _corrupted(state):
+    """(what, corrupted copy) for every field: out of range, wrong type, missing, unexpected."""
+    bad = {
+        "key": [-1, 1 << 64, state["key"] ^ 1, str(state["key"]), float(state["key"]), None],
+        "epoch": [-1, 1.0, "1", None, True],
+        "position": [-1, 4, 10**9, 0.5, "0"],
+        "chunk": [-1, 1.5, "x", None, False],
+        "pass_end": [state["epoch"], state["epoch"] + 3, -1, "2", 2.0, True],
+        "n_items": [3, 5, None, 4.0],
+        "sample_rate": [2000, 1000.0, "1000"],
+        "chunk_samples": [300, None, 200.0],
+        "hop_samples": [100, None],
+        "shuffle": [False, 1, "yes"],
+        "mono": [False, 1],
+    }
+    for name, values in bad.items():
+        for value in values:
+            yield f"{name}={value!r}", {**state, name: value}
+    for name in state:
+        yield f"no {name}", {k: v for k, v in state.items() if k != name}
+    yield "extra field", {**state, "extra": 0}
+    yield "a list", list(state.items())
+    yield "None", None
+
+
+def test_resume_refuses_other_streams_and_corrupted_states():
+    lengths = (700, 300, 900, 450)
+    arrays = [np.random.default_rng(i).standard_normal(n).astype(np.float32) for i, n in enumerate(lengths)]
+    make = lambda: AugmentStream(arrays, Gain(p=1.0), sample_rate=1000, chunk_s=0.2, rng=1, epochs=2)  # noqa: E731
+    donor = make()
+    it = iter(donor)
+    for _ in range(16):  # 14 chunks an epoch: into epoch 1
+        last = next(it)
+    assert last.epoch == 1
+    good = donor.state_dict()
+    for what, other in _other_streams(arrays).items():
+        its = iter(other)
+        next(its)
+        target = make()
+        before = target.state_dict()
+        with pytest.raises(ParameterError):
+            target.load_state_dict(other.state_dict())
+        assert target.state_dict() == before, what
+    for what, state in _corrupted(good):
+        target = make()
+        before = target.state_dict()
+        with pytest.raises(ParameterError):
+            target.load_state_dict(state)
+        assert target.state_dict() == before, what
+    target = make()
+    target.load_state_dict(good)  # the uncorrupted state is taken
+    assert [c.epoch for c in target] and target.state_dict()["epoch"] == 2
+
+
+def test_resume_refuses_a_chunk_count_past_the_item():
+    arrays = [np.ones(500, np.float32), np.ones(300, np.float32)]
+    make = lambda: AugmentStream(arrays, None, sample_rate=1000, chunk_s=0.2, rng=1, shuffle=False)  # noqa: E731
+    state = make().state_dict()
+    ok = make()
+    ok.load_state_dict({**state, "chunk": 3})  # all 3 chunks of item 0 done: the rest is item 1
+    assert [(c.item, c.start) for c in ok] == [(1, 0), (1, 200)]
+    bad = make()
+    bad.load_state_dict({**state, "chunk": 4})
+    with pytest.raises(ParameterError, match="chunk=4"):
+        list(bad)
+
+
+# ----------------------------------------------------------------- warnings name the item and the noise file
+
+
+@pytest.fixture()
+def mostly_silent_noise(tmp_path):
+    """A noise file that is silent after its first 100 samples: most crops of it are silent."""
+    folder = tmp_path / "noise"
+    folder.mkdir()
+    y = np.zeros(2000)
+    y[:100] = np.random.default_rng(0).standard_normal(100)
+    sf.write(folder / "mostly_silent.wav", y, 8000, subtype="FLOAT")
+    return folder, str(folder / "mostly_silent.wav")
+
+
+def _silent_warnings(caught):
+    return [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning) and "silent" in str(w.message)]
+
+
+@pytest.mark.parametrize("channels", [None, 2])
+def test_silent_noise_warning_names_the_item_and_the_noise_file(mostly_silent_noise, channels):
+    from noisegen.transforms import AddBackgroundNoise
+
+    folder, noise_path = mostly_silent_noise
+    shape = (300,) if channels is None else (channels, 300)
+    arrays = [np.random.default_rng(i).standard_normal(shape).astype(np.float32) for i in range(8)]
+    stream = AugmentStream(arrays, AddBackgroundNoise(folder, p=1.0), sample_rate=8000, rng=1, epochs=2,
+                           mono=channels is None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(stream)
+    messages = _silent_warnings(caught)
+    silent = [c for c in chunks if c.params["noise_offset"] >= 100]  # the crop misses the 100 loud samples
+    assert 0 < len(silent) < len(chunks) and len(messages) == len(silent)
+    for c, message in zip(silent, messages):
+        assert f"item {c.source!r} of epoch {c.epoch}" in message, message
+        assert f"noise {noise_path!r} from sample {c.params['noise_offset']}" in message, message
+
+
+def test_augment_names_the_input_in_a_silent_noise_warning(tmp_path, mostly_silent_noise):
+    from noisegen.batch import augment_folder
+    from noisegen.transforms import AddBackgroundNoise
+
+    folder, noise_path = mostly_silent_noise
+    inputs = tmp_path / "in"
+    (inputs / "sub").mkdir(parents=True)
+    names = ["a.wav", "sub/b.wav", "c.wav"]
+    for i, name in enumerate(names):
+        sf.write(inputs / name, np.random.default_rng(i).standard_normal(300) * 0.1, 8000)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        augment_folder(inputs, tmp_path / "out", pipeline=AddBackgroundNoise(folder, p=1.0), copies=4, workers=1)
+    messages = _silent_warnings(caught)
+    assert messages
+    for message in messages:
+        assert noise_path in message and any(f"input {name!r}" in message for name in names), message

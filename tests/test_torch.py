@@ -99,3 +99,92 @@ def test_training_example_runs_with_two_workers():
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "step   0" in proc.stdout and proc.stdout.strip().endswith("done")
+
+
+# ----------------------------------------------------------------- epochs move on by themselves (issue 13.10)
+
+
+def small_stream(**kw):
+    arrays = [(0.3 * np.random.default_rng(i).standard_normal(n)).astype(np.float32)
+              for i, n in enumerate((900, 400, 1300, 700, 250, 1100))]
+    # betas >= 0: issue 13.1 (NaN near beta=-1.9) is fixed elsewhere
+    pipe = Compose([AddColoredNoise(min_beta=0, max_beta=2, min_snr_db=0, max_snr_db=30, p=0.7), Gain(p=0.8)])
+    return AugmentStream(arrays, pipe, sample_rate=1000, chunk_s=0.3, rng=8, **kw)
+
+
+def epoch_signature(e):
+    """The chunks of epoch ``e`` as a single process makes them, with their epochs."""
+    s = small_stream()
+    s.set_epoch(e)
+    return signature_from_chunks(s), {e}
+
+
+def loader_passes(loader, n):
+    out = []
+    for _ in range(n):
+        batches = list(loader)
+        out.append((signature_from_batches(batches), {e for b in batches for e in b["epochs"]}))
+    return out
+
+
+LOADERS = [(0, False), (1, False), (2, False), (1, True), (2, True)]
+
+
+@pytest.mark.parametrize("num_workers, persistent", LOADERS)
+def test_each_iteration_of_a_loader_is_the_next_epoch_for_any_workers(num_workers, persistent):
+    loader = torch.utils.data.DataLoader(AugmentDataset(small_stream()), batch_size=4, collate_fn=collate,
+                                         num_workers=num_workers, persistent_workers=persistent)
+    passes = loader_passes(loader, 3)
+    assert passes == [epoch_signature(e) for e in range(3)]
+    assert len({frozenset(sig.items()) for sig, _ in passes}) == 3  # the epochs differ
+
+
+@pytest.mark.parametrize("num_workers, persistent", LOADERS)
+def test_set_epoch_steers_every_kind_of_loader(num_workers, persistent):
+    ds = AugmentDataset(small_stream(epochs=2))
+    loader = torch.utils.data.DataLoader(ds, batch_size=5, collate_fn=collate, num_workers=num_workers,
+                                         persistent_workers=persistent)
+    first = loader_passes(loader, 1)[0]
+    ds.set_epoch(0)
+    again, after = loader_passes(loader, 2)
+    assert again == first and first[1] == {0, 1}  # a pass is `epochs` epochs
+    ds.set_epoch(7)
+    assert loader_passes(loader, 1)[0][1] == {7, 8}
+    assert after[1] == {2, 3}
+
+
+def test_a_loader_reseeded_every_epoch_still_moves_on():
+    """torch.manual_seed before each epoch gives every iteration the same base seed."""
+    loader = torch.utils.data.DataLoader(AugmentDataset(small_stream()), batch_size=4, collate_fn=collate,
+                                         num_workers=2)
+    passes = []
+    for _ in range(3):
+        torch.manual_seed(0)
+        passes += loader_passes(loader, 1)
+    assert passes == [epoch_signature(e) for e in range(3)]
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_a_restored_stream_finishes_its_pass_then_moves_on(num_workers):
+    whole = small_stream(epochs=2)
+    full = list(whole)
+    donor = small_stream(epochs=2)
+    it = iter(donor)
+    head = [next(it) for _ in range(len(full) * 3 // 4)]  # into epoch 1
+    restored = small_stream(epochs=2)
+    restored.load_state_dict(donor.state_dict())
+    loader = torch.utils.data.DataLoader(AugmentDataset(restored), batch_size=3, collate_fn=collate,
+                                         num_workers=num_workers)
+    rest, following = loader_passes(loader, 2)
+    assert rest[0] == signature_from_chunks(full[len(head):]) and rest[1] == {1}
+    assert following[1] == {2, 3}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("persistent", [False, True])
+def test_spawned_workers_share_the_epoch_count(persistent):
+    """The count crosses pickling too (spawn/forkserver start methods), not only fork."""
+    loader = torch.utils.data.DataLoader(AugmentDataset(small_stream()), batch_size=4, collate_fn=collate,
+                                         num_workers=2, multiprocessing_context="spawn",
+                                         persistent_workers=persistent)
+    assert loader_passes(loader, 3) == [epoch_signature(e) for e in range(3)]

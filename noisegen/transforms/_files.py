@@ -7,22 +7,23 @@ Internal helpers; they read with soundfile and resample with
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import warnings
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import NoisegenWarning, ParameterError
+from ..io import AUDIO_EXTENSIONS, audio_files
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
 
-
-def list_audio_files(folder) -> list[str]:
-    """Every wav/flac/ogg file under ``folder`` (recursive), sorted."""
-    root = Path(folder)
-    files = [
-        str(p) for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()
-    ]
-    return sorted(files)
+def unusable(y: np.ndarray) -> str | None:
+    """Why a loaded sound cannot be used (None when it can): empty, non-finite or silent."""
+    if y.shape[-1] == 0:
+        return "holds no samples"
+    if not np.isfinite(y).all():
+        return "holds NaN/inf samples"
+    if not np.any(y):
+        return "silent"
+    return None
 
 
 def resample_to(y: np.ndarray, orig_sample_rate: int, sample_rate: int) -> np.ndarray:
@@ -50,7 +51,9 @@ class AudioBank:
     ``sources`` is a folder, a path, a list of paths, or arrays (a 1-D array
     or a list of them) at ``arrays_sample_rate`` (None: the rate of the call).
     Files are read lazily, on the first :meth:`at` for a sample rate; call it
-    before forking workers so they share the arrays.
+    before forking workers so they share the arrays. A file that is
+    unreadable, empty, non-finite or silent is skipped and reported once
+    (NoisegenWarning); none usable is a ParameterError.
     """
 
     def __init__(self, sources, name: str, *, arrays_sample_rate=None):
@@ -62,7 +65,7 @@ class AudioBank:
         if isinstance(sources, (str, os.PathLike)):
             if os.path.isdir(sources):
                 self.folder = os.fspath(sources)
-                self.paths = list_audio_files(sources)
+                self.paths = audio_files(sources)
             elif os.path.isfile(sources):
                 self.paths = [os.fspath(sources)]
             else:
@@ -81,8 +84,9 @@ class AudioBank:
                 f"{name} must be a folder, a list of audio paths or a list of float arrays, got {type(sources).__name__}"
             )
         if not (self.paths or self.arrays):
-            raise ParameterError(f"{name} holds no audio (no wav/flac/ogg file found in {sources!r})")
+            raise ParameterError(f"{name} holds no audio (no {'/'.join(AUDIO_EXTENSIONS)} file found in {sources!r})")
         self._cache: dict[int, list[np.ndarray]] = {}
+        self._skipped: dict[str, str] = {}  # path -> why, each reported once
 
     @staticmethod
     def _check_array(a, name):
@@ -102,19 +106,34 @@ class AudioBank:
                 src = self.arrays_sample_rate or sample_rate
                 cached = [resample_to(a, src, sample_rate) for a in self.arrays]
             else:
-                cached = []
-                for p in self.paths:
-                    try:
-                        y, _ = read_audio(p, sample_rate=sample_rate)
-                    except Exception as exc:  # noqa: BLE001 - soundfile raises several kinds
-                        raise ParameterError(f"{self.name}: cannot read {p!r}: {exc}") from None
-                    if y.size == 0:
-                        raise ParameterError(f"{self.name}: {p!r} holds no samples")
-                    cached.append(y)
+                cached = [y for y in (self._read(p, sample_rate) for p in self.paths) if y is not None]
+                if not cached:
+                    raise ParameterError(f"{self.name} holds no usable audio file: all {len(self.paths)} were "
+                                         f"skipped ({self._skipped[self.paths[0]]}, ...)")
             for a in cached:
                 a.flags.writeable = False
             self._cache[sample_rate] = cached
         return cached
+
+    def _read(self, path, sample_rate):
+        """One file as mono float32, or None (reported once) when it is unusable."""
+        try:
+            y, _ = read_audio(path, sample_rate=sample_rate)
+        except Exception as exc:  # noqa: BLE001 - soundfile raises several kinds
+            why = f"unreadable ({type(exc).__name__}: {exc})"
+        else:
+            why = unusable(y)
+            if why is None:
+                return y
+        if path not in self._skipped:
+            self._skipped[path] = why
+            warnings.warn(f"skipping {self.name} file {path}: {why}", NoisegenWarning, stacklevel=2)
+        return None
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        """Files skipped so far, with the reason (as :attr:`noisegen.NoiseBank.skipped`)."""
+        return list(self._skipped.items())
 
     def config(self):
         """The JSON-able form (a folder or paths); arrays cannot be written."""

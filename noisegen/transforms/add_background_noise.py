@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from .._validation import check_choice
+from .._warn import about
 from ..errors import ParameterError
 from .base import Transform, draw_uniform, effect, uniform_range
 from ._files import AudioBank
@@ -36,6 +37,11 @@ class AddBackgroundNoise(Transform):
     p : float
 
     ``last_params``: ``noise_index``, ``noise_offset`` (samples), ``snr_db``.
+
+    A silent crop of the noise cannot set an SNR: the signal comes back
+    unchanged with a NoisegenWarning that names the noise file and offset
+    (and the input, under :class:`noisegen.AugmentStream` or ``noisegen
+    augment``).
 
     Examples
     --------
@@ -102,11 +108,14 @@ class AddBackgroundNoise(Transform):
                 "snr_db": draw_uniform(gen, self.min_snr_db, self.max_snr_db)}
 
     def _apply(self, samples, sample_rate, params):
-        noise = self._bank(sample_rate)[params["noise_index"]]
-        return effect("mix_at_snr")(
-            samples, noise, snr_db=params["snr_db"], noise_offset=params["noise_offset"], reference=self.reference,
-            sample_rate=sample_rate,
-        )
+        bank = self._bank(sample_rate)
+        index, offset = params["noise_index"], params["noise_offset"]
+        name = repr(bank.paths[index]) if hasattr(bank, "paths") else f"noise[{index}]"
+        with about(f"noise {name} from sample {offset}"):  # named in a silent-noise warning
+            return effect("mix_at_snr")(
+                samples, bank[index], snr_db=params["snr_db"], noise_offset=offset, reference=self.reference,
+                sample_rate=sample_rate,
+            )
 
     def _config(self):
         if self._fixed is not None:

@@ -24,7 +24,9 @@ class AddShortNoises(Transform):
     ----------
     sounds : str, list of str, list of arrays, or NoiseBank
         A folder (recursive), a list of paths, mono arrays (at the call's
-        sample rate), or a :class:`noisegen.NoiseBank`.
+        sample rate), or a :class:`noisegen.NoiseBank`. An unreadable, empty,
+        non-finite or silent file is skipped and reported once
+        (NoisegenWarning), as :class:`AddBackgroundNoise` does.
     min_snr_db, max_snr_db, min_time_between_s, max_time_between_s, min_fade_s, max_fade_s : float
     p : float
 

@@ -13,12 +13,15 @@ class ApplyImpulseResponse(Transform):
 
     Wraps :func:`noisegen.convolve_rir` (``mode="same"``: the output keeps
     the input's length). Responses are loaded and resampled once per sample
-    rate. ``last_params``: ``rir_index``.
+    rate; an unreadable, empty, non-finite or silent file in the collection is
+    skipped and reported once (NoisegenWarning). ``last_params``:
+    ``rir_index`` (among the usable responses, in sorted path order).
 
     Parameters
     ----------
     rir : str, list of str, array or list of arrays
-        A folder (recursive wav/flac/ogg), a list of paths, or 1-D arrays.
+        A folder (searched recursively for :data:`noisegen.io.AUDIO_EXTENSIONS`),
+        a list of paths, or 1-D arrays.
     p : float
     rir_sample_rate : int or None
         Sample rate of arrays given as ``rir`` (None: the rate of the call).
@@ -44,7 +47,7 @@ class ApplyImpulseResponse(Transform):
         self._bank.at(sample_rate)
 
     def randomize(self, samples, sample_rate, gen):
-        return {"rir_index": int(gen.integers(0, len(self._bank)))}
+        return {"rir_index": int(gen.integers(0, len(self._bank.at(sample_rate))))}
 
     def _apply(self, samples, sample_rate, params):
         rir = self._bank.at(sample_rate)[params["rir_index"]]

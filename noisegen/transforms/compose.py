@@ -1,5 +1,8 @@
 """Compositions: apply several transforms, one of them, or some of them.
 
+A chosen child of ``OneOf`` or ``SomeOf`` always applies (its own ``p`` is
+ignored); ``Compose`` runs every child with its own ``p``.
+
 Their ``last_params`` nest the children's: ``{"name": ..., "applied": ...,
 "indices": [i, ...], "transforms": [params of child i, ...]}`` where
 ``indices`` are the children that ran, in the order they ran.
@@ -31,6 +34,22 @@ def _check_transforms(transforms, name="transforms"):
     return out
 
 
+def _run_own_p(t, samples, sample_rate, gen):
+    return t._run(samples, sample_rate, gen)
+
+
+def _run_chosen(t, samples, sample_rate, gen):
+    """Run a child that OneOf/SomeOf chose: it applies whatever its own ``p``."""
+    # The child's p is still drawn, and ignored, so p=1 children give the same output as before.
+    if isinstance(t, _Composition):
+        return t._run(samples, sample_rate, gen, force=True)
+    gen.random()
+    params = {"name": type(t).__name__, "applied": True, **t.randomize(samples, sample_rate, gen)}
+    out = t._apply_checked(samples, sample_rate, params)
+    t.last_params = params
+    return out
+
+
 class _Composition(Transform):
     def __init__(self, transforms, *, p):
         super().__init__(p=p)
@@ -43,17 +62,21 @@ class _Composition(Transform):
     def _choose(self, gen) -> list[int]:
         raise NotImplementedError
 
-    def _run(self, samples, sample_rate, gen):
+    #: Whether a chosen child always applies (OneOf, SomeOf) or draws its own ``p`` (Compose).
+    _chosen_apply = False
+
+    def _run(self, samples, sample_rate, gen, force=False):
         # Children draw their parameters while running (they see the output of
         # the previous child), so a composition overrides _run, not randomize.
-        applied = bool(gen.random() < self.p)
+        applied = bool(gen.random() < self.p) or force
         params = {"name": type(self).__name__, "applied": applied}
         out = samples
         if applied:
             indices = self._choose(gen)
             children = []
+            run = _run_chosen if self._chosen_apply else _run_own_p
             for i in indices:
-                out = self.transforms[i]._run(out, sample_rate, gen)
+                out = run(self.transforms[i], out, sample_rate, gen)
                 children.append(self.transforms[i].last_params)
             params["indices"] = indices
             params["transforms"] = children
@@ -132,9 +155,16 @@ class OneOf(_Composition):
         Relative probabilities of the transforms (non-negative, not all 0);
         None for equal weights.
     p : float
-        Probability that one transform is applied at all. The chosen child
-        still applies with its own ``p``.
+        Probability that one transform is applied at all.
+
+    Notes
+    -----
+    The chosen child always applies: its own ``p`` is ignored (kept only in
+    its dict). ``OneOf([a, b], p=0.5)`` applies ``a`` or ``b`` on half of the
+    calls, whatever ``a.p`` and ``b.p`` are.
     """
+
+    _chosen_apply = True
 
     def __init__(self, transforms, weights=None, p: float = 1.0):
         super().__init__(transforms, p=p)
@@ -172,7 +202,14 @@ class SomeOf(_Composition):
         uniformly (inclusive; ``kmax=None`` means all of them).
     p : float
         Probability that any is applied.
+
+    Notes
+    -----
+    Every chosen child applies: its own ``p`` is ignored (kept only in its
+    dict), so ``k`` transforms really run whenever the composition applies.
     """
+
+    _chosen_apply = True
 
     def __init__(self, transforms, k, p: float = 1.0):
         super().__init__(transforms, p=p)

@@ -1,0 +1,41 @@
+"""NoisegenWarning that says what was being worked on.
+
+A warning raised deep inside an effect ("the noise is silent") is of little
+use without the input file and the noise file it concerns. Callers that know
+them (AugmentStream, ``noisegen augment``, AddBackgroundNoise) describe their
+work with :func:`about`; :func:`warn` appends those descriptions::
+
+    with about("input 'a.wav'"), about("noise 'tap.wav' from sample 1200"):
+        warn("mix_at_snr: the noise is silent ...")
+    # mix_at_snr: the noise is silent ... (input 'a.wav'; noise 'tap.wav' from sample 1200)
+
+A context variable holds them, so threads and asyncio tasks each see their own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import warnings
+
+from .errors import NoisegenWarning
+
+_ABOUT: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("noisegen_about", default=())
+
+
+@contextlib.contextmanager
+def about(description: str):
+    """Name what the enclosed code works on, for :func:`warn`."""
+    token = _ABOUT.set(_ABOUT.get() + (description,))
+    try:
+        yield
+    finally:
+        _ABOUT.reset(token)
+
+
+def warn(message: str, stacklevel: int = 2) -> None:
+    """Warn with a NoisegenWarning naming what is being worked on."""
+    context = _ABOUT.get()
+    if context:
+        message = f"{message} ({'; '.join(context)})"
+    warnings.warn(message, NoisegenWarning, stacklevel=stacklevel + 1)

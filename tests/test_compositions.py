@@ -1,0 +1,82 @@
+"""OneOf/SomeOf: a chosen child always applies, whatever its own p (issue 13.16)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from noisegen.transforms import Compose, Gain, OneOf, SomeOf, TimeMask
+
+SR = 16000
+N_CALLS = 4000
+
+
+def _fire_counts(comp, n_calls=N_CALLS, seed=0):
+    """How often the composition and each child applied, over seeded calls."""
+    gen = np.random.default_rng(seed)
+    y = np.full(64, 0.25, dtype=np.float32)
+    applied, per_child = 0, np.zeros(len(comp), dtype=int)
+    for _ in range(n_calls):
+        comp(y, sample_rate=SR, rng=gen)
+        params = comp.last_params
+        if params["applied"]:
+            applied += 1
+            for i, child in zip(params["indices"], params["transforms"]):
+                assert child["applied"], child  # chosen means applied
+                per_child[i] += 1
+    return applied / n_calls, per_child / n_calls
+
+
+def _within(rate, expected, n=N_CALLS):
+    """Within 5 binomial standard deviations (the seeds are fixed: no flakes)."""
+    return abs(rate - expected) <= 5 * np.sqrt(expected * (1 - expected) / n) + 1e-12
+
+
+def _children(child_p, n):
+    gains = [Gain(min_gain_db=g, max_gain_db=g, p=child_p) for g in (-6.0, 3.0, 6.0)]
+    return (gains + [TimeMask(p=child_p)])[:n]
+
+
+@pytest.mark.parametrize("child_p", [0.0, 0.3, 0.5, 1.0])
+@pytest.mark.parametrize("p", [0.25, 0.5, 1.0])
+def test_oneof_fires_each_child_at_its_weight_whatever_its_own_p(p, child_p):
+    weights = [1.0, 2.0, 1.0]
+    rate, per_child = _fire_counts(OneOf(_children(child_p, 3), weights=weights, p=p), seed=int(100 * p + child_p))
+    assert _within(rate, p)
+    for got, w in zip(per_child, weights):
+        assert _within(got, p * w / sum(weights)), (got, p * w / sum(weights))
+
+
+@pytest.mark.parametrize("child_p", [0.0, 0.5])
+@pytest.mark.parametrize("k, mean_k", [(2, 2.0), ((1, 3), 2.0), ((0, 1), 0.5)])
+def test_someof_fires_k_children_whatever_their_own_p(k, mean_k, child_p):
+    n, p = 4, 0.5
+    rate, per_child = _fire_counts(SomeOf(_children(child_p, n), k=k, p=p), seed=7)
+    assert _within(rate, p)
+    for got in per_child:
+        assert _within(got, p * mean_k / n), (got, p * mean_k / n)
+
+
+def test_a_chosen_nested_composition_applies_and_its_children_keep_their_p():
+    inner = Compose([Gain(p=0.3), TimeMask(p=0.3)], p=0.1)
+    outer = OneOf([inner, Gain(p=0.0)], p=1.0)
+    gen = np.random.default_rng(3)
+    inner_runs, grandchild_runs = 0, 0
+    for _ in range(N_CALLS):
+        outer(np.full(64, 0.25), sample_rate=SR, rng=gen)
+        if outer.last_params["indices"] == [0]:
+            nested = outer.last_params["transforms"][0]
+            assert nested["applied"]
+            inner_runs += 1
+            grandchild_runs += sum(c["applied"] for c in nested["transforms"])
+    assert _within(inner_runs / N_CALLS, 0.5)
+    assert _within(grandchild_runs / (2 * inner_runs), 0.3, n=2 * inner_runs)
+
+
+def test_chosen_children_replay_exactly():
+    comp = SomeOf([Gain(p=0.2), TimeMask(p=0.2), Gain(min_gain_db=-3, max_gain_db=-1, p=0.0)], k=(1, 3), p=1.0)
+    y = np.random.default_rng(0).standard_normal((2, 800)).astype(np.float32)
+    for seed in range(20):
+        out = comp(y, sample_rate=SR, rng=seed)
+        np.testing.assert_array_equal(comp.apply_params(y, sample_rate=SR, params=comp.last_params), out)
+        assert not np.array_equal(out, y)  # something always ran
