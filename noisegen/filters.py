@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 
 from ._kernels.cpu import biquad as _biquad
-from ._validation import check_audio, check_choice, check_int, check_real, check_sample_rate
+from ._validation import check_audio, check_choice, check_finite_output, check_int, check_real, check_sample_rate
 from ._backend import resolve_backend
 from .errors import ParameterError
 
@@ -255,7 +255,7 @@ def sos_filter(y, *, sos, zi=None, backend="auto"):
 
         return cuda_sos_filter(y, sos=sos, zi=zi)
     y = check_audio(y, "y")
-    return _run(y, check_sos(sos), zi)
+    return _run(y, check_sos(sos), zi, "sos")
 
 
 def check_sos(sos) -> np.ndarray:
@@ -270,8 +270,9 @@ def check_sos(sos) -> np.ndarray:
     return np.ascontiguousarray(sos)
 
 
-def _run(y, sos, zi):
-    """Filter validated audio with a validated cascade (the fast path)."""
+def _run(y, sos, zi, what):
+    """Filter validated audio with a validated cascade (the fast path); ``what`` names the
+    filter in the overflow error."""
     n_sections = sos.shape[0]
     mono = y.ndim == 1
     x = y[None, :] if mono else y
@@ -293,7 +294,7 @@ def _run(y, sos, zi):
         x = np.ascontiguousarray(x)
     out = np.empty_like(x)
     if x.shape[1]:
-        _biquad.sosfilt(sos, x, out, state)
+        check_finite_output(out, what, y=y, total=_biquad.sosfilt(sos, x, out, state))
     out = out[0] if mono else out
     if zi is None:
         return out
@@ -301,12 +302,12 @@ def _run(y, sos, zi):
     return out, zf
 
 
-def _apply(y, sos, zi, backend):
+def _apply(y, sos, zi, backend, what):
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
         from ._cuda_dispatch import cuda_sos_filter
 
         return cuda_sos_filter(y, sos=sos, zi=zi)
-    return _run(check_audio(y, "y"), sos, zi)
+    return _run(check_audio(y, "y"), sos, zi, what)
 
 
 def lowpass(y, *, cutoff_hz, sample_rate, order=4, zi=None, backend="auto"):
@@ -342,7 +343,7 @@ def lowpass(y, *, cutoff_hz, sample_rate, order=4, zi=None, backend="auto"):
     True
     """
     sos = design_sos("lowpass", sample_rate=sample_rate, cutoff_hz=cutoff_hz, order=order)
-    return _apply(y, sos, zi, backend)
+    return _apply(y, sos, zi, backend, f"lowpass(cutoff_hz={cutoff_hz:g}, order={order})")
 
 
 def highpass(y, *, cutoff_hz, sample_rate, order=4, zi=None, backend="auto"):
@@ -356,7 +357,7 @@ def highpass(y, *, cutoff_hz, sample_rate, order=4, zi=None, backend="auto"):
     True
     """
     sos = design_sos("highpass", sample_rate=sample_rate, cutoff_hz=cutoff_hz, order=order)
-    return _apply(y, sos, zi, backend)
+    return _apply(y, sos, zi, backend, f"highpass(cutoff_hz={cutoff_hz:g}, order={order})")
 
 
 def bandpass(y, *, low_hz, high_hz, sample_rate, order=4, zi=None, backend="auto"):
@@ -373,7 +374,7 @@ def bandpass(y, *, low_hz, high_hz, sample_rate, order=4, zi=None, backend="auto
     dtype('float32')
     """
     sos = design_sos("bandpass", sample_rate=sample_rate, low_hz=low_hz, high_hz=high_hz, order=order)
-    return _apply(y, sos, zi, backend)
+    return _apply(y, sos, zi, backend, f"bandpass(low_hz={low_hz:g}, high_hz={high_hz:g}, order={order})")
 
 
 def bandstop(y, *, low_hz, high_hz, sample_rate, order=4, zi=None, backend="auto"):
@@ -386,7 +387,7 @@ def bandstop(y, *, low_hz, high_hz, sample_rate, order=4, zi=None, backend="auto
     (10,)
     """
     sos = design_sos("bandstop", sample_rate=sample_rate, low_hz=low_hz, high_hz=high_hz, order=order)
-    return _apply(y, sos, zi, backend)
+    return _apply(y, sos, zi, backend, f"bandstop(low_hz={low_hz:g}, high_hz={high_hz:g}, order={order})")
 
 
 def peaking_eq(y, *, center_hz, gain_db, q, sample_rate, zi=None, backend="auto"):
@@ -404,7 +405,7 @@ def peaking_eq(y, *, center_hz, gain_db, q, sample_rate, zi=None, backend="auto"
     2.0
     """
     sos = design_sos("peaking", sample_rate=sample_rate, center_hz=center_hz, gain_db=gain_db, q=q)
-    return _apply(y, sos, zi, backend)
+    return _apply(y, sos, zi, backend, f"peaking_eq(gain_db={gain_db:g}, q={q:g})")
 
 
 def low_shelf(y, *, cutoff_hz, gain_db, sample_rate, zi=None, backend="auto"):
@@ -418,7 +419,7 @@ def low_shelf(y, *, cutoff_hz, gain_db, sample_rate, zi=None, backend="auto"):
     0.5
     """
     sos = design_sos("low_shelf", sample_rate=sample_rate, cutoff_hz=cutoff_hz, gain_db=gain_db)
-    return _apply(y, sos, zi, backend)
+    return _apply(y, sos, zi, backend, f"low_shelf(gain_db={gain_db:g})")
 
 
 def high_shelf(y, *, cutoff_hz, gain_db, sample_rate, zi=None, backend="auto"):
@@ -432,4 +433,4 @@ def high_shelf(y, *, cutoff_hz, gain_db, sample_rate, zi=None, backend="auto"):
     1.0
     """
     sos = design_sos("high_shelf", sample_rate=sample_rate, cutoff_hz=cutoff_hz, gain_db=gain_db)
-    return _apply(y, sos, zi, backend)
+    return _apply(y, sos, zi, backend, f"high_shelf(gain_db={gain_db:g})")

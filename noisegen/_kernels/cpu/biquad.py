@@ -106,9 +106,11 @@ def sosfilt(sos, x, out, state):
     ``out`` may be ``x`` itself (in place). The signal between passes is held
     in a float64 block buffer, never in ``out``'s dtype: a float32
     intermediate would round (and could under- or overflow) between sections.
+    Returns the sum of the outputs as stored (NaN or inf when one of them is).
     """
     n = x.shape[1]
     tmp = np.empty(min(n, BLOCK))
+    total = 0.0
     for c in range(x.shape[0]):
         st = state[c]
         for i0 in range(0, n, BLOCK):
@@ -117,3 +119,5 @@ def sosfilt(sos, x, out, state):
             _cascade(sos, x[c, i0:i1], buf, st)
             for i in range(i1 - i0):
                 out[c, i0 + i] = buf[i]
+                total += out[c, i0 + i]
+    return total
