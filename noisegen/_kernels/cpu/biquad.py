@@ -117,7 +117,19 @@ def sosfilt(sos, x, out, state):
             i1 = min(i0 + BLOCK, n)
             buf = tmp[: i1 - i0]
             _cascade(sos, x[c, i0:i1], buf, st)
-            for i in range(i1 - i0):
-                out[c, i0 + i] = buf[i]
-                total += out[c, i0 + i]
+            total += _store(buf, out[c, i0:i1])
     return total
+
+
+@kernel
+def _store(buf, dst):
+    """Copy ``buf`` into ``dst`` (rounding to its dtype); returns the sum of the stored values.
+
+    Default fast-math (``reassoc``) so the sum vectorises instead of adding a
+    serial chain per sample; NaN and inf still reach the sum.
+    """
+    acc = 0.0
+    for i in range(buf.shape[0]):
+        dst[i] = buf[i]
+        acc += dst[i]
+    return acc
