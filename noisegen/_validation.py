@@ -167,3 +167,26 @@ def check_n_channels(n_channels, name: str = "n_channels"):
     if n_channels is None:
         return None
     return check_int(n_channels, name, low=1)
+
+
+def check_finite_output(out, what: str, *, y=None, total=None):
+    """Raise :class:`ParameterError` when an effect turned finite input into NaN/inf (an overflow).
+
+    Call it on the output of a function whose input was already checked to be
+    finite. ``total`` is any reduction of ``out`` that is NaN or inf when a
+    sample is (a kernel's sum of its outputs); without it the sum is taken
+    here, in one pass without a temporary. Only a non-finite ``total`` (also
+    given by a sum that overflows on its own) leads to a per-sample look.
+    ``what`` names the argument, e.g. ``"gain_db=120"``; ``y`` (the input)
+    adds its peak to the message. Returns ``out``.
+    """
+    if total is None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = float(np.sum(out, dtype=np.float64)) if np.size(out) else 0.0
+    if math.isfinite(total) or np.isfinite(out).all():
+        return out
+    dtype = np.asarray(out).dtype
+    peak = ""
+    if y is not None and np.size(y):
+        peak = f" (peak {float(np.max(np.abs(y))):.3g})"
+    raise ParameterError(f"{what} overflows {dtype} for this input{peak}: the result is out of {dtype}'s range")

@@ -4,16 +4,21 @@ Each takes audio ``y`` (``(n,)`` or ``(n_channels, n)``, float32/float64),
 returns a new array of the same shape and dtype, and takes
 ``backend="auto"`` (``"cpu"`` is the same today; ``"cuda"`` arrives with the
 CUDA issue).
+
+A result that does not fit the dtype (``gain(1e38 in float32, gain_db=120)``)
+raises :class:`~noisegen.ParameterError` saying it overflowed, never returns
+inf. ``clip`` and ``time_mask`` never raise ``|y|``, so they cannot overflow.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 
 from ._backend import resolve_backend
-from ._validation import check_audio, check_int, check_real, check_sample_rate
+from ._validation import check_audio, check_finite_output, check_int, check_real, check_sample_rate
 from .errors import NoisegenWarning
 from .units import db_to_amplitude, seconds_to_samples
 
@@ -34,6 +39,11 @@ def gain(y, *, gain_db, backend="auto"):
     -------
     np.ndarray, same shape and dtype as ``y``
 
+    Raises
+    ------
+    ParameterError
+        When the result overflows the dtype (a gain above 0 dB on a huge input).
+
     Examples
     --------
     >>> import numpy as np
@@ -46,7 +56,11 @@ def gain(y, *, gain_db, backend="auto"):
         return cuda_gain(y, gain_db=gain_db)
     y = check_audio(y, "y")
     g = check_real(gain_db, "gain_db", low=-120.0, high=120.0)
-    return y * y.dtype.type(db_to_amplitude(g))
+    with np.errstate(over="ignore"):  # reported below, naming gain_db
+        out = y * y.dtype.type(db_to_amplitude(g))
+    if g > 0.0:  # only a gain above 1 can overflow
+        check_finite_output(out, f"gain_db={g:g}", y=y)
+    return out
 
 
 def clip(y, *, threshold=1.0, percentile=None, backend="auto"):
@@ -135,7 +149,15 @@ def bitcrush(y, *, bit_depth, backend="auto"):
     y = check_audio(y, "y")
     bits = check_int(bit_depth, "bit_depth", low=1, high=32)
     scale = y.dtype.type(2.0 ** (bits - 1))
-    return (np.round(y * scale) / scale).astype(y.dtype, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowing samples are mended below
+        out = (np.round(y * scale) / scale).astype(y.dtype, copy=False)
+        total = float(np.sum(out, dtype=np.float64))
+    if not math.isfinite(total):
+        # y * scale overflowed: such samples (|y| > max / scale) are whole multiples of the step already
+        bad = ~np.isfinite(out)
+        out[bad] = y[bad]
+        total = None
+    return check_finite_output(out, f"bit_depth={bits}", y=y, total=total)
 
 
 def time_mask(y, *, start_s, duration_s, sample_rate, fade_s=0.005, backend="auto"):

@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 
 from ._kernels.cpu import biquad as _biquad
-from ._validation import check_audio, check_choice, check_int, check_real, check_sample_rate
+from ._validation import check_audio, check_choice, check_finite_output, check_int, check_real, check_sample_rate
 from ._backend import resolve_backend
 from .errors import ParameterError
 
@@ -47,13 +47,44 @@ _KINDS = ("lowpass", "highpass", "bandpass", "bandstop", "peaking", "low_shelf",
 
 @lru_cache(maxsize=512)
 def _butter(kind: str, order: int, freqs: tuple, sample_rate: int) -> np.ndarray:
-    from scipy.signal import butter
+    from scipy.signal import butter, zpk2sos
 
     wn = freqs[0] if len(freqs) == 1 else list(freqs)
-    sos = butter(order, wn, btype=kind, fs=sample_rate, output="sos")
-    sos = np.ascontiguousarray(sos, dtype=np.float64)
+    with np.errstate(all="ignore"):  # scipy's own gain may overflow; it is not used
+        z, p, _ = butter(order, wn, btype=kind, fs=sample_rate, output="zpk")
+    # scipy's gain k (all in the first section) underflows at high orders and
+    # extreme cutoffs (2e-87 for order 32 at 10 Hz); pair without it and give
+    # every section its own unit gain instead.
+    sos = _unit_gain_sections(zpk2sos(z, p, 1.0), _reference_angle(kind, freqs, sample_rate))
+    sos = _low_noise_order(sos)
     sos.flags.writeable = False
     return sos
+
+
+def _reference_angle(kind: str, freqs: tuple, sample_rate: int) -> float:
+    """Digital frequency (rad/sample) where a Butterworth ``kind`` has gain exactly 1."""
+    if kind in ("lowpass", "bandstop"):
+        return 0.0
+    if kind == "highpass":
+        return math.pi
+    # band-pass: the pre-warped geometric centre of the band
+    t1, t2 = (math.tan(math.pi * f / sample_rate) for f in freqs)
+    return 2.0 * math.atan(math.sqrt(t1 * t2))
+
+
+def _unit_gain_sections(sos: np.ndarray, angle: float) -> np.ndarray:
+    """Scale each section's numerator to gain 1 at ``e^{j angle}`` (the cascade's gain there is 1 too).
+
+    Keeps every intermediate signal of the cascade near the input's level, so
+    nothing under- or overflows between sections whatever the order.
+    """
+    sos = np.array(sos, dtype=np.float64)
+    zr = np.exp(-1j * angle)  # z^-1 at the reference frequency
+    h = (sos[:, 0] + sos[:, 1] * zr + sos[:, 2] * zr * zr) / (1.0 + sos[:, 4] * zr + sos[:, 5] * zr * zr)
+    sos[:, :3] /= np.abs(h)[:, None]
+    if np.prod(h / np.abs(h)).real < 0.0:  # the Butterworth gain at the reference is +1, not -1
+        sos[0, :3] = -sos[0, :3]
+    return np.ascontiguousarray(sos)
 
 
 @lru_cache(maxsize=512)
@@ -80,8 +111,55 @@ def _cookbook(kind: str, freq_hz: float, gain_db: float, q: float, sample_rate: 
     return sos
 
 
+#: Every frequency argument must lie at least this fraction of the sample rate
+#: away from 0 and from Nyquist. Closer, the poles sit within ~1e-5 of z = 1 or
+#: z = -1, where float64 coefficients cannot place them (scipy's own design
+#: then turns to zero gain or NaN) and the cascade loses its accuracy.
+FREQ_MARGIN = 1e-5
+
+
+def _log_gains(sos: np.ndarray) -> np.ndarray:
+    """``log|H_s|`` of every section on a grid dense near 0, near Nyquist and at every pole angle."""
+    edge = np.geomspace(1e-7, 1.0, 400)
+    poles = np.angle(np.concatenate([np.roots(row[3:]) for row in sos]))
+    w = np.unique(np.abs(np.concatenate([np.linspace(0.0, math.pi, 2049), edge, math.pi - edge, poles])))
+    zi = np.exp(-1j * w)[None, :]
+    num = sos[:, 0:1] + sos[:, 1:2] * zi + sos[:, 2:3] * zi * zi
+    den = sos[:, 3:4] + sos[:, 4:5] * zi + sos[:, 5:6] * zi * zi
+    return np.log(np.maximum(np.abs(num), 1e-300)) - np.log(np.maximum(np.abs(den), 1e-300))
+
+
+def _low_noise_order(sos: np.ndarray) -> np.ndarray:
+    """Reorder sections so no partial cascade has a large gain swing across frequencies.
+
+    Rounding noise made after section k is amplified by ``max|P_k| * max|H/P_k|``
+    (``P_k``: the sections so far; ``H``: the whole filter). scipy's order
+    (poles nearest the unit circle last) can make that 1e15 or more, e.g. a
+    wide band-stop running every upper-edge section before any lower-edge
+    one, and float64 output then has no correct digit. Greedily taking the
+    section that keeps it smallest alternates them and keeps it near 1.
+    """
+    logs = _log_gains(sos)
+    total = logs.sum(axis=0)
+    partial = np.zeros_like(total)
+    left, order = list(range(len(sos))), []
+    while left:
+        swing = [max(np.max(partial + logs[s]), np.max(total - partial - logs[s])) for s in left]
+        best = left.pop(int(np.argmin(swing)))
+        order.append(best)
+        partial = partial + logs[best]
+    return np.ascontiguousarray(sos[order])
+
+
 def _check_freq(value, name, sample_rate):
-    return check_real(value, name, low=0.0, high=sample_rate / 2.0, low_inclusive=False, high_inclusive=False)
+    lo, hi = FREQ_MARGIN * sample_rate, (0.5 - FREQ_MARGIN) * sample_rate
+    value = check_real(value, name)
+    if not lo <= value <= hi:
+        raise ParameterError(
+            f"{name} must be in [{lo:g}, {hi:g}] Hz (1e-5 of sample_rate={sample_rate} away from 0 and "
+            f"from Nyquist), got {value:g}"
+        )
+    return value
 
 
 def design_sos(kind, *, sample_rate, cutoff_hz=None, low_hz=None, high_hz=None, order=4,
@@ -97,13 +175,22 @@ def design_sos(kind, *, sample_rate, cutoff_hz=None, low_hz=None, high_hz=None, 
     low_hz, high_hz : float
         Band edges of bandpass/bandstop.
     order : int
-        Butterworth order (LP/HP: ``ceil(order/2)`` sections; BP/BS: ``order`` sections).
+        Butterworth order in [1, 32] (LP/HP: ``ceil(order/2)`` sections; BP/BS: ``order`` sections).
     center_hz, gain_db, q : float
         Peaking EQ centre, gain and quality factor; ``gain_db`` also sets the shelves.
+
+    Every frequency lies in ``[1e-5, 0.5 - 1e-5] * sample_rate`` (0.16 Hz to
+    7999.84 Hz at 16 kHz; :data:`FREQ_MARGIN`).
 
     Returns
     -------
     sos : np.ndarray [shape=(n_sections, 6)], float64, read-only
+        The Butterworth sections are scipy's (same pairing, same
+        denominators) with the overall gain spread so that each section has
+        gain 1 in the pass band (at DC, Nyquist or the band's centre), where
+        scipy puts it all in the first section (where it underflows at high
+        orders). Use these sections, not scipy's, for ``zi`` (e.g.
+        ``scipy.signal.sosfilt_zi(design_sos(...))``).
 
     Examples
     --------
@@ -168,7 +255,7 @@ def sos_filter(y, *, sos, zi=None, backend="auto"):
 
         return cuda_sos_filter(y, sos=sos, zi=zi)
     y = check_audio(y, "y")
-    return _run(y, check_sos(sos), zi)
+    return _run(y, check_sos(sos), zi, "sos")
 
 
 def check_sos(sos) -> np.ndarray:
@@ -183,8 +270,9 @@ def check_sos(sos) -> np.ndarray:
     return np.ascontiguousarray(sos)
 
 
-def _run(y, sos, zi):
-    """Filter validated audio with a validated cascade (the fast path)."""
+def _run(y, sos, zi, what):
+    """Filter validated audio with a validated cascade (the fast path); ``what`` names the
+    filter in the overflow error."""
     n_sections = sos.shape[0]
     mono = y.ndim == 1
     x = y[None, :] if mono else y
@@ -206,7 +294,7 @@ def _run(y, sos, zi):
         x = np.ascontiguousarray(x)
     out = np.empty_like(x)
     if x.shape[1]:
-        _biquad.sosfilt(sos, x, out, state)
+        check_finite_output(out, what, y=y, total=_biquad.sosfilt(sos, x, out, state))
     out = out[0] if mono else out
     if zi is None:
         return out
@@ -214,12 +302,12 @@ def _run(y, sos, zi):
     return out, zf
 
 
-def _apply(y, sos, zi, backend):
+def _apply(y, sos, zi, backend, what):
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
         from ._cuda_dispatch import cuda_sos_filter
 
         return cuda_sos_filter(y, sos=sos, zi=zi)
-    return _run(check_audio(y, "y"), sos, zi)
+    return _run(check_audio(y, "y"), sos, zi, what)
 
 
 def lowpass(y, *, cutoff_hz, sample_rate, order=4, zi=None, backend="auto"):
@@ -229,10 +317,10 @@ def lowpass(y, *, cutoff_hz, sample_rate, order=4, zi=None, backend="auto"):
     ----------
     y : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
     cutoff_hz : float
-        -3 dB frequency, in (0, sample_rate/2).
+        -3 dB frequency, in ``[1e-5, 0.5 - 1e-5] * sample_rate``.
     sample_rate : int
     order : int
-        Butterworth order (default 4).
+        Butterworth order in [1, 32] (default 4).
     zi : None, "zeros" or np.ndarray
         Filter state; when given, ``(out, zf)`` is returned (see :func:`sos_filter`).
     backend : {"auto", "cpu", "cuda"}
@@ -255,7 +343,7 @@ def lowpass(y, *, cutoff_hz, sample_rate, order=4, zi=None, backend="auto"):
     True
     """
     sos = design_sos("lowpass", sample_rate=sample_rate, cutoff_hz=cutoff_hz, order=order)
-    return _apply(y, sos, zi, backend)
+    return _apply(y, sos, zi, backend, f"lowpass(cutoff_hz={cutoff_hz:g}, order={order})")
 
 
 def highpass(y, *, cutoff_hz, sample_rate, order=4, zi=None, backend="auto"):
@@ -269,7 +357,7 @@ def highpass(y, *, cutoff_hz, sample_rate, order=4, zi=None, backend="auto"):
     True
     """
     sos = design_sos("highpass", sample_rate=sample_rate, cutoff_hz=cutoff_hz, order=order)
-    return _apply(y, sos, zi, backend)
+    return _apply(y, sos, zi, backend, f"highpass(cutoff_hz={cutoff_hz:g}, order={order})")
 
 
 def bandpass(y, *, low_hz, high_hz, sample_rate, order=4, zi=None, backend="auto"):
@@ -286,7 +374,7 @@ def bandpass(y, *, low_hz, high_hz, sample_rate, order=4, zi=None, backend="auto
     dtype('float32')
     """
     sos = design_sos("bandpass", sample_rate=sample_rate, low_hz=low_hz, high_hz=high_hz, order=order)
-    return _apply(y, sos, zi, backend)
+    return _apply(y, sos, zi, backend, f"bandpass(low_hz={low_hz:g}, high_hz={high_hz:g}, order={order})")
 
 
 def bandstop(y, *, low_hz, high_hz, sample_rate, order=4, zi=None, backend="auto"):
@@ -299,7 +387,7 @@ def bandstop(y, *, low_hz, high_hz, sample_rate, order=4, zi=None, backend="auto
     (10,)
     """
     sos = design_sos("bandstop", sample_rate=sample_rate, low_hz=low_hz, high_hz=high_hz, order=order)
-    return _apply(y, sos, zi, backend)
+    return _apply(y, sos, zi, backend, f"bandstop(low_hz={low_hz:g}, high_hz={high_hz:g}, order={order})")
 
 
 def peaking_eq(y, *, center_hz, gain_db, q, sample_rate, zi=None, backend="auto"):
@@ -317,7 +405,7 @@ def peaking_eq(y, *, center_hz, gain_db, q, sample_rate, zi=None, backend="auto"
     2.0
     """
     sos = design_sos("peaking", sample_rate=sample_rate, center_hz=center_hz, gain_db=gain_db, q=q)
-    return _apply(y, sos, zi, backend)
+    return _apply(y, sos, zi, backend, f"peaking_eq(gain_db={gain_db:g}, q={q:g})")
 
 
 def low_shelf(y, *, cutoff_hz, gain_db, sample_rate, zi=None, backend="auto"):
@@ -331,7 +419,7 @@ def low_shelf(y, *, cutoff_hz, gain_db, sample_rate, zi=None, backend="auto"):
     0.5
     """
     sos = design_sos("low_shelf", sample_rate=sample_rate, cutoff_hz=cutoff_hz, gain_db=gain_db)
-    return _apply(y, sos, zi, backend)
+    return _apply(y, sos, zi, backend, f"low_shelf(gain_db={gain_db:g})")
 
 
 def high_shelf(y, *, cutoff_hz, gain_db, sample_rate, zi=None, backend="auto"):
@@ -345,4 +433,4 @@ def high_shelf(y, *, cutoff_hz, gain_db, sample_rate, zi=None, backend="auto"):
     1.0
     """
     sos = design_sos("high_shelf", sample_rate=sample_rate, cutoff_hz=cutoff_hz, gain_db=gain_db)
-    return _apply(y, sos, zi, backend)
+    return _apply(y, sos, zi, backend, f"high_shelf(gain_db={gain_db:g})")

@@ -24,7 +24,7 @@ import numbers
 import numpy as np
 
 from ._kernels.cpu import mix as _mix
-from ._validation import check_audio, check_choice, check_int, check_real, check_sample_rate
+from ._validation import check_audio, check_choice, check_finite_output, check_int, check_real, check_sample_rate
 from ._backend import resolve_backend
 from ._warn import warn as _warn_about
 from .errors import ParameterError
@@ -71,13 +71,25 @@ def _noise_2d(noise, n_channels, name="noise"):
     return n2
 
 
+def _check_sum(out, bound, what, y):
+    """Overflow check of a sum of scaled arrays, skipped when it cannot overflow.
+
+    ``bound`` bounds every ``|out|`` sample: the sum over the added arrays of
+    ``scale * sqrt(sum of squares)`` (a sample is at most the L2 norm), which
+    the power measurements give for free.
+    """
+    if not bound < float(np.finfo(out.dtype).max) / 2:
+        check_finite_output(out, what, y=y)
+
+
 def _signal_power(s2, reference, sample_rate, name="signal"):
-    """Power of the signal: whole clip (``"rms"``) or speech-active frames (``"active"``)."""
+    """Power of the signal: whole clip (``"rms"``) or speech-active frames (``"active"``),
+    and its L2 norm (which bounds its samples)."""
     total = _mix.sum_squares(s2)
     if not math.isfinite(total):
         _not_finite(s2, name)
     if reference == "rms" or total == 0.0:
-        return total / s2.size
+        return total / s2.size, math.sqrt(total)
     frame = max(1, seconds_to_samples(ACTIVE_FRAME_S, sample_rate))
     n = s2.shape[1]
     n_frames = -(-n // frame)
@@ -86,7 +98,7 @@ def _signal_power(s2, reference, sample_rate, name="signal"):
     lengths = np.full(n_frames, frame, dtype=np.float64)
     lengths[-1] = n - frame * (n_frames - 1)
     active = energies >= energies.max() * 10.0 ** (-ACTIVE_RANGE_DB / 10.0)
-    return float(np.sum(energies[active] * lengths[active]) / np.sum(lengths[active]))
+    return float(np.sum(energies[active] * lengths[active]) / np.sum(lengths[active])), math.sqrt(total)
 
 
 def _crop_power(n2, offset, n, name="noise"):
@@ -150,7 +162,8 @@ def mix_at_snr(signal, noise, *, snr_db, noise_offset=0, reference="rms", sample
     Raises
     ------
     ParameterError
-        Non-finite samples, mismatched channels, bad arguments.
+        Non-finite samples, mismatched channels, bad arguments, or a result
+        that overflows the dtype (a loud signal at a very low SNR in float32).
 
     Examples
     --------
@@ -178,18 +191,22 @@ def mix_at_snr(signal, noise, *, snr_db, noise_offset=0, reference="rms", sample
     if n == 0:
         return out.reshape(s.shape)
     p_noise = _crop_power(n2, offset, n)
+    noise_norm = math.sqrt(p_noise * n * n2.shape[0])
     if snr_db is None:
-        if not math.isfinite(_mix.sum_squares(s2)):
+        total = _mix.sum_squares(s2)
+        if not math.isfinite(total):
             _not_finite(s2, "signal")
         _mix.mix_wrapped(s2, n2, offset, 1.0, out)
+        _check_sum(out, math.sqrt(total) + noise_norm, "snr_db=None (signal + noise)", s)
         return out.reshape(s.shape)
-    p_signal = _signal_power(s2, reference, sample_rate)
+    p_signal, signal_norm = _signal_power(s2, reference, sample_rate)
     if p_signal == 0.0 or p_noise == 0.0:
         which = "signal" if p_signal == 0.0 else "noise"
         _warn(f"mix_at_snr: the {which} is silent, so no SNR can be set; the signal is returned unchanged")
         return s.copy()
     scale = math.sqrt(p_signal / (p_noise * 10.0 ** (snr_db / 10.0)))
     _mix.mix_wrapped(s2, n2, offset, scale, out)
+    _check_sum(out, signal_norm + scale * noise_norm, f"snr_db={snr_db:g}", s)
     return out.reshape(s.shape)
 
 
@@ -250,7 +267,7 @@ def add_background_noises(signal, noises, *, snr_db, noise_offsets=None, referen
     if s2.shape[1] == 0 or k == 0:
         return out.reshape(s.shape)
     n = s2.shape[1]
-    p_signal = _signal_power(s2, reference, sample_rate)
+    p_signal, bound = _signal_power(s2, reference, sample_rate)
     powers = [_crop_power(x, o, n, f"noises[{i}]") for i, (x, o) in enumerate(zip(n2s, offsets))]
     if p_signal == 0.0:
         _warn("add_background_noises: the signal is silent, so no SNR can be set; it is returned unchanged")
@@ -259,7 +276,10 @@ def add_background_noises(signal, noises, *, snr_db, noise_offsets=None, referen
         if p == 0.0:
             _warn(f"add_background_noises: noises[{i}] is silent over the samples used; it is skipped")
             continue
-        _mix.mix_wrapped(out, x, o, math.sqrt(p_signal / (p * 10.0 ** (snr / 10.0))), out)
+        scale = math.sqrt(p_signal / (p * 10.0 ** (snr / 10.0)))
+        _mix.mix_wrapped(out, x, o, scale, out)
+        bound += scale * math.sqrt(p * n * x.shape[0])
+    _check_sum(out, bound, f"snr_db={snr_db!r}", s)
     return out.reshape(s.shape)
 
 
@@ -327,7 +347,7 @@ def add_short_noises(signal, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=
     g = as_generator(rng)
     n = s2.shape[1]
     out = s2.copy()
-    p_signal = _signal_power(s2, "rms", sample_rate) if n else 0.0
+    p_signal, bound = _signal_power(s2, "rms", sample_rate) if n else (0.0, 0.0)
     events = []
     pos = seconds_to_samples(g.uniform(0.0, lo_gap), sample_rate) if lo_gap > 0 else 0
     powers = {}
@@ -354,6 +374,8 @@ def add_short_noises(signal, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=
         x2 = _as_2d(noises[e["index"]])
         scale = math.sqrt(p_signal / (p * 10.0 ** (e["snr_db"] / 10.0)))
         _mix.add_wrapped(out, np.ascontiguousarray(x2), 0, e["start"], scale, e["fade_in"], e["fade_out"])
+        bound += scale * math.sqrt(p * x2.size)
+    _check_sum(out, bound, f"min_snr_db={lo_snr:g}", s)
     out = out.reshape(s.shape)
     return (out, events) if return_events else out
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from ._backend import resolve_backend
 from ._resample_design import PASSBAND, decimation_table, equiripple_polyphase, kaiser_table, window_width
-from ._validation import check_audio, check_sample_rate, nonfinite_error
+from ._validation import check_audio, check_finite_output, check_sample_rate, nonfinite_error
 from .errors import ParameterError
 
 __all__ = ["resample", "Resampler"]
@@ -228,8 +228,10 @@ def _apply(y, ratio, n_out, name="y"):
         xp[:, lead : lead + n] = x2
         xp[:, lead + n :] = 0
         total = plan.run(xp, -lead, 0, out)
-    if not math.isfinite(total) and not np.isfinite(y).all():  # total: the sum of the outputs
-        raise nonfinite_error(y, name)
+    if not math.isfinite(total):  # total: the sum of the outputs
+        if not np.isfinite(y).all():
+            raise nonfinite_error(y, name)
+        check_finite_output(out, f"resampling {name} by {float(ratio):.6g}", y=y)  # finite input, overflowed
     return out.reshape(y.shape[:-1] + (n_out,))
 
 
@@ -332,7 +334,8 @@ class Resampler:
         n_new = max(k_end - self._k, 0)
         out = np.empty((self._buf.shape[0], n_new), dtype=self._buf.dtype)
         if n_new:
-            plan.run(self._buf, self._buf_start, self._k, out)
+            total = plan.run(self._buf, self._buf_start, self._k, out)
+            check_finite_output(out, "chunk (resampled)", total=total)
             self._k = k_end
             keep_from = plan.keep_from(k_end) - self._buf_start
             if keep_from > 0:

@@ -13,6 +13,11 @@ Normalisation rule (``normalize``), applied to the RIR before anything else:
 - ``"peak"``: divide by ``max(|rir|)`` (the direct path gets gain 1);
 - ``None``: use the RIR as given.
 
+Both rules divide by the peak first, so a RIR of any finite scale (1e200,
+1e-200) gives the same output. With ``None`` the output is ``scale`` times
+that of the unit RIR, or :class:`~noisegen.ParameterError` when it does not
+fit the audio's dtype (it overflows, or underflows to nothing).
+
 ``compensate_delay=True`` then drops the RIR samples before its peak (the
 first ``argmax|rir|`` samples; the earliest peak over channels for a
 multichannel RIR), which removes the direct-path delay. Those samples
@@ -24,12 +29,13 @@ output advanced by ``delay``.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
 import numpy as np
 import scipy.fft as sfft
 
-from ._validation import check_audio, check_choice
+from ._validation import check_audio, check_choice, check_finite_output
 from ._backend import resolve_backend
 from .errors import ParameterError
 
@@ -61,12 +67,14 @@ def prepare_rir(rir, *, normalize="energy", compensate_delay=False):
     check_choice(normalize, "normalize", _NORMALIZE)
     rir = check_audio(rir, "rir", allow_empty=False)
     h = np.array(rir, dtype=np.float64, ndmin=2)
-    if not np.any(h):
+    peak = float(np.max(np.abs(h)))
+    if peak == 0.0:
         raise ParameterError("rir must not be silent (all zeros)")
+    if normalize is not None:
+        # peak first: sum(h**2) of a 1e200 RIR overflows (and of a 1e-200 one underflows)
+        h /= peak
     if normalize == "energy":
         h /= np.sqrt(np.sum(h * h) / h.shape[0])
-    elif normalize == "peak":
-        h /= np.max(np.abs(h))
     if compensate_delay:
         delay = int(np.min(np.argmax(np.abs(h), axis=1)))
         h = h[:, delay:]
@@ -100,6 +108,11 @@ class RirConvolver:
 
     def __init__(self, rir, *, normalize="energy", compensate_delay=False):
         self.rir = prepare_rir(rir, normalize=normalize, compensate_delay=compensate_delay)
+        # Transforms use the RIR scaled by a power of two to a peak in [0.5, 1)
+        # and the result is scaled back exactly: a float32 copy of a 1e200 RIR
+        # would be inf (a 1e-200 one zero).
+        self._exp = math.frexp(float(np.max(np.abs(self.rir))))[1]
+        self._unit = np.ldexp(self.rir, -self._exp)
         self._spectra = {}
         self._tail = None
 
@@ -114,7 +127,7 @@ class RirConvolver:
         if spec is None:
             if len(self._spectra) >= 8:
                 self._spectra.pop(next(iter(self._spectra)))
-            spec = sfft.rfft(self.rir.astype(dtype), nfft, axis=-1, workers=1)
+            spec = sfft.rfft(self._unit.astype(dtype), nfft, axis=-1, workers=1)
             self._spectra[key] = spec
         return spec
 
@@ -134,6 +147,23 @@ class RirConvolver:
         xs *= spec
         return sfft.irfft(xs, nfft, axis=-1, workers=1)[:, : n + m - 1]
 
+    def _scaled_full(self, x2):
+        """Full convolution of 2-D audio with the RIR itself, in the audio's dtype, range-checked."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.ldexp(self._full(x2), self._exp)
+            total = float(np.sum(out, dtype=np.float64))
+            if not math.isfinite(total) and x2.dtype == np.float32:
+                # float32 transforms overflow first (a spectrum sums many samples): redo in float64
+                out = np.ldexp(self._full(x2.astype(np.float64)), self._exp).astype(np.float32)
+                total = None
+        check_finite_output(out, f"rir (peak {float(np.max(np.abs(self.rir))):.3g} after normalize)", y=x2, total=total)
+        if self._exp < np.finfo(out.dtype).minexp + 64 and not out.any() and x2.any():
+            raise ParameterError(
+                f"rir underflows {out.dtype} for this input: the result (rir peak "
+                f"{float(np.max(np.abs(self.rir))):.3g}) is below {out.dtype}'s range"
+            )
+        return out
+
     def convolve(self, y, *, mode="same", backend="auto"):
         """Convolve a whole signal; ``mode`` as in :func:`convolve_rir`.
 
@@ -147,7 +177,7 @@ class RirConvolver:
         n = x2.shape[1]
         if n == 0:
             return y.copy() if mode == "same" else np.zeros(y.shape[:-1] + (self.length - 1,), y.dtype)
-        full = self._full(x2)
+        full = self._scaled_full(x2)
         if mode == "same":
             full = full[:, :n]
         out = np.ascontiguousarray(full, dtype=y.dtype)
@@ -179,11 +209,13 @@ class RirConvolver:
         if n <= _DIRECT_MAX:
             full = np.empty((n_channels, n + m - 1))
             for c in range(n_channels):
-                full[c] = np.convolve(x2[c if x2.shape[0] > 1 else 0], self.rir[c if self.rir.shape[0] > 1 else 0])
+                full[c] = np.convolve(x2[c if x2.shape[0] > 1 else 0], self._unit[c if self.rir.shape[0] > 1 else 0])
         else:
             full = self._full(x2)
             if full.shape[0] != n_channels:
                 full = np.broadcast_to(full, (n_channels, full.shape[1]))
+        with np.errstate(over="ignore", invalid="ignore"):
+            full = np.ldexp(np.asarray(full, dtype=np.float64), self._exp)
         tail = self._tail
         out = np.array(full[:, :n], dtype=np.float64)
         k = min(n, m - 1)
@@ -192,7 +224,8 @@ class RirConvolver:
         keep = max(m - 1 - n, 0)
         new_tail[:, :keep] += tail[:, n : n + keep]
         self._tail = new_tail
-        out = out.astype(chunk.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = check_finite_output(out.astype(chunk.dtype), "rir", y=chunk)
         return out[0] if chunk.ndim == 1 else out
 
     def flush(self):

@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 
 from ._backend import resolve_backend
-from ._validation import check_audio, check_choice, check_int, check_real, check_sample_rate
+from ._validation import check_audio, check_choice, check_finite_output, check_int, check_real, check_sample_rate
 from .resample import _apply as _resample_to_length
 from ._resample_design import filter_table
 
@@ -176,10 +176,20 @@ def _stretch_to(y, n_out, sample_rate, method):
         return y.copy()
     if shape[-1] == 0 or n_out == 0:
         return np.zeros(shape[:-1] + (n_out,), dtype=y.dtype)
+    # Both methods are homogeneous (f(a*y) = a*f(y)) but square and sum the
+    # signal (WSOLA's energies, the vocoder's spectra), which over- or
+    # underflows far from 1: run them on y scaled by a power of two (exact).
+    peak = float(max(np.max(y2), -np.min(y2)))
+    exp = 0 if peak == 0.0 or 2.0**-60 <= peak <= 2.0**60 else math.frexp(peak)[1]
+    x2 = np.ldexp(y2, -exp).astype(y.dtype, copy=False) if exp else y2
     if method == "wsola":
-        out = _wsola(y2, n_out, sample_rate)
+        out = _wsola(x2, n_out, sample_rate)
     else:
-        out = _phase_vocoder(y2, n_out, sample_rate)
+        out = _phase_vocoder(x2, n_out, sample_rate)
+    if exp:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.ldexp(out, exp).astype(y.dtype, copy=False)
+    check_finite_output(out, f"time stretch to {n_out} samples", y=y)
     return np.ascontiguousarray(out).reshape(shape[:-1] + (n_out,))
 
 

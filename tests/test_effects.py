@@ -99,3 +99,93 @@ def test_bad_arguments(call):
 def test_cuda_backend_not_yet():
     with pytest.raises(ng.BackendError):
         ng.gain(np.ones(3), gain_db=0, backend="cuda")
+
+
+# ----------------------------------------------------------------------------- extreme but finite inputs
+# Every effect, on a grid of finite inputs near the edges of each dtype's range:
+# the output is finite, or ParameterError says the result overflowed. Never
+# NaN/inf, and never all zeros for a non-zero input (bitcrush excepted: it
+# rounds tiny samples to its grid, which is zero).
+
+EXTREME_PEAKS = {
+    # max, near max, large, small, min normal, denormal
+    np.float32: [float(np.finfo(np.float32).max), 3.3e38, 1e30, 1e-30, 1.2e-38, 1e-40],
+    np.float64: [float(np.finfo(np.float64).max), 1.7e308, 1e200, 1e-200, 2.3e-308, 1e-310],
+}
+
+
+def _mono_noise(n, seed):
+    u = np.random.default_rng(seed).standard_normal(n)
+    return u / np.max(np.abs(u))
+
+
+EFFECTS = {
+    "gain+120": lambda y: ng.gain(y, gain_db=120.0),
+    "gain-6": lambda y: ng.gain(y, gain_db=-6.0),
+    "clip": lambda y: ng.clip(y, threshold=1.0),
+    "bitcrush": lambda y: ng.bitcrush(y, bit_depth=16),
+    "time_mask": lambda y: ng.time_mask(y, start_s=0.01, duration_s=0.02, sample_rate=SR),
+    "mix_at_snr-100": lambda y: ng.mix_at_snr(y, y[..., ::-1].copy(), snr_db=-100.0),
+    "mix_at_snr+30": lambda y: ng.mix_at_snr(y, y[..., ::-1].copy(), snr_db=30.0),
+    "mix_at_snr-None": lambda y: ng.mix_at_snr(y, y[..., ::-1].copy(), snr_db=None),
+    "add_background_noises": lambda y: ng.add_background_noises(y, [y[..., ::-1].copy()], snr_db=-100.0),
+    "add_short_noises": lambda y: ng.add_short_noises(y, [y[..., :500].copy()], sample_rate=SR, min_snr_db=-100.0,
+                                                      max_snr_db=-90.0, min_time_between_s=0.01,
+                                                      max_time_between_s=0.02, rng=0),
+    "lowpass": lambda y: ng.lowpass(y, cutoff_hz=1000.0, sample_rate=SR, order=8),
+    "highpass": lambda y: ng.highpass(y, cutoff_hz=100.0, sample_rate=SR),
+    "bandpass": lambda y: ng.bandpass(y, low_hz=300.0, high_hz=3400.0, sample_rate=SR),
+    "bandstop": lambda y: ng.bandstop(y, low_hz=300.0, high_hz=3400.0, sample_rate=SR),
+    "peaking_eq": lambda y: ng.peaking_eq(y, center_hz=1000.0, gain_db=24.0, q=2.0, sample_rate=SR),
+    "low_shelf": lambda y: ng.low_shelf(y, cutoff_hz=500.0, gain_db=12.0, sample_rate=SR),
+    "high_shelf": lambda y: ng.high_shelf(y, cutoff_hz=500.0, gain_db=-12.0, sample_rate=SR),
+    "resample_up": lambda y: ng.resample(y, orig_sample_rate=16000, target_sample_rate=44100),
+    "resample_down": lambda y: ng.resample(y, orig_sample_rate=16000, target_sample_rate=8000),
+    "speed": lambda y: ng.speed(y, factor=1.1, sample_rate=SR),
+    "convolve_rir": lambda y: ng.convolve_rir(y, _mono_noise(200, 5) * np.exp(-np.arange(200) / 40.0)),
+    "convolve_rir_raw": lambda y: ng.convolve_rir(y, 0.5 * _mono_noise(200, 5), normalize=None),
+    "time_stretch": lambda y: ng.time_stretch(y, rate=1.3, sample_rate=SR),
+    "time_stretch_pvoc": lambda y: ng.time_stretch(y, rate=0.7, sample_rate=SR, method="phase_vocoder"),
+    "pitch_shift_up": lambda y: ng.pitch_shift(y, n_steps=3, sample_rate=SR),
+    "pitch_shift_down": lambda y: ng.pitch_shift(y, n_steps=-3, sample_rate=SR),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EFFECTS))
+def test_extreme_finite_inputs_give_finite_output_or_an_overflow_error(name):
+    fn = EFFECTS[name]
+    for dtype, peaks in EXTREME_PEAKS.items():
+        for peak in peaks:
+            u = _mono_noise(4000, 1)
+            square = np.sign(np.sin(2 * np.pi * 210.0 * (np.arange(4000) + 0.5) / SR))  # band-limiting overshoots
+            for x in (u, square, np.stack([u, square])):
+                y = (x * peak).astype(dtype)
+                what = f"{name} {np.dtype(dtype).name} peak={peak:g} shape={y.shape}"
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", RuntimeWarning)  # no numpy overflow warning either
+                    warnings.simplefilter("ignore", ng.NoisegenWarning)
+                    try:
+                        out = fn(y)
+                    except ng.ParameterError as err:
+                        assert "overflow" in str(err) or "underflow" in str(err), what
+                        continue
+                assert np.isfinite(out).all(), what
+                if name != "bitcrush":
+                    assert np.any(out), what + ": all zeros"
+
+
+def test_gain_overflow_names_the_argument_and_the_peak():
+    with pytest.raises(ng.ParameterError, match=r"gain_db=120 overflows float32 for this input \(peak 1e\+38\)"):
+        ng.gain(np.full(10, 1e38, np.float32), gain_db=120)
+    # the same gain on float64 is representable
+    assert np.isfinite(ng.gain(np.full(10, 1e38), gain_db=120)).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bitcrush_keeps_huge_samples_that_are_on_the_grid_already(dtype):
+    big = np.finfo(dtype).max / 2
+    y = np.array([[big, 0.3, -big], [0.1, -big, 0.7]], dtype=dtype)
+    out = ng.bitcrush(y, bit_depth=32)
+    assert out[0, 0] == big and out[1, 1] == -big
+    small = np.array([y[0, 1], y[1, 0], y[1, 2]])
+    np.testing.assert_array_equal([out[0, 1], out[1, 0], out[1, 2]], np.round(small * 2.0**31) / 2.0**31)

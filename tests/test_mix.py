@@ -227,3 +227,22 @@ def test_no_warning_on_normal_mix(speech_16k, noise_16k):
         warnings.simplefilter("error")  # any NoisegenWarning fails the test
         out = ng.mix_at_snr(speech_16k, noise_16k, snr_db=0.0)
     assert np.isfinite(out).all() and not np.array_equal(out, speech_16k)
+
+
+@pytest.mark.parametrize("snr_db", [-100.0, -40.0, 0.0])
+@pytest.mark.parametrize("level", [1e36, 1e30, 1.0])
+def test_loud_mix_is_exact_in_float64_and_refused_when_float32_overflows(snr_db, level):
+    rng = np.random.default_rng(2)
+    for shape in ((3000,), (2, 3000)):
+        s = rng.standard_normal(shape) * level
+        noise = rng.standard_normal(shape[-1])
+        out64 = ng.mix_at_snr(s, noise, snr_db=snr_db)  # float64 holds every result here
+        achieved = 10 * np.log10(np.mean(s**2) / np.mean((out64 - s) ** 2))
+        assert achieved == pytest.approx(snr_db, abs=1e-6)
+        fits = np.max(np.abs(out64)) < np.finfo(np.float32).max
+        try:
+            out32 = ng.mix_at_snr(s.astype(np.float32), noise.astype(np.float32), snr_db=snr_db)
+        except ng.ParameterError as err:
+            assert not fits and f"snr_db={snr_db:g} overflows float32" in str(err)
+            continue
+        assert fits and np.isfinite(out32).all()

@@ -314,10 +314,31 @@ def test_every_input_position_reaches_the_output(ratio, bad):
         x[0, i] = bad
         with pytest.raises(ParameterError, match="finite"):
             _apply(x, ratio, n_out)
-    # A finite input whose output overflows is returned as it is (no false alarm):
-    # output 60 of the 2:1 decimator reads x[33 + j] with weight h[j].
+    # A finite input whose output overflows is not called non-finite: the error says it overflowed.
+    # Output 60 of the 2:1 decimator reads x[33 + j] with weight h[j].
     h = _Plan(Fraction(1, 2), np.float32).table[0, :175].astype(np.float64)
     assert np.sum(np.abs(h)) * 3.3e38 > np.finfo(np.float32).max
     huge = np.zeros(n, dtype=np.float32)
     huge[33 : 33 + 175] = 3.3e38 * np.sign(h)
-    assert not np.isfinite(_apply(huge, Fraction(1, 2), n // 2)).all()
+    with pytest.raises(ParameterError, match="overflows float32 for this input"):
+        _apply(huge, Fraction(1, 2), n // 2)
+
+
+@pytest.mark.parametrize("target", [8000, 22050, 44100, 48000])
+def test_overflow_near_float32_max_is_refused_not_returned(target):
+    # a square wave at full float32 scale: the band-limited result overshoots past float32's max
+    t = (np.arange(4000) + 0.5) / 16000
+    square = np.sign(np.sin(2 * np.pi * 210.0 * t))
+    for y in (square, np.stack([square, -square])):
+        y32 = (y * np.finfo(np.float32).max).astype(np.float32)
+        ref = resample(y.astype(np.float64), orig_sample_rate=16000, target_sample_rate=target)
+        assert np.max(np.abs(ref)) > 1.0  # the overshoot
+        with pytest.raises(ParameterError, match="overflows float32"):
+            resample(y32, orig_sample_rate=16000, target_sample_rate=target)
+        r = Resampler(orig_sample_rate=16000, target_sample_rate=target)
+        with pytest.raises(ParameterError, match="overflows float32"):
+            r.process(y32)
+            r.flush()
+        # half of full scale fits, and equals the float64 result scaled
+        half = resample((y * 2.0**127).astype(np.float32), orig_sample_rate=16000, target_sample_rate=target)
+        np.testing.assert_allclose(half / 2.0**127, ref, rtol=0, atol=1e-5)

@@ -113,3 +113,28 @@ def test_prepare_rir_and_errors():
         ng.convolve_rir(np.ones(10), np.ones(3), normalize="rms")
     with pytest.raises(ng.BackendError):
         ng.convolve_rir(np.ones(10), np.ones(3), backend="cuda")
+
+
+@pytest.mark.parametrize("normalize", ["energy", "peak", None])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huge_or_tiny_rir_scales_the_output_or_raises(normalize, dtype):
+    """A 1e200 RIR gave all zeros (its energy overflowed): now output = scale * output(unit RIR), or an error."""
+    rng = np.random.default_rng(4)
+    rir = rng.standard_normal(300) * np.exp(-np.arange(300) / 60.0)
+    for y in (rng.standard_normal(3000).astype(dtype), rng.standard_normal((2, 3000)).astype(dtype)):
+        unit = ng.convolve_rir(y, rir, normalize=normalize)
+        for scale in (2.0**-1000, 1e-200, 2.0**-60, 2.0**60, 1e200, 2.0**1000):
+            expected = unit.astype(np.float64) * (scale if normalize is None else 1.0)
+            peak = np.max(np.abs(expected))
+            representable = np.finfo(dtype).tiny <= peak <= np.finfo(dtype).max
+            try:
+                out = ng.convolve_rir(y, rir * scale, normalize=normalize)
+                streamed = RirConvolver(rir * scale, normalize=normalize).process(y)
+            except ng.ParameterError as err:
+                # only a result out of the dtype's range may be refused, saying so
+                assert not representable and ("overflow" in str(err) or "underflow" in str(err)), (normalize, scale)
+                continue
+            assert out.dtype == dtype and np.isfinite(out).all()
+            tol = 1e-6 * np.max(np.abs(expected))
+            assert np.max(np.abs(out - expected)) <= tol, (normalize, scale)
+            assert np.max(np.abs(streamed - expected)) <= tol, (normalize, scale)

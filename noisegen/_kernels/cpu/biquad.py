@@ -19,6 +19,8 @@ chain through ``z1`` and the kernel runs ~1.5x slower.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..._jit import kernel
 from ..biquad import biquad_coefficients, biquad_step
 
@@ -71,28 +73,63 @@ def _pass1(sos, s, x, out, st):
     st[s, 0], st[s, 1] = p1, p2
 
 
+#: Samples per block of the float64 scratch buffer (fits in L1 cache).
+BLOCK = 2048
+
+
+@kernel(fastmath={"contract"})
+def _next_pass(sos, s, src, dst, st):
+    """Run sections ``s..`` (four, two or one of them) from ``src`` into ``dst``; returns the next section."""
+    left = sos.shape[0] - s
+    if left >= 4:
+        _pass4(sos, s, src, dst, st)
+        return s + 4
+    if left >= 2:
+        _pass2(sos, s, src, dst, st)
+        return s + 2
+    _pass1(sos, s, src, dst, st)
+    return s + 1
+
+
+@kernel(fastmath={"contract"})
+def _cascade(sos, src, dst, st):
+    """Run every section over ``src`` into the float64 ``dst`` (later passes in place)."""
+    s = _next_pass(sos, 0, src, dst, st)
+    while s < sos.shape[0]:
+        s = _next_pass(sos, s, dst, dst, st)
+
+
 @kernel(fastmath={"contract"})
 def sosfilt(sos, x, out, state):
     """Filter every row of ``x`` (channels, n) through the cascade into ``out``.
 
-    ``out`` may be ``x`` itself (in place). Between passes of four sections
-    the intermediate signal is held in ``out`` (so in ``out``'s dtype).
+    ``out`` may be ``x`` itself (in place). The signal between passes is held
+    in a float64 block buffer, never in ``out``'s dtype: a float32
+    intermediate would round (and could under- or overflow) between sections.
+    Returns the sum of the outputs as stored (NaN or inf when one of them is).
     """
-    n_sections = sos.shape[0]
+    n = x.shape[1]
+    tmp = np.empty(min(n, BLOCK))
+    total = 0.0
     for c in range(x.shape[0]):
-        src = x[c]
-        dst = out[c]
         st = state[c]
-        s = 0
-        while s < n_sections:
-            left = n_sections - s
-            if left >= 4:
-                _pass4(sos, s, src, dst, st)
-                s += 4
-            elif left >= 2:
-                _pass2(sos, s, src, dst, st)
-                s += 2
-            else:
-                _pass1(sos, s, src, dst, st)
-                s += 1
-            src = dst
+        for i0 in range(0, n, BLOCK):
+            i1 = min(i0 + BLOCK, n)
+            buf = tmp[: i1 - i0]
+            _cascade(sos, x[c, i0:i1], buf, st)
+            total += _store(buf, out[c, i0:i1])
+    return total
+
+
+@kernel
+def _store(buf, dst):
+    """Copy ``buf`` into ``dst`` (rounding to its dtype); returns the sum of the stored values.
+
+    Default fast-math (``reassoc``) so the sum vectorises instead of adding a
+    serial chain per sample; NaN and inf still reach the sum.
+    """
+    acc = 0.0
+    for i in range(buf.shape[0]):
+        dst[i] = buf[i]
+        acc += dst[i]
+    return acc
