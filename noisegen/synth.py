@@ -108,7 +108,13 @@ def _analog_corners(beta: float):
     # keeps the z-plane poles away from 0, where the partial fractions of the
     # parallel form would cancel catastrophically.
     cap = 2.0 * math.pi * _F_TOP
-    return np.minimum(poles, cap), np.minimum(zeros, cap)
+    poles, zeros = np.minimum(poles, cap), np.minimum(zeros, cap)
+    # For beta in about [-2, -1.806) the top two poles both clamp to the cap:
+    # a repeated pole has no one-pole partial fraction (its residues were
+    # 0/0, all NaN). The top zero clamps there too and cancels one of them.
+    if len(poles) > 1 and poles[-2] == cap:
+        poles, zeros = poles[:-1], np.delete(zeros, np.flatnonzero(zeros == cap)[0])
+    return poles, zeros
 
 
 @functools.lru_cache(maxsize=128)

@@ -74,7 +74,7 @@ def test_white_noise_matches_cpu(D, threads):
 
 
 @cudasim
-@pytest.mark.parametrize("beta,threads", [(1.0, 1), (2.0, 2), (-1.0, 3), (-2.0, 32), (0.37, 1)])
+@pytest.mark.parametrize("beta,threads", [(1.0, 1), (2.0, 2), (-1.0, 3), (-2.0, 32), (0.37, 1), (-1.9, 2), (-1.81, 7)])
 def test_colored_noise_matches_cpu(D, beta, threads):
     got = D.cuda_colored_noise(150, beta=beta, rng=4, n_channels=2, dtype=np.float64, threads=threads)
     want = ng.colored_noise(150, beta=beta, rng=4, n_channels=2, dtype=np.float64)

@@ -91,7 +91,60 @@ def test_white_is_standard_normal():
     assert abs(tail - expected) < 5 * math.sqrt(expected / y.size)
 
 
-@pytest.mark.parametrize("beta", [-2, -1, -0.5, 0, 0.5, 1, 1.5, 2])
+# Every beta on the 0.001 grid of [-2, 2] (issue 13.1: [-1.9999, -1.806] was all NaN).
+BETA_GRID = np.round(np.arange(-2000, 2001) / 1000, 3)
+# A sampled grid for generated noise, dense in the range that used to fail.
+BETA_SAMPLES = sorted({*np.round(np.linspace(-2, 2, 21), 3), -1.9999, -1.99, -1.95, -1.9, -1.85, -1.81, -1.8062,
+                       -1.806, -1.8, 1.806, 1.9, 1.9999})
+
+
+def _bank_response(bank, w):
+    """Complex response of the parallel bank at ``w`` rad/sample (no high-pass)."""
+    zinv = np.exp(-1j * w)
+    return bank.direct + (bank.residues[:, None] / (1.0 - bank.poles[:, None] * zinv)).sum(axis=0)
+
+
+def test_design_is_finite_unit_variance_and_on_slope_for_every_beta_on_the_grid():
+    # Exact filter response, integrated on a log grid: variance = (1/pi) * int_0^pi |H|^2 dw,
+    # independent of the closed form the design normalises with.
+    w = np.concatenate([[0.0], np.geomspace(1e-9, np.pi, 1200)])
+    f = w / (2 * np.pi)
+    band = (f >= 5e-4) & (f <= 0.47)
+    for beta in BETA_GRID:
+        bank = _design(float(beta))
+        for a in (bank.poles, bank.residues, [bank.direct], bank.init):
+            assert np.all(np.isfinite(a)), beta
+        assert len(set(bank.poles)) == len(bank.poles), beta  # distinct poles: a true one-pole bank
+        power = np.abs(_bank_response(bank, w)) ** 2
+        assert abs(np.trapezoid(power, w) / np.pi - 1.0) < 1e-4, beta
+        slope = np.polyfit(np.log2(f[band]), 10 * np.log10(power[band]), 1)[0]
+        assert abs(slope + 3.0103 * beta) < 0.005, beta
+        # the stationary initial state reproduces the states' covariance
+        cov = 1.0 / (1.0 - np.outer(bank.poles, bank.poles))
+        np.testing.assert_allclose(bank.init @ bank.init.T, cov, rtol=1e-9, atol=1e-9 * np.abs(cov).max(initial=1))
+
+
+def test_colored_noise_is_finite_for_every_beta_on_the_grid():
+    for beta in BETA_GRID:
+        mono = colored_noise(1000, beta=beta, rng=1, dtype=np.float32)
+        stereo = colored_noise(1000, beta=beta, rng=1, n_channels=2, dtype=np.float64)
+        assert np.all(np.isfinite(mono)) and np.all(np.isfinite(stereo)), beta
+
+
+@pytest.mark.parametrize("beta", BETA_SAMPLES)
+def test_colored_and_generator_unit_variance_on_a_beta_grid(beta):
+    # 50,000 independent channels of 32 samples: the filters start in their
+    # stationary state, so the variance is 1 from the first sample on.
+    y = colored_noise(32, beta=beta, rng=5, n_channels=50_000, dtype=np.float64)
+    assert np.all(np.isfinite(y))
+    assert abs(np.mean(y**2) - 1.0) < 0.02, beta
+    gen = NoiseGenerator(beta, sample_rate=16000, rng=5, n_channels=50_000, dtype=np.float32)
+    z = np.concatenate([gen.read(5), gen.read(27)], axis=-1)
+    assert z.dtype == np.float32 and np.all(np.isfinite(z))
+    np.testing.assert_allclose(z, y, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("beta", [-2, -1.9, -1.81, -1, -0.5, 0, 0.5, 1, 1.5, 2])
 def test_colored_psd_slope_three_decades(beta):
     sample_rate = 16000
     y = colored_noise(1 << 20, beta=beta, rng=11, n_channels=4, dtype=np.float64)
