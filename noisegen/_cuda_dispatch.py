@@ -74,35 +74,47 @@ def _row_array(values, dtype=np.float64):
 # ----------------------------------------------------------------------------- synthesis
 
 
-def _bank_arrays(betas, keys, streams):
-    """Per-row one-pole banks (padded to one width) and their stationary initial states."""
+def _bank_arrays(betas, keys, streams, min_freq=None):
+    """Per-row banks (padded to one width) and their stationary initial states.
+
+    ``state[r]`` holds the padded real one-poles, then ``(Re v, Im v)`` of the
+    complex pairs (the high-pass of ``min_freq``, the same count for every row).
+    """
     from ._kernels.cpu import noise as cpu_noise
     from .synth import _INIT_STREAM, _design
 
-    banks = [_design(float(b)) for b in betas]
+    banks = [_design(float(b), min_freq) for b in betas]
     width = max([b.poles.shape[0] for b in banks] + [1])
+    n_pairs = max([b.pair_poles.shape[0] for b in banks] + [1])
     rows = len(banks)
     poles = np.zeros((rows, width))
     residues = np.zeros((rows, width))
     direct = np.empty(rows)
-    state = np.zeros((rows, width))
+    pair_poles = np.zeros((rows, n_pairs, 2))
+    pair_residues = np.zeros((rows, n_pairs, 2))
+    state = np.zeros((rows, width + 2 * n_pairs))
     for r, bank in enumerate(banks):
-        k = bank.poles.shape[0]
+        k, m = bank.poles.shape[0], bank.pair_poles.shape[0]
         poles[r, :k] = bank.poles
         residues[r, :k] = bank.residues
         direct[r] = bank.direct
-        if k:
-            z = np.empty((1, k))
+        pair_poles[r, :m] = bank.pair_poles
+        pair_residues[r, :m] = bank.pair_residues
+        if bank.init.shape[0]:
+            z = np.empty((1, bank.init.shape[0]))
             cpu_noise.white(z, np.uint64(keys[r]), _INIT_STREAM + int(streams[r]), 0)
-            state[r, :k] = z[0] @ bank.init.T
-    return poles, residues, direct, state
+            full = z[0] @ bank.init.T
+            state[r, :k] = full[:k]
+            state[r, width: width + 2 * m] = full[k:]
+    return poles, residues, direct, pair_poles, pair_residues, state
 
 
-def cuda_noise_rows(n_samples, *, betas, keys, streams=None, dtype=np.float32, out=None, threads=None):
+def cuda_noise_rows(n_samples, *, betas, keys, streams=None, dtype=np.float32, out=None, threads=None, min_freq=None):
     """``(rows, n_samples)`` device noise; row ``r`` is 1/f**betas[r] noise of ``keys[r]``, stream ``streams[r]``.
 
     Row ``r`` equals channel ``streams[r]`` of ``colored_noise(n_samples, beta=betas[r], rng=<keys[r]>,
-    n_channels=...)`` on the CPU. ``out`` (a device array) is filled when given.
+    n_channels=...)`` on the CPU. ``min_freq`` is ``min_freq_hz / sample_rate`` (every row), or None.
+    ``out`` (a device array) is filled when given.
     """
     cuda = require_cuda()
     k = _kernels("noise")
@@ -116,30 +128,34 @@ def cuda_noise_rows(n_samples, *, betas, keys, streams=None, dtype=np.float32, o
         out = cuda.device_array((rows, n_samples), dtype=dtype)
     if n_samples == 0 or rows == 0:
         return out
-    if np.all(betas == 0.0):
+    if np.all(betas == 0.0) and min_freq is None:
         launch(k.white, rows * n_samples, threads, out, _row_array(keys, np.uint64), _row_array(streams, np.uint64), 0)
         return out
-    poles, residues, direct, state = _bank_arrays(betas, keys, streams)
-    if poles.shape[1] > k.MAX_SECTIONS:  # pragma: no cover (the designs use at most 9)
-        raise BackendError(f"a one-pole bank of {poles.shape[1]} sections exceeds the CUDA kernel's {k.MAX_SECTIONS}")
+    poles, residues, direct, pair_poles, pair_residues, state = _bank_arrays(betas, keys, streams, min_freq)
+    if poles.shape[1] > k.MAX_SECTIONS or pair_poles.shape[1] > k.MAX_PAIRS:  # pragma: no cover
+        raise BackendError(f"a bank of {poles.shape[1]} sections and {pair_poles.shape[1]} pairs exceeds the CUDA "
+                           f"kernel's {k.MAX_SECTIONS} and {k.MAX_PAIRS}")
     launch(k.colored, rows, threads, out, _row_array(keys, np.uint64), _row_array(streams, np.uint64), 0,
-           _row_array(poles), _row_array(residues), _row_array(direct), _row_array(state))
+           _row_array(poles), _row_array(residues), _row_array(direct), _row_array(pair_poles),
+           _row_array(pair_residues), _row_array(state))
     return out
 
 
-def cuda_colored_noise(n_samples, *, beta, rng=None, n_channels=None, dtype=np.float32, threads=None):
+def cuda_colored_noise(n_samples, *, beta, rng=None, n_channels=None, dtype=np.float32, min_freq_hz=None,
+                       sample_rate=None, threads=None):
     """:func:`noisegen.colored_noise` on the GPU; a numba device array of the same shape."""
     from .rng import resolve_key
-    from .synth import _check_beta
+    from .synth import _check_beta, _check_min_freq
 
     n = check_int(n_samples, "n_samples", low=0)
     beta = _check_beta(beta)
     c = check_n_channels(n_channels)
     dtype = check_float_dtype(dtype)
+    min_freq = _check_min_freq(min_freq_hz, sample_rate)
     key = resolve_key(rng)
     rows = 1 if c is None else c
     d = cuda_noise_rows(n, betas=[beta] * rows, keys=[key] * rows, streams=np.arange(rows), dtype=dtype,
-                        threads=threads)
+                        threads=threads, min_freq=min_freq)
     return d.reshape(n) if c is None else d
 
 

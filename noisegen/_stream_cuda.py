@@ -107,7 +107,8 @@ def cuda_batch_params(pipeline, item_params, *, sample_rate, lengths=None, width
     params : dict
         For ``augment_batch(params=)``: per stage the ``(B,)`` values and a
         ``<stage>_applied`` bool mask (items that drew "not applied" hold
-        neutral placeholders). Stages no item applies are left out.
+        neutral placeholders), and the noise's ``noise_min_freq_hz`` (a float)
+        when AddColoredNoise has one. Stages no item applies are left out.
     band_order : int
     lengths : np.ndarray [shape=(B,)], int64
         Real samples of each row after the speed change.
@@ -156,6 +157,8 @@ def cuda_batch_params(pipeline, item_params, *, sample_rate, lengths=None, width
             if width is not None and 0 < lengths[i] < width:
                 snr[i] += 10.0 * math.log10(lengths[i] / width)  # the padding's zeros count in the row's power
         params.update(snr_db=snr, beta=beta, noise_keys=keys)
+        if stages["noise"].min_freq_hz is not None:
+            params["noise_min_freq_hz"] = stages["noise"].min_freq_hz
     gain = drawn.get("gain", [None] * b)
     if any(gain):
         params["gain_applied"] = np.array([c is not None for c in gain])

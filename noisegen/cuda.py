@@ -155,7 +155,9 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
         ``beta`` and ``noise_keys``, ``gain_db``, ``band_hz``, ``speed``),
         each ``(B,)`` (``band_hz`` ``(B, 2)``), plus optional boolean
         ``(B,)`` masks ``noise_applied``, ``gain_applied``, ``band_applied``,
-        ``speed_applied``: an item whose mask is False skips that stage.
+        ``speed_applied``: an item whose mask is False skips that stage;
+        and an optional float ``noise_min_freq_hz`` (every item's noise is
+        ``colored_noise(..., min_freq_hz=...)``, as in ``AddColoredNoise``).
         This is how :class:`~noisegen.AugmentStream` runs a pipeline whose
         transforms apply with a probability.
 
@@ -216,7 +218,7 @@ def _replay_params(params, b, sample_rate):
     """Validated copies of given per-item parameters (see ``augment_batch(params=)``)."""
     if not isinstance(params, dict):
         raise ParameterError(f"params must be a dict of per-item arrays, got {type(params).__name__}")
-    known = {k for keys in _STAGES.values() for k in keys} | {f"{s}_applied" for s in _STAGES}
+    known = {k for keys in _STAGES.values() for k in keys} | {f"{s}_applied" for s in _STAGES} | {"noise_min_freq_hz"}
     unknown = sorted(set(params) - known)
     if unknown:
         raise ParameterError(f"params has unknown keys {unknown}; expected some of {sorted(known)}")
@@ -230,6 +232,13 @@ def _replay_params(params, b, sample_rate):
         if keys.shape != (b,) or keys.dtype != np.uint64:
             raise ParameterError(f"noise_keys must be a ({b},) uint64 array, got {keys.dtype} {keys.shape}")
         out["noise_keys"] = keys
+        if params.get("noise_min_freq_hz") is not None:  # one value for every item, as in AddColoredNoise
+            from .synth import _check_min_freq
+
+            _check_min_freq(params["noise_min_freq_hz"], sample_rate)
+            out["noise_min_freq_hz"] = float(params["noise_min_freq_hz"])
+    elif "noise_min_freq_hz" in params:
+        raise ParameterError("params: noise_min_freq_hz given without snr_db, beta and noise_keys")
     if "gain_db" in params:
         out["gain_db"] = _draw(np.asarray(params["gain_db"]), "gain_db", b, None, low=-120.0, high=120.0)
     if "band_hz" in params:
@@ -257,9 +266,10 @@ def _run_cpu(batch, noise_array, params, *, sample_rate, band_order, threads=Non
     """The same chain, item by item, with the public CPU functions."""
     from . import filters, mix, timescale
     from .effects import gain
-    from .synth import _design, _initial_state, _run_bank
+    from .synth import _check_min_freq, _design, _initial_state, _run_bank
 
     x = np.asarray(batch)
+    min_freq = _check_min_freq(params.get("noise_min_freq_hz"), sample_rate)
     b, t = x.shape
     items = []
     for i in range(b):
@@ -269,7 +279,7 @@ def _run_cpu(batch, noise_array, params, *, sample_rate, band_order, threads=Non
                 nz = np.asarray(noise_array)
                 nz = nz if nz.ndim == 1 else nz[i]
             else:
-                bank = _design(float(params["beta"][i]))
+                bank = _design(float(params["beta"][i]), min_freq)
                 k = int(params["noise_keys"][i])
                 nz = np.empty((1, t), dtype=x.dtype)
                 _run_bank(nz, bank, k, 0, _initial_state(bank, k, 1))
@@ -312,8 +322,11 @@ def _run_cuda(batch, noise_array, params, *, sample_rate, band_order, threads=No
             if nz.shape[1] != t or nz.shape[0] not in (1, b):
                 raise ParameterError(f"noise must have shape ({b}, {t}) or ({t},), got {tuple(nz.shape)}")
         else:
+            from .synth import _check_min_freq
+
             nz = dispatch.cuda_noise_rows(t, betas=params["beta"], keys=params["noise_keys"], dtype=dtype,
-                                          threads=threads)
+                                          threads=threads,
+                                          min_freq=_check_min_freq(params.get("noise_min_freq_hz"), sample_rate))
         mix = dispatch._kernels("mix")
         p_sig = dispatch.row_powers(cur, threads=threads)
         p_noise = dispatch.row_powers(nz, threads=threads)

@@ -74,7 +74,7 @@ def test_white_noise_matches_cpu(D, threads):
 
 
 @cudasim
-@pytest.mark.parametrize("beta,threads", [(1.0, 1), (2.0, 2), (-1.0, 3), (-2.0, 32), (0.37, 1)])
+@pytest.mark.parametrize("beta,threads", [(1.0, 1), (2.0, 2), (-1.0, 3), (-2.0, 32), (0.37, 1), (-1.9, 2), (-1.81, 7)])
 def test_colored_noise_matches_cpu(D, beta, threads):
     got = D.cuda_colored_noise(150, beta=beta, rng=4, n_channels=2, dtype=np.float64, threads=threads)
     want = ng.colored_noise(150, beta=beta, rng=4, n_channels=2, dtype=np.float64)
@@ -96,6 +96,49 @@ def test_noise_rows_per_item_beta_and_key(D):
         want = np.empty((1, 80), dtype=np.float32)
         _run_bank(want, bank, key, 0, _initial_state(bank, key, 1))
         assert _rel(got[r], want[0]) <= 1e-6, r
+
+
+@cudasim
+@pytest.mark.parametrize("beta,threads", [(2.0, 1), (0.0, 3), (-1.9, 32), (0.7, 2)])
+def test_colored_noise_with_min_freq_matches_cpu(D, beta, threads):
+    kw = dict(min_freq_hz=20, sample_rate=16000)
+    got = D.cuda_colored_noise(150, beta=beta, rng=4, n_channels=2, dtype=np.float64, threads=threads, **kw)
+    assert _rel(got.copy_to_host(), ng.colored_noise(150, beta=beta, rng=4, n_channels=2, dtype=np.float64, **kw)) <= 1e-6
+    mono = D.cuda_colored_noise(60, beta=beta, rng=4, threads=threads, **kw)
+    assert _rel(mono.copy_to_host(), ng.colored_noise(60, beta=beta, rng=4, **kw)) <= 1e-6
+
+
+@cudasim
+def test_noise_rows_with_min_freq_per_item_beta_and_key(D):
+    from noisegen.synth import _design, _initial_state, _run_bank
+
+    betas, keys = [0.0, 1.0, -1.5, 2.0], [3, 2**63 + 5, 77, 12345]
+    got = D.cuda_noise_rows(80, betas=betas, keys=keys, threads=3, min_freq=20 / 8000).copy_to_host()
+    for r, (beta, key) in enumerate(zip(betas, keys)):
+        bank = _design(beta, 20 / 8000)
+        want = np.empty((1, 80), dtype=np.float32)
+        _run_bank(want, bank, key, 0, _initial_state(bank, key, 1))
+        assert _rel(got[r], want[0]) <= 1e-6, r
+
+
+def test_batch_params_carry_min_freq_to_the_batch_chain():
+    """AddColoredNoise's min_freq_hz reaches augment_batch(params=): the batch rows are the transform's output."""
+    from noisegen.cuda import augment_batch
+    from noisegen.stream import cuda_batch_params
+    from noisegen.transforms import AddColoredNoise
+
+    x = np.random.default_rng(1).standard_normal((2, 800)).astype(np.float32)
+    t = AddColoredNoise(p=1.0)
+    want, recs = [], []
+    for i in range(2):
+        want.append(t(x[i], sample_rate=8000, rng=i))
+        recs.append(t.last_params)
+    params, order, _ = cuda_batch_params(t, recs, sample_rate=8000, width=800)
+    assert params["noise_min_freq_hz"] == 20.0
+    got = augment_batch(x, sample_rate=8000, params=params, band_order=order, backend="cpu")
+    np.testing.assert_allclose(got.samples, np.stack(want), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ng.ParameterError, match="min_freq_hz"):
+        augment_batch(x, sample_rate=8000, params={**params, "noise_min_freq_hz": 4000.0}, backend="cpu")
 
 
 # ----------------------------------------------------------------------------- reductions and mixing

@@ -91,7 +91,60 @@ def test_white_is_standard_normal():
     assert abs(tail - expected) < 5 * math.sqrt(expected / y.size)
 
 
-@pytest.mark.parametrize("beta", [-2, -1, -0.5, 0, 0.5, 1, 1.5, 2])
+# Every beta on the 0.001 grid of [-2, 2] (issue 13.1: [-1.9999, -1.806] was all NaN).
+BETA_GRID = np.round(np.arange(-2000, 2001) / 1000, 3)
+# A sampled grid for generated noise, dense in the range that used to fail.
+BETA_SAMPLES = sorted({*np.round(np.linspace(-2, 2, 21), 3), -1.9999, -1.99, -1.95, -1.9, -1.85, -1.81, -1.8062,
+                       -1.806, -1.8, 1.806, 1.9, 1.9999})
+
+
+def _bank_response(bank, w):
+    """Complex response of the parallel bank at ``w`` rad/sample (no high-pass)."""
+    zinv = np.exp(-1j * w)
+    return bank.direct + (bank.residues[:, None] / (1.0 - bank.poles[:, None] * zinv)).sum(axis=0)
+
+
+def test_design_is_finite_unit_variance_and_on_slope_for_every_beta_on_the_grid():
+    # Exact filter response, integrated on a log grid: variance = (1/pi) * int_0^pi |H|^2 dw,
+    # independent of the closed form the design normalises with.
+    w = np.concatenate([[0.0], np.geomspace(1e-9, np.pi, 1200)])
+    f = w / (2 * np.pi)
+    band = (f >= 5e-4) & (f <= 0.47)
+    for beta in BETA_GRID:
+        bank = _design(float(beta))
+        for a in (bank.poles, bank.residues, [bank.direct], bank.init):
+            assert np.all(np.isfinite(a)), beta
+        assert len(set(bank.poles)) == len(bank.poles), beta  # distinct poles: a true one-pole bank
+        power = np.abs(_bank_response(bank, w)) ** 2
+        assert abs(np.trapezoid(power, w) / np.pi - 1.0) < 1e-4, beta
+        slope = np.polyfit(np.log2(f[band]), 10 * np.log10(power[band]), 1)[0]
+        assert abs(slope + 3.0103 * beta) < 0.005, beta
+        # the stationary initial state reproduces the states' covariance
+        cov = 1.0 / (1.0 - np.outer(bank.poles, bank.poles))
+        np.testing.assert_allclose(bank.init @ bank.init.T, cov, rtol=1e-9, atol=1e-9 * np.abs(cov).max(initial=1))
+
+
+def test_colored_noise_is_finite_for_every_beta_on_the_grid():
+    for beta in BETA_GRID:
+        mono = colored_noise(1000, beta=beta, rng=1, dtype=np.float32)
+        stereo = colored_noise(1000, beta=beta, rng=1, n_channels=2, dtype=np.float64)
+        assert np.all(np.isfinite(mono)) and np.all(np.isfinite(stereo)), beta
+
+
+@pytest.mark.parametrize("beta", BETA_SAMPLES)
+def test_colored_and_generator_unit_variance_on_a_beta_grid(beta):
+    # 50,000 independent channels of 32 samples: the filters start in their
+    # stationary state, so the variance is 1 from the first sample on.
+    y = colored_noise(32, beta=beta, rng=5, n_channels=50_000, dtype=np.float64)
+    assert np.all(np.isfinite(y))
+    assert abs(np.mean(y**2) - 1.0) < 0.02, beta
+    gen = NoiseGenerator(beta, sample_rate=16000, rng=5, n_channels=50_000, dtype=np.float32)
+    z = np.concatenate([gen.read(5), gen.read(27)], axis=-1)
+    assert z.dtype == np.float32 and np.all(np.isfinite(z))
+    np.testing.assert_allclose(z, y, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("beta", [-2, -1.9, -1.81, -1, -0.5, 0, 0.5, 1, 1.5, 2])
 def test_colored_psd_slope_three_decades(beta):
     sample_rate = 16000
     y = colored_noise(1 << 20, beta=beta, rng=11, n_channels=4, dtype=np.float64)
@@ -214,3 +267,133 @@ def test_generator_bad_input():
         NoiseGenerator("pink", sample_rate=16000.5)
     with pytest.raises(ParameterError, match="n_samples"):
         NoiseGenerator("pink", sample_rate=16000).read(-5)
+
+
+# ------------------------------------------------------------- min_freq_hz
+
+MIN_FREQ_BETAS = [-2, -1.9, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 1.9, 2]
+
+
+def _full_response(bank, w):
+    """Complex response of a bank with complex one-pole pairs: Re(R v) is (R/(1-pu) + conj)/2."""
+    zinv = np.exp(-1j * w)
+    h = _bank_response(bank, w) if bank.poles.size else np.full(w.shape, bank.direct, complex)
+    for (pr, pi), (rr, ri) in zip(bank.pair_poles, bank.pair_residues):
+        p, r = pr + 1j * pi, rr + 1j * ri
+        h = h + 0.5 * (r / (1.0 - p * zinv) + np.conj(r) / (1.0 - np.conj(p) * zinv))
+    return h
+
+
+def test_default_noise_is_unchanged():
+    # min_freq_hz=None keeps the noise of noisegen 0.1 bit for bit (values from before the change)
+    golden = {
+        1.0: [0.2661641946130735, 0.04639505797361597, -0.30395469513120715, -0.138558497546862],
+        2.0: [1.5461688222547423, 1.539225482647639, 1.5257058972467716, 1.522098430255446],
+        -2.0: [0.9625479444970698, -0.2386413482082957, -0.2389966926127872, 0.5470167149677978],
+        0.5: [-0.004724072254985693, -0.2695436231616501, -0.7989300517957798, -0.2615040120210473],
+    }
+    for beta, values in golden.items():
+        assert colored_noise(4, beta=beta, rng=2024, dtype=np.float64).tolist() == values
+        with_rate = colored_noise(4, beta=beta, rng=2024, dtype=np.float64, sample_rate=16000)
+        assert with_rate.tolist() == values
+
+
+@pytest.mark.parametrize("min_freq", [20 / 16000, 50 / 48000, 1e-6, 0.3])
+def test_min_freq_design_on_the_beta_grid(min_freq):
+    # Exact response of the design: unit variance, at most 0.45 % of the power
+    # below min_freq, 1/f**beta slope from 2 * min_freq up.
+    w = np.concatenate([[0.0], np.geomspace(1e-10, np.pi, 3000)])
+    f = w / (2 * np.pi)
+    below = f < min_freq
+    band = (f >= 2 * min_freq) & (f <= 0.47)
+    for beta in np.round(np.arange(-200, 201, 2) / 100, 2):
+        bank = _design(float(beta), min_freq)
+        for a in (bank.poles, bank.residues, [bank.direct], bank.init, bank.pair_poles, bank.pair_residues):
+            assert np.all(np.isfinite(a)), beta
+        power = np.abs(_full_response(bank, w)) ** 2
+        total = np.trapezoid(power, w) / np.pi
+        assert abs(total - 1.0) < 1e-4, beta
+        assert np.trapezoid(power[below], w[below]) / np.pi < 0.0045, beta
+        if min_freq < 0.01:
+            slope = np.polyfit(np.log2(f[band]), 10 * np.log10(power[band]), 1)[0]
+            assert abs(slope + 3.0103 * beta) < 0.02, beta
+
+
+def _fft_power(y, sample_rate, lo_hz):
+    """Power per channel above ``lo_hz`` (periodogram) and the total."""
+    spec = np.abs(np.fft.rfft(np.asarray(y, dtype=np.float64), axis=-1)) ** 2
+    f = np.fft.rfftfreq(np.shape(y)[-1], 1.0 / sample_rate)
+    return spec[..., f >= lo_hz].sum(axis=-1), spec.sum(axis=-1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("beta", MIN_FREQ_BETAS)
+def test_min_freq_noise_is_empty_below_and_zero_mean(beta, dtype):
+    sr = 16000
+    y = colored_noise(4 * sr, beta=beta, rng=9, n_channels=2, dtype=dtype, min_freq_hz=20, sample_rate=sr)
+    assert y.dtype == dtype and np.all(np.isfinite(y))
+    above, total = _fft_power(y, sr, 20.0)
+    assert np.all(above / total > 0.985), above / total  # at most 1.5 % below 20 Hz (0.07 dB)
+    seconds = y.reshape(2, 4, sr)
+    assert np.all(np.abs(seconds.mean(axis=-1)) < 0.05 * seconds.std(axis=-1)), beta
+    mono = colored_noise(4 * sr, beta=beta, rng=9, dtype=dtype, min_freq_hz=20, sample_rate=sr)
+    np.testing.assert_allclose(mono, y[0], rtol=1e-6, atol=1e-6)  # up to the BLAS rounding of the initial state
+
+
+@pytest.mark.parametrize("beta", MIN_FREQ_BETAS)
+def test_min_freq_noise_has_unit_variance_from_the_first_sample(beta):
+    y = colored_noise(32, beta=beta, rng=5, n_channels=50_000, dtype=np.float64, min_freq_hz=30, sample_rate=8000)
+    assert abs(np.mean(y**2) - 1.0) < 0.02, beta
+    assert abs(np.mean(y[:, 0] ** 2) - 1.0) < 0.04, beta
+
+
+@pytest.mark.parametrize("beta", [-1.3, 0.7, 2.0])
+def test_min_freq_psd_slope_above_it(beta):
+    y = colored_noise(1 << 20, beta=beta, rng=3, n_channels=4, dtype=np.float64, min_freq_hz=50, sample_rate=16000)
+    slope = _psd_slope(y, 16000, 100.0, 7500.0)
+    assert abs(slope - (-3.0103 * beta)) < 0.1, slope
+
+
+@pytest.mark.parametrize("kind", ["white", "pink", "brown", "violet", -1.9, 0.7])
+@pytest.mark.parametrize("n_channels", [1, 2])
+def test_generator_with_min_freq_reads_in_any_chunks_equal_one_read(kind, n_channels):
+    sizes = [1, 63, 64, 65, 4095, 8193, 1, 7, 3, 1]
+    total = sum(sizes)
+    args = dict(sample_rate=16000, rng=42, n_channels=n_channels, min_freq_hz=20)
+    whole = NoiseGenerator(kind, **args).read(total)
+    gen = NoiseGenerator(kind, **args)
+    parts = np.concatenate([gen.read(n) for n in sizes], axis=-1)
+    np.testing.assert_array_equal(parts, whole)
+    beta = noisegen.NOISE_COLORS.get(kind, kind)
+    once = colored_noise(total, beta=beta, rng=42, n_channels=None if n_channels == 1 else n_channels,
+                         min_freq_hz=20, sample_rate=16000)
+    np.testing.assert_array_equal(once, whole)
+    assert "min_freq_hz=20" in repr(gen)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(min_freq_hz=20), "sample_rate"),
+        (dict(min_freq_hz=0, sample_rate=16000), "min_freq_hz"),
+        (dict(min_freq_hz=-5, sample_rate=16000), "min_freq_hz"),
+        (dict(min_freq_hz=8000, sample_rate=16000), "min_freq_hz"),
+        (dict(min_freq_hz=float("nan"), sample_rate=16000), "min_freq_hz"),
+        (dict(min_freq_hz="20", sample_rate=16000), "min_freq_hz"),
+        (dict(min_freq_hz=20, sample_rate=0), "sample_rate"),
+        (dict(sample_rate=-1), "sample_rate"),
+    ],
+)
+def test_min_freq_bad_input(kwargs, name):
+    with pytest.raises(ParameterError, match=name):
+        colored_noise(10, beta=1.0, **kwargs)
+    if "sample_rate" in kwargs and "min_freq_hz" in kwargs:
+        with pytest.raises(ParameterError, match=name):
+            NoiseGenerator(1.0, **kwargs)
+
+
+def test_min_freq_just_below_nyquist_and_speech():
+    y = colored_noise(8, beta=1.0, rng=0, n_channels=50_000, min_freq_hz=7990, sample_rate=16000, dtype=np.float64)
+    assert np.all(np.isfinite(y)) and abs(np.mean(y**2) - 1.0) < 0.03
+    with pytest.raises(ParameterError, match="min_freq_hz"):
+        NoiseGenerator("speech", sample_rate=16000, min_freq_hz=20)

@@ -265,6 +265,51 @@ def test_background_noise_hits_the_drawn_snr(data_dir, speech_16k):
         assert abs(snr - t.last_params["snr_db"]) < 0.05
 
 
+def _band_power(y, lo_hz, sample_rate=SR):
+    """Periodogram power above ``lo_hz``, summed over channels."""
+    spec = np.abs(np.fft.rfft(np.asarray(y, dtype=np.float64), axis=-1)) ** 2
+    return spec[..., np.fft.rfftfreq(np.shape(y)[-1], 1.0 / sample_rate) >= lo_hz].sum()
+
+
+@_needs("colored_noise", "mix_at_snr")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_channels", [None, 2])
+def test_colored_noise_snr_holds_over_the_audio_band(dtype, n_channels):
+    # issue 13.2: the SNR over [20 Hz, Nyquist] is the requested one, and the
+    # noise has no DC drift, for every beta (with the default min_freq_hz=20)
+    x = 0.1 * noisegen.colored_noise(4 * SR, beta=0.0, rng=100, n_channels=n_channels, dtype=dtype,
+                                     min_freq_hz=20, sample_rate=SR)
+    t = AddColoredNoise(p=1.0)
+    assert t.min_freq_hz == 20.0
+    for k, beta in enumerate([-2.0, -1.9, -1.0, 0.0, 1.0, 2.0]):
+        for snr_db in (0.0, 12.5):
+            params = {"name": "AddColoredNoise", "applied": True, "beta": beta, "snr_db": snr_db, "seed": 1000 + k}
+            noise = t.apply_params(x, sample_rate=SR, params=params) - x
+            band_snr = 10 * np.log10(_band_power(x, 20.0) / _band_power(noise, 20.0))
+            assert abs(band_snr - snr_db) < 0.1, (beta, snr_db, band_snr)
+            seconds = noise.reshape(-1, 4, SR)
+            assert np.all(np.abs(seconds.mean(axis=-1)) < 0.05 * seconds.std(axis=-1)), beta
+    # without it, brown noise's power far below the audio band sets the SNR
+    params = {"name": "AddColoredNoise", "applied": True, "beta": 2.0, "snr_db": 10.0, "seed": 3}
+    noise = AddColoredNoise(p=1.0, min_freq_hz=None).apply_params(x, sample_rate=SR, params=params) - x
+    assert 10 * np.log10(_band_power(x, 20.0) / _band_power(noise, 20.0)) > 11.0
+
+
+def test_colored_noise_min_freq_round_trips_and_is_validated():
+    for t, value in [(AddColoredNoise(), 20.0), (AddColoredNoise(min_freq_hz=None), None),
+                     (AddColoredNoise(min_freq_hz=35.5, p=0.2), 35.5)]:
+        d = t.to_dict()
+        assert d["min_freq_hz"] == value
+        back = Transform.from_dict(json.loads(json.dumps(d)))
+        assert back.min_freq_hz == value and back.to_dict() == d
+    for bad in (0, -3, float("nan"), "20"):
+        with pytest.raises(ParameterError, match="min_freq_hz"):
+            AddColoredNoise(min_freq_hz=bad)
+    x = np.random.default_rng(0).standard_normal(100).astype(np.float32)
+    with pytest.raises(ParameterError, match="min_freq_hz"):  # 20 Hz is above Nyquist at 30 Hz
+        AddColoredNoise(p=1.0)(x, sample_rate=30, rng=0)
+
+
 def test_transforms_exported_at_top_level():
     for name in noisegen.transforms.__all__:
         assert getattr(noisegen, name) is getattr(noisegen.transforms, name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._validation import check_real
 from .base import Transform, draw_seed, draw_uniform, effect, uniform_range
 
 __all__ = ["AddColoredNoise"]
@@ -11,22 +12,30 @@ class AddColoredNoise(Transform):
     """Add ``1/f**beta`` noise, ``beta`` and SNR drawn uniformly in their ranges.
 
     The noise comes from :func:`noisegen.colored_noise` keyed by a ``seed``
-    drawn from ``rng`` and mixed with :func:`noisegen.mix_at_snr`.
-    ``last_params``: ``beta``, ``snr_db``, ``seed``.
+    drawn from ``rng`` and mixed with :func:`noisegen.mix_at_snr` over the
+    whole clip. ``last_params``: ``beta``, ``snr_db``, ``seed``.
 
     Parameters
     ----------
     min_beta, max_beta : float
         Spectral exponents in [-2, 2] (0 white, 1 pink, 2 brown, -1 blue).
     min_snr_db, max_snr_db : float
+    min_freq_hz : float or None
+        The noise has no power below this frequency (see
+        :func:`noisegen.colored_noise`), so the SNR holds over
+        ``[min_freq_hz, Nyquist]`` too (within 0.02 dB), instead of being
+        set by brown or pink power far below the audio band. Default 20 Hz;
+        it must lie below the clip's Nyquist frequency. ``None``: the
+        spectrum runs down to ``2e-5 * sample_rate``.
     p : float
     """
 
     def __init__(self, min_beta: float = -2.0, max_beta: float = 2.0, min_snr_db: float = 3.0,
-                 max_snr_db: float = 30.0, p: float = 0.5):
+                 max_snr_db: float = 30.0, p: float = 0.5, min_freq_hz: float | None = 20.0):
         super().__init__(p=p)
         self.min_beta, self.max_beta = uniform_range(min_beta, max_beta, "min_beta", "max_beta", low=-2.0, high=2.0)
         self.min_snr_db, self.max_snr_db = uniform_range(min_snr_db, max_snr_db, "min_snr_db", "max_snr_db")
+        self.min_freq_hz = check_real(min_freq_hz, "min_freq_hz", low=0.0, low_inclusive=False, allow_none=True)
 
     def randomize(self, samples, sample_rate, gen):
         return {
@@ -38,7 +47,8 @@ class AddColoredNoise(Transform):
     def _apply(self, samples, sample_rate, params):
         n_channels = samples.shape[0] if samples.ndim == 2 else None
         noise = effect("colored_noise")(
-            samples.shape[-1], beta=params["beta"], rng=params["seed"], n_channels=n_channels, dtype=samples.dtype
+            samples.shape[-1], beta=params["beta"], rng=params["seed"], n_channels=n_channels, dtype=samples.dtype,
+            min_freq_hz=self.min_freq_hz, sample_rate=sample_rate,
         )
         return effect("mix_at_snr")(samples, noise, snr_db=params["snr_db"])
 
@@ -46,4 +56,5 @@ class AddColoredNoise(Transform):
         return {
             "min_beta": self.min_beta, "max_beta": self.max_beta,
             "min_snr_db": self.min_snr_db, "max_snr_db": self.max_snr_db, "p": self.p,
+            "min_freq_hz": self.min_freq_hz,
         }

@@ -9,7 +9,7 @@ the bank).
 - :func:`white`: one thread per sample (fully parallel).
 - :func:`colored`: one thread per row; the one-pole states live in
   registers / local memory. Each row may have its own bank (per-item
-  ``beta``): banks are padded to ``MAX_SECTIONS`` with zero poles and zero
+  ``beta``): banks are padded to one width with zero poles and zero
   residues, which contribute nothing.
 """
 
@@ -20,8 +20,10 @@ from numba import cuda
 
 from ..rng import ZIG_FI, ZIG_KI, ZIG_WI, hash64, normal_from_hash, stream_key
 
-#: Largest one-pole bank a row may use (the 1/f designs use at most 9).
+#: Largest one-pole bank a row may use (the 1/f designs use at most 9, 14 with a low ``min_freq_hz``).
 MAX_SECTIONS = 16
+#: Most complex one-pole pairs a row may use (the order-8 high-pass of ``min_freq_hz`` uses 4).
+MAX_PAIRS = 8
 
 
 @cuda.jit
@@ -38,19 +40,28 @@ def white(out, keys, streams, start):
 
 
 @cuda.jit
-def colored(out, keys, streams, start, poles, residues, direct, state):
-    """White noise of row ``r`` (stream ``streams[r]`` of ``keys[r]``) through ``direct[r] + sum_k residues[r, k] / (1 - poles[r, k] z^-1)``.
+def colored(out, keys, streams, start, poles, residues, direct, pair_poles, pair_residues, state):
+    """White noise of row ``r`` (stream ``streams[r]`` of ``keys[r]``) through its bank, like the CPU kernel.
 
-    ``state[r, k]`` is read before the first sample and written back after
-    the last, like the CPU kernel.
+    ``direct[r] + sum_k residues[r, k] / (1 - poles[r, k] z^-1)``, plus the
+    complex one-pole pairs ``pair_poles[r, m]`` / ``pair_residues[r, m]``
+    (``(re, im)``; the high-pass of ``min_freq_hz``). ``state[r]`` holds the
+    ``poles.shape[1]`` real states, then ``(Re v, Im v)`` per pair; it is
+    read before the first sample and written back after the last.
     """
     r = cuda.grid(1)
     if r >= out.shape[0]:
         return
     n_sections = poles.shape[1]
+    n_pairs = pair_poles.shape[1]
     s = cuda.local.array(MAX_SECTIONS, np.float64)
+    vr = cuda.local.array(MAX_PAIRS, np.float64)  # Re, Im of the pairs' complex states
+    vi = cuda.local.array(MAX_PAIRS, np.float64)
     for k in range(n_sections):
         s[k] = state[r, k]
+    for m in range(n_pairs):
+        vr[m] = state[r, n_sections + 2 * m]
+        vi[m] = state[r, n_sections + 2 * m + 1]
     sk = stream_key(keys[r], streams[r])
     d = direct[r]
     for j in range(out.shape[1]):
@@ -60,6 +71,15 @@ def colored(out, keys, streams, start, poles, residues, direct, state):
             v = poles[r, k] * s[k] + x
             s[k] = v
             y += residues[r, k] * v
+        for m in range(n_pairs):
+            re = pair_poles[r, m, 0] * vr[m] - pair_poles[r, m, 1] * vi[m] + x
+            im = pair_poles[r, m, 0] * vi[m] + pair_poles[r, m, 1] * vr[m]
+            vr[m] = re
+            vi[m] = im
+            y += pair_residues[r, m, 0] * re - pair_residues[r, m, 1] * im
         out[r, j] = y
     for k in range(n_sections):
         state[r, k] = s[k]
+    for m in range(n_pairs):
+        state[r, n_sections + 2 * m] = vr[m]
+        state[r, n_sections + 2 * m + 1] = vi[m]

@@ -30,7 +30,8 @@ def signatures():
         fv = f[::1]
         out += [
             (f"noise.white[{f}]", noise.white, (a2, u64, u64, t.int64)),
-            (f"noise.colored[{f}]", noise.colored, (a2, u64, u64, t.int64, t.float64[:, ::1], t.float64[:, ::1], f64, t.float64[:, ::1])),
+            (f"noise.colored[{f}]", noise.colored, (a2, u64, u64, t.int64, t.float64[:, ::1], t.float64[:, ::1], f64,
+                                                    t.float64[:, :, ::1], t.float64[:, :, ::1], t.float64[:, ::1])),
             (f"mix.row_sum_squares[{f}]", mix.row_sum_squares, (a2, i64, t.int64, f64)),
             (f"mix.mix_rows[{f}]", mix.mix_rows, (a2, a2, i64, f64, a2)),
             (f"mix.gain_rows[{f}]", mix.gain_rows, (a2, fv, a2)),
