@@ -21,7 +21,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._backend import resolve_backend
-from ._validation import check_float_dtype, check_int, check_n_channels, check_real, check_sample_rate
+from ._validation import (
+    MAX_SAMPLES,
+    check_float_dtype,
+    check_n_channels,
+    check_n_samples,
+    check_real,
+    check_sample_rate,
+)
 from .errors import ParameterError
 from .oscillators import *  # noqa: F401,F403
 from .oscillators import __all__ as _osc_all
@@ -166,7 +173,7 @@ class NoiseGenerator:
         Seed; the same seed gives the same stream.
     n_channels : int or None
         ``1`` (default) or ``None`` give mono reads of shape ``(n,)``; larger
-        values give ``(n_channels, n)`` with independent channels.
+        values (up to 2**20) give ``(n_channels, n)`` with independent channels.
     dtype : float32 or float64
 
     Examples
@@ -198,6 +205,12 @@ class NoiseGenerator:
             self.kind = "colored"
         else:
             raise ParameterError(f"kind_or_beta must be a colour name or a real beta, got {kind_or_beta!r}")
+        if self.kind == "speech" and self.n_channels * self.sample_rate > MAX_SAMPLES:
+            raise ParameterError(  # reset() warms the shaping filter up on one second per channel
+                f"n_channels={self.n_channels} of speech-shaped noise at {self.sample_rate} Hz needs a warm-up "
+                f"of {self.n_channels * self.sample_rate:,} samples; the limit is {MAX_SAMPLES:,} "
+                "(noisegen._validation.MAX_SAMPLES)"
+            )
         self.key = resolve_key(rng)
         self.reset()
 
@@ -226,8 +239,9 @@ class NoiseGenerator:
         _, self._zi = sosfilt(self._sos, warm, axis=-1, zi=self._zi)
 
     def read(self, n_samples: int) -> np.ndarray:
-        """The next ``n_samples`` samples, shape ``(n,)`` or ``(n_channels, n)``."""
-        n = check_int(n_samples, "n_samples", low=0)
+        """The next ``n_samples`` samples, shape ``(n,)`` or ``(n_channels, n)``
+        (at most ``noisegen._validation.MAX_SAMPLES`` samples over all channels)."""
+        n = check_n_samples(n_samples, n_channels=None if self._mono else self.n_channels)
         from ._kernels.cpu import noise as kernels
 
         if self.kind == "speech":
@@ -283,7 +297,8 @@ def colored_noise(n_samples, *, beta, rng=None, n_channels=None, dtype=np.float3
     Parameters
     ----------
     n_samples : int
-        Number of samples per channel (>= 0).
+        Number of samples per channel (>= 0); the output may hold at most
+        ``noisegen._validation.MAX_SAMPLES`` (2**31) samples over all channels.
     beta : float
         Spectral exponent in [-2, 2]: 0 white, 1 pink, 2 brown, -1 blue,
         -2 violet; any real value in between.
@@ -291,7 +306,7 @@ def colored_noise(n_samples, *, beta, rng=None, n_channels=None, dtype=np.float3
         Seed. The same ``rng`` gives the same noise, however it is chunked
         (see :class:`NoiseGenerator`).
     n_channels : int or None
-        ``None`` gives shape ``(n_samples,)``; an int gives
+        ``None`` gives shape ``(n_samples,)``; an int in [1, 2**20] gives
         ``(n_channels, n_samples)`` with independent channels.
     dtype : float32 or float64
     backend : {"auto", "cpu", "cuda"}
@@ -312,9 +327,9 @@ def colored_noise(n_samples, *, beta, rng=None, n_channels=None, dtype=np.float3
     >>> bool(np.array_equal(y, colored_noise(16000, beta=1.0, rng=0)))
     True
     """
-    n = check_int(n_samples, "n_samples", low=0)
-    beta = _check_beta(beta)
     c = check_n_channels(n_channels)
+    n = check_n_samples(n_samples, n_channels=c)
+    beta = _check_beta(beta)
     dtype = check_float_dtype(dtype)
     check_rng(rng)
     if resolve_backend(backend, supports_cuda=True) == "cuda":
