@@ -108,7 +108,7 @@ class Transform:
         Returns
         -------
         np.ndarray, same dtype as ``samples`` (the same object when the
-        transform is not applied).
+        transform is not applied or ``samples`` is empty).
         """
         samples = check_audio(samples, "samples")
         sample_rate = check_sample_rate(sample_rate)
@@ -129,6 +129,13 @@ class Transform:
 
     def apply_params(self, samples, *, sample_rate, params):
         """Apply the transform with given parameters (replay ``last_params``).
+
+        Raises
+        ------
+        ParameterError
+            When ``params`` is not a dict recorded by this transform: a
+            missing key, a value of the wrong type or out of range (the error
+            names the key, e.g. ``params['gain_db']``).
 
         Examples
         --------
