@@ -22,7 +22,18 @@ import warnings
 import numpy as np
 
 from ._backend import array_dtype, from_device, is_cuda_array, require_cuda, to_device
-from ._validation import check_audio, check_float_dtype, check_int, check_n_channels, check_real, check_sample_rate
+from ._validation import (
+    check_audio,
+    check_duration,
+    check_float_dtype,
+    check_int,
+    check_n_channels,
+    check_n_samples,
+    check_output_size,
+    check_rate_factor,
+    check_real,
+    check_sample_rate,
+)
 from .errors import BackendError, NoisegenWarning, ParameterError
 
 #: Threads per block unless a call says otherwise.
@@ -147,9 +158,9 @@ def cuda_colored_noise(n_samples, *, beta, rng=None, n_channels=None, dtype=np.f
     from .rng import resolve_key
     from .synth import _check_beta, _check_min_freq
 
-    n = check_int(n_samples, "n_samples", low=0)
-    beta = _check_beta(beta)
     c = check_n_channels(n_channels)
+    n = check_n_samples(n_samples, n_channels=c)
+    beta = _check_beta(beta)
     dtype = check_float_dtype(dtype)
     min_freq = _check_min_freq(min_freq_hz, sample_rate)
     key = resolve_key(rng)
@@ -266,12 +277,10 @@ def cuda_bitcrush(y, *, bit_depth, threads=None):
 
 def cuda_time_mask(y, *, start_s, duration_s, sample_rate, fade_s=0.005, threads=None):
     """:func:`noisegen.time_mask` on the GPU."""
-    from .units import seconds_to_samples
-
     sample_rate = check_sample_rate(sample_rate)
-    start = seconds_to_samples(check_real(start_s, "start_s", low=0.0), sample_rate)
-    length = seconds_to_samples(check_real(duration_s, "duration_s", low=0.0), sample_rate)
-    fade = seconds_to_samples(check_real(fade_s, "fade_s", low=0.0), sample_rate)
+    start = check_duration(start_s, "start_s", sample_rate)
+    length = check_duration(duration_s, "duration_s", sample_rate)
+    fade = check_duration(fade_s, "fade_s", sample_rate)
     return _per_row("time_mask_rows", y, start, np.int64, threads, (length, np.int64), (fade, np.int64))
 
 
@@ -382,10 +391,10 @@ def speed_ratio(factor):
 
 def cuda_speed(y, *, factor, sample_rate, threads=None):
     """:func:`noisegen.speed` on the GPU."""
-    factor = check_real(factor, "factor", low=0.0, low_inclusive=False)
+    factor = check_rate_factor(factor, "factor")
     check_sample_rate(sample_rate)
     y2, shape = _audio_rows(y)
-    n_out = round(shape[-1] / factor)
+    n_out = check_output_size(round(shape[-1] / factor), y2.shape[0], "factor", factor)
     if factor == 1.0:
         return _finish(_copy(y2), shape, y)
     out = resample_rows(y2, [speed_ratio(factor)] * y2.shape[0], n_out, threads=threads)
@@ -396,12 +405,13 @@ def cuda_resample(y, *, orig_sample_rate, target_sample_rate, threads=None):
     """:func:`noisegen.resample` on the GPU."""
     from fractions import Fraction
 
-    orig = check_sample_rate(orig_sample_rate, "orig_sample_rate")
-    target = check_sample_rate(target_sample_rate, "target_sample_rate")
+    from .resample import _check_rates
+
+    orig, target = _check_rates(orig_sample_rate, target_sample_rate)
     y2, shape = _audio_rows(y)
     if orig == target:
         return _finish(_copy(y2), shape, y)
-    n_out = -((-shape[-1] * target) // orig)
+    n_out = check_output_size(-((-shape[-1] * target) // orig), y2.shape[0], "target_sample_rate", target)
     out = resample_rows(y2, [Fraction(target, orig)] * y2.shape[0], n_out, threads=threads)
     return _finish(out, shape[:-1] + (n_out,), y)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import reprlib
 
 import numpy as np
 
@@ -25,13 +26,45 @@ __all__ = [
     "check_probability",
     "check_range",
     "check_n_channels",
+    "check_n_samples",
+    "check_output_size",
+    "check_duration",
+    "check_rate_factor",
+    "MAX_SAMPLES",
+    "MAX_CHANNELS",
+    "MIN_SAMPLE_RATE",
+    "MAX_SAMPLE_RATE",
+    "MAX_RATE_FACTOR",
+    "CHANNELS_LAST_LIMIT",
 ]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
+# Documented ranges of size-like arguments (README "Conventions"). They are
+# refused before anything is allocated, so a typo cannot exhaust memory.
+
+#: Largest output of any call, in samples over all channels (8 GiB of float32).
+MAX_SAMPLES = 2**31
+#: Largest ``n_channels`` a generator accepts (2**20: batches of short noises).
+MAX_CHANNELS = 2**20
+#: Accepted sample rates, Hz: 1 Hz to 768 kHz (the highest rate PCM hardware uses).
+MIN_SAMPLE_RATE = 1
+MAX_SAMPLE_RATE = 768_000
+#: Rates and factors (time-stretch rate, speed factor, pitch ratio, resampling
+#: ratio) lie in ``[1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR]``: the resampler's
+#: filter grows with the downsampling factor.
+MAX_RATE_FACTOR = 256
+#: A 2-D array with more channels than this *and* more channels than samples is
+#: taken for a channels-last ``(samples, channels)`` array and refused.
+CHANNELS_LAST_LIMIT = 64
+
+
+_REPR = reprlib.Repr()  # bounded: a hostile nested value must not make a huge message
+_REPR.maxstring = _REPR.maxother = 80
+
 
 def _fmt(value) -> str:
-    text = repr(value)
+    text = _REPR.repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -64,6 +97,13 @@ def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int =
     if y.ndim < 1 or y.ndim > max_ndim:
         expected = "(n_samples,) or (n_channels, n_samples)" if max_ndim == 2 else f"at most {max_ndim} axes"
         raise ParameterError(f"{name} must have shape {expected}, got shape {y.shape}")
+    if y.ndim == 2 and y.shape[0] > max(y.shape[1], CHANNELS_LAST_LIMIT):
+        raise ParameterError(
+            f"{name} has shape {y.shape}: {y.shape[0]} channels of {y.shape[1]} samples looks like a "
+            f"channels-last (samples, channels) array; noisegen wants (channels, samples) with time on "
+            f"the last axis: pass {name}.T (arrays with more than {CHANNELS_LAST_LIMIT} channels must "
+            "have at least as many samples as channels)"
+        )
     if not allow_empty and y.shape[-1] == 0:
         raise ParameterError(f"{name} must hold at least one sample, got shape {y.shape}")
     if finite and y.size and not np.isfinite(y).all():
@@ -78,12 +118,53 @@ def nonfinite_error(y, name: str = "y") -> ParameterError:
 
 
 def check_sample_rate(sample_rate, name: str = "sample_rate") -> int:
-    """A positive integer number of samples per second (floats equal to an integer pass)."""
+    """An integer number of samples per second in ``[MIN_SAMPLE_RATE, MAX_SAMPLE_RATE]``
+    (1 Hz to 768 kHz; floats equal to an integer pass)."""
+    expected = f"an integer in Hz in [{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}]"
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
-        raise ParameterError(f"{name} must be a positive integer in Hz, got {_fmt(sample_rate)}")
-    if not math.isfinite(sample_rate) or sample_rate != int(sample_rate) or sample_rate <= 0:
-        raise ParameterError(f"{name} must be a positive integer in Hz, got {_fmt(sample_rate)}")
+        raise ParameterError(f"{name} must be {expected}, got {_fmt(sample_rate)}")
+    if not math.isfinite(sample_rate) or sample_rate != int(sample_rate):
+        raise ParameterError(f"{name} must be {expected}, got {_fmt(sample_rate)}")
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise ParameterError(f"{name} must be {expected}, got {_fmt(sample_rate)}")
     return int(sample_rate)
+
+
+def check_output_size(n_out, n_channels, name: str, value) -> int:
+    """Refuse an output of ``n_out`` samples per channel (``n_channels`` rows, None for mono)
+    above :data:`MAX_SAMPLES` over all channels; ``name=value`` is the argument that sized it."""
+    rows = 1 if n_channels is None else n_channels
+    if n_out * rows > MAX_SAMPLES:
+        shape = (n_out,) if n_channels is None else (n_channels, n_out)
+        raise ParameterError(
+            f"{name}={_fmt(value)} would make an output of shape {shape} ({n_out * rows:,} samples); "
+            f"the limit is {MAX_SAMPLES:,} samples over all channels (noisegen._validation.MAX_SAMPLES)"
+        )
+    return n_out
+
+
+def check_n_samples(n_samples, name: str = "n_samples", *, n_channels=None) -> int:
+    """A sample count ``>= 0`` whose output (over ``n_channels``) stays within :data:`MAX_SAMPLES`."""
+    n = check_int(n_samples, name, low=0)
+    return check_output_size(n, n_channels, name, n_samples)
+
+
+def check_duration(duration_s, name: str, sample_rate: int, *, n_channels=None) -> int:
+    """A duration ``>= 0`` in seconds as a sample count (``round(duration_s * sample_rate)``),
+    refused when it exceeds :data:`MAX_SAMPLES` over ``n_channels``."""
+    seconds = check_real(duration_s, name, low=0.0)
+    if seconds * sample_rate > MAX_SAMPLES:  # before round(): 1e300 s must not become a huge int
+        rows = 1 if n_channels is None else n_channels
+        raise ParameterError(
+            f"{name}={_fmt(duration_s)} s is {seconds * sample_rate:.3g} samples at {sample_rate} Hz; "
+            f"the limit is {MAX_SAMPLES // rows:,} samples (noisegen._validation.MAX_SAMPLES)"
+        )
+    return check_output_size(int(round(seconds * sample_rate)), n_channels, name, duration_s)
+
+
+def check_rate_factor(value, name: str) -> float:
+    """A rate or factor in ``[1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR]`` (time-stretch rate, speed factor)."""
+    return check_real(value, name, low=1.0 / MAX_RATE_FACTOR, high=float(MAX_RATE_FACTOR))
 
 
 def check_real(
@@ -163,10 +244,10 @@ def check_range(min_value, max_value, min_name: str, max_name: str, *, low=None,
 
 
 def check_n_channels(n_channels, name: str = "n_channels"):
-    """``None`` (mono, shape ``(n,)``) or a positive channel count (shape ``(c, n)``)."""
+    """``None`` (mono, shape ``(n,)``) or a channel count in ``[1, MAX_CHANNELS]`` (shape ``(c, n)``)."""
     if n_channels is None:
         return None
-    return check_int(n_channels, name, low=1)
+    return check_int(n_channels, name, low=1, high=MAX_CHANNELS)
 
 
 def check_finite_output(out, what: str, *, y=None, total=None):

@@ -18,9 +18,9 @@ import warnings
 import numpy as np
 
 from ._backend import resolve_backend
-from ._validation import check_audio, check_finite_output, check_int, check_real, check_sample_rate
+from ._validation import check_audio, check_duration, check_finite_output, check_int, check_real, check_sample_rate
 from .errors import NoisegenWarning
-from .units import db_to_amplitude, seconds_to_samples
+from .units import db_to_amplitude
 
 __all__ = ["gain", "clip", "bitcrush", "time_mask"]
 
@@ -173,10 +173,11 @@ def time_mask(y, *, start_s, duration_s, sample_rate, fade_s=0.005, backend="aut
     ----------
     y : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
     start_s, duration_s : float
-        Start and length of the masked stretch, in seconds (>= 0).
+        Start and length of the masked stretch, in seconds (>= 0, at most
+        ``noisegen._validation.MAX_SAMPLES`` (2**31) samples long).
     sample_rate : int
     fade_s : float
-        Length of each fade (default 5 ms); 0 gives a hard mask.
+        Length of each fade (default 5 ms, same range); 0 gives a hard mask.
     backend : {"auto", "cpu", "cuda"}
         "auto" runs on the GPU when ``y`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
 
@@ -197,26 +198,29 @@ def time_mask(y, *, start_s, duration_s, sample_rate, fade_s=0.005, backend="aut
         return cuda_time_mask(y, start_s=start_s, duration_s=duration_s, sample_rate=sample_rate, fade_s=fade_s)
     y = check_audio(y, "y")
     sample_rate = check_sample_rate(sample_rate)
-    start = seconds_to_samples(check_real(start_s, "start_s", low=0.0), sample_rate)
-    length = seconds_to_samples(check_real(duration_s, "duration_s", low=0.0), sample_rate)
-    fade = seconds_to_samples(check_real(fade_s, "fade_s", low=0.0), sample_rate)
+    start = check_duration(start_s, "start_s", sample_rate)
+    length = check_duration(duration_s, "duration_s", sample_rate)
+    fade = check_duration(fade_s, "fade_s", sample_rate)
     out = y.copy()
     n = y.shape[-1]
     stop = min(start + length, n)
     if start >= stop:
         return out
-    window = _mask_window(length, fade).astype(y.dtype)
-    out[..., start:stop] *= window[: stop - start]
+    window = _mask_window(length, fade, stop - start).astype(y.dtype)
+    out[..., start:stop] *= window
     return out
 
 
-def _mask_window(length, fade):
-    """1 -> 0 raised-cosine fade, zeros, 0 -> 1 fade; ``length`` samples."""
+def _mask_window(length, fade, keep):
+    """The first ``keep`` samples of a ``length``-sample window: 1 -> 0 raised-cosine fade,
+    zeros, 0 -> 1 fade (only the part inside the signal is built)."""
     fade = min(fade, length // 2)
-    w = np.zeros(length)
+    w = np.zeros(keep)
     if fade:
         ramp = 0.5 + 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)  # 1 -> 0
-        w[:fade] = ramp
-        w[length - fade:] = ramp[::-1]
+        w[:fade] = ramp[:keep]
+        tail = length - fade  # where the 0 -> 1 fade starts
+        if tail < keep:
+            w[tail:] = ramp[::-1][: keep - tail]
     return w
 

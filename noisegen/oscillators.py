@@ -20,9 +20,16 @@ import math
 
 import numpy as np
 
-from ._validation import check_float_dtype, check_int, check_n_channels, check_real, check_sample_rate, check_choice
+from ._validation import (
+    check_choice,
+    check_duration,
+    check_float_dtype,
+    check_n_channels,
+    check_n_samples,
+    check_real,
+    check_sample_rate,
+)
 from .errors import ParameterError
-from .units import seconds_to_samples
 
 __all__ = [
     "tone",
@@ -45,23 +52,24 @@ HUM_HARMONIC_LEVELS_DB = (0.0, -18.0, -6.0, -24.0, -12.0, -30.0, -18.0, -36.0, -
 # ----------------------------------------------------------------------------- validation
 
 
-def _length(duration_s, n_samples, sample_rate: int) -> int:
+def _length(duration_s, n_samples, sample_rate: int, n_channels=None) -> int:
+    """The output length; refused beyond ``MAX_SAMPLES`` over all channels."""
     if (duration_s is None) == (n_samples is None):
         raise ParameterError(
             "exactly one of duration_s and n_samples must be given, "
             f"got duration_s={duration_s!r}, n_samples={n_samples!r}"
         )
     if n_samples is not None:
-        return check_int(n_samples, "n_samples", low=0)
-    return seconds_to_samples(check_real(duration_s, "duration_s", low=0.0), sample_rate)
+        return check_n_samples(n_samples, n_channels=n_channels)
+    return check_duration(duration_s, "duration_s", sample_rate, n_channels=n_channels)
 
 
 def _common(sample_rate, duration_s, n_samples, amplitude, phase, n_channels, dtype):
     sample_rate = check_sample_rate(sample_rate)
-    n = _length(duration_s, n_samples, sample_rate)
+    n_channels = check_n_channels(n_channels)
+    n = _length(duration_s, n_samples, sample_rate, n_channels)
     amplitude = check_real(amplitude, "amplitude")
     phase = check_real(phase, "phase")
-    n_channels = check_n_channels(n_channels)
     dtype = check_float_dtype(dtype)
     return sample_rate, n, amplitude, phase, n_channels, dtype
 
@@ -103,12 +111,14 @@ def tone(*, freq_hz, sample_rate, duration_s=None, n_samples=None, amplitude=1.0
         Sample rate in Hz.
     duration_s, n_samples : float or int
         Length; give exactly one. ``duration_s`` is rounded to the nearest sample.
+        The output may hold at most ``noisegen._validation.MAX_SAMPLES``
+        (2**31) samples over all channels.
     amplitude : float
         Peak amplitude.
     phase : float
         Phase at ``t = 0`` in radians.
     n_channels : int or None
-        ``None`` for shape ``(n,)``; an int for ``(n_channels, n)`` (identical rows).
+        ``None`` for shape ``(n,)``; an int in [1, 2**20] for ``(n_channels, n)`` (identical rows).
     dtype : float32 or float64
 
     Returns
@@ -475,9 +485,9 @@ def speech_shaped_noise(*, sample_rate, duration_s=None, n_samples=None, rng=Non
     from .synth import NoiseGenerator
 
     sr = check_sample_rate(sample_rate)
-    n = _length(duration_s, n_samples, sr)
-    amplitude = check_real(amplitude, "amplitude")
     n_channels = check_n_channels(n_channels)
+    n = _length(duration_s, n_samples, sr, n_channels)
+    amplitude = check_real(amplitude, "amplitude")
     dtype = check_float_dtype(dtype)
     gen = NoiseGenerator("speech", sample_rate=sr, rng=rng, n_channels=n_channels or 1, dtype=np.float64)
     y = gen.read(n)

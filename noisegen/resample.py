@@ -37,7 +37,14 @@ import numpy as np
 
 from ._backend import resolve_backend
 from ._resample_design import PASSBAND, decimation_table, equiripple_polyphase, kaiser_table, window_width
-from ._validation import check_audio, check_finite_output, check_sample_rate, nonfinite_error
+from ._validation import (
+    MAX_RATE_FACTOR,
+    check_audio,
+    check_finite_output,
+    check_output_size,
+    check_sample_rate,
+    nonfinite_error,
+)
 from .errors import ParameterError
 
 __all__ = ["resample", "Resampler"]
@@ -235,6 +242,19 @@ def _apply(y, ratio, n_out, name="y"):
     return out.reshape(y.shape[:-1] + (n_out,))
 
 
+def _check_rates(orig_sample_rate, target_sample_rate):
+    """Both rates, each in the range of ``check_sample_rate``, with their ratio in
+    ``[1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR]`` (the filter grows with the downsampling factor)."""
+    orig = check_sample_rate(orig_sample_rate, "orig_sample_rate")
+    target = check_sample_rate(target_sample_rate, "target_sample_rate")
+    if max(orig, target) > MAX_RATE_FACTOR * min(orig, target):
+        raise ParameterError(
+            f"target_sample_rate / orig_sample_rate must be in [1/{MAX_RATE_FACTOR}, {MAX_RATE_FACTOR}], "
+            f"got {target} / {orig}; resample in two steps for a larger change"
+        )
+    return orig, target
+
+
 def resample(y, *, orig_sample_rate, target_sample_rate, backend="auto"):
     """Change the sample rate of ``y`` with a band-limited (Kaiser sinc) filter.
 
@@ -243,7 +263,9 @@ def resample(y, *, orig_sample_rate, target_sample_rate, backend="auto"):
     y : np.ndarray [shape=(n,) or (channels, n)], float32 or float64
         Audio, time on the last axis.
     orig_sample_rate, target_sample_rate : int
-        Sample rates in Hz.
+        Sample rates in Hz, each in [1, 768000], their ratio in [1/256, 256].
+        The output may hold at most ``noisegen._validation.MAX_SAMPLES``
+        (2**31) samples.
     backend : {"auto", "cpu", "cuda"}
         Where to run; "auto" runs on the GPU when ``y`` is a CUDA array
         (numba, CuPy, PyTorch), else on the CPU.
@@ -274,12 +296,12 @@ def resample(y, *, orig_sample_rate, target_sample_rate, backend="auto"):
 
         return cuda_resample(y, orig_sample_rate=orig_sample_rate, target_sample_rate=target_sample_rate)
     y = check_audio(y, finite=False)  # _apply checks for NaN/inf through its (shorter) output
-    orig = check_sample_rate(orig_sample_rate, "orig_sample_rate")
-    target = check_sample_rate(target_sample_rate, "target_sample_rate")
+    orig, target = _check_rates(orig_sample_rate, target_sample_rate)
     if orig == target:
         return check_audio(y).copy()
     n = y.shape[-1]
-    n_out = -((-n * target) // orig)
+    rows = None if y.ndim == 1 else y.shape[0]
+    n_out = check_output_size(-((-n * target) // orig), rows, "target_sample_rate", target)
     return _apply(y, Fraction(target, orig), n_out)
 
 
@@ -293,7 +315,7 @@ class Resampler:
     Parameters
     ----------
     orig_sample_rate, target_sample_rate : int
-        Sample rates in Hz.
+        Sample rates in Hz, as in :func:`resample`.
 
     Examples
     --------
@@ -306,8 +328,7 @@ class Resampler:
     """
 
     def __init__(self, *, orig_sample_rate, target_sample_rate):
-        self.orig_sample_rate = check_sample_rate(orig_sample_rate, "orig_sample_rate")
-        self.target_sample_rate = check_sample_rate(target_sample_rate, "target_sample_rate")
+        self.orig_sample_rate, self.target_sample_rate = _check_rates(orig_sample_rate, target_sample_rate)
         self._ratio = Fraction(self.target_sample_rate, self.orig_sample_rate)
         self.reset()
 

@@ -21,7 +21,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._backend import resolve_backend
-from ._validation import check_float_dtype, check_int, check_n_channels, check_real, check_sample_rate
+from ._validation import (
+    MAX_SAMPLES,
+    check_float_dtype,
+    check_n_channels,
+    check_n_samples,
+    check_real,
+    check_sample_rate,
+)
 from .errors import ParameterError
 from .oscillators import *  # noqa: F401,F403
 from .oscillators import __all__ as _osc_all
@@ -284,7 +291,7 @@ class NoiseGenerator:
         Seed; the same seed gives the same stream.
     n_channels : int or None
         ``1`` (default) or ``None`` give mono reads of shape ``(n,)``; larger
-        values give ``(n_channels, n)`` with independent channels.
+        values (up to 2**20) give ``(n_channels, n)`` with independent channels.
     min_freq_hz : float or None
         Coloured noise only: as in :func:`colored_noise`, nothing below it.
     dtype : float32 or float64
@@ -323,6 +330,12 @@ class NoiseGenerator:
         if self.kind == "speech" and self.min_freq_hz is not None:
             raise ParameterError(f"min_freq_hz applies to coloured noise, not to speech-shaped noise; "
                                  f"got {min_freq_hz!r}")
+        if self.kind == "speech" and self.n_channels * self.sample_rate > MAX_SAMPLES:
+            raise ParameterError(  # reset() warms the shaping filter up on one second per channel
+                f"n_channels={self.n_channels} of speech-shaped noise at {self.sample_rate} Hz needs a warm-up "
+                f"of {self.n_channels * self.sample_rate:,} samples; the limit is {MAX_SAMPLES:,} "
+                "(noisegen._validation.MAX_SAMPLES)"
+            )
         self.key = resolve_key(rng)
         self.reset()
 
@@ -351,8 +364,9 @@ class NoiseGenerator:
         _, self._zi = sosfilt(self._sos, warm, axis=-1, zi=self._zi)
 
     def read(self, n_samples: int) -> np.ndarray:
-        """The next ``n_samples`` samples, shape ``(n,)`` or ``(n_channels, n)``."""
-        n = check_int(n_samples, "n_samples", low=0)
+        """The next ``n_samples`` samples, shape ``(n,)`` or ``(n_channels, n)``
+        (at most ``noisegen._validation.MAX_SAMPLES`` samples over all channels)."""
+        n = check_n_samples(n_samples, n_channels=None if self._mono else self.n_channels)
         from ._kernels.cpu import noise as kernels
 
         if self.kind == "speech":
@@ -421,7 +435,8 @@ def colored_noise(n_samples, *, beta, rng=None, n_channels=None, dtype=np.float3
     Parameters
     ----------
     n_samples : int
-        Number of samples per channel (>= 0).
+        Number of samples per channel (>= 0); the output may hold at most
+        ``noisegen._validation.MAX_SAMPLES`` (2**31) samples over all channels.
     beta : float
         Spectral exponent in [-2, 2]: 0 white, 1 pink, 2 brown, -1 blue,
         -2 violet; any real value in between.
@@ -429,7 +444,7 @@ def colored_noise(n_samples, *, beta, rng=None, n_channels=None, dtype=np.float3
         Seed. The same ``rng`` gives the same noise, however it is chunked
         (see :class:`NoiseGenerator`).
     n_channels : int or None
-        ``None`` gives shape ``(n_samples,)``; an int gives
+        ``None`` gives shape ``(n_samples,)``; an int in [1, 2**20] gives
         ``(n_channels, n_samples)`` with independent channels.
     dtype : float32 or float64
     min_freq_hz : float or None
@@ -459,9 +474,9 @@ def colored_noise(n_samples, *, beta, rng=None, n_channels=None, dtype=np.float3
     >>> bool(abs(brown.mean()) < 0.05 * brown.std())  # nothing near DC
     True
     """
-    n = check_int(n_samples, "n_samples", low=0)
-    beta = _check_beta(beta)
     c = check_n_channels(n_channels)
+    n = check_n_samples(n_samples, n_channels=c)
+    beta = _check_beta(beta)
     dtype = check_float_dtype(dtype)
     check_rng(rng)
     min_freq = _check_min_freq(min_freq_hz, sample_rate)

@@ -21,7 +21,17 @@ from functools import lru_cache
 import numpy as np
 
 from ._backend import resolve_backend
-from ._validation import check_audio, check_choice, check_finite_output, check_int, check_real, check_sample_rate
+from ._validation import (
+    MAX_RATE_FACTOR,
+    check_audio,
+    check_choice,
+    check_finite_output,
+    check_int,
+    check_output_size,
+    check_rate_factor,
+    check_real,
+    check_sample_rate,
+)
 from .resample import _apply as _resample_to_length
 from ._resample_design import filter_table
 
@@ -52,8 +62,9 @@ def speed(y, *, factor, sample_rate, backend="auto"):
     Parameters
     ----------
     y : np.ndarray [shape=(n,) or (channels, n)], float32 or float64
-    factor : float > 0
-        Speed factor; 1.1 is 10 % faster (shorter, higher).
+    factor : float in [1/256, 256]
+        Speed factor; 1.1 is 10 % faster (shorter, higher). The output may
+        hold at most ``noisegen._validation.MAX_SAMPLES`` (2**31) samples.
     sample_rate : int
         Sample rate of ``y`` (and of the output), Hz.
     backend : {"auto", "cpu", "cuda"}
@@ -74,13 +85,18 @@ def speed(y, *, factor, sample_rate, backend="auto"):
 
         return cuda_speed(y, factor=factor, sample_rate=sample_rate)
     y = check_audio(y, finite=False)  # _resample_to_length checks for NaN/inf through its output
-    factor = check_real(factor, "factor", low=0.0, low_inclusive=False)
+    factor = check_rate_factor(factor, "factor")
     check_sample_rate(sample_rate)
-    n_out = round(y.shape[-1] / factor)
+    n_out = check_output_size(round(y.shape[-1] / factor), _rows(y), "factor", factor)
     if factor == 1.0:
         return check_audio(y).copy()
     ratio = _ratio(factor)
     return _resample_to_length(y, 1 / ratio, n_out)
+
+
+def _rows(y):
+    """Channel count for :func:`check_output_size` (None for mono)."""
+    return None if y.ndim == 1 else y.shape[0]
 
 
 #: Taps and phases of the fractional-delay filter WSOLA reads frames through.
@@ -199,8 +215,9 @@ def time_stretch(y, *, rate, sample_rate, method="wsola", backend="auto"):
     Parameters
     ----------
     y : np.ndarray [shape=(n,) or (channels, n)], float32 or float64
-    rate : float > 0
-        Tempo factor; 2.0 is twice as fast (half as long).
+    rate : float in [1/256, 256]
+        Tempo factor; 2.0 is twice as fast (half as long). The output may
+        hold at most ``noisegen._validation.MAX_SAMPLES`` (2**31) samples.
     sample_rate : int
         Sample rate of ``y``, Hz (sets the WSOLA frame of 30 ms and search of +-10 ms).
     method : {"wsola", "phase_vocoder"}
@@ -227,10 +244,11 @@ def time_stretch(y, *, rate, sample_rate, method="wsola", backend="auto"):
     """
     resolve_backend(backend, y)  # no batched GPU form: raises BackendError for CUDA
     y = check_audio(y)
-    rate = check_real(rate, "rate", low=0.0, low_inclusive=False)
+    rate = check_rate_factor(rate, "rate")
     sample_rate = check_sample_rate(sample_rate)
     method = check_choice(method, "method", ("wsola", "phase_vocoder"))
-    return _stretch_to(y, round(y.shape[-1] / rate), sample_rate, method)
+    n_out = check_output_size(round(y.shape[-1] / rate), _rows(y), "rate", rate)
+    return _stretch_to(y, n_out, sample_rate, method)
 
 
 def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, backend="auto"):
@@ -248,8 +266,10 @@ def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, backend="auto"):
     sample_rate : int
         Sample rate of ``y``, Hz.
     n_steps : float
-        Shift in steps (semitones with the default ``bins_per_octave``).
-    bins_per_octave : int > 0
+        Shift in steps (semitones with the default ``bins_per_octave``), in
+        ``[-8, 8]`` octaves: ``|n_steps| <= 8 * bins_per_octave`` (the pitch
+        ratio lies in [1/256, 256], as the rates of :func:`speed`).
+    bins_per_octave : int in [1, 1200]
     backend : {"auto", "cpu"}
 
     Returns
@@ -266,8 +286,9 @@ def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, backend="auto"):
     resolve_backend(backend, y)  # no batched GPU form: raises BackendError for CUDA
     y = check_audio(y)
     sample_rate = check_sample_rate(sample_rate)
-    n_steps = check_real(n_steps, "n_steps")
-    bins_per_octave = check_int(bins_per_octave, "bins_per_octave", low=1)
+    bins_per_octave = check_int(bins_per_octave, "bins_per_octave", low=1, high=1200)
+    octaves = math.log2(MAX_RATE_FACTOR)
+    n_steps = check_real(n_steps, "n_steps", low=-octaves * bins_per_octave, high=octaves * bins_per_octave)
     n = y.shape[-1]
     if n_steps == 0 or n == 0:
         return y.copy()

@@ -314,3 +314,144 @@ def test_transforms_exported_at_top_level():
     for name in noisegen.transforms.__all__:
         assert getattr(noisegen, name) is getattr(noisegen.transforms, name)
         assert name in noisegen.__all__
+
+
+# -- every exported transform class (issue 13.4, 13.14) -----------------------------------------
+
+import inspect  # noqa: E402
+
+
+def _minimal(cls, data_dir):
+    """``cls`` with p=1 and the fewest arguments it needs (the bundled noise / RIR folders)."""
+    extra = {
+        "AddBackgroundNoise": {"noise": data_dir / "noise"},
+        "AddShortNoises": {"sounds": data_dir / "noise", "min_time_between_s": 0.05, "max_time_between_s": 0.1},
+        "ApplyImpulseResponse": {"rir": data_dir / "rir"},
+        "Compose": {"transforms": [Gain(p=1.0), TimeMask(p=1.0)]},
+        "OneOf": {"transforms": [Gain(p=1.0), Clip(p=1.0)]},
+        "SomeOf": {"transforms": [Gain(p=1.0), Clip(p=1.0)], "k": 1},
+    }.get(cls.__name__, {})
+    return cls(p=1.0, **extra)
+
+
+TRANSFORM_CLASSES = [
+    getattr(noisegen.transforms, name)
+    for name in noisegen.transforms.__all__
+    if inspect.isclass(getattr(noisegen.transforms, name)) and getattr(noisegen.transforms, name) is not Transform
+]
+_CLASS_IDS = [cls.__name__ for cls in TRANSFORM_CLASSES]
+
+
+def test_every_transform_class_is_covered():
+    assert len(TRANSFORM_CLASSES) >= 18 and all(issubclass(c, Transform) for c in TRANSFORM_CLASSES)
+
+
+@pytest.mark.parametrize("cls", TRANSFORM_CLASSES, ids=_CLASS_IDS)
+@pytest.mark.parametrize("shape", [(0,), (1, 0), (2, 0)], ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_empty_input_comes_back_unchanged(cls, shape, dtype, data_dir):
+    t = _minimal(cls, data_dir)
+    y = np.zeros(shape, dtype=dtype)
+    out = t(y, sample_rate=SR, rng=3)
+    assert out is y
+    params = t.last_params
+    assert params["applied"] is True and params == json.loads(json.dumps(params))
+    # the parameters were drawn as for any input, deterministically, and replay to the empty input
+    t(y, sample_rate=SR, rng=3)
+    assert t.last_params == params
+    assert t.apply_params(y, sample_rate=SR, params=params) is y
+    # inside a composition too (the chain keeps drawing for the children after it)
+    chain = Compose([t, Gain(p=1.0)])
+    assert chain(y, sample_rate=SR, rng=3) is y
+    assert [c["name"] for c in chain.last_params["transforms"]] == [cls.__name__, "Gain"]
+
+
+def _valid_params(t):
+    """A recorded ``last_params`` of ``t`` (applied) on a short signal."""
+    t(np.random.default_rng(0).standard_normal(1600), sample_rate=SR, rng=1)
+    assert t.last_params["applied"] is True
+    return t.last_params
+
+
+#: Values of the wrong type for any recorded parameter: always a ParameterError.
+WRONG_TYPES = ["1", None, ["1"], {"a": 1}, b"1", object()]
+#: Hostile values of a plausible type: a ParameterError or a normal (finite) output, never a raw exception.
+HOSTILE = [float("nan"), float("inf"), -float("inf"), 1e300, -1e300, 1e5, -1e5, -1, 0, 2**70, -(2**70), 0.5, True]
+
+
+@pytest.mark.parametrize("cls", TRANSFORM_CLASSES, ids=_CLASS_IDS)
+def test_apply_params_refuses_malformed_params(cls, data_dir):
+    t = _minimal(cls, data_dir)
+    params = _valid_params(t)
+    y = np.random.default_rng(0).standard_normal((2, 1600)).astype(np.float32)
+    keys = [k for k in params if k not in ("name", "applied")]
+    assert keys
+    bad = [None, [], "params", {}, {"name": cls.__name__}, {"name": cls.__name__, "applied": True},
+           {**params, "name": "Gain" if cls is not Gain else "Clip"}]
+    bad += [{**params, "applied": v} for v in ("yes", 1.0, None, [True])]
+    bad += [{k: v for k, v in params.items() if k != key} for key in keys]
+    bad += [{**params, key: v} for key in keys for v in WRONG_TYPES]
+    for p in bad:
+        with pytest.raises(ParameterError, match="params"):
+            t.apply_params(y, sample_rate=SR, params=p)
+    for key in keys:
+        for v in HOSTILE:
+            try:
+                out = t.apply_params(y, sample_rate=SR, params={**params, key: v})
+            except ParameterError as exc:
+                assert key in str(exc) or "params" in str(exc)
+            else:
+                assert out.dtype == y.dtype and np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("cls", [Compose, OneOf, SomeOf], ids=lambda c: c.__name__)
+def test_composition_params_name_the_bad_child(cls, data_dir):
+    t = _minimal(cls, data_dir)
+    params = _valid_params(t)
+    y = np.ones(800)
+    n = len(t.transforms)
+    child = params["transforms"][0]
+    for index in (n, 5, -1, n + 10**9, "0", 0.5, None, [0]):
+        with pytest.raises(ParameterError, match=r"params\['indices'\]\[0\]"):
+            t.apply_params(y, sample_rate=SR, params={**params, "indices": [index] + params["indices"][1:]})
+    for indices, children in (([0, 0, 0], [child]), ("0", [child]), ([0], child), (None, None), ([0], "x")):
+        with pytest.raises(ParameterError, match="indices"):
+            t.apply_params(y, sample_rate=SR, params={**params, "indices": indices, "transforms": children})
+    wrong_child = {**child, "name": "Nope"}
+    missing_key = {"name": child["name"], "applied": True}
+    for c in (wrong_child, missing_key, {}, None, 3):
+        with pytest.raises(ParameterError, match=r"params\['transforms'\]\[0\]"):
+            t.apply_params(y, sample_rate=SR, params={**params, "transforms": [c] + params["transforms"][1:]})
+
+
+def _nested(depth):
+    config = {"name": "Gain", "p": 1.0}
+    for _ in range(depth):
+        config = {"name": "Compose", "transforms": [config]}
+    return config
+
+
+@pytest.mark.parametrize("depth", [40, 100, 5000, 100_000])
+def test_load_pipeline_bounds_the_nesting_depth(depth, tmp_path):
+    # a dict, the same as a JSON file, and a list of lists hidden in an argument
+    with pytest.raises(ParameterError, match="64 levels"):
+        load_pipeline(_nested(depth))
+    path = tmp_path / "deep.json"
+    path.write_text('{"name": "Compose", "transforms": [' * depth + '{"name": "Gain"}' + "]}" * depth)
+    with pytest.raises(ParameterError, match="64 levels"):
+        load_pipeline(path)
+    deep_list = 0.0
+    for _ in range(2 * depth):
+        deep_list = [deep_list]
+    with pytest.raises(ParameterError, match="64 levels"):
+        Transform.from_dict({"name": "Gain", "min_gain_db": deep_list})
+
+
+def test_load_pipeline_depth_limit_leaves_real_pipelines_alone():
+    t = load_pipeline(_nested(30))  # 30 compositions: 61 levels of dicts and lists
+    assert t(np.ones(4), sample_rate=SR, rng=0).shape == (4,)
+    shared = 0.0
+    for _ in range(40):  # 2**40 leaves, 41 levels: a shared structure is walked once per level
+        shared = [shared, shared]
+    with pytest.raises(ParameterError, match="min_gain_db must be a finite real"):
+        Transform.from_dict({"name": "Gain", "min_gain_db": shared})

@@ -9,7 +9,7 @@ import numpy as np
 from .._validation import check_choice
 from .._warn import about
 from ..errors import ParameterError
-from .base import Transform, draw_uniform, effect, uniform_range
+from .base import Transform, draw_uniform, effect, index_param, int_param, real_param, uniform_range
 from ._files import AudioBank
 
 __all__ = ["AddBackgroundNoise"]
@@ -106,6 +106,10 @@ class AddBackgroundNoise(Transform):
         index, offset = self._bank(sample_rate).draw(samples.shape[-1], rng=gen)
         return {"noise_index": int(index), "noise_offset": int(offset),
                 "snr_db": draw_uniform(gen, self.min_snr_db, self.max_snr_db)}
+
+    def _param_checks(self, sample_rate):
+        return {"noise_index": index_param(len(self._bank(sample_rate))), "noise_offset": int_param(0),
+                "snr_db": real_param()}
 
     def _apply(self, samples, sample_rate, params):
         bank = self._bank(sample_rate)

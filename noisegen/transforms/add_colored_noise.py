@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .._validation import check_real
-from .base import Transform, draw_seed, draw_uniform, effect, uniform_range
+from .base import Transform, draw_seed, draw_uniform, effect, real_param, seed_param, uniform_range
 
 __all__ = ["AddColoredNoise"]
 
@@ -43,6 +43,9 @@ class AddColoredNoise(Transform):
             "snr_db": draw_uniform(gen, self.min_snr_db, self.max_snr_db),
             "seed": draw_seed(gen),
         }
+
+    def _param_checks(self, sample_rate):
+        return {"beta": real_param(-2.0, 2.0), "snr_db": real_param(), "seed": seed_param()}
 
     def _apply(self, samples, sample_rate, params):
         n_channels = samples.shape[0] if samples.ndim == 2 else None

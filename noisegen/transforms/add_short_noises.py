@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from ..errors import ParameterError
-from .base import Transform, draw_seed, effect, uniform_range
+from .base import Transform, draw_seed, effect, seed_param, uniform_range
 from ._files import AudioBank
 
 __all__ = ["AddShortNoises"]
@@ -72,6 +72,9 @@ class AddShortNoises(Transform):
 
     def randomize(self, samples, sample_rate, gen):
         return {"seed": draw_seed(gen)}
+
+    def _param_checks(self, sample_rate):
+        return {"seed": seed_param()}
 
     def _apply(self, samples, sample_rate, params):
         return effect("add_short_noises")(

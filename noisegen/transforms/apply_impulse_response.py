@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Transform, effect
+from .base import Transform, effect, index_param
 from ._files import AudioBank
 
 __all__ = ["ApplyImpulseResponse"]
@@ -48,6 +48,9 @@ class ApplyImpulseResponse(Transform):
 
     def randomize(self, samples, sample_rate, gen):
         return {"rir_index": int(gen.integers(0, len(self._bank.at(sample_rate))))}
+
+    def _param_checks(self, sample_rate):
+        return {"rir_index": index_param(len(self._bank.at(sample_rate)))}
 
     def _apply(self, samples, sample_rate, params):
         rir = self._bank.at(sample_rate)[params["rir_index"]]

@@ -9,7 +9,14 @@ its parameters from ``rng`` and applies the functional effect it wraps::
     t.apply_params(samples, sample_rate=16000, params=t.last_params)  # same y
 
 Every random choice a transform makes is recorded in ``last_params`` (a plain
-JSON-able dict, nested for compositions). Randomness inside an effect (the
+JSON-able dict, nested for compositions). :meth:`Transform.apply_params`
+checks a ``params`` dict before using it: a missing key, a wrong type or a
+value out of range is a :class:`~noisegen.ParameterError` naming the key.
+
+An empty input (``(0,)`` or ``(n_channels, 0)``) comes back unchanged (the
+same object) from every transform and composition. Its parameters are still
+drawn from ``rng`` and recorded, as for any input, so a pipeline's draws do
+not change when one clip is empty; replaying them returns the empty input. Randomness inside an effect (the
 samples of a synthetic noise, the positions of short noises) is keyed by a
 ``seed`` drawn from ``rng`` and recorded too, so replaying ``last_params``
 reproduces the output bit for bit.
@@ -26,7 +33,17 @@ import os
 
 import numpy as np
 
-from .._validation import check_audio, check_probability, check_range, check_sample_rate
+from .._validation import (
+    _fmt,
+    check_audio,
+    check_duration,
+    check_int,
+    check_probability,
+    check_range,
+    check_rate_factor,
+    check_real,
+    check_sample_rate,
+)
 from ..errors import ParameterError
 from ..rng import as_generator
 
@@ -36,6 +53,8 @@ _REGISTRY: dict[str, type] = {}
 
 #: Upper bound (exclusive) of the ``seed`` ints transforms draw for effects.
 SEED_BOUND = 1 << 63
+#: Deepest nesting of dicts and lists a pipeline config may have (32 levels of compositions).
+MAX_PIPELINE_DEPTH = 64
 
 
 def _jsonable(value):
@@ -89,7 +108,7 @@ class Transform:
         Returns
         -------
         np.ndarray, same dtype as ``samples`` (the same object when the
-        transform is not applied).
+        transform is not applied or ``samples`` is empty).
         """
         samples = check_audio(samples, "samples")
         sample_rate = check_sample_rate(sample_rate)
@@ -111,6 +130,13 @@ class Transform:
     def apply_params(self, samples, *, sample_rate, params):
         """Apply the transform with given parameters (replay ``last_params``).
 
+        Raises
+        ------
+        ParameterError
+            When ``params`` is not a dict recorded by this transform: a
+            missing key, a value of the wrong type or out of range (the error
+            names the key, e.g. ``params['gain_db']``).
+
         Examples
         --------
         >>> import numpy as np
@@ -123,16 +149,35 @@ class Transform:
         """
         samples = check_audio(samples, "samples")
         sample_rate = check_sample_rate(sample_rate)
-        if not isinstance(params, dict) or params.get("name") != type(self).__name__:
-            raise ParameterError(
-                f"params must be a dict recorded by {type(self).__name__} (its last_params), got {params!r:.80}"
-            )
         self.prepare(sample_rate)
-        if not params.get("applied", True):
+        params = self._check_params(params, sample_rate)
+        if not params["applied"]:
             return samples
         return self._apply_checked(samples, sample_rate, params)
 
+    def _check_params(self, params, sample_rate, name="params") -> dict:
+        """A checked copy of ``params``: the keys of :meth:`_param_checks`, each validated."""
+        if not isinstance(params, dict) or params.get("name") != type(self).__name__:
+            raise ParameterError(
+                f"{name} must be a dict recorded by {type(self).__name__} (its last_params), got {_fmt(params)}"
+            )
+        applied = params.get("applied", True)
+        if not isinstance(applied, (bool, np.bool_)):
+            raise ParameterError(f"{name}['applied'] must be a bool, got {_fmt(applied)}")
+        clean = {"name": type(self).__name__, "applied": bool(applied)}
+        if applied:
+            for key, check in self._param_checks(sample_rate).items():
+                if key not in params:
+                    raise ParameterError(
+                        f"{name} must hold {key!r} (as {type(self).__name__}.last_params does), "
+                        f"got keys {sorted(map(str, params))}"
+                    )
+                clean[key] = check(params[key], f"{name}[{key!r}]")
+        return clean
+
     def _apply_checked(self, samples, sample_rate, params):
+        if samples.shape[-1] == 0:  # nothing to change; effects need not handle empty input
+            return samples
         out = self._apply(samples, sample_rate, params)
         return out if out.dtype == samples.dtype else out.astype(samples.dtype)
 
@@ -146,6 +191,11 @@ class Transform:
 
     def randomize(self, samples, sample_rate, gen) -> dict:
         """Draw the parameters of one application (plain Python values)."""
+        return {}
+
+    def _param_checks(self, sample_rate) -> dict:
+        """``{key: check(value, name) -> clean value}`` for every key :meth:`randomize` records
+        (used by :meth:`apply_params`; ``prepare(sample_rate)`` has run)."""
         return {}
 
     def _apply(self, samples, sample_rate, params):
@@ -178,7 +228,8 @@ class Transform:
         Unknown names or arguments raise :class:`~noisegen.ParameterError`.
         """
         if not isinstance(config, dict):
-            raise ParameterError(f"a transform config must be a dict with a 'name', got {config!r:.80}")
+            raise ParameterError(f"a transform config must be a dict with a 'name', got {_fmt(config)}")
+        check_depth(config, "config")
         config = dict(config)
         name = config.pop("name", None)
         klass = _REGISTRY.get(name) if isinstance(name, str) else None
@@ -216,6 +267,47 @@ def draw_seed(gen) -> int:
     return int(gen.integers(0, SEED_BOUND))
 
 
+# Checks of recorded parameters, for ``_param_checks``: each returns ``check(value, name)``.
+
+
+def real_param(low=None, high=None, **bounds):
+    """A finite real, optionally in ``[low, high]`` (``check_real``'s keywords)."""
+    return lambda value, name: check_real(value, name, low=low, high=high, **bounds)
+
+
+def int_param(low=None, high=None):
+    """An integer, optionally in ``[low, high]``."""
+    return lambda value, name: check_int(value, name, low=low, high=high)
+
+
+def index_param(count):
+    """An index into a collection of ``count`` items."""
+    return int_param(0, count - 1)
+
+
+def seed_param():
+    """A seed as :func:`draw_seed` records it."""
+    return int_param(0, SEED_BOUND - 1)
+
+
+def rate_param():
+    """A rate or factor in ``[1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR]``."""
+    return check_rate_factor
+
+
+def frequency_param(sample_rate):
+    """A frequency strictly inside ``(0, sample_rate / 2)``."""
+    return real_param(0.0, sample_rate / 2.0, low_inclusive=False, high_inclusive=False)
+
+
+def seconds_param(sample_rate):
+    """A time in seconds, ``>= 0`` and at most ``MAX_SAMPLES`` samples."""
+    def check(value, name):
+        check_duration(value, name, sample_rate)
+        return float(value)
+    return check
+
+
 def load_pipeline(path_or_dict) -> Transform:
     """Load a transform (usually a composition) from a JSON file or a dict.
 
@@ -236,9 +328,33 @@ def load_pipeline(path_or_dict) -> Transform:
             raise ParameterError(f"path_or_dict: cannot read pipeline file {os.fspath(path_or_dict)!r}: {exc}") from None
         except json.JSONDecodeError as exc:
             raise ParameterError(f"path_or_dict: {os.fspath(path_or_dict)!r} is not valid JSON: {exc}") from None
+        except RecursionError:  # the JSON parser's own limit, far below a pipeline's
+            raise ParameterError(
+                f"path_or_dict: {os.fspath(path_or_dict)!r} nests deeper than {MAX_PIPELINE_DEPTH} levels"
+            ) from None
+    check_depth(config, "path_or_dict")
     if isinstance(config, list):
         config = {"name": "Compose", "transforms": config}
     return Transform.from_dict(config)
+
+
+def check_depth(config, name: str) -> None:
+    """Refuse dicts and lists nested deeper than :data:`MAX_PIPELINE_DEPTH` (or cyclic),
+    without recursing, before anything walks them recursively."""
+    level, depth = [config], 0
+    while level:
+        depth += 1
+        if depth > MAX_PIPELINE_DEPTH:
+            raise ParameterError(
+                f"{name} nests dicts and lists deeper than {MAX_PIPELINE_DEPTH} levels "
+                "(noisegen.transforms.base.MAX_PIPELINE_DEPTH)"
+            )
+        children = {}  # by id: a structure shared many times is walked once per level
+        for item in level:
+            for v in item.values() if isinstance(item, dict) else item:
+                if isinstance(v, (dict, list, tuple)):
+                    children[id(v)] = v
+        level = list(children.values())
 
 
 def effect(name: str):

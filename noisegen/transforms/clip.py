@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import effects
-from .base import Transform, draw_uniform, uniform_range
+from .base import Transform, draw_uniform, real_param, uniform_range
 
 __all__ = ["Clip"]
 
@@ -38,6 +38,9 @@ class Clip(Transform):
 
     def randomize(self, samples, sample_rate, gen):
         return {"percentile": draw_uniform(gen, self.min_percentile, self.max_percentile)}
+
+    def _param_checks(self, sample_rate):
+        return {"percentile": real_param(0.0, 100.0, high_inclusive=False)}
 
     def _apply(self, samples, sample_rate, params):
         return effects.clip(samples, percentile=params["percentile"])

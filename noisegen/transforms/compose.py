@@ -14,7 +14,7 @@ import numbers
 
 import numpy as np
 
-from .._validation import check_int, check_real
+from .._validation import _fmt, check_int, check_real
 from ..errors import ParameterError
 from .base import Transform
 
@@ -83,17 +83,30 @@ class _Composition(Transform):
         self.last_params = params
         return out
 
+    def _check_params(self, params, sample_rate, name="params"):
+        clean = super()._check_params(params, sample_rate, name)
+        if not clean["applied"]:
+            return clean
+        indices, children = params.get("indices"), params.get("transforms")
+        if not isinstance(indices, list) or not isinstance(children, list) or len(indices) != len(children):
+            raise ParameterError(
+                f"{name} must hold 'indices' and 'transforms', two lists of the same length "
+                f"(as {type(self).__name__}.last_params does), got {_fmt(indices)} and {_fmt(children)}"
+            )
+        n = len(self.transforms)
+        clean["indices"] = [check_int(i, f"{name}['indices'][{j}]", low=0, high=n - 1) for j, i in enumerate(indices)]
+        clean["transforms"] = [
+            self.transforms[i]._check_params(child, sample_rate, f"{name}['transforms'][{j}]")
+            for j, (i, child) in enumerate(zip(clean["indices"], children))
+        ]
+        return clean
+
     def _apply(self, samples, sample_rate, params):
-        indices = params["indices"]
-        children = params["transforms"]
-        if len(indices) != len(children):
-            raise ParameterError("params: 'indices' and 'transforms' must have the same length")
+        # params were checked by _check_params, the children's too
         out = samples
-        for i, child in zip(indices, children):
-            t = self.transforms[int(i)]
-            if not child.get("applied", True):
-                continue
-            out = t._apply_checked(out, sample_rate, child)
+        for i, child in zip(params["indices"], params["transforms"]):
+            if child["applied"]:
+                out = self.transforms[i]._apply_checked(out, sample_rate, child)
         return out
 
     def _config(self):

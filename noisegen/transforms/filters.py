@@ -12,7 +12,7 @@ import math
 
 from .. import filters
 from .._validation import check_int
-from .base import Transform, draw_uniform, uniform_range
+from .base import Transform, draw_uniform, frequency_param, real_param, uniform_range
 
 __all__ = ["LowPassFilter", "HighPassFilter", "BandPassFilter", "BandStopFilter", "PeakingEQ"]
 
@@ -51,6 +51,9 @@ class _CutoffFilter(Transform):
 
     def randomize(self, samples, sample_rate, gen):
         return {"cutoff_hz": _fit(_draw_mel(gen, self.min_cutoff_hz, self.max_cutoff_hz), sample_rate)}
+
+    def _param_checks(self, sample_rate):
+        return {"cutoff_hz": frequency_param(sample_rate)}
 
     def _apply(self, samples, sample_rate, params):
         fn = getattr(filters, self._function)
@@ -117,6 +120,9 @@ class _BandFilter(Transform):
             low = 0.5 * high
         return {"low_hz": low, "high_hz": high}
 
+    def _param_checks(self, sample_rate):
+        return {"low_hz": frequency_param(sample_rate), "high_hz": frequency_param(sample_rate)}
+
     def _apply(self, samples, sample_rate, params):
         fn = getattr(filters, self._function)
         return fn(samples, low_hz=params["low_hz"], high_hz=params["high_hz"], sample_rate=sample_rate, order=self.order)
@@ -175,6 +181,10 @@ class PeakingEQ(Transform):
             "gain_db": draw_uniform(gen, self.min_gain_db, self.max_gain_db),
             "q": draw_uniform(gen, self.min_q, self.max_q),
         }
+
+    def _param_checks(self, sample_rate):
+        return {"center_hz": frequency_param(sample_rate), "gain_db": real_param(),
+                "q": real_param(0.0, low_inclusive=False)}
 
     def _apply(self, samples, sample_rate, params):
         return filters.peaking_eq(

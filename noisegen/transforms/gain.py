@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import effects
-from .base import Transform, draw_uniform, uniform_range
+from .base import Transform, draw_uniform, real_param, uniform_range
 
 __all__ = ["Gain"]
 
@@ -29,6 +29,9 @@ class Gain(Transform):
 
     def randomize(self, samples, sample_rate, gen):
         return {"gain_db": draw_uniform(gen, self.min_gain_db, self.max_gain_db)}
+
+    def _param_checks(self, sample_rate):
+        return {"gain_db": real_param(-120.0, 120.0)}
 
     def _apply(self, samples, sample_rate, params):
         return effects.gain(samples, gain_db=params["gain_db"])

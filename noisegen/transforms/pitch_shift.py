@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from .base import Transform, draw_uniform, effect, uniform_range
+import math
+
+from .._validation import MAX_RATE_FACTOR
+from .base import Transform, draw_uniform, effect, real_param, uniform_range
 
 __all__ = ["PitchShift"]
 
@@ -22,6 +25,10 @@ class PitchShift(Transform):
 
     def randomize(self, samples, sample_rate, gen):
         return {"n_steps": draw_uniform(gen, self.min_semitones, self.max_semitones)}
+
+    def _param_checks(self, sample_rate):
+        steps = 12 * math.log2(MAX_RATE_FACTOR)  # pitch_shift's range in semitones
+        return {"n_steps": real_param(-steps, steps)}
 
     def _apply(self, samples, sample_rate, params):
         return effect("pitch_shift")(samples, sample_rate=sample_rate, n_steps=params["n_steps"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .._validation import check_real
 from ..errors import ParameterError
-from .base import Transform, effect
+from .base import Transform, effect, rate_param
 
 __all__ = ["SpeedPerturb"]
 
@@ -34,6 +34,9 @@ class SpeedPerturb(Transform):
 
     def randomize(self, samples, sample_rate, gen):
         return {"factor": self.factors[int(gen.integers(0, len(self.factors)))]}
+
+    def _param_checks(self, sample_rate):
+        return {"factor": rate_param()}
 
     def _apply(self, samples, sample_rate, params):
         if params["factor"] == 1.0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import effects
 from .._validation import check_real
-from .base import Transform, draw_uniform, uniform_range
+from .base import Transform, draw_uniform, seconds_param, uniform_range
 
 __all__ = ["TimeMask"]
 
@@ -39,6 +39,9 @@ class TimeMask(Transform):
         length = int(round(draw_uniform(gen, self.min_fraction, self.max_fraction) * n))
         start = int(gen.integers(0, n - length + 1)) if n > length else 0
         return {"start_s": start / sample_rate, "duration_s": length / sample_rate}
+
+    def _param_checks(self, sample_rate):
+        return {"start_s": seconds_param(sample_rate), "duration_s": seconds_param(sample_rate)}
 
     def _apply(self, samples, sample_rate, params):
         return effects.time_mask(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Transform, draw_uniform, effect, uniform_range
+from .base import Transform, draw_uniform, effect, rate_param, uniform_range
 
 __all__ = ["TimeStretch"]
 
@@ -26,6 +26,9 @@ class TimeStretch(Transform):
 
     def randomize(self, samples, sample_rate, gen):
         return {"rate": draw_uniform(gen, self.min_rate, self.max_rate)}
+
+    def _param_checks(self, sample_rate):
+        return {"rate": rate_param()}
 
     def _apply(self, samples, sample_rate, params):
         return effect("time_stretch")(samples, rate=params["rate"], sample_rate=sample_rate)

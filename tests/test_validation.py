@@ -1,0 +1,322 @@
+"""Argument checks shared by every public function (issue 13.6, 13.11, 13.14).
+
+The layout rule for channels-last arrays, the documented ranges of size-like
+arguments, the output-size limit, and ParameterError (never a raw exception)
+for hostile values, each over a grid of values and through several public
+functions.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import noisegen
+from noisegen import ParameterError
+from noisegen._validation import (
+    CHANNELS_LAST_LIMIT,
+    MAX_CHANNELS,
+    MAX_RATE_FACTOR,
+    MAX_SAMPLE_RATE,
+    MAX_SAMPLES,
+    check_audio,
+    check_sample_rate,
+)
+from noisegen.transforms import Gain, LowPassFilter, TimeMask
+
+SR = 16000
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# -- 13.6: channels-last arrays are refused -------------------------------------------------------
+
+CHANNELS_LAST = [(65, 2), (100, 1), (1000, 2), (32000, 2), (16000, 8), (65, 64), (CHANNELS_LAST_LIMIT + 1, 0)]
+ALLOWED = [(2, 32000), (64, 10), (64, 0), (1, 0), (2, 0), (65, 65), (100, 1000), (8, 1), (64, 63)]
+
+
+def _calls():
+    """Public functions and transforms that take audio ``y``, with their other arguments."""
+    return [
+        ("gain", lambda y: noisegen.gain(y, gain_db=-3.0)),
+        ("time_mask", lambda y: noisegen.time_mask(y, start_s=0.0, duration_s=0.0, sample_rate=SR)),
+        ("lowpass", lambda y: noisegen.lowpass(y, cutoff_hz=1000.0, sample_rate=SR)),
+        ("resample", lambda y: noisegen.resample(y, orig_sample_rate=SR, target_sample_rate=8000)),
+        ("time_stretch", lambda y: noisegen.time_stretch(y, rate=1.25, sample_rate=SR)),
+        ("speed", lambda y: noisegen.speed(y, factor=1.1, sample_rate=SR)),
+        ("mix_at_snr", lambda y: noisegen.mix_at_snr(y, np.ones_like(y), snr_db=10.0)),
+        ("Gain", lambda y: Gain(p=1.0)(y, sample_rate=SR, rng=0)),
+        ("TimeMask", lambda y: TimeMask(p=1.0)(y, sample_rate=SR, rng=0)),
+        ("LowPassFilter", lambda y: LowPassFilter(p=1.0)(y, sample_rate=SR, rng=0)),
+    ]
+
+
+@pytest.mark.parametrize("shape", CHANNELS_LAST, ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_channels_last_arrays_are_refused_everywhere(shape, dtype, tmp_path):
+    y = np.full(shape, 0.1, dtype=dtype)
+    with pytest.raises(ParameterError, match=r"\(channels, samples\).*y\.T"):
+        check_audio(y)
+    for name, call in _calls():
+        with pytest.raises(ParameterError, match=r"\(channels, samples\)"):
+            call(y)
+    with pytest.raises(ParameterError, match=r"\(channels, samples\).*y\.T"):
+        noisegen.save(tmp_path / "x.wav", y, sample_rate=SR)
+
+
+@pytest.mark.parametrize("shape", ALLOWED, ids=str)
+def test_channels_first_arrays_pass(shape):
+    y = np.zeros(shape, dtype=np.float32)
+    assert check_audio(y) is y
+    assert noisegen.gain(y, gain_db=-3.0).shape == shape
+    assert Gain(p=1.0)(y, sample_rate=SR, rng=0).shape == shape
+
+
+# -- 13.11: documented ranges, refused before any allocation -------------------------------------
+
+BAD_SAMPLE_RATES = [0, -1, -16000, MAX_SAMPLE_RATE + 1, 10**10, 2**40, 1e300, 16000.5, math.nan, math.inf,
+                    "16000", None, True, [16000]]
+
+
+@pytest.mark.parametrize("sample_rate", BAD_SAMPLE_RATES, ids=repr)
+def test_sample_rates_outside_the_range_are_refused(sample_rate, tmp_path):
+    y = np.zeros(160, dtype=np.float32)
+    calls = [
+        lambda: check_sample_rate(sample_rate),
+        lambda: noisegen.save(tmp_path / "x.wav", y, sample_rate=sample_rate),
+        lambda: noisegen.tone(freq_hz=1.0, sample_rate=sample_rate, n_samples=10),
+        lambda: noisegen.NoiseGenerator("pink", sample_rate=sample_rate),
+        lambda: noisegen.time_stretch(y, rate=1.1, sample_rate=sample_rate),
+        lambda: noisegen.resample(y, orig_sample_rate=sample_rate, target_sample_rate=SR),
+        lambda: noisegen.resample(y, orig_sample_rate=SR, target_sample_rate=sample_rate),
+        lambda: Gain(p=1.0)(y, sample_rate=sample_rate),
+    ]
+    for call in calls:
+        with pytest.raises(ParameterError, match="sample_rate"):
+            call()
+
+
+@pytest.mark.parametrize("sample_rate", [1, 8000, 16000, 44100.0, MAX_SAMPLE_RATE])
+def test_sample_rates_in_the_range_pass(sample_rate):
+    assert check_sample_rate(sample_rate) == int(sample_rate)
+
+
+BAD_FACTORS = [0.0, -1.0, 1e-300, 1e-6, 1e-3, 1 / MAX_RATE_FACTOR * 0.999, MAX_RATE_FACTOR * 1.001, 1e5, 1e9,
+               1e300, math.inf, math.nan, "2", None]
+
+
+@pytest.mark.parametrize("value", BAD_FACTORS, ids=repr)
+def test_rates_and_factors_outside_the_range_are_refused(value):
+    y = np.zeros((2, 1600), dtype=np.float32)
+    with pytest.raises(ParameterError, match="rate"):
+        noisegen.time_stretch(y, rate=value, sample_rate=SR)
+    with pytest.raises(ParameterError, match="rate"):
+        noisegen.time_stretch(y[0], rate=value, sample_rate=SR, method="phase_vocoder")
+    with pytest.raises(ParameterError, match="factor"):
+        noisegen.speed(y, factor=value, sample_rate=SR)
+
+
+@pytest.mark.parametrize("n_steps", [97.0, -97.0, 1e5, -1e5, 1e300, -1e300, math.inf, math.nan, "1"], ids=repr)
+def test_pitch_shift_steps_outside_eight_octaves_are_refused(n_steps):
+    y = np.zeros(1600)
+    with pytest.raises(ParameterError, match="n_steps"):
+        noisegen.pitch_shift(y, sample_rate=SR, n_steps=n_steps)
+    with pytest.raises(ParameterError, match="n_steps"):  # the range scales with bins_per_octave
+        noisegen.pitch_shift(y, sample_rate=SR, n_steps=n_steps * 2 if isinstance(n_steps, float) else n_steps,
+                             bins_per_octave=24)
+
+
+@pytest.mark.parametrize("rates", [(1, MAX_RATE_FACTOR + 1), (MAX_RATE_FACTOR + 1, 1), (768000, 1), (1, 768000),
+                                   (48000, 11), (262145, 1024)])
+def test_resampling_ratios_outside_the_range_are_refused(rates):
+    orig, target = rates
+    with pytest.raises(ParameterError, match="target_sample_rate / orig_sample_rate"):
+        noisegen.resample(np.zeros(100), orig_sample_rate=orig, target_sample_rate=target)
+    with pytest.raises(ParameterError, match="target_sample_rate / orig_sample_rate"):
+        noisegen.Resampler(orig_sample_rate=orig, target_sample_rate=target)
+
+
+def test_extreme_rates_inside_the_range_still_work():
+    y = np.random.default_rng(0).standard_normal(1600).astype(np.float32)
+    assert noisegen.speed(y, factor=MAX_RATE_FACTOR, sample_rate=SR).shape == (round(1600 / MAX_RATE_FACTOR),)
+    assert noisegen.time_stretch(y, rate=1 / MAX_RATE_FACTOR, sample_rate=SR).shape == (1600 * MAX_RATE_FACTOR,)
+    assert noisegen.pitch_shift(y, sample_rate=SR, n_steps=-96).shape == (1600,)
+    assert noisegen.resample(y, orig_sample_rate=256, target_sample_rate=1).shape == (7,)
+
+
+# Sizes over MAX_SAMPLES (alone or over the channels), given as ints, floats or durations.
+HUGE_N = [MAX_SAMPLES + 1, 5e9, 2**40, 1e300]
+
+
+@pytest.mark.parametrize("n", HUGE_N, ids=repr)
+def test_generators_refuse_outputs_over_max_samples(n):
+    for call in (
+        lambda: noisegen.colored_noise(n, beta=1.0),
+        lambda: noisegen.white_noise(n, dtype=np.float64),
+        lambda: noisegen.pink_noise(n),
+        lambda: noisegen.colored_noise(int(min(n, 2**40)) // 4 + 1, beta=0.5, n_channels=4),
+        lambda: noisegen.NoiseGenerator("brown", sample_rate=SR).read(n),
+        lambda: noisegen.NoiseGenerator(1.0, sample_rate=SR, n_channels=3).read(int(min(n, 2**40)) // 3 + 1),
+        lambda: noisegen.tone(freq_hz=100.0, sample_rate=SR, n_samples=n),
+        lambda: noisegen.square(freq_hz=100.0, sample_rate=SR, n_samples=n),
+        lambda: noisegen.hum(sample_rate=SR, n_samples=n),
+        lambda: noisegen.speech_shaped_noise(sample_rate=SR, n_samples=n),
+        lambda: noisegen.chirp(freq_hz=100.0, end_freq_hz=200.0, sample_rate=SR, n_samples=n),
+    ):
+        with pytest.raises(ParameterError, match=r"n_samples=.*MAX_SAMPLES"):
+            call()
+
+
+@pytest.mark.parametrize("duration_s", [MAX_SAMPLES / SR * 1.001, 1e9, 1e300], ids=repr)
+def test_durations_over_max_samples_are_refused(duration_s):
+    y = np.zeros((2, 100))
+    for call in (
+        lambda: noisegen.tone(freq_hz=100.0, sample_rate=SR, duration_s=duration_s),
+        lambda: noisegen.impulse_train(freq_hz=100.0, sample_rate=SR, duration_s=duration_s, n_channels=2),
+        lambda: noisegen.speech_shaped_noise(sample_rate=SR, duration_s=duration_s),
+        lambda: noisegen.time_mask(y, start_s=0.0, duration_s=duration_s, sample_rate=SR),
+    ):
+        with pytest.raises(ParameterError, match=r"duration_s=.*MAX_SAMPLES"):
+            call()
+    for name in ("start_s", "fade_s"):
+        kwargs = {"start_s": 0.0, "duration_s": 0.001, "fade_s": 0.0, name: duration_s}
+        with pytest.raises(ParameterError, match=name):
+            noisegen.time_mask(y, sample_rate=SR, **kwargs)
+
+
+@pytest.mark.parametrize("shape", [(1000,), (3, 1000)], ids=str)
+@pytest.mark.parametrize("length", [150, 250, 5000])
+def test_time_mask_running_past_the_end_is_the_start_of_the_whole_mask(shape, length):
+    # Only the part of the window inside the signal is built: the result is the first
+    # 1000 samples of the same mask on a signal long enough to hold all of it.
+    y = np.random.default_rng(0).standard_normal(shape)
+    whole = np.concatenate([y, np.ones(shape[:-1] + (length,))], axis=-1)
+    kwargs = {"start_s": 800 / SR, "duration_s": length / SR, "sample_rate": SR, "fade_s": 100 / SR}
+    out = noisegen.time_mask(y, **kwargs)
+    assert np.array_equal(out, noisegen.time_mask(whole, **kwargs)[..., :1000])
+    if length > 300:  # the fade back in starts after the end, as for any longer stretch
+        assert np.array_equal(out, noisegen.time_mask(y, **{**kwargs, "duration_s": 1e4}))
+
+
+@pytest.mark.parametrize("n_channels", [MAX_CHANNELS + 1, 2**40, 0, -1, 2.5, "2"], ids=repr)
+def test_channel_counts_outside_the_range_are_refused(n_channels):
+    for call in (
+        lambda: noisegen.colored_noise(0, beta=1.0, n_channels=n_channels),
+        lambda: noisegen.NoiseGenerator("white", sample_rate=SR, n_channels=n_channels),
+        lambda: noisegen.tone(freq_hz=1.0, sample_rate=SR, n_samples=0, n_channels=n_channels),
+    ):
+        with pytest.raises(ParameterError, match="n_channels"):
+            call()
+
+
+def test_speech_generator_warm_up_is_bounded():
+    with pytest.raises(ParameterError, match="n_channels=.*warm-up"):
+        noisegen.NoiseGenerator("speech", sample_rate=48000, n_channels=MAX_CHANNELS)
+
+
+def _zeros(shape):
+    """A read-only array of zeros that takes no memory (zero strides)."""
+    return np.broadcast_to(np.float32(0.0), shape)
+
+
+def test_rate_inside_the_range_still_refuses_an_output_over_max_samples():
+    y = _zeros((64, 2**18))  # 2**24 samples, 2**32 after stretching by 256
+    with pytest.raises(ParameterError, match=r"rate=.*MAX_SAMPLES"):
+        noisegen.time_stretch(y, rate=1 / MAX_RATE_FACTOR, sample_rate=SR)
+    with pytest.raises(ParameterError, match=r"factor=.*MAX_SAMPLES"):
+        noisegen.speed(y, factor=1 / MAX_RATE_FACTOR, sample_rate=SR)
+    with pytest.raises(ParameterError, match=r"target_sample_rate=.*MAX_SAMPLES"):
+        noisegen.resample(y, orig_sample_rate=1000, target_sample_rate=256000)
+
+
+_REFUSE_CHEAPLY = textwrap.dedent(
+    """
+    import numpy as np, noisegen
+    y = np.random.default_rng(0).standard_normal(16000).astype(np.float32)
+    for call in (lambda: noisegen.time_stretch(y, rate=1e-6, sample_rate=16000),
+                 lambda: noisegen.colored_noise(5e9, beta=1.0),
+                 lambda: noisegen.colored_noise(5e9, beta=1.0, n_channels=2),
+                 lambda: noisegen.speed(y, factor=1e9, sample_rate=16000),
+                 lambda: noisegen.resample(y, orig_sample_rate=768000, target_sample_rate=1)):
+        try:
+            call()
+        except noisegen.ParameterError:
+            pass
+        else:
+            raise SystemExit("not refused")
+    """
+)
+#: Runs the calls above in a fresh child and prints that child's peak RSS (KiB on Linux).
+_PEAK_OF_CHILD = (
+    "import resource, subprocess, sys; "
+    "subprocess.run([sys.executable, '-c', sys.argv[1]], check=True); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
+def test_huge_requests_are_refused_before_allocating():
+    run = subprocess.run([sys.executable, "-c", _PEAK_OF_CHILD, _REFUSE_CHEAPLY], cwd=ROOT, capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert int(run.stdout.split()[-1]) < 500 * 1024
+
+
+# -- 13.14: hostile values give ParameterError naming the argument -------------------------------
+
+#: Outside every range below (1e5 is a valid time in seconds or sample rate, so it is left out here).
+HOSTILE = [-1e5, 1e300, -1e300, math.inf, -math.inf, math.nan, 2**70, -(2**70), "1", None, [1.0]]
+
+
+def _effect_calls(v):
+    y = np.random.default_rng(0).standard_normal((2, 800))
+    return [
+        ("n_steps", lambda: noisegen.pitch_shift(y, sample_rate=SR, n_steps=v)),
+        ("bins_per_octave", lambda: noisegen.pitch_shift(y, sample_rate=SR, n_steps=1.0, bins_per_octave=v)),
+        ("factor", lambda: noisegen.speed(y, factor=v, sample_rate=SR)),
+        ("rate", lambda: noisegen.time_stretch(y, rate=v, sample_rate=SR)),
+        ("start_s", lambda: noisegen.time_mask(y, start_s=v, duration_s=0.01, sample_rate=SR)),
+        ("duration_s", lambda: noisegen.time_mask(y, start_s=0.0, duration_s=v, sample_rate=SR)),
+        ("fade_s", lambda: noisegen.time_mask(y, start_s=0.0, duration_s=0.01, sample_rate=SR, fade_s=v)),
+        ("n_samples", lambda: noisegen.colored_noise(v, beta=1.0)),
+        ("duration_s", lambda: noisegen.tone(freq_hz=10.0, sample_rate=SR, duration_s=v)),
+        ("sample_rate", lambda: noisegen.time_stretch(y, rate=1.1, sample_rate=v)),
+        ("sample_rate", lambda: noisegen.time_mask(y, start_s=0.0, duration_s=0.01, sample_rate=v)),
+    ]
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=repr)
+def test_hostile_sizes_name_the_argument(value):
+    for name, call in _effect_calls(value):
+        with pytest.raises(ParameterError, match=name):
+            call()
+
+
+#: Values of the right type just or far outside each argument's documented range.
+OUT_OF_RANGE = {
+    "n_steps": [96.001, -96.001, 97, 1e5, -1e5],
+    "bins_per_octave": [0, -1, 1201, 10**5],
+    "factor": [256.001, 1e5, 1e9, 1 / 256.001, 1e-6, 0.0, -1.0],
+    "rate": [256.001, 1e5, 1e9, 1 / 256.001, 1e-6, 0.0, -1.0],
+    "n_samples": [-1, -(10**5), MAX_SAMPLES + 1],
+    "duration_s": [-1.0, -1e-9, MAX_SAMPLES / SR * 1.0001],
+}
+
+
+@pytest.mark.parametrize("name, value", [(n, v) for n, vs in OUT_OF_RANGE.items() for v in vs], ids=repr)
+def test_values_out_of_range_name_the_argument(name, value):
+    for arg, call in _effect_calls(value):
+        if arg == name:
+            with pytest.raises(ParameterError, match=name):
+                call()
+
+
+@pytest.mark.parametrize("value", HOSTILE + [2**40, 10**10, 0, -1, 0.5, MAX_SAMPLE_RATE + 1], ids=repr)
+def test_save_refuses_hostile_sample_rates(value, tmp_path):
+    with pytest.raises(ParameterError, match="sample_rate"):
+        noisegen.save(tmp_path / "x.wav", np.zeros((2, 10)), sample_rate=value)
