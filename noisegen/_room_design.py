@@ -97,14 +97,21 @@ def reflection_coefficient(room_dim, rt60_s, t_s, c=SPEED_OF_SOUND):
     x_max = -math.log1p(-MAX_ABSORPTION)
     if _log_mean_energy(room_dim, x_max, t_s, c) > target:
         return float("nan")
-    lo, hi = 0.0, x_max
-    for _ in range(40):  # bisection: the mean energy falls as x grows
-        mid = 0.5 * (lo + hi)
-        if _log_mean_energy(room_dim, mid, t_s, c) > target:
-            lo = mid
-        else:
-            hi = mid
-    return math.exp(-0.25 * (lo + hi))
+    # Newton on f(x) = ln mean exp(-x a w) - target, a = c t: f is convex and
+    # decreasing, and Eyring's x (where Jensen's bound makes f >= 0) starts it
+    # on the left of the root, so the steps rise monotonically onto it.
+    a = c * t_s * (_DIRECTIONS @ (1.0 / np.asarray(room_dim, dtype=np.float64)))
+    x = -target / float(np.mean(a))
+    for _ in range(50):
+        e = np.exp(-x * (a - a.min()))
+        mean_e = float(np.mean(e))
+        f = -x * float(a.min()) + math.log(mean_e) - target
+        slope = -float(np.mean(a * e)) / mean_e
+        step = f / slope
+        x = min(x - step, x_max)
+        if abs(step) <= 1e-12 * x:
+            break
+    return math.exp(-0.5 * x)
 
 
 def min_rt60(room_dim, t_s, c=SPEED_OF_SOUND):
