@@ -30,6 +30,8 @@ from .filters import *  # noqa: F401,F403
 from .filters import __all__ as _filters_all
 from .reverb import *  # noqa: F401,F403
 from .reverb import __all__ as _reverb_all
+from .rooms import *  # noqa: F401,F403
+from .rooms import __all__ as _rooms_all
 from .resample import *  # noqa: F401,F403
 from .resample import __all__ as _resample_all
 from .timescale import *  # noqa: F401,F403
@@ -60,6 +62,7 @@ __all__ = [
     *_effects_all,
     *_filters_all,
     *_reverb_all,
+    *_rooms_all,
     *_resample_all,
     *_timescale_all,
     *_io_all,

@@ -11,6 +11,7 @@ from .add_background_noise import AddBackgroundNoise
 from .add_colored_noise import AddColoredNoise
 from .add_short_noises import AddShortNoises
 from .apply_impulse_response import ApplyImpulseResponse
+from .room_simulator import RoomSimulator
 from .time_stretch import TimeStretch
 from .pitch_shift import PitchShift
 from .speed_perturb import SpeedPerturb
@@ -29,6 +30,7 @@ __all__ = [
     "AddColoredNoise",
     "AddShortNoises",
     "ApplyImpulseResponse",
+    "RoomSimulator",
     "TimeStretch",
     "PitchShift",
     "SpeedPerturb",
