@@ -32,6 +32,10 @@ from .reverb import *  # noqa: F401,F403
 from .reverb import __all__ as _reverb_all
 from .resample import *  # noqa: F401,F403
 from .resample import __all__ as _resample_all
+from .codec import *  # noqa: F401,F403
+from .codec import __all__ as _codec_all
+from .packet_loss import *  # noqa: F401,F403
+from .packet_loss import __all__ as _packet_loss_all
 from .timescale import *  # noqa: F401,F403
 from .timescale import __all__ as _timescale_all
 from .io import *  # noqa: F401,F403
@@ -61,6 +65,8 @@ __all__ = [
     *_filters_all,
     *_reverb_all,
     *_resample_all,
+    *_codec_all,
+    *_packet_loss_all,
     *_timescale_all,
     *_io_all,
     *_sources_all,

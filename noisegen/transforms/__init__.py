@@ -18,6 +18,8 @@ from .gain import Gain
 from .filters import BandPassFilter, BandStopFilter, HighPassFilter, LowPassFilter, PeakingEQ
 from .clip import Clip
 from .time_mask import TimeMask
+from .codec import Codec
+from .packet_loss import PacketLoss
 
 __all__ = [
     "Transform",
@@ -40,4 +42,6 @@ __all__ = [
     "PeakingEQ",
     "Clip",
     "TimeMask",
+    "Codec",
+    "PacketLoss",
 ]
