@@ -39,19 +39,19 @@ How each format is run (the rate the codec sees; the bitrate per channel):
 - Fixed-rate codecs accept ``bitrate_kbps=None`` or their own rate only.
 - Each channel is coded as its own mono stream (no joint-stereo coding), so
   channels keep their alignment and ``bitrate_kbps`` is per channel.
-- Encoder delay: libsndfile 1.2 already removes it (the LAME gapless tag, the
-  Opus pre-skip, the Vorbis granule positions); block codecs (GSM, G.72x, IMA
-  ADPCM) pad the last block, which is cut. To stay exact on a libsndfile that
-  does not, the delay is *measured* once per (format, rate, bitrate) by
-  cross-correlating a band-limited noise probe through the codec (cached;
-  measured here: 0 samples for every format, rate and bitrate except Opus at
-  24 kHz, 16-32 kbps: -1). Opus picks SILK, hybrid or CELT coding from the
-  content, and its delay differs by mode by a few samples (speech at 48 kHz,
-  8-32 kbps: -2.4 to +3.0 samples, where the noise probe gives 0), so the
+- Encoder delay: libsndfile 1.2 removes it in most cases (the LAME gapless
+  tag, the Opus pre-skip, the Vorbis granule positions) but not all: low
+  bitrate MP3 (12 kHz up to 24 kbps, 16 and 32 kHz up to 32 kbps, 22.05, 24,
+  44.1 and 48 kHz up to 48 kbps) comes back 1105 samples late (LAME's 576
+  plus the decoder's 529), and Opus at 16-48 kHz is 1-2 samples off in its
+  SILK and hybrid modes. So the delay is *measured* once per (format, rate,
+  bitrate) by cross-correlating a noise probe (100 Hz-2 kHz, 0.5 s) through
+  the codec, cached, and removed; block codecs (GSM, G.72x, IMA ADPCM) pad
+  the last block, which is cut. Opus picks its mode from the content, so the
   probe's delay is then refined on the signal itself: the cross-correlation
-  peak within a few samples of it (+-2 at 8-16 kHz, +-3 at 24 kHz, +-4 at 48
-  kHz), taken when the normalised correlation exceeds 0.5. The output has the
-  input's length and its alignment to the nearest sample.
+  peak within a few samples of it (+-2 at 8-16 kHz, +-3 at 24 kHz, +-4 at
+  48 kHz), taken when the normalised correlation exceeds 0.5. The output has
+  the input's length and its alignment to the nearest sample.
 - Input beyond [-1, 1] (after resampling) is scaled down by its peak before
   encoding and back up after, per channel, so nothing clips (PCM-style
   codecs saturate at full scale).
@@ -272,6 +272,11 @@ def _roundtrip(x, rate, fmt, kbps) -> np.ndarray:
 
     spec = FORMATS[fmt]
     level = _compression_level(fmt, rate, kbps)
+    if spec.rates is None:
+        # The telephone coders work on 16-bit PCM. Hand them int16 (read back as /32768): for G.711,
+        # libsndfile's float path rounds to the finest step and then decodes to the step's middle,
+        # which doubles the error power of A-law below -30 dBFS; its int16 path truncates, as G.711 does.
+        x = np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
     data = _encode(x, rate, spec, level, "CONSTANT" if fmt == "mp3" else None)
     decoded, _ = sf.read(io.BytesIO(data), dtype="float64", always_2d=False)
     return decoded.reshape(-1)
@@ -319,14 +324,14 @@ def _align(x, delay, n):
 def _measured_delay(fmt: str, rate: int, kbps: float) -> int:
     """The codec's delay at ``rate`` in samples (decoded lags input), from a probe.
 
-    Band-limited noise (100 Hz to 0.3 * rate, 0.5 s) goes through the codec;
+    Band-limited noise (100 Hz to 2 kHz, which every codec and bitrate keeps; 0.5 s) goes through the codec;
     the delay is the peak of the cross-correlation within +-0.1 s, trusted
     only when the normalised peak exceeds 0.5 (else 0).
     """
     n = rate // 2
     spectrum = np.fft.rfft(np.random.default_rng(20240616).standard_normal(n))
     freqs = np.fft.rfftfreq(n, 1.0 / rate)
-    spectrum[(freqs < 100.0) | (freqs > 0.3 * rate)] = 0.0
+    spectrum[(freqs < 100.0) | (freqs > 2000.0)] = 0.0
     probe = np.fft.irfft(spectrum, n)
     probe *= 0.3 / np.max(np.abs(probe))
     out = _roundtrip(probe, rate, fmt, kbps)[:n]
