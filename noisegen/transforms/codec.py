@@ -20,8 +20,8 @@ class Codec(Transform):
     the fixed-rate codecs record their own rate (``gsm`` 13, ``mulaw`` 64, ...).
     ``last_params``: ``format``, ``bitrate_kbps``.
 
-    Slow next to the DSP transforms (README "Codecs": 0.2-4 % of real time
-    per channel).
+    Slow next to the DSP transforms (README "Codecs": 18x real time for
+    Opus to 2,000x for mu-law per channel at 16 kHz, one thread).
 
     Parameters
     ----------
