@@ -34,6 +34,10 @@ from .rooms import *  # noqa: F401,F403
 from .rooms import __all__ as _rooms_all
 from .resample import *  # noqa: F401,F403
 from .resample import __all__ as _resample_all
+from .codec import *  # noqa: F401,F403
+from .codec import __all__ as _codec_all
+from .packet_loss import *  # noqa: F401,F403
+from .packet_loss import __all__ as _packet_loss_all
 from .timescale import *  # noqa: F401,F403
 from .timescale import __all__ as _timescale_all
 from .io import *  # noqa: F401,F403
@@ -64,6 +68,8 @@ __all__ = [
     *_reverb_all,
     *_rooms_all,
     *_resample_all,
+    *_codec_all,
+    *_packet_loss_all,
     *_timescale_all,
     *_io_all,
     *_sources_all,

@@ -19,6 +19,8 @@ from .gain import Gain
 from .filters import BandPassFilter, BandStopFilter, HighPassFilter, LowPassFilter, PeakingEQ
 from .clip import Clip
 from .time_mask import TimeMask
+from .codec import Codec
+from .packet_loss import PacketLoss
 
 __all__ = [
     "Transform",
@@ -42,4 +44,6 @@ __all__ = [
     "PeakingEQ",
     "Clip",
     "TimeMask",
+    "Codec",
+    "PacketLoss",
 ]

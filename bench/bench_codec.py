@@ -1,0 +1,75 @@
+"""Codecs and packet loss: how slow a real encoder and decoder is next to the DSP.
+
+* ``codec`` for every format on 16 kHz speech (mono float32): an in-memory
+  libsndfile encode and decode at the codec's rate, with noisegen's resampler
+  on the way in and out (16 -> 8 -> 16 kHz for the telephone codecs). One
+  call per format at its default bitrate (mp3 64 kbps, opus 32, vorbis 64).
+  Quality: SNR of the output against the input (dB) and the lag of the
+  cross-correlation peak (samples; 0 when aligned).
+* ``packet_loss`` at 10 % with repeat concealment, and the 300-3400 Hz
+  band-pass (Butterworth order 4) as the DSP yardstick.
+
+No anchor library: audiomentations' ``Mp3Compression`` shells out to LAME or
+pydub/ffmpeg, which are not installed here.
+
+Run alone: ``python -m bench.bench_codec`` (4 s clips, one thread), or
+``python -m bench --only codec``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from bench._harness import SR, Case, ng
+
+FORMATS = ("mp3", "opus", "vorbis", "gsm", "mulaw", "alaw", "g721", "g723_24", "g723_40", "ima_adpcm")
+
+
+def make_codec(fmt):
+    fn = ng("codec")
+    if fn is None:
+        raise AttributeError("noisegen.codec is not available")
+    return lambda clip: fn(clip.speech, sample_rate=SR, format=fmt)
+
+
+def make_packet_loss():
+    fn = ng("packet_loss")
+    if fn is None:
+        raise AttributeError("noisegen.packet_loss is not available")
+    return lambda clip: fn(clip.speech, sample_rate=SR, loss_rate=0.1, concealment="repeat", rng=0)
+
+
+def make_bandpass():
+    fn = ng("bandpass")
+    return lambda clip: fn(clip.speech, sample_rate=SR, low_hz=300.0, high_hz=3400.0, order=4)
+
+
+def q_codec(fn, clip):
+    x = clip.speech.astype(np.float64)
+    y = fn(clip).astype(np.float64)
+    size = 2 * len(x)
+    cc = np.fft.irfft(np.fft.rfft(y, size) * np.conj(np.fft.rfft(x, size)), size)
+    lag = int(np.argmax(cc))
+    lag = lag if lag < size // 2 else lag - size
+    snr = 10 * np.log10(np.sum(x * x) / max(np.sum((y - x) ** 2), 1e-30))
+    return {"snr_db": round(float(snr), 1), "lag": lag}
+
+
+def cases(cfg):
+    m = "bench.bench_codec:"
+    out = [Case("codec", {"format": fmt}, "noisegen", f"noisegen codec {fmt}", m + "make_codec", {"fmt": fmt},
+                q_codec) for fmt in FORMATS]
+    out += [
+        Case("packet_loss", {"loss_rate": 0.1}, "noisegen", "noisegen packet_loss (repeat)", m + "make_packet_loss"),
+        Case("bandpass", {"low_hz": 300.0, "high_hz": 3400.0, "order": 4}, "noisegen", "noisegen bandpass (DSP)",
+             m + "make_bandpass"),
+    ]
+    return out
+
+
+if __name__ == "__main__":
+    from bench.__main__ import main
+
+    sys.exit(main(["--only", "codec", "--clip-s", "4", "--no-cold", *sys.argv[1:]]))

@@ -1,0 +1,72 @@
+"""PacketLoss: drop frames as a lossy network would, at a random loss rate."""
+
+from __future__ import annotations
+
+from .._validation import check_choice, check_real
+from ..packet_loss import CONCEALMENTS, _check_burst
+from .base import Transform, draw_seed, draw_uniform, effect, real_param, seed_param, uniform_range
+
+__all__ = ["PacketLoss"]
+
+
+class PacketLoss(Transform):
+    """Lose frames at a rate drawn uniformly in ``[min_loss_rate, max_loss_rate]``.
+
+    Wraps :func:`noisegen.packet_loss` (Bernoulli losses, or bursty ones with
+    ``mean_burst_frames``; lost frames concealed by zeros or by repeating the
+    last frame received). The loss pattern is keyed by a ``seed`` drawn from
+    ``rng``. ``last_params``: ``loss_rate``, ``seed``.
+
+    Parameters
+    ----------
+    min_loss_rate, max_loss_rate : float
+        In [0, 1).
+    frame_ms : float
+        Packet length in milliseconds.
+    concealment : {"zeros", "repeat"}
+    mean_burst_frames : float or None
+        Mean burst length in frames; ``None`` for independent losses.
+    fade_ms : float
+        Crossfade at the edges of each burst.
+    p : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from noisegen.transforms import PacketLoss
+    >>> t = PacketLoss(min_loss_rate=0.5, max_loss_rate=0.5, p=1.0)
+    >>> out = t(np.ones(16000), sample_rate=16000, rng=0)
+    >>> t.last_params["loss_rate"], out.shape
+    (0.5, (16000,))
+    """
+
+    def __init__(self, *, min_loss_rate: float = 0.0, max_loss_rate: float = 0.2, frame_ms: float = 20.0,
+                 concealment: str = "zeros", mean_burst_frames: float | None = None, fade_ms: float = 2.0,
+                 p: float = 0.5):
+        super().__init__(p=p)
+        self.min_loss_rate, self.max_loss_rate = uniform_range(
+            min_loss_rate, max_loss_rate, "min_loss_rate", "max_loss_rate", low=0.0, high=1.0
+        )
+        check_real(self.max_loss_rate, "max_loss_rate", low=0.0, high=1.0, high_inclusive=False)
+        self.frame_ms = check_real(frame_ms, "frame_ms", low=0.0, low_inclusive=False)
+        self.concealment = check_choice(concealment, "concealment", CONCEALMENTS)
+        self.mean_burst_frames = _check_burst(mean_burst_frames, self.max_loss_rate)
+        self.fade_ms = check_real(fade_ms, "fade_ms", low=0.0)
+
+    def randomize(self, samples, sample_rate, gen):
+        return {"loss_rate": draw_uniform(gen, self.min_loss_rate, self.max_loss_rate), "seed": draw_seed(gen)}
+
+    def _param_checks(self, sample_rate):
+        return {"loss_rate": real_param(0.0, 1.0, high_inclusive=False), "seed": seed_param()}
+
+    def _apply(self, samples, sample_rate, params):
+        return effect("packet_loss")(
+            samples, sample_rate=sample_rate, loss_rate=params["loss_rate"], frame_ms=self.frame_ms,
+            concealment=self.concealment, mean_burst_frames=self.mean_burst_frames, fade_ms=self.fade_ms,
+            rng=params["seed"],
+        )
+
+    def _config(self):
+        return {"min_loss_rate": self.min_loss_rate, "max_loss_rate": self.max_loss_rate, "frame_ms": self.frame_ms,
+                "concealment": self.concealment, "mean_burst_frames": self.mean_burst_frames,
+                "fade_ms": self.fade_ms, "p": self.p}

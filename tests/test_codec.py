@@ -1,0 +1,407 @@
+"""Codecs and packet loss (issue 16.1): alignment, band limits, G.711 theory, determinism."""
+
+from __future__ import annotations
+
+import doctest
+import json
+import sys
+
+import numpy as np
+import pytest
+from scipy.signal import welch
+
+import noisegen
+from noisegen import ParameterError, codec, packet_loss
+from noisegen.transforms import Codec, PacketLoss, Transform
+
+C = sys.modules["noisegen.codec"]  # the module (noisegen.codec is the function)
+P = sys.modules["noisegen.packet_loss"]
+FORMATS = tuple(C.FORMATS)
+TELEPHONE = ("gsm", "mulaw", "alaw", "g721", "g723_24", "g723_40", "ima_adpcm")
+SPEECH = ["cmu_arctic_us_aew_a0001.wav", "cmu_arctic_us_axb_a0005.wav", "common_voice_en_17299458.wav"]
+
+
+def _speech(data_dir, sample_rate, name=SPEECH[0], seconds=2.0):
+    y, _ = noisegen.load(data_dir / "speech" / name, sample_rate=sample_rate, mono=True)
+    return y[: int(seconds * sample_rate)]
+
+
+def _lag(x, y):
+    """Lag (samples) of the cross-correlation peak: ``y`` late by ``lag``."""
+    size = 2 * x.shape[-1]
+    cc = np.fft.irfft(np.fft.rfft(y, size) * np.conj(np.fft.rfft(x, size)), size)
+    k = int(np.argmax(cc))
+    return k if k < size // 2 else k - size
+
+
+def _snr_db(x, y):
+    return 10 * np.log10(np.sum(x**2) / np.sum((y - x) ** 2))
+
+
+# -- length and alignment -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 16000, 44100, 48000])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_same_length_and_aligned_on_speech(fmt, sample_rate, data_dir):
+    for name in SPEECH[:2]:
+        y = _speech(data_dir, sample_rate, name, seconds=1.5)[:-1]  # odd length
+        out = codec(y, sample_rate=sample_rate, format=fmt)
+        assert out.shape == y.shape and out.dtype == y.dtype
+        assert abs(_lag(y, out)) <= 1, (fmt, sample_rate, name, _lag(y, out))
+
+
+@pytest.mark.parametrize("sample_rate", [16000, 48000])
+@pytest.mark.parametrize("fmt, rates", [("mp3", (8, 16, 32, 64, 128)), ("opus", (6, 12, 24, 64, 128)),
+                                        ("vorbis", (24, 48, 96, 160))])
+def test_aligned_at_every_bitrate(fmt, rates, sample_rate, data_dir):
+    # libsndfile 1.2 leaves LAME's 1105-sample delay in low-bitrate MP3 (16 kHz up to 32 kbps), and
+    # Opus changes its delay by a few samples with its mode (SILK, hybrid, CELT): both are measured
+    y = _speech(data_dir, sample_rate, SPEECH[2], seconds=1.5)
+    for kbps in rates:
+        out = codec(y, sample_rate=sample_rate, format=fmt, bitrate_kbps=kbps)
+        assert out.shape == y.shape and abs(_lag(y, out)) <= 1, (kbps, _lag(y, out))
+
+
+def test_a_codec_delay_is_measured_and_removed(monkeypatch, data_dir):
+    """A codec whose decoder returns its input 37 samples late (and 50 longer) still comes out aligned."""
+    real = C._roundtrip
+    monkeypatch.setattr(C, "_roundtrip", lambda x, *a: np.concatenate([np.zeros(37), real(x, *a), np.zeros(13)]))
+    C._measured_delay.cache_clear()
+    try:
+        for fmt in ("mp3", "gsm"):
+            assert C._measured_delay(fmt, C.codec_rate(fmt, 16000), 64.0 if fmt == "mp3" else 13.0) == 37
+            y = _speech(data_dir, 16000, seconds=1.0)
+            out = codec(y, sample_rate=16000, format=fmt)
+            assert out.shape == y.shape and abs(_lag(y, out)) <= 1
+    finally:
+        C._measured_delay.cache_clear()
+
+
+# -- shapes, dtypes, short inputs ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_dtypes_layouts_and_short_inputs(fmt):
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 5, 17, 100, 1601):
+        for dtype in (np.float32, np.float64):
+            y = (0.3 * rng.standard_normal((2, n))).astype(dtype)
+            out = codec(y, sample_rate=16000, format=fmt)
+            assert out.shape == y.shape and out.dtype == dtype and np.isfinite(out).all()
+            mono = codec(y[1], sample_rate=16000, format=fmt)
+            assert mono.shape == (n,) and mono.dtype == dtype
+            np.testing.assert_array_equal(out[1], mono)  # channels are coded independently
+
+
+def test_empty_nan_and_bad_arguments():
+    for shape in ((0,), (2, 0)):
+        y = np.zeros(shape, dtype=np.float32)
+        out = codec(y, sample_rate=16000, format="mp3")
+        assert out.shape == shape and out.dtype == np.float32
+    with pytest.raises(ParameterError, match="finite"):
+        codec(np.array([0.0, np.nan]), sample_rate=16000, format="gsm")
+    with pytest.raises(ParameterError, match="format"):
+        codec(np.zeros(10), sample_rate=16000, format="aac")
+    with pytest.raises(ParameterError, match="format"):
+        Codec(formats=("mp3", "aac"))
+    with pytest.raises(ParameterError, match="bitrate_kbps"):
+        codec(np.zeros(10), sample_rate=16000, format="gsm", bitrate_kbps=32)
+    with pytest.raises(ParameterError, match="bitrate_kbps"):
+        codec(np.zeros(10), sample_rate=16000, format="mp3", bitrate_kbps=1000)
+    assert codec(np.zeros(10), sample_rate=16000, format="gsm", bitrate_kbps=13).shape == (10,)
+    with pytest.raises(ParameterError, match="sample_rate"):
+        codec(np.zeros(10), sample_rate=0, format="mp3")
+
+
+def test_missing_libsndfile_format_is_a_parameter_error(monkeypatch):
+    monkeypatch.setattr(C, "_format_available", lambda fmt: fmt != "opus")
+    with pytest.raises(ParameterError, match="format='opus'.*libsndfile"):
+        codec(np.zeros(100), sample_rate=16000, format="opus")
+    with pytest.raises(ParameterError, match="libsndfile"):
+        Codec(formats=("mp3", "opus"))
+    assert codec(np.zeros(100), sample_rate=16000, format="mp3").shape == (100,)
+
+
+def test_every_format_is_available_here():
+    assert all(C._format_available(fmt) for fmt in FORMATS)
+
+
+def test_input_beyond_full_scale_is_not_clipped(data_dir):
+    y = _speech(data_dir, 8000, seconds=1.0)
+    y = 0.9 * y / np.abs(y).max()
+    for fmt in ("mulaw", "gsm", "mp3"):
+        snr_1 = _snr_db(y, codec(y, sample_rate=8000, format=fmt))
+        snr_4 = _snr_db(4 * y, codec(4 * y, sample_rate=8000, format=fmt))
+        assert abs(snr_4 - snr_1) < 0.5, (fmt, snr_1, snr_4)
+
+
+# -- band limits and quality -----------------------------------------------------------------------
+
+
+def _gain_db(x, y, sample_rate):
+    f, px = welch(x, sample_rate, nperseg=4096)
+    _, py = welch(y, sample_rate, nperseg=4096)
+    return f, 10 * np.log10(py / px)
+
+
+@pytest.mark.parametrize("sample_rate, limit_hz", [(16000, 7500.0), (44100, 9500.0), (48000, 9500.0)])
+def test_mp3_32kbps_removes_content_above_its_band_limit(sample_rate, limit_hz):
+    """LAME at 32 kbps: at 16 kHz flat (+-1 dB) to 6.5 kHz, -3 dB at 7.2 kHz, nothing (< -60 dB)
+    above 7.5 kHz; at 44.1/48 kHz -3 dB near 6-7 kHz and nothing above 9.5 kHz."""
+    x = 0.1 * np.random.default_rng(0).standard_normal(3 * sample_rate)
+    f, g = _gain_db(x, codec(x, sample_rate=sample_rate, format="mp3", bitrate_kbps=32), sample_rate)
+    assert g[f > limit_hz].max() < -60.0
+    assert abs(np.mean(g[(f > 200) & (f < 5000)])) < 1.0
+
+
+def test_mp3_32kbps_log_mel_distance_on_speech(data_dir):
+    """Mean |log-mel difference| (80 mels, 25 ms / 10 ms, floor 80 dB below the clean peak) on
+    16 kHz speech: MP3 32 kbps about 2.0 dB (1.9-2.2 over three clips), 16 kbps 4.7-6.4, 64 kbps 0.7-0.9."""
+    import librosa
+
+    def mel(z):
+        return librosa.feature.melspectrogram(y=z, sr=16000, n_fft=400, hop_length=160, n_mels=80)
+
+    def lmd(a, b):
+        ma, mb = mel(a), mel(b)
+        floor = ma.max() * 1e-8
+        return float(np.mean(np.abs(10 * np.log10(np.maximum(ma, floor) / np.maximum(mb, floor)))))
+
+    for name in SPEECH:
+        y, _ = noisegen.load(data_dir / "speech" / name, sample_rate=16000, mono=True)
+        d = {k: lmd(y, codec(y, sample_rate=16000, format="mp3", bitrate_kbps=k)) for k in (16, 32, 64)}
+        assert 1.0 < d[32] < 3.0, d
+        assert d[16] > d[32] > d[64], d
+
+
+@pytest.mark.parametrize("sample_rate", [16000, 44100, 48000])
+@pytest.mark.parametrize("fmt", TELEPHONE)
+def test_telephone_codecs_are_band_limited_to_4khz(fmt, sample_rate):
+    x = 0.1 * np.random.default_rng(1).standard_normal(sample_rate)
+    out = codec(x, sample_rate=sample_rate, format=fmt)
+    f, py = welch(out, sample_rate, nperseg=4096)
+    above = py[f > 4000].sum() / py.sum()
+    assert 10 * np.log10(above) < -60.0, fmt
+    assert _snr_db(x[None], out[None]) > 0.5 or fmt != "mulaw"  # the band below 4 kHz survives
+
+
+# -- G.711: the quantisation error of the companding law ---------------------------------------------
+
+MU, A_LAW = 255.0, 87.6
+STEP = 2.0 / 256  # 256 levels over [-1, 1] in the compressed domain
+
+
+def _g711_step(x, law):
+    """The quantisation step of G.711's segmented law at amplitude ``|x|`` (full scale 1).
+
+    mu-law: 14-bit magnitudes biased by 33, 8 segments of 16 steps of ``2 ** (k + 1)``;
+    A-law: 12-bit magnitudes, steps of 2 up to 64, then ``2 ** k`` in segment ``k``.
+    """
+    a = np.abs(x)
+    if law == "mulaw":
+        k = np.clip(np.floor(np.log2((a * 8192 + 33) / 32)), 0, 7)
+        return 2.0 ** (k + 1) / 8192
+    k = np.clip(np.floor(np.log2(np.maximum(a * 4096, 1) / 16)), 1, 7)
+    return 2.0**k / 4096
+
+
+def _smooth_step(x, law):
+    """``STEP / c'(|x|)`` for the smooth companding law ``c`` (mu = 255, A = 87.6)."""
+    a = np.abs(x)
+    if law == "mulaw":
+        slope = MU / ((1 + MU * a) * np.log1p(MU))
+    else:
+        slope = np.where(a < 1 / A_LAW, A_LAW, 1 / np.maximum(a, 1e-300)) / (1 + np.log(A_LAW))
+    return STEP / slope
+
+
+def _theory_snr_db(x, step):
+    """Bennett: uniform error within each step, noise power ``E[step(x)**2] / 12`` over ``x``'s samples."""
+    return 10 * np.log10(np.mean(x**2) / np.mean(step**2 / 12))
+
+
+def _signals(data_dir):
+    rng = np.random.default_rng(2)
+    speech = _speech(data_dir, 8000, seconds=3.0)
+    out = {"uniform": rng.uniform(-0.99, 0.99, 40000)}
+    for level in (0.1, 0.03, 0.01):  # Laplacian (speech-like) at -20, -30, -40 dB rms
+        out[f"laplace_{level}"] = np.clip(rng.laplace(0, level / np.sqrt(2), 40000), -0.99, 0.99)
+    for peak in (0.9, 0.09):
+        out[f"speech_{peak}"] = peak * speech / np.abs(speech).max()
+    return out
+
+
+@pytest.mark.parametrize("law", ["mulaw", "alaw"])
+def test_g711_error_matches_theory(law, data_dir):
+    """At 8 kHz nothing is resampled: the error is the quantiser's. Measured SNR matches Bennett's
+    integral over the signal's own samples within 0.3 dB for G.711's segmented law and within
+    1 dB for the smooth law (38.0 dB for mu-law on a full-scale uniform signal)."""
+    for name, x in _signals(data_dir).items():
+        measured = _snr_db(x, codec(x, sample_rate=8000, format=law))
+        assert abs(measured - _theory_snr_db(x, _g711_step(x, law))) < 0.3, (name, measured)
+        assert abs(measured - _theory_snr_db(x, _smooth_step(x, law))) < 1.0, (name, measured)
+    x = np.random.default_rng(0).uniform(-1, 1, 10000)
+    assert abs(_theory_snr_db(x, _smooth_step(x, "mulaw")) - 38.0) < 0.3
+
+
+# -- bitrates -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt, rates, tol", [("mp3", (8, 16, 32, 64, 128), 0.06), ("opus", (6, 16, 32, 64), 0.12)])
+def test_encoded_size_matches_the_bitrate(fmt, rates, tol):
+    x = 0.1 * np.random.default_rng(3).standard_normal(4 * 16000)
+    for kbps in rates:
+        level = C._compression_level(fmt, 16000, float(kbps))
+        data = C._encode(x, 16000, C.FORMATS[fmt], level, "CONSTANT" if fmt == "mp3" else None)
+        measured = len(data) * 8 / 4.0 / 1000
+        assert abs(measured / kbps - 1) < tol, (kbps, measured)
+
+
+def test_vorbis_bitrate_picks_the_nominal_quality():
+    nominal = C._vorbis_nominal(16000)
+    assert nominal[0] < 48 < nominal[-1] and np.all(np.diff(nominal) >= 0)
+    assert C._clamp_bitrate("vorbis", 16000, 8.0) == nominal[0]
+    assert C._clamp_bitrate("mp3", 44100, 8.0) == 32.0  # MPEG-1 starts at 32 kbps
+
+
+# -- packet loss ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("burst", [None, 1.0, 3.0, 8.0])
+@pytest.mark.parametrize("loss_rate", [0.05, 0.2, 0.5])
+def test_loss_pattern_rate_and_burst_length(loss_rate, burst):
+    if burst is not None and loss_rate / (burst * (1 - loss_rate)) > 1:
+        return
+    lost = P.loss_pattern(200_000, loss_rate, burst, np.random.default_rng(0))
+    runs = np.array([b - a for a, b in P._bursts(lost)])
+    assert abs(lost.mean() - loss_rate) < 0.01 + 0.05 * loss_rate
+    expected = 1 / (1 - loss_rate) if burst is None else burst
+    assert abs(runs.mean() / expected - 1) < 0.05
+
+
+@pytest.mark.parametrize("concealment", ["zeros", "repeat"])
+@pytest.mark.parametrize("shape", [(3201,), (2, 3201)], ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_packet_loss_keeps_received_frames_and_conceals_lost_ones(concealment, shape, dtype):
+    y = (0.5 * np.random.default_rng(4).standard_normal(shape)).astype(dtype)
+    frame = 160  # 10 ms at 16 kHz
+    out = packet_loss(y, sample_rate=16000, loss_rate=0.3, frame_ms=10, concealment=concealment, fade_ms=0,
+                      rng=7)
+    assert out.shape == y.shape and out.dtype == dtype
+    rows, orig = out.reshape(-1, shape[-1]), y.reshape(-1, shape[-1])
+    n_frames = -(-shape[-1] // frame)
+    lost = np.array([not np.array_equal(rows[:, i * frame:(i + 1) * frame], orig[:, i * frame:(i + 1) * frame])
+                     for i in range(n_frames)])
+    assert 0.1 < lost.mean() < 0.5
+    assert np.array_equal(lost, P.loss_pattern(n_frames, 0.3, None, np.random.default_rng(noisegen.rng.resolve_key(7))))
+    for i in np.flatnonzero(lost):
+        seg = rows[:, i * frame:(i + 1) * frame]
+        if concealment == "zeros" or i == 0:
+            assert not seg.any()
+        else:  # the last frame received, repeated
+            last = max(j for j in range(i) if not lost[j])
+            np.testing.assert_array_equal(seg, orig[:, last * frame:last * frame + seg.shape[-1]])
+    # the same rng gives the same output; another rng another pattern
+    again = packet_loss(y, sample_rate=16000, loss_rate=0.3, frame_ms=10, concealment=concealment, fade_ms=0, rng=7)
+    np.testing.assert_array_equal(out, again)
+    assert not np.array_equal(out, packet_loss(y, sample_rate=16000, loss_rate=0.3, frame_ms=10, rng=8))
+
+
+def test_packet_loss_fades_avoid_clicks():
+    t = np.arange(16000) / 16000
+    y = np.sin(2 * np.pi * 220 * t)
+    for concealment in ("zeros", "repeat"):
+        out = packet_loss(y, sample_rate=16000, loss_rate=0.3, concealment=concealment, mean_burst_frames=3, rng=1)
+        assert not np.array_equal(out, y)
+        # no step larger than the sine's own steepest slope (plus the 2 ms fade's)
+        assert np.abs(np.diff(out)).max() <= np.abs(np.diff(y)).max() + np.pi / 64 + 1e-9
+
+
+def test_packet_loss_edge_cases():
+    assert packet_loss(np.zeros(0), sample_rate=16000, loss_rate=0.5).shape == (0,)
+    for n in (1, 2, 7, 100):
+        out = packet_loss(np.ones(n, np.float32), sample_rate=16000, loss_rate=0.9, concealment="repeat", rng=0)
+        assert out.shape == (n,) and out.dtype == np.float32 and np.isfinite(out).all()
+    y = np.ones(1000)
+    np.testing.assert_array_equal(packet_loss(y, sample_rate=16000, loss_rate=0.0, rng=0), y)
+    for kwargs, name in [({"loss_rate": 1.0}, "loss_rate"), ({"loss_rate": -0.1}, "loss_rate"),
+                         ({"loss_rate": 0.1, "frame_ms": 0}, "frame_ms"),
+                         ({"loss_rate": 0.1, "concealment": "pitch"}, "concealment"),
+                         ({"loss_rate": 0.1, "mean_burst_frames": 0.5}, "mean_burst_frames"),
+                         ({"loss_rate": 0.9, "mean_burst_frames": 2}, "mean_burst_frames"),
+                         ({"loss_rate": 0.1, "rng": "a"}, "rng")]:
+        with pytest.raises(ParameterError, match=name):
+            packet_loss(y, sample_rate=16000, **kwargs)
+    with pytest.raises(ParameterError, match="finite"):
+        packet_loss(np.array([np.inf, 0.0]), sample_rate=16000, loss_rate=0.1)
+
+
+# -- transforms -----------------------------------------------------------------------------------
+
+
+TRANSFORMS = [
+    lambda: Codec(formats=("mp3", "opus", "gsm", "mulaw"), min_bitrate_kbps=8.0, max_bitrate_kbps=64.0, p=1.0),
+    lambda: PacketLoss(min_loss_rate=0.1, max_loss_rate=0.4, concealment="repeat", mean_burst_frames=2.0, p=1.0),
+]
+
+
+@pytest.mark.parametrize("make", TRANSFORMS, ids=["Codec", "PacketLoss"])
+def test_transform_same_rng_same_output_replay_and_json(make, data_dir):
+    t = make()
+    y = np.stack([_speech(data_dir, 16000, seconds=0.5)] * 2).astype(np.float32)
+    outs, params = [], []
+    for seed in range(6):
+        out = t(y, sample_rate=16000, rng=seed)
+        assert out.shape == y.shape and out.dtype == np.float32
+        np.testing.assert_array_equal(out, t(y, sample_rate=16000, rng=seed))
+        np.testing.assert_array_equal(out, t.apply_params(y, sample_rate=16000, params=t.last_params))
+        outs.append(out)
+        params.append(json.loads(json.dumps(t.last_params)))
+    assert len({json.dumps(p, sort_keys=True) for p in params}) > 1
+    back = Transform.from_dict(json.loads(t.to_json()))
+    assert type(back) is type(t) and back.to_dict() == t.to_dict()
+    np.testing.assert_array_equal(back(y, sample_rate=16000, rng=3), outs[3])
+
+
+def test_codec_transform_draws_formats_and_bitrates():
+    t = Codec(formats=("mp3", "gsm"), min_bitrate_kbps=16.0, max_bitrate_kbps=48.0, p=1.0)
+    gen = np.random.default_rng(0)
+    drawn = [t.randomize(None, 16000, gen) for _ in range(200)]
+    assert {d["format"] for d in drawn} == {"mp3", "gsm"}
+    mp3 = [d["bitrate_kbps"] for d in drawn if d["format"] == "mp3"]
+    assert 16.0 <= min(mp3) < 20.0 < 44.0 < max(mp3) <= 48.0
+    assert all(d["bitrate_kbps"] == 13.0 for d in drawn if d["format"] == "gsm")
+
+
+def test_transform_constructors_are_keyword_only_with_real_defaults():
+    with pytest.raises(TypeError):
+        Codec(("mp3",))
+    with pytest.raises(TypeError):
+        PacketLoss(0.1, 0.2)
+    assert Codec().to_dict() == {"name": "Codec", "formats": ["mp3", "opus", "vorbis", "gsm", "mulaw", "alaw",
+                                                            "g721", "ima_adpcm"],
+                                 "min_bitrate_kbps": 8.0, "max_bitrate_kbps": 64.0, "p": 0.5}
+    assert PacketLoss().to_dict() == {"name": "PacketLoss", "min_loss_rate": 0.0, "max_loss_rate": 0.2,
+                                      "frame_ms": 20.0, "concealment": "zeros", "mean_burst_frames": None,
+                                      "fade_ms": 2.0, "p": 0.5}
+    for kwargs in ({"formats": ()}, {"formats": "mp3"}, {"min_bitrate_kbps": 64, "max_bitrate_kbps": 8},
+                   {"max_bitrate_kbps": 1000}):
+        with pytest.raises(ParameterError):
+            Codec(**kwargs)
+    for kwargs in ({"max_loss_rate": 1.0}, {"concealment": "x"}, {"max_loss_rate": 0.9, "mean_burst_frames": 2}):
+        with pytest.raises(ParameterError):
+            PacketLoss(**kwargs)
+
+
+def test_exported():
+    assert noisegen.codec is codec and noisegen.packet_loss is packet_loss
+    assert {"codec", "packet_loss", "Codec", "PacketLoss"} <= set(noisegen.__all__)
+
+
+@pytest.mark.parametrize("module", [C, P, sys.modules["noisegen.transforms.codec"],
+                                    sys.modules["noisegen.transforms.packet_loss"]], ids=lambda m: m.__name__)
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+                             extraglobs={"np": np})
+    assert result.attempted > 0 and result.failed == 0
