@@ -56,8 +56,9 @@ class Shift(Transform):
     Without fade (``fade_s=0``) the output is exactly
     ``np.roll(y, shift, axis=-1)`` or that roll with the wrapped part set to
     zero. With a fade, the ``fade_s`` seconds on each side of the seam
-    (rollover) or after the zeros (zero fill) are multiplied by a
-    raised-cosine ramp, so the jump makes no click.
+    (rollover) or of the moved audio next to the zeros (zero fill) are
+    multiplied by a raised-cosine ramp, so the jump makes no click (a ramp
+    is cut short where the audio on its side of the seam is shorter).
 
     The shift is drawn uniformly in ``[min_shift, max_shift]`` in
     ``shift_unit`` and rounded to whole samples (for ``"samples"``, an
