@@ -16,11 +16,16 @@ from .time_stretch import TimeStretch
 from .pitch_shift import PitchShift
 from .speed_perturb import SpeedPerturb
 from .gain import Gain
-from .filters import BandPassFilter, BandStopFilter, HighPassFilter, LowPassFilter, PeakingEQ
+from .filters import BandPassFilter, BandStopFilter, HighPassFilter, HighShelf, LowPassFilter, LowShelf, PeakingEQ
 from .clip import Clip
 from .time_mask import TimeMask
 from .codec import Codec
 from .packet_loss import PacketLoss
+from .shift import Shift
+from .polarity_inversion import PolarityInversion
+from .normalize import Normalize
+from .resample import Resample
+from .bit_crush import BitCrush
 
 __all__ = [
     "Transform",
@@ -46,4 +51,11 @@ __all__ = [
     "TimeMask",
     "Codec",
     "PacketLoss",
+    "Shift",
+    "PolarityInversion",
+    "Normalize",
+    "Resample",
+    "BitCrush",
+    "LowShelf",
+    "HighShelf",
 ]

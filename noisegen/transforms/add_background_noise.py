@@ -6,13 +6,18 @@ import os
 
 import numpy as np
 
-from .._validation import check_choice
-from .._warn import about
+from .._validation import _fmt, check_choice
+from .._warn import about, warn
 from ..errors import ParameterError
+from ..io import audio_files
 from .base import Transform, draw_uniform, effect, index_param, int_param, real_param, uniform_range
 from ._files import AudioBank
+from .normalize import measure_level
 
 __all__ = ["AddBackgroundNoise"]
+
+#: Range of ``min_absolute_rms_db`` / ``max_absolute_rms_db``, dBFS.
+ABSOLUTE_DB_RANGE = (-120.0, 60.0)
 
 
 class AddBackgroundNoise(Transform):
@@ -24,21 +29,42 @@ class AddBackgroundNoise(Transform):
     rate, before any worker forks when used through
     :class:`noisegen.AugmentStream`.
 
+    With ``noise_level="absolute"`` the noise is set to an RMS level drawn in
+    ``[min_absolute_rms_db, max_absolute_rms_db]`` dBFS instead, whatever
+    the signal's level (audiomentations' names). With ``noise_transform``,
+    the crop of the noise (the signal's length) goes through that transform
+    first; its draws come from the same ``rng`` and are recorded, and the
+    level or SNR is set on the transformed noise.
+
     Parameters
     ----------
     noise : str, list of str, list of arrays, or NoiseBank
-        A folder (searched recursively), a list of paths, a list of mono
-        float arrays (at the call's sample rate), or a
+        A folder (searched recursively), a file, a list of folders and files
+        (mixed; each folder contributes its files in sorted order), a list
+        of mono float arrays (at the call's sample rate), or a
         :class:`noisegen.NoiseBank` (used at its own sample rate; build it
         with ``cache_path`` to share it memory-mapped between processes).
     min_snr_db, max_snr_db : float
+        SNR range with ``noise_level="relative"``.
+    noise_level : {"relative", "absolute"}
+        Set the noise relative to the signal (an SNR) or to an absolute
+        RMS level in dBFS (dB re full scale 1.0).
+    min_absolute_rms_db, max_absolute_rms_db : float
+        RMS range of the added noise with ``noise_level="absolute"``, in
+        [-120, 60] dBFS (default -45 to -15, as audiomentations).
     reference : {"rms", "active"}
-        How the signal power is measured (see :func:`noisegen.mix_at_snr`).
+        How the signal power is measured for an SNR (see
+        :func:`noisegen.mix_at_snr`).
+    noise_transform : Transform, its ``to_dict()``, or None
+        Applied to each noise crop before mixing (None: none). Its own
+        ``p`` applies.
     p : float
 
-    ``last_params``: ``noise_index``, ``noise_offset`` (samples), ``snr_db``.
+    ``last_params``: ``noise_index``, ``noise_offset`` (samples), then
+    ``snr_db`` (relative) or ``absolute_rms_db`` (absolute), and
+    ``noise_transform`` (that transform's ``last_params``) when one is set.
 
-    A silent crop of the noise cannot set an SNR: the signal comes back
+    A silent crop of the noise cannot set an SNR or a level: the signal comes back
     unchanged with a NoisegenWarning that names the noise file and offset
     (and the input, under :class:`noisegen.AugmentStream` or ``noisegen
     augment``).
@@ -55,14 +81,22 @@ class AddBackgroundNoise(Transform):
     ((1600,), 10.0)
     """
 
-    def __init__(self, noise, min_snr_db: float = 3.0, max_snr_db: float = 30.0, reference: str = "rms",
-                 p: float = 0.5):
+    def __init__(self, noise, *, min_snr_db: float = 3.0, max_snr_db: float = 30.0, noise_level: str = "relative",
+                 min_absolute_rms_db: float = -45.0, max_absolute_rms_db: float = -15.0, reference: str = "rms",
+                 noise_transform=None, p: float = 0.5):
         super().__init__(p=p)
         self.min_snr_db, self.max_snr_db = uniform_range(min_snr_db, max_snr_db, "min_snr_db", "max_snr_db")
+        self.noise_level = check_choice(noise_level, "noise_level", ("relative", "absolute"))
+        self.min_absolute_rms_db, self.max_absolute_rms_db = uniform_range(
+            min_absolute_rms_db, max_absolute_rms_db, "min_absolute_rms_db", "max_absolute_rms_db",
+            low=ABSOLUTE_DB_RANGE[0], high=ABSOLUTE_DB_RANGE[1])
         self.reference = check_choice(reference, "reference", ("rms", "active"))
+        self.noise_transform = _check_transform(noise_transform)
+        self._drawn = None  # (params, transformed noise) of the last draw, reused by _apply
         self._banks: dict = {}
         self._fixed = None  # a NoiseBank given by the caller
         self._source = None  # folder or paths
+        self._source_config = None  # a list of folders and files, as given
         self._arrays = None
         if type(noise).__name__ == "NoiseBank":
             self._fixed = noise
@@ -70,10 +104,11 @@ class AddBackgroundNoise(Transform):
             isinstance(noise, (list, tuple)) and noise and all(isinstance(a, np.ndarray) for a in noise)
         ):
             self._arrays = AudioBank(noise, "noise")
-        elif isinstance(noise, (str, os.PathLike)) or (
-            isinstance(noise, (list, tuple)) and noise and all(isinstance(a, (str, os.PathLike)) for a in noise)
-        ):
-            self._source = AudioBank(noise, "noise")  # validates the paths; loading is left to NoiseBank
+        elif isinstance(noise, (str, os.PathLike)):
+            self._source = AudioBank(noise, "noise")  # validates the path; loading is left to NoiseBank
+        elif isinstance(noise, (list, tuple)) and noise and all(isinstance(a, (str, os.PathLike)) for a in noise):
+            self._source_config = [os.fspath(a) for a in noise]
+            self._source = AudioBank(_expand(noise), "noise")
         else:
             raise ParameterError(
                 f"noise must be a folder, a list of paths, a list of float arrays or a NoiseBank, "
@@ -101,35 +136,114 @@ class AddBackgroundNoise(Transform):
 
     def prepare(self, sample_rate):
         self._bank(sample_rate)
+        if self.noise_transform is not None:
+            self.noise_transform.prepare(sample_rate)
 
     def randomize(self, samples, sample_rate, gen):
         index, offset = self._bank(sample_rate).draw(samples.shape[-1], rng=gen)
-        return {"noise_index": int(index), "noise_offset": int(offset),
-                "snr_db": draw_uniform(gen, self.min_snr_db, self.max_snr_db)}
+        params = {"noise_index": int(index), "noise_offset": int(offset)}
+        if self.noise_level == "relative":
+            params["snr_db"] = draw_uniform(gen, self.min_snr_db, self.max_snr_db)
+        else:
+            params["absolute_rms_db"] = draw_uniform(gen, self.min_absolute_rms_db, self.max_absolute_rms_db)
+        self._drawn = None
+        if self.noise_transform is not None:
+            # the transform draws while it runs: run it now, keep its output for _apply
+            crop = self._crop(samples, sample_rate, index, offset)
+            noise = self.noise_transform._run(crop, sample_rate, gen)
+            params["noise_transform"] = self.noise_transform.last_params
+            self._drawn = (params["noise_transform"], noise)
+        return params
 
     def _param_checks(self, sample_rate):
-        return {"noise_index": index_param(len(self._bank(sample_rate))), "noise_offset": int_param(0),
-                "snr_db": real_param()}
+        checks = {"noise_index": index_param(len(self._bank(sample_rate))), "noise_offset": int_param(0)}
+        if self.noise_level == "relative":
+            checks["snr_db"] = real_param()
+        else:
+            checks["absolute_rms_db"] = real_param(*ABSOLUTE_DB_RANGE)
+        if self.noise_transform is not None:
+            checks["noise_transform"] = lambda value, name: self.noise_transform._check_params(
+                value, sample_rate, name)
+        return checks
+
+    def _crop(self, samples, sample_rate, index, offset):
+        """The ``samples.shape[-1]`` noise samples from ``offset`` (wrapping around), in the signal's dtype."""
+        noise = self._bank(sample_rate)[index]
+        n = samples.shape[-1]
+        return np.take(noise, np.arange(offset, offset + n), mode="wrap").astype(samples.dtype, copy=False)
+
+    def _noise(self, samples, sample_rate, params):
+        """The noise to add and its offset: the bank's noise, or the crop after ``noise_transform``."""
+        index, offset = params["noise_index"], params["noise_offset"]
+        if self.noise_transform is None:
+            return self._bank(sample_rate)[index], offset
+        drawn, self._drawn = self._drawn, None
+        if drawn is not None and drawn[0] is params["noise_transform"]:
+            return drawn[1], 0  # just drawn by randomize
+        crop = self._crop(samples, sample_rate, index, offset)
+        return self.noise_transform.apply_params(crop, sample_rate=sample_rate, params=params["noise_transform"]), 0
 
     def _apply(self, samples, sample_rate, params):
         bank = self._bank(sample_rate)
         index, offset = params["noise_index"], params["noise_offset"]
         name = repr(bank.paths[index]) if hasattr(bank, "paths") else f"noise[{index}]"
+        noise, at = self._noise(samples, sample_rate, params)
         with about(f"noise {name} from sample {offset}"):  # named in a silent-noise warning
-            return effect("mix_at_snr")(
-                samples, bank[index], snr_db=params["snr_db"], noise_offset=offset, reference=self.reference,
-                sample_rate=sample_rate,
-            )
+            if self.noise_level == "relative":
+                return effect("mix_at_snr")(
+                    samples, noise, snr_db=params["snr_db"], noise_offset=at, reference=self.reference,
+                    sample_rate=sample_rate,
+                )
+            return _add_at_level(samples, noise, at, params["absolute_rms_db"])
 
     def _config(self):
         if self._fixed is not None:
             noise = list(self._fixed.paths)
+        elif self._source_config is not None:
+            noise = list(self._source_config)
         elif self._source is not None:
             noise = self._source.config()
         else:
             noise = self._arrays.config()  # raises: arrays cannot be written
+        transform = None if self.noise_transform is None else self.noise_transform.to_dict()
         return {"noise": noise, "min_snr_db": self.min_snr_db, "max_snr_db": self.max_snr_db,
-                "reference": self.reference, "p": self.p}
+                "noise_level": self.noise_level, "min_absolute_rms_db": self.min_absolute_rms_db,
+                "max_absolute_rms_db": self.max_absolute_rms_db, "reference": self.reference,
+                "noise_transform": transform, "p": self.p}
+
+
+def _expand(sources):
+    """A list of folders and files as the list of files (each folder's in sorted order)."""
+    paths = []
+    for i, source in enumerate(sources):
+        if os.path.isdir(source):
+            paths.extend(audio_files(source))
+        elif os.path.isfile(source):
+            paths.append(os.fspath(source))
+        else:
+            raise ParameterError(f"noise[{i}] must be an existing folder or file, got {os.fspath(source)!r}")
+    return paths
+
+
+def _check_transform(transform):
+    """None, a Transform, or a transform's ``to_dict()`` (built)."""
+    if transform is None or isinstance(transform, Transform):
+        return transform
+    if isinstance(transform, dict):
+        return Transform.from_dict(transform)
+    raise ParameterError(f"noise_transform must be a Transform, its to_dict() or None, got {_fmt(transform)}")
+
+
+def _add_at_level(samples, noise, offset, rms_db):
+    """``samples`` plus ``noise`` (from ``offset``, wrapping) scaled to an RMS of ``rms_db`` dBFS."""
+    n = samples.shape[-1]
+    crop = np.take(noise, np.arange(offset, offset + n), mode="wrap", axis=-1)
+    rms = measure_level(crop, "rms")
+    if rms == 0.0:
+        warn("AddBackgroundNoise: the noise is silent, so no level can be set; the signal is returned unchanged")
+        return samples.copy()
+    scaled = (crop.astype(np.float64) / rms * 10.0 ** (rms_db / 20.0)).astype(samples.dtype)
+    return effect("mix_at_snr")(samples, scaled, snr_db=None)
 
 
 class _ArrayBank:

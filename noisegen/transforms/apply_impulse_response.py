@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..errors import ParameterError
 from .base import Transform, effect, index_param
 from ._files import AudioBank
 from .room_simulator import as_room_simulator
@@ -12,8 +15,12 @@ __all__ = ["ApplyImpulseResponse"]
 class ApplyImpulseResponse(Transform):
     """Convolve with an impulse response drawn from a collection.
 
-    Wraps :func:`noisegen.convolve_rir` (``mode="same"``: the output keeps
-    the input's length). Responses are loaded and resampled once per sample
+    Wraps :func:`noisegen.convolve_rir`: the response is scaled to unit
+    energy (``normalize="energy"``), its direct-path delay kept, and the
+    output is the first ``n`` samples of the full convolution (the input's
+    length) or, with ``keep_tail=True``, all ``n + len(rir) - 1`` of them
+    (``mode="full"``: the reverberation after the input's end is kept, so
+    the output is longer). Responses are loaded and resampled once per sample
     rate; an unreadable, empty, non-finite or silent file in the collection is
     skipped and reported once (NoisegenWarning). ``last_params``:
     ``rir_index`` (among the usable responses, in sorted path order).
@@ -27,9 +34,12 @@ class ApplyImpulseResponse(Transform):
         that name must be given as ``"./simulated"``), a :class:`RoomSimulator`
         or its ``to_dict()``; the simulator's ranges are used and its ``p``
         is not, and ``last_params`` are RoomSimulator's.
-    p : float
+    keep_tail : bool
+        Keep the reverberation tail (output ``n + len(rir) - 1`` samples
+        long) instead of cutting the output to the input's length.
     rir_sample_rate : int or None
         Sample rate of arrays given as ``rir`` (None: the rate of the call).
+    p : float
 
     Examples
     --------
@@ -38,10 +48,16 @@ class ApplyImpulseResponse(Transform):
     >>> t = ApplyImpulseResponse([np.array([0.6, 0.8])], p=1.0)  # unit energy: kept as is
     >>> np.round(t(np.array([1.0, 0.0, 0.0]), sample_rate=8000, rng=0), 6)
     array([0.6, 0.8, 0. ])
+    >>> t = ApplyImpulseResponse([np.array([0.6, 0.8])], keep_tail=True, p=1.0)
+    >>> np.round(t(np.array([1.0, 0.0, 0.0]), sample_rate=8000, rng=0), 6)
+    array([0.6, 0.8, 0. , 0. ])
     """
 
-    def __init__(self, rir, p: float = 0.5, rir_sample_rate=None):
+    def __init__(self, rir, *, keep_tail: bool = False, rir_sample_rate=None, p: float = 0.5):
         super().__init__(p=p)
+        if not isinstance(keep_tail, (bool, np.bool_)):
+            raise ParameterError(f"keep_tail must be a bool, got {keep_tail!r}")
+        self.keep_tail = bool(keep_tail)
         self._room = as_room_simulator(rir)
         if self._room is not None:
             return
@@ -67,11 +83,12 @@ class ApplyImpulseResponse(Transform):
 
     def _apply(self, samples, sample_rate, params):
         if self._room is not None:
-            return self._room._apply(samples, sample_rate, params)
-        rir = self._bank.at(sample_rate)[params["rir_index"]]
-        return effect("convolve_rir")(samples, rir.astype(samples.dtype, copy=False), mode="same")
+            rir = self._room._rir(sample_rate, params)
+        else:
+            rir = self._bank.at(sample_rate)[params["rir_index"]]
+        mode = "full" if self.keep_tail else "same"
+        return effect("convolve_rir")(samples, rir.astype(samples.dtype, copy=False), mode=mode)
 
     def _config(self):
-        if self._room is not None:
-            return {"rir": self._room.to_dict(), "p": self.p}
-        return {"rir": self._bank.config(), "p": self.p}
+        rir = self._room.to_dict() if self._room is not None else self._bank.config()
+        return {"rir": rir, "keep_tail": self.keep_tail, "p": self.p}

@@ -1,4 +1,4 @@
-"""Random filters: low-pass, high-pass, band-pass, band-stop, peaking EQ.
+"""Random filters: low-pass, high-pass, band-pass, band-stop, peaking EQ, shelves.
 
 Corner and centre frequencies are drawn uniformly on the mel scale (as in
 audiomentations), then kept inside ``(0, 0.49 * sample_rate)`` so that a
@@ -14,7 +14,7 @@ from .. import filters
 from .._validation import check_int
 from .base import Transform, draw_uniform, frequency_param, real_param, uniform_range
 
-__all__ = ["LowPassFilter", "HighPassFilter", "BandPassFilter", "BandStopFilter", "PeakingEQ"]
+__all__ = ["LowPassFilter", "HighPassFilter", "BandPassFilter", "BandStopFilter", "PeakingEQ", "LowShelf", "HighShelf"]
 
 
 def _hz_to_mel(f):
@@ -197,3 +197,76 @@ class PeakingEQ(Transform):
             "min_gain_db": self.min_gain_db, "max_gain_db": self.max_gain_db,
             "min_q": self.min_q, "max_q": self.max_q, "p": self.p,
         }
+
+
+class _Shelf(Transform):
+    _function = None
+
+    def __init__(self, *, min_cutoff_hz: float, max_cutoff_hz: float, min_gain_db: float = -18.0,
+                 max_gain_db: float = 18.0, p: float = 0.5):
+        super().__init__(p=p)
+        self.min_cutoff_hz, self.max_cutoff_hz = uniform_range(
+            min_cutoff_hz, max_cutoff_hz, "min_cutoff_hz", "max_cutoff_hz", low=1e-6
+        )
+        self.min_gain_db, self.max_gain_db = uniform_range(
+            min_gain_db, max_gain_db, "min_gain_db", "max_gain_db", low=-60.0, high=60.0
+        )
+
+    def randomize(self, samples, sample_rate, gen):
+        return {"cutoff_hz": _fit(_draw_mel(gen, self.min_cutoff_hz, self.max_cutoff_hz), sample_rate),
+                "gain_db": draw_uniform(gen, self.min_gain_db, self.max_gain_db)}
+
+    def _param_checks(self, sample_rate):
+        return {"cutoff_hz": frequency_param(sample_rate), "gain_db": real_param(-60.0, 60.0)}
+
+    def _apply(self, samples, sample_rate, params):
+        fn = getattr(filters, self._function)
+        return fn(samples, cutoff_hz=params["cutoff_hz"], gain_db=params["gain_db"], sample_rate=sample_rate)
+
+    def _config(self):
+        return {"min_cutoff_hz": self.min_cutoff_hz, "max_cutoff_hz": self.max_cutoff_hz,
+                "min_gain_db": self.min_gain_db, "max_gain_db": self.max_gain_db, "p": self.p}
+
+
+class LowShelf(_Shelf):
+    """A low shelf with random corner and gain (audiomentations' ``LowShelfFilter``).
+
+    Wraps :func:`noisegen.low_shelf` (cookbook biquad, slope 1: ``gain_db``
+    below ``cutoff_hz``, 0 dB above; no Q to draw). The corner is drawn on
+    the mel scale in ``[min_cutoff_hz, max_cutoff_hz]`` (default 50-4000 Hz),
+    the gain uniformly in ``[min_gain_db, max_gain_db]`` (default -18 to 18,
+    within [-60, 60]). ``last_params``: ``cutoff_hz``, ``gain_db``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from noisegen.transforms import LowShelf
+    >>> t = LowShelf(min_cutoff_hz=200, max_cutoff_hz=200, min_gain_db=-6.0206, max_gain_db=-6.0206, p=1.0)
+    >>> round(float(t(np.ones(16000), sample_rate=16000, rng=0)[-1]), 3)  # DC is below the corner
+    0.5
+    """
+
+    _function = "low_shelf"
+
+    def __init__(self, *, min_cutoff_hz: float = 50.0, max_cutoff_hz: float = 4000.0, min_gain_db: float = -18.0,
+                 max_gain_db: float = 18.0, p: float = 0.5):
+        super().__init__(min_cutoff_hz=min_cutoff_hz, max_cutoff_hz=max_cutoff_hz, min_gain_db=min_gain_db,
+                         max_gain_db=max_gain_db, p=p)
+
+
+class HighShelf(_Shelf):
+    """A high shelf with random corner and gain (audiomentations' ``HighShelfFilter``).
+
+    Wraps :func:`noisegen.high_shelf` (cookbook biquad, slope 1: ``gain_db``
+    above ``cutoff_hz``, 0 dB below). Corner drawn on the mel scale in
+    ``[min_cutoff_hz, max_cutoff_hz]`` (default 300-7500 Hz, kept below
+    0.49 of the call's sample rate), gain as in :class:`LowShelf`.
+    ``last_params``: ``cutoff_hz``, ``gain_db``.
+    """
+
+    _function = "high_shelf"
+
+    def __init__(self, *, min_cutoff_hz: float = 300.0, max_cutoff_hz: float = 7500.0, min_gain_db: float = -18.0,
+                 max_gain_db: float = 18.0, p: float = 0.5):
+        super().__init__(min_cutoff_hz=min_cutoff_hz, max_cutoff_hz=max_cutoff_hz, min_gain_db=min_gain_db,
+                         max_gain_db=max_gain_db, p=p)

@@ -130,11 +130,14 @@ class RoomSimulator(Transform):
         return {"room_dim_m": room, "source_m": _vec3_param(0.0), "mic_m": _vec3_param(0.0),
                 "rt60_s": real_param(rooms.MIN_RT60_S, rooms.MAX_RT60_S), "seed": seed_param()}
 
-    def _apply(self, samples, sample_rate, params):
-        rir = effect("simulate_rir")(
+    def _rir(self, sample_rate, params):
+        """The response ``params`` describe (1-D float64)."""
+        return effect("simulate_rir")(
             sample_rate=sample_rate, room_dim_m=params["room_dim_m"], source_m=params["source_m"],
             mic_m=params["mic_m"], rt60_s=params["rt60_s"], rng=params["seed"], dtype=np.float64)[0]
-        return effect("convolve_rir")(samples, rir.astype(samples.dtype), mode="same")
+
+    def _apply(self, samples, sample_rate, params):
+        return effect("convolve_rir")(samples, self._rir(sample_rate, params).astype(samples.dtype), mode="same")
 
     def _config(self):
         return {

@@ -1,0 +1,50 @@
+"""BitCrush: quantise to a random bit depth."""
+
+from __future__ import annotations
+
+from .base import Transform, effect, int_param, uniform_range
+
+__all__ = ["BitCrush"]
+
+
+class BitCrush(Transform):
+    """Quantise to the grid of a ``bit_depth``-bit PCM file, the depth drawn at random.
+
+    Wraps :func:`noisegen.bitcrush` (rounding to multiples of
+    ``2 ** -(bit_depth - 1)``, no clipping). The depth is an integer drawn
+    uniformly in ``[min_bit_depth, max_bit_depth]`` (audiomentations'
+    defaults). ``last_params``: ``bit_depth``.
+
+    Parameters
+    ----------
+    min_bit_depth, max_bit_depth : int
+        In [1, 32].
+    p : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from noisegen.transforms import BitCrush
+    >>> t = BitCrush(min_bit_depth=2, max_bit_depth=2, p=1.0)
+    >>> t(np.array([0.1, 0.3, -0.8]), sample_rate=16000, rng=0), t.last_params["bit_depth"]
+    (array([ 0. ,  0.5, -1. ]), 2)
+    """
+
+    def __init__(self, *, min_bit_depth: int = 5, max_bit_depth: int = 10, p: float = 0.5):
+        super().__init__(p=p)
+        lo = int_param(1, 32)(min_bit_depth, "min_bit_depth")
+        hi = int_param(1, 32)(max_bit_depth, "max_bit_depth")
+        uniform_range(lo, hi, "min_bit_depth", "max_bit_depth")
+        self.min_bit_depth, self.max_bit_depth = lo, hi
+
+    def randomize(self, samples, sample_rate, gen):
+        return {"bit_depth": int(gen.integers(self.min_bit_depth, self.max_bit_depth, endpoint=True))}
+
+    def _param_checks(self, sample_rate):
+        return {"bit_depth": int_param(1, 32)}
+
+    def _apply(self, samples, sample_rate, params):
+        return effect("bitcrush")(samples, bit_depth=params["bit_depth"])
+
+    def _config(self):
+        return {"min_bit_depth": self.min_bit_depth, "max_bit_depth": self.max_bit_depth, "p": self.p}

@@ -1,0 +1,71 @@
+"""Resample: band-limit by a round trip through a random lower sample rate."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import MAX_RATE_FACTOR
+from .base import Transform, effect, int_param, uniform_range
+
+__all__ = ["Resample"]
+
+#: Highest rate :func:`noisegen.resample` accepts.
+_MAX_RATE = 768_000
+
+
+class Resample(Transform):
+    """Resample to a random rate and back: removes everything above that rate's Nyquist.
+
+    The audio goes through :func:`noisegen.resample` to an integer rate drawn
+    uniformly in ``[min_sample_rate, max_sample_rate]`` and back to the
+    call's rate, cut to the input's length (the resampler is zero-phase, so
+    the output stays aligned). Content below 0.9 of the drawn rate's Nyquist
+    frequency passes (flat within 0.03 dB); content above it is removed (at
+    least 80 dB down). A drawn rate at or above the call's rate leaves the
+    audio unchanged (a copy); one below ``sample_rate / 256`` (the
+    resampler's limit) is raised to it. Unlike audiomentations' ``Resample``
+    the output keeps the call's sample rate (use :func:`noisegen.resample`
+    to change it). ``last_params``: ``intermediate_sample_rate``.
+
+    Parameters
+    ----------
+    min_sample_rate, max_sample_rate : int
+        Rates in Hz, in [1, 768000].
+    p : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from noisegen.transforms import Resample
+    >>> t = Resample(min_sample_rate=8000, max_sample_rate=8000, p=1.0)
+    >>> y = np.sin(2 * np.pi * 6000 * np.arange(1600) / 16000)  # above 4 kHz: removed
+    >>> out = t(y, sample_rate=16000, rng=0)
+    >>> out.shape, bool(np.abs(out[400:-400]).max() < 1e-3)
+    ((1600,), True)
+    """
+
+    def __init__(self, *, min_sample_rate: int = 8000, max_sample_rate: int = 16000, p: float = 0.5):
+        super().__init__(p=p)
+        lo = int_param(1, _MAX_RATE)(min_sample_rate, "min_sample_rate")
+        hi = int_param(1, _MAX_RATE)(max_sample_rate, "max_sample_rate")
+        uniform_range(lo, hi, "min_sample_rate", "max_sample_rate")
+        self.min_sample_rate, self.max_sample_rate = lo, hi
+
+    def randomize(self, samples, sample_rate, gen):
+        rate = int(gen.integers(self.min_sample_rate, self.max_sample_rate, endpoint=True))
+        return {"intermediate_sample_rate": max(rate, -(-sample_rate // MAX_RATE_FACTOR))}
+
+    def _param_checks(self, sample_rate):
+        return {"intermediate_sample_rate": int_param(-(-sample_rate // MAX_RATE_FACTOR), _MAX_RATE)}
+
+    def _apply(self, samples, sample_rate, params):
+        rate = params["intermediate_sample_rate"]
+        if rate >= sample_rate:
+            return samples.copy()
+        resample = effect("resample")
+        low = resample(samples, orig_sample_rate=sample_rate, target_sample_rate=rate)
+        back = resample(low, orig_sample_rate=rate, target_sample_rate=sample_rate)
+        return np.ascontiguousarray(back[..., : samples.shape[-1]])
+
+    def _config(self):
+        return {"min_sample_rate": self.min_sample_rate, "max_sample_rate": self.max_sample_rate, "p": self.p}

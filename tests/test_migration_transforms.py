@@ -1,0 +1,520 @@
+"""The transforms users of audiomentations look for (issue 16.3), each against its definition:
+Shift, PolarityInversion, Normalize, Resample, BitCrush, LowShelf, HighShelf,
+ApplyImpulseResponse(keep_tail=True) and AddBackgroundNoise's folder lists,
+absolute level and noise_transform."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import scipy.signal
+
+import noisegen
+from noisegen import NoisegenWarning, ParameterError
+from noisegen.io import audio_files
+from noisegen.transforms import (
+    AddBackgroundNoise,
+    ApplyImpulseResponse,
+    BitCrush,
+    Compose,
+    Gain,
+    HighShelf,
+    LowPassFilter,
+    LowShelf,
+    Normalize,
+    PolarityInversion,
+    Resample,
+    Shift,
+    Transform,
+)
+
+SR = 16000
+DTYPES = [np.float32, np.float64]
+SHAPES = [(240,), (2, 240)]
+
+
+def _signal(shape, dtype, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def _db(x):
+    return 20.0 * np.log10(x)
+
+
+def _rms(x):
+    return float(np.sqrt(np.mean(np.asarray(x, dtype=np.float64) ** 2)))
+
+
+# -- Shift ------------------------------------------------------------------------------------
+
+
+def _zero_filled_roll(y, k):
+    out = np.zeros_like(y)
+    n = y.shape[-1]
+    if 0 <= k < n:
+        out[..., k:] = y[..., : n - k]
+    elif -n < k < 0:
+        out[..., : n + k] = y[..., -k:]
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("rollover", [True, False], ids=["roll", "zeros"])
+def test_shift_is_roll_or_zero_filled_roll(rollover, shape, dtype):
+    y = _signal(shape, dtype)
+    n = shape[-1]
+    for k in (-n - 3, -n, -n + 1, -101, -1, 0, 1, 37, n - 1, n, n + 5):
+        t = Shift(min_shift=k, max_shift=k, shift_unit="samples", rollover=rollover, fade_s=0.0, p=1.0)
+        out = t(y, sample_rate=SR, rng=k + 1000)
+        expected = np.roll(y, k, axis=-1) if rollover else _zero_filled_roll(y, k)
+        assert out.dtype == dtype and out.shape == y.shape
+        assert np.array_equal(out, expected), k
+        assert t.last_params["shift_samples"] == k
+        assert np.array_equal(t.apply_params(y, sample_rate=SR, params=t.last_params), out)
+
+
+@pytest.mark.parametrize("unit, value, samples", [
+    ("fraction", 0.25, 60), ("fraction", -0.5, -120), ("fraction", 1.0, 240), ("fraction", -1.0, -240),
+    ("fraction", 0.0, 0), ("seconds", 0.001, 16), ("seconds", -0.0025, -40), ("samples", -7, -7),
+])
+def test_shift_units_convert_to_whole_samples(unit, value, samples):
+    y = _signal((2, 240), np.float64)
+    t = Shift(min_shift=value, max_shift=value, shift_unit=unit, fade_s=0.0, p=1.0)
+    out = t(y, sample_rate=SR, rng=0)
+    assert t.last_params["shift_samples"] == samples
+    assert np.array_equal(out, np.roll(y, samples, axis=-1))
+
+
+def test_shift_draws_cover_the_range_in_whole_samples():
+    t = Shift(min_shift=-5, max_shift=5, shift_unit="samples", p=1.0)
+    gen = np.random.default_rng(0)
+    seen = set()
+    for _ in range(300):
+        t(np.ones(50), sample_rate=SR, rng=gen)
+        seen.add(t.last_params["shift_samples"])
+    assert seen == set(range(-5, 6))
+
+
+@pytest.mark.parametrize("rollover", [True, False], ids=["roll", "zeros"])
+@pytest.mark.parametrize("k", [-150, -3, 3, 100, 237])
+def test_shift_fade_only_touches_the_edges(rollover, k):
+    y = np.ones((2, 240))
+    fade = 8
+    t = Shift(min_shift=k, max_shift=k, shift_unit="samples", rollover=rollover, fade_s=fade / SR, p=1.0)
+    out = t(y, sample_rate=SR, rng=0)
+    plain = np.roll(y, k, axis=-1) if rollover else _zero_filled_roll(y, k)
+    changed = np.flatnonzero(out[0] != plain[0])
+    seam = k % 240 if (rollover or k > 0) else 240 + k
+    assert changed.size > 0 and np.all(np.abs(changed - seam) <= fade)
+    assert np.all((out >= 0) & (out <= plain)) and np.array_equal(out[0], out[1])
+    if min(seam, 240 - seam) >= fade:  # (a ramp is cut to its side of the seam when that is shorter)
+        assert np.max(np.abs(np.diff(out[0]))) < 0.25  # ramps, no jump
+
+
+def test_shift_rejects_bad_arguments():
+    for kwargs, name in [({"shift_unit": "ms"}, "shift_unit"), ({"min_shift": 0.6, "max_shift": 0.5}, "min_shift"),
+                         ({"min_shift": -1.5}, "min_shift"), ({"rollover": 1}, "rollover"),
+                         ({"min_shift": 0.5, "max_shift": 2, "shift_unit": "samples"}, "min_shift"),
+                         ({"fade_s": -0.1}, "fade_s")]:
+        with pytest.raises(ParameterError, match=name):
+            Shift(**kwargs)
+
+
+# -- PolarityInversion ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", [(1,), (999,), (3, 50)], ids=str)
+def test_polarity_inversion_is_exactly_minus_y(shape, dtype):
+    y = _signal(shape, dtype)
+    t = PolarityInversion(p=1.0)
+    out = t(y, sample_rate=SR, rng=0)
+    assert out.dtype == dtype and np.array_equal(out, -y) and out is not y
+    assert t.last_params == {"name": "PolarityInversion", "applied": True}
+    assert np.array_equal(t.apply_params(y, sample_rate=SR, params=t.last_params), -y)
+
+
+# -- Normalize --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", [(1000,), (2, 1000)], ids=str)
+@pytest.mark.parametrize("mode", ["peak", "rms"])
+def test_normalize_hits_its_target(mode, shape, dtype):
+    for scale in (1e-3, 0.3, 40.0):
+        y = (_signal(shape, dtype) * scale).astype(dtype)
+        if len(shape) == 2:
+            y[1] *= 0.1  # unbalanced channels: one factor for both keeps the balance
+        for target in (-60.0, -23.5, -3.0, 0.0, 6.0):
+            t = Normalize(mode=mode, min_target_db=target, max_target_db=target, p=1.0)
+            out = t(y, sample_rate=SR, rng=0)
+            level = np.max(np.abs(out.astype(np.float64))) if mode == "peak" else _rms(out)
+            assert out.dtype == dtype and out.shape == y.shape
+            assert abs(_db(level) - target) < 0.01, (scale, target)
+            ratio = out.astype(np.float64) / y
+            assert np.allclose(ratio, ratio.flat[0], rtol=1e-6)
+
+
+def test_normalize_draws_in_range_and_survives_extreme_levels():
+    t = Normalize(mode="rms", min_target_db=-30, max_target_db=-10, p=1.0)
+    gen = np.random.default_rng(1)
+    for y in (np.full(64, 1e-200), np.full((2, 64), 1e200), np.full(64, 1e-40, dtype=np.float32)):
+        out = t(y, sample_rate=SR, rng=gen)
+        target = t.last_params["target_db"]
+        assert -30 <= target <= -10 and np.isfinite(out).all()
+        assert abs(_db(_rms(out)) - target) < 0.01
+
+
+@pytest.mark.parametrize("mode", ["peak", "rms"])
+def test_normalize_leaves_silence_unchanged_with_a_warning(mode):
+    y = np.zeros((2, 100), dtype=np.float32)
+    with pytest.warns(NoisegenWarning, match="silent"):
+        out = Normalize(mode=mode, p=1.0)(y, sample_rate=SR, rng=0)
+    assert np.array_equal(out, y) and out.dtype == y.dtype
+
+
+# -- Resample ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("rate", [4000, 8000, 11025, 12000])
+def test_resample_round_trip_band_limits_and_keeps_length(rate, dtype):
+    n = 4001
+    t_s = np.arange(n) / SR
+    nyquist = rate / 2
+    below = np.sin(2 * np.pi * 0.8 * nyquist * t_s)
+    above = np.sin(2 * np.pi * min(1.15 * nyquist, 7600.0) * t_s)
+    y = np.stack([below, above]).astype(dtype)
+    t = Resample(min_sample_rate=rate, max_sample_rate=rate, p=1.0)
+    out = t(y, sample_rate=SR, rng=0)
+    assert out.shape == y.shape and out.dtype == dtype and out.flags.c_contiguous
+    inner = slice(500, n - 500)  # away from the edges, where the filters see zeros
+    assert np.max(np.abs(out[0, inner] - below[inner])) < 5e-3  # survives, aligned
+    assert _rms(out[1, inner]) < 1e-3  # vanishes
+    assert t.last_params["intermediate_sample_rate"] == rate
+    assert np.array_equal(t.apply_params(y, sample_rate=SR, params=t.last_params), out)
+    mono = t(y[0], sample_rate=SR, rng=0)
+    assert np.allclose(mono, out[0], atol=1e-6)
+
+
+def test_resample_at_or_above_the_call_rate_is_a_copy():
+    y = _signal((2, 300), np.float32)
+    t = Resample(min_sample_rate=SR, max_sample_rate=2 * SR, p=1.0)
+    out = t(y, sample_rate=SR, rng=0)
+    assert np.array_equal(out, y) and out is not y
+
+
+def test_resample_draws_integer_rates_in_range():
+    t = Resample(min_sample_rate=6000, max_sample_rate=6003, p=1.0)
+    gen = np.random.default_rng(0)
+    seen = {(t(np.ones(100), sample_rate=SR, rng=gen), t.last_params["intermediate_sample_rate"])[1]
+            for _ in range(60)}
+    assert seen == {6000, 6001, 6002, 6003}
+    # below the resampler's limit (rate / 256) the draw is raised to it
+    low = Resample(min_sample_rate=10, max_sample_rate=10, p=1.0)
+    low(np.ones(1000), sample_rate=48000, rng=0)
+    assert low.last_params["intermediate_sample_rate"] == 188
+
+
+# -- BitCrush, LowShelf, HighShelf ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_bitcrush_is_bitcrush_at_the_drawn_depth(dtype):
+    y = _signal((2, 500), dtype) * 0.3
+    t = BitCrush(min_bit_depth=1, max_bit_depth=16, p=1.0)
+    gen = np.random.default_rng(0)
+    seen = set()
+    for _ in range(80):
+        out = t(y, sample_rate=SR, rng=gen)
+        depth = t.last_params["bit_depth"]
+        seen.add(depth)
+        assert out.dtype == dtype and np.array_equal(out, noisegen.bitcrush(y, bit_depth=depth))
+        step = 2.0 ** -(depth - 1)
+        assert np.allclose(out / step, np.round(out / step))
+    assert seen == set(range(1, 17))
+
+
+@pytest.mark.parametrize("cls, fn", [(LowShelf, noisegen.low_shelf), (HighShelf, noisegen.high_shelf)])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_shelves_are_the_shelf_filters_at_the_drawn_parameters(cls, fn, dtype):
+    y = _signal((2, 800), dtype)
+    t = cls(min_cutoff_hz=100, max_cutoff_hz=6000, min_gain_db=-12, max_gain_db=12, p=1.0)
+    gen = np.random.default_rng(0)
+    for _ in range(5):
+        out = t(y, sample_rate=SR, rng=gen)
+        params = t.last_params
+        assert 100 <= params["cutoff_hz"] <= 6000 and -12 <= params["gain_db"] <= 12
+        expected = fn(y, cutoff_hz=params["cutoff_hz"], gain_db=params["gain_db"], sample_rate=SR)
+        assert out.dtype == dtype and np.array_equal(out, expected)
+
+
+def test_shelf_gain_where_it_shelves():
+    low = LowShelf(min_cutoff_hz=300, max_cutoff_hz=300, min_gain_db=-9, max_gain_db=-9, p=1.0)
+    high = HighShelf(min_cutoff_hz=3000, max_cutoff_hz=3000, min_gain_db=7, max_gain_db=7, p=1.0)
+    n = np.arange(16000)
+    dc = np.ones(16000)
+    nyq = np.cos(np.pi * n)
+    assert abs(_db(abs(low(dc, sample_rate=SR, rng=0)[-1])) + 9) < 0.01
+    assert abs(_db(abs(low(nyq, sample_rate=SR, rng=0)[-1]))) < 0.01
+    assert abs(_db(abs(high(nyq, sample_rate=SR, rng=0)[-1])) - 7) < 0.01
+    assert abs(_db(abs(high(dc, sample_rate=SR, rng=0)[-1]))) < 0.01
+
+
+# -- ApplyImpulseResponse(keep_tail=True) -----------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", [(1,), (300,), (2, 300)], ids=str)
+def test_keep_tail_is_the_full_convolution(shape, dtype):
+    rng = np.random.default_rng(0)
+    rirs = [rng.standard_normal(m) * np.exp(-np.arange(m) / 20.0) for m in (1, 2, 57, 700)]
+    y = _signal(shape, dtype)
+    n = shape[-1]
+    t = ApplyImpulseResponse(rirs, keep_tail=True, p=1.0)
+    short = ApplyImpulseResponse(rirs, p=1.0)
+    for seed in range(12):
+        out = t(y, sample_rate=SR, rng=seed)
+        rir = rirs[t.last_params["rir_index"]].astype(np.float32).astype(np.float64)  # banks hold float32
+        unit = rir / np.sqrt(np.sum(rir**2))  # the documented normalisation: unit energy
+        expected = scipy.signal.convolve(np.atleast_2d(y).astype(np.float64), unit[None, :], mode="full")
+        assert out.dtype == dtype and out.shape == shape[:-1] + (n + len(rir) - 1,)
+        tol = 1e-4 if dtype == np.float32 else 1e-10
+        assert np.allclose(np.atleast_2d(out), expected, atol=tol, rtol=tol)
+        same = short(y, sample_rate=SR, rng=seed)  # the default keeps today's length: the head of it
+        assert same.shape == y.shape and np.allclose(same, out[..., :n], atol=tol, rtol=tol)
+        assert np.array_equal(t.apply_params(y, sample_rate=SR, params=t.last_params), out)
+
+
+def test_keep_tail_with_recorded_and_simulated_rooms(data_dir):
+    y = _signal(4000, np.float32)
+    for rir in (data_dir / "rir", {"name": "RoomSimulator", "min_rt60_s": 0.2, "max_rt60_s": 0.3, "p": 1.0}):
+        t = ApplyImpulseResponse(rir, keep_tail=True, p=1.0)
+        out = t(y, sample_rate=SR, rng=3)
+        plain = ApplyImpulseResponse(rir, p=1.0)
+        head = plain(y, sample_rate=SR, rng=3)
+        assert out.shape[0] > y.shape[0] and np.allclose(out[: y.shape[0]], head, atol=1e-5)
+        assert t.last_params == plain.last_params
+
+
+# -- AddBackgroundNoise: folders and files, absolute level, noise_transform -------------------
+
+
+def _write(path, seconds, seed, sample_rate=SR):
+    import soundfile as sf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.random.default_rng(seed).uniform(-0.5, 0.5, int(seconds * sample_rate)), sample_rate)
+    return path
+
+
+def test_background_noise_takes_a_list_of_folders_and_files(tmp_path):
+    a = [_write(tmp_path / "a" / f"{i}.wav", 0.1, i) for i in range(2)]
+    b = [_write(tmp_path / "b" / "deep" / f"{i}.wav", 0.1, 10 + i) for i in range(3)]
+    lone = _write(tmp_path / "lone.wav", 0.1, 20)
+    source = [tmp_path / "a", str(lone), tmp_path / "b"]
+    t = AddBackgroundNoise(source, p=1.0)
+    expected = audio_files(tmp_path / "a") + [str(lone)] + audio_files(tmp_path / "b")
+    assert len(expected) == len(a) + len(b) + 1
+    assert t._bank(SR).paths == expected
+    gen = np.random.default_rng(0)
+    seen = set()
+    for _ in range(60):
+        t(_signal(800, np.float32), sample_rate=SR, rng=gen)
+        seen.add(t.last_params["noise_index"])
+    assert seen == set(range(len(expected)))
+    config = json.loads(t.to_json())
+    assert config["noise"] == [str(tmp_path / "a"), str(lone), str(tmp_path / "b")]  # folders stay folders
+    back = Transform.from_dict(config)
+    y = _signal(800, np.float64)
+    assert np.array_equal(back(y, sample_rate=SR, rng=5), t(y, sample_rate=SR, rng=5))
+    with pytest.raises(ParameterError, match=r"noise\[1\]"):
+        AddBackgroundNoise([tmp_path / "a", tmp_path / "missing"], p=1.0)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ParameterError, match="noise"):
+        AddBackgroundNoise([tmp_path / "empty"], p=1.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", [(3000,), (2, 3000)], ids=str)
+def test_background_noise_absolute_level(shape, dtype, noise_16k):
+    noises = [noise_16k[:2000].astype(np.float32), noise_16k[5000:20000].astype(np.float32) * 30]
+    y = (_signal(shape, dtype) * 0.2).astype(dtype)
+    for level in (-70.0, -45.0, -20.0, -3.0, 0.0):
+        for transform in (None, Gain(min_gain_db=-20, max_gain_db=20, p=1.0)):
+            t = AddBackgroundNoise(noises, noise_level="absolute", min_absolute_rms_db=level,
+                                   max_absolute_rms_db=level, noise_transform=transform, p=1.0)
+            for seed in range(3):
+                out = t(y, sample_rate=SR, rng=seed)
+                assert out.dtype == dtype and out.shape == y.shape
+                added = out.astype(np.float64) - y
+                assert abs(_db(_rms(added)) - level) < 0.01, (level, seed)
+                assert "snr_db" not in t.last_params and t.last_params["absolute_rms_db"] == level
+                assert np.array_equal(t.apply_params(y, sample_rate=SR, params=t.last_params), out)
+
+
+def test_background_noise_absolute_level_is_drawn_and_silence_warns():
+    t = AddBackgroundNoise([np.ones(100, dtype=np.float32)], noise_level="absolute", min_absolute_rms_db=-40,
+                           max_absolute_rms_db=-20, p=1.0)
+    gen = np.random.default_rng(0)
+    draws = []
+    for _ in range(20):
+        t(np.zeros(50), sample_rate=SR, rng=gen)
+        draws.append(t.last_params["absolute_rms_db"])
+    assert min(draws) >= -40 and max(draws) <= -20 and len(set(draws)) == 20
+    quiet = AddBackgroundNoise([np.ones(100, dtype=np.float32)], noise_level="absolute",
+                               noise_transform=Gain(min_gain_db=-120, max_gain_db=-120, p=1.0), p=1.0)
+    y = np.ones(50, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quiet(y, sample_rate=SR, rng=0)  # -120 dB is not silence: no warning
+    silent = AddBackgroundNoise([np.ones(100, dtype=np.float32)], noise_level="absolute",
+                                noise_transform=_Silence(p=1.0), p=1.0)
+    with pytest.warns(NoisegenWarning, match="silent"):
+        out = silent(y, sample_rate=SR, rng=0)
+    assert np.array_equal(out, y)
+
+
+class _Silence(Transform):
+    """A test transform whose output is all zeros."""
+
+    def _apply(self, samples, sample_rate, params):
+        return np.zeros_like(samples)
+
+
+@pytest.mark.parametrize("noise_level", ["relative", "absolute"])
+@pytest.mark.parametrize("shape", [(2500,), (2, 2500)], ids=str)
+def test_noise_transform_is_applied_drawn_from_rng_and_replayed(noise_level, shape, noise_16k):
+    noises = [noise_16k[:1000].astype(np.float32), noise_16k[3000:9000].astype(np.float32)]
+    y = _signal(shape, np.float32)
+    plain = AddBackgroundNoise(noises, noise_level=noise_level, p=1.0)
+    # definition: the noise that is added is the transformed crop; -noise for PolarityInversion
+    flipped = AddBackgroundNoise(noises, noise_level=noise_level, noise_transform=PolarityInversion(p=1.0), p=1.0)
+    for seed in range(4):
+        a = plain(y, sample_rate=SR, rng=seed)
+        b = flipped(y, sample_rate=SR, rng=seed)
+        assert {k: v for k, v in flipped.last_params.items() if k != "noise_transform"} == plain.last_params
+        assert np.allclose(b - y, -(a - y), atol=1e-6)
+    # a random noise transform: drawn from the same rng, recorded, replayed exactly
+    nt = Compose([Gain(min_gain_db=-10, max_gain_db=10, p=0.7), LowPassFilter(min_cutoff_hz=500, max_cutoff_hz=3000,
+                                                                              p=0.7)])
+    t = AddBackgroundNoise(noises, noise_level=noise_level, noise_transform=nt, p=1.0)
+    outs, gains = [], set()
+    for seed in range(6):
+        out = t(y, sample_rate=SR, rng=seed)
+        params = json.loads(json.dumps(t.last_params))
+        child = params["noise_transform"]
+        assert child["name"] == "Compose" and [c["name"] for c in child["transforms"]] == ["Gain", "LowPassFilter"]
+        gains.add(child["transforms"][0].get("gain_db"))
+        assert np.array_equal(t(y, sample_rate=SR, rng=seed), out)  # same rng, same output
+        assert np.array_equal(t.apply_params(y, sample_rate=SR, params=params), out)
+        fresh = AddBackgroundNoise(noises, noise_level=noise_level, noise_transform=json.loads(nt.to_json()), p=1.0)
+        assert np.array_equal(fresh.apply_params(y, sample_rate=SR, params=params), out)
+        assert np.array_equal(fresh(y, sample_rate=SR, rng=seed), out)
+        outs.append(out)
+    assert len(gains) > 3  # the draws change with the rng
+    with pytest.raises(ParameterError, match=r"params\['noise_transform'\]"):
+        t.apply_params(y, sample_rate=SR, params={**t.last_params, "noise_transform": {"name": "Gain"}})
+
+
+def test_background_noise_defaults_unchanged(noise_16k):
+    """Relative level without a noise transform gives what it gave before the new options."""
+    noises = [noise_16k[:3000].astype(np.float32)]
+    y = _signal((2, 2000), np.float32)
+    t = AddBackgroundNoise(noises, min_snr_db=5, max_snr_db=5, p=1.0)
+    out = t(y, sample_rate=SR, rng=2)
+    expected = noisegen.mix_at_snr(y, noises[0], snr_db=5.0, noise_offset=t.last_params["noise_offset"])
+    assert np.array_equal(out, expected)
+    assert set(t.last_params) == {"name", "applied", "noise_index", "noise_offset", "snr_db"}
+
+
+def test_background_noise_rejects_bad_new_arguments(data_dir):
+    for kwargs, name in [({"noise_level": "loud"}, "noise_level"), ({"noise_transform": "Gain"}, "noise_transform"),
+                         ({"noise_transform": {"name": "Nope"}}, "Nope"),
+                         ({"min_absolute_rms_db": -10, "max_absolute_rms_db": -20}, "min_absolute_rms_db"),
+                         ({"max_absolute_rms_db": 100}, "max_absolute_rms_db")]:
+        with pytest.raises(ParameterError, match=name):
+            AddBackgroundNoise(data_dir / "noise", **kwargs)
+    with pytest.raises(ParameterError, match="keep_tail"):
+        ApplyImpulseResponse(data_dir / "rir", keep_tail="yes")
+
+
+# -- every new or changed transform: JSON round trip, replay, keyword-only ---------------------
+
+
+def _new_transforms(data_dir):
+    return [
+        Shift(min_shift=-0.3, max_shift=0.3, rollover=False, fade_s=0.002, p=1.0),
+        Shift(min_shift=-20, max_shift=20, shift_unit="samples", p=1.0),
+        Shift(min_shift=-0.01, max_shift=0.01, shift_unit="seconds", p=1.0),
+        PolarityInversion(p=1.0),
+        Normalize(mode="rms", min_target_db=-30, max_target_db=-10, p=1.0),
+        Normalize(p=1.0),
+        Resample(min_sample_rate=4000, max_sample_rate=12000, p=1.0),
+        BitCrush(min_bit_depth=3, max_bit_depth=12, p=1.0),
+        LowShelf(p=1.0),
+        HighShelf(min_gain_db=-6, max_gain_db=6, p=1.0),
+        ApplyImpulseResponse(data_dir / "rir", keep_tail=True, p=1.0),
+        AddBackgroundNoise([data_dir / "noise", data_dir / "noise" / "typing_excerpt.wav"], noise_level="absolute",
+                           noise_transform=Compose([Gain(p=0.5), Shift(p=0.5)]), p=1.0),
+    ]
+
+
+@pytest.mark.parametrize("index", range(12))
+@pytest.mark.parametrize("shape", [(1600,), (2, 1600)], ids=str)
+def test_new_transforms_round_trip_and_replay(index, shape, data_dir):
+    t = _new_transforms(data_dir)[index]
+    for dtype in DTYPES:
+        y = (_signal(shape, dtype) * 0.1).astype(dtype)
+        out = t(y, sample_rate=SR, rng=7)
+        assert out.dtype == dtype and out.shape[:-1] == y.shape[:-1] and np.isfinite(out).all()
+        params = json.loads(json.dumps(t.last_params))
+        assert params == t.last_params and params["applied"] is True
+        assert np.array_equal(t.apply_params(y, sample_rate=SR, params=params), out)
+        config = json.loads(t.to_json())
+        back = Transform.from_dict(config)
+        assert type(back) is type(t) and back.to_dict() == t.to_dict()
+        assert np.array_equal(back(y, sample_rate=SR, rng=7), out)
+        assert back.last_params == t.last_params
+        empty = np.zeros(shape[:-1] + (0,), dtype=dtype)
+        assert t(empty, sample_rate=SR, rng=7) is empty
+
+
+@pytest.mark.parametrize("cls", [Shift, PolarityInversion, Normalize, Resample, BitCrush, LowShelf, HighShelf])
+def test_new_constructors_are_keyword_only_with_p_last(cls):
+    import inspect
+
+    sig = inspect.signature(cls.__init__)
+    params = list(sig.parameters.values())[1:]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params)
+    assert params[-1].name == "p" and params[-1].default == 0.5
+    assert all(p.default is not inspect.Parameter.empty and p.default is not None for p in params)
+    with pytest.raises(TypeError):
+        cls(0.5)
+
+
+def test_touched_constructors_refuse_positional_options(data_dir):
+    import inspect
+
+    for cls in (AddBackgroundNoise, ApplyImpulseResponse):
+        params = list(inspect.signature(cls.__init__).parameters.values())[2:]  # after self and the source
+        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params) and params[-1].name == "p"
+    with pytest.raises(TypeError):
+        AddBackgroundNoise(data_dir / "noise", 3.0, 30.0)
+    with pytest.raises(TypeError):
+        ApplyImpulseResponse(data_dir / "rir", 0.5)
+
+
+@pytest.mark.parametrize("name", ["shift", "polarity_inversion", "normalize", "resample", "bit_crush", "filters",
+                                  "apply_impulse_response", "add_background_noise"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    module = importlib.import_module(f"noisegen.transforms.{name}")
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert result.attempted > 0 and result.failed == 0
