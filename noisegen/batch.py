@@ -19,36 +19,51 @@ How it stays reproducible and safe:
   parameters it applied), each appended with a single ``write``; a line is
   enough to rebuild its output exactly (:func:`replay`).
 - **Resume.** An output is complete when the manifest holds its line for
-  the same job (same seed, pipeline, rate and format) and the file is
-  readable with the recorded length. Complete outputs are skipped; an
-  output file that exists without such a line is recomputed and accepted
-  only if its bytes come out the same (otherwise it is refused unless
-  ``overwrite=True``). A killed run therefore finishes with exactly the
-  files an uninterrupted run writes.
+  the same job (same seed, pipeline, rate and format), made from the same
+  input bytes (size and BLAKE2b recorded in the line), and the file is
+  readable with the recorded length. Complete outputs are skipped; outputs
+  of an input that changed since (edited, or another ``in_dir`` with the
+  same names) are redone and replaced; an output file that exists without
+  such a line is recomputed and accepted only if its bytes come out the
+  same (otherwise it is refused unless ``overwrite=True``). A killed run
+  therefore finishes with exactly the files an uninterrupted run writes.
+- **One run at a time.** A run locks ``out_dir`` (per shard; see
+  ``noisegen/_outdir.py``); a second run into a busy ``out_dir`` raises
+  :class:`~noisegen.ParameterError` naming the running one. The manifest
+  never holds two lines for one output.
 - **Shards.** ``shard=(k, n)`` keeps the inputs whose relative-path hash is
   ``k`` modulo ``n``: stable when files are added, and the union of all
   shards is the unsharded run.
-- **Failures.** An input that cannot be read or processed is recorded in
+- **Failures.** An input that cannot be read or processed (or is not a
+  regular file: a FIFO, socket or device is never opened) is recorded in
   ``out_dir/failures.jsonl`` and the run goes on.
+- **Resources.** Workers are capped at the CPUs this process may use; the
+  pipeline's noise and RIR banks are loaded in the parent before forking
+  (which also checks them once, before the first input).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import multiprocessing
 import os
 import re
+import signal
+import stat
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ._outdir import FINGERPRINT_FIELDS, OutDirLock, file_kind, fingerprint_changed, input_fingerprint, jsonl_lock
 from ._progress import Progress as _Progress
 from ._validation import check_int, check_sample_rate
-from .errors import ParameterError
+from .errors import NoisegenWarning, ParameterError
 from ._warn import about
 from .io import AUDIO_EXTENSIONS
 from .rng import derive_key, resolve_key
@@ -84,6 +99,7 @@ class AugmentSummary:
     n_written: int = 0
     n_skipped: int = 0
     n_failed: int = 0
+    n_redone: int = 0
     audio_s: float = 0.0
     wall_s: float = 0.0
     workers: int = 1
@@ -101,8 +117,17 @@ class AugmentSummary:
             f"{self.xrt:.1f}x real time on {self.workers} worker{'s' if self.workers != 1 else ''}"
             if self.n_written else "nothing to do",
         ]
+        if self.n_redone:
+            lines.append(f"{self.n_redone} output{'s' if self.n_redone != 1 else ''} redone because "
+                         "their input changed since they were made")
+        exists = [f for f in self.failures if str(f.get("error", "")).startswith("FileExistsError")]
         for f in self.failures:
-            lines.append(f"failed: {f.get('input')}: {f.get('error')}")
+            if f not in exists:
+                lines.append(f"failed: {f.get('input')}: {f.get('error')}")
+        if exists:  # one line for all: the same cause and the same fix
+            lines.append(f"{len(exists)} output{'s' if len(exists) != 1 else ''} already exist with other content "
+                         "(made with other settings) and were kept: use another OUT_DIR, or --overwrite to "
+                         "replace them")
         return "\n".join(lines)
 
 
@@ -161,15 +186,39 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def _discover(in_dir: str) -> list[str]:
-    """Relative POSIX paths of the audio files under ``in_dir``, sorted; hidden names skipped."""
-    found = []
+def _discover(in_dir: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """Relative POSIX paths of the audio files under ``in_dir``, sorted; hidden names skipped.
+
+    Also returns ``(rel, reason)`` for names with an audio ending that are not
+    regular files (FIFO, socket, device, dangling symlink): never opened (a
+    FIFO would block), reported as failures.
+    """
+    found, odd = [], []
     for root, dirs, files in os.walk(in_dir):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
-            if not name.startswith(".") and os.path.splitext(name)[1].lower() in INPUT_EXTENSIONS:
-                found.append(Path(os.path.relpath(os.path.join(root, name), in_dir)).as_posix())
-    return sorted(found)
+            if name.startswith(".") or os.path.splitext(name)[1].lower() not in INPUT_EXTENSIONS:
+                continue
+            path = os.path.join(root, name)
+            rel = Path(os.path.relpath(path, in_dir)).as_posix()
+            try:
+                mode = os.stat(path).st_mode
+            except OSError as exc:
+                odd.append((rel, "a dangling symlink" if os.path.islink(path) else (exc.strerror or str(exc))))
+                continue
+            if stat.S_ISREG(mode):
+                found.append(rel)
+            else:
+                odd.append((rel, f"{file_kind(mode)}, not a regular file (never opened)"))
+    return sorted(found), sorted(odd)
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _path_hash(rel: str) -> tuple[int, int]:
@@ -214,11 +263,12 @@ def _check_shard(shard):
 def _append_line(path: str, record: dict) -> None:
     """Append one JSON line with a single write (O_APPEND), so lines never interleave."""
     data = (json.dumps(record, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
+    with jsonl_lock(os.path.dirname(path)):  # not in the middle of another shard's rewrite
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
 
 
 def _read_jsonl(path: str) -> list[dict]:
@@ -240,6 +290,16 @@ def _read_jsonl(path: str) -> list[dict]:
 def read_manifest(out_dir) -> dict[str, dict]:
     """The valid manifest lines of ``out_dir``, by output path (the last line per output wins)."""
     return {rec["output"]: rec for rec in _read_jsonl(os.path.join(out_dir, MANIFEST)) if "output" in rec}
+
+
+def _dedupe_manifest(out_dir: str) -> None:
+    """Rewrite the manifest with one line per output (the last) if it holds more (belt and braces)."""
+    path = os.path.join(out_dir, MANIFEST)
+    with jsonl_lock(out_dir):
+        records = [rec for rec in _read_jsonl(path) if "output" in rec]
+        latest = {rec["output"]: rec for rec in records}
+        if len(latest) != len(records):
+            _rewrite_jsonl(path, list(latest.values()))
 
 
 def _rewrite_jsonl(path: str, records: list[dict]) -> None:
@@ -270,8 +330,19 @@ def _init_worker(pipeline):
     _PIPELINE = pipeline
 
 
-def _render(pipeline, y, sample_rate, *, seed=None, params=None):
-    """Run (``seed``) or replay (``params``) the pipeline; return (audio, params, peak_scale)."""
+def _init_pool_worker(pipeline):
+    """A pool worker leaves Ctrl-C to the parent, which terminates the pool (no worker tracebacks)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent while forking
+    _init_worker(pipeline)
+
+
+def _render(pipeline, y, sample_rate, *, seed=None, params=None, scale=None):
+    """Run (``seed``) or replay (``params``) the pipeline; return (audio, params, peak_scale).
+
+    A replay applies the recorded ``scale`` when given (else it derives it the
+    same way: outputs above full scale are scaled to :data:`PEAK_LIMIT`).
+    """
     if params is None:
         out = pipeline(y, sample_rate=sample_rate, rng=seed)
         params = pipeline.last_params
@@ -279,12 +350,12 @@ def _render(pipeline, y, sample_rate, *, seed=None, params=None):
         out = pipeline.apply_params(y, sample_rate=sample_rate, params=params)
     if not np.all(np.isfinite(out)):
         raise ValueError("the pipeline produced non-finite samples")
-    peak = float(np.max(np.abs(out))) if out.size else 0.0
-    scale = 1.0
-    if peak > 1.0:
-        scale = PEAK_LIMIT / peak
+    if scale is None:
+        peak = float(np.max(np.abs(out))) if out.size else 0.0
+        scale = PEAK_LIMIT / peak if peak > 1.0 else 1.0
+    if scale != 1.0:
         out = (out * np.float32(scale)).astype(out.dtype)
-    return out, params, scale
+    return out, params, float(scale)
 
 
 def _same_bytes(a: str, b: str) -> bool:
@@ -297,12 +368,16 @@ def _process(task):
     """Load one input and write its outputs; returns ``(rel, [result dicts])`` (never raises)."""
     from .io import load, save
 
-    in_dir, out_dir, in_real, rel, jobs, settings = task
+    in_dir, out_dir, in_real, rel, jobs, settings, fingerprint = task
     results = []
     try:
-        y, sr = load(os.path.join(in_dir, rel), sample_rate=settings["sample_rate"], dtype=np.float32)
+        path = os.path.join(in_dir, rel)
+        y, sr = load(path, sample_rate=settings["sample_rate"], dtype=np.float32)
         if y.shape[-1] == 0:
             raise ValueError("the file holds no samples")
+        st = os.stat(path)
+        if (st.st_size, st.st_mtime_ns) != (fingerprint["input_size"], fingerprint["input_mtime_ns"]):
+            raise ValueError("the input changed while this run was reading it; rerun to pick up the new version")
     except Exception as exc:  # noqa: BLE001 - any unreadable input is a recorded failure
         return rel, [{"ok": False, "input": rel, "output": None, "error": _one_line(exc)}]
     for job in jobs:
@@ -321,7 +396,7 @@ def _process(task):
             save(target, out, sample_rate=sr, subtype=settings["subtype"])
             if exists:
                 same = _same_bytes(target, out_path)
-                if same or settings["overwrite"]:
+                if same or settings["overwrite"] or job["replace"]:
                     os.replace(target, out_path)
                 else:
                     os.unlink(target)
@@ -332,12 +407,20 @@ def _process(task):
                 "sample_rate": sr, "n_samples": int(out.shape[-1]), "n_channels": n_channels,
                 "duration_s": out.shape[-1] / sr, "format": settings["format"], "subtype": settings["subtype"],
                 "peak_scale": scale, "params": params, "pipeline": settings["pipeline"],
-                "in_dir": in_dir, "job": job["job"],
+                "in_dir": in_dir, "job": job["job"], **fingerprint,
             }
             results.append({"ok": True, "line": line})
         except Exception as exc:  # noqa: BLE001
-            results.append({"ok": False, "input": rel, "output": job["output"], "error": _one_line(exc)})
+            fatal = isinstance(exc, OSError) and exc.errno in _FATAL_ERRNOS
+            results.append({"ok": False, "input": rel, "output": job["output"], "error": _one_line(exc),
+                            "fatal": exc.errno if fatal else None})
+            if fatal:  # a full disk fails every output alike: stop here, the parent stops the run
+                break
     return rel, results
+
+
+#: Write errors that no other input would escape: the run stops (exit 1) instead of failing every file.
+_FATAL_ERRNOS = frozenset(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EROFS) if e is not None)
 
 
 def _one_line(exc) -> str:
@@ -448,8 +531,7 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
     copies = check_int(copies, "copies", low=1)
     if sample_rate is not None:
         sample_rate = check_sample_rate(sample_rate)
-    workers = check_int(workers, "workers", low=0)
-    workers = workers or os.cpu_count() or 1
+    workers = _check_workers(workers)
     seed = check_int(seed, "seed", low=0)
     shard = _check_shard(shard)
     fmt = format.lower() if isinstance(format, str) else format
@@ -465,21 +547,66 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
         pipeline_json = json.dumps(pipeline_config, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"pipeline must serialise to JSON for the manifest: {exc}") from None
+    if not os.fspath(out_dir).strip():
+        raise ParameterError("out_dir must not be empty (it would mean the current folder)")
     out_dir = os.path.abspath(os.fspath(out_dir))
     _check_out_dir(out_dir, in_real)
-
-    # Discover, shard, and find what is already complete.
-    inputs = [rel for rel in _discover(in_dir) if _in_shard(rel, shard)]
-    manifest_path, failures_path = os.path.join(out_dir, MANIFEST), os.path.join(out_dir, FAILURES)
-    _repair_tail(manifest_path)
-    _repair_tail(failures_path)
-    done = read_manifest(out_dir)
     settings = {"sample_rate": sample_rate, "format": fmt, "subtype": subtype, "overwrite": bool(overwrite),
                 "pipeline": pipeline_config}
-    summary = AugmentSummary(n_inputs=len(inputs), workers=workers)
+    with OutDirLock(out_dir, shard) as lock:
+        for holder in lock.stale:
+            warnings.warn(f"out_dir {out_dir!r} was locked by a run that did not finish ({holder}); "
+                          "taking its lock over", NoisegenWarning, stacklevel=2)
+        summary = AugmentSummary(workers=workers)
+        plan = _plan(in_dir, out_dir, in_real, summary, settings, copies=copies, seed=seed, shard=shard,
+                     pipeline_json=pipeline_json)
+        _prepare(pipeline, plan, sample_rate)
+        _run(pipeline, plan, out_dir, summary, progress)
+    summary.n_failed = len(summary.failures)
+    summary.wall_s = time.perf_counter() - t0
+    return summary
+
+
+def _check_workers(workers) -> int:
+    """``workers`` (0: all CPUs) capped at the CPUs available, with a warning when capped."""
+    workers = check_int(workers, "workers", low=0)
+    cpus = available_cpus()
+    if workers > cpus:
+        warnings.warn(f"workers={workers} is more than the {cpus} CPU{'s' if cpus != 1 else ''} available; "
+                      f"using {cpus}", NoisegenWarning, stacklevel=3)
+    return min(workers, cpus) or cpus
+
+
+@dataclass
+class _Plan:
+    tasks: list
+    estimate: dict  # input -> (seconds of audio to write, its sample rate or None)
+    done: dict  # the manifest at the start, by output
+
+
+def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, pipeline_json) -> _Plan:
+    """Discover and shard the inputs, fingerprint them and find what is still to do."""
+    found, odd = _discover(in_dir)
+    inputs = [rel for rel in found if _in_shard(rel, shard)]
+    summary.n_inputs = len(inputs)
+    for rel, reason in odd:
+        if _in_shard(rel, shard):
+            summary.failures.append({"input": rel, "output": None, "error": f"not read: {reason}"})
+    manifest_path, failures_path = os.path.join(out_dir, MANIFEST), os.path.join(out_dir, FAILURES)
+    with jsonl_lock(out_dir):
+        _repair_tail(manifest_path)
+        _repair_tail(failures_path)
+    _dedupe_manifest(out_dir)
+    done = read_manifest(out_dir)
+    fmt, subtype, sample_rate = settings["format"], settings["subtype"], settings["sample_rate"]
     tasks, mine, estimate = [], set(), {}
     owner: dict[str, str] = {}
     for rel in inputs:
+        try:
+            fingerprint = input_fingerprint(os.path.join(in_dir, rel))
+        except (OSError, ParameterError) as exc:
+            summary.failures.append({"input": rel, "output": None, "error": _one_line(exc)})
+            continue
         jobs = []
         for k in range(copies):
             out_rel = output_name(rel, k, fmt)
@@ -492,24 +619,61 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
             owner[out_rel] = rel
             s = output_seed(seed, rel, k)
             key = _job_key(s, pipeline_json, sample_rate, fmt, subtype)
-            if overwrite is False and _complete(out_dir, done.get(out_rel), key):
-                summary.n_skipped += 1
-                continue
-            jobs.append({"output": out_rel, "copy": k, "seed": s, "job": key})
+            job = {"output": out_rel, "copy": k, "seed": s, "job": key, "replace": False}
+            line = done.get(out_rel)
+            if not settings["overwrite"] and line is not None:
+                if line.get("job") != key and os.path.exists(os.path.join(out_dir, out_rel)):
+                    summary.failures.append({"input": rel, "output": out_rel, "error": (
+                        f"FileExistsError: {out_rel} was made with other settings (seed, pipeline, sample rate or "
+                        "format); use another OUT_DIR or --overwrite")})
+                    continue
+                if line.get("job") == key and fingerprint_changed(line, fingerprint):
+                    job["replace"] = True  # our output, made from other input bytes: redo and replace it
+                    summary.n_redone += 1
+                elif _complete(out_dir, line, key):
+                    summary.n_skipped += 1
+                    continue
+            jobs.append(job)
         if jobs:
-            tasks.append((in_dir, out_dir, in_real, rel, jobs, settings))
-            estimate[rel] = _duration(os.path.join(in_dir, rel)) * len(jobs)  # for the progress report
-    pending_audio = sum(estimate.values())
+            tasks.append((in_dir, out_dir, in_real, rel, jobs, settings, fingerprint))
+            duration, rate = _probe(os.path.join(in_dir, rel))
+            estimate[rel] = (duration * len(jobs), rate)  # for the progress report and the banks
     _clean_temps(out_dir, mine)
     # Failures recorded for this shard by earlier runs are superseded by this run.
-    old_failures = _read_jsonl(failures_path)
-    kept = [f for f in old_failures if not _in_shard(str(f.get("input")), shard)]
-    if len(kept) != len(old_failures):
-        _rewrite_jsonl(failures_path, kept)
+    with jsonl_lock(out_dir):
+        old_failures = _read_jsonl(failures_path)
+        kept = [f for f in old_failures if not _in_shard(str(f.get("input")), shard)]
+        if len(kept) != len(old_failures):
+            _rewrite_jsonl(failures_path, kept)
     for f in summary.failures:
         _append_line(failures_path, f)
+    return _Plan(tasks, estimate, done)
 
-    bar = _Progress(len(tasks), pending_audio, enabled=sys.stderr.isatty() if progress is None else bool(progress))
+
+def _prepare(pipeline, plan: _Plan, sample_rate) -> None:
+    """Load the pipeline's noise/RIR banks here, once, at every rate the inputs need.
+
+    Forked workers then share them (copy on write) instead of each loading
+    its own, and a bad noise or RIR file fails the run once, before the
+    first input, instead of failing every input.
+    """
+    if not plan.tasks:
+        return
+    rates = {sample_rate} if sample_rate is not None else {r for _, r in plan.estimate.values() if r}
+    for rate in sorted(rates):
+        try:
+            pipeline.prepare(rate)
+        except ParameterError as exc:
+            raise ParameterError(f"pipeline: {' '.join(str(exc).split())}") from None
+
+
+def _run(pipeline, plan: _Plan, out_dir: str, summary: AugmentSummary, progress) -> None:
+    """Process the planned inputs (here or in a pool of forked workers) and record the results."""
+    manifest_path, failures_path = os.path.join(out_dir, MANIFEST), os.path.join(out_dir, FAILURES)
+    tasks = plan.tasks
+    pending_audio = sum(d for d, _ in plan.estimate.values())
+    bar = _Progress(len(tasks), pending_audio,
+                    enabled=sys.stderr.isatty() if progress is None else bool(progress))
     rewritten = set()
 
     def collect(rel_results):
@@ -518,7 +682,7 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
             if r["ok"]:
                 line = r["line"]
                 _append_line(manifest_path, line)
-                if line["output"] in done:
+                if line["output"] in plan.done:
                     rewritten.add(line["output"])
                 summary.n_written += 1
                 summary.audio_s += line["duration_s"]
@@ -526,45 +690,63 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
                 rec = {"input": r["input"], "output": r["output"], "error": r["error"]}
                 _append_line(failures_path, rec)
                 summary.failures.append(rec)
-        bar.update(1, estimate[rel])
+                if r.get("fatal"):
+                    raise OSError(r["fatal"], f"{os.strerror(r['fatal'])} writing into {out_dir!r}")
+        bar.update(1, plan.estimate[rel][0])
 
     try:
-        if workers == 1 or len(tasks) <= 1:
+        if summary.workers == 1 or len(tasks) <= 1:
+            summary.workers = 1
             _init_worker(pipeline)
             for task in tasks:
                 collect(_process(task))
         else:
-            # Kernels are serial and nogil (never parallel=True), so forking is safe and lets the
-            # workers share the noise/RIR arrays loaded here; elsewhere spawn and rebuild.
-            method = "fork" if sys.platform.startswith("linux") else "spawn"
-            ctx = multiprocessing.get_context(method)
-            if method == "fork" and sample_rate is not None:
-                pipeline.prepare(sample_rate)
-            with ctx.Pool(min(workers, len(tasks)), initializer=_init_worker, initargs=(pipeline,)) as pool:
-                for results in pool.imap_unordered(_process, tasks, chunksize=1):
-                    collect(results)
+            _run_pool(pipeline, tasks, min(summary.workers, len(tasks)), collect)
     finally:
         bar.close()
-    if rewritten:  # --overwrite (or a changed job) gave outputs a second line: keep the last one
-        latest = read_manifest(out_dir)
-        _rewrite_jsonl(manifest_path, list(latest.values()))
-    summary.n_failed = len(summary.failures)
-    summary.wall_s = time.perf_counter() - t0
-    return summary
+        if rewritten:  # --overwrite, or a changed input, gave outputs a second line: keep the last one
+            _dedupe_manifest(out_dir)
 
 
-def _duration(path: str) -> float:
+def _run_pool(pipeline, tasks, n_workers, collect) -> None:
+    # Kernels are serial and nogil (never parallel=True), so forking is safe and lets the
+    # workers share the noise/RIR arrays loaded by _prepare; elsewhere spawn and rebuild.
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    ctx = multiprocessing.get_context(method)
+    # Ctrl-C goes to the whole process group. SIGINT stays blocked while the workers start
+    # (they ignore it from their first instruction on) and reaches only the parent, which
+    # leaves the `with` block and so terminates the pool.
+    blocked = hasattr(signal, "pthread_sigmask")
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pool = ctx.Pool(n_workers, initializer=_init_pool_worker, initargs=(pipeline,))
+    finally:
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    with pool:
+        for results in pool.imap_unordered(_process, tasks, chunksize=1):
+            collect(results)
+
+
+def _probe(path: str) -> tuple[float, int | None]:
+    """(duration in seconds, sample rate) of an input from its header; (0, None) if unreadable."""
     try:
         import soundfile as sf
 
         info = sf.info(path)
-        return info.frames / info.samplerate
+        return info.frames / info.samplerate, int(info.samplerate)
     except Exception:  # noqa: BLE001 - unreadable: the worker reports it
-        return 0.0
+        return 0.0, None
 
 
 def replay(line, *, in_dir=None, out_path=None):
     """Rebuild one output from its manifest line.
+
+    Loads the input at the line's ``sample_rate``, replays the recorded
+    ``params`` through the recorded ``pipeline`` and multiplies by the
+    recorded ``peak_scale`` (below 1 when the pipeline's output went over
+    full scale), which gives the written samples exactly.
 
     Parameters
     ----------
@@ -581,6 +763,12 @@ def replay(line, *, in_dir=None, out_path=None):
     y : np.ndarray, float32
         The samples that were written (before quantisation).
     sample_rate : int
+
+    Warns
+    -----
+    NoisegenWarning
+        The input's bytes differ from those the line records (it was edited
+        since), so the result will differ from the original output.
     """
     from .io import load, save
     from .transforms import Transform
@@ -588,9 +776,12 @@ def replay(line, *, in_dir=None, out_path=None):
     if isinstance(line, str):
         line = json.loads(line)
     pipeline = Transform.from_dict(line["pipeline"])
-    y, sr = load(os.path.join(in_dir or line["in_dir"], line["input"]), sample_rate=line["sample_rate"],
-                 dtype=np.float32)
-    out, _, _ = _render(pipeline, y, sr, params=line["params"])
+    path = os.path.join(in_dir or line["in_dir"], line["input"])
+    if all(k in line for k in FINGERPRINT_FIELDS) and fingerprint_changed(line, input_fingerprint(path)):
+        warnings.warn(f"{path!r} differs from the input {line['output']!r} was made from; the replay will differ",
+                      NoisegenWarning, stacklevel=2)
+    y, sr = load(path, sample_rate=line["sample_rate"], dtype=np.float32)
+    out, _, _ = _render(pipeline, y, sr, params=line["params"], scale=line.get("peak_scale"))
     if out_path is not None:
         save(out_path, out, sample_rate=sr, subtype=line["subtype"])
     return out, sr

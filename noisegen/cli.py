@@ -30,6 +30,11 @@ KINDS = NOISE_KINDS + OSCILLATOR_KINDS
 #: Default ``--amplitude``: the RMS of noise kinds, the peak of oscillator kinds.
 DEFAULT_NOISE_RMS = 0.1
 DEFAULT_PEAK = 0.5
+#: Range of every ``--sample-rate`` (Hz), checked before anything is read or allocated.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1, 768_000
+#: Most samples (all channels) ``synth`` writes, and most ``--channels``.
+MAX_SAMPLES = 2**31
+MAX_CHANNELS = 256
 
 
 class _UsageError(Exception):
@@ -53,14 +58,23 @@ def _nonnegative_float(text: str) -> float:
     return value
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def int_in(low: int, high: int, what: str = "an integer"):
+    """An argparse ``type`` for an integer in ``[low, high]`` (one-line error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what} in [{low}, {high}], got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {what} in [{low}, {high}], got {text!r}")
+        return value
+
+    return parse
+
+
+#: ``--sample-rate`` of every subcommand.
+sample_rate_arg = int_in(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE, "a sample rate in Hz")
 
 
 def _finite_float(text: str) -> float:
@@ -86,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", metavar="KIND", choices=KINDS, help="one of: " + ", ".join(KINDS))
     p.add_argument("out", metavar="OUT", help="output file (.wav, .flac, ...); written atomically")
     p.add_argument("--duration-s", type=_nonnegative_float, required=True, help="length in seconds")
-    p.add_argument("--sample-rate", type=_positive_int, default=16000, help="Hz (default 16000)")
+    p.add_argument("--sample-rate", type=sample_rate_arg, default=16000,
+                   help=f"Hz, {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} (default 16000)")
     p.add_argument("--seed", type=int, default=None, help="random seed of the noise kinds (default: fresh)")
     p.add_argument("--beta", type=_finite_float, help="PSD exponent of KIND colored, in [-2, 2]")
     p.add_argument("--freq-hz", type=_finite_float,
@@ -96,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mains-hz", type=int, choices=(50, 60), help="mains frequency of KIND hum (default 50)")
     p.add_argument("--amplitude", type=_finite_float,
                    help=f"RMS of noise kinds (default {DEFAULT_NOISE_RMS}), peak of oscillators (default {DEFAULT_PEAK})")
-    p.add_argument("--channels", type=_positive_int, default=1, help="number of channels (default 1)")
+    p.add_argument("--channels", type=int_in(1, MAX_CHANNELS), default=1,
+                   help=f"number of channels, 1..{MAX_CHANNELS} (default 1)")
     p.add_argument("--subtype", help="file subtype, e.g. PCM_16 (default for .wav), PCM_24, FLOAT")
     p.set_defaults(handler=_run_synth)
 
@@ -159,6 +175,9 @@ def _check_options(args) -> None:
     for dest in _REQUIRED.get(args.kind, ()):
         if getattr(args, dest) is None:
             raise _UsageError(f"KIND {args.kind} needs {_flag(dest)}")
+    if args.duration_s * args.sample_rate * args.channels > MAX_SAMPLES:
+        raise _UsageError(f"--duration-s {args.duration_s:g} at {args.sample_rate} Hz and {args.channels} channel(s) "
+                          f"is more than {MAX_SAMPLES} samples")
 
 
 def _synthesise(args):
@@ -218,11 +237,12 @@ def _run_info(args) -> int:
             _say(f"noisegen info: error: {_describe(exc)}")
             status = 1
             continue
-        print(
-            f"{path}: {m.sample_rate} Hz, {m.channels} ch, {m.duration_s:.3f} s ({m.frames} frames), "
-            f"{m.subtype} ({m.format}), peak {_db(m.peak_dbfs)} dBFS, RMS {_db(m.rms_dbfs)} dBFS",
-            flush=True,
-        )
+        levels = f"peak {_db(m.peak_dbfs)} dBFS, RMS {_db(m.rms_dbfs)} dBFS"
+        if m.n_nonfinite:
+            levels = (f"{m.n_nonfinite} non-finite samples (NaN/inf) of {m.frames * m.channels}; "
+                      f"the finite ones: {levels}")
+        print(f"{path}: {m.sample_rate} Hz, {m.channels} ch, {m.duration_s:.3f} s ({m.frames} frames), "
+              f"{m.subtype} ({m.format}), {levels}", flush=True)
     return status
 
 
@@ -251,20 +271,61 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _warning_printer(prog: str, fallback):
+    """``warnings.showwarning`` that prints a NoisegenWarning at once, as one line (no source line)."""
+    from .errors import NoisegenWarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, NoisegenWarning):
+            _say(f"{prog}: warning: {' '.join(str(message).split())}")
+        else:
+            fallback(message, category, filename, lineno, file, line)
+
+    return show
+
+
+def _commands(parser) -> list[str]:
+    for action in parser._subparsers._group_actions:
+        return list(action.choices)
+    return []
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush does not fail on the closed pipe."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real stdout (captured in tests)
+        pass
+
+
 def main(argv=None) -> int:
     """Run the ``noisegen`` command; return its exit status."""
     from .errors import NoisegenError, NoisegenWarning, ParameterError
 
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # bare `noisegen`: say how it is used
+        parser.print_usage(sys.stderr)
+        _say(f"noisegen: error: a COMMAND is required ({', '.join(_commands(parser))}); see noisegen --help")
+        return 2
     try:
         args = parser.parse_args(argv)  # usage errors: one line on stderr, status 2
     except SystemExit as exc:  # also --help and --version (status 0)
         return exc.code if isinstance(exc.code, int) else 2
     prog = f"noisegen {args.command}"
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings():  # restores showwarning and the filters afterwards
         warnings.simplefilter("always", NoisegenWarning)
+        warnings.showwarning = _warning_printer(prog, warnings.showwarning)
         try:
             status = args.handler(args)
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        except BrokenPipeError:  # `noisegen info *.wav | head -1`: the reader left; stop quietly
+            _silence_stdout()
+            status = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the broken pipe
         except (_UsageError, ParameterError) as exc:
             _say(f"{prog}: error: {_as_option(str(exc))}")
             status = 2
@@ -280,11 +341,6 @@ def main(argv=None) -> int:
         except Exception as exc:  # never a traceback on the command line
             _say(f"{prog}: error: unexpected {type(exc).__name__}: {exc}")
             status = 1
-    for w in caught:
-        if issubclass(w.category, NoisegenWarning):
-            _say(f"{prog}: warning: {w.message}")
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     return int(status or 0)
 
 

@@ -80,6 +80,67 @@ def _soundfile():
     return soundfile
 
 
+def _check_regular(path) -> None:
+    """Refuse a path that is not a regular file before anything opens it.
+
+    Opening a FIFO blocks until a writer appears, and devices and sockets are
+    not audio files: they raise :class:`~noisegen.ParameterError`. A missing
+    path (or a dangling symlink) and a folder raise what a failed read
+    raises. Open file objects are passed through.
+    """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        return
+    from ._outdir import file_kind
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(2, "no such audio file" + (" (dangling symlink)" if os.path.islink(path) else ""),
+                                os.fspath(path)) from None
+    except OSError as exc:
+        raise _read_error(path, exc) from None
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(21, "is a directory, not an audio file", os.fspath(path))
+    if not stat.S_ISREG(mode):
+        raise ParameterError(f"path {os.fspath(path)!r} is {file_kind(mode)}, not a regular file; "
+                             "only regular files are read")
+
+
+def _wav_shortfall(path) -> int:
+    """Bytes a RIFF/WAVE file's ``data`` chunk claims beyond the end of the file (0 if none or not WAV).
+
+    libsndfile quietly reads what is there; this lets :func:`load` and
+    :func:`info` say that the file was cut short. Sizes 0 and 0xFFFFFFFF
+    (unknown length, written by streaming encoders) are not checked.
+    """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        return 0
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return 0
+            size = os.fstat(fh.fileno()).st_size
+            for _ in range(64):  # chunks before "data": fmt, fact, LIST, ... (bounded)
+                chunk = fh.read(8)
+                if len(chunk) < 8:
+                    return 0
+                cid, n = chunk[:4], int.from_bytes(chunk[4:], "little")
+                if cid == b"data":
+                    return max(n - (size - fh.tell()), 0) if n not in (0, 0xFFFFFFFF) else 0
+                fh.seek(n + (n & 1), os.SEEK_CUR)
+    except OSError:
+        return 0
+    return 0
+
+
+def _warn_if_truncated(path) -> None:
+    missing = _wav_shortfall(path)
+    if missing:
+        warnings.warn(f"{os.fspath(path)!r} is truncated: its header promises {missing} more bytes of audio "
+                      "than the file holds; reading the samples that are there", NoisegenWarning, stacklevel=3)
+
+
 def _read_error(path, exc) -> Exception:
     if not os.path.exists(path):
         return FileNotFoundError(2, "no such audio file", os.fspath(path))
@@ -115,8 +176,17 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
     ------
     FileNotFoundError
         The file does not exist.
+    noisegen.ParameterError
+        The path is not a regular file (a FIFO, socket or device); it is
+        never opened.
     noisegen.NoisegenError
         The file exists but cannot be decoded.
+
+    Warns
+    -----
+    noisegen.NoisegenWarning
+        A WAV file whose header promises more audio than it holds (cut
+        short); the samples that are there are returned.
 
     See Also
     --------
@@ -135,10 +205,12 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
     sf = _soundfile()
     dtype = check_float_dtype(dtype)
     target = None if sample_rate is None else check_sample_rate(sample_rate)
+    _check_regular(path)
     try:
         data, file_rate = sf.read(os.fspath(path), dtype="float64", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise _read_error(path, exc) from None
+    _warn_if_truncated(path)
     y = data.T  # (channels, frames)
     if mono or y.shape[0] == 1:
         y = y.mean(axis=0)
@@ -257,7 +329,9 @@ class AudioInfo:
     """What :func:`info` reports about an audio file.
 
     ``peak_dbfs`` and ``rms_dbfs`` are over all channels (``-inf`` for silence);
-    0 dBFS is a full-scale sample (``|x| = 1``).
+    0 dBFS is a full-scale sample (``|x| = 1``). A float file can hold NaN or
+    infinite samples: they are counted in ``n_nonfinite`` and left out of the
+    levels.
     """
 
     path: str
@@ -269,6 +343,7 @@ class AudioInfo:
     format: str
     peak_dbfs: float
     rms_dbfs: float
+    n_nonfinite: int = 0
 
 
 def info(path) -> AudioInfo:
@@ -282,7 +357,11 @@ def info(path) -> AudioInfo:
     -------
     AudioInfo
         ``sample_rate``, ``channels``, ``frames``, ``duration_s``, ``subtype``,
-        ``format``, ``peak_dbfs`` and ``rms_dbfs``.
+        ``format``, ``peak_dbfs``, ``rms_dbfs`` and ``n_nonfinite`` (NaN or
+        infinite samples, left out of the levels).
+
+    Raises and warns as :func:`load` does (a path that is not a regular file
+    is never opened).
 
     Examples
     --------
@@ -296,16 +375,22 @@ def info(path) -> AudioInfo:
     """
     sf = _soundfile()
     path = os.fspath(path)
-    peak, sumsq, count = 0.0, 0.0, 0
+    _check_regular(path)
+    peak, sumsq, count, nonfinite = 0.0, 0.0, 0, 0
     try:
         meta = sf.info(path)
         for block in sf.blocks(path, blocksize=_BLOCK_FRAMES, dtype="float64", always_2d=True):
+            finite = np.isfinite(block)
+            if not finite.all():
+                nonfinite += int(block.size - np.count_nonzero(finite))
+                block = block[finite]
             if block.size:
                 peak = max(peak, float(np.max(np.abs(block))))
                 sumsq += float(np.sum(block * block))
                 count += block.size
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise _read_error(path, exc) from None
+    _warn_if_truncated(path)
     frames = int(meta.frames)
     return AudioInfo(
         path=path,
@@ -317,4 +402,5 @@ def info(path) -> AudioInfo:
         format=str(meta.format),
         peak_dbfs=20.0 * math.log10(peak) if peak > 0 else -math.inf,
         rms_dbfs=10.0 * math.log10(sumsq / count) if sumsq > 0 else -math.inf,
+        n_nonfinite=nonfinite,
     )

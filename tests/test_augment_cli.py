@@ -337,6 +337,395 @@ def test_python_api_summary(corpus, tmp_path):
     assert "x real time" in str(s)
 
 
+# -- what an output was made from (issue 13.7) ---------------------------------------------------
+def _mtimes(folder: Path) -> dict[str, int]:
+    return {p.relative_to(folder).as_posix(): p.stat().st_mtime_ns for p in folder.rglob("*.wav")}
+
+
+def _edit_in_place(path: Path):
+    """Same size, same mtime, other samples: only the content hash can tell."""
+    st = path.stat()
+    data = bytearray(path.read_bytes())
+    mid = len(data) // 2 & ~1  # inside the PCM data, which is most of the file
+    data[mid:mid + 4000] = bytes(b ^ 0x5A for b in data[mid:mid + 4000])
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+
+
+@pytest.mark.parametrize("how", ["edited", "other_folder"])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_changed_input_redoes_exactly_its_outputs(corpus, tmp_path, capsys, how, workers):
+    speech = corpus[0]
+    out, fresh = tmp_path / "out", tmp_path / "fresh"
+    extra = ("--copies", 2, "--workers", workers)
+    assert augment(*default_args(corpus, out, *extra)) == 0
+    before, mtimes = audio_outputs(out), _mtimes(out)
+    changed = ["spk2/cmu_arctic_us_axb_a0005.wav", "common_voice_en_17299458.wav"]
+    if how == "edited":
+        src = speech
+        for rel in changed:
+            _edit_in_place(src / rel)
+            corpus.baseline[speech][rel] = hashlib.sha256((src / rel).read_bytes()).hexdigest()
+    else:  # another folder with the same names (copied with their times), two of them different
+        src = tmp_path / "other"
+        shutil.copytree(speech, src)
+        for rel in changed:
+            _edit_in_place(src / rel)
+    capsys.readouterr()
+    assert augment(src, *default_args(corpus, out, *extra)[1:]) == 0
+    text = capsys.readouterr().out
+    assert "4 outputs redone because their input changed" in text and "4 outputs written, 4 already complete" in text
+    redone = {output_name(rel, k) for rel in changed for k in range(2)}
+    after = audio_outputs(out)
+    assert {k for k in after if after[k] != before[k]} == redone  # exactly those, and they did change
+    assert {k for k, t in _mtimes(out).items() if t != mtimes[k]} == redone
+    # the result is what a fresh run on the new inputs writes, manifest included (one line per output)
+    assert augment(src, *default_args(corpus, fresh, *extra)[1:]) == 0
+    assert after == audio_outputs(fresh)
+
+    def made_from(folder):  # in_dir names where each input was found: the old folder for the kept outputs
+        return {k: {f: v for f, v in line.items() if f != "in_dir"} for k, line in read_manifest(folder).items()}
+
+    assert made_from(out) == made_from(fresh)
+    assert len((out / MANIFEST).read_text().splitlines()) == 8
+    # and a rerun now finds everything complete
+    capsys.readouterr()
+    assert augment(src, *default_args(corpus, out, *extra)[1:]) == 0
+    assert "0 outputs written, 8 already complete" in capsys.readouterr().out
+
+
+def test_manifest_records_the_input_and_a_touch_alone_redoes_nothing(corpus, tmp_path, capsys):
+    speech = corpus[0]
+    out = tmp_path / "out"
+    assert augment(*default_args(corpus, out)) == 0
+    for line in read_manifest(out).values():
+        data = (speech / line["input"]).read_bytes()
+        assert line["input_size"] == len(data)
+        assert line["input_blake2b"] == hashlib.blake2b(data, digest_size=16).hexdigest()
+        assert line["input_mtime_ns"] == (speech / line["input"]).stat().st_mtime_ns
+    for p in speech.rglob("*.wav"):
+        os.utime(p, ns=(p.stat().st_atime_ns, p.stat().st_mtime_ns + 10**9))
+    capsys.readouterr()
+    assert augment(*default_args(corpus, out)) == 0
+    assert "0 outputs written, 4 already complete" in capsys.readouterr().out
+
+
+# -- one run per OUT_DIR (issue 13.8) ------------------------------------------------------------
+def _run_cli(*args, timeout=120):
+    cmd = [sys.executable, "-m", "noisegen", *map(str, args)]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=_env())
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+
+@pytest.mark.parametrize("held, ours, busy", [
+    (None, None, True), (None, "0/2", True), ("0/2", None, True), ("0/2", "0/2", True), ("0/2", "0/4", True),
+    ("0/2", "1/2", False), ("1/3", "2/3", False),
+])
+def test_busy_out_dir_exits_2_naming_the_running_one(corpus, tmp_path, held, ours, busy):
+    from noisegen._outdir import OutDirLock
+    from noisegen.batch import _check_shard
+
+    out = tmp_path / "out"
+    out.mkdir()
+    shard = () if ours is None else ("--shard", ours)
+    with OutDirLock(str(out), _check_shard(held)):  # another run, alive (this process)
+        r = _run_cli("augment", *default_args(corpus, out, *shard), "--no-progress")
+    if busy:
+        assert r.returncode == 2, r.stderr
+        assert f"pid {os.getpid()}" in r.stderr and "in use" in r.stderr
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+        assert not any(out.rglob("*.wav")) and not (out / MANIFEST).exists()
+    else:
+        assert r.returncode == 0, r.stderr
+        assert read_manifest(out)
+
+
+def test_stale_lock_of_a_killed_run_is_taken_over(corpus, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    # what a SIGKILLed run leaves: a lock file naming it, with no flock held (the kernel dropped it)
+    (out / ".noisegen.lock").write_text(json.dumps({"pid": 999999, "host": "h", "started": "then", "shard": None}))
+    r = _run_cli("augment", *default_args(corpus, out), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "pid 999999" in r.stderr and "taking its lock over" in r.stderr
+    assert len(read_manifest(out)) == 4
+    assert (out / ".noisegen.lock").read_text() == ""  # released cleanly: no holder named
+
+
+def test_duplicate_manifest_lines_are_repaired(corpus, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert augment(*default_args(corpus, out, "--copies", 2)) == 0
+    lines = (out / MANIFEST).read_text().splitlines()
+    (out / MANIFEST).write_text("\n".join(lines + lines[::-1] + lines[:3]) + "\n")  # what two racing runs left
+    capsys.readouterr()
+    assert augment(*default_args(corpus, out, "--copies", 2)) == 0
+    assert "0 outputs written, 8 already complete" in capsys.readouterr().out
+    kept = [json.loads(line)["output"] for line in (out / MANIFEST).read_text().splitlines()]
+    assert sorted(kept) == sorted(json.loads(line)["output"] for line in lines)
+
+
+@pytest.mark.slow
+def test_two_concurrent_runs_one_exits_2_and_no_duplicates(corpus, tmp_path):
+    reference, out = tmp_path / "reference", tmp_path / "out"
+    extra = ("--copies", 8)
+    assert augment(*default_args(corpus, reference, *extra)) == 0
+    first = _spawn(default_args(corpus, out, *extra))
+    deadline = time.monotonic() + 120
+    while not (out / ".noisegen.lock").exists() or not (out / ".noisegen.lock").read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    second = _spawn(default_args(corpus, out, *extra))
+    _, err2 = second.communicate(timeout=120)
+    _, err1 = first.communicate(timeout=300)
+    assert first.returncode == 0, err1.decode()
+    assert second.returncode == 2 and f"pid {first.pid}" in err2.decode()
+    outputs = [json.loads(line)["output"] for line in (out / MANIFEST).read_text().splitlines()]
+    assert len(outputs) == len(set(outputs)) == 32
+    assert audio_outputs(out) == audio_outputs(reference)
+
+
+# -- non-regular inputs, workers, banks (issues 13.12, 13.13) ------------------------------------
+def test_fifo_socket_and_dangling_symlink_are_reported_not_opened(corpus, tmp_path):
+    import socket
+
+    speech = corpus[0]
+    os.mkfifo(speech / "pipe.wav")
+    os.mkfifo(speech / "spk2" / "pipe2.flac")
+    (speech / "gone.wav").symlink_to(tmp_path / "nowhere.wav")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(speech / "sock.wav"))
+    try:
+        for d in (speech / "pipe.wav", speech / "spk2" / "pipe2.flac", speech / "gone.wav", speech / "sock.wav"):
+            corpus.baseline[speech].pop(d.relative_to(speech).as_posix(), None)
+        out = tmp_path / "out"
+        for workers in (1, 2):
+            r = _run_cli("augment", *default_args(corpus, out, "--workers", workers), "--no-progress")
+            assert r.returncode == 1, r.stderr  # the FIFOs would block a reader forever
+            failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+            assert sorted(f["input"] for f in failures) == ["gone.wav", "pipe.wav", "sock.wav", "spk2/pipe2.flac"]
+            assert len(read_manifest(out)) == 4 and len(audio_outputs(out)) == 4
+            assert "Traceback" not in r.stderr + r.stdout
+        r = _run_cli("info", speech / "pipe.wav", speech / "cmu_arctic_us_aew_a0001.wav", speech / "sock.wav",
+                     speech / "gone.wav", timeout=60)
+        assert r.returncode == 1 and r.stdout.count("\n") == 1 and "cmu_arctic" in r.stdout
+        assert r.stderr.count("\n") == 3 and "FIFO" in r.stderr and "socket" in r.stderr
+    finally:
+        sock.close()
+
+
+def test_workers_are_capped_at_the_cpus_available(corpus, tmp_path, capsys):
+    from noisegen.batch import available_cpus
+
+    cpus = available_cpus()
+    for asked in (cpus + 1, 1000):
+        out = tmp_path / f"out{asked}"
+        assert augment(corpus[0], out, "--workers", asked) == 0
+        captured = capsys.readouterr()
+        assert captured.err.count(f"workers={asked} is more than the {cpus} CPU") == 1
+        assert f"on {min(cpus, 4)} worker" in captured.out
+
+
+def test_banks_are_loaded_once_in_the_parent_before_forking(corpus, tmp_path, monkeypatch):
+    """Noise and RIR banks load in the parent at every input rate, so forked workers share them."""
+    import noisegen.sources
+    import noisegen.transforms._files as files
+
+    speech, noise, rir = corpus
+    y, sr = sf.read(speech / "cmu_arctic_us_aew_a0001.wav", dtype="float32")
+    sf.write(tmp_path / "x.wav", y[::2], sr // 2)  # an input at another rate: banks needed at two rates
+    corpus.write("half_rate.wav", (tmp_path / "x.wav").read_bytes())
+    log = tmp_path / "loads.txt"
+
+    def logged(fn):
+        def wrapper(*args, **kwargs):
+            with open(log, "a") as fh:
+                fh.write(f"{os.getpid()} {kwargs.get('sample_rate')}\n")
+            return fn(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(noisegen.sources.NoiseBank, "__init__", logged(noisegen.sources.NoiseBank.__init__))
+    monkeypatch.setattr(files, "read_audio", logged(files.read_audio))
+    from noisegen.transforms import AddBackgroundNoise, ApplyImpulseResponse, Compose
+
+    pipeline = Compose([ApplyImpulseResponse(rir=str(rir), p=1.0), AddBackgroundNoise(noise=str(noise), p=1.0)])
+    s = augment_folder(speech, tmp_path / "out", pipeline=pipeline, copies=2, workers=2, progress=False)
+    assert s.n_written == 10 and s.workers == 2
+    loads = [line.split() for line in log.read_text().splitlines()]
+    assert {pid for pid, _ in loads} == {str(os.getpid())}  # no worker loaded anything
+    assert {rate for _, rate in loads} == {str(sr), str(sr // 2)}
+
+
+# -- exit codes and messages (issue 13.15, 13.11) ------------------------------------------------
+@pytest.mark.parametrize("where", ["save", "manifest"])
+def test_full_disk_exits_1_with_one_line(corpus, tmp_path, capsys, monkeypatch, where):
+    import errno
+
+    import noisegen.batch
+    import noisegen.io
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(noisegen.io, "save", full) if where == "save" else monkeypatch.setattr(
+        noisegen.batch, "_append_line", full)
+    out = tmp_path / "out"
+    assert augment(*default_args(corpus, out, "--copies", 3)) == 1
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0] and "Traceback" not in captured.err
+    # the run stopped at the first failed write instead of failing every output alike
+    assert len(list(out.rglob("*.wav"))) <= (0 if where == "save" else 3)  # one input's copies
+    if where == "save":
+        assert len((out / "failures.jsonl").read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize("case", ["deep_config", "snr_low", "snr_high", "snr_nan", "snr_swapped", "empty_out",
+                                  "empty_in", "empty_noise", "noise_not_audio", "noise_list_not_audio",
+                                  "rir_not_audio", "config_fifo", "rate_huge", "rate_zero", "copies_huge",
+                                  "seed_huge", "workers_negative"])
+def test_bad_settings_exit_2_before_the_first_file(case, corpus, tmp_path, capsys, monkeypatch):
+    speech, noise, rir = corpus
+    text = tmp_path / "notes.wav"  # a regular file that is not audio
+    text.write_text("not audio")
+    configs = {
+        "deep_config": '{"name": "Compose", "transforms": [' * 5000 + '{"name": "Gain"}' + "]}" * 5000,
+        "noise_not_audio": {"name": "AddBackgroundNoise", "noise": str(text), "p": 1.0},
+        "noise_list_not_audio": {"name": "AddBackgroundNoise", "noise": [str(text)], "p": 1.0},
+        "rir_not_audio": [{"name": "ApplyImpulseResponse", "rir": str(text), "p": 1.0}],
+    }
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)  # an empty path would mean this folder
+    out = tmp_path / "out"
+    if case in configs:
+        cfg = tmp_path / "cfg.json"
+        config = configs[case]
+        cfg.write_text(config if isinstance(config, str) else json.dumps(config))
+        args = [speech, out, "--config", cfg]
+    elif case == "config_fifo":
+        os.mkfifo(tmp_path / "cfg.json")
+        args = [speech, out, "--config", tmp_path / "cfg.json"]
+    else:
+        args = {
+            "snr_low": [speech, out, "--snr-db", -1000, 10], "snr_high": [speech, out, "--snr-db", 10, 1e9],
+            "snr_nan": [speech, out, "--snr-db", "nan", 10], "snr_swapped": [speech, out, "--snr-db", 20, 10],
+            "empty_out": [speech, ""], "empty_in": ["", out], "empty_noise": [speech, out, "--noise-dir", ""],
+            "rate_huge": [speech, out, "--sample-rate", 10_000_000_000], "rate_zero": [speech, out, "--sample-rate", 0],
+            "copies_huge": [speech, out, "--copies", 10**9], "seed_huge": [speech, out, "--seed", 2**64],
+            "workers_negative": [speech, out, "--workers", -1],
+        }[case]
+    assert augment(*args) == 2
+    captured = capsys.readouterr()
+    err = [line for line in captured.err.splitlines() if "warning" not in line]
+    assert len(err) == 1 and "error" in err[0] and "Traceback" not in captured.err
+    assert "failed:" not in captured.out
+    assert list(work.iterdir()) == []
+    assert not out.exists() or not any(out.rglob("*.wav"))
+
+
+def test_sample_rate_10_ghz_refused_before_allocating(corpus, tmp_path):
+    """Each refusal runs in a child of a fresh interpreter whose peak RSS is read back (ru_maxrss, KiB)."""
+    probe = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+             "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+             "sys.stderr.write(r.stderr)")
+    for args in (["augment", corpus[0], tmp_path / "out", "--sample-rate", 10_000_000_000],
+                 ["augment", corpus[0], tmp_path / "out", "--sample-rate", 768_001],
+                 ["synth", "pink", tmp_path / "p.wav", "--duration-s", 1, "--sample-rate", 10_000_000_000],
+                 ["synth", "pink", tmp_path / "p.wav", "--duration-s", 1e9]):
+        r = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "noisegen", *map(str, args)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120, env=_env())
+        status, maxrss_kib = map(int, r.stdout.split())
+        assert status == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+        assert maxrss_kib < 500 * 1024
+        assert not (tmp_path / "out").exists() and not (tmp_path / "p.wav").exists()
+
+
+def test_rerun_with_other_settings_says_it_once(corpus, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert augment(*default_args(corpus, out, "--copies", 3)) == 0
+    first = audio_outputs(out)
+    capsys.readouterr()
+    for other in (("--seed", 7), ("--sample-rate", 8000), ("--snr-db", 0, 1)):
+        args = default_args(corpus, out, "--copies", 3)
+        if other[0] == "--snr-db":
+            args = args[: args.index("--snr-db")] + list(other) + args[args.index("--snr-db") + 3:]
+        else:
+            args = [*args, *other]
+        assert augment(*args) == 1
+        text = capsys.readouterr().out
+        assert "FileExistsError" not in text and text.count("--overwrite") == 1 and "another OUT_DIR" in text
+        assert "12 outputs already exist" in text
+        assert audio_outputs(out) == first
+    assert augment(*default_args(corpus, out, "--copies", 3, "--seed", 7, "--overwrite")) == 0
+    assert audio_outputs(out) != first and len(audio_outputs(out)) == 12
+
+
+@pytest.mark.slow
+def test_ctrl_c_with_workers_exits_130_without_tracebacks(corpus, tmp_path):
+    for attempt in range(5):
+        out = tmp_path / f"out{attempt}"
+        proc = _spawn(default_args(corpus, out, "--copies", 12, "--workers", 2))
+        deadline = time.monotonic() + 120
+        while not ((out / MANIFEST).exists() and (out / MANIFEST).read_bytes().count(b"\n") >= 1 + 2 * attempt):
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
+        _, err = proc.communicate(timeout=120)
+        err = err.decode()
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err
+        assert err.strip().splitlines() == ["noisegen augment: interrupted; rerun the same command to resume"]
+
+
+# -- config files, replay (issue 13.16) ---------------------------------------------------------
+def test_config_paths_are_relative_to_the_config_file(corpus, tmp_path, monkeypatch):
+    speech, noise, rir = corpus
+    folder = tmp_path / "configs"
+    shutil.copytree(noise, folder / "noises")
+    shutil.copytree(rir, folder / "rirs")
+    config = [
+        {"name": "ApplyImpulseResponse", "rir": "rirs", "p": 1.0},
+        {"name": "AddBackgroundNoise", "noise": ["noises/typing_excerpt.wav", "noises/running_tap_excerpt.wav"],
+         "min_snr_db": 5, "max_snr_db": 5, "p": 1.0},
+        {"name": "AddShortNoises", "sounds": "noises", "p": 1.0},
+    ]
+    (folder / "p.json").write_text(json.dumps(config))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    out = tmp_path / "out"
+    assert augment(speech, out, "--config", os.path.relpath(folder / "p.json")) == 0
+    pipeline = next(iter(read_manifest(out).values()))["pipeline"]["transforms"]
+    assert pipeline[0]["rir"] == str(folder / "rirs")
+    assert pipeline[1]["noise"] == [str(folder / "noises" / "typing_excerpt.wav"),
+                                    str(folder / "noises" / "running_tap_excerpt.wav")]
+    assert pipeline[2]["sounds"] == str(folder / "noises")
+
+
+def test_replay_applies_the_recorded_peak_scale(corpus, tmp_path):
+    from noisegen.transforms import Compose, Gain, Transform
+
+    pipeline = Compose([Gain(min_gain_db=12, max_gain_db=24, p=1.0)])  # every output goes over full scale
+    out = tmp_path / "out"
+    augment_folder(corpus[0], out, pipeline=pipeline, copies=2, subtype="FLOAT", progress=False)
+    for line in read_manifest(out).values():
+        assert 0 < line["peak_scale"] < 1
+        written, _ = sf.read(out / line["output"], dtype="float32")
+        samples, _ = replay(line)
+        np.testing.assert_array_equal(samples, written)
+        # = the documented recipe: apply_params, then multiply by peak_scale in float32
+        y, sr = sf.read(corpus[0] / line["input"], dtype="float32")
+        raw = Transform.from_dict(line["pipeline"]).apply_params(y, sample_rate=sr, params=line["params"])
+        np.testing.assert_array_equal(samples, raw * np.float32(line["peak_scale"]))
+        # the recorded value is what replay uses
+        halved, _ = replay({**line, "peak_scale": line["peak_scale"] / 2})
+        np.testing.assert_allclose(halved, written / 2, rtol=1e-6)
+
+
 # -- interruption -------------------------------------------------------------------------------
 def _spawn(args, **kw):
     cmd = [sys.executable, "-m", "noisegen", "augment", *map(str, args), "--no-progress"]
@@ -371,7 +760,8 @@ def test_sigkill_then_rerun_gives_the_uninterrupted_result(corpus, tmp_path, wor
     assert rerun.returncode == 0, stderr.decode()
     assert f"{done_before} already complete" in stdout.decode()
     leftovers = [p.name for p in out.rglob("*") if p.is_file() and p.name.startswith(".")]
-    assert leftovers == []
+    assert sorted(leftovers) == [".noisegen.jsonl.lock", ".noisegen.lock"]  # the locks stay (never unlinked) ...
+    assert (out / ".noisegen.lock").read_text() == ""  # ... and name no holder after a clean exit
     assert audio_outputs(out) == expected  # no truncated file, identical bytes
     assert read_manifest(out) == read_manifest(reference)
     assert len(manifest.read_text().splitlines()) == 4 * copies

@@ -128,7 +128,6 @@ def test_synth_clipping_warns_on_one_line(tmp_path, capsys):
         (["synth", "pink", os.path.join("no", "such", "dir", "x.wav"), "--duration-s", "1"], 1, "cannot write"),
         (["info", "missing.wav"], 1, "missing.wav"),
         (["frobnicate"], 2, "invalid choice"),
-        ([], 2, "COMMAND"),
     ],
 )
 def test_errors_one_line(tmp_path, capsys, monkeypatch, args, status, needle):
@@ -191,3 +190,71 @@ def test_augment_is_optional(monkeypatch, capsys, tmp_path):
     capsys.readouterr()
     assert cli.main(["augment", "IN"]) == 1
     assert "unavailable" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- issue 13: exit codes, pipes, info
+
+
+def test_bare_noisegen_prints_usage_and_exits_2(capsys):
+    status, out, err = _main(capsys)
+    assert status == 2 and out == ""
+    lines = err.splitlines()
+    assert lines[0].startswith("usage: noisegen") and "COMMAND" in lines[1] and len(lines) == 2
+
+
+def test_info_into_a_closed_pipe_is_quiet(tmp_path):
+    """`noisegen info *.wav | head -1`: the reader leaves early; no "Broken pipe" message, no traceback."""
+    path = tmp_path / "a.wav"
+    noisegen.save(path, np.zeros(16, dtype=np.float32), sample_rate=8000)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.dirname(__file__)),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    for n_files in (3, 3000):  # within and far beyond what the pipe buffers
+        proc = subprocess.Popen([sys.executable, "-m", "noisegen", "info", *[str(path)] * n_files],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        first = proc.stdout.readline()
+        proc.stdout.close()  # what `head -1` does after its line
+        err = proc.stderr.read().decode()
+        proc.wait(timeout=300)
+        assert first.startswith(str(path).encode())
+        assert err == "" and proc.returncode in (0, 141), (proc.returncode, err)
+
+
+def test_synth_full_disk_exits_1(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import noisegen.io
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(noisegen.io, "save", full)
+    status, _, err = _main(capsys, "synth", "pink", str(tmp_path / "x.wav"), "--duration-s", "1")
+    assert status == 1 and err.count("\n") == 1 and "No space left" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args", [
+    ["synth", "pink", "x.wav", "--duration-s", "1", "--sample-rate", "10000000000"],
+    ["synth", "pink", "x.wav", "--duration-s", "1", "--sample-rate", "0"],
+    ["synth", "pink", "x.wav", "--duration-s", "1", "--sample-rate", "768001"],
+    ["synth", "pink", "x.wav", "--duration-s", "1e9"],
+    ["synth", "pink", "x.wav", "--duration-s", "100000", "--channels", "64"],
+    ["synth", "pink", "x.wav", "--duration-s", "1", "--channels", "100000"],
+])
+def test_synth_sizes_refused_up_front(tmp_path, capsys, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = _main(capsys, *args)
+    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "x.wav").exists()
+
+
+@pytest.mark.parametrize("n_channels", [1, 2])
+@pytest.mark.parametrize("subtype", ["FLOAT", "DOUBLE"])
+def test_info_reports_non_finite_samples(tmp_path, capsys, n_channels, subtype):
+    y = np.full((100, n_channels), 0.5)
+    y[3, 0], y[7, -1], y[9, 0] = np.nan, np.inf, -np.inf
+    path = tmp_path / "bad.wav"
+    sf.write(str(path), y, 8000, subtype=subtype)
+    status, out, err = _main(capsys, "info", str(path))
+    assert status == 0 and err == ""
+    assert f"3 non-finite samples (NaN/inf) of {100 * n_channels}" in out
+    assert "peak -6.0 dBFS" in out and "-inf" not in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -183,3 +184,110 @@ def test_info_silence_and_errors(tmp_path):
     assert meta.peak_dbfs == -math.inf and meta.rms_dbfs == -math.inf
     with pytest.raises(FileNotFoundError):
         noisegen.info(tmp_path / "nope.wav")
+
+
+# ----------------------------------------------------------------------------- never open what is not a file
+
+
+class _Hang(Exception):
+    pass
+
+
+def _no_hang(fn, *args, seconds=20):
+    """Call ``fn``; a call that blocks (opening a FIFO) is cut off by SIGALRM instead of hanging the suite."""
+    import signal
+
+    def alarm(signum, frame):
+        raise _Hang(f"{fn.__name__} blocked for {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(seconds)
+    try:
+        return fn(*args)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _special_files(tmp_path):
+    """A FIFO, a listening unix socket, a dangling symlink and a character device, each named like audio."""
+    import socket
+
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    sock_path = tmp_path / "sock.wav"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(sock_path))
+    sock.listen(1)
+    dangling = tmp_path / "gone.wav"
+    dangling.symlink_to(tmp_path / "nowhere.wav")
+    to_fifo = tmp_path / "link.wav"
+    to_fifo.symlink_to(fifo)
+    return {"fifo": fifo, "socket": sock_path, "symlink to a FIFO": to_fifo, "device": "/dev/zero"}, dangling, sock
+
+
+@pytest.mark.parametrize("reader", ["load", "info"])
+def test_load_and_info_never_open_a_non_regular_file(tmp_path, reader):
+    fn = getattr(noisegen, reader)
+    special, dangling, sock = _special_files(tmp_path)
+    try:
+        for what, path in special.items():
+            with pytest.raises(ParameterError, match="not a regular file") as err:
+                _no_hang(fn, path)
+            assert os.fspath(path) in str(err.value), what
+        with pytest.raises(FileNotFoundError, match="dangling symlink"):
+            _no_hang(fn, dangling)
+    finally:
+        sock.close()
+
+
+# ----------------------------------------------------------------------------- truncated WAV, non-finite samples
+
+
+@pytest.mark.parametrize("n_channels", [None, 2])
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "FLOAT"])
+def test_truncated_wav_warns_once_and_reads_what_is_there(tmp_path, n_channels, subtype):
+    y = _signal(n_channels, n=4000)
+    path = tmp_path / "x.wav"
+    noisegen.save(path, y, sample_rate=16000, subtype=subtype)
+    whole = path.read_bytes()
+    full, _ = noisegen.load(path)
+    frame = {"PCM_16": 2, "PCM_24": 3, "FLOAT": 4}[subtype] * (n_channels or 1)
+    for cut in (1, frame, 5 * frame + 1, len(whole) // 2, len(whole) - 100):
+        short = tmp_path / f"cut{cut}.wav"
+        short.write_bytes(whole[: len(whole) - cut])
+        results = {}
+        for reader in (noisegen.load, noisegen.info):
+            with pytest.warns(NoisegenWarning, match="truncated") as record:
+                results[reader] = reader(short)
+            assert len([w for w in record if issubclass(w.category, NoisegenWarning)]) == 1
+        back, _ = results[noisegen.load]
+        n = back.shape[-1]
+        assert 0 < n < 4000 and results[noisegen.info].frames == n
+        np.testing.assert_array_equal(back, full[..., :n])  # the samples that are there, unchanged
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoisegenWarning)
+        noisegen.load(path)  # a whole file: no warning
+        noisegen.info(path)
+
+
+@pytest.mark.parametrize("n_channels", [None, 2])
+@pytest.mark.parametrize("dtype, subtype", [(np.float32, "FLOAT"), (np.float64, "DOUBLE")])
+def test_info_counts_non_finite_samples(tmp_path, n_channels, dtype, subtype):
+    y = _signal(n_channels, n=200_000, dtype=dtype)  # more than one read block
+    flat = y.reshape(-1)
+    bad = np.random.default_rng(1).choice(flat.size, size=37, replace=False)
+    flat[bad[:12]] = np.nan
+    flat[bad[12:30]] = np.inf
+    flat[bad[30:]] = -np.inf
+    path = tmp_path / "x.wav"
+    import soundfile as sf_
+
+    sf_.write(str(path), y.T if y.ndim == 2 else y, 16000, subtype=subtype)
+    meta = noisegen.info(path)
+    assert meta.n_nonfinite == 37
+    finite = flat[np.isfinite(flat)].astype(np.float64)
+    assert meta.peak_dbfs == pytest.approx(20 * math.log10(np.max(np.abs(finite))), abs=1e-6)
+    assert meta.rms_dbfs == pytest.approx(10 * math.log10(np.mean(finite**2)), abs=1e-6)
+    noisegen.save(path, np.zeros_like(y[..., :10]), sample_rate=16000, subtype=subtype)
+    assert noisegen.info(path).n_nonfinite == 0

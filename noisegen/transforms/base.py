@@ -311,7 +311,8 @@ def seconds_param(sample_rate):
 def load_pipeline(path_or_dict) -> Transform:
     """Load a transform (usually a composition) from a JSON file or a dict.
 
-    A JSON list is read as ``Compose`` of its items.
+    A JSON list is read as ``Compose`` of its items. In a file, relative
+    ``noise``, ``sounds`` and ``rir`` paths are relative to the file's folder.
 
     Examples
     --------
@@ -333,6 +334,9 @@ def load_pipeline(path_or_dict) -> Transform:
                 f"path_or_dict: {os.fspath(path_or_dict)!r} nests deeper than {MAX_PIPELINE_DEPTH} levels"
             ) from None
     check_depth(config, "path_or_dict")
+    # Relative noise/RIR paths in a file mean "next to this file", not "next to the caller".
+    if isinstance(path_or_dict, (str, os.PathLike)):
+        config = _resolve_paths(config, os.path.dirname(os.path.abspath(path_or_dict)))
     if isinstance(config, list):
         config = {"name": "Compose", "transforms": config}
     return Transform.from_dict(config)
@@ -355,6 +359,40 @@ def check_depth(config, name: str) -> None:
                 if isinstance(v, (dict, list, tuple)):
                     children[id(v)] = v
         level = list(children.values())
+
+
+#: Constructor arguments that hold file or folder paths (AddBackgroundNoise, AddShortNoises,
+#: ApplyImpulseResponse).
+PATH_ARGUMENTS = ("noise", "sounds", "rir")
+# Values of those arguments that name a source rather than a path.
+_NOT_PATHS = frozenset({"simulated"})
+
+
+def _resolve_paths(config, base_dir: str):
+    """A copy of ``config`` with relative strings under :data:`PATH_ARGUMENTS` joined to ``base_dir``.
+
+    Iterative (an explicit stack), so a deeply nested config cannot overflow
+    the interpreter's stack here; nesting limits are checked elsewhere.
+    """
+    def resolve(value):
+        if isinstance(value, str) and value and value not in _NOT_PATHS and not os.path.isabs(value):
+            return os.path.join(base_dir, value)
+        if isinstance(value, list):
+            return [resolve(v) if isinstance(v, str) else v for v in value]
+        return value
+
+    root = {"_": config}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in list(items):
+            if isinstance(node, dict) and key in PATH_ARGUMENTS and "name" in node:
+                node[key] = resolve(value)
+            elif isinstance(value, (dict, list)):
+                node[key] = value = dict(value) if isinstance(value, dict) else list(value)
+                stack.append(value)
+    return root["_"]
 
 
 def effect(name: str):
