@@ -177,7 +177,9 @@ class AugmentFn:
                     "index_column=<a column of row indices>) for with_transform"
                 )
             if self.index_column not in batch:
-                raise ParameterError(f"index_column {self.index_column!r} is not in the batch (columns: {sorted(batch)})")
+                raise ParameterError(
+                    f"index_column {self.index_column!r} is not in the batch (columns: {sorted(batch)})"
+                )
             indices = batch[self.index_column]
         if batched:
             return [_check_index(i, "indices") for i in indices]

@@ -130,11 +130,45 @@ def test_encoded_rows_are_decoded(tmp_path):
     assert _equal(_arrays(out, "augmented"), _direct(rows, pipeline, 1))
 
 
+class _FakeDecoder:
+    """What the ``Audio`` feature of datasets >= 4 yields: a torchcodec ``AudioDecoder``
+    (``get_all_samples()`` -> ``.data`` tensor of shape (channels, n), ``.sample_rate``)."""
+
+    class _Samples:
+        def __init__(self, data, sample_rate):
+            self.data, self.sample_rate = self, sample_rate
+            self._array = data
+
+        def cpu(self):
+            return self
+
+        def numpy(self):
+            return self._array
+
+    def __init__(self, array, sample_rate):
+        self._array, self._rate = np.atleast_2d(array), sample_rate
+
+    def get_all_samples(self):
+        return self._Samples(self._array, self._rate)
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_audio_decoders_are_read_with_all_channels(channels):
+    rows = _rows(channels)[:5]
+    pipeline = _pipeline()
+    fn = nh.augment_fn(pipeline, rng=2)
+    out = fn({"audio": [_FakeDecoder(r["array"], SR) for r in rows]}, list(range(len(rows))))
+    assert _equal([a["array"] for a in out["audio"]], _direct(rows, pipeline, 2))
+    assert all(a["array"].shape == r["array"].shape for a, r in zip(out["audio"], rows))
+
+
 def test_bad_use_is_reported():
     fn = nh.augment_fn(noisegen.Gain(), rng=0)
     batch = {"audio": [{"array": np.zeros(4, np.float32), "sampling_rate": SR}]}
     with pytest.raises(noisegen.ParameterError, match="with_indices"):
         fn(batch)
+    with pytest.raises(noisegen.ParameterError, match="index_column 'idx'"):
+        nh.augment_fn(noisegen.Gain(), rng=0, index_column="idx")(batch)
     with pytest.raises(noisegen.ParameterError, match="column 'speech'"):
         nh.augment_fn(noisegen.Gain(), rng=0, column="speech")(batch, [0])
     with pytest.raises(noisegen.ParameterError, match="indices"):
