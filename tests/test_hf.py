@@ -1,0 +1,190 @@
+"""noisegen.hf: Dataset.map / with_transform functions keyed by row index.
+
+``datasets`` is in the ``test`` extra, so these run in CI. Datasets are made
+in code (no hub); the ``Audio`` feature of datasets >= 4 decodes through
+torchcodec, so rows here are plain ``{"array", "sampling_rate"}`` dicts or
+``Audio(decode=False)``-style ``{"bytes", "path"}`` dicts.
+"""
+
+import io
+import json
+
+import datasets
+import numpy as np
+import pytest
+import soundfile as sf
+
+import noisegen
+import noisegen.hf as nh
+
+SR = 16000
+LENGTHS = (800, 1600, 0, 1200, 400, 3000, 2000, 1000, 500, 700, 900)
+
+
+def _pipeline():
+    return noisegen.Compose(
+        [noisegen.AddColoredNoise(min_snr_db=5, max_snr_db=20, p=1.0), noisegen.Gain(p=0.5),
+         noisegen.LowPassFilter(p=0.5)]
+    )
+
+
+def _rows(channels=1, dtype=np.float32):
+    rng = np.random.default_rng(1)
+    shape = (lambda n: (n,)) if channels == 1 else (lambda n: (channels, n))
+    return [{"array": (0.1 * rng.standard_normal(shape(n))).astype(dtype), "sampling_rate": SR} for n in LENGTHS]
+
+
+def _arrays(ds, column="audio"):
+    return [np.asarray(row["array"], dtype=np.float32) for row in ds[column]]
+
+
+def _direct(rows, pipeline, rng):
+    return [pipeline(np.asarray(r["array"], dtype=np.float32), sample_rate=r["sampling_rate"],
+                     rng=nh.row_key(i, rng=rng)) for i, r in enumerate(rows)]
+
+
+def _equal(a, b):
+    return len(a) == len(b) and all(x.shape == y.shape and np.array_equal(x, y) for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_map_gives_the_same_arrays_for_any_num_proc_and_batch_size(channels):
+    rows = _rows(channels)
+    ds = datasets.Dataset.from_dict({"audio": rows, "text": [f"t{i}" for i in range(len(rows))]})
+    pipeline = _pipeline()
+    fn = nh.augment_fn(pipeline, rng=0)
+    expected = _direct(rows, pipeline, 0)
+    for num_proc in (1, 2):
+        for batch_size in (1, 8):
+            out = ds.map(fn, batched=True, batch_size=batch_size, with_indices=True, num_proc=num_proc,
+                         load_from_cache_file=False)
+            assert _equal(_arrays(out), expected), (num_proc, batch_size)
+            assert out["text"] == ds["text"] and set(out["audio"][0]) == {"array", "sampling_rate"}
+            params = [json.loads(p) for p in out["noisegen_params"]]
+            assert all(p["name"] == "Compose" and p["applied"] for p in params)
+    unbatched = ds.map(fn, with_indices=True, load_from_cache_file=False)
+    assert _equal(_arrays(unbatched), expected)
+    assert not np.array_equal(expected[0], np.asarray(rows[0]["array"]))
+
+
+def test_params_column_replays_to_the_same_audio():
+    rows = _rows()
+    pipeline = _pipeline()
+    out = datasets.Dataset.from_dict({"audio": rows}).map(
+        nh.augment_fn(pipeline, rng=5), batched=True, with_indices=True, load_from_cache_file=False
+    )
+    for row, got, params in zip(rows, _arrays(out), out["noisegen_params"]):
+        replay = pipeline.apply_params(row["array"], sample_rate=SR, params=json.loads(params))
+        assert np.array_equal(replay, got)
+
+
+def test_with_transform_keys_rows_by_the_index_column():
+    rows = _rows()
+    pipeline = _pipeline()
+    expected = _direct(rows, pipeline, 3)
+    ds = datasets.Dataset.from_dict({"audio": rows}).add_column("idx", list(range(len(rows))))
+    view = ds.with_transform(nh.augment_fn(pipeline, rng=3, index_column="idx"))
+    for i in (4, 0, 7):
+        assert np.array_equal(np.asarray(view[i]["audio"]["array"]), expected[i])
+    batch = view[2:9]
+    assert _equal([np.asarray(a["array"]) for a in batch["audio"]], expected[2:9])
+    assert json.loads(batch["noisegen_params"][0])["name"] == "Compose"
+    again = ds.map(nh.augment_fn(pipeline, rng=3), batched=True, with_indices=True, load_from_cache_file=False)
+    assert _equal(_arrays(again), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rows_at_other_rates_are_resampled_first(dtype):
+    rng = np.random.default_rng(2)
+    rates = [8000, 16000, 22050, 16000]
+    rows = [{"array": (0.1 * rng.standard_normal(r // 4)).astype(dtype), "sampling_rate": r} for r in rates]
+    pipeline = noisegen.Gain(p=1.0)
+    fn = nh.augment_fn(pipeline, rng=0, sample_rate=SR, output_column="aug", params_column=None)
+    out = fn({"audio": rows}, list(range(len(rows))))
+    assert set(out) == {"audio", "aug"} and out["audio"] is rows
+    for i, (row, got) in enumerate(zip(rows, out["aug"])):
+        x = noisegen.resample(row["array"].astype(np.float32), orig_sample_rate=row["sampling_rate"],
+                              target_sample_rate=SR)
+        assert got["sampling_rate"] == SR and got["array"].dtype == np.float32
+        assert np.array_equal(got["array"], pipeline(x, sample_rate=SR, rng=nh.row_key(i, rng=0)))
+
+
+def test_encoded_rows_are_decoded(tmp_path):
+    """``Audio(decode=False)`` rows: ``{"bytes": ..., "path": ...}``."""
+    rows = _rows(channels=2)[:4]
+    encoded = []
+    for i, row in enumerate(rows):
+        buffer = io.BytesIO()
+        sf.write(buffer, row["array"].T, SR, format="WAV", subtype="FLOAT")
+        if i % 2:
+            encoded.append({"bytes": buffer.getvalue(), "path": None})
+        else:
+            path = str(tmp_path / f"{i}.wav")
+            with open(path, "wb") as fh:
+                fh.write(buffer.getvalue())
+            encoded.append({"bytes": None, "path": path})
+    ds = datasets.Dataset.from_dict({"audio": encoded})
+    pipeline = _pipeline()
+    out = ds.map(nh.augment_fn(pipeline, rng=1, output_column="augmented"), batched=True, with_indices=True,
+                 load_from_cache_file=False)
+    assert _equal(_arrays(out, "augmented"), _direct(rows, pipeline, 1))
+
+
+class _FakeDecoder:
+    """What the ``Audio`` feature of datasets >= 4 yields: a torchcodec ``AudioDecoder``
+    (``get_all_samples()`` -> ``.data`` tensor of shape (channels, n), ``.sample_rate``)."""
+
+    class _Samples:
+        def __init__(self, data, sample_rate):
+            self.data, self.sample_rate = self, sample_rate
+            self._array = data
+
+        def cpu(self):
+            return self
+
+        def numpy(self):
+            return self._array
+
+    def __init__(self, array, sample_rate):
+        self._array, self._rate = np.atleast_2d(array), sample_rate
+
+    def get_all_samples(self):
+        return self._Samples(self._array, self._rate)
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_audio_decoders_are_read_with_all_channels(channels):
+    rows = _rows(channels)[:5]
+    pipeline = _pipeline()
+    fn = nh.augment_fn(pipeline, rng=2)
+    out = fn({"audio": [_FakeDecoder(r["array"], SR) for r in rows]}, list(range(len(rows))))
+    assert _equal([a["array"] for a in out["audio"]], _direct(rows, pipeline, 2))
+    assert all(a["array"].shape == r["array"].shape for a, r in zip(out["audio"], rows))
+
+
+def test_bad_use_is_reported():
+    fn = nh.augment_fn(noisegen.Gain(), rng=0)
+    batch = {"audio": [{"array": np.zeros(4, np.float32), "sampling_rate": SR}]}
+    with pytest.raises(noisegen.ParameterError, match="with_indices"):
+        fn(batch)
+    with pytest.raises(noisegen.ParameterError, match="index_column 'idx'"):
+        nh.augment_fn(noisegen.Gain(), rng=0, index_column="idx")(batch)
+    with pytest.raises(noisegen.ParameterError, match="column 'speech'"):
+        nh.augment_fn(noisegen.Gain(), rng=0, column="speech")(batch, [0])
+    with pytest.raises(noisegen.ParameterError, match="indices"):
+        fn(batch, [-1])
+    with pytest.raises(noisegen.ParameterError, match=r"row 0 .*sampling_rate"):
+        fn({"audio": [{"array": np.zeros(4, np.float32), "sampling_rate": None}]}, [0])
+    with pytest.raises(noisegen.ParameterError, match="row 3 .*finite"):
+        fn({"audio": [{"array": np.full(4, np.nan, np.float32), "sampling_rate": SR}]}, [3])
+    with pytest.raises(noisegen.ParameterError, match="sample_rate"):
+        nh.augment_fn(noisegen.Gain(), rng=0, sample_rate=0)
+    with pytest.raises(noisegen.ParameterError, match="rng"):
+        nh.augment_fn(noisegen.Gain(), rng=-1)
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(nh, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -1,0 +1,234 @@
+"""noisegen.lhotse: pipelines on CutSets, and Lhotse's Speed/Tempo/Resample/Volume without torchaudio.
+
+Lhotse requires torch (a multi-GB download from PyPI), so it is not in the
+``test`` extra: these tests skip without it.
+"""
+
+import glob
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+lhotse = pytest.importorskip("lhotse")
+
+import noisegen  # noqa: E402
+import noisegen.lhotse as nl  # noqa: E402
+from lhotse import CutSet, Recording, RecordingSet  # noqa: E402
+from lhotse.utils import compute_num_samples, perturb_num_samples  # noqa: E402
+
+DATA = os.path.join(os.path.dirname(__file__), "..", "data", "speech")
+
+
+def _pipeline():
+    return noisegen.Compose(
+        [noisegen.AddColoredNoise(min_snr_db=5, max_snr_db=20, p=1.0), noisegen.Gain(p=0.5),
+         noisegen.LowPassFilter(p=0.5)]
+    )
+
+
+@pytest.fixture(scope="module")
+def cuts(tmp_path_factory):
+    """Whole-file cuts of data/speech, 2 s windows of them (segments with offsets) and a stereo cut."""
+    stereo = str(tmp_path_factory.mktemp("lhotse") / "stereo.wav")
+    rng = np.random.default_rng(0)
+    sf.write(stereo, 0.1 * rng.standard_normal((24000, 2)), 16000, subtype="FLOAT")
+    files = sorted(glob.glob(os.path.join(DATA, "*.wav"))) + [stereo]
+    recordings = RecordingSet.from_recordings(Recording.from_file(f) for f in files)
+    whole = CutSet.from_manifests(recordings=recordings)
+    windows = whole.cut_into_windows(duration=1.0, hop=0.7).filter(lambda c: c.duration > 0.05)
+    return CutSet.from_cuts(list(whole) + list(windows.modify_ids(lambda i: i + "-w")))
+
+
+def _load(cut):
+    return cut.load_audio()
+
+
+def test_augmented_cuts_load_the_pipeline_output_for_their_key(cuts):
+    pipeline = _pipeline()
+    assert len({c.num_channels for c in cuts}) == 2 and any(c.start > 0 for c in cuts)
+    for seed in (0, 7):
+        augmented = nl.augment_cuts(cuts, pipeline, rng=seed)
+        for plain, aug in zip(cuts, augmented):
+            assert aug.id == plain.id and aug.num_samples == plain.num_samples
+            expected = pipeline(_load(plain), sample_rate=plain.sampling_rate, rng=nl.cut_key(plain.id, rng=seed))
+            got = _load(aug)
+            assert got.dtype == np.float32 and np.array_equal(got, expected), plain.id
+            assert not np.array_equal(got, _load(plain))
+
+
+def test_key_depends_on_cut_id_and_seed_only(cuts):
+    pipeline = _pipeline()
+    forward = nl.augment_cuts(cuts, pipeline, rng=3)
+    backward = nl.augment_cuts(CutSet.from_cuts(reversed(list(cuts))), pipeline, rng=3)
+    by_id = {c.id: _load(c) for c in backward}
+    for cut in forward:
+        assert np.array_equal(_load(cut), by_id[cut.id])
+    other = nl.augment_cuts(cuts, pipeline, rng=4)
+    assert not np.array_equal(_load(forward[0]), _load(other[0]))
+    assert nl.cut_key("a", rng=0) != nl.cut_key("b", rng=0)
+
+
+def test_augmented_manifest_round_trips_through_jsonl(cuts, tmp_path):
+    augmented = nl.augment_cuts(nl.perturb_speed(cuts, 0.9), _pipeline(), rng=1)
+    path = tmp_path / "cuts.jsonl.gz"
+    augmented.to_jsonl(path)
+    back = CutSet.from_jsonl(path)
+    for a, b in zip(augmented, back):
+        assert a.to_dict() == b.to_dict()
+        assert np.array_equal(_load(a), _load(b))
+    lazy = CutSet.from_jsonl_lazy(path)
+    assert np.array_equal(_load(next(iter(lazy))), _load(augmented[0]))
+
+
+def test_mixed_cuts_are_augmented_after_mixing(cuts):
+    pipeline = _pipeline()
+    mixed = CutSet.from_cuts([cuts[0].pad(duration=cuts[0].duration + 0.5), cuts[1].mix(cuts[2], snr=10)])
+    for plain, aug in zip(mixed, nl.augment_cuts(mixed, pipeline, rng=0)):
+        expected = pipeline(_load(plain), sample_rate=16000, rng=nl.cut_key(plain.id, rng=0))
+        assert np.array_equal(_load(aug), expected)
+
+
+def test_a_lhotse_dataset_and_sampler_load_the_augmented_audio(cuts):
+    from lhotse.dataset import SimpleCutSampler, UnsupervisedWaveformDataset
+
+    mono = cuts.filter(lambda c: c.num_channels == 1).to_eager()
+    augmented = nl.augment_cuts(mono, _pipeline(), rng=0)
+    expected = {c.id: _load(c)[0] for c in augmented}
+    dataset = UnsupervisedWaveformDataset(collate=False)
+    seen = 0
+    for batch_cuts in SimpleCutSampler(augmented, max_cuts=3, shuffle=True, seed=1):
+        batch = dataset[batch_cuts]
+        for cut, audio in zip(batch["cuts"], batch["audio"]):
+            assert np.array_equal(np.asarray(audio)[0], expected[cut.id])
+            seen += 1
+    assert seen == len(mono)
+
+
+def test_length_changing_pipelines_are_refused():
+    for pipeline in (noisegen.SpeedPerturb(p=1.0), noisegen.Compose([noisegen.Gain(), noisegen.TimeStretch()])):
+        with pytest.raises(noisegen.ParameterError, match="perturb_speed"):
+            nl.augment_cuts(CutSet.from_cuts([]), pipeline, rng=0)
+
+
+def _tone(tmp_path, freq_hz, n, sample_rate=16000, channels=1):
+    t = np.arange(n) / sample_rate
+    y = 0.5 * np.sin(2 * np.pi * freq_hz * t)
+    path = str(tmp_path / f"tone_{freq_hz}_{n}_{channels}.wav")
+    sf.write(path, np.stack([y] * channels, axis=1), sample_rate, subtype="FLOAT")
+    return CutSet.from_manifests(recordings=RecordingSet.from_recordings([Recording.from_file(path)]))
+
+
+def _peak_hz(y, sample_rate):
+    """Frequency of the strongest partial (Hann window, parabolic interpolation)."""
+    y = y[len(y) // 8: -len(y) // 8]
+    spectrum = np.abs(np.fft.rfft(y * np.hanning(len(y)), 8 * len(y)))
+    k = int(np.argmax(spectrum))
+    a, b, c = np.log(spectrum[k - 1: k + 2])
+    return (k + 0.5 * (a - c) / (a - 2 * b + c)) * sample_rate / (8 * len(y))
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("factor", [0.8, 0.9, 1.1, 1.25])
+def test_speed_and_tempo_give_lhotses_lengths_and_pitch(tmp_path, factor, channels):
+    freq = 440.0
+    cuts = _tone(tmp_path, freq, 16001, channels=channels)
+    n = cuts[0].num_samples
+    for perturb, expected_hz in ((nl.perturb_speed, freq * factor), (nl.perturb_tempo, freq)):
+        cut = perturb(cuts, factor)[0]
+        assert cut.num_samples == perturb_num_samples(n, factor)  # what Lhotse's manifest promises
+        y = _load(cut)
+        assert y.shape == (channels, cut.num_samples)
+        for ch in range(channels):
+            assert _peak_hz(y[ch], 16000) == pytest.approx(expected_hz, rel=2e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_replacement_transforms_return_the_lengths_lhotse_records(dtype):
+    rng = np.random.default_rng(0)
+    for n in (1, 9, 10, 11, 999, 1600, 16001):
+        for shape in ((n,), (2, n)):
+            x = (0.1 * rng.standard_normal(shape)).astype(dtype)
+            for factor in (0.9, 1.1, 2.0, 0.5, 1.5):
+                for cls in (nl.NoisegenSpeed, nl.NoisegenTempo):
+                    y = cls(factor=factor)(x, 16000)
+                    assert y.shape == shape[:-1] + (perturb_num_samples(n, factor),) and y.dtype == dtype
+            for target in (8000, 22050, 44100):
+                y = nl.NoisegenResample(16000, target)(x)
+                assert y.shape[-1] == compute_num_samples(n / 16000, target) and y.dtype == dtype
+            y = nl.NoisegenVolume(factor=0.3)(x, 16000)
+            np.testing.assert_allclose(y, x * 0.3, rtol=1e-6)
+
+
+def _below(y, fraction):
+    """``y`` without its content above ``fraction`` of Nyquist."""
+    spectrum = np.fft.rfft(y)
+    spectrum[..., int(fraction * spectrum.shape[-1]):] = 0
+    return np.fft.irfft(spectrum, y.shape[-1])
+
+
+def test_speed_replacement_matches_lhotses_own_speed(cuts):
+    """Lhotse's Speed (torch resampler, still working) and noisegen's agree on ids, durations and audio."""
+    from lhotse.augmentation import Speed
+
+    ours, theirs = nl.perturb_speed(cuts, 1.1), cuts.perturb_speed(1.1)
+    for a, b in zip(ours, theirs):
+        assert (a.id, a.start, a.duration, a.num_samples) == (b.id, b.start, b.duration, b.num_samples)
+        x, y = _load(a), _load(b)
+        assert x.shape == y.shape
+        x, y = _below(x[..., 200:-200], 0.75), _below(y[..., 200:-200], 0.75)  # the filters differ near Nyquist
+        assert np.sqrt(np.mean((x - y) ** 2)) < 0.01 * np.sqrt(np.mean(y**2)) + 1e-5
+    assert isinstance(ours[0].recording.transforms[0], Speed)
+
+
+def test_resample_and_volume_helpers(tmp_path):
+    cuts = _tone(tmp_path, 1000.0, 16000)
+    for rate in (8000, 22050, 48000):
+        cut = nl.resample(cuts, rate)[0]
+        y = _load(cut)
+        assert cut.sampling_rate == rate and y.shape == (1, cut.num_samples)
+        assert _peak_hz(y[0], rate) == pytest.approx(1000.0, rel=1e-3)
+    cut = nl.perturb_volume(cuts, 0.5)[0]
+    np.testing.assert_allclose(_load(cut), 0.5 * _load(cuts[0]), rtol=1e-6)
+
+
+def test_existing_manifests_switch_to_noisegen_transforms(tmp_path):
+    """A manifest made with Lhotse's perturb_tempo (torchaudio sox_effects) loads after use_noisegen_transforms."""
+    cuts = _tone(tmp_path, 440.0, 16000)
+    path = tmp_path / "tempo.jsonl"
+    cuts.perturb_tempo(0.9).perturb_volume(2.0).resample(8000).perturb_speed(1.1).to_jsonl(path)
+    converted = nl.use_noisegen_transforms(CutSet.from_jsonl(path))
+    cut = converted[0]
+    names = [type(t).__name__ for t in cut.recording.transforms]
+    assert names == ["NoisegenTempo", "NoisegenVolume", "NoisegenResample", "NoisegenSpeed"]
+    y = _load(cut)
+    assert y.shape == (1, cut.num_samples)
+    assert _peak_hz(y[0], 8000) == pytest.approx(440.0 * 1.1, rel=2e-3)
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), 1e7, "1.1", True])
+def test_bad_factors_are_refused(bad, cuts):
+    for fn in (nl.perturb_speed, nl.perturb_tempo, nl.perturb_volume):
+        with pytest.raises(noisegen.ParameterError, match="factor"):
+            fn(cuts, bad)
+    with pytest.raises(noisegen.ParameterError, match="sampling_rate"):
+        nl.resample(cuts, bad)
+
+
+def test_bad_arguments_are_refused(cuts):
+    with pytest.raises(noisegen.ParameterError, match="cuts"):
+        nl.augment_cuts([1, 2], noisegen.Gain(), rng=0)
+    with pytest.raises(noisegen.ParameterError, match="pipeline"):
+        nl.augment_cuts(cuts, object(), rng=0)
+    with pytest.raises(noisegen.ParameterError, match="key"):
+        nl.NoisegenAugment(pipeline=noisegen.Gain().to_dict(), key=-1)
+    with pytest.raises(noisegen.ParameterError, match="cut_id"):
+        nl.cut_key(3, rng=0)
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(nl, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
