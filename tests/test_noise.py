@@ -10,7 +10,7 @@ from scipy import signal, stats
 
 import noisegen
 from noisegen import NoiseGenerator, ParameterError, colored_noise, white_noise
-from noisegen.synth import _design, _initial_state
+from noisegen.synth.noise import _design, _initial_state
 
 # ---------------------------------------------------------------- references
 
@@ -73,7 +73,7 @@ def _psd_slope(y: np.ndarray, sample_rate: int, f_lo: float, f_hi: float) -> flo
 
 
 def test_white_matches_pure_python_twin():
-    key = noisegen.rng.resolve_key(1234)
+    key = noisegen._core.rng.resolve_key(1234)
     y = white_noise(3000, rng=1234, n_channels=2, dtype=np.float64)
     for c in (0, 1):
         expected = [_normal_py(key, c, i) for i in range(3000)]
@@ -172,7 +172,7 @@ def test_colored_unit_variance_from_the_first_sample(beta):
 @pytest.mark.parametrize("beta", [-2.0, -0.5, 0.5, 1.0, 2.0])
 def test_one_pole_bank_matches_scipy_lfilter(beta):
     bank = _design(beta)
-    key = noisegen.rng.resolve_key(9)
+    key = noisegen._core.rng.resolve_key(9)
     state = _initial_state(bank, key, 1)[0]
     x = white_noise(5000, rng=9, dtype=np.float64)
     expected = bank.direct * x
@@ -185,7 +185,7 @@ def test_one_pole_bank_matches_scipy_lfilter(beta):
 
 @pytest.mark.parametrize("kind", ["white", "pink", "brown", "violet", 0.7, "speech"])
 def test_generator_reads_in_any_chunks_equal_one_read(kind):
-    if kind == "speech" and not hasattr(noisegen.oscillators, "_speech_shaped_sos"):
+    if kind == "speech" and not hasattr(noisegen.synth.oscillators, "_speech_shaped_sos"):
         pytest.skip("speech-shaped filter not available yet")
     sizes = [1, 63, 64, 65, 4095, 8193, 1, 7]
     total = sum(sizes)

@@ -11,7 +11,7 @@ import scipy.signal as ss
 import noisegen
 from noisegen import ParameterError
 from noisegen._kernels.cpu import osc as kosc
-from noisegen.oscillators import LTASS_CENTERS_HZ, LTASS_LEVELS_DB, _speech_shaped_sos
+from noisegen.synth.oscillators import LTASS_CENTERS_HZ, LTASS_LEVELS_DB, _speech_shaped_sos
 
 SR = 16000
 BAND_LIMITED = ["square", "sawtooth", "triangle"]

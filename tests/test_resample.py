@@ -11,8 +11,8 @@ import pytest
 import noisegen
 from noisegen import BackendError, ParameterError, Resampler, resample
 from noisegen._kernels.resample import sinc_kernel, bessel_i0
-from noisegen._resample_design import design_filter, equiripple_parts
-from noisegen.resample import _Plan, _apply
+from noisegen._design.resample import design_filter, equiripple_parts
+from noisegen.effects.resample import _Plan, _apply
 
 PAIRS = [(16000, 8000), (48000, 16000), (44100, 16000), (16000, 22050), (16000, 44100), (22050, 16000), (16000, 12000)]
 
@@ -104,7 +104,7 @@ def naive_resample(x, ratio, n_out):
 def test_equiripple_polyphase_is_shorter_and_meets_the_band_edges():
     """44.1 kHz -> 16 kHz: the equiripple prototype needs 240 taps where the Kaiser sinc needs 304;
     its measured response keeps the pass band within 1.5e-3 and the stop band 83 dB down."""
-    from noisegen._resample_design import _polyphase_ok, equiripple_polyphase, kaiser_table
+    from noisegen._design.resample import _polyphase_ok, equiripple_polyphase, kaiser_table
 
     spec, table = equiripple_polyphase(160, 441, "d")
     assert table.shape == (160, 240) and kaiser_table(160, 160, 0.9 * 160 / 441, 160 / 441, "d")[1].shape == (160, 304)
@@ -130,7 +130,7 @@ def test_kernel_matches_numpy_twin(ratio):
 @pytest.mark.parametrize("down", [2, 3, 4, 6, 8])
 def test_decimator_matches_numpy_twin(down):
     """Integer decimation uses the equiripple FIR: a plain convolution, kept every ``down``-th sample."""
-    from noisegen._resample_design import equiripple_taps as _equiripple_taps
+    from noisegen._design.resample import equiripple_taps as _equiripple_taps
 
     plan = _Plan(Fraction(1, down), np.float64)
     h = _equiripple_taps(down)
@@ -230,7 +230,7 @@ def test_outputs_do_not_depend_on_the_buffer(orig, target):
     starts elsewhere (another offset, a misaligned pointer) is slower, never different."""
     import importlib
 
-    rs = importlib.import_module("noisegen.resample")  # the module (noisegen.resample is the function)
+    rs = importlib.import_module("noisegen.effects.resample")  # the module (noisegen.resample is the function)
     x = np.random.default_rng(11).standard_normal((2, 3001)).astype(np.float32)
     ratio = Fraction(target, orig)
     n_out = -(-3001 * target // orig)

@@ -6,12 +6,12 @@ import os
 
 import numpy as np
 
-from .._validation import _fmt, check_choice
-from .._warn import about, warn
-from ..errors import ParameterError
-from ..io import audio_files
+from .._core.validation import _fmt, check_choice
+from .._core.labels import about, warn
+from .._core.errors import ParameterError
+from ..audio.io import audio_files
 from .base import Transform, draw_uniform, effect, index_param, int_param, real_param, uniform_range
-from ._files import AudioBank
+from ..audio.reader import AudioBank
 from .normalize import measure_level
 
 __all__ = ["AddBackgroundNoise"]
@@ -127,7 +127,7 @@ class AddBackgroundNoise(Transform):
             if self._arrays is not None:
                 bank = _ArrayBank(self._arrays.at(sample_rate))
             else:
-                from ..sources import NoiseBank
+                from ..audio.bank import NoiseBank
 
                 source = self._source.folder if self._source.folder is not None else self._source.paths
                 bank = NoiseBank(source, sample_rate=sample_rate)

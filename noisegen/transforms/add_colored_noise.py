@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._validation import check_real
+from .._core.validation import check_real
 from .base import Transform, draw_seed, draw_uniform, effect, real_param, seed_param, uniform_range
 
 __all__ = ["AddColoredNoise"]

@@ -6,9 +6,9 @@ import os
 
 import numpy as np
 
-from ..errors import ParameterError
+from .._core.errors import ParameterError
 from .base import Transform, draw_seed, effect, seed_param, uniform_range
-from ._files import AudioBank
+from ..audio.reader import AudioBank
 
 __all__ = ["AddShortNoises"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ParameterError
+from .._core.errors import ParameterError
 from .base import Transform, effect, index_param
-from ._files import AudioBank
+from ..audio.reader import AudioBank
 from .room_simulator import as_room_simulator
 
 __all__ = ["ApplyImpulseResponse"]
@@ -62,7 +62,7 @@ class ApplyImpulseResponse(Transform):
         if self._room is not None:
             return
         if rir_sample_rate is not None:
-            from .._validation import check_sample_rate
+            from .._core.validation import check_sample_rate
 
             rir_sample_rate = check_sample_rate(rir_sample_rate, "rir_sample_rate")
         self._bank = AudioBank(rir, "rir", arrays_sample_rate=rir_sample_rate)

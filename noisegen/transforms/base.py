@@ -33,7 +33,7 @@ import os
 
 import numpy as np
 
-from .._validation import (
+from .._core.validation import (
     _fmt,
     check_audio,
     check_duration,
@@ -44,8 +44,8 @@ from .._validation import (
     check_real,
     check_sample_rate,
 )
-from ..errors import ParameterError
-from ..rng import as_generator
+from .._core.errors import ParameterError
+from .._core.rng import as_generator
 
 __all__ = ["Transform", "load_pipeline"]
 

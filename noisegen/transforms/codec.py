@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .._validation import _fmt, check_choice
-from ..codec import BITRATE_RANGES, FORMATS, _require_format
-from ..errors import ParameterError
+from .._core.validation import _fmt, check_choice
+from ..effects.codec import BITRATE_RANGES, FORMATS, _require_format
+from .._core.errors import ParameterError
 from .base import Transform, draw_uniform, effect, real_param, uniform_range
 
 __all__ = ["Codec"]

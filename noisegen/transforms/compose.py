@@ -14,8 +14,8 @@ import numbers
 
 import numpy as np
 
-from .._validation import _fmt, check_int, check_real
-from ..errors import ParameterError
+from .._core.validation import _fmt, check_int, check_real
+from .._core.errors import ParameterError
 from .base import Transform
 
 __all__ = ["Compose", "OneOf", "SomeOf"]

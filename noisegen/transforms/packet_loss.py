@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .._validation import check_choice, check_real
-from ..packet_loss import CONCEALMENTS, _check_burst
+from .._core.validation import check_choice, check_real
+from ..effects.packet_loss import CONCEALMENTS, _check_burst
 from .base import Transform, draw_seed, draw_uniform, effect, real_param, seed_param, uniform_range
 
 __all__ = ["PacketLoss"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .._validation import MAX_RATE_FACTOR
+from .._core.validation import MAX_RATE_FACTOR
 from .base import Transform, draw_uniform, effect, real_param, uniform_range
 
 __all__ = ["PitchShift"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import MAX_RATE_FACTOR
+from .._core.validation import MAX_RATE_FACTOR
 from .base import Transform, effect, int_param, uniform_range
 
 __all__ = ["Resample"]

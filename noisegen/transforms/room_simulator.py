@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 
-from .._validation import _fmt, check_real
-from ..errors import ParameterError
-from .. import _room_design as design
-from .. import rooms
+from .._core.validation import _fmt, check_real
+from .._core.errors import ParameterError
+from .._design import room as design
+from ..effects import rooms
 from .base import Transform, draw_seed, draw_uniform, effect, real_param, seed_param, uniform_range
 
 __all__ = ["RoomSimulator", "as_room_simulator"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .._validation import check_real
-from ..errors import ParameterError
+from .._core.validation import check_real
+from .._core.errors import ParameterError
 from .base import Transform, effect, rate_param
 
 __all__ = ["SpeedPerturb"]
