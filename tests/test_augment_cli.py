@@ -427,12 +427,12 @@ def _env():
 ])
 def test_busy_out_dir_exits_2_naming_the_running_one(corpus, tmp_path, held, ours, busy):
     from noisegen.batch.outdir import OutDirLock
-    from noisegen.batch import _check_shard
+    from noisegen.batch import check_shard
 
     out = tmp_path / "out"
     out.mkdir()
     shard = () if ours is None else ("--shard", ours)
-    with OutDirLock(str(out), _check_shard(held)):  # another run, alive (this process)
+    with OutDirLock(str(out), check_shard(held)):  # another run, alive (this process)
         r = _run_cli("augment", *default_args(corpus, out, *shard), "--no-progress")
     if busy:
         assert r.returncode == 2, r.stderr

@@ -47,7 +47,7 @@ def cudasim(fn):
 @pytest.fixture
 def D():
     pytest.importorskip("numba.cuda")
-    from noisegen.cuda import ops as _cuda_dispatch
+    from noisegen._gpu import ops as _cuda_dispatch
 
     return _cuda_dispatch
 
@@ -87,14 +87,14 @@ def test_colored_noise_matches_cpu(D, beta, threads):
 @cudasim
 def test_noise_rows_per_item_beta_and_key(D):
     """One launch, a different beta and key per row: each row is that item's CPU noise."""
-    from noisegen.synth.noise import _design, _initial_state, _run_bank
+    from noisegen._design.noise import design_bank, initial_state, run_bank
 
     betas, keys = [0.0, 1.0, -1.5, 2.0], [3, 2**63 + 5, 77, 12345]
     got = D.cuda_noise_rows(80, betas=betas, keys=keys, threads=3).copy_to_host()
     for r, (beta, key) in enumerate(zip(betas, keys)):
-        bank = _design(beta)
+        bank = design_bank(beta)
         want = np.empty((1, 80), dtype=np.float32)
-        _run_bank(want, bank, key, 0, _initial_state(bank, key, 1))
+        run_bank(want, bank, key, 0, initial_state(bank, key, 1))
         assert _rel(got[r], want[0]) <= 1e-6, r
 
 
@@ -110,14 +110,14 @@ def test_colored_noise_with_min_freq_matches_cpu(D, beta, threads):
 
 @cudasim
 def test_noise_rows_with_min_freq_per_item_beta_and_key(D):
-    from noisegen.synth.noise import _design, _initial_state, _run_bank
+    from noisegen._design.noise import design_bank, initial_state, run_bank
 
     betas, keys = [0.0, 1.0, -1.5, 2.0], [3, 2**63 + 5, 77, 12345]
     got = D.cuda_noise_rows(80, betas=betas, keys=keys, threads=3, min_freq=20 / 8000).copy_to_host()
     for r, (beta, key) in enumerate(zip(betas, keys)):
-        bank = _design(beta, 20 / 8000)
+        bank = design_bank(beta, 20 / 8000)
         want = np.empty((1, 80), dtype=np.float32)
-        _run_bank(want, bank, key, 0, _initial_state(bank, key, 1))
+        run_bank(want, bank, key, 0, initial_state(bank, key, 1))
         assert _rel(got[r], want[0]) <= 1e-6, r
 
 
@@ -343,7 +343,7 @@ def _python(code, **env_overrides):
 
 
 def test_import_noisegen_does_not_import_numba_cuda():
-    code = ("import noisegen, noisegen.cuda, noisegen.cuda.ops, sys; "
+    code = ("import noisegen, noisegen.cuda, noisegen._gpu.ops, sys; "
             "bad = [m for m in sys.modules if m.startswith('numba.cuda') or m.startswith('numba_cuda')]; "
             "assert not bad, bad")
     proc = _python(code)
@@ -361,7 +361,7 @@ except ImportError:
     pass
 import noisegen.cuda as nc
 from noisegen import BackendError
-from noisegen.cuda import ops as D
+from noisegen._gpu import ops as D
 from noisegen._core.backend import resolve_backend
 for call in (lambda: nc.augment_batch(np.zeros((2, 64), np.float32), sample_rate=16000, backend="cuda"),
              lambda: D.cuda_gain(np.zeros(8), gain_db=1.0),

@@ -31,14 +31,10 @@ import numpy as np
 
 from .validation import check_choice
 from .errors import BackendError
+from .jit import simulator_enabled
 
 BACKENDS = ("auto", "cpu", "cuda")
 CUDA_INSTALL_HINT = "install the CUDA extra (pip install 'noisegen[cuda]') on a machine with an NVIDIA GPU"
-
-
-def simulator_enabled() -> bool:
-    """True when ``NUMBA_ENABLE_CUDASIM=1`` (numba-cuda's CPU simulator stands in for a GPU)."""
-    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
 
 
 def _is_simulator_array(x) -> bool:

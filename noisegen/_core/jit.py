@@ -120,3 +120,8 @@ __all__ = [
     "scalar",
     "SCALARS",
 ]
+
+
+def simulator_enabled() -> bool:
+    """True when ``NUMBA_ENABLE_CUDASIM=1`` (numba-cuda's CPU simulator stands in for a GPU)."""
+    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")

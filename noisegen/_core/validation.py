@@ -63,7 +63,7 @@ _REPR = reprlib.Repr()  # bounded: a hostile nested value must not make a huge m
 _REPR.maxstring = _REPR.maxother = 80
 
 
-def _fmt(value) -> str:
+def show_value(value) -> str:
     text = _REPR.repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -122,11 +122,11 @@ def check_sample_rate(sample_rate, name: str = "sample_rate") -> int:
     (1 Hz to 768 kHz; floats equal to an integer pass)."""
     expected = f"an integer in Hz in [{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}]"
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
-        raise ParameterError(f"{name} must be {expected}, got {_fmt(sample_rate)}")
+        raise ParameterError(f"{name} must be {expected}, got {show_value(sample_rate)}")
     if not math.isfinite(sample_rate) or sample_rate != int(sample_rate):
-        raise ParameterError(f"{name} must be {expected}, got {_fmt(sample_rate)}")
+        raise ParameterError(f"{name} must be {expected}, got {show_value(sample_rate)}")
     if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
-        raise ParameterError(f"{name} must be {expected}, got {_fmt(sample_rate)}")
+        raise ParameterError(f"{name} must be {expected}, got {show_value(sample_rate)}")
     return int(sample_rate)
 
 
@@ -137,7 +137,7 @@ def check_output_size(n_out, n_channels, name: str, value) -> int:
     if n_out * rows > MAX_SAMPLES:
         shape = (n_out,) if n_channels is None else (n_channels, n_out)
         raise ParameterError(
-            f"{name}={_fmt(value)} would make an output of shape {shape} ({n_out * rows:,} samples); "
+            f"{name}={show_value(value)} would make an output of shape {shape} ({n_out * rows:,} samples); "
             f"the limit is {MAX_SAMPLES:,} samples over all channels (noisegen._validation.MAX_SAMPLES)"
         )
     return n_out
@@ -156,7 +156,7 @@ def check_duration(duration_s, name: str, sample_rate: int, *, n_channels=None) 
     if seconds * sample_rate > MAX_SAMPLES:  # before round(): 1e300 s must not become a huge int
         rows = 1 if n_channels is None else n_channels
         raise ParameterError(
-            f"{name}={_fmt(duration_s)} s is {seconds * sample_rate:.3g} samples at {sample_rate} Hz; "
+            f"{name}={show_value(duration_s)} s is {seconds * sample_rate:.3g} samples at {sample_rate} Hz; "
             f"the limit is {MAX_SAMPLES // rows:,} samples (noisegen._validation.MAX_SAMPLES)"
         )
     return check_output_size(int(round(seconds * sample_rate)), n_channels, name, duration_s)
@@ -181,7 +181,7 @@ def check_real(
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ParameterError(f"{name} must be a finite real number, got {_fmt(value)}")
+        raise ParameterError(f"{name} must be a finite real number, got {show_value(value)}")
     value = float(value)
     if not math.isfinite(value):
         raise ParameterError(f"{name} must be a finite real number, got {value}")
@@ -201,7 +201,7 @@ def check_int(value, name: str, *, low: int | None = None, high: int | None = No
         if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer():
             value = int(value)
         else:
-            raise ParameterError(f"{name} must be an integer, got {_fmt(value)}")
+            raise ParameterError(f"{name} must be an integer, got {show_value(value)}")
     value = int(value)
     if (low is not None and value < low) or (high is not None and value > high):
         lo = "-inf" if low is None else str(low)
@@ -214,7 +214,7 @@ def check_choice(value, name: str, choices):
     """One of a fixed set of values (usually strings)."""
     if value not in choices:
         options = ", ".join(repr(c) for c in choices)
-        raise ParameterError(f"{name} must be one of {options}; got {_fmt(value)}")
+        raise ParameterError(f"{name} must be one of {options}; got {show_value(value)}")
     return value
 
 
@@ -223,7 +223,7 @@ def check_float_dtype(dtype, name: str = "dtype") -> np.dtype:
     try:
         dt = np.dtype(dtype)
     except TypeError:
-        raise ParameterError(f"{name} must be float32 or float64, got {_fmt(dtype)}") from None
+        raise ParameterError(f"{name} must be float32 or float64, got {show_value(dtype)}") from None
     if dt not in _FLOAT_DTYPES:
         raise ParameterError(f"{name} must be float32 or float64, got {dt}")
     return dt

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._core.validation import check_audio, check_float_dtype, check_sample_rate
+from .files import file_kind
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
 
 __all__ = ["load", "save", "info", "AudioInfo", "AUDIO_EXTENSIONS", "audio_files"]
@@ -90,7 +91,6 @@ def _check_regular(path) -> None:
     """
     if not isinstance(path, (str, bytes, os.PathLike)):
         return
-    from ..batch.outdir import file_kind
 
     try:
         mode = os.stat(path).st_mode

@@ -30,10 +30,10 @@ import json
 import os
 import re
 import socket
-import stat
 import time
 
 from .._core.errors import ParameterError
+from ..audio.files import file_kind, open_regular  # noqa: F401  (re-exported)
 
 __all__ = ["OutDirLock", "jsonl_lock", "input_fingerprint", "fingerprint_changed", "open_regular", "file_kind"]
 
@@ -42,34 +42,6 @@ _SHARD_LOCK = ".noisegen.shard-{k}-of-{n}.lock"
 _SHARD_RE = re.compile(r"\.noisegen\.shard-(\d+)-of-(\d+)\.lock$")
 #: Manifest fields that record the input an output was made from.
 FINGERPRINT_FIELDS = ("input_size", "input_mtime_ns", "input_blake2b")
-
-
-# -- regular files only --------------------------------------------------------------------------
-def file_kind(mode: int) -> str:
-    """A readable name for a file type that is not a regular file."""
-    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder")):
-        if test(mode):
-            return name
-    return "not a regular file"
-
-
-def open_regular(path) -> int:
-    """Open ``path`` for reading and return the fd, refusing anything but a regular file.
-
-    ``O_NONBLOCK`` makes opening a FIFO return at once (instead of waiting for
-    a writer); the type is then checked on the open descriptor, so a file
-    swapped for a FIFO after a ``stat`` is caught too.
-    """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise ParameterError(f"path {os.fspath(path)!r} is {file_kind(mode)}, not a regular file; "
-                             "only regular files are read")
-    if hasattr(os, "set_blocking"):
-        os.set_blocking(fd, True)
-    return fd
 
 
 def input_fingerprint(path, *, block: int = 1 << 20) -> dict:

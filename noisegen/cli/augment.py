@@ -29,11 +29,11 @@ MAX_SEED = 2**64 - 1
 
 
 def _shard(text):
-    from ..batch import _check_shard
+    from ..batch import check_shard
     from .._core.errors import ParameterError
 
     try:
-        return _check_shard(text)
+        return check_shard(text)
     except ParameterError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

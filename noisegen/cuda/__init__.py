@@ -36,10 +36,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._core.backend import array_dtype, from_device, is_cuda_array, resolve_backend, to_device
+from .._core.backend import array_dtype, from_device, is_cuda_array, require_cuda, resolve_backend, to_device
 from .._core.validation import check_sample_rate
 from .._core.errors import ParameterError
 from .._core.rng import check_rng, derive_key, resolve_key
+from .._design.noise import check_min_freq, design_bank, initial_state, run_bank
+from .._design.sections import design_sos
+from .._gpu import ops as dispatch
+from ..effects import filters, mix, timescale
+from ..effects.level import gain
+from ..synth import NOISE_COLORS
 
 __all__ = ["augment_batch", "AugmentedBatch"]
 
@@ -105,7 +111,6 @@ def _draw_band(band, b, sample_rate):
 
 def _noise_spec(noise, b, gen):
     """``(betas or None, noise array or None)``."""
-    from ..synth.noise import NOISE_COLORS
 
     if noise is None:
         return None, None
@@ -233,9 +238,8 @@ def _replay_params(params, b, sample_rate):
             raise ParameterError(f"noise_keys must be a ({b},) uint64 array, got {keys.dtype} {keys.shape}")
         out["noise_keys"] = keys
         if params.get("noise_min_freq_hz") is not None:  # one value for every item, as in AddColoredNoise
-            from ..synth.noise import _check_min_freq
 
-            _check_min_freq(params["noise_min_freq_hz"], sample_rate)
+            check_min_freq(params["noise_min_freq_hz"], sample_rate)
             out["noise_min_freq_hz"] = float(params["noise_min_freq_hz"])
     elif "noise_min_freq_hz" in params:
         raise ParameterError("params: noise_min_freq_hz given without snr_db, beta and noise_keys")
@@ -264,12 +268,10 @@ def _applied(params, stage, i):
 
 def _run_cpu(batch, noise_array, params, *, sample_rate, band_order, threads=None):
     """The same chain, item by item, with the public CPU functions."""
-    from ..effects import filters, mix, timescale
     from ..effects.level import gain
-    from ..synth.noise import _check_min_freq, _design, _initial_state, _run_bank
 
     x = np.asarray(batch)
-    min_freq = _check_min_freq(params.get("noise_min_freq_hz"), sample_rate)
+    min_freq = check_min_freq(params.get("noise_min_freq_hz"), sample_rate)
     b, t = x.shape
     items = []
     for i in range(b):
@@ -279,10 +281,10 @@ def _run_cpu(batch, noise_array, params, *, sample_rate, band_order, threads=Non
                 nz = np.asarray(noise_array)
                 nz = nz if nz.ndim == 1 else nz[i]
             else:
-                bank = _design(float(params["beta"][i]), min_freq)
+                bank = design_bank(float(params["beta"][i]), min_freq)
                 k = int(params["noise_keys"][i])
                 nz = np.empty((1, t), dtype=x.dtype)
-                _run_bank(nz, bank, k, 0, _initial_state(bank, k, 1))
+                run_bank(nz, bank, k, 0, initial_state(bank, k, 1))
                 nz = nz[0]
             import warnings
 
@@ -306,8 +308,6 @@ def _run_cpu(batch, noise_array, params, *, sample_rate, band_order, threads=Non
 
 def _run_cuda(batch, noise_array, params, *, sample_rate, band_order, threads=None):
     """The chain on the device, a launch (or four, for mixing) per stage."""
-    from . import ops as dispatch
-    from .._core.backend import require_cuda
 
     cuda = require_cuda()
     d = to_device(batch if is_cuda_array(batch) else np.ascontiguousarray(batch))
@@ -322,11 +322,10 @@ def _run_cuda(batch, noise_array, params, *, sample_rate, band_order, threads=No
             if nz.shape[1] != t or nz.shape[0] not in (1, b):
                 raise ParameterError(f"noise must have shape ({b}, {t}) or ({t},), got {tuple(nz.shape)}")
         else:
-            from ..synth.noise import _check_min_freq
 
             nz = dispatch.cuda_noise_rows(t, betas=params["beta"], keys=params["noise_keys"], dtype=dtype,
                                           threads=threads,
-                                          min_freq=_check_min_freq(params.get("noise_min_freq_hz"), sample_rate))
+                                          min_freq=check_min_freq(params.get("noise_min_freq_hz"), sample_rate))
         mix = dispatch._kernels("mix")
         p_sig = dispatch.row_powers(cur, threads=threads)
         p_noise = dispatch.row_powers(nz, threads=threads)
@@ -344,7 +343,6 @@ def _run_cuda(batch, noise_array, params, *, sample_rate, band_order, threads=No
             gains[~params["gain_applied"]] = 1
         dispatch.launch(dispatch._kernels("mix").gain_rows, b * t, threads, cur, dispatch._row_array(gains, dtype), cur)
     if "band_hz" in params:
-        from ..effects.filters import design_sos
 
         sos = np.stack([design_sos("bandpass", low_hz=lo, high_hz=hi, sample_rate=sample_rate, order=band_order)
                         for lo, hi in params["band_hz"]])

@@ -48,65 +48,20 @@ from .._core.labels import about
 from .._core.validation import check_audio, check_choice, check_int, check_real, check_sample_rate
 from .._core.errors import ParameterError
 from .._core.errors import NoisegenWarning
+from .._core.backend import require_cuda
 from .._core.rng import derive_key, resolve_key
 from ..transforms.base import Transform
 from ..audio.io import AUDIO_EXTENSIONS, audio_files
 from ..audio.reader import read_audio, resample_to
 from .._core.units import seconds_to_samples
-from .gpu import _cuda_transforms, _draw_params, cuda_batch_params
+from ..cuda import augment_batch
+from ..cuda.stream import cuda_batch_params, cuda_stages, draw_pipeline_params
+from .batch import Batch, Chunk, collate  # noqa: F401  (re-exported)
 from .state import check_state
 
 __all__ = ["AugmentStream", "Chunk", "Batch", "cuda_batch_params"]
 
 _ORDER_TAG = (1 << 64) - 1  # key path tag for the shuffle order of an epoch
-
-
-@dataclass
-class Chunk:
-    """One fixed-length piece (or a whole utterance) of an augmented item.
-
-    Attributes
-    ----------
-    samples : np.ndarray [shape=(T,) or (channels, T)], float32
-        Zero-padded past ``length`` for the last chunk of an item.
-    sample_rate : int
-    source : str
-        The file path, or ``"array:<index>"`` for in-memory items.
-    start : int
-        Offset of the chunk in the augmented item, in samples.
-    length : int
-        Number of real (unpadded) samples.
-    params : dict
-        The pipeline's ``last_params`` for the item (shared by its chunks).
-    epoch, item : int
-        The epoch and the item's index in the source list.
-    """
-
-    samples: np.ndarray
-    sample_rate: int
-    source: str
-    start: int
-    length: int
-    params: dict = field(default_factory=dict)
-    epoch: int = 0
-    item: int = 0
-
-
-@dataclass
-class Batch:
-    """Chunks stacked for a training step.
-
-    Attributes
-    ----------
-    samples : np.ndarray [shape=(B, T) or (B, channels, T)], float32
-        Zero-padded to the longest chunk of the batch.
-    lengths : np.ndarray [shape=(B,)], int64
-    chunks : list of Chunk
-    """
-
-    samples: np.ndarray
-    lengths: np.ndarray
-    chunks: list
 
 
 def _torch_shard():
@@ -285,7 +240,7 @@ class AugmentStream:
         if self.device == "cuda":
             if not self.mono:
                 raise ParameterError("device='cuda' augments (B, T) batches: it needs mono=True")
-            _cuda_transforms(pipeline)
+            cuda_stages(pipeline)
         self._items, self._iterable = _items(source)
         if self._iterable is not None:
             if self.shuffle:
@@ -448,7 +403,7 @@ class AugmentStream:
         params = {}
         if not augment:  # device="cuda": draw the parameters only, the GPU applies them per batch
             gen = np.random.default_rng(derive_key(self._key, epoch, item))
-            params = _draw_params(self.pipeline, self.sample_rate, gen)
+            params = draw_pipeline_params(self.pipeline, self.sample_rate, gen)
         elif self.pipeline is not None:
             # y was checked (float32, finite) and the pipeline prepared at
             # construction: run it without validating the item again.
@@ -500,7 +455,6 @@ class AugmentStream:
             yield collate(pending)
 
     def _cuda_batches(self, batch_size, drop_last):
-        from .._core.backend import require_cuda
 
         cuda = require_cuda()  # BackendError with the install hint, before any file is read
         pending = []
@@ -514,7 +468,6 @@ class AugmentStream:
 
     def _cuda_batch(self, chunks, cuda):
         """Augment raw chunks as one (B, T) device batch; chunks keep their params, not their samples."""
-        from ..cuda import augment_batch
 
         raw = collate(chunks)
         params, band_order, lengths = cuda_batch_params(
@@ -530,19 +483,3 @@ class AugmentStream:
     def __repr__(self):
         return (f"AugmentStream(n_items={self.n_items}, sample_rate={self.sample_rate}, chunk_s={self.chunk_s}, "
                 f"hop_s={self.hop_s}, shuffle={self.shuffle}, epochs={self.epochs}, device={self.device!r})")
-
-
-def collate(chunks) -> Batch:
-    """Stack chunks into a :class:`Batch` (zero-padded to the longest)."""
-    chunks = list(chunks)
-    if not chunks:
-        raise ParameterError("chunks must hold at least one Chunk")
-    shapes = {c.samples.shape[:-1] for c in chunks}
-    if len(shapes) != 1:
-        raise ParameterError(f"chunks must all have the same channel layout, got {sorted(shapes)}")
-    width = max(c.samples.shape[-1] for c in chunks)
-    out = np.zeros((len(chunks),) + chunks[0].samples.shape[:-1] + (width,), dtype=np.float32)
-    for i, c in enumerate(chunks):
-        out[i, ..., : c.samples.shape[-1]] = c.samples
-    lengths = np.array([c.length for c in chunks], dtype=np.int64)
-    return Batch(out, lengths, chunks)

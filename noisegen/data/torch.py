@@ -188,7 +188,7 @@ def collate(chunks) -> dict:
     """
     import torch
 
-    from .stream import collate as _stack
+    from .batch import collate as _stack
 
     batch = _stack(chunks)
     return {

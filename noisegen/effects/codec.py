@@ -150,7 +150,7 @@ def codec(y, *, sample_rate, format, bitrate_kbps=None):
     sample_rate = check_sample_rate(sample_rate)
     fmt = check_choice(format, "format", tuple(FORMATS))
     kbps = _check_bitrate(fmt, bitrate_kbps)
-    _require_format(fmt)
+    require_format(fmt)
     if y.shape[-1] == 0:
         return y.copy()
     rate = codec_rate(fmt, sample_rate)
@@ -198,7 +198,7 @@ def _format_available(fmt: str) -> bool:
         return False
 
 
-def _require_format(fmt):
+def require_format(fmt):
     if not _format_available(fmt):
         import soundfile as sf
 

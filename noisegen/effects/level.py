@@ -21,6 +21,7 @@ from .._core.backend import resolve_backend
 from .._core.validation import check_audio, check_duration, check_finite_output, check_int, check_real, check_sample_rate
 from .._core.errors import NoisegenWarning
 from .._core.units import db_to_amplitude
+from .._gpu.ops import cuda_bitcrush, cuda_clip, cuda_gain, cuda_time_mask
 
 __all__ = ["gain", "clip", "bitcrush", "time_mask"]
 
@@ -51,7 +52,6 @@ def gain(y, *, gain_db, backend="auto"):
     array([0.5, 0.5, 0.5], dtype=float32)
     """
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
-        from ..cuda.ops import cuda_gain
 
         return cuda_gain(y, gain_db=gain_db)
     y = check_audio(y, "y")
@@ -99,7 +99,6 @@ def clip(y, *, threshold=1.0, percentile=None, backend="auto"):
     array([1.  , 2.  , 3.  , 3.25])
     """
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
-        from ..cuda.ops import cuda_clip
 
         return cuda_clip(y, threshold=threshold, percentile=percentile)
     y = check_audio(y, "y")
@@ -143,7 +142,6 @@ def bitcrush(y, *, bit_depth, backend="auto"):
     array([ 0. ,  0.5, -1. ])
     """
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
-        from ..cuda.ops import cuda_bitcrush
 
         return cuda_bitcrush(y, bit_depth=bit_depth)
     y = check_audio(y, "y")
@@ -193,7 +191,6 @@ def time_mask(y, *, start_s, duration_s, sample_rate, fade_s=0.005, backend="aut
     array([1., 1., 0., 0., 0., 0., 1., 1.])
     """
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
-        from ..cuda.ops import cuda_time_mask
 
         return cuda_time_mask(y, start_s=start_s, duration_s=duration_s, sample_rate=sample_rate, fade_s=fade_s)
     y = check_audio(y, "y")

@@ -30,6 +30,7 @@ from .._core.labels import warn as _warn_about
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
 from .._core.units import seconds_to_samples
+from .._gpu.ops import cuda_mix_at_snr
 
 __all__ = ["mix_at_snr", "add_background_noises", "add_short_noises", "babble"]
 
@@ -175,7 +176,6 @@ def mix_at_snr(signal, noise, *, snr_db, noise_offset=0, reference="rms", sample
     10.0
     """
     if resolve_backend(backend, signal, noise, supports_cuda=True) == "cuda":
-        from ..cuda.ops import cuda_mix_at_snr
 
         return cuda_mix_at_snr(signal, noise, snr_db=snr_db, noise_offset=noise_offset, reference=reference, sample_rate=sample_rate)
     s = _shape_only(signal, "signal")

@@ -83,7 +83,7 @@ def packet_loss(y, *, sample_rate, loss_rate, frame_ms=20.0, concealment="zeros"
     loss_rate = check_real(loss_rate, "loss_rate", low=0.0, high=1.0, high_inclusive=False)
     frame_ms = check_real(frame_ms, "frame_ms", low=0.0, low_inclusive=False)
     concealment = check_choice(concealment, "concealment", CONCEALMENTS)
-    burst = _check_burst(mean_burst_frames, loss_rate)
+    burst = check_burst(mean_burst_frames, loss_rate)
     fade_ms = check_real(fade_ms, "fade_ms", low=0.0)
     key = resolve_key(rng)
     n = y.shape[-1]
@@ -99,7 +99,7 @@ def packet_loss(y, *, sample_rate, loss_rate, frame_ms=20.0, concealment="zeros"
     return out
 
 
-def _check_burst(mean_burst_frames, loss_rate):
+def check_burst(mean_burst_frames, loss_rate):
     if mean_burst_frames is None:
         return None
     burst = check_real(mean_burst_frames, "mean_burst_frames", low=1.0)

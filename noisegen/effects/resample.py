@@ -31,122 +31,22 @@ from __future__ import annotations
 import math
 import threading
 from fractions import Fraction
-from functools import lru_cache
 
 import numpy as np
 
 from .._core.backend import resolve_backend
-from .._design.resample import PASSBAND, decimation_table, equiripple_polyphase, kaiser_table, window_width
+from .._design.resample import MAX_RATIONAL_PHASES, N_PHASES, Plan, cached_plan, check_rates  # noqa: F401
+from .._kernels.cpu import resample as cpu_kernels
 from .._core.validation import (
-    MAX_RATE_FACTOR,
     check_audio,
     check_finite_output,
     check_output_size,
-    check_sample_rate,
     nonfinite_error,
 )
 from .._core.errors import ParameterError
+from .._gpu.ops import cuda_resample
 
 __all__ = ["resample", "Resampler"]
-
-#: Largest ``up`` (after gcd reduction) handled with one exact row per phase.
-MAX_RATIONAL_PHASES = 1024
-#: Phases of the interpolated table used for every other ratio.
-N_PHASES = 256
-#: Cut-off grid (steps per octave) of the interpolated tables when downsampling.
-_SCALE_GRID = 192
-
-
-def _cpu():
-    """The CPU kernel module (imported on first use: importing it compiles nothing, but loads Numba)."""
-    global _KERNELS
-    if _KERNELS is None:
-        from .._kernels.cpu import resample as k
-
-        _KERNELS = k
-    return _KERNELS
-
-
-_KERNELS = None
-
-
-class _Plan:
-    """Where output sample ``k`` reads the input, and the table that weighs it."""
-
-    def __init__(self, ratio, dtype):
-        # ratio: output samples per input sample, a Fraction (exact) or a float.
-        dtype = np.dtype(dtype)
-        frac = Fraction(ratio) if not isinstance(ratio, Fraction) else ratio
-        if isinstance(ratio, float):
-            approx = frac.limit_denominator(MAX_RATIONAL_PHASES)
-            if abs(float(approx) - ratio) <= 1e-12 * ratio:
-                frac = approx
-        self.rational = frac.numerator <= MAX_RATIONAL_PHASES
-        scale = min(1.0, float(frac))
-        if self.rational:
-            self.up, self.down = frac.numerator, frac.denominator
-            if self.up == 1:
-                designed = decimation_table(self.down, dtype.char)
-            else:
-                designed = equiripple_polyphase(self.up, self.down, dtype.char)
-            self.spec, self.table = designed or kaiser_table(self.up, self.up, PASSBAND * scale, scale, dtype.char)
-        else:
-            self.step = 1.0 / float(ratio)
-            if scale < 1.0:
-                # Reuse tables across nearby ratios (random pitch shifts): round the
-                # cut-off *down* to a grid of 1/192 octave, so the stop band still
-                # starts at or below the output Nyquist frequency; the pass band edge
-                # moves by at most 0.36 % (measured: still flat within 0.01 dB at 0.9).
-                scale = 2.0 ** (math.floor(math.log2(scale) * _SCALE_GRID) / _SCALE_GRID)
-            self.spec, self.table = kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * scale, scale, dtype.char)
-        self.half = self.spec.half
-        # Rational ratios read windows that start up to 7 inputs early on a 32-byte
-        # boundary, through rows with 8 zeros before their taps; a window is the taps
-        # after the largest shift any output needs, in whole 8-float vectors.
-        self.padded = None
-        width = self.table.shape[1]  # inputs read from the first tap (interpolated tables)
-        if self.rational:
-            row_len = int(np.flatnonzero(np.any(self.table != 0, axis=0))[-1]) + 1
-            width = window_width(row_len, self.up, self.down, self.half)
-            self.padded = np.zeros((self.table.shape[0], width + 8), dtype=self.table.dtype)
-            self.padded[:, 8 : 8 + row_len] = self.table[:, :row_len]
-        self.reach = width - self.half  # inputs read after the instant, + 1
-        self.lead = -(-(self.half + 7) // 8) * 8  # zeros before input 0: a multiple of 8
-        if self.rational:  # inputs one full set of the kernel's slot groups reads
-            k = _cpu()
-            self.group_inputs = k.SLOTS * k._slot_period(self.down) * self.down + self.padded.shape[1] + 16
-
-    def index(self, k: int) -> int:
-        """``floor(t_k)``: the input sample at or before output sample ``k``."""
-        if self.rational:
-            return (k * self.down) // self.up
-        return int(math.floor(k * self.step))
-
-    def count_ready(self, last_input: int) -> int:
-        """Number of outputs ``k`` with ``index(k) <= last_input`` (0 if negative)."""
-        if last_input < 0:
-            return 0
-        if self.rational:
-            return -((-(last_input + 1) * self.up) // self.down)
-        k = int(math.ceil((last_input + 1) / self.step))
-        while k > 0 and self.index(k - 1) > last_input:
-            k -= 1
-        while self.index(k) <= last_input:
-            k += 1
-        return k
-
-    def keep_from(self, k: int) -> int:
-        """First input index that outputs ``k ..`` can read (a multiple of 8)."""
-        return (self.index(k) + 1 - self.half - 7) // 8 * 8
-
-    def run(self, xp, offset, k0, out):
-        """Outputs ``k0 ..`` into ``out[c, :]``; ``xp[c, 0]`` is input ``offset`` (see :func:`_aligned_zeros`).
-        Returns their sum (NaN or inf when one of them is)."""
-        k = _cpu()
-        if self.rational:
-            return k.resample_rational(xp, offset, k0, self.up, self.down, self.half, self.padded, out)
-        return k.resample_interp(xp, offset, k0, self.step, self.half, N_PHASES, self.table, out)
-
 
 def _aligned_empty(rows, n, dtype):
     """C-contiguous ``(rows, n rounded up to 8)``, every row on a 64-byte boundary (uninitialised)."""
@@ -174,23 +74,6 @@ def _aligned_concat(parts):
         at += part.shape[1]
     buf[:, at:] = 0
     return buf
-
-
-def _plan(ratio, dtype_char):
-    """The cached :class:`_Plan` of ``ratio`` (plans hold no stream state)."""
-    if isinstance(ratio, Fraction):  # keyed on two ints: hashing a Fraction costs a microsecond
-        return _rational_plan(ratio.numerator, ratio.denominator, dtype_char)
-    return _float_plan(ratio, dtype_char)
-
-
-@lru_cache(maxsize=128)
-def _rational_plan(up, down, dtype_char):
-    return _Plan(Fraction(up, down), np.dtype(dtype_char))
-
-
-@lru_cache(maxsize=128)
-def _float_plan(ratio, dtype_char):
-    return _Plan(ratio, np.dtype(dtype_char))
 
 
 #: Inputs staged per block by the one-shot rational kernel (fits in L2 with its outputs).
@@ -222,11 +105,11 @@ def _apply(y, ratio, n_out, name="y"):
     leads to a look at the input.
     """
     x2 = np.ascontiguousarray(y.reshape(math.prod(y.shape[:-1]), y.shape[-1]))
-    plan = _plan(ratio, y.dtype.char)
+    plan = cached_plan(ratio, y.dtype.char)
     out = np.empty((x2.shape[0], n_out), dtype=y.dtype)
     if plan.rational:  # no padded copy: blocks of the input are staged in a small aligned buffer
         scratch = _scratch(y.dtype, max(_BLOCK_INPUTS, plan.group_inputs))
-        total = _cpu().resample_rational_blocked(x2, plan.up, plan.down, plan.half, plan.padded, scratch, out)
+        total = cpu_kernels.resample_rational_blocked(x2, plan.up, plan.down, plan.half, plan.padded, scratch, out)
     else:
         n, lead = x2.shape[1], plan.lead
         last = plan.index(max(n_out - 1, 0))
@@ -240,19 +123,6 @@ def _apply(y, ratio, n_out, name="y"):
             raise nonfinite_error(y, name)
         check_finite_output(out, f"resampling {name} by {float(ratio):.6g}", y=y)  # finite input, overflowed
     return out.reshape(y.shape[:-1] + (n_out,))
-
-
-def _check_rates(orig_sample_rate, target_sample_rate):
-    """Both rates, each in the range of ``check_sample_rate``, with their ratio in
-    ``[1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR]`` (the filter grows with the downsampling factor)."""
-    orig = check_sample_rate(orig_sample_rate, "orig_sample_rate")
-    target = check_sample_rate(target_sample_rate, "target_sample_rate")
-    if max(orig, target) > MAX_RATE_FACTOR * min(orig, target):
-        raise ParameterError(
-            f"target_sample_rate / orig_sample_rate must be in [1/{MAX_RATE_FACTOR}, {MAX_RATE_FACTOR}], "
-            f"got {target} / {orig}; resample in two steps for a larger change"
-        )
-    return orig, target
 
 
 def resample(y, *, orig_sample_rate, target_sample_rate, backend="auto"):
@@ -292,11 +162,10 @@ def resample(y, *, orig_sample_rate, target_sample_rate, backend="auto"):
     (2, 160)
     """
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
-        from ..cuda.ops import cuda_resample
 
         return cuda_resample(y, orig_sample_rate=orig_sample_rate, target_sample_rate=target_sample_rate)
     y = check_audio(y, finite=False)  # _apply checks for NaN/inf through its (shorter) output
-    orig, target = _check_rates(orig_sample_rate, target_sample_rate)
+    orig, target = check_rates(orig_sample_rate, target_sample_rate)
     if orig == target:
         return check_audio(y).copy()
     n = y.shape[-1]
@@ -328,7 +197,7 @@ class Resampler:
     """
 
     def __init__(self, *, orig_sample_rate, target_sample_rate):
-        self.orig_sample_rate, self.target_sample_rate = _check_rates(orig_sample_rate, target_sample_rate)
+        self.orig_sample_rate, self.target_sample_rate = check_rates(orig_sample_rate, target_sample_rate)
         self._ratio = Fraction(self.target_sample_rate, self.orig_sample_rate)
         self.reset()
 
@@ -343,7 +212,7 @@ class Resampler:
         self._shape = None
 
     def _start(self, chunk):
-        self._plan = _plan(self._ratio, chunk.dtype.char)
+        self._plan = cached_plan(self._ratio, chunk.dtype.char)
         self._shape = chunk.shape[:-1]
         lead = self._plan.lead
         self._buf = _aligned_zeros(int(np.prod(self._shape, dtype=int)), lead, chunk.dtype)

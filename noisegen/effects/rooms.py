@@ -33,7 +33,7 @@ import math
 import numpy as np
 
 from .._design import room as design
-from .._core.validation import _fmt, check_float_dtype, check_int, check_output_size, check_real, check_sample_rate
+from .._core.validation import show_value, check_float_dtype, check_int, check_output_size, check_real, check_sample_rate
 from .._core.errors import ParameterError
 from .._core.rng import check_rng, derive_key, resolve_key
 
@@ -63,14 +63,14 @@ def _vectors(value, name, *, single=False):
     try:
         arr = np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ParameterError(f"{name} must be 3 coordinates in metres, got {_fmt(value)}") from None
+        raise ParameterError(f"{name} must be 3 coordinates in metres, got {show_value(value)}") from None
     if arr.ndim == 1 and arr.shape == (3,):
         arr = arr[None, :]
     elif single or arr.ndim != 2 or arr.shape[1] != 3 or arr.shape[0] == 0:
         expected = "shape (3,)" if single else "shape (3,) or (n_mics, 3)"
-        raise ParameterError(f"{name} must have {expected}, got {_fmt(value)} of shape {arr.shape}")
+        raise ParameterError(f"{name} must have {expected}, got {show_value(value)} of shape {arr.shape}")
     if not np.isfinite(arr).all():
-        raise ParameterError(f"{name} must be finite, got {_fmt(value)}")
+        raise ParameterError(f"{name} must be finite, got {show_value(value)}")
     return arr
 
 
@@ -229,7 +229,7 @@ def _per_room(value, n_rooms, name, ndim):
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ParameterError(f"{name} must be numbers in metres or seconds, got {_fmt(value)}") from None
+        raise ParameterError(f"{name} must be numbers in metres or seconds, got {show_value(value)}") from None
     if arr.ndim == ndim - 1:
         return [value] * n_rooms
     if arr.ndim < ndim - 1 or arr.shape[0] != n_rooms:
@@ -273,14 +273,14 @@ def simulate_rirs(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order
     try:
         rooms = np.asarray(room_dim_m, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ParameterError(f"room_dim_m must have shape (n_rooms, 3), got {_fmt(room_dim_m)}") from None
+        raise ParameterError(f"room_dim_m must have shape (n_rooms, 3), got {show_value(room_dim_m)}") from None
     if rooms.ndim != 2 or rooms.shape[1] != 3 or rooms.shape[0] == 0:
         raise ParameterError(f"room_dim_m must have shape (n_rooms, 3), got shape {np.shape(room_dim_m)}")
     n_rooms = rooms.shape[0]
     try:
         mic_ndim = np.ndim(mic_m)
     except ValueError:  # a ragged list
-        raise ParameterError(f"mic_m must have shape (3,), (n_rooms, 3) or (n_rooms, n_mics, 3), got {_fmt(mic_m)}") from None
+        raise ParameterError(f"mic_m must have shape (3,), (n_rooms, 3) or (n_rooms, n_mics, 3), got {show_value(mic_m)}") from None
     mics = _per_room(mic_m, n_rooms, "mic_m", 3 if mic_ndim == 3 else 2)
     sources = _per_room(source_m, n_rooms, "source_m", 2)
     rt60s = _per_room(rt60_s, n_rooms, "rt60_s", 1)

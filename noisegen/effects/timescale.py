@@ -15,7 +15,6 @@ with the same splice points in every channel, so the channels stay aligned.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
@@ -34,6 +33,8 @@ from .._core.validation import (
 )
 from .resample import _apply as _resample_to_length
 from .._design.resample import filter_table
+from .._design.ratios import exact_ratio
+from .._gpu.ops import cuda_speed
 
 __all__ = ["speed", "time_stretch", "pitch_shift"]
 
@@ -43,12 +44,6 @@ WSOLA_HOP_S = 0.015
 WSOLA_TOLERANCE_S = 0.010
 #: Sample rate of the decimated guide used by the coarse WSOLA search, Hz.
 WSOLA_COARSE_RATE = 4000
-
-
-def _ratio(value: float):
-    """``value`` as a small exact fraction when it is one (0.9 -> 9/10), else the float."""
-    frac = Fraction(value).limit_denominator(1024)
-    return frac if abs(float(frac) - value) <= 1e-12 * value else value
 
 
 def speed(y, *, factor, sample_rate, backend="auto"):
@@ -81,7 +76,6 @@ def speed(y, *, factor, sample_rate, backend="auto"):
     (14546,)
     """
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
-        from ..cuda.ops import cuda_speed
 
         return cuda_speed(y, factor=factor, sample_rate=sample_rate)
     y = check_audio(y, finite=False)  # _resample_to_length checks for NaN/inf through its output
@@ -90,7 +84,7 @@ def speed(y, *, factor, sample_rate, backend="auto"):
     n_out = check_output_size(round(y.shape[-1] / factor), _rows(y), "factor", factor)
     if factor == 1.0:
         return check_audio(y).copy()
-    ratio = _ratio(factor)
+    ratio = exact_ratio(factor)
     return _resample_to_length(y, 1 / ratio, n_out)
 
 
@@ -293,7 +287,7 @@ def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, backend="auto"):
     if n_steps == 0 or n == 0:
         return y.copy()
     r = 2.0 ** (n_steps / bins_per_octave)
-    ratio = _ratio(r)
+    ratio = exact_ratio(r)
     if r > 1.0:
         # Up: resample n -> n / r samples (higher pitch, shorter), then stretch back to n.
         shorter = _resample_to_length(y, 1 / ratio, max(1, round(n / r)))

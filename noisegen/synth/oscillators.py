@@ -15,7 +15,6 @@ independent noise streams for :func:`speech_shaped_noise`).
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -30,6 +29,8 @@ from .._core.validation import (
     check_sample_rate,
 )
 from .._core.errors import ParameterError
+from .._design.sections import LTASS_CENTERS_HZ, LTASS_LEVELS_DB, speech_shaped_sos  # noqa: F401
+from .noise import NoiseGenerator
 
 __all__ = [
     "tone",
@@ -378,75 +379,6 @@ def hum(*, sample_rate, duration_s=None, n_samples=None, mains_hz=50.0,
 
 # ----------------------------------------------------------------------------- speech-shaped noise
 
-#: Byrne et al. (1994), "An international comparison of long-term average speech
-#: spectra", JASA 96(4): the universal LTASS (male and female combined), one-third
-#: octave band levels in dB SPL at 70 dB overall. Only the shape is used.
-LTASS_CENTERS_HZ = np.array(
-    [63, 80, 100, 125, 160, 200, 250, 315, 400, 500, 630, 800, 1000, 1250, 1600, 2000, 2500,
-     3150, 4000, 5000, 6300, 8000, 10000, 12500, 16000], dtype=np.float64)
-LTASS_LEVELS_DB = np.array(
-    [38.6, 43.5, 54.4, 57.7, 56.8, 60.2, 60.3, 59.0, 62.1, 62.1, 60.5, 56.8, 53.7, 53.0, 52.0,
-     48.7, 48.1, 46.8, 45.6, 44.5, 44.3, 43.7, 43.4, 41.3, 40.7], dtype=np.float64)
-
-
-def _ltass_density_db(f_hz: np.ndarray) -> np.ndarray:
-    """Power spectral density (dB, arbitrary reference) of the LTASS at ``f_hz``.
-
-    Band levels of constant-relative-width bands become densities by removing
-    ``10*log10(f)``; between centres the density is linear in dB over log
-    frequency, and outside the table the end slopes continue (floored 60 dB
-    under the peak).
-    """
-    density = LTASS_LEVELS_DB - 10.0 * np.log10(LTASS_CENTERS_HZ)
-    lc = np.log2(LTASS_CENTERS_HZ)
-    lf = np.log2(np.maximum(f_hz, 1.0))
-    d = np.interp(lf, lc, density)
-    lo, hi = lf < lc[0], lf > lc[-1]
-    d[lo] = density[0] + (density[2] - density[0]) / (lc[2] - lc[0]) * (lf[lo] - lc[0])
-    d[hi] = density[-1] + (density[-1] - density[-3]) / (lc[-1] - lc[-3]) * (lf[hi] - lc[-1])
-    return np.maximum(d, density.max() - 60.0)
-
-
-@functools.lru_cache(maxsize=16)
-def _speech_shaped_sos_cached(sample_rate: int) -> np.ndarray:
-    from scipy.linalg import solve_toeplitz
-    from scipy.signal import butter, sosfilt, sosfreqz, tf2sos
-
-    # The steep fall below ~110 Hz is a 4th-order Butterworth high-pass (an
-    # all-pole model cannot make a deep low-frequency valley); the rest is an
-    # order-12 all-pole (LPC) fit to the LTASS density divided by the high-pass
-    # response: autocorrelation = inverse FFT of the target power spectrum,
-    # then the Yule-Walker (Toeplitz) equations. Stable, minimum phase, and
-    # within ~2 dB of the LTASS in octave bands at 8 to 48 kHz.
-    nfft = 8192
-    f = np.arange(nfft // 2 + 1) * (sample_rate / nfft)
-    power = np.power(10.0, _ltass_density_db(f) / 10.0)
-    hp = butter(4, min(110.0, 0.4 * sample_rate), btype="highpass", fs=sample_rate, output="sos")
-    _, h_hp = sosfreqz(hp, worN=f, fs=sample_rate)
-    power = power / np.maximum(np.abs(h_hp) ** 2, 1e-6)
-    order = 12
-    r = np.fft.irfft(power)[: order + 1]
-    a = np.concatenate(([1.0], solve_toeplitz(r[:order], -r[1 : order + 1])))
-    sos = np.vstack([hp, tf2sos([1.0], a)])
-    # Unit output variance for unit-variance white input: scale by the
-    # impulse response's energy (2 s is many time constants of every pole).
-    impulse = np.zeros(2 * sample_rate)
-    impulse[0] = 1.0
-    energy = float(np.sum(sosfilt(sos, impulse) ** 2))
-    sos[0, :3] /= math.sqrt(energy)
-    return sos
-
-
-def _speech_shaped_sos(sample_rate) -> np.ndarray:
-    """Second-order sections that turn unit white noise into unit-variance speech-shaped noise.
-
-    Designed once per sample rate (a fresh copy is returned); stream with
-    ``scipy.signal.sosfilt`` and its ``zi`` (start from zeros to match
-    :func:`speech_shaped_noise`).
-    """
-    return _speech_shaped_sos_cached(check_sample_rate(sample_rate)).copy()
-
-
 def speech_shaped_noise(*, sample_rate, duration_s=None, n_samples=None, rng=None, amplitude=1.0,
                         n_channels=None, dtype=np.float32):
     """Gaussian noise with the long-term average speech spectrum (LTASS).
@@ -482,7 +414,6 @@ def speech_shaped_noise(*, sample_rate, duration_s=None, n_samples=None, rng=Non
     >>> y.shape, y.dtype
     ((16000,), dtype('float32'))
     """
-    from .noise import NoiseGenerator
 
     sr = check_sample_rate(sample_rate)
     n_channels = check_n_channels(n_channels)

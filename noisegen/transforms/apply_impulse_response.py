@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .._core.errors import ParameterError
-from .base import Transform, effect, index_param
+from .base import Transform, index_param
 from ..audio.reader import AudioBank
 from .room_simulator import as_room_simulator
+from .. import effects
 
 __all__ = ["ApplyImpulseResponse"]
 
@@ -87,7 +88,7 @@ class ApplyImpulseResponse(Transform):
         else:
             rir = self._bank.at(sample_rate)[params["rir_index"]]
         mode = "full" if self.keep_tail else "same"
-        return effect("convolve_rir")(samples, rir.astype(samples.dtype, copy=False), mode=mode)
+        return effects.convolve_rir(samples, rir.astype(samples.dtype, copy=False), mode=mode)
 
     def _config(self):
         rir = self._room.to_dict() if self._room is not None else self._bank.config()

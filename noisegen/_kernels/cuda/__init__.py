@@ -14,7 +14,7 @@ every shared helper with numba-cuda as well (:func:`register_scalars`).
 
 from __future__ import annotations
 
-from ..._core.backend import simulator_enabled
+from ..._core.jit import simulator_enabled
 
 _registered: set = set()
 

@@ -12,6 +12,7 @@ import numpy as np
 from .._core.validation import check_int, check_sample_rate
 from .._core.errors import ParameterError
 from .._core.rng import derive_key, resolve_key
+from ..transforms import AddColoredNoise, BandPassFilter, Compose, Gain, SpeedPerturb
 
 __all__ = ["cuda_batch_params"]
 
@@ -23,10 +24,8 @@ _CUDA_STAGES = {"AddColoredNoise": "noise", "Gain": "gain", "BandPassFilter": "b
 _CUDA_ORDER = ("noise", "band", "speed")
 
 
-def _cuda_transforms(pipeline):
+def cuda_stages(pipeline):
     """The ``(stage, transform)`` pairs of a pipeline augment_batch can run; ParameterError otherwise."""
-    from ..transforms import AddColoredNoise, BandPassFilter, Compose, Gain, SpeedPerturb
-
     supported = (AddColoredNoise, Gain, BandPassFilter, SpeedPerturb)
     if pipeline is None:
         return []
@@ -53,15 +52,13 @@ def _cuda_transforms(pipeline):
     return stages
 
 
-def _draw_params(pipeline, sample_rate, gen):
+def draw_pipeline_params(pipeline, sample_rate, gen):
     """The ``last_params`` the pipeline would record, drawn without touching audio.
 
     Makes the same draws from ``gen``, in the same order, as running the
     pipeline on the CPU (the supported transforms draw nothing from the
     samples), so both devices record the same parameters for an item.
     """
-    from ..transforms import Compose
-
     def draw(t):
         params = {"name": type(t).__name__, "applied": bool(gen.random() < t.p)}
         if params["applied"]:
@@ -123,7 +120,7 @@ def cuda_batch_params(pipeline, item_params, *, sample_rate, lengths=None, width
     >>> sorted(params), params["gain_db"].tolist(), lengths.tolist()  # no item changes speed: no speed stage
     (['gain_applied', 'gain_db'], [-6.0], [1000])
     """
-    stages = dict(_cuda_transforms(pipeline))
+    stages = dict(cuda_stages(pipeline))
     sample_rate = check_sample_rate(sample_rate)
     b = len(item_params)
     width = None if width is None else check_int(width, "width", low=1)

@@ -35,6 +35,14 @@ from .._core.validation import (
     check_sample_rate,
 )
 from .._core.errors import BackendError, NoisegenWarning, ParameterError
+from .._core.rng import resolve_key
+from .._core.units import db_to_amplitude
+from .._design.noise import INIT_STREAM, check_beta, check_min_freq, design_bank
+from .._design.ratios import speed_ratio
+from .._design.resample import N_PHASES, Plan, check_rates
+from .._design.sections import check_sos, design_sos
+from .._kernels.biquad import biquad_coefficients
+from .._kernels.cpu import noise as cpu_noise
 
 #: Threads per block unless a call says otherwise.
 DEFAULT_THREADS = 256
@@ -91,10 +99,7 @@ def _bank_arrays(betas, keys, streams, min_freq=None):
     ``state[r]`` holds the padded real one-poles, then ``(Re v, Im v)`` of the
     complex pairs (the high-pass of ``min_freq``, the same count for every row).
     """
-    from .._kernels.cpu import noise as cpu_noise
-    from ..synth.noise import _INIT_STREAM, _design
-
-    banks = [_design(float(b), min_freq) for b in betas]
+    banks = [design_bank(float(b), min_freq) for b in betas]
     width = max([b.poles.shape[0] for b in banks] + [1])
     n_pairs = max([b.pair_poles.shape[0] for b in banks] + [1])
     rows = len(banks)
@@ -113,7 +118,7 @@ def _bank_arrays(betas, keys, streams, min_freq=None):
         pair_residues[r, :m] = bank.pair_residues
         if bank.init.shape[0]:
             z = np.empty((1, bank.init.shape[0]))
-            cpu_noise.white(z, np.uint64(keys[r]), _INIT_STREAM + int(streams[r]), 0)
+            cpu_noise.white(z, np.uint64(keys[r]), INIT_STREAM + int(streams[r]), 0)
             full = z[0] @ bank.init.T
             state[r, :k] = full[:k]
             state[r, width: width + 2 * m] = full[k:]
@@ -155,14 +160,12 @@ def cuda_noise_rows(n_samples, *, betas, keys, streams=None, dtype=np.float32, o
 def cuda_colored_noise(n_samples, *, beta, rng=None, n_channels=None, dtype=np.float32, min_freq_hz=None,
                        sample_rate=None, threads=None):
     """:func:`noisegen.colored_noise` on the GPU; a numba device array of the same shape."""
-    from .._core.rng import resolve_key
-    from ..synth.noise import _check_beta, _check_min_freq
 
     c = check_n_channels(n_channels)
     n = check_n_samples(n_samples, n_channels=c)
-    beta = _check_beta(beta)
+    beta = check_beta(beta)
     dtype = check_float_dtype(dtype)
-    min_freq = _check_min_freq(min_freq_hz, sample_rate)
+    min_freq = check_min_freq(min_freq_hz, sample_rate)
     key = resolve_key(rng)
     rows = 1 if c is None else c
     d = cuda_noise_rows(n, betas=[beta] * rows, keys=[key] * rows, streams=np.arange(rows), dtype=dtype,
@@ -250,8 +253,6 @@ def _per_row(kernel_name, y, values, dtype, threads, *extra):
 
 def cuda_gain(y, *, gain_db, threads=None):
     """:func:`noisegen.gain` on the GPU."""
-    from .._core.units import db_to_amplitude
-
     g = check_real(gain_db, "gain_db", low=-120.0, high=120.0)
     return _per_row("gain_rows", y, db_to_amplitude(g), array_dtype(y), threads)
 
@@ -298,8 +299,6 @@ def sosfilt_rows(d2, sos_rows, state_rows=None, *, out=None, threads=None):
     if state_rows is None:
         state_rows = np.zeros((rows, sos_rows.shape[1], 2))
     d_state = _row_array(state_rows)
-    from .._kernels.biquad import biquad_coefficients
-
     coef = np.stack(biquad_coefficients(*(sos_rows[..., j] for j in (0, 1, 2, 4, 5))), axis=-1)
     if out is None:
         out = cuda.device_array(d2.shape, dtype=d2.dtype)
@@ -310,8 +309,6 @@ def sosfilt_rows(d2, sos_rows, state_rows=None, *, out=None, threads=None):
 
 def cuda_sos_filter(y, *, sos, zi=None, threads=None):
     """:func:`noisegen.sos_filter` on the GPU; ``zf`` comes back as a NumPy array."""
-    from ..effects.filters import check_sos
-
     sos = check_sos(sos)
     y2, shape = _audio_rows(y)
     rows, mono = y2.shape[0], len(shape) == 1
@@ -332,8 +329,6 @@ def cuda_sos_filter(y, *, sos, zi=None, threads=None):
 
 def cuda_filter(kind, y, *, zi=None, threads=None, **design):
     """``lowpass``/``highpass``/``bandpass``/... on the GPU: :func:`noisegen.filters.design_sos` + the cascade."""
-    from ..effects.filters import design_sos
-
     return cuda_sos_filter(y, sos=design_sos(kind, **design), zi=zi, threads=threads)
 
 
@@ -342,8 +337,6 @@ def cuda_filter(kind, y, *, zi=None, threads=None, **design):
 
 def _plan_rows(ratios, dtype):
     """Flat table + per-row integer/float parameters for per-row ratios (output per input sample)."""
-    from ..effects.resample import N_PHASES, _Plan
-
     plans, tables, iparams, steps, offset = {}, [], [], [], 0
     for ratio in ratios:
         if ratio == 1:
@@ -351,7 +344,7 @@ def _plan_rows(ratios, dtype):
             steps.append(1.0)
             continue
         if ratio not in plans:
-            plan = _Plan(ratio, np.float64)
+            plan = Plan(ratio, np.float64)
             plans[ratio] = (plan, offset)
             tables.append(np.asarray(plan.table, dtype=np.float64).ravel())
             offset += tables[-1].size
@@ -382,13 +375,6 @@ def resample_rows(d2, ratios, n_out, *, n_in=None, out=None, threads=None):
     return out
 
 
-def speed_ratio(factor):
-    """The resampling ratio of :func:`noisegen.speed` for ``factor`` (a Fraction when exact)."""
-    from ..effects.timescale import _ratio
-
-    return 1 / _ratio(factor)
-
-
 def cuda_speed(y, *, factor, sample_rate, threads=None):
     """:func:`noisegen.speed` on the GPU."""
     factor = check_rate_factor(factor, "factor")
@@ -405,9 +391,7 @@ def cuda_resample(y, *, orig_sample_rate, target_sample_rate, threads=None):
     """:func:`noisegen.resample` on the GPU."""
     from fractions import Fraction
 
-    from ..effects.resample import _check_rates
-
-    orig, target = _check_rates(orig_sample_rate, target_sample_rate)
+    orig, target = check_rates(orig_sample_rate, target_sample_rate)
     y2, shape = _audio_rows(y)
     if orig == target:
         return _finish(_copy(y2), shape, y)
