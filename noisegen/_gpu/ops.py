@@ -39,6 +39,7 @@ from .._core.rng import resolve_key
 from .._core.units import db_to_amplitude
 from .._design.noise import INIT_STREAM, check_beta, check_min_freq, design_bank
 from .._design.ratios import speed_ratio
+from .._design.snr import SILENT, check_snr_db, silent_part, snr_scale
 from .._design.resample import N_PHASES, Plan, check_rates
 from .._design.sections import check_sos, design_sos
 from .._kernels.biquad import biquad_coefficients
@@ -207,7 +208,7 @@ def cuda_mix_at_snr(signal, noise, *, snr_db, noise_offset=0, reference="rms", s
     if n2.shape[0] not in (1, rows):
         raise ParameterError(f"noise must be mono or have the signal's {rows} channel(s), got shape {tuple(noise.shape)}")
     if snr_db is not None:
-        snr_db = check_real(snr_db, "snr_db", low=-100.0, high=200.0)
+        snr_db = check_snr_db(snr_db)
     offset = check_int(noise_offset, "noise_offset", low=0) % m
     cuda = require_cuda()
     out = cuda.device_array((rows, n), dtype=s2.dtype)
@@ -224,13 +225,12 @@ def cuda_mix_at_snr(signal, noise, *, snr_db, noise_offset=0, reference="rms", s
     else:
         p_sig /= rows * n
         p_noise /= n2.shape[0] * n
-        if p_sig == 0.0 or p_noise == 0.0:
-            which = "signal" if p_sig == 0.0 else "noise"
-            warnings.warn(f"mix_at_snr: the {which} is silent, so no SNR can be set; the signal is returned unchanged",
-                          NoisegenWarning, stacklevel=2)
+        which = silent_part(p_sig, p_noise)
+        if which is not None:
+            warnings.warn(SILENT.format(which=which), NoisegenWarning, stacklevel=2)
             scale = 0.0
         else:
-            scale = math.sqrt(p_sig / (p_noise * 10.0 ** (snr_db / 10.0)))
+            scale = snr_scale(p_sig, p_noise, snr_db)
     k = _kernels("mix")
     launch(k.mix_rows, rows * n, threads, s2, n2, _row_array(np.full(rows, offset), np.int64),
            _row_array(np.full(rows, scale)), out)

@@ -30,6 +30,7 @@ from .._core.labels import warn as _warn_about
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
 from .._core.units import seconds_to_samples
+from .._design.snr import SILENT, check_snr_db, silent_part, snr_scale
 from .._gpu.ops import cuda_mix_at_snr
 
 __all__ = ["mix_at_snr", "add_background_noises", "add_short_noises", "babble"]
@@ -183,7 +184,7 @@ def mix_at_snr(signal, noise, *, snr_db, noise_offset=0, reference="rms", sample
     n2 = _noise_2d(noise, s2.shape[0])
     sample_rate = _check_reference(reference, sample_rate)
     if snr_db is not None:
-        snr_db = check_real(snr_db, "snr_db", low=-100.0, high=200.0)
+        snr_db = check_snr_db(snr_db)
     n = s2.shape[1]
     m = n2.shape[1]
     offset = check_int(noise_offset, "noise_offset", low=0) % m
@@ -200,11 +201,11 @@ def mix_at_snr(signal, noise, *, snr_db, noise_offset=0, reference="rms", sample
         _check_sum(out, math.sqrt(total) + noise_norm, "snr_db=None (signal + noise)", s)
         return out.reshape(s.shape)
     p_signal, signal_norm = _signal_power(s2, reference, sample_rate)
-    if p_signal == 0.0 or p_noise == 0.0:
-        which = "signal" if p_signal == 0.0 else "noise"
-        _warn(f"mix_at_snr: the {which} is silent, so no SNR can be set; the signal is returned unchanged")
+    which = silent_part(p_signal, p_noise)
+    if which is not None:
+        _warn(SILENT.format(which=which))
         return s.copy()
-    scale = math.sqrt(p_signal / (p_noise * 10.0 ** (snr_db / 10.0)))
+    scale = snr_scale(p_signal, p_noise, snr_db)
     _mix.mix_wrapped(s2, n2, offset, scale, out)
     _check_sum(out, signal_norm + scale * noise_norm, f"snr_db={snr_db:g}", s)
     return out.reshape(s.shape)
@@ -259,7 +260,7 @@ def add_background_noises(signal, noises, *, snr_db, noise_offsets=None, referen
         raise ParameterError(
             f"snr_db and noise_offsets must give one value per noise ({k}), got {len(snrs)} and {len(offsets)}"
         )
-    snrs = [check_real(v, "snr_db", low=-100.0, high=200.0) for v in snrs]
+    snrs = [check_snr_db(v) for v in snrs]
     sample_rate = _check_reference(reference, sample_rate)
     n2s = [_noise_2d(x, s2.shape[0], f"noises[{i}]") for i, x in enumerate(noises)]
     offsets = [check_int(o, "noise_offsets", low=0) % x.shape[1] for o, x in zip(offsets, n2s)]
@@ -276,7 +277,7 @@ def add_background_noises(signal, noises, *, snr_db, noise_offsets=None, referen
         if p == 0.0:
             _warn(f"add_background_noises: noises[{i}] is silent over the samples used; it is skipped")
             continue
-        scale = math.sqrt(p_signal / (p * 10.0 ** (snr / 10.0)))
+        scale = snr_scale(p_signal, p, snr)
         _mix.mix_wrapped(out, x, o, scale, out)
         bound += scale * math.sqrt(p * n * x.shape[0])
     _check_sum(out, bound, f"snr_db={snr_db!r}", s)
@@ -336,7 +337,7 @@ def add_short_noises(signal, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=
     s = _shape_only(signal, "signal")
     s2 = _as_2d(s)
     sample_rate = check_sample_rate(sample_rate)
-    lo_snr = check_real(min_snr_db, "min_snr_db", low=-100.0, high=200.0)
+    lo_snr = check_snr_db(min_snr_db, "min_snr_db")
     hi_snr = check_real(max_snr_db, "max_snr_db", low=lo_snr, high=200.0)
     lo_gap = check_real(min_time_between_s, "min_time_between_s", low=0.0)
     hi_gap = check_real(max_time_between_s, "max_time_between_s", low=lo_gap)
@@ -372,7 +373,7 @@ def add_short_noises(signal, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=
         if p == 0.0:
             continue
         x2 = _as_2d(noises[e["index"]])
-        scale = math.sqrt(p_signal / (p * 10.0 ** (e["snr_db"] / 10.0)))
+        scale = snr_scale(p_signal, p, e["snr_db"])
         _mix.add_wrapped(out, np.ascontiguousarray(x2), 0, e["start"], scale, e["fade_in"], e["fade_out"])
         bound += scale * math.sqrt(p * x2.size)
     _check_sum(out, bound, f"min_snr_db={lo_snr:g}", s)
