@@ -10,9 +10,9 @@ gives the same output for the same ``rng`` however the work is chunked.
 compile on first use and are cached on disk.
 """
 
-from . import _jit  # noqa: F401  (settles the Numba cache directory first)
-from .errors import BackendError, NoisegenError, NoisegenWarning, ParameterError
-from .units import (
+from ._core import jit as _jit  # noqa: F401  (settles the Numba cache directory first)
+from ._core.errors import BackendError, NoisegenError, NoisegenWarning, ParameterError
+from ._core.units import (
     amplitude_to_db,
     db_to_amplitude,
     db_to_power,
@@ -22,31 +22,13 @@ from .units import (
 )
 from .synth import *  # noqa: F401,F403
 from .synth import __all__ as _synth_all
-from .mix import *  # noqa: F401,F403
-from .mix import __all__ as _mix_all
 from .effects import *  # noqa: F401,F403
 from .effects import __all__ as _effects_all
-from .filters import *  # noqa: F401,F403
-from .filters import __all__ as _filters_all
-from .reverb import *  # noqa: F401,F403
-from .reverb import __all__ as _reverb_all
-from .rooms import *  # noqa: F401,F403
-from .rooms import __all__ as _rooms_all
-from .resample import *  # noqa: F401,F403
-from .resample import __all__ as _resample_all
-from .codec import *  # noqa: F401,F403
-from .codec import __all__ as _codec_all
-from .packet_loss import *  # noqa: F401,F403
-from .packet_loss import __all__ as _packet_loss_all
-from .timescale import *  # noqa: F401,F403
-from .timescale import __all__ as _timescale_all
-from .io import *  # noqa: F401,F403
-from .io import __all__ as _io_all
-from .sources import *  # noqa: F401,F403
-from .sources import __all__ as _sources_all
-from .transforms import *  # noqa
+from .audio import *  # noqa: F401,F403
+from .audio import __all__ as _audio_all
+from .transforms import *  # noqa: F401,F403
 from .transforms import __all__ as _transforms_all
-from .stream import AugmentStream, Chunk, Batch
+from .data.stream import AugmentStream, Batch, Chunk
 
 __version__ = "0.1.0"
 
@@ -62,17 +44,8 @@ __all__ = [
     "samples_to_seconds",
     "seconds_to_samples",
     *_synth_all,
-    *_mix_all,
     *_effects_all,
-    *_filters_all,
-    *_reverb_all,
-    *_rooms_all,
-    *_resample_all,
-    *_codec_all,
-    *_packet_loss_all,
-    *_timescale_all,
-    *_io_all,
-    *_sources_all,
+    *_audio_all,
     *_transforms_all,
     "AugmentStream",
     "Chunk",

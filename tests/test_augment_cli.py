@@ -426,13 +426,13 @@ def _env():
     ("0/2", "1/2", False), ("1/3", "2/3", False),
 ])
 def test_busy_out_dir_exits_2_naming_the_running_one(corpus, tmp_path, held, ours, busy):
-    from noisegen._outdir import OutDirLock
-    from noisegen.batch import _check_shard
+    from noisegen.batch.outdir import OutDirLock
+    from noisegen.batch import check_shard
 
     out = tmp_path / "out"
     out.mkdir()
     shard = () if ours is None else ("--shard", ours)
-    with OutDirLock(str(out), _check_shard(held)):  # another run, alive (this process)
+    with OutDirLock(str(out), check_shard(held)):  # another run, alive (this process)
         r = _run_cli("augment", *default_args(corpus, out, *shard), "--no-progress")
     if busy:
         assert r.returncode == 2, r.stderr
@@ -531,8 +531,8 @@ def test_workers_are_capped_at_the_cpus_available(corpus, tmp_path, capsys):
 
 def test_banks_are_loaded_once_in_the_parent_before_forking(corpus, tmp_path, monkeypatch):
     """Noise and RIR banks load in the parent at every input rate, so forked workers share them."""
-    import noisegen.sources
-    import noisegen.transforms._files as files
+    import noisegen.audio.bank
+    import noisegen.audio.reader as files
 
     speech, noise, rir = corpus
     y, sr = sf.read(speech / "cmu_arctic_us_aew_a0001.wav", dtype="float32")
@@ -547,7 +547,7 @@ def test_banks_are_loaded_once_in_the_parent_before_forking(corpus, tmp_path, mo
             return fn(*args, **kwargs)
         return wrapper
 
-    monkeypatch.setattr(noisegen.sources.NoiseBank, "__init__", logged(noisegen.sources.NoiseBank.__init__))
+    monkeypatch.setattr(noisegen.audio.bank.NoiseBank, "__init__", logged(noisegen.audio.bank.NoiseBank.__init__))
     monkeypatch.setattr(files, "read_audio", logged(files.read_audio))
     from noisegen.transforms import AddBackgroundNoise, ApplyImpulseResponse, Compose
 
@@ -565,12 +565,12 @@ def test_full_disk_exits_1_with_one_line(corpus, tmp_path, capsys, monkeypatch, 
     import errno
 
     import noisegen.batch
-    import noisegen.io
+    import noisegen.audio.io
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(noisegen.io, "save", full) if where == "save" else monkeypatch.setattr(
+    monkeypatch.setattr(noisegen.audio.io, "save", full) if where == "save" else monkeypatch.setattr(
         noisegen.batch, "_append_line", full)
     out = tmp_path / "out"
     assert augment(*default_args(corpus, out, "--copies", 3)) == 1

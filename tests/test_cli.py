@@ -171,7 +171,7 @@ def test_augment_is_optional(monkeypatch, capsys, tmp_path):
     import importlib.util
     import types
 
-    fake = types.ModuleType("noisegen._cli_augment")
+    fake = types.ModuleType("noisegen.cli.augment")
 
     def add_parser(sub):
         p = sub.add_parser("augment")
@@ -179,10 +179,10 @@ def test_augment_is_optional(monkeypatch, capsys, tmp_path):
 
     fake.add_parser = add_parser
     fake.run = lambda args: 7 if args.in_dir == "IN" else 0
-    monkeypatch.setitem(sys.modules, "noisegen._cli_augment", fake)
+    monkeypatch.setitem(sys.modules, "noisegen.cli.augment", fake)
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: object() if name == "noisegen._cli_augment" else real_find_spec(name, *a))
+                        lambda name, *a: object() if name == "noisegen.cli.augment" else real_find_spec(name, *a))
     assert cli.main(["augment", "IN"]) == 7
     # A broken augment module leaves synth working and reports itself on use.
     fake.add_parser = None
@@ -222,12 +222,12 @@ def test_info_into_a_closed_pipe_is_quiet(tmp_path):
 def test_synth_full_disk_exits_1(tmp_path, capsys, monkeypatch):
     import errno
 
-    import noisegen.io
+    import noisegen.audio.io
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(noisegen.io, "save", full)
+    monkeypatch.setattr(noisegen.audio.io, "save", full)
     status, _, err = _main(capsys, "synth", "pink", str(tmp_path / "x.wav"), "--duration-s", "1")
     assert status == 1 and err.count("\n") == 1 and "No space left" in err and "Traceback" not in err
 

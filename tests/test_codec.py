@@ -14,8 +14,8 @@ import noisegen
 from noisegen import ParameterError, codec, packet_loss
 from noisegen.transforms import Codec, PacketLoss, Transform
 
-C = sys.modules["noisegen.codec"]  # the module (noisegen.codec is the function)
-P = sys.modules["noisegen.packet_loss"]
+C = sys.modules["noisegen.effects.codec"]  # the module (noisegen.codec is the function)
+P = sys.modules["noisegen.effects.packet_loss"]
 FORMATS = tuple(C.FORMATS)
 TELEPHONE = ("gsm", "mulaw", "alaw", "g721", "g723_24", "g723_40", "ima_adpcm")
 SPEECH = ["cmu_arctic_us_aew_a0001.wav", "cmu_arctic_us_axb_a0005.wav", "common_voice_en_17299458.wav"]
@@ -294,7 +294,7 @@ def test_packet_loss_keeps_received_frames_and_conceals_lost_ones(concealment, s
     lost = np.array([not np.array_equal(rows[:, i * frame:(i + 1) * frame], orig[:, i * frame:(i + 1) * frame])
                      for i in range(n_frames)])
     assert 0.1 < lost.mean() < 0.5
-    assert np.array_equal(lost, P.loss_pattern(n_frames, 0.3, None, np.random.default_rng(noisegen.rng.resolve_key(7))))
+    assert np.array_equal(lost, P.loss_pattern(n_frames, 0.3, None, np.random.default_rng(noisegen._core.rng.resolve_key(7))))
     for i in np.flatnonzero(lost):
         seg = rows[:, i * frame:(i + 1) * frame]
         if concealment == "zeros" or i == 0:

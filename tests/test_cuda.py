@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import noisegen as ng
-from noisegen._backend import CUDA_INSTALL_HINT, is_numba_device_array
+from noisegen._core.backend import CUDA_INSTALL_HINT, is_numba_device_array
 
 SIM = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
 
@@ -47,7 +47,7 @@ def cudasim(fn):
 @pytest.fixture
 def D():
     pytest.importorskip("numba.cuda")
-    from noisegen import _cuda_dispatch
+    from noisegen._gpu import ops as _cuda_dispatch
 
     return _cuda_dispatch
 
@@ -87,14 +87,14 @@ def test_colored_noise_matches_cpu(D, beta, threads):
 @cudasim
 def test_noise_rows_per_item_beta_and_key(D):
     """One launch, a different beta and key per row: each row is that item's CPU noise."""
-    from noisegen.synth import _design, _initial_state, _run_bank
+    from noisegen._design.noise import design_bank, initial_state, run_bank
 
     betas, keys = [0.0, 1.0, -1.5, 2.0], [3, 2**63 + 5, 77, 12345]
     got = D.cuda_noise_rows(80, betas=betas, keys=keys, threads=3).copy_to_host()
     for r, (beta, key) in enumerate(zip(betas, keys)):
-        bank = _design(beta)
+        bank = design_bank(beta)
         want = np.empty((1, 80), dtype=np.float32)
-        _run_bank(want, bank, key, 0, _initial_state(bank, key, 1))
+        run_bank(want, bank, key, 0, initial_state(bank, key, 1))
         assert _rel(got[r], want[0]) <= 1e-6, r
 
 
@@ -110,21 +110,21 @@ def test_colored_noise_with_min_freq_matches_cpu(D, beta, threads):
 
 @cudasim
 def test_noise_rows_with_min_freq_per_item_beta_and_key(D):
-    from noisegen.synth import _design, _initial_state, _run_bank
+    from noisegen._design.noise import design_bank, initial_state, run_bank
 
     betas, keys = [0.0, 1.0, -1.5, 2.0], [3, 2**63 + 5, 77, 12345]
     got = D.cuda_noise_rows(80, betas=betas, keys=keys, threads=3, min_freq=20 / 8000).copy_to_host()
     for r, (beta, key) in enumerate(zip(betas, keys)):
-        bank = _design(beta, 20 / 8000)
+        bank = design_bank(beta, 20 / 8000)
         want = np.empty((1, 80), dtype=np.float32)
-        _run_bank(want, bank, key, 0, _initial_state(bank, key, 1))
+        run_bank(want, bank, key, 0, initial_state(bank, key, 1))
         assert _rel(got[r], want[0]) <= 1e-6, r
 
 
 def test_batch_params_carry_min_freq_to_the_batch_chain():
     """AddColoredNoise's min_freq_hz reaches augment_batch(params=): the batch rows are the transform's output."""
     from noisegen.cuda import augment_batch
-    from noisegen.stream import cuda_batch_params
+    from noisegen.data.stream import cuda_batch_params
     from noisegen.transforms import AddColoredNoise
 
     x = np.random.default_rng(1).standard_normal((2, 800)).astype(np.float32)
@@ -149,7 +149,7 @@ def test_batch_params_carry_min_freq_to_the_batch_chain():
 def test_row_powers_any_block_size(D, threads):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, 101))
-    from noisegen._backend import to_device
+    from noisegen._core.backend import to_device
 
     d = to_device(x)
     plain = D.row_powers(d, threads=threads).copy_to_host()
@@ -269,7 +269,7 @@ def test_resample_matches_cpu(D, orig, target):
 
 @cudasim
 def test_per_item_speed_factors_in_one_launch(D):
-    from noisegen._backend import to_device
+    from noisegen._core.backend import to_device
 
     y = np.random.default_rng(8).standard_normal((4, 200))
     factors = [0.9, 1.0, 1.1, 2 ** (1 / 12)]
@@ -343,7 +343,7 @@ def _python(code, **env_overrides):
 
 
 def test_import_noisegen_does_not_import_numba_cuda():
-    code = ("import noisegen, noisegen.cuda, noisegen._cuda_dispatch, sys; "
+    code = ("import noisegen, noisegen.cuda, noisegen._gpu.ops, sys; "
             "bad = [m for m in sys.modules if m.startswith('numba.cuda') or m.startswith('numba_cuda')]; "
             "assert not bad, bad")
     proc = _python(code)
@@ -360,8 +360,9 @@ try:
 except ImportError:
     pass
 import noisegen.cuda as nc
-from noisegen import BackendError, _cuda_dispatch as D
-from noisegen._backend import resolve_backend
+from noisegen import BackendError
+from noisegen._gpu import ops as D
+from noisegen._core.backend import resolve_backend
 for call in (lambda: nc.augment_batch(np.zeros((2, 64), np.float32), sample_rate=16000, backend="cuda"),
              lambda: D.cuda_gain(np.zeros(8), gain_db=1.0),
              lambda: resolve_backend("cuda", supports_cuda=True)):
@@ -431,7 +432,7 @@ def _items(lengths=(400, 400, 400)):
 def test_stream_cuda_batches_equal_augment_batch_cpu_for_the_drawn_params():
     pytest.importorskip("numba.cuda")
     from noisegen.cuda import augment_batch
-    from noisegen.stream import collate, cuda_batch_params
+    from noisegen.data.stream import collate, cuda_batch_params
 
     items = _items((400, 300, 400))  # a padded row in the first batch
     batches = list(_stream(items, "cuda").batches(2))

@@ -7,7 +7,7 @@ import pytest
 import scipy.signal as ss
 
 import noisegen as ng
-from noisegen.filters import design_sos, sos_filter
+from noisegen.effects.filters import design_sos, sos_filter
 
 SR = 16000
 

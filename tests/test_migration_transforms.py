@@ -14,7 +14,7 @@ import scipy.signal
 
 import noisegen
 from noisegen import NoisegenWarning, ParameterError
-from noisegen.io import audio_files
+from noisegen.audio.io import audio_files
 from noisegen.transforms import (
     AddBackgroundNoise,
     ApplyImpulseResponse,

@@ -11,7 +11,7 @@ import scipy.signal as ss
 import noisegen
 from noisegen import ParameterError
 from noisegen._kernels.cpu import osc as kosc
-from noisegen.oscillators import LTASS_CENTERS_HZ, LTASS_LEVELS_DB, _speech_shaped_sos
+from noisegen.synth.oscillators import LTASS_CENTERS_HZ, LTASS_LEVELS_DB, speech_shaped_sos
 
 SR = 16000
 BAND_LIMITED = ["square", "sawtooth", "triangle"]
@@ -276,7 +276,7 @@ def test_speech_shaped_noise_variance_determinism_channels():
 
 
 def test_speech_shaped_sos_streams_with_zi():
-    sos = _speech_shaped_sos(SR)
+    sos = speech_shaped_sos(SR)
     x = np.random.default_rng(3).standard_normal(5000)
     whole = ss.sosfilt(sos, x)
     zi = np.zeros((sos.shape[0], 2))

@@ -11,8 +11,9 @@ import pytest
 import noisegen
 from noisegen import BackendError, ParameterError, Resampler, resample
 from noisegen._kernels.resample import sinc_kernel, bessel_i0
-from noisegen._resample_design import design_filter, equiripple_parts
-from noisegen.resample import _Plan, _apply
+from noisegen._design.resample import design_filter, equiripple_parts
+from noisegen._design.resample import Plan
+from noisegen.effects.resample import _apply
 
 PAIRS = [(16000, 8000), (48000, 16000), (44100, 16000), (16000, 22050), (16000, 44100), (22050, 16000), (16000, 12000)]
 
@@ -81,7 +82,7 @@ def naive_resample(x, ratio, n_out):
 
     ``h`` is the Kaiser sinc, or for rational downsampling by 0.6 or less the
     equiripple prototype ``sum_n h_d[n] phi(t - n + c)`` (phi a Kaiser sinc)."""
-    spec = _Plan(ratio, np.float64).spec
+    spec = Plan(ratio, np.float64).spec
     parts = equiripple_parts(float(ratio)) if isinstance(ratio, Fraction) and ratio.numerator > 1 else None
 
     def h(tau):
@@ -104,14 +105,14 @@ def naive_resample(x, ratio, n_out):
 def test_equiripple_polyphase_is_shorter_and_meets_the_band_edges():
     """44.1 kHz -> 16 kHz: the equiripple prototype needs 240 taps where the Kaiser sinc needs 304;
     its measured response keeps the pass band within 1.5e-3 and the stop band 83 dB down."""
-    from noisegen._resample_design import _polyphase_ok, equiripple_polyphase, kaiser_table
+    from noisegen._design.resample import _polyphase_ok, equiripple_polyphase, kaiser_table
 
     spec, table = equiripple_polyphase(160, 441, "d")
     assert table.shape == (160, 240) and kaiser_table(160, 160, 0.9 * 160 / 441, 160 / 441, "d")[1].shape == (160, 304)
     assert _polyphase_ok(table, 160 / 441)
     assert not _polyphase_ok(table, 0.9 * 160 / 441)  # the check can fail: a lower ratio needs more
     np.testing.assert_allclose(table.sum(axis=1), 1.0, atol=1.5e-3)  # unit DC gain in every phase, to the ripple
-    assert _Plan(Fraction(160, 441), np.float64).table is not None
+    assert Plan(Fraction(160, 441), np.float64).table is not None
     assert equiripple_polyphase(10, 11, "d") is None  # near 1 the Kaiser sinc is shorter
 
 
@@ -124,15 +125,15 @@ def test_kernel_matches_numpy_twin(ratio):
     # rational: exact rows; irrational: 256 interpolated phases (error ~1e-5)
     tol = 1e-9 if isinstance(ratio, Fraction) else 3e-5
     np.testing.assert_allclose(fast, slow, atol=tol)
-    assert _Plan(ratio, np.float64).rational == isinstance(ratio, Fraction)
+    assert Plan(ratio, np.float64).rational == isinstance(ratio, Fraction)
 
 
 @pytest.mark.parametrize("down", [2, 3, 4, 6, 8])
 def test_decimator_matches_numpy_twin(down):
     """Integer decimation uses the equiripple FIR: a plain convolution, kept every ``down``-th sample."""
-    from noisegen._resample_design import equiripple_taps as _equiripple_taps
+    from noisegen._design.resample import equiripple_taps as _equiripple_taps
 
-    plan = _Plan(Fraction(1, down), np.float64)
+    plan = Plan(Fraction(1, down), np.float64)
     h = _equiripple_taps(down)
     assert h is not None and np.allclose(h, h[::-1])
     assert len(h) < 2 * design_filter(1 / down).half_width  # shorter than the Kaiser sinc
@@ -230,12 +231,12 @@ def test_outputs_do_not_depend_on_the_buffer(orig, target):
     starts elsewhere (another offset, a misaligned pointer) is slower, never different."""
     import importlib
 
-    rs = importlib.import_module("noisegen.resample")  # the module (noisegen.resample is the function)
+    rs = importlib.import_module("noisegen.effects.resample")  # the module (noisegen.resample is the function)
     x = np.random.default_rng(11).standard_normal((2, 3001)).astype(np.float32)
     ratio = Fraction(target, orig)
     n_out = -(-3001 * target // orig)
     ref = _apply(x, ratio, n_out)
-    plan = rs._Plan(ratio, np.float32)
+    plan = Plan(ratio, np.float32)
     assert rs._aligned_zeros(3, 10, np.float32).ctypes.data % 64 == 0
     for skew in (1, 3, 8):
         for c in range(2):
@@ -316,7 +317,7 @@ def test_every_input_position_reaches_the_output(ratio, bad):
             _apply(x, ratio, n_out)
     # A finite input whose output overflows is not called non-finite: the error says it overflowed.
     # Output 60 of the 2:1 decimator reads x[33 + j] with weight h[j].
-    h = _Plan(Fraction(1, 2), np.float32).table[0, :175].astype(np.float64)
+    h = Plan(Fraction(1, 2), np.float32).table[0, :175].astype(np.float64)
     assert np.sum(np.abs(h)) * 3.3e38 > np.finfo(np.float32).max
     huge = np.zeros(n, dtype=np.float32)
     huge[33 : 33 + 175] = 3.3e38 * np.sign(h)

@@ -8,7 +8,7 @@ import scipy.signal as ss
 import soundfile as sf
 
 import noisegen as ng
-from noisegen.reverb import RirConvolver, prepare_rir
+from noisegen.effects.reverb import RirConvolver, prepare_rir
 
 SR = 16000
 

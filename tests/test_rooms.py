@@ -9,7 +9,7 @@ import pytest
 
 import noisegen
 from noisegen import ParameterError, simulate_rir, simulate_rirs
-from noisegen import _room_design as design
+from noisegen._design import room as design
 from noisegen._kernels.cpu import room as kernels
 from noisegen._kernels.rng import ZIG_FI, ZIG_KI, ZIG_WI, hash64, normal_from_hash, stream_key
 from noisegen.transforms import ApplyImpulseResponse, RoomSimulator, Transform
@@ -315,7 +315,7 @@ def test_apply_impulse_response_takes_simulated_rooms():
         np.testing.assert_array_equal(b(y, sample_rate=FS, rng=4), a(y, sample_rate=FS, rng=4))
 
 
-@pytest.mark.parametrize("name", ["noisegen.rooms", "noisegen.transforms.room_simulator"])
+@pytest.mark.parametrize("name", ["noisegen.effects.rooms", "noisegen.transforms.room_simulator"])
 def test_docstring_examples(name):
     import doctest
     import importlib

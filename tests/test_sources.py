@@ -129,7 +129,7 @@ _WRITERS = {
 @pytest.fixture()
 def every_format(tmp_path):
     """One short noise per extension of AUDIO_EXTENSIONS (upper-case names too), plus things to skip."""
-    from noisegen.io import AUDIO_EXTENSIONS
+    from noisegen.audio.io import AUDIO_EXTENSIONS
 
     assert set(_WRITERS) == set(AUDIO_EXTENSIONS)
     root = tmp_path / "bank"
@@ -163,12 +163,13 @@ def _in_thread(fn, timeout=60):
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 def test_every_scanner_lists_exactly_what_load_reads(every_format):
-    from noisegen.batch import INPUT_EXTENSIONS
-    from noisegen.io import AUDIO_EXTENSIONS, audio_files
+    from noisegen.audio.io import AUDIO_EXTENSIONS, audio_files
     from noisegen.transforms import AddShortNoises, ApplyImpulseResponse
 
     root, expected = every_format
-    assert INPUT_EXTENSIONS is AUDIO_EXTENSIONS
+    import noisegen.batch.plan
+
+    assert noisegen.batch.plan.AUDIO_EXTENSIONS is AUDIO_EXTENSIONS
     assert _in_thread(lambda: audio_files(root)) == expected
     for path in expected:  # everything listed is something load reads
         y, _ = ng.load(path, sample_rate=SR, mono=True)

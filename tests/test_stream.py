@@ -225,7 +225,7 @@ def test_iterating_again_continues_with_next_epoch():
 
 def test_files_are_read_lazily(corpus, monkeypatch):
     """Bounded memory: a file is read only when its turn comes, one at a time."""
-    import noisegen.stream as stream_module
+    import noisegen.data.stream as stream_module
 
     reads = []
     real = stream_module._FileItems.load
@@ -253,7 +253,7 @@ def test_fast_read_equals_noisegen_load(corpus):
 
 
 def test_import_noisegen_does_not_import_torch():
-    code = "import sys, noisegen, noisegen.stream; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, noisegen, noisegen.data.stream; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -331,7 +331,7 @@ def test_cuda_device_draws_the_cpu_parameters_and_replays_them_on_cpu():
     """device='cuda' draws each item's params from derive_key(seed, epoch, item) exactly as the CPU path does, and
     augment_batch(backend='cpu') with the converted arrays reproduces the CPU stream for whole equal-length items."""
     from noisegen.cuda import augment_batch
-    from noisegen.stream import collate, cuda_batch_params
+    from noisegen.data.stream import collate, cuda_batch_params
 
     items = [np.random.default_rng(i).standard_normal(400).astype(np.float32) * 0.1 for i in range(5)]
     make = lambda device: AugmentStream(items, gpu_pipeline(), sample_rate=8000, rng=4, epochs=2,  # noqa: E731
@@ -354,8 +354,8 @@ def test_cuda_device_draws_the_cpu_parameters_and_replays_them_on_cpu():
 
 
 def test_cuda_batch_params_padding_offsets_snr_and_keys_follow_chunks():
-    from noisegen.rng import derive_key, resolve_key
-    from noisegen.stream import cuda_batch_params
+    from noisegen._core.rng import derive_key, resolve_key
+    from noisegen.data.stream import cuda_batch_params
 
     rec = {"name": "AddColoredNoise", "applied": True, "beta": 1.0, "snr_db": 10.0, "seed": 7}
     off = {"name": "AddColoredNoise", "applied": False}

@@ -10,7 +10,7 @@ import pytest
 import noisegen
 from noisegen import BackendError, ParameterError, pitch_shift, speed, time_stretch
 from noisegen._kernels.cpu import wsola as wsola_kernels
-from noisegen.timescale import _frac_table
+from noisegen.effects.timescale import _frac_table
 
 SR = 16000
 RATES = [0.5, 0.8, 0.9, 1.1, 1.25, 2.0]
@@ -256,7 +256,7 @@ def test_coarse_to_fine_search_finds_the_best_lag(speech_16k):
     The coarse-to-fine search must pick a lag whose normalised correlation is
     within 0.02 of the exhaustive optimum in at least 90 % of the frames.
     """
-    from noisegen import timescale as ts
+    from noisegen.effects import timescale as ts
 
     y = np.ascontiguousarray(speech_16k[None, : 3 * SR].astype(np.float32))
     captured = {}

@@ -20,7 +20,7 @@ import pytest
 
 import noisegen
 from noisegen import ParameterError
-from noisegen._validation import (
+from noisegen._core.validation import (
     CHANNELS_LAST_LIMIT,
     MAX_CHANNELS,
     MAX_RATE_FACTOR,

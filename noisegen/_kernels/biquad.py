@@ -23,7 +23,7 @@ scipy's ``zi``/``zf`` (up to rounding).
 
 from __future__ import annotations
 
-from .._jit import scalar
+from .._core.jit import scalar
 
 
 @scalar

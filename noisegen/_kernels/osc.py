@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from .._jit import scalar
+from .._core.jit import scalar
 
 TWO_PI = 2.0 * math.pi
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from .._jit import scalar
+from .._core.jit import scalar
 
 
 @scalar

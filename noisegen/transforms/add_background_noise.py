@@ -6,13 +6,14 @@ import os
 
 import numpy as np
 
-from .._validation import _fmt, check_choice
-from .._warn import about, warn
-from ..errors import ParameterError
-from ..io import audio_files
-from .base import Transform, draw_uniform, effect, index_param, int_param, real_param, uniform_range
-from ._files import AudioBank
+from .._core.validation import show_value, check_choice
+from .._core.labels import about, warn
+from .._core.errors import ParameterError
+from ..audio.io import audio_files
+from .base import Transform, draw_uniform, index_param, int_param, real_param, uniform_range
+from ..audio.reader import AudioBank
 from .normalize import measure_level
+from .. import effects
 
 __all__ = ["AddBackgroundNoise"]
 
@@ -127,7 +128,7 @@ class AddBackgroundNoise(Transform):
             if self._arrays is not None:
                 bank = _ArrayBank(self._arrays.at(sample_rate))
             else:
-                from ..sources import NoiseBank
+                from ..audio.bank import NoiseBank
 
                 source = self._source.folder if self._source.folder is not None else self._source.paths
                 bank = NoiseBank(source, sample_rate=sample_rate)
@@ -190,7 +191,7 @@ class AddBackgroundNoise(Transform):
         noise, at = self._noise(samples, sample_rate, params)
         with about(f"noise {name} from sample {offset}"):  # named in a silent-noise warning
             if self.noise_level == "relative":
-                return effect("mix_at_snr")(
+                return effects.mix_at_snr(
                     samples, noise, snr_db=params["snr_db"], noise_offset=at, reference=self.reference,
                     sample_rate=sample_rate,
                 )
@@ -231,7 +232,7 @@ def _check_transform(transform):
         return transform
     if isinstance(transform, dict):
         return Transform.from_dict(transform)
-    raise ParameterError(f"noise_transform must be a Transform, its to_dict() or None, got {_fmt(transform)}")
+    raise ParameterError(f"noise_transform must be a Transform, its to_dict() or None, got {show_value(transform)}")
 
 
 def _add_at_level(samples, noise, offset, rms_db):
@@ -243,7 +244,7 @@ def _add_at_level(samples, noise, offset, rms_db):
         warn("AddBackgroundNoise: the noise is silent, so no level can be set; the signal is returned unchanged")
         return samples.copy()
     scaled = (crop.astype(np.float64) / rms * 10.0 ** (rms_db / 20.0)).astype(samples.dtype)
-    return effect("mix_at_snr")(samples, scaled, snr_db=None)
+    return effects.mix_at_snr(samples, scaled, snr_db=None)
 
 
 class _ArrayBank:

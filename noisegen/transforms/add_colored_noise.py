@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .._validation import check_real
-from .base import Transform, draw_seed, draw_uniform, effect, real_param, seed_param, uniform_range
+from .._core.validation import check_real
+from .base import Transform, draw_seed, draw_uniform, real_param, seed_param, uniform_range
+from .. import effects, synth
 
 __all__ = ["AddColoredNoise"]
 
@@ -49,11 +50,11 @@ class AddColoredNoise(Transform):
 
     def _apply(self, samples, sample_rate, params):
         n_channels = samples.shape[0] if samples.ndim == 2 else None
-        noise = effect("colored_noise")(
+        noise = synth.colored_noise(
             samples.shape[-1], beta=params["beta"], rng=params["seed"], n_channels=n_channels, dtype=samples.dtype,
             min_freq_hz=self.min_freq_hz, sample_rate=sample_rate,
         )
-        return effect("mix_at_snr")(samples, noise, snr_db=params["snr_db"])
+        return effects.mix_at_snr(samples, noise, snr_db=params["snr_db"])
 
     def _config(self):
         return {

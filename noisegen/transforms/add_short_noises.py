@@ -6,9 +6,10 @@ import os
 
 import numpy as np
 
-from ..errors import ParameterError
-from .base import Transform, draw_seed, effect, seed_param, uniform_range
-from ._files import AudioBank
+from .._core.errors import ParameterError
+from .base import Transform, draw_seed, seed_param, uniform_range
+from ..audio.reader import AudioBank
+from .. import effects
 
 __all__ = ["AddShortNoises"]
 
@@ -77,7 +78,7 @@ class AddShortNoises(Transform):
         return {"seed": seed_param()}
 
     def _apply(self, samples, sample_rate, params):
-        return effect("add_short_noises")(
+        return effects.add_short_noises(
             samples, self._sounds(sample_rate), sample_rate=sample_rate,
             min_snr_db=self.min_snr_db, max_snr_db=self.max_snr_db,
             min_time_between_s=self.min_time_between_s, max_time_between_s=self.max_time_between_s,

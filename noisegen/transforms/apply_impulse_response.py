@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ParameterError
-from .base import Transform, effect, index_param
-from ._files import AudioBank
+from .._core.errors import ParameterError
+from .base import Transform, index_param
+from ..audio.reader import AudioBank
 from .room_simulator import as_room_simulator
+from .. import effects
 
 __all__ = ["ApplyImpulseResponse"]
 
@@ -62,7 +63,7 @@ class ApplyImpulseResponse(Transform):
         if self._room is not None:
             return
         if rir_sample_rate is not None:
-            from .._validation import check_sample_rate
+            from .._core.validation import check_sample_rate
 
             rir_sample_rate = check_sample_rate(rir_sample_rate, "rir_sample_rate")
         self._bank = AudioBank(rir, "rir", arrays_sample_rate=rir_sample_rate)
@@ -87,7 +88,7 @@ class ApplyImpulseResponse(Transform):
         else:
             rir = self._bank.at(sample_rate)[params["rir_index"]]
         mode = "full" if self.keep_tail else "same"
-        return effect("convolve_rir")(samples, rir.astype(samples.dtype, copy=False), mode=mode)
+        return effects.convolve_rir(samples, rir.astype(samples.dtype, copy=False), mode=mode)
 
     def _config(self):
         rir = self._room.to_dict() if self._room is not None else self._bank.config()

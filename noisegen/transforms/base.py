@@ -33,8 +33,8 @@ import os
 
 import numpy as np
 
-from .._validation import (
-    _fmt,
+from .._core.validation import (
+    show_value,
     check_audio,
     check_duration,
     check_int,
@@ -44,8 +44,8 @@ from .._validation import (
     check_real,
     check_sample_rate,
 )
-from ..errors import ParameterError
-from ..rng import as_generator
+from .._core.errors import ParameterError
+from .._core.rng import as_generator
 
 __all__ = ["Transform", "load_pipeline"]
 
@@ -159,11 +159,11 @@ class Transform:
         """A checked copy of ``params``: the keys of :meth:`_param_checks`, each validated."""
         if not isinstance(params, dict) or params.get("name") != type(self).__name__:
             raise ParameterError(
-                f"{name} must be a dict recorded by {type(self).__name__} (its last_params), got {_fmt(params)}"
+                f"{name} must be a dict recorded by {type(self).__name__} (its last_params), got {show_value(params)}"
             )
         applied = params.get("applied", True)
         if not isinstance(applied, (bool, np.bool_)):
-            raise ParameterError(f"{name}['applied'] must be a bool, got {_fmt(applied)}")
+            raise ParameterError(f"{name}['applied'] must be a bool, got {show_value(applied)}")
         clean = {"name": type(self).__name__, "applied": bool(applied)}
         if applied:
             for key, check in self._param_checks(sample_rate).items():
@@ -228,7 +228,7 @@ class Transform:
         Unknown names or arguments raise :class:`~noisegen.ParameterError`.
         """
         if not isinstance(config, dict):
-            raise ParameterError(f"a transform config must be a dict with a 'name', got {_fmt(config)}")
+            raise ParameterError(f"a transform config must be a dict with a 'name', got {show_value(config)}")
         check_depth(config, "config")
         config = dict(config)
         name = config.pop("name", None)
@@ -393,18 +393,3 @@ def _resolve_paths(config, base_dir: str):
                 node[key] = value = dict(value) if isinstance(value, dict) else list(value)
                 stack.append(value)
     return root["_"]
-
-
-def effect(name: str):
-    """The functional effect ``noisegen.<name>``, looked up when first called.
-
-    Transforms wrap effects that live in several modules; looking them up on
-    the package at call time keeps ``import noisegen`` cheap and the
-    transforms independent of which module an effect lives in.
-    """
-    import noisegen
-
-    fn = getattr(noisegen, name, None)
-    if fn is None:
-        raise NotImplementedError(f"noisegen.{name} is not available in this build")
-    return fn

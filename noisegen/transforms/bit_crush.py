@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .base import Transform, effect, int_param, uniform_range
+from .base import Transform, int_param, uniform_range
+from .. import effects
 
 __all__ = ["BitCrush"]
 
@@ -44,7 +45,7 @@ class BitCrush(Transform):
         return {"bit_depth": int_param(1, 32)}
 
     def _apply(self, samples, sample_rate, params):
-        return effect("bitcrush")(samples, bit_depth=params["bit_depth"])
+        return effects.bitcrush(samples, bit_depth=params["bit_depth"])
 
     def _config(self):
         return {"min_bit_depth": self.min_bit_depth, "max_bit_depth": self.max_bit_depth, "p": self.p}

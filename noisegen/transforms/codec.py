@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from .._validation import _fmt, check_choice
-from ..codec import BITRATE_RANGES, FORMATS, _require_format
-from ..errors import ParameterError
-from .base import Transform, draw_uniform, effect, real_param, uniform_range
+from .._core.validation import show_value, check_choice
+from ..effects.codec import BITRATE_RANGES, FORMATS, require_format
+from .._core.errors import ParameterError
+from .base import Transform, draw_uniform, real_param, uniform_range
+from .. import effects
 
 __all__ = ["Codec"]
 
@@ -46,13 +47,13 @@ class Codec(Transform):
                  min_bitrate_kbps: float = 8.0, max_bitrate_kbps: float = 64.0, p: float = 0.5):
         super().__init__(p=p)
         if isinstance(formats, str) or not hasattr(formats, "__iter__"):
-            raise ParameterError(f"formats must be a sequence of format names, got {_fmt(formats)}")
+            raise ParameterError(f"formats must be a sequence of format names, got {show_value(formats)}")
         self.formats = tuple(formats)
         if not self.formats:
             raise ParameterError("formats must name at least one format, got an empty sequence")
         for fmt in self.formats:
             check_choice(fmt, "formats", tuple(FORMATS))
-            _require_format(fmt)  # a missing libsndfile format fails at construction
+            require_format(fmt)  # a missing libsndfile format fails at construction
         self.min_bitrate_kbps, self.max_bitrate_kbps = uniform_range(
             min_bitrate_kbps, max_bitrate_kbps, "min_bitrate_kbps", "max_bitrate_kbps", low=6.0, high=500.0
         )
@@ -70,7 +71,7 @@ class Codec(Transform):
                 "bitrate_kbps": real_param(6.0, 500.0)}
 
     def _apply(self, samples, sample_rate, params):
-        return effect("codec")(samples, sample_rate=sample_rate, format=params["format"],
+        return effects.codec(samples, sample_rate=sample_rate, format=params["format"],
                                bitrate_kbps=params["bitrate_kbps"])
 
     def _config(self):

@@ -14,8 +14,8 @@ import numbers
 
 import numpy as np
 
-from .._validation import _fmt, check_int, check_real
-from ..errors import ParameterError
+from .._core.validation import show_value, check_int, check_real
+from .._core.errors import ParameterError
 from .base import Transform
 
 __all__ = ["Compose", "OneOf", "SomeOf"]
@@ -91,7 +91,7 @@ class _Composition(Transform):
         if not isinstance(indices, list) or not isinstance(children, list) or len(indices) != len(children):
             raise ParameterError(
                 f"{name} must hold 'indices' and 'transforms', two lists of the same length "
-                f"(as {type(self).__name__}.last_params does), got {_fmt(indices)} and {_fmt(children)}"
+                f"(as {type(self).__name__}.last_params does), got {show_value(indices)} and {show_value(children)}"
             )
         n = len(self.transforms)
         clean["indices"] = [check_int(i, f"{name}['indices'][{j}]", low=0, high=n - 1) for j, i in enumerate(indices)]

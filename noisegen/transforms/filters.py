@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from .. import filters
-from .._validation import check_int
+from ..effects import filters
+from .._core.validation import check_int
 from .base import Transform, draw_uniform, frequency_param, real_param, uniform_range
 
 __all__ = ["LowPassFilter", "HighPassFilter", "BandPassFilter", "BandStopFilter", "PeakingEQ", "LowShelf", "HighShelf"]

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from .._validation import check_choice
-from .._warn import warn
+from .._core.validation import check_choice
+from .._core.labels import warn
 from .base import Transform, draw_uniform, real_param, uniform_range
 
 __all__ = ["Normalize"]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from .._validation import check_choice, check_real
-from ..packet_loss import CONCEALMENTS, _check_burst
-from .base import Transform, draw_seed, draw_uniform, effect, real_param, seed_param, uniform_range
+from .._core.validation import check_choice, check_real
+from ..effects.packet_loss import CONCEALMENTS, check_burst
+from .base import Transform, draw_seed, draw_uniform, real_param, seed_param, uniform_range
+from .. import effects
 
 __all__ = ["PacketLoss"]
 
@@ -50,7 +51,7 @@ class PacketLoss(Transform):
         check_real(self.max_loss_rate, "max_loss_rate", low=0.0, high=1.0, high_inclusive=False)
         self.frame_ms = check_real(frame_ms, "frame_ms", low=0.0, low_inclusive=False)
         self.concealment = check_choice(concealment, "concealment", CONCEALMENTS)
-        self.mean_burst_frames = _check_burst(mean_burst_frames, self.max_loss_rate)
+        self.mean_burst_frames = check_burst(mean_burst_frames, self.max_loss_rate)
         self.fade_ms = check_real(fade_ms, "fade_ms", low=0.0)
 
     def randomize(self, samples, sample_rate, gen):
@@ -60,7 +61,7 @@ class PacketLoss(Transform):
         return {"loss_rate": real_param(0.0, 1.0, high_inclusive=False), "seed": seed_param()}
 
     def _apply(self, samples, sample_rate, params):
-        return effect("packet_loss")(
+        return effects.packet_loss(
             samples, sample_rate=sample_rate, loss_rate=params["loss_rate"], frame_ms=self.frame_ms,
             concealment=self.concealment, mean_burst_frames=self.mean_burst_frames, fade_ms=self.fade_ms,
             rng=params["seed"],

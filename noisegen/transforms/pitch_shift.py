@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 
-from .._validation import MAX_RATE_FACTOR
-from .base import Transform, draw_uniform, effect, real_param, uniform_range
+from .._core.validation import MAX_RATE_FACTOR
+from .base import Transform, draw_uniform, real_param, uniform_range
+from .. import effects
 
 __all__ = ["PitchShift"]
 
@@ -31,7 +32,7 @@ class PitchShift(Transform):
         return {"n_steps": real_param(-steps, steps)}
 
     def _apply(self, samples, sample_rate, params):
-        return effect("pitch_shift")(samples, sample_rate=sample_rate, n_steps=params["n_steps"])
+        return effects.pitch_shift(samples, sample_rate=sample_rate, n_steps=params["n_steps"])
 
     def _config(self):
         return {"min_semitones": self.min_semitones, "max_semitones": self.max_semitones, "p": self.p}

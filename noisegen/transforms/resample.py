@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import MAX_RATE_FACTOR
-from .base import Transform, effect, int_param, uniform_range
+from .._core.validation import MAX_RATE_FACTOR
+from .base import Transform, int_param, uniform_range
+from .. import effects
 
 __all__ = ["Resample"]
 
@@ -62,7 +63,7 @@ class Resample(Transform):
         rate = params["intermediate_sample_rate"]
         if rate >= sample_rate:
             return samples.copy()
-        resample = effect("resample")
+        resample = effects.resample
         low = resample(samples, orig_sample_rate=sample_rate, target_sample_rate=rate)
         back = resample(low, orig_sample_rate=rate, target_sample_rate=sample_rate)
         return np.ascontiguousarray(back[..., : samples.shape[-1]])

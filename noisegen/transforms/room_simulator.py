@@ -6,11 +6,12 @@ import math
 
 import numpy as np
 
-from .._validation import _fmt, check_real
-from ..errors import ParameterError
-from .. import _room_design as design
-from .. import rooms
-from .base import Transform, draw_seed, draw_uniform, effect, real_param, seed_param, uniform_range
+from .._core.validation import show_value, check_real
+from .._core.errors import ParameterError
+from .._design import room as design
+from ..effects import rooms
+from .base import Transform, draw_seed, draw_uniform, real_param, seed_param, uniform_range
+from .. import effects
 
 __all__ = ["RoomSimulator", "as_room_simulator"]
 
@@ -21,7 +22,7 @@ _PLACEMENT_TRIES = 32
 def _vec3(value, name, low=None, high=None):
     """Three finite reals (a list of floats), each in ``[low, high]``."""
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 3:
-        raise ParameterError(f"{name} must be 3 numbers (x, y, z) in metres, got {_fmt(value)}")
+        raise ParameterError(f"{name} must be 3 numbers (x, y, z) in metres, got {show_value(value)}")
     return [check_real(v, f"{name}[{i}]", low=low, high=high) for i, v in enumerate(value)]
 
 
@@ -132,12 +133,12 @@ class RoomSimulator(Transform):
 
     def _rir(self, sample_rate, params):
         """The response ``params`` describe (1-D float64)."""
-        return effect("simulate_rir")(
+        return effects.simulate_rir(
             sample_rate=sample_rate, room_dim_m=params["room_dim_m"], source_m=params["source_m"],
             mic_m=params["mic_m"], rt60_s=params["rt60_s"], rng=params["seed"], dtype=np.float64)[0]
 
     def _apply(self, samples, sample_rate, params):
-        return effect("convolve_rir")(samples, self._rir(sample_rate, params).astype(samples.dtype), mode="same")
+        return effects.convolve_rir(samples, self._rir(sample_rate, params).astype(samples.dtype), mode="same")
 
     def _config(self):
         return {

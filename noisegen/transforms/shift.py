@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from .._validation import MAX_SAMPLES, check_choice, check_real
-from ..errors import ParameterError
+from .._core.validation import MAX_SAMPLES, check_choice, check_real
+from .._core.errors import ParameterError
 from .base import Transform, draw_uniform, int_param, uniform_range
 
 __all__ = ["Shift"]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from .._validation import check_real
-from ..errors import ParameterError
-from .base import Transform, effect, rate_param
+from .._core.validation import check_real
+from .._core.errors import ParameterError
+from .base import Transform, rate_param
+from .. import effects
 
 __all__ = ["SpeedPerturb"]
 
@@ -41,7 +42,7 @@ class SpeedPerturb(Transform):
     def _apply(self, samples, sample_rate, params):
         if params["factor"] == 1.0:
             return samples.copy()
-        return effect("speed")(samples, factor=params["factor"], sample_rate=sample_rate)
+        return effects.speed(samples, factor=params["factor"], sample_rate=sample_rate)
 
     def _config(self):
         return {"factors": list(self.factors), "p": self.p}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import effects
-from .._validation import check_real
+from .._core.validation import check_real
 from .base import Transform, draw_uniform, seconds_param, uniform_range
 
 __all__ = ["TimeMask"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .base import Transform, draw_uniform, effect, rate_param, uniform_range
+from .base import Transform, draw_uniform, rate_param, uniform_range
+from .. import effects
 
 __all__ = ["TimeStretch"]
 
@@ -31,7 +32,7 @@ class TimeStretch(Transform):
         return {"rate": rate_param()}
 
     def _apply(self, samples, sample_rate, params):
-        return effect("time_stretch")(samples, rate=params["rate"], sample_rate=sample_rate)
+        return effects.time_stretch(samples, rate=params["rate"], sample_rate=sample_rate)
 
     def _config(self):
         return {"min_rate": self.min_rate, "max_rate": self.max_rate, "p": self.p}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from ..._jit import kernel
+from ..._core.jit import kernel
 
 
 @kernel

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._jit import kernel
+from ..._core.jit import kernel
 from ..rng import ZIG_FI, ZIG_KI, ZIG_WI, hash64, normal_from_hash, stream_key
 
 

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ..._jit import exact_kernel
+from ..._core.jit import exact_kernel
 from ..osc import TWO_PI, cycle_position, is_impulse, linear_chirp_cycles, log_chirp_cycles
 
 #: Samples per block of the additive kernel: small enough for the per-sample

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from ..._jit import kernel
+from ..._core.jit import kernel
 
 
 @kernel

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 
-from ..._jit import kernel
+from ..._core.jit import kernel
 from ._simd import dot_products
 
 #: Outputs computed per load of a table row (the slot count of :func:`_slot_group`).

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ..._jit import exact_kernel, kernel
+from ..._core.jit import exact_kernel, kernel
 from ..rng import ZIG_FI, ZIG_KI, ZIG_WI, hash64, normal_from_hash, stream_key
 
 _INV_4PI = 1.0 / (4.0 * math.pi)

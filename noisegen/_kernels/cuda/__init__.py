@@ -14,14 +14,14 @@ every shared helper with numba-cuda as well (:func:`register_scalars`).
 
 from __future__ import annotations
 
-from ..._backend import simulator_enabled
+from ..._core.jit import simulator_enabled
 
 _registered: set = set()
 
 
 def _shared_scalars():
     # import every module that declares @scalar helpers, then take the registry
-    from ..._jit import SCALARS
+    from ..._core.jit import SCALARS
     from .. import biquad, osc, resample, rng  # noqa: F401
 
     return list(SCALARS)

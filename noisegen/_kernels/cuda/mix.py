@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import cuda
 
-from ..._jit import scalar
+from ..._core.jit import scalar
 
 #: Largest block size the reductions accept (the shared buffer's length).
 MAX_THREADS = 1024

@@ -1,0 +1,2 @@
+"""Leaves every layer uses: errors, argument validation, jit options, the
+backend choice, RNG keys, units, progress and warning labels."""

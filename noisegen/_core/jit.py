@@ -1,0 +1,127 @@
+"""Every Numba option noisegen uses, in one place.
+
+Kernels are declared with :func:`kernel` (fast-math without ``nnan``/``ninf``)
+or :func:`exact_kernel` (strict IEEE arithmetic, for code whose output must be
+bit-identical however it is chunked or vectorised, such as the noise
+generators). Scalar helpers shared by CPU and CUDA kernels are declared with
+:func:`scalar`, which registers one Python source for every Numba target
+(``njit`` inlines it on the CPU, ``cuda.jit`` compiles it as a device
+function, and the CUDA simulator calls it as plain Python).
+
+Nothing here compiles anything: kernels compile lazily, on first call, and are
+cached on disk (``cache=True``). When the package directory is not writable
+(a read-only site-packages) and ``NUMBA_CACHE_DIR`` is unset, the cache is
+pointed at a per-user directory before Numba is imported.
+
+Caveat for developers: Numba's on-disk cache keys a kernel on its own source
+file only. After editing a scalar helper in another module, clear the caches
+(``find noisegen -name '*.nbi' -delete``) or set ``NUMBA_CACHE_DIR`` to a fresh
+directory; CI always starts from an empty cache.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+
+def _writable(path: str) -> bool:
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=path, prefix=".probe-", delete=True)
+        probe.close()
+        return True
+    except OSError:
+        return False
+
+
+def _ensure_cache_dir() -> None:
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    if _writable(os.path.join(package_dir, "__pycache__")):
+        return
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    candidates = [
+        os.path.join(base, "noisegen", "numba"),
+        os.path.join(tempfile.gettempdir(), f"noisegen-numba-{os.getuid() if hasattr(os, 'getuid') else 'user'}"),
+    ]
+    for path in candidates:
+        if _writable(path):
+            os.environ["NUMBA_CACHE_DIR"] = path
+            return
+
+
+_ensure_cache_dir()
+
+import numba  # noqa: E402  (after the cache directory is settled)
+from numba.extending import register_jitable  # noqa: E402
+
+if os.environ.get("NUMBA_CACHE_DIR") and not numba.config.CACHE_DIR:
+    numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
+
+#: Fast-math flags for DSP kernels. ``nnan``/``ninf`` are never included (a
+#: NaN must stay a NaN), nor ``afn`` (approximate libm calls would make the
+#: vectorised and scalar paths of one loop disagree in the last bit).
+FASTMATH = ("nsz", "arcp", "contract", "reassoc")
+
+#: Options of every DSP kernel: serial, GIL released, cached on disk.
+KERNEL_OPTIONS = dict(cache=True, nogil=True, fastmath=set(FASTMATH), error_model="numpy", boundscheck=False)
+
+#: Options of kernels whose output must not depend on chunking or vectorisation.
+EXACT_OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy", boundscheck=False)
+
+#: ``parallel=True`` is opt-in only: with the OpenMP threading layer a process
+#: that compiled a parallel function kills its forked children (DataLoader
+#: workers fork), so no default code path uses it.
+PARALLEL_OPTIONS = dict(KERNEL_OPTIONS, parallel=True)
+
+
+def kernel(fn=None, **overrides):
+    """Decorate a CPU kernel with :data:`KERNEL_OPTIONS` (plus ``overrides``)."""
+    options = {**KERNEL_OPTIONS, "fastmath": set(FASTMATH), **overrides}
+    if fn is None:
+        return lambda f: numba.njit(**options)(f)
+    return numba.njit(**options)(fn)
+
+
+def exact_kernel(fn=None, **overrides):
+    """Decorate a CPU kernel with :data:`EXACT_OPTIONS` (plus ``overrides``)."""
+    options = {**EXACT_OPTIONS, **overrides}
+    if fn is None:
+        return lambda f: numba.njit(**options)(f)
+    return numba.njit(**options)(fn)
+
+
+#: Every helper declared with :func:`scalar`, in declaration order. The CUDA
+#: package registers each of them with numba-cuda's own typing registry when
+#: (and only when) CUDA is first used.
+SCALARS: list = []
+
+
+def scalar(fn):
+    """Register a scalar helper for Numba; it stays callable from Python.
+
+    The function is inlined into CPU kernels now, and compiled as a device
+    function for CUDA kernels once :mod:`noisegen._kernels.cuda` is imported
+    (numba-cuda keeps a registry of its own), from this one source.
+    """
+    SCALARS.append(fn)
+    return register_jitable(inline="always")(fn)
+
+
+__all__ = [
+    "FASTMATH",
+    "KERNEL_OPTIONS",
+    "EXACT_OPTIONS",
+    "PARALLEL_OPTIONS",
+    "kernel",
+    "exact_kernel",
+    "scalar",
+    "SCALARS",
+]
+
+
+def simulator_enabled() -> bool:
+    """True when ``NUMBA_ENABLE_CUDASIM=1`` (numba-cuda's CPU simulator stands in for a GPU)."""
+    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")

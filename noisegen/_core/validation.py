@@ -1,0 +1,273 @@
+"""Argument checks shared by every public function.
+
+Each check either returns the cleaned value or raises
+:class:`~noisegen.errors.ParameterError` with a message of the form
+``"<name> must be <what was expected>, got <value>"``. Public functions call
+these once, at the boundary; kernels never validate.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import reprlib
+
+import numpy as np
+
+from .errors import ParameterError
+
+__all__ = [
+    "check_audio",
+    "check_sample_rate",
+    "check_real",
+    "check_int",
+    "check_choice",
+    "check_float_dtype",
+    "check_probability",
+    "check_range",
+    "check_n_channels",
+    "check_n_samples",
+    "check_output_size",
+    "check_duration",
+    "check_rate_factor",
+    "MAX_SAMPLES",
+    "MAX_CHANNELS",
+    "MIN_SAMPLE_RATE",
+    "MAX_SAMPLE_RATE",
+    "MAX_RATE_FACTOR",
+    "CHANNELS_LAST_LIMIT",
+]
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+# Documented ranges of size-like arguments (README "Conventions"). They are
+# refused before anything is allocated, so a typo cannot exhaust memory.
+
+#: Largest output of any call, in samples over all channels (8 GiB of float32).
+MAX_SAMPLES = 2**31
+#: Largest ``n_channels`` a generator accepts (2**20: batches of short noises).
+MAX_CHANNELS = 2**20
+#: Accepted sample rates, Hz: 1 Hz to 768 kHz (the highest rate PCM hardware uses).
+MIN_SAMPLE_RATE = 1
+MAX_SAMPLE_RATE = 768_000
+#: Rates and factors (time-stretch rate, speed factor, pitch ratio, resampling
+#: ratio) lie in ``[1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR]``: the resampler's
+#: filter grows with the downsampling factor.
+MAX_RATE_FACTOR = 256
+#: A 2-D array with more channels than this *and* more channels than samples is
+#: taken for a channels-last ``(samples, channels)`` array and refused.
+CHANNELS_LAST_LIMIT = 64
+
+
+_REPR = reprlib.Repr()  # bounded: a hostile nested value must not make a huge message
+_REPR.maxstring = _REPR.maxother = 80
+
+
+def show_value(value) -> str:
+    text = _REPR.repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int = 2, finite: bool = True) -> np.ndarray:
+    """Validate an audio array: float32/float64, time on the last axis, finite.
+
+    Returns ``y`` as a numpy array of the same dtype (no copy when possible).
+    Integer PCM is refused with a pointer to :func:`noisegen.load`.
+    ``finite=False`` leaves the NaN/inf check to the caller, which must raise
+    :func:`nonfinite_error` itself (e.g. after finding a non-finite output).
+    """
+    if not isinstance(y, np.ndarray):
+        if hasattr(y, "__cuda_array_interface__"):
+            raise ParameterError(
+                f"{name} is a CUDA array; pass backend='cuda' or 'auto' to a function that supports it"
+            )
+        if isinstance(y, (list, tuple)):
+            y = np.asarray(y)
+            if y.dtype.kind in "iu":
+                y = y.astype(np.float64)
+        else:
+            raise ParameterError(f"{name} must be a numpy float array, got {type(y).__name__}")
+    if y.dtype.kind in "iub":
+        raise ParameterError(
+            f"{name} must be float32 or float64 audio, got integer dtype {y.dtype}; "
+            "load files with noisegen.load(...) or convert with y.astype(np.float32) / 32768"
+        )
+    if y.dtype not in _FLOAT_DTYPES:
+        raise ParameterError(f"{name} must be float32 or float64 audio, got dtype {y.dtype}")
+    if y.ndim < 1 or y.ndim > max_ndim:
+        expected = "(n_samples,) or (n_channels, n_samples)" if max_ndim == 2 else f"at most {max_ndim} axes"
+        raise ParameterError(f"{name} must have shape {expected}, got shape {y.shape}")
+    if y.ndim == 2 and y.shape[0] > max(y.shape[1], CHANNELS_LAST_LIMIT):
+        raise ParameterError(
+            f"{name} has shape {y.shape}: {y.shape[0]} channels of {y.shape[1]} samples looks like a "
+            f"channels-last (samples, channels) array; noisegen wants (channels, samples) with time on "
+            f"the last axis: pass {name}.T (arrays with more than {CHANNELS_LAST_LIMIT} channels must "
+            "have at least as many samples as channels)"
+        )
+    if not allow_empty and y.shape[-1] == 0:
+        raise ParameterError(f"{name} must hold at least one sample, got shape {y.shape}")
+    if finite and y.size and not np.isfinite(y).all():
+        raise nonfinite_error(y, name)
+    return y
+
+
+def nonfinite_error(y, name: str = "y") -> ParameterError:
+    """The error :func:`check_audio` raises for an array holding NaN or inf."""
+    bad = int(np.size(y) - np.count_nonzero(np.isfinite(y)))
+    return ParameterError(f"{name} must be finite, got {bad} NaN/inf sample(s)")
+
+
+def check_sample_rate(sample_rate, name: str = "sample_rate") -> int:
+    """An integer number of samples per second in ``[MIN_SAMPLE_RATE, MAX_SAMPLE_RATE]``
+    (1 Hz to 768 kHz; floats equal to an integer pass)."""
+    expected = f"an integer in Hz in [{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}]"
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
+        raise ParameterError(f"{name} must be {expected}, got {show_value(sample_rate)}")
+    if not math.isfinite(sample_rate) or sample_rate != int(sample_rate):
+        raise ParameterError(f"{name} must be {expected}, got {show_value(sample_rate)}")
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise ParameterError(f"{name} must be {expected}, got {show_value(sample_rate)}")
+    return int(sample_rate)
+
+
+def check_output_size(n_out, n_channels, name: str, value) -> int:
+    """Refuse an output of ``n_out`` samples per channel (``n_channels`` rows, None for mono)
+    above :data:`MAX_SAMPLES` over all channels; ``name=value`` is the argument that sized it."""
+    rows = 1 if n_channels is None else n_channels
+    if n_out * rows > MAX_SAMPLES:
+        shape = (n_out,) if n_channels is None else (n_channels, n_out)
+        raise ParameterError(
+            f"{name}={show_value(value)} would make an output of shape {shape} ({n_out * rows:,} samples); "
+            f"the limit is {MAX_SAMPLES:,} samples over all channels (noisegen._validation.MAX_SAMPLES)"
+        )
+    return n_out
+
+
+def check_n_samples(n_samples, name: str = "n_samples", *, n_channels=None) -> int:
+    """A sample count ``>= 0`` whose output (over ``n_channels``) stays within :data:`MAX_SAMPLES`."""
+    n = check_int(n_samples, name, low=0)
+    return check_output_size(n, n_channels, name, n_samples)
+
+
+def check_duration(duration_s, name: str, sample_rate: int, *, n_channels=None) -> int:
+    """A duration ``>= 0`` in seconds as a sample count (``round(duration_s * sample_rate)``),
+    refused when it exceeds :data:`MAX_SAMPLES` over ``n_channels``."""
+    seconds = check_real(duration_s, name, low=0.0)
+    if seconds * sample_rate > MAX_SAMPLES:  # before round(): 1e300 s must not become a huge int
+        rows = 1 if n_channels is None else n_channels
+        raise ParameterError(
+            f"{name}={show_value(duration_s)} s is {seconds * sample_rate:.3g} samples at {sample_rate} Hz; "
+            f"the limit is {MAX_SAMPLES // rows:,} samples (noisegen._validation.MAX_SAMPLES)"
+        )
+    return check_output_size(int(round(seconds * sample_rate)), n_channels, name, duration_s)
+
+
+def check_rate_factor(value, name: str) -> float:
+    """A rate or factor in ``[1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR]`` (time-stretch rate, speed factor)."""
+    return check_real(value, name, low=1.0 / MAX_RATE_FACTOR, high=float(MAX_RATE_FACTOR))
+
+
+def check_real(
+    value,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+    allow_none: bool = False,
+):
+    """A finite real number, optionally inside ``[low, high]`` (bounds inclusive by default)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ParameterError(f"{name} must be a finite real number, got {show_value(value)}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ParameterError(f"{name} must be a finite real number, got {value}")
+    bad_low = low is not None and (value < low if low_inclusive else value <= low)
+    bad_high = high is not None and (value > high if high_inclusive else value >= high)
+    if bad_low or bad_high:
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        interval = ("[" if low_inclusive else "(") + f"{lo}, {hi}" + ("]" if high_inclusive else ")")
+        raise ParameterError(f"{name} must be in {interval}, got {value:g}")
+    return value
+
+
+def check_int(value, name: str, *, low: int | None = None, high: int | None = None) -> int:
+    """An integer (bools refused), optionally inside ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise ParameterError(f"{name} must be an integer, got {show_value(value)}")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        lo = "-inf" if low is None else str(low)
+        hi = "inf" if high is None else str(high)
+        raise ParameterError(f"{name} must be an integer in [{lo}, {hi}], got {value}")
+    return value
+
+
+def check_choice(value, name: str, choices):
+    """One of a fixed set of values (usually strings)."""
+    if value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ParameterError(f"{name} must be one of {options}; got {show_value(value)}")
+    return value
+
+
+def check_float_dtype(dtype, name: str = "dtype") -> np.dtype:
+    """``np.float32`` or ``np.float64`` (anything ``np.dtype`` understands as one)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise ParameterError(f"{name} must be float32 or float64, got {show_value(dtype)}") from None
+    if dt not in _FLOAT_DTYPES:
+        raise ParameterError(f"{name} must be float32 or float64, got {dt}")
+    return dt
+
+
+def check_probability(p, name: str = "p") -> float:
+    """A probability in ``[0, 1]``."""
+    return check_real(p, name, low=0.0, high=1.0)
+
+
+def check_range(min_value, max_value, min_name: str, max_name: str, *, low=None, high=None):
+    """A ``(min, max)`` pair of reals with ``min <= max``, each inside ``[low, high]``."""
+    lo = check_real(min_value, min_name, low=low, high=high)
+    hi = check_real(max_value, max_name, low=low, high=high)
+    if lo > hi:
+        raise ParameterError(f"{min_name} must be <= {max_name}, got {min_name}={lo:g} > {max_name}={hi:g}")
+    return lo, hi
+
+
+def check_n_channels(n_channels, name: str = "n_channels"):
+    """``None`` (mono, shape ``(n,)``) or a channel count in ``[1, MAX_CHANNELS]`` (shape ``(c, n)``)."""
+    if n_channels is None:
+        return None
+    return check_int(n_channels, name, low=1, high=MAX_CHANNELS)
+
+
+def check_finite_output(out, what: str, *, y=None, total=None):
+    """Raise :class:`ParameterError` when an effect turned finite input into NaN/inf (an overflow).
+
+    Call it on the output of a function whose input was already checked to be
+    finite. ``total`` is any reduction of ``out`` that is NaN or inf when a
+    sample is (a kernel's sum of its outputs); without it the sum is taken
+    here, in one pass without a temporary. Only a non-finite ``total`` (also
+    given by a sum that overflows on its own) leads to a per-sample look.
+    ``what`` names the argument, e.g. ``"gain_db=120"``; ``y`` (the input)
+    adds its peak to the message. Returns ``out``.
+    """
+    if total is None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = float(np.sum(out, dtype=np.float64)) if np.size(out) else 0.0
+    if math.isfinite(total) or np.isfinite(out).all():
+        return out
+    dtype = np.asarray(out).dtype
+    peak = ""
+    if y is not None and np.size(y):
+        peak = f" (peak {float(np.max(np.abs(y))):.3g})"
+    raise ParameterError(f"{what} overflows {dtype} for this input{peak}: the result is out of {dtype}'s range")

@@ -1,0 +1,379 @@
+"""Filter design of the resampler: Kaiser-windowed sinc tables and equiripple decimators.
+
+Everything here runs once per ratio on the host (NumPy, plus ``scipy.signal``
+for the equiripple designs) and is cached; the kernels that use the tables
+live in :mod:`noisegen._kernels.cpu.resample` and
+:mod:`noisegen._kernels.cuda.resample`.
+
+Frequencies are fractions of the *input* Nyquist frequency throughout.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+
+from .._core.errors import ParameterError
+from .._core.validation import MAX_RATE_FACTOR, check_sample_rate
+from .._kernels.cpu import resample as cpu_kernels
+
+#: Stop-band attenuation the Kaiser window is designed for (dB).
+ATTENUATION_DB = 85.0
+#: Pass-band edge as a fraction of the lower Nyquist frequency.
+PASSBAND = 0.9
+#: Largest integer decimation factor designed as an equiripple FIR.
+MAX_EQUIRIPPLE_FACTOR = 8
+
+
+class FilterSpec(NamedTuple):
+    """A Kaiser-windowed sinc low-pass in units of input samples."""
+
+    fc: float  #: cut-off, fraction of the input Nyquist frequency
+    half_width: float  #: one-sided support of the window, input samples
+    beta: float  #: Kaiser shape parameter
+    half: int  #: taps at or before the output instant
+    n_taps: int  #: table width: ``2 * half`` rounded up to a multiple of 16 (zero taps)
+
+
+def kaiser_spec(pass_edge: float, stop_edge: float, attenuation_db: float = ATTENUATION_DB) -> FilterSpec:
+    """Kaiser-windowed sinc flat to ``pass_edge`` and ``attenuation_db`` down from ``stop_edge``.
+
+    The cut-off sits mid-way; Kaiser's formulas give the window length and
+    shape (the pass band ripples by the same relative amount, ~5e-5 at 85 dB).
+    """
+    fc = (pass_edge + stop_edge) / 2.0
+    delta_omega = math.pi * (stop_edge - pass_edge)  # rad per input sample
+    half_width = (attenuation_db - 7.95) / (2.285 * delta_omega) / 2.0
+    beta = 0.1102 * (attenuation_db - 8.7)
+    half = int(math.ceil(half_width))
+    return FilterSpec(fc, half_width, beta, half, -(-2 * half // 16) * 16)
+
+
+def design_filter(ratio: float, *, attenuation_db: float = ATTENUATION_DB, passband: float = PASSBAND) -> FilterSpec:
+    """Anti-aliasing / interpolation filter for an output/input rate ``ratio``.
+
+    The transition band runs from ``passband`` to 1 times the lower Nyquist
+    frequency.
+    """
+    scale = min(1.0, float(ratio))
+    return kaiser_spec(passband * scale, scale, attenuation_db)
+
+
+def _bessel_i0(x):
+    """Vectorised twin of :func:`noisegen._kernels.resample.bessel_i0` (same A&S formulas)."""
+    x = np.asarray(x, dtype=np.float64)
+    t = (np.minimum(x, 3.75) / 3.75) ** 2
+    small = 1.0 + t * (3.5156229 + t * (3.0899424 + t * (1.2067492 + t * (0.2659732 + t * (0.0360768 + t * 0.0045813)))))
+    xs = np.maximum(x, 3.75)
+    t = 3.75 / xs
+    poly = 0.39894228 + t * (0.01328592 + t * (0.00225319 + t * (-0.00157565 + t * (
+        0.00916281 + t * (-0.02057706 + t * (0.02635537 + t * (-0.01647633 + t * 0.00392377)))))))
+    return np.where(x < 3.75, small, poly * np.exp(xs) / np.sqrt(xs))
+
+
+def filter_table(rows: int, denom: int, n_taps: int, half: int, fc: float, half_width: float, beta: float):
+    """Polyphase table ``table[r, j] = h(r / denom + half - 1 - j)`` (float64, NumPy).
+
+    ``h`` is the Kaiser-windowed sinc of :func:`noisegen._kernels.resample.sinc_kernel`,
+    evaluated here in vectorised NumPy (a Numba build of the same loop costs
+    seconds of compile time for a table that takes a millisecond).
+    """
+    tau = np.arange(rows)[:, None] / denom + (half - 1 - np.arange(n_taps))[None, :]
+    return _kaiser_sinc(tau, fc, half_width, beta)
+
+
+def _kaiser_sinc(tau, fc: float, half_width: float, beta: float):
+    """``h(tau)`` of :func:`noisegen._kernels.resample.sinc_kernel`, vectorised (zero beyond ``half_width``)."""
+    u = tau / half_width
+    window = np.where(np.abs(u) < 1.0, _bessel_i0(beta * np.sqrt(np.clip(1.0 - u * u, 0.0, None))), 0.0)
+    arg = np.pi * fc * tau
+    safe = np.where(arg == 0.0, 1.0, arg)
+    sinc = np.where(arg == 0.0, 1.0, np.sin(safe) / safe)
+    return fc * sinc * window / _bessel_i0(beta)
+
+
+@lru_cache(maxsize=64)
+def kaiser_table(rows: int, denom: int, pass_edge: float, stop_edge: float, dtype_char: str):
+    """``(spec, table)`` of :func:`kaiser_spec` sampled at ``rows`` phases ``r / denom`` (read-only)."""
+    spec = kaiser_spec(pass_edge, stop_edge)
+    table = filter_table(rows, denom, spec.n_taps, spec.half, spec.fc, spec.half_width, spec.beta)
+    table = table.astype(np.dtype(dtype_char))
+    table.flags.writeable = False
+    return spec, table
+
+
+#: Pass-band ripple every equiripple design is held to (0.013 dB; the Kaiser sincs ripple ~5e-5).
+EQUIRIPPLE_RIPPLE = 1.5e-3
+#: Stop-band rejection every equiripple design is checked for (dB).
+EQUIRIPPLE_DB = 84.0
+
+
+def _remez_lowpass(pass_edge: float, stop_edge: float, lengths, ripple: float = 5e-4):
+    """The first odd length in ``lengths`` whose equiripple low-pass (edges in units of the
+    sample rate) measures at most ``ripple`` in the pass band and 84 dB stop-band rejection; or None."""
+    from scipy.signal import freqz, remez
+
+    grid = np.linspace(0.0, 0.5, max(16384, int(64 / (stop_edge - pass_edge))))
+    weight = ripple / 10 ** (-EQUIRIPPLE_DB / 20)  # pass-band over stop-band error, as the targets
+    for n in lengths:
+        try:
+            h = remez(n, [0.0, pass_edge, stop_edge, 0.5], [1.0, 0.0], weight=[1.0, weight], fs=1.0, maxiter=100)
+        except Exception:  # remez did not converge: try longer, then give up
+            continue
+        mag = np.abs(freqz(h, worN=grid, fs=1.0)[1])
+        if (np.max(np.abs(mag[grid <= pass_edge] - 1.0)) <= ripple
+                and np.max(mag[grid >= stop_edge]) <= 10 ** (-EQUIRIPPLE_DB / 20)):
+            return h
+    return None
+
+
+def max_shift(up: int, down: int, half: int) -> int:
+    """Largest shift ``a = (floor(k down / up) + 1 - half) mod 8`` of an output's first tap over
+    all outputs ``k`` (it repeats every ``8 up`` outputs); the rational kernel's windows start
+    ``a`` inputs early, on a multiple of 8."""
+    k = np.arange(8 * up)
+    return int(np.max(((k * down) // up + 1 - half) % 8))
+
+
+def window_width(row_len: int, up: int, down: int, half: int) -> int:
+    """Inputs each output of the rational kernel reads: ``row_len`` taps after up to
+    :func:`max_shift` leading zeros, rounded up to whole 8-float vectors."""
+    return -(-(row_len + max_shift(up, down, half)) // 8) * 8
+
+
+def equiripple_taps(down: int):
+    """Odd-length linear-phase low-pass for decimation by ``down`` (float64), or None.
+
+    Same band edges as :func:`design_filter` (pass band to 0.9, stop band from
+    1.0 of the output Nyquist frequency), designed for :data:`EQUIRIPPLE_RIPPLE`
+    (0.013 dB) and 84 dB. What an output costs is the kernel's window
+    (:func:`window_width`: the taps, their shift, whole 8-float vectors), so
+    the lengths tried are the longest that fit each window, narrowest window
+    first: at 2:1, 161 taps in 168 inputs (pass band within 1.5e-3, 85.8 dB)
+    where 175 taps at 5e-4 would cost 184.
+    """
+    fits = {}  # window -> longest odd length whose window it is
+    for n in range(76 * down + 1, 100 * down + 200, 2):  # from below the measured minimum (~80 down)
+        width = window_width(n, 1, down, (n + 1) // 2)
+        fits[width] = max(fits.get(width, 0), n)
+    lengths = [fits[w] for w in sorted(fits)]
+    return _remez_lowpass(PASSBAND * 0.5 / down, 0.5 / down, lengths, EQUIRIPPLE_RIPPLE)
+
+
+#: Largest output/input ratio designed by :func:`equiripple_polyphase`; closer to 1
+#: the smoothing kernel grows longer than the taps the equiripple design saves.
+MAX_EQUIRIPPLE_RATIO = 0.6
+
+
+@lru_cache(maxsize=16)
+def equiripple_parts(r: float):
+    """``(h_d, phi)`` of :func:`equiripple_polyphase` for the ratio ``r``, or None
+    (``h_c(t) = sum_n h_d[n] phi(t - n + (len(h_d) - 1) / 2)``, ``phi`` a :class:`FilterSpec`)."""
+    if not 1.0 / MAX_EQUIRIPPLE_FACTOR <= r <= MAX_EQUIRIPPLE_RATIO:  # lower: remez gets slow and unsure
+        return None
+    width = 0.05 * r  # transition band, units of the input rate
+    # Lengths from just below the measured minimum (~4.0 / width) to 4.5 / width in a dozen
+    # tries, then the Kaiser sinc; 1e-4 of the ripple is left to phi and the table's sampling.
+    start = int(3.9 / width) // 2 * 2 + 1
+    step = max(2, int(0.6 / width / 12) // 2 * 2)
+    h_d = _remez_lowpass(0.45 * r, 0.5 * r, range(start, start + 12 * step, step), EQUIRIPPLE_RIPPLE - 1e-4)
+    if h_d is None:
+        return None
+    h_d.flags.writeable = False
+    return h_d, kaiser_spec(PASSBAND * r, 2.0 - r, attenuation_db=90.0)  # phi: input-Nyquist units
+
+
+@lru_cache(maxsize=16)
+def equiripple_polyphase(up: int, down: int, dtype_char: str):
+    """``(spec, table)`` of an equiripple polyphase low-pass for downsampling by ``up / down``; or None.
+
+    Kaiser sincs spend taps on a stop band that keeps falling far below the
+    84 dB needed; an equiripple design reaches the same band edges with about
+    20 % fewer (44.1 kHz -> 16 kHz: 240 taps instead of 304). Polyphase rows
+    need the filter *between* input samples, so the prototype is continuous::
+
+        h_c(t) = sum_n h_d[n] phi(t - n)
+
+    ``h_d`` is the equiripple FIR at the input rate (pass band to 0.45, stop
+    band from 0.5 times ``up / down`` of the input rate) and ``phi`` a short
+    Kaiser-windowed sinc (90 dB) that is flat over ``h_d``'s pass band and
+    stops the images of it around multiples of the input rate (from ``1 - r /
+    2``; 9 taps at 44.1 kHz -> 16 kHz). ``H_c = H_d Phi`` keeps ``h_d``'s
+    pass band and stop band. The table's measured response is checked (pass
+    band within 1.5e-3, stop band 83 dB) before it is used; None when the ratio
+    is above :data:`MAX_EQUIRIPPLE_RATIO` or below ``1 / MAX_EQUIRIPPLE_FACTOR``,
+    or the design or its check fails.
+    """
+    parts = equiripple_parts(up / down)
+    if parts is None:
+        return None
+    h_d, phi = parts
+    r = up / down
+    centre = (len(h_d) - 1) / 2
+    half = int(math.ceil(centre + phi.half_width))
+    n_taps = -(-2 * half // 16) * 16
+    tau = np.arange(up)[:, None] / up + (half - 1 - np.arange(n_taps))[None, :]  # (up, n_taps)
+    reach = int(math.ceil(phi.half_width)) + 1
+    table = np.zeros((up, n_taps))
+    for o in range(-reach, reach + 1):  # the input samples n whose phi reaches tau
+        n = np.floor(tau + centre).astype(int) + o
+        u = tau - (n - centre)
+        ok = (n >= 0) & (n < len(h_d)) & (np.abs(u) < phi.half_width)
+        weight = _kaiser_sinc(u, phi.fc, phi.half_width, phi.beta)
+        table += np.where(ok, h_d[np.clip(n, 0, len(h_d) - 1)] * weight, 0.0)
+    if not _polyphase_ok(table, r):
+        return None
+    table = table.astype(np.dtype(dtype_char))
+    table.flags.writeable = False
+    return FilterSpec(phi.fc, half - 0.5, phi.beta, half, n_taps), table
+
+
+def _polyphase_ok(table, r: float) -> bool:
+    """Measure the prototype a polyphase ``table`` samples (rows = phases ``p / up``):
+    pass band (to 0.45 r of the input rate) within :data:`EQUIRIPPLE_RIPPLE`, stop band (from 0.5 r) 83 dB down."""
+    up, n_taps = table.shape
+    proto = table[:, ::-1].T.reshape(-1)  # interleave the phases: the filter at up x the input rate
+    n_fft = 1 << int(math.ceil(math.log2(16 * len(proto))))
+    mag = np.abs(np.fft.rfft(proto, n_fft))  # DC gain up (one tap per phase)
+    f = np.fft.rfftfreq(n_fft) * up  # units of the input rate
+    passband = mag[f <= 0.45 * r] / up
+    stopband = mag[f >= 0.5 * r] / up
+    return bool(np.max(np.abs(passband - 1.0)) <= EQUIRIPPLE_RIPPLE and np.max(stopband) <= 10 ** (-83 / 20))
+
+
+@lru_cache(maxsize=16)
+def decimation_table(down: int, dtype_char: str):
+    """``(spec, table)`` of the equiripple decimator by ``down`` (one row), or None."""
+    h = equiripple_taps(down) if down <= MAX_EQUIRIPPLE_FACTOR else None
+    if h is None:
+        return None
+    half = (len(h) + 1) // 2  # centre tap h[half - 1] sits at the output instant
+    n_taps = -(-2 * half // 16) * 16
+    table = np.zeros((1, n_taps))
+    table[0, : len(h)] = h  # row[j] weighs x[i + 1 - half + j]; h is symmetric
+    table = table.astype(np.dtype(dtype_char))
+    table.flags.writeable = False
+    spec = design_filter(1.0 / down)
+    return FilterSpec(spec.fc, spec.half_width, spec.beta, half, n_taps), table
+
+
+# ----------------------------------------------------------------------------- plans
+
+#: Largest ``up`` (after gcd reduction) handled with one exact row per phase.
+MAX_RATIONAL_PHASES = 1024
+#: Phases of the interpolated table used for every other ratio.
+N_PHASES = 256
+#: Cut-off grid (steps per octave) of the interpolated tables when downsampling.
+_SCALE_GRID = 192
+
+
+class Plan:
+    """Where output sample ``k`` reads the input, and the table that weighs it."""
+
+    def __init__(self, ratio, dtype):
+        # ratio: output samples per input sample, a Fraction (exact) or a float.
+        dtype = np.dtype(dtype)
+        frac = Fraction(ratio) if not isinstance(ratio, Fraction) else ratio
+        if isinstance(ratio, float):
+            approx = frac.limit_denominator(MAX_RATIONAL_PHASES)
+            if abs(float(approx) - ratio) <= 1e-12 * ratio:
+                frac = approx
+        self.rational = frac.numerator <= MAX_RATIONAL_PHASES
+        scale = min(1.0, float(frac))
+        if self.rational:
+            self.up, self.down = frac.numerator, frac.denominator
+            if self.up == 1:
+                designed = decimation_table(self.down, dtype.char)
+            else:
+                designed = equiripple_polyphase(self.up, self.down, dtype.char)
+            self.spec, self.table = designed or kaiser_table(self.up, self.up, PASSBAND * scale, scale, dtype.char)
+        else:
+            self.step = 1.0 / float(ratio)
+            if scale < 1.0:
+                # Reuse tables across nearby ratios (random pitch shifts): round the
+                # cut-off *down* to a grid of 1/192 octave, so the stop band still
+                # starts at or below the output Nyquist frequency; the pass band edge
+                # moves by at most 0.36 % (measured: still flat within 0.01 dB at 0.9).
+                scale = 2.0 ** (math.floor(math.log2(scale) * _SCALE_GRID) / _SCALE_GRID)
+            self.spec, self.table = kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * scale, scale, dtype.char)
+        self.half = self.spec.half
+        # Rational ratios read windows that start up to 7 inputs early on a 32-byte
+        # boundary, through rows with 8 zeros before their taps; a window is the taps
+        # after the largest shift any output needs, in whole 8-float vectors.
+        self.padded = None
+        width = self.table.shape[1]  # inputs read from the first tap (interpolated tables)
+        if self.rational:
+            row_len = int(np.flatnonzero(np.any(self.table != 0, axis=0))[-1]) + 1
+            width = window_width(row_len, self.up, self.down, self.half)
+            self.padded = np.zeros((self.table.shape[0], width + 8), dtype=self.table.dtype)
+            self.padded[:, 8 : 8 + row_len] = self.table[:, :row_len]
+        self.reach = width - self.half  # inputs read after the instant, + 1
+        self.lead = -(-(self.half + 7) // 8) * 8  # zeros before input 0: a multiple of 8
+        if self.rational:  # inputs one full set of the kernel's slot groups reads
+            k = cpu_kernels
+            self.group_inputs = k.SLOTS * k._slot_period(self.down) * self.down + self.padded.shape[1] + 16
+
+    def index(self, k: int) -> int:
+        """``floor(t_k)``: the input sample at or before output sample ``k``."""
+        if self.rational:
+            return (k * self.down) // self.up
+        return int(math.floor(k * self.step))
+
+    def count_ready(self, last_input: int) -> int:
+        """Number of outputs ``k`` with ``index(k) <= last_input`` (0 if negative)."""
+        if last_input < 0:
+            return 0
+        if self.rational:
+            return -((-(last_input + 1) * self.up) // self.down)
+        k = int(math.ceil((last_input + 1) / self.step))
+        while k > 0 and self.index(k - 1) > last_input:
+            k -= 1
+        while self.index(k) <= last_input:
+            k += 1
+        return k
+
+    def keep_from(self, k: int) -> int:
+        """First input index that outputs ``k ..`` can read (a multiple of 8)."""
+        return (self.index(k) + 1 - self.half - 7) // 8 * 8
+
+    def run(self, xp, offset, k0, out):
+        """Outputs ``k0 ..`` into ``out[c, :]``; ``xp[c, 0]`` is input ``offset`` (see :func:`_aligned_zeros`).
+        Returns their sum (NaN or inf when one of them is)."""
+        k = cpu_kernels
+        if self.rational:
+            return k.resample_rational(xp, offset, k0, self.up, self.down, self.half, self.padded, out)
+        return k.resample_interp(xp, offset, k0, self.step, self.half, N_PHASES, self.table, out)
+
+
+def cached_plan(ratio, dtype_char):
+    """The cached :class:`Plan` of ``ratio`` (plans hold no stream state)."""
+    if isinstance(ratio, Fraction):  # keyed on two ints: hashing a Fraction costs a microsecond
+        return _rational_plan(ratio.numerator, ratio.denominator, dtype_char)
+    return _float_plan(ratio, dtype_char)
+
+
+@lru_cache(maxsize=128)
+def _rational_plan(up, down, dtype_char):
+    return Plan(Fraction(up, down), np.dtype(dtype_char))
+
+
+@lru_cache(maxsize=128)
+def _float_plan(ratio, dtype_char):
+    return Plan(ratio, np.dtype(dtype_char))
+
+
+def check_rates(orig_sample_rate, target_sample_rate):
+    """Both rates, each in the range of ``check_sample_rate``, with their ratio in
+    ``[1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR]`` (the filter grows with the downsampling factor)."""
+    orig = check_sample_rate(orig_sample_rate, "orig_sample_rate")
+    target = check_sample_rate(target_sample_rate, "target_sample_rate")
+    if max(orig, target) > MAX_RATE_FACTOR * min(orig, target):
+        raise ParameterError(
+            f"target_sample_rate / orig_sample_rate must be in [1/{MAX_RATE_FACTOR}, {MAX_RATE_FACTOR}], "
+            f"got {target} / {orig}; resample in two steps for a larger change"
+        )
+    return orig, target

@@ -1,0 +1,279 @@
+"""Second-order sections: Butterworth and cookbook (shelf, peak) designs,
+the check of a user's ``sos`` array, and the speech-shaped (LTASS) filter.
+Shared by the functional API (:mod:`noisegen.effects.filters`,
+:mod:`noisegen.synth`) and the CUDA targets (:mod:`noisegen._gpu.ops`).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from .._core.errors import ParameterError
+from .._core.validation import check_choice, check_int, check_real, check_sample_rate
+
+_KINDS = ("lowpass", "highpass", "bandpass", "bandstop", "peaking", "low_shelf", "high_shelf")
+
+
+# ----------------------------------------------------------------------------- design
+
+
+@lru_cache(maxsize=512)
+def _butter(kind: str, order: int, freqs: tuple, sample_rate: int) -> np.ndarray:
+    from scipy.signal import butter, zpk2sos
+
+    wn = freqs[0] if len(freqs) == 1 else list(freqs)
+    with np.errstate(all="ignore"):  # scipy's own gain may overflow; it is not used
+        z, p, _ = butter(order, wn, btype=kind, fs=sample_rate, output="zpk")
+    # scipy's gain k (all in the first section) underflows at high orders and
+    # extreme cutoffs (2e-87 for order 32 at 10 Hz); pair without it and give
+    # every section its own unit gain instead.
+    sos = _unit_gain_sections(zpk2sos(z, p, 1.0), _reference_angle(kind, freqs, sample_rate))
+    sos = _low_noise_order(sos)
+    sos.flags.writeable = False
+    return sos
+
+
+def _reference_angle(kind: str, freqs: tuple, sample_rate: int) -> float:
+    """Digital frequency (rad/sample) where a Butterworth ``kind`` has gain exactly 1."""
+    if kind in ("lowpass", "bandstop"):
+        return 0.0
+    if kind == "highpass":
+        return math.pi
+    # band-pass: the pre-warped geometric centre of the band
+    t1, t2 = (math.tan(math.pi * f / sample_rate) for f in freqs)
+    return 2.0 * math.atan(math.sqrt(t1 * t2))
+
+
+def _unit_gain_sections(sos: np.ndarray, angle: float) -> np.ndarray:
+    """Scale each section's numerator to gain 1 at ``e^{j angle}`` (the cascade's gain there is 1 too).
+
+    Keeps every intermediate signal of the cascade near the input's level, so
+    nothing under- or overflows between sections whatever the order.
+    """
+    sos = np.array(sos, dtype=np.float64)
+    zr = np.exp(-1j * angle)  # z^-1 at the reference frequency
+    h = (sos[:, 0] + sos[:, 1] * zr + sos[:, 2] * zr * zr) / (1.0 + sos[:, 4] * zr + sos[:, 5] * zr * zr)
+    sos[:, :3] /= np.abs(h)[:, None]
+    if np.prod(h / np.abs(h)).real < 0.0:  # the Butterworth gain at the reference is +1, not -1
+        sos[0, :3] = -sos[0, :3]
+    return np.ascontiguousarray(sos)
+
+
+@lru_cache(maxsize=512)
+def _cookbook(kind: str, freq_hz: float, gain_db: float, q: float, sample_rate: int) -> np.ndarray:
+    a = 10.0 ** (gain_db / 40.0)
+    w0 = 2.0 * math.pi * freq_hz / sample_rate
+    cw, sw = math.cos(w0), math.sin(w0)
+    if kind == "peaking":
+        alpha = sw / (2.0 * q)
+        b = (1.0 + alpha * a, -2.0 * cw, 1.0 - alpha * a)
+        den = (1.0 + alpha / a, -2.0 * cw, 1.0 - alpha / a)
+    else:
+        alpha = sw / 2.0 * math.sqrt(2.0)  # shelf slope S = 1
+        k = 2.0 * math.sqrt(a) * alpha
+        if kind == "low_shelf":
+            b = (a * ((a + 1) - (a - 1) * cw + k), 2 * a * ((a - 1) - (a + 1) * cw), a * ((a + 1) - (a - 1) * cw - k))
+            den = ((a + 1) + (a - 1) * cw + k, -2 * ((a - 1) + (a + 1) * cw), (a + 1) + (a - 1) * cw - k)
+        else:
+            b = (a * ((a + 1) + (a - 1) * cw + k), -2 * a * ((a - 1) + (a + 1) * cw), a * ((a + 1) + (a - 1) * cw - k))
+            den = ((a + 1) - (a - 1) * cw + k, 2 * ((a - 1) - (a + 1) * cw), (a + 1) - (a - 1) * cw - k)
+    a0 = den[0]
+    sos = np.array([[b[0] / a0, b[1] / a0, b[2] / a0, 1.0, den[1] / a0, den[2] / a0]], dtype=np.float64)
+    sos.flags.writeable = False
+    return sos
+
+
+#: Every frequency argument must lie at least this fraction of the sample rate
+#: away from 0 and from Nyquist. Closer, the poles sit within ~1e-5 of z = 1 or
+#: z = -1, where float64 coefficients cannot place them (scipy's own design
+#: then turns to zero gain or NaN) and the cascade loses its accuracy.
+FREQ_MARGIN = 1e-5
+
+
+def _log_gains(sos: np.ndarray) -> np.ndarray:
+    """``log|H_s|`` of every section on a grid dense near 0, near Nyquist and at every pole angle."""
+    edge = np.geomspace(1e-7, 1.0, 400)
+    poles = np.angle(np.concatenate([np.roots(row[3:]) for row in sos]))
+    w = np.unique(np.abs(np.concatenate([np.linspace(0.0, math.pi, 2049), edge, math.pi - edge, poles])))
+    zi = np.exp(-1j * w)[None, :]
+    num = sos[:, 0:1] + sos[:, 1:2] * zi + sos[:, 2:3] * zi * zi
+    den = sos[:, 3:4] + sos[:, 4:5] * zi + sos[:, 5:6] * zi * zi
+    return np.log(np.maximum(np.abs(num), 1e-300)) - np.log(np.maximum(np.abs(den), 1e-300))
+
+
+def _low_noise_order(sos: np.ndarray) -> np.ndarray:
+    """Reorder sections so no partial cascade has a large gain swing across frequencies.
+
+    Rounding noise made after section k is amplified by ``max|P_k| * max|H/P_k|``
+    (``P_k``: the sections so far; ``H``: the whole filter). scipy's order
+    (poles nearest the unit circle last) can make that 1e15 or more, e.g. a
+    wide band-stop running every upper-edge section before any lower-edge
+    one, and float64 output then has no correct digit. Greedily taking the
+    section that keeps it smallest alternates them and keeps it near 1.
+    """
+    logs = _log_gains(sos)
+    total = logs.sum(axis=0)
+    partial = np.zeros_like(total)
+    left, order = list(range(len(sos))), []
+    while left:
+        swing = [max(np.max(partial + logs[s]), np.max(total - partial - logs[s])) for s in left]
+        best = left.pop(int(np.argmin(swing)))
+        order.append(best)
+        partial = partial + logs[best]
+    return np.ascontiguousarray(sos[order])
+
+
+def _check_freq(value, name, sample_rate):
+    lo, hi = FREQ_MARGIN * sample_rate, (0.5 - FREQ_MARGIN) * sample_rate
+    value = check_real(value, name)
+    if not lo <= value <= hi:
+        raise ParameterError(
+            f"{name} must be in [{lo:g}, {hi:g}] Hz (1e-5 of sample_rate={sample_rate} away from 0 and "
+            f"from Nyquist), got {value:g}"
+        )
+    return value
+
+
+def design_sos(kind, *, sample_rate, cutoff_hz=None, low_hz=None, high_hz=None, order=4,
+               center_hz=None, gain_db=None, q=None):
+    """Second-order sections of one of noisegen's filters (cached, read-only).
+
+    Parameters
+    ----------
+    kind : {"lowpass", "highpass", "bandpass", "bandstop", "peaking", "low_shelf", "high_shelf"}
+    sample_rate : int
+    cutoff_hz : float
+        Corner of lowpass/highpass (-3 dB) and of the shelves (half gain in dB).
+    low_hz, high_hz : float
+        Band edges of bandpass/bandstop.
+    order : int
+        Butterworth order in [1, 32] (LP/HP: ``ceil(order/2)`` sections; BP/BS: ``order`` sections).
+    center_hz, gain_db, q : float
+        Peaking EQ centre, gain and quality factor; ``gain_db`` also sets the shelves.
+
+    Every frequency lies in ``[1e-5, 0.5 - 1e-5] * sample_rate`` (0.16 Hz to
+    7999.84 Hz at 16 kHz; :data:`FREQ_MARGIN`).
+
+    Returns
+    -------
+    sos : np.ndarray [shape=(n_sections, 6)], float64, read-only
+        The Butterworth sections are scipy's (same pairing, same
+        denominators) with the overall gain spread so that each section has
+        gain 1 in the pass band (at DC, Nyquist or the band's centre), where
+        scipy puts it all in the first section (where it underflows at high
+        orders). Use these sections, not scipy's, for ``zi`` (e.g.
+        ``scipy.signal.sosfilt_zi(design_sos(...))``).
+
+    Examples
+    --------
+    >>> design_sos("bandpass", sample_rate=16000, low_hz=300, high_hz=3400).shape
+    (4, 6)
+    """
+    check_choice(kind, "kind", _KINDS)
+    sample_rate = check_sample_rate(sample_rate)
+    if kind in ("lowpass", "highpass"):
+        order = check_int(order, "order", low=1, high=32)
+        return _butter(kind, order, (_check_freq(cutoff_hz, "cutoff_hz", sample_rate),), sample_rate)
+    if kind in ("bandpass", "bandstop"):
+        order = check_int(order, "order", low=1, high=32)
+        lo = _check_freq(low_hz, "low_hz", sample_rate)
+        hi = _check_freq(high_hz, "high_hz", sample_rate)
+        if lo >= hi:
+            raise ParameterError(f"low_hz must be < high_hz, got low_hz={lo:g} >= high_hz={hi:g}")
+        return _butter(kind, order, (lo, hi), sample_rate)
+    gain_db = check_real(gain_db, "gain_db", low=-60.0, high=60.0)
+    if kind == "peaking":
+        center_hz = _check_freq(center_hz, "center_hz", sample_rate)
+        q = check_real(q, "q", low=0.0, high=1000.0, low_inclusive=False)
+        return _cookbook(kind, center_hz, gain_db, q, sample_rate)
+    return _cookbook(kind, _check_freq(cutoff_hz, "cutoff_hz", sample_rate), gain_db, 0.0, sample_rate)
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def check_sos(sos) -> np.ndarray:
+    """``sos`` as a C-contiguous float64 ``(n_sections, 6)`` array with ``a0 = 1``."""
+    sos = np.asarray(sos, dtype=np.float64)
+    if sos.ndim != 2 or sos.shape[1] != 6 or sos.shape[0] < 1:
+        raise ParameterError(f"sos must have shape (n_sections, 6), got shape {sos.shape}")
+    if not np.all(sos[:, 3] == 1.0):
+        if np.any(sos[:, 3] == 0.0) or not np.isfinite(sos).all():
+            raise ParameterError("sos must be finite with a0 != 0 in every section")
+        sos = sos / sos[:, 3:4]
+    return np.ascontiguousarray(sos)
+
+
+#: Byrne et al. (1994), "An international comparison of long-term average speech
+#: spectra", JASA 96(4): the universal LTASS (male and female combined), one-third
+#: octave band levels in dB SPL at 70 dB overall. Only the shape is used.
+LTASS_CENTERS_HZ = np.array(
+    [63, 80, 100, 125, 160, 200, 250, 315, 400, 500, 630, 800, 1000, 1250, 1600, 2000, 2500,
+     3150, 4000, 5000, 6300, 8000, 10000, 12500, 16000], dtype=np.float64)
+LTASS_LEVELS_DB = np.array(
+    [38.6, 43.5, 54.4, 57.7, 56.8, 60.2, 60.3, 59.0, 62.1, 62.1, 60.5, 56.8, 53.7, 53.0, 52.0,
+     48.7, 48.1, 46.8, 45.6, 44.5, 44.3, 43.7, 43.4, 41.3, 40.7], dtype=np.float64)
+
+
+def _ltass_density_db(f_hz: np.ndarray) -> np.ndarray:
+    """Power spectral density (dB, arbitrary reference) of the LTASS at ``f_hz``.
+
+    Band levels of constant-relative-width bands become densities by removing
+    ``10*log10(f)``; between centres the density is linear in dB over log
+    frequency, and outside the table the end slopes continue (floored 60 dB
+    under the peak).
+    """
+    density = LTASS_LEVELS_DB - 10.0 * np.log10(LTASS_CENTERS_HZ)
+    lc = np.log2(LTASS_CENTERS_HZ)
+    lf = np.log2(np.maximum(f_hz, 1.0))
+    d = np.interp(lf, lc, density)
+    lo, hi = lf < lc[0], lf > lc[-1]
+    d[lo] = density[0] + (density[2] - density[0]) / (lc[2] - lc[0]) * (lf[lo] - lc[0])
+    d[hi] = density[-1] + (density[-1] - density[-3]) / (lc[-1] - lc[-3]) * (lf[hi] - lc[-1])
+    return np.maximum(d, density.max() - 60.0)
+
+
+@functools.lru_cache(maxsize=16)
+def _speech_shaped_sos_cached(sample_rate: int) -> np.ndarray:
+    from scipy.linalg import solve_toeplitz
+    from scipy.signal import butter, sosfilt, sosfreqz, tf2sos
+
+    # The steep fall below ~110 Hz is a 4th-order Butterworth high-pass (an
+    # all-pole model cannot make a deep low-frequency valley); the rest is an
+    # order-12 all-pole (LPC) fit to the LTASS density divided by the high-pass
+    # response: autocorrelation = inverse FFT of the target power spectrum,
+    # then the Yule-Walker (Toeplitz) equations. Stable, minimum phase, and
+    # within ~2 dB of the LTASS in octave bands at 8 to 48 kHz.
+    nfft = 8192
+    f = np.arange(nfft // 2 + 1) * (sample_rate / nfft)
+    power = np.power(10.0, _ltass_density_db(f) / 10.0)
+    hp = butter(4, min(110.0, 0.4 * sample_rate), btype="highpass", fs=sample_rate, output="sos")
+    _, h_hp = sosfreqz(hp, worN=f, fs=sample_rate)
+    power = power / np.maximum(np.abs(h_hp) ** 2, 1e-6)
+    order = 12
+    r = np.fft.irfft(power)[: order + 1]
+    a = np.concatenate(([1.0], solve_toeplitz(r[:order], -r[1 : order + 1])))
+    sos = np.vstack([hp, tf2sos([1.0], a)])
+    # Unit output variance for unit-variance white input: scale by the
+    # impulse response's energy (2 s is many time constants of every pole).
+    impulse = np.zeros(2 * sample_rate)
+    impulse[0] = 1.0
+    energy = float(np.sum(sosfilt(sos, impulse) ** 2))
+    sos[0, :3] /= math.sqrt(energy)
+    return sos
+
+
+def speech_shaped_sos(sample_rate) -> np.ndarray:
+    """Second-order sections that turn unit white noise into unit-variance speech-shaped noise.
+
+    Designed once per sample rate (a fresh copy is returned); stream with
+    ``scipy.signal.sosfilt`` and its ``zi`` (start from zeros to match
+    :func:`speech_shaped_noise`).
+    """
+    return _speech_shaped_sos_cached(check_sample_rate(sample_rate)).copy()
+
+

@@ -1,0 +1,32 @@
+"""The host-side SNR math shared by :func:`noisegen.mix_at_snr` (and the
+other mixers) on the CPU and its CUDA target: the accepted ``snr_db`` range,
+the silence rule and the noise scale."""
+
+from __future__ import annotations
+
+import math
+
+from .._core.validation import check_real
+
+#: Accepted SNRs, dB.
+MIN_SNR_DB = -100.0
+MAX_SNR_DB = 200.0
+#: The warning when no SNR can be set (``which``: "signal" or "noise").
+SILENT = "mix_at_snr: the {which} is silent, so no SNR can be set; the signal is returned unchanged"
+
+
+def check_snr_db(value, name: str = "snr_db") -> float:
+    """``value`` as a float in [:data:`MIN_SNR_DB`, :data:`MAX_SNR_DB`]; ParameterError otherwise."""
+    return check_real(value, name, low=MIN_SNR_DB, high=MAX_SNR_DB)
+
+
+def silent_part(p_signal: float, p_noise: float) -> str | None:
+    """``"signal"`` or ``"noise"`` when that power is zero (no SNR can be set), else None."""
+    if p_signal == 0.0:
+        return "signal"
+    return "noise" if p_noise == 0.0 else None
+
+
+def snr_scale(p_signal: float, p_noise: float, snr_db: float) -> float:
+    """The factor on the noise that puts it ``snr_db`` below the signal (mean powers, both > 0)."""
+    return math.sqrt(p_signal / (p_noise * 10.0 ** (snr_db / 10.0)))

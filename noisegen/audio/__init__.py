@@ -1,0 +1,9 @@
+"""Audio files: load/save/info (:mod:`.io`), the folder scanner and the
+noise bank (:mod:`.bank`), and the resample-on-load reader (:mod:`.reader`)."""
+
+from .io import *  # noqa: F401,F403
+from .io import __all__ as _io_all
+from .bank import *  # noqa: F401,F403
+from .bank import __all__ as _bank_all
+
+__all__ = [*_io_all, *_bank_all]

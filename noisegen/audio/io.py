@@ -1,0 +1,406 @@
+"""Reading, writing and inspecting audio files (through libsndfile / soundfile).
+
+:func:`load` returns float audio with time on the last axis, optionally
+resampled and downmixed; :func:`save` writes atomically (a temporary file in
+the destination folder, then :func:`os.replace`), so a reader never sees a
+half-written file, and writes float WAV/AIFF without libsndfile's time-stamped
+``PEAK`` chunk, so the same audio always gives the same bytes;
+:func:`info` reports format, length and levels of a file without loading it
+whole.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import stat
+import tempfile
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._core.validation import check_audio, check_float_dtype, check_sample_rate
+from .files import file_kind
+from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
+
+__all__ = ["load", "save", "info", "AudioInfo", "AUDIO_EXTENSIONS", "audio_files"]
+
+#: File name endings that :func:`load` reads (case-insensitive): the formats
+#: libsndfile >= 1.1 decodes. Every folder scan in noisegen uses this list
+#: (``noisegen augment``, :class:`NoiseBank`, the transforms' folders,
+#: :class:`AugmentStream`).
+AUDIO_EXTENSIONS = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au",
+                    ".snd", ".caf", ".w64", ".rf64")
+
+
+def is_audio_name(name) -> bool:
+    """Whether a file name ends in one of :data:`AUDIO_EXTENSIONS` (hidden names never do)."""
+    name = os.path.basename(os.fspath(name))
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
+
+
+def _is_regular(path) -> bool:
+    """A regular file (symlinks followed), checked with stat: a FIFO or device is never opened."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def audio_files(folder) -> list[str]:
+    """The audio files under ``folder``, recursively, in sorted order.
+
+    A file counts when its name ends in one of :data:`AUDIO_EXTENSIONS` and
+    it is a regular file: FIFOs, sockets and devices are skipped without
+    being opened, and so are hidden names (starting with ``.``) and hidden
+    folders. Symbolic links to files are followed; links to folders are not.
+
+    Returns
+    -------
+    list of str
+        Paths joined onto ``folder``, sorted.
+    """
+    root = os.fspath(folder)
+    found = []
+    for here, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found.extend(p for p in (os.path.join(here, name) for name in files if is_audio_name(name)) if _is_regular(p))
+    return sorted(found)
+
+#: libsndfile command ``SFC_SET_ADD_PEAK_CHUNK`` (sndfile.h): turn the PEAK
+#: chunk (which holds a time stamp) of float WAV/AIFF files on or off.
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050
+
+_BLOCK_FRAMES = 1 << 16
+
+
+def _soundfile():
+    import soundfile
+
+    return soundfile
+
+
+def _check_regular(path) -> None:
+    """Refuse a path that is not a regular file before anything opens it.
+
+    Opening a FIFO blocks until a writer appears, and devices and sockets are
+    not audio files: they raise :class:`~noisegen.ParameterError`. A missing
+    path (or a dangling symlink) and a folder raise what a failed read
+    raises. Open file objects are passed through.
+    """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        return
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(2, "no such audio file" + (" (dangling symlink)" if os.path.islink(path) else ""),
+                                os.fspath(path)) from None
+    except OSError as exc:
+        raise _read_error(path, exc) from None
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(21, "is a directory, not an audio file", os.fspath(path))
+    if not stat.S_ISREG(mode):
+        raise ParameterError(f"path {os.fspath(path)!r} is {file_kind(mode)}, not a regular file; "
+                             "only regular files are read")
+
+
+def _wav_shortfall(path) -> int:
+    """Bytes a RIFF/WAVE file's ``data`` chunk claims beyond the end of the file (0 if none or not WAV).
+
+    libsndfile quietly reads what is there; this lets :func:`load` and
+    :func:`info` say that the file was cut short. Sizes 0 and 0xFFFFFFFF
+    (unknown length, written by streaming encoders) are not checked.
+    """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        return 0
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return 0
+            size = os.fstat(fh.fileno()).st_size
+            for _ in range(64):  # chunks before "data": fmt, fact, LIST, ... (bounded)
+                chunk = fh.read(8)
+                if len(chunk) < 8:
+                    return 0
+                cid, n = chunk[:4], int.from_bytes(chunk[4:], "little")
+                if cid == b"data":
+                    return max(n - (size - fh.tell()), 0) if n not in (0, 0xFFFFFFFF) else 0
+                fh.seek(n + (n & 1), os.SEEK_CUR)
+    except OSError:
+        return 0
+    return 0
+
+
+def _warn_if_truncated(path) -> None:
+    missing = _wav_shortfall(path)
+    if missing:
+        warnings.warn(f"{os.fspath(path)!r} is truncated: its header promises {missing} more bytes of audio "
+                      "than the file holds; reading the samples that are there", NoisegenWarning, stacklevel=3)
+
+
+def _read_error(path, exc) -> Exception:
+    if not os.path.exists(path):
+        return FileNotFoundError(2, "no such audio file", os.fspath(path))
+    if os.path.isdir(path):
+        return IsADirectoryError(21, "is a directory, not an audio file", os.fspath(path))
+    return NoisegenError(f"cannot read audio file {os.fspath(path)!r}: {exc}")
+
+
+def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
+    """Read an audio file as float samples with time on the last axis.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any format libsndfile reads (WAV, FLAC, OGG/Vorbis, AIFF, MP3 with
+        libsndfile >= 1.1, ...).
+    sample_rate : int or None
+        Resample to this rate with :func:`noisegen.resample`; ``None`` keeps the
+        file's rate.
+    mono : bool
+        Average the channels into one.
+    dtype : float32 or float64
+        Samples are in ``[-1, 1)`` for integer PCM files.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,) or (n_channels, n)]
+        ``(n,)`` for a one-channel file or with ``mono=True``.
+    sample_rate : int
+        The sample rate of ``y``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    noisegen.ParameterError
+        The path is not a regular file (a FIFO, socket or device); it is
+        never opened.
+    noisegen.NoisegenError
+        The file exists but cannot be decoded.
+
+    Warns
+    -----
+    noisegen.NoisegenWarning
+        A WAV file whose header promises more audio than it holds (cut
+        short); the samples that are there are returned.
+
+    See Also
+    --------
+    save, info
+
+    Examples
+    --------
+    >>> import noisegen, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "tone.wav")
+    >>> noisegen.save(path, noisegen.tone(freq_hz=440.0, sample_rate=16000, n_samples=800, amplitude=0.5),
+    ...               sample_rate=16000)
+    >>> y, sr = noisegen.load(path, sample_rate=8000)
+    >>> y.shape, sr, y.dtype
+    ((400,), 8000, dtype('float32'))
+    """
+    sf = _soundfile()
+    dtype = check_float_dtype(dtype)
+    target = None if sample_rate is None else check_sample_rate(sample_rate)
+    _check_regular(path)
+    try:
+        data, file_rate = sf.read(os.fspath(path), dtype="float64", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise _read_error(path, exc) from None
+    _warn_if_truncated(path)
+    y = data.T  # (channels, frames)
+    if mono or y.shape[0] == 1:
+        y = y.mean(axis=0)
+    if target is not None and target != file_rate:
+        y = _resample(np.ascontiguousarray(y), int(file_rate), target)
+        file_rate = target
+    return np.ascontiguousarray(y, dtype=dtype), int(file_rate)
+
+
+def _resample(y: np.ndarray, orig: int, target: int) -> np.ndarray:
+    from ..effects.resample import resample
+
+    return resample(y, orig_sample_rate=orig, target_sample_rate=target)
+
+
+def _format_of(path: str) -> str:
+    sf = _soundfile()
+    ext = os.path.splitext(path)[1].lstrip(".").upper()
+    formats = sf.available_formats()
+    aliases = {"AIF": "AIFF", "OGA": "OGG", "OPUS": "OGG"}
+    fmt = aliases.get(ext, ext)
+    if fmt not in formats:
+        known = ", ".join("." + k.lower() for k in ("wav", "flac", "ogg", "aiff", "w64", "rf64"))
+        raise ParameterError(f"path must end in a known audio extension ({known}, ...), got {path!r}")
+    return fmt
+
+
+def _file_mode() -> int:
+    # The mode an ordinary open() would create: mkstemp's 0600 would otherwise stick.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def save(path, y, *, sample_rate, subtype=None):
+    """Write audio to a file, atomically.
+
+    The samples go to a temporary file next to ``path`` which then replaces
+    ``path`` in one step (:func:`os.replace`): an interrupted write never
+    leaves a truncated file behind. Float WAV/AIFF files are written without a
+    ``PEAK`` chunk (it holds a time stamp), so identical audio gives identical
+    bytes.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination; the format follows the extension (``.wav``, ``.flac``,
+        ``.ogg``, ``.aiff``, ...).
+    y : np.ndarray [shape=(n,) or (n_channels, n)]
+        float32/float64 samples, nominally in ``[-1, 1]``.
+    sample_rate : int
+    subtype : str or None
+        libsndfile subtype such as ``"PCM_16"``, ``"PCM_24"``, ``"FLOAT"``;
+        ``None`` takes the format's default (``PCM_16`` for WAV and FLAC).
+        Integer subtypes clip samples outside ``[-1, 1]`` (with a
+        :class:`~noisegen.NoisegenWarning`).
+
+    Examples
+    --------
+    >>> import noisegen, numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "noise.wav")
+    >>> noisegen.save(path, 0.1 * noisegen.white_noise(1600, rng=0), sample_rate=16000, subtype="FLOAT")
+    >>> noisegen.info(path).frames
+    1600
+    """
+    sf = _soundfile()
+    path = os.fspath(path)
+    y = check_audio(y, "y")
+    sample_rate = check_sample_rate(sample_rate)
+    fmt = _format_of(path)
+    if subtype is None:
+        subtype = sf.default_subtype(fmt)
+    elif not isinstance(subtype, str) or not sf.check_format(fmt, subtype.upper()):
+        options = ", ".join(sorted(sf.available_subtypes(fmt)))
+        raise ParameterError(f"subtype must be one of {options} for {fmt} files, got {subtype!r}")
+    subtype = subtype.upper()
+    frames = y.T if y.ndim == 2 else y  # soundfile wants (frames, channels)
+    n_channels = 1 if y.ndim == 1 else y.shape[0]
+    if y.ndim == 2 and n_channels == 0:
+        raise ParameterError(f"y must have at least one channel, got shape {y.shape}")
+    is_float = subtype in ("FLOAT", "DOUBLE", "VORBIS", "OPUS")
+    if not is_float and y.size and float(np.max(np.abs(y))) > 1.0:
+        warnings.warn(
+            f"saving to {path!r} as {subtype} clips samples outside [-1, 1] "
+            f"(peak {float(np.max(np.abs(y))):.3g}); use subtype='FLOAT' or lower the level",
+            NoisegenWarning,
+            stacklevel=2,
+        )
+        frames = np.clip(frames, -1.0, 1.0)
+
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".part")
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write into {folder!r}: {exc.strerror}") from None
+    os.close(fd)
+    try:
+        with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=n_channels, subtype=subtype, format=fmt) as f:
+            if subtype in ("FLOAT", "DOUBLE"):
+                # Must be sent before any audio is written; the PEAK chunk's time stamp
+                # would make two saves of the same audio differ.
+                sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+            f.write(np.ascontiguousarray(frames))
+        os.chmod(tmp, _file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What :func:`info` reports about an audio file.
+
+    ``peak_dbfs`` and ``rms_dbfs`` are over all channels (``-inf`` for silence);
+    0 dBFS is a full-scale sample (``|x| = 1``). A float file can hold NaN or
+    infinite samples: they are counted in ``n_nonfinite`` and left out of the
+    levels.
+    """
+
+    path: str
+    sample_rate: int
+    channels: int
+    frames: int
+    duration_s: float
+    subtype: str
+    format: str
+    peak_dbfs: float
+    rms_dbfs: float
+    n_nonfinite: int = 0
+
+
+def info(path) -> AudioInfo:
+    """Format, length and levels of an audio file, read block by block.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    AudioInfo
+        ``sample_rate``, ``channels``, ``frames``, ``duration_s``, ``subtype``,
+        ``format``, ``peak_dbfs``, ``rms_dbfs`` and ``n_nonfinite`` (NaN or
+        infinite samples, left out of the levels).
+
+    Raises and warns as :func:`load` does (a path that is not a regular file
+    is never opened).
+
+    Examples
+    --------
+    >>> import noisegen, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "tone.wav")
+    >>> noisegen.save(path, noisegen.tone(freq_hz=1000.0, sample_rate=16000, n_samples=16000, amplitude=0.5),
+    ...               sample_rate=16000, subtype="FLOAT")
+    >>> meta = noisegen.info(path)
+    >>> meta.channels, meta.duration_s, round(meta.peak_dbfs, 2), round(meta.rms_dbfs, 2)
+    (1, 1.0, -6.02, -9.03)
+    """
+    sf = _soundfile()
+    path = os.fspath(path)
+    _check_regular(path)
+    peak, sumsq, count, nonfinite = 0.0, 0.0, 0, 0
+    try:
+        meta = sf.info(path)
+        for block in sf.blocks(path, blocksize=_BLOCK_FRAMES, dtype="float64", always_2d=True):
+            finite = np.isfinite(block)
+            if not finite.all():
+                nonfinite += int(block.size - np.count_nonzero(finite))
+                block = block[finite]
+            if block.size:
+                peak = max(peak, float(np.max(np.abs(block))))
+                sumsq += float(np.sum(block * block))
+                count += block.size
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise _read_error(path, exc) from None
+    _warn_if_truncated(path)
+    frames = int(meta.frames)
+    return AudioInfo(
+        path=path,
+        sample_rate=int(meta.samplerate),
+        channels=int(meta.channels),
+        frames=frames,
+        duration_s=frames / meta.samplerate,
+        subtype=str(meta.subtype),
+        format=str(meta.format),
+        peak_dbfs=20.0 * math.log10(peak) if peak > 0 else -math.inf,
+        rms_dbfs=10.0 * math.log10(sumsq / count) if sumsq > 0 else -math.inf,
+        n_nonfinite=nonfinite,
+    )

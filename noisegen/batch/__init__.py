@@ -1,0 +1,494 @@
+"""Augment whole folders of audio files: the engine behind ``noisegen augment``.
+
+:func:`augment_folder` finds the audio files under ``in_dir`` (recursively),
+runs a transform pipeline on each and writes ``copies`` augmented versions
+per input into the same relative place under ``out_dir``
+(``speaker/a.wav`` -> ``speaker/a.aug0.wav``, ``speaker/a.aug1.wav``, ...).
+
+How it stays reproducible and safe:
+
+- **Seeds.** The seed of output ``k`` of input ``rel`` is
+  ``derive_key(resolve_key(seed), hash(rel), k)``: it depends on nothing
+  else, so outputs are byte-identical for any number of workers, any order
+  and any sharding.
+- **Atomic writes.** Every output goes to a temporary file in its own
+  folder first, then :func:`os.replace` puts it in place
+  (:func:`noisegen.save`). Nothing is ever written under ``in_dir``.
+- **Manifest.** ``out_dir/manifest.jsonl`` gets one JSON line per output
+  (input, output, seed, sample rate, duration, the pipeline and the
+  parameters it applied), each appended with a single ``write``; a line is
+  enough to rebuild its output exactly (:func:`replay`).
+- **Resume.** An output is complete when the manifest holds its line for
+  the same job (same seed, pipeline, rate and format), made from the same
+  input bytes (size and BLAKE2b recorded in the line), and the file is
+  readable with the recorded length. Complete outputs are skipped; outputs
+  of an input that changed since (edited, or another ``in_dir`` with the
+  same names) are redone and replaced; an output file that exists without
+  such a line is recomputed and accepted only if its bytes come out the
+  same (otherwise it is refused unless ``overwrite=True``). A killed run
+  therefore finishes with exactly the files an uninterrupted run writes.
+- **One run at a time.** A run locks ``out_dir`` (per shard; see
+  ``noisegen/_outdir.py``); a second run into a busy ``out_dir`` raises
+  :class:`~noisegen.ParameterError` naming the running one. The manifest
+  never holds two lines for one output.
+- **Shards.** ``shard=(k, n)`` keeps the inputs whose relative-path hash is
+  ``k`` modulo ``n``: stable when files are added, and the union of all
+  shards is the unsharded run.
+- **Failures.** An input that cannot be read or processed (or is not a
+  regular file: a FIFO, socket or device is never opened) is recorded in
+  ``out_dir/failures.jsonl`` and the run goes on.
+- **Resources.** Workers are capped at the CPUs this process may use; the
+  pipeline's noise and RIR banks are loaded in the parent before forking
+  (which also checks them once, before the first input).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import multiprocessing
+import os
+import signal
+import stat
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .outdir import FINGERPRINT_FIELDS, OutDirLock, fingerprint_changed, input_fingerprint
+from .._core.progress import Progress as _Progress
+from .._core.validation import check_int, check_sample_rate
+from .._core.errors import NoisegenWarning, ParameterError
+from .._core.labels import about
+from .._core.rng import derive_key, resolve_key
+from .manifest import FAILURES, MANIFEST, _append_line, _dedupe_manifest, read_manifest  # noqa: F401
+from .plan import (  # noqa: F401  (output_name, output_seed, check_shard, available_cpus: public within noisegen)
+    Plan, _check_workers, _existing_dir, _inside, _one_line, _plan, available_cpus, check_shard, output_name, output_seed,
+)
+
+__all__ = ["augment_folder", "default_pipeline", "replay", "read_manifest", "AugmentSummary"]
+
+FORMATS = {"wav": "WAV", "flac": "FLAC"}
+SUBTYPES = ("PCM_16", "FLOAT")
+#: Outputs louder than full scale are scaled down to this peak (recorded as ``peak_scale``).
+PEAK_LIMIT = 0.99
+
+
+@dataclass
+class AugmentSummary:
+    """What :func:`augment_folder` did.
+
+    ``audio_s`` is the duration of the outputs written in this run and
+    ``xrt`` that duration over the wall-clock time (``x`` real time).
+    """
+
+    n_inputs: int = 0
+    n_outputs: int = 0
+    n_written: int = 0
+    n_skipped: int = 0
+    n_failed: int = 0
+    n_redone: int = 0
+    audio_s: float = 0.0
+    wall_s: float = 0.0
+    workers: int = 1
+    failures: list = field(default_factory=list)
+
+    @property
+    def xrt(self) -> float:
+        return self.audio_s / self.wall_s if self.wall_s > 0 else float("inf")
+
+    def __str__(self):
+        lines = [
+            f"{self.n_written} outputs written, {self.n_skipped} already complete, {self.n_failed} failed "
+            f"({self.n_inputs} inputs, {self.n_outputs} outputs in this shard)",
+            f"{self.audio_s:.1f} s ({self.audio_s / 3600:.3f} h) of audio in {self.wall_s:.1f} s: "
+            f"{self.xrt:.1f}x real time on {self.workers} worker{'s' if self.workers != 1 else ''}"
+            if self.n_written else "nothing to do",
+        ]
+        if self.n_redone:
+            lines.append(f"{self.n_redone} output{'s' if self.n_redone != 1 else ''} redone because "
+                         "their input changed since they were made")
+        exists = [f for f in self.failures if str(f.get("error", "")).startswith("FileExistsError")]
+        for f in self.failures:
+            if f not in exists:
+                lines.append(f"failed: {f.get('input')}: {f.get('error')}")
+        if exists:  # one line for all: the same cause and the same fix
+            lines.append(f"{len(exists)} output{'s' if len(exists) != 1 else ''} already exist with other content "
+                         "(made with other settings) and were kept: use another OUT_DIR, or --overwrite to "
+                         "replace them")
+        return "\n".join(lines)
+
+
+# -- pipeline -----------------------------------------------------------------------------------
+def default_pipeline(*, noise_dir=None, rir_dir=None, snr_db=(5.0, 20.0)):
+    """The pipeline ``noisegen augment`` runs without ``--config``.
+
+    Speed perturbation (0.9/1.0/1.1, p=0.5), a room response from ``rir_dir``
+    (p=0.5), background noise from ``noise_dir`` at an SNR in ``snr_db``
+    (always; coloured noise when no folder is given) and a mild gain
+    (-6..+3 dB, p=0.5).
+
+    Examples
+    --------
+    >>> [t["name"] for t in default_pipeline().to_dict()["transforms"]]
+    ['SpeedPerturb', 'AddColoredNoise', 'Gain']
+    """
+    from ..transforms import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseResponse, Compose, Gain,
+                             SpeedPerturb)
+
+    lo, hi = snr_db
+    steps = [SpeedPerturb(factors=(0.9, 1.0, 1.1), p=0.5)]
+    if rir_dir is not None:
+        steps.append(ApplyImpulseResponse(rir=os.path.abspath(_existing_dir(rir_dir, "rir_dir")), p=0.5))
+    if noise_dir is not None:
+        steps.append(AddBackgroundNoise(noise=os.path.abspath(_existing_dir(noise_dir, "noise_dir")),
+                                        min_snr_db=lo, max_snr_db=hi, p=1.0))
+    else:
+        steps.append(AddColoredNoise(min_beta=-1.0, max_beta=2.0, min_snr_db=lo, max_snr_db=hi, p=1.0))
+    steps.append(Gain(min_gain_db=-6.0, max_gain_db=3.0, p=0.5))
+    return Compose(steps)
+
+
+def _as_pipeline(pipeline):
+    from ..transforms import Transform, load_pipeline
+
+    if pipeline is None:
+        return default_pipeline()
+    if isinstance(pipeline, Transform):
+        return pipeline
+    if isinstance(pipeline, (str, os.PathLike, dict, list)):
+        return load_pipeline(pipeline)
+    raise ParameterError(f"pipeline must be a Transform, a dict or a JSON file path, got {type(pipeline).__name__}")
+
+
+# -- paths, seeds, shards ------------------------------------------------------------------------
+_PIPELINE = None  # the pipeline of this process (set before forking, or by the worker initializer)
+
+
+def _init_worker(pipeline):
+    global _PIPELINE
+    _PIPELINE = pipeline
+
+
+def _init_pool_worker(pipeline):
+    """A pool worker leaves Ctrl-C to the parent, which terminates the pool (no worker tracebacks)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent while forking
+    _init_worker(pipeline)
+
+
+def _render(pipeline, y, sample_rate, *, seed=None, params=None, scale=None):
+    """Run (``seed``) or replay (``params``) the pipeline; return (audio, params, peak_scale).
+
+    A replay applies the recorded ``scale`` when given (else it derives it the
+    same way: outputs above full scale are scaled to :data:`PEAK_LIMIT`).
+    """
+    if params is None:
+        out = pipeline(y, sample_rate=sample_rate, rng=seed)
+        params = pipeline.last_params
+    else:
+        out = pipeline.apply_params(y, sample_rate=sample_rate, params=params)
+    if not np.all(np.isfinite(out)):
+        raise ValueError("the pipeline produced non-finite samples")
+    if scale is None:
+        peak = float(np.max(np.abs(out))) if out.size else 0.0
+        scale = PEAK_LIMIT / peak if peak > 1.0 else 1.0
+    if scale != 1.0:
+        out = (out * np.float32(scale)).astype(out.dtype)
+    return out, params, float(scale)
+
+
+def _same_bytes(a: str, b: str) -> bool:
+    import filecmp
+
+    return filecmp.cmp(a, b, shallow=False)
+
+
+def _process(task):
+    """Load one input and write its outputs; returns ``(rel, [result dicts])`` (never raises)."""
+    from ..audio.io import load, save
+
+    in_dir, out_dir, in_real, rel, jobs, settings, fingerprint = task
+    results = []
+    try:
+        path = os.path.join(in_dir, rel)
+        y, sr = load(path, sample_rate=settings["sample_rate"], dtype=np.float32)
+        if y.shape[-1] == 0:
+            raise ValueError("the file holds no samples")
+        st = os.stat(path)
+        if (st.st_size, st.st_mtime_ns) != (fingerprint["input_size"], fingerprint["input_mtime_ns"]):
+            raise ValueError("the input changed while this run was reading it; rerun to pick up the new version")
+    except Exception as exc:  # noqa: BLE001 - any unreadable input is a recorded failure
+        return rel, [{"ok": False, "input": rel, "output": None, "error": _one_line(exc)}]
+    for job in jobs:
+        out_path = os.path.join(out_dir, job["output"])
+        try:
+            folder = os.path.dirname(out_path)
+            os.makedirs(folder, exist_ok=True)
+            if _inside(os.path.realpath(folder), in_real):
+                raise ValueError(f"refusing to write inside the input folder: {out_path}")
+            with about(f"input {rel!r}"):  # named in the pipeline's warnings
+                out, params, scale = _render(_PIPELINE, y, sr, seed=job["seed"])
+            exists = os.path.exists(out_path)
+            target = out_path
+            if exists:  # write beside it, then compare: never overwrite without being asked
+                target = os.path.join(folder, f".{os.path.basename(out_path)}.{os.getpid()}.cmp.{settings['format']}")
+            save(target, out, sample_rate=sr, subtype=settings["subtype"])
+            if exists:
+                same = _same_bytes(target, out_path)
+                if same or settings["overwrite"] or job["replace"]:
+                    os.replace(target, out_path)
+                else:
+                    os.unlink(target)
+                    raise FileExistsError(f"{job['output']} exists with different content (pass --overwrite)")
+            n_channels = 1 if out.ndim == 1 else out.shape[0]
+            line = {
+                "input": rel, "output": job["output"], "copy": job["copy"], "seed": job["seed"],
+                "sample_rate": sr, "n_samples": int(out.shape[-1]), "n_channels": n_channels,
+                "duration_s": out.shape[-1] / sr, "format": settings["format"], "subtype": settings["subtype"],
+                "peak_scale": scale, "params": params, "pipeline": settings["pipeline"],
+                "in_dir": in_dir, "job": job["job"], **fingerprint,
+            }
+            results.append({"ok": True, "line": line})
+        except Exception as exc:  # noqa: BLE001
+            fatal = isinstance(exc, OSError) and exc.errno in _FATAL_ERRNOS
+            results.append({"ok": False, "input": rel, "output": job["output"], "error": _one_line(exc),
+                            "fatal": exc.errno if fatal else None})
+            if fatal:  # a full disk fails every output alike: stop here, the parent stops the run
+                break
+    return rel, results
+
+
+#: Write errors that no other input would escape: the run stops (exit 1) instead of failing every file.
+_FATAL_ERRNOS = frozenset(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EROFS) if e is not None)
+
+
+def _check_out_dir(out_dir: str, in_real: str) -> str:
+    out_real = os.path.realpath(out_dir)
+    if _inside(out_real, in_real):
+        raise ParameterError(f"out_dir {out_dir!r} must not be the input folder or inside it ({in_real!r})")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        probe = os.path.join(out_dir, f".noisegen-write-test.{os.getpid()}")
+        with open(probe, "wb"):
+            pass
+        os.unlink(probe)
+    except OSError as exc:
+        raise ParameterError(f"out_dir {out_dir!r} is not writable: {exc.strerror or exc}") from None
+    return out_real
+
+
+def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None, workers=1, seed=0, shard=None,
+                   overwrite=False, format="wav", subtype="PCM_16", progress=None):
+    """Write ``copies`` augmented versions of every audio file under ``in_dir`` into ``out_dir``.
+
+    Parameters
+    ----------
+    in_dir, out_dir : str or os.PathLike
+        Input folder (searched recursively for wav/flac/ogg/mp3; never
+        written to) and output folder (created; must not be ``in_dir`` or
+        inside it). The input tree is mirrored: ``a/b.wav`` gives
+        ``a/b.aug0.wav``, ``a/b.aug1.wav``, ...
+    pipeline : Transform, dict, JSON file path or None
+        The transform to run; ``None`` for :func:`default_pipeline`.
+    copies : int
+        Outputs per input.
+    sample_rate : int or None
+        Resample every input to this rate first; ``None`` keeps each file's.
+    workers : int
+        Processes (``0``: one per CPU). The outputs do not depend on it.
+    seed : int
+        Base seed; output seeds derive from it, the input's relative path
+        and the copy index (:func:`output_seed`).
+    shard : (k, n), "k/n" or None
+        Process only shard ``k`` of ``n`` (by a hash of the relative path).
+    overwrite : bool
+        Replace outputs that exist with different content.
+    format : {"wav", "flac"}
+    subtype : {"PCM_16", "FLOAT"}
+    progress : bool or None
+        Report progress on stderr (a bar on a terminal, a line every 10 s
+        otherwise); ``None``: only when stderr is a terminal.
+
+    Returns
+    -------
+    AugmentSummary
+
+    Examples
+    --------
+    >>> import noisegen, tempfile, os
+    >>> src, dst = tempfile.mkdtemp(), tempfile.mkdtemp()
+    >>> noisegen.save(os.path.join(src, "a.wav"), noisegen.tone(freq_hz=440.0, sample_rate=16000,
+    ...               n_samples=1600, amplitude=0.3), sample_rate=16000)
+    >>> s = augment_folder(src, dst, copies=2, seed=0, progress=False)
+    >>> s.n_written, sorted(f for f in os.listdir(dst) if f.endswith(".wav"))
+    (2, ['a.aug0.wav', 'a.aug1.wav'])
+    """
+    t0 = time.perf_counter()
+    in_dir = os.path.abspath(_existing_dir(in_dir, "in_dir"))
+    in_real = os.path.realpath(in_dir)
+    copies = check_int(copies, "copies", low=1)
+    if sample_rate is not None:
+        sample_rate = check_sample_rate(sample_rate)
+    workers = _check_workers(workers)
+    seed = check_int(seed, "seed", low=0)
+    shard = check_shard(shard)
+    fmt = format.lower() if isinstance(format, str) else format
+    if fmt not in FORMATS:
+        raise ParameterError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    if subtype not in SUBTYPES:
+        raise ParameterError(f"subtype must be one of {', '.join(SUBTYPES)}, got {subtype!r}")
+    if fmt == "flac" and subtype == "FLOAT":
+        raise ParameterError("subtype 'FLOAT' is not available for flac output; use PCM_16 or format='wav'")
+    pipeline = _as_pipeline(pipeline)
+    try:
+        pipeline_config = pipeline.to_dict()
+        pipeline_json = json.dumps(pipeline_config, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"pipeline must serialise to JSON for the manifest: {exc}") from None
+    if not os.fspath(out_dir).strip():
+        raise ParameterError("out_dir must not be empty (it would mean the current folder)")
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    _check_out_dir(out_dir, in_real)
+    settings = {"sample_rate": sample_rate, "format": fmt, "subtype": subtype, "overwrite": bool(overwrite),
+                "pipeline": pipeline_config}
+    with OutDirLock(out_dir, shard) as lock:
+        for holder in lock.stale:
+            warnings.warn(f"out_dir {out_dir!r} was locked by a run that did not finish ({holder}); "
+                          "taking its lock over", NoisegenWarning, stacklevel=2)
+        summary = AugmentSummary(workers=workers)
+        plan = _plan(in_dir, out_dir, in_real, summary, settings, copies=copies, seed=seed, shard=shard,
+                     pipeline_json=pipeline_json)
+        _prepare(pipeline, plan, sample_rate)
+        _run(pipeline, plan, out_dir, summary, progress)
+    summary.n_failed = len(summary.failures)
+    summary.wall_s = time.perf_counter() - t0
+    return summary
+
+
+def _prepare(pipeline, plan: Plan, sample_rate) -> None:
+    """Load the pipeline's noise/RIR banks here, once, at every rate the inputs need.
+
+    Forked workers then share them (copy on write) instead of each loading
+    its own, and a bad noise or RIR file fails the run once, before the
+    first input, instead of failing every input.
+    """
+    if not plan.tasks:
+        return
+    rates = {sample_rate} if sample_rate is not None else {r for _, r in plan.estimate.values() if r}
+    for rate in sorted(rates):
+        try:
+            pipeline.prepare(rate)
+        except ParameterError as exc:
+            raise ParameterError(f"pipeline: {' '.join(str(exc).split())}") from None
+
+
+def _run(pipeline, plan: Plan, out_dir: str, summary: AugmentSummary, progress) -> None:
+    """Process the planned inputs (here or in a pool of forked workers) and record the results."""
+    manifest_path, failures_path = os.path.join(out_dir, MANIFEST), os.path.join(out_dir, FAILURES)
+    tasks = plan.tasks
+    pending_audio = sum(d for d, _ in plan.estimate.values())
+    bar = _Progress(len(tasks), pending_audio,
+                    enabled=sys.stderr.isatty() if progress is None else bool(progress))
+    rewritten = set()
+
+    def collect(rel_results):
+        rel, results = rel_results
+        for r in results:
+            if r["ok"]:
+                line = r["line"]
+                _append_line(manifest_path, line)
+                if line["output"] in plan.done:
+                    rewritten.add(line["output"])
+                summary.n_written += 1
+                summary.audio_s += line["duration_s"]
+            else:
+                rec = {"input": r["input"], "output": r["output"], "error": r["error"]}
+                _append_line(failures_path, rec)
+                summary.failures.append(rec)
+                if r.get("fatal"):
+                    raise OSError(r["fatal"], f"{os.strerror(r['fatal'])} writing into {out_dir!r}")
+        bar.update(1, plan.estimate[rel][0])
+
+    try:
+        if summary.workers == 1 or len(tasks) <= 1:
+            summary.workers = 1
+            _init_worker(pipeline)
+            for task in tasks:
+                collect(_process(task))
+        else:
+            _run_pool(pipeline, tasks, min(summary.workers, len(tasks)), collect)
+    finally:
+        bar.close()
+        if rewritten:  # --overwrite, or a changed input, gave outputs a second line: keep the last one
+            _dedupe_manifest(out_dir)
+
+
+def _run_pool(pipeline, tasks, n_workers, collect) -> None:
+    # Kernels are serial and nogil (never parallel=True), so forking is safe and lets the
+    # workers share the noise/RIR arrays loaded by _prepare; elsewhere spawn and rebuild.
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    ctx = multiprocessing.get_context(method)
+    # Ctrl-C goes to the whole process group. SIGINT stays blocked while the workers start
+    # (they ignore it from their first instruction on) and reaches only the parent, which
+    # leaves the `with` block and so terminates the pool.
+    blocked = hasattr(signal, "pthread_sigmask")
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pool = ctx.Pool(n_workers, initializer=_init_pool_worker, initargs=(pipeline,))
+    finally:
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    with pool:
+        for results in pool.imap_unordered(_process, tasks, chunksize=1):
+            collect(results)
+
+
+def replay(line, *, in_dir=None, out_path=None):
+    """Rebuild one output from its manifest line.
+
+    Loads the input at the line's ``sample_rate``, replays the recorded
+    ``params`` through the recorded ``pipeline`` and multiplies by the
+    recorded ``peak_scale`` (below 1 when the pipeline's output went over
+    full scale), which gives the written samples exactly.
+
+    Parameters
+    ----------
+    line : dict or str
+        A manifest line (parsed, or the JSON text).
+    in_dir : str or None
+        Where the input lives now (default: the ``in_dir`` recorded in the line).
+    out_path : str or None
+        Also write the result there, with the recorded format and subtype
+        (byte-identical to the original output).
+
+    Returns
+    -------
+    y : np.ndarray, float32
+        The samples that were written (before quantisation).
+    sample_rate : int
+
+    Warns
+    -----
+    NoisegenWarning
+        The input's bytes differ from those the line records (it was edited
+        since), so the result will differ from the original output.
+    """
+    from ..audio.io import load, save
+    from ..transforms import Transform
+
+    if isinstance(line, str):
+        line = json.loads(line)
+    pipeline = Transform.from_dict(line["pipeline"])
+    path = os.path.join(in_dir or line["in_dir"], line["input"])
+    if all(k in line for k in FINGERPRINT_FIELDS) and fingerprint_changed(line, input_fingerprint(path)):
+        warnings.warn(f"{path!r} differs from the input {line['output']!r} was made from; the replay will differ",
+                      NoisegenWarning, stacklevel=2)
+    y, sr = load(path, sample_rate=line["sample_rate"], dtype=np.float32)
+    out, _, _ = _render(pipeline, y, sr, params=line["params"], scale=line.get("peak_scale"))
+    if out_path is not None:
+        save(out_path, out, sample_rate=sr, subtype=line["subtype"])
+    return out, sr

@@ -1,0 +1,99 @@
+"""The output folder's JSON-lines records: ``manifest.jsonl`` (one line per
+written output) and ``failures.jsonl``; appends under a lock, repair of a
+torn last line, de-duplication, and the job key that says an output is
+complete."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+from .outdir import jsonl_lock
+
+MANIFEST = "manifest.jsonl"
+FAILURES = "failures.jsonl"
+
+
+def _append_line(path: str, record: dict) -> None:
+    """Append one JSON line with a single write (O_APPEND), so lines never interleave."""
+    data = (json.dumps(record, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
+    with jsonl_lock(os.path.dirname(path)):  # not in the middle of another shard's rewrite
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+
+
+def _read_jsonl(path: str) -> list[dict]:
+    out = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by a kill
+                if isinstance(rec, dict):
+                    out.append(rec)
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def read_manifest(out_dir) -> dict[str, dict]:
+    """The valid manifest lines of ``out_dir``, by output path (the last line per output wins)."""
+    return {rec["output"]: rec for rec in _read_jsonl(os.path.join(out_dir, MANIFEST)) if "output" in rec}
+
+
+def _dedupe_manifest(out_dir: str) -> None:
+    """Rewrite the manifest with one line per output (the last) if it holds more (belt and braces)."""
+    path = os.path.join(out_dir, MANIFEST)
+    with jsonl_lock(out_dir):
+        records = [rec for rec in _read_jsonl(path) if "output" in rec]
+        latest = {rec["output"]: rec for rec in records}
+        if len(latest) != len(records):
+            _rewrite_jsonl(path, list(latest.values()))
+
+
+def _rewrite_jsonl(path: str, records: list[dict]) -> None:
+    tmp = f"{path}.{os.getpid()}.rewrite"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec, sort_keys=True, allow_nan=False) + "\n")
+    os.replace(tmp, path)
+
+
+def _repair_tail(path: str) -> None:
+    """Cut a partial last line (left by a kill mid-write) so the next append starts clean."""
+    try:
+        with open(path, "rb+") as fh:
+            data = fh.read()
+            if data and not data.endswith(b"\n"):
+                fh.truncate(data.rfind(b"\n") + 1)
+    except FileNotFoundError:
+        pass
+
+
+# -- one input ----------------------------------------------------------------------------------
+
+
+def _job_key(seed: int, pipeline_json: str, sample_rate, fmt: str, subtype: str) -> str:
+    text = json.dumps([seed, pipeline_json, sample_rate, fmt, subtype])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _complete(out_dir: str, line: dict | None, job_key: str) -> bool:
+    if line is None or line.get("job") != job_key:
+        return False
+    try:
+        import soundfile as sf
+
+        info = sf.info(os.path.join(out_dir, line["output"]))
+    except Exception:  # noqa: BLE001 - missing or unreadable: not complete
+        return False
+    return info.frames == line.get("n_samples") and info.samplerate == line.get("sample_rate")
+
+
+# -- the driver ---------------------------------------------------------------------------------

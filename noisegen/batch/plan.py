@@ -1,0 +1,233 @@
+"""Planning a folder job: discover the inputs, assign shards, name the
+outputs and their seeds, skip complete outputs, clean stale temporary files."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._core.errors import NoisegenWarning, ParameterError
+from .._core.rng import derive_key, resolve_key
+from .._core.validation import check_int
+from ..audio.io import AUDIO_EXTENSIONS
+from .manifest import (FAILURES, MANIFEST, _append_line, _complete, _dedupe_manifest, _job_key, _read_jsonl, _repair_tail,
+                       _rewrite_jsonl, read_manifest)
+from .outdir import file_kind, fingerprint_changed, input_fingerprint, jsonl_lock
+
+
+def _existing_dir(path, name):
+    if not os.path.isdir(path):
+        what = "is not a folder" if os.path.exists(path) else "does not exist"
+        raise ParameterError(f"{name} {os.fspath(path)!r} {what}")
+    return os.fspath(path)
+
+
+def _inside(path: str, folder: str) -> bool:
+    """``path`` equals ``folder`` or lies under it (both real paths)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _one_line(exc) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())
+
+
+# Temporary files left by a killed run: noisegen.save's ".<output>.<8 chars>.part", our
+# ".<output>.<pid>.cmp.<fmt>" (and the save temp of that). Group "base" is the output's name.
+_TMP_RE = re.compile(
+    r"^\.+(?P<base>.+?\.aug\d+\.(?:wav|flac))"
+    r"\.(?:[a-z0-9_]{8}\.part|\d+\.cmp\.(?:wav|flac)(?:\.[a-z0-9_]{8}\.part)?)$"
+)
+
+
+def _discover(in_dir: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """Relative POSIX paths of the audio files under ``in_dir``, sorted; hidden names skipped.
+
+    Also returns ``(rel, reason)`` for names with an audio ending that are not
+    regular files (FIFO, socket, device, dangling symlink): never opened (a
+    FIFO would block), reported as failures.
+    """
+    found, odd = [], []
+    for root, dirs, files in os.walk(in_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if name.startswith(".") or os.path.splitext(name)[1].lower() not in AUDIO_EXTENSIONS:
+                continue
+            path = os.path.join(root, name)
+            rel = Path(os.path.relpath(path, in_dir)).as_posix()
+            try:
+                mode = os.stat(path).st_mode
+            except OSError as exc:
+                odd.append((rel, "a dangling symlink" if os.path.islink(path) else (exc.strerror or str(exc))))
+                continue
+            if stat.S_ISREG(mode):
+                found.append(rel)
+            else:
+                odd.append((rel, f"{file_kind(mode)}, not a regular file (never opened)"))
+    return sorted(found), sorted(odd)
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _path_hash(rel: str) -> tuple[int, int]:
+    digest = hashlib.sha256(rel.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:16], "little")
+
+
+def output_name(rel: str, copy: int, fmt: str = "wav") -> str:
+    """``dir/name.ext`` -> ``dir/name.aug<copy>.<fmt>``."""
+    stem = rel.rsplit(".", 1)[0] if "." in rel.rsplit("/", 1)[-1] else rel
+    return f"{stem}.aug{copy}.{fmt}"
+
+
+def output_seed(seed: int, rel: str, copy: int) -> int:
+    """The seed of output ``copy`` of input ``rel`` (a 64-bit int)."""
+    return derive_key(resolve_key(seed, "seed"), *_path_hash(rel), copy)
+
+
+def _in_shard(rel: str, shard) -> bool:
+    if shard is None:
+        return True
+    k, n = shard
+    return _path_hash(rel)[0] % n == k
+
+
+def check_shard(shard):
+    if shard is None:
+        return None
+    if isinstance(shard, str):
+        m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", shard)
+        if not m:
+            raise ParameterError(f"shard must look like K/N (e.g. 0/4), got {shard!r}")
+        shard = (int(m.group(1)), int(m.group(2)))
+    if not isinstance(shard, (tuple, list)) or len(shard) != 2:
+        raise ParameterError(f"shard must be (k, n) or 'k/n', got {shard!r}")
+    n = check_int(shard[1], "shard n", low=1)
+    k = check_int(shard[0], "shard k", low=0, high=n - 1)
+    return k, n
+
+
+# -- jsonl files --------------------------------------------------------------------------------
+
+
+def _check_workers(workers) -> int:
+    """``workers`` (0: all CPUs) capped at the CPUs available, with a warning when capped."""
+    workers = check_int(workers, "workers", low=0)
+    cpus = available_cpus()
+    if workers > cpus:
+        warnings.warn(f"workers={workers} is more than the {cpus} CPU{'s' if cpus != 1 else ''} available; "
+                      f"using {cpus}", NoisegenWarning, stacklevel=3)
+    return min(workers, cpus) or cpus
+
+
+@dataclass
+class Plan:
+    tasks: list
+    estimate: dict  # input -> (seconds of audio to write, its sample rate or None)
+    done: dict  # the manifest at the start, by output
+
+
+def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, pipeline_json) -> Plan:
+    """Discover and shard the inputs, fingerprint them and find what is still to do."""
+    found, odd = _discover(in_dir)
+    inputs = [rel for rel in found if _in_shard(rel, shard)]
+    summary.n_inputs = len(inputs)
+    for rel, reason in odd:
+        if _in_shard(rel, shard):
+            summary.failures.append({"input": rel, "output": None, "error": f"not read: {reason}"})
+    manifest_path, failures_path = os.path.join(out_dir, MANIFEST), os.path.join(out_dir, FAILURES)
+    with jsonl_lock(out_dir):
+        _repair_tail(manifest_path)
+        _repair_tail(failures_path)
+    _dedupe_manifest(out_dir)
+    done = read_manifest(out_dir)
+    fmt, subtype, sample_rate = settings["format"], settings["subtype"], settings["sample_rate"]
+    tasks, mine, estimate = [], set(), {}
+    owner: dict[str, str] = {}
+    for rel in inputs:
+        try:
+            fingerprint = input_fingerprint(os.path.join(in_dir, rel))
+        except (OSError, ParameterError) as exc:
+            summary.failures.append({"input": rel, "output": None, "error": _one_line(exc)})
+            continue
+        jobs = []
+        for k in range(copies):
+            out_rel = output_name(rel, k, fmt)
+            mine.add(out_rel)
+            summary.n_outputs += 1
+            if out_rel in owner:  # a.wav and a.flac in one folder: both would write a.aug0.wav
+                summary.failures.append({"input": rel, "output": out_rel,
+                                         "error": f"output name collides with that of {owner[out_rel]}"})
+                continue
+            owner[out_rel] = rel
+            s = output_seed(seed, rel, k)
+            key = _job_key(s, pipeline_json, sample_rate, fmt, subtype)
+            job = {"output": out_rel, "copy": k, "seed": s, "job": key, "replace": False}
+            line = done.get(out_rel)
+            if not settings["overwrite"] and line is not None:
+                if line.get("job") != key and os.path.exists(os.path.join(out_dir, out_rel)):
+                    summary.failures.append({"input": rel, "output": out_rel, "error": (
+                        f"FileExistsError: {out_rel} was made with other settings (seed, pipeline, sample rate or "
+                        "format); use another OUT_DIR or --overwrite")})
+                    continue
+                if line.get("job") == key and fingerprint_changed(line, fingerprint):
+                    job["replace"] = True  # our output, made from other input bytes: redo and replace it
+                    summary.n_redone += 1
+                elif _complete(out_dir, line, key):
+                    summary.n_skipped += 1
+                    continue
+            jobs.append(job)
+        if jobs:
+            tasks.append((in_dir, out_dir, in_real, rel, jobs, settings, fingerprint))
+            duration, rate = _probe(os.path.join(in_dir, rel))
+            estimate[rel] = (duration * len(jobs), rate)  # for the progress report and the banks
+    _clean_temps(out_dir, mine)
+    # Failures recorded for this shard by earlier runs are superseded by this run.
+    with jsonl_lock(out_dir):
+        old_failures = _read_jsonl(failures_path)
+        kept = [f for f in old_failures if not _in_shard(str(f.get("input")), shard)]
+        if len(kept) != len(old_failures):
+            _rewrite_jsonl(failures_path, kept)
+    for f in summary.failures:
+        _append_line(failures_path, f)
+    return Plan(tasks, estimate, done)
+
+
+def _clean_temps(out_dir: str, mine: set[str]) -> int:
+    """Remove temporary files a killed run left for outputs of this shard; returns how many."""
+    removed = 0
+    for root, dirs, files in os.walk(out_dir):
+        for name in files:
+            m = _TMP_RE.match(name) if name.startswith(".") else None
+            if m is None:
+                continue
+            rel = Path(os.path.relpath(os.path.join(root, m.group("base")), out_dir)).as_posix()
+            if rel in mine:
+                os.unlink(os.path.join(root, name))
+                removed += 1
+    for name in os.listdir(out_dir):  # jsonl rewrites cut short
+        if name.endswith(".rewrite") and name.startswith((MANIFEST, FAILURES)):
+            os.unlink(os.path.join(out_dir, name))
+    return removed
+
+
+def _probe(path: str) -> tuple[float, int | None]:
+    """(duration in seconds, sample rate) of an input from its header; (0, None) if unreadable."""
+    try:
+        import soundfile as sf
+
+        info = sf.info(path)
+        return info.frames / info.samplerate, int(info.samplerate)
+    except Exception:  # noqa: BLE001 - unreadable: the worker reports it
+        return 0.0, None

@@ -1,0 +1,348 @@
+"""The ``noisegen`` command line: ``synth`` and ``info`` (and ``augment`` when installed).
+
+::
+
+    noisegen synth KIND OUT.wav --duration-s S [--sample-rate SR] [--seed S] [...]
+    noisegen info FILE...
+
+Errors never show a traceback: one line on stderr, exit status 2 for a usage
+error (bad option or value) and 1 for a failure at run time (unreadable or
+unwritable file). The ``augment`` subcommand lives in
+``noisegen/_cli_augment.py`` (``add_parser(subparsers)`` and ``run(args) ->
+int``); it is registered when that module exists and is imported only then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import math
+import sys
+import warnings
+
+__all__ = ["main"]
+
+NOISE_KINDS = ("white", "pink", "brown", "blue", "violet", "colored", "speech-shaped")
+OSCILLATOR_KINDS = ("tone", "chirp", "square", "sawtooth", "triangle", "impulse-train", "hum")
+KINDS = NOISE_KINDS + OSCILLATOR_KINDS
+
+#: Default ``--amplitude``: the RMS of noise kinds, the peak of oscillator kinds.
+DEFAULT_NOISE_RMS = 0.1
+DEFAULT_PEAK = 0.5
+#: Range of every ``--sample-rate`` (Hz), checked before anything is read or allocated.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1, 768_000
+#: Most samples (all channels) ``synth`` writes, and most ``--channels``.
+MAX_SAMPLES = 2**31
+MAX_CHANNELS = 256
+
+
+class _UsageError(Exception):
+    """A bad combination of options found after parsing (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error message (no usage dump) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def int_in(low: int, high: int, what: str = "an integer"):
+    """An argparse ``type`` for an integer in ``[low, high]`` (one-line error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what} in [{low}, {high}], got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {what} in [{low}, {high}], got {text!r}")
+        return value
+
+    return parse
+
+
+#: ``--sample-rate`` of every subcommand.
+sample_rate_arg = int_in(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE, "a sample rate in Hz")
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = _Parser(prog="noisegen", description="Synthesise, inspect and augment audio for speech models.")
+    parser.add_argument("--version", action="version", version=f"noisegen {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("synth", help="write synthetic noise or a test signal to an audio file",
+                       description="Write synthetic noise or a test signal to an audio file.")
+    p.add_argument("kind", metavar="KIND", choices=KINDS, help="one of: " + ", ".join(KINDS))
+    p.add_argument("out", metavar="OUT", help="output file (.wav, .flac, ...); written atomically")
+    p.add_argument("--duration-s", type=_nonnegative_float, required=True, help="length in seconds")
+    p.add_argument("--sample-rate", type=sample_rate_arg, default=16000,
+                   help=f"Hz, {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} (default 16000)")
+    p.add_argument("--seed", type=int, default=None, help="random seed of the noise kinds (default: fresh)")
+    p.add_argument("--beta", type=_finite_float, help="PSD exponent of KIND colored, in [-2, 2]")
+    p.add_argument("--freq-hz", type=_finite_float,
+                   help="frequency (tone, square, sawtooth, triangle, impulse-train) or start frequency (chirp)")
+    p.add_argument("--end-freq-hz", type=_finite_float, help="end frequency of KIND chirp")
+    p.add_argument("--method", choices=("linear", "logarithmic"), help="sweep of KIND chirp (default linear)")
+    p.add_argument("--mains-hz", type=int, choices=(50, 60), help="mains frequency of KIND hum (default 50)")
+    p.add_argument("--amplitude", type=_finite_float,
+                   help=f"RMS of noise kinds (default {DEFAULT_NOISE_RMS}), peak of oscillators (default {DEFAULT_PEAK})")
+    p.add_argument("--channels", type=int_in(1, MAX_CHANNELS), default=1,
+                   help=f"number of channels, 1..{MAX_CHANNELS} (default 1)")
+    p.add_argument("--subtype", help="file subtype, e.g. PCM_16 (default for .wav), PCM_24, FLOAT")
+    p.set_defaults(handler=_run_synth)
+
+    p = sub.add_parser("info", help="print sample rate, channels, duration, subtype and levels of audio files",
+                       description="Print sample rate, channels, duration, subtype, peak and RMS dBFS of audio files.")
+    p.add_argument("files", metavar="FILE", nargs="+")
+    p.set_defaults(handler=_run_info)
+
+    _add_augment(sub)
+    return parser
+
+
+def _add_augment(sub) -> None:
+    """Register ``augment`` from ``noisegen._cli_augment`` when that module exists.
+
+    A module that exists but fails to import still gets a subcommand, which
+    reports the failure (exit status 1) instead of breaking ``synth``/``info``.
+    """
+    name = __package__ + ".augment"
+    if importlib.util.find_spec(name) is None:
+        return
+    try:
+        module = importlib.import_module(name)
+        module.add_parser(sub)
+        sub.choices["augment"].set_defaults(handler=module.run)
+    except Exception as exc:  # noqa: BLE001 - reported when the subcommand is used
+        message = f"the augment command is unavailable ({type(exc).__name__}: {exc})"
+
+        def broken(args, _message=message):
+            raise RuntimeError(_message)
+
+        if "augment" not in sub.choices:
+            stub = sub.add_parser("augment", help="(unavailable)", add_help=False)
+            stub.add_argument("rest", nargs=argparse.REMAINDER)
+        sub.choices["augment"].set_defaults(handler=broken)
+
+
+# ----------------------------------------------------------------------------- synth
+
+_OPTION_KINDS = {
+    "beta": ("colored",),
+    "freq_hz": ("tone", "chirp", "square", "sawtooth", "triangle", "impulse-train"),
+    "end_freq_hz": ("chirp",),
+    "method": ("chirp",),
+    "mains_hz": ("hum",),
+}
+_REQUIRED = {"colored": ("beta",), "chirp": ("freq_hz", "end_freq_hz"),
+             "tone": ("freq_hz",), "square": ("freq_hz",), "sawtooth": ("freq_hz",),
+             "triangle": ("freq_hz",), "impulse-train": ("freq_hz",)}
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def _check_options(args) -> None:
+    for dest, kinds in _OPTION_KINDS.items():
+        if getattr(args, dest) is not None and args.kind not in kinds:
+            raise _UsageError(f"{_flag(dest)} does not apply to KIND {args.kind} (only to {', '.join(kinds)})")
+    for dest in _REQUIRED.get(args.kind, ()):
+        if getattr(args, dest) is None:
+            raise _UsageError(f"KIND {args.kind} needs {_flag(dest)}")
+    if args.duration_s * args.sample_rate * args.channels > MAX_SAMPLES:
+        raise _UsageError(f"--duration-s {args.duration_s:g} at {args.sample_rate} Hz and {args.channels} channel(s) "
+                          f"is more than {MAX_SAMPLES} samples")
+
+
+def _synthesise(args):
+    import numpy as np
+
+    from .. import synth
+
+    sr = args.sample_rate
+    n = round(args.duration_s * sr)
+    n_channels = None if args.channels == 1 else args.channels
+    if args.kind in NOISE_KINDS:
+        rms = DEFAULT_NOISE_RMS if args.amplitude is None else args.amplitude
+        if args.kind == "speech-shaped":
+            return synth.speech_shaped_noise(sample_rate=sr, n_samples=n, rng=args.seed, amplitude=rms,
+                                             n_channels=n_channels)
+        beta = args.beta if args.kind == "colored" else synth.NOISE_COLORS[args.kind]
+        y = synth.colored_noise(n, beta=beta, rng=args.seed, n_channels=n_channels, dtype=np.float32)
+        y *= np.float32(rms)
+        return y
+    common = dict(sample_rate=sr, n_samples=n, amplitude=DEFAULT_PEAK if args.amplitude is None else args.amplitude,
+                  n_channels=n_channels)
+    if args.kind == "hum":
+        return synth.hum(mains_hz=float(args.mains_hz or 50), **common)
+    if args.kind == "chirp":
+        return synth.chirp(freq_hz=args.freq_hz, end_freq_hz=args.end_freq_hz, method=args.method or "linear",
+                           **common)
+    fn = {"tone": synth.tone, "square": synth.square, "sawtooth": synth.sawtooth, "triangle": synth.triangle,
+          "impulse-train": synth.impulse_train}[args.kind]
+    return fn(freq_hz=args.freq_hz, **common)
+
+
+def _run_synth(args) -> int:
+    from ..audio.io import save
+
+    _check_options(args)
+    y = _synthesise(args)
+    save(args.out, y, sample_rate=args.sample_rate, subtype=args.subtype)
+    return 0
+
+
+# ----------------------------------------------------------------------------- info
+
+
+def _db(value: float) -> str:
+    return "-inf" if value == -math.inf else f"{value:.1f}"
+
+
+def _run_info(args) -> int:
+    from .._core.errors import NoisegenError
+    from ..audio.io import info
+
+    status = 0
+    for path in args.files:
+        try:
+            m = info(path)
+        except (OSError, NoisegenError) as exc:
+            _say(f"noisegen info: error: {_describe(exc)}")
+            status = 1
+            continue
+        levels = f"peak {_db(m.peak_dbfs)} dBFS, RMS {_db(m.rms_dbfs)} dBFS"
+        if m.n_nonfinite:
+            levels = (f"{m.n_nonfinite} non-finite samples (NaN/inf) of {m.frames * m.channels}; "
+                      f"the finite ones: {levels}")
+        print(f"{path}: {m.sample_rate} Hz, {m.channels} ch, {m.duration_s:.3f} s ({m.frames} frames), "
+              f"{m.subtype} ({m.format}), {levels}", flush=True)
+    return status
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+#: Python argument names as the command line spells them, for error messages.
+_OPTION_NAMES = {"freq_hz": "--freq-hz", "end_freq_hz": "--end-freq-hz", "beta": "--beta",
+                 "amplitude": "--amplitude", "mains_hz": "--mains-hz", "subtype": "--subtype",
+                 "path": "OUT", "duration_s": "--duration-s", "sample_rate": "--sample-rate"}
+
+
+def _as_option(message: str) -> str:
+    head, _, rest = message.partition(" ")
+    return f"{_OPTION_NAMES[head]} {rest}" if head in _OPTION_NAMES else message
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename!r}" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    return str(exc) or type(exc).__name__
+
+
+def _warning_printer(prog: str, fallback):
+    """``warnings.showwarning`` that prints a NoisegenWarning at once, as one line (no source line)."""
+    from .._core.errors import NoisegenWarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, NoisegenWarning):
+            _say(f"{prog}: warning: {' '.join(str(message).split())}")
+        else:
+            fallback(message, category, filename, lineno, file, line)
+
+    return show
+
+
+def _commands(parser) -> list[str]:
+    for action in parser._subparsers._group_actions:
+        return list(action.choices)
+    return []
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush does not fail on the closed pipe."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real stdout (captured in tests)
+        pass
+
+
+def main(argv=None) -> int:
+    """Run the ``noisegen`` command; return its exit status."""
+    from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
+
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # bare `noisegen`: say how it is used
+        parser.print_usage(sys.stderr)
+        _say(f"noisegen: error: a COMMAND is required ({', '.join(_commands(parser))}); see noisegen --help")
+        return 2
+    try:
+        args = parser.parse_args(argv)  # usage errors: one line on stderr, status 2
+    except SystemExit as exc:  # also --help and --version (status 0)
+        return exc.code if isinstance(exc.code, int) else 2
+    prog = f"noisegen {args.command}"
+    with warnings.catch_warnings():  # restores showwarning and the filters afterwards
+        warnings.simplefilter("always", NoisegenWarning)
+        warnings.showwarning = _warning_printer(prog, warnings.showwarning)
+        try:
+            status = args.handler(args)
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        except BrokenPipeError:  # `noisegen info *.wav | head -1`: the reader left; stop quietly
+            _silence_stdout()
+            status = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the broken pipe
+        except (_UsageError, ParameterError) as exc:
+            _say(f"{prog}: error: {_as_option(str(exc))}")
+            status = 2
+        except (OSError, NoisegenError) as exc:
+            _say(f"{prog}: error: {_describe(exc)}")
+            status = 1
+        except KeyboardInterrupt:
+            _say(f"{prog}: interrupted")
+            status = 130
+        except RuntimeError as exc:
+            _say(f"{prog}: error: {exc}")
+            status = 1
+        except Exception as exc:  # never a traceback on the command line
+            _say(f"{prog}: error: unexpected {type(exc).__name__}: {exc}")
+            status = 1
+    return int(status or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

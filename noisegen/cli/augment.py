@@ -1,0 +1,181 @@
+"""``noisegen augment``: the command-line front of :func:`noisegen.batch.augment_folder`.
+
+``noisegen/cli.py`` imports this module lazily and calls :func:`add_parser`
+with its subparsers, then :func:`run` with the parsed arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+__all__ = ["add_parser", "run"]
+
+DESCRIPTION = """\
+Write augmented copies of every audio file under IN_DIR (wav, flac, ogg, mp3;
+recursively) into OUT_DIR, mirroring the tree: a/b.wav -> a/b.aug0.wav, ...
+Outputs are byte-identical for any --workers; OUT_DIR/manifest.jsonl records
+every output (seed, applied parameters) and rerunning the same command resumes
+an interrupted job; outputs whose input changed since are redone. One run at a
+time per OUT_DIR (per shard with --shard). Exit status: 0 all written, 1 some
+inputs failed (see OUT_DIR/failures.jsonl) or a run-time failure (disk full),
+2 usage error (also: OUT_DIR busy), 130 interrupted."""
+
+#: ``--snr-db`` range, that of :func:`noisegen.mix_at_snr`.
+SNR_DB_RANGE = (-100.0, 200.0)
+MAX_COPIES = 10_000
+MAX_SEED = 2**64 - 1
+
+
+def _shard(text):
+    from ..batch import check_shard
+    from .._core.errors import ParameterError
+
+    try:
+        return check_shard(text)
+    except ParameterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(low, high=None):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+            raise argparse.ArgumentTypeError(f"expected an integer {bound}, got {value}")
+        return value
+
+    return parse
+
+
+def _snr_db(text):
+    import math
+
+    lo, hi = SNR_DB_RANGE
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in dB, got {text!r}") from None
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise argparse.ArgumentTypeError(f"expected an SNR in [{lo:g}, {hi:g}] dB, got {text!r}")
+    return value
+
+
+def add_parser(subparsers):
+    """Add the ``augment`` subcommand to an argparse ``subparsers`` object."""
+    from . import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, sample_rate_arg
+
+    p = subparsers.add_parser(
+        "augment", help="augment a folder of audio files (resumable, reproducible)", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("in_dir", metavar="IN_DIR", help="input folder (never written to)")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="output folder (created; not inside IN_DIR)")
+    p.add_argument("--noise-dir", metavar="D", help="background noises for the default pipeline")
+    p.add_argument("--rir-dir", metavar="D", help="room impulse responses for the default pipeline (p=0.5)")
+    p.add_argument("--snr-db", nargs=2, type=_snr_db, metavar=("MIN", "MAX"), default=None,
+                   help=f"SNR range of the added noise in dB, within [{SNR_DB_RANGE[0]:g}, {SNR_DB_RANGE[1]:g}] "
+                        "(default 5 20)")
+    p.add_argument("--config", metavar="pipeline.json", help="a JSON pipeline instead of the default one")
+    p.add_argument("--copies", type=_positive_int(1, MAX_COPIES), default=1, metavar="N",
+                   help=f"outputs per input, 1..{MAX_COPIES} (default 1)")
+    p.add_argument("--sample-rate", type=sample_rate_arg, default=None, metavar="SR",
+                   help=f"resample outputs to SR Hz, {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} (default: each input's rate)")
+    p.add_argument("--workers", type=_positive_int(0), default=1, metavar="N",
+                   help="worker processes (0: one per CPU; capped at the CPUs available; default 1)")
+    p.add_argument("--seed", type=_positive_int(0, MAX_SEED), default=0, metavar="S", help="base seed (default 0)")
+    p.add_argument("--shard", type=_shard, default=None, metavar="K/N", help="process only shard K of N")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs that differ")
+    p.add_argument("--format", choices=("wav", "flac"), default="wav", help="output format (default wav)")
+    p.add_argument("--subtype", choices=("PCM_16", "FLOAT"), default="PCM_16", help="sample format (default PCM_16)")
+    p.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="always report progress (default: a bar when stderr is a terminal)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="never report progress")
+    return p
+
+
+def _error(message: str) -> int:
+    print(f"noisegen augment: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _check_args(args) -> str | None:
+    """The first problem with the arguments argparse cannot see (as a message), or None."""
+    if args.config is not None and (args.noise_dir or args.rir_dir or args.snr_db):
+        return ("--config cannot be combined with --noise-dir, --rir-dir or --snr-db "
+                "(put those transforms in the config)")
+    if args.snr_db and args.snr_db[0] > args.snr_db[1]:
+        return f"--snr-db MIN must not exceed MAX, got {args.snr_db[0]:g} {args.snr_db[1]:g}"
+    paths = (("IN_DIR", args.in_dir), ("OUT_DIR", args.out_dir), ("--noise-dir", args.noise_dir),
+             ("--rir-dir", args.rir_dir), ("--config", args.config))
+    for flag, path in paths:
+        if path is not None and not path.strip():  # "" would mean the current folder
+            return f"{flag} must not be empty"
+    for flag, path in paths[:1] + paths[2:4]:
+        if path is not None and not os.path.isdir(path):
+            return f"{flag} {path!r} {'is not a folder' if os.path.exists(path) else 'does not exist'}"
+    if args.config is not None and not os.path.isfile(args.config):  # isfile: never open a FIFO
+        return f"--config {args.config!r} {'is not a regular file' if os.path.exists(args.config) else 'does not exist'}"
+    return None
+
+
+def _describe(exc) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror + (f": {exc.filename!r}" if exc.filename else "")
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def run(args) -> int:
+    """Run ``noisegen augment`` for parsed ``args``; returns the exit status."""
+    from ..batch import augment_folder, default_pipeline
+    from .._core.errors import NoisegenError, ParameterError
+
+    problem = _check_args(args)
+    if problem:
+        return _error(problem)
+    try:
+        if args.config is not None:
+            from ..transforms import load_pipeline
+
+            pipeline = load_pipeline(args.config)
+        else:
+            snr = tuple(args.snr_db) if args.snr_db else (5.0, 20.0)
+            pipeline = default_pipeline(noise_dir=args.noise_dir, rir_dir=args.rir_dir, snr_db=snr)
+    except (NoisegenError, ValueError, RecursionError, OSError) as exc:  # a config too deep is a bad config
+        where = f"--config {args.config!r}" if args.config else "pipeline"
+        text = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())
+        return _error(f"bad {where}: {text}")
+    try:
+        summary = augment_folder(
+            args.in_dir, args.out_dir, pipeline=pipeline, copies=args.copies, sample_rate=args.sample_rate,
+            workers=args.workers, seed=args.seed, shard=args.shard, overwrite=args.overwrite, format=args.format,
+            subtype=args.subtype, progress=args.progress,
+        )
+    except KeyboardInterrupt:
+        print("noisegen augment: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except ParameterError as exc:  # bad settings, a bad noise/RIR file, a busy OUT_DIR: before any output
+        return _error(" ".join(str(exc).split()))
+    except (NoisegenError, OSError) as exc:  # at run time (a full disk): not a usage error
+        print(f"noisegen augment: error: {_describe(exc)}; rerun the same command to resume", file=sys.stderr)
+        return 1
+    print(f"noisegen augment: {summary}")
+    if summary.failures:
+        print(f"noisegen augment: {summary.n_failed} failed; see {os.path.join(args.out_dir, 'failures.jsonl')}")
+    return 1 if summary.failures else 0
+
+
+def main(argv=None) -> int:
+    """Stand-alone entry (``python -m noisegen._cli_augment ...``), same as ``noisegen augment``."""
+    parser = argparse.ArgumentParser(prog="noisegen")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_parser(sub)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

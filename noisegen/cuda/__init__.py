@@ -1,0 +1,360 @@
+"""Batched augmentation on the GPU: a ``(B, T)`` batch in a few kernel launches.
+
+:func:`augment_batch` draws every item's parameters on the host (from
+``rng``, reproducibly) and runs the whole chain on the device:
+
+1. coloured noise, one 1/f**beta bank per item (1 launch, counter RNG: the
+   same key gives the same noise as :func:`noisegen.colored_noise` on CPU);
+2. mixing at a per-item SNR: per-item power reductions on the device, the
+   scales computed there, scale-and-add (4 launches, no host round trip);
+3. per-item gain (1 launch);
+4. per-item Butterworth band-pass, one thread per item (1 launch);
+5. per-item speed factor through the band-limited resampler (1 launch); the
+   output is zero-padded to the longest item and ``lengths`` says where each
+   item ends.
+
+The same function with ``backend="cpu"`` runs the same chain item by item
+with the public CPU functions (the reference the CUDA path is tested
+against, and the one-core baseline of ``bench/bench_gpu.py``).
+
+Where a batched GPU form is not practical: :func:`noisegen.time_stretch`
+(WSOLA chooses each frame's position from the previous output frame: a
+sequential dependency per item, and a per-item search whose cost varies
+with the rate) and :func:`noisegen.pitch_shift` (WSOLA then resampling)
+stay on the CPU; use :func:`noisegen.speed` (here: ``speed=``) on the GPU.
+Reverberation (:func:`noisegen.convolve_rir`) is FFT work: run it with
+CuPy/torch FFTs, not a Numba kernel. ``mix_at_snr(reference="active")`` has
+no CUDA kernel either (frame energies and a host-side threshold).
+
+Nothing here imports :mod:`numba.cuda` until a CUDA call is made.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+
+from .._core.backend import array_dtype, from_device, is_cuda_array, require_cuda, resolve_backend, to_device
+from .._core.validation import check_sample_rate
+from .._core.errors import ParameterError
+from .._core.rng import check_rng, derive_key, resolve_key
+from .._design.noise import check_min_freq, design_bank, initial_state, run_bank
+from .._design.sections import design_sos
+from .._gpu import ops as dispatch
+from ..effects import filters, mix, timescale
+from ..effects.level import gain
+from ..synth import NOISE_COLORS
+
+__all__ = ["augment_batch", "AugmentedBatch"]
+
+
+class AugmentedBatch(NamedTuple):
+    """Result of :func:`augment_batch`."""
+
+    samples: object  #: ``(B, T_out)``, the kind of the input batch (NumPy, numba, CuPy, torch)
+    lengths: np.ndarray  #: ``(B,)`` int64: valid samples of each item (``T`` unless ``speed`` changed it)
+    params: dict  #: per-item parameters drawn (NumPy arrays), enough to replay the batch
+
+
+def _draw(value, name, b, gen, *, low, high):
+    """Per-item values from a number, a ``(lo, hi)`` range (uniform) or a ``(B,)`` ndarray."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        values = np.asarray(value, dtype=np.float64)
+        if values.shape != (b,):
+            raise ParameterError(f"{name} as an array must have shape ({b},) (one per item), got {values.shape}")
+    elif isinstance(value, tuple) and len(value) == 2:
+        lo, hi = (float(v) for v in value)
+        if not lo <= hi:
+            raise ParameterError(f"{name} range must have min <= max, got {value!r}")
+        values = gen.uniform(lo, hi, size=b) if lo < hi else np.full(b, lo)
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        values = np.full(b, float(value))
+    else:
+        raise ParameterError(f"{name} must be a number, a (min, max) tuple or a ({b},) ndarray, got {value!r}")
+    if not (np.all(np.isfinite(values)) and np.all(values >= low) and np.all(values <= high)):
+        raise ParameterError(f"{name} values must lie in [{low:g}, {high:g}], got {values!r}")
+    return values
+
+
+def _draw_speed(speed, b, gen):
+    if speed is None:
+        return None
+    if isinstance(speed, (list, tuple)) and not isinstance(speed, np.ndarray):
+        choices = np.asarray(speed, dtype=np.float64)
+        if choices.size == 0 or not np.all(choices > 0):
+            raise ParameterError(f"speed choices must be positive factors, got {speed!r}")
+        values = gen.choice(choices, size=b)
+    else:
+        values = _draw(speed, "speed", b, gen, low=0.0, high=np.inf)
+        if np.any(values <= 0):
+            raise ParameterError(f"speed factors must be > 0, got {values!r}")
+    return values
+
+
+def _draw_band(band, b, sample_rate):
+    if band is None:
+        return None
+    arr = np.asarray(band, dtype=np.float64)
+    if arr.shape == (2,):
+        arr = np.broadcast_to(arr, (b, 2)).copy()
+    if arr.shape != (b, 2):
+        raise ParameterError(f"band must be (low_hz, high_hz) or a ({b}, 2) array, got shape {arr.shape}")
+    nyq = sample_rate / 2.0
+    if not (np.all(arr[:, 0] > 0) and np.all(arr[:, 0] < arr[:, 1]) and np.all(arr[:, 1] < nyq)):
+        raise ParameterError(f"band edges must satisfy 0 < low_hz < high_hz < {nyq:g}, got {band!r}")
+    return arr
+
+
+def _noise_spec(noise, b, gen):
+    """``(betas or None, noise array or None)``."""
+
+    if noise is None:
+        return None, None
+    if isinstance(noise, str):
+        if noise not in NOISE_COLORS:
+            raise ParameterError(f"noise must be one of {', '.join(NOISE_COLORS)}, a beta, a range or an array, got {noise!r}")
+        return np.full(b, NOISE_COLORS[noise]), None
+    if isinstance(noise, (numbers.Real, tuple)) and not isinstance(noise, bool):
+        return _draw(noise, "noise", b, gen, low=-2.0, high=2.0), None
+    if is_cuda_array(noise) or isinstance(noise, np.ndarray):
+        return None, noise
+    raise ParameterError(f"noise must be a colour name, a beta, a (min, max) beta range or an array, got {noise!r}")
+
+
+def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, band=None, band_order=4,
+                  speed=None, rng=None, backend="auto", threads=None, params=None):
+    """Augment a ``(B, T)`` batch: noise at an SNR, gain, band-pass, speed, with per-item parameters.
+
+    Parameters
+    ----------
+    batch : array [shape=(B, T)], float32 or float64
+        NumPy (copied to the GPU and back with ``backend="cuda"``), or a
+        numba device array / CuPy array / PyTorch CUDA tensor (stays on the
+        device; the result is the same kind).
+    sample_rate : int
+    noise : None, str, float, (min, max) or array
+        A colour (``"pink"``...), a spectral exponent ``beta`` in [-2, 2],
+        a ``(min_beta, max_beta)`` range drawn per item, or a noise array
+        of shape ``(B, T)`` (or ``(T,)`` for all items).
+    snr_db : float, (min, max) or ndarray [shape=(B,)]
+        Required with ``noise``. A silent item or noise is left unchanged.
+    gain_db : None, float, (min, max) or ndarray [shape=(B,)]
+    band : None, (low_hz, high_hz) or ndarray [shape=(B, 2)]
+        Butterworth band-pass of order ``band_order``.
+    speed : None, float, list of factors, or ndarray [shape=(B,)]
+        Speed factor (a list: one factor drawn per item, e.g. ``[0.9, 1.0, 1.1]``).
+    rng : None, int or numpy.random.Generator
+        Draws the per-item parameters and noise keys.
+    backend : {"auto", "cpu", "cuda"}
+        ``"auto"``: CUDA for a CUDA batch, else CPU.
+    threads : int or None
+        CUDA threads per block (tests use tiny ones).
+    params : dict or None
+        Replay given per-item parameters instead of drawing them (``noise``,
+        ``snr_db``, ``gain_db``, ``band``, ``speed`` and ``rng`` must then be
+        None): the keys of :attr:`AugmentedBatch.params` (``snr_db`` with
+        ``beta`` and ``noise_keys``, ``gain_db``, ``band_hz``, ``speed``),
+        each ``(B,)`` (``band_hz`` ``(B, 2)``), plus optional boolean
+        ``(B,)`` masks ``noise_applied``, ``gain_applied``, ``band_applied``,
+        ``speed_applied``: an item whose mask is False skips that stage;
+        and an optional float ``noise_min_freq_hz`` (every item's noise is
+        ``colored_noise(..., min_freq_hz=...)``, as in ``AddColoredNoise``).
+        This is how :class:`~noisegen.AugmentStream` runs a pipeline whose
+        transforms apply with a probability.
+
+    Returns
+    -------
+    AugmentedBatch
+        ``samples`` ``(B, max(lengths))``, ``lengths`` and the drawn ``params``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).standard_normal((2, 1600)).astype(np.float32)
+    >>> res = augment_batch(x, sample_rate=16000, noise="pink", snr_db=(5, 15), gain_db=-3.0,
+    ...                     band=(100, 4000), speed=[0.9, 1.1], rng=0, backend="cpu")
+    >>> res.samples.shape[0], sorted(res.params)
+    (2, ['band_hz', 'beta', 'gain_db', 'noise_keys', 'snr_db', 'speed'])
+    """
+    where = resolve_backend(backend, batch, supports_cuda=True)
+    sample_rate = check_sample_rate(sample_rate)
+    check_rng(rng)
+    shape = tuple(batch.shape)
+    if len(shape) != 2:
+        raise ParameterError(f"batch must have shape (B, T), got shape {shape}")
+    if array_dtype(batch) not in (np.float32, np.float64):
+        raise ParameterError(f"batch must be float32 or float64, got dtype {array_dtype(batch)}")
+    b, t = shape
+    if params is not None:
+        if any(v is not None for v in (noise, snr_db, gain_db, band, speed, rng)):
+            raise ParameterError("params replays given parameters: leave noise, snr_db, gain_db, band, speed and rng None")
+        params = _replay_params(params, b, sample_rate)
+        run = _run_cuda if where == "cuda" else _run_cpu
+        return run(batch, None, params, sample_rate=sample_rate, band_order=band_order, threads=threads)
+    key = resolve_key(rng)
+    gen = np.random.default_rng(derive_key(key, 1 << 32))
+    betas, noise_array = _noise_spec(noise, b, gen)
+    params = {}
+    if noise is not None:
+        if snr_db is None:
+            raise ParameterError("snr_db is required when noise is given")
+        params["snr_db"] = _draw(snr_db, "snr_db", b, gen, low=-100.0, high=200.0)
+        if betas is not None:
+            params["beta"] = betas
+            params["noise_keys"] = np.array([derive_key(key, i) for i in range(b)], dtype=np.uint64)
+    if gain_db is not None:
+        params["gain_db"] = _draw(gain_db, "gain_db", b, gen, low=-120.0, high=120.0)
+    if band is not None:
+        params["band_hz"] = _draw_band(band, b, sample_rate)
+    if speed is not None:
+        params["speed"] = _draw_speed(speed, b, gen)
+    run = _run_cuda if where == "cuda" else _run_cpu
+    return run(batch, noise_array, params, sample_rate=sample_rate, band_order=band_order, threads=threads)
+
+
+_STAGES = {"noise": ("snr_db", "beta", "noise_keys"), "gain": ("gain_db",), "band": ("band_hz",), "speed": ("speed",)}
+
+
+def _replay_params(params, b, sample_rate):
+    """Validated copies of given per-item parameters (see ``augment_batch(params=)``)."""
+    if not isinstance(params, dict):
+        raise ParameterError(f"params must be a dict of per-item arrays, got {type(params).__name__}")
+    known = {k for keys in _STAGES.values() for k in keys} | {f"{s}_applied" for s in _STAGES} | {"noise_min_freq_hz"}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ParameterError(f"params has unknown keys {unknown}; expected some of {sorted(known)}")
+    if ("snr_db" in params) != ("beta" in params) or ("beta" in params) != ("noise_keys" in params):
+        raise ParameterError("params must give snr_db, beta and noise_keys together")
+    out = {}
+    if "snr_db" in params:
+        out["snr_db"] = _draw(np.asarray(params["snr_db"]), "snr_db", b, None, low=-100.0, high=200.0)
+        out["beta"] = _draw(np.asarray(params["beta"]), "beta", b, None, low=-2.0, high=2.0)
+        keys = np.asarray(params["noise_keys"])
+        if keys.shape != (b,) or keys.dtype != np.uint64:
+            raise ParameterError(f"noise_keys must be a ({b},) uint64 array, got {keys.dtype} {keys.shape}")
+        out["noise_keys"] = keys
+        if params.get("noise_min_freq_hz") is not None:  # one value for every item, as in AddColoredNoise
+
+            check_min_freq(params["noise_min_freq_hz"], sample_rate)
+            out["noise_min_freq_hz"] = float(params["noise_min_freq_hz"])
+    elif "noise_min_freq_hz" in params:
+        raise ParameterError("params: noise_min_freq_hz given without snr_db, beta and noise_keys")
+    if "gain_db" in params:
+        out["gain_db"] = _draw(np.asarray(params["gain_db"]), "gain_db", b, None, low=-120.0, high=120.0)
+    if "band_hz" in params:
+        out["band_hz"] = _draw_band(params["band_hz"], b, sample_rate)
+    if "speed" in params:
+        out["speed"] = _draw_speed(np.asarray(params["speed"], dtype=np.float64), b, None)
+    for stage, keys in _STAGES.items():
+        name = f"{stage}_applied"
+        if name in params:
+            if keys[0] not in out:
+                raise ParameterError(f"params: {name} given without {keys[0]}")
+            mask = np.asarray(params[name])
+            if mask.shape != (b,) or mask.dtype != np.bool_:
+                raise ParameterError(f"{name} must be a ({b},) bool array, got {mask.dtype} {mask.shape}")
+            out[name] = mask
+    return out
+
+
+def _applied(params, stage, i):
+    mask = params.get(f"{stage}_applied")
+    return _STAGES[stage][0] in params and (mask is None or bool(mask[i]))
+
+
+def _run_cpu(batch, noise_array, params, *, sample_rate, band_order, threads=None):
+    """The same chain, item by item, with the public CPU functions."""
+    from ..effects.level import gain
+
+    x = np.asarray(batch)
+    min_freq = check_min_freq(params.get("noise_min_freq_hz"), sample_rate)
+    b, t = x.shape
+    items = []
+    for i in range(b):
+        y = x[i]
+        if _applied(params, "noise", i):
+            if noise_array is not None:
+                nz = np.asarray(noise_array)
+                nz = nz if nz.ndim == 1 else nz[i]
+            else:
+                bank = design_bank(float(params["beta"][i]), min_freq)
+                k = int(params["noise_keys"][i])
+                nz = np.empty((1, t), dtype=x.dtype)
+                run_bank(nz, bank, k, 0, initial_state(bank, k, 1))
+                nz = nz[0]
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # silent items stay unchanged, as on the GPU
+                y = mix.mix_at_snr(y, nz, snr_db=float(params["snr_db"][i]))
+        if _applied(params, "gain", i):
+            y = gain(y, gain_db=float(params["gain_db"][i]))
+        if _applied(params, "band", i):
+            lo, hi = params["band_hz"][i]
+            y = filters.bandpass(y, low_hz=lo, high_hz=hi, sample_rate=sample_rate, order=band_order)
+        if _applied(params, "speed", i):
+            y = timescale.speed(y, factor=float(params["speed"][i]), sample_rate=sample_rate)
+        items.append(y)
+    lengths = np.array([len(y) for y in items], dtype=np.int64)
+    out = np.zeros((b, int(lengths.max()) if b else t), dtype=x.dtype)
+    for i, y in enumerate(items):
+        out[i, : len(y)] = y
+    return AugmentedBatch(out, lengths, params)
+
+
+def _run_cuda(batch, noise_array, params, *, sample_rate, band_order, threads=None):
+    """The chain on the device, a launch (or four, for mixing) per stage."""
+
+    cuda = require_cuda()
+    d = to_device(batch if is_cuda_array(batch) else np.ascontiguousarray(batch))
+    b, t = d.shape
+    dtype = d.dtype
+    cur = cuda.device_array((b, t), dtype=dtype)
+    cur.copy_to_device(d)
+    if "snr_db" in params:
+        if noise_array is not None:
+            nz = to_device(noise_array if is_cuda_array(noise_array) else np.ascontiguousarray(noise_array, dtype=dtype))
+            nz = nz.reshape(1, nz.shape[0]) if len(nz.shape) == 1 else nz
+            if nz.shape[1] != t or nz.shape[0] not in (1, b):
+                raise ParameterError(f"noise must have shape ({b}, {t}) or ({t},), got {tuple(nz.shape)}")
+        else:
+
+            nz = dispatch.cuda_noise_rows(t, betas=params["beta"], keys=params["noise_keys"], dtype=dtype,
+                                          threads=threads,
+                                          min_freq=check_min_freq(params.get("noise_min_freq_hz"), sample_rate))
+        mix = dispatch._kernels("mix")
+        p_sig = dispatch.row_powers(cur, threads=threads)
+        p_noise = dispatch.row_powers(nz, threads=threads)
+        if nz.shape[0] == 1:
+            p_noise = cuda.to_device(np.full(b, p_noise.copy_to_host()[0]))
+        scales = cuda.device_array(b, dtype=np.float64)
+        dispatch.launch(mix.snr_scales, b, threads, p_sig, p_noise, dispatch._row_array(params["snr_db"]), scales)
+        if "noise_applied" in params:  # scale 0: the item is left unchanged
+            dispatch.launch(mix.gain_rows, b, threads, scales.reshape(b, 1),
+                            dispatch._row_array(params["noise_applied"]), scales.reshape(b, 1))
+        dispatch.launch(mix.mix_rows, b * t, threads, cur, nz, dispatch._row_array(np.zeros(b), np.int64), scales, cur)
+    if "gain_db" in params:
+        gains = (10.0 ** (params["gain_db"] / 20.0)).astype(dtype)
+        if "gain_applied" in params:
+            gains[~params["gain_applied"]] = 1
+        dispatch.launch(dispatch._kernels("mix").gain_rows, b * t, threads, cur, dispatch._row_array(gains, dtype), cur)
+    if "band_hz" in params:
+
+        sos = np.stack([design_sos("bandpass", low_hz=lo, high_hz=hi, sample_rate=sample_rate, order=band_order)
+                        for lo, hi in params["band_hz"]])
+        if "band_applied" in params:  # an identity cascade: y = x exactly
+            sos[~params["band_applied"]] = np.array([1.0, 0.0, 0.0, 1.0, 0.0, 0.0])
+        dispatch.sosfilt_rows(cur, sos, out=cur, threads=threads)
+    lengths = np.full(b, t, dtype=np.int64)
+    if "speed" in params:
+        factors = params["speed"].copy()
+        if "speed_applied" in params:
+            factors[~params["speed_applied"]] = 1.0
+        lengths = np.array([round(t / f) for f in factors], dtype=np.int64)
+        ratios = [dispatch.speed_ratio(float(f)) for f in factors]
+        cur = dispatch.resample_rows(cur, ratios, lengths, threads=threads)
+    return AugmentedBatch(from_device(cur, batch), lengths, params)

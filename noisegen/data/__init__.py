@@ -1,0 +1,3 @@
+"""Training data: the deterministic :class:`AugmentStream` (:mod:`.stream`),
+its batch type (:mod:`.stream`), the stream's GPU path (:mod:`.gpu`) and the
+PyTorch adapter (:mod:`.torch`, imported only on use)."""

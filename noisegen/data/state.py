@@ -1,0 +1,56 @@
+"""Checking an :meth:`AugmentStream.state_dict` before a stream resumes from it.
+
+A state is only valid for the stream that gave it: the same key (unless the
+resuming stream was built with ``rng=None``), item count, sample rate,
+chunking, shuffle and mono, and its counters in range. Anything else is a
+ParameterError, so a wrong state is never silently adopted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._core.errors import ParameterError
+
+_STATE_INTS = ("epoch", "position", "chunk")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _same(a, b) -> bool:
+    """Equal and of the same kind (ints of any width count as one kind; 1 is not True)."""
+    same_kind = type(a) is type(b) or (_is_int(a) and _is_int(b))
+    return same_kind and a == b
+
+
+def check_state(state, identity, key, epochs):
+    """``(key, epoch, position, chunk, pass_end)`` of a valid state, else ParameterError."""
+    if not isinstance(state, dict):
+        raise ParameterError(f"state must be a dict from AugmentStream.state_dict(), got {type(state).__name__}")
+    expected = {"key", "pass_end", *_STATE_INTS, *identity}
+    if set(state) != expected:
+        missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
+        raise ParameterError(f"state must come from AugmentStream.state_dict(): missing {missing}, unexpected {extra}")
+    for name, value in identity.items():
+        if not _same(state[name], value):
+            raise ParameterError(f"state is for a stream with {name}={state[name]!r}, this one has {name}={value!r}")
+    for name in ("key", *_STATE_INTS):
+        if not _is_int(state[name]) or state[name] < 0:
+            raise ParameterError(f"state[{name!r}] must be a non-negative int, got {state[name]!r}")
+    if state["key"] >= 1 << 64:
+        raise ParameterError(f"state['key'] must be below 2**64, got {state['key']!r}")
+    if key is not None and int(state["key"]) != key:
+        raise ParameterError("state is for a stream with another rng (its key differs from this stream's)")
+    epoch, position, chunk = (int(state[k]) for k in _STATE_INTS)
+    n_items = identity["n_items"]
+    if n_items is not None and position >= max(n_items, 1):
+        raise ParameterError(f"state['position'] must be below the {n_items} items of an epoch, got {position}")
+    pass_end = state["pass_end"]
+    if pass_end is not None:
+        if not _is_int(pass_end) or epochs is None or not epoch < pass_end <= epoch + epochs:
+            raise ParameterError(f"state['pass_end'] must be None or an int in ({epoch}, {epoch} + epochs] for "
+                                 f"epochs={epochs!r}, got {pass_end!r}")
+        pass_end = int(pass_end)
+    return int(state["key"]), epoch, position, chunk, pass_end

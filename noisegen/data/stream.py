@@ -1,0 +1,485 @@
+"""AugmentStream: read, resample, augment and chunk a corpus for training.
+
+::
+
+    stream = AugmentStream("data/speech", pipeline, sample_rate=16000, chunk_s=2.0, rng=0)
+    for chunk in stream:               # Chunk(samples, sample_rate, source, start, length, params)
+        ...
+    for batch in stream.batches(32):   # Batch(samples (32, T) float32, lengths, chunks)
+        ...
+
+Determinism. Every item (file or array) of epoch ``e`` is augmented with the
+key ``derive_key(seed_key, e, item_index)``; the order of an epoch is a
+permutation drawn from ``(seed_key, e)``. Nothing depends on which worker or
+rank produces an item, so the multiset of chunks is the same for any number
+of DataLoader workers and ranks.
+
+Sharding. The items of an epoch, in their (shuffled) order, are dealt out
+round-robin: position ``j`` belongs to shard ``j % n_shards``, where the
+shards are ``rank * num_workers + worker_id`` over ``world_size *
+num_workers``. The rank and world size are the explicit arguments, else
+``torch.distributed`` when it is initialised; the worker comes from
+``torch.utils.data.get_worker_info()``. Torch is only consulted when it has
+already been imported: this module never imports it.
+
+Memory. Files are read one at a time, when their turn comes; only the
+current item's audio and chunks are held.
+
+GPU. ``device="cuda"`` reads, resamples and chunks on the host as above,
+draws each item's parameters on the host from the same key, and augments a
+whole batch on the GPU with :func:`noisegen.cuda.augment_batch` (a few
+launches per batch; use :meth:`AugmentStream.batches`). Only pipelines of
+AddColoredNoise, Gain, BandPassFilter and SpeedPerturb (alone or in a
+Compose) can run there; see :func:`cuda_batch_params`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._core.labels import about
+from .._core.validation import check_audio, check_choice, check_int, check_real, check_sample_rate
+from .._core.errors import ParameterError
+from .._core.errors import NoisegenWarning
+from .._core.backend import require_cuda
+from .._core.rng import derive_key, resolve_key
+from ..transforms.base import Transform
+from ..audio.io import AUDIO_EXTENSIONS, audio_files
+from ..audio.reader import read_audio, resample_to
+from .._core.units import seconds_to_samples
+from ..cuda import augment_batch
+from ..cuda.stream import cuda_batch_params, cuda_stages, draw_pipeline_params
+from .batch import Batch, Chunk, collate  # noqa: F401  (re-exported)
+from .state import check_state
+
+__all__ = ["AugmentStream", "Chunk", "Batch", "cuda_batch_params"]
+
+_ORDER_TAG = (1 << 64) - 1  # key path tag for the shuffle order of an epoch
+
+
+def _torch_shard():
+    """(worker_id, num_workers, rank, world_size) from torch, if it is imported."""
+    torch = sys.modules.get("torch")
+    worker_id, num_workers, rank, world = 0, 1, 0, 1
+    if torch is None:
+        return worker_id, num_workers, rank, world
+    try:
+        info = torch.utils.data.get_worker_info()
+    except AttributeError:  # torch imported only partially
+        info = None
+    if info is not None:
+        worker_id, num_workers = int(info.id), int(info.num_workers)
+    try:
+        dist = torch.distributed
+        if dist.is_available() and dist.is_initialized():
+            rank, world = int(dist.get_rank()), int(dist.get_world_size())
+    except AttributeError:
+        pass
+    return worker_id, num_workers, rank, world
+
+
+class _FileItems:
+    def __init__(self, paths):
+        self.paths = paths
+
+    def __len__(self):
+        return len(self.paths)
+
+    def source(self, i):
+        return self.paths[i]
+
+    def load(self, i, sample_rate, mono):
+        path = self.paths[i]
+        import soundfile as sf
+
+        # Fast path: a file already at the target rate is read straight to
+        # float32 (the common case for a prepared corpus); anything else goes
+        # through noisegen.load (float64 read, mixdown, noisegen.resample).
+        with sf.SoundFile(path) as f:
+            if f.samplerate == sample_rate and (f.channels == 1 or not mono):
+                data = f.read(dtype="float32", always_2d=True)
+                return np.ascontiguousarray(data[:, 0] if f.channels == 1 else data.T)
+        return read_audio(path, sample_rate=sample_rate, mono=mono)[0]
+
+
+class _ArrayItems:
+    """A sequence of arrays (at the stream's rate) or ``(array, sample_rate)`` pairs."""
+
+    def __init__(self, arrays):
+        self.arrays = arrays
+
+    def __len__(self):
+        return len(self.arrays)
+
+    def source(self, i):
+        return f"array:{i}"
+
+    def load(self, i, sample_rate, mono):
+        return _prepare_array(self.arrays[i], sample_rate, mono)
+
+
+def _prepare_array(entry, sample_rate, mono):
+    sr = sample_rate
+    if isinstance(entry, tuple) and len(entry) == 2:
+        entry, sr = entry
+        sr = check_sample_rate(sr, "source sample rate")
+    y = check_audio(np.asarray(entry), "source item")
+    y = y.astype(np.float32, copy=False)
+    if mono and y.ndim == 2:
+        y = y.mean(axis=0, dtype=np.float32)
+    return np.ascontiguousarray(resample_to(y, sr, sample_rate))
+
+
+def _items(source):
+    """(random-access items or None, one-pass iterable or None)."""
+    if isinstance(source, (str, os.PathLike)):
+        if os.path.isdir(source):
+            paths = audio_files(source)
+            if not paths:
+                raise ParameterError(f"source folder {os.fspath(source)!r} holds no audio file "
+                                     f"({', '.join(AUDIO_EXTENSIONS)})")
+            return _FileItems(paths), None
+        if os.path.isfile(source):
+            return _FileItems([os.fspath(source)]), None
+        raise ParameterError(f"source must be an existing folder or file, got {os.fspath(source)!r}")
+    if isinstance(source, np.ndarray):
+        raise ParameterError("source must be a folder, a list of paths or an iterable of arrays, got one array; "
+                             "wrap it in a list")
+    if isinstance(source, Sequence):
+        if all(isinstance(s, (str, os.PathLike)) for s in source):
+            return _FileItems([os.fspath(s) for s in source]), None
+        return _ArrayItems(source), None
+    if isinstance(source, Iterable):
+        return None, source
+    raise ParameterError(f"source must be a folder, a list of paths or an iterable of arrays, got {type(source).__name__}")
+
+
+class AugmentStream:
+    """Stream augmented, fixed-length chunks of a corpus, deterministically.
+
+    Parameters
+    ----------
+    source : str, list of str, or iterable of arrays
+        A folder (searched recursively for :data:`noisegen.io.AUDIO_EXTENSIONS`), a list of paths, a
+        sequence of float arrays (at ``sample_rate``, or ``(array,
+        sample_rate)`` pairs), or a one-pass iterable of such arrays (which
+        needs ``shuffle=False``; a generator also needs ``epochs=1``).
+    pipeline : Transform or None
+        Applied to each whole item (None: no augmentation).
+    sample_rate : int
+        Everything is resampled to this rate (with :func:`noisegen.resample`).
+    chunk_s : float or None
+        Chunk duration; None yields whole items.
+    hop_s : float or None
+        Distance between chunk starts (default ``chunk_s``: no overlap).
+    rng : None, int or numpy.random.Generator
+        Resolved once to the stream's seed key.
+    shuffle : bool
+        Visit the items of each epoch in a random order.
+    epochs : int or None
+        Epochs per pass over the stream (None: endless). Iterating the stream
+        again continues with the next epochs; see :meth:`set_epoch`.
+    rank, world_size : int or None
+        Distributed sharding; both None reads torch.distributed when it is
+        initialised.
+    mono : bool
+        Mix files down to mono (``(n,)`` chunks) or keep their channels.
+    device : {"cpu", "cuda"}
+        Where the pipeline runs. ``"cuda"`` augments each batch of
+        :meth:`batches` on the GPU (``Batch.samples`` is then a numba device
+        array); it needs ``mono=True`` and a pipeline that
+        :func:`cuda_batch_params` supports (checked here, ParameterError
+        naming the unsupported transform otherwise).
+
+    Notes
+    -----
+    Unreadable or empty files are reported once (NoisegenWarning) and
+    skipped. One iteration at a time per stream object.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from noisegen import AugmentStream, Gain
+    >>> arrays = [np.ones(2500, dtype=np.float32), np.ones(1200, dtype=np.float32)]
+    >>> stream = AugmentStream(arrays, Gain(p=1.0), sample_rate=1000, chunk_s=1.0, rng=0, shuffle=False)
+    >>> [(c.source, c.start, c.length) for c in stream]
+    [('array:0', 0, 1000), ('array:0', 1000, 1000), ('array:0', 2000, 500), ('array:1', 0, 1000), ('array:1', 1000, 200)]
+    """
+
+    def __init__(self, source, pipeline, *, sample_rate, chunk_s=None, hop_s=None, rng=0, shuffle=True, epochs=1,
+                 rank=None, world_size=None, mono=True, device="cpu"):
+        if pipeline is not None and not isinstance(pipeline, Transform):
+            raise ParameterError(f"pipeline must be a noisegen Transform or None, got {type(pipeline).__name__}")
+        self.pipeline = pipeline
+        self.sample_rate = check_sample_rate(sample_rate)
+        self.chunk_s = check_real(chunk_s, "chunk_s", low=0.0, low_inclusive=False, allow_none=True)
+        self.hop_s = check_real(hop_s, "hop_s", low=0.0, low_inclusive=False, allow_none=True)
+        if self.hop_s is not None and self.chunk_s is None:
+            raise ParameterError("hop_s needs chunk_s (whole items have no hop)")
+        self._chunk_n = None if self.chunk_s is None else max(1, seconds_to_samples(self.chunk_s, self.sample_rate))
+        hop = self.chunk_s if self.hop_s is None else self.hop_s
+        self._hop_n = None if hop is None else max(1, seconds_to_samples(hop, self.sample_rate))
+        self.shuffle = bool(shuffle)
+        self.epochs = None if epochs is None else check_int(epochs, "epochs", low=0)
+        if (rank is None) != (world_size is None):
+            raise ParameterError(f"rank and world_size go together, got rank={rank!r}, world_size={world_size!r}")
+        if world_size is not None:
+            world_size = check_int(world_size, "world_size", low=1)
+            rank = check_int(rank, "rank", low=0, high=world_size - 1)
+        self.rank, self.world_size = rank, world_size
+        self.mono = bool(mono)
+        self.device = check_choice(device, "device", ("cpu", "cuda"))
+        self._cuda_threads = None  # threads per block of the CUDA launches (None: the default)
+        if self.device == "cuda":
+            if not self.mono:
+                raise ParameterError("device='cuda' augments (B, T) batches: it needs mono=True")
+            cuda_stages(pipeline)
+        self._items, self._iterable = _items(source)
+        if self._iterable is not None:
+            if self.shuffle:
+                raise ParameterError("shuffle=True needs a folder, a list of paths or a sequence of arrays; "
+                                     "pass shuffle=False for a one-pass iterable source")
+            if iter(self._iterable) is self._iterable and self.epochs != 1:
+                raise ParameterError(f"a generator source can be read once: epochs must be 1, got {epochs!r}")
+        self._key = resolve_key(rng)
+        self._key_given = rng is not None  # rng=None: a resumed state brings its key
+        self._epoch = 0      # next epoch to produce
+        self._position = 0   # next position in that epoch's order
+        self._chunk = 0      # chunks of that item already produced
+        self._pass_end = None  # epoch where the pass under way stops (None: no pass under way)
+        self._reported: set[str] = set()
+        if pipeline is not None:
+            pipeline.prepare(self.sample_rate)  # load noises/RIRs once, before workers fork
+
+    # -- bookkeeping -----------------------------------------------------------
+    @property
+    def n_items(self) -> int | None:
+        """Number of items per epoch (None for a one-pass iterable source)."""
+        return None if self._items is None else len(self._items)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Start the next iteration at ``epoch`` (from its first item), for ``epochs`` epochs."""
+        self._epoch = check_int(epoch, "epoch", low=0)
+        self._position = self._chunk = 0
+        self._pass_end = None
+
+    def state_dict(self) -> dict:
+        """Where the stream stands: resume with :meth:`load_state_dict`.
+
+        Reflects every chunk yielded so far (in this process or shard). A
+        plain dict of ints (JSON-able): the stream's key, the epoch, the
+        position in its order and the chunks of that item already yielded,
+        the epoch where the pass under way stops, and what the state is only
+        valid for (item count, sample rate, chunking, shuffle, mono).
+        """
+        return {"key": self._key, "epoch": self._epoch, "position": self._position, "chunk": self._chunk,
+                "pass_end": self._pass_end, **self._identity()}
+
+    def _identity(self) -> dict:
+        """The settings a state is only valid for."""
+        return {"n_items": self.n_items, "sample_rate": self.sample_rate, "chunk_samples": self._chunk_n,
+                "hop_samples": self._hop_n, "shuffle": self.shuffle, "mono": self.mono}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue exactly where the stream that gave ``state`` stopped.
+
+        The next iteration yields exactly the chunks that stream had still to
+        yield in its pass (then later iterations go on with the next
+        epochs). ``state`` must come from :meth:`state_dict` of a stream over
+        the same source with the same ``rng``, ``sample_rate``, chunking,
+        ``shuffle`` and ``mono``; anything else (another stream's state, a
+        field out of range or of the wrong type) raises ParameterError and
+        leaves this stream unchanged. A stream built with ``rng=None`` takes
+        the state's key.
+        """
+        self._key, self._epoch, self._position, self._chunk, self._pass_end = check_state(
+            state, self._identity(), self._key if self._key_given else None, self.epochs)
+
+    def _pass_origin(self) -> tuple[int, bool]:
+        """(epoch where the pass under way began, or where the next one begins; whether one is under way)."""
+        if self._pass_end is not None:
+            return self._pass_end - self.epochs, True
+        return self._epoch, bool(self._position or self._chunk)
+
+    def shard(self) -> tuple[int, int]:
+        """``(shard_index, n_shards)`` of the calling process/worker."""
+        worker_id, num_workers, rank, world = _torch_shard()
+        if self.world_size is not None:
+            rank, world = self.rank, self.world_size
+        return rank * num_workers + worker_id, world * num_workers
+
+    def order(self, epoch: int) -> np.ndarray:
+        """Item indices of ``epoch`` in the order they are visited."""
+        n = self.n_items
+        if not self.shuffle:
+            return np.arange(n)
+        return np.random.default_rng(derive_key(self._key, _ORDER_TAG, epoch)).permutation(n)
+
+    # -- iteration ---------------------------------------------------------------
+    def __iter__(self):
+        if self.device == "cuda":
+            raise ParameterError("device='cuda' augments whole batches on the GPU: iterate stream.batches(batch_size), "
+                                 "not the stream's chunks")
+        return self._iter(augment=True)
+
+    def _iter(self, augment):
+        shard, n_shards = self.shard()
+        # A pass runs `epochs` epochs from where it began; an interrupted (or
+        # restored) pass keeps its end. A finished pass leaves _epoch at the
+        # next epoch, so iterating again continues with fresh epochs.
+        if self._pass_end is None and self.epochs is not None:
+            self._pass_end = self._epoch + self.epochs
+        while self._pass_end is None or self._epoch < self._pass_end:
+            epoch = self._epoch
+            for position, item, y in self._epoch_items(epoch, shard, n_shards):
+                if position != self._position:
+                    self._position, self._chunk = position, 0
+                for chunk in self._chunks(epoch, item, y, self._chunk, augment):
+                    self._chunk += 1
+                    yield chunk
+                self._position, self._chunk = position + 1, 0
+            self._epoch, self._position, self._chunk = epoch + 1, 0, 0
+        self._pass_end = None
+
+    def _epoch_items(self, epoch, shard, n_shards):
+        """(position, item index, audio or None) of this shard, from the resume point."""
+        if self._items is not None:
+            order = self.order(epoch)
+            first = self._position + (shard - self._position) % n_shards
+            for position in range(first, len(order), n_shards):
+                item = int(order[position])
+                yield position, item, self._load(item)
+        else:
+            for position, entry in enumerate(self._iterable):
+                if position < self._position or position % n_shards != shard:
+                    continue
+                yield position, position, self._load_entry(position, entry)
+
+    def _load(self, item):
+        source = self._items.source(item)
+        try:
+            y = self._items.load(item, self.sample_rate, self.mono)
+        except Exception as exc:  # noqa: BLE001 - soundfile and friends raise many kinds
+            self._report(source, f"cannot be read ({type(exc).__name__}: {exc})")
+            return None
+        return self._check_loaded(source, y)
+
+    def _load_entry(self, position, entry):
+        source = f"array:{position}"
+        try:
+            y = _prepare_array(entry, self.sample_rate, self.mono)
+        except ParameterError as exc:
+            self._report(source, str(exc))
+            return None
+        return self._check_loaded(source, y)
+
+    def _check_loaded(self, source, y):
+        if y.shape[-1] == 0:
+            self._report(source, "holds no samples")
+            return None
+        if not np.isfinite(y).all():
+            self._report(source, "holds NaN or inf samples")
+            return None
+        return y
+
+    def _report(self, source, why):
+        if source not in self._reported:
+            self._reported.add(source)
+            warnings.warn(f"AugmentStream: skipping {source!r}: {why}", NoisegenWarning, stacklevel=4)
+
+    def _source(self, item):
+        return self._items.source(item) if self._items is not None else f"array:{item}"
+
+    def _chunks(self, epoch, item, y, skip, augment=True):
+        if y is None:
+            return
+        params = {}
+        if not augment:  # device="cuda": draw the parameters only, the GPU applies them per batch
+            gen = np.random.default_rng(derive_key(self._key, epoch, item))
+            params = draw_pipeline_params(self.pipeline, self.sample_rate, gen)
+        elif self.pipeline is not None:
+            # y was checked (float32, finite) and the pipeline prepared at
+            # construction: run it without validating the item again.
+            gen = np.random.default_rng(derive_key(self._key, epoch, item))
+            with about(f"item {self._source(item)!r} of epoch {epoch}"):  # named in the pipeline's warnings
+                y = self.pipeline._run(y, self.sample_rate, gen)
+            params = self.pipeline.last_params
+        y = np.asarray(y, dtype=np.float32)
+        n = y.shape[-1]
+        source = self._source(item)
+        if self._chunk_n is None:
+            if skip > 1:
+                raise ParameterError(f"state: chunk={skip} is past the one chunk of {source!r} in epoch {epoch}")
+            if skip == 0 and n > 0:
+                yield Chunk(np.ascontiguousarray(y), self.sample_rate, source, 0, n, params, epoch, item)
+            return
+        size, hop = self._chunk_n, self._hop_n
+        starts = [0]
+        while starts[-1] + size < n:
+            starts.append(starts[-1] + hop)
+        if n == 0:
+            starts = []
+        if skip > len(starts):
+            raise ParameterError(f"state: chunk={skip} is past the {len(starts)} chunks of {source!r} in epoch {epoch}")
+        for start in starts[skip:]:
+            length = min(size, n - start)
+            out = np.zeros(y.shape[:-1] + (size,), dtype=np.float32)
+            out[..., :length] = y[..., start:start + length]
+            yield Chunk(out, self.sample_rate, source, start, length, params, epoch, item)
+
+    def batches(self, batch_size: int, *, drop_last: bool = False):
+        """Yield :class:`Batch` es of ``batch_size`` chunks (the last may be smaller).
+
+        Chunks are zero-padded to the longest of the batch; ``lengths`` holds
+        their real lengths. ``state_dict()`` between batches resumes after
+        the last batch yielded.
+        """
+        batch_size = check_int(batch_size, "batch_size", low=1)
+        if self.device == "cuda":
+            yield from self._cuda_batches(batch_size, drop_last)
+            return
+        pending = []
+        for chunk in self:
+            pending.append(chunk)
+            if len(pending) == batch_size:
+                yield collate(pending)
+                pending = []
+        if pending and not drop_last:
+            yield collate(pending)
+
+    def _cuda_batches(self, batch_size, drop_last):
+
+        cuda = require_cuda()  # BackendError with the install hint, before any file is read
+        pending = []
+        for chunk in self._iter(augment=False):
+            pending.append(chunk)
+            if len(pending) == batch_size:
+                yield self._cuda_batch(pending, cuda)
+                pending = []
+        if pending and not drop_last:
+            yield self._cuda_batch(pending, cuda)
+
+    def _cuda_batch(self, chunks, cuda):
+        """Augment raw chunks as one (B, T) device batch; chunks keep their params, not their samples."""
+
+        raw = collate(chunks)
+        params, band_order, lengths = cuda_batch_params(
+            self.pipeline, [c.params for c in chunks], sample_rate=self.sample_rate, lengths=raw.lengths,
+            width=raw.samples.shape[-1], starts=[c.start for c in chunks])
+        samples = cuda.to_device(raw.samples)
+        if params:
+            samples = augment_batch(samples, sample_rate=self.sample_rate, params=params, band_order=band_order,
+                                    backend="cuda", threads=self._cuda_threads).samples
+        out = [dataclasses.replace(c, samples=None, length=int(n)) for c, n in zip(chunks, lengths)]
+        return Batch(samples, lengths, out)
+
+    def __repr__(self):
+        return (f"AugmentStream(n_items={self.n_items}, sample_rate={self.sample_rate}, chunk_s={self.chunk_s}, "
+                f"hop_s={self.hop_s}, shuffle={self.shuffle}, epochs={self.epochs}, device={self.device!r})")

@@ -1,0 +1,202 @@
+"""PyTorch adapter for :class:`noisegen.AugmentStream` (torch is optional).
+
+``import noisegen`` never imports torch; this module imports it when its
+names are first used::
+
+    from noisegen.torch import AugmentDataset, collate
+    loader = torch.utils.data.DataLoader(
+        AugmentDataset(stream), batch_size=32, collate_fn=collate, num_workers=2
+    )
+    for epoch in range(n_epochs):
+        for batch in loader:          # {"samples": (32, T) float32 tensor, "lengths": ..., ...}
+            ...
+
+Each DataLoader worker (and each distributed rank) takes its own share of
+the items (:class:`~noisegen.AugmentStream` reads
+``torch.utils.data.get_worker_info()``), so every item is produced exactly
+once per epoch and the set of batches' chunks is the same for any
+``num_workers``.
+
+Epochs. Each ``iter(loader)`` is the stream's next pass (of ``epochs``
+epochs, one by default): the k-th iteration produces epochs ``e0 + k *
+epochs`` onwards, where ``e0`` is where the stream stood when the dataset
+was made, whatever ``num_workers`` and with or without
+``persistent_workers``. The count is shared with the workers through a few
+words of shared memory. ``dataset.set_epoch(e)`` makes the next iteration
+epoch ``e`` (and the ones after it follow on), e.g. to repeat or skip
+epochs. A stream restored with :meth:`~noisegen.AugmentStream.load_state_dict`
+before the dataset is made finishes its interrupted pass first. With
+``epochs=None`` (endless) the k-th iteration starts at epoch ``e0 + k``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AugmentDataset", "collate"]
+
+_CLASS = None
+
+
+def _dataset_class():
+    global _CLASS
+    if _CLASS is None:
+        from torch.utils.data import IterableDataset
+
+        class AugmentDataset(IterableDataset):
+            """An ``IterableDataset`` over an :class:`~noisegen.AugmentStream`.
+
+            Parameters
+            ----------
+            stream : AugmentStream
+            batch_size : int or None
+                None yields :class:`~noisegen.Chunk` s (batch them with the
+                DataLoader's ``batch_size`` and ``collate_fn=collate``); an
+                int yields ready batches from ``stream.batches`` (use the
+                DataLoader with ``batch_size=None``).
+
+            Notes
+            -----
+            Each ``iter(loader)`` is the stream's next pass (its next
+            ``epochs`` epochs), the same for any ``num_workers`` and with or
+            without ``persistent_workers``; :meth:`set_epoch` picks the next
+            one explicitly. See the module notes.
+            """
+
+            def __init__(self, stream, *, batch_size=None, drop_last=False):
+                super().__init__()
+                from .stream import AugmentStream
+
+                if not isinstance(stream, AugmentStream):
+                    from .._core.errors import ParameterError
+
+                    raise ParameterError(f"stream must be an AugmentStream, got {type(stream).__name__}")
+                self.stream = stream
+                self.batch_size = batch_size
+                self.drop_last = drop_last
+                self._passes = _PassCounter(stream)
+
+            def set_epoch(self, epoch: int) -> None:
+                """Make the next ``iter(loader)`` start at ``epoch`` (the ones after it follow on)."""
+                self.stream.set_epoch(epoch)
+                self._passes.restart(self.stream._epoch)
+
+            def __iter__(self):
+                # Runs where the items are made: in the main process with
+                # num_workers=0, else in each worker (on its own copy).
+                self._passes.begin(self.stream)
+                return self._generate()
+
+            def _generate(self):
+                if self.batch_size is None:
+                    yield from self.stream
+                else:
+                    for batch in self.stream.batches(self.batch_size, drop_last=self.drop_last):
+                        yield collate(batch.chunks)
+
+        AugmentDataset.__module__ = __name__
+        AugmentDataset.__qualname__ = "AugmentDataset"  # picklable through __getattr__
+        _CLASS = AugmentDataset
+    return _CLASS
+
+
+class _PassCounter:
+    """Which pass over the stream each ``iter(loader)`` is, shared by the main process and its workers.
+
+    Workers run on copies of the dataset (new copies for every ``iter(loader)``
+    unless ``persistent_workers=True``), so the main process's copy never
+    sees an iteration: the count lives in a few int64 words of shared memory.
+    Word 0 packs the last iteration's token and index, word 1 is the epoch of
+    index 0, word 2 says whether index 0 resumes the stream as it stands,
+    and then one word per worker id holds the last index that worker joined.
+
+    Every worker calls ``iter(dataset)`` once per iteration, when it starts
+    (or is told to resume, with persistent workers). The workers of one
+    iteration share a token: the loader's base seed (``seed - id`` of the
+    worker info, drawn anew for each non-persistent iteration) hashed with
+    the number of ``iter`` calls on their copy (which tells apart the
+    iterations of persistent workers). A worker that sees a new token, or
+    the token of an iteration it already joined (a loader reseeded to the
+    same base seed), starts the next index; the others join it. Each word is
+    one aligned 8-byte store, so no half-written word is ever read, and
+    workers that start the same iteration at once compute the same index.
+    """
+
+    _INDEX_BITS = 24
+    _HEAD = 3
+    _SLOTS = 256  # worker ids beyond this rely on the token alone
+
+    def __init__(self, stream):
+        import torch
+
+        self._shared = torch.zeros(self._HEAD + self._SLOTS, dtype=torch.int64).share_memory_()
+        self._calls = 0  # iter() calls on this copy of the dataset
+        first, resumed = stream._pass_origin()
+        self._words[1], self._words[2] = first, int(resumed)
+
+    @property
+    def _words(self):
+        return self._shared.numpy()  # a view of the shared memory
+
+    def restart(self, epoch):
+        """The next iteration is index 0, at ``epoch``."""
+        words = self._words
+        words[self._HEAD:] = 0
+        words[0], words[1], words[2] = 0, epoch, 0
+
+    def _next_index(self, words):
+        import torch
+
+        info = torch.utils.data.get_worker_info()
+        mask = (1 << self._INDEX_BITS) - 1
+        last_token, last = int(words[0]) >> self._INDEX_BITS, (int(words[0]) & mask) - 1
+        if info is None:  # the main process: every iter() is a new iteration
+            words[0] = last + 2
+            return last + 1
+        token = (hash((int(info.seed) - int(info.id), self._calls)) & ((1 << 38) - 1)) | 1
+        slot = self._HEAD + int(info.id) if info.id < self._SLOTS else None
+        joined = None if slot is None else int(words[slot]) - 1
+        if token == last_token and (joined is None or joined < last):
+            index = last  # another worker of this iteration got here first
+        else:
+            index = last + 1
+            words[0] = (token << self._INDEX_BITS) | (index + 1)
+        if slot is not None:
+            words[slot] = index + 1
+        return index
+
+    def begin(self, stream):
+        """Set ``stream`` (this process's copy) to the start of the next pass."""
+        words = self._words
+        index = self._next_index(words)
+        self._calls += 1
+        if index == 0 and words[2]:
+            return  # the first pass continues a restored or interrupted stream as it stands
+        stream.set_epoch(int(words[1]) + index * (stream.epochs or 1))
+
+
+def __getattr__(name):
+    if name == "AugmentDataset":
+        return _dataset_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def collate(chunks) -> dict:
+    """Stack :class:`~noisegen.Chunk` s into torch tensors.
+
+    Returns a dict: ``samples`` (B, T) or (B, channels, T) float32 tensor
+    (zero-padded), ``lengths`` (B,) int64 tensor, and the lists ``sources``,
+    ``starts``, ``epochs``, ``items`` and ``params``.
+    """
+    import torch
+
+    from .batch import collate as _stack
+
+    batch = _stack(chunks)
+    return {
+        "samples": torch.from_numpy(batch.samples),
+        "lengths": torch.from_numpy(batch.lengths),
+        "sources": [c.source for c in batch.chunks],
+        "starts": [int(c.start) for c in batch.chunks],
+        "epochs": [int(c.epoch) for c in batch.chunks],
+        "items": [int(c.item) for c in batch.chunks],
+        "params": [c.params for c in batch.chunks],
+    }

@@ -1,0 +1,223 @@
+"""Simple sample-wise effects: gain, clipping, bit crushing, time masking.
+
+Each takes audio ``y`` (``(n,)`` or ``(n_channels, n)``, float32/float64),
+returns a new array of the same shape and dtype, and takes
+``backend="auto"`` (``"cpu"`` is the same today; ``"cuda"`` arrives with the
+CUDA issue).
+
+A result that does not fit the dtype (``gain(1e38 in float32, gain_db=120)``)
+raises :class:`~noisegen.ParameterError` saying it overflowed, never returns
+inf. ``clip`` and ``time_mask`` never raise ``|y|``, so they cannot overflow.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from .._core.backend import resolve_backend
+from .._core.validation import check_audio, check_duration, check_finite_output, check_int, check_real, check_sample_rate
+from .._core.errors import NoisegenWarning
+from .._core.units import db_to_amplitude
+from .._gpu.ops import cuda_bitcrush, cuda_clip, cuda_gain, cuda_time_mask
+
+__all__ = ["gain", "clip", "bitcrush", "time_mask"]
+
+def gain(y, *, gain_db, backend="auto"):
+    """Multiply audio by ``10 ** (gain_db / 20)``.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
+    gain_db : float
+        Gain in dB, in [-120, 120]. No clipping is applied (see :func:`clip`).
+    backend : {"auto", "cpu", "cuda"}
+        "auto" runs on the GPU when ``y`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
+
+    Returns
+    -------
+    np.ndarray, same shape and dtype as ``y``
+
+    Raises
+    ------
+    ParameterError
+        When the result overflows the dtype (a gain above 0 dB on a huge input).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gain(np.ones(3, dtype=np.float32), gain_db=-6.0206)
+    array([0.5, 0.5, 0.5], dtype=float32)
+    """
+    if resolve_backend(backend, y, supports_cuda=True) == "cuda":
+
+        return cuda_gain(y, gain_db=gain_db)
+    y = check_audio(y, "y")
+    g = check_real(gain_db, "gain_db", low=-120.0, high=120.0)
+    with np.errstate(over="ignore"):  # reported below, naming gain_db
+        out = y * y.dtype.type(db_to_amplitude(g))
+    if g > 0.0:  # only a gain above 1 can overflow
+        check_finite_output(out, f"gain_db={g:g}", y=y)
+    return out
+
+
+def clip(y, *, threshold=1.0, percentile=None, backend="auto"):
+    """Hard-clip audio to ``[-threshold, threshold]``.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
+    threshold : float
+        Clipping level (> 0), used when ``percentile`` is None. The default
+        1.0 is the full scale of a PCM file.
+    percentile : float or None
+        When given, the level is chosen so that this percentage of the
+        samples (by magnitude, over all channels) is clipped: the
+        ``100 - percentile`` percentile of ``|y|`` (in [0, 100); the
+        distortion of audiomentations' ``ClippingDistortion``).
+    backend : {"auto", "cpu", "cuda"}
+        "auto" runs on the GPU when ``y`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
+
+    Returns
+    -------
+    np.ndarray, same shape and dtype as ``y``
+
+    Warns
+    -----
+    NoisegenWarning
+        When more than half the samples are clipped by an explicit
+        ``threshold`` (probably a threshold in the wrong unit).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> clip(np.array([-2.0, 0.5, 0.25, 3.0]))
+    array([-1.  ,  0.5 ,  0.25,  1.  ])
+    >>> clip(np.array([1.0, 2.0, 3.0, 4.0]), percentile=25.0)
+    array([1.  , 2.  , 3.  , 3.25])
+    """
+    if resolve_backend(backend, y, supports_cuda=True) == "cuda":
+
+        return cuda_clip(y, threshold=threshold, percentile=percentile)
+    y = check_audio(y, "y")
+    if percentile is not None:
+        p = check_real(percentile, "percentile", low=0.0, high=100.0, high_inclusive=False)
+        if y.size == 0:
+            return y.copy()
+        level = float(np.percentile(np.abs(y), 100.0 - p))
+    else:
+        level = check_real(threshold, "threshold", low=0.0, low_inclusive=False)
+        if y.size and np.count_nonzero(np.abs(y) > level) > y.size // 2:
+            warnings.warn(
+                f"clip(threshold={level:g}) clips more than half of the samples", NoisegenWarning, stacklevel=2
+            )
+    return np.clip(y, -level, level).astype(y.dtype, copy=False)
+
+
+def bitcrush(y, *, bit_depth, backend="auto"):
+    """Quantise audio to the grid of a ``bit_depth``-bit PCM file.
+
+    Samples are rounded to the nearest multiple of ``2 ** -(bit_depth - 1)``
+    (the step of signed ``bit_depth``-bit PCM with full scale 1.0); no
+    clipping is applied.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
+    bit_depth : int
+        In [1, 32].
+    backend : {"auto", "cpu", "cuda"}
+        "auto" runs on the GPU when ``y`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
+
+    Returns
+    -------
+    np.ndarray, same shape and dtype as ``y``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> bitcrush(np.array([0.1, 0.3, -0.8]), bit_depth=2)
+    array([ 0. ,  0.5, -1. ])
+    """
+    if resolve_backend(backend, y, supports_cuda=True) == "cuda":
+
+        return cuda_bitcrush(y, bit_depth=bit_depth)
+    y = check_audio(y, "y")
+    bits = check_int(bit_depth, "bit_depth", low=1, high=32)
+    scale = y.dtype.type(2.0 ** (bits - 1))
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowing samples are mended below
+        out = (np.round(y * scale) / scale).astype(y.dtype, copy=False)
+        total = float(np.sum(out, dtype=np.float64))
+    if not math.isfinite(total):
+        # y * scale overflowed: such samples (|y| > max / scale) are whole multiples of the step already
+        bad = ~np.isfinite(out)
+        out[bad] = y[bad]
+        total = None
+    return check_finite_output(out, f"bit_depth={bits}", y=y, total=total)
+
+
+def time_mask(y, *, start_s, duration_s, sample_rate, fade_s=0.005, backend="auto"):
+    """Silence a stretch of time, with short raised-cosine fades at its edges.
+
+    Samples ``[start, start + length)`` (from ``seconds_to_samples``) are
+    multiplied by a window that fades from 1 to 0 over the first ``fade``
+    samples of the stretch, stays 0, and fades back to 1 over its last
+    ``fade`` samples (the fades are shortened to half the stretch when it is
+    short). A stretch running past the end is cut there.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
+    start_s, duration_s : float
+        Start and length of the masked stretch, in seconds (>= 0, at most
+        ``noisegen._validation.MAX_SAMPLES`` (2**31) samples long).
+    sample_rate : int
+    fade_s : float
+        Length of each fade (default 5 ms, same range); 0 gives a hard mask.
+    backend : {"auto", "cpu", "cuda"}
+        "auto" runs on the GPU when ``y`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
+
+    Returns
+    -------
+    np.ndarray, same shape and dtype as ``y``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = time_mask(np.ones(100), start_s=0.002, duration_s=0.0004, sample_rate=10000, fade_s=0)
+    >>> out[18:26]
+    array([1., 1., 0., 0., 0., 0., 1., 1.])
+    """
+    if resolve_backend(backend, y, supports_cuda=True) == "cuda":
+
+        return cuda_time_mask(y, start_s=start_s, duration_s=duration_s, sample_rate=sample_rate, fade_s=fade_s)
+    y = check_audio(y, "y")
+    sample_rate = check_sample_rate(sample_rate)
+    start = check_duration(start_s, "start_s", sample_rate)
+    length = check_duration(duration_s, "duration_s", sample_rate)
+    fade = check_duration(fade_s, "fade_s", sample_rate)
+    out = y.copy()
+    n = y.shape[-1]
+    stop = min(start + length, n)
+    if start >= stop:
+        return out
+    window = _mask_window(length, fade, stop - start).astype(y.dtype)
+    out[..., start:stop] *= window
+    return out
+
+
+def _mask_window(length, fade, keep):
+    """The first ``keep`` samples of a ``length``-sample window: 1 -> 0 raised-cosine fade,
+    zeros, 0 -> 1 fade (only the part inside the signal is built)."""
+    fade = min(fade, length // 2)
+    w = np.zeros(keep)
+    if fade:
+        ramp = 0.5 + 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)  # 1 -> 0
+        w[:fade] = ramp[:keep]
+        tail = length - fade  # where the 0 -> 1 fade starts
+        if tail < keep:
+            w[tail:] = ramp[::-1][: keep - tail]
+    return w
+

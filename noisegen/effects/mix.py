@@ -1,0 +1,438 @@
+"""Mixing noise into speech at a signal-to-noise ratio.
+
+SNR is the power ratio ``10*log10(P_signal / P_noise)`` in dB. ``P_noise``
+is measured over exactly the noise samples that are added (the crop), so
+the achieved SNR is the requested one up to float rounding.
+
+Noise shorter than the signal is tiled with wrap-around: sample ``i`` of the
+added noise is ``noise[(noise_offset + i) % len(noise)]``. Nothing is
+concatenated; the kernel reads the noise in place, which is what makes
+mixing from a preloaded :class:`~noisegen.NoiseBank` cheap.
+
+Multichannel rule (every function here): a mono noise ``(m,)`` (or
+``(1, m)``) is added to every channel of a ``(n_channels, n)`` signal; a
+noise of shape ``(n_channels, m)`` gives one noise per channel. One scale
+factor is used for all channels, from powers averaged over all channels,
+so the balance between channels is kept.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .._kernels.cpu import mix as _mix
+from .._core.validation import check_audio, check_choice, check_finite_output, check_int, check_real, check_sample_rate
+from .._core.backend import resolve_backend
+from .._core.labels import warn as _warn_about
+from .._core.errors import ParameterError
+from .._core.rng import as_generator
+from .._core.units import seconds_to_samples
+from .._design.snr import SILENT, check_snr_db, silent_part, snr_scale
+from .._gpu.ops import cuda_mix_at_snr
+
+__all__ = ["mix_at_snr", "add_background_noises", "add_short_noises", "babble"]
+
+#: Speech-activity rule of ``reference="active"``: 20 ms frames within 40 dB of the loudest.
+ACTIVE_FRAME_S = 0.020
+ACTIVE_RANGE_DB = 40.0
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _shape_only(y, name):
+    """Validate dtype and shape without scanning the samples (finiteness comes from power sums)."""
+    if isinstance(y, np.ndarray) and y.dtype.kind == "f" and 1 <= y.ndim <= 2:
+        check_audio(y, name, finite=False)
+        return y if y.flags.c_contiguous else np.ascontiguousarray(y)
+    return check_audio(y, name)
+
+
+def _as_2d(y):
+    return y[None, :] if y.ndim == 1 else y
+
+
+def _not_finite(y, name):
+    """Raise the right error once a power sum came out non-finite."""
+    check_audio(y, name)  # names NaN/inf samples
+    raise ParameterError(f"{name} is too loud: its power overflows float64")
+
+
+def _noise_2d(noise, n_channels, name="noise"):
+    noise = _shape_only(noise, name)
+    if noise.shape[-1] == 0:
+        raise ParameterError(f"{name} must hold at least one sample, got shape {noise.shape}")
+    n2 = _as_2d(noise)
+    if n2.shape[0] not in (1, n_channels):
+        raise ParameterError(
+            f"{name} must be mono or have the signal's {n_channels} channel(s), got shape {noise.shape}"
+        )
+    return n2
+
+
+def _check_sum(out, bound, what, y):
+    """Overflow check of a sum of scaled arrays, skipped when it cannot overflow.
+
+    ``bound`` bounds every ``|out|`` sample: the sum over the added arrays of
+    ``scale * sqrt(sum of squares)`` (a sample is at most the L2 norm), which
+    the power measurements give for free.
+    """
+    if not bound < float(np.finfo(out.dtype).max) / 2:
+        check_finite_output(out, what, y=y)
+
+
+def _signal_power(s2, reference, sample_rate, name="signal"):
+    """Power of the signal: whole clip (``"rms"``) or speech-active frames (``"active"``),
+    and its L2 norm (which bounds its samples)."""
+    total = _mix.sum_squares(s2)
+    if not math.isfinite(total):
+        _not_finite(s2, name)
+    if reference == "rms" or total == 0.0:
+        return total / s2.size, math.sqrt(total)
+    frame = max(1, seconds_to_samples(ACTIVE_FRAME_S, sample_rate))
+    n = s2.shape[1]
+    n_frames = -(-n // frame)
+    energies = np.empty(n_frames)
+    _mix.frame_energies(s2, frame, energies)
+    lengths = np.full(n_frames, frame, dtype=np.float64)
+    lengths[-1] = n - frame * (n_frames - 1)
+    active = energies >= energies.max() * 10.0 ** (-ACTIVE_RANGE_DB / 10.0)
+    return float(np.sum(energies[active] * lengths[active]) / np.sum(lengths[active])), math.sqrt(total)
+
+
+def _crop_power(n2, offset, n, name="noise"):
+    total = _mix.wrapped_sum_squares(n2, offset, n)
+    if not math.isfinite(total):
+        _not_finite(n2, name)
+    return total / (n * n2.shape[0])
+
+
+def _check_reference(reference, sample_rate):
+    check_choice(reference, "reference", ("rms", "active"))
+    if reference == "active":
+        if sample_rate is None:
+            raise ParameterError("sample_rate is required with reference='active' (it sets the 20 ms frames)")
+        return check_sample_rate(sample_rate)
+    return None
+
+
+def _warn(message):
+    _warn_about(message, stacklevel=3)  # names the input and noise files its callers work on
+
+
+# ----------------------------------------------------------------------------- mix_at_snr
+
+
+def mix_at_snr(signal, noise, *, snr_db, noise_offset=0, reference="rms", sample_rate=None, backend="auto"):
+    """Add noise to a signal at a signal-to-noise ratio.
+
+    Parameters
+    ----------
+    signal : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
+    noise : np.ndarray [shape=(m,) or (n_channels, m)], float32 or float64
+        Tiled with wrap-around when ``m < n``; mono noise goes to every
+        channel (see the module notes). Only the samples that are added are
+        read (and must be finite).
+    snr_db : float or None
+        Target SNR in dB, in [-100, 200]. ``None`` adds the noise as it is.
+    noise_offset : int
+        Index of the first noise sample used (taken modulo ``m``), so a
+        stream can continue where the last chunk stopped
+        (``noise_offset + n``).
+    reference : {"rms", "active"}
+        ``"rms"``: signal power over the whole clip. ``"active"``: over the
+        20 ms frames whose energy is within 40 dB of the loudest frame
+        (speech activity), which ignores leading and trailing silence.
+    sample_rate : int or None
+        Needed only for ``reference="active"``.
+    backend : {"auto", "cpu", "cuda"}
+        "auto" runs on the GPU when ``signal`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
+
+    Returns
+    -------
+    np.ndarray, the signal's shape and dtype: ``signal + g * noise_crop``.
+
+    Warns
+    -----
+    NoisegenWarning
+        When the signal or the noise crop is silent (all zeros): no SNR can
+        be defined and a copy of the signal is returned unchanged.
+
+    Raises
+    ------
+    ParameterError
+        Non-finite samples, mismatched channels, bad arguments, or a result
+        that overflows the dtype (a loud signal at a very low SNR in float32).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> speech, noise = rng.standard_normal(16000), rng.standard_normal(4000)
+    >>> out = mix_at_snr(speech, noise, snr_db=10.0)
+    >>> round(float(10 * np.log10(np.mean(speech**2) / np.mean((out - speech)**2))), 6)
+    10.0
+    """
+    if resolve_backend(backend, signal, noise, supports_cuda=True) == "cuda":
+
+        return cuda_mix_at_snr(signal, noise, snr_db=snr_db, noise_offset=noise_offset, reference=reference, sample_rate=sample_rate)
+    s = _shape_only(signal, "signal")
+    s2 = _as_2d(s)
+    n2 = _noise_2d(noise, s2.shape[0])
+    sample_rate = _check_reference(reference, sample_rate)
+    if snr_db is not None:
+        snr_db = check_snr_db(snr_db)
+    n = s2.shape[1]
+    m = n2.shape[1]
+    offset = check_int(noise_offset, "noise_offset", low=0) % m
+    out = np.empty_like(s2)
+    if n == 0:
+        return out.reshape(s.shape)
+    p_noise = _crop_power(n2, offset, n)
+    noise_norm = math.sqrt(p_noise * n * n2.shape[0])
+    if snr_db is None:
+        total = _mix.sum_squares(s2)
+        if not math.isfinite(total):
+            _not_finite(s2, "signal")
+        _mix.mix_wrapped(s2, n2, offset, 1.0, out)
+        _check_sum(out, math.sqrt(total) + noise_norm, "snr_db=None (signal + noise)", s)
+        return out.reshape(s.shape)
+    p_signal, signal_norm = _signal_power(s2, reference, sample_rate)
+    which = silent_part(p_signal, p_noise)
+    if which is not None:
+        _warn(SILENT.format(which=which))
+        return s.copy()
+    scale = snr_scale(p_signal, p_noise, snr_db)
+    _mix.mix_wrapped(s2, n2, offset, scale, out)
+    _check_sum(out, signal_norm + scale * noise_norm, f"snr_db={snr_db:g}", s)
+    return out.reshape(s.shape)
+
+
+def add_background_noises(signal, noises, *, snr_db, noise_offsets=None, reference="rms",
+                          sample_rate=None, backend="auto"):
+    """Add several background noises at once, each at its own SNR against the signal.
+
+    Each noise ``k`` is scaled so that ``P_signal / P_noise_k`` is
+    ``snr_db[k]`` (the noises are not measured against each other, so the
+    SNR of the sum is lower: two noises at 10 dB make about 7 dB).
+
+    Parameters
+    ----------
+    signal : np.ndarray [shape=(n,) or (n_channels, n)]
+    noises : sequence of np.ndarray
+        Each as the ``noise`` of :func:`mix_at_snr` (wrap-around, channels).
+    snr_db : float or sequence of float
+        One SNR for all noises or one per noise.
+    noise_offsets : None or sequence of int
+        Where each noise starts (default 0 for all).
+    reference, sample_rate, backend
+        As in :func:`mix_at_snr`.
+
+    Returns
+    -------
+    np.ndarray, the signal's shape and dtype
+
+    Warns
+    -----
+    NoisegenWarning
+        Silent signal (returned unchanged) or a silent noise (skipped).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> out = add_background_noises(rng.standard_normal(800), [rng.standard_normal(300),
+    ...                             rng.standard_normal(900)], snr_db=[5.0, 20.0])
+    >>> out.shape
+    (800,)
+    """
+    resolve_backend(backend, signal)
+    s = _shape_only(signal, "signal")
+    s2 = _as_2d(s)
+    noises = list(noises)
+    k = len(noises)
+    snrs = [snr_db] * k if isinstance(snr_db, numbers.Real) else list(snr_db)
+    offsets = [0] * k if noise_offsets is None else list(noise_offsets)
+    if len(snrs) != k or len(offsets) != k:
+        raise ParameterError(
+            f"snr_db and noise_offsets must give one value per noise ({k}), got {len(snrs)} and {len(offsets)}"
+        )
+    snrs = [check_snr_db(v) for v in snrs]
+    sample_rate = _check_reference(reference, sample_rate)
+    n2s = [_noise_2d(x, s2.shape[0], f"noises[{i}]") for i, x in enumerate(noises)]
+    offsets = [check_int(o, "noise_offsets", low=0) % x.shape[1] for o, x in zip(offsets, n2s)]
+    out = s2.copy()
+    if s2.shape[1] == 0 or k == 0:
+        return out.reshape(s.shape)
+    n = s2.shape[1]
+    p_signal, bound = _signal_power(s2, reference, sample_rate)
+    powers = [_crop_power(x, o, n, f"noises[{i}]") for i, (x, o) in enumerate(zip(n2s, offsets))]
+    if p_signal == 0.0:
+        _warn("add_background_noises: the signal is silent, so no SNR can be set; it is returned unchanged")
+        return out.reshape(s.shape)
+    for i, (x, o, p, snr) in enumerate(zip(n2s, offsets, powers, snrs)):
+        if p == 0.0:
+            _warn(f"add_background_noises: noises[{i}] is silent over the samples used; it is skipped")
+            continue
+        scale = snr_scale(p_signal, p, snr)
+        _mix.mix_wrapped(out, x, o, scale, out)
+        bound += scale * math.sqrt(p * n * x.shape[0])
+    _check_sum(out, bound, f"snr_db={snr_db!r}", s)
+    return out.reshape(s.shape)
+
+
+# ----------------------------------------------------------------------------- transients, babble
+
+
+def add_short_noises(signal, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
+                     min_time_between_s=2.0, max_time_between_s=8.0, min_fade_s=0.005, max_fade_s=0.08,
+                     rng=None, return_events=False, backend="auto"):
+    """Add short noises (door slams, coughs, clicks) at random times, with fades.
+
+    The first sound starts at a uniform time in ``[0, min_time_between_s)``;
+    each next one starts ``uniform(min_time_between_s, max_time_between_s)``
+    seconds after the previous one ends, until the end of the signal. Each
+    sound is a uniformly chosen entry of ``noises``, added in full (cut at
+    the end of the signal) with raised-cosine fade-in and fade-out of
+    uniform lengths in ``[min_fade_s, max_fade_s]``, scaled so that the
+    signal's whole-clip power over the sound's own power is an SNR drawn
+    uniformly from ``[min_snr_db, max_snr_db]``.
+
+    Parameters
+    ----------
+    signal : np.ndarray [shape=(n,) or (n_channels, n)]
+    noises : sequence of np.ndarray, or a NoiseBank
+        Mono or per-channel sounds (see the module notes).
+    sample_rate : int
+    min_snr_db, max_snr_db, min_time_between_s, max_time_between_s, min_fade_s, max_fade_s : float
+    rng : None, int or numpy.random.Generator
+    return_events : bool
+        Also return the list of placed sounds (dicts with ``index``,
+        ``start`` (samples), ``snr_db``, ``fade_in``, ``fade_out`` (samples)).
+    backend : {"auto", "cpu"}
+
+    Returns
+    -------
+    out : np.ndarray, the signal's shape and dtype
+    events : list of dict (only with ``return_events=True``)
+
+    Warns
+    -----
+    NoisegenWarning
+        Silent signal (returned unchanged) or silent sounds (skipped).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> speech = np.random.default_rng(0).standard_normal(16000 * 6)
+    >>> click = np.hanning(800)
+    >>> out, events = add_short_noises(speech, [click], sample_rate=16000, rng=1, return_events=True)
+    >>> len(events) >= 1
+    True
+    """
+    resolve_backend(backend, signal)
+    s = _shape_only(signal, "signal")
+    s2 = _as_2d(s)
+    sample_rate = check_sample_rate(sample_rate)
+    lo_snr = check_snr_db(min_snr_db, "min_snr_db")
+    hi_snr = check_real(max_snr_db, "max_snr_db", low=lo_snr, high=200.0)
+    lo_gap = check_real(min_time_between_s, "min_time_between_s", low=0.0)
+    hi_gap = check_real(max_time_between_s, "max_time_between_s", low=lo_gap)
+    lo_fade = check_real(min_fade_s, "min_fade_s", low=0.0)
+    hi_fade = check_real(max_fade_s, "max_fade_s", low=lo_fade)
+    if len(noises) == 0:
+        raise ParameterError("noises must hold at least one sound, got an empty collection")
+    g = as_generator(rng)
+    n = s2.shape[1]
+    out = s2.copy()
+    p_signal, bound = _signal_power(s2, "rms", sample_rate) if n else (0.0, 0.0)
+    events = []
+    pos = seconds_to_samples(g.uniform(0.0, lo_gap), sample_rate) if lo_gap > 0 else 0
+    powers = {}
+    while pos < n:
+        index = int(g.integers(len(noises)))
+        snr = float(g.uniform(lo_snr, hi_snr))
+        fade_in = seconds_to_samples(g.uniform(lo_fade, hi_fade), sample_rate)
+        fade_out = seconds_to_samples(g.uniform(lo_fade, hi_fade), sample_rate)
+        x2 = _noise_2d(noises[index], s2.shape[0], f"noises[{index}]")
+        if index not in powers:
+            powers[index] = _crop_power(x2, 0, x2.shape[1], f"noises[{index}]")
+        events.append(dict(index=index, start=pos, snr_db=snr, fade_in=fade_in, fade_out=fade_out))
+        pos += x2.shape[1] + max(1, seconds_to_samples(g.uniform(lo_gap, hi_gap), sample_rate))
+    if events and p_signal == 0.0:
+        _warn("add_short_noises: the signal is silent, so no SNR can be set; it is returned unchanged")
+        events = []
+    silent = sorted({e["index"] for e in events if powers[e["index"]] == 0.0})
+    if silent:
+        _warn(f"add_short_noises: noises {silent} are silent; they are skipped")
+    for e in events:
+        p = powers[e["index"]]
+        if p == 0.0:
+            continue
+        x2 = _as_2d(noises[e["index"]])
+        scale = snr_scale(p_signal, p, e["snr_db"])
+        _mix.add_wrapped(out, np.ascontiguousarray(x2), 0, e["start"], scale, e["fade_in"], e["fade_out"])
+        bound += scale * math.sqrt(p * x2.size)
+    _check_sum(out, bound, f"min_snr_db={lo_snr:g}", s)
+    out = out.reshape(s.shape)
+    return (out, events) if return_events else out
+
+
+def babble(speech_sources, n_talkers, *, n_samples, rng=None, dtype=np.float32):
+    """Babble noise: the sum of ``n_talkers`` talkers at equal level.
+
+    Talkers are drawn from ``speech_sources`` (without replacement when
+    there are enough), each read from a uniform random offset with
+    wrap-around for ``n_samples`` samples and scaled to an RMS of
+    ``1 / sqrt(n_talkers)`` over that crop, so the babble has an RMS near 1
+    (exactly 1 for uncorrelated talkers). Silent crops are skipped with a
+    :class:`NoisegenWarning`.
+
+    Parameters
+    ----------
+    speech_sources : sequence of 1-D np.ndarray, or a NoiseBank
+    n_talkers : int
+        At least 1.
+    n_samples : int
+    rng : None, int or numpy.random.Generator
+    dtype : float32 or float64
+
+    Returns
+    -------
+    np.ndarray [shape=(n_samples,)]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> talkers = [rng.standard_normal(3000) for _ in range(5)]
+    >>> b = babble(talkers, 4, n_samples=8000, rng=0)
+    >>> b.shape, b.dtype
+    ((8000,), dtype('float32'))
+    """
+    n_talkers = check_int(n_talkers, "n_talkers", low=1)
+    n_samples = check_int(n_samples, "n_samples", low=0)
+    dt = np.dtype(dtype)
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ParameterError(f"dtype must be float32 or float64, got {dt}")
+    k = len(speech_sources)
+    if k == 0:
+        raise ParameterError("speech_sources must hold at least one recording, got an empty collection")
+    g = as_generator(rng)
+    picks = g.choice(k, size=n_talkers, replace=n_talkers > k)
+    out = np.zeros((1, n_samples), dtype=dt)
+    target = 1.0 / math.sqrt(n_talkers)
+    for i in picks:
+        src = _noise_2d(speech_sources[int(i)], 1, f"speech_sources[{int(i)}]")
+        offset = int(g.integers(src.shape[1]))
+        if n_samples == 0:
+            continue
+        p = _crop_power(src, offset, n_samples, f"speech_sources[{int(i)}]")
+        if p == 0.0:
+            _warn(f"babble: speech_sources[{int(i)}] is silent over its crop; that talker is skipped")
+            continue
+        _mix.mix_wrapped(out, src, offset, target / math.sqrt(p), out)
+    return out[0]

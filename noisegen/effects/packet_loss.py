@@ -1,0 +1,166 @@
+"""Packet loss: drop frames of audio as a lossy network would, and conceal them.
+
+The signal is cut into frames of ``frame_ms`` from sample 0 (the last frame
+may be shorter); each frame is one packet, carrying every channel, so a loss
+silences all channels at once. Losses are independent (Bernoulli, rate
+``loss_rate``) or bursty: a two-state Markov chain (the simple Gilbert
+model of Gilbert-Elliott channels; every frame in the *bad* state is lost)
+whose mean burst length is ``mean_burst_frames`` and whose long-run loss
+rate is still ``loss_rate``::
+
+    P(lost | previous lost)     = 1 - 1 / mean_burst_frames
+    P(lost | previous received) = loss_rate / (mean_burst_frames * (1 - loss_rate))
+
+(``mean_burst_frames = 1 / (1 - loss_rate)`` is the Bernoulli case.) The
+first frame's state is drawn from the chain's stationary distribution.
+
+Concealment of a burst of lost frames:
+
+- ``"zeros"``: silence.
+- ``"repeat"``: the last frame received, repeated for the whole burst (a
+  basic packet-loss concealment); each repeat ends with a raised-cosine
+  crossfade into the samples that preceded that frame, so the loop has no
+  seam. Before the first received frame, zeros.
+
+Both fade the concealment in and out with a raised-cosine crossfade of
+``fade_ms`` (at most a quarter frame) at each edge of a burst, *inside* the
+lost frames: received frames are never changed, and a lost frame equals the
+concealment except within ``fade_ms`` of its burst's edges.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._core.validation import check_audio, check_choice, check_real, check_sample_rate
+from .._core.errors import ParameterError
+from .._core.rng import resolve_key
+
+__all__ = ["packet_loss"]
+
+CONCEALMENTS = ("zeros", "repeat")
+
+
+def packet_loss(y, *, sample_rate, loss_rate, frame_ms=20.0, concealment="zeros", mean_burst_frames=None,
+                fade_ms=2.0, rng=None):
+    """Drop frames at random (as lost packets) and conceal them.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
+    sample_rate : int
+    loss_rate : float
+        Long-run fraction of frames lost, in [0, 1).
+    frame_ms : float
+        Packet length in milliseconds (> 0; 20 ms is the usual VoIP frame).
+        Rounded to whole samples, at least one.
+    concealment : {"zeros", "repeat"}
+        What replaces a lost frame: silence, or the last frame received.
+    mean_burst_frames : float or None
+        Mean number of consecutive frames lost per burst (Gilbert model), at
+        least 1 and at least ``loss_rate / (1 - loss_rate)``. ``None``:
+        independent (Bernoulli) losses.
+    fade_ms : float
+        Crossfade at the edges of each burst (>= 0; capped at a quarter frame).
+    rng : None, int or numpy.random.Generator
+        The same ``rng`` gives the same losses.
+
+    Returns
+    -------
+    np.ndarray, same shape and dtype as ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.ones(16000)
+    >>> out = packet_loss(y, sample_rate=16000, loss_rate=0.5, fade_ms=0.0, rng=0)
+    >>> lost = out.reshape(-1, 320).max(axis=1) == 0  # 20 ms frames
+    >>> int(lost.sum())  # of 50 frames, about half
+    21
+    """
+    y = check_audio(y, "y")
+    sample_rate = check_sample_rate(sample_rate)
+    loss_rate = check_real(loss_rate, "loss_rate", low=0.0, high=1.0, high_inclusive=False)
+    frame_ms = check_real(frame_ms, "frame_ms", low=0.0, low_inclusive=False)
+    concealment = check_choice(concealment, "concealment", CONCEALMENTS)
+    burst = check_burst(mean_burst_frames, loss_rate)
+    fade_ms = check_real(fade_ms, "fade_ms", low=0.0)
+    key = resolve_key(rng)
+    n = y.shape[-1]
+    frame = max(1, int(round(frame_ms * sample_rate / 1000.0)))
+    if n == 0 or loss_rate == 0.0:
+        return y.copy()
+    lost = loss_pattern(-(-n // frame), loss_rate, burst, np.random.default_rng(key))
+    fade = min(int(round(fade_ms * sample_rate / 1000.0)), frame // 4)
+    out = y.copy()
+    rows = out.reshape(-1, n)
+    for start, stop in _bursts(lost):
+        _conceal(rows, y.reshape(-1, n), start * frame, min(stop * frame, n), frame, fade, concealment)
+    return out
+
+
+def check_burst(mean_burst_frames, loss_rate):
+    if mean_burst_frames is None:
+        return None
+    burst = check_real(mean_burst_frames, "mean_burst_frames", low=1.0)
+    if loss_rate > 0.0 and loss_rate / (burst * (1.0 - loss_rate)) > 1.0:
+        raise ParameterError(
+            f"mean_burst_frames must be at least loss_rate / (1 - loss_rate) = "
+            f"{loss_rate / (1.0 - loss_rate):g} for loss_rate={loss_rate:g}, got {mean_burst_frames!r}"
+        )
+    return burst
+
+
+def loss_pattern(n_frames: int, loss_rate: float, mean_burst_frames, gen) -> np.ndarray:
+    """Boolean array, True where a frame is lost (Bernoulli or simple Gilbert model)."""
+    u = gen.random(n_frames)
+    if mean_burst_frames is None:
+        return u < loss_rate
+    stay_bad = 1.0 - 1.0 / mean_burst_frames
+    go_bad = loss_rate / (mean_burst_frames * (1.0 - loss_rate))
+    lost = np.empty(n_frames, dtype=bool)
+    state = bool(u[0] < loss_rate)  # stationary start
+    lost[0] = state
+    for i in range(1, n_frames):  # one step per 20 ms frame: cheap in Python
+        state = bool(u[i] < (stay_bad if state else go_bad))
+        lost[i] = state
+    return lost
+
+
+def _bursts(lost):
+    """``(start, stop)`` frame indices of each run of lost frames."""
+    edges = np.diff(np.concatenate([[0], lost.astype(np.int8), [0]]))
+    return zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))
+
+
+def _conceal(out, y, start, stop, frame, fade, concealment):
+    """Replace ``out[:, start:stop]`` (a burst) by the concealment, crossfaded at its edges."""
+    length = stop - start
+    fade = min(fade, length // 2)
+    if concealment == "repeat" and start > 0:
+        fill = _repeat_fill(y, start, length, frame, fade)
+    else:
+        fill = np.zeros((y.shape[0], length), dtype=y.dtype)
+    if fade:
+        ramp = _ramp(fade, y.dtype)  # 0 -> 1
+        fill[:, :fade] = ramp * fill[:, :fade] + (1 - ramp) * y[:, start : start + fade]
+        if stop < y.shape[-1]:  # a burst at the very end has nothing to fade back into
+            fill[:, -fade:] = ramp[::-1] * fill[:, -fade:] + ramp * y[:, stop - fade : stop]
+    out[:, start:stop] = fill
+
+
+def _repeat_fill(y, start, length, frame, fade):
+    """The last received frame, looped over ``length`` samples without seams."""
+    src = y[:, max(0, start - frame) : start].copy()
+    period = src.shape[-1]
+    before = start - period  # samples that preceded the source frame: its loop's lead-in
+    if fade and before >= fade and period > fade:
+        ramp = _ramp(fade, y.dtype)
+        src[:, -fade:] = (1 - ramp) * src[:, -fade:] + ramp * y[:, before - fade : before]
+    reps = -(-length // period)
+    return np.tile(src, reps)[:, :length]
+
+
+def _ramp(n, dtype):
+    """Raised-cosine ramp from 0 to 1 over ``n`` samples (both ends excluded)."""
+    return (0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)).astype(dtype)

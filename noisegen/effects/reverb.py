@@ -1,0 +1,300 @@
+"""Reverberation by convolution with a room impulse response (RIR).
+
+``convolve_rir(y, rir)`` is the causal convolution ``y * rir`` computed with
+real FFTs (``scipy.fft``, one thread, length ``next_fast_len(n + m - 1)``,
+float32 transforms for float32 audio). :class:`RirConvolver` holds the RIR's
+spectrum so repeated calls skip that transform, and convolves a stream of
+chunks by overlap-add, carrying the reverb tail from one chunk to the next.
+
+Normalisation rule (``normalize``), applied to the RIR before anything else:
+
+- ``"energy"`` (default): divide by ``sqrt(sum(rir**2) / n_rir_channels)``, so
+  the RIR has unit energy (a white input keeps its power on average);
+- ``"peak"``: divide by ``max(|rir|)`` (the direct path gets gain 1);
+- ``None``: use the RIR as given.
+
+Both rules divide by the peak first, so a RIR of any finite scale (1e200,
+1e-200) gives the same output. With ``None`` the output is ``scale`` times
+that of the unit RIR, or :class:`~noisegen.ParameterError` when it does not
+fit the audio's dtype (it overflows, or underflows to nothing).
+
+``compensate_delay=True`` then drops the RIR samples before its peak (the
+first ``argmax|rir|`` samples; the earliest peak over channels for a
+multichannel RIR), which removes the direct-path delay. Those samples
+(before the direct sound, normally near-silent) are discarded rather than
+shifted to negative time, so the convolution stays causal and streamable;
+the output is ``fftconvolve(y, rir[delay:])``, not exactly the uncompensated
+output advanced by ``delay``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import numpy as np
+import scipy.fft as sfft
+
+from .._core.validation import check_audio, check_choice, check_finite_output
+from .._core.backend import resolve_backend
+from .._core.errors import ParameterError
+
+__all__ = ["convolve_rir", "RirConvolver", "prepare_rir"]
+
+_NORMALIZE = ("energy", "peak", None)
+_DIRECT_MAX = 32  # chunks up to this length are convolved directly in the streaming form
+
+
+def prepare_rir(rir, *, normalize="energy", compensate_delay=False):
+    """The RIR after normalisation and delay compensation (see the module notes).
+
+    Parameters
+    ----------
+    rir : np.ndarray [shape=(m,) or (n_channels, m)], float32 or float64
+    normalize : {"energy", "peak", None}
+    compensate_delay : bool
+
+    Returns
+    -------
+    np.ndarray, float64, 2-D ``(n_rir_channels, m')``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> prepare_rir(np.array([0.0, 0.0, 2.0, 1.0]), normalize="peak", compensate_delay=True)
+    array([[1. , 0.5]])
+    """
+    check_choice(normalize, "normalize", _NORMALIZE)
+    rir = check_audio(rir, "rir", allow_empty=False)
+    h = np.array(rir, dtype=np.float64, ndmin=2)
+    peak = float(np.max(np.abs(h)))
+    if peak == 0.0:
+        raise ParameterError("rir must not be silent (all zeros)")
+    if normalize is not None:
+        # peak first: sum(h**2) of a 1e200 RIR overflows (and of a 1e-200 one underflows)
+        h /= peak
+    if normalize == "energy":
+        h /= np.sqrt(np.sum(h * h) / h.shape[0])
+    if compensate_delay:
+        delay = int(np.min(np.argmax(np.abs(h), axis=1)))
+        h = h[:, delay:]
+    return np.ascontiguousarray(h)
+
+
+def _fft_len(n):
+    return sfft.next_fast_len(n, real=True)
+
+
+class RirConvolver:
+    """Convolution with one RIR, spectrum cached; one-shot or streaming.
+
+    Parameters
+    ----------
+    rir : np.ndarray [shape=(m,) or (n_channels, m)]
+    normalize : {"energy", "peak", None}
+    compensate_delay : bool
+        See the module notes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y, rir = rng.standard_normal(1000), rng.standard_normal(100)
+    >>> conv = RirConvolver(rir)
+    >>> parts = [conv.process(c) for c in np.split(y, [10, 300, 700])]
+    >>> bool(np.allclose(np.concatenate(parts), conv.convolve(y)))
+    True
+    """
+
+    def __init__(self, rir, *, normalize="energy", compensate_delay=False):
+        self.rir = prepare_rir(rir, normalize=normalize, compensate_delay=compensate_delay)
+        # Transforms use the RIR scaled by a power of two to a peak in [0.5, 1)
+        # and the result is scaled back exactly: a float32 copy of a 1e200 RIR
+        # would be inf (a 1e-200 one zero).
+        self._exp = math.frexp(float(np.max(np.abs(self.rir))))[1]
+        self._unit = np.ldexp(self.rir, -self._exp)
+        self._spectra = {}
+        self._tail = None
+
+    @property
+    def length(self):
+        """Number of RIR samples after delay compensation."""
+        return self.rir.shape[1]
+
+    def _spectrum(self, nfft, dtype):
+        key = (nfft, dtype.char)
+        spec = self._spectra.get(key)
+        if spec is None:
+            if len(self._spectra) >= 8:
+                self._spectra.pop(next(iter(self._spectra)))
+            spec = sfft.rfft(self._unit.astype(dtype), nfft, axis=-1, workers=1)
+            self._spectra[key] = spec
+        return spec
+
+    def _channels(self, x2):
+        if self.rir.shape[0] not in (1, x2.shape[0]):
+            raise ParameterError(
+                f"rir has {self.rir.shape[0]} channels but the audio has {x2.shape[0]}; "
+                "use a mono rir or one per channel"
+            )
+
+    def _full(self, x2):
+        """Full convolution of 2-D audio, in the audio's dtype."""
+        n, m = x2.shape[1], self.length
+        nfft = _fft_len(n + m - 1)
+        spec = self._spectrum(nfft, x2.dtype)
+        xs = sfft.rfft(x2, nfft, axis=-1, workers=1)
+        xs *= spec
+        return sfft.irfft(xs, nfft, axis=-1, workers=1)[:, : n + m - 1]
+
+    def _scaled_full(self, x2):
+        """Full convolution of 2-D audio with the RIR itself, in the audio's dtype, range-checked."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.ldexp(self._full(x2), self._exp)
+            total = float(np.sum(out, dtype=np.float64))
+            if not math.isfinite(total) and x2.dtype == np.float32:
+                # float32 transforms overflow first (a spectrum sums many samples): redo in float64
+                out = np.ldexp(self._full(x2.astype(np.float64)), self._exp).astype(np.float32)
+                total = None
+        check_finite_output(out, f"rir (peak {float(np.max(np.abs(self.rir))):.3g} after normalize)", y=x2, total=total)
+        if self._exp < np.finfo(out.dtype).minexp + 64 and not out.any() and x2.any():
+            raise ParameterError(
+                f"rir underflows {out.dtype} for this input: the result (rir peak "
+                f"{float(np.max(np.abs(self.rir))):.3g}) is below {out.dtype}'s range"
+            )
+        return out
+
+    def convolve(self, y, *, mode="same", backend="auto"):
+        """Convolve a whole signal; ``mode`` as in :func:`convolve_rir`.
+
+        The streaming state is not touched.
+        """
+        resolve_backend(backend, y)
+        check_choice(mode, "mode", ("same", "full"))
+        y = check_audio(y, "y")
+        x2 = y[None, :] if y.ndim == 1 else y
+        self._channels(x2)
+        n = x2.shape[1]
+        if n == 0:
+            return y.copy() if mode == "same" else np.zeros(y.shape[:-1] + (self.length - 1,), y.dtype)
+        full = self._scaled_full(x2)
+        if mode == "same":
+            full = full[:, :n]
+        out = np.ascontiguousarray(full, dtype=y.dtype)
+        return out[0] if y.ndim == 1 else out
+
+    def process(self, chunk, *, backend="auto"):
+        """Convolve the next chunk of a stream; returns ``len(chunk)`` samples.
+
+        The tail of each chunk's reverb is added to the following chunks, so
+        the concatenated outputs equal ``convolve(whole_signal)``. The number
+        of channels must stay the same until :meth:`reset` or :meth:`flush`.
+        """
+        resolve_backend(backend, chunk)
+        chunk = check_audio(chunk, "chunk")
+        x2 = chunk[None, :] if chunk.ndim == 1 else chunk
+        self._channels(x2)
+        m = self.length
+        n_channels = max(x2.shape[0], self.rir.shape[0])
+        if self._tail is None:
+            self._tail = np.zeros((n_channels, m - 1))
+        elif self._tail.shape[0] != n_channels:
+            raise ParameterError(
+                f"chunk has {x2.shape[0]} channels but the stream started with {self._tail.shape[0]}; "
+                "call reset() first"
+            )
+        n = x2.shape[1]
+        if n == 0:
+            return chunk.copy()
+        if n <= _DIRECT_MAX:
+            full = np.empty((n_channels, n + m - 1))
+            for c in range(n_channels):
+                full[c] = np.convolve(x2[c if x2.shape[0] > 1 else 0], self._unit[c if self.rir.shape[0] > 1 else 0])
+        else:
+            full = self._full(x2)
+            if full.shape[0] != n_channels:
+                full = np.broadcast_to(full, (n_channels, full.shape[1]))
+        with np.errstate(over="ignore", invalid="ignore"):
+            full = np.ldexp(np.asarray(full, dtype=np.float64), self._exp)
+        tail = self._tail
+        out = np.array(full[:, :n], dtype=np.float64)
+        k = min(n, m - 1)
+        out[:, :k] += tail[:, :k]
+        new_tail = np.array(full[:, n:], dtype=np.float64)
+        keep = max(m - 1 - n, 0)
+        new_tail[:, :keep] += tail[:, n : n + keep]
+        self._tail = new_tail
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = check_finite_output(out.astype(chunk.dtype), "rir", y=chunk)
+        return out[0] if chunk.ndim == 1 else out
+
+    def flush(self):
+        """The remaining ``m - 1`` samples of reverb tail (float64, 2-D); resets the stream."""
+        tail = self._tail if self._tail is not None else np.zeros((self.rir.shape[0], self.length - 1))
+        self._tail = None
+        return tail
+
+    def reset(self):
+        """Forget the carried tail (start a new stream)."""
+        self._tail = None
+
+
+_CACHE: "OrderedDict[tuple, tuple]" = OrderedDict()
+_CACHE_SIZE = 16
+
+
+def _cached_convolver(rir, normalize, compensate_delay):
+    """A :class:`RirConvolver` for ``rir``, reused while the same unchanged array is passed."""
+    key = (id(rir), rir.shape, rir.dtype.str, normalize, bool(compensate_delay))
+    hit = _CACHE.get(key)
+    if hit is not None:
+        original, conv = hit
+        if np.array_equal(original, rir):  # same id could be a new or mutated array: compare content
+            _CACHE.move_to_end(key)
+            return conv
+    conv = RirConvolver(rir, normalize=normalize, compensate_delay=compensate_delay)
+    _CACHE[key] = (np.array(rir, copy=True), conv)
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return conv
+
+
+def convolve_rir(y, rir, *, mode="same", normalize="energy", compensate_delay=False, backend="auto"):
+    """Reverberate audio by convolving it with a room impulse response.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
+    rir : np.ndarray [shape=(m,) or (n_channels, m)], float32 or float64
+        A mono RIR is applied to every channel; a multichannel one gives one
+        RIR per channel.
+    mode : {"same", "full"}
+        ``"same"``: the first ``n`` samples of the full causal convolution
+        (the input's length). ``"full"``: all ``n + m - 1`` samples.
+    normalize : {"energy", "peak", None}
+        How the RIR is scaled first (module notes); default unit energy.
+    compensate_delay : bool
+        Drop the RIR samples before its peak (removes the direct-path delay).
+    backend : {"auto", "cpu"}
+
+    Returns
+    -------
+    np.ndarray, the input's dtype
+
+    See Also
+    --------
+    RirConvolver : cached spectrum and streaming overlap-add.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array([1.0, 0.0, 0.0, 2.0])
+    >>> convolve_rir(y, np.array([0.0, 0.5, 0.25]), normalize=None).round(6)
+    array([0.  , 0.5 , 0.25, 0.  ])
+    >>> convolve_rir(y, np.array([0.0, 0.5, 0.25]), normalize="peak", compensate_delay=True).round(6)
+    array([1. , 0.5, 0. , 2. ])
+    """
+    resolve_backend(backend, y)
+    check_choice(normalize, "normalize", _NORMALIZE)
+    rir = check_audio(rir, "rir", allow_empty=False)
+    return _cached_convolver(rir, normalize, compensate_delay).convolve(y, mode=mode)

@@ -1,0 +1,311 @@
+"""Simulated room impulse responses: exact early image sources, then a matched noise tail.
+
+:func:`simulate_rir` models a shoebox room with uniform wall absorption set
+from the requested RT60 by Eyring's formula (:mod:`noisegen._room_design`
+says why Eyring). The response has two parts:
+
+- **early** (until the crossover time ``t_c`` = the room diagonal's travel
+  time + 50 ms): every image source arriving before ``t_c``, exactly, each a
+  64-tap Hann-windowed sinc at its fractional delay with amplitude
+  ``beta**order / (4 pi d)``;
+- **tail** (from ``t_c`` on): Gaussian noise from noisegen's counter-based
+  generator times ``A * 10**(-3 t / RT60)`` (energy falls 60 dB per RT60).
+  ``A`` makes the tail's energy over the last 30 ms before ``t_c`` equal to
+  the early part's there, so the energy envelope runs on without a step
+  (the image model's mean energy ``c / (4 pi V fs)`` is used instead where
+  that window holds too few images). RT60 is the same in every band, so one
+  white band is the octave-band sum; air absorption is not modelled.
+
+The response starts at emission (the direct sound arrives ``d / c`` seconds
+in; sinc taps before sample 0 are dropped) and is
+``ceil((diagonal / c + rt60_s) * sample_rate) + 32`` samples long: the
+tail has decayed by 60 dB one RT60 after the latest possible direct sound.
+The length and the crossover depend on the room and RT60 only, and each
+microphone's tail on its own geometry only (a hash of room, source and
+microphone picks its noise stream), so a microphone array gives exactly the
+responses of one call per microphone.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._design import room as design
+from .._core.validation import show_value, check_float_dtype, check_int, check_output_size, check_real, check_sample_rate
+from .._core.errors import ParameterError
+from .._core.rng import check_rng, derive_key, resolve_key
+
+__all__ = ["simulate_rir", "simulate_rirs"]
+
+#: Accepted RT60 range in seconds.
+MIN_RT60_S, MAX_RT60_S = 0.05, 5.0
+#: Accepted room side range in metres.
+MIN_ROOM_DIM_M, MAX_ROOM_DIM_M = 0.5, 1000.0
+#: Closest a microphone may be to the source (1 cm).
+MIN_SOURCE_DISTANCE_M = 0.01
+#: Lowest sample rate (the 64-tap sinc spans 64 ms at 1 kHz).
+MIN_SAMPLE_RATE = 1000
+#: Most microphones in one call.
+MAX_MICS = 1024
+
+
+def _check_room(room_dim_m, name):
+    dims = _vectors(room_dim_m, name, single=True)[0]
+    for axis, d in enumerate(dims):
+        check_real(float(d), f"{name}[{axis}]", low=MIN_ROOM_DIM_M, high=MAX_ROOM_DIM_M)
+    return tuple(float(d) for d in dims)
+
+
+def _vectors(value, name, *, single=False):
+    """A float64 ``(n, 3)`` array of finite coordinates from ``(3,)`` or ``(n, 3)`` input."""
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be 3 coordinates in metres, got {show_value(value)}") from None
+    if arr.ndim == 1 and arr.shape == (3,):
+        arr = arr[None, :]
+    elif single or arr.ndim != 2 or arr.shape[1] != 3 or arr.shape[0] == 0:
+        expected = "shape (3,)" if single else "shape (3,) or (n_mics, 3)"
+        raise ParameterError(f"{name} must have {expected}, got {show_value(value)} of shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ParameterError(f"{name} must be finite, got {show_value(value)}")
+    return arr
+
+
+def _check_inside(points, room, name):
+    inside = (points > 0.0) & (points < np.array(room))
+    if not inside.all():
+        i, axis = np.argwhere(~inside)[0]
+        where = f"{name}[{i}]" if points.shape[0] > 1 else name
+        raise ParameterError(
+            f"{where} must lie strictly inside the room {list(room)} m, got {points[i].tolist()} "
+            f"(coordinate {axis} outside (0, {room[axis]:g}))"
+        )
+
+
+def _check_geometry(sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order):
+    """Validated ``(sample_rate, room, source, mics, rt60, max_order)``; nothing large is allocated."""
+    sample_rate = check_sample_rate(sample_rate)
+    if sample_rate < MIN_SAMPLE_RATE:
+        raise ParameterError(f"sample_rate must be at least {MIN_SAMPLE_RATE} Hz for simulated rooms, got {sample_rate}")
+    room = _check_room(room_dim_m, "room_dim_m")
+    source = _vectors(source_m, "source_m", single=True)
+    mics = _vectors(mic_m, "mic_m")
+    if mics.shape[0] > MAX_MICS:
+        raise ParameterError(f"mic_m must hold at most {MAX_MICS} microphones, got {mics.shape[0]}")
+    _check_inside(source, room, "source_m")
+    _check_inside(mics, room, "mic_m")
+    dist = np.sqrt(np.sum((mics - source) ** 2, axis=1))
+    if np.min(dist) < MIN_SOURCE_DISTANCE_M:
+        i = int(np.argmin(dist))
+        raise ParameterError(
+            f"mic_m {mics[i].tolist()} is {dist[i]:.3g} m from source_m; it must be at least "
+            f"{MIN_SOURCE_DISTANCE_M} m away"
+        )
+    rt60 = check_real(rt60_s, "rt60_s", low=MIN_RT60_S, high=MAX_RT60_S)
+    shortest = design.min_rt60(room, design.crossover_s(room))
+    if rt60 < shortest:
+        raise ParameterError(
+            f"rt60_s={rt60:g} s is out of reach for a {room[0]:g} x {room[1]:g} x {room[2]:g} m room: by Eyring's "
+            f"law (shoebox-corrected) even walls absorbing {design.MAX_ABSORPTION:g} of the energy give {shortest:.3g} s"
+        )
+    if max_order is not None:
+        max_order = check_int(max_order, "max_order", low=0, high=10**6)
+    cells = design.cell_count(room, mics, design.SPEED_OF_SOUND * design.crossover_s(room))
+    if cells > design.MAX_IMAGE_CELLS:
+        raise ParameterError(
+            f"room_dim_m={list(room)} needs about {cells:.3g} image cells for its early part; the limit is "
+            f"{design.MAX_IMAGE_CELLS:,} (noisegen._room_design.MAX_IMAGE_CELLS): use a larger room"
+        )
+    return sample_rate, room, source[0], mics, rt60, max_order
+
+
+def rir_length(room, rt60_s, sample_rate):
+    """Samples in a response: one RT60 past the room diagonal's travel time, plus half the sinc."""
+    diagonal_s = math.sqrt(sum(d * d for d in room)) / design.SPEED_OF_SOUND
+    return int(math.ceil((diagonal_s + rt60_s) * sample_rate)) + design.SINC_TAPS // 2
+
+
+def _render(out, sample_rate, room, source, mics, rt60, max_order, key):
+    """Write one room's responses into ``out`` (float64, zeros, ``(n_mics, >= rir_length)``)."""
+    from .._kernels.cpu import room as kernels
+
+    c = design.SPEED_OF_SOUND
+    t_c = design.crossover_s(room)
+    beta = design.reflection_coefficient(room, rt60, t_c)
+    radius = c * t_c
+    lists = design.image_lists(room, source, mics, radius, beta)
+    order_cap = 2**62 if max_order is None else max_order
+    half = design.SINC_TAPS // 2
+    (xp, xa, xo), (yp, ya, yo), (zp, za, zo) = lists
+    kernels.add_images(out, mics, xp, xa, xo, yp, ya, yo, zp, za, zo, order_cap, radius, sample_rate / c, half)
+    n_c = int(math.ceil(t_c * sample_rate))
+    match = int(round(design.MATCH_S * sample_rate))
+    complete = max_order is None or max_order >= design.max_axis_order(lists)
+    amps = np.empty(mics.shape[0])
+    streams = np.empty(mics.shape[0], dtype=np.uint64)
+    for m, mic in enumerate(mics):
+        direct = float(np.sqrt(np.sum((mic - source) ** 2))) / c * sample_rate
+        start = max(n_c - match, int(math.ceil(direct)) + half)
+        dense = complete and design.expected_images(room, start / sample_rate, t_c) >= design.MIN_MATCH_IMAGES
+        amps[m] = design.tail_amplitude(out[m], start, n_c, room, sample_rate, rt60, dense)
+        streams[m] = design.geometry_stream(room, source, mic)
+    kernels.add_tail(out, np.uint64(key), streams, n_c, amps, design.decay_per_sample(rt60, sample_rate))
+
+
+def simulate_rir(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order=None, rng=None, dtype=np.float32):
+    """Impulse responses of a shoebox room: image sources, then a matched noise tail.
+
+    See the module notes for the model (Eyring absorption, crossover, tail
+    level, length).
+
+    Parameters
+    ----------
+    sample_rate : int
+        At least 1000 Hz.
+    room_dim_m : array-like [shape=(3,)]
+        Room sides in metres, each in [0.5, 1000].
+    source_m : array-like [shape=(3,)]
+        Source position, strictly inside the room.
+    mic_m : array-like [shape=(3,) or (n_mics, 3)]
+        Microphone positions, strictly inside the room and at least 1 cm
+        from the source; they share one image enumeration.
+    rt60_s : float
+        Reverberation time in [0.05, 5] s, reachable for the room (walls
+        absorb at most 99 % of the energy: a large room cannot be very dry).
+    max_order : int or None
+        Highest reflection order among the exact images (None: all of them).
+        The crossover does not move: ``max_order=1`` gives the direct sound,
+        the six first-order reflections (as pyroomacoustics' ``max_order=1``)
+        and then the tail at the image model's mean level.
+    rng : None, int or numpy.random.Generator
+        Keys the tail's noise; the same ``rng`` gives the same response.
+    dtype : np.float32 or np.float64
+        Output dtype (computed in float64).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_mics, n_samples)]
+        Always 2-D, one row per microphone, unnormalised (the direct sound at
+        distance ``d`` has peak about ``1 / (4 pi d)``).
+
+    Raises
+    ------
+    ParameterError
+        A bad or out-of-range argument, a point outside the room, an RT60 the
+        room cannot reach, or a room needing too many images.
+
+    See Also
+    --------
+    simulate_rirs : many rooms per call.
+    convolve_rir : apply a response to audio.
+    noisegen.transforms.RoomSimulator : random rooms as a transform.
+
+    Examples
+    --------
+    >>> import noisegen
+    >>> h = noisegen.simulate_rir(sample_rate=16000, room_dim_m=[5, 4, 3], source_m=[1, 1, 1.5],
+    ...                           mic_m=[[3, 2, 1.5], [3.1, 2, 1.5]], rt60_s=0.4, rng=0)
+    >>> h.shape, h.dtype
+    ((2, 6762), dtype('float32'))
+    >>> int(abs(h[0]).argmax()) == round(((2**2 + 1**2) ** 0.5) / 343 * 16000)
+    True
+    """
+    check_rng(rng)
+    dtype = check_float_dtype(dtype)
+    sample_rate, room, source, mics, rt60, max_order = _check_geometry(
+        sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order)
+    n = rir_length(room, rt60, sample_rate)
+    check_output_size(n, mics.shape[0], "rt60_s", rt60_s)
+    out = np.zeros((mics.shape[0], n))
+    _render(out, sample_rate, room, source, mics, rt60, max_order, resolve_key(rng))
+    return out.astype(dtype, copy=False)
+
+
+def _per_room(value, n_rooms, name, ndim):
+    """``value`` as an array with a leading room axis (a single item is broadcast)."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be numbers in metres or seconds, got {show_value(value)}") from None
+    if arr.ndim == ndim - 1:
+        return [value] * n_rooms
+    if arr.ndim < ndim - 1 or arr.shape[0] != n_rooms:
+        raise ParameterError(f"{name} must give one value per room ({n_rooms}) or one for all, got shape {arr.shape}")
+    return list(arr)
+
+
+def simulate_rirs(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order=None, rng=None, dtype=np.float32):
+    """Many simulated responses in one call, zero-padded to a common length.
+
+    Parameters
+    ----------
+    sample_rate : int
+    room_dim_m : array-like [shape=(n_rooms, 3)]
+    source_m : array-like [shape=(3,) or (n_rooms, 3)]
+    mic_m : array-like [shape=(3,), (n_rooms, 3) or (n_rooms, n_mics, 3)]
+        The same number of microphones in every room.
+    rt60_s : float or array-like [shape=(n_rooms,)]
+    max_order : int or None
+    rng : None, int, numpy.random.Generator, or a sequence of ``n_rooms`` of them
+        A sequence gives room ``i`` exactly ``simulate_rir(..., rng=rng[i])``;
+        a single ``rng`` is resolved once and room ``i`` keyed by
+        ``noisegen.rng.derive_key(key, i)``.
+    dtype : np.float32 or np.float64
+
+    Returns
+    -------
+    np.ndarray [shape=(n_rooms, n_mics, n_samples)]
+        Room ``i`` is :func:`simulate_rir`'s response followed by zeros up to
+        the longest response.
+
+    Examples
+    --------
+    >>> import noisegen
+    >>> h = noisegen.simulate_rirs(sample_rate=8000, room_dim_m=[[4, 3, 2.5], [6, 5, 3]],
+    ...                            source_m=[1, 1, 1], mic_m=[2, 2, 1.2], rt60_s=[0.3, 0.5], rng=[0, 1])
+    >>> h.shape
+    (2, 1, 4228)
+    """
+    dtype = check_float_dtype(dtype)
+    try:
+        rooms = np.asarray(room_dim_m, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ParameterError(f"room_dim_m must have shape (n_rooms, 3), got {show_value(room_dim_m)}") from None
+    if rooms.ndim != 2 or rooms.shape[1] != 3 or rooms.shape[0] == 0:
+        raise ParameterError(f"room_dim_m must have shape (n_rooms, 3), got shape {np.shape(room_dim_m)}")
+    n_rooms = rooms.shape[0]
+    try:
+        mic_ndim = np.ndim(mic_m)
+    except ValueError:  # a ragged list
+        raise ParameterError(f"mic_m must have shape (3,), (n_rooms, 3) or (n_rooms, n_mics, 3), got {show_value(mic_m)}") from None
+    mics = _per_room(mic_m, n_rooms, "mic_m", 3 if mic_ndim == 3 else 2)
+    sources = _per_room(source_m, n_rooms, "source_m", 2)
+    rt60s = _per_room(rt60_s, n_rooms, "rt60_s", 1)
+    if isinstance(rng, (list, tuple)):
+        if len(rng) != n_rooms:
+            raise ParameterError(f"rng must be one seed for all rooms or {n_rooms} of them, got {len(rng)}")
+        keys = [resolve_key(r, f"rng[{i}]") for i, r in enumerate(rng)]
+    else:
+        root = resolve_key(rng)
+        keys = [derive_key(root, i) for i in range(n_rooms)]
+    checked = []
+    for i in range(n_rooms):
+        try:
+            checked.append(_check_geometry(sample_rate, rooms[i], sources[i], mics[i], rt60s[i], max_order))
+        except ParameterError as exc:
+            raise ParameterError(f"room {i}: {exc}") from None
+    n_mics = {c[3].shape[0] for c in checked}
+    if len(n_mics) > 1:
+        raise ParameterError(f"mic_m must give every room the same number of microphones, got {sorted(n_mics)}")
+    n = max(rir_length(c[1], c[4], c[0]) for c in checked)
+    check_output_size(n, n_rooms * n_mics.pop(), "room_dim_m", f"{n_rooms} rooms")
+    out = np.zeros((n_rooms, checked[0][3].shape[0], n), dtype=dtype)
+    for i, (sr, room, source, mic, rt60, order) in enumerate(checked):
+        m = rir_length(room, rt60, sr)
+        row = np.zeros((mic.shape[0], m))
+        _render(row, sr, room, source, mic, rt60, order, keys[i])
+        out[i, :, :m] = row
+    return out

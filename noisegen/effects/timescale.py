@@ -1,0 +1,297 @@
+"""Tempo, pitch and speed changes: WSOLA, phase vocoder, resampling.
+
+- :func:`speed` plays the audio faster or slower (tempo and pitch together),
+  Kaldi/sox style, through the band-limited resampler.
+- :func:`time_stretch` changes tempo and keeps pitch: WSOLA by default (no
+  FFT, suited to speech), or a phase-locked phase vocoder.
+- :func:`pitch_shift` changes pitch and keeps the length: a time stretch and a
+  resampling, in the order that resamples fewer samples.
+
+Every output length is exact: ``round(n / rate)``, ``round(n / factor)`` or
+``n`` (Python's ``round``, half to even). Multichannel audio is stretched
+with the same splice points in every channel, so the channels stay aligned.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from .._core.backend import resolve_backend
+from .._core.validation import (
+    MAX_RATE_FACTOR,
+    check_audio,
+    check_choice,
+    check_finite_output,
+    check_int,
+    check_output_size,
+    check_rate_factor,
+    check_real,
+    check_sample_rate,
+)
+from .resample import _apply as _resample_to_length
+from .._design.resample import filter_table
+from .._design.ratios import exact_ratio
+from .._gpu.ops import cuda_speed
+
+__all__ = ["speed", "time_stretch", "pitch_shift"]
+
+#: WSOLA hop (half the Hann frame), seconds: 15 ms, frames of 30 ms.
+WSOLA_HOP_S = 0.015
+#: WSOLA search tolerance around the ideal input position, seconds.
+WSOLA_TOLERANCE_S = 0.010
+#: Sample rate of the decimated guide used by the coarse WSOLA search, Hz.
+WSOLA_COARSE_RATE = 4000
+
+
+def speed(y, *, factor, sample_rate, backend="auto"):
+    """Speed perturbation: play ``y`` ``factor`` times faster (tempo and pitch change together).
+
+    The Kaldi/sox recipe: the signal is resampled from ``sample_rate *
+    factor`` to ``sample_rate`` with the band-limited resampler of
+    :func:`noisegen.resample`, so its pitch moves by ``12 * log2(factor)``
+    semitones.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (channels, n)], float32 or float64
+    factor : float in [1/256, 256]
+        Speed factor; 1.1 is 10 % faster (shorter, higher). The output may
+        hold at most ``noisegen._validation.MAX_SAMPLES`` (2**31) samples.
+    sample_rate : int
+        Sample rate of ``y`` (and of the output), Hz.
+    backend : {"auto", "cpu", "cuda"}
+        "auto" runs on the GPU when ``y`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
+
+    Returns
+    -------
+    np.ndarray [shape=(..., round(n / factor))], same dtype as ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np, noisegen
+    >>> noisegen.speed(np.zeros(16001, dtype=np.float32), factor=1.1, sample_rate=16000).shape
+    (14546,)
+    """
+    if resolve_backend(backend, y, supports_cuda=True) == "cuda":
+
+        return cuda_speed(y, factor=factor, sample_rate=sample_rate)
+    y = check_audio(y, finite=False)  # _resample_to_length checks for NaN/inf through its output
+    factor = check_rate_factor(factor, "factor")
+    check_sample_rate(sample_rate)
+    n_out = check_output_size(round(y.shape[-1] / factor), _rows(y), "factor", factor)
+    if factor == 1.0:
+        return check_audio(y).copy()
+    ratio = exact_ratio(factor)
+    return _resample_to_length(y, 1 / ratio, n_out)
+
+
+def _rows(y):
+    """Channel count for :func:`check_output_size` (None for mono)."""
+    return None if y.ndim == 1 else y.shape[0]
+
+
+#: Taps and phases of the fractional-delay filter WSOLA reads frames through.
+_FRAC_TAPS = 16
+_FRAC_PHASES = 128
+
+
+@lru_cache(maxsize=4)
+def _frac_table(dtype_char):
+    """Kaiser-windowed sinc fractional delays (60 dB design, cut-off at Nyquist)."""
+    half = _FRAC_TAPS // 2
+    table = filter_table(_FRAC_PHASES + 1, _FRAC_PHASES, _FRAC_TAPS, half, 1.0, float(half), 0.1102 * (60.0 - 8.7))
+    return table.astype(dtype_char)
+
+
+@lru_cache(maxsize=16)
+def _hann(length, dtype_char):
+    """Periodic Hann window (sums to one at 50 % overlap)."""
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(length) / length)).astype(dtype_char)
+
+
+def _wsola(y, n_out, sample_rate):
+    """WSOLA of ``y`` (2-D, C-contiguous) to exactly ``n_out`` samples."""
+    from .._kernels.cpu import wsola as k
+
+    n_ch, n = y.shape
+    hop = max(2, int(round(WSOLA_HOP_S * sample_rate)))
+    tol = max(1, int(round(WSOLA_TOLERANCE_S * sample_rate)))
+    dec = max(1, sample_rate // WSOLA_COARSE_RATE)
+    hop = -(-hop // dec) * dec  # frame a multiple of dec
+    n_frames = -(-max(n_out - 1, 0) // hop) + 1
+    step = hop * n / max(n_out, 1)
+    pad = hop + tol + 2 * dec + _FRAC_TAPS
+    pad = -(-pad // dec) * dec
+    right = int(math.ceil(step)) + 2 * hop + tol + 2 * dec + _FRAC_TAPS + 8
+    total = pad + n + right
+    total = -(-total // dec) * dec
+    xp = np.zeros((n_ch, total), dtype=y.dtype)
+    xp[:, pad : pad + n] = y
+    guide = xp[0] if n_ch == 1 else xp.mean(axis=0)
+    csum = np.empty(total + 1)
+    guide_d = np.empty(total // dec, dtype=y.dtype)
+    csum_d = np.empty(guide_d.shape[0] + 1)
+    k.wsola_guide(guide, dec, csum, guide_d, csum_d)
+    positions = np.empty(n_frames, dtype=np.float64)
+    k.wsola_positions(guide, csum, guide_d, csum_d, dec, hop, tol, n, max(n_out, 1), pad, positions)
+    window = _hann(2 * hop, y.dtype.char)
+    out = np.zeros((n_ch, (n_frames + 1) * hop), dtype=y.dtype)
+    k.wsola_overlap_add(xp, positions, hop, window, _frac_table(y.dtype.char), out)
+    return out[:, hop : hop + n_out]
+
+
+#: Phase-vocoder frame length, seconds (rounded to a power of two: 1024 at 16 kHz).
+PVOC_FRAME_S = 0.064
+
+
+def _phase_vocoder(y, n_out, sample_rate):
+    """Phase-locked phase vocoder of ``y`` (2-D) to exactly ``n_out`` samples."""
+    import scipy.fft
+
+    from .._kernels.cpu import pvoc as k
+
+    n_ch, n = y.shape
+    n_fft = 2 ** max(4, int(round(math.log2(PVOC_FRAME_S * sample_rate))))
+    hop = n_fft // 4
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(y.dtype)
+    # Centred frames: n_fft // 2 zeros on the left, enough on the right.
+    n_frames = n // hop + 1
+    xp = np.zeros((n_ch, (n_frames - 1) * hop + n_fft), dtype=y.dtype)
+    xp[:, n_fft // 2 : n_fft // 2 + n] = y
+    frames = np.lib.stride_tricks.sliding_window_view(xp, n_fft, axis=-1)[:, ::hop][:, :n_frames]
+    spec = np.zeros((n_ch, n_frames + 1, n_fft // 2 + 1), dtype=np.result_type(y.dtype, np.complex64))
+    spec[:, :n_frames] = scipy.fft.rfft(frames * window, axis=-1)
+    n_out_frames = -(-n_out // hop) + 1
+    steps = np.arange(n_out_frames) * (n / n_out)
+    out_spec = np.empty((n_ch, n_out_frames, spec.shape[-1]), dtype=spec.dtype)
+    k.pvoc_frames(spec, steps, hop, n_fft, out_spec)
+    out_frames = np.ascontiguousarray(scipy.fft.irfft(out_spec, n=n_fft, axis=-1).astype(y.dtype))
+    total = (n_out_frames - 1) * hop + n_fft
+    out = np.zeros((n_ch, total), dtype=y.dtype)
+    norm = np.zeros(total, dtype=y.dtype)
+    k.overlap_add(out_frames, window, hop, out, norm)
+    out = out[:, n_fft // 2 : n_fft // 2 + n_out]
+    norm = norm[n_fft // 2 : n_fft // 2 + n_out]
+    return out / np.maximum(norm, np.finfo(y.dtype).tiny)
+
+
+def _stretch_to(y, n_out, sample_rate, method):
+    """Time-stretch ``y`` to exactly ``n_out`` samples (pitch kept)."""
+    shape = y.shape
+    y2 = np.ascontiguousarray(y.reshape(int(np.prod(shape[:-1], dtype=int)), shape[-1]))
+    if n_out == shape[-1]:
+        return y.copy()
+    if shape[-1] == 0 or n_out == 0:
+        return np.zeros(shape[:-1] + (n_out,), dtype=y.dtype)
+    # Both methods are homogeneous (f(a*y) = a*f(y)) but square and sum the
+    # signal (WSOLA's energies, the vocoder's spectra), which over- or
+    # underflows far from 1: run them on y scaled by a power of two (exact).
+    peak = float(max(np.max(y2), -np.min(y2)))
+    exp = 0 if peak == 0.0 or 2.0**-60 <= peak <= 2.0**60 else math.frexp(peak)[1]
+    x2 = np.ldexp(y2, -exp).astype(y.dtype, copy=False) if exp else y2
+    if method == "wsola":
+        out = _wsola(x2, n_out, sample_rate)
+    else:
+        out = _phase_vocoder(x2, n_out, sample_rate)
+    if exp:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.ldexp(out, exp).astype(y.dtype, copy=False)
+    check_finite_output(out, f"time stretch to {n_out} samples", y=y)
+    return np.ascontiguousarray(out).reshape(shape[:-1] + (n_out,))
+
+
+def time_stretch(y, *, rate, sample_rate, method="wsola", backend="auto"):
+    """Change the tempo of ``y`` by ``rate`` and keep its pitch.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (channels, n)], float32 or float64
+    rate : float in [1/256, 256]
+        Tempo factor; 2.0 is twice as fast (half as long). The output may
+        hold at most ``noisegen._validation.MAX_SAMPLES`` (2**31) samples.
+    sample_rate : int
+        Sample rate of ``y``, Hz (sets the WSOLA frame of 30 ms and search of +-10 ms).
+    method : {"wsola", "phase_vocoder"}
+        ``"wsola"`` (default, for speech): overlap-add of input frames spliced
+        where the waveforms match, found with a coarse-to-fine
+        cross-correlation search. ``"phase_vocoder"``: STFT phase vocoder with
+        Laroche-Dolson identity phase locking (for music-like material).
+    backend : {"auto", "cpu"}
+
+    Returns
+    -------
+    np.ndarray [shape=(..., round(n / rate))], same dtype as ``y``.
+
+    See Also
+    --------
+    pitch_shift, speed
+
+    Examples
+    --------
+    >>> import numpy as np, noisegen
+    >>> y = np.sin(np.linspace(0, 2000, 16000)).astype(np.float32)
+    >>> noisegen.time_stretch(y, rate=1.25, sample_rate=16000).shape
+    (12800,)
+    """
+    resolve_backend(backend, y)  # no batched GPU form: raises BackendError for CUDA
+    y = check_audio(y)
+    rate = check_rate_factor(rate, "rate")
+    sample_rate = check_sample_rate(sample_rate)
+    method = check_choice(method, "method", ("wsola", "phase_vocoder"))
+    n_out = check_output_size(round(y.shape[-1] / rate), _rows(y), "rate", rate)
+    return _stretch_to(y, n_out, sample_rate, method)
+
+
+def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, backend="auto"):
+    """Shift the pitch of ``y`` by ``n_steps`` and keep its length.
+
+    The pitch ratio ``r = 2 ** (n_steps / bins_per_octave)`` comes from
+    resampling by ``1 / r`` (exact, band-limited); a WSOLA time stretch
+    restores the length. The stretch runs after the resampling when pitching
+    up and before it when pitching down, so the resampler always produces the
+    fewer samples.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (channels, n)], float32 or float64
+    sample_rate : int
+        Sample rate of ``y``, Hz.
+    n_steps : float
+        Shift in steps (semitones with the default ``bins_per_octave``), in
+        ``[-8, 8]`` octaves: ``|n_steps| <= 8 * bins_per_octave`` (the pitch
+        ratio lies in [1/256, 256], as the rates of :func:`speed`).
+    bins_per_octave : int in [1, 1200]
+    backend : {"auto", "cpu"}
+
+    Returns
+    -------
+    np.ndarray [shape=(..., n)], same dtype as ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np, noisegen
+    >>> y = np.sin(np.linspace(0, 2000, 16000)).astype(np.float32)
+    >>> noisegen.pitch_shift(y, sample_rate=16000, n_steps=-2).shape
+    (16000,)
+    """
+    resolve_backend(backend, y)  # no batched GPU form: raises BackendError for CUDA
+    y = check_audio(y)
+    sample_rate = check_sample_rate(sample_rate)
+    bins_per_octave = check_int(bins_per_octave, "bins_per_octave", low=1, high=1200)
+    octaves = math.log2(MAX_RATE_FACTOR)
+    n_steps = check_real(n_steps, "n_steps", low=-octaves * bins_per_octave, high=octaves * bins_per_octave)
+    n = y.shape[-1]
+    if n_steps == 0 or n == 0:
+        return y.copy()
+    r = 2.0 ** (n_steps / bins_per_octave)
+    ratio = exact_ratio(r)
+    if r > 1.0:
+        # Up: resample n -> n / r samples (higher pitch, shorter), then stretch back to n.
+        shorter = _resample_to_length(y, 1 / ratio, max(1, round(n / r)))
+        return _stretch_to(shorter, n, sample_rate, "wsola")
+    # Down: stretch n -> n * r samples (fewer), then resample back up to n (lower pitch).
+    shorter = _stretch_to(y, max(1, round(n * r)), sample_rate, "wsola")
+    return _resample_to_length(shorter, 1 / ratio, n)
