@@ -6,6 +6,7 @@ torchcodec, so rows here are plain ``{"array", "sampling_rate"}`` dicts or
 ``Audio(decode=False)``-style ``{"bytes", "path"}`` dicts.
 """
 
+import importlib
 import io
 import json
 
@@ -186,5 +187,5 @@ def test_bad_use_is_reported():
 def test_docstring_examples():
     import doctest
 
-    result = doctest.testmod(nh, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testmod(importlib.import_module("noisegen.data.hf"), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0

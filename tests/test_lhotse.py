@@ -4,6 +4,7 @@ Lhotse requires torch (a multi-GB download from PyPI), so it is not in the
 ``test`` extra: these tests skip without it.
 """
 
+import importlib
 import glob
 import os
 
@@ -230,5 +231,5 @@ def test_bad_arguments_are_refused(cuts):
 def test_docstring_examples():
     import doctest
 
-    result = doctest.testmod(nl, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testmod(importlib.import_module("noisegen.data.lhotse"), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0

@@ -1,0 +1,231 @@
+"""Hugging Face ``datasets`` adapter: a noisegen pipeline as a ``map`` or ``with_transform`` function.
+
+Install with ``pip install "noisegen[hf]"``; ``import noisegen`` never
+imports this module, and the module itself needs ``datasets`` only to make
+the datasets it is used on. ::
+
+    import noisegen, noisegen.hf
+
+    fn = noisegen.hf.augment_fn(pipeline, rng=0, column="audio", sample_rate=16000)
+    ds = ds.map(fn, batched=True, with_indices=True, num_proc=4)
+
+    # on the fly (each access augments again, keyed by the "idx" column):
+    ds = ds.add_column("idx", list(range(len(ds))))
+    ds = ds.with_transform(noisegen.hf.augment_fn(pipeline, rng=0, index_column="idx"))
+
+Row ``i`` is augmented with the key :func:`row_key` ``(i, rng=rng)``, so the
+result depends on the row index only: the same for any ``num_proc``, batch
+size or order of access. The parameters each row got
+(:attr:`noisegen.Transform.last_params`) go to a column as a JSON string.
+For a new draw each epoch, make the function with ``rng=epoch``.
+
+The audio column may hold, per row:
+
+- a dict with ``"array"`` and ``"sampling_rate"`` (plain columns, and the
+  ``Audio`` feature of ``datasets`` < 4);
+- a decoder with ``get_all_samples()`` (the ``Audio`` feature of
+  ``datasets`` >= 4, which decodes through ``torchcodec``);
+- a dict with ``"bytes"`` or ``"path"`` (``Audio(decode=False)``), read with
+  libsndfile.
+
+Each row comes back as ``{"array": float32 array, "sampling_rate": int}``
+(``(n,)`` mono, ``(n_channels, n)`` otherwise). Writing it into an ``Audio``
+column makes ``datasets`` >= 4 encode it again through ``torchcodec``; a
+plain column (``output_column=...``) keeps the arrays exactly.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import numbers
+
+import numpy as np
+
+from .._core.errors import ParameterError
+from .._core.rng import derive_key, resolve_key
+from ..audio.io import load
+from ..effects import resample
+from ..transforms import Transform, load_pipeline
+
+__all__ = ["augment_fn", "row_key", "AugmentFn"]
+
+
+def row_key(index: int, *, rng) -> int:
+    """The key :func:`augment_fn` gives row ``index``: ``derive_key(resolve_key(rng), index)``.
+
+    Examples
+    --------
+    >>> row_key(3, rng=0) == row_key(3, rng=0) != row_key(4, rng=0)
+    True
+    """
+    return derive_key(resolve_key(rng), _check_index(index, "index"))
+
+
+def _check_index(index, name):
+    if isinstance(index, bool) or not isinstance(index, numbers.Integral) or index < 0:
+        raise ParameterError(f"{name} must be a non-negative int (a row index), got {index!r}")
+    return int(index)
+
+
+def augment_fn(pipeline, *, rng, column="audio", sample_rate=None, output_column=None,
+               params_column="noisegen_params", index_column=None):
+    """A function that augments the audio column of a ``datasets.Dataset`` batch.
+
+    Use it as ``ds.map(fn, batched=True, with_indices=True, num_proc=N)``
+    (also without ``batched``), or as ``ds.with_transform(fn)`` with
+    ``index_column``.
+
+    Parameters
+    ----------
+    pipeline : noisegen.Transform, dict or path
+        The pipeline (a config or JSON file is loaded with
+        :func:`noisegen.load_pipeline`).
+    rng : int, numpy.random.Generator or None
+        Resolved once to a root key; row ``i`` gets ``row_key(i, rng=rng)``
+        (for an int ``rng``).
+    column : str
+        The audio column (see the module notes for what a row may hold).
+    sample_rate : int or None
+        Resample rows at another rate to this one first (with
+        :func:`noisegen.resample`); ``None`` keeps each row's rate.
+    output_column : str or None
+        Where the augmented audio goes; ``None``: back into ``column``.
+    params_column : str or None
+        Column for each row's applied parameters (a JSON string); ``None``
+        adds none.
+    index_column : str or None
+        A column of row indices to key rows by, for when no ``indices`` are
+        passed (``with_transform``); ``map(..., with_indices=True)`` does not
+        need it.
+
+    Returns
+    -------
+    AugmentFn
+        ``fn(batch, indices=None) -> batch`` with the audio replaced and the
+        parameters added; picklable (the pipeline is rebuilt in each worker).
+
+    Examples
+    --------
+    >>> import numpy as np, noisegen, noisegen.hf
+    >>> fn = noisegen.hf.augment_fn(noisegen.Gain(p=1.0), rng=0)
+    >>> batch = {"audio": [{"array": np.ones(4, np.float32), "sampling_rate": 8000}]}
+    >>> out = fn(batch, [0])
+    >>> sorted(out), out["audio"][0]["array"].shape
+    (['audio', 'noisegen_params'], (4,))
+    """
+    return AugmentFn(pipeline, rng=rng, column=column, sample_rate=sample_rate, output_column=output_column,
+                     params_column=params_column, index_column=index_column)
+
+
+class AugmentFn:
+    """The callable :func:`augment_fn` returns (see there for the parameters)."""
+
+    def __init__(self, pipeline, *, rng, column="audio", sample_rate=None, output_column=None,
+                 params_column="noisegen_params", index_column=None):
+        if not isinstance(pipeline, Transform):
+            pipeline = load_pipeline(pipeline)
+        for name, value in (("column", column), ("output_column", output_column),
+                            ("params_column", params_column), ("index_column", index_column)):
+            if value is not None and not isinstance(value, str):
+                raise ParameterError(f"{name} must be a column name (str), got {value!r}")
+        if column is None:
+            raise ParameterError("column must be a column name (str), got None")
+        if sample_rate is not None:
+            if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral) or sample_rate <= 0:
+                raise ParameterError(f"sample_rate must be a positive int (Hz) or None, got {sample_rate!r}")
+        self.config = pipeline.to_dict()
+        self.root_key = resolve_key(rng)
+        self.column, self.sample_rate = column, sample_rate
+        self.output_column = output_column or column
+        self.params_column, self.index_column = params_column, index_column
+        self._pipeline = pipeline
+
+    def __getstate__(self):  # workers rebuild the pipeline from its config
+        state = dict(self.__dict__)
+        state["_pipeline"] = None
+        return state
+
+    @property
+    def pipeline(self) -> Transform:
+        if self._pipeline is None:
+            self._pipeline = load_pipeline(self.config)
+        return self._pipeline
+
+    def __call__(self, batch, indices=None):
+        if self.column not in batch:
+            raise ParameterError(f"column {self.column!r} is not in the batch (columns: {sorted(batch)})")
+        values = batch[self.column]
+        batched = isinstance(values, (list, tuple))
+        indices = self._indices(batch, indices, batched)
+        if not batched:
+            audio, params = self._row(values, indices)
+        else:
+            if len(indices) != len(values):
+                raise ParameterError(f"indices: {len(indices)} for a batch of {len(values)} rows")
+            rows = [self._row(v, i) for v, i in zip(values, indices)]
+            audio, params = [r[0] for r in rows], [r[1] for r in rows]
+        out = dict(batch)
+        out[self.output_column] = audio
+        if self.params_column is not None:
+            out[self.params_column] = params
+        return out
+
+    def _indices(self, batch, indices, batched):
+        if indices is None:
+            if self.index_column is None:
+                raise ParameterError(
+                    "indices: none given; use ds.map(fn, with_indices=True), or augment_fn(..., "
+                    "index_column=<a column of row indices>) for with_transform"
+                )
+            if self.index_column not in batch:
+                raise ParameterError(
+                    f"index_column {self.index_column!r} is not in the batch (columns: {sorted(batch)})"
+                )
+            indices = batch[self.index_column]
+        if batched:
+            return [_check_index(i, "indices") for i in indices]
+        return _check_index(indices, "indices")
+
+    def _row(self, value, index):
+        try:
+            y, sr = _read(value, self.column)
+            if self.sample_rate is not None and sr != self.sample_rate:
+                y = resample(y, orig_sample_rate=sr, target_sample_rate=self.sample_rate)
+                sr = self.sample_rate
+            pipeline = self.pipeline
+            y = pipeline(y, sample_rate=sr, rng=derive_key(self.root_key, index))
+        except ParameterError as exc:
+            raise ParameterError(f"row {index} of column {self.column!r}: {exc}") from None
+        return {"array": y, "sampling_rate": sr}, json.dumps(pipeline.last_params)
+
+
+def _read(value, column):
+    """``(float32 samples, sample_rate)`` from one row's audio value."""
+    if hasattr(value, "get_all_samples"):  # torchcodec AudioDecoder (datasets >= 4)
+        samples = value.get_all_samples()
+        y, sr = np.asarray(samples.data.cpu().numpy(), dtype=np.float32), samples.sample_rate
+    elif isinstance(value, dict) and value.get("array") is not None:
+        y, sr = np.asarray(value["array"], dtype=np.float32), value.get("sampling_rate")
+    elif isinstance(value, dict) and (value.get("bytes") is not None or value.get("path") is not None):
+        y, sr = _read_encoded(value)
+    else:
+        raise ParameterError(
+            f"{column} must hold dicts with 'array' and 'sampling_rate', audio decoders or dicts with "
+            f"'bytes' or 'path', got {type(value).__name__}"
+        )
+    if isinstance(sr, bool) or not isinstance(sr, numbers.Integral) or sr <= 0:
+        raise ParameterError(f"{column}['sampling_rate'] must be a positive int, got {sr!r}")
+    if y.ndim == 2 and y.shape[0] == 1:
+        y = y[0]
+    return y, int(sr)
+
+
+def _read_encoded(value):
+    """Decode ``Audio(decode=False)`` bytes (or a path) with libsndfile."""
+    if value.get("bytes") is not None:
+        import soundfile
+
+        y, sr = soundfile.read(io.BytesIO(value["bytes"]), dtype="float32", always_2d=True)
+        return np.ascontiguousarray(y.T), sr
+    return load(value["path"])
