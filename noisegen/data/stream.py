@@ -55,7 +55,7 @@ from ..audio.io import AUDIO_EXTENSIONS, audio_files
 from ..audio.reader import read_audio, resample_to
 from .._core.units import seconds_to_samples
 from ..cuda import augment_batch
-from ..cuda.stream import cuda_batch_params, cuda_stages, draw_pipeline_params
+from ..cuda.stream import cuda_batch_params, cuda_stages
 from .batch import Batch, Chunk, collate  # noqa: F401  (re-exported)
 from .state import check_state
 
@@ -403,13 +403,11 @@ class AugmentStream:
         params = {}
         if not augment:  # device="cuda": draw the parameters only, the GPU applies them per batch
             gen = np.random.default_rng(derive_key(self._key, epoch, item))
-            params = draw_pipeline_params(self.pipeline, self.sample_rate, gen)
+            params = {} if self.pipeline is None else self.pipeline.draw_params(None, sample_rate=self.sample_rate, rng=gen)
         elif self.pipeline is not None:
-            # y was checked (float32, finite) and the pipeline prepared at
-            # construction: run it without validating the item again.
             gen = np.random.default_rng(derive_key(self._key, epoch, item))
             with about(f"item {self._source(item)!r} of epoch {epoch}"):  # named in the pipeline's warnings
-                y = self.pipeline._run(y, self.sample_rate, gen)
+                y = self.pipeline(y, sample_rate=self.sample_rate, rng=gen)  # draw_params, then apply
             params = self.pipeline.last_params
         y = np.asarray(y, dtype=np.float32)
         n = y.shape[-1]

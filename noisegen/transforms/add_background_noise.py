@@ -151,9 +151,9 @@ class AddBackgroundNoise(Transform):
         if self.noise_transform is not None:
             # the transform draws while it runs: run it now, keep its output for _apply
             crop = self._crop(samples, sample_rate, index, offset)
-            noise = self.noise_transform._run(crop, sample_rate, gen)
-            params["noise_transform"] = self.noise_transform.last_params
-            self._drawn = (params["noise_transform"], noise)
+            drawn = self.noise_transform.draw_params(crop, sample_rate=sample_rate, rng=gen)
+            params["noise_transform"] = drawn
+            self._drawn = (drawn, self.noise_transform._apply_drawn(crop, sample_rate, drawn))
         return params
 
     def _param_checks(self, sample_rate):

@@ -42,7 +42,7 @@ class AddShortNoises(Transform):
     ((8000,), ['applied', 'name', 'seed'])
     """
 
-    def __init__(self, sounds, min_snr_db: float = 0.0, max_snr_db: float = 24.0, min_time_between_s: float = 2.0,
+    def __init__(self, sounds, *, min_snr_db: float = 0.0, max_snr_db: float = 24.0, min_time_between_s: float = 2.0,
                  max_time_between_s: float = 8.0, min_fade_s: float = 0.005, max_fade_s: float = 0.08,
                  p: float = 0.5):
         super().__init__(p=p)
