@@ -51,8 +51,9 @@ from .._core.errors import NoisegenWarning
 from .._core.backend import require_cuda
 from .._core.rng import derive_key, resolve_key
 from ..transforms.base import Transform
-from ..audio.io import AUDIO_EXTENSIONS, audio_files
-from ..audio.reader import read_audio, resample_to
+from ..audio.files import AUDIO_EXTENSIONS, audio_files
+from ..audio.io import resample_to
+from ..audio.reader import read_audio
 from .._core.units import seconds_to_samples
 from ..cuda import augment_batch
 from ..cuda.stream import cuda_batch_params, cuda_stages
@@ -96,17 +97,7 @@ class _FileItems:
         return self.paths[i]
 
     def load(self, i, sample_rate, mono):
-        path = self.paths[i]
-        import soundfile as sf
-
-        # Fast path: a file already at the target rate is read straight to
-        # float32 (the common case for a prepared corpus); anything else goes
-        # through noisegen.load (float64 read, mixdown, noisegen.resample).
-        with sf.SoundFile(path) as f:
-            if f.samplerate == sample_rate and (f.channels == 1 or not mono):
-                data = f.read(dtype="float32", always_2d=True)
-                return np.ascontiguousarray(data[:, 0] if f.channels == 1 else data.T)
-        return read_audio(path, sample_rate=sample_rate, mono=mono)[0]
+        return read_audio(self.paths[i], sample_rate=sample_rate, mono=mono)
 
 
 class _ArrayItems:
