@@ -185,8 +185,6 @@ def test_one_pole_bank_matches_scipy_lfilter(beta):
 
 @pytest.mark.parametrize("kind", ["white", "pink", "brown", "violet", 0.7, "speech"])
 def test_generator_reads_in_any_chunks_equal_one_read(kind):
-    if kind == "speech" and not hasattr(noisegen.synth.oscillators, "speech_shaped_sos"):
-        pytest.skip("speech-shaped filter not available yet")
     sizes = [1, 63, 64, 65, 4095, 8193, 1, 7]
     total = sum(sizes)
     whole = NoiseGenerator(kind, sample_rate=16000, rng=42, n_channels=2).read(total)

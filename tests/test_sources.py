@@ -169,7 +169,12 @@ def test_every_scanner_lists_exactly_what_load_reads(every_format):
     root, expected = every_format
     import noisegen.batch.plan
 
-    assert noisegen.batch.plan.AUDIO_EXTENSIONS is AUDIO_EXTENSIONS
+    from noisegen.audio.files import AUDIO_EXTENSIONS as ONE_LIST
+
+    assert AUDIO_EXTENSIONS is ONE_LIST  # one list, re-exported
+    rel = [os.path.relpath(p, root).replace(os.sep, "/") for p in expected]
+    found, odd = _in_thread(lambda: noisegen.batch.plan._discover(os.fspath(root)))  # the folder job's scan
+    assert found == rel and [why for _, why in odd] == ["a FIFO, not a regular file (never opened)"]
     assert _in_thread(lambda: audio_files(root)) == expected
     for path in expected:  # everything listed is something load reads
         y, _ = ng.load(path, sample_rate=SR, mono=True)

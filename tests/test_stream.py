@@ -18,10 +18,6 @@ from noisegen import AugmentStream, Batch, Chunk, NoisegenWarning, ParameterErro
 from noisegen.transforms import AddColoredNoise, Compose, Gain, TimeMask
 
 SR = 16000
-needs_effects = pytest.mark.skipif(
-    not all(hasattr(noisegen, n) for n in ("gain", "time_mask", "colored_noise", "mix_at_snr")),
-    reason="effects not available yet",
-)
 
 
 def pipeline():
@@ -53,7 +49,6 @@ def corpus(tmp_path, data_dir):
     return root
 
 
-@needs_effects
 def test_same_rng_same_chunks_different_rng_different(corpus):
     a = list(AugmentStream(corpus, pipeline(), sample_rate=SR, chunk_s=0.5, rng=3, epochs=2))
     b = list(AugmentStream(corpus, pipeline(), sample_rate=SR, chunk_s=0.5, rng=3, epochs=2))
@@ -71,7 +66,6 @@ def test_same_rng_same_chunks_different_rng_different(corpus):
     assert {x.source for x in first} == {x.source for x in second} and len({x.source for x in first}) == 5
 
 
-@needs_effects
 def test_shards_partition_the_epoch(corpus):
     single = list(AugmentStream(corpus, pipeline(), sample_rate=SR, chunk_s=0.4, rng=0, epochs=2))
     for world in (2, 3):
@@ -112,7 +106,6 @@ def test_batches_pad_and_record_lengths():
     assert len(list(AugmentStream(arrays, None, sample_rate=1000, rng=0, shuffle=False).batches(2, drop_last=True))) == 1
 
 
-@needs_effects
 @pytest.mark.parametrize("cut", [1, 7, 13])
 def test_resume_mid_epoch_equals_uninterrupted(corpus, cut):
     make = lambda: AugmentStream(corpus, pipeline(), sample_rate=SR, chunk_s=0.3, rng=11, epochs=2)  # noqa: E731
@@ -127,7 +120,6 @@ def test_resume_mid_epoch_equals_uninterrupted(corpus, cut):
     assert sequence(head) + rest == full
 
 
-@needs_effects
 def test_resume_between_batches(corpus):
     make = lambda: AugmentStream(corpus, pipeline(), sample_rate=SR, chunk_s=0.5, rng=5)  # noqa: E731
     full = [b.samples.tobytes() for b in make().batches(4)]
@@ -257,7 +249,6 @@ def test_import_noisegen_does_not_import_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@needs_effects
 def test_resume_on_one_rank(corpus):
     make = lambda: AugmentStream(corpus, pipeline(), sample_rate=SR, chunk_s=0.3, rng=2, epochs=2,  # noqa: E731
                                  rank=1, world_size=2)
@@ -270,7 +261,6 @@ def test_resume_on_one_rank(corpus):
     assert sequence(head) + sequence(resumed) == full
 
 
-@pytest.mark.skipif(not hasattr(noisegen, "NoiseBank"), reason="NoiseBank not available yet")
 def test_noise_is_loaded_once_before_iteration(data_dir):
     """The stream loads noise banks at construction, so forked workers share them."""
     from noisegen.transforms import AddBackgroundNoise
@@ -326,7 +316,6 @@ def test_cuda_device_rejects_what_the_batch_chain_cannot_run():
     AugmentStream(items, None, sample_rate=SR, device="cuda")
 
 
-@needs_effects
 def test_cuda_device_draws_the_cpu_parameters_and_replays_them_on_cpu():
     """device='cuda' draws each item's params from derive_key(seed, epoch, item) exactly as the CPU path does, and
     augment_batch(backend='cpu') with the converted arrays reproduces the CPU stream for whole equal-length items."""
@@ -400,7 +389,6 @@ def _resume_cases(tmp_path):
     }
 
 
-@needs_effects
 @pytest.mark.parametrize("case", ["mono-overlap-shuffled", "stereo-whole-ordered", "files-resampled",
                                   "one-rank-of-two"])
 def test_resume_at_every_cut_of_a_two_epoch_stream_yields_exactly_the_rest(tmp_path, case):

@@ -1,5 +1,6 @@
-"""Audio files: load/save/info (:mod:`.io`), the folder scanner and the
-noise bank (:mod:`.bank`), and the resample-on-load reader (:mod:`.reader`)."""
+"""Audio files: load/save/info (:mod:`.io`), the one extension list and
+folder scanner (:mod:`.files`), the one resample-on-load reader
+(:mod:`.reader`) and the noise bank (:mod:`.bank`)."""
 
 from .io import *  # noqa: F401,F403
 from .io import __all__ as _io_all

@@ -22,7 +22,8 @@ import numpy as np
 
 from .._core.validation import check_int, check_real, check_sample_rate
 from .._core.errors import NoisegenWarning, ParameterError
-from .io import AUDIO_EXTENSIONS, audio_files
+from .files import AUDIO_EXTENSIONS, audio_files
+from .reader import read_audio
 from .._core.rng import as_generator
 
 __all__ = ["NoiseBank", "AUDIO_EXTENSIONS"]
@@ -45,23 +46,6 @@ def _list_paths(source):
             f"source must be a folder, a file or a list of files, got {type(source).__name__}"
         ) from None
     return paths
-
-
-def _resample(y, orig_sr, target_sr):
-    from ..effects.resample import resample
-
-    return resample(np.ascontiguousarray(y, dtype=np.float32), orig_sample_rate=orig_sr, target_sample_rate=target_sr)
-
-
-def _read(path, sample_rate):
-    """One file as float32 mono at ``sample_rate``; raises on unreadable files."""
-    import soundfile as sf
-
-    y, sr = sf.read(path, dtype="float32", always_2d=True)
-    y = y.mean(axis=1) if y.shape[1] > 1 else y[:, 0]
-    if sr != sample_rate:
-        y = _resample(y, sr, sample_rate)
-    return np.ascontiguousarray(y, dtype=np.float32)
 
 
 class NoiseBank:
@@ -119,7 +103,7 @@ class NoiseBank:
         for path in candidates:
             reason = None
             try:
-                y = _read(path, self.sample_rate)
+                y = read_audio(path, sample_rate=self.sample_rate)
             except Exception as exc:  # noqa: BLE001  (any decoder failure means "unreadable")
                 reason = f"unreadable ({type(exc).__name__}: {exc})"
             else:
@@ -141,11 +125,31 @@ class NoiseBank:
         if cache_path is not None:
             self._write_cache(cache_path, meta)
 
+    @classmethod
+    def from_arrays(cls, arrays, *, sample_rate) -> "NoiseBank":
+        """A bank of in-memory mono noises already at ``sample_rate`` (``paths`` is None).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> bank = NoiseBank.from_arrays([np.ones(4), np.zeros(2) + 0.5], sample_rate=8000)
+        >>> len(bank), bank[1].tolist()
+        (2, [0.5, 0.5])
+        """
+        bank = cls.__new__(cls)
+        bank.sample_rate = check_sample_rate(sample_rate)
+        bank.skipped = []
+        arrays = [np.asarray(a, dtype=np.float32) for a in arrays]
+        if not arrays:
+            raise ParameterError("arrays must hold at least one noise")
+        bank._set(np.concatenate(arrays), None, np.array([a.shape[-1] for a in arrays], dtype=np.int64))
+        return bank
+
     # ------------------------------------------------------------------ storage
 
     def _set(self, audio, paths, lengths):
         self.audio = audio
-        self.paths = list(paths)
+        self.paths = None if paths is None else list(paths)
         self.lengths = np.asarray(lengths, dtype=np.int64)
         self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
 
@@ -193,7 +197,13 @@ class NoiseBank:
     # ------------------------------------------------------------------ access
 
     def __len__(self):
-        return len(self.paths)
+        return len(self.lengths)
+
+    def config(self) -> list[str]:
+        """The files, for a transform's ``to_dict``; a bank of arrays cannot be written."""
+        if self.paths is None:
+            raise ParameterError("a NoiseBank of arrays cannot be written to a dict; pass file paths instead")
+        return list(self.paths)
 
     def __getitem__(self, index):
         """File ``index`` as a read-only float32 view into :attr:`audio` (no copy)."""

@@ -1,4 +1,5 @@
-"""Regular files only: what kind of file a path is, and opening one for
+"""Audio files on disk: the one list of readable extensions, the one folder
+scanner (regular files only: a FIFO is never opened), and opening a file for
 reading without ever blocking on a FIFO."""
 
 from __future__ import annotations
@@ -8,7 +9,57 @@ import stat
 
 from .._core.errors import ParameterError
 
-__all__ = ["file_kind", "open_regular"]
+__all__ = ["AUDIO_EXTENSIONS", "audio_files", "scan_audio_files", "is_audio_name", "file_kind", "open_regular"]
+
+#: File name endings that :func:`noisegen.load` reads (case-insensitive): the
+#: formats libsndfile >= 1.1 decodes. Every folder scan in noisegen uses this
+#: list (``noisegen augment``, :class:`NoiseBank`, the transforms' folders,
+#: :class:`AugmentStream`), through :func:`scan_audio_files`.
+AUDIO_EXTENSIONS = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au",
+                    ".snd", ".caf", ".w64", ".rf64")
+
+
+def is_audio_name(name) -> bool:
+    """Whether a file name ends in one of :data:`AUDIO_EXTENSIONS` (hidden names never do)."""
+    name = os.path.basename(os.fspath(name))
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
+
+
+def scan_audio_files(folder) -> tuple[list[str], list[tuple[str, str]]]:
+    """The audio files under ``folder`` (recursively, sorted) and the odd names beside them.
+
+    A file counts when its name ends in one of :data:`AUDIO_EXTENSIONS` and
+    it is a regular file (checked with ``stat``, symlinks to files followed;
+    links to folders are not). Hidden names and hidden folders are skipped.
+
+    Returns
+    -------
+    paths : list of str
+        Regular audio files, joined onto ``folder``, sorted.
+    odd : list of (str, str)
+        Audio names that are not regular files (FIFO, socket, device,
+        dangling symlink), never opened, with the reason; sorted.
+    """
+    root = os.fspath(folder)
+    found, odd = [], []
+    for here, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for path in (os.path.join(here, name) for name in files if is_audio_name(name)):
+            try:
+                mode = os.stat(path).st_mode
+            except OSError as exc:
+                odd.append((path, "a dangling symlink" if os.path.islink(path) else (exc.strerror or str(exc))))
+                continue
+            if stat.S_ISREG(mode):
+                found.append(path)
+            else:
+                odd.append((path, f"{file_kind(mode)}, not a regular file (never opened)"))
+    return sorted(found), sorted(odd)
+
+
+def audio_files(folder) -> list[str]:
+    """The regular audio files under ``folder``, recursively, sorted (:func:`scan_audio_files`'s paths)."""
+    return scan_audio_files(folder)[0]
 
 
 def file_kind(mode: int) -> str:

@@ -21,52 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._core.validation import check_audio, check_float_dtype, check_sample_rate
-from .files import file_kind
+from .files import AUDIO_EXTENSIONS, audio_files, file_kind
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
+from ..effects.resample import resample
 
 __all__ = ["load", "save", "info", "AudioInfo", "AUDIO_EXTENSIONS", "audio_files"]
-
-#: File name endings that :func:`load` reads (case-insensitive): the formats
-#: libsndfile >= 1.1 decodes. Every folder scan in noisegen uses this list
-#: (``noisegen augment``, :class:`NoiseBank`, the transforms' folders,
-#: :class:`AugmentStream`).
-AUDIO_EXTENSIONS = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au",
-                    ".snd", ".caf", ".w64", ".rf64")
-
-
-def is_audio_name(name) -> bool:
-    """Whether a file name ends in one of :data:`AUDIO_EXTENSIONS` (hidden names never do)."""
-    name = os.path.basename(os.fspath(name))
-    return not name.startswith(".") and os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
-
-
-def _is_regular(path) -> bool:
-    """A regular file (symlinks followed), checked with stat: a FIFO or device is never opened."""
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return False
-
-
-def audio_files(folder) -> list[str]:
-    """The audio files under ``folder``, recursively, in sorted order.
-
-    A file counts when its name ends in one of :data:`AUDIO_EXTENSIONS` and
-    it is a regular file: FIFOs, sockets and devices are skipped without
-    being opened, and so are hidden names (starting with ``.``) and hidden
-    folders. Symbolic links to files are followed; links to folders are not.
-
-    Returns
-    -------
-    list of str
-        Paths joined onto ``folder``, sorted.
-    """
-    root = os.fspath(folder)
-    found = []
-    for here, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        found.extend(p for p in (os.path.join(here, name) for name in files if is_audio_name(name)) if _is_regular(p))
-    return sorted(found)
 
 #: libsndfile command ``SFC_SET_ADD_PEAK_CHUNK`` (sndfile.h): turn the PEAK
 #: chunk (which holds a time stamp) of float WAV/AIFF files on or off.
@@ -81,7 +40,7 @@ def _soundfile():
     return soundfile
 
 
-def _check_regular(path) -> None:
+def check_regular(path) -> None:
     """Refuse a path that is not a regular file before anything opens it.
 
     Opening a FIFO blocks until a writer appears, and devices and sockets are
@@ -205,7 +164,7 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
     sf = _soundfile()
     dtype = check_float_dtype(dtype)
     target = None if sample_rate is None else check_sample_rate(sample_rate)
-    _check_regular(path)
+    check_regular(path)
     try:
         data, file_rate = sf.read(os.fspath(path), dtype="float64", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
@@ -215,15 +174,16 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
     if mono or y.shape[0] == 1:
         y = y.mean(axis=0)
     if target is not None and target != file_rate:
-        y = _resample(np.ascontiguousarray(y), int(file_rate), target)
+        y = resample_to(np.ascontiguousarray(y), int(file_rate), target)
         file_rate = target
     return np.ascontiguousarray(y, dtype=dtype), int(file_rate)
 
 
-def _resample(y: np.ndarray, orig: int, target: int) -> np.ndarray:
-    from ..effects.resample import resample
-
-    return resample(y, orig_sample_rate=orig, target_sample_rate=target)
+def resample_to(y: np.ndarray, orig_sample_rate: int, sample_rate: int) -> np.ndarray:
+    """``y`` at ``sample_rate`` (the same array when the rates are equal), with :func:`noisegen.resample`."""
+    if orig_sample_rate == sample_rate:
+        return y
+    return resample(y, orig_sample_rate=orig_sample_rate, target_sample_rate=sample_rate)
 
 
 def _format_of(path: str) -> str:
@@ -375,7 +335,7 @@ def info(path) -> AudioInfo:
     """
     sf = _soundfile()
     path = os.fspath(path)
-    _check_regular(path)
+    check_regular(path)
     peak, sumsq, count, nonfinite = 0.0, 0.0, 0, 0
     try:
         meta = sf.info(path)

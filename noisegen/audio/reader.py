@@ -12,7 +12,8 @@ import warnings
 import numpy as np
 
 from .._core.errors import NoisegenWarning, ParameterError
-from .io import AUDIO_EXTENSIONS, audio_files
+from .files import AUDIO_EXTENSIONS, audio_files
+from .io import check_regular, load, resample_to
 
 
 def unusable(y: np.ndarray) -> str | None:
@@ -26,23 +27,23 @@ def unusable(y: np.ndarray) -> str | None:
     return None
 
 
-def resample_to(y: np.ndarray, orig_sample_rate: int, sample_rate: int) -> np.ndarray:
-    """``y`` at ``sample_rate`` (same dtype)."""
-    if orig_sample_rate == sample_rate:
-        return y
-    from ..effects.resample import resample
+def read_audio(path, *, sample_rate: int, mono: bool = True) -> np.ndarray:
+    """``path`` as float32 at ``sample_rate``: ``(n,)`` (mono) or ``(channels, n)``.
 
-    return resample(y, orig_sample_rate=orig_sample_rate, target_sample_rate=sample_rate)
-
-
-def read_audio(path, *, sample_rate: int | None = None, mono: bool = True, dtype=np.float32) -> tuple[np.ndarray, int]:
-    """Read ``path`` as ``(n,)`` (mono) or ``(channels, n)``, optionally resampled.
-
+    The one resample-on-load reader of banks and streams. A file already at
+    ``sample_rate`` (and mono, or ``mono=False``) is read straight to float32
+    (the common case for a prepared corpus); anything else goes through
+    :func:`noisegen.load` (float64 read, mixdown, :func:`noisegen.resample`).
     Raises whatever :func:`noisegen.load` raises on an unreadable file.
     """
-    from .io import load
+    import soundfile as sf
 
-    return load(path, sample_rate=sample_rate, mono=mono, dtype=dtype)
+    check_regular(path)
+    with sf.SoundFile(path) as f:
+        if f.samplerate == sample_rate and (f.channels == 1 or not mono):
+            data = f.read(dtype="float32", always_2d=True)
+            return np.ascontiguousarray(data[:, 0] if f.channels == 1 else data.T)
+    return load(path, sample_rate=sample_rate, mono=mono, dtype=np.float32)[0]
 
 
 class AudioBank:
@@ -118,7 +119,7 @@ class AudioBank:
     def _read(self, path, sample_rate):
         """One file as mono float32, or None (reported once) when it is unusable."""
         try:
-            y, _ = read_audio(path, sample_rate=sample_rate)
+            y = read_audio(path, sample_rate=sample_rate)
         except Exception as exc:  # noqa: BLE001 - soundfile raises several kinds
             why = f"unreadable ({type(exc).__name__}: {exc})"
         else:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,10 +13,10 @@ from pathlib import Path
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.rng import derive_key, resolve_key
 from .._core.validation import check_int
-from ..audio.io import AUDIO_EXTENSIONS
+from ..audio.files import scan_audio_files
 from .manifest import (FAILURES, MANIFEST, _append_line, _complete, _dedupe_manifest, _job_key, _read_jsonl, _repair_tail,
                        _rewrite_jsonl, read_manifest)
-from .outdir import file_kind, fingerprint_changed, input_fingerprint, jsonl_lock
+from .outdir import fingerprint_changed, input_fingerprint, jsonl_lock
 
 
 def _existing_dir(path, name):
@@ -52,24 +51,9 @@ def _discover(in_dir: str) -> tuple[list[str], list[tuple[str, str]]]:
     regular files (FIFO, socket, device, dangling symlink): never opened (a
     FIFO would block), reported as failures.
     """
-    found, odd = [], []
-    for root, dirs, files in os.walk(in_dir):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            if name.startswith(".") or os.path.splitext(name)[1].lower() not in AUDIO_EXTENSIONS:
-                continue
-            path = os.path.join(root, name)
-            rel = Path(os.path.relpath(path, in_dir)).as_posix()
-            try:
-                mode = os.stat(path).st_mode
-            except OSError as exc:
-                odd.append((rel, "a dangling symlink" if os.path.islink(path) else (exc.strerror or str(exc))))
-                continue
-            if stat.S_ISREG(mode):
-                found.append(rel)
-            else:
-                odd.append((rel, f"{file_kind(mode)}, not a regular file (never opened)"))
-    return sorted(found), sorted(odd)
+    found, odd = scan_audio_files(in_dir)
+    rel = lambda path: Path(os.path.relpath(path, in_dir)).as_posix()  # noqa: E731
+    return sorted(rel(p) for p in found), sorted((rel(p), why) for p, why in odd)
 
 
 def available_cpus() -> int:

@@ -1,6 +1,8 @@
 """``AugmentStream(device="cuda")``: which pipelines the GPU batch chain can run,
 and the per-item parameter arrays that :func:`noisegen.cuda.augment_batch`
-replays. Parameters are drawn on the host exactly as the CPU path draws them.
+replays. Parameters are drawn on the host by the transforms' own
+:meth:`~noisegen.Transform.draw_params` (with no audio: the supported
+transforms draw nothing from the samples), as on the CPU path.
 """
 
 from __future__ import annotations
@@ -50,30 +52,6 @@ def cuda_stages(pipeline):
         raise ParameterError("device='cuda' runs AddColoredNoise, then BandPassFilter, then SpeedPerturb; got them in the "
                              f"order {[type(t).__name__ for s, t in stages if s in _CUDA_ORDER]}")
     return stages
-
-
-def draw_pipeline_params(pipeline, sample_rate, gen):
-    """The ``last_params`` the pipeline would record, drawn without touching audio.
-
-    Makes the same draws from ``gen``, in the same order, as running the
-    pipeline on the CPU (the supported transforms draw nothing from the
-    samples), so both devices record the same parameters for an item.
-    """
-    def draw(t):
-        params = {"name": type(t).__name__, "applied": bool(gen.random() < t.p)}
-        if params["applied"]:
-            params.update(t.randomize(None, sample_rate, gen))
-        return params
-
-    if pipeline is None:
-        return {}
-    if type(pipeline) is not Compose:
-        return draw(pipeline)
-    params = {"name": "Compose", "applied": bool(gen.random() < pipeline.p)}
-    if params["applied"]:
-        params["indices"] = pipeline._choose(gen)
-        params["transforms"] = [draw(pipeline.transforms[i]) for i in params["indices"]]
-    return params
 
 
 def cuda_batch_params(pipeline, item_params, *, sample_rate, lengths=None, width=None, starts=None):

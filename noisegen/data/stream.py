@@ -51,11 +51,12 @@ from .._core.errors import NoisegenWarning
 from .._core.backend import require_cuda
 from .._core.rng import derive_key, resolve_key
 from ..transforms.base import Transform
-from ..audio.io import AUDIO_EXTENSIONS, audio_files
-from ..audio.reader import read_audio, resample_to
+from ..audio.files import AUDIO_EXTENSIONS, audio_files
+from ..audio.io import resample_to
+from ..audio.reader import read_audio
 from .._core.units import seconds_to_samples
 from ..cuda import augment_batch
-from ..cuda.stream import cuda_batch_params, cuda_stages, draw_pipeline_params
+from ..cuda.stream import cuda_batch_params, cuda_stages
 from .batch import Batch, Chunk, collate  # noqa: F401  (re-exported)
 from .state import check_state
 
@@ -96,17 +97,7 @@ class _FileItems:
         return self.paths[i]
 
     def load(self, i, sample_rate, mono):
-        path = self.paths[i]
-        import soundfile as sf
-
-        # Fast path: a file already at the target rate is read straight to
-        # float32 (the common case for a prepared corpus); anything else goes
-        # through noisegen.load (float64 read, mixdown, noisegen.resample).
-        with sf.SoundFile(path) as f:
-            if f.samplerate == sample_rate and (f.channels == 1 or not mono):
-                data = f.read(dtype="float32", always_2d=True)
-                return np.ascontiguousarray(data[:, 0] if f.channels == 1 else data.T)
-        return read_audio(path, sample_rate=sample_rate, mono=mono)[0]
+        return read_audio(self.paths[i], sample_rate=sample_rate, mono=mono)
 
 
 class _ArrayItems:
@@ -403,13 +394,11 @@ class AugmentStream:
         params = {}
         if not augment:  # device="cuda": draw the parameters only, the GPU applies them per batch
             gen = np.random.default_rng(derive_key(self._key, epoch, item))
-            params = draw_pipeline_params(self.pipeline, self.sample_rate, gen)
+            params = {} if self.pipeline is None else self.pipeline.draw_params(None, sample_rate=self.sample_rate, rng=gen)
         elif self.pipeline is not None:
-            # y was checked (float32, finite) and the pipeline prepared at
-            # construction: run it without validating the item again.
             gen = np.random.default_rng(derive_key(self._key, epoch, item))
             with about(f"item {self._source(item)!r} of epoch {epoch}"):  # named in the pipeline's warnings
-                y = self.pipeline._run(y, self.sample_rate, gen)
+                y = self.pipeline(y, sample_rate=self.sample_rate, rng=gen)  # draw_params, then apply
             params = self.pipeline.last_params
         y = np.asarray(y, dtype=np.float32)
         n = y.shape[-1]

@@ -1,7 +1,11 @@
 """Random transforms: draw parameters from ``rng``, apply a noisegen effect.
 
-``y = t(samples, sample_rate=16000, rng=...)``; ``t.last_params`` records what
-was applied (replay it with ``t.apply_params``); ``t.to_dict()`` and
+``out = t(y, sample_rate=16000, rng=...)``; ``t.last_params`` records what
+was applied. Drawing and applying are also separate public steps:
+``params = t.draw_params(y, sample_rate=16000, rng=...)`` (the one way
+parameters are drawn: calls, compositions, the stream and the GPU path use
+it) and ``t.apply_params(y, params, sample_rate=16000)`` (replay). Every
+constructor takes its options as keywords, ``p`` last. ``t.to_dict()`` and
 ``Transform.from_dict`` / :func:`load_pipeline` round-trip through JSON.
 """
 

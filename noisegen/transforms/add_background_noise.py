@@ -9,7 +9,8 @@ import numpy as np
 from .._core.validation import show_value, check_choice
 from .._core.labels import about, warn
 from .._core.errors import ParameterError
-from ..audio.io import audio_files
+from ..audio.bank import NoiseBank
+from ..audio.files import audio_files
 from .base import Transform, draw_uniform, index_param, int_param, real_param, uniform_range
 from ..audio.reader import AudioBank
 from .normalize import measure_level
@@ -99,7 +100,7 @@ class AddBackgroundNoise(Transform):
         self._source = None  # folder or paths
         self._source_config = None  # a list of folders and files, as given
         self._arrays = None
-        if type(noise).__name__ == "NoiseBank":
+        if isinstance(noise, NoiseBank):
             self._fixed = noise
         elif isinstance(noise, np.ndarray) or (
             isinstance(noise, (list, tuple)) and noise and all(isinstance(a, np.ndarray) for a in noise)
@@ -126,10 +127,8 @@ class AddBackgroundNoise(Transform):
         bank = self._banks.get(sample_rate)
         if bank is None:
             if self._arrays is not None:
-                bank = _ArrayBank(self._arrays.at(sample_rate))
+                bank = NoiseBank.from_arrays(self._arrays.at(sample_rate), sample_rate=sample_rate)
             else:
-                from ..audio.bank import NoiseBank
-
                 source = self._source.folder if self._source.folder is not None else self._source.paths
                 bank = NoiseBank(source, sample_rate=sample_rate)
             self._banks[sample_rate] = bank
@@ -151,9 +150,9 @@ class AddBackgroundNoise(Transform):
         if self.noise_transform is not None:
             # the transform draws while it runs: run it now, keep its output for _apply
             crop = self._crop(samples, sample_rate, index, offset)
-            noise = self.noise_transform._run(crop, sample_rate, gen)
-            params["noise_transform"] = self.noise_transform.last_params
-            self._drawn = (params["noise_transform"], noise)
+            drawn = self.noise_transform.draw_params(crop, sample_rate=sample_rate, rng=gen)
+            params["noise_transform"] = drawn
+            self._drawn = (drawn, self.noise_transform._apply_drawn(crop, sample_rate, drawn))
         return params
 
     def _param_checks(self, sample_rate):
@@ -187,7 +186,7 @@ class AddBackgroundNoise(Transform):
     def _apply(self, samples, sample_rate, params):
         bank = self._bank(sample_rate)
         index, offset = params["noise_index"], params["noise_offset"]
-        name = repr(bank.paths[index]) if hasattr(bank, "paths") else f"noise[{index}]"
+        name = f"noise[{index}]" if bank.paths is None else repr(bank.paths[index])
         noise, at = self._noise(samples, sample_rate, params)
         with about(f"noise {name} from sample {offset}"):  # named in a silent-noise warning
             if self.noise_level == "relative":
@@ -199,7 +198,7 @@ class AddBackgroundNoise(Transform):
 
     def _config(self):
         if self._fixed is not None:
-            noise = list(self._fixed.paths)
+            noise = self._fixed.config()
         elif self._source_config is not None:
             noise = list(self._source_config)
         elif self._source is not None:
@@ -245,22 +244,3 @@ def _add_at_level(samples, noise, offset, rms_db):
         return samples.copy()
     scaled = (crop.astype(np.float64) / rms * 10.0 ** (rms_db / 20.0)).astype(samples.dtype)
     return effects.mix_at_snr(samples, scaled, snr_db=None)
-
-
-class _ArrayBank:
-    """NoiseBank's ``draw`` / indexing over a list of in-memory noises."""
-
-    def __init__(self, arrays):
-        self.arrays = arrays
-
-    def __len__(self):
-        return len(self.arrays)
-
-    def __getitem__(self, i):
-        return self.arrays[i]
-
-    def draw(self, n_samples, *, rng):
-        index = int(rng.integers(len(self.arrays)))
-        length = self.arrays[index].shape[-1]
-        high = length - n_samples + 1 if length >= n_samples else length
-        return index, int(rng.integers(high))

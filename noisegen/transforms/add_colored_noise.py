@@ -31,8 +31,8 @@ class AddColoredNoise(Transform):
     p : float
     """
 
-    def __init__(self, min_beta: float = -2.0, max_beta: float = 2.0, min_snr_db: float = 3.0,
-                 max_snr_db: float = 30.0, p: float = 0.5, min_freq_hz: float | None = 20.0):
+    def __init__(self, *, min_beta: float = -2.0, max_beta: float = 2.0, min_snr_db: float = 3.0,
+                 max_snr_db: float = 30.0, min_freq_hz: float | None = 20.0, p: float = 0.5):
         super().__init__(p=p)
         self.min_beta, self.max_beta = uniform_range(min_beta, max_beta, "min_beta", "max_beta", low=-2.0, high=2.0)
         self.min_snr_db, self.max_snr_db = uniform_range(min_snr_db, max_snr_db, "min_snr_db", "max_snr_db")
@@ -59,6 +59,6 @@ class AddColoredNoise(Transform):
     def _config(self):
         return {
             "min_beta": self.min_beta, "max_beta": self.max_beta,
-            "min_snr_db": self.min_snr_db, "max_snr_db": self.max_snr_db, "p": self.p,
-            "min_freq_hz": self.min_freq_hz,
+            "min_snr_db": self.min_snr_db, "max_snr_db": self.max_snr_db,
+            "min_freq_hz": self.min_freq_hz, "p": self.p,
         }

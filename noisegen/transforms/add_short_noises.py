@@ -8,6 +8,7 @@ import numpy as np
 
 from .._core.errors import ParameterError
 from .base import Transform, draw_seed, seed_param, uniform_range
+from ..audio.bank import NoiseBank
 from ..audio.reader import AudioBank
 from .. import effects
 
@@ -42,7 +43,7 @@ class AddShortNoises(Transform):
     ((8000,), ['applied', 'name', 'seed'])
     """
 
-    def __init__(self, sounds, min_snr_db: float = 0.0, max_snr_db: float = 24.0, min_time_between_s: float = 2.0,
+    def __init__(self, sounds, *, min_snr_db: float = 0.0, max_snr_db: float = 24.0, min_time_between_s: float = 2.0,
                  max_time_between_s: float = 8.0, min_fade_s: float = 0.005, max_fade_s: float = 0.08,
                  p: float = 0.5):
         super().__init__(p=p)
@@ -51,7 +52,7 @@ class AddShortNoises(Transform):
             min_time_between_s, max_time_between_s, "min_time_between_s", "max_time_between_s", low=0.0
         )
         self.min_fade_s, self.max_fade_s = uniform_range(min_fade_s, max_fade_s, "min_fade_s", "max_fade_s", low=0.0)
-        self._fixed = sounds if type(sounds).__name__ == "NoiseBank" else None
+        self._fixed = sounds if isinstance(sounds, NoiseBank) else None
         if self._fixed is None:
             if not isinstance(sounds, (str, os.PathLike, np.ndarray, list, tuple)):
                 raise ParameterError(
@@ -86,7 +87,7 @@ class AddShortNoises(Transform):
         )
 
     def _config(self):
-        sounds = list(self._fixed.paths) if self._fixed is not None else self._bank.config()
+        sounds = self._fixed.config() if self._fixed is not None else self._bank.config()
         return {
             "sounds": sounds, "min_snr_db": self.min_snr_db, "max_snr_db": self.max_snr_db,
             "min_time_between_s": self.min_time_between_s, "max_time_between_s": self.max_time_between_s,

@@ -4,9 +4,10 @@ A :class:`Transform` holds ranges and a probability ``p`` (validated in
 ``__init__``, so a bad configuration fails at construction). Calling it draws
 its parameters from ``rng`` and applies the functional effect it wraps::
 
-    y = t(samples, sample_rate=16000, rng=0)
+    out = t(y, sample_rate=16000, rng=0)
     t.last_params        # {"name": "Gain", "applied": True, "gain_db": -3.2}
-    t.apply_params(samples, sample_rate=16000, params=t.last_params)  # same y
+    params = t.draw_params(y, sample_rate=16000, rng=0)  # the same draw, nothing applied
+    t.apply_params(y, params, sample_rate=16000)         # the same output
 
 Every random choice a transform makes is recorded in ``last_params`` (a plain
 JSON-able dict, nested for compositions). :meth:`Transform.apply_params`
@@ -73,8 +74,9 @@ def _jsonable(value):
 class Transform:
     """Base class of every random transform.
 
-    Subclasses define :meth:`randomize` (draw parameters from a
-    :class:`numpy.random.Generator`, return a dict of plain Python values),
+    Subclasses define :meth:`randomize` (draw their own parameters from a
+    :class:`numpy.random.Generator`, return a dict of plain Python values;
+    :meth:`draw_params` adds ``name`` and ``applied``),
     :meth:`_apply` (apply the effect for given parameters, deterministically)
     and :meth:`_config` (the constructor arguments, for :meth:`to_dict`).
 
@@ -92,14 +94,15 @@ class Transform:
     def __init__(self, *, p: float = 0.5):
         self.p = check_probability(p, "p")
         self.last_params: dict | None = None
+        self._cached = None  # (params, input, output) of a composition's last draw
 
     # -- calling -------------------------------------------------------------
-    def __call__(self, samples, *, sample_rate, rng=None):
-        """Draw parameters from ``rng`` and apply the transform.
+    def __call__(self, y, *, sample_rate, rng=None):
+        """Draw parameters from ``rng`` (:meth:`draw_params`) and apply them.
 
         Parameters
         ----------
-        samples : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
+        y : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
         sample_rate : int
         rng : None, int or numpy.random.Generator
             A Generator is advanced by the draws (so consecutive calls differ
@@ -107,27 +110,69 @@ class Transform:
 
         Returns
         -------
-        np.ndarray, same dtype as ``samples`` (the same object when the
-        transform is not applied or ``samples`` is empty).
+        np.ndarray, same dtype as ``y`` (the same object when the
+        transform is not applied or ``y`` is empty).
         """
-        samples = check_audio(samples, "samples")
+        y = check_audio(y, "y")
+        sample_rate = check_sample_rate(sample_rate)
+        params = self.draw_params(y, sample_rate=sample_rate, rng=as_generator(rng))
+        return self._apply_drawn(y, sample_rate, params)
+
+    def draw_params(self, y, *, sample_rate, rng, force=False) -> dict:
+        """Draw the parameters of one application (what a call records in ``last_params``).
+
+        The one way parameters are drawn: ``__call__``, the compositions, the
+        stream and the GPU batch path all call it.
+
+        Parameters
+        ----------
+        y : np.ndarray or None
+            The input the parameters are for (some transforms draw from its
+            length); None draws without audio, for transforms whose draws do
+            not look at the samples (the GPU batch path).
+        sample_rate : int
+        rng : None, int or numpy.random.Generator
+        force : bool
+            Apply whatever ``p`` draws (a child that ``OneOf``/``SomeOf``
+            chose); the ``p`` draw is still made, so later draws do not move.
+
+        Returns
+        -------
+        dict
+            ``{"name": <class name>, "applied": bool, ...}``, plain Python
+            values (a composition's holds its children's); also kept in
+            ``last_params``.
+
+        Examples
+        --------
+        >>> from noisegen.transforms import Gain
+        >>> Gain(min_gain_db=-6, max_gain_db=-6, p=1.0).draw_params(None, sample_rate=16000, rng=0)
+        {'name': 'Gain', 'applied': True, 'gain_db': -6.0}
+        """
         sample_rate = check_sample_rate(sample_rate)
         self.prepare(sample_rate)
-        return self._run(samples, sample_rate, as_generator(rng))
-
-    def _run(self, samples, sample_rate, gen):
-        """Call without validation (used by compositions)."""
-        applied = bool(gen.random() < self.p)
+        gen = as_generator(rng)
+        applied = bool(gen.random() < self.p) or bool(force)
         params = {"name": type(self).__name__, "applied": applied}
         if applied:
-            params.update(self.randomize(samples, sample_rate, gen))
-            out = self._apply_checked(samples, sample_rate, params)
-        else:
-            out = samples
+            params.update(self.randomize(y, sample_rate, gen))
         self.last_params = params
-        return out
+        return params
 
-    def apply_params(self, samples, *, sample_rate, params):
+    def _apply_drawn(self, y, sample_rate, params):
+        """Apply parameters :meth:`draw_params` just returned (no checks: they are ours).
+
+        A composition computes its output while drawing (each child draws
+        from the previous child's output) and keeps it for this call.
+        """
+        cached, self._cached = getattr(self, "_cached", None), None
+        if not params["applied"]:
+            return y
+        if cached is not None and cached[0] is params and cached[1] is y:
+            return cached[2]
+        return self._apply_checked(y, sample_rate, params)
+
+    def apply_params(self, y, params, *, sample_rate):
         """Apply the transform with given parameters (replay ``last_params``).
 
         Raises
@@ -144,16 +189,16 @@ class Transform:
         >>> t = Gain(min_gain_db=-6, max_gain_db=6, p=1.0)
         >>> y = np.linspace(-0.5, 0.5, 8)
         >>> out = t(y, sample_rate=16000, rng=3)
-        >>> np.array_equal(out, t.apply_params(y, sample_rate=16000, params=t.last_params))
+        >>> np.array_equal(out, t.apply_params(y, t.last_params, sample_rate=16000))
         True
         """
-        samples = check_audio(samples, "samples")
+        y = check_audio(y, "y")
         sample_rate = check_sample_rate(sample_rate)
         self.prepare(sample_rate)
         params = self._check_params(params, sample_rate)
         if not params["applied"]:
-            return samples
-        return self._apply_checked(samples, sample_rate, params)
+            return y
+        return self._apply_checked(y, sample_rate, params)
 
     def _check_params(self, params, sample_rate, name="params") -> dict:
         """A checked copy of ``params``: the keys of :meth:`_param_checks`, each validated."""
@@ -189,8 +234,8 @@ class Transform:
         forking workers so that they share the loaded arrays (copy on write).
         """
 
-    def randomize(self, samples, sample_rate, gen) -> dict:
-        """Draw the parameters of one application (plain Python values)."""
+    def randomize(self, y, sample_rate, gen) -> dict:
+        """Draw this transform's own parameters (plain Python values); ``y`` may be None."""
         return {}
 
     def _param_checks(self, sample_rate) -> dict:

@@ -30,7 +30,7 @@ class Clip(Transform):
     array([1.  , 2.  , 3.  , 3.25])
     """
 
-    def __init__(self, min_percentile: float = 0.0, max_percentile: float = 40.0, p: float = 0.5):
+    def __init__(self, *, min_percentile: float = 0.0, max_percentile: float = 40.0, p: float = 0.5):
         super().__init__(p=p)
         self.min_percentile, self.max_percentile = uniform_range(
             min_percentile, max_percentile, "min_percentile", "max_percentile", low=0.0, high=99.999

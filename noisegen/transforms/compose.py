@@ -14,8 +14,9 @@ import numbers
 
 import numpy as np
 
-from .._core.validation import show_value, check_int, check_real
+from .._core.validation import show_value, check_int, check_real, check_sample_rate
 from .._core.errors import ParameterError
+from .._core.rng import as_generator
 from .base import Transform
 
 __all__ = ["Compose", "OneOf", "SomeOf"]
@@ -34,22 +35,6 @@ def _check_transforms(transforms, name="transforms"):
     return out
 
 
-def _run_own_p(t, samples, sample_rate, gen):
-    return t._run(samples, sample_rate, gen)
-
-
-def _run_chosen(t, samples, sample_rate, gen):
-    """Run a child that OneOf/SomeOf chose: it applies whatever its own ``p``."""
-    # The child's p is still drawn, and ignored, so p=1 children give the same output as before.
-    if isinstance(t, _Composition):
-        return t._run(samples, sample_rate, gen, force=True)
-    gen.random()
-    params = {"name": type(t).__name__, "applied": True, **t.randomize(samples, sample_rate, gen)}
-    out = t._apply_checked(samples, sample_rate, params)
-    t.last_params = params
-    return out
-
-
 class _Composition(Transform):
     def __init__(self, transforms, *, p):
         super().__init__(p=p)
@@ -65,23 +50,32 @@ class _Composition(Transform):
     #: Whether a chosen child always applies (OneOf, SomeOf) or draws its own ``p`` (Compose).
     _chosen_apply = False
 
-    def _run(self, samples, sample_rate, gen, force=False):
-        # Children draw their parameters while running (they see the output of
-        # the previous child), so a composition overrides _run, not randomize.
-        applied = bool(gen.random() < self.p) or force
+    def draw_params(self, y, *, sample_rate, rng, force=False):
+        """Draw which children run and, in turn, their parameters (see :meth:`Transform.draw_params`).
+
+        Each child draws from the output of the children before it, so with
+        audio the children also run here; the output is kept for the call
+        that applies these parameters. With ``y=None`` only the draws are made.
+        """
+        sample_rate = check_sample_rate(sample_rate)
+        gen = as_generator(rng)
+        applied = bool(gen.random() < self.p) or bool(force)
         params = {"name": type(self).__name__, "applied": applied}
-        out = samples
+        out = y
         if applied:
             indices = self._choose(gen)
             children = []
-            run = _run_chosen if self._chosen_apply else _run_own_p
             for i in indices:
-                out = run(self.transforms[i], out, sample_rate, gen)
-                children.append(self.transforms[i].last_params)
+                t = self.transforms[i]
+                child = t.draw_params(out, sample_rate=sample_rate, rng=gen, force=self._chosen_apply)
+                if out is not None:
+                    out = t._apply_drawn(out, sample_rate, child)
+                children.append(child)
             params["indices"] = indices
             params["transforms"] = children
+        self._cached = None if y is None else (params, y, out)
         self.last_params = params
-        return out
+        return params
 
     def _check_params(self, params, sample_rate, name="params"):
         clean = super()._check_params(params, sample_rate, name)
@@ -142,7 +136,7 @@ class Compose(_Composition):
     [0, 1]
     """
 
-    def __init__(self, transforms, p: float = 1.0, shuffle: bool = False):
+    def __init__(self, transforms, *, shuffle: bool = False, p: float = 1.0):
         super().__init__(transforms, p=p)
         if not isinstance(shuffle, (bool, np.bool_)):
             raise ParameterError(f"shuffle must be a bool, got {shuffle!r}")
@@ -155,7 +149,7 @@ class Compose(_Composition):
         return list(range(n))
 
     def _config(self):
-        return {**super()._config(), "shuffle": self.shuffle}
+        return {"transforms": [t.to_dict() for t in self.transforms], "shuffle": self.shuffle, "p": self.p}
 
 
 class OneOf(_Composition):
@@ -179,7 +173,7 @@ class OneOf(_Composition):
 
     _chosen_apply = True
 
-    def __init__(self, transforms, weights=None, p: float = 1.0):
+    def __init__(self, transforms, *, weights=None, p: float = 1.0):
         super().__init__(transforms, p=p)
         if not self.transforms:
             raise ParameterError("transforms must hold at least one transform for OneOf")
@@ -224,7 +218,7 @@ class SomeOf(_Composition):
 
     _chosen_apply = True
 
-    def __init__(self, transforms, k, p: float = 1.0):
+    def __init__(self, transforms, *, k, p: float = 1.0):
         super().__init__(transforms, p=p)
         n = len(self.transforms)
         if isinstance(k, numbers.Integral) and not isinstance(k, bool):

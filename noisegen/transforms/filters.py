@@ -38,14 +38,11 @@ def _fit(freq_hz, sample_rate):
 
 class _CutoffFilter(Transform):
     _function = None
-    _defaults = (150.0, 7500.0)
 
-    def __init__(self, min_cutoff_hz=None, max_cutoff_hz=None, order: int = 4, p: float = 0.5):
+    def __init__(self, *, min_cutoff_hz: float, max_cutoff_hz: float, order: int, p: float):
         super().__init__(p=p)
-        lo = self._defaults[0] if min_cutoff_hz is None else min_cutoff_hz
-        hi = self._defaults[1] if max_cutoff_hz is None else max_cutoff_hz
         self.min_cutoff_hz, self.max_cutoff_hz = uniform_range(
-            lo, hi, "min_cutoff_hz", "max_cutoff_hz", low=1e-6
+            min_cutoff_hz, max_cutoff_hz, "min_cutoff_hz", "max_cutoff_hz", low=1e-6
         )
         self.order = check_int(order, "order", low=1, high=16)
 
@@ -79,7 +76,9 @@ class LowPassFilter(_CutoffFilter):
     """
 
     _function = "lowpass"
-    _defaults = (150.0, 7500.0)
+
+    def __init__(self, *, min_cutoff_hz: float = 150.0, max_cutoff_hz: float = 7500.0, order: int = 4, p: float = 0.5):
+        super().__init__(min_cutoff_hz=min_cutoff_hz, max_cutoff_hz=max_cutoff_hz, order=order, p=p)
 
 
 class HighPassFilter(_CutoffFilter):
@@ -89,24 +88,23 @@ class HighPassFilter(_CutoffFilter):
     """
 
     _function = "highpass"
-    _defaults = (20.0, 2400.0)
+
+    def __init__(self, *, min_cutoff_hz: float = 20.0, max_cutoff_hz: float = 2400.0, order: int = 4, p: float = 0.5):
+        super().__init__(min_cutoff_hz=min_cutoff_hz, max_cutoff_hz=max_cutoff_hz, order=order, p=p)
 
 
 class _BandFilter(Transform):
     _function = None
-    _defaults = (200.0, 4000.0, 0.5, 1.99)
 
-    def __init__(self, min_center_hz=None, max_center_hz=None, min_bandwidth_fraction=None,
-                 max_bandwidth_fraction=None, order: int = 4, p: float = 0.5):
+    def __init__(self, *, min_center_hz: float = 200.0, max_center_hz: float = 4000.0,
+                 min_bandwidth_fraction: float = 0.5, max_bandwidth_fraction: float = 1.99, order: int = 4,
+                 p: float = 0.5):
         super().__init__(p=p)
-        d = self._defaults
         self.min_center_hz, self.max_center_hz = uniform_range(
-            d[0] if min_center_hz is None else min_center_hz, d[1] if max_center_hz is None else max_center_hz,
-            "min_center_hz", "max_center_hz", low=1e-6,
+            min_center_hz, max_center_hz, "min_center_hz", "max_center_hz", low=1e-6,
         )
         self.min_bandwidth_fraction, self.max_bandwidth_fraction = uniform_range(
-            d[2] if min_bandwidth_fraction is None else min_bandwidth_fraction,
-            d[3] if max_bandwidth_fraction is None else max_bandwidth_fraction,
+            min_bandwidth_fraction, max_bandwidth_fraction,
             "min_bandwidth_fraction", "max_bandwidth_fraction", low=1e-6, high=1.999,
         )
         self.order = check_int(order, "order", low=1, high=16)
@@ -145,7 +143,6 @@ class BandPassFilter(_BandFilter):
     """
 
     _function = "bandpass"
-    _defaults = (200.0, 4000.0, 0.5, 1.99)
 
 
 class BandStopFilter(_BandFilter):
@@ -156,7 +153,6 @@ class BandStopFilter(_BandFilter):
     """
 
     _function = "bandstop"
-    _defaults = (200.0, 4000.0, 0.5, 1.99)
 
 
 class PeakingEQ(Transform):
@@ -166,7 +162,7 @@ class PeakingEQ(Transform):
     ``gain_db``, ``q``.
     """
 
-    def __init__(self, min_center_hz: float = 50.0, max_center_hz: float = 7500.0, min_gain_db: float = -24.0,
+    def __init__(self, *, min_center_hz: float = 50.0, max_center_hz: float = 7500.0, min_gain_db: float = -24.0,
                  max_gain_db: float = 24.0, min_q: float = 0.5, max_q: float = 9.9, p: float = 0.5):
         super().__init__(p=p)
         self.min_center_hz, self.max_center_hz = uniform_range(

@@ -18,7 +18,7 @@ class PitchShift(Transform):
     ``last_params``: ``n_steps``.
     """
 
-    def __init__(self, min_semitones: float = -4.0, max_semitones: float = 4.0, p: float = 0.5):
+    def __init__(self, *, min_semitones: float = -4.0, max_semitones: float = 4.0, p: float = 0.5):
         super().__init__(p=p)
         self.min_semitones, self.max_semitones = uniform_range(
             min_semitones, max_semitones, "min_semitones", "max_semitones", low=-48.0, high=48.0

@@ -25,7 +25,7 @@ class SpeedPerturb(Transform):
     p : float
     """
 
-    def __init__(self, factors=(0.9, 1.0, 1.1), p: float = 0.5):
+    def __init__(self, *, factors=(0.9, 1.0, 1.1), p: float = 0.5):
         super().__init__(p=p)
         if not isinstance(factors, (list, tuple)) or not factors:
             raise ParameterError(f"factors must be a non-empty list of positive numbers, got {factors!r}")

@@ -27,7 +27,7 @@ class TimeMask(Transform):
     50
     """
 
-    def __init__(self, min_fraction: float = 0.0, max_fraction: float = 0.2, fade_s: float = 0.005, p: float = 0.5):
+    def __init__(self, *, min_fraction: float = 0.0, max_fraction: float = 0.2, fade_s: float = 0.005, p: float = 0.5):
         super().__init__(p=p)
         self.min_fraction, self.max_fraction = uniform_range(
             min_fraction, max_fraction, "min_fraction", "max_fraction", low=0.0, high=1.0

@@ -21,7 +21,7 @@ class TimeStretch(Transform):
     p : float
     """
 
-    def __init__(self, min_rate: float = 0.8, max_rate: float = 1.25, p: float = 0.5):
+    def __init__(self, *, min_rate: float = 0.8, max_rate: float = 1.25, p: float = 0.5):
         super().__init__(p=p)
         self.min_rate, self.max_rate = uniform_range(min_rate, max_rate, "min_rate", "max_rate", low=0.05, high=20.0)
 

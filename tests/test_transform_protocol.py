@@ -1,0 +1,112 @@
+"""One transform protocol: keyword-only constructors with ``p`` last, and
+``draw_params`` as the one way parameters are drawn (calls, compositions,
+the stream and the GPU batch path)."""
+
+import collections
+import inspect
+
+import numpy as np
+import pytest
+
+import noisegen.transforms as T
+from noisegen import AugmentStream
+from noisegen.transforms import Transform
+
+SR = 8000
+CLASSES = [getattr(T, n) for n in T.__all__ if isinstance(getattr(T, n), type) and getattr(T, n) is not Transform]
+# The one positional-or-keyword argument some constructors take first: what they read or hold.
+FIRST = {"AddBackgroundNoise": "noise", "AddShortNoises": "sounds", "ApplyImpulseResponse": "rir",
+         "Compose": "transforms", "OneOf": "transforms", "SomeOf": "transforms"}
+FILTERS = ("LowPassFilter", "HighPassFilter", "BandPassFilter", "BandStopFilter", "PeakingEQ", "LowShelf", "HighShelf")
+
+
+def _first_argument(cls):
+    name = FIRST.get(cls.__name__)
+    if name in ("noise", "sounds", "rir"):
+        return [np.hanning(64)]
+    if name == "transforms":
+        return [T.Gain(p=1.0)]
+    return None
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_constructor_options_are_keyword_only_with_p_last(cls):
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    first = FIRST.get(cls.__name__)
+    if first is not None:
+        assert params[0].name == first and params[0].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        params = params[1:]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params), params
+    assert params[-1].name == "p" and params[-1].default is not inspect.Parameter.empty
+    if cls.__name__ in FILTERS:  # real defaults shown, no None placeholders
+        assert all(p.default is not None for p in params), params
+    args = [] if first is None else [_first_argument(cls)]
+    kwargs = {"k": 1} if cls.__name__ == "SomeOf" else {}
+    cls(*args, **kwargs)  # the defaults build
+    with pytest.raises(TypeError):
+        cls(*args, 0.5, **kwargs)
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Count draw_params calls per class, on every class (overrides included)."""
+    calls = collections.Counter()
+    for cls in {c for c in CLASSES} | {T.compose._Composition, Transform}:
+        if "draw_params" in vars(cls):
+            original = vars(cls)["draw_params"]
+
+            def wrapper(self, *a, __original=original, **k):
+                calls[type(self).__name__] += 1
+                return __original(self, *a, **k)
+            monkeypatch.setattr(cls, "draw_params", wrapper)
+    return calls
+
+
+def _pipeline():
+    return T.Compose([T.Gain(p=1.0), T.OneOf([T.Clip(p=0.0), T.Compose([T.TimeMask(p=1.0)])], weights=[0, 1]),
+                      T.SomeOf([T.Gain(p=0.0), T.PolarityInversion(p=0.0)], k=2)])
+
+
+def test_calls_and_compositions_draw_through_draw_params(counted):
+    pipe = _pipeline()
+    y = np.random.default_rng(0).standard_normal(800)
+    out = pipe(y, sample_rate=SR, rng=1)
+    # the outer Compose, its 3 children, the OneOf's child (a Compose: its TimeMask too), SomeOf's 2 children
+    assert counted["Compose"] == 2 and counted["OneOf"] == 1 and counted["SomeOf"] == 1
+    assert counted["Gain"] == 2 and counted["PolarityInversion"] == 1 and counted["TimeMask"] == 1
+    # draw_params alone gives the same draws; apply_params replays them
+    counted.clear()
+    params = pipe.draw_params(y, sample_rate=SR, rng=1)
+    assert params == pipe.last_params
+    np.testing.assert_array_equal(pipe.apply_params(y, params, sample_rate=SR), out)
+
+
+def test_background_noise_transform_draws_through_draw_params(counted):
+    t = T.AddBackgroundNoise([np.hanning(400)], noise_transform=T.Gain(p=1.0), p=1.0)
+    y = np.ones(200)
+    out = t(y, sample_rate=SR, rng=3)
+    assert counted["Gain"] == 1 and counted["AddBackgroundNoise"] == 1
+    np.testing.assert_array_equal(t.apply_params(y, t.last_params, sample_rate=SR), out)
+
+
+def test_stream_and_gpu_batch_path_draw_through_draw_params(counted):
+    items = [np.random.default_rng(i).standard_normal(400).astype(np.float32) * 0.1 for i in range(3)]
+    pipe = T.Compose([T.AddColoredNoise(p=0.5), T.Gain(p=1.0), T.SpeedPerturb(p=0.5)])
+    cpu = list(AugmentStream(items, pipe, sample_rate=SR, rng=4, epochs=2))
+    assert counted["Compose"] == 6 and counted["Gain"] == 6
+    counted.clear()
+    gpu = list(AugmentStream(items, pipe, sample_rate=SR, rng=4, epochs=2, device="cuda")._iter(augment=False))
+    assert counted["Compose"] == 6 and counted["Gain"] == 6 and counted["SpeedPerturb"] == 6
+    assert [c.params for c in gpu] == [c.params for c in cpu]
+
+
+@pytest.mark.parametrize("cls", [T.Gain, T.LowPassFilter, T.TimeMask, T.Shift], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(300,), (2, 300)])
+def test_draw_then_apply_equals_a_call(cls, dtype, shape):
+    y = np.random.default_rng(1).standard_normal(shape).astype(dtype)
+    t = cls(p=1.0)
+    for seed in range(3):
+        params = t.draw_params(y, sample_rate=SR, rng=seed)
+        np.testing.assert_array_equal(t.apply_params(y, params, sample_rate=SR), t(y, sample_rate=SR, rng=seed))
+        assert t.last_params == params
