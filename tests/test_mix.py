@@ -246,3 +246,25 @@ def test_loud_mix_is_exact_in_float64_and_refused_when_float32_overflows(snr_db,
             assert not fits and f"snr_db={snr_db:g} overflows float32" in str(err)
             continue
         assert fits and np.isfinite(out32).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_power_sums_do_not_depend_on_alignment(dtype):
+    # The same samples at any memory offset give the same bits (no alignment peeling),
+    # equal to a float64 reference within rounding.
+    from noisegen._kernels.cpu import mix as kernels
+
+    rng = np.random.default_rng(3)
+    data = rng.standard_normal(4099).astype(dtype)
+    want = float(np.sum(data.astype(np.float64) ** 2))
+    base = np.zeros(4099 + 64, dtype=dtype)
+    sums, wrapped = set(), set()
+    for shift in range(16):
+        view = base[shift:shift + 4099]
+        view[:] = data
+        sums.add(kernels.sum_squares(view[None]))
+        bank = np.concatenate([base[:shift], data, data])[None]
+        wrapped.add(kernels.wrapped_sum_squares(bank, shift + 4099 - 13, 4099))
+    assert len(sums) == 1 and len(wrapped) == 1
+    assert sums.pop() == pytest.approx(want, rel=1e-13)
+    assert wrapped.pop() == pytest.approx(want, rel=1e-13)

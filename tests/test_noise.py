@@ -395,3 +395,22 @@ def test_min_freq_just_below_nyquist_and_speech():
     assert np.all(np.isfinite(y)) and abs(np.mean(y**2) - 1.0) < 0.03
     with pytest.raises(ParameterError, match="min_freq_hz"):
         NoiseGenerator("speech", sample_rate=16000, min_freq_hz=20)
+
+
+@pytest.mark.parametrize("start", [0, 5, 2**40 + 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_block_normals_equal_the_per_sample_ziggurat(start, dtype):
+    # The vectorised block path (first tries, then the rejected samples) gives
+    # normal_from_hash(hash64(sk, i)) bit for bit, across block edges and rejections.
+    from noisegen._kernels.cpu import noise as kernels
+    from noisegen._kernels.rng import ZIG_FI, ZIG_KI, ZIG_WI, hash64, normal_first_try, normal_from_hash, stream_key
+
+    n, key = 2 * kernels.BLOCK + 77, np.uint64(2**63 + 11)
+    out = np.empty((2, n), dtype=dtype)
+    kernels.white(out, key, 3, start)
+    for c in range(2):
+        sk = stream_key(key, np.uint64(3 + c))
+        hashes = [hash64(sk, np.uint64(start + j)) for j in range(n)]
+        want = np.array([normal_from_hash(h, ZIG_KI, ZIG_WI, ZIG_FI) for h in hashes], dtype=dtype)
+        np.testing.assert_array_equal(out[c], want)
+        assert not all(normal_first_try(h, ZIG_KI, ZIG_WI)[1] for h in hashes)  # some rejections were fixed up

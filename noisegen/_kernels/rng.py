@@ -98,6 +98,21 @@ def unit53(h):
 
 
 @scalar
+def normal_first_try(h, ki, wi):
+    """``(x, accepted)``: the first try of :func:`normal_from_hash` on ``h``, without branches.
+
+    When ``accepted`` (about 98.5 % of hashes) ``x`` is exactly what
+    :func:`normal_from_hash` returns; otherwise that function must be called.
+    A loop of this over a block of hashes vectorises (gathers from the tables).
+    """
+    idx = h & _MASK8
+    r = h >> _S8
+    rabs = (r >> _S1) & _MASK52
+    x = float(np.int64(rabs)) * wi[idx] * (1.0 - 2.0 * float(np.int64(r & _S1)))
+    return x, rabs < ki[idx]
+
+
+@scalar
 def normal_from_hash(h, ki, wi, fi):
     """Standard normal from a uint64 hash ``h`` (256-layer ziggurat).
 
