@@ -407,7 +407,7 @@ class AugmentStream:
             return
         size, hop = self._chunk_n, self._hop_n
         starts = [0]
-        while starts[-1] + size < n:
+        while starts[-1] + size < n and starts[-1] + hop < n:  # a hop past chunk_s can step over the end
             starts.append(starts[-1] + hop)
         if n == 0:
             starts = []
