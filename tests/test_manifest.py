@@ -304,3 +304,12 @@ def test_dataset_and_loader_len_match_what_the_loader_yields(corpus, num_workers
     for _ in range(2):
         n = len(ds)
         assert n == len(loader) == len(list(loader))
+
+
+def test_the_bundled_manifest_streams_its_rows(data_dir):
+    stream = AugmentStream(data_dir / "manifest.jsonl", None, sample_rate=SR, chunk_s=1.0, rng=0, shuffle=False)
+    chunks = list(AugmentStream(data_dir / "manifest.jsonl", None, sample_rate=SR, chunk_s=1.0, rng=0,
+                                shuffle=False))
+    assert len(stream) == len(chunks) == 10
+    assert chunks[-1].metadata["label"] == "one" and chunks[-1].length == SR // 2
+    assert {c.source for c in chunks} == {str(data_dir / "speech" / name) for name in SPEECH}

@@ -92,7 +92,10 @@ class AugmentStream:
     ----------
     source : str, list of str, or iterable of arrays
         A folder (searched recursively for :data:`noisegen.io.AUDIO_EXTENSIONS`), a list of paths, a
-        sequence of float arrays (at ``sample_rate``, or ``(array,
+        manifest (``.jsonl``/``.json``/``.ndjson``: NeMo's ``audio_filepath``,
+        ``offset``, ``duration``; ``.csv``/``.tsv``: ``path``, ``offset_s``,
+        ``duration_s``; the other fields become each chunk's ``metadata``,
+        see :mod:`noisegen.data.manifest`), a sequence of float arrays (at ``sample_rate``, or ``(array,
         sample_rate)`` pairs), or a one-pass iterable of such arrays (which
         needs ``shuffle=False``; a generator also needs ``epochs=1``).
     pipeline : Transform or None
@@ -124,8 +127,11 @@ class AugmentStream:
 
     Notes
     -----
-    Unreadable or empty files are reported once (NoisegenWarning) and
-    skipped. One iteration at a time per stream object.
+    Unreadable or empty files and bad manifest rows (named by the
+    manifest's path and the row's line) are reported once (NoisegenWarning)
+    and skipped. One iteration at a time per stream object. ``len(stream)``
+    is the number of chunks its next iteration yields (see
+    :meth:`__len__`).
 
     Examples
     --------
