@@ -127,6 +127,18 @@ def read_manifest(path) -> list[ManifestRow]:
     noisegen.ParameterError
         The manifest cannot be read, a CSV/TSV header has no ``path``
         column, or it holds no row.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "train.csv")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write("path,offset_s,duration_s,label\\na.wav,1.5,2,yes\\nb.wav,,,no\\nc.wav,-1,,no\\n")
+    >>> rows = read_manifest(path)
+    >>> [(os.path.basename(r.path), r.offset_s, r.duration_s, r.metadata) for r in rows[:2]]
+    [('a.wav', 1.5, 2.0, {'label': 'yes'}), ('b.wav', None, None, {'label': 'no'})]
+    >>> rows[2].line, rows[2].error
+    (4, "offset_s must be a finite number of seconds >= 0, got '-1'")
     """
     manifest = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(manifest))

@@ -139,6 +139,8 @@ class AugmentStream:
     >>> from noisegen import AugmentStream, Gain
     >>> arrays = [np.ones(2500, dtype=np.float32), np.ones(1200, dtype=np.float32)]
     >>> stream = AugmentStream(arrays, Gain(p=1.0), sample_rate=1000, chunk_s=1.0, rng=0, shuffle=False)
+    >>> len(stream)
+    5
     >>> [(c.source, c.start, c.length) for c in stream]
     [('array:0', 0, 1000), ('array:0', 1000, 1000), ('array:0', 2000, 500), ('array:1', 0, 1000), ('array:1', 1000, 200)]
     """
