@@ -30,7 +30,11 @@ class Chunk:
     params : dict
         The pipeline's ``last_params`` for the item (shared by its chunks).
     epoch, item : int
-        The epoch and the item's index in the source list.
+        The epoch and the item's index in the source list (or manifest).
+    metadata : dict
+        The item's manifest row without its path, offset and duration
+        fields (labels, text, speaker, ...); ``{}`` for files and arrays.
+        Shared by the item's chunks.
     """
 
     samples: np.ndarray
@@ -41,6 +45,7 @@ class Chunk:
     params: dict = field(default_factory=dict)
     epoch: int = 0
     item: int = 0
+    metadata: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -53,11 +58,17 @@ class Batch:
         Zero-padded to the longest chunk of the batch.
     lengths : np.ndarray [shape=(B,)], int64
     chunks : list of Chunk
+    metadata : list of dict
+        The chunks' ``metadata``, in order.
     """
 
     samples: np.ndarray
     lengths: np.ndarray
     chunks: list
+
+    @property
+    def metadata(self) -> list:
+        return [c.metadata for c in self.chunks]
 
 
 def collate(chunks) -> Batch:

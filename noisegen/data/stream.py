@@ -16,8 +16,10 @@ of DataLoader workers and ranks.
 
 Sharding. The items of an epoch, in their (shuffled) order, are dealt out
 round-robin: position ``j`` belongs to shard ``j % n_shards``, where the
-shards are ``rank * num_workers + worker_id`` over ``world_size *
-num_workers``. The rank and world size are the explicit arguments, else
+shards are ``worker_id * world_size + rank`` over ``world_size *
+num_workers``: rank ``r`` gets positions ``j % world_size == r`` whatever
+the number of workers (which then share them round-robin), so a rank's
+length does not depend on ``num_workers``. The rank and world size are the explicit arguments, else
 ``torch.distributed`` when it is initialised; the worker comes from
 ``torch.utils.data.get_worker_info()``. Torch is only consulted when it has
 already been imported: this module never imports it.
@@ -36,28 +38,25 @@ Compose) can run there; see :func:`cuda_batch_params`.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 import warnings
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .._core.labels import about
-from .._core.validation import check_audio, check_choice, check_int, check_real, check_sample_rate
+from .._core.validation import check_choice, check_int, check_real, check_sample_rate
 from .._core.errors import ParameterError
 from .._core.errors import NoisegenWarning
 from .._core.backend import require_cuda
 from .._core.rng import derive_key, resolve_key
 from ..transforms.base import Transform
-from ..audio.files import AUDIO_EXTENSIONS, audio_files
-from ..audio.io import resample_to
-from ..audio.reader import read_audio
 from .._core.units import seconds_to_samples
 from ..cuda import augment_batch
 from ..cuda.stream import cuda_batch_params, cuda_stages
 from .batch import Batch, Chunk, collate  # noqa: F401  (re-exported)
+from .length import Batches, chunks_per_item, length_changer
+from .items import _FileItems, list_items, prepare_array  # noqa: F401  (_FileItems: tests spy on its load)
 from .state import check_state
 
 __all__ = ["AugmentStream", "Chunk", "Batch", "cuda_batch_params"]
@@ -86,72 +85,6 @@ def _torch_shard():
     return worker_id, num_workers, rank, world
 
 
-class _FileItems:
-    def __init__(self, paths):
-        self.paths = paths
-
-    def __len__(self):
-        return len(self.paths)
-
-    def source(self, i):
-        return self.paths[i]
-
-    def load(self, i, sample_rate, mono):
-        return read_audio(self.paths[i], sample_rate=sample_rate, mono=mono)
-
-
-class _ArrayItems:
-    """A sequence of arrays (at the stream's rate) or ``(array, sample_rate)`` pairs."""
-
-    def __init__(self, arrays):
-        self.arrays = arrays
-
-    def __len__(self):
-        return len(self.arrays)
-
-    def source(self, i):
-        return f"array:{i}"
-
-    def load(self, i, sample_rate, mono):
-        return _prepare_array(self.arrays[i], sample_rate, mono)
-
-
-def _prepare_array(entry, sample_rate, mono):
-    sr = sample_rate
-    if isinstance(entry, tuple) and len(entry) == 2:
-        entry, sr = entry
-        sr = check_sample_rate(sr, "source sample rate")
-    y = check_audio(np.asarray(entry), "source item")
-    y = y.astype(np.float32, copy=False)
-    if mono and y.ndim == 2:
-        y = y.mean(axis=0, dtype=np.float32)
-    return np.ascontiguousarray(resample_to(y, sr, sample_rate))
-
-
-def _items(source):
-    """(random-access items or None, one-pass iterable or None)."""
-    if isinstance(source, (str, os.PathLike)):
-        if os.path.isdir(source):
-            paths = audio_files(source)
-            if not paths:
-                raise ParameterError(f"source folder {os.fspath(source)!r} holds no audio file "
-                                     f"({', '.join(AUDIO_EXTENSIONS)})")
-            return _FileItems(paths), None
-        if os.path.isfile(source):
-            return _FileItems([os.fspath(source)]), None
-        raise ParameterError(f"source must be an existing folder or file, got {os.fspath(source)!r}")
-    if isinstance(source, np.ndarray):
-        raise ParameterError("source must be a folder, a list of paths or an iterable of arrays, got one array; "
-                             "wrap it in a list")
-    if isinstance(source, Sequence):
-        if all(isinstance(s, (str, os.PathLike)) for s in source):
-            return _FileItems([os.fspath(s) for s in source]), None
-        return _ArrayItems(source), None
-    if isinstance(source, Iterable):
-        return None, source
-    raise ParameterError(f"source must be a folder, a list of paths or an iterable of arrays, got {type(source).__name__}")
-
-
 class AugmentStream:
     """Stream augmented, fixed-length chunks of a corpus, deterministically.
 
@@ -159,7 +92,10 @@ class AugmentStream:
     ----------
     source : str, list of str, or iterable of arrays
         A folder (searched recursively for :data:`noisegen.io.AUDIO_EXTENSIONS`), a list of paths, a
-        sequence of float arrays (at ``sample_rate``, or ``(array,
+        manifest (``.jsonl``/``.json``/``.ndjson``: NeMo's ``audio_filepath``,
+        ``offset``, ``duration``; ``.csv``/``.tsv``: ``path``, ``offset_s``,
+        ``duration_s``; the other fields become each chunk's ``metadata``,
+        see :mod:`noisegen.data.manifest`), a sequence of float arrays (at ``sample_rate``, or ``(array,
         sample_rate)`` pairs), or a one-pass iterable of such arrays (which
         needs ``shuffle=False``; a generator also needs ``epochs=1``).
     pipeline : Transform or None
@@ -191,8 +127,11 @@ class AugmentStream:
 
     Notes
     -----
-    Unreadable or empty files are reported once (NoisegenWarning) and
-    skipped. One iteration at a time per stream object.
+    Unreadable or empty files and bad manifest rows (named by the
+    manifest's path and the row's line) are reported once (NoisegenWarning)
+    and skipped. One iteration at a time per stream object. ``len(stream)``
+    is the number of chunks its next iteration yields (see
+    :meth:`__len__`).
 
     Examples
     --------
@@ -200,6 +139,8 @@ class AugmentStream:
     >>> from noisegen import AugmentStream, Gain
     >>> arrays = [np.ones(2500, dtype=np.float32), np.ones(1200, dtype=np.float32)]
     >>> stream = AugmentStream(arrays, Gain(p=1.0), sample_rate=1000, chunk_s=1.0, rng=0, shuffle=False)
+    >>> len(stream)
+    5
     >>> [(c.source, c.start, c.length) for c in stream]
     [('array:0', 0, 1000), ('array:0', 1000, 1000), ('array:0', 2000, 500), ('array:1', 0, 1000), ('array:1', 1000, 200)]
     """
@@ -232,7 +173,7 @@ class AugmentStream:
             if not self.mono:
                 raise ParameterError("device='cuda' augments (B, T) batches: it needs mono=True")
             cuda_stages(pipeline)
-        self._items, self._iterable = _items(source)
+        self._items, self._iterable = list_items(source)
         if self._iterable is not None:
             if self.shuffle:
                 raise ParameterError("shuffle=True needs a folder, a list of paths or a sequence of arrays; "
@@ -246,6 +187,7 @@ class AugmentStream:
         self._chunk = 0      # chunks of that item already produced
         self._pass_end = None  # epoch where the pass under way stops (None: no pass under way)
         self._reported: set[str] = set()
+        self._counts = None  # chunks of each item, from headers (see __len__)
         if pipeline is not None:
             pipeline.prepare(self.sample_rate)  # load noises/RIRs once, before workers fork
 
@@ -304,7 +246,7 @@ class AugmentStream:
         worker_id, num_workers, rank, world = _torch_shard()
         if self.world_size is not None:
             rank, world = self.rank, self.world_size
-        return rank * num_workers + worker_id, world * num_workers
+        return worker_id * world + rank, world * num_workers
 
     def order(self, epoch: int) -> np.ndarray:
         """Item indices of ``epoch`` in the order they are visited."""
@@ -312,6 +254,62 @@ class AugmentStream:
         if not self.shuffle:
             return np.arange(n)
         return np.random.default_rng(derive_key(self._key, _ORDER_TAG, epoch)).permutation(n)
+
+    # -- length ------------------------------------------------------------------
+    def __len__(self) -> int:
+        """Chunks the next iteration yields on this shard, from where the stream stands.
+
+        Counted without decoding audio: from the file headers, manifest
+        offsets and durations, and array shapes (read once, then cached),
+        at ``sample_rate`` (the resampled length), cut into chunks as the
+        stream cuts them (``chunk_s``, ``hop_s``, a last partial chunk),
+        over the epochs of the pass and this shard's items (its rank and,
+        inside a DataLoader worker, its worker). Items that cannot be read
+        count nothing, as they yield nothing; a file whose samples turn out
+        to be NaN or inf (only seen when it is read) is counted but skipped.
+
+        Raises
+        ------
+        TypeError
+            The length is unknowable in advance: an endless stream
+            (``epochs=None``), a one-pass iterable source, or ``chunk_s``
+            with a pipeline that changes the length of its input
+            (SpeedPerturb, TimeStretch, ApplyImpulseResponse with
+            ``keep_tail=True``) on the CPU, where chunks are cut from the
+            augmented item.
+        """
+        shard, n_shards = self.shard()
+        return self._pass_length(shard, n_shards)
+
+    def _pass_length(self, shard, n_shards, epoch=None):
+        """Chunks of a pass on a shard: the rest of the pass under way (epoch None), or a fresh pass from ``epoch``."""
+        counts = self._chunk_counts()
+        if epoch is None:
+            first, position, skip = self._epoch, self._position, self._chunk
+            end = self._pass_end if self._pass_end is not None else first + self.epochs
+        else:
+            first, position, skip, end = epoch, 0, 0, epoch + self.epochs
+        total = 0
+        for e in range(first, end):
+            start = position + (shard - position) % n_shards  # as _epoch_items deals them
+            total += int(counts[self.order(e)[start::n_shards]].sum()) - (skip if start == position else 0)
+            position = skip = 0
+        return total
+
+    def _chunk_counts(self) -> np.ndarray:
+        """Chunks of each item per epoch (cached)."""
+        changer = None if self._chunk_n is None or self.device != "cpu" else length_changer(self.pipeline)
+        why = ("the stream is endless (epochs=None)" if self.epochs is None
+               else "a one-pass iterable source has no length (pass a list)" if self._items is None
+               else f"the pipeline's {changer} changes each item's length before chunk_s cuts it into chunks, "
+                    "so the count is only known once each item is augmented" if changer is not None else None)
+        if why is not None:
+            raise TypeError(f"len(AugmentStream) is unknown: {why}")
+        if self._counts is None:
+            sizes = np.array([self._items.n_samples(i, self.sample_rate) for i in range(len(self._items))],
+                             dtype=np.int64)
+            self._counts = chunks_per_item(sizes, self._chunk_n, self._hop_n)
+        return self._counts
 
     # -- iteration ---------------------------------------------------------------
     def __iter__(self):
@@ -354,9 +352,12 @@ class AugmentStream:
                 yield position, position, self._load_entry(position, entry)
 
     def _load(self, item):
-        source = self._items.source(item)
+        source = self._items.label(item)  # a manifest row: the manifest and the row's line
         try:
             y = self._items.load(item, self.sample_rate, self.mono)
+        except ParameterError as exc:  # a bad manifest row, an offset past the end, not a regular file
+            self._report(source, str(exc))
+            return None
         except Exception as exc:  # noqa: BLE001 - soundfile and friends raise many kinds
             self._report(source, f"cannot be read ({type(exc).__name__}: {exc})")
             return None
@@ -365,7 +366,7 @@ class AugmentStream:
     def _load_entry(self, position, entry):
         source = f"array:{position}"
         try:
-            y = _prepare_array(entry, self.sample_rate, self.mono)
+            y = prepare_array(entry, self.sample_rate, self.mono)
         except ParameterError as exc:
             self._report(source, str(exc))
             return None
@@ -403,15 +404,16 @@ class AugmentStream:
         y = np.asarray(y, dtype=np.float32)
         n = y.shape[-1]
         source = self._source(item)
+        meta = self._items.metadata(item) if self._items is not None else {}
         if self._chunk_n is None:
             if skip > 1:
                 raise ParameterError(f"state: chunk={skip} is past the one chunk of {source!r} in epoch {epoch}")
             if skip == 0 and n > 0:
-                yield Chunk(np.ascontiguousarray(y), self.sample_rate, source, 0, n, params, epoch, item)
+                yield Chunk(np.ascontiguousarray(y), self.sample_rate, source, 0, n, params, epoch, item, meta)
             return
         size, hop = self._chunk_n, self._hop_n
         starts = [0]
-        while starts[-1] + size < n:
+        while starts[-1] + size < n and starts[-1] + hop < n:  # a hop past chunk_s can step over the end
             starts.append(starts[-1] + hop)
         if n == 0:
             starts = []
@@ -421,16 +423,20 @@ class AugmentStream:
             length = min(size, n - start)
             out = np.zeros(y.shape[:-1] + (size,), dtype=np.float32)
             out[..., :length] = y[..., start:start + length]
-            yield Chunk(out, self.sample_rate, source, start, length, params, epoch, item)
+            yield Chunk(out, self.sample_rate, source, start, length, params, epoch, item, meta)
 
     def batches(self, batch_size: int, *, drop_last: bool = False):
-        """Yield :class:`Batch` es of ``batch_size`` chunks (the last may be smaller).
+        """An iterator of :class:`Batch` es of ``batch_size`` chunks (the last may be smaller).
 
         Chunks are zero-padded to the longest of the batch; ``lengths`` holds
         their real lengths. ``state_dict()`` between batches resumes after
-        the last batch yielded.
+        the last batch yielded. ``len()`` of the iterator is the number of
+        batches still to come (see :meth:`__len__`).
         """
         batch_size = check_int(batch_size, "batch_size", low=1)
+        return Batches(self, self._batches(batch_size, drop_last), batch_size, drop_last)
+
+    def _batches(self, batch_size, drop_last):
         if self.device == "cuda":
             yield from self._cuda_batches(batch_size, drop_last)
             return

@@ -79,6 +79,22 @@ def _dataset_class():
                 self.stream.set_epoch(epoch)
                 self._passes.restart(self.stream._epoch)
 
+            def __len__(self):
+                """Chunks (or batches, with ``batch_size``) the next ``iter(loader)`` yields on this rank.
+
+                All workers of the rank together (each rank takes the same
+                items whatever ``num_workers``); see
+                :meth:`AugmentStream.__len__ <noisegen.AugmentStream.__len__>`,
+                which raises TypeError where the length is unknowable. With
+                ``batch_size`` and several workers each worker ends on its own
+                partial batch, so the count holds for ``num_workers`` <= 1.
+                """
+                shard, n_shards = self.stream.shard()
+                n = self.stream._pass_length(shard, n_shards, epoch=self._passes.next_epoch(self.stream))
+                if self.batch_size is None:
+                    return n
+                return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
             def __iter__(self):
                 # Runs where the items are made: in the main process with
                 # num_workers=0, else in each worker (on its own copy).
@@ -163,6 +179,14 @@ class _PassCounter:
             words[slot] = index + 1
         return index
 
+    def next_epoch(self, stream):
+        """Epoch where the next iteration starts (None: it continues the stream as it stands)."""
+        words = self._words
+        index = int(words[0]) & ((1 << self._INDEX_BITS) - 1)  # the last index + 1 (see _next_index)
+        if index == 0 and words[2]:
+            return None
+        return int(words[1]) + index * (stream.epochs or 1)
+
     def begin(self, stream):
         """Set ``stream`` (this process's copy) to the start of the next pass."""
         words = self._words
@@ -184,7 +208,8 @@ def collate(chunks) -> dict:
 
     Returns a dict: ``samples`` (B, T) or (B, channels, T) float32 tensor
     (zero-padded), ``lengths`` (B,) int64 tensor, and the lists ``sources``,
-    ``starts``, ``epochs``, ``items`` and ``params``.
+    ``starts``, ``epochs``, ``items``, ``params`` and ``metadata`` (each
+    chunk's manifest fields, ``{}`` for files and arrays).
     """
     import torch
 
@@ -199,4 +224,5 @@ def collate(chunks) -> dict:
         "epochs": [int(c.epoch) for c in batch.chunks],
         "items": [int(c.item) for c in batch.chunks],
         "params": [c.params for c in batch.chunks],
+        "metadata": batch.metadata,
     }

@@ -1,0 +1,89 @@
+"""Reading one segment of an audio file: seek to its first frame, read only its frames.
+
+Used by :class:`noisegen.AugmentStream` for whole files and for manifest
+rows with ``offset``/``duration``; :func:`segment_span` answers from the
+header alone, so a stream can count its samples without decoding audio.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .._core.errors import ParameterError
+from .._core.units import seconds_to_samples
+from .io import _read_error, _soundfile, _warn_if_truncated, check_regular
+
+__all__ = ["segment_span", "read_segment", "resampled_length"]
+
+
+def resampled_length(n: int, orig_sample_rate: int, sample_rate: int) -> int:
+    """Length of ``n`` samples after :func:`noisegen.resample`: ``ceil(n * target / orig)``."""
+    if orig_sample_rate == sample_rate:
+        return int(n)
+    return -((-int(n) * int(sample_rate)) // int(orig_sample_rate))
+
+
+def segment_span(path, offset_s=None, duration_s=None) -> tuple[int, int, int]:
+    """``(first frame, frame count, file sample rate)`` of a segment, from the file's header.
+
+    ``offset_s`` (None: 0) and ``duration_s`` (None: to the end) become
+    frames with :func:`noisegen.units.seconds_to_samples`; a duration past
+    the end of the file is cut there.
+
+    Raises
+    ------
+    FileNotFoundError, noisegen.NoisegenError
+        As :func:`noisegen.load` does for a missing or undecodable file.
+    noisegen.ParameterError
+        ``offset_s`` at or past the end of the file.
+    """
+    sf = _soundfile()
+    check_regular(path)
+    try:
+        meta = sf.info(os.fspath(path))
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise _read_error(path, exc) from None
+    rate, total = int(meta.samplerate), int(meta.frames)
+    start = 0 if offset_s is None else seconds_to_samples(offset_s, rate)
+    if offset_s is not None and offset_s > 0 and start >= total:
+        raise ParameterError(f"offset {offset_s!r} s is at or past the end of {os.fspath(path)!r} "
+                             f"({total / rate:.3f} s long)")
+    n = total - start
+    if duration_s is not None:
+        n = min(n, seconds_to_samples(duration_s, rate))
+    return start, n, rate
+
+
+def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono: bool = True) -> np.ndarray:
+    """One segment of ``path`` as float32 ``(n,)`` or ``(channels, n)`` at ``sample_rate``.
+
+    Only the segment's frames are read (the file is seeked to its first
+    frame). A one-channel file (or ``mono=False``) already at
+    ``sample_rate`` is read straight to float32; anything else is read as
+    float64, mixed down and resampled with :func:`noisegen.resample`, as
+    :func:`noisegen.load` does, then cast. The output has
+    :func:`resampled_length` of the segment's frames.
+    """
+    sf = _soundfile()
+    start, n, rate = segment_span(path, offset_s, duration_s)
+    try:
+        with sf.SoundFile(os.fspath(path)) as f:
+            fast = rate == sample_rate and (f.channels == 1 or not mono)
+            if start:
+                f.seek(start)
+            data = f.read(n, dtype="float32" if fast else "float64", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise _read_error(path, exc) from None
+    _warn_if_truncated(path)
+    y = data.T  # (channels, frames)
+    if y.shape[0] == 1:
+        y = y[0]
+    elif mono:
+        y = y.mean(axis=0)
+    if rate != sample_rate:
+        from ..effects.resample import resample
+
+        y = resample(np.ascontiguousarray(y), orig_sample_rate=rate, target_sample_rate=sample_rate)
+    return np.ascontiguousarray(y, dtype=np.float32)

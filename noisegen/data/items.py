@@ -1,0 +1,127 @@
+"""What an AugmentStream reads: its source turned into items (files, manifest rows, arrays).
+
+Random-access items have ``len``, ``source(i)`` (the chunk's ``source``),
+``label(i)`` (how a skipped item is named in the stream's warning),
+``metadata(i)`` (the chunk's ``metadata``), ``load(i, sample_rate, mono)``
+and ``n_samples(i, sample_rate)`` (the loaded length, from headers or shapes,
+0 for an item the stream will skip), which :meth:`AugmentStream.__len__`
+counts with.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from .._core.errors import ParameterError
+from .._core.validation import check_audio, check_sample_rate
+from ..audio.files import AUDIO_EXTENSIONS, audio_files
+from ..audio.io import resample_to
+from ..audio.segment import read_segment, resampled_length, segment_span
+from .manifest import ManifestItems, is_manifest
+
+__all__ = ["list_items", "prepare_array"]
+
+
+class _FileItems:
+    def __init__(self, paths):
+        self.paths = paths
+
+    def __len__(self):
+        return len(self.paths)
+
+    def source(self, i):
+        return self.paths[i]
+
+    label = source
+
+    def metadata(self, i):
+        return {}
+
+    def load(self, i, sample_rate, mono):
+        # A file already at the target rate is read straight to float32 (the
+        # common case for a prepared corpus); anything else as noisegen.load
+        # reads it (float64, mixdown, noisegen.resample).
+        return read_segment(self.paths[i], sample_rate=sample_rate, mono=mono)
+
+    def n_samples(self, i, sample_rate):
+        try:
+            _, n, rate = segment_span(self.paths[i])
+        except Exception:  # noqa: BLE001 - an unreadable file is skipped, so it counts nothing
+            return 0
+        return resampled_length(n, rate, sample_rate)
+
+
+class _ArrayItems:
+    """A sequence of arrays (at the stream's rate) or ``(array, sample_rate)`` pairs."""
+
+    def __init__(self, arrays):
+        self.arrays = arrays
+
+    def __len__(self):
+        return len(self.arrays)
+
+    def source(self, i):
+        return f"array:{i}"
+
+    label = source
+
+    def metadata(self, i):
+        return {}
+
+    def load(self, i, sample_rate, mono):
+        return prepare_array(self.arrays[i], sample_rate, mono)
+
+    def n_samples(self, i, sample_rate):
+        entry, sr = self.arrays[i], sample_rate
+        if isinstance(entry, tuple) and len(entry) == 2:
+            entry, sr = entry
+        try:
+            y = check_audio(np.asarray(entry), "source item")
+            sr = check_sample_rate(sr, "source sample rate")
+        except ParameterError:
+            return 0
+        if not np.isfinite(y).all():  # skipped when loaded
+            return 0
+        return resampled_length(y.shape[-1], sr, sample_rate)
+
+
+def prepare_array(entry, sample_rate, mono):
+    """One array item (or ``(array, sample_rate)`` pair) as float32 at ``sample_rate``."""
+    sr = sample_rate
+    if isinstance(entry, tuple) and len(entry) == 2:
+        entry, sr = entry
+        sr = check_sample_rate(sr, "source sample rate")
+    y = check_audio(np.asarray(entry), "source item")
+    y = y.astype(np.float32, copy=False)
+    if mono and y.ndim == 2:
+        y = y.mean(axis=0, dtype=np.float32)
+    return np.ascontiguousarray(resample_to(y, sr, sample_rate))
+
+
+def list_items(source):
+    """(random-access items or None, one-pass iterable or None)."""
+    if isinstance(source, (str, os.PathLike)):
+        if os.path.isdir(source):
+            paths = audio_files(source)
+            if not paths:
+                raise ParameterError(f"source folder {os.fspath(source)!r} holds no audio file "
+                                     f"({', '.join(AUDIO_EXTENSIONS)})")
+            return _FileItems(paths), None
+        if os.path.isfile(source):
+            if is_manifest(source):
+                return ManifestItems(source), None
+            return _FileItems([os.fspath(source)]), None
+        raise ParameterError(f"source must be an existing folder or file, got {os.fspath(source)!r}")
+    if isinstance(source, np.ndarray):
+        raise ParameterError("source must be a folder, a list of paths or an iterable of arrays, got one array; "
+                             "wrap it in a list")
+    if isinstance(source, Sequence):
+        if all(isinstance(s, (str, os.PathLike)) for s in source):
+            return _FileItems([os.fspath(s) for s in source]), None
+        return _ArrayItems(source), None
+    if isinstance(source, Iterable):
+        return None, source
+    raise ParameterError(f"source must be a folder, a list of paths or an iterable of arrays, got {type(source).__name__}")

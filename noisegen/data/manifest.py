@@ -1,0 +1,198 @@
+"""Manifests: a list of audio files (or segments of them) with labels, as an AugmentStream source.
+
+Two formats, told apart by the file name's ending:
+
+* JSON Lines (``.jsonl``, ``.json``, ``.ndjson``), the NeMo convention: one
+  object per line with ``audio_filepath`` and optional ``offset`` and
+  ``duration`` in seconds; every other field (``text``, ``label``,
+  ``speaker``, ...) is the row's metadata, with its JSON type.
+* CSV (``.csv``) or TSV (``.tsv``) with a header: a ``path`` column and
+  optional ``offset_s`` and ``duration_s`` columns; every other column is
+  metadata (strings).
+
+Relative paths resolve against the manifest's folder. A row with an offset
+or a duration is a segment: only its frames are read. Rows are items in the
+manifest's order (blank lines are not rows), so an item's index (and with it
+its augmentation key) does not depend on which rows turn out bad. A bad row
+(no path field, a non-numeric or negative offset/duration, an offset past
+the end of the file, a missing or unreadable file) is skipped by the stream
+and reported once, naming the manifest and the row's line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import dataclass, field
+
+from .._core.errors import ParameterError
+from ..audio.segment import read_segment, resampled_length, segment_span
+
+__all__ = ["MANIFEST_EXTENSIONS", "is_manifest", "read_manifest", "ManifestRow", "ManifestItems"]
+
+#: File name endings read as manifests (case-insensitive).
+MANIFEST_EXTENSIONS = (".jsonl", ".json", ".ndjson", ".csv", ".tsv")
+
+_JSON_FIELDS = ("audio_filepath", "offset", "duration")
+_TABLE_FIELDS = ("path", "offset_s", "duration_s")
+
+
+def is_manifest(path) -> bool:
+    """Whether ``path`` names a manifest (by its ending, see :data:`MANIFEST_EXTENSIONS`)."""
+    return os.path.splitext(os.fspath(path))[1].lower() in MANIFEST_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    """One row: the audio file, the segment, the other fields, or why the row is unusable."""
+
+    line: int
+    path: str | None = None
+    offset_s: float | None = None
+    duration_s: float | None = None
+    metadata: dict = field(default_factory=dict)
+    error: str | None = None
+
+
+def _seconds(value, name):
+    """``(seconds or None, error or None)`` of an offset/duration field (None or '' means absent)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, None
+    if isinstance(value, bool):
+        return None, f"{name} must be a number of seconds, got {value!r}"
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None, f"{name} must be a number of seconds, got {value!r}"
+    if not math.isfinite(seconds) or seconds < 0:
+        return None, f"{name} must be a finite number of seconds >= 0, got {value!r}"
+    return seconds, None
+
+
+def _row(line, fields, names, folder):
+    """A ManifestRow from one parsed record; ``names`` are (path, offset, duration) field names."""
+    path_name, offset_name, duration_name = names
+    metadata = {k: v for k, v in fields.items() if k not in names}
+    path = fields.get(path_name)
+    if not isinstance(path, str) or not path.strip():
+        have = ", ".join(repr(k) for k in fields) or "none"
+        why = (f"no {path_name!r} field (fields: {have})" if path_name not in fields
+               else f"{path_name!r} must be a non-empty path, got {path!r}")
+        return ManifestRow(line, metadata=metadata, error=why)
+    offset, why = _seconds(fields.get(offset_name), offset_name)
+    duration, why_d = _seconds(fields.get(duration_name), duration_name)
+    path = os.path.join(folder, os.path.expanduser(path))
+    return ManifestRow(line, path, offset, duration, metadata, why or why_d)
+
+
+def _json_rows(fh, folder):
+    rows = []
+    for line, text in enumerate(fh, start=1):
+        if not text.strip():
+            continue
+        try:
+            fields = json.loads(text)
+        except ValueError as exc:
+            rows.append(ManifestRow(line, error=f"not a JSON object ({exc})"))
+            continue
+        if not isinstance(fields, dict):
+            rows.append(ManifestRow(line, error=f"not a JSON object (a {type(fields).__name__})"))
+            continue
+        rows.append(_row(line, fields, _JSON_FIELDS, folder))
+    return rows
+
+
+def _table_rows(fh, folder, delimiter, manifest):
+    reader = csv.DictReader(fh, delimiter=delimiter)
+    header = reader.fieldnames or []
+    if "path" not in header:
+        raise ParameterError(f"manifest {manifest!r} must have a 'path' column in its header, got columns {header!r}")
+    rows = []
+    for record in reader:
+        line = reader.line_num
+        if None in record or None in record.values():
+            rows.append(ManifestRow(line, error=f"has a different number of fields than the header ({len(header)})"))
+            continue
+        rows.append(_row(line, record, _TABLE_FIELDS, folder))
+    return rows
+
+
+def read_manifest(path) -> list[ManifestRow]:
+    """The rows of a manifest, in order; unusable rows carry their ``error``.
+
+    Raises
+    ------
+    noisegen.ParameterError
+        The manifest cannot be read, a CSV/TSV header has no ``path``
+        column, or it holds no row.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "train.csv")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write("path,offset_s,duration_s,label\\na.wav,1.5,2,yes\\nb.wav,,,no\\nc.wav,-1,,no\\n")
+    >>> rows = read_manifest(path)
+    >>> [(os.path.basename(r.path), r.offset_s, r.duration_s, r.metadata) for r in rows[:2]]
+    [('a.wav', 1.5, 2.0, {'label': 'yes'}), ('b.wav', None, None, {'label': 'no'})]
+    >>> rows[2].line, rows[2].error
+    (4, "offset_s must be a finite number of seconds >= 0, got '-1'")
+    """
+    manifest = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(manifest))
+    ext = os.path.splitext(manifest)[1].lower()
+    try:
+        with open(manifest, encoding="utf-8", newline="") as fh:
+            if ext in (".csv", ".tsv"):
+                rows = _table_rows(fh, folder, "\t" if ext == ".tsv" else ",", manifest)
+            else:
+                rows = _json_rows(fh, folder)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ParameterError(f"manifest {manifest!r} cannot be read: {exc}") from None
+    if not rows:
+        raise ParameterError(f"manifest {manifest!r} holds no row")
+    return rows
+
+
+class ManifestItems:
+    """The rows of a manifest as AugmentStream items (random access, read when their turn comes)."""
+
+    def __init__(self, manifest):
+        self.manifest = os.fspath(manifest)
+        self.rows = read_manifest(manifest)
+
+    def __len__(self):
+        return len(self.rows)
+
+    def source(self, i):
+        row = self.rows[i]
+        return row.path if row.path is not None else f"{self.manifest}:{row.line}"
+
+    def label(self, i):
+        """How a bad row is named in the stream's warning: the manifest and the row's line."""
+        return f"{self.manifest} line {self.rows[i].line}"
+
+    def metadata(self, i):
+        return self.rows[i].metadata
+
+    def load(self, i, sample_rate, mono):
+        row = self._usable(i)
+        return read_segment(row.path, offset_s=row.offset_s, duration_s=row.duration_s, sample_rate=sample_rate,
+                            mono=mono)
+
+    def n_samples(self, i, sample_rate):
+        """Samples the row gives at ``sample_rate``, from the header (0 for a bad row)."""
+        try:
+            row = self._usable(i)
+            _, n, rate = segment_span(row.path, row.offset_s, row.duration_s)
+        except Exception:  # noqa: BLE001 - the row is skipped when read, so it counts nothing
+            return 0
+        return resampled_length(n, rate, sample_rate)
+
+    def _usable(self, i):
+        row = self.rows[i]
+        if row.error is not None:
+            raise ParameterError(row.error)
+        return row

@@ -1,0 +1,315 @@
+"""Manifests as AugmentStream sources (issue 15.1) and len() of streams, batches and datasets (issue 15.2)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+from scipy.signal import resample_poly
+
+import noisegen
+from noisegen import AugmentStream, NoisegenWarning, ParameterError
+from noisegen.transforms import AddColoredNoise, Compose, Gain, PolarityInversion, SpeedPerturb
+
+SR = 16000
+SPEECH = ("cmu_arctic_us_aew_a0001.wav", "cmu_arctic_us_axb_a0005.wav", "common_voice_en_17299458.wav",
+          "one_6f1ffef6_nohash_0.wav")
+
+
+@pytest.fixture()
+def corpus(tmp_path, data_dir):
+    """The bundled speech plus copies at 8, 22.05 and 44.1 kHz (one of them stereo), in a sub-folder."""
+    root = tmp_path / "corpus"
+    shutil.copytree(data_dir / "speech", root / "speech")
+    y, _ = sf.read(data_dir / "speech" / SPEECH[1])
+    (root / "rates").mkdir()
+    sf.write(root / "rates" / "axb_8k.wav", resample_poly(y, 1, 2), 8000)
+    sf.write(root / "rates" / "axb_22k.flac", resample_poly(y, 441, 320), 22050)
+    stereo = resample_poly(y, 441, 160)
+    sf.write(root / "rates" / "axb_44k_stereo.wav", np.stack([stereo, -0.5 * stereo], axis=1), 44100)
+    return root
+
+
+# (relative path, offset s, duration s, metadata); None: the field is left out
+ROWS = [
+    ("speech/" + SPEECH[0], 0.5, 1.5, {"label": "sentence", "speaker": "aew"}),
+    ("speech/" + SPEECH[3], None, None, {"label": "one", "speaker": "6f1ffef6"}),
+    ("rates/axb_8k.wav", 0.25, 0.8, {"label": "sentence", "speaker": "axb"}),
+    ("rates/axb_44k_stereo.wav", 0.37, None, {"label": "sentence", "speaker": "axb"}),
+    ("speech/" + SPEECH[2], None, 1.2, {"label": "sentence", "speaker": "cv"}),
+    ("rates/axb_22k.flac", 1.0, 5.0, {"label": "sentence", "speaker": "axb"}),  # duration past the end: cut there
+]
+
+
+def write_manifest(path, rows):
+    """Rows as JSON Lines (NeMo names) or CSV/TSV (path, offset_s, duration_s), by ``path``'s ending."""
+    if path.suffix == ".jsonl":
+        with open(path, "w") as fh:
+            for rel, offset, duration, meta in rows:
+                row = {"audio_filepath": rel, **meta}
+                row.update({k: v for k, v in (("offset", offset), ("duration", duration)) if v is not None})
+                fh.write(json.dumps(row) + "\n")
+        return path
+    keys = sorted({k for *_, meta in rows for k in meta})
+    with open(path, "w", newline="") as fh:
+        out = csv.writer(fh, delimiter="\t" if path.suffix == ".tsv" else ",")
+        out.writerow(["path", "offset_s", "duration_s", *keys])
+        for rel, offset, duration, meta in rows:
+            out.writerow([rel, "" if offset is None else offset, "" if duration is None else duration,
+                          *(meta.get(k, "") for k in keys)])
+    return path
+
+
+def segment(path, offset, duration, sample_rate):
+    """The segment cut from the file with soundfile, mixed to mono and resampled to ``sample_rate``."""
+    info = sf.info(str(path))
+    start = 0 if offset is None else round(offset * info.samplerate)
+    frames = -1 if duration is None else round(duration * info.samplerate)
+    y, rate = sf.read(str(path), start=start, frames=frames, dtype="float64", always_2d=True)
+    y = y.mean(axis=1)
+    if rate != sample_rate:
+        y = noisegen.resample(y, orig_sample_rate=rate, target_sample_rate=sample_rate)
+    return y.astype(np.float32)
+
+
+def pipeline():
+    return Compose([Gain(p=1.0), AddColoredNoise(min_snr_db=10, max_snr_db=20, p=0.7), PolarityInversion(p=0.5)])
+
+
+@pytest.mark.parametrize("ext", [".jsonl", ".csv", ".tsv"])
+@pytest.mark.parametrize("sample_rate", [16000, 22050])
+def test_manifest_chunks_are_the_segments_augmented_with_their_key(corpus, ext, sample_rate):
+    manifest = write_manifest(corpus / f"train{ext}", ROWS)
+    pipe = pipeline()
+    chunks = list(AugmentStream(manifest, pipe, sample_rate=sample_rate, chunk_s=0.5, hop_s=0.4, rng=7, epochs=2))
+    assert {(c.epoch, c.item) for c in chunks} == {(e, i) for e in range(2) for i in range(len(ROWS))}
+    cache = {}
+    for c in chunks:
+        rel, offset, duration, meta = ROWS[c.item]
+        assert c.source == str(corpus / rel)
+        # CSV/TSV cells are strings, JSON keeps its types: the same here (all labels are strings)
+        assert c.metadata == meta
+        if (c.epoch, c.item) not in cache:
+            raw = segment(corpus / rel, offset, duration, sample_rate)
+            cache[c.epoch, c.item] = pipe.apply_params(raw, sample_rate=sample_rate, params=c.params)
+        want = cache[c.epoch, c.item][c.start:c.start + c.length]
+        np.testing.assert_allclose(c.samples[:c.length], want, rtol=0, atol=1e-6)
+        assert not c.samples[c.length:].any()
+    # the same segments whatever the manifest format: one key per (epoch, row)
+    assert len({c.params["transforms"][0]["gain_db"] for c in chunks}) == 2 * len(ROWS)
+
+
+def test_relative_paths_resolve_against_the_manifest_folder(corpus, monkeypatch, tmp_path):
+    manifest = write_manifest(corpus / "m.jsonl", ROWS[:2])
+    monkeypatch.chdir(tmp_path)  # not the manifest's folder
+    chunks = list(AugmentStream("corpus/m.jsonl", None, sample_rate=SR, rng=0, shuffle=False))
+    assert [c.source for c in chunks] == [str(corpus / r[0]) for r in ROWS[:2]]
+    assert manifest.exists()
+
+
+def test_segments_are_seeked_not_read_whole(corpus, monkeypatch):
+    """Only the segment's frames are requested from soundfile, from its first frame."""
+    requests = []
+    real_read = sf.SoundFile.read
+
+    def spy(self, frames=-1, *args, **kwargs):
+        requests.append((self.name, self.tell(), frames, self.frames))
+        return real_read(self, frames, *args, **kwargs)
+
+    monkeypatch.setattr(sf.SoundFile, "read", spy)
+    monkeypatch.setattr(sf, "read", lambda *a, **k: pytest.fail("a whole-file read"))
+    rows = [ROWS[0], ROWS[2], ROWS[3]]
+    manifest = write_manifest(corpus / "seg.jsonl", rows)
+    chunks = list(AugmentStream(manifest, None, sample_rate=SR, rng=0, shuffle=False))
+    assert len(chunks) == 3 and len(requests) == 3
+    for (rel, offset, duration, _), (name, at, frames, total) in zip(rows, requests):
+        rate = sf.info(str(corpus / rel)).samplerate
+        assert name == str(corpus / rel) and at == round(offset * rate)
+        want = total - at if duration is None else round(duration * rate)
+        assert frames == want < total
+
+
+def test_chunk_metadata_reaches_batches_and_collate(corpus):
+    manifest = write_manifest(corpus / "m.jsonl", ROWS)
+    stream = AugmentStream(manifest, None, sample_rate=SR, chunk_s=1.0, rng=0, shuffle=False)
+    batch = next(iter(stream.batches(3)))
+    assert batch.metadata == [c.metadata for c in batch.chunks] == [ROWS[0][3], ROWS[0][3], ROWS[1][3]]
+    assert [c.metadata for c in AugmentStream(corpus / "speech", None, sample_rate=SR, rng=0)] == [{}] * 4
+    assert {c.metadata == {} for c in AugmentStream([np.ones(10)], None, sample_rate=SR, rng=0)} == {True}
+    torch = pytest.importorskip("torch")
+    from noisegen.torch import collate
+
+    out = collate(batch.chunks)
+    assert out["metadata"] == batch.metadata and isinstance(out["samples"], torch.Tensor)
+
+
+def test_json_types_survive_and_csv_cells_are_strings(corpus):
+    rows = [("speech/" + SPEECH[3], None, None, {"text": "one", "n_words": 1, "tags": ["kws"]})]
+    (chunk,) = AugmentStream(write_manifest(corpus / "m.jsonl", rows), None, sample_rate=SR, rng=0)
+    assert chunk.metadata == {"text": "one", "n_words": 1, "tags": ["kws"]}
+    rows = [("speech/" + SPEECH[3], None, None, {"text": "one", "n_words": 1})]
+    (chunk,) = AugmentStream(write_manifest(corpus / "m.csv", rows), None, sample_rate=SR, rng=0)
+    assert chunk.metadata == {"text": "one", "n_words": "1"}
+
+
+BAD_JSONL = [
+    ({"audio_filepath": "speech/" + SPEECH[3], "label": "one"}, None),
+    ({"audio_filepath": "speech/missing.wav", "label": "x"}, "no such audio file"),
+    ({"audio_filepath": "speech/" + SPEECH[0], "duration": -1.0}, "duration must be a finite number"),
+    ({"audio_filepath": "speech/" + SPEECH[0], "offset": "soon"}, "offset must be a number"),
+    ({"audio_filepath": "speech/" + SPEECH[0], "offset": 99.0}, "past the end"),
+    ({"path": "speech/" + SPEECH[0]}, "no 'audio_filepath' field"),
+    ({"audio_filepath": "corrupt.wav"}, "cannot be read"),
+    ({"audio_filepath": "speech/" + SPEECH[1], "label": "sentence"}, None),
+]
+
+
+def test_bad_rows_are_reported_once_each_with_their_line_and_skipped(corpus):
+    (corpus / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk")
+    manifest = corpus / "bad.jsonl"
+    lines = [json.dumps(r) for r, _ in BAD_JSONL]
+    lines.insert(3, "")  # a blank line is not a row
+    lines.insert(5, "{not json")
+    manifest.write_text("\n".join(lines) + "\n")
+    stream = AugmentStream(manifest, None, sample_rate=SR, chunk_s=0.5, rng=0, epochs=3)
+    n = len(stream)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(stream)
+    assert n == len(chunks)
+    messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+    bad_lines = [i + 1 for i, text in enumerate(lines) if text and '"label": "one"' not in text
+                 and '"label": "sentence"' not in text]
+    assert len(messages) == len(bad_lines) == 7
+    for line in bad_lines:
+        (hit,) = [m for m in messages if f"bad.jsonl line {line}'" in m]
+        assert str(manifest) in hit
+    for (row, why) in BAD_JSONL:
+        if why is not None:
+            assert sum(why in m for m in messages) >= 1, why
+    # good rows keep their index in the manifest (blank lines aside): the key does not shift with bad rows
+    assert {c.item for c in chunks} == {0, 8} and {c.epoch for c in chunks} == {0, 1, 2}
+    assert {c.metadata["label"] for c in chunks} == {"one", "sentence"}
+
+
+def test_unusable_manifests_raise(corpus):
+    (corpus / "nopath.csv").write_text("file,label\nspeech/x.wav,one\n")
+    (corpus / "empty.jsonl").write_text("\n\n")
+    for name, match in (("nopath.csv", "'path' column"), ("empty.jsonl", "holds no row")):
+        with pytest.raises(ParameterError, match=match):
+            AugmentStream(corpus / name, None, sample_rate=SR)
+
+
+# -- len() ---------------------------------------------------------------------
+
+def sources(corpus):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(n).astype(np.float32) for n in (100, 16000, 23999, 7, 40000)]
+    arrays += [(rng.standard_normal(30001), 44100), (rng.standard_normal((2, 12345)), 8000), np.zeros(0)]
+    return {
+        "files": corpus,  # 16 kHz speech and the 8/22.05/44.1 kHz copies
+        "arrays": arrays,
+        "jsonl": write_manifest(corpus / "m.jsonl", ROWS + [("speech/gone.wav", None, None, {})]),
+        "csv": write_manifest(corpus / "m.csv", ROWS),
+    }
+
+
+CHUNKING = [dict(chunk_s=None), dict(chunk_s=1.0), dict(chunk_s=0.5, hop_s=0.2), dict(chunk_s=0.3, hop_s=0.45)]
+
+
+@pytest.mark.parametrize("chunking", CHUNKING, ids=["whole", "1s", "hop0.2", "hop0.45"])
+@pytest.mark.parametrize("sample_rate", [8000, 16000, 44100])
+def test_len_is_the_count_yielded_for_every_source_and_rank(corpus, chunking, sample_rate):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoisegenWarning)  # the missing row, the empty array
+        for name, source in sources(corpus).items():
+            for world in (None, 2, 3):
+                for rank in range(world or 1):
+                    shard = {} if world is None else dict(rank=rank, world_size=world)
+                    stream = AugmentStream(source, None, sample_rate=sample_rate, rng=3, epochs=2, **chunking,
+                                           **shard)
+                    for _ in range(2):  # this pass, then the next one (other shuffles)
+                        n, batches = len(stream), len(stream.batches(3))
+                        dropped = len(stream.batches(3, drop_last=True))
+                        chunks = list(stream)
+                        assert n == len(chunks), (name, world, rank)
+                        assert batches == -(-n // 3) and dropped == n // 3
+
+
+def test_len_counts_what_is_left_of_an_interrupted_pass(corpus):
+    manifest = write_manifest(corpus / "m.jsonl", ROWS)
+    stream = AugmentStream(manifest, None, sample_rate=SR, chunk_s=0.4, hop_s=0.3, rng=1, epochs=2, rank=1,
+                           world_size=2)
+    total = len(stream)
+    it = iter(stream)
+    for k in range(1, total):
+        next(it)
+        assert len(stream) == total - k
+        resumed = AugmentStream(manifest, None, sample_rate=SR, chunk_s=0.4, hop_s=0.3, rng=1, epochs=2, rank=1,
+                                world_size=2)
+        resumed.load_state_dict(stream.state_dict())
+        assert len(resumed) == total - k
+    batches = stream.batches(2)
+    assert len(batches) == 1
+    next(batches)  # the last chunk, alone: the pass is over
+    assert len(batches) == 0
+    assert len(stream) == len(list(stream)) > 0  # the next pass
+
+
+def test_len_refuses_what_cannot_be_known(corpus):
+    files = corpus / "speech"
+    for stream, why in (
+        (AugmentStream(files, None, sample_rate=SR, epochs=None), "endless"),
+        (AugmentStream(iter([np.ones(5)]), None, sample_rate=SR, shuffle=False), "one-pass"),
+        (AugmentStream(files, Compose([Gain(p=1.0), SpeedPerturb(p=1.0)]), sample_rate=SR, chunk_s=1.0),
+         "SpeedPerturb changes each item's length"),
+    ):
+        with pytest.raises(TypeError, match=why):
+            len(stream)
+    # whole items: one chunk per item whatever their augmented length
+    stream = AugmentStream(files, SpeedPerturb(p=1.0), sample_rate=SR, rng=0)
+    assert len(stream) == len(list(stream)) == 4
+
+
+torch_workers = pytest.mark.parametrize("num_workers", [0, 1, 2])
+
+
+@torch_workers
+@pytest.mark.parametrize("world", [1, 2])
+def test_dataset_and_loader_len_match_what_the_loader_yields(corpus, num_workers, world):
+    torch = pytest.importorskip("torch")
+    from noisegen.torch import AugmentDataset, collate
+
+    manifest = write_manifest(corpus / "m.csv", ROWS)
+    for rank in range(world):
+        stream = AugmentStream(manifest, None, sample_rate=SR, chunk_s=0.5, hop_s=0.3, rng=5, epochs=1,
+                               rank=rank, world_size=world)
+        ds = AugmentDataset(stream)
+        loader = torch.utils.data.DataLoader(ds, batch_size=4, collate_fn=collate, num_workers=num_workers)
+        for _ in range(3):  # each iter(loader) is the next epoch, shuffled anew
+            n, n_batches = len(ds), len(loader)
+            batches = list(loader)
+            assert n == sum(len(b["lengths"]) for b in batches)
+            assert all(len(b["metadata"]) == len(b["lengths"]) for b in batches)
+            if num_workers <= 1:  # several workers each end on a partial batch
+                assert n_batches == len(batches)
+    # ready batches from the stream: len(dataset) counts them
+    ds = AugmentDataset(AugmentStream(manifest, None, sample_rate=SR, chunk_s=0.5, rng=5), batch_size=3)
+    loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=0)
+    for _ in range(2):
+        n = len(ds)
+        assert n == len(loader) == len(list(loader))
+
+
+def test_the_bundled_manifest_streams_its_rows(data_dir):
+    stream = AugmentStream(data_dir / "manifest.jsonl", None, sample_rate=SR, chunk_s=1.0, rng=0, shuffle=False)
+    chunks = list(AugmentStream(data_dir / "manifest.jsonl", None, sample_rate=SR, chunk_s=1.0, rng=0,
+                                shuffle=False))
+    assert len(stream) == len(chunks) == 10
+    assert chunks[-1].metadata["label"] == "one" and chunks[-1].length == SR // 2
+    assert {c.source for c in chunks} == {str(data_dir / "speech" / name) for name in SPEECH}
