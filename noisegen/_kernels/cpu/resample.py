@@ -7,9 +7,9 @@ rational ratio, ``k * step`` otherwise); with ``i = floor(t_k)`` and
 to a multiple of 16 so a vectorised loop has no tail), with the table row
 of phase ``f``::
 
-    row_f[j] = h(f + half - 1 - j)          (h: noisegen._kernels.resample.sinc_kernel)
+    row_f[j] = h(f + half - 1 - j)          (h: the low-pass prototype of the plan)
 
-The table is built on the host by :func:`noisegen._resample_design.filter_table`
+The table is built on the host by :func:`noisegen._design.resample.filter_table`
 (NumPy, no compile). Rational ratios use one exact row per phase ``r / up``. Other ratios use
 ``n_phases + 1`` rows at ``p / n_phases`` and blend the two dot products of
 the phases around ``f`` linearly. The input is passed zero-padded, together
@@ -49,7 +49,7 @@ def resample_rational(xp, offset, k0, up, down, half, padded, out):
     on absolute input index ``s`` can start at ``s - a``, ``a = s mod 8``
     (only the one table load per twelve multiply-adds stays unaligned). A
     window is the taps after the largest shift any output of the ratio
-    needs, in whole vectors (:func:`noisegen._resample_design.window_width`).
+    needs, in whole vectors (:func:`noisegen._design.resample.window_width`).
     The caller makes absolute index ``8 q`` land on a 32-byte boundary
     (``offset`` a multiple of 8, rows of ``xp`` aligned:
     :func:`noisegen.resample._aligned_zeros`). The arithmetic of each output
