@@ -2,7 +2,7 @@
 
 Each ``cuda_<name>`` mirrors a public function (same keyword arguments, same
 result up to float rounding) and is what that function calls when
-:func:`noisegen._backend.resolve_backend` answers ``"cuda"``. Inputs may be
+:func:`noisegen._core.backend.resolve_backend` answers ``"cuda"``. Inputs may be
 NumPy arrays (copied to the device, result copied back), numba device arrays
 (result: a numba device array), or CuPy arrays / PyTorch CUDA tensors (viewed
 in place through ``__cuda_array_interface__``; result: the same kind).
@@ -328,7 +328,7 @@ def cuda_sos_filter(y, *, sos, zi=None, threads=None):
 
 
 def cuda_filter(kind, y, *, zi=None, threads=None, **design):
-    """``lowpass``/``highpass``/``bandpass``/... on the GPU: :func:`noisegen.filters.design_sos` + the cascade."""
+    """``lowpass``/``highpass``/``bandpass``/... on the GPU: :func:`noisegen._design.sections.design_sos` + the cascade."""
     return cuda_sos_filter(y, sos=design_sos(kind, **design), zi=zi, threads=threads)
 
 

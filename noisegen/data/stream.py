@@ -158,7 +158,7 @@ class AugmentStream:
     Parameters
     ----------
     source : str, list of str, or iterable of arrays
-        A folder (searched recursively for :data:`noisegen.io.AUDIO_EXTENSIONS`), a list of paths, a
+        A folder (searched recursively for :data:`noisegen.audio.files.AUDIO_EXTENSIONS`), a list of paths, a
         sequence of float arrays (at ``sample_rate``, or ``(array,
         sample_rate)`` pairs), or a one-pass iterable of such arrays (which
         needs ``shuffle=False``; a generator also needs ``epochs=1``).

@@ -29,7 +29,7 @@ class ApplyImpulseResponse(Transform):
     Parameters
     ----------
     rir : str, list of str, array or list of arrays, or simulated rooms
-        A folder (searched recursively for :data:`noisegen.io.AUDIO_EXTENSIONS`),
+        A folder (searched recursively for :data:`noisegen.audio.files.AUDIO_EXTENSIONS`),
         a list of paths, or 1-D arrays. Or simulated rooms: the string
         ``"simulated"`` (:class:`RoomSimulator`'s default ranges; a folder of
         that name must be given as ``"./simulated"``), a :class:`RoomSimulator`

@@ -21,8 +21,7 @@ class Codec(Transform):
     the fixed-rate codecs record their own rate (``gsm`` 13, ``mulaw`` 64, ...).
     ``last_params``: ``format``, ``bitrate_kbps``.
 
-    Slow next to the DSP transforms (README "Codecs": 18x real time for
-    Opus to 2,000x for mu-law per channel at 16 kHz, one thread).
+    Slow next to the DSP transforms (README "Codecs" has the measured speeds).
 
     Parameters
     ----------
