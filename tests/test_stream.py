@@ -266,12 +266,12 @@ def test_noise_is_loaded_once_before_iteration(data_dir):
     from noisegen.transforms import AddBackgroundNoise
 
     t = AddBackgroundNoise(data_dir / "noise", p=1.0)
-    assert t._banks == {}
+    assert t._noise_bank._rates == {}
     AugmentStream([np.zeros(10)], Compose([t]), sample_rate=SR)
-    bank = t._banks[SR]
+    bank = t._noise_bank._rates[SR]
     assert len(bank) >= 2
     t(np.ones(100), sample_rate=SR, rng=0)
-    assert t._banks[SR] is bank
+    assert t._noise_bank._rates[SR] is bank
 
 
 # ----------------------------------------------------------------------------- device="cuda" (checks needing no GPU)

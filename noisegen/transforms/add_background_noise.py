@@ -10,9 +10,7 @@ from .._core.validation import show_value, check_choice
 from .._core.labels import about, warn
 from .._core.errors import ParameterError
 from ..audio.bank import NoiseBank
-from ..audio.files import audio_files
 from .base import Transform, draw_uniform, index_param, int_param, real_param, uniform_range
-from ..audio.reader import AudioBank
 from .normalize import measure_level
 from .. import effects
 
@@ -95,44 +93,19 @@ class AddBackgroundNoise(Transform):
         self.reference = check_choice(reference, "reference", ("rms", "active"))
         self.noise_transform = _check_transform(noise_transform)
         self._drawn = None  # (params, transformed noise) of the last draw, reused by _apply
-        self._banks: dict = {}
-        self._fixed = None  # a NoiseBank given by the caller
-        self._source = None  # folder or paths
-        self._source_config = None  # a list of folders and files, as given
-        self._arrays = None
-        if isinstance(noise, NoiseBank):
-            self._fixed = noise
-        elif isinstance(noise, np.ndarray) or (
-            isinstance(noise, (list, tuple)) and noise and all(isinstance(a, np.ndarray) for a in noise)
-        ):
-            self._arrays = AudioBank(noise, "noise")
-        elif isinstance(noise, (str, os.PathLike)):
-            self._source = AudioBank(noise, "noise")  # validates the path; loading is left to NoiseBank
-        elif isinstance(noise, (list, tuple)) and noise and all(isinstance(a, (str, os.PathLike)) for a in noise):
-            self._source_config = [os.fspath(a) for a in noise]
-            self._source = AudioBank(_expand(noise), "noise")
-        else:
+        if not isinstance(noise, (NoiseBank, str, os.PathLike, np.ndarray, list, tuple)) or (
+                isinstance(noise, (list, tuple)) and not noise):
             raise ParameterError(
                 f"noise must be a folder, a list of paths, a list of float arrays or a NoiseBank, "
-                f"got {type(noise).__name__}"
+                f"got {show_value(noise)}"
             )
+        self._noise_bank = noise if isinstance(noise, NoiseBank) else NoiseBank(noise, name="noise")
+        self._source_config = None  # a list of folders and files is written back as given
+        if isinstance(noise, (list, tuple)) and self._noise_bank.paths is not None:
+            self._source_config = [os.fspath(a) for a in noise]
 
     def _bank(self, sample_rate):
-        if self._fixed is not None:
-            if self._fixed.sample_rate != sample_rate:
-                raise ParameterError(
-                    f"sample_rate {sample_rate} does not match the NoiseBank's sample_rate {self._fixed.sample_rate}"
-                )
-            return self._fixed
-        bank = self._banks.get(sample_rate)
-        if bank is None:
-            if self._arrays is not None:
-                bank = NoiseBank.from_arrays(self._arrays.at(sample_rate), sample_rate=sample_rate)
-            else:
-                source = self._source.folder if self._source.folder is not None else self._source.paths
-                bank = NoiseBank(source, sample_rate=sample_rate)
-            self._banks[sample_rate] = bank
-        return bank
+        return self._noise_bank.at(sample_rate)
 
     def prepare(self, sample_rate):
         self._bank(sample_rate)
@@ -197,32 +170,12 @@ class AddBackgroundNoise(Transform):
             return _add_at_level(samples, noise, at, params["absolute_rms_db"])
 
     def _config(self):
-        if self._fixed is not None:
-            noise = self._fixed.config()
-        elif self._source_config is not None:
-            noise = list(self._source_config)
-        elif self._source is not None:
-            noise = self._source.config()
-        else:
-            noise = self._arrays.config()  # raises: arrays cannot be written
+        noise = list(self._source_config) if self._source_config is not None else self._noise_bank.config()
         transform = None if self.noise_transform is None else self.noise_transform.to_dict()
         return {"noise": noise, "min_snr_db": self.min_snr_db, "max_snr_db": self.max_snr_db,
                 "noise_level": self.noise_level, "min_absolute_rms_db": self.min_absolute_rms_db,
                 "max_absolute_rms_db": self.max_absolute_rms_db, "reference": self.reference,
                 "noise_transform": transform, "p": self.p}
-
-
-def _expand(sources):
-    """A list of folders and files as the list of files (each folder's in sorted order)."""
-    paths = []
-    for i, source in enumerate(sources):
-        if os.path.isdir(source):
-            paths.extend(audio_files(source))
-        elif os.path.isfile(source):
-            paths.append(os.fspath(source))
-        else:
-            raise ParameterError(f"noise[{i}] must be an existing folder or file, got {os.fspath(source)!r}")
-    return paths
 
 
 def _check_transform(transform):

@@ -6,7 +6,7 @@ import numpy as np
 
 from .._core.errors import ParameterError
 from .base import Transform, index_param
-from ..audio.reader import AudioBank
+from ..audio.bank import NoiseBank
 from .room_simulator import as_room_simulator
 from .. import effects
 
@@ -30,7 +30,7 @@ class ApplyImpulseResponse(Transform):
     ----------
     rir : str, list of str, array or list of arrays, or simulated rooms
         A folder (searched recursively for :data:`noisegen.audio.files.AUDIO_EXTENSIONS`),
-        a list of paths, or 1-D arrays. Or simulated rooms: the string
+        a list of paths, 1-D arrays, or a :class:`noisegen.NoiseBank`. Or simulated rooms: the string
         ``"simulated"`` (:class:`RoomSimulator`'s default ranges; a folder of
         that name must be given as ``"./simulated"``), a :class:`RoomSimulator`
         or its ``to_dict()``; the simulator's ranges are used and its ``p``
@@ -66,7 +66,7 @@ class ApplyImpulseResponse(Transform):
             from .._core.validation import check_sample_rate
 
             rir_sample_rate = check_sample_rate(rir_sample_rate, "rir_sample_rate")
-        self._bank = AudioBank(rir, "rir", arrays_sample_rate=rir_sample_rate)
+        self._bank = rir if isinstance(rir, NoiseBank) else NoiseBank(rir, source_sample_rate=rir_sample_rate, name="rir")
 
     def prepare(self, sample_rate):
         if self._room is None:
