@@ -112,8 +112,8 @@ class AddBackgroundNoise(Transform):
         if self.noise_transform is not None:
             self.noise_transform.prepare(sample_rate)
 
-    def randomize(self, samples, sample_rate, gen):
-        index, offset = self._bank(sample_rate).draw(samples.shape[-1], rng=gen)
+    def randomize(self, y, sample_rate, gen):
+        index, offset = self._bank(sample_rate).draw(y.shape[-1], rng=gen)
         params = {"noise_index": int(index), "noise_offset": int(offset)}
         if self.noise_level == "relative":
             params["snr_db"] = draw_uniform(gen, self.min_snr_db, self.max_snr_db)
@@ -122,7 +122,7 @@ class AddBackgroundNoise(Transform):
         self._drawn = None
         if self.noise_transform is not None:
             # the transform draws while it runs: run it now, keep its output for _apply
-            crop = self._crop(samples, sample_rate, index, offset)
+            crop = self._crop(y, sample_rate, index, offset)
             drawn = self.noise_transform.draw_params(crop, sample_rate=sample_rate, rng=gen)
             params["noise_transform"] = drawn
             self._drawn = (drawn, self.noise_transform._apply_drawn(crop, sample_rate, drawn))
@@ -139,13 +139,13 @@ class AddBackgroundNoise(Transform):
                 value, sample_rate, name)
         return checks
 
-    def _crop(self, samples, sample_rate, index, offset):
-        """The ``samples.shape[-1]`` noise samples from ``offset`` (wrapping around), in the signal's dtype."""
+    def _crop(self, y, sample_rate, index, offset):
+        """The ``y.shape[-1]`` noise samples from ``offset`` (wrapping around), in the signal's dtype."""
         noise = self._bank(sample_rate)[index]
-        n = samples.shape[-1]
-        return np.take(noise, np.arange(offset, offset + n), mode="wrap").astype(samples.dtype, copy=False)
+        n = y.shape[-1]
+        return np.take(noise, np.arange(offset, offset + n), mode="wrap").astype(y.dtype, copy=False)
 
-    def _noise(self, samples, sample_rate, params):
+    def _noise(self, y, sample_rate, params):
         """The noise to add and its offset: the bank's noise, or the crop after ``noise_transform``."""
         index, offset = params["noise_index"], params["noise_offset"]
         if self.noise_transform is None:
@@ -153,21 +153,21 @@ class AddBackgroundNoise(Transform):
         drawn, self._drawn = self._drawn, None
         if drawn is not None and drawn[0] is params["noise_transform"]:
             return drawn[1], 0  # just drawn by randomize
-        crop = self._crop(samples, sample_rate, index, offset)
+        crop = self._crop(y, sample_rate, index, offset)
         return self.noise_transform.apply_params(crop, sample_rate=sample_rate, params=params["noise_transform"]), 0
 
-    def _apply(self, samples, sample_rate, params):
+    def _apply(self, y, sample_rate, params):
         bank = self._bank(sample_rate)
         index, offset = params["noise_index"], params["noise_offset"]
         name = f"noise[{index}]" if bank.paths is None else repr(bank.paths[index])
-        noise, at = self._noise(samples, sample_rate, params)
+        noise, at = self._noise(y, sample_rate, params)
         with about(f"noise {name} from sample {offset}"):  # named in a silent-noise warning
             if self.noise_level == "relative":
                 return effects.mix_at_snr(
-                    samples, noise, snr_db=params["snr_db"], noise_offset=at, reference=self.reference,
+                    y, noise, snr_db=params["snr_db"], noise_offset=at, reference=self.reference,
                     sample_rate=sample_rate,
                 )
-            return _add_at_level(samples, noise, at, params["absolute_rms_db"])
+            return _add_at_level(y, noise, at, params["absolute_rms_db"])
 
     def _config(self):
         noise = list(self._source_config) if self._source_config is not None else self._noise_bank.config()
@@ -187,13 +187,13 @@ def _check_transform(transform):
     raise ParameterError(f"noise_transform must be a Transform, its to_dict() or None, got {show_value(transform)}")
 
 
-def _add_at_level(samples, noise, offset, rms_db):
-    """``samples`` plus ``noise`` (from ``offset``, wrapping) scaled to an RMS of ``rms_db`` dBFS."""
-    n = samples.shape[-1]
+def _add_at_level(y, noise, offset, rms_db):
+    """``y`` plus ``noise`` (from ``offset``, wrapping) scaled to an RMS of ``rms_db`` dBFS."""
+    n = y.shape[-1]
     crop = np.take(noise, np.arange(offset, offset + n), mode="wrap", axis=-1)
     rms = measure_level(crop, "rms")
     if rms == 0.0:
         warn("AddBackgroundNoise: the noise is silent, so no level can be set; the signal is returned unchanged")
-        return samples.copy()
-    scaled = (crop.astype(np.float64) / rms * 10.0 ** (rms_db / 20.0)).astype(samples.dtype)
-    return effects.mix_at_snr(samples, scaled, snr_db=None)
+        return y.copy()
+    scaled = (crop.astype(np.float64) / rms * 10.0 ** (rms_db / 20.0)).astype(y.dtype)
+    return effects.mix_at_snr(y, scaled, snr_db=None)

@@ -63,15 +63,15 @@ class AddShortNoises(Transform):
     def prepare(self, sample_rate):
         self._sounds(sample_rate)
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         return {"seed": draw_seed(gen)}
 
     def _param_checks(self, sample_rate):
         return {"seed": seed_param()}
 
-    def _apply(self, samples, sample_rate, params):
+    def _apply(self, y, sample_rate, params):
         return effects.add_short_noises(
-            samples, self._sounds(sample_rate), sample_rate=sample_rate,
+            y, self._sounds(sample_rate), sample_rate=sample_rate,
             min_snr_db=self.min_snr_db, max_snr_db=self.max_snr_db,
             min_time_between_s=self.min_time_between_s, max_time_between_s=self.max_time_between_s,
             min_fade_s=self.min_fade_s, max_fade_s=self.max_fade_s, rng=params["seed"],

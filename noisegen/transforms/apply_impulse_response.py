@@ -72,9 +72,9 @@ class ApplyImpulseResponse(Transform):
         if self._room is None:
             self._bank.at(sample_rate)
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         if self._room is not None:
-            return self._room.randomize(samples, sample_rate, gen)
+            return self._room.randomize(y, sample_rate, gen)
         return {"rir_index": int(gen.integers(0, len(self._bank.at(sample_rate))))}
 
     def _param_checks(self, sample_rate):
@@ -82,13 +82,13 @@ class ApplyImpulseResponse(Transform):
             return self._room._param_checks(sample_rate)
         return {"rir_index": index_param(len(self._bank.at(sample_rate)))}
 
-    def _apply(self, samples, sample_rate, params):
+    def _apply(self, y, sample_rate, params):
         if self._room is not None:
             rir = self._room._rir(sample_rate, params)
         else:
             rir = self._bank.at(sample_rate)[params["rir_index"]]
         mode = "full" if self.keep_tail else "same"
-        return effects.convolve_rir(samples, rir.astype(samples.dtype, copy=False), mode=mode)
+        return effects.convolve_rir(y, rir.astype(y.dtype, copy=False), mode=mode)
 
     def _config(self):
         rir = self._room.to_dict() if self._room is not None else self._bank.config()
