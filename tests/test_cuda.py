@@ -387,6 +387,7 @@ def test_backend_auto_keeps_numpy_on_cpu():
 
     x = np.random.default_rng(12).standard_normal((2, 300)).astype(np.float32)
     res = nc.augment_batch(x, sample_rate=16000, noise="pink", snr_db=10.0, gain_db=(-3, 3), speed=[1.1], rng=1)
+    assert type(res) is ng.Batch and res.chunks == []  # one batch type for the stream and the GPU path
     assert isinstance(res.samples, np.ndarray) and res.samples.shape == (2, round(300 / 1.1))
     np.testing.assert_array_equal(res.lengths, [round(300 / 1.1)] * 2)
     again = nc.augment_batch(x, sample_rate=16000, noise="pink", snr_db=10.0, gain_db=(-3, 3), speed=[1.1], rng=1)

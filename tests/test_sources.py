@@ -246,3 +246,47 @@ def test_a_folder_of_only_unusable_files_is_a_parameter_error(folder_with_bad_fi
         warnings.simplefilter("ignore")
         with pytest.raises(ng.ParameterError, match="no usable"):
             t(np.zeros(1000, np.float32) + 0.1, sample_rate=SR, rng=0)
+
+
+# -- one bank type (issue 14.3) -------------------------------------------------------------------
+def test_one_bank_type_serves_noises_rirs_and_short_sounds(data_dir):
+    """The three file-reading transforms hold a NoiseBank; a bank without a rate loads once per rate asked."""
+    from noisegen.transforms import AddBackgroundNoise, AddShortNoises, ApplyImpulseResponse
+
+    folder = data_dir / "noise"
+    for t in (AddBackgroundNoise(folder), AddShortNoises(folder), ApplyImpulseResponse(folder)):
+        assert isinstance(t._bank(SR) if callable(t._bank) else t._bank, ng.NoiseBank)
+    lazy = ng.NoiseBank(folder)
+    assert lazy.sample_rate is None and len(lazy) == len(ng.NoiseBank(folder, sample_rate=SR))
+    with pytest.raises(ng.ParameterError, match="at\\(sample_rate\\)"):
+        lazy.draw(10, rng=0)
+    for sr in (8000, SR, 22050):
+        bank = lazy.at(sr)
+        assert bank is lazy.at(sr) and bank.sample_rate == sr  # loaded once per rate
+        eager = ng.NoiseBank(folder, sample_rate=sr)
+        assert bank.paths == eager.paths
+        np.testing.assert_array_equal(bank.audio, eager.audio)
+        assert _draws(bank, 3) == _draws(eager, 3)
+    assert eager.at(22050) is eager
+    with pytest.raises(ng.ParameterError, match="does not match"):
+        eager.at(SR)
+
+
+@pytest.mark.parametrize("source_sample_rate", [None, 8000])
+def test_bank_of_arrays_at_each_rate(source_sample_rate):
+    """Arrays are taken at ``source_sample_rate`` (None: the rate asked) and resampled to each rate."""
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(800), rng.standard_normal(300)]
+    bank = ng.NoiseBank(arrays, source_sample_rate=source_sample_rate, name="rir")
+    for sr in (8000, 16000):
+        at = bank.at(sr)
+        want = [a if source_sample_rate in (None, sr) else ng.resample(a, orig_sample_rate=8000, target_sample_rate=sr)
+                for a in arrays]
+        assert len(at) == 2 and at.audio.dtype == np.float32
+        for i, w in enumerate(want):
+            np.testing.assert_allclose(at[i], w.astype(np.float32), rtol=1e-6, atol=1e-6)
+            assert at[i].dtype == np.float32 and not at[i].flags.writeable
+    with pytest.raises(ng.ParameterError, match="rir"):
+        ng.NoiseBank([np.zeros((2, 5))], name="rir")
+    with pytest.raises(ng.ParameterError, match="rir"):
+        bank.config()

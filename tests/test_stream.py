@@ -266,12 +266,12 @@ def test_noise_is_loaded_once_before_iteration(data_dir):
     from noisegen.transforms import AddBackgroundNoise
 
     t = AddBackgroundNoise(data_dir / "noise", p=1.0)
-    assert t._banks == {}
+    assert t._noise_bank._rates == {}
     AugmentStream([np.zeros(10)], Compose([t]), sample_rate=SR)
-    bank = t._banks[SR]
+    bank = t._noise_bank._rates[SR]
     assert len(bank) >= 2
     t(np.ones(100), sample_rate=SR, rng=0)
-    assert t._banks[SR] is bank
+    assert t._noise_bank._rates[SR] is bank
 
 
 # ----------------------------------------------------------------------------- device="cuda" (checks needing no GPU)
@@ -548,3 +548,17 @@ def test_augment_names_the_input_in_a_silent_noise_warning(tmp_path, mostly_sile
     assert messages
     for message in messages:
         assert noise_path in message and any(f"input {name!r}" in message for name in names), message
+
+
+def test_one_batch_type():
+    """AugmentStream.batches, collate and noisegen.cuda.augment_batch all build noisegen.Batch."""
+    import noisegen.cuda as nc
+    from noisegen.data.batch import Batch, collate
+
+    assert Batch is noisegen.Batch
+    stream = AugmentStream([np.ones(100), np.ones(80)], Compose([Gain(p=1.0)]), sample_rate=SR, rng=0)
+    batch = next(iter(stream.batches(2)))
+    assert type(batch) is Batch and batch.params == {} and len(batch.chunks) == 2
+    assert type(collate(batch.chunks)) is Batch
+    res = nc.augment_batch(np.ones((2, 64), np.float32), sample_rate=SR, gain_db=-6.0, backend="cpu")
+    assert type(res) is Batch and res.chunks == [] and res.params["gain_db"].shape == (2,)

@@ -71,10 +71,9 @@ KERNEL_OPTIONS = dict(cache=True, nogil=True, fastmath=set(FASTMATH), error_mode
 #: Options of kernels whose output must not depend on chunking or vectorisation.
 EXACT_OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy", boundscheck=False)
 
-#: ``parallel=True`` is opt-in only: with the OpenMP threading layer a process
-#: that compiled a parallel function kills its forked children (DataLoader
-#: workers fork), so no default code path uses it.
-PARALLEL_OPTIONS = dict(KERNEL_OPTIONS, parallel=True)
+# No kernel uses ``parallel=True``: with the OpenMP threading layer a process
+# that compiled a parallel function kills its forked children (DataLoader
+# workers fork).
 
 
 def kernel(fn=None, **overrides):
@@ -114,7 +113,6 @@ __all__ = [
     "FASTMATH",
     "KERNEL_OPTIONS",
     "EXACT_OPTIONS",
-    "PARALLEL_OPTIONS",
     "kernel",
     "exact_kernel",
     "scalar",

@@ -1,7 +1,8 @@
 """Seeds and keys: how ``rng`` arguments become counter-RNG keys.
 
 Every random function takes ``rng: None | int | numpy.random.Generator``
-(SPEC 7). It is resolved once per call to a 64-bit *key*; kernels then draw
+(Scientific Python SPEC 7, https://scientific-python.org/specs/spec-0007/).
+It is resolved once per call to a 64-bit *key*; kernels then draw
 sample ``i`` of stream ``s`` from a hash of ``(key, s, i)``
 (:mod:`noisegen._kernels.rng`), so the output does not depend on chunking,
 threads or workers. Global random state is never touched.

@@ -7,8 +7,6 @@ length ``round(n / rate)`` of the time and speed effects.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 __all__ = [
@@ -18,8 +16,6 @@ __all__ = [
     "power_to_db",
     "seconds_to_samples",
     "samples_to_seconds",
-    "semitones_to_ratio",
-    "ratio_to_semitones",
 ]
 
 
@@ -64,12 +60,3 @@ def samples_to_seconds(n_samples: int, sample_rate: int) -> float:
     """Duration in seconds of ``n_samples`` samples."""
     return int(n_samples) / int(sample_rate)
 
-
-def semitones_to_ratio(n_steps: float, bins_per_octave: int = 12) -> float:
-    """Frequency ratio of a shift by ``n_steps`` steps of ``bins_per_octave`` per octave."""
-    return 2.0 ** (float(n_steps) / bins_per_octave)
-
-
-def ratio_to_semitones(ratio: float, bins_per_octave: int = 12) -> float:
-    """Shift in steps (semitones by default) of a frequency ratio."""
-    return bins_per_octave * math.log2(float(ratio))

@@ -1,7 +1,7 @@
 """Argument checks shared by every public function.
 
 Each check either returns the cleaned value or raises
-:class:`~noisegen.errors.ParameterError` with a message of the form
+:class:`~noisegen.ParameterError` with a message of the form
 ``"<name> must be <what was expected>, got <value>"``. Public functions call
 these once, at the boundary; kernels never validate.
 """
@@ -138,7 +138,7 @@ def check_output_size(n_out, n_channels, name: str, value) -> int:
         shape = (n_out,) if n_channels is None else (n_channels, n_out)
         raise ParameterError(
             f"{name}={show_value(value)} would make an output of shape {shape} ({n_out * rows:,} samples); "
-            f"the limit is {MAX_SAMPLES:,} samples over all channels (noisegen._validation.MAX_SAMPLES)"
+            f"the limit is {MAX_SAMPLES:,} samples over all channels (noisegen._core.validation.MAX_SAMPLES)"
         )
     return n_out
 
@@ -157,7 +157,7 @@ def check_duration(duration_s, name: str, sample_rate: int, *, n_channels=None) 
         rows = 1 if n_channels is None else n_channels
         raise ParameterError(
             f"{name}={show_value(duration_s)} s is {seconds * sample_rate:.3g} samples at {sample_rate} Hz; "
-            f"the limit is {MAX_SAMPLES // rows:,} samples (noisegen._validation.MAX_SAMPLES)"
+            f"the limit is {MAX_SAMPLES // rows:,} samples (noisegen._core.validation.MAX_SAMPLES)"
         )
     return check_output_size(int(round(seconds * sample_rate)), n_channels, name, duration_s)
 

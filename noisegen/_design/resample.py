@@ -64,7 +64,7 @@ def design_filter(ratio: float, *, attenuation_db: float = ATTENUATION_DB, passb
 
 
 def _bessel_i0(x):
-    """Vectorised twin of :func:`noisegen._kernels.resample.bessel_i0` (same A&S formulas)."""
+    """Modified Bessel function I0, vectorised (Abramowitz & Stegun 9.8.1-2, rel. error < 2e-7)."""
     x = np.asarray(x, dtype=np.float64)
     t = (np.minimum(x, 3.75) / 3.75) ** 2
     small = 1.0 + t * (3.5156229 + t * (3.0899424 + t * (1.2067492 + t * (0.2659732 + t * (0.0360768 + t * 0.0045813)))))
@@ -78,8 +78,8 @@ def _bessel_i0(x):
 def filter_table(rows: int, denom: int, n_taps: int, half: int, fc: float, half_width: float, beta: float):
     """Polyphase table ``table[r, j] = h(r / denom + half - 1 - j)`` (float64, NumPy).
 
-    ``h`` is the Kaiser-windowed sinc of :func:`noisegen._kernels.resample.sinc_kernel`,
-    evaluated here in vectorised NumPy (a Numba build of the same loop costs
+    ``h`` is the Kaiser-windowed sinc ``fc * sinc(fc * tau) * kaiser(tau / half_width, beta)``,
+    evaluated in vectorised NumPy (a Numba build of the same loop costs
     seconds of compile time for a table that takes a millisecond).
     """
     tau = np.arange(rows)[:, None] / denom + (half - 1 - np.arange(n_taps))[None, :]
@@ -87,7 +87,7 @@ def filter_table(rows: int, denom: int, n_taps: int, half: int, fc: float, half_
 
 
 def _kaiser_sinc(tau, fc: float, half_width: float, beta: float):
-    """``h(tau)`` of :func:`noisegen._kernels.resample.sinc_kernel`, vectorised (zero beyond ``half_width``)."""
+    """Kaiser-windowed sinc ``h(tau)``, vectorised (zero beyond ``half_width``)."""
     u = tau / half_width
     window = np.where(np.abs(u) < 1.0, _bessel_i0(beta * np.sqrt(np.clip(1.0 - u * u, 0.0, None))), 0.0)
     arg = np.pi * fc * tau

@@ -2,7 +2,7 @@
 
 Each ``cuda_<name>`` mirrors a public function (same keyword arguments, same
 result up to float rounding) and is what that function calls when
-:func:`noisegen._backend.resolve_backend` answers ``"cuda"``. Inputs may be
+:func:`noisegen._core.backend.resolve_backend` answers ``"cuda"``. Inputs may be
 NumPy arrays (copied to the device, result copied back), numba device arrays
 (result: a numba device array), or CuPy arrays / PyTorch CUDA tensors (viewed
 in place through ``__cuda_array_interface__``; result: the same kind).
@@ -195,11 +195,11 @@ def row_powers(d2, *, offsets=None, n=None, threads=None):
     return out
 
 
-def cuda_mix_at_snr(signal, noise, *, snr_db, noise_offset=0, reference="rms", sample_rate=None, threads=None):
-    """:func:`noisegen.mix_at_snr` on the GPU (``reference="rms"`` only); same kind as ``signal``."""
+def cuda_mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample_rate=None, threads=None):
+    """:func:`noisegen.mix_at_snr` on the GPU (``reference="rms"`` only); same kind as ``y``."""
     if reference != "rms":
         raise BackendError("mix_at_snr(reference='active') has no CUDA kernel; use reference='rms' or backend='cpu'")
-    s2, shape = _audio_rows(signal, "signal")
+    s2, shape = _audio_rows(y, "y")
     n2, _ = _audio_rows(noise, "noise")
     rows, n = s2.shape
     m = n2.shape[1]
@@ -213,11 +213,11 @@ def cuda_mix_at_snr(signal, noise, *, snr_db, noise_offset=0, reference="rms", s
     cuda = require_cuda()
     out = cuda.device_array((rows, n), dtype=s2.dtype)
     if n == 0:
-        return _finish(out, shape, signal)
+        return _finish(out, shape, y)
     p_sig = row_powers(s2, threads=threads).copy_to_host().sum()
     p_noise = row_powers(n2, offsets=np.full(n2.shape[0], offset), n=n, threads=threads).copy_to_host().sum()
     if not math.isfinite(p_sig):
-        raise ParameterError("signal must be finite (its power is NaN or inf)")
+        raise ParameterError("y must be finite (its power is NaN or inf)")
     if not math.isfinite(p_noise):
         raise ParameterError("noise must be finite (its power over the crop is NaN or inf)")
     if snr_db is None:
@@ -234,7 +234,7 @@ def cuda_mix_at_snr(signal, noise, *, snr_db, noise_offset=0, reference="rms", s
     k = _kernels("mix")
     launch(k.mix_rows, rows * n, threads, s2, n2, _row_array(np.full(rows, offset), np.int64),
            _row_array(np.full(rows, scale)), out)
-    return _finish(out, shape, signal)
+    return _finish(out, shape, y)
 
 
 # ----------------------------------------------------------------------------- sample-wise effects
@@ -328,7 +328,7 @@ def cuda_sos_filter(y, *, sos, zi=None, threads=None):
 
 
 def cuda_filter(kind, y, *, zi=None, threads=None, **design):
-    """``lowpass``/``highpass``/``bandpass``/... on the GPU: :func:`noisegen.filters.design_sos` + the cascade."""
+    """``lowpass``/``highpass``/``bandpass``/... on the GPU: :func:`noisegen._design.sections.design_sos` + the cascade."""
     return cuda_sos_filter(y, sos=design_sos(kind, **design), zi=zi, threads=threads)
 
 

@@ -1,10 +1,15 @@
-"""Audio sources: noise banks.
+"""Audio sources: one bank type for noises, impulse responses and short sounds.
 
-A :class:`NoiseBank` loads a folder (or list) of noise recordings once,
-converts them to float32 mono at one sample rate and keeps them end to end in
-one contiguous array. Crops are handed out as ``(index, offset)`` pairs drawn
+A :class:`NoiseBank` loads a folder (or list) of recordings once, converts
+them to float32 mono at one sample rate and keeps them end to end in one
+contiguous array. Crops are handed out as ``(index, offset)`` pairs drawn
 from an ``rng``; :func:`noisegen.mix_at_snr` reads the noise in place from
 that offset (with wrap-around), so mixing from a bank copies nothing.
+
+A bank built without ``sample_rate`` reads nothing yet: :meth:`NoiseBank.at`
+loads it at each rate asked (once per rate), which is how the transforms
+hold their noises, impulse responses and short sounds.  Call it before
+forking workers so they share the arrays.
 
 With ``cache_path`` the array is written once to a ``.npy`` file and opened
 memory-mapped: forked DataLoader workers then share the same pages instead of
@@ -20,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .._core.validation import check_int, check_real, check_sample_rate
+from .._core.validation import check_audio, check_int, check_real, check_sample_rate
 from .._core.errors import NoisegenWarning, ParameterError
+from . import reader
 from .files import AUDIO_EXTENSIONS, audio_files
-from .reader import read_audio
+from .io import resample_to
 from .._core.rng import as_generator
 
 __all__ = ["NoiseBank", "AUDIO_EXTENSIONS"]
@@ -31,48 +37,75 @@ __all__ = ["NoiseBank", "AUDIO_EXTENSIONS"]
 _CACHE_VERSION = 1
 
 
-def _list_paths(source):
+def _sources(source, name):
+    """``(folder, paths, arrays)`` of a bank's ``source``; folders in a list contribute their files."""
     if isinstance(source, (str, os.PathLike)):
-        root = Path(source)
-        if root.is_dir():
-            return audio_files(root)
-        if root.is_file():
-            return [str(root)]
-        raise ParameterError(f"source must be a folder, a file or a list of files, got missing path {str(source)!r}")
-    try:
-        paths = [str(Path(p)) for p in source]
-    except TypeError:
-        raise ParameterError(
-            f"source must be a folder, a file or a list of files, got {type(source).__name__}"
-        ) from None
-    return paths
+        if os.path.isdir(source):
+            return os.fspath(source), audio_files(source), None
+        if os.path.isfile(source):
+            return None, [os.fspath(source)], None
+        raise ParameterError(f"{name} must be an existing folder or file, got missing path {os.fspath(source)!r}")
+    if isinstance(source, np.ndarray):
+        return None, None, [_check_array(source, name)]
+    if isinstance(source, (list, tuple)) and source and all(isinstance(a, np.ndarray) for a in source):
+        return None, None, [_check_array(a, f"{name}[{i}]") for i, a in enumerate(source)]
+    if isinstance(source, (list, tuple)) and all(isinstance(a, (str, os.PathLike)) for a in source):
+        paths = []
+        for i, item in enumerate(source):
+            if os.path.isdir(item):
+                paths.extend(audio_files(item))
+            elif os.path.isfile(item):
+                paths.append(os.fspath(item))
+            else:
+                raise ParameterError(f"{name}[{i}] must be an existing folder or file, got {os.fspath(item)!r}")
+        return None, paths, None
+    raise ParameterError(
+        f"{name} must be a folder, a file, a list of folders and files or a list of float arrays, "
+        f"got {type(source).__name__}"
+    )
+
+
+def _check_array(a, name):
+    a = check_audio(a, name, allow_empty=False, max_ndim=1)
+    return np.array(a, dtype=np.float32, copy=True)
 
 
 class NoiseBank:
-    """Noise recordings loaded once, held in one contiguous float32 array.
+    """Recordings (noises, impulse responses, short sounds) held in one contiguous float32 array.
 
     Parameters
     ----------
-    source : str, path or sequence of paths
+    source : str, path, sequence of paths, or float array(s)
         A folder (searched recursively for :data:`AUDIO_EXTENSIONS`, in
-        sorted order), one file, or a list of files.
-    sample_rate : int
-        Every file is mixed down to mono and resampled to this rate.
+        sorted order), one file, a list of folders and files (each folder
+        contributes its files in sorted order), or a 1-D float array or a
+        list of them (at ``source_sample_rate``).
+    sample_rate : int or None
+        Every file is mixed down to mono and resampled to this rate.  None:
+        nothing is read yet; :meth:`at` loads the bank at each rate asked.
     cache_path : str or path, optional
         A ``.npy`` file holding the bank's samples (with a ``.json`` file
         beside it describing the files). It is built on first use and
         memory-mapped read-only afterwards; it is rebuilt when the list of
         files, their sizes or modification times, or the sample rate change.
+        Needs ``sample_rate``.
     min_duration_s : float
         Files shorter than this (after resampling) are skipped (default: any
         non-empty file is kept).
+    source_sample_rate : int or None
+        The rate of arrays given as ``source`` (None: they are taken to be at
+        the rate asked, never resampled). Files carry their own rate.
+    name : str
+        What the bank is called in error messages and warnings (the
+        argument it came from, e.g. ``"rir"``).
 
     Attributes
     ----------
     audio : np.ndarray [shape=(total_samples,)], float32
         All files end to end (memory-mapped with ``cache_path``).
-    paths : list of str
-        The files kept, in bank order.
+    paths : list of str or None
+        The files kept, in bank order (before loading: the files found;
+        None for arrays).
     starts, lengths : np.ndarray of int64
         Where each file lies in :attr:`audio`.
     skipped : list of (str, str)
@@ -86,44 +119,23 @@ class NoiseBank:
     >>> noisy = noisegen.mix_at_snr(speech, bank[index], snr_db=10.0, noise_offset=offset)  # doctest: +SKIP
     """
 
-    def __init__(self, source, *, sample_rate, cache_path=None, min_duration_s=0.0):
-        self.sample_rate = check_sample_rate(sample_rate)
-        min_len = max(1, int(round(check_real(min_duration_s, "min_duration_s", low=0.0) * self.sample_rate)))
-        candidates = _list_paths(source)
-        if not candidates:
-            raise ParameterError(f"source holds no audio files ({', '.join(AUDIO_EXTENSIONS)}): {source!r}")
-        self.skipped = []
-        meta = None
-        if cache_path is not None:
-            cache_path = Path(cache_path)
-            meta = self._signature(candidates, min_len)
-            if self._load_cache(cache_path, meta):
-                return
-        arrays, paths = [], []
-        for path in candidates:
-            reason = None
-            try:
-                y = read_audio(path, sample_rate=self.sample_rate)
-            except Exception as exc:  # noqa: BLE001  (any decoder failure means "unreadable")
-                reason = f"unreadable ({type(exc).__name__}: {exc})"
-            else:
-                if y.shape[0] < min_len:
-                    reason = f"too short ({y.shape[0]} samples)"
-                elif not np.isfinite(y).all():
-                    reason = "holds NaN/inf samples"
-                elif not np.any(y):
-                    reason = "silent"
-            if reason is not None:
-                self.skipped.append((path, reason))
-                warnings.warn(f"NoiseBank: skipping {path}: {reason}", NoisegenWarning, stacklevel=2)
-                continue
-            arrays.append(y)
-            paths.append(path)
-        if not arrays:
-            raise ParameterError(f"source holds no usable noise file (all {len(candidates)} were skipped)")
-        self._set(np.concatenate(arrays), paths, np.array([a.shape[0] for a in arrays], dtype=np.int64))
-        if cache_path is not None:
-            self._write_cache(cache_path, meta)
+    def __init__(self, source, *, sample_rate=None, cache_path=None, min_duration_s=0.0, source_sample_rate=None,
+                 name="source"):
+        self.name = name
+        self.sample_rate = None if sample_rate is None else check_sample_rate(sample_rate)
+        self.min_duration_s = check_real(min_duration_s, "min_duration_s", low=0.0)
+        self.source_sample_rate = (None if source_sample_rate is None
+                                   else check_sample_rate(source_sample_rate, "source_sample_rate"))
+        self.folder, self.paths, self._arrays = _sources(source, name)
+        if not (self.paths or self._arrays):
+            raise ParameterError(f"{name} holds no audio files ({', '.join(AUDIO_EXTENSIONS)}): {source!r}")
+        self._reported: dict[str, str] = {}  # path -> why it was skipped, shared by the banks of every rate
+        self._rates: dict[int, NoiseBank] = {}
+        if self.sample_rate is None:
+            if cache_path is not None:
+                raise ParameterError("cache_path needs a sample_rate")
+            return
+        self._load(cache_path)
 
     @classmethod
     def from_arrays(cls, arrays, *, sample_rate) -> "NoiseBank":
@@ -136,14 +148,80 @@ class NoiseBank:
         >>> len(bank), bank[1].tolist()
         (2, [0.5, 0.5])
         """
-        bank = cls.__new__(cls)
-        bank.sample_rate = check_sample_rate(sample_rate)
-        bank.skipped = []
-        arrays = [np.asarray(a, dtype=np.float32) for a in arrays]
-        if not arrays:
+        if isinstance(arrays, (list, tuple)) and not arrays:
             raise ParameterError("arrays must hold at least one noise")
-        bank._set(np.concatenate(arrays), None, np.array([a.shape[-1] for a in arrays], dtype=np.int64))
+        return cls(list(arrays), sample_rate=sample_rate, source_sample_rate=sample_rate, name="arrays")
+
+    def at(self, sample_rate) -> "NoiseBank":
+        """This bank at ``sample_rate``.
+
+        A bank built with a ``sample_rate`` serves that rate only (another
+        is a ParameterError); one built without loads itself once per rate
+        asked and keeps each.
+        """
+        sample_rate = check_sample_rate(sample_rate)
+        if self.sample_rate is not None:
+            if sample_rate != self.sample_rate:
+                raise ParameterError(
+                    f"sample_rate {sample_rate} does not match the NoiseBank's sample_rate {self.sample_rate}")
+            return self
+        bank = self._rates.get(sample_rate)
+        if bank is None:
+            bank = self.__class__.__new__(self.__class__)
+            bank.__dict__.update(self.__dict__, sample_rate=sample_rate, _rates={})
+            bank._load(None)
+            self._rates[sample_rate] = bank
         return bank
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        """Files skipped so far (at any rate), with the reason."""
+        return list(self._reported.items())
+
+    def _load(self, cache_path):
+        """Read the files (or resample the arrays) at :attr:`sample_rate`."""
+        if self._arrays is not None:
+            rate = self.source_sample_rate or self.sample_rate
+            arrays = [resample_to(a, rate, self.sample_rate) for a in self._arrays]
+            self._set(np.concatenate(arrays), None, [a.shape[0] for a in arrays])
+            return
+        candidates = self.paths
+        min_len = max(1, int(round(self.min_duration_s * self.sample_rate)))
+        meta = None
+        if cache_path is not None:
+            cache_path = Path(cache_path)
+            meta = self._signature(candidates, min_len)
+            if self._load_cache(cache_path, meta):
+                return
+        arrays, paths = [], []
+        for path in candidates:
+            y = self._read(path, min_len)
+            if y is not None:
+                arrays.append(y)
+                paths.append(path)
+        if not arrays:
+            raise ParameterError(f"{self.name} holds no usable audio file (all {len(candidates)} were skipped)")
+        self._set(np.concatenate(arrays), paths, [a.shape[0] for a in arrays])
+        if cache_path is not None:
+            self._write_cache(cache_path, meta)
+
+    def _read(self, path, min_len):
+        """One file as mono float32, or None (reported once per bank) when it is unusable."""
+        try:
+            y = reader.read_audio(path, sample_rate=self.sample_rate)
+        except Exception as exc:  # noqa: BLE001  (any decoder failure means "unreadable")
+            reason = f"unreadable ({type(exc).__name__}: {exc})"
+        else:
+            reason = f"too short ({y.shape[0]} samples)" if y.shape[0] < min_len else reader.unusable(y)
+            if reason is None:
+                return y
+        self._report(path, reason)
+        return None
+
+    def _report(self, path, reason, stacklevel=4):
+        if path not in self._reported:
+            self._reported[path] = reason
+            warnings.warn(f"skipping {self.name} file {path}: {reason}", NoisegenWarning, stacklevel=stacklevel)
 
     # ------------------------------------------------------------------ storage
 
@@ -177,9 +255,8 @@ class NoiseBank:
         except (OSError, ValueError):
             return False
         self._set(audio, stored["paths"], stored["lengths"])
-        self.skipped = [tuple(s) for s in stored["skipped"]]
-        for path, reason in self.skipped:
-            warnings.warn(f"NoiseBank: skipping {path}: {reason}", NoisegenWarning, stacklevel=3)
+        for path, reason in stored["skipped"]:
+            self._report(path, reason, stacklevel=5)
         return audio.shape[0] == int(self.lengths.sum())
 
     def _write_cache(self, cache_path, meta):
@@ -196,17 +273,28 @@ class NoiseBank:
 
     # ------------------------------------------------------------------ access
 
+    def _check_loaded(self):
+        if self.sample_rate is None:
+            raise ParameterError(f"this NoiseBank of {self.name} has no sample_rate yet: use bank.at(sample_rate)")
+
     def __len__(self):
+        if self.sample_rate is None:  # not loaded: the files found (or arrays given)
+            return len(self.paths) if self.paths is not None else len(self._arrays)
         return len(self.lengths)
 
-    def config(self) -> list[str]:
-        """The files, for a transform's ``to_dict``; a bank of arrays cannot be written."""
+    def config(self):
+        """The files, for a transform's ``to_dict`` (a bank loaded per rate: the folder it was given);
+        a bank of arrays cannot be written."""
         if self.paths is None:
-            raise ParameterError("a NoiseBank of arrays cannot be written to a dict; pass file paths instead")
+            raise ParameterError(f"a NoiseBank of arrays ({self.name}) cannot be written to a dict; "
+                                 "pass file paths instead")
+        if self.sample_rate is None and self.folder is not None:
+            return self.folder
         return list(self.paths)
 
     def __getitem__(self, index):
         """File ``index`` as a read-only float32 view into :attr:`audio` (no copy)."""
+        self._check_loaded()
         index = check_int(index, "index", low=-len(self), high=len(self) - 1) % len(self)
         start = int(self.starts[index])
         view = self.audio[start:start + int(self.lengths[index])]
@@ -218,6 +306,7 @@ class NoiseBank:
     @property
     def duration_s(self):
         """Total duration of the bank in seconds."""
+        self._check_loaded()
         return float(self.lengths.sum()) / self.sample_rate
 
     def draw(self, n_samples, *, rng=None):
@@ -230,6 +319,7 @@ class NoiseBank:
         The same ``rng`` gives the same crops for the same bank.
         """
         n_samples = check_int(n_samples, "n_samples", low=0)
+        self._check_loaded()
         g = as_generator(rng)
         index = int(g.integers(len(self)))
         length = int(self.lengths[index])
@@ -250,6 +340,8 @@ class NoiseBank:
         return np.asarray(y[positions], dtype=np.float32)
 
     def __repr__(self):
+        if self.sample_rate is None:
+            return f"NoiseBank({len(self)} sources of {self.name}, loaded per sample rate)"
         return (
             f"NoiseBank({len(self)} files, {self.duration_s:.1f} s at {self.sample_rate} Hz, "
             f"{len(self.skipped)} skipped)"

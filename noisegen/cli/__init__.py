@@ -1,25 +1,26 @@
-"""The ``noisegen`` command line: ``synth`` and ``info`` (and ``augment`` when installed).
+"""The ``noisegen`` command line: ``synth``, ``info`` and ``augment``.
 
 ::
 
     noisegen synth KIND OUT.wav --duration-s S [--sample-rate SR] [--seed S] [...]
     noisegen info FILE...
+    noisegen augment IN_DIR OUT_DIR [...]
 
 Errors never show a traceback: one line on stderr, exit status 2 for a usage
 error (bad option or value) and 1 for a failure at run time (unreadable or
 unwritable file). The ``augment`` subcommand lives in
-``noisegen/_cli_augment.py`` (``add_parser(subparsers)`` and ``run(args) ->
-int``); it is registered when that module exists and is imported only then.
+:mod:`noisegen.cli.augment` (``add_parser(subparsers)`` and ``run(args) -> int``).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import math
 import sys
 import warnings
+
+from . import augment
+from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, int_in, sample_rate_arg
 
 __all__ = ["main"]
 
@@ -30,8 +31,6 @@ KINDS = NOISE_KINDS + OSCILLATOR_KINDS
 #: Default ``--amplitude``: the RMS of noise kinds, the peak of oscillator kinds.
 DEFAULT_NOISE_RMS = 0.1
 DEFAULT_PEAK = 0.5
-#: Range of every ``--sample-rate`` (Hz), checked before anything is read or allocated.
-MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1, 768_000
 #: Most samples (all channels) ``synth`` writes, and most ``--channels``.
 MAX_SAMPLES = 2**31
 MAX_CHANNELS = 256
@@ -56,25 +55,6 @@ def _nonnegative_float(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
     return value
-
-
-def int_in(low: int, high: int, what: str = "an integer"):
-    """An argparse ``type`` for an integer in ``[low, high]`` (one-line error otherwise)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what} in [{low}, {high}], got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"expected {what} in [{low}, {high}], got {text!r}")
-        return value
-
-    return parse
-
-
-#: ``--sample-rate`` of every subcommand.
-sample_rate_arg = int_in(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE, "a sample rate in Hz")
 
 
 def _finite_float(text: str) -> float:
@@ -121,33 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", metavar="FILE", nargs="+")
     p.set_defaults(handler=_run_info)
 
-    _add_augment(sub)
+    augment.add_parser(sub)
+    sub.choices["augment"].set_defaults(handler=augment.run)
     return parser
-
-
-def _add_augment(sub) -> None:
-    """Register ``augment`` from ``noisegen._cli_augment`` when that module exists.
-
-    A module that exists but fails to import still gets a subcommand, which
-    reports the failure (exit status 1) instead of breaking ``synth``/``info``.
-    """
-    name = __package__ + ".augment"
-    if importlib.util.find_spec(name) is None:
-        return
-    try:
-        module = importlib.import_module(name)
-        module.add_parser(sub)
-        sub.choices["augment"].set_defaults(handler=module.run)
-    except Exception as exc:  # noqa: BLE001 - reported when the subcommand is used
-        message = f"the augment command is unavailable ({type(exc).__name__}: {exc})"
-
-        def broken(args, _message=message):
-            raise RuntimeError(_message)
-
-        if "augment" not in sub.choices:
-            stub = sub.add_parser("augment", help="(unavailable)", add_help=False)
-            stub.add_argument("rest", nargs=argparse.REMAINDER)
-        sub.choices["augment"].set_defaults(handler=broken)
 
 
 # ----------------------------------------------------------------------------- synth

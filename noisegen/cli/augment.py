@@ -1,7 +1,7 @@
 """``noisegen augment``: the command-line front of :func:`noisegen.batch.augment_folder`.
 
-``noisegen/cli.py`` imports this module lazily and calls :func:`add_parser`
-with its subparsers, then :func:`run` with the parsed arguments.
+:mod:`noisegen.cli` calls :func:`add_parser` with its subparsers, then
+:func:`run` with the parsed arguments.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+
+from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, sample_rate_arg
 
 __all__ = ["add_parser", "run"]
 
@@ -67,8 +69,6 @@ def _snr_db(text):
 
 def add_parser(subparsers):
     """Add the ``augment`` subcommand to an argparse ``subparsers`` object."""
-    from . import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, sample_rate_arg
-
     p = subparsers.add_parser(
         "augment", help="augment a folder of audio files (resumable, reproducible)", description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -167,15 +167,3 @@ def run(args) -> int:
     if summary.failures:
         print(f"noisegen augment: {summary.n_failed} failed; see {os.path.join(args.out_dir, 'failures.jsonl')}")
     return 1 if summary.failures else 0
-
-
-def main(argv=None) -> int:
-    """Stand-alone entry (``python -m noisegen._cli_augment ...``), same as ``noisegen augment``."""
-    parser = argparse.ArgumentParser(prog="noisegen")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parser(sub)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

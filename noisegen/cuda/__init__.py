@@ -32,10 +32,10 @@ Nothing here imports :mod:`numba.cuda` until a CUDA call is made.
 from __future__ import annotations
 
 import numbers
-from typing import NamedTuple
 
 import numpy as np
 
+from .._core.batch import Batch
 from .._core.backend import array_dtype, from_device, is_cuda_array, require_cuda, resolve_backend, to_device
 from .._core.validation import check_sample_rate
 from .._core.errors import ParameterError
@@ -47,15 +47,7 @@ from ..effects import filters, mix, timescale
 from ..effects.level import gain
 from ..synth import NOISE_COLORS
 
-__all__ = ["augment_batch", "AugmentedBatch"]
-
-
-class AugmentedBatch(NamedTuple):
-    """Result of :func:`augment_batch`."""
-
-    samples: object  #: ``(B, T_out)``, the kind of the input batch (NumPy, numba, CuPy, torch)
-    lengths: np.ndarray  #: ``(B,)`` int64: valid samples of each item (``T`` unless ``speed`` changed it)
-    params: dict  #: per-item parameters drawn (NumPy arrays), enough to replay the batch
+__all__ = ["augment_batch"]
 
 
 def _draw(value, name, b, gen, *, low, high):
@@ -156,7 +148,7 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     params : dict or None
         Replay given per-item parameters instead of drawing them (``noise``,
         ``snr_db``, ``gain_db``, ``band``, ``speed`` and ``rng`` must then be
-        None): the keys of :attr:`AugmentedBatch.params` (``snr_db`` with
+        None): the keys of :attr:`noisegen.Batch.params` (``snr_db`` with
         ``beta`` and ``noise_keys``, ``gain_db``, ``band_hz``, ``speed``),
         each ``(B,)`` (``band_hz`` ``(B, 2)``), plus optional boolean
         ``(B,)`` masks ``noise_applied``, ``gain_applied``, ``band_applied``,
@@ -168,8 +160,9 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
 
     Returns
     -------
-    AugmentedBatch
-        ``samples`` ``(B, max(lengths))``, ``lengths`` and the drawn ``params``.
+    noisegen.Batch
+        ``samples`` ``(B, max(lengths))`` (the kind of ``batch``), ``lengths``
+        and the drawn ``params`` (``chunks`` is empty).
 
     Examples
     --------
@@ -303,7 +296,7 @@ def _run_cpu(batch, noise_array, params, *, sample_rate, band_order, threads=Non
     out = np.zeros((b, int(lengths.max()) if b else t), dtype=x.dtype)
     for i, y in enumerate(items):
         out[i, : len(y)] = y
-    return AugmentedBatch(out, lengths, params)
+    return Batch(out, lengths, params=params)
 
 
 def _run_cuda(batch, noise_array, params, *, sample_rate, band_order, threads=None):
@@ -357,4 +350,4 @@ def _run_cuda(batch, noise_array, params, *, sample_rate, band_order, threads=No
         lengths = np.array([round(t / f) for f in factors], dtype=np.int64)
         ratios = [dispatch.speed_ratio(float(f)) for f in factors]
         cur = dispatch.resample_rows(cur, ratios, lengths, threads=threads)
-    return AugmentedBatch(from_device(cur, batch), lengths, params)
+    return Batch(from_device(cur, batch), lengths, params=params)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._core.batch import Batch
 from .._core.errors import ParameterError
 
 __all__ = ["Chunk", "Batch", "collate"]
@@ -46,29 +47,6 @@ class Chunk:
     epoch: int = 0
     item: int = 0
     metadata: dict = field(default_factory=dict)
-
-
-@dataclass
-class Batch:
-    """Chunks stacked for a training step.
-
-    Attributes
-    ----------
-    samples : np.ndarray [shape=(B, T) or (B, channels, T)], float32
-        Zero-padded to the longest chunk of the batch.
-    lengths : np.ndarray [shape=(B,)], int64
-    chunks : list of Chunk
-    metadata : list of dict
-        The chunks' ``metadata``, in order.
-    """
-
-    samples: np.ndarray
-    lengths: np.ndarray
-    chunks: list
-
-    @property
-    def metadata(self) -> list:
-        return [c.metadata for c in self.chunks]
 
 
 def collate(chunks) -> Batch:

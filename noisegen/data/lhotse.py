@@ -302,7 +302,7 @@ class NoisegenTempo(_LhotseTempo):
 
 @dataclass
 class NoisegenResample(_LhotseResample):
-    """Lhotse's ``Resample`` through :func:`noisegen.resample` (Kaiser sinc, no torchaudio).
+    """Lhotse's ``Resample`` through :func:`noisegen.resample` (band-limited polyphase FIR, no torchaudio).
 
     The output has as many samples as ``Cut.resample`` records.
     """

@@ -91,7 +91,7 @@ class AugmentStream:
     Parameters
     ----------
     source : str, list of str, or iterable of arrays
-        A folder (searched recursively for :data:`noisegen.io.AUDIO_EXTENSIONS`), a list of paths, a
+        A folder (searched recursively for :data:`noisegen.audio.files.AUDIO_EXTENSIONS`), a list of paths, a
         manifest (``.jsonl``/``.json``/``.ndjson``: NeMo's ``audio_filepath``,
         ``offset``, ``duration``; ``.csv``/``.tsv``: ``path``, ``offset_s``,
         ``duration_s``; the other fields become each chunk's ``metadata``,

@@ -1,6 +1,6 @@
 """The functional API: every deterministic (or ``rng``-seeded) operation on
 audio arrays. Each function validates its input once, then runs the CPU
-kernel or, with ``backend="cuda"``, the GPU target in :mod:`noisegen.cuda.ops`.
+kernel or, with ``backend="cuda"``, the GPU target in :mod:`noisegen._gpu.ops`.
 
 ========================  ===================================================
 :mod:`.mix`               mixing at an SNR, RMS/peak normalisation

@@ -56,9 +56,8 @@ How each format is run (the rate the codec sees; the bitrate per channel):
   encoding and back up after, per channel, so nothing clips (PCM-style
   codecs saturate at full scale).
 
-Speed (README "Codecs", ``python -m bench.bench_codec``; 16 kHz speech, one
-thread): 18x real time (Opus) to 2,000x (mu-law) per channel, 100-800 times
-slower than a Butterworth band-pass.
+Speed: far slower than the DSP effects; README "Codecs" has the measured
+speeds (``python -m bench.bench_codec``).
 """
 
 from __future__ import annotations

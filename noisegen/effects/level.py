@@ -2,8 +2,8 @@
 
 Each takes audio ``y`` (``(n,)`` or ``(n_channels, n)``, float32/float64),
 returns a new array of the same shape and dtype, and takes
-``backend="auto"`` (``"cpu"`` is the same today; ``"cuda"`` arrives with the
-CUDA issue).
+``backend="auto"`` (``"cuda"`` for a CUDA array, else ``"cpu"``) or an
+explicit ``"cpu"``/``"cuda"``.
 
 A result that does not fit the dtype (``gain(1e38 in float32, gain_db=120)``)
 raises :class:`~noisegen.ParameterError` saying it overflowed, never returns
@@ -172,7 +172,7 @@ def time_mask(y, *, start_s, duration_s, sample_rate, fade_s=0.005, backend="aut
     y : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
     start_s, duration_s : float
         Start and length of the masked stretch, in seconds (>= 0, at most
-        ``noisegen._validation.MAX_SAMPLES`` (2**31) samples long).
+        ``noisegen._core.validation.MAX_SAMPLES`` (2**31) samples long).
     sample_rate : int
     fade_s : float
         Length of each fade (default 5 ms, same range); 0 gives a hard mask.

@@ -84,7 +84,7 @@ def _check_sum(out, bound, what, y):
         check_finite_output(out, what, y=y)
 
 
-def _signal_power(s2, reference, sample_rate, name="signal"):
+def _signal_power(s2, reference, sample_rate, name="y"):
     """Power of the signal: whole clip (``"rms"``) or speech-active frames (``"active"``),
     and its L2 norm (which bounds its samples)."""
     total = _mix.sum_squares(s2)
@@ -126,12 +126,12 @@ def _warn(message):
 # ----------------------------------------------------------------------------- mix_at_snr
 
 
-def mix_at_snr(signal, noise, *, snr_db, noise_offset=0, reference="rms", sample_rate=None, backend="auto"):
+def mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample_rate=None, backend="auto"):
     """Add noise to a signal at a signal-to-noise ratio.
 
     Parameters
     ----------
-    signal : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
+    y : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
     noise : np.ndarray [shape=(m,) or (n_channels, m)], float32 or float64
         Tiled with wrap-around when ``m < n``; mono noise goes to every
         channel (see the module notes). Only the samples that are added are
@@ -149,11 +149,11 @@ def mix_at_snr(signal, noise, *, snr_db, noise_offset=0, reference="rms", sample
     sample_rate : int or None
         Needed only for ``reference="active"``.
     backend : {"auto", "cpu", "cuda"}
-        "auto" runs on the GPU when ``signal`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
+        "auto" runs on the GPU when ``y`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
 
     Returns
     -------
-    np.ndarray, the signal's shape and dtype: ``signal + g * noise_crop``.
+    np.ndarray, the signal's shape and dtype: ``y + g * noise_crop``.
 
     Warns
     -----
@@ -176,10 +176,10 @@ def mix_at_snr(signal, noise, *, snr_db, noise_offset=0, reference="rms", sample
     >>> round(float(10 * np.log10(np.mean(speech**2) / np.mean((out - speech)**2))), 6)
     10.0
     """
-    if resolve_backend(backend, signal, noise, supports_cuda=True) == "cuda":
+    if resolve_backend(backend, y, noise, supports_cuda=True) == "cuda":
 
-        return cuda_mix_at_snr(signal, noise, snr_db=snr_db, noise_offset=noise_offset, reference=reference, sample_rate=sample_rate)
-    s = _shape_only(signal, "signal")
+        return cuda_mix_at_snr(y, noise, snr_db=snr_db, noise_offset=noise_offset, reference=reference, sample_rate=sample_rate)
+    s = _shape_only(y, "y")
     s2 = _as_2d(s)
     n2 = _noise_2d(noise, s2.shape[0])
     sample_rate = _check_reference(reference, sample_rate)
@@ -196,7 +196,7 @@ def mix_at_snr(signal, noise, *, snr_db, noise_offset=0, reference="rms", sample
     if snr_db is None:
         total = _mix.sum_squares(s2)
         if not math.isfinite(total):
-            _not_finite(s2, "signal")
+            _not_finite(s2, "y")
         _mix.mix_wrapped(s2, n2, offset, 1.0, out)
         _check_sum(out, math.sqrt(total) + noise_norm, "snr_db=None (signal + noise)", s)
         return out.reshape(s.shape)
@@ -211,7 +211,7 @@ def mix_at_snr(signal, noise, *, snr_db, noise_offset=0, reference="rms", sample
     return out.reshape(s.shape)
 
 
-def add_background_noises(signal, noises, *, snr_db, noise_offsets=None, reference="rms",
+def add_background_noises(y, noises, *, snr_db, noise_offsets=None, reference="rms",
                           sample_rate=None, backend="auto"):
     """Add several background noises at once, each at its own SNR against the signal.
 
@@ -221,7 +221,7 @@ def add_background_noises(signal, noises, *, snr_db, noise_offsets=None, referen
 
     Parameters
     ----------
-    signal : np.ndarray [shape=(n,) or (n_channels, n)]
+    y : np.ndarray [shape=(n,) or (n_channels, n)]
     noises : sequence of np.ndarray
         Each as the ``noise`` of :func:`mix_at_snr` (wrap-around, channels).
     snr_db : float or sequence of float
@@ -249,8 +249,8 @@ def add_background_noises(signal, noises, *, snr_db, noise_offsets=None, referen
     >>> out.shape
     (800,)
     """
-    resolve_backend(backend, signal)
-    s = _shape_only(signal, "signal")
+    resolve_backend(backend, y)
+    s = _shape_only(y, "y")
     s2 = _as_2d(s)
     noises = list(noises)
     k = len(noises)
@@ -287,7 +287,7 @@ def add_background_noises(signal, noises, *, snr_db, noise_offsets=None, referen
 # ----------------------------------------------------------------------------- transients, babble
 
 
-def add_short_noises(signal, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
+def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
                      min_time_between_s=2.0, max_time_between_s=8.0, min_fade_s=0.005, max_fade_s=0.08,
                      rng=None, return_events=False, backend="auto"):
     """Add short noises (door slams, coughs, clicks) at random times, with fades.
@@ -303,7 +303,7 @@ def add_short_noises(signal, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=
 
     Parameters
     ----------
-    signal : np.ndarray [shape=(n,) or (n_channels, n)]
+    y : np.ndarray [shape=(n,) or (n_channels, n)]
     noises : sequence of np.ndarray, or a NoiseBank
         Mono or per-channel sounds (see the module notes).
     sample_rate : int
@@ -333,8 +333,8 @@ def add_short_noises(signal, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=
     >>> len(events) >= 1
     True
     """
-    resolve_backend(backend, signal)
-    s = _shape_only(signal, "signal")
+    resolve_backend(backend, y)
+    s = _shape_only(y, "y")
     s2 = _as_2d(s)
     sample_rate = check_sample_rate(sample_rate)
     lo_snr = check_snr_db(min_snr_db, "min_snr_db")

@@ -7,7 +7,7 @@ frequencies: flat within 0.013 dB (ripple at most 1.5e-3) up to 0.9 of
 it, attenuated by at least 80 dB (83-86 dB by design and measured) from it
 on, so nothing above the output Nyquist folds back.
 
-Which filter (all designed in :mod:`noisegen._resample_design`, cached per
+Which filter (all designed in :mod:`noisegen._design.resample`, cached per
 ratio):
 
 - Integer decimation ``1 / D`` (``D`` up to 8: 16 kHz -> 8 kHz, 48 kHz ->
@@ -95,7 +95,7 @@ def _scratch(dtype, n):
 def _apply(y, ratio, n_out, name="y"):
     """Resample ``y`` (1-D or 2-D, float) by ``ratio`` to exactly ``n_out`` samples.
 
-    Raises the :func:`~noisegen._validation.check_audio` error when ``y`` holds
+    Raises the :func:`~noisegen._core.validation.check_audio` error when ``y`` holds
     NaN or inf, so callers may validate with ``finite=False``. The check reads
     the output, which is shorter when downsampling: every input sample lies in
     the window of some output and turns it NaN or inf (``inf * 0`` is NaN too,
@@ -126,7 +126,7 @@ def _apply(y, ratio, n_out, name="y"):
 
 
 def resample(y, *, orig_sample_rate, target_sample_rate, backend="auto"):
-    """Change the sample rate of ``y`` with a band-limited (Kaiser sinc) filter.
+    """Change the sample rate of ``y`` with a band-limited polyphase FIR (equiripple or Kaiser sinc, see above).
 
     Parameters
     ----------
@@ -134,7 +134,7 @@ def resample(y, *, orig_sample_rate, target_sample_rate, backend="auto"):
         Audio, time on the last axis.
     orig_sample_rate, target_sample_rate : int
         Sample rates in Hz, each in [1, 768000], their ratio in [1/256, 256].
-        The output may hold at most ``noisegen._validation.MAX_SAMPLES``
+        The output may hold at most ``noisegen._core.validation.MAX_SAMPLES``
         (2**31) samples.
     backend : {"auto", "cpu", "cuda"}
         Where to run; "auto" runs on the GPU when ``y`` is a CUDA array

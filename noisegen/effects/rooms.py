@@ -1,7 +1,7 @@
 """Simulated room impulse responses: exact early image sources, then a matched noise tail.
 
 :func:`simulate_rir` models a shoebox room with uniform wall absorption set
-from the requested RT60 by Eyring's formula (:mod:`noisegen._room_design`
+from the requested RT60 by Eyring's formula (:mod:`noisegen._design.room`
 says why Eyring). The response has two parts:
 
 - **early** (until the crossover time ``t_c`` = the room diagonal's travel
@@ -117,7 +117,7 @@ def _check_geometry(sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order)
     if cells > design.MAX_IMAGE_CELLS:
         raise ParameterError(
             f"room_dim_m={list(room)} needs about {cells:.3g} image cells for its early part; the limit is "
-            f"{design.MAX_IMAGE_CELLS:,} (noisegen._room_design.MAX_IMAGE_CELLS): use a larger room"
+            f"{design.MAX_IMAGE_CELLS:,} (noisegen._design.room.MAX_IMAGE_CELLS): use a larger room"
         )
     return sample_rate, room, source[0], mics, rt60, max_order
 
@@ -252,7 +252,7 @@ def simulate_rirs(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order
     rng : None, int, numpy.random.Generator, or a sequence of ``n_rooms`` of them
         A sequence gives room ``i`` exactly ``simulate_rir(..., rng=rng[i])``;
         a single ``rng`` is resolved once and room ``i`` keyed by
-        ``noisegen.rng.derive_key(key, i)``.
+        ``noisegen._core.rng.derive_key(key, i)``.
     dtype : np.float32 or np.float64
 
     Returns

@@ -59,7 +59,7 @@ def speed(y, *, factor, sample_rate, backend="auto"):
     y : np.ndarray [shape=(n,) or (channels, n)], float32 or float64
     factor : float in [1/256, 256]
         Speed factor; 1.1 is 10 % faster (shorter, higher). The output may
-        hold at most ``noisegen._validation.MAX_SAMPLES`` (2**31) samples.
+        hold at most ``noisegen._core.validation.MAX_SAMPLES`` (2**31) samples.
     sample_rate : int
         Sample rate of ``y`` (and of the output), Hz.
     backend : {"auto", "cpu", "cuda"}
@@ -211,7 +211,7 @@ def time_stretch(y, *, rate, sample_rate, method="wsola", backend="auto"):
     y : np.ndarray [shape=(n,) or (channels, n)], float32 or float64
     rate : float in [1/256, 256]
         Tempo factor; 2.0 is twice as fast (half as long). The output may
-        hold at most ``noisegen._validation.MAX_SAMPLES`` (2**31) samples.
+        hold at most ``noisegen._core.validation.MAX_SAMPLES`` (2**31) samples.
     sample_rate : int
         Sample rate of ``y``, Hz (sets the WSOLA frame of 30 ms and search of +-10 ms).
     method : {"wsola", "phase_vocoder"}

@@ -110,7 +110,7 @@ class NoiseGenerator:
             raise ParameterError(  # reset() warms the shaping filter up on one second per channel
                 f"n_channels={self.n_channels} of speech-shaped noise at {self.sample_rate} Hz needs a warm-up "
                 f"of {self.n_channels * self.sample_rate:,} samples; the limit is {MAX_SAMPLES:,} "
-                "(noisegen._validation.MAX_SAMPLES)"
+                "(noisegen._core.validation.MAX_SAMPLES)"
             )
         self.key = resolve_key(rng)
         self.reset()
@@ -139,7 +139,7 @@ class NoiseGenerator:
 
     def read(self, n_samples: int) -> np.ndarray:
         """The next ``n_samples`` samples, shape ``(n,)`` or ``(n_channels, n)``
-        (at most ``noisegen._validation.MAX_SAMPLES`` samples over all channels)."""
+        (at most ``noisegen._core.validation.MAX_SAMPLES`` samples over all channels)."""
         n = check_n_samples(n_samples, n_channels=None if self._mono else self.n_channels)
         from .._kernels.cpu import noise as kernels
 
@@ -188,7 +188,7 @@ def colored_noise(n_samples, *, beta, rng=None, n_channels=None, dtype=np.float3
     ----------
     n_samples : int
         Number of samples per channel (>= 0); the output may hold at most
-        ``noisegen._validation.MAX_SAMPLES`` (2**31) samples over all channels.
+        ``noisegen._core.validation.MAX_SAMPLES`` (2**31) samples over all channels.
     beta : float
         Spectral exponent in [-2, 2]: 0 white, 1 pink, 2 brown, -1 blue,
         -2 violet; any real value in between.

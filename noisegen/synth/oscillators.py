@@ -112,7 +112,7 @@ def tone(*, freq_hz, sample_rate, duration_s=None, n_samples=None, amplitude=1.0
         Sample rate in Hz.
     duration_s, n_samples : float or int
         Length; give exactly one. ``duration_s`` is rounded to the nearest sample.
-        The output may hold at most ``noisegen._validation.MAX_SAMPLES``
+        The output may hold at most ``noisegen._core.validation.MAX_SAMPLES``
         (2**31) samples over all channels.
     amplitude : float
         Peak amplitude.

@@ -10,9 +10,7 @@ from .._core.validation import show_value, check_choice
 from .._core.labels import about, warn
 from .._core.errors import ParameterError
 from ..audio.bank import NoiseBank
-from ..audio.files import audio_files
 from .base import Transform, draw_uniform, index_param, int_param, real_param, uniform_range
-from ..audio.reader import AudioBank
 from .normalize import measure_level
 from .. import effects
 
@@ -95,52 +93,27 @@ class AddBackgroundNoise(Transform):
         self.reference = check_choice(reference, "reference", ("rms", "active"))
         self.noise_transform = _check_transform(noise_transform)
         self._drawn = None  # (params, transformed noise) of the last draw, reused by _apply
-        self._banks: dict = {}
-        self._fixed = None  # a NoiseBank given by the caller
-        self._source = None  # folder or paths
-        self._source_config = None  # a list of folders and files, as given
-        self._arrays = None
-        if isinstance(noise, NoiseBank):
-            self._fixed = noise
-        elif isinstance(noise, np.ndarray) or (
-            isinstance(noise, (list, tuple)) and noise and all(isinstance(a, np.ndarray) for a in noise)
-        ):
-            self._arrays = AudioBank(noise, "noise")
-        elif isinstance(noise, (str, os.PathLike)):
-            self._source = AudioBank(noise, "noise")  # validates the path; loading is left to NoiseBank
-        elif isinstance(noise, (list, tuple)) and noise and all(isinstance(a, (str, os.PathLike)) for a in noise):
-            self._source_config = [os.fspath(a) for a in noise]
-            self._source = AudioBank(_expand(noise), "noise")
-        else:
+        if not isinstance(noise, (NoiseBank, str, os.PathLike, np.ndarray, list, tuple)) or (
+                isinstance(noise, (list, tuple)) and not noise):
             raise ParameterError(
                 f"noise must be a folder, a list of paths, a list of float arrays or a NoiseBank, "
-                f"got {type(noise).__name__}"
+                f"got {show_value(noise)}"
             )
+        self._noise_bank = noise if isinstance(noise, NoiseBank) else NoiseBank(noise, name="noise")
+        self._source_config = None  # a list of folders and files is written back as given
+        if isinstance(noise, (list, tuple)) and self._noise_bank.paths is not None:
+            self._source_config = [os.fspath(a) for a in noise]
 
     def _bank(self, sample_rate):
-        if self._fixed is not None:
-            if self._fixed.sample_rate != sample_rate:
-                raise ParameterError(
-                    f"sample_rate {sample_rate} does not match the NoiseBank's sample_rate {self._fixed.sample_rate}"
-                )
-            return self._fixed
-        bank = self._banks.get(sample_rate)
-        if bank is None:
-            if self._arrays is not None:
-                bank = NoiseBank.from_arrays(self._arrays.at(sample_rate), sample_rate=sample_rate)
-            else:
-                source = self._source.folder if self._source.folder is not None else self._source.paths
-                bank = NoiseBank(source, sample_rate=sample_rate)
-            self._banks[sample_rate] = bank
-        return bank
+        return self._noise_bank.at(sample_rate)
 
     def prepare(self, sample_rate):
         self._bank(sample_rate)
         if self.noise_transform is not None:
             self.noise_transform.prepare(sample_rate)
 
-    def randomize(self, samples, sample_rate, gen):
-        index, offset = self._bank(sample_rate).draw(samples.shape[-1], rng=gen)
+    def randomize(self, y, sample_rate, gen):
+        index, offset = self._bank(sample_rate).draw(y.shape[-1], rng=gen)
         params = {"noise_index": int(index), "noise_offset": int(offset)}
         if self.noise_level == "relative":
             params["snr_db"] = draw_uniform(gen, self.min_snr_db, self.max_snr_db)
@@ -149,7 +122,7 @@ class AddBackgroundNoise(Transform):
         self._drawn = None
         if self.noise_transform is not None:
             # the transform draws while it runs: run it now, keep its output for _apply
-            crop = self._crop(samples, sample_rate, index, offset)
+            crop = self._crop(y, sample_rate, index, offset)
             drawn = self.noise_transform.draw_params(crop, sample_rate=sample_rate, rng=gen)
             params["noise_transform"] = drawn
             self._drawn = (drawn, self.noise_transform._apply_drawn(crop, sample_rate, drawn))
@@ -166,13 +139,13 @@ class AddBackgroundNoise(Transform):
                 value, sample_rate, name)
         return checks
 
-    def _crop(self, samples, sample_rate, index, offset):
-        """The ``samples.shape[-1]`` noise samples from ``offset`` (wrapping around), in the signal's dtype."""
+    def _crop(self, y, sample_rate, index, offset):
+        """The ``y.shape[-1]`` noise samples from ``offset`` (wrapping around), in the signal's dtype."""
         noise = self._bank(sample_rate)[index]
-        n = samples.shape[-1]
-        return np.take(noise, np.arange(offset, offset + n), mode="wrap").astype(samples.dtype, copy=False)
+        n = y.shape[-1]
+        return np.take(noise, np.arange(offset, offset + n), mode="wrap").astype(y.dtype, copy=False)
 
-    def _noise(self, samples, sample_rate, params):
+    def _noise(self, y, sample_rate, params):
         """The noise to add and its offset: the bank's noise, or the crop after ``noise_transform``."""
         index, offset = params["noise_index"], params["noise_offset"]
         if self.noise_transform is None:
@@ -180,49 +153,29 @@ class AddBackgroundNoise(Transform):
         drawn, self._drawn = self._drawn, None
         if drawn is not None and drawn[0] is params["noise_transform"]:
             return drawn[1], 0  # just drawn by randomize
-        crop = self._crop(samples, sample_rate, index, offset)
+        crop = self._crop(y, sample_rate, index, offset)
         return self.noise_transform.apply_params(crop, sample_rate=sample_rate, params=params["noise_transform"]), 0
 
-    def _apply(self, samples, sample_rate, params):
+    def _apply(self, y, sample_rate, params):
         bank = self._bank(sample_rate)
         index, offset = params["noise_index"], params["noise_offset"]
         name = f"noise[{index}]" if bank.paths is None else repr(bank.paths[index])
-        noise, at = self._noise(samples, sample_rate, params)
+        noise, at = self._noise(y, sample_rate, params)
         with about(f"noise {name} from sample {offset}"):  # named in a silent-noise warning
             if self.noise_level == "relative":
                 return effects.mix_at_snr(
-                    samples, noise, snr_db=params["snr_db"], noise_offset=at, reference=self.reference,
+                    y, noise, snr_db=params["snr_db"], noise_offset=at, reference=self.reference,
                     sample_rate=sample_rate,
                 )
-            return _add_at_level(samples, noise, at, params["absolute_rms_db"])
+            return _add_at_level(y, noise, at, params["absolute_rms_db"])
 
     def _config(self):
-        if self._fixed is not None:
-            noise = self._fixed.config()
-        elif self._source_config is not None:
-            noise = list(self._source_config)
-        elif self._source is not None:
-            noise = self._source.config()
-        else:
-            noise = self._arrays.config()  # raises: arrays cannot be written
+        noise = list(self._source_config) if self._source_config is not None else self._noise_bank.config()
         transform = None if self.noise_transform is None else self.noise_transform.to_dict()
         return {"noise": noise, "min_snr_db": self.min_snr_db, "max_snr_db": self.max_snr_db,
                 "noise_level": self.noise_level, "min_absolute_rms_db": self.min_absolute_rms_db,
                 "max_absolute_rms_db": self.max_absolute_rms_db, "reference": self.reference,
                 "noise_transform": transform, "p": self.p}
-
-
-def _expand(sources):
-    """A list of folders and files as the list of files (each folder's in sorted order)."""
-    paths = []
-    for i, source in enumerate(sources):
-        if os.path.isdir(source):
-            paths.extend(audio_files(source))
-        elif os.path.isfile(source):
-            paths.append(os.fspath(source))
-        else:
-            raise ParameterError(f"noise[{i}] must be an existing folder or file, got {os.fspath(source)!r}")
-    return paths
 
 
 def _check_transform(transform):
@@ -234,13 +187,13 @@ def _check_transform(transform):
     raise ParameterError(f"noise_transform must be a Transform, its to_dict() or None, got {show_value(transform)}")
 
 
-def _add_at_level(samples, noise, offset, rms_db):
-    """``samples`` plus ``noise`` (from ``offset``, wrapping) scaled to an RMS of ``rms_db`` dBFS."""
-    n = samples.shape[-1]
+def _add_at_level(y, noise, offset, rms_db):
+    """``y`` plus ``noise`` (from ``offset``, wrapping) scaled to an RMS of ``rms_db`` dBFS."""
+    n = y.shape[-1]
     crop = np.take(noise, np.arange(offset, offset + n), mode="wrap", axis=-1)
     rms = measure_level(crop, "rms")
     if rms == 0.0:
         warn("AddBackgroundNoise: the noise is silent, so no level can be set; the signal is returned unchanged")
-        return samples.copy()
-    scaled = (crop.astype(np.float64) / rms * 10.0 ** (rms_db / 20.0)).astype(samples.dtype)
-    return effects.mix_at_snr(samples, scaled, snr_db=None)
+        return y.copy()
+    scaled = (crop.astype(np.float64) / rms * 10.0 ** (rms_db / 20.0)).astype(y.dtype)
+    return effects.mix_at_snr(y, scaled, snr_db=None)

@@ -38,7 +38,7 @@ class AddColoredNoise(Transform):
         self.min_snr_db, self.max_snr_db = uniform_range(min_snr_db, max_snr_db, "min_snr_db", "max_snr_db")
         self.min_freq_hz = check_real(min_freq_hz, "min_freq_hz", low=0.0, low_inclusive=False, allow_none=True)
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         return {
             "beta": draw_uniform(gen, self.min_beta, self.max_beta),
             "snr_db": draw_uniform(gen, self.min_snr_db, self.max_snr_db),
@@ -48,13 +48,13 @@ class AddColoredNoise(Transform):
     def _param_checks(self, sample_rate):
         return {"beta": real_param(-2.0, 2.0), "snr_db": real_param(), "seed": seed_param()}
 
-    def _apply(self, samples, sample_rate, params):
-        n_channels = samples.shape[0] if samples.ndim == 2 else None
+    def _apply(self, y, sample_rate, params):
+        n_channels = y.shape[0] if y.ndim == 2 else None
         noise = synth.colored_noise(
-            samples.shape[-1], beta=params["beta"], rng=params["seed"], n_channels=n_channels, dtype=samples.dtype,
+            y.shape[-1], beta=params["beta"], rng=params["seed"], n_channels=n_channels, dtype=y.dtype,
             min_freq_hz=self.min_freq_hz, sample_rate=sample_rate,
         )
-        return effects.mix_at_snr(samples, noise, snr_db=params["snr_db"])
+        return effects.mix_at_snr(y, noise, snr_db=params["snr_db"])
 
     def _config(self):
         return {

@@ -9,7 +9,6 @@ import numpy as np
 from .._core.errors import ParameterError
 from .base import Transform, draw_seed, seed_param, uniform_range
 from ..audio.bank import NoiseBank
-from ..audio.reader import AudioBank
 from .. import effects
 
 __all__ = ["AddShortNoises"]
@@ -52,42 +51,34 @@ class AddShortNoises(Transform):
             min_time_between_s, max_time_between_s, "min_time_between_s", "max_time_between_s", low=0.0
         )
         self.min_fade_s, self.max_fade_s = uniform_range(min_fade_s, max_fade_s, "min_fade_s", "max_fade_s", low=0.0)
-        self._fixed = sounds if isinstance(sounds, NoiseBank) else None
-        if self._fixed is None:
-            if not isinstance(sounds, (str, os.PathLike, np.ndarray, list, tuple)):
-                raise ParameterError(
-                    f"sounds must be a folder, a list of paths, a list of arrays or a NoiseBank, got {type(sounds).__name__}"
-                )
-            self._bank = AudioBank(sounds, "sounds")
+        if not isinstance(sounds, (NoiseBank, str, os.PathLike, np.ndarray, list, tuple)):
+            raise ParameterError(
+                f"sounds must be a folder, a list of paths, a list of arrays or a NoiseBank, got {type(sounds).__name__}"
+            )
+        self._bank = sounds if isinstance(sounds, NoiseBank) else NoiseBank(sounds, name="sounds")
 
     def _sounds(self, sample_rate):
-        if self._fixed is not None:
-            if self._fixed.sample_rate != sample_rate:
-                raise ParameterError(
-                    f"sample_rate {sample_rate} does not match the NoiseBank's sample_rate {self._fixed.sample_rate}"
-                )
-            return self._fixed
         return self._bank.at(sample_rate)
 
     def prepare(self, sample_rate):
         self._sounds(sample_rate)
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         return {"seed": draw_seed(gen)}
 
     def _param_checks(self, sample_rate):
         return {"seed": seed_param()}
 
-    def _apply(self, samples, sample_rate, params):
+    def _apply(self, y, sample_rate, params):
         return effects.add_short_noises(
-            samples, self._sounds(sample_rate), sample_rate=sample_rate,
+            y, self._sounds(sample_rate), sample_rate=sample_rate,
             min_snr_db=self.min_snr_db, max_snr_db=self.max_snr_db,
             min_time_between_s=self.min_time_between_s, max_time_between_s=self.max_time_between_s,
             min_fade_s=self.min_fade_s, max_fade_s=self.max_fade_s, rng=params["seed"],
         )
 
     def _config(self):
-        sounds = self._fixed.config() if self._fixed is not None else self._bank.config()
+        sounds = self._bank.config()
         return {
             "sounds": sounds, "min_snr_db": self.min_snr_db, "max_snr_db": self.max_snr_db,
             "min_time_between_s": self.min_time_between_s, "max_time_between_s": self.max_time_between_s,

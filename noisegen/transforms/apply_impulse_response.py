@@ -6,7 +6,7 @@ import numpy as np
 
 from .._core.errors import ParameterError
 from .base import Transform, index_param
-from ..audio.reader import AudioBank
+from ..audio.bank import NoiseBank
 from .room_simulator import as_room_simulator
 from .. import effects
 
@@ -29,8 +29,8 @@ class ApplyImpulseResponse(Transform):
     Parameters
     ----------
     rir : str, list of str, array or list of arrays, or simulated rooms
-        A folder (searched recursively for :data:`noisegen.io.AUDIO_EXTENSIONS`),
-        a list of paths, or 1-D arrays. Or simulated rooms: the string
+        A folder (searched recursively for :data:`noisegen.audio.files.AUDIO_EXTENSIONS`),
+        a list of paths, 1-D arrays, or a :class:`noisegen.NoiseBank`. Or simulated rooms: the string
         ``"simulated"`` (:class:`RoomSimulator`'s default ranges; a folder of
         that name must be given as ``"./simulated"``), a :class:`RoomSimulator`
         or its ``to_dict()``; the simulator's ranges are used and its ``p``
@@ -66,15 +66,15 @@ class ApplyImpulseResponse(Transform):
             from .._core.validation import check_sample_rate
 
             rir_sample_rate = check_sample_rate(rir_sample_rate, "rir_sample_rate")
-        self._bank = AudioBank(rir, "rir", arrays_sample_rate=rir_sample_rate)
+        self._bank = rir if isinstance(rir, NoiseBank) else NoiseBank(rir, source_sample_rate=rir_sample_rate, name="rir")
 
     def prepare(self, sample_rate):
         if self._room is None:
             self._bank.at(sample_rate)
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         if self._room is not None:
-            return self._room.randomize(samples, sample_rate, gen)
+            return self._room.randomize(y, sample_rate, gen)
         return {"rir_index": int(gen.integers(0, len(self._bank.at(sample_rate))))}
 
     def _param_checks(self, sample_rate):
@@ -82,13 +82,13 @@ class ApplyImpulseResponse(Transform):
             return self._room._param_checks(sample_rate)
         return {"rir_index": index_param(len(self._bank.at(sample_rate)))}
 
-    def _apply(self, samples, sample_rate, params):
+    def _apply(self, y, sample_rate, params):
         if self._room is not None:
             rir = self._room._rir(sample_rate, params)
         else:
             rir = self._bank.at(sample_rate)[params["rir_index"]]
         mode = "full" if self.keep_tail else "same"
-        return effects.convolve_rir(samples, rir.astype(samples.dtype, copy=False), mode=mode)
+        return effects.convolve_rir(y, rir.astype(y.dtype, copy=False), mode=mode)
 
     def _config(self):
         rir = self._room.to_dict() if self._room is not None else self._bank.config()

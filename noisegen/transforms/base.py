@@ -220,11 +220,11 @@ class Transform:
                 clean[key] = check(params[key], f"{name}[{key!r}]")
         return clean
 
-    def _apply_checked(self, samples, sample_rate, params):
-        if samples.shape[-1] == 0:  # nothing to change; effects need not handle empty input
-            return samples
-        out = self._apply(samples, sample_rate, params)
-        return out if out.dtype == samples.dtype else out.astype(samples.dtype)
+    def _apply_checked(self, y, sample_rate, params):
+        if y.shape[-1] == 0:  # nothing to change; effects need not handle empty input
+            return y
+        out = self._apply(y, sample_rate, params)
+        return out if out.dtype == y.dtype else out.astype(y.dtype)
 
     # -- for subclasses ------------------------------------------------------
     def prepare(self, sample_rate: int) -> None:
@@ -243,7 +243,7 @@ class Transform:
         (used by :meth:`apply_params`; ``prepare(sample_rate)`` has run)."""
         return {}
 
-    def _apply(self, samples, sample_rate, params):
+    def _apply(self, y, sample_rate, params):
         raise NotImplementedError
 
     def _config(self) -> dict:

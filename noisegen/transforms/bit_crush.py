@@ -38,14 +38,14 @@ class BitCrush(Transform):
         uniform_range(lo, hi, "min_bit_depth", "max_bit_depth")
         self.min_bit_depth, self.max_bit_depth = lo, hi
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         return {"bit_depth": int(gen.integers(self.min_bit_depth, self.max_bit_depth, endpoint=True))}
 
     def _param_checks(self, sample_rate):
         return {"bit_depth": int_param(1, 32)}
 
-    def _apply(self, samples, sample_rate, params):
-        return effects.bitcrush(samples, bit_depth=params["bit_depth"])
+    def _apply(self, y, sample_rate, params):
+        return effects.bitcrush(y, bit_depth=params["bit_depth"])
 
     def _config(self):
         return {"min_bit_depth": self.min_bit_depth, "max_bit_depth": self.max_bit_depth, "p": self.p}

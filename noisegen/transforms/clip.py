@@ -36,14 +36,14 @@ class Clip(Transform):
             min_percentile, max_percentile, "min_percentile", "max_percentile", low=0.0, high=99.999
         )
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         return {"percentile": draw_uniform(gen, self.min_percentile, self.max_percentile)}
 
     def _param_checks(self, sample_rate):
         return {"percentile": real_param(0.0, 100.0, high_inclusive=False)}
 
-    def _apply(self, samples, sample_rate, params):
-        return effects.clip(samples, percentile=params["percentile"])
+    def _apply(self, y, sample_rate, params):
+        return effects.clip(y, percentile=params["percentile"])
 
     def _config(self):
         return {"min_percentile": self.min_percentile, "max_percentile": self.max_percentile, "p": self.p}

@@ -21,8 +21,7 @@ class Codec(Transform):
     the fixed-rate codecs record their own rate (``gsm`` 13, ``mulaw`` 64, ...).
     ``last_params``: ``format``, ``bitrate_kbps``.
 
-    Slow next to the DSP transforms (README "Codecs": 18x real time for
-    Opus to 2,000x for mu-law per channel at 16 kHz, one thread).
+    Slow next to the DSP transforms (README "Codecs" has the measured speeds).
 
     Parameters
     ----------
@@ -58,7 +57,7 @@ class Codec(Transform):
             min_bitrate_kbps, max_bitrate_kbps, "min_bitrate_kbps", "max_bitrate_kbps", low=6.0, high=500.0
         )
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         fmt = self.formats[int(gen.integers(0, len(self.formats)))]
         kbps = FORMATS[fmt].fixed_kbps
         if kbps is None:
@@ -70,8 +69,8 @@ class Codec(Transform):
         return {"format": lambda value, name: check_choice(value, name, tuple(FORMATS)),
                 "bitrate_kbps": real_param(6.0, 500.0)}
 
-    def _apply(self, samples, sample_rate, params):
-        return effects.codec(samples, sample_rate=sample_rate, format=params["format"],
+    def _apply(self, y, sample_rate, params):
+        return effects.codec(y, sample_rate=sample_rate, format=params["format"],
                                bitrate_kbps=params["bitrate_kbps"])
 
     def _config(self):

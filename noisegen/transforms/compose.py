@@ -95,9 +95,9 @@ class _Composition(Transform):
         ]
         return clean
 
-    def _apply(self, samples, sample_rate, params):
+    def _apply(self, y, sample_rate, params):
         # params were checked by _check_params, the children's too
-        out = samples
+        out = y
         for i, child in zip(params["indices"], params["transforms"]):
             if child["applied"]:
                 out = self.transforms[i]._apply_checked(out, sample_rate, child)

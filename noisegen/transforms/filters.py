@@ -46,15 +46,15 @@ class _CutoffFilter(Transform):
         )
         self.order = check_int(order, "order", low=1, high=16)
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         return {"cutoff_hz": _fit(_draw_mel(gen, self.min_cutoff_hz, self.max_cutoff_hz), sample_rate)}
 
     def _param_checks(self, sample_rate):
         return {"cutoff_hz": frequency_param(sample_rate)}
 
-    def _apply(self, samples, sample_rate, params):
+    def _apply(self, y, sample_rate, params):
         fn = getattr(filters, self._function)
-        return fn(samples, cutoff_hz=params["cutoff_hz"], sample_rate=sample_rate, order=self.order)
+        return fn(y, cutoff_hz=params["cutoff_hz"], sample_rate=sample_rate, order=self.order)
 
     def _config(self):
         return {"min_cutoff_hz": self.min_cutoff_hz, "max_cutoff_hz": self.max_cutoff_hz, "order": self.order, "p": self.p}
@@ -109,7 +109,7 @@ class _BandFilter(Transform):
         )
         self.order = check_int(order, "order", low=1, high=16)
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         center = _draw_mel(gen, self.min_center_hz, self.max_center_hz)
         fraction = draw_uniform(gen, self.min_bandwidth_fraction, self.max_bandwidth_fraction)
         low = _fit(center * (1.0 - fraction / 2.0), sample_rate)
@@ -121,9 +121,9 @@ class _BandFilter(Transform):
     def _param_checks(self, sample_rate):
         return {"low_hz": frequency_param(sample_rate), "high_hz": frequency_param(sample_rate)}
 
-    def _apply(self, samples, sample_rate, params):
+    def _apply(self, y, sample_rate, params):
         fn = getattr(filters, self._function)
-        return fn(samples, low_hz=params["low_hz"], high_hz=params["high_hz"], sample_rate=sample_rate, order=self.order)
+        return fn(y, low_hz=params["low_hz"], high_hz=params["high_hz"], sample_rate=sample_rate, order=self.order)
 
     def _config(self):
         return {
@@ -171,7 +171,7 @@ class PeakingEQ(Transform):
         self.min_gain_db, self.max_gain_db = uniform_range(min_gain_db, max_gain_db, "min_gain_db", "max_gain_db")
         self.min_q, self.max_q = uniform_range(min_q, max_q, "min_q", "max_q", low=1e-3)
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         return {
             "center_hz": _fit(_draw_mel(gen, self.min_center_hz, self.max_center_hz), sample_rate),
             "gain_db": draw_uniform(gen, self.min_gain_db, self.max_gain_db),
@@ -182,9 +182,9 @@ class PeakingEQ(Transform):
         return {"center_hz": frequency_param(sample_rate), "gain_db": real_param(),
                 "q": real_param(0.0, low_inclusive=False)}
 
-    def _apply(self, samples, sample_rate, params):
+    def _apply(self, y, sample_rate, params):
         return filters.peaking_eq(
-            samples, center_hz=params["center_hz"], gain_db=params["gain_db"], q=params["q"], sample_rate=sample_rate
+            y, center_hz=params["center_hz"], gain_db=params["gain_db"], q=params["q"], sample_rate=sample_rate
         )
 
     def _config(self):
@@ -208,16 +208,16 @@ class _Shelf(Transform):
             min_gain_db, max_gain_db, "min_gain_db", "max_gain_db", low=-60.0, high=60.0
         )
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         return {"cutoff_hz": _fit(_draw_mel(gen, self.min_cutoff_hz, self.max_cutoff_hz), sample_rate),
                 "gain_db": draw_uniform(gen, self.min_gain_db, self.max_gain_db)}
 
     def _param_checks(self, sample_rate):
         return {"cutoff_hz": frequency_param(sample_rate), "gain_db": real_param(-60.0, 60.0)}
 
-    def _apply(self, samples, sample_rate, params):
+    def _apply(self, y, sample_rate, params):
         fn = getattr(filters, self._function)
-        return fn(samples, cutoff_hz=params["cutoff_hz"], gain_db=params["gain_db"], sample_rate=sample_rate)
+        return fn(y, cutoff_hz=params["cutoff_hz"], gain_db=params["gain_db"], sample_rate=sample_rate)
 
     def _config(self):
         return {"min_cutoff_hz": self.min_cutoff_hz, "max_cutoff_hz": self.max_cutoff_hz,

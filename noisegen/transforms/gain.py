@@ -27,14 +27,14 @@ class Gain(Transform):
         super().__init__(p=p)
         self.min_gain_db, self.max_gain_db = uniform_range(min_gain_db, max_gain_db, "min_gain_db", "max_gain_db")
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         return {"gain_db": draw_uniform(gen, self.min_gain_db, self.max_gain_db)}
 
     def _param_checks(self, sample_rate):
         return {"gain_db": real_param(-120.0, 120.0)}
 
-    def _apply(self, samples, sample_rate, params):
-        return effects.gain(samples, gain_db=params["gain_db"])
+    def _apply(self, y, sample_rate, params):
+        return effects.gain(y, gain_db=params["gain_db"])
 
     def _config(self):
         return {"min_gain_db": self.min_gain_db, "max_gain_db": self.max_gain_db, "p": self.p}

@@ -65,21 +65,21 @@ class Normalize(Transform):
             min_target_db, max_target_db, "min_target_db", "max_target_db",
             low=TARGET_DB_RANGE[0], high=TARGET_DB_RANGE[1])
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         return {"target_db": draw_uniform(gen, self.min_target_db, self.max_target_db)}
 
     def _param_checks(self, sample_rate):
         return {"target_db": real_param(*TARGET_DB_RANGE)}
 
-    def _apply(self, samples, sample_rate, params):
-        current = measure_level(samples, self.mode)
+    def _apply(self, y, sample_rate, params):
+        current = measure_level(y, self.mode)
         if current == 0.0:
             warn(f"Normalize: the input is silent, so no {self.mode} level can be set; "
                  "it is returned unchanged")
-            return samples.copy()
+            return y.copy()
         # divide first: 10**3 / 5e-324 overflows, samples / current does not
-        out = samples.astype(np.float64) / current * 10.0 ** (params["target_db"] / 20.0)
-        return out.astype(samples.dtype)
+        out = y.astype(np.float64) / current * 10.0 ** (params["target_db"] / 20.0)
+        return out.astype(y.dtype)
 
     def _config(self):
         return {"mode": self.mode, "min_target_db": self.min_target_db, "max_target_db": self.max_target_db,

@@ -54,15 +54,15 @@ class PacketLoss(Transform):
         self.mean_burst_frames = check_burst(mean_burst_frames, self.max_loss_rate)
         self.fade_ms = check_real(fade_ms, "fade_ms", low=0.0)
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         return {"loss_rate": draw_uniform(gen, self.min_loss_rate, self.max_loss_rate), "seed": draw_seed(gen)}
 
     def _param_checks(self, sample_rate):
         return {"loss_rate": real_param(0.0, 1.0, high_inclusive=False), "seed": seed_param()}
 
-    def _apply(self, samples, sample_rate, params):
+    def _apply(self, y, sample_rate, params):
         return effects.packet_loss(
-            samples, sample_rate=sample_rate, loss_rate=params["loss_rate"], frame_ms=self.frame_ms,
+            y, sample_rate=sample_rate, loss_rate=params["loss_rate"], frame_ms=self.frame_ms,
             concealment=self.concealment, mean_burst_frames=self.mean_burst_frames, fade_ms=self.fade_ms,
             rng=params["seed"],
         )

@@ -24,15 +24,15 @@ class PitchShift(Transform):
             min_semitones, max_semitones, "min_semitones", "max_semitones", low=-48.0, high=48.0
         )
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         return {"n_steps": draw_uniform(gen, self.min_semitones, self.max_semitones)}
 
     def _param_checks(self, sample_rate):
         steps = 12 * math.log2(MAX_RATE_FACTOR)  # pitch_shift's range in semitones
         return {"n_steps": real_param(-steps, steps)}
 
-    def _apply(self, samples, sample_rate, params):
-        return effects.pitch_shift(samples, sample_rate=sample_rate, n_steps=params["n_steps"])
+    def _apply(self, y, sample_rate, params):
+        return effects.pitch_shift(y, sample_rate=sample_rate, n_steps=params["n_steps"])
 
     def _config(self):
         return {"min_semitones": self.min_semitones, "max_semitones": self.max_semitones, "p": self.p}

@@ -30,5 +30,5 @@ class PolarityInversion(Transform):
     def __init__(self, *, p: float = 0.5):
         super().__init__(p=p)
 
-    def _apply(self, samples, sample_rate, params):
-        return np.negative(samples)
+    def _apply(self, y, sample_rate, params):
+        return np.negative(y)

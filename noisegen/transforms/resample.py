@@ -52,21 +52,21 @@ class Resample(Transform):
         uniform_range(lo, hi, "min_sample_rate", "max_sample_rate")
         self.min_sample_rate, self.max_sample_rate = lo, hi
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         rate = int(gen.integers(self.min_sample_rate, self.max_sample_rate, endpoint=True))
         return {"intermediate_sample_rate": max(rate, -(-sample_rate // MAX_RATE_FACTOR))}
 
     def _param_checks(self, sample_rate):
         return {"intermediate_sample_rate": int_param(-(-sample_rate // MAX_RATE_FACTOR), _MAX_RATE)}
 
-    def _apply(self, samples, sample_rate, params):
+    def _apply(self, y, sample_rate, params):
         rate = params["intermediate_sample_rate"]
         if rate >= sample_rate:
-            return samples.copy()
+            return y.copy()
         resample = effects.resample
-        low = resample(samples, orig_sample_rate=sample_rate, target_sample_rate=rate)
+        low = resample(y, orig_sample_rate=sample_rate, target_sample_rate=rate)
         back = resample(low, orig_sample_rate=rate, target_sample_rate=sample_rate)
-        return np.ascontiguousarray(back[..., : samples.shape[-1]])
+        return np.ascontiguousarray(back[..., : y.shape[-1]])
 
     def _config(self):
         return {"min_sample_rate": self.min_sample_rate, "max_sample_rate": self.max_sample_rate, "p": self.p}

@@ -120,7 +120,7 @@ class RoomSimulator(Transform):
         mic = np.clip(source + step, lo, lo + span)
         return [float(v) for v in source], [float(v) for v in mic]
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         room = [draw_uniform(gen, a, b) for a, b in zip(self.min_room_dim_m, self.max_room_dim_m)]
         rt60 = draw_uniform(gen, self.min_rt60_s, self.max_rt60_s)
         source, mic = self._place(gen, room, draw_uniform(gen, self.min_distance_m, self.max_distance_m))
@@ -137,8 +137,8 @@ class RoomSimulator(Transform):
             sample_rate=sample_rate, room_dim_m=params["room_dim_m"], source_m=params["source_m"],
             mic_m=params["mic_m"], rt60_s=params["rt60_s"], rng=params["seed"], dtype=np.float64)[0]
 
-    def _apply(self, samples, sample_rate, params):
-        return effects.convolve_rir(samples, self._rir(sample_rate, params).astype(samples.dtype), mode="same")
+    def _apply(self, y, sample_rate, params):
+        return effects.convolve_rir(y, self._rir(sample_rate, params).astype(y.dtype), mode="same")
 
     def _config(self):
         return {

@@ -104,21 +104,21 @@ class Shift(Transform):
         self.rollover = bool(rollover)
         self.fade_s = check_real(fade_s, "fade_s", low=0.0, high=10.0)
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         if self.shift_unit == "samples":
             shift = int(gen.integers(self.min_shift, self.max_shift, endpoint=True))
         else:
             value = draw_uniform(gen, self.min_shift, self.max_shift)
-            scale = samples.shape[-1] if self.shift_unit == "fraction" else sample_rate
+            scale = y.shape[-1] if self.shift_unit == "fraction" else sample_rate
             shift = int(round(value * scale))
         return {"shift_samples": shift}
 
     def _param_checks(self, sample_rate):
         return {"shift_samples": int_param(-MAX_SAMPLES, MAX_SAMPLES)}
 
-    def _apply(self, samples, sample_rate, params):
+    def _apply(self, y, sample_rate, params):
         fade = int(math.floor(self.fade_s * sample_rate + 0.5))
-        return _shift(samples, params["shift_samples"], self.rollover, fade)
+        return _shift(y, params["shift_samples"], self.rollover, fade)
 
     def _config(self):
         return {"min_shift": self.min_shift, "max_shift": self.max_shift, "shift_unit": self.shift_unit,

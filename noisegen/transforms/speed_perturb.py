@@ -33,16 +33,16 @@ class SpeedPerturb(Transform):
             check_real(f, f"factors[{i}]", low=0.05, high=20.0) for i, f in enumerate(factors)
         )
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         return {"factor": self.factors[int(gen.integers(0, len(self.factors)))]}
 
     def _param_checks(self, sample_rate):
         return {"factor": rate_param()}
 
-    def _apply(self, samples, sample_rate, params):
+    def _apply(self, y, sample_rate, params):
         if params["factor"] == 1.0:
-            return samples.copy()
-        return effects.speed(samples, factor=params["factor"], sample_rate=sample_rate)
+            return y.copy()
+        return effects.speed(y, factor=params["factor"], sample_rate=sample_rate)
 
     def _config(self):
         return {"factors": list(self.factors), "p": self.p}

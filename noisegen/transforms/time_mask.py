@@ -34,8 +34,8 @@ class TimeMask(Transform):
         )
         self.fade_s = check_real(fade_s, "fade_s", low=0.0)
 
-    def randomize(self, samples, sample_rate, gen):
-        n = samples.shape[-1]
+    def randomize(self, y, sample_rate, gen):
+        n = y.shape[-1]
         length = int(round(draw_uniform(gen, self.min_fraction, self.max_fraction) * n))
         start = int(gen.integers(0, n - length + 1)) if n > length else 0
         return {"start_s": start / sample_rate, "duration_s": length / sample_rate}
@@ -43,9 +43,9 @@ class TimeMask(Transform):
     def _param_checks(self, sample_rate):
         return {"start_s": seconds_param(sample_rate), "duration_s": seconds_param(sample_rate)}
 
-    def _apply(self, samples, sample_rate, params):
+    def _apply(self, y, sample_rate, params):
         return effects.time_mask(
-            samples, start_s=params["start_s"], duration_s=params["duration_s"], sample_rate=sample_rate,
+            y, start_s=params["start_s"], duration_s=params["duration_s"], sample_rate=sample_rate,
             fade_s=self.fade_s,
         )
 

@@ -25,14 +25,14 @@ class TimeStretch(Transform):
         super().__init__(p=p)
         self.min_rate, self.max_rate = uniform_range(min_rate, max_rate, "min_rate", "max_rate", low=0.05, high=20.0)
 
-    def randomize(self, samples, sample_rate, gen):
+    def randomize(self, y, sample_rate, gen):
         return {"rate": draw_uniform(gen, self.min_rate, self.max_rate)}
 
     def _param_checks(self, sample_rate):
         return {"rate": rate_param()}
 
-    def _apply(self, samples, sample_rate, params):
-        return effects.time_stretch(samples, rate=params["rate"], sample_rate=sample_rate)
+    def _apply(self, y, sample_rate, params):
+        return effects.time_stretch(y, rate=params["rate"], sample_rate=sample_rate)
 
     def _config(self):
         return {"min_rate": self.min_rate, "max_rate": self.max_rate, "p": self.p}

@@ -10,7 +10,7 @@ same tree, whatever the number of windows and the vector width of the CPU.
 So one output computed alone or as one of twelve has the same bits (what
 keeps the streaming resampler equal to the one-shot one), and the twelve
 lane sums of a group are formed by shuffles across the accumulators instead
-of one horizontal reduction each (1.05-1.1x over the vectoriser's loop).
+of one horizontal reduction each (measured speed-ups: bench/KERNELS.md).
 """
 
 from __future__ import annotations

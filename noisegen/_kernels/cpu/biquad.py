@@ -14,7 +14,7 @@ cascades run in passes of four, then two, then one section.
 
 fastmath is limited to ``contract`` (fused multiply-add) here: with
 ``reassoc`` LLVM regroups ``(d1*x + z2) - a1*z1`` into a longer dependency
-chain through ``z1`` and the kernel runs ~1.5x slower.
+chain through ``z1`` and the kernel runs slower (bench/KERNELS.md).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each kernel writes ``out[j]`` = sample ``start + j`` of the waveform into a
 caller-allocated 1-D float32/float64 array, computing in float64. They are
-declared :func:`~noisegen._jit.exact_kernel` (no fast-math), so a sample's
+declared :func:`~noisegen._core.jit.exact_kernel` (no fast-math), so a sample's
 value depends only on its index: any chunking gives bit-identical output.
 """
 

@@ -7,9 +7,9 @@ rational ratio, ``k * step`` otherwise); with ``i = floor(t_k)`` and
 to a multiple of 16 so a vectorised loop has no tail), with the table row
 of phase ``f``::
 
-    row_f[j] = h(f + half - 1 - j)          (h: noisegen._kernels.resample.sinc_kernel)
+    row_f[j] = h(f + half - 1 - j)          (h: the low-pass prototype of the plan)
 
-The table is built on the host by :func:`noisegen._resample_design.filter_table`
+The table is built on the host by :func:`noisegen._design.resample.filter_table`
 (NumPy, no compile). Rational ratios use one exact row per phase ``r / up``. Other ratios use
 ``n_phases + 1`` rows at ``p / n_phases`` and blend the two dot products of
 the phases around ``f`` linearly. The input is passed zero-padded, together
@@ -43,16 +43,16 @@ def resample_rational(xp, offset, k0, up, down, half, padded, out):
 
     The loop is bound by loads, and an unaligned 8-float load straddles two
     cache lines 7 times in 16, so every input load falls on a 32-byte
-    boundary (1.2-1.4x). ``padded[r]`` is table row ``r`` with 8 zeros
+    boundary. ``padded[r]`` is table row ``r`` with 8 zeros
     before its taps and zeros after them; read from ``8 - a`` it is the row
     moved ``a`` taps later, so the window of an output whose first tap falls
     on absolute input index ``s`` can start at ``s - a``, ``a = s mod 8``
     (only the one table load per twelve multiply-adds stays unaligned). A
     window is the taps after the largest shift any output of the ratio
-    needs, in whole vectors (:func:`noisegen._resample_design.window_width`).
+    needs, in whole vectors (:func:`noisegen._design.resample.window_width`).
     The caller makes absolute index ``8 q`` land on a 32-byte boundary
     (``offset`` a multiple of 8, rows of ``xp`` aligned:
-    :func:`noisegen.resample._aligned_zeros`). The arithmetic of each output
+    :func:`noisegen.effects.resample._aligned_zeros`). The arithmetic of each output
     depends only on ``s mod 8``, never on the buffer (a misaligned buffer is
     only slower). The twelve slots of a group are ``spacing`` outputs apart,
     which moves their windows by a multiple of 8 inputs: they share one row
@@ -124,8 +124,8 @@ def _rational_row(x, offset, k0, up, down, half, padded, o):
     g * spacing`` read that row through windows ``jump`` inputs apart, twelve
     at a time. The outputs go in tiles of about :data:`TILE_INPUTS` inputs:
     within a tile, phase by phase, so the row and shift are worked out once
-    per phase and tile and the windows stay in L1 (1.05-1.1x over one group
-    of every phase in turn).
+    per phase and tile and the windows stay in L1 (rather than one group of
+    every phase in turn).
     """
     n_out = o.shape[0]
     n_taps = padded.shape[1] - 8  # each window: the row's taps after up to 7 leading zeros
@@ -159,14 +159,14 @@ def _rational_row(x, offset, k0, up, down, half, padded, o):
     return total
 
 
-@kernel(inline="always")  # in the tile loop: 1.05-1.08x over a call per group
+@kernel(inline="always")  # inlined into the tile loop (bench/KERNELS.md)
 def _slot_group(x, start, jump, row, o, m, spacing):
     """``o[m + w * spacing]`` = ``row`` . ``x[start + w * jump :]`` for the twelve slots ``w``;
     returns their sum.
 
     One load of each vector of taps serves twelve dot products, and twelve
-    independent accumulators hide the FMA latency (2.5x one output at a
-    time; twelve measured 3-5 % over eight).
+    independent accumulators hide the FMA latency (why twelve:
+    bench/KERNELS.md).
     """
     s = start
     windows = (s, s + jump, s + 2 * jump, s + 3 * jump, s + 4 * jump, s + 5 * jump, s + 6 * jump,

@@ -2,7 +2,7 @@
 
 Both add into a caller-allocated ``out[mic, sample]`` (float64). Geometry,
 absorption and the tail's level are worked out on the host
-(:mod:`noisegen._room_design`); the kernels only loop.
+(:mod:`noisegen._design.room`); the kernels only loop.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 The per-sample math is shared with the CPU kernels: the ``@scalar`` helpers
 of :mod:`noisegen._kernels.rng`, :mod:`noisegen._kernels.biquad` and
-:mod:`noisegen._kernels.resample` are one Python source for both targets.
+:mod:`noisegen._kernels.osc` are one Python source for both targets.
 
-``@scalar`` (:func:`noisegen._jit.scalar`) registers a helper with Numba's
+``@scalar`` (:func:`noisegen._core.jit.scalar`) registers a helper with Numba's
 CPU typing registry only; numba-cuda keeps its own registry, and a CUDA
 kernel calling a CPU-only registration fails to type (found by compiling the
 kernels to PTX without a GPU; the simulator cannot see it, since it runs
@@ -22,7 +22,7 @@ _registered: set = set()
 def _shared_scalars():
     # import every module that declares @scalar helpers, then take the registry
     from ..._core.jit import SCALARS
-    from .. import biquad, osc, resample, rng  # noqa: F401
+    from .. import biquad, osc, rng  # noqa: F401
 
     return list(SCALARS)
 

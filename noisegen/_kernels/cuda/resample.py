@@ -1,7 +1,7 @@
 """CUDA windowed-sinc resampling with a different ratio per row, in one launch.
 
 The arithmetic is that of :mod:`noisegen._kernels.cpu.resample` (same tables,
-from :class:`noisegen.resample._Plan`): output sample ``k`` of row ``r`` is
+from :class:`noisegen._design.resample.Plan`): output sample ``k`` of row ``r`` is
 the dot product of the row's table row(s) with the input around
 ``floor(t_k)``. All rows' tables sit in one flat array; ``iparams[r]`` says
 where row ``r``'s table starts and how to read it:
