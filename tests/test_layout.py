@@ -31,3 +31,14 @@ def test_the_checker_sees_function_level_imports_and_cycles(tmp_path):
 def test_every_module_is_in_a_layer():
     for mod in graph.modules():
         graph.layer(mod)
+
+
+def test_the_checker_flags_a_noisegen_import_inside_a_function(tmp_path, monkeypatch):
+    pkg = tmp_path / "noisegen"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "late.py").write_text("import os\n\n\ndef f():\n    from . import early\n    import numpy\n")
+    (pkg / "early.py").write_text("")
+    monkeypatch.setattr(graph, "ROOT", tmp_path)
+    monkeypatch.setattr(graph, "PACKAGE", pkg)
+    assert graph.lazy_imports(graph.modules()) == ["noisegen.late:5"]

@@ -14,7 +14,10 @@ Rules (issue 14):
   ``_core.jit`` (jit options; the counter RNG leaf is ``_kernels.rng``);
 * no private name (``_x``) is imported from a module in another folder;
 * no module is longer than 500 lines;
-* imports point down the layer order of :data:`LAYERS`.
+* imports point down the layer order of :data:`LAYERS`;
+* noisegen modules import each other at module top, never inside a
+  function (only optional third-party packages are imported lazily), except
+  the CUDA kernels, which need numba-cuda (:data:`LAZY_ALLOWED`).
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ LAYERS = [
     ("noisegen._core",),
 ]
 KERNEL_ALLOWED = {"noisegen._core.jit"}
+#: Modules that may import noisegen modules inside functions: the CUDA kernels
+#: register their scalar helpers and compile only once numba-cuda is there.
+LAZY_ALLOWED = ("noisegen._kernels.cuda",)
 
 
 def module_name(path: Path) -> str:
@@ -156,10 +162,33 @@ def cycles(graph: dict[str, set[tuple[str, str]]]) -> list[list[str]]:
     return found
 
 
+def lazy_imports(mods: dict[str, Path]) -> list[str]:
+    """``module:line`` of every noisegen import made inside a function."""
+    found = []
+    for name, path in mods.items():
+        if name.startswith(LAZY_ALLOWED):
+            continue
+        is_pkg = path.name == "__init__.py"
+        for fn in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom):
+                    target = _resolve(name, is_pkg, node.level, node.module)
+                elif isinstance(node, ast.Import):
+                    target = node.names[0].name
+                else:
+                    continue
+                if target.split(".")[0] == "noisegen":
+                    found.append(f"{name}:{node.lineno}")
+    return found
+
+
 def violations() -> list[str]:
     mods = modules()
     graph = imports(mods)
     out = [" -> ".join(c + c[:1]) + ": import cycle" for c in cycles(graph)]
+    out += [f"{where}: a noisegen import inside a function (import at module top)" for where in lazy_imports(mods)]
     for mod, edges in sorted(graph.items()):
         for target, name in sorted(edges):
             if mod.startswith("noisegen._kernels") and not (

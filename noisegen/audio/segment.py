@@ -13,6 +13,7 @@ import numpy as np
 
 from .._core.errors import ParameterError
 from .._core.units import seconds_to_samples
+from ..effects.resample import resample
 from .io import _read_error, _soundfile, _warn_if_truncated, check_regular
 
 __all__ = ["segment_span", "read_segment", "resampled_length"]
@@ -83,7 +84,5 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
     elif mono:
         y = y.mean(axis=0)
     if rate != sample_rate:
-        from ..effects.resample import resample
-
         y = resample(np.ascontiguousarray(y), orig_sample_rate=rate, target_sample_rate=sample_rate)
     return np.ascontiguousarray(y, dtype=np.float32)

@@ -63,6 +63,9 @@ from .._core.validation import check_int, check_sample_rate
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import about
 from .._core.rng import derive_key, resolve_key
+from ..audio.io import load, save
+from ..transforms import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseResponse, Compose, Gain, SpeedPerturb,
+                          Transform, load_pipeline)
 from .manifest import FAILURES, MANIFEST, _append_line, _dedupe_manifest, read_manifest  # noqa: F401
 from .plan import (  # noqa: F401  (output_name, output_seed, check_shard, available_cpus: public within noisegen)
     Plan, _check_workers, _existing_dir, _inside, _one_line, _plan, available_cpus, check_shard, output_name, output_seed,
@@ -135,9 +138,6 @@ def default_pipeline(*, noise_dir=None, rir_dir=None, snr_db=(5.0, 20.0)):
     >>> [t["name"] for t in default_pipeline().to_dict()["transforms"]]
     ['SpeedPerturb', 'AddColoredNoise', 'Gain']
     """
-    from ..transforms import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseResponse, Compose, Gain,
-                             SpeedPerturb)
-
     lo, hi = snr_db
     steps = [SpeedPerturb(factors=(0.9, 1.0, 1.1), p=0.5)]
     if rir_dir is not None:
@@ -152,8 +152,6 @@ def default_pipeline(*, noise_dir=None, rir_dir=None, snr_db=(5.0, 20.0)):
 
 
 def _as_pipeline(pipeline):
-    from ..transforms import Transform, load_pipeline
-
     if pipeline is None:
         return default_pipeline()
     if isinstance(pipeline, Transform):
@@ -208,8 +206,6 @@ def _same_bytes(a: str, b: str) -> bool:
 
 def _process(task):
     """Load one input and write its outputs; returns ``(rel, [result dicts])`` (never raises)."""
-    from ..audio.io import load, save
-
     in_dir, out_dir, in_real, rel, jobs, settings, fingerprint = task
     results = []
     try:
@@ -477,9 +473,6 @@ def replay(line, *, in_dir=None, out_path=None):
         The input's bytes differ from those the line records (it was edited
         since), so the result will differ from the original output.
     """
-    from ..audio.io import load, save
-    from ..transforms import Transform
-
     if isinstance(line, str):
         line = json.loads(line)
     pipeline = Transform.from_dict(line["pipeline"])

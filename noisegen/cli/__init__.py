@@ -21,6 +21,9 @@ import warnings
 
 from . import augment
 from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, int_in, sample_rate_arg
+from .. import __version__, synth
+from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
+from ..audio.io import info, save
 
 __all__ = ["main"]
 
@@ -68,8 +71,6 @@ def _finite_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
-
     parser = _Parser(prog="noisegen", description="Synthesise, inspect and augment audio for speech models.")
     parser.add_argument("--version", action="version", version=f"noisegen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -139,8 +140,6 @@ def _check_options(args) -> None:
 def _synthesise(args):
     import numpy as np
 
-    from .. import synth
-
     sr = args.sample_rate
     n = round(args.duration_s * sr)
     n_channels = None if args.channels == 1 else args.channels
@@ -166,8 +165,6 @@ def _synthesise(args):
 
 
 def _run_synth(args) -> int:
-    from ..audio.io import save
-
     _check_options(args)
     y = _synthesise(args)
     save(args.out, y, sample_rate=args.sample_rate, subtype=args.subtype)
@@ -182,9 +179,6 @@ def _db(value: float) -> str:
 
 
 def _run_info(args) -> int:
-    from .._core.errors import NoisegenError
-    from ..audio.io import info
-
     status = 0
     for path in args.files:
         try:
@@ -229,8 +223,6 @@ def _describe(exc: BaseException) -> str:
 
 def _warning_printer(prog: str, fallback):
     """``warnings.showwarning`` that prints a NoisegenWarning at once, as one line (no source line)."""
-    from .._core.errors import NoisegenWarning
-
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, NoisegenWarning):
             _say(f"{prog}: warning: {' '.join(str(message).split())}")
@@ -260,8 +252,6 @@ def _silence_stdout() -> None:
 
 def main(argv=None) -> int:
     """Run the ``noisegen`` command; return its exit status."""
-    from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
-
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv:  # bare `noisegen`: say how it is used

@@ -11,6 +11,9 @@ import os
 import sys
 
 from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, sample_rate_arg
+from .._core.errors import NoisegenError, ParameterError
+from ..batch import augment_folder, check_shard, default_pipeline
+from ..transforms import load_pipeline
 
 __all__ = ["add_parser", "run"]
 
@@ -31,9 +34,6 @@ MAX_SEED = 2**64 - 1
 
 
 def _shard(text):
-    from ..batch import check_shard
-    from .._core.errors import ParameterError
-
     try:
         return check_shard(text)
     except ParameterError as exc:
@@ -131,16 +131,11 @@ def _describe(exc) -> str:
 
 def run(args) -> int:
     """Run ``noisegen augment`` for parsed ``args``; returns the exit status."""
-    from ..batch import augment_folder, default_pipeline
-    from .._core.errors import NoisegenError, ParameterError
-
     problem = _check_args(args)
     if problem:
         return _error(problem)
     try:
         if args.config is not None:
-            from ..transforms import load_pipeline
-
             pipeline = load_pipeline(args.config)
         else:
             snr = tuple(args.snr_db) if args.snr_db else (5.0, 20.0)

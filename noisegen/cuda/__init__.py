@@ -261,8 +261,6 @@ def _applied(params, stage, i):
 
 def _run_cpu(batch, noise_array, params, *, sample_rate, band_order, threads=None):
     """The same chain, item by item, with the public CPU functions."""
-    from ..effects.level import gain
-
     x = np.asarray(batch)
     min_freq = check_min_freq(params.get("noise_min_freq_hz"), sample_rate)
     b, t = x.shape

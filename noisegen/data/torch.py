@@ -31,6 +31,10 @@ before the dataset is made finishes its interrupted pass first. With
 
 from __future__ import annotations
 
+from .._core.errors import ParameterError
+from .batch import collate as _stack
+from .stream import AugmentStream
+
 __all__ = ["AugmentDataset", "collate"]
 
 _CLASS = None
@@ -63,11 +67,7 @@ def _dataset_class():
 
             def __init__(self, stream, *, batch_size=None, drop_last=False):
                 super().__init__()
-                from .stream import AugmentStream
-
                 if not isinstance(stream, AugmentStream):
-                    from .._core.errors import ParameterError
-
                     raise ParameterError(f"stream must be an AugmentStream, got {type(stream).__name__}")
                 self.stream = stream
                 self.batch_size = batch_size
@@ -212,8 +212,6 @@ def collate(chunks) -> dict:
     chunk's manifest fields, ``{}`` for files and arrays).
     """
     import torch
-
-    from .batch import collate as _stack
 
     batch = _stack(chunks)
     return {

@@ -36,6 +36,7 @@ from .._design import room as design
 from .._core.validation import show_value, check_float_dtype, check_int, check_output_size, check_real, check_sample_rate
 from .._core.errors import ParameterError
 from .._core.rng import check_rng, derive_key, resolve_key
+from .._kernels.cpu import room as kernels
 
 __all__ = ["simulate_rir", "simulate_rirs"]
 
@@ -130,7 +131,6 @@ def rir_length(room, rt60_s, sample_rate):
 
 def _render(out, sample_rate, room, source, mics, rt60, max_order, key):
     """Write one room's responses into ``out`` (float64, zeros, ``(n_mics, >= rir_length)``)."""
-    from .._kernels.cpu import room as kernels
 
     c = design.SPEED_OF_SOUND
     t_c = design.crossover_s(room)

@@ -35,6 +35,8 @@ from .resample import _apply as _resample_to_length
 from .._design.resample import filter_table
 from .._design.ratios import exact_ratio
 from .._gpu.ops import cuda_speed
+from .._kernels.cpu import pvoc as pvoc_kernels
+from .._kernels.cpu import wsola as wsola_kernels
 
 __all__ = ["speed", "time_stretch", "pitch_shift"]
 
@@ -114,7 +116,6 @@ def _hann(length, dtype_char):
 
 def _wsola(y, n_out, sample_rate):
     """WSOLA of ``y`` (2-D, C-contiguous) to exactly ``n_out`` samples."""
-    from .._kernels.cpu import wsola as k
 
     n_ch, n = y.shape
     hop = max(2, int(round(WSOLA_HOP_S * sample_rate)))
@@ -134,12 +135,12 @@ def _wsola(y, n_out, sample_rate):
     csum = np.empty(total + 1)
     guide_d = np.empty(total // dec, dtype=y.dtype)
     csum_d = np.empty(guide_d.shape[0] + 1)
-    k.wsola_guide(guide, dec, csum, guide_d, csum_d)
+    wsola_kernels.wsola_guide(guide, dec, csum, guide_d, csum_d)
     positions = np.empty(n_frames, dtype=np.float64)
-    k.wsola_positions(guide, csum, guide_d, csum_d, dec, hop, tol, n, max(n_out, 1), pad, positions)
+    wsola_kernels.wsola_positions(guide, csum, guide_d, csum_d, dec, hop, tol, n, max(n_out, 1), pad, positions)
     window = _hann(2 * hop, y.dtype.char)
     out = np.zeros((n_ch, (n_frames + 1) * hop), dtype=y.dtype)
-    k.wsola_overlap_add(xp, positions, hop, window, _frac_table(y.dtype.char), out)
+    wsola_kernels.wsola_overlap_add(xp, positions, hop, window, _frac_table(y.dtype.char), out)
     return out[:, hop : hop + n_out]
 
 
@@ -151,7 +152,6 @@ def _phase_vocoder(y, n_out, sample_rate):
     """Phase-locked phase vocoder of ``y`` (2-D) to exactly ``n_out`` samples."""
     import scipy.fft
 
-    from .._kernels.cpu import pvoc as k
 
     n_ch, n = y.shape
     n_fft = 2 ** max(4, int(round(math.log2(PVOC_FRAME_S * sample_rate))))
@@ -167,12 +167,12 @@ def _phase_vocoder(y, n_out, sample_rate):
     n_out_frames = -(-n_out // hop) + 1
     steps = np.arange(n_out_frames) * (n / n_out)
     out_spec = np.empty((n_ch, n_out_frames, spec.shape[-1]), dtype=spec.dtype)
-    k.pvoc_frames(spec, steps, hop, n_fft, out_spec)
+    pvoc_kernels.pvoc_frames(spec, steps, hop, n_fft, out_spec)
     out_frames = np.ascontiguousarray(scipy.fft.irfft(out_spec, n=n_fft, axis=-1).astype(y.dtype))
     total = (n_out_frames - 1) * hop + n_fft
     out = np.zeros((n_ch, total), dtype=y.dtype)
     norm = np.zeros(total, dtype=y.dtype)
-    k.overlap_add(out_frames, window, hop, out, norm)
+    pvoc_kernels.overlap_add(out_frames, window, hop, out, norm)
     out = out[:, n_fft // 2 : n_fft // 2 + n_out]
     norm = norm[n_fft // 2 : n_fft // 2 + n_out]
     return out / np.maximum(norm, np.finfo(y.dtype).tiny)

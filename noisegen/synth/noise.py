@@ -31,6 +31,7 @@ from .._core.rng import check_rng, resolve_key
 from .._design.noise import INIT_STREAM, check_beta, check_min_freq, design_bank, initial_state, run_bank
 from .._design.sections import speech_shaped_sos
 from .._gpu.ops import cuda_colored_noise
+from .._kernels.cpu import noise as kernels
 
 __all__ = [
     "white_noise",
@@ -131,8 +132,6 @@ class NoiseGenerator:
         # so the first sample is already stationary (no start-up transient).
         from scipy.signal import sosfilt
 
-        from .._kernels.cpu import noise as kernels
-
         warm = np.empty((self.n_channels, self.sample_rate))
         kernels.white(warm, np.uint64(self.key), INIT_STREAM, 0)
         _, self._zi = sosfilt(self._sos, warm, axis=-1, zi=self._zi)
@@ -141,7 +140,6 @@ class NoiseGenerator:
         """The next ``n_samples`` samples, shape ``(n,)`` or ``(n_channels, n)``
         (at most ``noisegen._core.validation.MAX_SAMPLES`` samples over all channels)."""
         n = check_n_samples(n_samples, n_channels=None if self._mono else self.n_channels)
-        from .._kernels.cpu import noise as kernels
 
         if self.kind == "speech":
             from scipy.signal import sosfilt

@@ -30,6 +30,7 @@ from .._core.validation import (
 )
 from .._core.errors import ParameterError
 from .._design.sections import LTASS_CENTERS_HZ, LTASS_LEVELS_DB, speech_shaped_sos  # noqa: F401
+from .._kernels.cpu import osc
 from .noise import NoiseGenerator
 
 __all__ = [
@@ -89,7 +90,6 @@ def _channels(row: np.ndarray, n_channels):
 
 
 def _fill(kernel_name: str, n: int, dtype, *args) -> np.ndarray:
-    from .._kernels.cpu import osc
 
     out = np.empty(n, dtype=dtype)
     if n:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._core.errors import ParameterError
+from .._core.validation import check_sample_rate
 from .base import Transform, index_param
 from ..audio.bank import NoiseBank
 from .room_simulator import as_room_simulator
@@ -63,8 +64,6 @@ class ApplyImpulseResponse(Transform):
         if self._room is not None:
             return
         if rir_sample_rate is not None:
-            from .._core.validation import check_sample_rate
-
             rir_sample_rate = check_sample_rate(rir_sample_rate, "rir_sample_rate")
         self._bank = rir if isinstance(rir, NoiseBank) else NoiseBank(rir, source_sample_rate=rir_sample_rate, name="rir")
 
