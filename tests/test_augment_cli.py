@@ -563,12 +563,12 @@ def test_full_disk_exits_1_with_one_line(corpus, tmp_path, capsys, monkeypatch, 
     import errno
 
     import noisegen.batch
-    import noisegen.audio.io
+    import noisegen.batch.work
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(noisegen.audio.io, "save", full) if where == "save" else monkeypatch.setattr(
+    monkeypatch.setattr(noisegen.batch.work, "save", full) if where == "save" else monkeypatch.setattr(
         noisegen.batch, "_append_line", full)
     out = tmp_path / "out"
     assert augment(*default_args(corpus, out, "--copies", 3)) == 1

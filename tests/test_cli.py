@@ -205,12 +205,12 @@ def test_info_into_a_closed_pipe_is_quiet(tmp_path):
 def test_synth_full_disk_exits_1(tmp_path, capsys, monkeypatch):
     import errno
 
-    import noisegen.audio.io
+    import noisegen.cli
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(noisegen.audio.io, "save", full)
+    monkeypatch.setattr(noisegen.cli, "save", full)  # where the synth command writes
     status, _, err = _main(capsys, "synth", "pink", str(tmp_path / "x.wav"), "--duration-s", "1")
     assert status == 1 and err.count("\n") == 1 and "No space left" in err and "Traceback" not in err
 

@@ -36,7 +36,7 @@ MAX_LINES = 500
 #: transforms; ``noisegen._gpu`` holds the CUDA targets of the functional API,
 #: below it).
 LAYERS = [
-    ("noisegen", "noisegen.__main__", "noisegen.torch", "noisegen.lhotse", "noisegen.hf", "noisegen.cli"),
+    ("noisegen", "noisegen.__main__", "noisegen.torch", "noisegen.lhotse", "noisegen.hf", "noisegen.ray", "noisegen.cli"),
     ("noisegen.batch",),
     ("noisegen.data",),
     ("noisegen.cuda",),

@@ -44,7 +44,6 @@ How it stays reproducible and safe:
 
 from __future__ import annotations
 
-import errno
 import json
 import multiprocessing
 import os
@@ -66,6 +65,8 @@ from .._core.rng import derive_key, resolve_key
 from ..audio.io import load, save
 from ..transforms import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseResponse, Compose, Gain, SpeedPerturb,
                           Transform, load_pipeline)
+from .work import PEAK_LIMIT, _init_pool_worker, _init_worker, _process, _render  # noqa: F401
+from .ray_engine import check_engine, run_tasks
 from .manifest import FAILURES, MANIFEST, _append_line, _dedupe_manifest, read_manifest  # noqa: F401
 from .plan import (  # noqa: F401  (output_name, output_seed, check_shard, available_cpus: public within noisegen)
     Plan, _check_workers, _existing_dir, _inside, _one_line, _plan, available_cpus, check_shard, output_name, output_seed,
@@ -75,8 +76,6 @@ __all__ = ["augment_folder", "default_pipeline", "replay", "read_manifest", "Aug
 
 FORMATS = {"wav": "WAV", "flac": "FLAC"}
 SUBTYPES = ("PCM_16", "FLOAT")
-#: Outputs louder than full scale are scaled down to this peak (recorded as ``peak_scale``).
-PEAK_LIMIT = 0.99
 
 
 @dataclass
@@ -161,106 +160,6 @@ def _as_pipeline(pipeline):
     raise ParameterError(f"pipeline must be a Transform, a dict or a JSON file path, got {type(pipeline).__name__}")
 
 
-# -- paths, seeds, shards ------------------------------------------------------------------------
-_PIPELINE = None  # the pipeline of this process (set before forking, or by the worker initializer)
-
-
-def _init_worker(pipeline):
-    global _PIPELINE
-    _PIPELINE = pipeline
-
-
-def _init_pool_worker(pipeline):
-    """A pool worker leaves Ctrl-C to the parent, which terminates the pool (no worker tracebacks)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent while forking
-    _init_worker(pipeline)
-
-
-def _render(pipeline, y, sample_rate, *, seed=None, params=None, scale=None):
-    """Run (``seed``) or replay (``params``) the pipeline; return (audio, params, peak_scale).
-
-    A replay applies the recorded ``scale`` when given (else it derives it the
-    same way: outputs above full scale are scaled to :data:`PEAK_LIMIT`).
-    """
-    if params is None:
-        out = pipeline(y, sample_rate=sample_rate, rng=seed)
-        params = pipeline.last_params
-    else:
-        out = pipeline.apply_params(y, sample_rate=sample_rate, params=params)
-    if not np.all(np.isfinite(out)):
-        raise ValueError("the pipeline produced non-finite samples")
-    if scale is None:
-        peak = float(np.max(np.abs(out))) if out.size else 0.0
-        scale = PEAK_LIMIT / peak if peak > 1.0 else 1.0
-    if scale != 1.0:
-        out = (out * np.float32(scale)).astype(out.dtype)
-    return out, params, float(scale)
-
-
-def _same_bytes(a: str, b: str) -> bool:
-    import filecmp
-
-    return filecmp.cmp(a, b, shallow=False)
-
-
-def _process(task):
-    """Load one input and write its outputs; returns ``(rel, [result dicts])`` (never raises)."""
-    in_dir, out_dir, in_real, rel, jobs, settings, fingerprint = task
-    results = []
-    try:
-        path = os.path.join(in_dir, rel)
-        y, sr = load(path, sample_rate=settings["sample_rate"], dtype=np.float32)
-        if y.shape[-1] == 0:
-            raise ValueError("the file holds no samples")
-        st = os.stat(path)
-        if (st.st_size, st.st_mtime_ns) != (fingerprint["input_size"], fingerprint["input_mtime_ns"]):
-            raise ValueError("the input changed while this run was reading it; rerun to pick up the new version")
-    except Exception as exc:  # noqa: BLE001 - any unreadable input is a recorded failure
-        return rel, [{"ok": False, "input": rel, "output": None, "error": _one_line(exc)}]
-    for job in jobs:
-        out_path = os.path.join(out_dir, job["output"])
-        try:
-            folder = os.path.dirname(out_path)
-            os.makedirs(folder, exist_ok=True)
-            if _inside(os.path.realpath(folder), in_real):
-                raise ValueError(f"refusing to write inside the input folder: {out_path}")
-            with about(f"input {rel!r}"):  # named in the pipeline's warnings
-                out, params, scale = _render(_PIPELINE, y, sr, seed=job["seed"])
-            exists = os.path.exists(out_path)
-            target = out_path
-            if exists:  # write beside it, then compare: never overwrite without being asked
-                target = os.path.join(folder, f".{os.path.basename(out_path)}.{os.getpid()}.cmp.{settings['format']}")
-            save(target, out, sample_rate=sr, subtype=settings["subtype"])
-            if exists:
-                same = _same_bytes(target, out_path)
-                if same or settings["overwrite"] or job["replace"]:
-                    os.replace(target, out_path)
-                else:
-                    os.unlink(target)
-                    raise FileExistsError(f"{job['output']} exists with different content (pass --overwrite)")
-            n_channels = 1 if out.ndim == 1 else out.shape[0]
-            line = {
-                "input": rel, "output": job["output"], "copy": job["copy"], "seed": job["seed"],
-                "sample_rate": sr, "n_samples": int(out.shape[-1]), "n_channels": n_channels,
-                "duration_s": out.shape[-1] / sr, "format": settings["format"], "subtype": settings["subtype"],
-                "peak_scale": scale, "params": params, "pipeline": settings["pipeline"],
-                "in_dir": in_dir, "job": job["job"], **fingerprint,
-            }
-            results.append({"ok": True, "line": line})
-        except Exception as exc:  # noqa: BLE001
-            fatal = isinstance(exc, OSError) and exc.errno in _FATAL_ERRNOS
-            results.append({"ok": False, "input": rel, "output": job["output"], "error": _one_line(exc),
-                            "fatal": exc.errno if fatal else None})
-            if fatal:  # a full disk fails every output alike: stop here, the parent stops the run
-                break
-    return rel, results
-
-
-#: Write errors that no other input would escape: the run stops (exit 1) instead of failing every file.
-_FATAL_ERRNOS = frozenset(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EROFS) if e is not None)
-
-
 def _check_out_dir(out_dir: str, in_real: str) -> str:
     out_real = os.path.realpath(out_dir)
     if _inside(out_real, in_real):
@@ -277,7 +176,7 @@ def _check_out_dir(out_dir: str, in_real: str) -> str:
 
 
 def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None, workers=1, seed=0, shard=None,
-                   overwrite=False, format="wav", subtype="PCM_16", progress=None):
+                   overwrite=False, format="wav", subtype="PCM_16", progress=None, engine="local", ray_address=None):
     """Write ``copies`` augmented versions of every audio file under ``in_dir`` into ``out_dir``.
 
     Parameters
@@ -307,6 +206,13 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
     progress : bool or None
         Report progress on stderr (a bar on a terminal, a line every 10 s
         otherwise); ``None``: only when stderr is a terminal.
+    engine : {"local", "ray"}
+        ``"ray"`` runs the inputs as Ray tasks (``workers`` is then unused);
+        the outputs and the manifest are byte-identical to a local run.
+        Needs ``pip install "noisegen[ray]"``.
+    ray_address : str or None
+        With ``engine="ray"``: the cluster to join; ``None`` starts a local
+        Ray instance (or uses the one this process has joined).
 
     Returns
     -------
@@ -331,6 +237,7 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
     workers = _check_workers(workers)
     seed = check_int(seed, "seed", low=0)
     shard = check_shard(shard)
+    engine = check_engine(engine, ray_address)
     fmt = format.lower() if isinstance(format, str) else format
     if fmt not in FORMATS:
         raise ParameterError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
@@ -358,7 +265,7 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
         plan = _plan(in_dir, out_dir, in_real, summary, settings, copies=copies, seed=seed, shard=shard,
                      pipeline_json=pipeline_json)
         _prepare(pipeline, plan, sample_rate)
-        _run(pipeline, plan, out_dir, summary, progress)
+        _run(pipeline, plan, out_dir, summary, progress, engine, ray_address)
     summary.n_failed = len(summary.failures)
     summary.wall_s = time.perf_counter() - t0
     return summary
@@ -381,7 +288,8 @@ def _prepare(pipeline, plan: Plan, sample_rate) -> None:
             raise ParameterError(f"pipeline: {' '.join(str(exc).split())}") from None
 
 
-def _run(pipeline, plan: Plan, out_dir: str, summary: AugmentSummary, progress) -> None:
+def _run(pipeline, plan: Plan, out_dir: str, summary: AugmentSummary, progress, engine="local",
+         ray_address=None) -> None:
     """Process the planned inputs (here or in a pool of forked workers) and record the results."""
     manifest_path, failures_path = os.path.join(out_dir, MANIFEST), os.path.join(out_dir, FAILURES)
     tasks = plan.tasks
@@ -409,7 +317,9 @@ def _run(pipeline, plan: Plan, out_dir: str, summary: AugmentSummary, progress) 
         bar.update(1, plan.estimate[rel][0])
 
     try:
-        if summary.workers == 1 or len(tasks) <= 1:
+        if engine == "ray" and tasks:  # Ray tasks, collected in plan order
+            run_tasks(pipeline, tasks, out_dir, collect, summary, address=ray_address)
+        elif summary.workers == 1 or len(tasks) <= 1:
             summary.workers = 1
             _init_worker(pipeline)
             for task in tasks:

@@ -89,6 +89,10 @@ def add_parser(subparsers):
                    help="worker processes (0: one per CPU; capped at the CPUs available; default 1)")
     p.add_argument("--seed", type=_positive_int(0, MAX_SEED), default=0, metavar="S", help="base seed (default 0)")
     p.add_argument("--shard", type=_shard, default=None, metavar="K/N", help="process only shard K of N")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="run on this machine (default) or as Ray tasks (needs pip install \"noisegen[ray]\")")
+    p.add_argument("--ray-address", metavar="A", default=None,
+                   help="with --engine ray: the Ray cluster to join (default: start a local Ray instance)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs that differ")
     p.add_argument("--format", choices=("wav", "flac"), default="wav", help="output format (default wav)")
     p.add_argument("--subtype", choices=("PCM_16", "FLOAT"), default="PCM_16", help="sample format (default PCM_16)")
@@ -149,6 +153,7 @@ def run(args) -> int:
             args.in_dir, args.out_dir, pipeline=pipeline, copies=args.copies, sample_rate=args.sample_rate,
             workers=args.workers, seed=args.seed, shard=args.shard, overwrite=args.overwrite, format=args.format,
             subtype=args.subtype, progress=args.progress,
+            engine=args.engine, ray_address=args.ray_address,
         )
     except KeyboardInterrupt:
         print("noisegen augment: interrupted; rerun the same command to resume", file=sys.stderr)

@@ -1,0 +1,200 @@
+"""``augment --engine ray``: the folder job's planned tasks run as Ray tasks.
+
+:func:`noisegen.batch.augment_folder` plans, prepares the banks and records the
+results exactly as for a local run; only the execution of the planned tasks
+differs (:func:`run_tasks`):
+
+- **Same work, same bytes.** Each Ray task runs :func:`noisegen.batch.work._process`
+  on a few consecutive inputs of the plan (up to ``_MAX_GROUP``; fewer when
+  that would leave CPUs idle): it renders with each output's own seed and
+  writes each output atomically (temp file, then rename) on the shared
+  filesystem.
+- **Plan order.** Results come back in any order; the driver holds them and
+  hands them to ``collect`` (which appends the manifest lines and updates the
+  progress) in plan order, so ``manifest.jsonl`` is byte-identical to a
+  ``--workers 1`` run.
+- **Banks once per worker process.** The prepared pipeline (banks loaded by the
+  driver) is pickled once into the object store; a worker process unpickles it
+  on its first task and keeps it for the next ones.
+- **Failures.** A task whose worker dies is retried by Ray (``max_retries``);
+  the dead attempt leaves at most a temp file, removed at the end of the run
+  (and by the next run, as for a killed local run). A task that still fails
+  is recorded as a failure of each of its inputs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+
+from .._core.errors import ParameterError
+from ..data.ray import INSTALL_HINT, import_ray  # noqa: F401  (re-exported for the CLI's message)
+from . import work
+from .plan import _TMP_RE, _one_line
+
+__all__ = ["run_tasks", "check_engine", "MAX_RETRIES"]
+
+#: Attempts Ray makes again when a task's worker process dies.
+MAX_RETRIES = 3
+#: Ray tasks in flight per cluster CPU: enough to keep every CPU busy, few enough to bound the held results.
+_IN_FLIGHT_PER_CPU = 4
+#: Planned tasks (inputs) per Ray task at most: amortises Ray's per-task cost over short files.
+_MAX_GROUP = 8
+#: ... while leaving at least this many Ray tasks per CPU, so the CPUs stay balanced to the end.
+_GROUPS_PER_CPU = 8
+
+
+# -- worker side ------------------------------------------------------------------------------
+_PIPELINES: dict = {}  # this worker process's unpickled pipelines, by object ref
+
+
+def _remote_process(box, tasks):
+    """A run of consecutive planned tasks on a Ray worker; ``box`` is ``[ref to the pickled pipeline]``.
+
+    The ref travels in a list so Ray does not fetch it for every task: the
+    worker fetches and unpickles it once and keeps it.
+    """
+    import ray
+
+    ref = box[0]
+    pipeline = _PIPELINES.get(ref.hex())
+    if pipeline is None:
+        pipeline = _PIPELINES[ref.hex()] = pickle.loads(ray.get(ref))
+    work._init_worker(pipeline)
+    return [work._process(task) for task in tasks]
+
+
+# -- driver side ------------------------------------------------------------------------------
+def _probe(address: str, timeout_s: float = 5.0) -> None:
+    """Refuse a ``host:port`` nobody listens on at once (Ray itself retries for minutes)."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return  # "auto", "ray://...": left to Ray
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ParameterError(f"ray_address {address!r}: no Ray cluster answers there "
+                             f"({exc.strerror or exc}); start one with `ray start --head`") from None
+
+
+def _connect(ray, address):
+    """Join ``address`` (or start a local instance); returns whether this call started it."""
+    if ray.is_initialized():
+        return False
+    if address:
+        _probe(address)
+    kwargs = {"address": address} if address else {"include_dashboard": False}
+    try:
+        ray.init(**kwargs, log_to_driver=True, logging_level=logging.WARNING)  # no INFO lines in the CLI's output
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        raise ParameterError(f"ray_address {address!r}: cannot join the Ray cluster: "
+                             f"{' '.join(str(exc).split())}") from None
+    return True
+
+
+def run_tasks(pipeline, tasks, out_dir, collect, summary, *, address=None, max_retries=MAX_RETRIES) -> None:
+    """Run the planned ``tasks`` on Ray and pass each result to ``collect`` in plan order.
+
+    Parameters
+    ----------
+    pipeline : Transform
+        The prepared pipeline (banks loaded at the rates the inputs need).
+    tasks : list
+        The plan's tasks (arguments of :func:`noisegen.batch.work._process`).
+    out_dir : str
+        The output folder (for the temp files of killed attempts).
+    collect : callable
+        Records one ``(rel, results)``; may raise to stop the run (a full disk).
+    summary : AugmentSummary
+        ``workers`` is set to the cluster's CPU count.
+    address : str or None
+        A Ray cluster to join (``ray start --head`` prints it); ``None``
+        starts a local instance (or uses the one this process already joined).
+    """
+    ray = import_ray()
+    started = _connect(ray, address)
+    try:
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        summary.workers = cpus
+        remote = ray.remote(max_retries=max_retries, num_cpus=1)(_remote_process)
+        box = [ray.put(pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL))]
+        size = max(1, min(_MAX_GROUP, len(tasks) // (cpus * _GROUPS_PER_CPU)))
+        groups = [tasks[i:i + size] for i in range(0, len(tasks), size)]  # consecutive: plan order kept
+        _drive(ray, remote, box, groups, collect, cpus * _IN_FLIGHT_PER_CPU)
+    finally:
+        cleanup_temps(out_dir, tasks)
+        if started:
+            ray.shutdown()
+
+
+def _drive(ray, remote, box, groups, collect, window) -> None:
+    """Keep ``window`` Ray tasks (groups of planned tasks) in flight; hand results to ``collect`` in plan order."""
+    pending: dict = {}  # ref -> group index
+    done: dict = {}  # group index -> its results, waiting for the groups before it
+    submitted = flushed = 0
+    try:
+        while flushed < len(groups):
+            while submitted < len(groups) and len(pending) < window:
+                pending[remote.remote(box, groups[submitted])] = submitted
+                submitted += 1
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                i = pending.pop(ref)
+                done[i] = _results(ray, ref, groups[i])
+            while flushed in done:
+                for result in done.pop(flushed):
+                    collect(result)
+                flushed += 1
+    finally:
+        for ref in pending:  # stopped early (a full disk, Ctrl-C): nothing more is to be written
+            ray.cancel(ref)
+
+
+def _results(ray, ref, group):
+    """The group's ``[(rel, results)]``, or a failure of each of its inputs when Ray gave up on it."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayError as exc:
+        error = "on Ray: " + _one_line(exc).split("\n", 1)[0][:500]
+        return [(task[3], [{"ok": False, "input": task[3], "output": None, "error": error}]) for task in group]
+
+
+def cleanup_temps(out_dir: str, tasks) -> int:
+    """Remove the temp files that killed attempts left for the outputs of ``tasks``; returns how many.
+
+    Only the folders of those outputs are listed, and only their temps removed.
+    """
+    by_folder: dict = {}
+    for task in tasks:
+        for job in task[4]:
+            folder, name = os.path.split(os.path.join(out_dir, job["output"]))
+            by_folder.setdefault(folder, set()).add(name)
+    removed = 0
+    for folder, names in by_folder.items():
+        try:
+            entries = os.listdir(folder)
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            m = _TMP_RE.match(entry) if entry.startswith(".") else None
+            if m is not None and m.group("base") in names:
+                os.unlink(os.path.join(folder, entry))
+                removed += 1
+    return removed
+
+
+def check_engine(engine, ray_address=None) -> str:
+    """``engine`` checked: ``"local"`` or ``"ray"`` (then Ray must import); ``ray_address`` only with ``"ray"``."""
+    if engine not in ("local", "ray"):
+        raise ParameterError(f"engine must be 'local' or 'ray', got {engine!r}")
+    if ray_address is not None:
+        if engine != "ray":
+            raise ParameterError(f"ray_address {ray_address!r} needs engine='ray', got engine={engine!r}")
+        if not isinstance(ray_address, str) or not ray_address.strip():
+            raise ParameterError(f"ray_address must be a non-empty string such as 'head-node:6379', got {ray_address!r}")
+    if engine == "ray":
+        import_ray()
+    return engine

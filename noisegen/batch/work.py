@@ -1,0 +1,118 @@
+"""The work of one input in ``noisegen augment``: load it, render its copies, write each atomically.
+
+Runs in the main process, in forked pool workers and in Ray workers alike;
+:func:`_init_worker` gives the process its pipeline first.
+"""
+
+from __future__ import annotations
+
+import errno
+import filecmp
+import os
+import signal
+
+import numpy as np
+
+from .._core.labels import about
+from ..audio.io import load, save
+from .plan import _inside, _one_line
+
+#: Outputs louder than full scale are scaled down to this peak (recorded as ``peak_scale``).
+PEAK_LIMIT = 0.99
+
+
+_PIPELINE = None  # the pipeline of this process (set before forking, or by the worker initializer)
+
+
+def _init_worker(pipeline):
+    global _PIPELINE
+    _PIPELINE = pipeline
+
+
+def _init_pool_worker(pipeline):
+    """A pool worker leaves Ctrl-C to the parent, which terminates the pool (no worker tracebacks)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent while forking
+    _init_worker(pipeline)
+
+
+def _render(pipeline, y, sample_rate, *, seed=None, params=None, scale=None):
+    """Run (``seed``) or replay (``params``) the pipeline; return (audio, params, peak_scale).
+
+    A replay applies the recorded ``scale`` when given (else it derives it the
+    same way: outputs above full scale are scaled to :data:`PEAK_LIMIT`).
+    """
+    if params is None:
+        out = pipeline(y, sample_rate=sample_rate, rng=seed)
+        params = pipeline.last_params
+    else:
+        out = pipeline.apply_params(y, sample_rate=sample_rate, params=params)
+    if not np.all(np.isfinite(out)):
+        raise ValueError("the pipeline produced non-finite samples")
+    if scale is None:
+        peak = float(np.max(np.abs(out))) if out.size else 0.0
+        scale = PEAK_LIMIT / peak if peak > 1.0 else 1.0
+    if scale != 1.0:
+        out = (out * np.float32(scale)).astype(out.dtype)
+    return out, params, float(scale)
+
+
+def _same_bytes(a: str, b: str) -> bool:
+    return filecmp.cmp(a, b, shallow=False)
+
+
+def _process(task):
+    """Load one input and write its outputs; returns ``(rel, [result dicts])`` (never raises)."""
+    in_dir, out_dir, in_real, rel, jobs, settings, fingerprint = task
+    results = []
+    try:
+        path = os.path.join(in_dir, rel)
+        y, sr = load(path, sample_rate=settings["sample_rate"], dtype=np.float32)
+        if y.shape[-1] == 0:
+            raise ValueError("the file holds no samples")
+        st = os.stat(path)
+        if (st.st_size, st.st_mtime_ns) != (fingerprint["input_size"], fingerprint["input_mtime_ns"]):
+            raise ValueError("the input changed while this run was reading it; rerun to pick up the new version")
+    except Exception as exc:  # noqa: BLE001 - any unreadable input is a recorded failure
+        return rel, [{"ok": False, "input": rel, "output": None, "error": _one_line(exc)}]
+    for job in jobs:
+        out_path = os.path.join(out_dir, job["output"])
+        try:
+            folder = os.path.dirname(out_path)
+            os.makedirs(folder, exist_ok=True)
+            if _inside(os.path.realpath(folder), in_real):
+                raise ValueError(f"refusing to write inside the input folder: {out_path}")
+            with about(f"input {rel!r}"):  # named in the pipeline's warnings
+                out, params, scale = _render(_PIPELINE, y, sr, seed=job["seed"])
+            exists = os.path.exists(out_path)
+            target = out_path
+            if exists:  # write beside it, then compare: never overwrite without being asked
+                target = os.path.join(folder, f".{os.path.basename(out_path)}.{os.getpid()}.cmp.{settings['format']}")
+            save(target, out, sample_rate=sr, subtype=settings["subtype"])
+            if exists:
+                same = _same_bytes(target, out_path)
+                if same or settings["overwrite"] or job["replace"]:
+                    os.replace(target, out_path)
+                else:
+                    os.unlink(target)
+                    raise FileExistsError(f"{job['output']} exists with different content (pass --overwrite)")
+            n_channels = 1 if out.ndim == 1 else out.shape[0]
+            line = {
+                "input": rel, "output": job["output"], "copy": job["copy"], "seed": job["seed"],
+                "sample_rate": sr, "n_samples": int(out.shape[-1]), "n_channels": n_channels,
+                "duration_s": out.shape[-1] / sr, "format": settings["format"], "subtype": settings["subtype"],
+                "peak_scale": scale, "params": params, "pipeline": settings["pipeline"],
+                "in_dir": in_dir, "job": job["job"], **fingerprint,
+            }
+            results.append({"ok": True, "line": line})
+        except Exception as exc:  # noqa: BLE001
+            fatal = isinstance(exc, OSError) and exc.errno in _FATAL_ERRNOS
+            results.append({"ok": False, "input": rel, "output": job["output"], "error": _one_line(exc),
+                            "fatal": exc.errno if fatal else None})
+            if fatal:  # a full disk fails every output alike: stop here, the parent stops the run
+                break
+    return rel, results
+
+
+#: Write errors that no other input would escape: the run stops (exit 1) instead of failing every file.
+_FATAL_ERRNOS = frozenset(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EROFS) if e is not None)

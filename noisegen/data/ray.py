@@ -1,0 +1,256 @@
+"""Training-time augmentation on Ray Data: :func:`augment` maps a Ray Dataset through a pipeline.
+
+::
+
+    import ray, noisegen.ray
+    ds = ray.data.read_binary_files("s3://bucket/speech/", include_paths=True)   # columns: bytes, path
+    ds = noisegen.ray.augment(ds, pipeline, seed=0, sample_rate=16000, column="bytes", id_column="path")
+    for batch in ds.select_columns(["bytes"]).iter_torch_batches(batch_size=None): ...
+
+Keys. Row ``r`` of epoch ``e`` is augmented with the key
+``row_key(seed, e, r[id_column])`` (:func:`row_key`): it depends on the row's
+own id and nothing else, so the result is the same for any number of blocks,
+actors or nodes, and for any order the rows arrive in. Ray Data has no row
+index that is stable across blocks (a row's position depends on how the
+data was read and split), so the id is a column of the dataset:
+
+- ``"id"`` (the default): an integer per row, as ``ray.data.range`` or
+  ``from_items([{"id": i, "audio": y}, ...])`` give. For an integer id the key
+  equals that of item ``id`` of :class:`noisegen.AugmentStream` (same seed and
+  epoch), so the two agree.
+- a string column such as ``"path"`` (``read_binary_files(...,
+  include_paths=True)``): hashed (SHA-256) into the key.
+
+Banks. The pipeline is prepared (its noise and RIR banks loaded) once by the
+caller, then held by each actor of the pool (a callable class under
+``map_batches``), so banks are never reloaded per batch or per row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import numbers
+import pickle
+
+import numpy as np
+
+from .._core.errors import ParameterError
+from .._core.rng import derive_key, resolve_key
+from .._core.validation import check_int, check_real, check_sample_rate
+from ..audio.io import load
+from ..effects.resample import resample
+from ..transforms import Transform, load_pipeline
+
+INSTALL_HINT = 'the ray engine needs Ray: pip install "noisegen[ray]"'
+
+__all__ = ["augment", "row_key"]
+
+
+def row_key(seed, epoch: int, row_id) -> int:
+    """The key that :func:`augment` uses for the row with id ``row_id`` in ``epoch``.
+
+    ``pipeline(y, sample_rate=sr, rng=row_key(seed, epoch, row_id))`` gives
+    exactly what :func:`augment` puts in the row.
+
+    Parameters
+    ----------
+    seed : int
+        The base seed given to :func:`augment`.
+    epoch : int
+    row_id : int or str
+        A non-negative integer, or a string (a path) hashed into the key.
+
+    Examples
+    --------
+    >>> row_key(0, 0, 3) == row_key(0, 0, 3), row_key(0, 0, 3) == row_key(0, 1, 3)
+    (True, False)
+    """
+    return derive_key(resolve_key(seed, "seed"), epoch, *_id_path(row_id))
+
+
+def _id_path(row_id) -> tuple[int, ...]:
+    if isinstance(row_id, bytes):
+        row_id = row_id.decode("utf-8", "surrogateescape")
+    if isinstance(row_id, str):
+        digest = hashlib.sha256(row_id.encode("utf-8", "surrogateescape")).digest()
+        return int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:16], "little")
+    if isinstance(row_id, numbers.Integral) and not isinstance(row_id, bool) and row_id >= 0:
+        return (int(row_id),)
+    raise ParameterError(f"row id must be a non-negative integer or a string, got {type(row_id).__name__} {row_id!r}")
+
+
+class _Augmenter:
+    """The stateful ``map_batches`` callable: one per actor, holding the prepared pipeline."""
+
+    def __init__(self, box, *, seed, epoch, sample_rate, column, id_column, params_column):
+        import ray
+
+        # box = [ref to the pickled pipeline]: a small constructor argument (Ray can restart the actor
+        # from it), unpickled into writable arrays rather than read-only views into the object store
+        self.pipeline = pickle.loads(ray.get(box[0]))
+        self.pipeline.prepare(sample_rate)
+        self.seed, self.epoch, self.sample_rate = seed, epoch, sample_rate
+        self.column, self.id_column, self.params_column = column, id_column, params_column
+
+    def __call__(self, batch: dict) -> dict:
+        for name in (self.column, self.id_column):
+            if name not in batch:
+                raise ParameterError(_missing(name, self.column, self.id_column, list(batch)))
+        outs, params = [], []
+        for row_id, value in zip(batch[self.id_column], batch[self.column]):
+            y = _audio(value, self.sample_rate)
+            out = self.pipeline(y, sample_rate=self.sample_rate, rng=row_key(self.seed, self.epoch, _scalar(row_id)))
+            outs.append(np.ascontiguousarray(out))
+            params.append(json.dumps(self.pipeline.last_params, sort_keys=True, allow_nan=False))
+        return {**batch, self.column: _column(outs), self.params_column: np.array(params, dtype=object)}
+
+
+def _missing(name, column, id_column, present) -> str:
+    if name == id_column:
+        return (f"id_column {id_column!r} is not a column of the dataset (columns: {present}); the row id makes "
+                "each row's key independent of blocks and actors: give an integer or string column that is "
+                "unique per row, e.g. id_column='path' with read_binary_files(..., include_paths=True), or add "
+                "one with from_items([{'id': i, ...}])")
+    return f"column {column!r} is not a column of the dataset (columns: {present})"
+
+
+def _scalar(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _audio(value, sample_rate):
+    """A row's audio: an array (at ``sample_rate`` already), encoded file bytes, or a path."""
+    if isinstance(value, (bytes, bytearray, np.bytes_)):  # decoded as noisegen.load decodes a file
+        import soundfile as sf
+
+        data, rate = sf.read(io.BytesIO(bytes(value)), dtype="float64", always_2d=True)
+        y = data.T[0] if data.shape[1] == 1 else data.T
+        if rate != sample_rate:
+            y = resample(np.ascontiguousarray(y), orig_sample_rate=int(rate), target_sample_rate=sample_rate)
+        return np.ascontiguousarray(y, dtype=np.float32)
+    if isinstance(value, str):
+        return load(value, sample_rate=sample_rate)[0]
+    return np.asarray(value)
+
+
+def _column(arrays):
+    """Rows of one shape stack into one tensor column; rows of different lengths stay separate."""
+    if arrays and all(a.shape == arrays[0].shape and a.dtype == arrays[0].dtype for a in arrays):
+        return np.stack(arrays)
+    out = np.empty(len(arrays), dtype=object)
+    out[:] = arrays
+    return out
+
+
+def augment(dataset, pipeline, *, seed, sample_rate, column="audio", id_column="id", epoch=0,
+            params_column="params", actors=1, batch_size=16, num_cpus=1.0):
+    """Augment the audio column of a Ray Dataset with a noisegen pipeline (lazily, as Ray Data does).
+
+    Parameters
+    ----------
+    dataset : ray.data.Dataset
+        Rows with an audio ``column`` and an ``id_column``.
+    pipeline : Transform, dict or JSON file path
+        Prepared here once (banks loaded, checked), then held by every actor.
+    seed : int
+        Base seed; row keys come from ``(seed, epoch, row id)`` (:func:`row_key`).
+    sample_rate : int
+        The rate of the audio: array rows must already be at it; encoded
+        bytes (``read_binary_files``) and path strings are decoded and
+        resampled to it.
+    column : str
+        The audio column; it is replaced by the augmented audio (an array per
+        row, time on the last axis, the input's float dtype; float32 when
+        decoded). Rows that change length (speed perturbation) may differ in length.
+    id_column : str
+        A column with a unique non-negative integer or string per row (see
+        the module notes for why it is needed).
+    epoch : int
+        Call again with ``epoch + 1`` for fresh draws in the next epoch.
+    params_column : str
+        Added: each row's applied parameters (``last_params``) as a JSON
+        string, for :meth:`Transform.apply_params` replays.
+    actors : int
+        Size of the actor pool. The result does not depend on it. When Ray
+        tasks read the dataset (``read_binary_files``), keep ``actors *
+        num_cpus`` below the cluster's CPUs so the reads get one.
+    batch_size : int
+        Rows per ``map_batches`` call.
+    num_cpus : float
+        CPUs reserved per actor.
+
+    Returns
+    -------
+    ray.data.Dataset
+        Lazy; ``iter_torch_batches``, ``iter_batches``, ``take_all`` and
+        ``ray.train`` ingestion read it as any dataset (select the array
+        columns for torch: ``select_columns([column])``).
+
+    Raises
+    ------
+    noisegen.ParameterError
+        A bad argument or pipeline (before any row is read); a missing
+        column (when the dataset's schema is known).
+    """
+    ray = import_ray()
+    import ray.data  # noqa: F811 - the submodule, on the same name
+
+    if not isinstance(dataset, ray.data.Dataset):
+        raise ParameterError(f"dataset must be a ray.data.Dataset, got {type(dataset).__name__}")
+    seed = check_int(seed, "seed", low=0)
+    epoch = check_int(epoch, "epoch", low=0)
+    sample_rate = check_sample_rate(sample_rate)
+    actors = check_int(actors, "actors", low=1)
+    batch_size = check_int(batch_size, "batch_size", low=1)
+    num_cpus = check_real(num_cpus, "num_cpus", low=0.0, low_inclusive=False)
+    for name, value in (("column", column), ("id_column", id_column), ("params_column", params_column)):
+        if not isinstance(value, str) or not value:
+            raise ParameterError(f"{name} must be a non-empty column name, got {value!r}")
+    if params_column in (column, id_column):
+        raise ParameterError(f"params_column {params_column!r} must differ from column and id_column")
+    _check_columns(dataset, column, id_column)
+    pipeline = _as_pipeline(pipeline)
+    try:
+        pipeline.prepare(sample_rate)
+    except ParameterError as exc:
+        raise ParameterError(f"pipeline: {' '.join(str(exc).split())}") from None
+    kwargs = {"seed": seed, "epoch": epoch, "sample_rate": sample_rate, "column": column, "id_column": id_column,
+              "params_column": params_column}
+    box = [ray.put(pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL))]
+    return dataset.map_batches(
+        _Augmenter, fn_constructor_args=(box,), fn_constructor_kwargs=kwargs, batch_size=batch_size,
+        batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=num_cpus,
+    )
+
+
+def _check_columns(dataset, column, id_column) -> None:
+    """Refuse a missing column now when the schema is known without reading data."""
+    try:
+        schema = dataset.schema(fetch_if_missing=False)
+    except Exception:  # noqa: BLE001 - unknown schema: the actors check each batch
+        return
+    names = list(getattr(schema, "names", None) or [])
+    if not names:
+        return
+    for name in (column, id_column):
+        if name not in names:
+            raise ParameterError(_missing(name, column, id_column, names))
+
+
+def import_ray():
+    """The ``ray`` module, or a :class:`~noisegen.ParameterError` saying how to install it."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise ParameterError(f"engine='ray': {INSTALL_HINT} ({exc})") from None
+    return ray
+
+
+def _as_pipeline(pipeline):
+    if isinstance(pipeline, Transform):
+        return pipeline
+    if isinstance(pipeline, (dict, list, str)) or hasattr(pipeline, "__fspath__"):
+        return load_pipeline(pipeline)
+    raise ParameterError(f"pipeline must be a Transform, a dict or a JSON file path, got {type(pipeline).__name__}")

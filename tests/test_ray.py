@@ -1,0 +1,295 @@
+"""noisegen on Ray: ``augment --engine ray`` and :func:`noisegen.ray.augment` (issue 17).
+
+One local Ray instance with 2 CPUs serves the whole module; tests that kill
+processes or start another instance are ``slow``. Without Ray installed only
+the "how to install it" test runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from noisegen.batch import MANIFEST, augment_folder, read_manifest
+
+from test_augment_cli import ROOT, _run_cli, _spawn, audio_outputs, augment, corpus, default_args  # noqa: F401
+
+CONFIG = {"name": "Compose", "transforms": [
+    {"name": "SpeedPerturb", "factors": [0.9, 1.1], "p": 0.5},
+    {"name": "AddColoredNoise", "min_beta": 0.0, "max_beta": 1.0, "min_snr_db": 5, "max_snr_db": 15, "p": 1.0},
+    {"name": "Gain", "min_gain_db": -3, "max_gain_db": 3, "p": 0.5},
+]}
+
+
+@pytest.fixture(scope="module")
+def ray_address():
+    """A local Ray instance (2 CPUs) for this module; yields its address for subprocess drivers."""
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.data")
+    saved = os.environ.get("PYTHONPATH")
+    # Ray's worker processes inherit this environment: noisegen importable from any cwd
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), saved) if p)
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 2**20, log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+
+
+def temp_files(out: Path) -> list[str]:
+    """Hidden files other than the locks (which stay, never unlinked)."""
+    return sorted(p.name for p in out.rglob(".*") if p.is_file() and not p.name.endswith(".lock"))
+
+
+def assert_same_run(out: Path, reference: Path):
+    assert audio_outputs(out) == audio_outputs(reference)
+    assert (out / MANIFEST).read_bytes() == (reference / MANIFEST).read_bytes()  # plan order, byte for byte
+    assert temp_files(out) == []
+
+
+# -- augment --engine ray -----------------------------------------------------------------------
+@pytest.mark.parametrize("which", ["default", "config"])
+def test_engine_ray_is_byte_identical_to_workers_1(which, corpus, tmp_path, ray_address):
+    if which == "config":
+        path = tmp_path / "pipeline.json"
+        path.write_text(json.dumps(CONFIG))
+        args = lambda out: [corpus[0], out, "--config", path, "--copies", 2, "--sample-rate", 8000]  # noqa: E731
+    else:
+        args = lambda out: default_args(corpus, out, "--copies", 2)  # noqa: E731
+    local, on_ray = tmp_path / "local", tmp_path / "ray"
+    assert augment(*args(local), "--workers", 1) == 0
+    assert augment(*args(on_ray), "--engine", "ray") == 0
+    assert len(audio_outputs(on_ray)) == 8
+    assert_same_run(on_ray, local)
+    assert augment(*args(on_ray), "--engine", "ray") == 0  # a rerun finds everything complete
+    assert_same_run(on_ray, local)
+
+
+def test_inputs_grouped_into_ray_tasks_keep_plan_order(corpus, tmp_path, ray_address, monkeypatch):
+    from noisegen.batch import ray_engine as _ray_engine
+
+    monkeypatch.setattr(_ray_engine, "_GROUPS_PER_CPU", 1)  # 4 inputs, 2 CPUs: two Ray tasks of two inputs
+    local, on_ray = tmp_path / "local", tmp_path / "ray"
+    assert augment(*default_args(corpus, local, "--copies", 3)) == 0
+    assert augment(*default_args(corpus, on_ray, "--copies", 3, "--engine", "ray")) == 0
+    assert_same_run(on_ray, local)
+
+
+def test_without_ray_engine_ray_says_how_to_install_it(corpus, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    assert augment(corpus[0], tmp_path / "out", "--engine", "ray") == 2
+    err = capsys.readouterr().err
+    assert 'pip install "noisegen[ray]"' in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()  # refused before anything is written
+
+
+def test_unreachable_ray_address_exits_2_at_once(corpus, tmp_path):
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = _run_cli("augment", corpus[0], tmp_path / "out", "--engine", "ray", "--ray-address", f"127.0.0.1:{port}",
+                    "--no-progress", timeout=60)
+    assert done.returncode == 2 and "no Ray cluster answers there" in done.stderr
+    assert audio_outputs(tmp_path / "out") == {}
+
+
+def test_ray_address_needs_engine_ray(corpus, tmp_path, capsys):
+    assert augment(corpus[0], tmp_path / "out", "--ray-address", "head:6379") == 2
+    assert "needs engine='ray'" in capsys.readouterr().err
+
+
+def _task_pids() -> list[int]:
+    """Pids of Ray workers executing an augment task now (Ray titles them ``ray::<function>``)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    if fh.read().startswith(b"ray::_remote_process"):
+                        pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
+def _many_inputs(corpus, tmp_path) -> Path:
+    """The corpus twice over (8 inputs), so a run has tasks left when one is killed."""
+    big = tmp_path / "big"
+    shutil.copytree(corpus[0], big)
+    shutil.copytree(corpus[0], big / "again")
+    return big
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds Ray workers through /proc")
+def test_killed_ray_worker_is_retried_with_identical_output(corpus, tmp_path, ray_address):
+    speech, noise, rir = corpus
+    big = _many_inputs(corpus, tmp_path)
+    kw = dict(pipeline=None, copies=12, seed=3, progress=False)
+    from noisegen.batch import default_pipeline
+
+    pipe = lambda: default_pipeline(noise_dir=noise, rir_dir=rir)  # noqa: E731
+    reference = tmp_path / "reference"
+    augment_folder(big, reference, **{**kw, "pipeline": pipe()})
+    out = tmp_path / "out"
+    result = {}
+    run = threading.Thread(target=lambda: result.update(
+        summary=augment_folder(big, out, **{**kw, "pipeline": pipe()}, engine="ray")))
+    run.start()
+    killed, deadline = None, time.monotonic() + 120
+    while killed is None and run.is_alive() and time.monotonic() < deadline:
+        pids = _task_pids()  # titled so only while it runs a task: loading, rendering or writing
+        if pids:
+            os.kill(pids[0], signal.SIGKILL)
+            killed = pids[0]
+        time.sleep(0.005)
+    run.join(300)
+    assert killed is not None, "no task was caught running"
+    summary = result["summary"]
+    assert summary.failures == [] and summary.n_written == 8 * 12
+    assert_same_run(out, reference)
+
+
+@pytest.mark.slow
+def test_killed_driver_then_rerun_resumes_with_identical_output(corpus, tmp_path, ray_address):
+    big = _many_inputs(corpus, tmp_path)
+    reference, out = tmp_path / "reference", tmp_path / "out"
+    args = default_args(corpus, None, "--copies", 4)[2:]
+    assert augment(big, reference, *args) == 0
+    ray_args = (big, out, *args, "--engine", "ray", "--ray-address", ray_address)
+    proc = _spawn(ray_args)
+    manifest, deadline = out / MANIFEST, time.monotonic() + 120
+    while time.monotonic() < deadline and not (manifest.exists() and manifest.read_bytes().count(b"\n") >= 1):
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver (its Ray tasks die with its job)
+    proc.communicate()
+    done_before = len(read_manifest(out))
+    assert 1 <= done_before < 8 * 4, "the kill must land part-way through"
+    rerun = _spawn(ray_args)
+    stdout, stderr = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, stderr.decode()
+    assert f"{done_before} already complete" in stdout.decode()
+    assert_same_run(out, reference)
+
+
+@pytest.mark.slow
+def test_cli_without_address_starts_and_stops_a_local_ray(corpus, tmp_path):
+    pytest.importorskip("ray")
+    local, on_ray = tmp_path / "local", tmp_path / "ray"
+    assert augment(*default_args(corpus, local)) == 0
+    done = _run_cli("augment", *default_args(corpus, on_ray), "--engine", "ray", "--no-progress", timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert_same_run(on_ray, local)
+
+
+# -- noisegen.ray.augment -----------------------------------------------------------------------
+def _rows(layout, dtype, n=10):
+    rng = np.random.default_rng(7)
+    shape = (lambda i: (1200 + 53 * i,)) if layout == "mono" else (lambda i: (2, 900))
+    return [{"id": 3 * i + 1, "audio": (0.1 * rng.standard_normal(shape(i))).astype(dtype)} for i in range(n)]
+
+
+def _pipeline(layout):
+    from noisegen.transforms import AddBackgroundNoise, AddColoredNoise, Compose, Gain, SpeedPerturb
+
+    noise = AddBackgroundNoise(noise=str(ROOT / "data" / "noise"), min_snr_db=5, max_snr_db=15, p=1.0)
+    if layout == "mono":  # a bank held by the actors, and rows that change length
+        return Compose([SpeedPerturb(factors=(0.9, 1.0, 1.1), p=0.5), noise, Gain(p=0.5)])
+    return Compose([AddColoredNoise(min_snr_db=5, max_snr_db=15, p=1.0), Gain(p=0.5)])
+
+
+@pytest.mark.parametrize("layout, dtype", [
+    ("mono", np.float32), pytest.param("stereo", np.float64, marks=pytest.mark.slow)])
+def test_ray_augment_same_for_any_blocks_and_actors_and_equal_to_the_pipeline(layout, dtype, ray_address):
+    import ray
+
+    import noisegen.ray as ngray
+
+    rows, pipe, sr = _rows(layout, dtype), _pipeline(layout), 16000
+    results = {}
+    for blocks, actors in [(1, 1), (4, 1), (4, 2)]:
+        ds = ray.data.from_items(rows, override_num_blocks=blocks)
+        out = ngray.augment(ds, pipe, seed=5, sample_rate=sr, epoch=2, actors=actors, batch_size=3).take_all()
+        results[blocks, actors] = {r["id"]: r for r in out}
+    first = results[1, 1]
+    for other in results.values():
+        assert other.keys() == first.keys()
+        for i, r in other.items():
+            assert r["audio"].dtype == dtype and np.array_equal(r["audio"], first[i]["audio"])
+            assert r["params"] == first[i]["params"]
+    for row in rows:  # the pipeline applied directly with the same keys
+        expected = pipe(row["audio"], sample_rate=sr, rng=ngray.row_key(5, 2, row["id"]))
+        got = first[row["id"]]
+        assert np.array_equal(got["audio"], expected) and json.loads(got["params"]) == pipe.last_params
+    if layout == "mono":  # an integer id keys a row as AugmentStream keys that item (same seed, epoch)
+        from noisegen import AugmentStream
+
+        stream = AugmentStream([r["audio"] for r in rows], pipe, sample_rate=sr, rng=5, shuffle=False)
+        stream.set_epoch(2)
+        for chunk in stream:
+            expected = pipe(rows[chunk.item]["audio"], sample_rate=sr, rng=ngray.row_key(5, 2, chunk.item))
+            assert chunk.epoch == 2 and np.array_equal(chunk.samples, expected)
+
+
+@pytest.mark.slow
+def test_ray_augment_paths_and_torch_ingestion(ray_address):
+    import ray
+
+    import noisegen
+    import noisegen.ray as ngray
+    from noisegen.transforms import AddColoredNoise, Compose, Gain
+
+    pipe, sr = Compose([AddColoredNoise(min_snr_db=10, max_snr_db=20, p=1.0), Gain(p=0.5)]), 8000
+    folder = str(ROOT / "data" / "speech")
+    ds = ray.data.read_binary_files(folder, include_paths=True)  # encoded bytes, keyed by path
+    # one actor: the read tasks need the second CPU of this 2-CPU instance
+    out = ngray.augment(ds, pipe, seed=1, sample_rate=sr, column="bytes", id_column="path", actors=1).take_all()
+    assert len(out) == 4
+    for r in out:
+        y, _ = noisegen.load(r["path"], sample_rate=sr)
+        assert np.array_equal(r["bytes"], pipe(y, sample_rate=sr, rng=ngray.row_key(1, 0, r["path"])))
+    torch = pytest.importorskip("torch")
+    rows = _rows("stereo", np.float32, n=6)
+    ds = ngray.augment(ray.data.from_items(rows, override_num_blocks=2), pipe, seed=1, sample_rate=sr, actors=2)
+    seen = []
+    for batch in ds.select_columns(["id", "audio"]).iter_torch_batches(batch_size=4):
+        assert isinstance(batch["audio"], torch.Tensor) and batch["audio"].dtype == torch.float32
+        assert tuple(batch["audio"].shape[1:]) == (2, 900)
+        seen += batch["id"].tolist()
+    assert sorted(seen) == [r["id"] for r in rows]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"seed": -1}, "seed"), ({"sample_rate": 0}, "sample_rate"), ({"actors": 0}, "actors"),
+    ({"id_column": "nope"}, "id_column 'nope'"), ({"column": "nope"}, "column 'nope'"),
+    ({"params_column": "id"}, "params_column"), ({"num_cpus": 0}, "num_cpus"),
+])
+def test_ray_augment_refuses_bad_arguments_before_reading(kwargs, match, ray_address):
+    import ray
+
+    import noisegen
+    import noisegen.ray as ngray
+    from noisegen.transforms import Gain
+
+    ds = ray.data.from_items(_rows("mono", np.float32, n=2))
+    with pytest.raises(noisegen.ParameterError, match=match):
+        ngray.augment(ds, Gain(p=1.0), **{"seed": 0, "sample_rate": 16000, **kwargs})
+    with pytest.raises(noisegen.ParameterError, match="row id"):
+        ngray.row_key(0, 0, -3)
