@@ -31,6 +31,11 @@ before the dataset is made finishes its interrupted pass first. With
 
 from __future__ import annotations
 
+import fcntl
+import os
+import tempfile
+import weakref
+
 from .._core.errors import ParameterError
 from .batch import collate as _stack
 from .stream import AugmentStream
@@ -145,6 +150,10 @@ class _PassCounter:
 
         self._shared = torch.zeros(self._HEAD + self._SLOTS, dtype=torch.int64).share_memory_()
         self._calls = 0  # iter() calls on this copy of the dataset
+        # Workers read-modify-write the words: a file lock makes that one step.
+        fd, self._lock_path = tempfile.mkstemp(prefix="noisegen-passes-", suffix=".lock")
+        os.close(fd)
+        weakref.finalize(self, _unlink, self._lock_path)
         first, resumed = stream._pass_origin()
         self._words[1], self._words[2] = first, int(resumed)
 
@@ -159,6 +168,11 @@ class _PassCounter:
         words[0], words[1], words[2] = 0, epoch, 0
 
     def _next_index(self, words):
+        with open(self._lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            return self._next_index_locked(words)
+
+    def _next_index_locked(self, words):
         import torch
 
         info = torch.utils.data.get_worker_info()
@@ -195,6 +209,13 @@ class _PassCounter:
         if index == 0 and words[2]:
             return  # the first pass continues a restored or interrupted stream as it stands
         stream.set_epoch(int(words[1]) + index * (stream.epochs or 1))
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def __getattr__(name):
