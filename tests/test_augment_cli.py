@@ -808,3 +808,13 @@ def test_example_script(corpus, tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert len(read_manifest(out)) == 8 and len(audio_outputs(out)) == 8
+
+
+def test_config_snr_out_of_range_exits_2_before_the_first_file(corpus, tmp_path, capsys):
+    config = tmp_path / "p.json"
+    config.write_text(json.dumps({"name": "AddColoredNoise", "min_snr_db": -1000, "max_snr_db": 10, "p": 1.0}))
+    out = tmp_path / "out"
+    assert augment(corpus[0], out, "--config", config) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "min_snr_db" in err[0] and "Traceback" not in err[0]
+    assert not list(out.rglob("*.wav")) and not (out / "failures.jsonl").exists()

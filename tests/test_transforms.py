@@ -447,3 +447,18 @@ def test_load_pipeline_depth_limit_leaves_real_pipelines_alone():
         shared = [shared, shared]
     with pytest.raises(ParameterError, match="min_gain_db must be a finite real"):
         Transform.from_dict({"name": "Gain", "min_gain_db": shared})
+
+
+@pytest.mark.parametrize("bad", [(-1000.0, 10.0), (0.0, 1e6), (-101.0, 0.0), (0.0, 201.0)])
+def test_snr_ranges_are_bounded_at_construction(bad, data_dir):
+    """A config's SNR outside mix_at_snr's range fails when the pipeline is built, not once per file."""
+    lo, hi = bad
+    makers = [
+        lambda: noisegen.AddColoredNoise(min_snr_db=lo, max_snr_db=hi),
+        lambda: noisegen.AddBackgroundNoise(str(data_dir / "noise"), min_snr_db=lo, max_snr_db=hi),
+        lambda: noisegen.AddShortNoises(str(data_dir / "noise"), min_snr_db=lo, max_snr_db=hi),
+    ]
+    for make in makers:
+        with pytest.raises(noisegen.ParameterError, match="snr_db"):
+            make()
+    noisegen.AddColoredNoise(min_snr_db=-100.0, max_snr_db=200.0)  # the ends of the range are fine

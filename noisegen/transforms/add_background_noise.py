@@ -10,6 +10,7 @@ from .._core.validation import show_value, check_choice
 from .._core.labels import about, warn
 from .._core.errors import ParameterError
 from ..audio.bank import NoiseBank
+from .._design.snr import MAX_SNR_DB, MIN_SNR_DB
 from .base import Transform, draw_uniform, index_param, int_param, real_param, uniform_range
 from .normalize import measure_level
 from .. import effects
@@ -85,7 +86,8 @@ class AddBackgroundNoise(Transform):
                  min_absolute_rms_db: float = -45.0, max_absolute_rms_db: float = -15.0, reference: str = "rms",
                  noise_transform=None, p: float = 0.5):
         super().__init__(p=p)
-        self.min_snr_db, self.max_snr_db = uniform_range(min_snr_db, max_snr_db, "min_snr_db", "max_snr_db")
+        self.min_snr_db, self.max_snr_db = uniform_range(min_snr_db, max_snr_db, "min_snr_db", "max_snr_db",
+                                                         low=MIN_SNR_DB, high=MAX_SNR_DB)
         self.noise_level = check_choice(noise_level, "noise_level", ("relative", "absolute"))
         self.min_absolute_rms_db, self.max_absolute_rms_db = uniform_range(
             min_absolute_rms_db, max_absolute_rms_db, "min_absolute_rms_db", "max_absolute_rms_db",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .._core.validation import check_real
+from .._design.snr import MAX_SNR_DB, MIN_SNR_DB
 from .base import Transform, draw_seed, draw_uniform, real_param, seed_param, uniform_range
 from .. import effects, synth
 
@@ -35,7 +36,8 @@ class AddColoredNoise(Transform):
                  max_snr_db: float = 30.0, min_freq_hz: float | None = 20.0, p: float = 0.5):
         super().__init__(p=p)
         self.min_beta, self.max_beta = uniform_range(min_beta, max_beta, "min_beta", "max_beta", low=-2.0, high=2.0)
-        self.min_snr_db, self.max_snr_db = uniform_range(min_snr_db, max_snr_db, "min_snr_db", "max_snr_db")
+        self.min_snr_db, self.max_snr_db = uniform_range(min_snr_db, max_snr_db, "min_snr_db", "max_snr_db",
+                                                         low=MIN_SNR_DB, high=MAX_SNR_DB)
         self.min_freq_hz = check_real(min_freq_hz, "min_freq_hz", low=0.0, low_inclusive=False, allow_none=True)
 
     def randomize(self, y, sample_rate, gen):

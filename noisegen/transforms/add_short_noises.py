@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from .._core.errors import ParameterError
+from .._design.snr import MAX_SNR_DB, MIN_SNR_DB
 from .base import Transform, draw_seed, seed_param, uniform_range
 from ..audio.bank import NoiseBank
 from .. import effects
@@ -46,7 +47,8 @@ class AddShortNoises(Transform):
                  max_time_between_s: float = 8.0, min_fade_s: float = 0.005, max_fade_s: float = 0.08,
                  p: float = 0.5):
         super().__init__(p=p)
-        self.min_snr_db, self.max_snr_db = uniform_range(min_snr_db, max_snr_db, "min_snr_db", "max_snr_db")
+        self.min_snr_db, self.max_snr_db = uniform_range(min_snr_db, max_snr_db, "min_snr_db", "max_snr_db",
+                                                         low=MIN_SNR_DB, high=MAX_SNR_DB)
         self.min_time_between_s, self.max_time_between_s = uniform_range(
             min_time_between_s, max_time_between_s, "min_time_between_s", "max_time_between_s", low=0.0
         )
