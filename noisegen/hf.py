@@ -3,14 +3,5 @@
 ``import noisegen`` never imports this module.
 """
 
-from .data.hf import (  # noqa: F401
-    augment_fn,
-    row_key,
-    AugmentFn,
-)
-
-__all__ = [
-    "augment_fn",
-    "row_key",
-    "AugmentFn",
-]
+from .data.hf import *  # noqa: F401,F403
+from .data.hf import __all__  # noqa: F401

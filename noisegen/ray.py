@@ -3,6 +3,5 @@
 ``import noisegen`` never imports this module or Ray.
 """
 
-from .data.ray import augment, row_key  # noqa: F401
-
-__all__ = ["augment", "row_key"]
+from .data.ray import *  # noqa: F401,F403
+from .data.ray import __all__  # noqa: F401
