@@ -34,12 +34,16 @@ class Batch:
         whose chunks carry their own ``params``.
     metadata : list of dict
         The chunks' ``metadata`` (a manifest row's other fields), in order.
+    target : np.ndarray or None
+        The chunks' paired targets stacked as ``samples`` is (the stream's
+        ``target=``); None without targets.
     """
 
     samples: np.ndarray
     lengths: np.ndarray
     chunks: list = field(default_factory=list)
     params: dict = field(default_factory=dict)
+    target: np.ndarray | None = None
 
     @property
     def metadata(self) -> list:

@@ -10,7 +10,7 @@ import numpy as np
 from .._core.batch import Batch
 from .._core.errors import ParameterError
 
-__all__ = ["Chunk", "Batch", "collate"]
+__all__ = ["Chunk", "Batch", "collate", "chunk_starts", "cut_chunk"]
 
 
 @dataclass
@@ -36,6 +36,10 @@ class Chunk:
         The item's manifest row without its path, offset and duration
         fields (labels, text, speaker, ...); ``{}`` for files and arrays.
         Shared by the item's chunks.
+    target : np.ndarray or None
+        The paired target (``AugmentStream(target=...)``): the same speech
+        without the degradations, aligned sample for sample with
+        ``samples`` (same shape and padding); None without a target.
     """
 
     samples: np.ndarray
@@ -47,10 +51,42 @@ class Chunk:
     epoch: int = 0
     item: int = 0
     metadata: dict = field(default_factory=dict)
+    target: np.ndarray | None = None
+
+
+def chunk_starts(n: int, size: int | None, hop: int | None) -> list[int]:
+    """Where the chunks of an ``n``-sample item start: 0, hop, 2 hop, ... until one reaches the end.
+
+    ``size`` None: the whole item is one chunk (none when it is empty).
+
+    Examples
+    --------
+    >>> chunk_starts(2500, 1000, 1000), chunk_starts(2500, 1000, 600), chunk_starts(0, 1000, 1000)
+    ([0, 1000, 2000], [0, 600, 1200, 1800], [])
+    """
+    if n == 0:
+        return []
+    if size is None:
+        return [0]
+    starts = [0]
+    while starts[-1] + size < n and starts[-1] + hop < n:  # a hop past the size can step over the end
+        starts.append(starts[-1] + hop)
+    return starts
+
+
+def cut_chunk(y: np.ndarray, start: int, size: int | None) -> tuple[np.ndarray, int]:
+    """``(samples, length)``: ``size`` samples of ``y`` from ``start``, zero-padded past its end
+    (``size`` None: all of ``y``), and how many of them are real."""
+    if size is None:
+        return np.ascontiguousarray(y), y.shape[-1]
+    length = min(size, y.shape[-1] - start)
+    out = np.zeros(y.shape[:-1] + (size,), dtype=np.float32)
+    out[..., :length] = y[..., start:start + length]
+    return out, length
 
 
 def collate(chunks) -> Batch:
-    """Stack chunks into a :class:`Batch` (zero-padded to the longest)."""
+    """Stack chunks into a :class:`Batch` (zero-padded to the longest), their targets too."""
     chunks = list(chunks)
     if not chunks:
         raise ParameterError("chunks must hold at least one Chunk")
@@ -62,4 +98,12 @@ def collate(chunks) -> Batch:
     for i, c in enumerate(chunks):
         out[i, ..., : c.samples.shape[-1]] = c.samples
     lengths = np.array([c.length for c in chunks], dtype=np.int64)
-    return Batch(out, lengths, chunks)
+    targets = [c.target for c in chunks]
+    if all(t is None for t in targets):
+        return Batch(out, lengths, chunks)
+    if any(t is None for t in targets):
+        raise ParameterError("chunks must all carry a target or none (AugmentStream(target=...))")
+    target = np.zeros_like(out)
+    for i, t in enumerate(targets):
+        target[i, ..., : t.shape[-1]] = t
+    return Batch(out, lengths, chunks, target=target)

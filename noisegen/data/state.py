@@ -1,4 +1,5 @@
-"""Checking an :meth:`AugmentStream.state_dict` before a stream resumes from it.
+"""Where a stream stands: checking an :meth:`AugmentStream.state_dict` before a
+stream resumes from it, and which shard (DataLoader worker, rank) the calling process is.
 
 A state is only valid for the stream that gave it: the same key (unless the
 resuming stream was built with ``rng=None``), item count, sample rate,
@@ -7,6 +8,8 @@ ParameterError, so a wrong state is never silently adopted.
 """
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
@@ -54,3 +57,24 @@ def check_state(state, identity, key, epochs):
                                  f"epochs={epochs!r}, got {pass_end!r}")
         pass_end = int(pass_end)
     return int(state["key"]), epoch, position, chunk, pass_end
+
+
+def torch_shard():
+    """(worker_id, num_workers, rank, world_size) from torch, if it is imported."""
+    torch = sys.modules.get("torch")
+    worker_id, num_workers, rank, world = 0, 1, 0, 1
+    if torch is None:
+        return worker_id, num_workers, rank, world
+    try:
+        info = torch.utils.data.get_worker_info()
+    except AttributeError:  # torch imported only partially
+        info = None
+    if info is not None:
+        worker_id, num_workers = int(info.id), int(info.num_workers)
+    try:
+        dist = torch.distributed
+        if dist.is_available() and dist.is_initialized():
+            rank, world = int(dist.get_rank()), int(dist.get_world_size())
+    except AttributeError:
+        pass
+    return worker_id, num_workers, rank, world

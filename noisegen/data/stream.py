@@ -3,7 +3,7 @@
 ::
 
     stream = AugmentStream("data/speech", pipeline, sample_rate=16000, chunk_s=2.0, rng=0)
-    for chunk in stream:               # Chunk(samples, sample_rate, source, start, length, params)
+    for chunk in stream:               # Chunk(samples, sample_rate, source, start, length, params, ...)
         ...
     for batch in stream.batches(32):   # Batch(samples (32, T) float32, lengths, chunks)
         ...
@@ -38,7 +38,6 @@ Compose) can run there; see :func:`cuda_batch_params`.
 from __future__ import annotations
 
 import dataclasses
-import sys
 import warnings
 from dataclasses import dataclass, field
 
@@ -51,38 +50,18 @@ from .._core.errors import NoisegenWarning
 from .._core.backend import require_cuda
 from .._core.rng import derive_key, resolve_key
 from ..transforms.base import Transform
+from ..transforms.target import check_target_mode
 from .._core.units import seconds_to_samples
 from ..cuda import augment_batch
 from ..cuda.stream import cuda_batch_params, cuda_stages
-from .batch import Batch, Chunk, collate  # noqa: F401  (re-exported)
+from .batch import Batch, Chunk, collate, chunk_starts, cut_chunk  # noqa: F401  (re-exported)
 from .length import Batches, chunks_per_item, length_changer
 from .items import _FileItems, list_items, prepare_array  # noqa: F401  (_FileItems: tests spy on its load)
-from .state import check_state
+from .state import check_state, torch_shard
 
 __all__ = ["AugmentStream", "Chunk", "Batch", "cuda_batch_params"]
 
 _ORDER_TAG = (1 << 64) - 1  # key path tag for the shuffle order of an epoch
-
-
-def _torch_shard():
-    """(worker_id, num_workers, rank, world_size) from torch, if it is imported."""
-    torch = sys.modules.get("torch")
-    worker_id, num_workers, rank, world = 0, 1, 0, 1
-    if torch is None:
-        return worker_id, num_workers, rank, world
-    try:
-        info = torch.utils.data.get_worker_info()
-    except AttributeError:  # torch imported only partially
-        info = None
-    if info is not None:
-        worker_id, num_workers = int(info.id), int(info.num_workers)
-    try:
-        dist = torch.distributed
-        if dist.is_available() and dist.is_initialized():
-            rank, world = int(dist.get_rank()), int(dist.get_world_size())
-    except AttributeError:
-        pass
-    return worker_id, num_workers, rank, world
 
 
 class AugmentStream:
@@ -118,6 +97,14 @@ class AugmentStream:
         initialised.
     mono : bool
         Mix files down to mono (``(n,)`` chunks) or keep their channels.
+    target : {None, "clean", "early"}
+        Give each chunk a paired ``target`` (``Chunk.target``, ``Batch.target``):
+        the same speech with the pipeline's shared changes (gain, speed,
+        pitch, stretch, shift, polarity, level) applied identically and none
+        of its degradations (noise, reverberation, codecs, filters, clipping,
+        masks); ``"early"`` keeps the first 50 ms of reverberation after the
+        direct path. Aligned sample for sample with ``samples`` (see
+        :mod:`noisegen.transforms.target`). CPU only.
     device : {"cpu", "cuda"}
         Where the pipeline runs. ``"cuda"`` augments each batch of
         :meth:`batches` on the GPU (``Batch.samples`` is then a numba device
@@ -146,7 +133,7 @@ class AugmentStream:
     """
 
     def __init__(self, source, pipeline, *, sample_rate, chunk_s=None, hop_s=None, rng=0, shuffle=True, epochs=1,
-                 rank=None, world_size=None, mono=True, device="cpu"):
+                 rank=None, world_size=None, mono=True, target=None, device="cpu"):
         if pipeline is not None and not isinstance(pipeline, Transform):
             raise ParameterError(f"pipeline must be a noisegen Transform or None, got {type(pipeline).__name__}")
         self.pipeline = pipeline
@@ -168,6 +155,9 @@ class AugmentStream:
         self.rank, self.world_size = rank, world_size
         self.mono = bool(mono)
         self.device = check_choice(device, "device", ("cpu", "cuda"))
+        self.target = check_target_mode(target, "target")
+        if self.target is not None and self.device != "cpu":
+            raise ParameterError(f"target={self.target!r} needs device='cpu' (the GPU batch path has no targets)")
         self._cuda_threads = None  # threads per block of the CUDA launches (None: the default)
         if self.device == "cuda":
             if not self.mono:
@@ -243,7 +233,7 @@ class AugmentStream:
 
     def shard(self) -> tuple[int, int]:
         """``(shard_index, n_shards)`` of the calling process/worker."""
-        worker_id, num_workers, rank, world = _torch_shard()
+        worker_id, num_workers, rank, world = torch_shard()
         if self.world_size is not None:
             rank, world = self.rank, self.world_size
         return worker_id * world + rank, world * num_workers
@@ -392,38 +382,29 @@ class AugmentStream:
     def _chunks(self, epoch, item, y, skip, augment=True):
         if y is None:
             return
-        params = {}
+        params, target = {}, None
         if not augment:  # device="cuda": draw the parameters only, the GPU applies them per batch
             gen = np.random.default_rng(derive_key(self._key, epoch, item))
             params = {} if self.pipeline is None else self.pipeline.draw_params(None, sample_rate=self.sample_rate, rng=gen)
         elif self.pipeline is not None:
             gen = np.random.default_rng(derive_key(self._key, epoch, item))
             with about(f"item {self._source(item)!r} of epoch {epoch}"):  # named in the pipeline's warnings
-                y = self.pipeline(y, sample_rate=self.sample_rate, rng=gen)  # draw_params, then apply
+                y = self.pipeline(y, sample_rate=self.sample_rate, rng=gen, return_target=self.target)
+            y, target = y if self.target is not None else (y, None)
             params = self.pipeline.last_params
+        elif self.target is not None:
+            target = y  # nothing degrades it
         y = np.asarray(y, dtype=np.float32)
-        n = y.shape[-1]
+        target = None if target is None else np.asarray(target, dtype=np.float32)
         source = self._source(item)
         meta = self._items.metadata(item) if self._items is not None else {}
-        if self._chunk_n is None:
-            if skip > 1:
-                raise ParameterError(f"state: chunk={skip} is past the one chunk of {source!r} in epoch {epoch}")
-            if skip == 0 and n > 0:
-                yield Chunk(np.ascontiguousarray(y), self.sample_rate, source, 0, n, params, epoch, item, meta)
-            return
-        size, hop = self._chunk_n, self._hop_n
-        starts = [0]
-        while starts[-1] + size < n and starts[-1] + hop < n:  # a hop past chunk_s can step over the end
-            starts.append(starts[-1] + hop)
-        if n == 0:
-            starts = []
+        starts = chunk_starts(y.shape[-1], self._chunk_n, self._hop_n)
         if skip > len(starts):
-            raise ParameterError(f"state: chunk={skip} is past the {len(starts)} chunks of {source!r} in epoch {epoch}")
+            raise ParameterError(f"state: chunk={skip} is past the {len(starts)} chunk(s) of {source!r} in epoch {epoch}")
         for start in starts[skip:]:
-            length = min(size, n - start)
-            out = np.zeros(y.shape[:-1] + (size,), dtype=np.float32)
-            out[..., :length] = y[..., start:start + length]
-            yield Chunk(out, self.sample_rate, source, start, length, params, epoch, item, meta)
+            samples, length = cut_chunk(y, start, self._chunk_n)
+            paired = None if target is None else cut_chunk(target, start, self._chunk_n)[0]
+            yield Chunk(samples, self.sample_rate, source, start, length, params, epoch, item, meta, paired)
 
     def batches(self, batch_size: int, *, drop_last: bool = False):
         """An iterator of :class:`Batch` es of ``batch_size`` chunks (the last may be smaller).

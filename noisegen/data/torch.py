@@ -230,12 +230,13 @@ def collate(chunks) -> dict:
     Returns a dict: ``samples`` (B, T) or (B, channels, T) float32 tensor
     (zero-padded), ``lengths`` (B,) int64 tensor, and the lists ``sources``,
     ``starts``, ``epochs``, ``items``, ``params`` and ``metadata`` (each
-    chunk's manifest fields, ``{}`` for files and arrays).
+    chunk's manifest fields, ``{}`` for files and arrays); with the stream's
+    ``target=``, also ``target``, a tensor shaped as ``samples``.
     """
     import torch
 
     batch = _stack(chunks)
-    return {
+    out = {
         "samples": torch.from_numpy(batch.samples),
         "lengths": torch.from_numpy(batch.lengths),
         "sources": [c.source for c in batch.chunks],
@@ -245,3 +246,6 @@ def collate(chunks) -> dict:
         "params": [c.params for c in batch.chunks],
         "metadata": batch.metadata,
     }
+    if batch.target is not None:
+        out["target"] = torch.from_numpy(batch.target)
+    return out

@@ -35,11 +35,14 @@ from collections import OrderedDict
 import numpy as np
 import scipy.fft as sfft
 
-from .._core.validation import check_audio, check_choice, check_finite_output
+from .._core.validation import check_audio, check_choice, check_finite_output, check_real, check_sample_rate
 from .._core.backend import resolve_backend
 from .._core.errors import ParameterError
 
-__all__ = ["convolve_rir", "RirConvolver", "prepare_rir"]
+__all__ = ["convolve_rir", "RirConvolver", "prepare_rir", "early_rir"]
+
+#: Length of the early part of a response kept by :func:`early_rir`, seconds after the direct path.
+EARLY_S = 0.05
 
 _NORMALIZE = ("energy", "peak", None)
 _DIRECT_MAX = 32  # chunks up to this length are convolved directly in the streaming form
@@ -79,6 +82,44 @@ def prepare_rir(rir, *, normalize="energy", compensate_delay=False):
         delay = int(np.min(np.argmax(np.abs(h), axis=1)))
         h = h[:, delay:]
     return np.ascontiguousarray(h)
+
+
+def early_rir(rir, *, sample_rate, early_s=EARLY_S, normalize="energy"):
+    """The early part of a response: up to ``early_s`` after its direct path, scaled as the whole.
+
+    The direct path is the response's strongest sample (the earliest over
+    channels); everything up to ``early_s`` seconds after it is kept, the
+    rest (the late reverberation) dropped. The scale is the whole
+    response's (``normalize`` as in :func:`prepare_rir`), so ``convolve_rir(y,
+    early_rir(h, ...), normalize=None)`` is the part of ``convolve_rir(y, h)``
+    due to the direct sound and the early reflections: the usual
+    dereverberation target.
+
+    Parameters
+    ----------
+    rir : np.ndarray [shape=(m,) or (n_channels, m)], float32 or float64
+    sample_rate : int
+    early_s : float
+        Seconds kept after the direct path (default 50 ms), >= 0.
+    normalize : {"energy", "peak", None}
+
+    Returns
+    -------
+    np.ndarray, float64, 2-D ``(n_rir_channels, m')``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> h = np.r_[0.0, 1.0, 0.5, 0.25, 0.125]
+    >>> early_rir(h, sample_rate=20, early_s=0.1, normalize="peak")
+    array([[0.  , 1.  , 0.5 , 0.25]])
+    """
+    sample_rate = check_sample_rate(sample_rate)
+    early_s = check_real(early_s, "early_s", low=0.0)
+    h = prepare_rir(rir, normalize=normalize)
+    direct = int(np.min(np.argmax(np.abs(h), axis=1)))
+    keep = direct + 1 + int(round(early_s * sample_rate))
+    return np.ascontiguousarray(h[:, :keep])
 
 
 def _fft_len(n):

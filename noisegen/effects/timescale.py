@@ -20,6 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 from .._core.backend import resolve_backend
+from .._core.errors import ParameterError
 from .._core.validation import (
     MAX_RATE_FACTOR,
     check_audio,
@@ -114,8 +115,12 @@ def _hann(length, dtype_char):
     return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(length) / length)).astype(dtype_char)
 
 
-def _wsola(y, n_out, sample_rate):
-    """WSOLA of ``y`` (2-D, C-contiguous) to exactly ``n_out`` samples."""
+def _wsola(y, n_out, sample_rate, guide=None):
+    """WSOLA of ``y`` (2-D, C-contiguous) to exactly ``n_out`` samples.
+
+    The splice points follow ``guide`` (1-D, ``y``'s length and dtype; None:
+    ``y``'s channel mean), so a second signal can be spliced where the first was.
+    """
 
     n_ch, n = y.shape
     hop = max(2, int(round(WSOLA_HOP_S * sample_rate)))
@@ -131,7 +136,12 @@ def _wsola(y, n_out, sample_rate):
     total = -(-total // dec) * dec
     xp = np.zeros((n_ch, total), dtype=y.dtype)
     xp[:, pad : pad + n] = y
-    guide = xp[0] if n_ch == 1 else xp.mean(axis=0)
+    if guide is None:
+        guide = xp[0] if n_ch == 1 else xp.mean(axis=0)
+    else:
+        padded = np.zeros(total, dtype=y.dtype)
+        padded[pad : pad + n] = guide
+        guide = padded
     csum = np.empty(total + 1)
     guide_d = np.empty(total // dec, dtype=y.dtype)
     csum_d = np.empty(guide_d.shape[0] + 1)
@@ -178,8 +188,22 @@ def _phase_vocoder(y, n_out, sample_rate):
     return out / np.maximum(norm, np.finfo(y.dtype).tiny)
 
 
-def _stretch_to(y, n_out, sample_rate, method):
-    """Time-stretch ``y`` to exactly ``n_out`` samples (pitch kept)."""
+def _guide_of(guide, n, dtype):
+    """The 1-D guide WSOLA aligns on: ``guide``'s channel mean at ``dtype``, as ``_wsola`` forms its own."""
+    g = np.asarray(guide)
+    g = g.reshape(-1, n)
+    g = g[0] if g.shape[0] == 1 else g.mean(axis=0)
+    return np.ascontiguousarray(g, dtype=dtype)
+
+
+def _pow2_exponent(x):
+    """An exponent ``e`` with ``x / 2**e`` safely inside float range (0 when it already is)."""
+    peak = float(max(np.max(x), -np.min(x))) if x.size else 0.0
+    return 0 if peak == 0.0 or 2.0**-60 <= peak <= 2.0**60 else math.frexp(peak)[1]
+
+
+def _stretch_to(y, n_out, sample_rate, method, guide=None):
+    """Time-stretch ``y`` to exactly ``n_out`` samples (pitch kept), splicing where ``guide`` matches."""
     shape = y.shape
     y2 = np.ascontiguousarray(y.reshape(int(np.prod(shape[:-1], dtype=int)), shape[-1]))
     if n_out == shape[-1]:
@@ -189,11 +213,15 @@ def _stretch_to(y, n_out, sample_rate, method):
     # Both methods are homogeneous (f(a*y) = a*f(y)) but square and sum the
     # signal (WSOLA's energies, the vocoder's spectra), which over- or
     # underflows far from 1: run them on y scaled by a power of two (exact).
-    peak = float(max(np.max(y2), -np.min(y2)))
-    exp = 0 if peak == 0.0 or 2.0**-60 <= peak <= 2.0**60 else math.frexp(peak)[1]
+    # The splice points do not change under that scaling, so a guide is scaled on its own.
+    exp = _pow2_exponent(y2)
     x2 = np.ldexp(y2, -exp).astype(y.dtype, copy=False) if exp else y2
+    if guide is not None:
+        g = _guide_of(guide, shape[-1], y.dtype)
+        g_exp = _pow2_exponent(g)
+        guide = np.ldexp(g, -g_exp).astype(y.dtype, copy=False) if g_exp else g
     if method == "wsola":
-        out = _wsola(x2, n_out, sample_rate)
+        out = _wsola(x2, n_out, sample_rate, guide)
     else:
         out = _phase_vocoder(x2, n_out, sample_rate)
     if exp:
@@ -203,7 +231,19 @@ def _stretch_to(y, n_out, sample_rate, method):
     return np.ascontiguousarray(out).reshape(shape[:-1] + (n_out,))
 
 
-def time_stretch(y, *, rate, sample_rate, method="wsola", backend="auto"):
+def _check_guide(guide, y, method="wsola"):
+    """``guide`` checked against ``y``: finite audio of the same length (WSOLA only)."""
+    if guide is None:
+        return None
+    guide = check_audio(guide, "guide")
+    if guide.shape[-1] != y.shape[-1]:
+        raise ParameterError(f"guide must have y's length {y.shape[-1]}, got {guide.shape[-1]} samples")
+    if method != "wsola":
+        raise ParameterError(f"guide needs method='wsola' (the phase vocoder has no splice points), got {method!r}")
+    return guide
+
+
+def time_stretch(y, *, rate, sample_rate, method="wsola", guide=None, backend="auto"):
     """Change the tempo of ``y`` by ``rate`` and keep its pitch.
 
     Parameters
@@ -219,6 +259,12 @@ def time_stretch(y, *, rate, sample_rate, method="wsola", backend="auto"):
         where the waveforms match, found with a coarse-to-fine
         cross-correlation search. ``"phase_vocoder"``: STFT phase vocoder with
         Laroche-Dolson identity phase locking (for music-like material).
+    guide : np.ndarray or None
+        Splice where this signal (``y``'s length; its channel mean) matches
+        instead of where ``y`` does (WSOLA only). ``time_stretch(clean,
+        guide=noisy)`` stretches ``clean`` exactly as ``noisy`` is stretched,
+        so ``time_stretch(noisy) - time_stretch(clean, guide=noisy)`` is the
+        stretched difference (the paired targets of :class:`noisegen.AugmentStream`).
     backend : {"auto", "cpu"}
 
     Returns
@@ -241,11 +287,12 @@ def time_stretch(y, *, rate, sample_rate, method="wsola", backend="auto"):
     rate = check_rate_factor(rate, "rate")
     sample_rate = check_sample_rate(sample_rate)
     method = check_choice(method, "method", ("wsola", "phase_vocoder"))
+    guide = _check_guide(guide, y, method)
     n_out = check_output_size(round(y.shape[-1] / rate), _rows(y), "rate", rate)
-    return _stretch_to(y, n_out, sample_rate, method)
+    return _stretch_to(y, n_out, sample_rate, method, guide)
 
 
-def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, backend="auto"):
+def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, guide=None, backend="auto"):
     """Shift the pitch of ``y`` by ``n_steps`` and keep its length.
 
     The pitch ratio ``r = 2 ** (n_steps / bins_per_octave)`` comes from
@@ -264,6 +311,9 @@ def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, backend="auto"):
         ``[-8, 8]`` octaves: ``|n_steps| <= 8 * bins_per_octave`` (the pitch
         ratio lies in [1/256, 256], as the rates of :func:`speed`).
     bins_per_octave : int in [1, 1200]
+    guide : np.ndarray or None
+        Splice where this signal matches instead of ``y`` (as in
+        :func:`time_stretch`): the same shift, applied to a paired signal.
     backend : {"auto", "cpu"}
 
     Returns
@@ -283,6 +333,7 @@ def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, backend="auto"):
     bins_per_octave = check_int(bins_per_octave, "bins_per_octave", low=1, high=1200)
     octaves = math.log2(MAX_RATE_FACTOR)
     n_steps = check_real(n_steps, "n_steps", low=-octaves * bins_per_octave, high=octaves * bins_per_octave)
+    guide = _check_guide(guide, y)
     n = y.shape[-1]
     if n_steps == 0 or n == 0:
         return y.copy()
@@ -290,8 +341,11 @@ def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, backend="auto"):
     ratio = exact_ratio(r)
     if r > 1.0:
         # Up: resample n -> n / r samples (higher pitch, shorter), then stretch back to n.
-        shorter = _resample_to_length(y, 1 / ratio, max(1, round(n / r)))
-        return _stretch_to(shorter, n, sample_rate, "wsola")
+        m = max(1, round(n / r))
+        shorter = _resample_to_length(y, 1 / ratio, m)
+        if guide is not None:  # spliced where the guide, resampled as y is, matches
+            guide = _resample_to_length(np.ascontiguousarray(guide, dtype=y.dtype), 1 / ratio, m)
+        return _stretch_to(shorter, n, sample_rate, "wsola", guide)
     # Down: stretch n -> n * r samples (fewer), then resample back up to n (lower pitch).
-    shorter = _stretch_to(y, max(1, round(n * r)), sample_rate, "wsola")
+    shorter = _stretch_to(y, max(1, round(n * r)), sample_rate, "wsola", guide)
     return _resample_to_length(shorter, 1 / ratio, n)

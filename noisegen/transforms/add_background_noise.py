@@ -82,6 +82,8 @@ class AddBackgroundNoise(Transform):
     ((1600,), 10.0)
     """
 
+    degrades = True  # a degradation: paired targets skip it
+
     def __init__(self, noise, *, min_snr_db: float = 3.0, max_snr_db: float = 30.0, noise_level: str = "relative",
                  min_absolute_rms_db: float = -45.0, max_absolute_rms_db: float = -15.0, reference: str = "rms",
                  noise_transform=None, p: float = 0.5):

@@ -32,6 +32,8 @@ class AddColoredNoise(Transform):
     p : float
     """
 
+    degrades = True  # a degradation: paired targets skip it
+
     def __init__(self, *, min_beta: float = -2.0, max_beta: float = 2.0, min_snr_db: float = 3.0,
                  max_snr_db: float = 30.0, min_freq_hz: float | None = 20.0, p: float = 0.5):
         super().__init__(p=p)

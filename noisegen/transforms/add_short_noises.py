@@ -43,6 +43,8 @@ class AddShortNoises(Transform):
     ((8000,), ['applied', 'name', 'seed'])
     """
 
+    degrades = True  # a degradation: paired targets skip it
+
     def __init__(self, sounds, *, min_snr_db: float = 0.0, max_snr_db: float = 24.0, min_time_between_s: float = 2.0,
                  max_time_between_s: float = 8.0, min_fade_s: float = 0.005, max_fade_s: float = 0.08,
                  p: float = 0.5):

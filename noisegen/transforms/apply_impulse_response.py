@@ -8,7 +8,7 @@ from .._core.errors import ParameterError
 from .._core.validation import check_sample_rate
 from .base import Transform, index_param
 from ..audio.bank import NoiseBank
-from .room_simulator import as_room_simulator
+from .room_simulator import as_room_simulator, early_target
 from .. import effects
 
 __all__ = ["ApplyImpulseResponse"]
@@ -55,6 +55,8 @@ class ApplyImpulseResponse(Transform):
     array([0.6, 0.8, 0. , 0. ])
     """
 
+    degrades = True  # a degradation: paired targets skip it
+
     def __init__(self, rir, *, keep_tail: bool = False, rir_sample_rate=None, p: float = 0.5):
         super().__init__(p=p)
         if not isinstance(keep_tail, (bool, np.bool_)):
@@ -81,13 +83,22 @@ class ApplyImpulseResponse(Transform):
             return self._room._param_checks(sample_rate)
         return {"rir_index": index_param(len(self._bank.at(sample_rate)))}
 
-    def _apply(self, y, sample_rate, params):
+    def _response(self, sample_rate, params):
+        """The response ``params`` name: simulated, or from the bank."""
         if self._room is not None:
-            rir = self._room._rir(sample_rate, params)
-        else:
-            rir = self._bank.at(sample_rate)[params["rir_index"]]
+            return self._room._rir(sample_rate, params)
+        return self._bank.at(sample_rate)[params["rir_index"]]
+
+    def _apply(self, y, sample_rate, params):
         mode = "full" if self.keep_tail else "same"
-        return effects.convolve_rir(y, rir.astype(y.dtype, copy=False), mode=mode)
+        return effects.convolve_rir(y, self._response(sample_rate, params).astype(y.dtype, copy=False), mode=mode)
+
+    def _target_step(self, y, out, target, sample_rate, params, mode):
+        # "early": the target keeps the direct sound and early reflections of the same response
+        if mode != "early" or not params["applied"] or y.shape[-1] == 0:
+            return super()._target_step(y, out, target, sample_rate, params, mode)
+        rir = self._response(sample_rate, params).astype(y.dtype, copy=False)
+        return early_target(target, rir, sample_rate, out.shape[-1])
 
     def _config(self):
         rir = self._room.to_dict() if self._room is not None else self._bank.config()

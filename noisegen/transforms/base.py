@@ -47,6 +47,7 @@ from .._core.validation import (
 )
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
+from .target import check_target_mode, fit_length, keeping_stages
 
 __all__ = ["Transform", "load_pipeline"]
 
@@ -97,7 +98,7 @@ class Transform:
         self._cached = None  # (params, input, output) of a composition's last draw
 
     # -- calling -------------------------------------------------------------
-    def __call__(self, y, *, sample_rate, rng=None):
+    def __call__(self, y, *, sample_rate, rng=None, return_target=None):
         """Draw parameters from ``rng`` (:meth:`draw_params`) and apply them.
 
         Parameters
@@ -107,16 +108,37 @@ class Transform:
         rng : None, int or numpy.random.Generator
             A Generator is advanced by the draws (so consecutive calls differ
             reproducibly); an int always gives the same parameters.
+        return_target : {None, "clean", "early"}
+            Also return the paired target: ``y`` with every change applied
+            that is not a degradation (see :mod:`noisegen.transforms.target`).
+            The draws, and so the augmented output, are the same either way.
 
         Returns
         -------
         np.ndarray, same dtype as ``y`` (the same object when the
-        transform is not applied or ``y`` is empty).
+        transform is not applied or ``y`` is empty); with ``return_target``,
+        ``(augmented, target)``, aligned sample for sample.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from noisegen.transforms import Compose, Gain, TimeMask
+        >>> pipe = Compose([TimeMask(min_fraction=0.5, max_fraction=0.5, fade_s=0.0, p=1.0),
+        ...                 Gain(min_gain_db=-6.0206, max_gain_db=-6.0206, p=1.0)])
+        >>> noisy, target = pipe(np.ones(4), sample_rate=16000, rng=0, return_target="clean")
+        >>> np.round(noisy, 3), np.round(target, 3)  # both halved by the gain; only one masked
+        (array([0. , 0. , 0.5, 0.5]), array([0.5, 0.5, 0.5, 0.5]))
         """
         y = check_audio(y, "y")
         sample_rate = check_sample_rate(sample_rate)
-        params = self.draw_params(y, sample_rate=sample_rate, rng=as_generator(rng))
-        return self._apply_drawn(y, sample_rate, params)
+        mode = check_target_mode(return_target, "return_target")
+        if mode is None:
+            params = self.draw_params(y, sample_rate=sample_rate, rng=as_generator(rng))
+            return self._apply_drawn(y, sample_rate, params)
+        with keeping_stages():
+            params = self.draw_params(y, sample_rate=sample_rate, rng=as_generator(rng))
+            out = self._apply_drawn(y, sample_rate, params)
+        return out, self._target_step(y, out, y, sample_rate, params, mode)
 
     def draw_params(self, y, *, sample_rate, rng, force=False) -> dict:
         """Draw the parameters of one application (what a call records in ``last_params``).
@@ -172,8 +194,10 @@ class Transform:
             return cached[2]
         return self._apply_checked(y, sample_rate, params)
 
-    def apply_params(self, y, params, *, sample_rate):
+    def apply_params(self, y, params, *, sample_rate, return_target=None):
         """Apply the transform with given parameters (replay ``last_params``).
+
+        ``return_target`` as in :meth:`__call__`: also return the paired target.
 
         Raises
         ------
@@ -194,11 +218,14 @@ class Transform:
         """
         y = check_audio(y, "y")
         sample_rate = check_sample_rate(sample_rate)
+        mode = check_target_mode(return_target, "return_target")
         self.prepare(sample_rate)
         params = self._check_params(params, sample_rate)
-        if not params["applied"]:
-            return y
-        return self._apply_checked(y, sample_rate, params)
+        if mode is None:
+            return self._apply_checked(y, sample_rate, params) if params["applied"] else y
+        with keeping_stages():
+            out = self._apply_checked(y, sample_rate, params) if params["applied"] else y
+        return out, self._target_step(y, out, y, sample_rate, params, mode)
 
     def _check_params(self, params, sample_rate, name="params") -> dict:
         """A checked copy of ``params``: the keys of :meth:`_param_checks`, each validated."""
@@ -225,6 +252,28 @@ class Transform:
             return y
         out = self._apply(y, sample_rate, params)
         return out if out.dtype == y.dtype else out.astype(y.dtype)
+
+    # -- paired targets (see noisegen.transforms.target) ----------------------
+    #: True for a degradation, which a paired target skips (noise, reverberation,
+    #: codecs, filters, clipping, masks); False for a change the target shares
+    #: (gain, level, speed, pitch, stretch, shift, polarity). A transform that
+    #: does not say is a degradation.
+    degrades = True
+
+    def _target_step(self, y, out, target, sample_rate, params, mode):
+        """The paired target after this transform, whose step on the augmented signal took ``y`` to ``out``.
+
+        ``target`` is aligned with ``y``; the result is aligned with ``out``.
+        A degradation leaves the target as it is (cut or padded to ``out``'s
+        length); a shared change is applied to it with the same ``params``.
+        Transforms whose change depends on the signal (a level, splice
+        points) override this to take it from ``y``.
+        """
+        if not params["applied"] or y.shape[-1] == 0:
+            return target
+        if self.degrades:
+            return fit_length(target, out.shape[-1])
+        return self._apply_checked(target, sample_rate, params)
 
     # -- for subclasses ------------------------------------------------------
     def prepare(self, sample_rate: int) -> None:

@@ -31,6 +31,8 @@ class BitCrush(Transform):
     (array([ 0. ,  0.5, -1. ]), 2)
     """
 
+    degrades = True  # a degradation: paired targets skip it
+
     def __init__(self, *, min_bit_depth: int = 5, max_bit_depth: int = 10, p: float = 0.5):
         super().__init__(p=p)
         lo = int_param(1, 32)(min_bit_depth, "min_bit_depth")

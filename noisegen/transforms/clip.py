@@ -30,6 +30,8 @@ class Clip(Transform):
     array([1.  , 2.  , 3.  , 3.25])
     """
 
+    degrades = True  # a degradation: paired targets skip it
+
     def __init__(self, *, min_percentile: float = 0.0, max_percentile: float = 40.0, p: float = 0.5):
         super().__init__(p=p)
         self.min_percentile, self.max_percentile = uniform_range(

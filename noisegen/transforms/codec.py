@@ -42,6 +42,8 @@ class Codec(Transform):
     {'name': 'Codec', 'applied': True, 'format': 'mp3', 'bitrate_kbps': 32.0}
     """
 
+    degrades = True  # a degradation: paired targets skip it
+
     def __init__(self, *, formats=("mp3", "opus", "vorbis", "gsm", "mulaw", "alaw", "g721", "ima_adpcm"),
                  min_bitrate_kbps: float = 8.0, max_bitrate_kbps: float = 64.0, p: float = 0.5):
         super().__init__(p=p)

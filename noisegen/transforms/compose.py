@@ -18,6 +18,7 @@ from .._core.validation import show_value, check_int, check_real, check_sample_r
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
 from .base import Transform
+from .target import stages_kept
 
 __all__ = ["Compose", "OneOf", "SomeOf"]
 
@@ -61,7 +62,7 @@ class _Composition(Transform):
         gen = as_generator(rng)
         applied = bool(gen.random() < self.p) or bool(force)
         params = {"name": type(self).__name__, "applied": applied}
-        out = y
+        out, stages = y, [y]
         if applied:
             indices = self._choose(gen)
             children = []
@@ -70,12 +71,34 @@ class _Composition(Transform):
                 child = t.draw_params(out, sample_rate=sample_rate, rng=gen, force=self._chosen_apply)
                 if out is not None:
                     out = t._apply_drawn(out, sample_rate, child)
+                    stages.append(out)
                 children.append(child)
             params["indices"] = indices
             params["transforms"] = children
         self._cached = None if y is None else (params, y, out)
+        self._keep_stages(params, stages)
         self.last_params = params
         return params
+
+    def _keep_stages(self, params, stages):
+        """Keep the children's outputs for :meth:`_target_step` (only while a target is wanted)."""
+        self._stages = (params, stages) if stages_kept() and stages[0] is not None else None
+
+    def _target_step(self, y, out, target, sample_rate, params, mode):
+        """Each child's target step in turn, on the inputs it had (kept, or recomputed)."""
+        if not params["applied"] or y.shape[-1] == 0:
+            return target
+        kept, self._stages = getattr(self, "_stages", None), None
+        if kept is not None and kept[0] is params and kept[1][0] is y:
+            stages = kept[1]
+        else:  # not drawn or applied just now: replay the children
+            stages = [y]
+            for i, child in zip(params["indices"], params["transforms"]):
+                step = self.transforms[i]
+                stages.append(step._apply_checked(stages[-1], sample_rate, child) if child["applied"] else stages[-1])
+        for j, (i, child) in enumerate(zip(params["indices"], params["transforms"])):
+            target = self.transforms[i]._target_step(stages[j], stages[j + 1], target, sample_rate, child, mode)
+        return target
 
     def _check_params(self, params, sample_rate, name="params"):
         clean = super()._check_params(params, sample_rate, name)
@@ -97,10 +120,12 @@ class _Composition(Transform):
 
     def _apply(self, y, sample_rate, params):
         # params were checked by _check_params, the children's too
-        out = y
+        out, stages = y, [y]
         for i, child in zip(params["indices"], params["transforms"]):
             if child["applied"]:
                 out = self.transforms[i]._apply_checked(out, sample_rate, child)
+            stages.append(out)
+        self._keep_stages(params, stages)
         return out
 
     def _config(self):

@@ -39,6 +39,8 @@ def _fit(freq_hz, sample_rate):
 class _CutoffFilter(Transform):
     _function = None
 
+    degrades = True  # a degradation: paired targets skip it
+
     def __init__(self, *, min_cutoff_hz: float, max_cutoff_hz: float, order: int, p: float):
         super().__init__(p=p)
         self.min_cutoff_hz, self.max_cutoff_hz = uniform_range(
@@ -95,6 +97,8 @@ class HighPassFilter(_CutoffFilter):
 
 class _BandFilter(Transform):
     _function = None
+
+    degrades = True  # a degradation: paired targets skip it
 
     def __init__(self, *, min_center_hz: float = 200.0, max_center_hz: float = 4000.0,
                  min_bandwidth_fraction: float = 0.5, max_bandwidth_fraction: float = 1.99, order: int = 4,
@@ -162,6 +166,8 @@ class PeakingEQ(Transform):
     ``gain_db``, ``q``.
     """
 
+    degrades = True  # a degradation: paired targets skip it
+
     def __init__(self, *, min_center_hz: float = 50.0, max_center_hz: float = 7500.0, min_gain_db: float = -24.0,
                  max_gain_db: float = 24.0, min_q: float = 0.5, max_q: float = 9.9, p: float = 0.5):
         super().__init__(p=p)
@@ -197,6 +203,8 @@ class PeakingEQ(Transform):
 
 class _Shelf(Transform):
     _function = None
+
+    degrades = True  # a degradation: paired targets skip it
 
     def __init__(self, *, min_cutoff_hz: float, max_cutoff_hz: float, min_gain_db: float = -18.0,
                  max_gain_db: float = 18.0, p: float = 0.5):

@@ -23,6 +23,8 @@ class Gain(Transform):
     (0.5012, -6.0)
     """
 
+    degrades = False  # a change paired targets share
+
     def __init__(self, *, min_gain_db: float = -12.0, max_gain_db: float = 12.0, p: float = 0.5):
         super().__init__(p=p)
         self.min_gain_db, self.max_gain_db = uniform_range(min_gain_db, max_gain_db, "min_gain_db", "max_gain_db")

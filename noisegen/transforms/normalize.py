@@ -25,6 +25,12 @@ def measure_level(y, mode):
     return peak * math.sqrt(float(np.mean(scaled * scaled)))
 
 
+def _scale(y, current, target_db):
+    """``y`` times ``10**(target_db / 20) / current``, in float64, back in ``y``'s dtype."""
+    # divide first: 10**3 / 5e-324 overflows, samples / current does not
+    return (y.astype(np.float64) / current * 10.0 ** (target_db / 20.0)).astype(y.dtype)
+
+
 class Normalize(Transform):
     """Scale the audio so that its peak or RMS level is a random target in dBFS.
 
@@ -57,6 +63,8 @@ class Normalize(Transform):
     array([ 0.25 , -0.5  ,  0.125])
     """
 
+    degrades = False  # a change paired targets share
+
     def __init__(self, *, mode: str = "peak", min_target_db: float = 0.0, max_target_db: float = 0.0,
                  p: float = 0.5):
         super().__init__(p=p)
@@ -77,9 +85,14 @@ class Normalize(Transform):
             warn(f"Normalize: the input is silent, so no {self.mode} level can be set; "
                  "it is returned unchanged")
             return y.copy()
-        # divide first: 10**3 / 5e-324 overflows, samples / current does not
-        out = y.astype(np.float64) / current * 10.0 ** (params["target_db"] / 20.0)
-        return out.astype(y.dtype)
+        return _scale(y, current, params["target_db"])
+
+    def _target_step(self, y, out, target, sample_rate, params, mode):
+        # the target gets the factor that set the augmented signal's level
+        if not params["applied"] or y.shape[-1] == 0:
+            return target
+        current = measure_level(y, self.mode)
+        return target.copy() if current == 0.0 else _scale(target, current, params["target_db"])
 
     def _config(self):
         return {"mode": self.mode, "min_target_db": self.min_target_db, "max_target_db": self.max_target_db,

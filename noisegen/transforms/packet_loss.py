@@ -41,6 +41,8 @@ class PacketLoss(Transform):
     (0.5, (16000,))
     """
 
+    degrades = True  # a degradation: paired targets skip it
+
     def __init__(self, *, min_loss_rate: float = 0.0, max_loss_rate: float = 0.2, frame_ms: float = 20.0,
                  concealment: str = "zeros", mean_burst_frames: float | None = None, fade_ms: float = 2.0,
                  p: float = 0.5):

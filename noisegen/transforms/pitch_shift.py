@@ -18,6 +18,8 @@ class PitchShift(Transform):
     ``last_params``: ``n_steps``.
     """
 
+    degrades = False  # a change paired targets share
+
     def __init__(self, *, min_semitones: float = -4.0, max_semitones: float = 4.0, p: float = 0.5):
         super().__init__(p=p)
         self.min_semitones, self.max_semitones = uniform_range(
@@ -33,6 +35,12 @@ class PitchShift(Transform):
 
     def _apply(self, y, sample_rate, params):
         return effects.pitch_shift(y, sample_rate=sample_rate, n_steps=params["n_steps"])
+
+    def _target_step(self, y, out, target, sample_rate, params, mode):
+        # spliced where the augmented signal was, so the target stays aligned with it
+        if not params["applied"] or y.shape[-1] == 0:
+            return target
+        return effects.pitch_shift(target, sample_rate=sample_rate, n_steps=params["n_steps"], guide=y)
 
     def _config(self):
         return {"min_semitones": self.min_semitones, "max_semitones": self.max_semitones, "p": self.p}

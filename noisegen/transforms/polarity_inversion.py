@@ -27,6 +27,8 @@ class PolarityInversion(Transform):
     array([-0.5 ,  0.25, -0.  ])
     """
 
+    degrades = False  # a change paired targets share
+
     def __init__(self, *, p: float = 0.5):
         super().__init__(p=p)
 

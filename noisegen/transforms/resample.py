@@ -45,6 +45,8 @@ class Resample(Transform):
     ((1600,), True)
     """
 
+    degrades = True  # a degradation: paired targets skip it
+
     def __init__(self, *, min_sample_rate: int = 8000, max_sample_rate: int = 16000, p: float = 0.5):
         super().__init__(p=p)
         lo = int_param(1, _MAX_RATE)(min_sample_rate, "min_sample_rate")

@@ -10,6 +10,7 @@ from .._core.validation import show_value, check_real
 from .._core.errors import ParameterError
 from .._design import room as design
 from ..effects import rooms
+from .target import fit_length
 from .base import Transform, draw_seed, draw_uniform, real_param, seed_param, uniform_range
 from .. import effects
 
@@ -69,6 +70,8 @@ class RoomSimulator(Transform):
     >>> out.shape, out.dtype, t.last_params["rt60_s"]
     ((8000,), dtype('float32'), 0.3)
     """
+
+    degrades = True  # a degradation: paired targets skip it
 
     def __init__(self, *, min_rt60_s: float = 0.2, max_rt60_s: float = 1.0,
                  min_room_dim_m=(3.0, 3.0, 2.5), max_room_dim_m=(10.0, 8.0, 4.0),
@@ -140,6 +143,11 @@ class RoomSimulator(Transform):
     def _apply(self, y, sample_rate, params):
         return effects.convolve_rir(y, self._rir(sample_rate, params).astype(y.dtype), mode="same")
 
+    def _target_step(self, y, out, target, sample_rate, params, mode):
+        if mode != "early" or not params["applied"] or y.shape[-1] == 0:
+            return super()._target_step(y, out, target, sample_rate, params, mode)
+        return early_target(target, self._rir(sample_rate, params).astype(y.dtype), sample_rate, out.shape[-1])
+
     def _config(self):
         return {
             "min_rt60_s": self.min_rt60_s, "max_rt60_s": self.max_rt60_s,
@@ -147,6 +155,13 @@ class RoomSimulator(Transform):
             "min_distance_m": self.min_distance_m, "max_distance_m": self.max_distance_m,
             "wall_margin_m": self.wall_margin_m, "p": self.p,
         }
+
+
+def early_target(target, rir, sample_rate, n_out):
+    """``target`` convolved with the early part of ``rir`` (:func:`noisegen.effects.early_rir`:
+    50 ms after the direct path, scaled as ``convolve_rir`` scales the whole response), ``n_out`` long."""
+    early = effects.early_rir(rir, sample_rate=sample_rate).astype(target.dtype)
+    return fit_length(effects.convolve_rir(target, early, mode="full", normalize=None), n_out)
 
 
 def as_room_simulator(rir):

@@ -86,6 +86,8 @@ class Shift(Transform):
     array([0., 0., 1., 2., 3.])
     """
 
+    degrades = False  # a change paired targets share
+
     def __init__(self, *, min_shift: float = -0.5, max_shift: float = 0.5, shift_unit: str = "fraction",
                  rollover: bool = True, fade_s: float = 0.005, p: float = 0.5):
         super().__init__(p=p)

@@ -25,6 +25,8 @@ class SpeedPerturb(Transform):
     p : float
     """
 
+    degrades = False  # a change paired targets share
+
     def __init__(self, *, factors=(0.9, 1.0, 1.1), p: float = 0.5):
         super().__init__(p=p)
         if not isinstance(factors, (list, tuple)) or not factors:

@@ -27,6 +27,8 @@ class TimeMask(Transform):
     50
     """
 
+    degrades = True  # a degradation: paired targets skip it
+
     def __init__(self, *, min_fraction: float = 0.0, max_fraction: float = 0.2, fade_s: float = 0.005, p: float = 0.5):
         super().__init__(p=p)
         self.min_fraction, self.max_fraction = uniform_range(

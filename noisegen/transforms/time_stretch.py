@@ -21,6 +21,8 @@ class TimeStretch(Transform):
     p : float
     """
 
+    degrades = False  # a change paired targets share
+
     def __init__(self, *, min_rate: float = 0.8, max_rate: float = 1.25, p: float = 0.5):
         super().__init__(p=p)
         self.min_rate, self.max_rate = uniform_range(min_rate, max_rate, "min_rate", "max_rate", low=0.05, high=20.0)
@@ -33,6 +35,12 @@ class TimeStretch(Transform):
 
     def _apply(self, y, sample_rate, params):
         return effects.time_stretch(y, rate=params["rate"], sample_rate=sample_rate)
+
+    def _target_step(self, y, out, target, sample_rate, params, mode):
+        # spliced where the augmented signal was, so the target stays aligned with it
+        if not params["applied"] or y.shape[-1] == 0:
+            return target
+        return effects.time_stretch(target, rate=params["rate"], sample_rate=sample_rate, guide=y)
 
     def _config(self):
         return {"min_rate": self.min_rate, "max_rate": self.max_rate, "p": self.p}
