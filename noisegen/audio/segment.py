@@ -14,7 +14,7 @@ import numpy as np
 from .._core.errors import ParameterError
 from .._core.units import seconds_to_samples
 from ..effects.resample import resample
-from .io import _read_error, _soundfile, _warn_if_truncated, check_regular
+from .io import _read_error, _soundfile, _warn_if_truncated, check_regular, mix_down
 
 __all__ = ["segment_span", "read_segment", "resampled_length"]
 
@@ -61,20 +61,18 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
     """One segment of ``path`` as float32 ``(n,)`` or ``(channels, n)`` at ``sample_rate``.
 
     Only the segment's frames are read (the file is seeked to its first
-    frame). A one-channel file (or ``mono=False``) already at
-    ``sample_rate`` is read straight to float32; anything else is read as
-    float64, mixed down and resampled with :func:`noisegen.resample`, as
-    :func:`noisegen.load` does, then cast. The output has
+    frame), as float32, mixed down (:func:`noisegen.audio.io.mix_down`) and
+    resampled in float32 with :func:`noisegen.resample` (within float32
+    rounding of :func:`noisegen.load`, which works in float64). The output has
     :func:`resampled_length` of the segment's frames.
     """
     sf = _soundfile()
     start, n, rate = segment_span(path, offset_s, duration_s)
     try:
         with sf.SoundFile(os.fspath(path)) as f:
-            fast = rate == sample_rate and (f.channels == 1 or not mono)
             if start:
                 f.seek(start)
-            data = f.read(n, dtype="float32" if fast else "float64", always_2d=True)
+            data = f.read(n, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise _read_error(path, exc) from None
     _warn_if_truncated(path)
@@ -82,7 +80,7 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
     if y.shape[0] == 1:
         y = y[0]
     elif mono:
-        y = y.mean(axis=0)
+        y = mix_down(y)
     if rate != sample_rate:
         y = resample(np.ascontiguousarray(y), orig_sample_rate=rate, target_sample_rate=sample_rate)
     return np.ascontiguousarray(y, dtype=np.float32)
