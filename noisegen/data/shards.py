@@ -220,6 +220,14 @@ class ShardItems:
     def __getstate__(self):
         return {**self.__dict__, "_fh": None, "_meta": None}
 
+    def close(self) -> None:
+        """Close this process's open tar file (reopened when needed)."""
+        if self._fh is not None and self._fh[0] == os.getpid():
+            self._fh[2].close()
+        self._fh = None
+
+    __del__ = close
+
     def __len__(self):
         return len(self.samples)
 
@@ -246,6 +254,7 @@ class ShardItems:
         """Samples the item gives at ``sample_rate``, from its audio member's header (0 if unreadable)."""
         try:
             s = self._usable(i)
+            self._metadata(i)  # a bad .json member makes the sample unreadable
             n, rate = decoded_span(self._read(s.tar, *s.audio[:2]))
         except Exception:  # noqa: BLE001 - the item is skipped when read, so it counts nothing
             return 0
@@ -273,8 +282,7 @@ class ShardItems:
         """``size`` bytes at ``offset`` of tar ``tar``, through this process's one open tar file."""
         pid = os.getpid()
         if self._fh is None or self._fh[:2] != (pid, tar):
-            if self._fh is not None and self._fh[0] == pid:
-                self._fh[2].close()
+            self.close()
             self._fh = (pid, tar, open(self.paths[tar], "rb"))
         fh = self._fh[2]
         fh.seek(offset)
