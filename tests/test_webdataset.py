@@ -280,20 +280,23 @@ def test_shuffle_permutes_tars_and_samples_by_epoch_only(shards):
     assert a == b and a[:10] != a[10:] and sorted(a[:10]) == sorted(a[10:]) == sorted(expected_keys(2))
 
 
-@pytest.mark.parametrize("num_workers", [0, 1, 2])
-def test_dataloader_workers_give_the_single_process_chunks(shards, num_workers):
+@pytest.mark.parametrize("world, num_workers", [(1, 0), (1, 1), (1, 2), (2, 2)])
+def test_dataloader_workers_and_ranks_give_the_single_process_chunks(shards, world, num_workers):
     torch = pytest.importorskip("torch")
     from noisegen.torch import AugmentDataset, collate
 
     reference = signature(stream(shards))
-    loader = torch.utils.data.DataLoader(AugmentDataset(stream(shards)), batch_size=3, collate_fn=collate,
-                                         num_workers=num_workers)
     got = collections.Counter()
-    for b in loader:
-        for row, source, start, length, meta in zip(b["samples"].numpy(), b["sources"], b["starts"],
-                                                    b["lengths"].tolist(), b["metadata"]):
-            got[(source, start, length, _hash(row), json.dumps(meta, sort_keys=True))] += 1
-    assert got == reference and len(AugmentDataset(stream(shards))) == sum(reference.values())
+    for rank in range(world):
+        ds = AugmentDataset(stream(shards, rank=rank, world_size=world))
+        loader = torch.utils.data.DataLoader(ds, batch_size=3, collate_fn=collate, num_workers=num_workers)
+        for b in loader:
+            for row, source, start, length, meta in zip(b["samples"].numpy(), b["sources"], b["starts"],
+                                                        b["lengths"].tolist(), b["metadata"]):
+                got[(source, start, length, _hash(row), json.dumps(meta, sort_keys=True))] += 1
+    assert got == reference
+    assert sum(len(AugmentDataset(stream(shards, rank=r, world_size=world))) for r in range(world)) == sum(
+        reference.values())
 
 
 @pytest.mark.parametrize("text, paths", [

@@ -19,7 +19,11 @@ the data), done once at construction and cached per process by the tar's
 path, size and modification time. A tar is dealt whole to one shard (worker
 x rank, :mod:`noisegen.data.order`), so each process reads only its own tars;
 a sample's bytes are read by seeking to its recorded offset (shuffling
-permutes the tars and the samples within each tar).
+permutes the tars and the samples within each tar). With fewer tars than
+shards, some workers or ranks get nothing: write at least
+``world_size * num_workers`` tars. ``len()`` reads each audio member once
+(its header gives the length) and each JSON member (a bad one makes the
+sample count nothing).
 
 Bad input. A missing or unreadable tar (or the rest of a tar after a
 damaged header) is one item that cannot be read; a sample without an audio
@@ -226,7 +230,11 @@ class ShardItems:
             self._fh[2].close()
         self._fh = None
 
-    __del__ = close
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - at interpreter exit the file may already be gone
+            pass
 
     def __len__(self):
         return len(self.samples)
