@@ -79,6 +79,19 @@ def test_engine_ray_is_byte_identical_to_workers_1(which, corpus, tmp_path, ray_
     assert_same_run(on_ray, local)
 
 
+def test_engine_ray_writes_the_same_webdataset_tars(corpus, tmp_path, ray_address):
+    args = lambda out: default_args(corpus, out, "--copies", 2, "--output-format", "webdataset",  # noqa: E731
+                                    "--shard-size", 3)
+    local, on_ray = tmp_path / "local", tmp_path / "ray"
+    assert augment(*args(local), "--workers", 1) == 0
+    assert augment(*args(on_ray), "--engine", "ray") == 0
+    names = sorted(p.name for p in on_ray.glob("*.tar"))
+    assert names == ["shard-000000.tar", "shard-000001.tar", "shard-000002.tar"]
+    assert all((on_ray / n).read_bytes() == (local / n).read_bytes() for n in names)
+    assert (on_ray / MANIFEST).read_bytes() == (local / MANIFEST).read_bytes()
+    assert temp_files(on_ray) == []
+
+
 def test_inputs_grouped_into_ray_tasks_keep_plan_order(corpus, tmp_path, ray_address, monkeypatch):
     from noisegen.batch import ray_engine as _ray_engine
 

@@ -13,7 +13,8 @@ from conftest import ROOT
 
 BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
 # The extras an example imports; CI installs them all.
-EXTRAS = {"torch": "torch", "noisegen.lhotse": "lhotse", "noisegen.hf": "datasets", "ray": "ray"}
+EXTRAS = {"torch": "torch", "noisegen.lhotse": "lhotse", "noisegen.hf": "datasets", "ray": "ray",
+          "webdataset": "webdataset"}
 
 
 def test_the_readme_has_examples():

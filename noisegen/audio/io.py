@@ -259,11 +259,32 @@ def save(path, y, *, sample_rate, subtype=None):
     >>> noisegen.info(path).frames
     1600
     """
-    sf = _soundfile()
     path = os.fspath(path)
+    y, sample_rate = check_audio(y, "y"), check_sample_rate(sample_rate)
+    frames, n_channels, fmt, subtype = _frames(y, _format_of(path), subtype, path)
+
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".part")
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write into {folder!r}: {exc.strerror}") from None
+    os.close(fd)
+    try:
+        _write(tmp, frames, sample_rate, n_channels, fmt, subtype)
+        os.chmod(tmp, _file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _frames(y, fmt, subtype, where):
+    """``(frames (n, channels), n_channels, format, subtype)`` checked for writing to ``where``."""
+    sf = _soundfile()
     y = check_audio(y, "y")
-    sample_rate = check_sample_rate(sample_rate)
-    fmt = _format_of(path)
     if subtype is None:
         subtype = sf.default_subtype(fmt)
     elif not isinstance(subtype, str) or not sf.check_format(fmt, subtype.upper()):
@@ -277,34 +298,43 @@ def save(path, y, *, sample_rate, subtype=None):
     is_float = subtype in ("FLOAT", "DOUBLE", "VORBIS", "OPUS")
     if not is_float and y.size and float(np.max(np.abs(y))) > 1.0:
         warnings.warn(
-            f"saving to {path!r} as {subtype} clips samples outside [-1, 1] "
+            f"saving to {where!r} as {subtype} clips samples outside [-1, 1] "
             f"(peak {float(np.max(np.abs(y))):.3g}); use subtype='FLOAT' or lower the level",
             NoisegenWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
         frames = np.clip(frames, -1.0, 1.0)
+    return frames, n_channels, fmt, subtype
 
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".part")
-    except OSError as exc:
-        raise OSError(exc.errno, f"cannot write into {folder!r}: {exc.strerror}") from None
-    os.close(fd)
-    try:
-        with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=n_channels, subtype=subtype, format=fmt) as f:
-            if subtype in ("FLOAT", "DOUBLE"):
-                # Must be sent before any audio is written; the PEAK chunk's time stamp
-                # would make two saves of the same audio differ.
-                sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
-            f.write(np.ascontiguousarray(frames))
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+
+def _write(target, frames, sample_rate, n_channels, fmt, subtype) -> None:
+    sf = _soundfile()
+    with sf.SoundFile(target, "w", samplerate=sample_rate, channels=n_channels, subtype=subtype, format=fmt) as f:
+        if subtype in ("FLOAT", "DOUBLE"):
+            # Must be sent before any audio is written; the PEAK chunk's time stamp
+            # would make two saves of the same audio differ.
+            sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+        f.write(np.ascontiguousarray(frames))
+
+
+def encode(y, *, sample_rate, format, subtype=None) -> bytes:
+    """The bytes :func:`save` would write for ``y`` to a ``.<format>`` file (for archives such as tar shards).
+
+    Examples
+    --------
+    >>> import noisegen, soundfile as sf, io
+    >>> data = encode(noisegen.white_noise(160, rng=0) * 0.1, sample_rate=16000, format="flac")
+    >>> data[:4], sf.info(io.BytesIO(data)).frames
+    (b'fLaC', 160)
+    """
+    import io
+
+    sample_rate = check_sample_rate(sample_rate)
+    fmt = _format_of(f"audio.{format}")
+    frames, n_channels, fmt, subtype = _frames(y, fmt, subtype, f"a .{format} member")
+    buf = io.BytesIO()
+    _write(buf, frames, sample_rate, n_channels, fmt, subtype)
+    return buf.getvalue()
 
 
 @dataclass(frozen=True)

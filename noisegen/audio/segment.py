@@ -7,16 +7,17 @@ header alone, so a stream can count its samples without decoding audio.
 
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
 
-from .._core.errors import ParameterError
+from .._core.errors import NoisegenError, ParameterError
 from .._core.units import seconds_to_samples
 from ..effects.resample import resample
 from .io import _read_error, _soundfile, _warn_if_truncated, check_regular, mix_down
 
-__all__ = ["segment_span", "read_segment", "resampled_length"]
+__all__ = ["segment_span", "read_segment", "decode", "decoded_span", "resampled_length"]
 
 
 def resampled_length(n: int, orig_sample_rate: int, sample_rate: int) -> int:
@@ -76,7 +77,41 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise _read_error(path, exc) from None
     _warn_if_truncated(path)
-    y = data.T  # (channels, frames)
+    return _to_stream(data, rate, sample_rate, mono)
+
+
+def decode(data: bytes, *, sample_rate: int, mono: bool = True, name: str = "audio bytes") -> np.ndarray:
+    """Encoded audio (the bytes of a WAV/FLAC/... file, e.g. a tar member) as :func:`read_segment` reads a file.
+
+    Raises
+    ------
+    noisegen.NoisegenError
+        The bytes cannot be decoded (``name`` says whose they are).
+    """
+    sf = _soundfile()
+    try:
+        with sf.SoundFile(io.BytesIO(data)) as f:
+            rate = int(f.samplerate)
+            fast = rate == sample_rate and (f.channels == 1 or not mono)
+            frames = f.read(dtype="float32" if fast else "float64", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as exc:
+        raise NoisegenError(f"cannot decode {name}: {getattr(exc, 'error_string', None) or exc}") from None
+    return _to_stream(frames, rate, sample_rate, mono)
+
+
+def decoded_span(data: bytes, *, name: str = "audio bytes") -> tuple[int, int]:
+    """``(frame count, sample rate)`` of encoded audio, from its header (see :func:`decode`)."""
+    sf = _soundfile()
+    try:
+        meta = sf.info(io.BytesIO(data))
+    except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as exc:
+        raise NoisegenError(f"cannot decode {name}: {getattr(exc, 'error_string', None) or exc}") from None
+    return int(meta.frames), int(meta.samplerate)
+
+
+def _to_stream(frames, rate, sample_rate, mono):
+    """``(frames, channels)`` read by soundfile -> float32 ``(n,)``/``(channels, n)`` at ``sample_rate``."""
+    y = frames.T  # (channels, frames)
     if y.shape[0] == 1:
         y = y[0]
     elif mono:

@@ -34,6 +34,10 @@ How it stays reproducible and safe:
 - **Shards.** ``shard=(k, n)`` keeps the inputs whose relative-path hash is
   ``k`` modulo ``n``: stable when files are added, and the union of all
   shards is the unsharded run.
+- **WebDataset.** ``output_format="webdataset"`` writes tar shards
+  ``out_dir/shard-000000.tar``, ... instead of the tree, dealt in sorted
+  input order, with the same seeds, lock, atomic writes, resume and
+  refusal to overwrite, per tar (:mod:`noisegen.batch.wds`).
 - **Failures.** An input that cannot be read or processed (or is not a
   regular file: a FIFO, socket or device is never opened) is recorded in
   ``out_dir/failures.jsonl`` and the run goes on.
@@ -67,6 +71,7 @@ from ..transforms import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseRespo
                           Transform, load_pipeline)
 from .work import PEAK_LIMIT, _init_pool_worker, _init_worker, _process, _render  # noqa: F401
 from .ray_engine import check_engine, run_tasks
+from .wds import DEFAULT_SHARD_SIZE, plan_shards
 from .manifest import FAILURES, MANIFEST, _append_line, _dedupe_manifest, read_manifest  # noqa: F401
 from .plan import (  # noqa: F401  (output_name, output_seed, check_shard, available_cpus: public within noisegen)
     Plan, _check_workers, _existing_dir, _inside, _one_line, _plan, available_cpus, check_shard, output_name, output_seed,
@@ -176,7 +181,8 @@ def _check_out_dir(out_dir: str, in_real: str) -> str:
 
 
 def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None, workers=1, seed=0, shard=None,
-                   overwrite=False, format="wav", subtype="PCM_16", progress=None, engine="local", ray_address=None):
+                   overwrite=False, format="wav", subtype="PCM_16", progress=None, engine="local", ray_address=None,
+                   output_format="files", shard_size=None):
     """Write ``copies`` augmented versions of every audio file under ``in_dir`` into ``out_dir``.
 
     Parameters
@@ -213,6 +219,15 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
     ray_address : str or None
         With ``engine="ray"``: the cluster to join; ``None`` starts a local
         Ray instance (or uses the one this process has joined).
+    output_format : {"files", "webdataset"}
+        ``"files"`` mirrors the input tree; ``"webdataset"`` writes tar
+        shards ``out_dir/shard-000000.tar``, ... of ``shard_size`` samples
+        each (``KEY.<format>`` plus ``KEY.json``), dealt in sorted input
+        order; the outputs counted in the summary are then the tars. See
+        :mod:`noisegen.batch.wds` for the layout, the keys and resuming.
+        Not combinable with ``shard``.
+    shard_size : int or None
+        Samples per tar with ``output_format="webdataset"`` (default 1000).
 
     Returns
     -------
@@ -229,6 +244,7 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
     (2, ['a.aug0.wav', 'a.aug1.wav'])
     """
     t0 = time.perf_counter()
+    shard_size = _check_output_format(output_format, shard_size, shard)
     in_dir = os.path.abspath(_existing_dir(in_dir, "in_dir"))
     in_real = os.path.realpath(in_dir)
     copies = check_int(copies, "copies", low=1)
@@ -262,13 +278,31 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
             warnings.warn(f"out_dir {out_dir!r} was locked by a run that did not finish ({holder}); "
                           "taking its lock over", NoisegenWarning, stacklevel=2)
         summary = AugmentSummary(workers=workers)
-        plan = _plan(in_dir, out_dir, in_real, summary, settings, copies=copies, seed=seed, shard=shard,
-                     pipeline_json=pipeline_json)
+        if shard_size is None:
+            plan = _plan(in_dir, out_dir, in_real, summary, settings, copies=copies, seed=seed, shard=shard,
+                         pipeline_json=pipeline_json)
+        else:
+            plan = plan_shards(in_dir, out_dir, in_real, summary, settings, copies=copies, seed=seed,
+                               shard_size=shard_size, pipeline_json=pipeline_json)
         _prepare(pipeline, plan, sample_rate)
         _run(pipeline, plan, out_dir, summary, progress, engine, ray_address)
     summary.n_failed = len(summary.failures)
     summary.wall_s = time.perf_counter() - t0
     return summary
+
+
+def _check_output_format(output_format, shard_size, shard):
+    """Samples per tar (None for the folder output), with the arguments checked."""
+    if output_format not in ("files", "webdataset"):
+        raise ParameterError(f"output_format must be 'files' or 'webdataset', got {output_format!r}")
+    if output_format == "files":
+        if shard_size is not None:
+            raise ParameterError(f"shard_size needs output_format='webdataset', got shard_size={shard_size!r}")
+        return None
+    if shard is not None:
+        raise ParameterError(f"shard={shard!r} cannot be combined with output_format='webdataset' (the tars are "
+                             "dealt in sorted order over all inputs); run one job, with workers or engine='ray'")
+    return DEFAULT_SHARD_SIZE if shard_size is None else check_int(shard_size, "shard_size", low=1)
 
 
 def _prepare(pipeline, plan: Plan, sample_rate) -> None:
@@ -280,7 +314,8 @@ def _prepare(pipeline, plan: Plan, sample_rate) -> None:
     """
     if not plan.tasks:
         return
-    rates = {sample_rate} if sample_rate is not None else {r for _, r in plan.estimate.values() if r}
+    rates = ({sample_rate} if sample_rate is not None else plan.rates if plan.rates is not None
+             else {r for _, r in plan.estimate.values() if r})
     for rate in sorted(rates):
         try:
             pipeline.prepare(rate)

@@ -120,6 +120,7 @@ class Plan:
     tasks: list
     estimate: dict  # input -> (seconds of audio to write, its sample rate or None)
     done: dict  # the manifest at the start, by output
+    rates: set | None = None  # the inputs' sample rates, when estimate cannot say (tar shards)
 
 
 def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, pipeline_json) -> Plan:

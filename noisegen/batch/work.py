@@ -61,18 +61,30 @@ def _same_bytes(a: str, b: str) -> bool:
     return filecmp.cmp(a, b, shallow=False)
 
 
+def load_input(in_dir: str, rel: str, settings: dict, fingerprint: dict):
+    """``(y, sample_rate)`` of an input, refused if empty or changed since it was fingerprinted."""
+    path = os.path.join(in_dir, rel)
+    y, sr = load(path, sample_rate=settings["sample_rate"], dtype=np.float32)
+    if y.shape[-1] == 0:
+        raise ValueError("the file holds no samples")
+    st = os.stat(path)
+    if (st.st_size, st.st_mtime_ns) != (fingerprint["input_size"], fingerprint["input_mtime_ns"]):
+        raise ValueError("the input changed while this run was reading it; rerun to pick up the new version")
+    return y, sr
+
+
 def _process(task):
-    """Load one input and write its outputs; returns ``(rel, [result dicts])`` (never raises)."""
+    """Load one input and write its outputs; returns ``(rel, [result dicts])`` (never raises).
+
+    A task with a ``run`` method (a tar shard of ``--output-format
+    webdataset``, :class:`noisegen.batch.wds.ShardTask`) runs itself.
+    """
+    if hasattr(task, "run"):
+        return task.run(_PIPELINE)
     in_dir, out_dir, in_real, rel, jobs, settings, fingerprint = task
     results = []
     try:
-        path = os.path.join(in_dir, rel)
-        y, sr = load(path, sample_rate=settings["sample_rate"], dtype=np.float32)
-        if y.shape[-1] == 0:
-            raise ValueError("the file holds no samples")
-        st = os.stat(path)
-        if (st.st_size, st.st_mtime_ns) != (fingerprint["input_size"], fingerprint["input_mtime_ns"]):
-            raise ValueError("the input changed while this run was reading it; rerun to pick up the new version")
+        y, sr = load_input(in_dir, rel, settings, fingerprint)
     except Exception as exc:  # noqa: BLE001 - any unreadable input is a recorded failure
         return rel, [{"ok": False, "input": rel, "output": None, "error": _one_line(exc)}]
     for job in jobs:

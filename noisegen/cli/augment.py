@@ -25,7 +25,15 @@ every output (seed, applied parameters) and rerunning the same command resumes
 an interrupted job; outputs whose input changed since are redone. One run at a
 time per OUT_DIR (per shard with --shard). Exit status: 0 all written, 1 some
 inputs failed (see OUT_DIR/failures.jsonl) or a run-time failure (disk full),
-2 usage error (also: OUT_DIR busy), 130 interrupted."""
+2 usage error (also: OUT_DIR busy), 130 interrupted.
+
+--output-format webdataset writes WebDataset tar shards instead of the tree:
+OUT_DIR/shard-000000.tar, shard-000001.tar, ... of --shard-size samples each
+(KEY.wav or KEY.flac, per --format, plus KEY.json with the input and the
+applied parameters), filled in sorted input order, byte-identical for any
+--workers; read them back with AugmentStream("OUT_DIR/shard-{000000..000002}.tar", ...)
+or webdataset.WebDataset. KEY is the input's relative path without its
+extension, '%' and '.' escaped as %25 and %2E, plus _aug<copy>."""
 
 #: ``--snr-db`` range, that of :func:`noisegen.mix_at_snr`.
 SNR_DB_RANGE = (-100.0, 200.0)
@@ -95,6 +103,10 @@ def add_parser(subparsers):
                    help="with --engine ray: the Ray cluster to join (default: start a local Ray instance)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs that differ")
     p.add_argument("--format", choices=("wav", "flac"), default="wav", help="output format (default wav)")
+    p.add_argument("--output-format", choices=("files", "webdataset"), default="files",
+                   help="a tree of audio files (default) or WebDataset tar shards")
+    p.add_argument("--shard-size", type=_positive_int(1), default=None, metavar="N",
+                   help="with --output-format webdataset: samples per tar (default 1000)")
     p.add_argument("--subtype", choices=("PCM_16", "FLOAT"), default="PCM_16", help="sample format (default PCM_16)")
     p.add_argument("--progress", dest="progress", action="store_true", default=None,
                    help="always report progress (default: a bar when stderr is a terminal)")
@@ -112,6 +124,10 @@ def _check_args(args) -> str | None:
     if args.config is not None and (args.noise_dir or args.rir_dir or args.snr_db):
         return ("--config cannot be combined with --noise-dir, --rir-dir or --snr-db "
                 "(put those transforms in the config)")
+    if args.shard_size is not None and args.output_format != "webdataset":
+        return "--shard-size needs --output-format webdataset"
+    if args.shard is not None and args.output_format == "webdataset":
+        return "--shard cannot be combined with --output-format webdataset (tars are filled in sorted input order)"
     if args.snr_db and args.snr_db[0] > args.snr_db[1]:
         return f"--snr-db MIN must not exceed MAX, got {args.snr_db[0]:g} {args.snr_db[1]:g}"
     paths = (("IN_DIR", args.in_dir), ("OUT_DIR", args.out_dir), ("--noise-dir", args.noise_dir),
@@ -153,7 +169,8 @@ def run(args) -> int:
             args.in_dir, args.out_dir, pipeline=pipeline, copies=args.copies, sample_rate=args.sample_rate,
             workers=args.workers, seed=args.seed, shard=args.shard, overwrite=args.overwrite, format=args.format,
             subtype=args.subtype, progress=args.progress,
-            engine=args.engine, ray_address=args.ray_address,
+            engine=args.engine, ray_address=args.ray_address, output_format=args.output_format,
+            shard_size=args.shard_size,
         )
     except KeyboardInterrupt:
         print("noisegen augment: interrupted; rerun the same command to resume", file=sys.stderr)

@@ -1,5 +1,7 @@
 """What an AugmentStream reads: its source turned into items (files, manifest rows, arrays).
 
+Tar shards (:mod:`noisegen.data.shards`) also have ``groups``, the item
+range of each tar, which :mod:`noisegen.data.order` deals out whole.
 Random-access items have ``len``, ``source(i)`` (the chunk's ``source``),
 ``label(i)`` (how a skipped item is named in the stream's warning),
 ``metadata(i)`` (the chunk's ``metadata``), ``load(i, sample_rate, mono)``
@@ -21,6 +23,7 @@ from ..audio.files import AUDIO_EXTENSIONS, audio_files
 from ..audio.io import resample_to
 from ..audio.segment import read_segment, resampled_length, segment_span
 from .manifest import ManifestItems, is_manifest
+from .shards import ShardItems, is_shard_source
 
 __all__ = ["list_items", "prepare_array"]
 
@@ -103,6 +106,8 @@ def prepare_array(entry, sample_rate, mono):
 
 def list_items(source):
     """(random-access items or None, one-pass iterable or None)."""
+    if is_shard_source(source):
+        return ShardItems(source), None
     if isinstance(source, (str, os.PathLike)):
         if os.path.isdir(source):
             paths = audio_files(source)

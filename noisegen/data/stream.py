@@ -19,7 +19,9 @@ round-robin: position ``j`` belongs to shard ``j % n_shards``, where the
 shards are ``worker_id * world_size + rank`` over ``world_size *
 num_workers``: rank ``r`` gets positions ``j % world_size == r`` whatever
 the number of workers (which then share them round-robin), so a rank's
-length does not depend on ``num_workers``. The rank and world size are the explicit arguments, else
+length does not depend on ``num_workers``. Tar shards are dealt whole
+instead: the ``k``-th tar of the epoch's order goes to shard ``k % n_shards``
+(:mod:`noisegen.data.order`). The rank and world size are the explicit arguments, else
 ``torch.distributed`` when it is initialised; the worker comes from
 ``torch.utils.data.get_worker_info()``. Torch is only consulted when it has
 already been imported: this module never imports it.
@@ -57,11 +59,10 @@ from ..cuda.stream import cuda_batch_params, cuda_stages
 from .batch import Batch, Chunk, collate, chunk_starts, cut_chunk  # noqa: F401  (re-exported)
 from .length import Batches, chunks_per_item, length_changer
 from .items import _FileItems, list_items, prepare_array  # noqa: F401  (_FileItems: tests spy on its load)
+from .order import epoch_order
 from .state import check_state, torch_shard
 
 __all__ = ["AugmentStream", "Chunk", "Batch", "cuda_batch_params"]
-
-_ORDER_TAG = (1 << 64) - 1  # key path tag for the shuffle order of an epoch
 
 
 class AugmentStream:
@@ -74,7 +75,9 @@ class AugmentStream:
         manifest (``.jsonl``/``.json``/``.ndjson``: NeMo's ``audio_filepath``,
         ``offset``, ``duration``; ``.csv``/``.tsv``: ``path``, ``offset_s``,
         ``duration_s``; the other fields become each chunk's ``metadata``,
-        see :mod:`noisegen.data.manifest`), a sequence of float arrays (at ``sample_rate``, or ``(array,
+        see :mod:`noisegen.data.manifest`), WebDataset tar shards (a ``.tar`` path, a list of them or a
+        brace pattern such as ``"shards/train-{000000..000009}.tar"``; see :mod:`noisegen.data.shards`),
+        a sequence of float arrays (at ``sample_rate``, or ``(array,
         sample_rate)`` pairs), or a one-pass iterable of such arrays (which
         needs ``shuffle=False``; a generator also needs ``epochs=1``).
     pipeline : Transform or None
@@ -240,10 +243,7 @@ class AugmentStream:
 
     def order(self, epoch: int) -> np.ndarray:
         """Item indices of ``epoch`` in the order they are visited."""
-        n = self.n_items
-        if not self.shuffle:
-            return np.arange(n)
-        return np.random.default_rng(derive_key(self._key, _ORDER_TAG, epoch)).permutation(n)
+        return epoch_order(self._items, self._key, epoch, self.shuffle).items
 
     # -- length ------------------------------------------------------------------
     def __len__(self) -> int:
@@ -281,8 +281,9 @@ class AugmentStream:
             first, position, skip, end = epoch, 0, 0, epoch + self.epochs
         total = 0
         for e in range(first, end):
-            start = position + (shard - position) % n_shards  # as _epoch_items deals them
-            total += int(counts[self.order(e)[start::n_shards]].sum()) - (skip if start == position else 0)
+            order = epoch_order(self._items, self._key, e, self.shuffle)
+            mine = order.positions(shard, n_shards, position)  # as _epoch_items deals them
+            total += int(counts[order.items[mine]].sum()) - (skip if mine.size and mine[0] == position else 0)
             position = skip = 0
         return total
 
@@ -330,10 +331,9 @@ class AugmentStream:
     def _epoch_items(self, epoch, shard, n_shards):
         """(position, item index, audio or None) of this shard, from the resume point."""
         if self._items is not None:
-            order = self.order(epoch)
-            first = self._position + (shard - self._position) % n_shards
-            for position in range(first, len(order), n_shards):
-                item = int(order[position])
+            order = epoch_order(self._items, self._key, epoch, self.shuffle)
+            for position in order.positions(shard, n_shards, self._position).tolist():
+                item = int(order.items[position])
                 yield position, item, self._load(item)
         else:
             for position, entry in enumerate(self._iterable):

@@ -1,0 +1,241 @@
+"""``noisegen augment --output-format webdataset``: augmented copies written as WebDataset tar shards.
+
+Layout. ``OUT_DIR/shard-000000.tar``, ``shard-000001.tar``, ... (six digits,
+from 0), read back with ``"OUT_DIR/shard-{000000..000002}.tar"``. The
+samples are every ``(input, copy)`` in sorted input order (inputs by their
+path relative to ``IN_DIR``, then copy 0, 1, ...): tar ``i`` holds samples
+``i * shard_size`` to ``(i + 1) * shard_size - 1``, so where a sample lands
+depends on the inputs alone, never on the workers or the order they finish in.
+
+Samples. Each sample is two members, ``KEY.<format>`` (the audio, the bytes
+:func:`noisegen.save` would write) then ``KEY.json`` (an object: ``input``,
+``copy``, ``seed``, ``sample_rate``, ``n_samples``, ``n_channels``,
+``duration_s``, ``peak_scale``, ``params``, ``format``, ``subtype``). ``KEY``
+(:func:`sample_key_for`) is the input's relative path without its extension,
+with ``%`` and ``.`` percent-escaped (``%25``, ``%2E``; webdataset cuts a
+member's key at the first dot of its file name) and ``_aug<copy>`` appended:
+``sub/a.b.wav`` copy 1 is ``sub/a%2Eb_aug1``. Two inputs that differ only by
+their extension (``a.wav``, ``a.flac``) would share keys: the second is a
+recorded failure, as in the folder output.
+
+Bytes. Members have a fixed mtime (0), mode 0644, uid/gid 0 and empty
+user/group names, in the PAX format: the same inputs, seed and settings give
+byte-identical tars for any ``workers`` or engine. Each tar is written to
+``.shard-NNNNNN.tar.<pid>.part`` beside it and renamed into place.
+
+Resume and refusal. ``manifest.jsonl`` gets one line per tar (``output``,
+the ``job`` key of its settings and samples, the hash of its inputs' bytes,
+``bytes``, ``n_items``, ``pipeline``, ``in_dir``, ``failed`` inputs). A tar
+with its line, the same job and inputs and no failed input is complete and
+skipped; one whose inputs changed since is redone and replaced; an existing
+tar without such a line is rebuilt and accepted only if its bytes come out
+the same, else refused (``FileExistsError``) unless ``overwrite``. An input
+that cannot be read is left out of its tar and recorded in ``failures.jsonl``
+(a rerun retries that tar). ``replay(dict(tar_line, **sample_json))``
+rebuilds one sample's audio.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import hashlib
+import json
+import os
+import re
+import tarfile
+from typing import NamedTuple
+
+from .._core.labels import about
+from ..audio.io import encode
+from .manifest import FAILURES, MANIFEST, _append_line, _dedupe_manifest, _repair_tail, read_manifest
+from .outdir import input_fingerprint, jsonl_lock
+from .plan import Plan, _discover, _one_line, _probe, output_seed
+from .work import _FATAL_ERRNOS, _render, load_input
+
+__all__ = ["SHARD_NAME", "DEFAULT_SHARD_SIZE", "sample_key_for", "plan_shards", "ShardTask"]
+
+#: Name of tar ``i`` in OUT_DIR.
+SHARD_NAME = "shard-{:06d}.tar"
+DEFAULT_SHARD_SIZE = 1000
+_TEMP_RE = re.compile(r"^\.shard-\d{6,}\.tar\.\d+\.part$")
+
+
+def sample_key_for(rel: str, copy: int) -> str:
+    """The WebDataset key of output ``copy`` of input ``rel`` (see the module docstring).
+
+    Examples
+    --------
+    >>> sample_key_for("sub/a.b.wav", 1), sample_key_for("v1.2/100%.flac", 0)
+    ('sub/a%2Eb_aug1', 'v1%2E2/100%25_aug0')
+    """
+    stem = rel.rsplit(".", 1)[0] if "." in rel.rsplit("/", 1)[-1] else rel
+    return stem.replace("%", "%25").replace(".", "%2E") + f"_aug{copy}"
+
+
+def _hash(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def plan_shards(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard_size, pipeline_json) -> Plan:
+    """Discover the inputs, deal their copies into tars in sorted order and find the tars still to write."""
+    found, odd = _discover(in_dir)
+    summary.n_inputs = len(found)
+    failures = [{"input": rel, "output": None, "error": f"not read: {why}"} for rel, why in odd]
+    with jsonl_lock(out_dir):
+        _repair_tail(os.path.join(out_dir, MANIFEST))
+        _repair_tail(os.path.join(out_dir, FAILURES))
+    _dedupe_manifest(out_dir)
+    done = read_manifest(out_dir)
+    samples, owner = [], {}
+    for rel in found:
+        try:
+            fingerprint = input_fingerprint(os.path.join(in_dir, rel))
+        except (OSError, ValueError) as exc:
+            failures.append({"input": rel, "output": None, "error": _one_line(exc)})
+            continue
+        for k in range(copies):
+            key = sample_key_for(rel, k)
+            if key in owner:
+                failures.append({"input": rel, "output": key, "error": f"sample key collides with that of {owner[key]}"})
+                continue
+            owner[key] = rel
+            samples.append({"input": rel, "copy": k, "seed": output_seed(seed, rel, k), "key": key,
+                            "fingerprint": fingerprint})
+    tasks, estimate, rates = [], {}, set()
+    probes = {}
+    for i in range(0, len(samples), shard_size):
+        name = SHARD_NAME.format(i // shard_size)
+        group = samples[i:i + shard_size]
+        summary.n_outputs += 1
+        job = _hash([pipeline_json, settings["sample_rate"], settings["format"], settings["subtype"],
+                     [(s["input"], s["copy"], s["seed"]) for s in group]])
+        inputs = _hash([(s["fingerprint"]["input_size"], s["fingerprint"]["input_blake2b"]) for s in group])
+        line, exists = done.get(name), os.path.exists(os.path.join(out_dir, name))
+        replace = False
+        if not settings["overwrite"] and line is not None:
+            if line.get("job") != job and exists:
+                failures.append({"input": name, "output": name, "error": (
+                    f"FileExistsError: {name} was made with other settings or inputs (seed, pipeline, sample rate, "
+                    "format, shard size or the set of input files); use another OUT_DIR or --overwrite")})
+                continue
+            if line.get("job") == job and line.get("inputs") != inputs:
+                replace = True  # our tar, made from other input bytes: redo and replace it
+                summary.n_redone += 1
+            elif line.get("job") == job and not line.get("failed") and _size(out_dir, name) == line.get("bytes"):
+                summary.n_skipped += 1
+                continue
+        tasks.append(ShardTask(in_dir, out_dir, in_real, name, [{"output": name}], settings, group, job, inputs,
+                               replace))
+        for s in group:
+            probes.setdefault(s["input"], _probe(os.path.join(in_dir, s["input"])))
+        estimate[name] = (sum(probes[s["input"]][0] for s in group), None)
+        rates.update(probes[s["input"]][1] for s in group if probes[s["input"]][1])
+    _clean_temps(out_dir)
+    with jsonl_lock(out_dir):  # failures of earlier runs are superseded by this run's
+        try:
+            os.unlink(os.path.join(out_dir, FAILURES))
+        except FileNotFoundError:
+            pass
+    summary.failures.extend(failures)
+    for f in failures:
+        _append_line(os.path.join(out_dir, FAILURES), f)
+    return Plan(tasks, estimate, done, rates)
+
+
+def _size(out_dir: str, name: str) -> int | None:
+    try:
+        return os.stat(os.path.join(out_dir, name)).st_size
+    except OSError:
+        return None
+
+
+def _clean_temps(out_dir: str) -> None:
+    """Remove the temporary tars a killed run left."""
+    for name in os.listdir(out_dir):
+        if _TEMP_RE.match(name):
+            os.unlink(os.path.join(out_dir, name))
+
+
+def _member(name: str, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, 0, 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+class ShardTask(NamedTuple):
+    """One tar to write: planned by :func:`plan_shards`, run by :func:`noisegen.batch.work._process`.
+
+    Its first fields line up with a folder task's (``rel`` is the tar's name,
+    ``jobs`` its one output), so the local pool and the Ray engine handle both alike.
+    """
+
+    in_dir: str
+    out_dir: str
+    in_real: str
+    rel: str
+    jobs: list
+    settings: dict
+    samples: list
+    job: str
+    inputs: str
+    replace: bool
+
+    def run(self, pipeline):
+        """Render the samples into a temporary tar and put it in place; ``(name, [result dicts])``."""
+        import io
+
+        path = os.path.join(self.out_dir, self.rel)
+        tmp = os.path.join(self.out_dir, f".{self.rel}.{os.getpid()}.part")
+        results, failed, n_items, duration = [], [], 0, 0.0
+        try:
+            with open(tmp, "wb") as fh, tarfile.open(fileobj=fh, mode="w", format=tarfile.PAX_FORMAT) as tf:
+                for s in self.samples:
+                    try:
+                        audio, meta = self._sample(pipeline, s)
+                    except Exception as exc:  # noqa: BLE001 - an unreadable input is a recorded failure
+                        failed.append(s["input"])
+                        results.append({"ok": False, "input": s["input"], "output": f"{self.rel}/{s['key']}",
+                                        "error": _one_line(exc)})
+                        continue
+                    body = json.dumps(meta, sort_keys=True, allow_nan=False).encode("utf-8")
+                    tf.addfile(_member(f"{s['key']}.{self.settings['format']}", len(audio)), io.BytesIO(audio))
+                    tf.addfile(_member(f"{s['key']}.json", len(body)), io.BytesIO(body))
+                    n_items, duration = n_items + 1, duration + meta["duration_s"]
+            self._put(tmp, path)
+        except Exception as exc:  # noqa: BLE001
+            _unlink(tmp)
+            fatal = isinstance(exc, OSError) and exc.errno in _FATAL_ERRNOS
+            return self.rel, results + [{"ok": False, "input": self.rel, "output": self.rel, "error": _one_line(exc),
+                                         "fatal": exc.errno if fatal else None}]
+        line = {"output": self.rel, "job": self.job, "inputs": self.inputs, "bytes": os.stat(path).st_size,
+                "n_items": n_items, "duration_s": duration, "failed": failed, "format": self.settings["format"],
+                "subtype": self.settings["subtype"], "sample_rate": self.settings["sample_rate"],
+                "pipeline": self.settings["pipeline"], "in_dir": self.in_dir}
+        return self.rel, results + [{"ok": True, "line": line}]
+
+    def _sample(self, pipeline, s):
+        y, sr = load_input(self.in_dir, s["input"], self.settings, s["fingerprint"])
+        with about(f"input {s['input']!r}"):  # named in the pipeline's warnings
+            out, params, scale = _render(pipeline, y, sr, seed=s["seed"])
+        audio = encode(out, sample_rate=sr, format=self.settings["format"], subtype=self.settings["subtype"])
+        meta = {"input": s["input"], "copy": s["copy"], "seed": s["seed"], "sample_rate": sr,
+                "n_samples": int(out.shape[-1]), "n_channels": 1 if out.ndim == 1 else int(out.shape[0]),
+                "duration_s": out.shape[-1] / sr, "peak_scale": scale, "params": params,
+                "format": self.settings["format"], "subtype": self.settings["subtype"]}
+        return audio, meta
+
+    def _put(self, tmp: str, path: str) -> None:
+        """Rename the finished tar into place; an existing tar with other bytes is kept unless asked."""
+        if os.path.exists(path) and not (self.settings["overwrite"] or self.replace):
+            if not filecmp.cmp(tmp, path, shallow=False):
+                raise FileExistsError(f"{self.rel} exists with different content (pass --overwrite)")
+        os.replace(tmp, path)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

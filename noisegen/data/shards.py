@@ -1,0 +1,300 @@
+"""WebDataset tar shards as an AugmentStream source, read with the standard library's ``tarfile``.
+
+A source is a ``.tar`` path, a list of them, or a brace pattern
+(``"shards/train-{000000..000009}.tar"``, see :func:`expand_braces`). The
+WebDataset layout: the members of a tar are grouped into samples by their
+*key*, the member's path up to the first dot of its file name
+(``sub/utt1.flac`` and ``sub/utt1.json`` are the sample ``sub/utt1``, as
+consecutive members). A sample's audio is its first member whose name ends in
+an audio extension (``.flac``, ``.wav``, ...), decoded with soundfile from
+the bytes; its ``.json`` member (an object) becomes the chunk's
+``metadata``, with ``__key__`` (the key) and ``__url__`` (the tar's path)
+added, as webdataset names them. A chunk's ``source`` is ``"<tar>/<key>"``.
+
+Items. The samples of all tars, in the order of the list and of the members
+within each tar, are the stream's items: item ``i``'s augmentation key is
+``derive_key(seed, epoch, i)`` whoever reads it. Building that list needs one
+pass over the tar headers (``tarfile`` reads the headers only and seeks over
+the data), done once at construction and cached per process by the tar's
+path, size and modification time. A tar is dealt whole to one shard (worker
+x rank, :mod:`noisegen.data.order`), so each process reads only its own tars;
+a sample's bytes are read by seeking to its recorded offset (shuffling
+permutes the tars and the samples within each tar). With fewer tars than
+shards, some workers or ranks get nothing: write at least
+``world_size * num_workers`` tars. ``len()`` reads each audio member once
+(its header gives the length) and each JSON member (a bad one makes the
+sample count nothing).
+
+Bad input. A missing or unreadable tar (or the rest of a tar after a
+damaged header) is one item that cannot be read; a sample without an audio
+member, with undecodable audio or with a JSON member that is not an object is
+an item that cannot be read. The stream reports each once
+(:class:`~noisegen.NoisegenWarning`) and skips it; ``len()`` counts nothing for it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import tarfile
+from dataclasses import dataclass
+
+from .._core.errors import ParameterError
+from ..audio.files import AUDIO_EXTENSIONS
+from ..audio.segment import decode, decoded_span, resampled_length
+
+__all__ = ["expand_braces", "is_shard_source", "shard_paths", "ShardItems", "sample_key"]
+
+_KEY_RE = re.compile(r"^((?:.*/|)[^.]+)[.]([^/]*)$")  # webdataset's split: key, then all after the first dot
+_RANGE_RE = re.compile(r"^(-?\d+)\.\.(-?\d+)$")
+_TAR = ".tar"
+
+
+def expand_braces(pattern: str, *, name: str = "source") -> list[str]:
+    """The paths a brace pattern names, in order.
+
+    ``{000000..000009}`` is an inclusive integer range, zero-padded to the
+    width of its bounds when either is written with a leading zero;
+    ``{a,b,c}`` is a list. Several braces give every combination, left
+    varying slowest (as the ``braceexpand`` package does). Braces do not
+    nest.
+
+    Raises
+    ------
+    noisegen.ParameterError
+        An unbalanced or nested brace, an empty brace, a range whose start is
+        past its end, or a range of non-integers; the message names ``name``.
+
+    Examples
+    --------
+    >>> expand_braces("train-{000000..000002}.tar")
+    ['train-000000.tar', 'train-000001.tar', 'train-000002.tar']
+    >>> expand_braces("{a,b}-{8..10}.tar")
+    ['a-8.tar', 'a-9.tar', 'a-10.tar', 'b-8.tar', 'b-9.tar', 'b-10.tar']
+    """
+    if not isinstance(pattern, str):
+        raise ParameterError(f"{name} must be a string pattern, got {type(pattern).__name__}")
+    parts: list[list[str]] = []
+    pos = 0
+    for m in re.finditer(r"[{}]", pattern):
+        if m.group() == "}" or m.start() < pos:
+            if m.start() >= pos:
+                raise ParameterError(f"{name} {pattern!r} has a '}}' without its '{{' at character {m.start()}")
+            continue
+        close = pattern.find("}", m.start())
+        inner = pattern[m.start() + 1:close] if close >= 0 else ""
+        if close < 0 or "{" in inner:
+            raise ParameterError(f"{name} {pattern!r} has an unclosed or nested '{{' at character {m.start()}; "
+                                 "expected {START..END} or {A,B,...} without nesting")
+        parts.append([pattern[pos:m.start()]])
+        parts.append(_alternatives(inner, pattern, name))
+        pos = close + 1
+    parts.append([pattern[pos:]])
+    return ["".join(combo) for combo in itertools.product(*parts)]
+
+
+def _alternatives(inner: str, pattern: str, name: str) -> list[str]:
+    m = _RANGE_RE.match(inner)
+    if m:
+        lo, hi = int(m.group(1)), int(m.group(2))
+        if lo > hi:
+            raise ParameterError(f"{name} {pattern!r}: the range {{{inner}}} starts past its end; "
+                                 "expected {START..END} with START <= END")
+        padded = any(re.match(r"-?0\d", g) for g in m.groups())
+        width = max(len(g) for g in m.groups()) if padded else 0
+        return [str(i).zfill(width) for i in range(lo, hi + 1)]
+    if ".." in inner:
+        raise ParameterError(f"{name} {pattern!r}: {{{inner}}} is not a range of integers; "
+                             "expected {START..END} such as {000000..000009}")
+    if "," not in inner:
+        raise ParameterError(f"{name} {pattern!r}: {{{inner}}} is neither a range {{START..END}} "
+                             "nor a list {A,B,...}")
+    return inner.split(",")
+
+
+def is_shard_source(source) -> bool:
+    """Whether ``source`` names tar shards: a path or pattern ending in ``.tar``, or a non-empty list of such paths."""
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source).lower().endswith(_TAR)
+    if isinstance(source, (list, tuple)) and source:
+        return all(isinstance(s, (str, os.PathLike)) and os.fspath(s).lower().endswith(_TAR) for s in source)
+    return False
+
+
+def shard_paths(source) -> list[str]:
+    """The tar paths of a shard source (a brace pattern is expanded; an existing path is taken as it is)."""
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        paths = [path] if os.path.exists(path) or "{" not in path else expand_braces(path)
+    else:
+        paths = [os.fspath(s) for s in source]
+    if not any(os.path.isfile(p) for p in paths):
+        shown = repr(paths[0]) if len(paths) == 1 else f"{paths[0]!r} ... {paths[-1]!r} ({len(paths)} paths)"
+        raise ParameterError(f"source names no existing tar file: {shown}")
+    return paths
+
+
+def sample_key(member_name: str) -> tuple[str, str] | None:
+    """``(key, extension)`` of a tar member as webdataset splits it (None for a name without a dot).
+
+    Examples
+    --------
+    >>> sample_key("sub/a%2Eb_aug0.flac"), sample_key("x.seg.json"), sample_key("README")
+    (('sub/a%2Eb_aug0', 'flac'), ('x', 'seg.json'), None)
+    """
+    m = _KEY_RE.match(member_name)
+    return None if m is None else (m.group(1), m.group(2).lower())
+
+
+@dataclass(frozen=True)
+class _Sample:
+    tar: int                      # index in ShardItems.paths
+    key: str
+    audio: tuple | None = None    # (offset, size, extension) of the audio member
+    meta: tuple | None = None     # (offset, size) of the .json member
+    error: str | None = None      # why the item cannot be read
+
+
+_INDEX_CACHE: dict = {}  # (realpath, size, mtime_ns) -> list of _Sample fields, per process
+
+
+def _index(path: str, tar: int) -> list[_Sample]:
+    """The samples of one tar from its headers (cached), or one unreadable item saying why."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return [_Sample(tar, "", error=f"cannot be read ({exc.strerror or exc})")]
+    cache_key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+    if cache_key not in _INDEX_CACHE:
+        _INDEX_CACHE[cache_key] = _scan(path)
+    return [_Sample(tar, *fields) for fields in _INDEX_CACHE[cache_key]]
+
+
+def _scan(path: str) -> list[tuple]:
+    samples: list[tuple] = []
+    current: dict | None = None
+
+    def flush():
+        if current is not None:
+            audio = current["audio"]
+            error = None if audio else f"holds no audio member (members: {', '.join(current['exts'])})"
+            samples.append((current["key"], audio, current["meta"], error))
+
+    try:
+        with tarfile.open(path, "r:") as tf:
+            for member in tf:
+                split = sample_key(member.name) if member.isfile() else None
+                if split is None:
+                    continue
+                key, ext = split
+                if current is None or current["key"] != key:
+                    flush()
+                    current = {"key": key, "audio": None, "meta": None, "exts": []}
+                current["exts"].append(ext)
+                last = "." + ext.rsplit(".", 1)[-1]
+                if current["audio"] is None and last in AUDIO_EXTENSIONS:
+                    current["audio"] = (member.offset_data, member.size, last[1:])
+                elif ext == "json" and current["meta"] is None:
+                    current["meta"] = (member.offset_data, member.size)
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        flush()
+        current = None
+        samples.append(("", None, None, f"is not a readable (uncompressed) tar past this point ({exc})"))
+    flush()
+    return samples
+
+
+class ShardItems:
+    """The samples of WebDataset tar shards as AugmentStream items (see the module docstring)."""
+
+    def __init__(self, source):
+        self.paths = shard_paths(source)
+        self.samples: list[_Sample] = []
+        self.groups: list[tuple[int, int]] = []  # item range of each tar, dealt whole
+        for t, path in enumerate(self.paths):
+            start = len(self.samples)
+            self.samples.extend(_index(path, t))
+            self.groups.append((start, len(self.samples)))
+        self.groups = [g for g in self.groups if g[1] > g[0]]
+        self._fh = None  # (pid, tar index, open file): this process's current tar
+        self._meta = None  # (item, metadata) of the item loaded last
+
+    def __getstate__(self):
+        return {**self.__dict__, "_fh": None, "_meta": None}
+
+    def close(self) -> None:
+        """Close this process's open tar file (reopened when needed)."""
+        if self._fh is not None and self._fh[0] == os.getpid():
+            self._fh[2].close()
+        self._fh = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - at interpreter exit the file may already be gone
+            pass
+
+    def __len__(self):
+        return len(self.samples)
+
+    def source(self, i):
+        s = self.samples[i]
+        return f"{self.paths[s.tar]}/{s.key}" if s.key else self.paths[s.tar]
+
+    label = source
+
+    def metadata(self, i):
+        if self._meta is not None and self._meta[0] == i:
+            return self._meta[1]
+        return self._metadata(i)
+
+    def load(self, i, sample_rate, mono):
+        s = self._usable(i)
+        meta = self._metadata(i)  # a bad .json member makes the whole sample unreadable
+        y = decode(self._read(s.tar, *s.audio[:2]), sample_rate=sample_rate, mono=mono,
+                   name=f"the .{s.audio[2]} member of {self.source(i)!r}")
+        self._meta = (i, meta)
+        return y
+
+    def n_samples(self, i, sample_rate):
+        """Samples the item gives at ``sample_rate``, from its audio member's header (0 if unreadable)."""
+        try:
+            s = self._usable(i)
+            self._metadata(i)  # a bad .json member makes the sample unreadable
+            n, rate = decoded_span(self._read(s.tar, *s.audio[:2]))
+        except Exception:  # noqa: BLE001 - the item is skipped when read, so it counts nothing
+            return 0
+        return resampled_length(n, rate, sample_rate)
+
+    def _usable(self, i):
+        s = self.samples[i]
+        if s.error is not None:
+            raise ParameterError(s.error)
+        return s
+
+    def _metadata(self, i):
+        s = self.samples[i]
+        meta = {}
+        if s.meta is not None:
+            try:
+                meta = json.loads(self._read(s.tar, *s.meta).decode("utf-8"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise ParameterError(f"its .json member is not valid JSON ({exc})") from None
+            if not isinstance(meta, dict):
+                raise ParameterError(f"its .json member must hold an object, got a {type(meta).__name__}")
+        return {**meta, "__key__": s.key, "__url__": self.paths[s.tar]}
+
+    def _read(self, tar: int, offset: int, size: int) -> bytes:
+        """``size`` bytes at ``offset`` of tar ``tar``, through this process's one open tar file."""
+        pid = os.getpid()
+        if self._fh is None or self._fh[:2] != (pid, tar):
+            self.close()
+            self._fh = (pid, tar, open(self.paths[tar], "rb"))
+        fh = self._fh[2]
+        fh.seek(offset)
+        data = fh.read(size)
+        if len(data) != size:
+            raise ParameterError(f"is cut short ({len(data)} of {size} bytes)")
+        return data

@@ -1,0 +1,357 @@
+"""WebDataset tar shards: written by ``augment --output-format webdataset``, read by AugmentStream and webdataset."""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import io
+import json
+import math
+import os
+import tarfile
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import noisegen
+from noisegen import AugmentStream, NoisegenWarning, ParameterError
+from noisegen.batch import augment_folder, replay
+from noisegen.batch.outdir import OutDirLock
+from noisegen.cli import main
+from noisegen.data.shards import expand_braces
+from noisegen.transforms import AddColoredNoise, Compose, Gain
+
+SR = 8000
+#: Input files (relative paths): a dot in a name and in a folder, a subfolder, odd lengths, one stereo.
+INPUTS = {"a.wav": 2001, "b.b.wav": 1203, "sub/c.flac": 3007, "v1.2/d.wav": 777, "z%.wav": 1500}
+
+
+def pipeline():
+    return Compose([AddColoredNoise(min_snr_db=5, max_snr_db=20, p=1.0), Gain(min_gain_db=-6, max_gain_db=0, p=0.7)])
+
+
+@pytest.fixture(scope="module")
+def in_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("wds_in")
+    for i, (rel, n) in enumerate(sorted(INPUTS.items())):
+        y = noisegen.tone(freq_hz=200.0 + 50 * i, sample_rate=SR, n_samples=n, amplitude=0.3)
+        if rel.startswith("sub/"):
+            y = np.stack([y, 0.5 * y])
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        noisegen.save(root / rel, y, sample_rate=SR)
+    return root
+
+
+def write(in_dir, out_dir, **kw):
+    kw = {"pipeline": pipeline(), "seed": 3, "progress": False, "output_format": "webdataset", "shard_size": 2, **kw}
+    return augment_folder(in_dir, out_dir, **kw)
+
+
+@pytest.fixture(scope="module")
+def shards(in_dir, tmp_path_factory):
+    """Two copies of each input in tars of 3 samples: 10 samples, 4 tars."""
+    out = tmp_path_factory.mktemp("wds_out")
+    summary = write(in_dir, out, copies=2, shard_size=3)
+    assert summary.n_written == 4 and not summary.failures
+    return out
+
+
+def tars(folder):
+    return sorted(p for p in os.listdir(folder) if p.endswith(".tar"))
+
+
+def members(path):
+    with tarfile.open(path) as tf:
+        return [(m, tf.extractfile(m).read()) for m in tf.getmembers()]
+
+
+def expected_keys(copies):
+    keys = []
+    for rel in sorted(INPUTS):
+        stem = rel.rsplit(".", 1)[0].replace("%", "%25").replace(".", "%2E")
+        keys += [f"{stem}_aug{k}" for k in range(copies)]
+    return keys
+
+
+# -- writing -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shard_size", [1, 2, 3, 4, 9, 10, 11, 1000])
+def test_shard_size_gives_the_tar_count_and_every_sample_once_in_sorted_order(in_dir, tmp_path, shard_size):
+    summary = write(in_dir, tmp_path, copies=2, shard_size=shard_size)
+    n = 2 * len(INPUTS)
+    names = tars(tmp_path)
+    assert names == [f"shard-{i:06d}.tar" for i in range(math.ceil(n / shard_size))]
+    assert summary.n_outputs == summary.n_written == len(names)
+    seen = []
+    for i, name in enumerate(names):
+        got = [m.name for m, _ in members(tmp_path / name)]
+        keys = [g.rsplit(".", 1)[0] for g in got[::2]]
+        assert got == [f"{k}.{ext}" for k in keys for ext in ("wav", "json")]
+        assert len(keys) == min(shard_size, n - i * shard_size)
+        seen += keys
+    assert seen == expected_keys(2)  # each sample once, in sorted input order
+
+
+def test_shards_are_byte_identical_for_any_number_of_workers(in_dir, shards, tmp_path):
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        write(in_dir, out, copies=2, shard_size=3, workers=workers)
+        assert tars(out) == tars(shards)
+        for name in tars(out):
+            assert (out / name).read_bytes() == (shards / name).read_bytes(), (workers, name)
+    for m, _ in members(shards / "shard-000000.tar"):
+        assert (m.mtime, m.uid, m.gid, m.uname, m.gname, m.mode) == (0, 0, 0, "", "", 0o644)
+
+
+def test_members_hold_the_pipeline_output_and_its_parameters(in_dir, shards):
+    """Each sample's audio is the pipeline run with the sample's seed, and its json replays it."""
+    lines = (shards / "manifest.jsonl").read_text().splitlines()
+    line = {rec["output"]: rec for rec in map(json.loads, lines)}["shard-000001.tar"]
+    for m, data in members(shards / "shard-000001.tar"):
+        if not m.name.endswith(".json"):
+            continue
+        meta = json.loads(data)
+        audio = dict(members(shards / "shard-000001.tar"))
+        wav = next(d for mm, d in audio.items() if mm.name == m.name[:-5] + ".wav")
+        y, sr = sf.read(io.BytesIO(wav), dtype="float32", always_2d=True)
+        assert (sr, y.shape[0], y.shape[1]) == (meta["sample_rate"], meta["n_samples"], meta["n_channels"])
+        again, _ = replay({**line, **meta})
+        assert np.abs(again.T.reshape(y.shape) - y).max() <= 1.5 / 32768
+        assert meta["seed"] == noisegen.batch.output_seed(3, meta["input"], meta["copy"])
+
+
+def test_refuses_to_write_over_shards_made_otherwise_and_resumes_its_own(in_dir, shards, tmp_path):
+    out = tmp_path / "out"
+    write(in_dir, out, copies=2, shard_size=3)
+    before = {n: (out / n).read_bytes() for n in tars(out)}
+    again = write(in_dir, out, copies=2, shard_size=3)
+    assert (again.n_written, again.n_skipped, again.failures) == (0, 4, [])
+    other = write(in_dir, out, copies=2, shard_size=3, seed=4)
+    assert other.n_written == 0 and len(other.failures) == 4
+    assert all(f["error"].startswith("FileExistsError") for f in other.failures)
+    assert {n: (out / n).read_bytes() for n in tars(out)} == before
+    os.unlink(out / "manifest.jsonl")  # tars without their lines: accepted only if rebuilt identically
+    same = write(in_dir, out, copies=2, shard_size=3)
+    assert same.n_written == 4 and not same.failures
+    os.unlink(out / "manifest.jsonl")
+    refused = write(in_dir, out, copies=2, shard_size=3, seed=4)
+    assert [f["error"].split(":")[0] for f in refused.failures] == ["FileExistsError"] * 4
+    assert {n: (out / n).read_bytes() for n in tars(out)} == before
+    replaced = write(in_dir, out, copies=2, shard_size=3, seed=4, overwrite=True)
+    assert replaced.n_written == 4 and (out / "shard-000000.tar").read_bytes() != before["shard-000000.tar"]
+    assert not [n for n in os.listdir(out) if n.endswith(".part")]
+
+
+def test_an_edited_input_redoes_only_its_tar(in_dir, tmp_path):
+    src = tmp_path / "in"
+    for rel in INPUTS:
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes((in_dir / rel).read_bytes())
+    out = tmp_path / "out"
+    write(src, out)
+    y, _ = noisegen.load(src / "a.wav")
+    noisegen.save(src / "a.wav", 0.5 * y, sample_rate=SR)
+    again = write(src, out)
+    assert (again.n_written, again.n_redone, again.n_skipped, again.failures) == (1, 1, 2, [])
+
+
+def test_a_busy_out_dir_is_refused(in_dir, tmp_path):
+    with OutDirLock(str(tmp_path)):
+        with pytest.raises(ParameterError, match="in use by another noisegen augment run"):
+            write(in_dir, tmp_path)
+    assert tars(tmp_path) == []
+
+
+def test_an_unreadable_input_is_left_out_and_retried(in_dir, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for rel in ("a.wav", "b.b.wav"):
+        (src / rel).write_bytes((in_dir / rel).read_bytes())
+    (src / "bad.wav").write_bytes(b"RIFF nothing")
+    summary = write(src, tmp_path / "out", shard_size=10)
+    assert [f["input"] for f in summary.failures] == ["bad.wav"]
+    assert [m.name for m, _ in members(tmp_path / "out" / "shard-000000.tar")][::2] == ["a_aug0.wav", "b%2Eb_aug0.wav"]
+    assert write(src, tmp_path / "out", shard_size=10).n_skipped == 0  # a tar with a failure is retried
+
+
+@pytest.mark.parametrize("kw, needle", [
+    ({"shard_size": 0}, "shard_size"),
+    ({"output_format": "tar"}, "output_format"),
+    ({"output_format": "files", "shard_size": 3}, "shard_size"),
+    ({"shard": (0, 2)}, "shard"),
+])
+def test_bad_output_arguments_raise(in_dir, tmp_path, kw, needle):
+    with pytest.raises(ParameterError, match=needle):
+        write(in_dir, tmp_path, **kw)
+
+
+def test_cli_writes_shards_and_checks_its_flags(in_dir, tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert main(["augment", str(in_dir), str(out), "--output-format", "webdataset", "--shard-size", "4",
+                 "--format", "flac", "--no-progress"]) == 0
+    assert tars(out) == ["shard-000000.tar", "shard-000001.tar"]
+    assert [m.name for m, _ in members(out / "shard-000000.tar")][:2] == ["a_aug0.flac", "a_aug0.json"]
+    assert main(["augment", str(in_dir), str(tmp_path / "x"), "--shard-size", "4"]) == 2
+    assert "--shard-size needs --output-format webdataset" in capsys.readouterr().err
+
+
+# -- reading -------------------------------------------------------------------------------------
+def pattern(folder):
+    return str(folder / "shard-{000000..000003}.tar")
+
+
+def _hash(x):
+    return hashlib.sha1(np.ascontiguousarray(x).tobytes()).hexdigest()
+
+
+def signature(chunks):
+    return collections.Counter((c.source, c.start, c.length, _hash(c.samples), json.dumps(c.metadata, sort_keys=True))
+                               for c in chunks)
+
+
+def stream(shards, **kw):
+    kw = {"sample_rate": SR, "chunk_s": 0.1, "rng": 5, "epochs": 2, **kw}
+    return AugmentStream(pattern(shards), Gain(min_gain_db=-6, max_gain_db=0, p=1.0), **kw)
+
+
+def test_webdataset_reads_the_shards_unchanged(shards):
+    webdataset = pytest.importorskip("webdataset")
+    got = list(webdataset.WebDataset(pattern(shards), shardshuffle=False))
+    assert [s["__key__"] for s in got] == expected_keys(2)
+    for s in got:
+        meta = json.loads(s["json"])
+        y, sr = sf.read(io.BytesIO(s["wav"]), always_2d=True)
+        assert (sr, len(y), y.shape[1]) == (meta["sample_rate"], meta["n_samples"], meta["n_channels"])
+        assert sample_input(s["__key__"]) == meta["input"]
+
+
+def sample_input(key):
+    stem = key.rsplit("_aug", 1)[0].replace("%2E", ".").replace("%25", "%")
+    return next(rel for rel in INPUTS if rel.rsplit(".", 1)[0] == stem)
+
+
+def test_augment_stream_reads_each_sample_with_its_metadata(shards):
+    s = AugmentStream(pattern(shards), None, sample_rate=SR, shuffle=False, mono=False)
+    assert len(s) == 10
+    chunks = list(s)
+    assert len(chunks) == 10
+    assert [c.metadata["__key__"] for c in chunks] == expected_keys(2)
+    for c in chunks:
+        url, key = c.metadata["__url__"], c.metadata["__key__"]
+        assert c.source == f"{url}/{key}" and c.metadata["input"] == sample_input(key)
+        data = dict((m.name, d) for m, d in members(url))[key + ".wav"]
+        y, _ = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        np.testing.assert_array_equal(c.samples, y.T[0] if y.shape[1] == 1 else y.T)
+    assert [c.item for c in chunks] == list(range(10))
+
+
+def test_len_is_the_count_yielded_and_a_state_resumes(shards):
+    for world in (1, 2, 3):
+        for rank in range(world):
+            s = stream(shards, rank=rank, world_size=world)
+            n = len(s)
+            chunks = list(s)
+            assert n == len(chunks)
+            s = stream(shards, rank=rank, world_size=world)
+            it = iter(s)
+            head = [next(it) for _ in range(n // 3)]
+            resumed = stream(shards, rank=rank, world_size=world)
+            resumed.load_state_dict(s.state_dict())
+            assert len(resumed) == n - len(head)
+            assert signature(head) + signature(resumed) == signature(chunks)
+
+
+def test_ranks_read_whole_tars_and_together_give_every_chunk(shards):
+    reference = signature(stream(shards))
+    merged, urls = collections.Counter(), []
+    for rank in range(2):
+        chunks = list(stream(shards, rank=rank, world_size=2))
+        merged += signature(chunks)
+        urls.append({(c.epoch, c.metadata["__url__"]) for c in chunks})
+    assert merged == reference
+    assert not urls[0] & urls[1]  # a tar of an epoch is read by one rank only
+    assert len(urls[0] | urls[1]) == 2 * 4
+
+
+def test_shuffle_permutes_tars_and_samples_by_epoch_only(shards):
+    a = [c.metadata["__key__"] for c in stream(shards, chunk_s=None)]
+    b = [c.metadata["__key__"] for c in stream(shards, chunk_s=None)]
+    assert a == b and a[:10] != a[10:] and sorted(a[:10]) == sorted(a[10:]) == sorted(expected_keys(2))
+
+
+@pytest.mark.parametrize("world, num_workers", [(1, 0), (1, 1), (1, 2), (2, 2)])
+def test_dataloader_workers_and_ranks_give_the_single_process_chunks(shards, world, num_workers):
+    torch = pytest.importorskip("torch")
+    from noisegen.torch import AugmentDataset, collate
+
+    reference = signature(stream(shards))
+    got = collections.Counter()
+    for rank in range(world):
+        ds = AugmentDataset(stream(shards, rank=rank, world_size=world))
+        loader = torch.utils.data.DataLoader(ds, batch_size=3, collate_fn=collate, num_workers=num_workers)
+        for b in loader:
+            for row, source, start, length, meta in zip(b["samples"].numpy(), b["sources"], b["starts"],
+                                                        b["lengths"].tolist(), b["metadata"]):
+                got[(source, start, length, _hash(row), json.dumps(meta, sort_keys=True))] += 1
+    assert got == reference
+    assert sum(len(AugmentDataset(stream(shards, rank=r, world_size=world))) for r in range(world)) == sum(
+        reference.values())
+
+
+@pytest.mark.parametrize("text, paths", [
+    ("s-{000000..000002}.tar", ["s-000000.tar", "s-000001.tar", "s-000002.tar"]),
+    ("s-{8..11}.tar", ["s-8.tar", "s-9.tar", "s-10.tar", "s-11.tar"]),
+    ("s-{08..10}.tar", ["s-08.tar", "s-09.tar", "s-10.tar"]),
+    ("{a,b}/s-{0..1}.tar", ["a/s-0.tar", "a/s-1.tar", "b/s-0.tar", "b/s-1.tar"]),
+    ("s-{3..3}.tar", ["s-3.tar"]),
+    ("plain.tar", ["plain.tar"]),
+])
+def test_brace_patterns_expand_like_braceexpand(text, paths):
+    assert expand_braces(text) == paths
+    braceexpand = pytest.importorskip("braceexpand")
+    assert list(braceexpand.braceexpand(text)) == paths
+
+
+@pytest.mark.parametrize("text", ["s-{0..2.tar", "s-0..2}.tar", "s-{2..0}.tar", "s-{a..c}.tar", "s-{}.tar",
+                                  "s-{{0..1}}.tar", "s-{0..1.5}.tar", "s-{x}.tar"])
+def test_bad_brace_patterns_raise_naming_the_source(tmp_path, text):
+    with pytest.raises(ParameterError, match=r"^source "):
+        AugmentStream(str(tmp_path / text), None, sample_rate=SR)
+
+
+def test_a_pattern_naming_no_file_raises(tmp_path):
+    with pytest.raises(ParameterError, match="source names no existing tar file"):
+        AugmentStream(str(tmp_path / "s-{0..3}.tar"), None, sample_rate=SR)
+
+
+def _add(tf, name, data):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tf.addfile(info, io.BytesIO(data))
+
+
+def test_bad_tars_and_members_are_reported_once_and_skipped(shards, tmp_path):
+    good = noisegen.audio.io.encode(np.full(400, 0.25, np.float32), sample_rate=SR, format="wav")
+    mixed = tmp_path / "mixed.tar"
+    with tarfile.open(mixed, "w") as tf:
+        _add(tf, "ok.wav", good)
+        _add(tf, "ok.json", b'{"label": "yes"}')
+        _add(tf, "garbage.wav", b"RIFF\x00\x00not audio at all")
+        _add(tf, "noaudio.txt", b"hello")
+        _add(tf, "badjson.wav", good)
+        _add(tf, "badjson.json", b"[1, 2")
+        _add(tf, "list.flac", good)  # wav bytes in a .flac member: soundfile reads the bytes, not the name
+        _add(tf, "list.json", b"[1]")
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes((shards / "shard-000000.tar").read_bytes()[:3000])  # cut inside the first member's data
+    source = [str(mixed), str(tmp_path / "missing.tar"), str(cut)]
+    s = AugmentStream(source, None, sample_rate=SR, shuffle=False, epochs=2)  # bad items come twice
+    assert len(s) == 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(s)
+    assert [(c.source, c.metadata.get("label")) for c in chunks] == [(f"{mixed}/ok", "yes")] * 2
+    reported = sorted(str(w.message).split("'")[1] for w in caught if issubclass(w.category, NoisegenWarning))
+    assert reported == sorted([f"{mixed}/garbage", f"{mixed}/noaudio", f"{mixed}/badjson", f"{mixed}/list",
+                               str(tmp_path / "missing.tar"), f"{cut}/a_aug0", str(cut)])
