@@ -17,9 +17,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._core.diskcache import cached_array, source_digest
 from .._core.errors import ParameterError
 from .._core.validation import MAX_RATE_FACTOR, check_sample_rate
 from .._kernels.cpu import resample as cpu_kernels
+
+_SOURCE = source_digest(__file__)  # designs cached on disk are redone when this file changes
 
 #: Stop-band attenuation the Kaiser window is designed for (dB).
 ATTENUATION_DB = 85.0
@@ -114,7 +117,20 @@ EQUIRIPPLE_DB = 84.0
 
 def _remez_lowpass(pass_edge: float, stop_edge: float, lengths, ripple: float = 5e-4):
     """The first odd length in ``lengths`` whose equiripple low-pass (edges in units of the
-    sample rate) measures at most ``ripple`` in the pass band and 84 dB stop-band rejection; or None."""
+    sample rate) measures at most ``ripple`` in the pass band and 84 dB stop-band rejection; or None.
+
+    Kept on disk (:mod:`noisegen._core.diskcache`, keyed by the arguments, this
+    file's source and SciPy's version): the design and its check take ~0.1 s,
+    and importing ``scipy.signal`` ~1 s, in every new process otherwise.
+    """
+    import scipy
+
+    lengths = tuple(int(n) for n in lengths)
+    key = ("remez_lowpass", float(pass_edge), float(stop_edge), lengths, float(ripple), _SOURCE, scipy.__version__)
+    return cached_array("designs", key, lambda: _design_remez_lowpass(pass_edge, stop_edge, lengths, ripple))
+
+
+def _design_remez_lowpass(pass_edge, stop_edge, lengths, ripple):
     from scipy.signal import freqz, remez
 
     grid = np.linspace(0.0, 0.5, max(16384, int(64 / (stop_edge - pass_edge))))
@@ -212,10 +228,23 @@ def equiripple_polyphase(up: int, down: int, dtype_char: str):
     if parts is None:
         return None
     h_d, phi = parts
+    half = int(math.ceil((len(h_d) - 1) / 2 + phi.half_width))
+    n_taps = -(-2 * half // 16) * 16
+    # sampling the prototype and measuring it (a long FFT) is cached on disk as the design is
+    key = ("equiripple_polyphase", up, down, h_d.tobytes(), _SOURCE)
+    table = cached_array("designs", key, lambda: _polyphase_table(h_d, phi, up, down, half, n_taps))
+    if table is None:
+        return None
+    table = table.astype(np.dtype(dtype_char))
+    table.flags.writeable = False
+    return FilterSpec(phi.fc, half - 0.5, phi.beta, half, n_taps), table
+
+
+def _polyphase_table(h_d, phi, up, down, half, n_taps):
+    """The ``(up, n_taps)`` float64 table sampling ``h_c`` (see :func:`equiripple_polyphase`),
+    or None when its measured response misses the targets."""
     r = up / down
     centre = (len(h_d) - 1) / 2
-    half = int(math.ceil(centre + phi.half_width))
-    n_taps = -(-2 * half // 16) * 16
     tau = np.arange(up)[:, None] / up + (half - 1 - np.arange(n_taps))[None, :]  # (up, n_taps)
     reach = int(math.ceil(phi.half_width)) + 1
     table = np.zeros((up, n_taps))
@@ -225,11 +254,7 @@ def equiripple_polyphase(up: int, down: int, dtype_char: str):
         ok = (n >= 0) & (n < len(h_d)) & (np.abs(u) < phi.half_width)
         weight = _kaiser_sinc(u, phi.fc, phi.half_width, phi.beta)
         table += np.where(ok, h_d[np.clip(n, 0, len(h_d) - 1)] * weight, 0.0)
-    if not _polyphase_ok(table, r):
-        return None
-    table = table.astype(np.dtype(dtype_char))
-    table.flags.writeable = False
-    return FilterSpec(phi.fc, half - 0.5, phi.beta, half, n_taps), table
+    return table if _polyphase_ok(table, r) else None
 
 
 def _polyphase_ok(table, r: float) -> bool:

@@ -1,0 +1,91 @@
+"""A small on-disk cache of computed arrays (filter designs), shared by processes and runs.
+
+Some designs take far longer than the work they serve: an equiripple
+resampling filter costs ~0.1 s of ``scipy.signal.remez`` (and ~1 s to import
+``scipy.signal`` the first time), once per rate pair, in every new process.
+:func:`cached_array` keeps such results as ``.npy`` files:
+
+- in ``$NOISEGEN_CACHE_DIR``, else next to the Numba cache
+  (``$NUMBA_CACHE_DIR/noisegen``, so a fresh Numba cache is a fresh design
+  cache too), else ``$XDG_CACHE_HOME/noisegen`` (``~/.cache/noisegen``);
+- keyed by a digest of the caller's key, which should name everything the
+  result depends on (the code's version included: see :func:`source_digest`);
+- written to a temporary name and renamed, so readers never see half a file;
+- best effort: an unwritable or corrupt cache only means computing again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+
+import numpy as np
+
+__all__ = ["cached_array", "cache_dir", "source_digest"]
+
+_NONE = np.zeros(0, dtype=np.int8)  # what a result of None is stored as
+
+
+def cache_dir() -> str:
+    """The folder of the design cache (not created here)."""
+    explicit = os.environ.get("NOISEGEN_CACHE_DIR")
+    if explicit:
+        return explicit
+    numba_dir = os.environ.get("NUMBA_CACHE_DIR")
+    if numba_dir:
+        return os.path.join(numba_dir, "noisegen")
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "noisegen")
+
+
+def source_digest(path: str) -> str:
+    """A short digest of a source file's bytes: part of a key, so that editing the code invalidates it."""
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()[:16]
+
+
+def _path(namespace: str, key) -> str:
+    digest = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+    return os.path.join(cache_dir(), namespace, digest + ".npy")
+
+
+def cached_array(namespace: str, key, compute):
+    """``compute()`` (a float array or None), read from the cache when it holds ``key``.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> os.environ["NOISEGEN_CACHE_DIR"] = tempfile.mkdtemp()
+    >>> calls = []
+    >>> f = lambda: calls.append(1) or np.arange(3.0)
+    >>> cached_array("demo", ("v1", 3), f), cached_array("demo", ("v1", 3), f), len(calls)
+    (array([0., 1., 2.]), array([0., 1., 2.]), 1)
+    >>> del os.environ["NOISEGEN_CACHE_DIR"]
+    """
+    path = _path(namespace, key)
+    try:
+        stored = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        stored = None
+    if stored is not None:
+        return None if stored.dtype == _NONE.dtype and stored.size == 0 else stored
+    result = compute()
+    _store(path, _NONE if result is None else np.asarray(result))
+    return result
+
+
+def _store(path: str, array: np.ndarray) -> None:
+    folder = os.path.dirname(path)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-", suffix=".npy")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, array, allow_pickle=False)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        pass  # a read-only or full disk: the design is simply made again next time
