@@ -138,3 +138,42 @@ def test_huge_or_tiny_rir_scales_the_output_or_raises(normalize, dtype):
             tol = 1e-6 * np.max(np.abs(expected))
             assert np.max(np.abs(out - expected)) <= tol, (normalize, scale)
             assert np.max(np.abs(streamed - expected)) <= tol, (normalize, scale)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_overlap_save_equals_fftconvolve(dtype):
+    # inputs long enough for overlap-save blocks (4 x 1024-sample FFTs for m <= 256),
+    # lengths around the block boundaries, mono and multichannel, mono and per-channel RIRs
+    from noisegen.effects.reverb import _MIN_BLOCKS, _block_len
+
+    rng = np.random.default_rng(11)
+    tol = 2e-6 if dtype == np.float32 else 1e-12
+    for m in (1, 2, 100, 256):
+        step = _block_len(m) - m + 1
+        for n in (_MIN_BLOCKS * step - m, _MIN_BLOCKS * step, 7 * step + 1, 17 * step - 3):
+            y = rng.standard_normal((2, n)).astype(dtype)
+            for rir in (rng.standard_normal(m), rng.standard_normal((2, m))):
+                for mode in ("same", "full"):
+                    out = ng.convolve_rir(y, rir, normalize=None, mode=mode)
+                    ref = np.array([ss.fftconvolve(y[c].astype(np.float64), rir[c % rir.ndim] if rir.ndim == 2
+                                                   else rir) for c in range(2)])
+                    ref = ref[:, :n] if mode == "same" else ref
+                    assert out.dtype == dtype and out.shape == ref.shape
+                    assert _rel(out, ref) < tol, (m, n, mode)
+                conv = RirConvolver(rir, normalize=None)  # streaming: chunks long enough for blocks too
+                parts = [conv.process(y[:, :n // 2]), conv.process(y[:, n // 2:])]
+                np.testing.assert_allclose(np.concatenate(parts, axis=1), ng.convolve_rir(y, rir, normalize=None),
+                                           rtol=0, atol=tol * np.max(np.abs(ref)))
+                mono = ng.convolve_rir(y[1], rir if rir.ndim == 1 else rir[0], normalize=None)
+                assert _rel(mono, ss.fftconvolve(y[1].astype(np.float64), rir if rir.ndim == 1 else rir[0])[:n]) < tol
+
+
+def test_overlap_save_float32_overflow_redone_in_float64():
+    # a float32 result in range whose float32 transforms overflow: redone in float64, not refused
+    rng = np.random.default_rng(12)
+    y = (rng.standard_normal(20000) * 3e37).astype(np.float32)
+    rir = np.zeros(64)
+    rir[0] = 1.0
+    out = ng.convolve_rir(y, rir, normalize=None)
+    assert out.dtype == np.float32 and np.isfinite(out).all()
+    np.testing.assert_allclose(out, y, rtol=0, atol=1e-6 * np.max(np.abs(y)))

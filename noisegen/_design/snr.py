@@ -27,6 +27,14 @@ def silent_part(p_signal: float, p_noise: float) -> str | None:
     return "noise" if p_noise == 0.0 else None
 
 
+def snr_ratio(snr_db: float) -> float:
+    """The power ratio ``P_signal / P_noise`` of ``snr_db``."""
+    return 10.0 ** (snr_db / 10.0)
+
+
 def snr_scale(p_signal: float, p_noise: float, snr_db: float) -> float:
-    """The factor on the noise that puts it ``snr_db`` below the signal (mean powers, both > 0)."""
-    return math.sqrt(p_signal / (p_noise * 10.0 ** (snr_db / 10.0)))
+    """The factor on the noise that puts it ``snr_db`` below the signal (mean powers, both > 0).
+
+    The CPU kernel ``mix_at_ratio`` computes the same ``sqrt(p_signal / (p_noise * ratio))``.
+    """
+    return math.sqrt(p_signal / (p_noise * snr_ratio(snr_db)))

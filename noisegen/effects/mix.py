@@ -30,7 +30,7 @@ from .._core.labels import warn as _warn_about
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
 from .._core.units import seconds_to_samples
-from .._design.snr import SILENT, check_snr_db, silent_part, snr_scale
+from .._design.snr import MAX_SNR_DB, MIN_SNR_DB, SILENT, check_snr_db, silent_part, snr_ratio, snr_scale
 from .._gpu.ops import cuda_mix_at_snr
 
 __all__ = ["mix_at_snr", "add_background_noises", "add_short_noises", "babble"]
@@ -73,30 +73,44 @@ def _noise_2d(noise, n_channels, name="noise"):
     return n2
 
 
+#: Half the largest value of each float dtype: a mix bounded below it cannot overflow.
+_HALF_MAX = {"f": float(np.finfo(np.float32).max) / 2, "d": float(np.finfo(np.float64).max) / 2}
+
+
 def _check_sum(out, bound, what, y):
     """Overflow check of a sum of scaled arrays, skipped when it cannot overflow.
 
     ``bound`` bounds every ``|out|`` sample: the sum over the added arrays of
     ``scale * sqrt(sum of squares)`` (a sample is at most the L2 norm), which
-    the power measurements give for free.
+    the power measurements give for free. ``what`` names the setting in the
+    error: a string, or mix_at_snr's ``snr_db`` (a float or None), formatted
+    only when needed.
     """
-    if not bound < float(np.finfo(out.dtype).max) / 2:
-        check_finite_output(out, what, y=y)
+    if bound < _HALF_MAX[out.dtype.char]:
+        return
+    if not isinstance(what, str):
+        what = "snr_db=None (signal + noise)" if what is None else f"snr_db={what:g}"
+    check_finite_output(out, what, y=y)
 
 
-def _signal_power(s2, reference, sample_rate, name="y"):
+def _signal_power(s2, reference, sample_rate, name="y", total=None):
     """Power of the signal: whole clip (``"rms"``) or speech-active frames (``"active"``),
-    and its L2 norm (which bounds its samples)."""
-    total = _mix.sum_squares(s2)
-    if not math.isfinite(total):
-        _not_finite(s2, name)
-    if reference == "rms" or total == 0.0:
+    and its L2 norm (which bounds its samples). ``total``: its sum of squares, when known."""
+    if reference == "rms":
+        if total is None:
+            total = _mix.sum_squares(s2)
+        if not math.isfinite(total):
+            _not_finite(s2, name)
         return total / s2.size, math.sqrt(total)
     frame = max(1, seconds_to_samples(ACTIVE_FRAME_S, sample_rate))
     n = s2.shape[1]
     n_frames = -(-n // frame)
     energies = np.empty(n_frames)
-    _mix.frame_energies(s2, frame, energies)
+    total = _mix.frame_energies(s2, frame, energies)
+    if not math.isfinite(total):
+        _not_finite(s2, name)
+    if total == 0.0:
+        return 0.0, 0.0
     lengths = np.full(n_frames, frame, dtype=np.float64)
     lengths[-1] = n - frame * (n_frames - 1)
     active = energies >= energies.max() * 10.0 ** (-ACTIVE_RANGE_DB / 10.0)
@@ -176,38 +190,67 @@ def mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample_rate
     >>> round(float(10 * np.log10(np.mean(speech**2) / np.mean((out - speech)**2))), 6)
     10.0
     """
+    if _plain(y, noise, snr_db, noise_offset, reference, backend):
+        return _mix_checked(y, y[None], noise[None], noise_offset % noise.shape[0], snr_db, "rms", None)
     if resolve_backend(backend, y, noise, supports_cuda=True) == "cuda":
-
-        return cuda_mix_at_snr(y, noise, snr_db=snr_db, noise_offset=noise_offset, reference=reference, sample_rate=sample_rate)
+        return cuda_mix_at_snr(y, noise, snr_db=snr_db, noise_offset=noise_offset, reference=reference,
+                               sample_rate=sample_rate)
     s = _shape_only(y, "y")
     s2 = _as_2d(s)
     n2 = _noise_2d(noise, s2.shape[0])
     sample_rate = _check_reference(reference, sample_rate)
     if snr_db is not None:
         snr_db = check_snr_db(snr_db)
+    offset = check_int(noise_offset, "noise_offset", low=0) % n2.shape[1]
+    return _mix_checked(s, s2, n2, offset, snr_db, reference, sample_rate)
+
+
+def _plain(y, noise, snr_db, noise_offset, reference, backend):
+    """True for the common call that needs none of the general checks: mono, C-contiguous
+    float32 or float64 arrays of one dtype, a non-empty noise, a float SNR in range, an
+    ``int`` offset >= 0, ``reference="rms"`` on the CPU (the general path decides the rest)."""
+    return (
+        type(y) is np.ndarray and type(noise) is np.ndarray and y.ndim == 1 and noise.ndim == 1
+        and y.dtype.char in "fd" and y.dtype.isnative and noise.dtype == y.dtype and noise.shape[0] > 0
+        and y.flags.c_contiguous and noise.flags.c_contiguous
+        and isinstance(snr_db, float) and MIN_SNR_DB <= snr_db <= MAX_SNR_DB
+        and type(noise_offset) is int and noise_offset >= 0
+        and reference == "rms" and (backend == "auto" or backend == "cpu")
+    )
+
+
+def _mix_checked(s, s2, n2, offset, snr_db, reference, sample_rate):
+    """mix_at_snr once its arguments are checked: one pass for both powers (they also find
+    non-finite samples), one pass writing the mix; errors and warnings when the powers allow none."""
     n = s2.shape[1]
-    m = n2.shape[1]
-    offset = check_int(noise_offset, "noise_offset", low=0) % m
     out = np.empty_like(s2)
     if n == 0:
         return out.reshape(s.shape)
-    p_noise = _crop_power(n2, offset, n)
-    noise_norm = math.sqrt(p_noise * n * n2.shape[0])
+    if snr_db is not None and reference == "rms":  # the common case: one kernel call
+        signal_total, noise_total, scale = _mix.mix_at_ratio(s2, n2, offset, snr_ratio(snr_db), out)
+        if scale > 0.0:
+            _check_sum(out, math.sqrt(signal_total) + scale * math.sqrt(noise_total), snr_db, s)
+            return out.reshape(s.shape)
+    else:
+        signal_total, noise_total = _mix.crop_powers(s2, n2, offset)
+    if not math.isfinite(noise_total):
+        _not_finite(n2, "noise")
+    p_noise = noise_total / (n * n2.shape[0])
+    noise_norm = math.sqrt(noise_total)
     if snr_db is None:
-        total = _mix.sum_squares(s2)
-        if not math.isfinite(total):
+        if not math.isfinite(signal_total):
             _not_finite(s2, "y")
         _mix.mix_wrapped(s2, n2, offset, 1.0, out)
-        _check_sum(out, math.sqrt(total) + noise_norm, "snr_db=None (signal + noise)", s)
+        _check_sum(out, math.sqrt(signal_total) + noise_norm, None, s)
         return out.reshape(s.shape)
-    p_signal, signal_norm = _signal_power(s2, reference, sample_rate)
+    p_signal, signal_norm = _signal_power(s2, reference, sample_rate, total=signal_total)
     which = silent_part(p_signal, p_noise)
     if which is not None:
         _warn(SILENT.format(which=which))
         return s.copy()
     scale = snr_scale(p_signal, p_noise, snr_db)
     _mix.mix_wrapped(s2, n2, offset, scale, out)
-    _check_sum(out, signal_norm + scale * noise_norm, f"snr_db={snr_db:g}", s)
+    _check_sum(out, signal_norm + scale * noise_norm, snr_db, s)
     return out.reshape(s.shape)
 
 

@@ -1,8 +1,11 @@
 """Reverberation by convolution with a room impulse response (RIR).
 
 ``convolve_rir(y, rir)`` is the causal convolution ``y * rir`` computed with
-real FFTs (``scipy.fft``, one thread, length ``next_fast_len(n + m - 1)``,
-float32 transforms for float32 audio). :class:`RirConvolver` holds the RIR's
+real FFTs (``scipy.fft``, one thread, float32 transforms for float32 audio):
+one transform of length ``next_fast_len(n + m - 1)`` for a short input, and
+for a long one overlap-save with blocks of :func:`_block_len` ``(m)`` (about
+four times the RIR), :data:`_BATCH` blocks per call of the FFT (pocketfft
+vectorises across the rows of a batch: ~2x per transform; bench/KERNELS.md). :class:`RirConvolver` holds the RIR's
 spectrum so repeated calls skip that transform, and convolves a stream of
 chunks by overlap-add, carrying the reverb tail from one chunk to the next.
 
@@ -34,6 +37,7 @@ from collections import OrderedDict
 
 import numpy as np
 import scipy.fft as sfft
+from numpy.lib.stride_tricks import as_strided
 
 from .._core.validation import check_audio, check_choice, check_finite_output, check_real, check_sample_rate
 from .._core.backend import resolve_backend
@@ -46,6 +50,8 @@ EARLY_S = 0.05
 
 _NORMALIZE = ("energy", "peak", None)
 _DIRECT_MAX = 32  # chunks up to this length are convolved directly in the streaming form
+_BATCH = 16  # overlap-save blocks per FFT call
+_MIN_BLOCKS = 4  # fewer overlap-save blocks than this: one transform of the whole input
 
 
 def prepare_rir(rir, *, normalize="energy", compensate_delay=False):
@@ -126,6 +132,11 @@ def _fft_len(n):
     return sfft.next_fast_len(n, real=True)
 
 
+def _block_len(m):
+    """Overlap-save FFT length for an ``m``-sample RIR: the power of two >= ``4 m`` (at least 1024)."""
+    return max(1024, 1 << (4 * m - 1).bit_length())
+
+
 class RirConvolver:
     """Convolution with one RIR, spectrum cached; one-shot or streaming.
 
@@ -152,8 +163,9 @@ class RirConvolver:
         # Transforms use the RIR scaled by a power of two to a peak in [0.5, 1)
         # and the result is scaled back exactly: a float32 copy of a 1e200 RIR
         # would be inf (a 1e-200 one zero).
-        self._exp = math.frexp(float(np.max(np.abs(self.rir))))[1]
-        self._unit = np.ldexp(self.rir, -self._exp)
+        exp = math.frexp(float(np.max(np.abs(self.rir))))[1]
+        self._exp = exp if abs(exp) > 64 else 0  # within 2**±64 float32 holds the RIR as it is
+        self._unit = np.ldexp(self.rir, -self._exp) if self._exp else self.rir
         self._spectra = {}
         self._tail = None
 
@@ -179,23 +191,52 @@ class RirConvolver:
                 "use a mono rir or one per channel"
             )
 
-    def _full(self, x2):
-        """Full convolution of 2-D audio, in the audio's dtype."""
+    def _full(self, x2, n_out=None):
+        """The first ``n_out`` (default all) samples of the full convolution of 2-D audio with
+        the unit RIR, in the audio's dtype."""
         n, m = x2.shape[1], self.length
+        n_out = n + m - 1 if n_out is None else n_out
+        nfft = _block_len(m)
+        if n_out >= _MIN_BLOCKS * (nfft - m + 1):
+            return self._overlap_save(x2, n_out, nfft)
         nfft = _fft_len(n + m - 1)
         spec = self._spectrum(nfft, x2.dtype)
         xs = sfft.rfft(x2, nfft, axis=-1, workers=1)
         xs *= spec
-        return sfft.irfft(xs, nfft, axis=-1, workers=1)[:, : n + m - 1]
+        return sfft.irfft(xs, nfft, axis=-1, workers=1)[:, :n_out]
 
-    def _scaled_full(self, x2):
-        """Full convolution of 2-D audio with the RIR itself, in the audio's dtype, range-checked."""
+    def _overlap_save(self, x2, n_out, nfft):
+        """:meth:`_full` block by block: block ``b`` gives outputs ``[b * step, (b + 1) * step)``
+        (``step = nfft - m + 1``) from the ``nfft`` inputs ending there, :data:`_BATCH` at a time."""
+        n, m = x2.shape[1], self.length
+        step = nfft - m + 1
+        n_blocks = -(-n_out // step)
+        spec = self._spectrum(nfft, x2.dtype)
+        out = np.empty((x2.shape[0], n_blocks * step), x2.dtype)
+        padded = np.zeros((n_blocks - 1) * step + nfft, x2.dtype)  # m - 1 zeros, the input, zeros
+        size = padded.itemsize
+        for c in range(x2.shape[0]):
+            padded[m - 1:m - 1 + n] = x2[c]
+            h = spec[c if spec.shape[0] > 1 else 0]
+            rows = out[c].reshape(n_blocks, step)
+            for b in range(0, n_blocks, _BATCH):
+                k = min(_BATCH, n_blocks - b)
+                blocks = as_strided(padded[b * step:], shape=(k, nfft), strides=(step * size, size), writeable=False)
+                xs = sfft.rfft(blocks, axis=-1, workers=1)
+                xs *= h
+                rows[b:b + k] = sfft.irfft(xs, nfft, axis=-1, workers=1)[:, m - 1:]
+        return out[:, :n_out]
+
+    def _scaled_full(self, x2, n_out=None):
+        """:meth:`_full` with the RIR itself, in the audio's dtype, range-checked."""
         with np.errstate(over="ignore", invalid="ignore"):
-            out = np.ldexp(self._full(x2), self._exp)
-            total = float(np.sum(out, dtype=np.float64))
+            out = self._full(x2, n_out)
+            if self._exp:
+                out = np.ldexp(out, self._exp)
+            total = float(np.sum(out))  # NaN or inf when a sample is (or, rarely, the float32 sum overflows)
             if not math.isfinite(total) and x2.dtype == np.float32:
                 # float32 transforms overflow first (a spectrum sums many samples): redo in float64
-                out = np.ldexp(self._full(x2.astype(np.float64)), self._exp).astype(np.float32)
+                out = np.ldexp(self._full(x2.astype(np.float64), n_out), self._exp).astype(np.float32)
                 total = None
         check_finite_output(out, f"rir (peak {float(np.max(np.abs(self.rir))):.3g} after normalize)", y=x2, total=total)
         if self._exp < np.finfo(out.dtype).minexp + 64 and not out.any() and x2.any():
@@ -218,9 +259,7 @@ class RirConvolver:
         n = x2.shape[1]
         if n == 0:
             return y.copy() if mode == "same" else np.zeros(y.shape[:-1] + (self.length - 1,), y.dtype)
-        full = self._scaled_full(x2)
-        if mode == "same":
-            full = full[:, :n]
+        full = self._scaled_full(x2, n if mode == "same" else None)
         out = np.ascontiguousarray(full, dtype=y.dtype)
         return out[0] if y.ndim == 1 else out
 
