@@ -1,0 +1,73 @@
+"""The on-disk design cache: same results as designing afresh, robust to a bad or read-only cache."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from noisegen._core import diskcache
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NOISEGEN_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_hit_miss_and_none(cache):
+    calls = []
+
+    def compute(value):
+        calls.append(value)
+        return value
+
+    a = diskcache.cached_array("t", ("k", 1), lambda: compute(np.arange(5.0)))
+    b = diskcache.cached_array("t", ("k", 1), lambda: compute(np.zeros(1)))
+    np.testing.assert_array_equal(a, b)
+    assert len(calls) == 1
+    assert diskcache.cached_array("t", ("none",), lambda: compute(None)) is None
+    assert diskcache.cached_array("t", ("none",), lambda: compute(np.ones(1))) is None  # None is cached too
+    assert len(calls) == 2
+    diskcache.cached_array("t", ("k", 2), lambda: compute(np.ones(2)))
+    assert len(calls) == 3  # another key
+    assert not [p for p in (cache / "t").iterdir() if p.name.startswith(".part-")]  # no temporary left
+
+
+def test_corrupt_entries_are_recomputed(cache):
+    diskcache.cached_array("t", ("k",), lambda: np.arange(3.0))
+    (entry,) = (cache / "t").iterdir()
+    entry.write_bytes(b"not an npy file")
+    np.testing.assert_array_equal(diskcache.cached_array("t", ("k",), lambda: np.arange(4.0)), np.arange(4.0))
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores folder permissions")
+def test_read_only_cache_still_computes(cache):
+    os.chmod(cache, 0o500)
+    try:
+        np.testing.assert_array_equal(diskcache.cached_array("t", ("k",), lambda: np.arange(3.0)), np.arange(3.0))
+    finally:
+        os.chmod(cache, 0o700)
+
+
+def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv("NOISEGEN_CACHE_DIR", raising=False)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "nb"))
+    assert diskcache.cache_dir() == str(tmp_path / "nb" / "noisegen")
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert diskcache.cache_dir() == str(tmp_path / "xdg" / "noisegen")
+
+
+def test_resampler_designs_from_the_cache_equal_fresh_ones(tmp_path):
+    # Two fresh processes on one cache: the second reads the designs the first made.
+    code = ("import numpy as np, noisegen; x = np.random.default_rng(0).standard_normal(44100);"
+            "y = np.concatenate([noisegen.resample(x, orig_sample_rate=a, target_sample_rate=b)"
+            " for a, b in ((44100, 16000), (48000, 16000), (16000, 8000))]);"
+            "import sys; sys.stdout.buffer.write(y.tobytes())")
+    env = dict(os.environ, NOISEGEN_CACHE_DIR=str(tmp_path / "designs"))
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, env=env, check=True).stdout
+            for _ in range(2)]
+    assert runs[0] == runs[1] and len(runs[0]) > 0
+    assert any((tmp_path / "designs" / "designs").iterdir())
