@@ -100,7 +100,8 @@ def test_mix_from_bank_hits_snr(data_dir, speech_16k):
         out = ng.mix_at_snr(speech_16k, bank[i], snr_db=5.0, noise_offset=off)
         crop = bank.crop(speech_16k.shape[0], index=i, offset=off).astype(np.float64)
         g_ref = np.sqrt(np.mean(speech_16k ** 2) / (np.mean(crop ** 2) * 10 ** 0.5))
-        np.testing.assert_allclose(out, speech_16k + g_ref * crop, rtol=1e-9, atol=1e-12)
+        # float32 noise: its power is summed at float32 vector speed (within ~1e-8 relative)
+        np.testing.assert_allclose(out, speech_16k + g_ref * crop, rtol=0, atol=1e-7 * np.abs(out).max())
 
 
 def test_errors(tmp_path):

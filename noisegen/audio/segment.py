@@ -47,7 +47,11 @@ def segment_span(path, offset_s=None, duration_s=None) -> tuple[int, int, int]:
         meta = sf.info(os.fspath(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise _read_error(path, exc) from None
-    rate, total = int(meta.samplerate), int(meta.frames)
+    return _span(path, int(meta.frames), int(meta.samplerate), offset_s, duration_s)
+
+
+def _span(path, total, rate, offset_s, duration_s):
+    """:func:`segment_span` from a header's frame count and rate."""
     start = 0 if offset_s is None else seconds_to_samples(offset_s, rate)
     if offset_s is not None and offset_s > 0 and start >= total:
         raise ParameterError(f"offset {offset_s!r} s is at or past the end of {os.fspath(path)!r} "
@@ -68,9 +72,10 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
     :func:`resampled_length` of the segment's frames.
     """
     sf = _soundfile()
-    start, n, rate = segment_span(path, offset_s, duration_s)
+    check_regular(path)
     try:
-        with sf.SoundFile(os.fspath(path)) as f:
+        with sf.SoundFile(os.fspath(path)) as f:  # one open: the header, then the frames
+            start, n, rate = _span(path, int(f.frames), int(f.samplerate), offset_s, duration_s)
             if start:
                 f.seek(start)
             data = f.read(n, dtype="float32", always_2d=True)
@@ -92,8 +97,7 @@ def decode(data: bytes, *, sample_rate: int, mono: bool = True, name: str = "aud
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
             rate = int(f.samplerate)
-            fast = rate == sample_rate and (f.channels == 1 or not mono)
-            frames = f.read(dtype="float32" if fast else "float64", always_2d=True)
+            frames = f.read(dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as exc:
         raise NoisegenError(f"cannot decode {name}: {getattr(exc, 'error_string', None) or exc}") from None
     return _to_stream(frames, rate, sample_rate, mono)

@@ -132,6 +132,13 @@ def _fft_len(n):
     return sfft.next_fast_len(n, real=True)
 
 
+def _grid_len(n):
+    """The smallest power of two or three times a power of two that is >= ``n``: FFT lengths
+    from a coarse set, so that RIR spectra kept per length serve inputs of many lengths."""
+    p = 1 << max(n - 1, 1).bit_length()
+    return 3 * p // 4 if 3 * p // 4 >= n and p >= 4 else p
+
+
 def _block_len(m):
     """Overlap-save FFT length for an ``m``-sample RIR: the power of two >= ``4 m`` (at least 1024)."""
     return max(1024, 1 << (4 * m - 1).bit_length())
@@ -174,13 +181,14 @@ class RirConvolver:
         """Number of RIR samples after delay compensation."""
         return self.rir.shape[1]
 
-    def _spectrum(self, nfft, dtype):
-        key = (nfft, dtype.char)
+    def _spectrum(self, nfft, dtype, keep=None):
+        """The ``nfft``-point spectrum of the unit RIR (its first ``keep`` samples), kept for reuse."""
+        key = (nfft, dtype.char, keep)
         spec = self._spectra.get(key)
         if spec is None:
             if len(self._spectra) >= 8:
                 self._spectra.pop(next(iter(self._spectra)))
-            spec = sfft.rfft(self._unit.astype(dtype), nfft, axis=-1, workers=1)
+            spec = sfft.rfft(self._unit[:, :keep].astype(dtype), nfft, axis=-1, workers=1)
             self._spectra[key] = spec
         return spec
 
@@ -199,9 +207,23 @@ class RirConvolver:
         nfft = _block_len(m)
         if n_out >= _MIN_BLOCKS * (nfft - m + 1):
             return self._overlap_save(x2, n_out, nfft)
+        if n_out < m:
+            return self._short_outputs(x2, n_out)
         nfft = _fft_len(n + m - 1)
         spec = self._spectrum(nfft, x2.dtype)
         xs = sfft.rfft(x2, nfft, axis=-1, workers=1)
+        xs *= spec
+        return sfft.irfft(xs, nfft, axis=-1, workers=1)[:, :n_out]
+
+    def _short_outputs(self, x2, n_out):
+        """:meth:`_full` when fewer outputs are wanted than the RIR is long (a short clip
+        reverberated by a long room, ``mode="same"``): they read only ``x[:n_out]`` and
+        ``h[:n_out]``. The transform length comes from :func:`_grid_len` and the RIR is cut
+        at half of it (at least ``n_out`` samples: exact, and no wrap-around), so its
+        spectrum depends on the length alone and is kept across clips of similar lengths."""
+        nfft = _grid_len(2 * n_out)
+        spec = self._spectrum(nfft, x2.dtype, keep=nfft // 2)
+        xs = sfft.rfft(x2[:, :n_out], nfft, axis=-1, workers=1)
         xs *= spec
         return sfft.irfft(xs, nfft, axis=-1, workers=1)[:, :n_out]
 
@@ -324,8 +346,13 @@ _CACHE_SIZE = 16
 
 
 def _cached_convolver(rir, normalize, compensate_delay):
-    """A :class:`RirConvolver` for ``rir``, reused while the same unchanged array is passed."""
-    key = (id(rir), rir.shape, rir.dtype.str, normalize, bool(compensate_delay))
+    """A :class:`RirConvolver` for ``rir``, reused while the same unchanged samples are passed.
+
+    Keyed by where the samples are (a bank hands out a new view of the same
+    memory on every draw), then checked by content (the memory may have been
+    rewritten or reused)."""
+    address = rir.__array_interface__["data"][0]
+    key = (address, rir.shape, rir.strides, rir.dtype.str, normalize, bool(compensate_delay))
     hit = _CACHE.get(key)
     if hit is not None:
         original, conv = hit
