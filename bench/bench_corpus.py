@@ -1,0 +1,170 @@
+"""The stream and the folder job over a real mixed-rate corpus, with the share of each stage.
+
+The corpus is ``../shared/data/speech`` when it is there (mixed 8-48 kHz
+WAV, FLAC, OGG and MP3, mono and stereo), else the bundled ``data/speech``;
+noises and rooms likewise (``noise/``, ``rir/``). The pipeline is the
+default one of the issue: background noise at 0-20 dB, a real room, one of
+stretch / pitch / speed, gain. Everything runs on one core, after a warm-up
+pass (compiled kernels, loaded banks).
+
+Records:
+
+- ``stream_corpus`` ``read``: ``AugmentStream(pipeline=None, chunk_s=1)``:
+  reading, decoding, resampling to 16 kHz and chunking alone;
+- ``stream_corpus`` ``default``: the same with the pipeline, and where the
+  time goes (``share_*``: reading, each transform, and the rest: drawing,
+  chunking, bookkeeping), measured by timing each stage inside the run;
+- ``augment_corpus``: ``noisegen augment`` with the default pipeline, in
+  process (``augment_folder``, steady state: the banks loaded first) and as a
+  fresh process (start-up, bank loading and the Numba cache load included).
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from bench._harness import DATA, ROOT, SR, _clean
+
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def _folder(kind: str) -> Path:
+    shared = SHARED / kind
+    return shared if shared.is_dir() else DATA / kind
+
+
+def cases(cfg):
+    return []
+
+
+def _pipeline():
+    import noisegen as ng
+
+    return ng.Compose([
+        ng.AddBackgroundNoise(str(_folder("noise")), min_snr_db=0, max_snr_db=20, p=1.0),
+        ng.ApplyImpulseResponse(str(_folder("rir")), p=1.0),
+        ng.OneOf([ng.TimeStretch(p=1.0), ng.PitchShift(p=1.0), ng.SpeedPerturb(p=1.0)]),
+        ng.Gain(p=1.0),
+    ])
+
+
+def _leaves(t):
+    children = getattr(t, "transforms", None)
+    if children is None:
+        return [t]
+    return [leaf for c in children for leaf in _leaves(c)]
+
+
+class _StageClock:
+    """Seconds spent in each leaf transform and in reading, while installed."""
+
+    def __init__(self, pipeline, stream):
+        self.seconds = {}
+        self._undo = []
+        for leaf in _leaves(pipeline) if pipeline is not None else []:
+            self._wrap(leaf, "_apply_checked", type(leaf).__name__)
+        self._wrap(stream._items, "load", "read")
+
+    def _wrap(self, obj, name, label):
+        original = getattr(obj, name)
+
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - t0
+        setattr(obj, name, timed)
+        self._undo.append((obj, name))
+
+    def remove(self):
+        for obj, name in self._undo:
+            delattr(obj, name)
+
+
+def _stream_pass(pipeline, seed, clock=False):
+    import noisegen as ng
+
+    stream = ng.AugmentStream(str(_folder("speech")), pipeline, sample_rate=SR, chunk_s=1.0, rng=seed,
+                              shuffle=False)
+    stages = _StageClock(pipeline, stream) if clock else None
+    t0 = time.perf_counter()
+    samples = sum(c.length for c in stream)
+    wall = time.perf_counter() - t0
+    if stages is not None:
+        stages.remove()
+    return samples / SR, wall, (stages.seconds if stages else None)
+
+
+def _record(op, variant, audio_s, seconds, quality=None, note=""):
+    xrt = audio_s / seconds if seconds else None
+    return _clean({"op": op, "params": {"corpus": str(_folder("speech").relative_to(ROOT.parent))
+                                        if _folder("speech").is_relative_to(ROOT.parent) else "data/speech"},
+                   "library": "noisegen", "variant": variant, "clip_s": None, "xrt": xrt, "median_s": seconds,
+                   "iqr_s": None, "repeats": None, "number": 1, "first_call_s": None, "compile_s": None,
+                   "quality": {"audio_s": round(audio_s, 2), **(quality or {})}, "like_for_like": True,
+                   "status": "ok", "note": note})
+
+
+def _stream_records(cfg):
+    warnings.simplefilter("ignore")  # unusable corpus files are reported once; not the point here
+    pipeline = _pipeline()
+    repeats = 3 if cfg.quick else 7
+    records = []
+    for variant, pipe in (("read", None), ("default", pipeline)):
+        _stream_pass(pipe, 0)  # warm-up: compile, load banks
+        runs = [_stream_pass(pipe, seed) for seed in range(1, repeats + 1)]
+        audio_s, wall = runs[0][0], statistics.median(r[1] for r in runs)
+        quality = {}
+        if pipe is not None:
+            _, clocked, stages = _stream_pass(pipe, 1, clock=True)
+            quality = {f"share_{k}": round(v / clocked, 3) for k, v in sorted(stages.items())}
+            quality["share_other"] = round(1.0 - sum(stages.values()) / clocked, 3)
+        what = "read + decode + resample + chunk" if pipe is None else "noise, room, stretch/pitch/speed, gain"
+        records.append(_record("stream_corpus", variant, audio_s, wall, quality,
+                               f"AugmentStream chunk_s=1, {what}; median of {repeats} passes"))
+        cfg.log(f"  stream_corpus {variant}: {audio_s / wall:.0f}x real time")
+    return records
+
+
+def _augment_records(cfg):
+    import noisegen.batch as nb
+
+    speech, noise, rir = (str(_folder(k)) for k in ("speech", "noise", "rir"))
+    records = []
+    with tempfile.TemporaryDirectory(prefix="ngbench-corpus-") as tmp:
+        pipeline = nb.default_pipeline(noise_dir=noise, rir_dir=rir) if hasattr(nb, "default_pipeline") else None
+        if pipeline is None:
+            return []
+        pipeline.prepare(SR)
+        walls = []
+        for i in range(1 if cfg.quick else 3):
+            t0 = time.perf_counter()
+            summary = nb.augment_folder(speech, f"{tmp}/in{i}", pipeline=pipeline, seed=i, workers=1)
+            walls.append(time.perf_counter() - t0)
+        audio_s = float(getattr(summary, "audio_s", 0.0) or 0.0)
+        if audio_s:
+            records.append(_record("augment_corpus", "in process", audio_s, statistics.median(walls),
+                                   note="augment_folder, default pipeline, banks loaded, one worker"))
+        cmd = [sys.executable, "-m", "noisegen", "augment", speech, f"{tmp}/cli", "--noise-dir", noise,
+               "--rir-dir", rir, "--seed", "0", "--workers", "1"]
+        t0 = time.perf_counter()
+        res = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT))
+        wall = time.perf_counter() - t0
+        if res.returncode == 0 and audio_s:
+            records.append(_record("augment_corpus", "fresh process", audio_s, wall,
+                                   note="noisegen augment, default pipeline, one worker: start-up and bank "
+                                        "loading included"))
+    for r in records:
+        cfg.log(f"  augment_corpus {r['variant']}: {r['xrt']:.0f}x real time")
+    return records
+
+
+def extra(cfg):
+    return _stream_records(cfg) + _augment_records(cfg)
