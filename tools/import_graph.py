@@ -18,6 +18,11 @@ Rules (issue 14):
 * noisegen modules import each other at module top, never inside a
   function (only optional third-party packages are imported lazily), except
   the CUDA kernels, which need numba-cuda (:data:`LAZY_ALLOWED`).
+
+A module may also name imports in a module-level ``_LAZY`` dict literal
+(``{".module": "*" or ("name", ...)}``), which it imports on first use
+through PEP 562 (``noisegen/__init__.py`` does, to keep ``import noisegen``
+light); each entry is an edge like an import statement.
 """
 
 from __future__ import annotations
@@ -82,7 +87,12 @@ def imports(mods: dict[str, Path]) -> dict[str, set[tuple[str, str]]]:
     for name, path in mods.items():
         is_pkg = path.name == "__init__.py"
         edges: set[tuple[str, str]] = set()
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        tree = ast.parse(path.read_text(), str(path))
+        for module, names in lazy_table(tree).items():
+            level = len(module) - len(module.lstrip("."))
+            base = _resolve(name, is_pkg, level, module.lstrip(".") or None)
+            edges |= {(_longest(base, mods), "" if n == "*" else n) for n in ([names] if names == "*" else names)}
+        for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.name.split(".")[0] == "noisegen":
@@ -99,6 +109,16 @@ def imports(mods: dict[str, Path]) -> dict[str, set[tuple[str, str]]]:
                         edges.add((_longest(base, mods), alias.name))
         graph[name] = {e for e in edges if e[0] != name}
     return graph
+
+
+def lazy_table(tree: ast.Module) -> dict:
+    """The module-level ``_LAZY = {...}`` literal of a parsed module, or ``{}``."""
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "_LAZY" for t in targets):
+                return ast.literal_eval(node.value)
+    return {}
 
 
 def _longest(dotted: str, mods: dict[str, Path]) -> str:
