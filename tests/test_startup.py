@@ -88,3 +88,83 @@ def test_an_unknown_name_is_an_attribute_error_naming_it():
     with pytest.raises(AttributeError, match="no_such_thing"):
         noisegen.no_such_thing  # noqa: B018
     assert not hasattr(noisegen, "__wrapped__")
+
+
+# -- noisegen warmup ------------------------------------------------------------------------------
+
+from noisegen.cli import main  # noqa: E402
+from noisegen.cli import warmup  # noqa: E402
+
+
+def test_every_kernel_is_found_and_cached_on_disk():
+    found = warmup.kernels()
+    assert len(found) >= 30
+    assert {d.py_func.__module__ for d in found} >= {"noisegen._kernels.cpu.mix", "noisegen._kernels.cpu.noise"}
+    assert [d.__name__ for d in found if type(d._cache).__name__ == "NullCache"] == []
+
+
+def test_warmup_help_and_usage_errors(capsys):
+    assert main(["warmup", "--help"]) == 0
+    assert "--quiet" in capsys.readouterr().out
+    assert main(["warmup", "--bogus"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unrecognized arguments: --bogus" in err[0]
+
+
+def test_warmup_failure_is_one_line_without_traceback(monkeypatch, capsys):
+    def broken(folder):
+        yield "gain (float32, mono)", lambda: 1 / 0
+
+    monkeypatch.setattr(warmup, "_exercises", broken)
+    assert main(["warmup", "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["noisegen warmup: error: warming up gain (float32, mono) failed: ZeroDivisionError: division by zero"]
+
+
+_AFTER_WARMUP = """
+import json
+import numpy as np
+import noisegen
+from noisegen.batch import default_pipeline
+from noisegen.cli.warmup import kernels, warm
+
+def compiled():
+    return {f"{d.py_func.__module__}.{d.__name__}": [str(s) for s, n in d.stats.cache_misses.items() if n]
+            for d in kernels() if any(d.stats.cache_misses.values())}
+
+pipe = default_pipeline(noise_dir="data/noise", rir_dir="data/rir")
+next(iter(noisegen.AugmentStream("data/speech", pipe, sample_rate=16000, chunk_s=1.0, rng=0)))
+stream = compiled()
+rng = np.random.default_rng(0)
+for dtype, other in ((np.float32, np.float64), (np.float64, np.float32)):
+    for shape in ((16000,), (2, 16000), (3, 9999)):
+        y = (0.1 * rng.standard_normal(shape)).astype(dtype)
+        noise = (0.1 * rng.standard_normal(40000)).astype(other)
+        noisegen.gain(y[..., ::2], gain_db=3)                   # a strided view, an int
+        noisegen.mix_at_snr(np.asfortranarray(y), noise[::3], snr_db=0, noise_offset=5)
+        noisegen.lowpass(y, cutoff_hz=1000, sample_rate=16000)
+        noisegen.resample(y, orig_sample_rate=16000, target_sample_rate=12000)
+        noisegen.time_stretch(y, rate=0.8, sample_rate=16000)
+        noisegen.pitch_shift(y, sample_rate=16000, n_steps=-3)
+        noisegen.speed(y, factor=0.9, sample_rate=16000)
+        noisegen.convolve_rir(y, noise[:3000])
+        noisegen.pink_noise(777, rng=1, dtype=dtype, n_channels=3 if y.ndim == 2 else None)
+        noisegen.tone(freq_hz=100, sample_rate=8000, n_samples=100, dtype=dtype)
+user = compiled()
+print(json.dumps({"stream": stream, "user": user, **warm()}))
+"""
+
+
+@pytest.mark.slow
+def test_after_warmup_a_new_process_compiles_nothing(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    res = subprocess.run([sys.executable, "-m", "noisegen", "warmup"], capture_output=True, text=True,
+                         cwd=str(ROOT), env=env, timeout=1200)
+    assert res.returncode == 0, res.stderr
+    assert "compiled" in res.stdout and "not reached" not in res.stderr, res.stderr
+    assert any((tmp_path / "numba").rglob("*.nbi"))
+    # a new process: the default stream, user-style calls over dtypes, layouts and odd lengths,
+    # then every operation warmup runs: all kernels load from the cache, none compiles
+    seen = _fresh(_AFTER_WARMUP, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    assert seen["stream"] == {} and seen["user"] == {}
+    assert seen["compiled"] == 0 and seen["loaded"] > 0 and seen["unused"] == []
