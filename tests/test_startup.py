@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import noisegen
@@ -168,3 +169,61 @@ def test_after_warmup_a_new_process_compiles_nothing(tmp_path):
     seen = _fresh(_AFTER_WARMUP, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
     assert seen["stream"] == {} and seen["user"] == {}
     assert seen["compiled"] == 0 and seen["loaded"] > 0 and seen["unused"] == []
+
+
+# -- designs cached on disk -------------------------------------------------------------------
+
+from noisegen._core import diskcache  # noqa: E402
+
+
+@pytest.mark.parametrize("result", [np.linspace(-1, 1, 161), np.zeros(1), None], ids=["taps", "one", "none"])
+def test_a_cached_design_is_computed_once_and_comes_back_identical(tmp_path, monkeypatch, result):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return None if result is None else result.copy()
+
+    first = diskcache.cached_array("t", ("k", 1.5), compute)
+    again = diskcache.cached_array("t", ("k", 1.5), compute)
+    assert len(calls) == 1
+    for got in (first, again):
+        assert got is None if result is None else np.array_equal(got, result) and got.dtype == np.float64
+    diskcache.cached_array("t", ("k", 2.5), compute)  # another key: another design
+    assert len(calls) == 2
+
+
+def test_a_corrupt_or_unwritable_design_cache_only_costs_a_recompute(tmp_path, monkeypatch):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    h = np.arange(5.0)
+    diskcache.cached_array("t", 1, lambda: h)
+    (stored,) = (tmp_path / "noisegen-designs").glob("t-*.npy")
+    stored.write_bytes(b"not an npy file")
+    assert np.array_equal(diskcache.cached_array("t", 1, lambda: h), h)
+    assert np.array_equal(np.load(stored), h)  # rewritten
+    (tmp_path / "noisegen-designs").chmod(0o500)
+    try:
+        assert np.array_equal(diskcache.cached_array("t", 2, lambda: h + 1), h + 1)
+    finally:
+        (tmp_path / "noisegen-designs").chmod(0o700)
+
+
+_RESAMPLE = """
+import json, sys
+import numpy as np
+import noisegen
+y = np.random.default_rng(0).standard_normal(9999).astype(np.float32)
+out = [noisegen.resample(y, orig_sample_rate=sr, target_sample_rate=16000).tolist() for sr in (32000, 48000, 44100)]
+print(json.dumps({"signal": "scipy.signal" in sys.modules, "out": out}))
+"""
+
+
+@pytest.mark.slow  # compiles the resampling kernels into an empty cache
+def test_resampling_designs_load_from_disk_without_scipy_signal_and_equal_a_fresh_design(tmp_path):
+    # 2:1 and 3:1 equiripple decimators and the 160/441 equiripple polyphase table
+    cold = _fresh(_RESAMPLE, NUMBA_CACHE_DIR=str(tmp_path))
+    warm = _fresh(_RESAMPLE, NUMBA_CACHE_DIR=str(tmp_path))
+    assert cold["signal"] and not warm["signal"]
+    assert warm["out"] == cold["out"]
+    assert len(list((tmp_path / "noisegen-designs").glob("remez-*.npy"))) == 3

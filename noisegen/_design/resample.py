@@ -1,7 +1,7 @@
 """Filter design of the resampler: Kaiser-windowed sinc tables and equiripple decimators.
 
 Everything here runs once per ratio on the host (NumPy, plus ``scipy.signal``
-for the equiripple designs) and is cached; the kernels that use the tables
+for the equiripple designs, whose taps are also cached on disk) and is cached; the kernels that use the tables
 live in :mod:`noisegen._kernels.cpu.resample` and
 :mod:`noisegen._kernels.cuda.resample`.
 
@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._core.diskcache import cached_array, code_fingerprint
 from .._core.errors import ParameterError
 from .._core.validation import MAX_RATE_FACTOR, check_sample_rate
 from .._kernels.cpu import resample as cpu_kernels
@@ -114,7 +115,22 @@ EQUIRIPPLE_DB = 84.0
 
 def _remez_lowpass(pass_edge: float, stop_edge: float, lengths, ripple: float = 5e-4):
     """The first odd length in ``lengths`` whose equiripple low-pass (edges in units of the
-    sample rate) measures at most ``ripple`` in the pass band and 84 dB stop-band rejection; or None."""
+    sample rate) measures at most ``ripple`` in the pass band and 84 dB stop-band rejection; or None.
+
+    Cached on disk (:mod:`noisegen._core.diskcache`): a process with a warm
+    cache neither imports ``scipy.signal`` nor runs remez.
+    """
+    import scipy
+
+    lengths = tuple(lengths)
+    key = (pass_edge, stop_edge, lengths, ripple, EQUIRIPPLE_DB, scipy.__version__, code_fingerprint(_remez_search))
+    h = cached_array("remez", key, lambda: _remez_search(pass_edge, stop_edge, lengths, ripple))
+    if h is not None:
+        h.flags.writeable = False
+    return h
+
+
+def _remez_search(pass_edge, stop_edge, lengths, ripple):
     from scipy.signal import freqz, remez
 
     grid = np.linspace(0.0, 0.5, max(16384, int(64 / (stop_edge - pass_edge))))
