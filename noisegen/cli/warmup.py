@@ -5,7 +5,8 @@ on disk (``NUMBA_CACHE_DIR`` when set). ``warmup`` runs every public
 operation once, in float32 and float64, mono and multichannel, every
 transform, and the default stream over a few generated files at other sample
 rates, so that a later process's first call of any of them loads its kernels
-from the cache instead of compiling them. Run it once after installing (a
+from the cache instead of compiling them. The resampling filter designs from
+common corpus rates to 16 kHz are cached too (:mod:`noisegen._core.diskcache`). Run it once after installing (a
 Docker build step, CI before the tests); rerunning it is quick and changes
 nothing.
 
@@ -50,6 +51,8 @@ DTYPES = (np.float32, np.float64)
 LAYOUTS = (None, 2)  # mono (n,), and (2, n)
 #: Sample rates of the generated files the stream reads (resample on load).
 FILE_RATES = (16000, 44100, 48000)
+#: Corpus rates whose resampling designs (to 16 kHz) are cached ahead of time.
+COMMON_RATES = (8000, 11025, 22050, 24000, 32000, 44100, 48000, 88200, 96000)
 #: Seeds per transform: random branches (a factor of 1.0, p of a step) reach every kernel.
 SEEDS = (0, 1, 2, 3)
 
@@ -204,6 +207,9 @@ def _files(dirs: dict):
             yield f"load ({np.dtype(dtype).name}, mono={mono})", lambda d=dtype, m=mono: [
                 load(os.path.join(dirs["speech"], f), sample_rate=SR, mono=m, dtype=d)
                 for f in sorted(os.listdir(dirs["speech"]))]
+    yield "resample common rates to 16 kHz (filter designs)", lambda: [
+        fx.resample(_signal(None, np.float32, rate // 10), orig_sample_rate=rate, target_sample_rate=SR)
+        for rate in COMMON_RATES]
     pipeline = default_pipeline(noise_dir=dirs["noise"], rir_dir=dirs["rir"])
     for seed in SEEDS:
         yield f"default stream (rng={seed})", lambda s=seed: (
