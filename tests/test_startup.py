@@ -227,3 +227,22 @@ def test_resampling_designs_load_from_disk_without_scipy_signal_and_equal_a_fres
     assert cold["signal"] and not warm["signal"]
     assert warm["out"] == cold["out"]
     assert len(list((tmp_path / "noisegen-designs").glob("remez-*.npy"))) == 3
+
+
+def test_the_startup_bench_is_registered_and_its_snippets_compile():
+    sys.path.insert(0, str(ROOT))
+    saved = dict(os.environ)
+    try:
+        main_ = importlib.import_module("bench.__main__")
+        startup = importlib.import_module("bench.bench_startup")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert "startup" in main_.AREAS and startup.cases(None) == []
+    compile(startup._FIRST_CHUNK.format(rir="r", noise="n", speech="s"), "first_chunk", "exec")
+    compile(startup._IMPORT.format(stmt="import noisegen"), "import", "exec")
+
+    class Off:
+        cold = False
+
+    assert startup.extra(Off()) == []
