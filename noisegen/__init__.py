@@ -52,6 +52,12 @@ _LAZY = {
     ".data.stream": ("AugmentStream", "Chunk", "Batch"),
 }
 
+#: Public subpackages, each imported on its own when first named as an
+#: attribute (``from .. import effects`` inside the package lands here too, so
+#: importing one subpackage never loads the whole namespace). Also edges for
+#: ``tools/import_graph.py``.
+_SUBPACKAGES = ("synth", "effects", "audio", "transforms", "data", "cuda")
+
 
 def _load() -> list:
     """Import every module of :data:`_LAZY`, bind its names here and return ``__all__``."""
@@ -69,6 +75,8 @@ def __getattr__(name: str):
     # Dunder probes (``__wrapped__``, ``__test__``...) must not import the library.
     if name.startswith("__") and name != "__all__":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f".{name}", __name__)
     if "__all__" not in globals():
         _load()
     try:

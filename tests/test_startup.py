@@ -80,6 +80,8 @@ def test_all_is_the_eager_names_plus_each_lazy_module_and_every_name_resolves():
             assert getattr(noisegen, name) is getattr(mod, name), name
         expected += names
     assert noisegen.__all__ == expected
+    for name in noisegen._SUBPACKAGES:
+        assert getattr(noisegen, name) is importlib.import_module(f"noisegen.{name}")
     namespace: dict = {}
     exec("from noisegen import *", namespace)
     assert set(namespace) - {"__builtins__"} == set(expected)
@@ -246,3 +248,19 @@ def test_the_startup_bench_is_registered_and_its_snippets_compile():
         cold = False
 
     assert startup.extra(Off()) == []
+
+
+@pytest.mark.parametrize("code", [
+    "import noisegen.transforms",
+    "from noisegen.transforms import Gain",
+    "import noisegen.effects",
+    "import noisegen.data.stream",
+    "import noisegen.synth",
+    "import noisegen.audio",
+])
+def test_importing_one_subpackage_directly_does_not_load_the_namespace(code):
+    loaded = _fresh(_MODULES_AFTER.format(code=code + "\nimport noisegen\n"
+                                                "assert not {'__all__', 'mix_at_snr', 'white_noise'} & set(vars(noisegen))"))
+    assert code.split()[1] in loaded
+    if "data" not in code and "transforms" not in code:  # the stream imports the transforms
+        assert "noisegen.transforms" not in loaded

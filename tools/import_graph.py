@@ -20,9 +20,10 @@ Rules (issue 14):
   the CUDA kernels, which need numba-cuda (:data:`LAZY_ALLOWED`).
 
 A module may also name imports in a module-level ``_LAZY`` dict literal
-(``{".module": "*" or ("name", ...)}``), which it imports on first use
-through PEP 562 (``noisegen/__init__.py`` does, to keep ``import noisegen``
-light); each entry is an edge like an import statement.
+(``{".module": "*" or ("name", ...)}``) and a ``_SUBPACKAGES`` tuple of
+submodule names, which it imports on first use through PEP 562
+(``noisegen/__init__.py`` does, to keep ``import noisegen`` light); each
+entry is an edge like an import statement.
 """
 
 from __future__ import annotations
@@ -112,13 +113,17 @@ def imports(mods: dict[str, Path]) -> dict[str, set[tuple[str, str]]]:
 
 
 def lazy_table(tree: ast.Module) -> dict:
-    """The module-level ``_LAZY = {...}`` literal of a parsed module, or ``{}``."""
+    """``{".module": "*" or names}`` from the module-level ``_LAZY`` and ``_SUBPACKAGES`` literals."""
+    table = {}
     for node in tree.body:
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(t, ast.Name) and t.id == "_LAZY" for t in targets):
-                return ast.literal_eval(node.value)
-    return {}
+            names = {t.id for t in targets if isinstance(t, ast.Name)}
+            if "_LAZY" in names:
+                table.update(ast.literal_eval(node.value))
+            if "_SUBPACKAGES" in names:
+                table.update({f".{sub}": "*" for sub in ast.literal_eval(node.value)})
+    return table
 
 
 def _longest(dotted: str, mods: dict[str, Path]) -> str:
