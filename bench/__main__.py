@@ -9,7 +9,7 @@ import os
 import sys
 import time
 
-AREAS = ("synth", "mix", "time", "chain", "stream", "corpus", "cli", "rooms", "codec")
+AREAS = ("synth", "mix", "time", "chain", "stream", "corpus", "cli", "rooms", "codec", "startup")
 
 
 def parse_args(argv=None):

@@ -6,11 +6,15 @@ resample. Audio is a float array with time on the last axis; every random
 function takes ``rng`` (``None``, an int or a ``numpy.random.Generator``) and
 gives the same output for the same ``rng`` however the work is chunked.
 
-``import noisegen`` compiles nothing and never touches a GPU driver: kernels
-compile on first use and are cached on disk.
+``import noisegen`` compiles nothing, never touches a GPU driver and imports
+neither Numba nor SciPy: it binds the errors and unit helpers, and the first
+use of any other public name imports the rest of the namespace (:data:`_LAZY`,
+PEP 562), exactly as an eager import would. Kernels compile on first call and
+are cached on disk; ``noisegen warmup`` compiles them all ahead of time.
 """
 
-from ._core import jit as _jit  # noqa: F401  (settles the Numba cache directory first)
+import importlib
+
 from ._core.errors import BackendError, NoisegenError, NoisegenWarning, ParameterError
 from ._core.units import (
     amplitude_to_db,
@@ -20,19 +24,10 @@ from ._core.units import (
     samples_to_seconds,
     seconds_to_samples,
 )
-from .synth import *  # noqa: F401,F403
-from .synth import __all__ as _synth_all
-from .effects import *  # noqa: F401,F403
-from .effects import __all__ as _effects_all
-from .audio import *  # noqa: F401,F403
-from .audio import __all__ as _audio_all
-from .transforms import *  # noqa: F401,F403
-from .transforms import __all__ as _transforms_all
-from .data.stream import AugmentStream, Batch, Chunk
 
 __version__ = "0.1.0"
 
-__all__ = [
+_EAGER = [
     "BackendError",
     "NoisegenError",
     "NoisegenWarning",
@@ -43,11 +38,52 @@ __all__ = [
     "power_to_db",
     "samples_to_seconds",
     "seconds_to_samples",
-    *_synth_all,
-    *_effects_all,
-    *_audio_all,
-    *_transforms_all,
-    "AugmentStream",
-    "Chunk",
-    "Batch",
 ]
+
+#: The rest of the public namespace, imported together on first use of any of
+#: it, in this order: ``module -> names`` (``"*"``: the module's ``__all__``).
+#: A literal, so ``tools/import_graph.py`` counts each entry as an import of
+#: this module and the layer rules apply to it.
+_LAZY = {
+    ".synth": "*",
+    ".effects": "*",
+    ".audio": "*",
+    ".transforms": "*",
+    ".data.stream": ("AugmentStream", "Chunk", "Batch"),
+}
+
+#: Public subpackages, each imported on its own when first named as an
+#: attribute (``from .. import effects`` inside the package lands here too, so
+#: importing one subpackage never loads the whole namespace). Also edges for
+#: ``tools/import_graph.py``.
+_SUBPACKAGES = ("synth", "effects", "audio", "transforms", "data", "cuda")
+
+
+def _load() -> list:
+    """Import every module of :data:`_LAZY`, bind its names here and return ``__all__``."""
+    names = list(_EAGER)
+    for module, wanted in _LAZY.items():
+        mod = importlib.import_module(module, __name__)
+        wanted = list(mod.__all__ if wanted == "*" else wanted)
+        globals().update({name: getattr(mod, name) for name in wanted})
+        names += wanted
+    globals()["__all__"] = names
+    return names
+
+
+def __getattr__(name: str):
+    # Dunder probes (``__wrapped__``, ``__test__``...) must not import the library.
+    if name.startswith("__") and name != "__all__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f".{name}", __name__)
+    if "__all__" not in globals():
+        _load()
+    try:
+        return globals()[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(__getattr__("__all__")))

@@ -171,7 +171,7 @@ def test_augment_is_always_registered(monkeypatch):
     from noisegen.cli import augment
 
     monkeypatch.setattr(augment, "run", lambda args: 7 if args.in_dir == "IN" else 0)
-    assert set(cli.build_parser()._subparsers._group_actions[0].choices) == {"synth", "info", "augment"}
+    assert set(cli.build_parser()._subparsers._group_actions[0].choices) == {"synth", "info", "augment", "warmup"}
     assert cli.main(["augment", "IN", "OUT"]) == 7
 
 

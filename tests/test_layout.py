@@ -42,3 +42,23 @@ def test_the_checker_flags_a_noisegen_import_inside_a_function(tmp_path, monkeyp
     monkeypatch.setattr(graph, "ROOT", tmp_path)
     monkeypatch.setattr(graph, "PACKAGE", pkg)
     assert graph.lazy_imports(graph.modules()) == ["noisegen.late:5"]
+
+
+def test_the_lazy_table_of_the_package_counts_as_its_imports():
+    edges = graph.imports(graph.modules())["noisegen"]
+    assert {("noisegen.effects", ""), ("noisegen.transforms", ""), ("noisegen.data.stream", "AugmentStream"),
+            ("noisegen.cuda", "")} <= edges
+
+
+def test_the_checker_flags_a_lazy_table_entry_that_points_up(tmp_path, monkeypatch):
+    pkg = tmp_path / "noisegen"
+    (pkg / "_core").mkdir(parents=True)
+    (pkg / "effects").mkdir()
+    for init in (pkg / "__init__.py", pkg / "_core" / "__init__.py", pkg / "effects" / "__init__.py"):
+        init.write_text("")
+    (pkg / "_core" / "low.py").write_text('_LAZY = {"..effects": ("mix", "_secret")}\n')
+    monkeypatch.setattr(graph, "ROOT", tmp_path)
+    monkeypatch.setattr(graph, "PACKAGE", pkg)
+    found = graph.violations()
+    assert "noisegen._core.low imports noisegen.effects: upward (layer order in tools/import_graph.py)" in found
+    assert "noisegen._core.low imports private noisegen.effects._secret from another folder" in found

@@ -18,6 +18,12 @@ Rules (issue 14):
 * noisegen modules import each other at module top, never inside a
   function (only optional third-party packages are imported lazily), except
   the CUDA kernels, which need numba-cuda (:data:`LAZY_ALLOWED`).
+
+A module may also name imports in a module-level ``_LAZY`` dict literal
+(``{".module": "*" or ("name", ...)}``) and a ``_SUBPACKAGES`` tuple of
+submodule names, which it imports on first use through PEP 562
+(``noisegen/__init__.py`` does, to keep ``import noisegen`` light); each
+entry is an edge like an import statement.
 """
 
 from __future__ import annotations
@@ -82,7 +88,12 @@ def imports(mods: dict[str, Path]) -> dict[str, set[tuple[str, str]]]:
     for name, path in mods.items():
         is_pkg = path.name == "__init__.py"
         edges: set[tuple[str, str]] = set()
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        tree = ast.parse(path.read_text(), str(path))
+        for module, names in lazy_table(tree).items():
+            level = len(module) - len(module.lstrip("."))
+            base = _resolve(name, is_pkg, level, module.lstrip(".") or None)
+            edges |= {(_longest(base, mods), "" if n == "*" else n) for n in ([names] if names == "*" else names)}
+        for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.name.split(".")[0] == "noisegen":
@@ -99,6 +110,20 @@ def imports(mods: dict[str, Path]) -> dict[str, set[tuple[str, str]]]:
                         edges.add((_longest(base, mods), alias.name))
         graph[name] = {e for e in edges if e[0] != name}
     return graph
+
+
+def lazy_table(tree: ast.Module) -> dict:
+    """``{".module": "*" or names}`` from the module-level ``_LAZY`` and ``_SUBPACKAGES`` literals."""
+    table = {}
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = {t.id for t in targets if isinstance(t, ast.Name)}
+            if "_LAZY" in names:
+                table.update(ast.literal_eval(node.value))
+            if "_SUBPACKAGES" in names:
+                table.update({f".{sub}": "*" for sub in ast.literal_eval(node.value)})
+    return table
 
 
 def _longest(dotted: str, mods: dict[str, Path]) -> str:

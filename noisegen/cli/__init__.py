@@ -1,10 +1,11 @@
-"""The ``noisegen`` command line: ``synth``, ``info`` and ``augment``.
+"""The ``noisegen`` command line: ``synth``, ``info``, ``augment`` and ``warmup``.
 
 ::
 
     noisegen synth KIND OUT.wav --duration-s S [--sample-rate SR] [--seed S] [...]
     noisegen info FILE...
     noisegen augment IN_DIR OUT_DIR [...]
+    noisegen warmup [--quiet]
 
 Errors never show a traceback: one line on stderr, exit status 2 for a usage
 error (bad option or value) and 1 for a failure at run time (unreadable or
@@ -19,7 +20,7 @@ import math
 import sys
 import warnings
 
-from . import augment
+from . import augment, warmup
 from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, int_in, sample_rate_arg
 from .. import __version__, synth
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     augment.add_parser(sub)
     sub.choices["augment"].set_defaults(handler=augment.run)
+    warmup.add_parser(sub)
     return parser
 
 

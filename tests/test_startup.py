@@ -1,0 +1,230 @@
+"""Cold start (issue 18.5): ``import noisegen`` stays light, the lazy public
+namespace is complete and identical to an eager import, and ``noisegen
+warmup`` leaves nothing to compile for the next process."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import noisegen
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _fresh(code: str, **env) -> dict:
+    """Run ``code`` in a fresh interpreter; it prints one JSON line, returned here."""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT),
+                         env={**os.environ, "PYTHONPATH": str(ROOT), **env}, timeout=600)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+_MODULES_AFTER = """
+import json, sys
+{code}
+print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('noisegen', 'numba', 'scipy', 'llvmlite',
+                                                                     'soundfile', 'torch'))))
+"""
+
+
+def test_import_noisegen_loads_only_errors_and_units():
+    loaded = _fresh(_MODULES_AFTER.format(code="import noisegen"))
+    assert loaded == ["noisegen", "noisegen._core", "noisegen._core.errors", "noisegen._core.units"]
+
+
+@pytest.mark.parametrize("code", [
+    "import noisegen; noisegen.ParameterError; noisegen.db_to_amplitude(6.0); noisegen.__version__",
+    "import noisegen; hasattr(noisegen, '__wrapped__'); hasattr(noisegen, '__test__')",
+    "from noisegen import NoisegenWarning, seconds_to_samples",
+], ids=["eager-names", "dunder-probes", "from-import-eager"])
+def test_eager_names_and_dunder_probes_import_nothing_more(code):
+    loaded = _fresh(_MODULES_AFTER.format(code=code))
+    assert not [m for m in loaded if m.split(".")[0] != "noisegen" or m.count(".") > 1 and "_core" not in m]
+    assert "numba" not in loaded and "noisegen.effects" not in loaded
+
+
+_FIRST_USE = """
+import json, noisegen
+{access}
+print(json.dumps({{"all": noisegen.__all__, "dir": dir(noisegen)}}))
+"""
+
+
+@pytest.mark.parametrize("access", [
+    "noisegen.mix_at_snr",            # a function
+    "noisegen.transforms.Gain",       # a subpackage attribute, as before
+    "from noisegen import *",         # __all__ through the hook
+    "dir(noisegen)",
+], ids=["function", "subpackage", "star", "dir"])
+def test_any_first_use_gives_the_whole_eager_namespace(access):
+    seen = _fresh(_FIRST_USE.format(access=access))
+    assert seen["all"] == noisegen.__all__
+    assert set(seen["all"]) <= set(seen["dir"])
+    assert {"synth", "effects", "audio", "transforms", "data"} <= set(seen["dir"])
+
+
+def test_all_is_the_eager_names_plus_each_lazy_module_and_every_name_resolves():
+    expected = list(noisegen._EAGER)
+    for module, names in noisegen._LAZY.items():
+        mod = importlib.import_module(module, "noisegen")
+        names = mod.__all__ if names == "*" else names
+        for name in names:  # a name two modules export (AUDIO_EXTENSIONS) must be one object
+            assert getattr(noisegen, name) is getattr(mod, name), name
+        expected += names
+    assert noisegen.__all__ == expected
+    for name in noisegen._SUBPACKAGES:
+        assert getattr(noisegen, name) is importlib.import_module(f"noisegen.{name}")
+    namespace: dict = {}
+    exec("from noisegen import *", namespace)
+    assert set(namespace) - {"__builtins__"} == set(expected)
+
+
+def test_an_unknown_name_is_an_attribute_error_naming_it():
+    with pytest.raises(AttributeError, match="no_such_thing"):
+        noisegen.no_such_thing  # noqa: B018
+    assert not hasattr(noisegen, "__wrapped__")
+
+
+# -- noisegen warmup ------------------------------------------------------------------------------
+
+from noisegen.cli import main  # noqa: E402
+from noisegen.cli import warmup  # noqa: E402
+
+
+def test_every_kernel_is_found_and_cached_on_disk():
+    found = warmup.kernels()
+    assert len(found) >= 30
+    assert {d.py_func.__module__ for d in found} >= {"noisegen._kernels.cpu.mix", "noisegen._kernels.cpu.noise"}
+    assert [d.__name__ for d in found if type(d._cache).__name__ == "NullCache"] == []
+
+
+def test_warmup_help_and_usage_errors(capsys):
+    assert main(["warmup", "--help"]) == 0
+    assert "--quiet" in capsys.readouterr().out
+    assert main(["warmup", "--bogus"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unrecognized arguments: --bogus" in err[0]
+
+
+def test_warmup_failure_is_one_line_without_traceback(monkeypatch, capsys):
+    def broken(folder):
+        yield "gain (float32, mono)", lambda: 1 / 0
+
+    monkeypatch.setattr(warmup, "_exercises", broken)
+    assert main(["warmup", "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["noisegen warmup: error: warming up gain (float32, mono) failed: ZeroDivisionError: division by zero"]
+
+
+_AFTER_WARMUP = """
+import json
+import numpy as np
+import noisegen
+from noisegen.batch import default_pipeline
+from noisegen.cli.warmup import kernels, warm
+
+def compiled():
+    return {f"{d.py_func.__module__}.{d.__name__}": [str(s) for s, n in d.stats.cache_misses.items() if n]
+            for d in kernels() if any(d.stats.cache_misses.values())}
+
+pipe = default_pipeline(noise_dir="data/noise", rir_dir="data/rir")
+next(iter(noisegen.AugmentStream("data/speech", pipe, sample_rate=16000, chunk_s=1.0, rng=0)))
+stream = compiled()
+rng = np.random.default_rng(0)
+for dtype, other in ((np.float32, np.float64), (np.float64, np.float32)):
+    for shape in ((16000,), (2, 16000), (3, 9999)):
+        y = (0.1 * rng.standard_normal(shape)).astype(dtype)
+        noise = (0.1 * rng.standard_normal(40000)).astype(other)
+        noisegen.gain(y[..., ::2], gain_db=3)                   # a strided view, an int
+        noisegen.mix_at_snr(np.asfortranarray(y), noise[::3], snr_db=0, noise_offset=5)
+        noisegen.lowpass(y, cutoff_hz=1000, sample_rate=16000)
+        noisegen.resample(y, orig_sample_rate=16000, target_sample_rate=12000)
+        noisegen.time_stretch(y, rate=0.8, sample_rate=16000)
+        noisegen.pitch_shift(y, sample_rate=16000, n_steps=-3)
+        noisegen.speed(y, factor=0.9, sample_rate=16000)
+        noisegen.convolve_rir(y, noise[:3000])
+        noisegen.pink_noise(777, rng=1, dtype=dtype, n_channels=3 if y.ndim == 2 else None)
+        noisegen.tone(freq_hz=100, sample_rate=8000, n_samples=100, dtype=dtype)
+user = compiled()
+print(json.dumps({"stream": stream, "user": user, **warm()}))
+"""
+
+
+@pytest.mark.slow
+def test_after_warmup_a_new_process_compiles_nothing(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    res = subprocess.run([sys.executable, "-m", "noisegen", "warmup"], capture_output=True, text=True,
+                         cwd=str(ROOT), env=env, timeout=1200)
+    assert res.returncode == 0, res.stderr
+    assert "compiled" in res.stdout and "not reached" not in res.stderr, res.stderr
+    assert any((tmp_path / "numba").rglob("*.nbi"))
+    # a new process: the default stream, user-style calls over dtypes, layouts and odd lengths,
+    # then every operation warmup runs: all kernels load from the cache, none compiles
+    seen = _fresh(_AFTER_WARMUP, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    assert seen["stream"] == {} and seen["user"] == {}
+    assert seen["compiled"] == 0 and seen["loaded"] > 0 and seen["unused"] == []
+
+
+# -- designs cached on disk (the cache itself: tests/test_diskcache.py) ------------------------------
+
+_RESAMPLE = """
+import json, sys
+import numpy as np
+import noisegen
+y = np.random.default_rng(0).standard_normal(9999).astype(np.float32)
+out = [noisegen.resample(y, orig_sample_rate=sr, target_sample_rate=16000).tolist() for sr in (32000, 48000, 44100)]
+print(json.dumps({"signal": "scipy.signal" in sys.modules, "out": out}))
+"""
+
+
+@pytest.mark.slow  # compiles the resampling kernels into an empty cache
+def test_resampling_designs_load_from_disk_without_scipy_signal_and_equal_a_fresh_design(tmp_path):
+    # 2:1 and 3:1 equiripple decimators and the 160/441 equiripple polyphase table
+    cold = _fresh(_RESAMPLE, NUMBA_CACHE_DIR=str(tmp_path))
+    warm = _fresh(_RESAMPLE, NUMBA_CACHE_DIR=str(tmp_path))
+    assert cold["signal"] and not warm["signal"]
+    assert warm["out"] == cold["out"]
+    assert len(list((tmp_path / "noisegen" / "designs").glob("*.npy"))) >= 3
+
+
+def test_the_startup_bench_is_registered_and_its_snippets_compile():
+    sys.path.insert(0, str(ROOT))
+    saved = dict(os.environ)
+    try:
+        main_ = importlib.import_module("bench.__main__")
+        startup = importlib.import_module("bench.bench_startup")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert "startup" in main_.AREAS and startup.cases(None) == []
+    compile(startup._FIRST_CHUNK.format(rir="r", noise="n", speech="s"), "first_chunk", "exec")
+    compile(startup._IMPORT.format(stmt="import noisegen"), "import", "exec")
+
+    class Off:
+        cold = False
+
+    assert startup.extra(Off()) == []
+
+
+@pytest.mark.parametrize("code", [
+    "import noisegen.transforms",
+    "from noisegen.transforms import Gain",
+    "import noisegen.effects",
+    "import noisegen.data.stream",
+    "import noisegen.synth",
+    "import noisegen.audio",
+])
+def test_importing_one_subpackage_directly_does_not_load_the_namespace(code):
+    loaded = _fresh(_MODULES_AFTER.format(code=code + "\nimport noisegen\n"
+                                                "assert not {'__all__', 'mix_at_snr', 'white_noise'} & set(vars(noisegen))"))
+    assert code.split()[1] in loaded
+    if "data" not in code and "transforms" not in code:  # the stream imports the transforms
+        assert "noisegen.transforms" not in loaded
