@@ -478,8 +478,13 @@ def test_two_concurrent_runs_one_exits_2_and_no_duplicates(corpus, tmp_path):
     while not (out / ".noisegen.lock").exists() or not (out / ".noisegen.lock").read_text():
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    second = _spawn(default_args(corpus, out, *extra))
-    _, err2 = second.communicate(timeout=120)
+    # hold the first run still while it holds the lock: the second must find it busy however fast runs are
+    os.kill(first.pid, signal.SIGSTOP)
+    try:
+        second = _spawn(default_args(corpus, out, *extra))
+        _, err2 = second.communicate(timeout=120)
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
     _, err1 = first.communicate(timeout=300)
     assert first.returncode == 0, err1.decode()
     assert second.returncode == 2 and f"pid {first.pid}" in err2.decode()

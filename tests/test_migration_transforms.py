@@ -15,6 +15,7 @@ import scipy.signal
 import noisegen
 from noisegen import NoisegenWarning, ParameterError
 from noisegen.audio.io import audio_files
+from noisegen.transforms.apply_impulse_response import trimmed_length
 from noisegen.transforms import (
     AddBackgroundNoise,
     ApplyImpulseResponse,
@@ -280,6 +281,7 @@ def test_keep_tail_is_the_full_convolution(shape, dtype):
     for seed in range(12):
         out = t(y, sample_rate=SR, rng=seed)
         rir = rirs[t.last_params["rir_index"]].astype(np.float32).astype(np.float64)  # banks hold float32
+        rir = rir[: trimmed_length(rir, 60.0)]  # the default trim_db: the tail 60 dB down is dropped
         unit = rir / np.sqrt(np.sum(rir**2))  # the documented normalisation: unit energy
         expected = scipy.signal.convolve(np.atleast_2d(y).astype(np.float64), unit[None, :], mode="full")
         assert out.dtype == dtype and out.shape == shape[:-1] + (n + len(rir) - 1,)
@@ -288,6 +290,35 @@ def test_keep_tail_is_the_full_convolution(shape, dtype):
         same = short(y, sample_rate=SR, rng=seed)  # the default keeps today's length: the head of it
         assert same.shape == y.shape and np.allclose(same, out[..., :n], atol=tol, rtol=tol)
         assert np.array_equal(t.apply_params(y, sample_rate=SR, params=t.last_params), out)
+
+
+@pytest.mark.parametrize("trim_db", [20.0, 40.0, 60.0, 90.0])
+def test_trim_db_drops_only_the_decayed_tail(trim_db):
+    # Responses with a long silent or noise-floor tail: the cut sits where the remaining energy
+    # falls trim_db below the total, and the output differs from the untrimmed one by about that much.
+    rng = np.random.default_rng(3)
+    decay = np.exp(-np.arange(8000) / 400.0)
+    rirs = [np.r_[np.zeros(30), 1.0, 0.5 * rng.standard_normal(7999) * decay[1:]],
+            np.r_[1.0, 0.3 * rng.standard_normal(2999) * decay[1:3000], np.zeros(5000)]]
+    y = _signal((2, 6000), np.float64)
+    whole = ApplyImpulseResponse(rirs, keep_tail=True, trim_db=None, p=1.0)
+    trimmed = ApplyImpulseResponse(rirs, keep_tail=True, trim_db=trim_db, p=1.0)
+    for index, h in enumerate(rirs):
+        kept = trimmed_length(h.astype(np.float32), trim_db)
+        rest = np.sum(h[kept:].astype(np.float64) ** 2) / np.sum(h.astype(np.float64) ** 2)
+        before = np.sum(h[kept - 1:].astype(np.float64) ** 2) / np.sum(h.astype(np.float64) ** 2)
+        assert rest <= 10 ** (-trim_db / 10) < before  # the first sample where the rest is that far down
+        params = {"name": "ApplyImpulseResponse", "applied": True, "rir_index": index}
+        a = whole.apply_params(y, params, sample_rate=SR)
+        b = trimmed.apply_params(y, params, sample_rate=SR)
+        assert b.shape[-1] == y.shape[-1] + kept - 1
+        err = np.sum((a[:, : b.shape[-1]] - b) ** 2) + np.sum(a[:, b.shape[-1]:] ** 2)
+        assert err <= 30 * 10 ** (-trim_db / 10) * np.sum(a**2)  # a few times the dropped energy share
+    assert ApplyImpulseResponse(rirs, p=1.0).trim_db == 60.0
+    config = ApplyImpulseResponse("simulated", trim_db=40.0).to_dict()
+    assert config["trim_db"] == 40.0 and noisegen.Transform.from_dict(config).trim_db == 40.0
+    with pytest.raises(ParameterError, match="trim_db"):
+        ApplyImpulseResponse(rirs, trim_db=-3.0)
 
 
 def test_keep_tail_with_recorded_and_simulated_rooms(data_dir):

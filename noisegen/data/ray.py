@@ -29,7 +29,6 @@ caller, then held by each actor of the pool (a callable class under
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import numbers
 import pickle
@@ -40,7 +39,7 @@ from .._core.errors import ParameterError
 from .._core.rng import derive_key, resolve_key
 from .._core.validation import check_int, check_real, check_sample_rate
 from ..audio.io import load
-from ..effects.resample import resample
+from ..audio.segment import decode
 from ..transforms import Transform, load_pipeline
 
 INSTALL_HINT = 'the ray engine needs Ray: pip install "noisegen[ray]"'
@@ -123,13 +122,7 @@ def _scalar(value):
 def _audio(value, sample_rate):
     """A row's audio: an array (at ``sample_rate`` already), encoded file bytes, or a path."""
     if isinstance(value, (bytes, bytearray, np.bytes_)):  # decoded as noisegen.load decodes a file
-        import soundfile as sf
-
-        data, rate = sf.read(io.BytesIO(bytes(value)), dtype="float64", always_2d=True)
-        y = data.T[0] if data.shape[1] == 1 else data.T
-        if rate != sample_rate:
-            y = resample(np.ascontiguousarray(y), orig_sample_rate=int(rate), target_sample_rate=sample_rate)
-        return np.ascontiguousarray(y, dtype=np.float32)
+        return decode(bytes(value), sample_rate=sample_rate, mono=False, name="the row's bytes")
     if isinstance(value, str):
         return load(value, sample_rate=sample_rate)[0]
     return np.asarray(value)
