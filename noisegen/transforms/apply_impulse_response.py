@@ -93,6 +93,9 @@ class ApplyImpulseResponse(Transform):
         mode = "full" if self.keep_tail else "same"
         return effects.convolve_rir(y, self._response(sample_rate, params).astype(y.dtype, copy=False), mode=mode)
 
+    def _output_length(self, n, sample_rate, params):
+        return n + self._response(sample_rate, params).shape[-1] - 1 if self.keep_tail else n
+
     def _target_step(self, y, out, target, sample_rate, params, mode):
         # "early": the target keeps the direct sound and early reflections of the same response
         if mode != "early" or not params["applied"] or y.shape[-1] == 0:

@@ -47,6 +47,7 @@ from .._core.validation import (
 )
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
+from .shape import SignalShape
 from .target import check_target_mode, fit_length, keeping_stages
 
 __all__ = ["Transform", "load_pipeline"]
@@ -148,10 +149,12 @@ class Transform:
 
         Parameters
         ----------
-        y : np.ndarray or None
+        y : np.ndarray, SignalShape or None
             The input the parameters are for (some transforms draw from its
-            length); None draws without audio, for transforms whose draws do
-            not look at the samples (the GPU batch path).
+            length, none from its samples); a :class:`SignalShape` draws
+            exactly what the signal itself would give, without it (a long
+            recording processed in blocks); None draws without audio, for
+            transforms whose draws do not look at the length (the GPU batch path).
         sample_rate : int
         rng : None, int or numpy.random.Generator
         force : bool
@@ -190,6 +193,8 @@ class Transform:
         cached, self._cached = getattr(self, "_cached", None), None
         if not params["applied"]:
             return y
+        if isinstance(y, SignalShape):  # drawing for a shape: the output's shape
+            return y.with_length(self.output_length(y.shape[-1], sample_rate, params))
         if cached is not None and cached[0] is params and cached[1] is y:
             return cached[2]
         return self._apply_checked(y, sample_rate, params)
@@ -252,6 +257,27 @@ class Transform:
             return y
         out = self._apply(y, sample_rate, params)
         return out if out.dtype == y.dtype else out.astype(y.dtype)
+
+    def output_length(self, n: int, sample_rate: int, params: dict) -> int:
+        """Length of the output for an ``n``-sample input and ``params`` (as recorded).
+
+        Exact: ``apply_params`` of any ``n``-sample input with ``params``
+        returns this many samples. An empty input stays empty.
+
+        Examples
+        --------
+        >>> from noisegen.transforms import TimeStretch
+        >>> t = TimeStretch(min_rate=1.25, max_rate=1.25, p=1.0)
+        >>> t.output_length(16001, 16000, t.draw_params(None, sample_rate=16000, rng=0))
+        12801
+        """
+        if not params["applied"] or n == 0:
+            return n
+        return self._output_length(n, sample_rate, params)
+
+    def _output_length(self, n, sample_rate, params):
+        """:meth:`output_length` of a non-empty input the transform is applied to (default: ``n``)."""
+        return n
 
     # -- paired targets (see noisegen.transforms.target) ----------------------
     #: True for a degradation, which a paired target skips (noise, reverberation,
