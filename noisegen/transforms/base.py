@@ -150,11 +150,9 @@ class Transform:
         Parameters
         ----------
         y : np.ndarray, SignalShape or None
-            The input the parameters are for (some transforms draw from its
-            length, none from its samples); a :class:`SignalShape` draws
-            exactly what the signal itself would give, without it (a long
-            recording processed in blocks); None draws without audio, for
-            transforms whose draws do not look at the length (the GPU batch path).
+            The input (draws look at its length, never its samples); a
+            :class:`SignalShape` draws what the signal would, without it (long
+            recordings in blocks); None for draws that ignore the length (GPU batches).
         sample_rate : int
         rng : None, int or numpy.random.Generator
         force : bool
@@ -259,25 +257,12 @@ class Transform:
         return out if out.dtype == y.dtype else out.astype(y.dtype)
 
     def output_length(self, n: int, sample_rate: int, params: dict) -> int:
-        """Length of the output for an ``n``-sample input and ``params`` (as recorded).
-
-        Exact: ``apply_params`` of any ``n``-sample input with ``params``
-        returns this many samples. An empty input stays empty.
-
-        Examples
-        --------
-        >>> from noisegen.transforms import TimeStretch
-        >>> t = TimeStretch(min_rate=1.25, max_rate=1.25, p=1.0)
-        >>> t.output_length(16001, 16000, t.draw_params(None, sample_rate=16000, rng=0))
-        12801
-        """
-        if not params["applied"] or n == 0:
-            return n
-        return self._output_length(n, sample_rate, params)
+        """Length of the output of an ``n``-sample input with ``params``: exactly what ``apply_params``
+        returns (an empty input stays empty); see :class:`~noisegen.transforms.shape.SignalShape`."""
+        return self._output_length(n, sample_rate, params) if params["applied"] and n else n
 
     def _output_length(self, n, sample_rate, params):
-        """:meth:`output_length` of a non-empty input the transform is applied to (default: ``n``)."""
-        return n
+        return n  # a non-empty input the transform is applied to; length changers override
 
     # -- paired targets (see noisegen.transforms.target) ----------------------
     #: True for a degradation, which a paired target skips (noise, reverberation,
