@@ -9,7 +9,7 @@ import os
 import sys
 import time
 
-AREAS = ("synth", "mix", "time", "chain", "stream", "cli", "rooms", "codec")
+AREAS = ("synth", "mix", "time", "chain", "stream", "cli", "rooms", "codec", "memory")
 
 
 def parse_args(argv=None):

@@ -71,8 +71,8 @@ def make_wav(path: str, minutes: float, block_s: float = 30.0) -> str:
     return path
 
 
-def peak_rss_mb(cmd: list, cwd: str = str(ROOT)) -> tuple[float | None, float, str]:
-    """(peak RSS of ``cmd``'s process tree in MB, wall seconds, last stderr line)."""
+def peak_rss_mb(cmd: list, cwd: str = str(ROOT)) -> tuple[float | None, float, str, str]:
+    """(peak RSS of ``cmd``'s process tree in MB, wall seconds, last stderr line, stdout)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     t0 = time.perf_counter()
     res = subprocess.run([sys.executable, "-c", _WRAPPER, *cmd], capture_output=True, text=True, cwd=cwd, env=env)
@@ -82,11 +82,12 @@ def peak_rss_mb(cmd: list, cwd: str = str(ROOT)) -> tuple[float | None, float, s
         if line.startswith("MAXRSS_KB"):
             rss = int(line.split()[1]) / 1024.0
     tail = "" if res.returncode == 0 else (res.stderr.strip().splitlines() or ["?"])[-2 if rss else -1]
-    return (rss if res.returncode == 0 else None), dt, tail
+    return (rss if res.returncode == 0 else None), dt, tail, res.stdout
 
 
-def measure(what: str, wav: str, work: str) -> tuple[float | None, float, str]:
-    """Peak RSS of one kind of run (``what``: augment-default, augment-config, stream) over ``wav``."""
+def measure(what: str, wav: str, work: str) -> tuple[float | None, float, str, float]:
+    """(peak RSS MB, seconds, error line, seconds of audio produced) of one kind of run
+    (``what``: augment-default, augment-config, stream) over ``wav``."""
     in_dir = os.path.dirname(wav)
     out_dir = os.path.join(work, f"out-{what}-{os.path.basename(in_dir)}")
     base = [sys.executable, "-m", "noisegen", "augment", in_dir, out_dir, "--seed", "0", "--workers", "1",
@@ -100,7 +101,14 @@ def measure(what: str, wav: str, work: str) -> tuple[float | None, float, str]:
         cmd = base + ["--config", config]
     else:
         cmd = [sys.executable, "-c", _STREAM, wav, str(DATA / "noise"), str(DATA / "rir")]
-    return peak_rss_mb(cmd)
+    rss, dt, tail, out = peak_rss_mb(cmd)
+    if what == "stream":
+        produced = sum(int(l.split()[1]) for l in out.splitlines() if l.startswith("SAMPLES")) / SR
+    else:
+        manifest = os.path.join(out_dir, "manifest.jsonl")
+        lines = [json.loads(l) for l in open(manifest)] if os.path.exists(manifest) else []
+        produced = sum(l["duration_s"] for l in lines)
+    return rss, dt, tail, produced
 
 
 def run(minutes=(1, 10, 60), whats=("augment-default", "augment-config", "stream"), log=print) -> list:
@@ -115,16 +123,17 @@ def run(minutes=(1, 10, 60), whats=("augment-default", "augment-config", "stream
         for what in whats:
             base = None
             for m in minutes:
-                rss, dt, tail = measure(what, wavs[m], work)
+                rss, dt, tail, produced = measure(what, wavs[m], work)
                 base = rss if base is None else base
                 ratio = None if rss is None or base is None else rss / base
                 log(f"  memory {what:16s} {m:>3} min: peak RSS {rss if rss is None else round(rss, 1)} MB, "
-                    f"x{ratio if ratio is None else round(ratio, 3)} of {minutes[0]} min, {dt:.1f} s {tail}")
+                    f"x{ratio if ratio is None else round(ratio, 3)} of {minutes[0]} min, {dt:.1f} s, "
+                    f"{produced / 60:.2f} min out {tail}")
                 records.append(_clean({
                     "op": "peak_rss", "params": {"what": f"{what} {m} min"}, "library": "noisegen",
                     "variant": what, "clip_s": None, "xrt": None if rss is None else m * 60.0 / dt,
                     "median_s": dt, "iqr_s": None, "repeats": 1, "number": 1, "first_call_s": dt, "compile_s": None,
-                    "quality": {"seconds": dt, "rss_mb": rss, "rss_ratio": ratio},
+                    "quality": {"seconds": dt, "rss_mb": rss, "rss_ratio": ratio, "output_min": produced / 60},
                     "like_for_like": True, "status": "ok" if rss is not None else "error",
                     "note": (f"peak RSS {rss:.0f} MB, {ratio:.2f}x the {minutes[0]}-minute file"
                              if rss is not None else tail)}))
