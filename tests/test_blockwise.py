@@ -61,7 +61,7 @@ def _stages():
 
 #: Stages whose blockwise output is the one-pass output bit for bit (no FFT, no reordered sums).
 EXACT = {"gain", "polarity", "bitcrush", "lowpass", "highpass", "bandpass", "peaking", "lowshelf", "highshelf",
-         "speed", "stretch", "pitch", "resample"}
+         "speed", "stretch", "pitch", "resample", "rir", "rir_tail", "room"}
 
 
 def _blockwise(pipe, params, y, block):
@@ -137,6 +137,19 @@ def test_blockwise_blocks_of_one_sample(name):
     ref = pipe.apply_params(y, params, sample_rate=SR)
     for block in (1, 2, 3):
         np.testing.assert_allclose(_blockwise(pipe, params, y, block), ref, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("keep_tail", [False, True])
+def test_long_reverb_then_splices_equal_one_pass_exactly(keep_tail):
+    """Past one partition block (65536 samples) the reverb is still the one-pass reverb bit for bit, so the
+    splice points of a stretch and a pitch shift after it (discrete choices) are the one-pass ones too."""
+    pipe = Compose([ApplyImpulseResponse(RIR, keep_tail=keep_tail, p=1.0), PitchShift(p=1.0), TimeStretch(p=1.0)])
+    y = _signal((140_001,))
+    for seed in range(2):
+        params = pipe.draw_params(SignalShape(y.shape, y.dtype), sample_rate=SR, rng=seed)
+        ref = pipe.apply_params(y, params, sample_rate=SR)
+        for block in (4099, 65536, 70_000):
+            np.testing.assert_array_equal(_blockwise(pipe, params, y, block), ref)
 
 
 @pytest.mark.parametrize("n", [1, 2, 31, 480, 2401, 9001])

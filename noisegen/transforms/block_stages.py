@@ -16,7 +16,7 @@ filters, EQs, shelves                       biquad state ``zi``
 AddColoredNoise                             the noise generator; first pass: signal + noise power
 AddBackgroundNoise (no noise_transform)     the noise position; first pass: signal power
                                             (``"rms"`` or ``"active"``; ``"absolute"``: the crop's level)
-ApplyImpulseResponse, RoomSimulator         overlap-add tail (``keep_tail`` too)
+ApplyImpulseResponse, RoomSimulator         overlap-add tail over a fixed partition (``keep_tail`` too)
 SpeedPerturb, Resample                      resampler history
 TimeStretch, PitchShift                     WSOLA look-ahead window (+ resampler)
 Normalize                                   none; first pass: peak or RMS level
@@ -36,10 +36,10 @@ from .._core.labels import warn
 from .._design.snr import SILENT, silent_part, snr_scale
 from ..effects.mix_stream import SignalPower, crop_power, mix_block
 from ..effects.resample import Resampler
-from ..effects.reverb import RirConvolver
+from ..effects.reverb_blocks import PartitionedRir
 from ..effects.timescale_stream import PitchShiftStream, WsolaStream, speed_stream
 from ..synth.noise import NoiseGenerator
-from .add_background_noise import ABSOLUTE_DB_RANGE, AddBackgroundNoise  # noqa: F401
+from .add_background_noise import AddBackgroundNoise
 from .add_colored_noise import AddColoredNoise
 from .apply_impulse_response import ApplyImpulseResponse
 from .bit_crush import BitCrush
@@ -54,10 +54,6 @@ from .speed_perturb import SpeedPerturb
 from .time_stretch import TimeStretch
 
 __all__ = ["stage_for"]
-
-#: Smallest block the RIR stage convolves at once (smaller outputs of earlier stages are gathered first).
-MIN_RIR_BLOCK = 1 << 14
-
 
 class _Stage:
     """One transform and its parameters over an ``n_in``-sample input of ``rows`` channels."""
@@ -116,6 +112,7 @@ class _Mix(_Stage):
     """Noise at an SNR: the first pass measures the signal (and the noise) power."""
 
     scale = None  # None: silent signal or noise, the input passes unchanged
+    silent = None  # the warning that says so
 
     def measured(self, measurer):
         p_signal, p_noise = measurer.power(), self._noise_power(measurer)
@@ -127,7 +124,7 @@ class _Mix(_Stage):
         self.scale = snr_scale(p_signal, p_noise, self.params["snr_db"])
 
     def open(self):
-        if self.scale is None and getattr(self, "silent", None):
+        if self.scale is None and self.silent:
             warn(self.silent)
         return _MixRun(self)
 
@@ -253,26 +250,16 @@ class _Reverb(_Stage):
 
 
 class _ReverbRun:
-    def __init__(self, stage):
-        self.stage, self.conv, self.pending = stage, RirConvolver(stage.rir), []
-        self.min_block = max(MIN_RIR_BLOCK, 2 * stage.rir.shape[-1])
+    """Over the fixed partition of :mod:`noisegen.effects.reverb_blocks`, as ``_apply`` convolves."""
 
-    def process(self, block, final=False):
-        self.pending.append(block)
-        if sum(b.shape[1] for b in self.pending) < self.min_block and not final:
-            return block[:, :0]
-        x = np.concatenate(self.pending, axis=1) if len(self.pending) > 1 else block
-        self.pending = []
-        return self.conv.process(x)
+    def __init__(self, stage):
+        self.stream = PartitionedRir(stage.rir, keep_tail=stage.keep_tail)
+
+    def process(self, block):
+        return self.stream.process(block)
 
     def flush(self):
-        rows = self.pending[0].shape[0] if self.pending else self.stage.rows
-        out = self.process(np.zeros((rows, 0), self.stage.dtype), final=True)
-        tail = self.conv.flush()
-        if not self.stage.keep_tail:
-            return out
-        tail = np.broadcast_to(tail, (out.shape[0], tail.shape[1])).astype(self.stage.dtype)
-        return np.concatenate([out, tail], axis=1)
+        return self.stream.flush()
 
 
 class _Streamed(_Stage):
