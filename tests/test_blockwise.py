@@ -322,3 +322,12 @@ def test_rechunk_cuts_the_chunks_of_cut_chunk():
                 assert [(s, k) for s, _, k in got] == [(s, k) for s, _, k in ref]
                 for (_, a, _), (_, b, _) in zip(got, ref):
                     np.testing.assert_array_equal(a, b)
+
+
+def test_stream_targets_of_long_items_still_come(tmp_path, monkeypatch):
+    """With target= a long item is augmented whole (paired targets have no blockwise form): targets still come."""
+    src = _inputs(str(tmp_path / "in"))
+    monkeypatch.setattr(long_items, "BLOCKWISE_MIN_S", 0.1)
+    pipe = Compose([AddColoredNoise(p=1.0), TimeStretch(p=1.0)])
+    chunks = list(noisegen.AugmentStream(src, pipe, sample_rate=SR, chunk_s=0.5, rng=0, target="clean"))
+    assert chunks and all(c.target is not None and c.target.shape == c.samples.shape for c in chunks)
