@@ -9,7 +9,7 @@ import os
 import sys
 import time
 
-AREAS = ("synth", "mix", "time", "chain", "stream", "corpus", "cli", "rooms", "codec", "startup")
+AREAS = ("synth", "mix", "time", "chain", "stream", "corpus", "cli", "rooms", "codec", "startup", "memory")
 
 
 def parse_args(argv=None):

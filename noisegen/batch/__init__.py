@@ -62,13 +62,14 @@ import numpy as np
 
 from .outdir import FINGERPRINT_FIELDS, OutDirLock, fingerprint_changed, input_fingerprint
 from .._core.progress import Progress as _Progress
-from .._core.validation import check_int, check_sample_rate
+from .._core.validation import check_int, check_real, check_sample_rate
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import about
 from .._core.rng import derive_key, resolve_key
 from ..audio.io import load, save
 from ..transforms import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseResponse, Compose, Gain, SpeedPerturb,
                           Transform, load_pipeline)
+from .long import BLOCKWISE_MIN_S, collect_long, long_source  # noqa: F401  (BLOCKWISE_MIN_S: documented)
 from .work import PEAK_LIMIT, _init_pool_worker, _init_worker, _process, _render  # noqa: F401
 from .ray_engine import check_engine, run_tasks
 from .wds import DEFAULT_SHARD_SIZE, plan_shards
@@ -182,7 +183,7 @@ def _check_out_dir(out_dir: str, in_real: str) -> str:
 
 def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None, workers=1, seed=0, shard=None,
                    overwrite=False, format="wav", subtype="PCM_16", progress=None, engine="local", ray_address=None,
-                   output_format="files", shard_size=None):
+                   output_format="files", shard_size=None, blockwise_min_s=BLOCKWISE_MIN_S):
     """Write ``copies`` augmented versions of every audio file under ``in_dir`` into ``out_dir``.
 
     Parameters
@@ -228,6 +229,11 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
         Not combinable with ``shard``.
     shard_size : int or None
         Samples per tar with ``output_format="webdataset"`` (default 1000).
+    blockwise_min_s : float
+        Inputs longer than this (seconds) are processed in blocks, in memory
+        that does not grow with their length (:mod:`noisegen.batch.long`;
+        their manifest lines say ``"blockwise": true``); default 60. Tar
+        shards (``output_format="webdataset"``) hold whole inputs.
 
     Returns
     -------
@@ -272,7 +278,8 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
     out_dir = os.path.abspath(os.fspath(out_dir))
     _check_out_dir(out_dir, in_real)
     settings = {"sample_rate": sample_rate, "format": fmt, "subtype": subtype, "overwrite": bool(overwrite),
-                "pipeline": pipeline_config}
+                "pipeline": pipeline_config,
+                "blockwise_min_s": check_real(blockwise_min_s, "blockwise_min_s", low=0.0)}
     with OutDirLock(out_dir, shard) as lock:
         for holder in lock.stale:
             warnings.warn(f"out_dir {out_dir!r} was locked by a run that did not finish ({holder}); "
@@ -425,8 +432,14 @@ def replay(line, *, in_dir=None, out_path=None):
     if all(k in line for k in FINGERPRINT_FIELDS) and fingerprint_changed(line, input_fingerprint(path)):
         warnings.warn(f"{path!r} differs from the input {line['output']!r} was made from; the replay will differ",
                       NoisegenWarning, stacklevel=2)
-    y, sr = load(path, sample_rate=line["sample_rate"], dtype=np.float32)
-    out, _, _ = _render(pipeline, y, sr, params=line["params"], scale=line.get("peak_scale"))
+    source = long_source(path, line["sample_rate"], 0.0) if line.get("blockwise") else None  # made in blocks
+    out = None if source is None else collect_long(pipeline, source, params=line["params"],
+                                                   scale=line.get("peak_scale"), limit=PEAK_LIMIT)
+    if out is not None:
+        sr = source.sample_rate
+    else:
+        y, sr = load(path, sample_rate=line["sample_rate"], dtype=np.float32)
+        out, _, _ = _render(pipeline, y, sr, params=line["params"], scale=line.get("peak_scale"))
     if out_path is not None:
         save(out_path, out, sample_rate=sr, subtype=line["subtype"])
     return out, sr

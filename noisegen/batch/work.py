@@ -15,6 +15,7 @@ import numpy as np
 
 from .._core.labels import about
 from ..audio.io import load, save
+from .long import BLOCKWISE_MIN_S, render_long, long_source
 from .plan import _inside, _one_line
 
 #: Outputs louder than full scale are scaled down to this peak (recorded as ``peak_scale``).
@@ -63,14 +64,7 @@ def _same_bytes(a: str, b: str) -> bool:
 
 def load_input(in_dir: str, rel: str, settings: dict, fingerprint: dict):
     """``(y, sample_rate)`` of an input, refused if empty or changed since it was fingerprinted."""
-    path = os.path.join(in_dir, rel)
-    y, sr = load(path, sample_rate=settings["sample_rate"], dtype=np.float32)
-    if y.shape[-1] == 0:
-        raise ValueError("the file holds no samples")
-    st = os.stat(path)
-    if (st.st_size, st.st_mtime_ns) != (fingerprint["input_size"], fingerprint["input_mtime_ns"]):
-        raise ValueError("the input changed while this run was reading it; rerun to pick up the new version")
-    return y, sr
+    return _read_whole(os.path.join(in_dir, rel), settings, fingerprint)
 
 
 def _process(task):
@@ -83,8 +77,20 @@ def _process(task):
         return task.run(_PIPELINE)
     in_dir, out_dir, in_real, rel, jobs, settings, fingerprint = task
     results = []
+    path = os.path.join(in_dir, rel)
+    source = long_source(path, settings["sample_rate"], settings.get("blockwise_min_s", BLOCKWISE_MIN_S))
+    audio = [None]  # the whole input, read on first need (a long one only if a job cannot stream)
+
+    def whole():
+        if audio[0] is None:
+            audio[0] = _read_whole(path, settings, fingerprint)
+        return audio[0]
+
     try:
-        y, sr = load_input(in_dir, rel, settings, fingerprint)
+        if source is None:
+            whole()
+        else:
+            _check_unchanged(path, fingerprint)
     except Exception as exc:  # noqa: BLE001 - any unreadable input is a recorded failure
         return rel, [{"ok": False, "input": rel, "output": None, "error": _one_line(exc)}]
     for job in jobs:
@@ -94,13 +100,22 @@ def _process(task):
             os.makedirs(folder, exist_ok=True)
             if _inside(os.path.realpath(folder), in_real):
                 raise ValueError(f"refusing to write inside the input folder: {out_path}")
-            with about(f"input {rel!r}"):  # named in the pipeline's warnings
-                out, params, scale = _render(_PIPELINE, y, sr, seed=job["seed"])
             exists = os.path.exists(out_path)
             target = out_path
             if exists:  # write beside it, then compare: never overwrite without being asked
                 target = os.path.join(folder, f".{os.path.basename(out_path)}.{os.getpid()}.cmp.{settings['format']}")
-            save(target, out, sample_rate=sr, subtype=settings["subtype"])
+            with about(f"input {rel!r}"):  # named in the pipeline's warnings
+                done = None if source is None else render_long(
+                    _PIPELINE, source, target=target, subtype=settings["subtype"], limit=PEAK_LIMIT, seed=job["seed"])
+                if done is not None:
+                    _check_unchanged(path, fingerprint)
+                    params, scale, n_out, n_channels = done
+                    sr = source.sample_rate
+                else:
+                    y, sr = whole()
+                    out, params, scale = _render(_PIPELINE, y, sr, seed=job["seed"])
+                    n_out, n_channels = out.shape[-1], 1 if out.ndim == 1 else out.shape[0]
+                    save(target, out, sample_rate=sr, subtype=settings["subtype"])
             if exists:
                 same = _same_bytes(target, out_path)
                 if same or settings["overwrite"] or job["replace"]:
@@ -108,14 +123,15 @@ def _process(task):
                 else:
                     os.unlink(target)
                     raise FileExistsError(f"{job['output']} exists with different content (pass --overwrite)")
-            n_channels = 1 if out.ndim == 1 else out.shape[0]
             line = {
                 "input": rel, "output": job["output"], "copy": job["copy"], "seed": job["seed"],
-                "sample_rate": sr, "n_samples": int(out.shape[-1]), "n_channels": n_channels,
-                "duration_s": out.shape[-1] / sr, "format": settings["format"], "subtype": settings["subtype"],
+                "sample_rate": sr, "n_samples": int(n_out), "n_channels": n_channels,
+                "duration_s": n_out / sr, "format": settings["format"], "subtype": settings["subtype"],
                 "peak_scale": scale, "params": params, "pipeline": settings["pipeline"],
                 "in_dir": in_dir, "job": job["job"], **fingerprint,
             }
+            if done is not None:
+                line["blockwise"] = True  # made in blocks (a replay makes it the same way)
             results.append({"ok": True, "line": line})
         except Exception as exc:  # noqa: BLE001
             fatal = isinstance(exc, OSError) and exc.errno in _FATAL_ERRNOS
@@ -124,6 +140,21 @@ def _process(task):
             if fatal:  # a full disk fails every output alike: stop here, the parent stops the run
                 break
     return rel, results
+
+
+def _check_unchanged(path, fingerprint):
+    st = os.stat(path)
+    if (st.st_size, st.st_mtime_ns) != (fingerprint["input_size"], fingerprint["input_mtime_ns"]):
+        raise ValueError("the input changed while this run was reading it; rerun to pick up the new version")
+
+
+def _read_whole(path, settings, fingerprint):
+    """The whole input ``(y, sample_rate)``, checked non-empty and unchanged since planning."""
+    y, sr = load(path, sample_rate=settings["sample_rate"], dtype=np.float32)
+    if y.shape[-1] == 0:
+        raise ValueError("the file holds no samples")
+    _check_unchanged(path, fingerprint)
+    return y, sr
 
 
 #: Write errors that no other input would escape: the run stops (exit 1) instead of failing every file.

@@ -102,6 +102,8 @@ def add_parser(subparsers):
     p.add_argument("--ray-address", metavar="A", default=None,
                    help="with --engine ray: the Ray cluster to join (default: start a local Ray instance)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs that differ")
+    p.add_argument("--blockwise-min-s", type=float, default=60.0, metavar="S",
+                   help="process inputs longer than S seconds in blocks, in bounded memory (default 60)")
     p.add_argument("--format", choices=("wav", "flac"), default="wav", help="output format (default wav)")
     p.add_argument("--output-format", choices=("files", "webdataset"), default="files",
                    help="a tree of audio files (default) or WebDataset tar shards")
@@ -170,7 +172,7 @@ def run(args) -> int:
             workers=args.workers, seed=args.seed, shard=args.shard, overwrite=args.overwrite, format=args.format,
             subtype=args.subtype, progress=args.progress,
             engine=args.engine, ray_address=args.ray_address, output_format=args.output_format,
-            shard_size=args.shard_size,
+            shard_size=args.shard_size, blockwise_min_s=args.blockwise_min_s,
         )
     except KeyboardInterrupt:
         print("noisegen augment: interrupted; rerun the same command to resume", file=sys.stderr)

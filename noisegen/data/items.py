@@ -49,6 +49,10 @@ class _FileItems:
         # reads it (float64, mixdown, noisegen.resample).
         return read_segment(self.paths[i], sample_rate=sample_rate, mono=mono)
 
+    def segment(self, i):
+        """``(path, offset_s, duration_s)``: the whole file (what :meth:`load` reads)."""
+        return self.paths[i], None, None
+
     def n_samples(self, i, sample_rate):
         try:
             _, n, rate = segment_span(self.paths[i])

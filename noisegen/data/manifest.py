@@ -182,6 +182,11 @@ class ManifestItems:
         return read_segment(row.path, offset_s=row.offset_s, duration_s=row.duration_s, sample_rate=sample_rate,
                             mono=mono)
 
+    def segment(self, i):
+        """``(path, offset_s, duration_s)`` of the row (what :meth:`load` reads)."""
+        row = self._usable(i)
+        return row.path, row.offset_s, row.duration_s
+
     def n_samples(self, i, sample_rate):
         """Samples the row gives at ``sample_rate``, from the header (0 for a bad row)."""
         try:

@@ -27,7 +27,9 @@ instead: the ``k``-th tar of the epoch's order goes to shard ``k % n_shards``
 already been imported: this module never imports it.
 
 Memory. Files are read one at a time, when their turn comes; only the
-current item's audio and chunks are held.
+current item's audio and chunks are held. A file longer than 60 s is not
+even held whole: it is augmented block by block and chunked as it comes
+(:mod:`noisegen.data.long_items`), with the same chunks.
 
 GPU. ``device="cuda"`` reads, resamples and chunks on the host as above,
 draws each item's parameters on the host from the same key, and augments a
@@ -60,6 +62,8 @@ from .batch import Batch, Chunk, collate, chunk_starts, cut_chunk  # noqa: F401 
 from .length import Batches, chunks_per_item, length_changer
 from .items import _FileItems, list_items, prepare_array  # noqa: F401  (_FileItems: tests spy on its load)
 from .order import epoch_order
+from .long_items import long_chunks, long_source
+from ..audio.blocks import FileBlocks
 from .state import check_state, torch_shard
 
 __all__ = ["AugmentStream", "Chunk", "Batch", "cuda_batch_params"]
@@ -342,6 +346,10 @@ class AugmentStream:
                 yield position, position, self._load_entry(position, entry)
 
     def _load(self, item):
+        """The item's audio, or a FileBlocks for a long one augmented in blocks (see long_items)."""
+        return long_source(self, item) or self._load_whole(item)
+
+    def _load_whole(self, item):
         source = self._items.label(item)  # a manifest row: the manifest and the row's line
         try:
             y = self._items.load(item, self.sample_rate, self.mono)
@@ -381,6 +389,9 @@ class AugmentStream:
 
     def _chunks(self, epoch, item, y, skip, augment=True):
         if y is None:
+            return
+        if isinstance(y, FileBlocks):
+            yield from long_chunks(self, epoch, item, y, skip)
             return
         params, target = {}, None
         if not augment:  # device="cuda": draw the parameters only, the GPU applies them per batch

@@ -13,6 +13,7 @@ from ..audio.bank import NoiseBank
 from .._design.snr import MAX_SNR_DB, MIN_SNR_DB
 from .base import Transform, draw_uniform, index_param, int_param, real_param, uniform_range
 from .normalize import measure_level
+from .shape import SignalShape
 from .. import effects
 
 __all__ = ["AddBackgroundNoise"]
@@ -126,10 +127,13 @@ class AddBackgroundNoise(Transform):
         self._drawn = None
         if self.noise_transform is not None:
             # the transform draws while it runs: run it now, keep its output for _apply
-            crop = self._crop(y, sample_rate, index, offset)
+            # (drawing for a SignalShape: draw for the crop's shape, nothing to keep)
+            shaped = isinstance(y, SignalShape)
+            crop = SignalShape((y.shape[-1],), y.dtype) if shaped else self._crop(y, sample_rate, index, offset)
             drawn = self.noise_transform.draw_params(crop, sample_rate=sample_rate, rng=gen)
             params["noise_transform"] = drawn
-            self._drawn = (drawn, self.noise_transform._apply_drawn(crop, sample_rate, drawn))
+            if not shaped:
+                self._drawn = (drawn, self.noise_transform._apply_drawn(crop, sample_rate, drawn))
         return params
 
     def _param_checks(self, sample_rate):

@@ -9,7 +9,7 @@ from .._core.validation import check_real, check_sample_rate
 from .base import Transform, index_param
 from ..audio.bank import NoiseBank
 from .room_simulator import as_room_simulator, early_target
-from .. import effects
+from ..effects.reverb_blocks import convolve_partitioned
 
 __all__ = ["ApplyImpulseResponse", "trimmed_length"]
 
@@ -131,8 +131,11 @@ class ApplyImpulseResponse(Transform):
         return kept
 
     def _apply(self, y, sample_rate, params):
-        mode = "full" if self.keep_tail else "same"
-        return effects.convolve_rir(y, self._response(sample_rate, params).astype(y.dtype, copy=False), mode=mode)
+        mode = "full" if self.keep_tail else "same"  # (beyond 65536 samples: over a fixed partition, as streamed)
+        return convolve_partitioned(y, self._response(sample_rate, params).astype(y.dtype, copy=False), mode=mode)
+
+    def _output_length(self, n, sample_rate, params):
+        return n + self._response(sample_rate, params).shape[-1] - 1 if self.keep_tail else n
 
     def _target_step(self, y, out, target, sample_rate, params, mode):
         # "early": the target keeps the direct sound and early reflections of the same response

@@ -47,6 +47,7 @@ from .._core.validation import (
 )
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
+from .shape import SignalShape
 from .target import check_target_mode, fit_length, keeping_stages
 
 __all__ = ["Transform", "load_pipeline"]
@@ -148,10 +149,10 @@ class Transform:
 
         Parameters
         ----------
-        y : np.ndarray or None
-            The input the parameters are for (some transforms draw from its
-            length); None draws without audio, for transforms whose draws do
-            not look at the samples (the GPU batch path).
+        y : np.ndarray, SignalShape or None
+            The input (draws look at its length, never its samples); a
+            :class:`SignalShape` draws what the signal would, without it (long
+            recordings in blocks); None for draws that ignore the length (GPU batches).
         sample_rate : int
         rng : None, int or numpy.random.Generator
         force : bool
@@ -190,6 +191,8 @@ class Transform:
         cached, self._cached = getattr(self, "_cached", None), None
         if not params["applied"]:
             return y
+        if isinstance(y, SignalShape):  # drawing for a shape: the output's shape
+            return y.with_length(self.output_length(y.shape[-1], sample_rate, params))
         if cached is not None and cached[0] is params and cached[1] is y:
             return cached[2]
         return self._apply_checked(y, sample_rate, params)
@@ -252,6 +255,14 @@ class Transform:
             return y
         out = self._apply(y, sample_rate, params)
         return out if out.dtype == y.dtype else out.astype(y.dtype)
+
+    def output_length(self, n: int, sample_rate: int, params: dict) -> int:
+        """Length of the output of an ``n``-sample input with ``params``: exactly what ``apply_params``
+        returns (an empty input stays empty); see :class:`~noisegen.transforms.shape.SignalShape`."""
+        return self._output_length(n, sample_rate, params) if params["applied"] and n else n
+
+    def _output_length(self, n, sample_rate, params):
+        return n  # a non-empty input the transform is applied to; length changers override
 
     # -- paired targets (see noisegen.transforms.target) ----------------------
     #: True for a degradation, which a paired target skips (noise, reverberation,

@@ -128,6 +128,11 @@ class _Composition(Transform):
         self._keep_stages(params, stages)
         return out
 
+    def _output_length(self, n, sample_rate, params):
+        for i, child in zip(params["indices"], params["transforms"]):
+            n = self.transforms[i].output_length(n, sample_rate, child)
+        return n
+
     def _config(self):
         return {"transforms": [t.to_dict() for t in self.transforms], "p": self.p}
 

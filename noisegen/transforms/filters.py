@@ -54,9 +54,14 @@ class _CutoffFilter(Transform):
     def _param_checks(self, sample_rate):
         return {"cutoff_hz": frequency_param(sample_rate)}
 
+    def _filter_call(self, sample_rate, params):
+        """(the effect, its keyword arguments): ``_apply`` is ``fn(y, **kwargs)``; a stream adds ``zi``."""
+        return getattr(filters, self._function), dict(cutoff_hz=params["cutoff_hz"], sample_rate=sample_rate,
+                                                      order=self.order)
+
     def _apply(self, y, sample_rate, params):
-        fn = getattr(filters, self._function)
-        return fn(y, cutoff_hz=params["cutoff_hz"], sample_rate=sample_rate, order=self.order)
+        fn, kwargs = self._filter_call(sample_rate, params)
+        return fn(y, **kwargs)
 
     def _config(self):
         return {"min_cutoff_hz": self.min_cutoff_hz, "max_cutoff_hz": self.max_cutoff_hz, "order": self.order, "p": self.p}
@@ -125,9 +130,13 @@ class _BandFilter(Transform):
     def _param_checks(self, sample_rate):
         return {"low_hz": frequency_param(sample_rate), "high_hz": frequency_param(sample_rate)}
 
+    def _filter_call(self, sample_rate, params):
+        return getattr(filters, self._function), dict(low_hz=params["low_hz"], high_hz=params["high_hz"],
+                                                      sample_rate=sample_rate, order=self.order)
+
     def _apply(self, y, sample_rate, params):
-        fn = getattr(filters, self._function)
-        return fn(y, low_hz=params["low_hz"], high_hz=params["high_hz"], sample_rate=sample_rate, order=self.order)
+        fn, kwargs = self._filter_call(sample_rate, params)
+        return fn(y, **kwargs)
 
     def _config(self):
         return {
@@ -188,10 +197,13 @@ class PeakingEQ(Transform):
         return {"center_hz": frequency_param(sample_rate), "gain_db": real_param(),
                 "q": real_param(0.0, low_inclusive=False)}
 
+    def _filter_call(self, sample_rate, params):
+        return filters.peaking_eq, dict(center_hz=params["center_hz"], gain_db=params["gain_db"], q=params["q"],
+                                        sample_rate=sample_rate)
+
     def _apply(self, y, sample_rate, params):
-        return filters.peaking_eq(
-            y, center_hz=params["center_hz"], gain_db=params["gain_db"], q=params["q"], sample_rate=sample_rate
-        )
+        fn, kwargs = self._filter_call(sample_rate, params)
+        return fn(y, **kwargs)
 
     def _config(self):
         return {
@@ -223,9 +235,13 @@ class _Shelf(Transform):
     def _param_checks(self, sample_rate):
         return {"cutoff_hz": frequency_param(sample_rate), "gain_db": real_param(-60.0, 60.0)}
 
+    def _filter_call(self, sample_rate, params):
+        return getattr(filters, self._function), dict(cutoff_hz=params["cutoff_hz"], gain_db=params["gain_db"],
+                                                      sample_rate=sample_rate)
+
     def _apply(self, y, sample_rate, params):
-        fn = getattr(filters, self._function)
-        return fn(y, cutoff_hz=params["cutoff_hz"], gain_db=params["gain_db"], sample_rate=sample_rate)
+        fn, kwargs = self._filter_call(sample_rate, params)
+        return fn(y, **kwargs)
 
     def _config(self):
         return {"min_cutoff_hz": self.min_cutoff_hz, "max_cutoff_hz": self.max_cutoff_hz,

@@ -13,6 +13,7 @@ from ..effects import rooms
 from .target import fit_length
 from .base import Transform, draw_seed, draw_uniform, real_param, seed_param, uniform_range
 from .. import effects
+from ..effects.reverb_blocks import convolve_partitioned
 
 __all__ = ["RoomSimulator", "as_room_simulator"]
 
@@ -141,7 +142,7 @@ class RoomSimulator(Transform):
             mic_m=params["mic_m"], rt60_s=params["rt60_s"], rng=params["seed"], dtype=np.float64)[0]
 
     def _apply(self, y, sample_rate, params):
-        return effects.convolve_rir(y, self._rir(sample_rate, params).astype(y.dtype), mode="same")
+        return convolve_partitioned(y, self._rir(sample_rate, params).astype(y.dtype), mode="same")
 
     def _target_step(self, y, out, target, sample_rate, params, mode):
         if mode != "early" or not params["applied"] or y.shape[-1] == 0:

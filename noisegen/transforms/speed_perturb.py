@@ -46,5 +46,8 @@ class SpeedPerturb(Transform):
             return y.copy()
         return effects.speed(y, factor=params["factor"], sample_rate=sample_rate)
 
+    def _output_length(self, n, sample_rate, params):
+        return n if params["factor"] == 1.0 else round(n / params["factor"])
+
     def _config(self):
         return {"factors": list(self.factors), "p": self.p}

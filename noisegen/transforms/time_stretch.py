@@ -36,6 +36,9 @@ class TimeStretch(Transform):
     def _apply(self, y, sample_rate, params):
         return effects.time_stretch(y, rate=params["rate"], sample_rate=sample_rate)
 
+    def _output_length(self, n, sample_rate, params):
+        return round(n / params["rate"])
+
     def _target_step(self, y, out, target, sample_rate, params, mode):
         # spliced where the augmented signal was, so the target stays aligned with it
         if not params["applied"] or y.shape[-1] == 0:

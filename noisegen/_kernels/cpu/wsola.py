@@ -34,14 +34,21 @@ from ..._core.jit import kernel
 @kernel
 def wsola_guide(g, dec, csum, gd, csum_d):
     """Prefix sums of ``g**2`` (``csum``), the ``dec``-sample means ``gd`` and their prefix sums."""
-    acc = 0.0
     csum[0] = 0.0
+    csum_d[0] = 0.0
+    wsola_guide_from(g, dec, csum, gd, csum_d)
+
+
+@kernel
+def wsola_guide_from(g, dec, csum, gd, csum_d):
+    """:func:`wsola_guide` continuing sums that end at ``csum[0]`` and ``csum_d[0]`` (a stream's
+    next block: the same additions in the same order, so the same prefix sums as in one pass)."""
+    acc = csum[0]
     for i in range(g.shape[0]):
         v = np.float64(g[i])
         acc += v * v
         csum[i + 1] = acc
-    acc = 0.0
-    csum_d[0] = 0.0
+    acc = csum_d[0]
     scale = 1.0 / dec
     for q in range(gd.shape[0]):
         s = 0.0
@@ -68,53 +75,71 @@ def _ncc(ref, sig, start, csum):
 @kernel
 def wsola_positions(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, positions):
     """Choose the input centre ``positions[k]`` (padded coordinates) of every output frame."""
-    n_frames = positions.shape[0]
+    wsola_positions_from(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, 0, 0, 0.0, positions)
+
+
+@kernel
+def wsola_positions_from(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, origin, k0, prev, positions):
+    """:func:`wsola_positions` of frames ``k0, k0 + 1, ...`` over a window of the guide.
+
+    ``g[i]`` is padded sample ``origin + i`` (``origin`` a multiple of ``dec``;
+    ``gd``, ``csum`` and ``csum_d`` start there too, holding the one-pass
+    prefix sums); ``prev`` is the position of frame ``k0 - 1``. Positions
+    stay in padded coordinates, so a stream of windows chooses exactly the
+    positions of one pass.
+    """
     frame = 2 * hop
     frame_d = frame // dec
     step = hop * (n_in / n_out)
-    positions[0] = pad
+    origin_d = origin // dec
     scores = np.empty(2 * dec + 1)
-    for k in range(1, n_frames):
+    for i in range(positions.shape[0]):
+        k = k0 + i
+        if k == 0:
+            positions[i] = pad
+            prev = positions[i]
+            continue
         ideal = pad + int(math.floor(k * step + 0.5))
         # Centre of the frame that followed the previous one; search against its
         # whole-sample part and add the fraction back at the end.
-        natural_f = positions[k - 1] + hop
+        natural_f = prev + hop
         natural = int(math.floor(natural_f))
         frac_natural = natural_f - natural
         ref_start = natural - hop
         # Coarse: every lag of the decimated guide.
-        ref_d = gd[ref_start // dec : ref_start // dec + frame_d]
+        ref_d = gd[ref_start // dec - origin_d : ref_start // dec - origin_d + frame_d]
         lo = (ideal - tol - hop) // dec
         hi = (ideal + tol - hop) // dec
         best_c = (ideal - hop) // dec
         best = -1e300
         for c in range(lo, hi + 1):
-            score = _ncc(ref_d, gd, c, csum_d)
+            score = _ncc(ref_d, gd, c - origin_d, csum_d)
             if score > best:
                 best = score
                 best_c = c
         # Fine: full-rate lags around the coarse winner (same offset within the decimation cell).
         centre = best_c * dec + (ref_start - (ref_start // dec) * dec) + hop
-        ref = g[ref_start : ref_start + frame]
+        ref = g[ref_start - origin : ref_start - origin + frame]
         best = -1e300
         best_p = ideal
         first = centre - dec
         for p in range(first, centre + dec + 1):
-            score = _ncc(ref, g, p - hop, csum)
+            score = _ncc(ref, g, p - hop - origin, csum)
             scores[p - first] = score
             if score > best:
                 best = score
                 best_p = p
         # Sub-sample peak: parabola through the scores at best_p - 1, best_p, best_p + 1.
         at = best_p - first
-        s_m = scores[at - 1] if at > 0 else _ncc(ref, g, best_p - 1 - hop, csum)
-        s_p = scores[at + 1] if at < 2 * dec else _ncc(ref, g, best_p + 1 - hop, csum)
+        s_m = scores[at - 1] if at > 0 else _ncc(ref, g, best_p - 1 - hop - origin, csum)
+        s_p = scores[at + 1] if at < 2 * dec else _ncc(ref, g, best_p + 1 - hop - origin, csum)
         curve = s_m - 2.0 * best + s_p
         delta = 0.0
         if curve < 0.0:
             delta = 0.5 * (s_m - s_p) / curve
             delta = min(0.5, max(-0.5, delta))
-        positions[k] = best_p + delta + frac_natural
+        positions[i] = best_p + delta + frac_natural
+        prev = positions[i]
 
 
 @kernel

@@ -1,0 +1,174 @@
+"""Long files in blocks: read (seek, decode, mix down, resample on the fly) and write progressively.
+
+:class:`FileBlocks` gives the samples :func:`noisegen.load` (``like="load"``)
+or :func:`~noisegen.audio.segment.read_segment` (``like="segment"``) would
+return, as blocks of at most ``block_frames`` file frames: the same reads,
+mixdown and resampling (the streaming :class:`noisegen.Resampler`, whose
+blocks concatenate to :func:`noisegen.resample` exactly), so the blocks
+concatenate to those readers' arrays sample for sample. Calling it again
+reads the file again from its first frame (a blockwise pipeline makes one
+pass per whole-signal measure). :func:`save_blocks` writes blocks as
+:func:`noisegen.save` writes an array: to a temporary file next to the
+destination, renamed into place when complete.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+
+from .._core.errors import NoisegenError, ParameterError
+from .._core.validation import check_sample_rate
+from ..effects.resample import Resampler
+from .io import _SFC_SET_ADD_PEAK_CHUNK, _file_mode, _format_of, _read_error, _soundfile, _wav_shortfall
+from .segment import resampled_length, segment_span
+
+__all__ = ["FileBlocks", "save_blocks"]
+
+#: File frames decoded per block.
+BLOCK_FRAMES = 1 << 17
+
+
+class FileBlocks:
+    """A file (or a segment of it) as a re-readable source of float32 blocks at ``sample_rate``.
+
+    Parameters
+    ----------
+    path : str
+    sample_rate : int
+    mono : bool
+        Mix the channels down (``like="segment"``: as the stream does), or
+        keep them (a one-channel file always gives ``(n,)`` blocks).
+    like : {"load", "segment"}
+        Which one-pass reader to match: :func:`noisegen.load` (float64 decode,
+        then float32) or ``read_segment`` (float32 decode when no resampling
+        or mixdown is needed).
+    offset_s, duration_s : float or None
+        A segment, as ``read_segment`` takes it.
+    block_frames : int
+
+    Attributes
+    ----------
+    n : int
+        Samples per channel of the whole output.
+    n_channels : int or None
+        None for ``(n,)`` blocks.
+
+    Examples
+    --------
+    >>> import numpy as np, noisegen, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.wav")
+    >>> noisegen.save(path, 0.1 * noisegen.white_noise(44100, rng=0), sample_rate=44100)
+    >>> src = FileBlocks(path, sample_rate=16000, block_frames=1000)
+    >>> whole, _ = noisegen.load(path, sample_rate=16000)
+    >>> bool(np.array_equal(np.concatenate(list(src())), whole)), src.n
+    (True, 16000)
+    """
+
+    def __init__(self, path, *, sample_rate, mono=False, like="load", offset_s=None, duration_s=None,
+                 block_frames=BLOCK_FRAMES):
+        self.path = os.fspath(path)
+        self.sample_rate = check_sample_rate(sample_rate)
+        self.start, self.frames, self.rate = segment_span(self.path, offset_s, duration_s)
+        sf = _soundfile()
+        try:
+            channels = sf.info(self.path).channels
+        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            raise _read_error(self.path, exc) from None
+        self.truncated = _wav_shortfall(self.path) > 0
+        self.mixdown = channels > 1 and mono
+        self.n_channels = None if channels == 1 or mono else channels
+        self.n = resampled_length(self.frames, self.rate, self.sample_rate)
+        fast = self.rate == self.sample_rate and not self.mixdown
+        self._read_dtype = "float32" if (like == "segment" and fast) else "float64"
+        self.block_frames = int(block_frames)
+
+    def __call__(self):
+        """A fresh iterator over the blocks, from the first frame."""
+        sf = _soundfile()
+        resampler = None
+        if self.rate != self.sample_rate:
+            resampler = Resampler(orig_sample_rate=self.rate, target_sample_rate=self.sample_rate)
+        read = 0
+        try:
+            with sf.SoundFile(self.path) as f:
+                if self.start:
+                    f.seek(self.start)
+                while read < self.frames:
+                    data = f.read(min(self.block_frames, self.frames - read), dtype=self._read_dtype,
+                                  always_2d=True)
+                    if data.shape[0] == 0:
+                        break
+                    read += data.shape[0]
+                    yield self._shape(data.T, resampler)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise _read_error(self.path, exc) from None
+        if read != self.frames:
+            raise NoisegenError(f"{self.path!r} gave {read} frames where its header promises {self.frames}")
+        if resampler is not None:
+            yield self._cast(resampler.flush())
+
+    def _shape(self, y, resampler):
+        y = y[0] if y.shape[0] == 1 else (y.mean(axis=0) if self.mixdown else y)
+        if resampler is not None:
+            y = resampler.process(np.ascontiguousarray(y))
+        return self._cast(y)
+
+    @staticmethod
+    def _cast(y):
+        return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def save_blocks(path, blocks, *, sample_rate, n_channels=None, subtype=None):
+    """Write ``blocks`` (``(n_i,)`` or ``(n_channels, n_i)`` floats in [-1, 1]) to ``path``, atomically.
+
+    As :func:`noisegen.save` (format from the extension, default subtype,
+    no time-stamped PEAK chunk, a temporary file renamed into place), but
+    with the audio given block by block; integer subtypes clip. The file's
+    bytes are those ``save`` writes for the concatenated blocks.
+
+    Examples
+    --------
+    >>> import numpy as np, noisegen, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.flac")
+    >>> save_blocks(path, (np.full(100, 0.25) for _ in range(3)), sample_rate=8000)
+    >>> noisegen.info(path).frames
+    300
+    """
+    sf = _soundfile()
+    path = os.fspath(path)
+    sample_rate = check_sample_rate(sample_rate)
+    fmt = _format_of(path)
+    if subtype is None:
+        subtype = sf.default_subtype(fmt)
+    elif not isinstance(subtype, str) or not sf.check_format(fmt, subtype.upper()):
+        raise ParameterError(f"subtype must be one of {', '.join(sorted(sf.available_subtypes(fmt)))} "
+                             f"for {fmt} files, got {subtype!r}")
+    subtype = subtype.upper()
+    is_float = subtype in ("FLOAT", "DOUBLE", "VORBIS", "OPUS")
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".part")
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write into {folder!r}: {exc.strerror}") from None
+    os.close(fd)
+    channels = 1 if n_channels is None else int(n_channels)
+    try:
+        with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=channels, subtype=subtype, format=fmt) as f:
+            if subtype in ("FLOAT", "DOUBLE"):
+                sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+            for block in blocks:
+                frames = block.T if block.ndim == 2 else block
+                if not is_float:
+                    frames = np.clip(frames, -1.0, 1.0)
+                f.write(np.ascontiguousarray(frames))
+        os.chmod(tmp, _file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,128 @@
+"""Long items of an AugmentStream: augmented block by block, chunked as they come.
+
+A file (or manifest segment) longer than :data:`BLOCKWISE_MIN_S` at the
+stream's rate is not loaded whole when it is chunked (``chunk_s`` set) and
+augmented on the CPU without a paired target: its parameters are drawn from
+its length alone (the same draws as for the loaded item, from the same
+key), it is read in blocks (seek, decode, resample on the fly), the pipeline
+runs block by block (:func:`noisegen.transforms.blockwise.apply_blockwise`,
+with a first pass over the file for each whole-signal measure, e.g. the
+power an SNR is set from), and chunks are cut as the output arrives. Only a
+block, the pipeline's look-ahead and the chunk under way are held. The
+chunks (count, starts, lengths, ``params``) are those of the loaded item,
+their samples equal to float rounding.
+
+Falls back to loading the item when the drawn parameters include a
+transform without a streaming form (see :mod:`noisegen.transforms.blockwise`).
+A long file whose samples turn out to be NaN or inf, or that changes while
+it is read, is reported (NoisegenWarning) and its remaining chunks are
+skipped; the chunks already yielded stay (a loaded item would have been
+skipped whole).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._core.errors import NoisegenError, ParameterError
+from .._core.labels import about
+from .._core.rng import derive_key
+from ..audio.blocks import FileBlocks
+from ..transforms.blockwise import apply_blockwise, blockwise_unsupported
+from ..transforms.shape import SignalShape
+from .batch import Chunk, chunk_starts, cut_chunk
+
+__all__ = ["BLOCKWISE_MIN_S", "long_source", "long_chunks", "rechunk"]
+
+#: Items longer than this many seconds (at the stream's rate) are augmented in blocks.
+BLOCKWISE_MIN_S = 60.0
+
+
+def long_source(stream, item):
+    """The item as a :class:`FileBlocks` when the stream should augment it in blocks, else None."""
+    items = stream._items
+    if (items is None or not hasattr(items, "segment") or stream.pipeline is None or stream.target is not None
+            or stream._chunk_n is None or stream.device != "cpu"):
+        return None
+    try:
+        path, offset_s, duration_s = items.segment(item)
+        if duration_s is not None and duration_s <= BLOCKWISE_MIN_S:
+            return None
+        if items.n_samples(item, stream.sample_rate) <= BLOCKWISE_MIN_S * stream.sample_rate:
+            return None  # one header read for a short item
+        source = FileBlocks(path, sample_rate=stream.sample_rate, mono=stream.mono, like="segment",
+                            offset_s=offset_s, duration_s=duration_s)
+    except Exception:  # noqa: BLE001 - loading the item reports what is wrong with it
+        return None
+    if source.truncated or source.n <= BLOCKWISE_MIN_S * stream.sample_rate:
+        return None
+    return source
+
+
+def rechunk(blocks, n, size, hop):
+    """``(start, samples, length)`` of the chunks :func:`cut_chunk` cuts from the concatenated ``blocks`` (``n`` samples).
+
+    Holds only the samples from the chunk under way on.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.arange(10, dtype=np.float32)
+    >>> [(s, c.tolist(), k) for s, c, k in rechunk(np.array_split(y, 3), 10, 4, 3)]
+    [(0, [0.0, 1.0, 2.0, 3.0], 4), (3, [3.0, 4.0, 5.0, 6.0], 4), (6, [6.0, 7.0, 8.0, 9.0], 4)]
+    """
+    starts = chunk_starts(n, size, hop)
+    buf, buf_start, j = None, 0, 0
+
+    def drop_to(buf, buf_start, start):  # keep what chunk ``start`` and later ones read
+        drop = min(start - buf_start, buf.shape[-1])
+        return (buf[..., drop:], buf_start + drop) if drop > 0 else (buf, buf_start)
+
+    for block in blocks:
+        buf = block if buf is None else np.concatenate([buf, block], axis=-1)
+        if j < len(starts):
+            buf, buf_start = drop_to(buf, buf_start, starts[j])
+        while j < len(starts) and buf_start + buf.shape[-1] >= min(starts[j] + size, n):
+            samples, length = cut_chunk(buf, starts[j] - buf_start, size)
+            yield starts[j], samples, length
+            j += 1
+            if j < len(starts):
+                buf, buf_start = drop_to(buf, buf_start, starts[j])
+    if j < len(starts):
+        raise NoisegenError(f"the augmented item ended after {buf_start + (0 if buf is None else buf.shape[-1])} "
+                            f"samples; {n} were expected")
+
+
+def _stepped(blocks, label):
+    """``blocks`` with each step run under ``about(label)`` (named in the pipeline's warnings)."""
+    it = iter(blocks)
+    while True:
+        with about(label):
+            block = next(it, None)
+        if block is None:
+            return
+        yield block
+
+
+def long_chunks(stream, epoch, item, source, skip):
+    """The chunks of a long item (see the module notes); ``skip`` of them were yielded already."""
+    pipeline, sr = stream.pipeline, stream.sample_rate
+    shape = (source.n,) if source.n_channels is None else (source.n_channels, source.n)
+    gen = np.random.default_rng(derive_key(stream._key, epoch, item))
+    params = pipeline.draw_params(SignalShape(shape, np.float32), sample_rate=sr, rng=gen)
+    if blockwise_unsupported(pipeline, params, sample_rate=sr) is not None:
+        yield from stream._chunks(epoch, item, stream._load_whole(item), skip)
+        return
+    n_out = pipeline.output_length(source.n, sr, params)
+    name = stream._source(item)
+    meta = stream._items.metadata(item)
+    blocks = apply_blockwise(pipeline, params, source, n=source.n, sample_rate=sr, n_channels=source.n_channels)
+    label = f"item {name!r} of epoch {epoch}"
+    index = 0
+    try:
+        for start, samples, length in rechunk(_stepped(blocks, label), n_out, stream._chunk_n, stream._hop_n):
+            if index >= skip:
+                yield Chunk(samples, sr, name, start, length, params, epoch, item, meta, None)
+            index += 1
+    except (ParameterError, NoisegenError) as exc:
+        stream._report(stream._items.label(item), f"stopped after {index} chunk(s): {exc}")

@@ -1,0 +1,64 @@
+"""SignalShape: a stand-in for audio that has only a shape and a dtype.
+
+Every transform draws its parameters from the length of its input alone
+(never from its samples), and knows the length of its output for given
+parameters (:meth:`Transform.output_length`). So a whole pipeline's
+parameters can be drawn for a signal that is not in memory, exactly as a
+call on the real signal draws them::
+
+    params = pipeline.draw_params(SignalShape((n,), np.float32), sample_rate=16000, rng=seed)
+
+which is how a long recording is processed in blocks
+(:mod:`noisegen.transforms.blockwise`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._core.errors import ParameterError
+
+__all__ = ["SignalShape"]
+
+
+class SignalShape:
+    """The shape and dtype of a signal, without its samples.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(n,)`` or ``(n_channels, n)``.
+    dtype : float32 or float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from noisegen.transforms import Compose, SpeedPerturb, TimeMask
+    >>> pipe = Compose([SpeedPerturb(factors=[1.1], p=1.0), TimeMask(p=1.0)])
+    >>> drawn = pipe.draw_params(SignalShape((16000,), np.float32), sample_rate=16000, rng=0)
+    >>> out = pipe(np.zeros(16000, np.float32), sample_rate=16000, rng=0)  # the same draws, with audio
+    >>> drawn == pipe.last_params, out.shape[-1], pipe.output_length(16000, 16000, drawn)
+    (True, 14545, 14545)
+    """
+
+    def __init__(self, shape, dtype=np.float32):
+        shape = tuple(int(s) for s in shape)
+        if len(shape) not in (1, 2) or min(shape) < 0:
+            raise ParameterError(f"shape must be (n,) or (n_channels, n) with n >= 0, got {shape!r}")
+        self.shape = shape
+        self.dtype = np.dtype(dtype)
+        self.ndim = len(shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def with_length(self, n: int) -> "SignalShape":
+        """The same channels and dtype with ``n`` samples."""
+        return SignalShape(self.shape[:-1] + (int(n),), self.dtype)
+
+    def __eq__(self, other):
+        return isinstance(other, SignalShape) and (self.shape, self.dtype) == (other.shape, other.dtype)
+
+    def __repr__(self):
+        return f"SignalShape({self.shape}, {self.dtype.name})"

@@ -1,0 +1,333 @@
+"""Long recordings in bounded memory (issue 18.2): draws from a shape, exact output lengths,
+streaming stages equal to one pass, the blockwise runner, and its use by augment and AugmentStream."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import noisegen
+from noisegen import ParameterError
+from noisegen.audio.blocks import FileBlocks, save_blocks
+from noisegen.audio.segment import read_segment
+from noisegen.batch import augment_folder, default_pipeline, replay
+from noisegen.data import long_items
+from noisegen.data.batch import chunk_starts, cut_chunk
+from noisegen.effects.timescale_stream import PitchShiftStream, WsolaStream, speed_stream
+from noisegen.transforms import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseResponse, BandPassFilter, BitCrush,
+                                 Clip, Compose, Gain, HighPassFilter, HighShelf, LowPassFilter, LowShelf, Normalize,
+                                 OneOf, PeakingEQ, PitchShift, PolarityInversion, Resample, RoomSimulator, Shift,
+                                 SomeOf, SpeedPerturb, TimeMask, TimeStretch, load_pipeline)
+from noisegen.transforms.blockwise import apply_blockwise, blockwise_unsupported
+from noisegen.transforms.shape import SignalShape
+
+SR = 16000
+_RNG = np.random.default_rng(0)
+NOISE = [(_RNG.standard_normal(7001)).astype(np.float32)]
+RIR = [(_RNG.standard_normal(901) * np.exp(-np.arange(901) / 150.0)).astype(np.float32)]
+
+
+def _signal(shape, dtype=np.float32, seed=1):
+    rng = np.random.default_rng(seed)
+    n = shape[-1]
+    return (0.3 * rng.standard_normal(shape) * np.sin(np.arange(n) / 300.0 + 0.3)).astype(dtype)
+
+
+def _stages():
+    """One pipeline per streaming stage type (p=1), and the must-show ones."""
+    return {
+        "gain": Gain(p=1.0), "polarity": PolarityInversion(p=1.0), "bitcrush": BitCrush(p=1.0),
+        "lowpass": LowPassFilter(p=1.0), "highpass": HighPassFilter(p=1.0), "bandpass": BandPassFilter(p=1.0),
+        "peaking": PeakingEQ(p=1.0), "lowshelf": LowShelf(p=1.0), "highshelf": HighShelf(p=1.0),
+        "colored": AddColoredNoise(p=1.0), "noise": AddBackgroundNoise(NOISE, p=1.0),
+        "noise_active": AddBackgroundNoise(NOISE, reference="active", p=1.0),
+        "noise_absolute": AddBackgroundNoise(NOISE, noise_level="absolute", p=1.0),
+        "rir": ApplyImpulseResponse(RIR, p=1.0), "rir_tail": ApplyImpulseResponse(RIR, keep_tail=True, p=1.0),
+        "room": RoomSimulator(p=1.0), "speed": SpeedPerturb(factors=(0.9, 1.1), p=1.0),
+        "stretch": TimeStretch(p=1.0), "pitch": PitchShift(p=1.0), "resample": Resample(p=1.0),
+        "normalize": Normalize(p=1.0), "normalize_rms": Normalize(mode="rms", min_target_db=-20, max_target_db=-10,
+                                                                  p=1.0),
+        "default": Compose([SpeedPerturb(p=1.0), ApplyImpulseResponse(RIR, p=1.0), AddBackgroundNoise(NOISE, p=1.0),
+                            Gain(p=1.0)]),
+        "config": Compose([ApplyImpulseResponse(RIR, p=1.0), PitchShift(p=1.0), TimeStretch(p=1.0),
+                           AddBackgroundNoise(NOISE, p=1.0)]),
+        "chain": Compose([AddColoredNoise(p=1.0), OneOf([TimeStretch(p=1.0), PitchShift(p=1.0)]),
+                          Normalize(mode="rms", p=1.0), SomeOf([Gain(p=1.0), LowPassFilter(p=1.0)], k=(0, 2))]),
+    }
+
+
+#: Stages whose blockwise output is the one-pass output bit for bit (no FFT, no reordered sums).
+EXACT = {"gain", "polarity", "bitcrush", "lowpass", "highpass", "bandpass", "peaking", "lowshelf", "highshelf",
+         "speed", "stretch", "pitch", "resample", "rir", "rir_tail", "room"}
+
+
+def _blockwise(pipe, params, y, block):
+    blocks = lambda: [y[..., a:a + block] for a in range(0, y.shape[-1], block)]  # noqa: E731
+    parts = apply_blockwise(pipe, params, blocks, n=y.shape[-1], sample_rate=SR,
+                            n_channels=None if y.ndim == 1 else y.shape[0], dtype=y.dtype)
+    return np.concatenate(list(parts), axis=-1)
+
+
+# ---------------------------------------------------------------- draws and lengths
+
+LENGTH_CASES = ["speed", "stretch", "pitch", "rir", "rir_tail", "room", "resample", "default", "config", "chain"]
+
+
+@pytest.mark.parametrize("name", LENGTH_CASES)
+def test_output_length_is_the_applied_length(name):
+    pipe = _stages()[name]
+    for n in (0, 1, 2, 7, 333, 4001):
+        for shape in ((n,), (2, n)):
+            y = _signal(shape)
+            for seed in range(3):
+                params = pipe.draw_params(SignalShape(shape, y.dtype), sample_rate=SR, rng=seed)
+                out = pipe.apply_params(y, params, sample_rate=SR)
+                assert pipe.output_length(n, SR, params) == out.shape[-1], (name, shape, seed)
+
+
+def _draw_cases():
+    cases = dict(_stages())
+    cases["length_draws"] = Compose([SpeedPerturb(p=0.5), TimeMask(p=0.7), Shift(shift_unit="fraction", p=0.7),
+                                     AddBackgroundNoise(NOISE, p=0.8), TimeStretch(p=0.5)], shuffle=True)
+    cases["noise_transform"] = AddBackgroundNoise(NOISE, noise_transform=Compose([TimeMask(p=1.0), Gain(p=0.5)]),
+                                                  p=1.0)
+    cases["tail_then_mask"] = Compose([ApplyImpulseResponse(RIR, keep_tail=True, p=0.6), TimeMask(p=1.0)])
+    return cases
+
+
+@pytest.mark.parametrize("name", sorted(_draw_cases()))
+def test_shape_draws_equal_audio_draws(name):
+    """Drawing for a SignalShape gives exactly the parameters a call on the audio records."""
+    pipe = _draw_cases()[name]
+    for shape in ((3001,), (2, 1999)):
+        y = _signal(shape)
+        for seed in range(12):
+            drawn = pipe.draw_params(SignalShape(shape, y.dtype), sample_rate=SR, rng=seed)
+            pipe(y, sample_rate=SR, rng=seed)
+            assert drawn == pipe.last_params, (name, shape, seed)
+
+
+# ---------------------------------------------------------------- the runner
+
+@pytest.mark.parametrize("name", sorted(_stages()))
+@pytest.mark.parametrize("shape,dtype", [((3001,), np.float32), ((2, 2047), np.float64)])
+def test_blockwise_equals_one_pass(name, shape, dtype):
+    pipe = _stages()[name]
+    y = _signal(shape, dtype)
+    for seed in range(2):
+        params = pipe.draw_params(SignalShape(shape, dtype), sample_rate=SR, rng=seed)
+        ref = pipe.apply_params(y, params, sample_rate=SR)
+        for block in (5, 64, 1000, shape[-1]):
+            out = _blockwise(pipe, params, y, block)
+            assert out.shape == ref.shape and out.dtype == ref.dtype
+            if name in EXACT:
+                np.testing.assert_array_equal(out, ref, err_msg=f"{name} seed={seed} block={block}")
+            else:
+                np.testing.assert_allclose(out, ref, rtol=0, atol=1e-5, err_msg=f"{name} seed={seed} block={block}")
+
+
+@pytest.mark.parametrize("name", ["config", "default", "noise_active"])
+def test_blockwise_blocks_of_one_sample(name):
+    pipe = _stages()[name]
+    y = _signal((401,))
+    params = pipe.draw_params(SignalShape(y.shape, y.dtype), sample_rate=SR, rng=4)
+    ref = pipe.apply_params(y, params, sample_rate=SR)
+    for block in (1, 2, 3):
+        np.testing.assert_allclose(_blockwise(pipe, params, y, block), ref, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("keep_tail", [False, True])
+def test_long_reverb_then_splices_equal_one_pass_exactly(keep_tail):
+    """Past one partition block (65536 samples) the reverb is still the one-pass reverb bit for bit, so the
+    splice points of a stretch and a pitch shift after it (discrete choices) are the one-pass ones too."""
+    pipe = Compose([ApplyImpulseResponse(RIR, keep_tail=keep_tail, p=1.0), PitchShift(p=1.0), TimeStretch(p=1.0)])
+    y = _signal((140_001,))
+    for seed in range(2):
+        params = pipe.draw_params(SignalShape(y.shape, y.dtype), sample_rate=SR, rng=seed)
+        ref = pipe.apply_params(y, params, sample_rate=SR)
+        for block in (4099, 65536, 70_000):
+            np.testing.assert_array_equal(_blockwise(pipe, params, y, block), ref)
+
+
+@pytest.mark.parametrize("n", [1, 2, 31, 480, 2401, 9001])
+def test_streams_equal_the_effects_exactly(n):
+    y = _signal((2, n))
+    for block in (1, 7, 480, 5000):
+        if block < 7 and n > 480:
+            continue
+        pieces = lambda: [np.ascontiguousarray(y[:, a:a + block]) for a in range(0, n, block)]  # noqa: E731
+        for rate in (0.6, 0.97, 1.0, 1.3, 2.5):
+            s = WsolaStream(n, round(n / rate), SR, y.dtype)
+            out = np.concatenate([s.process(b) for b in pieces()] + [s.flush()], axis=1)
+            np.testing.assert_array_equal(out, noisegen.time_stretch(y, rate=rate, sample_rate=SR))
+        for factor in (0.9, 1.1, 2 ** (1 / 12)):
+            s = speed_stream(n, factor)
+            out = np.concatenate([s.process(b) for b in pieces()] + [s.flush()], axis=1)
+            np.testing.assert_array_equal(out, noisegen.speed(y, factor=factor, sample_rate=SR))
+        for steps in (-3.3, 2.0, 5.5):
+            s = PitchShiftStream(n, steps, SR, y.dtype)
+            out = np.concatenate([s.process(b) for b in pieces()] + [s.flush()], axis=1)
+            np.testing.assert_array_equal(out, noisegen.pitch_shift(y, n_steps=steps, sample_rate=SR))
+
+
+def test_stretch_of_a_signal_out_of_range_refuses_to_stream():
+    y = _signal((2000,)) * np.float32(2.0**-70)
+    s = WsolaStream(2000, 1700, SR, np.float32)
+    s.process(y[None])
+    with pytest.raises(ParameterError, match="peak"):
+        s.flush()
+
+
+def test_unsupported_transforms_are_named():
+    pipe = Compose([Gain(p=1.0), Clip(p=1.0)])
+    params = pipe.draw_params(None, sample_rate=SR, rng=0)
+    assert blockwise_unsupported(pipe, params, sample_rate=SR) == "Clip"
+    with pytest.raises(ParameterError, match="Clip"):
+        _blockwise(pipe, params, _signal((100,)), 10)
+    noisy = AddBackgroundNoise(NOISE, noise_transform=Gain(p=1.0), p=1.0)
+    assert blockwise_unsupported(noisy, noisy.draw_params(SignalShape((9,)), sample_rate=SR, rng=0),
+                                 sample_rate=SR) == "AddBackgroundNoise"
+    skipped = Compose([Clip(p=0.0), Gain(p=1.0)])
+    assert blockwise_unsupported(skipped, skipped.draw_params(None, sample_rate=SR, rng=0), sample_rate=SR) is None
+
+
+def test_nonfinite_input_is_refused():
+    y = _signal((1000,))
+    y[700] = np.nan
+    pipe = Gain(p=1.0)
+    with pytest.raises(ParameterError, match="NaN"):
+        _blockwise(pipe, pipe.draw_params(None, sample_rate=SR, rng=0), y, 100)
+
+
+# ---------------------------------------------------------------- files
+
+@pytest.mark.parametrize("rate,channels", [(16000, 1), (44100, 2), (8000, 2), (48000, 1)])
+def test_file_blocks_equal_the_one_pass_readers(tmp_path, rate, channels):
+    path = str(tmp_path / "x.wav")
+    y = _signal((channels, 30001))
+    noisegen.save(path, y if channels > 1 else y[0], sample_rate=rate)
+    for mono in (False, True):
+        whole, _ = noisegen.load(path, sample_rate=SR, mono=mono)
+        src = FileBlocks(path, sample_rate=SR, mono=mono, block_frames=777)
+        assert src.n == whole.shape[-1]
+        np.testing.assert_array_equal(np.concatenate(list(src()), axis=-1), whole)
+        np.testing.assert_array_equal(np.concatenate(list(src()), axis=-1), whole)  # a second pass
+        seg = read_segment(path, offset_s=0.3, duration_s=0.9, sample_rate=SR, mono=mono)
+        src = FileBlocks(path, sample_rate=SR, mono=mono, like="segment", offset_s=0.3, duration_s=0.9,
+                         block_frames=1000)
+        assert src.n == seg.shape[-1]
+        np.testing.assert_array_equal(np.concatenate(list(src()), axis=-1), seg)
+
+
+@pytest.mark.parametrize("ext,subtype", [("wav", "PCM_16"), ("wav", "FLOAT"), ("flac", "PCM_16")])
+def test_save_blocks_writes_the_bytes_of_save(tmp_path, ext, subtype):
+    y = _signal((2, 10007))
+    a, b = str(tmp_path / f"a.{ext}"), str(tmp_path / f"b.{ext}")
+    noisegen.save(a, y, sample_rate=SR, subtype=subtype)
+    save_blocks(b, (y[:, i:i + 999] for i in range(0, y.shape[1], 999)), sample_rate=SR, n_channels=2,
+                subtype=subtype)
+    assert open(a, "rb").read() == open(b, "rb").read()
+
+
+# ---------------------------------------------------------------- augment and the stream
+
+def _inputs(folder):
+    os.makedirs(folder)
+    noisegen.save(os.path.join(folder, "a.wav"), _signal((40001,), seed=3), sample_rate=SR)
+    noisegen.save(os.path.join(folder, "b.wav"), _signal((2, 33075), seed=4), sample_rate=44100)
+    return folder
+
+
+CONFIG = [{"name": "ApplyImpulseResponse", "rir": "RIR", "p": 1.0}, {"name": "PitchShift", "p": 1.0},
+          {"name": "TimeStretch", "p": 1.0}, {"name": "AddBackgroundNoise", "noise": "NOISE", "p": 1.0}]
+
+
+def _config(data_dir):
+    text = json.dumps(CONFIG).replace('"RIR"', json.dumps(str(data_dir / "rir")))
+    return load_pipeline(json.loads(text.replace('"NOISE"', json.dumps(str(data_dir / "noise")))))
+
+
+@pytest.mark.parametrize("which", ["default", "config"])
+def test_augment_blockwise_equals_whole_file(tmp_path, data_dir, which):
+    src = _inputs(str(tmp_path / "in"))
+    pipe = (default_pipeline(noise_dir=data_dir / "noise", rir_dir=data_dir / "rir") if which == "default"
+            else _config(data_dir))
+    runs = {}
+    for mode, min_s in (("whole", 1000.0), ("blocks", 0.1)):
+        out = str(tmp_path / mode)
+        augment_folder(src, out, pipeline=pipe, copies=2, seed=7, subtype="FLOAT", sample_rate=SR, progress=False,
+                       blockwise_min_s=min_s)
+        runs[mode] = {json.loads(l)["output"]: json.loads(l) for l in open(os.path.join(out, "manifest.jsonl"))}
+    assert runs["whole"].keys() == runs["blocks"].keys()
+    for name, line in runs["blocks"].items():
+        ref = runs["whole"][name]
+        assert line["blockwise"] is True and "blockwise" not in ref
+        assert line["params"] == ref["params"] and line["n_samples"] == ref["n_samples"]
+        assert line["peak_scale"] == pytest.approx(ref["peak_scale"], rel=1e-6)
+        a, _ = noisegen.load(str(tmp_path / "whole" / name))
+        b, _ = noisegen.load(str(tmp_path / "blocks" / name))
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-5)
+        again, _ = replay(line, out_path=str(tmp_path / "replayed.wav"))  # made in blocks again: same bytes
+        assert open(tmp_path / "replayed.wav", "rb").read() == open(tmp_path / "blocks" / name, "rb").read()
+
+
+def test_augment_falls_back_to_whole_file_for_unstreamable_pipelines(tmp_path):
+    src = _inputs(str(tmp_path / "in"))
+    pipe = Compose([Gain(p=1.0), Clip(p=1.0)])
+    augment_folder(src, str(tmp_path / "out"), pipeline=pipe, seed=1, progress=False, blockwise_min_s=0.1)
+    lines = [json.loads(l) for l in open(tmp_path / "out" / "manifest.jsonl")]
+    assert len(lines) == 2 and not any("blockwise" in l for l in lines)
+
+
+@pytest.mark.parametrize("which", ["default", "config"])
+@pytest.mark.parametrize("mono", [True, False])
+def test_stream_long_items_give_the_chunks_of_loaded_items(tmp_path, data_dir, monkeypatch, which, mono):
+    src = _inputs(str(tmp_path / "in"))
+    pipe = (default_pipeline(noise_dir=data_dir / "noise", rir_dir=data_dir / "rir") if which == "default"
+            else _config(data_dir))
+    runs = []
+    for min_s in (1000.0, 0.1):
+        monkeypatch.setattr(long_items, "BLOCKWISE_MIN_S", min_s)
+        stream = noisegen.AugmentStream(src, pipe, sample_rate=SR, chunk_s=0.3, hop_s=0.2, rng=3, mono=mono)
+        runs.append(list(stream))
+    whole, blocks = runs
+    assert len(whole) == len(blocks)
+    for a, b in zip(whole, blocks):
+        assert (a.source, a.start, a.length, a.params) == (b.source, b.start, b.length, b.params)
+        np.testing.assert_allclose(b.samples, a.samples, rtol=0, atol=1e-5)
+
+
+def test_stream_long_items_spy_no_whole_load(tmp_path, monkeypatch):
+    """A long item is never loaded whole (unless its pipeline cannot stream); len() still counts its chunks."""
+    src = _inputs(str(tmp_path / "in"))
+    monkeypatch.setattr(long_items, "BLOCKWISE_MIN_S", 0.1)
+    loads = []
+    monkeypatch.setattr(noisegen.data.stream._FileItems, "load", lambda *a: loads.append(a))
+    stream = noisegen.AugmentStream(src, Gain(p=1.0), sample_rate=SR, chunk_s=0.5, rng=0)
+    chunks = list(stream)
+    assert not loads and len(chunks) == len(noisegen.AugmentStream(src, Gain(p=1.0), sample_rate=SR, chunk_s=0.5))
+
+
+def test_rechunk_cuts_the_chunks_of_cut_chunk():
+    rng = np.random.default_rng(5)
+    for n in (1, 9, 100, 1001):
+        y = rng.standard_normal((2, n)).astype(np.float32)
+        for size, hop in ((4, 4), (4, 3), (4, 9), (100, 30), (1, 1), (2000, 7)):
+            for block in (1, 3, 50, 5000):
+                got = list(long_items.rechunk([y[:, a:a + block] for a in range(0, n, block)], n, size, hop))
+                ref = [(s,) + cut_chunk(y, s, size) for s in chunk_starts(n, size, hop)]
+                assert [(s, k) for s, _, k in got] == [(s, k) for s, _, k in ref]
+                for (_, a, _), (_, b, _) in zip(got, ref):
+                    np.testing.assert_array_equal(a, b)
+
+
+def test_stream_targets_of_long_items_still_come(tmp_path, monkeypatch):
+    """With target= a long item is augmented whole (paired targets have no blockwise form): targets still come."""
+    src = _inputs(str(tmp_path / "in"))
+    monkeypatch.setattr(long_items, "BLOCKWISE_MIN_S", 0.1)
+    pipe = Compose([AddColoredNoise(p=1.0), TimeStretch(p=1.0)])
+    chunks = list(noisegen.AugmentStream(src, pipe, sample_rate=SR, chunk_s=0.5, rng=0, target="clean"))
+    assert chunks and all(c.target is not None and c.target.shape == c.samples.shape for c in chunks)
