@@ -216,7 +216,7 @@ def test_file_blocks_equal_the_one_pass_readers(tmp_path, rate, channels):
         np.testing.assert_array_equal(np.concatenate(list(src()), axis=-1), whole)
         np.testing.assert_array_equal(np.concatenate(list(src()), axis=-1), whole)  # a second pass
         seg = read_segment(path, offset_s=0.3, duration_s=0.9, sample_rate=SR, mono=mono)
-        src = FileBlocks(path, sample_rate=SR, mono=mono, like="segment", offset_s=0.3, duration_s=0.9,
+        src = FileBlocks(path, sample_rate=SR, mono=mono, offset_s=0.3, duration_s=0.9,
                          block_frames=1000)
         assert src.n == seg.shape[-1]
         np.testing.assert_array_equal(np.concatenate(list(src()), axis=-1), seg)

@@ -1,8 +1,8 @@
 """Long files in blocks: read (seek, decode, mix down, resample on the fly) and write progressively.
 
-:class:`FileBlocks` gives the samples :func:`noisegen.load` (``like="load"``)
-or :func:`~noisegen.audio.segment.read_segment` (``like="segment"``) would
-return, as blocks of at most ``block_frames`` file frames: the same reads,
+:class:`FileBlocks` gives the samples :func:`noisegen.load` (float32) and
+:func:`~noisegen.audio.segment.read_segment` would return, as blocks of at
+most ``block_frames`` file frames: the same float32 reads,
 mixdown and resampling (the streaming :class:`noisegen.Resampler`, whose
 blocks concatenate to :func:`noisegen.resample` exactly), so the blocks
 concatenate to those readers' arrays sample for sample. Calling it again
@@ -15,14 +15,14 @@ destination, renamed into place when complete.
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 
-from .._core.errors import NoisegenError, ParameterError
+from .._core.errors import NoisegenError
 from .._core.validation import check_sample_rate
 from ..effects.resample import Resampler
-from .io import _SFC_SET_ADD_PEAK_CHUNK, _file_mode, _format_of, _read_error, _soundfile, _wav_shortfall
+from .io import (_format_of, _read_error, _soundfile, _wav_shortfall, check_subtype, mix_down, write_atomically,
+                 write_frames)
 from .segment import resampled_length, segment_span
 
 __all__ = ["FileBlocks", "save_blocks"]
@@ -39,12 +39,8 @@ class FileBlocks:
     path : str
     sample_rate : int
     mono : bool
-        Mix the channels down (``like="segment"``: as the stream does), or
+        Mix the channels down (as the stream does), or
         keep them (a one-channel file always gives ``(n,)`` blocks).
-    like : {"load", "segment"}
-        Which one-pass reader to match: :func:`noisegen.load` (float64 decode,
-        then float32) or ``read_segment`` (float32 decode when no resampling
-        or mixdown is needed).
     offset_s, duration_s : float or None
         A segment, as ``read_segment`` takes it.
     block_frames : int
@@ -67,7 +63,7 @@ class FileBlocks:
     (True, 16000)
     """
 
-    def __init__(self, path, *, sample_rate, mono=False, like="load", offset_s=None, duration_s=None,
+    def __init__(self, path, *, sample_rate, mono=False, offset_s=None, duration_s=None,
                  block_frames=BLOCK_FRAMES):
         self.path = os.fspath(path)
         self.sample_rate = check_sample_rate(sample_rate)
@@ -81,8 +77,6 @@ class FileBlocks:
         self.mixdown = channels > 1 and mono
         self.n_channels = None if channels == 1 or mono else channels
         self.n = resampled_length(self.frames, self.rate, self.sample_rate)
-        fast = self.rate == self.sample_rate and not self.mixdown
-        self._read_dtype = "float32" if (like == "segment" and fast) else "float64"
         self.block_frames = int(block_frames)
 
     def __call__(self):
@@ -97,7 +91,7 @@ class FileBlocks:
                 if self.start:
                     f.seek(self.start)
                 while read < self.frames:
-                    data = f.read(min(self.block_frames, self.frames - read), dtype=self._read_dtype,
+                    data = f.read(min(self.block_frames, self.frames - read), dtype="float32",
                                   always_2d=True)
                     if data.shape[0] == 0:
                         break
@@ -111,7 +105,7 @@ class FileBlocks:
             yield self._cast(resampler.flush())
 
     def _shape(self, y, resampler):
-        y = y[0] if y.shape[0] == 1 else (y.mean(axis=0) if self.mixdown else y)
+        y = y[0] if y.shape[0] == 1 else (mix_down(y) if self.mixdown else y)
         if resampler is not None:
             y = resampler.process(np.ascontiguousarray(y))
         return self._cast(y)
@@ -137,38 +131,16 @@ def save_blocks(path, blocks, *, sample_rate, n_channels=None, subtype=None):
     >>> noisegen.info(path).frames
     300
     """
-    sf = _soundfile()
     path = os.fspath(path)
     sample_rate = check_sample_rate(sample_rate)
     fmt = _format_of(path)
-    if subtype is None:
-        subtype = sf.default_subtype(fmt)
-    elif not isinstance(subtype, str) or not sf.check_format(fmt, subtype.upper()):
-        raise ParameterError(f"subtype must be one of {', '.join(sorted(sf.available_subtypes(fmt)))} "
-                             f"for {fmt} files, got {subtype!r}")
-    subtype = subtype.upper()
+    subtype = check_subtype(fmt, subtype)
     is_float = subtype in ("FLOAT", "DOUBLE", "VORBIS", "OPUS")
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".part")
-    except OSError as exc:
-        raise OSError(exc.errno, f"cannot write into {folder!r}: {exc.strerror}") from None
-    os.close(fd)
     channels = 1 if n_channels is None else int(n_channels)
-    try:
-        with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=channels, subtype=subtype, format=fmt) as f:
-            if subtype in ("FLOAT", "DOUBLE"):
-                sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
-            for block in blocks:
-                frames = block.T if block.ndim == 2 else block
-                if not is_float:
-                    frames = np.clip(frames, -1.0, 1.0)
-                f.write(np.ascontiguousarray(frames))
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+
+    def frames():
+        for block in blocks:
+            f = block.T if block.ndim == 2 else block
+            yield f if is_float else np.clip(f, -1.0, 1.0)
+
+    write_atomically(path, lambda fh: write_frames(fh, frames(), sample_rate, channels, fmt, subtype))

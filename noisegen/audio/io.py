@@ -263,18 +263,26 @@ def save(path, y, *, sample_rate, subtype=None):
     y, sample_rate = check_audio(y, "y"), check_sample_rate(sample_rate)
     frames, n_channels, fmt, subtype = _frames(y, _format_of(path), subtype, path)
 
+    write_atomically(path, lambda fh: _write(fh, frames, sample_rate, n_channels, fmt, subtype))
+
+
+def write_atomically(path: str, write) -> None:
+    """Call ``write(file object)`` on a temporary file next to ``path``, then rename it to ``path``.
+
+    The file is written through a Python file object: libsndfile then skips
+    the fsync it makes on closing a file it opened itself (three per file,
+    most of a short file's cost). Like the rest of a job's files, outputs are
+    not forced to disk; the rename keeps a half-written file from ever
+    showing under the final name, and a failure removes the temporary file.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".part")
     except OSError as exc:
         raise OSError(exc.errno, f"cannot write into {folder!r}: {exc.strerror}") from None
     try:
-        # Through a Python file object: libsndfile then skips the fsync it makes on
-        # closing a file it opened itself (three per file, most of a short file's cost).
-        # Like the rest of the job's files, outputs are not forced to disk; the rename
-        # keeps a half-written file from ever showing under the final name.
         with os.fdopen(fd, "w+b") as fh:
-            _write(fh, frames, sample_rate, n_channels, fmt, subtype)
+            write(fh)
         os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
@@ -285,16 +293,21 @@ def save(path, y, *, sample_rate, subtype=None):
         raise
 
 
-def _frames(y, fmt, subtype, where):
-    """``(frames (n, channels), n_channels, format, subtype)`` checked for writing to ``where``."""
+def check_subtype(fmt: str, subtype) -> str:
+    """``subtype`` (None: the format's default) checked against ``fmt``, upper-case."""
     sf = _soundfile()
-    y = check_audio(y, "y")
     if subtype is None:
-        subtype = sf.default_subtype(fmt)
-    elif not isinstance(subtype, str) or not sf.check_format(fmt, subtype.upper()):
+        return sf.default_subtype(fmt)
+    if not isinstance(subtype, str) or not sf.check_format(fmt, subtype.upper()):
         options = ", ".join(sorted(sf.available_subtypes(fmt)))
         raise ParameterError(f"subtype must be one of {options} for {fmt} files, got {subtype!r}")
-    subtype = subtype.upper()
+    return subtype.upper()
+
+
+def _frames(y, fmt, subtype, where):
+    """``(frames (n, channels), n_channels, format, subtype)`` checked for writing to ``where``."""
+    y = check_audio(y, "y")
+    subtype = check_subtype(fmt, subtype)
     frames = y.T if y.ndim == 2 else y  # soundfile wants (frames, channels)
     n_channels = 1 if y.ndim == 1 else y.shape[0]
     if y.ndim == 2 and n_channels == 0:
@@ -312,13 +325,19 @@ def _frames(y, fmt, subtype, where):
 
 
 def _write(target, frames, sample_rate, n_channels, fmt, subtype) -> None:
+    write_frames(target, [frames], sample_rate, n_channels, fmt, subtype)
+
+
+def write_frames(target, blocks, sample_rate, n_channels, fmt, subtype) -> None:
+    """Write ``(n_i, channels)`` (or ``(n_i,)``) frame blocks to ``target`` (a file object or path)."""
     sf = _soundfile()
     with sf.SoundFile(target, "w", samplerate=sample_rate, channels=n_channels, subtype=subtype, format=fmt) as f:
         if subtype in ("FLOAT", "DOUBLE"):
             # Must be sent before any audio is written; the PEAK chunk's time stamp
             # would make two saves of the same audio differ.
             sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
-        f.write(np.ascontiguousarray(frames))
+        for frames in blocks:
+            f.write(np.ascontiguousarray(frames))
 
 
 def encode(y, *, sample_rate, format, subtype=None) -> bytes:

@@ -40,7 +40,7 @@ def long_source(path, sample_rate, min_s=BLOCKWISE_MIN_S):
     """A :class:`FileBlocks` of ``path`` when it is longer than ``min_s`` at ``sample_rate`` (None: the
     file's rate), else None (also for a WAV cut short, whose header overstates its length)."""
     try:
-        source = FileBlocks(path, sample_rate=sample_rate or _file_rate(path), mono=False, like="load")
+        source = FileBlocks(path, sample_rate=sample_rate or _file_rate(path), mono=False)
     except Exception:  # noqa: BLE001 - the one-pass reader reports unreadable files
         return None
     if source.truncated or source.n <= min_s * source.sample_rate:

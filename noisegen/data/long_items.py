@@ -50,7 +50,7 @@ def long_source(stream, item):
             return None
         if items.n_samples(item, stream.sample_rate) <= BLOCKWISE_MIN_S * stream.sample_rate:
             return None  # one header read for a short item
-        source = FileBlocks(path, sample_rate=stream.sample_rate, mono=stream.mono, like="segment",
+        source = FileBlocks(path, sample_rate=stream.sample_rate, mono=stream.mono,
                             offset_s=offset_s, duration_s=duration_s)
     except Exception:  # noqa: BLE001 - loading the item reports what is wrong with it
         return None

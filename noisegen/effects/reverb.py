@@ -32,6 +32,7 @@ output advanced by ``delay``.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import OrderedDict
 
@@ -175,6 +176,12 @@ class RirConvolver:
         self._unit = np.ldexp(self.rir, -self._exp) if self._exp else self.rir
         self._spectra = {}
         self._tail = None
+
+    def fresh(self):
+        """A convolver of the same RIR with no stream under way, sharing this one's cached spectra."""
+        twin = copy.copy(self)  # shallow: the prepared RIR and the spectra dict are shared
+        twin._tail = None
+        return twin
 
     @property
     def length(self):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .reverb import RirConvolver, convolve_rir
+from .reverb import _cached_convolver, convolve_rir
 
 __all__ = ["partition", "convolve_partitioned", "PartitionedRir"]
 
@@ -28,8 +28,11 @@ MIN_BLOCK = 1 << 16
 
 
 def partition(m: int) -> int:
-    """Block length of the partition for an ``m``-sample RIR: a power of two, at least 4 m and 65536."""
-    return max(MIN_BLOCK, 1 << int(np.ceil(np.log2(max(4 * int(m), 1)))))
+    """Block length of the partition for an ``m``-sample RIR: ``P - m + 1`` for ``P`` the power of two
+    >= ``5 m`` and >= 65536, so that each block's full convolution is exactly one ``P``-point FFT
+    (pocketfft's fastest length; a power-of-two block would need ``P + m - 1`` points)."""
+    p = max(MIN_BLOCK, 1 << int(np.ceil(np.log2(max(5 * int(m), 1)))))
+    return p - int(m) + 1
 
 
 def convolve_partitioned(y, rir, *, mode="same"):
@@ -64,7 +67,7 @@ class PartitionedRir:
 
     def __init__(self, rir, *, keep_tail=False):
         self._rir = rir
-        self.conv = RirConvolver(rir)
+        self.conv = _cached_convolver(rir, "energy", False).fresh()  # the RIR's spectra are shared
         self.block = partition(self.conv.length)
         self.keep_tail = keep_tail
         self.pending = None  # input not yet convolved (less than one block)
