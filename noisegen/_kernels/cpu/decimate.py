@@ -30,7 +30,7 @@ from ._simd import FIR_STEPS, FIR_VECTORS, VECTOR_BYTES, folded_fir
 #: Pairs per chain and vectors of outputs per call of the folded FIR (its unrolling).
 STEPS, VECTORS = FIR_STEPS, FIR_VECTORS
 #: Inputs staged per block (all phases): the block and its outputs stay in L1/L2.
-BLOCK_INPUTS = 8192
+BLOCK_INPUTS = 4096
 
 
 @kernel
@@ -86,10 +86,11 @@ def decimate(x, offset, k0, down, half, chains, taps, lead, reach, h, scratch, o
 
 @kernel
 def _plain(x, first, h):
-    """``sum_j h[j] x[first + j]`` (zero outside ``x``), in order."""
+    """``sum_j h[j] x[first + j]`` (zero outside ``x``) over every tap, so its arithmetic
+    does not depend on where ``x`` starts."""
     acc = x.dtype.type(0.0)
-    for j in range(max(0, -first), min(h.shape[0], x.shape[0] - first)):
-        acc += h[j] * x[first + j]
+    for j in range(h.shape[0]):
+        acc += h[j] * _at(x, first + j)
     return acc
 
 
