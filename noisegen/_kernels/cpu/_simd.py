@@ -11,6 +11,10 @@ So one output computed alone or as one of twelve has the same bits (what
 keeps the streaming resampler equal to the one-shot one), and the twelve
 lane sums of a group are formed by shuffles across the accumulators instead
 of one horizontal reduction each (measured speed-ups: bench/KERNELS.md).
+
+:func:`folded_fir` is the other layout: consecutive outputs of a symmetric
+FIR side by side in the lanes of a vector (on deinterleaved input, for the
+integer decimator), so no lane sums at all.
 """
 
 from __future__ import annotations
@@ -178,7 +182,8 @@ def folded_fir(typingctx, p, a_starts, b_starts, taps, centre, centre_tap, out, 
         def data(array_type, value):
             return context.make_array(array_type)(context, builder, value).data
 
-        pd, ad, bd, td, od = (data(t, v) for t, v in zip((pty, aty, bty, tty, oty), (args[0], args[1], args[2], args[3], args[6])))
+        pd, ad, bd, td = (data(t, v) for t, v in zip((pty, aty, bty, tty), args[:4]))
+        od = data(oty, args[6])
 
         def as64(value, ty):
             return context.cast(builder, value, ty, types.int64)
