@@ -319,3 +319,85 @@ def test_overflow_near_float32_max_is_refused_not_returned(target):
         # half of full scale fits, and equals the float64 result scaled
         half = resample((y * 2.0**127).astype(np.float32), orig_sample_rate=16000, target_sample_rate=target)
         np.testing.assert_allclose(half / 2.0**127, ref, rtol=0, atol=1e-5)
+
+
+def _decimation_reference(x, down, plan):
+    """Float64 decimation by the plan's own taps: ``np.convolve``, every ``down``-th sample from the centre."""
+    h = plan.table[0, : 2 * plan.half - 1].astype(np.float64)
+    n_out = -(-x.shape[-1] // down)
+    rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1]).astype(np.float64)
+    ref = [np.convolve(r, h)[plan.half - 1 :: down][:n_out] if n_out else r[:0] for r in rows]
+    return np.stack(ref).reshape(x.shape[:-1] + (n_out,))
+
+
+def _lengths_near_blocks(down, dtype):
+    """Input lengths around the folded decimator's group (8 vectors of outputs) and block boundaries."""
+    from noisegen._kernels.cpu import decimate as dec
+
+    group = dec.VECTORS * dec.VECTOR_BYTES // np.dtype(dtype).itemsize
+    block = dec.BLOCK_INPUTS // down // group * group  # outputs per staged block
+    outputs = [1, group - 1, group, group + 1, 2 * group + 3, block - 1, block, block + 1, 2 * block + group - 1]
+    return sorted({0, 1, down - 1} | {down * m + e for m in outputs for e in (-1, 0, 1) if down * m + e > 0})
+
+
+@pytest.mark.parametrize("down", [2, 3, 4])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("channels", [None, 2, 3])
+def test_folded_decimator_matches_float64_convolution(down, dtype, channels):
+    """Integer decimation (the folded, deinterleaved kernel) equals a float64 convolution with the
+    same taps, to rounding, for lengths around every group and block boundary, 1 to 3 channels."""
+    plan = Plan(Fraction(1, down), dtype)
+    assert plan.fold is not None  # the folded path is the one under test
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    rng = np.random.default_rng(down)
+    for n in _lengths_near_blocks(down, dtype):
+        x = rng.standard_normal((n,) if channels is None else (channels, n)).astype(dtype)
+        out = resample(x, orig_sample_rate=16000 * down, target_sample_rate=16000)
+        assert out.dtype == dtype and out.shape == x.shape[:-1] + (-(-n // down),)
+        np.testing.assert_allclose(out, _decimation_reference(x, down, plan), rtol=0, atol=tol, err_msg=f"n={n}")
+
+
+def _streamed(x, down, cuts):
+    r = Resampler(orig_sample_rate=16000 * down, target_sample_rate=16000)
+    bounds = [0, *cuts, x.shape[-1]]
+    parts = [r.process(x[..., a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    return np.concatenate(parts + [r.flush()], axis=-1)
+
+
+@pytest.mark.parametrize("down", [2, 3, 4])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("channels", [None, 2, 3])
+def test_folded_decimator_streams_bit_for_bit_at_every_split(down, dtype, channels):
+    """The streaming decimator equals the one-shot one bit for bit wherever the input is cut in two
+    (every split of a few groups of outputs), and at three-way splits around a staged block."""
+    from noisegen._kernels.cpu import decimate as dec
+
+    rng = np.random.default_rng(10 + down)
+    n = 3 * 64 * down + 5
+    x = rng.standard_normal((n,) if channels is None else (channels, n)).astype(dtype)
+    whole = resample(x, orig_sample_rate=16000 * down, target_sample_rate=16000)
+    for cut in range(n + 1):
+        np.testing.assert_array_equal(_streamed(x, down, [cut]), whole, err_msg=f"cut={cut}")
+    block = dec.BLOCK_INPUTS
+    n = 2 * block + 77
+    x = rng.standard_normal((n,) if channels is None else (channels, n)).astype(dtype)
+    whole = resample(x, orig_sample_rate=16000 * down, target_sample_rate=16000)
+    for a in range(block - 9, block + 10, 3):
+        np.testing.assert_array_equal(_streamed(x, down, [a, a + block // 2 + 1]), whole, err_msg=f"a={a}")
+
+
+@pytest.mark.parametrize("down", [2, 3, 4])
+def test_folded_decimator_overflowed_pairs_fall_back(down):
+    """Near float32's largest value a folded pair sum overflows though the output fits: those
+    outputs are recomputed plainly (finite, equal to float64 to rounding), one-shot and streamed alike."""
+    t = (np.arange(6000) + 0.5) / 48000
+    square = np.sign(np.sin(2 * np.pi * 97.0 * t))
+    x = np.stack([square, -square]) * 2.0**127  # pairs of equal signs: 2**128 overflows float32
+    x32 = x.astype(np.float32)
+    plan = Plan(Fraction(1, down), np.float32)
+    ref = _decimation_reference(x, down, plan)
+    assert np.max(np.abs(ref)) < np.finfo(np.float32).max
+    out = resample(x32, orig_sample_rate=16000 * down, target_sample_rate=16000)
+    np.testing.assert_allclose(out / 2.0**127, ref / 2.0**127, rtol=0, atol=1e-5)
+    for cut in (1, 999, 3001):
+        np.testing.assert_array_equal(_streamed(x32, down, [cut]), out)

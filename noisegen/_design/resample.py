@@ -20,6 +20,7 @@ import numpy as np
 from .._core.diskcache import cached_array, source_digest
 from .._core.errors import ParameterError
 from .._core.validation import MAX_RATE_FACTOR, check_sample_rate
+from .._kernels.cpu import decimate as cpu_decimate
 from .._kernels.cpu import resample as cpu_kernels
 
 _SOURCE = source_digest(__file__)  # designs cached on disk are redone when this file changes
@@ -288,6 +289,43 @@ def decimation_table(down: int, dtype_char: str):
     return FilterSpec(spec.fc, spec.half_width, spec.beta, half, n_taps), table
 
 
+def folded_chains(row, half: int, down: int, lanes: int):
+    """``(chains, taps, lead, reach, h)`` of :func:`noisegen._kernels.cpu.decimate.decimate`, or None.
+
+    ``row`` holds a symmetric filter of ``2 half - 1`` taps centred on tap
+    ``half - 1`` (zeros after it; None when it is not exactly symmetric).
+    The pair at distance ``d`` adds ``x[down k - d]`` (phase ``-d mod down``,
+    element ``k + floor(-d / down)``) to ``x[down k + d]`` (phase ``d mod
+    down``, element ``k + floor(d / down)``). Distances ``lanes * down``
+    apart keep their phases and move their elements by one whole vector:
+    they form the chains of :data:`~noisegen._kernels.cpu.decimate.STEPS`
+    pairs (the last of a run padded with zero taps; the equiripple designs
+    need none). ``chains[c]`` = ``(phase_a, element_a, phase_b, element_b)``
+    of the chain's first pair; ``lead`` and ``reach`` are the phase elements
+    read before output ``k`` and after it (+1).
+    """
+    n = 2 * half - 1
+    h = row[:n]
+    if n > row.shape[0] or np.any(row[n:] != 0) or not np.array_equal(h, h[::-1]):
+        return None
+    steps = cpu_decimate.STEPS
+    chains, taps = [], []
+    for d0 in range(1, lanes * down + 1):
+        run = list(range(d0, half, lanes * down))
+        for s in range(0, len(run), steps):
+            d = run[s]
+            chains.append(((-d) % down, (-d) // down, d % down, d // down))
+            part = [h[half - 1 + e] for e in run[s : s + steps]]
+            taps += part + [0.0] * (steps - len(part))
+    chains = np.array(chains, dtype=np.int64).reshape(-1, 4)
+    lead = max(0, int(np.max(lanes * (steps - 1) - chains[:, 1], initial=0)))
+    reach = int(np.max(chains[:, 3] + lanes * (steps - 1), initial=0)) + 1
+    taps, h = np.array(taps, dtype=row.dtype), np.array(h)
+    for a in (chains, taps, h):
+        a.flags.writeable = False
+    return chains, taps, lead, reach, h
+
+
 # ----------------------------------------------------------------------------- plans
 
 #: Largest ``up`` (after gcd reduction) handled with one exact row per phase.
@@ -310,11 +348,15 @@ class Plan:
             if abs(float(approx) - ratio) <= 1e-12 * ratio:
                 frac = approx
         self.rational = frac.numerator <= MAX_RATIONAL_PHASES
+        self.fold = None  # folded_chains of an integer decimator
         scale = min(1.0, float(frac))
         if self.rational:
             self.up, self.down = frac.numerator, frac.denominator
             if self.up == 1:
                 designed = decimation_table(self.down, dtype.char)
+                if designed is not None:  # symmetric: pairs of inputs added, then weighed once
+                    lanes = cpu_decimate.VECTOR_BYTES // dtype.itemsize
+                    self.fold = folded_chains(designed[1][0], designed[0].half, self.down, lanes)
             else:
                 designed = equiripple_polyphase(self.up, self.down, dtype.char)
             self.spec, self.table = designed or kaiser_table(self.up, self.up, PASSBAND * scale, scale, dtype.char)
@@ -340,7 +382,11 @@ class Plan:
             self.padded[:, 8 : 8 + row_len] = self.table[:, :row_len]
         self.reach = width - self.half  # inputs read after the instant, + 1
         self.lead = -(-(self.half + 7) // 8) * 8  # zeros before input 0: a multiple of 8
-        if self.rational:  # inputs one full set of the kernel's slot groups reads
+        if self.fold is not None:  # staged phases of one group of outputs
+            lead, reach = self.fold[2], self.fold[3]
+            group = cpu_decimate.VECTORS * cpu_decimate.VECTOR_BYTES // dtype.itemsize
+            self.group_inputs = self.down * (-(-(group + lead + reach) // 16) * 16 + 16)
+        elif self.rational:  # inputs one full set of the kernel's slot groups reads
             k = cpu_kernels
             self.group_inputs = k.SLOTS * k._slot_period(self.down) * self.down + self.padded.shape[1] + 16
 
@@ -367,10 +413,16 @@ class Plan:
         """First input index that outputs ``k ..`` can read (a multiple of 8)."""
         return (self.index(k) + 1 - self.half - 7) // 8 * 8
 
-    def run(self, xp, offset, k0, out):
-        """Outputs ``k0 ..`` into ``out[c, :]``; ``xp[c, 0]`` is input ``offset`` (see :func:`_aligned_zeros`).
-        Returns their sum (NaN or inf when one of them is)."""
+    def run(self, xp, offset, k0, out, scratch=None):
+        """Outputs ``k0 ..`` into ``out[c, :]``; ``xp[c, 0]`` is input ``offset`` (see :func:`_aligned_zeros`),
+        zero outside it for a decimator. ``scratch``: a buffer of at least ``group_inputs``
+        (allocated when None). Returns their sum (NaN or inf when one of them is)."""
         k = cpu_kernels
+        if self.fold is not None:
+            if scratch is None:
+                scratch = np.empty(self.group_inputs, dtype=xp.dtype)
+            chains, taps, lead, reach, h = self.fold
+            return cpu_decimate.decimate(xp, offset, k0, self.down, self.half, chains, taps, lead, reach, h, scratch, out)
         if self.rational:
             return k.resample_rational(xp, offset, k0, self.up, self.down, self.half, self.padded, out)
         return k.resample_interp(xp, offset, k0, self.step, self.half, N_PHASES, self.table, out)

@@ -11,6 +11,10 @@ So one output computed alone or as one of twelve has the same bits (what
 keeps the streaming resampler equal to the one-shot one), and the twelve
 lane sums of a group are formed by shuffles across the accumulators instead
 of one horizontal reduction each (measured speed-ups: bench/KERNELS.md).
+
+:func:`folded_fir` is the other layout: consecutive outputs of a symmetric
+FIR side by side in the lanes of a vector (on deinterleaved input, for the
+integer decimator), so no lane sums at all.
 """
 
 from __future__ import annotations
@@ -124,5 +128,105 @@ def dot_products(typingctx, x, x_starts, h, h_starts, n):
                 builder.store(builder.call(fmuladd, [tap, load(xs[k], j), builder.load(acc)]), acc)
         sums = _lane_sums(builder, [builder.load(acc) for acc in accs], lanes)
         return context.make_tuple(builder, signature.return_type, sums)
+
+    return sig, codegen
+
+
+#: Accumulators of :func:`folded_fir` (vectors of outputs side by side; 3 x 8 window
+#: vectors and 8 accumulators fit the 32 vector registers of AVX-512 machines).
+FIR_VECTORS = 8
+#: Pairs per chain of :func:`folded_fir` (unrolled).
+FIR_STEPS = 5
+
+
+@intrinsic
+def folded_fir(typingctx, p, a_starts, b_starts, taps, centre, centre_tap, out, o):
+    """``FIR_VECTORS`` vectors of outputs of a symmetric FIR on deinterleaved input, side by side.
+
+    Lane ``l`` of vector ``r`` (output ``i = r * lanes + l``) is::
+
+        centre_tap * p[centre + i]
+          + sum over chains c, steps t of  taps[c * FIR_STEPS + t]
+              * (p[a_starts[c] + i - lanes * t] + p[b_starts[c] + i + lanes * t])
+
+    accumulated in that order (chain by chain, step by step), each pair
+    added first and then multiply-added. Both members of a pair are forward
+    loads, and a chain's steps move its two windows by one whole vector, so
+    the vectors loaded for one output vector serve its neighbours at the next
+    step: a chain of ``FIR_STEPS`` steps loads ``2 (FIR_VECTORS + FIR_STEPS
+    - 1)`` vectors for ``2 FIR_STEPS FIR_VECTORS`` adds and multiply-adds.
+    Every output has the same arithmetic whatever its position. Writes
+    ``out[o : o + FIR_VECTORS * lanes]``; returns the sum of those outputs.
+    Nothing is checked: the caller keeps every load inside ``p``.
+    """
+    arrays = (p, a_starts, b_starts, taps, out)
+    if not all(isinstance(a, types.Array) and a.ndim == 1 for a in arrays):
+        return None
+    if not isinstance(p.dtype, types.Float) or taps.dtype != p.dtype or out.dtype != p.dtype:
+        return None
+    if not all(isinstance(t, types.Integer) for t in (a_starts.dtype, b_starts.dtype, centre, o)):
+        return None
+    sig = p.dtype(p, a_starts, b_starts, taps, centre, centre_tap, out, o)
+
+    def codegen(context, builder, signature, args):
+        pty, aty, bty, tty, cty, ctty, oty, ity = signature.args
+        fty = context.get_value_type(pty.dtype)
+        size = context.get_abi_sizeof(fty)
+        lanes = VECTOR_BYTES // size
+        vty = ir.VectorType(fty, lanes)
+        i64 = ir.IntType(64)
+        fmuladd = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vty, [vty] * 3), f"llvm.fmuladd.v{lanes}f{8 * size}"
+        )
+
+        def data(array_type, value):
+            return context.make_array(array_type)(context, builder, value).data
+
+        pd, ad, bd, td = (data(t, v) for t, v in zip((pty, aty, bty, tty), args[:4]))
+        od = data(oty, args[6])
+
+        def as64(value, ty):
+            return context.cast(builder, value, ty, types.int64)
+
+        def load(index):  # unaligned vector at p[index]
+            return builder.load(builder.bitcast(builder.gep(pd, [index]), vty.as_pointer()), align=size)
+
+        def splat(scalar):
+            v = builder.insert_element(ir.Constant(vty, ir.Undefined), scalar, ir.Constant(_I32, 0))
+            return builder.shuffle_vector(v, v, _mask([0] * lanes))
+
+        def at(index, k):
+            return builder.add(index, ir.Constant(i64, k))
+
+        centre = as64(args[4], cty)
+        mid = splat(context.cast(builder, args[5], ctty, pty.dtype))
+        accs = [cgutils.alloca_once_value(builder, builder.fmul(mid, load(at(centre, r * lanes))))
+                for r in range(FIR_VECTORS)]
+        n_chains = builder.extract_value(context.make_array(aty)(context, builder, args[1]).shape, 0)
+        with cgutils.for_range(builder, n_chains) as loop:
+            c = loop.index
+            a0 = as64(builder.load(builder.gep(ad, [c])), aty.dtype)
+            b0 = as64(builder.load(builder.gep(bd, [c])), bty.dtype)
+            t0 = builder.mul(c, ir.Constant(i64, FIR_STEPS))
+            a_vecs, b_vecs = {}, {}  # window vectors by their index q (in whole vectors), loaded once
+            vals = [builder.load(acc) for acc in accs]
+            for t in range(FIR_STEPS):
+                tap = splat(builder.load(builder.gep(td, [at(t0, t)])))
+                for r in range(FIR_VECTORS):
+                    qa, qb = r - t, r + t
+                    if qa not in a_vecs:
+                        a_vecs[qa] = load(at(a0, qa * lanes))
+                    if qb not in b_vecs:
+                        b_vecs[qb] = load(at(b0, qb * lanes))
+                    vals[r] = builder.call(fmuladd, [tap, builder.fadd(a_vecs[qa], b_vecs[qb]), vals[r]])
+            for acc, v in zip(accs, vals):
+                builder.store(v, acc)
+        vals = [builder.load(acc) for acc in accs]
+        base = as64(args[7], ity)
+        total = None
+        for r, v in enumerate(vals):
+            builder.store(v, builder.bitcast(builder.gep(od, [at(base, r * lanes)]), vty.as_pointer()), align=size)
+            total = v if total is None else builder.fadd(total, v)
+        return _lane_sums(builder, [total], lanes)[0]
 
     return sig, codegen
