@@ -14,7 +14,8 @@ from scipy.signal import resample_poly
 
 import noisegen
 from noisegen import AugmentStream, NoisegenWarning, ParameterError
-from noisegen.transforms import AddColoredNoise, Compose, Gain, PolarityInversion, SpeedPerturb
+from noisegen.transforms import (AddColoredNoise, ApplyImpulseResponse, Compose, Gain, OneOf, PitchShift,
+                                 PolarityInversion, SpeedPerturb, TimeStretch)
 
 SR = 16000
 SPEECH = ("cmu_arctic_us_aew_a0001.wav", "cmu_arctic_us_axb_a0005.wav", "common_voice_en_17299458.wav",
@@ -266,14 +267,36 @@ def test_len_refuses_what_cannot_be_known(corpus):
     for stream, why in (
         (AugmentStream(files, None, sample_rate=SR, epochs=None), "endless"),
         (AugmentStream(iter([np.ones(5)]), None, sample_rate=SR, shuffle=False), "one-pass"),
-        (AugmentStream(files, Compose([Gain(p=1.0), SpeedPerturb(p=1.0)]), sample_rate=SR, chunk_s=1.0),
-         "SpeedPerturb changes each item's length"),
     ):
         with pytest.raises(TypeError, match=why):
             len(stream)
     # whole items: one chunk per item whatever their augmented length
     stream = AugmentStream(files, SpeedPerturb(p=1.0), sample_rate=SR, rng=0)
     assert len(stream) == len(list(stream)) == 4
+
+
+@pytest.mark.parametrize("pipeline", [
+    Compose([Gain(p=1.0), SpeedPerturb(p=1.0)]),
+    OneOf([SpeedPerturb(factors=(0.8, 1.25), p=1.0), TimeStretch(p=1.0), PitchShift(p=1.0)], p=0.7),
+    Compose([TimeStretch(min_rate=0.5, max_rate=2.0, p=0.5), ApplyImpulseResponse([np.hanning(801)], keep_tail=True,
+                                                                                  p=0.5)]),
+], ids=["speed", "one-of", "stretch+tail"])
+@pytest.mark.parametrize("chunk_s,hop_s", [(0.5, None), (0.3, 0.7), (1.0, 0.25)])
+def test_len_is_exact_for_pipelines_that_change_lengths(corpus, pipeline, chunk_s, hop_s):
+    # each item's parameters are drawn from its length (the key its iteration uses): the count is exact
+    # for every epoch, rank and resume point
+    manifest = write_manifest(corpus / "m.csv", ROWS)
+    for world in (1, 2):
+        for rank in range(world):
+            stream = AugmentStream(manifest, pipeline, sample_rate=SR, chunk_s=chunk_s, hop_s=hop_s, rng=3,
+                                   epochs=2, rank=rank, world_size=world)
+            for _ in range(2):  # two passes: four epochs, shuffled anew
+                n = len(stream)
+                assert n == len(list(stream))
+            it = iter(stream)
+            for _ in range(3):
+                next(it)
+            assert len(stream) == len(list(it))  # what is left of the pass
 
 
 torch_workers = pytest.mark.parametrize("num_workers", [0, 1, 2])

@@ -60,6 +60,7 @@ from ..cuda import augment_batch
 from ..cuda.stream import cuda_batch_params, cuda_stages
 from .batch import Batch, Chunk, collate, chunk_starts, cut_chunk  # noqa: F401  (re-exported)
 from .length import Batches, chunks_per_item, length_changer
+from ..transforms.shape import SignalShape
 from .items import _FileItems, list_items, prepare_array  # noqa: F401  (_FileItems: tests spy on its load)
 from .order import epoch_order
 from .long_items import long_chunks, long_source
@@ -184,7 +185,8 @@ class AugmentStream:
         self._chunk = 0      # chunks of that item already produced
         self._pass_end = None  # epoch where the pass under way stops (None: no pass under way)
         self._reported: set[str] = set()
-        self._counts = None  # chunks of each item, from headers (see __len__)
+        self._sizes = None  # samples of each item, from headers (see __len__)
+        self._drawn_sizes = {}  # epoch -> {item: samples after a length-changing pipeline}
         if pipeline is not None:
             pipeline.prepare(self.sample_rate)  # load noises/RIRs once, before workers fork
 
@@ -258,7 +260,13 @@ class AugmentStream:
         at ``sample_rate`` (the resampled length), cut into chunks as the
         stream cuts them (``chunk_s``, ``hop_s``, a last partial chunk),
         over the epochs of the pass and this shard's items (its rank and,
-        inside a DataLoader worker, its worker). Items that cannot be read
+        inside a DataLoader worker, its worker). With ``chunk_s`` and a
+        pipeline that changes lengths (SpeedPerturb, TimeStretch,
+        ApplyImpulseResponse with ``keep_tail=True``), chunks are cut from
+        the augmented item: each item's parameters for the epoch are drawn
+        from its length alone, with the key its iteration uses, and its
+        output length follows from them (:meth:`Transform.output_length`),
+        so the count stays exact. Items that cannot be read
         count nothing, as they yield nothing; a file whose samples turn out
         to be NaN or inf (only seen when it is read) is counted but skipped.
 
@@ -266,18 +274,14 @@ class AugmentStream:
         ------
         TypeError
             The length is unknowable in advance: an endless stream
-            (``epochs=None``), a one-pass iterable source, or ``chunk_s``
-            with a pipeline that changes the length of its input
-            (SpeedPerturb, TimeStretch, ApplyImpulseResponse with
-            ``keep_tail=True``) on the CPU, where chunks are cut from the
-            augmented item.
+            (``epochs=None``) or a one-pass iterable source.
         """
         shard, n_shards = self.shard()
         return self._pass_length(shard, n_shards)
 
     def _pass_length(self, shard, n_shards, epoch=None):
         """Chunks of a pass on a shard: the rest of the pass under way (epoch None), or a fresh pass from ``epoch``."""
-        counts = self._chunk_counts()
+        self._check_countable()
         if epoch is None:
             first, position, skip = self._epoch, self._position, self._chunk
             end = self._pass_end if self._pass_end is not None else first + self.epochs
@@ -287,24 +291,44 @@ class AugmentStream:
         for e in range(first, end):
             order = epoch_order(self._items, self._key, e, self.shuffle)
             mine = order.positions(shard, n_shards, position)  # as _epoch_items deals them
-            total += int(counts[order.items[mine]].sum()) - (skip if mine.size and mine[0] == position else 0)
+            counts = chunks_per_item(self._item_sizes(e, order.items[mine]), self._chunk_n, self._hop_n)
+            total += int(counts.sum()) - (skip if mine.size and mine[0] == position else 0)
             position = skip = 0
         return total
 
-    def _chunk_counts(self) -> np.ndarray:
-        """Chunks of each item per epoch (cached)."""
-        changer = None if self._chunk_n is None or self.device != "cpu" else length_changer(self.pipeline)
+    def _check_countable(self):
         why = ("the stream is endless (epochs=None)" if self.epochs is None
-               else "a one-pass iterable source has no length (pass a list)" if self._items is None
-               else f"the pipeline's {changer} changes each item's length before chunk_s cuts it into chunks, "
-                    "so the count is only known once each item is augmented" if changer is not None else None)
+               else "a one-pass iterable source has no length (pass a list)" if self._items is None else None)
         if why is not None:
             raise TypeError(f"len(AugmentStream) is unknown: {why}")
-        if self._counts is None:
-            sizes = np.array([self._items.n_samples(i, self.sample_rate) for i in range(len(self._items))],
-                             dtype=np.int64)
-            self._counts = chunks_per_item(sizes, self._chunk_n, self._hop_n)
-        return self._counts
+
+    def _item_sizes(self, epoch, items) -> np.ndarray:
+        """Samples each of ``items`` gives in ``epoch``, at ``sample_rate``, after the pipeline when
+        chunks are cut from its output and it changes lengths (from the drawn parameters)."""
+        if self._sizes is None:  # from the headers, once
+            self._sizes = np.array([self._items.n_samples(i, self.sample_rate) for i in range(len(self._items))],
+                                   dtype=np.int64)
+        sizes = self._sizes[items]
+        if self._chunk_n is None or self.device != "cpu" or length_changer(self.pipeline) is None:
+            return sizes
+        # Draw each item's parameters from its length alone, as its iteration will (same key), and
+        # take the pipeline's output length for them; kept for the last few epochs asked.
+        drawn = self._drawn_sizes.setdefault(epoch, {})
+        while len(self._drawn_sizes) > 4:
+            self._drawn_sizes.pop(next(iter(self._drawn_sizes)))
+        out = np.empty_like(sizes)
+        for j, (item, n) in enumerate(zip(items.tolist(), sizes.tolist())):
+            if item not in drawn:
+                drawn[item] = self._augmented_length(epoch, item, n)
+            out[j] = drawn[item]
+        return out
+
+    def _augmented_length(self, epoch, item, n):
+        if n == 0:
+            return 0
+        gen = np.random.default_rng(derive_key(self._key, epoch, item))
+        params = self.pipeline.draw_params(SignalShape((n,)), sample_rate=self.sample_rate, rng=gen)
+        return self.pipeline.output_length(n, self.sample_rate, params)
 
     # -- iteration ---------------------------------------------------------------
     def __iter__(self):
