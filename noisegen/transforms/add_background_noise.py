@@ -11,7 +11,8 @@ from .._core.labels import about, warn
 from .._core.errors import ParameterError
 from ..audio.bank import NoiseBank
 from .._design.snr import MAX_SNR_DB, MIN_SNR_DB
-from .base import Transform, draw_uniform, index_param, int_param, real_param, uniform_range
+from .base import Transform
+from .params import draw_uniform, index_param, int_param, real_param, uniform_range
 from .normalize import measure_level
 from .shape import SignalShape
 from .. import effects

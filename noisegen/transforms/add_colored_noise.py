@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .._core.validation import check_real
 from .._design.snr import MAX_SNR_DB, MIN_SNR_DB
-from .base import Transform, draw_seed, draw_uniform, real_param, seed_param, uniform_range
+from .base import Transform
+from .params import draw_seed, draw_uniform, real_param, seed_param, uniform_range
 from .. import effects, synth
 
 __all__ = ["AddColoredNoise"]

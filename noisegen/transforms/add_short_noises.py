@@ -8,7 +8,8 @@ import numpy as np
 
 from .._core.errors import ParameterError
 from .._design.snr import MAX_SNR_DB, MIN_SNR_DB
-from .base import Transform, draw_seed, seed_param, uniform_range
+from .base import Transform
+from .params import draw_seed, seed_param, uniform_range
 from ..audio.bank import NoiseBank
 from .. import effects
 

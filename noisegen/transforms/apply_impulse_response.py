@@ -6,7 +6,8 @@ import numpy as np
 
 from .._core.errors import ParameterError
 from .._core.validation import check_real, check_sample_rate
-from .base import Transform, index_param
+from .base import Transform
+from .params import index_param
 from ..audio.bank import NoiseBank
 from .room_simulator import as_room_simulator, early_target
 from ..effects.reverb_blocks import convolve_partitioned

@@ -34,17 +34,7 @@ import os
 
 import numpy as np
 
-from .._core.validation import (
-    show_value,
-    check_audio,
-    check_duration,
-    check_int,
-    check_probability,
-    check_range,
-    check_rate_factor,
-    check_real,
-    check_sample_rate,
-)
+from .._core.validation import show_value, check_audio, check_probability, check_sample_rate
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
 from .shape import SignalShape
@@ -54,8 +44,6 @@ __all__ = ["Transform", "load_pipeline"]
 
 _REGISTRY: dict[str, type] = {}
 
-#: Upper bound (exclusive) of the ``seed`` ints transforms draw for effects.
-SEED_BOUND = 1 << 63
 #: Deepest nesting of dicts and lists a pipeline config may have (32 levels of compositions).
 MAX_PIPELINE_DEPTH = 64
 
@@ -355,62 +343,6 @@ class Transform:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self._config().items())
         return f"{type(self).__name__}({args})"
-
-
-def uniform_range(min_value, max_value, min_name, max_name, *, low=None, high=None):
-    """Validated ``(min, max)`` for a uniform draw (``min <= max``)."""
-    return check_range(min_value, max_value, min_name, max_name, low=low, high=high)
-
-
-def draw_uniform(gen, low: float, high: float) -> float:
-    """One uniform draw in ``[low, high]`` as a Python float (exact when equal)."""
-    return float(low) if low == high else float(gen.uniform(low, high))
-
-
-def draw_seed(gen) -> int:
-    """A seed for the randomness inside an effect, recorded in ``last_params``."""
-    return int(gen.integers(0, SEED_BOUND))
-
-
-# Checks of recorded parameters, for ``_param_checks``: each returns ``check(value, name)``.
-
-
-def real_param(low=None, high=None, **bounds):
-    """A finite real, optionally in ``[low, high]`` (``check_real``'s keywords)."""
-    return lambda value, name: check_real(value, name, low=low, high=high, **bounds)
-
-
-def int_param(low=None, high=None):
-    """An integer, optionally in ``[low, high]``."""
-    return lambda value, name: check_int(value, name, low=low, high=high)
-
-
-def index_param(count):
-    """An index into a collection of ``count`` items."""
-    return int_param(0, count - 1)
-
-
-def seed_param():
-    """A seed as :func:`draw_seed` records it."""
-    return int_param(0, SEED_BOUND - 1)
-
-
-def rate_param():
-    """A rate or factor in ``[1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR]``."""
-    return check_rate_factor
-
-
-def frequency_param(sample_rate):
-    """A frequency strictly inside ``(0, sample_rate / 2)``."""
-    return real_param(0.0, sample_rate / 2.0, low_inclusive=False, high_inclusive=False)
-
-
-def seconds_param(sample_rate):
-    """A time in seconds, ``>= 0`` and at most ``MAX_SAMPLES`` samples."""
-    def check(value, name):
-        check_duration(value, name, sample_rate)
-        return float(value)
-    return check
 
 
 def load_pipeline(path_or_dict) -> Transform:

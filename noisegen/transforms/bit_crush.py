@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .base import Transform, int_param, uniform_range
+from .base import Transform
+from .params import int_param, uniform_range
 from .. import effects
 
 __all__ = ["BitCrush"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from .._core.validation import show_value, check_choice
 from ..effects.codec import BITRATE_RANGES, FORMATS, require_format
 from .._core.errors import ParameterError
-from .base import Transform, draw_uniform, real_param, uniform_range
+from .base import Transform
+from .params import draw_uniform, real_param, uniform_range
 from .. import effects
 
 __all__ = ["Codec"]

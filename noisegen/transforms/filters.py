@@ -12,7 +12,8 @@ import math
 
 from ..effects import filters
 from .._core.validation import check_int
-from .base import Transform, draw_uniform, frequency_param, real_param, uniform_range
+from .base import Transform
+from .params import draw_uniform, frequency_param, real_param, uniform_range
 
 __all__ = ["LowPassFilter", "HighPassFilter", "BandPassFilter", "BandStopFilter", "PeakingEQ", "LowShelf", "HighShelf"]
 

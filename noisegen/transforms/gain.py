@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .. import effects
-from .base import Transform, draw_uniform, real_param, uniform_range
+from .base import Transform
+from .params import draw_uniform, real_param, uniform_range
 
 __all__ = ["Gain"]
 

@@ -8,7 +8,8 @@ import numpy as np
 
 from .._core.validation import check_choice
 from .._core.labels import warn
-from .base import Transform, draw_uniform, real_param, uniform_range
+from .base import Transform
+from .params import draw_uniform, real_param, uniform_range
 
 __all__ = ["Normalize"]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .._core.validation import check_choice, check_real
 from ..effects.packet_loss import CONCEALMENTS, check_burst
-from .base import Transform, draw_seed, draw_uniform, real_param, seed_param, uniform_range
+from .base import Transform
+from .params import draw_seed, draw_uniform, real_param, seed_param, uniform_range
 from .. import effects
 
 __all__ = ["PacketLoss"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 from .._core.validation import MAX_RATE_FACTOR
-from .base import Transform, draw_uniform, real_param, uniform_range
+from .base import Transform
+from .params import draw_uniform, real_param, uniform_range
 from .. import effects
 
 __all__ = ["PitchShift"]

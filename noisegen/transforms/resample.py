@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._core.validation import MAX_RATE_FACTOR
-from .base import Transform, int_param, uniform_range
+from .base import Transform
+from .params import int_param, uniform_range
 from .. import effects
 
 __all__ = ["Resample"]

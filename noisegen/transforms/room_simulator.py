@@ -11,7 +11,8 @@ from .._core.errors import ParameterError
 from .._design import room as design
 from ..effects import rooms
 from .target import fit_length
-from .base import Transform, draw_seed, draw_uniform, real_param, seed_param, uniform_range
+from .base import Transform
+from .params import draw_seed, draw_uniform, real_param, seed_param, uniform_range
 from .. import effects
 from ..effects.reverb_blocks import convolve_partitioned
 

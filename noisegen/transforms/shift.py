@@ -8,7 +8,8 @@ import numpy as np
 
 from .._core.validation import MAX_SAMPLES, check_choice, check_real
 from .._core.errors import ParameterError
-from .base import Transform, draw_uniform, int_param, uniform_range
+from .base import Transform
+from .params import draw_uniform, int_param, uniform_range
 
 __all__ = ["Shift"]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .._core.validation import check_real
 from .._core.errors import ParameterError
-from .base import Transform, rate_param
+from .base import Transform
+from .params import rate_param
 from .. import effects
 
 __all__ = ["SpeedPerturb"]

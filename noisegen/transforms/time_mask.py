@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .. import effects
 from .._core.validation import check_real
-from .base import Transform, draw_uniform, seconds_param, uniform_range
+from .base import Transform
+from .params import draw_uniform, seconds_param, uniform_range
 
 __all__ = ["TimeMask"]
 
