@@ -194,6 +194,13 @@ def test_cli_writes_shards_and_checks_its_flags(in_dir, tmp_path, capsys):
     assert [m.name for m, _ in members(out / "shard-000000.tar")][:2] == ["a_aug0.flac", "a_aug0.json"]
     assert main(["augment", str(in_dir), str(tmp_path / "x"), "--shard-size", "4"]) == 2
     assert "--shard-size needs --output-format webdataset" in capsys.readouterr().err
+    # DESIGN's binding --output-format wav|flac|webdataset: wav and flac write the tree in that format
+    assert main(["augment", str(in_dir), str(tmp_path / "f"), "--output-format", "flac", "--no-progress"]) == 0
+    assert {p.suffix for p in (tmp_path / "f").rglob("*.aug0.*")} == {".flac"}
+    assert main(["augment", str(in_dir), str(tmp_path / "w"), "--output-format", "wav", "--no-progress"]) == 0
+    assert {p.suffix for p in (tmp_path / "w").rglob("*.aug0.*")} == {".wav"}
+    assert main(["augment", str(in_dir), str(tmp_path / "c"), "--output-format", "wav", "--format", "flac"]) == 2
+    assert "contradicts" in capsys.readouterr().err
 
 
 # -- reading -------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ time per OUT_DIR (per shard with --shard). Exit status: 0 all written, 1 some
 inputs failed (see OUT_DIR/failures.jsonl) or a run-time failure (disk full),
 2 usage error (also: OUT_DIR busy), 130 interrupted.
 
+--output-format wav or flac writes the tree in that format (as --format does);
 --output-format webdataset writes WebDataset tar shards instead of the tree:
 OUT_DIR/shard-000000.tar, shard-000001.tar, ... of --shard-size samples each
 (KEY.wav or KEY.flac, per --format, plus KEY.json with the input and the
@@ -104,9 +105,10 @@ def add_parser(subparsers):
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs that differ")
     p.add_argument("--blockwise-min-s", type=float, default=60.0, metavar="S",
                    help="process inputs longer than S seconds in blocks, in bounded memory (default 60)")
-    p.add_argument("--format", choices=("wav", "flac"), default="wav", help="output format (default wav)")
-    p.add_argument("--output-format", choices=("files", "webdataset"), default="files",
-                   help="a tree of audio files (default) or WebDataset tar shards")
+    p.add_argument("--format", choices=("wav", "flac"), default=None,
+                   help="audio format of the files, or of the tar members (default wav)")
+    p.add_argument("--output-format", choices=("wav", "flac", "webdataset"), default=None,
+                   help="a tree of wav (default) or flac files, or WebDataset tar shards")
     p.add_argument("--shard-size", type=_positive_int(1), default=None, metavar="N",
                    help="with --output-format webdataset: samples per tar (default 1000)")
     p.add_argument("--subtype", choices=("PCM_16", "FLOAT"), default="PCM_16", help="sample format (default PCM_16)")
@@ -126,6 +128,8 @@ def _check_args(args) -> str | None:
     if args.config is not None and (args.noise_dir or args.rir_dir or args.snr_db):
         return ("--config cannot be combined with --noise-dir, --rir-dir or --snr-db "
                 "(put those transforms in the config)")
+    if args.output_format in ("wav", "flac") and args.format not in (None, args.output_format):
+        return f"--format {args.format} contradicts --output-format {args.output_format}"
     if args.shard_size is not None and args.output_format != "webdataset":
         return "--shard-size needs --output-format webdataset"
     if args.shard is not None and args.output_format == "webdataset":
@@ -169,9 +173,11 @@ def run(args) -> int:
     try:
         summary = augment_folder(
             args.in_dir, args.out_dir, pipeline=pipeline, copies=args.copies, sample_rate=args.sample_rate,
-            workers=args.workers, seed=args.seed, shard=args.shard, overwrite=args.overwrite, format=args.format,
+            workers=args.workers, seed=args.seed, shard=args.shard, overwrite=args.overwrite,
+            format=args.format or (args.output_format if args.output_format in ("wav", "flac") else "wav"),
             subtype=args.subtype, progress=args.progress,
-            engine=args.engine, ray_address=args.ray_address, output_format=args.output_format,
+            engine=args.engine, ray_address=args.ray_address,
+            output_format="webdataset" if args.output_format == "webdataset" else "files",
             shard_size=args.shard_size, blockwise_min_s=args.blockwise_min_s,
         )
     except KeyboardInterrupt:
