@@ -1,9 +1,11 @@
 """Shared fixtures: real audio from ``data/`` (always there) and from
-``../shared/data`` (used when present, skipped otherwise)."""
+``../shared/data`` (used when present, skipped otherwise); :func:`import_bench`."""
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 SHARED = Path(os.environ.get("NOISEGEN_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def import_bench(name: str):
+    """``bench.<name>`` from the checkout (``bench/`` is not installed), without leaking the
+    thread pins ``bench._harness`` sets in the environment into the test process."""
+    saved = dict(os.environ)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    try:
+        return importlib.import_module(f"bench.{name}")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ harness's ratio/skip logic and its quality measures."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
@@ -13,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import import_bench
+
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRED_KEYS = {"op", "params", "library", "clip_s", "xrt", "compile_s", "quality"}
 
@@ -20,13 +21,7 @@ REQUIRED_KEYS = {"op", "params", "library", "clip_s", "xrt", "compile_s", "quali
 @pytest.fixture(scope="module")
 def h():
     """bench._harness, imported without leaking its thread pins into this process's environment."""
-    saved = dict(os.environ)
-    sys.path.insert(0, str(ROOT))
-    try:
-        return importlib.import_module("bench._harness")
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    return import_bench("_harness")
 
 
 def _run_bench(tmp_path, *args, timeout=300):

@@ -5,26 +5,16 @@ a memory bound, not a timing."""
 
 from __future__ import annotations
 
-import importlib
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import import_bench
 
 
 @pytest.fixture(scope="module")
 def bench_memory():
-    """bench.bench_memory from the checkout (bench/ is not installed), without leaking its thread pins."""
-    saved = dict(os.environ)
-    sys.path.insert(0, str(ROOT))
-    try:
-        return importlib.import_module("bench.bench_memory")
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    return import_bench("bench_memory")
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import noisegen
+from conftest import import_bench
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -196,14 +197,7 @@ def test_resampling_designs_load_from_disk_without_scipy_signal_and_equal_a_fres
 
 
 def test_the_startup_bench_is_registered_and_its_snippets_compile():
-    sys.path.insert(0, str(ROOT))
-    saved = dict(os.environ)
-    try:
-        main_ = importlib.import_module("bench.__main__")
-        startup = importlib.import_module("bench.bench_startup")
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    main_, startup = import_bench("__main__"), import_bench("bench_startup")
     assert "startup" in main_.AREAS and startup.cases(None) == []
     compile(startup._FIRST_CHUNK.format(rir="r", noise="n", speech="s"), "first_chunk", "exec")
     compile(startup._IMPORT.format(stmt="import noisegen"), "import", "exec")

@@ -313,7 +313,6 @@ def _run_cuda(batch, noise_array, params, *, sample_rate, band_order, threads=No
             if nz.shape[1] != t or nz.shape[0] not in (1, b):
                 raise ParameterError(f"noise must have shape ({b}, {t}) or ({t},), got {tuple(nz.shape)}")
         else:
-
             nz = dispatch.cuda_noise_rows(t, betas=params["beta"], keys=params["noise_keys"], dtype=dtype,
                                           threads=threads,
                                           min_freq=check_min_freq(params.get("noise_min_freq_hz"), sample_rate))
@@ -334,7 +333,6 @@ def _run_cuda(batch, noise_array, params, *, sample_rate, band_order, threads=No
             gains[~params["gain_applied"]] = 1
         dispatch.launch(dispatch._kernels("mix").gain_rows, b * t, threads, cur, dispatch._row_array(gains, dtype), cur)
     if "band_hz" in params:
-
         sos = np.stack([design_sos("bandpass", low_hz=lo, high_hz=hi, sample_rate=sample_rate, order=band_order)
                         for lo, hi in params["band_hz"]])
         if "band_applied" in params:  # an identity cascade: y = x exactly

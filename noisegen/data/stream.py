@@ -466,7 +466,6 @@ class AugmentStream:
             yield collate(pending)
 
     def _cuda_batches(self, batch_size, drop_last):
-
         cuda = require_cuda()  # BackendError with the install hint, before any file is read
         pending = []
         for chunk in self._iter(augment=False):
@@ -479,7 +478,6 @@ class AugmentStream:
 
     def _cuda_batch(self, chunks, cuda):
         """Augment raw chunks as one (B, T) device batch; chunks keep their params, not their samples."""
-
         raw = collate(chunks)
         params, band_order, lengths = cuda_batch_params(
             self.pipeline, [c.params for c in chunks], sample_rate=self.sample_rate, lengths=raw.lengths,

@@ -69,7 +69,6 @@ def sos_filter(y, *, sos, zi=None, backend="auto"):
     True
     """
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
-
         return cuda_sos_filter(y, sos=sos, zi=zi)
     y = check_audio(y, "y")
     return _run(y, check_sos(sos), zi, "sos")
@@ -109,7 +108,6 @@ def _run(y, sos, zi, what):
 
 def _apply(y, sos, zi, backend, what):
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
-
         return cuda_sos_filter(y, sos=sos, zi=zi)
     return _run(check_audio(y, "y"), sos, zi, what)
 

@@ -52,7 +52,6 @@ def gain(y, *, gain_db, backend="auto"):
     array([0.5, 0.5, 0.5], dtype=float32)
     """
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
-
         return cuda_gain(y, gain_db=gain_db)
     y = check_audio(y, "y")
     g = check_real(gain_db, "gain_db", low=-120.0, high=120.0)
@@ -99,7 +98,6 @@ def clip(y, *, threshold=1.0, percentile=None, backend="auto"):
     array([1.  , 2.  , 3.  , 3.25])
     """
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
-
         return cuda_clip(y, threshold=threshold, percentile=percentile)
     y = check_audio(y, "y")
     if percentile is not None:
@@ -142,7 +140,6 @@ def bitcrush(y, *, bit_depth, backend="auto"):
     array([ 0. ,  0.5, -1. ])
     """
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
-
         return cuda_bitcrush(y, bit_depth=bit_depth)
     y = check_audio(y, "y")
     bits = check_int(bit_depth, "bit_depth", low=1, high=32)
@@ -191,7 +188,6 @@ def time_mask(y, *, start_s, duration_s, sample_rate, fade_s=0.005, backend="aut
     array([1., 1., 0., 0., 0., 0., 1., 1.])
     """
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
-
         return cuda_time_mask(y, start_s=start_s, duration_s=duration_s, sample_rate=sample_rate, fade_s=fade_s)
     y = check_audio(y, "y")
     sample_rate = check_sample_rate(sample_rate)

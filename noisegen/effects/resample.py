@@ -164,7 +164,6 @@ def resample(y, *, orig_sample_rate, target_sample_rate, backend="auto"):
     (2, 160)
     """
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
-
         return cuda_resample(y, orig_sample_rate=orig_sample_rate, target_sample_rate=target_sample_rate)
     y = check_audio(y, finite=False)  # _apply checks for NaN/inf through its (shorter) output
     orig, target = check_rates(orig_sample_rate, target_sample_rate)

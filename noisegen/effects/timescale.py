@@ -79,7 +79,6 @@ def speed(y, *, factor, sample_rate, backend="auto"):
     (14546,)
     """
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
-
         return cuda_speed(y, factor=factor, sample_rate=sample_rate)
     y = check_audio(y, finite=False)  # _resample_to_length checks for NaN/inf through its output
     factor = check_rate_factor(factor, "factor")

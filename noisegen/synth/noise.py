@@ -231,7 +231,6 @@ def colored_noise(n_samples, *, beta, rng=None, n_channels=None, dtype=np.float3
     check_rng(rng)
     min_freq = check_min_freq(min_freq_hz, sample_rate)
     if resolve_backend(backend, supports_cuda=True) == "cuda":
-
         return cuda_colored_noise(n, beta=beta, rng=rng, n_channels=c, dtype=dtype, min_freq_hz=min_freq_hz,
                                   sample_rate=sample_rate)
     key = resolve_key(rng)

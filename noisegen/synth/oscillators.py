@@ -90,7 +90,6 @@ def _channels(row: np.ndarray, n_channels):
 
 
 def _fill(kernel_name: str, n: int, dtype, *args) -> np.ndarray:
-
     out = np.empty(n, dtype=dtype)
     if n:
         getattr(osc, kernel_name)(out, 0, *args)

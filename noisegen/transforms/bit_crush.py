@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import Transform
-from .params import int_param, uniform_range
+from .params import int_param, int_range
 from .. import effects
 
 __all__ = ["BitCrush"]
@@ -36,10 +36,8 @@ class BitCrush(Transform):
 
     def __init__(self, *, min_bit_depth: int = 5, max_bit_depth: int = 10, p: float = 0.5):
         super().__init__(p=p)
-        lo = int_param(1, 32)(min_bit_depth, "min_bit_depth")
-        hi = int_param(1, 32)(max_bit_depth, "max_bit_depth")
-        uniform_range(lo, hi, "min_bit_depth", "max_bit_depth")
-        self.min_bit_depth, self.max_bit_depth = lo, hi
+        self.min_bit_depth, self.max_bit_depth = int_range(
+            min_bit_depth, max_bit_depth, "min_bit_depth", "max_bit_depth", low=1, high=32)
 
     def randomize(self, y, sample_rate, gen):
         return {"bit_depth": int(gen.integers(self.min_bit_depth, self.max_bit_depth, endpoint=True))}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .._core.validation import check_duration, check_int, check_range, check_rate_factor, check_real
 
-__all__ = ["SEED_BOUND", "uniform_range", "draw_uniform", "draw_seed", "real_param", "int_param", "index_param",
+__all__ = ["SEED_BOUND", "uniform_range", "int_range", "draw_uniform", "draw_seed", "real_param", "int_param", "index_param",
            "seed_param", "rate_param", "frequency_param", "seconds_param"]
 
 #: Upper bound (exclusive) of the ``seed`` ints transforms draw for effects.
@@ -21,6 +21,14 @@ SEED_BOUND = 1 << 63
 def uniform_range(min_value, max_value, min_name, max_name, *, low=None, high=None):
     """Validated ``(min, max)`` for a uniform draw (``min <= max``)."""
     return check_range(min_value, max_value, min_name, max_name, low=low, high=high)
+
+
+def int_range(min_value, max_value, min_name, max_name, *, low, high):
+    """Validated integer ``(min, max)`` (each in ``[low, high]``, ``min <= max``) for an integer draw."""
+    lo = check_int(min_value, min_name, low=low, high=high)
+    hi = check_int(max_value, max_name, low=low, high=high)
+    uniform_range(lo, hi, min_name, max_name)
+    return lo, hi
 
 
 def draw_uniform(gen, low: float, high: float) -> float:

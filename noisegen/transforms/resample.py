@@ -6,7 +6,7 @@ import numpy as np
 
 from .._core.validation import MAX_RATE_FACTOR
 from .base import Transform
-from .params import int_param, uniform_range
+from .params import int_param, int_range
 from .. import effects
 
 __all__ = ["Resample"]
@@ -50,10 +50,8 @@ class Resample(Transform):
 
     def __init__(self, *, min_sample_rate: int = 8000, max_sample_rate: int = 16000, p: float = 0.5):
         super().__init__(p=p)
-        lo = int_param(1, _MAX_RATE)(min_sample_rate, "min_sample_rate")
-        hi = int_param(1, _MAX_RATE)(max_sample_rate, "max_sample_rate")
-        uniform_range(lo, hi, "min_sample_rate", "max_sample_rate")
-        self.min_sample_rate, self.max_sample_rate = lo, hi
+        self.min_sample_rate, self.max_sample_rate = int_range(
+            min_sample_rate, max_sample_rate, "min_sample_rate", "max_sample_rate", low=1, high=_MAX_RATE)
 
     def randomize(self, y, sample_rate, gen):
         rate = int(gen.integers(self.min_sample_rate, self.max_sample_rate, endpoint=True))
