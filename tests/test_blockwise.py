@@ -309,11 +309,18 @@ def test_stream_long_items_spy_no_whole_load(tmp_path, monkeypatch):
     """A long item is never loaded whole (unless its pipeline cannot stream); len() still counts its chunks."""
     src = _inputs(str(tmp_path / "in"))
     monkeypatch.setattr(long_items, "BLOCKWISE_MIN_S", 0.1)
-    loads = []
-    monkeypatch.setattr(noisegen.data.stream._FileItems, "load", lambda *a: loads.append(a))
+    loads, headers = [], []
+    real = noisegen.data.stream._FileItems.load
+
+    def spy(self, i, sample_rate, mono, max_n=None):
+        y = real(self, i, sample_rate, mono, max_n=max_n)
+        (headers if y is None else loads).append(i)  # None: only the header was read
+        return y
+
+    monkeypatch.setattr(noisegen.data.stream._FileItems, "load", spy)
     stream = noisegen.AugmentStream(src, Gain(p=1.0), sample_rate=SR, chunk_s=0.5, rng=0)
     chunks = list(stream)
-    assert not loads and len(chunks) == len(noisegen.AugmentStream(src, Gain(p=1.0), sample_rate=SR, chunk_s=0.5))
+    assert headers and not loads and len(chunks) == len(noisegen.AugmentStream(src, Gain(p=1.0), sample_rate=SR, chunk_s=0.5))
 
 
 def test_rechunk_cuts_the_chunks_of_cut_chunk():

@@ -62,20 +62,25 @@ def _span(path, total, rate, offset_s, duration_s):
     return start, n, rate
 
 
-def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono: bool = True) -> np.ndarray:
+def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono: bool = True,
+                 max_n=None) -> np.ndarray | None:
     """One segment of ``path`` as float32 ``(n,)`` or ``(channels, n)`` at ``sample_rate``.
 
     Only the segment's frames are read (the file is seeked to its first
     frame), as float32, mixed down (:func:`noisegen.audio.io.mix_down`) and
     resampled in float32 with :func:`noisegen.resample` (within float32
     rounding of :func:`noisegen.load`, which works in float64). The output has
-    :func:`resampled_length` of the segment's frames.
+    :func:`resampled_length` of the segment's frames. With ``max_n``, a
+    segment that would give more samples is not read: None (the caller reads
+    it in blocks; the header came with the same open).
     """
     sf = _soundfile()
     check_regular(path)
     try:
         with sf.SoundFile(os.fspath(path)) as f:  # one open: the header, then the frames
             start, n, rate = _span(path, int(f.frames), int(f.samplerate), offset_s, duration_s)
+            if max_n is not None and resampled_length(n, rate, sample_rate) > max_n:
+                return None
             if start:
                 f.seek(start)
             data = f.read(n, dtype="float32", always_2d=True)

@@ -25,6 +25,7 @@ import numpy as np
 
 from .._core.errors import NoisegenError, ParameterError
 from ..audio.blocks import FileBlocks, save_blocks
+from ..audio.segment import resampled_length
 from ..transforms.blockwise import apply_blockwise, blockwise_unsupported
 from ..transforms.shape import SignalShape
 
@@ -38,20 +39,22 @@ _SPILL_FRAMES = 1 << 17
 
 def long_source(path, sample_rate, min_s=BLOCKWISE_MIN_S):
     """A :class:`FileBlocks` of ``path`` when it is longer than ``min_s`` at ``sample_rate`` (None: the
-    file's rate), else None (also for a WAV cut short, whose header overstates its length)."""
+    file's rate), else None (also for a WAV cut short, whose header overstates its length).
+
+    A short file costs one header read: most inputs are short, and are read whole."""
+    import soundfile as sf
+
     try:
-        source = FileBlocks(path, sample_rate=sample_rate or _file_rate(path), mono=False)
+        info = sf.info(os.fspath(path))
+        rate = sample_rate or int(info.samplerate)
+        if resampled_length(int(info.frames), int(info.samplerate), rate) <= min_s * rate:
+            return None
+        source = FileBlocks(path, sample_rate=rate, mono=False)
     except Exception:  # noqa: BLE001 - the one-pass reader reports unreadable files
         return None
     if source.truncated or source.n <= min_s * source.sample_rate:
         return None
     return source
-
-
-def _file_rate(path):
-    import soundfile as sf
-
-    return int(sf.info(os.fspath(path)).samplerate)
 
 
 def _draw(pipeline, source, seed, params):

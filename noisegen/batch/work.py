@@ -48,10 +48,10 @@ def _render(pipeline, y, sample_rate, *, seed=None, params=None, scale=None):
         params = pipeline.last_params
     else:
         out = pipeline.apply_params(y, sample_rate=sample_rate, params=params)
-    if not np.all(np.isfinite(out)):
+    peak = float(np.max(np.abs(out))) if out.size else 0.0  # NaN or inf: some sample is
+    if not np.isfinite(peak):
         raise ValueError("the pipeline produced non-finite samples")
     if scale is None:
-        peak = float(np.max(np.abs(out))) if out.size else 0.0
         scale = PEAK_LIMIT / peak if peak > 1.0 else 1.0
     if scale != 1.0:
         out = (out * np.float32(scale)).astype(out.dtype)

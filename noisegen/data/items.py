@@ -5,7 +5,8 @@ range of each tar, which :mod:`noisegen.data.order` deals out whole.
 Random-access items have ``len``, ``source(i)`` (the chunk's ``source``),
 ``label(i)`` (how a skipped item is named in the stream's warning),
 ``metadata(i)`` (the chunk's ``metadata``), ``load(i, sample_rate, mono)``
-and ``n_samples(i, sample_rate)`` (the loaded length, from headers or shapes,
+(items with ``segment(i)``, files and manifest rows, also take ``max_n``:
+a longer item is not read and gives None) and ``n_samples(i, sample_rate)`` (the loaded length, from headers or shapes,
 0 for an item the stream will skip), which :meth:`AugmentStream.__len__`
 counts with.
 """
@@ -43,11 +44,9 @@ class _FileItems:
     def metadata(self, i):
         return {}
 
-    def load(self, i, sample_rate, mono):
-        # A file already at the target rate is read straight to float32 (the
-        # common case for a prepared corpus); anything else as noisegen.load
-        # reads it (float64, mixdown, noisegen.resample).
-        return read_segment(self.paths[i], sample_rate=sample_rate, mono=mono)
+    def load(self, i, sample_rate, mono, max_n=None):
+        """The file as :func:`read_segment` reads it (None: longer than ``max_n``, not read)."""
+        return read_segment(self.paths[i], sample_rate=sample_rate, mono=mono, max_n=max_n)
 
     def segment(self, i):
         """``(path, offset_s, duration_s)``: the whole file (what :meth:`load` reads)."""

@@ -31,25 +31,36 @@ from ..audio.blocks import FileBlocks
 from ..transforms.blockwise import apply_blockwise, blockwise_unsupported
 from ..transforms.shape import SignalShape
 from .batch import Chunk, chunk_starts, cut_chunk
+from .loading import load_whole, report
 
-__all__ = ["BLOCKWISE_MIN_S", "long_source", "long_chunks", "rechunk"]
+__all__ = ["BLOCKWISE_MIN_S", "blockwise_limit", "long_source", "long_chunks", "rechunk"]
 
 #: Items longer than this many seconds (at the stream's rate) are augmented in blocks.
 BLOCKWISE_MIN_S = 60.0
 
 
-def long_source(stream, item):
-    """The item as a :class:`FileBlocks` when the stream should augment it in blocks, else None."""
+def blockwise_limit(stream):
+    """Samples above which the stream augments an item in blocks (None: it never does).
+
+    The items then take it as ``load(..., max_n=)``: a longer item is not
+    read (None) and :func:`long_source` opens it in blocks; a short one is
+    read with the same open that read its header.
+    """
     items = stream._items
     if (items is None or not hasattr(items, "segment") or stream.pipeline is None or stream.target is not None
             or stream._chunk_n is None or stream.device != "cpu"):
         return None
+    return int(BLOCKWISE_MIN_S * stream.sample_rate)
+
+
+def long_source(stream, item):
+    """The item as a :class:`FileBlocks` when the stream should augment it in blocks, else None."""
+    if blockwise_limit(stream) is None:
+        return None
     try:
-        path, offset_s, duration_s = items.segment(item)
+        path, offset_s, duration_s = stream._items.segment(item)
         if duration_s is not None and duration_s <= BLOCKWISE_MIN_S:
             return None
-        if items.n_samples(item, stream.sample_rate) <= BLOCKWISE_MIN_S * stream.sample_rate:
-            return None  # one header read for a short item
         source = FileBlocks(path, sample_rate=stream.sample_rate, mono=stream.mono,
                             offset_s=offset_s, duration_s=duration_s)
     except Exception:  # noqa: BLE001 - loading the item reports what is wrong with it
@@ -111,7 +122,7 @@ def long_chunks(stream, epoch, item, source, skip):
     gen = np.random.default_rng(derive_key(stream._key, epoch, item))
     params = pipeline.draw_params(SignalShape(shape, np.float32), sample_rate=sr, rng=gen)
     if blockwise_unsupported(pipeline, params, sample_rate=sr) is not None:
-        yield from stream._chunks(epoch, item, stream._load_whole(item), skip)
+        yield from stream._chunks(epoch, item, load_whole(stream, item), skip)
         return
     n_out = pipeline.output_length(source.n, sr, params)
     name = stream._source(item)
@@ -125,4 +136,4 @@ def long_chunks(stream, epoch, item, source, skip):
                 yield Chunk(samples, sr, name, start, length, params, epoch, item, meta, None)
             index += 1
     except (ParameterError, NoisegenError) as exc:
-        stream._report(stream._items.label(item), f"stopped after {index} chunk(s): {exc}")
+        report(stream, stream._items.label(item), f"stopped after {index} chunk(s): {exc}")

@@ -177,10 +177,11 @@ class ManifestItems:
     def metadata(self, i):
         return self.rows[i].metadata
 
-    def load(self, i, sample_rate, mono):
+    def load(self, i, sample_rate, mono, max_n=None):
+        """The row's segment as :func:`read_segment` reads it (None: longer than ``max_n``, not read)."""
         row = self._usable(i)
         return read_segment(row.path, offset_s=row.offset_s, duration_s=row.duration_s, sample_rate=sample_rate,
-                            mono=mono)
+                            mono=mono, max_n=max_n)
 
     def segment(self, i):
         """``(path, offset_s, duration_s)`` of the row (what :meth:`load` reads)."""

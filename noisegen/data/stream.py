@@ -42,7 +42,6 @@ Compose) can run there; see :func:`cuda_batch_params`.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,7 +49,6 @@ import numpy as np
 from .._core.labels import about
 from .._core.validation import check_choice, check_int, check_real, check_sample_rate
 from .._core.errors import ParameterError
-from .._core.errors import NoisegenWarning
 from .._core.backend import require_cuda
 from .._core.rng import derive_key, resolve_key
 from ..transforms.base import Transform
@@ -61,9 +59,10 @@ from ..cuda.stream import cuda_batch_params, cuda_stages
 from .batch import Batch, Chunk, collate, chunk_starts, cut_chunk  # noqa: F401  (re-exported)
 from .length import Batches, chunks_per_item, length_changer
 from ..transforms.shape import SignalShape
-from .items import _FileItems, list_items, prepare_array  # noqa: F401  (_FileItems: tests spy on its load)
+from .items import _FileItems, list_items  # noqa: F401  (_FileItems: tests spy on its load)
 from .order import epoch_order
-from .long_items import long_chunks, long_source
+from .loading import LONG, load_entry, load_whole
+from .long_items import blockwise_limit, long_chunks, long_source
 from ..audio.blocks import FileBlocks
 from .state import check_state, torch_shard
 
@@ -367,46 +366,14 @@ class AugmentStream:
             for position, entry in enumerate(self._iterable):
                 if position < self._position or position % n_shards != shard:
                     continue
-                yield position, position, self._load_entry(position, entry)
+                yield position, position, load_entry(self, position, entry)
 
     def _load(self, item):
         """The item's audio, or a FileBlocks for a long one augmented in blocks (see long_items)."""
-        return long_source(self, item) or self._load_whole(item)
-
-    def _load_whole(self, item):
-        source = self._items.label(item)  # a manifest row: the manifest and the row's line
-        try:
-            y = self._items.load(item, self.sample_rate, self.mono)
-        except ParameterError as exc:  # a bad manifest row, an offset past the end, not a regular file
-            self._report(source, str(exc))
-            return None
-        except Exception as exc:  # noqa: BLE001 - soundfile and friends raise many kinds
-            self._report(source, f"cannot be read ({type(exc).__name__}: {exc})")
-            return None
-        return self._check_loaded(source, y)
-
-    def _load_entry(self, position, entry):
-        source = f"array:{position}"
-        try:
-            y = prepare_array(entry, self.sample_rate, self.mono)
-        except ParameterError as exc:
-            self._report(source, str(exc))
-            return None
-        return self._check_loaded(source, y)
-
-    def _check_loaded(self, source, y):
-        if y.shape[-1] == 0:
-            self._report(source, "holds no samples")
-            return None
-        if not np.isfinite(y).all():
-            self._report(source, "holds NaN or inf samples")
-            return None
+        y = load_whole(self, item, blockwise_limit(self))
+        if y is LONG:
+            y = long_source(self, item) or load_whole(self, item)
         return y
-
-    def _report(self, source, why):
-        if source not in self._reported:
-            self._reported.add(source)
-            warnings.warn(f"AugmentStream: skipping {source!r}: {why}", NoisegenWarning, stacklevel=4)
 
     def _source(self, item):
         return self._items.source(item) if self._items is not None else f"array:{item}"

@@ -1,0 +1,68 @@
+"""How an AugmentStream loads an item: checked whole, or reported once and skipped.
+
+An item that cannot be used (unreadable, a bad manifest row, empty, NaN or
+inf samples) is named once in a NoisegenWarning and skipped; the stream goes
+on. A long item may come back as :data:`LONG` (not read: the stream
+augments it in blocks, see :mod:`noisegen.data.long_items`).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .._core.errors import NoisegenWarning, ParameterError
+from .items import prepare_array
+
+__all__ = ["LONG", "load_whole", "load_entry", "report"]
+
+#: What :func:`load_whole` returns for an item longer than its ``max_n``.
+LONG = object()
+
+
+def load_whole(stream, item, max_n=None):
+    """The item's audio (None: reported and skipped; :data:`LONG`: longer than ``max_n``, not read)."""
+    source = stream._items.label(item)  # a manifest row: the manifest and the row's line
+    try:
+        if max_n is None:
+            y = stream._items.load(item, stream.sample_rate, stream.mono)
+        else:
+            y = stream._items.load(item, stream.sample_rate, stream.mono, max_n=max_n)
+            if y is None:
+                return LONG
+    except ParameterError as exc:  # a bad manifest row, an offset past the end, not a regular file
+        report(stream, source, str(exc))
+        return None
+    except Exception as exc:  # noqa: BLE001 - soundfile and friends raise many kinds
+        report(stream, source, f"cannot be read ({type(exc).__name__}: {exc})")
+        return None
+    return _checked(stream, source, y)
+
+
+def load_entry(stream, position, entry):
+    """An entry of an iterable source, at the stream's rate (None: reported and skipped)."""
+    source = f"array:{position}"
+    try:
+        y = prepare_array(entry, stream.sample_rate, stream.mono)
+    except ParameterError as exc:
+        report(stream, source, str(exc))
+        return None
+    return _checked(stream, source, y)
+
+
+def _checked(stream, source, y):
+    if y.shape[-1] == 0:
+        report(stream, source, "holds no samples")
+        return None
+    if not np.isfinite(y).all():
+        report(stream, source, "holds NaN or inf samples")
+        return None
+    return y
+
+
+def report(stream, source, why):
+    """Warn once per source that the stream skips (some of) it."""
+    if source not in stream._reported:
+        stream._reported.add(source)
+        warnings.warn(f"AugmentStream: skipping {source!r}: {why}", NoisegenWarning, stacklevel=4)
