@@ -321,6 +321,48 @@ def test_trim_db_drops_only_the_decayed_tail(trim_db):
         ApplyImpulseResponse(rirs, trim_db=-3.0)
 
 
+@pytest.mark.parametrize("sample_rate", [8000, 16000, 48000])
+@pytest.mark.parametrize("floor_db", [-40.0, -60.0, -80.0])
+@pytest.mark.parametrize("rt60", [0.2, 0.6])
+def test_trim_stops_where_the_decay_meets_the_noise_floor(sample_rate, floor_db, rt60):
+    # A measured response: a decay into seconds of flat noise. Its cut keeps every 10 ms window
+    # more than 6 dB above the floor, drops only windows within it, and lands within 25 ms of
+    # where the decay's expected level meets floor + 6 dB (the EDC alone keeps the noise).
+    rng = np.random.default_rng(int(sample_rate + rt60 * 10 - floor_db))
+    n = 3 * sample_rate
+    t = np.arange(n) / sample_rate
+    floor = 10 ** (floor_db / 20)
+    h = rng.standard_normal(n) * (10 ** (-3 * t / rt60) + floor)
+    h[0] = 30.0  # the direct path
+    kept = trimmed_length(h, 300.0, sample_rate)  # the floor alone (no energy criterion)
+    w = round(0.01 * sample_rate)
+    level = np.mean(h[: n // w * w].reshape(-1, w) ** 2, axis=1)
+    assert kept % w == 0 and np.all(level[kept // w:] <= 4 * floor**2 * 1.5)
+    crossing = rt60 / 3 * (-np.log10(10 ** (6 / 20) * floor - floor))  # decay level = floor + 6 dB
+    assert abs(kept / sample_rate - crossing) < 0.025
+    assert kept < trimmed_length(h, 300.0) == n
+    assert trimmed_length(h, 60.0, sample_rate) == min(kept, trimmed_length(h, 60.0))  # the earlier cut
+    assert kept == trimmed_length(h.astype(np.float32), 300.0, sample_rate)
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 16000, 48000])
+def test_trim_keeps_responses_without_a_noise_floor(sample_rate):
+    # No flat floor: a clean decay, one cut off while still decaying, trailing zeros, white noise,
+    # and a floor broken by a late echo (kept): the cut is the energy criterion's alone.
+    rng = np.random.default_rng(sample_rate)
+    n = 2 * sample_rate
+    t = np.arange(n) / sample_rate
+    clean = rng.standard_normal(n) * 10 ** (-3 * t / 0.5)
+    cut_short = rng.standard_normal(n) * 10 ** (-3 * t / 4.0)
+    zeros = np.r_[clean[: n // 2], np.zeros(n // 2)]
+    white = rng.standard_normal(n)
+    for h in (clean, cut_short, zeros, white):
+        assert trimmed_length(h, 60.0, sample_rate) == trimmed_length(h, 60.0)
+    echo = rng.standard_normal(n) * (10 ** (-3 * t / 0.2) + 1e-3)
+    echo[int(1.5 * sample_rate)] = 0.5
+    assert trimmed_length(echo, 60.0, sample_rate) > 1.5 * sample_rate
+
+
 def test_keep_tail_with_recorded_and_simulated_rooms(data_dir):
     y = _signal(4000, np.float32)
     for rir in (data_dir / "rir", {"name": "RoomSimulator", "min_rt60_s": 0.2, "max_rt60_s": 0.3, "p": 1.0}):

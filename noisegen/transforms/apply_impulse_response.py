@@ -16,23 +16,58 @@ __all__ = ["ApplyImpulseResponse", "trimmed_length"]
 
 #: Default of ``trim_db``: responses are cut where 60 dB of their energy has decayed.
 TRIM_DB = 60.0
+#: Windows of the level envelope that finds a recording's noise floor (seconds).
+FLOOR_WINDOW_S = 0.01
+#: The decay is kept up to its last window this far above the noise floor (dB).
+FLOOR_MARGIN_DB = 6.0
 
 
-def trimmed_length(rir, trim_db):
+def trimmed_length(rir, trim_db, sample_rate=None):
     """Samples of ``rir`` before its remaining energy falls ``trim_db`` dB below the total (at least
-    through its strongest sample).
+    through its strongest sample), or before its decay has reached the recording's noise floor.
+
+    The noise floor (given ``sample_rate``) is the mean power of the last
+    tenth of the response when it is flat there (within 1 dB of the tenth
+    before it) and at least 20 dB below the loudest 10 ms after the peak;
+    the response is then cut after its last 10 ms window more than
+    :data:`FLOOR_MARGIN_DB` above the floor. A measured response often
+    ends in seconds of such noise, whose energy alone keeps the backward
+    integral above any ``trim_db``.
 
     Examples
     --------
     >>> trimmed_length(np.r_[1.0, 0.1, 0.001, 0.0, 0.0], 30.0)
     2
+    >>> rng = np.random.default_rng(0)
+    >>> t = np.arange(16000) / 16000
+    >>> h = rng.standard_normal(16000) * (np.exp(-t / 0.03) + 1e-3)  # a 0.2 s decay into a -60 dB floor
+    >>> trimmed_length(h, 60.0), trimmed_length(h, 60.0, sample_rate=16000)
+    (15750, 3372)
     """
     energy = np.cumsum(np.square(rir[::-1], dtype=np.float64))[::-1]  # energy from each sample on
     if energy[0] == 0.0:
         return rir.shape[-1]
     below = np.flatnonzero(energy <= energy[0] * 10.0 ** (-trim_db / 10.0))
     end = int(below[0]) if below.size else rir.shape[-1]
-    return max(end, int(np.argmax(np.abs(rir))) + 1)
+    peak = int(np.argmax(np.abs(rir)))
+    if sample_rate is not None:
+        end = min(end, _floor_start(rir, peak, max(1, round(FLOOR_WINDOW_S * sample_rate))))
+    return max(end, peak + 1)
+
+
+def _floor_start(rir, peak, window):
+    """Where the decay after ``peak`` has reached a flat noise floor (the length if it never does)."""
+    n_windows = (rir.shape[-1] - peak) // window
+    if n_windows < 20:
+        return rir.shape[-1]
+    frames = np.square(rir[peak:peak + n_windows * window], dtype=np.float64).reshape(n_windows, window)
+    level = frames.mean(axis=1)
+    tenth = n_windows // 10
+    floor, before = level[-tenth:].mean(), level[-2 * tenth:-tenth].mean()
+    if max(floor, before) > 1.26 * min(floor, before) or level.max() < 100.0 * floor:
+        return rir.shape[-1]  # still decaying at the end, or no decay above the floor
+    loud = np.flatnonzero(level > floor * 10.0 ** (FLOOR_MARGIN_DB / 10.0))
+    return peak + (int(loud[-1]) + 1) * window
 
 
 class ApplyImpulseResponse(Transform):
@@ -62,11 +97,12 @@ class ApplyImpulseResponse(Transform):
         long) instead of cutting the output to the input's length.
     trim_db : float or None
         Cut each recorded response where its remaining energy (Schroeder's
-        backward integral) has fallen ``trim_db`` dB below its total: what
-        follows is a recording's noise floor or silence, not reverberation,
-        and costs convolution time (at 60 dB it changes the output by at
-        most 0.1 % of its RMS). None keeps every response whole. Simulated rooms
-        are not trimmed.
+        backward integral) has fallen ``trim_db`` dB below its total, or
+        earlier where its decay has reached the recording's noise floor
+        (:func:`trimmed_length`): what follows is noise or silence, not
+        reverberation, and costs convolution time (at 60 dB it changes the
+        output by at most 0.1 % of its RMS, plus the dropped noise). None
+        keeps every response whole. Simulated rooms are not trimmed.
     rir_sample_rate : int or None
         Sample rate of arrays given as ``rir`` (None: the rate of the call).
     p : float
@@ -128,7 +164,8 @@ class ApplyImpulseResponse(Transform):
         kept = self._trimmed.get(sample_rate)
         if kept is None:
             bank = self._bank.at(sample_rate)
-            kept = self._trimmed[sample_rate] = [trimmed_length(bank[i], self.trim_db) for i in range(len(bank))]
+            kept = self._trimmed[sample_rate] = [trimmed_length(bank[i], self.trim_db, sample_rate)
+                                                  for i in range(len(bank))]
         return kept
 
     def _apply(self, y, sample_rate, params):
