@@ -84,10 +84,21 @@ def filter_table(rows: int, denom: int, n_taps: int, half: int, fc: float, half_
 
     ``h`` is the Kaiser-windowed sinc ``fc * sinc(fc * tau) * kaiser(tau / half_width, beta)``,
     evaluated in vectorised NumPy (a Numba build of the same loop costs
-    seconds of compile time for a table that takes a millisecond).
+    seconds of compile time for a table that takes a millisecond). ``h`` is
+    even, so row ``denom - r`` is row ``r`` backwards: a full table of
+    ``denom + 1`` rows evaluates half of them (random pitch shifts design one
+    per cut-off cell).
     """
-    tau = np.arange(rows)[:, None] / denom + (half - 1 - np.arange(n_taps))[None, :]
-    return _kaiser_sinc(tau, fc, half_width, beta)
+    taps = np.arange(n_taps)
+    if rows != denom + 1 or n_taps < 2 * half:
+        return _kaiser_sinc(np.arange(rows)[:, None] / denom + (half - 1 - taps)[None, :], fc, half_width, beta)
+    first = denom // 2 + 1
+    table = np.empty((rows, n_taps))
+    table[:first] = _kaiser_sinc(np.arange(first)[:, None] / denom + (half - 1 - taps)[None, :], fc, half_width, beta)
+    table[first:, : 2 * half] = table[denom - first:: -1][:, 2 * half - 1:: -1][: rows - first]
+    rest = np.arange(first, rows)[:, None] / denom + (half - 1 - taps[2 * half:])[None, :]
+    table[first:, 2 * half:] = _kaiser_sinc(rest, fc, half_width, beta)
+    return table
 
 
 def _kaiser_sinc(tau, fc: float, half_width: float, beta: float):
