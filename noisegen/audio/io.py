@@ -11,6 +11,7 @@ whole.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import stat
@@ -262,8 +263,9 @@ def save(path, y, *, sample_rate, subtype=None):
     path = os.fspath(path)
     y, sample_rate = check_audio(y, "y"), check_sample_rate(sample_rate)
     frames, n_channels, fmt, subtype = _frames(y, _format_of(path), subtype, path)
-
-    write_atomically(path, lambda fh: _write(fh, frames, sample_rate, n_channels, fmt, subtype))
+    buf = io.BytesIO()  # encoded in memory, written in one call: libsndfile's seeks and small
+    _write(buf, frames, sample_rate, n_channels, fmt, subtype)  # writes cost more on a file object
+    write_atomically(path, lambda fh: fh.write(buf.getbuffer()))
 
 
 def write_atomically(path: str, write) -> None:
@@ -350,8 +352,6 @@ def encode(y, *, sample_rate, format, subtype=None) -> bytes:
     >>> data[:4], sf.info(io.BytesIO(data)).frames
     (b'fLaC', 160)
     """
-    import io
-
     sample_rate = check_sample_rate(sample_rate)
     fmt = _format_of(f"audio.{format}")
     frames, n_channels, fmt, subtype = _frames(y, fmt, subtype, f"a .{format} member")
