@@ -5,9 +5,12 @@ real FFTs (``scipy.fft``, one thread, float32 transforms for float32 audio):
 one transform of length ``next_fast_len(n + m - 1)`` for a short input, and
 for a long one overlap-save with blocks of :func:`_block_len` ``(m)`` (about
 four times the RIR), :data:`_BATCH` blocks per call of the FFT (pocketfft
-vectorises across the rows of a batch: ~2x per transform; bench/KERNELS.md). :class:`RirConvolver` holds the RIR's
-spectrum so repeated calls skip that transform, and convolves a stream of
-chunks by overlap-add, carrying the reverb tail from one chunk to the next.
+vectorises across the rows of a batch: ~2x per transform; bench/KERNELS.md).
+:class:`RirConvolver` keeps the RIR's spectra (in :data:`.spectra.SPECTRA`,
+bounded in bytes) at FFT lengths from :func:`.spectra.fast_len`'s coarse grid,
+so clips of similar lengths share one and skip that transform, and convolves a
+stream of chunks by overlap-add, carrying the reverb tail from one chunk to the
+next.
 
 Normalisation rule (``normalize``), applied to the RIR before anything else:
 
@@ -40,9 +43,11 @@ import numpy as np
 import scipy.fft as sfft
 from numpy.lib.stride_tricks import as_strided
 
-from .._core.validation import check_audio, check_choice, check_finite_output, check_real, check_sample_rate
+from .._core.validation import (check_audio, check_choice, check_finite_output, check_real, check_sample_rate,
+                                 nonfinite_error)
 from .._core.backend import resolve_backend
 from .._core.errors import ParameterError
+from .spectra import SPECTRA, fast_len, grid_irfft, grid_rfft
 
 __all__ = ["convolve_rir", "RirConvolver", "prepare_rir", "early_rir"]
 
@@ -129,17 +134,6 @@ def early_rir(rir, *, sample_rate, early_s=EARLY_S, normalize="energy"):
     return np.ascontiguousarray(h[:, :keep])
 
 
-def _fft_len(n):
-    return sfft.next_fast_len(n, real=True)
-
-
-def _grid_len(n):
-    """The smallest power of two or three times a power of two that is >= ``n``: FFT lengths
-    from a coarse set, so that RIR spectra kept per length serve inputs of many lengths."""
-    p = 1 << max(n - 1, 1).bit_length()
-    return 3 * p // 4 if 3 * p // 4 >= n and p >= 4 else p
-
-
 def _block_len(m):
     """Overlap-save FFT length for an ``m``-sample RIR: the power of two >= ``4 m`` (at least 1024)."""
     return max(1024, 1 << (4 * m - 1).bit_length())
@@ -174,12 +168,12 @@ class RirConvolver:
         exp = math.frexp(float(np.max(np.abs(self.rir))))[1]
         self._exp = exp if abs(exp) > 64 else 0  # within 2**±64 float32 holds the RIR as it is
         self._unit = np.ldexp(self.rir, -self._exp) if self._exp else self.rir
-        self._spectra = {}
+        self._token = object()  # names this RIR's spectra in SPECTRA (shared by fresh() twins)
         self._tail = None
 
     def fresh(self):
         """A convolver of the same RIR with no stream under way, sharing this one's cached spectra."""
-        twin = copy.copy(self)  # shallow: the prepared RIR and the spectra dict are shared
+        twin = copy.copy(self)  # shallow: the prepared RIR and the spectra's token are shared
         twin._tail = None
         return twin
 
@@ -188,16 +182,19 @@ class RirConvolver:
         """Number of RIR samples after delay compensation."""
         return self.rir.shape[1]
 
-    def _spectrum(self, nfft, dtype, keep=None):
-        """The ``nfft``-point spectrum of the unit RIR (its first ``keep`` samples), kept for reuse."""
-        key = (nfft, dtype.char, keep)
-        spec = self._spectra.get(key)
-        if spec is None:
-            if len(self._spectra) >= 8:
-                self._spectra.pop(next(iter(self._spectra)))
-            spec = sfft.rfft(self._unit[:, :keep].astype(dtype), nfft, axis=-1, workers=1)
-            self._spectra[key] = spec
-        return spec
+    def _spectrum(self, nfft, dtype, keep=None, plain=False):
+        """The ``nfft``-point spectrum of the unit RIR (its first ``keep`` samples), kept for reuse:
+        :func:`.spectra.grid_rfft`'s, or with ``plain`` one ``rfft``'s."""
+        h = lambda: self._unit[:, :keep].astype(dtype)  # noqa: E731
+        make = (lambda: sfft.rfft(h(), nfft, axis=-1, workers=1)) if plain else (lambda: grid_rfft(h(), nfft))
+        return SPECTRA.get((self._token, nfft, dtype.char, keep, plain), make)
+
+    def _circular(self, x2, nfft, n_out, keep=None):
+        """The first ``n_out`` samples of the ``nfft``-point circular convolution of ``x2`` with the
+        unit RIR (its first ``keep`` samples)."""
+        xs = grid_rfft(x2, nfft)
+        xs *= self._spectrum(nfft, x2.dtype, keep)
+        return grid_irfft(xs, nfft)[:, :n_out]
 
     def _channels(self, x2):
         if self.rir.shape[0] not in (1, x2.shape[0]):
@@ -216,23 +213,16 @@ class RirConvolver:
             return self._overlap_save(x2, n_out, nfft)
         if n_out < m:
             return self._short_outputs(x2, n_out)
-        nfft = _fft_len(n + m - 1)
-        spec = self._spectrum(nfft, x2.dtype)
-        xs = sfft.rfft(x2, nfft, axis=-1, workers=1)
-        xs *= spec
-        return sfft.irfft(xs, nfft, axis=-1, workers=1)[:, :n_out]
+        return self._circular(x2, fast_len(n + m - 1), n_out)
 
     def _short_outputs(self, x2, n_out):
         """:meth:`_full` when fewer outputs are wanted than the RIR is long (a short clip
         reverberated by a long room, ``mode="same"``): they read only ``x[:n_out]`` and
-        ``h[:n_out]``. The transform length comes from :func:`_grid_len` and the RIR is cut
-        at half of it (at least ``n_out`` samples: exact, and no wrap-around), so its
+        ``h[:n_out]``. The transform length comes from :func:`.spectra.fast_len` and the RIR is
+        cut at half of it (at least ``n_out`` samples: exact, and no wrap-around), so its
         spectrum depends on the length alone and is kept across clips of similar lengths."""
-        nfft = _grid_len(2 * n_out)
-        spec = self._spectrum(nfft, x2.dtype, keep=nfft // 2)
-        xs = sfft.rfft(x2[:, :n_out], nfft, axis=-1, workers=1)
-        xs *= spec
-        return sfft.irfft(xs, nfft, axis=-1, workers=1)[:, :n_out]
+        nfft = fast_len(2 * n_out)  # even
+        return self._circular(x2[:, :n_out], nfft, n_out, keep=nfft // 2)
 
     def _overlap_save(self, x2, n_out, nfft):
         """:meth:`_full` block by block: block ``b`` gives outputs ``[b * step, (b + 1) * step)``
@@ -240,7 +230,7 @@ class RirConvolver:
         n, m = x2.shape[1], self.length
         step = nfft - m + 1
         n_blocks = -(-n_out // step)
-        spec = self._spectrum(nfft, x2.dtype)
+        spec = self._spectrum(nfft, x2.dtype, plain=True)  # the blocks are rows of one batch already
         out = np.empty((x2.shape[0], n_blocks * step), x2.dtype)
         padded = np.zeros((n_blocks - 1) * step + nfft, x2.dtype)  # m - 1 zeros, the input, zeros
         size = padded.itemsize
@@ -256,24 +246,33 @@ class RirConvolver:
                 rows[b:b + k] = sfft.irfft(xs, nfft, axis=-1, workers=1)[:, m - 1:]
         return out[:, :n_out]
 
-    def _scaled_full(self, x2, n_out=None):
-        """:meth:`_full` with the RIR itself, in the audio's dtype, range-checked."""
+    def _scaled_full(self, x2, n_out=None, name="y"):
+        """:meth:`_full` with the RIR itself, in the audio's dtype, range-checked; ``x2`` (``name``)
+        is checked to be finite here, from the output: a NaN or inf input sample makes every
+        output of the transforms NaN (one pass over the output instead of one over each)."""
         with np.errstate(over="ignore", invalid="ignore"):
             out = self._full(x2, n_out)
             if self._exp:
                 out = np.ldexp(out, self._exp)
             total = float(np.sum(out))  # NaN or inf when a sample is (or, rarely, the float32 sum overflows)
-            if not math.isfinite(total) and x2.dtype == np.float32:
-                # float32 transforms overflow first (a spectrum sums many samples): redo in float64
-                out = np.ldexp(self._full(x2.astype(np.float64), n_out), self._exp).astype(np.float32)
-                total = None
-        check_finite_output(out, f"rir (peak {float(np.max(np.abs(self.rir))):.3g} after normalize)", y=x2, total=total)
+            if not math.isfinite(total):
+                out = self._nonfinite(x2, n_out, out, name)
         if self._exp < np.finfo(out.dtype).minexp + 64 and not out.any() and x2.any():
             raise ParameterError(
                 f"rir underflows {out.dtype} for this input: the result (rir peak "
                 f"{float(np.max(np.abs(self.rir))):.3g}) is below {out.dtype}'s range"
             )
         return out
+
+    def _nonfinite(self, x2, n_out, out, name):
+        """A non-finite output: the input's fault, a float32 overflow in the transforms (redone in
+        float64), or a result out of range (:class:`ParameterError` either way but the second)."""
+        if not np.isfinite(x2).all():
+            raise nonfinite_error(x2, name)
+        if x2.dtype == np.float32:
+            # float32 transforms overflow first (a spectrum sums many samples): redo in float64
+            out = np.ldexp(self._full(x2.astype(np.float64), n_out), self._exp).astype(np.float32)
+        return check_finite_output(out, f"rir (peak {float(np.max(np.abs(self.rir))):.3g} after normalize)", y=x2)
 
     def convolve(self, y, *, mode="same", backend="auto"):
         """Convolve a whole signal; ``mode`` as in :func:`convolve_rir`.
@@ -282,7 +281,7 @@ class RirConvolver:
         """
         resolve_backend(backend, y)
         check_choice(mode, "mode", ("same", "full"))
-        y = check_audio(y, "y")
+        y = check_audio(y, "y", finite=False)  # checked from the output (_scaled_full)
         x2 = y[None, :] if y.ndim == 1 else y
         self._channels(x2)
         n = x2.shape[1]
@@ -300,7 +299,7 @@ class RirConvolver:
         of channels must stay the same until :meth:`reset` or :meth:`flush`.
         """
         resolve_backend(backend, chunk)
-        chunk = check_audio(chunk, "chunk")
+        chunk = check_audio(chunk, "chunk", finite=False)  # checked from the output, as in convolve
         x2 = chunk[None, :] if chunk.ndim == 1 else chunk
         self._channels(x2)
         m = self.length
@@ -315,27 +314,34 @@ class RirConvolver:
         n = x2.shape[1]
         if n == 0:
             return chunk.copy()
-        if n <= _DIRECT_MAX:
-            full = np.empty((n_channels, n + m - 1))
-            for c in range(n_channels):
-                full[c] = np.convolve(x2[c if x2.shape[0] > 1 else 0], self._unit[c if self.rir.shape[0] > 1 else 0])
-        else:
-            full = self._full(x2)
-            if full.shape[0] != n_channels:
-                full = np.broadcast_to(full, (n_channels, full.shape[1]))
         with np.errstate(over="ignore", invalid="ignore"):
-            full = np.ldexp(np.asarray(full, dtype=np.float64), self._exp)
-        tail = self._tail
-        out = np.array(full[:, :n], dtype=np.float64)
+            if n <= _DIRECT_MAX:
+                full = np.empty((n_channels, n + m - 1))
+                for c in range(n_channels):
+                    full[c] = np.convolve(x2[c], self._unit[c if self.rir.shape[0] > 1 else 0])
+            else:
+                full = self._full(x2)  # n_channels rows: the RIR has one or as many as the chunk
+            if self._exp:
+                full = np.ldexp(np.asarray(full, dtype=np.float64), self._exp)
+            out, new_tail = self._add_tail(full, n, chunk.dtype)
+            if not math.isfinite(float(np.sum(out))):
+                if not np.isfinite(x2).all():
+                    raise nonfinite_error(chunk, "chunk")
+                check_finite_output(out, "rir", y=chunk)
+        self._tail = new_tail
+        return out[0] if chunk.ndim == 1 else np.ascontiguousarray(out)
+
+    def _add_tail(self, full, n, dtype):
+        """The chunk's output (``dtype``) and the next tail (float64) from its full convolution:
+        the carried tail added in float64 where it overlaps, and rounded once."""
+        tail, m = self._tail, self.length
+        out = full[:, :n] if full.dtype == dtype else full[:, :n].astype(dtype)  # full is ours to write
         k = min(n, m - 1)
-        out[:, :k] += tail[:, :k]
+        out[:, :k] = full[:, :k] + tail[:, :k]
         new_tail = np.array(full[:, n:], dtype=np.float64)
         keep = max(m - 1 - n, 0)
         new_tail[:, :keep] += tail[:, n : n + keep]
-        self._tail = new_tail
-        with np.errstate(over="ignore", invalid="ignore"):
-            out = check_finite_output(out.astype(chunk.dtype), "rir", y=chunk)
-        return out[0] if chunk.ndim == 1 else out
+        return out, new_tail
 
     def flush(self):
         """The remaining ``m - 1`` samples of reverb tail (float64, 2-D); resets the stream."""
@@ -405,10 +411,11 @@ def convolve_rir(y, rir, *, mode="same", normalize="energy", compensate_delay=Fa
     >>> y = np.array([1.0, 0.0, 0.0, 2.0])
     >>> convolve_rir(y, np.array([0.0, 0.5, 0.25]), normalize=None).round(6)
     array([0.  , 0.5 , 0.25, 0.  ])
-    >>> convolve_rir(y, np.array([0.0, 0.5, 0.25]), normalize="peak", compensate_delay=True).round(6)
+    >>> convolve_rir(y, np.array([0.0, 0.5, 0.25]), normalize="peak", compensate_delay=True).round(6) + 0.0  # no -0
     array([1. , 0.5, 0. , 2. ])
     """
     resolve_backend(backend, y)
     check_choice(normalize, "normalize", _NORMALIZE)
-    rir = check_audio(rir, "rir", allow_empty=False)
+    # finiteness: checked by prepare_rir when the RIR is new (a cached RIR equal to it is finite)
+    rir = check_audio(rir, "rir", allow_empty=False, finite=False)
     return _cached_convolver(rir, normalize, compensate_delay).convolve(y, mode=mode)

@@ -1,0 +1,138 @@
+"""FFT lengths on a grid, two-step transforms, the byte-bounded spectrum cache, and the checks
+of non-finite input that RIR convolution takes from its output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.signal as ss
+
+import noisegen as ng
+from noisegen.effects import spectra
+from noisegen.effects.reverb import RirConvolver
+from noisegen.effects.spectra import SpectrumCache, fast_len, grid_irfft, grid_rfft
+
+
+def _factors_ok(v):
+    for p in (2, 3, 5):
+        while v % p == 0:
+            v //= p
+    return v == 1
+
+
+def test_fast_len_is_a_close_5_smooth_upper_bound():
+    ns = np.unique(np.r_[np.arange(1, 5000), np.geomspace(5000, 2**31, 4000).astype(np.int64)])
+    lens = [fast_len(int(n)) for n in ns]
+    assert all(v >= n and _factors_ok(v) for n, v in zip(ns, lens))
+    assert all(v <= 1.125 * n for n, v in zip(ns, lens) if n >= 32)  # padding at most 12.5 %
+    assert all(a <= b for a, b in zip(lens, lens[1:]))  # monotone
+    assert len(set(v for n, v in zip(ns, lens) if 2**16 <= n <= 2**17)) <= 9  # few lengths per octave
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_grid_transforms_convolve_like_scipy(dtype):
+    # lengths below and above the two-step threshold, odd factors, one and three rows
+    rng = np.random.default_rng(0)
+    tol = 3e-6 if dtype == np.float32 else 1e-12
+    for nfft in (2, 64, 8190, 8192, 11520, 12800, 46080, 73728, 2**17):
+        for rows in (1, 3):
+            n = nfft // 2 + 1
+            x = rng.standard_normal((rows, n)).astype(dtype)
+            h = rng.standard_normal((1, nfft - n + 1)).astype(dtype)
+            spec = grid_rfft(x, nfft)
+            assert spec.dtype == (np.complex64 if dtype == np.float32 else np.complex128)
+            y = grid_irfft(spec * grid_rfft(h, nfft), nfft)
+            assert y.shape == (rows, nfft) and y.dtype == dtype
+            ref = np.array([ss.fftconvolve(r.astype(np.float64), h[0].astype(np.float64)) for r in x])
+            assert np.max(np.abs(y - ref)) <= tol * np.max(np.abs(ref)), (nfft, rows)
+            back = grid_irfft(grid_rfft(x, nfft), nfft)[:, :n]
+            np.testing.assert_allclose(back, x, rtol=0, atol=tol * np.max(np.abs(x)))
+
+
+def test_spectrum_cache_is_bounded_in_bytes_least_recently_used_first():
+    cache = SpectrumCache(max_bytes=3 * 800)
+    made = []
+
+    def make(key):
+        made.append(key)
+        return np.zeros(100)  # 800 bytes
+
+    for key in ("a", "b", "c"):
+        cache.get(key, lambda: make(key))
+    cache.get("a", lambda: make("a"))  # hit: "a" is now the most recent
+    cache.get("d", lambda: make("d"))  # drops "b", the least recently used
+    assert made == ["a", "b", "c", "d"] and cache.nbytes == 2400
+    cache.get("c", lambda: make("c"))
+    cache.get("a", lambda: make("a"))
+    cache.get("b", lambda: make("b"))  # made again
+    assert made == ["a", "b", "c", "d", "b"] and cache.nbytes <= cache.max_bytes
+    big = cache.get("big", lambda: np.zeros(1000))  # larger than the bound: returned, not kept
+    assert big.shape == (1000,) and cache.nbytes <= cache.max_bytes
+    assert not cache.get("c", lambda: make("c")).flags.writeable  # shared: read-only
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_spectra_are_shared_across_lengths_and_give_the_same_bits(dtype):
+    """Clips of many lengths through one room use few spectra, and a cached spectrum gives the
+    samples a freshly computed one gives."""
+    rng = np.random.default_rng(3)
+    rir = rng.standard_normal(3000) * np.exp(-np.arange(3000) / 600.0)
+    conv = RirConvolver(rir)
+    lengths = rng.integers(200, 40_000, 60)
+    outs = {}
+    spectra.SPECTRA.clear()
+    for n in lengths:
+        y = rng.standard_normal((2, n)).astype(dtype)
+        outs[int(n)] = (y, conv.convolve(y))
+    kept = [k for k in spectra.SPECTRA._items if k[0] is conv._token]
+    assert len(kept) <= 24  # 60 clips (over about 7 octaves of length), a handful of lengths each
+    for n, (y, out) in outs.items():
+        spectra.SPECTRA.clear()
+        np.testing.assert_array_equal(RirConvolver(rir).convolve(y), out)
+        ref = np.array([ss.fftconvolve(r.astype(np.float64), conv.rir[0])[:n] for r in y])
+        tol = 2e-6 if dtype == np.float32 else 1e-12
+        assert np.max(np.abs(out - ref)) <= tol * np.max(np.abs(ref)), n
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_input_is_refused_from_the_output(dtype, bad):
+    rng = np.random.default_rng(5)
+    rir = rng.standard_normal((2, 700))
+    for n in (1, 5, 32, 33, 900, 20_000):  # direct, one transform, short outputs, overlap-save
+        for shape in ((n,), (2, n)):
+            for at in {0, n // 2, n - 1}:
+                y = rng.standard_normal(shape).astype(dtype)
+                y[..., at] = bad
+                mono = rir[0]
+                with pytest.raises(ng.ParameterError, match="y must be finite"):
+                    ng.convolve_rir(y, mono)
+                with pytest.raises(ng.ParameterError, match="y must be finite"):
+                    ng.convolve_rir(y, mono, mode="full")
+                conv = RirConvolver(mono if len(shape) == 1 else rir)
+                first = rng.standard_normal(shape).astype(dtype)
+                head = conv.process(first)
+                with pytest.raises(ng.ParameterError, match="chunk must be finite"):
+                    conv.process(y)
+                # the refused chunk left the stream as it was
+                good = rng.standard_normal(shape).astype(dtype)
+                fresh = RirConvolver(mono if len(shape) == 1 else rir)
+                expected = np.concatenate([fresh.process(first), fresh.process(good)], axis=-1)
+                np.testing.assert_array_equal(np.concatenate([head, conv.process(good)], axis=-1), expected)
+
+
+def test_a_cached_rir_rewritten_with_nan_is_refused():
+    rng = np.random.default_rng(6)
+    y, h = rng.standard_normal(5000), rng.standard_normal(300)
+    ng.convolve_rir(y, h)
+    h[17] = np.nan  # same memory, now non-finite: the cache must not serve the old spectrum
+    with pytest.raises(ng.ParameterError, match="rir must be finite"):
+        ng.convolve_rir(y, h)
+
+
+def test_streamed_multichannel_chunks_are_contiguous():
+    rng = np.random.default_rng(7)
+    conv = RirConvolver(rng.standard_normal(500))
+    for n in (3, 40, 5000):
+        out = conv.process(rng.standard_normal((2, n)).astype(np.float32))
+        assert out.flags.c_contiguous and out.shape == (2, n) and out.dtype == np.float32
