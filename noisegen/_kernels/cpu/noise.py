@@ -86,23 +86,25 @@ def colored(out, key, start, poles, residues, direct, pair_poles, pair_residues,
     without a high-pass (9 real sections, or 2 for |beta| = 2) run their
     states as one vector (:func:`_colored_lanes`), with the same bits.
     """
-    if pair_poles.shape[0] == 0 and poles.shape[0] == 9:
-        _colored_lanes(out, key, start, poles, residues, direct, state, 2, 1)
-    elif pair_poles.shape[0] == 0 and poles.shape[0] == 2:
-        _colored_lanes(out, key, start, poles, residues, direct, state, 0, 2)
+    if pair_poles.shape[0] == 0 and (poles.shape[0] == 9 or poles.shape[0] == 2):
+        _colored_lanes(out, key, start, poles, residues, direct, state)
     else:
         _colored_sections(out, key, start, poles, residues, direct, pair_poles, pair_residues, state)
 
 
 @exact_kernel  # no fast-math flags on the intrinsic's arithmetic: its order is the point
-def _bank_block(xs, ys, m, direct, poles, residues, s, chunks, rest):
-    one_pole_bank(xs, ys, m, direct, poles, residues, s, chunks, rest)
+def _bank_block(xs, ys, m, direct, poles, residues, s, n_poles):
+    """:func:`~._simd.one_pole_bank` for the bank sizes of :func:`colored`'s vector path."""
+    if n_poles == 9:
+        one_pole_bank(xs, ys, m, direct, poles, residues, s, 2, 1)
+    else:
+        one_pole_bank(xs, ys, m, direct, poles, residues, s, 0, 2)
 
 
 @kernel
-def _colored_lanes(out, key, start, poles, residues, direct, state, chunks, rest):
-    """:func:`colored` for ``4 * chunks + rest`` real one-poles (literals): a block of normals
-    first, then the bank over it as one vector (:func:`~._simd.one_pole_bank`)."""
+def _colored_lanes(out, key, start, poles, residues, direct, state):
+    """:func:`colored` for 9 or 2 real one-poles: a block of normals first, then the bank
+    over it as one vector (:func:`_bank_block`)."""
     k0 = np.uint64(key)
     n = out.shape[1]
     xs = np.empty(BLOCK)
@@ -114,19 +116,22 @@ def _colored_lanes(out, key, start, poles, residues, direct, state, chunks, rest
     p = np.zeros(width)
     r = np.zeros(width)
     s = np.zeros(width)
-    p[:n_poles] = poles
-    r[:n_poles] = residues
+    for k in range(n_poles):  # element loops: slice assignment costs seconds of compilation
+        p[k] = poles[k]
+        r[k] = residues[k]
     for c in range(out.shape[0]):
         sk = stream_key(k0, np.uint64(c))
-        s[:n_poles] = state[c]
+        for k in range(n_poles):
+            s[k] = state[c, k]
         for j0 in range(0, n, BLOCK):
             m = min(BLOCK, n - j0)
             normals(xs[:m], rejected[:m], hashes[:m], sk, start + j0)
-            _bank_block(xs, ys, m, direct, p, r, s, chunks, rest)
+            _bank_block(xs, ys, m, direct, p, r, s, n_poles)
             row = out[c, j0:j0 + m]
             for j in range(m):
                 row[j] = ys[j]
-        state[c] = s[:n_poles]
+        for k in range(n_poles):
+            state[c, k] = s[k]
 
 
 @kernel
