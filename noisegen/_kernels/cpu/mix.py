@@ -129,8 +129,7 @@ def mix_at_ratio(signal, noise, offset, ratio, out):
 def mix_at_ratio_1d(signal, noise, offset, ratio, out):
     """:func:`mix_at_ratio` on 1-D ``signal``, ``noise`` and ``out`` (C-contiguous): saves the
     caller the 2-D views (part of the fixed cost of a short mix)."""
-    return mix_at_ratio(signal.reshape((1, signal.shape[0])), noise.reshape((1, noise.shape[0])), offset,
-                        ratio, out.reshape((1, out.shape[0])))
+    return mix_at_ratio(signal[None, :], noise[None, :], offset, ratio, out[None, :])
 
 
 @kernel
