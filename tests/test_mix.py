@@ -293,7 +293,7 @@ def test_fast_path_equals_general_path(dtype):
     # a float SNR, an int offset and mono contiguous arrays take the short path; the
     # general path (int SNR, numpy offset, strided or 2-D input) must give the same bits
     rng = np.random.default_rng(8)
-    for n, m in ((1, 1), (100, 7), (4099, 4099), (5000, 1234), (513, 20000)):
+    for n, m in ((1, 1), (100, 7), (4099, 4099), (5000, 1234), (513, 20000), (64001, 100003)):
         y = rng.standard_normal(n).astype(dtype)
         noise = rng.standard_normal(m).astype(dtype)
         for offset in (0, 3, m - 1, 5 * m + 2):

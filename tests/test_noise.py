@@ -415,3 +415,26 @@ def test_block_normals_equal_the_per_sample_ziggurat(start, dtype):
         want = np.array([normal_from_hash(h, ZIG_KI, ZIG_WI, ZIG_FI) for h in hashes], dtype=dtype)
         np.testing.assert_array_equal(out[c], want)
         assert not all(normal_first_try(h, ZIG_KI, ZIG_WI)[1] for h in hashes)  # some rejections were fixed up
+
+
+@pytest.mark.parametrize("beta", [-2.0, -1.3, -1.0, 0.5, 1.0, 1.9, 2.0])
+def test_vector_bank_equals_the_section_loop_bit_for_bit(beta):
+    # colored() runs the default banks' states as one vector (issue 18.4); every sample must keep
+    # the bits of the section-by-section loop, for any length, start, channel count and call split
+    from noisegen._kernels.cpu import noise as K
+
+    bank = design_bank(beta)
+    assert bank.pair_poles.size == 0 and len(bank.poles) in (2, 9)  # the sizes with a vector path
+    for n, start, rows in ((0, 0, 1), (1, 5, 1), (7, 0, 2), (255, 3, 1), (256, 0, 3), (1031, 77, 2)):
+        want, got = np.empty((rows, n)), np.empty((rows, n))
+        s_want, s_got = initial_state(bank, 9, rows), initial_state(bank, 9, rows)
+        K._colored_sections(want, np.uint64(9), start, bank.poles, bank.residues, bank.direct,
+                            bank.pair_poles, bank.pair_residues, s_want)
+        cut = n // 3
+        for a, b in ((0, cut), (cut, n)):  # two calls, the state carried between them
+            part = np.empty((rows, b - a))
+            K.colored(part, np.uint64(9), start + a, bank.poles, bank.residues, bank.direct,
+                      bank.pair_poles, bank.pair_residues, s_got)
+            got[:, a:b] = part
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(s_got, s_want)

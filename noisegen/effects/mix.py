@@ -191,7 +191,7 @@ def mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample_rate
     10.0
     """
     if _plain(y, noise, snr_db, noise_offset, reference, backend):
-        return _mix_checked(y, y[None], noise[None], noise_offset % noise.shape[0], snr_db, "rms", None)
+        return _mix_plain(y, noise, noise_offset % noise.shape[0], snr_db)
     if resolve_backend(backend, y, noise, supports_cuda=True) == "cuda":
         return cuda_mix_at_snr(y, noise, snr_db=snr_db, noise_offset=noise_offset, reference=reference,
                                sample_rate=sample_rate)
@@ -205,18 +205,33 @@ def mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample_rate
     return _mix_checked(s, s2, n2, offset, snr_db, reference, sample_rate)
 
 
+#: The dtypes of :func:`_plain` (native byte order).
+_PLAIN_DTYPES = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
+
+
 def _plain(y, noise, snr_db, noise_offset, reference, backend):
     """True for the common call that needs none of the general checks: mono, C-contiguous
     float32 or float64 arrays of one dtype, a non-empty noise, a float SNR in range, an
     ``int`` offset >= 0, ``reference="rms"`` on the CPU (the general path decides the rest)."""
     return (
         type(y) is np.ndarray and type(noise) is np.ndarray and y.ndim == 1 and noise.ndim == 1
-        and y.dtype.char in "fd" and y.dtype.isnative and noise.dtype == y.dtype and noise.shape[0] > 0
+        and y.dtype in _PLAIN_DTYPES and noise.dtype == y.dtype and noise.shape[0] > 0
         and y.flags.c_contiguous and noise.flags.c_contiguous
         and isinstance(snr_db, float) and MIN_SNR_DB <= snr_db <= MAX_SNR_DB
         and type(noise_offset) is int and noise_offset >= 0
         and reference == "rms" and (backend == "auto" or backend == "cpu")
     )
+
+
+def _mix_plain(y, noise, offset, snr_db):
+    """mix_at_snr for a :func:`_plain` call: one kernel call on the 1-D arrays. A mix the
+    powers do not allow, or one that might overflow, is redone by the general path (same
+    bits), which raises or warns."""
+    out = np.empty_like(y)
+    signal_total, noise_total, scale = _mix.mix_at_ratio_1d(y, noise, offset, snr_ratio(snr_db), out)
+    if scale > 0.0 and math.sqrt(signal_total) + scale * math.sqrt(noise_total) < _HALF_MAX[y.dtype.char]:
+        return out
+    return _mix_checked(y, y[None], noise[None], offset, snr_db, "rms", None)
 
 
 def _mix_checked(s, s2, n2, offset, snr_db, reference, sample_rate):

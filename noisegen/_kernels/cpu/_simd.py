@@ -230,3 +230,87 @@ def folded_fir(typingctx, p, a_starts, b_starts, taps, centre, centre_tap, out, 
         return _lane_sums(builder, [total], lanes)[0]
 
     return sig, codegen
+
+
+
+#: Lanes of one partial-sum vector of :func:`one_pole_bank` (the order its sums follow).
+BANK_CHUNK = 4
+
+
+@intrinsic
+def one_pole_bank(typingctx, x, y, n, direct, poles, residues, state, chunks, rest):
+    """``y[j] = direct x[j] + sum_k residues[k] s_k[j]``, ``s_k[j] = poles[k] s_k[j - 1] + x[j]``, j < n.
+
+    ``K = BANK_CHUNK * chunks + rest`` sections (``chunks`` and ``rest``
+    literals): their states are one vector, so each sample costs one vector
+    multiply-add on the loop-carried chain whatever the number of sections.
+    The sum keeps the order of the section-by-section loop it replaces (as
+    LLVM vectorised that loop, 4 lanes): ``[direct x, 0, 0, 0]``, multiply-
+    added chunk by chunk with 4 sections, summed as ``(a0 + a2) + (a1 + a3)``,
+    then the last ``rest`` sections one by one; so ``y[j]`` does not depend
+    on how the samples are split into calls. ``poles``, ``residues`` and
+    ``state`` (``s_k[-1]``, updated to ``s_k[n - 1]``) are float64 arrays of
+    ``K`` entries padded with zeros to a whole number of chunks, ``x`` and
+    ``y`` float64. Nothing is checked. Call it from an
+    :func:`~noisegen._core.jit.exact_kernel`: fast-math flags on its adds
+    would let LLVM reorder them.
+    """
+    arrays = (x, y, poles, residues, state)
+    if not all(isinstance(a, types.Array) and a.ndim == 1 and a.dtype == types.float64 for a in arrays):
+        return None
+    if not (isinstance(chunks, types.IntegerLiteral) and isinstance(rest, types.IntegerLiteral)):
+        return None
+    if not (isinstance(n, types.Integer) and isinstance(direct, types.Float)):
+        return None
+    n_chunks, n_rest = chunks.literal_value, rest.literal_value
+    if not 0 <= n_rest < BANK_CHUNK:
+        return None
+    width = BANK_CHUNK * (n_chunks + (n_rest > 0))  # whole chunks: an odd width would be scalarised
+    sig = types.void(x, y, n, direct, poles, residues, state, chunks, rest)
+
+    def codegen(context, builder, signature, args):
+        fty = ir.DoubleType()
+        cty = ir.VectorType(fty, BANK_CHUNK)  # the states as chunk vectors (a wide odd vector gets split)
+        chunk_fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(cty, [cty] * 3), f"llvm.fmuladd.v{BANK_CHUNK}f64")
+        scalar_fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(fty, [fty] * 3), "llvm.fmuladd.f64")
+        data = [context.make_array(t)(context, builder, a).data
+                for t, a in zip((x, y, poles, residues, state), (args[0], args[1], args[4], args[5], args[6]))]
+        xd, yd, pd, rd, sd = data
+        d = context.cast(builder, args[3], signature.args[3], types.float64)
+
+        def chunk_ptr(ptr, c):
+            return builder.bitcast(builder.gep(ptr, [ir.Constant(ir.IntType(64), c * BANK_CHUNK)]), cty.as_pointer())
+
+        def lane(v, k):
+            return builder.extract_element(v, ir.Constant(_I32, k))
+
+        n_vectors = width // BANK_CHUNK
+        p = [builder.load(chunk_ptr(pd, c), align=8) for c in range(n_vectors)]
+        r = [builder.load(chunk_ptr(rd, c), align=8) for c in range(n_vectors)]
+        accs = [cgutils.alloca_once_value(builder, builder.load(chunk_ptr(sd, c), align=8)) for c in range(n_vectors)]
+        zero = ir.Constant(cty, [ir.Constant(fty, 0.0)] * BANK_CHUNK)
+        count = context.cast(builder, args[2], signature.args[2], types.int64)
+        with cgutils.for_range(builder, count) as loop:
+            xj = builder.load(builder.gep(xd, [loop.index]))
+            splat = builder.shuffle_vector(builder.insert_element(ir.Constant(cty, ir.Undefined), xj,
+                                                                  ir.Constant(_I32, 0)),
+                                           ir.Constant(cty, ir.Undefined), _mask([0] * BANK_CHUNK))
+            s = [builder.call(chunk_fma, [p[c], builder.load(acc), splat]) for c, acc in enumerate(accs)]
+            for v, acc in zip(s, accs):
+                builder.store(v, acc)
+            total = builder.fmul(d, xj)
+            if n_chunks:
+                part = builder.insert_element(zero, total, ir.Constant(_I32, 0))
+                for c in range(n_chunks):
+                    part = builder.call(chunk_fma, [r[c], s[c], part])
+                total = builder.fadd(builder.fadd(lane(part, 0), lane(part, 2)),
+                                     builder.fadd(lane(part, 1), lane(part, 3)))
+            for k in range(n_rest):
+                total = builder.call(scalar_fma, [lane(r[n_chunks], k), lane(s[n_chunks], k), total])
+            builder.store(total, builder.gep(yd, [loop.index]))
+        for c, acc in enumerate(accs):
+            builder.store(builder.load(acc), chunk_ptr(sd, c), align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen

@@ -126,6 +126,13 @@ def mix_at_ratio(signal, noise, offset, ratio, out):
 
 
 @kernel
+def mix_at_ratio_1d(signal, noise, offset, ratio, out):
+    """:func:`mix_at_ratio` on 1-D ``signal``, ``noise`` and ``out`` (C-contiguous): saves the
+    caller the 2-D views (part of the fixed cost of a short mix)."""
+    return mix_at_ratio(signal[None, :], noise[None, :], offset, ratio, out[None, :])
+
+
+@kernel
 def _axpy(out, s, noise, scale):
     """out[k] = s[k] + scale * noise[k] over equal-length 1-D views (vectorised)."""
     for k in range(out.shape[0]):

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._core.jit import kernel
+from ..._core.jit import exact_kernel, kernel
+from ._simd import one_pole_bank
 from ..rng import ZIG_FI, ZIG_KI, ZIG_WI, hash64, normal_first_try, normal_from_hash, stream_key
 
 #: Samples per block of :func:`normals` (its buffers stay in L1).
@@ -29,12 +30,14 @@ def _hashes(hashes, sk, start):
 
 @kernel
 def _first_tries(x, rejected, hashes):
+    for j in range(hashes.shape[0]):  # vectorised (table gathers): only stores of its own lanes
+        x[j], ok = normal_first_try(hashes[j], ZIG_KI, ZIG_WI)
+        rejected[j] = not ok
     n_rejected = 0
-    for j in range(hashes.shape[0]):  # vectorised (table gathers)
-        v, ok = normal_first_try(hashes[j], ZIG_KI, ZIG_WI)
-        x[j] = v
-        rejected[n_rejected] = j  # compacted without a branch
-        n_rejected += not ok
+    for j in range(hashes.shape[0]):  # compacted in place without a branch (n_rejected <= j)
+        flag = rejected[j]
+        rejected[n_rejected] = j
+        n_rejected += flag
     return n_rejected
 
 
@@ -79,8 +82,61 @@ def colored(out, key, start, poles, residues, direct, pair_poles, pair_residues,
     before the first sample; it is updated in place, so consecutive calls
     continue seamlessly. The one-poles are independent, which keeps the
     per-sample dependency chain one multiply-add long whatever the number of
-    sections.
+    sections. The banks of :func:`~noisegen._design.noise.design_bank`
+    without a high-pass (9 real sections, or 2 for |beta| = 2) run their
+    states as one vector (:func:`_colored_lanes`), with the same bits.
     """
+    if pair_poles.shape[0] == 0 and (poles.shape[0] == 9 or poles.shape[0] == 2):
+        _colored_lanes(out, key, start, poles, residues, direct, state)
+    else:
+        _colored_sections(out, key, start, poles, residues, direct, pair_poles, pair_residues, state)
+
+
+@exact_kernel  # no fast-math flags on the intrinsic's arithmetic: its order is the point
+def _bank_block(xs, ys, m, direct, poles, residues, s, n_poles):
+    """:func:`~._simd.one_pole_bank` for the bank sizes of :func:`colored`'s vector path."""
+    if n_poles == 9:
+        one_pole_bank(xs, ys, m, direct, poles, residues, s, 2, 1)
+    else:
+        one_pole_bank(xs, ys, m, direct, poles, residues, s, 0, 2)
+
+
+@kernel
+def _colored_lanes(out, key, start, poles, residues, direct, state):
+    """:func:`colored` for 9 or 2 real one-poles: a block of normals first, then the bank
+    over it as one vector (:func:`_bank_block`)."""
+    k0 = np.uint64(key)
+    n = out.shape[1]
+    xs = np.empty(BLOCK)
+    ys = np.empty(BLOCK)
+    rejected = np.empty(BLOCK, dtype=np.intp)
+    hashes = np.empty(BLOCK, dtype=np.uint64)
+    n_poles = poles.shape[0]
+    width = -(-n_poles // 4) * 4  # whole chunks of :data:`~._simd.BANK_CHUNK`, zero-padded
+    p = np.zeros(width)
+    r = np.zeros(width)
+    s = np.zeros(width)
+    for k in range(n_poles):  # element loops: slice assignment costs seconds of compilation
+        p[k] = poles[k]
+        r[k] = residues[k]
+    for c in range(out.shape[0]):
+        sk = stream_key(k0, np.uint64(c))
+        for k in range(n_poles):
+            s[k] = state[c, k]
+        for j0 in range(0, n, BLOCK):
+            m = min(BLOCK, n - j0)
+            normals(xs[:m], rejected[:m], hashes[:m], sk, start + j0)
+            _bank_block(xs, ys, m, direct, p, r, s, n_poles)
+            row = out[c, j0:j0 + m]
+            for j in range(m):
+                row[j] = ys[j]
+        for k in range(n_poles):
+            state[c, k] = s[k]
+
+
+@kernel
+def _colored_sections(out, key, start, poles, residues, direct, pair_poles, pair_residues, state):
+    """:func:`colored` section by section, sample by sample (any bank, complex pairs included)."""
     k0 = np.uint64(key)
     n = out.shape[1]
     n_poles = poles.shape[0]
