@@ -37,17 +37,22 @@ BLOCKWISE_MIN_S = 60.0
 _SPILL_FRAMES = 1 << 17
 
 
-def long_source(path, sample_rate, min_s=BLOCKWISE_MIN_S):
+def long_source(path, sample_rate, min_s=BLOCKWISE_MIN_S, header=None):
     """A :class:`FileBlocks` of ``path`` when it is longer than ``min_s`` at ``sample_rate`` (None: the
     file's rate), else None (also for a WAV cut short, whose header overstates its length).
 
-    A short file costs one header read: most inputs are short, and are read whole."""
+    A short file costs one header read, or none with ``header`` (``(frames, sample rate)`` read
+    when the run was planned; a file changed since is refused by its fingerprint): most inputs
+    are short, and are read whole."""
     import soundfile as sf
 
     try:
-        info = sf.info(os.fspath(path))
-        rate = sample_rate or int(info.samplerate)
-        if resampled_length(int(info.frames), int(info.samplerate), rate) <= min_s * rate:
+        if header is None:
+            info = sf.info(os.fspath(path))
+            header = int(info.frames), int(info.samplerate)
+        frames, file_rate = header
+        rate = sample_rate or file_rate
+        if resampled_length(frames, file_rate, rate) <= min_s * rate:
             return None
         source = FileBlocks(path, sample_rate=rate, mono=False)
     except Exception:  # noqa: BLE001 - the one-pass reader reports unreadable files

@@ -174,8 +174,9 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
                     continue
             jobs.append(job)
         if jobs:
-            tasks.append((in_dir, out_dir, in_real, rel, jobs, settings, fingerprint))
-            duration, rate = _probe(os.path.join(in_dir, rel))
+            header = probe_header(os.path.join(in_dir, rel))  # the worker needs no second look
+            tasks.append((in_dir, out_dir, in_real, rel, jobs, settings, fingerprint, header))
+            duration, rate = _probe(header=header)
             estimate[rel] = (duration * len(jobs), rate)  # for the progress report and the banks
     _clean_temps(out_dir, mine)
     # Failures recorded for this shard by earlier runs are superseded by this run.
@@ -207,12 +208,20 @@ def _clean_temps(out_dir: str, mine: set[str]) -> int:
     return removed
 
 
-def _probe(path: str) -> tuple[float, int | None]:
-    """(duration in seconds, sample rate) of an input from its header; (0, None) if unreadable."""
+def probe_header(path: str) -> tuple[int, int] | None:
+    """``(frames, sample rate)`` of an input from its header; None if unreadable (the worker reports it)."""
     try:
         import soundfile as sf
 
         info = sf.info(path)
-        return info.frames / info.samplerate, int(info.samplerate)
+        return int(info.frames), int(info.samplerate)
     except Exception:  # noqa: BLE001 - unreadable: the worker reports it
+        return None
+
+
+def _probe(path: str | None = None, header=None) -> tuple[float, int | None]:
+    """(duration in seconds, sample rate) of an input (or of its ``header``); (0, None) if unreadable."""
+    header = probe_header(path) if header is None and path is not None else header
+    if header is None or header[1] <= 0:
         return 0.0, None
+    return header[0] / header[1], header[1]

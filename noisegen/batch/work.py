@@ -75,10 +75,10 @@ def _process(task):
     """
     if hasattr(task, "run"):
         return task.run(_PIPELINE)
-    in_dir, out_dir, in_real, rel, jobs, settings, fingerprint = task
+    in_dir, out_dir, in_real, rel, jobs, settings, fingerprint, header = task
     results = []
     path = os.path.join(in_dir, rel)
-    source = long_source(path, settings["sample_rate"], settings.get("blockwise_min_s", BLOCKWISE_MIN_S))
+    source = long_source(path, settings["sample_rate"], settings.get("blockwise_min_s", BLOCKWISE_MIN_S), header)
     audio = [None]  # the whole input, read on first need (a long one only if a job cannot stream)
 
     def whole():
