@@ -69,6 +69,30 @@ def test_float_wav_bytes_identical_across_saves(tmp_path):
     assert data == b.read_bytes()
 
 
+@pytest.mark.parametrize("fmt", ["wav", "flac"])
+@pytest.mark.parametrize("n_channels", [None, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pcm16_samples_are_those_libsndfile_makes(tmp_path, fmt, n_channels, dtype):
+    # save() rounds to 16-bit PCM itself (one pass); the file must be the one soundfile writes:
+    # every value near each step, its midpoints, full scale, tiny and negative zero.
+    rng = np.random.default_rng(7)
+    steps = np.arange(-32768, 32768) / 32768.0
+    flat = np.concatenate([rng.uniform(-1, 1, 40_001), steps, steps + 0.5 / 32768, steps + 1e-9, steps - 1e-9,
+                           rng.uniform(-1e-4, 1e-4, 999), [1.0, -1.0, 0.0, -0.0, 2.0**-31, -(2.0**-31), 2.0**-32]])
+    flat = np.clip(flat, -1.0, 1.0).astype(dtype)
+    y = flat if n_channels is None else flat[: flat.size // 2 * 2].reshape(2, -1)
+    ours, theirs = tmp_path / f"a.{fmt}", tmp_path / f"b.{fmt}"
+    noisegen.save(ours, y, sample_rate=16000)
+    import soundfile as sf_
+
+    sf_.write(str(theirs), y.T if y.ndim == 2 else y, 16000, subtype="PCM_16")
+    a, _ = sf_.read(str(ours), dtype="int16")
+    b, _ = sf_.read(str(theirs), dtype="int16")
+    np.testing.assert_array_equal(a, b)
+    if fmt == "wav":
+        assert ours.read_bytes() == theirs.read_bytes()
+
+
 def test_save_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
     path = tmp_path / "out.wav"
     noisegen.save(path, _signal(), sample_rate=16000)

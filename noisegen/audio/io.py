@@ -18,6 +18,7 @@ import stat
 import tempfile
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from .._core.validation import check_audio, check_float_dtype, check_sample_rate
 from .files import AUDIO_EXTENSIONS, audio_files, file_kind
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
 from ..effects.resample import resample
+from .._kernels.cpu.pcm import to_pcm16
 
 __all__ = ["load", "save", "info", "AudioInfo", "AUDIO_EXTENSIONS", "audio_files"]
 
@@ -210,10 +212,15 @@ def resample_to(y: np.ndarray, orig_sample_rate: int, sample_rate: int) -> np.nd
     return resample(y, orig_sample_rate=orig_sample_rate, target_sample_rate=sample_rate)
 
 
+@lru_cache(maxsize=1)
+def _formats(sf) -> dict:
+    return sf.available_formats()  # ~40 us a call; what libsndfile can write does not change
+
+
 def _format_of(path: str) -> str:
     sf = _soundfile()
     ext = os.path.splitext(path)[1].lstrip(".").upper()
-    formats = sf.available_formats()
+    formats = _formats(sf)
     aliases = {"AIF": "AIFF", "OGA": "OGG", "OPUS": "OGG"}
     fmt = aliases.get(ext, ext)
     if fmt not in formats:
@@ -333,13 +340,22 @@ def _write(target, frames, sample_rate, n_channels, fmt, subtype) -> None:
 def write_frames(target, blocks, sample_rate, n_channels, fmt, subtype) -> None:
     """Write ``(n_i, channels)`` (or ``(n_i,)``) frame blocks to ``target`` (a file object or path)."""
     sf = _soundfile()
+    pcm16 = fmt == "WAV" and subtype == "PCM_16"  # libsndfile's rounding there is to_pcm16's (not FLAC's)
     with sf.SoundFile(target, "w", samplerate=sample_rate, channels=n_channels, subtype=subtype, format=fmt) as f:
         if subtype in ("FLOAT", "DOUBLE"):
             # Must be sent before any audio is written; the PEAK chunk's time stamp
             # would make two saves of the same audio differ.
             sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
         for frames in blocks:
-            f.write(np.ascontiguousarray(frames))
+            frames = np.ascontiguousarray(frames)
+            f.write(_pcm16(frames) if pcm16 and frames.dtype.kind == "f" else frames)
+
+
+def _pcm16(frames):
+    """Float frames as the int16 samples libsndfile would make of them (:mod:`.._kernels.cpu.pcm`)."""
+    out = np.empty(frames.shape, np.int16)
+    to_pcm16(frames.reshape(-1), out.reshape(-1))
+    return out
 
 
 def encode(y, *, sample_rate, format, subtype=None) -> bytes:

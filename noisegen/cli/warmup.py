@@ -181,7 +181,8 @@ def _write_corpus(folder: str) -> dict:
         n_channels = None if i % 2 == 0 else 2
         y = _signal(n_channels, np.float32, rate * 3 // 2)
         save(os.path.join(dirs["speech"], f"s{rate}.{'wav' if i % 2 == 0 else 'flac'}"), y, sample_rate=rate)
-        save(os.path.join(dirs["noise"], f"n{rate}.{('wav', 'ogg', 'flac')[i]}"), y[..., ::-1], sample_rate=rate)
+        save(os.path.join(dirs["noise"], f"n{rate}.{('wav', 'ogg', 'flac')[i]}"), y[..., ::-1].astype(DTYPES[(i + 1) % 2]),
+             sample_rate=rate)  # float32 and float64 samples to 16-bit PCM
     decay = np.exp(-np.arange(SR // 4) / 800.0)
     save(os.path.join(dirs["rir"], "room.wav"), (decay * _signal(None, np.float64, SR // 4)).astype(np.float32),
          sample_rate=SR)
