@@ -14,11 +14,13 @@ from ..._core.jit import kernel
 
 @kernel
 def to_pcm16(x, out):
-    """``out[i]`` = the 16-bit PCM sample of ``x[i]`` (1-D, same length; ``x`` finite)."""
+    """``out[i]`` = the 16-bit PCM sample of ``x[i]`` (1-D, same length; NaN gives -32768, as in libsndfile)."""
     for i in range(x.shape[0]):
-        v = round(float(x[i]) * 2147483648.0)  # ties to even, as lrint
-        if v > 2147483647:
+        s = float(x[i]) * 2147483648.0
+        if s >= 2147483647.0:  # clipped before rounding: no integer overflow
             v = 2147483647
-        elif v < -2147483648:
-            v = -2147483648
+        elif s > -2147483648.0:
+            v = round(s)  # ties to even, as lrint
+        else:
+            v = -2147483648  # and NaN
         out[i] = v >> 16
