@@ -22,9 +22,9 @@ spectrum comes out in a permuted layout, which a convolution does not mind
 (the RIR's is in the same one); the output matches one transform to float
 rounding.
 
-:data:`SPECTRA` keeps the spectra (and the twiddles), least recently used
-dropped first once they hold more than :data:`SPECTRUM_CACHE_BYTES` (each
-process its own).
+:data:`SPECTRA` keeps the spectra, least recently used dropped first once
+they hold more than :data:`SPECTRUM_CACHE_BYTES` (each process its own);
+:data:`TWIDDLES` the twiddles, likewise.
 """
 
 from __future__ import annotations
@@ -36,10 +36,12 @@ from collections import OrderedDict
 import numpy as np
 import scipy.fft as sfft
 
-__all__ = ["fast_len", "grid_rfft", "grid_irfft", "SpectrumCache", "SPECTRA", "SPECTRUM_CACHE_BYTES"]
+__all__ = ["fast_len", "grid_rfft", "grid_irfft", "SpectrumCache", "SPECTRA", "TWIDDLES", "SPECTRUM_CACHE_BYTES"]
 
 #: Bytes of RIR spectra kept for reuse, over all convolvers of a process.
 SPECTRUM_CACHE_BYTES = 64 << 20
+#: Bytes of twiddles kept (a few MB for the lengths of a corpus of clips).
+TWIDDLE_CACHE_BYTES = 16 << 20
 
 _OCTAVE = (32, 36, 40, 45, 48, 50, 54, 60)  # x 2**k: ratios 1, 9/8, 5/4, 45/32, 3/2, 25/16, 27/16, 15/8
 _GRID = sorted({1 << k for k in range(6)} | {b << k for b in _OCTAVE for k in range(58)})
@@ -105,6 +107,9 @@ class SpectrumCache:
 
 
 SPECTRA = SpectrumCache(SPECTRUM_CACHE_BYTES)
+#: The two-step transforms' twiddles, apart: a spectrum of a RIR met once must not push out the
+#: twiddles every length needs (each ~1 ms to make for 100k points).
+TWIDDLES = SpectrumCache(TWIDDLE_CACHE_BYTES)
 
 
 def _split(nfft):
@@ -125,8 +130,8 @@ def _make_twiddles(n1, n2, dtype):
 
 
 def _twiddles(n1, n2, dtype):
-    """``exp(-2 pi i k1 n2 / N)`` and its conjugate, ``(2, N1 // 2 + 1, N2)``, kept in :data:`SPECTRA`."""
-    return SPECTRA.get(("twiddles", n1, n2, dtype.char), lambda: _make_twiddles(n1, n2, dtype))
+    """``exp(-2 pi i k1 n2 / N)`` and its conjugate, ``(2, N1 // 2 + 1, N2)``, kept in :data:`TWIDDLES`."""
+    return TWIDDLES.get(("twiddles", n1, n2, dtype.char), lambda: _make_twiddles(n1, n2, dtype))
 
 
 def grid_rfft(x2, nfft):
