@@ -213,14 +213,13 @@ def resample_to(y: np.ndarray, orig_sample_rate: int, sample_rate: int) -> np.nd
 
 
 @lru_cache(maxsize=1)
-def _formats(sf) -> dict:
-    return sf.available_formats()  # ~40 us a call; what libsndfile can write does not change
+def _formats() -> dict:
+    return _soundfile().available_formats()  # ~40 us a call; what libsndfile can write does not change
 
 
 def _format_of(path: str) -> str:
-    sf = _soundfile()
     ext = os.path.splitext(path)[1].lstrip(".").upper()
-    formats = _formats(sf)
+    formats = _formats()
     aliases = {"AIF": "AIFF", "OGA": "OGG", "OPUS": "OGG"}
     fmt = aliases.get(ext, ext)
     if fmt not in formats:

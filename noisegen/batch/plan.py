@@ -176,7 +176,7 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
         if jobs:
             header = probe_header(os.path.join(in_dir, rel))  # the worker needs no second look
             tasks.append((in_dir, out_dir, in_real, rel, jobs, settings, fingerprint, header))
-            duration, rate = _probe(header=header)
+            duration, rate = _duration(header)
             estimate[rel] = (duration * len(jobs), rate)  # for the progress report and the banks
     _clean_temps(out_dir, mine)
     # Failures recorded for this shard by earlier runs are superseded by this run.
@@ -219,9 +219,13 @@ def probe_header(path: str) -> tuple[int, int] | None:
         return None
 
 
-def _probe(path: str | None = None, header=None) -> tuple[float, int | None]:
-    """(duration in seconds, sample rate) of an input (or of its ``header``); (0, None) if unreadable."""
-    header = probe_header(path) if header is None and path is not None else header
+def _probe(path: str) -> tuple[float, int | None]:
+    """(duration in seconds, sample rate) of an input from its header; (0, None) if unreadable."""
+    return _duration(probe_header(path))
+
+
+def _duration(header) -> tuple[float, int | None]:
+    """(duration in seconds, sample rate) of a :func:`probe_header` result."""
     if header is None or header[1] <= 0:
         return 0.0, None
     return header[0] / header[1], header[1]

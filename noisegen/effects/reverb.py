@@ -185,8 +185,10 @@ class RirConvolver:
     def _spectrum(self, nfft, dtype, keep=None, plain=False):
         """The ``nfft``-point spectrum of the unit RIR (its first ``keep`` samples), kept for reuse:
         :func:`.spectra.grid_rfft`'s, or with ``plain`` one ``rfft``'s."""
-        h = lambda: self._unit[:, :keep].astype(dtype)  # noqa: E731
-        make = (lambda: sfft.rfft(h(), nfft, axis=-1, workers=1)) if plain else (lambda: grid_rfft(h(), nfft))
+        def make():
+            h = self._unit[:, :keep].astype(dtype)
+            return sfft.rfft(h, nfft, axis=-1, workers=1) if plain else grid_rfft(h, nfft)
+
         return SPECTRA.get((self._token, nfft, dtype.char, keep, plain), make)
 
     def _circular(self, x2, nfft, n_out, keep=None):

@@ -232,7 +232,6 @@ def folded_fir(typingctx, p, a_starts, b_starts, taps, centre, centre_tap, out, 
     return sig, codegen
 
 
-
 #: Lanes of one partial-sum vector of :func:`one_pole_bank` (the order its sums follow).
 BANK_CHUNK = 4
 
