@@ -29,6 +29,7 @@ they hold more than :data:`SPECTRUM_CACHE_BYTES` (each process its own);
 
 from __future__ import annotations
 
+import math
 import threading
 from bisect import bisect_left
 from collections import OrderedDict
@@ -121,11 +122,23 @@ def _split(nfft):
 
 
 def _make_twiddles(n1, n2, dtype):
-    k1 = np.arange(n1 // 2 + 1)[:, None]
-    phase = (k1 * np.arange(n2)[None, :]) % (n1 * n2) * (-2.0 * np.pi / (n1 * n2))  # exact integer products
-    tw = np.empty((2, n1 // 2 + 1, n2), dtype)
-    tw[0] = np.cos(phase) + 1j * np.sin(phase)
-    tw[1] = np.conj(tw[0])
+    """``exp(-2 pi i k1 n2 / N)`` as the product of two small tables: with ``n2 = a * B + b``
+    (``B`` the divisor of ``N2`` nearest below its square root), ``w(k1 (a B + b)) = w(k1 a B) w(k1 b)``.
+    The product is formed in float64 and rounded once to ``dtype`` (within 1e-15 of the
+    directly evaluated twiddles), for ~sqrt(N) sines instead of N: 10x less time at 2**18 points."""
+    n = n1 * n2
+    rows = n1 // 2 + 1
+    b = next(d for d in range(math.isqrt(n2), 0, -1) if n2 % d == 0)
+    k1 = np.arange(rows)[:, None]
+
+    def w(j):
+        phase = (j % n) * (-2.0 * np.pi / n)  # exact integer products, reduced before scaling
+        return np.cos(phase) + 1j * np.sin(phase)
+
+    outer = w(k1 * (np.arange(n2 // b) * b)[None, :])[:, :, None] * w(k1 * np.arange(b)[None, :])[:, None, :]
+    tw = np.empty((2, rows, n2), dtype)
+    tw[0].real, tw[0].imag = outer.real.reshape(rows, n2), outer.imag.reshape(rows, n2)
+    np.conjugate(tw[0], out=tw[1])
     return tw
 
 
