@@ -47,6 +47,20 @@ def test_oneof_fires_each_child_at_its_weight_whatever_its_own_p(p, child_p):
         assert _within(got, p * w / sum(weights)), (got, p * w / sum(weights))
 
 
+@pytest.mark.parametrize("weights", [None, [1.0, 2.0, 1.0], [0.0, 1.0, 0.0], [5.0, 0.0, 1e-9], [0.1] * 7, [3.0]])
+def test_oneof_draws_what_generator_choice_draws(weights):
+    # the choice is Generator.choice(n, p=...)'s own: same index, same generator state after it,
+    # so a seed picks the same transforms as it always did (and zero weights are never picked)
+    n = 3 if weights is None else len(weights)
+    comp = OneOf([Gain(p=1.0) for _ in range(n)], weights=weights)
+    probs = np.full(n, 1.0 / n) if weights is None else np.asarray(weights) / sum(weights)
+    for seed in range(2000):
+        ours, theirs = np.random.default_rng(seed), np.random.default_rng(seed)
+        (index,) = comp._choose(ours)
+        assert index == int(theirs.choice(n, p=probs)) and probs[index] > 0, (weights, seed)
+        assert ours.random() == theirs.random()
+
+
 @pytest.mark.parametrize("child_p", [0.0, 0.5])
 @pytest.mark.parametrize("k, mean_k", [(2, 2.0), ((1, 3), 2.0), ((0, 1), 0.5)])
 def test_someof_fires_k_children_whatever_their_own_p(k, mean_k, child_p):

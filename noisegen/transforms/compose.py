@@ -220,9 +220,13 @@ class OneOf(_Composition):
             self.weights = w
         probs = np.full(len(self.transforms), 1.0 / len(self.transforms)) if self.weights is None else None
         self._probs = probs if probs is not None else np.asarray(self.weights) / sum(self.weights)
+        # gen.choice(n, p=probs) draws one uniform and finds it in this CDF; done here without
+        # choice's checks of p (~25 us a call), with the same draw and the same index
+        self._cdf = np.cumsum(np.asarray(self._probs, dtype=np.float64))
+        self._cdf /= self._cdf[-1]
 
     def _choose(self, gen):
-        return [int(gen.choice(len(self.transforms), p=self._probs))]
+        return [int(self._cdf.searchsorted(gen.random(), side="right"))]
 
     def _config(self):
         return {"transforms": [t.to_dict() for t in self.transforms], "weights": self.weights, "p": self.p}
