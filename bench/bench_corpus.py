@@ -9,6 +9,8 @@ pass (compiled kernels, loaded banks).
 
 Records:
 
+- ``stream_corpus`` ``decode only (libsndfile)``: ``soundfile.read`` of every
+  file, nothing else: the ceiling of any read path built on libsndfile;
 - ``stream_corpus`` ``read``: ``AugmentStream(pipeline=None, chunk_s=1)``:
   reading, decoding, resampling to 16 kHz and chunking alone;
 - ``stream_corpus`` ``default``: the same with the pipeline, and where the
@@ -102,21 +104,47 @@ def _stream_pass(pipeline, seed, clock=False):
     return samples / SR, wall, (stages.seconds if stages else None)
 
 
-def _record(op, variant, audio_s, seconds, quality=None, note=""):
+def _record(op, variant, audio_s, seconds, quality=None, note="", library="noisegen"):
     xrt = audio_s / seconds if seconds else None
     return _clean({"op": op, "params": {"corpus": str(_folder("speech").relative_to(ROOT.parent))
                                         if _folder("speech").is_relative_to(ROOT.parent) else "data/speech"},
-                   "library": "noisegen", "variant": variant, "clip_s": None, "xrt": xrt, "median_s": seconds,
+                   "library": library, "variant": variant, "clip_s": None, "xrt": xrt, "median_s": seconds,
                    "iqr_s": None, "repeats": None, "number": 1, "first_call_s": None, "compile_s": None,
                    "quality": {"audio_s": round(audio_s, 2), **(quality or {})}, "like_for_like": True,
                    "status": "ok", "note": note})
+
+
+def _decode_pass(paths):
+    """Seconds for libsndfile alone to decode every file once (float32, as the stream asks)."""
+    import soundfile as sf
+
+    t0 = time.perf_counter()
+    for path in paths:
+        sf.read(path, dtype="float32", always_2d=True)
+    return time.perf_counter() - t0
+
+
+def _decode_record(cfg, repeats):
+    """The ceiling of reading: ``soundfile.read`` of the corpus, timed in the same run."""
+    import soundfile as sf
+
+    from noisegen.audio.files import audio_files
+
+    paths = audio_files(str(_folder("speech")))
+    audio_s = sum(sf.info(p).duration for p in paths)
+    _decode_pass(paths)
+    wall = statistics.median(_decode_pass(paths) for _ in range(repeats))
+    cfg.log(f"  stream_corpus decode only (libsndfile): {audio_s / wall:.0f}x real time")
+    return _record("stream_corpus", "decode only (libsndfile)", audio_s, wall, library="soundfile",
+                   note=f"soundfile.read(dtype='float32') of every file, nothing else: the ceiling of the read "
+                        f"path on this corpus; median of {repeats} passes")
 
 
 def _stream_records(cfg):
     warnings.simplefilter("ignore")  # unusable corpus files are reported once; not the point here
     pipeline = _pipeline()
     repeats = 3 if cfg.quick else 7
-    records = []
+    records = [_decode_record(cfg, repeats)]
     for variant, pipe in (("read", None), ("default", pipeline)):
         _stream_pass(pipe, 0)  # warm-up: compile, load banks
         runs = [_stream_pass(pipe, seed) for seed in range(1, repeats + 1)]

@@ -14,6 +14,7 @@ from scipy.signal import resample_poly
 
 import noisegen
 from noisegen import AugmentStream, NoisegenWarning, ParameterError
+from noisegen.audio.wav import WavFile
 from noisegen.transforms import (AddColoredNoise, ApplyImpulseResponse, Compose, Gain, OneOf, PitchShift,
                                  PolarityInversion, SpeedPerturb, TimeStretch)
 
@@ -114,15 +115,20 @@ def test_relative_paths_resolve_against_the_manifest_folder(corpus, monkeypatch,
 
 
 def test_segments_are_seeked_not_read_whole(corpus, monkeypatch):
-    """Only the segment's frames are requested from soundfile, from its first frame."""
+    """Only the segment's frames are requested (from soundfile, or the WAV reader), from its first frame."""
     requests = []
-    real_read = sf.SoundFile.read
+    real_read, real_wav_read = sf.SoundFile.read, WavFile.read
 
     def spy(self, frames=-1, *args, **kwargs):
         requests.append((self.name, self.tell(), frames, self.frames))
         return real_read(self, frames, *args, **kwargs)
 
+    def wav_spy(self, start, n, dtype):
+        requests.append((self.name, start, n, self.frames))
+        return real_wav_read(self, start, n, dtype)
+
     monkeypatch.setattr(sf.SoundFile, "read", spy)
+    monkeypatch.setattr(WavFile, "read", wav_spy)
     monkeypatch.setattr(sf, "read", lambda *a, **k: pytest.fail("a whole-file read"))
     rows = [ROWS[0], ROWS[2], ROWS[3]]
     manifest = write_manifest(corpus / "seg.jsonl", rows)

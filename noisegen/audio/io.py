@@ -24,6 +24,7 @@ import numpy as np
 
 from .._core.validation import check_audio, check_float_dtype, check_sample_rate
 from .files import AUDIO_EXTENSIONS, audio_files, file_kind
+from .wav import WavFile, is_wav_name
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
 from ..effects.resample import resample
 from .._kernels.cpu.pcm import to_pcm16
@@ -97,10 +98,15 @@ def _wav_shortfall(path) -> int:
 
 
 def _warn_if_truncated(path) -> None:
-    missing = _wav_shortfall(path)
+    warn_truncated(path, _wav_shortfall(path), stacklevel=4)
+
+
+def warn_truncated(path, missing: int, stacklevel: int = 3) -> None:
+    """Say that ``path`` was cut short, when its header promises ``missing`` > 0 more bytes than it holds."""
     if missing:
         warnings.warn(f"{os.fspath(path)!r} is truncated: its header promises {missing} more bytes of audio "
-                      "than the file holds; reading the samples that are there", NoisegenWarning, stacklevel=3)
+                      "than the file holds; reading the samples that are there", NoisegenWarning,
+                      stacklevel=stacklevel)
 
 
 def _read_error(path, exc) -> Exception:
@@ -168,12 +174,18 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
     dtype = check_float_dtype(dtype)
     target = None if sample_rate is None else check_sample_rate(sample_rate)
     check_regular(path)
+    # read, mix and resample in the dtype asked: float32 is twice as fast, exact to its rounding
     try:
-        # read, mix and resample in the dtype asked: float32 is twice as fast, exact to its rounding
-        data, file_rate = sf.read(os.fspath(path), dtype=np.dtype(dtype).name, always_2d=True)
+        wav = WavFile.open(path) if is_wav_name(path) else None
+        if wav is not None:  # a plain WAV file: read with NumPy, the same samples (noisegen.audio.wav)
+            with wav:
+                data, file_rate = wav.read(0, wav.frames, dtype), wav.samplerate
+            warn_truncated(path, wav.shortfall)
+        else:
+            data, file_rate = sf.read(os.fspath(path), dtype=np.dtype(dtype).name, always_2d=True)
+            _warn_if_truncated(path)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise _read_error(path, exc) from None
-    _warn_if_truncated(path)
     y = data.T  # (channels, frames)
     if mono or y.shape[0] == 1:
         y = mix_down(y)

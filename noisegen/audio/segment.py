@@ -15,7 +15,8 @@ import numpy as np
 from .._core.errors import NoisegenError, ParameterError
 from .._core.units import seconds_to_samples
 from ..effects.resample import resample
-from .io import _read_error, _soundfile, _warn_if_truncated, check_regular, mix_down
+from .io import _read_error, _soundfile, _warn_if_truncated, check_regular, mix_down, warn_truncated
+from .wav import WavFile, is_wav_name
 
 __all__ = ["segment_span", "read_segment", "decode", "decoded_span", "resampled_length"]
 
@@ -74,8 +75,20 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
     segment that would give more samples is not read: None (the caller reads
     it in blocks; the header came with the same open).
     """
-    sf = _soundfile()
     check_regular(path)
+    try:
+        wav = WavFile.open(path) if is_wav_name(path) else None
+    except OSError as exc:
+        raise _read_error(path, exc) from None
+    if wav is not None:  # a plain WAV file: read with NumPy, the same samples (noisegen.audio.wav)
+        with wav:
+            start, n, rate = _span(path, wav.frames, wav.samplerate, offset_s, duration_s)
+            if max_n is not None and resampled_length(n, rate, sample_rate) > max_n:
+                return None
+            data = wav.read(start, n, np.float32)
+        warn_truncated(path, wav.shortfall)
+        return _to_stream(data, rate, sample_rate, mono)
+    sf = _soundfile()
     try:
         with sf.SoundFile(os.fspath(path)) as f:  # one open: the header, then the frames
             start, n, rate = _span(path, int(f.frames), int(f.samplerate), offset_s, duration_s)

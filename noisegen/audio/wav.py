@@ -1,0 +1,170 @@
+"""Plain PCM and float WAV files read with NumPy: the samples libsndfile gives, without libsndfile.
+
+Speech corpora are mostly WAV files of a few seconds, where going through
+libsndfile (its header parse, soundfile's wrapper, a second open to check
+for a cut-short file) costs as much as the samples. For a RIFF/WAVE file of
+integer PCM (8, 16, 24 or 32 bits) or IEEE float (32 or 64 bits), plain or
+``WAVE_FORMAT_EXTENSIBLE``, :meth:`WavFile.open` parses the header and
+:meth:`WavFile.read` converts the frames as libsndfile does, to the same
+bits (``tests/test_io.py`` compares every subtype with soundfile):
+
+- integers are scaled by ``2 ** -(bits - 1)`` (24-bit samples moved into
+  the top of an int32 first, 8-bit ones offset by 128), after rounding the
+  int32 to float32 for float32 output;
+- floats are copied, or rounded from float64 to float32.
+
+Anything else (RF64, big-endian RIFX, compressed or companded WAV, a
+container wider than its valid bits, a data size of 0 or "unknown", a chunk
+other than the usual ones before the samples (``fact``, ``LIST``, ``PEAK``,
+``bext``, ``JUNK``, ``cue ``, ...), a rate of 2**31 or more) gives None and the caller asks libsndfile, which reads it
+or says why not. A ``data`` chunk that claims more bytes
+than the file holds is read as far as it goes, as libsndfile does, and
+:attr:`WavFile.shortfall` says by how much it was cut short.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import numpy as np
+
+__all__ = ["WavFile", "is_wav_name"]
+
+_WAV_SUFFIXES = (".wav", ".wave")
+#: The 14 bytes after the format code in the sub-format GUID of WAVE_FORMAT_EXTENSIBLE.
+_GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
+#: (format code, bits) -> sample kind.
+_KINDS = {(1, 8): "u1", (1, 16): "i2", (1, 24): "i3", (1, 32): "i4", (3, 32): "f4", (3, 64): "f8"}
+_MAX_CHUNKS = 64  # chunks looked at before "data"
+#: Chunks before ``data`` that are skipped, as libsndfile skips them for reading samples.
+_SKIPPED = frozenset((b"fact", b"LIST", b"PEAK", b"JUNK", b"junk", b"PAD ", b"bext", b"cue ", b"smpl", b"inst",
+                      b"acid", b"iXML", b"cart", b"DISP", b"afsp", b"clm ", b"levl", b"umid"))
+
+
+def is_wav_name(path) -> bool:
+    """Whether ``path`` (a str or path, not a file object) names a ``.wav``/``.wave`` file."""
+    return isinstance(path, (str, os.PathLike)) and os.fspath(path).lower().endswith(_WAV_SUFFIXES)
+
+
+class WavFile:
+    """An open plain WAV file: its layout from the header, frames read on demand.
+
+    Use as a context manager; :meth:`open` returns None for a file this
+    reader leaves to libsndfile (see the module notes).
+    """
+
+    def __init__(self, fh, kind, channels, samplerate, data_offset, frames, shortfall):
+        self._fh = fh
+        self.name = fh.name  # the path, as soundfile names an open file
+        self.kind = kind
+        self.channels = channels
+        self.samplerate = samplerate
+        self.frames = frames  # whole frames in the file
+        self.shortfall = shortfall  # bytes the data chunk claims beyond the end of the file
+        self._data_offset = data_offset
+
+    @classmethod
+    def open(cls, path):
+        """The file at ``path`` ready to read, or None (not a WAV file this reader handles).
+
+        Raises what :func:`open` raises (the caller has checked that the path is a regular file).
+        """
+        fh = open(os.fspath(path), "rb")  # noqa: SIM115 - closed by __exit__, or below when not taken
+        try:
+            layout = _layout(fh)
+        except (OSError, ValueError, struct.error):
+            layout = None
+        if layout is None:
+            fh.close()
+            return None
+        return cls(fh, *layout)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._fh.close()
+
+    def read(self, start: int, n: int, dtype) -> np.ndarray:
+        """Frames ``start .. start + n`` (clipped to the file) as ``(frames, channels)`` of ``dtype``."""
+        n = max(0, min(n, self.frames - start))
+        width = int(self.kind[1])
+        self._fh.seek(self._data_offset + start * self.channels * width)
+        raw = self._fh.read(n * self.channels * width)
+        n = len(raw) // (self.channels * width)  # the file may have shrunk since the header was read
+        return _convert(raw[: n * self.channels * width], self.kind, np.dtype(dtype)).reshape(n, self.channels)
+
+
+def _layout(fh):
+    """``(kind, channels, rate, data offset, frames, shortfall)`` from the header, or None."""
+    head = fh.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    size = os.fstat(fh.fileno()).st_size
+    fmt = None
+    for _ in range(_MAX_CHUNKS):
+        chunk = fh.read(8)
+        if len(chunk) < 8:
+            return None
+        cid, length = chunk[:4], int.from_bytes(chunk[4:], "little")
+        if cid not in _SKIPPED and cid not in (b"fmt ", b"data") or (cid == b"fact" and length != 4):
+            return None  # a chunk libsndfile may read its own way (or stop at): leave the file to it
+        if cid == b"fmt ":
+            fmt = _format(fh.read(length))
+            if fmt is None:
+                return None
+            if length & 1:
+                fh.seek(1, os.SEEK_CUR)
+        elif cid == b"data":
+            if fmt is None or length in (0, 0xFFFFFFFF):
+                return None
+            kind, channels, rate = fmt
+            offset = fh.tell()
+            present = min(length, size - offset)
+            frame_bytes = channels * int(kind[1])
+            return kind, channels, rate, offset, present // frame_bytes, max(length - (size - offset), 0)
+        else:
+            fh.seek(length + (length & 1), os.SEEK_CUR)
+    return None
+
+
+def _format(body: bytes):
+    """``(kind, channels, rate)`` of a ``fmt`` chunk this reader handles, else None."""
+    if len(body) < 16:
+        return None
+    code, channels, rate, _, block_align, bits = struct.unpack("<HHIIHH", body[:16])
+    if code == 0xFFFE:  # WAVE_FORMAT_EXTENSIBLE: the real code is in the sub-format GUID
+        if len(body) < 40 or body[26:40] != _GUID_TAIL:
+            return None
+        valid_bits = int.from_bytes(body[18:20], "little")
+        code = int.from_bytes(body[24:26], "little")
+        if valid_bits not in (0, bits):
+            return None
+    kind = _KINDS.get((code, bits))
+    if kind is None or channels < 1 or not 1 <= rate < 1 << 31 or block_align != channels * (bits // 8):
+        return None
+    return kind, channels, rate
+
+
+def _convert(raw: bytes, kind: str, dtype: np.dtype) -> np.ndarray:
+    """Samples of ``kind`` as ``dtype``, as libsndfile converts them (the module notes)."""
+    if kind == "f4" or kind == "f8":
+        return np.frombuffer(raw, "<" + kind).astype(dtype)
+    if kind == "u1":
+        ints = np.frombuffer(raw, np.uint8).astype(np.int16) - 128
+        scale = 2.0**-7
+    elif kind == "i2":
+        ints = np.frombuffer(raw, "<i2")
+        scale = 2.0**-15
+    elif kind == "i3":  # into the top three bytes of an int32, as libsndfile reads them
+        wide = np.zeros((len(raw) // 3, 4), np.uint8)
+        wide[:, 1:] = np.frombuffer(raw, np.uint8).reshape(-1, 3)
+        ints = wide.view("<i4").reshape(-1)
+        scale = 2.0**-31
+    else:
+        ints = np.frombuffer(raw, "<i4")
+        scale = 2.0**-31
+    out = ints.astype(dtype)  # int32 -> float32 rounds to nearest, as libsndfile's (float) cast
+    out *= dtype.type(scale)  # a power of two: exact
+    return out

@@ -1,0 +1,170 @@
+"""The NumPy WAV reader (noisegen.audio.wav): the samples, rates and errors libsndfile gives.
+
+Every subtype it reads is compared bit for bit with soundfile, through
+``noisegen.load`` and the stream's ``read_segment``; every WAV it leaves to
+libsndfile still reads as before; and headers with bytes changed at random
+read (or fail) exactly as libsndfile reads them.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import noisegen
+from noisegen import NoisegenError, NoisegenWarning
+from noisegen.audio.segment import read_segment
+from noisegen.audio.wav import WavFile
+
+SR = 16000
+READ = [("WAV", s) for s in ("PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE")]
+READ += [("WAVEX", s) for s in ("PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE")]
+
+
+def _frames(n_channels, n=1001, seed=0):
+    """Random frames with the edge values of every format: full scale, zero, one LSB of 16 bits."""
+    x = np.random.default_rng(seed).uniform(-1.2, 1.2, (n, n_channels))
+    x[:6] = np.array([1.0, -1.0, 0.0, 1 - 2**-15, -1 + 1e-9, 2**-24])[:, None]
+    return x
+
+
+def _write(path, fmt, subtype, n_channels, **kwargs):
+    sf.write(path, _frames(n_channels, **kwargs), SR, subtype=subtype, format=fmt)
+    return path
+
+
+def _reference(path, dtype):
+    """``noisegen.load``'s layout of what soundfile reads: ``(n,)`` or ``(channels, n)``."""
+    data, rate = sf.read(path, dtype=np.dtype(dtype).name, always_2d=True)
+    y = data.T
+    return (y[0] if y.shape[0] == 1 else y), rate
+
+
+@pytest.mark.parametrize("n_channels", [1, 2, 3])
+@pytest.mark.parametrize("fmt, subtype", READ)
+def test_plain_wav_files_give_the_samples_libsndfile_gives(tmp_path, fmt, subtype, n_channels):
+    path = _write(tmp_path / "x.wav", fmt, subtype, n_channels)
+    with WavFile.open(path) as wav:  # read here, not left to libsndfile
+        assert (wav.frames, wav.channels, wav.samplerate, wav.shortfall) == (1001, n_channels, SR, 0)
+    for dtype in (np.float32, np.float64):
+        want, rate = _reference(path, dtype)
+        got, got_rate = noisegen.load(path, dtype=dtype)
+        assert got_rate == rate and got.dtype == dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+    whole = _reference(path, np.float32)[0]
+    for offset_s, duration_s in [(None, None), (0.0, 0.001), (100 / SR, 37 / SR), (999 / SR, None), (0.05, 1.0)]:
+        seg = read_segment(path, offset_s=offset_s, duration_s=duration_s, sample_rate=SR, mono=False)
+        a = 0 if offset_s is None else round(offset_s * SR)
+        b = 1001 if duration_s is None else min(1001, a + round(duration_s * SR))
+        np.testing.assert_array_equal(seg, whole[..., a:b])
+
+
+@pytest.mark.parametrize("fmt, subtype, n_channels", [
+    ("WAV", "ULAW", 1), ("WAV", "ALAW", 2), ("WAV", "IMA_ADPCM", 1), ("WAV", "MS_ADPCM", 2), ("WAV", "GSM610", 1),
+    ("WAVEX", "ULAW", 1), ("RF64", "PCM_16", 2), ("RF64", "FLOAT", 1)])
+def test_other_wav_files_are_left_to_libsndfile(tmp_path, fmt, subtype, n_channels):
+    path = _write(tmp_path / "x.wav", fmt, subtype, n_channels)
+    assert WavFile.open(path) is None
+    want, rate = _reference(path, np.float32)
+    got, got_rate = noisegen.load(path)
+    assert got_rate == rate
+    np.testing.assert_array_equal(got, want)
+
+
+def _patched(path, at, value: bytes):
+    data = bytearray(path.read_bytes())
+    data[at:at + len(value)] = value
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_unusual_headers_are_left_to_libsndfile(tmp_path):
+    big = tmp_path / "big.wav"  # RIFX: big-endian samples
+    sf.write(big, _frames(2), SR, subtype="PCM_16", format="WAV", endian="BIG")
+    unknown = _patched(_write(tmp_path / "unknown.wav", "WAV", "PCM_16", 1), 40, b"\xff\xff\xff\xff")  # data size
+    narrow = _patched(_write(tmp_path / "narrow.wav", "WAVEX", "PCM_24", 1), 38, b"\x14\x00")  # 20 valid bits of 24
+    for path in (big, unknown, narrow):
+        assert WavFile.open(path) is None, path.name
+        want, rate = _reference(path, np.float32)
+        got, got_rate = noisegen.load(path)
+        assert got_rate == rate
+        np.testing.assert_array_equal(got, want)
+
+
+def test_chunks_before_the_samples_are_skipped(tmp_path):
+    # LIST with an odd length (and its pad byte) and JUNK between fmt and data
+    plain = _write(tmp_path / "plain.wav", "WAV", "PCM_16", 2)
+    data = plain.read_bytes()
+    extra = b"LIST" + (5).to_bytes(4, "little") + b"INFOx\x00" + b"JUNK" + (4).to_bytes(4, "little") + b"\x00" * 4
+    body = data[12:36] + extra + data[36:]
+    path = tmp_path / "chunks.wav"
+    path.write_bytes(b"RIFF" + (len(body) + 4).to_bytes(4, "little") + b"WAVE" + body)
+    assert WavFile.open(path) is not None
+    np.testing.assert_array_equal(noisegen.load(path)[0], _reference(path, np.float32)[0])
+    np.testing.assert_array_equal(noisegen.load(path)[0], noisegen.load(plain)[0])
+
+
+def test_a_cut_short_wav_reads_the_frames_there_and_warns(tmp_path):
+    path = _write(tmp_path / "x.wav", "WAV", "PCM_24", 2)
+    data = path.read_bytes()
+    for cut in (1, 6, 7, 3001):
+        short = tmp_path / f"cut{cut}.wav"
+        short.write_bytes(data[: len(data) - cut])
+        with WavFile.open(short) as wav:
+            assert wav.shortfall == cut and wav.frames == (1001 * 6 - cut) // 6
+        with pytest.warns(NoisegenWarning, match="truncated"):
+            got = read_segment(short, sample_rate=SR, mono=False)
+        np.testing.assert_array_equal(got, _reference(short, np.float32)[0])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_damaged_headers_read_or_fail_as_libsndfile_does(tmp_path, seed):
+    """Random bytes of the header changed (and sometimes the file cut): where libsndfile reads the
+    file, the same samples and rate; where it refuses, a NoisegenError."""
+    rng = np.random.default_rng(seed)
+    layouts = [("WAV", "PCM_16", 1), ("WAVEX", "PCM_24", 2), ("WAV", "FLOAT", 2), ("WAV", "PCM_U8", 1),
+               ("WAVEX", "PCM_32", 3), ("WAV", "DOUBLE", 1)]
+    originals = []
+    for i, (fmt, subtype, n_channels) in enumerate(layouts):
+        path = _write(tmp_path / f"{i}.wav", fmt, subtype, n_channels, n=200)
+        with WavFile.open(path) as wav:
+            originals.append((path.read_bytes(), wav._data_offset))
+    path = tmp_path / "damaged.wav"
+    for trial in range(400):
+        data, header = originals[trial % len(originals)]
+        damaged = bytearray(data)
+        for _ in range(int(rng.integers(1, 4))):
+            damaged[int(rng.integers(0, header))] = int(rng.choice([0, 1, 3, 0x20, 0x7F, 0x80, 0xFF, rng.integers(256)]))
+        if rng.random() < 0.2:
+            damaged = damaged[: int(rng.integers(0, len(damaged)))]
+        path.write_bytes(bytes(damaged))
+        try:
+            want = _reference(path, np.float32)
+        except (sf.LibsndfileError, RuntimeError):
+            want = None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NoisegenWarning)
+            if want is None:
+                with pytest.raises(NoisegenError):
+                    noisegen.load(path)
+                continue
+            got, rate = noisegen.load(path)
+        assert rate == want[1] and got.shape == want[0].shape, trial
+        np.testing.assert_array_equal(got, want[0])
+
+
+def test_the_shared_corpus_wavs_read_as_libsndfile_reads_them(shared_data_dir):
+    paths = sorted(shared_data_dir.rglob("*.wav"))
+    assert paths
+    for path in paths:
+        wav = WavFile.open(path)
+        if wav is not None:
+            wav.__exit__()
+        for dtype in (np.float32, np.float64):
+            want, rate = _reference(path, dtype)
+            got, got_rate = noisegen.load(path, dtype=dtype)
+            assert got_rate == rate
+            np.testing.assert_array_equal(got, want, err_msg=str(path))
