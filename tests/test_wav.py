@@ -16,7 +16,7 @@ import soundfile as sf
 
 import noisegen
 from noisegen import NoisegenError, NoisegenWarning
-from noisegen.audio.segment import read_segment
+from noisegen.audio.segment import read_segment, segment_span
 from noisegen.audio.wav import WavFile
 
 SR = 16000
@@ -49,6 +49,7 @@ def test_plain_wav_files_give_the_samples_libsndfile_gives(tmp_path, fmt, subtyp
     path = _write(tmp_path / "x.wav", fmt, subtype, n_channels)
     with WavFile.open(path) as wav:  # read here, not left to libsndfile
         assert (wav.frames, wav.channels, wav.samplerate, wav.shortfall) == (1001, n_channels, SR, 0)
+    assert segment_span(path) == (0, 1001, SR) and segment_span(path, offset_s=0.01, duration_s=0.5) == (160, 841, SR)
     for dtype in (np.float32, np.float64):
         want, rate = _reference(path, dtype)
         got, got_rate = noisegen.load(path, dtype=dtype)
@@ -153,6 +154,7 @@ def test_damaged_headers_read_or_fail_as_libsndfile_does(tmp_path, seed):
                 continue
             got, rate = noisegen.load(path)
         assert rate == want[1] and got.shape == want[0].shape, trial
+        assert segment_span(path) == (0, got.shape[-1], rate)  # the header as the stream and the plan count it
         np.testing.assert_array_equal(got, want[0])
 
 

@@ -42,13 +42,25 @@ def segment_span(path, offset_s=None, duration_s=None) -> tuple[int, int, int]:
     noisegen.ParameterError
         ``offset_s`` at or past the end of the file.
     """
-    sf = _soundfile()
     check_regular(path)
+    wav = _open_wav(path)
+    if wav is not None:
+        with wav:
+            return _span(path, wav.frames, wav.samplerate, offset_s, duration_s)
+    sf = _soundfile()
     try:
         meta = sf.info(os.fspath(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise _read_error(path, exc) from None
     return _span(path, int(meta.frames), int(meta.samplerate), offset_s, duration_s)
+
+
+def _open_wav(path):
+    """``path`` as an open :class:`~noisegen.audio.wav.WavFile`, or None (not a plain WAV file)."""
+    try:
+        return WavFile.open(path) if is_wav_name(path) else None
+    except OSError as exc:
+        raise _read_error(path, exc) from None
 
 
 def _span(path, total, rate, offset_s, duration_s):
@@ -76,10 +88,7 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
     it in blocks; the header came with the same open).
     """
     check_regular(path)
-    try:
-        wav = WavFile.open(path) if is_wav_name(path) else None
-    except OSError as exc:
-        raise _read_error(path, exc) from None
+    wav = _open_wav(path)
     if wav is not None:  # a plain WAV file: read with NumPy, the same samples (noisegen.audio.wav)
         with wav:
             start, n, rate = _span(path, wav.frames, wav.samplerate, offset_s, duration_s)

@@ -14,6 +14,7 @@ from .._core.errors import NoisegenWarning, ParameterError
 from .._core.rng import derive_key, resolve_key
 from .._core.validation import check_int
 from ..audio.files import scan_audio_files
+from ..audio.segment import segment_span
 from .manifest import (FAILURES, MANIFEST, _append_line, _complete, _dedupe_manifest, _job_key, _read_jsonl, _repair_tail,
                        _rewrite_jsonl, read_manifest)
 from .outdir import fingerprint_changed, input_fingerprint, jsonl_lock
@@ -211,10 +212,8 @@ def _clean_temps(out_dir: str, mine: set[str]) -> int:
 def probe_header(path: str) -> tuple[int, int] | None:
     """``(frames, sample rate)`` of an input from its header; None if unreadable (the worker reports it)."""
     try:
-        import soundfile as sf
-
-        info = sf.info(path)
-        return int(info.frames), int(info.samplerate)
+        _, frames, rate = segment_span(path)
+        return frames, rate
     except Exception:  # noqa: BLE001 - unreadable: the worker reports it
         return None
 
