@@ -93,17 +93,30 @@ def test_pcm16_samples_are_those_libsndfile_makes(tmp_path, fmt, n_channels, dty
         assert ours.read_bytes() == theirs.read_bytes()
 
 
-def test_save_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
+@pytest.mark.parametrize("subtype", ["PCM_16", "FLOAT"])  # noisegen's 16-bit WAV writer and libsndfile's
+def test_save_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch, subtype):
     path = tmp_path / "out.wav"
-    noisegen.save(path, _signal(), sample_rate=16000)
+    noisegen.save(path, _signal(), sample_rate=16000, subtype=subtype)
     before = path.read_bytes()
+    real_fdopen = os.fdopen
 
-    def boom(self, data):
-        raise RuntimeError("disk full (simulated)")
+    class DiskFull:  # the temporary file takes a few bytes, then the disk is full
+        def __init__(self, fh):
+            self.fh = fh
 
-    monkeypatch.setattr(sf.SoundFile, "write", boom)
-    with pytest.raises(RuntimeError, match="simulated"):
-        noisegen.save(path, _signal(n=5000), sample_rate=16000)
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, data):
+            self.fh.write(bytes(data)[:100])
+            raise OSError(28, "No space left on device (simulated)")
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, *a, **k: DiskFull(real_fdopen(fd, *a, **k)))
+    with pytest.raises(OSError, match="simulated"):
+        noisegen.save(path, _signal(n=5000), sample_rate=16000, subtype=subtype)
     monkeypatch.undo()
     assert path.read_bytes() == before  # the old file is untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav"]

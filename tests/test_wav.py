@@ -8,6 +8,7 @@ read (or fail) exactly as libsndfile reads them.
 
 from __future__ import annotations
 
+import io
 import warnings
 
 import numpy as np
@@ -16,6 +17,7 @@ import soundfile as sf
 
 import noisegen
 from noisegen import NoisegenError, NoisegenWarning
+from noisegen.audio.io import encode
 from noisegen.audio.segment import read_segment, segment_span
 from noisegen.audio.wav import WavFile
 
@@ -170,3 +172,22 @@ def test_the_shared_corpus_wavs_read_as_libsndfile_reads_them(shared_data_dir):
             got, got_rate = noisegen.load(path, dtype=dtype)
             assert got_rate == rate
             np.testing.assert_array_equal(got, want, err_msg=str(path))
+
+
+@pytest.mark.parametrize("n_channels", [None, 1, 2, 3, 8])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sixteen_bit_wav_bytes_are_those_libsndfile_writes(tmp_path, n_channels, dtype):
+    """save/encode write 16-bit WAV without libsndfile: the same header and samples, byte for byte
+    (full scale, one LSB, halfway cases, out-of-range samples clipped), for any length."""
+    rng = np.random.default_rng(n_channels or 0)
+    for n in (0, 1, 2, 7, 4001):
+        y = rng.uniform(-1.3, 1.3, (n,) if n_channels is None else (n_channels, n)).astype(dtype)
+        edges = np.array([1.0, -1.0, 0.5 / 32768, 1.5 / 32768, -2.5 / 32768, 0.0])[: y.size]
+        y.reshape(-1)[: edges.size] = edges
+        reference = io.BytesIO()
+        sf.write(reference, np.clip(y, -1.0, 1.0).T, SR, subtype="PCM_16", format="WAV")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NoisegenWarning)  # the clipping warning
+            assert encode(y, sample_rate=SR, format="wav") == reference.getvalue(), n
+            noisegen.save(tmp_path / "x.wav", y, sample_rate=SR)
+        assert (tmp_path / "x.wav").read_bytes() == reference.getvalue()

@@ -1,4 +1,4 @@
-"""Plain PCM and float WAV files read with NumPy: the samples libsndfile gives, without libsndfile.
+"""Plain PCM and float WAV files read (and 16-bit ones written) with NumPy, as libsndfile does.
 
 Speech corpora are mostly WAV files of a few seconds, where going through
 libsndfile (its header parse, soundfile's wrapper, a second open to check
@@ -6,7 +6,7 @@ for a cut-short file) costs as much as the samples. For a RIFF/WAVE file of
 integer PCM (8, 16, 24 or 32 bits) or IEEE float (32 or 64 bits), plain or
 ``WAVE_FORMAT_EXTENSIBLE``, :meth:`WavFile.open` parses the header and
 :meth:`WavFile.read` converts the frames as libsndfile does, to the same
-bits (``tests/test_io.py`` compares every subtype with soundfile):
+bits (``tests/test_wav.py`` compares every subtype with soundfile):
 
 - integers are scaled by ``2 ** -(bits - 1)`` (24-bit samples moved into
   the top of an int32 first, 8-bit ones offset by 128), after rounding the
@@ -15,11 +15,15 @@ bits (``tests/test_io.py`` compares every subtype with soundfile):
 
 Anything else (RF64, big-endian RIFX, compressed or companded WAV, a
 container wider than its valid bits, a data size of 0 or "unknown", a chunk
-other than the usual ones before the samples (``fact``, ``LIST``, ``PEAK``,
-``bext``, ``JUNK``, ``cue ``, ...), a rate of 2**31 or more) gives None and the caller asks libsndfile, which reads it
-or says why not. A ``data`` chunk that claims more bytes
-than the file holds is read as far as it goes, as libsndfile does, and
-:attr:`WavFile.shortfall` says by how much it was cut short.
+before the samples other than the usual ones (``fact``, ``LIST``, ``PEAK``,
+``bext``, ``JUNK``, ``cue ``, ...), a rate of 2**31 or more) gives None and
+the caller asks libsndfile, which reads it or says why not. A ``data`` chunk
+that claims more bytes than the file holds is read as far as it goes, as
+libsndfile does, and :attr:`WavFile.shortfall` says by how much it was cut
+short.
+
+:func:`pcm16_wav` writes the layout noisegen writes most, 16-bit PCM, with
+the bytes libsndfile writes.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import struct
 
 import numpy as np
 
-__all__ = ["WavFile", "is_wav_name"]
+__all__ = ["WavFile", "is_wav_name", "pcm16_wav"]
 
 _WAV_SUFFIXES = (".wav", ".wave")
 #: The 14 bytes after the format code in the sub-format GUID of WAVE_FORMAT_EXTENSIBLE.
@@ -167,4 +171,17 @@ def _convert(raw: bytes, kind: str, dtype: np.dtype) -> np.ndarray:
         scale = 2.0**-31
     out = ints.astype(dtype)  # int32 -> float32 rounds to nearest, as libsndfile's (float) cast
     out *= dtype.type(scale)  # a power of two: exact
+    return out
+
+
+def pcm16_wav(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """A 16-bit PCM WAV file of ``samples`` (int16 ``(frames,)`` or ``(frames, channels)``), as bytes
+    in a uint8 array: the 44-byte header libsndfile writes for any channel count, then the frames."""
+    channels = 1 if samples.ndim == 1 else samples.shape[1]
+    size = samples.size * 2
+    out = np.empty(44 + size, np.uint8)
+    out[:44] = np.frombuffer(b"RIFF" + struct.pack("<I", 36 + size) + b"WAVEfmt " + struct.pack(
+        "<IHHIIHH", 16, 1, channels, sample_rate, sample_rate * channels * 2, channels * 2, 16) + b"data"
+        + struct.pack("<I", size), np.uint8)
+    out[44:].view("<i2")[:] = samples.reshape(-1)
     return out
