@@ -18,7 +18,7 @@ import soundfile as sf
 import noisegen
 from noisegen import NoisegenError, NoisegenWarning
 from noisegen.audio.io import encode
-from noisegen.audio.segment import read_segment, segment_span
+from noisegen.audio.segment import decode, decoded_span, read_segment, segment_span
 from noisegen.audio.wav import WavFile
 
 SR = 16000
@@ -58,6 +58,8 @@ def test_plain_wav_files_give_the_samples_libsndfile_gives(tmp_path, fmt, subtyp
         assert got_rate == rate and got.dtype == dtype and got.shape == want.shape
         np.testing.assert_array_equal(got, want)
     whole = _reference(path, np.float32)[0]
+    np.testing.assert_array_equal(decode(path.read_bytes(), sample_rate=SR, mono=False), whole)  # a tar member
+    assert decoded_span(path.read_bytes()) == (1001, SR)
     for offset_s, duration_s in [(None, None), (0.0, 0.001), (100 / SR, 37 / SR), (999 / SR, None), (0.05, 1.0)]:
         seg = read_segment(path, offset_s=offset_s, duration_s=duration_s, sample_rate=SR, mono=False)
         a = 0 if offset_s is None else round(offset_s * SR)
@@ -153,9 +155,13 @@ def test_damaged_headers_read_or_fail_as_libsndfile_does(tmp_path, seed):
             if want is None:
                 with pytest.raises(NoisegenError):
                     noisegen.load(path)
+                with pytest.raises(NoisegenError):
+                    decode(bytes(damaged), sample_rate=SR)
                 continue
             got, rate = noisegen.load(path)
         assert rate == want[1] and got.shape == want[0].shape, trial
+        np.testing.assert_array_equal(decode(bytes(damaged), sample_rate=rate, mono=False), got)  # as a tar member
+        assert decoded_span(bytes(damaged)) == (got.shape[-1], rate)
         assert segment_span(path) == (0, got.shape[-1], rate)  # the header as the stream and the plan count it
         np.testing.assert_array_equal(got, want[0])
 

@@ -120,6 +120,10 @@ def decode(data: bytes, *, sample_rate: int, mono: bool = True, name: str = "aud
     noisegen.NoisegenError
         The bytes cannot be decoded (``name`` says whose they are).
     """
+    wav = WavFile.from_bytes(data)
+    if wav is not None:  # a plain WAV member (noisegen writes 16-bit ones): read with NumPy
+        with wav:
+            return _to_stream(wav.read(0, wav.frames, np.float32), wav.samplerate, sample_rate, mono)
     sf = _soundfile()
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
@@ -132,6 +136,10 @@ def decode(data: bytes, *, sample_rate: int, mono: bool = True, name: str = "aud
 
 def decoded_span(data: bytes, *, name: str = "audio bytes") -> tuple[int, int]:
     """``(frame count, sample rate)`` of encoded audio, from its header (see :func:`decode`)."""
+    wav = WavFile.from_bytes(data)
+    if wav is not None:
+        with wav:
+            return wav.frames, wav.samplerate
     sf = _soundfile()
     try:
         meta = sf.info(io.BytesIO(data))

@@ -28,6 +28,7 @@ the bytes libsndfile writes.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 
@@ -60,7 +61,7 @@ class WavFile:
 
     def __init__(self, fh, kind, channels, samplerate, data_offset, frames, shortfall):
         self._fh = fh
-        self.name = fh.name  # the path, as soundfile names an open file
+        self.name = getattr(fh, "name", None)  # the path, as soundfile names an open file
         self.kind = kind
         self.channels = channels
         self.samplerate = samplerate
@@ -75,8 +76,19 @@ class WavFile:
         Raises what :func:`open` raises (the caller has checked that the path is a regular file).
         """
         fh = open(os.fspath(path), "rb")  # noqa: SIM115 - closed by __exit__, or below when not taken
+        return cls._taken(fh, os.fstat(fh.fileno()).st_size)
+
+    @classmethod
+    def from_bytes(cls, data: bytes):
+        """:meth:`open` of a file's bytes (a tar member, say); None when this reader leaves them."""
+        if not isinstance(data, (bytes, bytearray, memoryview)) or bytes(data[:4]) != b"RIFF":
+            return None
+        return cls._taken(io.BytesIO(data), len(data))
+
+    @classmethod
+    def _taken(cls, fh, size):
         try:
-            layout = _layout(fh)
+            layout = _layout(fh, size)
         except (OSError, ValueError, struct.error):
             layout = None
         if layout is None:
@@ -100,12 +112,12 @@ class WavFile:
         return _convert(raw[: n * self.channels * width], self.kind, np.dtype(dtype)).reshape(n, self.channels)
 
 
-def _layout(fh):
-    """``(kind, channels, rate, data offset, frames, shortfall)`` from the header, or None."""
+def _layout(fh, size):
+    """``(kind, channels, rate, data offset, frames, shortfall)`` from the header of a ``size``-byte
+    file, or None."""
     head = fh.read(12)
     if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
         return None
-    size = os.fstat(fh.fileno()).st_size
     fmt = None
     for _ in range(_MAX_CHUNKS):
         chunk = fh.read(8)
