@@ -109,6 +109,15 @@ def warn_truncated(path, missing: int, stacklevel: int = 3) -> None:
                       stacklevel=stacklevel)
 
 
+def _open_wav(path):
+    """``path`` (a regular file) as an open :class:`~noisegen.audio.wav.WavFile`, or None: not a plain
+    WAV file, which libsndfile reads instead."""
+    try:
+        return WavFile.open(path) if is_wav_name(path) else None
+    except OSError as exc:
+        raise _read_error(path, exc) from None
+
+
 def _read_error(path, exc) -> Exception:
     if not os.path.exists(path):
         return FileNotFoundError(2, "no such audio file", os.fspath(path))
@@ -175,8 +184,8 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
     target = None if sample_rate is None else check_sample_rate(sample_rate)
     check_regular(path)
     # read, mix and resample in the dtype asked: float32 is twice as fast, exact to its rounding
+    wav = _open_wav(path)
     try:
-        wav = WavFile.open(path) if is_wav_name(path) else None
         if wav is not None:  # a plain WAV file: read with NumPy, the same samples (noisegen.audio.wav)
             with wav:
                 data, file_rate = wav.read(0, wav.frames, dtype), wav.samplerate

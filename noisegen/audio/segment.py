@@ -15,8 +15,8 @@ import numpy as np
 from .._core.errors import NoisegenError, ParameterError
 from .._core.units import seconds_to_samples
 from ..effects.resample import resample
-from .io import _read_error, _soundfile, _warn_if_truncated, check_regular, mix_down, warn_truncated
-from .wav import WavFile, is_wav_name
+from .io import _open_wav, _read_error, _soundfile, _warn_if_truncated, check_regular, mix_down, warn_truncated
+from .wav import WavFile
 
 __all__ = ["segment_span", "read_segment", "decode", "decoded_span", "resampled_length"]
 
@@ -53,14 +53,6 @@ def segment_span(path, offset_s=None, duration_s=None) -> tuple[int, int, int]:
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise _read_error(path, exc) from None
     return _span(path, int(meta.frames), int(meta.samplerate), offset_s, duration_s)
-
-
-def _open_wav(path):
-    """``path`` as an open :class:`~noisegen.audio.wav.WavFile`, or None (not a plain WAV file)."""
-    try:
-        return WavFile.open(path) if is_wav_name(path) else None
-    except OSError as exc:
-        raise _read_error(path, exc) from None
 
 
 def _span(path, total, rate, offset_s, duration_s):
