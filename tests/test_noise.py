@@ -443,3 +443,26 @@ def test_vector_bank_equals_the_section_loop_bit_for_bit(beta):
             got[:, a:b] = part
         np.testing.assert_array_equal(got, want)
         np.testing.assert_array_equal(s_got, s_want)
+
+
+_FRESH_OR_CACHED = """
+import sys, numpy as np
+from noisegen import colored_noise
+out = [colored_noise(900, beta=b, rng=1916354385670453860, n_channels=2, dtype=d, min_freq_hz=f, sample_rate=16000)
+       for b in (0.9, -1.3, 2.0) for f in (None, 20.0) for d in (np.float32, np.float64)]
+np.save(sys.argv[1], np.concatenate([o.astype(np.float64).ravel() for o in out]))
+"""
+
+
+@pytest.mark.slow
+def test_noise_is_the_same_from_a_fresh_compile_and_from_the_cache(tmp_path):
+    """The first process compiles the kernels into an empty cache, the second loads them: the same
+    bits (a fast-math kernel once gave 1e-15 apart, which Ray actors saw as different rows)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    for name in ("fresh", "cached"):
+        subprocess.run([sys.executable, "-c", _FRESH_OR_CACHED, str(tmp_path / name)], env=env, check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "fresh.npy"), np.load(tmp_path / "cached.npy"))

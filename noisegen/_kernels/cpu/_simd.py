@@ -237,6 +237,22 @@ BANK_CHUNK = 4
 
 
 @intrinsic
+def fmuladd(typingctx, a, b, c):
+    """``a * b + c`` in float64 as ``llvm.fmuladd``: fused wherever the CPU has FMA, as the vector
+    multiply-adds of :func:`one_pole_bank` are; the scalar twin that lets a loop keep their bits."""
+    if not all(isinstance(t, types.Float) for t in (a, b, c)):
+        return None
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        fty = ir.DoubleType()
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(fty, [fty] * 3), "llvm.fmuladd.f64")
+        return builder.call(fn, list(args))
+
+    return sig, codegen
+
+
+@intrinsic
 def one_pole_bank(typingctx, x, y, n, direct, poles, residues, state, chunks, rest):
     """``y[j] = direct x[j] + sum_k residues[k] s_k[j]``, ``s_k[j] = poles[k] s_k[j - 1] + x[j]``, j < n.
 

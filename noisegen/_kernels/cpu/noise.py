@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..._core.jit import exact_kernel, kernel
-from ._simd import one_pole_bank
+from ._simd import fmuladd, one_pole_bank
 from ..rng import ZIG_FI, ZIG_KI, ZIG_WI, hash64, normal_first_try, normal_from_hash, stream_key
 
 #: Samples per block of :func:`normals` (its buffers stay in L1).
@@ -134,12 +134,19 @@ def _colored_lanes(out, key, start, poles, residues, direct, state):
             state[c, k] = s[k]
 
 
-@kernel
+@exact_kernel  # no fast-math: the order below is the result (a fresh and a cached fast-math build once differed)
 def _colored_sections(out, key, start, poles, residues, direct, pair_poles, pair_residues, state):
-    """:func:`colored` section by section, sample by sample (any bank, complex pairs included)."""
+    """:func:`colored` section by section, sample by sample (any bank, complex pairs included).
+
+    Every operation's order is written out, with explicit multiply-adds: for the real sections
+    that of :func:`~._simd.one_pole_bank` (four partial sums over whole chunks of four sections,
+    added as ``(a0 + a2) + (a1 + a3)``, then the rest one by one), so this loop and the vector
+    path give the same bits, from any build of either.
+    """
     k0 = np.uint64(key)
     n = out.shape[1]
     n_poles = poles.shape[0]
+    n_chunks = n_poles // 4
     n_states = n_poles + 2 * pair_poles.shape[0]
     s = np.empty(n_states, dtype=np.float64)
     xs = np.empty(BLOCK)
@@ -155,18 +162,27 @@ def _colored_sections(out, key, start, poles, residues, direct, pair_poles, pair
                 m = min(BLOCK, n - j)
                 normals(xs[:m], rejected[:m], hashes[:m], sk, start + j)
             x = xs[jb]
-            y = direct * x
             for k in range(n_poles):
-                v = poles[k] * s[k] + x
-                s[k] = v
-                y += residues[k] * v
+                s[k] = fmuladd(poles[k], s[k], x)
+            y = direct * x
+            if n_chunks:
+                a0, a1, a2, a3 = y, 0.0, 0.0, 0.0
+                for q in range(0, 4 * n_chunks, 4):
+                    a0 = fmuladd(residues[q], s[q], a0)
+                    a1 = fmuladd(residues[q + 1], s[q + 1], a1)
+                    a2 = fmuladd(residues[q + 2], s[q + 2], a2)
+                    a3 = fmuladd(residues[q + 3], s[q + 3], a3)
+                y = (a0 + a2) + (a1 + a3)
+            for k in range(4 * n_chunks, n_poles):
+                y = fmuladd(residues[k], s[k], y)
             for q in range(pair_poles.shape[0]):
                 i = n_poles + 2 * q
-                re = pair_poles[q, 0] * s[i] - pair_poles[q, 1] * s[i + 1] + x
-                im = pair_poles[q, 0] * s[i + 1] + pair_poles[q, 1] * s[i]
+                pr, pi = pair_poles[q, 0], pair_poles[q, 1]
+                re = fmuladd(pr, s[i], fmuladd(-pi, s[i + 1], x))
+                im = fmuladd(pr, s[i + 1], pi * s[i])
                 s[i] = re
                 s[i + 1] = im
-                y += pair_residues[q, 0] * re - pair_residues[q, 1] * im
+                y = fmuladd(pair_residues[q, 0], re, fmuladd(-pair_residues[q, 1], im, y))
             out[c, j] = y
         for k in range(n_states):
             state[c, k] = s[k]
