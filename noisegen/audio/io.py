@@ -24,7 +24,7 @@ import numpy as np
 
 from .._core.validation import check_audio, check_float_dtype, check_sample_rate
 from .files import AUDIO_EXTENSIONS, audio_files, file_kind
-from .wav import WavFile, is_wav_name, pcm16_wav
+from .wav import WavFile, data_shortfall, is_wav_name, pcm16_wav
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
 from ..effects.resample import resample
 from .._kernels.cpu.pcm import to_pcm16
@@ -73,28 +73,15 @@ def _wav_shortfall(path) -> int:
     """Bytes a RIFF/WAVE file's ``data`` chunk claims beyond the end of the file (0 if none or not WAV).
 
     libsndfile quietly reads what is there; this lets :func:`load` and
-    :func:`info` say that the file was cut short. Sizes 0 and 0xFFFFFFFF
-    (unknown length, written by streaming encoders) are not checked.
+    :func:`info` say that the file was cut short (:func:`.wav.data_shortfall`).
     """
     if not isinstance(path, (str, bytes, os.PathLike)):
         return 0
     try:
         with open(path, "rb") as fh:
-            head = fh.read(12)
-            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-                return 0
-            size = os.fstat(fh.fileno()).st_size
-            for _ in range(64):  # chunks before "data": fmt, fact, LIST, ... (bounded)
-                chunk = fh.read(8)
-                if len(chunk) < 8:
-                    return 0
-                cid, n = chunk[:4], int.from_bytes(chunk[4:], "little")
-                if cid == b"data":
-                    return max(n - (size - fh.tell()), 0) if n not in (0, 0xFFFFFFFF) else 0
-                fh.seek(n + (n & 1), os.SEEK_CUR)
+            return data_shortfall(fh, os.fstat(fh.fileno()).st_size)
     except OSError:
         return 0
-    return 0
 
 
 def _warn_if_truncated(path) -> None:
@@ -357,7 +344,7 @@ def _encoded(frames, sample_rate, n_channels, fmt, subtype):
     libsndfile writes, byte for byte, at a quarter of the time), anything else through libsndfile
     (its seeks and small writes cost more on a file object than in memory)."""
     if fmt == "WAV" and subtype == "PCM_16" and frames.dtype.kind == "f" and frames.size < 1 << 30:
-        return pcm16_wav(_pcm16(frames), sample_rate)
+        return pcm16_wav(frames, sample_rate)
     buf = io.BytesIO()
     write_frames(buf, [frames], sample_rate, n_channels, fmt, subtype)
     return buf.getbuffer()

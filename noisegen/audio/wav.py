@@ -34,7 +34,9 @@ import struct
 
 import numpy as np
 
-__all__ = ["WavFile", "is_wav_name", "pcm16_wav"]
+from .._kernels.cpu.pcm import to_pcm16
+
+__all__ = ["WavFile", "data_shortfall", "is_wav_name", "pcm16_wav"]
 
 _WAV_SUFFIXES = (".wav", ".wave")
 #: The 14 bytes after the format code in the sub-format GUID of WAVE_FORMAT_EXTENSIBLE.
@@ -115,23 +117,16 @@ class WavFile:
 def _layout(fh, size):
     """``(kind, channels, rate, data offset, frames, shortfall)`` from the header of a ``size``-byte
     file, or None."""
-    head = fh.read(12)
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+    if not _riff_wave(fh):
         return None
     fmt = None
-    for _ in range(_MAX_CHUNKS):
-        chunk = fh.read(8)
-        if len(chunk) < 8:
-            return None
-        cid, length = chunk[:4], int.from_bytes(chunk[4:], "little")
+    for cid, length in _chunks(fh):
         if cid not in _SKIPPED and cid not in (b"fmt ", b"data") or (cid == b"fact" and length != 4):
             return None  # a chunk libsndfile may read its own way (or stop at): leave the file to it
         if cid == b"fmt ":
             fmt = _format(fh.read(length))
             if fmt is None:
                 return None
-            if length & 1:
-                fh.seek(1, os.SEEK_CUR)
         elif cid == b"data":
             if fmt is None or length in (0, 0xFFFFFFFF):
                 return None
@@ -140,9 +135,37 @@ def _layout(fh, size):
             present = min(length, size - offset)
             frame_bytes = channels * int(kind[1])
             return kind, channels, rate, offset, present // frame_bytes, max(length - (size - offset), 0)
-        else:
-            fh.seek(length + (length & 1), os.SEEK_CUR)
     return None
+
+
+def data_shortfall(fh, size: int) -> int:
+    """Bytes the ``data`` chunk of a ``size``-byte RIFF/WAVE file claims beyond its end (0 if none or
+    not WAV; sizes 0 and 0xFFFFFFFF, written by streaming encoders, mean "unknown" and are not checked)."""
+    if not _riff_wave(fh):
+        return 0
+    for cid, length in _chunks(fh):
+        if cid == b"data":
+            return max(length - (size - fh.tell()), 0) if length not in (0, 0xFFFFFFFF) else 0
+    return 0
+
+
+def _riff_wave(fh) -> bool:
+    head = fh.read(12)
+    return len(head) == 12 and head[:4] == b"RIFF" and head[8:12] == b"WAVE"
+
+
+def _chunks(fh):
+    """``(id, length)`` of the chunks after the RIFF/WAVE header, at most :data:`_MAX_CHUNKS`; ``fh``
+    stands at the chunk's body when it is yielded, and at the next chunk (past the pad byte of an
+    odd length) when the walk resumes, whatever the caller read."""
+    for _ in range(_MAX_CHUNKS):
+        chunk = fh.read(8)
+        if len(chunk) < 8:
+            return
+        length = int.from_bytes(chunk[4:], "little")
+        body = fh.tell()
+        yield chunk[:4], length
+        fh.seek(body + length + (length & 1))
 
 
 def _format(body: bytes):
@@ -186,14 +209,15 @@ def _convert(raw: bytes, kind: str, dtype: np.dtype) -> np.ndarray:
     return out
 
 
-def pcm16_wav(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """A 16-bit PCM WAV file of ``samples`` (int16 ``(frames,)`` or ``(frames, channels)``), as bytes
-    in a uint8 array: the 44-byte header libsndfile writes for any channel count, then the frames."""
-    channels = 1 if samples.ndim == 1 else samples.shape[1]
-    size = samples.size * 2
+def pcm16_wav(frames: np.ndarray, sample_rate: int) -> np.ndarray:
+    """A 16-bit PCM WAV file of float ``frames`` (``(n,)`` or ``(n, channels)``), as bytes in a uint8
+    array: the 44-byte header libsndfile writes for any channel count, then the samples rounded as
+    libsndfile rounds them (:func:`~noisegen._kernels.cpu.pcm.to_pcm16`, straight into the buffer)."""
+    channels = 1 if frames.ndim == 1 else frames.shape[1]
+    size = frames.size * 2
     out = np.empty(44 + size, np.uint8)
     out[:44] = np.frombuffer(b"RIFF" + struct.pack("<I", 36 + size) + b"WAVEfmt " + struct.pack(
         "<IHHIIHH", 16, 1, channels, sample_rate, sample_rate * channels * 2, channels * 2, 16) + b"data"
         + struct.pack("<I", size), np.uint8)
-    out[44:].view("<i2")[:] = samples.reshape(-1)
+    to_pcm16(np.ascontiguousarray(frames).reshape(-1), out[44:].view(np.int16))
     return out
