@@ -139,6 +139,43 @@ def test_blockwise_blocks_of_one_sample(name):
         np.testing.assert_allclose(_blockwise(pipe, params, y, block), ref, rtol=0, atol=1e-5)
 
 
+#: Stages that change the length (their streams hold samples back: some blocks they pass on are empty).
+LENGTH_CHANGERS = ["speed", "stretch", "pitch", "resample"]
+#: Stages that measure the whole signal first (a first pass of the stages before them).
+MEASURERS = ["colored", "noise", "noise_active", "normalize", "normalize_rms", "resample"]
+
+
+@pytest.mark.parametrize("head", LENGTH_CHANGERS)
+@pytest.mark.parametrize("tail", MEASURERS)
+def test_blockwise_after_a_length_change_with_short_inputs(head, tail):
+    """A measuring stage fed through a stage that changes the length: short inputs and small blocks
+    make that stage pass on empty blocks (AddColoredNoise's first pass raised on them)."""
+    pipe = Compose([_stages()[head], _stages()[tail]])
+    for n in (1, 17, 401):
+        for shape in ((n,), (2, n)):
+            y = _signal(shape)
+            for seed in range(2):
+                params = pipe.draw_params(SignalShape(shape, y.dtype), sample_rate=SR, rng=seed)
+                ref = pipe.apply_params(y, params, sample_rate=SR)
+                for block in (1, 64):
+                    out = _blockwise(pipe, params, y, block)
+                    assert out.shape == ref.shape, (head, tail, shape, seed, block)
+                    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-5,
+                                               err_msg=f"{head}+{tail} shape={shape} seed={seed} block={block}")
+
+
+@pytest.mark.parametrize("name", sorted(_stages()))
+def test_blockwise_of_an_empty_input_is_the_one_pass(name):
+    pipe = _stages()[name]
+    for shape in ((0,), (2, 0)):
+        y = _signal(shape)
+        params = pipe.draw_params(SignalShape(shape, y.dtype), sample_rate=SR, rng=0)
+        ref = pipe.apply_params(y, params, sample_rate=SR)
+        out = _blockwise(pipe, params, y, 64)
+        assert out.shape == ref.shape and out.dtype == ref.dtype
+        np.testing.assert_array_equal(out, ref)
+
+
 @pytest.mark.parametrize("keep_tail", [False, True])
 def test_long_reverb_then_splices_equal_one_pass_exactly(keep_tail):
     """Past one partition block (65536 samples) the reverb is still the one-pass reverb bit for bit, so the

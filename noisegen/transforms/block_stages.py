@@ -175,8 +175,11 @@ class _SignalAndNoise(SignalPower):
 
     def feed(self, block):
         super().feed(block)
-        noise = np.ascontiguousarray(self.generator.read(block.shape[1])).reshape(-1, block.shape[1])
-        self.noise_total += crop_power(noise, 0, block.shape[1]) * noise.size if block.shape[1] else 0.0
+        n = block.shape[1]
+        if n == 0:  # a stage before may pass an empty block (a resampler filling its history)
+            return
+        noise = np.ascontiguousarray(self.generator.read(n)).reshape(-1, n)
+        self.noise_total += crop_power(noise, 0, n) * noise.size
         self.noise_size += noise.size
 
 
@@ -295,16 +298,16 @@ class _Resample(_Streamed):
         rate = self.params["intermediate_sample_rate"]
         if rate >= self.sample_rate:
             return None
-        return _DownUp(self.sample_rate, rate, self.n_in)
+        return _DownUp(self.sample_rate, rate, self.n_in, self.rows, self.dtype)
 
 
 class _DownUp:
     """Resample down and back up, cut to the input's length (as :class:`Resample` does)."""
 
-    def __init__(self, sample_rate, rate, n):
+    def __init__(self, sample_rate, rate, n, rows, dtype):
         self.down = Resampler(orig_sample_rate=sample_rate, target_sample_rate=rate)
         self.up = Resampler(orig_sample_rate=rate, target_sample_rate=sample_rate)
-        self.n, self.sent = n, 0
+        self.n, self.sent, self.rows, self.dtype = n, 0, rows, dtype
 
     def _cut(self, out):
         keep = max(0, min(out.shape[1], self.n - self.sent))
@@ -316,9 +319,11 @@ class _DownUp:
         return self._cut(self.up.process(low) if low.shape[1] else low)
 
     def flush(self):
-        low = self.down.flush()
-        rest = self.up.process(low) if low.shape[1] else low[..., :0].reshape(-1, 0)
-        return self._cut(np.concatenate([rest, self.up.flush().reshape(rest.shape[0], -1)], axis=1))
+        # A resampler that was sent nothing flushes a 1-D empty array: every piece as (rows, k)
+        low = self.down.flush().reshape(self.rows, -1)
+        rest = self.up.process(low) if low.shape[1] else low
+        tail = self.up.flush().reshape(self.rows, -1)
+        return self._cut(np.concatenate([rest, tail], axis=1).astype(self.dtype, copy=False))
 
 
 class _Normalize(_Stage):

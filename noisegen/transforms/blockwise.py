@@ -157,6 +157,9 @@ def apply_blockwise(pipeline, params, blocks, *, n, sample_rate, n_channels=None
     pipeline.prepare(sample_rate)
     dtype = np.dtype(dtype)
     rows = 1 if n_channels is None else int(n_channels)
+    if n == 0:  # no blocks to stream (the streaming stages need at least one): the one pass itself
+        empty = np.zeros((0,) if n_channels is None else (rows, 0), dtype)
+        return iter([pipeline.apply_params(empty, params, sample_rate=sample_rate)])
     stages = blockwise_stages(pipeline, params, n=n, sample_rate=sample_rate, n_channels=n_channels, dtype=dtype)
     return _apply(stages, blocks, rows, dtype, n_channels is None)
 
