@@ -260,6 +260,61 @@ def test_file_blocks_equal_the_one_pass_readers(tmp_path, rate, channels):
         np.testing.assert_array_equal(np.concatenate(list(src()), axis=-1), seg)
 
 
+def test_file_blocks_of_an_mp3_count_the_decoded_frames(tmp_path, monkeypatch):
+    """An MP3's header frame count is the decoder's estimate without a LAME/Xing tag (a Common
+    Voice clip: 114,246 promised, 114,048 decoded). The one-pass readers read what is decoded;
+    the blocks must too, not stop with 'gave fewer frames than promised'."""
+    import soundfile as sf
+
+    if "MP3" not in sf.available_formats():
+        pytest.skip("this libsndfile cannot write MP3")
+    path = str(tmp_path / "x.mp3")
+    sf.write(path, 0.5 * _signal((2, 20000)).T, 16000, format="MP3")
+    decoded = sf.read(path, dtype="float32")[0].shape[0]
+    real_info = sf.info
+    monkeypatch.setattr(sf, "info", lambda p, *a, **k: _Overstated(real_info(p, *a, **k), 198))
+    for mono in (True, False):
+        whole = noisegen.load(path, sample_rate=SR, mono=mono)[0]
+        src = FileBlocks(path, sample_rate=SR, mono=mono, block_frames=4096)
+        assert src.frames == decoded and src.n == whole.shape[-1]
+        # mpg123's float samples depend on how much is read at a time by ~1 ulp: equal to 1e-6
+        np.testing.assert_allclose(np.concatenate(list(src()), axis=-1), whole, rtol=0, atol=1e-6)
+        seg = read_segment(path, offset_s=0.2, duration_s=5.0, sample_rate=SR, mono=mono)  # past the end: cut
+        src = FileBlocks(path, sample_rate=SR, mono=mono, offset_s=0.2, duration_s=5.0, block_frames=4096)
+        assert src.n == seg.shape[-1]
+        np.testing.assert_allclose(np.concatenate(list(src()), axis=-1), seg, rtol=0, atol=1e-6)
+
+
+class _Overstated:
+    """A soundfile info whose frame count is ``extra`` frames too many (an estimate)."""
+
+    def __init__(self, info, extra):
+        self._info, self.frames = info, info.frames + extra
+
+    def __getattr__(self, name):
+        return getattr(self._info, name)
+
+
+def test_stream_of_long_mp3_items_equals_the_loaded_items(shared_data_dir, monkeypatch):
+    """The shared corpus's Common Voice MP3 overstates its length: augmented in blocks, the stream
+    still gives the loaded item's chunks (it skipped the file after 0 chunks)."""
+    import noisegen.data.long_items as long_items
+
+    folder = shared_data_dir / "speech" / "common_voice"
+    if not any(folder.glob("*.mp3")):
+        pytest.skip("no MP3 in the shared corpus")
+    pipe = Compose([Gain(p=1.0), AddColoredNoise(p=1.0)])
+    runs = []
+    for limit in (1e9, 0.0):  # loaded whole, then every item in blocks
+        monkeypatch.setattr(long_items, "BLOCKWISE_MIN_S", limit)
+        stream = noisegen.AugmentStream(str(folder), pipe, sample_rate=SR, chunk_s=1.0, rng=3, shuffle=False)
+        runs.append(list(stream))
+    assert [c.source for c in runs[0]] == [c.source for c in runs[1]]
+    for a, b in zip(*runs):
+        assert a.params == b.params
+        np.testing.assert_allclose(a.samples, b.samples, rtol=0, atol=1e-5)
+
+
 @pytest.mark.parametrize("ext,subtype", [("wav", "PCM_16"), ("wav", "FLOAT"), ("flac", "PCM_16")])
 def test_save_blocks_writes_the_bytes_of_save(tmp_path, ext, subtype):
     y = _signal((2, 10007))  # peaks above 1: integer subtypes clip, in both writers alike

@@ -5,7 +5,9 @@
 most ``block_frames`` file frames: the same float32 reads,
 mixdown and resampling (the streaming :class:`noisegen.Resampler`, whose
 blocks concatenate to :func:`noisegen.resample` exactly), so the blocks
-concatenate to those readers' arrays sample for sample. Calling it again
+concatenate to those readers' arrays sample for sample (an MP3's to ~1 ulp:
+mpg123's floats depend on how much is read at a time; its length is counted
+by decoding it once, as its header's is an estimate). Calling it again
 reads the file again from its first frame (a blockwise pipeline makes one
 pass per whole-signal measure). :func:`save_blocks` writes blocks as
 :func:`noisegen.save` writes an array: to a temporary file next to the
@@ -23,7 +25,7 @@ from .._core.validation import check_sample_rate
 from ..effects.resample import Resampler
 from .io import (_format_of, _read_error, _soundfile, _wav_shortfall, check_subtype, mix_down, write_atomically,
                  write_frames)
-from .segment import resampled_length, segment_span
+from .segment import _span, resampled_length, segment_span
 
 __all__ = ["FileBlocks", "save_blocks"]
 
@@ -70,7 +72,14 @@ class FileBlocks:
         self.start, self.frames, self.rate = segment_span(self.path, offset_s, duration_s)
         sf = _soundfile()
         try:
-            channels = sf.info(self.path).channels
+            meta = sf.info(self.path)
+            channels = meta.channels
+            if meta.format == "MP3":
+                # An MP3's frame count is the decoder's estimate unless the file carries a LAME/Xing
+                # tag (Common Voice clips miss by ~200 frames); the one-pass readers read what it
+                # decodes, so count that (one decoding pass)
+                total = _decoded_frames(sf, self.path, int(block_frames))
+                self.start, self.frames, _ = _span(self.path, total, self.rate, offset_s, duration_s)
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
             raise _read_error(self.path, exc) from None
         self.truncated = _wav_shortfall(self.path) > 0
@@ -113,6 +122,18 @@ class FileBlocks:
     @staticmethod
     def _cast(y):
         return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def _decoded_frames(sf, path, block_frames):
+    """Frames the decoder gives for ``path``, read to the end in blocks into one reused buffer."""
+    with sf.SoundFile(path) as f:
+        buf = np.empty((block_frames, f.channels), dtype=np.float32)
+        total = 0
+        while True:
+            got = f.read(block_frames, dtype="float32", always_2d=True, out=buf).shape[0]
+            total += got
+            if got < block_frames:
+                return total
 
 
 def save_blocks(path, blocks, *, sample_rate, n_channels=None, subtype=None):
