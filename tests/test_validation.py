@@ -320,3 +320,85 @@ def test_values_out_of_range_name_the_argument(name, value):
 def test_save_refuses_hostile_sample_rates(value, tmp_path):
     with pytest.raises(ParameterError, match="sample_rate"):
         noisegen.save(tmp_path / "x.wav", np.zeros((2, 10)), sample_rate=value)
+
+
+# -- every public function, every argument: hostile values are ParameterErrors ---------------------
+
+def _sweep_base(tmp_path):
+    """A valid value for each required argument of the public functions."""
+    rng = np.random.default_rng(0)
+    y = (0.1 * rng.standard_normal(4000)).astype(np.float32)
+    wav = str(tmp_path / "a.wav")
+    noisegen.save(wav, y, sample_rate=SR)
+    return {
+        "value": 0.5, "value_db": -6.0, "n_samples": 1000, "duration_s": 0.1, "sample_rate": SR, "beta": 1.0,
+        "freq_hz": 440.0, "end_freq_hz": 880.0, "y": y, "noise": (0.1 * rng.standard_normal(8000)).astype(np.float32),
+        "snr_db": 10.0, "noises": [y[:3000]], "speech_sources": [y] * 3, "n_talkers": 2, "gain_db": 3.0,
+        "bit_depth": 8, "start_s": 0.01, "cutoff_hz": 1000.0, "low_hz": 300.0, "high_hz": 3000.0, "center_hz": 1000.0,
+        "q": 1.0, "kind": "lowpass", "rir": (np.exp(-np.arange(500) / 50.0) * rng.standard_normal(500)).astype(np.float32),
+        "room_dim_m": (5.0, 4.0, 3.0), "source_m": (1.0, 1.0, 1.5), "mic_m": (3.0, 2.0, 1.5), "rt60_s": 0.3,
+        "orig_sample_rate": SR, "target_sample_rate": 8000, "format": "mulaw", "loss_rate": 0.1, "factor": 1.1,
+        "rate": 1.2, "n_steps": 2.0, "path": wav, "folder": str(tmp_path), "path_or_dict": {"name": "Gain", "p": 1.0},
+        "sos": noisegen.design_sos("lowpass", sample_rate=SR, cutoff_hz=1000.0),
+    }
+
+
+#: Values of every wrong kind: non-finite, huge, tiny, wrong types, arrays of odd shapes and dtypes.
+SWEEP_HOSTILE = [math.nan, math.inf, -math.inf, -1, 0, 1e308, -1e308, 1e-320, 2**63, -(2**63), "x", None, [], (),
+                 {}, True, 1 + 2j, np.array([]), np.array([np.nan]), np.zeros((2, 2, 2), np.float32),
+                 np.zeros(3, np.int16), np.zeros(0, np.float32), np.float32(np.nan), object(),
+                 np.zeros((0, 5), np.float32), np.zeros((5, 0), np.float32), np.zeros(10, np.complex64), "1e3", b"x"]
+#: Arguments a length needs one of (the oscillators take exactly one of duration_s and n_samples).
+_ONE_LENGTH = ("tone", "chirp", "square", "sawtooth", "triangle", "impulse_train", "hum", "speech_shaped_noise")
+_SWEPT = sorted(n for n in noisegen.__all__ if callable(getattr(noisegen, n)) and not isinstance(getattr(noisegen, n), type)
+                and n not in ("simulate_rirs",))  # (simulate_rir's arguments, one response per call)
+
+
+@pytest.mark.parametrize("name", _SWEPT)
+def test_every_argument_refuses_hostile_values_with_a_parameter_error(name, tmp_path):
+    """Each argument of each public function, one at a time, given each value of SWEEP_HOSTILE: the call
+    succeeds or raises ParameterError / NoisegenError (a missing file: FileNotFoundError), never a
+    TypeError, ValueError, OverflowError or ZeroDivisionError from inside."""
+    import inspect
+    import warnings
+
+    fn = getattr(noisegen, name)
+    base = _sweep_base(tmp_path)
+    params = [p for p in inspect.signature(fn).parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    required = {p.name: base[p.name] for p in params if p.default is inspect.Parameter.empty}
+    if name in _ONE_LENGTH:
+        required["n_samples"] = 1000
+    if "rng" in {p.name for p in params}:
+        required["rng"] = 0  # the same draws every run
+    if name == "save":
+        required["path"] = str(tmp_path / "out.wav")
+    if name == "design_sos":
+        required["cutoff_hz"] = 1000.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fn(**required)  # the base call is valid
+        for p in params:
+            if p.name == "backend":
+                continue
+            for value in SWEEP_HOSTILE:
+                try:
+                    fn(**{**required, p.name: value})
+                except (ParameterError, noisegen.NoisegenError, FileNotFoundError):
+                    pass
+                except Exception as exc:  # noqa: BLE001 - the assertion names it
+                    pytest.fail(f"{name}({p.name}={value!r}) raised {type(exc).__name__}: {exc}")
+
+
+@pytest.mark.parametrize("kind", ["square", "sawtooth", "triangle"])
+def test_band_limited_waveforms_bound_their_harmonics(kind):
+    """A band-limited waveform sums every harmonic below Nyquist, one pass over the output each: a
+    fundamental of 0.01 Hz would be 800,000 passes (and 1e-6 Hz an 8e9-entry table). The lowest
+    fundamental gives MAX_HARMONICS of them; below it, a ParameterError naming freq_hz."""
+    from noisegen.synth.oscillators import MAX_HARMONICS
+
+    fn = getattr(noisegen, kind)
+    lowest = SR / (2.0 * MAX_HARMONICS)
+    assert fn(freq_hz=lowest * 1.001, sample_rate=SR, n_samples=64).shape == (64,)
+    for f in (lowest * 0.999, 0.01, 1e-6, 1e-300):
+        with pytest.raises(ParameterError, match="freq_hz"):
+            fn(freq_hz=f, sample_rate=SR, n_samples=64)

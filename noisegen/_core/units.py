@@ -7,7 +7,12 @@ length ``round(n / rate)`` of the time and speed effects.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from .errors import ParameterError
+from .validation import check_real, check_sample_rate, show_value
 
 __all__ = [
     "db_to_amplitude",
@@ -27,22 +32,34 @@ def db_to_amplitude(value_db):
     >>> round(float(db_to_amplitude(-6.0206)), 4)
     0.5
     """
-    return np.power(10.0, np.asarray(value_db, dtype=np.float64) / 20.0)[()]
+    return np.power(10.0, _reals(value_db, "value_db") / 20.0)[()]
 
 
 def amplitude_to_db(value, *, floor=1e-20):
     """Level in dB of an amplitude ratio: ``20 * log10(max(|value|, floor))``."""
-    return 20.0 * np.log10(np.maximum(np.abs(np.asarray(value, dtype=np.float64)), floor))[()]
+    floor = check_real(floor, "floor", low=0.0, low_inclusive=False)
+    return 20.0 * np.log10(np.maximum(np.abs(_reals(value, "value")), floor))[()]
 
 
 def db_to_power(value_db):
     """Power ratio of a level in dB: ``10 ** (value_db / 10)``."""
-    return np.power(10.0, np.asarray(value_db, dtype=np.float64) / 10.0)[()]
+    return np.power(10.0, _reals(value_db, "value_db") / 10.0)[()]
 
 
 def power_to_db(value, *, floor=1e-30):
     """Level in dB of a power ratio: ``10 * log10(max(value, floor))``."""
-    return 10.0 * np.log10(np.maximum(np.asarray(value, dtype=np.float64), floor))[()]
+    floor = check_real(floor, "floor", low=0.0, low_inclusive=False)
+    return 10.0 * np.log10(np.maximum(_reals(value, "value"), floor))[()]
+
+
+def _reals(value, name):
+    """``value`` (a number or an array of them, NaN and inf allowed as in NumPy) as float64."""
+    if isinstance(value, (str, bytes)) or np.iscomplexobj(value):
+        raise ParameterError(f"{name} must be a real number or an array of them, got {show_value(value)}")
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be a real number or an array of them, got {show_value(value)}") from None
 
 
 def seconds_to_samples(duration_s: float, sample_rate: int) -> int:
@@ -53,10 +70,16 @@ def seconds_to_samples(duration_s: float, sample_rate: int) -> int:
     >>> seconds_to_samples(0.5, 16000)
     8000
     """
-    return int(round(float(duration_s) * int(sample_rate)))
+    samples = check_real(duration_s, "duration_s") * check_sample_rate(sample_rate)
+    if not math.isfinite(samples):
+        raise ParameterError(f"duration_s {duration_s!r} at {sample_rate} Hz is beyond any sample count")
+    return int(round(samples))
 
 
 def samples_to_seconds(n_samples: int, sample_rate: int) -> float:
-    """Duration in seconds of ``n_samples`` samples."""
-    return int(n_samples) / int(sample_rate)
+    """Duration in seconds of ``n_samples`` samples (a whole number)."""
+    n = check_real(n_samples, "n_samples")
+    if n != int(n):
+        raise ParameterError(f"n_samples must be a whole number, got {show_value(n_samples)}")
+    return int(n) / check_sample_rate(sample_rate)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
 import reprlib
 
 import numpy as np
@@ -104,6 +105,8 @@ def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int =
             f"the last axis: pass {name}.T (arrays with more than {CHANNELS_LAST_LIMIT} channels must "
             "have at least as many samples as channels)"
         )
+    if y.ndim == 2 and y.shape[0] == 0:
+        raise ParameterError(f"{name} must have at least one channel, got shape {y.shape}")
     if not allow_empty and y.shape[-1] == 0:
         raise ParameterError(f"{name} must hold at least one sample, got shape {y.shape}")
     if finite and y.size and not np.isfinite(y).all():
@@ -212,10 +215,31 @@ def check_int(value, name: str, *, low: int | None = None, high: int | None = No
 
 def check_choice(value, name: str, choices):
     """One of a fixed set of values (usually strings)."""
-    if value not in choices:
+    # an array (or any unhashable value) is never a choice: ``value in choices`` would compare elementwise
+    if not isinstance(value, (str, bytes, numbers.Number, type(None))) or value not in choices:
         options = ", ".join(repr(c) for c in choices)
         raise ParameterError(f"{name} must be one of {options}; got {show_value(value)}")
     return value
+
+
+def check_sequence(value, name: str):
+    """A sequence of items: as it is when it has a length and indexing (a list, a tuple, a
+    :class:`~noisegen.NoiseBank`), else an iterable's items as a list; a string, a mapping or a
+    scalar is refused."""
+    if isinstance(value, (str, bytes, dict)):
+        raise ParameterError(f"{name} must be a list or tuple, got {show_value(value)}")
+    if hasattr(value, "__len__") and hasattr(value, "__getitem__"):
+        return value
+    if not isinstance(value, Iterable):
+        raise ParameterError(f"{name} must be a list or tuple, got {show_value(value)}")
+    return list(value)
+
+
+def check_bool(value, name: str) -> bool:
+    """A bool (``np.bool_`` too): a flag given anything else (an array, ``"no"``, 0) is refused, not read as truthy."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ParameterError(f"{name} must be True or False, got {show_value(value)}")
+    return bool(value)
 
 
 def check_float_dtype(dtype, name: str = "dtype") -> np.dtype:

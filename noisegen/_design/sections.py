@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from .._core.errors import ParameterError
-from .._core.validation import check_choice, check_int, check_real, check_sample_rate
+from .._core.validation import check_choice, check_int, check_real, check_sample_rate, show_value
 
 _KINDS = ("lowpass", "highpass", "bandpass", "bandstop", "peaking", "low_shelf", "high_shelf")
 
@@ -198,7 +198,10 @@ def design_sos(kind, *, sample_rate, cutoff_hz=None, low_hz=None, high_hz=None, 
 
 def check_sos(sos) -> np.ndarray:
     """``sos`` as a C-contiguous float64 ``(n_sections, 6)`` array with ``a0 = 1``."""
-    sos = np.asarray(sos, dtype=np.float64)
+    try:
+        sos = np.asarray(sos, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ParameterError(f"sos must be a float array of shape (n_sections, 6), got {show_value(sos)}") from None
     if sos.ndim != 2 or sos.shape[1] != 6 or sos.shape[0] < 1:
         raise ParameterError(f"sos must have shape (n_sections, 6), got shape {sos.shape}")
     if not np.all(sos[:, 3] == 1.0):

@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .._core.validation import check_audio, check_float_dtype, check_sample_rate
+from .._core.validation import check_audio, check_bool, check_float_dtype, check_sample_rate, show_value
 from .files import AUDIO_EXTENSIONS, audio_files, file_kind
 from .wav import WavFile, data_shortfall, is_wav_name, pcm16_wav
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
@@ -50,10 +50,13 @@ def check_regular(path) -> None:
     Opening a FIFO blocks until a writer appears, and devices and sockets are
     not audio files: they raise :class:`~noisegen.ParameterError`. A missing
     path (or a dangling symlink) and a folder raise what a failed read
-    raises. Open file objects are passed through.
+    raises. Open file objects are passed through; anything else is a ParameterError.
     """
     if not isinstance(path, (str, bytes, os.PathLike)):
-        return
+        if hasattr(path, "read"):
+            return
+        raise ParameterError(f"path must be a file path (str or os.PathLike) or an open binary file, "
+                             f"got {show_value(path)}")
 
     try:
         mode = os.stat(path).st_mode
@@ -168,6 +171,7 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
     """
     sf = _soundfile()
     dtype = check_float_dtype(dtype)
+    mono = check_bool(mono, "mono")
     target = None if sample_rate is None else check_sample_rate(sample_rate)
     check_regular(path)
     # read, mix and resample in the dtype asked: float32 is twice as fast, exact to its rounding
@@ -274,7 +278,9 @@ def save(path, y, *, sample_rate, subtype=None):
     >>> noisegen.info(path).frames
     1600
     """
-    path = os.fspath(path)
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise ParameterError(f"path must be a file path (str or os.PathLike), got {show_value(path)}")
+    path = os.fsdecode(path)
     y, sample_rate = check_audio(y, "y"), check_sample_rate(sample_rate)
     frames, n_channels, fmt, subtype = _frames(y, _format_of(path), subtype, path)
     data = _encoded(frames, sample_rate, n_channels, fmt, subtype)  # in memory, written in one call
@@ -437,7 +443,9 @@ def info(path) -> AudioInfo:
     (1, 1.0, -6.02, -9.03)
     """
     sf = _soundfile()
-    path = os.fspath(path)
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise ParameterError(f"path must be a file path (str or os.PathLike), got {show_value(path)}")
+    path = os.fsdecode(path)
     check_regular(path)
     peak, sumsq, count, nonfinite = 0.0, 0.0, 0, 0
     try:

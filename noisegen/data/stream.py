@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._core.labels import about
-from .._core.validation import check_choice, check_int, check_real, check_sample_rate
+from .._core.validation import check_bool, check_choice, check_int, check_real, check_sample_rate
 from .._core.errors import ParameterError
 from .._core.backend import require_cuda
 from .._core.rng import derive_key, resolve_key
@@ -152,7 +152,7 @@ class AugmentStream:
         self._chunk_n = None if self.chunk_s is None else max(1, seconds_to_samples(self.chunk_s, self.sample_rate))
         hop = self.chunk_s if self.hop_s is None else self.hop_s
         self._hop_n = None if hop is None else max(1, seconds_to_samples(hop, self.sample_rate))
-        self.shuffle = bool(shuffle)
+        self.shuffle = check_bool(shuffle, "shuffle")
         self.epochs = None if epochs is None else check_int(epochs, "epochs", low=0)
         if (rank is None) != (world_size is None):
             raise ParameterError(f"rank and world_size go together, got rank={rank!r}, world_size={world_size!r}")
@@ -160,7 +160,7 @@ class AugmentStream:
             world_size = check_int(world_size, "world_size", low=1)
             rank = check_int(rank, "rank", low=0, high=world_size - 1)
         self.rank, self.world_size = rank, world_size
-        self.mono = bool(mono)
+        self.mono = check_bool(mono, "mono")
         self.device = check_choice(device, "device", ("cpu", "cuda"))
         self.target = check_target_mode(target, "target")
         if self.target is not None and self.device != "cpu":

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels.cpu import biquad as _biquad
-from .._core.validation import check_audio, check_finite_output
+from .._core.validation import check_audio, check_finite_output, show_value
 from .._design.sections import FREQ_MARGIN, check_sos, design_sos  # noqa: F401  (re-exported)
 from .._core.backend import resolve_backend
 from .._core.errors import ParameterError
@@ -86,7 +86,10 @@ def _run(y, sos, zi, what):
     elif isinstance(zi, str) and zi == "zeros":
         state = np.zeros((n_channels, n_sections, 2))
     else:
-        zi = np.asarray(zi, dtype=np.float64)
+        try:
+            zi = np.asarray(zi, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ParameterError(f"zi must be None, 'zeros' or a float array, got {show_value(zi)}") from None
         expected = (n_sections, 2) if mono else (n_sections, n_channels, 2)
         if zi.shape != expected:
             raise ParameterError(f"zi must have shape {expected} for this filter and audio, got shape {zi.shape}")

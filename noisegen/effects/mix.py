@@ -24,7 +24,8 @@ import numbers
 import numpy as np
 
 from .._kernels.cpu import mix as _mix
-from .._core.validation import check_audio, check_choice, check_finite_output, check_int, check_real, check_sample_rate
+from .._core.validation import (check_audio, check_bool, check_choice, check_finite_output, check_float_dtype, check_int,
+                                 check_n_samples, check_real, check_sample_rate, check_sequence)
 from .._core.backend import resolve_backend
 from .._core.labels import warn as _warn_about
 from .._core.errors import ParameterError
@@ -38,6 +39,8 @@ __all__ = ["mix_at_snr", "add_background_noises", "add_short_noises", "babble"]
 #: Speech-activity rule of ``reference="active"``: 20 ms frames within 40 dB of the loudest.
 ACTIVE_FRAME_S = 0.020
 ACTIVE_RANGE_DB = 40.0
+#: Most talkers one :func:`babble` sums (each is a pass over the output).
+MAX_TALKERS = 4096
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -219,7 +222,7 @@ def _plain(y, noise, snr_db, noise_offset, reference, backend):
         and y.flags.c_contiguous and noise.flags.c_contiguous
         and isinstance(snr_db, float) and MIN_SNR_DB <= snr_db <= MAX_SNR_DB
         and type(noise_offset) is int and noise_offset >= 0
-        and reference == "rms" and (backend == "auto" or backend == "cpu")
+        and isinstance(reference, str) and reference == "rms" and (backend == "auto" or backend == "cpu")
     )
 
 
@@ -310,10 +313,10 @@ def add_background_noises(y, noises, *, snr_db, noise_offsets=None, reference="r
     resolve_backend(backend, y)
     s = _shape_only(y, "y")
     s2 = _as_2d(s)
-    noises = list(noises)
+    noises = check_sequence(noises, "noises")
     k = len(noises)
-    snrs = [snr_db] * k if isinstance(snr_db, numbers.Real) else list(snr_db)
-    offsets = [0] * k if noise_offsets is None else list(noise_offsets)
+    snrs = [snr_db] * k if isinstance(snr_db, numbers.Real) else check_sequence(snr_db, "snr_db")
+    offsets = [0] * k if noise_offsets is None else check_sequence(noise_offsets, "noise_offsets")
     if len(snrs) != k or len(offsets) != k:
         raise ParameterError(
             f"snr_db and noise_offsets must give one value per noise ({k}), got {len(snrs)} and {len(offsets)}"
@@ -401,6 +404,8 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
     hi_gap = check_real(max_time_between_s, "max_time_between_s", low=lo_gap)
     lo_fade = check_real(min_fade_s, "min_fade_s", low=0.0)
     hi_fade = check_real(max_fade_s, "max_fade_s", low=lo_fade)
+    return_events = check_bool(return_events, "return_events")
+    noises = check_sequence(noises, "noises")
     if len(noises) == 0:
         raise ParameterError("noises must hold at least one sound, got an empty collection")
     g = as_generator(rng)
@@ -413,13 +418,14 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
     while pos < n:
         index = int(g.integers(len(noises)))
         snr = float(g.uniform(lo_snr, hi_snr))
-        fade_in = seconds_to_samples(g.uniform(lo_fade, hi_fade), sample_rate)
-        fade_out = seconds_to_samples(g.uniform(lo_fade, hi_fade), sample_rate)
         x2 = _noise_2d(noises[index], s2.shape[0], f"noises[{index}]")
+        m = x2.shape[1]  # a fade is at most the sound, a gap at most the signal (huge maxima are allowed)
+        fade_in = _samples_up_to(g.uniform(lo_fade, hi_fade), sample_rate, m)
+        fade_out = _samples_up_to(g.uniform(lo_fade, hi_fade), sample_rate, m)
         if index not in powers:
-            powers[index] = _crop_power(x2, 0, x2.shape[1], f"noises[{index}]")
+            powers[index] = _crop_power(x2, 0, m, f"noises[{index}]")
         events.append(dict(index=index, start=pos, snr_db=snr, fade_in=fade_in, fade_out=fade_out))
-        pos += x2.shape[1] + max(1, seconds_to_samples(g.uniform(lo_gap, hi_gap), sample_rate))
+        pos += m + max(1, _samples_up_to(g.uniform(lo_gap, hi_gap), sample_rate, n))
     if events and p_signal == 0.0:
         _warn("add_short_noises: the signal is silent, so no SNR can be set; it is returned unchanged")
         events = []
@@ -437,6 +443,11 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
     _check_sum(out, bound, f"min_snr_db={lo_snr:g}", s)
     out = out.reshape(s.shape)
     return (out, events) if return_events else out
+
+
+def _samples_up_to(seconds, sample_rate, limit):
+    """``seconds`` as a sample count, at most ``limit``."""
+    return min(limit, seconds_to_samples(min(seconds, (limit + 1) / sample_rate), sample_rate))
 
 
 def babble(speech_sources, n_talkers, *, n_samples, rng=None, dtype=np.float32):
@@ -471,11 +482,10 @@ def babble(speech_sources, n_talkers, *, n_samples, rng=None, dtype=np.float32):
     >>> b.shape, b.dtype
     ((8000,), dtype('float32'))
     """
-    n_talkers = check_int(n_talkers, "n_talkers", low=1)
-    n_samples = check_int(n_samples, "n_samples", low=0)
-    dt = np.dtype(dtype)
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ParameterError(f"dtype must be float32 or float64, got {dt}")
+    n_talkers = check_int(n_talkers, "n_talkers", low=1, high=MAX_TALKERS)
+    n_samples = check_n_samples(n_samples)
+    dt = check_float_dtype(dtype)
+    speech_sources = check_sequence(speech_sources, "speech_sources")
     k = len(speech_sources)
     if k == 0:
         raise ParameterError("speech_sources must hold at least one recording, got an empty collection")

@@ -87,11 +87,11 @@ def packet_loss(y, *, sample_rate, loss_rate, frame_ms=20.0, concealment="zeros"
     fade_ms = check_real(fade_ms, "fade_ms", low=0.0)
     key = resolve_key(rng)
     n = y.shape[-1]
-    frame = max(1, int(round(frame_ms * sample_rate / 1000.0)))
+    frame = max(1, int(round(min(frame_ms * sample_rate / 1000.0, 2.0**53))))  # (capped: 1e308 ms is not an int)
     if n == 0 or loss_rate == 0.0:
         return y.copy()
     lost = loss_pattern(-(-n // frame), loss_rate, burst, np.random.default_rng(key))
-    fade = min(int(round(fade_ms * sample_rate / 1000.0)), frame // 4)
+    fade = min(int(round(min(fade_ms * sample_rate / 1000.0, 2.0**53))), frame // 4)
     out = y.copy()
     rows = out.reshape(-1, n)
     for start, stop in _bursts(lost):

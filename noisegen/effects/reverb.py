@@ -43,7 +43,7 @@ import numpy as np
 import scipy.fft as sfft
 from numpy.lib.stride_tricks import as_strided
 
-from .._core.validation import (check_audio, check_choice, check_finite_output, check_real, check_sample_rate,
+from .._core.validation import (check_audio, check_bool, check_choice, check_finite_output, check_real, check_sample_rate,
                                  nonfinite_error)
 from .._core.backend import resolve_backend
 from .._core.errors import ParameterError
@@ -80,6 +80,7 @@ def prepare_rir(rir, *, normalize="energy", compensate_delay=False):
     array([[1. , 0.5]])
     """
     check_choice(normalize, "normalize", _NORMALIZE)
+    compensate_delay = check_bool(compensate_delay, "compensate_delay")
     rir = check_audio(rir, "rir", allow_empty=False)
     h = np.array(rir, dtype=np.float64, ndmin=2)
     peak = float(np.max(np.abs(h)))
@@ -130,7 +131,7 @@ def early_rir(rir, *, sample_rate, early_s=EARLY_S, normalize="energy"):
     early_s = check_real(early_s, "early_s", low=0.0)
     h = prepare_rir(rir, normalize=normalize)
     direct = int(np.min(np.argmax(np.abs(h), axis=1)))
-    keep = direct + 1 + int(round(early_s * sample_rate))
+    keep = direct + 1 + int(round(min(early_s * sample_rate, h.shape[1])))  # (a longer early part is all of it)
     return np.ascontiguousarray(h[:, :keep])
 
 
@@ -418,6 +419,7 @@ def convolve_rir(y, rir, *, mode="same", normalize="energy", compensate_delay=Fa
     """
     resolve_backend(backend, y)
     check_choice(normalize, "normalize", _NORMALIZE)
+    compensate_delay = check_bool(compensate_delay, "compensate_delay")
     # finiteness: checked by prepare_rir when the RIR is new (a cached RIR equal to it is finite)
     rir = check_audio(rir, "rir", allow_empty=False, finite=False)
     return _cached_convolver(rir, normalize, compensate_delay).convolve(y, mode=mode)

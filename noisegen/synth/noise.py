@@ -141,7 +141,9 @@ class NoiseGenerator:
         (at most ``noisegen._core.validation.MAX_SAMPLES`` samples over all channels)."""
         n = check_n_samples(n_samples, n_channels=None if self._mono else self.n_channels)
 
-        if self.kind == "speech":
+        if self.kind == "speech" and n == 0:  # (sosfilt refuses an empty signal; the state stays)
+            out = np.zeros((self.n_channels, 0), dtype=self.dtype)
+        elif self.kind == "speech":
             from scipy.signal import sosfilt
 
             white = np.empty((self.n_channels, n))

@@ -201,9 +201,14 @@ def chirp(*, freq_hz, end_freq_hz, sample_rate, duration_s=None, n_samples=None,
 # ----------------------------------------------------------------------------- band-limited waveforms
 
 
+#: Most harmonics of a band-limited waveform: the additive kernel costs one multiply-add per
+#: harmonic and sample, and its recurrence error grows like ``k**2 * eps`` (1e-6 at this many).
+MAX_HARMONICS = 100_000
+
+
 def _n_harmonics(f: float, sr: int) -> int:
-    """Number of harmonics strictly below Nyquist."""
-    k = int(math.floor(sr / (2.0 * f)))
+    """Number of harmonics strictly below Nyquist (at most 2**53: a subnormal ``f`` has no count)."""
+    k = int(math.floor(min(sr / (2.0 * f), 2.0**53)))
     if k * f >= sr / 2.0:
         k -= 1
     return max(k, 1)
@@ -228,7 +233,13 @@ def _band_limited(kind, freq_hz, sample_rate, duration_s, n_samples, amplitude, 
         sample_rate, duration_s, n_samples, amplitude, phase, n_channels, dtype
     )
     f = _freq(freq_hz, "freq_hz", sr, allow_zero=False, allow_nyquist=False)
-    amps, shift = _series(kind, _n_harmonics(f, sr))
+    n_harm = _n_harmonics(f, sr)
+    if n_harm > MAX_HARMONICS:
+        raise ParameterError(
+            f"freq_hz must be at least {sr / (2.0 * MAX_HARMONICS):g} Hz at {sr} Hz for a band-limited {kind} "
+            f"(it would need {n_harm} harmonics, at most {MAX_HARMONICS}), got {f:g}"
+        )
+    amps, shift = _series(kind, n_harm)
     row = _fill("additive", n, dtype, f / sr, phase / _TWO_PI + shift, amps * amplitude)
     return _channels(row, n_channels)
 

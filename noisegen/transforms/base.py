@@ -370,6 +370,10 @@ def load_pipeline(path_or_dict) -> Transform:
             raise ParameterError(
                 f"path_or_dict: {os.fspath(path_or_dict)!r} nests deeper than {MAX_PIPELINE_DEPTH} levels"
             ) from None
+    if not isinstance(config, (dict, list)):
+        what = "a JSON file" if isinstance(path_or_dict, (str, os.PathLike)) else "path_or_dict"
+        raise ParameterError(f"path_or_dict: {what} must hold a pipeline (a dict or a list of dicts), "
+                             f"got {show_value(config)}")
     check_depth(config, "path_or_dict")
     # Relative noise/RIR paths in a file mean "next to this file", not "next to the caller".
     if isinstance(path_or_dict, (str, os.PathLike)):
