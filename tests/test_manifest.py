@@ -248,6 +248,39 @@ def test_len_is_the_count_yielded_for_every_source_and_rank(corpus, chunking, sa
                         assert batches == -(-n // 3) and dropped == n // 3
 
 
+@pytest.mark.parametrize("shuffle", [True, False])
+@pytest.mark.parametrize("pipeline", [None, SpeedPerturb(factors=(0.8, 1.25), p=0.7)], ids=["plain", "speed"])
+def test_len_over_many_epochs_is_the_count_yielded(corpus, shuffle, pipeline):
+    """Epochs that deal the same items at the same sizes are counted once and multiplied; the others
+    (several shards of a shuffled order, lengths drawn per epoch) one by one: the count stays exact."""
+    manifest = write_manifest(corpus / "m.jsonl", ROWS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoisegenWarning)
+        for world in (1, 3):
+            for rank in range(world):
+                stream = AugmentStream(manifest, pipeline, sample_rate=SR, chunk_s=0.4, hop_s=0.3, rng=2,
+                                       epochs=5, shuffle=shuffle, rank=rank, world_size=world)
+                assert len(stream) == len(list(stream)), (world, rank)
+                it = iter(stream)
+                for _ in range(7):  # into the second epoch
+                    next(it)
+                assert len(stream) == len(list(it)), (world, rank)
+
+
+def test_len_of_the_most_epochs_is_immediate(corpus):
+    from noisegen.data.stream import MAX_EPOCHS
+
+    files = corpus / "speech"
+    one = len(AugmentStream(files, None, sample_rate=SR, chunk_s=0.5, rng=0, epochs=1))
+    assert len(AugmentStream(files, None, sample_rate=SR, chunk_s=0.5, rng=0, epochs=MAX_EPOCHS)) == one * MAX_EPOCHS
+    for bad in (MAX_EPOCHS + 1, 2**63, 1e308):
+        with pytest.raises(ParameterError, match="epochs"):
+            AugmentStream(files, None, sample_rate=SR, epochs=bad)
+    for name in ("chunk_s", "hop_s"):
+        with pytest.raises(ParameterError, match=name):
+            AugmentStream(files, None, sample_rate=SR, **{"chunk_s": 1.0, name: 2.0**63})
+
+
 def test_len_counts_what_is_left_of_an_interrupted_pass(corpus):
     manifest = write_manifest(corpus / "m.jsonl", ROWS)
     stream = AugmentStream(manifest, None, sample_rate=SR, chunk_s=0.4, hop_s=0.3, rng=1, epochs=2, rank=1,

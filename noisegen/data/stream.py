@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._core.labels import about
-from .._core.validation import check_bool, check_choice, check_int, check_real, check_sample_rate
+from .._core.validation import MAX_SAMPLES, check_bool, check_choice, check_int, check_real, check_sample_rate
 from .._core.errors import ParameterError
 from .._core.backend import require_cuda
 from .._core.rng import derive_key, resolve_key
@@ -67,6 +67,10 @@ from ..audio.blocks import FileBlocks
 from .state import check_state, torch_shard
 
 __all__ = ["AugmentStream", "Chunk", "Batch", "cuda_batch_params"]
+
+
+#: Most epochs of one pass (``epochs=None`` streams without end).
+MAX_EPOCHS = 2**31 - 1
 
 
 class AugmentStream:
@@ -97,8 +101,9 @@ class AugmentStream:
     shuffle : bool
         Visit the items of each epoch in a random order.
     epochs : int or None
-        Epochs per pass over the stream (None: endless). Iterating the stream
-        again continues with the next epochs; see :meth:`set_epoch`.
+        Epochs per pass over the stream, at most ``MAX_EPOCHS`` (2**31 - 1;
+        None: endless). Iterating the stream again continues with the next
+        epochs; see :meth:`set_epoch`.
     rank, world_size : int or None
         Distributed sharding; both None reads torch.distributed when it is
         initialised.
@@ -145,15 +150,16 @@ class AugmentStream:
             raise ParameterError(f"pipeline must be a noisegen Transform or None, got {type(pipeline).__name__}")
         self.pipeline = pipeline
         self.sample_rate = check_sample_rate(sample_rate)
-        self.chunk_s = check_real(chunk_s, "chunk_s", low=0.0, low_inclusive=False, allow_none=True)
-        self.hop_s = check_real(hop_s, "hop_s", low=0.0, low_inclusive=False, allow_none=True)
+        longest = MAX_SAMPLES / self.sample_rate  # a chunk (or hop) longer than any array is no chunk
+        self.chunk_s = check_real(chunk_s, "chunk_s", low=0.0, high=longest, low_inclusive=False, allow_none=True)
+        self.hop_s = check_real(hop_s, "hop_s", low=0.0, high=longest, low_inclusive=False, allow_none=True)
         if self.hop_s is not None and self.chunk_s is None:
             raise ParameterError("hop_s needs chunk_s (whole items have no hop)")
         self._chunk_n = None if self.chunk_s is None else max(1, seconds_to_samples(self.chunk_s, self.sample_rate))
         hop = self.chunk_s if self.hop_s is None else self.hop_s
         self._hop_n = None if hop is None else max(1, seconds_to_samples(hop, self.sample_rate))
         self.shuffle = check_bool(shuffle, "shuffle")
-        self.epochs = None if epochs is None else check_int(epochs, "epochs", low=0)
+        self.epochs = None if epochs is None else check_int(epochs, "epochs", low=0, high=MAX_EPOCHS)
         if (rank is None) != (world_size is None):
             raise ParameterError(f"rank and world_size go together, got rank={rank!r}, world_size={world_size!r}")
         if world_size is not None:
@@ -292,8 +298,16 @@ class AugmentStream:
             mine = order.positions(shard, n_shards, position)  # as _epoch_items deals them
             counts = chunks_per_item(self._item_sizes(e, order.items[mine]), self._chunk_n, self._hop_n)
             total += int(counts.sum()) - (skip if mine.size and mine[0] == position else 0)
+            if e > first and self._same_every_epoch(n_shards):  # a whole epoch counted: the rest count as much
+                return total + int(counts.sum()) * (end - e - 1)
             position = skip = 0
         return total
+
+    def _same_every_epoch(self, n_shards) -> bool:
+        """Whether every whole epoch gives this shard as many chunks: the same items (one shard, or no
+        shuffling) at the same sizes (a pipeline that keeps lengths, or whole items)."""
+        fixed_sizes = self._chunk_n is None or self.device != "cpu" or length_changer(self.pipeline) is None
+        return fixed_sizes and (n_shards == 1 or not self.shuffle)
 
     def _check_countable(self):
         why = ("the stream is endless (epochs=None)" if self.epochs is None
