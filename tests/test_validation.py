@@ -402,3 +402,48 @@ def test_band_limited_waveforms_bound_their_harmonics(kind):
     for f in (lowest * 0.999, 0.01, 1e-6, 1e-300):
         with pytest.raises(ParameterError, match="freq_hz"):
             fn(freq_hz=f, sample_rate=SR, n_samples=64)
+
+
+def _integration_calls(tmp_path):
+    """The entry points of the integrations and the batch job, each with one argument left open."""
+    import noisegen.batch as nb
+    import noisegen.cuda as nc
+    import noisegen.hf as hf
+    import noisegen.lhotse as lh
+    import noisegen.ray as nr
+    import noisegen.torch as nt
+
+    y = np.random.default_rng(0).standard_normal((4, 1600)).astype(np.float32)
+    pipe = Gain(p=1.0)
+    row = {"audio": {"array": y[0], "sampling_rate": SR}}
+    return {
+        "hf row": lambda v: hf.augment_fn(pipe, rng=0)(v, 0),
+        "hf index": lambda v: hf.augment_fn(pipe, rng=0)(row, v),
+        "hf rng": lambda v: hf.augment_fn(pipe, rng=v)(row, 0),
+        "hf array": lambda v: hf.augment_fn(pipe, rng=0)({"audio": {"array": v, "sampling_rate": SR}}, 0),
+        "lhotse cut_key": lambda v: lh.cut_key(v, rng=0),
+        "lhotse perturb_speed": lambda v: lh.perturb_speed([], v),
+        "ray row_key epoch": lambda v: nr.row_key(0, v, "a"),
+        "ray row_key id": lambda v: nr.row_key(0, 0, v),
+        "torch collate": lambda v: nt.collate(v),
+        "replay line": lambda v: nb.replay(v),
+        "read_manifest": lambda v: nb.read_manifest(v),
+        "augment_batch batch": lambda v: nc.augment_batch(v, sample_rate=SR, gain_db=3.0, rng=0, backend="cpu"),
+        "augment_batch band": lambda v: nc.augment_batch(y, sample_rate=SR, band=v, rng=0, backend="cpu"),
+        "augment_batch speed": lambda v: nc.augment_batch(y, sample_rate=SR, speed=v, rng=0, backend="cpu"),
+    }
+
+
+def test_integration_entry_points_refuse_hostile_values(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, call in _integration_calls(tmp_path).items():
+            for value in SWEEP_HOSTILE:
+                try:
+                    call(value)
+                except (ParameterError, noisegen.NoisegenError, FileNotFoundError):
+                    pass
+                except Exception as exc:  # noqa: BLE001 - the assertion names it
+                    pytest.fail(f"{name} given {value!r} raised {type(exc).__name__}: {exc}")

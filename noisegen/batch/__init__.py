@@ -62,7 +62,7 @@ import numpy as np
 
 from .outdir import FINGERPRINT_FIELDS, OutDirLock, fingerprint_changed, input_fingerprint
 from .._core.progress import Progress as _Progress
-from .._core.validation import check_int, check_real, check_sample_rate
+from .._core.validation import check_int, check_real, check_sample_rate, show_value
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import about
 from .._core.rng import derive_key, resolve_key
@@ -395,6 +395,21 @@ def _run_pool(pipeline, tasks, n_workers, collect) -> None:
             collect(results)
 
 
+def _manifest_line(line, keys) -> dict:
+    """A manifest line (a dict or its JSON text) with the keys :func:`replay` needs, else a ParameterError."""
+    if isinstance(line, (str, bytes)):
+        try:
+            line = json.loads(line)
+        except ValueError as exc:
+            raise ParameterError(f"line is not valid JSON: {exc}") from None
+    if not isinstance(line, dict):
+        raise ParameterError(f"line must be a manifest line (a dict or its JSON text), got {show_value(line)}")
+    missing = [k for k in keys if k not in line]
+    if missing:
+        raise ParameterError(f"line is not a manifest line of noisegen augment: it lacks {', '.join(missing)}")
+    return line
+
+
 def replay(line, *, in_dir=None, out_path=None):
     """Rebuild one output from its manifest line.
 
@@ -425,8 +440,8 @@ def replay(line, *, in_dir=None, out_path=None):
         The input's bytes differ from those the line records (it was edited
         since), so the result will differ from the original output.
     """
-    if isinstance(line, str):
-        line = json.loads(line)
+    line = _manifest_line(line, ("pipeline", "input", "output", "sample_rate", "params")
+                          + (("in_dir",) if in_dir is None else ()) + (("subtype",) if out_path is not None else ()))
     pipeline = Transform.from_dict(line["pipeline"])
     path = os.path.join(in_dir or line["in_dir"], line["input"])
     if all(k in line for k in FINGERPRINT_FIELDS) and fingerprint_changed(line, input_fingerprint(path)):

@@ -90,7 +90,10 @@ def _draw_speed(speed, b, gen):
 def _draw_band(band, b, sample_rate):
     if band is None:
         return None
-    arr = np.asarray(band, dtype=np.float64)
+    try:
+        arr = np.asarray(band, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ParameterError(f"band must be (low_hz, high_hz) or a (B, 2) array, got {band!r}") from None
     if arr.shape == (2,):
         arr = np.broadcast_to(arr, (b, 2)).copy()
     if arr.shape != (b, 2):
@@ -176,6 +179,8 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     where = resolve_backend(backend, batch, supports_cuda=True)
     sample_rate = check_sample_rate(sample_rate)
     check_rng(rng)
+    if not hasattr(batch, "shape"):
+        raise ParameterError(f"batch must be a (B, T) float array (NumPy, or CUDA on the GPU), got {type(batch).__name__}")
     shape = tuple(batch.shape)
     if len(shape) != 2:
         raise ParameterError(f"batch must have shape (B, T), got shape {shape}")

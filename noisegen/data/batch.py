@@ -9,6 +9,7 @@ import numpy as np
 
 from .._core.batch import Batch
 from .._core.errors import ParameterError
+from .._core.validation import check_sequence, show_value
 
 __all__ = ["Chunk", "Batch", "collate", "chunk_starts", "cut_chunk"]
 
@@ -87,9 +88,12 @@ def cut_chunk(y: np.ndarray, start: int, size: int | None) -> tuple[np.ndarray, 
 
 def collate(chunks) -> Batch:
     """Stack chunks into a :class:`Batch` (zero-padded to the longest), their targets too."""
-    chunks = list(chunks)
+    chunks = list(check_sequence(chunks, "chunks"))
     if not chunks:
         raise ParameterError("chunks must hold at least one Chunk")
+    strays = [c for c in chunks if not isinstance(c, Chunk)]
+    if strays:
+        raise ParameterError(f"chunks must hold noisegen Chunks (from an AugmentStream), got {show_value(strays[0])}")
     shapes = {c.samples.shape[:-1] for c in chunks}
     if len(shapes) != 1:
         raise ParameterError(f"chunks must all have the same channel layout, got {sorted(shapes)}")

@@ -37,12 +37,13 @@ plain column (``output_column=...``) keeps the arrays exactly.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 import json
 import numbers
 
 import numpy as np
 
-from .._core.errors import ParameterError
+from .._core.errors import NoisegenError, ParameterError
 from .._core.rng import derive_key, resolve_key
 from ..audio.io import load
 from ..effects import resample
@@ -153,6 +154,8 @@ class AugmentFn:
         return self._pipeline
 
     def __call__(self, batch, indices=None):
+        if not isinstance(batch, Mapping):
+            raise ParameterError(f"batch must be a row or a batch of rows (a dict of columns), got {type(batch).__name__}")
         if self.column not in batch:
             raise ParameterError(f"column {self.column!r} is not in the batch (columns: {sorted(batch)})")
         values = batch[self.column]
@@ -206,7 +209,10 @@ def _read(value, column):
         samples = value.get_all_samples()
         y, sr = np.asarray(samples.data.cpu().numpy(), dtype=np.float32), samples.sample_rate
     elif isinstance(value, dict) and value.get("array") is not None:
-        y, sr = np.asarray(value["array"], dtype=np.float32), value.get("sampling_rate")
+        try:
+            y, sr = np.asarray(value["array"], dtype=np.float32), value.get("sampling_rate")
+        except (TypeError, ValueError):
+            raise ParameterError(f"{column}['array'] must be float samples, got {value['array']!r:.60}") from None
     elif isinstance(value, dict) and (value.get("bytes") is not None or value.get("path") is not None):
         y, sr = _read_encoded(value)
     else:
@@ -226,6 +232,9 @@ def _read_encoded(value):
     if value.get("bytes") is not None:
         import soundfile
 
-        y, sr = soundfile.read(io.BytesIO(value["bytes"]), dtype="float32", always_2d=True)
+        try:
+            y, sr = soundfile.read(io.BytesIO(value["bytes"]), dtype="float32", always_2d=True)
+        except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
+            raise NoisegenError(f"cannot decode the row's audio bytes: {getattr(exc, 'error_string', None) or exc}") from None
         return np.ascontiguousarray(y.T), sr
     return load(value["path"])

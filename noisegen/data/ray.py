@@ -66,7 +66,7 @@ def row_key(seed, epoch: int, row_id) -> int:
     >>> row_key(0, 0, 3) == row_key(0, 0, 3), row_key(0, 0, 3) == row_key(0, 1, 3)
     (True, False)
     """
-    return derive_key(resolve_key(seed, "seed"), epoch, *_id_path(row_id))
+    return derive_key(resolve_key(seed, "seed"), check_int(epoch, "epoch", low=0), *_id_path(row_id))
 
 
 def _id_path(row_id) -> tuple[int, ...]:
