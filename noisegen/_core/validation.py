@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Iterable
 import reprlib
 
@@ -233,6 +234,13 @@ def check_sequence(value, name: str):
     if not isinstance(value, Iterable):
         raise ParameterError(f"{name} must be a list or tuple, got {show_value(value)}")
     return list(value)
+
+
+def check_path(value, name: str = "path") -> str:
+    """A file system path (str, bytes or os.PathLike) as a str."""
+    if not isinstance(value, (str, bytes, os.PathLike)):
+        raise ParameterError(f"{name} must be a path (str or os.PathLike), got {show_value(value)}")
+    return os.fsdecode(value)
 
 
 def check_bool(value, name: str) -> bool:

@@ -8,7 +8,7 @@ import os
 import stat
 
 from .._core.errors import ParameterError
-from .._core.validation import show_value
+from .._core.validation import check_path
 
 __all__ = ["AUDIO_EXTENSIONS", "audio_files", "scan_audio_files", "is_audio_name", "file_kind", "open_regular"]
 
@@ -41,9 +41,7 @@ def scan_audio_files(folder) -> tuple[list[str], list[tuple[str, str]]]:
         Audio names that are not regular files (FIFO, socket, device,
         dangling symlink), never opened, with the reason; sorted.
     """
-    if not isinstance(folder, (str, bytes, os.PathLike)):
-        raise ParameterError(f"folder must be a path (str or os.PathLike), got {show_value(folder)}")
-    root = os.fsdecode(folder)
+    root = check_path(folder, "folder")
     found, odd = [], []
     for here, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))

@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .._core.validation import check_audio, check_bool, check_float_dtype, check_sample_rate, show_value
+from .._core.validation import check_audio, check_bool, check_float_dtype, check_path, check_sample_rate
 from .files import AUDIO_EXTENSIONS, audio_files, file_kind
 from .wav import WavFile, data_shortfall, is_wav_name, pcm16_wav
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
@@ -53,10 +53,9 @@ def check_regular(path) -> None:
     raises. Open file objects are passed through; anything else is a ParameterError.
     """
     if not isinstance(path, (str, bytes, os.PathLike)):
-        if hasattr(path, "read"):
-            return
-        raise ParameterError(f"path must be a file path (str or os.PathLike) or an open binary file, "
-                             f"got {show_value(path)}")
+        if not hasattr(path, "read"):  # (an open file is read as it is)
+            check_path(path)
+        return
 
     try:
         mode = os.stat(path).st_mode
@@ -278,9 +277,7 @@ def save(path, y, *, sample_rate, subtype=None):
     >>> noisegen.info(path).frames
     1600
     """
-    if not isinstance(path, (str, bytes, os.PathLike)):
-        raise ParameterError(f"path must be a file path (str or os.PathLike), got {show_value(path)}")
-    path = os.fsdecode(path)
+    path = check_path(path)
     y, sample_rate = check_audio(y, "y"), check_sample_rate(sample_rate)
     frames, n_channels, fmt, subtype = _frames(y, _format_of(path), subtype, path)
     data = _encoded(frames, sample_rate, n_channels, fmt, subtype)  # in memory, written in one call
@@ -443,9 +440,7 @@ def info(path) -> AudioInfo:
     (1, 1.0, -6.02, -9.03)
     """
     sf = _soundfile()
-    if not isinstance(path, (str, bytes, os.PathLike)):
-        raise ParameterError(f"path must be a file path (str or os.PathLike), got {show_value(path)}")
-    path = os.fsdecode(path)
+    path = check_path(path)
     check_regular(path)
     peak, sumsq, count, nonfinite = 0.0, 0.0, 0, 0
     try:

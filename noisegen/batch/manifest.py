@@ -9,8 +9,7 @@ import hashlib
 import json
 import os
 
-from .._core.errors import ParameterError
-from .._core.validation import show_value
+from .._core.validation import check_path
 from .outdir import jsonl_lock
 
 MANIFEST = "manifest.jsonl"
@@ -46,8 +45,7 @@ def _read_jsonl(path: str) -> list[dict]:
 
 def read_manifest(out_dir) -> dict[str, dict]:
     """The valid manifest lines of ``out_dir``, by output path (the last line per output wins)."""
-    if not isinstance(out_dir, (str, os.PathLike)):
-        raise ParameterError(f"out_dir must be a folder path (str or os.PathLike), got {show_value(out_dir)}")
+    out_dir = check_path(out_dir, "out_dir")
     return {rec["output"]: rec for rec in _read_jsonl(os.path.join(out_dir, MANIFEST)) if "output" in rec}
 
 
