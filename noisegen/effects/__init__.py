@@ -4,6 +4,7 @@ kernel or, with ``backend="cuda"``, the GPU target in :mod:`noisegen._gpu.ops`.
 
 ========================  ===================================================
 :mod:`.mix`               mixing at an SNR, RMS/peak normalisation
+:mod:`.babble`            babble from a bank of talkers
 :mod:`.level`             gain, clipping, bit crushing, time masking
 :mod:`.filters`           Butterworth and cookbook biquad filters
 :mod:`.reverb`            convolution with room impulse responses
@@ -17,6 +18,8 @@ kernel or, with ``backend="cuda"``, the GPU target in :mod:`noisegen._gpu.ops`.
 
 from .mix import *  # noqa: F401,F403
 from .mix import __all__ as _mix_all
+from .babble import *  # noqa: F401,F403
+from .babble import __all__ as _babble_all
 from .level import *  # noqa: F401,F403
 from .level import __all__ as _level_all
 from .filters import *  # noqa: F401,F403
@@ -36,6 +39,7 @@ from .timescale import __all__ as _timescale_all
 
 __all__ = [
     *_mix_all,
+    *_babble_all,
     *_level_all,
     *_filters_all,
     *_reverb_all,

@@ -24,8 +24,8 @@ import numbers
 import numpy as np
 
 from .._kernels.cpu import mix as _mix
-from .._core.validation import (check_audio, check_bool, check_choice, check_finite_output, check_float_dtype, check_int,
-                                 check_n_samples, check_real, check_sample_rate, check_sequence)
+from .._core.validation import (check_audio, check_bool, check_choice, check_finite_output, check_int, check_real,
+                                 check_sample_rate, check_sequence)
 from .._core.backend import resolve_backend
 from .._core.labels import warn as _warn_about
 from .._core.errors import ParameterError
@@ -34,13 +34,11 @@ from .._core.units import seconds_to_samples
 from .._design.snr import MAX_SNR_DB, MIN_SNR_DB, SILENT, check_snr_db, silent_part, snr_ratio, snr_scale
 from .._gpu.ops import cuda_mix_at_snr
 
-__all__ = ["mix_at_snr", "add_background_noises", "add_short_noises", "babble"]
+__all__ = ["mix_at_snr", "add_background_noises", "add_short_noises"]
 
 #: Speech-activity rule of ``reference="active"``: 20 ms frames within 40 dB of the loudest.
 ACTIVE_FRAME_S = 0.020
 ACTIVE_RANGE_DB = 40.0
-#: Most talkers one :func:`babble` sums (each is a pass over the output).
-MAX_TALKERS = 4096
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -448,59 +446,3 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
 def _samples_up_to(seconds, sample_rate, limit):
     """``seconds`` as a sample count, at most ``limit``."""
     return min(limit, seconds_to_samples(min(seconds, (limit + 1) / sample_rate), sample_rate))
-
-
-def babble(speech_sources, n_talkers, *, n_samples, rng=None, dtype=np.float32):
-    """Babble noise: the sum of ``n_talkers`` talkers at equal level.
-
-    Talkers are drawn from ``speech_sources`` (without replacement when
-    there are enough), each read from a uniform random offset with
-    wrap-around for ``n_samples`` samples and scaled to an RMS of
-    ``1 / sqrt(n_talkers)`` over that crop, so the babble has an RMS near 1
-    (exactly 1 for uncorrelated talkers). Silent crops are skipped with a
-    :class:`NoisegenWarning`.
-
-    Parameters
-    ----------
-    speech_sources : sequence of 1-D np.ndarray, or a NoiseBank
-    n_talkers : int
-        At least 1.
-    n_samples : int
-    rng : None, int or numpy.random.Generator
-    dtype : float32 or float64
-
-    Returns
-    -------
-    np.ndarray [shape=(n_samples,)]
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> talkers = [rng.standard_normal(3000) for _ in range(5)]
-    >>> b = babble(talkers, 4, n_samples=8000, rng=0)
-    >>> b.shape, b.dtype
-    ((8000,), dtype('float32'))
-    """
-    n_talkers = check_int(n_talkers, "n_talkers", low=1, high=MAX_TALKERS)
-    n_samples = check_n_samples(n_samples)
-    dt = check_float_dtype(dtype)
-    speech_sources = check_sequence(speech_sources, "speech_sources")
-    k = len(speech_sources)
-    if k == 0:
-        raise ParameterError("speech_sources must hold at least one recording, got an empty collection")
-    g = as_generator(rng)
-    picks = g.choice(k, size=n_talkers, replace=n_talkers > k)
-    out = np.zeros((1, n_samples), dtype=dt)
-    target = 1.0 / math.sqrt(n_talkers)
-    for i in picks:
-        src = _noise_2d(speech_sources[int(i)], 1, f"speech_sources[{int(i)}]")
-        offset = int(g.integers(src.shape[1]))
-        if n_samples == 0:
-            continue
-        p = _crop_power(src, offset, n_samples, f"speech_sources[{int(i)}]")
-        if p == 0.0:
-            _warn(f"babble: speech_sources[{int(i)}] is silent over its crop; that talker is skipped")
-            continue
-        _mix.mix_wrapped(out, src, offset, target / math.sqrt(p), out)
-    return out[0]

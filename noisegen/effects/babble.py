@@ -1,0 +1,78 @@
+"""Babble: several talkers summed at equal level, from a bank of speech recordings.
+
+Each talker is a crop of one recording (with wrap-around), scaled to the same
+RMS over the crop, and added with the mixing kernels of :mod:`.mix`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._core.errors import ParameterError
+from .._core.rng import as_generator
+from .._core.validation import check_float_dtype, check_int, check_n_samples, check_sequence
+from .._kernels.cpu import mix as _mix
+from .mix import _crop_power, _noise_2d, _warn
+
+__all__ = ["babble"]
+
+#: Most talkers one :func:`babble` sums (each is a pass over the output).
+MAX_TALKERS = 4096
+
+
+def babble(speech_sources, n_talkers, *, n_samples, rng=None, dtype=np.float32):
+    """Babble noise: the sum of ``n_talkers`` talkers at equal level.
+
+    Talkers are drawn from ``speech_sources`` (without replacement when
+    there are enough), each read from a uniform random offset with
+    wrap-around for ``n_samples`` samples and scaled to an RMS of
+    ``1 / sqrt(n_talkers)`` over that crop, so the babble has an RMS near 1
+    (exactly 1 for uncorrelated talkers). Silent crops are skipped with a
+    :class:`NoisegenWarning`.
+
+    Parameters
+    ----------
+    speech_sources : sequence of 1-D np.ndarray, or a NoiseBank
+    n_talkers : int
+        At least 1.
+    n_samples : int
+    rng : None, int or numpy.random.Generator
+    dtype : float32 or float64
+
+    Returns
+    -------
+    np.ndarray [shape=(n_samples,)]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> talkers = [rng.standard_normal(3000) for _ in range(5)]
+    >>> b = babble(talkers, 4, n_samples=8000, rng=0)
+    >>> b.shape, b.dtype
+    ((8000,), dtype('float32'))
+    """
+    n_talkers = check_int(n_talkers, "n_talkers", low=1, high=MAX_TALKERS)
+    n_samples = check_n_samples(n_samples)
+    dt = check_float_dtype(dtype)
+    speech_sources = check_sequence(speech_sources, "speech_sources")
+    k = len(speech_sources)
+    if k == 0:
+        raise ParameterError("speech_sources must hold at least one recording, got an empty collection")
+    g = as_generator(rng)
+    picks = g.choice(k, size=n_talkers, replace=n_talkers > k)
+    out = np.zeros((1, n_samples), dtype=dt)
+    target = 1.0 / math.sqrt(n_talkers)
+    for i in picks:
+        src = _noise_2d(speech_sources[int(i)], 1, f"speech_sources[{int(i)}]")
+        offset = int(g.integers(src.shape[1]))
+        if n_samples == 0:
+            continue
+        p = _crop_power(src, offset, n_samples, f"speech_sources[{int(i)}]")
+        if p == 0.0:
+            _warn(f"babble: speech_sources[{int(i)}] is silent over its crop; that talker is skipped")
+            continue
+        _mix.mix_wrapped(out, src, offset, target / math.sqrt(p), out)
+    return out[0]
