@@ -306,8 +306,12 @@ class AugmentStream:
     def _same_every_epoch(self, n_shards) -> bool:
         """Whether every whole epoch gives this shard as many chunks: the same items (one shard, or no
         shuffling) at the same sizes (a pipeline that keeps lengths, or whole items)."""
-        fixed_sizes = self._chunk_n is None or self.device != "cpu" or length_changer(self.pipeline) is None
-        return fixed_sizes and (n_shards == 1 or not self.shuffle)
+        return not self._sizes_drawn() and (n_shards == 1 or not self.shuffle)
+
+    def _sizes_drawn(self) -> bool:
+        """Whether an item's size in an epoch is drawn with its parameters: chunks cut on the CPU from
+        the output of a pipeline that changes lengths (else it is the size its header gives)."""
+        return self._chunk_n is not None and self.device == "cpu" and length_changer(self.pipeline) is not None
 
     def _check_countable(self):
         why = ("the stream is endless (epochs=None)" if self.epochs is None
@@ -322,7 +326,7 @@ class AugmentStream:
             self._sizes = np.array([self._items.n_samples(i, self.sample_rate) for i in range(len(self._items))],
                                    dtype=np.int64)
         sizes = self._sizes[items]
-        if self._chunk_n is None or self.device != "cpu" or length_changer(self.pipeline) is None:
+        if not self._sizes_drawn():
             return sizes
         # Draw each item's parameters from its length alone, as its iteration will (same key), and
         # take the pipeline's output length for them; kept for the last few epochs asked.
