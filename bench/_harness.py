@@ -469,7 +469,7 @@ def markdown(records: list, env: dict, *, title: str = "noisegen benchmark") -> 
                "with it; len_err = output length minus the expected length in samples; st_err = F0 error in "
                "semitones of a 220 Hz harmonic tone; logmel_db = mean |dB| log-mel distance between the stretched "
                "speech and the original re-timed; alias_atten_db = level of a tone above the new Nyquist after "
-               "resampling, pass_gain_db = level change of a 1 kHz tone. ≠ marks a column left out of the "
+               "resampling (image_atten_db when upsampling: the level of the image at orig - f of a tone at 0.85 of the input Nyquist), pass_gain_db = level change of a 1 kHz tone. ≠ marks a column left out of the "
                "'fastest anchor' choice.")
     out.append("")
     rows = summary_rows(records)

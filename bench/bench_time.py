@@ -210,19 +210,27 @@ def make_resample(library, orig, target):
 
 def _q_resample(library, orig, target):
     def q(fn, clip):
-        # Rebuild the op on pure tones at the original rate (1 kHz pass band, alias above target/2).
+        # Rebuild the op on pure tones at the original rate: a 1 kHz pass-band tone, and when
+        # downsampling one above target/2 (its alias), when upsampling one at 0.85 of the input
+        # Nyquist frequency (its image at orig - f).
         n = int(clip.clip_s * orig)
         t = np.arange(n) / orig
-        alias_hz = 0.5 * target + 0.25 * (0.5 * orig - 0.5 * target)
-        alias_hz = min(alias_hz, 0.45 * orig)
         op = make_resample(library, orig, target)
         res = {}
-        for name, f in (("pass_gain_db", 1000.0), ("alias_atten_db", alias_hz)):
+        if target < orig:
+            alias_hz = min(0.75 * target / 2 + 0.25 * orig / 2, 0.45 * orig)
+            tests = (("pass_gain_db", 1000.0, None), ("alias_atten_db", alias_hz, None))
+        else:
+            tests = (("pass_gain_db", 1000.0, None), ("image_atten_db", 0.425 * orig, 0.575 * orig))
+        for name, f, measured_hz in tests:
             x = (0.5 * np.sin(2 * np.pi * f * t)).astype(np.float32)
             y = np.asarray(op(_Feed(x)), np.float64)
             if name == "pass_gain_db":
                 res["len_err"] = round(len(y) - n * target / orig, 2)
             core = y[len(y) // 8: -len(y) // 8]
+            if measured_hz is not None:  # the level of one frequency in the output (the image's)
+                u = (np.arange(len(core)) + len(y) // 8) / target
+                core = np.abs(np.mean(core * np.exp(-2j * np.pi * measured_hz * u))) * np.sqrt(2)
             xin = x[len(x) // 8: -len(x) // 8].astype(np.float64)
             res[name] = round(float(20 * np.log10(np.sqrt(np.mean(core**2)) / np.sqrt(np.mean(xin**2)) + 1e-30)), 2)
         return res
@@ -275,7 +283,7 @@ def cases(cfg):
         for lib, variant, req in SPEED_LIBS:
             out.append(Case("speed", {"factor": factor}, lib, variant, m + "make_speed",
                             {"library": lib, "factor": factor}, _q_speed(factor), requires=req))
-    for orig, target in ((44100, 16000), (16000, 8000)):
+    for orig, target in ((44100, 16000), (16000, 8000), (8000, 16000)):
         for lib, variant, req in RESAMPLE_LIBS:
             out.append(Case("resample", {"orig": orig, "target": target}, lib, variant, m + "make_resample",
                             {"library": lib, "orig": orig, "target": target},

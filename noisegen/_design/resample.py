@@ -21,7 +21,9 @@ from .._core.diskcache import cached_array, source_digest
 from .._core.errors import ParameterError
 from .._core.validation import MAX_RATE_FACTOR, check_sample_rate
 from .._kernels.cpu import decimate as cpu_decimate
+from .._kernels.cpu import interpolate as cpu_interpolate
 from .._kernels.cpu import resample as cpu_kernels
+from .folded import INTERPOLATOR_HALVES, folded_chains, interpolation_folds, interpolation_rows
 
 _SOURCE = source_digest(__file__)  # designs cached on disk are redone when this file changes
 
@@ -303,6 +305,19 @@ def _polyphase_ok(table, r: float) -> bool:
     return bool(np.max(np.abs(passband - 1.0)) <= EQUIRIPPLE_RIPPLE and np.max(stopband) <= 10 ** (-83 / 20))
 
 
+@lru_cache(maxsize=4)
+def interpolation_design(dtype_char: str):
+    """``(spec, table)`` of the 2x interpolator (:mod:`.folded`), or None: an equiripple
+    prototype at the output rate with the decimators' band edges (pass band to 0.9 of the input
+    Nyquist frequency within :data:`EQUIRIPPLE_RIPPLE`, 84 dB from the input Nyquist frequency)."""
+    lengths = [4 * h - 1 for h in INTERPOLATOR_HALVES]
+    f = _remez_lowpass(PASSBAND * 0.25, 0.25, lengths, EQUIRIPPLE_RIPPLE)
+    if f is None:
+        return None
+    half, table = interpolation_rows(f, dtype_char)
+    return FilterSpec(PASSBAND, half - 0.5, 0.0, half, table.shape[1]), table
+
+
 @lru_cache(maxsize=16)
 def decimation_table(down: int, dtype_char: str):
     """``(spec, table)`` of the equiripple decimator by ``down`` (one row), or None."""
@@ -317,43 +332,6 @@ def decimation_table(down: int, dtype_char: str):
     table.flags.writeable = False
     spec = design_filter(1.0 / down)
     return FilterSpec(spec.fc, spec.half_width, spec.beta, half, n_taps), table
-
-
-def folded_chains(row, half: int, down: int, lanes: int):
-    """``(chains, taps, lead, reach, h)`` of :func:`noisegen._kernels.cpu.decimate.decimate`, or None.
-
-    ``row`` holds a symmetric filter of ``2 half - 1`` taps centred on tap
-    ``half - 1`` (zeros after it; None when it is not exactly symmetric).
-    The pair at distance ``d`` adds ``x[down k - d]`` (phase ``-d mod down``,
-    element ``k + floor(-d / down)``) to ``x[down k + d]`` (phase ``d mod
-    down``, element ``k + floor(d / down)``). Distances ``lanes * down``
-    apart keep their phases and move their elements by one whole vector:
-    they form the chains of :data:`~noisegen._kernels.cpu.decimate.STEPS`
-    pairs (the last of a run padded with zero taps; the equiripple designs
-    need none). ``chains[c]`` = ``(phase_a, element_a, phase_b, element_b)``
-    of the chain's first pair; ``lead`` and ``reach`` are the phase elements
-    read before output ``k`` and after it (+1).
-    """
-    n = 2 * half - 1
-    h = row[:n]
-    if n > row.shape[0] or np.any(row[n:] != 0) or not np.array_equal(h, h[::-1]):
-        return None
-    steps = cpu_decimate.STEPS
-    chains, taps = [], []
-    for d0 in range(1, lanes * down + 1):
-        run = list(range(d0, half, lanes * down))
-        for s in range(0, len(run), steps):
-            d = run[s]
-            chains.append(((-d) % down, (-d) // down, d % down, d // down))
-            part = [h[half - 1 + e] for e in run[s : s + steps]]
-            taps += part + [0.0] * (steps - len(part))
-    chains = np.array(chains, dtype=np.int64).reshape(-1, 4)
-    lead = max(0, int(np.max(lanes * (steps - 1) - chains[:, 1], initial=0)))
-    reach = int(np.max(chains[:, 3] + lanes * (steps - 1), initial=0)) + 1
-    taps, h = np.array(taps, dtype=row.dtype), np.array(h)
-    for a in (chains, taps, h):
-        a.flags.writeable = False
-    return chains, taps, lead, reach, h
 
 
 # ----------------------------------------------------------------------------- plans
@@ -379,17 +357,22 @@ class Plan:
                 frac = approx
         self.rational = frac.numerator <= MAX_RATIONAL_PHASES
         self.fold = None  # folded_chains of an integer decimator
+        self.fold_up = None  # interpolation_folds of the 2x interpolator
         scale = min(1.0, float(frac))
         if self.rational:
             self.up, self.down = frac.numerator, frac.denominator
+            lanes = cpu_decimate.VECTOR_BYTES // dtype.itemsize
             if self.up == 1:
                 designed = decimation_table(self.down, dtype.char)
                 if designed is not None:  # symmetric: pairs of inputs added, then weighed once
-                    lanes = cpu_decimate.VECTOR_BYTES // dtype.itemsize
                     self.fold = folded_chains(designed[1][0], designed[0].half, self.down, lanes)
+            elif (self.up, self.down) == (2, 1):
+                designed = interpolation_design(dtype.char)
             else:
                 designed = equiripple_polyphase(self.up, self.down, dtype.char)
             self.spec, self.table = designed or kaiser_table(self.up, self.up, PASSBAND * scale, scale, dtype.char)
+            if (self.up, self.down) == (2, 1):  # both rows symmetric: pairs, as the decimator's
+                self.fold_up = interpolation_folds(self.table, self.spec.half, lanes)
         else:
             self.step = 1.0 / float(ratio)
             if scale < 1.0:
@@ -412,13 +395,22 @@ class Plan:
             self.padded[:, 8 : 8 + row_len] = self.table[:, :row_len]
         self.reach = width - self.half  # inputs read after the instant, + 1
         self.lead = -(-(self.half + 7) // 8) * 8  # zeros before input 0: a multiple of 8
+        group = cpu_decimate.VECTORS * cpu_decimate.VECTOR_BYTES // dtype.itemsize
         if self.fold is not None:  # staged phases of one group of outputs
             lead, reach = self.fold[2], self.fold[3]
-            group = cpu_decimate.VECTORS * cpu_decimate.VECTOR_BYTES // dtype.itemsize
             self.group_inputs = self.down * (-(-(group + lead + reach) // 16) * 16 + 16)
+        elif self.fold_up is not None:  # one staged group of instants
+            lead, reach = self.fold_up[2], self.fold_up[3]
+            self.group_inputs = -(-(group + lead + reach) // 16) * 16 + 16
+            self.reach = max(self.reach, reach + 1)
         elif self.rational:  # inputs one full set of the kernel's slot groups reads
             k = cpu_kernels
             self.group_inputs = k.SLOTS * k._slot_period(self.down) * self.down + self.padded.shape[1] + 16
+
+    @property
+    def staged(self) -> bool:
+        """True when :meth:`run` stages blocks of the input in a ``scratch`` buffer (the folded kernels)."""
+        return self.fold is not None or self.fold_up is not None
 
     def index(self, k: int) -> int:
         """``floor(t_k)``: the input sample at or before output sample ``k``."""
@@ -448,6 +440,12 @@ class Plan:
         zero outside it for a decimator. ``scratch``: a buffer of at least ``group_inputs``
         (allocated when None). Returns their sum (NaN or inf when one of them is)."""
         k = cpu_kernels
+        if self.fold_up is not None:
+            if scratch is None:
+                scratch = np.empty(self.group_inputs, dtype=xp.dtype)
+            (chains0, taps0, _, _, h0), (chains1, taps1, _, _, h1), lead, reach = self.fold_up
+            return cpu_interpolate.interpolate2(xp, offset, k0, chains0, taps0, h0, chains1, taps1, h1, lead, reach,
+                                                scratch, out)
         if self.fold is not None:
             if scratch is None:
                 scratch = np.empty(self.group_inputs, dtype=xp.dtype)

@@ -107,7 +107,7 @@ def _apply(y, ratio, n_out, name="y"):
     x2 = np.ascontiguousarray(y.reshape(math.prod(y.shape[:-1]), y.shape[-1]))
     plan = cached_plan(ratio, y.dtype.char)
     out = np.empty((x2.shape[0], n_out), dtype=y.dtype)
-    if plan.fold is not None:  # integer decimation: phases of each block staged in a small buffer
+    if plan.staged:  # integer decimation, 2x interpolation: each block staged in a small buffer
         total = plan.run(x2, 0, 0, out, _scratch(y.dtype, max(_BLOCK_INPUTS, plan.group_inputs)))
     elif plan.rational:  # no padded copy: blocks of the input are staged in a small aligned buffer
         scratch = _scratch(y.dtype, max(_BLOCK_INPUTS, plan.group_inputs))
@@ -225,7 +225,7 @@ class Resampler:
         n_new = max(k_end - self._k, 0)
         out = np.empty((self._buf.shape[0], n_new), dtype=self._buf.dtype)
         if n_new:
-            scratch = _scratch(out.dtype, plan.group_inputs) if plan.fold is not None else None
+            scratch = _scratch(out.dtype, plan.group_inputs) if plan.staged else None
             total = plan.run(self._buf, self._buf_start, self._k, out, scratch)
             check_finite_output(out, "chunk (resampled)", total=total)
             self._k = k_end

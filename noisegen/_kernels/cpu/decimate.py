@@ -15,7 +15,7 @@ vectors, so one load serves several outputs). Every output has the same
 arithmetic wherever it falls, so streaming and one-shot runs agree bit for
 bit. A pair sum overflows when both inputs exceed half the largest float:
 an output that comes out NaN or inf is computed again as a plain dot
-product (:func:`_plain`), so it is non-finite only when that is.
+product (:func:`plain_dot`), so it is non-finite only when that is.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def decimate(x, offset, k0, down, half, chains, taps, lead, reach, h, scratch, o
     (``x[c, t]`` is input ``offset + t``, zero outside the row).
 
     ``chains`` (rows ``phase_a, off_a, phase_b, off_b``) and ``taps`` are the
-    folded filter of :func:`noisegen._design.resample.folded_chains` (with its
+    folded filter of :func:`noisegen._design.folded.folded_chains` (with its
     ``lead`` and ``reach``: phase elements read before and after an output);
     ``h`` the plain taps. ``scratch`` holds the staged phases (at least
     ``down * (lanes * FIR_VECTORS + lead + reach + 16)``). Returns the sum of
@@ -62,7 +62,7 @@ def decimate(x, offset, k0, down, half, chains, taps, lead, reach, h, scratch, o
     total = out.dtype.type(0.0)
     for c in range(out.shape[0]):
         for m0 in range(0, n_out, per_block):
-            _stage(x[c], down * (k0 + m0 - lead) - offset, down, width, scratch)
+            stage_phases(x[c], down * (k0 + m0 - lead) - offset, down, width, scratch)
             o = out[c, m0 : min(n_out, m0 + per_block)]
             for m in range(0, o.shape[0], group):
                 full = m + group <= o.shape[0]
@@ -73,7 +73,7 @@ def decimate(x, offset, k0, down, half, chains, taps, lead, reach, h, scratch, o
                     s = out.dtype.type(0.0)
                     for i in range(group):
                         if not math.isfinite(dst[i]):
-                            dst[i] = _plain(x[c], first + down * i, h)
+                            dst[i] = plain_dot(x[c], first + down * i, h)
                         s += dst[i]
                 if not full:
                     s = out.dtype.type(0.0)
@@ -85,7 +85,7 @@ def decimate(x, offset, k0, down, half, chains, taps, lead, reach, h, scratch, o
 
 
 @kernel
-def _plain(x, first, h):
+def plain_dot(x, first, h):
     """``sum_j h[j] x[first + j]`` (zero outside ``x``) over every tap, so its arithmetic
     does not depend on where ``x`` starts."""
     acc = x.dtype.type(0.0)
@@ -101,7 +101,7 @@ def _at(x, j):
 
 
 @kernel
-def _stage(x, at, down, width, buf):
+def stage_phases(x, at, down, width, buf):
     """``buf[p * width + i] = x[at + down * i + p]`` for the ``down`` phases ``p``, zero outside ``x``."""
     n = x.shape[0]
     i0 = min(width, max(0, -(at // down)))  # first i whose every phase lies in x
