@@ -128,3 +128,17 @@ def test_images_rejected_80_db(frac):
 
     assert abs(20 * np.log10(amplitude(f))) < 0.02
     assert 20 * np.log10(amplitude(8000 - f) + 1e-30) < -80
+
+
+def test_kaiser_fallback_folds_too(monkeypatch):
+    """Should the equiripple design fail, the Kaiser sinc's rows are symmetric as well: the plan
+    still folds them, and its outputs equal a float64 convolution with them."""
+    from noisegen._design import resample as design
+
+    monkeypatch.setattr(design, "interpolation_design", lambda dtype_char: None)
+    plan = Plan(TWO, np.float64)
+    assert plan.fold_up is not None and plan.half == design_filter(2.0).half
+    x = np.random.default_rng(5).standard_normal((2, 1000))
+    out = np.empty((2, 2000))
+    plan.run(x, 0, 0, out)
+    np.testing.assert_allclose(out, _reference(x, plan), rtol=0, atol=1e-12)
