@@ -402,7 +402,7 @@ class Plan:
         elif self.fold_up is not None:  # one staged group of instants
             lead, reach = self.fold_up[2], self.fold_up[3]
             self.group_inputs = -(-(group + lead + reach) // 16) * 16 + 16
-            self.reach = max(self.reach, reach + 1)
+            self.reach = max(self.reach, reach)  # the padded pairs read further than the table's rows
         elif self.rational:  # inputs one full set of the kernel's slot groups reads
             k = cpu_kernels
             self.group_inputs = k.SLOTS * k._slot_period(self.down) * self.down + self.padded.shape[1] + 16

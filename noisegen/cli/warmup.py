@@ -145,7 +145,7 @@ def _effects(y):
     yield "convolve_rir", lambda: (fx.convolve_rir(y, rir), fx.convolve_rir(y, rir, mode="full"),
                                    fx.convolve_rir(y, np.stack([rir, rir[::-1]])[: y.ndim]))
     yield "RirConvolver", lambda: _stream(fx.RirConvolver(rir), y)
-    for target in (8000, 22050, 48000):
+    for target in (8000, 22050, 32000, 48000):  # folded decimator, rational rows, 2x and 3x upsampling
         yield f"resample to {target}", lambda t=target: (
             fx.resample(y, orig_sample_rate=SR, target_sample_rate=t),
             _stream(fx.Resampler(orig_sample_rate=SR, target_sample_rate=t), y))
