@@ -671,7 +671,7 @@ def test_rerun_with_other_settings_says_it_once(corpus, tmp_path, capsys):
 def test_ctrl_c_with_workers_exits_130_without_tracebacks(corpus, tmp_path):
     for attempt in range(5):
         out = tmp_path / f"out{attempt}"
-        proc = _spawn(default_args(corpus, out, "--copies", 12, "--workers", 2))
+        proc = _spawn(default_args(corpus, out, "--copies", 150, "--workers", 2))  # 600 outputs: never done first
         deadline = time.monotonic() + 120
         while not ((out / MANIFEST).exists() and (out / MANIFEST).read_bytes().count(b"\n") >= 1 + 2 * attempt):
             assert time.monotonic() < deadline
@@ -740,7 +740,8 @@ def _spawn(args, **kw):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sigkill_then_rerun_gives_the_uninterrupted_result(corpus, tmp_path, workers):
     reference, out = tmp_path / "reference", tmp_path / "out"
-    copies = 12
+    copies = 150  # 600 outputs, a few seconds of work: the kernels are fast enough that 48 outputs once finished
+    # between two polls of the manifest, and the kill landed after the end
     extra = ("--copies", copies, "--workers", workers)
     assert augment(*default_args(corpus, reference, *extra)) == 0
     expected = audio_outputs(reference)
@@ -752,7 +753,7 @@ def test_sigkill_then_rerun_gives_the_uninterrupted_result(corpus, tmp_path, wor
     while time.monotonic() < deadline:  # kill once a few outputs are written, well before the end
         if manifest.exists() and manifest.read_bytes().count(b"\n") >= 3:
             break
-        time.sleep(0.01)
+        time.sleep(0.002)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate()
     done_before = len(read_manifest(out))
