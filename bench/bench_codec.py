@@ -8,6 +8,10 @@
   cross-correlation peak (samples; 0 when aligned).
 * ``packet_loss`` at 10 % with repeat concealment, and the 300-3400 Hz
   band-pass (Butterworth order 4) as the DSP yardstick.
+* ``flac_decode``: the clip as an in-memory FLAC file (16-bit, 16 kHz mono,
+  as LibriSpeech ships, and 24-bit 44.1 kHz stereo) decoded to float32 by
+  noisegen's FLAC reader (``noisegen.audio.segment.decode``, no resampling)
+  and by ``soundfile.read`` (libsndfile and libFLAC) in the same run.
 
 No anchor library: audiomentations' ``Mp3Compression`` shells out to LAME or
 pydub/ffmpeg, which are not installed here.
@@ -46,6 +50,48 @@ def make_bandpass():
     return lambda clip: fn(clip.speech, sample_rate=SR, low_hz=300.0, high_hz=3400.0, order=4)
 
 
+def _flac_bytes(clip, layout):
+    import io
+
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    if layout == "16-bit mono 16 kHz":
+        sf.write(buf, clip.speech, SR, format="FLAC", subtype="PCM_16")
+        return buf.getvalue(), SR
+    rate = 44100  # the clip stretched to 44.1 kHz in time (a stand-in for a 44.1 kHz recording), two channels
+    x = clip.speech[np.minimum((np.arange(int(len(clip.speech) * rate / SR)) * SR) // rate, len(clip.speech) - 1)]
+    sf.write(buf, np.stack([x, 0.7 * x[::-1]], axis=1), rate, format="FLAC", subtype="PCM_24")
+    return buf.getvalue(), rate
+
+
+def make_flac_noisegen(layout):
+    from noisegen.audio.segment import decode
+
+    cache = {}
+
+    def fn(clip):
+        if clip.n not in cache:
+            cache[clip.n] = _flac_bytes(clip, layout)
+        data, rate = cache[clip.n]
+        return decode(data, sample_rate=rate, mono=False)
+    return fn
+
+
+def make_flac_soundfile(layout):
+    import io
+
+    import soundfile as sf
+
+    cache = {}
+
+    def fn(clip):
+        if clip.n not in cache:
+            cache[clip.n] = _flac_bytes(clip, layout)
+        return sf.read(io.BytesIO(cache[clip.n][0]), dtype="float32")[0]
+    return fn
+
+
 def q_codec(fn, clip):
     x = clip.speech.astype(np.float64)
     y = fn(clip).astype(np.float64)
@@ -66,6 +112,13 @@ def cases(cfg):
         Case("bandpass", {"low_hz": 300.0, "high_hz": 3400.0, "order": 4}, "noisegen", "noisegen bandpass (DSP)",
              m + "make_bandpass"),
     ]
+    for layout in ("16-bit mono 16 kHz", "24-bit stereo 44.1 kHz"):
+        out += [
+            Case("flac_decode", {"layout": layout}, "noisegen", "noisegen FLAC reader", m + "make_flac_noisegen",
+                 {"layout": layout}),
+            Case("flac_decode", {"layout": layout}, "soundfile", "soundfile.read (libsndfile, libFLAC)",
+                 m + "make_flac_soundfile", {"layout": layout}),
+        ]
     return out
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from .._core.validation import check_audio, check_bool, check_float_dtype, check_path, check_sample_rate
 from .files import AUDIO_EXTENSIONS, audio_files, file_kind
+from .flac import FlacFile, is_flac_name
 from .wav import WavFile, data_shortfall, is_wav_name, pcm16_wav
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
 from ..effects.resample import resample
@@ -98,13 +99,27 @@ def warn_truncated(path, missing: int, stacklevel: int = 3) -> None:
                       stacklevel=stacklevel)
 
 
-def _open_wav(path):
-    """``path`` (a regular file) as an open :class:`~noisegen.audio.wav.WavFile`, or None: not a plain
-    WAV file, which libsndfile reads instead."""
+def _open_native(path):
+    """``path`` (a regular file) as an open :class:`~noisegen.audio.wav.WavFile` or
+    :class:`~noisegen.audio.flac.FlacFile`, or None: a file libsndfile reads instead."""
     try:
-        return WavFile.open(path) if is_wav_name(path) else None
+        if is_wav_name(path):
+            return WavFile.open(path)
+        return FlacFile.open(path) if is_flac_name(path) else None
     except OSError as exc:
         raise _read_error(path, exc) from None
+
+
+def native_from_bytes(data):
+    """:func:`_open_native` of a file's bytes (a tar member): a WavFile, a FlacFile, or None."""
+    return WavFile.from_bytes(data) or FlacFile.from_bytes(data)
+
+
+def read_native(native, start: int, n: int, dtype):
+    """``native.read(start, n, dtype)`` for an open WavFile or FlacFile, closing it; None when its
+    reader leaves those frames to libsndfile (a FLAC file, see :mod:`noisegen.audio.flac`)."""
+    with native:
+        return native.read(start, n, dtype)
 
 
 def _read_error(path, exc) -> Exception:
@@ -174,12 +189,13 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
     target = None if sample_rate is None else check_sample_rate(sample_rate)
     check_regular(path)
     # read, mix and resample in the dtype asked: float32 is twice as fast, exact to its rounding
-    wav = _open_wav(path)
+    native = _open_native(path)
     try:
-        if wav is not None:  # a plain WAV file: read with NumPy, the same samples (noisegen.audio.wav)
-            with wav:
-                data, file_rate = wav.read(0, wav.frames, dtype), wav.samplerate
-            warn_truncated(path, wav.shortfall)
+        # a plain WAV or FLAC file: read by noisegen, the same samples (noisegen.audio.wav, .flac)
+        data = None if native is None else read_native(native, 0, native.frames, dtype)
+        if data is not None:
+            file_rate = native.samplerate
+            warn_truncated(path, native.shortfall)
         else:
             data, file_rate = sf.read(os.fspath(path), dtype=np.dtype(dtype).name, always_2d=True)
             _warn_if_truncated(path)

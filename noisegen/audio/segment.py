@@ -15,8 +15,8 @@ import numpy as np
 from .._core.errors import NoisegenError, ParameterError
 from .._core.units import seconds_to_samples
 from ..effects.resample import resample
-from .io import _open_wav, _read_error, _soundfile, _warn_if_truncated, check_regular, mix_down, warn_truncated
-from .wav import WavFile
+from .io import (_open_native, _read_error, _soundfile, _warn_if_truncated, check_regular, mix_down,
+                 native_from_bytes, read_native, warn_truncated)
 
 __all__ = ["segment_span", "read_segment", "decode", "decoded_span", "resampled_length"]
 
@@ -43,10 +43,10 @@ def segment_span(path, offset_s=None, duration_s=None) -> tuple[int, int, int]:
         ``offset_s`` at or past the end of the file.
     """
     check_regular(path)
-    wav = _open_wav(path)
-    if wav is not None:
-        with wav:
-            return _span(path, wav.frames, wav.samplerate, offset_s, duration_s)
+    native = _open_native(path)
+    if native is not None:
+        with native:
+            return _span(path, native.frames, native.samplerate, offset_s, duration_s)
     sf = _soundfile()
     try:
         meta = sf.info(os.fspath(path))
@@ -80,15 +80,16 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
     it in blocks; the header came with the same open).
     """
     check_regular(path)
-    wav = _open_wav(path)
-    if wav is not None:  # a plain WAV file: read with NumPy, the same samples (noisegen.audio.wav)
-        with wav:
-            start, n, rate = _span(path, wav.frames, wav.samplerate, offset_s, duration_s)
+    native = _open_native(path)
+    if native is not None:  # a plain WAV or FLAC file: read by noisegen, the same samples (.wav, .flac)
+        with native:
+            start, n, rate = _span(path, native.frames, native.samplerate, offset_s, duration_s)
             if max_n is not None and resampled_length(n, rate, sample_rate) > max_n:
                 return None
-            data = wav.read(start, n, np.float32)
-        warn_truncated(path, wav.shortfall)
-        return _to_stream(data, rate, sample_rate, mono)
+            data = native.read(start, n, np.float32)
+        if data is not None:  # else frames the FLAC reader leaves to libsndfile
+            warn_truncated(path, native.shortfall)
+            return _to_stream(data, rate, sample_rate, mono)
     sf = _soundfile()
     try:
         with sf.SoundFile(os.fspath(path)) as f:  # one open: the header, then the frames
@@ -112,10 +113,11 @@ def decode(data: bytes, *, sample_rate: int, mono: bool = True, name: str = "aud
     noisegen.NoisegenError
         The bytes cannot be decoded (``name`` says whose they are).
     """
-    wav = WavFile.from_bytes(data)
-    if wav is not None:  # a plain WAV member (noisegen writes 16-bit ones): read with NumPy
-        with wav:
-            return _to_stream(wav.read(0, wav.frames, np.float32), wav.samplerate, sample_rate, mono)
+    native = native_from_bytes(data)
+    if native is not None:  # a plain WAV member (noisegen writes 16-bit ones) or a FLAC one
+        frames = read_native(native, 0, native.frames, np.float32)
+        if frames is not None:
+            return _to_stream(frames, native.samplerate, sample_rate, mono)
     sf = _soundfile()
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
@@ -128,10 +130,10 @@ def decode(data: bytes, *, sample_rate: int, mono: bool = True, name: str = "aud
 
 def decoded_span(data: bytes, *, name: str = "audio bytes") -> tuple[int, int]:
     """``(frame count, sample rate)`` of encoded audio, from its header (see :func:`decode`)."""
-    wav = WavFile.from_bytes(data)
-    if wav is not None:
-        with wav:
-            return wav.frames, wav.samplerate
+    native = native_from_bytes(data)
+    if native is not None:
+        with native:
+            return native.frames, native.samplerate
     sf = _soundfile()
     try:
         meta = sf.info(io.BytesIO(data))

@@ -1,0 +1,392 @@
+"""CPU kernel of FLAC frame decoding (RFC 9639), to the samples libFLAC gives.
+
+:func:`decode_frames` decodes the frames of a FLAC stream from its first
+frame, checks every frame header's CRC-8 and every frame's CRC-16, and writes
+the samples of ``[start, stop)`` scaled by ``2 ** -(bits - 1)`` (as
+libsndfile scales libFLAC's integers) into a float output. It returns a
+negative status, never raises, on anything it does not take or that is
+damaged, and the caller hands the file to libsndfile, so a damaged file reads
+exactly as libsndfile reads it.
+
+The bit reader peeks a big-endian 64-bit word at any bit position of a
+buffer padded with 16 zero bytes; every loop checks its position against
+the end of the data before the next peek, so no input reads or writes out
+of bounds (kernels run without bounds checks).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..._core.jit import inlined, kernel
+from ._bits import leading_zeros, load_be64
+
+#: What :func:`decode_frames` returns for a stream it leaves to libsndfile.
+FAILED = -1
+#: Zero bytes the caller pads the data with (the bit reader peeks up to 17 bytes past a position it checked).
+PADDING = 24
+
+
+def _crc_tables():
+    """CRC-8 (poly 0x07) and CRC-16 (poly 0x8005) byte tables, MSB first, as FLAC uses them; the
+    CRC-16 table has 8 rows, row ``r`` for a byte followed by ``r`` zero bytes (slicing by 8)."""
+    crc8, crc16 = np.zeros(256, np.int64), np.zeros((8, 256), np.int64)
+    for b in range(256):
+        c8, c16 = b, b << 8
+        for _ in range(8):
+            c8 = ((c8 << 1) ^ 0x07) & 0xFF if c8 & 0x80 else (c8 << 1) & 0xFF
+            c16 = ((c16 << 1) ^ 0x8005) & 0xFFFF if c16 & 0x8000 else (c16 << 1) & 0xFFFF
+        crc8[b], crc16[0, b] = c8, c16
+    for r in range(1, 8):
+        crc16[r] = ((crc16[r - 1] << 8) & 0xFFFF) ^ crc16[0, crc16[r - 1] >> 8]
+    return crc8, crc16
+
+
+CRC8, CRC16 = _crc_tables()
+#: Block sizes of the 4-bit code (0: reserved; 6 and 7: read from the header's end).
+BLOCK_SIZES = np.array([0, 192, 576, 1152, 2304, 4608, -1, -2, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768],
+                       np.int64)
+#: Sample rates of the 4-bit code (0: STREAMINFO's; 12-14: read from the header's end; 15: invalid).
+SAMPLE_RATES = np.array([0, 88200, 176400, 192000, 8000, 16000, 22050, 24000, 32000, 44100, 48000, 96000,
+                         -1, -2, -3, -4], np.int64)
+#: The FIXED predictors of orders 0-4 as LPC coefficients (shift 0).
+FIXED_COEFS = np.array([[0, 0, 0, 0], [1, 0, 0, 0], [2, -1, 0, 0], [3, -3, 1, 0], [4, -6, 4, -1]], np.int64)
+#: Bits per sample of the 3-bit code (0: STREAMINFO's; 3: reserved).
+SAMPLE_BITS = np.array([0, 8, 12, -1, 16, 20, 24, 32], np.int64)
+
+
+@kernel
+def _peek(buf, bp):
+    """The 64 bits of ``buf`` from bit ``bp`` (MSB first; at least 57 of them valid)."""
+    return load_be64(buf, bp >> 3) << np.uint64(bp & 7)
+
+
+@kernel
+def _bits(buf, bp, n):
+    """The unsigned ``n``-bit number (1 <= n <= 57) at bit ``bp``."""
+    return np.int64(_peek(buf, bp) >> np.uint64(64 - n))
+
+
+@kernel
+def _signed(buf, bp, n):
+    """The two's-complement ``n``-bit number (0 <= n <= 33) at bit ``bp``."""
+    if n == 0:
+        return np.int64(0)
+    v = _bits(buf, bp, n)
+    if v >= np.int64(1) << (n - 1):
+        v -= np.int64(1) << n
+    return v
+
+
+@kernel
+def _zeros(buf, bp, end):
+    """Zero bits at ``bp`` before the next one bit, or -1 when none comes before bit ``end``."""
+    at = bp
+    while at < end:
+        w = _peek(buf, at)
+        if w != 0:
+            one = at + leading_zeros(w)
+            return one - bp if one < end else -1
+        at += 56
+    return -1
+
+
+@kernel
+def _predicted(dst, i, coefs, order, shift):
+    """``(sum_j coefs[j] dst[i-1-j]) >> shift``: the prediction of sample ``i`` (any order)."""
+    acc = np.int64(0)
+    for j in range(order):
+        acc += coefs[j] * dst[i - 1 - j]
+    return acc >> shift
+
+
+@inlined
+def _rice_restored(buf, bp, end, k, dst, i0, count, coefs, order, shift, window, width):
+    """``count`` Rice-coded residuals with parameter ``k`` from bit ``bp``, each added to its
+    prediction as it is decoded, into ``dst[i0:]``; the bit after them, or -1.
+
+    Decoding and prediction in one loop let the CPU run the bit reader's chain beside the
+    predictor's. From sample ``width`` (8, 16 or 32, a constant at each call) on, the terms of
+    the samples three or more back are a dot product of that fixed width with ``window`` (the
+    coefficients reversed, zeros first), which LLVM unrolls and vectorises; the three newest
+    samples stay in registers (a load of a sample just stored would wait for the store).
+    """
+    c0, c1, c2 = window[width - 1], window[width - 2], window[width - 3]
+    last = dst[i0 - 1] if i0 >= 1 else np.int64(0)
+    last1 = dst[i0 - 2] if i0 >= 2 else np.int64(0)
+    last2 = dst[i0 - 3] if i0 >= 3 else np.int64(0)
+    for i in range(i0, i0 + count):
+        w = _peek(buf, bp)
+        q = leading_zeros(w)
+        if q + k < 57:  # quotient, stop bit and remainder in the word peeked (at least 57 bits valid)
+            v = np.int64(q) << k
+            if k:
+                v |= np.int64((w << np.uint64(q + 1)) >> np.uint64(64 - k))
+            bp += q + 1 + k
+        else:  # a long quotient: counted in steps, then the remainder peeked
+            q = _zeros(buf, bp, end)
+            if q < 0:
+                return -1
+            bp += q + 1
+            v = np.int64(q) << k
+            if k:
+                v |= _bits(buf, bp, k)
+                bp += k
+        if bp > end:
+            return -1
+        residual = (v >> 1) ^ -(v & 1)
+        if i >= width:
+            acc = np.int64(0)
+            for m in range(width - 3):
+                acc += window[m] * dst[i - width + m]
+            sample = residual + ((acc + c2 * last2 + c1 * last1 + c0 * last) >> shift)
+        else:
+            sample = residual + _predicted(dst, i, coefs, order, shift)
+        dst[i] = sample
+        last2, last1, last = last1, last, sample
+    return bp
+
+
+@kernel
+def _residual(buf, bp, end, bs, dst, coefs, order, shift, window):
+    """The residual of a FIXED or LPC subframe, added to the prediction from ``coefs[:order]`` and
+    ``shift`` (``dst[:order]`` holds the warm-up samples); the bit after it, or -1."""
+    if bp + 6 > end:
+        return -1
+    method = _bits(buf, bp, 2)
+    if method > 1:
+        return -1
+    pbits = 4 + method
+    escape = (1 << pbits) - 1
+    po = _bits(buf, bp + 2, 4)
+    bp += 6
+    part = bs >> po
+    if (part << po) != bs or part < order:
+        return -1
+    width = 8 if order <= 8 else 16 if order <= 16 else 32
+    window[: width - order] = 0
+    for j in range(order):
+        window[width - 1 - j] = coefs[j]
+    i = order
+    for p in range(1 << po):
+        count = part - (order if p == 0 else 0)
+        if bp + pbits > end:
+            return -1
+        k = _bits(buf, bp, pbits)
+        bp += pbits
+        if k == escape:  # raw residuals of nb bits
+            if bp + 5 > end:
+                return -1
+            nb = _bits(buf, bp, 5)
+            bp += 5
+            if bp + nb * count > end:
+                return -1
+            for j in range(i, i + count):
+                dst[j] = _signed(buf, bp, nb) + _predicted(dst, j, coefs, order, shift)
+                bp += nb
+        elif width == 8:
+            bp = _rice_restored(buf, bp, end, k, dst, i, count, coefs, order, shift, window, 8)
+        elif width == 16:
+            bp = _rice_restored(buf, bp, end, k, dst, i, count, coefs, order, shift, window, 16)
+        else:
+            bp = _rice_restored(buf, bp, end, k, dst, i, count, coefs, order, shift, window, 32)
+        if bp < 0:
+            return -1
+        i += count
+    return bp
+
+
+@kernel
+def _subframe(buf, bp, end, bs, bps, dst, coefs):
+    """One subframe of ``bs`` samples of ``bps`` bits into ``dst[:bs]``; the bit after it, or -1."""
+    if bp + 8 > end:
+        return -1
+    head = _bits(buf, bp, 8)
+    bp += 8
+    kind = (head >> 1) & 0x3F
+    if head >> 7:
+        return -1
+    wasted = 0
+    if head & 1:
+        z = _zeros(buf, bp, end)
+        if z < 0:
+            return -1
+        bp += z + 1
+        wasted = z + 1
+        bps -= wasted
+        if bps < 1:
+            return -1
+    if kind == 0:  # CONSTANT
+        if bp + bps > end:
+            return -1
+        v = _signed(buf, bp, bps)
+        bp += bps
+        for i in range(bs):
+            dst[i] = v
+    elif kind == 1:  # VERBATIM
+        if bp + bps * bs > end:
+            return -1
+        for i in range(bs):
+            dst[i] = _signed(buf, bp, bps)
+            bp += bps
+    elif 8 <= kind <= 12 or kind >= 32:  # FIXED, LPC
+        order = kind - 8 if kind < 32 else kind - 31
+        if order > bs or bp + bps * order > end:
+            return -1
+        for i in range(order):
+            dst[i] = _signed(buf, bp, bps)
+            bp += bps
+        shift = 0
+        if kind < 32:
+            coefs[:4] = FIXED_COEFS[order]
+        else:
+            if bp + 9 > end:
+                return -1
+            precision = _bits(buf, bp, 4) + 1
+            shift = _signed(buf, bp + 4, 5)
+            bp += 9
+            if precision == 16 or shift < 0 or bp + precision * order > end:
+                return -1
+            for j in range(order):
+                coefs[j] = _signed(buf, bp, precision)
+                bp += precision
+        bp = _residual(buf, bp, end, bs, dst, coefs[:32], order, shift, coefs[32:])
+        if bp < 0:
+            return -1
+    else:
+        return -1
+    if wasted:
+        for i in range(bs):
+            dst[i] <<= wasted
+    return bp
+
+
+@kernel
+def _crc8(buf, a, b):
+    """FLAC's CRC-8 of ``buf[a:b]``."""
+    c = np.int64(0)
+    for i in range(a, b):
+        c = CRC8[c ^ buf[i]]
+    return c
+
+
+@kernel
+def _crc16(buf, a, b):
+    """FLAC's CRC-16 of ``buf[a:b]``, eight bytes a step (``CRC16[r]``: a byte then ``r`` zeros)."""
+    c = np.int64(0)
+    i = a
+    t = CRC16
+    while i + 8 <= b:
+        c = (t[7, (c >> 8) ^ buf[i]] ^ t[6, (c & 0xFF) ^ buf[i + 1]] ^ t[5, buf[i + 2]] ^ t[4, buf[i + 3]]
+             ^ t[3, buf[i + 4]] ^ t[2, buf[i + 5]] ^ t[1, buf[i + 6]] ^ t[0, buf[i + 7]])
+        i += 8
+    for j in range(i, b):
+        c = ((c << 8) & 0xFFFF) ^ t[0, (c >> 8) ^ buf[j]]
+    return c
+
+
+@kernel
+def _header(buf, p, size, rate, bps, channels, strategy):
+    """``(block size, channel assignment, byte after the header)`` of the frame header at byte ``p``,
+    or ``(FAILED, 0, 0)``: a header that is damaged or disagrees with STREAMINFO or ``strategy``
+    (the blocking-strategy bit of the first frame)."""
+    if p + 6 > size:
+        return FAILED, 0, 0
+    if buf[p] != 0xFF or buf[p + 1] & 0xFE != 0xF8 or (buf[p + 1] & 1) != strategy:
+        return FAILED, 0, 0
+    bs_code, rate_code = buf[p + 2] >> 4, buf[p + 2] & 15
+    assignment, bits_code = buf[p + 3] >> 4, (buf[p + 3] >> 1) & 7
+    if bs_code == 0 or rate_code == 15 or assignment > 10 or bits_code == 3 or buf[p + 3] & 1:
+        return FAILED, 0, 0
+    q = p + 4
+    lead = np.int64(buf[q])  # the frame or sample number, UTF-8-like: skipped, its form checked
+    extra = 0
+    while extra < 8 and lead & (0x80 >> extra):
+        extra += 1
+    if extra == 1 or extra == 8 or (strategy == 0 and extra == 7):  # fixed: a frame number of <= 31 bits
+        return FAILED, 0, 0
+    for k in range(1, extra):
+        if buf[q + k] & 0xC0 != 0x80:
+            return FAILED, 0, 0
+    q += max(extra, 1)
+    bs = BLOCK_SIZES[bs_code]
+    if bs == -1:
+        bs = np.int64(buf[q]) + 1
+        q += 1
+    elif bs == -2:
+        bs = (np.int64(buf[q]) << 8 | buf[q + 1]) + 1
+        q += 2
+    r = SAMPLE_RATES[rate_code]
+    if r == -1:
+        r = np.int64(buf[q]) * 1000
+        q += 1
+    elif r == -2 or r == -3:
+        r = (np.int64(buf[q]) << 8 | buf[q + 1]) * (1 if r == -2 else 10)
+        q += 2
+    if (r != 0 and r != rate) or (SAMPLE_BITS[bits_code] != 0 and SAMPLE_BITS[bits_code] != bps):
+        return FAILED, 0, 0
+    if (assignment < 8 and assignment + 1 != channels) or (assignment >= 8 and channels != 2):
+        return FAILED, 0, 0
+    if q + 1 > size or _crc8(buf, p, q) != buf[q]:
+        return FAILED, 0, 0
+    return bs, assignment, q + 1
+
+
+@kernel
+def decode_frames(buf, size, first, rate, bps, max_block, total, start, out):
+    """Decode the frames from byte ``first`` of ``buf[:size]`` (padded with :data:`PADDING` zero
+    bytes) and write samples ``start .. start + out.shape[1]`` of the ``total`` in the stream,
+    scaled to ``[-1, 1)``, into ``out`` (channels, n) of float32 or float64.
+
+    ``rate``, ``bps`` (<= 24), ``max_block`` and ``total`` come from STREAMINFO. Returns the
+    samples decoded (>= ``start + out.shape[1]``), or :data:`FAILED`.
+    """
+    channels = out.shape[0]
+    stop = start + out.shape[1]
+    scratch = np.empty((channels, max_block), np.int64)
+    coefs = np.empty(64, np.int64)  # 32 coefficients, then :func:`_lpc`'s window
+    scale = out.dtype.type(1.0 / (1 << (bps - 1)))
+    end = size * 8
+    strategy = buf[first + 1] & 1
+    p = first
+    pos = 0
+    while pos < stop:
+        bs, assignment, q = _header(buf, p, size, rate, bps, channels, strategy)
+        if bs < 0 or bs > max_block or pos + bs > total:
+            return FAILED
+        bp = q * 8
+        for c in range(channels):
+            side = (assignment == 8 and c == 1) or (assignment == 9 and c == 0) or (assignment == 10 and c == 1)
+            bp = _subframe(buf, bp, end, bs, bps + side, scratch[c], coefs)
+            if bp < 0:
+                return FAILED
+        q = (bp + 7) >> 3
+        if q + 2 > size or _crc16(buf, p, q) != (np.int64(buf[q]) << 8 | buf[q + 1]):
+            return FAILED
+        _decorrelate(scratch, bs, assignment)
+        a, b = max(start, pos), min(stop, pos + bs)
+        for c in range(channels):
+            row = scratch[c]
+            dst = out[c]
+            for i in range(a, b):
+                dst[i - start] = row[i - pos] * scale
+        pos += bs
+        p = q + 2
+    return pos
+
+
+@kernel
+def _decorrelate(s, bs, assignment):
+    """Left/side (8), side/right (9) and mid/side (10) stereo back to left and right, in place."""
+    if assignment == 8:
+        for i in range(bs):
+            s[1, i] = s[0, i] - s[1, i]
+    elif assignment == 9:
+        for i in range(bs):
+            s[0, i] += s[1, i]
+    elif assignment == 10:
+        for i in range(bs):
+            mid = (s[0, i] << 1) | (s[1, i] & 1)
+            side = s[1, i]
+            s[0, i] = (mid + side) >> 1
+            s[1, i] = (mid - side) >> 1

@@ -1,0 +1,160 @@
+"""FLAC files (8, 16 or 24-bit) decoded by a Numba kernel, to libsndfile's samples.
+
+Speech corpora ship as FLAC (LibriSpeech, and most lossless archives), and
+libsndfile's FLAC path (libFLAC's callbacks, then libsndfile's copy and
+conversion) decodes ~75 M samples/s here; the kernel
+(:mod:`noisegen._kernels.cpu.flac`) decodes and scales in one pass.
+:meth:`FlacFile.open` parses the STREAMINFO block; :meth:`FlacFile.read`
+decodes the frames up to the last one asked for and gives the samples
+libsndfile gives, bit for bit (``tests/test_flac.py`` compares them over
+bit depths, channel counts, block sizes and compression levels).
+
+Anything else gives None and the caller asks libsndfile: a file not
+starting with ``fLaC`` (an ID3 tag first, Ogg FLAC), a depth other than 8,
+16 or 24 bits, an unknown length, a segment starting beyond its own length
+(libsndfile seeks instead of decoding from the start), and every frame
+whose header or CRC does not check out, so a damaged file reads exactly as
+libsndfile reads it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+
+import numpy as np
+
+from .._kernels.cpu.flac import FAILED, PADDING, decode_frames
+
+__all__ = ["FlacFile", "is_flac_name"]
+
+_STREAMINFO = 0
+_DEPTHS = (8, 16, 24)
+_MAX_BLOCKS = 1024  # metadata blocks looked at before the first frame
+#: Above this many bytes of frames, a read that stops early reads only about its share of them
+#: (a quarter more, and this many bytes more): a frame cut off fails its CRC, and libsndfile reads.
+_PREFIX_FROM = 4 << 20
+_PREFIX_SLACK = 1 << 20
+
+
+def is_flac_name(path) -> bool:
+    """Whether ``path`` (a str or path, not a file object) names a ``.flac`` file."""
+    return isinstance(path, (str, os.PathLike)) and os.fspath(path).lower().endswith(".flac")
+
+
+class FlacFile:
+    """An open FLAC file: its layout from STREAMINFO, frames decoded on demand.
+
+    Use as a context manager; :meth:`open` returns None for a file left to
+    libsndfile, and :meth:`read` returns None for frames it leaves to it.
+    """
+
+    shortfall = 0  # a cut-short FLAC file fails its last frame's CRC and goes to libsndfile
+
+    def __init__(self, fh, size, first, channels, samplerate, bps, max_block, frames):
+        self._fh = fh
+        self._size = size
+        self._first = first  # byte offset of the first frame
+        self.channels = channels
+        self.samplerate = samplerate
+        self.bps = bps
+        self.max_block = max_block
+        self.frames = frames
+
+    @classmethod
+    def open(cls, path):
+        """The file at ``path`` ready to read, or None. Raises what :func:`open` raises."""
+        fh = open(os.fspath(path), "rb")  # noqa: SIM115 - closed by __exit__, or below when not taken
+        return cls._taken(fh, os.fstat(fh.fileno()).st_size)
+
+    @classmethod
+    def from_bytes(cls, data):
+        """:meth:`open` of a file's bytes (a tar member, say); None when this reader leaves them."""
+        if not isinstance(data, (bytes, bytearray, memoryview)) or bytes(data[:4]) != b"fLaC":
+            return None
+        return cls._taken(io.BytesIO(data), len(data))
+
+    @classmethod
+    def _taken(cls, fh, size):
+        try:
+            layout = _layout(fh, size)
+        except (OSError, ValueError, struct.error):
+            layout = None
+        if layout is None:
+            fh.close()
+            return None
+        return cls(fh, size, *layout)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._fh.close()
+
+    def read(self, start: int, n: int, dtype) -> np.ndarray | None:
+        """Frames ``start .. start + n`` (clipped to the file) as ``(frames, channels)`` of ``dtype``,
+        or None: frames this reader leaves to libsndfile."""
+        n = max(0, min(n, self.frames - start))
+        out = np.empty((self.channels, n), dtype)
+        if n == 0:
+            return out.T
+        if start > n:  # decoding from the first frame would cost more than libsndfile's seek
+            return None
+        buf, size = self._frame_bytes(start + n)
+        got = decode_frames(buf, size, 0, self.samplerate, self.bps, self.max_block, self.frames, start, out)
+        return None if got == FAILED else out.T
+
+    def _frame_bytes(self, stop: int):
+        """``(buffer, size)``: the file's bytes from the first frame, enough of them to hold frame
+        ``stop - 1`` (``size`` of them, then :data:`PADDING` zeros)."""
+        length = self._size - self._first
+        if length > _PREFIX_FROM and stop < self.frames:  # frames of similar size: a little over the share
+            length = min(length, int(length * stop / self.frames * 1.25) + _PREFIX_SLACK)
+        buf = np.empty(length + PADDING, np.uint8)
+        self._fh.seek(self._first)
+        size = self._fh.readinto(memoryview(buf)[:length])
+        buf[size:] = 0
+        return buf, size
+
+
+def _layout(fh, size):
+    """``(first frame offset, channels, rate, bits, max block size, frames)`` from the metadata
+    blocks of a ``size``-byte file, or None."""
+    if fh.read(4) != b"fLaC":
+        return None
+    info = None
+    at = 4
+    for _ in range(_MAX_BLOCKS):
+        head = fh.read(4)
+        if len(head) < 4:
+            return None
+        kind, length = head[0] & 0x7F, int.from_bytes(head[1:], "big")
+        if info is None:
+            if kind != _STREAMINFO or length != 34:
+                return None
+            info = _streaminfo(fh.read(34))
+            if info is None:
+                return None
+        elif kind == 127:  # invalid block type
+            return None
+        at += 4 + length
+        if at > size:
+            return None
+        if head[0] & 0x80:
+            return at, *info
+        fh.seek(at)
+    return None
+
+
+def _streaminfo(block: bytes):
+    """``(channels, rate, bits, max block size, frames)`` of a STREAMINFO block this reader takes, or None."""
+    min_block, max_block = struct.unpack(">HH", block[:4])
+    packed = int.from_bytes(block[10:18], "big")
+    rate = packed >> 44
+    channels = ((packed >> 41) & 7) + 1
+    bps = ((packed >> 36) & 31) + 1
+    frames = packed & ((1 << 36) - 1)
+    if rate == 0 or bps not in _DEPTHS or frames == 0 or max_block < 16 or min_block > max_block:
+        return None
+    return channels, rate, bps, max_block, frames

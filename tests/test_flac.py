@@ -1,0 +1,224 @@
+"""The FLAC reader (noisegen.audio.flac) gives libsndfile's samples, bit for bit, or leaves the file to it."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import noisegen
+from noisegen.audio import flac as flac_module
+from noisegen.audio.flac import FlacFile
+from noisegen.audio.segment import decode, decoded_span, read_segment, segment_span
+
+SUBTYPES = ("PCM_S8", "PCM_16", "PCM_24")
+
+
+def _signals(n, channels, seed):
+    """Signals that steer libFLAC to each subframe kind and stereo mode: silence and DC (CONSTANT),
+    white noise (VERBATIM), tones and speech-like AR noise (FIXED, LPC up to order 12 at level 1),
+    coarse steps (wasted bits), correlated and identical channels (left/side, mid/side)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    base = {
+        "silence": np.zeros(n),
+        "dc": np.full(n, 0.25),
+        "white": rng.uniform(-0.9, 0.9, n),
+        "tone": 0.6 * np.sin(2 * np.pi * 0.013 * t) + 0.2 * np.sin(2 * np.pi * 0.171 * t),
+        "ar": np.convolve(rng.standard_normal(n), 0.97 ** np.arange(64))[:n] * 0.05,
+        "steps": np.round(rng.uniform(-1, 1, n) * 100) / 128,  # low bits zero: wasted bits
+        "mixed": np.concatenate([np.zeros(n // 3), rng.uniform(-0.5, 0.5, n // 3),
+                                 0.5 * np.sin(0.05 * t[: n - 2 * (n // 3)])]),
+    }
+    out = {}
+    for name, x in base.items():
+        x = np.clip(x, -1, 0.999)
+        rows = [x]
+        for c in range(1, channels):  # correlated, identical or independent channels
+            kind = (c + seed) % 3
+            rows.append(x if kind == 0 else np.clip(x + 0.01 * rng.standard_normal(n), -1, 0.999) if kind == 1
+                        else np.clip(rng.uniform(-0.3, 0.3, n), -1, 0.999))
+        out[name] = np.stack(rows, axis=1)
+    return out
+
+
+def _write(path, x, subtype, level, rate=16000):
+    sf.write(path, x, rate, subtype=subtype, format="FLAC", compression_level=level)
+
+
+def _ours(path, dtype=np.float32):
+    with FlacFile.open(path) as f:
+        return f.read(0, f.frames, dtype)
+
+
+@pytest.mark.parametrize("subtype", SUBTYPES)
+@pytest.mark.parametrize("channels", [1, 2, 3])
+@pytest.mark.parametrize("level", [0.0, 0.5, 1.0])
+def test_every_signal_depth_layout_and_level_reads_as_libsndfile(tmp_path, subtype, channels, level):
+    for n in (1, 17, 4097, 12345):
+        for name, x in _signals(n, channels, seed=n + channels).items():
+            path = tmp_path / f"{name}.flac"
+            _write(path, x, subtype, level)
+            for dtype in (np.float32, np.float64):
+                ref, _ = sf.read(path, dtype=np.dtype(dtype).name, always_2d=True)
+                got = _ours(path, dtype)
+                assert got is not None, (name, n)
+                assert got.dtype == dtype and got.shape == ref.shape
+                np.testing.assert_array_equal(got, ref, err_msg=f"{name} n={n}")
+
+
+def test_eight_channels_and_rates_of_every_header_code(tmp_path):
+    rng = np.random.default_rng(3)
+    for rate in (8000, 11025, 16000, 22050, 44100, 48000, 96000, 12345, 7, 655350):
+        x = np.clip(rng.standard_normal((3000, 8)) * 0.1, -1, 0.99)
+        path = tmp_path / "x.flac"
+        _write(path, x, "PCM_16", 0.5, rate=rate)
+        ref, sr = sf.read(path, dtype="float32", always_2d=True)
+        got, got_sr = noisegen.load(path)
+        assert got_sr == sr == rate
+        np.testing.assert_array_equal(got, ref.T)
+
+
+@pytest.mark.parametrize("mono", [True, False])
+def test_load_read_segment_and_decode_use_it_with_the_same_samples(tmp_path, mono):
+    x = _signals(20000, 2, seed=5)["ar"]
+    path = tmp_path / "x.flac"
+    _write(path, x, "PCM_24", 0.5, rate=22050)
+    ref, _ = sf.read(path, dtype="float32", always_2d=True)
+    y, sr = noisegen.load(path, mono=mono)
+    expected = ref.T.mean(axis=0, dtype=np.float32) if mono else ref.T
+    np.testing.assert_allclose(y, expected, rtol=0, atol=1e-7)
+    for offset, duration in [(None, None), (0.1, 0.2), (0.0, 5.0), (0.45, None), (0.6, 0.01)]:
+        seg = read_segment(path, offset_s=offset, duration_s=duration, sample_rate=22050, mono=False)
+        start, n, rate = segment_span(path, offset, duration)
+        assert rate == 22050 and seg.shape == (2, n)
+        np.testing.assert_array_equal(seg, ref[start:start + n].T)
+    data = path.read_bytes()
+    assert decoded_span(data) == (20000, 22050)
+    np.testing.assert_array_equal(decode(data, sample_rate=22050, mono=False), ref.T)
+
+
+def test_a_segment_far_from_the_start_is_left_to_libsndfiles_seek(tmp_path):
+    path = tmp_path / "x.flac"
+    _write(path, _signals(30000, 1, seed=6)["tone"], "PCM_16", 0.5)
+    with FlacFile.open(path) as f:
+        assert f.read(20000, 1000, np.float32) is None  # the caller seeks with libsndfile
+        near = f.read(500, 1000, np.float32)
+    ref, _ = sf.read(path, dtype="float32", always_2d=True)
+    np.testing.assert_array_equal(near, ref[500:1500])
+    seg = read_segment(path, offset_s=20000 / 16000, duration_s=1000 / 16000, sample_rate=16000)
+    np.testing.assert_array_equal(seg, ref[20000:21000, 0])
+
+
+def test_a_long_file_read_from_its_start_reads_only_a_prefix(tmp_path, monkeypatch):
+    path = tmp_path / "x.flac"
+    x = _signals(200000, 1, seed=7)["white"]
+    _write(path, x, "PCM_16", 0.5)
+    monkeypatch.setattr(flac_module, "_PREFIX_FROM", 1000)
+    monkeypatch.setattr(flac_module, "_PREFIX_SLACK", 1000)
+    read = []
+    original = FlacFile._frame_bytes
+
+    def spy(self, stop):
+        buf, size = original(self, stop)
+        read.append(size)
+        return buf, size
+
+    monkeypatch.setattr(FlacFile, "_frame_bytes", spy)
+    ref, _ = sf.read(path, dtype="float32", always_2d=True)
+    with FlacFile.open(path) as f:
+        np.testing.assert_array_equal(f.read(0, 50000, np.float32), ref[:50000])
+        np.testing.assert_array_equal(f.read(40000, 60000, np.float32), ref[40000:100000])
+        np.testing.assert_array_equal(f.read(0, 200000, np.float32), ref)
+    total = path.stat().st_size
+    assert read[0] < total / 2 and read[-1] > total * 0.99
+
+
+def test_files_it_does_not_take_go_to_libsndfile(tmp_path):
+    x = _signals(5000, 1, seed=8)["tone"]
+    id3 = tmp_path / "id3.flac"
+    _write(id3, x, "PCM_16", 0.5)
+    id3.write_bytes(b"ID3\x03\x00\x00\x00\x00\x00\x00" + id3.read_bytes())  # an empty ID3v2 tag first
+    assert FlacFile.open(id3) is None
+    not_flac = tmp_path / "x.flac"
+    sf.write(not_flac, x, 16000, format="WAV")
+    assert FlacFile.open(not_flac) is None
+    assert FlacFile.from_bytes(b"fLaC") is None and FlacFile.from_bytes(b"") is None
+    assert FlacFile.from_bytes(not_flac.read_bytes()) is None
+
+
+def _outcome(fn):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn()
+    except Exception as exc:  # noqa: BLE001 - the kind of failure is compared below
+        return type(exc).__name__
+
+
+def test_damaged_and_cut_short_files_read_exactly_as_libsndfile_reads_them(tmp_path):
+    rng = np.random.default_rng(9)
+    sources = []
+    for k, (subtype, channels) in enumerate([("PCM_16", 1), ("PCM_24", 2), ("PCM_S8", 2), ("PCM_16", 3)]):
+        path = tmp_path / f"src{k}.flac"
+        _write(path, _signals(9000, channels, seed=k)["mixed"], subtype, 0.5)
+        sources.append(path.read_bytes())
+    taken = 0
+    for trial in range(400):
+        data = bytearray(sources[trial % len(sources)])
+        if trial % 4 == 0:
+            data = data[: rng.integers(4, len(data))]  # cut short
+        else:
+            for _ in range(rng.integers(1, 4)):  # anywhere: metadata, frame headers, subframes, CRCs
+                data[rng.integers(0, len(data))] ^= 1 << rng.integers(0, 8)
+        path = tmp_path / "damaged.flac"
+        path.write_bytes(bytes(data))
+        ref = _outcome(lambda: sf.read(path, dtype="float32", always_2d=True)[0].T)
+        got = _outcome(lambda: noisegen.load(path)[0])
+        if isinstance(ref, str):
+            assert isinstance(got, str), trial  # libsndfile refuses it: so does load (NoisegenError)
+        else:
+            got = got if got.ndim == 2 else got[None]
+            np.testing.assert_array_equal(got, ref, err_msg=f"trial {trial}")
+        f = FlacFile.from_bytes(bytes(data))
+        if f is not None:
+            with f:
+                taken += f.read(0, f.frames, np.float32) is not None
+    assert 0 < taken < 300  # most damage falls in the frames and fails a CRC; a damaged comment block does not
+
+
+def test_streaminfo_that_disagrees_with_the_frames_goes_to_libsndfile(tmp_path):
+    path = tmp_path / "x.flac"
+    _write(path, _signals(9000, 2, seed=10)["ar"], "PCM_16", 0.5)
+    good = path.read_bytes()
+    # STREAMINFO starts at byte 8: min/max block (4), min/max frame (6), then rate/channels/bits/total (8)
+    packed = int.from_bytes(good[18:26], "big")
+    for changed in (packed ^ (1 << 41),  # 3 channels
+                    packed ^ (1 << 36),  # 15 bits
+                    packed + 5000,  # more samples than the frames hold
+                    packed - 5000,  # fewer
+                    packed ^ (1 << 48)):  # another rate (frames carry their own rate code)
+        data = good[:18] + changed.to_bytes(8, "big") + good[26:]
+        f = FlacFile.from_bytes(data)
+        if f is not None:
+            with f:
+                assert f.read(0, f.frames, np.float32) is None
+    small_block = good[:8] + (16).to_bytes(2, "big") * 2 + good[12:]  # block sizes 16 < the frames' 4096
+    with FlacFile.from_bytes(small_block) as f:
+        assert f.read(0, f.frames, np.float32) is None
+    ref, _ = sf.read(io.BytesIO(small_block), dtype="float32", always_2d=True)  # libsndfile reads it anyway
+    np.testing.assert_array_equal(decode(small_block, sample_rate=16000, mono=False), ref.T)
+
+
+def test_bytes_and_file_objects():
+    x = np.clip(np.random.default_rng(11).standard_normal((4000, 2)) * 0.1, -1, 0.99)
+    buf = io.BytesIO()
+    sf.write(buf, x, 16000, format="FLAC", subtype="PCM_16")
+    data = buf.getvalue()
+    ref, _ = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    with FlacFile.from_bytes(data) as f:
+        np.testing.assert_array_equal(f.read(0, f.frames, np.float32), ref)
+        assert f.read(4000, 10, np.float32).shape == (0, 2)  # past the end: nothing
