@@ -222,3 +222,26 @@ def test_bytes_and_file_objects():
     with FlacFile.from_bytes(data) as f:
         np.testing.assert_array_equal(f.read(0, f.frames, np.float32), ref)
         assert f.read(4000, 10, np.float32).shape == (0, 2)  # past the end: nothing
+
+
+def test_a_streaminfo_claiming_more_than_the_file_holds_is_refused_before_allocating(tmp_path):
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(3000), 16000, format="FLAC", subtype="PCM_16")
+    good = buf.getvalue()
+    packed = int.from_bytes(good[18:26], "big")
+    lying = good[:18] + (packed | ((1 << 36) - 1)).to_bytes(8, "big") + good[26:]  # 2**36 - 1 frames: 256 GiB
+    path = tmp_path / "lying.flac"
+    path.write_bytes(lying)
+    for call in (lambda: noisegen.load(path), lambda: read_segment(path, sample_rate=16000),
+                 lambda: segment_span(path)):
+        with pytest.raises(noisegen.NoisegenError, match="claims 68719476735 frames"):
+            call()
+    with pytest.raises(noisegen.NoisegenError, match="cannot decode member.flac: .*claims"):
+        decode(lying, sample_rate=16000, name="member.flac")
+    # a header that overstates the length within what the bytes could hold goes to libsndfile, which refuses it
+    modest = good[:18] + (packed + 3000).to_bytes(8, "big") + good[26:]
+    path.write_bytes(modest)
+    with pytest.raises(sf.LibsndfileError):
+        sf.read(path)
+    with pytest.raises(noisegen.NoisegenError, match="cannot read audio file"):
+        noisegen.load(path)

@@ -14,7 +14,9 @@ starting with ``fLaC`` (an ID3 tag first, Ogg FLAC), a depth other than 8,
 16 or 24 bits, an unknown length, a segment starting beyond its own length
 (libsndfile seeks instead of decoding from the start), and every frame
 whose header or CRC does not check out, so a damaged file reads exactly as
-libsndfile reads it.
+libsndfile reads it. A STREAMINFO that claims more samples than the file's
+bytes can hold (every frame at its smallest and fullest) is an error, raised
+before anything is allocated for them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import struct
 
 import numpy as np
 
+from .._core.errors import NoisegenError
 from .._kernels.cpu.flac import FAILED, PADDING, decode_frames
 
 __all__ = ["FlacFile", "is_flac_name"]
@@ -32,6 +35,8 @@ __all__ = ["FlacFile", "is_flac_name"]
 _STREAMINFO = 0
 _DEPTHS = (8, 16, 24)
 _MAX_BLOCKS = 1024  # metadata blocks looked at before the first frame
+#: The fewest bytes a frame takes: a 6-byte header, a byte per subframe, the CRC-16.
+_MIN_FRAME_BYTES = 9
 #: Above this many bytes of frames, a read that stops early reads only about its share of them
 #: (a quarter more, and this many bytes more): a frame cut off fails its CRC, and libsndfile reads.
 _PREFIX_FROM = 4 << 20
@@ -54,6 +59,7 @@ class FlacFile:
 
     def __init__(self, fh, size, first, channels, samplerate, bps, max_block, frames):
         self._fh = fh
+        self.name = getattr(fh, "name", None)  # the path, as soundfile names an open file
         self._size = size
         self._first = first  # byte offset of the first frame
         self.channels = channels
@@ -84,6 +90,11 @@ class FlacFile:
         if layout is None:
             fh.close()
             return None
+        first, max_block, frames = layout[0], layout[4], layout[5]
+        if frames > -(-(size - first) // _MIN_FRAME_BYTES) * max_block:
+            fh.close()
+            raise NoisegenError(f"{getattr(fh, 'name', 'the FLAC data')!r} is damaged: its STREAMINFO claims "
+                                f"{frames} frames, more than its {size - first} bytes of audio can hold")
         return cls(fh, size, *layout)
 
     def __enter__(self):

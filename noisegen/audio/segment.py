@@ -113,7 +113,7 @@ def decode(data: bytes, *, sample_rate: int, mono: bool = True, name: str = "aud
     noisegen.NoisegenError
         The bytes cannot be decoded (``name`` says whose they are).
     """
-    native = native_from_bytes(data)
+    native = _native_member(data, name)
     if native is not None:  # a plain WAV member (noisegen writes 16-bit ones) or a FLAC one
         frames = read_native(native, 0, native.frames, np.float32)
         if frames is not None:
@@ -130,7 +130,7 @@ def decode(data: bytes, *, sample_rate: int, mono: bool = True, name: str = "aud
 
 def decoded_span(data: bytes, *, name: str = "audio bytes") -> tuple[int, int]:
     """``(frame count, sample rate)`` of encoded audio, from its header (see :func:`decode`)."""
-    native = native_from_bytes(data)
+    native = _native_member(data, name)
     if native is not None:
         with native:
             return native.frames, native.samplerate
@@ -140,6 +140,14 @@ def decoded_span(data: bytes, *, name: str = "audio bytes") -> tuple[int, int]:
     except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as exc:
         raise NoisegenError(f"cannot decode {name}: {getattr(exc, 'error_string', None) or exc}") from None
     return int(meta.frames), int(meta.samplerate)
+
+
+def _native_member(data, name):
+    """:func:`~noisegen.audio.io.native_from_bytes`, its errors naming ``name``."""
+    try:
+        return native_from_bytes(data)
+    except NoisegenError as exc:
+        raise NoisegenError(f"cannot decode {name}: {exc}") from None
 
 
 def _to_stream(frames, rate, sample_rate, mono):
