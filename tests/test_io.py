@@ -328,3 +328,65 @@ def test_info_counts_non_finite_samples(tmp_path, n_channels, dtype, subtype):
     assert meta.rms_dbfs == pytest.approx(10 * math.log10(np.mean(finite**2)), abs=1e-6)
     noisegen.save(path, np.zeros_like(y[..., :10]), sample_rate=16000, subtype=subtype)
     assert noisegen.info(path).n_nonfinite == 0
+
+
+def _ogg_claiming(frames, path):
+    """An Ogg Vorbis file whose last page's granule position (its length to libsndfile) is ``frames``,
+    the page's CRC recomputed so the claim is believed."""
+    sf.write(path, np.random.default_rng(0).standard_normal(16000) * 0.1, 16000, format="OGG", subtype="VORBIS")
+    data = bytearray(path.read_bytes())
+    table = []
+    for i in range(256):
+        r = i << 24
+        for _ in range(8):
+            r = ((r << 1) ^ 0x04C11DB7) & 0xFFFFFFFF if r & 0x80000000 else (r << 1) & 0xFFFFFFFF
+        table.append(r)
+    last = data.rfind(b"OggS")
+    segments = data[last + 26]
+    end = last + 27 + segments + sum(data[last + 27: last + 27 + segments])
+    page = data[last:end]
+    page[6:14] = frames.to_bytes(8, "little")
+    page[22:26] = bytes(4)
+    crc = 0
+    for byte in page:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ table[(crc >> 24) ^ byte]
+    page[22:26] = crc.to_bytes(4, "little")
+    data[last:end] = page
+    path.write_bytes(bytes(data))
+    return bytes(data)
+
+
+def test_a_header_claiming_more_frames_than_the_bytes_hold_is_refused_before_allocating(tmp_path):
+    from noisegen.audio.segment import decode, decoded_span, read_segment, segment_span
+
+    path = tmp_path / "lying.ogg"
+    data = _ogg_claiming(2 ** 60, path)
+    assert sf.info(path).frames == 2 ** 60  # libsndfile believes it: sf.read would allocate 4 EiB
+    for call in (lambda: noisegen.load(path), lambda: read_segment(path, sample_rate=16000),
+                 lambda: segment_span(path)):
+        with pytest.raises(NoisegenError, match=f"claims {2 ** 60} frames of 1 channel"):
+            call()
+    for call in (lambda: decode(data, sample_rate=16000, name="m.ogg"), lambda: decoded_span(data, name="m.ogg")):
+        with pytest.raises(NoisegenError, match="'m.ogg' is damaged"):
+            call()
+    stream = noisegen.AugmentStream(str(tmp_path), None, sample_rate=16000, chunk_s=1.0)
+    with pytest.warns(NoisegenWarning, match="is damaged"):
+        assert list(stream) == [] and len(stream) == 0
+    # a true length of the same file reads
+    _ogg_claiming(16000, path)
+    assert noisegen.load(path)[0].shape == (16000,)
+
+
+def test_decode_reads_members_of_formats_libsndfile_cannot_seek(tmp_path):
+    import io
+
+    from noisegen.audio.segment import decode
+
+    buf = io.BytesIO()
+    x = 0.3 * np.sin(np.arange(8000) * 0.05)
+    sf.write(buf, x, 8000, format="WAV", subtype="GSM610")  # GSM 6.10: not seekable
+    path = tmp_path / "gsm.wav"
+    path.write_bytes(buf.getvalue())
+    want, _ = sf.read(path, dtype="float32")
+    np.testing.assert_array_equal(decode(buf.getvalue(), sample_rate=8000), want)
+    np.testing.assert_array_equal(noisegen.load(path)[0], want)

@@ -1,6 +1,9 @@
 """Audio files: load/save/info (:mod:`.io`), the one extension list and
 folder scanner (:mod:`.files`), the one resample-on-load reader
-(:mod:`.reader`) and the noise bank (:mod:`.bank`)."""
+(:mod:`.reader`) and the noise bank (:mod:`.bank`). Plain WAV files are read
+with NumPy (:mod:`.wav`) and FLAC files by noisegen's decoder (:mod:`.flac`),
+both to libsndfile's samples; every header's length is checked against the
+file's size before a read allocates for it (:mod:`.claims`)."""
 
 from .io import *  # noqa: F401,F403
 from .io import __all__ as _io_all

@@ -29,6 +29,7 @@ import numpy as np
 
 from .._core.errors import NoisegenError
 from .._kernels.cpu.flac import FAILED, PADDING, decode_frames
+from .claims import check_claimed_length
 
 __all__ = ["FlacFile", "is_flac_name"]
 
@@ -90,11 +91,13 @@ class FlacFile:
         if layout is None:
             fh.close()
             return None
-        first, max_block, frames = layout[0], layout[4], layout[5]
-        if frames > -(-(size - first) // _MIN_FRAME_BYTES) * max_block:
+        first, channels, max_block, frames = layout[0], layout[1], layout[4], layout[5]
+        try:
+            check_claimed_length(getattr(fh, "name", "the FLAC data"), frames, channels, size,
+                                 most=-(-(size - first) // _MIN_FRAME_BYTES) * max_block)
+        except NoisegenError:
             fh.close()
-            raise NoisegenError(f"{getattr(fh, 'name', 'the FLAC data')!r} is damaged: its STREAMINFO claims "
-                                f"{frames} frames, more than its {size - first} bytes of audio can hold")
+            raise
         return cls(fh, size, *layout)
 
     def __enter__(self):

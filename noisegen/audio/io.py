@@ -24,6 +24,7 @@ import numpy as np
 
 from .._core.validation import check_audio, check_bool, check_float_dtype, check_path, check_sample_rate
 from .files import AUDIO_EXTENSIONS, audio_files, file_kind
+from .claims import check_claimed_length
 from .flac import FlacFile, is_flac_name
 from .wav import WavFile, data_shortfall, is_wav_name, pcm16_wav
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
@@ -197,7 +198,9 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
             file_rate = native.samplerate
             warn_truncated(path, native.shortfall)
         else:
-            data, file_rate = sf.read(os.fspath(path), dtype=np.dtype(dtype).name, always_2d=True)
+            with sf.SoundFile(os.fspath(path)) as f:
+                check_claimed_length(path, f.frames, f.channels, os.path.getsize(path))
+                data, file_rate = f.read(f.frames, dtype=np.dtype(dtype).name, always_2d=True), f.samplerate
             _warn_if_truncated(path)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise _read_error(path, exc) from None

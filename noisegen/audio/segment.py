@@ -15,6 +15,7 @@ import numpy as np
 from .._core.errors import NoisegenError, ParameterError
 from .._core.units import seconds_to_samples
 from ..effects.resample import resample
+from .claims import check_claimed_length
 from .io import (_open_native, _read_error, _soundfile, _warn_if_truncated, check_regular, mix_down,
                  native_from_bytes, read_native, warn_truncated)
 
@@ -52,6 +53,7 @@ def segment_span(path, offset_s=None, duration_s=None) -> tuple[int, int, int]:
         meta = sf.info(os.fspath(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise _read_error(path, exc) from None
+    check_claimed_length(path, int(meta.frames), int(meta.channels), os.path.getsize(path))
     return _span(path, int(meta.frames), int(meta.samplerate), offset_s, duration_s)
 
 
@@ -96,6 +98,7 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
             start, n, rate = _span(path, int(f.frames), int(f.samplerate), offset_s, duration_s)
             if max_n is not None and resampled_length(n, rate, sample_rate) > max_n:
                 return None
+            check_claimed_length(path, f.frames, f.channels, os.path.getsize(path))
             if start:
                 f.seek(start)
             data = f.read(n, dtype="float32", always_2d=True)
@@ -122,7 +125,8 @@ def decode(data: bytes, *, sample_rate: int, mono: bool = True, name: str = "aud
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
             rate = int(f.samplerate)
-            frames = f.read(dtype="float32", always_2d=True)
+            check_claimed_length(name, f.frames, f.channels, len(data))
+            frames = f.read(f.frames, dtype="float32", always_2d=True)  # a count: GSM 6.10 does not seek
     except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as exc:
         raise NoisegenError(f"cannot decode {name}: {getattr(exc, 'error_string', None) or exc}") from None
     return _to_stream(frames, rate, sample_rate, mono)
@@ -139,6 +143,7 @@ def decoded_span(data: bytes, *, name: str = "audio bytes") -> tuple[int, int]:
         meta = sf.info(io.BytesIO(data))
     except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as exc:
         raise NoisegenError(f"cannot decode {name}: {getattr(exc, 'error_string', None) or exc}") from None
+    check_claimed_length(name, int(meta.frames), int(meta.channels), len(data))
     return int(meta.frames), int(meta.samplerate)
 
 
