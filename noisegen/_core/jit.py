@@ -92,12 +92,6 @@ def exact_kernel(fn=None, **overrides):
     return numba.njit(**options)(fn)
 
 
-def inlined(fn):
-    """Declare a CPU helper that Numba inlines into each kernel calling it, so a constant argument
-    at a call (a loop's trip count, say) is a constant in the code compiled there."""
-    return register_jitable(inline="always")(fn)
-
-
 #: Every helper declared with :func:`scalar`, in declaration order. The CUDA
 #: package registers each of them with numba-cuda's own typing registry when
 #: (and only when) CUDA is first used.
@@ -121,7 +115,6 @@ __all__ = [
     "EXACT_OPTIONS",
     "kernel",
     "exact_kernel",
-    "inlined",
     "scalar",
     "SCALARS",
 ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._core.jit import inlined, kernel
+from ..._core.jit import kernel
 from ._bits import leading_zeros, load_be64
 
 #: What :func:`decode_frames` returns for a stream it leaves to libsndfile.
@@ -100,51 +100,59 @@ def _predicted(dst, i, coefs, order, shift):
     return acc >> shift
 
 
-@inlined
-def _rice_restored(buf, bp, end, k, dst, i0, count, coefs, order, shift, window, width):
-    """``count`` Rice-coded residuals with parameter ``k`` from bit ``bp``, each added to its
-    prediction as it is decoded, into ``dst[i0:]``; the bit after them, or -1.
+def _rice_restorer(width):
+    """The kernel that decodes ``count`` Rice-coded residuals with parameter ``k`` from bit ``bp``,
+    adds each to its prediction as it is decoded, into ``dst[i0:]``, and returns the bit after
+    them, or -1; for predictors of up to ``width`` (8, 16 or 32) coefficients.
 
     Decoding and prediction in one loop let the CPU run the bit reader's chain beside the
-    predictor's. From sample ``width`` (8, 16 or 32, a constant at each call) on, the terms of
-    the samples three or more back are a dot product of that fixed width with ``window`` (the
-    coefficients reversed, zeros first), which LLVM unrolls and vectorises; the three newest
-    samples stay in registers (a load of a sample just stored would wait for the store).
+    predictor's. From sample ``width`` on, the terms of the samples three or more back are a dot
+    product of that fixed width (a constant here, so LLVM unrolls and vectorises it) with
+    ``window`` (the coefficients reversed, zeros first); the three newest samples stay in
+    registers (a load of a sample just stored would wait for the store).
     """
-    c0, c1, c2 = window[width - 1], window[width - 2], window[width - 3]
-    last = dst[i0 - 1] if i0 >= 1 else np.int64(0)
-    last1 = dst[i0 - 2] if i0 >= 2 else np.int64(0)
-    last2 = dst[i0 - 3] if i0 >= 3 else np.int64(0)
-    for i in range(i0, i0 + count):
-        w = _peek(buf, bp)
-        q = leading_zeros(w)
-        if q + k < 57:  # quotient, stop bit and remainder in the word peeked (at least 57 bits valid)
-            v = np.int64(q) << k
-            if k:
-                v |= np.int64((w << np.uint64(q + 1)) >> np.uint64(64 - k))
-            bp += q + 1 + k
-        else:  # a long quotient: counted in steps, then the remainder peeked
-            q = _zeros(buf, bp, end)
-            if q < 0:
+
+    @kernel
+    def rice_restored(buf, bp, end, k, dst, i0, count, coefs, order, shift, window):
+        c0, c1, c2 = window[width - 1], window[width - 2], window[width - 3]
+        last = dst[i0 - 1] if i0 >= 1 else np.int64(0)
+        last1 = dst[i0 - 2] if i0 >= 2 else np.int64(0)
+        last2 = dst[i0 - 3] if i0 >= 3 else np.int64(0)
+        for i in range(i0, i0 + count):
+            w = _peek(buf, bp)
+            q = leading_zeros(w)
+            if q + k < 57:  # quotient, stop bit and remainder in the word peeked (>= 57 bits valid)
+                v = np.int64(q) << k
+                if k:
+                    v |= np.int64((w << np.uint64(q + 1)) >> np.uint64(64 - k))
+                bp += q + 1 + k
+            else:  # a long quotient: counted in steps, then the remainder peeked
+                q = _zeros(buf, bp, end)
+                if q < 0:
+                    return -1
+                bp += q + 1
+                v = np.int64(q) << k
+                if k:
+                    v |= _bits(buf, bp, k)
+                    bp += k
+            if bp > end:
                 return -1
-            bp += q + 1
-            v = np.int64(q) << k
-            if k:
-                v |= _bits(buf, bp, k)
-                bp += k
-        if bp > end:
-            return -1
-        residual = (v >> 1) ^ -(v & 1)
-        if i >= width:
-            acc = np.int64(0)
-            for m in range(width - 3):
-                acc += window[m] * dst[i - width + m]
-            sample = residual + ((acc + c2 * last2 + c1 * last1 + c0 * last) >> shift)
-        else:
-            sample = residual + _predicted(dst, i, coefs, order, shift)
-        dst[i] = sample
-        last2, last1, last = last1, last, sample
-    return bp
+            residual = (v >> 1) ^ -(v & 1)
+            if i >= width:
+                acc = np.int64(0)
+                for m in range(width - 3):
+                    acc += window[m] * dst[i - width + m]
+                sample = residual + ((acc + c2 * last2 + c1 * last1 + c0 * last) >> shift)
+            else:
+                sample = residual + _predicted(dst, i, coefs, order, shift)
+            dst[i] = sample
+            last2, last1, last = last1, last, sample
+        return bp
+
+    return rice_restored
+
+
+_rice_restored_8, _rice_restored_16, _rice_restored_32 = (_rice_restorer(w) for w in (8, 16, 32))
 
 
 @kernel
@@ -185,11 +193,11 @@ def _residual(buf, bp, end, bs, dst, coefs, order, shift, window):
                 dst[j] = _signed(buf, bp, nb) + _predicted(dst, j, coefs, order, shift)
                 bp += nb
         elif width == 8:
-            bp = _rice_restored(buf, bp, end, k, dst, i, count, coefs, order, shift, window, 8)
+            bp = _rice_restored_8(buf, bp, end, k, dst, i, count, coefs, order, shift, window)
         elif width == 16:
-            bp = _rice_restored(buf, bp, end, k, dst, i, count, coefs, order, shift, window, 16)
+            bp = _rice_restored_16(buf, bp, end, k, dst, i, count, coefs, order, shift, window)
         else:
-            bp = _rice_restored(buf, bp, end, k, dst, i, count, coefs, order, shift, window, 32)
+            bp = _rice_restored_32(buf, bp, end, k, dst, i, count, coefs, order, shift, window)
         if bp < 0:
             return -1
         i += count
