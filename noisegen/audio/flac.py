@@ -21,15 +21,14 @@ before anything is allocated for them.
 
 from __future__ import annotations
 
-import io
 import os
 import struct
 
 import numpy as np
 
-from .._core.errors import NoisegenError
 from .._kernels.cpu.flac import FAILED, PADDING, decode_frames
 from .claims import check_claimed_length
+from .native import NativeFile
 
 __all__ = ["FlacFile", "is_flac_name"]
 
@@ -49,62 +48,27 @@ def is_flac_name(path) -> bool:
     return isinstance(path, (str, os.PathLike)) and os.fspath(path).lower().endswith(".flac")
 
 
-class FlacFile:
+class FlacFile(NativeFile):
     """An open FLAC file: its layout from STREAMINFO, frames decoded on demand.
 
     Use as a context manager; :meth:`open` returns None for a file left to
     libsndfile, and :meth:`read` returns None for frames it leaves to it.
     """
 
+    MAGIC = b"fLaC"
     shortfall = 0  # a cut-short FLAC file fails its last frame's CRC and goes to libsndfile
 
-    def __init__(self, fh, size, first, channels, samplerate, bps, max_block, frames):
-        self._fh = fh
-        self.name = getattr(fh, "name", None)  # the path, as soundfile names an open file
+    def __init__(self, fh, size, layout):
+        super().__init__(fh)
         self._size = size
-        self._first = first  # byte offset of the first frame
-        self.channels = channels
-        self.samplerate = samplerate
-        self.bps = bps
-        self.max_block = max_block
-        self.frames = frames
+        self._first, self.channels, self.samplerate, self.bps, self.max_block, self.frames = layout
+        # _first: the byte offset of the first frame
+        check_claimed_length(self.name or "the FLAC data", self.frames, self.channels, size,
+                             most=-(-(size - self._first) // _MIN_FRAME_BYTES) * self.max_block)
 
-    @classmethod
-    def open(cls, path):
-        """The file at ``path`` ready to read, or None. Raises what :func:`open` raises."""
-        fh = open(os.fspath(path), "rb")  # noqa: SIM115 - closed by __exit__, or below when not taken
-        return cls._taken(fh, os.fstat(fh.fileno()).st_size)
-
-    @classmethod
-    def from_bytes(cls, data):
-        """:meth:`open` of a file's bytes (a tar member, say); None when this reader leaves them."""
-        if not isinstance(data, (bytes, bytearray, memoryview)) or bytes(data[:4]) != b"fLaC":
-            return None
-        return cls._taken(io.BytesIO(data), len(data))
-
-    @classmethod
-    def _taken(cls, fh, size):
-        try:
-            layout = _layout(fh, size)
-        except (OSError, ValueError, struct.error):
-            layout = None
-        if layout is None:
-            fh.close()
-            return None
-        first, channels, max_block, frames = layout[0], layout[1], layout[4], layout[5]
-        try:
-            check_claimed_length(getattr(fh, "name", "the FLAC data"), frames, channels, size,
-                                 most=-(-(size - first) // _MIN_FRAME_BYTES) * max_block)
-        except NoisegenError:
-            fh.close()
-            raise
-        return cls(fh, size, *layout)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._fh.close()
+    @staticmethod
+    def _layout(fh, size):
+        return _layout(fh, size)
 
     def read(self, start: int, n: int, dtype) -> np.ndarray | None:
         """Frames ``start .. start + n`` (clipped to the file) as ``(frames, channels)`` of ``dtype``,

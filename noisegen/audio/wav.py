@@ -28,13 +28,13 @@ the bytes libsndfile writes.
 
 from __future__ import annotations
 
-import io
 import os
 import struct
 
 import numpy as np
 
 from .._kernels.cpu.pcm import to_pcm16
+from .native import NativeFile
 
 __all__ = ["WavFile", "data_shortfall", "is_wav_name", "pcm16_wav"]
 
@@ -54,55 +54,23 @@ def is_wav_name(path) -> bool:
     return isinstance(path, (str, os.PathLike)) and os.fspath(path).lower().endswith(_WAV_SUFFIXES)
 
 
-class WavFile:
+class WavFile(NativeFile):
     """An open plain WAV file: its layout from the header, frames read on demand.
 
     Use as a context manager; :meth:`open` returns None for a file this
     reader leaves to libsndfile (see the module notes).
     """
 
-    def __init__(self, fh, kind, channels, samplerate, data_offset, frames, shortfall):
-        self._fh = fh
-        self.name = getattr(fh, "name", None)  # the path, as soundfile names an open file
-        self.kind = kind
-        self.channels = channels
-        self.samplerate = samplerate
-        self.frames = frames  # whole frames in the file
-        self.shortfall = shortfall  # bytes the data chunk claims beyond the end of the file
-        self._data_offset = data_offset
+    MAGIC = b"RIFF"
 
-    @classmethod
-    def open(cls, path):
-        """The file at ``path`` ready to read, or None (not a WAV file this reader handles).
+    def __init__(self, fh, size, layout):
+        super().__init__(fh)
+        self.kind, self.channels, self.samplerate, self._data_offset, self.frames, self.shortfall = layout
+        # frames: whole frames in the file; shortfall: bytes the data chunk claims beyond its end
 
-        Raises what :func:`open` raises (the caller has checked that the path is a regular file).
-        """
-        fh = open(os.fspath(path), "rb")  # noqa: SIM115 - closed by __exit__, or below when not taken
-        return cls._taken(fh, os.fstat(fh.fileno()).st_size)
-
-    @classmethod
-    def from_bytes(cls, data: bytes):
-        """:meth:`open` of a file's bytes (a tar member, say); None when this reader leaves them."""
-        if not isinstance(data, (bytes, bytearray, memoryview)) or bytes(data[:4]) != b"RIFF":
-            return None
-        return cls._taken(io.BytesIO(data), len(data))
-
-    @classmethod
-    def _taken(cls, fh, size):
-        try:
-            layout = _layout(fh, size)
-        except (OSError, ValueError, struct.error):
-            layout = None
-        if layout is None:
-            fh.close()
-            return None
-        return cls(fh, *layout)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._fh.close()
+    @staticmethod
+    def _layout(fh, size):
+        return _layout(fh, size)
 
     def read(self, start: int, n: int, dtype) -> np.ndarray:
         """Frames ``start .. start + n`` (clipped to the file) as ``(frames, channels)`` of ``dtype``."""

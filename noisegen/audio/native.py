@@ -1,0 +1,62 @@
+"""The one way a file whose header noisegen parses itself is opened: :class:`NativeFile`.
+
+:class:`~noisegen.audio.wav.WavFile` and :class:`~noisegen.audio.flac.FlacFile`
+open a path or a file's bytes (a tar member), parse the header with their
+``_layout``, and give None for a file they leave to libsndfile; the handle is
+closed when they give None, when they raise, and on leaving the ``with``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+
+__all__ = ["NativeFile"]
+
+
+class NativeFile:
+    """Base of the readers noisegen runs itself; subclasses set :attr:`MAGIC` and define
+    ``_layout(fh, size)`` (a tuple, or None to leave the file) and ``__init__(fh, size, layout)``."""
+
+    MAGIC = b""  # the first four bytes of every file the reader may take
+
+    @classmethod
+    def open(cls, path):
+        """The file at ``path`` ready to read, or None (a file this reader leaves to libsndfile).
+
+        Raises what :func:`open` raises (the caller has checked that the path is a regular file).
+        """
+        fh = open(os.fspath(path), "rb")  # noqa: SIM115 - closed by __exit__, or in _taken when not taken
+        return cls._taken(fh, os.fstat(fh.fileno()).st_size)
+
+    @classmethod
+    def from_bytes(cls, data):
+        """:meth:`open` of a file's bytes (a tar member, say); None when this reader leaves them."""
+        if not isinstance(data, (bytes, bytearray, memoryview)) or bytes(data[:4]) != cls.MAGIC:
+            return None
+        return cls._taken(io.BytesIO(data), len(data))
+
+    @classmethod
+    def _taken(cls, fh, size):
+        reader = None
+        try:
+            layout = cls._layout(fh, size)
+            if layout is not None:
+                reader = cls(fh, size, layout)
+        except (OSError, ValueError, struct.error):
+            pass  # a header it cannot parse: libsndfile's to read, or to refuse
+        finally:
+            if reader is None:  # left, or refused by raising: the handle is not kept
+                fh.close()
+        return reader
+
+    def __init__(self, fh):
+        self._fh = fh
+        self.name = getattr(fh, "name", None)  # the path, as soundfile names an open file
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._fh.close()
