@@ -65,15 +65,24 @@ def _flac_bytes(clip, layout):
     return buf.getvalue(), rate
 
 
+def _flac_files(layout):
+    """``clip -> (FLAC bytes, rate)`` of the clip in ``layout``, encoded once per clip length."""
+    cache = {}
+
+    def files(clip):
+        if clip.n not in cache:
+            cache[clip.n] = _flac_bytes(clip, layout)
+        return cache[clip.n]
+    return files
+
+
 def make_flac_noisegen(layout):
     from noisegen.audio.segment import decode
 
-    cache = {}
+    files = _flac_files(layout)
 
     def fn(clip):
-        if clip.n not in cache:
-            cache[clip.n] = _flac_bytes(clip, layout)
-        data, rate = cache[clip.n]
+        data, rate = files(clip)
         return decode(data, sample_rate=rate, mono=False)
     return fn
 
@@ -83,13 +92,8 @@ def make_flac_soundfile(layout):
 
     import soundfile as sf
 
-    cache = {}
-
-    def fn(clip):
-        if clip.n not in cache:
-            cache[clip.n] = _flac_bytes(clip, layout)
-        return sf.read(io.BytesIO(cache[clip.n][0]), dtype="float32")[0]
-    return fn
+    files = _flac_files(layout)
+    return lambda clip: sf.read(io.BytesIO(files(clip)[0]), dtype="float32")[0]
 
 
 def q_codec(fn, clip):

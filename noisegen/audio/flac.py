@@ -74,13 +74,13 @@ class FlacFile(NativeFile):
         """Frames ``start .. start + n`` (clipped to the file) as ``(frames, channels)`` of ``dtype``,
         or None: frames this reader leaves to libsndfile."""
         n = max(0, min(n, self.frames - start))
-        out = np.empty((self.channels, n), dtype)
         if n == 0:
-            return out.T
+            return np.empty((0, self.channels), dtype)
         if start > n:  # decoding from the first frame would cost more than libsndfile's seek
             return None
+        out = np.empty((self.channels, n), dtype)
         buf, size = self._frame_bytes(start + n)
-        got = decode_frames(buf, size, 0, self.samplerate, self.bps, self.max_block, self.frames, start, out)
+        got = decode_frames(buf, size, self.samplerate, self.bps, self.max_block, self.frames, start, out)
         return None if got == FAILED else out.T
 
     def _frame_bytes(self, stop: int):

@@ -4,12 +4,12 @@
 frame, checks every frame header's CRC-8 and every frame's CRC-16, and writes
 the samples of ``[start, stop)`` scaled by ``2 ** -(bits - 1)`` (as
 libsndfile scales libFLAC's integers) into a float output. It returns a
-negative status, never raises, on anything it does not take or that is
-damaged, and the caller hands the file to libsndfile, so a damaged file reads
+negative status (:data:`FAILED`), never raises, on anything it does not take
+or that is damaged, and the caller hands the file to libsndfile, so a damaged file reads
 exactly as libsndfile reads it.
 
 The bit reader peeks a big-endian 64-bit word at any bit position of a
-buffer padded with 16 zero bytes; every loop checks its position against
+buffer padded with :data:`PADDING` zero bytes; every loop checks its position against
 the end of the data before the next peek, so no input reads or writes out
 of bounds (kernels run without bounds checks).
 """
@@ -341,9 +341,9 @@ def _header(buf, p, size, rate, bps, channels, strategy):
 
 
 @kernel
-def decode_frames(buf, size, first, rate, bps, max_block, total, start, out):
-    """Decode the frames from byte ``first`` of ``buf[:size]`` (padded with :data:`PADDING` zero
-    bytes) and write samples ``start .. start + out.shape[1]`` of the ``total`` in the stream,
+def decode_frames(buf, size, rate, bps, max_block, total, start, out):
+    """Decode the frames of ``buf[:size]`` (a stream's bytes from its first frame on, padded with
+    :data:`PADDING` zero bytes) and write samples ``start .. start + out.shape[1]`` of the ``total`` in the stream,
     scaled to ``[-1, 1)``, into ``out`` (channels, n) of float32 or float64.
 
     ``rate``, ``bps`` (<= 24), ``max_block`` and ``total`` come from STREAMINFO. Returns the
@@ -352,11 +352,11 @@ def decode_frames(buf, size, first, rate, bps, max_block, total, start, out):
     channels = out.shape[0]
     stop = start + out.shape[1]
     scratch = np.empty((channels, max_block), np.int64)
-    coefs = np.empty(64, np.int64)  # 32 coefficients, then :func:`_lpc`'s window
+    coefs = np.empty(64, np.int64)  # 32 coefficients, then :func:`_residual`'s window
     scale = out.dtype.type(1.0 / (1 << (bps - 1)))
     end = size * 8
-    strategy = buf[first + 1] & 1
-    p = first
+    strategy = buf[1] & 1
+    p = 0
     pos = 0
     while pos < stop:
         bs, assignment, q = _header(buf, p, size, rate, bps, channels, strategy)
