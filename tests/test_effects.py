@@ -178,6 +178,25 @@ def test_extreme_finite_inputs_give_finite_output_or_an_overflow_error(name):
                     assert np.any(out), what + ": all zeros"
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gain_is_numpys_product_for_every_layout(dtype):
+    rng = np.random.default_rng(5)
+    base = rng.standard_normal((3, 2001)).astype(dtype)
+    for y in (base, base[1], base[:, ::3], np.asfortranarray(base), base[:, :0], base[0, :1]):
+        for g in (-120.0, -7.3, 0.0, 4.25, 120.0):
+            out = ng.gain(y, gain_db=g)
+            assert out.dtype == dtype and out.shape == y.shape
+            np.testing.assert_array_equal(out, y * dtype(10.0 ** (g / 20.0)))
+
+
+def test_gain_of_samples_whose_sum_overflows_is_not_an_error():
+    # every output is finite, though their float32 sum (the kernel's finiteness check) is not
+    y = np.full(64, 3e38, np.float32)
+    np.testing.assert_array_equal(ng.gain(y, gain_db=0.5), y * np.float32(10 ** (0.5 / 20)))
+    with pytest.raises(ng.ParameterError, match="y must be finite, got 1 NaN/inf"):
+        ng.gain(np.r_[y, np.float32(np.inf)], gain_db=-6.0)
+
+
 def test_gain_overflow_names_the_argument_and_the_peak():
     with pytest.raises(ng.ParameterError, match=r"gain_db=120 overflows float32 for this input \(peak 1e\+38\)"):
         ng.gain(np.full(10, 1e38, np.float32), gain_db=120)

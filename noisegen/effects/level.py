@@ -18,12 +18,15 @@ import warnings
 import numpy as np
 
 from .._core.backend import resolve_backend
-from .._core.validation import check_audio, check_duration, check_finite_output, check_int, check_real, check_sample_rate
+from .._core.validation import (check_audio, check_duration, check_finite_output, check_int, check_real,
+                                 check_sample_rate, nonfinite_error)
 from .._core.errors import NoisegenWarning
 from .._core.units import db_to_amplitude
+from .._kernels.cpu import level as _level
 from .._gpu.ops import cuda_bitcrush, cuda_clip, cuda_gain, cuda_time_mask
 
 __all__ = ["gain", "clip", "bitcrush", "time_mask"]
+
 
 def gain(y, *, gain_db, backend="auto"):
     """Multiply audio by ``10 ** (gain_db / 20)``.
@@ -53,12 +56,15 @@ def gain(y, *, gain_db, backend="auto"):
     """
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
         return cuda_gain(y, gain_db=gain_db)
-    y = check_audio(y, "y")
+    y = check_audio(y, "y", finite=False)  # finiteness from the output's sum, in the same pass
     g = check_real(gain_db, "gain_db", low=-120.0, high=120.0)
-    with np.errstate(over="ignore"):  # reported below, naming gain_db
-        out = y * y.dtype.type(db_to_amplitude(g))
-    if g > 0.0:  # only a gain above 1 can overflow
-        check_finite_output(out, f"gain_db={g:g}", y=y)
+    x = np.ascontiguousarray(y)
+    out = np.empty_like(x)
+    total = float(_level.scale(x.reshape(-1), x.dtype.type(db_to_amplitude(g)), out.reshape(-1)))
+    if not math.isfinite(total):
+        if not np.isfinite(y).all():
+            raise nonfinite_error(y, "y")
+        check_finite_output(out, f"gain_db={g:g}", y=y, total=total)
     return out
 
 
