@@ -13,6 +13,7 @@ import noisegen
 from noisegen.audio import flac as flac_module
 from noisegen.audio.flac import FlacFile
 from noisegen.audio.segment import decode, decoded_span, read_segment, segment_span
+from noisegen._kernels.cpu import flac as flac_kernels
 
 SUBTYPES = ("PCM_S8", "PCM_16", "PCM_24")
 
@@ -188,6 +189,87 @@ def test_damaged_and_cut_short_files_read_exactly_as_libsndfile_reads_them(tmp_p
             with f:
                 taken += f.read(0, f.frames, np.float32) is not None
     assert 0 < taken < 300  # most damage falls in the frames and fails a CRC; a damaged comment block does not
+
+
+def _crc8(data):
+    c = 0
+    for x in data:
+        c = int(flac_kernels.CRC8[c ^ x])
+    return c
+
+
+def _crc16(data):
+    c = 0
+    for x in data:
+        c = ((c << 8) & 0xFFFF) ^ int(flac_kernels.CRC16[0, (c >> 8) ^ x])
+    return c
+
+
+def _frames(data):
+    """``(start, end of header, end)`` byte offsets of every frame: a sync code whose header parses
+    and whose preceding frame's CRC-16 holds ends the frame before it."""
+    with FlacFile.from_bytes(data) as f:
+        first, layout = f._first, (f.samplerate, f.bps, f.channels)
+    buf = np.frombuffer(data[first:] + bytes(flac_kernels.PADDING), np.uint8)
+    size, strategy = len(data) - first, int(buf[1] & 1)
+
+    def header_end(p):
+        bs, _, q = flac_kernels._header(buf, p, size, *layout, strategy)
+        return q if bs > 0 else None
+
+    starts = [0] + [p for p in range(2, size - 1) if buf[p] == 0xFF and buf[p + 1] & 0xFE == 0xF8
+                    and header_end(p) is not None]
+    frames, a = [], 0
+    for b in starts[1:] + [size]:
+        if b > a + 2 and _crc16(buf[a:b - 2]) == (int(buf[b - 2]) << 8 | int(buf[b - 1])):
+            frames.append((first + a, first + header_end(a), first + b))
+            a = b
+    return frames
+
+
+def test_damage_behind_good_crcs_reads_as_libsndfile_reads_it(tmp_path):
+    # Damaged subframes and headers whose CRCs are made to hold again reach every check of the
+    # decoder itself: samples beyond the depth, non-zero padding, impossible partitions and
+    # orders. Each must read as libsndfile reads it (the same samples, or a refusal).
+    rng = np.random.default_rng(21)
+    sources = []
+    for k, (subtype, channels, level) in enumerate([("PCM_16", 1, 0.5), ("PCM_24", 2, 1.0), ("PCM_S8", 2, 0.0)]):
+        path = tmp_path / f"src{k}.flac"
+        sig = _signals(3000, channels, seed=k)
+        _write(path, np.concatenate([sig["mixed"], sig["ar"], sig["steps"]]), subtype, level)
+        data = path.read_bytes()
+        sources.append((data, _frames(data)))
+        assert len(sources[-1][1]) >= 2
+    outcomes = {"same samples": 0, "both refuse": 0}
+    for trial in range(240):
+        data, frames = sources[trial % len(sources)]
+        data = bytearray(data)
+        a, h, b = frames[rng.integers(0, len(frames))]
+        kind = trial // len(sources) % 3
+        if kind == 0:  # bits of the subframes
+            for _ in range(rng.integers(1, 6)):
+                data[rng.integers(h, b - 2)] ^= 1 << rng.integers(0, 8)
+        elif kind == 1:  # a run of random bytes
+            i = rng.integers(h, b - 2)
+            run = min(rng.integers(1, 16), b - 2 - i)
+            data[i:i + run] = rng.integers(0, 256, run, dtype=np.uint8).tobytes()
+        else:  # block size, rate, channel assignment or depth codes, with the header's CRC-8 made good
+            data[rng.integers(a + 2, a + 4)] ^= 1 << rng.integers(0, 8)
+            data[h - 1] = _crc8(data[a:h - 1])
+        crc = _crc16(data[a:b - 2])
+        data[b - 2:b] = bytes([crc >> 8, crc & 0xFF])
+        path = tmp_path / "damaged.flac"
+        path.write_bytes(bytes(data))
+        ref = _outcome(lambda: sf.read(path, dtype="float32", always_2d=True)[0].T)
+        got = _outcome(lambda: noisegen.load(path)[0])
+        if isinstance(ref, str):
+            assert isinstance(got, str), f"trial {trial}: libsndfile refuses it ({ref}), load read it"
+            outcomes["both refuse"] += 1
+        else:
+            assert not isinstance(got, str), f"trial {trial}: {got}"
+            np.testing.assert_array_equal(got if got.ndim == 2 else got[None], ref, err_msg=f"trial {trial}")
+            outcomes["same samples"] += 1
+    assert min(outcomes.values()) >= 30, outcomes  # both kinds of outcome well represented
 
 
 def test_streaminfo_that_disagrees_with_the_frames_goes_to_libsndfile(tmp_path):

@@ -1,7 +1,9 @@
 """CPU kernel of FLAC frame decoding (RFC 9639), to the samples libFLAC gives.
 
 :func:`decode_frames` decodes the frames of a FLAC stream from its first
-frame, checks every frame header's CRC-8 and every frame's CRC-16, and writes
+frame, checks every frame header's CRC-8 and every frame's CRC-16 and, as
+libFLAC does, the zero bits that pad a frame's last subframe to a byte and
+that every sample fits the stream's depth (damage behind good CRCs), and writes
 the samples of ``[start, stop)`` scaled by ``2 ** -(bits - 1)`` (as
 libsndfile scales libFLAC's integers) into a float output. It returns a
 negative status (:data:`FAILED`), never raises, on anything it does not take
@@ -137,6 +139,7 @@ def _rice_restorer(width):
                     bp += k
             if bp > end:
                 return -1
+            v &= 0xFFFFFFFF  # libFLAC's 32-bit code value (a longer one wraps)
             residual = (v >> 1) ^ -(v & 1)
             if i >= width:
                 acc = np.int64(0)
@@ -368,10 +371,14 @@ def decode_frames(buf, size, rate, bps, max_block, total, start, out):
             bp = _subframe(buf, bp, end, bs, bps + side, scratch[c], coefs)
             if bp < 0:
                 return FAILED
+        if bp & 7 and _bits(buf, bp, 8 - (bp & 7)) != 0:  # libFLAC: non-zero padding is lost sync
+            return FAILED
         q = (bp + 7) >> 3
         if q + 2 > size or _crc16(buf, p, q) != (np.int64(buf[q]) << 8 | buf[q + 1]):
             return FAILED
         _decorrelate(scratch, bs, assignment)
+        if not _fits(scratch, bs, bps):
+            return FAILED
         a, b = max(start, pos), min(stop, pos + bs)
         for c in range(channels):
             row = scratch[c]
@@ -381,6 +388,18 @@ def decode_frames(buf, size, rate, bps, max_block, total, start, out):
         pos += bs
         p = q + 2
     return pos
+
+
+@kernel
+def _fits(s, bs, bps):
+    """Every sample of the frame within ``bps`` bits, as libFLAC checks before it hands a frame
+    over (a damaged frame with good CRCs can decode to samples beyond full scale)."""
+    lo, hi = np.int64(0), np.int64(0)
+    for c in range(s.shape[0]):
+        for i in range(bs):
+            lo = min(lo, s[c, i])
+            hi = max(hi, s[c, i])
+    return lo >= -(np.int64(1) << (bps - 1)) and hi < np.int64(1) << (bps - 1)
 
 
 @kernel
