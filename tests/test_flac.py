@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 
 import noisegen
+from flac_writer import FIXED, Subframe, coded_channels, frame_bytes, predict, stream_bytes
 from noisegen.audio import flac as flac_module
 from noisegen.audio.flac import FlacFile
 from noisegen.audio.segment import decode, decoded_span, read_segment, segment_span
@@ -293,6 +294,130 @@ def test_streaminfo_that_disagrees_with_the_frames_goes_to_libsndfile(tmp_path):
         assert f.read(0, f.frames, np.float32) is None
     ref, _ = sf.read(io.BytesIO(small_block), dtype="float32", always_2d=True)  # libsndfile reads it anyway
     np.testing.assert_array_equal(decode(small_block, sample_rate=16000, mono=False), ref.T)
+
+
+def _coded_frame(rng, x, bps, rate, number, variable):
+    """One frame of ``x`` (channels, bs) with a random channel assignment, random subframe kinds
+    (FIXED 0-4, LPC 1-32 at any precision and shift, VERBATIM, CONSTANT when it can), wasted bits
+    when the samples allow, any valid partition order and Rice parameters, some partitions escaped,
+    and random header codes."""
+    channels, bs = x.shape
+    assignment = channels - 1 if channels != 2 else int(rng.choice([1, 8, 9, 10]))
+    coded = coded_channels(x, assignment)
+    subs = []
+    for c, y in enumerate(coded):
+        side = (assignment == 8 and c == 1) or (assignment == 9 and c == 0) or (assignment == 10 and c == 1)
+        low = np.bitwise_or.reduce(np.abs(y)) if np.any(y) else 0
+        wasted = min(int(low & -low).bit_length() - 1, bps + side - 1) if low else 0
+        wasted = int(rng.integers(0, wasted + 1))
+        if np.all(y == y[0]) and rng.random() < 0.7:
+            subs.append(Subframe("constant", wasted=wasted))
+            continue
+        kind = rng.choice(["verbatim", "fixed", "lpc", "lpc", "lpc"])
+        if kind == "verbatim" or bs == 1:
+            subs.append(Subframe("verbatim", wasted=wasted))
+            continue
+        # shorter than the block, as libFLAC requires
+        order = int(rng.integers(0, min(4, bs - 1) + 1)) if kind == "fixed" else int(rng.integers(1, min(32, bs - 1) + 1))
+        sub = Subframe(str(kind), order=order, wasted=wasted, rice5=bool(rng.random() < 0.5))
+        if kind == "lpc":
+            a = rng.uniform(-1, 1, order)
+            a *= rng.uniform(0.2, 1.9) / np.sum(np.abs(a))
+            sub.shift = int(rng.integers(0, 16))
+            sub.coefs = [int(v) for v in np.round(a * 2.0 ** sub.shift)]
+            sub.precision = max(2, max(abs(c) for c in sub.coefs).bit_length() + 1 + int(rng.integers(0, 3)))
+            if sub.precision > 15:
+                sub.coefs = [max(-(1 << 14), min((1 << 14) - 1, c)) for c in sub.coefs]
+                sub.precision = 15
+        orders = [p for p in range(16) if bs % (1 << p) == 0 and (bs >> p) >= order]
+        sub.partition_order = int(rng.choice(orders))
+        shifted = np.asarray(y, np.int64) >> wasted
+        coefs = FIXED[order] if kind == "fixed" else sub.coefs
+        res = np.array(shifted[order:]) - np.array(predict(shifted, coefs, sub.shift), np.int64)
+        u = np.where(res >= 0, 2 * res, -2 * res - 1)
+        per, at = bs >> sub.partition_order, 0
+        for p in range(1 << sub.partition_order):
+            part = u[at: at + per - (order if p == 0 else 0)]
+            at += len(part)
+            k = int(np.log2(np.mean(part) + 1)) if len(part) else 0
+            k = min(max(0, k + int(rng.integers(-1, 2))), 30 if sub.rice5 else 14)
+            sub.rice.append(None if rng.random() < 0.1 else k)
+        subs.append(sub)
+    rate_code = rng.choice([None, 0])
+    depth_code = rng.choice([None, 0])
+    return frame_bytes(coded, bps, rate, assignment, subs, number, variable=variable,
+                                   rate_code=rate_code, depth_code=depth_code)
+
+
+def _integer_signal(rng, channels, n, bps):
+    """Speech-like integers of ``bps`` bits, with stretches of silence, DC and zero low bits."""
+    top = 1 << (bps - 1)
+    rows = []
+    for _ in range(channels):
+        x = np.convolve(rng.standard_normal(n), 0.95 ** np.arange(32))[:n] * top * 0.08
+        a, b = sorted(rng.integers(0, n, 2))
+        x[a:b] = (0.0, top * 0.3, x[a:b].round() // 16 * 16)[rng.integers(0, 3)]
+        rows.append(np.clip(np.round(x), -top, top - 1).astype(np.int64))
+    if channels == 2 and rng.random() < 0.3:
+        rows[1] = rows[0].copy()  # identical channels: side all zero
+    return np.stack(rows)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_streams_using_every_part_of_the_format_read_as_written(tmp_path, seed):
+    # Written by tests/flac_writer.py: LPC orders up to 32, every partition order and Rice width,
+    # escaped partitions, wasted bits under side channels, variable block sizes and the header's
+    # explicit size, rate and depth codes, which libFLAC (libsndfile's encoder) never writes.
+    rng = np.random.default_rng(seed)
+    for trial in range(6):
+        bps = int(rng.choice([8, 16, 24]))
+        channels = int(rng.choice([1, 2, 2, 3, 8]))
+        rate = int(rng.choice([8000, 16000, 44100, 48000, 37000, 12345, 96000]))
+        variable = bool(rng.random() < 0.4)
+        if variable:
+            sizes = [int(v) for v in rng.integers(16, 3000, int(rng.integers(1, 6)))]
+        else:
+            size = int(rng.choice([192, 576, 1152, 4096, 100, 1000, 2000]))
+            sizes = [size] * int(rng.integers(1, 4)) + [int(rng.integers(1, size + 1))]
+        x = _integer_signal(rng, channels, sum(sizes), bps)
+        frames, at = [], 0
+        for k, bs in enumerate(sizes):
+            frames.append(_coded_frame(rng, x[:, at:at + bs], bps, rate, at if variable else k, variable))
+            at += bs
+        whole = sizes if variable else sizes[:-1] or sizes
+        data = stream_bytes(frames, rate=rate, channels=channels, bps=bps, total=at,
+                                        min_block=min(whole), max_block=max(whole))
+        path = tmp_path / f"{trial}.flac"
+        path.write_bytes(data)
+        expected = (x / 2.0 ** (bps - 1)).T
+        ref, ref_rate = sf.read(path, dtype="float64", always_2d=True)
+        assert ref_rate == rate
+        np.testing.assert_array_equal(ref, expected)  # the writer is right: libsndfile reads what it wrote
+        for dtype in (np.float32, np.float64):
+            got = _ours(path, dtype)
+            assert got is not None, (seed, trial)
+            np.testing.assert_array_equal(got, expected.astype(dtype), err_msg=f"seed {seed} trial {trial}")
+
+
+def test_what_libflac_refuses_is_left_to_libsndfile(tmp_path):
+    # Valid to the letter of the format, refused by libFLAC, so left to libsndfile (which refuses
+    # them too): a predictor as long as its block, and a residual beyond libFLAC's 32 bits (in-range
+    # samples behind a huge prediction: 32 coefficients of 2**14 - 1 on samples of 30000).
+    flat = np.full(64, 30000, np.int64)
+    cases = {"order = block": (flat[:4], Subframe("fixed", order=4, rice=[5])),
+             "33-bit residual": (flat, Subframe("lpc", order=32, coefs=[(1 << 14) - 1] * 32, precision=15,
+                                                rice=[30], rice5=True))}
+    for name, (y, sub) in cases.items():
+        frame = frame_bytes([y], 16, 16000, 0, [sub], 0)
+        path = tmp_path / "x.flac"
+        path.write_bytes(stream_bytes([frame], rate=16000, channels=1, bps=16, total=len(y), min_block=16,
+                                      max_block=64))
+        with FlacFile.open(path) as f:
+            assert f.read(0, f.frames, np.float32) is None, name
+        with pytest.raises(sf.LibsndfileError):
+            sf.read(path)
+        with pytest.raises(noisegen.NoisegenError):
+            noisegen.load(path)
 
 
 def test_bytes_and_file_objects():

@@ -139,7 +139,8 @@ def _rice_restorer(width):
                     bp += k
             if bp > end:
                 return -1
-            v &= 0xFFFFFFFF  # libFLAC's 32-bit code value (a longer one wraps)
+            if v >> 32:  # beyond libFLAC's 32-bit residuals: it refuses the frame
+                return -1
             residual = (v >> 1) ^ -(v & 1)
             if i >= width:
                 acc = np.int64(0)
@@ -242,7 +243,7 @@ def _subframe(buf, bp, end, bs, bps, dst, coefs):
             bp += bps
     elif 8 <= kind <= 12 or kind >= 32:  # FIXED, LPC
         order = kind - 8 if kind < 32 else kind - 31
-        if order > bs or bp + bps * order > end:
+        if order >= bs or bp + bps * order > end:  # libFLAC refuses a predictor as long as the block
             return -1
         for i in range(order):
             dst[i] = _signed(buf, bp, bps)
