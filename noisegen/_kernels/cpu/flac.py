@@ -298,10 +298,11 @@ def _crc16(buf, a, b):
 
 
 @kernel
-def _header(buf, p, size, rate, bps, channels, strategy):
+def _header(buf, p, size, rate, bps, channels, strategy, number):
     """``(block size, channel assignment, byte after the header)`` of the frame header at byte ``p``,
-    or ``(FAILED, 0, 0)``: a header that is damaged or disagrees with STREAMINFO or ``strategy``
-    (the blocking-strategy bit of the first frame)."""
+    or ``(FAILED, 0, 0)``: a header that is damaged or disagrees with STREAMINFO, ``strategy``
+    (the blocking-strategy bit of the first frame) or ``number`` (the frame's index, or its first
+    sample's with variable block sizes; libFLAC fills a gap left by a missing frame with silence)."""
     if p + 6 > size:
         return FAILED, 0, 0
     if buf[p] != 0xFF or buf[p + 1] & 0xFE != 0xF8 or (buf[p + 1] & 1) != strategy:
@@ -311,15 +312,19 @@ def _header(buf, p, size, rate, bps, channels, strategy):
     if bs_code == 0 or rate_code == 15 or assignment > 10 or bits_code == 3 or buf[p + 3] & 1:
         return FAILED, 0, 0
     q = p + 4
-    lead = np.int64(buf[q])  # the frame or sample number, UTF-8-like: skipped, its form checked
+    lead = np.int64(buf[q])  # the frame or sample number, UTF-8-like
     extra = 0
     while extra < 8 and lead & (0x80 >> extra):
         extra += 1
     if extra == 1 or extra == 8 or (strategy == 0 and extra == 7):  # fixed: a frame number of <= 31 bits
         return FAILED, 0, 0
+    coded = lead & (0x7F >> extra)
     for k in range(1, extra):
         if buf[q + k] & 0xC0 != 0x80:
             return FAILED, 0, 0
+        coded = coded << 6 | (buf[q + k] & 0x3F)
+    if coded != number:
+        return FAILED, 0, 0
     q += max(extra, 1)
     bs = BLOCK_SIZES[bs_code]
     if bs == -1:
@@ -362,8 +367,9 @@ def decode_frames(buf, size, rate, bps, max_block, total, start, out):
     strategy = buf[1] & 1
     p = 0
     pos = 0
+    frame = 0
     while pos < stop:
-        bs, assignment, q = _header(buf, p, size, rate, bps, channels, strategy)
+        bs, assignment, q = _header(buf, p, size, rate, bps, channels, strategy, pos if strategy else frame)
         if bs < 0 or bs > max_block or pos + bs > total:
             return FAILED
         bp = q * 8
@@ -387,6 +393,7 @@ def decode_frames(buf, size, rate, bps, max_block, total, start, out):
             for i in range(a, b):
                 dst[i - start] = row[i - pos] * scale
         pos += bs
+        frame += 1
         p = q + 2
     return pos
 
