@@ -3,7 +3,8 @@
 :func:`decode_frames` decodes the frames of a FLAC stream from its first
 frame, checks every frame header's CRC-8 and every frame's CRC-16 and, as
 libFLAC does, the zero bits that pad a frame's last subframe to a byte and
-that every sample fits the stream's depth (damage behind good CRCs), and writes
+that every sample fits the stream's depth (damage behind good CRCs), checks
+that every frame's number follows the one before it, and writes
 the samples of ``[start, stop)`` scaled by ``2 ** -(bits - 1)`` (as
 libsndfile scales libFLAC's integers) into a float output. It returns a
 negative status (:data:`FAILED`), never raises, on anything it does not take
@@ -302,7 +303,7 @@ def _header(buf, p, size, rate, bps, channels, strategy, number):
     """``(block size, channel assignment, byte after the header)`` of the frame header at byte ``p``,
     or ``(FAILED, 0, 0)``: a header that is damaged or disagrees with STREAMINFO, ``strategy``
     (the blocking-strategy bit of the first frame) or ``number`` (the frame's index, or its first
-    sample's with variable block sizes; libFLAC fills a gap left by a missing frame with silence)."""
+    sample's with variable block sizes; what libFLAC does with a gap depends on its version)."""
     if p + 6 > size:
         return FAILED, 0, 0
     if buf[p] != 0xFF or buf[p + 1] & 0xFE != 0xF8 or (buf[p + 1] & 1) != strategy:
