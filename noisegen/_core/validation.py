@@ -124,6 +124,8 @@ def nonfinite_error(y, name: str = "y") -> ParameterError:
 def check_sample_rate(sample_rate, name: str = "sample_rate") -> int:
     """An integer number of samples per second in ``[MIN_SAMPLE_RATE, MAX_SAMPLE_RATE]``
     (1 Hz to 768 kHz; floats equal to an integer pass)."""
+    if type(sample_rate) is int and MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        return sample_rate  # the common case first: a stream checks a rate ~17 times per item
     expected = f"an integer in Hz in [{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}]"
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
         raise ParameterError(f"{name} must be {expected}, got {show_value(sample_rate)}")
@@ -164,6 +166,19 @@ def check_duration(duration_s, name: str, sample_rate: int, *, n_channels=None) 
             f"the limit is {MAX_SAMPLES // rows:,} samples (noisegen._core.validation.MAX_SAMPLES)"
         )
     return check_output_size(int(round(seconds * sample_rate)), n_channels, name, duration_s)
+
+
+def check_rates(orig_sample_rate, target_sample_rate):
+    """Both rates, each in the range of ``check_sample_rate``, with their ratio in
+    ``[1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR]`` (the filter grows with the downsampling factor)."""
+    orig = check_sample_rate(orig_sample_rate, "orig_sample_rate")
+    target = check_sample_rate(target_sample_rate, "target_sample_rate")
+    if max(orig, target) > MAX_RATE_FACTOR * min(orig, target):
+        raise ParameterError(
+            f"target_sample_rate / orig_sample_rate must be in [1/{MAX_RATE_FACTOR}, {MAX_RATE_FACTOR}], "
+            f"got {target} / {orig}; resample in two steps for a larger change"
+        )
+    return orig, target
 
 
 def check_rate_factor(value, name: str) -> float:
