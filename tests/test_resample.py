@@ -11,6 +11,7 @@ import pytest
 import noisegen
 from noisegen import BackendError, ParameterError, Resampler, resample
 from noisegen._design.resample import design_filter
+from noisegen._design.ratios import NearRatio, near_ratio
 from noisegen._design.resample import Plan
 from noisegen.effects.resample import _apply
 
@@ -164,18 +165,24 @@ def test_streaming_equals_one_shot(orig, target, chunks, shape):
     np.testing.assert_array_equal(again, whole)
 
 
+@pytest.mark.parametrize("near", [False, True])
 @pytest.mark.parametrize("steps", [-7.3, -1.1, 0.7, 3.9, 11.5])
-def test_arbitrary_ratio_pass_and_stop_band(steps):
-    """Irrational ratios (pitch shifts) use the interpolated table: same guarantees."""
+def test_arbitrary_ratio_pass_and_stop_band(steps, near):
+    """Irrational ratios (pitch shifts) use the interpolated table, alone or through the nearby
+    fraction pitch_shift takes (its rows blended per phase): same guarantees."""
     ratio = 2.0 ** (-steps / 12)  # output samples per input sample
-    nyq = min(1.0, ratio) * SR_ARB / 2
+    n_out = int(SR_ARB * ratio)
+    if near:
+        ratio = near_ratio(ratio, n_out)
+        assert isinstance(ratio, NearRatio)
+    nyq = min(1.0, float(ratio)) * SR_ARB / 2
     t = np.arange(SR_ARB) / SR_ARB
     for f, ok in ((0.9 * nyq, lambda db: abs(db) < 0.1), (0.3 * nyq, lambda db: abs(db) < 0.1)):
-        out = _apply(np.sin(2 * np.pi * f * t), ratio, int(SR_ARB * ratio))
+        out = _apply(np.sin(2 * np.pi * f * t), ratio, n_out)
         assert ok(level_db(out)), (f, level_db(out))
     if ratio < 1:
         for f in (1.002 * nyq, min(1.2 * nyq, 0.99 * SR_ARB / 2)):
-            out = _apply(np.sin(2 * np.pi * f * t), ratio, int(SR_ARB * ratio))
+            out = _apply(np.sin(2 * np.pi * f * t), ratio, n_out)
             assert level_db(out) < -80, (f, level_db(out))
 
 

@@ -18,12 +18,11 @@ from typing import NamedTuple
 import numpy as np
 
 from .._core.diskcache import cached_array, source_digest
-from .._core.errors import ParameterError
-from .._core.validation import MAX_RATE_FACTOR, check_sample_rate
 from .._kernels.cpu import decimate as cpu_decimate
 from .._kernels.cpu import interpolate as cpu_interpolate
 from .._kernels.cpu import resample as cpu_kernels
 from .folded import INTERPOLATOR_HALVES, folded_chains, interpolation_folds, interpolation_rows
+from .ratios import NearRatio
 
 _SOURCE = source_digest(__file__)  # designs cached on disk are redone when this file changes
 
@@ -344,6 +343,25 @@ N_PHASES = 256
 _SCALE_GRID = 192
 
 
+def _cutoff_cell(scale: float) -> float:
+    """The cut-off (``min(1, ratio)``) of an interpolated table, rounded *down* to a grid of 1/192
+    octave so nearby ratios (random pitch shifts) share tables: the stop band still starts at or
+    below the output Nyquist frequency; the pass band edge moves by at most 0.36 % (measured:
+    still flat within 0.01 dB at 0.9)."""
+    return scale if scale >= 1.0 else 2.0 ** (math.floor(math.log2(scale) * _SCALE_GRID) / _SCALE_GRID)
+
+
+def interpolated_rows(up: int, scale: float, dtype_char: str):
+    """``(spec, table)``: the rows of the interpolated table of cut-off ``scale`` at the phases
+    ``j / up``, each blended from its two neighbours as the interpolating kernel blends their
+    outputs (the plan of a :class:`~noisegen._design.ratios.NearRatio`)."""
+    spec, table = kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * scale, scale, dtype_char)
+    pos = np.arange(up) * (N_PHASES / up)
+    lo = pos.astype(np.intp)
+    weight = (pos - lo).astype(table.dtype)[:, None]
+    return spec, table[lo] + (table[lo + 1] - table[lo]) * weight
+
+
 class Plan:
     """Where output sample ``k`` reads the input, and the table that weighs it."""
 
@@ -362,7 +380,9 @@ class Plan:
         if self.rational:
             self.up, self.down = frac.numerator, frac.denominator
             lanes = cpu_decimate.VECTOR_BYTES // dtype.itemsize
-            if self.up == 1:
+            if isinstance(ratio, NearRatio):  # the interpolated table's rows, blended at the phases j / up
+                designed = interpolated_rows(self.up, _cutoff_cell(scale), dtype.char)
+            elif self.up == 1:
                 designed = decimation_table(self.down, dtype.char)
                 if designed is not None:  # symmetric: pairs of inputs added, then weighed once
                     self.fold = folded_chains(designed[1][0], designed[0].half, self.down, lanes)
@@ -375,12 +395,7 @@ class Plan:
                 self.fold_up = interpolation_folds(self.table, self.spec.half, lanes)
         else:
             self.step = 1.0 / float(ratio)
-            if scale < 1.0:
-                # Reuse tables across nearby ratios (random pitch shifts): round the
-                # cut-off *down* to a grid of 1/192 octave, so the stop band still
-                # starts at or below the output Nyquist frequency; the pass band edge
-                # moves by at most 0.36 % (measured: still flat within 0.01 dB at 0.9).
-                scale = 2.0 ** (math.floor(math.log2(scale) * _SCALE_GRID) / _SCALE_GRID)
+            scale = _cutoff_cell(scale)
             self.spec, self.table = kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * scale, scale, dtype.char)
         self.half = self.spec.half
         # Rational ratios read windows that start up to 7 inputs early on a 32-byte
@@ -458,9 +473,16 @@ class Plan:
 
 def cached_plan(ratio, dtype_char):
     """The cached :class:`Plan` of ``ratio`` (plans hold no stream state)."""
+    if isinstance(ratio, NearRatio):
+        return _near_plan(ratio.numerator, ratio.denominator, dtype_char)
     if isinstance(ratio, Fraction):  # keyed on two ints: hashing a Fraction costs a microsecond
         return _rational_plan(ratio.numerator, ratio.denominator, dtype_char)
     return _float_plan(ratio, dtype_char)
+
+
+@lru_cache(maxsize=8)  # random pitch shifts rarely meet one twice; a plan holds up to ~0.6 MB
+def _near_plan(up, down, dtype_char):
+    return Plan(NearRatio(up, down), np.dtype(dtype_char))
 
 
 @lru_cache(maxsize=128)
@@ -471,16 +493,3 @@ def _rational_plan(up, down, dtype_char):
 @lru_cache(maxsize=128)
 def _float_plan(ratio, dtype_char):
     return Plan(ratio, np.dtype(dtype_char))
-
-
-def check_rates(orig_sample_rate, target_sample_rate):
-    """Both rates, each in the range of ``check_sample_rate``, with their ratio in
-    ``[1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR]`` (the filter grows with the downsampling factor)."""
-    orig = check_sample_rate(orig_sample_rate, "orig_sample_rate")
-    target = check_sample_rate(target_sample_rate, "target_sample_rate")
-    if max(orig, target) > MAX_RATE_FACTOR * min(orig, target):
-        raise ParameterError(
-            f"target_sample_rate / orig_sample_rate must be in [1/{MAX_RATE_FACTOR}, {MAX_RATE_FACTOR}], "
-            f"got {target} / {orig}; resample in two steps for a larger change"
-        )
-    return orig, target

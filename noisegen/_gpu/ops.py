@@ -31,6 +31,7 @@ from .._core.validation import (
     check_n_samples,
     check_output_size,
     check_rate_factor,
+    check_rates,
     check_real,
     check_sample_rate,
 )
@@ -40,7 +41,7 @@ from .._core.units import db_to_amplitude
 from .._design.noise import INIT_STREAM, check_beta, check_min_freq, design_bank
 from .._design.ratios import speed_ratio
 from .._design.snr import SILENT, check_snr_db, silent_part, snr_scale
-from .._design.resample import N_PHASES, Plan, check_rates
+from .._design.resample import N_PHASES, Plan
 from .._design.sections import check_sos, design_sos
 from .._kernels.biquad import biquad_coefficients
 from .._kernels.cpu import noise as cpu_noise

@@ -35,12 +35,13 @@ from fractions import Fraction
 import numpy as np
 
 from .._core.backend import resolve_backend
-from .._design.resample import MAX_RATIONAL_PHASES, N_PHASES, Plan, cached_plan, check_rates  # noqa: F401
+from .._design.resample import MAX_RATIONAL_PHASES, N_PHASES, Plan, cached_plan  # noqa: F401
 from .._kernels.cpu import resample as cpu_kernels
 from .._core.validation import (
     check_audio,
     check_finite_output,
     check_output_size,
+    check_rates,
     nonfinite_error,
 )
 from .._core.errors import ParameterError

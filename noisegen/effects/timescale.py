@@ -34,7 +34,7 @@ from .._core.validation import (
 )
 from .resample import _apply as _resample_to_length
 from .._design.resample import filter_table
-from .._design.ratios import exact_ratio
+from .._design.ratios import exact_ratio, near_ratio
 from .._gpu.ops import cuda_speed
 from .._kernels.cpu import pvoc as pvoc_kernels
 from .._kernels.cpu import wsola as wsola_kernels
@@ -295,10 +295,13 @@ def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, guide=None, back
     """Shift the pitch of ``y`` by ``n_steps`` and keep its length.
 
     The pitch ratio ``r = 2 ** (n_steps / bins_per_octave)`` comes from
-    resampling by ``1 / r`` (exact, band-limited); a WSOLA time stretch
-    restores the length. The stretch runs after the resampling when pitching
-    up and before it when pitching down, so the resampler always produces the
-    fewer samples.
+    resampling by ``1 / r`` (band-limited; an irrational ``r`` by the nearest
+    fraction of at most 512 phases that moves no output instant by more than
+    half an input sample over the clip, when there is one: within
+    ``1 / (2 n)`` of ``r``, see :mod:`noisegen._design.ratios`); a WSOLA time
+    stretch restores the length. The stretch runs after the resampling when
+    pitching up and before it when pitching down, so the resampler always
+    produces the fewer samples.
 
     Parameters
     ----------
@@ -341,10 +344,11 @@ def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, guide=None, back
     if r > 1.0:
         # Up: resample n -> n / r samples (higher pitch, shorter), then stretch back to n.
         m = max(1, round(n / r))
-        shorter = _resample_to_length(y, 1 / ratio, m)
+        resampling = near_ratio(1 / ratio, m)
+        shorter = _resample_to_length(y, resampling, m)
         if guide is not None:  # spliced where the guide, resampled as y is, matches
-            guide = _resample_to_length(np.ascontiguousarray(guide, dtype=y.dtype), 1 / ratio, m)
+            guide = _resample_to_length(np.ascontiguousarray(guide, dtype=y.dtype), resampling, m)
         return _stretch_to(shorter, n, sample_rate, "wsola", guide)
     # Down: stretch n -> n * r samples (fewer), then resample back up to n (lower pitch).
     shorter = _stretch_to(y, max(1, round(n * r)), sample_rate, "wsola", guide)
-    return _resample_to_length(shorter, 1 / ratio, n)
+    return _resample_to_length(shorter, near_ratio(1 / ratio, n), n)

@@ -31,7 +31,7 @@ import numpy as np
 
 from .._core.errors import ParameterError
 from .._core.validation import check_finite_output
-from .._design.ratios import exact_ratio
+from .._design.ratios import exact_ratio, near_ratio
 from .._design.resample import cached_plan
 from .._kernels.cpu import wsola as wsola_kernels
 from .resample import _aligned_concat, _aligned_zeros
@@ -253,10 +253,10 @@ class PitchShiftStream:
         ratio = exact_ratio(r)
         if r > 1.0:  # resample n -> m (shorter), stretch back to n
             m = max(1, round(n / r))
-            self._stages = [LengthResampler(1 / ratio, m), WsolaStream(m, n, sample_rate, dtype)]
+            self._stages = [LengthResampler(near_ratio(1 / ratio, m), m), WsolaStream(m, n, sample_rate, dtype)]
         else:  # stretch n -> m, resample back up to n
             m = max(1, round(n * r))
-            self._stages = [WsolaStream(n, m, sample_rate, dtype), LengthResampler(1 / ratio, n)]
+            self._stages = [WsolaStream(n, m, sample_rate, dtype), LengthResampler(near_ratio(1 / ratio, n), n)]
 
     def process(self, block):
         first, second = self._stages

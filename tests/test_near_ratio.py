@@ -1,0 +1,96 @@
+"""Irrational resampling ratios (pitch shifts) through a nearby fraction: noisegen._design.ratios."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from noisegen import pitch_shift
+from noisegen._design.ratios import _NEAR_BOUNDS, NEAR_MAX_DRIFT, NEAR_MAX_PHASES, NearRatio, near_ratio
+from noisegen._design.resample import N_PHASES, PASSBAND, Plan, _cutoff_cell, cached_plan, kaiser_table
+from noisegen._kernels.cpu import resample as cpu_kernels
+from noisegen.effects.resample import _apply
+from noisegen.effects.timescale_stream import LengthResampler, PitchShiftStream
+
+
+def _drift(frac, step, n_out):
+    """Largest shift of an output instant (input samples) when ``frac`` stands in for ``step``."""
+    return abs(float(frac) - step) * n_out
+
+
+@pytest.mark.parametrize("n_steps", [-11.7, -4.0, -1.1, -0.37, 0.05, 1.7, 3.9, 7.3])
+@pytest.mark.parametrize("n_out", [1, 100, 16000, 64000, 480000, 10**8])
+def test_near_ratio_takes_the_fewest_phases_within_the_drift_bound(n_steps, n_out):
+    ratio = 2.0 ** (-n_steps / 12)  # outputs per input, as pitch_shift resamples
+    step = 1.0 / ratio
+    near = near_ratio(ratio, n_out)
+    if isinstance(near, NearRatio):
+        assert near.numerator <= NEAR_MAX_PHASES
+        assert _drift(Fraction(near.denominator, near.numerator), step, n_out) <= NEAR_MAX_DRIFT
+        for bound in _NEAR_BOUNDS:  # every smaller table misses the bound
+            if bound < near.numerator:
+                assert _drift(Fraction(step).limit_denominator(bound), step, n_out) > NEAR_MAX_DRIFT
+        assert Plan(near, np.float32).rational
+    else:  # no fraction of at most NEAR_MAX_PHASES phases: the interpolating kernel, as before
+        assert near == ratio and isinstance(near, float)
+        assert _drift(Fraction(step).limit_denominator(NEAR_MAX_PHASES), step, n_out) > NEAR_MAX_DRIFT
+        assert not Plan(near, np.float32).rational
+
+
+def test_exact_fractions_pass_through():
+    for frac in (Fraction(9, 10), Fraction(160, 441), Fraction(1, 3)):
+        assert near_ratio(frac, 10**6) is frac
+    assert not isinstance(near_ratio(Fraction(9, 10), 5), NearRatio)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 3e-6)])
+@pytest.mark.parametrize("n_steps", [-4.0, -1.1, 1.7, 3.9, 7.3])
+def test_near_plan_weighs_as_the_interpolating_kernel_at_the_same_instants(dtype, tol, n_steps):
+    """The rows of a NearRatio's table are the interpolated table's, blended at the phases
+    j / up: its outputs are the interpolating kernel's at the instants k * down / up."""
+    ratio = 2.0 ** (-n_steps / 12)
+    x = np.random.default_rng(5).standard_normal((2, 3001)).astype(dtype)
+    n_out = int(x.shape[1] * ratio)
+    near = near_ratio(ratio, n_out)
+    assert isinstance(near, NearRatio)
+    cell = _cutoff_cell(min(1.0, float(near)))
+    spec, table = kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * cell, cell, np.dtype(dtype).char)
+    lead = -(-(spec.half + 7) // 8) * 8
+    xp = np.zeros((2, lead + x.shape[1] + 2 * table.shape[1] + 16), dtype)
+    xp[:, lead : lead + x.shape[1]] = x
+    reference = np.empty((2, n_out), dtype)
+    cpu_kernels.resample_interp(xp, -lead, 0, near.denominator / near.numerator, spec.half, N_PHASES, table,
+                                reference)
+    out = _apply(x, near, n_out)
+    assert out.dtype == dtype and cached_plan(near, np.dtype(dtype).char).half == spec.half
+    np.testing.assert_allclose(out, reference, rtol=0, atol=tol * np.max(np.abs(reference)))
+
+
+@pytest.mark.parametrize("chunks", [[1] * 40 + [2000], [64, 65, 1000, 1001], [3001]])
+@pytest.mark.parametrize("n_steps", [-1.7, 3.9])
+def test_near_ratio_streams_bit_for_bit(chunks, n_steps):
+    x = np.random.default_rng(7).standard_normal((2, sum(chunks))).astype(np.float32)
+    ratio = 2.0 ** (-n_steps / 12)
+    n_out = round(x.shape[1] * ratio)
+    near = near_ratio(ratio, n_out)
+    assert isinstance(near, NearRatio)
+    whole = _apply(x, near, n_out)
+    stream, parts, at = LengthResampler(near, n_out), [], 0
+    for c in chunks:
+        parts.append(stream.process(x[:, at : at + c]))
+        at += c
+    parts.append(stream.flush())
+    np.testing.assert_array_equal(np.concatenate(parts, axis=1), whole)
+
+
+@pytest.mark.parametrize("n", [4000, 16000, 64000])
+@pytest.mark.parametrize("n_steps", [-3.3, 1.7, 3.9])
+def test_pitch_shift_through_a_near_ratio_streams_and_keeps_its_length(n, n_steps):
+    y = np.sin(2 * np.pi * 220.0 * np.arange(n) / 16000).astype(np.float32)
+    whole = pitch_shift(y, sample_rate=16000, n_steps=n_steps)
+    stream = PitchShiftStream(n, n_steps, 16000, np.float32)
+    parts = [stream.process(y[None, a : a + 1000]) for a in range(0, n, 1000)] + [stream.flush()]
+    assert whole.shape == (n,)
+    np.testing.assert_array_equal(np.concatenate(parts, axis=1)[0], whole)
