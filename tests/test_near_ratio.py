@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from noisegen import pitch_shift
-from noisegen._design.ratios import _NEAR_BOUNDS, NEAR_MAX_DRIFT, NEAR_MAX_PHASES, NearRatio, near_ratio
+from noisegen._design.ratios import (_NEAR_BOUNDS, NEAR_MAX_DRIFT, NEAR_MAX_ERROR, NEAR_MAX_PHASES, NearRatio,
+                                     near_ratio)
 from noisegen._design.resample import N_PHASES, PASSBAND, Plan, _cutoff_cell, cached_plan, kaiser_table
 from noisegen._kernels.cpu import resample as cpu_kernels
 from noisegen.effects.resample import _apply
@@ -20,22 +21,27 @@ def _drift(frac, step, n_out):
     return abs(float(frac) - step) * n_out
 
 
+def _within(frac, step, n_out):
+    """``frac`` may stand in for ``step`` over ``n_out`` outputs: the drift and the pitch bounds."""
+    return _drift(frac, step, n_out) <= NEAR_MAX_DRIFT and abs(float(frac) - step) <= NEAR_MAX_ERROR * step
+
+
 @pytest.mark.parametrize("n_steps", [-11.7, -4.0, -1.1, -0.37, 0.05, 1.7, 3.9, 7.3])
 @pytest.mark.parametrize("n_out", [1, 100, 16000, 64000, 480000, 10**8])
-def test_near_ratio_takes_the_fewest_phases_within_the_drift_bound(n_steps, n_out):
+def test_near_ratio_takes_the_fewest_phases_within_the_bounds(n_steps, n_out):
     ratio = 2.0 ** (-n_steps / 12)  # outputs per input, as pitch_shift resamples
     step = 1.0 / ratio
     near = near_ratio(ratio, n_out)
     if isinstance(near, NearRatio):
         assert near.numerator <= NEAR_MAX_PHASES
-        assert _drift(Fraction(near.denominator, near.numerator), step, n_out) <= NEAR_MAX_DRIFT
-        for bound in _NEAR_BOUNDS:  # every smaller table misses the bound
+        assert _within(Fraction(near.denominator, near.numerator), step, n_out)
+        for bound in _NEAR_BOUNDS:  # every smaller table misses a bound
             if bound < near.numerator:
-                assert _drift(Fraction(step).limit_denominator(bound), step, n_out) > NEAR_MAX_DRIFT
+                assert not _within(Fraction(step).limit_denominator(bound), step, n_out)
         assert Plan(near, np.float32).rational
     else:  # no fraction of at most NEAR_MAX_PHASES phases: the interpolating kernel, as before
         assert near == ratio and isinstance(near, float)
-        assert _drift(Fraction(step).limit_denominator(NEAR_MAX_PHASES), step, n_out) > NEAR_MAX_DRIFT
+        assert not _within(Fraction(step).limit_denominator(NEAR_MAX_PHASES), step, n_out)
         assert not Plan(near, np.float32).rational
 
 
