@@ -135,11 +135,12 @@ def _make_twiddles(n1, n2, dtype):
         phase = (j % n) * (-2.0 * np.pi / n)  # exact integer products, reduced before scaling
         return np.cos(phase) + 1j * np.sin(phase)
 
-    outer = w(k1 * (np.arange(n2 // b) * b)[None, :])[:, :, None] * w(k1 * np.arange(b)[None, :])[:, None, :]
-    tw = np.empty((2, rows, n2), dtype)
-    tw[0].real, tw[0].imag = outer.real.reshape(rows, n2), outer.imag.reshape(rows, n2)
+    tw = np.empty((2, rows, n2 // b, b), dtype)
+    # complex128 products cast into the complex64 rows as they are made: no table of N in float64
+    np.multiply(w(k1 * (np.arange(n2 // b) * b)[None, :])[:, :, None], w(k1 * np.arange(b)[None, :])[:, None, :],
+                out=tw[0], casting="same_kind")
     np.conjugate(tw[0], out=tw[1])
-    return tw
+    return tw.reshape(2, rows, n2)
 
 
 def _twiddles(n1, n2, dtype):
