@@ -9,7 +9,7 @@ import pytest
 
 from noisegen import pitch_shift
 from noisegen._design.ratios import (_NEAR_BOUNDS, NEAR_MAX_DRIFT, NEAR_MAX_ERROR, NEAR_MAX_PHASES, NearRatio,
-                                     near_ratio)
+                                     best_fraction, exact_ratio, near_ratio)
 from noisegen._design.resample import N_PHASES, PASSBAND, Plan, _cutoff_cell, cached_plan, kaiser_table
 from noisegen._kernels.cpu import resample as cpu_kernels
 from noisegen.effects.resample import _apply
@@ -43,6 +43,19 @@ def test_near_ratio_takes_the_fewest_phases_within_the_bounds(n_steps, n_out):
         assert near == ratio and isinstance(near, float)
         assert not _within(Fraction(step).limit_denominator(NEAR_MAX_PHASES), step, n_out)
         assert not Plan(near, np.float32).rational
+
+
+def test_best_fraction_is_limit_denominator():
+    """The int-only continued fraction gives Fraction.limit_denominator's answer, ties included
+    (0.5 with one phase: 0, the lower candidate), over random values and every bound used."""
+    rng = np.random.default_rng(3)
+    values = [*rng.uniform(1e-3, 300, 400), *(2.0 ** rng.uniform(-8, 8, 400)), *(2.0 ** (rng.uniform(-12, 12, 200) / 12)),
+              0.5, 1.5, 2.5, 1 / 3, 0.9, 1.1, 44100 / 16000, 1e-9, 1e9, 3.0, np.float64(0.7), np.float32(1.3)]
+    for value in values:
+        for bound in (1, 2, 3, *_NEAR_BOUNDS, 1000, 1024, 10**6):
+            expected = Fraction(float(value)).limit_denominator(bound)
+            assert best_fraction(value, bound) == (expected.numerator, expected.denominator), (value, bound)
+    assert exact_ratio(0.9) == Fraction(9, 10) and exact_ratio(2 ** 0.5) == 2 ** 0.5
 
 
 def test_exact_fractions_pass_through():

@@ -38,10 +38,32 @@ class NearRatio(Fraction):
     __slots__ = ()
 
 
+def best_fraction(value: float, max_denominator: int) -> tuple[int, int]:
+    """``(p, q)`` of ``Fraction(value).limit_denominator(max_denominator)`` for a finite ``value > 0``:
+    the same continued fraction and the same choice between its last two candidates, on plain
+    ints (no Fraction objects: 2-4 us instead of 10-20, and a pitch shift takes up to seven)."""
+    n, d = float(value).as_integer_ratio()
+    if d <= max_denominator:
+        return n, d
+    num, den = n, d
+    p0, q0, p1, q1 = 0, 1, 1, 0
+    while True:
+        a = n // d
+        q2 = q0 + a * q1
+        if q2 > max_denominator:
+            break
+        p0, q0, p1, q1 = p1, q1, p0 + a * p1, q2
+        n, d = d, n - a * d
+    k = (max_denominator - q0) // q1
+    p, q = p0 + k * p1, q0 + k * q1
+    # p1/q1 unless p/q is strictly closer to num/den (exact cross-multiplied distances)
+    return (p1, q1) if abs(p1 * den - num * q1) * q <= abs(p * den - num * q) * q1 else (p, q)
+
+
 def exact_ratio(value: float):
     """``value`` as a small exact fraction when it is one (0.9 -> 9/10), else the float."""
-    frac = Fraction(value).limit_denominator(1024)
-    return frac if abs(float(frac) - value) <= 1e-12 * value else value
+    p, q = best_fraction(value, 1024)
+    return Fraction(p, q) if abs(p / q - value) <= 1e-12 * value else value
 
 
 def speed_ratio(factor):
@@ -68,7 +90,7 @@ def near_ratio(ratio, n_out: int):
     step = 1.0 / ratio  # inputs per output
     allowed = min(NEAR_MAX_DRIFT / max(n_out, 1), NEAR_MAX_ERROR * step)
     for bound in _NEAR_BOUNDS:
-        frac = Fraction(step).limit_denominator(bound)  # best approximation with at most `bound` phases
-        if abs(float(frac) - step) <= allowed:
-            return NearRatio(frac.denominator, frac.numerator)
+        p, q = best_fraction(step, bound)  # best approximation with at most `bound` phases
+        if abs(p / q - step) <= allowed:
+            return NearRatio(q, p)
     return ratio
