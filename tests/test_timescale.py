@@ -149,14 +149,23 @@ def test_speech_log_mel_distance_no_worse_than_librosa(speech_16k, rate):
 
 
 def test_channels_share_splice_points(speech_16k):
+    """Every channel is spliced where the channel mean matches: each equals that channel
+    stretched alone with the mean as its guide, bit for bit."""
     mono = speech_16k.astype(np.float32)
-    stereo = np.stack([mono, 0.5 * mono])
+    stereo = np.stack([mono, np.float32(0.3) * np.roll(mono, 1234)])
     out = time_stretch(stereo, rate=0.9, sample_rate=SR)
+    for c in range(2):
+        alone = time_stretch(stereo[c], rate=0.9, sample_rate=SR, guide=stereo.mean(axis=0))
+        np.testing.assert_array_equal(out[c], alone)
+    scaled = np.stack([mono, np.float32(0.5) * mono])
+    out = time_stretch(scaled, rate=0.9, sample_rate=SR)
+    np.testing.assert_array_equal(out[1], np.float32(0.5) * out[0])
+    # the mean 0.75 * mono, rounded to float32, may move a splice by a quantum of its fraction:
+    # the mono signal's own stretch agrees to far below the signal
     ref = time_stretch(mono, rate=0.9, sample_rate=SR)
-    np.testing.assert_allclose(out[0], ref, atol=1e-5)
-    np.testing.assert_allclose(out[1], 0.5 * ref, atol=1e-5)
-    shifted = pitch_shift(stereo, sample_rate=SR, n_steps=3)
-    np.testing.assert_allclose(shifted[1], 0.5 * shifted[0], atol=1e-5)
+    assert np.sqrt(np.mean((out[0] - ref) ** 2) / np.mean(ref**2)) < 1e-3
+    shifted = pitch_shift(scaled, sample_rate=SR, n_steps=3)
+    np.testing.assert_array_equal(shifted[1], np.float32(0.5) * shifted[0])
 
 
 # ---------------------------------------------------------------- kernel twin
