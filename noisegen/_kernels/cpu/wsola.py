@@ -48,21 +48,26 @@ def wsola_guide(g, dec, csum, gd, csum_d):
 def wsola_guide_from(g, dec, csum, gd, csum_d):
     """:func:`wsola_guide` continuing sums that end at ``csum[0]`` and ``csum_d[0]`` (a stream's
     next block: the same additions in the same order, so the same prefix sums as in one pass)."""
+    # One loop for both chains of additions (each in its own order, as two loops would add):
+    # the CPU runs the one beside the other instead of waiting out each in turn.
     acc = csum[0]
-    for i in range(g.shape[0]):
-        v = np.float64(g[i])
-        acc += v * v
-        csum[i + 1] = acc
-    acc = csum_d[0]
+    acc_d = csum_d[0]
     scale = 1.0 / dec
     for q in range(gd.shape[0]):
         s = 0.0
         for i in range(q * dec, q * dec + dec):
-            s += np.float64(g[i])
+            v = np.float64(g[i])
+            acc += v * v
+            csum[i + 1] = acc
+            s += v
         s *= scale
         gd[q] = s
-        acc += s * s
-        csum_d[q + 1] = acc
+        acc_d += s * s
+        csum_d[q + 1] = acc_d
+    for i in range(gd.shape[0] * dec, g.shape[0]):  # samples after the last whole cell
+        v = np.float64(g[i])
+        acc += v * v
+        csum[i + 1] = acc
 
 
 @kernel
