@@ -16,7 +16,7 @@ import dataclasses
 import numpy as np
 
 from bench._harness import SR, Case, f0_hz, ng, semitones
-from bench.bench_mix import _offsets, _rir_file, _tmpdir
+from bench.bench_mix import _bank, _offsets, _rir_file, _tmpdir
 
 SNR_DB, GAIN_DB, N_STEPS, RATE = 10.0, -6.0, 2.0, 1.1
 PARAMS = {"snr_db": SNR_DB, "gain_db": GAIN_DB, "n_steps": N_STEPS, "rate": RATE, "rir_s": 0.5}
@@ -31,7 +31,7 @@ def make_noisegen():
     off = _offsets()
 
     def chain(clip):
-        y = fns["mix_at_snr"](clip.speech, clip.noise_bank, snr_db=SNR_DB, noise_offset=off(clip))
+        y = fns["mix_at_snr"](clip.speech, _bank(clip), snr_db=SNR_DB, noise_offset=off(clip))
         y = fns["gain"](y, gain_db=GAIN_DB)
         y = fns["pitch_shift"](y, sample_rate=SR, n_steps=N_STEPS)
         y = fns["time_stretch"](y, rate=RATE, sample_rate=SR)
@@ -48,7 +48,7 @@ def make_handrolled():
 
     def chain(clip):
         o = off(clip)
-        noise = clip.noise_bank[o: o + clip.n]
+        noise = _bank(clip)[o: o + clip.n]  # the offsets are drawn for the 40 s bank
         g = np.sqrt(np.mean(clip.speech**2) / (np.mean(noise**2) * 10 ** (SNR_DB / 10)))
         y = (clip.speech + np.float32(g) * noise) * np.float32(10 ** (GAIN_DB / 20))
         s = python_stretch.Signalsmith.Stretch()
@@ -87,7 +87,7 @@ def make_pedalboard():
 
     def chain(clip):
         o = off(clip)
-        noise = clip.noise_bank[o: o + clip.n]
+        noise = _bank(clip)[o: o + clip.n]  # the offsets are drawn for the 40 s bank
         g = np.sqrt(np.mean(clip.speech**2) / (np.mean(noise**2) * 10 ** (SNR_DB / 10)))
         y = (clip.speech + np.float32(g) * noise)[None, :]
         y = pedalboard.Pedalboard([pedalboard.Gain(GAIN_DB)])(y, SR)
