@@ -191,16 +191,20 @@ def naive_overlap_add(xp, positions, hop, window, table):
     return out
 
 
-def test_overlap_add_matches_numpy_twin():
+@pytest.mark.parametrize("dtype, atol", [(np.float64, 1e-12), (np.float32, 2e-6)])
+@pytest.mark.parametrize("taps", [None, 9])  # the delay table (vectorised), or 9 taps (tap by tap)
+@pytest.mark.parametrize("hop", [20, 23])  # frames of whole vectors of outputs, or not
+def test_overlap_add_matches_numpy_twin(dtype, atol, taps, hop):
     rng = np.random.default_rng(5)
-    hop = 20
-    xp = rng.standard_normal((2, 400))
+    xp = rng.standard_normal((2, 400)).astype(dtype)
     positions = np.array([60.0, 80.25, 97.5, 121.0, 140.9, 161.999])
-    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(2 * hop) / (2 * hop))
-    table = _frac_table("d")
-    out = np.zeros((2, (len(positions) + 1) * hop))
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(2 * hop) / (2 * hop))).astype(dtype)
+    table = _frac_table(np.dtype(dtype).char) if taps is None else rng.standard_normal((129, taps)).astype(dtype)
+    out = np.zeros((2, (len(positions) + 1) * hop), dtype)
     wsola_kernels.wsola_overlap_add(xp, positions, hop, window, table, out)
-    np.testing.assert_allclose(out, naive_overlap_add(xp, positions, hop, window, table), atol=1e-12)
+    expected = naive_overlap_add(xp.astype(np.float64), positions, hop, window.astype(np.float64),
+                                 table.astype(np.float64))
+    np.testing.assert_allclose(out, expected, atol=atol)
 
 
 def test_fractional_delay_table_interpolates():
