@@ -192,7 +192,7 @@ def naive_overlap_add(xp, positions, hop, window, table):
 
 
 @pytest.mark.parametrize("dtype, atol", [(np.float64, 1e-12), (np.float32, 2e-6)])
-@pytest.mark.parametrize("taps", [None, 9])  # the delay table (vectorised), or 9 taps (tap by tap)
+@pytest.mark.parametrize("taps", [None, 9])  # the delay table (whole vectors), or 9 taps (a scalar tail)
 @pytest.mark.parametrize("hop", [20, 23])  # frames of whole vectors of outputs, or not
 def test_overlap_add_matches_numpy_twin(dtype, atol, taps, hop):
     rng = np.random.default_rng(5)

@@ -72,7 +72,9 @@ def wsola_guide_from(g, dec, csum, gd, csum_d):
 
 @kernel
 def _correlations(ref, sig, start, count, out):
-    """``out[j] = ref . sig[start + j : start + j + len(ref)]`` for ``j < count``, in ``sig``'s dtype.
+    """``out[j] = ref . sig[start + j : start + j + len(ref)]`` for ``j < count``, in ``sig``'s dtype:
+    the search's correlations at neighbouring lags, and the overlap-add's frame read through a
+    row of the fractional-delay table.
 
     Eight lags per load of each vector of ``ref``, then four, two, one (:func:`dot_products` gives
     a lag the same bits alone or in a group), the last ``len(ref) % lanes`` taps in a scalar loop.
@@ -219,34 +221,6 @@ def wsola_overlap_add(xp, positions, hop, window, frac_table, out):
                 for j in range(frame):
                     dst[j] += window[j] * src[j]
                 continue
-            _delayed(x, i0 - lead, frac_table[q], tmp)
+            _correlations(frac_table[q], x, i0 - lead, frame, tmp)  # the frame at its fractional delay
             for j in range(frame):
                 dst[j] += window[j] * tmp[j]
-
-
-@kernel
-def _delayed(x, start, row, out):
-    """``out[j] = row . x[start + j : start + j + len(row)]``: a frame read at a fractional delay.
-
-    Eight outputs per load of the taps (:func:`dot_products`) when the taps fill whole vectors
-    (the 16 of the delay table do, in float32 and float64); else tap by tap over the frame.
-    """
-    n_taps = row.shape[0]
-    frame = out.shape[0]
-    j = 0
-    if n_taps % (VECTOR_BYTES // x.itemsize) == 0:
-        while j + 8 <= frame:
-            s = start + j
-            d = dot_products(x, (s, s + 1, s + 2, s + 3, s + 4, s + 5, s + 6, s + 7), row, 0, n_taps)
-            for t in range(8):
-                out[j + t] = d[t]
-            j += 8
-        while j < frame:
-            out[j] = dot_products(x, (start + j,), row, 0, n_taps)[0]
-            j += 1
-        return
-    out[:] = 0.0
-    for t in range(n_taps):
-        w = row[t]
-        for i in range(frame):
-            out[i] += w * x[start + t + i]
