@@ -76,7 +76,7 @@ def _correlations(ref, sig, start, count, out):
     the search's correlations at neighbouring lags, and the overlap-add's frame read through a
     row of the fractional-delay table.
 
-    Eight lags per load of each vector of ``ref``, then four, two, one (:func:`dot_products` gives
+    Eight lags per load of each vector of ``ref``, the rest one by one (:func:`dot_products` gives
     a lag the same bits alone or in a group), the last ``len(ref) % lanes`` taps in a scalar loop.
     """
     n = ref.shape[0]
@@ -88,18 +88,9 @@ def _correlations(ref, sig, start, count, out):
         for t in range(8):
             out[j + t] = d[t]
         j += 8
-    if j + 4 <= count:
-        s = start + j
-        d4 = dot_products(sig, (s, s + 1, s + 2, s + 3), ref, 0, main)
-        for t in range(4):
-            out[j + t] = d4[t]
-        j += 4
-    if j + 2 <= count:
-        d2 = dot_products(sig, (start + j, start + j + 1), ref, 0, main)
-        out[j], out[j + 1] = d2[0], d2[1]
-        j += 2
-    if j < count:
+    while j < count:
         out[j] = dot_products(sig, (start + j,), ref, 0, main)[0]
+        j += 1
     if main < n:
         for j in range(count):
             acc = sig.dtype.type(0.0)
