@@ -39,7 +39,7 @@ from .._core.batch import Batch
 from .._core.backend import array_dtype, from_device, is_cuda_array, require_cuda, resolve_backend, to_device
 from .._core.validation import check_sample_rate
 from .._core.errors import ParameterError
-from .._core.rng import check_rng, derive_key, resolve_key
+from .._core.rng import as_generator, check_rng, derive_key, resolve_key
 from .._design.noise import check_min_freq, design_bank, initial_state, run_bank
 from .._design.sections import design_sos
 from .._gpu import ops as dispatch
@@ -194,7 +194,7 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
         run = _run_cuda if where == "cuda" else _run_cpu
         return run(batch, None, params, sample_rate=sample_rate, band_order=band_order, threads=threads)
     key = resolve_key(rng)
-    gen = np.random.default_rng(derive_key(key, 1 << 32))
+    gen = as_generator(derive_key(key, 1 << 32))
     betas, noise_array = _noise_spec(noise, b, gen)
     params = {}
     if noise is not None:

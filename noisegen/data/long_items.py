@@ -26,7 +26,7 @@ import numpy as np
 
 from .._core.errors import NoisegenError, ParameterError
 from .._core.labels import about
-from .._core.rng import derive_key
+from .._core.rng import as_generator, derive_key
 from ..audio.blocks import FileBlocks
 from ..transforms.blockwise import apply_blockwise, blockwise_unsupported
 from ..transforms.shape import SignalShape
@@ -119,7 +119,7 @@ def long_chunks(stream, epoch, item, source, skip):
     """The chunks of a long item (see the module notes); ``skip`` of them were yielded already."""
     pipeline, sr = stream.pipeline, stream.sample_rate
     shape = (source.n,) if source.n_channels is None else (source.n_channels, source.n)
-    gen = np.random.default_rng(derive_key(stream._key, epoch, item))
+    gen = as_generator(derive_key(stream._key, epoch, item))
     params = pipeline.draw_params(SignalShape(shape, np.float32), sample_rate=sr, rng=gen)
     if blockwise_unsupported(pipeline, params, sample_rate=sr) is not None:
         yield from stream._chunks(epoch, item, load_whole(stream, item), skip)

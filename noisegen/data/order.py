@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core.rng import derive_key
+from .._core.rng import as_generator, derive_key
 
 __all__ = ["EpochOrder", "epoch_order"]
 
@@ -60,7 +60,7 @@ def epoch_order(items, key: int, epoch: int, shuffle: bool) -> EpochOrder:
     """
     groups = getattr(items, "groups", None)
     n = len(items)
-    rng = np.random.default_rng(derive_key(key, _ORDER_TAG, epoch)) if shuffle else None
+    rng = as_generator(derive_key(key, _ORDER_TAG, epoch)) if shuffle else None
     if groups is None:
         return EpochOrder(rng.permutation(n) if shuffle else np.arange(n))
     ranks = rng.permutation(len(groups)) if shuffle else np.arange(len(groups))
@@ -69,7 +69,7 @@ def epoch_order(items, key: int, epoch: int, shuffle: bool) -> EpochOrder:
         lo, hi = groups[g]
         idx = np.arange(lo, hi)
         if shuffle:
-            idx = np.random.default_rng(derive_key(key, _ORDER_TAG, epoch, int(g))).permutation(idx)
+            idx = as_generator(derive_key(key, _ORDER_TAG, epoch, int(g))).permutation(idx)
         parts.append(idx)
     sizes = np.array([len(p) for p in parts], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)

@@ -50,7 +50,7 @@ from .._core.labels import about
 from .._core.validation import MAX_SAMPLES, check_bool, check_choice, check_int, check_real, check_sample_rate
 from .._core.errors import ParameterError
 from .._core.backend import require_cuda
-from .._core.rng import derive_key, resolve_key
+from .._core.rng import as_generator, derive_key, resolve_key
 from ..transforms.base import Transform
 from ..transforms.target import check_target_mode
 from .._core.units import seconds_to_samples
@@ -343,7 +343,7 @@ class AugmentStream:
     def _augmented_length(self, epoch, item, n):
         if n == 0:
             return 0
-        gen = np.random.default_rng(derive_key(self._key, epoch, item))
+        gen = as_generator(derive_key(self._key, epoch, item))
         params = self.pipeline.draw_params(SignalShape((n,)), sample_rate=self.sample_rate, rng=gen)
         return self.pipeline.output_length(n, self.sample_rate, params)
 
@@ -404,10 +404,10 @@ class AugmentStream:
             return
         params, target = {}, None
         if not augment:  # device="cuda": draw the parameters only, the GPU applies them per batch
-            gen = np.random.default_rng(derive_key(self._key, epoch, item))
+            gen = as_generator(derive_key(self._key, epoch, item))
             params = {} if self.pipeline is None else self.pipeline.draw_params(None, sample_rate=self.sample_rate, rng=gen)
         elif self.pipeline is not None:
-            gen = np.random.default_rng(derive_key(self._key, epoch, item))
+            gen = as_generator(derive_key(self._key, epoch, item))
             with about(f"item {self._source(item)!r} of epoch {epoch}"):  # named in the pipeline's warnings
                 y = self.pipeline(y, sample_rate=self.sample_rate, rng=gen, return_target=self.target)
             y, target = y if self.target is not None else (y, None)

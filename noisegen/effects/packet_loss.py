@@ -34,7 +34,7 @@ import numpy as np
 
 from .._core.validation import check_audio, check_choice, check_real, check_sample_rate
 from .._core.errors import ParameterError
-from .._core.rng import resolve_key
+from .._core.rng import as_generator, resolve_key
 
 __all__ = ["packet_loss"]
 
@@ -90,7 +90,7 @@ def packet_loss(y, *, sample_rate, loss_rate, frame_ms=20.0, concealment="zeros"
     frame = max(1, int(round(min(frame_ms * sample_rate / 1000.0, 2.0**53))))  # (capped: 1e308 ms is not an int)
     if n == 0 or loss_rate == 0.0:
         return y.copy()
-    lost = loss_pattern(-(-n // frame), loss_rate, burst, np.random.default_rng(key))
+    lost = loss_pattern(-(-n // frame), loss_rate, burst, as_generator(key))
     fade = min(int(round(min(fade_ms * sample_rate / 1000.0, 2.0**53))), frame // 4)
     out = y.copy()
     rows = out.reshape(-1, n)
