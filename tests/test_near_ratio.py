@@ -10,7 +10,7 @@ import pytest
 from noisegen import pitch_shift
 from noisegen._design.ratios import (_NEAR_BOUNDS, NEAR_MAX_DRIFT, NEAR_MAX_ERROR, NEAR_MAX_PHASES, NearRatio,
                                      best_fraction, exact_ratio, near_ratio)
-from noisegen._design.resample import N_PHASES, PASSBAND, Plan, _cutoff_cell, cached_plan, kaiser_table
+from noisegen._design.resample import N_PHASES, PASSBAND, Plan, _cutoff_cell, cached_plan, kaiser_table, max_shift
 from noisegen._kernels.cpu import resample as cpu_kernels
 from noisegen.effects.resample import _apply
 from noisegen.effects.timescale_stream import LengthResampler, PitchShiftStream
@@ -113,3 +113,11 @@ def test_pitch_shift_through_a_near_ratio_streams_and_keeps_its_length(n, n_step
     parts = [stream.process(y[None, a : a + 1000]) for a in range(0, n, 1000)] + [stream.flush()]
     assert whole.shape == (n,)
     np.testing.assert_array_equal(np.concatenate(parts, axis=1)[0], whole)
+
+
+def test_max_shift_is_the_largest_shift_over_every_output():
+    for up in range(1, 70):
+        for down in range(1, 140):
+            k = np.arange(8 * up)
+            for half in (1, 8, 13, 61):
+                assert max_shift(up, down, half) == int(np.max(((k * down) // up + 1 - half) % 8)), (up, down, half)

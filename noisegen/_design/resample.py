@@ -22,7 +22,7 @@ from .._kernels.cpu import decimate as cpu_decimate
 from .._kernels.cpu import interpolate as cpu_interpolate
 from .._kernels.cpu import resample as cpu_kernels
 from .folded import INTERPOLATOR_HALVES, folded_chains, interpolation_folds, interpolation_rows
-from .ratios import NearRatio
+from .ratios import NearRatio, exact_ratio
 
 _SOURCE = source_digest(__file__)  # designs cached on disk are redone when this file changes
 
@@ -185,6 +185,8 @@ def max_shift(up: int, down: int, half: int) -> int:
     """Largest shift ``a = (floor(k down / up) + 1 - half) mod 8`` of an output's first tap over
     all outputs ``k`` (it repeats every ``8 up`` outputs); the rational kernel's windows start
     ``a`` inputs early, on a multiple of 8."""
+    if math.gcd(down, 8 * up) <= up:  # k down mod 8 up meets every stretch of `up`: every remainder
+        return 7
     k = np.arange(8 * up)
     return int(np.max(((k * down) // up + 1 - half) % 8))
 
@@ -299,8 +301,7 @@ def _polyphase_ok(table, r: float) -> bool:
     n_fft = 1 << int(math.ceil(math.log2(16 * len(proto))))
     mag = np.abs(np.fft.rfft(proto, n_fft))  # DC gain up (one tap per phase)
     f = np.fft.rfftfreq(n_fft) * up  # units of the input rate
-    passband = mag[f <= 0.45 * r] / up
-    stopband = mag[f >= 0.5 * r] / up
+    passband, stopband = mag[f <= 0.45 * r] / up, mag[f >= 0.5 * r] / up
     return bool(np.max(np.abs(passband - 1.0)) <= EQUIRIPPLE_RIPPLE and np.max(stopband) <= 10 ** (-83 / 20))
 
 
@@ -373,12 +374,8 @@ class Plan:
     def __init__(self, ratio, dtype):
         # ratio: output samples per input sample, a Fraction (exact) or a float.
         dtype = np.dtype(dtype)
-        frac = Fraction(ratio) if not isinstance(ratio, Fraction) else ratio
-        if isinstance(ratio, float):
-            approx = frac.limit_denominator(MAX_RATIONAL_PHASES)
-            if abs(float(approx) - ratio) <= 1e-12 * ratio:
-                frac = approx
-        self.rational = frac.numerator <= MAX_RATIONAL_PHASES
+        frac = ratio if isinstance(ratio, Fraction) else exact_ratio(ratio) if isinstance(ratio, float) else Fraction(ratio)
+        self.rational = isinstance(frac, Fraction) and frac.numerator <= MAX_RATIONAL_PHASES
         self.fold = None  # folded_chains of an integer decimator
         self.fold_up = None  # interpolation_folds of the 2x interpolator
         scale = min(1.0, float(frac))
@@ -403,13 +400,14 @@ class Plan:
             scale = _cutoff_cell(scale)
             self.spec, self.table = kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * scale, scale, dtype.char)
         self.half = self.spec.half
-        # Rational ratios read windows that start up to 7 inputs early on a 32-byte
-        # boundary, through rows with 8 zeros before their taps; a window is the taps
-        # after the largest shift any output needs, in whole 8-float vectors.
+        # Rational ratios read windows that start up to 7 inputs early on a 32-byte boundary, through rows
+        # with 8 zeros before their taps; a window: the taps after the largest shift, in whole 8-float vectors.
         self.padded = None
         width = self.table.shape[1]  # inputs read from the first tap (interpolated tables)
         if self.rational:
-            row_len = int(np.flatnonzero(np.any(self.table != 0, axis=0))[-1]) + 1
+            row_len = self.table.shape[1]  # up to the last column holding a tap (one column looked at, mostly)
+            while row_len > 1 and not self.table[:, row_len - 1].any():
+                row_len -= 1
             width = window_width(row_len, self.up, self.down, self.half)
             self.padded = np.zeros((self.table.shape[0], width + 8), dtype=self.table.dtype)
             self.padded[:, 8 : 8 + row_len] = self.table[:, :row_len]
