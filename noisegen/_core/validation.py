@@ -308,9 +308,9 @@ def check_finite_output(out, what: str, *, y=None, total=None):
     ``what`` names the argument, e.g. ``"gain_db=120"``; ``y`` (the input)
     adds its peak to the message. Returns ``out``.
     """
-    if total is None:
+    if total is None:  # in out's dtype (float32 sums 2x sooner); a sum that overflows only costs the look below
         with np.errstate(over="ignore", invalid="ignore"):
-            total = float(np.sum(out, dtype=np.float64)) if np.size(out) else 0.0
+            total = float(np.sum(out)) if np.size(out) else 0.0
     if math.isfinite(total) or np.isfinite(out).all():
         return out
     dtype = np.asarray(out).dtype

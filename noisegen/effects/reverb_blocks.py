@@ -31,7 +31,7 @@ def partition(m: int) -> int:
     """Block length of the partition for an ``m``-sample RIR: ``P - m + 1`` for ``P`` the power of two
     >= ``5 m`` and >= 65536, so that each block's full convolution is exactly one ``P``-point FFT
     (pocketfft's fastest length; a power-of-two block would need ``P + m - 1`` points)."""
-    p = max(MIN_BLOCK, 1 << int(np.ceil(np.log2(max(5 * int(m), 1)))))
+    p = max(MIN_BLOCK, 1 << (max(5 * int(m), 1) - 1).bit_length())  # the power of two >= 5 m, in integers
     return p - int(m) + 1
 
 
