@@ -43,6 +43,15 @@ _POOL = 4
 
 
 @exact_kernel
+def _hashmix(value, h, mult):
+    """``(hashed value, next h)``: SeedSequence's ``hashmix`` of a 32-bit word (``mult``: the pool's or the output's)."""
+    v = (value ^ h) & _LOW32
+    h = (h * mult) & _LOW32
+    v = (v * h) & _LOW32
+    return v ^ (v >> _SHIFT), h
+
+
+@exact_kernel
 def _hashed_words(entropy, n_words, n_out, wide):
     """``SeedSequence(...).generate_state(n_out, np.uint64 if wide else np.uint32)`` (as uint64) for
     the assembled entropy ``entropy[:n_words]``: the pool mixed as numpy mixes it
@@ -50,35 +59,18 @@ def _hashed_words(entropy, n_words, n_out, wide):
     the words, little-endian, as numpy does."""
     pool = np.zeros(_POOL, np.uint64)
     h = _INIT_A
-    for i in range(_POOL):  # hashmix of each entropy word (0 past the end) into the pool
-        v = ((entropy[i] if i < n_words else np.uint64(0)) ^ h) & _LOW32
-        h = (h * _MULT_A) & _LOW32
-        v = (v * h) & _LOW32
-        pool[i] = v ^ (v >> _SHIFT)
-    for src in range(_POOL):  # each pool word hashed into every other
+    for i in range(_POOL):  # each entropy word (0 past the end) hashed into the pool
+        pool[i], h = _hashmix(entropy[i] if i < n_words else np.uint64(0), h, _MULT_A)
+    for src in range(max(n_words, _POOL)):  # each pool word into every other, then the entropy past the pool
         for dst in range(_POOL):
             if src != dst:
-                v = (pool[src] ^ h) & _LOW32
-                h = (h * _MULT_A) & _LOW32
-                v = (v * h) & _LOW32
-                v ^= v >> _SHIFT
+                v, h = _hashmix(pool[src] if src < _POOL else entropy[src], h, _MULT_A)
                 m = (_MIX_L * pool[dst] - _MIX_R * v) & _LOW32
                 pool[dst] = m ^ (m >> _SHIFT)
-    for src in range(_POOL, n_words):  # entropy beyond the pool's size
-        for dst in range(_POOL):
-            v = (entropy[src] ^ h) & _LOW32
-            h = (h * _MULT_A) & _LOW32
-            v = (v * h) & _LOW32
-            v ^= v >> _SHIFT
-            m = (_MIX_L * pool[dst] - _MIX_R * v) & _LOW32
-            pool[dst] = m ^ (m >> _SHIFT)
     out = np.zeros(n_out, np.uint64)
     h = _INIT_B
     for i in range(n_out * 2 if wide else n_out):
-        v = (pool[i % _POOL] ^ h) & _LOW32
-        h = (h * _MULT_B) & _LOW32
-        v = (v * h) & _LOW32
-        v ^= v >> _SHIFT
+        v, h = _hashmix(pool[i % _POOL], h, _MULT_B)
         if wide:
             out[i >> 1] |= v << np.uint64(32 * (i & 1))
         else:
