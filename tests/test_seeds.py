@@ -44,6 +44,8 @@ def test_a_generator_from_an_int_behaves_as_numpys_in_every_way():
     assert np.array_equal(ours.standard_normal(100), numpys.standard_normal(100))
     assert [g.random() for g in ours.spawn(3)] == [g.random() for g in numpys.spawn(3)]
     assert ours.bit_generator.seed_seq.entropy == 12345
+    assert repr(ours.bit_generator.seed_seq) == repr(numpys.bit_generator.seed_seq)
+    assert ours.bit_generator.jumped().state == numpys.bit_generator.jumped().state
     assert ours.bit_generator.seed_seq.n_children_spawned == 3
     for twin in (pickle.loads(pickle.dumps(ours)), copy.deepcopy(ours)):
         assert twin.random() == numpys.random()

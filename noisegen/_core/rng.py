@@ -132,6 +132,9 @@ class _KeySeed(ISpawnableSeedSequence):
     def spawn(self, n_children):
         return self._seq().spawn(n_children)
 
+    def __repr__(self):
+        return repr(self._seq())
+
     def __getattr__(self, name):  # only for names not found on the stand-in itself
         if name.startswith("_"):  # (unpickling asks before __init__ has run)
             raise AttributeError(name)
