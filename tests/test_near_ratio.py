@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from noisegen import pitch_shift
-from noisegen._design.ratios import (_NEAR_BOUNDS, NEAR_MAX_DRIFT, NEAR_MAX_ERROR, NEAR_MAX_PHASES, NearRatio,
+from noisegen._design.ratios import (_NEAR_BOUNDS, NEAR_MAX_DRIFT, NEAR_MAX_ERROR, NEAR_MAX_PHASES,
+                                     NEAR_OUTPUTS_PER_PHASE, NEAR_SHORT_PHASES, NearRatio,
                                      best_fraction, exact_ratio, near_ratio)
 from noisegen._design.resample import N_PHASES, PASSBAND, Plan, _cutoff_cell, cached_plan, kaiser_table, max_shift
 from noisegen._kernels.cpu import resample as cpu_kernels
@@ -32,16 +33,17 @@ def test_near_ratio_takes_the_fewest_phases_within_the_bounds(n_steps, n_out):
     ratio = 2.0 ** (-n_steps / 12)  # outputs per input, as pitch_shift resamples
     step = 1.0 / ratio
     near = near_ratio(ratio, n_out)
+    most = NEAR_MAX_PHASES if n_out >= NEAR_OUTPUTS_PER_PHASE * NEAR_MAX_PHASES else NEAR_SHORT_PHASES
     if isinstance(near, NearRatio):
-        assert near.numerator <= NEAR_MAX_PHASES
+        assert near.numerator <= most
         assert _within(Fraction(near.denominator, near.numerator), step, n_out)
         for bound in _NEAR_BOUNDS:  # every smaller table misses a bound
             if bound < near.numerator:
                 assert not _within(Fraction(step).limit_denominator(bound), step, n_out)
         assert Plan(near, np.float32).rational
-    else:  # no fraction of at most NEAR_MAX_PHASES phases: the interpolating kernel, as before
+    else:  # no fraction of at most `most` phases: the interpolating kernel, as before
         assert near == ratio and isinstance(near, float)
-        assert not _within(Fraction(step).limit_denominator(NEAR_MAX_PHASES), step, n_out)
+        assert not _within(Fraction(step).limit_denominator(most), step, n_out)
         assert not Plan(near, np.float32).rational
 
 
@@ -71,20 +73,25 @@ def test_near_plan_weighs_as_the_interpolating_kernel_at_the_same_instants(dtype
     j / up: its outputs are the interpolating kernel's at the instants k * down / up."""
     ratio = 2.0 ** (-n_steps / 12)
     x = np.random.default_rng(5).standard_normal((2, 3001)).astype(dtype)
-    n_out = int(x.shape[1] * ratio)
+    _check_near_plan(x, ratio, int(x.shape[1] * ratio), tol)
+
+
+def _check_near_plan(x, ratio, n_out, tol):
     near = near_ratio(ratio, n_out)
     assert isinstance(near, NearRatio)
+    dtype = x.dtype
     cell = _cutoff_cell(min(1.0, float(near)))
     spec, table = kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * cell, cell, np.dtype(dtype).char)
     lead = -(-(spec.half + 7) // 8) * 8
-    xp = np.zeros((2, lead + x.shape[1] + 2 * table.shape[1] + 16), dtype)
+    xp = np.zeros((x.shape[0], lead + x.shape[1] + 2 * table.shape[1] + 16), dtype)
     xp[:, lead : lead + x.shape[1]] = x
-    reference = np.empty((2, n_out), dtype)
+    reference = np.empty((x.shape[0], n_out), dtype)
     cpu_kernels.resample_interp(xp, -lead, 0, near.denominator / near.numerator, spec.half, N_PHASES, table,
                                 reference)
     out = _apply(x, near, n_out)
     assert out.dtype == dtype and cached_plan(near, np.dtype(dtype).char).half == spec.half
     np.testing.assert_allclose(out, reference, rtol=0, atol=tol * np.max(np.abs(reference)))
+    return near
 
 
 @pytest.mark.parametrize("chunks", [[1] * 40 + [2000], [64, 65, 1000, 1001], [3001]])
@@ -121,3 +128,22 @@ def test_max_shift_is_the_largest_shift_over_every_output():
             k = np.arange(8 * up)
             for half in (1, 8, 13, 61):
                 assert max_shift(up, down, half) == int(np.max(((k * down) // up + 1 - half) % 8)), (up, down, half)
+
+
+def test_tables_of_more_than_512_phases_only_for_clips_that_pay_them_back():
+    rng = np.random.default_rng(11)
+    shifts = 2.0 ** (rng.uniform(-4, 4, 300) / 12)
+    for n_out in (16000, 64000, 65535):  # never more than 512 phases below 64 outputs per phase of 1024
+        assert all(isinstance(r, float) or r.numerator <= NEAR_SHORT_PHASES for r in (near_ratio(s, n_out) for s in shifts))
+    long = [near_ratio(s, 30 * 16000) for s in shifts]  # 30 s: most shifts now find a table
+    assert any(not isinstance(r, float) and r.numerator > NEAR_SHORT_PHASES for r in long)
+    assert np.mean([not isinstance(r, float) for r in long]) > 0.85
+
+
+def test_a_1024_phase_table_weighs_as_the_interpolating_kernel():
+    """A 5 s clip whose shift needs more than 512 phases: the same blended rows, the same outputs."""
+    n_out = 80000
+    ratio = next(r for r in 2.0 ** (np.linspace(-4, 4, 401) / 12)
+                 if not isinstance(near_ratio(r, n_out), float) and near_ratio(r, n_out).numerator > NEAR_SHORT_PHASES)
+    x = np.random.default_rng(9).standard_normal((1, int(n_out / ratio) + 1)).astype(np.float32)
+    assert _check_near_plan(x, ratio, n_out, 2e-6).numerator > NEAR_SHORT_PHASES

@@ -21,14 +21,19 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-#: Most phases (table rows) of a :class:`NearRatio`: 512 rows of ~140 float32 taps stay in L2.
-NEAR_MAX_PHASES = 512
+#: Most phases (table rows) of a :class:`NearRatio`: 1024 rows of ~140 float32 taps (~0.6 MB) stay in L2.
+NEAR_MAX_PHASES = 1024
+#: Most phases of a :class:`NearRatio` for a clip of any length; more need :data:`NEAR_OUTPUTS_PER_PHASE`
+#: outputs per phase (a row costs ~0.25 us to blend, the interpolating kernel's second dot product
+#: ~8 ns an output: the table is paid back twice over; 1024 phases from 4.1 s at 16 kHz).
+NEAR_SHORT_PHASES = 512
+NEAR_OUTPUTS_PER_PHASE = 64
 #: Largest shift of an output instant (input samples) a :class:`NearRatio` may make over a clip.
 NEAR_MAX_DRIFT = 2.0
 #: Largest relative error of a :class:`NearRatio`'s step (5e-5: 0.09 cents of pitch), binding on
 #: clips shorter than ``NEAR_MAX_DRIFT / NEAR_MAX_ERROR`` outputs (40,000).
 NEAR_MAX_ERROR = 5e-5
-_NEAR_BOUNDS = (16, 32, 64, 128, 256, NEAR_MAX_PHASES)
+_NEAR_BOUNDS = (16, 32, 64, 128, 256, NEAR_SHORT_PHASES, NEAR_MAX_PHASES)
 
 
 class NearRatio(Fraction):
@@ -76,7 +81,8 @@ def near_ratio(ratio, n_out: int):
     as it is; a float as the :class:`NearRatio` with the fewest phases whose instants ``k * down / up``
     stay within :data:`NEAR_MAX_DRIFT` input samples of ``k / ratio`` for every ``k < n_out``
     and whose step ``down / up`` is within :data:`NEAR_MAX_ERROR` of ``1 / ratio`` (relative),
-    or the float itself when none has at most :data:`NEAR_MAX_PHASES` phases.
+    or the float itself when none has at most :data:`NEAR_SHORT_PHASES` phases (or, for a clip of
+    at least :data:`NEAR_OUTPUTS_PER_PHASE` outputs per phase, :data:`NEAR_MAX_PHASES`).
 
     Examples
     --------
@@ -90,6 +96,8 @@ def near_ratio(ratio, n_out: int):
     step = 1.0 / ratio  # inputs per output
     allowed = min(NEAR_MAX_DRIFT / max(n_out, 1), NEAR_MAX_ERROR * step)
     for bound in _NEAR_BOUNDS:
+        if bound > NEAR_SHORT_PHASES and n_out < NEAR_OUTPUTS_PER_PHASE * bound:
+            break  # the table would cost more than the kernel it saves
         p, q = best_fraction(step, bound)  # best approximation with at most `bound` phases
         if abs(p / q - step) <= allowed:
             return NearRatio(q, p)

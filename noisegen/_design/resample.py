@@ -483,7 +483,7 @@ def cached_plan(ratio, dtype_char):
     return _float_plan(ratio, dtype_char)
 
 
-@lru_cache(maxsize=8)  # random pitch shifts rarely meet one twice; a plan holds up to ~0.6 MB
+@lru_cache(maxsize=8)  # random pitch shifts rarely meet one twice; a plan holds up to ~1.2 MB
 def _near_plan(up, down, dtype_char):
     return Plan(NearRatio(up, down), np.dtype(dtype_char))
 

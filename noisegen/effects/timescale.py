@@ -296,9 +296,9 @@ def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, guide=None, back
 
     The pitch ratio ``r = 2 ** (n_steps / bins_per_octave)`` comes from
     resampling by ``1 / r`` (band-limited; an irrational ``r`` by the nearest
-    fraction of at most 512 phases that moves no output instant by more than
-    two input samples over the clip and the pitch by at most 0.09 cents, when
-    there is one, see :mod:`noisegen._design.ratios`); a WSOLA time
+    fraction of at most 512 phases, 1024 from 65,536 outputs on, that moves no
+    output instant by more than two input samples over the clip and the pitch
+    by at most 0.09 cents, when there is one, see :mod:`noisegen._design.ratios`); a WSOLA time
     stretch restores the length. The stretch runs after the resampling when
     pitching up and before it when pitching down, so the resampler always
     produces the fewer samples.
