@@ -147,3 +147,30 @@ def test_a_1024_phase_table_weighs_as_the_interpolating_kernel():
                  if not isinstance(near_ratio(r, n_out), float) and near_ratio(r, n_out).numerator > NEAR_SHORT_PHASES)
     x = np.random.default_rng(9).standard_normal((1, int(n_out / ratio) + 1)).astype(np.float32)
     assert _check_near_plan(x, ratio, n_out, 2e-6).numerator > NEAR_SHORT_PHASES
+
+
+@pytest.mark.parametrize("chunks", [[7] * 30 + [79790], [40000, 40001], [80001]])
+def test_a_1024_phase_table_streams_bit_for_bit(chunks):
+    n_out = 80000
+    ratio = next(r for r in 2.0 ** (np.linspace(-4, 4, 401) / 12)
+                 if not isinstance(near_ratio(r, n_out), float) and near_ratio(r, n_out).numerator > NEAR_SHORT_PHASES)
+    x = np.random.default_rng(8).standard_normal((1, sum(chunks))).astype(np.float32)
+    near = near_ratio(ratio, n_out)
+    stream, parts, at = LengthResampler(near, n_out), [], 0
+    for c in chunks:
+        parts.append(stream.process(x[:, at : at + c]))
+        at += c
+    parts.append(stream.flush())
+    np.testing.assert_array_equal(np.concatenate(parts, axis=1), _apply(x, near, n_out))
+
+
+@pytest.mark.parametrize("ratio", [Fraction(9, 10), Fraction(11, 10), NearRatio(49, 55)])
+@pytest.mark.parametrize("n_in", [1, 500, 3000])
+def test_a_stream_fed_fewer_inputs_than_its_length_reads_zeros_past_them(ratio, n_in):
+    """flush() pads with zeros through the last input the last output reads (it used to pad a
+    fixed few, and the outputs past them read past the buffer)."""
+    n_out = 4000
+    x = np.random.default_rng(4).standard_normal((1, n_in)).astype(np.float32)
+    stream = LengthResampler(ratio, n_out)
+    got = np.concatenate([stream.process(x), stream.flush()], axis=1)
+    np.testing.assert_array_equal(got, _apply(x, ratio, n_out))

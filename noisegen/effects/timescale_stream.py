@@ -90,15 +90,14 @@ class LengthResampler:
 
     def flush(self):
         """The remaining outputs (the input is zero past its end), up to ``n_out`` in all."""
-        pad = np.zeros((self._buf.shape[0], self._plan.reach + 2), dtype=self._buf.dtype)
+        plan = self._plan
+        # zeros through the last input the last output reads: a stream fed fewer inputs than
+        # n_out / ratio reads zeros there, as the one-shot resampler does, never past the buffer
+        need = plan.index(max(self.n_out - 1, 0)) + plan.reach - self._n_in
+        pad = np.zeros((self._buf.shape[0], max(plan.reach, need) + 2), dtype=self._buf.dtype)
         self._buf = _aligned_concat([self._buf[:, : self._filled], pad])
         self._filled += pad.shape[1]
-        out = self._emit(self.n_out)
-        while self._k < self.n_out:  # outputs that read past the padding: more zeros
-            self._buf = _aligned_concat([self._buf[:, : self._filled], np.zeros_like(pad)])
-            self._filled += pad.shape[1]
-            out = np.concatenate([out, self._emit(self.n_out)], axis=1)
-        return out
+        return self._emit(self.n_out)
 
 
 def speed_stream(n: int, factor: float) -> LengthResampler:
