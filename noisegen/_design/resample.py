@@ -374,8 +374,9 @@ class Plan:
     def __init__(self, ratio, dtype):
         # ratio: output samples per input sample, a Fraction (exact) or a float.
         dtype = np.dtype(dtype)
-        frac = ratio if isinstance(ratio, Fraction) else exact_ratio(ratio) if isinstance(ratio, float) else Fraction(ratio)
-        self.rational = isinstance(frac, Fraction) and frac.numerator <= MAX_RATIONAL_PHASES
+        # a float: its small exact fraction when it is one (0.9 -> 9/10), else its exact binary value
+        frac = Fraction(exact_ratio(ratio) if isinstance(ratio, float) else ratio)
+        self.rational = frac.numerator <= MAX_RATIONAL_PHASES
         self.fold = None  # folded_chains of an integer decimator
         self.fold_up = None  # interpolation_folds of the 2x interpolator
         scale = min(1.0, float(frac))
