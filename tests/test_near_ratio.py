@@ -73,12 +73,15 @@ def test_near_plan_weighs_as_the_interpolating_kernel_at_the_same_instants(dtype
     j / up: its outputs are the interpolating kernel's at the instants k * down / up."""
     ratio = 2.0 ** (-n_steps / 12)
     x = np.random.default_rng(5).standard_normal((2, 3001)).astype(dtype)
-    _check_near_plan(x, ratio, int(x.shape[1] * ratio), tol)
+    near, out, reference, same_half = _near_and_interpolated(x, ratio, int(x.shape[1] * ratio))
+    assert isinstance(near, NearRatio) and out.dtype == dtype and same_half
+    np.testing.assert_allclose(out, reference, rtol=0, atol=tol * np.max(np.abs(reference)))
 
 
-def _check_near_plan(x, ratio, n_out, tol):
+def _near_and_interpolated(x, ratio, n_out):
+    """``(near ratio, its output, the interpolating kernel's output at its instants, whether its
+    plan has the interpolated table's half-width)`` for ``x`` resampled to ``n_out`` samples."""
     near = near_ratio(ratio, n_out)
-    assert isinstance(near, NearRatio)
     dtype = x.dtype
     cell = _cutoff_cell(min(1.0, float(near)))
     spec, table = kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * cell, cell, np.dtype(dtype).char)
@@ -86,12 +89,10 @@ def _check_near_plan(x, ratio, n_out, tol):
     xp = np.zeros((x.shape[0], lead + x.shape[1] + 2 * table.shape[1] + 16), dtype)
     xp[:, lead : lead + x.shape[1]] = x
     reference = np.empty((x.shape[0], n_out), dtype)
-    cpu_kernels.resample_interp(xp, -lead, 0, near.denominator / near.numerator, spec.half, N_PHASES, table,
-                                reference)
-    out = _apply(x, near, n_out)
-    assert out.dtype == dtype and cached_plan(near, np.dtype(dtype).char).half == spec.half
-    np.testing.assert_allclose(out, reference, rtol=0, atol=tol * np.max(np.abs(reference)))
-    return near
+    cpu_kernels.resample_interp(xp, -lead, 0, float(near.denominator) / near.numerator, spec.half, N_PHASES,
+                                table, reference)
+    same_half = cached_plan(near, np.dtype(dtype).char).half == spec.half
+    return near, _apply(x, near, n_out), reference, same_half
 
 
 @pytest.mark.parametrize("chunks", [[1] * 40 + [2000], [64, 65, 1000, 1001], [3001]])
@@ -147,7 +148,9 @@ def test_a_1024_phase_table_weighs_as_the_interpolating_kernel():
     ratio = next(r for r in 2.0 ** (np.linspace(-4, 4, 401) / 12)
                  if not isinstance(near_ratio(r, n_out), float) and near_ratio(r, n_out).numerator > NEAR_SHORT_PHASES)
     x = np.random.default_rng(9).standard_normal((1, int(n_out / ratio) + 1)).astype(np.float32)
-    assert _check_near_plan(x, ratio, n_out, 2e-6).numerator > NEAR_SHORT_PHASES
+    near, out, reference, same_half = _near_and_interpolated(x, ratio, n_out)
+    assert isinstance(near, NearRatio) and near.numerator > NEAR_SHORT_PHASES and same_half
+    np.testing.assert_allclose(out, reference, rtol=0, atol=2e-6 * np.max(np.abs(reference)))
 
 
 @pytest.mark.parametrize("chunks", [[7] * 30 + [79790], [40000, 40001], [80001]])

@@ -21,6 +21,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+#: Largest ``up`` (after gcd reduction) a plan handles with one exact row per phase, and the
+#: largest denominator :func:`exact_ratio` tries (the two have always been one bound).
+MAX_RATIONAL_PHASES = 1024
 #: Most phases (table rows) of a :class:`NearRatio`: 1024 rows of ~140 float32 taps (~0.6 MB) stay in L2.
 NEAR_MAX_PHASES = 1024
 #: Most phases of a :class:`NearRatio` for a clip of any length; more need :data:`NEAR_OUTPUTS_PER_PHASE`
@@ -67,7 +70,7 @@ def best_fraction(value: float, max_denominator: int) -> tuple[int, int]:
 
 def exact_ratio(value: float):
     """``value`` as a small exact fraction when it is one (0.9 -> 9/10), else the float."""
-    p, q = best_fraction(value, 1024)
+    p, q = best_fraction(value, MAX_RATIONAL_PHASES)
     return Fraction(p, q) if abs(p / q - value) <= 1e-12 * value else value
 
 

@@ -22,7 +22,7 @@ from .._kernels.cpu import decimate as cpu_decimate
 from .._kernels.cpu import interpolate as cpu_interpolate
 from .._kernels.cpu import resample as cpu_kernels
 from .folded import INTERPOLATOR_HALVES, folded_chains, interpolation_folds, interpolation_rows
-from .ratios import NearRatio, exact_ratio
+from .ratios import MAX_RATIONAL_PHASES, NearRatio, exact_ratio
 
 _SOURCE = source_digest(__file__)  # designs cached on disk are redone when this file changes
 
@@ -336,8 +336,6 @@ def decimation_table(down: int, dtype_char: str):
 
 # ----------------------------------------------------------------------------- plans
 
-#: Largest ``up`` (after gcd reduction) handled with one exact row per phase.
-MAX_RATIONAL_PHASES = 1024
 #: Phases of the interpolated table used for every other ratio.
 N_PHASES = 256
 #: Cut-off grid (steps per octave) of the interpolated tables when downsampling.
