@@ -210,6 +210,21 @@ def test_streams_equal_the_effects_exactly(n):
             np.testing.assert_array_equal(out, noisegen.pitch_shift(y, n_steps=steps, sample_rate=SR))
 
 
+@pytest.mark.parametrize("rate", [0.8, 1.0, 1.25])
+def test_stretch_stream_reads_missing_input_as_zeros_and_refuses_extra_input(rate):
+    n = 3000
+    y = _signal((1, n))
+    for fed in (0, 1, 1000, 2999):  # fewer than declared: the rest is zeros, as in one pass
+        s = WsolaStream(n, round(n / rate), SR, y.dtype)
+        out = np.concatenate([s.process(np.ascontiguousarray(y[:, :fed])), s.flush()], axis=1)
+        padded = np.concatenate([y[:, :fed], np.zeros((1, n - fed), y.dtype)], axis=1)
+        np.testing.assert_array_equal(out, noisegen.time_stretch(padded, rate=rate, sample_rate=SR))
+    s = WsolaStream(n, round(n / rate), SR, y.dtype)
+    s.process(y[:, :2000])
+    with pytest.raises(ParameterError, match="n_in=3000 samples was fed 3001"):
+        s.process(y[:, :1001])
+
+
 def test_stretch_of_a_signal_out_of_range_refuses_to_stream():
     y = _signal((2000,)) * np.float32(2.0**-70)
     s = WsolaStream(2000, 1700, SR, np.float32)

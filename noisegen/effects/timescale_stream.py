@@ -148,6 +148,7 @@ class WsolaStream:
         self._carry = None   # overlap-add of frame self._k - 1 into output columns [k hop, (k + 1) hop)
         self._peak = 0.0
         self._sent = 0       # output samples returned so far
+        self._fed = 0        # input samples taken so far (at most n_in)
 
     def _ideal(self, k):
         return self.pad + int(math.floor(k * self.step + 0.5))
@@ -211,7 +212,14 @@ class WsolaStream:
             self._origin += cut
 
     def process(self, block):
-        """Feed the next ``(rows, n)`` block; return the output samples now final."""
+        """Feed the next ``(rows, n)`` block; return the output samples now final.
+
+        Raises ParameterError when the blocks add up to more than ``n_in`` samples
+        (the frames' positions were set by ``n_in``; fewer are read as zeros after them).
+        """
+        self._fed += block.shape[1]
+        if self._fed > self.n_in:
+            raise ParameterError(f"a time stretch stream declared for n_in={self.n_in} samples was fed {self._fed}")
         if self.passthrough:
             return self._pass(block)
         self._append(block)
@@ -231,7 +239,8 @@ class WsolaStream:
     def flush(self):
         """The remaining output samples (after at least one :meth:`process`, maybe of an empty block)."""
         if self.passthrough:
-            return np.zeros((self._rows, 0 if self.n_out == self.n_in else self.n_out), self.dtype)
+            missing = self.n_in - self._fed  # zeros for input never fed, as in the other paths
+            return np.zeros((self._rows, missing if self.n_out == self.n_in else self.n_out), self.dtype)
         end = self._origin + self._x.shape[1]
         self._append(np.zeros((self._x.shape[0], self.total - end), self.dtype))
         out = self._place(self.n_frames, last=True)
