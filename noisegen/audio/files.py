@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import stat
+import warnings
 
-from .._core.errors import ParameterError
+from .._core.errors import NoisegenWarning, ParameterError
 from .._core.validation import check_path
 
 __all__ = ["AUDIO_EXTENSIONS", "audio_files", "scan_audio_files", "is_audio_name", "file_kind", "open_regular"]
@@ -39,11 +40,16 @@ def scan_audio_files(folder) -> tuple[list[str], list[tuple[str, str]]]:
         Regular audio files, joined onto ``folder``, sorted.
     odd : list of (str, str)
         Audio names that are not regular files (FIFO, socket, device,
-        dangling symlink), never opened, with the reason; sorted.
+        dangling symlink), never opened, and folders that could not be
+        listed (``folder`` itself included), with the reason; sorted.
     """
     root = check_path(folder, "folder")
     found, odd = [], []
-    for here, dirs, files in os.walk(root):
+
+    def unlisted(exc):  # os.walk would skip an unreadable folder without a word
+        odd.append((exc.filename or root, f"a folder that cannot be read ({exc.strerror or exc})"))
+
+    for here, dirs, files in os.walk(root, onerror=unlisted):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for path in (os.path.join(here, name) for name in files if is_audio_name(name)):
             try:
@@ -59,8 +65,15 @@ def scan_audio_files(folder) -> tuple[list[str], list[tuple[str, str]]]:
 
 
 def audio_files(folder) -> list[str]:
-    """The regular audio files under ``folder``, recursively, sorted (:func:`scan_audio_files`'s paths)."""
-    return scan_audio_files(folder)[0]
+    """The regular audio files under ``folder``, recursively, sorted (:func:`scan_audio_files`'s paths).
+
+    Warns (NoisegenWarning) once per folder that could not be read: its files are left out.
+    """
+    found, odd = scan_audio_files(folder)
+    for path, why in odd:
+        if why.startswith("a folder"):
+            warnings.warn(f"{path!r} is {why}: the audio files in it are left out", NoisegenWarning, stacklevel=2)
+    return found
 
 
 def file_kind(mode: int) -> str:

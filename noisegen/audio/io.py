@@ -28,6 +28,7 @@ from .claims import check_claimed_length
 from .flac import FlacFile, is_flac_name
 from .wav import WavFile, data_shortfall, is_wav_name, pcm16_wav
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
+from .._core.tempfiles import live
 from ..effects.resample import resample
 from .._kernels.cpu.pcm import to_pcm16
 
@@ -318,10 +319,11 @@ def write_atomically(path: str, write) -> None:
     except OSError as exc:
         raise OSError(exc.errno, f"cannot write into {folder!r}: {exc.strerror}") from None
     try:
-        with os.fdopen(fd, "w+b") as fh:
-            write(fh)
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
+        with live(tmp):  # (removed by a pool worker's SIGTERM handler too)
+            with os.fdopen(fd, "w+b") as fh:
+                write(fh)
+            os.chmod(tmp, _file_mode())
+            os.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)

@@ -66,6 +66,7 @@ from .._core.validation import check_int, check_real, check_sample_rate, show_va
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import about
 from .._core.rng import derive_key, resolve_key
+from .._core.tempfiles import sweeping
 from ..audio.io import load, save
 from ..transforms import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseResponse, Compose, Gain, SpeedPerturb,
                           Transform, load_pipeline)
@@ -275,11 +276,11 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
         raise ParameterError(f"pipeline must serialise to JSON for the manifest: {exc}") from None
     if not os.fspath(out_dir).strip():
         raise ParameterError("out_dir must not be empty (it would mean the current folder)")
-    out_dir = os.path.abspath(os.fspath(out_dir))
-    _check_out_dir(out_dir, in_real)
     settings = {"sample_rate": sample_rate, "format": fmt, "subtype": subtype, "overwrite": bool(overwrite),
                 "pipeline": pipeline_config,
                 "blockwise_min_s": check_real(blockwise_min_s, "blockwise_min_s", low=0.0)}
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    _check_out_dir(out_dir, in_real)  # (creates it: after every other check)
     with OutDirLock(out_dir, shard) as lock:
         for holder in lock.stale:
             warnings.warn(f"out_dir {out_dir!r} was locked by a run that did not finish ({holder}); "
@@ -291,7 +292,7 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
         else:
             plan = plan_shards(in_dir, out_dir, in_real, summary, settings, copies=copies, seed=seed,
                                shard_size=shard_size, pipeline_json=pipeline_json)
-        _prepare(pipeline, plan, sample_rate)
+        _prepare(pipeline, plan, sample_rate, summary, out_dir)
         _run(pipeline, plan, out_dir, summary, progress, engine, ray_address)
     summary.n_failed = len(summary.failures)
     summary.wall_s = time.perf_counter() - t0
@@ -312,22 +313,55 @@ def _check_output_format(output_format, shard_size, shard):
     return DEFAULT_SHARD_SIZE if shard_size is None else check_int(shard_size, "shard_size", low=1)
 
 
-def _prepare(pipeline, plan: Plan, sample_rate) -> None:
+def _prepare(pipeline, plan: Plan, sample_rate, summary: AugmentSummary, out_dir: str) -> None:
     """Load the pipeline's noise/RIR banks here, once, at every rate the inputs need.
 
     Forked workers then share them (copy on write) instead of each loading
     its own, and a bad noise or RIR file fails the run once, before the
-    first input, instead of failing every input.
+    first input, instead of failing every input. A rate the pipeline cannot
+    run at while others work (an input at 8 Hz: no noise resamples to it)
+    fails only the inputs at that rate, without the bank's warnings about
+    files that are fine at the other rates.
     """
     if not plan.tasks:
         return
+    per_input = sample_rate is None and plan.rates is None  # each task's rate is known
     rates = ({sample_rate} if sample_rate is not None else plan.rates if plan.rates is not None
              else {r for _, r in plan.estimate.values() if r})
+    refused = {}
     for rate in sorted(rates):
-        try:
-            pipeline.prepare(rate)
-        except ParameterError as exc:
-            raise ParameterError(f"pipeline: {' '.join(str(exc).split())}") from None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                pipeline.prepare(rate)
+            except ParameterError as exc:
+                refused[rate] = (" ".join(str(exc).split()), caught)
+                continue
+        _warn_again(caught)
+    if not refused:
+        return
+    if len(refused) == len(rates) or not per_input:
+        why, caught = refused[min(refused)]
+        _warn_again(caught)
+        raise ParameterError(f"pipeline: {why}")
+    kept = []
+    for task in plan.tasks:
+        rel, jobs = task[3], task[4]
+        rate = plan.estimate[rel][1]
+        if rate not in refused:
+            kept.append(task)
+            continue
+        for job in jobs:
+            rec = {"input": rel, "output": job["output"],
+                   "error": f"ParameterError: the pipeline cannot run at {rate} Hz: {refused[rate][0]}"}
+            _append_line(os.path.join(out_dir, FAILURES), rec)
+            summary.failures.append(rec)
+    plan.tasks[:] = kept
+
+
+def _warn_again(caught) -> None:
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _run(pipeline, plan: Plan, out_dir: str, summary: AugmentSummary, progress, engine="local",
@@ -359,15 +393,19 @@ def _run(pipeline, plan: Plan, out_dir: str, summary: AugmentSummary, progress, 
         bar.update(1, plan.estimate[rel][0])
 
     try:
-        if engine == "ray" and tasks:  # Ray tasks, collected in plan order
-            run_tasks(pipeline, tasks, out_dir, collect, summary, address=ray_address)
-        elif summary.workers == 1 or len(tasks) <= 1:
-            summary.workers = 1
-            _init_worker(pipeline)
-            for task in tasks:
-                collect(_process(task))
-        else:
-            _run_pool(pipeline, tasks, min(summary.workers, len(tasks)), collect)
+        with sweeping(plan.sweep):  # what a SIGTERM of the command line removes (_core.tempfiles)
+            if engine == "ray" and tasks:  # Ray tasks, collected in plan order
+                run_tasks(pipeline, tasks, out_dir, collect, summary, address=ray_address)
+            elif summary.workers == 1 or len(tasks) <= 1:
+                summary.workers = 1
+                _init_worker(pipeline)
+                for task in tasks:
+                    collect(_process(task))
+            else:
+                _run_pool(pipeline, tasks, min(summary.workers, len(tasks)), collect)
+    except KeyboardInterrupt:
+        plan.sweep()  # the workers are gone (the pool was terminated): their temporary files go too
+        raise
     finally:
         bar.close()
         if rewritten:  # --overwrite, or a changed input, gave outputs a second line: keep the last one
@@ -381,15 +419,16 @@ def _run_pool(pipeline, tasks, n_workers, collect) -> None:
     ctx = multiprocessing.get_context(method)
     # Ctrl-C goes to the whole process group. SIGINT stays blocked while the workers start
     # (they ignore it from their first instruction on) and reaches only the parent, which
-    # leaves the `with` block and so terminates the pool.
+    # leaves the `with` block and so terminates the pool; SIGTERM is blocked until a worker
+    # has its own handler (it would otherwise run the parent's).
     blocked = hasattr(signal, "pthread_sigmask")
     if blocked:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         pool = ctx.Pool(n_workers, initializer=_init_pool_worker, initargs=(pipeline,))
     finally:
         if blocked:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     with pool:
         for results in pool.imap_unordered(_process, tasks, chunksize=1):
             collect(results)

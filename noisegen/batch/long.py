@@ -24,6 +24,7 @@ import tempfile
 import numpy as np
 
 from .._core.errors import NoisegenError, ParameterError
+from .._core.tempfiles import live
 from ..audio.blocks import FileBlocks, save_blocks
 from ..audio.segment import resampled_length
 from ..transforms.blockwise import apply_blockwise, blockwise_unsupported
@@ -92,25 +93,27 @@ def render_long(pipeline, source, *, target, subtype, limit, seed=None, params=N
     rows = 1 if source.n_channels is None else source.n_channels
     folder = os.path.dirname(os.path.abspath(target))
     fd, spill = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(target) + ".", suffix=".f32")
-    try:
-        peak, n_out = 0.0, 0
+    with live(spill):  # (removed by a pool worker's SIGTERM handler too)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                for block in _output_blocks(pipeline, source, params):
-                    if block.shape[-1] == 0:
-                        continue
-                    if not np.all(np.isfinite(block)):
-                        raise ValueError("the pipeline produced non-finite samples")
-                    peak = max(peak, float(np.max(np.abs(block))))
-                    n_out += block.shape[-1]
-                    fh.write(np.ascontiguousarray(block.T if block.ndim == 2 else block, dtype=np.float32).tobytes())
-        except (ParameterError, NoisegenError):  # a stretch of a signal out of range, a file that changed
-            return None
-        scale = _peak_scale(peak, limit) if scale is None else scale
-        save_blocks(target, _spilled(spill, rows, source.n_channels, scale), sample_rate=source.sample_rate,
-                    n_channels=source.n_channels, subtype=subtype)
-    finally:
-        os.unlink(spill)
+            peak, n_out = 0.0, 0
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    for block in _output_blocks(pipeline, source, params):
+                        if block.shape[-1] == 0:
+                            continue
+                        if not np.all(np.isfinite(block)):
+                            raise ValueError("the pipeline produced non-finite samples")
+                        peak = max(peak, float(np.max(np.abs(block))))
+                        n_out += block.shape[-1]
+                        fh.write(np.ascontiguousarray(block.T if block.ndim == 2 else block,
+                                                      dtype=np.float32).tobytes())
+            except (ParameterError, NoisegenError):  # a stretch of a signal out of range, a file that changed
+                return None
+            scale = _peak_scale(peak, limit) if scale is None else scale
+            save_blocks(target, _spilled(spill, rows, source.n_channels, scale), sample_rate=source.sample_rate,
+                        n_channels=source.n_channels, subtype=subtype)
+        finally:
+            os.unlink(spill)
     return params, float(scale), n_out, rows
 
 

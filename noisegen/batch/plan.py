@@ -8,6 +8,7 @@ import os
 import re
 import warnings
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 from .._core.errors import NoisegenWarning, ParameterError
@@ -37,11 +38,12 @@ def _one_line(exc) -> str:
     return " ".join(text.split())
 
 
-# Temporary files left by a killed run: noisegen.save's ".<output>.<8 chars>.part", our
-# ".<output>.<pid>.cmp.<fmt>" (and the save temp of that). Group "base" is the output's name.
+# Temporary files left by a killed run: noisegen.save's ".<output>.<8 chars>.part", a long
+# input's spill ".<output>.<8 chars>.f32", our ".<output>.<pid>.cmp.<fmt>" (and the save temp or
+# spill of that). Group "base" is the output's name.
 _TMP_RE = re.compile(
     r"^\.+(?P<base>.+?\.aug\d+\.(?:wav|flac))"
-    r"\.(?:[a-z0-9_]{8}\.part|\d+\.cmp\.(?:wav|flac)(?:\.[a-z0-9_]{8}\.part)?)$"
+    r"\.(?:[a-z0-9_]{8}\.(?:part|f32)|\d+\.cmp\.(?:wav|flac)(?:\.[a-z0-9_]{8}\.(?:part|f32))?)$"
 )
 
 
@@ -53,6 +55,9 @@ def _discover(in_dir: str) -> tuple[list[str], list[tuple[str, str]]]:
     FIFO would block), reported as failures.
     """
     found, odd = scan_audio_files(in_dir)
+    for path, why in odd:
+        if os.path.realpath(path) == os.path.realpath(in_dir):
+            raise ParameterError(f"in_dir {in_dir!r} is {why}")
     rel = lambda path: Path(os.path.relpath(path, in_dir)).as_posix()  # noqa: E731
     return sorted(rel(p) for p in found), sorted((rel(p), why) for p, why in odd)
 
@@ -122,11 +127,18 @@ class Plan:
     estimate: dict  # input -> (seconds of audio to write, its sample rate or None)
     done: dict  # the manifest at the start, by output
     rates: set | None = None  # the inputs' sample rates, when estimate cannot say (tar shards)
+    sweep: Callable | None = None  # removes the temporary files of this plan's outputs (any process's)
 
 
 def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, pipeline_json) -> Plan:
     """Discover and shard the inputs, fingerprint them and find what is still to do."""
     found, odd = _discover(in_dir)
+    fmt, subtype, sample_rate = settings["format"], settings["subtype"], settings["sample_rate"]
+    # a.wav and a.flac in one folder would both write a.aug0.wav: the first in sorted order of
+    # all inputs keeps the name, so every shard decides alike (and the shards add up to one run)
+    owner: dict[str, str] = {}
+    for rel in found:
+        owner.setdefault(output_name(rel, 0, fmt), rel)
     inputs = [rel for rel in found if _in_shard(rel, shard)]
     summary.n_inputs = len(inputs)
     for rel, reason in odd:
@@ -138,9 +150,7 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
         _repair_tail(failures_path)
     _dedupe_manifest(out_dir)
     done = read_manifest(out_dir)
-    fmt, subtype, sample_rate = settings["format"], settings["subtype"], settings["sample_rate"]
     tasks, mine, estimate = [], set(), {}
-    owner: dict[str, str] = {}
     for rel in inputs:
         try:
             fingerprint = input_fingerprint(os.path.join(in_dir, rel))
@@ -150,13 +160,13 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
         jobs = []
         for k in range(copies):
             out_rel = output_name(rel, k, fmt)
-            mine.add(out_rel)
             summary.n_outputs += 1
-            if out_rel in owner:  # a.wav and a.flac in one folder: both would write a.aug0.wav
+            first = owner[output_name(rel, 0, fmt)]
+            if first != rel:  # (its temporary files are the other input's, maybe in another shard's run)
                 summary.failures.append({"input": rel, "output": out_rel,
-                                         "error": f"output name collides with that of {owner[out_rel]}"})
+                                         "error": f"output name collides with that of {first}"})
                 continue
-            owner[out_rel] = rel
+            mine.add(out_rel)
             s = output_seed(seed, rel, k)
             key = _job_key(s, pipeline_json, sample_rate, fmt, subtype)
             job = {"output": out_rel, "copy": k, "seed": s, "job": key, "replace": False}
@@ -173,6 +183,8 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
                 elif _complete(out_dir, line, key):
                     summary.n_skipped += 1
                     continue
+                elif line.get("job") == key:  # this job's own output, cut short or damaged since: redo it
+                    job["replace"] = True
             jobs.append(job)
         if jobs:
             header = probe_header(os.path.join(in_dir, rel))  # the worker needs no second look
@@ -188,7 +200,7 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
             _rewrite_jsonl(failures_path, kept)
     for f in summary.failures:
         _append_line(failures_path, f)
-    return Plan(tasks, estimate, done)
+    return Plan(tasks, estimate, done, sweep=lambda: _clean_temps(out_dir, mine))
 
 
 def _clean_temps(out_dir: str, mine: set[str]) -> int:

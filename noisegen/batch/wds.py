@@ -46,6 +46,7 @@ import tarfile
 from typing import NamedTuple
 
 from .._core.labels import about
+from .._core.tempfiles import live
 from ..audio.io import encode
 from .manifest import FAILURES, MANIFEST, _append_line, _dedupe_manifest, _repair_tail, read_manifest
 from .outdir import input_fingerprint, jsonl_lock
@@ -139,7 +140,7 @@ def plan_shards(in_dir, out_dir, in_real, summary, settings, *, copies, seed, sh
     summary.failures.extend(failures)
     for f in failures:
         _append_line(os.path.join(out_dir, FAILURES), f)
-    return Plan(tasks, estimate, done, rates)
+    return Plan(tasks, estimate, done, rates, sweep=lambda: _clean_temps(out_dir))
 
 
 def _size(out_dir: str, name: str) -> int | None:
@@ -190,22 +191,25 @@ class ShardTask(NamedTuple):
         tmp = os.path.join(self.out_dir, f".{self.rel}.{os.getpid()}.part")
         results, failed, n_items, duration = [], [], 0, 0.0
         try:
-            with open(tmp, "wb") as fh, tarfile.open(fileobj=fh, mode="w", format=tarfile.PAX_FORMAT) as tf:
-                for s in self.samples:
-                    try:
-                        audio, meta = self._sample(pipeline, s)
-                    except Exception as exc:  # noqa: BLE001 - an unreadable input is a recorded failure
-                        failed.append(s["input"])
-                        results.append({"ok": False, "input": s["input"], "output": f"{self.rel}/{s['key']}",
-                                        "error": _one_line(exc)})
-                        continue
-                    body = json.dumps(meta, sort_keys=True, allow_nan=False).encode("utf-8")
-                    tf.addfile(_member(f"{s['key']}.{self.settings['format']}", len(audio)), io.BytesIO(audio))
-                    tf.addfile(_member(f"{s['key']}.json", len(body)), io.BytesIO(body))
-                    n_items, duration = n_items + 1, duration + meta["duration_s"]
-            self._put(tmp, path)
-        except Exception as exc:  # noqa: BLE001
+            with live(tmp):  # (removed by a pool worker's SIGTERM handler too)
+                with open(tmp, "wb") as fh, tarfile.open(fileobj=fh, mode="w", format=tarfile.PAX_FORMAT) as tf:
+                    for s in self.samples:
+                        try:
+                            audio, meta = self._sample(pipeline, s)
+                        except Exception as exc:  # noqa: BLE001 - an unreadable input is a recorded failure
+                            failed.append(s["input"])
+                            results.append({"ok": False, "input": s["input"], "output": f"{self.rel}/{s['key']}",
+                                            "error": _one_line(exc)})
+                            continue
+                        body = json.dumps(meta, sort_keys=True, allow_nan=False).encode("utf-8")
+                        tf.addfile(_member(f"{s['key']}.{self.settings['format']}", len(audio)), io.BytesIO(audio))
+                        tf.addfile(_member(f"{s['key']}.json", len(body)), io.BytesIO(body))
+                        n_items, duration = n_items + 1, duration + meta["duration_s"]
+                self._put(tmp, path)
+        except BaseException as exc:  # an interrupt too leaves no temporary tar
             _unlink(tmp)
+            if not isinstance(exc, Exception):
+                raise
             fatal = isinstance(exc, OSError) and exc.errno in _FATAL_ERRNOS
             return self.rel, results + [{"ok": False, "input": self.rel, "output": self.rel, "error": _one_line(exc),
                                          "fatal": exc.errno if fatal else None}]

@@ -14,6 +14,7 @@ import signal
 import numpy as np
 
 from .._core.labels import about
+from .._core.tempfiles import live
 from ..audio.io import load, save
 from .long import BLOCKWISE_MIN_S, render_long, long_source
 from .plan import _inside, _one_line
@@ -31,9 +32,11 @@ def _init_worker(pipeline):
 
 
 def _init_pool_worker(pipeline):
-    """A pool worker leaves Ctrl-C to the parent, which terminates the pool (no worker tracebacks)."""
+    """A pool worker leaves Ctrl-C to the parent, which terminates the pool (no worker tracebacks)
+    and then removes the workers' temporary files; SIGTERM (what terminating sends) kills it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent while forking
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the command line's handler (_core.tempfiles)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # blocked while forking
     _init_worker(pipeline)
 
 
@@ -97,9 +100,9 @@ def _process(task):
         out_path = os.path.join(out_dir, job["output"])
         try:
             folder = os.path.dirname(out_path)
-            os.makedirs(folder, exist_ok=True)
-            if _inside(os.path.realpath(folder), in_real):
+            if _inside(os.path.realpath(folder), in_real):  # before making it: nothing is made in there
                 raise ValueError(f"refusing to write inside the input folder: {out_path}")
+            _make_folder(folder, out_dir)
             exists = os.path.exists(out_path)
             target = out_path
             if exists:  # write beside it, then compare: never overwrite without being asked
@@ -117,12 +120,13 @@ def _process(task):
                     n_out, n_channels = out.shape[-1], 1 if out.ndim == 1 else out.shape[0]
                     save(target, out, sample_rate=sr, subtype=settings["subtype"])
             if exists:
-                same = _same_bytes(target, out_path)
-                if same or settings["overwrite"] or job["replace"]:
-                    os.replace(target, out_path)
-                else:
-                    os.unlink(target)
-                    raise FileExistsError(f"{job['output']} exists with different content (pass --overwrite)")
+                with live(target):
+                    try:
+                        if not (settings["overwrite"] or job["replace"] or _same_bytes(target, out_path)):
+                            raise FileExistsError(f"{job['output']} exists with different content (pass --overwrite)")
+                        os.replace(target, out_path)
+                    finally:  # kept or not, the copy beside it goes (os.replace may fail: a folder there)
+                        _unlink(target)
             line = {
                 "input": rel, "output": job["output"], "copy": job["copy"], "seed": job["seed"],
                 "sample_rate": sr, "n_samples": int(n_out), "n_channels": n_channels,
@@ -140,6 +144,21 @@ def _process(task):
             if fatal:  # a full disk fails every output alike: stop here, the parent stops the run
                 break
     return rel, results
+
+
+def _make_folder(folder, out_dir):
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except FileExistsError:  # not an output made with other settings: say what is in the way
+        raise NotADirectoryError(errno.ENOTDIR, "a file is in the way of the output folder",
+                                 os.path.relpath(folder, out_dir)) from None
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:  # renamed into place
+        pass
 
 
 def _check_unchanged(path, fingerprint):

@@ -21,7 +21,7 @@ import sys
 import warnings
 
 from . import augment, warmup
-from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, int_in, sample_rate_arg
+from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, int_in, interrupted_status, sample_rate_arg, sigterm_stops
 from .. import __version__, synth
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
 from ..audio.io import info, save
@@ -265,7 +265,8 @@ def main(argv=None) -> int:
     except SystemExit as exc:  # also --help and --version (status 0)
         return exc.code if isinstance(exc.code, int) else 2
     prog = f"noisegen {args.command}"
-    with warnings.catch_warnings():  # restores showwarning and the filters afterwards
+    stopped = f"{prog}: terminated" + (f"; {augment.RESUME}" if args.command == "augment" else "")
+    with warnings.catch_warnings(), sigterm_stops(stopped):  # restores showwarning, filters and handlers after
         warnings.simplefilter("always", NoisegenWarning)
         warnings.showwarning = _warning_printer(prog, warnings.showwarning)
         try:
@@ -280,9 +281,9 @@ def main(argv=None) -> int:
         except (OSError, NoisegenError) as exc:
             _say(f"{prog}: error: {_describe(exc)}")
             status = 1
-        except KeyboardInterrupt:
-            _say(f"{prog}: interrupted")
-            status = 130
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (args.sigterm_stops)
+            status = interrupted_status(exc)
+            _say(f"{prog}: {'terminated' if status == 143 else 'interrupted'}")
         except RuntimeError as exc:
             _say(f"{prog}: error: {exc}")
             status = 1

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import multiprocessing
+import signal
+import sys
+import threading
+
+from .._core.tempfiles import exit_removing
 
 #: Range of every ``--sample-rate`` (Hz), checked before anything is read or allocated.
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1, 768_000
@@ -25,3 +32,51 @@ def int_in(low: int, high: int, what: str = "an integer"):
 
 #: ``--sample-rate`` of every subcommand.
 sample_rate_arg = int_in(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE, "a sample rate in Hz")
+
+
+
+#: Seconds a command stopped by SIGTERM has to unwind before it is ended where it stands.
+STOP_GRACE_S = 10
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, as Ctrl-C raises KeyboardInterrupt: it unwinds the
+    same way (a pool is terminated, temporary files are removed)."""
+
+    signum = signal.SIGTERM
+
+
+def interrupted_status(exc: KeyboardInterrupt) -> int:
+    """A shell's status for a command stopped by a signal: 130 for Ctrl-C, 143 for SIGTERM."""
+    return 128 + int(getattr(exc, "signum", signal.SIGINT))
+
+
+@contextlib.contextmanager
+def sigterm_stops(message: str):
+    """While the command runs, SIGTERM raises :class:`Terminated`; should that not end it within
+    :data:`STOP_GRACE_S` (an exception raised from a handler is dropped when it lands in a
+    destructor or a weakref callback), the command is ended where it stands: workers killed,
+    temporary files removed (:func:`noisegen._core.tempfiles.exit_removing`), ``message`` printed."""
+    if threading.current_thread() is not threading.main_thread():  # handlers live in the main thread
+        yield
+        return
+
+    def hard_stop(signum, frame):
+        for child in multiprocessing.active_children():
+            child.kill()
+        sys.stdout.flush()
+        print(message, file=sys.stderr, flush=True)
+        exit_removing(signal.SIGTERM)
+
+    def stop(signum, frame):
+        signal.signal(signal.SIGALRM, hard_stop)
+        signal.alarm(STOP_GRACE_S)
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, stop), signal.getsignal(signal.SIGALRM)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGALRM, previous[1])

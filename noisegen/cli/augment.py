@@ -7,15 +7,19 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 
-from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, sample_rate_arg
+from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, interrupted_status, sample_rate_arg
 from .._core.errors import NoisegenError, ParameterError
 from ..batch import augment_folder, check_shard, default_pipeline
 from ..transforms import load_pipeline
 
 __all__ = ["add_parser", "run"]
+
+#: What to do after an interruption (Ctrl-C, SIGTERM) or a run-time failure.
+RESUME = "rerun the same command to resume"
 
 DESCRIPTION = """\
 Write augmented copies of every audio file under IN_DIR (wav, flac, ogg, mp3;
@@ -25,7 +29,7 @@ every output (seed, applied parameters) and rerunning the same command resumes
 an interrupted job; outputs whose input changed since are redone. One run at a
 time per OUT_DIR (per shard with --shard). Exit status: 0 all written, 1 some
 inputs failed (see OUT_DIR/failures.jsonl) or a run-time failure (disk full),
-2 usage error (also: OUT_DIR busy), 130 interrupted.
+2 usage error (also: OUT_DIR busy), 130 interrupted (143 by SIGTERM).
 
 --output-format wav or flac writes the tree in that format (as --format does);
 --output-format webdataset writes WebDataset tar shards instead of the tree:
@@ -136,6 +140,8 @@ def _check_args(args) -> str | None:
         return "--shard cannot be combined with --output-format webdataset (tars are filled in sorted input order)"
     if args.snr_db and args.snr_db[0] > args.snr_db[1]:
         return f"--snr-db MIN must not exceed MAX, got {args.snr_db[0]:g} {args.snr_db[1]:g}"
+    if not 0.0 <= args.blockwise_min_s < math.inf:  # NaN too
+        return f"--blockwise-min-s must be a number of seconds >= 0, got {args.blockwise_min_s:g}"
     paths = (("IN_DIR", args.in_dir), ("OUT_DIR", args.out_dir), ("--noise-dir", args.noise_dir),
              ("--rir-dir", args.rir_dir), ("--config", args.config))
     for flag, path in paths:
@@ -180,13 +186,14 @@ def run(args) -> int:
             output_format="webdataset" if args.output_format == "webdataset" else "files",
             shard_size=args.shard_size, blockwise_min_s=args.blockwise_min_s,
         )
-    except KeyboardInterrupt:
-        print("noisegen augment: interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (cli.args.sigterm_stops)
+        print(f"noisegen augment: {'terminated' if interrupted_status(exc) == 143 else 'interrupted'}; {RESUME}",
+              file=sys.stderr)
+        return interrupted_status(exc)
     except ParameterError as exc:  # bad settings, a bad noise/RIR file, a busy OUT_DIR: before any output
         return _error(" ".join(str(exc).split()))
     except (NoisegenError, OSError) as exc:  # at run time (a full disk): not a usage error
-        print(f"noisegen augment: error: {_describe(exc)}; rerun the same command to resume", file=sys.stderr)
+        print(f"noisegen augment: error: {_describe(exc)}; {RESUME}", file=sys.stderr)
         return 1
     print(f"noisegen augment: {summary}")
     if summary.failures:

@@ -1,0 +1,229 @@
+"""``noisegen augment`` under faults: interrupts, odd rates, name collisions across shards,
+unreadable folders and things in the way of its outputs.
+
+Inputs are small synthetic files in ``tmp_path`` (long ones where a test needs a
+file processed in blocks); noise and room responses come from ``data/``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import noisegen
+from noisegen import cli
+from noisegen.audio import files as audio_files_module
+from noisegen.batch import augment_folder, read_manifest
+
+ROOT = Path(__file__).resolve().parents[1]
+SR = 16000
+LOCKS = {".noisegen.lock", ".noisegen.jsonl.lock"}
+
+
+def _write(path: Path, seconds: float, sr: int = SR, seed: int = 0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    y = 0.1 * np.random.default_rng(seed).standard_normal(max(1, int(seconds * sr))).astype(np.float32)
+    sf.write(path, y, sr)
+
+
+def _inputs(folder: Path, names=("a.wav", "b.wav", "spk/c.wav", "spk/d.wav")) -> Path:
+    for i, name in enumerate(names):
+        _write(folder / name, 0.5 + 0.1 * i, seed=i)
+    return folder
+
+
+def _hidden(folder: Path) -> list[str]:
+    """Hidden files a run left in ``folder`` (its lock files aside)."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob(".*") if p.is_file() and p.name not in LOCKS)
+
+
+def _augment(*args) -> int:
+    return cli.main(["augment", *map(str, args), "--no-progress"])
+
+
+def _audio(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*.wav"))}
+
+
+# -- interrupts -------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, workers, output", [
+    (signal.SIGINT, 2, "wav"), (signal.SIGTERM, 2, "wav"), (signal.SIGTERM, 1, "wav"), (signal.SIGINT, 1, "webdataset"),
+    (signal.SIGTERM, 2, "webdataset"),
+])
+def test_an_interrupt_leaves_no_temporary_file_and_a_rerun_finishes(tmp_path, sig, workers, output):
+    folder = _inputs(tmp_path / "in")
+    for k in range(2):  # long enough to be processed in blocks, through a spill file, for a while
+        _write(folder / f"long{k}.wav", 240.0, seed=10 + k)
+    out = tmp_path / "out"
+    args = [folder, out, "--copies", 3, "--workers", workers, "--blockwise-min-s", 10, "--output-format", output]
+    if output == "webdataset":
+        args += ["--shard-size", 2]
+    proc = subprocess.Popen([sys.executable, "-m", "noisegen", "augment", *map(str, args), "--no-progress"], cwd=ROOT,
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    deadline, seen = time.monotonic() + 180, False
+    while not seen and proc.poll() is None and time.monotonic() < deadline:
+        seen = out.is_dir() and bool(_hidden(out))
+        time.sleep(0.002)
+    assert seen, "no temporary file was ever seen: the run is too short to test"
+    if sig == signal.SIGINT:
+        os.killpg(proc.pid, sig)  # a terminal's Ctrl-C: the whole process group
+    else:
+        proc.send_signal(sig)  # `kill PID`: the parent alone, which stops its workers
+    _, err = proc.communicate(timeout=120)
+    err = err.decode()
+    assert proc.returncode == 128 + sig, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert err.strip().splitlines()[-1].endswith(("interrupted; rerun the same command to resume",
+                                                   "terminated; rerun the same command to resume")), err
+    assert _hidden(out) == []
+    assert _augment(*args) == 0  # the rerun finishes, and leaves nothing hidden either
+    assert _hidden(out) == []
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+
+def test_temporary_files_of_a_killed_run_are_removed_on_resume(tmp_path):
+    folder = _inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    (out / "spk").mkdir(parents=True)
+    stale = [out / ".a.aug0.wav.ab_12xyz.f32", out / "spk" / "..c.aug0.wav.77.cmp.wav.q1w2e3r4.f32",
+             out / ".b.aug0.wav.zz9_ab12.part"]
+    foreign = [out / ".x.aug0.wav.ab_12xyz.f32", out / ".a.aug0.wav.ab_12xyz.f64"]
+    for p in stale + foreign:
+        p.write_bytes(b"partial")
+    assert _augment(folder, out) == 0
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in foreign)
+
+
+# -- odd sample rates ---------------------------------------------------------------------------
+def test_an_input_at_a_rate_the_pipeline_cannot_run_at_fails_alone(tmp_path, data_dir, capsys):
+    folder = _inputs(tmp_path / "in")
+    _write(folder / "slow.wav", 20.0, sr=8)  # no noise or room resamples to 8 Hz (ratios <= 256)
+    out = tmp_path / "out"
+    assert _augment(folder, out, "--noise-dir", data_dir / "noise", "--rir-dir", data_dir / "rir") == 1
+    err = capsys.readouterr().err
+    assert "skipping" not in err  # the noise and RIR files are fine at the inputs' other rate
+    failures = (out / "failures.jsonl").read_text().splitlines()
+    assert len(failures) == 1 and "slow.wav" in failures[0] and "cannot run at 8 Hz" in failures[0]
+    assert sorted(read_manifest(out)) == ["a.aug0.wav", "b.aug0.wav", "spk/c.aug0.wav", "spk/d.aug0.wav"]
+
+
+def test_a_rate_no_input_can_be_processed_at_is_still_a_usage_error(tmp_path, data_dir, capsys):
+    folder = tmp_path / "in"
+    _write(folder / "slow.wav", 20.0, sr=8)
+    out = tmp_path / "out"
+    assert _augment(folder, out, "--noise-dir", data_dir / "noise") == 2
+    assert "noise holds no usable audio file" in capsys.readouterr().err
+    assert not (out / "slow.aug0.wav").exists()
+
+
+# -- names, shards, things in the way -------------------------------------------------------------
+@pytest.mark.parametrize("n_shards", [2, 3])
+def test_shards_add_up_to_the_unsharded_run_when_names_collide(tmp_path, n_shards):
+    folder = _inputs(tmp_path / "in", names=("a.wav", "b.wav", "c.wav", "spk/d.wav", "spk/e.wav"))
+    for name in ("a.flac", "spk/d.flac", "spk/e.ogg"):  # each collides with the .wav of its name
+        y, _ = sf.read(folder / (name.rsplit(".", 1)[0] + ".wav"), dtype="float32")
+        sf.write(folder / name, 0.5 * y, SR)
+    whole = augment_folder(folder, tmp_path / "whole", progress=False)
+    for k in range(n_shards):
+        augment_folder(folder, tmp_path / "sharded", shard=(k, n_shards), progress=False)
+    assert _audio(tmp_path / "sharded") == _audio(tmp_path / "whole")
+    assert sorted(f["input"] for f in whole.failures) == ["a.wav", "spk/d.wav", "spk/e.wav"]  # .flac/.ogg first
+
+
+def test_a_file_in_the_way_of_an_output_folder_is_named(tmp_path, capsys):
+    folder = _inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "spk").write_bytes(b"a file where a folder should be")
+    assert _augment(folder, out) == 1
+    text = capsys.readouterr().out
+    assert "in the way of the output folder" in text and "other settings" not in text
+    assert len(read_manifest(out)) == 2
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_an_output_path_taken_by_a_folder_leaves_no_hidden_copy(tmp_path, overwrite):
+    folder = _inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    (out / "a.aug0.wav").mkdir(parents=True)
+    summary = augment_folder(folder, out, overwrite=overwrite, progress=False)
+    assert [f["output"] for f in summary.failures] == ["a.aug0.wav"]
+    assert _hidden(out) == []
+
+
+def test_a_damaged_output_of_the_same_job_is_redone(tmp_path):
+    folder = _inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    augment_folder(folder, out, copies=2, progress=False)
+    first = _audio(out)
+    (out / "spk" / "c.aug1.wav").write_bytes(first["spk/c.aug1.wav"][:100])  # cut short
+    (out / "b.aug0.wav").write_bytes(b"RIFF garbage")
+    summary = augment_folder(folder, out, copies=2, progress=False)
+    assert (summary.n_written, summary.n_skipped, summary.failures) == (2, 6, [])
+    assert _audio(out) == first
+
+
+def test_nothing_is_made_inside_the_input_folder(tmp_path):
+    parent = tmp_path / "p"
+    folder = parent / "in"
+    _write(folder / "in" / "deep" / "a.wav", 0.5)  # its output folder would be p/in/deep: inside IN_DIR
+    _write(folder / "b.wav", 0.5)
+    summary = augment_folder(folder, parent, progress=False)
+    assert [f["input"] for f in summary.failures] == ["in/deep/a.wav"]
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == [
+        "b.wav", "in", "in/deep", "in/deep/a.wav"]
+
+
+def test_a_bad_blockwise_min_s_is_refused_before_out_dir_is_made(tmp_path, capsys):
+    folder = _inputs(tmp_path / "in")
+    for value in ("nan", "-1", "inf"):
+        assert _augment(folder, tmp_path / "out", "--blockwise-min-s", value) == 2
+        assert "--blockwise-min-s" in capsys.readouterr().err
+        assert not (tmp_path / "out").exists()
+    with pytest.raises(noisegen.ParameterError, match="blockwise_min_s"):
+        augment_folder(folder, tmp_path / "out", blockwise_min_s=float("nan"))
+    assert not (tmp_path / "out").exists()
+
+
+# -- unreadable folders -------------------------------------------------------------------------
+def _unlistable(monkeypatch, *folders):
+    """``os.scandir`` refuses ``folders`` as it would without read permission (a test run as root
+    reads every folder whatever its mode)."""
+    real, refused = os.scandir, {os.path.realpath(f) for f in folders}
+
+    def scandir(path="."):
+        if os.path.realpath(path) in refused:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def test_an_unreadable_folder_is_reported(tmp_path, monkeypatch):
+    folder = _inputs(tmp_path / "in")
+    _unlistable(monkeypatch, folder / "spk")
+    summary = augment_folder(folder, tmp_path / "out", progress=False)
+    assert [f["input"] for f in summary.failures] == ["spk"]
+    assert "cannot be read (Permission denied)" in summary.failures[0]["error"]
+    assert sorted(read_manifest(tmp_path / "out")) == ["a.aug0.wav", "b.aug0.wav"]
+    with pytest.warns(noisegen.NoisegenWarning, match="cannot be read"):
+        assert len(audio_files_module.audio_files(folder)) == 2  # the scan of noise banks and streams
+
+
+def test_an_unreadable_input_folder_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    folder = _inputs(tmp_path / "in")
+    _unlistable(monkeypatch, folder)
+    assert _augment(folder, tmp_path / "out") == 2
+    assert "cannot be read (Permission denied)" in capsys.readouterr().err
