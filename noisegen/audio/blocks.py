@@ -23,8 +23,8 @@ import numpy as np
 from .._core.errors import NoisegenError
 from .._core.validation import check_sample_rate
 from ..effects.resample import Resampler
-from .io import (_format_of, _read_error, _soundfile, _wav_shortfall, check_subtype, mix_down, write_atomically,
-                 write_frames)
+from .formats import check_subtype, check_writable, format_of
+from .io import _read_error, _soundfile, _wav_shortfall, mix_down, write_atomically, write_frames
 from .segment import _span, resampled_length, segment_span
 
 __all__ = ["FileBlocks", "save_blocks"]
@@ -154,10 +154,11 @@ def save_blocks(path, blocks, *, sample_rate, n_channels=None, subtype=None):
     """
     path = os.fspath(path)
     sample_rate = check_sample_rate(sample_rate)
-    fmt = _format_of(path)
+    fmt = format_of(path)
     subtype = check_subtype(fmt, subtype)
-    is_float = subtype in ("FLOAT", "DOUBLE", "VORBIS", "OPUS")
     channels = 1 if n_channels is None else int(n_channels)
+    check_writable(fmt, subtype, n_channels=channels, sample_rate=sample_rate, channels_name="n_channels")
+    is_float = subtype in ("FLOAT", "DOUBLE", "VORBIS", "OPUS")
 
     def frames():
         for block in blocks:

@@ -18,7 +18,6 @@ import stat
 import tempfile
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -26,6 +25,7 @@ from .._core.validation import check_audio, check_bool, check_float_dtype, check
 from .files import AUDIO_EXTENSIONS, audio_files, file_kind
 from .claims import check_claimed_length
 from .flac import FlacFile, is_flac_name
+from .formats import check_frames, check_subtype, check_writable, format_of
 from .wav import WavFile, data_shortfall, is_wav_name, pcm16_wav
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
 from .._core.tempfiles import live
@@ -37,6 +37,8 @@ __all__ = ["load", "save", "info", "AudioInfo", "AUDIO_EXTENSIONS", "audio_files
 #: libsndfile command ``SFC_SET_ADD_PEAK_CHUNK`` (sndfile.h): turn the PEAK
 #: chunk (which holds a time stamp) of float WAV/AIFF files on or off.
 _SFC_SET_ADD_PEAK_CHUNK = 0x1050
+#: libsndfile's ``SF_ERR_SYSTEM``: an open failed on the file's I/O, not on the format.
+_SF_ERR_SYSTEM = 2
 
 _BLOCK_FRAMES = 1 << 16
 
@@ -243,22 +245,6 @@ def resample_to(y: np.ndarray, orig_sample_rate: int, sample_rate: int) -> np.nd
     return resample(y, orig_sample_rate=orig_sample_rate, target_sample_rate=sample_rate)
 
 
-@lru_cache(maxsize=1)
-def _formats() -> dict:
-    return _soundfile().available_formats()  # ~40 us a call; what libsndfile can write does not change
-
-
-def _format_of(path: str) -> str:
-    ext = os.path.splitext(path)[1].lstrip(".").upper()
-    formats = _formats()
-    aliases = {"AIF": "AIFF", "OGA": "OGG", "OPUS": "OGG"}
-    fmt = aliases.get(ext, ext)
-    if fmt not in formats:
-        known = ", ".join("." + k.lower() for k in ("wav", "flac", "ogg", "aiff", "w64", "rf64"))
-        raise ParameterError(f"path must end in a known audio extension ({known}, ...), got {path!r}")
-    return fmt
-
-
 def _file_mode() -> int:
     # The mode an ordinary open() would create: mkstemp's 0600 would otherwise stick.
     mask = os.umask(0o022)
@@ -289,6 +275,15 @@ def save(path, y, *, sample_rate, subtype=None):
         Integer subtypes clip samples outside ``[-1, 1]`` (with a
         :class:`~noisegen.NoisegenWarning`).
 
+    Raises
+    ------
+    noisegen.ParameterError
+        A bad argument, or channels, a sample rate or a length the format
+        cannot hold (:mod:`noisegen.audio.formats`: FLAC at most 8 channels,
+        Ogg at most 255, Vorbis at most 200 kHz, Opus and MP3 their fixed
+        rates, any format at most 1024 channels, ...), before anything is
+        written.
+
     Examples
     --------
     >>> import noisegen, numpy as np, tempfile, os
@@ -299,7 +294,7 @@ def save(path, y, *, sample_rate, subtype=None):
     """
     path = check_path(path)
     y, sample_rate = check_audio(y, "y"), check_sample_rate(sample_rate)
-    frames, n_channels, fmt, subtype = _frames(y, _format_of(path), subtype, path)
+    frames, n_channels, fmt, subtype = _frames(y, format_of(path), subtype, sample_rate, path)
     data = _encoded(frames, sample_rate, n_channels, fmt, subtype)  # in memory, written in one call
     write_atomically(path, lambda fh: fh.write(data))
 
@@ -332,18 +327,7 @@ def write_atomically(path: str, write) -> None:
         raise
 
 
-def check_subtype(fmt: str, subtype) -> str:
-    """``subtype`` (None: the format's default) checked against ``fmt``, upper-case."""
-    sf = _soundfile()
-    if subtype is None:
-        return sf.default_subtype(fmt)
-    if not isinstance(subtype, str) or not sf.check_format(fmt, subtype.upper()):
-        options = ", ".join(sorted(sf.available_subtypes(fmt)))
-        raise ParameterError(f"subtype must be one of {options} for {fmt} files, got {subtype!r}")
-    return subtype.upper()
-
-
-def _frames(y, fmt, subtype, where):
+def _frames(y, fmt, subtype, sample_rate, where):
     """``(frames (n, channels), n_channels, format, subtype)`` checked for writing to ``where``."""
     y = check_audio(y, "y")
     subtype = check_subtype(fmt, subtype)
@@ -351,6 +335,7 @@ def _frames(y, fmt, subtype, where):
     n_channels = 1 if y.ndim == 1 else y.shape[0]
     if y.ndim == 2 and n_channels == 0:
         raise ParameterError(f"y must have at least one channel, got shape {y.shape}")
+    check_writable(fmt, subtype, n_channels=n_channels, sample_rate=sample_rate, n_frames=y.shape[-1])
     is_float = subtype in ("FLOAT", "DOUBLE", "VORBIS", "OPUS")
     if not is_float and y.size and float(np.max(np.abs(y))) > 1.0:
         warnings.warn(
@@ -375,10 +360,23 @@ def _encoded(frames, sample_rate, n_channels, fmt, subtype):
 
 
 def write_frames(target, blocks, sample_rate, n_channels, fmt, subtype) -> None:
-    """Write ``(n_i, channels)`` (or ``(n_i,)``) frame blocks to ``target`` (a file object or path)."""
+    """Write ``(n_i, channels)`` (or ``(n_i,)``) frame blocks to ``target`` (a file object or path).
+
+    The caller has checked the layout with :func:`.formats.check_writable`; a
+    combination libsndfile still refuses on opening (another libsndfile
+    version) raises a :class:`~noisegen.ParameterError` saying which.
+    """
     sf = _soundfile()
     pcm16 = fmt == "WAV" and subtype == "PCM_16"  # libsndfile's rounding there is to_pcm16's (not FLAC's)
-    with sf.SoundFile(target, "w", samplerate=sample_rate, channels=n_channels, subtype=subtype, format=fmt) as f:
+    try:
+        f = sf.SoundFile(target, "w", samplerate=sample_rate, channels=n_channels, subtype=subtype, format=fmt)
+    except sf.LibsndfileError as exc:
+        if exc.code == _SF_ERR_SYSTEM:  # the target's own I/O (a full disk, say): not the layout
+            raise
+        raise ParameterError(f"libsndfile cannot write {n_channels} channel(s) at {sample_rate} Hz as "
+                             f"{fmt} ({subtype}): {exc.error_string}") from None
+    n = 0
+    with f:
         if subtype in ("FLOAT", "DOUBLE"):
             # Must be sent before any audio is written; the PEAK chunk's time stamp
             # would make two saves of the same audio differ.
@@ -386,6 +384,8 @@ def write_frames(target, blocks, sample_rate, n_channels, fmt, subtype) -> None:
         for frames in blocks:
             frames = np.ascontiguousarray(frames)
             f.write(_pcm16(frames) if pcm16 and frames.dtype.kind == "f" else frames)
+            n += frames.shape[0]
+        check_frames(fmt, subtype, n, "the number of frames written")  # before closing leaves a broken file
 
 
 def _pcm16(frames):
@@ -406,8 +406,8 @@ def encode(y, *, sample_rate, format, subtype=None) -> bytes:
     (b'fLaC', 160)
     """
     sample_rate = check_sample_rate(sample_rate)
-    fmt = _format_of(f"audio.{format}")
-    frames, n_channels, fmt, subtype = _frames(y, fmt, subtype, f"a .{format} member")
+    fmt = format_of(f"audio.{format}")
+    frames, n_channels, fmt, subtype = _frames(y, fmt, subtype, sample_rate, f"a .{format} member")
     return bytes(_encoded(frames, sample_rate, n_channels, fmt, subtype))
 
 

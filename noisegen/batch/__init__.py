@@ -67,6 +67,7 @@ from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import about
 from .._core.rng import derive_key, resolve_key
 from .._core.tempfiles import sweeping
+from ..audio.formats import check_writable
 from ..audio.io import load, save
 from ..transforms import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseResponse, Compose, Gain, SpeedPerturb,
                           Transform, load_pipeline)
@@ -268,6 +269,8 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
         raise ParameterError(f"subtype must be one of {', '.join(SUBTYPES)}, got {subtype!r}")
     if fmt == "flac" and subtype == "FLOAT":
         raise ParameterError("subtype 'FLOAT' is not available for flac output; use PCM_16 or format='wav'")
+    if sample_rate is not None:  # channels and lengths are each input's own; the rate is known now
+        check_writable(FORMATS[fmt], subtype, n_channels=1, sample_rate=sample_rate)
     pipeline = _as_pipeline(pipeline)
     try:
         pipeline_config = pipeline.to_dict()

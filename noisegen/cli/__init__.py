@@ -24,6 +24,7 @@ from . import augment, warmup
 from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, int_in, interrupted_status, sample_rate_arg, sigterm_stops
 from .. import __version__, synth
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
+from ..audio.formats import check_subtype, check_writable, format_of
 from ..audio.io import info, save
 
 __all__ = ["main"]
@@ -137,6 +138,11 @@ def _check_options(args) -> None:
     if args.duration_s * args.sample_rate * args.channels > MAX_SAMPLES:
         raise _UsageError(f"--duration-s {args.duration_s:g} at {args.sample_rate} Hz and {args.channels} channel(s) "
                           f"is more than {MAX_SAMPLES} samples")
+    # what save() would refuse (FLAC 8 channels, Ogg 255, ...), said before the audio is made
+    fmt = format_of(args.out)
+    check_writable(fmt, check_subtype(fmt, args.subtype), n_channels=args.channels, sample_rate=args.sample_rate,
+                   n_frames=round(args.duration_s * args.sample_rate), channels_name="--channels",
+                   frames_name="the length (--duration-s)")
 
 
 def _synthesise(args):

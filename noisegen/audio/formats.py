@@ -1,0 +1,151 @@
+"""The file formats :func:`noisegen.save` writes, and what each can hold.
+
+The format follows the file name's extension and the subtype defaults to the
+format's own; :func:`check_writable` then refuses, with a
+:class:`~noisegen.ParameterError` naming the format and its limit, the
+channel counts, sample rates and lengths that libsndfile refuses to write,
+crashes on, or writes as a file nothing can read back. The limits were
+measured with libsndfile 1.2.2 (python-soundfile 0.14's) over every format
+and subtype it offers, 1-1025 channels, 1 Hz-768 kHz and 0-5000 frames; the
+channel rules are its ``sf_format_check``:
+
+- every format: at most 1024 channels (``SF_MAX_CHANNELS``); no reader
+  opens more, so the 16-bit WAV that noisegen writes itself keeps to it too;
+- FLAC: at most 8 channels; up to 65,535 Hz any rate, above it multiples of
+  10 Hz up to 655,350 Hz (what a frame header can say: libFLAC refuses the
+  others on the first write); at least one frame (an empty FLAC is written
+  as zero bytes);
+- Ogg Vorbis: at most 255 channels (its header holds the count in a byte)
+  and 200,000 Hz (libvorbis has no encoder setup above); past either,
+  libsndfile crashes the process (SIGSEGV) when the file is closed. Ogg
+  Opus: at most 255 channels, at 8, 12, 16, 24 or 48 kHz, and at least one
+  frame;
+- MP3: at most 2 channels, at the nine MPEG rates, and at least one frame;
+  libsndfile writes MPEG layer III only;
+- one channel for GSM 6.10, G.721/G.723, NMS ADPCM, DWVW and VOX ADPCM, two
+  for IMA and MS ADPCM, eight for ALAC, and the formats' own: AVR, VOC and
+  MPC2K 2, IRCAM 256, SVX, XI, HTK, SDS and WVE 1;
+- SVX and MPC2K: at most 65,535 Hz (a 16-bit header field: 65,536 Hz is
+  written as a file libsndfile cannot open, higher rates wrap);
+- SD2 is not written at all: libsndfile keeps its resource fork in a file
+  ``._NAME`` beside it, which a write through memory puts in the working
+  folder as ``._`` (where it then breaks libsndfile's detection of in-memory
+  MP3s), leaving the ``.sd2`` file unreadable.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from .._core.errors import ParameterError
+
+__all__ = ["MAX_CHANNELS", "format_of", "check_subtype", "check_writable", "check_frames"]
+
+#: libsndfile's ``SF_MAX_CHANNELS``: no format it writes or reads holds more channels.
+MAX_CHANNELS = 1024
+
+#: Most channels of a format, whatever its subtype.
+_FORMAT_CHANNELS = {"FLAC": 8, "OGG": 255, "MP3": 2, "IRCAM": 256, "AVR": 2, "VOC": 2, "MPC2K": 2,
+                    "SVX": 1, "XI": 1, "HTK": 1, "SDS": 1, "WVE": 1}
+#: Most channels of a subtype, in any format.
+_SUBTYPE_CHANNELS = {"GSM610": 1, "G721_32": 1, "G723_24": 1, "G723_40": 1, "NMS_ADPCM_16": 1, "NMS_ADPCM_24": 1,
+                     "NMS_ADPCM_32": 1, "DWVW_12": 1, "DWVW_16": 1, "DWVW_24": 1, "VOX_ADPCM": 1,
+                     "IMA_ADPCM": 2, "MS_ADPCM": 2, "ALAC_16": 8, "ALAC_20": 8, "ALAC_24": 8, "ALAC_32": 8}
+
+_OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+_MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+#: Sample rates per ``(format, subtype)`` (None: any subtype): ``(allowed(rate), what is expected)``.
+_RATES = {
+    ("FLAC", None): (lambda r: r <= 65_535 or (r <= 655_350 and r % 10 == 0),
+                     "at most 65535 Hz, or a multiple of 10 Hz up to 655350 Hz,"),
+    ("OGG", "VORBIS"): (lambda r: r <= 200_000, "at most 200000 Hz"),
+    ("OGG", "OPUS"): (lambda r: r in _OPUS_RATES, f"one of {', '.join(map(str, _OPUS_RATES))} Hz"),
+    ("MP3", None): (lambda r: r in _MP3_RATES, f"one of {', '.join(map(str, _MP3_RATES))} Hz"),
+    ("SVX", None): (lambda r: r <= 65_535, "at most 65535 Hz"),
+    ("MPC2K", None): (lambda r: r <= 65_535, "at most 65535 Hz"),
+}
+#: Formats (and subtypes) libsndfile writes as an empty or unreadable file when given no frames.
+_NEEDS_FRAMES = {("FLAC", None), ("MP3", None), ("OGG", "OPUS")}
+#: Subtypes libsndfile lists for a format but refuses to write there.
+_UNWRITABLE = {("MP3", "MPEG_LAYER_I"), ("MP3", "MPEG_LAYER_II"), ("WAV", "MPEG_LAYER_III"), ("AIFF", "DWVW_12")}
+
+_ALIASES = {"AIF": "AIFF", "OGA": "OGG", "OPUS": "OGG"}
+#: Formats libsndfile lists that noisegen does not write, and why.
+_UNWRITABLE_FORMATS = {"SD2": "libsndfile keeps an SD2 file's resource fork in a second file beside it"}
+
+
+def _soundfile():
+    import soundfile
+
+    return soundfile
+
+
+@lru_cache(maxsize=1)
+def _formats() -> dict:
+    return _soundfile().available_formats()  # ~40 us a call; what libsndfile can write does not change
+
+
+def format_of(path: str) -> str:
+    """The libsndfile format (``"WAV"``, ``"FLAC"``, ``"OGG"``, ...) to write a file named ``path`` in."""
+    ext = os.path.splitext(path)[1].lstrip(".").upper()
+    fmt = _ALIASES.get(ext, ext)
+    if fmt not in _formats():
+        known = ", ".join("." + k.lower() for k in ("wav", "flac", "ogg", "aiff", "w64", "rf64"))
+        raise ParameterError(f"path must end in a known audio extension ({known}, ...), got {path!r}")
+    if fmt in _UNWRITABLE_FORMATS:
+        raise ParameterError(f"path must not end in .{ext.lower()}: {fmt} files are not written "
+                             f"({_UNWRITABLE_FORMATS[fmt]}), got {path!r}")
+    return fmt
+
+
+def check_subtype(fmt: str, subtype) -> str:
+    """``subtype`` (None: the format's default) checked against ``fmt``, upper-case."""
+    sf = _soundfile()
+    if subtype is None:
+        return sf.default_subtype(fmt)
+    name = subtype.upper() if isinstance(subtype, str) else None
+    if name is None or not sf.check_format(fmt, name) or (fmt, name) in _UNWRITABLE:
+        options = ", ".join(sorted(s for s in sf.available_subtypes(fmt) if (fmt, s) not in _UNWRITABLE))
+        raise ParameterError(f"subtype must be one of {options} for {fmt} files, got {subtype!r}")
+    return name
+
+
+def _lookup(table, fmt, subtype):
+    return table.get((fmt, subtype), table.get((fmt, None)))
+
+
+def _label(fmt, subtype) -> str:
+    return f"{fmt} ({subtype})" if subtype else fmt
+
+
+def max_channels(fmt: str, subtype: str | None) -> int:
+    """The most channels a ``fmt`` file of ``subtype`` holds."""
+    return min(_FORMAT_CHANNELS.get(fmt, MAX_CHANNELS), _SUBTYPE_CHANNELS.get(subtype, MAX_CHANNELS), MAX_CHANNELS)
+
+
+def check_writable(fmt: str, subtype: str | None, *, n_channels: int, sample_rate: int, n_frames=None,
+                   channels_name: str = "y's channel count", frames_name: str = "y's length") -> None:
+    """Refuse, with a :class:`~noisegen.ParameterError`, what a ``fmt`` file of ``subtype`` cannot hold.
+
+    ``n_channels`` channels at ``sample_rate`` Hz and (when given)
+    ``n_frames`` frames; ``channels_name`` and ``frames_name`` name where
+    the channel count and the length came from in the message.
+    """
+    most = max_channels(fmt, subtype)
+    if n_channels > most:
+        raise ParameterError(f"{channels_name} must be at most {most} for {_label(fmt, subtype)} files, "
+                             f"got {n_channels}")
+    rates = _lookup(_RATES, fmt, subtype)
+    if rates is not None and not rates[0](sample_rate):
+        raise ParameterError(f"sample_rate must be {rates[1]} for {_label(fmt, subtype)} files, got {sample_rate}")
+    if n_frames is not None:
+        check_frames(fmt, subtype, n_frames, frames_name)
+
+
+def check_frames(fmt: str, subtype: str | None, n_frames: int, name: str = "y's length") -> None:
+    """Refuse zero frames for a format that libsndfile writes as an empty or unreadable file then."""
+    if n_frames < 1 and ((fmt, subtype) in _NEEDS_FRAMES or (fmt, None) in _NEEDS_FRAMES):
+        raise ParameterError(f"{name} must be at least 1 frame for {_label(fmt, subtype)} files "
+                             f"(libsndfile writes no readable file of 0 frames), got {n_frames}")

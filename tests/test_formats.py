@@ -1,0 +1,194 @@
+"""What each file format holds: save refuses what libsndfile refuses or crashes on, before writing."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import noisegen
+from noisegen import ParameterError
+from noisegen.audio import formats
+from noisegen.audio.blocks import save_blocks
+from noisegen.audio.io import encode, write_frames
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHANNELS = (1, 2, 3, 8, 9, 255, 256, 257, 1024, 1025)
+RATES = (1, 7999, 8000, 11025, 44100, 48000, 65535, 65536, 96000, 100001, 200000, 200001, 655350, 655351, 768000)
+
+
+def _writable_pairs():
+    for fmt in sorted(set(sf.available_formats()) - {"SD2"}):  # (SD2: see the test of its own)
+        for subtype in sorted(sf.available_subtypes(fmt)):
+            if sf.check_format(fmt, subtype):
+                yield fmt, subtype
+
+
+def _layouts(subtype):
+    base = 48000 if subtype == "OPUS" else 16000
+    return [(ch, base) for ch in CHANNELS] + [(1, rate) for rate in RATES]
+
+
+def _libsndfile_opens(fmt, subtype, channels, rate):
+    try:
+        sf.SoundFile(io.BytesIO(), "w", samplerate=rate, channels=channels, format=fmt, subtype=subtype).close()
+    except sf.LibsndfileError:
+        return False
+    return True
+
+
+def _allowed(fmt, subtype, channels, rate):
+    try:
+        formats.check_subtype(fmt, subtype)
+        formats.check_writable(fmt, subtype, n_channels=channels, sample_rate=rate, n_frames=64)
+    except ParameterError:
+        return False
+    return True
+
+
+#: Layouts the table refuses although libsndfile opens them: Vorbis beyond 255 channels or 200 kHz
+#: (a SIGSEGV on closing), FLAC at rates a frame header cannot say and AIFF's DWVW_12 (refused on the
+#: first write), ALAC beyond 8 channels and SVX/MPC2K above 65535 Hz (files it cannot read back).
+def _stricter(fmt, subtype, channels, rate):
+    return ((fmt, subtype) in (("OGG", "VORBIS"), ("AIFF", "DWVW_12")) or (fmt == "FLAC" and channels <= 8)
+            or (subtype.startswith("ALAC") and channels > 8) or (fmt in ("SVX", "MPC2K") and rate > 65535))
+
+
+@pytest.mark.parametrize("fmt, subtype", list(_writable_pairs()))
+def test_the_table_allows_exactly_what_libsndfile_writes(fmt, subtype):
+    """Over every format and subtype libsndfile lists, 1-1025 channels and 1 Hz-768 kHz: a layout
+    the table allows is written (64 frames, then closed: the Vorbis crash was on closing); one it
+    refuses, libsndfile refuses on opening too, but for the few it crashes on or writes unreadably."""
+    x = np.zeros((64, 1), np.float32)
+    for channels, rate in _layouts(subtype):
+        if _allowed(fmt, subtype, channels, rate):
+            with sf.SoundFile(io.BytesIO(), "w", samplerate=rate, channels=channels, format=fmt,
+                              subtype=subtype) as f:
+                f.write(np.repeat(x, channels, axis=1))
+        elif not _stricter(fmt, subtype, channels, rate):  # (never opened: some would crash the process)
+            assert not _libsndfile_opens(fmt, subtype, channels, rate), (channels, rate)
+
+
+@pytest.mark.parametrize("ext, shape, rate, needle", [
+    ("ogg", (256, 300), 16000, "at most 255"),
+    ("ogg", (1025, 1100), 16000, "at most 255"),
+    ("ogg", (1, 100), 200001, "at most 200000 Hz"),
+    ("ogg", (2, 100), 768000, "at most 200000 Hz"),
+    ("flac", (9, 100), 16000, "at most 8"),
+    ("flac", (255, 300), 16000, "at most 8"),
+    ("flac", (1, 100), 655351, "multiple of 10 Hz up to 655350 Hz"),
+    ("flac", (1, 100), 65537, "multiple of 10 Hz up to 655350 Hz"),
+    ("flac", (2, 100), 100001, "multiple of 10 Hz up to 655350 Hz"),
+    ("flac", (0,), 16000, "at least 1 frame"),
+    ("mp3", (3, 100), 16000, "at most 2"),
+    ("mp3", (1, 100), 44101, "one of 8000"),
+    ("wav", (1025, 1100), 16000, "at most 1024"),
+    ("aiff", (1025, 1100), 16000, "at most 1024"),
+])
+def test_save_refuses_what_the_format_cannot_hold_before_writing(tmp_path, ext, shape, rate, needle):
+    y = np.zeros(shape, np.float32)
+    with pytest.raises(ParameterError, match=needle) as info:
+        noisegen.save(tmp_path / f"x.{ext}", y, sample_rate=rate)
+    assert ext.upper().replace("OGG", "OGG (VORBIS)")[:3] in str(info.value)  # names the format
+    with pytest.raises(ParameterError, match=needle):
+        encode(y, sample_rate=rate, format=ext)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("ext, channels, rate", [
+    ("ogg", 255, 16000), ("ogg", 2, 200000), ("ogg", 1, 1), ("flac", 8, 655350), ("flac", 1, 65535),
+    ("flac", 2, 100010), ("mp3", 2, 8000),
+    ("wav", 1024, 768000), ("wav", 2, 16000), ("aiff", 1024, 8000),
+])
+def test_the_limits_themselves_still_save_and_load(tmp_path, ext, channels, rate):
+    y = 0.1 * noisegen.white_noise(channels + 2, rng=0, n_channels=None if channels == 1 else channels)
+    path = tmp_path / f"x.{ext}"
+    noisegen.save(path, y, sample_rate=rate)
+    meta = noisegen.info(path)
+    assert (meta.channels, meta.sample_rate) == (channels, rate) and meta.frames >= channels + 2 - 1152
+
+
+def test_the_crashing_layouts_are_refused_not_crashed(tmp_path):
+    """Ogg Vorbis with 256 channels or above 200 kHz killed the process (SIGSEGV in libsndfile on close)."""
+    code = ("import sys, numpy as np, noisegen\n"
+            "for shape, rate in [((256, 300), 16000), ((1, 100), 200001), ((1024, 1100), 8000)]:\n"
+            "    try:\n"
+            "        noisegen.save(sys.argv[1], np.zeros(shape, np.float32), sample_rate=rate)\n"
+            "    except noisegen.ParameterError as exc:\n"
+            "        print('refused', exc)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.ogg")], capture_output=True, text=True,
+                       env=env, timeout=300)
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    assert r.stdout.count("refused") == 3 and not (tmp_path / "x.ogg").exists()
+
+
+def test_sd2_is_refused_and_leaves_no_resource_fork_in_the_working_folder(tmp_path, monkeypatch):
+    """libsndfile wrote an in-memory SD2's resource fork to ./._ (an unreadable .sd2; and a ./._ makes
+    libsndfile fail to open in-memory MP3s, as the codec does)."""
+    monkeypatch.chdir(tmp_path)
+    for save in (lambda: noisegen.save("x.sd2", np.zeros(100), sample_rate=16000),
+                 lambda: encode(np.zeros(100), sample_rate=16000, format="sd2"),
+                 lambda: save_blocks("x.sd2", iter([np.zeros(100)]), sample_rate=16000)):
+        with pytest.raises(ParameterError, match="SD2 files are not written"):
+            save()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_blocks_refuses_too_and_leaves_nothing(tmp_path):
+    with pytest.raises(ParameterError, match="at most 8"):
+        save_blocks(tmp_path / "x.flac", iter([np.zeros((9, 10))]), sample_rate=16000, n_channels=9)
+    with pytest.raises(ParameterError, match="at least 1 frame"):
+        save_blocks(tmp_path / "x.flac", iter([]), sample_rate=16000)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_refusal_libsndfile_makes_on_opening_is_a_parameter_error():
+    """The net under the table (another libsndfile version may refuse more): its reason, not a BytesIO repr."""
+    with pytest.raises(ParameterError, match=r"9 channel\(s\) at 16000 Hz as FLAC \(PCM_16\): Format not recog"):
+        write_frames(io.BytesIO(), [np.zeros((10, 9))], 16000, 9, "FLAC", "PCM_16")
+
+
+def test_subtypes_libsndfile_lists_but_cannot_write_are_refused(tmp_path):
+    for ext, subtype in [("mp3", "MPEG_LAYER_I"), ("mp3", "MPEG_LAYER_II"), ("wav", "MPEG_LAYER_III"),
+                         ("aiff", "DWVW_12")]:
+        with pytest.raises(ParameterError, match="subtype must be one of") as info:
+            noisegen.save(tmp_path / f"x.{ext}", np.zeros(100), sample_rate=16000, subtype=subtype)
+        options = str(info.value).split("one of ")[1].split(" for ")[0].split(", ")
+        assert subtype not in options and options
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["x.ogg", "--channels", "256"], "--channels must be at most 255 for OGG (VORBIS)"),
+    (["x.flac", "--channels", "9"], "--channels must be at most 8 for FLAC"),
+    (["x.flac", "--sample-rate", "700000"], "--sample-rate must be at most 65535 Hz, or a multiple of 10 Hz"),
+    (["x.flac", "--sample-rate", "96001"], "up to 655350 Hz, for FLAC (PCM_16) files, got 96001"),
+    (["x.ogg", "--sample-rate", "384000"], "--sample-rate must be at most 200000 Hz for OGG (VORBIS)"),
+    (["x.mp3", "--channels", "3"], "--channels must be at most 2 for MP3"),
+])
+def test_synth_refuses_up_front_with_exit_2(tmp_path, args, needle):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([sys.executable, "-m", "noisegen", "synth", "pink", *args, "--duration-s", "0.1"],
+                       cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert r.stderr.count("\n") == 1 and needle in r.stderr and "Traceback" not in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_augment_refuses_a_rate_its_output_format_cannot_hold_before_starting(tmp_path, capsys):
+    from noisegen import cli
+
+    (tmp_path / "in").mkdir()
+    noisegen.save(tmp_path / "in" / "a.wav", np.zeros(800), sample_rate=8000)
+    for rate in ("700000", "96001"):
+        status = cli.main(["augment", str(tmp_path / "in"), str(tmp_path / "out"), "--output-format", "flac",
+                           "--sample-rate", rate])
+        err = capsys.readouterr().err
+        assert status == 2 and "FLAC" in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
