@@ -589,7 +589,8 @@ def test_full_disk_exits_1_with_one_line(corpus, tmp_path, capsys, monkeypatch, 
 @pytest.mark.parametrize("case", ["deep_config", "snr_low", "snr_high", "snr_nan", "snr_swapped", "empty_out",
                                   "empty_in", "empty_noise", "noise_not_audio", "noise_list_not_audio",
                                   "rir_not_audio", "config_fifo", "rate_huge", "rate_zero", "copies_huge",
-                                  "seed_huge", "workers_negative"])
+                                  "seed_huge", "workers_negative", "gain_130", "gain_overflow", "peaking_gain_huge",
+                                  "flac_rate_high"])
 def test_bad_settings_exit_2_before_the_first_file(case, corpus, tmp_path, capsys, monkeypatch):
     speech, noise, rir = corpus
     text = tmp_path / "notes.wav"  # a regular file that is not audio
@@ -599,6 +600,10 @@ def test_bad_settings_exit_2_before_the_first_file(case, corpus, tmp_path, capsy
         "noise_not_audio": {"name": "AddBackgroundNoise", "noise": str(text), "p": 1.0},
         "noise_list_not_audio": {"name": "AddBackgroundNoise", "noise": [str(text)], "p": 1.0},
         "rir_not_audio": [{"name": "ApplyImpulseResponse", "rir": str(text), "p": 1.0}],
+        # ranges each call refused (gain_db in [-120, 120], peaking gains in [-60, 60]) or overflowed on drawing
+        "gain_130": {"name": "Gain", "min_gain_db": 130, "max_gain_db": 130, "p": 1.0},
+        "gain_overflow": {"name": "Gain", "min_gain_db": -1e308, "max_gain_db": 1e308, "p": 1.0},
+        "peaking_gain_huge": [{"name": "PeakingEQ", "min_gain_db": -1e308, "max_gain_db": 1e308, "p": 1.0}],
     }
     work = tmp_path / "cwd"
     work.mkdir()
@@ -620,6 +625,7 @@ def test_bad_settings_exit_2_before_the_first_file(case, corpus, tmp_path, capsy
             "rate_huge": [speech, out, "--sample-rate", 10_000_000_000], "rate_zero": [speech, out, "--sample-rate", 0],
             "copies_huge": [speech, out, "--copies", 10**9], "seed_huge": [speech, out, "--seed", 2**64],
             "workers_negative": [speech, out, "--workers", -1],
+            "flac_rate_high": [speech, out, "--format", "flac", "--sample-rate", 700_000],  # FLAC: <= 655350
         }[case]
     assert augment(*args) == 2
     captured = capsys.readouterr()

@@ -20,7 +20,9 @@ from noisegen.transforms import (
     Compose,
     Gain,
     HighPassFilter,
+    HighShelf,
     LowPassFilter,
+    LowShelf,
     OneOf,
     PeakingEQ,
     PitchShift,
@@ -462,3 +464,53 @@ def test_snr_ranges_are_bounded_at_construction(bad, data_dir):
         with pytest.raises(noisegen.ParameterError, match="snr_db"):
             make()
     noisegen.AddColoredNoise(min_snr_db=-100.0, max_snr_db=200.0)  # the ends of the range are fine
+
+
+# -- a range the constructor accepts is one the apply path takes --------------------------------
+
+_GAINS = [-1e308, -1e6, -130.0, -121.0, -120.0, -61.0, -60.0, -6.0, 0.0, 6.0, 60.0, 61.0, 120.0, 121.0, 130.0, 1e308]
+
+
+@pytest.mark.parametrize("cls", [Gain, PeakingEQ, LowShelf, HighShelf], ids=lambda c: c.__name__)
+def test_every_gain_range_the_constructor_accepts_is_applied_and_replayed(cls):
+    """Gain(130, 130) and PeakingEQ(gain 100) were built, then refused on every call; a (-1e308, 1e308)
+    range raised numpy's OverflowError on drawing. Over all pairs of gains: refused at construction, or
+    drawn, applied and replayed."""
+    y = 0.1 * np.random.default_rng(0).standard_normal(800)
+    accepted = 0
+    for lo in _GAINS:
+        for hi in _GAINS:
+            try:
+                t = cls(min_gain_db=lo, max_gain_db=hi, p=1.0)
+            except ParameterError:
+                continue
+            accepted += 1
+            for seed in range(3):
+                out = t(y, sample_rate=SR, rng=seed)
+                assert np.array_equal(out, t.apply_params(y, t.last_params, sample_rate=SR)), (lo, hi, seed)
+    assert accepted >= 15  # the ordered pairs of -60, -6, 0, 6, 60 (in every range) still build
+
+
+@pytest.mark.parametrize("build, needle", [
+    (lambda: Gain(min_gain_db=130, max_gain_db=130), "min_gain_db must be in [-120, 120], got 130"),
+    (lambda: Gain(min_gain_db=-121, max_gain_db=0), "min_gain_db must be in [-120, 120]"),
+    (lambda: Gain(min_gain_db=-1e308, max_gain_db=1e308), "min_gain_db must be in [-120, 120]"),
+    (lambda: PeakingEQ(min_gain_db=0, max_gain_db=61), "max_gain_db must be in [-60, 60], got 61"),
+    (lambda: PeakingEQ(min_gain_db=-1e308, max_gain_db=1e308), "min_gain_db must be in [-60, 60]"),
+    (lambda: PeakingEQ(min_q=0.5, max_q=1001), "max_q must be in [0.001, 1000], got 1001"),
+    (lambda: load_pipeline({"name": "Gain", "min_gain_db": 130, "max_gain_db": 130}), "min_gain_db"),
+])
+def test_ranges_the_apply_path_refuses_are_refused_at_construction(build, needle):
+    with pytest.raises(ParameterError) as info:
+        build()
+    assert needle in str(info.value)
+
+
+def test_uniform_range_refuses_a_span_that_overflows():
+    from noisegen.transforms.params import draw_uniform, uniform_range
+
+    with pytest.raises(ParameterError, match="max_x - min_x must be a finite float64"):
+        uniform_range(-1e308, 1e308, "min_x", "max_x")
+    lo, hi = uniform_range(-8e307, 8e307, "min_x", "max_x")  # the widest spans still draw
+    gen = np.random.default_rng(0)
+    assert all(lo <= draw_uniform(gen, lo, hi) <= hi for _ in range(100))

@@ -15,6 +15,7 @@ from .errors import ParameterError
 from .validation import check_real, check_sample_rate, show_value
 
 __all__ = [
+    "GAIN_DB_RANGE",
     "db_to_amplitude",
     "amplitude_to_db",
     "db_to_power",
@@ -22,6 +23,11 @@ __all__ = [
     "seconds_to_samples",
     "samples_to_seconds",
 ]
+
+
+#: Gains (dB) that :func:`noisegen.gain` applies: the one range of its CPU and CUDA paths, of
+#: :func:`noisegen.augment_batch` and of :class:`noisegen.Gain`'s ranges.
+GAIN_DB_RANGE = (-120.0, 120.0)
 
 
 def db_to_amplitude(value_db):

@@ -16,6 +16,10 @@ from .._core.errors import ParameterError
 from .._core.validation import check_choice, check_int, check_real, check_sample_rate, show_value
 
 _KINDS = ("lowpass", "highpass", "bandpass", "bandstop", "peaking", "low_shelf", "high_shelf")
+#: Gains (dB) of the peaking and shelving sections, and the most Q of a peaking one (the effects'
+#: range, and the one :class:`noisegen.PeakingEQ` and the shelf transforms draw from).
+EQ_GAIN_DB_RANGE = (-60.0, 60.0)
+MAX_Q = 1000.0
 
 
 # ----------------------------------------------------------------------------- design
@@ -185,10 +189,10 @@ def design_sos(kind, *, sample_rate, cutoff_hz=None, low_hz=None, high_hz=None, 
         if lo >= hi:
             raise ParameterError(f"low_hz must be < high_hz, got low_hz={lo:g} >= high_hz={hi:g}")
         return _butter(kind, order, (lo, hi), sample_rate)
-    gain_db = check_real(gain_db, "gain_db", low=-60.0, high=60.0)
+    gain_db = check_real(gain_db, "gain_db", low=EQ_GAIN_DB_RANGE[0], high=EQ_GAIN_DB_RANGE[1])
     if kind == "peaking":
         center_hz = _check_freq(center_hz, "center_hz", sample_rate)
-        q = check_real(q, "q", low=0.0, high=1000.0, low_inclusive=False)
+        q = check_real(q, "q", low=0.0, high=MAX_Q, low_inclusive=False)
         return _cookbook(kind, center_hz, gain_db, q, sample_rate)
     return _cookbook(kind, _check_freq(cutoff_hz, "cutoff_hz", sample_rate), gain_db, 0.0, sample_rate)
 

@@ -37,7 +37,7 @@ from .._core.validation import (
 )
 from .._core.errors import BackendError, NoisegenWarning, ParameterError
 from .._core.rng import resolve_key
-from .._core.units import db_to_amplitude
+from .._core.units import GAIN_DB_RANGE, db_to_amplitude
 from .._design.noise import INIT_STREAM, check_beta, check_min_freq, design_bank
 from .._design.ratios import speed_ratio
 from .._design.snr import SILENT, check_snr_db, silent_part, snr_scale
@@ -254,7 +254,7 @@ def _per_row(kernel_name, y, values, dtype, threads, *extra):
 
 def cuda_gain(y, *, gain_db, threads=None):
     """:func:`noisegen.gain` on the GPU."""
-    g = check_real(gain_db, "gain_db", low=-120.0, high=120.0)
+    g = check_real(gain_db, "gain_db", low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1])
     return _per_row("gain_rows", y, db_to_amplitude(g), array_dtype(y), threads)
 
 

@@ -21,7 +21,7 @@ from .._core.backend import resolve_backend
 from .._core.validation import (check_audio, check_duration, check_finite_output, check_int, check_real,
                                  check_sample_rate, nonfinite_error)
 from .._core.errors import NoisegenWarning
-from .._core.units import db_to_amplitude
+from .._core.units import GAIN_DB_RANGE, db_to_amplitude
 from .._kernels.cpu import level as _level
 from .._gpu.ops import cuda_bitcrush, cuda_clip, cuda_gain, cuda_time_mask
 
@@ -57,7 +57,7 @@ def gain(y, *, gain_db, backend="auto"):
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
         return cuda_gain(y, gain_db=gain_db)
     y = check_audio(y, "y", finite=False)  # finiteness from the output's sum, in the same pass
-    g = check_real(gain_db, "gain_db", low=-120.0, high=120.0)
+    g = check_real(gain_db, "gain_db", low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1])
     x = np.ascontiguousarray(y)
     out = np.empty_like(x)
     total = float(_level.scale(x.reshape(-1), x.dtype.type(db_to_amplitude(g)), out.reshape(-1)))

@@ -12,6 +12,7 @@ import math
 
 from ..effects import filters
 from .._core.validation import check_int
+from .._design.sections import EQ_GAIN_DB_RANGE, MAX_Q
 from .base import Transform
 from .params import draw_uniform, frequency_param, real_param, uniform_range
 
@@ -172,8 +173,8 @@ class BandStopFilter(_BandFilter):
 class PeakingEQ(Transform):
     """A peaking equaliser with random centre, gain and Q.
 
-    Wraps :func:`noisegen.peaking_eq`. ``last_params``: ``center_hz``,
-    ``gain_db``, ``q``.
+    Gains in [-60, 60] dB and Q in [0.001, 1000], what :func:`noisegen.peaking_eq`
+    (which it wraps) takes. ``last_params``: ``center_hz``, ``gain_db``, ``q``.
     """
 
     degrades = True  # a degradation: paired targets skip it
@@ -184,8 +185,9 @@ class PeakingEQ(Transform):
         self.min_center_hz, self.max_center_hz = uniform_range(
             min_center_hz, max_center_hz, "min_center_hz", "max_center_hz", low=1e-6
         )
-        self.min_gain_db, self.max_gain_db = uniform_range(min_gain_db, max_gain_db, "min_gain_db", "max_gain_db")
-        self.min_q, self.max_q = uniform_range(min_q, max_q, "min_q", "max_q", low=1e-3)
+        self.min_gain_db, self.max_gain_db = uniform_range(min_gain_db, max_gain_db, "min_gain_db", "max_gain_db",
+                                                           low=EQ_GAIN_DB_RANGE[0], high=EQ_GAIN_DB_RANGE[1])
+        self.min_q, self.max_q = uniform_range(min_q, max_q, "min_q", "max_q", low=1e-3, high=MAX_Q)
 
     def randomize(self, y, sample_rate, gen):
         return {
@@ -195,8 +197,8 @@ class PeakingEQ(Transform):
         }
 
     def _param_checks(self, sample_rate):
-        return {"center_hz": frequency_param(sample_rate), "gain_db": real_param(),
-                "q": real_param(0.0, low_inclusive=False)}
+        return {"center_hz": frequency_param(sample_rate), "gain_db": real_param(*EQ_GAIN_DB_RANGE),
+                "q": real_param(0.0, MAX_Q, low_inclusive=False)}
 
     def _filter_call(self, sample_rate, params):
         return filters.peaking_eq, dict(center_hz=params["center_hz"], gain_db=params["gain_db"], q=params["q"],
@@ -226,7 +228,7 @@ class _Shelf(Transform):
             min_cutoff_hz, max_cutoff_hz, "min_cutoff_hz", "max_cutoff_hz", low=1e-6
         )
         self.min_gain_db, self.max_gain_db = uniform_range(
-            min_gain_db, max_gain_db, "min_gain_db", "max_gain_db", low=-60.0, high=60.0
+            min_gain_db, max_gain_db, "min_gain_db", "max_gain_db", low=EQ_GAIN_DB_RANGE[0], high=EQ_GAIN_DB_RANGE[1]
         )
 
     def randomize(self, y, sample_rate, gen):
@@ -234,7 +236,7 @@ class _Shelf(Transform):
                 "gain_db": draw_uniform(gen, self.min_gain_db, self.max_gain_db)}
 
     def _param_checks(self, sample_rate):
-        return {"cutoff_hz": frequency_param(sample_rate), "gain_db": real_param(-60.0, 60.0)}
+        return {"cutoff_hz": frequency_param(sample_rate), "gain_db": real_param(*EQ_GAIN_DB_RANGE)}
 
     def _filter_call(self, sample_rate, params):
         return getattr(filters, self._function), dict(cutoff_hz=params["cutoff_hz"], gain_db=params["gain_db"],

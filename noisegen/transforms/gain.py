@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import effects
+from .._core.units import GAIN_DB_RANGE
 from .base import Transform
 from .params import draw_uniform, real_param, uniform_range
 
@@ -12,7 +13,8 @@ __all__ = ["Gain"]
 class Gain(Transform):
     """Change the level by a gain drawn uniformly in ``[min_gain_db, max_gain_db]``.
 
-    Wraps :func:`noisegen.gain`. ``last_params``: ``gain_db``.
+    Both in [-120, 120], the gains :func:`noisegen.gain` applies (it wraps
+    that). ``last_params``: ``gain_db``.
 
     Examples
     --------
@@ -28,13 +30,14 @@ class Gain(Transform):
 
     def __init__(self, *, min_gain_db: float = -12.0, max_gain_db: float = 12.0, p: float = 0.5):
         super().__init__(p=p)
-        self.min_gain_db, self.max_gain_db = uniform_range(min_gain_db, max_gain_db, "min_gain_db", "max_gain_db")
+        self.min_gain_db, self.max_gain_db = uniform_range(min_gain_db, max_gain_db, "min_gain_db", "max_gain_db",
+                                                           low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1])
 
     def randomize(self, y, sample_rate, gen):
         return {"gain_db": draw_uniform(gen, self.min_gain_db, self.max_gain_db)}
 
     def _param_checks(self, sample_rate):
-        return {"gain_db": real_param(-120.0, 120.0)}
+        return {"gain_db": real_param(*GAIN_DB_RANGE)}
 
     def _apply(self, y, sample_rate, params):
         return effects.gain(y, gain_db=params["gain_db"])

@@ -9,6 +9,9 @@ replayed parameters.
 
 from __future__ import annotations
 
+import math
+
+from .._core.errors import ParameterError
 from .._core.validation import check_duration, check_int, check_range, check_rate_factor, check_real
 
 __all__ = ["SEED_BOUND", "uniform_range", "int_range", "draw_uniform", "draw_seed", "real_param", "int_param", "index_param",
@@ -19,8 +22,18 @@ SEED_BOUND = 1 << 63
 
 
 def uniform_range(min_value, max_value, min_name, max_name, *, low=None, high=None):
-    """Validated ``(min, max)`` for a uniform draw (``min <= max``)."""
-    return check_range(min_value, max_value, min_name, max_name, low=low, high=high)
+    """Validated ``(min, max)`` for a uniform draw (``min <= max``).
+
+    ``low`` and ``high`` are what the transform's apply path accepts (the
+    bounds of its ``_param_checks``), so a range that passes here never draws
+    a value the effect then refuses. A span too wide to draw from
+    (``max - min`` overflows float64) is refused too.
+    """
+    lo, hi = check_range(min_value, max_value, min_name, max_name, low=low, high=high)
+    if not math.isfinite(hi - lo):
+        raise ParameterError(f"{max_name} - {min_name} must be a finite float64, got {hi:g} - ({lo:g}): "
+                             "a uniform draw cannot span it")
+    return lo, hi
 
 
 def int_range(min_value, max_value, min_name, max_name, *, low, high):
