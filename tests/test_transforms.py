@@ -26,6 +26,7 @@ from noisegen.transforms import (
     OneOf,
     PeakingEQ,
     PitchShift,
+    Shift,
     SomeOf,
     SpeedPerturb,
     TimeMask,
@@ -315,8 +316,8 @@ def test_transforms_exported_at_top_level():
 import inspect  # noqa: E402
 
 
-def _minimal(cls, data_dir):
-    """``cls`` with p=1 and the fewest arguments it needs (the bundled noise / RIR folders)."""
+def _minimal(cls, data_dir, **overrides):
+    """``cls`` with p=1 and the fewest arguments it needs (the bundled noise / RIR folders), and ``overrides``."""
     extra = {
         "AddBackgroundNoise": {"noise": data_dir / "noise"},
         "AddShortNoises": {"sounds": data_dir / "noise", "min_time_between_s": 0.05, "max_time_between_s": 0.1},
@@ -325,7 +326,7 @@ def _minimal(cls, data_dir):
         "OneOf": {"transforms": [Gain(p=1.0), Clip(p=1.0)]},
         "SomeOf": {"transforms": [Gain(p=1.0), Clip(p=1.0)], "k": 1},
     }.get(cls.__name__, {})
-    return cls(p=1.0, **extra)
+    return cls(p=1.0, **{**extra, **overrides})
 
 
 TRANSFORM_CLASSES = [
@@ -491,6 +492,39 @@ def test_every_gain_range_the_constructor_accepts_is_applied_and_replayed(cls):
     assert accepted >= 15  # the ordered pairs of -60, -6, 0, 6, 60 (in every range) still build
 
 
+_EXTREMES = [-1e308, -1e6, -130.0, -121.0, -61.0, -1.0, 0.0, 1e-300, 1e-3, 0.5, 1.0, 99.99, 129.0, 1001.0, 8001.0,
+             1e6, 1e308]
+_PAIRS = [(v, v) for v in _EXTREMES] + [(-1e308, 1e308), (-1e308, 0.0), (0.0, 1e308), (-130.0, 130.0), (0.5, 1e308)]
+
+
+def _range_pairs(cls):
+    names = [p.name for p in inspect.signature(cls.__init__).parameters.values() if p.kind == p.KEYWORD_ONLY]
+    return [(n, "max_" + n[4:]) for n in names if n.startswith("min_") and "max_" + n[4:] in names]
+
+
+_RANGED = [cls for cls in TRANSFORM_CLASSES if _range_pairs(cls)]
+
+
+@pytest.mark.parametrize("cls", _RANGED, ids=[cls.__name__ for cls in _RANGED])
+def test_every_range_the_constructor_accepts_is_drawn_applied_and_replayed(cls, data_dir):
+    """Each min/max pair of every transform over extremes: refused at construction with a
+    ParameterError, or drawn, applied and replayed at 8 and 48 kHz. AddShortNoises with
+    min_time_between_s=1e308 was built, then refused on every call (its first gap became a sample
+    count); the gain ranges are the test above's."""
+    y = 0.1 * np.random.default_rng(0).standard_normal(1600)
+    for lo_name, hi_name in _range_pairs(cls):
+        for lo, hi in _PAIRS:
+            try:
+                t = _minimal(cls, data_dir, **{lo_name: lo, hi_name: hi})
+            except ParameterError:
+                continue
+            for sr in (8000, 48000):
+                for seed in range(2):
+                    out = t(y, sample_rate=sr, rng=seed)
+                    replay = t.apply_params(y, t.last_params, sample_rate=sr)
+                    assert np.array_equal(out, replay), (lo_name, lo, hi, sr, seed)
+
+
 @pytest.mark.parametrize("build, needle", [
     (lambda: Gain(min_gain_db=130, max_gain_db=130), "min_gain_db must be in [-120, 120], got 130"),
     (lambda: Gain(min_gain_db=-121, max_gain_db=0), "min_gain_db must be in [-120, 120]"),
@@ -499,6 +533,10 @@ def test_every_gain_range_the_constructor_accepts_is_applied_and_replayed(cls):
     (lambda: PeakingEQ(min_gain_db=-1e308, max_gain_db=1e308), "min_gain_db must be in [-60, 60]"),
     (lambda: PeakingEQ(min_q=0.5, max_q=1001), "max_q must be in [0.001, 1000], got 1001"),
     (lambda: load_pipeline({"name": "Gain", "min_gain_db": 130, "max_gain_db": 130}), "min_gain_db"),
+    (lambda: AddColoredNoise(min_freq_hz=1e308), "min_freq_hz must be in [1e-06, 384000)"),
+    (lambda: AddColoredNoise(min_freq_hz=1e-300), "min_freq_hz must be in [1e-06, 384000)"),
+    (lambda: TimeMask(fade_s=1e6), "fade_s must be in [0, 2796.2"),
+    (lambda: OneOf([Gain(), Clip()], weights=[1e308, 1e308]), "weights must have a finite float64 sum"),
 ])
 def test_ranges_the_apply_path_refuses_are_refused_at_construction(build, needle):
     with pytest.raises(ParameterError) as info:
@@ -514,3 +552,13 @@ def test_uniform_range_refuses_a_span_that_overflows():
     lo, hi = uniform_range(-8e307, 8e307, "min_x", "max_x")  # the widest spans still draw
     gen = np.random.default_rng(0)
     assert all(lo <= draw_uniform(gen, lo, hi) <= hi for _ in range(100))
+
+
+@pytest.mark.parametrize("sample_rate", [16000, 48000, 768000])
+def test_shift_in_seconds_replays_what_it_draws_at_any_rate(sample_rate):
+    """A day's shift at 48 kHz is 4.1e9 samples: drawn, but refused on replay (limit 2**31) before."""
+    y = np.random.default_rng(0).standard_normal(1000)
+    for seconds in (-86400.0, -50000.0, 50000.0, 86400.0):
+        t = Shift(min_shift=seconds, max_shift=seconds, shift_unit="seconds", p=1.0)
+        out = t(y, sample_rate=sample_rate, rng=0)
+        assert np.array_equal(out, t.apply_params(y, t.last_params, sample_rate=sample_rate))

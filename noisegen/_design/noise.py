@@ -58,7 +58,7 @@ _HP_MARGIN = 8.0
 # Lowest min_freq_hz / sample_rate (0.016 Hz at 16 kHz): keeps the bank
 # within 13 real sections (the CUDA kernel takes 16) and its poles
 # resolvable in float64.
-_MIN_FREQ_LOW = 1e-6
+MIN_FREQ_LOW = 1e-6
 
 
 @dataclass(frozen=True)
@@ -232,7 +232,7 @@ def check_min_freq(min_freq_hz, sample_rate):
     if sample_rate is None:
         raise ParameterError(f"min_freq_hz={min_freq_hz!r} needs sample_rate (Hz) to place it; pass sample_rate=")
     sr = check_sample_rate(sample_rate)
-    low = _MIN_FREQ_LOW * sr
+    low = MIN_FREQ_LOW * sr
     f = check_real(min_freq_hz, "min_freq_hz", low=low, high=sr / 2.0, high_inclusive=False)
     return f / sr
 

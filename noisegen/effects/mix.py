@@ -411,7 +411,7 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
     out = s2.copy()
     p_signal, bound = _signal_power(s2, "rms", sample_rate) if n else (0.0, 0.0)
     events = []
-    pos = seconds_to_samples(g.uniform(0.0, lo_gap), sample_rate) if lo_gap > 0 else 0
+    pos = _samples_up_to(g.uniform(0.0, lo_gap), sample_rate, n) if lo_gap > 0 else 0  # past n: no sounds
     powers = {}
     while pos < n:
         index = int(g.integers(len(noises)))

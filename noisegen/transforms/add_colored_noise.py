@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .._core.validation import check_real
+from .._core.validation import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, check_real
+from .._design.noise import MIN_FREQ_LOW
 from .._design.snr import MAX_SNR_DB, MIN_SNR_DB
 from .base import Transform
 from .params import draw_seed, draw_uniform, real_param, seed_param, uniform_range
@@ -41,7 +42,9 @@ class AddColoredNoise(Transform):
         self.min_beta, self.max_beta = uniform_range(min_beta, max_beta, "min_beta", "max_beta", low=-2.0, high=2.0)
         self.min_snr_db, self.max_snr_db = uniform_range(min_snr_db, max_snr_db, "min_snr_db", "max_snr_db",
                                                          low=MIN_SNR_DB, high=MAX_SNR_DB)
-        self.min_freq_hz = check_real(min_freq_hz, "min_freq_hz", low=0.0, low_inclusive=False, allow_none=True)
+        # the rate is not known yet: refuse what every rate refuses (colored_noise checks it against each)
+        self.min_freq_hz = check_real(min_freq_hz, "min_freq_hz", low=MIN_FREQ_LOW * MIN_SAMPLE_RATE,
+                                      high=MAX_SAMPLE_RATE / 2.0, high_inclusive=False, allow_none=True)
 
     def randomize(self, y, sample_rate, gen):
         return {

@@ -10,6 +10,7 @@ Their ``last_params`` nest the children's: ``{"name": ..., "applied": ...,
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -217,6 +218,8 @@ class OneOf(_Composition):
             w = [check_real(x, f"weights[{i}]", low=0.0) for i, x in enumerate(weights)]
             if sum(w) <= 0:
                 raise ParameterError(f"weights must not all be 0, got {weights!r}")
+            if not math.isfinite(sum(w)):  # the probabilities would be 0/inf and NaN: always the first
+                raise ParameterError(f"weights must have a finite float64 sum, got {weights!r}")
             self.weights = w
         probs = np.full(len(self.transforms), 1.0 / len(self.transforms)) if self.weights is None else None
         self._probs = probs if probs is not None else np.asarray(self.weights) / sum(self.weights)

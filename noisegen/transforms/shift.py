@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .._core.validation import MAX_SAMPLES, check_choice, check_real
+from .._core.validation import MAX_SAMPLE_RATE, MAX_SAMPLES, check_choice, check_real
 from .._core.errors import ParameterError
 from .base import Transform
 from .params import draw_uniform, int_param, uniform_range
@@ -14,6 +14,10 @@ from .params import draw_uniform, int_param, uniform_range
 __all__ = ["Shift"]
 
 _UNITS = ("fraction", "samples", "seconds")
+#: Largest shift in each unit.
+_BOUNDS = {"fraction": 1.0, "samples": float(MAX_SAMPLES), "seconds": 3600.0 * 24}
+#: Largest shift in samples a draw makes: a day at the highest rate (replays must take it back).
+_MAX_SHIFT_SAMPLES = max(MAX_SAMPLES, int(_BOUNDS["seconds"] * MAX_SAMPLE_RATE))
 
 
 def _ramp(length, dtype):
@@ -93,7 +97,7 @@ class Shift(Transform):
                  rollover: bool = True, fade_s: float = 0.005, p: float = 0.5):
         super().__init__(p=p)
         self.shift_unit = check_choice(shift_unit, "shift_unit", _UNITS)
-        bound = {"fraction": 1.0, "samples": float(MAX_SAMPLES), "seconds": 3600.0 * 24}[self.shift_unit]
+        bound = _BOUNDS[self.shift_unit]
         self.min_shift, self.max_shift = uniform_range(min_shift, max_shift, "min_shift", "max_shift",
                                                        low=-bound, high=bound)
         if self.shift_unit == "samples":
@@ -117,7 +121,7 @@ class Shift(Transform):
         return {"shift_samples": shift}
 
     def _param_checks(self, sample_rate):
-        return {"shift_samples": int_param(-MAX_SAMPLES, MAX_SAMPLES)}
+        return {"shift_samples": int_param(-_MAX_SHIFT_SAMPLES, _MAX_SHIFT_SAMPLES)}
 
     def _apply(self, y, sample_rate, params):
         fade = int(math.floor(self.fade_s * sample_rate + 0.5))

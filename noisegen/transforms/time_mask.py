@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import effects
-from .._core.validation import check_real
+from .._core.validation import MAX_SAMPLE_RATE, MAX_SAMPLES, check_real
 from .base import Transform
 from .params import draw_uniform, seconds_param, uniform_range
 
@@ -35,7 +35,8 @@ class TimeMask(Transform):
         self.min_fraction, self.max_fraction = uniform_range(
             min_fraction, max_fraction, "min_fraction", "max_fraction", low=0.0, high=1.0
         )
-        self.fade_s = check_real(fade_s, "fade_s", low=0.0)
+        # a fade time_mask takes at every sample rate (at most MAX_SAMPLES samples at the highest)
+        self.fade_s = check_real(fade_s, "fade_s", low=0.0, high=MAX_SAMPLES / MAX_SAMPLE_RATE)
 
     def randomize(self, y, sample_rate, gen):
         n = y.shape[-1]
