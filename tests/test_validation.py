@@ -447,3 +447,21 @@ def test_integration_entry_points_refuse_hostile_values(tmp_path):
                     pass
                 except Exception as exc:  # noqa: BLE001 - the assertion names it
                     pytest.fail(f"{name} given {value!r} raised {type(exc).__name__}: {exc}")
+
+
+@pytest.mark.parametrize("name, bad, good", [
+    ("gain_db", (-1e308, 1e308), (-120.0, 120.0)), ("gain_db", (-1e308, 0.0), (-120.0, 0.0)),
+    ("gain_db", (130.0, 130.0), (120.0, 120.0)), ("gain_db", (-121.0, 0.0), (-120.0, 0.0)),
+    ("gain_db", (0.0, math.inf), (0.0, 120.0)), ("snr_db", (-1e308, 1e308), (-100.0, 200.0)),
+    ("snr_db", (-101.0, 0.0), (-100.0, 0.0)),
+], ids=repr)
+def test_augment_batch_checks_a_range_before_drawing_from_it(name, bad, good):
+    """(-1e308, 1e308) raised numpy's OverflowError from the uniform draw; now the range is checked first."""
+    from noisegen.cuda import augment_batch  # (its CPU path: no GPU needed)
+
+    x = np.full((2, 160), 0.1, np.float32)
+    noise = {"noise": "white"} if name == "snr_db" else {}
+    with pytest.raises(ParameterError, match=rf"{name} range must lie in \["):
+        augment_batch(x, sample_rate=16000, **noise, **{name: bad}, rng=0, backend="cpu")
+    out = augment_batch(x, sample_rate=16000, **noise, **{name: good}, rng=0, backend="cpu")
+    assert np.all((good[0] <= out.params[name]) & (out.params[name] <= good[1]))

@@ -40,8 +40,10 @@ from .._core.backend import array_dtype, from_device, is_cuda_array, require_cud
 from .._core.validation import check_sample_rate
 from .._core.errors import ParameterError
 from .._core.rng import as_generator, check_rng, derive_key, resolve_key
+from .._core.units import GAIN_DB_RANGE
 from .._design.noise import check_min_freq, design_bank, initial_state, run_bank
 from .._design.sections import design_sos
+from .._design.snr import MAX_SNR_DB, MIN_SNR_DB
 from .._gpu import ops as dispatch
 from ..effects import filters, mix, timescale
 from ..effects.level import gain
@@ -62,6 +64,8 @@ def _draw(value, name, b, gen, *, low, high):
         lo, hi = (float(v) for v in value)
         if not lo <= hi:
             raise ParameterError(f"{name} range must have min <= max, got {value!r}")
+        if not (low <= lo and hi <= high):  # before drawing: (-1e308, 1e308) would overflow numpy's uniform
+            raise ParameterError(f"{name} range must lie in [{low:g}, {high:g}], got {value!r}")
         values = gen.uniform(lo, hi, size=b) if lo < hi else np.full(b, lo)
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
         values = np.full(b, float(value))
@@ -200,12 +204,12 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     if noise is not None:
         if snr_db is None:
             raise ParameterError("snr_db is required when noise is given")
-        params["snr_db"] = _draw(snr_db, "snr_db", b, gen, low=-100.0, high=200.0)
+        params["snr_db"] = _draw(snr_db, "snr_db", b, gen, low=MIN_SNR_DB, high=MAX_SNR_DB)
         if betas is not None:
             params["beta"] = betas
             params["noise_keys"] = np.array([derive_key(key, i) for i in range(b)], dtype=np.uint64)
     if gain_db is not None:
-        params["gain_db"] = _draw(gain_db, "gain_db", b, gen, low=-120.0, high=120.0)
+        params["gain_db"] = _draw(gain_db, "gain_db", b, gen, low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1])
     if band is not None:
         params["band_hz"] = _draw_band(band, b, sample_rate)
     if speed is not None:
@@ -229,7 +233,7 @@ def _replay_params(params, b, sample_rate):
         raise ParameterError("params must give snr_db, beta and noise_keys together")
     out = {}
     if "snr_db" in params:
-        out["snr_db"] = _draw(np.asarray(params["snr_db"]), "snr_db", b, None, low=-100.0, high=200.0)
+        out["snr_db"] = _draw(np.asarray(params["snr_db"]), "snr_db", b, None, low=MIN_SNR_DB, high=MAX_SNR_DB)
         out["beta"] = _draw(np.asarray(params["beta"]), "beta", b, None, low=-2.0, high=2.0)
         keys = np.asarray(params["noise_keys"])
         if keys.shape != (b,) or keys.dtype != np.uint64:
@@ -242,7 +246,8 @@ def _replay_params(params, b, sample_rate):
     elif "noise_min_freq_hz" in params:
         raise ParameterError("params: noise_min_freq_hz given without snr_db, beta and noise_keys")
     if "gain_db" in params:
-        out["gain_db"] = _draw(np.asarray(params["gain_db"]), "gain_db", b, None, low=-120.0, high=120.0)
+        out["gain_db"] = _draw(np.asarray(params["gain_db"]), "gain_db", b, None,
+                               low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1])
     if "band_hz" in params:
         out["band_hz"] = _draw_band(params["band_hz"], b, sample_rate)
     if "speed" in params:
