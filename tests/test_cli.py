@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -241,3 +242,46 @@ def test_info_reports_non_finite_samples(tmp_path, capsys, n_channels, subtype):
     assert status == 0 and err == ""
     assert f"3 non-finite samples (NaN/inf) of {100 * n_channels}" in out
     assert "peak -6.0 dBFS" in out and "-inf" not in out
+
+
+def _without_file_privileges(probe_path):
+    """An argv prefix that runs a command without root's right to read any file (none when not root);
+    skips when this machine cannot drop it."""
+    if os.geteuid() != 0:
+        prefix = []
+    elif shutil.which("setpriv"):
+        prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all"]
+    else:
+        pytest.skip("running as root without setpriv: file permissions cannot be tested")
+    probe = subprocess.run([*prefix, sys.executable, "-c", f"open({str(probe_path)!r}, 'rb')"], capture_output=True)
+    if probe.returncode == 0:
+        pytest.skip("file permissions are not enforced here")
+    return prefix
+
+
+def test_info_names_the_os_reason_a_file_cannot_be_opened(tmp_path):
+    """`noisegen info` on a file without read permission said "System error." (libsndfile's words);
+    now, for every format, the OS's reason and the file, and the other files are still read."""
+    y = 0.1 * noisegen.white_noise(1600, rng=0)
+    locked_dir = tmp_path / "locked"
+    locked_dir.mkdir()
+    paths = []
+    for ext in ("wav", "flac", "ogg", "aiff", "au", "caf"):
+        noisegen.save(tmp_path / f"x.{ext}", y, sample_rate=16000)
+        (tmp_path / f"x.{ext}").chmod(0)
+        paths.append(f"x.{ext}")
+    noisegen.save(locked_dir / "y.wav", y, sample_rate=16000)
+    locked_dir.chmod(0)  # no search permission: the file inside cannot even be looked up
+    noisegen.save(tmp_path / "ok.wav", y, sample_rate=16000)
+    try:
+        prefix = _without_file_privileges(tmp_path / "x.wav")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.dirname(__file__)),
+                                                            os.environ.get("PYTHONPATH", "")])}
+        r = subprocess.run([*prefix, sys.executable, "-m", "noisegen", "info", *paths, "locked/y.wav", "ok.wav"],
+                           cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+    finally:
+        locked_dir.chmod(0o700)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    errors = r.stderr.splitlines()
+    assert errors == [f"noisegen info: error: Permission denied: {p!r}" for p in [*paths, "locked/y.wav"]]
+    assert r.stdout.startswith("ok.wav: 16000 Hz, 1 ch")

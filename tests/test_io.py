@@ -278,6 +278,37 @@ def test_load_and_info_never_open_a_non_regular_file(tmp_path, reader):
         sock.close()
 
 
+def _readers():
+    from noisegen.audio.blocks import FileBlocks
+    from noisegen.audio.segment import read_segment
+
+    return {"load": noisegen.load, "info": noisegen.info,
+            "read_segment": lambda p: read_segment(p, sample_rate=16000),
+            "FileBlocks": lambda p: FileBlocks(p, sample_rate=16000)}
+
+
+@pytest.mark.parametrize("reader", ["load", "info", "read_segment", "FileBlocks"])
+@pytest.mark.parametrize("ext", ["wav", "flac", "ogg"])
+def test_an_os_error_opening_a_file_is_raised_with_the_os_reason(tmp_path, reader, ext):
+    """A path the OS cannot open (a symlink loop; a folder without search permission, see
+    tests/test_cli.py for permissions) says why, with errno and file name; these read as
+    "no such audio file" before, and libsndfile's own opening says only "System error."."""
+    import errno
+
+    fn = _readers()[reader]
+    loop = tmp_path / f"loop.{ext}"
+    loop.symlink_to(tmp_path / f"loop2.{ext}")
+    (tmp_path / f"loop2.{ext}").symlink_to(loop)
+    with pytest.raises(OSError) as err:
+        fn(loop)
+    assert err.value.errno == errno.ELOOP and err.value.filename == str(loop)
+    assert "Too many levels of symbolic links" in str(err.value)
+    noisegen.save(tmp_path / f"ok.{ext}", _signal(), sample_rate=16000)
+    fn(tmp_path / f"ok.{ext}")  # a readable file still reads
+    with pytest.raises(FileNotFoundError, match="no such audio file"):
+        fn(tmp_path / f"missing.{ext}")
+
+
 # ----------------------------------------------------------------------------- truncated WAV, non-finite samples
 
 

@@ -4,14 +4,16 @@ reading without ever blocking on a FIFO."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import warnings
 
-from .._core.errors import NoisegenWarning, ParameterError
+from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
 from .._core.validation import check_path
 
-__all__ = ["AUDIO_EXTENSIONS", "audio_files", "scan_audio_files", "is_audio_name", "file_kind", "open_regular"]
+__all__ = ["AUDIO_EXTENSIONS", "audio_files", "scan_audio_files", "is_audio_name", "file_kind", "open_regular",
+           "read_error"]
 
 #: File name endings that :func:`noisegen.load` reads (case-insensitive): the
 #: formats libsndfile >= 1.1 decodes. Every folder scan in noisegen uses this
@@ -101,3 +103,32 @@ def open_regular(path) -> int:
     if hasattr(os, "set_blocking"):
         os.set_blocking(fd, True)
     return fd
+
+
+def read_error(path, exc) -> Exception:
+    """The exception to raise when reading the audio file ``path`` failed with ``exc``.
+
+    The OS's reason when the file cannot be opened (libsndfile only says
+    "System error."): :class:`FileNotFoundError`, :class:`IsADirectoryError`,
+    or an :class:`OSError` with the OS's errno and message, e.g. a
+    :class:`PermissionError` "Permission denied"; else a
+    :class:`~noisegen.NoisegenError` with ``exc``'s (a file that does not decode).
+    """
+    name = os.fspath(path)
+    failure = exc if isinstance(exc, OSError) and exc.errno else _open_failure(name)
+    if failure is not None and failure.errno not in (errno.ENOENT, errno.EISDIR):
+        return OSError(failure.errno, failure.strerror or os.strerror(failure.errno), name)
+    if not os.path.exists(name):
+        return FileNotFoundError(errno.ENOENT, "no such audio file", name)
+    if os.path.isdir(name):
+        return IsADirectoryError(errno.EISDIR, "is a directory, not an audio file", name)
+    return NoisegenError(f"cannot read audio file {name!r}: {exc}")
+
+
+def _open_failure(name):
+    """The OSError opening ``name`` for reading raises, or None (non-blocking: a FIFO never waits)."""
+    try:
+        os.close(os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)))
+    except OSError as exc:
+        return exc
+    return None

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._core.validation import check_audio, check_bool, check_float_dtype, check_path, check_sample_rate
-from .files import AUDIO_EXTENSIONS, audio_files, file_kind
+from .files import AUDIO_EXTENSIONS, audio_files, file_kind, read_error as _read_error
 from .claims import check_claimed_length
 from .flac import FlacFile, is_flac_name
 from .formats import check_frames, check_subtype, check_writable, format_of
@@ -126,14 +126,6 @@ def read_native(native, start: int, n: int, dtype):
         return native.read(start, n, dtype)
 
 
-def _read_error(path, exc) -> Exception:
-    if not os.path.exists(path):
-        return FileNotFoundError(2, "no such audio file", os.fspath(path))
-    if os.path.isdir(path):
-        return IsADirectoryError(21, "is a directory, not an audio file", os.fspath(path))
-    return NoisegenError(f"cannot read audio file {os.fspath(path)!r}: {exc}")
-
-
 def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
     """Read an audio file as float samples with time on the last axis.
 
@@ -161,6 +153,9 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
     ------
     FileNotFoundError
         The file does not exist.
+    OSError
+        The OS cannot open it, with its reason (a :class:`PermissionError`
+        "Permission denied", a symlink loop, ...).
     noisegen.ParameterError
         The path is not a regular file (a FIFO, socket or device); it is
         never opened.
