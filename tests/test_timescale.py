@@ -112,6 +112,52 @@ def test_phase_vocoder_purity(rate):
     assert abs(f0_st(y, 200.0)) < 0.02
 
 
+# The documented range end to end, with rates that are no power of two between.
+PVOC_RATES = [1 / 256, 1 / 37, 0.25, 0.7, 1.3, 3.0, 8.0, 32.0, 100.0, 256.0]
+
+
+def _pvoc_inputs(rate, dtype, seed):
+    """A 0.5 tone at two frequencies and 0.5-RMS noise, long enough for >= 2000 output samples."""
+    n = int(max(4000, 2000 * rate))
+    t = np.arange(n) / SR
+    tones = [(0.5 * np.sin(2 * np.pi * f * t + 1.0)).astype(dtype) for f in (440.0, 1234.5)]
+    return tones, (0.5 * np.random.default_rng(seed).standard_normal(n)).astype(dtype)
+
+
+def _rms(y):
+    return float(np.sqrt(np.mean(np.square(y, dtype=np.float64))))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rate", PVOC_RATES)
+def test_phase_vocoder_keeps_the_level(rate, dtype):
+    # Output frames past the input's end used to extrapolate its last magnitudes
+    # (a 0.5 tone came out at 3.5 at rate 32, 26 at 256, 1.05 at rate 8 in float32)
+    # or fade into the padding: every quarter and the last 256 samples keep the level.
+    tones, noise = _pvoc_inputs(rate, dtype, seed=round(rate * 1000))
+    for tone in tones:
+        out = time_stretch(tone, rate=rate, sample_rate=SR, method="phase_vocoder")
+        quarters = np.abs(out[: len(out) // 4 * 4]).reshape(4, -1).max(axis=1)
+        assert quarters.max() <= 0.5 * 1.2, quarters  # the onset at t=0 overshoots by up to ~15 %
+        assert quarters.min() >= 0.5 * 0.95, quarters
+        assert np.abs(out[-256:]).max() >= 0.5 * 0.95
+    out = time_stretch(noise, rate=rate, sample_rate=SR, method="phase_vocoder")
+    # frames of noise add incoherently (sum of w, not w**2): some level is lost, librosa loses more
+    assert 0.7 <= _rms(out) / _rms(noise) <= 1.0
+    halves = [_rms(h) for h in np.array_split(out, 2)]
+    assert max(halves) <= 1.25 * min(halves), halves
+
+
+@pytest.mark.parametrize("rate", [1 / 16, 0.5, 2.0, 16.0, 256.0])
+def test_phase_vocoder_noise_level_at_least_librosas(rate):
+    librosa = pytest.importorskip("librosa")
+    _, noise = _pvoc_inputs(rate, np.float64, seed=3)
+    ours = _rms(time_stretch(noise, rate=rate, sample_rate=SR, method="phase_vocoder"))
+    theirs = _rms(librosa.effects.time_stretch(noise, rate=rate, n_fft=1024, hop_length=256))
+    print(f"rate {rate}: output/input RMS noisegen {ours / 0.5:.3f}, librosa {theirs / 0.5:.3f}")
+    assert ours >= theirs
+
+
 @pytest.mark.parametrize("n_steps", [-4, 4])
 def test_pitch_shift_purity(n_steps):
     y = pitch_shift(harmonic_tone(200.0), sample_rate=SR, n_steps=n_steps)

@@ -174,7 +174,14 @@ def _phase_vocoder(y, n_out, sample_rate):
     spec = np.zeros((n_ch, n_frames + 1, n_fft // 2 + 1), dtype=np.result_type(y.dtype, np.complex64))
     spec[:, :n_frames] = scipy.fft.rfft(frames * window, axis=-1)
     n_out_frames = -(-n_out // hop) + 1
-    steps = np.arange(n_out_frames) * (n / n_out)
+    # Output frame j sits at input frame j * n / n_out; the last ones (at high
+    # rates many, the whole synthesis window) fall past the input's end. They
+    # hold the last frame the window covers fully (the middle one of a clip
+    # shorter than n_fft): extrapolating the magnitudes past the end blew them
+    # up (a 0.5 tone came out at 3.5 at rate 32), and interpolating into the
+    # zero padding faded the tail (-3 dB over the last eighth at rate 256).
+    last = max((n - n_fft // 2) // hop, round(n / (2 * hop)))
+    steps = np.minimum(np.arange(n_out_frames) * (n / n_out), last)
     out_spec = np.empty((n_ch, n_out_frames, spec.shape[-1]), dtype=spec.dtype)
     pvoc_kernels.pvoc_frames(spec, steps, hop, n_fft, out_spec)
     out_frames = np.ascontiguousarray(scipy.fft.irfft(out_spec, n=n_fft, axis=-1).astype(y.dtype))
