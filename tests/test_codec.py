@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import json
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -134,6 +135,44 @@ def test_input_beyond_full_scale_is_not_clipped(data_dir):
         snr_1 = _snr_db(y, codec(y, sample_rate=8000, format=fmt))
         snr_4 = _snr_db(4 * y, codec(4 * y, sample_rate=8000, format=fmt))
         assert abs(snr_4 - snr_1) < 0.5, (fmt, snr_1, snr_4)
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 16000])
+@pytest.mark.parametrize("fmt", ["mulaw", "gsm", "mp3", "opus"])
+def test_huge_input_is_coded_at_scale_or_refused(fmt, sample_rate):
+    # Up to the dtype's limit: the coding of the input at full scale, scaled back (no numpy
+    # warning from the delay search's correlations), or a ParameterError when the coded
+    # result leaves the dtype's range (float32 used to come back inf with a cast warning).
+    y = 0.5 * np.random.default_rng(2).standard_normal(800)
+    unit = codec(2.0 * y / np.abs(y).max(), sample_rate=sample_rate, format=fmt) / 2.0  # full scale, scaled back
+    refused = 0
+    for dtype in (np.float32, np.float64):
+        top = float(np.finfo(dtype).max)
+        for level in top * np.array([1e-30, 1e-9, 0.01, 0.5, 1.0]):
+            x = (y / np.abs(y).max() * level).astype(dtype)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                try:
+                    out = codec(x, sample_rate=sample_rate, format=fmt)
+                except ParameterError as exc:
+                    assert level >= 0.5 * top and "overflows" in str(exc), (level, exc)
+                    refused += 1
+                    continue
+            assert out.dtype == dtype and np.isfinite(out).all()
+            err = out.astype(np.float64) / level - unit
+            assert np.sqrt(np.mean(err**2)) < 0.02 * np.sqrt(np.mean(unit**2)), (dtype, level)
+    assert refused <= 4
+
+
+def test_huge_float32_input_through_the_codec_transform_is_a_parameter_error():
+    y = np.full(1000, np.finfo(np.float32).max, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for fmt in ("mulaw", "gsm"):
+            with pytest.raises(ParameterError, match=f"codec\\(format='{fmt}'\\) overflows float32"):
+                codec(y, sample_rate=16000, format=fmt)
+            with pytest.raises(ParameterError, match="overflows float32"):
+                Codec(formats=(fmt,), p=1.0)(y, sample_rate=16000, rng=0)
 
 
 # -- band limits and quality -----------------------------------------------------------------------

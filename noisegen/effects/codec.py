@@ -68,7 +68,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .._core.validation import check_audio, check_choice, check_real, check_sample_rate
+from .._core.validation import check_audio, check_choice, check_finite_output, check_real, check_sample_rate
 from .._core.errors import BackendError, ParameterError
 from .resample import resample
 
@@ -132,7 +132,8 @@ def codec(y, *, sample_rate, format, bitrate_kbps=None):
     ------
     ParameterError
         An unknown ``format``, a bitrate out of range or given to a fixed-rate
-        codec, or a format the installed libsndfile cannot write.
+        codec, a format the installed libsndfile cannot write, or input so
+        near its dtype's limit that the coded result leaves the dtype's range.
 
     Examples
     --------
@@ -155,8 +156,10 @@ def codec(y, *, sample_rate, format, bitrate_kbps=None):
     rate = codec_rate(fmt, sample_rate)
     kbps = _clamp_bitrate(fmt, rate, kbps)
     rows = np.atleast_2d(y).astype(np.float64)
-    out = np.stack([_channel(row, sample_rate, rate, fmt, kbps) for row in rows])
-    return out.reshape(y.shape).astype(y.dtype)
+    coded = [_channel(row, sample_rate, rate, fmt, kbps) for row in rows]
+    with np.errstate(over="ignore"):  # a result past y's dtype's range: the error below
+        out = np.stack([unit * scale for unit, scale in coded]).reshape(y.shape).astype(y.dtype)
+    return check_finite_output(out, f"codec(format={fmt!r})", y=y)
 
 
 def codec_rate(format: str, sample_rate: int) -> int:
@@ -283,18 +286,25 @@ def _roundtrip(x, rate, fmt, kbps) -> np.ndarray:
 
 
 def _channel(row, sample_rate, rate, fmt, kbps):
+    """One channel through the codec, as ``(unit, scale)``: the output is ``unit * scale``.
+
+    The scale is applied by the caller, after everything else: near float64's
+    limit the correlations of the delay search and the resampling back would
+    overflow on the scaled signal (with numpy warnings, or a NaN/inf error
+    blaming y), and the product may leave the output dtype's range.
+    """
     n = row.shape[-1]
     x = row if rate == sample_rate else resample(row, orig_sample_rate=sample_rate, target_sample_rate=rate)
     peak = float(np.max(np.abs(x)))
     scale = peak if peak > 1.0 else 1.0  # keep PCM-style codecs out of saturation
-    decoded = _roundtrip(x / scale, rate, fmt, kbps) * scale
+    x = x / scale
+    decoded = _roundtrip(x, rate, fmt, kbps)
     delay = _measured_delay(fmt, rate, kbps)
     delay += _refine_delay(x, decoded, delay, 1 + -(-rate // 16000))
     decoded = _align(decoded, delay, x.shape[-1])
-    if rate == sample_rate:
-        return decoded
-    back = resample(decoded, orig_sample_rate=rate, target_sample_rate=sample_rate)
-    return _align(back, 0, n)
+    if rate != sample_rate:
+        decoded = _align(resample(decoded, orig_sample_rate=rate, target_sample_rate=sample_rate), 0, n)
+    return decoded, scale
 
 
 def _refine_delay(x, decoded, delay, window):
