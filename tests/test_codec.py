@@ -115,6 +115,19 @@ def test_empty_nan_and_bad_arguments():
         codec(np.zeros(10), sample_rate=0, format="mp3")
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_sample_rate_too_low_for_the_codec_is_named(fmt):
+    # Every codec runs at >= 8 kHz and the resampler changes a rate by <= 256x: from 32 Hz up
+    # it works; below, the error named the resampler's target_sample_rate / orig_sample_rate.
+    for sample_rate in (1, 2, 7, 31):
+        for n in (0, 50):
+            with pytest.raises(ParameterError, match=f"sample_rate must be at least 32 Hz for format='{fmt}'.*"
+                                                     f"got {sample_rate}$"):
+                codec(np.zeros(n), sample_rate=sample_rate, format=fmt)
+    for sample_rate in (32, 33, 1000, 768000):
+        assert codec(np.full(50, 0.1), sample_rate=sample_rate, format=fmt).shape == (50,)
+
+
 def test_missing_libsndfile_format_is_a_parameter_error(monkeypatch):
     monkeypatch.setattr(C, "_format_available", lambda fmt: fmt != "opus")
     with pytest.raises(ParameterError, match="format='opus'.*libsndfile"):

@@ -68,7 +68,14 @@ from functools import lru_cache
 
 import numpy as np
 
-from .._core.validation import check_audio, check_choice, check_finite_output, check_real, check_sample_rate
+from .._core.validation import (
+    MAX_RATE_FACTOR,
+    check_audio,
+    check_choice,
+    check_finite_output,
+    check_real,
+    check_sample_rate,
+)
 from .._core.errors import BackendError, ParameterError
 from .resample import resample
 
@@ -114,6 +121,8 @@ def codec(y, *, sample_rate, format, bitrate_kbps=None):
     ----------
     y : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
     sample_rate : int
+        At least 32 Hz: every codec runs at 8 kHz or more, and the resampler
+        changes a rate by at most 256x.
     format : {"mp3", "opus", "vorbis", "gsm", "mulaw", "alaw", "g721", "g723_24", "g723_40", "ima_adpcm"}
         The codec; see the module docstring for the rate each runs at.
     bitrate_kbps : float or None
@@ -151,9 +160,14 @@ def codec(y, *, sample_rate, format, bitrate_kbps=None):
     fmt = check_choice(format, "format", tuple(FORMATS))
     kbps = _check_bitrate(fmt, bitrate_kbps)
     require_format(fmt)
+    rate = codec_rate(fmt, sample_rate)
+    if rate > MAX_RATE_FACTOR * sample_rate:  # the resampler's limit (sample_rate <= 768 kHz is never too high)
+        raise ParameterError(
+            f"sample_rate must be at least {-(-rate // MAX_RATE_FACTOR)} Hz for format={fmt!r}, which codes at "
+            f"{rate} Hz (resampling changes the rate by at most {MAX_RATE_FACTOR}x), got {sample_rate}"
+        )
     if y.shape[-1] == 0:
         return y.copy()
-    rate = codec_rate(fmt, sample_rate)
     kbps = _clamp_bitrate(fmt, rate, kbps)
     rows = np.atleast_2d(y).astype(np.float64)
     coded = [_channel(row, sample_rate, rate, fmt, kbps) for row in rows]
