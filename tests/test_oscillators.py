@@ -364,3 +364,42 @@ def test_bad_specific_inputs():
         _call("hum", harmonic_levels_db=[])
     with pytest.raises(ParameterError, match="freq_hz"):
         _call("square", freq_hz=8000.0)  # the fundamental itself must be below Nyquist
+
+
+@pytest.mark.parametrize("fn", ALL)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_level_past_the_dtype_range_is_a_parameter_error(fn, dtype):
+    # amplitude=1e39 in float32 used to give inf samples (speech_shaped_noise with a cast
+    # warning): the output is amplitude times the unit signal while that fits the dtype, else an error.
+    import warnings
+
+    top = float(np.finfo(dtype).max)
+    seeded = {"rng": 0} if fn == "speech_shaped_noise" else {}
+    unit = _call(fn, dtype=np.float64, n_channels=2, **seeded)
+    peak = float(np.abs(unit).max())
+    for amplitude in [*(np.geomspace(1e-30, 1.0, 13) * top).tolist(), 1e39, 1e300, 1.7e308]:
+        for sign in (1.0, -1.0):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                try:
+                    out = _call(fn, dtype=dtype, n_channels=2, amplitude=sign * amplitude, **seeded)
+                except ParameterError as exc:
+                    assert amplitude * peak > 0.99 * top, (amplitude, exc)
+                    assert f"amplitude={sign * amplitude:g}" in str(exc) and "overflows" in str(exc)
+                    continue
+            assert amplitude * peak < 1.01 * top and out.dtype == dtype
+            np.testing.assert_allclose(out / (sign * amplitude), unit, rtol=1e-5, atol=1e-6 * peak)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hum_harmonic_level_past_the_dtype_range_is_a_parameter_error(dtype):
+    top_db = 20 * math.log10(np.finfo(dtype).max)
+    for level_db in np.linspace(0.0, 7000.0, 36):
+        levels = (-6.0, level_db) if level_db % 2 else (level_db,)
+        if abs(level_db - top_db) < 3.0:
+            continue
+        if level_db < top_db:
+            assert np.isfinite(_call("hum", harmonic_levels_db=levels, dtype=dtype)).all()
+        else:
+            with pytest.raises(ParameterError, match=r"harmonic_levels_db=\(.*\) overflows"):
+                _call("hum", harmonic_levels_db=levels, dtype=dtype)

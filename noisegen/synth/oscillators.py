@@ -22,11 +22,13 @@ import numpy as np
 from .._core.validation import (
     check_choice,
     check_duration,
+    check_finite_output,
     check_float_dtype,
     check_n_channels,
     check_n_samples,
     check_real,
     check_sample_rate,
+    show_value,
 )
 from .._core.errors import ParameterError
 from .._design.sections import LTASS_CENTERS_HZ, LTASS_LEVELS_DB, speech_shaped_sos  # noqa: F401
@@ -89,11 +91,13 @@ def _channels(row: np.ndarray, n_channels):
     return np.ascontiguousarray(np.broadcast_to(row, (n_channels, row.shape[0])))
 
 
-def _fill(kernel_name: str, n: int, dtype, *args) -> np.ndarray:
+def _fill(kernel_name: str, n: int, dtype, level: str, *args) -> np.ndarray:
+    """The kernel's ``n`` samples; a level past ``dtype``'s range (``level`` names the argument,
+    e.g. ``"amplitude=1e+39"``) is a ParameterError, not inf or NaN samples."""
     out = np.empty(n, dtype=dtype)
     if n:
         getattr(osc, kernel_name)(out, 0, *args)
-    return out
+    return check_finite_output(out, level)
 
 
 # ----------------------------------------------------------------------------- tones
@@ -140,7 +144,7 @@ def tone(*, freq_hz, sample_rate, duration_s=None, n_samples=None, amplitude=1.0
         sample_rate, duration_s, n_samples, amplitude, phase, n_channels, dtype
     )
     f = _freq(freq_hz, "freq_hz", sr, allow_zero=True, allow_nyquist=True)
-    row = _fill("cosine", n, dtype, f / sr, phase / _TWO_PI, amplitude)
+    row = _fill("cosine", n, dtype, f"amplitude={amplitude:g}", f / sr, phase / _TWO_PI, amplitude)
     return _channels(row, n_channels)
 
 
@@ -191,10 +195,10 @@ def chirp(*, freq_hz, end_freq_hz, sample_rate, duration_s=None, n_samples=None,
         return _channels(np.empty(0, dtype=dtype), n_channels)
     if log and f0 != f1:
         growth = math.log(f1 / f0) / n  # per sample: f(n) = f0 * exp(growth * n)
-        row = _fill("log_chirp", n, dtype, inc0, growth, phase0, amplitude)
+        row = _fill("log_chirp", n, dtype, f"amplitude={amplitude:g}", inc0, growth, phase0, amplitude)
     else:
         half_rate = 0.5 * (f1 - f0) / sr / n  # cycles per sample**2, halved
-        row = _fill("linear_chirp", n, dtype, inc0, half_rate, phase0, amplitude)
+        row = _fill("linear_chirp", n, dtype, f"amplitude={amplitude:g}", inc0, half_rate, phase0, amplitude)
     return _channels(row, n_channels)
 
 
@@ -240,7 +244,9 @@ def _band_limited(kind, freq_hz, sample_rate, duration_s, n_samples, amplitude, 
             f"(it would need {n_harm} harmonics, at most {MAX_HARMONICS}), got {f:g}"
         )
     amps, shift = _series(kind, n_harm)
-    row = _fill("additive", n, dtype, f / sr, phase / _TWO_PI + shift, amps * amplitude)
+    with np.errstate(over="ignore"):  # an infinite harmonic makes inf/NaN samples: _fill's error
+        amps = amps * amplitude
+    row = _fill("additive", n, dtype, f"amplitude={amplitude:g}", f / sr, phase / _TWO_PI + shift, amps)
     return _channels(row, n_channels)
 
 
@@ -328,7 +334,7 @@ def impulse_train(*, freq_hz, sample_rate, duration_s=None, n_samples=None, ampl
         sample_rate, duration_s, n_samples, amplitude, phase, n_channels, dtype
     )
     f = _freq(freq_hz, "freq_hz", sr, allow_zero=False, allow_nyquist=True)
-    row = _fill("impulses", n, dtype, f / sr, phase / _TWO_PI, amplitude)
+    row = _fill("impulses", n, dtype, f"amplitude={amplitude:g}", f / sr, phase / _TWO_PI, amplitude)
     return _channels(row, n_channels)
 
 
@@ -382,8 +388,10 @@ def hum(*, sample_rate, duration_s=None, n_samples=None, mains_hz=50.0,
             f"harmonic_levels_db must be a non-empty sequence of finite levels (or -inf), got {levels!r}"
         )
     levels = levels[: _n_harmonics(f, sr)]
-    amps = amplitude * np.power(10.0, np.asarray(levels) / 20.0)
-    row = _fill("additive", n, dtype, f / sr, phase / _TWO_PI, amps)
+    with np.errstate(over="ignore"):  # an infinite harmonic makes inf/NaN samples: _fill's error
+        amps = amplitude * np.power(10.0, np.asarray(levels) / 20.0)
+    level = f"amplitude={amplitude:g} with harmonic_levels_db={show_value(tuple(levels))}"
+    row = _fill("additive", n, dtype, level, f / sr, phase / _TWO_PI, amps)
     return _channels(row, n_channels)
 
 
@@ -434,6 +442,8 @@ def speech_shaped_noise(*, sample_rate, duration_s=None, n_samples=None, rng=Non
     y = gen.read(n)
     if n_channels is not None and y.ndim == 1:
         y = y[np.newaxis]
-    if amplitude != 1.0:
-        y = y * amplitude
-    return np.ascontiguousarray(y, dtype=dtype)
+    with np.errstate(over="ignore"):  # past dtype's range: the error below
+        if amplitude != 1.0:
+            y = y * amplitude
+        y = np.ascontiguousarray(y, dtype=dtype)
+    return check_finite_output(y, f"amplitude={amplitude:g}")
