@@ -318,3 +318,41 @@ def test_sections_have_unit_gain_in_the_pass_band():
 def test_frequencies_outside_the_accepted_range_are_refused(cutoff_hz):
     with pytest.raises(ng.ParameterError, match="cutoff_hz must be in"):
         ng.lowpass(np.zeros(10), sample_rate=SR, cutoff_hz=cutoff_hz)
+
+
+FILTER_CALLS = [
+    (ng.lowpass, dict(cutoff_hz=1000.0 / 3, order=4)),
+    (ng.highpass, dict(cutoff_hz=1000.0 / 3, order=3)),
+    (ng.bandpass, dict(low_hz=1000.0 / 3, high_hz=3000.0, order=2)),
+    (ng.bandstop, dict(low_hz=1000.0 / 3, high_hz=3000.0, order=2)),
+    (ng.peaking_eq, dict(center_hz=1000.0, gain_db=25.0 / 2, q=0.5)),
+    (ng.low_shelf, dict(cutoff_hz=200.0, gain_db=25.0 / 2)),
+    (ng.high_shelf, dict(cutoff_hz=2000.0, gain_db=25.0 / 2)),
+]
+
+
+@pytest.mark.parametrize("fn,kwargs", FILTER_CALLS, ids=[fn.__name__ for fn, _ in FILTER_CALLS])
+def test_any_real_number_type_sets_a_filter(fn, kwargs):
+    # A Fraction (a numbers.Real the checks accept) failed with TypeError when the overflow
+    # label formatted it with :g: each argument of any real type now acts as its float, in
+    # the output and, past float32's range, in the error message.
+    from fractions import Fraction
+
+    x = np.random.default_rng(4).standard_normal(500)
+    huge = np.full(200, np.finfo(np.float32).max / 2, np.float32)
+
+    def run(y, args):
+        try:
+            return fn(y, sample_rate=SR, **args)
+        except ng.ParameterError as exc:
+            return str(exc)
+
+    for key, value in kwargs.items():
+        for kind in (Fraction, np.float32, np.float64, np.int64):
+            typed = {**kwargs, key: kind(value)}
+            as_float = {**kwargs, key: float(typed[key])}
+            np.testing.assert_array_equal(run(x, typed), run(x, as_float))
+            np.testing.assert_array_equal(run(huge, typed), run(huge, as_float))  # out, or the same error
+    refused = run(huge, {k: Fraction(v) for k, v in kwargs.items()})
+    if fn in (ng.peaking_eq, ng.low_shelf, ng.high_shelf):  # +12.5 dB; the Butterworths have unit gain
+        assert isinstance(refused, str) and "overflows float32" in refused

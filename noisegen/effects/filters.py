@@ -109,6 +109,12 @@ def _run(y, sos, zi, what):
     return out, zf
 
 
+def _label(name, **values):
+    """``name(key=value, ...)`` naming a filter in the overflow error. The values passed
+    design_sos's checks, so any numbers.Real (a Fraction has no ``:g``) is a float."""
+    return f"{name}(" + ", ".join(f"{key}={float(value):g}" for key, value in values.items()) + ")"
+
+
 def _apply(y, sos, zi, backend, what):
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
         return cuda_sos_filter(y, sos=sos, zi=zi)
@@ -148,7 +154,7 @@ def lowpass(y, *, cutoff_hz, sample_rate, order=4, zi=None, backend="auto"):
     True
     """
     sos = design_sos("lowpass", sample_rate=sample_rate, cutoff_hz=cutoff_hz, order=order)
-    return _apply(y, sos, zi, backend, f"lowpass(cutoff_hz={cutoff_hz:g}, order={order})")
+    return _apply(y, sos, zi, backend, _label("lowpass", cutoff_hz=cutoff_hz, order=order))
 
 
 def highpass(y, *, cutoff_hz, sample_rate, order=4, zi=None, backend="auto"):
@@ -162,7 +168,7 @@ def highpass(y, *, cutoff_hz, sample_rate, order=4, zi=None, backend="auto"):
     True
     """
     sos = design_sos("highpass", sample_rate=sample_rate, cutoff_hz=cutoff_hz, order=order)
-    return _apply(y, sos, zi, backend, f"highpass(cutoff_hz={cutoff_hz:g}, order={order})")
+    return _apply(y, sos, zi, backend, _label("highpass", cutoff_hz=cutoff_hz, order=order))
 
 
 def bandpass(y, *, low_hz, high_hz, sample_rate, order=4, zi=None, backend="auto"):
@@ -179,7 +185,7 @@ def bandpass(y, *, low_hz, high_hz, sample_rate, order=4, zi=None, backend="auto
     dtype('float32')
     """
     sos = design_sos("bandpass", sample_rate=sample_rate, low_hz=low_hz, high_hz=high_hz, order=order)
-    return _apply(y, sos, zi, backend, f"bandpass(low_hz={low_hz:g}, high_hz={high_hz:g}, order={order})")
+    return _apply(y, sos, zi, backend, _label("bandpass", low_hz=low_hz, high_hz=high_hz, order=order))
 
 
 def bandstop(y, *, low_hz, high_hz, sample_rate, order=4, zi=None, backend="auto"):
@@ -192,7 +198,7 @@ def bandstop(y, *, low_hz, high_hz, sample_rate, order=4, zi=None, backend="auto
     (10,)
     """
     sos = design_sos("bandstop", sample_rate=sample_rate, low_hz=low_hz, high_hz=high_hz, order=order)
-    return _apply(y, sos, zi, backend, f"bandstop(low_hz={low_hz:g}, high_hz={high_hz:g}, order={order})")
+    return _apply(y, sos, zi, backend, _label("bandstop", low_hz=low_hz, high_hz=high_hz, order=order))
 
 
 def peaking_eq(y, *, center_hz, gain_db, q, sample_rate, zi=None, backend="auto"):
@@ -210,7 +216,7 @@ def peaking_eq(y, *, center_hz, gain_db, q, sample_rate, zi=None, backend="auto"
     2.0
     """
     sos = design_sos("peaking", sample_rate=sample_rate, center_hz=center_hz, gain_db=gain_db, q=q)
-    return _apply(y, sos, zi, backend, f"peaking_eq(gain_db={gain_db:g}, q={q:g})")
+    return _apply(y, sos, zi, backend, _label("peaking_eq", gain_db=gain_db, q=q))
 
 
 def low_shelf(y, *, cutoff_hz, gain_db, sample_rate, zi=None, backend="auto"):
@@ -224,7 +230,7 @@ def low_shelf(y, *, cutoff_hz, gain_db, sample_rate, zi=None, backend="auto"):
     0.5
     """
     sos = design_sos("low_shelf", sample_rate=sample_rate, cutoff_hz=cutoff_hz, gain_db=gain_db)
-    return _apply(y, sos, zi, backend, f"low_shelf(gain_db={gain_db:g})")
+    return _apply(y, sos, zi, backend, _label("low_shelf", gain_db=gain_db))
 
 
 def high_shelf(y, *, cutoff_hz, gain_db, sample_rate, zi=None, backend="auto"):
@@ -238,4 +244,4 @@ def high_shelf(y, *, cutoff_hz, gain_db, sample_rate, zi=None, backend="auto"):
     1.0
     """
     sos = design_sos("high_shelf", sample_rate=sample_rate, cutoff_hz=cutoff_hz, gain_db=gain_db)
-    return _apply(y, sos, zi, backend, f"high_shelf(gain_db={gain_db:g})")
+    return _apply(y, sos, zi, backend, _label("high_shelf", gain_db=gain_db))
