@@ -356,3 +356,38 @@ def test_any_real_number_type_sets_a_filter(fn, kwargs):
     refused = run(huge, {k: Fraction(v) for k, v in kwargs.items()})
     if fn in (ng.peaking_eq, ng.low_shelf, ng.high_shelf):  # +12.5 dB; the Butterworths have unit gain
         assert isinstance(refused, str) and "overflows float32" in refused
+
+
+def _not_real(array):
+    """Variants of a real array that float64 conversion would mangle (complex: ComplexWarning
+    and the imaginary part dropped, even when it is 0; None: NaN) or that hold no numbers."""
+    a = np.asarray(array, dtype=np.float64)
+    with_none, one_complex = a.astype(object), a.astype(object)
+    with_none.flat[-1] = None
+    one_complex.flat[0] = complex(a.flat[0], 1e-3)
+    return [a + 1j, a.astype(np.complex64), a.astype(complex), with_none, with_none.tolist(),
+            one_complex.tolist(), a.astype(str)]
+
+
+@pytest.mark.parametrize("stereo", [False, True])
+def test_complex_or_non_numeric_sos_and_zi_are_refused(stereo):
+    import warnings
+
+    y = np.random.default_rng(6).standard_normal((2, 300) if stereo else 300)
+    sos = np.array(design_sos("bandpass", sample_rate=SR, low_hz=300.0, high_hz=3000.0, order=3))
+    zi = np.random.default_rng(7).standard_normal((3, 2, 2) if stereo else (3, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a ComplexWarning fails the test
+        for bad in _not_real(sos):
+            with pytest.raises(ng.ParameterError, match=r"^sos must be (real|a real array)"):
+                sos_filter(y, sos=bad)
+        for bad in _not_real(zi):
+            with pytest.raises(ng.ParameterError, match=r"^zi must be (real|None, 'zeros' or a real array)"):
+                sos_filter(y, sos=sos, zi=bad)
+            with pytest.raises(ng.ParameterError, match=r"^zi must be"):
+                ng.bandpass(y, low_hz=300.0, high_hz=3000.0, order=3, sample_rate=SR, zi=bad)
+    # real values of any numeric type still pass, as their float64 values
+    out, zf = sos_filter(y, sos=sos.tolist(), zi=zi.astype(np.float32).tolist())
+    ref, ref_zf = sos_filter(y, sos=sos, zi=zi.astype(np.float32).astype(np.float64))
+    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_array_equal(zf, ref_zf)

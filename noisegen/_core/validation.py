@@ -22,6 +22,7 @@ __all__ = [
     "check_audio",
     "check_sample_rate",
     "check_real",
+    "check_real_array",
     "check_int",
     "check_choice",
     "check_float_dtype",
@@ -113,6 +114,27 @@ def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int =
     if finite and y.size and not np.isfinite(y).all():
         raise nonfinite_error(y, name)
     return y
+
+
+def check_real_array(value, name: str, expected: str = "a real number or an array of them") -> np.ndarray:
+    """``value`` (a number or any array-like of them) as a float64 array, NaN and inf kept.
+
+    Refused, where ``np.asarray(value, dtype=np.float64)`` would not fail: complex values
+    (NumPy drops the imaginary part with a ComplexWarning), ``None`` (NumPy makes it NaN)
+    and strings of digits. ``expected`` completes "<name> must be ...".
+    """
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):  # ragged nesting
+        raise ParameterError(f"{name} must be {expected}, got {show_value(value)}") from None
+    if arr.dtype.kind == "c":
+        raise ParameterError(f"{name} must be real, got complex values: {show_value(value)}")
+    numeric = arr.dtype.kind in "biuf" or (
+        arr.dtype.kind == "O" and all(isinstance(v, numbers.Real) for v in arr.flat)  # Fractions, mixed ints
+    )
+    if not numeric:
+        raise ParameterError(f"{name} must be {expected}, got {show_value(value)}")
+    return arr.astype(np.float64, copy=False)
 
 
 def nonfinite_error(y, name: str = "y") -> ParameterError:

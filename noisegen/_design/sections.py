@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from .._core.errors import ParameterError
-from .._core.validation import check_choice, check_int, check_real, check_sample_rate, show_value
+from .._core.validation import check_choice, check_int, check_real, check_real_array, check_sample_rate
 
 _KINDS = ("lowpass", "highpass", "bandpass", "bandstop", "peaking", "low_shelf", "high_shelf")
 #: Gains (dB) of the peaking and shelving sections, and the most Q of a peaking one (the effects'
@@ -202,10 +202,7 @@ def design_sos(kind, *, sample_rate, cutoff_hz=None, low_hz=None, high_hz=None, 
 
 def check_sos(sos) -> np.ndarray:
     """``sos`` as a C-contiguous float64 ``(n_sections, 6)`` array with ``a0 = 1``."""
-    try:
-        sos = np.asarray(sos, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ParameterError(f"sos must be a float array of shape (n_sections, 6), got {show_value(sos)}") from None
+    sos = check_real_array(sos, "sos", "a real array of shape (n_sections, 6)")
     if sos.ndim != 2 or sos.shape[1] != 6 or sos.shape[0] < 1:
         raise ParameterError(f"sos must have shape (n_sections, 6), got shape {sos.shape}")
     if not np.all(sos[:, 3] == 1.0):
@@ -213,6 +210,21 @@ def check_sos(sos) -> np.ndarray:
             raise ParameterError("sos must be finite with a0 != 0 in every section")
         sos = sos / sos[:, 3:4]
     return np.ascontiguousarray(sos)
+
+
+def check_zi(zi, n_sections: int, n_channels):
+    """A filter state ``zi`` for ``n_sections`` sections and audio of ``n_channels`` rows (None:
+    mono) as float64 of shape ``(n_channels or 1, n_sections, 2)``, the kernels' layout (a copy:
+    ``zi`` is never modified); None for ``None`` and ``"zeros"``."""
+    if zi is None or (isinstance(zi, str) and zi == "zeros"):
+        return None
+    zi = check_real_array(zi, "zi", "None, 'zeros' or a real array")
+    expected = (n_sections, 2) if n_channels is None else (n_sections, n_channels, 2)
+    if zi.shape != expected:
+        raise ParameterError(f"zi must have shape {expected} for this filter and audio, got shape {zi.shape}")
+    if not np.isfinite(zi).all():
+        raise ParameterError("zi must be finite")
+    return np.array(zi[None] if n_channels is None else zi.transpose(1, 0, 2), order="C")
 
 
 #: Byrne et al. (1994), "An international comparison of long-term average speech

@@ -42,7 +42,7 @@ from .._design.noise import INIT_STREAM, check_beta, check_min_freq, design_bank
 from .._design.ratios import speed_ratio
 from .._design.snr import SILENT, check_snr_db, silent_part, snr_scale
 from .._design.resample import N_PHASES, Plan
-from .._design.sections import check_sos, design_sos
+from .._design.sections import check_sos, check_zi, design_sos
 from .._kernels.biquad import biquad_coefficients
 from .._kernels.cpu import noise as cpu_noise
 
@@ -313,13 +313,7 @@ def cuda_sos_filter(y, *, sos, zi=None, threads=None):
     sos = check_sos(sos)
     y2, shape = _audio_rows(y)
     rows, mono = y2.shape[0], len(shape) == 1
-    state = None
-    if zi is not None and not (isinstance(zi, str) and zi == "zeros"):
-        zi = np.asarray(zi, dtype=np.float64)
-        expected = (sos.shape[0], 2) if mono else (sos.shape[0], rows, 2)
-        if zi.shape != expected:
-            raise ParameterError(f"zi must have shape {expected} for this filter and audio, got shape {zi.shape}")
-        state = zi[None] if mono else zi.transpose(1, 0, 2)
+    state = check_zi(zi, sos.shape[0], None if mono else rows)
     out, d_state = sosfilt_rows(y2, sos, state, threads=threads)
     result = _finish(out, shape, y)
     if zi is None:

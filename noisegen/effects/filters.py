@@ -20,10 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels.cpu import biquad as _biquad
-from .._core.validation import check_audio, check_finite_output, show_value
-from .._design.sections import FREQ_MARGIN, check_sos, design_sos  # noqa: F401  (re-exported)
+from .._core.validation import check_audio, check_finite_output
+from .._design.sections import FREQ_MARGIN, check_sos, check_zi, design_sos  # noqa: F401  (re-exported)
 from .._core.backend import resolve_backend
-from .._core.errors import ParameterError
 from .._gpu.ops import cuda_sos_filter
 
 __all__ = [
@@ -81,22 +80,9 @@ def _run(y, sos, zi, what):
     mono = y.ndim == 1
     x = y[None, :] if mono else y
     n_channels = x.shape[0]
-    if zi is None:
+    state = check_zi(zi, n_sections, None if mono else n_channels)
+    if state is None:
         state = np.zeros((n_channels, n_sections, 2))
-    elif isinstance(zi, str) and zi == "zeros":
-        state = np.zeros((n_channels, n_sections, 2))
-    else:
-        try:
-            zi = np.asarray(zi, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ParameterError(f"zi must be None, 'zeros' or a float array, got {show_value(zi)}") from None
-        expected = (n_sections, 2) if mono else (n_sections, n_channels, 2)
-        if zi.shape != expected:
-            raise ParameterError(f"zi must have shape {expected} for this filter and audio, got shape {zi.shape}")
-        if not np.isfinite(zi).all():
-            raise ParameterError("zi must be finite")
-        # kernel layout is (channel, section, 2)
-        state = np.array(zi[None] if mono else zi.transpose(1, 0, 2), order="C")  # a copy: zi is never modified
     if not x.flags.c_contiguous:
         x = np.ascontiguousarray(x)
     out = np.empty_like(x)
