@@ -490,3 +490,19 @@ def test_check_real_array_refuses_what_float64_conversion_would_mangle():
         for value in bad:
             with pytest.raises(ParameterError, match=r"^v must be "):
                 check_real_array(value, "v")
+
+
+@pytest.mark.parametrize("name", ["amplitude_to_db", "db_to_amplitude", "power_to_db", "db_to_power"])
+def test_db_helpers_refuse_none_and_complex(name):
+    """None came back as NaN (numpy turns None into NaN) and a complex list lost its imaginary
+    part; real numbers, arrays, NaN and inf behave as before."""
+    fn = getattr(noisegen, name)
+    arg = "value_db" if name.startswith("db_") else "value"
+    for bad in (None, [0.5, None], np.array([None]), [[1.0], [2.0, 3.0]], 1j, [0.5, 1 + 1j], "0.5", ["1"]):
+        with pytest.raises(ParameterError, match=f"^{arg} must be"):
+            fn(bad)
+    for good in (0.5, 2, np.float32(0.25), [0.5, 2.0], np.array([[1.0, math.nan, math.inf]])):
+        expected = {"amplitude_to_db": lambda v: 20 * np.log10(np.maximum(np.abs(v), 1e-20)),
+                    "power_to_db": lambda v: 10 * np.log10(np.maximum(v, 1e-30)),
+                    "db_to_amplitude": lambda v: 10 ** (v / 20), "db_to_power": lambda v: 10 ** (v / 10)}[name]
+        np.testing.assert_allclose(fn(good), expected(np.asarray(good, dtype=np.float64)), rtol=1e-12)

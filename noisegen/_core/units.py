@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .errors import ParameterError
-from .validation import check_real, check_sample_rate, show_value
+from .validation import check_real, check_real_array, check_sample_rate, show_value
 
 __all__ = [
     "GAIN_DB_RANGE",
@@ -38,34 +38,26 @@ def db_to_amplitude(value_db):
     >>> round(float(db_to_amplitude(-6.0206)), 4)
     0.5
     """
-    return np.power(10.0, _reals(value_db, "value_db") / 20.0)[()]
+    return np.power(10.0, check_real_array(value_db, "value_db") / 20.0)[()]
 
 
 def amplitude_to_db(value, *, floor=1e-20):
     """Level in dB of an amplitude ratio: ``20 * log10(max(|value|, floor))``."""
     floor = check_real(floor, "floor", low=0.0, low_inclusive=False)
-    return 20.0 * np.log10(np.maximum(np.abs(_reals(value, "value")), floor))[()]
+    return 20.0 * np.log10(np.maximum(np.abs(check_real_array(value, "value")), floor))[()]
 
 
 def db_to_power(value_db):
     """Power ratio of a level in dB: ``10 ** (value_db / 10)``."""
-    return np.power(10.0, _reals(value_db, "value_db") / 10.0)[()]
+    return np.power(10.0, check_real_array(value_db, "value_db") / 10.0)[()]
 
 
 def power_to_db(value, *, floor=1e-30):
     """Level in dB of a power ratio: ``10 * log10(max(value, floor))``."""
     floor = check_real(floor, "floor", low=0.0, low_inclusive=False)
-    return 10.0 * np.log10(np.maximum(_reals(value, "value"), floor))[()]
+    return 10.0 * np.log10(np.maximum(check_real_array(value, "value"), floor))[()]
 
 
-def _reals(value, name):
-    """``value`` (a number or an array of them, NaN and inf allowed as in NumPy) as float64."""
-    if isinstance(value, (str, bytes)) or np.iscomplexobj(value):
-        raise ParameterError(f"{name} must be a real number or an array of them, got {show_value(value)}")
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{name} must be a real number or an array of them, got {show_value(value)}") from None
 
 
 def seconds_to_samples(duration_s: float, sample_rate: int) -> int:
