@@ -211,6 +211,20 @@ def test_samplewise_effects_match_cpu(D, threads, dtype):
         assert _rel(got, want) <= 1e-6
 
 
+@cudasim
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_clip_threshold_past_the_dtype_range_casts_without_overflow(D, dtype):
+    import warnings
+
+    y = np.random.default_rng(4).standard_normal((2, 40)).astype(dtype)
+    for threshold in (3.5e38, 1e300):
+        with warnings.catch_warnings(record=True) as caught:  # the simulator's own uint64 overflows aside
+            warnings.simplefilter("always")
+            got = D.cuda_clip(y, threshold=threshold, threads=2)
+        assert not [w for w in caught if "in cast" in str(w.message)]
+        np.testing.assert_array_equal(got, y)
+
+
 # ----------------------------------------------------------------------------- filters
 
 

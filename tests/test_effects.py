@@ -38,6 +38,20 @@ def test_clip_threshold_and_percentile(speech_16k):
     assert ng.clip(y.astype(np.float32), percentile=5).dtype == np.float32
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_clip_threshold_past_the_dtype_range_clips_nothing_quietly(dtype):
+    # threshold=3.5e38 on float32 was cast to float32 (overflow warning) before clipping nothing
+    top = float(np.finfo(dtype).max)
+    y = np.concatenate([[-top, top, 0.0], np.random.default_rng(1).standard_normal(50)]).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for threshold in (top / 2, 0.99 * top, top, 3.5e38, 1e39, 1e100, 1e300, np.finfo(np.float64).max):
+            out = ng.clip(y, threshold=threshold)
+            assert out.dtype == dtype
+            expected = y if threshold >= top else np.clip(y, -dtype(threshold), dtype(threshold))  # below: the cast
+            np.testing.assert_array_equal(out, expected)
+
+
 def test_clip_warns_on_heavy_clipping_only():
     with pytest.warns(ng.NoisegenWarning, match="more than half"):
         ng.clip(np.full(10, 2.0), threshold=1.0)

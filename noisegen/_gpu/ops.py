@@ -268,7 +268,9 @@ def cuda_clip(y, *, threshold=1.0, percentile=None, threads=None):
         level = float(np.percentile(np.abs(host), 100.0 - p))
     else:
         level = check_real(threshold, "threshold", low=0.0, low_inclusive=False)
-    return _per_row("clip_rows", y, level, array_dtype(y), threads)
+    dtype = array_dtype(y)
+    level = min(level, float(np.finfo(dtype).max))  # as on the CPU: clips nothing, and casts without overflow
+    return _per_row("clip_rows", y, level, dtype, threads)
 
 
 def cuda_bitcrush(y, *, bit_depth, threads=None):

@@ -112,7 +112,8 @@ def clip(y, *, threshold=1.0, percentile=None, backend="auto"):
             return y.copy()
         level = float(np.percentile(np.abs(y), 100.0 - p))
     else:
-        level = check_real(threshold, "threshold", low=0.0, low_inclusive=False)
+        # a level past the dtype's largest value clips nothing; cast, it would overflow (with a warning)
+        level = min(check_real(threshold, "threshold", low=0.0, low_inclusive=False), float(np.finfo(y.dtype).max))
         if y.size and np.count_nonzero(np.abs(y) > level) > y.size // 2:
             warnings.warn(
                 f"clip(threshold={level:g}) clips more than half of the samples", NoisegenWarning, stacklevel=2
