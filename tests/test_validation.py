@@ -79,6 +79,24 @@ def test_channels_first_arrays_pass(shape):
     assert Gain(p=1.0)(y, sample_rate=SR, rng=0).shape == shape
 
 
+@pytest.mark.parametrize("order", [">", "<", "="])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", [(1000,), (2, 1000), (3, 1000, "strided")], ids=str)
+def test_any_byte_order_is_audio(shape, dtype, order):
+    """Arrays read from big-endian files (dtype >f4) were refused as 'got dtype >f4': every audio
+    argument takes float32/float64 in any byte order, with the native array's result (native order)."""
+    native = np.random.default_rng(8).standard_normal([d for d in shape if d != "strided"]).astype(dtype) * 0.1
+    if "strided" in shape:
+        native = native[::2, ::3]
+    y = native.astype(native.dtype.newbyteorder(order))
+    assert check_audio(native) is native  # native arrays: no copy, no conversion
+    for name, call in [*_calls(), ("mix noise", lambda a: noisegen.mix_at_snr(native, a, snr_db=5.0)),
+                       ("convolve rir", lambda a: noisegen.convolve_rir(native, a[..., :50]))]:
+        out, expected = call(y), call(native)
+        assert out.dtype == expected.dtype and out.dtype.isnative, name
+        np.testing.assert_array_equal(out, expected, err_msg=name)
+
+
 # -- 13.11: documented ranges, refused before any allocation -------------------------------------
 
 BAD_SAMPLE_RATES = [0, -1, -16000, MAX_SAMPLE_RATE + 1, 10**10, 2**40, 1e300, 16000.5, math.nan, math.inf,

@@ -74,7 +74,9 @@ def show_value(value) -> str:
 def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int = 2, finite: bool = True) -> np.ndarray:
     """Validate an audio array: float32/float64, time on the last axis, finite.
 
-    Returns ``y`` as a numpy array of the same dtype (no copy when possible).
+    Returns ``y`` as a numpy array of the same dtype (no copy when possible; a
+    big-endian or other non-native float32/float64 array comes back as a
+    native-order copy, which callers must use in place of ``y``).
     Integer PCM is refused with a pointer to :func:`noisegen.load`.
     ``finite=False`` leaves the NaN/inf check to the caller, which must raise
     :func:`nonfinite_error` itself (e.g. after finding a non-finite output).
@@ -95,8 +97,11 @@ def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int =
             f"{name} must be float32 or float64 audio, got integer dtype {y.dtype}; "
             "load files with noisegen.load(...) or convert with y.astype(np.float32) / 32768"
         )
-    if y.dtype not in _FLOAT_DTYPES:
-        raise ParameterError(f"{name} must be float32 or float64 audio, got dtype {y.dtype}")
+    if y.dtype not in _FLOAT_DTYPES:  # off the fast path: native arrays pay nothing for the byte-order look
+        if y.dtype.kind == "f" and not y.dtype.isnative:  # e.g. read from a big-endian file
+            y = y.astype(y.dtype.newbyteorder("="))
+        if y.dtype not in _FLOAT_DTYPES:
+            raise ParameterError(f"{name} must be float32 or float64 audio, got dtype {y.dtype}")
     if y.ndim < 1 or y.ndim > max_ndim:
         expected = "(n_samples,) or (n_channels, n_samples)" if max_ndim == 2 else f"at most {max_ndim} axes"
         raise ParameterError(f"{name} must have shape {expected}, got shape {y.shape}")

@@ -47,7 +47,7 @@ ACTIVE_RANGE_DB = 40.0
 def _shape_only(y, name):
     """Validate dtype and shape without scanning the samples (finiteness comes from power sums)."""
     if isinstance(y, np.ndarray) and y.dtype.kind == "f" and 1 <= y.ndim <= 2:
-        check_audio(y, name, finite=False)
+        y = check_audio(y, name, finite=False)  # a non-native byte order comes back converted
         return y if y.flags.c_contiguous else np.ascontiguousarray(y)
     return check_audio(y, name)
 
