@@ -524,3 +524,25 @@ def test_db_helpers_refuse_none_and_complex(name):
                     "power_to_db": lambda v: 10 * np.log10(np.maximum(v, 1e-30)),
                     "db_to_amplitude": lambda v: 10 ** (v / 20), "db_to_power": lambda v: 10 ** (v / 10)}[name]
         np.testing.assert_allclose(fn(good), expected(np.asarray(good, dtype=np.float64)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name,per_decade", [("db_to_amplitude", 20.0), ("db_to_power", 10.0)])
+def test_db_to_ratio_past_float64_is_a_parameter_error(name, per_decade):
+    """db_to_amplitude(7000) was inf with numpy's 'overflow encountered in power'. Every finite
+    level up to the stated limit gives a finite ratio; above it, a ParameterError that states it."""
+    import re
+    import warnings
+
+    fn = getattr(noisegen, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ParameterError, match=r"^value_db must be at most [0-9.]+ dB") as info:
+            fn(1e6)
+        top = float(re.search(r"at most ([0-9.]+) dB", str(info.value)).group(1))
+        assert np.isfinite(fn(np.linspace(-1e6, top, 1001))).all()
+        for level in (np.nextafter(top + 0.01, np.inf), top + 1.0, 1e300, np.finfo(np.float64).max):
+            for value in (level, [0.0, level], np.array([[level, math.nan]])):
+                with pytest.raises(ParameterError, match="value_db"):
+                    fn(value)
+        out = fn([math.inf, -math.inf, math.nan, -1e300])  # non-finite levels map as in NumPy
+        np.testing.assert_array_equal(out, [math.inf, 0.0, math.nan, 0.0])

@@ -38,7 +38,7 @@ def db_to_amplitude(value_db):
     >>> round(float(db_to_amplitude(-6.0206)), 4)
     0.5
     """
-    return np.power(10.0, check_real_array(value_db, "value_db") / 20.0)[()]
+    return _ratio(value_db, 20.0)
 
 
 def amplitude_to_db(value, *, floor=1e-20):
@@ -49,7 +49,22 @@ def amplitude_to_db(value, *, floor=1e-20):
 
 def db_to_power(value_db):
     """Power ratio of a level in dB: ``10 ** (value_db / 10)``."""
-    return np.power(10.0, check_real_array(value_db, "value_db") / 10.0)[()]
+    return _ratio(value_db, 10.0)
+
+
+def _ratio(value_db, db_per_decade):
+    """``10 ** (value_db / db_per_decade)``; a finite level whose ratio is past float64's range
+    is a ParameterError (NumPy would give inf with a RuntimeWarning). NaN and inf map as in NumPy."""
+    level = check_real_array(value_db, "value_db")
+    with np.errstate(over="ignore"):
+        ratio = np.power(10.0, level / db_per_decade)
+    overflowed = np.isinf(ratio) & np.isfinite(level)
+    if overflowed.any():
+        top = math.floor(db_per_decade * math.log10(np.finfo(np.float64).max) * 100.0) / 100.0  # rounded down
+        raise ParameterError(
+            f"value_db must be at most {top:g} dB (the ratio is past float64's range), got {show_value(value_db)}"
+        )
+    return ratio[()]
 
 
 def power_to_db(value, *, floor=1e-30):
