@@ -377,7 +377,8 @@ _SWEPT = sorted(n for n in noisegen.__all__ if callable(getattr(noisegen, n)) an
 def test_every_argument_refuses_hostile_values_with_a_parameter_error(name, tmp_path):
     """Each argument of each public function, one at a time, given each value of SWEEP_HOSTILE: the call
     succeeds or raises ParameterError / NoisegenError (a missing file: FileNotFoundError), never a
-    TypeError, ValueError, OverflowError or ZeroDivisionError from inside."""
+    TypeError, ValueError, OverflowError or ZeroDivisionError from inside, and never lets a numpy
+    RuntimeWarning or ComplexWarning out (complex sos, zi, room coordinates and hum levels did)."""
     import inspect
     import warnings
 
@@ -394,7 +395,9 @@ def test_every_argument_refuses_hostile_values_with_a_parameter_error(name, tmp_
     if name == "design_sos":
         required["cutoff_hz"] = 1000.0
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # noisegen's own warnings (heavy clipping, silence) are fine here
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("error", np.exceptions.ComplexWarning)
         fn(**required)  # the base call is valid
         for p in params:
             if p.name == "backend":

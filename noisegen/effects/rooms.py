@@ -33,7 +33,15 @@ import math
 import numpy as np
 
 from .._design import room as design
-from .._core.validation import show_value, check_float_dtype, check_int, check_output_size, check_real, check_sample_rate
+from .._core.validation import (
+    check_float_dtype,
+    check_int,
+    check_output_size,
+    check_real,
+    check_real_array,
+    check_sample_rate,
+    show_value,
+)
 from .._core.errors import ParameterError
 from .._core.rng import check_rng, derive_key, resolve_key
 from .._kernels.cpu import room as kernels
@@ -61,10 +69,7 @@ def _check_room(room_dim_m, name):
 
 def _vectors(value, name, *, single=False):
     """A float64 ``(n, 3)`` array of finite coordinates from ``(3,)`` or ``(n, 3)`` input."""
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{name} must be 3 coordinates in metres, got {show_value(value)}") from None
+    arr = np.array(check_real_array(value, name, "3 coordinates in metres"))  # a copy
     if arr.ndim == 1 and arr.shape == (3,):
         arr = arr[None, :]
     elif single or arr.ndim != 2 or arr.shape[1] != 3 or arr.shape[0] == 0:
@@ -226,10 +231,7 @@ def simulate_rir(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order=
 
 def _per_room(value, n_rooms, name, ndim):
     """``value`` as an array with a leading room axis (a single item is broadcast)."""
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{name} must be numbers in metres or seconds, got {show_value(value)}") from None
+    arr = check_real_array(value, name, "numbers in metres or seconds")
     if arr.ndim == ndim - 1:
         return [value] * n_rooms
     if arr.ndim < ndim - 1 or arr.shape[0] != n_rooms:
@@ -270,10 +272,7 @@ def simulate_rirs(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order
     (2, 1, 4228)
     """
     dtype = check_float_dtype(dtype)
-    try:
-        rooms = np.asarray(room_dim_m, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ParameterError(f"room_dim_m must have shape (n_rooms, 3), got {show_value(room_dim_m)}") from None
+    rooms = check_real_array(room_dim_m, "room_dim_m", "an array of shape (n_rooms, 3)")
     if rooms.ndim != 2 or rooms.shape[1] != 3 or rooms.shape[0] == 0:
         raise ParameterError(f"room_dim_m must have shape (n_rooms, 3), got shape {np.shape(room_dim_m)}")
     n_rooms = rooms.shape[0]

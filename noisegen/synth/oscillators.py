@@ -27,6 +27,7 @@ from .._core.validation import (
     check_n_channels,
     check_n_samples,
     check_real,
+    check_real_array,
     check_sample_rate,
     show_value,
 )
@@ -377,17 +378,13 @@ def hum(*, sample_rate, duration_s=None, n_samples=None, mains_hz=50.0,
         sample_rate, duration_s, n_samples, amplitude, phase, n_channels, dtype
     )
     f = _freq(mains_hz, "mains_hz", sr, allow_zero=False, allow_nyquist=False)
-    try:
-        levels = [float(v) for v in harmonic_levels_db]
-    except (TypeError, ValueError):
+    levels = check_real_array(harmonic_levels_db, "harmonic_levels_db", "a sequence of levels in dB")
+    if levels.ndim != 1 or not levels.size or np.isnan(levels).any() or (levels == math.inf).any():
         raise ParameterError(
-            f"harmonic_levels_db must be a sequence of levels in dB, got {harmonic_levels_db!r}"
-        ) from None
-    if not levels or any(math.isnan(v) or v == math.inf for v in levels):
-        raise ParameterError(
-            f"harmonic_levels_db must be a non-empty sequence of finite levels (or -inf), got {levels!r}"
+            "harmonic_levels_db must be a non-empty sequence of finite levels (or -inf), "
+            f"got {show_value(harmonic_levels_db)}"
         )
-    levels = levels[: _n_harmonics(f, sr)]
+    levels = levels[: _n_harmonics(f, sr)].tolist()
     with np.errstate(over="ignore"):  # an infinite harmonic makes inf/NaN samples: _fill's error
         amps = amplitude * np.power(10.0, np.asarray(levels) / 20.0)
     level = f"amplitude={amplitude:g} with harmonic_levels_db={show_value(tuple(levels))}"
