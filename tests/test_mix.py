@@ -315,3 +315,37 @@ def test_fast_path_refuses_what_the_general_path_refuses():
         ng.mix_at_snr(y, y, snr_db=250.0)
     with pytest.raises(ng.ParameterError, match="backend"):
         ng.mix_at_snr(y, y, snr_db=0.0, backend="gpu")
+
+
+@pytest.mark.parametrize("dtype, level", [(np.float32, 1e-40), (np.float32, 1e-44), (np.float32, 1e-30),
+                                          (np.float64, 1e-160), (np.float64, 1e-156), (np.float64, 1e-100)])
+@pytest.mark.parametrize("snr", [-20.0, 0.0, 5.0, 10.0, 40.0])
+def test_a_noise_too_quiet_for_its_squares_still_mixes_at_the_snr(dtype, level, snr):
+    """A subnormal noise needs a scale past float32 (1e-40 at 5 dB: 1e39), or a power ratio past
+    float64 (1e-160 noise: 1e-320 power): the mix came out inf, or was refused as an overflow."""
+    rng = np.random.default_rng(3)
+    y = (0.1 * rng.standard_normal((2, 1000))).astype(dtype)
+    noise = (level * rng.choice([-1.0, 1.0], 300)).astype(dtype)  # +-level: exact in the dtype
+    tol = 0.01 if level * level < np.finfo(np.float64).tiny else 1e-4  # subnormal squares keep few bits
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for reference in ("rms", "active"):
+            out = ng.mix_at_snr(y, noise, snr_db=snr, reference=reference, sample_rate=SR)
+            assert out.dtype == dtype and np.all(np.isfinite(out))
+            assert snr_db(y, out.astype(np.float64) - y, reference) == pytest.approx(snr, abs=tol)
+        out = ng.add_background_noises(y, [noise, noise[::-1].copy()], snr_db=[snr, snr + 3.0])
+        assert np.all(np.isfinite(out))
+
+
+def test_a_0d_array_snr_is_refused_like_any_non_number():
+    y, noise = np.full(100, 0.1), np.full(50, 0.1)
+    for call in (lambda v: ng.add_background_noises(y, [noise], snr_db=v), lambda v: ng.mix_at_snr(y, noise, snr_db=v)):
+        with pytest.raises(ng.ParameterError, match="snr_db"):
+            call(np.array(3.0))
+
+
+def test_a_noise_whose_power_underflows_float64_counts_as_silent():
+    """Below ~1e-162 a float64 noise's squares are zero: no power, no SNR (the silent-noise rule)."""
+    y = np.full(1000, 0.1)
+    with pytest.warns(ng.NoisegenWarning, match="silent"):
+        np.testing.assert_array_equal(ng.mix_at_snr(y, np.full(100, 1e-200), snr_db=10.0), y)

@@ -269,7 +269,7 @@ def check_sequence(value, name: str):
     """A sequence of items: as it is when it has a length and indexing (a list, a tuple, a
     :class:`~noisegen.NoiseBank`), else an iterable's items as a list; a string, a mapping or a
     scalar is refused."""
-    if isinstance(value, (str, bytes, dict)):
+    if isinstance(value, (str, bytes, dict)) or getattr(value, "ndim", None) == 0:  # (a 0-d array has no len)
         raise ParameterError(f"{name} must be a list or tuple, got {show_value(value)}")
     if hasattr(value, "__len__") and hasattr(value, "__getitem__"):
         return value

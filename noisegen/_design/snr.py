@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from .._core.validation import check_real
+from .._kernels.snr import noise_scale
 
 #: Accepted SNRs, dB.
 MIN_SNR_DB = -100.0
@@ -37,4 +38,4 @@ def snr_scale(p_signal: float, p_noise: float, snr_db: float) -> float:
 
     The CPU kernel ``mix_at_ratio`` computes the same ``sqrt(p_signal / (p_noise * ratio))``.
     """
-    return math.sqrt(p_signal / (p_noise * snr_ratio(snr_db)))
+    return noise_scale(p_signal, p_noise, snr_ratio(snr_db))

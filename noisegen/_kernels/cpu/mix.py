@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 
 from ..._core.jit import kernel
+from ..snr import noise_scale
 from ._simd import dot_products
 
 #: Samples of one accumulator chain between float64 additions.
@@ -119,7 +120,7 @@ def mix_at_ratio(signal, noise, offset, ratio, out):
     ok = math.isfinite(signal_total) and math.isfinite(noise_total) and signal_total > 0.0 and noise_total > 0.0
     g = 0.0
     if ok:
-        g = math.sqrt((signal_total / signal.size) / (noise_total / (n * noise.shape[0]) * ratio))
+        g = noise_scale(signal_total / signal.size, noise_total / (n * noise.shape[0]), ratio)
     if g > 0.0:
         mix_wrapped(signal, noise, offset, g, out)
     return signal_total, noise_total, g
@@ -145,6 +146,7 @@ def mix_wrapped(signal, noise, offset, scale, out):
     m = noise.shape[1]
     n = signal.shape[1]
     g = out.dtype.type(scale)  # float32 audio mixes in float32, as numpy's float32 crop-and-scale
+    wide = math.isinf(g)  # a scale past float32 (a subnormal noise): the products in float64, rounded once
     for c in range(signal.shape[0]):
         s = signal[c]
         nz = noise[c if noise.shape[0] > 1 else 0]
@@ -153,7 +155,10 @@ def mix_wrapped(signal, noise, offset, scale, out):
         i0 = 0
         while i0 < n:
             run = min(n - i0, m - j)
-            _axpy(o[i0:i0 + run], s[i0:i0 + run], nz[j:j + run], g)
+            if wide:
+                _axpy(o[i0:i0 + run], s[i0:i0 + run], nz[j:j + run], scale)
+            else:
+                _axpy(o[i0:i0 + run], s[i0:i0 + run], nz[j:j + run], g)
             i0 += run
             j = 0
 

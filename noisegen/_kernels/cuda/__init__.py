@@ -22,7 +22,7 @@ _registered: set = set()
 def _shared_scalars():
     # import every module that declares @scalar helpers, then take the registry
     from ..._core.jit import SCALARS
-    from .. import biquad, osc, rng  # noqa: F401
+    from .. import biquad, osc, rng, snr  # noqa: F401
 
     return list(SCALARS)
 

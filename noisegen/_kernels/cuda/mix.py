@@ -18,6 +18,7 @@ import numpy as np
 from numba import cuda
 
 from ..._core.jit import scalar
+from ..snr import noise_scale
 
 #: Largest block size the reductions accept (the shared buffer's length).
 MAX_THREADS = 1024
@@ -64,14 +65,14 @@ def row_sum_squares(x, offsets, n, out):
 
 @cuda.jit
 def snr_scales(p_signal, p_noise, snr_db, scales):
-    """``scales[r] = sqrt(p_signal[r] / (p_noise[r] * 10**(snr_db[r] / 10)))``; 0 when either power is 0."""
+    """``scales[r] = sqrt(p_signal[r] / (p_noise[r] * 10**(snr_db[r] / 10)))`` (:func:`~noisegen._kernels.snr.noise_scale`); 0 when either power is 0."""
     r = cuda.grid(1)
     if r >= scales.shape[0]:
         return
     ps = p_signal[r]
     pn = p_noise[r]
     if ps > 0.0 and pn > 0.0:
-        scales[r] = math.sqrt(ps / (pn * 10.0 ** (snr_db[r] / 10.0)))
+        scales[r] = noise_scale(ps, pn, 10.0 ** (snr_db[r] / 10.0))
     else:
         scales[r] = 0.0
 
