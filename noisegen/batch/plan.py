@@ -240,3 +240,54 @@ def _duration(header) -> tuple[float, int | None]:
     if header is None or header[1] <= 0:
         return 0.0, None
     return header[0] / header[1], header[1]
+
+
+def _prepare(pipeline, plan: Plan, sample_rate, summary, out_dir: str) -> None:
+    """Load the pipeline's noise/RIR banks here, once, at every rate the inputs need.
+
+    Forked workers then share them (copy on write) instead of each loading
+    its own, and a bad noise or RIR file fails the run once, before the
+    first input, instead of failing every input. A rate the pipeline cannot
+    run at while others work (an input at 8 Hz: no noise resamples to it)
+    fails only the inputs at that rate, without the bank's warnings about
+    files that are fine at the other rates.
+    """
+    if not plan.tasks:
+        return
+    per_input = sample_rate is None and plan.rates is None  # each task's rate is known
+    rates = ({sample_rate} if sample_rate is not None else plan.rates if plan.rates is not None
+             else {r for _, r in plan.estimate.values() if r})
+    refused = {}
+    for rate in sorted(rates):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                pipeline.prepare(rate)
+            except ParameterError as exc:
+                refused[rate] = (" ".join(str(exc).split()), caught)
+                continue
+        _warn_again(caught)
+    if not refused:
+        return
+    if len(refused) == len(rates) or not per_input:
+        why, caught = refused[min(refused)]
+        _warn_again(caught)
+        raise ParameterError(f"pipeline: {why}")
+    kept = []
+    for task in plan.tasks:
+        rel, jobs = task[3], task[4]
+        rate = plan.estimate[rel][1]
+        if rate not in refused:
+            kept.append(task)
+            continue
+        for job in jobs:
+            rec = {"input": rel, "output": job["output"],
+                   "error": f"ParameterError: the pipeline cannot run at {rate} Hz: {refused[rate][0]}"}
+            _append_line(os.path.join(out_dir, FAILURES), rec)
+            summary.failures.append(rec)
+    plan.tasks[:] = kept
+
+
+def _warn_again(caught) -> None:
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
