@@ -140,6 +140,28 @@ def test_sd2_is_refused_and_leaves_no_resource_fork_in_the_working_folder(tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("rate", [8000, 16000, 48000])
+def test_an_opus_name_gets_opus_and_raw_is_refused(tmp_path, rate):
+    """A .opus name was written as Ogg Vorbis (the Ogg default); a .raw file was written that
+    load and info then failed on with a TypeError."""
+    y = 0.1 * noisegen.white_noise(rate // 10, rng=0, n_channels=2)
+    noisegen.save(tmp_path / "a.opus", y, sample_rate=rate)
+    save_blocks(tmp_path / "b.opus", iter([y]), sample_rate=rate, n_channels=2)
+    data = encode(y, sample_rate=rate, format="opus")
+    for info in (sf.info(tmp_path / "a.opus"), sf.info(tmp_path / "b.opus"), sf.info(io.BytesIO(data))):
+        assert (info.format, info.subtype, info.channels, info.samplerate) == ("OGG", "OPUS", 2, rate)
+    noisegen.save(tmp_path / "c.ogg", y, sample_rate=rate)
+    assert sf.info(tmp_path / "c.ogg").subtype == "VORBIS"
+    with pytest.raises(ParameterError, match="subtype must be OPUS for a .opus file"):
+        noisegen.save(tmp_path / "d.opus", y, sample_rate=rate, subtype="VORBIS")
+    for save in (lambda: noisegen.save(tmp_path / "e.raw", y, sample_rate=rate),
+                 lambda: encode(y, sample_rate=rate, format="raw"),
+                 lambda: save_blocks(tmp_path / "e.raw", iter([y]), sample_rate=rate, n_channels=2)):
+        with pytest.raises(ParameterError, match="RAW files are not written"):
+            save()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.opus", "b.opus", "c.ogg"]
+
+
 def test_save_blocks_refuses_too_and_leaves_nothing(tmp_path):
     with pytest.raises(ParameterError, match="at most 8"):
         save_blocks(tmp_path / "x.flac", iter([np.zeros((9, 10))]), sample_rate=16000, n_channels=9)

@@ -155,7 +155,7 @@ def save_blocks(path, blocks, *, sample_rate, n_channels=None, subtype=None):
     path = os.fspath(path)
     sample_rate = check_sample_rate(sample_rate)
     fmt = format_of(path)
-    subtype = check_subtype(fmt, subtype)
+    subtype = check_subtype(fmt, subtype, path)
     channels = 1 if n_channels is None else int(n_channels)
     check_writable(fmt, subtype, n_channels=channels, sample_rate=sample_rate, channels_name="n_channels")
     is_float = subtype in ("FLOAT", "DOUBLE", "VORBIS", "OPUS")

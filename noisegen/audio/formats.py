@@ -27,6 +27,8 @@ channel rules are its ``sf_format_check``:
   MPC2K 2, IRCAM 256, SVX, XI, HTK, SDS and WVE 1;
 - SVX and MPC2K: at most 65,535 Hz (a 16-bit header field: 65,536 Hz is
   written as a file libsndfile cannot open, higher rates wrap);
+- a ``.opus`` name gets Ogg Opus (the Ogg default subtype is Vorbis);
+- RAW (headerless) is not written: nothing reads it back without being told its layout;
 - SD2 is not written at all: libsndfile keeps its resource fork in a file
   ``._NAME`` beside it, which a write through memory puts in the working
   folder as ``._`` (where it then breaks libsndfile's detection of in-memory
@@ -72,8 +74,12 @@ _NEEDS_FRAMES = {("FLAC", None), ("MP3", None), ("OGG", "OPUS")}
 _UNWRITABLE = {("MP3", "MPEG_LAYER_I"), ("MP3", "MPEG_LAYER_II"), ("WAV", "MPEG_LAYER_III"), ("AIFF", "DWVW_12")}
 
 _ALIASES = {"AIF": "AIFF", "OGA": "OGG", "OPUS": "OGG"}
+#: Extensions that name the subtype as well as the format.
+_EXTENSION_SUBTYPES = {"OPUS": "OPUS"}
 #: Formats libsndfile lists that noisegen does not write, and why.
-_UNWRITABLE_FORMATS = {"SD2": "libsndfile keeps an SD2 file's resource fork in a second file beside it"}
+_UNWRITABLE_FORMATS = {"SD2": "libsndfile keeps an SD2 file's resource fork in a second file beside it",
+                       "RAW": "a headerless file records no sample rate, channel count or sample format, "
+                              "so nothing reads it back"}
 
 
 def _soundfile():
@@ -100,15 +106,19 @@ def format_of(path: str) -> str:
     return fmt
 
 
-def check_subtype(fmt: str, subtype) -> str:
-    """``subtype`` (None: the format's default) checked against ``fmt``, upper-case."""
+def check_subtype(fmt: str, subtype, path: str | None = None) -> str:
+    """``subtype`` (None: the format's default, or the one ``path``'s extension names: a
+    ``.opus`` file is Ogg Opus, not the Ogg default Vorbis) checked against ``fmt``, upper-case."""
     sf = _soundfile()
+    named = _EXTENSION_SUBTYPES.get(os.path.splitext(path)[1].lstrip(".").upper()) if path else None
     if subtype is None:
-        return sf.default_subtype(fmt)
+        return named or sf.default_subtype(fmt)
     name = subtype.upper() if isinstance(subtype, str) else None
     if name is None or not sf.check_format(fmt, name) or (fmt, name) in _UNWRITABLE:
         options = ", ".join(sorted(s for s in sf.available_subtypes(fmt) if (fmt, s) not in _UNWRITABLE))
         raise ParameterError(f"subtype must be one of {options} for {fmt} files, got {subtype!r}")
+    if named is not None and name != named:
+        raise ParameterError(f"subtype must be {named} for a {os.path.splitext(path)[1]} file, got {subtype!r}")
     return name
 
 

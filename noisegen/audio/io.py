@@ -325,7 +325,7 @@ def write_atomically(path: str, write) -> None:
 def _frames(y, fmt, subtype, sample_rate, where):
     """``(frames (n, channels), n_channels, format, subtype)`` checked for writing to ``where``."""
     y = check_audio(y, "y")
-    subtype = check_subtype(fmt, subtype)
+    subtype = check_subtype(fmt, subtype, where)
     frames = y.T if y.ndim == 2 else y  # soundfile wants (frames, channels)
     n_channels = 1 if y.ndim == 1 else y.shape[0]
     if y.ndim == 2 and n_channels == 0:
@@ -402,6 +402,7 @@ def encode(y, *, sample_rate, format, subtype=None) -> bytes:
     """
     sample_rate = check_sample_rate(sample_rate)
     fmt = format_of(f"audio.{format}")
+    subtype = check_subtype(fmt, subtype, f"audio.{format}")  # (format="opus": Ogg Opus)
     frames, n_channels, fmt, subtype = _frames(y, fmt, subtype, sample_rate, f"a .{format} member")
     return bytes(_encoded(frames, sample_rate, n_channels, fmt, subtype))
 
