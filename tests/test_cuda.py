@@ -262,7 +262,8 @@ def test_biquad_stream_of_chunks_equals_one_pass(D):
 def test_biquad_state_is_checked_as_on_the_cpu(D):
     y = np.zeros((2, 10))
     sos = ng.design_sos("highpass", cutoff_hz=500.0, sample_rate=16000, order=4)
-    for bad, message in ((np.zeros((2, 2, 2)) + 1j, "zi must be real"), (np.full((2, 2, 2), np.nan), "zi must be finite"),
+    for bad, message in ((np.zeros((2, 2, 2)) + 1j, "zi must be real"),
+                         (np.full((2, 2, 2), np.nan), "zi must be finite"),
                          (np.zeros((3, 2, 2)), "zi must have shape")):
         for run in (D.cuda_sos_filter, ng.sos_filter):
             with pytest.raises(ng.ParameterError, match=message):

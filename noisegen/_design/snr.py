@@ -4,8 +4,6 @@ the silence rule and the noise scale."""
 
 from __future__ import annotations
 
-import math
-
 from .._core.validation import check_real
 from .._kernels.snr import noise_scale
 

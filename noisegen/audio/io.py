@@ -27,7 +27,7 @@ from .claims import check_claimed_length
 from .flac import FlacFile, is_flac_name
 from .formats import check_frames, check_subtype, check_writable, format_of
 from .wav import WavFile, data_shortfall, is_wav_name, pcm16_wav
-from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
+from .._core.errors import NoisegenWarning, ParameterError
 from .._core.tempfiles import live
 from ..effects.resample import resample
 from .._kernels.cpu.pcm import to_pcm16
@@ -309,7 +309,7 @@ def write_atomically(path: str, write) -> None:
     except OSError as exc:
         raise OSError(exc.errno, f"cannot write into {folder!r}: {exc.strerror}") from None
     try:
-        with live(tmp):  # (removed by a pool worker's SIGTERM handler too)
+        with live(tmp):  # (what a SIGTERM's hard stop removes: _core.tempfiles)
             with os.fdopen(fd, "w+b") as fh:
                 write(fh)
             os.chmod(tmp, _file_mode())

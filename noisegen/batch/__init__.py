@@ -372,8 +372,8 @@ def _run_pool(pipeline, tasks, n_workers, collect) -> None:
     ctx = multiprocessing.get_context(method)
     # Ctrl-C goes to the whole process group. SIGINT stays blocked while the workers start
     # (they ignore it from their first instruction on) and reaches only the parent, which
-    # leaves the `with` block and so terminates the pool; SIGTERM is blocked until a worker
-    # has its own handler (it would otherwise run the parent's).
+    # leaves the `with` block and so terminates the pool; SIGTERM stays blocked until a worker
+    # has restored its default (it would otherwise run the command line's handler).
     blocked = hasattr(signal, "pthread_sigmask")
     if blocked:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})

@@ -93,7 +93,7 @@ def render_long(pipeline, source, *, target, subtype, limit, seed=None, params=N
     rows = 1 if source.n_channels is None else source.n_channels
     folder = os.path.dirname(os.path.abspath(target))
     fd, spill = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(target) + ".", suffix=".f32")
-    with live(spill):  # (removed by a pool worker's SIGTERM handler too)
+    with live(spill):  # (what a SIGTERM's hard stop removes: _core.tempfiles)
         try:
             peak, n_out = 0.0, 0
             try:

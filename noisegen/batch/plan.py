@@ -127,7 +127,7 @@ class Plan:
     estimate: dict  # input -> (seconds of audio to write, its sample rate or None)
     done: dict  # the manifest at the start, by output
     rates: set | None = None  # the inputs' sample rates, when estimate cannot say (tar shards)
-    sweep: Callable | None = None  # removes the temporary files of this plan's outputs (any process's)
+    sweep: Callable = lambda: None  # removes the temporary files of this plan's outputs (any process's)
 
 
 def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, pipeline_json) -> Plan:

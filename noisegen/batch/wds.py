@@ -191,7 +191,7 @@ class ShardTask(NamedTuple):
         tmp = os.path.join(self.out_dir, f".{self.rel}.{os.getpid()}.part")
         results, failed, n_items, duration = [], [], 0, 0.0
         try:
-            with live(tmp):  # (removed by a pool worker's SIGTERM handler too)
+            with live(tmp):  # (what a SIGTERM's hard stop removes: _core.tempfiles)
                 with open(tmp, "wb") as fh, tarfile.open(fileobj=fh, mode="w", format=tarfile.PAX_FORMAT) as tf:
                     for s in self.samples:
                         try:

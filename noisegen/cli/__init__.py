@@ -140,9 +140,9 @@ def _check_options(args) -> None:
                           f"is more than {MAX_SAMPLES} samples")
     # what save() would refuse (FLAC 8 channels, Ogg 255, ...), said before the audio is made
     fmt = format_of(args.out)
-    check_writable(fmt, check_subtype(fmt, args.subtype, args.out), n_channels=args.channels, sample_rate=args.sample_rate,
-                   n_frames=round(args.duration_s * args.sample_rate), channels_name="--channels",
-                   frames_name="the length (--duration-s)")
+    check_writable(fmt, check_subtype(fmt, args.subtype, args.out), n_channels=args.channels,
+                   sample_rate=args.sample_rate, n_frames=round(args.duration_s * args.sample_rate),
+                   channels_name="--channels", frames_name="the length (--duration-s)")
 
 
 def _synthesise(args):

@@ -34,7 +34,6 @@ def int_in(low: int, high: int, what: str = "an integer"):
 sample_rate_arg = int_in(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE, "a sample rate in Hz")
 
 
-
 #: Seconds a command stopped by SIGTERM has to unwind before it is ended where it stands.
 STOP_GRACE_S = 10
 

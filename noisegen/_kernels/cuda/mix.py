@@ -65,7 +65,8 @@ def row_sum_squares(x, offsets, n, out):
 
 @cuda.jit
 def snr_scales(p_signal, p_noise, snr_db, scales):
-    """``scales[r] = sqrt(p_signal[r] / (p_noise[r] * 10**(snr_db[r] / 10)))`` (:func:`~noisegen._kernels.snr.noise_scale`); 0 when either power is 0."""
+    """``scales[r] = sqrt(p_signal[r] / (p_noise[r] * 10**(snr_db[r] / 10)))`` (the shared
+    :func:`~noisegen._kernels.snr.noise_scale`); 0 when either power is 0."""
     r = cuda.grid(1)
     if r >= scales.shape[0]:
         return
