@@ -197,6 +197,14 @@ def test_a_bad_blockwise_min_s_is_refused_before_out_dir_is_made(tmp_path, capsy
     assert not (tmp_path / "out").exists()
 
 
+def test_a_setting_refused_by_the_library_is_named_as_the_option(tmp_path, capsys):
+    folder = _inputs(tmp_path / "in")
+    assert _augment(folder, tmp_path / "out", "--format", "flac", "--sample-rate", 700001) == 2
+    err = capsys.readouterr().err
+    assert "error: --sample-rate must be" in err and "FLAC" in err, err
+    assert not (tmp_path / "out").exists()
+
+
 # -- unreadable folders -------------------------------------------------------------------------
 def _unlistable(monkeypatch, *folders):
     """``os.scandir`` refuses ``folders`` as it would without read permission (a test run as root

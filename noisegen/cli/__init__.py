@@ -21,7 +21,8 @@ import sys
 import warnings
 
 from . import augment, warmup
-from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, int_in, interrupted_status, sample_rate_arg, sigterm_stops
+from .args import (MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, as_option, int_in, interrupted_status, sample_rate_arg,
+                   sigterm_stops)
 from .. import __version__, synth
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
 from ..audio.formats import check_subtype, check_writable, format_of
@@ -213,11 +214,6 @@ _OPTION_NAMES = {"freq_hz": "--freq-hz", "end_freq_hz": "--end-freq-hz", "beta":
                  "path": "OUT", "duration_s": "--duration-s", "sample_rate": "--sample-rate"}
 
 
-def _as_option(message: str) -> str:
-    head, _, rest = message.partition(" ")
-    return f"{_OPTION_NAMES[head]} {rest}" if head in _OPTION_NAMES else message
-
-
 def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -282,7 +278,7 @@ def main(argv=None) -> int:
             _silence_stdout()
             status = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the broken pipe
         except (_UsageError, ParameterError) as exc:
-            _say(f"{prog}: error: {_as_option(str(exc))}")
+            _say(f"{prog}: error: {as_option(str(exc), _OPTION_NAMES)}")
             status = 2
         except (OSError, NoisegenError) as exc:
             _say(f"{prog}: error: {_describe(exc)}")

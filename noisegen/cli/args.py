@@ -34,6 +34,13 @@ def int_in(low: int, high: int, what: str = "an integer"):
 sample_rate_arg = int_in(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE, "a sample rate in Hz")
 
 
+def as_option(message: str, names: dict) -> str:
+    """A library message that starts with a Python argument's name, starting with the option
+    the user typed instead (``names``: argument -> option)."""
+    head, _, rest = message.partition(" ")
+    return f"{names[head]} {rest}" if head in names else message
+
+
 #: Seconds a command stopped by SIGTERM has to unwind before it is ended where it stands.
 STOP_GRACE_S = 10
 

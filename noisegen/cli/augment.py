@@ -11,7 +11,7 @@ import math
 import os
 import sys
 
-from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, interrupted_status, sample_rate_arg
+from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, as_option, interrupted_status, sample_rate_arg
 from .._core.errors import NoisegenError, ParameterError
 from ..batch import augment_folder, check_shard, default_pipeline
 from ..transforms import load_pipeline
@@ -20,6 +20,11 @@ __all__ = ["add_parser", "run"]
 
 #: What to do after an interruption (Ctrl-C, SIGTERM) or a run-time failure.
 RESUME = "rerun the same command to resume"
+
+#: augment_folder's argument names, as the options (its messages start with the name).
+_OPTION_NAMES = {"in_dir": "IN_DIR", "out_dir": "OUT_DIR", "copies": "--copies", "sample_rate": "--sample-rate",
+                 "workers": "--workers", "seed": "--seed", "shard": "--shard", "format": "--format",
+                 "subtype": "--subtype", "shard_size": "--shard-size", "blockwise_min_s": "--blockwise-min-s"}
 
 DESCRIPTION = """\
 Write augmented copies of every audio file under IN_DIR (wav, flac, ogg, mp3;
@@ -191,7 +196,7 @@ def run(args) -> int:
               file=sys.stderr)
         return interrupted_status(exc)
     except ParameterError as exc:  # bad settings, a bad noise/RIR file, a busy OUT_DIR: before any output
-        return _error(" ".join(str(exc).split()))
+        return _error(as_option(" ".join(str(exc).split()), _OPTION_NAMES))
     except (NoisegenError, OSError) as exc:  # at run time (a full disk): not a usage error
         print(f"noisegen augment: error: {_describe(exc)}; {RESUME}", file=sys.stderr)
         return 1
