@@ -1,10 +1,14 @@
 """Shared fixtures: real audio from ``data/`` (always there) and from
-``../shared/data`` (used when present, skipped otherwise); :func:`import_bench`."""
+``../shared/data`` (used when present, skipped otherwise); :func:`import_bench`;
+running the command line as a child without root's file privileges
+(:func:`unprivileged`)."""
 
 from __future__ import annotations
 
 import importlib
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -27,6 +31,32 @@ def import_bench(name: str):
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+@pytest.fixture
+def cli_env() -> dict:
+    """The environment of a `python -m noisegen` child: this checkout first on its path."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+
+@pytest.fixture
+def unprivileged():
+    """``prefix(probe_path)``: an argv prefix that runs a command without root's right to read or
+    write any file (none when not root), checked on ``probe_path`` (a file of mode 0); skips the
+    test when this machine cannot drop the right (CI runs as root: setpriv drops it)."""
+    def prefix(probe_path):
+        if os.geteuid() != 0:
+            argv = []
+        elif shutil.which("setpriv"):
+            argv = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all"]
+        else:
+            pytest.skip("running as root without setpriv: file permissions cannot be tested")
+        probe = subprocess.run([*argv, sys.executable, "-c", f"open({str(probe_path)!r}, 'rb')"], capture_output=True)
+        if probe.returncode == 0:
+            pytest.skip("file permissions are not enforced here")
+        return argv
+
+    return prefix
 
 
 @pytest.fixture(scope="session")

@@ -59,7 +59,7 @@ def _audio(folder: Path) -> dict:
     (signal.SIGINT, 2, "wav"), (signal.SIGTERM, 2, "wav"), (signal.SIGTERM, 1, "wav"), (signal.SIGINT, 1, "webdataset"),
     (signal.SIGTERM, 2, "webdataset"),
 ])
-def test_an_interrupt_leaves_no_temporary_file_and_a_rerun_finishes(tmp_path, sig, workers, output):
+def test_an_interrupt_leaves_no_temporary_file_and_a_rerun_finishes(tmp_path, cli_env, sig, workers, output):
     folder = _inputs(tmp_path / "in")
     for k in range(2):  # long enough to be processed in blocks, through a spill file, for a while
         _write(folder / f"long{k}.wav", 240.0, seed=10 + k)
@@ -68,7 +68,7 @@ def test_an_interrupt_leaves_no_temporary_file_and_a_rerun_finishes(tmp_path, si
     if output == "webdataset":
         args += ["--shard-size", 2]
     proc = subprocess.Popen([sys.executable, "-m", "noisegen", "augment", *map(str, args), "--no-progress"], cwd=ROOT,
-                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env)
     deadline, seen = time.monotonic() + 180, False
     while not seen and proc.poll() is None and time.monotonic() < deadline:
         seen = out.is_dir() and bool(_hidden(out))
@@ -87,10 +87,6 @@ def test_an_interrupt_leaves_no_temporary_file_and_a_rerun_finishes(tmp_path, si
     assert _hidden(out) == []
     assert _augment(*args) == 0  # the rerun finishes, and leaves nothing hidden either
     assert _hidden(out) == []
-
-
-def _env():
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
 
 
 def test_temporary_files_of_a_killed_run_are_removed_on_resume(tmp_path):
@@ -235,3 +231,20 @@ def test_an_unreadable_input_folder_is_a_usage_error(tmp_path, monkeypatch, caps
     _unlistable(monkeypatch, folder)
     assert _augment(folder, tmp_path / "out") == 2
     assert "cannot be read (Permission denied)" in capsys.readouterr().err
+
+
+def test_an_unreadable_sub_folder_is_reported_with_real_permissions(tmp_path, unprivileged, cli_env):
+    folder = _inputs(tmp_path / "in")
+    probe = folder / "probe.txt"
+    probe.write_bytes(b"")
+    probe.chmod(0)
+    (folder / "spk").chmod(0)
+    try:
+        prefix = unprivileged(probe)
+        r = subprocess.run([*prefix, sys.executable, "-m", "noisegen", "augment", str(folder), str(tmp_path / "out"),
+                            "--no-progress"], capture_output=True, text=True, env=cli_env, timeout=300)
+    finally:
+        (folder / "spk").chmod(0o755)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "failed: spk: not read: a folder that cannot be read (Permission denied)" in r.stdout, r.stdout
+    assert sorted(read_manifest(tmp_path / "out")) == ["a.aug0.wav", "b.aug0.wav"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
@@ -140,17 +139,20 @@ def test_errors_one_line(tmp_path, capsys, monkeypatch, args, status, needle):
     assert not (tmp_path / "x.wav").exists()
 
 
-def test_unwritable_folder(tmp_path, capsys):
+def test_unwritable_folder(tmp_path, unprivileged, cli_env):
     locked = tmp_path / "locked"
     locked.mkdir()
+    (tmp_path / "probe").write_bytes(b"")
+    (tmp_path / "probe").chmod(0)
     locked.chmod(0o500)
     try:
-        if os.access(locked, os.W_OK):
-            pytest.skip("running with privileges that ignore folder permissions")
-        status, _, err = _main(capsys, "synth", "pink", str(locked / "x.wav"), "--duration-s", "1")
+        prefix = unprivileged(tmp_path / "probe")  # (root writes anywhere otherwise)
+        r = subprocess.run([*prefix, sys.executable, "-m", "noisegen", "synth", "pink", str(locked / "x.wav"),
+                            "--duration-s", "1"], capture_output=True, text=True, env=cli_env, timeout=300)
     finally:
         locked.chmod(0o700)
-    assert status == 1 and "Permission denied" in err and err.count("\n") == 1
+    assert r.returncode == 1 and "Permission denied" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert list(locked.iterdir()) == []
 
 
 def test_info_several_files_continues_after_error(tmp_path, capsys):
@@ -244,22 +246,7 @@ def test_info_reports_non_finite_samples(tmp_path, capsys, n_channels, subtype):
     assert "peak -6.0 dBFS" in out and "-inf" not in out
 
 
-def _without_file_privileges(probe_path):
-    """An argv prefix that runs a command without root's right to read any file (none when not root);
-    skips when this machine cannot drop it."""
-    if os.geteuid() != 0:
-        prefix = []
-    elif shutil.which("setpriv"):
-        prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all"]
-    else:
-        pytest.skip("running as root without setpriv: file permissions cannot be tested")
-    probe = subprocess.run([*prefix, sys.executable, "-c", f"open({str(probe_path)!r}, 'rb')"], capture_output=True)
-    if probe.returncode == 0:
-        pytest.skip("file permissions are not enforced here")
-    return prefix
-
-
-def test_info_names_the_os_reason_a_file_cannot_be_opened(tmp_path):
+def test_info_names_the_os_reason_a_file_cannot_be_opened(tmp_path, unprivileged, cli_env):
     """`noisegen info` on a file without read permission said "System error." (libsndfile's words);
     now, for every format, the OS's reason and the file, and the other files are still read."""
     y = 0.1 * noisegen.white_noise(1600, rng=0)
@@ -274,11 +261,9 @@ def test_info_names_the_os_reason_a_file_cannot_be_opened(tmp_path):
     locked_dir.chmod(0)  # no search permission: the file inside cannot even be looked up
     noisegen.save(tmp_path / "ok.wav", y, sample_rate=16000)
     try:
-        prefix = _without_file_privileges(tmp_path / "x.wav")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.dirname(__file__)),
-                                                            os.environ.get("PYTHONPATH", "")])}
+        prefix = unprivileged(tmp_path / "x.wav")
         r = subprocess.run([*prefix, sys.executable, "-m", "noisegen", "info", *paths, "locked/y.wav", "ok.wav"],
-                           cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+                           cwd=tmp_path, capture_output=True, text=True, env=cli_env, timeout=300)
     finally:
         locked_dir.chmod(0o700)
     assert r.returncode == 1 and "Traceback" not in r.stderr
