@@ -73,8 +73,6 @@ def power_to_db(value, *, floor=1e-30):
     return 10.0 * np.log10(np.maximum(check_real_array(value, "value"), floor))[()]
 
 
-
-
 def seconds_to_samples(duration_s: float, sample_rate: int) -> int:
     """Number of samples in ``duration_s`` seconds: ``round(duration_s * sample_rate)``.
 

@@ -34,6 +34,6 @@ def snr_ratio(snr_db: float) -> float:
 def snr_scale(p_signal: float, p_noise: float, snr_db: float) -> float:
     """The factor on the noise that puts it ``snr_db`` below the signal (mean powers, both > 0).
 
-    The CPU kernel ``mix_at_ratio`` computes the same ``sqrt(p_signal / (p_noise * ratio))``.
+    The CPU and CUDA kernels compute it with the same helper, :func:`noisegen._kernels.snr.noise_scale`.
     """
     return noise_scale(p_signal, p_noise, snr_ratio(snr_db))

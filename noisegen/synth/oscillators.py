@@ -384,10 +384,10 @@ def hum(*, sample_rate, duration_s=None, n_samples=None, mains_hz=50.0,
             "harmonic_levels_db must be a non-empty sequence of finite levels (or -inf), "
             f"got {show_value(harmonic_levels_db)}"
         )
-    levels = levels[: _n_harmonics(f, sr)].tolist()
+    levels = levels[: _n_harmonics(f, sr)]
     with np.errstate(over="ignore"):  # an infinite harmonic makes inf/NaN samples: _fill's error
-        amps = amplitude * np.power(10.0, np.asarray(levels) / 20.0)
-    level = f"amplitude={amplitude:g} with harmonic_levels_db={show_value(tuple(levels))}"
+        amps = amplitude * np.power(10.0, levels / 20.0)
+    level = f"amplitude={amplitude:g} with harmonic_levels_db={show_value(tuple(levels.tolist()))}"
     row = _fill("additive", n, dtype, level, f / sr, phase / _TWO_PI, amps)
     return _channels(row, n_channels)
 
