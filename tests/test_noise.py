@@ -395,6 +395,13 @@ def test_min_freq_bad_input(kwargs, name):
             NoiseGenerator(1.0, **kwargs)
 
 
+@pytest.mark.parametrize("sr, f", [(1, 20.0), (8, 4.0), (16000, 8000.0), (16000, 1e-9)])
+def test_min_freq_out_of_range_names_the_rate(sr, f):
+    # AddColoredNoise's default 20 Hz at a 1 Hz file: the message says which rate moved the range
+    with pytest.raises(ParameterError, match=rf"min_freq_hz must be in \[.*\) Hz at sample_rate {sr} .*got {f:g}"):
+        colored_noise(10, beta=1.0, min_freq_hz=f, sample_rate=sr)
+
+
 def test_min_freq_just_below_nyquist_and_speech():
     y = colored_noise(8, beta=1.0, rng=0, n_channels=50_000, min_freq_hz=7990, sample_rate=16000, dtype=np.float64)
     assert np.all(np.isfinite(y)) and abs(np.mean(y**2) - 1.0) < 0.03

@@ -232,8 +232,12 @@ def check_min_freq(min_freq_hz, sample_rate):
     if sample_rate is None:
         raise ParameterError(f"min_freq_hz={min_freq_hz!r} needs sample_rate (Hz) to place it; pass sample_rate=")
     sr = check_sample_rate(sample_rate)
-    low = MIN_FREQ_LOW * sr
-    f = check_real(min_freq_hz, "min_freq_hz", low=low, high=sr / 2.0, high_inclusive=False)
+    f = check_real(min_freq_hz, "min_freq_hz")
+    if not MIN_FREQ_LOW * sr <= f < sr / 2.0:  # the range moves with the rate: say which rate
+        raise ParameterError(
+            f"min_freq_hz must be in [{MIN_FREQ_LOW * sr:g}, {sr / 2.0:g}) Hz at sample_rate {sr} "
+            f"(below its Nyquist frequency), got {f:g}"
+        )
     return f / sr
 
 
