@@ -54,8 +54,12 @@ def _allowed(fmt, subtype, channels, rate):
 #: Layouts the table refuses although libsndfile opens them: Vorbis beyond 255 channels or 200 kHz
 #: (a SIGSEGV on closing), FLAC at rates a frame header cannot say and AIFF's DWVW_12 (refused on the
 #: first write), ALAC beyond 8 channels and SVX/MPC2K above 65535 Hz (files it cannot read back).
+#: Also those that libsndfile reads back otherwise: AIFF's DWVW_16/24 (unreadable), PAF's PCM_24 (short)
+#: and the rates HTK, XI, WVE and 8-bit VOC headers round (8-bit PVF under 10 Hz: one frame short).
 def _stricter(fmt, subtype, channels, rate):
-    return ((fmt, subtype) in (("OGG", "VORBIS"), ("AIFF", "DWVW_12")) or (fmt == "FLAC" and channels <= 8)
+    return ((fmt, subtype) in (("OGG", "VORBIS"), ("AIFF", "DWVW_12"), ("AIFF", "DWVW_16"), ("AIFF", "DWVW_24"),
+                               ("PAF", "PCM_24"), ("VOC", "PCM_U8"), ("PVF", "PCM_S8"))
+            or fmt in ("HTK", "XI", "WVE") or (fmt == "FLAC" and channels <= 8)
             or (subtype.startswith("ALAC") and channels > 8) or (fmt in ("SVX", "MPC2K") and rate > 65535))
 
 
@@ -137,6 +141,51 @@ def test_sd2_is_refused_and_leaves_no_resource_fork_in_the_working_folder(tmp_pa
                  lambda: save_blocks("x.sd2", iter([np.zeros(100)]), sample_rate=16000)):
         with pytest.raises(ParameterError, match="SD2 files are not written"):
             save()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_whatever_save_writes_reads_back_with_its_rate_channels_and_samples():
+    """Over every format and subtype, 1-2 channels and rates from 1 Hz to 96 kHz: what encode (and so
+    save) writes reads back at the same rate and channel count, with every frame (block codecs may
+    pad) and the same waveform. HTK, 8-bit VOC, XI and WVE files came back at other rates (22050 Hz
+    as 22075 or 22222 Hz, any rate as 44100 or 8000 Hz), SDS with other samples, PAF 24-bit short."""
+    writable = 0
+    for fmt, subtype in _writable_pairs():
+        for channels in (1, 2):
+            for rate in (1, 8000, 11025, 22050, 44100, 96000):
+                t = np.arange(4097) / 4097
+                y = np.stack([0.4 * np.sin(2 * np.pi * 50 * t + c) for c in range(channels)]).astype(np.float32)
+                try:
+                    data = encode(y, sample_rate=rate, format=fmt.lower(), subtype=subtype)
+                except ParameterError:
+                    continue
+                writable += 1
+                back, back_rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+                where = (fmt, subtype, channels, rate)
+                assert back_rate == rate and back.shape[1] == channels and back.shape[0] >= 4097, where
+                lags = range(0, back.shape[0] - 4097 + 1)  # (MP3, Opus: the encoder's delay)
+                for c in range(channels):
+                    best = max(np.corrcoef(y[c], back[d:d + 4097, c])[0, 1] for d in lags[::max(1, len(lags) // 64)])
+                    assert best > 0.9, where
+    assert writable > 300
+
+
+@pytest.mark.parametrize("ext, subtype, rate, stored", [
+    ("htk", None, 22050, 22075), ("htk", None, 44100, 44247), ("voc", "PCM_U8", 22050, 22222),
+    ("xi", None, 8000, 44100), ("wve", None, 16000, 8000),
+])
+def test_rates_a_header_rounds_are_refused_naming_what_it_would_read(tmp_path, ext, subtype, rate, stored):
+    y = np.zeros(100, np.float32)
+    with pytest.raises(ParameterError, match=f"sample_rate must be one a .* file's header holds exactly, got {rate} "
+                                             rf"\(the file would read back at {stored} Hz\)"):
+        noisegen.save(tmp_path / f"x.{ext}", y, sample_rate=rate, subtype=subtype)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("ext, subtype", [("sds", None), ("aiff", "DWVW_16"), ("aiff", "DWVW_24"), ("paf", "PCM_24")])
+def test_files_libsndfile_reads_back_wrong_are_not_written(tmp_path, ext, subtype):
+    with pytest.raises(ParameterError, match="SDS files are not written" if ext == "sds" else "subtype must be one of"):
+        noisegen.save(tmp_path / f"x.{ext}", np.zeros(4097), sample_rate=8000, subtype=subtype)
     assert list(tmp_path.iterdir()) == []
 
 

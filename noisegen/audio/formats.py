@@ -27,6 +27,20 @@ channel rules are its ``sf_format_check``:
   MPC2K 2, IRCAM 256, SVX, XI, HTK, SDS and WVE 1;
 - SVX and MPC2K: at most 65,535 Hz (a 16-bit header field: 65,536 Hz is
   written as a file libsndfile cannot open, higher rates wrap);
+- 8-bit PVF: at least 10 Hz (below, libsndfile reads one frame fewer back);
+- rates a header holds only rounded are refused, with the rate the file would
+  read back at: HTK (a sample period in 100 ns: 22,050 Hz reads back as
+  22,075 Hz), 8-bit VOC (a time-constant byte: 22,050 Hz reads back as
+  22,222 Hz), XI (44,100 Hz only) and WVE (8,000 Hz only); the rate is
+  probed once, by writing one frame to memory;
+- AIFF's DWVW_16 and DWVW_24 and PAF's PCM_24 are not written: libsndfile
+  cannot read the first two back, and reads the third back short (4,096
+  of 4,097 frames); SDS is not written at all: libsndfile reads its files
+  back with other sample values;
+- the block codecs (GSM 6.10, IMA, MS and NMS ADPCM, G.721/G.723) and
+  8-bit, A-law and µ-law AIFF and VOC pad the length to a whole block (or
+  an even byte count): such a file reads back longer, its last samples
+  the codec's silence. Nothing written is lost;
 - a ``.opus`` name gets Ogg Opus (the Ogg default subtype is Vorbis);
 - RAW (headerless) is not written: nothing reads it back without being told its layout;
 - SD2 is not written at all: libsndfile keeps its resource fork in a file
@@ -37,8 +51,11 @@ channel rules are its ``sf_format_check``:
 
 from __future__ import annotations
 
+import io
 import os
 from functools import lru_cache
+
+import numpy as np
 
 from .._core.errors import ParameterError
 
@@ -67,11 +84,16 @@ _RATES = {
     ("MP3", None): (lambda r: r in _MP3_RATES, f"one of {', '.join(map(str, _MP3_RATES))} Hz"),
     ("SVX", None): (lambda r: r <= 65_535, "at most 65535 Hz"),
     ("MPC2K", None): (lambda r: r <= 65_535, "at most 65535 Hz"),
+    # a one-digit rate in the text header: libsndfile reads one frame fewer back
+    ("PVF", "PCM_S8"): (lambda r: r >= 10, "at least 10 Hz"),
 }
 #: Formats (and subtypes) libsndfile writes as an empty or unreadable file when given no frames.
 _NEEDS_FRAMES = {("FLAC", None), ("MP3", None), ("OGG", "OPUS")}
 #: Subtypes libsndfile lists for a format but refuses to write there.
-_UNWRITABLE = {("MP3", "MPEG_LAYER_I"), ("MP3", "MPEG_LAYER_II"), ("WAV", "MPEG_LAYER_III"), ("AIFF", "DWVW_12")}
+_UNWRITABLE = {("MP3", "MPEG_LAYER_I"), ("MP3", "MPEG_LAYER_II"), ("WAV", "MPEG_LAYER_III"), ("AIFF", "DWVW_12"),
+               ("AIFF", "DWVW_16"), ("AIFF", "DWVW_24"), ("PAF", "PCM_24")}  # (these three: unreadable, short)
+#: Formats (and subtypes) whose header holds the sample rate rounded, or one rate only.
+_ROUNDED_RATES = {("HTK", None), ("XI", None), ("WVE", None), ("VOC", "PCM_U8")}
 
 _ALIASES = {"AIF": "AIFF", "OGA": "OGG", "OPUS": "OGG"}
 #: Extensions that name the subtype as well as the format.
@@ -79,7 +101,8 @@ _EXTENSION_SUBTYPES = {"OPUS": "OPUS"}
 #: Formats libsndfile lists that noisegen does not write, and why.
 _UNWRITABLE_FORMATS = {"SD2": "libsndfile keeps an SD2 file's resource fork in a second file beside it",
                        "RAW": "a headerless file records no sample rate, channel count or sample format, "
-                              "so nothing reads it back"}
+                              "so nothing reads it back",
+                       "SDS": "libsndfile reads its SDS files back with other sample values than were written"}
 
 
 def _soundfile():
@@ -126,6 +149,16 @@ def _lookup(table, fmt, subtype):
     return table.get((fmt, subtype), table.get((fmt, None)))
 
 
+@lru_cache(maxsize=256)
+def _stored_rate(fmt: str, subtype: str | None, sample_rate: int) -> int:
+    """The rate a one-frame ``fmt`` file written at ``sample_rate`` reads back at (written to memory)."""
+    sf = _soundfile()
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros((1, 1), np.float32), sample_rate, format=fmt, subtype=subtype)
+    buf.seek(0)
+    return sf.info(buf).samplerate
+
+
 def _label(fmt, subtype) -> str:
     return f"{fmt} ({subtype})" if subtype else fmt
 
@@ -150,6 +183,11 @@ def check_writable(fmt: str, subtype: str | None, *, n_channels: int, sample_rat
     rates = _lookup(_RATES, fmt, subtype)
     if rates is not None and not rates[0](sample_rate):
         raise ParameterError(f"sample_rate must be {rates[1]} for {_label(fmt, subtype)} files, got {sample_rate}")
+    if (fmt, subtype) in _ROUNDED_RATES or (fmt, None) in _ROUNDED_RATES:
+        stored = _stored_rate(fmt, subtype, sample_rate)
+        if stored != sample_rate:
+            raise ParameterError(f"sample_rate must be one a {_label(fmt, subtype)} file's header holds exactly, "
+                                 f"got {sample_rate} (the file would read back at {stored} Hz)")
     if n_frames is not None:
         check_frames(fmt, subtype, n_frames, frames_name)
 
