@@ -92,6 +92,22 @@ def test_engine_ray_writes_the_same_webdataset_tars(corpus, tmp_path, ray_addres
     assert temp_files(on_ray) == []
 
 
+def test_a_workers_warnings_reach_the_command_line_as_one_line(corpus, tmp_path, ray_address, capsys):
+    """Ray workers printed their NoisegenWarnings raw (file, line, source) to the worker log; they now
+    come back with the results and show as a local run shows them."""
+    rel = "common_voice_en_17299458.wav"
+    data = (corpus[0] / rel).read_bytes()
+    corpus.write(rel, data[:len(data) // 2])  # a truncated input: read, with a warning
+    shown = {}
+    for engine in ("--workers", "--engine"):
+        out = tmp_path / engine.strip("-")
+        assert augment(*default_args(corpus, out), *((engine, 1) if engine == "--workers" else (engine, "ray"))) == 0
+        shown[engine] = [line for line in capsys.readouterr().err.splitlines() if "warning:" in line]
+    assert len(shown["--engine"]) == 1 and "is truncated" in shown["--engine"][0]
+    assert shown["--engine"] == shown["--workers"]
+    assert audio_outputs(tmp_path / "engine") == audio_outputs(tmp_path / "workers")
+
+
 def test_inputs_grouped_into_ray_tasks_keep_plan_order(corpus, tmp_path, ray_address, monkeypatch):
     from noisegen.batch import ray_engine as _ray_engine
 

@@ -16,6 +16,9 @@ differs (:func:`run_tasks`):
 - **Banks once per worker process.** The prepared pipeline (banks loaded by the
   driver) is pickled once into the object store; a worker process unpickles it
   on its first task and keeps it for the next ones.
+- **Warnings.** A worker's warnings (a truncated input, say) travel back with
+  its results and are issued again by the driver, so the command line shows
+  them as one line each, as for a local run.
 - **Failures.** A task whose worker dies is retried by Ray (``max_retries``);
   the dead attempt leaves at most a temp file, removed at the end of the run
   (and by the next run, as for a killed local run). A task that still fails
@@ -27,6 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import warnings
 
 from .._core.errors import ParameterError
 from ..data.ray import INSTALL_HINT, import_ray  # noqa: F401  (re-exported for the CLI's message)
@@ -62,7 +66,10 @@ def _remote_process(box, tasks):
     if pipeline is None:
         pipeline = _PIPELINES[ref.hex()] = pickle.loads(ray.get(ref))
     work._init_worker(pipeline)
-    return [work._process(task) for task in tasks]
+    with warnings.catch_warnings(record=True) as caught:  # the driver shows them (one line each, in the CLI)
+        warnings.simplefilter("always")
+        results = [work._process(task) for task in tasks]
+    return results, [(str(w.message), w.category) for w in caught]
 
 
 # -- driver side ------------------------------------------------------------------------------
@@ -156,10 +163,13 @@ def _drive(ray, remote, box, groups, collect, window) -> None:
 def _results(ray, ref, group):
     """The group's ``[(rel, results)]``, or a failure of each of its inputs when Ray gave up on it."""
     try:
-        return ray.get(ref)
+        results, caught = ray.get(ref)
     except ray.exceptions.RayError as exc:
         error = "on Ray: " + _one_line(exc).split("\n", 1)[0][:500]
         return [(task[3], [{"ok": False, "input": task[3], "output": None, "error": error}]) for task in group]
+    for message, category in caught:  # as a local worker's would be: through this process's filters
+        warnings.warn(message, category, stacklevel=2)
+    return results
 
 
 def cleanup_temps(out_dir: str, tasks) -> int:
