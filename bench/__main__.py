@@ -34,6 +34,7 @@ def main(argv=None) -> int:
     if "numpy" in sys.modules:
         print("warning: numpy was imported before the thread pins were set", file=sys.stderr)
     from bench import _harness as h
+    from bench._report import markdown
 
     areas = []
     for item in args.only or AREAS:
@@ -62,7 +63,7 @@ def main(argv=None) -> int:
         cfg.log(f"== {area} done in {time.perf_counter() - ta:.1f} s")
     env["wall_s"] = round(time.perf_counter() - t0, 1)
     env["command"] = "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv)
-    md = h.markdown(records, env)
+    md = markdown(records, env)
     md += f"\nRun: `{env['command']}`, {env['wall_s']} s wall.\n"
     print(md)
     if args.json:

@@ -15,7 +15,8 @@ import dataclasses
 
 import numpy as np
 
-from bench._harness import SR, Case, f0_hz, ng, semitones
+from bench._harness import SR, Case, ng
+from bench._quality import f0_hz, semitones
 from bench.bench_mix import _bank, _offsets, _rir_file, _tmpdir
 
 SNR_DB, GAIN_DB, N_STEPS, RATE = 10.0, -6.0, 2.0, 1.1

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench._harness import SR, Case, max_rel_error, ng, snr_error_db
+from bench._harness import SR, Case, ng
+from bench._quality import max_rel_error, snr_error_db
 
 SNR_DB = 10.0
 _TMP = []  # temporary folders that must live as long as the process

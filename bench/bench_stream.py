@@ -14,7 +14,7 @@ import itertools
 
 import numpy as np
 
-from bench._harness import DATA, SR, Case, ng, snr_error_db
+from bench._harness import DATA, SR, Case, ng
 
 PARAMS = {"snr_db": "0-20", "gain_db": "-6..6"}
 

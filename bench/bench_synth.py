@@ -19,7 +19,8 @@ import tempfile
 
 import numpy as np
 
-from bench._harness import ROOT, SR, Case, _clean, ng, psd_slope_db_per_oct
+from bench._harness import ROOT, Case, _clean, ng
+from bench._quality import psd_slope_db_per_oct
 
 COLORS = {"white": 0.0, "pink": 1.0, "brown": 2.0}
 SLOPE_PER_BETA = -10 * np.log10(2.0)  # -3.0103 dB/octave per unit beta

@@ -20,7 +20,8 @@ import math
 
 import numpy as np
 
-from bench._harness import SR, Case, f0_hz, log_mel_distance, ng, semitones
+from bench._harness import SR, Case, ng
+from bench._quality import f0_hz, log_mel_distance, semitones
 
 F0 = 220.0
 

@@ -24,6 +24,16 @@ def h():
     return import_bench("_harness")
 
 
+@pytest.fixture(scope="module")
+def report():
+    return import_bench("_report")
+
+
+@pytest.fixture(scope="module")
+def quality():
+    return import_bench("_quality")
+
+
 def _run_bench(tmp_path, *args, timeout=300):
     out = tmp_path / "out.json"
     res = subprocess.run([sys.executable, "-m", "bench", "--quick", "--json", str(out), *args],
@@ -68,41 +78,41 @@ def test_missing_noisegen_op_and_anchor_are_reported_not_raised(h):
     assert "no_such_module_xyz" in recs[1]["note"]
 
 
-def test_summary_ratio_uses_fastest_like_for_like_anchor(h):
+def test_summary_ratio_uses_fastest_like_for_like_anchor(h, report):
     def rec(lib, xrt, lfl=True):
         return {"op": "f", "params": {"a": 1}, "library": lib, "variant": lib, "clip_s": 4.0, "xrt": xrt,
                 "median_s": 4.0 / xrt, "iqr_s": 0.0, "compile_s": None, "first_call_s": 0.0, "quality": {},
                 "like_for_like": lfl, "status": "ok", "note": ""}
 
-    rows = h.summary_rows([rec("noisegen", 300.0), rec("scipy", 100.0), rec("numpy", 150.0),
+    rows = report.summary_rows([rec("noisegen", 300.0), rec("scipy", 100.0), rec("numpy", 150.0),
                            rec("cheat", 1000.0, lfl=False)])
     assert len(rows) == 1
     assert rows[0]["anchor"]["library"] == "numpy"
     assert rows[0]["ratio"] == pytest.approx(2.0)
-    md = h.markdown([rec("noisegen", 300.0), rec("numpy", 150.0)], h.environment())
+    md = report.markdown([rec("noisegen", 300.0), rec("numpy", 150.0)], h.environment())
     assert "2.00x" in md
 
 
-def test_quality_measures(h):
+def test_quality_measures(h, quality):
     rng = np.random.default_rng(0)
     n = 1 << 17
     spec = np.fft.rfft(rng.standard_normal(n))
     f = np.fft.rfftfreq(n)
     f[0] = f[1]
     pink = np.fft.irfft(spec / np.sqrt(f), n)
-    assert h.psd_slope_db_per_oct(pink) == pytest.approx(-3.0103, abs=0.05)
-    assert h.psd_slope_db_per_oct(rng.standard_normal(n)) == pytest.approx(0.0, abs=0.05)
+    assert quality.psd_slope_db_per_oct(pink) == pytest.approx(-3.0103, abs=0.05)
+    assert quality.psd_slope_db_per_oct(rng.standard_normal(n)) == pytest.approx(0.0, abs=0.05)
     tone = h.harmonic_tone(64000, f0=220.0)
-    assert h.f0_hz(tone, 220.0) == pytest.approx(220.0, abs=0.01)
+    assert quality.f0_hz(tone, 220.0) == pytest.approx(220.0, abs=0.01)
     shifted = h.harmonic_tone(64000, f0=220.0 * 2 ** (2 / 12))
-    assert h.semitones(h.f0_hz(shifted, 247.0), 220.0) == pytest.approx(2.0, abs=0.002)
+    assert quality.semitones(quality.f0_hz(shifted, 247.0), 220.0) == pytest.approx(2.0, abs=0.002)
     s, noise = rng.standard_normal(8000), rng.standard_normal(8000)
     g = np.sqrt(np.sum(s**2) / np.sum(noise**2) / 10)
-    assert h.snr_error_db(s, s + g * noise, 10.0) == pytest.approx(0.0, abs=1e-9)
-    assert h.snr_error_db(s, s + 2 * g * noise, 10.0) == pytest.approx(-6.0206, abs=1e-3)
+    assert quality.snr_error_db(s, s + g * noise, 10.0) == pytest.approx(0.0, abs=1e-9)
+    assert quality.snr_error_db(s, s + 2 * g * noise, 10.0) == pytest.approx(-6.0206, abs=1e-3)
     y = rng.standard_normal(16000)
-    assert h.log_mel_distance(y, y) == pytest.approx(0.0, abs=1e-9)
-    assert h.log_mel_distance(0.1 * y, y) > 5
+    assert quality.log_mel_distance(y, y) == pytest.approx(0.0, abs=1e-9)
+    assert quality.log_mel_distance(0.1 * y, y) > 5
 
 
 @pytest.mark.slow
