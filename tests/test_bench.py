@@ -4,7 +4,6 @@ harness's ratio/skip logic and its quality measures."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -11,7 +11,7 @@ import pytest
 import noisegen
 from noisegen import AugmentStream, ParameterError
 from noisegen import transforms as T
-from noisegen.effects import convolve_rir, early_rir, pitch_shift, time_stretch
+from noisegen.effects import early_rir, pitch_shift, time_stretch
 from noisegen.transforms.base import _REGISTRY, Transform
 
 SR = 16000

@@ -25,7 +25,6 @@ torch -> torch on the same device).
 from __future__ import annotations
 
 import functools
-import os
 
 import numpy as np
 
