@@ -220,6 +220,14 @@ def test_validation():
         r.process(np.zeros(10, dtype=np.float64))
 
 
+@pytest.mark.parametrize("stream", [lambda: Resampler(orig_sample_rate=16000, target_sample_rate=8000),
+                                    lambda: noisegen.RirConvolver(np.r_[1.0, 0.5])])
+def test_ragged_list_chunk_is_a_parameter_error(stream):
+    """A list of rows of different lengths raised NumPy's raw ValueError ("inhomogeneous shape")."""
+    with pytest.raises(ParameterError, match=r"chunk must be .*\[\[0\.0, 1\.0\], \[2\.0\]\]"):
+        stream().process([[0.0, 1.0], [2.0]])
+
+
 def test_top_level_names():
     assert noisegen.resample is resample and noisegen.Resampler is Resampler
 

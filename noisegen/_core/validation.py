@@ -87,7 +87,11 @@ def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int =
                 f"{name} is a CUDA array; pass backend='cuda' or 'auto' to a function that supports it"
             )
         if isinstance(y, (list, tuple)):
-            y = np.asarray(y)
+            try:
+                y = np.asarray(y)
+            except (TypeError, ValueError):  # ragged rows: NumPy cannot make one array of them
+                raise ParameterError(f"{name} must be a float array or a list of equally long rows of numbers, "
+                                     f"got {show_value(y)}") from None
             if y.dtype.kind in "iu":
                 y = y.astype(np.float64)
         else:
