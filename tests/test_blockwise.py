@@ -254,6 +254,37 @@ def test_nonfinite_input_is_refused():
         _blockwise(pipe, pipe.draw_params(None, sample_rate=SR, rng=0), y, 100)
 
 
+@pytest.mark.parametrize("n_channels, blocks, needle", [
+    (None, lambda y: [np.stack([y[:500], y[:500]]), np.stack([y[500:], y[500:]])], r"shape \(n_i,\)"),  # was flattened
+    (2, lambda y: [y[:500], y[500:]], r"shape \(2, n_i\)"),  # was folded into two rows of 250
+    (None, lambda y: [y[None, None]], "shape"),
+    (None, lambda y: [np.arange(1000)], "integer"),  # PCM read as samples of hundreds
+    (None, lambda y: [y.astype(complex)], "complex"),  # the imaginary part dropped
+    (None, lambda y: [None], "NoneType"),  # was "NaN"
+    (None, lambda y: [[[0.0], [0.0, 1.0]]], "block must be"),  # was NumPy's ValueError
+    (None, lambda y: [y, y], "n=1000 samples in all, got at least 2000"),  # output past the declared length
+])
+def test_blocks_of_another_layout_or_count_are_refused(n_channels, blocks, needle):
+    """Blocks were cast and reshaped to the declared layout whatever they were: a stereo block of a mono
+    signal was run as one channel twice as long, integer or complex samples were taken as floats."""
+    y = _signal((1000,))
+    shape = (1000,) if n_channels is None else (n_channels, 1000)
+    pipe = Compose([Gain(p=1.0), LowPassFilter(p=1.0)])
+    params = pipe.draw_params(SignalShape(shape, np.float32), sample_rate=SR, rng=0)
+    with pytest.raises(ParameterError, match=needle):
+        list(apply_blockwise(pipe, params, lambda: blocks(y), n=1000, sample_rate=SR, n_channels=n_channels))
+
+
+@pytest.mark.parametrize("kwargs, needle", [(dict(n=-5), "n must be"), (dict(n_channels=0), "n_channels must be"),
+                                            (dict(dtype=np.int16), "dtype must be"), (dict(blocks=[]), "blocks must be")])
+def test_bad_arguments_are_named(kwargs, needle):
+    pipe = Gain(p=1.0)
+    call = {**dict(blocks=lambda: [], n=10, sample_rate=SR, n_channels=None, dtype=np.float32), **kwargs}
+    blocks = call.pop("blocks")
+    with pytest.raises(ParameterError, match=needle):
+        apply_blockwise(pipe, pipe.draw_params(None, sample_rate=SR, rng=0), blocks, **call)
+
+
 # ---------------------------------------------------------------- files
 
 @pytest.mark.parametrize("rate,channels", [(16000, 1), (44100, 2), (8000, 2), (48000, 1)])

@@ -35,6 +35,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._core.errors import ParameterError
+from .._core.validation import (check_audio, check_float_dtype, check_n_channels, check_n_samples, check_sample_rate,
+                                nonfinite_error)
 from .block_stages import stage_for
 from .compose import _Composition
 
@@ -101,12 +103,23 @@ def _run(stages, source):
         yield tail
 
 
-def _checked(blocks, rows, dtype):
-    """The input blocks as C-contiguous ``(rows, n)`` arrays of ``dtype``, checked finite."""
+def _checked(blocks, n, n_channels, dtype):
+    """The input blocks as C-contiguous ``(rows, n_i)`` arrays of ``dtype``: float audio of the declared
+    layout (``(n_i,)`` for ``n_channels`` None, else ``(n_channels, n_i)``), finite in ``dtype``, and
+    ``n`` samples at most in all (the stages were built for ``n``)."""
+    lead, seen = () if n_channels is None else (n_channels,), 0
     for block in blocks:
-        block = np.ascontiguousarray(np.asarray(block, dtype=dtype).reshape(rows, -1))
+        block = check_audio(block, "block", finite=False)  # finiteness: below, in the dtype it runs in
+        if block.shape[:-1] != lead:
+            expected = "(n_i,)" if n_channels is None else f"({n_channels}, n_i)"
+            raise ParameterError(f"block must have shape {expected} (n_channels={n_channels}), got shape {block.shape}")
+        seen += block.shape[-1]
+        if seen > n:
+            raise ParameterError(f"blocks must hold n={n} samples in all, got at least {seen}")
+        with np.errstate(over="ignore"):  # (a float64 sample beyond float32's range becomes inf: refused below)
+            block = np.ascontiguousarray(block[None] if block.ndim == 1 else block, dtype=dtype)
         if not np.isfinite(block).all():
-            raise ParameterError("y holds NaN or inf samples")
+            raise nonfinite_error(block, "block")
         yield block
 
 
@@ -138,8 +151,10 @@ def apply_blockwise(pipeline, params, blocks, *, n, sample_rate, n_channels=None
     Raises
     ------
     ParameterError
-        A transform without a streaming form, non-finite input samples, or a
-        time stretch of a signal whose peak lies outside [2**-60, 2**60].
+        A transform without a streaming form, a block that is not float audio
+        of the declared layout, blocks holding more than ``n`` samples,
+        non-finite input samples, or a time stretch of a signal whose peak
+        lies outside [2**-60, 2**60].
 
     Examples
     --------
@@ -154,22 +169,27 @@ def apply_blockwise(pipeline, params, blocks, *, n, sample_rate, n_channels=None
     >>> bool(np.abs(out - pipe.apply_params(y, params, sample_rate=8000)).max() < 1e-6)
     True
     """
+    sample_rate, dtype = check_sample_rate(sample_rate), check_float_dtype(dtype)
+    n_channels = check_n_channels(n_channels)
+    n = check_n_samples(n, "n", n_channels=n_channels)
+    if not callable(blocks):
+        raise ParameterError(f"blocks must be a callable returning an iterator over the blocks, got "
+                             f"{type(blocks).__name__}")
     pipeline.prepare(sample_rate)
-    dtype = np.dtype(dtype)
-    rows = 1 if n_channels is None else int(n_channels)
+    rows = 1 if n_channels is None else n_channels
     if n == 0:  # no blocks to stream (the streaming stages need at least one): the one pass itself
         empty = np.zeros((0,) if n_channels is None else (rows, 0), dtype)
         return iter([pipeline.apply_params(empty, params, sample_rate=sample_rate)])
     stages = blockwise_stages(pipeline, params, n=n, sample_rate=sample_rate, n_channels=n_channels, dtype=dtype)
-    return _apply(stages, blocks, rows, dtype, n_channels is None)
+    return _apply(stages, lambda: _checked(blocks(), n, n_channels, dtype), n_channels is None)
 
 
-def _apply(stages, blocks, rows, dtype, mono):
+def _apply(stages, checked, mono):
     for i, stage in enumerate(stages):
         measurer = stage.measurer()
         if measurer is not None:  # a first pass through the stages before it
-            for block in _run(stages[:i], _checked(blocks(), rows, dtype)):
+            for block in _run(stages[:i], checked()):
                 measurer.feed(block)
             stage.measured(measurer)
-    for block in _run(stages, _checked(blocks(), rows, dtype)):
+    for block in _run(stages, checked()):
         yield block[0] if mono else block
