@@ -391,3 +391,14 @@ def test_complex_or_non_numeric_sos_and_zi_are_refused(stereo):
     ref, ref_zf = sos_filter(y, sos=sos, zi=zi.astype(np.float32).astype(np.float64))
     np.testing.assert_array_equal(out, ref)
     np.testing.assert_array_equal(zf, ref_zf)
+
+
+@pytest.mark.parametrize("where", [(0, 0), (0, 4), (1, 5)])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nonfinite_sos_is_named_as_such(where, bad):
+    """A NaN or inf coefficient in a section with a0 == 1 was reported as an overflow of the input
+    ("sos overflows float64 for this input: the result is out of float64's range")."""
+    sos = np.array(design_sos("lowpass", sample_rate=SR, cutoff_hz=1000))
+    sos[where] = bad
+    with pytest.raises(ng.ParameterError, match="sos must be finite"):
+        sos_filter(np.ones(100), sos=sos, zi="zeros")

@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from .._core.errors import ParameterError
-from .._core.validation import check_choice, check_int, check_real, check_real_array, check_sample_rate
+from .._core.validation import check_choice, check_int, check_real, check_real_array, check_sample_rate, show_value
 
 _KINDS = ("lowpass", "highpass", "bandpass", "bandstop", "peaking", "low_shelf", "high_shelf")
 #: Gains (dB) of the peaking and shelving sections, and the most Q of a peaking one (the effects'
@@ -205,9 +205,9 @@ def check_sos(sos) -> np.ndarray:
     sos = check_real_array(sos, "sos", "a real array of shape (n_sections, 6)")
     if sos.ndim != 2 or sos.shape[1] != 6 or sos.shape[0] < 1:
         raise ParameterError(f"sos must have shape (n_sections, 6), got shape {sos.shape}")
+    if np.any(sos[:, 3] == 0.0) or not np.isfinite(sos).all():
+        raise ParameterError(f"sos must be finite with a0 != 0 in every section, got {show_value(sos)}")
     if not np.all(sos[:, 3] == 1.0):
-        if np.any(sos[:, 3] == 0.0) or not np.isfinite(sos).all():
-            raise ParameterError("sos must be finite with a0 != 0 in every section")
         sos = sos / sos[:, 3:4]
     return np.ascontiguousarray(sos)
 
