@@ -125,6 +125,8 @@ def test_synth_clipping_warns_on_one_line(tmp_path, capsys):
         (["synth", "hum", "x.wav", "--duration-s", "1", "--mains-hz", "55"], 2, "--mains-hz"),
         (["synth", "pink", "x.mp9", "--duration-s", "1"], 2, "OUT"),
         (["synth", "pink", "x.wav", "--duration-s", "1", "--subtype", "PCM_77"], 2, "--subtype"),
+        (["synth", "pink", "x.wav", "--duration-s", "1", "--seed", "-1"], 2, "--seed"),  # said "rng must be ..."
+        (["synth", "pink", "x.wav", "--duration-s", "1", "--seed", str(2**64)], 2, "--seed"),
         (["synth", "pink", os.path.join("no", "such", "dir", "x.wav"), "--duration-s", "1"], 1, "cannot write"),
         (["info", "missing.wav"], 1, "missing.wav"),
         (["frobnicate"], 2, "invalid choice"),

@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration-s", type=_nonnegative_float, required=True, help="length in seconds")
     p.add_argument("--sample-rate", type=sample_rate_arg, default=16000,
                    help=f"Hz, {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} (default 16000)")
-    p.add_argument("--seed", type=int, default=None, help="random seed of the noise kinds (default: fresh)")
+    p.add_argument("--seed", type=int_in(0, augment.MAX_SEED), default=None,
+                   help="random seed of the noise kinds (default: fresh)")
     p.add_argument("--beta", type=_finite_float, help="PSD exponent of KIND colored, in [-2, 2]")
     p.add_argument("--freq-hz", type=_finite_float,
                    help="frequency (tone, square, sawtooth, triangle, impulse-train) or start frequency (chirp)")
