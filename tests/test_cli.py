@@ -126,6 +126,11 @@ def test_synth_clipping_warns_on_one_line(tmp_path, capsys):
         (["synth", "pink", "x.mp9", "--duration-s", "1"], 2, "OUT"),
         (["synth", "pink", "x.wav", "--duration-s", "1", "--subtype", "PCM_77"], 2, "--subtype"),
         (["synth", "pink", "x.wav", "--duration-s", "1", "--seed", "-1"], 2, "--seed"),  # said "rng must be ..."
+        # these said "y must be finite, got 16000 NaN/inf sample(s)" after a NumPy RuntimeWarning and its source line,
+        (["synth", "pink", "x.wav", "--duration-s", "1", "--amplitude", "1e39"], 2, "--amplitude=1e+39 overflows"),
+        # and "amplitude=1e+308 overflows ..."
+        (["synth", "tone", "x.wav", "--duration-s", "1", "--freq-hz", "9", "--amplitude", "1e308", "--subtype", "FLOAT"],
+         2, "--amplitude=1e+308 overflows"),
         (["synth", "pink", "x.wav", "--duration-s", "1", "--seed", str(2**64)], 2, "--seed"),
         (["synth", "pink", os.path.join("no", "such", "dir", "x.wav"), "--duration-s", "1"], 1, "cannot write"),
         (["info", "missing.wav"], 1, "missing.wav"),

@@ -25,6 +25,7 @@ from .args import (MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, as_option, int_in, interrup
                    sigterm_stops)
 from .. import __version__, synth
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
+from .._core.validation import check_finite_output
 from ..audio.formats import check_subtype, check_writable, format_of
 from ..audio.io import info, save
 
@@ -160,8 +161,9 @@ def _synthesise(args):
                                              n_channels=n_channels)
         beta = args.beta if args.kind == "colored" else synth.NOISE_COLORS[args.kind]
         y = synth.colored_noise(n, beta=beta, rng=args.seed, n_channels=n_channels, dtype=np.float32)
-        y *= np.float32(rms)
-        return y
+        with np.errstate(over="ignore"):  # (an --amplitude beyond float32: refused just below)
+            y *= np.float32(rms)
+        return check_finite_output(y, f"amplitude={rms:g}")
     common = dict(sample_rate=sr, n_samples=n, amplitude=DEFAULT_PEAK if args.amplitude is None else args.amplitude,
                   n_channels=n_channels)
     if args.kind == "hum":

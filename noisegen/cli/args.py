@@ -35,10 +35,15 @@ sample_rate_arg = int_in(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE, "a sample rate in Hz"
 
 
 def as_option(message: str, names: dict) -> str:
-    """A library message that starts with a Python argument's name, starting with the option
-    the user typed instead (``names``: argument -> option)."""
-    head, _, rest = message.partition(" ")
-    return f"{names[head]} {rest}" if head in names else message
+    """A library message that starts with a Python argument's name (alone, or as ``name=value``),
+    starting with the option the user typed instead (``names``: argument -> option).
+
+    >>> as_option("amplitude=1e+308 overflows float32", {"amplitude": "--amplitude"})
+    '--amplitude=1e+308 overflows float32'
+    """
+    name, sep, rest = message.partition(" ")
+    name, eq, value = name.partition("=")
+    return f"{names[name]}{eq}{value}{sep}{rest}" if name in names else message
 
 
 #: Seconds a command stopped by SIGTERM has to unwind before it is ended where it stands.
