@@ -162,6 +162,15 @@ def test_unwritable_folder(tmp_path, unprivileged, cli_env):
     assert list(locked.iterdir()) == []
 
 
+def test_synth_onto_a_folder_names_the_folder(tmp_path, capsys):
+    """OUT naming a folder said "Is a directory: '.../.x.wav.k2j4.part'" (the temporary file)."""
+    (tmp_path / "x.wav").mkdir()
+    status, _, err = _main(capsys, "synth", "pink", str(tmp_path / "x.wav"), "--duration-s", "0.1")
+    assert status == 1 and err.count("\n") == 1
+    assert f"cannot write {str(tmp_path / 'x.wav')!r}: Is a directory" in err and ".part" not in err
+    assert os.listdir(tmp_path / "x.wav") == [] and os.listdir(tmp_path) == ["x.wav"]
+
+
 def test_info_several_files_continues_after_error(tmp_path, capsys):
     noisegen.save(tmp_path / "a.wav", np.zeros((2, 800), dtype=np.float32), sample_rate=8000, subtype="FLOAT")
     noisegen.save(tmp_path / "b.flac", noisegen.tone(freq_hz=100.0, sample_rate=8000, n_samples=4000,

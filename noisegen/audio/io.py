@@ -313,7 +313,10 @@ def write_atomically(path: str, write) -> None:
             with os.fdopen(fd, "w+b") as fh:
                 write(fh)
             os.chmod(tmp, _file_mode())
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:  # (its own message names the temporary file: a folder named path, say)
+                raise OSError(exc.errno, f"cannot write {path!r}: {exc.strerror}") from None
     except BaseException:
         try:
             os.unlink(tmp)
