@@ -262,6 +262,17 @@ def test_info_reports_non_finite_samples(tmp_path, capsys, n_channels, subtype):
     assert "peak -6.0 dBFS" in out and "-inf" not in out
 
 
+@pytest.mark.parametrize("value, dbfs", [(1e300, "6000.0"), (1e-300, "-6000.0")])
+def test_info_levels_of_samples_whose_squares_leave_float64(tmp_path, capsys, value, dbfs):
+    """Squares past 1e308 overflowed: NumPy's RuntimeWarning and its source line on stderr, then
+    "RMS inf dBFS"; squares below 1e-308 vanished: "RMS -inf dBFS" with a finite peak."""
+    path = tmp_path / "loud.wav"
+    sf.write(str(path), np.full(1000, value), 8000, subtype="DOUBLE")
+    status, out, err = _main(capsys, "info", str(path))
+    assert status == 0 and err == ""
+    assert f"peak {dbfs} dBFS, RMS {dbfs} dBFS" in out
+
+
 def test_info_names_the_os_reason_a_file_cannot_be_opened(tmp_path, unprivileged, cli_env):
     """`noisegen info` on a file without read permission said "System error." (libsndfile's words);
     now, for every format, the OS's reason and the file, and the other files are still read."""

@@ -471,8 +471,11 @@ def info(path) -> AudioInfo:
                 nonfinite += int(block.size - np.count_nonzero(finite))
                 block = block[finite]
             if block.size:
-                peak = max(peak, float(np.max(np.abs(block))))
-                sumsq += float(np.sum(block * block))
+                top = float(np.max(np.abs(block)))
+                if top > peak:  # squares summed scaled by the peak so far: no overflow past 1e154 (nor underflow)
+                    sumsq, peak = sumsq * (peak / top) ** 2, top
+                if peak > 0:
+                    sumsq += float(np.sum(np.square(block / peak)))
                 count += block.size
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise _read_error(path, exc) from None
@@ -487,6 +490,6 @@ def info(path) -> AudioInfo:
         subtype=str(meta.subtype),
         format=str(meta.format),
         peak_dbfs=20.0 * math.log10(peak) if peak > 0 else -math.inf,
-        rms_dbfs=10.0 * math.log10(sumsq / count) if sumsq > 0 else -math.inf,
+        rms_dbfs=20.0 * math.log10(peak) + 10.0 * math.log10(sumsq / count) if sumsq > 0 else -math.inf,
         n_nonfinite=nonfinite,
     )
