@@ -134,6 +134,7 @@ def test_synth_clipping_warns_on_one_line(tmp_path, capsys):
         (["synth", "pink", "x.wav", "--duration-s", "1", "--seed", str(2**64)], 2, "--seed"),
         (["synth", "pink", os.path.join("no", "such", "dir", "x.wav"), "--duration-s", "1"], 1, "cannot write"),
         (["info", "missing.wav"], 1, "missing.wav"),
+        (["info", ""], 1, "no such audio file: ''"),  # the empty name was left out of the message
         (["frobnicate"], 2, "invalid choice"),
     ],
 )

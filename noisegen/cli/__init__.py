@@ -223,7 +223,7 @@ def _say(line: str) -> None:
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
-        where = f": {exc.filename!r}" if exc.filename else ""
+        where = f": {exc.filename!r}" if exc.filename is not None else ""  # ('' too: `noisegen info ""`)
         return f"{exc.strerror}{where}"
     return str(exc) or type(exc).__name__
 
