@@ -222,6 +222,16 @@ def test_info_into_a_closed_pipe_is_quiet(tmp_path):
         assert err == "" and proc.returncode in (0, 141), (proc.returncode, err)
 
 
+def test_closed_stdout_is_no_failure(tmp_path, monkeypatch, capsys):
+    """Started with stdout closed (`noisegen synth ... >&-`, sys.stdout is None), synth wrote its file
+    and then exited 1 with "unexpected AttributeError: 'NoneType' object has no attribute 'flush'"."""
+    path = tmp_path / "x.wav"
+    monkeypatch.setattr(sys, "stdout", None)
+    assert cli.main(["synth", "pink", str(path), "--duration-s", "0.1"]) == 0
+    assert cli.main(["info", str(path)]) == 0
+    assert capsys.readouterr().err == "" and path.exists()
+
+
 def test_synth_full_disk_exits_1(tmp_path, capsys, monkeypatch):
     import errno
 

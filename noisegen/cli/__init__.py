@@ -276,7 +276,8 @@ def main(argv=None) -> int:
         warnings.showwarning = _warning_printer(prog, warnings.showwarning)
         try:
             status = args.handler(args)
-            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+            if sys.stdout is not None:  # (None: started with stdout closed, `noisegen ... >&-`)
+                sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
         except BrokenPipeError:  # `noisegen info *.wav | head -1`: the reader left; stop quietly
             _silence_stdout()
             status = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the broken pipe

@@ -75,7 +75,8 @@ def sigterm_stops(message: str):
     def hard_stop(signum, frame):
         for child in multiprocessing.active_children():
             child.kill()
-        sys.stdout.flush()
+        if sys.stdout is not None:  # (None when started with stdout closed)
+            sys.stdout.flush()
         print(message, file=sys.stderr, flush=True)
         exit_removing(signal.SIGTERM)
 
