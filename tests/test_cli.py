@@ -232,6 +232,20 @@ def test_closed_stdout_is_no_failure(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err == "" and path.exists()
 
 
+def test_info_of_a_file_whose_name_stdout_cannot_encode(tmp_path, monkeypatch):
+    """A name stdout's encoding cannot hold (é under an ASCII locale) made info fail on its own output
+    line: "unexpected UnicodeEncodeError: 'ascii' codec can't encode character", exit 1."""
+    import io
+
+    path = os.path.join(os.fsdecode(tmp_path), "\u00e9t\u00e9.wav")
+    noisegen.save(path, np.zeros(80, np.float32), sample_rate=8000)
+    out = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", out)
+    assert cli.main(["info", path]) == 0
+    out.seek(0)
+    assert out.read().startswith(f"{os.fsdecode(tmp_path)}/\\xe9t\\xe9.wav: 8000 Hz, 1 ch")
+
+
 def test_synth_full_disk_exits_1(tmp_path, capsys, monkeypatch):
     import errno
 

@@ -203,8 +203,8 @@ def _run_info(args) -> int:
         if m.n_nonfinite:
             levels = (f"{m.n_nonfinite} non-finite samples (NaN/inf) of {m.frames * m.channels}; "
                       f"the finite ones: {levels}")
-        print(f"{path}: {m.sample_rate} Hz, {m.channels} ch, {m.duration_s:.3f} s ({m.frames} frames), "
-              f"{m.subtype} ({m.format}), {levels}", flush=True)
+        print(_printable(f"{path}: {m.sample_rate} Hz, {m.channels} ch, {m.duration_s:.3f} s ({m.frames} frames), "
+                         f"{m.subtype} ({m.format}), {levels}", sys.stdout), flush=True)
     return status
 
 
@@ -215,6 +215,13 @@ def _run_info(args) -> int:
 _OPTION_NAMES = {"freq_hz": "--freq-hz", "end_freq_hz": "--end-freq-hz", "beta": "--beta",
                  "amplitude": "--amplitude", "mains_hz": "--mains-hz", "subtype": "--subtype",
                  "path": "OUT", "duration_s": "--duration-s", "sample_rate": "--sample-rate"}
+
+
+def _printable(text: str, stream) -> str:
+    """``text`` as ``stream`` can encode it: a file name it cannot (bytes that are not UTF-8, an é
+    under an ASCII locale) with backslash escapes, as Python writes such names to stderr."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    return text.encode(encoding, "backslashreplace").decode(encoding)
 
 
 def _say(line: str) -> None:
