@@ -12,6 +12,7 @@ import soundfile as sf
 
 import noisegen
 from noisegen import cli
+from noisegen.audio.blocks import FileBlocks
 
 
 def _run(*args, cwd):
@@ -244,6 +245,21 @@ def test_info_of_a_file_whose_name_stdout_cannot_encode(tmp_path, monkeypatch):
     assert cli.main(["info", path]) == 0
     out.seek(0)
     assert out.read().startswith(f"{os.fsdecode(tmp_path)}/\\xe9t\\xe9.wav: 8000 Hz, 1 ch")
+
+
+@pytest.mark.parametrize("ext", ["wav", "ogg", "flac"])
+def test_files_whose_names_are_not_utf8(tmp_path, capsys, ext):
+    """soundfile encodes a str name strictly: a name that is not UTF-8 (bytes 0xff 0xfe, surrogates in
+    Python) failed info for every format, and load for those libsndfile reads, with a raw
+    "UnicodeEncodeError: ... surrogates not allowed"."""
+    path = os.path.join(os.fsdecode(tmp_path), os.fsdecode(b"bad\xff\xfe.") + ext)
+    y = noisegen.tone(freq_hz=100.0, sample_rate=8000, n_samples=800, amplitude=0.5)
+    noisegen.save(path, y, sample_rate=8000)
+    assert noisegen.load(path)[0].shape == (800,)
+    assert sum(b.shape[-1] for b in FileBlocks(path, sample_rate=8000)()) == 800  # (augment's long files)
+    status, out, err = _main(capsys, "info", path)
+    assert status == 0 and err == ""
+    assert out.startswith(f"{os.fsdecode(tmp_path)}/bad\\udcff\\udcfe.{ext}: 8000 Hz, 1 ch")
 
 
 def test_synth_full_disk_exits_1(tmp_path, capsys, monkeypatch):

@@ -72,7 +72,7 @@ class FileBlocks:
         self.start, self.frames, self.rate = segment_span(self.path, offset_s, duration_s)
         sf = _soundfile()
         try:
-            meta = sf.info(self.path)
+            meta = sf.info(os.fsencode(self.path))
             channels = meta.channels
             if meta.format == "MP3":
                 # An MP3's frame count is the decoder's estimate unless the file carries a LAME/Xing
@@ -96,7 +96,7 @@ class FileBlocks:
             resampler = Resampler(orig_sample_rate=self.rate, target_sample_rate=self.sample_rate)
         read = 0
         try:
-            with sf.SoundFile(self.path) as f:
+            with sf.SoundFile(os.fsencode(self.path)) as f:
                 if self.start:
                     f.seek(self.start)
                 while read < self.frames:
@@ -126,7 +126,7 @@ class FileBlocks:
 
 def _decoded_frames(sf, path, block_frames):
     """Frames the decoder gives for ``path``, read to the end in blocks into one reused buffer."""
-    with sf.SoundFile(path) as f:
+    with sf.SoundFile(os.fsencode(path)) as f:
         buf = np.empty((block_frames, f.channels), dtype=np.float32)
         total = 0
         while True:

@@ -196,7 +196,7 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
             file_rate = native.samplerate
             warn_truncated(path, native.shortfall)
         else:
-            with sf.SoundFile(os.fspath(path)) as f:
+            with sf.SoundFile(os.fsencode(path)) as f:  # (bytes: soundfile cannot encode a non-UTF-8 name)
                 check_claimed_length(path, f.frames, f.channels, os.path.getsize(path))
                 data, file_rate = f.read(f.frames, dtype=np.dtype(dtype).name, always_2d=True), f.samplerate
             _warn_if_truncated(path)
@@ -464,8 +464,8 @@ def info(path) -> AudioInfo:
     check_regular(path)
     peak, sumsq, count, nonfinite = 0.0, 0.0, 0, 0
     try:
-        meta = sf.info(path)
-        for block in sf.blocks(path, blocksize=_BLOCK_FRAMES, dtype="float64", always_2d=True):
+        meta = sf.info(os.fsencode(path))
+        for block in sf.blocks(os.fsencode(path), blocksize=_BLOCK_FRAMES, dtype="float64", always_2d=True):
             finite = np.isfinite(block)
             if not finite.all():
                 nonfinite += int(block.size - np.count_nonzero(finite))

@@ -50,7 +50,7 @@ def segment_span(path, offset_s=None, duration_s=None) -> tuple[int, int, int]:
             return _span(path, native.frames, native.samplerate, offset_s, duration_s)
     sf = _soundfile()
     try:
-        meta = sf.info(os.fspath(path))
+        meta = sf.info(os.fsencode(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise _read_error(path, exc) from None
     check_claimed_length(path, int(meta.frames), int(meta.channels), os.path.getsize(path))
@@ -94,7 +94,7 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
             return _to_stream(data, rate, sample_rate, mono)
     sf = _soundfile()
     try:
-        with sf.SoundFile(os.fspath(path)) as f:  # one open: the header, then the frames
+        with sf.SoundFile(os.fsencode(path)) as f:  # one open: the header, then the frames
             start, n, rate = _span(path, int(f.frames), int(f.samplerate), offset_s, duration_s)
             if max_n is not None and resampled_length(n, rate, sample_rate) > max_n:
                 return None

@@ -49,7 +49,7 @@ def long_source(path, sample_rate, min_s=BLOCKWISE_MIN_S, header=None):
 
     try:
         if header is None:
-            info = sf.info(os.fspath(path))
+            info = sf.info(os.fsencode(path))
             header = int(info.frames), int(info.samplerate)
         frames, file_rate = header
         rate = sample_rate or file_rate
