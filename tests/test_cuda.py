@@ -121,6 +121,30 @@ def test_noise_rows_with_min_freq_per_item_beta_and_key(D):
         assert _rel(got[r], want[0]) <= 1e-6, r
 
 
+@pytest.mark.parametrize("kwargs, needle", [
+    (dict(lengths=[np.nan, 800], width=800), "lengths must hold 2 whole numbers in"),  # NumPy's ValueError
+    (dict(lengths=[-5, 800], width=800), "lengths must hold"),  # accepted: a row of -5 samples
+    (dict(lengths=["a", "b"], width=800), "lengths must be"),  # int()'s ValueError
+    (dict(starts=[0]), "starts must hold 2"),  # IndexError
+    (dict(starts=["x", "y"]), "starts must be"),  # int()'s ValueError
+    (dict(starts=[-1, 0]), "starts must hold"),  # accepted
+    (dict(item_params=[1, 2]), r"item_params\[0\] must be"),  # AttributeError: 'int' object has no attribute 'get'
+    (dict(item_params=None), "item_params must be"),  # TypeError: object of type 'NoneType' has no len()
+])
+def test_batch_params_refuse_bad_arguments_by_name(kwargs, needle):
+    from noisegen.data.stream import cuda_batch_params
+    from noisegen.transforms import Gain
+
+    t = Gain(p=1.0)
+    recs = []
+    for i in range(2):
+        t(np.ones(10, np.float32), sample_rate=8000, rng=i)
+        recs.append(t.last_params)
+    call = {"item_params": recs, **kwargs}
+    with pytest.raises(ng.ParameterError, match=needle):
+        cuda_batch_params(t, call.pop("item_params"), sample_rate=8000, **call)
+
+
 def test_batch_params_carry_min_freq_to_the_batch_chain():
     """AddColoredNoise's min_freq_hz reaches augment_batch(params=): the batch rows are the transform's output."""
     from noisegen.cuda import augment_batch
