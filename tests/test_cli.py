@@ -119,6 +119,8 @@ def test_synth_clipping_warns_on_one_line(tmp_path, capsys):
         (["synth", "pink", "x.wav", "--duration-s", "1", "--sample-rate", "16000.5"], 2, "--sample-rate"),
         (["synth", "colored", "x.wav", "--duration-s", "1"], 2, "--beta"),
         (["synth", "colored", "x.wav", "--duration-s", "1", "--beta", "3"], 2, "--beta"),
+        (["synth", "colored", "x.wav", "--duration-s", "1", "--beta", "2.0000000001"], 2,
+         "--beta must be in [-2, 2], got 2.0000000001"),  # said "got 2"
         (["synth", "pink", "x.wav", "--duration-s", "1", "--beta", "1"], 2, "--beta"),
         (["synth", "tone", "x.wav", "--duration-s", "1"], 2, "--freq-hz"),
         (["synth", "tone", "x.wav", "--duration-s", "1", "--freq-hz", "9000"], 2, "--freq-hz"),

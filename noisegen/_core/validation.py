@@ -241,8 +241,14 @@ def check_real(
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
         interval = ("[" if low_inclusive else "(") + f"{lo}, {hi}" + ("]" if high_inclusive else ")")
-        raise ParameterError(f"{name} must be in {interval}, got {value:g}")
+        raise ParameterError(f"{name} must be in {interval}, got {_number(value)}")
     return value
+
+
+def _number(value: float) -> str:
+    """``value`` as ``:g`` writes it, or in full where that would round it onto a bound (2.0000000001)."""
+    text = f"{value:g}"
+    return text if float(text) == value else repr(value)
 
 
 def check_int(value, name: str, *, low: int | None = None, high: int | None = None) -> int:
