@@ -398,7 +398,7 @@ def test_min_freq_bad_input(kwargs, name):
 @pytest.mark.parametrize("sr, f", [(1, 20.0), (8, 4.0), (16000, 8000.0), (16000, 1e-9)])
 def test_min_freq_out_of_range_names_the_rate(sr, f):
     # AddColoredNoise's default 20 Hz at a 1 Hz file: the message says which rate moved the range
-    with pytest.raises(ParameterError, match=rf"min_freq_hz must be in \[.*\) Hz at sample_rate {sr} .*got {f:g}"):
+    with pytest.raises(ParameterError, match=rf"min_freq_hz must be in \[.*\), got {f:g} \(Hz, at sample_rate {sr}: "):
         colored_noise(10, beta=1.0, min_freq_hz=f, sample_rate=sr)
 
 

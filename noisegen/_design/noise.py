@@ -233,11 +233,10 @@ def check_min_freq(min_freq_hz, sample_rate):
         raise ParameterError(f"min_freq_hz={min_freq_hz!r} needs sample_rate (Hz) to place it; pass sample_rate=")
     sr = check_sample_rate(sample_rate)
     f = check_real(min_freq_hz, "min_freq_hz")
-    if not MIN_FREQ_LOW * sr <= f < sr / 2.0:  # the range moves with the rate: say which rate
-        raise ParameterError(
-            f"min_freq_hz must be in [{MIN_FREQ_LOW * sr:g}, {sr / 2.0:g}) Hz at sample_rate {sr} "
-            f"(below its Nyquist frequency), got {f:g}"
-        )
+    try:
+        check_real(f, "min_freq_hz", low=MIN_FREQ_LOW * sr, high=sr / 2.0, high_inclusive=False)
+    except ParameterError as exc:  # the range moves with the rate: say which rate
+        raise ParameterError(f"{exc} (Hz, at sample_rate {sr}: below its Nyquist frequency)") from None
     return f / sr
 
 
