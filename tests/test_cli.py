@@ -129,6 +129,15 @@ def test_synth_clipping_warns_on_one_line(tmp_path, capsys):
         (["synth", "pink", "x.mp9", "--duration-s", "1"], 2, "OUT"),
         (["synth", "pink", "x.wav", "--duration-s", "1", "--subtype", "PCM_77"], 2, "--subtype"),
         (["synth", "pink", "x.wav", "--duration-s", "1", "--seed", "-1"], 2, "--seed"),  # said "rng must be ..."
+        # an 8 kHz file of the 16 kHz samples (WVE holds 8 kHz only), a 22075 Hz one (HTK's 100 ns period)
+        (["synth", "pink", "x.wve", "--duration-s", "1", "--sample-rate", "16000"], 2,
+         "--sample-rate must be one a WVE (ALAW) file's header holds exactly, got 16000 (the file would read back at 8000 Hz)"),
+        (["synth", "pink", "x.htk", "--duration-s", "1", "--sample-rate", "22050"], 2, "read back at 22075 Hz"),
+        # 6 frames read back of the 5 written (libsndfile's padding of a float AIFF without its PEAK chunk)
+        (["synth", "pink", "x.aiff", "--duration-s", "0.0003", "--subtype", "FLOAT"], 2,
+         "the length (--duration-s) must be at least 6 frames"),
+        # a file libsndfile then cannot read ("Internal psf_fseek() failed")
+        (["synth", "pink", "x.aiff", "--duration-s", "1", "--subtype", "DWVW_16"], 2, "--subtype must be one of"),
         # these said "y must be finite, got 16000 NaN/inf sample(s)" after a NumPy RuntimeWarning and its source line,
         (["synth", "pink", "x.wav", "--duration-s", "1", "--amplitude", "1e39"], 2, "--amplitude=1e+39 overflows"),
         # and "amplitude=1e+308 overflows ..."

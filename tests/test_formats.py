@@ -263,3 +263,34 @@ def test_augment_refuses_a_rate_its_output_format_cannot_hold_before_starting(tm
         err = capsys.readouterr().err
         assert status == 2 and "FLAC" in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("subtype, width", [("FLOAT", 4), ("DOUBLE", 8)])
+@pytest.mark.parametrize("channels", [1, 2, 3, 7])
+def test_short_float_aiff_is_refused_and_the_rest_reads_back_as_written(tmp_path, subtype, width, channels):
+    """A short float AIFF was saved, and read back with frames never written (6 of 1, mono FLOAT:
+    libsndfile keeps the space of the PEAK chunk, which save leaves out, and reads frames from it)."""
+    fewest = (16 + 8 * channels) // (width * channels)
+    for n in range(fewest + 3):
+        y = 0.1 * noisegen.white_noise(n, rng=n, n_channels=None if channels == 1 else channels)
+        path = tmp_path / "x.aiff"
+        if n < fewest:
+            with pytest.raises(ParameterError, match=f"at least {fewest} frames"):
+                noisegen.save(path, y, sample_rate=8000, subtype=subtype)
+            assert not path.exists()
+        else:
+            noisegen.save(path, y, sample_rate=8000, subtype=subtype)
+            np.testing.assert_allclose(noisegen.load(path, dtype=np.float64)[0], y, atol=1e-7)
+
+
+@pytest.mark.parametrize("rate, stored", [(8000, 8000), (16000, 16000), (22050, 22053), (44100, 44107)])
+def test_stereo_8bit_voc_rounds_its_rate_otherwise_than_mono(tmp_path, rate, stored):
+    """The probe writes the channel count asked for: stereo 8-bit VOC keeps 16 kHz, rounds 22050 Hz to 22053."""
+    y = np.zeros((2, 100), np.float32)
+    if stored == rate:
+        noisegen.save(tmp_path / "x.voc", y, sample_rate=rate, subtype="PCM_U8")
+        assert sf.info(tmp_path / "x.voc").samplerate == rate
+    else:
+        with pytest.raises(ParameterError, match=f"read back at {stored} Hz"):
+            noisegen.save(tmp_path / "x.voc", y, sample_rate=rate, subtype="PCM_U8")
+

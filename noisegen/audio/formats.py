@@ -33,6 +33,9 @@ channel rules are its ``sf_format_check``:
   22,075 Hz), 8-bit VOC (a time-constant byte: 22,050 Hz reads back as
   22,222 Hz), XI (44,100 Hz only) and WVE (8,000 Hz only); the rate is
   probed once, by writing one frame to memory;
+- float AIFF (FLOAT, DOUBLE), which noisegen writes without the PEAK chunk:
+  at least the frames of that chunk's ``16 + 8 n_channels`` bytes (6 mono
+  FLOAT frames): a shorter file is read back with frames never written;
 - AIFF's DWVW_16 and DWVW_24 and PAF's PCM_24 are not written: libsndfile
   cannot read the first two back, and reads the third back short (4,096
   of 4,097 frames); SDS is not written at all: libsndfile reads its files
@@ -150,11 +153,12 @@ def _lookup(table, fmt, subtype):
 
 
 @lru_cache(maxsize=256)
-def _stored_rate(fmt: str, subtype: str | None, sample_rate: int) -> int:
-    """The rate a one-frame ``fmt`` file written at ``sample_rate`` reads back at (written to memory)."""
+def _stored_rate(fmt: str, subtype: str | None, sample_rate: int, n_channels: int) -> int:
+    """The rate a one-frame ``fmt`` file written at ``sample_rate`` reads back at (written to memory;
+    the channel count matters: stereo 8-bit VOC rounds otherwise than mono)."""
     sf = _soundfile()
     buf = io.BytesIO()
-    sf.write(buf, np.zeros((1, 1), np.float32), sample_rate, format=fmt, subtype=subtype)
+    sf.write(buf, np.zeros((1, n_channels), np.float32), sample_rate, format=fmt, subtype=subtype)
     buf.seek(0)
     return sf.info(buf).samplerate
 
@@ -184,16 +188,25 @@ def check_writable(fmt: str, subtype: str | None, *, n_channels: int, sample_rat
     if rates is not None and not rates[0](sample_rate):
         raise ParameterError(f"sample_rate must be {rates[1]} for {_label(fmt, subtype)} files, got {sample_rate}")
     if (fmt, subtype) in _ROUNDED_RATES or (fmt, None) in _ROUNDED_RATES:
-        stored = _stored_rate(fmt, subtype, sample_rate)
+        stored = _stored_rate(fmt, subtype, sample_rate, n_channels)
         if stored != sample_rate:
             raise ParameterError(f"sample_rate must be one a {_label(fmt, subtype)} file's header holds exactly, "
                                  f"got {sample_rate} (the file would read back at {stored} Hz)")
     if n_frames is not None:
-        check_frames(fmt, subtype, n_frames, frames_name)
+        check_frames(fmt, subtype, n_frames, frames_name, n_channels)
 
 
-def check_frames(fmt: str, subtype: str | None, n_frames: int, name: str = "y's length") -> None:
-    """Refuse zero frames for a format that libsndfile writes as an empty or unreadable file then."""
+def check_frames(fmt: str, subtype: str | None, n_frames: int, name: str = "y's length", n_channels: int = 1) -> None:
+    """Refuse zero frames for a format that libsndfile writes as an empty or unreadable file then, and a
+    float AIFF (of ``n_channels``) too short: written without its PEAK chunk (noisegen leaves it out: it
+    holds a time stamp), the file keeps that chunk's ``16 + 8 n_channels`` bytes, and libsndfile reads
+    every whole frame in them back (6 of 1 written, mono FLOAT)."""
     if n_frames < 1 and ((fmt, subtype) in _NEEDS_FRAMES or (fmt, None) in _NEEDS_FRAMES):
         raise ParameterError(f"{name} must be at least 1 frame for {_label(fmt, subtype)} files "
                              f"(libsndfile writes no readable file of 0 frames), got {n_frames}")
+    frame = {"FLOAT": 4, "DOUBLE": 8}.get(subtype, 0) * n_channels if fmt == "AIFF" else 0
+    fewest = (16 + 8 * n_channels) // frame if frame else 0  # the frames in the space of the PEAK chunk left out
+    if n_frames < fewest:
+        raise ParameterError(f"{name} must be at least {fewest} frames for {n_channels}-channel "
+                             f"{_label(fmt, subtype)} files (libsndfile reads a shorter one back with frames "
+                             f"that were never written), got {n_frames}")

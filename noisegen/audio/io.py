@@ -383,7 +383,7 @@ def write_frames(target, blocks, sample_rate, n_channels, fmt, subtype) -> None:
             frames = np.ascontiguousarray(frames)
             f.write(_pcm16(frames) if pcm16 and frames.dtype.kind == "f" else frames)
             n += frames.shape[0]
-        check_frames(fmt, subtype, n, "the number of frames written")  # before closing leaves a broken file
+        check_frames(fmt, subtype, n, "the number of frames written", n_channels)  # before closing: a broken file
 
 
 def _pcm16(frames):
