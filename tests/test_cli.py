@@ -14,6 +14,8 @@ import noisegen
 from noisegen import cli
 from noisegen.audio.blocks import FileBlocks
 
+from conftest import ROOT
+
 
 def _run(*args, cwd):
     return subprocess.run([sys.executable, "-m", "noisegen", *args], cwd=cwd, capture_output=True, text=True,
@@ -349,3 +351,37 @@ def test_info_names_the_os_reason_a_file_cannot_be_opened(tmp_path, unprivileged
     errors = r.stderr.splitlines()
     assert errors == [f"noisegen info: error: Permission denied: {p!r}" for p in [*paths, "locked/y.wav"]]
     assert r.stdout.startswith("ok.wav: 16000 Hz, 1 ch")
+
+
+_CTRL_C_AT_IMPORT = """
+import os, signal, sys
+import noisegen.__main__ as entry
+
+
+class CtrlC:  # a real SIGINT, sent as the command line's imports reach {module!r}
+    def find_spec(self, name, path=None, target=None):
+        if name == {module!r}:
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+
+sys.meta_path.insert(0, CtrlC())
+sys.exit(entry.run(["info", "missing.wav"]))
+"""
+
+
+@pytest.mark.parametrize("module", ["numba", "scipy", "noisegen.cli.augment"])
+def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path, cli_env, module):
+    """A Ctrl-C in the command's first second (importing Numba and SciPy) printed a KeyboardInterrupt
+    traceback; the entry point now imports the command line inside its try."""
+    done = subprocess.run([sys.executable, "-c", _CTRL_C_AT_IMPORT.format(module=module)], cwd=tmp_path,
+                          env=cli_env, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (130, "noisegen: interrupted\n")
+
+
+def test_the_console_script_is_the_entry_point():
+    """The installed `noisegen` command runs noisegen.__main__.run (the Ctrl-C-safe entry), as `python -m` does."""
+    import tomllib
+
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        assert tomllib.load(f)["project"]["scripts"]["noisegen"] == "noisegen.__main__:run"

@@ -17,7 +17,8 @@ Rules (issue 14):
 * imports point down the layer order of :data:`LAYERS`;
 * noisegen modules import each other at module top, never inside a
   function (only optional third-party packages are imported lazily), except
-  the CUDA kernels, which need numba-cuda (:data:`LAZY_ALLOWED`).
+  the CUDA kernels, which need numba-cuda, and the command's entry point
+  (:data:`LAZY_ALLOWED`).
 
 A module may also name imports in a module-level ``_LAZY`` dict literal
 (``{".module": "*" or ("name", ...)}``) and a ``_SUBPACKAGES`` tuple of
@@ -57,8 +58,10 @@ LAYERS = [
 ]
 KERNEL_ALLOWED = {"noisegen._core.jit"}
 #: Modules that may import noisegen modules inside functions: the CUDA kernels
-#: register their scalar helpers and compile only once numba-cuda is there.
-LAZY_ALLOWED = ("noisegen._kernels.cuda",)
+#: register their scalar helpers and compile only once numba-cuda is there; the
+#: command's entry point imports the command line inside its try, so a Ctrl-C
+#: during those imports (about a second) is reported as one line, not a traceback.
+LAZY_ALLOWED = ("noisegen._kernels.cuda", "noisegen.__main__")
 
 
 def module_name(path: Path) -> str:
