@@ -163,6 +163,29 @@ def test_bad_files_reported_once_and_skipped(tmp_path, data_dir):
     assert {c.epoch for c in chunks} == {0, 1, 2}
 
 
+
+@pytest.mark.parametrize("chunk_s", [None, 0.5])
+def test_a_rate_beyond_resampling_is_skipped_and_not_counted(tmp_path, chunk_s):
+    """A file (or array pair) at 8 Hz cannot be resampled to 16 kHz (a ratio beyond 256): len() counted it
+    from its header although it yields nothing; a long one (100 s at 1 Hz) took the blockwise path and
+    was reported as 'stopped after 0 chunk(s)'. Now it counts nothing and is named once."""
+    rng = np.random.default_rng(0)
+    sf.write(tmp_path / "ok.wav", 0.1 * rng.standard_normal(SR // 2), SR)
+    sf.write(tmp_path / "r8.wav", 0.1 * rng.standard_normal(80), 8)
+    sf.write(tmp_path / "r1.wav", 0.1 * rng.standard_normal(100), 1)
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"audio_filepath": "r8.wav"}\n{"audio_filepath": "ok.wav"}\n')
+    pair = [(np.ones(80, dtype=np.float32), 8), np.ones(SR // 2, dtype=np.float32)]
+    for source in (tmp_path, manifest, pair):
+        stream = AugmentStream(source, Gain(p=1.0), sample_rate=SR, chunk_s=chunk_s, rng=0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            n, chunks = len(stream), list(stream)
+        assert n == len(chunks) == 1 and chunks[0].source.endswith(("ok.wav", "array:1"))
+        messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+        assert len(messages) == len(stream._items) - 1 and all("256" in m for m in messages)
+        assert not any("stopped after" in m for m in messages)
+
 def test_arrays_generators_and_multichannel():
     arrays = [np.random.default_rng(i).standard_normal((2, 700)) for i in range(4)]
     stereo = list(AugmentStream(arrays, None, sample_rate=1000, chunk_s=0.5, rng=0, mono=False, shuffle=False))

@@ -14,6 +14,7 @@ import numpy as np
 
 from .._core.errors import NoisegenError, ParameterError
 from .._core.units import seconds_to_samples
+from .._core.validation import check_rates
 from ..effects.resample import resample
 from .claims import check_claimed_length
 from .io import (_open_native, _read_error, _soundfile, _warn_if_truncated, check_regular, mix_down,
@@ -23,10 +24,15 @@ __all__ = ["segment_span", "read_segment", "decode", "decoded_span", "resampled_
 
 
 def resampled_length(n: int, orig_sample_rate: int, sample_rate: int) -> int:
-    """Length of ``n`` samples after :func:`noisegen.resample`: ``ceil(n * target / orig)``."""
+    """Length of ``n`` samples after :func:`noisegen.resample`: ``ceil(n * target / orig)``.
+
+    Raises ParameterError, as :func:`noisegen.resample` does, for rates it
+    cannot convert between (a ratio beyond 256): such a file gives no samples.
+    """
     if orig_sample_rate == sample_rate:
         return int(n)
-    return -((-int(n) * int(sample_rate)) // int(orig_sample_rate))
+    orig, target = check_rates(orig_sample_rate, sample_rate)
+    return -((-int(n) * target) // orig)
 
 
 def segment_span(path, offset_s=None, duration_s=None) -> tuple[int, int, int]:

@@ -55,9 +55,9 @@ class _FileItems:
     def n_samples(self, i, sample_rate):
         try:
             _, n, rate = segment_span(self.paths[i])
+            return resampled_length(n, rate, sample_rate)  # ParameterError: a rate the stream cannot resample
         except Exception:  # noqa: BLE001 - an unreadable file is skipped, so it counts nothing
             return 0
-        return resampled_length(n, rate, sample_rate)
 
 
 class _ArrayItems:
@@ -87,11 +87,11 @@ class _ArrayItems:
         try:
             y = check_audio(np.asarray(entry), "source item")
             sr = check_sample_rate(sr, "source sample rate")
+            if not np.isfinite(y).all():  # skipped when loaded
+                return 0
+            return resampled_length(y.shape[-1], sr, sample_rate)  # ParameterError: a rate beyond resampling
         except ParameterError:
             return 0
-        if not np.isfinite(y).all():  # skipped when loaded
-            return 0
-        return resampled_length(y.shape[-1], sr, sample_rate)
 
 
 def prepare_array(entry, sample_rate, mono):

@@ -193,9 +193,9 @@ class ManifestItems:
         try:
             row = self._usable(i)
             _, n, rate = segment_span(row.path, row.offset_s, row.duration_s)
+            return resampled_length(n, rate, sample_rate)  # ParameterError: a rate the stream cannot resample
         except Exception:  # noqa: BLE001 - the row is skipped when read, so it counts nothing
             return 0
-        return resampled_length(n, rate, sample_rate)
 
     def _usable(self, i):
         row = self.rows[i]

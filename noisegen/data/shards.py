@@ -264,9 +264,9 @@ class ShardItems:
             s = self._usable(i)
             self._metadata(i)  # a bad .json member makes the sample unreadable
             n, rate = decoded_span(self._read(s.tar, *s.audio[:2]))
+            return resampled_length(n, rate, sample_rate)  # ParameterError: a rate the stream cannot resample
         except Exception:  # noqa: BLE001 - the item is skipped when read, so it counts nothing
             return 0
-        return resampled_length(n, rate, sample_rate)
 
     def _usable(self, i):
         s = self.samples[i]
