@@ -186,6 +186,23 @@ def test_a_rate_beyond_resampling_is_skipped_and_not_counted(tmp_path, chunk_s):
         assert len(messages) == len(stream._items) - 1 and all("256" in m for m in messages)
         assert not any("stopped after" in m for m in messages)
 
+
+def test_ragged_array_items_are_skipped_not_a_crash():
+    """An item numpy cannot make one array of (a 3-tuple, a ragged list) crashed len(stream) with a raw
+    ValueError; it is now a bad item like any other: counted as nothing, named once and skipped."""
+    good = np.ones(150, dtype=np.float32)
+    arrays = [(np.ones(50), 100, 3), good, [np.ones(3), np.ones(4)]]
+    for source in (arrays, iter(arrays)):
+        stream = AugmentStream(source, Gain(p=1.0), sample_rate=100, chunk_s=1.0, rng=0, shuffle=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if isinstance(source, list):
+                assert len(stream) == 2
+            chunks = list(stream)
+        assert [(c.source, c.length) for c in chunks] == [("array:1", 100), ("array:1", 50)]
+        messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+        assert len(messages) == 2 and all("must be a float array" in m for m in messages)
+
 def test_arrays_generators_and_multichannel():
     arrays = [np.random.default_rng(i).standard_normal((2, 700)) for i in range(4)]
     stereo = list(AugmentStream(arrays, None, sample_rate=1000, chunk_s=0.5, rng=0, mono=False, shuffle=False))

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from .._core.errors import ParameterError
-from .._core.validation import check_audio, check_sample_rate
+from .._core.validation import check_audio, check_sample_rate, show_value
 from ..audio.files import AUDIO_EXTENSIONS, audio_files
 from ..audio.io import resample_to
 from ..audio.segment import read_segment, resampled_length, segment_span
@@ -81,26 +81,29 @@ class _ArrayItems:
         return prepare_array(self.arrays[i], sample_rate, mono)
 
     def n_samples(self, i, sample_rate):
-        entry, sr = self.arrays[i], sample_rate
-        if isinstance(entry, tuple) and len(entry) == 2:
-            entry, sr = entry
         try:
-            y = check_audio(np.asarray(entry), "source item")
-            sr = check_sample_rate(sr, "source sample rate")
-            if not np.isfinite(y).all():  # skipped when loaded
-                return 0
+            y, sr = _array_entry(self.arrays[i], sample_rate)  # NaN/inf refused: skipped when loaded
             return resampled_length(y.shape[-1], sr, sample_rate)  # ParameterError: a rate beyond resampling
         except ParameterError:
             return 0
 
 
-def prepare_array(entry, sample_rate, mono):
-    """One array item (or ``(array, sample_rate)`` pair) as float32 at ``sample_rate``."""
+def _array_entry(entry, sample_rate):
+    """``(checked array, its rate)`` of an array item or ``(array, sample_rate)`` pair, else ParameterError."""
     sr = sample_rate
     if isinstance(entry, tuple) and len(entry) == 2:
         entry, sr = entry
         sr = check_sample_rate(sr, "source sample rate")
-    y = check_audio(np.asarray(entry), "source item")
+    try:
+        y = np.asarray(entry)
+    except (TypeError, ValueError) as exc:  # ragged nesting, objects numpy cannot hold
+        raise ParameterError(f"source item must be a float array, got {show_value(entry)} ({exc})") from None
+    return check_audio(y, "source item"), sr
+
+
+def prepare_array(entry, sample_rate, mono):
+    """One array item (or ``(array, sample_rate)`` pair) as float32 at ``sample_rate``."""
+    y, sr = _array_entry(entry, sample_rate)
     y = y.astype(np.float32, copy=False)
     if mono and y.ndim == 2:
         y = y.mean(axis=0, dtype=np.float32)
