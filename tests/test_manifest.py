@@ -212,6 +212,21 @@ def test_unusable_manifests_raise(corpus):
             AugmentStream(corpus / name, None, sample_rate=SR)
 
 
+
+@pytest.mark.parametrize("ext", [".csv", ".tsv", ".jsonl"])
+def test_a_byte_order_mark_is_not_part_of_the_first_field(corpus, ext):
+    """A UTF-8 BOM (Excel's "CSV UTF-8", PowerShell) made a CSV/TSV header's first column '\\ufeffpath', so the
+    whole manifest was refused for lacking a 'path' column, and a JSON Lines file lost its first row."""
+    plain = write_manifest(corpus / f"plain{ext}", ROWS[:2])
+    marked = corpus / f"marked{ext}"
+    marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = list(AugmentStream(marked, None, sample_rate=SR, chunk_s=1.0, rng=0, shuffle=False))
+    want = list(AugmentStream(plain, None, sample_rate=SR, chunk_s=1.0, rng=0, shuffle=False))
+    assert [(c.item, c.start, c.metadata) for c in got] == [(c.item, c.start, c.metadata) for c in want]
+    assert len(got) >= 2 and got[0].metadata["label"] == "sentence"
+
 # -- len() ---------------------------------------------------------------------
 
 def sources(corpus):

@@ -10,8 +10,9 @@ Two formats, told apart by the file name's ending:
   optional ``offset_s`` and ``duration_s`` columns; every other column is
   metadata (strings).
 
-Relative paths resolve against the manifest's folder. A row with an offset
-or a duration is a segment: only its frames are read. Rows are items in the
+Both are UTF-8 (a leading byte-order mark is allowed). Relative paths
+resolve against the manifest's folder. A row with an offset or a duration
+is a segment: only its frames are read. Rows are items in the
 manifest's order (blank lines are not rows), so an item's index (and with it
 its augmentation key) does not depend on which rows turn out bad. A bad row
 (no path field, a non-numeric or negative offset/duration, an offset past
@@ -144,7 +145,7 @@ def read_manifest(path) -> list[ManifestRow]:
     folder = os.path.dirname(os.path.abspath(manifest))
     ext = os.path.splitext(manifest)[1].lower()
     try:
-        with open(manifest, encoding="utf-8", newline="") as fh:
+        with open(manifest, encoding="utf-8-sig", newline="") as fh:  # -sig: a BOM (Excel writes one) is no text
             if ext in (".csv", ".tsv"):
                 rows = _table_rows(fh, folder, "\t" if ext == ".tsv" else ",", manifest)
             else:
