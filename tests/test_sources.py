@@ -186,8 +186,10 @@ def test_every_scanner_lists_exactly_what_load_reads(every_format):
         assert bank.paths == expected and not bank.skipped
         assert ApplyImpulseResponse(root)._bank.paths == expected
         assert AddShortNoises(root)._bank.paths == expected
-        stream = ng.AugmentStream(root, None, sample_rate=SR, rng=0, shuffle=False)
-        assert [stream._items.source(i) for i in range(stream.n_items)] == expected
+    with pytest.warns(ng.NoisegenWarning, match="fifo.wav.*a FIFO") as caught:  # named, never opened
+        stream = _in_thread(lambda: ng.AugmentStream(root, None, sample_rate=SR, rng=0, shuffle=False))
+    assert len(caught) == 1
+    assert [stream._items.source(i) for i in range(stream.n_items)] == expected
 
 
 # ----------------------------------------------------------------- a corrupt file in a transform's folder

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -202,6 +203,25 @@ def test_ragged_array_items_are_skipped_not_a_crash():
         assert [(c.source, c.length) for c in chunks] == [("array:1", 100), ("array:1", 50)]
         messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
         assert len(messages) == 2 and all("must be a float array" in m for m in messages)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifos_and_dangling_symlinks_in_a_folder_are_named_not_opened(tmp_path):
+    """Audio names that are not regular files were dropped from a folder source without a word (while
+    `noisegen augment` reports each as a failure); each is now named once when the stream is made."""
+    sf.write(tmp_path / "ok.wav", np.zeros(SR // 2), SR)
+    os.mkfifo(tmp_path / "pipe.wav")  # opening it would block forever
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "gone.flac").symlink_to(tmp_path / "nowhere.flac")
+    (tmp_path / "loop.wav").symlink_to(tmp_path / "loop.wav")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stream = AugmentStream(tmp_path, None, sample_rate=SR, chunk_s=0.25, rng=0)
+        assert len(stream) == len(list(stream)) == 2
+    messages = sorted(str(w.message) for w in caught if issubclass(w.category, NoisegenWarning))
+    assert len(messages) == 3 and all(m.startswith("AugmentStream: skipping") for m in messages)
+    assert "loop.wav" in messages[0] and "pipe.wav" in messages[1] and "FIFO" in messages[1]
+    assert "gone.flac" in messages[2] and "dangling symlink" in messages[2]
 
 def test_arrays_generators_and_multichannel():
     arrays = [np.random.default_rng(i).standard_normal((2, 700)) for i in range(4)]

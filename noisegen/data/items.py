@@ -14,13 +14,14 @@ counts with.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .._core.errors import ParameterError
+from .._core.errors import NoisegenWarning, ParameterError
 from .._core.validation import check_audio, check_sample_rate, show_value
-from ..audio.files import AUDIO_EXTENSIONS, audio_files
+from ..audio.files import AUDIO_EXTENSIONS, scan_audio_files
 from ..audio.io import resample_to
 from ..audio.segment import read_segment, resampled_length, segment_span
 from .manifest import ManifestItems, is_manifest
@@ -116,7 +117,9 @@ def list_items(source):
         return ShardItems(source), None
     if isinstance(source, (str, os.PathLike)):
         if os.path.isdir(source):
-            paths = audio_files(source)
+            paths, odd = scan_audio_files(source)
+            for path, why in odd:  # never opened (a FIFO would block); named as `noisegen augment` names them
+                warnings.warn(f"AugmentStream: skipping {path!r}: {why}", NoisegenWarning, stacklevel=3)
             if not paths:
                 raise ParameterError(f"source folder {os.fspath(source)!r} holds no audio file "
                                      f"({', '.join(AUDIO_EXTENSIONS)})")

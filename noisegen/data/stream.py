@@ -128,7 +128,9 @@ class AugmentStream:
     -----
     Unreadable or empty files and bad manifest rows (named by the
     manifest's path and the row's line) are reported once (NoisegenWarning)
-    and skipped. One iteration at a time per stream object. ``len(stream)``
+    and skipped; so are audio names in a source folder that are not regular
+    files (FIFO, socket, dangling symlink: never opened) and sub-folders
+    that cannot be listed, when the stream is made. One iteration at a time per stream object. ``len(stream)``
     is the number of chunks its next iteration yields (see
     :meth:`__len__`).
 
