@@ -9,6 +9,7 @@ torchcodec, so rows here are plain ``{"array", "sampling_rate"}`` dicts or
 import importlib
 import io
 import json
+import warnings
 
 import datasets
 import numpy as np
@@ -183,6 +184,23 @@ def test_bad_use_is_reported():
     with pytest.raises(noisegen.ParameterError, match="rng"):
         nh.augment_fn(noisegen.Gain(), rng=-1)
 
+
+
+@pytest.mark.parametrize("array", [np.full(4, 1000, np.int16), np.ones(4, np.complex64), np.ones(4, np.uint8)])
+def test_integer_pcm_and_complex_rows_are_refused(array):
+    """An int16 row was cast to float32 as it stood (samples of 1000.0: the augmented audio hugely
+    clipped), a complex one lost its imaginary part with a mere ComplexWarning; both are refused now,
+    naming the row and pointing at noisegen.load, as every noisegen function refuses integer PCM."""
+    fn = nh.augment_fn(noisegen.Gain(), rng=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(noisegen.ParameterError, match=r"row 2 of column 'audio': audio\['array'\] must be float"):
+            fn({"audio": [{"array": array, "sampling_rate": SR}]}, [2])
+    ragged = {"audio": [{"array": [[0.1, 0.2], [0.3]], "sampling_rate": SR}]}
+    with pytest.raises(noisegen.ParameterError, match="row 0 .*must be float samples"):
+        fn(ragged, [0])
+    ints = fn({"audio": [{"array": [0, 1, 0], "sampling_rate": SR}]}, [0])  # a list of numbers stays a signal
+    assert ints["audio"][0]["array"].dtype == np.float32
 
 def test_docstring_examples():
     import doctest

@@ -45,6 +45,7 @@ import numpy as np
 
 from .._core.errors import NoisegenError, ParameterError
 from .._core.rng import derive_key, resolve_key
+from .._core.validation import check_audio, show_value
 from ..audio.io import load
 from ..effects import resample
 from ..transforms import Transform, load_pipeline
@@ -209,10 +210,7 @@ def _read(value, column):
         samples = value.get_all_samples()
         y, sr = np.asarray(samples.data.cpu().numpy(), dtype=np.float32), samples.sample_rate
     elif isinstance(value, dict) and value.get("array") is not None:
-        try:
-            y, sr = np.asarray(value["array"], dtype=np.float32), value.get("sampling_rate")
-        except (TypeError, ValueError):
-            raise ParameterError(f"{column}['array'] must be float samples, got {value['array']!r:.60}") from None
+        y, sr = _samples(value["array"], f"{column}['array']"), value.get("sampling_rate")
     elif isinstance(value, dict) and (value.get("bytes") is not None or value.get("path") is not None):
         y, sr = _read_encoded(value)
     else:
@@ -225,6 +223,18 @@ def _read(value, column):
     if y.ndim == 2 and y.shape[0] == 1:
         y = y[0]
     return y, int(sr)
+
+
+def _samples(array, name):
+    """An ``"array"`` value as float32 samples; integer PCM and complex values refused (as everywhere)."""
+    try:
+        y = array if isinstance(array, (list, tuple, np.ndarray)) else np.asarray(array)
+        y = check_audio(y, name, finite=False)  # NaN/inf: the pipeline names the row
+    except ParameterError:
+        raise
+    except (TypeError, ValueError):  # ragged nesting, objects numpy cannot hold
+        raise ParameterError(f"{name} must be float samples, got {show_value(array)}") from None
+    return y.astype(np.float32, copy=False)
 
 
 def _read_encoded(value):
