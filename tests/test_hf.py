@@ -179,8 +179,12 @@ def test_bad_use_is_reported():
         fn({"audio": [{"array": np.zeros(4, np.float32), "sampling_rate": None}]}, [0])
     with pytest.raises(noisegen.ParameterError, match="row 3 .*finite"):
         fn({"audio": [{"array": np.full(4, np.nan, np.float32), "sampling_rate": SR}]}, [3])
-    with pytest.raises(noisegen.ParameterError, match="sample_rate"):
-        nh.augment_fn(noisegen.Gain(), rng=0, sample_rate=0)
+    for rate in (0, 10**9, 16000.5, True):  # 10**9 was taken, and every row then failed in resample
+        with pytest.raises(noisegen.ParameterError, match=r"sample_rate must be an integer in Hz in \[1, 768000\]"):
+            nh.augment_fn(noisegen.Gain(), rng=0, sample_rate=rate)
+    assert nh.augment_fn(noisegen.Gain(), rng=0, sample_rate=np.int64(8000)).sample_rate == 8000
+    with pytest.raises(noisegen.ParameterError, match=r"row 0 .*audio\['sampling_rate'\] must be an integer in Hz"):
+        fn({"audio": [{"array": np.zeros(4, np.float32), "sampling_rate": 10**12}]}, [0])
     with pytest.raises(noisegen.ParameterError, match="rng"):
         nh.augment_fn(noisegen.Gain(), rng=-1)
 

@@ -45,7 +45,7 @@ import numpy as np
 
 from .._core.errors import NoisegenError, ParameterError
 from .._core.rng import derive_key, resolve_key
-from .._core.validation import check_audio, show_value
+from .._core.validation import check_audio, check_sample_rate, show_value
 from ..audio.io import load
 from ..effects import resample
 from ..transforms import Transform, load_pipeline
@@ -134,8 +134,7 @@ class AugmentFn:
         if column is None:
             raise ParameterError("column must be a column name (str), got None")
         if sample_rate is not None:
-            if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral) or sample_rate <= 0:
-                raise ParameterError(f"sample_rate must be a positive int (Hz) or None, got {sample_rate!r}")
+            sample_rate = check_sample_rate(sample_rate)  # once here, not as a failure of every row
         self.config = pipeline.to_dict()
         self.root_key = resolve_key(rng)
         self.column, self.sample_rate = column, sample_rate
@@ -218,11 +217,10 @@ def _read(value, column):
             f"{column} must hold dicts with 'array' and 'sampling_rate', audio decoders or dicts with "
             f"'bytes' or 'path', got {type(value).__name__}"
         )
-    if isinstance(sr, bool) or not isinstance(sr, numbers.Integral) or sr <= 0:
-        raise ParameterError(f"{column}['sampling_rate'] must be a positive int, got {sr!r}")
+    sr = check_sample_rate(sr, f"{column}['sampling_rate']")
     if y.ndim == 2 and y.shape[0] == 1:
         y = y[0]
-    return y, int(sr)
+    return y, sr
 
 
 def _samples(array, name):
