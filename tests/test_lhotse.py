@@ -192,6 +192,12 @@ def test_resample_and_volume_helpers(tmp_path):
         assert _peak_hz(y[0], rate) == pytest.approx(1000.0, rel=1e-3)
     cut = nl.perturb_volume(cuts, 0.5)[0]
     np.testing.assert_allclose(_load(cut), 0.5 * _load(cuts[0]), rtol=1e-6)
+    # 16 kHz -> 1 Hz is beyond the resampler (ratio 256 at most): refused by resample(), not later in
+    # every load_audio (a DataLoader worker)
+    for rate in (1, 62):
+        with pytest.raises(noisegen.ParameterError, match="1/256, 256"):
+            nl.resample(cuts, rate)
+    assert nl.resample(cuts, 63)[0].sampling_rate == 63
 
 
 def test_existing_manifests_switch_to_noisegen_transforms(tmp_path):

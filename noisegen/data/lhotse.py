@@ -52,6 +52,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from .._core.errors import ParameterError
 from .._core.rng import derive_key, resolve_key
 from .._core.units import amplitude_to_db
+from .._core.validation import check_rates
 from ..effects import gain, speed, time_stretch
 from ..effects import resample as resample_audio  # this module's own resample() takes cuts
 from ..transforms import Transform, load_pipeline
@@ -311,6 +312,8 @@ class NoisegenResample(_LhotseResample):
         super().__post_init__()
         for name in ("source_sampling_rate", "target_sampling_rate"):
             _check_factor(getattr(self, name), name, 1, 768000)
+        # A ratio beyond 256 fails here (cuts.resample, reading a manifest), not in every load_audio
+        check_rates(self.source_sampling_rate, self.target_sampling_rate)
 
     def __call__(self, samples: np.ndarray, *args, **kwargs) -> np.ndarray:
         if self.source_sampling_rate == self.target_sampling_rate:
