@@ -207,7 +207,12 @@ def test_bad_rows_are_reported_once_each_with_their_line_and_skipped(corpus):
 def test_unusable_manifests_raise(corpus):
     (corpus / "nopath.csv").write_text("file,label\nspeech/x.wav,one\n")
     (corpus / "empty.jsonl").write_text("\n\n")
-    for name, match in (("nopath.csv", "'path' column"), ("empty.jsonl", "holds no row")):
+    # a column named twice: csv.DictReader kept the last cell, so 'path,path' streamed the second file unasked
+    (corpus / "twice.csv").write_text("path,label,path\nspeech/" + SPEECH[0] + ",one,speech/" + SPEECH[1] + "\n")
+    (corpus / "twice.tsv").write_text("path\tlabel\tlabel\nspeech/" + SPEECH[0] + "\ta\tb\n")
+    for name, match in (("nopath.csv", "'path' column"), ("empty.jsonl", "holds no row"),
+                        ("twice.csv", r"names columns \['path'\] more than once"),
+                        ("twice.tsv", r"names columns \['label'\] more than once")):
         with pytest.raises(ParameterError, match=match):
             AugmentStream(corpus / name, None, sample_rate=SR)
 

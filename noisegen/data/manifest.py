@@ -110,6 +110,9 @@ def _table_rows(fh, folder, delimiter, manifest):
     header = reader.fieldnames or []
     if "path" not in header:
         raise ParameterError(f"manifest {manifest!r} must have a 'path' column in its header, got columns {header!r}")
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:  # csv.DictReader would keep the last cell of each silently
+        raise ParameterError(f"manifest {manifest!r} names columns {twice} more than once in its header {header!r}")
     rows = []
     for record in reader:
         line = reader.line_num
@@ -127,7 +130,7 @@ def read_manifest(path) -> list[ManifestRow]:
     ------
     noisegen.ParameterError
         The manifest cannot be read, a CSV/TSV header has no ``path``
-        column, or it holds no row.
+        column or names a column twice, or it holds no row.
 
     Examples
     --------
