@@ -9,6 +9,7 @@ import json
 import math
 import os
 import tarfile
+import threading
 import warnings
 
 import numpy as np
@@ -337,6 +338,29 @@ def _add(tf, name, data):
     info.size = len(data)
     tf.addfile(info, io.BytesIO(data))
 
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_or_folder_named_like_a_tar_is_reported_not_opened(tmp_path):
+    """A FIFO in a shard list hung AugmentStream(...) for ever (tarfile opened it and waited for a writer);
+    it is now one unreadable item, named once, like a folder named like a tar."""
+    good = tmp_path / "good.tar"
+    with tarfile.open(good, "w") as tf:
+        _add(tf, "ok.wav", noisegen.audio.io.encode(np.full(400, 0.25, np.float32), sample_rate=SR, format="wav"))
+    os.mkfifo(tmp_path / "pipe.tar")
+    (tmp_path / "folder.tar").mkdir()
+    source = [str(good), str(tmp_path / "pipe.tar"), str(tmp_path / "folder.tar")]
+    out = []
+    worker = threading.Thread(target=lambda: out.append(AugmentStream(source, None, sample_rate=SR)), daemon=True)
+    worker.start()
+    worker.join(60)
+    assert out, "AugmentStream blocked opening the FIFO"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert len(out[0]) == 1 and [c.source for c in out[0]] == [f"{good}/ok"]
+    messages = sorted(str(w.message) for w in caught if issubclass(w.category, NoisegenWarning))
+    assert len(messages) == 2 and "folder.tar" in messages[0] and "pipe.tar" in messages[1]
+    assert "a FIFO, not a regular file" in messages[1]
 
 def test_bad_tars_and_members_are_reported_once_and_skipped(shards, tmp_path):
     good = noisegen.audio.io.encode(np.full(400, 0.25, np.float32), sample_rate=SR, format="wav")

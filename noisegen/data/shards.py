@@ -25,8 +25,9 @@ shards, some workers or ranks get nothing: write at least
 (its header gives the length) and each JSON member (a bad one makes the
 sample count nothing).
 
-Bad input. A missing or unreadable tar (or the rest of a tar after a
-damaged header) is one item that cannot be read; a sample without an audio
+Bad input. A missing or unreadable tar, one that is not a regular file (a
+FIFO is never opened: it would block), or the rest of a tar after a
+damaged header, is one item that cannot be read; a sample without an audio
 member, with undecodable audio or with a JSON member that is not an object is
 an item that cannot be read. The stream reports each once
 (:class:`~noisegen.NoisegenWarning`) and skips it; ``len()`` counts nothing for it.
@@ -42,7 +43,7 @@ import tarfile
 from dataclasses import dataclass
 
 from .._core.errors import ParameterError
-from ..audio.files import AUDIO_EXTENSIONS
+from ..audio.files import AUDIO_EXTENSIONS, open_regular
 from ..audio.segment import decode, decoded_span, resampled_length
 
 __all__ = ["expand_braces", "is_shard_source", "shard_paths", "ShardItems", "sample_key"]
@@ -183,7 +184,11 @@ def _scan(path: str) -> list[tuple]:
             samples.append((current["key"], audio, current["meta"], error))
 
     try:
-        with tarfile.open(path, "r:") as tf:
+        fd = open_regular(path)  # never blocks: a FIFO named like a tar would hang a plain open forever
+    except (ParameterError, OSError) as exc:
+        return [("", None, None, f"cannot be read ({exc})")]
+    try:
+        with os.fdopen(fd, "rb") as fh, tarfile.open(fileobj=fh, mode="r:") as tf:
             for member in tf:
                 split = sample_key(member.name) if member.isfile() else None
                 if split is None:
@@ -291,7 +296,7 @@ class ShardItems:
         pid = os.getpid()
         if self._fh is None or self._fh[:2] != (pid, tar):
             self.close()
-            self._fh = (pid, tar, open(self.paths[tar], "rb"))
+            self._fh = (pid, tar, os.fdopen(open_regular(self.paths[tar]), "rb"))  # swapped for a FIFO: refused
         fh = self._fh[2]
         fh.seek(offset)
         data = fh.read(size)
