@@ -256,6 +256,11 @@ def test_arrays_generators_and_multichannel():
         dict(epochs=-1),
         dict(pipeline="Gain"),
         dict(rng=-3),
+        # were taken as sequences/iterables of items: a bytes path became items 47, 100, ... (all skipped),
+        # a dict its keys, a set of paths an unordered one-pass source of strings
+        dict(source=b"data/speech"),
+        dict(source={"a.wav": "label"}, shuffle=False),
+        dict(source={"a.wav", "b.wav"}, shuffle=False),
     ],
 )
 def test_bad_arguments(kwargs):

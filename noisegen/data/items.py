@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 
 import numpy as np
 
@@ -132,6 +132,9 @@ def list_items(source):
     if isinstance(source, np.ndarray):
         raise ParameterError("source must be a folder, a list of paths or an iterable of arrays, got one array; "
                              "wrap it in a list")
+    if isinstance(source, (bytes, bytearray, memoryview, Mapping, Set)):  # not items in a stable order
+        raise ParameterError(f"source must be a folder, a list of paths or an iterable of arrays, got "
+                             f"{type(source).__name__} {show_value(source)} (a path goes as a str, several in a list)")
     if isinstance(source, Sequence):
         if all(isinstance(s, (str, os.PathLike)) for s in source):
             return _FileItems([os.fspath(s) for s in source]), None
