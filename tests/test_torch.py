@@ -97,6 +97,20 @@ def test_training_example_runs_with_two_workers():
     assert "step   0" in proc.stdout and proc.stdout.strip().endswith("done")
 
 
+
+@pytest.mark.parametrize("kw, name", [(dict(batch_size=0), "batch_size"), (dict(batch_size=-2), "batch_size"),
+                                      (dict(batch_size=1.5), "batch_size"), (dict(batch_size="4"), "batch_size"),
+                                      (dict(batch_size=4, drop_last="no"), "drop_last")])
+def test_bad_batch_arguments_are_refused_when_the_dataset_is_made(data_dir, kw, name):
+    """len(AugmentDataset(stream, batch_size=0)) raised ZeroDivisionError (-2: a ValueError from len(),
+    '4': a TypeError), and drop_last='no' dropped the last batch; each is a ParameterError at once now."""
+    stream = make_stream(data_dir)
+    with pytest.raises(noisegen.ParameterError, match=name):
+        AugmentDataset(stream, **kw)
+    if "drop_last" in kw:
+        with pytest.raises(noisegen.ParameterError, match="drop_last"):
+            stream.batches(4, drop_last="no")
+
 # ----------------------------------------------------------------- epochs move on by themselves (issue 13.10)
 
 

@@ -437,6 +437,7 @@ class AugmentStream:
         batches still to come (see :meth:`__len__`).
         """
         batch_size = check_int(batch_size, "batch_size", low=1)
+        drop_last = check_bool(drop_last, "drop_last")
         return Batches(self, self._batches(batch_size, drop_last), batch_size, drop_last)
 
     def _batches(self, batch_size, drop_last):

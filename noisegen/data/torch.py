@@ -37,6 +37,7 @@ import tempfile
 import weakref
 
 from .._core.errors import ParameterError
+from .._core.validation import check_bool, check_int
 from .batch import collate as _stack
 from .stream import AugmentStream
 
@@ -75,8 +76,9 @@ def _dataset_class():
                 if not isinstance(stream, AugmentStream):
                     raise ParameterError(f"stream must be an AugmentStream, got {type(stream).__name__}")
                 self.stream = stream
-                self.batch_size = batch_size
-                self.drop_last = drop_last
+                # checked here: len(loader) divides by it, and the workers would fail on it one by one
+                self.batch_size = None if batch_size is None else check_int(batch_size, "batch_size", low=1)
+                self.drop_last = check_bool(drop_last, "drop_last")
                 self._passes = _PassCounter(stream)
 
             def set_epoch(self, epoch: int) -> None:
