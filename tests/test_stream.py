@@ -551,11 +551,15 @@ def test_resume_refuses_a_chunk_count_past_the_item():
     state = make().state_dict()
     ok = make()
     ok.load_state_dict({**state, "chunk": 3})  # all 3 chunks of item 0 done: the rest is item 1
+    assert len(ok) == 2
     assert [(c.item, c.start) for c in ok] == [(1, 0), (1, 200)]
-    bad = make()
-    bad.load_state_dict({**state, "chunk": 4})
-    with pytest.raises(ParameterError, match="chunk=4"):
-        list(bad)
+    for chunk in (4, 2**64):  # len() gave 1 and -2**64 + 5 (a ValueError from len()) for these
+        bad = make()
+        bad.load_state_dict({**state, "chunk": chunk})
+        with pytest.raises(ParameterError, match=f"chunk={chunk} is past the 3 chunk"):
+            len(bad)
+        with pytest.raises(ParameterError, match=f"chunk={chunk} is past the 3 chunk"):
+            list(bad)
 
 
 # ----------------------------------------------------------------- warnings name the item and the noise file

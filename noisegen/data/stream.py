@@ -299,7 +299,11 @@ class AugmentStream:
             order = epoch_order(self._items, self._key, e, self.shuffle)
             mine = order.positions(shard, n_shards, position)  # as _epoch_items deals them
             counts = chunks_per_item(self._item_sizes(e, order.items[mine]), self._chunk_n, self._hop_n)
-            total += int(counts.sum()) - (skip if mine.size and mine[0] == position else 0)
+            total += int(counts.sum())
+            if skip and mine.size and mine[0] == position:  # the resumed item: its chunks already yielded
+                if skip > counts[0] > 0:  # as iterating it would raise (an item that yields nothing skips nothing)
+                    raise self._past_item(skip, int(counts[0]), int(order.items[position]), e)
+                total -= min(skip, int(counts[0]))
             if e > first and self._same_every_epoch(n_shards):  # a whole epoch counted: the rest count as much
                 return total + int(counts.sum()) * (end - e - 1)
             position = skip = 0
@@ -422,11 +426,16 @@ class AugmentStream:
         meta = self._items.metadata(item) if self._items is not None else {}
         starts = chunk_starts(y.shape[-1], self._chunk_n, self._hop_n)
         if skip > len(starts):
-            raise ParameterError(f"state: chunk={skip} is past the {len(starts)} chunk(s) of {source!r} in epoch {epoch}")
+            raise self._past_item(skip, len(starts), item, epoch)
         for start in starts[skip:]:
             samples, length = cut_chunk(y, start, self._chunk_n)
             paired = None if target is None else cut_chunk(target, start, self._chunk_n)[0]
             yield Chunk(samples, self.sample_rate, source, start, length, params, epoch, item, meta, paired)
+
+    def _past_item(self, skip, n_chunks, item, epoch):
+        """The error of a restored state whose chunk count is past its item's chunks."""
+        return ParameterError(f"state: chunk={skip} is past the {n_chunks} chunk(s) of {self._source(item)!r} "
+                              f"in epoch {epoch}")
 
     def batches(self, batch_size: int, *, drop_last: bool = False):
         """An iterator of :class:`Batch` es of ``batch_size`` chunks (the last may be smaller).
