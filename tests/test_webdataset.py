@@ -322,13 +322,17 @@ def test_brace_patterns_expand_like_braceexpand(text, paths):
 
 
 @pytest.mark.parametrize("text", ["s-{0..2.tar", "s-0..2}.tar", "s-{2..0}.tar", "s-{a..c}.tar", "s-{}.tar",
-                                  "s-{{0..1}}.tar", "s-{0..1.5}.tar", "s-{x}.tar"])
+                                  "s-{{0..1}}.tar", "s-{0..1.5}.tar", "s-{x}.tar",
+                                  # more than a million paths: this one made a list of 10**11 names (MemoryError
+                                  # or a hang) before the check that any exists
+                                  "s-{0..99999999999}.tar", "s-{0..999}-{0..999}-{0..9}.tar", "s-{0..1000000}.tar"])
 def test_bad_brace_patterns_raise_naming_the_source(tmp_path, text):
     with pytest.raises(ParameterError, match=r"^source "):
         AugmentStream(str(tmp_path / text), None, sample_rate=SR)
 
 
 def test_a_pattern_naming_no_file_raises(tmp_path):
+    assert len(expand_braces("s-{1..1000000}.tar")) == 1_000_000  # the most a pattern may name
     with pytest.raises(ParameterError, match="source names no existing tar file"):
         AugmentStream(str(tmp_path / "s-{0..3}.tar"), None, sample_rate=SR)
 

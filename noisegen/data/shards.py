@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import re
 import tarfile
@@ -51,6 +52,8 @@ __all__ = ["expand_braces", "is_shard_source", "shard_paths", "ShardItems", "sam
 _KEY_RE = re.compile(r"^((?:.*/|)[^.]+)[.]([^/]*)$")  # webdataset's split: key, then all after the first dot
 _RANGE_RE = re.compile(r"^(-?\d+)\.\.(-?\d+)$")
 _TAR = ".tar"
+#: Most paths a brace pattern may name: a typo such as ``{0..99999999999}`` must not exhaust memory.
+MAX_PATHS = 1_000_000
 
 
 def expand_braces(pattern: str, *, name: str = "source") -> list[str]:
@@ -60,13 +63,14 @@ def expand_braces(pattern: str, *, name: str = "source") -> list[str]:
     width of its bounds when either is written with a leading zero;
     ``{a,b,c}`` is a list. Several braces give every combination, left
     varying slowest (as the ``braceexpand`` package does). Braces do not
-    nest.
+    nest. At most :data:`MAX_PATHS` paths.
 
     Raises
     ------
     noisegen.ParameterError
         An unbalanced or nested brace, an empty brace, a range whose start is
-        past its end, or a range of non-integers; the message names ``name``.
+        past its end, a range of non-integers, or more than :data:`MAX_PATHS`
+        paths (refused before any is made); the message names ``name``.
 
     Examples
     --------
@@ -92,6 +96,8 @@ def expand_braces(pattern: str, *, name: str = "source") -> list[str]:
         parts.append([pattern[pos:m.start()]])
         parts.append(_alternatives(inner, pattern, name))
         pos = close + 1
+        if math.prod(len(p) for p in parts) > MAX_PATHS:
+            raise _too_many(pattern, name)
     parts.append([pattern[pos:]])
     return ["".join(combo) for combo in itertools.product(*parts)]
 
@@ -103,6 +109,8 @@ def _alternatives(inner: str, pattern: str, name: str) -> list[str]:
         if lo > hi:
             raise ParameterError(f"{name} {pattern!r}: the range {{{inner}}} starts past its end; "
                                  "expected {START..END} with START <= END")
+        if hi - lo >= MAX_PATHS:
+            raise _too_many(pattern, name)
         padded = any(re.match(r"-?0\d", g) for g in m.groups())
         width = max(len(g) for g in m.groups()) if padded else 0
         return [str(i).zfill(width) for i in range(lo, hi + 1)]
@@ -113,6 +121,10 @@ def _alternatives(inner: str, pattern: str, name: str) -> list[str]:
         raise ParameterError(f"{name} {pattern!r}: {{{inner}}} is neither a range {{START..END}} "
                              "nor a list {A,B,...}")
     return inner.split(",")
+
+
+def _too_many(pattern, name):
+    return ParameterError(f"{name} {pattern!r} names more than {MAX_PATHS} paths; expected at most {MAX_PATHS} tars")
 
 
 def is_shard_source(source) -> bool:
