@@ -198,8 +198,8 @@ class AugmentFn:
                 sr = self.sample_rate
             pipeline = self.pipeline
             y = pipeline(y, sample_rate=sr, rng=derive_key(self.root_key, index))
-        except ParameterError as exc:
-            raise ParameterError(f"row {index} of column {self.column!r}: {exc}") from None
+        except NoisegenError as exc:  # a bad value, or bytes that do not decode: say which row, keep the kind
+            raise type(exc)(f"row {index} of column {self.column!r}: {exc}") from None
         return {"array": y, "sampling_rate": sr}, json.dumps(pipeline.last_params)
 
 
