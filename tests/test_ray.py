@@ -118,6 +118,25 @@ def test_inputs_grouped_into_ray_tasks_keep_plan_order(corpus, tmp_path, ray_add
     assert_same_run(on_ray, local)
 
 
+
+def test_a_bad_row_is_named_by_its_id():
+    """The actor's errors named no row ('y must be finite', 'cannot decode the row's bytes'): which of the
+    dataset's rows was it? They now start with the row's id and column (the actor runs here without Ray)."""
+    import noisegen
+    from noisegen.data.ray import _Augmenter
+
+    actor = object.__new__(_Augmenter)  # what __init__ sets, without a Ray object store
+    actor.pipeline, actor.seed, actor.epoch, actor.sample_rate = noisegen.Gain(p=1.0), 0, 0, 16000
+    actor.column, actor.id_column, actor.params_column = "audio", "path", "params"
+    ok = np.full(5, 0.1, np.float32)
+    with pytest.raises(noisegen.ParameterError, match=r"^row path='b.wav' of column 'audio': y must be finite"):
+        actor({"path": np.array(["a.wav", "b.wav"]), "audio": np.stack([ok, np.full(5, np.nan, np.float32)])})
+    garbage = np.empty(1, dtype=object)
+    garbage[0] = b"RIFF not audio"
+    with pytest.raises(noisegen.NoisegenError, match=r"^row path='c.wav' of column 'audio': cannot decode"):
+        actor({"path": np.array(["c.wav"]), "audio": garbage})
+    assert actor({"path": np.array(["a.wav"]), "audio": ok[None]})["audio"].shape == (1, 5)
+
 def test_without_ray_engine_ray_says_how_to_install_it(corpus, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     assert augment(corpus[0], tmp_path / "out", "--engine", "ray") == 2

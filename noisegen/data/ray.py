@@ -35,9 +35,9 @@ import pickle
 
 import numpy as np
 
-from .._core.errors import ParameterError
+from .._core.errors import NoisegenError, ParameterError
 from .._core.rng import derive_key, resolve_key
-from .._core.validation import check_int, check_real, check_sample_rate
+from .._core.validation import check_int, check_real, check_sample_rate, show_value
 from ..audio.io import load
 from ..audio.segment import decode
 from ..transforms import Transform, load_pipeline
@@ -99,8 +99,12 @@ class _Augmenter:
                 raise ParameterError(_missing(name, self.column, self.id_column, list(batch)))
         outs, params = [], []
         for row_id, value in zip(batch[self.id_column], batch[self.column]):
-            y = _audio(value, self.sample_rate)
-            out = self.pipeline(y, sample_rate=self.sample_rate, rng=row_key(self.seed, self.epoch, _scalar(row_id)))
+            row_id = _scalar(row_id)
+            try:
+                y = _audio(value, self.sample_rate)
+                out = self.pipeline(y, sample_rate=self.sample_rate, rng=row_key(self.seed, self.epoch, row_id))
+            except NoisegenError as exc:  # say which row (a bad value, bytes that do not decode), keep the kind
+                raise type(exc)(f"row {self.id_column}={show_value(row_id)} of column {self.column!r}: {exc}") from None
             outs.append(np.ascontiguousarray(out))
             params.append(json.dumps(self.pipeline.last_params, sort_keys=True, allow_nan=False))
         return {**batch, self.column: _column(outs), self.params_column: np.array(params, dtype=object)}
