@@ -274,8 +274,10 @@ class AugmentStream:
         from its length alone, with the key its iteration uses, and its
         output length follows from them (:meth:`Transform.output_length`),
         so the count stays exact. Items that cannot be read
-        count nothing, as they yield nothing; a file whose samples turn out
-        to be NaN or inf (only seen when it is read) is counted but skipped.
+        count nothing, as they yield nothing; a file whose header reads but
+        whose audio does not decode (a FLAC cut short, damaged data) or turns
+        out NaN or inf (only seen when it is read) is counted but skipped, and
+        an MP3 counts the frames its header estimates (a chunk may differ).
 
         Raises
         ------
