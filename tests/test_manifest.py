@@ -232,6 +232,19 @@ def test_a_byte_order_mark_is_not_part_of_the_first_field(corpus, ext):
     assert [(c.item, c.start, c.metadata) for c in got] == [(c.item, c.start, c.metadata) for c in want]
     assert len(got) >= 2 and got[0].metadata["label"] == "sentence"
 
+
+def test_spaces_around_column_names_do_not_hide_the_segment_columns(corpus):
+    """A hand-written 'path, offset_s, duration_s' header named the columns ' offset_s' and ' duration_s':
+    they became metadata and every row was silently read whole instead of its segment."""
+    rel, offset, duration, _ = ROWS[0]
+    spaced = corpus / "spaced.csv"
+    spaced.write_text(f"path , offset_s, duration_s,\tlabel\n{rel}, {offset}, {duration}, one\n")
+    plain = write_manifest(corpus / "plain.csv", [(rel, offset, duration, {"label": " one"})])
+    got = list(AugmentStream(spaced, None, sample_rate=SR, rng=0, shuffle=False))
+    want = list(AugmentStream(plain, None, sample_rate=SR, rng=0, shuffle=False))
+    assert len(got) == 1 and got[0].length == want[0].length == round(duration * SR)
+    assert np.array_equal(got[0].samples, want[0].samples) and got[0].metadata == {"label": " one"}
+
 # -- len() ---------------------------------------------------------------------
 
 def sources(corpus):

@@ -7,8 +7,8 @@ Two formats, told apart by the file name's ending:
   ``duration`` in seconds; every other field (``text``, ``label``,
   ``speaker``, ...) is the row's metadata, with its JSON type.
 * CSV (``.csv``) or TSV (``.tsv``) with a header: a ``path`` column and
-  optional ``offset_s`` and ``duration_s`` columns; every other column is
-  metadata (strings).
+  optional ``offset_s`` and ``duration_s`` columns (names without their
+  surrounding spaces); every other column is metadata (strings).
 
 Both are UTF-8 (a leading byte-order mark is allowed). Relative paths
 resolve against the manifest's folder. A row with an offset or a duration
@@ -107,7 +107,9 @@ def _json_rows(fh, folder):
 
 def _table_rows(fh, folder, delimiter, manifest):
     reader = csv.DictReader(fh, delimiter=delimiter)
-    header = reader.fieldnames or []
+    # 'path, offset_s' (a space after the comma) named a column ' offset_s': read as metadata, every segment
+    # was silently read whole; names are compared without surrounding spaces
+    header = reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
     if "path" not in header:
         raise ParameterError(f"manifest {manifest!r} must have a 'path' column in its header, got columns {header!r}")
     twice = sorted({name for name in header if header.count(name) > 1})
