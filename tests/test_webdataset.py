@@ -366,6 +366,29 @@ def test_a_fifo_or_folder_named_like_a_tar_is_reported_not_opened(tmp_path):
     assert len(messages) == 2 and "folder.tar" in messages[0] and "pipe.tar" in messages[1]
     assert "a FIFO, not a regular file" in messages[1]
 
+
+def test_a_member_claiming_more_bytes_than_the_tar_holds_is_not_read(tmp_path):
+    """A damaged header (GNU base-256 size field) claiming 2**62 bytes: the member was read with
+    read(2**62), which allocates first (a MemoryError; 8 GiB really taken for a claim of 8 GiB). The
+    claim is now checked against the file first: the member is cut short, named once and skipped."""
+    good = noisegen.audio.io.encode(np.full(400, 0.25, np.float32), sample_rate=SR, format="wav")
+    path = tmp_path / "damaged.tar"
+    with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tf:
+        _add(tf, "a.wav", good)
+        _add(tf, "b.wav", good)
+    raw = bytearray(path.read_bytes())
+    header = 512 + -(-len(good) // 512) * 512  # the second member's header
+    raw[header + 124:header + 136] = b"\x80\0\0\0" + (2**62).to_bytes(8, "big")
+    raw[header + 148:header + 156] = b" " * 8
+    raw[header + 148:header + 156] = b"%06o\0 " % sum(raw[header:header + 512])
+    path.write_bytes(bytes(raw))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stream = AugmentStream(str(path), None, sample_rate=SR)
+        assert len(stream) == 1 and [c.source for c in stream] == [f"{path}/a"]
+    messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+    assert any(f"{path}/b" in m and f"of {2**62} bytes" in m for m in messages), messages
+
 def test_bad_tars_and_members_are_reported_once_and_skipped(shards, tmp_path):
     good = noisegen.audio.io.encode(np.full(400, 0.25, np.float32), sample_rate=SR, format="wav")
     mixed = tmp_path / "mixed.tar"

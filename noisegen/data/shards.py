@@ -310,6 +310,9 @@ class ShardItems:
             self.close()
             self._fh = (pid, tar, os.fdopen(open_regular(self.paths[tar]), "rb"))  # swapped for a FIFO: refused
         fh = self._fh[2]
+        held = os.fstat(fh.fileno()).st_size - offset
+        if size > held:  # checked before reading: a damaged header may claim exabytes (read() allocates them first)
+            raise ParameterError(f"is cut short ({max(held, 0)} of {size} bytes)")
         fh.seek(offset)
         data = fh.read(size)
         if len(data) != size:
