@@ -253,6 +253,7 @@ def test_arrays_generators_and_multichannel():
         dict(chunk_s=1.0, hop_s=0.0),
         dict(rank=0),
         dict(rank=2, world_size=2),
+        dict(rank=1, world_size=2**63),  # len() and iteration raised IndexError (positions beyond int64)
         dict(epochs=-1),
         dict(pipeline="Gain"),
         dict(rng=-3),

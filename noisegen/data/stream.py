@@ -105,8 +105,8 @@ class AugmentStream:
         None: endless). Iterating the stream again continues with the next
         epochs; see :meth:`set_epoch`.
     rank, world_size : int or None
-        Distributed sharding; both None reads torch.distributed when it is
-        initialised.
+        Distributed sharding (``world_size`` at most 2**31 - 1); both None
+        reads torch.distributed when it is initialised.
     mono : bool
         Mix files down to mono (``(n,)`` chunks) or keep their channels.
     target : {None, "clean", "early"}
@@ -165,7 +165,7 @@ class AugmentStream:
         if (rank is None) != (world_size is None):
             raise ParameterError(f"rank and world_size go together, got rank={rank!r}, world_size={world_size!r}")
         if world_size is not None:
-            world_size = check_int(world_size, "world_size", low=1)
+            world_size = check_int(world_size, "world_size", low=1, high=2**31 - 1)  # shards x workers: int64
             rank = check_int(rank, "rank", low=0, high=world_size - 1)
         self.rank, self.world_size = rank, world_size
         self.mono = check_bool(mono, "mono")
