@@ -279,6 +279,17 @@ def test_iterating_again_continues_with_next_epoch():
     assert {c.epoch for c in first} == {0} and {c.epoch for c in second} == {1}
     stream.set_epoch(0)
     assert sequence(stream) == sequence(first)
+    # an epoch past 2**31 - 1 was taken, and AugmentDataset(stream).set_epoch(2**63) then raised OverflowError
+    # (the DataLoader's shared int64 words); a state saying so is refused alike
+    from noisegen.data.stream import MAX_EPOCHS
+
+    stream.set_epoch(MAX_EPOCHS)
+    assert {c.epoch for c in stream} == {MAX_EPOCHS}
+    for bad in (MAX_EPOCHS + 1, 2**63):
+        with pytest.raises(ParameterError, match="epoch"):
+            stream.set_epoch(bad)
+        with pytest.raises(ParameterError, match=r"state\['epoch'\] must be at most"):
+            stream.load_state_dict({**stream.state_dict(), "epoch": bad, "pass_end": None})
 
 
 def test_files_are_read_lazily(corpus, monkeypatch):

@@ -17,6 +17,9 @@ from .._core.errors import ParameterError
 
 _STATE_INTS = ("epoch", "position", "chunk")
 
+#: Most epochs of one pass (``epochs=None`` streams without end), and the highest epoch a pass starts at.
+MAX_EPOCHS = 2**31 - 1
+
 
 def _is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
@@ -47,6 +50,8 @@ def check_state(state, identity, key, epochs):
     if key is not None and int(state["key"]) != key:
         raise ParameterError("state is for a stream with another rng (its key differs from this stream's)")
     epoch, position, chunk = (int(state[k]) for k in _STATE_INTS)
+    if epoch > MAX_EPOCHS:  # as set_epoch refuses it (a DataLoader shares the epoch as an int64)
+        raise ParameterError(f"state['epoch'] must be at most {MAX_EPOCHS}, got {epoch}")
     n_items = identity["n_items"]
     if n_items is not None and position >= max(n_items, 1):
         raise ParameterError(f"state['position'] must be below the {n_items} items of an epoch, got {position}")

@@ -64,13 +64,9 @@ from .order import epoch_order
 from .loading import LONG, load_entry, load_whole
 from .long_items import blockwise_limit, long_chunks, long_source
 from ..audio.blocks import FileBlocks
-from .state import check_state, torch_shard
+from .state import MAX_EPOCHS, check_state, torch_shard
 
 __all__ = ["AugmentStream", "Chunk", "Batch", "cuda_batch_params"]
-
-
-#: Most epochs of one pass (``epochs=None`` streams without end).
-MAX_EPOCHS = 2**31 - 1
 
 
 class AugmentStream:
@@ -204,8 +200,8 @@ class AugmentStream:
         return None if self._items is None else len(self._items)
 
     def set_epoch(self, epoch: int) -> None:
-        """Start the next iteration at ``epoch`` (from its first item), for ``epochs`` epochs."""
-        self._epoch = check_int(epoch, "epoch", low=0)
+        """Start the next iteration at ``epoch`` (at most ``MAX_EPOCHS``; from its first item) for ``epochs`` epochs."""
+        self._epoch = check_int(epoch, "epoch", low=0, high=MAX_EPOCHS)  # a DataLoader shares it as an int64
         self._position = self._chunk = 0
         self._pass_end = None
 
