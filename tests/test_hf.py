@@ -203,7 +203,7 @@ def test_integer_pcm_and_complex_rows_are_refused(array):
         with pytest.raises(noisegen.ParameterError, match=r"row 2 of column 'audio': audio\['array'\] must be float"):
             fn({"audio": [{"array": array, "sampling_rate": SR}]}, [2])
     ragged = {"audio": [{"array": [[0.1, 0.2], [0.3]], "sampling_rate": SR}]}
-    with pytest.raises(noisegen.ParameterError, match="row 0 .*must be float samples"):
+    with pytest.raises(noisegen.ParameterError, match="row 0 .*must be a float array or a list of equally long rows"):
         fn(ragged, [0])
     ints = fn({"audio": [{"array": [0, 1, 0], "sampling_rate": SR}]}, [0])  # a list of numbers stays a signal
     assert ints["audio"][0]["array"].dtype == np.float32
