@@ -346,34 +346,44 @@ def _coded_frame(rng, x, bps, rate, number, variable):
             continue
         # shorter than the block, as libFLAC requires
         order = int(rng.integers(0, min(4, bs - 1) + 1)) if kind == "fixed" else int(rng.integers(1, min(32, bs - 1) + 1))
-        sub = Subframe(str(kind), order=order, wasted=wasted, rice5=bool(rng.random() < 0.5))
-        if kind == "lpc":
-            a = rng.uniform(-1, 1, order)
-            a *= rng.uniform(0.2, 1.9) / np.sum(np.abs(a))
-            sub.shift = int(rng.integers(0, 16))
-            sub.coefs = [int(v) for v in np.round(a * 2.0 ** sub.shift)]
-            sub.precision = max(2, max(abs(c) for c in sub.coefs).bit_length() + 1 + int(rng.integers(0, 3)))
-            if sub.precision > 15:
-                sub.coefs = [max(-(1 << 14), min((1 << 14) - 1, c)) for c in sub.coefs]
-                sub.precision = 15
-        orders = [p for p in range(16) if bs % (1 << p) == 0 and (bs >> p) >= order]
-        sub.partition_order = int(rng.choice(orders))
-        shifted = np.asarray(y, np.int64) >> wasted
-        coefs = FIXED[order] if kind == "fixed" else sub.coefs
-        res = np.array(shifted[order:]) - np.array(predict(shifted, coefs, sub.shift), np.int64)
-        u = np.where(res >= 0, 2 * res, -2 * res - 1)
-        per, at = bs >> sub.partition_order, 0
-        for p in range(1 << sub.partition_order):
-            part = u[at: at + per - (order if p == 0 else 0)]
-            at += len(part)
-            k = int(np.log2(np.mean(part) + 1)) if len(part) else 0
-            k = min(max(0, k + int(rng.integers(-1, 2))), 30 if sub.rice5 else 14)
-            sub.rice.append(None if rng.random() < 0.1 else k)
-        subs.append(sub)
+        subs.append(_predictor(rng, y, str(kind), order, wasted))
     rate_code = rng.choice([None, 0])
     depth_code = rng.choice([None, 0])
     return frame_bytes(coded, bps, rate, assignment, subs, number, variable=variable,
                                    rate_code=rate_code, depth_code=depth_code)
+
+
+def _predictor(rng, y, kind, order, wasted, partition_order=None):
+    """A FIXED or LPC subframe of ``order`` for the samples ``y``: random LPC coefficients,
+    precision and shift, a random partition order (or ``partition_order``), Rice parameters
+    near the best, one partition in ten escaped."""
+    bs = len(y)
+    sub = Subframe(str(kind), order=order, wasted=wasted, rice5=bool(rng.random() < 0.5))
+    if kind == "lpc":
+        a = rng.uniform(-1, 1, order)
+        a *= rng.uniform(0.2, 1.9) / np.sum(np.abs(a))
+        sub.shift = int(rng.integers(0, 16))
+        sub.coefs = [int(v) for v in np.round(a * 2.0 ** sub.shift)]
+        sub.precision = max(2, max(abs(c) for c in sub.coefs).bit_length() + 1 + int(rng.integers(0, 3)))
+        if sub.precision > 15:
+            sub.coefs = [max(-(1 << 14), min((1 << 14) - 1, c)) for c in sub.coefs]
+            sub.precision = 15
+    if partition_order is None:
+        orders = [p for p in range(16) if bs % (1 << p) == 0 and (bs >> p) >= order]
+        partition_order = int(rng.choice(orders))
+    sub.partition_order = partition_order
+    shifted = np.asarray(y, np.int64) >> wasted
+    coefs = FIXED[order] if kind == "fixed" else sub.coefs
+    res = np.array(shifted[order:]) - np.array(predict(shifted, coefs, sub.shift), np.int64)
+    u = np.where(res >= 0, 2 * res, -2 * res - 1)
+    per, at = bs >> sub.partition_order, 0
+    for p in range(1 << sub.partition_order):
+        part = u[at: at + per - (order if p == 0 else 0)]
+        at += len(part)
+        k = int(np.log2(np.mean(part) + 1)) if len(part) else 0
+        k = min(max(0, k + int(rng.integers(-1, 2))), 30 if sub.rice5 else 14)
+        sub.rice.append(None if rng.random() < 0.1 else k)
+    return sub
 
 
 def _integer_signal(rng, channels, n, bps):
@@ -424,6 +434,31 @@ def test_streams_using_every_part_of_the_format_read_as_written(tmp_path, seed):
             got = _ours(path, dtype)
             assert got is not None, (seed, trial)
             np.testing.assert_array_equal(got, expected.astype(dtype), err_msg=f"seed {seed} trial {trial}")
+
+
+@pytest.mark.parametrize("bps", [8, 16, 24])
+def test_every_predictor_order_reads_as_written(tmp_path, bps):
+    # A frame for each FIXED order (0-4) and each LPC order (1-32), so every specialised loop of
+    # the decoder runs: the FIXED recurrences, each LPC window width, a whole-subframe partition
+    # and short ones, escaped partitions, under each stereo assignment (side channels: bps + 1).
+    rng = np.random.default_rng(bps)
+    bs = 1152
+    predictors = [("fixed", order) for order in range(5)] + [("lpc", order) for order in range(1, 33)]
+    x = _integer_signal(rng, 2, bs * len(predictors), bps)
+    frames = []
+    for number, (kind, order) in enumerate(predictors):
+        assignment = (1, 8, 9, 10)[number % 4]
+        coded = coded_channels(x[:, number * bs:(number + 1) * bs], assignment)
+        subs = [_predictor(rng, y, kind, order, 0, partition_order=po) for y, po in zip(coded, (0, None))]
+        frames.append(frame_bytes(coded, bps, 44100, assignment, subs, number))
+    data = stream_bytes(frames, rate=44100, channels=2, bps=bps, total=x.shape[1], min_block=bs, max_block=bs)
+    path = tmp_path / "orders.flac"
+    path.write_bytes(data)
+    expected = (x / 2.0 ** (bps - 1)).T
+    ref, _ = sf.read(path, dtype="float64", always_2d=True)
+    np.testing.assert_array_equal(ref, expected)
+    for dtype in (np.float32, np.float64):
+        np.testing.assert_array_equal(_ours(path, dtype), expected.astype(dtype))
 
 
 def test_what_libflac_refuses_is_left_to_libsndfile(tmp_path):

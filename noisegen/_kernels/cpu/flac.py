@@ -14,7 +14,10 @@ exactly as libsndfile reads it.
 The bit reader peeks a big-endian 64-bit word at any bit position of a
 buffer padded with :data:`PADDING` zero bytes; every loop checks its position against
 the end of the data before the next peek, so no input reads or writes out
-of bounds (kernels run without bounds checks).
+of bounds (kernels run without bounds checks). The Rice decoder's bit buffer
+checks only at a partition's end: a code that runs past the data's end is read
+from the zero padding, and the next peek there sees no one bit (the long-code
+path, which checks) or the partition ends.
 """
 
 from __future__ import annotations
@@ -103,16 +106,74 @@ def _predicted(dst, i, coefs, order, shift):
     return acc >> shift
 
 
+@kernel
+def _reader(buf, bp):
+    """``(w, cnt, ptr)``: a bit buffer at bit ``bp``; ``w`` holds ``cnt`` (49-56) valid bits
+    from its MSB on (those after them are zeros or the stream's next ones), and the bit after
+    them starts byte ``ptr``."""
+    return load_be64(buf, bp >> 3) << np.uint64(bp & 7), 56 - (bp & 7), (bp >> 3) + 7
+
+
+@kernel
+def _rice_value(buf, end, k, w, cnt, ptr):
+    """``(v, w, cnt, ptr)``: the next Rice code of parameter ``k`` (folded, before its sign is
+    unfolded) from the bit buffer ``(w, cnt, ptr)`` and the buffer after it; ``v`` is -1 when the
+    code runs past bit ``end`` or beyond the 32 bits libFLAC takes.
+
+    The refill ORs the next word in at ``cnt`` and moves ``ptr`` by the whole bytes taken, so
+    ``cnt`` >= 56 before each code and the load's address does not wait for the code before it
+    (Giesen's "lookahead" refill)."""
+    w |= load_be64(buf, ptr) >> np.uint64(cnt)
+    ptr += (63 - cnt) >> 3
+    cnt |= 56
+    q = leading_zeros(w)
+    if q + k < 56:  # quotient, stop bit and remainder among the 56 bits
+        v = ((np.int64(q) - 1) << k) + np.int64((w << np.uint64(q)) >> np.uint64(63 - k))
+        n = q + 1 + k
+        w <<= np.uint64(n)
+        cnt -= n
+    else:  # a long quotient: counted in steps, then the remainder peeked
+        bp = ptr * 8 - cnt
+        q = _zeros(buf, bp, end)
+        if q < 0:
+            return np.int64(-1), w, cnt, ptr
+        bp += q + 1
+        v = np.int64(q) << k
+        if k:
+            v |= _bits(buf, bp, k)
+            bp += k
+        if bp > end:
+            return np.int64(-1), w, cnt, ptr
+        w, cnt, ptr = _reader(buf, bp)
+    if v >> 32:  # beyond libFLAC's 32-bit residuals: it refuses the frame
+        return np.int64(-1), w, cnt, ptr
+    return v, w, cnt, ptr
+
+
+@kernel
+def _rice(buf, bp, end, k, dst, i0, count):
+    """Decode ``count`` Rice-coded residuals with parameter ``k`` from bit ``bp`` into
+    ``dst[i0:]``; the bit after them, or -1."""
+    w, cnt, ptr = _reader(buf, bp)
+    for i in range(i0, i0 + count):
+        v, w, cnt, ptr = _rice_value(buf, end, k, w, cnt, ptr)
+        if v < 0:
+            return -1
+        dst[i] = (v >> 1) ^ -(v & 1)
+    bp = ptr * 8 - cnt
+    return bp if bp <= end else -1
+
+
 def _rice_restorer(width):
     """The kernel that decodes ``count`` Rice-coded residuals with parameter ``k`` from bit ``bp``,
     adds each to its prediction as it is decoded, into ``dst[i0:]``, and returns the bit after
-    them, or -1; for predictors of up to ``width`` (8, 16 or 32) coefficients.
+    them, or -1; for LPC predictors of up to ``width`` (8, 16 or 32) coefficients.
 
     Decoding and prediction in one loop let the CPU run the bit reader's chain beside the
     predictor's. From sample ``width`` on, the terms of the samples three or more back are a dot
-    product of that fixed width (a constant here, so LLVM unrolls and vectorises it) with
-    ``window`` (the coefficients reversed, zeros first); the three newest samples stay in
-    registers (a load of a sample just stored would wait for the store).
+    product of that fixed width (a constant here, so LLVM unrolls it) with ``window`` (the
+    coefficients reversed, zeros first); the three newest samples stay in registers (a load of
+    a sample just stored would wait for the store).
     """
 
     @kernel
@@ -121,26 +182,10 @@ def _rice_restorer(width):
         last = dst[i0 - 1] if i0 >= 1 else np.int64(0)
         last1 = dst[i0 - 2] if i0 >= 2 else np.int64(0)
         last2 = dst[i0 - 3] if i0 >= 3 else np.int64(0)
+        w, cnt, ptr = _reader(buf, bp)
         for i in range(i0, i0 + count):
-            w = _peek(buf, bp)
-            q = leading_zeros(w)
-            if q + k < 57:  # quotient, stop bit and remainder in the word peeked (>= 57 bits valid)
-                v = np.int64(q) << k
-                if k:
-                    v |= np.int64((w << np.uint64(q + 1)) >> np.uint64(64 - k))
-                bp += q + 1 + k
-            else:  # a long quotient: counted in steps, then the remainder peeked
-                q = _zeros(buf, bp, end)
-                if q < 0:
-                    return -1
-                bp += q + 1
-                v = np.int64(q) << k
-                if k:
-                    v |= _bits(buf, bp, k)
-                    bp += k
-            if bp > end:
-                return -1
-            if v >> 32:  # beyond libFLAC's 32-bit residuals: it refuses the frame
+            v, w, cnt, ptr = _rice_value(buf, end, k, w, cnt, ptr)
+            if v < 0:
                 return -1
             residual = (v >> 1) ^ -(v & 1)
             if i >= width:
@@ -152,7 +197,8 @@ def _rice_restorer(width):
                 sample = residual + _predicted(dst, i, coefs, order, shift)
             dst[i] = sample
             last2, last1, last = last1, last, sample
-        return bp
+        bp = ptr * 8 - cnt
+        return bp if bp <= end else -1
 
     return rice_restored
 
@@ -161,7 +207,38 @@ _rice_restored_8, _rice_restored_16, _rice_restored_32 = (_rice_restorer(w) for 
 
 
 @kernel
-def _residual(buf, bp, end, bs, dst, coefs, order, shift, window):
+def _fixed_restored(dst, n, order):
+    """Residuals ``dst[order:n]`` plus the FIXED prediction of ``order``, in place.
+
+    After the whole residual is decoded, not beside it as LPC's: each order's recurrence takes
+    a few adds and shifts (no multiply), and the residual's loop runs without a predictor."""
+    if order == 1:
+        a = dst[0]
+        for i in range(1, n):
+            a += dst[i]
+            dst[i] = a
+    elif order == 2:
+        a, b = dst[1], dst[0]
+        for i in range(2, n):
+            x = dst[i] + 2 * a - b
+            dst[i] = x
+            a, b = x, a
+    elif order == 3:
+        a, b, c = dst[2], dst[1], dst[0]
+        for i in range(3, n):
+            x = dst[i] + 3 * (a - b) + c
+            dst[i] = x
+            a, b, c = x, a, b
+    elif order == 4:
+        a, b, c, d = dst[3], dst[2], dst[1], dst[0]
+        for i in range(4, n):
+            x = dst[i] + 4 * (a + c) - 6 * b - d
+            dst[i] = x
+            a, b, c, d = x, a, b, c
+
+
+@kernel
+def _residual(buf, bp, end, bs, dst, coefs, order, shift, window, fixed):
     """The residual of a FIXED or LPC subframe, added to the prediction from ``coefs[:order]`` and
     ``shift`` (``dst[:order]`` holds the warm-up samples); the bit after it, or -1."""
     if bp + 6 > end:
@@ -177,9 +254,10 @@ def _residual(buf, bp, end, bs, dst, coefs, order, shift, window):
     if (part << po) != bs or part < order:
         return -1
     width = 8 if order <= 8 else 16 if order <= 16 else 32
-    window[: width - order] = 0
-    for j in range(order):
-        window[width - 1 - j] = coefs[j]
+    if not fixed:
+        window[: width - order] = 0
+        for j in range(order):
+            window[width - 1 - j] = coefs[j]
     i = order
     for p in range(1 << po):
         count = part - (order if p == 0 else 0)
@@ -195,8 +273,12 @@ def _residual(buf, bp, end, bs, dst, coefs, order, shift, window):
             if bp + nb * count > end:
                 return -1
             for j in range(i, i + count):
-                dst[j] = _signed(buf, bp, nb) + _predicted(dst, j, coefs, order, shift)
+                dst[j] = _signed(buf, bp, nb)
+                if not fixed:
+                    dst[j] += _predicted(dst, j, coefs, order, shift)
                 bp += nb
+        elif fixed:
+            bp = _rice(buf, bp, end, k, dst, i, count)
         elif width == 8:
             bp = _rice_restored_8(buf, bp, end, k, dst, i, count, coefs, order, shift, window)
         elif width == 16:
@@ -206,6 +288,8 @@ def _residual(buf, bp, end, bs, dst, coefs, order, shift, window):
         if bp < 0:
             return -1
         i += count
+    if fixed:
+        _fixed_restored(dst, bs, order)
     return bp
 
 
@@ -263,7 +347,7 @@ def _subframe(buf, bp, end, bs, bps, dst, coefs):
             for j in range(order):
                 coefs[j] = _signed(buf, bp, precision)
                 bp += precision
-        bp = _residual(buf, bp, end, bs, dst, coefs[:32], order, shift, coefs[32:])
+        bp = _residual(buf, bp, end, bs, dst, coefs[:32], order, shift, coefs[32:], kind < 32)
         if bp < 0:
             return -1
     else:
