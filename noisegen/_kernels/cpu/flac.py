@@ -468,15 +468,11 @@ def decode_frames(buf, size, rate, bps, max_block, total, start, out):
         q = (bp + 7) >> 3
         if q + 2 > size or _crc16(buf, p, q) != (np.int64(buf[q]) << 8 | buf[q + 1]):
             return FAILED
-        _decorrelate(scratch, bs, assignment)
-        if not _fits(scratch, bs, bps):
+        if not _decorrelated(scratch, bs, assignment, bps):
             return FAILED
         a, b = max(start, pos), min(stop, pos + bs)
         for c in range(channels):
-            row = scratch[c]
-            dst = out[c]
-            for i in range(a, b):
-                dst[i - start] = row[i - pos] * scale
+            _scaled(scratch[c, a - pos:b - pos], out[c, a - start:b - start], scale)
         pos += bs
         frame += 1
         p = q + 2
@@ -484,29 +480,42 @@ def decode_frames(buf, size, rate, bps, max_block, total, start, out):
 
 
 @kernel
-def _fits(s, bs, bps):
-    """Every sample of the frame within ``bps`` bits, as libFLAC checks before it hands a frame
-    over (a damaged frame with good CRCs can decode to samples beyond full scale)."""
-    lo, hi = np.int64(0), np.int64(0)
-    for c in range(s.shape[0]):
-        for i in range(bs):
-            lo = min(lo, s[c, i])
-            hi = max(hi, s[c, i])
-    return lo >= -(np.int64(1) << (bps - 1)) and hi < np.int64(1) << (bps - 1)
+def _scaled(row, dst, scale):
+    """``dst[:] = row * scale`` (exact: every sample fits the output's mantissa).
+
+    A loop of its own over two views, indexed from 0: indexed by ``i - start`` in the frame
+    loop, Numba could not rule out a negative index, and LLVM did not vectorise it."""
+    for i in range(dst.shape[0]):
+        dst[i] = row[i] * scale
 
 
 @kernel
-def _decorrelate(s, bs, assignment):
-    """Left/side (8), side/right (9) and mid/side (10) stereo back to left and right, in place."""
+def _decorrelated(s, bs, assignment, bps):
+    """Left/side (8), side/right (9) and mid/side (10) stereo back to left and right, in place,
+    and whether every sample of the frame fits ``bps`` bits, as libFLAC checks before it hands a
+    frame over (a damaged frame with good CRCs can decode to samples beyond full scale); one pass
+    for both (they were two, and the frame's third was the conversion)."""
+    lo, hi = np.int64(0), np.int64(0)
     if assignment == 8:
         for i in range(bs):
-            s[1, i] = s[0, i] - s[1, i]
+            left, right = s[0, i], s[0, i] - s[1, i]
+            s[1, i] = right
+            lo, hi = min(lo, left, right), max(hi, left, right)
     elif assignment == 9:
         for i in range(bs):
-            s[0, i] += s[1, i]
+            left, right = s[0, i] + s[1, i], s[1, i]
+            s[0, i] = left
+            lo, hi = min(lo, left, right), max(hi, left, right)
     elif assignment == 10:
         for i in range(bs):
             mid = (s[0, i] << 1) | (s[1, i] & 1)
             side = s[1, i]
-            s[0, i] = (mid + side) >> 1
-            s[1, i] = (mid - side) >> 1
+            left, right = (mid + side) >> 1, (mid - side) >> 1
+            s[0, i], s[1, i] = left, right
+            lo, hi = min(lo, left, right), max(hi, left, right)
+    else:
+        for c in range(s.shape[0]):
+            row = s[c]
+            for i in range(bs):
+                lo, hi = min(lo, row[i]), max(hi, row[i])
+    return lo >= -(np.int64(1) << (bps - 1)) and hi < np.int64(1) << (bps - 1)
