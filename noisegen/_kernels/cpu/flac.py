@@ -154,13 +154,35 @@ def _rice_value(buf, end, k, w, cnt, ptr):
 @kernel
 def _rice(buf, bp, end, k, dst, i0, count):
     """Decode ``count`` Rice-coded residuals with parameter ``k`` from bit ``bp`` into
-    ``dst[i0:]``; the bit after them, or -1."""
+    ``dst[i0:]``; the bit after them, or -1.
+
+    Two codes a refill when both fit its 56 bits (as short codes do): the second code's quotient
+    is counted while the first's value is formed, and the refill's chain is paid once a pair."""
     w, cnt, ptr = _reader(buf, bp)
-    for i in range(i0, i0 + count):
-        v, w, cnt, ptr = _rice_value(buf, end, k, w, cnt, ptr)
-        if v < 0:
-            return -1
-        dst[i] = (v >> 1) ^ -(v & 1)
+    i, stop, k1 = i0, i0 + count, k + 1
+    while i < stop:
+        w |= load_be64(buf, ptr) >> np.uint64(cnt)
+        ptr += (63 - cnt) >> 3
+        cnt |= 56
+        q = leading_zeros(w)
+        first = w << np.uint64(q & 63)  # the first code from its stop bit (& 63: w is 0 at the data's end)
+        second = first << np.uint64(k1)
+        q2 = leading_zeros(second)
+        n = q + q2 + 2 * k1
+        if n <= 56 and i + 1 < stop:  # both codes among the 56 bits (k <= 26: both values < 2**32)
+            v = ((np.int64(q) - 1) << k) + np.int64(first >> np.uint64(63 - k))
+            v2 = ((np.int64(q2) - 1) << k) + np.int64((second << np.uint64(q2)) >> np.uint64(63 - k))
+            w = second << np.uint64(q2 + k1)
+            cnt -= n
+            dst[i] = (v >> 1) ^ -(v & 1)
+            dst[i + 1] = (v2 >> 1) ^ -(v2 & 1)
+            i += 2
+        else:
+            v, w, cnt, ptr = _rice_value(buf, end, k, w, cnt, ptr)
+            if v < 0:
+                return -1
+            dst[i] = (v >> 1) ^ -(v & 1)
+            i += 1
     bp = ptr * 8 - cnt
     return bp if bp <= end else -1
 
