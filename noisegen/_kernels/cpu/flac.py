@@ -187,54 +187,10 @@ def _rice(buf, bp, end, k, dst, i0, count):
     return bp if bp <= end else -1
 
 
-def _rice_restorer(width):
-    """The kernel that decodes ``count`` Rice-coded residuals with parameter ``k`` from bit ``bp``,
-    adds each to its prediction as it is decoded, into ``dst[i0:]``, and returns the bit after
-    them, or -1; for LPC predictors of up to ``width`` (8, 16 or 32) coefficients.
-
-    Decoding and prediction in one loop let the CPU run the bit reader's chain beside the
-    predictor's. From sample ``width`` on, the terms of the samples three or more back are a dot
-    product of that fixed width (a constant here, so LLVM unrolls it) with ``window`` (the
-    coefficients reversed, zeros first); the three newest samples stay in registers (a load of
-    a sample just stored would wait for the store).
-    """
-
-    @kernel
-    def rice_restored(buf, bp, end, k, dst, i0, count, coefs, order, shift, window):
-        c0, c1, c2 = window[width - 1], window[width - 2], window[width - 3]
-        last = dst[i0 - 1] if i0 >= 1 else np.int64(0)
-        last1 = dst[i0 - 2] if i0 >= 2 else np.int64(0)
-        last2 = dst[i0 - 3] if i0 >= 3 else np.int64(0)
-        w, cnt, ptr = _reader(buf, bp)
-        for i in range(i0, i0 + count):
-            v, w, cnt, ptr = _rice_value(buf, end, k, w, cnt, ptr)
-            if v < 0:
-                return -1
-            residual = (v >> 1) ^ -(v & 1)
-            if i >= width:
-                acc = np.int64(0)
-                for m in range(width - 3):
-                    acc += window[m] * dst[i - width + m]
-                sample = residual + ((acc + c2 * last2 + c1 * last1 + c0 * last) >> shift)
-            else:
-                sample = residual + _predicted(dst, i, coefs, order, shift)
-            dst[i] = sample
-            last2, last1, last = last1, last, sample
-        bp = ptr * 8 - cnt
-        return bp if bp <= end else -1
-
-    return rice_restored
-
-
-_rice_restored_8, _rice_restored_16, _rice_restored_32 = (_rice_restorer(w) for w in (8, 16, 32))
-
-
 @kernel
 def _fixed_restored(dst, n, order):
-    """Residuals ``dst[order:n]`` plus the FIXED prediction of ``order``, in place.
-
-    After the whole residual is decoded, not beside it as LPC's: each order's recurrence takes
-    a few adds and shifts (no multiply), and the residual's loop runs without a predictor."""
+    """Residuals ``dst[order:n]`` plus the FIXED prediction of ``order``, in place: each order's
+    recurrence in adds and shifts (the LPC loop took eight multiplies a sample for them)."""
     if order == 1:
         a = dst[0]
         for i in range(1, n):
@@ -260,10 +216,43 @@ def _fixed_restored(dst, n, order):
             a, b, c, d = x, a, b, c
 
 
+def _lpc_restorer(width):
+    """The kernel adding the LPC prediction of ``order`` <= ``width`` (8, 16 or 32) coefficients
+    to the residuals ``dst[order:n]``, in place, after the whole residual is decoded.
+
+    From sample ``width`` on, the terms of the samples three or more back are a dot product of
+    that fixed width (a constant here, so LLVM unrolls it) with ``window`` (the coefficients
+    reversed, zeros first); the three newest samples stay in registers (a load of a sample just
+    stored would wait for the store). Run beside the Rice decoder in one loop, as it was, the two
+    took no less time than one after the other: the predictor's 64-bit multiplies bound both.
+    """
+
+    @kernel
+    def restored(dst, n, coefs, order, shift, window):
+        for i in range(order, min(width, n)):
+            dst[i] += _predicted(dst, i, coefs, order, shift)
+        if n <= width:
+            return
+        c0, c1, c2 = window[width - 1], window[width - 2], window[width - 3]
+        last, last1, last2 = dst[width - 1], dst[width - 2], dst[width - 3]
+        for i in range(width, n):
+            acc = np.int64(0)
+            for m in range(width - 3):
+                acc += window[m] * dst[i - width + m]
+            x = dst[i] + ((acc + c2 * last2 + c1 * last1 + c0 * last) >> shift)
+            dst[i] = x
+            last2, last1, last = last1, last, x
+
+    return restored
+
+
+_lpc_restored_8, _lpc_restored_16, _lpc_restored_32 = (_lpc_restorer(w) for w in (8, 16, 32))
+
+
 @kernel
-def _residual(buf, bp, end, bs, dst, coefs, order, shift, window, fixed):
-    """The residual of a FIXED or LPC subframe, added to the prediction from ``coefs[:order]`` and
-    ``shift`` (``dst[:order]`` holds the warm-up samples); the bit after it, or -1."""
+def _residual(buf, bp, end, bs, dst, order):
+    """The residual of a FIXED or LPC subframe of ``order`` into ``dst[order:bs]``; the bit after
+    it, or -1."""
     if bp + 6 > end:
         return -1
     method = _bits(buf, bp, 2)
@@ -276,11 +265,6 @@ def _residual(buf, bp, end, bs, dst, coefs, order, shift, window, fixed):
     part = bs >> po
     if (part << po) != bs or part < order:
         return -1
-    width = 8 if order <= 8 else 16 if order <= 16 else 32
-    if not fixed:
-        window[: width - order] = 0
-        for j in range(order):
-            window[width - 1 - j] = coefs[j]
     i = order
     for p in range(1 << po):
         count = part - (order if p == 0 else 0)
@@ -297,23 +281,32 @@ def _residual(buf, bp, end, bs, dst, coefs, order, shift, window, fixed):
                 return -1
             for j in range(i, i + count):
                 dst[j] = _signed(buf, bp, nb)
-                if not fixed:
-                    dst[j] += _predicted(dst, j, coefs, order, shift)
                 bp += nb
-        elif fixed:
-            bp = _rice(buf, bp, end, k, dst, i, count)
-        elif width == 8:
-            bp = _rice_restored_8(buf, bp, end, k, dst, i, count, coefs, order, shift, window)
-        elif width == 16:
-            bp = _rice_restored_16(buf, bp, end, k, dst, i, count, coefs, order, shift, window)
         else:
-            bp = _rice_restored_32(buf, bp, end, k, dst, i, count, coefs, order, shift, window)
-        if bp < 0:
-            return -1
+            bp = _rice(buf, bp, end, k, dst, i, count)
+            if bp < 0:
+                return -1
         i += count
+    return bp
+
+
+@kernel
+def _restored(dst, bs, coefs, order, shift, window, fixed):
+    """The residuals ``dst[order:bs]`` plus the FIXED (``fixed``) or LPC prediction of ``order``
+    (``coefs[:order]`` and ``shift`` for LPC), in place; ``window`` is scratch for the LPC loop."""
     if fixed:
         _fixed_restored(dst, bs, order)
-    return bp
+        return
+    width = 8 if order <= 8 else 16 if order <= 16 else 32
+    window[: width - order] = 0
+    for j in range(order):
+        window[width - 1 - j] = coefs[j]
+    if width == 8:
+        _lpc_restored_8(dst, bs, coefs, order, shift, window)
+    elif width == 16:
+        _lpc_restored_16(dst, bs, coefs, order, shift, window)
+    else:
+        _lpc_restored_32(dst, bs, coefs, order, shift, window)
 
 
 @kernel
@@ -370,9 +363,10 @@ def _subframe(buf, bp, end, bs, bps, dst, coefs):
             for j in range(order):
                 coefs[j] = _signed(buf, bp, precision)
                 bp += precision
-        bp = _residual(buf, bp, end, bs, dst, coefs[:32], order, shift, coefs[32:], kind < 32)
+        bp = _residual(buf, bp, end, bs, dst, order)
         if bp < 0:
             return -1
+        _restored(dst, bs, coefs[:32], order, shift, coefs[32:], kind < 32)
     else:
         return -1
     if wasted:
@@ -478,7 +472,7 @@ def decode_frames(buf, size, rate, bps, max_block, total, start, out):
     channels = out.shape[0]
     stop = start + out.shape[1]
     scratch = np.empty((channels, max_block), np.int64)
-    coefs = np.empty(64, np.int64)  # 32 coefficients, then :func:`_residual`'s window
+    coefs = np.empty(64, np.int64)  # 32 coefficients, then :func:`_restored`'s window
     scale = out.dtype.type(1.0 / (1 << (bps - 1)))
     end = size * 8
     strategy = buf[1] & 1
