@@ -246,7 +246,7 @@ def _lpc_restorer(width):
     return restored
 
 
-_lpc_restored_8, _lpc_restored_16, _lpc_restored_32 = (_lpc_restorer(w) for w in (8, 16, 32))
+_lpc_restored_8, _lpc_restored_12, _lpc_restored_16, _lpc_restored_32 = (_lpc_restorer(w) for w in (8, 12, 16, 32))
 
 
 @kernel
@@ -297,12 +297,14 @@ def _restored(dst, bs, coefs, order, shift, window, fixed):
     if fixed:
         _fixed_restored(dst, bs, order)
         return
-    width = 8 if order <= 8 else 16 if order <= 16 else 32
+    width = 8 if order <= 8 else 12 if order <= 12 else 16 if order <= 16 else 32
     window[: width - order] = 0
     for j in range(order):
         window[width - 1 - j] = coefs[j]
     if width == 8:
         _lpc_restored_8(dst, bs, coefs, order, shift, window)
+    elif width == 12:
+        _lpc_restored_12(dst, bs, coefs, order, shift, window)
     elif width == 16:
         _lpc_restored_16(dst, bs, coefs, order, shift, window)
     else:
