@@ -1,15 +1,21 @@
-"""Bit-reader primitives as LLVM intrinsics: a big-endian 64-bit load and a leading-zero count.
+"""Bit-reader primitives: a big-endian 64-bit load and a leading-zero count as LLVM intrinsics,
+and the FLAC decoder's readers of a field at any bit position built on them.
 
-Numba has neither as a public function; written as byte loads and shifts,
-the FLAC decoder's bit reader ran at half of libFLAC's speed (LLVM does not
-merge the eight loads into one, nor a shift ladder into ``lzcnt``).
+Numba has neither intrinsic as a public function; written as byte loads and
+shifts, the FLAC decoder's bit reader ran at half of libFLAC's speed (LLVM does
+not merge the eight loads into one, nor a shift ladder into ``lzcnt``).
+The readers peek at ``buf``, which must hold 8 bytes past any position read
+(the FLAC caller pads its data with zeros).
 """
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
+
+from ..._core.jit import kernel
 
 _I64 = ir.IntType(64)
 
@@ -42,3 +48,39 @@ def leading_zeros(typingctx, w):
         return builder.call(ctlz, [args[0], ir.Constant(ir.IntType(1), 0)])
 
     return types.int64(w), codegen
+
+
+@kernel
+def _peek(buf, bp):
+    """The 64 bits of ``buf`` from bit ``bp`` (MSB first; at least 57 of them valid)."""
+    return load_be64(buf, bp >> 3) << np.uint64(bp & 7)
+
+
+@kernel
+def _bits(buf, bp, n):
+    """The unsigned ``n``-bit number (1 <= n <= 57) at bit ``bp``."""
+    return np.int64(_peek(buf, bp) >> np.uint64(64 - n))
+
+
+@kernel
+def _signed(buf, bp, n):
+    """The two's-complement ``n``-bit number (0 <= n <= 33) at bit ``bp``."""
+    if n == 0:
+        return np.int64(0)
+    v = _bits(buf, bp, n)
+    if v >= np.int64(1) << (n - 1):
+        v -= np.int64(1) << n
+    return v
+
+
+@kernel
+def _zeros(buf, bp, end):
+    """Zero bits at ``bp`` before the next one bit, or -1 when none comes before bit ``end``."""
+    at = bp
+    while at < end:
+        w = _peek(buf, at)
+        if w != 0:
+            one = at + leading_zeros(w)
+            return one - bp if one < end else -1
+        at += 56
+    return -1
