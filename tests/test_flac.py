@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -436,11 +438,9 @@ def test_streams_using_every_part_of_the_format_read_as_written(tmp_path, seed):
             np.testing.assert_array_equal(got, expected.astype(dtype), err_msg=f"seed {seed} trial {trial}")
 
 
-@pytest.mark.parametrize("bps", [8, 16, 24])
-def test_every_predictor_order_reads_as_written(tmp_path, bps):
-    # A frame for each FIXED order (0-4) and each LPC order (1-32), so every specialised loop of
-    # the decoder runs: the FIXED recurrences, each LPC window width, a whole-subframe partition
-    # and short ones, escaped partitions, under each stereo assignment (side channels: bps + 1).
+def _every_order_stream(bps):
+    """``(FLAC bytes, samples)``: a frame for each FIXED order (0-4) and each LPC order (1-32), a
+    whole-subframe partition and random ones, under each stereo assignment in turn."""
     rng = np.random.default_rng(bps)
     bs = 1152
     predictors = [("fixed", order) for order in range(5)] + [("lpc", order) for order in range(1, 33)]
@@ -451,7 +451,14 @@ def test_every_predictor_order_reads_as_written(tmp_path, bps):
         coded = coded_channels(x[:, number * bs:(number + 1) * bs], assignment)
         subs = [_predictor(rng, y, kind, order, 0, partition_order=po) for y, po in zip(coded, (0, None))]
         frames.append(frame_bytes(coded, bps, 44100, assignment, subs, number))
-    data = stream_bytes(frames, rate=44100, channels=2, bps=bps, total=x.shape[1], min_block=bs, max_block=bs)
+    return stream_bytes(frames, rate=44100, channels=2, bps=bps, total=x.shape[1], min_block=bs, max_block=bs), x
+
+
+@pytest.mark.parametrize("bps", [8, 16, 24])
+def test_every_predictor_order_reads_as_written(tmp_path, bps):
+    # Every specialised loop of the decoder runs: the FIXED recurrences, each LPC window width,
+    # escaped partitions, side channels (bps + 1).
+    data, x = _every_order_stream(bps)
     path = tmp_path / "orders.flac"
     path.write_bytes(data)
     expected = (x / 2.0 ** (bps - 1)).T
@@ -459,6 +466,39 @@ def test_every_predictor_order_reads_as_written(tmp_path, bps):
     np.testing.assert_array_equal(ref, expected)
     for dtype in (np.float32, np.float64):
         np.testing.assert_array_equal(_ours(path, dtype), expected.astype(dtype))
+
+
+_BOUNDS_CHILD = """
+import sys
+import numpy as np
+import soundfile as sf
+from noisegen.audio.flac import FlacFile
+for path in sys.argv[1:]:
+    ref, _ = sf.read(path, dtype="float32", always_2d=True)
+    n = len(ref)
+    with FlacFile.open(path) as f:
+        for start, count in ((0, n), (n // 3, n), (n // 2 - 1, n // 2), (1, 1), (1000, 1100)):  # start <= count
+            got = f.read(start, count, np.float32)
+            assert got is not None and np.array_equal(got, ref[start:start + count]), (path, start, count)
+print("ok")
+"""
+
+
+def test_reads_stay_in_bounds_when_numba_checks_them(tmp_path, cli_env):
+    # The kernels run without bounds checks; here Numba checks every index (a fresh cache: the
+    # cached code has no checks). A segment from past a frame's start once sliced the output
+    # from its end and read beyond the frame's samples, with the right samples in the end.
+    paths = []
+    for bps in (16, 24):
+        paths.append(tmp_path / f"orders{bps}.flac")
+        paths[-1].write_bytes(_every_order_stream(bps)[0])
+    x = np.clip(np.random.default_rng(5).standard_normal((9000, 3)) * 0.2, -1, 0.99)
+    paths.append(tmp_path / "three.flac")
+    _write(paths[-1], x, "PCM_S8", 1.0)
+    env = {**cli_env, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    run = subprocess.run([sys.executable, "-c", _BOUNDS_CHILD, *map(str, paths)], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
 
 
 def test_what_libflac_refuses_is_left_to_libsndfile(tmp_path):

@@ -247,8 +247,9 @@ def decode_frames(buf, size, rate, bps, max_block, total, start, out):
         if not _decorrelated(scratch, bs, assignment, bps):
             return FAILED
         a, b = max(start, pos), min(stop, pos + bs)
-        for c in range(channels):
-            _scaled(scratch[c, a - pos:b - pos], out[c, a - start:b - start], scale)
+        if a < b:  # a frame before start: out[c, a - start:b - start] would count b - start from the end
+            for c in range(channels):
+                _scaled(scratch[c, a - pos:b - pos], out[c, a - start:b - start], scale)
         pos += bs
         frame += 1
         p = q + 2
