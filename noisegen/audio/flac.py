@@ -14,7 +14,12 @@ starting with ``fLaC`` (an ID3 tag first, Ogg FLAC), a depth other than 8,
 16 or 24 bits, an unknown length, a segment starting beyond its own length
 (libsndfile seeks instead of decoding from the start), and every frame
 whose header or CRC does not check out, so a damaged file reads exactly as
-libsndfile reads it. A STREAMINFO that claims more samples than the file's
+libsndfile reads it. libsndfile refuses a whole file cut short (an
+interrupted copy or download: its last frame fails, with no frame header
+after it); :meth:`FlacFile.read` then keeps the frames before that last one
+(:attr:`FlacFile.salvaged`), which the readers give, with a warning, when
+libsndfile refuses the file, as a cut-short WAV file reads;
+:attr:`FlacFile.shortfall` says how many frames STREAMINFO promised beyond. A STREAMINFO that claims more samples than the file's
 bytes can hold (every frame at its smallest and fullest) is an error, raised
 before anything is allocated for them.
 """
@@ -26,7 +31,7 @@ import struct
 
 import numpy as np
 
-from .._kernels.cpu.flac import FAILED, PADDING, decode_frames
+from .._kernels.cpu.flac import FAILED, PADDING, decode_frames, next_frame
 from .claims import check_claimed_length
 from .native import NativeFile
 
@@ -56,7 +61,9 @@ class FlacFile(NativeFile):
     """
 
     MAGIC = b"fLaC"
-    shortfall = 0  # a cut-short FLAC file fails its last frame's CRC and goes to libsndfile
+    shortfall = 0  # frames STREAMINFO promises past a cut-short file's last whole frame (set by read)
+    shortfall_unit = "frames"
+    salvaged = None  # a cut-short file's frames before its last: (frames, channels), set by read
 
     def __init__(self, fh, size, layout):
         super().__init__(fh)
@@ -80,8 +87,20 @@ class FlacFile(NativeFile):
             return None
         out = np.empty((self.channels, n), dtype)
         buf, size = self._frame_bytes(start + n)
-        got = decode_frames(buf, size, self.samplerate, self.bps, self.max_block, self.frames, start, out)
-        return None if got == FAILED else out.T
+        reached = np.zeros(2, np.int64)
+        got = decode_frames(buf, size, self.samplerate, self.bps, self.max_block, self.frames, start, out, reached)
+        if got != FAILED:
+            return out.T
+        good, at = int(reached[0]), int(reached[1])
+        if good > start and size == self._size - self._first and not self._later_frame(buf, size, at):
+            # cut short (or damaged) in its last frame: kept for when libsndfile refuses the file
+            self.salvaged, self.shortfall = out[:, :good - start].T, self.frames - good
+        return None
+
+    def _later_frame(self, buf, size, at) -> bool:
+        """Whether a frame header of this stream follows byte ``at`` (where a frame failed)."""
+        strategy = int(buf[1] & 1)
+        return next_frame(buf, at, size, self.samplerate, self.bps, self.channels, strategy) != FAILED
 
     def _frame_bytes(self, stop: int):
         """``(buffer, size)``: the file's bytes from the first frame, enough of them to hold frame

@@ -25,6 +25,7 @@ from .._core.validation import check_audio, check_bool, check_float_dtype, check
 from .files import AUDIO_EXTENSIONS, audio_files, file_kind, read_error as _read_error
 from .claims import check_claimed_length
 from .flac import FlacFile, is_flac_name
+from .native import salvaged, warn_truncated
 from .formats import check_frames, check_subtype, check_writable, format_of
 from .wav import WavFile, data_shortfall, is_wav_name, pcm16_wav
 from .._core.errors import NoisegenWarning, ParameterError
@@ -93,14 +94,6 @@ def _wav_shortfall(path) -> int:
 
 def _warn_if_truncated(path) -> None:
     warn_truncated(path, _wav_shortfall(path), stacklevel=4)
-
-
-def warn_truncated(path, missing: int, stacklevel: int = 3) -> None:
-    """Say that ``path`` was cut short, when its header promises ``missing`` > 0 more bytes than it holds."""
-    if missing:
-        warnings.warn(f"{os.fspath(path)!r} is truncated: its header promises {missing} more bytes of audio "
-                      "than the file holds; reading the samples that are there", NoisegenWarning,
-                      stacklevel=stacklevel)
 
 
 def _open_native(path):
@@ -194,14 +187,14 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
         data = None if native is None else read_native(native, 0, native.frames, dtype)
         if data is not None:
             file_rate = native.samplerate
-            warn_truncated(path, native.shortfall)
+            warn_truncated(path, native.shortfall, unit=native.shortfall_unit)
         else:
             with sf.SoundFile(os.fsencode(path)) as f:  # (bytes: soundfile cannot encode a non-UTF-8 name)
                 check_claimed_length(path, f.frames, f.channels, os.path.getsize(path))
                 data, file_rate = f.read(f.frames, dtype=np.dtype(dtype).name, always_2d=True), f.samplerate
             _warn_if_truncated(path)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        raise _read_error(path, exc) from None
+        data, file_rate = salvaged(native, path, exc), native.samplerate
     y = data.T  # (channels, frames)
     if mono or y.shape[0] == 1:
         y = mix_down(y)

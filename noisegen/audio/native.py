@@ -11,8 +11,12 @@ from __future__ import annotations
 import io
 import os
 import struct
+import warnings
 
-__all__ = ["NativeFile"]
+from .._core.errors import NoisegenWarning
+from .files import read_error
+
+__all__ = ["NativeFile", "warn_truncated", "salvaged"]
 
 
 class NativeFile:
@@ -20,6 +24,7 @@ class NativeFile:
     ``_layout(fh, size)`` (a tuple, or None to leave the file) and ``__init__(fh, size, layout)``."""
 
     MAGIC = b""  # the first four bytes of every file the reader may take
+    shortfall_unit = "bytes of audio"  # what ``shortfall`` (set by each reader) counts
 
     @classmethod
     def open(cls, path):
@@ -60,3 +65,20 @@ class NativeFile:
 
     def __exit__(self, *exc):
         self._fh.close()
+
+
+def warn_truncated(path, missing: int, stacklevel: int = 3, unit: str = "bytes of audio") -> None:
+    """Say that ``path`` was cut short, when its header promises ``missing`` > 0 more ``unit`` than it holds."""
+    if missing:
+        warnings.warn(f"{os.fspath(path)!r} is truncated: its header promises {missing} more {unit} "
+                      "than the file holds; reading the samples that are there", NoisegenWarning,
+                      stacklevel=stacklevel)
+
+
+def salvaged(native, path, exc):
+    """What ``native`` kept of a file libsndfile refused with ``exc`` (a FLAC file cut short: the
+    frames before its last, with a warning), or else the read error for ``exc``."""
+    if getattr(native, "salvaged", None) is None:
+        raise read_error(path, exc) from None
+    warn_truncated(path, native.shortfall, stacklevel=4, unit=native.shortfall_unit)
+    return native.salvaged

@@ -17,8 +17,9 @@ from .._core.units import seconds_to_samples
 from .._core.validation import check_rates
 from ..effects.resample import resample
 from .claims import check_claimed_length
-from .io import (_open_native, _read_error, _soundfile, _warn_if_truncated, check_regular, mix_down,
-                 native_from_bytes, read_native, warn_truncated)
+from .io import _open_native, _soundfile, _warn_if_truncated, check_regular, mix_down, native_from_bytes, read_native
+from .files import read_error as _read_error
+from .native import salvaged, warn_truncated
 
 __all__ = ["segment_span", "read_segment", "decode", "decoded_span", "resampled_length"]
 
@@ -96,7 +97,7 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
                 return None
             data = native.read(start, n, np.float32)
         if data is not None:  # else frames the FLAC reader leaves to libsndfile
-            warn_truncated(path, native.shortfall)
+            warn_truncated(path, native.shortfall, unit=native.shortfall_unit)
             return _to_stream(data, rate, sample_rate, mono)
     sf = _soundfile()
     try:
@@ -109,7 +110,7 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
                 f.seek(start)
             data = f.read(n, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        raise _read_error(path, exc) from None
+        data, rate = salvaged(native, path, exc), native.samplerate
     _warn_if_truncated(path)
     return _to_stream(data, rate, sample_rate, mono)
 
@@ -126,6 +127,7 @@ def decode(data: bytes, *, sample_rate: int, mono: bool = True, name: str = "aud
     if native is not None:  # a plain WAV member (noisegen writes 16-bit ones) or a FLAC one
         frames = read_native(native, 0, native.frames, np.float32)
         if frames is not None:
+            warn_truncated(name, native.shortfall, unit=native.shortfall_unit)
             return _to_stream(frames, native.samplerate, sample_rate, mono)
     sf = _soundfile()
     try:
@@ -134,7 +136,9 @@ def decode(data: bytes, *, sample_rate: int, mono: bool = True, name: str = "aud
             check_claimed_length(name, f.frames, f.channels, len(data))
             frames = f.read(f.frames, dtype="float32", always_2d=True)  # a count: GSM 6.10 does not seek
     except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as exc:
-        raise NoisegenError(f"cannot decode {name}: {getattr(exc, 'error_string', None) or exc}") from None
+        if getattr(native, "salvaged", None) is None:
+            raise NoisegenError(f"cannot decode {name}: {getattr(exc, 'error_string', None) or exc}") from None
+        frames, rate = salvaged(native, name, exc), native.samplerate  # a FLAC member cut short
     return _to_stream(frames, rate, sample_rate, mono)
 
 

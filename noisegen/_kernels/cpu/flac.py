@@ -163,7 +163,8 @@ def _header(buf, p, size, rate, bps, channels, strategy, number):
     """``(block size, channel assignment, byte after the header)`` of the frame header at byte ``p``,
     or ``(FAILED, 0, 0)``: a header that is damaged or disagrees with STREAMINFO, ``strategy``
     (the blocking-strategy bit of the first frame) or ``number`` (the frame's index, or its first
-    sample's with variable block sizes; what libFLAC does with a gap depends on its version)."""
+    sample's with variable block sizes; what libFLAC does with a gap depends on its version; a
+    negative ``number``: any)."""
     if p + 6 > size:
         return FAILED, 0, 0
     if buf[p] != 0xFF or buf[p + 1] & 0xFE != 0xF8 or (buf[p + 1] & 1) != strategy:
@@ -184,7 +185,7 @@ def _header(buf, p, size, rate, bps, channels, strategy, number):
         if buf[q + k] & 0xC0 != 0x80:
             return FAILED, 0, 0
         coded = coded << 6 | (buf[q + k] & 0x3F)
-    if coded != number:
+    if number >= 0 and coded != number:
         return FAILED, 0, 0
     q += max(extra, 1)
     bs = BLOCK_SIZES[bs_code]
@@ -211,13 +212,14 @@ def _header(buf, p, size, rate, bps, channels, strategy, number):
 
 
 @kernel
-def decode_frames(buf, size, rate, bps, max_block, total, start, out):
+def decode_frames(buf, size, rate, bps, max_block, total, start, out, reached):
     """Decode the frames of ``buf[:size]`` (a stream's bytes from its first frame on, padded with
     :data:`PADDING` zero bytes) and write samples ``start .. start + out.shape[1]`` of the ``total`` in the stream,
     scaled to ``[-1, 1)``, into ``out`` (channels, n) of float32 or float64.
 
     ``rate``, ``bps`` (<= 24), ``max_block`` and ``total`` come from STREAMINFO. Returns the
-    samples decoded (>= ``start + out.shape[1]``), or :data:`FAILED`.
+    samples decoded (>= ``start + out.shape[1]``), or :data:`FAILED`; then ``reached`` (int64, 2)
+    holds the samples of the good frames before the one that failed and that frame's first byte.
     """
     channels = out.shape[0]
     stop = start + out.shape[1]
@@ -229,7 +231,9 @@ def decode_frames(buf, size, rate, bps, max_block, total, start, out):
     p = 0
     pos = 0
     frame = 0
+    reached[0], reached[1] = 0, 0
     while pos < stop:
+        reached[0], reached[1] = pos, p
         bs, assignment, q = _header(buf, p, size, rate, bps, channels, strategy, pos if strategy else frame)
         if bs < 0 or bs > max_block or pos + bs > total:
             return FAILED
@@ -254,6 +258,17 @@ def decode_frames(buf, size, rate, bps, max_block, total, start, out):
         frame += 1
         p = q + 2
     return pos
+
+
+@kernel
+def next_frame(buf, p, size, rate, bps, channels, strategy):
+    """The first byte after ``p`` where a frame header of this stream (any number) checks out, or
+    :data:`FAILED`: none, so a frame that failed at ``p`` was the stream's last (cut short)."""
+    for k in range(p + 1, size - 1):
+        if buf[k] == 0xFF and buf[k + 1] & 0xFE == 0xF8:
+            if _header(buf, k, size, rate, bps, channels, strategy, -1)[0] > 0:
+                return k
+    return FAILED
 
 
 @kernel
