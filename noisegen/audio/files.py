@@ -69,12 +69,14 @@ def scan_audio_files(folder) -> tuple[list[str], list[tuple[str, str]]]:
 def audio_files(folder) -> list[str]:
     """The regular audio files under ``folder``, recursively, sorted (:func:`scan_audio_files`'s paths).
 
-    Warns (NoisegenWarning) once per folder that could not be read: its files are left out.
+    Warns (NoisegenWarning) once per name left out: a folder that could not be read (its files
+    with it), and an audio name that is not a regular file (a FIFO, a dangling symlink: never opened),
+    as ``noisegen augment`` and :class:`~noisegen.AugmentStream` name them.
     """
     found, odd = scan_audio_files(folder)
     for path, why in odd:
-        if why.startswith("a folder"):
-            warnings.warn(f"{path!r} is {why}: the audio files in it are left out", NoisegenWarning, stacklevel=2)
+        left = "the audio files in it are left out" if why.startswith("a folder") else "left out"
+        warnings.warn(f"{path!r} is {why}: {left}", NoisegenWarning, stacklevel=2)
     return found
 
 
