@@ -189,6 +189,17 @@ def _write_corpus(folder: str) -> dict:
     return dirs
 
 
+def _cut_flac(dirs: dict):
+    """A copy of a speech FLAC file cut short (beside the folders: the stream does not see it), loaded."""
+    name = next(f for f in sorted(os.listdir(dirs["speech"])) if f.endswith(".flac"))
+    with open(os.path.join(dirs["speech"], name), "rb") as fh:
+        data = fh.read()
+    cut = os.path.join(os.path.dirname(dirs["speech"]), "cut.flac")
+    with open(cut, "wb") as fh:
+        fh.write(data[: len(data) - 100])
+    return load(cut, sample_rate=SR)
+
+
 def _every_transform(dirs: dict) -> list:
     """Every exported transform with its defaults and ``p=1`` (data from ``dirs`` where it needs some)."""
     needs = {AddBackgroundNoise: dict(noise=dirs["noise"]), AddShortNoises: dict(sounds=dirs["noise"]),
@@ -208,6 +219,7 @@ def _files(dirs: dict):
             yield f"load ({np.dtype(dtype).name}, mono={mono})", lambda d=dtype, m=mono: [
                 load(os.path.join(dirs["speech"], f), sample_rate=SR, mono=m, dtype=d)
                 for f in sorted(os.listdir(dirs["speech"]))]
+    yield "load a FLAC file cut short (its whole frames)", lambda: _cut_flac(dirs)
     yield "resample common rates to 16 kHz (filter designs)", lambda: [
         fx.resample(_signal(None, np.float32, rate // 10), orig_sample_rate=rate, target_sample_rate=SR)
         for rate in COMMON_RATES]
