@@ -194,7 +194,7 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
                 data, file_rate = f.read(f.frames, dtype=np.dtype(dtype).name, always_2d=True), f.samplerate
             _warn_if_truncated(path)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        data, file_rate = salvaged(native, path, exc), native.samplerate
+        data, file_rate = salvaged(native, path, _read_error(path, exc)), native.samplerate
     y = data.T  # (channels, frames)
     if mono or y.shape[0] == 1:
         y = mix_down(y)

@@ -14,7 +14,6 @@ import struct
 import warnings
 
 from .._core.errors import NoisegenWarning
-from .files import read_error
 
 __all__ = ["NativeFile", "warn_truncated", "salvaged"]
 
@@ -75,10 +74,10 @@ def warn_truncated(path, missing: int, stacklevel: int = 3, unit: str = "bytes o
                       stacklevel=stacklevel)
 
 
-def salvaged(native, path, exc):
-    """What ``native`` kept of a file libsndfile refused with ``exc`` (a FLAC file cut short: the
-    frames before its last, with a warning), or else the read error for ``exc``."""
+def salvaged(native, path, error: Exception):
+    """What ``native`` (or None) kept of a file libsndfile refused (a FLAC file cut short: the
+    frames before its last), with a warning naming ``path``; else ``error`` is raised."""
     if getattr(native, "salvaged", None) is None:
-        raise read_error(path, exc) from None
+        raise error from None
     warn_truncated(path, native.shortfall, stacklevel=4, unit=native.shortfall_unit)
     return native.salvaged

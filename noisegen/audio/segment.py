@@ -110,7 +110,7 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
                 f.seek(start)
             data = f.read(n, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        data, rate = salvaged(native, path, exc), native.samplerate
+        data, rate = salvaged(native, path, _read_error(path, exc)), native.samplerate
     _warn_if_truncated(path)
     return _to_stream(data, rate, sample_rate, mono)
 
@@ -136,9 +136,8 @@ def decode(data: bytes, *, sample_rate: int, mono: bool = True, name: str = "aud
             check_claimed_length(name, f.frames, f.channels, len(data))
             frames = f.read(f.frames, dtype="float32", always_2d=True)  # a count: GSM 6.10 does not seek
     except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as exc:
-        if getattr(native, "salvaged", None) is None:
-            raise NoisegenError(f"cannot decode {name}: {getattr(exc, 'error_string', None) or exc}") from None
-        frames, rate = salvaged(native, name, exc), native.samplerate  # a FLAC member cut short
+        error = NoisegenError(f"cannot decode {name}: {getattr(exc, 'error_string', None) or exc}")
+        frames, rate = salvaged(native, name, error), native.samplerate  # (a FLAC member cut short)
     return _to_stream(frames, rate, sample_rate, mono)
 
 
