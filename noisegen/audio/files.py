@@ -42,7 +42,7 @@ def scan_audio_files(folder) -> tuple[list[str], list[tuple[str, str]]]:
         Regular audio files, joined onto ``folder``, sorted.
     odd : list of (str, str)
         Audio names that are not regular files (FIFO, socket, device,
-        dangling symlink), never opened, and folders that could not be
+        dangling symlink, symlink loop), never opened, and folders that could not be
         listed (``folder`` itself included), with the reason; sorted.
     """
     root = check_path(folder, "folder")
@@ -57,7 +57,7 @@ def scan_audio_files(folder) -> tuple[list[str], list[tuple[str, str]]]:
             try:
                 mode = os.stat(path).st_mode
             except OSError as exc:
-                odd.append((path, "a dangling symlink" if os.path.islink(path) else (exc.strerror or str(exc))))
+                odd.append((path, _unreachable(path, exc)))
                 continue
             if stat.S_ISREG(mode):
                 found.append(path)
@@ -78,6 +78,13 @@ def audio_files(folder) -> list[str]:
         left = "the audio files in it are left out" if why.startswith("a folder") else "left out"
         warnings.warn(f"{path!r} is {why}: {left}", NoisegenWarning, stacklevel=2)
     return found
+
+
+def _unreachable(path, exc: OSError) -> str:
+    """Why ``os.stat`` of an audio name failed, in words: a symlink loop, a dangling symlink, or the OS's reason."""
+    if exc.errno == errno.ELOOP:
+        return "a symlink loop"
+    return "a dangling symlink" if os.path.islink(path) else (exc.strerror or str(exc))
 
 
 def file_kind(mode: int) -> str:
