@@ -110,6 +110,27 @@ def test_spectra_are_shared_across_lengths_and_give_the_same_bits(dtype):
         assert np.max(np.abs(out - ref)) <= tol * np.max(np.abs(ref)), n
 
 
+def test_a_convolver_made_again_for_the_same_samples_reuses_their_spectra():
+    """Spectra were named by the convolver object: one made again for the same RIR (after the
+    convolver cache dropped it, as a job over many rates and rooms does) transformed the RIR again
+    and left the old spectra in the cache, dead. They are named by the prepared samples now."""
+    rng = np.random.default_rng(8)
+    rir = rng.standard_normal(2000) * np.exp(-np.arange(2000) / 400.0)
+    y = rng.standard_normal(9000)
+    spectra.SPECTRA.clear()
+    first = RirConvolver(rir).convolve(y)
+    kept = len(spectra.SPECTRA._items)
+    assert kept >= 1
+    for again in (RirConvolver(rir.copy()), RirConvolver(rir.astype(np.float32).astype(np.float64) * 0 + rir)):
+        np.testing.assert_array_equal(again.convolve(y), first)
+        assert len(spectra.SPECTRA._items) == kept  # no new transform of the RIR
+    other = rir.copy()
+    other[1000] += 1e-3
+    for different in (RirConvolver(other), RirConvolver(rir, normalize="peak"), RirConvolver(rir, normalize=None)):
+        different.convolve(y)
+    assert len(spectra.SPECTRA._items) == kept + 3  # other samples, other spectra
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_input_is_refused_from_the_output(dtype, bad):

@@ -36,6 +36,7 @@ output advanced by ``delay``.
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 from collections import OrderedDict
 
@@ -169,7 +170,10 @@ class RirConvolver:
         exp = math.frexp(float(np.max(np.abs(self.rir))))[1]
         self._exp = exp if abs(exp) > 64 else 0  # within 2**±64 float32 holds the RIR as it is
         self._unit = np.ldexp(self.rir, -self._exp) if self._exp else self.rir
-        self._token = object()  # names this RIR's spectra in SPECTRA (shared by fresh() twins)
+        # Names this RIR's spectra in SPECTRA by content: fresh() twins, and a convolver made again for
+        # the same samples (one dropped from _CACHE, as a job over many rates and RIRs does), share them.
+        self._token = ("rir", hashlib.blake2b(self._unit.tobytes(), digest_size=16).digest(), self._unit.shape,
+                       self._unit.dtype.str)
         self._tail = None
 
     def fresh(self):
