@@ -110,3 +110,33 @@ def test_draw_then_apply_equals_a_call(cls, dtype, shape):
         params = t.draw_params(y, sample_rate=SR, rng=seed)
         np.testing.assert_array_equal(t.apply_params(y, params, sample_rate=SR), t(y, sample_rate=SR, rng=seed))
         assert t.last_params == params
+
+
+def _one_point_ranges(cls):
+    """``(min name, max name, value)`` of each ``min_*``/``max_*`` pair whose defaults span a point
+    where the pair may meet: zero when the range holds it, else its lower default."""
+    params = inspect.signature(cls.__init__).parameters
+    for name, p in params.items():
+        if name.startswith("min_") and "max_" + name[4:] in params:
+            lo, hi = p.default, params["max_" + name[4:]].default
+            if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and not isinstance(lo, bool):
+                yield name, "max_" + name[4:], 0.0 if lo <= 0.0 <= hi else float(lo)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_a_one_point_range_with_a_negative_zero_is_one_value(cls):
+    """AddShortNoises drew ``uniform(0.0, -0.0)`` for ``min_snr_db=0, max_snr_db=-0.0``, which numpy
+    refuses ("high - low < 0") though the range is one point; every range of every transform is
+    tried here with ``(0.0, -0.0)`` and ``(-0.0, 0.0)``."""
+    args = [] if FIRST.get(cls.__name__) is None else [_first_argument(cls)]
+    kwargs = {"k": 1} if cls.__name__ == "SomeOf" else {}
+    y = np.random.default_rng(0).standard_normal(SR * 3).astype(np.float32)
+    pairs = list(_one_point_ranges(cls))
+    for lo_name, hi_name, value in pairs:
+        if value != 0.0:
+            continue
+        for lo, hi in ((0.0, -0.0), (-0.0, 0.0)):
+            t = cls(*args, **kwargs, **{lo_name: lo, hi_name: hi}, p=1.0)
+            for seed in range(3):
+                out = t(y, sample_rate=SR, rng=seed)
+                assert np.all(np.isfinite(out)), (lo_name, lo, hi)

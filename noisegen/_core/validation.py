@@ -242,7 +242,7 @@ def check_real(
         hi = "inf" if high is None else f"{high:g}"
         interval = ("[" if low_inclusive else "(") + f"{lo}, {hi}" + ("]" if high_inclusive else ")")
         raise ParameterError(f"{name} must be in {interval}, got {_number(value)}")
-    return value
+    return value + 0.0  # -0.0 as 0.0: numpy's uniform(0.0, -0.0) raises, though the range is one point
 
 
 def _number(value: float) -> str:
