@@ -8,7 +8,7 @@ code that expects ``ValueError`` keeps working.
 
 from __future__ import annotations
 
-__all__ = ["NoisegenError", "ParameterError", "BackendError", "NoisegenWarning"]
+__all__ = ["NoisegenError", "ParameterError", "ParameterIndexError", "BackendError", "NoisegenWarning"]
 
 
 class NoisegenError(Exception):
@@ -17,6 +17,11 @@ class NoisegenError(Exception):
 
 class ParameterError(NoisegenError, ValueError):
     """An argument has a bad value; the message names the argument and the value."""
+
+
+class ParameterIndexError(ParameterError, IndexError):
+    """An index out of range: a :class:`ParameterError` that is also an :class:`IndexError`, so
+    Python's sequence protocol (``for x in seq``, ``list(seq)``, ``except IndexError``) ends there."""
 
 
 class BackendError(NoisegenError, RuntimeError):

@@ -16,7 +16,7 @@ import reprlib
 
 import numpy as np
 
-from .errors import ParameterError
+from .errors import ParameterError, ParameterIndexError
 
 __all__ = [
     "check_audio",
@@ -24,6 +24,7 @@ __all__ = [
     "check_real",
     "check_real_array",
     "check_int",
+    "check_index",
     "check_choice",
     "check_float_dtype",
     "check_probability",
@@ -264,6 +265,19 @@ def check_int(value, name: str, *, low: int | None = None, high: int | None = No
         hi = "inf" if high is None else str(high)
         raise ParameterError(f"{name} must be an integer in [{lo}, {hi}], got {value}")
     return value
+
+
+def check_index(index, name: str, length: int) -> int:
+    """A sequence index in ``[-length, length)`` (negative counts from the end), as one in ``[0, length)``.
+
+    Not an integer: :class:`ParameterError`. Out of range:
+    :class:`~noisegen._core.errors.ParameterIndexError`, which is also an
+    :class:`IndexError`, so iteration through ``__getitem__`` stops there.
+    """
+    index = check_int(index, name)
+    if not -length <= index < length:
+        raise ParameterIndexError(f"{name} must be an integer in [{-length}, {length - 1}], got {index}")
+    return index % length
 
 
 def check_choice(value, name: str, choices):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._core.validation import check_audio, check_int, check_real, check_sample_rate
+from .._core.validation import check_audio, check_index, check_int, check_real, check_sample_rate
 from .._core.errors import NoisegenWarning, ParameterError
 from . import reader
 from .files import AUDIO_EXTENSIONS, audio_files
@@ -293,15 +293,35 @@ class NoiseBank:
         return list(self.paths)
 
     def __getitem__(self, index):
-        """File ``index`` as a read-only float32 view into :attr:`audio` (no copy)."""
+        """File ``index`` as a read-only float32 view into :attr:`audio` (no copy).
+
+        Negative indices count from the end; one out of range is a
+        :class:`ParameterError` that is also an :class:`IndexError`. A slice
+        gives a list of such views.
+        """
         self._check_loaded()
-        index = check_int(index, "index", low=-len(self), high=len(self) - 1) % len(self)
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        index = check_index(index, "index", len(self))
         start = int(self.starts[index])
         view = self.audio[start:start + int(self.lengths[index])]
         if isinstance(view, np.ndarray) and view.flags.writeable:
             view = view.view()
             view.flags.writeable = False
         return view
+
+    def __iter__(self):
+        """The files in bank order, each as ``bank[i]`` gives it (a loaded bank only: see :meth:`at`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> bank = NoiseBank.from_arrays([np.ones(3), np.zeros(2) + 0.5], sample_rate=8000)
+        >>> [y.tolist() for y in bank]
+        [[1.0, 1.0, 1.0], [0.5, 0.5]]
+        """
+        self._check_loaded()
+        return (self[i] for i in range(len(self)))
 
     @property
     def duration_s(self):
