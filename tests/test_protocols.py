@@ -74,3 +74,42 @@ def test_a_bank_loaded_per_rate_iterates_only_once_loaded(data_dir):
     with pytest.raises(ParameterError, match=r"bank.at\(sample_rate\)"):
         iter(bank)
     assert len(list(bank.at(SR))) == 3
+
+
+STREAMS = {
+    "chunks": {},
+    "whole_items": {"chunk_s": None},
+    "with_target": {"target": "clean"},
+    "stereo": {"mono": False},
+}
+
+
+@pytest.mark.parametrize("case", list(STREAMS))
+def test_chunks_and_batches_compare_by_value(case):
+    import copy
+    import pickle
+
+    from noisegen import AugmentStream
+
+    rows = np.random.default_rng(0).standard_normal((2, 2500)).astype(np.float32) * 0.1
+    items = [rows, rows[:, :1200], rows[:, ::-1]]  # (channels, samples); a negative stride too
+    kwargs = {"sample_rate": 1000, "chunk_s": 1.0, "rng": 5, "mono": True, **STREAMS[case]}
+    pipe = T.Compose([T.Gain(p=1.0), T.AddColoredNoise(p=0.5)])
+    stream = AugmentStream(items, pipe, **kwargs)
+    first, again = list(stream), list(AugmentStream(items, pipe, **kwargs))
+    assert len(first) >= 3 and first == again  # dataclass equality compared arrays as a tuple: ValueError
+    for c in first:
+        assert c == copy.deepcopy(c) == pickle.loads(pickle.dumps(c))
+        changed = copy.deepcopy(c)
+        changed.samples[..., 0] += 1.0
+        assert changed != c and c != copy.copy(c).__class__(**{**vars(c), "samples": c.samples.astype(np.float64)})
+        with pytest.raises(TypeError):
+            hash(c)
+    assert all((a == b) == (i == j) for i, a in enumerate(first) for j, b in enumerate(first))
+    assert first[0] != "chunk" and first[0] != None  # noqa: E711 - other types compare unequal, no error
+    batches = list(AugmentStream(items, pipe, **kwargs).batches(2))
+    assert batches == list(AugmentStream(items, pipe, **kwargs).batches(2))
+    for b in batches:
+        assert b == copy.deepcopy(b) == pickle.loads(pickle.dumps(b))
+        assert b != copy.copy(b).__class__(**{**vars(b), "lengths": b.lengths + 1})
+    assert batches[0] != batches[1]

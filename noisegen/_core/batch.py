@@ -7,14 +7,38 @@ package (``cuda/``, below it) can build one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 __all__ = ["Batch"]
 
 
-@dataclass
+def same_value(a, b) -> bool:
+    """``a == b`` for the fields of :class:`Batch` and ``Chunk``: NumPy arrays equal in dtype, shape
+    and every element, dicts, lists and tuples item by item, device arrays only when they are the
+    same object (comparing them would copy them to the host), as are other array types (a torch
+    tensor), anything else by ``==``."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype
+                and a.shape == b.shape and bool(np.array_equal(a, b)))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    if any(hasattr(v, "__cuda_array_interface__") or hasattr(v, "__array__") for v in (a, b)):
+        return a is b
+    return bool(a == b)
+
+
+def fields_equal(self, other) -> bool:
+    """``__eq__`` of a dataclass whose fields hold arrays (the generated one raises on them)."""
+    if other.__class__ is not self.__class__:
+        return NotImplemented
+    return all(same_value(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
+
+
+@dataclass(eq=False)
 class Batch:
     """Augmented items stacked for a training step.
 
@@ -44,6 +68,9 @@ class Batch:
     chunks: list = field(default_factory=list)
     params: dict = field(default_factory=dict)
     target: np.ndarray | None = None
+
+    __eq__ = fields_equal
+    __hash__ = None  # mutable, as a dataclass with eq is
 
     @property
     def metadata(self) -> list:

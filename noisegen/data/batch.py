@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._core.batch import Batch
+from .._core.batch import Batch, fields_equal
 from .._core.errors import ParameterError
 from .._core.validation import check_sequence, show_value
 
 __all__ = ["Chunk", "Batch", "collate", "chunk_starts", "cut_chunk"]
 
 
-@dataclass
+@dataclass(eq=False)
 class Chunk:
     """One fixed-length piece (or a whole utterance) of an augmented item.
 
@@ -53,6 +53,9 @@ class Chunk:
     item: int = 0
     metadata: dict = field(default_factory=dict)
     target: np.ndarray | None = None
+
+    __eq__ = fields_equal  # the dataclass's own compares arrays as a tuple: ValueError
+    __hash__ = None
 
 
 def chunk_starts(n: int, size: int | None, hop: int | None) -> list[int]:
