@@ -113,3 +113,63 @@ def test_chunks_and_batches_compare_by_value(case):
         assert b == copy.deepcopy(b) == pickle.loads(pickle.dumps(b))
         assert b != copy.copy(b).__class__(**{**vars(b), "lengths": b.lengths + 1})
     assert batches[0] != batches[1]
+
+
+def _calls():
+    """``(function, positional args, keyword args)`` of the functional API, every keyword a number."""
+    import noisegen as n
+
+    rng = np.random.default_rng(0)
+    y = (rng.standard_normal(2000) * 0.1).astype(np.float32)
+    rir = (rng.standard_normal(400) * np.exp(-np.arange(400) / 50)).astype(np.float32)
+    return [
+        (n.mix_at_snr, (y, y[::-1].copy()), dict(snr_db=5.0, noise_offset=7, sample_rate=SR)),
+        (n.add_background_noises, (y, [y]), dict(snr_db=[5.0], sample_rate=SR)),  # snr_db: one per noise
+        (n.add_short_noises, (y, [y[:300]]), dict(sample_rate=SR, min_snr_db=1.0, max_snr_db=3.0,
+                                                   min_time_between_s=0.05, max_time_between_s=0.1,
+                                                   min_fade_s=0.001, max_fade_s=0.002, rng=3)),
+        (n.gain, (y,), dict(gain_db=-3.0)),
+        (n.clip, (y,), dict(threshold=0.5)),
+        (n.clip, (y,), dict(percentile=10)),
+        (n.bitcrush, (y,), dict(bit_depth=6)),
+        (n.time_mask, (y,), dict(start_s=0.01, duration_s=0.05, sample_rate=SR, fade_s=0.001)),
+        (n.lowpass, (y,), dict(cutoff_hz=2000, sample_rate=SR, order=4)),
+        (n.bandpass, (y,), dict(low_hz=500, high_hz=2000, sample_rate=SR, order=2)),
+        (n.peaking_eq, (y,), dict(center_hz=1000, gain_db=6, q=2, sample_rate=SR)),
+        (n.high_shelf, (y,), dict(cutoff_hz=3000, gain_db=6, sample_rate=SR)),
+        (n.early_rir, (rir,), dict(sample_rate=SR, early_s=0.01)),
+        (n.resample, (y,), dict(orig_sample_rate=SR, target_sample_rate=11025)),
+        (n.codec, (y,), dict(sample_rate=SR, format="mulaw")),
+        (n.packet_loss, (y,), dict(sample_rate=SR, loss_rate=0.3, frame_ms=10.0, mean_burst_frames=2.0,
+                                   fade_ms=1.0, rng=2)),
+        (n.speed, (y,), dict(factor=1.1, sample_rate=SR)),
+        (n.time_stretch, (y,), dict(rate=0.9, sample_rate=SR)),
+        (n.pitch_shift, (y,), dict(sample_rate=SR, n_steps=2, bins_per_octave=24)),
+        (n.white_noise, (100,), dict(rng=3, n_channels=2)),
+        (n.colored_noise, (100,), dict(beta=1.0, rng=3, n_channels=2, sample_rate=SR)),
+        (n.tone, (), dict(freq_hz=440.0, sample_rate=SR, duration_s=0.01, amplitude=0.5, phase=0.1)),
+        (n.hum, (), dict(sample_rate=SR, n_samples=100, mains_hz=60)),
+        (n.simulate_rir, (), dict(sample_rate=SR, room_dim_m=(5, 4, 3), source_m=(1, 1, 1.5), mic_m=(3, 2, 1.5),
+                                  rt60_s=0.3, max_order=3, rng=1)),
+    ]
+
+
+def test_numeric_arguments_take_numpy_scalars_and_refuse_bools_strings_and_lists():
+    """Every numeric keyword of the functional API: a NumPy scalar of the same value gives the same
+    output; True, the value as a string or in a list is a ParameterError naming the argument (also
+    an argument the call does not use, such as mix_at_snr's sample_rate with reference="rms")."""
+    checked = 0
+    for f, args, kwargs in _calls():
+        ref = f(*args, **kwargs)
+        for key, value in kwargs.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            same = [np.float64(value)] + ([np.int64(value), np.int32(value)] if isinstance(value, int) else [])
+            for v in same if key != "rng" else same[1:]:
+                np.testing.assert_array_equal(f(*args, **{**kwargs, key: v}), ref, err_msg=f"{f.__name__} {key}={v!r}")
+            for v in (True, str(value), [value]):
+                with pytest.raises(ParameterError, match=key):
+                    f(*args, **{**kwargs, key: v})
+                    pytest.fail(f"{f.__name__}({key}={v!r}) was accepted")
+                checked += 1
+    assert checked > 150

@@ -126,12 +126,13 @@ def _crop_power(n2, offset, n, name="noise"):
 
 
 def _check_reference(reference, sample_rate):
+    """The checked ``reference`` and ``sample_rate`` (needed with "active"; checked whenever given)."""
     check_choice(reference, "reference", ("rms", "active"))
-    if reference == "active":
-        if sample_rate is None:
-            raise ParameterError("sample_rate is required with reference='active' (it sets the 20 ms frames)")
-        return check_sample_rate(sample_rate)
-    return None
+    if sample_rate is not None:
+        sample_rate = check_sample_rate(sample_rate)
+    if reference == "active" and sample_rate is None:
+        raise ParameterError("sample_rate is required with reference='active' (it sets the 20 ms frames)")
+    return sample_rate
 
 
 def _warn(message):
@@ -191,6 +192,8 @@ def mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample_rate
     >>> round(float(10 * np.log10(np.mean(speech**2) / np.mean((out - speech)**2))), 6)
     10.0
     """
+    if sample_rate is not None:  # used by reference="active" only, but never taken unchecked
+        sample_rate = check_sample_rate(sample_rate)
     if _plain(y, noise, snr_db, noise_offset, reference, backend):
         return _mix_plain(y, noise, noise_offset % noise.shape[0], snr_db)
     if resolve_backend(backend, y, noise, supports_cuda=True) == "cuda":
