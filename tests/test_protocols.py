@@ -173,3 +173,105 @@ def test_numeric_arguments_take_numpy_scalars_and_refuse_bools_strings_and_lists
                     pytest.fail(f"{f.__name__}({key}={v!r}) was accepted")
                 checked += 1
     assert checked > 150
+
+
+def _transforms(d):
+    """Every transform class, with parameters away from their defaults (p < 1 so some calls skip)."""
+    return {
+        "AddBackgroundNoise": T.AddBackgroundNoise(d / "noise", min_snr_db=1, max_snr_db=9, reference="active",
+                                                   noise_transform=T.Gain(p=1.0), p=0.9),
+        "AddBackgroundNoise_bank": T.AddBackgroundNoise(NoiseBank(d / "noise", sample_rate=SR, min_duration_s=3.5),
+                                                        noise_level="absolute", p=0.9),
+        "AddBackgroundNoise_paths": T.AddBackgroundNoise([d / "noise" / "typing_excerpt.wav", str(d / "rir")], p=0.9),
+        "AddColoredNoise": T.AddColoredNoise(min_beta=-1, max_beta=1.5, min_snr_db=2, max_snr_db=5, min_freq_hz=50,
+                                             p=0.9),
+        "AddShortNoises": T.AddShortNoises(d / "noise", min_snr_db=1, max_snr_db=5, min_time_between_s=0.05,
+                                           max_time_between_s=0.1, min_fade_s=0.01, max_fade_s=0.02, p=0.9),
+        "ApplyImpulseResponse": T.ApplyImpulseResponse(d / "rir", keep_tail=True, trim_db=40.0, p=0.9),
+        "ApplyImpulseResponse_simulated": T.ApplyImpulseResponse("simulated", p=0.9),
+        "RoomSimulator": T.RoomSimulator(min_rt60_s=0.3, max_rt60_s=0.4, min_distance_m=1.0, max_distance_m=2.0,
+                                         p=0.9),
+        "TimeStretch": T.TimeStretch(min_rate=0.9, max_rate=1.1, p=0.9),
+        "PitchShift": T.PitchShift(min_semitones=-2, max_semitones=2, p=0.9),
+        "SpeedPerturb": T.SpeedPerturb(factors=(0.95, 1.05), p=0.9),
+        "Gain": T.Gain(min_gain_db=-3, max_gain_db=2, p=0.9),
+        "LowPassFilter": T.LowPassFilter(min_cutoff_hz=1000, max_cutoff_hz=3000, order=2, p=0.9),
+        "HighPassFilter": T.HighPassFilter(min_cutoff_hz=100, max_cutoff_hz=300, order=6, p=0.9),
+        "BandPassFilter": T.BandPassFilter(min_center_hz=500, max_center_hz=1000, min_bandwidth_fraction=0.7,
+                                           max_bandwidth_fraction=1.2, order=2, p=0.9),
+        "BandStopFilter": T.BandStopFilter(min_center_hz=500, max_center_hz=1000, order=6, p=0.9),
+        "PeakingEQ": T.PeakingEQ(min_center_hz=300, max_center_hz=900, min_gain_db=-3, max_gain_db=3, min_q=1,
+                                 max_q=2, p=0.9),
+        "Clip": T.Clip(min_percentile=5, max_percentile=10, p=0.9),
+        "TimeMask": T.TimeMask(min_fraction=0.1, max_fraction=0.3, fade_s=0.01, p=0.9),
+        "Codec": T.Codec(formats=("mulaw", "gsm"), min_bitrate_kbps=16, max_bitrate_kbps=32, p=0.9),
+        "PacketLoss": T.PacketLoss(min_loss_rate=0.1, max_loss_rate=0.3, frame_ms=10.0, concealment="repeat",
+                                   mean_burst_frames=2.0, fade_ms=1.0, p=0.9),
+        "Shift": T.Shift(min_shift=-100, max_shift=200, shift_unit="samples", rollover=False, fade_s=0.0, p=0.9),
+        "PolarityInversion": T.PolarityInversion(p=0.7),
+        "Normalize": T.Normalize(mode="rms", min_target_db=-20, max_target_db=-10, p=0.9),
+        "Resample": T.Resample(min_sample_rate=4000, max_sample_rate=6000, p=0.9),
+        "BitCrush": T.BitCrush(min_bit_depth=4, max_bit_depth=8, p=0.9),
+        "LowShelf": T.LowShelf(min_cutoff_hz=100, max_cutoff_hz=200, min_gain_db=-5, max_gain_db=5, p=0.9),
+        "HighShelf": T.HighShelf(min_cutoff_hz=2000, max_cutoff_hz=3000, min_gain_db=-5, max_gain_db=5, p=0.9),
+        "Compose": T.Compose([T.Gain(p=1.0), T.TimeMask(p=0.5)], shuffle=True, p=0.9),
+        "OneOf": T.OneOf([T.Gain(p=1.0), T.Compose([T.Clip(p=1.0)])], weights=[1, 3], p=0.9),
+        "SomeOf": T.SomeOf([T.Gain(p=1.0), T.Clip(p=1.0), T.TimeMask(p=1.0)], k=(1, None), p=0.9),
+    }
+
+
+#: Transforms holding in-memory arrays: no dict (a ParameterError), but a short repr and a pickle.
+def _array_transforms():
+    noise = [np.hanning(3000) * np.sin(np.arange(3000)), np.ones(200_000) * 0.1]
+    return {
+        "AddBackgroundNoise_arrays": T.AddBackgroundNoise(noise, noise_transform=T.Gain(p=1.0), p=0.9),
+        "AddShortNoises_arrays": T.AddShortNoises(noise[:1], min_time_between_s=0.05, max_time_between_s=0.1, p=0.9),
+        "ApplyImpulseResponse_arrays": T.ApplyImpulseResponse(noise, rir_sample_rate=16000, p=0.9),
+        "nested_arrays": T.Compose([T.Gain(p=0.5), T.OneOf([T.AddBackgroundNoise(noise, p=1.0), T.Clip(p=1.0)])]),
+    }
+
+
+def test_every_transform_class_is_in_the_protocol_grid(data_dir):
+    covered = {name.split("_")[0] for name in _transforms(data_dir)}
+    assert covered == {n for n in T.__all__ if isinstance(getattr(T, n), type)} - {"Transform"}
+
+
+@pytest.mark.parametrize("array_sources", [False, True], ids=["files", "arrays"])
+def test_transforms_survive_pickle_deepcopy_dicts_and_repr(array_sources, data_dir):
+    """A DataLoader worker started with spawn gets a pickled pipeline; a config file gets to_dict():
+    each copy gives the same outputs for the same rng as the original, before and after it ran,
+    and repr never fails or dumps samples (a bank of arrays used to make repr raise)."""
+    import copy
+    import json
+    import pickle
+
+    y = (np.random.default_rng(0).standard_normal((2, 1600)) * 0.1).astype(np.float32)
+    grid = _array_transforms() if array_sources else _transforms(data_dir)
+    for name, t in grid.items():
+        text = repr(t)
+        assert text.startswith(type(t).__name__ + "(") and len(text) < 1500, (name, text)
+        clones = [pickle.loads(pickle.dumps(t)), copy.deepcopy(t)]  # before the first call (nothing loaded)
+        ref = [t(y, sample_rate=SR, rng=seed) for seed in range(3)]
+        clones += [pickle.loads(pickle.dumps(t)), copy.deepcopy(t)]  # loaded, with last_params
+        if array_sources:
+            with pytest.raises(ParameterError, match="cannot be written to a dict"):
+                t.to_dict()
+        else:
+            config = json.loads(json.dumps(t.to_dict()))
+            rebuilt = T.Transform.from_dict(config)
+            assert rebuilt.to_dict() == config and repr(rebuilt) == repr(T.Transform.from_dict(config))
+            clones.append(rebuilt)
+        for clone in clones:
+            for seed in range(3):
+                np.testing.assert_array_equal(clone(y, sample_rate=SR, rng=seed), ref[seed], err_msg=name)
+        assert clones[0].last_params == t.last_params
+
+
+def test_a_bank_that_drops_short_files_per_rate_is_not_written_as_its_folder(data_dir):
+    """Its folder would come back without the filter, so the replay would draw other noises."""
+    lazy = NoiseBank(data_dir / "noise", min_duration_s=3.5)
+    assert len(lazy.at(SR)) < len(lazy)
+    for t in (T.AddBackgroundNoise(lazy, p=1.0), T.AddShortNoises(lazy, p=1.0), T.ApplyImpulseResponse(lazy, p=1.0)):
+        with pytest.raises(ParameterError, match="min_duration_s=3.5 cannot be written"):
+            t.to_dict()
+        assert "3 sources" in repr(t)

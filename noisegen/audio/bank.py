@@ -284,10 +284,14 @@ class NoiseBank:
 
     def config(self):
         """The files, for a transform's ``to_dict`` (a bank loaded per rate: the folder it was given);
-        a bank of arrays cannot be written."""
+        a bank of arrays, or one loaded per rate that drops short files, cannot be written."""
         if self.paths is None:
             raise ParameterError(f"a NoiseBank of arrays ({self.name}) cannot be written to a dict; "
                                  "pass file paths instead")
+        if self.sample_rate is None and self.min_duration_s > 0:  # its files would come back unfiltered
+            raise ParameterError(
+                f"a NoiseBank of {self.name} loaded per sample rate with min_duration_s={self.min_duration_s:g} "
+                "cannot be written to a dict (the files it keeps depend on the rate); give it a sample_rate")
         if self.sample_rate is None and self.folder is not None:
             return self.folder
         return list(self.paths)
@@ -360,9 +364,10 @@ class NoiseBank:
         return np.asarray(y[positions], dtype=np.float32)
 
     def __repr__(self):
+        where = "" if self.folder is None else f"{self.folder!r}: "
         if self.sample_rate is None:
-            return f"NoiseBank({len(self)} sources of {self.name}, loaded per sample rate)"
+            return f"NoiseBank({where}{len(self)} sources of {self.name}, loaded per sample rate)"
         return (
-            f"NoiseBank({len(self)} files, {self.duration_s:.1f} s at {self.sample_rate} Hz, "
+            f"NoiseBank({where}{len(self)} files, {self.duration_s:.1f} s at {self.sample_rate} Hz, "
             f"{len(self.skipped)} skipped)"
         )

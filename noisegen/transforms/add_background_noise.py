@@ -179,12 +179,11 @@ class AddBackgroundNoise(Transform):
             return _add_at_level(y, noise, at, params["absolute_rms_db"])
 
     def _config(self):
-        noise = list(self._source_config) if self._source_config is not None else self._noise_bank.config()
-        transform = None if self.noise_transform is None else self.noise_transform.to_dict()
+        noise = list(self._source_config) if self._source_config is not None else self._noise_bank
         return {"noise": noise, "min_snr_db": self.min_snr_db, "max_snr_db": self.max_snr_db,
                 "noise_level": self.noise_level, "min_absolute_rms_db": self.min_absolute_rms_db,
                 "max_absolute_rms_db": self.max_absolute_rms_db, "reference": self.reference,
-                "noise_transform": transform, "p": self.p}
+                "noise_transform": self.noise_transform, "p": self.p}
 
 
 def _check_transform(transform):

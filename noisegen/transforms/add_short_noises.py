@@ -83,9 +83,8 @@ class AddShortNoises(Transform):
         )
 
     def _config(self):
-        sounds = self._bank.config()
         return {
-            "sounds": sounds, "min_snr_db": self.min_snr_db, "max_snr_db": self.max_snr_db,
+            "sounds": self._bank, "min_snr_db": self.min_snr_db, "max_snr_db": self.max_snr_db,
             "min_time_between_s": self.min_time_between_s, "max_time_between_s": self.max_time_between_s,
             "min_fade_s": self.min_fade_s, "max_fade_s": self.max_fade_s, "p": self.p,
         }

@@ -183,5 +183,5 @@ class ApplyImpulseResponse(Transform):
         return early_target(target, rir, sample_rate, out.shape[-1])
 
     def _config(self):
-        rir = self._room.to_dict() if self._room is not None else self._bank.config()
+        rir = self._room if self._room is not None else self._bank
         return {"rir": rir, "keep_tail": self.keep_tail, "trim_db": self.trim_db, "p": self.p}

@@ -37,6 +37,7 @@ import numpy as np
 from .._core.validation import show_value, check_audio, check_probability, check_sample_rate
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
+from ..audio.bank import NoiseBank
 from .shape import SignalShape
 from .target import check_target_mode, fit_length, keeping_stages
 
@@ -49,7 +50,12 @@ MAX_PIPELINE_DEPTH = 64
 
 
 def _jsonable(value):
-    """Tuples to lists, numpy scalars to Python scalars (recursively)."""
+    """Constructor arguments as JSON values (recursively): tuples to lists, numpy scalars to Python
+    scalars, a transform to its :meth:`~Transform.to_dict`, a bank to its files (:meth:`NoiseBank.config`)."""
+    if isinstance(value, Transform):
+        return value.to_dict()
+    if isinstance(value, NoiseBank):
+        return value.config()  # ParameterError for a bank of arrays
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, dict):
@@ -68,7 +74,8 @@ class Transform:
     :class:`numpy.random.Generator`, return a dict of plain Python values;
     :meth:`draw_params` adds ``name`` and ``applied``),
     :meth:`_apply` (apply the effect for given parameters, deterministically)
-    and :meth:`_config` (the constructor arguments, for :meth:`to_dict`).
+    and :meth:`_config` (the constructor arguments, for :meth:`to_dict` and ``repr``: plain
+    values, child transforms and banks as they are; :meth:`to_dict` makes them JSON).
 
     Parameters
     ----------
@@ -341,7 +348,7 @@ class Transform:
             raise ParameterError(f"bad arguments for {cls.__name__}: {exc}") from None
 
     def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self._config().items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self._config().items())  # a bank: its own short repr
         return f"{type(self).__name__}({args})"
 
 

@@ -135,7 +135,7 @@ class _Composition(Transform):
         return n
 
     def _config(self):
-        return {"transforms": [t.to_dict() for t in self.transforms], "p": self.p}
+        return {"transforms": list(self.transforms), "p": self.p}
 
     def __len__(self):
         return len(self.transforms)
@@ -180,7 +180,7 @@ class Compose(_Composition):
         return list(range(n))
 
     def _config(self):
-        return {"transforms": [t.to_dict() for t in self.transforms], "shuffle": self.shuffle, "p": self.p}
+        return {"transforms": list(self.transforms), "shuffle": self.shuffle, "p": self.p}
 
 
 class OneOf(_Composition):
@@ -232,7 +232,7 @@ class OneOf(_Composition):
         return [int(self._cdf.searchsorted(gen.random(), side="right"))]
 
     def _config(self):
-        return {"transforms": [t.to_dict() for t in self.transforms], "weights": self.weights, "p": self.p}
+        return {"transforms": list(self.transforms), "weights": self.weights, "p": self.p}
 
 
 class SomeOf(_Composition):
@@ -277,4 +277,4 @@ class SomeOf(_Composition):
 
     def _config(self):
         kmin, kmax = self.k
-        return {"transforms": [t.to_dict() for t in self.transforms], "k": kmin if kmin == kmax else [kmin, kmax], "p": self.p}
+        return {"transforms": list(self.transforms), "k": kmin if kmin == kmax else [kmin, kmax], "p": self.p}
