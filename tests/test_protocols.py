@@ -275,3 +275,39 @@ def test_a_bank_that_drops_short_files_per_rate_is_not_written_as_its_folder(dat
         with pytest.raises(ParameterError, match="min_duration_s=3.5 cannot be written"):
             t.to_dict()
         assert "3 sources" in repr(t)
+
+
+SEQUENCE_ARGUMENTS = [  # (class, argument, a valid value, other arguments)
+    (T.SpeedPerturb, "factors", [0.9, 1.1], {}),
+    (T.Codec, "formats", ["mulaw", "gsm"], {}),
+    (T.OneOf, "weights", [1.0, 3.0], {"transforms": [T.Gain(), T.Clip()]}),
+    (T.RoomSimulator, "min_room_dim_m", [3.0, 3.5, 2.5], {}),
+    (T.RoomSimulator, "max_room_dim_m", [9.0, 8.0, 4.0], {}),
+]
+
+
+@pytest.mark.parametrize("cls, name, value, others", SEQUENCE_ARGUMENTS, ids=lambda v: getattr(v, "__name__", None))
+def test_list_arguments_take_tuples_and_arrays_alike(cls, name, value, others):
+    ref = cls(**others, **{name: value}).to_dict()
+    for same in (tuple(value), np.array(value), list(np.array(value))):  # the last: NumPy scalars
+        assert cls(**others, **{name: same}).to_dict() == ref, (name, same)
+    for bad in (value[0], str(value[0]), np.array(value[0]), {value[0]: 1}):
+        with pytest.raises(ParameterError, match=name):
+            cls(**others, **{name: bad})
+            pytest.fail(f"{cls.__name__}({name}={bad!r}) was accepted")
+
+
+def test_sequence_arguments_refuse_scalars_and_0d_arrays_with_a_parameter_error():
+    """A 0-d array has __len__ but no length: these raised TypeError from len() or iter()."""
+    calls = {
+        "arrays": lambda v: NoiseBank.from_arrays(v, sample_rate=SR),
+        "room_dim_m": lambda v: T.RoomSimulator(p=1.0).apply_params(
+            np.ones(800), {"name": "RoomSimulator", "applied": True, "room_dim_m": v, "source_m": [1, 1, 1],
+                           "mic_m": [2, 2, 1], "rt60_s": 0.3, "seed": 0}, sample_rate=SR),
+        **{name: (lambda v, c=cls, n=name, o=others: c(**o, **{n: v})) for cls, name, _, others in SEQUENCE_ARGUMENTS},
+    }
+    for name, call in calls.items():
+        for bad in (np.array(1.0), np.float32(1.0), 3, "x") + ((None,) if name != "weights" else ()):
+            with pytest.raises(ParameterError, match=name):
+                call(bad)
+                pytest.fail(f"{name}={bad!r} was accepted")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._core.validation import check_audio, check_index, check_int, check_real, check_sample_rate
+from .._core.validation import check_audio, check_index, check_int, check_real, check_sample_rate, check_sequence
 from .._core.errors import NoisegenWarning, ParameterError
 from . import reader
 from .files import AUDIO_EXTENSIONS, audio_files
@@ -148,7 +148,8 @@ class NoiseBank:
         >>> len(bank), bank[1].tolist()
         (2, [0.5, 0.5])
         """
-        if isinstance(arrays, (list, tuple)) and not arrays:
+        arrays = check_sequence(arrays, "arrays")
+        if not len(arrays):
             raise ParameterError("arrays must hold at least one noise")
         return cls(list(arrays), sample_rate=sample_rate, source_sample_rate=sample_rate, name="arrays")
 

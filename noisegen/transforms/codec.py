@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._core.validation import show_value, check_choice
+from .._core.validation import check_choice, check_sequence
 from ..effects.codec import BITRATE_RANGES, FORMATS, require_format
 from .._core.errors import ParameterError
 from .base import Transform
@@ -48,13 +48,11 @@ class Codec(Transform):
     def __init__(self, *, formats=("mp3", "opus", "vorbis", "gsm", "mulaw", "alaw", "g721", "ima_adpcm"),
                  min_bitrate_kbps: float = 8.0, max_bitrate_kbps: float = 64.0, p: float = 0.5):
         super().__init__(p=p)
-        if isinstance(formats, str) or not hasattr(formats, "__iter__"):
-            raise ParameterError(f"formats must be a sequence of format names, got {show_value(formats)}")
-        self.formats = tuple(formats)
-        if not self.formats:
+        formats = check_sequence(formats, "formats")  # a list, tuple or 1-D array (one name, a str, refused)
+        if not len(formats):
             raise ParameterError("formats must name at least one format, got an empty sequence")
+        self.formats = tuple(str(check_choice(fmt, "formats", tuple(FORMATS))) for fmt in formats)
         for fmt in self.formats:
-            check_choice(fmt, "formats", tuple(FORMATS))
             require_format(fmt)  # a missing libsndfile format fails at construction
         self.min_bitrate_kbps, self.max_bitrate_kbps = uniform_range(
             min_bitrate_kbps, max_bitrate_kbps, "min_bitrate_kbps", "max_bitrate_kbps", low=6.0, high=500.0

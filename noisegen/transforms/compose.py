@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from .._core.validation import show_value, check_int, check_real, check_sample_rate
+from .._core.validation import show_value, check_int, check_real, check_sample_rate, check_sequence
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
 from .base import Transform
@@ -211,7 +211,8 @@ class OneOf(_Composition):
         if weights is None:
             self.weights = None
         else:
-            if not isinstance(weights, (list, tuple, np.ndarray)) or len(weights) != len(self.transforms):
+            weights = check_sequence(weights, "weights")  # a list, tuple or 1-D array
+            if len(weights) != len(self.transforms):
                 raise ParameterError(
                     f"weights must be a list of {len(self.transforms)} non-negative numbers, got {weights!r}"
                 )

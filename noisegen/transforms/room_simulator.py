@@ -24,7 +24,8 @@ _PLACEMENT_TRIES = 32
 
 def _vec3(value, name, low=None, high=None):
     """Three finite reals (a list of floats), each in ``[low, high]``."""
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 3:
+    if (isinstance(value, (str, bytes, dict)) or getattr(value, "ndim", 1) != 1  # a 0-d array has no len
+            or not hasattr(value, "__len__") or len(value) != 3):
         raise ParameterError(f"{name} must be 3 numbers (x, y, z) in metres, got {show_value(value)}")
     return [check_real(v, f"{name}[{i}]", low=low, high=high) for i, v in enumerate(value)]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._core.validation import check_real
+from .._core.validation import check_real, check_sequence, show_value
 from .._core.errors import ParameterError
 from .base import Transform
 from .params import rate_param
@@ -30,8 +30,9 @@ class SpeedPerturb(Transform):
 
     def __init__(self, *, factors=(0.9, 1.0, 1.1), p: float = 0.5):
         super().__init__(p=p)
-        if not isinstance(factors, (list, tuple)) or not factors:
-            raise ParameterError(f"factors must be a non-empty list of positive numbers, got {factors!r}")
+        factors = check_sequence(factors, "factors")  # a list, tuple or 1-D array (a scalar or str refused)
+        if not len(factors):
+            raise ParameterError(f"factors must be a non-empty list of positive numbers, got {show_value(factors)}")
         self.factors = tuple(
             check_real(f, f"factors[{i}]", low=0.05, high=20.0) for i, f in enumerate(factors)
         )
