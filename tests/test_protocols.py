@@ -311,3 +311,14 @@ def test_sequence_arguments_refuse_scalars_and_0d_arrays_with_a_parameter_error(
             with pytest.raises(ParameterError, match=name):
                 call(bad)
                 pytest.fail(f"{name}={bad!r} was accepted")
+
+
+def test_signal_shapes_are_hashable_values_and_check_their_shape():
+    from noisegen.transforms.shape import SignalShape
+
+    shapes = [SignalShape(s, d) for s in [(0,), (5,), (2, 5), [np.int64(2), 5]] for d in (np.float32, np.float64)]
+    assert len(set(shapes)) == 6 and len({s: 1 for s in shapes}) == 6
+    assert all(a == b and hash(a) == hash(b) for a, b in zip(shapes[4:6], shapes[6:8]))
+    for bad in [5, (1.5,), (True,), (-1,), (1, 2, 3), (), "16000", np.array(3)]:
+        with pytest.raises(ParameterError, match="shape"):
+            SignalShape(bad)

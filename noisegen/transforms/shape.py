@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._core.errors import ParameterError
+from .._core.validation import check_int, check_sequence
 
 __all__ = ["SignalShape"]
 
@@ -42,8 +43,8 @@ class SignalShape:
     """
 
     def __init__(self, shape, dtype=np.float32):
-        shape = tuple(int(s) for s in shape)
-        if len(shape) not in (1, 2) or min(shape) < 0:
+        shape = tuple(check_int(s, f"shape[{i}]", low=0) for i, s in enumerate(check_sequence(shape, "shape")))
+        if len(shape) not in (1, 2):
             raise ParameterError(f"shape must be (n,) or (n_channels, n) with n >= 0, got {shape!r}")
         self.shape = shape
         self.dtype = np.dtype(dtype)
@@ -59,6 +60,9 @@ class SignalShape:
 
     def __eq__(self, other):
         return isinstance(other, SignalShape) and (self.shape, self.dtype) == (other.shape, other.dtype)
+
+    def __hash__(self):  # a value, like the shape tuple it holds (defining __eq__ alone made it unhashable)
+        return hash((self.shape, self.dtype))
 
     def __repr__(self):
         return f"SignalShape({self.shape}, {self.dtype.name})"
