@@ -203,6 +203,10 @@ class Resampler:
         self._ratio = Fraction(self.target_sample_rate, self.orig_sample_rate)
         self.reset()
 
+    def __repr__(self):
+        return (f"Resampler(orig_sample_rate={self.orig_sample_rate}, target_sample_rate={self.target_sample_rate}, "
+                f"samples_in={self._n_in})")
+
     def reset(self):
         """Forget the stream: the next chunk starts a new signal."""
         self._plan = None

@@ -360,6 +360,10 @@ class RirConvolver:
         """Forget the carried tail (start a new stream)."""
         self._tail = None
 
+    def __repr__(self):
+        state = "idle" if self._tail is None else "streaming"
+        return f"RirConvolver({self.rir.shape[0]} channel(s) x {self.length} samples, {state})"
+
 
 _CACHE: "OrderedDict[tuple, tuple]" = OrderedDict()
 _CACHE_SIZE = 16
