@@ -353,3 +353,18 @@ def test_streaming_objects_have_short_reprs_and_resume_after_pickle(data_dir, tm
                 ng.AugmentStream(data_dir / "speech", None, sample_rate=SR), ng.info(data_dir / "rir" / "rir_clap.wav")):
         text = repr(obj)
         assert " at 0x" not in text and len(text) < 300 and "array(" not in text, text
+
+
+@pytest.mark.parametrize("module", ["noisegen", "noisegen.audio", "noisegen.synth", "noisegen.effects",
+                                    "noisegen.transforms", "noisegen.torch", "noisegen.lhotse", "noisegen.hf",
+                                    "noisegen.ray", "noisegen.cuda", "noisegen.batch"])
+def test_public_names_are_listed_once_and_resolve(module):
+    """``noisegen.__all__`` listed AUDIO_EXTENSIONS twice (audio.io's and audio.bank's)."""
+    import importlib
+
+    if module in ("noisegen.torch", "noisegen.lhotse", "noisegen.hf", "noisegen.ray"):
+        pytest.importorskip({"noisegen.hf": "datasets"}.get(module, module.split(".")[1]))
+    mod = importlib.import_module(module)
+    names = list(mod.__all__)
+    assert len(names) == len(set(names)), sorted(n for n in set(names) if names.count(n) > 1)
+    assert all(hasattr(mod, n) for n in names)

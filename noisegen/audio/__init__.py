@@ -10,4 +10,4 @@ from .io import __all__ as _io_all
 from .bank import *  # noqa: F401,F403
 from .bank import __all__ as _bank_all
 
-__all__ = [*_io_all, *_bank_all]
+__all__ = list(dict.fromkeys([*_io_all, *_bank_all]))  # AUDIO_EXTENSIONS is in both: once here
