@@ -368,3 +368,13 @@ def test_public_names_are_listed_once_and_resolve(module):
     names = list(mod.__all__)
     assert len(names) == len(set(names)), sorted(n for n in set(names) if names.count(n) > 1)
     assert all(hasattr(mod, n) for n in names)
+
+
+def test_someof_takes_its_k_range_as_a_list_tuple_or_array():
+    children = [T.Gain(), T.Clip(), T.TimeMask()]
+    for k in ([1, 3], (1, 3), np.array([1, 3]), [np.int64(1), np.int32(3)], (1, None)):
+        assert T.SomeOf(children, k=k).k == (1, 3)
+    assert T.SomeOf(children, k=np.int64(2)).k == (2, 2)
+    for bad in (np.array(1), np.array([1]), [1, 2, 3], np.ones((2, 2), int), "12", True, [True, 2], 1.5):
+        with pytest.raises(ParameterError, match="k"):
+            T.SomeOf(children, k=bad)

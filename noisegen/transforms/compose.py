@@ -261,7 +261,7 @@ class SomeOf(_Composition):
         n = len(self.transforms)
         if isinstance(k, numbers.Integral) and not isinstance(k, bool):
             kmin = kmax = check_int(k, "k", low=0, high=n)
-        elif isinstance(k, (list, tuple)) and len(k) == 2:
+        elif isinstance(k, (list, tuple, np.ndarray)) and np.ndim(k) == 1 and len(k) == 2:
             kmin = check_int(k[0], "k[0]", low=0, high=n)
             kmax = n if k[1] is None else check_int(k[1], "k[1]", low=0, high=n)
             if kmin > kmax:
