@@ -378,3 +378,18 @@ def test_someof_takes_its_k_range_as_a_list_tuple_or_array():
     for bad in (np.array(1), np.array([1]), [1, 2, 3], np.ones((2, 2), int), "12", True, [True, 2], 1.5):
         with pytest.raises(ParameterError, match="k"):
             T.SomeOf(children, k=bad)
+
+
+def test_stream_order_checks_its_epoch(data_dir):
+    """order() took True, 1.5 and "1" as epoch 1 and -1 as 2**64 - 1."""
+    from noisegen import AugmentStream
+
+    stream = AugmentStream(data_dir / "speech", None, sample_rate=SR)
+    assert stream.order(np.int64(1)).tolist() == stream.order(1).tolist()
+    assert sorted(stream.order(2**40).tolist()) == list(range(stream.n_items))
+    for bad in (True, 1.5, "1", -1, None):
+        with pytest.raises(ParameterError, match="epoch"):
+            stream.order(bad)
+    one_pass = AugmentStream(iter([np.ones(10, np.float32)]), None, sample_rate=SR, shuffle=False)
+    with pytest.raises(TypeError, match="one-pass"):
+        one_pass.order(0)

@@ -252,6 +252,9 @@ class AugmentStream:
 
     def order(self, epoch: int) -> np.ndarray:
         """Item indices of ``epoch`` in the order they are visited."""
+        epoch = check_int(epoch, "epoch", low=0)  # int() would take 1.5, "1" and True for epoch 1
+        if self._items is None:
+            raise TypeError("a one-pass iterable source has no order: its items come as it gives them")
         return epoch_order(self._items, self._key, epoch, self.shuffle).items
 
     # -- length ------------------------------------------------------------------
