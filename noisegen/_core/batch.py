@@ -42,6 +42,9 @@ def fields_equal(self, other) -> bool:
 class Batch:
     """Augmented items stacked for a training step.
 
+    Batches compare by value (NumPy arrays by dtype, shape and samples; device arrays by
+    identity); they are not hashable.
+
     Attributes
     ----------
     samples : array [shape=(B, T) or (B, channels, T)], float32

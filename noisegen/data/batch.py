@@ -18,6 +18,8 @@ __all__ = ["Chunk", "Batch", "collate", "chunk_starts", "cut_chunk"]
 class Chunk:
     """One fixed-length piece (or a whole utterance) of an augmented item.
 
+    Chunks compare by value (arrays by dtype, shape and samples); they are not hashable.
+
     Attributes
     ----------
     samples : np.ndarray [shape=(T,) or (channels, T)], float32
