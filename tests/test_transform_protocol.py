@@ -140,3 +140,24 @@ def test_a_one_point_range_with_a_negative_zero_is_one_value(cls):
             for seed in range(3):
                 out = t(y, sample_rate=SR, rng=seed)
                 assert np.all(np.isfinite(out)), (lo_name, lo, hi)
+
+
+@pytest.mark.parametrize("cls", [c for c in CLASSES if c.__name__ not in FIRST], ids=lambda c: c.__name__)
+def test_a_user_class_with_a_built_in_name_does_not_take_over_configs(cls):
+    """A user's ``class Gain(Transform)`` replaced noisegen's Gain in the registry: every later
+    ``from_dict`` and ``--config`` naming "Gain" built the user's class. It is warned about and
+    left out; its own ``from_dict`` still builds it."""
+    from noisegen import NoisegenWarning
+    from noisegen.transforms import base
+
+    with pytest.warns(NoisegenWarning, match=f"has the name of noisegen's {cls.__name__}"):
+        mine = type(cls.__name__, (cls,), {"__module__": "user_code"})
+    assert base._REGISTRY[cls.__name__] is cls
+    config = cls(p=1.0).to_dict()
+    assert type(Transform.from_dict(config)) is cls
+    assert type(mine.from_dict(config)) is mine
+    other = type("UserOwnName" + cls.__name__, (cls,), {"__module__": "user_code"})  # a name of its own: registered
+    try:
+        assert type(Transform.from_dict({**config, "name": other.__name__})) is other
+    finally:
+        base._REGISTRY.pop(other.__name__, None)

@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 import numpy as np
 
 from .._core.validation import show_value, check_audio, check_probability, check_sample_rate
-from .._core.errors import ParameterError
+from .._core.errors import NoisegenWarning, ParameterError
 from .._core.rng import as_generator
 from ..audio.bank import NoiseBank
 from .shape import SignalShape
@@ -47,6 +48,11 @@ _REGISTRY: dict[str, type] = {}
 
 #: Deepest nesting of dicts and lists a pipeline config may have (32 levels of compositions).
 MAX_PIPELINE_DEPTH = 64
+
+
+def _built_in(cls) -> bool:
+    """A transform class defined in the noisegen package."""
+    return cls.__module__ == "noisegen" or cls.__module__.startswith("noisegen.")
 
 
 def _jsonable(value):
@@ -84,9 +90,20 @@ class Transform:
     """
 
     def __init_subclass__(cls, **kwargs):
+        """Register the class under its name for :meth:`from_dict`. A class from outside noisegen
+        that takes a built-in's name is not registered (a config naming it would build the user's
+        class instead of noisegen's, in every later ``from_dict`` and ``--config``): it is warned
+        about, and ``from_dict`` builds it only through ``ThatClass.from_dict``."""
         super().__init_subclass__(**kwargs)
-        if not cls.__name__.startswith("_"):
-            _REGISTRY[cls.__name__] = cls
+        if cls.__name__.startswith("_"):
+            return
+        known = _REGISTRY.get(cls.__name__)
+        if known is not None and _built_in(known) and not _built_in(cls):
+            warnings.warn(f"{cls.__module__}.{cls.__qualname__} has the name of noisegen's {cls.__name__}: "
+                          f"configs naming {cls.__name__!r} still build noisegen's; give it another name to "
+                          "load it from a config", NoisegenWarning, stacklevel=2)
+            return
+        _REGISTRY[cls.__name__] = cls
 
     def __init__(self, *, p: float = 0.5):
         self.p = check_probability(p, "p")
@@ -333,6 +350,8 @@ class Transform:
         config = dict(config)
         name = config.pop("name", None)
         klass = _REGISTRY.get(name) if isinstance(name, str) else None
+        if cls is not Transform and name == cls.__name__:  # (a class not registered under its name, too)
+            klass = cls
         if klass is None:
             known = ", ".join(sorted(_REGISTRY))
             raise ParameterError(f"unknown transform name {name!r}; expected one of {known}")
