@@ -84,3 +84,17 @@ def _zeros(buf, bp, end):
             return one - bp if one < end else -1
         at += 56
     return -1
+
+
+@intrinsic
+def load_le64(typingctx, buf, i):
+    """The 8 bytes ``buf[i:i + 8]`` of a C-contiguous uint8 array as a little-endian uint64 (unchecked)."""
+    if not (isinstance(buf, types.Array) and buf.dtype == types.uint8 and isinstance(i, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        at = builder.gep(array.data, [args[1]])
+        return builder.load(builder.bitcast(at, _I64.as_pointer()), align=1)
+
+    return types.uint64(buf, i), codegen
