@@ -52,9 +52,8 @@ def _bitrev32(x):
 
 
 @kernel
-def _decode_long(x, book, books):
+def _decode_long(x, book, long_off, long_key, long_len, long_entry):
     """``(entry, length)`` of the codeword longer than FAST_BITS at the start of ``x``, or (-1, 0)."""
-    long_off, long_key, long_len, long_entry = books[1], books[2], books[3], books[4]
     lo = np.int64(long_off[book])
     hi = np.int64(long_off[book + 1])
     if lo == hi:
@@ -75,13 +74,14 @@ def _decode_long(x, book, books):
 
 
 @kernel(inline="always")
-def decode_entry(buf, bp, book, books):
-    """``(entry, bp after it)``, or ``(-1, bp)`` when the bits are no codeword of ``book``."""
+def decode_entry(buf, bp, book, fast, books):
+    """``(entry, bp after it)``, or ``(-1, bp)`` when the bits are no codeword of ``book``
+    (``fast``: ``books[0]``, passed on its own so that the hot loops touch no tuple)."""
     x = peek32(buf, bp)
-    v = np.int64(books[0][book, x & _FAST_MASK])
+    v = np.int64(fast[book, x & _FAST_MASK])
     if v >= 0:
         return v >> 6, bp + (v & 63)
-    e, n = _decode_long(x, book, books)
+    e, n = _decode_long(x, book, books[1], books[2], books[3], books[4])
     return e, bp + n
 
 
@@ -90,6 +90,7 @@ def floor1_decode(buf, bp, end, k, fl, books, y):
     """``(used, bp)``: floor ``k``'s posts of one channel into ``y`` (used is False when the floor is
     unused or the packet ended)."""
     partitions, pclass, cdim, csub, cmaster, subbook, mult = fl[0], fl[1], fl[2], fl[3], fl[4], fl[5], fl[6]
+    fast = books[0]
     flag, bp = read_bits(buf, bp, 1)
     if flag == 0 or bp > end:
         return False, bp
@@ -102,7 +103,7 @@ def floor1_decode(buf, bp, end, k, fl, books, y):
         bits = csub[k, c]
         cval = np.int64(0)
         if bits > 0:
-            cval, bp = decode_entry(buf, bp, cmaster[k, c], books)
+            cval, bp = decode_entry(buf, bp, cmaster[k, c], fast, books)
             if cval < 0:
                 return False, bp
         mask = (np.int64(1) << bits) - 1
@@ -110,7 +111,7 @@ def floor1_decode(buf, bp, end, k, fl, books, y):
             book = subbook[k, c, cval & mask]
             cval >>= bits
             if book >= 0:
-                e, bp = decode_entry(buf, bp, book, books)
+                e, bp = decode_entry(buf, bp, book, fast, books)
                 if e < 0:
                     return False, bp
                 y[off + j] = e
@@ -194,34 +195,15 @@ def floor1_apply(k, fl, y, n2, vec):
 
 
 @kernel
-def _add_entries(buf, bp, end, book, books, v, start, stop):
-    """Residue 1 (and 2): codewords of ``book`` whose vectors add to ``v[start:stop]`` in order.
+def _residue0_part(buf, bp, end, book, fast, books, v, row, start, n, ent):
+    """Residue 0: ``n // dim`` codewords, their vectors interleaved into ``v[row, start:start + n]``.
     Returns the bit position, or -1 at the end of the packet."""
-    dim = np.int64(books[5][book])
-    base = books[6][book]
-    vq = books[7]
-    i = start
-    while i < stop:
-        e, bp = decode_entry(buf, bp, book, books)
-        if e < 0 or bp > end:
-            return -1
-        at = base + e * dim
-        n = min(dim, stop - i)
-        for j in range(n):
-            v[i + j] += vq[at + j]
-        i += n
-    return bp
-
-
-@kernel
-def _add_entries0(buf, bp, end, book, books, v, start, n, ent):
-    """Residue 0: ``n // dim`` codewords, their vectors interleaved into ``v[start:start + n]``."""
-    dim = np.int64(books[5][book])
-    base = books[6][book]
-    vq = books[7]
+    dims, vq_off, vq = books[5], books[6], books[7]
+    dim = np.int64(dims[book])
+    base = vq_off[book]
     step = n // dim
     for i in range(step):
-        e, bp = decode_entry(buf, bp, book, books)
+        e, bp = decode_entry(buf, bp, book, fast, books)
         if e < 0 or bp > end:
             return -1
         ent[i] = base + e * dim
@@ -230,7 +212,7 @@ def _add_entries0(buf, bp, end, book, books, v, start, n, ent):
         for j in range(step):
             if o + j >= n:
                 break
-            v[start + o + j] += vq[ent[j] + i]
+            v[row, start + o + j] += vq[ent[j] + i]
         o += step
     return bp
 
@@ -238,9 +220,14 @@ def _add_entries0(buf, bp, end, book, books, v, start, n, ent):
 @kernel
 def residue_decode(buf, bp, end, r, re, books, vec, chans, nch, used, n2, classes, inter, ent):
     """Residue ``r`` of the ``nch`` channels ``chans[:nch]`` (``used[c]``: the channel is decoded)
-    into ``vec[chans[c], :n2]`` (zeroed by the caller). Returns the bit position (past ``end`` after
-    the end of the packet)."""
+    into ``vec[chans[c], :n2]`` (zeroed by the caller; ``inter``: a (1, n) scratch for residue 2).
+    Returns the bit position (past ``end`` after the end of the packet).
+
+    The codeword lookups are written out in the loops (no helper taking arrays): each array passed
+    to a Numba function costs a reference count update, which here cost more than the decoding.
+    """
     kind, begin, r_end, psize, nclass, classbook, rbooks, stages = re
+    fast, long_off, long_key, long_len, long_entry, dims, vq_off, vq = books
     kind_r = kind[r]
     any_used = False
     for c in range(nch):
@@ -254,30 +241,42 @@ def residue_decode(buf, bp, end, r, re, books, vec, chans, nch, used, n2, classe
         return bp
     ps = psize[r]
     parts = (stop - start) // ps
-    per_word = np.int64(books[5][classbook[r]])
+    cbook = classbook[r]
+    per_word = np.int64(dims[cbook])
     ncl = np.int64(nclass[r])
     partvals = np.int64(1)
     for _ in range(per_word):
         partvals *= ncl
     groups = 1 if kind_r == 2 else nch
     if kind_r == 2:
-        inter[:limit] = 0
+        inter[0, :limit] = 0
+    eop = False
     for s in range(stages[r]):
         i = 0
-        while i < parts:
+        while i < parts and not eop:
             if s == 0:
                 for c in range(groups):
                     if kind_r != 2 and not used[c]:
                         continue
-                    temp, bp = decode_entry(buf, bp, classbook[r], books)
+                    x = np.int64((load_le64(buf, bp >> 3) >> np.uint64(bp & 7)) & np.uint64(0xFFFFFFFF))
+                    v = np.int64(fast[cbook, x & _FAST_MASK])
+                    if v >= 0:
+                        temp = v >> 6
+                        bp += v & 63
+                    else:
+                        temp, n = _decode_long(x, cbook, long_off, long_key, long_len, long_entry)
+                        bp += n
                     if temp < 0 or temp >= partvals or bp > end:
-                        return _finish(kind_r, vec, chans, nch, inter, n2, end + 1)
+                        eop = True
+                        break
                     for w in range(per_word - 1, -1, -1):
                         if i + w < classes.shape[1]:
                             classes[c, i + w] = temp % ncl
                         temp //= ncl
+                if eop:
+                    break
             for _ in range(per_word):
-                if i >= parts:
+                if i >= parts or eop:
                     break
                 off = start + i * ps
                 for c in range(groups):
@@ -286,29 +285,59 @@ def residue_decode(buf, bp, end, r, re, books, vec, chans, nch, used, n2, classe
                     book = rbooks[r, classes[c, i], s]
                     if book < 0:
                         continue
+                    if kind_r == 0:
+                        bp = _residue0_part(buf, bp, end, book, fast, books, vec, chans[c], off, ps, ent)
+                        if bp < 0:
+                            eop = True
+                            break
+                        continue
+                    dim = np.int64(dims[book])
+                    base = vq_off[book]
                     if kind_r == 2:
-                        lo = off // nch * nch
+                        row = 0
+                        j = off // nch * nch
                         hi = (off + ps) // nch * nch
-                        bp = _add_entries(buf, bp, end, book, books, inter, lo, hi)
-                    elif kind_r == 1:
-                        bp = _add_entries(buf, bp, end, book, books, vec[chans[c]], off, off + ps)
                     else:
-                        bp = _add_entries0(buf, bp, end, book, books, vec[chans[c]], off, ps, ent)
-                    if bp < 0:
-                        return _finish(kind_r, vec, chans, nch, inter, n2, end + 1)
+                        row = chans[c]
+                        j = off
+                        hi = off + ps
+                    while j < hi:
+                        x = np.int64((load_le64(buf, bp >> 3) >> np.uint64(bp & 7)) & np.uint64(0xFFFFFFFF))
+                        v = np.int64(fast[book, x & _FAST_MASK])
+                        if v >= 0:
+                            e = v >> 6
+                            bp += v & 63
+                        else:
+                            e, n = _decode_long(x, book, long_off, long_key, long_len, long_entry)
+                            bp += n
+                        if e < 0 or bp > end:
+                            eop = True
+                            break
+                        at = base + e * dim
+                        n = min(dim, hi - j)
+                        if kind_r == 2:
+                            for k in range(n):
+                                inter[0, j + k] += vq[at + k]
+                        else:
+                            for k in range(n):
+                                vec[row, j + k] += vq[at + k]
+                        j += n
+                    if eop:
+                        break
                 i += 1
-    return _finish(kind_r, vec, chans, nch, inter, n2, bp)
+    return _finish(kind_r, vec, chans, nch, inter, n2, end + 1 if eop else bp)
 
 
 @kernel
 def _finish(kind, vec, chans, nch, inter, n2, bp):
     """Residue 2's interleaved vector, dealt out to its channels."""
     if kind == 2:
+        flat = inter[0]
         if nch == 1:
-            vec[chans[0], :n2] += inter[:n2]
+            vec[chans[0], :n2] += flat[:n2]
         else:
             for c in range(nch):
                 row = vec[chans[c]]
                 for i in range(n2):
-                    row[i] += inter[i * nch + c]
+                    row[i] += flat[i * nch + c]
     return bp

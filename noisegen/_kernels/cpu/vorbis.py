@@ -63,7 +63,7 @@ def decode_audio(payload, starts, ends, granules, eos, first, count, channels, b
     sub_used = np.zeros(channels, np.bool_)
     chans = np.zeros(channels, np.int64)
     classes = np.zeros((channels, half1 * channels + 1), np.int64)
-    inter = np.zeros(half1 * channels, np.float32)
+    inter = np.zeros((1, half1 * channels), np.float32)
     ent = np.zeros(half1, np.int64)
     cap = out.shape[1]
     pos = 0
