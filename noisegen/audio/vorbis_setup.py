@@ -220,7 +220,7 @@ class Setup:
                  self.map_mag, self.map_ang),
                 (self.fl_partitions, self.fl_pclass, self.fl_cdim, self.fl_csub, self.fl_cmaster,
                  self.fl_subbook, self.fl_mult, self.fl_posts, self.fl_x, self.fl_sorted, self.fl_lo,
-                 self.fl_hi),
+                 self.fl_hi, self.fl_inv),
                 (self.re_type, self.re_begin, self.re_end, self.re_psize, self.re_classes,
                  self.re_classbook, self.re_books, self.re_stages),
                 (self.cb_fast, self.cb_long_off, self.cb_long_key, self.cb_long_len, self.cb_long_entry,
@@ -298,6 +298,7 @@ def _floor1(b: _Bits, nbooks: int, s: Setup, k: int) -> None:
         lo = max((j for j in range(i) if xs[j] < xs[i]), key=lambda j: xs[j])
         hi = min((j for j in range(i) if xs[j] > xs[i]), key=lambda j: xs[j])
         s.fl_lo[k, i], s.fl_hi[k, i] = lo, hi
+        s.fl_inv[k, i] = 1.0 / (xs[hi] - xs[lo])
 
 
 def parse_setup(pkt: bytes, channels: int) -> Setup:
@@ -325,6 +326,7 @@ def parse_setup(pkt: bytes, channels: int) -> Setup:
     s.fl_sorted = np.zeros((nf, MAX_POSTS), np.int32)
     s.fl_lo = np.zeros((nf, MAX_POSTS), np.int32)
     s.fl_hi = np.zeros((nf, MAX_POSTS), np.int32)
+    s.fl_inv = np.zeros((nf, MAX_POSTS), np.float64)
     for k in range(nf):
         kind = b.read(16)
         if kind != 1:

@@ -121,25 +121,27 @@ def floor1_decode(buf, bp, end, k, fl, books, y):
     return bp <= end, bp
 
 
-@kernel(inline="always")
-def _render_point(x0, x1, y0, y1, x):
-    y0 &= 0x7FFF
-    y1 &= 0x7FFF
-    dy = y1 - y0
-    off = abs(dy) * (x - x0) // (x1 - x0)
-    return y0 - off if dy < 0 else y0 + off
-
-
 @kernel
 def floor1_apply(k, fl, y, n2, vec):
     """Multiply ``vec[:n2]`` by floor ``k``'s curve through the decoded posts ``y`` (changed in place:
-    libvorbis's amplitude synthesis, then its line rendering)."""
-    mult, posts, xs, order, lo_n, hi_n = fl[6], fl[7], fl[8], fl[9], fl[10], fl[11]
+    libvorbis's amplitude synthesis, then its line rendering).
+
+    libvorbis steps along each line with an error accumulator; after ``i`` steps from ``(x0, y0)``
+    it stands at ``y0 +- (i |dy|) // adx`` (the accumulator holds the remainder), which is computed
+    here directly, as ``floor((i |dy| + 1/2) / adx)`` in float64: exact, since ``i |dy| / adx`` is
+    an integer or at least ``1 / adx`` above one, and the products stay far below 2**52. So the
+    loop carries nothing from one sample to the next and is vectorised. The predictions of the
+    amplitude synthesis are the same integer quotients (``fl[12]`` holds ``1 / (x_hi - x_lo)``).
+    """
+    mult, posts, xs, order, lo_n, hi_n, inv = fl[6], fl[7], fl[8], fl[9], fl[10], fl[11], fl[12]
     rng = _RANGE[mult[k] - 1]
     for i in range(2, posts[k]):
         lo = lo_n[k, i]
         hi = hi_n[k, i]
-        pred = _render_point(np.int64(xs[k, lo]), np.int64(xs[k, hi]), y[lo], y[hi], np.int64(xs[k, i]))
+        y0 = y[lo] & 0x7FFF
+        dy = (y[hi] & 0x7FFF) - y0
+        off = np.int64((abs(dy) * (np.int64(xs[k, i]) - xs[k, lo]) + 0.5) * inv[k, i])
+        pred = y0 - off if dy < 0 else y0 + off
         hiroom = rng - pred
         loroom = pred
         room = (hiroom if hiroom < loroom else loroom) << 1
@@ -165,28 +167,16 @@ def floor1_apply(k, fl, y, n2, vec):
             continue
         hx = np.int64(xs[k, cur])
         hy = min(max(hy * m, 0), 255)
-        # libvorbis's render_line: integer steps from (lx, ly) to (hx, hy), clipped at n2
-        dy = hy - ly
-        adx = hx - lx
-        base = dy // adx if dy >= 0 else -((-dy) // adx)
-        sy = base - 1 if dy < 0 else base + 1
-        ady = abs(dy) - abs(base * adx)
         stop = min(hx, n2)
-        x = lx
-        yy = ly
-        err = np.int64(0)
-        if x < stop:
-            vec[x] *= FROM_DB[yy]
-        x += 1
-        while x < stop:
-            err += ady
-            if err >= adx:
-                err -= adx
-                yy += sy
-            else:
-                yy += base
-            vec[x] *= FROM_DB[yy]
-            x += 1
+        dy = hy - ly
+        ady = np.float64(abs(dy))
+        rec = 1.0 / np.float64(hx - lx)
+        if dy >= 0:
+            for x in range(lx, stop):
+                vec[x] *= FROM_DB[ly + np.int64(((x - lx) * ady + 0.5) * rec)]
+        else:
+            for x in range(lx, stop):
+                vec[x] *= FROM_DB[ly - np.int64(((x - lx) * ady + 0.5) * rec)]
         lx = hx
         ly = hy
     f = FROM_DB[ly]
