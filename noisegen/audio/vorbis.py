@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels.cpu._vorbis_mdct import mdct_tables
-from .._kernels.cpu.vorbis import DROPPED, decode_audio
+from .._kernels.cpu.vorbis import DROPPED, decode_audio, make_scratch
 from .._kernels.cpu.vorbis_ogg import BAD, CRC_TABLES, ogg_packets
 from .vorbis_setup import VorbisUnsupported, parse_identification, parse_setup
 
@@ -109,7 +109,8 @@ def decode_vorbis(data) -> tuple[np.ndarray, int]:
     modes, maps, floors, residues, books = setup.tuples()
     blocksizes = np.array(sizes, np.int64)
     n = decode_audio(payload, starts, ends, granules, eos, 3, count, channels, blocksizes, setup.mode_bits,
-                     modes, maps, floors, residues, books, _mdct(sizes[0]), _mdct(sizes[1]), SCALE, out,
+                     modes, maps, floors, residues, books, _mdct(sizes[0]), _mdct(sizes[1]), SCALE,
+                     make_scratch(channels, ident.blocksize1), out,
                      frames)
     if n == DROPPED:
         raise VorbisUnsupported("a Vorbis packet libvorbis drops")

@@ -85,7 +85,7 @@ def decode_entry(buf, bp, book, fast, books):
     return e, bp + n
 
 
-@kernel
+@kernel(inline="always")
 def floor1_decode(buf, bp, end, k, fl, books, y):
     """``(used, bp)``: floor ``k``'s posts of one channel into ``y`` (used is False when the floor is
     unused or the packet ended)."""
@@ -121,7 +121,7 @@ def floor1_decode(buf, bp, end, k, fl, books, y):
     return bp <= end, bp
 
 
-@kernel
+@kernel(inline="always")
 def floor1_apply(k, fl, y, n2, vec):
     """Multiply ``vec[:n2]`` by floor ``k``'s curve through the decoded posts ``y`` (changed in place:
     libvorbis's amplitude synthesis, then its line rendering).
@@ -207,7 +207,7 @@ def _residue0_part(buf, bp, end, book, fast, books, v, row, start, n, ent):
     return bp
 
 
-@kernel
+@kernel(inline="always")
 def residue_decode(buf, bp, end, r, re, books, vec, chans, nch, used, n2, classes, inter, ent):
     """Residue ``r`` of the ``nch`` channels ``chans[:nch]`` (``used[c]``: the channel is decoded)
     into ``vec[chans[c], :n2]`` (zeroed by the caller; ``inter``: a (1, n) scratch for residue 2).
@@ -291,40 +291,63 @@ def residue_decode(buf, bp, end, r, re, books, vec, chans, nch, used, n2, classe
                         row = chans[c]
                         j = off
                         hi = off + ps
+                    # a bit buffer: `acc` holds the bits from `bp + taken` on (at least 32 of them), so
+                    # the codeword loop carries only `acc` (mask, table, shift) and not a byte load
+                    acc = load_le64(buf, bp >> 3) >> np.uint64(bp & 7)
+                    taken = np.int64(0)
                     while j < hi:
-                        x = np.int64((load_le64(buf, bp >> 3) >> np.uint64(bp & 7)) & np.uint64(0xFFFFFFFF))
-                        v = np.int64(fast[book, x & _FAST_MASK])
+                        if taken > 25:
+                            bp += taken
+                            taken = 0
+                            acc = load_le64(buf, bp >> 3) >> np.uint64(bp & 7)
+                        v = np.int64(fast[book, np.int64(acc & np.uint64(_FAST_MASK))])
                         if v >= 0:
                             e = v >> 6
-                            bp += v & 63
+                            n = v & 63
                         else:
-                            e, n = _decode_long(x, book, long_off, long_key, long_len, long_entry)
-                            bp += n
-                        if e < 0 or bp > end:
+                            e, n = _decode_long(np.int64(acc & np.uint64(0xFFFFFFFF)), book, long_off, long_key,
+                                                long_len, long_entry)
+                        acc >>= np.uint64(n)
+                        taken += n
+                        if e < 0 or bp + taken > end:
                             eop = True
                             break
                         at = base + e * dim
                         n = min(dim, hi - j)
                         if kind_r == 2:
-                            for k in range(n):
-                                inter[0, j + k] += vq[at + k]
+                            if n == 2:
+                                inter[0, j] += vq[at]
+                                inter[0, j + 1] += vq[at + 1]
+                            else:
+                                for k in range(n):
+                                    inter[0, j + k] += vq[at + k]
+                        elif n == 4:
+                            vec[row, j] += vq[at]
+                            vec[row, j + 1] += vq[at + 1]
+                            vec[row, j + 2] += vq[at + 2]
+                            vec[row, j + 3] += vq[at + 3]
+                        elif n == 2:
+                            vec[row, j] += vq[at]
+                            vec[row, j + 1] += vq[at + 1]
                         else:
                             for k in range(n):
                                 vec[row, j + k] += vq[at + k]
                         j += n
+                    bp += taken
                     if eop:
                         break
                 i += 1
     return _finish(kind_r, vec, chans, nch, inter, n2, end + 1 if eop else bp)
 
 
-@kernel
+@kernel(inline="always")
 def _finish(kind, vec, chans, nch, inter, n2, bp):
     """Residue 2's interleaved vector, dealt out to its channels."""
     if kind == 2:
         flat = inter[0]
         if nch == 1:
-            vec[chans[0], :n2] += flat[:n2]
+            for i in range(n2):
+                vec[chans[0], i] += flat[i]
         else:
             for c in range(nch):
                 row = vec[chans[c]]

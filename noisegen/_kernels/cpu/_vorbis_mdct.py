@@ -139,7 +139,7 @@ def mdct_tables(n: int):
             w.imag.astype(np.float32), rev, window)
 
 
-@kernel
+@kernel(inline="always")
 def dct4(x, m, t, re, im, u):
     """``u[:m]`` = the DCT-IV of ``x[:m]`` (``t``: :func:`mdct_tables` of blocks of ``2 m``)."""
     twr, twi, wr, wi, rev = t[0], t[1], t[2], t[3], t[4]
