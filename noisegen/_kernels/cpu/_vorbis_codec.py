@@ -91,6 +91,8 @@ def floor1_decode(buf, bp, end, k, fl, books, y):
     unused or the packet ended)."""
     partitions, pclass, cdim, csub, cmaster, subbook, mult = fl[0], fl[1], fl[2], fl[3], fl[4], fl[5], fl[6]
     fast = books[0]
+    if bp > end:  # an earlier channel met the end: read nothing more
+        return False, bp
     flag, bp = read_bits(buf, bp, 1)
     if flag == 0 or bp > end:
         return False, bp
@@ -104,7 +106,7 @@ def floor1_decode(buf, bp, end, k, fl, books, y):
         cval = np.int64(0)
         if bits > 0:
             cval, bp = decode_entry(buf, bp, cmaster[k, c], fast, books)
-            if cval < 0:
+            if cval < 0 or bp > end:
                 return False, bp
         mask = (np.int64(1) << bits) - 1
         for j in range(cdim[k, c]):
@@ -112,7 +114,7 @@ def floor1_decode(buf, bp, end, k, fl, books, y):
             cval >>= bits
             if book >= 0:
                 e, bp = decode_entry(buf, bp, book, fast, books)
-                if e < 0:
+                if e < 0 or bp > end:
                     return False, bp
                 y[off + j] = e
             else:
@@ -219,6 +221,8 @@ def residue_decode(buf, bp, end, r, re, books, vec, chans, nch, used, n2, classe
     kind, begin, r_end, psize, nclass, classbook, rbooks, stages = re
     fast, long_off, long_key, long_len, long_entry, dims, vq_off, vq = books
     kind_r = kind[r]
+    if bp > end:  # an earlier residue met the end: nothing more is read
+        return bp
     any_used = False
     for c in range(nch):
         any_used = any_used or used[c]

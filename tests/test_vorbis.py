@@ -1,0 +1,140 @@
+"""The Vorbis decoder (noisegen.audio.vorbis) gives libsndfile's samples, or leaves the file to it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from noisegen._kernels.cpu._vorbis_mdct import dct4, mdct_tables
+from noisegen._kernels.cpu.vorbis_ogg import CRC_TABLES, _crc
+from noisegen.audio.vorbis import VorbisUnsupported, decode_vorbis
+from ogg_fuzz import fix_crcs, ogg_crc, pages
+
+ROOT = Path(__file__).resolve().parents[1]
+TOLERANCE = 1e-5  # libvorbis's float arithmetic against ours (measured worst: 4.2e-7)
+
+
+def _write(path, sample_rate, channels, quality, n, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / sample_rate
+    x = 0.3 * np.sin(2 * np.pi * 440 * t * (1 + t))[:, None] + 0.05 * rng.standard_normal((n, channels))
+    x *= np.linspace(0.2, 1.0, n)[:, None]
+    x[: n // 5] *= 0.01  # quiet start: floors unused, short blocks
+    sf.write(path, np.clip(x, -1, 1), sample_rate, format="OGG", subtype="VORBIS", compression_level=quality)
+    return path
+
+
+def _check(path):
+    ref, rate = sf.read(path, dtype="float32", always_2d=True)
+    out, got_rate = decode_vorbis(Path(path).read_bytes())
+    assert got_rate == rate
+    assert out.shape == ref.shape
+    assert out.dtype == np.float32
+    if len(ref):
+        assert np.abs(out - ref).max() <= TOLERANCE
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 16000, 22050, 44100, 48000])
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("quality", [0.0, 0.5, 1.0])
+def test_matches_soundfile(tmp_path, sample_rate, channels, quality):
+    for n in (100, sample_rate + 37):
+        _check(_write(tmp_path / f"x{n}.ogg", sample_rate, channels, quality, n))
+
+
+@pytest.mark.parametrize("n", [1, 63, 64, 65, 1000, 11025 * 3 + 1])
+def test_lengths(tmp_path, n):
+    _check(_write(tmp_path / "x.ogg", 11025, 1, 0.3, n))
+
+
+def test_repo_and_shared_data(shared_data_dir):
+    paths = sorted(shared_data_dir.rglob("*.ogg")) + sorted((ROOT / "data").rglob("*.ogg"))
+    assert paths
+    for p in paths:
+        _check(p)
+
+
+def _sample(tmp_path):
+    return _write(tmp_path / "x.ogg", 16000, 2, 0.5, 16000 + 37).read_bytes()
+
+
+def test_damage_falls_back(tmp_path):
+    data = _sample(tmp_path)
+    with pytest.raises(VorbisUnsupported):
+        decode_vorbis(b"")
+    with pytest.raises(VorbisUnsupported):
+        decode_vorbis(b"RIFF" + bytes(100))
+    with pytest.raises(VorbisUnsupported):  # a flipped bit: that page's CRC fails
+        decode_vorbis(data[:5000] + bytes([data[5000] ^ 4]) + data[5001:])
+    with pytest.raises(VorbisUnsupported):  # cut short
+        decode_vorbis(data[: len(data) // 2])
+    with pytest.raises(VorbisUnsupported):  # bytes after the last page
+        decode_vorbis(data + b"junk")
+    with pytest.raises(VorbisUnsupported):  # two streams end to end (chained)
+        decode_vorbis(data + data)
+
+
+def test_page_crc_matches_a_bytewise_crc(tmp_path):
+    data = _sample(tmp_path)
+    buf = np.frombuffer(data, np.uint8)
+    for at, head, body in pages(data):
+        page = bytearray(data[at:at + head + body])
+        stored = int.from_bytes(page[22:26], "little")
+        page[22:26] = bytes(4)
+        assert ogg_crc(bytes(page)) == stored == _crc(buf, at, at + head + body, CRC_TABLES)
+    assert fix_crcs(data) == data
+
+
+@pytest.mark.parametrize("n", [64, 256, 2048, 8192])
+def test_dct4_matches_the_definition(n):
+    m = n // 2
+    x = np.random.default_rng(n).standard_normal(m).astype(np.float32)
+    k = np.arange(m)
+    ref = (x[None, :] * np.cos(np.pi / m * (k[:, None] + 0.5) * (k[None, :] + 0.5))).sum(1)
+    u = np.zeros(m, np.float32)
+    dct4(x, m, mdct_tables(n), np.zeros(m // 2, np.float32), np.zeros(m // 2, np.float32), u)
+    assert np.abs(u - ref).max() <= 1e-5 * np.abs(ref).max()
+
+
+def test_floor_line_closed_form_equals_libvorbis_steps():
+    """floor1_apply draws libvorbis's error-accumulator lines as ``y0 +- floor((i|dy| + 1/2) / adx)``."""
+    for x0, x1, y0, y1 in [(0, 7, 3, 200), (5, 100, 255, 0), (0, 128, 10, 10), (3, 1000, 0, 255),
+                           (17, 18, 40, 41), (0, 4096, 255, 254)]:
+        dy, adx = y1 - y0, x1 - x0
+        base = int(dy / adx)
+        sy = base - 1 if dy < 0 else base + 1
+        ady = abs(dy) - abs(base * adx)
+        y, err, steps = y0, 0, [y0]
+        for _ in range(x0 + 1, x1):
+            err += ady
+            if err >= adx:
+                err -= adx
+                y += sy
+            else:
+                y += base
+            steps.append(y)
+        i = np.arange(adx)
+        closed = y0 + np.sign(dy) * ((i * abs(dy) + 0.5) * (1.0 / adx)).astype(np.int64)
+        assert list(closed) == steps
+
+
+@pytest.mark.slow
+def test_fuzz_never_reads_out_of_bounds(tmp_path):
+    """Mutated files (bit flips, cuts, inserted and deleted bytes, header and page edits with their
+    CRCs fixed, packets cut short) decode or raise VorbisUnsupported, with Numba's bounds checks on,
+    in a child process (a wild read would kill it)."""
+    seeds = [_write(tmp_path / f"s{i}.ogg", rate, ch, q, n, seed=i) for i, (rate, ch, q, n) in
+             enumerate([(16000, 1, 0.5, 16037), (44100, 2, 1.0, 22050), (8000, 1, 0.0, 100), (22050, 2, 0.3, 30000)])]
+    code = ("import sys, ogg_fuzz; c = ogg_fuzz.run(sys.argv[1:], 160); print(c); "
+            "sys.exit(any(o not in ('ok', 'fallback') for _, o in c))")
+    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    proc = subprocess.run([sys.executable, "-c", code, *map(str, seeds)], capture_output=True, text=True,
+                          env=env, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
