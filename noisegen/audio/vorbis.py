@@ -8,7 +8,8 @@ offset) and the same values to float rounding. Anything it does not take
 raises :class:`~noisegen.audio.vorbis_setup.VorbisUnsupported`, and the caller
 reads the file with libsndfile: floor type 0, chained or multiplexed streams,
 any damage (a page whose CRC fails, a gap in the pages, a packet libvorbis
-would drop), bytes after the last page.
+would drop, a last granule position beyond the samples the packets hold),
+bytes after the last page.
 
 The setup header (codebooks and all) of a file is parsed in Python; files
 from one encoder and setting share it byte for byte, so parsed setups are
@@ -114,4 +115,6 @@ def decode_vorbis(data) -> tuple[np.ndarray, int]:
                      frames)
     if n == DROPPED:
         raise VorbisUnsupported("a Vorbis packet libvorbis drops")
+    if n < frames:  # libsndfile's frame count (from the last granule position) is more than the stream holds
+        raise VorbisUnsupported("the Vorbis stream ends before its last granule position")
     return out[:, :n].T, ident.rate
