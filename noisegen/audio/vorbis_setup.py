@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._kernels.cpu._vorbis_books import INCOMPLETE, OVERFULL, fill_fast, huffman_codes, sparse_lengths
+
 __all__ = ["VorbisUnsupported", "Identification", "parse_identification", "parse_setup", "Setup", "FAST_BITS"]
 
 FAST_BITS = 10
@@ -38,6 +40,7 @@ class _Bits:
 
     def __init__(self, data: bytes, start: int = 0):
         self.data = bytes(data) + b"\0" * 8
+        self.array = np.frombuffer(self.data, np.uint8)
         self.bits = 8 * len(data)
         self.pos = 8 * start
 
@@ -110,43 +113,13 @@ def parse_identification(pkt: bytes) -> Identification:
 
 def _make_codes(lengths: np.ndarray):
     """libvorbis's codeword assignment: MSB-first codewords for the used entries (length > 0)."""
-    marker = [0] * 33
     codes = np.zeros(len(lengths), np.int64)
-    used = 0
-    for i, length in enumerate(lengths.tolist()):
-        if length <= 0:
-            continue
-        entry = marker[length]
-        if length < 32 and entry >> length:
-            raise VorbisUnsupported("over-full Vorbis codebook")
-        codes[i] = entry
-        used += 1
-        for j in range(length, 0, -1):
-            if marker[j] & 1:
-                marker[j] = marker[1] + 1 if j == 1 else marker[j - 1] << 1
-                break
-            marker[j] += 1
-        for j in range(length + 1, 33):
-            if marker[j] >> 1 == entry:
-                entry = marker[j]
-                marker[j] = marker[j - 1] << 1
-            else:
-                break
-    single = used == 1 and int(lengths.max()) == 1
-    if not single:
-        for i in range(1, 33):
-            if marker[i] & (0xFFFFFFFF >> (32 - i)):
-                raise VorbisUnsupported("incomplete Vorbis codebook")
+    used = huffman_codes(lengths, codes)
+    if used == OVERFULL:
+        raise VorbisUnsupported("over-full Vorbis codebook")
+    if used == INCOMPLETE:
+        raise VorbisUnsupported("incomplete Vorbis codebook")
     return codes, used
-
-
-def _bitrev(v: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Each ``v[i]`` (an ``n[i]``-bit codeword) with its bits reversed."""
-    out = np.zeros_like(v)
-    for k in range(int(n.max()) if len(n) else 0):
-        m = k < n
-        out[m] |= ((v[m] >> k) & 1) << (n[m] - 1 - k)
-    return out
 
 
 class _Book:
@@ -164,9 +137,10 @@ def _codebook(b: _Bits) -> _Book:
         sparse = b.read(1)
         if sparse:
             lengths = np.zeros(entries, np.int64)
-            for i in range(entries):
-                if b.read(1):
-                    lengths[i] = b.read(5) + 1
+            pos = sparse_lengths(b.array, b.pos, b.bits, lengths)
+            if pos < 0:
+                raise VorbisUnsupported("Vorbis header packet ends early")
+            b.pos = pos
         else:
             lengths = b.read_many(entries, 5) + 1
     else:
@@ -232,17 +206,14 @@ def _pack_books(books, s: Setup) -> None:
     size = 1 << FAST_BITS
     s.cb_dim = np.array([bk.dim for bk in books], np.int32)
     s.cb_entries = np.array([bk.entries for bk in books], np.int32)
-    s.cb_fast = np.full((nb, size), -1, np.int32)
+    s.cb_fast = np.empty((nb, size), np.int32)
     long_key, long_len, long_entry, long_off = [], [], [], [0]
     vq_off, vq_parts, at = np.zeros(nb, np.int64), [], 0
     for i, bk in enumerate(books):
         lens = bk.lengths
         used = np.nonzero(lens > 0)[0]
-        rev = _bitrev(bk.codes[used], lens[used])
-        table = s.cb_fast[i]
+        fill_fast(lens, bk.codes, s.cb_fast[i], FAST_BITS)
         short = lens[used] <= FAST_BITS
-        for e, r, n in zip(used[short].tolist(), rev[short].tolist(), lens[used][short].tolist()):
-            table[r::1 << n] = (e << 6) | n
         lu = used[~short]
         if len(lu):
             keys = (bk.codes[lu] << (32 - lens[lu])).astype(np.int64)
