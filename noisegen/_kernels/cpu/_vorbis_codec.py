@@ -124,7 +124,7 @@ def floor1_decode(buf, bp, end, k, fl, books, y):
 
 
 @kernel(inline="always")
-def floor1_apply(k, fl, y, n2, vec):
+def floor1_apply(k, fl, y, n2, vec, curve):
     """Multiply ``vec[:n2]`` by floor ``k``'s curve through the decoded posts ``y`` (changed in place:
     libvorbis's amplitude synthesis, then its line rendering).
 
@@ -173,17 +173,15 @@ def floor1_apply(k, fl, y, n2, vec):
         dy = hy - ly
         ady = np.float64(abs(dy))
         rec = 1.0 / np.float64(hx - lx)
-        if dy >= 0:
-            for x in range(lx, stop):
-                vec[x] *= FROM_DB[ly + np.int64(((x - lx) * ady + 0.5) * rec)]
-        else:
-            for x in range(lx, stop):
-                vec[x] *= FROM_DB[ly - np.int64(((x - lx) * ady + 0.5) * rec)]
+        sign = 1 if dy >= 0 else -1
+        for x in range(lx, stop):
+            curve[x] = ly + sign * np.int32(((x - lx) * ady + 0.5) * rec)
         lx = hx
         ly = hy
-    f = FROM_DB[ly]
     for x in range(hx, n2):
-        vec[x] *= f
+        curve[x] = ly
+    for x in range(n2):  # a gather: vectorised
+        vec[x] *= FROM_DB[curve[x]]
 
 
 @kernel

@@ -38,7 +38,7 @@ def make_scratch(channels: int, blocksize1: int):
             np.zeros(max(half1 >> 1, 1), np.float32), np.zeros((channels, MAX_POSTS), np.int64),
             np.zeros(channels, np.bool_), np.zeros(channels, np.bool_), np.zeros(channels, np.bool_),
             np.zeros(channels, np.int64), np.zeros((channels, half1 * channels + 1), np.int64),
-            np.zeros((1, half1 * channels), np.float32), np.zeros(half1, np.int64))
+            np.zeros((1, half1 * channels), np.float32), np.zeros(half1, np.int64), np.zeros(half1, np.int32))
 
 
 @kernel(inline="always")
@@ -68,7 +68,7 @@ def decode_audio(payload, starts, ends, granules, eos, first, count, channels, b
     submaps, mux, map_floor, map_residue, coupling, mag, ang = maps
     nmodes = mode_block.shape[0]
     half1 = blocksizes[1] >> 1
-    vec, prev, left, u, fre, fim, ys, floor_used, used, sub_used, chans, classes, inter, ent = scratch
+    vec, prev, left, u, fre, fim, ys, floor_used, used, sub_used, chans, classes, inter, ent, curve = scratch
     cap = out.shape[1]
     pos = 0
     pn = 0  # half of the previous block (0 before the first)
@@ -132,7 +132,7 @@ def decode_audio(payload, starts, ends, granules, eos, first, count, channels, b
         for c in range(channels):
             row = vec[c]
             if floor_used[c]:
-                floor1_apply(map_floor[mp, mux[mp, c]], fl, ys[c], n2, row)
+                floor1_apply(map_floor[mp, mux[mp, c]], fl, ys[c], n2, row, curve)
             else:
                 row[:n2] = 0
             pr = prev[c]
