@@ -25,6 +25,7 @@ from .._core.validation import check_audio, check_bool, check_float_dtype, check
 from .files import AUDIO_EXTENSIONS, audio_files, file_kind, read_error as _read_error
 from .claims import check_claimed_length
 from .flac import FlacFile, is_flac_name
+from .vorbis import VorbisFile, is_vorbis_name
 from .native import salvaged, warn_truncated
 from .formats import check_frames, check_subtype, check_writable, format_of
 from .wav import WavFile, data_shortfall, is_wav_name, pcm16_wav
@@ -102,14 +103,16 @@ def _open_native(path):
     try:
         if is_wav_name(path):
             return WavFile.open(path)
+        if is_vorbis_name(path):
+            return VorbisFile.open(path)
         return FlacFile.open(path) if is_flac_name(path) else None
     except OSError as exc:
         raise _read_error(path, exc) from None
 
 
 def native_from_bytes(data):
-    """:func:`_open_native` of a file's bytes (a tar member): a WavFile, a FlacFile, or None."""
-    return WavFile.from_bytes(data) or FlacFile.from_bytes(data)
+    """:func:`_open_native` of a file's bytes (a tar member): a WavFile, FlacFile, VorbisFile, or None."""
+    return WavFile.from_bytes(data) or FlacFile.from_bytes(data) or VorbisFile.from_bytes(data)
 
 
 def read_native(native, start: int, n: int, dtype):
@@ -183,7 +186,8 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
     # read, mix and resample in the dtype asked: float32 is twice as fast, exact to its rounding
     native = _open_native(path)
     try:
-        # a plain WAV or FLAC file: read by noisegen, the same samples (noisegen.audio.wav, .flac)
+        # a plain WAV, FLAC or Ogg Vorbis file: read by noisegen, the same samples (noisegen.audio.wav,
+        # .flac, .vorbis)
         data = None if native is None else read_native(native, 0, native.frames, dtype)
         if data is not None:
             file_rate = native.samplerate

@@ -18,14 +18,17 @@ kept (:data:`_SETUPS`, keyed by the packet's bytes).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .._kernels.cpu._vorbis_mdct import mdct_tables
 from .._kernels.cpu.vorbis import DROPPED, decode_audio, make_scratch
 from .._kernels.cpu.vorbis_ogg import BAD, CRC_TABLES, ogg_packets
+from .native import NativeFile
 from .vorbis_setup import VorbisUnsupported, parse_identification, parse_setup
 
-__all__ = ["decode_vorbis", "VorbisUnsupported"]
+__all__ = ["decode_vorbis", "VorbisFile", "VorbisUnsupported", "is_vorbis_name"]
 
 _SETUPS: dict = {}
 _SETUPS_MAX = 64
@@ -63,58 +66,113 @@ def _blocksize(pkt: bytes, setup, sizes) -> int:
     return sizes[int(setup.mode_block[mode])]
 
 
+class _Stream:
+    """An Ogg Vorbis file's packets and headers, parsed and checked, ready to decode."""
+
+    def __init__(self, data):
+        buf = np.frombuffer(data, np.uint8)
+        count, payload, starts, ends, granules, eos = ogg_packets(buf, CRC_TABLES)
+        if count == BAD or count < 4:
+            raise VorbisUnsupported("not a clean single-stream Ogg file")
+        packet = lambda i: payload[starts[i]:ends[i]].tobytes()  # noqa: E731
+        # the identification header alone on its page, the setup header ending its page
+        if granules[0] == -1 or granules[2] == -1:
+            raise VorbisUnsupported("Vorbis headers share a page with audio")
+        ident = parse_identification(packet(0))
+        if not packet(1).startswith(b"\x03vorbis"):
+            raise VorbisUnsupported("no Vorbis comment header")
+        setup = _setup(packet(2), ident.channels)
+        sizes = (ident.blocksize0, ident.blocksize1)
+        # libsndfile's offset: the first audio page's granule less the samples of its packets
+        last = 3
+        while last < count and granules[last] == -1:
+            last += 1
+        if last == count or granules.min() < -1:
+            raise VorbisUnsupported("no granule position on the first audio page")
+        duration, before = 0, -1
+        for i in range(3, last + 1):
+            this = _blocksize(packet(i), setup, sizes)
+            if this >= 0:
+                if before != -1:
+                    duration += (before + this) >> 2
+                before = this
+        gp = int(granules[last])
+        if eos[last] and gp <= duration:
+            start = 0
+        elif gp < duration:
+            raise VorbisUnsupported("granule position below the first page's samples")
+        else:
+            start = gp - duration
+        self.frames = int(granules[granules != -1][-1]) - start
+        if self.frames < 0 or self.frames > (count - 3) * (sizes[1] // 2):
+            # (more than the packets can hold: libsndfile's reader says what it says of such a file)
+            raise VorbisUnsupported("a last granule position out of reach of the stream's packets")
+        self.channels, self.rate, self._sizes, self._setup = ident.channels, ident.rate, sizes, setup
+        self._packets = (payload, starts, ends, granules, eos, count)
+
+    def decode(self, stop: int) -> np.ndarray:
+        """The first ``stop`` (at most :attr:`frames`) frames as float32 ``(frames, channels)``."""
+        payload, starts, ends, granules, eos, count = self._packets
+        sizes, channels = self._sizes, self.channels
+        cap = min(stop, (count - 3) * (sizes[1] // 2)) + sizes[1]
+        out = np.empty((channels, cap), np.float32)
+        modes, maps, floors, residues, books = self._setup.tuples()
+        n = decode_audio(payload, starts, ends, granules, eos, 3, count, channels, np.array(sizes, np.int64),
+                         self._setup.mode_bits, modes, maps, floors, residues, books, _mdct(sizes[0]),
+                         _mdct(sizes[1]), SCALE, make_scratch(channels, sizes[1]), out, stop)
+        if n == DROPPED:
+            raise VorbisUnsupported("a Vorbis packet libvorbis drops")
+        if n < stop:  # libsndfile's frame count (from the last granule position) is more than the stream holds
+            raise VorbisUnsupported("the Vorbis stream ends before its last granule position")
+        return out[:, :n].T
+
+
 def decode_vorbis(data) -> tuple[np.ndarray, int]:
     """``(samples (frames, channels) float32, sample_rate)`` of an Ogg Vorbis file's bytes.
 
     Raises VorbisUnsupported for a file to read with libsndfile instead.
     """
-    buf = np.frombuffer(data, np.uint8)
-    count, payload, starts, ends, granules, eos = ogg_packets(buf, CRC_TABLES)
-    if count == BAD or count < 4:
-        raise VorbisUnsupported("not a clean single-stream Ogg file")
-    packet = lambda i: payload[starts[i]:ends[i]].tobytes()  # noqa: E731
-    # the identification header alone on its page, the setup header ending its page
-    if granules[0] == -1 or granules[2] == -1:
-        raise VorbisUnsupported("Vorbis headers share a page with audio")
-    ident = parse_identification(packet(0))
-    if not packet(1).startswith(b"\x03vorbis"):
-        raise VorbisUnsupported("no Vorbis comment header")
-    setup = _setup(packet(2), ident.channels)
-    sizes = (ident.blocksize0, ident.blocksize1)
-    # libsndfile's offset: the first audio page's granule less the samples of its packets
-    last = 3
-    while last < count and granules[last] == -1:
-        last += 1
-    if last == count or granules.min() < -1:
-        raise VorbisUnsupported("no granule position on the first audio page")
-    duration, before = 0, -1
-    for i in range(3, last + 1):
-        this = _blocksize(packet(i), setup, sizes)
-        if this >= 0:
-            if before != -1:
-                duration += (before + this) >> 2
-            before = this
-    gp = int(granules[last])
-    if eos[last] and gp <= duration:
-        start = 0
-    elif gp < duration:
-        raise VorbisUnsupported("granule position below the first page's samples")
-    else:
-        start = gp - duration
-    frames = int(granules[granules != -1][-1]) - start
-    if frames < 0:
-        raise VorbisUnsupported("negative length")
-    channels = ident.channels
-    cap = min(frames, (count - 3) * (ident.blocksize1 // 2)) + ident.blocksize1
-    out = np.empty((channels, cap), np.float32)
-    modes, maps, floors, residues, books = setup.tuples()
-    blocksizes = np.array(sizes, np.int64)
-    n = decode_audio(payload, starts, ends, granules, eos, 3, count, channels, blocksizes, setup.mode_bits,
-                     modes, maps, floors, residues, books, _mdct(sizes[0]), _mdct(sizes[1]), SCALE,
-                     make_scratch(channels, ident.blocksize1), out,
-                     frames)
-    if n == DROPPED:
-        raise VorbisUnsupported("a Vorbis packet libvorbis drops")
-    if n < frames:  # libsndfile's frame count (from the last granule position) is more than the stream holds
-        raise VorbisUnsupported("the Vorbis stream ends before its last granule position")
-    return out[:, :n].T, ident.rate
+    stream = _Stream(data)
+    return stream.decode(stream.frames), stream.rate
+
+
+def is_vorbis_name(path) -> bool:
+    """Whether ``path`` (a str or path, not a file object) names an ``.ogg`` or ``.oga`` file."""
+    return isinstance(path, (str, os.PathLike)) and os.fspath(path).lower().endswith((".ogg", ".oga"))
+
+
+class VorbisFile(NativeFile):
+    """An open Ogg Vorbis file, for :func:`noisegen.load` and the segment readers (as
+    :class:`~noisegen.audio.flac.FlacFile`): :meth:`open` gives None for a file left to libsndfile
+    (not Vorbis, or anything :class:`_Stream` refuses), :meth:`read` None for frames left to it
+    (any segment not starting at the first frame: libsndfile seeks, and its seek does not always
+    land on the samples of a whole read, so a segment read here would differ from its; or a packet
+    that fails)."""
+
+    MAGIC = b"OggS"
+    shortfall = 0
+    shortfall_unit = "frames"
+    salvaged = None
+
+    def __init__(self, fh, size, layout):
+        super().__init__(fh)
+        self._stream = layout
+        self.channels, self.samplerate, self.frames = layout.channels, layout.rate, layout.frames
+
+    @staticmethod
+    def _layout(fh, size):
+        return _Stream(fh.read())
+
+    def read(self, start: int, n: int, dtype) -> np.ndarray | None:
+        """Frames ``start .. start + n`` (clipped to the file) as ``(frames, channels)`` of ``dtype``,
+        or None: frames this reader leaves to libsndfile."""
+        n = max(0, min(n, self.frames - start))
+        if n == 0:
+            return np.empty((0, self.channels), dtype)
+        if start != 0:
+            return None
+        try:
+            out = self._stream.decode(n)
+        except VorbisUnsupported:
+            return None
+        return out if out.dtype == np.dtype(dtype) else out.astype(dtype)

@@ -20,16 +20,16 @@ from ..._core.jit import kernel
 
 
 def _crc_tables():
+    """Slicing-by-8 tables: ``t[k, i]`` is the CRC of byte ``i`` followed by ``k`` zero bytes."""
+    r = np.arange(256, dtype=np.uint64) << np.uint64(24)
+    for _ in range(8):
+        r = np.where(r & np.uint64(0x80000000), (r << np.uint64(1)) ^ np.uint64(0x04C11DB7), r << np.uint64(1))
+        r &= np.uint64(0xFFFFFFFF)
     t = np.zeros((8, 256), np.uint32)
-    for i in range(256):
-        r = i << 24
-        for _ in range(8):
-            r = ((r << 1) ^ 0x04C11DB7) if r & 0x80000000 else (r << 1)
-        t[0, i] = r & 0xFFFFFFFF
+    t[0] = r
     for k in range(1, 8):
-        for i in range(256):
-            prev = int(t[k - 1, i])
-            t[k, i] = ((prev << 8) & 0xFFFFFFFF) ^ int(t[0, prev >> 24])
+        prev = t[k - 1].astype(np.uint64)
+        t[k] = ((prev << np.uint64(8)) & np.uint64(0xFFFFFFFF)) ^ t[0][(prev >> np.uint64(24)).astype(np.int64)]
     return t
 
 
