@@ -71,6 +71,11 @@ KERNEL_OPTIONS = dict(cache=True, nogil=True, fastmath=set(FASTMATH), error_mode
 #: Options of kernels whose output must not depend on chunking or vectorisation.
 EXACT_OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy", boundscheck=False)
 
+#: Override for a kernel that allocates nothing and takes many array views in its loops (the
+#: Vorbis packet loop): compiled without Numba's reference counting (a private Numba option), as
+#: each view otherwise costs an atomic update. Such a kernel cannot allocate or return arrays.
+UNCOUNTED = dict(_nrt=False)
+
 # No kernel uses ``parallel=True``: with the OpenMP threading layer a process
 # that compiled a parallel function kills its forked children (DataLoader
 # workers fork).
@@ -113,6 +118,7 @@ __all__ = [
     "FASTMATH",
     "KERNEL_OPTIONS",
     "EXACT_OPTIONS",
+    "UNCOUNTED",
     "kernel",
     "exact_kernel",
     "scalar",

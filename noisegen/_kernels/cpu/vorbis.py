@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._core.jit import kernel
+from ..._core.jit import UNCOUNTED, kernel
 from ._vorbis_codec import floor1_apply, floor1_decode, read_bits, residue_decode
 from ._vorbis_mdct import dct4
 
@@ -54,13 +54,13 @@ def _imdct_halves(vec, m, t, re, im, u, left, right, scale):
         right[h + i] = -scale * u[i]
 
 
-@kernel(_nrt=False)
+@kernel(**UNCOUNTED)
 def decode_audio(payload, starts, ends, granules, eos, first, count, channels, blocksizes, mode_bits,
                  modes, maps, fl, re, books, t0, t1, scale, scratch, out, frames):
     """Decode packets ``first .. count`` into ``out[:, :n]`` and return ``n`` (at most ``frames``),
     or :data:`DROPPED` (``scratch``: :func:`make_scratch`).
 
-    Compiled without Numba's reference counting (``_nrt=False``: it allocates nothing): the
+    Compiled without Numba's reference counting (:data:`~noisegen._core.jit.UNCOUNTED`): the
     array views it takes per packet and channel cost an atomic update each otherwise, about a
     tenth of the decoding time.
     """
