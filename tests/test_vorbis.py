@@ -146,6 +146,9 @@ def test_load_reads_vorbis_natively_with_libsndfiles_samples(tmp_path, monkeypat
     from noisegen.audio.segment import decode, read_segment
     from noisegen.audio.vorbis import VorbisFile
 
+    from noisegen.audio import vorbis
+
+    monkeypatch.setattr(vorbis, "PARSE_BREAK_EVEN", 0)  # (a short file: see the test below)
     path = _write(tmp_path / "x.ogg", 22050, 2, 0.4, 30011)
     ref, rate = sf.read(path, dtype="float32", always_2d=True)
     with io_module._open_native(path) as native:
@@ -187,3 +190,30 @@ def test_load_of_a_damaged_vorbis_file_is_libsndfiles(tmp_path):
         return
     y, _ = noisegen.load(damaged)
     assert y.shape == ref.T.shape and np.allclose(y, ref.T, atol=TOLERANCE)
+
+
+def test_a_short_file_with_a_new_setup_is_left_to_libsndfile_once(tmp_path, monkeypatch):
+    """Parsing a setup header costs about what decoding 150,000 samples here saves: a short file
+    whose setup is new goes to libsndfile, and the next file with that setup is decoded here;
+    a long file, a header-only open and a file over MAX_BYTES as the policy says."""
+    from noisegen.audio import io as io_module
+    from noisegen.audio import vorbis
+
+    monkeypatch.setattr(vorbis, "_SETUPS", {})
+    monkeypatch.setattr(vorbis, "_MET", {})
+    short = [_write(tmp_path / f"s{i}.ogg", 16000, 1, 0.4, 8000 + 37 * i) for i in range(3)]
+    opened = [io_module._open_native(p) for p in short]
+    assert opened[0] is None and all(isinstance(o, vorbis.VorbisFile) for o in opened[1:])
+    for p, o in zip(short[1:], opened[1:]):
+        with o:
+            ref, _ = sf.read(p, dtype="float32", always_2d=True)
+            assert np.abs(o.read(0, o.frames, np.float32) - ref).max() <= TOLERANCE
+    y0 = __import__("noisegen").load(short[0])[0]  # its setup is kept now: decoded here
+    assert np.abs(y0 - sf.read(short[0], dtype="float32")[0]).max() <= TOLERANCE
+    monkeypatch.setattr(vorbis, "_SETUPS", {})
+    long = _write(tmp_path / "long.ogg", 16000, 1, 0.4, vorbis.PARSE_BREAK_EVEN + 1000)
+    with io_module._open_native(long) as native:  # worth its setup at once
+        assert isinstance(native, vorbis.VorbisFile)
+    assert io_module._open_native(long, header_only=True) is None
+    monkeypatch.setattr(vorbis, "MAX_BYTES", long.stat().st_size - 1)
+    assert io_module._open_native(long) is None

@@ -97,14 +97,16 @@ def _warn_if_truncated(path) -> None:
     warn_truncated(path, _wav_shortfall(path), stacklevel=4)
 
 
-def _open_native(path):
-    """``path`` (a regular file) as an open :class:`~noisegen.audio.wav.WavFile` or
-    :class:`~noisegen.audio.flac.FlacFile`, or None: a file libsndfile reads instead."""
+def _open_native(path, *, header_only=False):
+    """``path`` (a regular file) as an open :class:`~noisegen.audio.wav.WavFile`,
+    :class:`~noisegen.audio.flac.FlacFile` or :class:`~noisegen.audio.vorbis.VorbisFile`, or None:
+    a file libsndfile reads instead. ``header_only``: no VorbisFile (its open indexes the whole
+    file; libsndfile's header read is cheaper and gives the same frame count)."""
     try:
         if is_wav_name(path):
             return WavFile.open(path)
         if is_vorbis_name(path):
-            return VorbisFile.open(path)
+            return None if header_only else VorbisFile.open(path)
         return FlacFile.open(path) if is_flac_name(path) else None
     except OSError as exc:
         raise _read_error(path, exc) from None

@@ -51,7 +51,7 @@ def segment_span(path, offset_s=None, duration_s=None) -> tuple[int, int, int]:
         ``offset_s`` at or past the end of the file.
     """
     check_regular(path)
-    native = _open_native(path)
+    native = _open_native(path, header_only=True)
     if native is not None:
         with native:
             return _span(path, native.frames, native.samplerate, offset_s, duration_s)
