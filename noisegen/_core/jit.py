@@ -55,6 +55,7 @@ def _ensure_cache_dir() -> None:
 _ensure_cache_dir()
 
 import numba  # noqa: E402  (after the cache directory is settled)
+import numba.core.cpu  # noqa: E402  (UNCOUNTED checks its options)
 from numba.extending import register_jitable  # noqa: E402
 
 if os.environ.get("NUMBA_CACHE_DIR") and not numba.config.CACHE_DIR:
@@ -74,7 +75,7 @@ EXACT_OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy"
 #: Override for a kernel that allocates nothing and takes many array views in its loops (the
 #: Vorbis packet loop): compiled without Numba's reference counting (a private Numba option), as
 #: each view otherwise costs an atomic update. Such a kernel cannot allocate or return arrays.
-UNCOUNTED = dict(_nrt=False)
+UNCOUNTED = dict(_nrt=False) if hasattr(numba.core.cpu.CPUTargetOptions, "_nrt") else {}  # (else: counted)
 
 # No kernel uses ``parallel=True``: with the OpenMP threading layer a process
 # that compiled a parallel function kills its forked children (DataLoader
