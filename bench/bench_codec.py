@@ -12,6 +12,11 @@
   as LibriSpeech ships, and 24-bit 44.1 kHz stereo) decoded to float32 by
   noisegen's FLAC reader (``noisegen.audio.segment.decode``, no resampling)
   and by ``soundfile.read`` (libsndfile and libFLAC) in the same run.
+* ``vorbis_decode``: likewise an in-memory Ogg Vorbis file (16 kHz mono, as
+  Common Voice-style corpora ship, and 44.1 kHz stereo; libsndfile's default
+  quality) through noisegen's Vorbis reader and ``soundfile.read``
+  (libsndfile and libvorbis). Quality: the largest difference from
+  soundfile's samples.
 
 No anchor library: audiomentations' ``Mp3Compression`` shells out to LAME or
 pydub/ffmpeg, which are not installed here.
@@ -96,6 +101,61 @@ def make_flac_soundfile(layout):
     return lambda clip: sf.read(io.BytesIO(files(clip)[0]), dtype="float32")[0]
 
 
+def _vorbis_files(layout):
+    """``clip -> (Ogg Vorbis bytes, rate)`` of the clip in ``layout``, encoded once per clip length."""
+    import io
+
+    import soundfile as sf
+
+    cache = {}
+
+    def files(clip):
+        if clip.n not in cache:
+            buf = io.BytesIO()
+            if layout == "mono 16 kHz":
+                sf.write(buf, clip.speech, SR, format="OGG", subtype="VORBIS")
+                cache[clip.n] = buf.getvalue(), SR
+            else:
+                rate = 44100
+                x = clip.speech[np.minimum((np.arange(int(clip.n * rate / SR)) * SR) // rate, clip.n - 1)]
+                sf.write(buf, np.stack([x, 0.7 * x[::-1]], axis=1), rate, format="OGG", subtype="VORBIS")
+                cache[clip.n] = buf.getvalue(), rate
+        return cache[clip.n]
+    return files
+
+
+def make_vorbis_noisegen(layout):
+    from noisegen.audio.segment import decode
+
+    files = _vorbis_files(layout)
+
+    def fn(clip):
+        data, rate = files(clip)
+        return decode(data, sample_rate=rate, mono=False)
+    return fn
+
+
+def make_vorbis_soundfile(layout):
+    import io
+
+    import soundfile as sf
+
+    files = _vorbis_files(layout)
+    return lambda clip: sf.read(io.BytesIO(files(clip)[0]), dtype="float32", always_2d=True)[0].T
+
+
+def _q_vorbis(layout):
+    def q(fn, clip):
+        import io
+
+        import soundfile as sf
+
+        ref = sf.read(io.BytesIO(_vorbis_files(layout)(clip)[0]), dtype="float32", always_2d=True)[0].T
+        out = np.atleast_2d(fn(clip))
+        return {"max_abs_diff": float(np.max(np.abs(out - ref))) if out.shape == ref.shape else float("inf")}
+    return q
+
+
 def q_codec(fn, clip):
     x = clip.speech.astype(np.float64)
     y = fn(clip).astype(np.float64)
@@ -122,6 +182,13 @@ def cases(cfg):
                  {"layout": layout}),
             Case("flac_decode", {"layout": layout}, "soundfile", "soundfile.read (libsndfile, libFLAC)",
                  m + "make_flac_soundfile", {"layout": layout}),
+        ]
+    for layout in ("mono 16 kHz", "stereo 44.1 kHz"):
+        out += [
+            Case("vorbis_decode", {"layout": layout}, "noisegen", "noisegen Vorbis reader", m + "make_vorbis_noisegen",
+                 {"layout": layout}, _q_vorbis(layout)),
+            Case("vorbis_decode", {"layout": layout}, "soundfile", "soundfile.read (libsndfile, libvorbis)",
+                 m + "make_vorbis_soundfile", {"layout": layout}, _q_vorbis(layout)),
         ]
     return out
 
