@@ -11,7 +11,9 @@ from noisegen import pitch_shift
 from noisegen._design.ratios import (_NEAR_BOUNDS, NEAR_MAX_DRIFT, NEAR_MAX_ERROR, NEAR_MAX_PHASES,
                                      NEAR_OUTPUTS_PER_PHASE, NEAR_SHORT_PHASES, NearRatio,
                                      best_fraction, exact_ratio, near_ratio)
-from noisegen._design.resample import N_PHASES, PASSBAND, Plan, _cutoff_cell, cached_plan, kaiser_table, max_shift
+from noisegen._design.resample import (N_PHASES, PASSBAND, Plan, _cutoff_cell, cached_plan, interpolated_rows,
+                                       kaiser_table, max_shift)
+from noisegen._kernels.cpu.tables import last_tap
 from noisegen._kernels.cpu import resample as cpu_kernels
 from noisegen.effects.resample import _apply
 from noisegen.effects.timescale_stream import LengthResampler, PitchShiftStream
@@ -76,6 +78,28 @@ def test_near_plan_weighs_as_the_interpolating_kernel_at_the_same_instants(dtype
     near, out, reference, same_half = _near_and_interpolated(x, ratio, int(x.shape[1] * ratio))
     assert isinstance(near, NearRatio) and out.dtype == dtype and same_half
     np.testing.assert_allclose(out, reference, rtol=0, atol=tol * np.max(np.abs(reference)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("up", [1, 7, 49, 128, 509, 1024])
+def test_near_plan_rows_are_the_numpy_blend(dtype, up):
+    """The plan's rows (:func:`noisegen._kernels.cpu.tables.blend_rows`) are the NumPy blend
+    ``low + (high - low) * weight`` with every step rounded in the table's dtype, bit for bit,
+    and its window ends at the last column holding a tap (:func:`~.tables.last_tap`)."""
+    cell = _cutoff_cell(0.87)
+    _, table = kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * cell, cell, np.dtype(dtype).char)
+    pos = np.arange(up) * (N_PHASES / up)
+    lo = pos.astype(np.intp)
+    weight = (pos - lo).astype(dtype)[:, None]
+    low = table[lo]
+    expected = ((table[lo + 1] - low) * weight + low).astype(dtype)
+    _, rows = interpolated_rows(up, cell, np.dtype(dtype).char)
+    assert rows.dtype == dtype and np.array_equal(rows, expected)
+    cols = np.flatnonzero(rows.any(axis=0))
+    assert last_tap(rows) == cols[-1] + 1 and last_tap(np.zeros((3, 16), dtype)) == 1
+    with_nan = np.zeros((2, 16), dtype)
+    with_nan[1, 9] = np.nan
+    assert last_tap(with_nan) == 10
 
 
 def _near_and_interpolated(x, ratio, n_out):

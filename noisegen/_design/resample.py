@@ -21,6 +21,7 @@ from .._core.diskcache import cached_array, source_digest
 from .._kernels.cpu import decimate as cpu_decimate
 from .._kernels.cpu import interpolate as cpu_interpolate
 from .._kernels.cpu import resample as cpu_kernels
+from .._kernels.cpu import tables as cpu_tables
 from .folded import INTERPOLATOR_HALVES, folded_chains, interpolation_folds, interpolation_rows
 from .ratios import MAX_RATIONAL_PHASES, NearRatio, exact_ratio
 
@@ -357,12 +358,9 @@ def interpolated_rows(up: int, scale: float, dtype_char: str):
     spec, table = kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * scale, scale, dtype_char)
     pos = np.arange(up) * (N_PHASES / up)
     lo = pos.astype(np.intp)
-    weight = (pos - lo).astype(table.dtype)[:, None]
-    low = table.take(lo, axis=0)
-    rows = table.take(lo + 1, axis=0)  # low + (high - low) * weight, in place: 2-10x less time
-    rows -= low
-    rows *= weight
-    rows += low
+    weight = (pos - lo).astype(table.dtype)
+    rows = np.empty((up, table.shape[1]), dtype=table.dtype)
+    cpu_tables.blend_rows(table, lo, weight, rows)  # low + (high - low) * weight, each step rounded
     return spec, rows
 
 
@@ -404,9 +402,7 @@ class Plan:
         self.padded = None
         width = self.table.shape[1]  # inputs read from the first tap (interpolated tables)
         if self.rational:
-            row_len = self.table.shape[1]  # up to the last column holding a tap (one column looked at, mostly)
-            while row_len > 1 and not self.table[:, row_len - 1].any():
-                row_len -= 1
+            row_len = cpu_tables.last_tap(self.table)  # up to the last column holding a tap
             width = window_width(row_len, self.up, self.down, self.half)
             self.padded = np.zeros((self.table.shape[0], width + 8), dtype=self.table.dtype)
             self.padded[:, 8 : 8 + row_len] = self.table[:, :row_len]
