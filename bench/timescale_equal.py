@@ -96,6 +96,45 @@ def save(path):
             ws = WsolaStream(16001, round(16001 / r), 16000, dtype)
             parts = [ws.process(y[:, i : i + 2999]) for i in range(0, 16001, 2999)] + [ws.flush()]
             out[f"wss_{np.dtype(dtype).name}_{r}"] = np.concatenate(parts, axis=-1)
+    # Errors: the same exception and message for bad input (NaN, inf, bad guides, overflow, order).
+    bad = _signals(1000, np.float32, 2, 1)
+    nan, inf = bad.copy(), bad.copy()
+    nan[1, 500] = np.nan
+    inf[0, 3] = -np.inf
+    big = np.full(3000, 3e38, np.float32)
+    loud = (np.sign(np.random.default_rng(2).standard_normal(3000)) * 3.4e38).astype(np.float32)
+    calls = {
+        "ts_loud": lambda: noisegen.time_stretch(loud, rate=0.77, sample_rate=16000),
+        "ps_loud_up": lambda: noisegen.pitch_shift(loud, sample_rate=16000, n_steps=3),
+        "ps_loud_down": lambda: noisegen.pitch_shift(loud, sample_rate=16000, n_steps=-3),
+        "sp_loud": lambda: noisegen.speed(loud, factor=1.1, sample_rate=16000),
+        "ts_nan": lambda: noisegen.time_stretch(nan, rate=1.1, sample_rate=16000),
+        "ts_inf_badrate": lambda: noisegen.time_stretch(inf, rate=-1, sample_rate=16000),
+        "ts_nan_rate1": lambda: noisegen.time_stretch(nan, rate=1.0, sample_rate=16000),
+        "ts_guide_nan": lambda: noisegen.time_stretch(bad, rate=1.1, sample_rate=16000, guide=nan),
+        "ts_guide_inf_len": lambda: noisegen.time_stretch(bad, rate=1.1, sample_rate=16000, guide=inf[:, :5]),
+        "ts_guide_len": lambda: noisegen.time_stretch(bad, rate=1.1, sample_rate=16000, guide=bad[:, :5]),
+        "ts_guide_pv": lambda: noisegen.time_stretch(bad, rate=1.1, sample_rate=16000, guide=bad,
+                                                     method="phase_vocoder"),
+        "ts_big": lambda: noisegen.time_stretch(big, rate=0.7, sample_rate=16000),
+        "ts_big_pv": lambda: noisegen.time_stretch(big, rate=0.7, sample_rate=16000, method="phase_vocoder"),
+        "ps_nan": lambda: noisegen.pitch_shift(nan, sample_rate=16000, n_steps=2),
+        "ps_nan_0": lambda: noisegen.pitch_shift(nan, sample_rate=16000, n_steps=0),
+        "ps_inf_badsteps": lambda: noisegen.pitch_shift(inf, sample_rate=16000, n_steps=1e9),
+        "ps_guide_nan": lambda: noisegen.pitch_shift(bad, sample_rate=16000, n_steps=-2, guide=nan),
+        "ps_big_up": lambda: noisegen.pitch_shift(big, sample_rate=16000, n_steps=3),
+        "ps_big_down": lambda: noisegen.pitch_shift(big, sample_rate=16000, n_steps=-3),
+        "sp_nan": lambda: noisegen.speed(nan, factor=1.1, sample_rate=16000),
+        "sp_nan_1": lambda: noisegen.speed(nan, factor=1.0, sample_rate=16000),
+        "sp_big": lambda: noisegen.speed(big, factor=1.1, sample_rate=16000),
+        "tr_nan": lambda: noisegen.PitchShift(p=1.0)(nan, sample_rate=16000, rng=0),
+    }
+    for name, call in calls.items():
+        try:
+            result = call()
+            out[f"err_{name}"] = np.asarray(result)
+        except Exception as exc:  # noqa: BLE001 - the message is what is compared
+            out[f"err_{name}"] = np.array(f"{type(exc).__name__}: {exc}")
     # Plans of random pitch shifts (the blended tables), 1 s and 4 s, both dtypes.
     from noisegen._design.ratios import exact_ratio, near_ratio
     from noisegen._design.resample import Plan

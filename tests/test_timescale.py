@@ -418,3 +418,24 @@ def test_pvoc_overlap_add_matches_numpy_twin():
         ref_norm[j * 8 : j * 8 + 32] += window**2
     np.testing.assert_allclose(out, ref, atol=1e-12)
     np.testing.assert_allclose(norm, ref_norm, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_peak_is_the_numpy_peak_and_flags_nan_and_inf(dtype):
+    """One integer pass (level.max_magnitude_bits) gives max |x| exactly, 0 when empty, and a
+    non-finite peak when x holds NaN or inf, wherever it sits (as NumPy's max and isfinite)."""
+    from noisegen.effects.timescale import _peak
+
+    rng = np.random.default_rng(4)
+    for n in (0, 1, 7, 33, 16001):
+        x = (rng.standard_normal((2, n)) * 10.0 ** rng.uniform(-40, 30)).astype(dtype)
+        expected = float(np.max(np.abs(x))) if n else 0.0
+        assert _peak(x) == expected
+        for bad in (np.nan, np.inf, -np.inf, -np.nan):
+            if n:
+                y = x.copy()
+                y[1, rng.integers(n)] = bad
+                assert not math.isfinite(_peak(y))
+    tiny = np.array([-np.finfo(dtype).smallest_subnormal, 0.0, -0.0], dtype)
+    assert _peak(tiny) == np.finfo(dtype).smallest_subnormal
+    assert _peak(np.array([-np.finfo(dtype).max], dtype)) == np.finfo(dtype).max

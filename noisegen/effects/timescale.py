@@ -31,11 +31,13 @@ from .._core.validation import (
     check_rate_factor,
     check_real,
     check_sample_rate,
+    nonfinite_error,
 )
 from .resample import _apply as _resample_to_length
 from .._design.resample import filter_table
 from .._design.ratios import exact_ratio, near_ratio
 from .._gpu.ops import cuda_speed
+from .._kernels.cpu import level as level_kernels
 from .._kernels.cpu import pvoc as pvoc_kernels
 from .._kernels.cpu import wsola as wsola_kernels
 
@@ -202,16 +204,39 @@ def _guide_of(guide, n, dtype):
     return np.ascontiguousarray(g, dtype=dtype)
 
 
-def _pow2_exponent(x):
-    """An exponent ``e`` with ``x / 2**e`` safely inside float range (0 when it already is)."""
-    peak = float(max(np.max(x), -np.min(x))) if x.size else 0.0
+#: Per dtype: the integers of its width, the mask that clears the sign bit.
+_MAGNITUDE_BITS = {np.dtype(np.float32): (np.int32, np.int32(0x7FFFFFFF)),
+                   np.dtype(np.float64): (np.int64, np.int64(0x7FFFFFFFFFFFFFFF))}
+
+
+def _peak(x):
+    """``max |x|`` of a C-contiguous float32/float64 array as a float (0.0 when empty): inf or
+    NaN when ``x`` holds inf or NaN, so one pass both checks and measures it."""
+    ints, mask = _MAGNITUDE_BITS[x.dtype]
+    bits = level_kernels.max_magnitude_bits(x.reshape(-1).view(ints), mask)
+    return float(ints(bits).view(x.dtype))
+
+
+def _checked_peak(y, name="y"):
+    """``max |y|`` of audio ``y`` (checked with ``finite=False``); raises :func:`check_audio`'s
+    error when ``y`` holds NaN or inf."""
+    peak = _peak(np.ascontiguousarray(y))
+    if not math.isfinite(peak):
+        raise nonfinite_error(y, name)
+    return peak
+
+
+def _pow2_exponent(peak):
+    """An exponent ``e`` with ``x / 2**e`` safely inside float range for a signal of this peak
+    (0 when it already is)."""
     return 0 if peak == 0.0 or 2.0**-60 <= peak <= 2.0**60 else math.frexp(peak)[1]
 
 
-def _stretch_to(y, n_out, sample_rate, method, guide=None):
-    """Time-stretch ``y`` to exactly ``n_out`` samples (pitch kept), splicing where ``guide`` matches."""
+def _stretch_to(y, n_out, sample_rate, method, guide=None, peak=None):
+    """Time-stretch ``y`` to exactly ``n_out`` samples (pitch kept), splicing where ``guide`` matches
+    (``peak``: ``max |y|`` when known)."""
     shape = y.shape
-    y2 = np.ascontiguousarray(y.reshape(int(np.prod(shape[:-1], dtype=int)), shape[-1]))
+    y2 = np.ascontiguousarray(y.reshape(math.prod(shape[:-1]), shape[-1]))
     if n_out == shape[-1]:
         return y.copy()
     if shape[-1] == 0 or n_out == 0:
@@ -220,11 +245,11 @@ def _stretch_to(y, n_out, sample_rate, method, guide=None):
     # signal (WSOLA's energies, the vocoder's spectra), which over- or
     # underflows far from 1: run them on y scaled by a power of two (exact).
     # The splice points do not change under that scaling, so a guide is scaled on its own.
-    exp = _pow2_exponent(y2)
+    exp = _pow2_exponent(_peak(y2) if peak is None else peak)
     x2 = np.ldexp(y2, -exp).astype(y.dtype, copy=False) if exp else y2
     if guide is not None:
         g = _guide_of(guide, shape[-1], y.dtype)
-        g_exp = _pow2_exponent(g)
+        g_exp = _pow2_exponent(_peak(g))
         guide = np.ldexp(g, -g_exp).astype(y.dtype, copy=False) if g_exp else g
     if method == "wsola":
         out = _wsola(x2, n_out, sample_rate, guide)
@@ -233,15 +258,17 @@ def _stretch_to(y, n_out, sample_rate, method, guide=None):
     if exp:
         with np.errstate(over="ignore", invalid="ignore"):
             out = np.ldexp(out, exp).astype(y.dtype, copy=False)
-    check_finite_output(out, f"time stretch to {n_out} samples", y=y)
-    return np.ascontiguousarray(out).reshape(shape[:-1] + (n_out,))
+    out = np.ascontiguousarray(out)
+    check_finite_output(out, f"time stretch to {n_out} samples", y=y, total=_peak(out))
+    return out.reshape(shape[:-1] + (n_out,))
 
 
 def _check_guide(guide, y, method="wsola"):
     """``guide`` checked against ``y``: finite audio of the same length (WSOLA only)."""
     if guide is None:
         return None
-    guide = check_audio(guide, "guide")
+    guide = check_audio(guide, "guide", finite=False)
+    _checked_peak(guide, "guide")
     if guide.shape[-1] != y.shape[-1]:
         raise ParameterError(f"guide must have y's length {y.shape[-1]}, got {guide.shape[-1]} samples")
     if method != "wsola":
@@ -289,13 +316,14 @@ def time_stretch(y, *, rate, sample_rate, method="wsola", guide=None, backend="a
     (12800,)
     """
     resolve_backend(backend, y)  # no batched GPU form: raises BackendError for CUDA
-    y = check_audio(y)
+    y = check_audio(y, finite=False)
+    peak = _checked_peak(y)
     rate = check_rate_factor(rate, "rate")
     sample_rate = check_sample_rate(sample_rate)
     method = check_choice(method, "method", ("wsola", "phase_vocoder"))
     guide = _check_guide(guide, y, method)
     n_out = check_output_size(round(y.shape[-1] / rate), _rows(y), "rate", rate)
-    return _stretch_to(y, n_out, sample_rate, method, guide)
+    return _stretch_to(y, n_out, sample_rate, method, guide, peak)
 
 
 def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, guide=None, backend="auto"):
@@ -337,7 +365,8 @@ def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, guide=None, back
     (16000,)
     """
     resolve_backend(backend, y)  # no batched GPU form: raises BackendError for CUDA
-    y = check_audio(y)
+    y = check_audio(y, finite=False)
+    peak = _checked_peak(y)
     sample_rate = check_sample_rate(sample_rate)
     bins_per_octave = check_int(bins_per_octave, "bins_per_octave", low=1, high=1200)
     octaves = math.log2(MAX_RATE_FACTOR)
@@ -357,5 +386,5 @@ def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, guide=None, back
             guide = _resample_to_length(np.ascontiguousarray(guide, dtype=y.dtype), resampling, m)
         return _stretch_to(shorter, n, sample_rate, "wsola", guide)
     # Down: stretch n -> n * r samples (fewer), then resample back up to n (lower pitch).
-    shorter = _stretch_to(y, max(1, round(n * r)), sample_rate, "wsola", guide)
+    shorter = _stretch_to(y, max(1, round(n * r)), sample_rate, "wsola", guide, peak)
     return _resample_to_length(shorter, near_ratio(1 / ratio, n), n)

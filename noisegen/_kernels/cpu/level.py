@@ -16,3 +16,17 @@ def scale(x, g, out):
         out[i] = v
         total += v
     return total
+
+
+@kernel
+def max_magnitude_bits(bits, mask):
+    """The largest ``bits[i] & mask`` (0 when empty): the bit pattern of the largest magnitude of
+    the floats that ``bits`` views (``mask`` clears the sign), ordered as the magnitudes are, with
+    inf above every finite value and NaN above inf. Integer arithmetic: one vectorised pass, where
+    a float maximum is not vectorised without assuming no NaN."""
+    m = bits.dtype.type(0)
+    for i in range(bits.shape[0]):
+        b = bits[i] & mask
+        if b > m:
+            m = b
+    return m
