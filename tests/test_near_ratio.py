@@ -10,7 +10,7 @@ import pytest
 from noisegen import pitch_shift
 from noisegen._design.ratios import (_NEAR_BOUNDS, NEAR_MAX_DRIFT, NEAR_MAX_ERROR, NEAR_MAX_PHASES,
                                      NEAR_OUTPUTS_PER_PHASE, NEAR_SHORT_PHASES, NearRatio,
-                                     best_fraction, exact_ratio, near_ratio)
+                                     best_fraction, best_fractions, exact_ratio, near_ratio)
 from noisegen._design.resample import (N_PHASES, PASSBAND, Plan, _cutoff_cell, cached_plan, interpolated_rows,
                                        kaiser_table, max_shift)
 from noisegen._kernels.cpu.tables import last_tap
@@ -59,6 +59,8 @@ def test_best_fraction_is_limit_denominator():
         for bound in (1, 2, 3, *_NEAR_BOUNDS, 1000, 1024, 10**6):
             expected = Fraction(float(value)).limit_denominator(bound)
             assert best_fraction(value, bound) == (expected.numerator, expected.denominator), (value, bound)
+        bounds = sorted({1, 2, 3, *_NEAR_BOUNDS, 1000, 1024, 10**6})  # one expansion for every bound in turn
+        assert list(best_fractions(value, bounds)) == [best_fraction(value, b) for b in bounds], value
     assert exact_ratio(0.9) == Fraction(9, 10) and exact_ratio(2 ** 0.5) == 2 ** 0.5
 
 

@@ -50,22 +50,31 @@ def best_fraction(value: float, max_denominator: int) -> tuple[int, int]:
     """``(p, q)`` of ``Fraction(value).limit_denominator(max_denominator)`` for a finite ``value > 0``:
     the same continued fraction and the same choice between its last two candidates, on plain
     ints (no Fraction objects: 2-4 us instead of 10-20, and a pitch shift takes up to seven)."""
-    n, d = float(value).as_integer_ratio()
-    if d <= max_denominator:
-        return n, d
-    num, den = n, d
+    return next(best_fractions(value, (max_denominator,)))
+
+
+def best_fractions(value: float, bounds):
+    """:func:`best_fraction` of ``value`` for each of the increasing ``bounds`` in turn (a generator),
+    from one continued fraction: the expansion for a larger bound runs through the same steps
+    as for a smaller one, so it continues where the last stopped instead of starting over."""
+    num, den = float(value).as_integer_ratio()
+    n, d = num, den
     p0, q0, p1, q1 = 0, 1, 1, 0
-    while True:
-        a = n // d
-        q2 = q0 + a * q1
-        if q2 > max_denominator:
-            break
-        p0, q0, p1, q1 = p1, q1, p0 + a * p1, q2
-        n, d = d, n - a * d
-    k = (max_denominator - q0) // q1
-    p, q = p0 + k * p1, q0 + k * q1
-    # p1/q1 unless p/q is strictly closer to num/den (exact cross-multiplied distances)
-    return (p1, q1) if abs(p1 * den - num * q1) * q <= abs(p * den - num * q) * q1 else (p, q)
+    for max_denominator in bounds:
+        if den <= max_denominator:
+            yield num, den
+            continue
+        while True:
+            a = n // d
+            q2 = q0 + a * q1
+            if q2 > max_denominator:
+                break
+            p0, q0, p1, q1 = p1, q1, p0 + a * p1, q2
+            n, d = d, n - a * d
+        k = (max_denominator - q0) // q1
+        p, q = p0 + k * p1, q0 + k * q1
+        # p1/q1 unless p/q is strictly closer to num/den (exact cross-multiplied distances)
+        yield (p1, q1) if abs(p1 * den - num * q1) * q <= abs(p * den - num * q) * q1 else (p, q)
 
 
 def exact_ratio(value: float):
@@ -98,10 +107,11 @@ def near_ratio(ratio, n_out: int):
         return ratio
     step = 1.0 / ratio  # inputs per output
     allowed = min(NEAR_MAX_DRIFT / max(n_out, 1), NEAR_MAX_ERROR * step)
+    fractions = best_fractions(step, _NEAR_BOUNDS)
     for bound in _NEAR_BOUNDS:
         if bound > NEAR_SHORT_PHASES and n_out < NEAR_OUTPUTS_PER_PHASE * bound:
             break  # the table would cost more than the kernel it saves
-        p, q = best_fraction(step, bound)  # best approximation with at most `bound` phases
+        p, q = next(fractions)  # best approximation with at most `bound` phases
         if abs(p / q - step) <= allowed:
             return NearRatio(q, p)
     return ratio
