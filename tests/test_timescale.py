@@ -253,6 +253,23 @@ def test_overlap_add_matches_numpy_twin(dtype, atol, taps, hop):
     np.testing.assert_allclose(out, expected, atol=atol)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_frames_read_a_vector_of_outputs_at_a_time_have_the_bits_of_the_correlations(dtype):
+    """The overlap-add reads a frame through the delay table a vector of outputs at a time
+    (_simd.lane_dots, outputs across lanes): each output has the bits of the same dot product
+    computed as a correlation (_simd.dot_products, taps across lanes), the frame's streamed twin."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(700).astype(dtype) * 10.0 ** rng.uniform(-3, 3, 700).astype(dtype)
+    table = _frac_table(np.dtype(dtype).char)
+    lanes = 32 // np.dtype(dtype).itemsize
+    for start, q in ((0, 1), (5, 64), (13, 127), (101, 33)):
+        expected = np.empty(480, dtype)
+        wsola_kernels._correlations(table[q], x, start, 480, expected)
+        got = np.empty(480, dtype)
+        wsola_kernels._frac_frame(x, start, table[q], got, 480 // lanes)
+        assert np.array_equal(got.view(np.uint8), expected.view(np.uint8)), (start, q)
+
+
 def test_fractional_delay_table_interpolates():
     # a half-sample delay of a 1 kHz tone through the table is that tone shifted by half a sample
     table = _frac_table("d")

@@ -32,8 +32,12 @@ import math
 
 import numpy as np
 
-from ..._core.jit import kernel
-from ._simd import VECTOR_BYTES, dot_products
+from ..._core.jit import exact_kernel, kernel
+from ._simd import VECTOR_BYTES, dot_products, lane_dots
+
+
+#: Taps of the fractional-delay filter the overlap-add reads frames through (unrolled in its loop).
+FRAC_TAPS = 16
 
 
 @kernel
@@ -181,6 +185,13 @@ def wsola_positions_from(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, o
         prev = positions[i]
 
 
+@exact_kernel
+def _frac_frame(x, start, row, tmp, count):
+    """``tmp[j] = row . x[start + j : start + j + FRAC_TAPS]`` for ``j < count * lanes`` (:func:`lane_dots`,
+    with no fast-math flags: LLVM would reorder its sums, which must stay :func:`dot_products`')."""
+    lane_dots(x, start, row, FRAC_TAPS, tmp, count)
+
+
 @kernel
 def wsola_overlap_add(xp, positions, hop, window, frac_table, out):
     """``out[c, k*hop + j] += window[j] * x_c(positions[k] - hop + j)`` (``out`` zeroed by the caller).
@@ -196,6 +207,7 @@ def wsola_overlap_add(xp, positions, hop, window, frac_table, out):
     n_taps = frac_table.shape[1]
     lead = n_taps // 2 - 1
     tmp = np.empty(frame, dtype=out.dtype)
+    lanes = VECTOR_BYTES // xp.itemsize
     for c in range(n_ch):
         x = xp[c]
         o = out[c]
@@ -212,6 +224,13 @@ def wsola_overlap_add(xp, positions, hop, window, frac_table, out):
                 for j in range(frame):
                     dst[j] += window[j] * src[j]
                 continue
-            _correlations(frac_table[q], x, i0 - lead, frame, tmp)  # the frame at its fractional delay
+            # the frame at its fractional delay: a vector of outputs at a time (lane_dots), the rest
+            # (a frame that is no whole number of vectors) as correlations, with the same bits
+            row = frac_table[q]
+            main = frame // lanes * lanes if n_taps == FRAC_TAPS else 0
+            if main:
+                _frac_frame(x, i0 - lead, row, tmp, main // lanes)
+            if main < frame:
+                _correlations(row, x, i0 - lead + main, frame - main, tmp[main:])
             for j in range(frame):
                 dst[j] += window[j] * tmp[j]
