@@ -116,14 +116,10 @@ def _hann(length, dtype_char):
     return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(length) / length)).astype(dtype_char)
 
 
-def _wsola(y, n_out, sample_rate, guide=None):
-    """WSOLA of ``y`` (2-D, C-contiguous) to exactly ``n_out`` samples.
-
-    The splice points follow ``guide`` (1-D, ``y``'s length and dtype; None:
-    ``y``'s channel mean), so a second signal can be spliced where the first was.
-    """
-
-    n_ch, n = y.shape
+@lru_cache(maxsize=64)
+def _wsola_geometry(n, n_out, sample_rate):
+    """``(hop, tol, dec, n_frames, pad, total)`` of :func:`_wsola`: frame hop, search tolerance and
+    decimation (samples), frames, zeros before the input and padded length."""
     hop = max(2, int(round(WSOLA_HOP_S * sample_rate)))
     tol = max(1, int(round(WSOLA_TOLERANCE_S * sample_rate)))
     dec = max(1, sample_rate // WSOLA_COARSE_RATE)
@@ -135,6 +131,18 @@ def _wsola(y, n_out, sample_rate, guide=None):
     right = int(math.ceil(step)) + 2 * hop + tol + 2 * dec + _FRAC_TAPS + 8
     total = pad + n + right
     total = -(-total // dec) * dec
+    return hop, tol, dec, n_frames, pad, total
+
+
+def _wsola(y, n_out, sample_rate, guide=None):
+    """WSOLA of ``y`` (2-D, C-contiguous) to exactly ``n_out`` samples.
+
+    The splice points follow ``guide`` (1-D, ``y``'s length and dtype; None:
+    ``y``'s channel mean), so a second signal can be spliced where the first was.
+    """
+
+    n_ch, n = y.shape
+    hop, tol, dec, n_frames, pad, total = _wsola_geometry(n, n_out, sample_rate)
     xp = np.zeros((n_ch, total), dtype=y.dtype)
     xp[:, pad : pad + n] = y
     if guide is None:
@@ -375,16 +383,26 @@ def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, guide=None, back
     n = y.shape[-1]
     if n_steps == 0 or n == 0:
         return y.copy()
-    r = 2.0 ** (n_steps / bins_per_octave)
-    ratio = exact_ratio(r)
-    if r > 1.0:
-        # Up: resample n -> n / r samples (higher pitch, shorter), then stretch back to n.
-        m = max(1, round(n / r))
-        resampling = near_ratio(1 / ratio, m)
+    up, m, resampling = _shift_plan(n_steps, bins_per_octave, n)
+    if up:
+        # Up: resample n -> m = n / r samples (higher pitch, shorter), then stretch back to n.
         shorter = _resample_to_length(y, resampling, m)
         if guide is not None:  # spliced where the guide, resampled as y is, matches
             guide = _resample_to_length(np.ascontiguousarray(guide, dtype=y.dtype), resampling, m)
         return _stretch_to(shorter, n, sample_rate, "wsola", guide)
-    # Down: stretch n -> n * r samples (fewer), then resample back up to n (lower pitch).
-    shorter = _stretch_to(y, max(1, round(n * r)), sample_rate, "wsola", guide, peak)
-    return _resample_to_length(shorter, near_ratio(1 / ratio, n), n)
+    # Down: stretch n -> m = n * r samples (fewer), then resample back up to n (lower pitch).
+    shorter = _stretch_to(y, m, sample_rate, "wsola", guide, peak)
+    return _resample_to_length(shorter, resampling, n)
+
+
+@lru_cache(maxsize=64)
+def _shift_plan(n_steps, bins_per_octave, n):
+    """``(up, m, resampling)`` of :func:`pitch_shift` for ``n`` samples: whether the pitch goes up,
+    the length between the two stages and the resampling ratio (kept per shift and length: a
+    repeated shift skips the continued fractions of :func:`exact_ratio` and :func:`near_ratio`)."""
+    r = 2.0 ** (n_steps / bins_per_octave)
+    ratio = exact_ratio(r)
+    if r > 1.0:
+        m = max(1, round(n / r))
+        return True, m, near_ratio(1 / ratio, m)
+    return False, max(1, round(n * r)), near_ratio(1 / ratio, n)
