@@ -50,7 +50,7 @@ def save(path):
         for channels in (1, 2):
             for n in list(range(1, 41)) + [15999, 16000, 16001, 64000]:
                 cases.append((16000, dtype, channels, n))
-            for sr in (8000, 48000):
+            for sr in (8000, 22050, 44100, 48000):
                 for n in (1, 7, 33, sr - 1, sr):
                     cases.append((sr, dtype, channels, n))
             cases.append((16000, dtype, channels, 0))

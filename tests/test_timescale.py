@@ -270,6 +270,23 @@ def test_frames_read_a_vector_of_outputs_at_a_time_have_the_bits_of_the_correlat
         assert np.array_equal(got.view(np.uint8), expected.view(np.uint8)), (start, q)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_correlations_in_groups_have_the_bits_of_each_lag_alone(dtype):
+    """_correlations groups its lags (eights, then the last 9-12 together, the rest one by one):
+    any count of lags gives every lag the bits of its correlation computed alone."""
+    rng = np.random.default_rng(12)
+    sig = rng.standard_normal(900).astype(dtype)
+    for taps in (120, 480, 9):
+        ref = rng.standard_normal(taps).astype(dtype)
+        alone = np.empty(30)
+        for j in range(30):
+            wsola_kernels._correlations(ref, sig, 7 + j, 1, alone[j:])
+        for count in range(1, 31):
+            out = np.full(31, np.nan)
+            wsola_kernels._correlations(ref, sig, 7, count, out)
+            assert np.array_equal(out[:count], alone[:count]) and np.isnan(out[count]), (taps, count)
+
+
 def test_fractional_delay_table_interpolates():
     # a half-sample delay of a 1 kHz tone through the table is that tone shifted by half a sample
     table = _frac_table("d")
