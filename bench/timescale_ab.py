@@ -81,7 +81,8 @@ def _child(repeats):
             t0 = time.perf_counter()
             call()
             times.append(time.perf_counter() - t0)
-        results[f"{name} @{sr // 1000}k {sec:g}s"] = float(np.median(times)) * 1e6
+        results[f"{name} @{sr // 1000}k {sec:g}s"] = (float(np.median(times)) * 1e6,
+                                                     float(np.percentile(times, 10)) * 1e6)
     print(json.dumps(results))
 
 
@@ -100,11 +101,12 @@ def main():
                                  capture_output=True, text=True, check=True)
             runs[tree].append(json.loads(res.stdout.strip().splitlines()[-1]))
     a, b = args.trees
-    print(f"{'case':34s} {'A us':>9s} {'B us':>9s} {'B/A':>6s}")
+    print("per-call us: median over rounds of each process's median (and of its 10th percentile)")
+    print(f"{'case':30s} {'A med':>8s} {'B med':>8s} {'B/A':>5s}   {'A p10':>8s} {'B p10':>8s} {'B/A':>5s}")
     for key in runs[a][0]:
-        ma = float(np.median([r[key] for r in runs[a]]))
-        mb = float(np.median([r[key] for r in runs[b]]))
-        print(f"{key:34s} {ma:9.1f} {mb:9.1f} {mb / ma:6.2f}")
+        ma, pa = (float(np.median([r[key][i] for r in runs[a]])) for i in (0, 1))
+        mb, pb = (float(np.median([r[key][i] for r in runs[b]])) for i in (0, 1))
+        print(f"{key:30s} {ma:8.1f} {mb:8.1f} {mb / ma:5.2f}   {pa:8.1f} {pb:8.1f} {pb / pa:5.2f}")
 
 
 if __name__ == "__main__":
