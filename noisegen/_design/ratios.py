@@ -20,6 +20,7 @@ one the interpolating kernel would apply, three times faster on 4 s clips.
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 
 #: Largest ``up`` (after gcd reduction) a plan handles with one exact row per phase, and the
 #: largest denominator :func:`exact_ratio` tries (the two have always been one bound).
@@ -83,8 +84,10 @@ def exact_ratio(value: float):
     return Fraction(p, q) if abs(p / q - value) <= 1e-12 * value else value
 
 
+@lru_cache(maxsize=128)
 def speed_ratio(factor):
-    """The resampling ratio of :func:`noisegen.speed` for ``factor`` (a Fraction when exact)."""
+    """The resampling ratio of :func:`noisegen.speed` for ``factor`` (a Fraction when exact; kept
+    per factor: a speed perturbation draws from a few)."""
     return 1 / exact_ratio(factor)
 
 

@@ -35,7 +35,7 @@ from .._core.validation import (
 )
 from .resample import _apply as _resample_to_length
 from .._design.resample import filter_table
-from .._design.ratios import exact_ratio, near_ratio
+from .._design.ratios import exact_ratio, near_ratio, speed_ratio
 from .._gpu.ops import cuda_speed
 from .._kernels.cpu import level as level_kernels
 from .._kernels.cpu import pvoc as pvoc_kernels
@@ -88,8 +88,7 @@ def speed(y, *, factor, sample_rate, backend="auto"):
     n_out = check_output_size(round(y.shape[-1] / factor), _rows(y), "factor", factor)
     if factor == 1.0:
         return check_audio(y).copy()
-    ratio = exact_ratio(factor)
-    return _resample_to_length(y, 1 / ratio, n_out)
+    return _resample_to_length(y, speed_ratio(factor), n_out)
 
 
 def _rows(y):
