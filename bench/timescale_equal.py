@@ -1,4 +1,4 @@
-"""Bit-equality check of speed, time_stretch and pitch_shift (and their transforms) across two trees.
+"""Bit-equality check of speed, time_stretch, pitch_shift and resample (and their transforms) across two trees.
 
 Saves every output on a fixed grid from whichever ``noisegen`` is imported,
 then compares two such saves sample for sample (``np.array_equal``, NaN-free)::
@@ -96,6 +96,20 @@ def save(path):
             ws = WsolaStream(16001, round(16001 / r), 16000, dtype)
             parts = [ws.process(y[:, i : i + 2999]) for i in range(0, 16001, 2999)] + [ws.flush()]
             out[f"wss_{np.dtype(dtype).name}_{r}"] = np.concatenate(parts, axis=-1)
+    # The resampler itself (its rational kernel is shared with speed and pitch_shift), one shot and streamed.
+    pairs = [(44100, 16000), (16000, 44100), (22050, 16000), (48000, 44100), (8000, 11025), (16000, 12000),
+             (32000, 16000), (16000, 8000), (12345, 16000), (16000, 48000), (16000, 15999), (11025, 16000)]
+    for orig, target in pairs:
+        for dtype in (np.float32, np.float64):
+            for channels in (1, 2):
+                for n in (1, 7, 100, 999, 16000, 44101):
+                    y = _signals(n, dtype, channels, n + orig)
+                    out[f"rs_{orig}_{target}_{np.dtype(dtype).name}_{channels}_{n}"] = noisegen.resample(
+                        y, orig_sample_rate=orig, target_sample_rate=target)
+            r = noisegen.Resampler(orig_sample_rate=orig, target_sample_rate=target)
+            y = _signals(20000, dtype, 2, 5)
+            parts = [r.process(y[:, i : i + 1777]) for i in range(0, 20000, 1777)] + [r.flush()]
+            out[f"rss_{orig}_{target}_{np.dtype(dtype).name}"] = np.concatenate(parts, axis=-1)
     # Errors: the same exception and message for bad input (NaN, inf, bad guides, overflow, order).
     bad = _signals(1000, np.float32, 2, 1)
     nan, inf = bad.copy(), bad.copy()

@@ -434,3 +434,24 @@ def test_folded_decimator_overflowed_pairs_fall_back(down):
     np.testing.assert_allclose(out / 2.0**127, ref / 2.0**127, rtol=0, atol=1e-5)
     for cut in (1, 999, 3001):
         np.testing.assert_array_equal(_streamed(x32, down, [cut]), out)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_last_slots_of_a_phase_in_any_group_have_the_bits_of_one_slot_alone(dtype):
+    """The rational kernel computes a phase's last slots four, three or two together, or alone
+    (_slot_group_tail): every count of slots gives each the bits it has computed alone."""
+    from noisegen._kernels.cpu import resample as kernels
+
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal(4000).astype(dtype)
+    row = rng.standard_normal(136).astype(dtype)
+    jump, spacing = 88, 3
+    alone = np.empty(40, dtype)
+    for w in range(11):
+        kernels._slot_group_tail(x, 5 + w * jump, jump, 1, row, alone, w * spacing, spacing)
+    for count in range(1, 12):
+        out = np.full(40, np.nan, dtype)
+        total = kernels._slot_group_tail(x, 5, jump, count, row, out, 0, spacing)
+        slots = np.arange(count) * spacing
+        assert np.array_equal(out[slots], alone[slots]), count
+        assert np.isnan(np.delete(out, slots)).all() and math.isfinite(total)

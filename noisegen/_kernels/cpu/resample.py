@@ -179,9 +179,11 @@ def _slot_group(x, start, jump, row, o, m, spacing):
 
 @kernel
 def _slot_group_tail(x, start, jump, count, row, o, m, spacing):
-    """:func:`_slot_group` for the last ``count < 12`` slots of a phase, four then one at a
-    time (:func:`dot_products` gives every output the same bits however many it computes
-    together); returns their sum."""
+    """:func:`_slot_group` for the last ``count < 12`` slots of a phase, four at a time, then the
+    last three or two together, the last one alone (:func:`dot_products` gives every output the
+    same bits however many it computes together); returns their sum. A ratio of many phases
+    (a random pitch shift's 256-512) has only a few slots per phase and shift, and single
+    chains load the row again for each slot and wait on their own multiply-adds."""
     total = o.dtype.type(0.0)
     w = 0
     while w + 4 <= count:
@@ -191,6 +193,20 @@ def _slot_group_tail(x, start, jump, count, row, o, m, spacing):
             o[m + (w + v) * spacing] = a[v]
             total += a[v]
         w += 4
+    if count - w == 3:
+        s = start + w * jump
+        a3 = dot_products(x, (s, s + jump, s + 2 * jump), row, 0, row.shape[0])
+        for v in range(3):
+            o[m + (w + v) * spacing] = a3[v]
+            total += a3[v]
+        w += 3
+    elif count - w == 2:
+        s = start + w * jump
+        a2 = dot_products(x, (s, s + jump), row, 0, row.shape[0])
+        for v in range(2):
+            o[m + (w + v) * spacing] = a2[v]
+            total += a2[v]
+        w += 2
     while w < count:
         o[m + w * spacing] = dot_products(x, (start + w * jump,), row, 0, row.shape[0])[0]
         total += o[m + w * spacing]
