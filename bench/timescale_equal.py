@@ -3,15 +3,20 @@
 Saves every output on a fixed grid from whichever ``noisegen`` is imported,
 then compares two such saves sample for sample (``np.array_equal``, NaN-free)::
 
-    PYTHONPATH=/work/main  python bench/timescale_equal.py save /tmp/ref.npz
-    PYTHONPATH=.           python bench/timescale_equal.py save /tmp/new.npz
-    python bench/timescale_equal.py compare /tmp/ref.npz /tmp/new.npz
+    mkdir /tmp/orig && git archive 0389e58 | tar -x -C /tmp/orig    # the tree to compare against
+    NUMBA_CACHE_DIR=/tmp/nb-ref PYTHONPATH=/tmp/orig python $TREE/bench/timescale_equal.py save /tmp/ref.npz
+    NUMBA_CACHE_DIR=/tmp/nb-new PYTHONPATH=$TREE     python $TREE/bench/timescale_equal.py save /tmp/new.npz
+    python $TREE/bench/timescale_equal.py compare /tmp/ref.npz /tmp/new.npz   # exit status 1 on any difference
+
+(``$TREE``: the tree under test; run from outside it, e.g. in ``/tmp``, so that ``PYTHONPATH`` picks the tree).
 
 Grid: float32 and float64, mono and stereo, lengths 1..40 and 15999, 16000,
-16001, 64000 (16 kHz; 8 and 48 kHz on a subset); n_steps on a grid of
-[-4, 4] with random non-integer values; rates in [0.8, 1.25]; speed factors
-0.9, 1.1 and new ones; guides; the PitchShift/TimeStretch/SpeedPerturb
-transforms and the streaming forms.
+16001, 64000 (16 kHz; 8, 22.05, 44.1 and 48 kHz on a subset); n_steps on a
+grid of [-4, 4] with random non-integer values; rates in [0.8, 1.25]; speed
+factors 0.9, 1.1 and new ones; guides; the PitchShift/TimeStretch/SpeedPerturb
+transforms (with paired targets) and the streaming forms; resample and
+Resampler over twelve rate pairs; the plans (tables) of random pitch shifts;
+the errors raised for NaN, inf, bad guides and overflow.
 """
 
 from __future__ import annotations
