@@ -18,7 +18,6 @@ kept (:data:`_SETUPS`, keyed by the packet's bytes).
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 import numpy as np
@@ -37,14 +36,6 @@ _SETUPS_MAX = 64
 #: file when it opens it, and long recordings are read in blocks (libsndfile's seek) by the stream
 #: and the folder job, so a whole-file open would only add the file's bytes to their memory.
 MAX_BYTES = 8 << 20
-#: Samples (frames x channels) whose decoding here saves about what parsing a setup header costs
-#: (~1-2 ms, once per process and setup: :data:`_SETUPS`). A shorter file whose setup has not
-#: been met before is left to libsndfile and its setup noted (:data:`_MET`); the next file with
-#: that setup is parsed and decoded here. A corpus shares a few setups (one per encoder setting,
-#: rate and channel count), and a one-off short file is read no slower than libsndfile reads it.
-PARSE_BREAK_EVEN = 150_000
-_MET: dict = {}  # digests of setups met once, oldest first
-_MET_MAX = 4096
 _MDCT: dict = {}
 #: libvorbis's inverse MDCT is this multiple of the unscaled one.
 SCALE = np.float32(1.0)
@@ -79,27 +70,14 @@ def _blocksize(pkt: bytes, setup, sizes) -> int:
     return sizes[int(setup.mode_block[mode])]
 
 
-def _worth_parsing(pkt: bytes, channels: int, samples: int) -> bool:
-    """Whether a setup not kept yet is worth parsing for a file of ``samples`` samples (see
-    :data:`PARSE_BREAK_EVEN`); notes it as met when not."""
-    if samples >= PARSE_BREAK_EVEN:
-        return True
-    key = hashlib.blake2b(pkt, digest_size=16, person=bytes([channels & 0xFF])).digest()
-    if _MET.pop(key, None) is not None:
-        return True
-    if len(_MET) >= _MET_MAX:
-        _MET.pop(next(iter(_MET)))
-    _MET[key] = True
-    return False
-
-
 class _Stream:
     """An Ogg Vorbis file's packets and headers, parsed and checked, ready to decode.
 
-    ``thrifty``: a short file whose setup header is not kept yet is refused the first time
-    that setup is met (:data:`PARSE_BREAK_EVEN`)."""
+    Whether a file is decoded here depends on the file alone (never on what was read before),
+    so a file gives the same samples in every process: a replayed augmentation is byte for byte
+    the first one."""
 
-    def __init__(self, data, thrifty=False):
+    def __init__(self, data):
         buf = np.frombuffer(data, np.uint8)
         count, payload, starts, ends, granules, eos = ogg_packets(buf, CRC_TABLES)
         if count == BAD or count < 4:
@@ -111,10 +89,6 @@ class _Stream:
         ident = parse_identification(packet(0))
         if not packet(1).startswith(b"\x03vorbis"):
             raise VorbisUnsupported("no Vorbis comment header")
-        if thrifty and (packet(2), ident.channels) not in _SETUPS:
-            samples = max(int(granules.max()), 0) * ident.channels
-            if not _worth_parsing(packet(2), ident.channels, samples):
-                raise VorbisUnsupported("a short file whose setup header is new: libsndfile reads it faster")
         setup = _setup(packet(2), ident.channels)
         sizes = (ident.blocksize0, ident.blocksize1)
         # libsndfile's offset: the first audio page's granule less the samples of its packets
@@ -197,7 +171,7 @@ class VorbisFile(NativeFile):
     def _layout(fh, size):
         if size > MAX_BYTES:
             return None
-        return _Stream(fh.read(), thrifty=True)
+        return _Stream(fh.read())
 
     def read(self, start: int, n: int, dtype) -> np.ndarray | None:
         """Frames ``start .. start + n`` (clipped to the file) as ``(frames, channels)`` of ``dtype``,
