@@ -1,4 +1,4 @@
-"""FFT lengths on a grid, two-step transforms, the byte-bounded spectrum cache, and the checks
+"""FFT lengths on a grid, the grid transforms, the byte-bounded spectrum cache, and the checks
 of non-finite input that RIR convolution takes from its output."""
 
 from __future__ import annotations
@@ -49,20 +49,27 @@ def test_grid_transforms_convolve_like_scipy(dtype):
             np.testing.assert_allclose(back, x, rtol=0, atol=tol * np.max(np.abs(x)))
 
 
-@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_twiddles_are_the_directly_evaluated_exponentials(dtype):
-    # the factored tables' product against exp(-2 pi i k1 n2 / N) from exact integer phases,
-    # over every split of the grid up to 2**21 points (N2 prime-ish, square, one-column...)
-    worst = 0.0
-    for nfft in [v for v in spectra._GRID if spectra._TWO_STEP_MIN <= v <= 1 << 21]:
-        n1, n2 = spectra._split(nfft)
-        tw = spectra._make_twiddles(n1, n2, dtype)
-        assert tw.shape == (2, n1 // 2 + 1, n2) and tw.dtype == dtype
-        phase = (np.arange(n1 // 2 + 1)[:, None] * np.arange(n2)[None, :]) % nfft * (-2.0 * np.pi / nfft)
-        direct = (np.cos(phase) + 1j * np.sin(phase)).astype(dtype)
-        worst = max(worst, float(np.max(np.abs(tw[0] - direct))))
-        np.testing.assert_array_equal(tw[1], np.conj(tw[0]))
-    assert worst <= (1e-7 if dtype == np.complex64 else 2e-15), worst
+    # the kernels' tables, read back in their layout, against exp(-2 pi i j / n) rounded once, over
+    # every grid length the kernels take up to 2**21 points
+    for nfft in [v for v in spectra._GRID if spectra._KERNEL_MIN <= v <= 1 << 21]:
+        fac = spectra._factors(nfft)
+        if fac is None:
+            continue
+        m1, m2 = int(fac[0]), int(fac[1])
+        m = m1 * m2
+        tab = spectra._make_table(nfft, dtype)
+        assert tab.dtype == dtype
+
+        def direct(j, n):  # in extended precision where the platform has it
+            phase = (j % n).astype(np.longdouble) * (-2 * np.longdouble(np.pi) / n)
+            return np.r_[np.cos(phase).ravel(), np.sin(phase).ravel()]
+
+        want = np.r_[direct(np.arange(m1), m1), direct(np.arange(m2), m2),
+                     direct(np.arange(m2)[:, None] * np.arange(m1)[None, :], m), direct(np.arange(m // 2 + 1), nfft)]
+        assert tab.shape == want.shape
+        np.testing.assert_allclose(tab, want.astype(dtype), rtol=0, atol=2 * np.finfo(dtype).eps)
 
 
 def test_spectrum_cache_is_bounded_in_bytes_least_recently_used_first():

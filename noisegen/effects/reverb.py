@@ -41,14 +41,12 @@ import math
 from collections import OrderedDict
 
 import numpy as np
-import scipy.fft as sfft
-from numpy.lib.stride_tricks import as_strided
 
 from .._core.validation import (check_audio, check_bool, check_choice, check_finite_output, check_real, check_sample_rate,
                                  nonfinite_error)
 from .._core.backend import resolve_backend
 from .._core.errors import ParameterError
-from .spectra import SPECTRA, fast_len, grid_irfft, grid_rfft
+from .spectra import SPECTRA, fast_len, grid_irfft, grid_rfft, rfft_blocks
 
 __all__ = ["convolve_rir", "RirConvolver", "prepare_rir", "early_rir"]
 
@@ -187,14 +185,9 @@ class RirConvolver:
         """Number of RIR samples after delay compensation."""
         return self.rir.shape[1]
 
-    def _spectrum(self, nfft, dtype, keep=None, plain=False):
-        """The ``nfft``-point spectrum of the unit RIR (its first ``keep`` samples), kept for reuse:
-        :func:`.spectra.grid_rfft`'s, or with ``plain`` one ``rfft``'s."""
-        def make():
-            h = self._unit[:, :keep].astype(dtype)
-            return sfft.rfft(h, nfft, axis=-1, workers=1) if plain else grid_rfft(h, nfft)
-
-        return SPECTRA.get((self._token, nfft, dtype.char, keep, plain), make)
+    def _spectrum(self, nfft, dtype, keep=None):
+        """The ``nfft``-point spectrum of the unit RIR (its first ``keep`` samples), kept for reuse."""
+        return SPECTRA.get((self._token, nfft, dtype.char, keep), lambda: grid_rfft(self._unit[:, :keep].astype(dtype), nfft))
 
     def _circular(self, x2, nfft, n_out, keep=None):
         """The first ``n_out`` samples of the ``nfft``-point circular convolution of ``x2`` with the
@@ -237,20 +230,18 @@ class RirConvolver:
         n, m = x2.shape[1], self.length
         step = nfft - m + 1
         n_blocks = -(-n_out // step)
-        spec = self._spectrum(nfft, x2.dtype, plain=True)  # the blocks are rows of one batch already
+        spec = self._spectrum(nfft, x2.dtype)
         out = np.empty((x2.shape[0], n_blocks * step), x2.dtype)
         padded = np.zeros((n_blocks - 1) * step + nfft, x2.dtype)  # m - 1 zeros, the input, zeros
-        size = padded.itemsize
         for c in range(x2.shape[0]):
             padded[m - 1:m - 1 + n] = x2[c]
             h = spec[c if spec.shape[0] > 1 else 0]
             rows = out[c].reshape(n_blocks, step)
             for b in range(0, n_blocks, _BATCH):
                 k = min(_BATCH, n_blocks - b)
-                blocks = as_strided(padded[b * step:], shape=(k, nfft), strides=(step * size, size), writeable=False)
-                xs = sfft.rfft(blocks, axis=-1, workers=1)
+                xs = rfft_blocks(padded, np.arange(b, b + k) * step, nfft, nfft)  # the blocks, in place
                 xs *= h
-                rows[b:b + k] = sfft.irfft(xs, nfft, axis=-1, workers=1)[:, m - 1:]
+                rows[b:b + k] = grid_irfft(xs, nfft)[:, m - 1:]
         return out[:, :n_out]
 
     def _scaled_full(self, x2, n_out=None, name="y"):

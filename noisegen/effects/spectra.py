@@ -29,6 +29,7 @@ they hold more than :data:`SPECTRUM_CACHE_BYTES` (each process its own);
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from bisect import bisect_left
@@ -37,7 +38,9 @@ from collections import OrderedDict
 import numpy as np
 import scipy.fft as sfft
 
-__all__ = ["fast_len", "grid_rfft", "grid_irfft", "SpectrumCache", "SPECTRA", "TWIDDLES", "SPECTRUM_CACHE_BYTES"]
+from .._kernels.cpu import fft as _fft
+
+__all__ = ["fast_len", "grid_rfft", "grid_irfft", "rfft_blocks", "SpectrumCache", "SPECTRA", "TWIDDLES", "SPECTRUM_CACHE_BYTES"]
 
 #: Bytes of RIR spectra kept for reuse, over all convolvers of a process.
 SPECTRUM_CACHE_BYTES = 64 << 20
@@ -47,8 +50,8 @@ TWIDDLE_CACHE_BYTES = 32 << 20
 
 _OCTAVE = (32, 36, 40, 45, 48, 50, 54, 60)  # x 2**k: ratios 1, 9/8, 5/4, 45/32, 3/2, 25/16, 27/16, 15/8
 _GRID = sorted({1 << k for k in range(6)} | {b << k for b in _OCTAVE for k in range(58)})
-_TWO_STEP_MIN = 8192  # below: one transform (the two steps' overheads outweigh the vectorisation)
-_N1_MAX = 512
+_KERNEL_MIN = 4096  # below: scipy's transform
+_SLICE_POINTS = 1 << 15  # points per slice of the column transforms (the slice and its scratch in L2)
 
 
 def fast_len(n: int) -> int:
@@ -114,43 +117,111 @@ SPECTRA = SpectrumCache(SPECTRUM_CACHE_BYTES)
 TWIDDLES = SpectrumCache(TWIDDLE_CACHE_BYTES)
 
 
-def _split(nfft):
-    """``(N1, N2)`` of the two-step transform of length ``nfft``, or None for one transform."""
-    if nfft < _TWO_STEP_MIN or nfft & 1:
+def _radices(n):
+    """The passes of an ``n``-point column transform: radix 4 while it divides, then 2, 3 and 5."""
+    out = []
+    for r in (4, 2, 3, 5):
+        while n % r == 0 and (r != 2 or not out or out[-1] != 2):
+            out.append(r)
+            n //= r
+    return out if n == 1 else None
+
+
+def _width(rows, columns):
+    """Columns per slice of ``rows``-point column transforms: about :data:`_SLICE_POINTS` points,
+    a multiple of 16 (whole vectors, and whole tiles of the transposition), at most ``columns``."""
+    if rows * columns <= _SLICE_POINTS:
+        return columns
+    slices = -(-rows * columns // _SLICE_POINTS)
+    return min(columns, (-(-columns // slices) + 15) // 16 * 16)
+
+
+@functools.lru_cache(maxsize=None)
+def _factors(nfft):
+    """The kernels' plan of an ``nfft``-point real transform (``fac`` of
+    :mod:`noisegen._kernels.cpu.fft`), or None for scipy's: ``M = nfft / 2 = M1 M2`` with ``M1``
+    nearest ``sqrt(M)`` among the splits into multiples of 8 (whole tiles of the transposition)."""
+    m = nfft // 2
+    if nfft < _KERNEL_MIN or nfft % 2 or m % 64:
         return None
-    n1 = min(_N1_MAX, nfft & -nfft)  # the largest power of two dividing nfft, up to 512
-    return n1, nfft // n1
+    splits = [d for d in range(8, m // 8 + 1, 8) if m % d == 0 and (m // d) % 8 == 0]
+    m1 = min(splits, key=lambda d: (abs(math.log(d * d / m)), d))
+    m2 = m // m1
+    r1, r2 = _radices(m1), _radices(m2)
+    if r1 is None or r2 is None:
+        return None
+    fac = np.array([m1, m2, _width(m1, m2), _width(m2, m1), len(r1), *r1, len(r2), *r2], np.int64)
+    fac.flags.writeable = False
+    return fac
 
 
-def _make_twiddles(n1, n2, dtype):
-    """``exp(-2 pi i k1 n2 / N)`` as the product of two small tables: with ``n2 = a * B + b``
-    (``B`` the divisor of ``N2`` nearest below its square root), ``w(k1 (a B + b)) = w(k1 a B) w(k1 b)``.
-    The product is formed in float64 and rounded once to ``dtype`` (within 1e-15 of the
-    directly evaluated twiddles), for ~sqrt(N) sines instead of N: 10x less time at 2**18 points."""
-    n = n1 * n2
-    rows = n1 // 2 + 1
-    b = next(d for d in range(math.isqrt(n2), 0, -1) if n2 % d == 0)
-    k1 = np.arange(rows)[:, None]
-
-    def w(j):
-        phase = (j % n) * (-2.0 * np.pi / n)  # exact integer products, reduced before scaling
-        return np.cos(phase) + 1j * np.sin(phase)
-
-    tw = np.empty((2, rows, n2 // b, b), dtype)
-    # complex128 products cast into the complex64 rows as they are made: no table of N in float64
-    np.multiply(w(k1 * (np.arange(n2 // b) * b)[None, :])[:, :, None], w(k1 * np.arange(b)[None, :])[:, None, :],
-                out=tw[0], casting="same_kind")
-    np.conjugate(tw[0], out=tw[1])
-    return tw.reshape(2, rows, n2)
+def _roots(j, n):
+    """``exp(-2 pi i j / n)`` (real and imaginary parts, float64) for integers ``j``: the angle
+    reduced in integers to the nearest quarter turn, the rest (at most an eighth) evaluated, so the
+    error is a few 1e-17 whatever ``j`` and ``n`` (``j * (2 pi / n)`` is off by up to ``2 pi`` ulps)."""
+    t = np.asarray(j, np.int64) % n
+    k = (4 * t + n // 2) // n  # quarter turns
+    a = (np.pi / 2) * ((4 * t - k * n) / n)  # |a| <= pi / 4
+    c, s = np.cos(a), np.sin(a)
+    k %= 4  # exp(-i a) (-i)**k
+    re = np.choose(k, [c, -s, -c, s])
+    im = np.choose(k, [-s, -c, s, c])
+    return re.ravel(), im.ravel()
 
 
-def _twiddles(n1, n2, dtype):
-    """``exp(-2 pi i k1 n2 / N)`` and its conjugate, ``(2, N1 // 2 + 1, N2)``, kept in :data:`TWIDDLES`."""
-    return TWIDDLES.get(("twiddles", n1, n2, dtype.char), lambda: _make_twiddles(n1, n2, dtype))
+def _make_table(nfft, dtype):
+    """The twiddles of :mod:`noisegen._kernels.cpu.fft` for ``nfft`` points, end to end: ``w_M1^j``,
+    ``w_M2^j``, ``w_M^(k1 n2)`` as ``(M2, M1)``, ``w_N^k`` (``k <= M / 2``), real parts then
+    imaginary of each; evaluated in float64 (:func:`_roots`) from exact integer products, rounded
+    once to ``dtype``."""
+    fac = _factors(nfft)
+    m1, m2 = int(fac[0]), int(fac[1])
+    m = m1 * m2
+    w = _roots
+
+    parts = [*w(np.arange(m1), m1), *w(np.arange(m2), m2),
+             *w(np.arange(m2)[:, None] * np.arange(m1)[None, :], m), *w(np.arange(m // 2 + 1), nfft)]
+    return np.concatenate(parts).astype(dtype)
+
+
+def _table(nfft, dtype):
+    """:func:`_make_table`, kept in :data:`TWIDDLES`."""
+    return TWIDDLES.get(("fft", nfft, dtype.char), lambda: _make_table(nfft, dtype))
+
+
+_scratch = threading.local()
+
+
+def _workspace(fac, dtype):
+    """The kernels' scratch for plan ``fac``: this thread's, grown to the largest plan it has run
+    (each row padded by :data:`~noisegen._kernels.cpu.fft.PAD` floats, so no two rows start a power
+    of two apart)."""
+    m1, m2, s1, s2 = (int(v) for v in fac[:4])
+    pad = _fft.PAD
+    big_len = m2 * (m1 + pad) + pad
+    small_len = max(m1, m2) * (max(s1, s2) + pad) + pad
+    spaces = getattr(_scratch, "spaces", None)
+    if spaces is None:
+        spaces = _scratch.spaces = {}
+    big, small = spaces.get(dtype.char, (None, None))
+    if big is None or big.shape[1] < big_len:
+        big = np.empty((4, big_len), dtype)
+    if small is None or small.shape[1] < small_len:
+        small = np.empty((6, small_len), dtype)
+    spaces[dtype.char] = big, small
+    return big, small
+
+
+def _kernel_plan(nfft, dtype):
+    fac = _factors(nfft)
+    if fac is None or dtype not in (np.float32, np.float64):
+        return None
+    return (fac, _table(nfft, dtype), *_workspace(fac, dtype))
 
 
 def grid_rfft(x2, nfft):
-    """The spectrum of the rows of ``x2`` zero-padded to ``nfft`` samples, in :func:`grid_irfft`'s layout.
+    """``scipy.fft.rfft(x2, nfft, axis=-1)``: the spectrum of the rows of ``x2`` zero-padded (or cut)
+    to ``nfft`` samples.
 
     Examples
     --------
@@ -160,23 +231,33 @@ def grid_rfft(x2, nfft):
     >>> bool(np.allclose(y[0, :17999], np.convolve(x[0], h[0])))
     True
     """
-    split = _split(nfft)
-    if split is None:
+    plan = _kernel_plan(nfft, x2.dtype)
+    if plan is None:
         return sfft.rfft(x2, nfft, axis=-1, workers=1)
-    n1, n2 = split
-    buf = np.zeros((x2.shape[0], nfft), x2.dtype)
-    buf[:, : x2.shape[1]] = x2
-    a = sfft.rfft(buf.reshape(-1, n1, n2), axis=1, workers=1)  # down the columns: n2 transforms at once
-    a *= _twiddles(n1, n2, a.dtype)[0]
-    return sfft.fft(a, axis=2, workers=1, overwrite_x=True)
+    x2 = np.ascontiguousarray(x2[:, :nfft])
+    rows, n = x2.shape
+    return rfft_blocks(x2.reshape(-1), np.arange(rows) * n, n, nfft, plan)
+
+
+def rfft_blocks(x, starts, n, nfft, plan=None):
+    """``grid_rfft`` of the rows ``x[s : s + n]`` of a 1-D contiguous ``x`` (``s`` in ``starts``,
+    ``n <= nfft``), without copying them out: overlap-save's blocks."""
+    plan = plan or _kernel_plan(nfft, x.dtype)
+    if plan is None:
+        rows = np.stack([x[s:s + n] for s in starts]) if len(starts) else np.zeros((0, n), x.dtype)
+        return sfft.rfft(rows, nfft, axis=-1, workers=1)
+    out = np.empty((len(starts), nfft // 2 + 1), np.result_type(x.dtype, np.complex64))
+    _fft.rfft_rows(x, np.asarray(starts, np.int64), n, out.view(x.dtype), *plan)
+    return out
 
 
 def grid_irfft(spec, nfft):
-    """The ``(rows, nfft)`` real signal whose :func:`grid_rfft` is ``spec`` (which may be overwritten)."""
-    split = _split(nfft)
-    if split is None:
+    """``scipy.fft.irfft(spec, nfft, axis=-1)`` of the rows of a 2-D ``spec``: ``(rows, nfft)`` real."""
+    real = np.dtype(spec.dtype.char.lower()) if spec.dtype.kind == "c" else None
+    plan = _kernel_plan(nfft, real) if real is not None and spec.shape[1] == nfft // 2 + 1 else None
+    if plan is None:
         return sfft.irfft(spec, nfft, axis=-1, workers=1)
-    n1, n2 = split
-    a = sfft.ifft(spec, axis=2, workers=1, overwrite_x=True)
-    a *= _twiddles(n1, n2, a.dtype)[1]
-    return sfft.irfft(a, n1, axis=1, workers=1).reshape(spec.shape[0], nfft)
+    spec = np.ascontiguousarray(spec)
+    out = np.empty((spec.shape[0], nfft), real)
+    _fft.irfft_rows(spec.view(real), out, *plan)
+    return out

@@ -399,3 +399,62 @@ def one_pole_bank(typingctx, x, y, n, direct, poles, residues, state, chunks, re
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def twiddle_transpose(typingctx, sr, si, s0, ss, dr, di, d0, ds, tr, ti, t0, ts):
+    """One square tile of a complex matrix in split format, transposed and times a twiddle.
+
+    With ``L`` the lanes of one vector (:data:`VECTOR_BYTES`): for ``j, i < L``,
+    ``d[d0 + j ds + i] = s[s0 + i ss + j] * t[t0 + j ts + i]`` (complex, real and
+    imaginary parts in ``*r`` and ``*i``). ``L`` rows of each source loaded as
+    vectors and transposed by shuffles (``log2 L`` rounds, each swapping the
+    off-diagonal blocks of one size), where a loop would move one float at a time.
+    Nothing is checked: the caller keeps the tile inside the arrays.
+    """
+    arrays = (sr, si, dr, di, tr, ti)
+    if not all(isinstance(a, types.Array) and a.ndim == 1 and a.dtype == sr.dtype for a in arrays):
+        return None
+    if not isinstance(sr.dtype, types.Float) or not all(isinstance(t, types.Integer) for t in (s0, ss, d0, ds, t0, ts)):
+        return None
+    sig = types.void(sr, si, s0, ss, dr, di, d0, ds, tr, ti, t0, ts)
+
+    def codegen(context, builder, signature, args):
+        aty = signature.args[0]
+        fty = context.get_value_type(aty.dtype)
+        size = context.get_abi_sizeof(fty)
+        lanes = VECTOR_BYTES // size
+        vty = ir.VectorType(fty, lanes)
+        i64 = ir.IntType(64)
+        srd, sid, drd, did, trd, tid = (context.make_array(aty)(context, builder, args[k]).data for k in (0, 1, 4, 5, 8, 9))
+        s0_, ss_, d0_, ds_, t0_, ts_ = (context.cast(builder, args[k], signature.args[k], types.int64)
+                                        for k in (2, 3, 6, 7, 10, 11))
+
+        def ptr(data, start, stride, row):
+            index = builder.add(start, builder.mul(stride, ir.Constant(i64, row)))
+            return builder.bitcast(builder.gep(data, [index]), vty.as_pointer())
+
+        def transposed(data):
+            rows = [builder.load(ptr(data, s0_, ss_, r), align=size) for r in range(lanes)]
+            h = 1
+            while h < lanes:  # swap the off-diagonal h x h blocks of every 2h x 2h block
+                for r in range(lanes):
+                    if r & h == 0:
+                        a, b = rows[r], rows[r + h]
+                        lo = [l if l & h == 0 else lanes + l - h for l in range(lanes)]
+                        hi = [l + h if l & h == 0 else lanes + l for l in range(lanes)]
+                        rows[r], rows[r + h] = builder.shuffle_vector(a, b, _mask(lo)), builder.shuffle_vector(a, b, _mask(hi))
+                h *= 2
+            return rows
+
+        re, im = transposed(srd), transposed(sid)
+        for j in range(lanes):
+            wr = builder.load(ptr(trd, t0_, ts_, j), align=size)
+            wi = builder.load(ptr(tid, t0_, ts_, j), align=size)
+            out_r = builder.fsub(builder.fmul(re[j], wr), builder.fmul(im[j], wi))
+            out_i = builder.fadd(builder.fmul(re[j], wi), builder.fmul(im[j], wr))
+            builder.store(out_r, ptr(drd, d0_, ds_, j), align=size)
+            builder.store(out_i, ptr(did, d0_, ds_, j), align=size)
+        return context.get_dummy_value()
+
+    return sig, codegen

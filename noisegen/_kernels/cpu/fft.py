@@ -1,0 +1,385 @@
+"""Real FFTs of even lengths by the four-step method, with batched Stockham passes.
+
+A real transform of ``N = 2 M`` points is the ``M``-point complex transform
+of ``z[n] = x[2n] + i x[2n+1]``, untangled (:func:`rfft_rows`); the inverse
+tangles the spectrum into ``M`` complex points and transforms them back
+(:func:`irfft_rows`). The complex transform of ``M = M1 M2`` points views
+``z`` as ``(M1, M2)`` (``n = n1 M2 + n2``):
+
+1. ``M2`` transforms of ``M1`` points down the columns,
+2. each output times ``w_M^(k1 n2)`` (``w_M = exp(-2 pi i / M)``), written
+   transposed to ``(M2, M1)``,
+3. ``M1`` transforms of ``M2`` points down the columns,
+
+and the result comes out in natural order (``k = k1 + M1 k2`` at row ``k2``,
+column ``k1``). The column transforms run over slices of :data:`SLICE`
+columns at a time, gathered into a small buffer (it stays in the L2 cache):
+Stockham passes of radix 4, 2, 3 and 5 whose inner loop runs along a row of
+the slice, contiguous, so that it is vectorised across columns (8 or 16
+floats a step) instead of along one transform.
+
+Real and imaginary parts are kept in separate arrays ("split" format). The
+plan (:mod:`noisegen.effects.spectra`) hands the kernels ``fac`` (``M1``,
+``M2``, then each one's radices, each list led by its count) and ``tab``, the
+twiddles in the data's dtype, laid end to end: ``w_M1^j`` (real parts, then
+imaginary), ``w_M2^j``, ``w_M^(k1 n2)`` as ``(M2, M1)``, and ``w_N^k`` for
+``k <= M / 2``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..._core.jit import kernel
+from ._simd import VECTOR_BYTES, twiddle_transpose
+
+#: Columns transformed together: a slice of the longest column transform (512 points) and its
+#: buffers stay in the L2 cache, and a row of it fills several vectors.
+SLICE = 32
+#: Floats of padding after each row of the scratch arrays: rows a power of two apart would
+#: otherwise share a set of the cache (a radix-4 pass reads four rows and writes four).
+PAD = 16
+
+
+# A pass of radix r over ``L`` rows (``q = L / r``; ``ns``: the product of the earlier radices):
+# input rows ``j + t q`` (``t < r``), times ``w_L^(t k L / (r ns))`` (``k = j mod ns``), go through an
+# ``r``-point DFT into output rows ``(j // ns) r ns + k + t ns``. A row ``i`` of the input is
+# ``sr[so + i ss : ... + w]``, of the output ``dr[do + i ds : ... + w]``: the first pass reads the
+# data's columns where they lie, the last writes them back there, the others stay in scratch.
+
+
+@kernel
+def _radix2(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
+    q = wr.shape[0] // 2
+    st = q // ns
+    for j in range(q):
+        k = j % ns
+        o0 = do + ((j // ns) * ns * 2 + k) * ds
+        o1 = o0 + ns * ds
+        i0 = so + j * ss
+        i1 = i0 + q * ss
+        w1r, w1i = wr[k * st], wi[k * st]
+        a0r, a0i = sr[i0:i0 + w], si[i0:i0 + w]
+        a1r, a1i = sr[i1:i1 + w], si[i1:i1 + w]
+        v0r, v0i = dr[o0:o0 + w], di[o0:o0 + w]
+        v1r, v1i = dr[o1:o1 + w], di[o1:o1 + w]
+        for b in range(w):
+            x1r = a1r[b] * w1r - a1i[b] * w1i
+            x1i = a1r[b] * w1i + a1i[b] * w1r
+            x0r = a0r[b]
+            x0i = a0i[b]
+            v0r[b] = x0r + x1r
+            v0i[b] = x0i + x1i
+            v1r[b] = x0r - x1r
+            v1i[b] = x0i - x1i
+
+
+@kernel
+def _radix3(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
+    q = wr.shape[0] // 3
+    st = q // ns
+    s3 = -wi[q]  # sin(2 pi / 3), in the data's dtype
+    half = wr.dtype.type(0.5)
+    for j in range(q):
+        k = j % ns
+        o0 = do + ((j // ns) * ns * 3 + k) * ds
+        o1 = o0 + ns * ds
+        o2 = o1 + ns * ds
+        i0 = so + j * ss
+        i1 = i0 + q * ss
+        i2 = i1 + q * ss
+        w1r, w1i = wr[k * st], wi[k * st]
+        w2r, w2i = wr[2 * k * st], wi[2 * k * st]
+        a0r, a0i = sr[i0:i0 + w], si[i0:i0 + w]
+        a1r, a1i = sr[i1:i1 + w], si[i1:i1 + w]
+        a2r, a2i = sr[i2:i2 + w], si[i2:i2 + w]
+        v0r, v0i = dr[o0:o0 + w], di[o0:o0 + w]
+        v1r, v1i = dr[o1:o1 + w], di[o1:o1 + w]
+        v2r, v2i = dr[o2:o2 + w], di[o2:o2 + w]
+        for b in range(w):
+            x0r = a0r[b]
+            x0i = a0i[b]
+            x1r = a1r[b] * w1r - a1i[b] * w1i
+            x1i = a1r[b] * w1i + a1i[b] * w1r
+            x2r = a2r[b] * w2r - a2i[b] * w2i
+            x2i = a2r[b] * w2i + a2i[b] * w2r
+            tr = x1r + x2r
+            ti = x1i + x2i
+            ur = (x1r - x2r) * s3
+            ui = (x1i - x2i) * s3
+            mr = x0r - half * tr
+            mi = x0i - half * ti
+            v0r[b] = x0r + tr
+            v0i[b] = x0i + ti
+            v1r[b] = mr + ui  # m - i s3 (x1 - x2)
+            v1i[b] = mi - ur
+            v2r[b] = mr - ui
+            v2i[b] = mi + ur
+
+
+@kernel
+def _radix4(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
+    q = wr.shape[0] // 4
+    st = q // ns
+    for j in range(q):
+        k = j % ns
+        o0 = do + ((j // ns) * ns * 4 + k) * ds
+        o1 = o0 + ns * ds
+        o2 = o1 + ns * ds
+        o3 = o2 + ns * ds
+        i0 = so + j * ss
+        i1 = i0 + q * ss
+        i2 = i1 + q * ss
+        i3 = i2 + q * ss
+        w1r, w1i = wr[k * st], wi[k * st]
+        w2r, w2i = wr[2 * k * st], wi[2 * k * st]
+        w3r, w3i = wr[3 * k * st], wi[3 * k * st]
+        a0r, a0i = sr[i0:i0 + w], si[i0:i0 + w]
+        a1r, a1i = sr[i1:i1 + w], si[i1:i1 + w]
+        a2r, a2i = sr[i2:i2 + w], si[i2:i2 + w]
+        a3r, a3i = sr[i3:i3 + w], si[i3:i3 + w]
+        v0r, v0i = dr[o0:o0 + w], di[o0:o0 + w]
+        v1r, v1i = dr[o1:o1 + w], di[o1:o1 + w]
+        v2r, v2i = dr[o2:o2 + w], di[o2:o2 + w]
+        v3r, v3i = dr[o3:o3 + w], di[o3:o3 + w]
+        for b in range(w):
+            x0r = a0r[b]
+            x0i = a0i[b]
+            x1r = a1r[b] * w1r - a1i[b] * w1i
+            x1i = a1r[b] * w1i + a1i[b] * w1r
+            x2r = a2r[b] * w2r - a2i[b] * w2i
+            x2i = a2r[b] * w2i + a2i[b] * w2r
+            x3r = a3r[b] * w3r - a3i[b] * w3i
+            x3i = a3r[b] * w3i + a3i[b] * w3r
+            s0r = x0r + x2r
+            s0i = x0i + x2i
+            d0r = x0r - x2r
+            d0i = x0i - x2i
+            s1r = x1r + x3r
+            s1i = x1i + x3i
+            d1r = x1r - x3r
+            d1i = x1i - x3i
+            v0r[b] = s0r + s1r
+            v0i[b] = s0i + s1i
+            v2r[b] = s0r - s1r
+            v2i[b] = s0i - s1i
+            v1r[b] = d0r + d1i  # d0 - i d1
+            v1i[b] = d0i - d1r
+            v3r[b] = d0r - d1i
+            v3i[b] = d0i + d1r
+
+
+@kernel
+def _radix5(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
+    q = wr.shape[0] // 5
+    st = q // ns
+    c1, s1 = wr[q], -wi[q]  # cos, sin of 2 pi / 5
+    c2, s2 = wr[2 * q], -wi[2 * q]  # of 4 pi / 5
+    for j in range(q):
+        k = j % ns
+        o0 = do + ((j // ns) * ns * 5 + k) * ds
+        o1 = o0 + ns * ds
+        o2 = o1 + ns * ds
+        o3 = o2 + ns * ds
+        o4 = o3 + ns * ds
+        i0 = so + j * ss
+        i1 = i0 + q * ss
+        i2 = i1 + q * ss
+        i3 = i2 + q * ss
+        i4 = i3 + q * ss
+        w1r, w1i = wr[k * st], wi[k * st]
+        w2r, w2i = wr[2 * k * st], wi[2 * k * st]
+        w3r, w3i = wr[3 * k * st], wi[3 * k * st]
+        w4r, w4i = wr[4 * k * st], wi[4 * k * st]
+        a0r, a0i = sr[i0:i0 + w], si[i0:i0 + w]
+        a1r, a1i = sr[i1:i1 + w], si[i1:i1 + w]
+        a2r, a2i = sr[i2:i2 + w], si[i2:i2 + w]
+        a3r, a3i = sr[i3:i3 + w], si[i3:i3 + w]
+        a4r, a4i = sr[i4:i4 + w], si[i4:i4 + w]
+        v0r, v0i = dr[o0:o0 + w], di[o0:o0 + w]
+        v1r, v1i = dr[o1:o1 + w], di[o1:o1 + w]
+        v2r, v2i = dr[o2:o2 + w], di[o2:o2 + w]
+        v3r, v3i = dr[o3:o3 + w], di[o3:o3 + w]
+        v4r, v4i = dr[o4:o4 + w], di[o4:o4 + w]
+        for b in range(w):
+            x0r = a0r[b]
+            x0i = a0i[b]
+            x1r = a1r[b] * w1r - a1i[b] * w1i
+            x1i = a1r[b] * w1i + a1i[b] * w1r
+            x2r = a2r[b] * w2r - a2i[b] * w2i
+            x2i = a2r[b] * w2i + a2i[b] * w2r
+            x3r = a3r[b] * w3r - a3i[b] * w3i
+            x3i = a3r[b] * w3i + a3i[b] * w3r
+            x4r = a4r[b] * w4r - a4i[b] * w4i
+            x4i = a4r[b] * w4i + a4i[b] * w4r
+            p1r = x1r + x4r
+            p1i = x1i + x4i
+            q1r = x1r - x4r
+            q1i = x1i - x4i
+            p2r = x2r + x3r
+            p2i = x2i + x3i
+            q2r = x2r - x3r
+            q2i = x2i - x3i
+            m1r = x0r + c1 * p1r + c2 * p2r
+            m1i = x0i + c1 * p1i + c2 * p2i
+            m2r = x0r + c2 * p1r + c1 * p2r
+            m2i = x0i + c2 * p1i + c1 * p2i
+            n1r = s1 * q1r + s2 * q2r
+            n1i = s1 * q1i + s2 * q2i
+            n2r = s2 * q1r - s1 * q2r
+            n2i = s2 * q1i - s1 * q2i
+            v0r[b] = x0r + p1r + p2r
+            v0i[b] = x0i + p1i + p2i
+            v1r[b] = m1r + n1i  # m1 - i n1
+            v1i[b] = m1i - n1r
+            v4r[b] = m1r - n1i
+            v4i[b] = m1i + n1r
+            v2r[b] = m2r + n2i  # m2 - i n2
+            v2i[b] = m2i - n2r
+            v3r[b] = m2r - n2i
+            v3i[b] = m2i + n2r
+
+
+@kernel
+def _columns(sr, si, so, ss, dr, di, do, ds, ar, ai, br, bi, bs, wr, wi, fac, f0, w):
+    """The ``L``-point transforms (``L = len(wr)``, radices ``fac[f0 + 1 : f0 + 1 + fac[f0]]``) of
+    ``w`` columns: rows ``sr[so + i ss : ... + w]`` in, ``dr[do + i ds : ... + w]`` out (``sr`` kept),
+    ``(ar, ai)`` and ``(br, bi)`` scratch of row stride ``bs``."""
+    n = fac[f0]
+    ns = 1
+    xr, xi, xo, xs = sr, si, so, ss
+    for s in range(n):
+        r = fac[f0 + 1 + s]
+        if s == n - 1:
+            yr, yi, yo, ys = dr, di, do, ds
+        elif s % 2 == 0:
+            yr, yi, yo, ys = ar, ai, 0, bs
+        else:
+            yr, yi, yo, ys = br, bi, 0, bs
+        if r == 4:
+            _radix4(xr, xi, xo, xs, yr, yi, yo, ys, wr, wi, ns, w)
+        elif r == 2:
+            _radix2(xr, xi, xo, xs, yr, yi, yo, ys, wr, wi, ns, w)
+        elif r == 3:
+            _radix3(xr, xi, xo, xs, yr, yi, yo, ys, wr, wi, ns, w)
+        else:
+            _radix5(xr, xi, xo, xs, yr, yi, yo, ys, wr, wi, ns, w)
+        xr, xi, xo, xs = yr, yi, yo, ys
+        ns *= r
+
+
+@kernel
+def _complex_fft(yr, yi, zr, zi, fac, tab, ar, ai, br, bi, cr, ci):
+    """The ``M``-point transform of ``(yr, yi)`` (``(M1, M2)`` on entry: ``M1`` rows), in place,
+    natural order (read as ``(M2, M1)`` on return). Scratch: ``(zr, zi)`` ``M2 (M1 + PAD)`` points,
+    ``ar .. ci`` ``max(M1, M2) (max(S1, S2) + PAD)`` each (``S``: the slice widths)."""
+    m1, m2 = fac[0], fac[1]
+    f2 = 5 + fac[4]
+    w1r, w1i = tab[:m1], tab[m1:2 * m1]
+    o = 2 * m1
+    w2r, w2i = tab[o:o + m2], tab[o + m2:o + 2 * m2]
+    o += 2 * m2
+    twr, twi = tab[o:o + m1 * m2], tab[o + m1 * m2:o + 2 * m1 * m2]
+    pad = PAD
+    m1p = m1 + pad
+    # 1-2: columns of (M1, M2) slice by slice, twiddled and transposed into (M2, M1) in (zr, zi)
+    sl = fac[2]
+    for c0 in range(0, m2, sl):
+        w = min(sl, m2 - c0)
+        _columns(yr, yi, c0, m2, cr, ci, 0, sl + pad, ar, ai, br, bi, sl + pad, w1r, w1i, fac, 4, w)
+        lanes = VECTOR_BYTES // yr.itemsize
+        for kb in range(0, m1, lanes):  # z[n2, k1] = c[k1, n2 - c0] w_M^(k1 n2), tile by tile
+            for bb in range(0, w, lanes):
+                twiddle_transpose(cr, ci, kb * (sl + pad) + bb, sl + pad, zr, zi, (c0 + bb) * m1p + kb, m1p,
+                                  twr, twi, (c0 + bb) * m1 + kb, m1)
+    # 3: columns of (M2, M1), back into (yr, yi)
+    sl = fac[3]
+    for c0 in range(0, m1, sl):
+        w = min(sl, m1 - c0)
+        _columns(zr, zi, c0, m1p, yr, yi, c0, m1, ar, ai, br, bi, sl + pad, w2r, w2i, fac, f2, w)
+
+
+@kernel
+def rfft_rows(x, starts, n, out, fac, tab, big, small):
+    """``out[r] = rfft(x[starts[r] : starts[r] + n], N)`` (``n <= N``, zero-padded) for each row
+    ``r`` of ``out``, ``(rows, N + 2)`` in ``x``'s dtype: the complex spectrum's real and imaginary
+    parts interleaved (a view of a complex array). Scratch: ``big`` ``(4, >= M2 (M1 + PAD))``,
+    ``small`` ``(6, >= max(M1, M2) (max(S1, S2) + PAD))``."""
+    m1, m2 = fac[0], fac[1]
+    m = m1 * m2
+    h = m // 2
+    ur = tab[tab.shape[0] - 2 * (h + 1):tab.shape[0] - (h + 1)]
+    ui = tab[tab.shape[0] - (h + 1):]
+    zr, zi, sr, si = big[0], big[1], big[2], big[3]
+    zero = x.dtype.type(0.0)
+    half = x.dtype.type(0.5)
+    for r in range(out.shape[0]):
+        xr = x[starts[r]:starts[r] + n]
+        full = min(n // 2, m)
+        for j in range(full):  # z[j] = x[2j] + i x[2j + 1]
+            zr[j] = xr[2 * j]
+            zi[j] = xr[2 * j + 1]
+        for j in range(full, m):
+            zr[j] = xr[2 * j] if 2 * j < n else zero
+            zi[j] = xr[2 * j + 1] if 2 * j + 1 < n else zero
+        _complex_fft(zr, zi, sr, si, fac, tab, small[0], small[1], small[2], small[3], small[4], small[5])
+        o = out[r]
+        # X[k] = E[k] + w_N^k O[k], E = (Z[k] + conj Z[M-k]) / 2, O = (Z[k] - conj Z[M-k]) / 2i;
+        # X[M-k] from the same pair, with w_N^(M-k) = -conj(w_N^k)
+        for k in range(h + 1):
+            j = m - k if k else 0
+            ar, ai, cr, ci = zr[k], zi[k], zr[j], zi[j]
+            er = half * (ar + cr)
+            ei = half * (ai - ci)
+            pr = half * (ai + ci)  # O[k] = (Z[k] - conj Z[M-k]) / 2i
+            pi = half * (cr - ar)
+            vr, vi = ur[k], ui[k]
+            tr_ = pr * vr - pi * vi
+            ti_ = pr * vi + pi * vr
+            o[2 * k] = er + tr_
+            o[2 * k + 1] = ei + ti_
+            # the pair's other member: E' = conj E, O' = -conj O, times -conj w: conj(E) + conj(w O)
+            o[2 * (m - k)] = er - tr_
+            o[2 * (m - k) + 1] = ti_ - ei
+
+
+@kernel
+def irfft_rows(spec, out, fac, tab, big, small):
+    """``out[r] = irfft(spec[r], N)``: ``spec`` ``(rows, N + 2)`` interleaved as in :func:`rfft_rows`
+    (the imaginary parts at 0 and ``N / 2`` ignored, as pocketfft does), ``out`` ``(rows, N)``."""
+    m1, m2 = fac[0], fac[1]
+    m = m1 * m2
+    h = m // 2
+    ur = tab[tab.shape[0] - 2 * (h + 1):tab.shape[0] - (h + 1)]
+    ui = tab[tab.shape[0] - (h + 1):]
+    zr, zi, sr, si = big[0], big[1], big[2], big[3]
+    zero = out.dtype.type(0.0)
+    g = out.dtype.type(0.5 / m)  # the untangling's 1/2 and the inverse's 1/M
+    for r in range(spec.shape[0]):
+        s = spec[r]
+        # conj(Z[k]) / M with Z[k] = E[k] + i O[k], E = (X[k] + conj X[M-k]) / 2,
+        # O = (X[k] - conj X[M-k]) w_N^-k / 2 (the transform of conj Z, conjugated, is M z)
+        for k in range(h + 1):
+            j = m - k
+            ar, ai, cr, ci = s[2 * k], s[2 * k + 1], s[2 * j], s[2 * j + 1]
+            if k == 0:
+                ai = ci = zero
+            er = ar + cr
+            ei = ai - ci
+            dr = ar - cr
+            di = ai + ci
+            vr, vi = ur[k], -ui[k]
+            pr = dr * vr - di * vi
+            pi = dr * vi + di * vr
+            zr[k] = g * (er - pi)  # conj(E + i P) = (er - pi) - i (ei + pr)
+            zi[k] = -g * (ei + pr)
+            if k and k != j:
+                # Z[M-k]: E' = conj E, P' = X[M-k] - conj X[k] = -conj D times w_N^-(M-k) = -conj w_N^-k
+                # so P' = conj(P): Z[M-k] = conj E + i conj P
+                zr[j] = g * (er + pi)
+                zi[j] = -g * (pr - ei)
+        _complex_fft(zr, zi, sr, si, fac, tab, small[0], small[1], small[2], small[3], small[4], small[5])
+        o = out[r]
+        for j in range(m):
+            o[2 * j] = zr[j]
+            o[2 * j + 1] = -zi[j]
