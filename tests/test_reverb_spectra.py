@@ -67,7 +67,7 @@ def test_twiddles_are_the_directly_evaluated_exponentials(dtype):
             return np.r_[np.cos(phase).ravel(), np.sin(phase).ravel()]
 
         want = np.r_[direct(np.arange(m1), m1), direct(np.arange(m2), m2),
-                     direct(np.arange(m2)[:, None] * np.arange(m1)[None, :], m), direct(np.arange(m // 2 + 1), nfft)]
+                     direct(np.arange(m2)[:, None] * np.arange(m1)[None, :], m), direct(np.arange(m), nfft)]
         assert tab.shape == want.shape
         np.testing.assert_allclose(tab, want.astype(dtype), rtol=0, atol=2 * np.finfo(dtype).eps)
 

@@ -171,7 +171,7 @@ def _roots(j, n):
 
 def _make_table(nfft, dtype):
     """The twiddles of :mod:`noisegen._kernels.cpu.fft` for ``nfft`` points, end to end: ``w_M1^j``,
-    ``w_M2^j``, ``w_M^(k1 n2)`` as ``(M2, M1)``, ``w_N^k`` (``k <= M / 2``), real parts then
+    ``w_M2^j``, ``w_M^(k1 n2)`` as ``(M2, M1)``, ``w_N^k`` (``k < M``), real parts then
     imaginary of each; evaluated in float64 (:func:`_roots`) from exact integer products, rounded
     once to ``dtype``."""
     fac = _factors(nfft)
@@ -180,7 +180,7 @@ def _make_table(nfft, dtype):
     w = _roots
 
     parts = [*w(np.arange(m1), m1), *w(np.arange(m2), m2),
-             *w(np.arange(m2)[:, None] * np.arange(m1)[None, :], m), *w(np.arange(m // 2 + 1), nfft)]
+             *w(np.arange(m2)[:, None] * np.arange(m1)[None, :], m), *w(np.arange(m), nfft)]
     return np.concatenate(parts).astype(dtype)
 
 

@@ -307,10 +307,9 @@ def rfft_rows(x, starts, n, out, fac, tab, big, small):
     ``small`` ``(6, >= max(M1, M2) (max(S1, S2) + PAD))``."""
     m1, m2 = fac[0], fac[1]
     m = m1 * m2
-    h = m // 2
-    ur = tab[tab.shape[0] - 2 * (h + 1):tab.shape[0] - (h + 1)]
-    ui = tab[tab.shape[0] - (h + 1):]
-    zr, zi, sr, si = big[0], big[1], big[2], big[3]
+    ur = tab[tab.shape[0] - 2 * m:tab.shape[0] - m]
+    ui = tab[tab.shape[0] - m:]
+    zr, zi, rr, ri = big[0], big[1], big[2], big[3]
     zero = x.dtype.type(0.0)
     half = x.dtype.type(0.5)
     for r in range(out.shape[0]):
@@ -322,25 +321,24 @@ def rfft_rows(x, starts, n, out, fac, tab, big, small):
         for j in range(full, m):
             zr[j] = xr[2 * j] if 2 * j < n else zero
             zi[j] = xr[2 * j + 1] if 2 * j + 1 < n else zero
-        _complex_fft(zr, zi, sr, si, fac, tab, small[0], small[1], small[2], small[3], small[4], small[5])
+        _complex_fft(zr, zi, rr, ri, fac, tab, small[0], small[1], small[2], small[3], small[4], small[5])
+        # X[k] = E[k] + w_N^k O[k], E = (Z[k] + R[k]) / 2, O = (Z[k] - R[k]) / 2i, R[k] = conj Z[M-k]
+        # (Z[M] = Z[0]); X[M] = E[0] - O[0]
+        rr[0] = zr[0]
+        ri[0] = -zi[0]
+        for k in range(1, m):
+            rr[k] = zr[m - k]
+            ri[k] = -zi[m - k]
         o = out[r]
-        # X[k] = E[k] + w_N^k O[k], E = (Z[k] + conj Z[M-k]) / 2, O = (Z[k] - conj Z[M-k]) / 2i;
-        # X[M-k] from the same pair, with w_N^(M-k) = -conj(w_N^k)
-        for k in range(h + 1):
-            j = m - k if k else 0
-            ar, ai, cr, ci = zr[k], zi[k], zr[j], zi[j]
-            er = half * (ar + cr)
-            ei = half * (ai - ci)
-            pr = half * (ai + ci)  # O[k] = (Z[k] - conj Z[M-k]) / 2i
-            pi = half * (cr - ar)
-            vr, vi = ur[k], ui[k]
-            tr_ = pr * vr - pi * vi
-            ti_ = pr * vi + pi * vr
-            o[2 * k] = er + tr_
-            o[2 * k + 1] = ei + ti_
-            # the pair's other member: E' = conj E, O' = -conj O, times -conj w: conj(E) + conj(w O)
-            o[2 * (m - k)] = er - tr_
-            o[2 * (m - k) + 1] = ti_ - ei
+        for k in range(m):
+            er = half * (zr[k] + rr[k])
+            ei = half * (zi[k] + ri[k])
+            pr = half * (zi[k] - ri[k])
+            pi = half * (rr[k] - zr[k])
+            o[2 * k] = er + pr * ur[k] - pi * ui[k]
+            o[2 * k + 1] = ei + pr * ui[k] + pi * ur[k]
+        o[2 * m] = zr[0] - zi[0]
+        o[2 * m + 1] = zero
 
 
 @kernel
@@ -349,36 +347,32 @@ def irfft_rows(spec, out, fac, tab, big, small):
     (the imaginary parts at 0 and ``N / 2`` ignored, as pocketfft does), ``out`` ``(rows, N)``."""
     m1, m2 = fac[0], fac[1]
     m = m1 * m2
-    h = m // 2
-    ur = tab[tab.shape[0] - 2 * (h + 1):tab.shape[0] - (h + 1)]
-    ui = tab[tab.shape[0] - (h + 1):]
-    zr, zi, sr, si = big[0], big[1], big[2], big[3]
-    zero = out.dtype.type(0.0)
+    ur = tab[tab.shape[0] - 2 * m:tab.shape[0] - m]
+    ui = tab[tab.shape[0] - m:]
+    zr, zi, rr, ri = big[0], big[1], big[2], big[3]
     g = out.dtype.type(0.5 / m)  # the untangling's 1/2 and the inverse's 1/M
     for r in range(spec.shape[0]):
         s = spec[r]
-        # conj(Z[k]) / M with Z[k] = E[k] + i O[k], E = (X[k] + conj X[M-k]) / 2,
-        # O = (X[k] - conj X[M-k]) w_N^-k / 2 (the transform of conj Z, conjugated, is M z)
-        for k in range(h + 1):
-            j = m - k
-            ar, ai, cr, ci = s[2 * k], s[2 * k + 1], s[2 * j], s[2 * j + 1]
-            if k == 0:
-                ai = ci = zero
-            er = ar + cr
-            ei = ai - ci
-            dr = ar - cr
-            di = ai + ci
-            vr, vi = ur[k], -ui[k]
-            pr = dr * vr - di * vi
-            pi = dr * vi + di * vr
-            zr[k] = g * (er - pi)  # conj(E + i P) = (er - pi) - i (ei + pr)
+        # Z[k] = E[k] + i O[k], E = X[k] + R[k], O = (X[k] - R[k]) conj(w_N^k), R[k] = conj X[M-k]
+        # (halved with the 1/M); the transform of conj(Z) / M is conj(z) (z = x[2j] + i x[2j + 1])
+        for k in range(m):
+            rr[k] = s[2 * (m - k)]
+            ri[k] = -s[2 * (m - k) + 1]
+        ri[0] = 0.0 * g  # X[N/2] and X[0] real
+        for k in range(m):
+            ar = s[2 * k]
+            ai = s[2 * k + 1]
+            er = ar + rr[k]
+            ei = ai + ri[k]
+            dr = ar - rr[k]
+            di = ai - ri[k]
+            pr = dr * ur[k] + di * ui[k]
+            pi = di * ur[k] - dr * ui[k]
+            zr[k] = g * (er - pi)  # conj(E + i P)
             zi[k] = -g * (ei + pr)
-            if k and k != j:
-                # Z[M-k]: E' = conj E, P' = X[M-k] - conj X[k] = -conj D times w_N^-(M-k) = -conj w_N^-k
-                # so P' = conj(P): Z[M-k] = conj E + i conj P
-                zr[j] = g * (er + pi)
-                zi[j] = -g * (pr - ei)
-        _complex_fft(zr, zi, sr, si, fac, tab, small[0], small[1], small[2], small[3], small[4], small[5])
+        zr[0] = g * (s[0] + rr[0])  # k = 0 with Im X[0] = 0: E = X0 + XM, P = X0 - XM, both real
+        zi[0] = -g * (s[0] - rr[0])
+        _complex_fft(zr, zi, rr, ri, fac, tab, small[0], small[1], small[2], small[3], small[4], small[5])
         o = out[r]
         for j in range(m):
             o[2 * j] = zr[j]
