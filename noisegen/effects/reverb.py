@@ -239,7 +239,7 @@ class RirConvolver:
             rows = out[c].reshape(n_blocks, step)
             for b in range(0, n_blocks, _BATCH):
                 k = min(_BATCH, n_blocks - b)
-                xs = rfft_blocks(padded, np.arange(b, b + k) * step, nfft, nfft)  # the blocks, in place
+                xs = rfft_blocks(padded, np.arange(b * step, (b + k) * step, step, dtype=np.int64), nfft, nfft)  # in place
                 xs *= h
                 rows[b:b + k] = grid_irfft(xs, nfft)[:, m - 1:]
         return out[:, :n_out]

@@ -51,7 +51,8 @@ TWIDDLE_CACHE_BYTES = 32 << 20
 _OCTAVE = (32, 36, 40, 45, 48, 50, 54, 60)  # x 2**k: ratios 1, 9/8, 5/4, 45/32, 3/2, 25/16, 27/16, 15/8
 _GRID = sorted({1 << k for k in range(6)} | {b << k for b in _OCTAVE for k in range(58)})
 _KERNEL_MIN = 4096  # below: scipy's transform
-_SLICE_POINTS = 1 << 15  # points per slice of the column transforms (the slice and its scratch in L2)
+_SLICE_POINTS = 1 << 15
+_RADICES = (8, 4, 2, 3, 5)  # points per slice of the column transforms (the slice and its scratch in L2)
 
 
 def fast_len(n: int) -> int:
@@ -118,10 +119,11 @@ TWIDDLES = SpectrumCache(TWIDDLE_CACHE_BYTES)
 
 
 def _radices(n):
-    """The passes of an ``n``-point column transform: radix 4 while it divides, then 2, 3 and 5."""
+    """The passes of an ``n``-point column transform: radix 8 while it divides, then one 4 or 2,
+    then 3s and 5s (fewest passes over the slice)."""
     out = []
-    for r in (4, 2, 3, 5):
-        while n % r == 0 and (r != 2 or not out or out[-1] != 2):
+    for r in _RADICES:
+        while n % r == 0:
             out.append(r)
             n //= r
     return out if n == 1 else None
@@ -189,34 +191,41 @@ def _table(nfft, dtype):
     return TWIDDLES.get(("fft", nfft, dtype.char), lambda: _make_table(nfft, dtype))
 
 
-_scratch = threading.local()
-
-
-def _workspace(fac, dtype):
-    """The kernels' scratch for plan ``fac``: this thread's, grown to the largest plan it has run
-    (each row padded by :data:`~noisegen._kernels.cpu.fft.PAD` floats, so no two rows start a power
-    of two apart)."""
-    m1, m2, s1, s2 = (int(v) for v in fac[:4])
+@functools.lru_cache(maxsize=None)
+def _sizes(nfft):
+    """Floats per row of the kernels' two scratch arrays for ``nfft`` points (rows padded by
+    :data:`~noisegen._kernels.cpu.fft.PAD` floats, so that no two start a power of two apart)."""
+    m1, m2, s1, s2 = (int(v) for v in _factors(nfft)[:4])
     pad = _fft.PAD
-    big_len = m2 * (m1 + pad) + pad
-    small_len = max(m1, m2) * (max(s1, s2) + pad) + pad
-    spaces = getattr(_scratch, "spaces", None)
-    if spaces is None:
-        spaces = _scratch.spaces = {}
-    big, small = spaces.get(dtype.char, (None, None))
-    if big is None or big.shape[1] < big_len:
-        big = np.empty((4, big_len), dtype)
-    if small is None or small.shape[1] < small_len:
-        small = np.empty((6, small_len), dtype)
-    spaces[dtype.char] = big, small
-    return big, small
+    return m2 * (m1 + pad) + pad, max(m1, m2) * (max(s1, s2) + pad) + pad
+
+
+class _Scratch(threading.local):
+    """This thread's scratch, by dtype: grown to the largest transform it has run, then kept."""
+
+    def __init__(self):
+        self.spaces = {}
+
+    def get(self, nfft, dtype):
+        big_len, small_len = _sizes(nfft)
+        big, small = self.spaces.get(dtype.char, (None, None))
+        if big is None or big.shape[1] < big_len or small.shape[1] < small_len:
+            big = np.empty((4, max(big_len, 0 if big is None else big.shape[1])), dtype)
+            small = np.empty((6, max(small_len, 0 if small is None else small.shape[1])), dtype)
+            self.spaces[dtype.char] = big, small
+        return big, small
+
+
+_SCRATCH = _Scratch()
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _kernel_plan(nfft, dtype):
+    """``(fac, table, big, small)`` for the kernels, or None where scipy transforms."""
     fac = _factors(nfft)
-    if fac is None or dtype not in (np.float32, np.float64):
+    if fac is None or dtype not in _KERNEL_DTYPES:
         return None
-    return (fac, _table(nfft, dtype), *_workspace(fac, dtype))
+    return (fac, _table(nfft, dtype), *_SCRATCH.get(nfft, dtype))
 
 
 def grid_rfft(x2, nfft):
@@ -236,24 +245,24 @@ def grid_rfft(x2, nfft):
         return sfft.rfft(x2, nfft, axis=-1, workers=1)
     x2 = np.ascontiguousarray(x2[:, :nfft])
     rows, n = x2.shape
-    return rfft_blocks(x2.reshape(-1), np.arange(rows) * n, n, nfft, plan)
+    return rfft_blocks(x2.reshape(-1), np.arange(0, rows * n, n, dtype=np.int64), n, nfft, plan)
 
 
 def rfft_blocks(x, starts, n, nfft, plan=None):
-    """``grid_rfft`` of the rows ``x[s : s + n]`` of a 1-D contiguous ``x`` (``s`` in ``starts``,
-    ``n <= nfft``), without copying them out: overlap-save's blocks."""
+    """``grid_rfft`` of the rows ``x[s : s + n]`` of a 1-D contiguous ``x`` (``s`` in ``starts``, an
+    int64 array; ``n <= nfft``), without copying them out: overlap-save's blocks."""
     plan = plan or _kernel_plan(nfft, x.dtype)
     if plan is None:
         rows = np.stack([x[s:s + n] for s in starts]) if len(starts) else np.zeros((0, n), x.dtype)
         return sfft.rfft(rows, nfft, axis=-1, workers=1)
-    out = np.empty((len(starts), nfft // 2 + 1), np.result_type(x.dtype, np.complex64))
-    _fft.rfft_rows(x, np.asarray(starts, np.int64), n, out.view(x.dtype), *plan)
+    out = np.empty((len(starts), nfft // 2 + 1), np.complex64 if x.dtype == np.float32 else np.complex128)
+    _fft.rfft_rows(x, starts, n, out.view(x.dtype), *plan)
     return out
 
 
 def grid_irfft(spec, nfft):
     """``scipy.fft.irfft(spec, nfft, axis=-1)`` of the rows of a 2-D ``spec``: ``(rows, nfft)`` real."""
-    real = np.dtype(spec.dtype.char.lower()) if spec.dtype.kind == "c" else None
+    real = {"F": np.dtype(np.float32), "D": np.dtype(np.float64)}.get(spec.dtype.char)
     plan = _kernel_plan(nfft, real) if real is not None and spec.shape[1] == nfft // 2 + 1 else None
     if plan is None:
         return sfft.irfft(spec, nfft, axis=-1, workers=1)

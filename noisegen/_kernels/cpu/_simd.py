@@ -458,3 +458,33 @@ def twiddle_transpose(typingctx, sr, si, s0, ss, dr, di, d0, ds, tr, ti, t0, ts)
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def reversed_vector(typingctx, src, s, dst, d):
+    """``dst[d + t] = src[s - t]`` for ``t`` < the lanes of one vector (:data:`VECTOR_BYTES`): one
+    vector load, a reversing shuffle and one store, where LLVM leaves a backward loop scalar.
+    Nothing is checked."""
+    if not all(isinstance(a, types.Array) and a.ndim == 1 and isinstance(a.dtype, types.Float) for a in (src, dst)):
+        return None
+    if src.dtype != dst.dtype or not all(isinstance(t, types.Integer) for t in (s, d)):
+        return None
+    sig = types.void(src, s, dst, d)
+
+    def codegen(context, builder, signature, args):
+        aty = signature.args[0]
+        fty = context.get_value_type(aty.dtype)
+        size = context.get_abi_sizeof(fty)
+        lanes = VECTOR_BYTES // size
+        vty = ir.VectorType(fty, lanes)
+        sd = context.make_array(aty)(context, builder, args[0]).data
+        dd = context.make_array(signature.args[2])(context, builder, args[2]).data
+        s0 = context.cast(builder, args[1], signature.args[1], types.int64)
+        d0 = context.cast(builder, args[3], signature.args[3], types.int64)
+        first = builder.sub(s0, ir.Constant(ir.IntType(64), lanes - 1))
+        v = builder.load(builder.bitcast(builder.gep(sd, [first]), vty.as_pointer()), align=size)
+        v = builder.shuffle_vector(v, v, _mask(list(range(lanes - 1, -1, -1))))
+        builder.store(v, builder.bitcast(builder.gep(dd, [d0]), vty.as_pointer()), align=size)
+        return context.get_dummy_value()
+
+    return sig, codegen

@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..._core.jit import kernel
-from ._simd import VECTOR_BYTES, twiddle_transpose
+from ._simd import VECTOR_BYTES, reversed_vector, twiddle_transpose
 
 #: Columns transformed together: a slice of the longest column transform (512 points) and its
 #: buffers stay in the L2 cache, and a row of it fills several vectors.
@@ -170,6 +170,112 @@ def _radix4(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
 
 
 @kernel
+def _radix8(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
+    q = wr.shape[0] // 8
+    st = q // ns
+    c = wr[q]  # cos(pi / 4) = -sin(-pi / 4), in the data's dtype
+    for j in range(q):
+        k = j % ns
+        o0 = do + ((j // ns) * ns * 8 + k) * ds
+        i0 = so + j * ss
+        w1r, w1i = wr[k * st], wi[k * st]
+        w2r, w2i = wr[2 * k * st], wi[2 * k * st]
+        w3r, w3i = wr[3 * k * st], wi[3 * k * st]
+        w4r, w4i = wr[4 * k * st], wi[4 * k * st]
+        w5r, w5i = wr[5 * k * st], wi[5 * k * st]
+        w6r, w6i = wr[6 * k * st], wi[6 * k * st]
+        w7r, w7i = wr[7 * k * st], wi[7 * k * st]
+        a0r, a0i = sr[i0:i0 + w], si[i0:i0 + w]
+        a1r, a1i = sr[i0 + q * ss:i0 + q * ss + w], si[i0 + q * ss:i0 + q * ss + w]
+        a2r, a2i = sr[i0 + 2 * q * ss:i0 + 2 * q * ss + w], si[i0 + 2 * q * ss:i0 + 2 * q * ss + w]
+        a3r, a3i = sr[i0 + 3 * q * ss:i0 + 3 * q * ss + w], si[i0 + 3 * q * ss:i0 + 3 * q * ss + w]
+        a4r, a4i = sr[i0 + 4 * q * ss:i0 + 4 * q * ss + w], si[i0 + 4 * q * ss:i0 + 4 * q * ss + w]
+        a5r, a5i = sr[i0 + 5 * q * ss:i0 + 5 * q * ss + w], si[i0 + 5 * q * ss:i0 + 5 * q * ss + w]
+        a6r, a6i = sr[i0 + 6 * q * ss:i0 + 6 * q * ss + w], si[i0 + 6 * q * ss:i0 + 6 * q * ss + w]
+        a7r, a7i = sr[i0 + 7 * q * ss:i0 + 7 * q * ss + w], si[i0 + 7 * q * ss:i0 + 7 * q * ss + w]
+        d = ns * ds
+        v0r, v0i = dr[o0:o0 + w], di[o0:o0 + w]
+        v1r, v1i = dr[o0 + d:o0 + d + w], di[o0 + d:o0 + d + w]
+        v2r, v2i = dr[o0 + 2 * d:o0 + 2 * d + w], di[o0 + 2 * d:o0 + 2 * d + w]
+        v3r, v3i = dr[o0 + 3 * d:o0 + 3 * d + w], di[o0 + 3 * d:o0 + 3 * d + w]
+        v4r, v4i = dr[o0 + 4 * d:o0 + 4 * d + w], di[o0 + 4 * d:o0 + 4 * d + w]
+        v5r, v5i = dr[o0 + 5 * d:o0 + 5 * d + w], di[o0 + 5 * d:o0 + 5 * d + w]
+        v6r, v6i = dr[o0 + 6 * d:o0 + 6 * d + w], di[o0 + 6 * d:o0 + 6 * d + w]
+        v7r, v7i = dr[o0 + 7 * d:o0 + 7 * d + w], di[o0 + 7 * d:o0 + 7 * d + w]
+        for b in range(w):
+            x0r = a0r[b]
+            x0i = a0i[b]
+            x1r = a1r[b] * w1r - a1i[b] * w1i
+            x1i = a1r[b] * w1i + a1i[b] * w1r
+            x2r = a2r[b] * w2r - a2i[b] * w2i
+            x2i = a2r[b] * w2i + a2i[b] * w2r
+            x3r = a3r[b] * w3r - a3i[b] * w3i
+            x3i = a3r[b] * w3i + a3i[b] * w3r
+            x4r = a4r[b] * w4r - a4i[b] * w4i
+            x4i = a4r[b] * w4i + a4i[b] * w4r
+            x5r = a5r[b] * w5r - a5i[b] * w5i
+            x5i = a5r[b] * w5i + a5i[b] * w5r
+            x6r = a6r[b] * w6r - a6i[b] * w6i
+            x6i = a6r[b] * w6i + a6i[b] * w6r
+            x7r = a7r[b] * w7r - a7i[b] * w7i
+            x7i = a7r[b] * w7i + a7i[b] * w7r
+            # halves: a_t = x_t + x_(t+4) (even outputs), b_t = (x_t - x_(t+4)) w_8^t (odd ones)
+            e0r = x0r + x4r
+            e0i = x0i + x4i
+            e1r = x1r + x5r
+            e1i = x1i + x5i
+            e2r = x2r + x6r
+            e2i = x2i + x6i
+            e3r = x3r + x7r
+            e3i = x3i + x7i
+            f0r = x0r - x4r
+            f0i = x0i - x4i
+            tr = x1r - x5r
+            ti = x1i - x5i
+            f1r = c * (tr + ti)
+            f1i = c * (ti - tr)
+            f2r = x2i - x6i
+            f2i = x6r - x2r
+            tr = x3r - x7r
+            ti = x3i - x7i
+            f3r = c * (ti - tr)
+            f3i = -c * (tr + ti)
+            # two 4-point DFTs
+            s0r = e0r + e2r
+            s0i = e0i + e2i
+            d0r = e0r - e2r
+            d0i = e0i - e2i
+            s1r = e1r + e3r
+            s1i = e1i + e3i
+            d1r = e1r - e3r
+            d1i = e1i - e3i
+            v0r[b] = s0r + s1r
+            v0i[b] = s0i + s1i
+            v4r[b] = s0r - s1r
+            v4i[b] = s0i - s1i
+            v2r[b] = d0r + d1i
+            v2i[b] = d0i - d1r
+            v6r[b] = d0r - d1i
+            v6i[b] = d0i + d1r
+            s0r = f0r + f2r
+            s0i = f0i + f2i
+            d0r = f0r - f2r
+            d0i = f0i - f2i
+            s1r = f1r + f3r
+            s1i = f1i + f3i
+            d1r = f1r - f3r
+            d1i = f1i - f3i
+            v1r[b] = s0r + s1r
+            v1i[b] = s0i + s1i
+            v5r[b] = s0r - s1r
+            v5i[b] = s0i - s1i
+            v3r[b] = d0r + d1i
+            v3i[b] = d0i - d1r
+            v7r[b] = d0r - d1i
+            v7i[b] = d0i + d1r
+
+
+@kernel
 def _radix5(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
     q = wr.shape[0] // 5
     st = q // ns
@@ -256,7 +362,9 @@ def _columns(sr, si, so, ss, dr, di, do, ds, ar, ai, br, bi, bs, wr, wi, fac, f0
             yr, yi, yo, ys = ar, ai, 0, bs
         else:
             yr, yi, yo, ys = br, bi, 0, bs
-        if r == 4:
+        if r == 8:
+            _radix8(xr, xi, xo, xs, yr, yi, yo, ys, wr, wi, ns, w)
+        elif r == 4:
             _radix4(xr, xi, xo, xs, yr, yi, yo, ys, wr, wi, ns, w)
         elif r == 2:
             _radix2(xr, xi, xo, xs, yr, yi, yo, ys, wr, wi, ns, w)
@@ -300,6 +408,23 @@ def _complex_fft(yr, yi, zr, zi, fac, tab, ar, ai, br, bi, cr, ci):
 
 
 @kernel
+def _reverse(zr, zi, rr, ri, m):
+    """``rr[k] = zr[m - k]``, ``ri[k] = zi[m - k]`` for ``0 < k < m``; ``rr[0] = zr[0]``, ``ri[0] = zi[0]``."""
+    lanes = VECTOR_BYTES // zr.itemsize
+    rr[0] = zr[0]
+    ri[0] = zi[0]
+    k = 1
+    while k + lanes <= m:
+        reversed_vector(zr, m - k, rr, k)
+        reversed_vector(zi, m - k, ri, k)
+        k += lanes
+    while k < m:
+        rr[k] = zr[m - k]
+        ri[k] = zi[m - k]
+        k += 1
+
+
+@kernel
 def rfft_rows(x, starts, n, out, fac, tab, big, small):
     """``out[r] = rfft(x[starts[r] : starts[r] + n], N)`` (``n <= N``, zero-padded) for each row
     ``r`` of ``out``, ``(rows, N + 2)`` in ``x``'s dtype: the complex spectrum's real and imaginary
@@ -323,17 +448,13 @@ def rfft_rows(x, starts, n, out, fac, tab, big, small):
             zi[j] = xr[2 * j + 1] if 2 * j + 1 < n else zero
         _complex_fft(zr, zi, rr, ri, fac, tab, small[0], small[1], small[2], small[3], small[4], small[5])
         # X[k] = E[k] + w_N^k O[k], E = (Z[k] + R[k]) / 2, O = (Z[k] - R[k]) / 2i, R[k] = conj Z[M-k]
-        # (Z[M] = Z[0]); X[M] = E[0] - O[0]
-        rr[0] = zr[0]
-        ri[0] = -zi[0]
-        for k in range(1, m):
-            rr[k] = zr[m - k]
-            ri[k] = -zi[m - k]
+        # (Z[M] = Z[0]); X[M] = E[0] - O[0]. (rr, ri): Z reversed, Z[M-k] at k
+        _reverse(zr, zi, rr, ri, m)
         o = out[r]
         for k in range(m):
             er = half * (zr[k] + rr[k])
-            ei = half * (zi[k] + ri[k])
-            pr = half * (zi[k] - ri[k])
+            ei = half * (zi[k] - ri[k])
+            pr = half * (zi[k] + ri[k])
             pi = half * (rr[k] - zr[k])
             o[2 * k] = er + pr * ur[k] - pi * ui[k]
             o[2 * k + 1] = ei + pr * ui[k] + pi * ur[k]
@@ -351,27 +472,28 @@ def irfft_rows(spec, out, fac, tab, big, small):
     ui = tab[tab.shape[0] - m:]
     zr, zi, rr, ri = big[0], big[1], big[2], big[3]
     g = out.dtype.type(0.5 / m)  # the untangling's 1/2 and the inverse's 1/M
+    zero = out.dtype.type(0.0)
     for r in range(spec.shape[0]):
         s = spec[r]
         # Z[k] = E[k] + i O[k], E = X[k] + R[k], O = (X[k] - R[k]) conj(w_N^k), R[k] = conj X[M-k]
         # (halved with the 1/M); the transform of conj(Z) / M is conj(z) (z = x[2j] + i x[2j + 1])
+        for k in range(m + 1):  # X split into (zr, zi), then reversed into (rr, ri): X[M-k] at k
+            zr[k] = s[2 * k]
+            zi[k] = s[2 * k + 1]
+        zi[0] = zero  # X[0] and X[N/2] real
+        zi[m] = zero
+        _reverse(zr, zi, rr, ri, m)
+        rr[0] = zr[m]
+        ri[0] = zero
         for k in range(m):
-            rr[k] = s[2 * (m - k)]
-            ri[k] = -s[2 * (m - k) + 1]
-        ri[0] = 0.0 * g  # X[N/2] and X[0] real
-        for k in range(m):
-            ar = s[2 * k]
-            ai = s[2 * k + 1]
-            er = ar + rr[k]
-            ei = ai + ri[k]
-            dr = ar - rr[k]
-            di = ai - ri[k]
+            er = zr[k] + rr[k]
+            ei = zi[k] - ri[k]
+            dr = zr[k] - rr[k]
+            di = zi[k] + ri[k]
             pr = dr * ur[k] + di * ui[k]
             pi = di * ur[k] - dr * ui[k]
             zr[k] = g * (er - pi)  # conj(E + i P)
             zi[k] = -g * (ei + pr)
-        zr[0] = g * (s[0] + rr[0])  # k = 0 with Im X[0] = 0: E = X0 + XM, P = X0 - XM, both real
-        zi[0] = -g * (s[0] - rr[0])
         _complex_fft(zr, zi, rr, ri, fac, tab, small[0], small[1], small[2], small[3], small[4], small[5])
         o = out[r]
         for j in range(m):
