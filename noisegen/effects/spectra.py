@@ -52,7 +52,7 @@ _OCTAVE = (32, 36, 40, 45, 48, 50, 54, 60)  # x 2**k: ratios 1, 9/8, 5/4, 45/32,
 _GRID = sorted({1 << k for k in range(6)} | {b << k for b in _OCTAVE for k in range(58)})
 _KERNEL_MIN = 4096  # below: scipy's transform
 _SLICE_POINTS = 1 << 15
-_RADICES = (8, 4, 2, 3, 5)  # points per slice of the column transforms (the slice and its scratch in L2)
+_RADICES = (4, 2, 3, 5)  # radix 8 (in the kernels) is slower: its loop stays scalar (bench/KERNELS.md)  # points per slice of the column transforms (the slice and its scratch in L2)
 
 
 def fast_len(n: int) -> int:
@@ -119,8 +119,7 @@ TWIDDLES = SpectrumCache(TWIDDLE_CACHE_BYTES)
 
 
 def _radices(n):
-    """The passes of an ``n``-point column transform: radix 8 while it divides, then one 4 or 2,
-    then 3s and 5s (fewest passes over the slice)."""
+    """The passes of an ``n``-point column transform: radix 4 while it divides, then 2, 3s and 5s."""
     out = []
     for r in _RADICES:
         while n % r == 0:
