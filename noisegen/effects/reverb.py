@@ -233,15 +233,17 @@ class RirConvolver:
         spec = self._spectrum(nfft, x2.dtype)
         out = np.empty((x2.shape[0], n_blocks * step), x2.dtype)
         padded = np.zeros((n_blocks - 1) * step + nfft, x2.dtype)  # m - 1 zeros, the input, zeros
+        xs_rows = np.empty((min(_BATCH, n_blocks), nfft // 2 + 1), np.result_type(x2.dtype, np.complex64))
         for c in range(x2.shape[0]):
             padded[m - 1:m - 1 + n] = x2[c]
             h = spec[c if spec.shape[0] > 1 else 0]
             rows = out[c].reshape(n_blocks, step)
             for b in range(0, n_blocks, _BATCH):
                 k = min(_BATCH, n_blocks - b)
-                xs = rfft_blocks(padded, np.arange(b * step, (b + k) * step, step, dtype=np.int64), nfft, nfft)  # in place
+                starts = np.arange(b * step, (b + k) * step, step, dtype=np.int64)
+                xs = rfft_blocks(padded, starts, nfft, nfft, out=xs_rows[:k])  # the blocks where they lie
                 xs *= h
-                rows[b:b + k] = grid_irfft(xs, nfft)[:, m - 1:]
+                grid_irfft(xs, nfft, skip=m - 1, out=rows[b:b + k])
         return out[:, :n_out]
 
     def _scaled_full(self, x2, n_out=None, name="y"):

@@ -247,25 +247,33 @@ def grid_rfft(x2, nfft):
     return rfft_blocks(x2.reshape(-1), np.arange(0, rows * n, n, dtype=np.int64), n, nfft, plan)
 
 
-def rfft_blocks(x, starts, n, nfft, plan=None):
+def rfft_blocks(x, starts, n, nfft, plan=None, out=None):
     """``grid_rfft`` of the rows ``x[s : s + n]`` of a 1-D contiguous ``x`` (``s`` in ``starts``, an
-    int64 array; ``n <= nfft``), without copying them out: overlap-save's blocks."""
+    int64 array; ``n <= nfft``), without copying them out: overlap-save's blocks (into ``out``, a
+    C-contiguous complex array of their shape, when given)."""
     plan = plan or _kernel_plan(nfft, x.dtype)
     if plan is None:
         rows = np.stack([x[s:s + n] for s in starts]) if len(starts) else np.zeros((0, n), x.dtype)
         return sfft.rfft(rows, nfft, axis=-1, workers=1)
-    out = np.empty((len(starts), nfft // 2 + 1), np.complex64 if x.dtype == np.float32 else np.complex128)
+    if out is None:
+        out = np.empty((len(starts), nfft // 2 + 1), np.complex64 if x.dtype == np.float32 else np.complex128)
     _fft.rfft_rows(x, starts, n, out.view(x.dtype), *plan)
     return out
 
 
-def grid_irfft(spec, nfft):
-    """``scipy.fft.irfft(spec, nfft, axis=-1)`` of the rows of a 2-D ``spec``: ``(rows, nfft)`` real."""
+def grid_irfft(spec, nfft, *, skip=0, out=None):
+    """``scipy.fft.irfft(spec, nfft, axis=-1)[:, skip:]`` of the rows of a 2-D ``spec`` (into
+    ``out``, real ``(rows, nfft - skip)`` with contiguous rows, when given)."""
     real = {"F": np.dtype(np.float32), "D": np.dtype(np.float64)}.get(spec.dtype.char)
     plan = _kernel_plan(nfft, real) if real is not None and spec.shape[1] == nfft // 2 + 1 else None
     if plan is None:
-        return sfft.irfft(spec, nfft, axis=-1, workers=1)
+        y = sfft.irfft(spec, nfft, axis=-1, workers=1)[:, skip:]
+        if out is None:
+            return y
+        out[...] = y
+        return out
     spec = np.ascontiguousarray(spec)
-    out = np.empty((spec.shape[0], nfft), real)
-    _fft.irfft_rows(spec.view(real), out, *plan)
+    if out is None:
+        out = np.empty((spec.shape[0], nfft - skip), real)
+    _fft.irfft_rows(spec.view(real), out, skip, *plan)
     return out

@@ -463,9 +463,10 @@ def rfft_rows(x, starts, n, out, fac, tab, big, small):
 
 
 @kernel
-def irfft_rows(spec, out, fac, tab, big, small):
-    """``out[r] = irfft(spec[r], N)``: ``spec`` ``(rows, N + 2)`` interleaved as in :func:`rfft_rows`
-    (the imaginary parts at 0 and ``N / 2`` ignored, as pocketfft does), ``out`` ``(rows, N)``."""
+def irfft_rows(spec, out, skip, fac, tab, big, small):
+    """``out[r] = irfft(spec[r], N)[skip:]``: ``spec`` ``(rows, N + 2)`` interleaved as in
+    :func:`rfft_rows` (the imaginary parts at 0 and ``N / 2`` ignored, as pocketfft does), ``out``
+    ``(rows, N - skip)``, rows contiguous."""
     m1, m2 = fac[0], fac[1]
     m = m1 * m2
     ur = tab[tab.shape[0] - 2 * m:tab.shape[0] - m]
@@ -495,7 +496,13 @@ def irfft_rows(spec, out, fac, tab, big, small):
             zr[k] = g * (er - pi)  # conj(E + i P)
             zi[k] = -g * (ei + pr)
         _complex_fft(zr, zi, rr, ri, fac, tab, small[0], small[1], small[2], small[3], small[4], small[5])
-        o = out[r]
-        for j in range(m):
-            o[2 * j] = zr[j]
-            o[2 * j + 1] = -zi[j]
+        o = out[r]  # samples skip .. N - 1 of z[j / 2] (even j) or conj's (odd j)
+        if skip % 2 == 0:
+            for j in range(skip // 2, m):
+                o[2 * j - skip] = zr[j]
+                o[2 * j + 1 - skip] = -zi[j]
+        else:
+            o[0] = -zi[skip // 2]
+            for j in range(skip // 2 + 1, m):
+                o[2 * j - skip] = zr[j]
+                o[2 * j + 1 - skip] = -zi[j]
