@@ -31,7 +31,7 @@ def test_fast_len_is_a_close_5_smooth_upper_bound():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_grid_transforms_convolve_like_scipy(dtype):
-    # lengths below and above the two-step threshold, odd factors, one and three rows
+    # lengths below and above the kernels' threshold (4096), odd factors, one and three rows
     rng = np.random.default_rng(0)
     tol = 3e-6 if dtype == np.float32 else 1e-12
     for nfft in (2, 64, 8190, 8192, 11520, 12800, 46080, 73728, 2**17):

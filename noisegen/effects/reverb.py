@@ -1,11 +1,11 @@
 """Reverberation by convolution with a room impulse response (RIR).
 
 ``convolve_rir(y, rir)`` is the causal convolution ``y * rir`` computed with
-real FFTs (``scipy.fft``, one thread, float32 transforms for float32 audio):
-one transform of length ``next_fast_len(n + m - 1)`` for a short input, and
-for a long one overlap-save with blocks of :func:`_block_len` ``(m)`` (about
-four times the RIR), :data:`_BATCH` blocks per call of the FFT (pocketfft
-vectorises across the rows of a batch: ~2x per transform; bench/KERNELS.md).
+real FFTs (:func:`.spectra.grid_rfft`, Numba kernels, one thread, float32
+transforms for float32 audio): one transform of length
+``fast_len(n + m - 1)`` for a short input, and for a long one overlap-save
+with blocks of :func:`_block_len` ``(m)`` (about four times the RIR),
+transformed where they lie in the padded input, :data:`_BATCH` at a time.
 :class:`RirConvolver` keeps the RIR's spectra (in :data:`.spectra.SPECTRA`,
 bounded in bytes) at FFT lengths from :func:`.spectra.fast_len`'s coarse grid,
 so clips of similar lengths share one and skip that transform, and convolves a

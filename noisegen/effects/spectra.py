@@ -1,5 +1,5 @@
-"""FFT lengths from a coarse grid, real transforms in two vectorised steps, and a byte-bounded
-cache of RIR spectra shared by all convolvers.
+"""FFT lengths from a coarse grid, real FFTs in Numba for them, and a byte-bounded cache of RIR
+spectra shared by all convolvers.
 
 A convolution of ``n`` samples with an ``m``-sample RIR needs an FFT of at
 least ``n + m - 1`` points, and the RIR's spectrum at that length. Taken
@@ -7,20 +7,25 @@ from :func:`fast_len` (eight lengths per octave) instead of the smallest
 5-smooth length, the lengths of clips of many sizes fall on few values, so
 the spectrum of a RIR computed for one clip serves the next clips of similar
 lengths: one transform in three saved. The grid's lengths are products of a
-large power of two and ``3**b * 5**c <= 15``, pocketfft's fastest per point
-(a grid length is often faster than the smallest 5-smooth one above ``n``,
-though up to 12.5 % longer).
+large power of two and ``3**b * 5**c <= 45`` (a grid length is often faster
+than the smallest 5-smooth one above ``n``, though up to 12.5 % longer).
 
-:func:`grid_rfft` / :func:`grid_irfft` transform a length ``N = N1 * N2``
-(``N1`` a power of two <= 512) in two steps (the "four-step" FFT without its
-transposes): real transforms of length ``N1`` down the columns of the
-``(N1, N2)`` array, a twiddle, complex transforms of length ``N2`` along the
-rows. pocketfft vectorises a batch of transforms across rows (4 floats at
-a time), which one long transform cannot use: 1.5-2x less time from 8192
-points on (1.5x at 16384, 2x at 65536 and above; bench/KERNELS.md). The
-spectrum comes out in a permuted layout, which a convolution does not mind
-(the RIR's is in the same one); the output matches one transform to float
-rounding.
+:func:`grid_rfft` / :func:`grid_irfft` are ``scipy.fft.rfft`` / ``irfft``
+(natural order, the same results to float rounding) computed from 4096
+points on by the kernels of :mod:`noisegen._kernels.cpu.fft`: the ``N / 2``
+point complex transform of the even and odd samples as real and imaginary
+parts, by the four-step method (``N / 2 = M1 M2``, ``M1`` near the square
+root, both multiples of 8), each step a batch of column transforms whose
+inner loop runs across columns (vectorised 8-16 floats wide, where pocketfft's
+batches are 4 wide), then untangled into the real spectrum. Against the
+earlier two-step pocketfft scheme, float32, an rfft + irfft pair: 1.6-1.8x
+less time at 8192-32768 points, 1.2-1.35x at 65536-131072, even at 262144
+(bench/KERNELS.md). :func:`rfft_blocks` transforms overlap-save's blocks where
+they lie in the padded signal.
+
+The kernels' twiddles (:func:`_make_table`) are evaluated in float64 from
+exact integer phases and rounded once; each thread keeps the scratch of the
+largest transform it has run (a few MB at 2**19 points in float64).
 
 :data:`SPECTRA` keeps the spectra, least recently used dropped first once
 they hold more than :data:`SPECTRUM_CACHE_BYTES` (each process its own);
@@ -113,7 +118,7 @@ class SpectrumCache:
 
 
 SPECTRA = SpectrumCache(SPECTRUM_CACHE_BYTES)
-#: The two-step transforms' twiddles, apart: a spectrum of a RIR met once must not push out the
+#: The kernels' twiddle tables, apart: a spectrum of a RIR met once must not push out the
 #: twiddles every length needs (each ~1 ms to make for 100k points).
 TWIDDLES = SpectrumCache(TWIDDLE_CACHE_BYTES)
 

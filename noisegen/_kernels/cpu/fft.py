@@ -12,18 +12,25 @@ tangles the spectrum into ``M`` complex points and transforms them back
 3. ``M1`` transforms of ``M2`` points down the columns,
 
 and the result comes out in natural order (``k = k1 + M1 k2`` at row ``k2``,
-column ``k1``). The column transforms run over slices of :data:`SLICE`
-columns at a time, gathered into a small buffer (it stays in the L2 cache):
+column ``k1``). The column transforms run over slices of ``S1`` (``S2``)
+columns at a time, so that a slice and its scratch stay in the L2 cache:
 Stockham passes of radix 4, 2, 3 and 5 whose inner loop runs along a row of
-the slice, contiguous, so that it is vectorised across columns (8 or 16
-floats a step) instead of along one transform.
+the slice, contiguous, so that LLVM vectorises it across columns (8 or 16
+floats a step) instead of along one transform. The first pass reads the
+columns where they lie, the last writes them back. Step 2 is one
+explicit-SIMD tile transposition (:func:`._simd.twiddle_transpose`).
+
+Radix 8 was tried and dropped: with 16 load and 16 store streams its loop
+is left scalar (LLVM's runtime alias checks give up), 2x slower than two
+radix-4 passes.
 
 Real and imaginary parts are kept in separate arrays ("split" format). The
 plan (:mod:`noisegen.effects.spectra`) hands the kernels ``fac`` (``M1``,
-``M2``, then each one's radices, each list led by its count) and ``tab``, the
-twiddles in the data's dtype, laid end to end: ``w_M1^j`` (real parts, then
-imaginary), ``w_M2^j``, ``w_M^(k1 n2)`` as ``(M2, M1)``, and ``w_N^k`` for
-``k <= M / 2``.
+``M2``, ``S1``, ``S2``, then each one's radices, each list led by its count)
+and ``tab``, the twiddles in the data's dtype, laid end to end: ``w_M1^j``
+(real parts, then imaginary), ``w_M2^j``, ``w_M^(k1 n2)`` as ``(M2, M1)``,
+and ``w_N^k`` for ``k < M``. ``M1``, ``M2`` and the slice widths are
+multiples of 8 (whole tiles).
 """
 
 from __future__ import annotations
@@ -33,9 +40,6 @@ import numpy as np
 from ..._core.jit import kernel
 from ._simd import VECTOR_BYTES, reversed_vector, twiddle_transpose
 
-#: Columns transformed together: a slice of the longest column transform (512 points) and its
-#: buffers stay in the L2 cache, and a row of it fills several vectors.
-SLICE = 32
 #: Floats of padding after each row of the scratch arrays: rows a power of two apart would
 #: otherwise share a set of the cache (a radix-4 pass reads four rows and writes four).
 PAD = 16
@@ -170,112 +174,6 @@ def _radix4(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
 
 
 @kernel
-def _radix8(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
-    q = wr.shape[0] // 8
-    st = q // ns
-    c = wr[q]  # cos(pi / 4) = -sin(-pi / 4), in the data's dtype
-    for j in range(q):
-        k = j % ns
-        o0 = do + ((j // ns) * ns * 8 + k) * ds
-        i0 = so + j * ss
-        w1r, w1i = wr[k * st], wi[k * st]
-        w2r, w2i = wr[2 * k * st], wi[2 * k * st]
-        w3r, w3i = wr[3 * k * st], wi[3 * k * st]
-        w4r, w4i = wr[4 * k * st], wi[4 * k * st]
-        w5r, w5i = wr[5 * k * st], wi[5 * k * st]
-        w6r, w6i = wr[6 * k * st], wi[6 * k * st]
-        w7r, w7i = wr[7 * k * st], wi[7 * k * st]
-        a0r, a0i = sr[i0:i0 + w], si[i0:i0 + w]
-        a1r, a1i = sr[i0 + q * ss:i0 + q * ss + w], si[i0 + q * ss:i0 + q * ss + w]
-        a2r, a2i = sr[i0 + 2 * q * ss:i0 + 2 * q * ss + w], si[i0 + 2 * q * ss:i0 + 2 * q * ss + w]
-        a3r, a3i = sr[i0 + 3 * q * ss:i0 + 3 * q * ss + w], si[i0 + 3 * q * ss:i0 + 3 * q * ss + w]
-        a4r, a4i = sr[i0 + 4 * q * ss:i0 + 4 * q * ss + w], si[i0 + 4 * q * ss:i0 + 4 * q * ss + w]
-        a5r, a5i = sr[i0 + 5 * q * ss:i0 + 5 * q * ss + w], si[i0 + 5 * q * ss:i0 + 5 * q * ss + w]
-        a6r, a6i = sr[i0 + 6 * q * ss:i0 + 6 * q * ss + w], si[i0 + 6 * q * ss:i0 + 6 * q * ss + w]
-        a7r, a7i = sr[i0 + 7 * q * ss:i0 + 7 * q * ss + w], si[i0 + 7 * q * ss:i0 + 7 * q * ss + w]
-        d = ns * ds
-        v0r, v0i = dr[o0:o0 + w], di[o0:o0 + w]
-        v1r, v1i = dr[o0 + d:o0 + d + w], di[o0 + d:o0 + d + w]
-        v2r, v2i = dr[o0 + 2 * d:o0 + 2 * d + w], di[o0 + 2 * d:o0 + 2 * d + w]
-        v3r, v3i = dr[o0 + 3 * d:o0 + 3 * d + w], di[o0 + 3 * d:o0 + 3 * d + w]
-        v4r, v4i = dr[o0 + 4 * d:o0 + 4 * d + w], di[o0 + 4 * d:o0 + 4 * d + w]
-        v5r, v5i = dr[o0 + 5 * d:o0 + 5 * d + w], di[o0 + 5 * d:o0 + 5 * d + w]
-        v6r, v6i = dr[o0 + 6 * d:o0 + 6 * d + w], di[o0 + 6 * d:o0 + 6 * d + w]
-        v7r, v7i = dr[o0 + 7 * d:o0 + 7 * d + w], di[o0 + 7 * d:o0 + 7 * d + w]
-        for b in range(w):
-            x0r = a0r[b]
-            x0i = a0i[b]
-            x1r = a1r[b] * w1r - a1i[b] * w1i
-            x1i = a1r[b] * w1i + a1i[b] * w1r
-            x2r = a2r[b] * w2r - a2i[b] * w2i
-            x2i = a2r[b] * w2i + a2i[b] * w2r
-            x3r = a3r[b] * w3r - a3i[b] * w3i
-            x3i = a3r[b] * w3i + a3i[b] * w3r
-            x4r = a4r[b] * w4r - a4i[b] * w4i
-            x4i = a4r[b] * w4i + a4i[b] * w4r
-            x5r = a5r[b] * w5r - a5i[b] * w5i
-            x5i = a5r[b] * w5i + a5i[b] * w5r
-            x6r = a6r[b] * w6r - a6i[b] * w6i
-            x6i = a6r[b] * w6i + a6i[b] * w6r
-            x7r = a7r[b] * w7r - a7i[b] * w7i
-            x7i = a7r[b] * w7i + a7i[b] * w7r
-            # halves: a_t = x_t + x_(t+4) (even outputs), b_t = (x_t - x_(t+4)) w_8^t (odd ones)
-            e0r = x0r + x4r
-            e0i = x0i + x4i
-            e1r = x1r + x5r
-            e1i = x1i + x5i
-            e2r = x2r + x6r
-            e2i = x2i + x6i
-            e3r = x3r + x7r
-            e3i = x3i + x7i
-            f0r = x0r - x4r
-            f0i = x0i - x4i
-            tr = x1r - x5r
-            ti = x1i - x5i
-            f1r = c * (tr + ti)
-            f1i = c * (ti - tr)
-            f2r = x2i - x6i
-            f2i = x6r - x2r
-            tr = x3r - x7r
-            ti = x3i - x7i
-            f3r = c * (ti - tr)
-            f3i = -c * (tr + ti)
-            # two 4-point DFTs
-            s0r = e0r + e2r
-            s0i = e0i + e2i
-            d0r = e0r - e2r
-            d0i = e0i - e2i
-            s1r = e1r + e3r
-            s1i = e1i + e3i
-            d1r = e1r - e3r
-            d1i = e1i - e3i
-            v0r[b] = s0r + s1r
-            v0i[b] = s0i + s1i
-            v4r[b] = s0r - s1r
-            v4i[b] = s0i - s1i
-            v2r[b] = d0r + d1i
-            v2i[b] = d0i - d1r
-            v6r[b] = d0r - d1i
-            v6i[b] = d0i + d1r
-            s0r = f0r + f2r
-            s0i = f0i + f2i
-            d0r = f0r - f2r
-            d0i = f0i - f2i
-            s1r = f1r + f3r
-            s1i = f1i + f3i
-            d1r = f1r - f3r
-            d1i = f1i - f3i
-            v1r[b] = s0r + s1r
-            v1i[b] = s0i + s1i
-            v5r[b] = s0r - s1r
-            v5i[b] = s0i - s1i
-            v3r[b] = d0r + d1i
-            v3i[b] = d0i - d1r
-            v7r[b] = d0r - d1i
-            v7i[b] = d0i + d1r
-
-
-@kernel
 def _radix5(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
     q = wr.shape[0] // 5
     st = q // ns
@@ -362,9 +260,7 @@ def _columns(sr, si, so, ss, dr, di, do, ds, ar, ai, br, bi, bs, wr, wi, fac, f0
             yr, yi, yo, ys = ar, ai, 0, bs
         else:
             yr, yi, yo, ys = br, bi, 0, bs
-        if r == 8:
-            _radix8(xr, xi, xo, xs, yr, yi, yo, ys, wr, wi, ns, w)
-        elif r == 4:
+        if r == 4:
             _radix4(xr, xi, xo, xs, yr, yi, yo, ys, wr, wi, ns, w)
         elif r == 2:
             _radix2(xr, xi, xo, xs, yr, yi, yo, ys, wr, wi, ns, w)
