@@ -57,7 +57,7 @@ _OCTAVE = (32, 36, 40, 45, 48, 50, 54, 60)  # x 2**k: ratios 1, 9/8, 5/4, 45/32,
 _GRID = sorted({1 << k for k in range(6)} | {b << k for b in _OCTAVE for k in range(58)})
 _KERNEL_MIN = 4096  # below: scipy's transform
 _SLICE_POINTS = 1 << 15
-_RADICES = (4, 2, 3, 5)  # radix 8 (in the kernels) is slower: its loop stays scalar (bench/KERNELS.md)  # points per slice of the column transforms (the slice and its scratch in L2)
+_RADICES = (8, 4, 2, 3, 5)  # (4, 2, 3, 5): radix 4 only, for comparisons  # points per slice of the column transforms (the slice and its scratch in L2)
 
 
 def fast_len(n: int) -> int:
@@ -124,9 +124,16 @@ TWIDDLES = SpectrumCache(TWIDDLE_CACHE_BYTES)
 
 
 def _radices(n):
-    """The passes of an ``n``-point column transform: radix 4 while it divides, then 2, 3s and 5s."""
-    out = []
-    for r in _RADICES:
+    """The passes of an ``n``-point column transform: radix 8 as far as it goes (a last 2 made two 4s
+    with an 8), then 3s and 5s."""
+    two = (n & -n).bit_length() - 1  # n = 2**two * odd
+    out = [8] * (two // 3) + {0: [], 1: [2], 2: [4]}[two % 3]
+    if two % 3 == 1 and two >= 4 and _RADICES[0] == 8:
+        out = out[:-2] + [4, 4]  # 8 2 -> 4 4
+    if _RADICES[0] != 8:
+        out = [4] * (two // 2) + [2] * (two % 2)
+    n >>= two
+    for r in (3, 5):
         while n % r == 0:
             out.append(r)
             n //= r

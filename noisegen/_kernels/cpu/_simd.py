@@ -488,3 +488,94 @@ def reversed_vector(typingctx, src, s, dst, d):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def butterfly(typingctx, r, sr, si, i0, iq, dr, di, o0, od, wr, wi, kst, c):
+    """One vector of columns through a radix-``r`` Stockham butterfly (``r`` 2, 4 or 8, a literal).
+
+    With ``L`` the lanes of one vector (:data:`VECTOR_BYTES`), for each of the
+    columns ``b < L``: the inputs ``x_t = s[i0 + t iq + b] w[t kst]`` (``t < r``;
+    complex, real and imaginary parts in ``*r`` and ``*i``, ``w`` from the
+    tables ``wr``, ``wi``) go through an ``r``-point DFT (radix-2 steps; ``c``
+    is ``cos(pi / 4)`` in the data's dtype) into ``d[o0 + s od + b]``. Written
+    out because LLVM's vectoriser leaves a loop with this many load and store
+    streams scalar (its runtime alias checks give up). Nothing is checked.
+    """
+    if not isinstance(r, types.IntegerLiteral):
+        return None
+    radix = r.literal_value
+    if radix not in (2, 4, 8):
+        return None
+    sig = types.void(r, sr, si, i0, iq, dr, di, o0, od, wr, wi, kst, c)
+
+    def codegen(context, builder, signature, args):
+        aty = signature.args[1]
+        fty = context.get_value_type(aty.dtype)
+        size = context.get_abi_sizeof(fty)
+        lanes = VECTOR_BYTES // size
+        vty = ir.VectorType(fty, lanes)
+        i64 = ir.IntType(64)
+        data = lambda k: context.make_array(signature.args[k])(context, builder, args[k]).data
+        srd, sid, drd, did, wrd, wid = data(1), data(2), data(5), data(6), data(9), data(10)
+        as64 = lambda k: context.cast(builder, args[k], signature.args[k], types.int64)
+        i0_, iq_, o0_, od_, kst_ = as64(3), as64(4), as64(7), as64(8), as64(11)
+        cval = context.cast(builder, args[12], signature.args[12], aty.dtype)
+
+        def vptr(d, base, stride, t):
+            idx = builder.add(base, builder.mul(stride, ir.Constant(i64, t)))
+            return builder.bitcast(builder.gep(d, [idx]), vty.as_pointer())
+
+        def splat(s):
+            v = builder.insert_element(ir.Constant(vty, ir.Undefined), s, ir.Constant(_I32, 0))
+            return builder.shuffle_vector(v, v, _mask([0] * lanes))
+
+        xs = []
+        for t in range(radix):
+            xr = builder.load(vptr(srd, i0_, iq_, t), align=size)
+            xi = builder.load(vptr(sid, i0_, iq_, t), align=size)
+            if t:
+                widx = builder.mul(kst_, ir.Constant(i64, t))
+                a = splat(builder.load(builder.gep(wrd, [widx])))
+                b = splat(builder.load(builder.gep(wid, [widx])))
+                xr, xi = (builder.fsub(builder.fmul(xr, a), builder.fmul(xi, b)),
+                          builder.fadd(builder.fmul(xr, b), builder.fmul(xi, a)))
+            xs.append((xr, xi))
+        cv = splat(cval)
+
+        def rot(z, n, k):  # z * w_n^k, w_n = exp(-2 pi i / n), n <= 8
+            zr, zi = z
+            e = (8 // n) * k % 8  # eighths of a turn
+            if e == 0:
+                return z
+            if e == 2:  # -i
+                return zi, builder.fneg(zr)
+            if e == 4:
+                return builder.fneg(zr), builder.fneg(zi)
+            if e == 6:  # +i
+                return builder.fneg(zi), zr
+            if e == 1:  # (c, -c): (zr + zi) c, (zi - zr) c
+                return builder.fmul(builder.fadd(zr, zi), cv), builder.fmul(builder.fsub(zi, zr), cv)
+            if e == 3:  # (-c, -c): (zi - zr) c, -(zr + zi) c
+                return builder.fmul(builder.fsub(zi, zr), cv), builder.fneg(builder.fmul(builder.fadd(zr, zi), cv))
+            raise ValueError(e)
+
+        def dft(v):
+            n = len(v)
+            if n == 1:
+                return v
+            even, odd = dft(v[0::2]), dft(v[1::2])
+            out = [None] * n
+            for k in range(n // 2):
+                t = rot(odd[k], n, k)
+                out[k] = (builder.fadd(even[k][0], t[0]), builder.fadd(even[k][1], t[1]))
+                out[k + n // 2] = (builder.fsub(even[k][0], t[0]), builder.fsub(even[k][1], t[1]))
+            return out
+
+        ys = dft(xs)
+        for t, (yr, yi) in enumerate(ys):
+            builder.store(yr, vptr(drd, o0_, od_, t), align=size)
+            builder.store(yi, vptr(did, o0_, od_, t), align=size)
+        return context.get_dummy_value()
+
+    return sig, codegen

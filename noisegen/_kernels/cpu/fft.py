@@ -14,15 +14,15 @@ tangles the spectrum into ``M`` complex points and transforms them back
 and the result comes out in natural order (``k = k1 + M1 k2`` at row ``k2``,
 column ``k1``). The column transforms run over slices of ``S1`` (``S2``)
 columns at a time, so that a slice and its scratch stay in the L2 cache:
-Stockham passes of radix 4, 2, 3 and 5 whose inner loop runs along a row of
-the slice, contiguous, so that LLVM vectorises it across columns (8 or 16
-floats a step) instead of along one transform. The first pass reads the
-columns where they lie, the last writes them back. Step 2 is one
-explicit-SIMD tile transposition (:func:`._simd.twiddle_transpose`).
-
-Radix 8 was tried and dropped: with 16 load and 16 store streams its loop
-is left scalar (LLVM's runtime alias checks give up), 2x slower than two
-radix-4 passes.
+Stockham passes of radix 8, 4, 2, 3 and 5 whose inner loop runs along a row
+of the slice, contiguous, so that it is vectorised across columns instead of
+along one transform. Radix 2, 4 and 8 are explicit-SIMD butterflies
+(:func:`._simd.butterfly`, one vector of columns a call): LLVM's vectoriser
+left a radix-8 loop scalar (16 load and 16 store streams: its runtime alias
+checks give up) and radix 4 ~20 % slower. Radix 3 and 5 (a pass or two at
+most) stay loops over row views. The first pass reads the columns where they
+lie, the last writes them back. Step 2 is one explicit-SIMD tile
+transposition (:func:`._simd.twiddle_transpose`).
 
 Real and imaginary parts are kept in separate arrays ("split" format). The
 plan (:mod:`noisegen.effects.spectra`) hands the kernels ``fac`` (``M1``,
@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..._core.jit import kernel
-from ._simd import VECTOR_BYTES, reversed_vector, twiddle_transpose
+from ._simd import VECTOR_BYTES, butterfly, reversed_vector, twiddle_transpose
 
 #: Floats of padding after each row of the scratch arrays: rows a power of two apart would
 #: otherwise share a set of the cache (a radix-4 pass reads four rows and writes four).
@@ -56,26 +56,13 @@ PAD = 16
 def _radix2(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
     q = wr.shape[0] // 2
     st = q // ns
+    lanes = VECTOR_BYTES // sr.itemsize
     for j in range(q):
         k = j % ns
         o0 = do + ((j // ns) * ns * 2 + k) * ds
-        o1 = o0 + ns * ds
         i0 = so + j * ss
-        i1 = i0 + q * ss
-        w1r, w1i = wr[k * st], wi[k * st]
-        a0r, a0i = sr[i0:i0 + w], si[i0:i0 + w]
-        a1r, a1i = sr[i1:i1 + w], si[i1:i1 + w]
-        v0r, v0i = dr[o0:o0 + w], di[o0:o0 + w]
-        v1r, v1i = dr[o1:o1 + w], di[o1:o1 + w]
-        for b in range(w):
-            x1r = a1r[b] * w1r - a1i[b] * w1i
-            x1i = a1r[b] * w1i + a1i[b] * w1r
-            x0r = a0r[b]
-            x0i = a0i[b]
-            v0r[b] = x0r + x1r
-            v0i[b] = x0i + x1i
-            v1r[b] = x0r - x1r
-            v1i[b] = x0i - x1i
+        for b in range(0, w, lanes):
+            butterfly(2, sr, si, i0 + b, q * ss, dr, di, o0 + b, ns * ds, wr, wi, k * st, wr[0])
 
 
 @kernel
@@ -125,52 +112,27 @@ def _radix3(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
 def _radix4(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
     q = wr.shape[0] // 4
     st = q // ns
+    lanes = VECTOR_BYTES // sr.itemsize
     for j in range(q):
         k = j % ns
         o0 = do + ((j // ns) * ns * 4 + k) * ds
-        o1 = o0 + ns * ds
-        o2 = o1 + ns * ds
-        o3 = o2 + ns * ds
         i0 = so + j * ss
-        i1 = i0 + q * ss
-        i2 = i1 + q * ss
-        i3 = i2 + q * ss
-        w1r, w1i = wr[k * st], wi[k * st]
-        w2r, w2i = wr[2 * k * st], wi[2 * k * st]
-        w3r, w3i = wr[3 * k * st], wi[3 * k * st]
-        a0r, a0i = sr[i0:i0 + w], si[i0:i0 + w]
-        a1r, a1i = sr[i1:i1 + w], si[i1:i1 + w]
-        a2r, a2i = sr[i2:i2 + w], si[i2:i2 + w]
-        a3r, a3i = sr[i3:i3 + w], si[i3:i3 + w]
-        v0r, v0i = dr[o0:o0 + w], di[o0:o0 + w]
-        v1r, v1i = dr[o1:o1 + w], di[o1:o1 + w]
-        v2r, v2i = dr[o2:o2 + w], di[o2:o2 + w]
-        v3r, v3i = dr[o3:o3 + w], di[o3:o3 + w]
-        for b in range(w):
-            x0r = a0r[b]
-            x0i = a0i[b]
-            x1r = a1r[b] * w1r - a1i[b] * w1i
-            x1i = a1r[b] * w1i + a1i[b] * w1r
-            x2r = a2r[b] * w2r - a2i[b] * w2i
-            x2i = a2r[b] * w2i + a2i[b] * w2r
-            x3r = a3r[b] * w3r - a3i[b] * w3i
-            x3i = a3r[b] * w3i + a3i[b] * w3r
-            s0r = x0r + x2r
-            s0i = x0i + x2i
-            d0r = x0r - x2r
-            d0i = x0i - x2i
-            s1r = x1r + x3r
-            s1i = x1i + x3i
-            d1r = x1r - x3r
-            d1i = x1i - x3i
-            v0r[b] = s0r + s1r
-            v0i[b] = s0i + s1i
-            v2r[b] = s0r - s1r
-            v2i[b] = s0i - s1i
-            v1r[b] = d0r + d1i  # d0 - i d1
-            v1i[b] = d0i - d1r
-            v3r[b] = d0r - d1i
-            v3i[b] = d0i + d1r
+        for b in range(0, w, lanes):
+            butterfly(4, sr, si, i0 + b, q * ss, dr, di, o0 + b, ns * ds, wr, wi, k * st, wr[0])
+
+
+@kernel
+def _radix8(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
+    q = wr.shape[0] // 8
+    st = q // ns
+    c = wr[q]  # cos(pi / 4) in the data's dtype
+    lanes = VECTOR_BYTES // sr.itemsize
+    for j in range(q):
+        k = j % ns
+        o0 = do + ((j // ns) * ns * 8 + k) * ds
+        i0 = so + j * ss
+        for b in range(0, w, lanes):
+            butterfly(8, sr, si, i0 + b, q * ss, dr, di, o0 + b, ns * ds, wr, wi, k * st, c)
 
 
 @kernel
@@ -262,6 +224,8 @@ def _columns(sr, si, so, ss, dr, di, do, ds, ar, ai, br, bi, bs, wr, wi, fac, f0
             yr, yi, yo, ys = br, bi, 0, bs
         if r == 4:
             _radix4(xr, xi, xo, xs, yr, yi, yo, ys, wr, wi, ns, w)
+        elif r == 8:
+            _radix8(xr, xi, xo, xs, yr, yi, yo, ys, wr, wi, ns, w)
         elif r == 2:
             _radix2(xr, xi, xo, xs, yr, yi, yo, ys, wr, wi, ns, w)
         elif r == 3:
