@@ -11,7 +11,7 @@ large power of two and ``3**b * 5**c <= 45`` (a grid length is often faster
 than the smallest 5-smooth one above ``n``, though up to 12.5 % longer).
 
 :func:`grid_rfft` / :func:`grid_irfft` are ``scipy.fft.rfft`` / ``irfft``
-(natural order, the same results to float rounding) computed from 4096
+(natural order, the same results to float rounding) computed from 512
 points on by the kernels of :mod:`noisegen._kernels.cpu.fft`: the ``N / 2``
 point complex transform of the even and odd samples as real and imaginary
 parts, by the four-step method (``N / 2 = M1 M2``, ``M1`` near the square
@@ -55,7 +55,7 @@ TWIDDLE_CACHE_BYTES = 32 << 20
 
 _OCTAVE = (32, 36, 40, 45, 48, 50, 54, 60)  # x 2**k: ratios 1, 9/8, 5/4, 45/32, 3/2, 25/16, 27/16, 15/8
 _GRID = sorted({1 << k for k in range(6)} | {b << k for b in _OCTAVE for k in range(58)})
-_KERNEL_MIN = 4096  # below: scipy's transform
+_KERNEL_MIN = 512  # below: scipy's transform (the kernels are faster from 512 points: bench/KERNELS.md)
 _SLICE_POINTS = 1 << 15
 _RADICES = (8, 4, 2, 3, 5)  # (4, 2, 3, 5): radix 4 only, for comparisons  # points per slice of the column transforms (the slice and its scratch in L2)
 

@@ -17,12 +17,12 @@ columns at a time, so that a slice and its scratch stay in the L2 cache:
 Stockham passes of radix 8, 4, 2, 3 and 5 whose inner loop runs along a row
 of the slice, contiguous, so that it is vectorised across columns instead of
 along one transform. Radix 2, 4 and 8 are explicit-SIMD butterflies
-(:func:`._simd.butterfly`, one vector of columns a call): LLVM's vectoriser
+(:func:`._fft_simd.butterfly`, one vector of columns a call): LLVM's vectoriser
 left a radix-8 loop scalar (16 load and 16 store streams: its runtime alias
 checks give up) and radix 4 ~20 % slower. Radix 3 and 5 (a pass or two at
 most) stay loops over row views. The first pass reads the columns where they
 lie, the last writes them back. Step 2 is one explicit-SIMD tile
-transposition (:func:`._simd.twiddle_transpose`).
+transposition (:func:`._fft_simd.twiddle_transpose`).
 
 Real and imaginary parts are kept in separate arrays ("split" format). The
 plan (:mod:`noisegen.effects.spectra`) hands the kernels ``fac`` (``M1``,
@@ -35,10 +35,10 @@ multiples of 8 (whole tiles).
 
 from __future__ import annotations
 
-import numpy as np
 
 from ..._core.jit import kernel
-from ._simd import VECTOR_BYTES, butterfly, reversed_vector, twiddle_transpose
+from ._fft_simd import butterfly, reversed_vector, twiddle_transpose
+from ._simd import VECTOR_BYTES
 
 #: Floats of padding after each row of the scratch arrays: rows a power of two apart would
 #: otherwise share a set of the cache (a radix-4 pass reads four rows and writes four).

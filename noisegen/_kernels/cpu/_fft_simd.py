@@ -1,0 +1,194 @@
+"""Explicit-SIMD pieces of the FFT kernels (:mod:`.fft`), written as LLVM vector IR through Numba
+intrinsics, as :mod:`._simd`'s: where LLVM's vectoriser leaves a loop scalar (a backward copy, a
+transposition, a butterfly with many load and store streams) or vectorises it poorly.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
+
+from ._simd import _I32, VECTOR_BYTES, _mask
+
+__all__ = ["butterfly", "reversed_vector", "twiddle_transpose"]
+
+
+@intrinsic
+def twiddle_transpose(typingctx, sr, si, s0, ss, dr, di, d0, ds, tr, ti, t0, ts):
+    """One square tile of a complex matrix in split format, transposed and times a twiddle.
+
+    With ``L`` the lanes of one vector (:data:`VECTOR_BYTES`): for ``j, i < L``,
+    ``d[d0 + j ds + i] = s[s0 + i ss + j] * t[t0 + j ts + i]`` (complex, real and
+    imaginary parts in ``*r`` and ``*i``). ``L`` rows of each source loaded as
+    vectors and transposed by shuffles (``log2 L`` rounds, each swapping the
+    off-diagonal blocks of one size), where a loop would move one float at a time.
+    Nothing is checked: the caller keeps the tile inside the arrays.
+    """
+    arrays = (sr, si, dr, di, tr, ti)
+    if not all(isinstance(a, types.Array) and a.ndim == 1 and a.dtype == sr.dtype for a in arrays):
+        return None
+    if not isinstance(sr.dtype, types.Float) or not all(isinstance(t, types.Integer) for t in (s0, ss, d0, ds, t0, ts)):
+        return None
+    sig = types.void(sr, si, s0, ss, dr, di, d0, ds, tr, ti, t0, ts)
+
+    def codegen(context, builder, signature, args):
+        aty = signature.args[0]
+        fty = context.get_value_type(aty.dtype)
+        size = context.get_abi_sizeof(fty)
+        lanes = VECTOR_BYTES // size
+        vty = ir.VectorType(fty, lanes)
+        i64 = ir.IntType(64)
+        srd, sid, drd, did, trd, tid = (context.make_array(aty)(context, builder, args[k]).data for k in (0, 1, 4, 5, 8, 9))
+        s0_, ss_, d0_, ds_, t0_, ts_ = (context.cast(builder, args[k], signature.args[k], types.int64)
+                                        for k in (2, 3, 6, 7, 10, 11))
+
+        def ptr(data, start, stride, row):
+            index = builder.add(start, builder.mul(stride, ir.Constant(i64, row)))
+            return builder.bitcast(builder.gep(data, [index]), vty.as_pointer())
+
+        def transposed(data):
+            rows = [builder.load(ptr(data, s0_, ss_, r), align=size) for r in range(lanes)]
+            h = 1
+            while h < lanes:  # swap the off-diagonal h x h blocks of every 2h x 2h block
+                for r in range(lanes):
+                    if r & h == 0:
+                        a, b = rows[r], rows[r + h]
+                        lo = [l if l & h == 0 else lanes + l - h for l in range(lanes)]
+                        hi = [l + h if l & h == 0 else lanes + l for l in range(lanes)]
+                        rows[r], rows[r + h] = builder.shuffle_vector(a, b, _mask(lo)), builder.shuffle_vector(a, b, _mask(hi))
+                h *= 2
+            return rows
+
+        re, im = transposed(srd), transposed(sid)
+        for j in range(lanes):
+            wr = builder.load(ptr(trd, t0_, ts_, j), align=size)
+            wi = builder.load(ptr(tid, t0_, ts_, j), align=size)
+            out_r = builder.fsub(builder.fmul(re[j], wr), builder.fmul(im[j], wi))
+            out_i = builder.fadd(builder.fmul(re[j], wi), builder.fmul(im[j], wr))
+            builder.store(out_r, ptr(drd, d0_, ds_, j), align=size)
+            builder.store(out_i, ptr(did, d0_, ds_, j), align=size)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def reversed_vector(typingctx, src, s, dst, d):
+    """``dst[d + t] = src[s - t]`` for ``t`` < the lanes of one vector (:data:`VECTOR_BYTES`): one
+    vector load, a reversing shuffle and one store, where LLVM leaves a backward loop scalar.
+    Nothing is checked."""
+    if not all(isinstance(a, types.Array) and a.ndim == 1 and isinstance(a.dtype, types.Float) for a in (src, dst)):
+        return None
+    if src.dtype != dst.dtype or not all(isinstance(t, types.Integer) for t in (s, d)):
+        return None
+    sig = types.void(src, s, dst, d)
+
+    def codegen(context, builder, signature, args):
+        aty = signature.args[0]
+        fty = context.get_value_type(aty.dtype)
+        size = context.get_abi_sizeof(fty)
+        lanes = VECTOR_BYTES // size
+        vty = ir.VectorType(fty, lanes)
+        sd = context.make_array(aty)(context, builder, args[0]).data
+        dd = context.make_array(signature.args[2])(context, builder, args[2]).data
+        s0 = context.cast(builder, args[1], signature.args[1], types.int64)
+        d0 = context.cast(builder, args[3], signature.args[3], types.int64)
+        first = builder.sub(s0, ir.Constant(ir.IntType(64), lanes - 1))
+        v = builder.load(builder.bitcast(builder.gep(sd, [first]), vty.as_pointer()), align=size)
+        v = builder.shuffle_vector(v, v, _mask(list(range(lanes - 1, -1, -1))))
+        builder.store(v, builder.bitcast(builder.gep(dd, [d0]), vty.as_pointer()), align=size)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def butterfly(typingctx, r, sr, si, i0, iq, dr, di, o0, od, wr, wi, kst, c):
+    """One vector of columns through a radix-``r`` Stockham butterfly (``r`` 2, 4 or 8, a literal).
+
+    With ``L`` the lanes of one vector (:data:`VECTOR_BYTES`), for each of the
+    columns ``b < L``: the inputs ``x_t = s[i0 + t iq + b] w[t kst]`` (``t < r``;
+    complex, real and imaginary parts in ``*r`` and ``*i``, ``w`` from the
+    tables ``wr``, ``wi``) go through an ``r``-point DFT (radix-2 steps; ``c``
+    is ``cos(pi / 4)`` in the data's dtype) into ``d[o0 + s od + b]``. Written
+    out because LLVM's vectoriser leaves a loop with this many load and store
+    streams scalar (its runtime alias checks give up). Nothing is checked.
+    """
+    if not isinstance(r, types.IntegerLiteral):
+        return None
+    radix = r.literal_value
+    if radix not in (2, 4, 8):
+        return None
+    sig = types.void(r, sr, si, i0, iq, dr, di, o0, od, wr, wi, kst, c)
+
+    def codegen(context, builder, signature, args):
+        aty = signature.args[1]
+        fty = context.get_value_type(aty.dtype)
+        size = context.get_abi_sizeof(fty)
+        lanes = VECTOR_BYTES // size
+        vty = ir.VectorType(fty, lanes)
+        i64 = ir.IntType(64)
+        data = lambda k: context.make_array(signature.args[k])(context, builder, args[k]).data
+        srd, sid, drd, did, wrd, wid = data(1), data(2), data(5), data(6), data(9), data(10)
+        as64 = lambda k: context.cast(builder, args[k], signature.args[k], types.int64)
+        i0_, iq_, o0_, od_, kst_ = as64(3), as64(4), as64(7), as64(8), as64(11)
+        cval = context.cast(builder, args[12], signature.args[12], aty.dtype)
+
+        def vptr(d, base, stride, t):
+            idx = builder.add(base, builder.mul(stride, ir.Constant(i64, t)))
+            return builder.bitcast(builder.gep(d, [idx]), vty.as_pointer())
+
+        def splat(s):
+            v = builder.insert_element(ir.Constant(vty, ir.Undefined), s, ir.Constant(_I32, 0))
+            return builder.shuffle_vector(v, v, _mask([0] * lanes))
+
+        xs = []
+        for t in range(radix):
+            xr = builder.load(vptr(srd, i0_, iq_, t), align=size)
+            xi = builder.load(vptr(sid, i0_, iq_, t), align=size)
+            if t:
+                widx = builder.mul(kst_, ir.Constant(i64, t))
+                a = splat(builder.load(builder.gep(wrd, [widx])))
+                b = splat(builder.load(builder.gep(wid, [widx])))
+                xr, xi = (builder.fsub(builder.fmul(xr, a), builder.fmul(xi, b)),
+                          builder.fadd(builder.fmul(xr, b), builder.fmul(xi, a)))
+            xs.append((xr, xi))
+        cv = splat(cval)
+
+        def rot(z, n, k):  # z * w_n^k, w_n = exp(-2 pi i / n), n <= 8
+            zr, zi = z
+            e = (8 // n) * k % 8  # eighths of a turn
+            if e == 0:
+                return z
+            if e == 2:  # -i
+                return zi, builder.fneg(zr)
+            if e == 4:
+                return builder.fneg(zr), builder.fneg(zi)
+            if e == 6:  # +i
+                return builder.fneg(zi), zr
+            if e == 1:  # (c, -c): (zr + zi) c, (zi - zr) c
+                return builder.fmul(builder.fadd(zr, zi), cv), builder.fmul(builder.fsub(zi, zr), cv)
+            if e == 3:  # (-c, -c): (zi - zr) c, -(zr + zi) c
+                return builder.fmul(builder.fsub(zi, zr), cv), builder.fneg(builder.fmul(builder.fadd(zr, zi), cv))
+            raise ValueError(e)
+
+        def dft(v):
+            n = len(v)
+            if n == 1:
+                return v
+            even, odd = dft(v[0::2]), dft(v[1::2])
+            out = [None] * n
+            for k in range(n // 2):
+                t = rot(odd[k], n, k)
+                out[k] = (builder.fadd(even[k][0], t[0]), builder.fadd(even[k][1], t[1]))
+                out[k + n // 2] = (builder.fsub(even[k][0], t[0]), builder.fsub(even[k][1], t[1]))
+            return out
+
+        ys = dft(xs)
+        for t, (yr, yi) in enumerate(ys):
+            builder.store(yr, vptr(drd, o0_, od_, t), align=size)
+            builder.store(yi, vptr(did, o0_, od_, t), align=size)
+        return context.get_dummy_value()
+
+    return sig, codegen
