@@ -104,23 +104,25 @@ def reversed_vector(typingctx, src, s, dst, d):
 
 
 @intrinsic
-def butterfly(typingctx, r, sr, si, i0, iq, dr, di, o0, od, wr, wi, kst, c):
-    """One vector of columns through a radix-``r`` Stockham butterfly (``r`` 2, 4 or 8, a literal).
+def butterfly(typingctx, r, sr, si, i0, iq, dr, di, o0, od, wr, wi, kst, q):
+    """One vector of columns through a radix-``r`` Stockham butterfly (``r`` 2, 3, 4, 5 or 8, a literal).
 
     With ``L`` the lanes of one vector (:data:`VECTOR_BYTES`), for each of the
     columns ``b < L``: the inputs ``x_t = s[i0 + t iq + b] w[t kst]`` (``t < r``;
     complex, real and imaginary parts in ``*r`` and ``*i``, ``w`` from the
-    tables ``wr``, ``wi``) go through an ``r``-point DFT (radix-2 steps; ``c``
-    is ``cos(pi / 4)`` in the data's dtype) into ``d[o0 + s od + b]``. Written
+    tables ``wr``, ``wi``) go through an ``r``-point DFT (radix-2 steps for 4
+    and 8, the usual symmetric forms for 3 and 5, with their constants read from
+    the tables at ``q`` and ``2 q``, ``w^q = exp(-2 pi i / r)``, in the data's
+    dtype) into ``d[o0 + s od + b]``. Written
     out because LLVM's vectoriser leaves a loop with this many load and store
     streams scalar (its runtime alias checks give up). Nothing is checked.
     """
     if not isinstance(r, types.IntegerLiteral):
         return None
     radix = r.literal_value
-    if radix not in (2, 4, 8):
+    if radix not in (2, 3, 4, 5, 8):
         return None
-    sig = types.void(r, sr, si, i0, iq, dr, di, o0, od, wr, wi, kst, c)
+    sig = types.void(r, sr, si, i0, iq, dr, di, o0, od, wr, wi, kst, q)
 
     def codegen(context, builder, signature, args):
         aty = signature.args[1]
@@ -133,7 +135,7 @@ def butterfly(typingctx, r, sr, si, i0, iq, dr, di, o0, od, wr, wi, kst, c):
         srd, sid, drd, did, wrd, wid = data(1), data(2), data(5), data(6), data(9), data(10)
         as64 = lambda k: context.cast(builder, args[k], signature.args[k], types.int64)
         i0_, iq_, o0_, od_, kst_ = as64(3), as64(4), as64(7), as64(8), as64(11)
-        cval = context.cast(builder, args[12], signature.args[12], aty.dtype)
+        q_ = as64(12)
 
         def vptr(d, base, stride, t):
             idx = builder.add(base, builder.mul(stride, ir.Constant(i64, t)))
@@ -154,7 +156,21 @@ def butterfly(typingctx, r, sr, si, i0, iq, dr, di, o0, od, wr, wi, kst, c):
                 xr, xi = (builder.fsub(builder.fmul(xr, a), builder.fmul(xi, b)),
                           builder.fadd(builder.fmul(xr, b), builder.fmul(xi, a)))
             xs.append((xr, xi))
-        cv = splat(cval)
+        def const(table, index, negate=False):  # a table entry as a vector
+            v = splat(builder.load(builder.gep(table, [index])))
+            return builder.fneg(v) if negate else v
+
+        if radix == 3:
+            ys = _dft3(builder, xs, const(wid, q_, True), ir.Constant(vty, [ir.Constant(fty, 0.5)] * lanes))
+        elif radix == 5:
+            q2 = builder.add(q_, q_)
+            ys = _dft5(builder, xs, const(wrd, q_), const(wid, q_, True), const(wrd, q2), const(wid, q2, True))
+        if radix in (3, 5):
+            for t, (yr, yi) in enumerate(ys):
+                builder.store(yr, vptr(drd, o0_, od_, t), align=size)
+                builder.store(yi, vptr(did, o0_, od_, t), align=size)
+            return context.get_dummy_value()
+        cv = const(wrd, q_) if radix == 8 else None  # cos(pi / 4)
 
         def rot(z, n, k):  # z * w_n^k, w_n = exp(-2 pi i / n), n <= 8
             zr, zi = z
@@ -192,3 +208,28 @@ def butterfly(typingctx, r, sr, si, i0, iq, dr, di, o0, od, wr, wi, kst, c):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def _dft3(b, xs, s3, half):
+    """The 3-point DFT of vectors ``xs`` (pairs of real and imaginary parts); ``s3 = sin(2 pi / 3)``."""
+    (x0r, x0i), (x1r, x1i), (x2r, x2i) = xs
+    tr, ti = b.fadd(x1r, x2r), b.fadd(x1i, x2i)
+    ur, ui = b.fmul(b.fsub(x1r, x2r), s3), b.fmul(b.fsub(x1i, x2i), s3)
+    mr, mi = b.fsub(x0r, b.fmul(half, tr)), b.fsub(x0i, b.fmul(half, ti))
+    return [(b.fadd(x0r, tr), b.fadd(x0i, ti)), (b.fadd(mr, ui), b.fsub(mi, ur)), (b.fsub(mr, ui), b.fadd(mi, ur))]
+
+
+def _dft5(b, xs, c1, s1, c2, s2):
+    """The 5-point DFT of vectors ``xs``; ``c1, s1, c2, s2``: cos and sin of 2 pi / 5 and 4 pi / 5."""
+    (x0r, x0i), (x1r, x1i), (x2r, x2i), (x3r, x3i), (x4r, x4i) = xs
+    p1r, p1i, q1r, q1i = b.fadd(x1r, x4r), b.fadd(x1i, x4i), b.fsub(x1r, x4r), b.fsub(x1i, x4i)
+    p2r, p2i, q2r, q2i = b.fadd(x2r, x3r), b.fadd(x2i, x3i), b.fsub(x2r, x3r), b.fsub(x2i, x3i)
+    m1r = b.fadd(b.fadd(x0r, b.fmul(c1, p1r)), b.fmul(c2, p2r))
+    m1i = b.fadd(b.fadd(x0i, b.fmul(c1, p1i)), b.fmul(c2, p2i))
+    m2r = b.fadd(b.fadd(x0r, b.fmul(c2, p1r)), b.fmul(c1, p2r))
+    m2i = b.fadd(b.fadd(x0i, b.fmul(c2, p1i)), b.fmul(c1, p2i))
+    n1r, n1i = b.fadd(b.fmul(s1, q1r), b.fmul(s2, q2r)), b.fadd(b.fmul(s1, q1i), b.fmul(s2, q2i))
+    n2r, n2i = b.fsub(b.fmul(s2, q1r), b.fmul(s1, q2r)), b.fsub(b.fmul(s2, q1i), b.fmul(s1, q2i))
+    y0 = (b.fadd(b.fadd(x0r, p1r), p2r), b.fadd(b.fadd(x0i, p1i), p2i))
+    return [y0, (b.fadd(m1r, n1i), b.fsub(m1i, n1r)), (b.fadd(m2r, n2i), b.fsub(m2i, n2r)),
+            (b.fsub(m2r, n2i), b.fadd(m2i, n2r)), (b.fsub(m1r, n1i), b.fadd(m1i, n1r))]

@@ -16,11 +16,11 @@ column ``k1``). The column transforms run over slices of ``S1`` (``S2``)
 columns at a time, so that a slice and its scratch stay in the L2 cache:
 Stockham passes of radix 8, 4, 2, 3 and 5 whose inner loop runs along a row
 of the slice, contiguous, so that it is vectorised across columns instead of
-along one transform. Radix 2, 4 and 8 are explicit-SIMD butterflies
+along one transform. Every radix is an explicit-SIMD butterfly
 (:func:`._fft_simd.butterfly`, one vector of columns a call): LLVM's vectoriser
-left a radix-8 loop scalar (16 load and 16 store streams: its runtime alias
-checks give up) and radix 4 ~20 % slower. Radix 3 and 5 (a pass or two at
-most) stay loops over row views. The first pass reads the columns where they
+left a radix-8 loop over row views scalar (16 load and 16 store streams: its
+runtime alias checks give up), and its radix-3, 4 and 5 loops were 1.2-1.5x
+slower. The first pass reads the columns where they
 lie, the last writes them back. Step 2 is one explicit-SIMD tile
 transposition (:func:`._fft_simd.twiddle_transpose`).
 
@@ -62,50 +62,20 @@ def _radix2(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
         o0 = do + ((j // ns) * ns * 2 + k) * ds
         i0 = so + j * ss
         for b in range(0, w, lanes):
-            butterfly(2, sr, si, i0 + b, q * ss, dr, di, o0 + b, ns * ds, wr, wi, k * st, wr[0])
+            butterfly(2, sr, si, i0 + b, q * ss, dr, di, o0 + b, ns * ds, wr, wi, k * st, q)
 
 
 @kernel
 def _radix3(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
     q = wr.shape[0] // 3
     st = q // ns
-    s3 = -wi[q]  # sin(2 pi / 3), in the data's dtype
-    half = wr.dtype.type(0.5)
+    lanes = VECTOR_BYTES // sr.itemsize
     for j in range(q):
         k = j % ns
         o0 = do + ((j // ns) * ns * 3 + k) * ds
-        o1 = o0 + ns * ds
-        o2 = o1 + ns * ds
         i0 = so + j * ss
-        i1 = i0 + q * ss
-        i2 = i1 + q * ss
-        w1r, w1i = wr[k * st], wi[k * st]
-        w2r, w2i = wr[2 * k * st], wi[2 * k * st]
-        a0r, a0i = sr[i0:i0 + w], si[i0:i0 + w]
-        a1r, a1i = sr[i1:i1 + w], si[i1:i1 + w]
-        a2r, a2i = sr[i2:i2 + w], si[i2:i2 + w]
-        v0r, v0i = dr[o0:o0 + w], di[o0:o0 + w]
-        v1r, v1i = dr[o1:o1 + w], di[o1:o1 + w]
-        v2r, v2i = dr[o2:o2 + w], di[o2:o2 + w]
-        for b in range(w):
-            x0r = a0r[b]
-            x0i = a0i[b]
-            x1r = a1r[b] * w1r - a1i[b] * w1i
-            x1i = a1r[b] * w1i + a1i[b] * w1r
-            x2r = a2r[b] * w2r - a2i[b] * w2i
-            x2i = a2r[b] * w2i + a2i[b] * w2r
-            tr = x1r + x2r
-            ti = x1i + x2i
-            ur = (x1r - x2r) * s3
-            ui = (x1i - x2i) * s3
-            mr = x0r - half * tr
-            mi = x0i - half * ti
-            v0r[b] = x0r + tr
-            v0i[b] = x0i + ti
-            v1r[b] = mr + ui  # m - i s3 (x1 - x2)
-            v1i[b] = mi - ur
-            v2r[b] = mr - ui
-            v2i[b] = mi + ur
+        for b in range(0, w, lanes):
+            butterfly(3, sr, si, i0 + b, q * ss, dr, di, o0 + b, ns * ds, wr, wi, k * st, q)
 
 
 @kernel
@@ -118,92 +88,33 @@ def _radix4(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
         o0 = do + ((j // ns) * ns * 4 + k) * ds
         i0 = so + j * ss
         for b in range(0, w, lanes):
-            butterfly(4, sr, si, i0 + b, q * ss, dr, di, o0 + b, ns * ds, wr, wi, k * st, wr[0])
-
-
-@kernel
-def _radix8(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
-    q = wr.shape[0] // 8
-    st = q // ns
-    c = wr[q]  # cos(pi / 4) in the data's dtype
-    lanes = VECTOR_BYTES // sr.itemsize
-    for j in range(q):
-        k = j % ns
-        o0 = do + ((j // ns) * ns * 8 + k) * ds
-        i0 = so + j * ss
-        for b in range(0, w, lanes):
-            butterfly(8, sr, si, i0 + b, q * ss, dr, di, o0 + b, ns * ds, wr, wi, k * st, c)
+            butterfly(4, sr, si, i0 + b, q * ss, dr, di, o0 + b, ns * ds, wr, wi, k * st, q)
 
 
 @kernel
 def _radix5(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
     q = wr.shape[0] // 5
     st = q // ns
-    c1, s1 = wr[q], -wi[q]  # cos, sin of 2 pi / 5
-    c2, s2 = wr[2 * q], -wi[2 * q]  # of 4 pi / 5
+    lanes = VECTOR_BYTES // sr.itemsize
     for j in range(q):
         k = j % ns
         o0 = do + ((j // ns) * ns * 5 + k) * ds
-        o1 = o0 + ns * ds
-        o2 = o1 + ns * ds
-        o3 = o2 + ns * ds
-        o4 = o3 + ns * ds
         i0 = so + j * ss
-        i1 = i0 + q * ss
-        i2 = i1 + q * ss
-        i3 = i2 + q * ss
-        i4 = i3 + q * ss
-        w1r, w1i = wr[k * st], wi[k * st]
-        w2r, w2i = wr[2 * k * st], wi[2 * k * st]
-        w3r, w3i = wr[3 * k * st], wi[3 * k * st]
-        w4r, w4i = wr[4 * k * st], wi[4 * k * st]
-        a0r, a0i = sr[i0:i0 + w], si[i0:i0 + w]
-        a1r, a1i = sr[i1:i1 + w], si[i1:i1 + w]
-        a2r, a2i = sr[i2:i2 + w], si[i2:i2 + w]
-        a3r, a3i = sr[i3:i3 + w], si[i3:i3 + w]
-        a4r, a4i = sr[i4:i4 + w], si[i4:i4 + w]
-        v0r, v0i = dr[o0:o0 + w], di[o0:o0 + w]
-        v1r, v1i = dr[o1:o1 + w], di[o1:o1 + w]
-        v2r, v2i = dr[o2:o2 + w], di[o2:o2 + w]
-        v3r, v3i = dr[o3:o3 + w], di[o3:o3 + w]
-        v4r, v4i = dr[o4:o4 + w], di[o4:o4 + w]
-        for b in range(w):
-            x0r = a0r[b]
-            x0i = a0i[b]
-            x1r = a1r[b] * w1r - a1i[b] * w1i
-            x1i = a1r[b] * w1i + a1i[b] * w1r
-            x2r = a2r[b] * w2r - a2i[b] * w2i
-            x2i = a2r[b] * w2i + a2i[b] * w2r
-            x3r = a3r[b] * w3r - a3i[b] * w3i
-            x3i = a3r[b] * w3i + a3i[b] * w3r
-            x4r = a4r[b] * w4r - a4i[b] * w4i
-            x4i = a4r[b] * w4i + a4i[b] * w4r
-            p1r = x1r + x4r
-            p1i = x1i + x4i
-            q1r = x1r - x4r
-            q1i = x1i - x4i
-            p2r = x2r + x3r
-            p2i = x2i + x3i
-            q2r = x2r - x3r
-            q2i = x2i - x3i
-            m1r = x0r + c1 * p1r + c2 * p2r
-            m1i = x0i + c1 * p1i + c2 * p2i
-            m2r = x0r + c2 * p1r + c1 * p2r
-            m2i = x0i + c2 * p1i + c1 * p2i
-            n1r = s1 * q1r + s2 * q2r
-            n1i = s1 * q1i + s2 * q2i
-            n2r = s2 * q1r - s1 * q2r
-            n2i = s2 * q1i - s1 * q2i
-            v0r[b] = x0r + p1r + p2r
-            v0i[b] = x0i + p1i + p2i
-            v1r[b] = m1r + n1i  # m1 - i n1
-            v1i[b] = m1i - n1r
-            v4r[b] = m1r - n1i
-            v4i[b] = m1i + n1r
-            v2r[b] = m2r + n2i  # m2 - i n2
-            v2i[b] = m2i - n2r
-            v3r[b] = m2r - n2i
-            v3i[b] = m2i + n2r
+        for b in range(0, w, lanes):
+            butterfly(5, sr, si, i0 + b, q * ss, dr, di, o0 + b, ns * ds, wr, wi, k * st, q)
+
+
+@kernel
+def _radix8(sr, si, so, ss, dr, di, do, ds, wr, wi, ns, w):
+    q = wr.shape[0] // 8
+    st = q // ns
+    lanes = VECTOR_BYTES // sr.itemsize
+    for j in range(q):
+        k = j % ns
+        o0 = do + ((j // ns) * ns * 8 + k) * ds
+        i0 = so + j * ss
+        for b in range(0, w, lanes):
+            butterfly(8, sr, si, i0 + b, q * ss, dr, di, o0 + b, ns * ds, wr, wi, k * st, q)
 
 
 @kernel
