@@ -180,3 +180,29 @@ def test_streamed_multichannel_chunks_are_contiguous():
     for n in (3, 40, 5000):
         out = conv.process(rng.standard_normal((2, n)).astype(np.float32))
         assert out.flags.c_contiguous and out.shape == (2, n) and out.dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_transforms_own_convolvers_give_the_cached_convolvers_samples(dtype):
+    """ApplyImpulseResponse keeps a RirConvolver per (rate, room) instead of looking each response up
+    in the convolver cache on every call (which compares the whole RIR): the same samples, one-shot
+    and over the partition (long inputs), with and without the tail; a pickle leaves them behind."""
+    import pickle
+
+    from noisegen.effects.reverb_blocks import convolve_partitioned
+    from noisegen.transforms import ApplyImpulseResponse
+
+    rng = np.random.default_rng(11)
+    rooms = [rng.standard_normal(m) * np.exp(-np.arange(m) / (m / 6)) for m in (300, 2500)]
+    for keep_tail in (False, True):
+        t = ApplyImpulseResponse(rooms, rir_sample_rate=8000, keep_tail=keep_tail, p=1.0)
+        for n in (1, 700, 9000, 150_000):
+            for shape in ((n,), (2, n)):
+                y = rng.standard_normal(shape).astype(dtype)
+                for index in range(len(rooms)):
+                    params = {"rir_index": index, "applied": True}
+                    rir = t._response(8000, params).astype(dtype, copy=False)
+                    want = convolve_partitioned(y, rir, mode="full" if keep_tail else "same")
+                    np.testing.assert_array_equal(t._apply(y, 8000, params), want)
+        assert len(t._convolvers) == len(rooms)
+        assert pickle.loads(pickle.dumps(t))._convolvers == {}

@@ -35,8 +35,12 @@ def partition(m: int) -> int:
     return p - int(m) + 1
 
 
-def convolve_partitioned(y, rir, *, mode="same"):
+def convolve_partitioned(y, rir, *, mode="same", convolver=None):
     """:func:`convolve_rir` (``normalize="energy"``) over the fixed partition (see the module notes).
+
+    ``convolver``: the :class:`~noisegen.effects.reverb.RirConvolver` of ``rir`` (energy-normalised),
+    when the caller keeps one (a transform, per room): the same samples, without looking ``rir``
+    up in the convolver cache (which compares its samples on every call).
 
     Examples
     --------
@@ -50,9 +54,9 @@ def convolve_partitioned(y, rir, *, mode="same"):
     """
     block = partition(rir.shape[-1])
     if y.shape[-1] <= block:
-        return convolve_rir(y, rir, mode=mode)
+        return convolve_rir(y, rir, mode=mode) if convolver is None else convolver.convolve(y, mode=mode)
     x2 = y[None, :] if y.ndim == 1 else y
-    stream = PartitionedRir(rir, keep_tail=mode == "full")
+    stream = PartitionedRir(rir, keep_tail=mode == "full", convolver=convolver)
     out = np.concatenate([stream.process(np.ascontiguousarray(x2[:, a:a + block]))
                           for a in range(0, x2.shape[1], block)] + [stream.flush()], axis=1)
     return out[0] if y.ndim == 1 else out
@@ -65,9 +69,10 @@ class PartitionedRir:
     concatenated input (``keep_tail``: ``mode="full"``) exactly.
     """
 
-    def __init__(self, rir, *, keep_tail=False):
+    def __init__(self, rir, *, keep_tail=False, convolver=None):
         self._rir = rir
-        self.conv = _cached_convolver(rir, "energy", False).fresh()  # the RIR's spectra are shared
+        self._base = _cached_convolver(rir, "energy", False) if convolver is None else convolver
+        self.conv = self._base.fresh()  # the RIR's spectra are shared
         self.block = partition(self.conv.length)
         self.keep_tail = keep_tail
         self.pending = None  # input not yet convolved (less than one block)
@@ -90,7 +95,7 @@ class PartitionedRir:
         """The last (partial) block's output, and the reverb tail with ``keep_tail``."""
         rows = max(self.pending.shape[0], self.conv.rir.shape[0])
         if self.seen < self.block:  # shorter than one block: convolve_rir itself, as in one pass
-            return convolve_rir(self.pending, self._rir, mode="full" if self.keep_tail else "same")
+            return self._base.convolve(self.pending, mode="full" if self.keep_tail else "same")
         parts = [self.conv.process(np.ascontiguousarray(self.pending))] if self.pending.shape[1] else []
         if self.keep_tail:
             tail = self.conv.flush()

@@ -10,6 +10,7 @@ from .base import Transform
 from .params import index_param
 from ..audio.bank import NoiseBank
 from .room_simulator import as_room_simulator, early_target
+from ..effects.reverb import RirConvolver
 from ..effects.reverb_blocks import convolve_partitioned
 
 __all__ = ["ApplyImpulseResponse", "trimmed_length"]
@@ -128,6 +129,7 @@ class ApplyImpulseResponse(Transform):
         self.keep_tail = bool(keep_tail)
         self.trim_db = check_real(trim_db, "trim_db", low=0.0, low_inclusive=False, high=300.0, allow_none=True)
         self._trimmed = {}  # sample rate -> each response's kept length
+        self._convolvers = {}  # (sample rate, rir_index) -> RirConvolver of the (trimmed) response
         self._room = as_room_simulator(rir)
         if self._room is not None:
             return
@@ -168,9 +170,24 @@ class ApplyImpulseResponse(Transform):
                                                   for i in range(len(bank))]
         return kept
 
+    def _convolver(self, sample_rate, params):
+        """The :class:`RirConvolver` of a recorded response (made once per rate and response: the
+        samples of the convolver cache's, without its lookup); None for a simulated room."""
+        if self._room is not None:
+            return None
+        key = (sample_rate, params["rir_index"])
+        conv = self._convolvers.get(key)
+        if conv is None:
+            conv = self._convolvers[key] = RirConvolver(self._response(sample_rate, params))
+        return conv
+
     def _apply(self, y, sample_rate, params):
         mode = "full" if self.keep_tail else "same"  # (beyond 65536 samples: over a fixed partition, as streamed)
-        return convolve_partitioned(y, self._response(sample_rate, params).astype(y.dtype, copy=False), mode=mode)
+        return convolve_partitioned(y, self._response(sample_rate, params).astype(y.dtype, copy=False), mode=mode,
+                                    convolver=self._convolver(sample_rate, params))
+
+    def __getstate__(self):  # the convolvers are remade where the transform is unpickled
+        return {**self.__dict__, "_convolvers": {}}
 
     def _output_length(self, n, sample_rate, params):
         return n + self._response(sample_rate, params).shape[-1] - 1 if self.keep_tail else n
