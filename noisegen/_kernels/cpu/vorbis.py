@@ -67,7 +67,6 @@ def decode_audio(payload, starts, ends, granules, eos, first, count, channels, b
     mode_block, mode_mapping = modes
     submaps, mux, map_floor, map_residue, coupling, mag, ang = maps
     nmodes = mode_block.shape[0]
-    half1 = blocksizes[1] >> 1
     vec, prev, left, u, fre, fim, ys, floor_used, used, sub_used, chans, classes, inter, ent, curve = scratch
     cap = out.shape[1]
     pos = 0
