@@ -109,6 +109,25 @@ def test_every_kernel_is_found_and_cached_on_disk():
     assert [d.__name__ for d in found if type(d._cache).__name__ == "NullCache"] == []
 
 
+_COLD_PROBE = """
+import numpy as np
+from noisegen.cli.warmup import cache_is_cold, _PROBES
+before = cache_is_cold()
+from noisegen._kernels.cpu import level
+x = np.ones(4, np.float32)
+level.scale(x, np.float32(1.0), x)  # one of the probes, compiled into the (new) cache
+print(before, cache_is_cold(), len(_PROBES))
+"""
+
+
+def test_cache_is_cold_until_a_probe_kernel_is_cached(tmp_path):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [subprocess.run([sys.executable, "-c", _COLD_PROBE], capture_output=True, text=True, cwd=str(ROOT),
+                           env=env, timeout=300) for _ in range(2)]
+    assert [r.stdout.split() for r in runs] == [["True", "False", "3"], ["False", "False", "3"]], \
+        runs[0].stderr[-2000:] + runs[1].stderr[-2000:]
+
+
 def test_warmup_help_and_usage_errors(capsys):
     assert main(["warmup", "--help"]) == 0
     assert "--quiet" in capsys.readouterr().out

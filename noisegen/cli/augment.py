@@ -11,6 +11,7 @@ import math
 import os
 import sys
 
+from . import warmup
 from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, as_option, interrupted_status, sample_rate_arg
 from .._core.errors import NoisegenError, ParameterError
 from ..batch import augment_folder, check_shard, default_pipeline
@@ -181,6 +182,9 @@ def run(args) -> int:
         where = f"--config {args.config!r}" if args.config else "pipeline"
         text = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())
         return _error(f"bad {where}: {text}")
+    if args.progress is not False and warmup.cache_is_cold():
+        print("noisegen augment: the Numba cache is empty, so kernels compile as they are first used "
+              "(half a minute or so, once); `noisegen warmup` compiles them all ahead of time", file=sys.stderr)
     try:
         summary = augment_folder(
             args.in_dir, args.out_dir, pipeline=pipeline, copies=args.copies, sample_rate=args.sample_rate,

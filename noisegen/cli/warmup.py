@@ -16,6 +16,7 @@ nothing.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import tempfile
@@ -44,7 +45,7 @@ from ..transforms import (
 from ..transforms import __all__ as _transform_names
 from .. import transforms as _transforms
 
-__all__ = ["add_parser", "run", "warm", "kernels"]
+__all__ = ["add_parser", "run", "warm", "kernels", "cache_is_cold"]
 
 SR = 16000
 DTYPES = (np.float32, np.float64)
@@ -70,6 +71,25 @@ def kernels() -> list:
                 if isinstance(obj, CPUDispatcher) and obj.targetoptions.get("inline") != "always":
                     found[id(obj)] = obj
     return sorted(found.values(), key=lambda d: (d.py_func.__module__, d.__name__))
+
+
+#: Kernels of every default ``noisegen augment`` run (gain, mixing, 16-bit output): when none of
+#: them is in the Numba cache, the cache is new (a first run, or the first after an upgrade).
+_PROBES = (("noisegen._kernels.cpu.level", "scale"), ("noisegen._kernels.cpu.mix", "mix_at_ratio_1d"),
+           ("noisegen._kernels.cpu.pcm", "to_pcm16"))
+
+
+def cache_is_cold() -> bool:
+    """Whether the Numba cache holds none of the kernels a default run uses, so that they will
+    compile as they are met (half a minute or so). Asks Numba's cache index (not public API):
+    False where that cannot be asked."""
+    try:
+        for module, name in _PROBES:
+            if getattr(importlib.import_module(module), name)._cache._cache_file._load_index():
+                return False
+    except Exception:  # noqa: BLE001 - a hint only; Numba's internals may differ
+        return False
+    return True
 
 
 def _reached(found: list) -> list:
