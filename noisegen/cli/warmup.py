@@ -334,7 +334,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     if not args.quiet:
-        print("noisegen warmup: compiling kernels into the Numba cache (a minute or so with an empty cache)...", file=sys.stderr, flush=True)
+        print("noisegen warmup: compiling kernels into the Numba cache (1-3 minutes with an empty cache)...", file=sys.stderr, flush=True)
     s = warm()
     if not args.quiet:
         print(f"noisegen warmup: {s['operations']} operations, {s['kernels']} kernels, {s['signatures']} "
