@@ -62,8 +62,9 @@ SAMPLE_BITS = np.array([0, 8, 12, -1, 16, 20, 24, 32], np.int64)
 
 
 @kernel
-def _subframe(buf, bp, end, bs, bps, dst, coefs):
-    """One subframe of ``bs`` samples of ``bps`` bits into ``dst[:bs]``; the bit after it, or -1."""
+def _subframe(buf, bp, end, bs, bps, dst, coefs, mirror):
+    """One subframe of ``bs`` samples of ``bps`` bits into ``dst[:bs]``; the bit after it, or -1
+    (``coefs``: int64 scratch of 32; ``mirror``: float64 scratch of ``bs``)."""
     if bp + 8 > end:
         return -1
     head = _bits(buf, bp, 8)
@@ -116,7 +117,7 @@ def _subframe(buf, bp, end, bs, bps, dst, coefs):
         bp = _residual(buf, bp, end, bs, dst, order)
         if bp < 0:
             return -1
-        _restored(dst, bs, coefs[:32], order, shift, coefs[32:], kind < 32)
+        _restored(dst, bs, coefs, order, shift, mirror, kind < 32)
     else:
         return -1
     if wasted:
@@ -224,7 +225,8 @@ def decode_frames(buf, size, rate, bps, max_block, total, start, out, reached):
     channels = out.shape[0]
     stop = start + out.shape[1]
     scratch = np.empty((channels, max_block), np.int64)
-    coefs = np.empty(64, np.int64)  # 32 coefficients, then :func:`_restored`'s window
+    coefs = np.empty(32, np.int64)
+    mirror = np.empty(max_block, np.float64)  # :func:`_restored`'s float64 copy of the samples
     scale = out.dtype.type(1.0 / (1 << (bps - 1)))
     end = size * 8
     strategy = buf[1] & 1
@@ -240,7 +242,7 @@ def decode_frames(buf, size, rate, bps, max_block, total, start, out, reached):
         bp = q * 8
         for c in range(channels):
             side = (assignment == 8 and c == 1) or (assignment == 9 and c == 0) or (assignment == 10 and c == 1)
-            bp = _subframe(buf, bp, end, bs, bps + side, scratch[c], coefs)
+            bp = _subframe(buf, bp, end, bs, bps + side, scratch[c], coefs, mirror)
             if bp < 0:
                 return FAILED
         if bp & 7 and _bits(buf, bp, 8 - (bp & 7)) != 0:  # libFLAC: non-zero padding is lost sync
