@@ -101,6 +101,46 @@ def test_synth_matches_library_and_is_deterministic(tmp_path, capsys):
                                                    amplitude=0.25))
 
 
+def test_synth_never_replaces_another_file_unless_told(tmp_path, capsys):
+    out = tmp_path / "p.wav"
+    args = ["synth", "pink", str(out), "--duration-s", "0.25", "--sample-rate", "8000"]
+    assert _main(capsys, *args, "--seed", "1")[0] == 0
+    first = out.read_bytes()
+    assert _main(capsys, *args, "--seed", "1")[0] == 0  # the same bytes again: a rerun, no error
+    status, _, err = _main(capsys, *args, "--seed", "2")
+    assert status == 1 and err.strip().splitlines() == [
+        f"noisegen synth: error: OUT {str(out)!r} exists and holds something else; it was left as it is "
+        "(pass --overwrite to replace it)"]
+    assert out.read_bytes() == first
+    assert _main(capsys, *args, "--seed", "2", "--overwrite")[0] == 0
+    assert out.read_bytes() != first and sorted(p.name for p in tmp_path.iterdir()) == ["p.wav"]
+    (tmp_path / "d.wav").mkdir()  # a folder under that name is left alone too, with or without --overwrite
+    for extra in ([], ["--overwrite"]):
+        status, _, err = _main(capsys, *args[:2], str(tmp_path / "d.wav"), *args[3:], *extra)
+        assert status == 1 and f"cannot write {str(tmp_path / 'd.wav')!r}: Is a directory" in err
+        assert (tmp_path / "d.wav").is_dir() and not any(p.name.endswith(".part") for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_save_without_overwrite_keeps_other_bytes_and_no_temporary_file(tmp_path, monkeypatch, hard_links):
+    if not hard_links:  # a file system without them: checked just before the rename
+        def no_link(src, dst):
+            raise PermissionError(1, "Operation not permitted")
+        monkeypatch.setattr(os, "link", no_link)
+    path = tmp_path / "x.wav"
+    a, b = noisegen.white_noise(800, rng=0) * 0.1, noisegen.white_noise(800, rng=1) * 0.1
+    noisegen.save(path, a, sample_rate=8000, overwrite=False)
+    before = path.read_bytes()
+    noisegen.save(path, a, sample_rate=8000, overwrite=False)  # the same bytes: left as they are
+    with pytest.raises(FileExistsError, match="holds something else"):
+        noisegen.save(path, b, sample_rate=8000, overwrite=False)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["x.wav"]
+    noisegen.save(path, b, sample_rate=8000)  # the default replaces, as before
+    assert path.read_bytes() != before
+    with pytest.raises(noisegen.ParameterError, match="overwrite"):
+        noisegen.save(path, b, sample_rate=8000, overwrite="no")
+
+
 def test_synth_clipping_warns_on_one_line(tmp_path, capsys):
     status, _, err = _main(capsys, "synth", "white", str(tmp_path / "w.wav"), "--duration-s", "0.5",
                            "--amplitude", "1.0", "--seed", "0")

@@ -11,14 +11,19 @@ lands in a destructor or a weakref callback), :func:`exit_removing` ends
 the process instead: it removes the files named with :func:`live` (from
 just after they are created until they are renamed into place or removed)
 and runs the sweeps registered with :func:`sweeping`.
+
+:func:`write_atomically` writes every file noisegen makes: a temporary file
+next to the destination, renamed into place when it is whole.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import tempfile
 
-__all__ = ["live", "sweeping", "exit_removing"]
+__all__ = ["live", "sweeping", "exit_removing", "write_atomically"]
 
 _LIVE: set = set()
 _SWEEPS: list = []
@@ -57,3 +62,79 @@ def exit_removing(signum, frame=None):
         except Exception:  # noqa: BLE001 - leave the rest to the next run's sweep
             pass
     os._exit(128 + signum)
+
+
+def _file_mode() -> int:
+    # The mode an ordinary open() would create: mkstemp's 0600 would otherwise stick.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def write_atomically(path: str, write, *, replace=True, same=None) -> None:
+    """Call ``write(file object)`` on a temporary file next to ``path``, then rename it to ``path``.
+
+    The file is written through a Python file object: libsndfile then skips
+    the fsync it makes on closing a file it opened itself (three per file,
+    most of a short file's cost). Like the rest of a job's files, outputs are
+    not forced to disk; the rename keeps a half-written file from ever
+    showing under the final name, and a failure removes the temporary file.
+
+    ``replace=False`` never replaces a file already at ``path``: the new one is
+    linked in only where nothing is (a hard link fails rather than replace; a
+    check just before the rename where the file system has none), and an
+    existing one is left as it is when ``same(its bytes)`` says it holds what
+    was written, else :class:`FileExistsError`.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".part")
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write into {folder!r}: {exc.strerror}") from None
+    try:
+        with live(tmp):  # (what a SIGTERM's hard stop removes)
+            with os.fdopen(fd, "w+b") as fh:
+                write(fh)
+            os.chmod(tmp, _file_mode())
+            try:
+                if replace:
+                    os.replace(tmp, path)
+                else:
+                    _place_new(tmp, path, same)
+            except FileExistsError:
+                raise
+            except OSError as exc:  # (its own message names the temporary file: a folder named path, say)
+                raise OSError(exc.errno, f"cannot write {path!r}: {exc.strerror}") from None
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _place_new(tmp: str, path: str, same) -> None:
+    """``tmp`` renamed to ``path`` where nothing is there yet (:func:`write_atomically`'s ``replace=False``)."""
+    try:
+        os.link(tmp, path)  # atomic, and fails where path exists
+        linked = True
+    except FileExistsError:
+        linked = False
+    except OSError:  # no hard links here (some network and FAT file systems): check, then rename
+        linked = not os.path.lexists(path)
+        if linked:
+            os.replace(tmp, path)
+            return
+    if linked:
+        os.unlink(tmp)
+        return
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+    try:
+        with open(path, "rb") as fh:
+            old = fh.read()
+    except OSError:
+        old = None
+    if old is None or same is None or not same(old):
+        raise FileExistsError(errno.EEXIST, f"{path!r} exists and holds something else; it was left as it is")
+    os.unlink(tmp)  # the same bytes are there already

@@ -24,7 +24,8 @@ from .._core.errors import NoisegenError
 from .._core.validation import check_sample_rate
 from ..effects.resample import Resampler
 from .formats import check_subtype, check_writable, format_of
-from .io import _read_error, _soundfile, _wav_shortfall, mix_down, write_atomically, write_frames
+from .io import _read_error, _soundfile, _wav_shortfall, mix_down, write_frames
+from .._core.tempfiles import write_atomically
 from .segment import _span, resampled_length, segment_span
 
 __all__ = ["FileBlocks", "save_blocks"]

@@ -15,7 +15,6 @@ import io
 import math
 import os
 import stat
-import tempfile
 import warnings
 from dataclasses import dataclass
 
@@ -30,7 +29,7 @@ from .native import salvaged, warn_truncated
 from .formats import check_frames, check_subtype, check_writable, format_of
 from .wav import WavFile, data_shortfall, is_wav_name, pcm16_wav
 from .._core.errors import NoisegenWarning, ParameterError
-from .._core.tempfiles import live
+from .._core.tempfiles import write_atomically
 from ..effects.resample import resample
 from .._kernels.cpu.pcm import to_pcm16
 
@@ -239,14 +238,7 @@ def resample_to(y: np.ndarray, orig_sample_rate: int, sample_rate: int) -> np.nd
     return resample(y, orig_sample_rate=orig_sample_rate, target_sample_rate=sample_rate)
 
 
-def _file_mode() -> int:
-    # The mode an ordinary open() would create: mkstemp's 0600 would otherwise stick.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def save(path, y, *, sample_rate, subtype=None):
+def save(path, y, *, sample_rate, subtype=None, overwrite=True):
     """Write audio to a file, atomically.
 
     The samples go to a temporary file next to ``path`` which then replaces
@@ -268,6 +260,10 @@ def save(path, y, *, sample_rate, subtype=None):
         ``None`` takes the format's default (``PCM_16`` for WAV and FLAC).
         Integer subtypes clip samples outside ``[-1, 1]`` (with a
         :class:`~noisegen.NoisegenWarning`).
+    overwrite : bool
+        False: never replace a file at ``path`` that holds other bytes
+        (:class:`FileExistsError`); one that holds these very bytes (the
+        same audio saved again) is left as it is.
 
     Raises
     ------
@@ -288,40 +284,10 @@ def save(path, y, *, sample_rate, subtype=None):
     """
     path = check_path(path)
     y, sample_rate = check_audio(y, "y"), check_sample_rate(sample_rate)
+    replace = check_bool(overwrite, "overwrite")
     frames, n_channels, fmt, subtype = _frames(y, format_of(path), subtype, sample_rate, path)
     data = _encoded(frames, sample_rate, n_channels, fmt, subtype)  # in memory, written in one call
-    write_atomically(path, lambda fh: fh.write(data))
-
-
-def write_atomically(path: str, write) -> None:
-    """Call ``write(file object)`` on a temporary file next to ``path``, then rename it to ``path``.
-
-    The file is written through a Python file object: libsndfile then skips
-    the fsync it makes on closing a file it opened itself (three per file,
-    most of a short file's cost). Like the rest of a job's files, outputs are
-    not forced to disk; the rename keeps a half-written file from ever
-    showing under the final name, and a failure removes the temporary file.
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".part")
-    except OSError as exc:
-        raise OSError(exc.errno, f"cannot write into {folder!r}: {exc.strerror}") from None
-    try:
-        with live(tmp):  # (what a SIGTERM's hard stop removes: _core.tempfiles)
-            with os.fdopen(fd, "w+b") as fh:
-                write(fh)
-            os.chmod(tmp, _file_mode())
-            try:
-                os.replace(tmp, path)
-            except OSError as exc:  # (its own message names the temporary file: a folder named path, say)
-                raise OSError(exc.errno, f"cannot write {path!r}: {exc.strerror}") from None
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomically(path, lambda fh: fh.write(data), replace=replace, same=lambda old: memoryview(data).cast("B") == old)
 
 
 def _frames(y, fmt, subtype, sample_rate, where):

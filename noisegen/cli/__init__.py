@@ -2,7 +2,7 @@
 
 ::
 
-    noisegen synth KIND OUT.wav --duration-s S [--sample-rate SR] [--seed S] [...]
+    noisegen synth KIND OUT.wav --duration-s S [--sample-rate SR] [--seed S] [--overwrite] [...]
     noisegen info FILE...
     noisegen augment IN_DIR OUT_DIR [...]
     noisegen warmup [--quiet]
@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("synth", help="write synthetic noise or a test signal to an audio file",
                        description="Write synthetic noise or a test signal to an audio file.")
     p.add_argument("kind", metavar="KIND", choices=KINDS, help="one of: " + ", ".join(KINDS))
-    p.add_argument("out", metavar="OUT", help="output file (.wav, .flac, ...); written atomically")
+    p.add_argument("out", metavar="OUT", help="output file (.wav, .flac, ...); written atomically, never over "
+                   "another file unless --overwrite")
     p.add_argument("--duration-s", type=_nonnegative_float, required=True, help="length in seconds")
     p.add_argument("--sample-rate", type=sample_rate_arg, default=16000,
                    help=f"Hz, {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} (default 16000)")
@@ -100,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channels", type=int_in(1, MAX_CHANNELS), default=1,
                    help=f"number of channels, 1..{MAX_CHANNELS} (default 1)")
     p.add_argument("--subtype", help="file subtype, e.g. PCM_16 (default for .wav), PCM_24, FLOAT")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace OUT when it exists and holds something else (default: leave it and fail)")
     p.set_defaults(handler=_run_synth)
 
     p = sub.add_parser("info", help="print sample rate, channels, duration, subtype and levels of audio files",
@@ -179,7 +182,12 @@ def _synthesise(args):
 def _run_synth(args) -> int:
     _check_options(args)
     y = _synthesise(args)
-    save(args.out, y, sample_rate=args.sample_rate, subtype=args.subtype)
+    try:
+        save(args.out, y, sample_rate=args.sample_rate, subtype=args.subtype, overwrite=args.overwrite)
+    except FileExistsError:  # (the same bytes there already are no error: a rerun with a --seed)
+        _say(f"noisegen synth: error: OUT {args.out!r} exists and holds something else; it was left as it is "
+             "(pass --overwrite to replace it)")
+        return 1
     return 0
 
 
