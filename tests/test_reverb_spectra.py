@@ -49,30 +49,27 @@ def test_grid_transforms_convolve_like_scipy(dtype):
             np.testing.assert_allclose(back, x, rtol=0, atol=tol * np.max(np.abs(x)))
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_twiddles_are_the_directly_evaluated_exponentials(dtype):
-    # the kernels' tables, read back in their layout, against exp(-2 pi i j / n) rounded once, over
-    # every grid length the kernels take up to 2**21 points
+def _tables(root):
+    """``(nfft, table)`` for every grid length the kernels take up to 2**21 points: the twiddles laid
+    out as ``spectra._make_table`` lays them, from ``root(j, n)``: the real and imaginary parts of
+    ``exp(-2 pi i j / n)``."""
     for nfft in [v for v in spectra._GRID if spectra._KERNEL_MIN <= v <= 1 << 21]:
         fac = spectra._factors(nfft)
         if fac is None:
             continue
         m1, m2 = int(fac[0]), int(fac[1])
-        m = m1 * m2
-        tab = spectra._make_table(nfft, dtype)
-        assert tab.dtype == dtype
-
-        def direct(j, n):  # in extended precision where the platform has it
-            phase = (j % n).astype(np.longdouble) * (-2 * np.longdouble(np.pi) / n)
-            return np.r_[np.cos(phase).ravel(), np.sin(phase).ravel()]
-
-        want = np.r_[direct(np.arange(m1), m1), direct(np.arange(m2), m2),
-                     direct(np.arange(m2)[:, None] * np.arange(m1)[None, :], m), direct(np.arange(m), nfft)]
-        assert tab.shape == want.shape
-        np.testing.assert_allclose(tab, want.astype(dtype), rtol=0, atol=2 * np.finfo(dtype).eps)
+        yield nfft, np.concatenate([*root(np.arange(m1), m1), *root(np.arange(m2), m2),
+                                    *root(np.arange(m2)[:, None] * np.arange(m1)[None, :], m1 * m2),
+                                    *root(np.arange(m1 * m2), nfft)])
 
 
-def _roots_entry_by_entry(j, n):
+def _direct(j, n):
+    """exp(-2 pi i j / n), in extended precision where the platform has it."""
+    phase = (j % n).astype(np.longdouble) * (-2 * np.longdouble(np.pi) / n)
+    return np.cos(phase).ravel(), np.sin(phase).ravel()
+
+
+def _entry_by_entry(j, n):
     """exp(-2 pi i j / n) as the tables were first built: each entry's angle reduced in integers to
     the nearest quarter turn and the rest evaluated (what spectra._circle pieces from slices)."""
     t = np.asarray(j, np.int64) % n
@@ -84,19 +81,21 @@ def _roots_entry_by_entry(j, n):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_twiddles_are_the_directly_evaluated_exponentials(dtype):
+    # the kernels' tables against exp(-2 pi i j / n) rounded once
+    for nfft, want in _tables(_direct):
+        tab = spectra._make_table(nfft, np.dtype(dtype))
+        assert tab.dtype == dtype and tab.shape == want.shape
+        np.testing.assert_allclose(tab, want.astype(dtype), rtol=0, atol=2 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_twiddles_have_the_bits_of_entry_by_entry_evaluation(dtype):
-    # the tables pieced from an eighth turn of cosines and sines equal the entry-by-entry ones bit for
-    # bit (signed zeros included), so the transforms' outputs did not move; every grid length to 2**21
-    for nfft in [v for v in spectra._GRID if spectra._KERNEL_MIN <= v <= 1 << 21]:
-        fac = spectra._factors(nfft)
-        if fac is None:
-            continue
-        m1, m2 = int(fac[0]), int(fac[1])
-        w = _roots_entry_by_entry
-        want = np.concatenate([*w(np.arange(m1), m1), *w(np.arange(m2), m2),
-                               *w(np.arange(m2)[:, None] * np.arange(m1)[None, :], m1 * m2),
-                               *w(np.arange(m1 * m2), nfft)]).astype(dtype)
+    # pieced from an eighth turn of cosines and sines, the tables equal the entry-by-entry ones bit for
+    # bit (signed zeros included), so the transforms' outputs did not move
+    for nfft, want in _tables(_entry_by_entry):
         got = spectra._make_table(nfft, np.dtype(dtype))
+        want = want.astype(dtype)
         assert got.shape == want.shape and np.array_equal(got.view(np.uint8), want.view(np.uint8)), nfft
 
 
