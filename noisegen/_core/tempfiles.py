@@ -117,15 +117,13 @@ def _place_new(tmp: str, path: str, same) -> None:
     """``tmp`` renamed to ``path`` where nothing is there yet (:func:`write_atomically`'s ``replace=False``)."""
     try:
         os.link(tmp, path)  # atomic, and fails where path exists
-        linked = True
     except FileExistsError:
-        linked = False
+        pass
     except OSError:  # no hard links here (some network and FAT file systems): check, then rename
-        linked = not os.path.lexists(path)
-        if linked:
+        if not os.path.lexists(path):
             os.replace(tmp, path)
             return
-    if linked:
+    else:
         os.unlink(tmp)
         return
     if os.path.isdir(path):
