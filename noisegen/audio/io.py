@@ -287,7 +287,8 @@ def save(path, y, *, sample_rate, subtype=None, overwrite=True):
     replace = check_bool(overwrite, "overwrite")
     frames, n_channels, fmt, subtype = _frames(y, format_of(path), subtype, sample_rate, path)
     data = _encoded(frames, sample_rate, n_channels, fmt, subtype)  # in memory, written in one call
-    write_atomically(path, lambda fh: fh.write(data), replace=replace, same=lambda old: memoryview(data).cast("B") == old)
+    write_atomically(path, lambda fh: fh.write(data), replace=replace,
+                     same=lambda old: memoryview(data).cast("B") == old)
 
 
 def _frames(y, fmt, subtype, sample_rate, where):
