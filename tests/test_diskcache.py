@@ -71,3 +71,30 @@ def test_resampler_designs_from_the_cache_equal_fresh_ones(tmp_path):
             for _ in range(2)]
     assert runs[0] == runs[1] and len(runs[0]) > 0
     assert any((tmp_path / "designs" / "designs").iterdir())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kaiser_cells_from_the_cache_equal_fresh_ones(cache, dtype):
+    # A random pitch shift's cut-off cell: designed once, then read back by later processes
+    # (the lru_cache cleared stands for one); an entry of another shape is designed again.
+    from noisegen._design import resample as design
+
+    char = np.dtype(dtype).char
+    args = (design.N_PHASES + 1, design.N_PHASES, 0.9 * 0.83, 0.83, char)
+    spec = design.kaiser_spec(args[2], args[3])
+    fresh = design.filter_table(args[0], args[1], spec.n_taps, spec.half, spec.fc, spec.half_width,
+                                spec.beta).astype(dtype)
+    design.kaiser_table.cache_clear()
+    try:
+        made = design.kaiser_table(*args)[1]
+        (entry,) = (cache / "designs").iterdir()
+        design.kaiser_table.cache_clear()
+        loaded = design.kaiser_table(*args)[1]
+        for table in (made, loaded):
+            assert table.dtype == dtype and not table.flags.writeable
+            np.testing.assert_array_equal(table, fresh)
+        np.save(entry, np.zeros((3, 3), dtype))  # not this cell's table
+        design.kaiser_table.cache_clear()
+        np.testing.assert_array_equal(design.kaiser_table(*args)[1], fresh)
+    finally:
+        design.kaiser_table.cache_clear()

@@ -136,10 +136,23 @@ def _kaiser_sinc(tau, fc: float, half_width: float, beta: float):
 # designed (~150 kB each in float32) once a stream has met it
 @lru_cache(maxsize=160)
 def kaiser_table(rows: int, denom: int, pass_edge: float, stop_edge: float, dtype_char: str):
-    """``(spec, table)`` of :func:`kaiser_spec` sampled at ``rows`` phases ``r / denom`` (read-only)."""
+    """``(spec, table)`` of :func:`kaiser_spec` sampled at ``rows`` phases ``r / denom`` (read-only).
+
+    Kept on disk as the equiripple designs are (:mod:`noisegen._core.diskcache`):
+    a cut-off cell takes ~0.6 ms to design and ~0.05 ms to load, and every new
+    process (each DataLoader worker, each epoch's workers) meets the cells of
+    random pitch shifts and speeds again.
+    """
     spec = kaiser_spec(pass_edge, stop_edge)
-    table = filter_table(rows, denom, spec.n_taps, spec.half, spec.fc, spec.half_width, spec.beta)
-    table = table.astype(np.dtype(dtype_char))
+    dtype = np.dtype(dtype_char)
+    key = ("kaiser_table", int(rows), int(denom), float(pass_edge), float(stop_edge), dtype.str, _SOURCE)
+
+    def design():
+        return filter_table(rows, denom, spec.n_taps, spec.half, spec.fc, spec.half_width, spec.beta).astype(dtype)
+
+    table = cached_array("designs", key, design)
+    if table is None or table.shape != (rows, spec.n_taps) or table.dtype != dtype:  # not ours: made again
+        table = design()
     table.flags.writeable = False
     return spec, table
 
