@@ -11,8 +11,8 @@ from noisegen import pitch_shift
 from noisegen._design.ratios import (_NEAR_BOUNDS, NEAR_MAX_DRIFT, NEAR_MAX_ERROR, NEAR_MAX_PHASES,
                                      NEAR_OUTPUTS_PER_PHASE, NEAR_SHORT_PHASES, NearRatio,
                                      best_fraction, best_fractions, exact_ratio, near_ratio)
-from noisegen._design.resample import (N_PHASES, PASSBAND, Plan, _cutoff_cell, cached_plan, interpolated_rows,
-                                       kaiser_table, max_shift)
+from noisegen._design.resample import (N_PHASES, PASSBAND, Plan, _cutoff_cell, cached_plan, design_cells,
+                                       interpolated_rows, kaiser_table, max_shift)
 from noisegen._kernels.cpu.tables import last_tap
 from noisegen._kernels.cpu import resample as cpu_kernels
 from noisegen.effects.resample import _apply
@@ -204,3 +204,23 @@ def test_a_stream_fed_fewer_inputs_than_its_length_reads_zeros_past_them(ratio, 
     stream = LengthResampler(ratio, n_out)
     got = np.concatenate([stream.process(x), stream.flush()], axis=1)
     np.testing.assert_array_equal(got, _apply(x, ratio, n_out))
+
+
+@pytest.mark.parametrize("semitones", [0.01, 1.0, 4.0, 9.0])
+def test_design_cells_designs_every_cell_random_ratios_meet(semitones, tmp_path, monkeypatch):
+    # what noisegen warmup designs ahead of time (on disk): afterwards any ratio in the range is a hit
+    monkeypatch.setenv("NOISEGEN_CACHE_DIR", str(tmp_path))
+    lowest = 2.0 ** (-semitones / 12)
+    kaiser_table.cache_clear()
+    try:
+        count = design_cells(lowest, "f")
+        assert count == -int(np.floor(np.log2(lowest) * 192)) == kaiser_table.cache_info().currsize
+        assert len(list((tmp_path / "designs").iterdir())) == count
+        misses = kaiser_table.cache_info().misses
+        ratios = np.concatenate([[lowest, np.nextafter(1.0, 0.0)], np.random.default_rng(0).uniform(lowest, 1.0, 500)])
+        for ratio in ratios:
+            cell = _cutoff_cell(float(ratio))
+            kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * cell, cell, "f")
+        assert kaiser_table.cache_info().misses == misses
+    finally:
+        kaiser_table.cache_clear()

@@ -364,6 +364,17 @@ def _cutoff_cell(scale: float) -> float:
     return scale if scale >= 1.0 else 2.0 ** (math.floor(math.log2(scale) * _SCALE_GRID) / _SCALE_GRID)
 
 
+def design_cells(lowest: float, dtype_char: str) -> int:
+    """Design (or load) the interpolated table of every cut-off cell of the ratios in ``[lowest, 1)``:
+    what resampling by random ratios down to ``lowest`` meets (a pitch shift up by ``s`` semitones
+    resamples by ``2 ** (-s / 12)``). For ``noisegen warmup``; returns the number of cells."""
+    steps = range(math.floor(math.log2(lowest) * _SCALE_GRID), 0)  # as _cutoff_cell rounds
+    for j in steps:
+        cell = 2.0 ** (j / _SCALE_GRID)
+        kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * cell, cell, dtype_char)
+    return len(steps)
+
+
 def interpolated_rows(up: int, scale: float, dtype_char: str):
     """``(spec, table)``: the rows of the interpolated table of cut-off ``scale`` at the phases
     ``j / up``, each blended from its two neighbours as the interpolating kernel blends their

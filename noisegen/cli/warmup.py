@@ -6,7 +6,8 @@ operation once, in float32 and float64, mono and multichannel, every
 transform, and the default stream over a few generated files at other sample
 rates, so that a later process's first call of any of them loads its kernels
 from the cache instead of compiling them. The resampling filter designs from
-common corpus rates to 16 kHz are cached too (:mod:`noisegen._core.diskcache`). Run it once after installing (a
+common corpus rates to 16 kHz, and the tables of random pitch shifts within
+``PitchShift``'s default range, are cached too (:mod:`noisegen._core.diskcache`). Run it once after installing (a
 Docker build step, CI before the tests); rerunning it is quick and changes
 nothing.
 
@@ -30,6 +31,7 @@ from numba.core.registry import CPUDispatcher
 from .. import effects as fx
 from .. import synth
 from .._core.errors import NoisegenError, NoisegenWarning
+from .._design.resample import design_cells
 from ..audio.io import load, save
 from ..batch import default_pipeline
 from ..data.stream import AugmentStream
@@ -39,6 +41,7 @@ from ..transforms import (
     ApplyImpulseResponse,
     Compose,
     OneOf,
+    PitchShift,
     SomeOf,
     Transform,
 )
@@ -243,6 +246,9 @@ def _files(dirs: dict):
     yield "resample common rates to 16 kHz (filter designs)", lambda: [
         fx.resample(_signal(None, np.float32, rate // 10), orig_sample_rate=rate, target_sample_rate=SR)
         for rate in COMMON_RATES]
+    top = PitchShift().max_semitones  # its default range: the random ratios a stream's shifts up meet
+    yield f"pitch shifts up to {top:g} semitones (resampling tables, float32)", lambda: design_cells(
+        2.0 ** (-top / 12), "f")
     pipeline = default_pipeline(noise_dir=dirs["noise"], rir_dir=dirs["rir"])
     for seed in SEEDS:
         yield f"default stream (rng={seed})", lambda s=seed: (
