@@ -60,6 +60,34 @@ def test_irfft_matches_numpy_on_any_spectrum(nfft, dtype):
         assert _relative(out, ref[:, skip:]) <= 2 * TOL[dtype]
 
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nfft", [256, 512, 4096, 12800, 30720, 1 << 17])  # 256: scipy's
+def test_irfft_of_a_product_and_a_window_of_samples(nfft, dtype):
+    # times: a filter's spectrum the rows are multiplied by as they are read (one row for all, or one
+    # per row); skip/stop: only samples skip .. stop - 1, and only those written
+    rng = np.random.default_rng(3)
+    cplx = np.complex64 if dtype == np.float32 else np.complex128
+    spec = (rng.standard_normal((3, nfft // 2 + 1)) + 1j * rng.standard_normal((3, nfft // 2 + 1))).astype(cplx)
+    for times in (rng.standard_normal(nfft // 2 + 1) + 1j * rng.standard_normal(nfft // 2 + 1),
+                  rng.standard_normal((3, nfft // 2 + 1)) + 1j * rng.standard_normal((3, nfft // 2 + 1))):
+        times = times.astype(cplx)
+        ref = np.fft.irfft(spec.astype(np.complex128) * times.astype(np.complex128), nfft)
+        for skip, stop in ((0, None), (0, 1), (0, nfft // 3), (0, nfft // 3 + 1), (1, 2), (1, 3), (2, 3),
+                           (1, nfft // 2), (7, nfft - 1), (nfft - 1, nfft), (5, 5)):
+            before = spec.copy()
+            out = grid_irfft(spec, nfft, skip=skip, stop=stop, times=times)
+            assert np.array_equal(spec, before)  # the product is not stored
+            want = ref[:, skip:stop]
+            assert out.dtype == dtype and out.shape == want.shape
+            if want.size:
+                assert _relative(out, want) <= 4 * TOL[dtype] * np.max(np.abs(ref)) / np.max(np.abs(want))
+            given = np.full(want.shape, np.nan, dtype)
+            assert grid_irfft(spec, nfft, skip=skip, stop=stop, times=times, out=given) is given
+            np.testing.assert_array_equal(given, out)
+    with_times = grid_irfft(spec, nfft, times=np.ones(nfft // 2 + 1, cplx))
+    np.testing.assert_allclose(with_times, grid_irfft(spec, nfft), rtol=0, atol=4 * TOL[dtype] * np.max(np.abs(with_times)))
+
 def test_tones_land_in_their_bins_and_nowhere_else():
     nfft = 46080
     t = np.arange(nfft)

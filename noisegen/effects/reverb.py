@@ -192,9 +192,7 @@ class RirConvolver:
     def _circular(self, x2, nfft, n_out, keep=None):
         """The first ``n_out`` samples of the ``nfft``-point circular convolution of ``x2`` with the
         unit RIR (its first ``keep`` samples)."""
-        xs = grid_rfft(x2, nfft)
-        xs *= self._spectrum(nfft, x2.dtype, keep)
-        return grid_irfft(xs, nfft)[:, :n_out]
+        return grid_irfft(grid_rfft(x2, nfft), nfft, stop=n_out, times=self._spectrum(nfft, x2.dtype, keep))
 
     def _channels(self, x2):
         if self.rir.shape[0] not in (1, x2.shape[0]):
@@ -242,8 +240,7 @@ class RirConvolver:
                 k = min(_BATCH, n_blocks - b)
                 starts = np.arange(b * step, (b + k) * step, step, dtype=np.int64)
                 xs = rfft_blocks(padded, starts, nfft, nfft, out=xs_rows[:k])  # the blocks where they lie
-                xs *= h
-                grid_irfft(xs, nfft, skip=m - 1, out=rows[b:b + k])
+                grid_irfft(xs, nfft, skip=m - 1, times=h, out=rows[b:b + k])
         return out[:, :n_out]
 
     def _scaled_full(self, x2, n_out=None, name="y"):

@@ -243,6 +243,7 @@ class _Scratch(threading.local):
 
 _SCRATCH = _Scratch()
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_NO_FILTER = {"f": np.zeros((0, 2), np.float32), "d": np.zeros((0, 2), np.float64)}  # irfft_rows' h: none
 
 
 def _kernel_plan(nfft, dtype):
@@ -287,19 +288,32 @@ def rfft_blocks(x, starts, n, nfft, plan=None, out=None):
     return out
 
 
-def grid_irfft(spec, nfft, *, skip=0, out=None):
-    """``scipy.fft.irfft(spec, nfft, axis=-1)[:, skip:]`` of the rows of a 2-D ``spec`` (into
-    ``out``, real ``(rows, nfft - skip)`` with contiguous rows, when given)."""
+def grid_irfft(spec, nfft, *, skip=0, stop=None, times=None, out=None):
+    """``scipy.fft.irfft(spec * times, nfft, axis=-1)[:, skip:stop]`` of the rows of a 2-D ``spec``
+    (into ``out``, real ``(rows, stop - skip)`` with contiguous rows, when given).
+
+    ``times`` (None: 1), a spectrum the rows are multiplied by, one row for all or one per row (a
+    filter's): the kernels form the product as they read the rows, without storing it; ``stop``
+    (None: ``nfft``) ends the samples kept, which are all the kernels write.
+    """
+    stop = nfft if stop is None else stop
     real = {"F": np.dtype(np.float32), "D": np.dtype(np.float64)}.get(spec.dtype.char)
     plan = _kernel_plan(nfft, real) if real is not None and spec.shape[1] == nfft // 2 + 1 else None
+    if times is not None:
+        times = np.asarray(times)
+        times = times.reshape(-1, times.shape[-1])
+        if plan is None or times.dtype != spec.dtype or times.shape[0] not in (1, spec.shape[0]):
+            spec, times, plan = spec * times, None, None
     if plan is None:
-        y = sfft.irfft(spec, nfft, axis=-1, workers=1)[:, skip:]
+        y = sfft.irfft(spec, nfft, axis=-1, workers=1)[:, skip:stop]
         if out is None:
             return y
         out[...] = y
         return out
     spec = np.ascontiguousarray(spec)
+    h = _NO_FILTER[real.char] if times is None else np.ascontiguousarray(times).view(real)
     if out is None:
-        out = np.empty((spec.shape[0], nfft - skip), real)
-    _fft.irfft_rows(spec.view(real), out, skip, *plan)
+        out = np.empty((spec.shape[0], stop - skip), real)
+    _fft.irfft_rows(spec.view(real), h, out, skip, *plan)
     return out
+

@@ -234,10 +234,12 @@ def rfft_rows(x, starts, n, out, fac, tab, big, small):
 
 
 @kernel
-def irfft_rows(spec, out, skip, fac, tab, big, small):
-    """``out[r] = irfft(spec[r], N)[skip:]``: ``spec`` ``(rows, N + 2)`` interleaved as in
-    :func:`rfft_rows` (the imaginary parts at 0 and ``N / 2`` ignored, as pocketfft does), ``out``
-    ``(rows, N - skip)``, rows contiguous."""
+def irfft_rows(spec, h, out, skip, fac, tab, big, small):
+    """``out[r] = irfft(spec[r] h[r], N)[skip : skip + W]`` (``W = out.shape[1] <= N - skip``):
+    ``spec`` ``(rows, N + 2)`` interleaved as in :func:`rfft_rows` (the imaginary parts at 0 and
+    ``N / 2`` ignored, as pocketfft does), ``out`` ``(rows, W)``, rows contiguous. ``h``, a spectrum
+    the rows are multiplied by (a filter's: one row for all or one per row, interleaved alike) or
+    ``(0, N + 2)`` for none: the product is formed as the rows are read, not stored."""
     m1, m2 = fac[0], fac[1]
     m = m1 * m2
     ur = tab[tab.shape[0] - 2 * m:tab.shape[0] - m]
@@ -249,9 +251,16 @@ def irfft_rows(spec, out, skip, fac, tab, big, small):
         s = spec[r]
         # Z[k] = E[k] + i O[k], E = X[k] + R[k], O = (X[k] - R[k]) conj(w_N^k), R[k] = conj X[M-k]
         # (halved with the 1/M); the transform of conj(Z) / M is conj(z) (z = x[2j] + i x[2j + 1])
-        for k in range(m + 1):  # X split into (zr, zi), then reversed into (rr, ri): X[M-k] at k
-            zr[k] = s[2 * k]
-            zi[k] = s[2 * k + 1]
+        if h.shape[0] == 0:
+            for k in range(m + 1):  # X split into (zr, zi), then reversed into (rr, ri): X[M-k] at k
+                zr[k] = s[2 * k]
+                zi[k] = s[2 * k + 1]
+        else:
+            f = h[r if h.shape[0] > 1 else 0]
+            for k in range(m + 1):  # X = spec times filter, split
+                a, b, c, d = s[2 * k], s[2 * k + 1], f[2 * k], f[2 * k + 1]
+                zr[k] = a * c - b * d
+                zi[k] = a * d + b * c
         zi[0] = zero  # X[0] and X[N/2] real
         zi[m] = zero
         _reverse(zr, zi, rr, ri, m)
@@ -267,13 +276,15 @@ def irfft_rows(spec, out, skip, fac, tab, big, small):
             zr[k] = g * (er - pi)  # conj(E + i P)
             zi[k] = -g * (ei + pr)
         _complex_fft(zr, zi, rr, ri, fac, tab, small[0], small[1], small[2], small[3], small[4], small[5])
-        o = out[r]  # samples skip .. N - 1 of z[j / 2] (even j) or conj's (odd j)
-        if skip % 2 == 0:
-            for j in range(skip // 2, m):
-                o[2 * j - skip] = zr[j]
-                o[2 * j + 1 - skip] = -zi[j]
-        else:
+        # samples skip .. stop - 1 of z[j / 2] (even j) or conj's (odd j)
+        o = out[r]
+        stop = skip + o.shape[0]
+        if o.shape[0] == 0:
+            continue
+        if skip % 2 == 1:
             o[0] = -zi[skip // 2]
-            for j in range(skip // 2 + 1, m):
-                o[2 * j - skip] = zr[j]
-                o[2 * j + 1 - skip] = -zi[j]
+        for j in range((skip + 1) // 2, stop // 2):
+            o[2 * j - skip] = zr[j]
+            o[2 * j + 1 - skip] = -zi[j]
+        if stop % 2 == 1:  # the last sample, even
+            o[stop - 1 - skip] = zr[stop // 2]
