@@ -77,7 +77,7 @@ def test_resampler_designs_from_the_cache_equal_fresh_ones(tmp_path):
 def test_kaiser_cells_from_the_cache_equal_fresh_ones(cache, dtype):
     # A random pitch shift's cut-off cell: designed once, then read back by later processes
     # (the lru_cache cleared stands for one); an entry of another shape is designed again.
-    from noisegen._design import resample as design
+    from noisegen._design import kaiser as design
 
     char = np.dtype(dtype).char
     args = (design.N_PHASES + 1, design.N_PHASES, 0.9 * 0.83, 0.83, char)

@@ -11,8 +11,8 @@ from noisegen import pitch_shift
 from noisegen._design.ratios import (_NEAR_BOUNDS, NEAR_MAX_DRIFT, NEAR_MAX_ERROR, NEAR_MAX_PHASES,
                                      NEAR_OUTPUTS_PER_PHASE, NEAR_SHORT_PHASES, NearRatio,
                                      best_fraction, best_fractions, exact_ratio, near_ratio)
-from noisegen._design.resample import (N_PHASES, PASSBAND, Plan, _cutoff_cell, cached_plan, design_cells,
-                                       interpolated_rows, kaiser_table, max_shift)
+from noisegen._design.kaiser import N_PHASES, PASSBAND, cutoff_cell, design_cells, kaiser_table
+from noisegen._design.resample import Plan, cached_plan, interpolated_rows, max_shift
 from noisegen._kernels.cpu.tables import last_tap
 from noisegen._kernels.cpu import resample as cpu_kernels
 from noisegen.effects.resample import _apply
@@ -88,7 +88,7 @@ def test_near_plan_rows_are_the_numpy_blend(dtype, up):
     """The plan's rows (:func:`noisegen._kernels.cpu.tables.blend_rows`) are the NumPy blend
     ``low + (high - low) * weight`` with every step rounded in the table's dtype, bit for bit,
     and its window ends at the last column holding a tap (:func:`~.tables.last_tap`)."""
-    cell = _cutoff_cell(0.87)
+    cell = cutoff_cell(0.87)
     _, table = kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * cell, cell, np.dtype(dtype).char)
     pos = np.arange(up) * (N_PHASES / up)
     lo = pos.astype(np.intp)
@@ -109,7 +109,7 @@ def _near_and_interpolated(x, ratio, n_out):
     plan has the interpolated table's half-width)`` for ``x`` resampled to ``n_out`` samples."""
     near = near_ratio(ratio, n_out)
     dtype = x.dtype
-    cell = _cutoff_cell(min(1.0, float(near)))
+    cell = cutoff_cell(min(1.0, float(near)))
     spec, table = kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * cell, cell, np.dtype(dtype).char)
     lead = -(-(spec.half + 7) // 8) * 8
     xp = np.zeros((x.shape[0], lead + x.shape[1] + 2 * table.shape[1] + 16), dtype)
@@ -219,7 +219,7 @@ def test_design_cells_designs_every_cell_random_ratios_meet(semitones, tmp_path,
         misses = kaiser_table.cache_info().misses
         ratios = np.concatenate([[lowest, np.nextafter(1.0, 0.0)], np.random.default_rng(0).uniform(lowest, 1.0, 500)])
         for ratio in ratios:
-            cell = _cutoff_cell(float(ratio))
+            cell = cutoff_cell(float(ratio))
             kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * cell, cell, "f")
         assert kaiser_table.cache_info().misses == misses
     finally:

@@ -1,4 +1,4 @@
-"""Filter design of the resampler: Kaiser-windowed sinc tables and equiripple decimators.
+"""Filter design of the resampler: its plans, equiripple decimators and polyphase tables.
 
 Everything here runs once per ratio on the host (NumPy, plus ``scipy.signal``
 for the equiripple designs) and is cached; the kernels that use the tables
@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 from functools import lru_cache
-from typing import NamedTuple
 
 import numpy as np
 
@@ -22,41 +21,15 @@ from .._kernels.cpu import decimate as cpu_decimate
 from .._kernels.cpu import interpolate as cpu_interpolate
 from .._kernels.cpu import resample as cpu_kernels
 from .._kernels.cpu import tables as cpu_tables
+from .kaiser import (ATTENUATION_DB, N_PHASES, PASSBAND, FilterSpec, cutoff_cell, kaiser_sinc, kaiser_spec,
+                     kaiser_table)
 from .folded import INTERPOLATOR_HALVES, folded_chains, interpolation_folds, interpolation_rows
 from .ratios import MAX_RATIONAL_PHASES, NearRatio, exact_ratio
 
 _SOURCE = source_digest(__file__)  # designs cached on disk are redone when this file changes
 
-#: Stop-band attenuation the Kaiser window is designed for (dB).
-ATTENUATION_DB = 85.0
-#: Pass-band edge as a fraction of the lower Nyquist frequency.
-PASSBAND = 0.9
 #: Largest integer decimation factor designed as an equiripple FIR.
 MAX_EQUIRIPPLE_FACTOR = 8
-
-
-class FilterSpec(NamedTuple):
-    """A Kaiser-windowed sinc low-pass in units of input samples."""
-
-    fc: float  #: cut-off, fraction of the input Nyquist frequency
-    half_width: float  #: one-sided support of the window, input samples
-    beta: float  #: Kaiser shape parameter
-    half: int  #: taps at or before the output instant
-    n_taps: int  #: table width: ``2 * half`` rounded up to a multiple of 16 (zero taps)
-
-
-def kaiser_spec(pass_edge: float, stop_edge: float, attenuation_db: float = ATTENUATION_DB) -> FilterSpec:
-    """Kaiser-windowed sinc flat to ``pass_edge`` and ``attenuation_db`` down from ``stop_edge``.
-
-    The cut-off sits mid-way; Kaiser's formulas give the window length and
-    shape (the pass band ripples by the same relative amount, ~5e-5 at 85 dB).
-    """
-    fc = (pass_edge + stop_edge) / 2.0
-    delta_omega = math.pi * (stop_edge - pass_edge)  # rad per input sample
-    half_width = (attenuation_db - 7.95) / (2.285 * delta_omega) / 2.0
-    beta = 0.1102 * (attenuation_db - 8.7)
-    half = int(math.ceil(half_width))
-    return FilterSpec(fc, half_width, beta, half, -(-2 * half // 16) * 16)
 
 
 def design_filter(ratio: float, *, attenuation_db: float = ATTENUATION_DB, passband: float = PASSBAND) -> FilterSpec:
@@ -67,94 +40,6 @@ def design_filter(ratio: float, *, attenuation_db: float = ATTENUATION_DB, passb
     """
     scale = min(1.0, float(ratio))
     return kaiser_spec(passband * scale, scale, attenuation_db)
-
-
-def _bessel_i0_small(x):
-    """I0 for ``x < 3.75`` (Abramowitz & Stegun 9.8.1, rel. error < 2e-7)."""
-    t = (x / 3.75) ** 2
-    return 1.0 + t * (3.5156229 + t * (3.0899424 + t * (1.2067492 + t * (0.2659732 + t * (0.0360768 + t * 0.0045813)))))
-
-
-def _bessel_i0_large(x):
-    """I0 for ``x >= 3.75`` (Abramowitz & Stegun 9.8.2, rel. error < 2e-7)."""
-    t = 3.75 / x
-    poly = 0.39894228 + t * (0.01328592 + t * (0.00225319 + t * (-0.00157565 + t * (
-        0.00916281 + t * (-0.02057706 + t * (0.02635537 + t * (-0.01647633 + t * 0.00392377)))))))
-    return poly * np.exp(x) / np.sqrt(x)
-
-
-def _bessel_i0(x):
-    """Modified Bessel function I0, vectorised (Abramowitz & Stegun 9.8.1-2, rel. error < 2e-7)."""
-    x = np.asarray(x, dtype=np.float64)
-    return np.where(x < 3.75, _bessel_i0_small(np.minimum(x, 3.75)), _bessel_i0_large(np.maximum(x, 3.75)))
-
-
-def filter_table(rows: int, denom: int, n_taps: int, half: int, fc: float, half_width: float, beta: float):
-    """Polyphase table ``table[r, j] = h(r / denom + half - 1 - j)`` (float64, NumPy).
-
-    ``h`` is the Kaiser-windowed sinc ``fc * sinc(fc * tau) * kaiser(tau / half_width, beta)``.
-    Every entry is ``h(t / denom)`` at an integer ``t = r + denom * (half - 1 - j)``, and ``h``
-    is even, so ``h`` is evaluated once on ``t = 0, 1, ...`` up to the window's edge (in
-    vectorised NumPy, each branch of the Bessel function on its own run of ``t``) and the
-    table gathered from it: a quarter of the time of evaluating every entry (a cut-off cell
-    of random pitch shifts is designed per new cell; a Numba build of the loop would cost
-    seconds of compile time for a table that takes a millisecond).
-    """
-    t = np.abs(np.arange(rows)[:, None] + denom * (half - 1 - np.arange(n_taps))[None, :])
-    grid = np.zeros(int(t.max()) + 1)
-    inside = min(grid.shape[0], int(math.ceil(half_width * denom)))  # h is zero from half_width on
-    grid[:inside] = _kaiser_sinc_grid(inside, denom, fc, half_width, beta)
-    return grid[t]
-
-
-def _kaiser_sinc_grid(count, denom, fc, half_width, beta):
-    """``h(t / denom)`` for ``t = 0 .. count - 1`` (all within the window: ``t / denom < half_width``)."""
-    tau = np.arange(count) / denom
-    u = tau / half_width
-    x = beta * np.sqrt(np.clip(1.0 - u * u, 0.0, None))  # falls with t: the large-x branch comes first
-    split = int(np.searchsorted(-x, -3.75, side="right"))  # x >= 3.75 before it
-    window = np.empty(count)
-    window[:split] = _bessel_i0_large(x[:split])
-    window[split:] = _bessel_i0_small(x[split:])
-    arg = np.pi * fc * tau
-    sinc = np.ones(count)
-    sinc[1:] = np.sin(arg[1:]) / arg[1:]
-    return fc * sinc * window / _bessel_i0(beta)
-
-
-def _kaiser_sinc(tau, fc: float, half_width: float, beta: float):
-    """Kaiser-windowed sinc ``h(tau)``, vectorised (zero beyond ``half_width``)."""
-    u = tau / half_width
-    window = np.where(np.abs(u) < 1.0, _bessel_i0(beta * np.sqrt(np.clip(1.0 - u * u, 0.0, None))), 0.0)
-    arg = np.pi * fc * tau
-    safe = np.where(arg == 0.0, 1.0, arg)
-    sinc = np.where(arg == 0.0, 1.0, np.sin(safe) / safe)
-    return fc * sinc * window / _bessel_i0(beta)
-
-
-# 160: every cut-off cell of random pitch shifts within +-5 semitones (1/192-octave grid) stays
-# designed (~150 kB each in float32) once a stream has met it
-@lru_cache(maxsize=160)
-def kaiser_table(rows: int, denom: int, pass_edge: float, stop_edge: float, dtype_char: str):
-    """``(spec, table)`` of :func:`kaiser_spec` sampled at ``rows`` phases ``r / denom`` (read-only).
-
-    Kept on disk as the equiripple designs are (:mod:`noisegen._core.diskcache`):
-    a cut-off cell takes ~0.6 ms to design and ~0.05 ms to load, and every new
-    process (each DataLoader worker, each epoch's workers) meets the cells of
-    random pitch shifts and speeds again.
-    """
-    spec = kaiser_spec(pass_edge, stop_edge)
-    dtype = np.dtype(dtype_char)
-    key = ("kaiser_table", int(rows), int(denom), float(pass_edge), float(stop_edge), dtype.str, _SOURCE)
-
-    def design():
-        return filter_table(rows, denom, spec.n_taps, spec.half, spec.fc, spec.half_width, spec.beta).astype(dtype)
-
-    table = cached_array("designs", key, design)
-    if table is None or table.shape != (rows, spec.n_taps) or table.dtype != dtype:  # not ours: made again
-        table = design()
-    table.flags.writeable = False
-    return spec, table
 
 
 #: Pass-band ripple every equiripple design is held to (0.013 dB; the Kaiser sincs ripple ~5e-5).
@@ -302,7 +187,7 @@ def _polyphase_table(h_d, phi, up, down, half, n_taps):
         n = np.floor(tau + centre).astype(int) + o
         u = tau - (n - centre)
         ok = (n >= 0) & (n < len(h_d)) & (np.abs(u) < phi.half_width)
-        weight = _kaiser_sinc(u, phi.fc, phi.half_width, phi.beta)
+        weight = kaiser_sinc(u, phi.fc, phi.half_width, phi.beta)
         table += np.where(ok, h_d[np.clip(n, 0, len(h_d) - 1)] * weight, 0.0)
     return table if _polyphase_ok(table, r) else None
 
@@ -350,31 +235,6 @@ def decimation_table(down: int, dtype_char: str):
 
 # ----------------------------------------------------------------------------- plans
 
-#: Phases of the interpolated table used for every other ratio.
-N_PHASES = 256
-#: Cut-off grid (steps per octave) of the interpolated tables when downsampling.
-_SCALE_GRID = 192
-
-
-def _cutoff_cell(scale: float) -> float:
-    """The cut-off (``min(1, ratio)``) of an interpolated table, rounded *down* to a grid of 1/192
-    octave so nearby ratios (random pitch shifts) share tables: the stop band still starts at or
-    below the output Nyquist frequency; the pass band edge moves by at most 0.36 % (measured:
-    still flat within 0.01 dB at 0.9)."""
-    return scale if scale >= 1.0 else 2.0 ** (math.floor(math.log2(scale) * _SCALE_GRID) / _SCALE_GRID)
-
-
-def design_cells(lowest: float, dtype_char: str) -> int:
-    """Design (or load) the interpolated table of every cut-off cell of the ratios in ``[lowest, 1)``:
-    what resampling by random ratios down to ``lowest`` meets (a pitch shift up by ``s`` semitones
-    resamples by ``2 ** (-s / 12)``). For ``noisegen warmup``; returns the number of cells."""
-    steps = range(math.floor(math.log2(lowest) * _SCALE_GRID), 0)  # as _cutoff_cell rounds
-    for j in steps:
-        cell = 2.0 ** (j / _SCALE_GRID)
-        kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * cell, cell, dtype_char)
-    return len(steps)
-
-
 def interpolated_rows(up: int, scale: float, dtype_char: str):
     """``(spec, table)``: the rows of the interpolated table of cut-off ``scale`` at the phases
     ``j / up``, each blended from its two neighbours as the interpolating kernel blends their
@@ -404,7 +264,7 @@ class Plan:
             self.up, self.down = frac.numerator, frac.denominator
             lanes = cpu_decimate.VECTOR_BYTES // dtype.itemsize
             if isinstance(ratio, NearRatio):  # the interpolated table's rows, blended at the phases j / up
-                designed = interpolated_rows(self.up, _cutoff_cell(scale), dtype.char)
+                designed = interpolated_rows(self.up, cutoff_cell(scale), dtype.char)
             elif self.up == 1:
                 designed = decimation_table(self.down, dtype.char)
                 if designed is not None:  # symmetric: pairs of inputs added, then weighed once
@@ -418,7 +278,7 @@ class Plan:
                 self.fold_up = interpolation_folds(self.table, self.spec.half, lanes)
         else:
             self.step = 1.0 / float(ratio)
-            scale = _cutoff_cell(scale)
+            scale = cutoff_cell(scale)
             self.spec, self.table = kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * scale, scale, dtype.char)
         self.half = self.spec.half
         # Rational ratios read windows that start up to 7 inputs early on a 32-byte boundary, through rows

@@ -31,7 +31,7 @@ from numba.core.registry import CPUDispatcher
 from .. import effects as fx
 from .. import synth
 from .._core.errors import NoisegenError, NoisegenWarning
-from .._design.resample import design_cells
+from .._design.kaiser import design_cells
 from ..audio.io import load, save
 from ..batch import default_pipeline
 from ..data.stream import AugmentStream

@@ -34,7 +34,7 @@ from .._core.validation import (
     nonfinite_error,
 )
 from .resample import _apply as _resample_to_length
-from .._design.resample import filter_table
+from .._design.kaiser import filter_table
 from .._design.ratios import exact_ratio, near_ratio, speed_ratio
 from .._gpu.ops import cuda_speed
 from .._kernels.cpu import level as level_kernels
