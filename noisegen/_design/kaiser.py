@@ -31,6 +31,7 @@ ATTENUATION_DB = 85.0
 #: Pass-band edge as a fraction of the lower Nyquist frequency.
 PASSBAND = 0.9
 
+
 class FilterSpec(NamedTuple):
     """A Kaiser-windowed sinc low-pass in units of input samples."""
 
@@ -125,7 +126,7 @@ def kaiser_table(rows: int, denom: int, pass_edge: float, stop_edge: float, dtyp
     """``(spec, table)`` of :func:`kaiser_spec` sampled at ``rows`` phases ``r / denom`` (read-only).
 
     Kept on disk as the equiripple designs are (:mod:`noisegen._core.diskcache`):
-    a cut-off cell takes ~0.6 ms to design and ~0.05 ms to load, and every new
+    a cut-off cell takes ~0.6 ms to design and 0.05-0.3 ms to load, and every new
     process (each DataLoader worker, each epoch's workers) meets the cells of
     random pitch shifts and speeds again.
     """
