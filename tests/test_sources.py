@@ -92,6 +92,46 @@ def test_memory_mapped_cache_is_shared_and_rebuilt_on_change(data_dir, tmp_path)
     assert other_rate.audio.shape[0] == pytest.approx(first.audio.shape[0] / 2, abs=3)
 
 
+
+def test_cache_path_never_replaces_what_is_not_a_bank_cache(data_dir, tmp_path):
+    # a folder, a FIFO, someone's file, a stray .json: refused before anything is read or written
+    folder, fifo, text = tmp_path / "folder", tmp_path / "fifo.npy", tmp_path / "notes.npy"
+    folder.mkdir()
+    text.write_text("not a cache")
+    (tmp_path / "other.npy.json").write_text('{"mine": 1}')
+    cases = {folder: "not a regular file", text: "not a NoiseBank cache", tmp_path / "other.npy": "not a NoiseBank cache",
+             5: "must be a file path", b"x.npy": "must be a file path", "a\x00b.npy": "NUL"}
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(fifo)
+        cases[fifo] = "not a regular file"
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for path, why in cases.items():
+        with pytest.raises(ng.ParameterError, match=why) as err:
+            ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=path)
+        assert "cache_path" in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before and text.read_text() == "not a cache"
+    # a parent that is a file: nothing left behind either
+    with pytest.raises(ng.ParameterError, match="cache_path .* cannot be"):
+        ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=text / "bank.npy")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    # a cache whose .json was lost (its writer stopped between the two) is rebuilt in place
+    cache = tmp_path / "bank.npy"
+    ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=cache)
+    (tmp_path / "bank.npy.json").unlink()
+    again = ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=cache)
+    assert (tmp_path / "bank.npy.json").is_file() and len(again) == 3
+
+
+def test_bank_arguments_beyond_any_file_are_refused(data_dir):
+    with pytest.raises(ng.ParameterError, match="min_duration_s"):
+        ng.NoiseBank(data_dir / "noise", sample_rate=SR, min_duration_s=1e308)
+    with pytest.raises(ng.ParameterError, match="min_duration_s"):
+        ng.NoiseBank(data_dir / "noise", min_duration_s=1e308)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ng.NoisegenWarning)
+        with pytest.raises(ng.ParameterError, match=r"no usable audio file at 1 Hz .*1 / \d+"):  # the first reason
+            ng.NoiseBank(data_dir / "noise", sample_rate=1)
+
 def test_mix_from_bank_hits_snr(data_dir, speech_16k):
     bank = ng.NoiseBank(data_dir / "noise", sample_rate=SR)
     g = np.random.default_rng(4)

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from .._core.validation import check_audio, check_index, check_int, check_real, check_sample_rate, check_sequence
+from .._core.validation import (MAX_SAMPLES, check_audio, check_index, check_int, check_real, check_sample_rate,
+                                check_sequence, show_value)
 from .._core.errors import NoisegenWarning, ParameterError
 from . import reader
 from .files import AUDIO_EXTENSIONS, audio_files
@@ -123,7 +125,7 @@ class NoiseBank:
                  name="source"):
         self.name = name
         self.sample_rate = None if sample_rate is None else check_sample_rate(sample_rate)
-        self.min_duration_s = check_real(min_duration_s, "min_duration_s", low=0.0)
+        self.min_duration_s = check_real(min_duration_s, "min_duration_s", low=0.0, high=float(MAX_SAMPLES))
         self.source_sample_rate = (None if source_sample_rate is None
                                    else check_sample_rate(source_sample_rate, "source_sample_rate"))
         self.folder, self.paths, self._arrays = _sources(source, name)
@@ -135,7 +137,7 @@ class NoiseBank:
             if cache_path is not None:
                 raise ParameterError("cache_path needs a sample_rate")
             return
-        self._load(cache_path)
+        self._load(None if cache_path is None else _checked_cache_path(cache_path))
 
     @classmethod
     def from_arrays(cls, arrays, *, sample_rate) -> "NoiseBank":
@@ -190,7 +192,6 @@ class NoiseBank:
         min_len = max(1, int(round(self.min_duration_s * self.sample_rate)))
         meta = None
         if cache_path is not None:
-            cache_path = Path(cache_path)
             meta = self._signature(candidates, min_len)
             if self._load_cache(cache_path, meta):
                 return
@@ -201,7 +202,9 @@ class NoiseBank:
                 arrays.append(y)
                 paths.append(path)
         if not arrays:
-            raise ParameterError(f"{self.name} holds no usable audio file (all {len(candidates)} were skipped)")
+            first = candidates[0]
+            raise ParameterError(f"{self.name} holds no usable audio file at {self.sample_rate} Hz (all "
+                                 f"{len(candidates)} were skipped; {first}: {self._reported.get(first)})")
         self._set(np.concatenate(arrays), paths, [a.shape[0] for a in arrays])
         if cache_path is not None:
             self._write_cache(cache_path, meta)
@@ -261,15 +264,21 @@ class NoiseBank:
         return audio.shape[0] == int(self.lengths.sum())
 
     def _write_cache(self, cache_path, meta):
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_path.with_name(cache_path.name + f".tmp{os.getpid()}.npy")
-        np.save(tmp, self.audio)
-        os.replace(tmp, cache_path)
         stored = {"signature": meta, "paths": self.paths, "lengths": self.lengths.tolist(), "skipped": self.skipped}
+        tmp = cache_path.with_name(cache_path.name + f".tmp{os.getpid()}.npy")
         tmp_meta = Path(str(cache_path) + f".tmp{os.getpid()}")
-        with open(tmp_meta, "w") as f:
-            json.dump(stored, f)
-        os.replace(tmp_meta, str(cache_path) + ".json")
+        try:
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(tmp, self.audio)
+            os.replace(tmp, cache_path)
+            with open(tmp_meta, "w") as f:
+                json.dump(stored, f)
+            os.replace(tmp_meta, str(cache_path) + ".json")
+        except OSError as exc:  # a parent that is a file, a full or read-only disk: nothing left behind
+            for leftover in (tmp, tmp_meta):
+                leftover.unlink(missing_ok=True)
+            raise ParameterError(f"cache_path {str(cache_path)!r} cannot be written: "
+                                 f"{exc.strerror or exc}") from None
         self.audio = np.load(cache_path, mmap_mode="r")
 
     # ------------------------------------------------------------------ access
@@ -372,3 +381,48 @@ class NoiseBank:
             f"NoiseBank({where}{len(self)} files, {self.duration_s:.1f} s at {self.sample_rate} Hz, "
             f"{len(self.skipped)} skipped)"
         )
+
+
+def _checked_cache_path(cache_path) -> Path:
+    """``cache_path`` as a Path, refused before anything is read or written unless it (and its
+    ``.json``) are new or a bank cache: a cache is replaced when its files change, and nothing
+    else at those paths may be (a device, a folder, someone's file)."""
+    if isinstance(cache_path, bytes) or not isinstance(cache_path, (str, os.PathLike)):
+        raise ParameterError(f"cache_path must be a file path, got {show_value(cache_path)}")
+    path = Path(cache_path)
+    if "\x00" in str(path):
+        raise ParameterError(f"cache_path must be a file path, got {show_value(cache_path)} (a NUL byte)")
+    meta = Path(str(path) + ".json")
+    for p in (path, meta):
+        try:
+            mode = os.stat(p).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise ParameterError(f"cache_path {str(path)!r} cannot be used: {exc.strerror or exc}") from None
+        if not stat.S_ISREG(mode):
+            raise ParameterError(f"cache_path: {str(p)!r} exists and is not a regular file; give a new path")
+    if (path.exists() or meta.exists()) and not _is_bank_cache(path, meta):
+        raise ParameterError(f"cache_path {str(path)!r} (or its .json) exists and is not a NoiseBank cache; "
+                             "noisegen does not overwrite it: give a new path")
+    return path
+
+
+def _is_bank_cache(path, meta) -> bool:
+    """Whether the files at ``path`` / ``meta`` are a bank cache's (either may be missing: a cache
+    whose writer stopped between them): float32 samples in a 1-D ``.npy``, a ``.json`` with a signature."""
+    if meta.exists():
+        try:
+            with open(meta) as f:
+                stored = json.load(f)
+        except (OSError, ValueError):
+            return False
+        if not isinstance(stored, dict) or "signature" not in stored:
+            return False
+    if path.exists():
+        try:
+            audio = np.load(path, mmap_mode="r")
+        except (OSError, ValueError, EOFError):
+            return False
+        return audio.dtype == np.float32 and audio.ndim == 1
+    return True
