@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -168,6 +169,22 @@ def test_load_pipeline_from_json_file(tmp_path, speech32):
     as_list = load_pipeline(json.loads(path.read_text())["transforms"])
     assert isinstance(as_list, Compose) and len(as_list) == 2
 
+
+
+def test_load_pipeline_reads_only_a_regular_json_file(tmp_path):
+    # a FIFO would block, /dev/zero never end; a binary file is no JSON; a NUL byte names no file
+    cases = {tmp_path: "a folder, not a regular file", "/dev/zero": "a character device, not a regular file",
+             "a\x00b.json": "NUL", tmp_path / "missing.json": "cannot read pipeline file"}
+    binary = tmp_path / "noise.json"
+    binary.write_bytes(bytes(range(256)))
+    cases[binary] = "not UTF-8 text"
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "fifo.json")
+        cases[tmp_path / "fifo.json"] = "a FIFO, not a regular file"
+    for path, why in cases.items():
+        with pytest.raises(ParameterError, match=why) as err:
+            load_pipeline(path)
+        assert str(err.value).startswith("path_or_dict: ")
 
 @pytest.mark.parametrize(
     "build",

@@ -35,10 +35,11 @@ import warnings
 
 import numpy as np
 
-from .._core.validation import show_value, check_audio, check_probability, check_sample_rate
+from .._core.validation import show_value, check_audio, check_path, check_probability, check_sample_rate
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.rng import as_generator
 from ..audio.bank import NoiseBank
+from ..audio.files import open_regular
 from .shape import SignalShape
 from .target import check_target_mode, fit_length, keeping_stages
 
@@ -386,12 +387,16 @@ def load_pipeline(path_or_dict) -> Transform:
     config = path_or_dict
     if isinstance(config, (str, os.PathLike)):
         try:
-            with open(config, encoding="utf-8") as fh:
-                config = json.load(fh)
-        except OSError as exc:
-            raise ParameterError(f"path_or_dict: cannot read pipeline file {os.fspath(path_or_dict)!r}: {exc}") from None
+            config = _read_pipeline_file(config)
+        except ParameterError as exc:  # not a regular file (a FIFO would block, /dev/zero never end), too big
+            raise ParameterError(f"path_or_dict: {exc}") from None
+        except UnicodeDecodeError:
+            raise ParameterError(f"path_or_dict: {os.fspath(path_or_dict)!r} is not UTF-8 text (a pipeline file "
+                                 "is JSON)") from None
         except json.JSONDecodeError as exc:
             raise ParameterError(f"path_or_dict: {os.fspath(path_or_dict)!r} is not valid JSON: {exc}") from None
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+            raise ParameterError(f"path_or_dict: cannot read pipeline file {show_value(path_or_dict)}: {exc}") from None
         except RecursionError:  # the JSON parser's own limit, far below a pipeline's
             raise ParameterError(
                 f"path_or_dict: {os.fspath(path_or_dict)!r} nests deeper than {MAX_PIPELINE_DEPTH} levels"
@@ -407,6 +412,21 @@ def load_pipeline(path_or_dict) -> Transform:
     if isinstance(config, list):
         config = {"name": "Compose", "transforms": config}
     return Transform.from_dict(config)
+
+
+#: Largest pipeline file read (bytes): a pipeline is a few kB of JSON.
+MAX_PIPELINE_BYTES = 16 << 20
+
+
+def _read_pipeline_file(path):
+    """The JSON in the regular file ``path`` (:func:`~noisegen.audio.files.open_regular`), at most
+    :data:`MAX_PIPELINE_BYTES` of it."""
+    with os.fdopen(open_regular(check_path(path)), encoding="utf-8") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > MAX_PIPELINE_BYTES:
+            raise ParameterError(f"pipeline file {os.fspath(path)!r} is {size} bytes; a pipeline is a few kB "
+                                 f"of JSON (at most {MAX_PIPELINE_BYTES} bytes are read)")
+        return json.load(fh)
 
 
 def check_depth(config, name: str) -> None:
