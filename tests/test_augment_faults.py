@@ -7,6 +7,7 @@ file processed in blocks); noise and room responses come from ``data/``.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -114,6 +115,15 @@ def test_an_input_at_a_rate_the_pipeline_cannot_run_at_fails_alone(tmp_path, dat
     assert len(failures) == 1 and "slow.wav" in failures[0] and "cannot run at 8 Hz" in failures[0]
     assert sorted(read_manifest(out)) == ["a.aug0.wav", "b.aug0.wav", "spk/c.aug0.wav", "spk/d.aug0.wav"]
 
+
+
+def test_an_input_with_no_samples_fails_alone_as_a_noisegen_error(tmp_path):
+    folder = _inputs(tmp_path / "in")
+    sf.write(folder / "empty.wav", np.zeros(0, np.float32), 16000)  # a header and no data
+    out = tmp_path / "out"
+    assert _augment(folder, out) == 1
+    (failure,) = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert failure["input"] == "empty.wav" and failure["error"] == "NoisegenError: the file holds no samples"
 
 def test_a_rate_no_input_can_be_processed_at_is_still_a_usage_error(tmp_path, data_dir, capsys):
     folder = tmp_path / "in"

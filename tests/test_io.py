@@ -421,3 +421,31 @@ def test_decode_reads_members_of_formats_libsndfile_cannot_seek(tmp_path):
     want, _ = sf.read(path, dtype="float32")
     np.testing.assert_array_equal(decode(buf.getvalue(), sample_rate=8000), want)
     np.testing.assert_array_equal(noisegen.load(path)[0], want)
+
+
+def test_float_samples_beyond_float32_are_refused_not_turned_into_inf(tmp_path):
+    # save: FLOAT stores float32, so 1e300 would be written as inf (DOUBLE keeps it; PCM clips it, warning)
+    y = np.array([1e300, -0.5, 0.25])
+    with pytest.raises(ParameterError, match=r"y peaks at 1e\+300, beyond float32's range"):
+        noisegen.save(tmp_path / "f.wav", y, sample_rate=16000, subtype="FLOAT")
+    assert not (tmp_path / "f.wav").exists()
+    noisegen.save(tmp_path / "d.wav", y, sample_rate=16000, subtype="DOUBLE")
+    # load: a DOUBLE file of such samples read as float32 names the file and the way out
+    with pytest.raises(ParameterError, match=r"d.wav' holds 64-bit float samples beyond float32's range.*float64"):
+        noisegen.load(tmp_path / "d.wav")
+    np.testing.assert_array_equal(noisegen.load(tmp_path / "d.wav", dtype=np.float64)[0], y)
+    # NaN in a file is read as it is, and a resampling load names the file instead of resample's y
+    sf.write(tmp_path / "nan.wav", np.array([0.5, np.nan, 0.25] * 100), 16000, subtype="DOUBLE")
+    assert np.isnan(noisegen.load(tmp_path / "nan.wav")[0][1])
+    with pytest.raises(ParameterError, match=r"cannot resample '.*nan.wav' to sample_rate=8000: .*NaN or inf"):
+        noisegen.load(tmp_path / "nan.wav", sample_rate=8000)
+
+
+@pytest.mark.parametrize("call", ["load", "info", "save"])
+def test_a_nul_byte_in_a_path_is_a_parameter_error(tmp_path, call):
+    path = os.path.join(tmp_path, "a\x00b.wav")
+    fn = {"load": lambda: noisegen.load(path), "info": lambda: noisegen.info(path),
+          "save": lambda: noisegen.save(path, np.zeros(8, np.float32), sample_rate=16000)}[call]
+    with pytest.raises(ParameterError, match="path must be a path without NUL bytes"):
+        fn()
+    assert os.listdir(tmp_path) == []

@@ -204,6 +204,17 @@ def test_bad_rows_are_reported_once_each_with_their_line_and_skipped(corpus):
     assert {c.metadata["label"] for c in chunks} == {"one", "sentence"}
 
 
+
+@pytest.mark.parametrize("field, name", [("offset", "offset_s"), ("duration", "duration_s")])
+def test_a_row_beyond_any_sample_count_names_its_field(corpus, field, name):
+    manifest = corpus / "huge.jsonl"
+    manifest.write_text(json.dumps({"audio_filepath": "speech/" + SPEECH[0], field: 1e308}) + "\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert list(AugmentStream(manifest, None, sample_rate=SR, rng=0)) == []
+    (message,) = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+    assert f"{name} 1e+308 at " in message and "beyond any sample count" in message
+
 def test_unusable_manifests_raise(corpus):
     (corpus / "nopath.csv").write_text("file,label\nspeech/x.wav,one\n")
     (corpus / "empty.jsonl").write_text("\n\n")

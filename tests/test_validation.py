@@ -549,3 +549,25 @@ def test_db_to_ratio_past_float64_is_a_parameter_error(name, per_decade):
                     fn(value)
         out = fn([math.inf, -math.inf, math.nan, -1e300])  # non-finite levels map as in NumPy
         np.testing.assert_array_equal(out, [math.inf, 0.0, math.nan, 0.0])
+
+
+@pytest.mark.parametrize("dtype", [None, np.float32(1.0), np.zeros(2, np.float32), "int16", np.int32, complex])
+def test_dtype_must_name_float32_or_float64(dtype):
+    # None (numpy reads it as float64) and values with a dtype attribute are no dtype
+    for make in (lambda: noisegen.white_noise(8, dtype=dtype), lambda: noisegen.tone(freq_hz=440.0, sample_rate=SR,
+                                                                                      n_samples=8, dtype=dtype)):
+        with pytest.raises(ParameterError, match="dtype must be float32 or float64"):
+            make()
+    assert noisegen.white_noise(8, dtype="float32").dtype == np.float32 and noisegen.white_noise(8, dtype=float).dtype == np.float64
+
+
+@pytest.mark.parametrize("value, shown", [(1e308, "1e+308"), (-1e300, "-1e+300"), (10**400, "..."), (np.int64(9), "got 9")])
+def test_integer_errors_stay_short(value, shown):
+    from noisegen._core.validation import check_int
+
+    with pytest.raises(ParameterError, match="n must be an integer in") as err:
+        check_int(value, "n", low=0, high=8)
+    assert shown in str(err.value) and len(str(err.value)) < 120
+    with pytest.raises(ParameterError) as err:
+        noisegen.white_noise(10**400)
+    assert len(str(err.value)) < 300

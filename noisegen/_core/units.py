@@ -81,9 +81,14 @@ def seconds_to_samples(duration_s: float, sample_rate: int) -> int:
     >>> seconds_to_samples(0.5, 16000)
     8000
     """
-    samples = check_real(duration_s, "duration_s") * check_sample_rate(sample_rate)
+    return to_samples(duration_s, sample_rate, "duration_s")
+
+
+def to_samples(seconds: float, sample_rate: int, name: str) -> int:
+    """:func:`seconds_to_samples` of the argument ``name`` (errors name it: ``offset_s``, ...)."""
+    samples = check_real(seconds, name) * check_sample_rate(sample_rate)
     if not math.isfinite(samples):
-        raise ParameterError(f"duration_s {duration_s!r} at {sample_rate} Hz is beyond any sample count")
+        raise ParameterError(f"{name} {seconds!r} at {sample_rate} Hz is beyond any sample count")
     return int(round(samples))
 
 

@@ -173,9 +173,10 @@ def check_output_size(n_out, n_channels, name: str, value) -> int:
     above :data:`MAX_SAMPLES` over all channels; ``name=value`` is the argument that sized it."""
     rows = 1 if n_channels is None else n_channels
     if n_out * rows > MAX_SAMPLES:
-        shape = (n_out,) if n_channels is None else (n_channels, n_out)
+        shape = show_value((n_out,) if n_channels is None else (n_channels, n_out))
+        total = f"{n_out * rows:,}" if n_out * rows < 10**30 else show_value(n_out * rows)
         raise ParameterError(
-            f"{name}={show_value(value)} would make an output of shape {shape} ({n_out * rows:,} samples); "
+            f"{name}={show_value(value)} would make an output of shape {shape} ({total} samples); "
             f"the limit is {MAX_SAMPLES:,} samples over all channels (noisegen._core.validation.MAX_SAMPLES)"
         )
     return n_out
@@ -254,6 +255,7 @@ def _number(value: float) -> str:
 
 def check_int(value, name: str, *, low: int | None = None, high: int | None = None) -> int:
     """An integer (bools refused), optionally inside ``[low, high]``."""
+    given = value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer():
             value = int(value)
@@ -263,7 +265,8 @@ def check_int(value, name: str, *, low: int | None = None, high: int | None = No
     if (low is not None and value < low) or (high is not None and value > high):
         lo = "-inf" if low is None else str(low)
         hi = "inf" if high is None else str(high)
-        raise ParameterError(f"{name} must be an integer in [{lo}, {hi}], got {value}")
+        shown = show_value(given if isinstance(given, float) else value)  # 1e308, not its 309 digits
+        raise ParameterError(f"{name} must be an integer in [{lo}, {hi}], got {shown}")
     return value
 
 
@@ -306,7 +309,10 @@ def check_path(value, name: str = "path") -> str:
     """A file system path (str, bytes or os.PathLike) as a str."""
     if not isinstance(value, (str, bytes, os.PathLike)):
         raise ParameterError(f"{name} must be a path (str or os.PathLike), got {show_value(value)}")
-    return os.fsdecode(value)
+    text = os.fsdecode(value)
+    if "\x00" in text:  # the OS cannot name it; Python's calls raise a bare ValueError
+        raise ParameterError(f"{name} must be a path without NUL bytes, got {show_value(text)}")
+    return text
 
 
 def check_bool(value, name: str) -> bool:
@@ -317,7 +323,10 @@ def check_bool(value, name: str) -> bool:
 
 
 def check_float_dtype(dtype, name: str = "dtype") -> np.dtype:
-    """``np.float32`` or ``np.float64`` (anything ``np.dtype`` understands as one)."""
+    """``np.float32`` or ``np.float64`` (a type, dtype or name ``np.dtype`` understands as one; not None,
+    which NumPy reads as float64, nor a value such as ``np.float32(1)``, which it reads as its type)."""
+    if not isinstance(dtype, (type, np.dtype, str)):
+        raise ParameterError(f"{name} must be float32 or float64, got {show_value(dtype)}")
     try:
         dt = np.dtype(dtype)
     except TypeError:

@@ -62,7 +62,7 @@ def check_regular(path) -> None:
         if not hasattr(path, "read"):  # (an open file is read as it is)
             check_path(path)
         return
-
+    check_path(path)  # (a NUL byte)
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
@@ -204,7 +204,11 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
     if mono or y.shape[0] == 1:
         y = mix_down(y)
     if target is not None and target != file_rate:
-        y = resample_to(np.ascontiguousarray(y), int(file_rate), target)
+        try:
+            y = resample_to(np.ascontiguousarray(y), int(file_rate), target)
+        except ParameterError as exc:  # NaN/inf samples, or an overflow: name the file, not resample's y
+            why = "it holds NaN or inf samples" if not np.isfinite(y).all() else str(exc)
+            raise ParameterError(f"cannot resample {os.fspath(path)!r} to sample_rate={target}: {why}") from None
         file_rate = target
     return np.ascontiguousarray(y, dtype=dtype), int(file_rate)
 
@@ -301,10 +305,14 @@ def _frames(y, fmt, subtype, sample_rate, where):
         raise ParameterError(f"y must have at least one channel, got shape {y.shape}")
     check_writable(fmt, subtype, n_channels=n_channels, sample_rate=sample_rate, n_frames=y.shape[-1])
     is_float = subtype in ("FLOAT", "DOUBLE", "VORBIS", "OPUS")
-    if not is_float and y.size and float(np.max(np.abs(y))) > 1.0:
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    if is_float and subtype != "DOUBLE" and peak > float(np.finfo(np.float32).max):  # stored as float32: inf
+        raise ParameterError(f"y peaks at {peak:.3g}, beyond float32's range, which {subtype} stores: "
+                             "use subtype='DOUBLE' or lower the level")
+    if not is_float and peak > 1.0:
         warnings.warn(
             f"saving to {where!r} as {subtype} clips samples outside [-1, 1] "
-            f"(peak {float(np.max(np.abs(y))):.3g}); use subtype='FLOAT' or lower the level",
+            f"(peak {peak:.3g}); use subtype='FLOAT' or lower the level",
             NoisegenWarning,
             stacklevel=3,
         )

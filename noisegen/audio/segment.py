@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from .._core.errors import NoisegenError, ParameterError
-from .._core.units import seconds_to_samples
+from .._core.units import to_samples
 from .._core.validation import check_rates
 from ..effects.resample import resample
 from .claims import check_claimed_length
@@ -66,13 +66,13 @@ def segment_span(path, offset_s=None, duration_s=None) -> tuple[int, int, int]:
 
 def _span(path, total, rate, offset_s, duration_s):
     """:func:`segment_span` from a header's frame count and rate."""
-    start = 0 if offset_s is None else seconds_to_samples(offset_s, rate)
+    start = 0 if offset_s is None else to_samples(offset_s, rate, "offset_s")
     if offset_s is not None and offset_s > 0 and start >= total:
         raise ParameterError(f"offset {offset_s!r} s is at or past the end of {os.fspath(path)!r} "
                              f"({total / rate:.3f} s long)")
     n = total - start
     if duration_s is not None:
-        n = min(n, seconds_to_samples(duration_s, rate))
+        n = min(n, to_samples(duration_s, rate, "duration_s"))
     return start, n, rate
 
 

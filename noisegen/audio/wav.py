@@ -33,6 +33,7 @@ import struct
 
 import numpy as np
 
+from .._core.errors import ParameterError
 from .._kernels.cpu.pcm import to_pcm16
 from .native import NativeFile
 
@@ -79,7 +80,10 @@ class WavFile(NativeFile):
         self._fh.seek(self._data_offset + start * self.channels * width)
         raw = self._fh.read(n * self.channels * width)
         n = len(raw) // (self.channels * width)  # the file may have shrunk since the header was read
-        return _convert(raw[: n * self.channels * width], self.kind, np.dtype(dtype)).reshape(n, self.channels)
+        raw = raw[: n * self.channels * width]
+        if self.kind == "f8" and np.dtype(dtype) == np.float32:
+            _check_float32_range(raw, self.name)
+        return _convert(raw, self.kind, np.dtype(dtype)).reshape(n, self.channels)
 
 
 def _layout(fh, size):
@@ -152,6 +156,15 @@ def _format(body: bytes):
     if kind is None or channels < 1 or not 1 <= rate < 1 << 31 or block_align != channels * (bits // 8):
         return None
     return kind, channels, rate
+
+
+def _check_float32_range(raw: bytes, name) -> None:
+    """Refuse 64-bit float samples that float32 would hold as inf (a read as float32 of a DOUBLE file)."""
+    samples = np.frombuffer(raw, "<f8")
+    peak = float(np.max(np.abs(samples), where=np.isfinite(samples), initial=0.0))  # NaN/inf stay as they are
+    if peak > float(np.finfo(np.float32).max):
+        raise ParameterError(f"{os.fspath(name) if name is not None else 'the WAV data'!r} holds 64-bit float samples "
+                             f"beyond float32's range (peak {peak:.3g}): read it with dtype=np.float64")
 
 
 def _convert(raw: bytes, kind: str, dtype: np.dtype) -> np.ndarray:

@@ -102,7 +102,7 @@ def render_long(pipeline, source, *, target, subtype, limit, seed=None, params=N
                         if block.shape[-1] == 0:
                             continue
                         if not np.all(np.isfinite(block)):
-                            raise ValueError("the pipeline produced non-finite samples")
+                            raise NoisegenError("the pipeline produced non-finite samples")
                         peak = max(peak, float(np.max(np.abs(block))))
                         n_out += block.shape[-1]
                         fh.write(np.ascontiguousarray(block.T if block.ndim == 2 else block,

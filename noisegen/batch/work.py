@@ -13,6 +13,7 @@ import signal
 
 import numpy as np
 
+from .._core.errors import NoisegenError
 from .._core.labels import about
 from .._core.tempfiles import live
 from ..audio.io import load, save
@@ -53,7 +54,7 @@ def _render(pipeline, y, sample_rate, *, seed=None, params=None, scale=None):
         out = pipeline.apply_params(y, sample_rate=sample_rate, params=params)
     peak = float(np.max(np.abs(out))) if out.size else 0.0  # NaN or inf: some sample is
     if not np.isfinite(peak):
-        raise ValueError("the pipeline produced non-finite samples")
+        raise NoisegenError("the pipeline produced non-finite samples")
     if scale is None:
         scale = PEAK_LIMIT / peak if peak > 1.0 else 1.0
     if scale != 1.0:
@@ -101,7 +102,7 @@ def _process(task):
         try:
             folder = os.path.dirname(out_path)
             if _inside(os.path.realpath(folder), in_real):  # before making it: nothing is made in there
-                raise ValueError(f"refusing to write inside the input folder: {out_path}")
+                raise NoisegenError(f"refusing to write inside the input folder: {out_path}")
             _make_folder(folder, out_dir)
             exists = os.path.exists(out_path)
             target = out_path
@@ -164,14 +165,14 @@ def _unlink(path):
 def _check_unchanged(path, fingerprint):
     st = os.stat(path)
     if (st.st_size, st.st_mtime_ns) != (fingerprint["input_size"], fingerprint["input_mtime_ns"]):
-        raise ValueError("the input changed while this run was reading it; rerun to pick up the new version")
+        raise NoisegenError("the input changed while this run was reading it; rerun to pick up the new version")
 
 
 def _read_whole(path, settings, fingerprint):
     """The whole input ``(y, sample_rate)``, checked non-empty and unchanged since planning."""
     y, sr = load(path, sample_rate=settings["sample_rate"], dtype=np.float32)
     if y.shape[-1] == 0:
-        raise ValueError("the file holds no samples")
+        raise NoisegenError("the file holds no samples")
     _check_unchanged(path, fingerprint)
     return y, sr
 

@@ -254,10 +254,10 @@ def _stretch_to(y, n_out, sample_rate, method, guide=None, peak=None):
     # The splice points do not change under that scaling, so a guide is scaled on its own.
     exp = _pow2_exponent(_peak(y2) if peak is None else peak)
     x2 = np.ldexp(y2, -exp).astype(y.dtype, copy=False) if exp else y2
-    if guide is not None:
-        g = _guide_of(guide, shape[-1], y.dtype)
+    if guide is not None:  # scaled in its own dtype, before its channel mean and y's dtype could overflow
+        g = np.ascontiguousarray(guide)
         g_exp = _pow2_exponent(_peak(g))
-        guide = np.ldexp(g, -g_exp).astype(y.dtype, copy=False) if g_exp else g
+        guide = _guide_of(np.ldexp(g, -g_exp) if g_exp else g, shape[-1], y.dtype)
     if method == "wsola":
         out = _wsola(x2, n_out, sample_rate, guide)
     else:
@@ -386,8 +386,11 @@ def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, guide=None, back
     if up:
         # Up: resample n -> m = n / r samples (higher pitch, shorter), then stretch back to n.
         shorter = _resample_to_length(y, resampling, m)
-        if guide is not None:  # spliced where the guide, resampled as y is, matches
-            guide = _resample_to_length(np.ascontiguousarray(guide, dtype=y.dtype), resampling, m)
+        if guide is not None:  # spliced where the guide, resampled as y is, matches; a guide far
+            # outside y's range is scaled by a power of two first (the splices do not change)
+            g_exp = _pow2_exponent(_checked_peak(guide, "guide"))
+            g = np.ldexp(guide, -g_exp) if g_exp else guide
+            guide = _resample_to_length(np.ascontiguousarray(g, dtype=y.dtype), resampling, m, name="guide")
         return _stretch_to(shorter, n, sample_rate, "wsola", guide)
     # Down: stretch n -> m = n * r samples (fewer), then resample back up to n (lower pitch).
     shorter = _stretch_to(y, m, sample_rate, "wsola", guide, peak)
