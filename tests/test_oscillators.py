@@ -275,6 +275,19 @@ def test_speech_shaped_noise_variance_determinism_channels():
     assert not np.array_equal(y, other)
 
 
+
+@pytest.mark.parametrize("n, n_channels, amplitude, dtype", [
+    (1, None, 1.0, np.float32), ((1 << 18) - 1, 2, 0.3, np.float64), ((1 << 18) * 2 + 7, None, 2.0, np.float32)])
+def test_speech_shaped_noise_is_its_generators_samples_across_blocks(n, n_channels, amplitude, dtype):
+    # made block by block (bounded memory), the samples of one NoiseGenerator("speech") read, scaled, cast once
+    y = noisegen.speech_shaped_noise(sample_rate=SR, n_samples=n, rng=5, amplitude=amplitude, n_channels=n_channels,
+                                     dtype=dtype)
+    read = noisegen.NoiseGenerator("speech", sample_rate=SR, rng=5, n_channels=n_channels or 1,
+                                   dtype=np.float64).read(n)
+    want = (read * amplitude if amplitude != 1.0 else read).astype(dtype)
+    np.testing.assert_array_equal(y, want if n_channels is None else want.reshape(n_channels, n))
+    assert y.dtype == dtype and y.flags.c_contiguous
+
 def test_speech_shaped_sos_streams_with_zi():
     sos = speech_shaped_sos(SR)
     x = np.random.default_rng(3).standard_normal(5000)

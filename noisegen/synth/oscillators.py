@@ -436,11 +436,16 @@ def speech_shaped_noise(*, sample_rate, duration_s=None, n_samples=None, rng=Non
     amplitude = check_real(amplitude, "amplitude")
     dtype = check_float_dtype(dtype)
     gen = NoiseGenerator("speech", sample_rate=sr, rng=rng, n_channels=n_channels or 1, dtype=np.float64)
-    y = gen.read(n)
-    if n_channels is not None and y.ndim == 1:
-        y = y[np.newaxis]
-    with np.errstate(over="ignore"):  # past dtype's range: the error below
-        if amplitude != 1.0:
-            y = y * amplitude
-        y = np.ascontiguousarray(y, dtype=dtype)
+    y = np.empty((n_channels or 1, n), dtype=dtype)
+    # read in blocks (any sequence of reads equals one long read): the float64 samples and their
+    # scaled copy take a block's memory, not two or three times the output's
+    for a in range(0, n, _SSN_BLOCK):
+        block = gen.read(min(_SSN_BLOCK, n - a))
+        with np.errstate(over="ignore"):  # past dtype's range: the error below
+            y[:, a:a + block.shape[-1]] = block * amplitude if amplitude != 1.0 else block
+    y = y if n_channels is not None else y[0]
     return check_finite_output(y, f"amplitude={amplitude:g}")
+
+
+#: Samples :func:`speech_shaped_noise` reads from its generator at a time.
+_SSN_BLOCK = 1 << 18
