@@ -305,8 +305,9 @@ def _frames(y, fmt, subtype, sample_rate, where):
         raise ParameterError(f"y must have at least one channel, got shape {y.shape}")
     check_writable(fmt, subtype, n_channels=n_channels, sample_rate=sample_rate, n_frames=y.shape[-1])
     is_float = subtype in ("FLOAT", "DOUBLE", "VORBIS", "OPUS")
-    peak = float(np.max(np.abs(y))) if y.size else 0.0
-    if is_float and subtype != "DOUBLE" and peak > float(np.finfo(np.float32).max):  # stored as float32: inf
+    wide = is_float and subtype != "DOUBLE" and y.dtype == np.float64  # may hold what float32 cannot
+    peak = float(np.max(np.abs(y))) if y.size and (wide or not is_float) else 0.0
+    if wide and peak > float(np.finfo(np.float32).max):  # stored as float32: inf
         raise ParameterError(f"y peaks at {peak:.3g}, beyond float32's range, which {subtype} stores: "
                              "use subtype='DOUBLE' or lower the level")
     if not is_float and peak > 1.0:

@@ -302,7 +302,8 @@ def grid_irfft(spec, nfft, *, skip=0, stop=None, times=None, out=None):
     if times is not None:
         times = np.asarray(times)
         times = times.reshape(-1, times.shape[-1])
-        if plan is None or times.dtype != spec.dtype or times.shape[0] not in (1, spec.shape[0]):
+        if (plan is None or times.dtype != spec.dtype or times.shape[0] not in (1, spec.shape[0])
+                or times.shape[1] != spec.shape[1]):  # (NumPy's product broadcasts, or says why not)
             spec, times, plan = spec * times, None, None
     if plan is None:
         y = sfft.irfft(spec, nfft, axis=-1, workers=1)[:, skip:stop]
