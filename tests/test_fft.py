@@ -86,7 +86,8 @@ def test_irfft_of_a_product_and_a_window_of_samples(nfft, dtype):
             assert grid_irfft(spec, nfft, skip=skip, stop=stop, times=times, out=given) is given
             np.testing.assert_array_equal(given, out)
     with_times = grid_irfft(spec, nfft, times=np.ones(nfft // 2 + 1, cplx))
-    np.testing.assert_allclose(with_times, grid_irfft(spec, nfft), rtol=0, atol=4 * TOL[dtype] * np.max(np.abs(with_times)))
+    np.testing.assert_allclose(with_times, grid_irfft(spec, nfft), rtol=0,
+                               atol=4 * TOL[dtype] * np.max(np.abs(with_times)))
 
 def test_tones_land_in_their_bins_and_nowhere_else():
     nfft = 46080
