@@ -26,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._core.validation import (MAX_SAMPLES, check_audio, check_index, check_int, check_real, check_sample_rate,
-                                check_sequence, show_value)
+from .._core.tempfiles import write_atomically
+from .._core.validation import (MAX_SAMPLES, check_audio, check_index, check_int, check_path, check_real,
+                                check_sample_rate, check_sequence, show_value)
 from .._core.errors import NoisegenWarning, ParameterError
 from . import reader
 from .files import AUDIO_EXTENSIONS, audio_files
@@ -265,18 +266,11 @@ class NoiseBank:
 
     def _write_cache(self, cache_path, meta):
         stored = {"signature": meta, "paths": self.paths, "lengths": self.lengths.tolist(), "skipped": self.skipped}
-        tmp = cache_path.with_name(cache_path.name + f".tmp{os.getpid()}.npy")
-        tmp_meta = Path(str(cache_path) + f".tmp{os.getpid()}")
-        try:
+        try:  # each file whole or not at all, no temporary left behind (a parent that is a file, a full disk)
             cache_path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(tmp, self.audio)
-            os.replace(tmp, cache_path)
-            with open(tmp_meta, "w") as f:
-                json.dump(stored, f)
-            os.replace(tmp_meta, str(cache_path) + ".json")
-        except OSError as exc:  # a parent that is a file, a full or read-only disk: nothing left behind
-            for leftover in (tmp, tmp_meta):
-                leftover.unlink(missing_ok=True)
+            write_atomically(str(cache_path), lambda fh: np.save(fh, self.audio))
+            write_atomically(str(cache_path) + ".json", lambda fh: fh.write(json.dumps(stored).encode()))
+        except OSError as exc:
             raise ParameterError(f"cache_path {str(cache_path)!r} cannot be written: "
                                  f"{exc.strerror or exc}") from None
         self.audio = np.load(cache_path, mmap_mode="r")
@@ -389,9 +383,7 @@ def _checked_cache_path(cache_path) -> Path:
     else at those paths may be (a device, a folder, someone's file)."""
     if isinstance(cache_path, bytes) or not isinstance(cache_path, (str, os.PathLike)):
         raise ParameterError(f"cache_path must be a file path, got {show_value(cache_path)}")
-    path = Path(cache_path)
-    if "\x00" in str(path):
-        raise ParameterError(f"cache_path must be a file path, got {show_value(cache_path)} (a NUL byte)")
+    path = Path(check_path(cache_path, "cache_path"))  # (a NUL byte)
     meta = Path(str(path) + ".json")
     for p in (path, meta):
         try:

@@ -395,7 +395,7 @@ def load_pipeline(path_or_dict) -> Transform:
                                  "is JSON)") from None
         except json.JSONDecodeError as exc:
             raise ParameterError(f"path_or_dict: {os.fspath(path_or_dict)!r} is not valid JSON: {exc}") from None
-        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        except OSError as exc:  # missing, unreadable (a NUL byte is check_path's ParameterError)
             raise ParameterError(f"path_or_dict: cannot read pipeline file {show_value(path_or_dict)}: {exc}") from None
         except RecursionError:  # the JSON parser's own limit, far below a pipeline's
             raise ParameterError(
