@@ -15,6 +15,7 @@ import noisegen
 from flac_writer import FIXED, Subframe, coded_channels, frame_bytes, predict, stream_bytes
 from noisegen.audio import flac as flac_module
 from noisegen.audio.flac import FlacFile
+from noisegen.audio.io import mix_down
 from noisegen.audio.segment import decode, decoded_span, read_segment, segment_span
 from noisegen._kernels.cpu import flac as flac_kernels
 
@@ -53,9 +54,17 @@ def _write(path, x, subtype, level, rate=16000):
     sf.write(path, x, rate, subtype=subtype, format="FLAC", compression_level=level)
 
 
-def _ours(path, dtype=np.float32):
+def _ours(path, dtype=np.float32, mono=False):
     with FlacFile.open(path) as f:
-        return f.read(0, f.frames, dtype)
+        return f.read(0, f.frames, dtype, mono)
+
+
+def _assert_mono_is_mix_down(path, dtype, channels_read):
+    """The decoder's own mean of two channels has the bits of mix_down over the channels it reads."""
+    got = _ours(path, dtype, mono=True)
+    expected = mix_down(channels_read.T)[:, None] if channels_read.shape[1] == 2 else channels_read
+    assert got.dtype == dtype and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("subtype", SUBTYPES)
@@ -72,6 +81,7 @@ def test_every_signal_depth_layout_and_level_reads_as_libsndfile(tmp_path, subty
                 assert got is not None, (name, n)
                 assert got.dtype == dtype and got.shape == ref.shape
                 np.testing.assert_array_equal(got, ref, err_msg=f"{name} n={n}")
+                _assert_mono_is_mix_down(path, dtype, got)
 
 
 def test_eight_channels_and_rates_of_every_header_code(tmp_path):
@@ -240,6 +250,9 @@ def test_a_file_cut_short_anywhere_reads_its_whole_frames_everywhere(tmp_path, s
             with pytest.warns(noisegen.NoisegenWarning, match="member.flac' is truncated"):
                 member = decode(data[:cut], sample_rate=16000, mono=False, name="member.flac")
             assert member.shape[-1] == 4096 * k
+            with pytest.warns(noisegen.NoisegenWarning, match="is truncated"):
+                mixed = read_segment(cut_path, sample_rate=16000, mono=True)
+            np.testing.assert_array_equal(mixed, mix_down(original[:, :4096 * k]))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         chunks = list(noisegen.AugmentStream([str(cut_path)], None, sample_rate=16000, chunk_s=None, shuffle=False))
@@ -511,6 +524,7 @@ def test_streams_using_every_part_of_the_format_read_as_written(tmp_path, seed):
             got = _ours(path, dtype)
             assert got is not None, (seed, trial)
             np.testing.assert_array_equal(got, expected.astype(dtype), err_msg=f"seed {seed} trial {trial}")
+            _assert_mono_is_mix_down(path, dtype, got)
 
 
 def _every_order_stream(bps):
@@ -541,6 +555,7 @@ def test_every_predictor_order_reads_as_written(tmp_path, bps):
     np.testing.assert_array_equal(ref, expected)
     for dtype in (np.float32, np.float64):
         np.testing.assert_array_equal(_ours(path, dtype), expected.astype(dtype))
+        _assert_mono_is_mix_down(path, dtype, expected.astype(dtype))
 
 
 _BOUNDS_CHILD = """
@@ -555,6 +570,10 @@ for path in sys.argv[1:]:
         for start, count in ((0, n), (n // 3, n), (n // 2 - 1, n // 2), (1, 1), (1000, 1100)):  # start <= count
             got = f.read(start, count, np.float32)
             assert got is not None and np.array_equal(got, ref[start:start + count]), (path, start, count)
+            mixed = f.read(start, count, np.float32, True)
+            expected = ref[start:start + count]
+            expected = (expected[:, :1] + expected[:, 1:]) / 2 if expected.shape[1] == 2 else expected
+            assert mixed is not None and np.array_equal(mixed, expected), (path, start, count)
 print("ok")
 """
 

@@ -77,18 +77,22 @@ class FlacFile(NativeFile):
     def _layout(fh, size):
         return _layout(fh, size)
 
-    def read(self, start: int, n: int, dtype) -> np.ndarray | None:
+    def read(self, start: int, n: int, dtype, mono: bool = False) -> np.ndarray | None:
         """Frames ``start .. start + n`` (clipped to the file) as ``(frames, channels)`` of ``dtype``,
-        or None: frames this reader leaves to libsndfile."""
+        or None: frames this reader leaves to libsndfile. ``mono``: two channels come as their
+        mean, ``(frames, 1)``, the samples :func:`~noisegen.audio.io.mix_down` gives (other counts
+        as they are: the caller mixes them)."""
         n = max(0, min(n, self.frames - start))
+        rows = 1 if mono and self.channels == 2 else self.channels
         if n == 0:
-            return np.empty((0, self.channels), dtype)
+            return np.empty((0, rows), dtype)
         if start > n:  # decoding from the first frame would cost more than libsndfile's seek
             return None
-        out = np.empty((self.channels, n), dtype)
+        out = np.empty((rows, n), dtype)
         buf, size = self._frame_bytes(start + n)
         reached = np.zeros(2, np.int64)
-        got = decode_frames(buf, size, self.samplerate, self.bps, self.max_block, self.frames, start, out, reached)
+        got = decode_frames(buf, size, self.samplerate, self.bps, self.channels, self.max_block, self.frames, start,
+                            out, reached)
         if got != FAILED:
             return out.T
         good, at = int(reached[0]), int(reached[1])

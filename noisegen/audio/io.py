@@ -116,11 +116,12 @@ def native_from_bytes(data):
     return WavFile.from_bytes(data) or FlacFile.from_bytes(data) or VorbisFile.from_bytes(data)
 
 
-def read_native(native, start: int, n: int, dtype):
-    """``native.read(start, n, dtype)`` for an open WavFile or FlacFile, closing it; None when its
-    reader leaves those frames to libsndfile (a FLAC file, see :mod:`noisegen.audio.flac`)."""
+def read_native(native, start: int, n: int, dtype, mono: bool = False):
+    """``native.read(start, n, dtype, mono)`` for an open WavFile or FlacFile, closing it; None when its
+    reader leaves those frames to libsndfile (a FLAC file, see :mod:`noisegen.audio.flac`). ``mono``:
+    the reader may give the channels' mean instead of the channels (FLAC does for two)."""
     with native:
-        return native.read(start, n, dtype)
+        return native.read(start, n, dtype, mono)
 
 
 def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
@@ -189,7 +190,7 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
     try:
         # a plain WAV, FLAC or Ogg Vorbis file: read by noisegen, the same samples (noisegen.audio.wav,
         # .flac, .vorbis)
-        data = None if native is None else read_native(native, 0, native.frames, dtype)
+        data = None if native is None else read_native(native, 0, native.frames, dtype, mono)
         if data is not None:
             file_rate = native.samplerate
             warn_truncated(path, native.shortfall, unit=native.shortfall_unit)

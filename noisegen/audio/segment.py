@@ -95,7 +95,7 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
             start, n, rate = _span(path, native.frames, native.samplerate, offset_s, duration_s)
             if max_n is not None and resampled_length(n, rate, sample_rate) > max_n:
                 return None
-            data = native.read(start, n, np.float32)
+            data = native.read(start, n, np.float32, mono)
         if data is not None:  # else frames the FLAC reader leaves to libsndfile
             warn_truncated(path, native.shortfall, unit=native.shortfall_unit)
             return _to_stream(data, rate, sample_rate, mono)
@@ -125,7 +125,7 @@ def decode(data: bytes, *, sample_rate: int, mono: bool = True, name: str = "aud
     """
     native = _native_member(data, name)
     if native is not None:  # a plain WAV member (noisegen writes 16-bit ones) or a FLAC one
-        frames = read_native(native, 0, native.frames, np.float32)
+        frames = read_native(native, 0, native.frames, np.float32, mono)
         if frames is not None:
             warn_truncated(name, native.shortfall, unit=native.shortfall_unit)
             return _to_stream(frames, native.samplerate, sample_rate, mono)

@@ -213,17 +213,20 @@ def _header(buf, p, size, rate, bps, channels, strategy, number):
 
 
 @kernel
-def decode_frames(buf, size, rate, bps, max_block, total, start, out, reached):
+def decode_frames(buf, size, rate, bps, channels, max_block, total, start, out, reached):
     """Decode the frames of ``buf[:size]`` (a stream's bytes from its first frame on, padded with
     :data:`PADDING` zero bytes) and write samples ``start .. start + out.shape[1]`` of the ``total`` in the stream,
-    scaled to ``[-1, 1)``, into ``out`` (channels, n) of float32 or float64.
+    scaled to ``[-1, 1)``, into ``out`` (channels, n) of float32 or float64; ``out`` of one row for
+    a stream of two channels receives their mean instead (the bits
+    :func:`noisegen.audio.io.mix_down` gives the two rows: the integer sum, exact, is rounded once).
 
-    ``rate``, ``bps`` (<= 24), ``max_block`` and ``total`` come from STREAMINFO. Returns the
-    samples decoded (>= ``start + out.shape[1]``), or :data:`FAILED`; then ``reached`` (int64, 2)
-    holds the samples of the good frames before the one that failed and that frame's first byte.
+    ``rate``, ``bps`` (<= 24), ``channels``, ``max_block`` and ``total`` come from STREAMINFO.
+    Returns the samples decoded (>= ``start + out.shape[1]``), or :data:`FAILED`; then ``reached``
+    (int64, 2) holds the samples of the good frames before the one that failed and that frame's
+    first byte.
     """
-    channels = out.shape[0]
     stop = start + out.shape[1]
+    mean = out.shape[0] != channels  # one row for two channels
     scratch = np.empty((channels, max_block), np.int64)
     coefs = np.empty(32, np.int64)
     mirror = np.empty(max_block, np.float64)  # :func:`_restored`'s float64 copy of the samples
@@ -254,8 +257,12 @@ def decode_frames(buf, size, rate, bps, max_block, total, start, out, reached):
             return FAILED
         a, b = max(start, pos), min(stop, pos + bs)
         if a < b:  # a frame before start: out[c, a - start:b - start] would count b - start from the end
-            for c in range(channels):
-                _scaled(scratch[c, a - pos:b - pos], out[c, a - start:b - start], scale)
+            if mean:
+                _mean_scaled(scratch[0, a - pos:b - pos], scratch[1, a - pos:b - pos], out[0, a - start:b - start],
+                             scale * 0.5)
+            else:
+                for c in range(channels):
+                    _scaled(scratch[c, a - pos:b - pos], out[c, a - start:b - start], scale)
         pos += bs
         frame += 1
         p = q + 2
@@ -281,6 +288,15 @@ def _scaled(row, dst, scale):
     loop, Numba could not rule out a negative index, and LLVM did not vectorise it."""
     for i in range(dst.shape[0]):
         dst[i] = row[i] * scale
+
+
+@kernel
+def _mean_scaled(left, right, dst, half_scale):
+    """``dst[:] = (left + right) * half_scale``: the mean of two channels, scaled. The integer sum
+    is exact and rounds once to the output (``half_scale``, a power of two, is exact), as
+    :func:`noisegen.audio.io.mix_down` rounds the sum of the two scaled rows before halving it."""
+    for i in range(dst.shape[0]):
+        dst[i] = (left[i] + right[i]) * half_scale
 
 
 @kernel
