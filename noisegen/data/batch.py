@@ -86,8 +86,9 @@ def cut_chunk(y: np.ndarray, start: int, size: int | None) -> tuple[np.ndarray, 
     if size is None:
         return np.ascontiguousarray(y), y.shape[-1]
     length = min(size, y.shape[-1] - start)
-    out = np.zeros(y.shape[:-1] + (size,), dtype=np.float32)
+    out = np.empty(y.shape[:-1] + (size,), dtype=np.float32)  # zeroed past length only: most chunks are whole
     out[..., :length] = y[..., start:start + length]
+    out[..., length:] = 0
     return out, length
 
 
