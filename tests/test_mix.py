@@ -222,6 +222,28 @@ def test_babble_equal_levels_and_determinism(data_dir):
                                ref, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_array_of_recordings_is_one_recording_everywhere(dtype):
+    # As NoiseBank(array) takes it; read as a sequence, each of its numbers was a "recording"
+    # (babble: "speech_sources[447] must be a numpy float array, got float32").
+    rng = np.random.default_rng(4)
+    y, sound = rng.standard_normal(4000).astype(dtype), rng.standard_normal(700).astype(dtype)
+    calls = {
+        "babble": lambda s: ng.babble(s, 3, n_samples=1500, rng=2, dtype=dtype),
+        "add_background_noises": lambda s: ng.add_background_noises(y, s, snr_db=5.0),
+        "add_short_noises": lambda s: ng.add_short_noises(y, s, sample_rate=SR, rng=3),
+        "NoiseBank.from_arrays": lambda s: ng.NoiseBank.from_arrays(s, sample_rate=SR)[0],
+    }
+    for name, call in calls.items():
+        np.testing.assert_array_equal(call(sound), call([sound]), err_msg=name)
+    assert repr(ng.NoiseBank.from_arrays(sound, sample_rate=SR)).startswith("NoiseBank(1 arrays,")
+    # an object array of recordings stays a sequence of them
+    ragged = np.empty(2, dtype=object)
+    ragged[0], ragged[1] = sound, sound[:300]
+    np.testing.assert_array_equal(ng.babble(ragged, 2, n_samples=900, rng=1),
+                                  ng.babble([sound, sound[:300]], 2, n_samples=900, rng=1))
+
+
 def test_no_warning_on_normal_mix(speech_16k, noise_16k):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any NoisegenWarning fails the test

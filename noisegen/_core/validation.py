@@ -305,6 +305,15 @@ def check_sequence(value, name: str):
     return list(value)
 
 
+def check_recordings(value, name: str):
+    """:func:`check_sequence` of recordings (arrays, or a NoiseBank); one 1-D array of numbers is one
+    recording, as :class:`~noisegen.NoiseBank` takes it (as a sequence, each of its numbers would
+    be a recording)."""
+    if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype != object:
+        return [value]
+    return check_sequence(value, name)
+
+
 def check_path(value, name: str = "path") -> str:
     """A file system path (str, bytes or os.PathLike) as a str."""
     if not isinstance(value, (str, bytes, os.PathLike)):

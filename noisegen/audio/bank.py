@@ -28,7 +28,7 @@ import numpy as np
 
 from .._core.tempfiles import write_atomically
 from .._core.validation import (MAX_SAMPLES, check_audio, check_index, check_int, check_path, check_real,
-                                check_sample_rate, check_sequence, show_value)
+                                check_recordings, check_sample_rate, show_value)
 from .._core.errors import NoisegenWarning, ParameterError
 from . import reader
 from .files import AUDIO_EXTENSIONS, audio_files
@@ -151,7 +151,7 @@ class NoiseBank:
         >>> len(bank), bank[1].tolist()
         (2, [0.5, 0.5])
         """
-        arrays = check_sequence(arrays, "arrays")
+        arrays = check_recordings(arrays, "arrays")
         if not len(arrays):
             raise ParameterError("arrays must hold at least one noise")
         return cls(list(arrays), sample_rate=sample_rate, source_sample_rate=sample_rate, name="arrays")
@@ -372,7 +372,8 @@ class NoiseBank:
         if self.sample_rate is None:
             return f"NoiseBank({where}{len(self)} sources of {self.name}, loaded per sample rate)"
         return (
-            f"NoiseBank({where}{len(self)} files, {self.duration_s:.1f} s at {self.sample_rate} Hz, "
+            f"NoiseBank({where}{len(self)} {'files' if self.paths else 'arrays'}, {self.duration_s:.1f} s at "
+            f"{self.sample_rate} Hz, "
             f"{len(self.skipped)} skipped)"
         )
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
-from .._core.validation import check_float_dtype, check_int, check_n_samples, check_sequence
+from .._core.validation import check_float_dtype, check_int, check_n_samples, check_recordings
 from .._kernels.cpu import mix as _mix
 from .mix import _crop_power, _noise_2d, _warn
 
@@ -35,6 +35,7 @@ def babble(speech_sources, n_talkers, *, n_samples, rng=None, dtype=np.float32):
     Parameters
     ----------
     speech_sources : sequence of 1-D np.ndarray, or a NoiseBank
+        One 1-D array is one recording.
     n_talkers : int
         At least 1.
     n_samples : int
@@ -57,7 +58,7 @@ def babble(speech_sources, n_talkers, *, n_samples, rng=None, dtype=np.float32):
     n_talkers = check_int(n_talkers, "n_talkers", low=1, high=MAX_TALKERS)
     n_samples = check_n_samples(n_samples)
     dt = check_float_dtype(dtype)
-    speech_sources = check_sequence(speech_sources, "speech_sources")
+    speech_sources = check_recordings(speech_sources, "speech_sources")
     k = len(speech_sources)
     if k == 0:
         raise ParameterError("speech_sources must hold at least one recording, got an empty collection")

@@ -25,7 +25,7 @@ import numpy as np
 
 from .._kernels.cpu import mix as _mix
 from .._core.validation import (check_audio, check_bool, check_choice, check_finite_output, check_int, check_real,
-                                 check_sample_rate, check_sequence)
+                                 check_recordings, check_sample_rate, check_sequence)
 from .._core.backend import resolve_backend
 from .._core.labels import warn as _warn_about
 from .._core.errors import ParameterError
@@ -285,7 +285,7 @@ def add_background_noises(y, noises, *, snr_db, noise_offsets=None, reference="r
     ----------
     y : np.ndarray [shape=(n,) or (n_channels, n)]
     noises : sequence of np.ndarray
-        Each as the ``noise`` of :func:`mix_at_snr` (wrap-around, channels).
+        Each as the ``noise`` of :func:`mix_at_snr` (wrap-around, channels); one 1-D array is one noise.
     snr_db : float or sequence of float
         One SNR for all noises or one per noise.
     noise_offsets : None or sequence of int
@@ -314,7 +314,7 @@ def add_background_noises(y, noises, *, snr_db, noise_offsets=None, reference="r
     resolve_backend(backend, y)
     s = _shape_only(y, "y")
     s2 = _as_2d(s)
-    noises = check_sequence(noises, "noises")
+    noises = check_recordings(noises, "noises")
     k = len(noises)
     snrs = [snr_db] * k if isinstance(snr_db, numbers.Real) else check_sequence(snr_db, "snr_db")
     offsets = [0] * k if noise_offsets is None else check_sequence(noise_offsets, "noise_offsets")
@@ -367,7 +367,7 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
     ----------
     y : np.ndarray [shape=(n,) or (n_channels, n)]
     noises : sequence of np.ndarray, or a NoiseBank
-        Mono or per-channel sounds (see the module notes).
+        Mono or per-channel sounds (see the module notes); one 1-D array is one sound.
     sample_rate : int
     min_snr_db, max_snr_db, min_time_between_s, max_time_between_s, min_fade_s, max_fade_s : float
     rng : None, int or numpy.random.Generator
@@ -406,7 +406,7 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
     lo_fade = check_real(min_fade_s, "min_fade_s", low=0.0)
     hi_fade = check_real(max_fade_s, "max_fade_s", low=lo_fade)
     return_events = check_bool(return_events, "return_events")
-    noises = check_sequence(noises, "noises")
+    noises = check_recordings(noises, "noises")
     if len(noises) == 0:
         raise ParameterError("noises must hold at least one sound, got an empty collection")
     g = as_generator(rng)
