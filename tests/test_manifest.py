@@ -123,9 +123,9 @@ def test_segments_are_seeked_not_read_whole(corpus, monkeypatch):
         requests.append((self.name, self.tell(), frames, self.frames))
         return real_read(self, frames, *args, **kwargs)
 
-    def wav_spy(self, start, n, dtype):
+    def wav_spy(self, start, n, dtype, mono=False):
         requests.append((self.name, start, n, self.frames))
-        return real_wav_read(self, start, n, dtype)
+        return real_wav_read(self, start, n, dtype, mono)
 
     monkeypatch.setattr(sf.SoundFile, "read", spy)
     monkeypatch.setattr(WavFile, "read", wav_spy)
