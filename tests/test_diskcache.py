@@ -98,3 +98,35 @@ def test_kaiser_cells_from_the_cache_equal_fresh_ones(cache, dtype):
         np.testing.assert_array_equal(design.kaiser_table(*args)[1], fresh)
     finally:
         design.kaiser_table.cache_clear()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fft_twiddles_from_the_cache_equal_fresh_ones(cache, dtype):
+    # Made once per length and stored; read back by later processes (the in-memory cache cleared
+    # stands for one); an entry of another length or dtype is made again; the transforms agree.
+    from noisegen.effects import spectra
+
+    dt = np.dtype(dtype)
+    x = np.random.default_rng(1).standard_normal((2, 5000)).astype(dtype)
+    for nfft in (1024, 12800, 30720):
+        fresh = spectra._make_table(nfft, dt)
+        spectra.TWIDDLES.clear()
+        try:
+            before = {p.name for p in (cache / "designs").iterdir()} if (cache / "designs").exists() else set()
+            made = spectra._table(nfft, dt)
+            (entry,) = [cache / "designs" / name for name in {p.name for p in (cache / "designs").iterdir()} - before]
+            spectra.TWIDDLES.clear()
+            loaded = spectra._table(nfft, dt)
+            for table in (made, loaded):
+                assert table.dtype == dt and not table.flags.writeable
+                np.testing.assert_array_equal(table, fresh)
+            spectra.TWIDDLES.clear()
+            spectra_loaded = spectra.grid_rfft(x, nfft)
+            for wrong in (np.zeros(7, dt), fresh.astype(np.float64 if dt == np.float32 else np.float32)):
+                np.save(entry, wrong)  # not this length's table, or another dtype's
+                spectra.TWIDDLES.clear()
+                np.testing.assert_array_equal(spectra._table(nfft, dt), fresh)
+            np.testing.assert_allclose(spectra_loaded, np.fft.rfft(x.astype(np.float64), nfft),
+                                       rtol=0, atol=2e-3 if dt == np.float32 else 1e-9)
+        finally:
+            spectra.TWIDDLES.clear()

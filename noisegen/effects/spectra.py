@@ -24,7 +24,10 @@ less time at 8192-32768 points, 1.2-1.35x at 65536-131072, even at 262144
 they lie in the padded signal.
 
 The kernels' twiddles (:func:`_make_table`) are evaluated in float64 from
-exact integer phases and rounded once; each thread keeps the scratch of the
+exact integer phases and rounded once, and kept in the on-disk design cache
+(:func:`~noisegen._core.diskcache.cached_array`: reading one takes a tenth
+of making it, ~5 ms at 2**18 points, and a fresh process meets a few dozen
+lengths); each thread keeps the scratch of the
 largest transform it has run (a few MB at 2**19 points in float64).
 
 :data:`SPECTRA` keeps the spectra, least recently used dropped first once
@@ -43,6 +46,7 @@ from collections import OrderedDict
 import numpy as np
 import scipy.fft as sfft
 
+from .._core.diskcache import cached_array, source_digest
 from .._kernels.cpu import fft as _fft
 
 __all__ = ["fast_len", "grid_rfft", "grid_irfft", "rfft_blocks", "SpectrumCache", "SPECTRA", "TWIDDLES", "SPECTRUM_CACHE_BYTES"]
@@ -211,9 +215,25 @@ def _make_table(nfft, dtype):
     return out
 
 
+#: Digest of the code the stored twiddles depend on: tables on disk are made again when it changes.
+_TWIDDLE_SOURCE = source_digest(__file__) + source_digest(_fft.__file__)
+
+
 def _table(nfft, dtype):
-    """:func:`_make_table`, kept in :data:`TWIDDLES`."""
-    return TWIDDLES.get(("fft", nfft, dtype.char), lambda: _make_table(nfft, dtype))
+    """:func:`_make_table`, kept in :data:`TWIDDLES` and in the on-disk design cache."""
+    return TWIDDLES.get(("fft", nfft, dtype.char), lambda: _stored_table(nfft, dtype))
+
+
+def _stored_table(nfft, dtype):
+    """:func:`_make_table` from the design cache (made and stored when it is not there; an entry
+    of another length or dtype, not ours, is made again)."""
+    key = ("fft_twiddles", int(nfft), dtype.str, _TWIDDLE_SOURCE)
+    table = cached_array("designs", key, lambda: _make_table(nfft, dtype))
+    fac = _factors(nfft)
+    m1, m2 = int(fac[0]), int(fac[1])
+    if table is None or table.shape != (2 * (m1 + m2 + 2 * m1 * m2),) or table.dtype != dtype:
+        table = _make_table(nfft, dtype)
+    return table
 
 
 @functools.lru_cache(maxsize=None)
