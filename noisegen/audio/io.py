@@ -117,9 +117,10 @@ def native_from_bytes(data):
 
 
 def read_native(native, start: int, n: int, dtype, mono: bool = False):
-    """``native.read(start, n, dtype, mono)`` for an open WavFile or FlacFile, closing it; None when its
-    reader leaves those frames to libsndfile (a FLAC file, see :mod:`noisegen.audio.flac`). ``mono``:
-    the reader may give the channels' mean instead of the channels (FLAC does for two)."""
+    """``native.read(start, n, dtype, mono)`` for an open WavFile, FlacFile or VorbisFile, closing it;
+    None when its reader leaves those frames to libsndfile (see :mod:`noisegen.audio.flac` and
+    :mod:`noisegen.audio.vorbis`). ``mono``: the reader may give the channels' mean instead of the
+    channels (FLAC does for two)."""
     with native:
         return native.read(start, n, dtype, mono)
 

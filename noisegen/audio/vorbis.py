@@ -175,8 +175,8 @@ class VorbisFile(NativeFile):
 
     def read(self, start: int, n: int, dtype, mono: bool = False) -> np.ndarray | None:
         """Frames ``start .. start + n`` (clipped to the file) as ``(frames, channels)`` of ``dtype``,
-        or None: frames this reader leaves to libsndfile (``mono``: every channel all the same; the
-        caller mixes them)."""
+        or None: frames this reader leaves to libsndfile (``mono`` is not used here: every channel
+        comes back, and the caller mixes them)."""
         n = max(0, min(n, self.frames - start))
         if n == 0:
             return np.empty((0, self.channels), dtype)

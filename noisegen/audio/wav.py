@@ -75,7 +75,7 @@ class WavFile(NativeFile):
 
     def read(self, start: int, n: int, dtype, mono: bool = False) -> np.ndarray:
         """Frames ``start .. start + n`` (clipped to the file) as ``(frames, channels)`` of ``dtype``
-        (``mono``: every channel all the same; the caller mixes them)."""
+        (``mono`` is not used here: every channel comes back, and the caller mixes them)."""
         n = max(0, min(n, self.frames - start))
         width = int(self.kind[1])
         self._fh.seek(self._data_offset + start * self.channels * width)
