@@ -32,7 +32,7 @@ def test_hit_miss_and_none(cache):
     assert len(calls) == 2
     diskcache.cached_array("t", ("k", 2), lambda: compute(np.ones(2)))
     assert len(calls) == 3  # another key
-    assert not [p for p in (cache / "t").iterdir() if p.name.startswith(".part-")]  # no temporary left
+    assert not [p for p in (cache / "t").iterdir() if p.name.startswith(".")]  # no temporary left
 
 
 def test_corrupt_entries_are_recomputed(cache):

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 
 import numpy as np
+
+from .tempfiles import write_atomically
 
 __all__ = ["cached_array", "cache_dir", "source_digest"]
 
@@ -76,16 +77,8 @@ def cached_array(namespace: str, key, compute):
 
 
 def _store(path: str, array: np.ndarray) -> None:
-    folder = os.path.dirname(path)
     try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-", suffix=".npy")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, array, allow_pickle=False)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_atomically(path, lambda fh: np.save(fh, array, allow_pickle=False))
     except OSError:
         pass  # a read-only or full disk: the design is simply made again next time
