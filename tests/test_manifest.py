@@ -215,6 +215,27 @@ def test_a_row_beyond_any_sample_count_names_its_field(corpus, field, name):
     (message,) = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
     assert f"{name} 1e+308 at " in message and "beyond any sample count" in message
 
+def test_rows_no_reader_can_take_are_skipped_with_their_line(corpus):
+    # A 400-digit offset (json gives a Python int past float64's range) raised OverflowError from the
+    # constructor, and a row nested 100,000 deep RecursionError; each is a bad row like any other.
+    good = json.dumps({"audio_filepath": "speech/" + SPEECH[0], "label": "good"})
+    manifest = corpus / "hostile.jsonl"
+    manifest.write_text("\n".join([
+        '{"audio_filepath": "speech/%s", "offset": 1%s}' % (SPEECH[0], "0" * 400),
+        '{"audio_filepath": "speech/%s", "duration": -1%s}' % (SPEECH[0], "0" * 400),
+        '{"audio_filepath": "speech/%s", "meta": %s}' % (SPEECH[0], "[" * 100000 + "]" * 100000),
+        good]) + "\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(AugmentStream(manifest, None, sample_rate=SR, rng=0))
+    assert [c.metadata["label"] for c in chunks] == ["good"]
+    messages = sorted(str(w.message) for w in caught if issubclass(w.category, NoisegenWarning))
+    assert len(messages) == 3 and all(len(m) < 400 for m in messages), messages
+    assert "line 1'" in messages[0] and "offset" in messages[0] and "finite number of seconds" in messages[0]
+    assert "line 2'" in messages[1] and "duration" in messages[1]
+    assert "line 3'" in messages[2] and "nested too deeply" in messages[2]
+
+
 def test_unusable_manifests_raise(corpus):
     (corpus / "nopath.csv").write_text("file,label\nspeech/x.wav,one\n")
     (corpus / "empty.jsonl").write_text("\n\n")

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -366,7 +367,8 @@ def _sweep_base(tmp_path):
 SWEEP_HOSTILE = [math.nan, math.inf, -math.inf, -1, 0, 1e308, -1e308, 1e-320, 2**63, -(2**63), "x", None, [], (),
                  {}, True, 1 + 2j, np.array([]), np.array([np.nan]), np.zeros((2, 2, 2), np.float32),
                  np.zeros(3, np.int16), np.zeros(0, np.float32), np.float32(np.nan), object(),
-                 np.zeros((0, 5), np.float32), np.zeros((5, 0), np.float32), np.zeros(10, np.complex64), "1e3", b"x"]
+                 np.zeros((0, 5), np.float32), np.zeros((5, 0), np.float32), np.zeros(10, np.complex64), "1e3", b"x",
+                 10**400, -(10**400), Fraction(10**400, 3)]  # (past float64: json.loads gives such ints)
 #: Arguments a length needs one of (the oscillators take exactly one of duration_s and n_samples).
 _ONE_LENGTH = ("tone", "chirp", "square", "sawtooth", "triangle", "impulse_train", "hum", "speech_shaped_noise")
 _SWEPT = sorted(n for n in noisegen.__all__ if callable(getattr(noisegen, n)) and not isinstance(getattr(noisegen, n), type)

@@ -144,7 +144,10 @@ def check_real_array(value, name: str, expected: str = "a real number or an arra
     )
     if not numeric:
         raise ParameterError(f"{name} must be {expected}, got {show_value(value)}")
-    return arr.astype(np.float64, copy=False)
+    try:
+        return arr.astype(np.float64, copy=False)
+    except OverflowError:  # an integer past float64's range
+        raise ParameterError(f"{name} must be {expected} within float64's range, got {show_value(value)}") from None
 
 
 def nonfinite_error(y, name: str = "y") -> ParameterError:
@@ -161,7 +164,12 @@ def check_sample_rate(sample_rate, name: str = "sample_rate") -> int:
     expected = f"an integer in Hz in [{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}]"
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
         raise ParameterError(f"{name} must be {expected}, got {show_value(sample_rate)}")
-    if not math.isfinite(sample_rate) or sample_rate != int(sample_rate):
+    try:
+        whole = isinstance(sample_rate, numbers.Integral) or (
+            math.isfinite(sample_rate) and sample_rate == int(sample_rate))
+    except OverflowError:  # a Fraction past float64's range (an int past it is Integral: refused below)
+        whole = False
+    if not whole:
         raise ParameterError(f"{name} must be {expected}, got {show_value(sample_rate)}")
     if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
         raise ParameterError(f"{name} must be {expected}, got {show_value(sample_rate)}")
@@ -234,7 +242,10 @@ def check_real(
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ParameterError(f"{name} must be a finite real number, got {show_value(value)}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer past float64's range (a JSON literal of 400 digits)
+        raise ParameterError(f"{name} must be a real number within float64's range, got {show_value(value)}") from None
     if not math.isfinite(value):
         raise ParameterError(f"{name} must be a finite real number, got {value}")
     bad_low = low is not None and (value < low if low_inclusive else value <= low)
@@ -257,7 +268,7 @@ def check_int(value, name: str, *, low: int | None = None, high: int | None = No
     """An integer (bools refused), optionally inside ``[low, high]``."""
     given = value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer():
+        if isinstance(value, numbers.Real) and not isinstance(value, bool) and _is_whole(value):
             value = int(value)
         else:
             raise ParameterError(f"{name} must be an integer, got {show_value(value)}")
@@ -268,6 +279,14 @@ def check_int(value, name: str, *, low: int | None = None, high: int | None = No
         shown = show_value(given if isinstance(given, float) else value)  # 1e308, not its 309 digits
         raise ParameterError(f"{name} must be an integer in [{lo}, {hi}], got {shown}")
     return value
+
+
+def _is_whole(value) -> bool:
+    """Whether a real number that is not an int is a whole number (a Fraction past float64's range too)."""
+    try:
+        return float(value).is_integer()
+    except OverflowError:
+        return value == int(value)
 
 
 def check_index(index, name: str, length: int) -> int:

@@ -37,7 +37,7 @@ import numpy as np
 
 from .._core.batch import Batch
 from .._core.backend import array_dtype, from_device, is_cuda_array, require_cuda, resolve_backend, to_device
-from .._core.validation import check_sample_rate
+from .._core.validation import check_real, check_sample_rate, show_value
 from .._core.errors import ParameterError
 from .._core.rng import as_generator, check_rng, derive_key, resolve_key
 from .._core.units import GAIN_DB_RANGE
@@ -52,23 +52,35 @@ from ..synth import NOISE_COLORS
 __all__ = ["augment_batch"]
 
 
+def _floats(value, name, expected):
+    """``value`` as a float64 array; what NumPy cannot convert (strings, ragged lists, integers past
+    float64's range) is a ParameterError saying ``name`` must be ``expected``."""
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ParameterError(f"{name} must be {expected}, got {show_value(value)}") from None
+
+
 def _draw(value, name, b, gen, *, low, high):
     """Per-item values from a number, a ``(lo, hi)`` range (uniform) or a ``(B,)`` ndarray."""
     if value is None:
         return None
     if isinstance(value, np.ndarray):
-        values = np.asarray(value, dtype=np.float64)
+        values = _floats(value, name, f"a ({b},) array of numbers")
         if values.shape != (b,):
             raise ParameterError(f"{name} as an array must have shape ({b},) (one per item), got {values.shape}")
     elif isinstance(value, tuple) and len(value) == 2:
-        lo, hi = (float(v) for v in value)
+        bounds = _floats(value, f"{name} range", "(min, max) numbers")
+        if bounds.shape != (2,):
+            raise ParameterError(f"{name} range must be (min, max) numbers, got {show_value(value)}")
+        lo, hi = float(bounds[0]), float(bounds[1])
         if not lo <= hi:
             raise ParameterError(f"{name} range must have min <= max, got {value!r}")
         if not (low <= lo and hi <= high):  # before drawing: (-1e308, 1e308) would overflow numpy's uniform
             raise ParameterError(f"{name} range must lie in [{low:g}, {high:g}], got {value!r}")
         values = gen.uniform(lo, hi, size=b) if lo < hi else np.full(b, lo)
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
-        values = np.full(b, float(value))
+        values = np.full(b, check_real(value, name))
     else:
         raise ParameterError(f"{name} must be a number, a (min, max) tuple or a ({b},) ndarray, got {value!r}")
     if not (np.all(np.isfinite(values)) and np.all(values >= low) and np.all(values <= high)):
@@ -80,7 +92,7 @@ def _draw_speed(speed, b, gen):
     if speed is None:
         return None
     if isinstance(speed, (list, tuple)) and not isinstance(speed, np.ndarray):
-        choices = np.asarray(speed, dtype=np.float64)
+        choices = _floats(speed, "speed", "a list of factors")
         if choices.size == 0 or not np.all(choices > 0):
             raise ParameterError(f"speed choices must be positive factors, got {speed!r}")
         values = gen.choice(choices, size=b)
@@ -94,10 +106,7 @@ def _draw_speed(speed, b, gen):
 def _draw_band(band, b, sample_rate):
     if band is None:
         return None
-    try:
-        arr = np.asarray(band, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ParameterError(f"band must be (low_hz, high_hz) or a (B, 2) array, got {band!r}") from None
+    arr = _floats(band, "band", "(low_hz, high_hz) or a (B, 2) array")
     if arr.shape == (2,):
         arr = np.broadcast_to(arr, (b, 2)).copy()
     if arr.shape != (b, 2):
@@ -251,7 +260,7 @@ def _replay_params(params, b, sample_rate):
     if "band_hz" in params:
         out["band_hz"] = _draw_band(params["band_hz"], b, sample_rate)
     if "speed" in params:
-        out["speed"] = _draw_speed(np.asarray(params["speed"], dtype=np.float64), b, None)
+        out["speed"] = _draw_speed(_floats(params["speed"], "speed", "an array of factors"), b, None)
     for stage, keys in _STAGES.items():
         name = f"{stage}_applied"
         if name in params:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import math
 import numbers
 import os
 from dataclasses import dataclass
@@ -52,7 +51,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from .._core.errors import ParameterError
 from .._core.rng import derive_key, resolve_key
 from .._core.units import amplitude_to_db
-from .._core.validation import check_rates
+from .._core.validation import check_rates, check_real
 from ..effects import gain, speed, time_stretch
 from ..effects import resample as resample_audio  # this module's own resample() takes cuts
 from ..transforms import Transform, load_pipeline
@@ -250,14 +249,6 @@ def _cutset(cuts):
 # -- drop-in replacements for Lhotse's torchaudio-based perturbations -----------------------
 
 
-def _check_factor(value, name, low, high):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ParameterError(f"{name} must be a finite real number, got {value!r}")
-    if not low <= value <= high:
-        raise ParameterError(f"{name} must be in [{low:g}, {high:g}], got {value!r}")
-    return float(value)
-
-
 def _fit(out, n):
     """``out`` cut or zero-padded to ``n`` samples: noisegen rounds ``n / factor`` half to even,
     Lhotse's manifests half up (or half down below 1); they differ by one sample at most."""
@@ -279,7 +270,7 @@ class NoisegenSpeed(_LhotseSpeed):
     """
 
     def __post_init__(self):
-        self.factor = _check_factor(self.factor, "factor", 1 / _MAX_FACTOR, _MAX_FACTOR)
+        self.factor = check_real(self.factor, "factor", low=1 / _MAX_FACTOR, high=_MAX_FACTOR)
 
     def __call__(self, samples: np.ndarray, sampling_rate: int) -> np.ndarray:
         out = speed(samples, factor=self.factor, sample_rate=int(sampling_rate))
@@ -294,7 +285,7 @@ class NoisegenTempo(_LhotseTempo):
     """
 
     def __post_init__(self):
-        self.factor = _check_factor(self.factor, "factor", 1 / _MAX_FACTOR, _MAX_FACTOR)
+        self.factor = check_real(self.factor, "factor", low=1 / _MAX_FACTOR, high=_MAX_FACTOR)
 
     def __call__(self, samples: np.ndarray, sampling_rate: int) -> np.ndarray:
         out = time_stretch(samples, rate=self.factor, sample_rate=int(sampling_rate))
@@ -311,7 +302,7 @@ class NoisegenResample(_LhotseResample):
     def __post_init__(self):
         super().__post_init__()
         for name in ("source_sampling_rate", "target_sampling_rate"):
-            _check_factor(getattr(self, name), name, 1, 768000)
+            check_real(getattr(self, name), name, low=1, high=768000)
         # A ratio beyond 256 fails here (cuts.resample, reading a manifest), not in every load_audio
         check_rates(self.source_sampling_rate, self.target_sampling_rate)
 
@@ -328,7 +319,7 @@ class NoisegenVolume(_LhotseVolume):
     """Lhotse's ``Volume`` (a linear gain ``factor``) through :func:`noisegen.gain`."""
 
     def __post_init__(self):
-        self.factor = _check_factor(self.factor, "factor", 1e-6, 1e6)
+        self.factor = check_real(self.factor, "factor", low=1e-6, high=1e6)
 
     def __call__(self, samples: np.ndarray, sampling_rate: int) -> np.ndarray:
         return gain(samples, gain_db=float(amplitude_to_db(self.factor)))
@@ -395,19 +386,19 @@ def _perturb(cuts, method, **kwargs):
 def perturb_speed(cuts, factor: float, *, affix_id: bool = True):
     """``cuts.perturb_speed(factor)`` with :class:`NoisegenSpeed`: ids get ``_sp{factor}``,
     durations, offsets and supervisions are scaled by ``1 / factor`` as Lhotse does."""
-    _check_factor(factor, "factor", 1 / _MAX_FACTOR, _MAX_FACTOR)
+    check_real(factor, "factor", low=1 / _MAX_FACTOR, high=_MAX_FACTOR)
     return _perturb(cuts, "perturb_speed", factor=factor, affix_id=affix_id)
 
 
 def perturb_tempo(cuts, factor: float, *, affix_id: bool = True):
     """``cuts.perturb_tempo(factor)`` with :class:`NoisegenTempo` (pitch kept; ids get ``_tp{factor}``)."""
-    _check_factor(factor, "factor", 1 / _MAX_FACTOR, _MAX_FACTOR)
+    check_real(factor, "factor", low=1 / _MAX_FACTOR, high=_MAX_FACTOR)
     return _perturb(cuts, "perturb_tempo", factor=factor, affix_id=affix_id)
 
 
 def perturb_volume(cuts, factor: float, *, affix_id: bool = True):
     """``cuts.perturb_volume(factor)`` with :class:`NoisegenVolume` (ids get ``_vp{factor}``)."""
-    _check_factor(factor, "factor", 1e-6, 1e6)
+    check_real(factor, "factor", low=1e-6, high=1e6)
     return _perturb(cuts, "perturb_volume", factor=factor, affix_id=affix_id)
 
 
@@ -415,5 +406,5 @@ def resample(cuts, sampling_rate: int, *, affix_id: bool = False):
     """``cuts.resample(sampling_rate)`` with :class:`NoisegenResample`."""
     if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, numbers.Integral):
         raise ParameterError(f"sampling_rate must be an int in [1, 768000], got {sampling_rate!r}")
-    _check_factor(sampling_rate, "sampling_rate", 1, 768000)
+    check_real(sampling_rate, "sampling_rate", low=1, high=768000)
     return _perturb(cuts, "resample", sampling_rate=int(sampling_rate), affix_id=affix_id)

@@ -29,6 +29,7 @@ import os
 from dataclasses import dataclass, field
 
 from .._core.errors import ParameterError
+from .._core.validation import show_value
 from ..audio.segment import read_segment, resampled_length, segment_span
 
 __all__ = ["MANIFEST_EXTENSIONS", "is_manifest", "read_manifest", "ManifestRow", "ManifestItems"]
@@ -66,9 +67,11 @@ def _seconds(value, name):
     try:
         seconds = float(value)
     except (TypeError, ValueError):
-        return None, f"{name} must be a number of seconds, got {value!r}"
+        return None, f"{name} must be a number of seconds, got {show_value(value)}"
+    except OverflowError:  # an integer past float64's range (a JSON literal of 400 digits)
+        seconds = math.inf
     if not math.isfinite(seconds) or seconds < 0:
-        return None, f"{name} must be a finite number of seconds >= 0, got {value!r}"
+        return None, f"{name} must be a finite number of seconds >= 0, got {show_value(value)}"
     return seconds, None
 
 
@@ -97,6 +100,9 @@ def _json_rows(fh, folder):
             fields = json.loads(text)
         except ValueError as exc:
             rows.append(ManifestRow(line, error=f"not a JSON object ({exc})"))
+            continue
+        except RecursionError:  # arrays or objects nested thousands deep
+            rows.append(ManifestRow(line, error="not a JSON object (nested too deeply to read)"))
             continue
         if not isinstance(fields, dict):
             rows.append(ManifestRow(line, error=f"not a JSON object (a {type(fields).__name__})"))
