@@ -293,6 +293,39 @@ def test_iterating_again_continues_with_next_epoch():
             stream.load_state_dict({**stream.state_dict(), "epoch": bad, "pass_end": None})
 
 
+@pytest.mark.parametrize("move", ["set_epoch", "load_state_dict", "another iteration"])
+def test_an_iteration_the_stream_was_moved_under_stops_with_an_error(move):
+    # set_epoch() mid-iteration reset the pass's end: the live iterator of an epochs=1 stream ran on
+    # for ever (epochs 0, 1, 2, ... until memory ran out) and never went to the epoch asked for.
+    arrays = [np.full(2500, 0.1, np.float32), np.full(1200, 0.2, np.float32)]
+    stream = AugmentStream(arrays, None, sample_rate=1000, chunk_s=1.0, epochs=1, shuffle=False)
+    whole = sequence(AugmentStream(arrays, None, sample_rate=1000, chunk_s=1.0, epochs=1, shuffle=False))
+    it = iter(stream)
+    first = [next(it), next(it)]
+    state = stream.state_dict()
+    if move == "set_epoch":
+        stream.set_epoch(5)
+    elif move == "load_state_dict":
+        stream.load_state_dict(state)
+    else:
+        other = iter(stream)
+        rest = list(other)  # goes on from where the stream stands: the chunks `it` had still to give
+        assert sequence(first) + sequence(rest) == whole
+    with pytest.raises(noisegen.NoisegenError, match="left behind"):
+        next(it)
+    if move == "set_epoch":
+        assert {c.epoch for c in stream} == {5}  # the epoch asked for, then the stream ends
+    elif move == "load_state_dict":
+        assert sequence(first) + sequence(stream) == whole
+    # an iteration abandoned before the stream moves is simply dropped
+    stream.set_epoch(0)
+    abandoned = iter(stream)
+    next(abandoned)
+    del abandoned
+    stream.set_epoch(0)
+    assert sequence(stream) == whole
+
+
 def test_files_are_read_lazily(corpus, monkeypatch):
     """Bounded memory: a file is read only when its turn comes, one at a time."""
     import noisegen.data.stream as stream_module

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from .._core.errors import ParameterError
+from .._core.errors import NoisegenError, ParameterError
 
 _STATE_INTS = ("epoch", "position", "chunk")
 
@@ -29,6 +29,13 @@ def _same(a, b) -> bool:
     """Equal and of the same kind (ints of any width count as one kind; 1 is not True)."""
     same_kind = type(a) is type(b) or (_is_int(a) and _is_int(b))
     return same_kind and a == b
+
+
+def left_behind() -> NoisegenError:
+    """The error of an iteration resumed after the stream was moved under it."""
+    return NoisegenError("AugmentStream: this iteration was left behind: set_epoch(), load_state_dict() or another "
+                         "iteration moved the stream since its last chunk; iterate the stream again to go on from "
+                         "where it stands (one iteration at a time per stream)")
 
 
 def check_state(state, identity, key, epochs):

@@ -64,7 +64,7 @@ from .order import epoch_order
 from .loading import LONG, load_entry, load_whole
 from .long_items import blockwise_limit, long_chunks, long_source
 from ..audio.blocks import FileBlocks
-from .state import MAX_EPOCHS, check_state, torch_shard
+from .state import MAX_EPOCHS, check_state, left_behind, torch_shard
 
 __all__ = ["AugmentStream", "Chunk", "Batch", "cuda_batch_params"]
 
@@ -187,6 +187,7 @@ class AugmentStream:
         self._position = 0   # next position in that epoch's order
         self._chunk = 0      # chunks of that item already produced
         self._pass_end = None  # epoch where the pass under way stops (None: no pass under way)
+        self._moves = 0  # bumped by set_epoch, load_state_dict and each iteration's start (see _iter)
         self._reported: set[str] = set()
         self._sizes = None  # samples of each item, from headers (see __len__)
         self._drawn_sizes = {}  # epoch -> {item: samples after a length-changing pipeline}
@@ -204,6 +205,7 @@ class AugmentStream:
         self._epoch = check_int(epoch, "epoch", low=0, high=MAX_EPOCHS)  # a DataLoader shares it as an int64
         self._position = self._chunk = 0
         self._pass_end = None
+        self._moves += 1
 
     def state_dict(self) -> dict:
         """Where the stream stands: resume with :meth:`load_state_dict`.
@@ -236,6 +238,7 @@ class AugmentStream:
         """
         self._key, self._epoch, self._position, self._chunk, self._pass_end = check_state(
             state, self._identity(), self._key if self._key_given else None, self.epochs)
+        self._moves += 1
 
     def _pass_origin(self) -> tuple[int, bool]:
         """(epoch where the pass under way began, or where the next one begins; whether one is under way)."""
@@ -362,6 +365,8 @@ class AugmentStream:
         return self._iter(augment=True)
 
     def _iter(self, augment):
+        self._moves += 1
+        moves = self._moves  # a later set_epoch, load_state_dict or iteration leaves this one behind
         shard, n_shards = self.shard()
         # A pass runs `epochs` epochs from where it began; an interrupted (or
         # restored) pass keeps its end. A finished pass leaves _epoch at the
@@ -376,6 +381,8 @@ class AugmentStream:
                 for chunk in self._chunks(epoch, item, y, self._chunk, augment):
                     self._chunk += 1
                     yield chunk
+                    if self._moves != moves:  # it would go on from the new place, for ever (its pass end was reset)
+                        raise left_behind()
                 self._position, self._chunk = position + 1, 0
             self._epoch, self._position, self._chunk = epoch + 1, 0, 0
         self._pass_end = None
