@@ -126,9 +126,10 @@ class AugmentStream:
     manifest's path and the row's line) are reported once (NoisegenWarning)
     and skipped; so are audio names in a source folder that are not regular
     files (FIFO, socket, dangling symlink: never opened) and sub-folders
-    that cannot be listed, when the stream is made. One iteration at a time per stream object. ``len(stream)``
-    is the number of chunks its next iteration yields (see
-    :meth:`__len__`).
+    that cannot be listed, when the stream is made. One iteration at a time per stream object: an
+    iteration resumed after :meth:`set_epoch`, :meth:`load_state_dict` or a newer iteration moved
+    the stream raises NoisegenError. ``len(stream)`` is the number of chunks its next iteration
+    yields (see :meth:`__len__`).
 
     Examples
     --------
