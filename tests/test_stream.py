@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -551,12 +552,14 @@ def _corrupted(state):
         "hop_samples": [100, None],
         "shuffle": [False, 1, "yes"],
         "mono": [False, 1],
+        "shard": [[1, 2], [0, 2], [1, 1], (0, 1), [0], "0", None],
     }
     for name, values in bad.items():
         for value in values:
             yield f"{name}={value!r}", {**state, name: value}
     for name in state:
-        yield f"no {name}", {k: v for k, v in state.items() if k != name}
+        if name != "shard":  # (a state saved before states named their shard is taken as this one's)
+            yield f"no {name}", {k: v for k, v in state.items() if k != name}
     yield "extra field", {**state, "extra": 0}
     yield "a list", list(state.items())
     yield "None", None
@@ -589,6 +592,29 @@ def test_resume_refuses_other_streams_and_corrupted_states():
     target = make()
     target.load_state_dict(good)  # the uncorrupted state is taken
     assert [c.epoch for c in target] and target.state_dict()["epoch"] == 2
+
+
+def test_a_state_is_only_taken_by_its_own_shard():
+    # state_dict() did not say which shard it came from: rank 0's state loaded into rank 1 silently
+    # (rank 1 then skipped items it had never yielded), and into an unsharded stream alike.
+    arrays = [np.full(1000, 0.1 * (i + 1), np.float32) for i in range(6)]
+    make = lambda rank, world: AugmentStream(arrays, None, sample_rate=1000, chunk_s=1.0, shuffle=False,  # noqa: E731
+                                             world_size=world, rank=rank)
+    donor = make(0, 2)
+    it = iter(donor)
+    next(it), next(it)
+    state = json.loads(json.dumps(donor.state_dict()))  # as a checkpoint keeps it
+    assert state["shard"] == [0, 2]
+    for rank, world in ((1, 2), (0, 1), (0, 3)):
+        with pytest.raises(ParameterError, match=r"shard=\[0, 2\]"):
+            make(rank, world).load_state_dict(state)
+    same = make(0, 2)
+    same.load_state_dict(state)
+    assert [c.source for c in same] == ["array:4"]
+    older = {k: v for k, v in state.items() if k != "shard"}  # saved before states named their shard
+    again = make(0, 2)
+    again.load_state_dict(older)
+    assert [c.source for c in again] == ["array:4"]
 
 
 def test_resume_refuses_a_chunk_count_past_the_item():

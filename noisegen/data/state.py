@@ -3,7 +3,9 @@ stream resumes from it, and which shard (DataLoader worker, rank) the calling pr
 
 A state is only valid for the stream that gave it: the same key (unless the
 resuming stream was built with ``rng=None``), item count, sample rate,
-chunking, shuffle and mono, and its counters in range. Anything else is a
+chunking, shuffle, mono and shard (``[index, count]`` of the rank and
+DataLoader worker; a state saved before states named it is taken as this
+shard's), and its counters in range. Anything else is a
 ParameterError, so a wrong state is never silently adopted.
 """
 
@@ -42,6 +44,8 @@ def check_state(state, identity, key, epochs):
     """``(key, epoch, position, chunk, pass_end)`` of a valid state, else ParameterError."""
     if not isinstance(state, dict):
         raise ParameterError(f"state must be a dict from AugmentStream.state_dict(), got {type(state).__name__}")
+    if "shard" not in state:  # saved before states named their shard: taken as this one's, as then
+        state = {**state, "shard": identity["shard"]}
     expected = {"key", "pass_end", *_STATE_INTS, *identity}
     if set(state) != expected:
         missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)

@@ -215,7 +215,7 @@ class AugmentStream:
         plain dict of ints (JSON-able): the stream's key, the epoch, the
         position in its order and the chunks of that item already yielded,
         the epoch where the pass under way stops, and what the state is only
-        valid for (item count, sample rate, chunking, shuffle, mono).
+        valid for (item count, sample rate, chunking, shuffle, mono, shard).
         """
         return {"key": self._key, "epoch": self._epoch, "position": self._position, "chunk": self._chunk,
                 "pass_end": self._pass_end, **self._identity()}
@@ -223,7 +223,7 @@ class AugmentStream:
     def _identity(self) -> dict:
         """The settings a state is only valid for."""
         return {"n_items": self.n_items, "sample_rate": self.sample_rate, "chunk_samples": self._chunk_n,
-                "hop_samples": self._hop_n, "shuffle": self.shuffle, "mono": self.mono}
+                "hop_samples": self._hop_n, "shuffle": self.shuffle, "mono": self.mono, "shard": list(self.shard())}
 
     def load_state_dict(self, state: dict) -> None:
         """Continue exactly where the stream that gave ``state`` stopped.
@@ -232,7 +232,7 @@ class AugmentStream:
         yield in its pass (then later iterations go on with the next
         epochs). ``state`` must come from :meth:`state_dict` of a stream over
         the same source with the same ``rng``, ``sample_rate``, chunking,
-        ``shuffle`` and ``mono``; anything else (another stream's state, a
+        ``shuffle``, ``mono`` and shard (rank); anything else (another stream's or shard's state, a
         field out of range or of the wrong type) raises ParameterError and
         leaves this stream unchanged. A stream built with ``rng=None`` takes
         the state's key.
