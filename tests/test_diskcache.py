@@ -42,6 +42,17 @@ def test_corrupt_entries_are_recomputed(cache):
     np.testing.assert_array_equal(diskcache.cached_array("t", ("k",), lambda: np.arange(4.0)), np.arange(4.0))
 
 
+def test_an_entry_of_another_shape_or_dtype_is_computed_and_stored_again(cache):
+    f = lambda: np.arange(4, dtype=np.float32)  # noqa: E731
+    diskcache.cached_array("t", ("k",), f, shape=(4,), dtype=np.float32)
+    (entry,) = (cache / "t").iterdir()
+    for wrong in (np.zeros(3, np.float32), np.arange(4.0), np.zeros(0, np.int8)):  # (the last: a stored None)
+        np.save(entry, wrong)
+        got = diskcache.cached_array("t", ("k",), f, shape=(4,), dtype=np.float32)
+        assert got.dtype == np.float32 and got.tolist() == [0, 1, 2, 3]
+        assert np.load(entry).tolist() == [0, 1, 2, 3] and np.load(entry).dtype == np.float32  # mended
+
+
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores folder permissions")
 def test_read_only_cache_still_computes(cache):
     os.chmod(cache, 0o500)

@@ -51,8 +51,11 @@ def _path(namespace: str, key) -> str:
     return os.path.join(cache_dir(), namespace, digest + ".npy")
 
 
-def cached_array(namespace: str, key, compute):
+def cached_array(namespace: str, key, compute, *, shape=None, dtype=None):
     """``compute()`` (a float array or None), read from the cache when it holds ``key``.
+
+    With ``shape`` and ``dtype`` (of an array ``compute`` never replaces by None), an entry of
+    another shape or dtype is not ours (a damaged or foreign file): it is computed and stored again.
 
     Examples
     --------
@@ -68,6 +71,8 @@ def cached_array(namespace: str, key, compute):
     try:
         stored = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError):
+        stored = None
+    if stored is not None and shape is not None and (stored.shape != tuple(shape) or stored.dtype != dtype):
         stored = None
     if stored is not None:
         return None if stored.dtype == _NONE.dtype and stored.size == 0 else stored

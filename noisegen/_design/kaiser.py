@@ -137,9 +137,7 @@ def kaiser_table(rows: int, denom: int, pass_edge: float, stop_edge: float, dtyp
     def design():
         return filter_table(rows, denom, spec.n_taps, spec.half, spec.fc, spec.half_width, spec.beta).astype(dtype)
 
-    table = cached_array("designs", key, design)
-    if table is None or table.shape != (rows, spec.n_taps) or table.dtype != dtype:  # not ours: made again
-        table = design()
+    table = cached_array("designs", key, design, shape=(rows, spec.n_taps), dtype=dtype)
     table.flags.writeable = False
     return spec, table
 

@@ -228,12 +228,9 @@ def _stored_table(nfft, dtype):
     """:func:`_make_table` from the design cache (made and stored when it is not there; an entry
     of another length or dtype, not ours, is made again)."""
     key = ("fft_twiddles", int(nfft), dtype.str, _TWIDDLE_SOURCE)
-    table = cached_array("designs", key, lambda: _make_table(nfft, dtype))
-    fac = _factors(nfft)
-    m1, m2 = int(fac[0]), int(fac[1])
-    if table is None or table.shape != (2 * (m1 + m2 + 2 * m1 * m2),) or table.dtype != dtype:
-        table = _make_table(nfft, dtype)
-    return table
+    m1, m2 = (int(v) for v in _factors(nfft)[:2])
+    return cached_array("designs", key, lambda: _make_table(nfft, dtype), shape=(2 * (m1 + m2 + 2 * m1 * m2),),
+                        dtype=dtype)
 
 
 @functools.lru_cache(maxsize=None)
