@@ -219,18 +219,24 @@ def test_killed_ray_worker_is_retried_with_identical_output(corpus, tmp_path, ra
 @pytest.mark.slow
 def test_killed_driver_then_rerun_resumes_with_identical_output(corpus, tmp_path, ray_address):
     big = _many_inputs(corpus, tmp_path, times=8)  # 32 inputs: a busy machine must not finish before the kill
-    reference, out = tmp_path / "reference", tmp_path / "out"
-    args = default_args(corpus, None, "--copies", 4)[2:]
+    # The driver appends the manifest in plan order as groups of inputs come back, so a fast run can
+    # write every line at once before the kill lands: then again with four times the outputs.
+    for copies in (4, 16, 64):
+        args = default_args(corpus, None, "--copies", copies)[2:]
+        out = tmp_path / f"out{copies}"
+        ray_args = (big, out, *args, "--engine", "ray", "--ray-address", ray_address)
+        proc = _spawn(ray_args)
+        manifest, deadline = out / MANIFEST, time.monotonic() + 120
+        while time.monotonic() < deadline and not (manifest.exists() and manifest.read_bytes().count(b"\n") >= 1):
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver (its Ray tasks die with its job)
+        proc.communicate()
+        done_before = len(read_manifest(out))
+        if done_before < 32 * copies:
+            break
+    assert 1 <= done_before < 32 * copies, "the kill must land part-way through"
+    reference = tmp_path / "reference"
     assert augment(big, reference, *args) == 0
-    ray_args = (big, out, *args, "--engine", "ray", "--ray-address", ray_address)
-    proc = _spawn(ray_args)
-    manifest, deadline = out / MANIFEST, time.monotonic() + 120
-    while time.monotonic() < deadline and not (manifest.exists() and manifest.read_bytes().count(b"\n") >= 1):
-        time.sleep(0.01)
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver (its Ray tasks die with its job)
-    proc.communicate()
-    done_before = len(read_manifest(out))
-    assert 1 <= done_before < 32 * 4, "the kill must land part-way through"
     rerun = _spawn(ray_args)
     stdout, stderr = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, stderr.decode()
