@@ -311,6 +311,26 @@ def test_power_sums_exact_where_float32_squares_underflow_or_overflow(dtype, lev
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("level", [1e-22, 1.0, 1e21])
+def test_both_power_sums_in_one_pass_equal_each_sum_alone(dtype, level):
+    # crop_powers sums a mono signal and a crop that does not wrap in one pass: the same bits as
+    # sum_squares and wrapped_sum_squares alone (same additions, same order), at every length
+    # around the pass's blocks, offsets up to the last that does not wrap and past it, and levels
+    # where float32 squares underflow or overflow (summed again in float64)
+    rng = np.random.default_rng(11)
+    for n in (0, 1, 511, 512, 513, 2047, 2048, 2049, 4099, 64000):
+        y = (rng.standard_normal(n) * level).astype(dtype)
+        bank = (rng.standard_normal(n + 37) * rng.uniform(0.5, 2.0)).astype(dtype)
+        for offset in (0, 1, 17, 36, 37, 38, n + 36):
+            got = K.crop_powers(y[None], bank[None], offset)
+            alone = (K.sum_squares(y[None]), K.wrapped_sum_squares(bank[None], offset, n))
+            assert got == alone, (n, offset)
+            crop = bank[(offset + np.arange(n)) % bank.shape[0]].astype(np.float64)
+            want = (float(np.sum(y.astype(np.float64) ** 2)), float(np.sum(crop ** 2)))
+            assert got == pytest.approx(want, rel=1e-6 if dtype == np.float32 else 1e-12, abs=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fast_path_equals_general_path(dtype):
     # a float SNR, an int offset and mono contiguous arrays take the short path; the
     # general path (int SNR, numpy offset, strided or 2-D input) must give the same bits

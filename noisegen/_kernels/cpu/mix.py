@@ -56,6 +56,30 @@ def _run_sum_squares(v, a, n, chain, exact):
 
 
 @kernel
+def _pair_sum_squares(s, noise, b, n):
+    """``(_run_sum_squares(s, 0, n, CHAIN, False), _run_sum_squares(noise, b, n, CHAIN, False))`` for
+    contiguous ``s`` and ``noise``, with the same additions in the same order (the same bits), in
+    one pass: eight streams from memory at once instead of four, which hides more of the latency
+    of a crop fetched from a large noise bank (~15 % off the powers of a 4 s mix)."""
+    quarter = n // (4 * CHAIN) * CHAIN
+    ts, tn = 0.0, 0.0
+    for p in range(0, quarter, CHAIN):
+        q = (p, p + quarter, p + 2 * quarter, p + 3 * quarter)
+        r = (b + p, b + p + quarter, b + p + 2 * quarter, b + p + 3 * quarter)
+        u = dot_products(s, q, s, q, CHAIN)
+        v = dot_products(noise, r, noise, r, CHAIN)
+        ts += (1.0 * u[0] + 1.0 * u[1]) + (1.0 * u[2] + 1.0 * u[3])
+        tn += (1.0 * v[0] + 1.0 * v[1]) + (1.0 * v[2] + 1.0 * v[3])
+    for i in range(4 * quarter, n):
+        x = 1.0 * s[i]
+        ts += x * x
+    for i in range(b + 4 * quarter, b + n):
+        x = 1.0 * noise[i]
+        tn += x * x
+    return ts, tn
+
+
+@kernel
 def _trusted(total):
     """A block total needs no float64 recount: finite and not where float32 squares underflow."""
     return math.isfinite(total) and total >= TINY
@@ -104,9 +128,24 @@ def wrapped_sum_squares(noise, offset, n):
 
 
 @kernel
+def _contiguous_rows(a, b):
+    """Whether the rows of the 2-D ``a`` and ``b`` are contiguous."""
+    return a.strides[1] == a.itemsize and b.strides[1] == b.itemsize
+
+
+@kernel
 def crop_powers(signal, noise, offset):
-    """``(sum_squares(signal), wrapped_sum_squares(noise, offset, n))``: both of a mix's sums, one call."""
-    return sum_squares(signal), wrapped_sum_squares(noise, offset, signal.shape[1])
+    """``(sum_squares(signal), wrapped_sum_squares(noise, offset, n))``: both of a mix's sums, one call
+    (one pass over both for a mono signal and a crop that does not wrap: :func:`_pair_sum_squares`)."""
+    n = signal.shape[1]
+    if signal.shape[0] != 1 or noise.shape[0] != 1 or offset + n > noise.shape[1] or not _contiguous_rows(signal, noise):
+        return sum_squares(signal), wrapped_sum_squares(noise, offset, n)
+    signal_total, noise_total = _pair_sum_squares(signal[0], noise[0], offset, n)
+    if not _trusted(signal_total):
+        signal_total = _rows_sum_squares(signal, True)
+    if not _trusted(noise_total):
+        noise_total = _wrapped_rows(noise, offset, n, True)
+    return signal_total, noise_total
 
 
 @kernel
