@@ -203,6 +203,11 @@ def test_damaged_files_read_as_libsndfile_reads_them_and_cut_short_ones_give_the
                 got = type(exc).__name__
         if not isinstance(got, str):
             got = got if got.ndim == 2 else got[None]
+        meta = _outcome(lambda: noisegen.info(path))  # info describes what load reads, or fails as load does
+        if isinstance(got, str):
+            assert meta == got, trial
+        else:
+            assert (meta.channels, meta.frames) == got.shape, trial
         if isinstance(ref, str) and not isinstance(got, str):  # libsndfile refuses it; load salvages it
             original = whole[trial % len(sources)]
             assert 0 < got.shape[1] < original.shape[1], trial
@@ -239,11 +244,21 @@ def test_a_file_cut_short_anywhere_reads_its_whole_frames_everywhere(tmp_path, s
             if k == 0:
                 with pytest.raises(noisegen.NoisegenError):
                     noisegen.load(cut_path)
+                with pytest.raises(noisegen.NoisegenError):
+                    noisegen.info(cut_path)
                 continue
-            with pytest.warns(noisegen.NoisegenWarning, match="is truncated: its header promises"):
+            with pytest.warns(noisegen.NoisegenWarning, match="is truncated: its header promises") as caught:
                 y, _ = noisegen.load(cut_path, mono=False)
+            assert {w.filename for w in caught} == {__file__}  # the warning names the caller's line
             y = y if y.ndim == 2 else y[None]
             np.testing.assert_array_equal(y, original[:, :4096 * k])  # libFLAC's 4096-frame blocks
+            with pytest.warns(noisegen.NoisegenWarning, match="is truncated: its header promises") as caught:
+                meta = noisegen.info(cut_path)  # what load reads of it, though libsndfile refuses it
+            assert {w.filename for w in caught} == {__file__}
+            assert (meta.frames, meta.channels, meta.sample_rate, meta.format) == (4096 * k, channels, 16000, "FLAC")
+            assert meta.subtype == subtype and meta.duration_s == 4096 * k / 16000
+            assert meta.peak_dbfs == pytest.approx(20 * np.log10(np.max(np.abs(y.astype(np.float64)))), abs=1e-12)
+            assert meta.rms_dbfs == pytest.approx(10 * np.log10(np.mean(y.astype(np.float64) ** 2)), abs=1e-9)
             with pytest.warns(noisegen.NoisegenWarning, match="is truncated"):
                 seg = read_segment(cut_path, sample_rate=16000, mono=False)
             np.testing.assert_array_equal(seg if seg.ndim == 2 else seg[None], original[:, :4096 * k])

@@ -9,6 +9,7 @@ read (or fail) exactly as libsndfile reads them.
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 
 import numpy as np
@@ -123,6 +124,37 @@ def test_a_cut_short_wav_reads_the_frames_there_and_warns(tmp_path):
         with pytest.warns(NoisegenWarning, match="truncated"):
             got = read_segment(short, sample_rate=SR, mono=False)
         np.testing.assert_array_equal(got, _reference(short, np.float32)[0])
+
+
+def test_a_cut_short_wav_warns_where_load_and_info_are_called(tmp_path):
+    path = _write(tmp_path / "x.wav", "WAV", "PCM_16", 1)
+    short = tmp_path / "cut.wav"
+    short.write_bytes(path.read_bytes()[:-7])
+    for call in (noisegen.load, noisegen.info):
+        with pytest.warns(NoisegenWarning, match="truncated") as caught:
+            call(short)
+        assert {w.filename for w in caught} == {__file__}, call
+
+
+@pytest.mark.parametrize("kind, bits", [("<i2", 16), ("<f4", 32), ("<i4", 32)])
+@pytest.mark.parametrize("n_channels", [1024, 1025, 3000])
+def test_info_reports_a_wav_past_libsndfiles_channels_as_load_reads_it(tmp_path, kind, bits, n_channels):
+    # libsndfile refuses more than 1,024 channels; load reads them natively, and info reports what load reads
+    rng = np.random.default_rng(n_channels)
+    x = rng.uniform(-0.5, 0.5, (37, n_channels))
+    raw = (x * 2 ** (bits - 1)).astype(kind) if kind[1] == "i" else x.astype(kind)
+    code, align = (3 if kind[1] == "f" else 1), n_channels * bits // 8
+    fmt = struct.pack("<HHIIHH", code, n_channels, 8000, 8000 * align, align, bits)
+    body = b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", raw.nbytes) + raw.tobytes()
+    path = tmp_path / "wide.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    y, rate = noisegen.load(path, dtype=np.float64)
+    meta = noisegen.info(path)
+    assert (meta.channels, meta.frames, meta.sample_rate, meta.format) == (n_channels, 37, rate, "WAV")
+    assert meta.subtype == {"<i2": "PCM_16", "<f4": "FLOAT", "<i4": "PCM_32"}[kind]
+    assert meta.peak_dbfs == pytest.approx(20 * np.log10(np.max(np.abs(y))), abs=1e-12)
+    assert meta.rms_dbfs == pytest.approx(10 * np.log10(np.mean(y ** 2)), abs=1e-9)
+    assert meta.n_nonfinite == 0
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -1,4 +1,4 @@
-"""Audio files: load/save/info (:mod:`.io`), the one extension list and
+"""Audio files: load/save (:mod:`.io`) and info (:mod:`.info`), the one extension list and
 folder scanner (:mod:`.files`), the one resample-on-load reader
 (:mod:`.reader`) and the noise bank (:mod:`.bank`). Plain WAV files are read
 with NumPy (:mod:`.wav`) and FLAC files by noisegen's decoder (:mod:`.flac`),
@@ -7,7 +7,9 @@ file's size before a read allocates for it (:mod:`.claims`)."""
 
 from .io import *  # noqa: F401,F403
 from .io import __all__ as _io_all
+from .info import *  # noqa: F401,F403
+from .info import __all__ as _info_all
 from .bank import *  # noqa: F401,F403
 from .bank import __all__ as _bank_all
 
-__all__ = list(dict.fromkeys([*_io_all, *_bank_all]))  # AUDIO_EXTENSIONS is in both: once here
+__all__ = list(dict.fromkeys([*_io_all, *_info_all, *_bank_all]))  # AUDIO_EXTENSIONS is in both: once here

@@ -12,11 +12,9 @@ whole.
 from __future__ import annotations
 
 import io
-import math
 import os
 import stat
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -33,7 +31,7 @@ from .._core.tempfiles import write_atomically
 from ..effects.resample import resample
 from .._kernels.cpu.pcm import to_pcm16
 
-__all__ = ["load", "save", "info", "AudioInfo", "AUDIO_EXTENSIONS", "audio_files"]
+__all__ = ["load", "save", "AUDIO_EXTENSIONS", "audio_files"]
 
 #: libsndfile command ``SFC_SET_ADD_PEAK_CHUNK`` (sndfile.h): turn the PEAK
 #: chunk (which holds a time stamp) of float WAV/AIFF files on or off.
@@ -92,8 +90,8 @@ def _wav_shortfall(path) -> int:
         return 0
 
 
-def _warn_if_truncated(path) -> None:
-    warn_truncated(path, _wav_shortfall(path), stacklevel=4)
+def _warn_if_truncated(path, stacklevel: int = 4) -> None:
+    warn_truncated(path, _wav_shortfall(path), stacklevel=stacklevel)
 
 
 def _open_native(path, *, header_only=False):
@@ -123,6 +121,32 @@ def read_native(native, start: int, n: int, dtype, mono: bool = False):
     channels (FLAC does for two)."""
     with native:
         return native.read(start, n, dtype, mono)
+
+
+def read_frames(path, dtype, mono: bool = False, *, stacklevel: int = 2):
+    """``(frames, sample rate, native)``: every frame of the regular file ``path`` as ``(frames,
+    channels)`` of ``dtype`` (``mono``: a stereo FLAC file may come as its channels' mean, one
+    column), read as :func:`load` reads it: a plain WAV, FLAC or Ogg Vorbis file by noisegen
+    (``native``: its open reader, closed; the same samples as libsndfile), anything else or
+    what those readers leave by libsndfile (``native`` None), and a file libsndfile refuses that
+    noisegen's reader salvaged (a FLAC file cut short) as far as it goes. A file cut short is
+    reported by a warning ``stacklevel`` frames above this function (2: its caller's caller)."""
+    sf = _soundfile()
+    native = _open_native(path)
+    try:
+        # a plain WAV, FLAC or Ogg Vorbis file: read by noisegen, the same samples (noisegen.audio.wav,
+        # .flac, .vorbis)
+        data = None if native is None else read_native(native, 0, native.frames, dtype, mono)
+        if data is not None:
+            warn_truncated(path, native.shortfall, unit=native.shortfall_unit, stacklevel=stacklevel + 2)
+            return data, int(native.samplerate), native
+        with sf.SoundFile(os.fsencode(path)) as f:  # (bytes: soundfile cannot encode a non-UTF-8 name)
+            check_claimed_length(path, f.frames, f.channels, os.path.getsize(path))
+            data, file_rate = f.read(f.frames, dtype=np.dtype(dtype).name, always_2d=True), f.samplerate
+        _warn_if_truncated(path, stacklevel + 3)
+        return data, int(file_rate), None
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        return salvaged(native, path, _read_error(path, exc), stacklevel + 3), int(native.samplerate), native
 
 
 def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
@@ -181,27 +205,12 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
     >>> y.shape, sr, y.dtype
     ((400,), 8000, dtype('float32'))
     """
-    sf = _soundfile()
     dtype = check_float_dtype(dtype)
     mono = check_bool(mono, "mono")
     target = None if sample_rate is None else check_sample_rate(sample_rate)
     check_regular(path)
     # read, mix and resample in the dtype asked: float32 is twice as fast, exact to its rounding
-    native = _open_native(path)
-    try:
-        # a plain WAV, FLAC or Ogg Vorbis file: read by noisegen, the same samples (noisegen.audio.wav,
-        # .flac, .vorbis)
-        data = None if native is None else read_native(native, 0, native.frames, dtype, mono)
-        if data is not None:
-            file_rate = native.samplerate
-            warn_truncated(path, native.shortfall, unit=native.shortfall_unit)
-        else:
-            with sf.SoundFile(os.fsencode(path)) as f:  # (bytes: soundfile cannot encode a non-UTF-8 name)
-                check_claimed_length(path, f.frames, f.channels, os.path.getsize(path))
-                data, file_rate = f.read(f.frames, dtype=np.dtype(dtype).name, always_2d=True), f.samplerate
-            _warn_if_truncated(path)
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        data, file_rate = salvaged(native, path, _read_error(path, exc)), native.samplerate
+    data, file_rate, _ = read_frames(path, dtype, mono)
     y = data.T  # (channels, frames)
     if mono or y.shape[0] == 1:
         y = mix_down(y)
@@ -385,88 +394,3 @@ def encode(y, *, sample_rate, format, subtype=None) -> bytes:
     subtype = check_subtype(fmt, subtype, f"audio.{format}")  # (format="opus": Ogg Opus)
     frames, n_channels, fmt, subtype = _frames(y, fmt, subtype, sample_rate, f"a .{format} member")
     return bytes(_encoded(frames, sample_rate, n_channels, fmt, subtype))
-
-
-@dataclass(frozen=True)
-class AudioInfo:
-    """What :func:`info` reports about an audio file.
-
-    ``peak_dbfs`` and ``rms_dbfs`` are over all channels (``-inf`` for silence);
-    0 dBFS is a full-scale sample (``|x| = 1``). A float file can hold NaN or
-    infinite samples: they are counted in ``n_nonfinite`` and left out of the
-    levels.
-    """
-
-    path: str
-    sample_rate: int
-    channels: int
-    frames: int
-    duration_s: float
-    subtype: str
-    format: str
-    peak_dbfs: float
-    rms_dbfs: float
-    n_nonfinite: int = 0
-
-
-def info(path) -> AudioInfo:
-    """Format, length and levels of an audio file, read block by block.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-
-    Returns
-    -------
-    AudioInfo
-        ``sample_rate``, ``channels``, ``frames``, ``duration_s``, ``subtype``,
-        ``format``, ``peak_dbfs``, ``rms_dbfs`` and ``n_nonfinite`` (NaN or
-        infinite samples, left out of the levels).
-
-    Raises and warns as :func:`load` does (a path that is not a regular file
-    is never opened).
-
-    Examples
-    --------
-    >>> import noisegen, tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "tone.wav")
-    >>> noisegen.save(path, noisegen.tone(freq_hz=1000.0, sample_rate=16000, n_samples=16000, amplitude=0.5),
-    ...               sample_rate=16000, subtype="FLOAT")
-    >>> meta = noisegen.info(path)
-    >>> meta.channels, meta.duration_s, round(meta.peak_dbfs, 2), round(meta.rms_dbfs, 2)
-    (1, 1.0, -6.02, -9.03)
-    """
-    sf = _soundfile()
-    path = check_path(path)
-    check_regular(path)
-    peak, sumsq, count, nonfinite = 0.0, 0.0, 0, 0
-    try:
-        meta = sf.info(os.fsencode(path))
-        for block in sf.blocks(os.fsencode(path), blocksize=_BLOCK_FRAMES, dtype="float64", always_2d=True):
-            finite = np.isfinite(block)
-            if not finite.all():
-                nonfinite += int(block.size - np.count_nonzero(finite))
-                block = block[finite]
-            if block.size:
-                top = float(np.max(np.abs(block)))
-                if top > peak:  # squares summed scaled by the peak so far: no overflow past 1e154 (nor underflow)
-                    sumsq, peak = sumsq * (peak / top) ** 2, top
-                if peak > 0:
-                    sumsq += float(np.sum(np.square(block / peak)))
-                count += block.size
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        raise _read_error(path, exc) from None
-    _warn_if_truncated(path)
-    frames = int(meta.frames)
-    return AudioInfo(
-        path=path,
-        sample_rate=int(meta.samplerate),
-        channels=int(meta.channels),
-        frames=frames,
-        duration_s=frames / meta.samplerate,
-        subtype=str(meta.subtype),
-        format=str(meta.format),
-        peak_dbfs=20.0 * math.log10(peak) if peak > 0 else -math.inf,
-        rms_dbfs=20.0 * math.log10(peak) + 10.0 * math.log10(sumsq / count) if sumsq > 0 else -math.inf,
-        n_nonfinite=nonfinite,
-    )

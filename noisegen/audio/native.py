@@ -74,10 +74,10 @@ def warn_truncated(path, missing: int, stacklevel: int = 3, unit: str = "bytes o
                       stacklevel=stacklevel)
 
 
-def salvaged(native, path, error: Exception):
+def salvaged(native, path, error: Exception, stacklevel: int = 4):
     """What ``native`` (or None) kept of a file libsndfile refused (a FLAC file cut short: the
     frames before its last), with a warning naming ``path``; else ``error`` is raised."""
     if getattr(native, "salvaged", None) is None:
         raise error from None
-    warn_truncated(path, native.shortfall, stacklevel=4, unit=native.shortfall_unit)
+    warn_truncated(path, native.shortfall, stacklevel=stacklevel, unit=native.shortfall_unit)
     return native.salvaged

@@ -27,7 +27,8 @@ from .. import __version__, synth
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
 from .._core.validation import check_finite_output
 from ..audio.formats import check_subtype, check_writable, format_of
-from ..audio.io import info, save
+from ..audio.info import info
+from ..audio.io import save
 
 __all__ = ["main"]
 
