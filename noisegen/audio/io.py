@@ -1,12 +1,12 @@
-"""Reading, writing and inspecting audio files (through libsndfile / soundfile).
+"""Reading and writing audio files (noisegen's WAV, FLAC and Vorbis readers, else libsndfile).
 
 :func:`load` returns float audio with time on the last axis, optionally
-resampled and downmixed; :func:`save` writes atomically (a temporary file in
-the destination folder, then :func:`os.replace`), so a reader never sees a
-half-written file, and writes float WAV/AIFF without libsndfile's time-stamped
-``PEAK`` chunk, so the same audio always gives the same bytes;
-:func:`info` reports format, length and levels of a file without loading it
-whole.
+resampled and downmixed (:func:`read_frames` reads the file's frames);
+:func:`save` writes atomically (a temporary file in the destination folder,
+then :func:`os.replace`), so a reader never sees a half-written file, and
+writes float WAV/AIFF without libsndfile's time-stamped ``PEAK`` chunk, so
+the same audio always gives the same bytes. :func:`noisegen.audio.info.info`
+reports format, length and levels of a file without loading it whole.
 """
 
 from __future__ import annotations
