@@ -458,7 +458,7 @@ def test_pvoc_overlap_add_matches_numpy_twin():
 def test_peak_is_the_numpy_peak_and_flags_nan_and_inf(dtype):
     """One integer pass (level.max_magnitude_bits) gives max |x| exactly, 0 when empty, and a
     non-finite peak when x holds NaN or inf, wherever it sits (as NumPy's max and isfinite)."""
-    from noisegen.effects.timescale import _peak
+    from noisegen.effects.level import max_magnitude as _peak
 
     rng = np.random.default_rng(4)
     for n in (0, 1, 7, 33, 16001):

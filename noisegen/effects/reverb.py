@@ -46,6 +46,7 @@ from .._core.validation import (check_audio, check_bool, check_choice, check_fin
                                  nonfinite_error)
 from .._core.backend import resolve_backend
 from .._core.errors import ParameterError
+from .level import max_magnitude
 from .spectra import SPECTRA, fast_len, grid_irfft, grid_rfft, rfft_blocks
 
 __all__ = ["convolve_rir", "RirConvolver", "prepare_rir", "early_rir"]
@@ -251,7 +252,8 @@ class RirConvolver:
             out = self._full(x2, n_out)
             if self._exp:
                 out = np.ldexp(out, self._exp)
-            total = float(np.sum(out))  # NaN or inf when a sample is (or, rarely, the float32 sum overflows)
+            # NaN or inf when a sample is (a strided view: summed, which may also overflow on its own)
+            total = max_magnitude(out) if out.flags.c_contiguous else float(np.sum(out))
             if not math.isfinite(total):
                 out = self._nonfinite(x2, n_out, out, name)
         if self._exp < np.finfo(out.dtype).minexp + 64 and not out.any() and x2.any():

@@ -33,11 +33,11 @@ from .._core.validation import (
     check_sample_rate,
     nonfinite_error,
 )
+from .level import max_magnitude as _peak
 from .resample import _apply as _resample_to_length
 from .._design.kaiser import filter_table
 from .._design.ratios import exact_ratio, near_ratio, speed_ratio
 from .._gpu.ops import cuda_speed
-from .._kernels.cpu import level as level_kernels
 from .._kernels.cpu import pvoc as pvoc_kernels
 from .._kernels.cpu import wsola as wsola_kernels
 
@@ -209,19 +209,6 @@ def _guide_of(guide, n, dtype):
     g = g.reshape(-1, n)
     g = g[0] if g.shape[0] == 1 else g.mean(axis=0)
     return np.ascontiguousarray(g, dtype=dtype)
-
-
-#: Per dtype: the integers of its width, the mask that clears the sign bit.
-_MAGNITUDE_BITS = {np.dtype(np.float32): (np.int32, np.int32(0x7FFFFFFF)),
-                   np.dtype(np.float64): (np.int64, np.int64(0x7FFFFFFFFFFFFFFF))}
-
-
-def _peak(x):
-    """``max |x|`` of a C-contiguous float32/float64 array as a float (0.0 when empty): inf or
-    NaN when ``x`` holds inf or NaN, so one pass both checks and measures it."""
-    ints, mask = _MAGNITUDE_BITS[x.dtype]
-    bits = level_kernels.max_magnitude_bits(x.reshape(-1).view(ints), mask)
-    return float(ints(bits).view(x.dtype))
 
 
 def _checked_peak(y, name="y"):

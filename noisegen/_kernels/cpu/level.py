@@ -23,10 +23,11 @@ def max_magnitude_bits(bits, mask):
     """The largest ``bits[i] & mask`` (0 when empty): the bit pattern of the largest magnitude of
     the floats that ``bits`` views (``mask`` clears the sign), ordered as the magnitudes are, with
     inf above every finite value and NaN above inf. Integer arithmetic: one vectorised pass, where
-    a float maximum is not vectorised without assuming no NaN."""
-    m = bits.dtype.type(0)
+    a float maximum is not vectorised without assuming no NaN. (Each masked value is cast back to
+    ``bits``' type: Numba widens a 32-bit ``&`` to 64 bits, which halved the vector lanes.)"""
+    t = bits.dtype.type
+    m = t(0)
     for i in range(bits.shape[0]):
-        b = bits[i] & mask
-        if b > m:
-            m = b
+        b = t(bits[i] & mask)
+        m = b if b > m else m
     return m
