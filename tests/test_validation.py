@@ -553,6 +553,21 @@ def test_db_to_ratio_past_float64_is_a_parameter_error(name, per_decade):
         np.testing.assert_array_equal(out, [math.inf, 0.0, math.nan, 0.0])
 
 
+@pytest.mark.parametrize("name,per_decade", [("db_to_amplitude", 20.0), ("db_to_power", 10.0)])
+def test_db_to_ratio_of_a_float_has_the_bits_of_an_array_of_it(name, per_decade):
+    # a Python float takes a short path (no array checks): the same NumPy power, the same bits and type,
+    # up to the edge of that path (300 decades) and past it
+    fn = getattr(noisegen, name)
+    rng = np.random.default_rng(5)
+    edge = 300.0 * per_decade
+    levels = np.concatenate([rng.uniform(-150.0, 150.0, 20000), rng.uniform(-1.2 * edge, 1.2 * edge, 5000),
+                             np.nextafter(edge, 0.0) * np.array([1.0, -1.0]), [edge, -edge, 0.0, -0.0, 6.0, -6.0]])
+    for level in levels[levels < 308.0 * per_decade].tolist():  # (past ~308.25 decades: the overflow error)
+        got, want = fn(level), fn(np.array([level]))[0]
+        assert type(got) is np.float64 and got == want, level
+    assert math.isnan(fn(math.nan)) and fn(math.inf) == math.inf and fn(-math.inf) == 0.0
+
+
 @pytest.mark.parametrize("dtype", [None, np.float32(1.0), np.zeros(2, np.float32), "int16", np.int32, complex])
 def test_dtype_must_name_float32_or_float64(dtype):
     # None (numpy reads it as float64) and values with a dtype attribute are no dtype

@@ -55,6 +55,10 @@ def db_to_power(value_db):
 def _ratio(value_db, db_per_decade):
     """``10 ** (value_db / db_per_decade)``; a finite level whose ratio is past float64's range
     is a ParameterError (NumPy would give inf with a RuntimeWarning). NaN and inf map as in NumPy."""
+    # A float within 300 decades (NaN is not) cannot overflow: NumPy's power at once, without the
+    # array checks below (5 us, as long as a Gain's pass over a second of audio)
+    if type(value_db) is float and -300.0 < value_db / db_per_decade < 300.0:
+        return np.power(10.0, value_db / db_per_decade)
     level = check_real_array(value_db, "value_db")
     with np.errstate(over="ignore"):
         ratio = np.power(10.0, level / db_per_decade)
