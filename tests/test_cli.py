@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -139,6 +140,32 @@ def test_save_without_overwrite_keeps_other_bytes_and_no_temporary_file(tmp_path
     assert path.read_bytes() != before
     with pytest.raises(noisegen.ParameterError, match="overwrite"):
         noisegen.save(path, b, sample_rate=8000, overwrite="no")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_save_without_overwrite_never_reads_a_fifo_or_device_in_the_way(tmp_path):
+    # a FIFO at the output blocked the comparison's read for ever, a link to /dev/zero read until memory
+    # ran out: both are refused at once, unopened, by save and by the CLI (in a child: a hang fails the test)
+    fifo, zero = tmp_path / "f.wav", tmp_path / "z.wav"
+    os.mkfifo(fifo)
+    zero.symlink_to("/dev/zero")
+    code = textwrap.dedent(f"""
+        import noisegen, numpy as np
+        for path in ({str(fifo)!r}, {str(zero)!r}):
+            try:
+                noisegen.save(path, np.zeros(10, np.float32), sample_rate=16000, overwrite=False)
+            except FileExistsError as exc:
+                print(exc)
+        """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [f"[Errno 17] {str(p)!r} exists and is not a regular file; it was left as it is"
+                                       for p in (fifo, zero)]
+    cli_run = subprocess.run([sys.executable, "-m", "noisegen", "synth", "white", str(fifo), "--duration-s", "0.1"],
+                             capture_output=True, text=True, timeout=120)
+    assert cli_run.returncode == 1 and len(cli_run.stderr.strip().splitlines()) == 1
+    assert "is not a regular file" in cli_run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.wav", "z.wav"]  # no temporary file left
 
 
 def test_synth_clipping_warns_on_one_line(tmp_path, capsys):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import tempfile
 
 __all__ = ["live", "sweeping", "exit_removing", "write_atomically"]
@@ -83,8 +84,9 @@ def write_atomically(path: str, write, *, replace=True, same=None) -> None:
     ``replace=False`` never replaces a file already at ``path``: the new one is
     linked in only where nothing is (a hard link fails rather than replace; a
     check just before the rename where the file system has none), and an
-    existing one is left as it is when ``same(its bytes)`` says it holds what
-    was written, else :class:`FileExistsError`.
+    existing one is left as it is when it is a regular file of the written
+    size and ``same(its bytes)`` says it holds what was written, else
+    :class:`FileExistsError` (a FIFO or device there is never opened).
     """
     folder = os.path.dirname(os.path.abspath(path))
     try:
@@ -129,10 +131,20 @@ def _place_new(tmp: str, path: str, same) -> None:
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
     try:
-        with open(path, "rb") as fh:
-            old = fh.read()
+        there = os.stat(path)
     except OSError:
-        old = None
-    if old is None or same is None or not same(old):
+        there = None
+    # Only a regular file of the written size is read (a FIFO would block the read, /dev/zero never
+    # end it; bytes of another size are not the same)
+    if there is not None and not stat.S_ISREG(there.st_mode):
+        raise FileExistsError(errno.EEXIST, f"{path!r} exists and is not a regular file; it was left as it is")
+    old = None
+    if there is not None and same is not None and there.st_size == os.path.getsize(tmp):
+        try:
+            with open(path, "rb") as fh:
+                old = fh.read(there.st_size + 1)
+        except OSError:
+            pass
+    if old is None or not same(old):
         raise FileExistsError(errno.EEXIST, f"{path!r} exists and holds something else; it was left as it is")
     os.unlink(tmp)  # the same bytes are there already

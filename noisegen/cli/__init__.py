@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=("linear", "logarithmic"), help="sweep of KIND chirp (default linear)")
     p.add_argument("--mains-hz", type=int, choices=(50, 60), help="mains frequency of KIND hum (default 50)")
     p.add_argument("--amplitude", type=_finite_float,
-                   help=f"RMS of noise kinds (default {DEFAULT_NOISE_RMS}), peak of oscillators (default {DEFAULT_PEAK})")
+                   help=f"RMS of noise kinds (default {DEFAULT_NOISE_RMS}), amplitude of oscillators (default "
+                        f"{DEFAULT_PEAK}: the ideal waveform's peak; a band-limited square or sawtooth overshoots it)")
     p.add_argument("--channels", type=int_in(1, MAX_CHANNELS), default=1,
                    help=f"number of channels, 1..{MAX_CHANNELS} (default 1)")
     p.add_argument("--subtype", help="file subtype, e.g. PCM_16 (default for .wav), PCM_24, FLOAT")
@@ -185,9 +186,8 @@ def _run_synth(args) -> int:
     y = _synthesise(args)
     try:
         save(args.out, y, sample_rate=args.sample_rate, subtype=args.subtype, overwrite=args.overwrite)
-    except FileExistsError:  # (the same bytes there already are no error: a rerun with a --seed)
-        _say(f"noisegen synth: error: OUT {args.out!r} exists and holds something else; it was left as it is "
-             "(pass --overwrite to replace it)")
+    except FileExistsError as exc:  # (the same bytes there already are no error: a rerun with a --seed)
+        _say(f"noisegen synth: error: OUT {exc.strerror} (pass --overwrite to replace it)")
         return 1
     return 0
 
