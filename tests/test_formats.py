@@ -146,8 +146,8 @@ def test_sd2_is_refused_and_leaves_no_resource_fork_in_the_working_folder(tmp_pa
 
 def test_whatever_save_writes_reads_back_with_its_rate_channels_and_samples():
     """Over every format and subtype, 1-2 channels and rates from 1 Hz to 96 kHz: what encode (and so
-    save) writes reads back at the same rate and channel count, with every frame (block codecs may
-    pad) and the same waveform. HTK, 8-bit VOC, XI and WVE files came back at other rates (22050 Hz
+    save) writes reads back at the same rate and channel count, with exactly its frames (a length a
+    block codec would pad is refused) and the same waveform. HTK, 8-bit VOC, XI and WVE files came back at other rates (22050 Hz
     as 22075 or 22222 Hz, any rate as 44100 or 8000 Hz), SDS with other samples, PAF 24-bit short."""
     writable = 0
     for fmt, subtype in _writable_pairs():
@@ -162,12 +162,34 @@ def test_whatever_save_writes_reads_back_with_its_rate_channels_and_samples():
                 writable += 1
                 back, back_rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
                 where = (fmt, subtype, channels, rate)
-                assert back_rate == rate and back.shape[1] == channels and back.shape[0] >= 4097, where
+                assert back_rate == rate and back.shape[1] == channels and back.shape[0] == 4097, where
                 lags = range(0, back.shape[0] - 4097 + 1)  # (MP3, Opus: the encoder's delay)
                 for c in range(channels):
                     best = max(np.corrcoef(y[c], back[d:d + 4097, c])[0, 1] for d in lags[::max(1, len(lags) // 64)])
                     assert best > 0.9, where
     assert writable > 300
+
+
+@pytest.mark.parametrize("ext, subtype, kept, padded", [
+    ("wav", "GSM610", 16000, 16001), ("wav", "IMA_ADPCM", 1010, 1009), ("wav", "MS_ADPCM", 1000, 1010),
+    ("wav", "G721_32", 120, 16000), ("wav", "NMS_ADPCM_16", 16000, 16001), ("w64", "GSM610", 320, 321),
+    ("aiff", "PCM_S8", 16000, 16001), ("aiff", "ULAW", 2, 1), ("au", "G723_24", 120, 1),
+])
+def test_a_length_a_codec_would_pad_is_refused_and_one_it_keeps_is_saved(tmp_path, ext, subtype, kept, padded):
+    """save wrote a GSM 6.10 WAV of 16,001 frames that read back as 16,640 (codecs store whole blocks,
+    and an odd count of 8-bit AIFF samples reads back with the pad byte as a frame): such a length is
+    refused, naming what it would read back as, by save, save_blocks and encode, leaving no file;
+    a length the codec keeps is saved and reads back whole."""
+    y = 0.1 * noisegen.white_noise(max(kept, padded), rng=0)
+    for save in (lambda: noisegen.save(tmp_path / f"x.{ext}", y[:padded], sample_rate=8000, subtype=subtype),
+                 lambda: save_blocks(tmp_path / f"x.{ext}", iter([y[:padded]]), sample_rate=8000, subtype=subtype),
+                 lambda: encode(y[:padded], sample_rate=8000, format=ext, subtype=subtype)):
+        with pytest.raises(ParameterError, match=rf"^{padded} frame\(s\) cannot be saved exactly as .*{subtype}.* "
+                                                 r"reads the file back as [0-9]+ frames"):
+            save()
+    assert list(tmp_path.iterdir()) == []
+    noisegen.save(tmp_path / f"x.{ext}", y[:kept], sample_rate=8000, subtype=subtype)
+    assert noisegen.info(tmp_path / f"x.{ext}").frames == kept == noisegen.load(tmp_path / f"x.{ext}")[0].shape[-1]
 
 
 @pytest.mark.parametrize("ext, subtype, rate, stored", [

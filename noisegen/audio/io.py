@@ -286,8 +286,9 @@ def save(path, y, *, sample_rate, subtype=None, overwrite=True):
         A bad argument, or channels, a sample rate or a length the format
         cannot hold (:mod:`noisegen.audio.formats`: FLAC at most 8 channels,
         Ogg at most 255, Vorbis at most 200 kHz, Opus and MP3 their fixed
-        rates, any format at most 1024 channels, ...), before anything is
-        written.
+        rates, any format at most 1024 channels, a length a block codec such
+        as GSM610 or IMA_ADPCM would pad, ...), before anything is written
+        under ``path``.
 
     Examples
     --------
@@ -370,6 +371,29 @@ def write_frames(target, blocks, sample_rate, n_channels, fmt, subtype) -> None:
             f.write(_pcm16(frames) if pcm16 and frames.dtype.kind == "f" else frames)
             n += frames.shape[0]
         check_frames(fmt, subtype, n, "the number of frames written", n_channels)  # before closing: a broken file
+    if subtype not in _WHOLE_FRAMES:
+        _check_read_back(sf, target, fmt, subtype, n)
+
+
+#: Subtypes whose files hold any number of frames exactly (no codec blocks, no pad byte read as a frame).
+_WHOLE_FRAMES = frozenset(("PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"))
+
+
+def _check_read_back(sf, target, fmt, subtype, n) -> None:
+    """Refuse a file just written that libsndfile reads back with another length: a codec that
+    stores whole blocks pads the last (GSM 6.10, the ADPCMs, G.72x), and an odd count of 8-bit or
+    companded AIFF samples gains the pad byte as a frame."""
+    if hasattr(target, "seek"):
+        target.seek(0)
+    try:
+        got = sf.info(target if hasattr(target, "seek") else os.fsencode(target)).frames
+    except (sf.LibsndfileError, RuntimeError):
+        return  # not one libsndfile reads back at all: the caller's formats check its own
+    if got != n:
+        raise ParameterError(
+            f"{n} frame(s) cannot be saved exactly as {fmt} ({subtype}): libsndfile reads the file back as "
+            f"{got} frames (the codec stores whole blocks, or the format pads the data); save a length "
+            "it keeps, or use another subtype such as PCM_16")
 
 
 def _pcm16(frames):
