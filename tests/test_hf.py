@@ -191,6 +191,29 @@ def test_bad_use_is_reported():
         nh.augment_fn(noisegen.Gain(), rng=-1)
 
 
+@pytest.mark.parametrize("kwargs, match", [
+    ({"params_column": "audio"}, "params_column 'audio' must differ"),
+    ({"output_column": "aug", "params_column": "aug"}, "params_column 'aug' must differ"),
+    ({"index_column": "idx", "params_column": "idx"}, "params_column 'idx' must differ"),
+    ({"index_column": "audio"}, "index_column 'audio' must differ"),
+    ({"output_column": "idx", "index_column": "idx"}, "index_column 'idx' must differ"),
+])
+def test_columns_that_would_overwrite_each_other_are_refused(kwargs, match):
+    # params_column="audio" replaced every row's audio with its parameters' JSON, silently
+    with pytest.raises(noisegen.ParameterError, match=match):
+        nh.augment_fn(noisegen.Gain(), rng=0, **kwargs)
+    fn = nh.augment_fn(noisegen.Gain(p=1.0), rng=0, output_column="aug", params_column="params", index_column="idx")
+    out = fn({"audio": [{"array": np.ones(4, np.float32), "sampling_rate": SR}], "idx": [0]})
+    assert out["aug"][0]["array"].shape == (4,) and isinstance(out["params"][0], str) and out["idx"] == [0]
+
+
+def test_row_indices_past_64_bits_are_refused_not_wrapped():
+    assert nh.row_key(2**64 - 1, rng=0) != nh.row_key(0, rng=0)
+    for index in (2**64, 10**30, -1):
+        with pytest.raises(noisegen.ParameterError, match=r"index must be a non-negative int below 2\*\*64"):
+            nh.row_key(index, rng=0)
+
+
 
 @pytest.mark.parametrize("array", [np.full(4, 1000, np.int16), np.ones(4, np.complex64), np.ones(4, np.uint8)])
 def test_integer_pcm_and_complex_rows_are_refused(array):

@@ -223,6 +223,26 @@ def test_bad_factors_are_refused(bad, cuts):
         nl.resample(cuts, bad)
 
 
+@pytest.mark.parametrize("factor", [np.float32(1.1), np.float16(0.9), np.float64(1.2), np.int64(1)])
+def test_numpy_factors_are_taken_as_the_floats_they_are(factor, cuts):
+    # Lhotse's Decimal arithmetic raised TypeError on a NumPy float that noisegen's check had taken
+    for fn, affix in ((nl.perturb_speed, "sp"), (nl.perturb_tempo, "tp"), (nl.perturb_volume, "vp")):
+        out = list(fn(cuts, factor))
+        assert len(out) == len(list(cuts)) and all(f"_{affix}{float(factor)}" in c.id for c in out)
+        assert out[0].load_audio().shape[-1] == out[0].num_samples
+
+
+@pytest.mark.parametrize("source, target, match", [
+    (16000.9, 8000, "source_sampling_rate"), (16000, "8000", "target_sampling_rate"),
+    (16000, True, "target_sampling_rate"), (0, 8000, "source_sampling_rate"), (16000, 10**6, "target_sampling_rate"),
+])
+def test_resample_rates_are_checked_before_lhotse_truncates_them(source, target, match):
+    # 16000.9 became 16000 and "8000" or True (1 Hz) were taken: Lhotse's int() ran first
+    with pytest.raises(noisegen.ParameterError, match=rf"^{match} must be an integer in Hz"):
+        nl.NoisegenResample(source, target)
+    assert nl.NoisegenResample(np.int64(16000), 8000.0).target_sampling_rate == 8000
+
+
 def test_bad_arguments_are_refused(cuts):
     with pytest.raises(noisegen.ParameterError, match="cuts"):
         nl.augment_cuts([1, 2], noisegen.Gain(), rng=0)

@@ -335,6 +335,7 @@ def test_ray_augment_paths_and_torch_ingestion(ray_address):
     ({"seed": -1}, "seed"), ({"sample_rate": 0}, "sample_rate"), ({"actors": 0}, "actors"),
     ({"id_column": "nope"}, "id_column 'nope'"), ({"column": "nope"}, "column 'nope'"),
     ({"params_column": "id"}, "params_column"), ({"num_cpus": 0}, "num_cpus"),
+    ({"id_column": "audio"}, "id_column 'audio' must differ from column"),
 ])
 def test_ray_augment_refuses_bad_arguments_before_reading(kwargs, match, ray_address):
     import ray

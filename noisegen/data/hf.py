@@ -65,8 +65,9 @@ def row_key(index: int, *, rng) -> int:
 
 
 def _check_index(index, name):
-    if isinstance(index, bool) or not isinstance(index, numbers.Integral) or index < 0:
-        raise ParameterError(f"{name} must be a non-negative int (a row index), got {index!r}")
+    # (keys take 64-bit words: 2**64 would be row 0's key again)
+    if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not 0 <= index < 1 << 64:
+        raise ParameterError(f"{name} must be a non-negative int below 2**64 (a row index), got {show_value(index)}")
     return int(index)
 
 
@@ -133,12 +134,18 @@ class AugmentFn:
                 raise ParameterError(f"{name} must be a column name (str), got {value!r}")
         if column is None:
             raise ParameterError("column must be a column name (str), got None")
+        output = output_column or column
+        if params_column is not None and params_column in (column, output, index_column):
+            raise ParameterError(f"params_column {params_column!r} must differ from column, output_column and "
+                                 "index_column (the parameters would overwrite that column)")
+        if index_column is not None and index_column in (column, output):
+            raise ParameterError(f"index_column {index_column!r} must differ from column and output_column")
         if sample_rate is not None:
             sample_rate = check_sample_rate(sample_rate)  # once here, not as a failure of every row
         self.config = pipeline.to_dict()
         self.root_key = resolve_key(rng)
         self.column, self.sample_rate = column, sample_rate
-        self.output_column = output_column or column
+        self.output_column = output
         self.params_column, self.index_column = params_column, index_column
         self._pipeline = pipeline
 

@@ -51,7 +51,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from .._core.errors import ParameterError
 from .._core.rng import derive_key, resolve_key
 from .._core.units import amplitude_to_db
-from .._core.validation import check_rates, check_real
+from .._core.validation import check_rates, check_real, check_sample_rate
 from ..effects import gain, speed, time_stretch
 from ..effects import resample as resample_audio  # this module's own resample() takes cuts
 from ..transforms import Transform, load_pipeline
@@ -300,9 +300,9 @@ class NoisegenResample(_LhotseResample):
     """
 
     def __post_init__(self):
+        for name in ("source_sampling_rate", "target_sampling_rate"):  # before Lhotse's int() cuts 16000.9 to 16000
+            setattr(self, name, check_sample_rate(getattr(self, name), name))
         super().__post_init__()
-        for name in ("source_sampling_rate", "target_sampling_rate"):
-            check_real(getattr(self, name), name, low=1, high=768000)
         # A ratio beyond 256 fails here (cuts.resample, reading a manifest), not in every load_audio
         check_rates(self.source_sampling_rate, self.target_sampling_rate)
 
@@ -386,19 +386,20 @@ def _perturb(cuts, method, **kwargs):
 def perturb_speed(cuts, factor: float, *, affix_id: bool = True):
     """``cuts.perturb_speed(factor)`` with :class:`NoisegenSpeed`: ids get ``_sp{factor}``,
     durations, offsets and supervisions are scaled by ``1 / factor`` as Lhotse does."""
-    check_real(factor, "factor", low=1 / _MAX_FACTOR, high=_MAX_FACTOR)
+    # passed on as a float: Lhotse's Decimal arithmetic refuses a NumPy float (a TypeError)
+    factor = check_real(factor, "factor", low=1 / _MAX_FACTOR, high=_MAX_FACTOR)
     return _perturb(cuts, "perturb_speed", factor=factor, affix_id=affix_id)
 
 
 def perturb_tempo(cuts, factor: float, *, affix_id: bool = True):
     """``cuts.perturb_tempo(factor)`` with :class:`NoisegenTempo` (pitch kept; ids get ``_tp{factor}``)."""
-    check_real(factor, "factor", low=1 / _MAX_FACTOR, high=_MAX_FACTOR)
+    factor = check_real(factor, "factor", low=1 / _MAX_FACTOR, high=_MAX_FACTOR)
     return _perturb(cuts, "perturb_tempo", factor=factor, affix_id=affix_id)
 
 
 def perturb_volume(cuts, factor: float, *, affix_id: bool = True):
     """``cuts.perturb_volume(factor)`` with :class:`NoisegenVolume` (ids get ``_vp{factor}``)."""
-    check_real(factor, "factor", low=1e-6, high=1e6)
+    factor = check_real(factor, "factor", low=1e-6, high=1e6)
     return _perturb(cuts, "perturb_volume", factor=factor, affix_id=affix_id)
 
 

@@ -207,6 +207,8 @@ def augment(dataset, pipeline, *, seed, sample_rate, column="audio", id_column="
             raise ParameterError(f"{name} must be a non-empty column name, got {value!r}")
     if params_column in (column, id_column):
         raise ParameterError(f"params_column {params_column!r} must differ from column and id_column")
+    if id_column == column:
+        raise ParameterError(f"id_column {id_column!r} must differ from column (the ids name the rows' audio)")
     _check_columns(dataset, column, id_column)
     pipeline = _as_pipeline(pipeline)
     try:
