@@ -492,18 +492,19 @@ def test_augment_batch_checks_a_range_before_drawing_from_it(name, bad, good):
 
 
 def test_check_real_array_refuses_what_float64_conversion_would_mangle():
-    """Complex values (dropped imaginary part, ComplexWarning), None (NaN), strings and other
+    """Complex values (dropped imaginary part, ComplexWarning), None (NaN), bools, strings and other
     non-numbers are ParameterErrors naming the argument; real numbers of any type and shape
     (NaN and inf included) come back as float64, equal to NumPy's conversion."""
     import warnings
     from decimal import Decimal
     from fractions import Fraction
 
-    good = [0.5, -3, np.float32(2.5), np.int16(7), Fraction(1, 3), True, math.nan, math.inf, [],
+    good = [0.5, -3, np.float32(2.5), np.int16(7), Fraction(1, 3), math.nan, math.inf, [],
             [1, 2.5, Fraction(1, 4)], np.arange(6, dtype=np.int8).reshape(2, 3), np.ones((2, 0)),
             np.array([1, Fraction(1, 2)], dtype=object), np.float32([[1.5, -2.0]])]
     bad = [None, [1.0, None], np.array([None, None]), 1 + 2j, np.complex64(1), [1.0, 2j], np.zeros(3, complex),
-           "1.5", ["1", "2"], b"1", Decimal("1.5"), [Decimal(1)], object(), [[1.0, 2.0], [3.0]], {"a": 1}]
+           "1.5", ["1", "2"], b"1", Decimal("1.5"), [Decimal(1)], object(), [[1.0, 2.0], [3.0]], {"a": 1},
+           True, (True, False), np.array([True]), np.array([1, True], dtype=object)]  # bools, as check_real
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for value in good:

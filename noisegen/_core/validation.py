@@ -130,8 +130,8 @@ def check_real_array(value, name: str, expected: str = "a real number or an arra
     """``value`` (a number or any array-like of them) as a float64 array, NaN and inf kept.
 
     Refused, where ``np.asarray(value, dtype=np.float64)`` would not fail: complex values
-    (NumPy drops the imaginary part with a ComplexWarning), ``None`` (NumPy makes it NaN)
-    and strings of digits. ``expected`` completes "<name> must be ...".
+    (NumPy drops the imaginary part with a ComplexWarning), ``None`` (NumPy makes it NaN),
+    bools and strings of digits. ``expected`` completes "<name> must be ...".
     """
     try:
         arr = np.asarray(value)
@@ -139,9 +139,9 @@ def check_real_array(value, name: str, expected: str = "a real number or an arra
         raise ParameterError(f"{name} must be {expected}, got {show_value(value)}") from None
     if arr.dtype.kind == "c":
         raise ParameterError(f"{name} must be real, got complex values: {show_value(value)}")
-    numeric = arr.dtype.kind in "biuf" or (
-        arr.dtype.kind == "O" and all(isinstance(v, numbers.Real) for v in arr.flat)  # Fractions, mixed ints
-    )
+    numeric = arr.dtype.kind in "iuf" or (  # (bools are no numbers here, as in check_real)
+        arr.dtype.kind == "O" and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in arr.flat)
+    )  # (an object array: Fractions, mixed ints)
     if not numeric:
         raise ParameterError(f"{name} must be {expected}, got {show_value(value)}")
     try:
