@@ -177,6 +177,22 @@ def test_batch_equals_single_calls():
         simulate_rirs(sample_rate=FS, room_dim_m=rooms, source_m=[1, 1, 1], mic_m=[5.0, 4.0, 1.2], rt60_s=0.4)
 
 
+def test_too_many_rooms_are_refused_before_any_room_is_checked(monkeypatch):
+    # a million rooms were each checked (~50 us) before their 3.8 M-sample width was refused
+    from noisegen.effects import rooms as rooms_module
+
+    checked = []
+    real = rooms_module._check_geometry
+    monkeypatch.setattr(rooms_module, "_check_geometry", lambda *a: checked.append(1) or real(*a))
+    for n_rooms, rt60 in ((10**6, 5.0), (600, [5.0] * 599 + [1e9])):  # (an RT60 past the range counts as the most)
+        with pytest.raises(ParameterError, match=rf"room_dim_m='{n_rooms} rooms' would make an output of shape"):
+            simulate_rirs(sample_rate=768000, room_dim_m=np.tile([0.5, 0.5, 0.5], (n_rooms, 1)),
+                          source_m=[0.2, 0.2, 0.2], mic_m=[0.3, 0.3, 0.3], rt60_s=rt60, rng=0)
+    assert checked == []
+    with pytest.raises(ParameterError, match="room 0: rt60_s must be in"):  # one room: its own check says why
+        simulate_rirs(sample_rate=16000, room_dim_m=[[4, 3, 2.5]], source_m=[1, 1, 1], mic_m=[2, 2, 1.2], rt60_s=1e9)
+
+
 # ----------------------------------------------------------------- kernels vs NumPy twins
 
 
