@@ -369,6 +369,20 @@ def _not_real(array):
             one_complex.tolist(), a.astype(str)]
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_an_overflow_from_a_state_handed_in_names_zi(dtype):
+    # the error blamed the filter and y's peak, never the state that overflowed
+    y = (0.1 * ng.white_noise(500, rng=0)).astype(dtype)
+    _, zi = ng.lowpass(y, cutoff_hz=100, sample_rate=8000, zi="zeros")
+    huge = np.full(zi.shape, 1e300 if dtype == np.float32 else np.finfo(np.float64).max)
+    with pytest.raises(ng.ParameterError, match=r"^lowpass\(cutoff_hz=100, order=4\) from zi \(peak 1.?[0-9]*e\+3[0-9]+\) "
+                                                rf"overflows {np.dtype(dtype).name} for this input \(peak 0\.[0-9]+\)"):
+        ng.lowpass(y, cutoff_hz=100, sample_rate=8000, zi=huge)
+    assert (huge == huge.flat[0]).all()  # the caller's state is left as it was
+    out, _ = ng.lowpass(y, cutoff_hz=100, sample_rate=8000, zi=np.full(zi.shape, 1e3))  # a large state that fits
+    assert np.isfinite(out).all()
+
+
 @pytest.mark.parametrize("stereo", [False, True])
 def test_complex_or_non_numeric_sos_and_zi_are_refused(stereo):
     import warnings

@@ -17,6 +17,8 @@ Bristow-Johnson); the shelves use slope ``S = 1`` (Q = 1/sqrt(2)).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._kernels.cpu import biquad as _biquad
@@ -87,7 +89,10 @@ def _run(y, sos, zi, what):
         x = np.ascontiguousarray(x)
     out = np.empty_like(x)
     if x.shape[1]:
-        check_finite_output(out, what, y=y, total=_biquad.sosfilt(sos, x, out, state))
+        total = _biquad.sosfilt(sos, x, out, state)
+        if not math.isfinite(total) and zi is not None and not isinstance(zi, str):
+            what = f"{what} from zi (peak {float(np.max(np.abs(zi))):.3g})"  # a state handed in overflows alone
+        check_finite_output(out, what, y=y, total=total)
     out = out[0] if mono else out
     if zi is None:
         return out
