@@ -146,6 +146,34 @@ def test_warmup_failure_is_one_line_without_traceback(monkeypatch, capsys):
     assert err == ["noisegen warmup: error: warming up gain (float32, mono) failed: ZeroDivisionError: division by zero"]
 
 
+_CACHE_DIR_PROBE = """
+from noisegen.cli.warmup import _cache_dir, kernels
+print(_cache_dir(kernels()))
+"""
+
+
+def test_warmup_says_where_the_cache_went_and_fails_when_not_where_asked(tmp_path, monkeypatch, capsys):
+    # with NUMBA_CACHE_DIR not a writable folder, Numba cached beside the modules and warmup named the folder asked for
+    said = {}
+    for name, value in (("file", tmp_path / "a.wav"), ("under /dev/null", "/dev/null/x"), ("folder", tmp_path / "c")):
+        if name == "file":
+            value.write_bytes(b"RIFF")
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(value)}
+        run = subprocess.run([sys.executable, "-c", _CACHE_DIR_PROBE], capture_output=True, text=True, cwd=str(ROOT),
+                             env=env, timeout=300)
+        said[name] = run.stdout.strip()
+    assert said["folder"] == str(tmp_path / "c")
+    for name, value in (("file", tmp_path / "a.wav"), ("under /dev/null", "/dev/null/x")):
+        assert said[name].endswith(f"NUMBA_CACHE_DIR={str(value)!r} is not a folder Numba can write"), said
+    summary = {"operations": 1, "kernels": 1, "signatures": 1, "compiled": 1, "loaded": 0, "unused": [], "seconds": 0.1,
+               "cache_dir": said["file"]}
+    monkeypatch.setattr(warmup, "warm", lambda: summary)
+    assert main(["warmup", "--quiet"]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [f"noisegen warmup: error: the kernels were cached {said['file']}"]
+    monkeypatch.setattr(warmup, "warm", lambda: {**summary, "cache_dir": str(tmp_path / "c")})
+    assert main(["warmup", "--quiet"]) == 0
+
+
 _AFTER_WARMUP = """
 import json
 import numpy as np

@@ -319,8 +319,22 @@ def warm(*, log=None) -> dict:
         "loaded": sum(sum(d.stats.cache_hits.values()) for d in found),
         "unused": [f"{d.py_func.__module__}.{d.__name__}" for d in found if d not in reached],
         "seconds": time.perf_counter() - t0,
-        "cache_dir": numba.config.CACHE_DIR or "beside each kernel module (__pycache__)",
+        "cache_dir": _cache_dir(found),
     }
+
+
+def _cache_dir(found) -> str:
+    """Where the kernels' cache files went: ``NUMBA_CACHE_DIR``, or, when that is unset or not a
+    folder Numba can write (it then falls back beside the modules without a word), where they
+    did go, saying so (asks Numba's cache, not public API)."""
+    wanted = numba.config.CACHE_DIR
+    paths = {getattr(getattr(d, "_cache", None), "_cache_path", None) for d in found} - {None}
+    if wanted and paths and all(os.path.commonpath([os.path.abspath(wanted), os.path.abspath(p)])
+                                == os.path.abspath(wanted) for p in paths):
+        return wanted
+    where = ("beside each kernel module (__pycache__)" if all(p.endswith("__pycache__") for p in paths)
+             else ", ".join(sorted(paths)) or "nowhere")
+    return f"{where}: NUMBA_CACHE_DIR={wanted!r} is not a folder Numba can write" if wanted else where
 
 
 DESCRIPTION = """\
@@ -348,4 +362,7 @@ def run(args) -> int:
               f"{s['seconds']:.1f} s; cache: {s['cache_dir']}")
         if s["unused"]:
             print(f"noisegen warmup: not reached by any operation: {', '.join(s['unused'])}", file=sys.stderr)
+    if "NUMBA_CACHE_DIR=" in s["cache_dir"]:  # the cache asked for was not filled: a failure, whatever went elsewhere
+        print(f"noisegen warmup: error: the kernels were cached {s['cache_dir']}", file=sys.stderr)
+        return 1
     return 0
