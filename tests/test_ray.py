@@ -331,6 +331,27 @@ def test_ray_augment_paths_and_torch_ingestion(ray_address):
     assert sorted(seen) == [r["id"] for r in rows]
 
 
+def test_a_pool_the_cluster_cannot_place_is_warned_of(ray_address):
+    # actors=10**9 or num_cpus=1e9 were taken, and the run then waited for ever (the local cluster has 2 CPUs)
+    import warnings
+
+    import ray
+
+    import noisegen
+    import noisegen.ray as ngray
+    from noisegen.transforms import Gain
+
+    ds = ray.data.from_items(_rows("mono", np.float32, n=2))
+    for kwargs, match in (({"actors": 3}, r"actors \* num_cpus = 3 CPUs, more than the cluster has \(2\)"),
+                          ({"actors": 10**9}, r"actors \* num_cpus = 1e\+09 CPUs"),
+                          ({"num_cpus": 1e9}, r"num_cpus=1e\+09 per actor, more than any node of the cluster has \(2\)")):
+        with pytest.warns(noisegen.NoisegenWarning, match=match):
+            ngray.augment(ds, Gain(p=1.0), seed=0, sample_rate=16000, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ngray.augment(ds, Gain(p=1.0), seed=0, sample_rate=16000, actors=2)  # what the cluster has: no word
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"seed": -1}, "seed"), ({"sample_rate": 0}, "sample_rate"), ({"actors": 0}, "actors"),
     ({"id_column": "nope"}, "id_column 'nope'"), ({"column": "nope"}, "column 'nope'"),

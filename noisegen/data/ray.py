@@ -32,10 +32,11 @@ import hashlib
 import json
 import numbers
 import pickle
+import warnings
 
 import numpy as np
 
-from .._core.errors import NoisegenError, ParameterError
+from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
 from .._core.rng import derive_key, resolve_key
 from .._core.validation import check_int, check_real, check_sample_rate, show_value
 from ..audio.io import load
@@ -176,7 +177,10 @@ def augment(dataset, pipeline, *, seed, sample_rate, column="audio", id_column="
     batch_size : int
         Rows per ``map_batches`` call.
     num_cpus : float
-        CPUs reserved per actor.
+        CPUs reserved per actor. A pool the cluster Ray is connected to
+        cannot place now (more CPUs than it has, an actor larger than any
+        node) is warned of (:class:`~noisegen.NoisegenWarning`): Ray waits
+        for the CPUs, for ever unless the cluster grows.
 
     Returns
     -------
@@ -217,11 +221,33 @@ def augment(dataset, pipeline, *, seed, sample_rate, column="audio", id_column="
         raise ParameterError(f"pipeline: {' '.join(str(exc).split())}") from None
     kwargs = {"seed": seed, "epoch": epoch, "sample_rate": sample_rate, "column": column, "id_column": id_column,
               "params_column": params_column}
+    _warn_if_unschedulable(ray, actors, num_cpus)
     box = [ray.put(pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL))]
     return dataset.map_batches(
         _Augmenter, fn_constructor_args=(box,), fn_constructor_kwargs=kwargs, batch_size=batch_size,
         batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=num_cpus,
     )
+
+
+def _warn_if_unschedulable(ray, actors, num_cpus) -> None:
+    """Warn when the cluster Ray is connected to cannot place the pool now: more CPUs than it has,
+    or an actor larger than any node. Ray then waits, for ever on a cluster that does not grow
+    (an autoscaling one may add nodes, so it is no error)."""
+    if not ray.is_initialized():  # the pool's first use connects; nothing to compare yet
+        return
+    try:
+        total = float(ray.cluster_resources().get("CPU", 0.0))
+        largest = max((float(n.get("Resources", {}).get("CPU", 0.0)) for n in ray.nodes() if n.get("Alive")), default=0.0)
+    except Exception:  # noqa: BLE001 - the check is advice; the run goes on without it
+        return
+    if num_cpus > largest:
+        why = f"num_cpus={num_cpus:g} per actor, more than any node of the cluster has ({largest:g})"
+    elif actors * num_cpus > total:
+        why = f"actors * num_cpus = {actors * num_cpus:g} CPUs, more than the cluster has ({total:g})"
+    else:
+        return
+    warnings.warn(f"noisegen.ray.augment: {why}: Ray waits until it has them (for ever, unless the cluster "
+                  "adds nodes)", NoisegenWarning, stacklevel=3)
 
 
 def _check_columns(dataset, column, id_column) -> None:
