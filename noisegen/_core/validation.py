@@ -139,9 +139,9 @@ def check_real_array(value, name: str, expected: str = "a real number or an arra
         raise ParameterError(f"{name} must be {expected}, got {show_value(value)}") from None
     if arr.dtype.kind == "c":
         raise ParameterError(f"{name} must be real, got complex values: {show_value(value)}")
-    numeric = arr.dtype.kind in "iuf" or (  # (bools are no numbers here, as in check_real)
-        arr.dtype.kind == "O" and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in arr.flat)
-    )  # (an object array: Fractions, mixed ints)
+    # bools are no numbers here, as in check_real; an object array may hold Fractions or mixed ints
+    numeric = arr.dtype.kind in "iuf" or (
+        arr.dtype.kind == "O" and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in arr.flat))
     if not numeric:
         raise ParameterError(f"{name} must be {expected}, got {show_value(value)}")
     try:
