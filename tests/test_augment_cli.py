@@ -124,6 +124,25 @@ def test_workers_1_and_2_byte_identical(corpus, tmp_path):
     a, b = audio_outputs(one), audio_outputs(two)
     assert len(a) == 8 and a == b
     assert read_manifest(one) == read_manifest(two)
+    # the files themselves, line order included (the pool's lines followed the workers' finishing order)
+    assert (one / "manifest.jsonl").read_bytes() == (two / "manifest.jsonl").read_bytes()
+
+
+def test_a_file_name_that_is_not_utf8_is_augmented_and_resumed_like_any(corpus, tmp_path, capsys):
+    # its output's seed hashed the name as UTF-8: UnicodeEncodeError stopped the whole run, no output written;
+    # and the rerun's completeness check could not open its output (soundfile encodes str names as UTF-8)
+    first = sorted(corpus[0].glob("*.wav"))[0]
+    odd = os.fsdecode(b"odd\xff name.wav")
+    corpus.write(odd, first.read_bytes())
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        assert augment(*default_args(corpus, out, "--workers", workers)) == 0
+        n = len(read_manifest(out))
+        assert (out / output_name(odd, 0)).exists() and output_name(odd, 0) in read_manifest(out)
+        capsys.readouterr()
+        assert augment(*default_args(corpus, out, "--workers", workers)) == 0
+        assert f"0 outputs written, {n} already complete" in capsys.readouterr().out
+    assert audio_outputs(tmp_path / "w1") == audio_outputs(tmp_path / "w2")
 
 
 def test_shards_union_equals_unsharded(corpus, tmp_path):

@@ -383,7 +383,9 @@ def _run_pool(pipeline, tasks, n_workers, collect) -> None:
         if blocked:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     with pool:
-        for results in pool.imap_unordered(_process, tasks, chunksize=1):
+        # in plan order (the workers run ahead; results wait for the ones before them), so the
+        # manifest and failures files are byte-identical for any number of workers, as Ray's are
+        for results in pool.imap(_process, tasks, chunksize=1):
             collect(results)
 
 

@@ -92,7 +92,7 @@ def _complete(out_dir: str, line: dict | None, job_key: str) -> bool:
     try:
         import soundfile as sf
 
-        info = sf.info(os.path.join(out_dir, line["output"]))
+        info = sf.info(os.fsencode(os.path.join(out_dir, line["output"])))  # (bytes: a name that is not UTF-8)
     except Exception:  # noqa: BLE001 - missing or unreadable: not complete
         return False
     return info.frames == line.get("n_samples") and info.samplerate == line.get("sample_rate")

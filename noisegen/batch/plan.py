@@ -71,7 +71,8 @@ def available_cpus() -> int:
 
 
 def _path_hash(rel: str) -> tuple[int, int]:
-    digest = hashlib.sha256(rel.encode("utf-8")).digest()
+    # (surrogateescape: a file name that is not UTF-8 keeps its bytes; a UTF-8 one is unchanged)
+    digest = hashlib.sha256(rel.encode("utf-8", "surrogateescape")).digest()
     return int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:16], "little")
 
 
