@@ -273,6 +273,19 @@ def test_bad_arguments(kwargs):
         AugmentStream(args.pop("source"), args.pop("pipeline"), **args)
 
 
+@pytest.mark.parametrize("rate", [8000, 16000, 48000])
+def test_a_chunk_past_its_cap_is_refused_before_any_is_allocated(rate):
+    # chunk_s=134000 passed (the cap was MAX_SAMPLES): an 8 GB chunk for a one-second file, then MemoryError
+    from noisegen.data.batch import MAX_CHUNK_SAMPLES
+
+    top = MAX_CHUNK_SAMPLES / rate
+    with pytest.raises(ParameterError, match=rf"^chunk_s must be in \(0, {top:g}\], got"):
+        AugmentStream([np.zeros(10)], None, sample_rate=rate, chunk_s=top * 1.001)
+    AugmentStream([np.zeros(10)], None, sample_rate=rate, chunk_s=top)  # at the cap: taken
+    stream = AugmentStream([np.ones(rate // 10)], None, sample_rate=rate, chunk_s=0.05, hop_s=10 * top)
+    assert [c.length for c in stream] == [rate // 20]  # a hop may exceed the cap: it allocates nothing
+
+
 def test_iterating_again_continues_with_next_epoch():
     arrays = [np.random.default_rng(i).standard_normal(100).astype(np.float32) for i in range(5)]
     stream = AugmentStream(arrays, Gain(p=1.0), sample_rate=1000, rng=0)

@@ -11,7 +11,11 @@ from .._core.batch import Batch, fields_equal
 from .._core.errors import ParameterError
 from .._core.validation import check_sequence, show_value
 
-__all__ = ["Chunk", "Batch", "collate", "chunk_starts", "cut_chunk"]
+__all__ = ["Chunk", "Batch", "collate", "chunk_starts", "cut_chunk", "MAX_CHUNK_SAMPLES"]
+
+#: Most samples a chunk may span (per channel; ~70 min at 16 kHz, 256 MB of float32): every chunk is
+#: allocated whole, a short item zero-padded to it, so a larger ``chunk_s`` is refused up front.
+MAX_CHUNK_SAMPLES = 1 << 26
 
 
 @dataclass(eq=False)

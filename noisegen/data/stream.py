@@ -56,7 +56,7 @@ from ..transforms.target import check_target_mode
 from .._core.units import seconds_to_samples
 from ..cuda import augment_batch
 from ..cuda.stream import cuda_batch_params, cuda_stages
-from .batch import Batch, Chunk, collate, chunk_starts, cut_chunk  # noqa: F401  (re-exported)
+from .batch import MAX_CHUNK_SAMPLES, Batch, Chunk, collate, chunk_starts, cut_chunk  # noqa: F401  (re-exported)
 from .length import Batches, chunks_per_item, length_changer
 from ..transforms.shape import SignalShape
 from .items import _FileItems, list_items  # noqa: F401  (_FileItems: tests spy on its load)
@@ -89,7 +89,7 @@ class AugmentStream:
     sample_rate : int
         Everything is resampled to this rate (with :func:`noisegen.resample`).
     chunk_s : float or None
-        Chunk duration; None yields whole items.
+        Chunk duration, at most ``MAX_CHUNK_SAMPLES`` (2**26) samples; None: whole items.
     hop_s : float or None
         Distance between chunk starts (default ``chunk_s``: no overlap).
     rng : None, int or numpy.random.Generator
@@ -149,9 +149,9 @@ class AugmentStream:
             raise ParameterError(f"pipeline must be a noisegen Transform or None, got {type(pipeline).__name__}")
         self.pipeline = pipeline
         self.sample_rate = check_sample_rate(sample_rate)
-        longest = MAX_SAMPLES / self.sample_rate  # a chunk (or hop) longer than any array is no chunk
-        self.chunk_s = check_real(chunk_s, "chunk_s", low=0.0, high=longest, low_inclusive=False, allow_none=True)
-        self.hop_s = check_real(hop_s, "hop_s", low=0.0, high=longest, low_inclusive=False, allow_none=True)
+        rate = self.sample_rate  # a chunk is allocated whole (at most MAX_CHUNK_SAMPLES); a hop past any array is no hop
+        self.chunk_s = check_real(chunk_s, "chunk_s", low=0.0, high=MAX_CHUNK_SAMPLES / rate, low_inclusive=False, allow_none=True)
+        self.hop_s = check_real(hop_s, "hop_s", low=0.0, high=MAX_SAMPLES / rate, low_inclusive=False, allow_none=True)
         if self.hop_s is not None and self.chunk_s is None:
             raise ParameterError("hop_s needs chunk_s (whole items have no hop)")
         self._chunk_n = None if self.chunk_s is None else max(1, seconds_to_samples(self.chunk_s, self.sample_rate))
