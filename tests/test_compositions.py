@@ -94,3 +94,29 @@ def test_chosen_children_replay_exactly():
         out = comp(y, sample_rate=SR, rng=seed)
         np.testing.assert_array_equal(comp.apply_params(y, sample_rate=SR, params=comp.last_params), out)
         assert not np.array_equal(out, y)  # something always ran
+
+
+def test_a_replay_no_draw_could_make_is_refused():
+    # Compose.apply_params ran a child twice (indices [0, 0]) or dropped one ([0]): no draw makes either
+    import copy
+
+    from noisegen import ParameterError, TimeStretch
+
+    y = np.random.default_rng(0).standard_normal(SR // 2).astype(np.float32) * 0.1
+    cases = [
+        (Compose([TimeStretch(min_rate=1.25, max_rate=1.25, p=1.0), Gain(p=1.0)], shuffle=True),
+         [[0, 0], [1], [0, 1, 1], []], "an order of all 2 children"),
+        (Compose([Gain(p=1.0), TimeMask(p=1.0)]), [[1, 0], [0]], r"\[0, 1\] \(every child, in order"),
+        (OneOf([Gain(p=1.0), TimeMask(p=1.0)]), [[0, 1], []], "one child's index"),
+        (SomeOf([Gain(p=1.0), TimeMask(p=1.0), Gain(p=1.0)], k=2), [[1, 0], [2, 2], [0]], "2..2 distinct"),
+    ]
+    for pipe, bad, why in cases:
+        out = pipe(y, sample_rate=SR, rng=3)
+        good = copy.deepcopy(pipe.last_params)
+        np.testing.assert_array_equal(pipe.apply_params(y, good, sample_rate=SR), out)
+        for indices in bad:
+            params = copy.deepcopy(good)
+            params["indices"] = indices
+            params["transforms"] = [good["transforms"][0]] * len(indices)
+            with pytest.raises(ParameterError, match=rf"^params\['indices'\] must be {why}"):
+                pipe.apply_params(y, params, sample_rate=SR)

@@ -49,6 +49,10 @@ class _Composition(Transform):
     def _choose(self, gen) -> list[int]:
         raise NotImplementedError
 
+    def _drawable(self, indices) -> str | None:
+        """None when :meth:`_choose` could draw ``indices``, else what it draws (for the error)."""
+        raise NotImplementedError
+
     #: Whether a chosen child always applies (OneOf, SomeOf) or draws its own ``p`` (Compose).
     _chosen_apply = False
 
@@ -113,6 +117,9 @@ class _Composition(Transform):
             )
         n = len(self.transforms)
         clean["indices"] = [check_int(i, f"{name}['indices'][{j}]", low=0, high=n - 1) for j, i in enumerate(indices)]
+        why = self._drawable(clean["indices"])
+        if why:  # (a replay must be one the draws could make: a child twice, or one left out, is none)
+            raise ParameterError(f"{name}['indices'] must be {why}, got {show_value(indices)}")
         clean["transforms"] = [
             self.transforms[i]._check_params(child, sample_rate, f"{name}['transforms'][{j}]")
             for j, (i, child) in enumerate(zip(clean["indices"], children))
@@ -179,6 +186,12 @@ class Compose(_Composition):
             return [int(i) for i in gen.permutation(n)]
         return list(range(n))
 
+    def _drawable(self, indices):
+        n = len(self.transforms)
+        if self.shuffle:
+            return None if sorted(indices) == list(range(n)) else f"an order of all {n} children (each once)"
+        return None if indices == list(range(n)) else f"{list(range(n))} (every child, in order: shuffle=False)"
+
     def _config(self):
         return {"transforms": list(self.transforms), "shuffle": self.shuffle, "p": self.p}
 
@@ -232,6 +245,9 @@ class OneOf(_Composition):
     def _choose(self, gen):
         return [int(self._cdf.searchsorted(gen.random(), side="right"))]
 
+    def _drawable(self, indices):
+        return None if len(indices) == 1 else "one child's index"
+
     def _config(self):
         return {"transforms": list(self.transforms), "weights": self.weights, "p": self.p}
 
@@ -275,6 +291,11 @@ class SomeOf(_Composition):
         count = kmin if kmin == kmax else int(gen.integers(kmin, kmax + 1))
         chosen = gen.choice(len(self.transforms), size=count, replace=False)
         return sorted(int(i) for i in chosen)
+
+    def _drawable(self, indices):
+        kmin, kmax = self.k
+        ok = kmin <= len(indices) <= kmax and all(a < b for a, b in zip(indices, indices[1:]))
+        return None if ok else f"{kmin}..{kmax} distinct children's indices in their listed order"
 
     def _config(self):
         kmin, kmax = self.k
