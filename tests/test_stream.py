@@ -716,3 +716,24 @@ def test_one_batch_type():
     assert type(collate(batch.chunks)) is Batch
     res = nc.augment_batch(np.ones((2, 64), np.float32), sample_rate=SR, gain_db=-6.0, backend="cpu")
     assert type(res) is Batch and res.chunks == [] and res.params["gain_db"].shape == (2,)
+
+
+def test_collate_names_the_files_of_other_channel_counts_and_checks_targets(tmp_path):
+    # mixed channel counts with mono=False failed mid-epoch naming no file; a target of another shape than its
+    # samples raised NumPy's broadcast ValueError (longer) or was zero-padded silently (shorter)
+    import dataclasses
+
+    import noisegen
+    from noisegen.data.batch import collate
+
+    for name, channels in (("a.wav", 1), ("b.wav", 2), ("c.wav", 2)):
+        noisegen.save(tmp_path / name, 0.1 * noisegen.white_noise(800, rng=0, n_channels=channels), sample_rate=8000)
+    stream = AugmentStream(str(tmp_path), None, sample_rate=8000, chunk_s=0.05, mono=False, shuffle=False)
+    with pytest.raises(ParameterError, match=r"got channels '.*a\.wav' 1, '.*b\.wav' 2 \(an AugmentStream with "
+                                             r"mono=False over files of several channel counts"):
+        list(stream.batches(4))
+    chunk = next(iter(AugmentStream(str(tmp_path / "a.wav"), None, sample_rate=8000, chunk_s=0.05, target="clean")))
+    for bad in (np.zeros(1000, np.float32), np.zeros(3, np.float32), np.zeros((2, 400), np.float32)):
+        with pytest.raises(ParameterError, match=r"^chunks\[0\]\.target must have its samples' shape \(400,\), got"):
+            collate([dataclasses.replace(chunk, target=bad)])
+    np.testing.assert_array_equal(collate([chunk]).target[0], chunk.target)

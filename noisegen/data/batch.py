@@ -104,9 +104,13 @@ def collate(chunks) -> Batch:
     strays = [c for c in chunks if not isinstance(c, Chunk)]
     if strays:
         raise ParameterError(f"chunks must hold noisegen Chunks (from an AugmentStream), got {show_value(strays[0])}")
-    shapes = {c.samples.shape[:-1] for c in chunks}
-    if len(shapes) != 1:
-        raise ParameterError(f"chunks must all have the same channel layout, got {sorted(shapes)}")
+    first = {}  # channel layout -> the first chunk with it
+    for c in chunks:
+        first.setdefault(c.samples.shape[:-1], c)
+    if len(first) != 1:
+        seen = ", ".join(f"{c.source!r} {shape[0] if shape else 1}" for shape, c in first.items())
+        raise ParameterError(f"chunks must all have the same channel layout, got channels {seen} (an AugmentStream "
+                             "with mono=False over files of several channel counts: use mono=True, or batch them apart)")
     width = max(c.samples.shape[-1] for c in chunks)
     out = np.zeros((len(chunks),) + chunks[0].samples.shape[:-1] + (width,), dtype=np.float32)
     for i, c in enumerate(chunks):
@@ -117,6 +121,10 @@ def collate(chunks) -> Batch:
         return Batch(out, lengths, chunks)
     if any(t is None for t in targets):
         raise ParameterError("chunks must all carry a target or none (AugmentStream(target=...))")
+    for i, (c, t) in enumerate(zip(chunks, targets)):
+        if np.shape(t) != c.samples.shape:
+            raise ParameterError(f"chunks[{i}].target must have its samples' shape {c.samples.shape}, got "
+                                 f"{show_value(np.shape(t))}")
     target = np.zeros_like(out)
     for i, t in enumerate(targets):
         target[i, ..., : t.shape[-1]] = t
