@@ -589,3 +589,11 @@ def test_integer_errors_stay_short(value, shown):
     with pytest.raises(ParameterError) as err:
         noisegen.white_noise(10**400)
     assert len(str(err.value)) < 300
+
+
+def test_a_one_axis_array_of_two_is_told_its_shape():
+    # "rir[0] must have shape at most 1 axes" (the bank's one-axis arrays)
+    import noisegen
+
+    with pytest.raises(ParameterError, match=r"^rir\[0\] must have shape \(n_samples,\), got shape \(2, 100\)$"):
+        noisegen.ApplyImpulseResponse([np.zeros((2, 100))])

@@ -108,8 +108,9 @@ def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int =
         if y.dtype not in _FLOAT_DTYPES:
             raise ParameterError(f"{name} must be float32 or float64 audio, got dtype {y.dtype}")
     if y.ndim < 1 or y.ndim > max_ndim:
-        expected = "(n_samples,) or (n_channels, n_samples)" if max_ndim == 2 else f"at most {max_ndim} axes"
-        raise ParameterError(f"{name} must have shape {expected}, got shape {y.shape}")
+        expected = {1: "shape (n_samples,)", 2: "shape (n_samples,) or (n_channels, n_samples)"}.get(
+            max_ndim, f"1 to {max_ndim} axes")
+        raise ParameterError(f"{name} must have {expected}, got shape {y.shape}")
     if y.ndim == 2 and y.shape[0] > max(y.shape[1], CHANNELS_LAST_LIMIT):
         raise ParameterError(
             f"{name} has shape {y.shape}: {y.shape[0]} channels of {y.shape[1]} samples looks like a "
