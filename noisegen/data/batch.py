@@ -121,11 +121,10 @@ def collate(chunks) -> Batch:
         return Batch(out, lengths, chunks)
     if any(t is None for t in targets):
         raise ParameterError("chunks must all carry a target or none (AugmentStream(target=...))")
+    target = np.zeros_like(out)
     for i, (c, t) in enumerate(zip(chunks, targets)):
         if np.shape(t) != c.samples.shape:
             raise ParameterError(f"chunks[{i}].target must have its samples' shape {c.samples.shape}, got "
                                  f"{show_value(np.shape(t))}")
-    target = np.zeros_like(out)
-    for i, t in enumerate(targets):
         target[i, ..., : t.shape[-1]] = t
     return Batch(out, lengths, chunks, target=target)
