@@ -504,7 +504,8 @@ def test_check_real_array_refuses_what_float64_conversion_would_mangle():
             np.array([1, Fraction(1, 2)], dtype=object), np.float32([[1.5, -2.0]])]
     bad = [None, [1.0, None], np.array([None, None]), 1 + 2j, np.complex64(1), [1.0, 2j], np.zeros(3, complex),
            "1.5", ["1", "2"], b"1", Decimal("1.5"), [Decimal(1)], object(), [[1.0, 2.0], [3.0]], {"a": 1},
-           True, (True, False), np.array([True]), np.array([1, True], dtype=object)]  # bools, as check_real
+           True, (True, False), np.array([True]), np.array([1, True], dtype=object),  # bools, as check_real
+           [1.0, True], (0.5, np.bool_(False)), [[1.0, 2.0], [3.0, True]], [2, False]]  # NumPy: numbers
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for value in good:

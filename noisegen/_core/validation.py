@@ -143,12 +143,17 @@ def check_real_array(value, name: str, expected: str = "a real number or an arra
     # bools are no numbers here, as in check_real; an object array may hold Fractions or mixed ints
     numeric = arr.dtype.kind in "iuf" or (
         arr.dtype.kind == "O" and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in arr.flat))
-    if not numeric:
+    if not numeric or (isinstance(value, (list, tuple)) and _holds_bool(value)):  # [1.0, True]: floats to NumPy
         raise ParameterError(f"{name} must be {expected}, got {show_value(value)}")
     try:
         return arr.astype(np.float64, copy=False)
     except OverflowError:  # an integer past float64's range
         raise ParameterError(f"{name} must be {expected} within float64's range, got {show_value(value)}") from None
+
+
+def _holds_bool(value) -> bool:
+    """Whether nested lists and tuples hold a bool (NumPy makes ``[1.0, True]`` a float array)."""
+    return any(isinstance(v, (bool, np.bool_)) or (isinstance(v, (list, tuple)) and _holds_bool(v)) for v in value)
 
 
 def nonfinite_error(y, name: str = "y") -> ParameterError:
