@@ -131,3 +131,29 @@ def run(paths, n: int, seed: int = 0) -> dict:
             outcome = repr(e)[:300]
         counts[(kind, outcome)] = counts.get((kind, outcome), 0) + 1
     return counts
+
+
+def packets(data: bytes) -> list:
+    """The packets of a single-stream Ogg file, in order."""
+    out, current = [], b""
+    for at, head, body in pages(data):
+        q = at + head
+        for lace in data[at + 27:at + head]:
+            current += data[q:q + lace]
+            q += lace
+            if lace < 255:
+                out.append(current)
+                current = b""
+    return out
+
+
+def one_page_each(packets_, granules) -> bytes:
+    """An Ogg stream of one page per packet (each under 64 KiB), with these granule positions (-1: none)."""
+    out = b""
+    for i, packet in enumerate(packets_):
+        laces = [255] * (len(packet) // 255) + [len(packet) % 255]
+        kind = (2 if i == 0 else 0) | (4 if i == len(packets_) - 1 else 0)
+        head = (b"OggS" + bytes([0, kind]) + int(granules[i]).to_bytes(8, "little", signed=True)
+                + (1).to_bytes(4, "little") + i.to_bytes(4, "little") + bytes(4) + bytes([len(laces)]) + bytes(laces))
+        out += head + packet
+    return fix_crcs(out)

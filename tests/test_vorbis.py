@@ -14,7 +14,7 @@ import soundfile as sf
 from noisegen._kernels.cpu._vorbis_mdct import dct4, mdct_tables
 from noisegen._kernels.cpu.vorbis_ogg import CRC_TABLES, _crc
 from noisegen.audio.vorbis import VorbisUnsupported, decode_vorbis
-from ogg_fuzz import fix_crcs, ogg_crc, pages
+from ogg_fuzz import fix_crcs, ogg_crc, one_page_each, packets, pages
 
 ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = 1e-5  # libvorbis's float arithmetic against ours (measured worst: 4.2e-7)
@@ -207,3 +207,53 @@ def test_what_is_decoded_here_depends_on_the_file_alone(tmp_path, monkeypatch):
     assert io_module._open_native(short[0], header_only=True) is None
     monkeypatch.setattr(vorbis, "MAX_BYTES", short[0].stat().st_size - 1)
     assert io_module._open_native(short[0]) is None
+
+
+def _ordered_books_setup(books):
+    """A setup header of one-dimensional "ordered" codebooks, each ``(first code length, runs)``
+    (the lengths grow by one a run), and nothing after them: a few bytes a book, however many entries."""
+    bits, n = 0, 0
+
+    def put(value, width):
+        nonlocal bits, n
+        bits |= (value & ((1 << width) - 1)) << n
+        n += width
+
+    put(len(books) - 1, 8)
+    for first, runs in books:
+        put(0x564342, 24), put(1, 16), put(sum(runs), 24), put(1, 1), put(first - 1, 5)
+        left = sum(runs)
+        for run in runs:
+            put(run, left.bit_length())
+            left -= run
+        put(0, 4)
+    return b"\x05vorbis" + bits.to_bytes((n + 7) // 8, "little") + bytes(4)
+
+
+def test_setup_declaring_millions_of_codebook_entries_is_left_to_libsndfile(tmp_path):
+    """An "ordered" codebook declares millions of entries in a few bytes; their tables cost ~70
+    bytes an entry (16 such books: 3.9 GB and MemoryError from a 746-byte file, 256 of them: 100 GB).
+    A setup of more than MAX_SETUP_ENTRIES entries in all is refused before any table is made, so
+    load reads (here: refuses) the file as libsndfile does."""
+    import noisegen
+    from noisegen.audio.vorbis_setup import MAX_SETUP_ENTRIES, parse_setup
+
+    big = (22, [1 << 21, 1 << 22])  # complete codes: 2**21 of 22 bits and 2**22 of 23
+    half = (19, [1 << 19])  # 2**19 codes of 19 bits: two make the cap
+    small = (2, [2, 4])
+    for books in ([big], [big] * 16, [half] * 3, [small, half, half]):
+        with pytest.raises(VorbisUnsupported, match=f"over {MAX_SETUP_ENTRIES} entries in all"):
+            parse_setup(_ordered_books_setup(books), 1)
+    assert 2 * (1 << 19) == MAX_SETUP_ENTRIES
+    for books in ([small], [half, half]):  # within the cap: the books are made, the setup then ends early
+        with pytest.raises(VorbisUnsupported, match="ends"):
+            parse_setup(_ordered_books_setup(books), 1)
+    stream = packets(_sample(tmp_path))
+    path = tmp_path / "books.ogg"
+    path.write_bytes(one_page_each(stream[:2] + [_ordered_books_setup([big] * 16)] + stream[3:],
+                                   [0, 0, 0] + [-1] * (len(stream) - 4) + [16037]))
+    with pytest.raises(Exception) as libsndfile:
+        sf.read(path)
+    with pytest.raises(noisegen.NoisegenError) as ours:
+        noisegen.load(path)
+    assert "books.ogg" in str(ours.value), (libsndfile.value, ours.value)

@@ -48,8 +48,8 @@ class NativeFile:
             layout = cls._layout(fh, size)
             if layout is not None:
                 reader = cls(fh, size, layout)
-        except (OSError, ValueError, struct.error):
-            pass  # a header it cannot parse: libsndfile's to read, or to refuse
+        except (OSError, ValueError, struct.error, MemoryError):
+            pass  # a header it cannot parse (or whose tables do not fit): libsndfile's to read, or to refuse
         finally:
             if reader is None:  # left, or refused by raising: the handle is not kept
                 fh.close()

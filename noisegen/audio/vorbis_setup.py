@@ -28,6 +28,10 @@ __all__ = ["VorbisUnsupported", "Identification", "parse_identification", "parse
 
 FAST_BITS = 10
 MAX_POSTS = 65
+#: Codebook entries a setup may declare in all (each costs ~70 bytes of tables). Encoders' books
+#: hold a few thousand (libvorbis: 6,561 at most, ~12,000 a setup); an "ordered" book declares millions in a few
+#: bytes, and 256 such books took 100 GB: a stream past this is left to libsndfile.
+MAX_SETUP_ENTRIES = 1 << 20
 _FLOOR1_RANGE = (256, 128, 86, 64)
 
 
@@ -126,12 +130,15 @@ class _Book:
     __slots__ = ("entries", "dim", "lengths", "codes", "vq")
 
 
-def _codebook(b: _Bits) -> _Book:
+def _codebook(b: _Bits, room: int) -> _Book:
+    """The next codebook, of at most ``room`` entries (else VorbisUnsupported, before any table)."""
     if b.read(24) != 0x564342:
         raise VorbisUnsupported("bad Vorbis codebook sync")
     dim, entries = b.read(16), b.read(24)
     if dim == 0 or entries == 0 or _ilog(dim) + _ilog(entries) > 24:
         raise VorbisUnsupported("Vorbis codebook size out of range")
+    if entries > room:
+        raise VorbisUnsupported(f"Vorbis codebooks of over {MAX_SETUP_ENTRIES} entries in all")
     ordered = b.read(1)
     if not ordered:
         sparse = b.read(1)
@@ -277,7 +284,10 @@ def parse_setup(pkt: bytes, channels: int) -> Setup:
     if pkt[:7] != b"\x05vorbis":
         raise VorbisUnsupported("not a Vorbis setup header")
     b = _Bits(pkt, 7)
-    books = [_codebook(b) for _ in range(b.read(8) + 1)]
+    books, declared = [], 0
+    for _ in range(b.read(8) + 1):
+        books.append(_codebook(b, MAX_SETUP_ENTRIES - declared))
+        declared += books[-1].entries
     nb = len(books)
     s = Setup()
     _pack_books(books, s)
