@@ -14,7 +14,10 @@ than decoded loses them at its start), and the output stops at ``frames``
 
 A packet libvorbis would drop (not an audio packet, a mode out of range,
 ended inside its header) stops the decode with :data:`DROPPED`: the caller
-reads the file with libsndfile, which drops it.
+reads the file with libsndfile, which drops it. So does a page before the
+last whose granule position is not the samples decoded so far, or, on the
+first page that has one, is short of them by more than its last packet gives
+(out of spec: libvorbis believes the page, and libsndfile's reads then differ).
 """
 
 from __future__ import annotations
@@ -171,6 +174,8 @@ def decode_audio(payload, starts, ends, granules, eos, first, count, channels, b
                 gran = g
                 if sample_count > gran:
                     extra = sample_count - gran
+                    if extra > produced and not eos[p]:  # more than this packet's: out of spec, as below
+                        return DROPPED
                     if eos[p]:
                         keep_to = produced - min(extra, produced)
                     else:
@@ -178,7 +183,9 @@ def decode_audio(payload, starts, ends, granules, eos, first, count, channels, b
         else:
             gran += produced
             if g != -1 and gran != g:
-                if gran > g and eos[p]:
+                if not eos[p]:  # out of spec mid-stream: libvorbis believes it, libsndfile's count does
+                    return DROPPED  # not follow (the caller leaves such a stream to libsndfile)
+                if gran > g:
                     keep_to = produced - min(gran - g, produced)
                 gran = g
         if keep_from > 0:

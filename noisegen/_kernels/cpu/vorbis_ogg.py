@@ -92,7 +92,8 @@ def ogg_packets(data, tables):
     """``(status, payload, starts, ends, granules, eos)`` of the single Ogg stream in ``data``.
 
     ``status`` is the number of packets, or :data:`BAD`: a file this reader leaves to libsndfile
-    (also when a page ends no packet besides a continued one, or ends 255 or more of them).
+    (also when a page ends no packet besides a continued one, or ends 255 or more of them, or
+    ends some without a granule position).
     ``ends[i]`` is exclusive; ``payload`` holds the packets' bytes, then :data:`PADDING` zeros.
     """
     size = data.shape[0]
@@ -161,7 +162,9 @@ def ogg_packets(data, tables):
                 ended_here += 1
                 open_packet = False
         last_open = nseg > 0 and data[head + nseg - 1] == 255
-        if ended_here >= 255 or (page > 0 and last_open and granule != -1):
+        # a page that ends packets has their granule position: -1 there is out of spec (libsndfile's count of such a
+        # stream is its own), as is a position on a page whose packet runs on
+        if ended_here >= 255 or (page > 0 and (last_open and granule != -1 or ended_here > 0 and granule == -1)):
             return BAD, payload, starts, ends, granules, eos
         if (flags & 4) != 0:
             ended = True
