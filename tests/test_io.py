@@ -449,3 +449,81 @@ def test_a_nul_byte_in_a_path_is_a_parameter_error(tmp_path, call):
     with pytest.raises(ParameterError, match="path must be a path without NUL bytes"):
         fn()
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("claim", [21037, 16000 + 65536, 2 ** 20])
+def test_info_counts_the_frames_decoded_not_the_headers_claim(tmp_path, claim):
+    """A header claiming more frames than the stream gives (an Ogg file's last granule position, an
+    MP3 file's estimate): info reports the frames load reads, with their levels. It reported the
+    claim, and measured whole blocks of 65,536 frames from soundfile.blocks, whose rows past the
+    decoded ones hold the previous block's samples (or uninitialised memory)."""
+    path = tmp_path / "long_claim.ogg"
+    _ogg_claiming(claim, path)
+    assert sf.info(path).frames == claim
+    y, _ = noisegen.load(path, dtype=np.float64)
+    assert 0 < y.shape[-1] < claim
+    meta = noisegen.info(path)
+    assert meta.frames == y.shape[-1] and meta.duration_s == y.shape[-1] / 16000
+    assert meta.peak_dbfs == pytest.approx(20 * math.log10(np.max(np.abs(y))), abs=1e-9)
+    assert meta.rms_dbfs == pytest.approx(10 * math.log10(np.mean(np.square(y))), abs=1e-9)
+
+
+def test_a_flac_file_noisegen_leaves_to_libsndfile_is_read_from_its_first_frame(tmp_path):
+    """libsndfile's FLAC decoder does not always stand at the first frame after opening (here a
+    STREAMINFO block one byte longer than it is, which noisegen's reader leaves): load read 0 frames
+    (or failed, "lost sync") where soundfile.read, which seeks first, reads them all."""
+    import io
+
+    rng = np.random.default_rng(0)
+    for n, channels, subtype in ((5000, 2, "PCM_S8"), (4097, 1, "PCM_16"), (20000, 2, "PCM_24")):
+        buf = io.BytesIO()
+        sf.write(buf, 0.3 * rng.standard_normal((n, channels)), 16000, format="FLAC", subtype=subtype)
+        data = bytearray(buf.getvalue())
+        assert data[4] & 0x7F == 0 and data[7] == 34  # STREAMINFO, 34 bytes
+        data[7] = 35
+        path = tmp_path / f"{subtype}.flac"
+        path.write_bytes(bytes(data))
+        try:
+            want, _ = sf.read(path, dtype="float32", always_2d=True)
+        except sf.LibsndfileError:  # (some it cannot open at all: nor can load)
+            with pytest.raises(NoisegenError, match=f"{subtype}.flac"):
+                noisegen.load(path)
+            continue
+        assert want.shape == (n, channels)
+        y, _ = noisegen.load(path)
+        np.testing.assert_array_equal(y, want.T if channels > 1 else want[:, 0])
+        assert noisegen.info(path).frames == n
+
+
+def test_a_large_claim_is_read_in_blocks_as_far_as_the_decoder_goes(monkeypatch):
+    """read_claimed never asks soundfile for more than WHOLE_READ_SAMPLES samples at once (its read
+    allocates the frames asked for: a FLAC header within MAX_SAMPLES_PER_BYTE can claim gigabytes
+    of a megabyte), and gives what the decoder gives, up to the claim."""
+    from noisegen.audio import claims
+
+    class Decoder:
+        def __init__(self, holds, channels):
+            self.channels, self.left, self.asked = channels, holds, []
+
+        def seekable(self):
+            return False
+
+        def read(self, frames, dtype, always_2d, out=None):
+            self.asked.append(frames)
+            got = min(frames, self.left)
+            self.left -= got
+            return np.full((got, self.channels), len(self.asked), dtype)
+
+    monkeypatch.setattr(claims, "WHOLE_READ_SAMPLES", 1000)
+    for channels in (1, 3):
+        block = 1000 // channels
+        for holds in (0, 1, block - 1, block, block + 1, 5 * block, 5 * block + 7):
+            for claim in (holds, holds + 1, 10 * block, 10 ** 9):
+                if claim < holds:
+                    continue
+                f = Decoder(holds, channels)
+                out = claims.read_claimed(f, claim, np.float32)
+                assert out.shape == (holds, channels) and out.dtype == np.float32
+                assert max(f.asked, default=0) <= block
+                assert len(f.asked) <= holds // block + 1 + (claim > holds and holds % block == 0)
+                assert sum(min(a, block) for a in f.asked) >= holds

@@ -17,12 +17,14 @@ destination, renamed into place when complete.
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
 from .._core.errors import NoisegenError
 from .._core.validation import check_sample_rate
 from ..effects.resample import Resampler
+from .claims import read_blocks
 from .formats import check_subtype, check_writable, format_of
 from .io import _read_error, _soundfile, _wav_shortfall, mix_down, write_frames
 from .._core.tempfiles import write_atomically
@@ -100,9 +102,7 @@ class FileBlocks:
             with sf.SoundFile(os.fsencode(self.path)) as f:
                 if self.start:
                     f.seek(self.start)
-                while read < self.frames:
-                    data = f.read(min(self.block_frames, self.frames - read), dtype="float32",
-                                  always_2d=True)
+                for data in read_blocks(f, self.frames, self.block_frames, np.float32, start=self.start):
                     if data.shape[0] == 0:
                         break
                     read += data.shape[0]
@@ -129,12 +129,7 @@ def _decoded_frames(sf, path, block_frames):
     """Frames the decoder gives for ``path``, read to the end in blocks into one reused buffer."""
     with sf.SoundFile(os.fsencode(path)) as f:
         buf = np.empty((block_frames, f.channels), dtype=np.float32)
-        total = 0
-        while True:
-            got = f.read(block_frames, dtype="float32", always_2d=True, out=buf).shape[0]
-            total += got
-            if got < block_frames:
-                return total
+        return sum(b.shape[0] for b in read_blocks(f, sys.maxsize, block_frames, np.float32, out=buf))
 
 
 def save_blocks(path, blocks, *, sample_rate, n_channels=None, subtype=None):

@@ -5,21 +5,28 @@ position, and a FLAC file's from STREAMINFO; a damaged or hostile header can
 claim 2**60 frames of a few kilobytes, and a read would then try to
 allocate exabytes (a ``MemoryError`` from NumPy, or worse, a machine that
 swaps). Readers call :func:`check_claimed_length` first and refuse such a
-file with a :class:`~noisegen.NoisegenError` naming it.
+file with a :class:`~noisegen.NoisegenError` naming it. A claim within that
+bound may still be untrue (a FLAC header of 16,384 samples a byte claims
+gigabytes of a megabyte): :func:`read_claimed` reads a large claim in blocks,
+so memory follows the frames the decoder gives, not the header.
 """
 
 from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from .._core.errors import NoisegenError
 
-__all__ = ["MAX_SAMPLES_PER_BYTE", "check_claimed_length"]
+__all__ = ["MAX_SAMPLES_PER_BYTE", "WHOLE_READ_SAMPLES", "check_claimed_length", "read_blocks", "read_claimed"]
 
 #: The most samples (frames x channels) a file of any format libsndfile reads packs into a byte:
 #: digital silence in Ogg Vorbis takes ~130-250 a byte, a FLAC file of 65,535-sample blocks of
 #: silence ~7,000; beyond 16,384 the header is not telling the truth.
 MAX_SAMPLES_PER_BYTE = 1 << 14
+#: Samples (frames x channels) above which :func:`read_claimed` reads in blocks (64 MB of float32).
+WHOLE_READ_SAMPLES = 1 << 24
 
 
 def check_claimed_length(name, frames: int, channels: int, nbytes: int, *, most: int | None = None) -> None:
@@ -32,3 +39,43 @@ def check_claimed_length(name, frames: int, channels: int, nbytes: int, *, most:
         label = os.fspath(name) if isinstance(name, (str, os.PathLike)) else name
         raise NoisegenError(f"{label!r} is damaged: its header claims {frames} frames of {channels} channel(s), "
                             f"more than its {nbytes} bytes can hold")
+
+
+def read_blocks(f, frames: int, block: int, dtype, *, start: int = 0, out=None):
+    """Blocks of at most ``block`` frames (``(n, channels)`` of ``dtype``) of the open
+    :class:`soundfile.SoundFile` ``f``, standing at frame ``start``: ``frames`` in all, or as far as
+    the decoder goes (into ``out``, ``(block, channels)``, reused, when given).
+
+    Read from where the decoder stands, as :func:`noisegen.load` always read (libFLAC's seek fails
+    where frames are out of order, and a read from the start then goes on); when that first read
+    gives no frame or fails (a FLAC decoder that opened off its first frame), read again after a
+    seek to ``start``, as :func:`soundfile.read` does."""
+    dtype = np.dtype(dtype).name
+    read = 0
+    while read < frames:
+        n = min(block, frames - read)
+        try:
+            data = f.read(n, dtype=dtype, always_2d=True, out=None if out is None else out[:n])
+        except RuntimeError:  # (soundfile's LibsndfileError)
+            if read or not f.seekable():
+                raise
+            data = None
+        if not read and (data is None or data.shape[0] == 0) and f.seekable():
+            f.seek(start)
+            data = f.read(n, dtype=dtype, always_2d=True, out=None if out is None else out[:n])
+        yield data
+        read += data.shape[0]
+        if data.shape[0] < n:
+            return
+
+
+def read_claimed(f, frames: int, dtype) -> np.ndarray:
+    """The next ``frames`` frames of the open ``f`` as ``(frames read, channels)`` of ``dtype``
+    (:func:`read_blocks`): in one read up to :data:`WHOLE_READ_SAMPLES` samples, else in blocks of
+    that many (``f.read`` allocates all it is asked for first)."""
+    channels = max(int(f.channels), 1)
+    start = f.tell() if f.seekable() else 0  # (GSM 6.10 does not seek, nor tell)
+    parts = list(read_blocks(f, frames, max(1, WHOLE_READ_SAMPLES // channels), dtype, start=start))
+    if not parts:
+        return np.empty((0, channels), np.dtype(dtype))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)

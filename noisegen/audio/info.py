@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._core.validation import check_path
+from .claims import read_blocks
 from .files import read_error as _read_error
 from .flac import FlacFile
 from .io import _BLOCK_FRAMES, _soundfile, _warn_if_truncated, check_regular, read_frames
@@ -120,13 +121,35 @@ def info(path) -> AudioInfo:
     check_regular(path)
     levels, meta = _Levels(), None
     try:
-        meta = sf.info(os.fsencode(path))
-        for block in sf.blocks(os.fsencode(path), blocksize=_BLOCK_FRAMES, dtype="float64", always_2d=True):
-            levels.add(block)
+        with sf.SoundFile(os.fsencode(path)) as f:
+            meta = _Header(int(f.samplerate), int(f.channels), int(f.frames), f.subtype, f.format)
+            frames = _measured(f, meta, levels)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         return _as_load_reads(path, _read_error(path, exc), meta)
     _warn_if_truncated(path)
-    return levels.info(path, meta.samplerate, meta.channels, meta.frames, meta.subtype, meta.format)
+    return levels.info(path, meta.samplerate, meta.channels, frames, meta.subtype, meta.format)
+
+
+@dataclass(frozen=True)
+class _Header:
+    samplerate: int
+    channels: int
+    frames: int
+    subtype: str
+    format: str
+
+
+def _measured(f, meta, levels) -> int:
+    """The frames libsndfile decodes from the open ``f`` (at most its header's, as ``load`` reads
+    them), added to ``levels`` block by block; the count. (Not ``soundfile.blocks``: when the
+    decoder gives fewer frames than the header claims, as from a damaged Ogg or an MP3 whose
+    header estimates, it yields whole blocks anyway, the last one's samples again.)"""
+    buf = np.empty((_BLOCK_FRAMES, meta.channels), np.float64)
+    read = 0
+    for block in read_blocks(f, meta.frames, _BLOCK_FRAMES, np.float64, out=buf):
+        levels.add(block)
+        read += block.shape[0]
+    return read
 
 
 def _as_load_reads(path, refused, meta) -> AudioInfo:

@@ -20,7 +20,7 @@ import numpy as np
 
 from .._core.validation import check_audio, check_bool, check_float_dtype, check_path, check_sample_rate
 from .files import AUDIO_EXTENSIONS, audio_files, file_kind, read_error as _read_error
-from .claims import check_claimed_length
+from .claims import check_claimed_length, read_claimed
 from .flac import FlacFile, is_flac_name
 from .vorbis import VorbisFile, is_vorbis_name
 from .native import salvaged, warn_truncated
@@ -142,7 +142,7 @@ def read_frames(path, dtype, mono: bool = False, *, stacklevel: int = 2):
             return data, int(native.samplerate), native
         with sf.SoundFile(os.fsencode(path)) as f:  # (bytes: soundfile cannot encode a non-UTF-8 name)
             check_claimed_length(path, f.frames, f.channels, os.path.getsize(path))
-            data, file_rate = f.read(f.frames, dtype=np.dtype(dtype).name, always_2d=True), f.samplerate
+            data, file_rate = read_claimed(f, f.frames, dtype), f.samplerate
         _warn_if_truncated(path, stacklevel + 3)
         return data, int(file_rate), None
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:

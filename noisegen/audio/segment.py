@@ -16,7 +16,7 @@ from .._core.errors import NoisegenError, ParameterError
 from .._core.units import to_samples
 from .._core.validation import check_rates
 from ..effects.resample import resample
-from .claims import check_claimed_length
+from .claims import check_claimed_length, read_claimed
 from .io import _open_native, _soundfile, _warn_if_truncated, check_regular, mix_down, native_from_bytes, read_native
 from .files import read_error as _read_error
 from .native import salvaged, warn_truncated
@@ -108,7 +108,7 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
             check_claimed_length(path, f.frames, f.channels, os.path.getsize(path))
             if start:
                 f.seek(start)
-            data = f.read(n, dtype="float32", always_2d=True)
+            data = read_claimed(f, n, np.float32)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         data, rate = salvaged(native, path, _read_error(path, exc)), native.samplerate
     _warn_if_truncated(path)
@@ -134,7 +134,7 @@ def decode(data: bytes, *, sample_rate: int, mono: bool = True, name: str = "aud
         with sf.SoundFile(io.BytesIO(data)) as f:
             rate = int(f.samplerate)
             check_claimed_length(name, f.frames, f.channels, len(data))
-            frames = f.read(f.frames, dtype="float32", always_2d=True)  # a count: GSM 6.10 does not seek
+            frames = read_claimed(f, f.frames, np.float32)  # a count: GSM 6.10 does not seek
     except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as exc:
         error = NoisegenError(f"cannot decode {name}: {getattr(exc, 'error_string', None) or exc}")
         frames, rate = salvaged(native, name, error), native.samplerate  # (a FLAC member cut short)
