@@ -761,6 +761,62 @@ def _spawn(args, **kw):
                             **kw)
 
 
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(c) for c in fh.read().split()]
+    except OSError:
+        return []
+
+
+def _open_files(pid):
+    folder = f"/proc/{pid}/fd"
+    return {os.path.realpath(os.path.join(folder, fd)) for fd in os.listdir(folder)}
+
+
+def _gone(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")  # a zombie: dead, not yet reaped
+    except OSError:
+        return True
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads the process tree from Linux's /proc")
+def test_a_run_whose_parent_alone_is_killed_frees_out_dir_at_once(corpus, tmp_path):
+    """The OOM killer kills one process, not its group: the pool's workers went on as orphans to
+    the end of their inputs, holding OUT_DIR's lock through the descriptor they inherited, and a
+    rerun was refused "in use" meanwhile. Workers now close their copies of the lock and end with
+    their parent."""
+    from noisegen.batch.outdir import OutDirLock
+
+    out = tmp_path / "out"
+    proc = _spawn(default_args(corpus, out, "--copies", 400, "--workers", 2))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # the workers have started on outputs
+        if (out / MANIFEST).exists() and (out / MANIFEST).read_bytes().count(b"\n") >= 2:
+            break
+        time.sleep(0.002)
+    workers = _children(proc.pid)
+    assert len(workers) == 2, workers
+    lock_file = os.path.realpath(out / ".noisegen.lock")
+    assert lock_file in _open_files(proc.pid)
+    for w in workers:
+        assert lock_file not in _open_files(w), "a worker holds a copy of OUT_DIR's lock"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    with OutDirLock(str(out)) as lock:  # at once: no orphan holds it
+        assert lock.stale and f"pid {proc.pid} " in lock.stale[0]
+    deadline = time.monotonic() + 30
+    while not all(_gone(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert all(_gone(w) for w in workers), "the workers outlived their parent"
+    rerun = _spawn(default_args(corpus, out, "--copies", 400, "--workers", 2))
+    stdout, stderr = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, stderr.decode()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sigkill_then_rerun_gives_the_uninterrupted_result(corpus, tmp_path, workers):

@@ -378,7 +378,7 @@ def _run_pool(pipeline, tasks, n_workers, collect) -> None:
     if blocked:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
-        pool = ctx.Pool(n_workers, initializer=_init_pool_worker, initargs=(pipeline,))
+        pool = ctx.Pool(n_workers, initializer=_init_pool_worker, initargs=(pipeline, os.getpid()))
     finally:
         if blocked:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})

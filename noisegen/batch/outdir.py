@@ -35,13 +35,31 @@ import time
 from .._core.errors import ParameterError
 from ..audio.files import file_kind, open_regular  # noqa: F401  (re-exported)
 
-__all__ = ["OutDirLock", "jsonl_lock", "input_fingerprint", "fingerprint_changed", "open_regular", "file_kind"]
+__all__ = ["OutDirLock", "jsonl_lock", "drop_inherited_locks", "input_fingerprint", "fingerprint_changed",
+           "open_regular", "file_kind"]
 
 LOCK = ".noisegen.lock"
 _SHARD_LOCK = ".noisegen.shard-{k}-of-{n}.lock"
 _SHARD_RE = re.compile(r"\.noisegen\.shard-(\d+)-of-(\d+)\.lock$")
 #: Manifest fields that record the input an output was made from.
 FINGERPRINT_FIELDS = ("input_size", "input_mtime_ns", "input_blake2b")
+#: The descriptors of the locks this process holds (a forked worker closes its copies).
+_HELD: set[int] = set()
+
+
+def drop_inherited_locks() -> None:
+    """In a forked child (a pool worker): close its copies of the parent's lock descriptors.
+
+    A flock belongs to the open file, which the parent keeps open, so the parent still holds the
+    lock; but when the parent dies (SIGKILL, the OOM killer) the kernel drops it at once, not when
+    the last worker that inherited a copy exits (a rerun was refused "in use" meanwhile).
+    """
+    for fd in list(_HELD):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
 
 
 def input_fingerprint(path, *, block: int = 1 << 20) -> dict:
@@ -130,6 +148,7 @@ class OutDirLock:
                 raise
             raise self._busy(path) from None
         self.fds.append(fd)
+        _HELD.add(fd)
         if exclusive:  # we are the only holder: a name left in the file is a killed run's
             old = _holder(fd)
             if old:
@@ -172,6 +191,7 @@ class OutDirLock:
                     os.ftruncate(fd, 0)
             except OSError:
                 pass
+            _HELD.discard(fd)
             os.close(fd)
         self.fds = []
 
@@ -194,6 +214,7 @@ class jsonl_lock:
 
     def __enter__(self):
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+        _HELD.add(self.fd)  # (a worker the pool forks meanwhile, replacing one that died, must not keep it)
         try:
             import fcntl
         except ImportError:  # no flock here: best effort
@@ -202,4 +223,5 @@ class jsonl_lock:
         return self
 
     def __exit__(self, *exc):
+        _HELD.discard(self.fd)
         os.close(self.fd)  # drops the lock

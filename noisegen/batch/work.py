@@ -18,6 +18,7 @@ from .._core.labels import about
 from .._core.tempfiles import live
 from ..audio.io import load, save
 from .long import BLOCKWISE_MIN_S, render_long, long_source
+from .outdir import drop_inherited_locks
 from .plan import _inside, _one_line
 
 #: Outputs louder than full scale are scaled down to this peak (recorded as ``peak_scale``).
@@ -32,13 +33,31 @@ def _init_worker(pipeline):
     _PIPELINE = pipeline
 
 
-def _init_pool_worker(pipeline):
+def _init_pool_worker(pipeline, parent=None):
     """A pool worker leaves Ctrl-C to the parent, which terminates the pool (no worker tracebacks)
-    and then removes the workers' temporary files; SIGTERM (what terminating sends) kills it."""
+    and then removes the workers' temporary files; SIGTERM (what terminating sends) kills it, and
+    on Linux it is sent when the parent (pid ``parent``) dies, which then drops OUT_DIR's lock."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the command line's handler (_core.tempfiles)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # blocked while forking
+    drop_inherited_locks()
+    if parent is not None:
+        _end_with(parent)
     _init_worker(pipeline)
+
+
+def _end_with(parent: int) -> None:
+    """Have Linux send SIGTERM when the parent dies (a SIGKILLed run's workers went on as orphans
+    to the end of their inputs); elsewhere nothing."""
+    try:
+        import ctypes
+
+        if ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM) != 0:  # PR_SET_PDEATHSIG
+            return
+    except (OSError, AttributeError):  # no libc prctl: not Linux
+        return
+    if os.getppid() != parent:  # it died before the call
+        os._exit(1)
 
 
 def _render(pipeline, y, sample_rate, *, seed=None, params=None, scale=None):
