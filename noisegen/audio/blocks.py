@@ -5,9 +5,10 @@
 most ``block_frames`` file frames: the same float32 reads,
 mixdown and resampling (the streaming :class:`noisegen.Resampler`, whose
 blocks concatenate to :func:`noisegen.resample` exactly), so the blocks
-concatenate to those readers' arrays sample for sample (an MP3's to ~1 ulp:
-mpg123's floats depend on how much is read at a time; its length is counted
-by decoding it once, as its header's is an estimate). Calling it again
+concatenate to those readers' arrays sample for sample (an Ogg Vorbis file
+that noisegen decodes is decoded here in runs of whole pages; an MP3's to ~1
+ulp: mpg123's floats depend on how much is read at a time; its length is
+counted by decoding it once, as its header's is an estimate). Calling it again
 reads the file again from its first frame (a blockwise pipeline makes one
 pass per whole-signal measure). :func:`save_blocks` writes blocks as
 :func:`noisegen.save` writes an array: to a temporary file next to the
@@ -29,6 +30,7 @@ from .formats import check_subtype, check_writable, format_of
 from .io import _read_error, _soundfile, _wav_shortfall, mix_down, write_frames
 from .._core.tempfiles import write_atomically
 from .segment import _span, resampled_length, segment_span
+from .vorbis import VorbisFile, VorbisUnsupported, is_vorbis_name
 
 __all__ = ["FileBlocks", "save_blocks"]
 
@@ -86,6 +88,7 @@ class FileBlocks:
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
             raise _read_error(self.path, exc) from None
         self.truncated = _wav_shortfall(self.path) > 0
+        self._vorbis = _native_vorbis(self.path, self.start, self.frames, int(block_frames))
         self.mixdown = channels > 1 and mono
         self.n_channels = None if channels == 1 or mono else channels
         self.n = resampled_length(self.frames, self.rate, self.sample_rate)
@@ -98,6 +101,12 @@ class FileBlocks:
         if self.rate != self.sample_rate:
             resampler = Resampler(orig_sample_rate=self.rate, target_sample_rate=self.sample_rate)
         read = 0
+        if self._vorbis is not None:  # decoded here in runs of packets, as load decodes it whole
+            for data in self._vorbis.decode_blocks(self.frames, self.block_frames):
+                yield self._shape(data.T, resampler)
+            if resampler is not None:
+                yield self._cast(resampler.flush())
+            return
         try:
             with sf.SoundFile(os.fsencode(self.path)) as f:
                 if self.start:
@@ -123,6 +132,27 @@ class FileBlocks:
     @staticmethod
     def _cast(y):
         return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def _native_vorbis(path, start, frames, block_frames):
+    """The stream of an Ogg Vorbis file that :func:`noisegen.load` decodes here (not libsndfile), read
+    from its first frame: its blocks must be this decoder's too, which differs from libvorbis by an
+    ulp here and there (and a time stretch's splices can turn an ulp into another output). None
+    for anything else. The stream is decoded once here, a block at a time, to know that it decodes
+    to the end, as ``load``'s whole decode must."""
+    if start != 0 or not is_vorbis_name(path):
+        return None
+    native = VorbisFile.open(path)
+    if native is None:
+        return None
+    with native:
+        stream = native._stream
+    try:
+        for _ in stream.decode_blocks(frames, block_frames):
+            pass
+    except VorbisUnsupported:
+        return None
+    return stream
 
 
 def _decoded_frames(sf, path, block_frames):

@@ -117,21 +117,50 @@ class _Stream:
             raise VorbisUnsupported("a last granule position out of reach of the stream's packets")
         self.channels, self.rate, self._sizes, self._setup = ident.channels, ident.rate, sizes, setup
         self._packets = (payload, starts, ends, granules, eos, count)
+        self._first_position = last  # the first audio packet with a granule position
 
     def decode(self, stop: int) -> np.ndarray:
         """The first ``stop`` (at most :attr:`frames`) frames as float32 ``(frames, channels)``."""
-        payload, starts, ends, granules, eos, count = self._packets
+        out = self._packets_decoded(3, self._packets[-1], stop)
+        if out.shape[0] < stop:  # libsndfile's frame count (from the last granule position) is more than the stream holds
+            raise VorbisUnsupported("the Vorbis stream ends before its last granule position")
+        return out
+
+    def decode_blocks(self, stop: int, block_frames: int):
+        """:meth:`decode` as consecutive blocks of about ``block_frames`` frames (or more: whole pages),
+        which concatenate to its array bit for bit, in memory of a block.
+
+        Each block is a run of packets ending a page, decoded after the packet before it (which
+        gives no samples, only the half block the first overlaps): the same arithmetic for every
+        packet, and the granule bookkeeping starts from that packet's page's position, which is the
+        count so far (the first run holds the first position, and its trimming; :mod:`the kernel
+        <noisegen._kernels.cpu.vorbis>` leaves any stream whose positions disagree with its count)."""
+        granules, count = self._packets[3], self._packets[-1]
+        per = max(1, int(block_frames) // (self._sizes[1] // 2))
+        done, first, cut = 0, 3, max(self._first_position + 1, 3 + per)
+        while done < stop and first < count:
+            while cut < count and granules[cut - 1] == -1:  # a run ends its page
+                cut += 1
+            out = self._packets_decoded(first if first == 3 else first - 1, min(cut, count), stop - done)
+            done += out.shape[0]
+            yield out
+            first, cut = cut, cut + per
+        if done < stop:
+            raise VorbisUnsupported("the Vorbis stream ends before its last granule position")
+
+    def _packets_decoded(self, first: int, last: int, stop: int) -> np.ndarray:
+        """The samples of packets ``first .. last`` (the first of a run after the stream's start only
+        primes the overlap), at most ``stop``, as float32 ``(frames, channels)``."""
+        payload, starts, ends, granules, eos, _ = self._packets
         sizes, channels = self._sizes, self.channels
-        cap = min(stop, (count - 3) * (sizes[1] // 2)) + sizes[1]
+        cap = min(stop, (last - first) * (sizes[1] // 2)) + sizes[1]
         out = np.empty((channels, cap), np.float32)
         modes, maps, floors, residues, books = self._setup.tuples()
-        n = decode_audio(payload, starts, ends, granules, eos, 3, count, channels, np.array(sizes, np.int64),
+        n = decode_audio(payload, starts, ends, granules, eos, first, last, channels, np.array(sizes, np.int64),
                          self._setup.mode_bits, modes, maps, floors, residues, books, _mdct(sizes[0]),
                          _mdct(sizes[1]), SCALE, make_scratch(channels, sizes[1]), out, stop)
         if n == DROPPED:
             raise VorbisUnsupported("a Vorbis packet libvorbis drops")
-        if n < stop:  # libsndfile's frame count (from the last granule position) is more than the stream holds
-            raise VorbisUnsupported("the Vorbis stream ends before its last granule position")
         return out[:, :n].T
 
 
