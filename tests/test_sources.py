@@ -336,3 +336,19 @@ def test_bank_of_arrays_at_each_rate(source_sample_rate):
         ng.NoiseBank([np.zeros((2, 5))], name="rir")
     with pytest.raises(ng.ParameterError, match="rir"):
         bank.config()
+
+
+def test_arrays_beyond_float32_are_refused_by_name():
+    """A bank holds float32: a float64 sound of 1e300 became inf (a RuntimeWarning of NumPy's cast)
+    and was refused later as 'must be finite'; it is named with its peak. Within float32's range,
+    float64 and float32 arrays are taken."""
+    for bad in (np.array([1e300, 1.0] * 50), np.array([0.5, -4e38])):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(ng.ParameterError, match=r"source\[1\] peaks at .*e\+\d+, beyond float32.s range"):
+                ng.NoiseBank([np.ones(10), bad])
+            for transform in (ng.AddShortNoises, ng.AddBackgroundNoise):
+                with pytest.raises(ng.ParameterError, match=r"\[1\] peaks at .*, beyond float32's range"):
+                    transform([np.ones(10), bad], p=1.0)(np.ones(100, np.float32), sample_rate=16000, rng=0)
+    bank = ng.NoiseBank([np.array([3e38, -1.0]), np.float32([1.0, 2.0])], source_sample_rate=SR).at(SR)
+    assert len(bank) == 2 and bank[0][0] == np.float32(3e38)

@@ -70,7 +70,12 @@ def _sources(source, name):
 
 def _check_array(a, name):
     a = check_audio(a, name, allow_empty=False, max_ndim=1)
-    return np.array(a, dtype=np.float32, copy=True)
+    with np.errstate(over="ignore"):
+        out = np.array(a, dtype=np.float32, copy=True)
+    if a.dtype != np.float32 and not np.isfinite(out).all():  # finite before: past float32's range
+        raise ParameterError(f"{name} peaks at {float(np.max(np.abs(a))):.3g}, beyond float32's range "
+                             "(a bank holds float32 samples)")
+    return out
 
 
 class NoiseBank:
