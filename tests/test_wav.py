@@ -113,6 +113,34 @@ def test_chunks_before_the_samples_are_skipped(tmp_path):
     np.testing.assert_array_equal(noisegen.load(path)[0], noisegen.load(plain)[0])
 
 
+def test_a_second_data_chunk_is_left_to_libsndfile(tmp_path):
+    """libsndfile reads no frame of a file whose data chunk is followed by an empty one, and refuses
+    one followed by a full one; the reader took the first chunk's frames. Chunks after the samples
+    that are not data (LIST, id3) leave the file to this reader, as before."""
+    import soundfile as sf
+
+    plain = _write(tmp_path / "plain.wav", "WAV", "PCM_16", 2)
+    data = plain.read_bytes()
+    odd = b"LIST" + (5).to_bytes(4, "little") + b"INFOx\x00"
+    for after, ours in ((b"data" + bytes(4), False), (b"data" + (4).to_bytes(4, "little") + bytes(4), False),
+                        (odd + b"data" + bytes(4), False), (odd, True), (b"id3 " + (3).to_bytes(4, "little") + b"abc\x00", True)):
+        body = data[12:] + after
+        path = tmp_path / "two.wav"
+        path.write_bytes(b"RIFF" + (len(body) + 4).to_bytes(4, "little") + b"WAVE" + body)
+        native = WavFile.open(path)
+        assert (native is not None) == ours, after
+        if native is not None:
+            native.__exit__()
+        try:
+            want = sf.read(path, dtype="float32", always_2d=True)[0].T
+        except sf.LibsndfileError:
+            with pytest.raises(noisegen.NoisegenError, match="two.wav"):
+                noisegen.load(path)
+            continue
+        np.testing.assert_array_equal(noisegen.load(path)[0], want)
+        assert noisegen.info(path).frames == want.shape[1]
+
+
 def test_a_cut_short_wav_reads_the_frames_there_and_warns(tmp_path):
     path = _write(tmp_path / "x.wav", "WAV", "PCM_24", 2)
     data = path.read_bytes()

@@ -92,8 +92,12 @@ def _layout(fh, size):
     file, or None."""
     if not _riff_wave(fh):
         return None
-    fmt = None
+    fmt = layout = None
     for cid, length in _chunks(fh):
+        if layout is not None:  # after the samples: a second data chunk is libsndfile's to judge
+            if cid == b"data":  # (it reads none of an empty one, and refuses a full one)
+                return None
+            continue
         if cid not in _SKIPPED and cid not in (b"fmt ", b"data") or (cid == b"fact" and length != 4):
             return None  # a chunk libsndfile may read its own way (or stop at): leave the file to it
         if cid == b"fmt ":
@@ -107,8 +111,8 @@ def _layout(fh, size):
             offset = fh.tell()
             present = min(length, size - offset)
             frame_bytes = channels * int(kind[1])
-            return kind, channels, rate, offset, present // frame_bytes, max(length - (size - offset), 0)
-    return None
+            layout = kind, channels, rate, offset, present // frame_bytes, max(length - (size - offset), 0)
+    return layout
 
 
 def data_shortfall(fh, size: int) -> int:
