@@ -112,6 +112,8 @@ def _layout(fh, size):
             present = min(length, size - offset)
             frame_bytes = channels * int(kind[1])
             layout = kind, channels, rate, offset, present // frame_bytes, max(length - (size - offset), 0)
+            if offset + length + (length & 1) + 8 > size:  # no room for another chunk (the usual end)
+                return layout
     return layout
 
 
