@@ -6,9 +6,11 @@ most ``block_frames`` file frames: the same float32 reads,
 mixdown and resampling (the streaming :class:`noisegen.Resampler`, whose
 blocks concatenate to :func:`noisegen.resample` exactly), so the blocks
 concatenate to those readers' arrays sample for sample (an Ogg Vorbis file
-that noisegen decodes is decoded here in runs of whole pages; an MP3's to ~1
-ulp: mpg123's floats depend on how much is read at a time; its length is
-counted by decoding it once, as its header's is an estimate). Calling it again
+that noisegen decodes is decoded here in runs of whole pages; an MP3 file is
+read in the reads of :data:`~noisegen.audio.claims.MP3_READ_FRAMES` that
+those readers make, as mpg123's floats depend on how much is read at a time,
+and its length is counted by decoding it once, as its header's is an
+estimate). Calling it again
 reads the file again from its first frame (a blockwise pipeline makes one
 pass per whole-signal measure). :func:`save_blocks` writes blocks as
 :func:`noisegen.save` writes an array: to a temporary file next to the
@@ -25,7 +27,7 @@ import numpy as np
 from .._core.errors import NoisegenError
 from .._core.validation import check_sample_rate
 from ..effects.resample import Resampler
-from .claims import read_blocks
+from .claims import MP3_READ_FRAMES, read_blocks
 from .formats import check_subtype, check_writable, format_of
 from .io import _read_error, _soundfile, _wav_shortfall, mix_down, write_frames
 from .._core.tempfiles import write_atomically
@@ -79,7 +81,8 @@ class FileBlocks:
         try:
             meta = sf.info(os.fsencode(self.path))
             channels = meta.channels
-            if meta.format == "MP3":
+            self._mp3 = meta.format == "MP3"
+            if self._mp3:
                 # An MP3's frame count is the decoder's estimate unless the file carries a LAME/Xing
                 # tag (Common Voice clips miss by ~200 frames); the one-pass readers read what it
                 # decodes, so count that (one decoding pass)
@@ -111,7 +114,8 @@ class FileBlocks:
             with sf.SoundFile(os.fsencode(self.path)) as f:
                 if self.start:
                     f.seek(self.start)
-                for data in read_blocks(f, self.frames, self.block_frames, np.float32, start=self.start):
+                block = MP3_READ_FRAMES if self._mp3 else self.block_frames  # (as load reads an MP3)
+                for data in read_blocks(f, self.frames, block, np.float32, start=self.start):
                     if data.shape[0] == 0:
                         break
                     read += data.shape[0]
