@@ -502,6 +502,8 @@ def test_a_large_claim_is_read_in_blocks_as_far_as_the_decoder_goes(monkeypatch)
     from noisegen.audio import claims
 
     class Decoder:
+        format = "WAV"
+
         def __init__(self, holds, channels):
             self.channels, self.left, self.asked = channels, holds, []
 
