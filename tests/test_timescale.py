@@ -473,3 +473,26 @@ def test_peak_is_the_numpy_peak_and_flags_nan_and_inf(dtype):
     tiny = np.array([-np.finfo(dtype).smallest_subnormal, 0.0, -0.0], dtype)
     assert _peak(tiny) == np.finfo(dtype).smallest_subnormal
     assert _peak(np.array([-np.finfo(dtype).max], dtype)) == np.finfo(dtype).max
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 16000, 44100])
+def test_wsola_keeps_the_level_to_the_last_sample(sample_rate):
+    """A steady tone stretched or pitch-shifted keeps its level over its first and last 10 ms. WSOLA's
+    last frames were centred where the input had ended, read the zeros after it, and faded the
+    output's end out (a 0.8 stretch: its last 138 samples exactly zero, the last 10 ms at -21 dB;
+    pitch +3: -43 dB)."""
+    k = sample_rate // 100
+    for n, dtype, channels in ((1999, np.float32, 1), (16007, np.float32, 1), (48000, np.float64, 2)):
+        t = np.arange(n) / sample_rate
+        y = np.stack([np.sin(2 * np.pi * 440 * t + 0.2), 0.5 * np.sin(2 * np.pi * 300 * t)]).astype(dtype)[:channels]
+        y = y[0] if channels == 1 else y
+        level = np.sqrt(np.mean(np.square(y[..., k:-k], dtype=np.float64), axis=-1))
+        outs = [time_stretch(y, rate=r, sample_rate=sample_rate) for r in (0.5, 0.7, 0.8, 0.9, 1.1, 1.5, 2.0)]
+        outs += [pitch_shift(y, sample_rate=sample_rate, n_steps=s) for s in (-5, -3, -1, 1, 3, 5)]
+        for out in outs:
+            assert out.dtype == dtype
+            if out.shape[-1] < 3 * k:
+                continue
+            for part in (out[..., :k], out[..., -k:]):
+                ratio = np.sqrt(np.mean(np.square(part, dtype=np.float64), axis=-1)) / level
+                assert np.all((ratio > 0.9) & (ratio < 1.1)), (n, dtype, ratio)

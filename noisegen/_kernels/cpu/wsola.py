@@ -163,6 +163,10 @@ def wsola_positions_from(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, o
     frame_d = frame // dec
     step = hop * (n_in / n_out)
     origin_d = origin // dec
+    # The last centre whose frame lies within the input (the middle of an input shorter than a
+    # frame): frames past it read the zeros after the input, and the output's end faded out (the
+    # last ~10 ms of a stretch, down to exact zeros).
+    last = pad + max(n_in - hop - 1, n_in // 2)
     dots = np.empty((2 * tol + 2 * dec) // dec + 2 * dec + 8)  # the coarse lags, or the fine ones and one either side
     for i in range(positions.shape[0]):
         k = k0 + i
@@ -170,7 +174,7 @@ def wsola_positions_from(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, o
             positions[i] = pad
             prev = positions[i]
             continue
-        ideal = pad + int(math.floor(k * step + 0.5))
+        ideal = min(pad + int(math.floor(k * step + 0.5)), last)
         # Centre of the frame that followed the previous one; search against its
         # whole-sample part and add the fraction back at the end.
         natural_f = prev + hop
@@ -180,7 +184,7 @@ def wsola_positions_from(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, o
         # Coarse: every lag of the decimated guide.
         ref_d = gd[ref_start // dec - origin_d : ref_start // dec - origin_d + frame_d]
         lo = (ideal - tol - hop) // dec
-        hi = (ideal + tol - hop) // dec
+        hi = (min(ideal + tol, last) - hop) // dec
         best_c = (ideal - hop) // dec
         best = -1e300
         _correlations(ref_d, gd, lo - origin_d, hi - lo + 1, dots)
@@ -200,7 +204,7 @@ def wsola_positions_from(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, o
             dots[p - first + 1] = _ncc(dots[p - first + 1], p - hop - origin, frame, csum)
         best = -1e300
         best_p = ideal
-        for p in range(first, centre + dec + 1):
+        for p in range(first, min(centre + dec, last) + 1):
             if dots[p - first + 1] > best:
                 best = dots[p - first + 1]
                 best_p = p
@@ -214,7 +218,7 @@ def wsola_positions_from(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, o
             if curve < 0.0:
                 delta = 0.5 * (s_m - s_p) / curve
                 delta = min(0.5, max(-0.5, delta))
-        positions[i] = best_p + delta + frac_natural
+        positions[i] = min(best_p + delta + frac_natural, last)
         prev = positions[i]
 
 
