@@ -7,10 +7,10 @@ mixdown and resampling (the streaming :class:`noisegen.Resampler`, whose
 blocks concatenate to :func:`noisegen.resample` exactly), so the blocks
 concatenate to those readers' arrays sample for sample (an Ogg Vorbis file
 that noisegen decodes is decoded here in runs of whole pages; an MP3 file is
-read in the reads of :data:`~noisegen.audio.claims.MP3_READ_FRAMES` that
-those readers make, as mpg123's floats depend on how much is read at a time,
-and its length is counted by decoding it once, as its header's is an
-estimate). Calling it again
+decoded whole, from its first frame, in every pass: libsndfile's MP3 decoding
+goes wrong for milliseconds after some of the points where a read ends or a
+seek lands, see :func:`~noisegen.audio.claims.read_claimed`; and its length
+is counted by decoding it once, as its header's is an estimate). Calling it again
 reads the file again from its first frame (a blockwise pipeline makes one
 pass per whole-signal measure). :func:`save_blocks` writes blocks as
 :func:`noisegen.save` writes an array: to a temporary file next to the
@@ -27,7 +27,7 @@ import numpy as np
 from .._core.errors import NoisegenError
 from .._core.validation import check_sample_rate
 from ..effects.resample import Resampler
-from .claims import MP3_READ_FRAMES, read_blocks
+from .claims import read_blocks, read_claimed
 from .formats import check_subtype, check_writable, format_of
 from .io import _read_error, _soundfile, _wav_shortfall, mix_down, write_frames
 from .._core.tempfiles import write_atomically
@@ -112,10 +112,14 @@ class FileBlocks:
             return
         try:
             with sf.SoundFile(os.fsencode(self.path)) as f:
-                if self.start:
-                    f.seek(self.start)
-                block = MP3_READ_FRAMES if self._mp3 else self.block_frames  # (as load reads an MP3)
-                for data in read_blocks(f, self.frames, block, np.float32, start=self.start):
+                if self._mp3:  # in one read from the first frame, as load reads it (claims.read_claimed)
+                    whole = read_claimed(f, self.start + self.frames, np.float32)[self.start:]
+                    reads = (whole[a:a + self.block_frames] for a in range(0, whole.shape[0], self.block_frames))
+                else:
+                    if self.start:
+                        f.seek(self.start)
+                    reads = read_blocks(f, self.frames, self.block_frames, np.float32, start=self.start)
+                for data in reads:
                     if data.shape[0] == 0:
                         break
                     read += data.shape[0]

@@ -19,7 +19,7 @@ import numpy as np
 
 from .._core.errors import NoisegenError
 
-__all__ = ["MAX_SAMPLES_PER_BYTE", "WHOLE_READ_SAMPLES", "MP3_READ_FRAMES", "check_claimed_length", "read_blocks", "read_claimed"]
+__all__ = ["MAX_SAMPLES_PER_BYTE", "WHOLE_READ_SAMPLES", "check_claimed_length", "read_blocks", "read_claimed"]
 
 #: The most samples (frames x channels) a file of any format libsndfile reads packs into a byte:
 #: digital silence in Ogg Vorbis takes ~130-250 a byte, a FLAC file of 65,535-sample blocks of
@@ -27,10 +27,6 @@ __all__ = ["MAX_SAMPLES_PER_BYTE", "WHOLE_READ_SAMPLES", "MP3_READ_FRAMES", "che
 MAX_SAMPLES_PER_BYTE = 1 << 14
 #: Samples (frames x channels) above which :func:`read_claimed` reads in blocks (64 MB of float32).
 WHOLE_READ_SAMPLES = 1 << 24
-#: Frames an MP3 file is read in, by every reader: mpg123's float samples differ by an ulp here and
-#: there with how much is read at a time (a time stretch's splices can make that a different
-#: output), so the whole-file and the blockwise readers make the same reads.
-MP3_READ_FRAMES = 1 << 17
 
 
 def check_claimed_length(name, frames: int, channels: int, nbytes: int, *, most: int | None = None) -> None:
@@ -76,11 +72,13 @@ def read_blocks(f, frames: int, block: int, dtype, *, start: int = 0, out=None):
 def read_claimed(f, frames: int, dtype) -> np.ndarray:
     """The next ``frames`` frames of the open ``f`` as ``(frames read, channels)`` of ``dtype``
     (:func:`read_blocks`): in one read up to :data:`WHOLE_READ_SAMPLES` samples, else in blocks of
-    that many (``f.read`` allocates all it is asked for first); an MP3 file in reads of
-    :data:`MP3_READ_FRAMES`."""
+    that many (``f.read`` allocates all it is asked for first). An MP3 file in one read, always:
+    libsndfile's MP3 decoding goes wrong for a few milliseconds after some of the points where a
+    read ends (bursts of 0.1 full scale, at reads of 2**17 frames), or where a seek lands, so a
+    segment of an MP3 is read from its first frame (:func:`~noisegen.audio.segment.read_segment`)."""
     channels = max(int(f.channels), 1)
     start = f.tell() if f.seekable() else 0  # (GSM 6.10 does not seek, nor tell)
-    block = MP3_READ_FRAMES if f.format == "MP3" else max(1, WHOLE_READ_SAMPLES // channels)
+    block = max(frames, 1) if f.format == "MP3" else max(1, WHOLE_READ_SAMPLES // channels)
     parts = list(read_blocks(f, frames, block, dtype, start=start))
     if not parts:
         return np.empty((0, channels), np.dtype(dtype))

@@ -144,9 +144,10 @@ def _measured(f, meta, levels) -> int:
     them), added to ``levels`` block by block; the count. (Not ``soundfile.blocks``: when the
     decoder gives fewer frames than the header claims, as from a damaged Ogg or an MP3 whose
     header estimates, it yields whole blocks anyway, the last one's samples again.)"""
-    buf = np.empty((_BLOCK_FRAMES, meta.channels), np.float64)
+    size = max(meta.frames, 1) if meta.format == "MP3" else _BLOCK_FRAMES  # (MP3: in one read, as load reads it)
+    buf = np.empty((size, meta.channels), np.float64)
     read = 0
-    for block in read_blocks(f, meta.frames, _BLOCK_FRAMES, np.float64, out=buf):
+    for block in read_blocks(f, meta.frames, size, np.float64, out=buf):
         levels.add(block)
         read += block.shape[0]
     return read
