@@ -529,3 +529,19 @@ def test_a_large_claim_is_read_in_blocks_as_far_as_the_decoder_goes(monkeypatch)
                 assert max(f.asked, default=0) <= block
                 assert len(f.asked) <= holds // block + 1 + (claim > holds and holds % block == 0)
                 assert sum(min(a, block) for a in f.asked) >= holds
+
+
+def test_a_long_ogg_save_is_written_not_a_crash(tmp_path):
+    """libsndfile's Vorbis encoder killed the process (SIGSEGV) when handed a minute at 44.1 kHz in
+    one write; writes go in pieces of 65,536 frames. Run in a child process: a crash fails the test."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "long.ogg"
+    code = ("import numpy as np, noisegen, sys\n"
+            "z = (np.random.default_rng(0).standard_normal((2, 44100 * 60)) * 0.1).astype(np.float32)\n"
+            "noisegen.save(sys.argv[1], z, sample_rate=44100)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    meta = sf.info(path)
+    assert (meta.frames, meta.channels, meta.samplerate) == (44100 * 60, 2, 44100)

@@ -368,13 +368,17 @@ def write_frames(target, blocks, sample_rate, n_channels, fmt, subtype) -> None:
             sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
         for frames in blocks:
             frames = np.ascontiguousarray(frames)
-            f.write(_pcm16(frames) if pcm16 and frames.dtype.kind == "f" else frames)
+            for a in range(0, max(frames.shape[0], 1), _WRITE_FRAMES):  # (libsndfile's Vorbis encoder
+                part = frames[a:a + _WRITE_FRAMES]  # crashes the process on ~2 M frames in one write)
+                f.write(_pcm16(part) if pcm16 and part.dtype.kind == "f" else part)
             n += frames.shape[0]
         check_frames(fmt, subtype, n, "the number of frames written", n_channels)  # before closing: a broken file
     if subtype not in _WHOLE_FRAMES:
         _check_read_back(sf, target, fmt, subtype, n)
 
 
+#: Frames handed to libsndfile in one write.
+_WRITE_FRAMES = 1 << 16
 #: Subtypes whose files hold any number of frames exactly (no codec blocks, no pad byte read as a frame).
 _WHOLE_FRAMES = frozenset(("PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"))
 
