@@ -182,6 +182,20 @@ def test_a_chunks_metadata_is_its_own(corpus):
         assert all(seen[epoch, item] == seen[0, item] for epoch, item in seen)
 
 
+def test_a_long_csv_cell_is_read(corpus):
+    """One cell over the csv module's 131,072 characters (a chapter's transcript) made the whole
+    CSV manifest unreadable; the process-wide limit is put back after the read."""
+    import csv as csv_module
+
+    text = "word " * 60000
+    rows = [("speech/" + SPEECH[3], None, None, {"text": text}), ("speech/" + SPEECH[1], None, None, {"text": "x"})]
+    before = csv_module.field_size_limit()
+    for name in ("m.csv", "m.tsv"):
+        chunks = list(AugmentStream(write_manifest(corpus / name, rows), None, sample_rate=SR, rng=0, shuffle=False))
+        assert [c.metadata["text"] for c in chunks] == [text, "x"]
+    assert csv_module.field_size_limit() == before
+
+
 BAD_JSONL = [
     ({"audio_filepath": "speech/" + SPEECH[3], "label": "one"}, None),
     ({"audio_filepath": "speech/missing.wav", "label": "x"}, "no such audio file"),

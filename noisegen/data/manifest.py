@@ -113,6 +113,18 @@ def _json_rows(fh, folder):
 
 
 def _table_rows(fh, folder, delimiter, manifest):
+    limit = csv.field_size_limit(_FIELD_BYTES)  # a long transcript made the whole manifest unreadable
+    try:
+        return _table_records(fh, folder, delimiter, manifest)
+    finally:
+        csv.field_size_limit(limit)  # (a process-wide setting: the caller's is put back)
+
+
+#: Characters a CSV/TSV cell may hold (the csv module's default, 131,072, refused a long transcript).
+_FIELD_BYTES = (1 << 31) - 1
+
+
+def _table_records(fh, folder, delimiter, manifest):
     reader = csv.DictReader(fh, delimiter=delimiter)
     # 'path, offset_s' (a space after the comma) named a column ' offset_s': read as metadata, every segment
     # was silently read whole; names are compared without surrounding spaces
