@@ -194,6 +194,9 @@ def _scan(path: str) -> list[tuple]:
         if current is not None:
             audio = current["audio"]
             error = None if audio else f"holds no audio member (members: {', '.join(current['exts'])})"
+            if current["sparse"]:  # its bytes are not where the member's data starts: read, they were garbage
+                audio, error = None, (f"has a sparse member (.{current['sparse']}: tar --sparse), which noisegen "
+                                      "does not read; pack the shard without --sparse")
             samples.append((current["key"], audio, current["meta"], error))
 
     try:
@@ -209,8 +212,11 @@ def _scan(path: str) -> list[tuple]:
                 key, ext = split
                 if current is None or current["key"] != key:
                     flush()
-                    current = {"key": key, "audio": None, "meta": None, "exts": []}
+                    current = {"key": key, "audio": None, "meta": None, "exts": [], "sparse": None}
                 current["exts"].append(ext)
+                if member.issparse():
+                    current["sparse"] = current["sparse"] or ext
+                    continue
                 last = "." + ext.rsplit(".", 1)[-1]
                 if current["audio"] is None and last in AUDIO_EXTENSIONS:
                     current["audio"] = (member.offset_data, member.size, last[1:])
