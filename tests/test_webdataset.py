@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import collections
 import hashlib
 import io
 import json
 import math
 import os
+import shutil
 import tarfile
 import threading
 import warnings
