@@ -452,3 +452,34 @@ def test_the_console_script_is_the_entry_point():
 
     with open(ROOT / "pyproject.toml", "rb") as f:
         assert tomllib.load(f)["project"]["scripts"]["noisegen"] == "noisegen.__main__:run"
+
+
+def test_a_sigterm_dropped_in_a_callback_still_ends_the_command_as_terminated(tmp_path, monkeypatch, capsys):
+    """SIGTERM while Numba compiles raises Terminated inside llvmlite's ctypes callback, which drops
+    it: 'Exception ignored on calling ctypes callback ... Traceback' went to stderr, and the command
+    could go on to its end (status 1, a bogus failure recorded). No traceback now, and status 143."""
+    import ctypes
+    import os
+    import signal
+
+    from noisegen import cli
+
+    def callback():
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler runs here, inside the callback
+        for _ in range(1000):
+            pass
+
+    c_callback = ctypes.CFUNCTYPE(None)(callback)
+    done = []
+
+    def run_info(args):
+        c_callback()
+        done.append(True)
+        return 0
+
+    monkeypatch.setattr(cli, "_run_info", run_info)
+    assert cli.main(["info", str(tmp_path / "x.wav")]) == 143
+    err = capsys.readouterr().err
+    assert done == [True]
+    assert "Traceback" not in err and "Exception ignored" not in err
+    assert err.strip().splitlines()[-1] == "noisegen info: terminated"

@@ -287,7 +287,7 @@ def main(argv=None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     prog = f"noisegen {args.command}"
     stopped = f"{prog}: terminated" + (f"; {augment.RESUME}" if args.command == "augment" else "")
-    with warnings.catch_warnings(), sigterm_stops(stopped):  # restores showwarning, filters and handlers after
+    with warnings.catch_warnings(), sigterm_stops(stopped) as term:  # restores showwarning, filters, handlers after
         warnings.simplefilter("always", NoisegenWarning)
         warnings.showwarning = _warning_printer(prog, warnings.showwarning)
         try:
@@ -312,6 +312,9 @@ def main(argv=None) -> int:
         except Exception as exc:  # never a traceback on the command line
             _say(f"{prog}: error: unexpected {type(exc).__name__}: {exc}")
             status = 1
+        if term.received and status not in (130, 143):  # the Terminated was dropped where it was raised
+            _say(stopped)
+            status = 143
     return int(status or 0)
 
 

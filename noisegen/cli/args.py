@@ -8,6 +8,7 @@ import multiprocessing
 import signal
 import sys
 import threading
+import types
 
 from .._core.tempfiles import exit_removing
 
@@ -67,9 +68,12 @@ def sigterm_stops(message: str):
     """While the command runs, SIGTERM raises :class:`Terminated`; should that not end it within
     :data:`STOP_GRACE_S` (an exception raised from a handler is dropped when it lands in a
     destructor or a weakref callback), the command is ended where it stands: workers killed,
-    temporary files removed (:func:`noisegen._core.tempfiles.exit_removing`), ``message`` printed."""
+    temporary files removed (:func:`noisegen._core.tempfiles.exit_removing`), ``message`` printed.
+    Yields a state whose ``received`` says whether SIGTERM came: a command that went on to its end
+    (the exception dropped) still ends as terminated."""
+    state = types.SimpleNamespace(received=False)  # the caller reads it: a SIGTERM came, whatever followed
     if threading.current_thread() is not threading.main_thread():  # handlers live in the main thread
-        yield
+        yield state
         return
 
     def hard_stop(signum, frame):
@@ -81,14 +85,21 @@ def sigterm_stops(message: str):
         exit_removing(signal.SIGTERM)
 
     def stop(signum, frame):
+        state.received = True
         signal.signal(signal.SIGALRM, hard_stop)
         signal.alarm(STOP_GRACE_S)
         raise Terminated()
 
+    def unraisable(report):  # Terminated raised in a callback (llvmlite's, while Numba compiles) is
+        if not isinstance(report.exc_value, Terminated):  # dropped there: no traceback for it
+            hook(report)
+
     previous = signal.signal(signal.SIGTERM, stop), signal.getsignal(signal.SIGALRM)
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable
     try:
-        yield
+        yield state
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGTERM, previous[0])
         signal.signal(signal.SIGALRM, previous[1])
+        sys.unraisablehook = hook
