@@ -95,6 +95,27 @@ def test_shard_size_gives_the_tar_count_and_every_sample_once_in_sorted_order(in
     assert seen == expected_keys(2)  # each sample once, in sorted input order
 
 
+def test_a_new_layout_over_an_old_one_leaves_no_stale_tar(in_dir, tmp_path):
+    """Tars of an earlier run that this job does not make (another shard size) were left in place and
+    in the manifest, so shard-*.tar read their samples beside this job's (18 for 14). --overwrite
+    removes them with their lines; without it each is a failure naming it (status 1)."""
+    from noisegen.batch import read_manifest
+
+    out = tmp_path / "out"
+    write(in_dir, out, copies=2, shard_size=2)  # 10 samples: 5 tars
+    assert tars(out) == [f"shard-{i:06d}.tar" for i in range(5)]
+    summary = write(in_dir, out, copies=2, shard_size=3)
+    stale = {f["output"] for f in summary.failures if "does not make" in f["error"]}
+    assert stale == {"shard-000004.tar"}
+    summary = write(in_dir, out, copies=2, shard_size=3, overwrite=True)
+    assert not [f for f in summary.failures if "does not make" in f["error"]]
+    assert tars(out) == [f"shard-{i:06d}.tar" for i in range(4)] == sorted(read_manifest(str(out)))
+    keys = [m.name.rsplit(".", 1)[0] for name in tars(out) for m, _ in members(out / name)][::2]
+    assert keys == expected_keys(2)  # each sample once
+    summary = write(in_dir, out, copies=2, shard_size=3)  # the same job again: complete, nothing stale
+    assert not summary.failures and summary.n_skipped == 4
+
+
 def test_shards_are_byte_identical_for_any_number_of_workers(in_dir, shards, tmp_path):
     for workers in (1, 2):
         out = tmp_path / f"w{workers}"

@@ -48,7 +48,8 @@ from typing import NamedTuple
 from .._core.labels import about
 from .._core.tempfiles import live
 from ..audio.io import encode
-from .manifest import FAILURES, MANIFEST, _append_line, _dedupe_manifest, _repair_tail, read_manifest
+from .manifest import (FAILURES, MANIFEST, _append_line, _dedupe_manifest, _read_jsonl, _repair_tail,
+                       _rewrite_jsonl, read_manifest)
 from .outdir import input_fingerprint, jsonl_lock
 from .plan import Plan, _discover, _one_line, _probe, output_seed
 from .work import _FATAL_ERRNOS, _render, load_input
@@ -59,6 +60,7 @@ __all__ = ["SHARD_NAME", "DEFAULT_SHARD_SIZE", "sample_key_for", "plan_shards", 
 SHARD_NAME = "shard-{:06d}.tar"
 DEFAULT_SHARD_SIZE = 1000
 _TEMP_RE = re.compile(r"^\.shard-\d{6,}\.tar\.\d+\.part$")
+_SHARD_RE = re.compile(r"shard-(\d{6,})\.tar")
 
 
 def sample_key_for(rel: str, copy: int) -> str:
@@ -131,6 +133,7 @@ def plan_shards(in_dir, out_dir, in_real, summary, settings, *, copies, seed, sh
             probes.setdefault(s["input"], _probe(os.path.join(in_dir, s["input"])))
         estimate[name] = (sum(probes[s["input"]][0] for s in group), None)
         rates.update(probes[s["input"]][1] for s in group if probes[s["input"]][1])
+    failures += _stale_tars(out_dir, done, -(-len(samples) // shard_size), settings["overwrite"])
     _clean_temps(out_dir)
     with jsonl_lock(out_dir):  # failures of earlier runs are superseded by this run's
         try:
@@ -141,6 +144,29 @@ def plan_shards(in_dir, out_dir, in_real, summary, settings, *, copies, seed, sh
     for f in failures:
         _append_line(os.path.join(out_dir, FAILURES), f)
     return Plan(tasks, estimate, done, rates, sweep=lambda: _clean_temps(out_dir))
+
+
+def _stale_tars(out_dir: str, done: dict, n_tars: int, overwrite: bool) -> list[dict]:
+    """Tars an earlier run listed that this job has no number for (another ``--shard-size``, fewer
+    inputs): ``shard-*.tar`` would read their samples beside this job's. Removed with their lines
+    under ``overwrite``; else each is a recorded failure (the run exits 1)."""
+    stale = sorted(name for name in done
+                   if (m := _SHARD_RE.fullmatch(name)) is not None and int(m.group(1)) >= n_tars)
+    if not overwrite:
+        return [{"input": name, "output": name, "error": (
+            f"FileExistsError: {name} is a tar of an earlier run that this job does not make (another shard size "
+            "or set of inputs): its samples would be read beside this job's; remove it, use another OUT_DIR "
+            "or --overwrite")} for name in stale]
+    if stale:
+        with jsonl_lock(out_dir):
+            path = os.path.join(out_dir, MANIFEST)
+            _rewrite_jsonl(path, [rec for rec in _read_jsonl(path) if rec.get("output") not in stale])
+            for name in stale:
+                try:
+                    os.unlink(os.path.join(out_dir, name))
+                except FileNotFoundError:  # (another shard of the job removed it first)
+                    pass
+    return []
 
 
 def _size(out_dir: str, name: str) -> int | None:
