@@ -394,7 +394,7 @@ def test_mp3_blocks_and_segments_are_loads_samples_exactly(tmp_path, data_dir):
         np.testing.assert_array_equal(seg, want)
         src = FileBlocks(path, sample_rate=rate, offset_s=offset_s, duration_s=duration_s, block_frames=999)
         np.testing.assert_array_equal(np.concatenate(list(src())), want)
-    assert noisegen.info(path).peak_dbfs == pytest.approx(20 * np.log10(np.max(np.abs(whole))), abs=1e-6)
+    assert noisegen.info(path).frames == whole.shape[-1]
 
 
 class _Overstated:

@@ -164,7 +164,7 @@ def _stale_tars(out_dir: str, done: dict, n_tars: int, overwrite: bool) -> list[
             for name in stale:
                 try:
                     os.unlink(os.path.join(out_dir, name))
-                except FileNotFoundError:  # (another shard of the job removed it first)
+                except FileNotFoundError:  # (removed meanwhile)
                     pass
     return []
 
