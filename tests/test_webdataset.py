@@ -96,9 +96,10 @@ def test_shard_size_gives_the_tar_count_and_every_sample_once_in_sorted_order(in
 
 
 def test_a_new_layout_over_an_old_one_leaves_no_stale_tar(in_dir, tmp_path):
-    """Tars of an earlier run that this job does not make (another shard size) were left in place and
-    in the manifest, so shard-*.tar read their samples beside this job's (18 for 14). --overwrite
-    removes them with their lines; without it each is a failure naming it (status 1)."""
+    """Tars of an earlier run that this job does not make (another shard size; listed, or left by a
+    killed run without a line) were left in place, so shard-*.tar read their samples beside this
+    job's (18 for 14). --overwrite removes them with their lines; without it each is a failure
+    naming it (status 1)."""
     from noisegen.batch import read_manifest
 
     out = tmp_path / "out"
@@ -107,6 +108,10 @@ def test_a_new_layout_over_an_old_one_leaves_no_stale_tar(in_dir, tmp_path):
     summary = write(in_dir, out, copies=2, shard_size=3)
     stale = {f["output"] for f in summary.failures if "does not make" in f["error"]}
     assert stale == {"shard-000004.tar"}
+    shutil.copy(out / "shard-000000.tar", out / "shard-000009.tar")  # a killed run's tar: no manifest line
+    summary = write(in_dir, out, copies=2, shard_size=3)
+    stale = {f["output"] for f in summary.failures if "does not make" in f["error"]}
+    assert stale == {"shard-000004.tar", "shard-000009.tar"}
     summary = write(in_dir, out, copies=2, shard_size=3, overwrite=True)
     assert not [f for f in summary.failures if "does not make" in f["error"]]
     assert tars(out) == [f"shard-{i:06d}.tar" for i in range(4)] == sorted(read_manifest(str(out)))

@@ -147,10 +147,11 @@ def plan_shards(in_dir, out_dir, in_real, summary, settings, *, copies, seed, sh
 
 
 def _stale_tars(out_dir: str, done: dict, n_tars: int, overwrite: bool) -> list[dict]:
-    """Tars an earlier run listed that this job has no number for (another ``--shard-size``, fewer
-    inputs): ``shard-*.tar`` would read their samples beside this job's. Removed with their lines
-    under ``overwrite``; else each is a recorded failure (the run exits 1)."""
-    stale = sorted(name for name in done
+    """Tars of an earlier run (listed, or left by a killed one) that this job has no number for
+    (another ``--shard-size``, fewer inputs): ``shard-*.tar`` would read their samples beside this
+    job's. Removed with their lines under ``overwrite``; else each is a recorded failure (exit 1)."""
+    listed_or_present = set(done) | set(os.listdir(out_dir))  # (a killed run's tars may have no line yet)
+    stale = sorted(name for name in listed_or_present
                    if (m := _SHARD_RE.fullmatch(name)) is not None and int(m.group(1)) >= n_tars)
     if not overwrite:
         return [{"input": name, "output": name, "error": (
