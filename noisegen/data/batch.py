@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,7 +43,7 @@ class Chunk:
     metadata : dict
         The item's manifest row without its path, offset and duration
         fields (labels, text, speaker, ...); ``{}`` for files and arrays.
-        Shared by the item's chunks.
+        Each chunk's own copy.
     target : np.ndarray or None
         The paired target (``AugmentStream(target=...)``): the same speech
         without the degradations, aligned sample for sample with
@@ -62,6 +63,10 @@ class Chunk:
 
     __eq__ = fields_equal  # the dataclass's own compares arrays as a tuple: ValueError
     __hash__ = None
+
+    def __post_init__(self):
+        if self.metadata:  # its own: an edit in a training loop must not reach the row, nor other chunks
+            self.metadata = copy.deepcopy(self.metadata)
 
 
 def chunk_starts(n: int, size: int | None, hop: int | None) -> list[int]:

@@ -22,7 +22,6 @@ and reported once, naming the manifest and the row's line.
 
 from __future__ import annotations
 
-import copy
 import csv
 import json
 import math
@@ -200,8 +199,7 @@ class ManifestItems:
         return f"{self.manifest} line {self.rows[i].line}"
 
     def metadata(self, i):
-        """The row's fields, a copy (a chunk's edits must not reach the row, nor later epochs)."""
-        return copy.deepcopy(self.rows[i].metadata)
+        return self.rows[i].metadata  # (a chunk copies it: Chunk.metadata)
 
     def load(self, i, sample_rate, mono, max_n=None):
         """The row's segment as :func:`read_segment` reads it (None: longer than ``max_n``, not read)."""

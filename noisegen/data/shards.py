@@ -35,7 +35,6 @@ an item that cannot be read. The stream reports each once
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
 import math
@@ -270,9 +269,8 @@ class ShardItems:
     label = source
 
     def metadata(self, i):
-        """The sample's ``.json`` fields, a copy (a chunk's edits must not reach later epochs)."""
         if self._meta is not None and self._meta[0] == i:
-            return copy.deepcopy(self._meta[1])
+            return self._meta[1]  # (a chunk copies it: Chunk.metadata)
         return self._metadata(i)
 
     def load(self, i, sample_rate, mono):
