@@ -496,9 +496,9 @@ def test_a_flac_file_noisegen_leaves_to_libsndfile_is_read_from_its_first_frame(
 
 
 def test_a_large_claim_is_read_in_blocks_as_far_as_the_decoder_goes(monkeypatch):
-    """read_claimed never asks soundfile for more than WHOLE_READ_SAMPLES samples at once (its read
-    allocates the frames asked for: a FLAC header within MAX_SAMPLES_PER_BYTE can claim gigabytes
-    of a megabyte), and gives what the decoder gives, up to the claim."""
+    """read_claimed never asks soundfile for much more than WHOLE_READ_SAMPLES samples at once (its
+    read allocates the frames asked for: a FLAC header within MAX_SAMPLES_PER_BYTE can claim
+    gigabytes of a megabyte), and gives what the decoder gives, up to the claim."""
     from noisegen.audio import claims
 
     class Decoder:
@@ -526,9 +526,9 @@ def test_a_large_claim_is_read_in_blocks_as_far_as_the_decoder_goes(monkeypatch)
                 f = Decoder(holds, channels)
                 out = claims.read_claimed(f, claim, np.float32)
                 assert out.shape == (holds, channels) and out.dtype == np.float32
-                assert max(f.asked, default=0) <= block
+                assert max(f.asked, default=0) <= block + block // 4  # (a short last block joins the one before)
                 assert len(f.asked) <= holds // block + 1 + (claim > holds and holds % block == 0)
-                assert sum(min(a, block) for a in f.asked) >= holds
+                assert sum(f.asked) >= holds
 
 
 def test_a_long_ogg_save_is_written_not_a_crash(tmp_path):

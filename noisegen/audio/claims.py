@@ -49,11 +49,14 @@ def read_blocks(f, frames: int, block: int, dtype, *, start: int = 0, out=None):
     Read from where the decoder stands, as :func:`noisegen.load` always read (libFLAC's seek fails
     where frames are out of order, and a read from the start then goes on); when that first read
     gives no frame or fails (a FLAC decoder that opened off its first frame), read again after a
-    seek to ``start``, as :func:`soundfile.read` does."""
+    seek to ``start``, as :func:`soundfile.read` does. Without ``out``, a last block shorter
+    than a quarter of ``block`` joins the one before it."""
     dtype = np.dtype(dtype).name
     read = 0
     while read < frames:
         n = min(block, frames - read)
+        if out is None and frames - read - n < max(block // 4, 1):  # no short last read: libsndfile
+            n = frames - read  # decodes an Opus stream's last frame otherwise when read alone (off by 0.17)
         try:
             data = f.read(n, dtype=dtype, always_2d=True, out=None if out is None else out[:n])
         except RuntimeError:  # (soundfile's LibsndfileError)
