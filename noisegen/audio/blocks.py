@@ -27,7 +27,7 @@ import numpy as np
 from .._core.errors import NoisegenError
 from .._core.validation import check_sample_rate
 from ..effects.resample import Resampler
-from .claims import read_blocks, read_claimed
+from .claims import read_blocks, read_span
 from .formats import check_subtype, check_writable, format_of
 from .io import _read_error, _soundfile, _wav_shortfall, mix_down, write_frames
 from .._core.tempfiles import write_atomically
@@ -112,8 +112,8 @@ class FileBlocks:
             return
         try:
             with sf.SoundFile(os.fsencode(self.path)) as f:
-                if self._mp3:  # in one read from the first frame, as load reads it (claims.read_claimed)
-                    whole = read_claimed(f, self.start + self.frames, np.float32)[self.start:]
+                if self._mp3:  # whole, as load reads it (claims.read_span), then cut into blocks
+                    whole = read_span(f, self.start, self.frames, np.float32)
                     reads = (whole[a:a + self.block_frames] for a in range(0, whole.shape[0], self.block_frames))
                 else:
                     if self.start:

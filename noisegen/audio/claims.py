@@ -19,7 +19,8 @@ import numpy as np
 
 from .._core.errors import NoisegenError
 
-__all__ = ["MAX_SAMPLES_PER_BYTE", "WHOLE_READ_SAMPLES", "check_claimed_length", "read_blocks", "read_claimed"]
+__all__ = ["MAX_SAMPLES_PER_BYTE", "WHOLE_READ_SAMPLES", "check_claimed_length", "read_blocks", "read_claimed",
+           "read_span"]
 
 #: The most samples (frames x channels) a file of any format libsndfile reads packs into a byte:
 #: digital silence in Ogg Vorbis takes ~130-250 a byte, a FLAC file of 65,535-sample blocks of
@@ -78,7 +79,7 @@ def read_claimed(f, frames: int, dtype) -> np.ndarray:
     that many (``f.read`` allocates all it is asked for first). An MP3 file in one read, always:
     libsndfile's MP3 decoding goes wrong for a few milliseconds after some of the points where a
     read ends (bursts of 0.1 full scale, at reads of 2**17 frames), or where a seek lands, so a
-    segment of an MP3 is read from its first frame (:func:`~noisegen.audio.segment.read_segment`)."""
+    segment of an MP3 is read from its first frame (:func:`read_span`)."""
     channels = max(int(f.channels), 1)
     start = f.tell() if f.seekable() else 0  # (GSM 6.10 does not seek, nor tell)
     block = max(frames, 1) if f.format == "MP3" else max(1, WHOLE_READ_SAMPLES // channels)
@@ -86,3 +87,15 @@ def read_claimed(f, frames: int, dtype) -> np.ndarray:
     if not parts:
         return np.empty((0, channels), np.dtype(dtype))
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def read_span(f, start: int, n: int, dtype) -> np.ndarray:
+    """Frames ``start .. start + n`` of the just opened ``f`` (:func:`read_claimed`): after a seek to
+    ``start``, but an MP3 from its first frame in one read, cut there (its decoding after a seek
+    differs from ``load``'s, see :func:`read_claimed`)."""
+    if f.format != "MP3":
+        if start:
+            f.seek(start)
+        return read_claimed(f, n, dtype)
+    data = read_claimed(f, start + n, dtype)
+    return data[start:].copy() if start else data

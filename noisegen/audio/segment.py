@@ -16,7 +16,7 @@ from .._core.errors import NoisegenError, ParameterError
 from .._core.units import to_samples
 from .._core.validation import check_rates
 from ..effects.resample import resample
-from .claims import check_claimed_length, read_claimed
+from .claims import check_claimed_length, read_claimed, read_span
 from .io import _open_native, _soundfile, _warn_if_truncated, check_regular, mix_down, native_from_bytes, read_native
 from .files import read_error as _read_error
 from .native import salvaged, warn_truncated
@@ -106,12 +106,7 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
             if max_n is not None and resampled_length(n, rate, sample_rate) > max_n:
                 return None
             check_claimed_length(path, f.frames, f.channels, os.path.getsize(path))
-            if f.format == "MP3":  # from the first frame in one read, as load reads it (claims.read_claimed)
-                data = read_claimed(f, start + n, np.float32)[start:].copy()
-            else:
-                if start:
-                    f.seek(start)
-                data = read_claimed(f, n, np.float32)
+            data = read_span(f, start, n, np.float32)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         data, rate = salvaged(native, path, _read_error(path, exc)), native.samplerate
     _warn_if_truncated(path)
