@@ -502,7 +502,8 @@ def test_stream_cuda_batches_equal_augment_batch_cpu_for_the_drawn_params():
         host = collate(chunks)
         params, order, lengths = cuda_batch_params(_stream_pipeline(), [c.params for c in chunks], sample_rate=8000,
                                                    lengths=host.lengths, width=host.samples.shape[1])
-        want = augment_batch(host.samples, sample_rate=8000, params=params, band_order=order, backend="cpu")
+        want = augment_batch(host.samples, sample_rate=8000, params=params, band_order=order, lengths=host.lengths,
+                             backend="cpu")
         got = b.samples.copy_to_host()
         assert got.shape == want.samples.shape and got.dtype == np.float32
         assert _rel(got, want.samples) <= 1e-5
@@ -553,3 +554,104 @@ def test_augment_batch_params_replay_is_validated_and_masks_skip_stages():
         nc.augment_batch(x, sample_rate=16000, params={"snr_db": np.zeros(2)}, backend="cpu")
     with pytest.raises(ng.ParameterError, match=r"shape \(2,\)"):
         nc.augment_batch(x, sample_rate=16000, params={"gain_db": np.zeros(3)}, backend="cpu")
+
+
+# ----------------------------------------------------------------------------- ragged batches and edge cases
+
+
+def _ragged_pipeline():
+    from noisegen.transforms import AddColoredNoise, BandPassFilter, Compose, SpeedPerturb
+
+    # brown noise: its power over a short row differs most from its power over the padded width
+    return Compose([AddColoredNoise(min_beta=2, max_beta=2, min_snr_db=5, max_snr_db=5, p=1.0),
+                    BandPassFilter(min_center_hz=300, max_center_hz=1500, p=1.0),
+                    SpeedPerturb(factors=[0.9, 1.1], p=1.0)])
+
+
+@cudasim
+@pytest.mark.parametrize("lengths", [(200, 800, 200, 800), (50, 1, 333, 700)])
+def test_stream_cuda_ragged_items_equal_the_cpu_stream_and_pad_with_zeros(lengths):
+    """A short item padded to the batch width: its noise, SNR, filter ringing and speed change end with it."""
+    pytest.importorskip("numba.cuda")
+    items = _items(lengths)
+    kw = dict(sample_rate=8000, rng=3, shuffle=False)
+    cpu = list(ng.AugmentStream(items, _ragged_pipeline(), **kw).batches(2))
+    gpu = ng.AugmentStream(items, _ragged_pipeline(), device="cuda", **kw)
+    gpu._cuda_threads = 64
+    for want, got in zip(cpu, gpu.batches(2), strict=True):
+        rows = got.samples.copy_to_host()
+        assert rows.shape == want.samples.shape
+        np.testing.assert_array_equal(got.lengths, want.lengths)
+        for i, n in enumerate(want.lengths):
+            assert _rel(rows[i, :n], want.samples[i, :n]) <= 1e-5
+            assert not np.any(rows[i, n:])
+
+
+@cudasim
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_augment_batch_rows_with_lengths_are_processed_as_if_alone(dtype):
+    pytest.importorskip("numba.cuda")
+    import noisegen.cuda as nc
+
+    x = np.random.default_rng(11).standard_normal((3, 300)).astype(dtype)
+    lengths = np.array([300, 120, 7])
+    x[1, 120:] = 5.0  # whatever lies past a row's length is not its audio
+    kw = dict(sample_rate=16000, noise=(1.0, 2.0), snr_db=(0.0, 10.0), gain_db=(-6.0, 6.0), band=(100.0, 4000.0),
+              speed=[0.9, 1.1], rng=5, lengths=lengths)
+    want = nc.augment_batch(x, backend="cpu", **kw)
+    got = nc.augment_batch(x, backend="cuda", threads=32, **kw)
+    np.testing.assert_array_equal(got.lengths, want.lengths)
+    assert got.samples.shape == want.samples.shape == (3, int(want.lengths.max()))
+    assert _rel(got.samples, want.samples) <= (1e-5 if dtype == np.float32 else 1e-12)
+    for i, n in enumerate(lengths):  # each row: the CPU chain on the row alone, with its drawn parameters
+        one = {k: v[i: i + 1] for k, v in want.params.items()}
+        alone = nc.augment_batch(x[i: i + 1, :n], sample_rate=16000, params=one, backend="cpu")
+        m = int(alone.lengths[0])
+        assert m == want.lengths[i]
+        np.testing.assert_allclose(want.samples[i, :m], alone.samples[0], rtol=1e-6, atol=1e-7)
+        assert not np.any(want.samples[i, m:]) and not np.any(got.samples[i, m:])
+    with pytest.raises(ng.ParameterError, match="lengths"):
+        nc.augment_batch(x, sample_rate=16000, gain_db=1.0, lengths=[300, 301, 0], backend="cpu")
+
+
+@cudasim
+@pytest.mark.parametrize("backend", ["cpu", "cuda"])
+@pytest.mark.parametrize("shape,kw", [((2, 0), dict(noise="white", snr_db=5.0)), ((0, 5), dict(speed=[1.1])),
+                                      ((0, 5), dict(band=(300.0, 3000.0))), ((2, 0), dict(band=(300.0, 3000.0)))])
+def test_augment_batch_of_no_rows_or_no_samples(backend, shape, kw):
+    pytest.importorskip("numba.cuda")
+    import noisegen.cuda as nc
+
+    got = nc.augment_batch(np.ones(shape, np.float32), sample_rate=16000, rng=1, backend=backend, **kw)
+    assert np.asarray(got.samples).shape == shape and got.lengths.shape == (shape[0],)
+
+
+@cudasim
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_level_effects_refuse_overflow_and_warn_as_on_the_cpu(D, dtype):
+    import warnings
+
+    top = float(np.finfo(dtype).max) / 3
+    big = np.array([top, -top, 1.0], dtype)
+    for fn in (ng.gain, D.cuda_gain):
+        with pytest.raises(ng.ParameterError, match=r"gain_db=10 overflows"):
+            fn(big, gain_db=10.0)
+    np.testing.assert_array_equal(D.cuda_gain(big, gain_db=-1.0), ng.gain(big, gain_db=-1.0))
+    np.testing.assert_array_equal(D.cuda_bitcrush(big, bit_depth=32), ng.bitcrush(big, bit_depth=32))
+    np.testing.assert_array_equal(D.cuda_bitcrush(big, bit_depth=32), big)
+    y = np.array([2.0, 2.0, 0.5], dtype)
+    for fn in (ng.clip, D.cuda_clip):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fn(y, threshold=1.0)
+        assert [str(w.message) for w in caught if issubclass(w.category, ng.NoisegenWarning)] == [
+            "clip(threshold=1) clips more than half of the samples"]
+
+
+@cudasim
+def test_cuda_speed_and_resample_of_empty_audio_by_one(D):
+    for dtype in (np.float32, np.float64):
+        for y in (np.zeros(0, dtype), np.zeros((2, 0), dtype)):
+            for got in (D.cuda_speed(y, factor=1.0, sample_rate=16000),
+                        D.cuda_resample(y, orig_sample_rate=16000, target_sample_rate=16000)):
+                assert got.shape == y.shape and got.dtype == dtype

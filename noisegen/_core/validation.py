@@ -13,10 +13,11 @@ import numbers
 import os
 from collections.abc import Iterable
 import reprlib
+import warnings
 
 import numpy as np
 
-from .errors import ParameterError, ParameterIndexError
+from .errors import NoisegenWarning, ParameterError, ParameterIndexError
 
 __all__ = [
     "check_audio",
@@ -389,6 +390,14 @@ def check_n_channels(n_channels, name: str = "n_channels"):
     if n_channels is None:
         return None
     return check_int(n_channels, name, low=1, high=MAX_CHANNELS)
+
+
+def warn_mostly_clipped(y, level: float, *, stacklevel: int) -> None:
+    """One NoisegenWarning when clipping host audio ``y`` at an explicit ``level`` clips more than half
+    of its samples: probably a threshold in the wrong unit."""
+    if y.size and np.count_nonzero(np.abs(y) > level) > y.size // 2:
+        warnings.warn(f"clip(threshold={level:g}) clips more than half of the samples", NoisegenWarning,
+                      stacklevel=stacklevel + 1)
 
 
 def check_finite_output(out, what: str, *, y=None, total=None):

@@ -25,6 +25,7 @@ from .._core.backend import array_dtype, from_device, is_cuda_array, require_cud
 from .._core.validation import (
     check_audio,
     check_duration,
+    check_finite_output,
     check_float_dtype,
     check_int,
     check_n_channels,
@@ -34,6 +35,8 @@ from .._core.validation import (
     check_rates,
     check_real,
     check_sample_rate,
+    nonfinite_error,
+    warn_mostly_clipped,
 )
 from .._core.errors import BackendError, NoisegenWarning, ParameterError
 from .._core.rng import resolve_key
@@ -241,21 +244,34 @@ def cuda_mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample
 # ----------------------------------------------------------------------------- sample-wise effects
 
 
-def _per_row(kernel_name, y, values, dtype, threads, *extra):
-    y2, shape = _audio_rows(y)
+def _row_kernel(kernel_name, y2, values, dtype, threads, *extra):
+    """A new device array: ``kernel(y2, values..., out)``, one thread per sample of the rows ``y2``."""
     cuda = require_cuda()
     out = cuda.device_array(y2.shape, dtype=y2.dtype)
     if y2.size:
         kernel = getattr(_kernels("mix"), kernel_name)
         arrays = [_row_array(np.broadcast_to(v, (y2.shape[0],)), dt) for v, dt in ((values, dtype), *extra)]
         launch(kernel, y2.size, threads, y2, *arrays, out)
-    return _finish(out, shape, y)
+    return out
+
+
+def _per_row(kernel_name, y, values, dtype, threads, *extra):
+    y2, shape = _audio_rows(y)
+    return _finish(_row_kernel(kernel_name, y2, values, dtype, threads, *extra), shape, y)
 
 
 def cuda_gain(y, *, gain_db, threads=None):
-    """:func:`noisegen.gain` on the GPU."""
+    """:func:`noisegen.gain` on the GPU; a gain above 0 dB that overflows the dtype is refused as on the
+    CPU (one reduction of the output; the arrays are read back only then)."""
     g = check_real(gain_db, "gain_db", low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1])
-    return _per_row("gain_rows", y, db_to_amplitude(g), array_dtype(y), threads)
+    y2, shape = _audio_rows(y)
+    out = _row_kernel("gain_rows", y2, db_to_amplitude(g), y2.dtype, threads)
+    if g > 0.0 and out.size and not math.isfinite(float(np.sum(row_powers(out, threads=threads).copy_to_host()))):
+        host = y2.copy_to_host().reshape(shape)
+        if not np.isfinite(host).all():  # (a device input is not checked before the launch)
+            raise nonfinite_error(host, "y")
+        check_finite_output(out.copy_to_host(), f"gain_db={g:g}", y=host)
+    return _finish(out, shape, y)
 
 
 def cuda_clip(y, *, threshold=1.0, percentile=None, threads=None):
@@ -270,6 +286,8 @@ def cuda_clip(y, *, threshold=1.0, percentile=None, threads=None):
         level = check_real(threshold, "threshold", low=0.0, low_inclusive=False)
     dtype = array_dtype(y)
     level = min(level, float(np.finfo(dtype).max))  # as on the CPU: clips nothing, and casts without overflow
+    if percentile is None and not is_cuda_array(y):  # (a device input is not read back for a warning)
+        warn_mostly_clipped(np.asarray(y), level, stacklevel=3)
     return _per_row("clip_rows", y, level, dtype, threads)
 
 
@@ -400,5 +418,13 @@ def cuda_resample(y, *, orig_sample_rate, target_sample_rate, threads=None):
 def _copy(d2):
     cuda = require_cuda()
     out = cuda.device_array(d2.shape, dtype=d2.dtype)
-    out.copy_to_device(d2)
+    if d2.size:  # (the simulator refuses to copy an empty array)
+        out.copy_to_device(d2)
     return out
+
+
+def zero_past(d2, lengths, *, threads=None):
+    """Zero each device row past ``lengths[r]``, in place: a padded batch row's tail stays silent."""
+    if d2.size:
+        launch(_kernels("mix").zero_past, d2.size, threads, d2, _row_array(lengths, np.int64))
+    return d2

@@ -32,6 +32,7 @@ Nothing here imports :mod:`numba.cuda` until a CUDA call is made.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -134,7 +135,7 @@ def _noise_spec(noise, b, gen):
 
 
 def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, band=None, band_order=4,
-                  speed=None, rng=None, backend="auto", threads=None, params=None):
+                  speed=None, rng=None, backend="auto", threads=None, params=None, lengths=None):
     """Augment a ``(B, T)`` batch: noise at an SNR, gain, band-pass, speed, with per-item parameters.
 
     Parameters
@@ -173,12 +174,18 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
         ``colored_noise(..., min_freq_hz=...)``, as in ``AddColoredNoise``).
         This is how :class:`~noisegen.AugmentStream` runs a pipeline whose
         transforms apply with a probability.
+    lengths : None or array of int [shape=(B,)]
+        Real samples of each row of a zero-padded batch (default: all ``T``).
+        Row ``i`` is augmented as ``batch[i, :lengths[i]]`` alone would be
+        (its noise, SNR, filter ringing and speed change end there), and
+        its output is zero past its new length.
 
     Returns
     -------
     noisegen.Batch
-        ``samples`` ``(B, max(lengths))`` (the kind of ``batch``), ``lengths``
-        and the drawn ``params`` (``chunks`` is empty).
+        ``samples`` ``(B, W)`` (the kind of ``batch``), zero past each row's
+        ``lengths``, and the drawn ``params`` (``chunks`` is empty). ``W``
+        is ``T``, or with ``speed`` the longest row after the speed change.
 
     Examples
     --------
@@ -200,12 +207,13 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     if array_dtype(batch) not in (np.float32, np.float64):
         raise ParameterError(f"batch must be float32 or float64, got dtype {array_dtype(batch)}")
     b, t = shape
+    lengths = _row_lengths(lengths, b, t)
+    run = _run_cuda if where == "cuda" else _run_cpu
     if params is not None:
         if any(v is not None for v in (noise, snr_db, gain_db, band, speed, rng)):
             raise ParameterError("params replays given parameters: leave noise, snr_db, gain_db, band, speed and rng None")
         params = _replay_params(params, b, sample_rate)
-        run = _run_cuda if where == "cuda" else _run_cpu
-        return run(batch, None, params, sample_rate=sample_rate, band_order=band_order, threads=threads)
+        return run(batch, None, params, lengths, sample_rate=sample_rate, band_order=band_order, threads=threads)
     key = resolve_key(rng)
     gen = as_generator(derive_key(key, 1 << 32))
     betas, noise_array = _noise_spec(noise, b, gen)
@@ -223,8 +231,25 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
         params["band_hz"] = _draw_band(band, b, sample_rate)
     if speed is not None:
         params["speed"] = _draw_speed(speed, b, gen)
-    run = _run_cuda if where == "cuda" else _run_cpu
-    return run(batch, noise_array, params, sample_rate=sample_rate, band_order=band_order, threads=threads)
+    return run(batch, noise_array, params, lengths, sample_rate=sample_rate, band_order=band_order, threads=threads)
+
+
+def _row_lengths(lengths, b, t):
+    """``lengths`` as ``b`` whole numbers in ``[0, t]`` (int64; all ``t`` when None)."""
+    if lengths is None:
+        return np.full(b, t, np.int64)
+    arr = _floats(lengths, "lengths", f"{b} whole numbers in [0, {t}]")
+    if arr.shape != (b,) or not np.all((arr >= 0) & (arr <= t) & (arr == np.floor(arr))):
+        raise ParameterError(f"lengths must hold {b} whole numbers in [0, {t}] (one per row), got {show_value(lengths)}")
+    return arr.astype(np.int64)
+
+
+def _out_lengths(params, lengths):
+    """Each row's length after the speed stage (unchanged where it does not apply)."""
+    if "speed" not in params:
+        return lengths.copy()
+    factors = np.where(params.get("speed_applied", True), params["speed"], 1.0)
+    return np.array([round(int(n) / float(f)) for n, f in zip(lengths, factors)], dtype=np.int64)
 
 
 _STAGES = {"noise": ("snr_db", "beta", "noise_keys"), "gain": ("gain_db",), "band": ("band_hz",), "speed": ("speed",)}
@@ -278,26 +303,31 @@ def _applied(params, stage, i):
     return _STAGES[stage][0] in params and (mask is None or bool(mask[i]))
 
 
-def _run_cpu(batch, noise_array, params, *, sample_rate, band_order, threads=None):
-    """The same chain, item by item, with the public CPU functions."""
+def _width(out_lengths, params, t):
+    """Row length of the output: ``T``, or with a speed stage the longest row after it."""
+    return int(out_lengths.max()) if "speed" in params and out_lengths.size else t
+
+
+def _run_cpu(batch, noise_array, params, lengths, *, sample_rate, band_order, threads=None):
+    """The same chain, item by item (each row cut to its length), with the public CPU functions."""
     x = np.asarray(batch)
     min_freq = check_min_freq(params.get("noise_min_freq_hz"), sample_rate)
     b, t = x.shape
-    items = []
+    out_lengths = _out_lengths(params, lengths)
+    out = np.zeros((b, _width(out_lengths, params, t)), dtype=x.dtype)
     for i in range(b):
-        y = x[i]
-        if _applied(params, "noise", i):
+        n = int(lengths[i])
+        y = x[i, :n]
+        if n and _applied(params, "noise", i):
             if noise_array is not None:
                 nz = np.asarray(noise_array)
-                nz = nz if nz.ndim == 1 else nz[i]
+                nz = (nz if nz.ndim == 1 else nz[i])[:n]
             else:
                 bank = design_bank(float(params["beta"][i]), min_freq)
                 k = int(params["noise_keys"][i])
-                nz = np.empty((1, t), dtype=x.dtype)
+                nz = np.empty((1, n), dtype=x.dtype)
                 run_bank(nz, bank, k, 0, initial_state(bank, k, 1))
                 nz = nz[0]
-            import warnings
-
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # silent items stay unchanged, as on the GPU
                 y = mix.mix_at_snr(y, nz, snr_db=float(params["snr_db"][i]))
@@ -308,33 +338,51 @@ def _run_cpu(batch, noise_array, params, *, sample_rate, band_order, threads=Non
             y = filters.bandpass(y, low_hz=lo, high_hz=hi, sample_rate=sample_rate, order=band_order)
         if _applied(params, "speed", i):
             y = timescale.speed(y, factor=float(params["speed"][i]), sample_rate=sample_rate)
-        items.append(y)
-    lengths = np.array([len(y) for y in items], dtype=np.int64)
-    out = np.zeros((b, int(lengths.max()) if b else t), dtype=x.dtype)
-    for i, y in enumerate(items):
         out[i, : len(y)] = y
-    return Batch(out, lengths, params=params)
+    return Batch(out, out_lengths, params=params)
 
 
-def _run_cuda(batch, noise_array, params, *, sample_rate, band_order, threads=None):
-    """The chain on the device, a launch (or four, for mixing) per stage."""
+def _noise_rows(noise_array, b, t, dtype, ragged):
+    """The given noise on the device: as it is, or, for a ragged batch, one row per item (a copy)."""
+    cuda = require_cuda()
+    nz = to_device(noise_array if is_cuda_array(noise_array) else np.ascontiguousarray(noise_array, dtype=dtype))
+    nz = nz.reshape(1, nz.shape[0]) if len(nz.shape) == 1 else nz
+    if nz.shape[1] != t or nz.shape[0] not in (1, b):
+        raise ParameterError(f"noise must have shape ({b}, {t}) or ({t},), got {tuple(nz.shape)}")
+    if not ragged:
+        return nz
+    rows = cuda.device_array((b, t), dtype=nz.dtype)  # each row's tail is zeroed on its own
+    for r in range(b):
+        rows[r].copy_to_device(nz[r if nz.shape[0] == b else 0])
+    return rows
+
+
+def _run_cuda(batch, noise_array, params, lengths, *, sample_rate, band_order, threads=None):
+    """The chain on the device, a launch (or four, for mixing) per stage. In a ragged batch each row's
+    signal, noise and filter output are zeroed past its length, so the row is processed as if alone."""
 
     cuda = require_cuda()
     d = to_device(batch if is_cuda_array(batch) else np.ascontiguousarray(batch))
     b, t = d.shape
     dtype = d.dtype
+    out_lengths = _out_lengths(params, lengths)
+    if b == 0 or t == 0:
+        return Batch(from_device(cuda.device_array((b, _width(out_lengths, params, t)), dtype=dtype), batch),
+                     out_lengths, params=params)
+    ragged = bool(np.any(lengths < t))
     cur = cuda.device_array((b, t), dtype=dtype)
     cur.copy_to_device(d)
+    if ragged:
+        dispatch.zero_past(cur, lengths, threads=threads)
     if "snr_db" in params:
         if noise_array is not None:
-            nz = to_device(noise_array if is_cuda_array(noise_array) else np.ascontiguousarray(noise_array, dtype=dtype))
-            nz = nz.reshape(1, nz.shape[0]) if len(nz.shape) == 1 else nz
-            if nz.shape[1] != t or nz.shape[0] not in (1, b):
-                raise ParameterError(f"noise must have shape ({b}, {t}) or ({t},), got {tuple(nz.shape)}")
+            nz = _noise_rows(noise_array, b, t, dtype, ragged)
         else:
             nz = dispatch.cuda_noise_rows(t, betas=params["beta"], keys=params["noise_keys"], dtype=dtype,
                                           threads=threads,
                                           min_freq=check_min_freq(params.get("noise_min_freq_hz"), sample_rate))
+        if ragged:
+            dispatch.zero_past(nz, lengths, threads=threads)  # the noise's power over the row's own samples
         mix = dispatch._kernels("mix")
         p_sig = dispatch.row_powers(cur, threads=threads)
         p_noise = dispatch.row_powers(nz, threads=threads)
@@ -357,12 +405,10 @@ def _run_cuda(batch, noise_array, params, *, sample_rate, band_order, threads=No
         if "band_applied" in params:  # an identity cascade: y = x exactly
             sos[~params["band_applied"]] = np.array([1.0, 0.0, 0.0, 1.0, 0.0, 0.0])
         dispatch.sosfilt_rows(cur, sos, out=cur, threads=threads)
-    lengths = np.full(b, t, dtype=np.int64)
+        if ragged:
+            dispatch.zero_past(cur, lengths, threads=threads)  # the filter rings on into the padding
     if "speed" in params:
-        factors = params["speed"].copy()
-        if "speed_applied" in params:
-            factors[~params["speed_applied"]] = 1.0
-        lengths = np.array([round(t / f) for f in factors], dtype=np.int64)
+        factors = np.where(params.get("speed_applied", True), params["speed"], 1.0)
         ratios = [dispatch.speed_ratio(float(f)) for f in factors]
-        cur = dispatch.resample_rows(cur, ratios, lengths, threads=threads)
-    return Batch(from_device(cur, batch), lengths, params=params)
+        cur = dispatch.resample_rows(cur, ratios, out_lengths, n_in=lengths, threads=threads)
+    return Batch(from_device(cur, batch), out_lengths, params=params)

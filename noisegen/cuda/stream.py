@@ -7,8 +7,6 @@ transforms draw nothing from the samples), as on the CPU path.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .._core.validation import check_int, check_real_array, check_sample_rate, check_sequence, show_value
@@ -67,9 +65,8 @@ def cuda_batch_params(pipeline, item_params, *, sample_rate, lengths=None, width
         One ``last_params`` per batch row (what the CPU pipeline records).
     sample_rate : int
     lengths : array of int or None
-        Real samples of each row (default ``width``). A shorter row is
-        zero-padded: its SNR is offset by ``10 log10(length / width)`` so that
-        the SNR over its real samples is the drawn one.
+        Real samples of each row (default ``width``); give the same to
+        ``augment_batch(lengths=)``, which processes each row as if alone.
     width : int or None
         Row length ``T`` of the batch (needed with ``lengths``).
     starts : list of int or None
@@ -131,8 +128,6 @@ def cuda_batch_params(pipeline, item_params, *, sample_rate, lengths=None, width
             keys[i] = key if starts[i] == 0 else derive_key(key, starts[i])
             beta[i] = c["beta"]
             snr[i] = c["snr_db"]
-            if width is not None and 0 < lengths[i] < width:
-                snr[i] += 10.0 * math.log10(lengths[i] / width)  # the padding's zeros count in the row's power
         params.update(snr_db=snr, beta=beta, noise_keys=keys)
         if stages["noise"].min_freq_hz is not None:
             params["noise_min_freq_hz"] = stages["noise"].min_freq_hz

@@ -491,7 +491,7 @@ class AugmentStream:
         samples = cuda.to_device(raw.samples)
         if params:
             samples = augment_batch(samples, sample_rate=self.sample_rate, params=params, band_order=band_order,
-                                    backend="cuda", threads=self._cuda_threads).samples
+                                    lengths=raw.lengths, backend="cuda", threads=self._cuda_threads).samples
         out = [dataclasses.replace(c, samples=None, length=int(n)) for c, n in zip(chunks, lengths)]
         return Batch(samples, lengths, out)
 

@@ -13,14 +13,11 @@ inf. ``clip`` and ``time_mask`` never raise ``|y|``, so they cannot overflow.
 from __future__ import annotations
 
 import math
-import warnings
-
 import numpy as np
 
 from .._core.backend import resolve_backend
 from .._core.validation import (check_audio, check_duration, check_finite_output, check_int, check_real,
-                                 check_sample_rate, nonfinite_error)
-from .._core.errors import NoisegenWarning
+                                 check_sample_rate, nonfinite_error, warn_mostly_clipped)
 from .._core.units import GAIN_DB_RANGE, db_to_amplitude
 from .._kernels.cpu import level as _level
 from .._gpu.ops import cuda_bitcrush, cuda_clip, cuda_gain, cuda_time_mask
@@ -127,10 +124,7 @@ def clip(y, *, threshold=1.0, percentile=None, backend="auto"):
     else:
         # a level past the dtype's largest value clips nothing; cast, it would overflow (with a warning)
         level = min(check_real(threshold, "threshold", low=0.0, low_inclusive=False), float(np.finfo(y.dtype).max))
-        if y.size and np.count_nonzero(np.abs(y) > level) > y.size // 2:
-            warnings.warn(
-                f"clip(threshold={level:g}) clips more than half of the samples", NoisegenWarning, stacklevel=2
-            )
+        warn_mostly_clipped(y, level, stacklevel=2)
     return np.clip(y, -level, level).astype(y.dtype, copy=False)
 
 

@@ -111,6 +111,19 @@ def gain_rows(x, gains, out):
 
 
 @cuda.jit
+def zero_past(x, lengths):
+    """``x[r, i] = 0`` for ``i >= lengths[r]``, in place: a padded row's tail stays silent."""
+    idx = cuda.grid(1)
+    n = x.shape[1]
+    if idx >= x.shape[0] * n:
+        return
+    r = idx // n
+    i = idx - r * n
+    if i >= lengths[r]:
+        x[r, i] = 0.0
+
+
+@cuda.jit
 def clip_rows(x, levels, out):
     """``out[r, i] = clip(x[r, i], -levels[r], levels[r])``."""
     idx = cuda.grid(1)
@@ -150,7 +163,11 @@ def bitcrush_rows(x, steps, out):
     r = idx // n
     i = idx - r * n
     s = steps[r]
-    out[r, i] = round_half_even(x[r, i] * s) / s
+    v = x[r, i] * s
+    if abs(v) >= 4503599627370496.0:  # 2**52: a whole number already, or inf (x past max / s): x is on the grid
+        out[r, i] = x[r, i]
+    else:
+        out[r, i] = round_half_even(v) / s
 
 
 @scalar
