@@ -119,6 +119,30 @@ def test_cuda_backend_refused_without_cuda():
         ng.gain(np.ones(3), gain_db=0, backend="cuda")
 
 
+EFFECTS = ["mix_at_snr", "gain", "clip", "bitcrush", "time_mask", "time_stretch", "pitch_shift", "speed", "resample",
+           "convolve_rir", "lowpass", "highpass", "bandpass", "bandstop", "peaking_eq", "low_shelf", "high_shelf",
+           "codec", "packet_loss"]
+
+
+@pytest.mark.parametrize("name", EFFECTS)
+def test_every_effect_takes_backend_auto(name):
+    import inspect
+
+    assert inspect.signature(getattr(ng, name)).parameters["backend"].default == "auto"
+
+
+@pytest.mark.parametrize("call", [
+    lambda b: ng.codec(np.ones(160), sample_rate=8000, format="mulaw", backend=b),
+    lambda b: ng.packet_loss(np.ones(160), sample_rate=8000, loss_rate=0.5, rng=0, backend=b),
+])
+def test_cpu_only_effects_take_cpu_and_refuse_cuda(call):
+    assert call("cpu").shape == call("auto").shape == (160,)
+    with pytest.raises(ng.BackendError):
+        call("cuda")
+    with pytest.raises(ng.ParameterError, match="backend"):
+        call("gpu")
+
+
 # ----------------------------------------------------------------------------- extreme but finite inputs
 # Every effect, on a grid of finite inputs near the edges of each dtype's range:
 # the output is finite, or ParameterError says the result overflowed. Never

@@ -76,6 +76,7 @@ from .._core.validation import (
     check_real,
     check_sample_rate,
 )
+from .._core.backend import resolve_backend
 from .._core.errors import BackendError, ParameterError
 from .resample import resample
 
@@ -114,7 +115,7 @@ TELEPHONE_RATE = 8000
 _MAX_DELAY_S = 0.1
 
 
-def codec(y, *, sample_rate, format, bitrate_kbps=None):
+def codec(y, *, sample_rate, format, bitrate_kbps=None, backend="auto"):
     """Encode and decode audio with a lossy or telephone codec (in memory).
 
     Parameters
@@ -131,6 +132,9 @@ def codec(y, *, sample_rate, format, bitrate_kbps=None):
         offers at its rate; ``None`` is 64, 32 and 64. The fixed-rate codecs
         take ``None`` or their own rate (gsm 13, mulaw/alaw 64, g721 32,
         g723_24 24, g723_40 40, ima_adpcm 32).
+    backend : {"auto", "cpu"}
+        Codecs run in libsndfile, on the CPU: a CUDA array or
+        ``backend="cuda"`` raises BackendError.
 
     Returns
     -------
@@ -155,6 +159,7 @@ def codec(y, *, sample_rate, format, bitrate_kbps=None):
     >>> bool(np.corrcoef(y, out)[0, 1] > 0.95)
     True
     """
+    resolve_backend(backend, y)  # no GPU form: raises BackendError for CUDA
     y = check_audio(y, "y")
     sample_rate = check_sample_rate(sample_rate)
     fmt = check_choice(format, "format", tuple(FORMATS))

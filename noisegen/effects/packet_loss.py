@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._core.validation import check_audio, check_choice, check_real, check_sample_rate
+from .._core.backend import resolve_backend
 from .._core.errors import ParameterError
 from .._core.rng import as_generator, resolve_key
 
@@ -42,7 +43,7 @@ CONCEALMENTS = ("zeros", "repeat")
 
 
 def packet_loss(y, *, sample_rate, loss_rate, frame_ms=20.0, concealment="zeros", mean_burst_frames=None,
-                fade_ms=2.0, rng=None):
+                fade_ms=2.0, rng=None, backend="auto"):
     """Drop frames at random (as lost packets) and conceal them.
 
     Parameters
@@ -64,6 +65,8 @@ def packet_loss(y, *, sample_rate, loss_rate, frame_ms=20.0, concealment="zeros"
         Crossfade at the edges of each burst (>= 0; capped at a quarter frame).
     rng : None, int or numpy.random.Generator
         The same ``rng`` gives the same losses.
+    backend : {"auto", "cpu"}
+        No GPU form: a CUDA array or ``backend="cuda"`` raises BackendError.
 
     Returns
     -------
@@ -78,6 +81,7 @@ def packet_loss(y, *, sample_rate, loss_rate, frame_ms=20.0, concealment="zeros"
     >>> int(lost.sum())  # of 50 frames, about half
     21
     """
+    resolve_backend(backend, y)  # no GPU form: raises BackendError for CUDA
     y = check_audio(y, "y")
     sample_rate = check_sample_rate(sample_rate)
     loss_rate = check_real(loss_rate, "loss_rate", low=0.0, high=1.0, high_inclusive=False)
