@@ -198,3 +198,45 @@ def test_spawned_workers_share_the_epoch_count(persistent):
                                          num_workers=2, multiprocessing_context="spawn",
                                          persistent_workers=persistent)
     assert loader_passes(loader, 3) == [epoch_signature(e) for e in range(3)]
+
+
+_DDP_SCRIPT = """
+import json, sys
+import numpy as np, torch, torch.distributed as dist, torch.multiprocessing as mp
+
+def work(rank, store, out_dir):
+    dist.init_process_group("gloo", init_method="file://" + store, rank=rank, world_size=2)
+    import noisegen
+    from noisegen.torch import AugmentDataset, collate
+    items = [np.full(100, 0.01 * i, np.float32) for i in range(8)]
+    ds = AugmentDataset(noisegen.AugmentStream(items, None, sample_rate=100, chunk_s=1.0, rng=0, shuffle=False))
+    got = {}
+    for workers, context in ((0, None), (2, "spawn"), (2, "fork")):
+        loader = torch.utils.data.DataLoader(ds, batch_size=2, collate_fn=collate, num_workers=workers,
+                                             multiprocessing_context=context)
+        got[f"{workers} {context}"] = [len(ds), sorted(s for b in loader for s in b["sources"])]
+    with open(f"{out_dir}/{rank}.json", "w") as f:
+        json.dump(got, f)
+    dist.destroy_process_group()
+
+if __name__ == "__main__":
+    mp.spawn(work, args=(sys.argv[1], sys.argv[2]), nprocs=2)
+"""
+
+
+@pytest.mark.slow
+def test_spawned_workers_of_a_distributed_rank_take_only_its_share(tmp_path):
+    """torch.distributed without rank=: a worker started with "spawn" has no process group of its own."""
+    import json
+    import subprocess
+    import sys
+
+    script = tmp_path / "ddp.py"
+    script.write_text(_DDP_SCRIPT)
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "store"), str(tmp_path)], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for rank in (0, 1):
+        got = json.loads((tmp_path / f"{rank}.json").read_text())
+        want = [4, [f"array:{i}" for i in range(rank, 8, 2)]]
+        assert got == {"0 None": want, "2 spawn": want, "2 fork": want}

@@ -78,19 +78,24 @@ def check_state(state, identity, key, epochs):
 def torch_shard():
     """(worker_id, num_workers, rank, world_size) from torch, if it is imported."""
     torch = sys.modules.get("torch")
-    worker_id, num_workers, rank, world = 0, 1, 0, 1
-    if torch is None:
-        return worker_id, num_workers, rank, world
-    try:
-        info = torch.utils.data.get_worker_info()
-    except AttributeError:  # torch imported only partially
-        info = None
-    if info is not None:
-        worker_id, num_workers = int(info.id), int(info.num_workers)
+    worker_id, num_workers = 0, 1
+    if torch is not None:
+        try:
+            info = torch.utils.data.get_worker_info()
+        except AttributeError:  # torch imported only partially
+            info = None
+        if info is not None:
+            worker_id, num_workers = int(info.id), int(info.num_workers)
+    return (worker_id, num_workers) + distributed_rank()
+
+
+def distributed_rank():
+    """(rank, world_size) of this process's torch.distributed group; (0, 1) without one."""
+    torch = sys.modules.get("torch")
     try:
         dist = torch.distributed
         if dist.is_available() and dist.is_initialized():
-            rank, world = int(dist.get_rank()), int(dist.get_world_size())
-    except AttributeError:
+            return int(dist.get_rank()), int(dist.get_world_size())
+    except AttributeError:  # no torch, or torch imported only partially
         pass
-    return worker_id, num_workers, rank, world
+    return 0, 1

@@ -64,7 +64,7 @@ from .order import epoch_order
 from .loading import LONG, load_entry, load_whole
 from .long_items import blockwise_limit, long_chunks, long_source
 from ..audio.blocks import FileBlocks
-from .state import MAX_EPOCHS, check_state, left_behind, torch_shard
+from .state import MAX_EPOCHS, check_state, distributed_rank, left_behind, torch_shard
 
 __all__ = ["AugmentStream", "Chunk", "Batch", "cuda_batch_params"]
 
@@ -189,6 +189,7 @@ class AugmentStream:
         self._chunk = 0      # chunks of that item already produced
         self._pass_end = None  # epoch where the pass under way stops (None: no pass under way)
         self._moves = 0  # bumped by set_epoch, load_state_dict and each iteration's start (see _iter)
+        self._sender_rank = None  # (rank, world_size) of the process that pickled this stream
         self._reported: set[str] = set()
         self._sizes = None  # samples of each item, from headers (see __len__)
         self._drawn_sizes = {}  # epoch -> {item: samples after a length-changing pipeline}
@@ -252,7 +253,16 @@ class AugmentStream:
         worker_id, num_workers, rank, world = torch_shard()
         if self.world_size is not None:
             rank, world = self.rank, self.world_size
+        elif world == 1 and self._sender_rank is not None:
+            rank, world = self._sender_rank
         return worker_id * world + rank, world * num_workers
+
+    def __getstate__(self):
+        # A DataLoader worker started with "spawn" unpickles the stream where there is no
+        # torch.distributed group: it keeps the rank of the process that sent it.
+        state = self.__dict__.copy()
+        state["_sender_rank"] = distributed_rank() if self.world_size is None else None
+        return state
 
     def order(self, epoch: int) -> np.ndarray:
         """Item indices of ``epoch`` in the order they are visited."""
