@@ -258,3 +258,25 @@ def test_an_unreadable_sub_folder_is_reported_with_real_permissions(tmp_path, un
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
     assert "failed: spk: not read: a folder that cannot be read (Permission denied)" in r.stdout, r.stdout
     assert sorted(read_manifest(tmp_path / "out")) == ["a.aug0.wav", "b.aug0.wav"]
+
+
+def test_a_manifest_line_cut_short_by_a_file_size_limit_is_undone(tmp_path):
+    """A full disk or RLIMIT_FSIZE mid-line: the append fails and the file keeps whole lines only."""
+    code = f"""
+import json, resource
+from noisegen.batch.manifest import _append_line
+resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+n = 0
+try:
+    while True:
+        _append_line({str(tmp_path / "manifest.jsonl")!r}, {{"output": "x" * 37, "n": n}})
+        n += 1
+except OSError as exc:
+    print(n, exc.errno)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    n, err = map(int, proc.stdout.split())
+    data = (tmp_path / "manifest.jsonl").read_bytes()
+    assert 0 < n < 1000 // 50 and err in (27, 28)  # EFBIG or ENOSPC
+    assert data.endswith(b"\n") and [json.loads(line)["n"] for line in data.splitlines()] == list(range(n))

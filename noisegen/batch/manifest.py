@@ -5,6 +5,8 @@ complete."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -17,12 +19,22 @@ FAILURES = "failures.jsonl"
 
 
 def _append_line(path: str, record: dict) -> None:
-    """Append one JSON line with a single write (O_APPEND), so lines never interleave."""
+    """Append one JSON line with a single write (O_APPEND), so lines never interleave. A write cut
+    short (a full disk, a file-size limit) is undone and raises OSError: the file never ends in half a line."""
     data = (json.dumps(record, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
     with jsonl_lock(os.path.dirname(path)):  # not in the middle of another shard's rewrite
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         try:
-            os.write(fd, data)
+            size = os.fstat(fd).st_size
+            try:
+                written = os.write(fd, data)
+                if written != len(data):
+                    raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (only {written} of the {len(data)} "
+                                                f"bytes of a line fitted)", path)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size)
+                raise
         finally:
             os.close(fd)
 
