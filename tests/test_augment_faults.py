@@ -280,3 +280,29 @@ except OSError as exc:
     data = (tmp_path / "manifest.jsonl").read_bytes()
     assert 0 < n < 1000 // 50 and err in (27, 28)  # EFBIG or ENOSPC
     assert data.endswith(b"\n") and [json.loads(line)["n"] for line in data.splitlines()] == list(range(n))
+
+
+@pytest.mark.parametrize("n_chars", [236, 246])  # outputs of 245 and 255 bytes: "<name>.aug0.wav"
+def test_outputs_with_names_near_name_max_are_written_and_their_temporaries_swept(tmp_path, n_chars):
+    """The temporary file's name would pass NAME_MAX: its stem is a hash of the output's name."""
+    from noisegen._core.tempfiles import stem_hash
+
+    name = "b" * n_chars
+    folder = _inputs(tmp_path / "in", names=(f"{name}.wav", f"spk/{name}.wav"))
+    out = tmp_path / "out"
+    (out / "spk").mkdir(parents=True)
+    mine, other = stem_hash(f"{name}.aug0.wav"), stem_hash(f"{name}.aug1.wav")
+    stale = [out / f".~{mine}.ab_12xyz.part", out / "spk" / f"..~{mine}.77.cmp.wav.q1w2e3r4.f32"]
+    near = mine[:-1] + ("1" if mine[-1] != "1" else "2")
+    foreign = [out / f".~{other}.ab_12xyz.part", out / "spk" / f".~{near}.ab_12xyz.part"]
+    for p in stale + foreign:
+        p.write_bytes(b"partial")
+    assert _augment(folder, out) == 0
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in foreign)
+    for p in foreign:
+        p.unlink()
+    outputs = [out / f"{name}.aug0.wav", out / "spk" / f"{name}.aug0.wav"]
+    first = [p.read_bytes() for p in outputs]
+    assert _augment(folder, out, "--seed", "5", "--overwrite") == 0  # beside the old one first, then replaced
+    assert all(p.read_bytes() != b for p, b in zip(outputs, first))
+    assert sorted(p.name for p in out.rglob(".*") if not p.name.startswith(".noisegen")) == []

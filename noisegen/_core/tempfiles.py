@@ -20,11 +20,16 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import stat
 import tempfile
 
-__all__ = ["live", "sweeping", "exit_removing", "write_atomically"]
+__all__ = ["live", "sweeping", "exit_removing", "write_atomically", "temp_stem", "stem_hash"]
+
+NAME_MAX = 255  # bytes in a file name (Linux, macOS)
+#: Characters mkstemp's part of a temporary name takes: "." + 8 random + ".part" (".f32" is shorter).
+TEMP_ROOM = 14
 
 _LIVE: set = set()
 _SWEEPS: list = []
@@ -65,6 +70,24 @@ def exit_removing(signum, frame=None):
     os._exit(128 + signum)
 
 
+def stem_hash(name: str) -> str:
+    """12 hex digits naming ``name`` in a cut temporary stem (see :func:`temp_stem`)."""
+    return hashlib.blake2b(os.fsencode(name), digest_size=6).hexdigest()
+
+
+def temp_stem(name: str, room: int = TEMP_ROOM) -> str:
+    """``"." + name``: how a temporary file beside ``name`` begins, before ``room`` more characters.
+
+    Where that would pass NAME_MAX (a legal name of 241 bytes or more) the
+    stem is ``".~" + stem_hash(name)`` instead: the file can still be made,
+    and a sweep still tells whose it is.
+    """
+    stem = "." + name
+    if len(os.fsencode(stem)) + room <= NAME_MAX:
+        return stem
+    return ".~" + stem_hash(name)
+
+
 def _file_mode() -> int:
     # The mode an ordinary open() would create: mkstemp's 0600 would otherwise stick.
     mask = os.umask(0o022)
@@ -90,7 +113,7 @@ def write_atomically(path: str, write, *, replace=True, same=None) -> None:
     """
     folder = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".part")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=temp_stem(os.path.basename(path)) + ".", suffix=".part")
     except OSError as exc:
         raise OSError(exc.errno, f"cannot write into {folder!r}: {exc.strerror}") from None
     try:

@@ -24,7 +24,7 @@ import tempfile
 import numpy as np
 
 from .._core.errors import NoisegenError, ParameterError
-from .._core.tempfiles import live
+from .._core.tempfiles import live, temp_stem
 from ..audio.blocks import FileBlocks, save_blocks
 from ..audio.segment import resampled_length
 from ..transforms.blockwise import apply_blockwise, blockwise_unsupported
@@ -92,7 +92,7 @@ def render_long(pipeline, source, *, target, subtype, limit, seed=None, params=N
         return None
     rows = 1 if source.n_channels is None else source.n_channels
     folder = os.path.dirname(os.path.abspath(target))
-    fd, spill = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(target) + ".", suffix=".f32")
+    fd, spill = tempfile.mkstemp(dir=folder, prefix=temp_stem(os.path.basename(target)) + ".", suffix=".f32")
     with live(spill):  # (what a SIGTERM's hard stop removes: _core.tempfiles)
         try:
             peak, n_out = 0.0, 0

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.rng import derive_key, resolve_key
+from .._core.tempfiles import stem_hash
 from .._core.validation import check_int
 from ..audio.files import scan_audio_files
 from ..audio.segment import segment_span
@@ -40,9 +41,10 @@ def _one_line(exc) -> str:
 
 # Temporary files left by a killed run: noisegen.save's ".<output>.<8 chars>.part", a long
 # input's spill ".<output>.<8 chars>.f32", our ".<output>.<pid>.cmp.<fmt>" (and the save temp or
-# spill of that). Group "base" is the output's name.
+# spill of that). Group "base" is the output's name, or "hash" its stem_hash where the name is
+# too long to repeat (_core.tempfiles.temp_stem).
 _TMP_RE = re.compile(
-    r"^\.+(?P<base>.+?\.aug\d+\.(?:wav|flac))"
+    r"^\.+(?:~(?P<hash>[0-9a-f]{12})|(?P<base>.+?\.aug\d+\.(?:wav|flac)))"
     r"\.(?:[a-z0-9_]{8}\.(?:part|f32)|\d+\.cmp\.(?:wav|flac)(?:\.[a-z0-9_]{8}\.(?:part|f32))?)$"
 )
 
@@ -207,12 +209,17 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
 def _clean_temps(out_dir: str, mine: set[str]) -> int:
     """Remove temporary files a killed run left for outputs of this shard; returns how many."""
     removed = 0
+    hashed = {(os.path.dirname(rel), stem_hash(os.path.basename(rel))): rel for rel in mine}
     for root, dirs, files in os.walk(out_dir):
         for name in files:
             m = _TMP_RE.match(name) if name.startswith(".") else None
             if m is None:
                 continue
-            rel = Path(os.path.relpath(os.path.join(root, m.group("base")), out_dir)).as_posix()
+            folder = Path(os.path.relpath(root, out_dir)).as_posix()
+            if m.group("hash"):
+                rel = hashed.get(("" if folder == "." else folder, m.group("hash")))
+            else:
+                rel = Path(os.path.relpath(os.path.join(root, m.group("base")), out_dir)).as_posix()
             if rel in mine:
                 os.unlink(os.path.join(root, name))
                 removed += 1

@@ -15,7 +15,7 @@ import numpy as np
 
 from .._core.errors import NoisegenError
 from .._core.labels import about
-from .._core.tempfiles import live
+from .._core.tempfiles import TEMP_ROOM, live, temp_stem
 from ..audio.io import load, save
 from .long import BLOCKWISE_MIN_S, render_long, long_source
 from .outdir import drop_inherited_locks
@@ -25,6 +25,8 @@ from .plan import _inside, _one_line
 PEAK_LIMIT = 0.99
 
 
+# A comparison copy's name adds ".<pid>.cmp.<fmt>" to its stem, and its own save a temporary stem's "." and TEMP_ROOM.
+CMP_ROOM = len(".4194304.cmp.flac") + 1 + TEMP_ROOM
 _PIPELINE = None  # the pipeline of this process (set before forking, or by the worker initializer)
 
 
@@ -126,7 +128,8 @@ def _process(task):
             exists = os.path.exists(out_path)
             target = out_path
             if exists:  # write beside it, then compare: never overwrite without being asked
-                target = os.path.join(folder, f".{os.path.basename(out_path)}.{os.getpid()}.cmp.{settings['format']}")
+                stem = temp_stem(os.path.basename(out_path), room=CMP_ROOM)
+                target = os.path.join(folder, f"{stem}.{os.getpid()}.cmp.{settings['format']}")
             with about(f"input {rel!r}"):  # named in the pipeline's warnings
                 done = None if source is None else render_long(
                     _PIPELINE, source, target=target, subtype=settings["subtype"], limit=PEAK_LIMIT, seed=job["seed"])
