@@ -125,6 +125,15 @@ def test_an_input_with_no_samples_fails_alone_as_a_noisegen_error(tmp_path):
     (failure,) = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
     assert failure["input"] == "empty.wav" and failure["error"] == "NoisegenError: the file holds no samples"
 
+
+def test_a_run_where_every_input_failed_does_not_say_nothing_to_do(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    sf.write(folder / "empty.wav", np.zeros(0, np.float32), 16000)
+    assert _augment(folder, tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert "nothing written" in err and "nothing to do" not in err and "1 failed" in err
+
 def test_a_rate_no_input_can_be_processed_at_is_still_a_usage_error(tmp_path, data_dir, capsys):
     folder = tmp_path / "in"
     _write(folder / "slow.wav", 20.0, sr=8)

@@ -116,7 +116,7 @@ class AugmentSummary:
             f"({self.n_inputs} inputs, {self.n_outputs} outputs in this shard)",
             f"{self.audio_s:.1f} s ({self.audio_s / 3600:.3f} h) of audio in {self.wall_s:.1f} s: "
             f"{self.xrt:.1f}x real time on {self.workers} worker{'s' if self.workers != 1 else ''}"
-            if self.n_written else "nothing to do",
+            if self.n_written else "nothing written" if self.n_failed else "nothing to do",
         ]
         if self.n_redone:
             lines.append(f"{self.n_redone} output{'s' if self.n_redone != 1 else ''} redone because "
