@@ -131,8 +131,8 @@ def test_a_run_where_every_input_failed_does_not_say_nothing_to_do(tmp_path, cap
     folder.mkdir()
     sf.write(folder / "empty.wav", np.zeros(0, np.float32), 16000)
     assert _augment(folder, tmp_path / "out") == 1
-    err = capsys.readouterr().err
-    assert "nothing written" in err and "nothing to do" not in err and "1 failed" in err
+    said = capsys.readouterr().out
+    assert "nothing written" in said and "nothing to do" not in said and "1 failed" in said
 
 def test_a_rate_no_input_can_be_processed_at_is_still_a_usage_error(tmp_path, data_dir, capsys):
     folder = tmp_path / "in"
