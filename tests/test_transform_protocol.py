@@ -112,6 +112,25 @@ def test_draw_then_apply_equals_a_call(cls, dtype, shape):
         assert t.last_params == params
 
 
+@pytest.mark.parametrize("make", [lambda: T.Shift(p=1.0), lambda: T.TimeMask(p=1.0),
+                                  lambda: T.AddBackgroundNoise([np.hanning(64)], p=1.0),
+                                  lambda: T.Compose([T.Gain(p=1.0), T.Shift(p=1.0)]),
+                                  lambda: T.OneOf([T.TimeMask(p=1.0)])], ids=range(5))
+def test_a_draw_that_needs_the_length_refuses_y_none_by_name(make):
+    with pytest.raises(ValueError, match=r"(Shift|TimeMask|AddBackgroundNoise) draws from the signal's length"):
+        make().draw_params(None, sample_rate=SR, rng=0)
+
+
+@pytest.mark.parametrize("cls", [T.Gain, T.Shift, T.Compose])
+def test_draw_params_checks_y_as_a_call_does(cls):
+    t = cls([T.Shift(p=1.0)], p=1.0) if cls is T.Compose else cls(p=1.0)
+    from_list = t.draw_params([0.1] * 100, sample_rate=SR, rng=0)
+    assert from_list == t.draw_params(np.full(100, 0.1), sample_rate=SR, rng=0)
+    for bad, needle in ((np.ones((2, 2, 5)), "shape"), (np.ones(5, np.int16), "int16"), ("x", "y must")):
+        with pytest.raises(ValueError, match=needle):
+            t.draw_params(bad, sample_rate=SR, rng=0)
+
+
 def _one_point_ranges(cls):
     """``(min name, max name, value)`` of each ``min_*``/``max_*`` pair whose defaults span a point
     where the pair may meet: zero when the range holds it, else its lower default."""

@@ -74,6 +74,28 @@ def _jsonable(value):
     return value
 
 
+class _NoSignal:
+    """What a transform's draw sees for ``y=None``: asking its shape is a ParameterError naming the transform."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name):
+        self._name = name
+
+    @property
+    def shape(self):
+        raise ParameterError(f"{self._name} draws from the signal's length: draw_params needs y (the audio, or a "
+                             "SignalShape), got None")
+
+
+def drawn_from(y, name):
+    """``y`` as a draw takes it: None (stands in as :class:`_NoSignal` for ``name``), a SignalShape,
+    or audio (checked as a call checks it, but for the NaN scan its application makes)."""
+    if y is None or isinstance(y, (SignalShape, _NoSignal)):
+        return _NoSignal(name) if y is None else y
+    return check_audio(y, "y", finite=False)
+
+
 class Transform:
     """Base class of every random transform.
 
@@ -186,6 +208,7 @@ class Transform:
         {'name': 'Gain', 'applied': True, 'gain_db': -6.0}
         """
         sample_rate = check_sample_rate(sample_rate)
+        y = drawn_from(y, type(self).__name__)
         self.prepare(sample_rate)
         gen = as_generator(rng)
         applied = bool(gen.random() < self.p) or bool(force)

@@ -18,7 +18,7 @@ import numpy as np
 from .._core.validation import show_value, check_int, check_real, check_sample_rate, check_sequence
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
-from .base import Transform
+from .base import Transform, drawn_from
 from .target import stages_kept
 
 __all__ = ["Compose", "OneOf", "SomeOf"]
@@ -64,6 +64,7 @@ class _Composition(Transform):
         that applies these parameters. With ``y=None`` only the draws are made.
         """
         sample_rate = check_sample_rate(sample_rate)
+        y = None if y is None else drawn_from(y, type(self).__name__)
         gen = as_generator(rng)
         applied = bool(gen.random() < self.p) or bool(force)
         params = {"name": type(self).__name__, "applied": applied}
