@@ -228,8 +228,24 @@ def test_integer_pcm_and_complex_rows_are_refused(array):
     ragged = {"audio": [{"array": [[0.1, 0.2], [0.3]], "sampling_rate": SR}]}
     with pytest.raises(noisegen.ParameterError, match="row 0 .*must be a float array or a list of equally long rows"):
         fn(ragged, [0])
-    ints = fn({"audio": [{"array": [0, 1, 0], "sampling_rate": SR}]}, [0])  # a list of numbers stays a signal
-    assert ints["audio"][0]["array"].dtype == np.float32
+    floats = fn({"audio": [{"array": [0.0, 1.0, 0.0], "sampling_rate": SR}]}, [0])  # a list of floats is a signal
+    assert floats["audio"][0]["array"].dtype == np.float32
+
+
+def test_an_integer_pcm_column_is_refused_not_taken_as_floats():
+    """datasets hands a List(int16) column over as Python ints: they were cast to floats of +-1000s."""
+    datasets = pytest.importorskip("datasets")
+    pcm = np.array([1000, -2000, 3000] * 10, np.int16)
+    ds = datasets.Dataset.from_dict({"audio": [{"array": pcm, "sampling_rate": SR}]})
+    fn = nh.augment_fn(noisegen.Gain(p=1.0), rng=0)
+    with pytest.raises(noisegen.ParameterError, match=r"row 0 of column 'audio': audio\['array'\] holds integers"):
+        ds.map(fn, batched=True, with_indices=True)
+    with pytest.raises(noisegen.ParameterError, match="holds integers"):
+        fn({"audio": [{"array": [0, 1, 0], "sampling_rate": SR}]}, [0])
+    floats = datasets.Dataset.from_dict({"audio": [{"array": pcm / 32768, "sampling_rate": SR}]})
+    out = floats.map(fn, batched=True, with_indices=True)
+    gain_db = json.loads(out[0]["noisegen_params"])["gain_db"]
+    np.testing.assert_allclose(out[0]["audio"]["array"], pcm / 32768 * 10 ** (gain_db / 20), rtol=1e-5)
 
 def test_docstring_examples():
     import doctest
