@@ -391,3 +391,18 @@ def test_a_noise_whose_power_underflows_float64_counts_as_silent():
     y = np.full(1000, 0.1)
     with pytest.warns(ng.NoisegenWarning, match="silent"):
         np.testing.assert_array_equal(ng.mix_at_snr(y, np.full(100, 1e-200), snr_db=10.0), y)
+
+
+def test_babble_of_silent_crops_warns_once_a_call():
+    """One silent source drawn for three talkers gave three identical warnings."""
+    loud = np.sin(np.arange(400) / 5.0).astype(np.float32)
+    for sources, n_silent in (([np.zeros(100, np.float32)], 3), ([np.zeros(100, np.float32), loud], 2)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = ng.babble(sources, 3, n_samples=300, rng=2)  # (rng=2 draws source 0 for two of three talkers)
+        messages = [str(w.message) for w in caught if issubclass(w.category, ng.NoisegenWarning)]
+        assert len(messages) == 1 and "speech_sources[0]" in messages[0] and "speech_sources[1]" not in messages[0]
+        if n_silent == 3:
+            assert "3 of 3 talkers" in messages[0] and "the babble is silent" in messages[0] and not out.any()
+        else:
+            assert "2 of 3 talkers" in messages[0] and "talkers are skipped" in messages[0] and out.any()

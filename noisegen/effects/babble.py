@@ -66,6 +66,7 @@ def babble(speech_sources, n_talkers, *, n_samples, rng=None, dtype=np.float32):
     picks = g.choice(k, size=n_talkers, replace=n_talkers > k)
     out = np.zeros((1, n_samples), dtype=dt)
     target = 1.0 / math.sqrt(n_talkers)
+    silent = []  # sources drawn silent over their crops (a source may be drawn for several talkers)
     for i in picks:
         src = _noise_2d(speech_sources[int(i)], 1, f"speech_sources[{int(i)}]")
         offset = int(g.integers(src.shape[1]))
@@ -73,7 +74,11 @@ def babble(speech_sources, n_talkers, *, n_samples, rng=None, dtype=np.float32):
             continue
         p = _crop_power(src, offset, n_samples, f"speech_sources[{int(i)}]")
         if p == 0.0:
-            _warn(f"babble: speech_sources[{int(i)}] is silent over its crop; that talker is skipped")
+            silent.append(int(i))
             continue
         _mix.mix_wrapped(out, src, offset, target / math.sqrt(p), out)
+    if silent:  # one warning a call
+        names = ", ".join(f"speech_sources[{i}]" for i in sorted(set(silent)))
+        quiet = "the babble is silent" if len(silent) == n_talkers else "those talkers are skipped"
+        _warn(f"babble: {len(silent)} of {n_talkers} talkers drew a crop that is silent ({names}); {quiet}")
     return out[0]
