@@ -38,7 +38,7 @@ import numpy as np
 
 from .._core.batch import Batch
 from .._core.backend import array_dtype, from_device, is_cuda_array, require_cuda, resolve_backend, to_device
-from .._core.validation import check_real, check_sample_rate, show_value
+from .._core.validation import check_output_size, check_real, check_sample_rate, show_value
 from .._core.errors import ParameterError
 from .._core.rng import as_generator, check_rng, derive_key, resolve_key
 from .._core.units import GAIN_DB_RANGE
@@ -249,6 +249,9 @@ def _out_lengths(params, lengths):
     if "speed" not in params:
         return lengths.copy()
     factors = np.where(params.get("speed_applied", True), params["speed"], 1.0)
+    for n, f in zip(lengths, factors):  # before any allocation: a factor of 1e-320 makes an infinite row
+        m = int(n) / float(f)
+        check_output_size(round(m) if m < 2.0**63 else m, len(lengths), "speed", float(f))
     return np.array([round(int(n) / float(f)) for n, f in zip(lengths, factors)], dtype=np.int64)
 
 
