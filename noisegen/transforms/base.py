@@ -40,7 +40,7 @@ from .._core.errors import NoisegenWarning, ParameterError
 from .._core.rng import as_generator
 from ..audio.bank import NoiseBank
 from ..audio.files import open_regular
-from .shape import SignalShape
+from .shape import SignalShape, drawn_from
 from .target import check_target_mode, fit_length, keeping_stages
 
 __all__ = ["Transform", "load_pipeline"]
@@ -72,28 +72,6 @@ def _jsonable(value):
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     return value
-
-
-class _NoSignal:
-    """What a transform's draw sees for ``y=None``: asking its shape is a ParameterError naming the transform."""
-
-    __slots__ = ("_name",)
-
-    def __init__(self, name):
-        self._name = name
-
-    @property
-    def shape(self):
-        raise ParameterError(f"{self._name} draws from the signal's length: draw_params needs y (the audio, or a "
-                             "SignalShape), got None")
-
-
-def drawn_from(y, name):
-    """``y`` as a draw takes it: None (stands in as :class:`_NoSignal` for ``name``), a SignalShape,
-    or audio (checked as a call checks it, but for the NaN scan its application makes)."""
-    if y is None or isinstance(y, (SignalShape, _NoSignal)):
-        return _NoSignal(name) if y is None else y
-    return check_audio(y, "y", finite=False)
 
 
 class Transform:

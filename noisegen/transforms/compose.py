@@ -18,7 +18,8 @@ import numpy as np
 from .._core.validation import show_value, check_int, check_real, check_sample_rate, check_sequence
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
-from .base import Transform, drawn_from
+from .base import Transform
+from .shape import drawn_from
 from .target import stages_kept
 
 __all__ = ["Compose", "OneOf", "SomeOf"]

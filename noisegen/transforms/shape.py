@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._core.errors import ParameterError
-from .._core.validation import check_int, check_sequence
+from .._core.validation import check_audio, check_int, check_sequence
 
-__all__ = ["SignalShape"]
+__all__ = ["SignalShape", "drawn_from"]
 
 
 class SignalShape:
@@ -66,3 +66,25 @@ class SignalShape:
 
     def __repr__(self):
         return f"SignalShape({self.shape}, {self.dtype.name})"
+
+
+class _NoSignal:
+    """What a transform's draw sees for ``y=None``: asking its shape is a ParameterError naming the transform."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name):
+        self._name = name
+
+    @property
+    def shape(self):
+        raise ParameterError(f"{self._name} draws from the signal's length: draw_params needs y (the audio, or a "
+                             "SignalShape), got None")
+
+
+def drawn_from(y, name):
+    """``y`` as a draw takes it: None (stands in as :class:`_NoSignal` for ``name``), a SignalShape,
+    or audio (checked as a call checks it, but for the NaN scan its application makes)."""
+    if y is None or isinstance(y, (SignalShape, _NoSignal)):
+        return _NoSignal(name) if y is None else y
+    return check_audio(y, "y", finite=False)
