@@ -190,6 +190,29 @@ def test_a_restored_stream_finishes_its_pass_then_moves_on(num_workers):
     assert following[1] == {2, 3}
 
 
+@pytest.mark.parametrize("num_workers, persistent", LOADERS)
+def test_the_main_process_state_is_refused_once_workers_hold_it(num_workers, persistent):
+    """With workers, the main process's stream never moves: its state_dict() mid-epoch was the pass's start,
+    and a resume from it repeated every chunk already trained on."""
+    stream = small_stream()
+    ds = AugmentDataset(stream)
+    loader = torch.utils.data.DataLoader(ds, batch_size=2, collate_fn=collate, num_workers=num_workers,
+                                         persistent_workers=persistent)
+    it = iter(loader)
+    seen = [s for _ in range(3) for s in next(it)["sources"]]
+    if num_workers == 0:  # the stream itself ran: it resumes after the chunks seen
+        rest = small_stream()
+        rest.load_state_dict(stream.state_dict())
+        assert len(seen) + len(list(rest)) == len(list(small_stream()))
+    else:
+        with pytest.raises(noisegen.NoisegenError, match=r"set_epoch\(e\) \(the next iteration starts at epoch 1\)"):
+            stream.state_dict()
+    del it
+    ds.set_epoch(5)  # an epoch checkpoint: the state says where the next iteration starts
+    assert stream.state_dict()["epoch"] == 5 and stream.state_dict()["position"] == 0
+    assert loader_passes(loader, 1)[0][1] == {5}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("persistent", [False, True])
 def test_spawned_workers_share_the_epoch_count(persistent):

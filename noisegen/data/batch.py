@@ -1,18 +1,23 @@
 """The stream's output: :class:`Chunk` (a piece of one augmented item),
-:class:`Batch` (chunks stacked for a training step) and :func:`collate`."""
+:class:`Batch` (chunks stacked for a training step), :func:`collate`, and
+:func:`cuda_batches` (``AugmentStream(device="cuda")``'s batches)."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._core.backend import require_cuda
 from .._core.batch import Batch, fields_equal
 from .._core.errors import ParameterError
 from .._core.validation import check_sequence, show_value
+from ..cuda import augment_batch
+from ..cuda.stream import cuda_batch_params
 
-__all__ = ["Chunk", "Batch", "collate", "chunk_starts", "cut_chunk", "MAX_CHUNK_SAMPLES"]
+__all__ = ["Chunk", "Batch", "collate", "cuda_batches", "chunk_starts", "cut_chunk", "MAX_CHUNK_SAMPLES"]
 
 #: Most samples a chunk may span (per channel; ~70 min at 16 kHz, 256 MB of float32): every chunk is
 #: allocated whole, a short item zero-padded to it, so a larger ``chunk_s`` is refused up front.
@@ -133,3 +138,30 @@ def collate(chunks) -> Batch:
                                  f"{show_value(np.shape(t))}")
         target[i, ..., : t.shape[-1]] = t
     return Batch(out, lengths, chunks, target=target)
+
+
+def cuda_batches(stream, batch_size, drop_last):
+    """``stream.batches`` of a ``device="cuda"`` stream: its raw chunks, augmented as (B, T) device batches."""
+    cuda = require_cuda()  # BackendError with the install hint, before any file is read
+    pending = []
+    for chunk in stream._iter(augment=False):
+        pending.append(chunk)
+        if len(pending) == batch_size:
+            yield _cuda_batch(stream, pending, cuda)
+            pending = []
+    if pending and not drop_last:
+        yield _cuda_batch(stream, pending, cuda)
+
+
+def _cuda_batch(stream, chunks, cuda):
+    """Augment raw chunks as one (B, T) device batch; chunks keep their params, not their samples."""
+    raw = collate(chunks)
+    params, band_order, lengths = cuda_batch_params(
+        stream.pipeline, [c.params for c in chunks], sample_rate=stream.sample_rate, lengths=raw.lengths,
+        width=raw.samples.shape[-1], starts=[c.start for c in chunks])
+    samples = cuda.to_device(raw.samples)
+    if params:
+        samples = augment_batch(samples, sample_rate=stream.sample_rate, params=params, band_order=band_order,
+                                lengths=raw.lengths, backend="cuda", threads=stream._cuda_threads).samples
+    out = [dataclasses.replace(c, samples=None, length=int(n)) for c, n in zip(chunks, lengths)]
+    return Batch(samples, lengths, out)

@@ -41,22 +41,17 @@ Compose) can run there; see :func:`cuda_batch_params`.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from .._core.labels import about
 from .._core.validation import MAX_SAMPLES, check_bool, check_choice, check_int, check_real, check_sample_rate
 from .._core.errors import ParameterError
-from .._core.backend import require_cuda
 from .._core.rng import as_generator, derive_key, resolve_key
 from ..transforms.base import Transform
 from ..transforms.target import check_target_mode
 from .._core.units import seconds_to_samples
-from ..cuda import augment_batch
 from ..cuda.stream import cuda_batch_params, cuda_stages
-from .batch import MAX_CHUNK_SAMPLES, Batch, Chunk, collate, chunk_starts, cut_chunk  # noqa: F401  (re-exported)
+from .batch import MAX_CHUNK_SAMPLES, Batch, Chunk, collate, chunk_starts, cuda_batches, cut_chunk  # noqa: F401
 from .length import Batches, chunks_per_item, length_changer
 from ..transforms.shape import SignalShape
 from .items import _FileItems, list_items  # noqa: F401  (_FileItems: tests spy on its load)
@@ -190,6 +185,7 @@ class AugmentStream:
         self._pass_end = None  # epoch where the pass under way stops (None: no pass under way)
         self._moves = 0  # bumped by set_epoch, load_state_dict and each iteration's start (see _iter)
         self._sender_rank = None  # (rank, world_size) of the process that pickled this stream
+        self._state_guard = None
         self._reported: set[str] = set()
         self._sizes = None  # samples of each item, from headers (see __len__)
         self._drawn_sizes = {}  # epoch -> {item: samples after a length-changing pipeline}
@@ -212,12 +208,16 @@ class AugmentStream:
     def state_dict(self) -> dict:
         """Where the stream stands: resume with :meth:`load_state_dict`.
 
-        Reflects every chunk yielded so far (in this process or shard). A
+        Reflects every chunk yielded so far (in this process or shard; where
+        DataLoader workers run the stream, NoisegenError: see
+        :class:`noisegen.torch.AugmentDataset`). A
         plain dict of ints (JSON-able): the stream's key, the epoch, the
         position in its order and the chunks of that item already yielded,
         the epoch where the pass under way stops, and what the state is only
         valid for (item count, sample rate, chunking, shuffle, mono, shard).
         """
+        if self._state_guard is not None:  # (noisegen.torch: DataLoader workers hold the state, not this copy)
+            self._state_guard.check_state_here(self)
         return {"key": self._key, "epoch": self._epoch, "position": self._position, "chunk": self._chunk,
                 "pass_end": self._pass_end, **self._identity()}
 
@@ -470,7 +470,7 @@ class AugmentStream:
 
     def _batches(self, batch_size, drop_last):
         if self.device == "cuda":
-            yield from self._cuda_batches(batch_size, drop_last)
+            yield from cuda_batches(self, batch_size, drop_last)
             return
         pending = []
         for chunk in self:
@@ -480,30 +480,6 @@ class AugmentStream:
                 pending = []
         if pending and not drop_last:
             yield collate(pending)
-
-    def _cuda_batches(self, batch_size, drop_last):
-        cuda = require_cuda()  # BackendError with the install hint, before any file is read
-        pending = []
-        for chunk in self._iter(augment=False):
-            pending.append(chunk)
-            if len(pending) == batch_size:
-                yield self._cuda_batch(pending, cuda)
-                pending = []
-        if pending and not drop_last:
-            yield self._cuda_batch(pending, cuda)
-
-    def _cuda_batch(self, chunks, cuda):
-        """Augment raw chunks as one (B, T) device batch; chunks keep their params, not their samples."""
-        raw = collate(chunks)
-        params, band_order, lengths = cuda_batch_params(
-            self.pipeline, [c.params for c in chunks], sample_rate=self.sample_rate, lengths=raw.lengths,
-            width=raw.samples.shape[-1], starts=[c.start for c in chunks])
-        samples = cuda.to_device(raw.samples)
-        if params:
-            samples = augment_batch(samples, sample_rate=self.sample_rate, params=params, band_order=band_order,
-                                    lengths=raw.lengths, backend="cuda", threads=self._cuda_threads).samples
-        out = [dataclasses.replace(c, samples=None, length=int(n)) for c, n in zip(chunks, lengths)]
-        return Batch(samples, lengths, out)
 
     def __repr__(self):
         return (f"AugmentStream(n_items={self.n_items}, sample_rate={self.sample_rate}, chunk_s={self.chunk_s}, "

@@ -36,7 +36,7 @@ import os
 import tempfile
 import weakref
 
-from .._core.errors import ParameterError
+from .._core.errors import NoisegenError, ParameterError
 from .._core.validation import check_bool, check_int
 from .batch import collate as _stack
 from .stream import AugmentStream
@@ -80,6 +80,7 @@ def _dataset_class():
                 self.batch_size = None if batch_size is None else check_int(batch_size, "batch_size", low=1)
                 self.drop_last = check_bool(drop_last, "drop_last")
                 self._passes = _PassCounter(stream)
+                stream._state_guard = self._passes  # its state_dict() here is stale once workers have run
 
             def set_epoch(self, epoch: int) -> None:
                 """Make the next ``iter(loader)`` start at ``epoch`` (the ones after it follow on)."""
@@ -202,6 +203,18 @@ class _PassCounter:
         if index == 0 and words[2]:
             return None
         return int(words[1]) + index * (stream.epochs or 1)
+
+    def check_state_here(self, stream):
+        """NoisegenError where the stream's own copy is not where the loader stands: in the main process
+        once DataLoader workers have run an iteration (each advanced its copy; a worker's token is set)."""
+        import torch
+
+        if torch.utils.data.get_worker_info() is None and int(self._words[0]) >> self._INDEX_BITS:
+            raise NoisegenError(
+                "stream.state_dict() cannot say where a DataLoader with num_workers > 0 stands: the workers "
+                "advance their own copies of the stream. Resume at an epoch instead: dataset.set_epoch(e) "
+                f"(the next iteration starts at epoch {self.next_epoch(stream)}), or use num_workers=0 to "
+                "resume at any chunk")
 
     def begin(self, stream):
         """Set ``stream`` (this process's copy) to the start of the next pass."""
