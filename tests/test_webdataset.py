@@ -364,6 +364,18 @@ def test_a_pattern_naming_no_file_raises(tmp_path):
         AugmentStream(str(tmp_path / "s-{0..3}.tar"), None, sample_rate=SR)
 
 
+@pytest.mark.parametrize("name", ["s-000000.tar.gz", "s-{000000..000000}.tar.gz", "s-000000.TGZ", ["s-000000.tar.xz"]])
+def test_a_compressed_tar_source_is_refused_by_name(tmp_path, name):
+    """A .tar.gz was taken for one audio file (an empty epoch and a 'cannot read' warning), or, as a
+    pattern, for a missing path."""
+    names = name if isinstance(name, list) else [name.replace("{000000..000000}", "000000")]
+    for n in names:
+        (tmp_path / n).write_bytes(b"\x1f\x8b")
+    source = [str(tmp_path / n) for n in name] if isinstance(name, list) else str(tmp_path / name)
+    with pytest.raises(ParameterError, match=r"source names a compressed tar shard, .*decompress them first"):
+        AugmentStream(source, None, sample_rate=SR)
+
+
 def _add(tf, name, data):
     info = tarfile.TarInfo(name)
     info.size = len(data)

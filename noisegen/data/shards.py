@@ -52,6 +52,7 @@ __all__ = ["expand_braces", "is_shard_source", "shard_paths", "ShardItems", "sam
 _KEY_RE = re.compile(r"^((?:.*/|)[^.]+)[.]([^/]*)$")  # webdataset's split: key, then all after the first dot
 _RANGE_RE = re.compile(r"^(-?\d+)\.\.(-?\d+)$")
 _TAR = ".tar"
+_PACKED_TARS = (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".tar.lz4")
 #: Most paths a brace pattern may name: a typo such as ``{0..99999999999}`` must not exhaust memory.
 MAX_PATHS = 1_000_000
 
@@ -128,12 +129,19 @@ def _too_many(pattern, name):
 
 
 def is_shard_source(source) -> bool:
-    """Whether ``source`` names tar shards: a path or pattern ending in ``.tar``, or a non-empty list of such paths."""
-    if isinstance(source, (str, os.PathLike)):
-        return os.fspath(source).lower().endswith(_TAR)
-    if isinstance(source, (list, tuple)) and source:
-        return all(isinstance(s, (str, os.PathLike)) and os.fspath(s).lower().endswith(_TAR) for s in source)
-    return False
+    """Whether ``source`` names tar shards: a path or pattern ending in ``.tar``, or a non-empty list of such paths.
+
+    A compressed tar (``.tar.gz``, ``.tgz``, ...) is a ParameterError: its members cannot be read where
+    they lie (a worker or a resumed stream starts mid-shard), and it is no audio file either.
+    """
+    paths = [source] if isinstance(source, (str, os.PathLike)) else source if isinstance(source, (list, tuple)) else []
+    names = [os.fspath(s) for s in paths if isinstance(s, (str, os.PathLike))]
+    names = [n for n in names if isinstance(n, str)]  # (a bytes path is no shard)
+    packed = next((n for n in names if n.lower().endswith(_PACKED_TARS)), None)
+    if packed is not None:
+        raise ParameterError(f"source names a compressed tar shard, {packed!r}: shards are read as uncompressed "
+                             ".tar files; decompress them first (gunzip turns x.tar.gz into x.tar)")
+    return bool(names) and len(names) == len(paths) and all(n.lower().endswith(_TAR) for n in names)
 
 
 def shard_paths(source) -> list[str]:
