@@ -52,6 +52,16 @@ def test_same_length_and_aligned_on_speech(fmt, sample_rate, data_dir):
         assert abs(_lag(y, out)) <= 1, (fmt, sample_rate, name, _lag(y, out))
 
 
+@pytest.mark.parametrize("sample_rate", [8000, 11025])
+def test_low_rate_mp3_is_aligned_past_a_tenth_of_a_second(sample_rate, data_dir):
+    """LAME's 1105 samples are 0.14 s at 8 kHz: the delay search stopped at 0.1 s, and the output came
+    back late by all of it (the input's last 1105 samples lost)."""
+    y = _speech(data_dir, sample_rate, SPEECH[2], seconds=1.5)
+    for kbps in (8, 16, 24, 64):
+        out = codec(y, sample_rate=sample_rate, format="mp3", bitrate_kbps=kbps)
+        assert out.shape == y.shape and abs(_lag(y, out)) <= 1, (kbps, _lag(y, out))
+
+
 @pytest.mark.parametrize("sample_rate", [16000, 48000])
 @pytest.mark.parametrize("fmt, rates", [("mp3", (8, 16, 32, 64, 128)), ("opus", (6, 12, 24, 64, 128)),
                                         ("vorbis", (24, 48, 96, 160))])

@@ -41,9 +41,10 @@ How each format is run (the rate the codec sees; the bitrate per channel):
   channels keep their alignment and ``bitrate_kbps`` is per channel.
 - Encoder delay: libsndfile 1.2 removes it in most cases (the LAME gapless
   tag, the Opus pre-skip, the Vorbis granule positions) but not all: low
-  bitrate MP3 (12 kHz up to 24 kbps, 16 and 32 kHz up to 32 kbps, 22.05, 24,
-  44.1 and 48 kHz up to 48 kbps) comes back 1105 samples late (LAME's 576
-  plus the decoder's 529), and Opus at 16-48 kHz is 1-2 samples off in its
+  bitrate MP3 (8 kHz up to 16 kbps, 11.025 and 12 kHz up to 24, 16 and 32 kHz
+  up to 32, 22.05 and 44.1 kHz up to 48, 24 and 48 kHz up to 56) comes back
+  1105 samples late (LAME's 576 plus the decoder's 529: 0.14 s at 8 kHz),
+  and Opus at 16-48 kHz is 1-2 samples off in its
   SILK and hybrid modes. So the delay is *measured* once per (format, rate,
   bitrate) by cross-correlating a noise probe (100 Hz-2 kHz, 0.5 s) through
   the codec, cached, and removed; block codecs (GSM, G.72x, IMA ADPCM) pad
@@ -113,6 +114,7 @@ BITRATE_RANGES = {"mp3": (8.0, 320.0), "opus": (6.0, 256.0), "vorbis": (8.0, 500
 TELEPHONE_RATE = 8000
 #: Longest encoder delay looked for by the probe, in seconds.
 _MAX_DELAY_S = 0.1
+_MAX_DELAY_MIN = 2048
 
 
 def codec(y, *, sample_rate, format, bitrate_kbps=None, backend="auto"):
@@ -353,11 +355,13 @@ def _align(x, delay, n):
 def _measured_delay(fmt: str, rate: int, kbps: float) -> int:
     """The codec's delay at ``rate`` in samples (decoded lags input), from a probe.
 
-    Band-limited noise (100 Hz to 2 kHz, which every codec and bitrate keeps; 0.5 s) goes through the codec;
-    the delay is the peak of the cross-correlation within +-0.1 s, trusted
-    only when the normalised peak exceeds 0.5 (else 0).
+    Band-limited noise (100 Hz to 2 kHz, which every codec and bitrate keeps; 0.5 s, or four times the
+    largest lag) goes through the codec; the delay is the peak of the cross-correlation within +-0.1 s
+    (at least +-_MAX_DELAY_MIN samples: LAME's 1,105 at 8 kHz is 0.14 s), trusted only when the
+    normalised peak exceeds 0.5 (else 0).
     """
-    n = rate // 2
+    max_lag = max(int(_MAX_DELAY_S * rate), _MAX_DELAY_MIN)
+    n = max(rate // 2, 4 * max_lag)  # (the overlap at the largest lag keeps 3/4 of the probe)
     spectrum = np.fft.rfft(np.random.default_rng(20240616).standard_normal(n))
     freqs = np.fft.rfftfreq(n, 1.0 / rate)
     spectrum[(freqs < 100.0) | (freqs > 2000.0)] = 0.0
@@ -367,7 +371,6 @@ def _measured_delay(fmt: str, rate: int, kbps: float) -> int:
     out = np.concatenate([out, np.zeros(n - out.shape[-1])])
     size = 2 * n
     cc = np.fft.irfft(np.fft.rfft(out, size) * np.conj(np.fft.rfft(probe, size)), size)
-    max_lag = int(_MAX_DELAY_S * rate)
     lags = np.r_[np.arange(0, max_lag + 1), np.arange(-max_lag, 0)]
     values = cc[lags]
     best = int(np.argmax(values))
