@@ -263,3 +263,32 @@ def test_spawned_workers_of_a_distributed_rank_take_only_its_share(tmp_path):
         got = json.loads((tmp_path / f"{rank}.json").read_text())
         want = [4, [f"array:{i}" for i in range(rank, 8, 2)]]
         assert got == {"0 None": want, "2 spawn": want, "2 fork": want}
+
+
+def test_a_stream_keeps_the_rank_it_inherited_through_further_pickling():
+    """A stream unpickled where there is no process group keeps its sender's rank; pickled again there (a
+    spawned worker's copy of a copy) it lost it, and every rank produced every item."""
+    stream = AugmentStream([np.full(50, i, np.float32) for i in range(6)], None, sample_rate=100, rng=0,
+                           shuffle=False)
+    stream._sender_rank = (1, 2)  # what unpickling in a process without torch.distributed gives
+    again = pickle.loads(pickle.dumps(pickle.loads(pickle.dumps(stream))))
+    assert again.shard() == (1, 2)
+    assert [c.source for c in again] == ["array:1", "array:3", "array:5"]
+
+
+@pytest.mark.parametrize("num_workers", [1, 2])
+def test_every_dataset_over_a_stream_guards_its_state_and_a_deep_copy_counts_its_own_epochs(num_workers):
+    import copy
+
+    stream = small_stream()
+    first, second = AugmentDataset(stream), AugmentDataset(stream)
+    loader = torch.utils.data.DataLoader(first, batch_size=2, collate_fn=collate, num_workers=num_workers)
+    next(iter(loader))
+    with pytest.raises(noisegen.NoisegenError, match="set_epoch"):
+        stream.state_dict()  # the first dataset's workers ran, though the second was made after it
+    assert second.stream is stream
+    twin = copy.deepcopy(AugmentDataset(small_stream()))
+    loader = torch.utils.data.DataLoader(twin, batch_size=4, collate_fn=collate, num_workers=num_workers)
+    assert [epochs for _, epochs in loader_passes(loader, 3)] == [{0}, {1}, {2}]  # a deep copy was stuck at 0
+    with pytest.raises(noisegen.NoisegenError, match="set_epoch"):
+        twin.stream.state_dict()

@@ -36,7 +36,10 @@ draws each item's parameters on the host from the same key, and augments a
 whole batch on the GPU with :func:`noisegen.cuda.augment_batch` (a few
 launches per batch; use :meth:`AugmentStream.batches`). Only pipelines of
 AddColoredNoise, Gain, BandPassFilter and SpeedPerturb (alone or in a
-Compose) can run there; see :func:`cuda_batch_params`.
+Compose) can run there; see :func:`cuda_batch_params`. Each chunk is
+augmented on its own there (SNR over the chunk, a speed change changes its
+length), so with ``chunk_s`` the chunks differ from the CPU path's, which
+augments the whole item before cutting it; whole items are the same.
 """
 
 from __future__ import annotations
@@ -185,7 +188,7 @@ class AugmentStream:
         self._pass_end = None  # epoch where the pass under way stops (None: no pass under way)
         self._moves = 0  # bumped by set_epoch, load_state_dict and each iteration's start (see _iter)
         self._sender_rank = None  # (rank, world_size) of the process that pickled this stream
-        self._state_guard = None
+        self._state_guards = []  # the pass counters of the AugmentDatasets over this stream
         self._reported: set[str] = set()
         self._sizes = None  # samples of each item, from headers (see __len__)
         self._drawn_sizes = {}  # epoch -> {item: samples after a length-changing pipeline}
@@ -216,8 +219,8 @@ class AugmentStream:
         the epoch where the pass under way stops, and what the state is only
         valid for (item count, sample rate, chunking, shuffle, mono, shard).
         """
-        if self._state_guard is not None:  # (noisegen.torch: DataLoader workers hold the state, not this copy)
-            self._state_guard.check_state_here(self)
+        for guard in self._state_guards:  # (noisegen.torch: DataLoader workers hold the state, not this copy)
+            guard.check_state_here(self)
         return {"key": self._key, "epoch": self._epoch, "position": self._position, "chunk": self._chunk,
                 "pass_end": self._pass_end, **self._identity()}
 
@@ -259,9 +262,10 @@ class AugmentStream:
 
     def __getstate__(self):
         # A DataLoader worker started with "spawn" unpickles the stream where there is no
-        # torch.distributed group: it keeps the rank of the process that sent it.
+        # torch.distributed group: it keeps the rank of the process that sent it (or that process's own).
         state = self.__dict__.copy()
-        state["_sender_rank"] = distributed_rank() if self.world_size is None else None
+        here = distributed_rank()
+        state["_sender_rank"] = None if self.world_size is not None else here if here[1] > 1 else self._sender_rank
         return state
 
     def order(self, epoch: int) -> np.ndarray:

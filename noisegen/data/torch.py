@@ -80,7 +80,7 @@ def _dataset_class():
                 self.batch_size = None if batch_size is None else check_int(batch_size, "batch_size", low=1)
                 self.drop_last = check_bool(drop_last, "drop_last")
                 self._passes = _PassCounter(stream)
-                stream._state_guard = self._passes  # its state_dict() here is stale once workers have run
+                stream._state_guards.append(self._passes)  # its state_dict() here is stale once workers have run
 
             def set_epoch(self, epoch: int) -> None:
                 """Make the next ``iter(loader)`` start at ``epoch`` (the ones after it follow on)."""
@@ -153,12 +153,24 @@ class _PassCounter:
 
         self._shared = torch.zeros(self._HEAD + self._SLOTS, dtype=torch.int64).share_memory_()
         self._calls = 0  # iter() calls on this copy of the dataset
+        self._make_lock()
+        first, resumed = stream._pass_origin()
+        self._words[1], self._words[2] = first, int(resumed)
+
+    def _make_lock(self):
         # Workers read-modify-write the words: a file lock makes that one step.
         fd, self._lock_path = tempfile.mkstemp(prefix="noisegen-passes-", suffix=".lock")
         os.close(fd)
         weakref.finalize(self, _unlink, self._lock_path)
-        first, resumed = stream._pass_origin()
-        self._words[1], self._words[2] = first, int(resumed)
+
+    def __deepcopy__(self, memo):
+        # A deep copy of a tensor is not in shared memory: the workers' counts would be lost, and the
+        # copy's loader would repeat its first epoch. The copy gets shared words of its own.
+        twin = _PassCounter.__new__(_PassCounter)
+        memo[id(self)] = twin
+        twin._shared, twin._calls = self._shared.clone().share_memory_(), self._calls
+        twin._make_lock()
+        return twin
 
     @property
     def _words(self):
