@@ -655,3 +655,47 @@ def test_cuda_speed_and_resample_of_empty_audio_by_one(D):
             for got in (D.cuda_speed(y, factor=1.0, sample_rate=16000),
                         D.cuda_resample(y, orig_sample_rate=16000, target_sample_rate=16000)):
                 assert got.shape == y.shape and got.dtype == dtype
+
+
+@cudasim
+@pytest.mark.parametrize("backend", ["cpu", "cuda", "device"])
+def test_augment_batch_refuses_nan_and_bad_noise_arrays_alike(backend):
+    cuda = pytest.importorskip("numba.cuda")
+    import noisegen.cuda as nc
+
+    x = np.random.default_rng(2).standard_normal((3, 64)).astype(np.float32)
+    x[1, 5] = np.nan
+    batch = cuda.to_device(x) if backend == "device" else x
+    be = "cuda" if backend == "device" else backend
+    for kw in (dict(gain_db=-3.0), dict(noise="pink", snr_db=5.0), dict(speed=0.9)):
+        with pytest.raises(ng.ParameterError, match=r"batch must be finite, got 1 NaN"):
+            nc.augment_batch(batch, sample_rate=8000, rng=0, backend=be, **kw)
+    x[1, 5:] = np.nan  # past the row's length: not its audio
+    assert np.isfinite(np.asarray(nc.augment_batch(x, sample_rate=8000, rng=0, gain_db=-3.0, lengths=[64, 5, 64],
+                                                   backend=be if be == "cpu" else "cuda").samples)).all()
+    x = np.nan_to_num(x)
+    good = dict(sample_rate=8000, snr_db=5.0, backend=be)
+    for noise, needle in ((np.ones((2, 64), np.float32), r"shape \(3, 64\), \(1, 64\) or \(64,\), got shape \(2, 64\)"),
+                          (np.ones(50, np.float32), "got shape \\(50,\\)"), (np.ones((3, 1, 64)), "got shape"),
+                          (np.ones(64, np.int16), "integer dtype int16"), (np.full(64, np.nan), "noise must be finite")):
+        with pytest.raises(ng.ParameterError, match=needle):
+            nc.augment_batch(x, noise=noise, **good)
+    one_row = nc.augment_batch(x, noise=np.ones((1, 64)), **good).samples
+    np.testing.assert_allclose(np.asarray(one_row), np.asarray(nc.augment_batch(x, noise=np.ones(64), **good).samples))
+
+
+@cudasim
+def test_cuda_clip_checks_its_input_first_and_cpu_only_effects_say_so_for_device_arrays(D):
+    cuda = pytest.importorskip("numba.cuda")
+    import warnings
+
+    with pytest.raises(ng.ParameterError, match="integer dtype int16"):
+        D.cuda_clip(np.ones(8, np.int16), threshold=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "clips more than half" for an input refused anyway
+        with pytest.raises(ng.ParameterError, match="finite"):
+            D.cuda_clip(np.array([np.nan, 1, 2, 3], np.float32), threshold=0.5)
+    for call in (lambda y: ng.codec(y, sample_rate=8000, format="mulaw"),
+                 lambda y: ng.packet_loss(y, sample_rate=8000, loss_rate=0.5, rng=0)):
+        with pytest.raises(ng.BackendError, match="runs on the CPU only: pass a NumPy array"):
+            call(cuda.to_device(np.ones(160, np.float32)))

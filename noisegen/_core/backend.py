@@ -93,6 +93,9 @@ def resolve_backend(backend: str, *arrays, supports_cuda: bool = False) -> str:
     if not wants_cuda:
         return "cpu"
     if not supports_cuda:
+        if any(is_cuda_array(a) for a in arrays):
+            raise BackendError("this function runs on the CPU only: pass a NumPy array (copy the CUDA array to "
+                               "the host first, e.g. .copy_to_host(), .get() or .cpu().numpy())")
         raise BackendError("backend='cuda' is not available for this function yet; use backend='cpu'")
     require_cuda()
     return "cuda"

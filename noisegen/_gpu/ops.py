@@ -276,19 +276,20 @@ def cuda_gain(y, *, gain_db, threads=None):
 
 def cuda_clip(y, *, threshold=1.0, percentile=None, threads=None):
     """:func:`noisegen.clip` on the GPU (``percentile`` reads ``|y|`` back to the host to find the level)."""
+    host = None if is_cuda_array(y) else check_audio(y, "y")  # (checked before any level is worked out)
     if percentile is not None:
         p = check_real(percentile, "percentile", low=0.0, high=100.0, high_inclusive=False)
-        host = to_device(y).copy_to_host() if is_cuda_array(y) else np.asarray(y)
-        if host.size == 0:
-            return y.copy() if not is_cuda_array(y) else y
-        level = float(np.percentile(np.abs(host), 100.0 - p))
+        magnitudes = np.abs(to_device(y).copy_to_host() if host is None else host)
+        if magnitudes.size == 0:
+            return y if host is None else host.copy()
+        level = float(np.percentile(magnitudes, 100.0 - p))
     else:
         level = check_real(threshold, "threshold", low=0.0, low_inclusive=False)
-    dtype = array_dtype(y)
-    level = min(level, float(np.finfo(dtype).max))  # as on the CPU: clips nothing, and casts without overflow
-    if percentile is None and not is_cuda_array(y):  # (a device input is not read back for a warning)
-        warn_mostly_clipped(np.asarray(y), level, stacklevel=3)
-    return _per_row("clip_rows", y, level, dtype, threads)
+    y2, shape = _audio_rows(y if host is None else host)
+    level = min(level, float(np.finfo(y2.dtype).max))  # as on the CPU: clips nothing, and casts without overflow
+    if percentile is None and host is not None:  # (a device input is not read back for a warning)
+        warn_mostly_clipped(host, level, stacklevel=3)
+    return _finish(_row_kernel("clip_rows", y2, level, y2.dtype, threads), shape, y)
 
 
 def cuda_bitcrush(y, *, bit_depth, threads=None):

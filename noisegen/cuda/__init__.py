@@ -38,7 +38,8 @@ import numpy as np
 
 from .._core.batch import Batch
 from .._core.backend import array_dtype, from_device, is_cuda_array, require_cuda, resolve_backend, to_device
-from .._core.validation import check_output_size, check_real, check_sample_rate, show_value
+from .._core.validation import (check_audio, check_output_size, check_real, check_sample_rate, nonfinite_error,
+                                 show_value)
 from .._core.errors import ParameterError
 from .._core.rng import as_generator, check_rng, derive_key, resolve_key
 from .._core.units import GAIN_DB_RANGE
@@ -134,6 +135,19 @@ def _noise_spec(noise, b, gen):
     raise ParameterError(f"noise must be a colour name, a beta, a (min, max) beta range or an array, got {noise!r}")
 
 
+def _check_noise_array(noise, b, t):
+    """A noise array of shape ``(B, T)``, ``(1, T)`` or ``(T,)``, float, finite (a CUDA array: not scanned)."""
+    if is_cuda_array(noise):
+        if array_dtype(noise) not in (np.float32, np.float64):
+            raise ParameterError(f"noise must be float32 or float64, got dtype {array_dtype(noise)}")
+    else:
+        noise = check_audio(noise, "noise", max_ndim=3)  # (3-D: refused below by shape, not by a layout guess)
+    shape = tuple(noise.shape)
+    if shape not in ((t,), (1, t), (b, t)):
+        raise ParameterError(f"noise must have shape ({b}, {t}), (1, {t}) or ({t},), got shape {shape}")
+    return noise
+
+
 def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, band=None, band_order=4,
                   speed=None, rng=None, backend="auto", threads=None, params=None, lengths=None):
     """Augment a ``(B, T)`` batch: noise at an SNR, gain, band-pass, speed, with per-item parameters.
@@ -208,6 +222,10 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
         raise ParameterError(f"batch must be float32 or float64, got dtype {array_dtype(batch)}")
     b, t = shape
     lengths = _row_lengths(lengths, b, t)
+    if not is_cuda_array(batch):  # (a CUDA batch: see _run_cuda) past a row's length is not its audio
+        rows = [batch] if np.all(lengths == t) else [row[:n] for row, n in zip(batch, lengths)]
+        if not all(np.isfinite(row).all() for row in rows):
+            raise nonfinite_error(np.concatenate([np.ravel(row) for row in rows]), "batch")
     run = _run_cuda if where == "cuda" else _run_cpu
     if params is not None:
         if any(v is not None for v in (noise, snr_db, gain_db, band, speed, rng)):
@@ -217,6 +235,8 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     key = resolve_key(rng)
     gen = as_generator(derive_key(key, 1 << 32))
     betas, noise_array = _noise_spec(noise, b, gen)
+    if noise_array is not None:
+        noise_array = _check_noise_array(noise_array, b, t)
     params = {}
     if noise is not None:
         if snr_db is None:
@@ -323,8 +343,8 @@ def _run_cpu(batch, noise_array, params, lengths, *, sample_rate, band_order, th
         y = x[i, :n]
         if n and _applied(params, "noise", i):
             if noise_array is not None:
-                nz = np.asarray(noise_array)
-                nz = (nz if nz.ndim == 1 else nz[i])[:n]
+                nz = noise_array if noise_array.ndim == 1 else noise_array[i if noise_array.shape[0] == b else 0]
+                nz = nz[:n]
             else:
                 bank = design_bank(float(params["beta"][i]), min_freq)
                 k = int(params["noise_keys"][i])
@@ -349,9 +369,7 @@ def _noise_rows(noise_array, b, t, dtype, ragged):
     """The given noise on the device: as it is, or, for a ragged batch, one row per item (a copy)."""
     cuda = require_cuda()
     nz = to_device(noise_array if is_cuda_array(noise_array) else np.ascontiguousarray(noise_array, dtype=dtype))
-    nz = nz.reshape(1, nz.shape[0]) if len(nz.shape) == 1 else nz
-    if nz.shape[1] != t or nz.shape[0] not in (1, b):
-        raise ParameterError(f"noise must have shape ({b}, {t}) or ({t},), got {tuple(nz.shape)}")
+    nz = nz.reshape(1, nz.shape[0]) if len(nz.shape) == 1 else nz  # (the shape: _check_noise_array)
     if not ragged:
         return nz
     rows = cuda.device_array((b, t), dtype=nz.dtype)  # each row's tail is zeroed on its own
@@ -377,6 +395,11 @@ def _run_cuda(batch, noise_array, params, lengths, *, sample_rate, band_order, t
     cur.copy_to_device(d)
     if ragged:
         dispatch.zero_past(cur, lengths, threads=threads)
+    p_sig = dispatch.row_powers(cur, threads=threads)  # (also the mixing's signal powers)
+    if is_cuda_array(batch) and not np.isfinite(p_sig.copy_to_host()).all():  # a host batch was checked before
+        host = cur.copy_to_host()
+        if not np.isfinite(host).all():  # (not a sum of squares past float64's range)
+            raise nonfinite_error(host, "batch")
     if "snr_db" in params:
         if noise_array is not None:
             nz = _noise_rows(noise_array, b, t, dtype, ragged)
@@ -387,7 +410,6 @@ def _run_cuda(batch, noise_array, params, lengths, *, sample_rate, band_order, t
         if ragged:
             dispatch.zero_past(nz, lengths, threads=threads)  # the noise's power over the row's own samples
         mix = dispatch._kernels("mix")
-        p_sig = dispatch.row_powers(cur, threads=threads)
         p_noise = dispatch.row_powers(nz, threads=threads)
         if nz.shape[0] == 1:
             p_noise = cuda.to_device(np.full(b, p_noise.copy_to_host()[0]))
