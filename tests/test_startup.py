@@ -174,6 +174,45 @@ def test_warmup_says_where_the_cache_went_and_fails_when_not_where_asked(tmp_pat
     assert main(["warmup", "--quiet"]) == 0
 
 
+_UNWRITABLE_CACHE = """
+import warnings
+warnings.simplefilter("always")
+import numba, noisegen
+from noisegen._core import jit
+noisegen.pink_noise(64, rng=0)
+print(jit.REFUSED_CACHE_DIR, numba.config.CACHE_DIR, jit.KERNEL_OPTIONS["cache"])
+"""
+
+
+def test_an_unwritable_numba_cache_dir_is_replaced_by_a_user_cache_and_said(tmp_path):
+    """Numba writes to its cache even to load from it: with NUMBA_CACHE_DIR read-only it fell back beside the
+    modules without a word, and where that was read-only too every kernel raised 'no locator available'."""
+    (tmp_path / "file").write_bytes(b"")
+    refused, xdg = str(tmp_path / "file" / "x"), tmp_path / "xdg"
+    env = {**os.environ, "NUMBA_CACHE_DIR": refused, "XDG_CACHE_HOME": str(xdg), "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-c", _UNWRITABLE_CACHE], capture_output=True, text=True, env=env,
+                         cwd=str(ROOT), timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == [refused, str(xdg / "noisegen" / "numba"), "True"]
+    assert f"NUMBA_CACHE_DIR={refused!r} is not writable" in run.stderr and "caching in" in run.stderr
+    assert any((xdg / "noisegen" / "numba").rglob("*.nbi"))  # the kernel went to the user cache
+    warm = subprocess.run([sys.executable, "-m", "noisegen", "warmup"], capture_output=True, text=True, env=env,
+                          cwd=str(ROOT), timeout=300)  # refused before compiling anything
+    assert warm.returncode == 1 and "is not a folder Numba can write; nothing compiled" in warm.stderr
+    assert "Traceback" not in warm.stderr
+
+
+def test_with_no_writable_cache_location_kernels_compile_uncached(monkeypatch):
+    from noisegen._core import jit
+
+    monkeypatch.setattr(jit, "_writable", lambda path: False)
+    monkeypatch.setattr(jit.tempfile, "gettempdir", lambda: (_ for _ in ()).throw(FileNotFoundError("no temp")))
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "/nowhere")
+    assert jit._ensure_cache_dir() == ("/nowhere", False)
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    assert jit._ensure_cache_dir() == (None, False)  # (no usable temporary directory: not an error)
+
+
 _AFTER_WARMUP = """
 import json
 import numpy as np

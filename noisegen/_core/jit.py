@@ -10,8 +10,10 @@ function, and the CUDA simulator calls it as plain Python).
 
 Nothing here compiles anything: kernels compile lazily, on first call, and are
 cached on disk (``cache=True``). When the package directory is not writable
-(a read-only site-packages) and ``NUMBA_CACHE_DIR`` is unset, the cache is
-pointed at a per-user directory before Numba is imported.
+(a read-only site-packages) and ``NUMBA_CACHE_DIR`` is unset, or
+``NUMBA_CACHE_DIR`` itself is not writable, the cache is pointed at a
+per-user directory before Numba is imported (with no writable place at all,
+kernels compile without a disk cache); both say so in a NoisegenWarning.
 
 Caveat for developers: Numba's on-disk cache keys a kernel on its own source
 file only. After editing a scalar helper in another module, clear the caches
@@ -35,24 +37,37 @@ def _writable(path: str) -> bool:
         return False
 
 
-def _ensure_cache_dir() -> None:
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return
-    package_dir = os.path.dirname(os.path.abspath(__file__))
-    if _writable(os.path.join(package_dir, "__pycache__")):
-        return
+def _cache_candidates() -> list:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    candidates = [
-        os.path.join(base, "noisegen", "numba"),
-        os.path.join(tempfile.gettempdir(), f"noisegen-numba-{os.getuid() if hasattr(os, 'getuid') else 'user'}"),
-    ]
-    for path in candidates:
+    candidates = [os.path.join(base, "noisegen", "numba")]
+    try:
+        temp = tempfile.gettempdir()
+    except OSError:  # (FileNotFoundError: no usable temporary directory at all)
+        return candidates
+    return candidates + [os.path.join(temp, f"noisegen-numba-{os.getuid() if hasattr(os, 'getuid') else 'user'}")]
+
+
+def _ensure_cache_dir():
+    """Settle where Numba caches; returns ``(given NUMBA_CACHE_DIR that is not writable or None, whether any
+    cache location is writable)``.
+
+    Numba writes to its cache directory even to load from it (it checks it can), and with none writable
+    a ``cache=True`` kernel raises on its first call: an unwritable ``NUMBA_CACHE_DIR`` is replaced by a
+    per-user one, and with no writable place at all kernels compile without a disk cache.
+    """
+    given = os.environ.get("NUMBA_CACHE_DIR")
+    if given and _writable(given):
+        return None, True
+    if not given and _writable(os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")):
+        return None, True
+    for path in _cache_candidates():
         if _writable(path):
             os.environ["NUMBA_CACHE_DIR"] = path
-            return
+            return given or None, True
+    return given or None, False
 
 
-_ensure_cache_dir()
+REFUSED_CACHE_DIR, CACHE_WRITABLE = _ensure_cache_dir()
 
 import numba  # noqa: E402  (after the cache directory is settled)
 import numba.core.cpu  # noqa: E402  (UNCOUNTED checks its options)
@@ -62,8 +77,18 @@ from . import cache_stamp  # noqa: E402
 
 cache_stamp.install()  # a kernel's cache entry follows its helpers in other modules too
 
-if os.environ.get("NUMBA_CACHE_DIR") and not numba.config.CACHE_DIR:
-    numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
+if os.environ.get("NUMBA_CACHE_DIR") and (REFUSED_CACHE_DIR or not numba.config.CACHE_DIR):
+    numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]  # (Numba imported before noisegen read the old one)
+if REFUSED_CACHE_DIR or not CACHE_WRITABLE:
+    import warnings
+
+    from .errors import NoisegenWarning
+
+    _refused = (f"NUMBA_CACHE_DIR={REFUSED_CACHE_DIR!r} is not writable (Numba cannot use a cache it cannot "
+                "write to); ") if REFUSED_CACHE_DIR else ""
+    warnings.warn(_refused + (f"caching in {os.environ['NUMBA_CACHE_DIR']!r} instead" if CACHE_WRITABLE else
+                              "no cache location is writable: kernels compile on every run"),
+                  NoisegenWarning, stacklevel=2)
 
 #: Fast-math flags for DSP kernels. ``nnan``/``ninf`` are never included (a
 #: NaN must stay a NaN), nor ``afn`` (approximate libm calls would make the
@@ -71,10 +96,10 @@ if os.environ.get("NUMBA_CACHE_DIR") and not numba.config.CACHE_DIR:
 FASTMATH = ("nsz", "arcp", "contract", "reassoc")
 
 #: Options of every DSP kernel: serial, GIL released, cached on disk.
-KERNEL_OPTIONS = dict(cache=True, nogil=True, fastmath=set(FASTMATH), error_model="numpy", boundscheck=False)
+KERNEL_OPTIONS = dict(cache=CACHE_WRITABLE, nogil=True, fastmath=set(FASTMATH), error_model="numpy", boundscheck=False)
 
 #: Options of kernels whose output must not depend on chunking or vectorisation.
-EXACT_OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy", boundscheck=False)
+EXACT_OPTIONS = dict(cache=CACHE_WRITABLE, nogil=True, fastmath=False, error_model="numpy", boundscheck=False)
 
 #: Override for a kernel that allocates nothing and takes many array views in its loops (the
 #: Vorbis packet loop): compiled without Numba's reference counting (a private Numba option), as

@@ -30,6 +30,7 @@ from numba.core.registry import CPUDispatcher
 
 from .. import effects as fx
 from .. import synth
+from .._core import jit
 from .._core.errors import NoisegenError, NoisegenWarning
 from .._design.kaiser import design_cells
 from ..audio.io import load, save
@@ -327,7 +328,7 @@ def _cache_dir(found) -> str:
     """Where the kernels' cache files went: ``NUMBA_CACHE_DIR``, or, when that is unset or not a
     folder Numba can write (it then falls back beside the modules without a word), where they
     did go, saying so (asks Numba's cache, not public API)."""
-    wanted = numba.config.CACHE_DIR
+    wanted = jit.REFUSED_CACHE_DIR or numba.config.CACHE_DIR  # (one not writable was replaced at import)
     paths = {getattr(getattr(d, "_cache", None), "_cache_path", None) for d in found} - {None}
     if wanted and paths and all(os.path.commonpath([os.path.abspath(wanted), os.path.abspath(p)])
                                 == os.path.abspath(wanted) for p in paths):
@@ -353,6 +354,10 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    if jit.REFUSED_CACHE_DIR:  # before minutes of compiling into the per-user cache put in its place
+        print(f"noisegen warmup: error: NUMBA_CACHE_DIR={jit.REFUSED_CACHE_DIR!r} is not a folder Numba can write; "
+              "nothing compiled", file=sys.stderr)
+        return 1
     if not args.quiet:
         print("noisegen warmup: compiling kernels into the Numba cache (1-3 minutes with an empty cache)...", file=sys.stderr, flush=True)
     s = warm()
