@@ -42,6 +42,23 @@ def test_corrupt_entries_are_recomputed(cache):
     np.testing.assert_array_equal(diskcache.cached_array("t", ("k",), lambda: np.arange(4.0)), np.arange(4.0))
 
 
+def test_a_damaged_payload_behind_an_intact_header_is_recomputed_not_used(cache):
+    """Only the shape and dtype were checked: bytes changed inside the data were used as the design (wrong
+    filters, outputs that differed from a clean run's, silently)."""
+    want = np.linspace(-1.0, 1.0, 64)
+    diskcache.cached_array("t", ("k",), lambda: want, shape=(64,), dtype=np.float64)
+    (entry,) = (cache / "t").iterdir()
+    good = entry.read_bytes()
+    for damage in (lambda b: b[:-100] + b"\xff" * 100, lambda b: b[:200] + bytes([b[200] ^ 1]) + b[201:],
+                   lambda b: b[:-32], lambda b: b[:-1]):
+        entry.write_bytes(damage(good))
+        assert np.load(entry).shape == (64,)  # still a readable .npy of the right shape
+        calls = []
+        got = diskcache.cached_array("t", ("k",), lambda: calls.append(1) or want, shape=(64,), dtype=np.float64)
+        np.testing.assert_array_equal(got, want)
+        assert calls == [1] and entry.read_bytes() == good  # computed again, and mended
+
+
 def test_an_entry_of_another_shape_or_dtype_is_computed_and_stored_again(cache):
     f = lambda: np.arange(4, dtype=np.float32)  # noqa: E731
     diskcache.cached_array("t", ("k",), f, shape=(4,), dtype=np.float32)

@@ -11,12 +11,15 @@ resampling filter costs ~0.1 s of ``scipy.signal.remez`` (and ~1 s to import
 - keyed by a digest of the caller's key, which should name everything the
   result depends on (the code's version included: see :func:`source_digest`);
 - written to a temporary name and renamed, so readers never see half a file;
+- checked: each file ends in the SHA-256 of its ``.npy`` bytes (which NumPy
+  readers ignore), so a damaged entry is computed again, never used;
 - best effort: an unwritable or corrupt cache only means computing again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 
 import numpy as np
@@ -26,6 +29,7 @@ from .tempfiles import write_atomically
 __all__ = ["cached_array", "cache_dir", "source_digest"]
 
 _NONE = np.zeros(0, dtype=np.int8)  # what a result of None is stored as
+_SUM = 32  # bytes of the SHA-256 that ends each file
 
 
 def cache_dir() -> str:
@@ -68,10 +72,7 @@ def cached_array(namespace: str, key, compute, *, shape=None, dtype=None):
     >>> del os.environ["NOISEGEN_CACHE_DIR"]
     """
     path = _path(namespace, key)
-    try:
-        stored = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
-        stored = None
+    stored = _read(path)
     if stored is not None and shape is not None and (stored.shape != tuple(shape) or stored.dtype != dtype):
         stored = None
     if stored is not None:
@@ -81,9 +82,28 @@ def cached_array(namespace: str, key, compute, *, shape=None, dtype=None):
     return result
 
 
+def _read(path: str):
+    """The array stored at ``path``, or None (missing, unreadable, or not what was written: its checksum)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    body, checksum = data[:-_SUM], data[-_SUM:]
+    if len(data) <= _SUM or hashlib.sha256(body).digest() != checksum:
+        return None  # damaged, cut short, or written without a checksum (an older noisegen)
+    try:
+        return np.load(io.BytesIO(body), allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+
+
 def _store(path: str, array: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    body = buf.getvalue()
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_atomically(path, lambda fh: np.save(fh, array, allow_pickle=False))
+        write_atomically(path, lambda fh: fh.write(body + hashlib.sha256(body).digest()))
     except OSError:
         pass  # a read-only or full disk: the design is simply made again next time
