@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
 import warnings
 
@@ -286,8 +287,9 @@ def main(argv=None) -> int:
     except SystemExit as exc:  # also --help and --version (status 0)
         return exc.code if isinstance(exc.code, int) else 2
     prog = f"noisegen {args.command}"
-    stopped = f"{prog}: terminated" + (f"; {augment.RESUME}" if args.command == "augment" else "")
-    with warnings.catch_warnings(), sigterm_stops(stopped) as term:  # restores showwarning, filters, handlers after
+    resume = f"; {augment.RESUME}" if args.command == "augment" else ""
+    stopped = f"{prog}: terminated{resume}"
+    with warnings.catch_warnings(), sigterm_stops(stopped, f"{prog}: interrupted{resume}") as term:  # restores showwarning, filters, handlers after
         warnings.simplefilter("always", NoisegenWarning)
         warnings.showwarning = _warning_printer(prog, warnings.showwarning)
         try:
@@ -312,9 +314,9 @@ def main(argv=None) -> int:
         except Exception as exc:  # never a traceback on the command line
             _say(f"{prog}: error: unexpected {type(exc).__name__}: {exc}")
             status = 1
-        if term.received and status not in (130, 143):  # the Terminated was dropped where it was raised
-            _say(stopped)
-            status = 143
+        if term.received and status not in (130, 143):  # the signal's exception was dropped where it was raised
+            _say(stopped if term.received == signal.SIGTERM else f"{prog}: interrupted{resume}")
+            status = 128 + int(term.received)
     return int(status or 0)
 
 

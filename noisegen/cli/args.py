@@ -64,37 +64,43 @@ def interrupted_status(exc: KeyboardInterrupt) -> int:
 
 
 @contextlib.contextmanager
-def sigterm_stops(message: str):
-    """While the command runs, SIGTERM raises :class:`Terminated`; should that not end it within
-    :data:`STOP_GRACE_S` (an exception raised from a handler is dropped when it lands in a
-    destructor or a weakref callback), the command is ended where it stands: workers killed,
+def sigterm_stops(message: str, interrupted: str | None = None):
+    """While the command runs, SIGTERM raises :class:`Terminated` (and Ctrl-C KeyboardInterrupt); should
+    that not end it within :data:`STOP_GRACE_S` (an exception raised from a handler is dropped when it
+    lands in a destructor or a weakref callback), the command is ended where it stands: workers killed,
     temporary files removed (:func:`noisegen._core.tempfiles.exit_removing`), ``message`` printed.
-    Yields a state whose ``received`` says whether SIGTERM came: a command that went on to its end
-    (the exception dropped) still ends as terminated."""
-    state = types.SimpleNamespace(received=False)  # the caller reads it: a SIGTERM came, whatever followed
+    One dropped where Python reports it (llvmlite's callbacks while Numba compiles: the compile is then
+    left broken, and going on would make outputs without the kernels it was building) ends the command
+    at once the same way (``interrupted`` printed for Ctrl-C). Yields a state whose ``received`` is the
+    signal that came (0: none): a command that went on to its end still ends as stopped by it."""
+    state = types.SimpleNamespace(received=0)  # the caller reads it: a signal came, whatever followed
     if threading.current_thread() is not threading.main_thread():  # handlers live in the main thread
         yield state
         return
 
-    def hard_stop(signum, frame):
+    def hard_stop(signum, frame=None):
         for child in multiprocessing.active_children():
             child.kill()
         if sys.stdout is not None:  # (None when started with stdout closed)
             sys.stdout.flush()
-        print(message, file=sys.stderr, flush=True)
-        exit_removing(signal.SIGTERM)
+        said = interrupted if signum == signal.SIGINT and interrupted else message
+        print(said, file=sys.stderr, flush=True)
+        exit_removing(signum)
 
     def stop(signum, frame):
-        state.received = True
-        signal.signal(signal.SIGALRM, hard_stop)
+        state.received = signum
+        signal.signal(signal.SIGALRM, lambda s, f: hard_stop(signum))
         signal.alarm(STOP_GRACE_S)
-        raise Terminated()
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
-    def unraisable(report):  # Terminated raised in a callback (llvmlite's, while Numba compiles) is
-        if not isinstance(report.exc_value, Terminated):  # dropped there: no traceback for it
-            hook(report)
+    def unraisable(report):  # raised in a callback (llvmlite's, while Numba compiles), dropped there
+        if isinstance(report.exc_value, KeyboardInterrupt) and state.received:
+            hard_stop(state.received)
+        hook(report)
 
-    previous = signal.signal(signal.SIGTERM, stop), signal.getsignal(signal.SIGALRM)
+    previous = signal.signal(signal.SIGTERM, stop), signal.getsignal(signal.SIGALRM), signal.getsignal(signal.SIGINT)
+    if previous[2] is signal.default_int_handler:  # (not where Ctrl-C is ignored, as for a background job)
+        signal.signal(signal.SIGINT, stop)
     hook, sys.unraisablehook = sys.unraisablehook, unraisable
     try:
         yield state
@@ -102,4 +108,5 @@ def sigterm_stops(message: str):
         signal.alarm(0)
         signal.signal(signal.SIGTERM, previous[0])
         signal.signal(signal.SIGALRM, previous[1])
+        signal.signal(signal.SIGINT, previous[2])
         sys.unraisablehook = hook
