@@ -310,3 +310,43 @@ def test_importing_one_subpackage_directly_does_not_load_the_namespace(code):
     assert code.split()[1] in loaded
     if "data" not in code and "transforms" not in code:  # the stream imports the transforms
         assert "noisegen.transforms" not in loaded
+
+
+_DAMAGED_CACHE = """
+import errno, sys, warnings
+import numpy as np
+warnings.simplefilter("always")
+if sys.argv[1] == "full":
+    from numba.core import caching
+    def full(self, path):
+        raise OSError(errno.ENOSPC, "No space left on device", path)
+    caching.IndexDataCacheFile._open_for_write = full
+import noisegen
+print(noisegen.pink_noise(256, rng=3).tobytes().hex())
+"""
+
+
+def test_a_damaged_or_unwritable_numba_cache_costs_a_compile_not_the_run(tmp_path):
+    """A truncated index raised EOFError/UnpicklingError in every command until the cache was cleared by
+    hand; a cache folder on a full disk failed every command with a bare 'No space left on device'."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT)}
+
+    def run(mode):
+        res = subprocess.run([sys.executable, "-c", _DAMAGED_CACHE, mode], capture_output=True, text=True, env=env,
+                             cwd=str(ROOT), timeout=300)
+        assert res.returncode == 0, res.stderr
+        return res.stdout.strip(), res.stderr
+
+    want, _ = run("fill")
+    indexes = list((tmp_path / "cache").rglob("*.nbi"))
+    assert indexes
+    for damage in (lambda b: b[: len(b) // 2], lambda b: b"", lambda b: b[:20] + b"\x00garbage" * 20):
+        for path in indexes:
+            path.write_bytes(damage(path.read_bytes()))
+        got, err = run("load")
+        assert got == want and "Traceback" not in err
+    got, err = run("load")  # the indexes were written anew
+    assert got == want
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "full")
+    got, err = run("full")
+    assert got == want and err.count("cannot write the Numba cache in") == 1 and "No space left" in err

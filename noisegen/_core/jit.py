@@ -73,9 +73,10 @@ import numba  # noqa: E402  (after the cache directory is settled)
 import numba.core.cpu  # noqa: E402  (UNCOUNTED checks its options)
 from numba.extending import register_jitable  # noqa: E402
 
-from . import cache_stamp  # noqa: E402
+from . import cache_guard, cache_stamp  # noqa: E402
 
 cache_stamp.install()  # a kernel's cache entry follows its helpers in other modules too
+cache_guard.install()  # a damaged or unwritable cache entry costs a compile, not the run
 
 if os.environ.get("NUMBA_CACHE_DIR") and (REFUSED_CACHE_DIR or not numba.config.CACHE_DIR):
     numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]  # (Numba imported before noisegen read the old one)
