@@ -350,3 +350,11 @@ def test_a_damaged_or_unwritable_numba_cache_costs_a_compile_not_the_run(tmp_pat
     env["NUMBA_CACHE_DIR"] = str(tmp_path / "full")
     got, err = run("full")
     assert got == want and err.count("cannot write the Numba cache in") == 1 and "No space left" in err
+
+
+def test_noisegen_torch_without_torch_says_which_extra_to_install():
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "try:\n    from noisegen.torch import AugmentDataset\nexcept ImportError as exc:\n    print(exc)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT),
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert res.returncode == 0 and 'pip install "noisegen[torch]"' in res.stdout, res.stdout + res.stderr

@@ -49,7 +49,10 @@ _CLASS = None
 def _dataset_class():
     global _CLASS
     if _CLASS is None:
-        from torch.utils.data import IterableDataset
+        try:
+            from torch.utils.data import IterableDataset
+        except ImportError as exc:
+            raise ImportError(f'noisegen.torch needs PyTorch: pip install "noisegen[torch]" ({exc})') from exc
 
         class AugmentDataset(IterableDataset):
             """An ``IterableDataset`` over an :class:`~noisegen.AugmentStream`.
