@@ -8,6 +8,7 @@ background noise and room responses from ``data/``, plus ``manifest.jsonl``.
 Rerunning resumes; the outputs are the same for any ``workers``.
 """
 
+import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -16,8 +17,11 @@ from noisegen.batch import augment_folder, read_manifest, replay
 from noisegen.transforms import AddBackgroundNoise, ApplyImpulseResponse, Compose, Gain, SpeedPerturb
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-in_dir = sys.argv[1] if len(sys.argv) > 1 else DATA / "speech"
-out_dir = sys.argv[2] if len(sys.argv) > 2 else tempfile.mkdtemp(prefix="noisegen-augment-")
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("in_dir", nargs="?", default=DATA / "speech", help="folder of recordings (default: data/speech)")
+parser.add_argument("out_dir", nargs="?", help="output folder (default: a fresh temporary folder)")
+args = parser.parse_args()
+in_dir, out_dir = args.in_dir, args.out_dir or tempfile.mkdtemp(prefix="noisegen-augment-")
 
 pipeline = Compose([
     SpeedPerturb(factors=(0.9, 1.0, 1.1), p=0.5),
