@@ -315,3 +315,13 @@ def test_outputs_with_names_near_name_max_are_written_and_their_temporaries_swep
     assert _augment(folder, out, "--seed", "5", "--overwrite") == 0  # beside the old one first, then replaced
     assert all(p.read_bytes() != b for p, b in zip(outputs, first))
     assert sorted(p.name for p in out.rglob(".*") if not p.name.startswith(".noisegen")) == []
+
+
+def test_an_input_folder_with_no_audio_is_a_usage_error_before_out_dir_is_made(tmp_path, capsys):
+    """A mistyped folder gave '0 inputs ... nothing to do', status 0, and an OUT_DIR holding lock files."""
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "notes.txt").write_text("no audio here")
+    (folder / ".hidden.wav").write_bytes(b"")
+    assert _augment(folder, tmp_path / "out") == 2
+    assert "holds no audio file" in capsys.readouterr().err and not (tmp_path / "out").exists()

@@ -12,7 +12,7 @@ import warnings
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
 from .._core.validation import check_path
 
-__all__ = ["AUDIO_EXTENSIONS", "audio_files", "scan_audio_files", "is_audio_name", "file_kind", "open_regular",
+__all__ = ["AUDIO_EXTENSIONS", "audio_files", "holds_audio_name", "scan_audio_files", "is_audio_name", "file_kind", "open_regular",
            "read_error"]
 
 #: File name endings that :func:`noisegen.load` reads (case-insensitive): the
@@ -27,6 +27,16 @@ def is_audio_name(name) -> bool:
     """Whether a file name ends in one of :data:`AUDIO_EXTENSIONS` (hidden names never do)."""
     name = os.path.basename(os.fspath(name))
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
+
+
+def holds_audio_name(folder) -> bool:
+    """Whether any name under ``folder`` (recursively, hidden ones skipped) ends in an audio extension:
+    a quick look that stops at the first, before the whole scan."""
+    for here, dirs, files in os.walk(check_path(folder, "folder")):
+        if any(is_audio_name(name) for name in files):
+            return True
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+    return False
 
 
 def scan_audio_files(folder) -> tuple[list[str], list[tuple[str, str]]]:

@@ -67,6 +67,7 @@ from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import about
 from .._core.rng import derive_key, resolve_key
 from .._core.tempfiles import sweeping
+from ..audio.files import AUDIO_EXTENSIONS, holds_audio_name
 from ..audio.formats import check_writable
 from ..audio.io import load, save
 from ..transforms import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseResponse, Compose, Gain, SpeedPerturb,
@@ -256,6 +257,8 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
     shard_size = _check_output_format(output_format, shard_size, shard)
     in_dir = os.path.abspath(_existing_dir(in_dir, "in_dir"))
     in_real = os.path.realpath(in_dir)
+    if not holds_audio_name(in_dir):  # (a mistyped folder: said before OUT_DIR is made)
+        raise ParameterError(f"in_dir {in_dir!r} holds no audio file ({', '.join(AUDIO_EXTENSIONS)})")
     copies = check_int(copies, "copies", low=1)
     if sample_rate is not None:
         sample_rate = check_sample_rate(sample_rate)
