@@ -734,6 +734,26 @@ def test_config_paths_are_relative_to_the_config_file(corpus, tmp_path, monkeypa
     assert pipeline[2]["sounds"] == str(folder / "noises")
 
 
+def test_a_pipeline_saved_into_another_folder_loads_back(corpus, tmp_path, monkeypatch):
+    """to_dict keeps a path as given (from the current folder); a config written elsewhere then named a
+    missing '<config folder>/data/noise' and was refused, in load_pipeline and in --config."""
+    from noisegen.transforms import AddBackgroundNoise, Compose, load_pipeline
+
+    speech, noise, rir = corpus
+    shutil.copytree(noise, tmp_path / "data" / "noise")
+    monkeypatch.chdir(tmp_path)
+    config = Compose([AddBackgroundNoise("data/noise", min_snr_db=5, max_snr_db=5, p=1.0)]).to_dict()
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "p.json").write_text(json.dumps(config))
+    (loaded,) = load_pipeline(str(tmp_path / "configs" / "p.json")).transforms
+    assert os.path.samefile(loaded.to_dict()["noise"], tmp_path / "data" / "noise")
+    assert augment(speech, tmp_path / "out", "--config", "configs/p.json") == 0
+    (tmp_path / "configs" / "data" / "noise").mkdir(parents=True)  # where both exist, the config's folder wins
+    shutil.copy(next((tmp_path / "data" / "noise").iterdir()), tmp_path / "configs" / "data" / "noise")
+    (loaded,) = load_pipeline(str(tmp_path / "configs" / "p.json")).transforms
+    assert os.path.samefile(loaded.to_dict()["noise"], tmp_path / "configs" / "data" / "noise")
+
+
 def test_replay_applies_the_recorded_peak_scale(corpus, tmp_path):
     from noisegen.transforms import Compose, Gain, Transform
 
