@@ -456,6 +456,7 @@ def test_busy_out_dir_exits_2_naming_the_running_one(corpus, tmp_path, held, our
     if busy:
         assert r.returncode == 2, r.stderr
         assert f"pid {os.getpid()}" in r.stderr and "in use" in r.stderr
+        assert r.stderr.count("pid ") == 1  # the refused run named itself too (its own shard's lock file)
         assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
         assert not any(out.rglob("*.wav")) and not (out / MANIFEST).exists()
     else:

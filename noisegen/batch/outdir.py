@@ -159,7 +159,8 @@ class OutDirLock:
             os.pwrite(fd, json.dumps(record).encode(), 0)
 
     def _busy(self, path: str) -> ParameterError:
-        holders = [h for h in (_holder(p) for p in [path, *self._shard_files()]) if h]
+        mine = f"pid {os.getpid()} on {socket.gethostname()}, "  # (our own shard's lock file is no holder)
+        holders = [h for h in (_holder(p) for p in [path, *self._shard_files()]) if h and not h.startswith(mine)]
         who = "; ".join(dict.fromkeys(holders)) or "a process that did not record itself"
         return ParameterError(f"out_dir {self.out_dir!r} is in use by another noisegen augment run ({who}); "
                               "wait for it to finish or use another OUT_DIR")
