@@ -926,3 +926,12 @@ def test_config_snr_out_of_range_exits_2_before_the_first_file(corpus, tmp_path,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "min_snr_db" in err[0] and "Traceback" not in err[0]
     assert not list(out.rglob("*.wav")) and not (out / "failures.jsonl").exists()
+
+
+def test_config_and_ray_address_errors_speak_of_the_options(corpus, tmp_path, capsys):
+    (tmp_path / "bad.json").write_text("[1")
+    assert augment(corpus[0], tmp_path / "out", "--config", tmp_path / "bad.json") == 2
+    assert augment(corpus[0], tmp_path / "out", "--ray-address", "head:6379") == 2
+    err = capsys.readouterr().err
+    assert "path_or_dict" not in err and "is not valid JSON" in err  # (load_pipeline's argument name)
+    assert "error: --ray-address 'head:6379' needs engine='ray'" in err

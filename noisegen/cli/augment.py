@@ -25,7 +25,8 @@ RESUME = "rerun the same command to resume"
 #: augment_folder's argument names, as the options (its messages start with the name).
 _OPTION_NAMES = {"in_dir": "IN_DIR", "out_dir": "OUT_DIR", "copies": "--copies", "sample_rate": "--sample-rate",
                  "workers": "--workers", "seed": "--seed", "shard": "--shard", "format": "--format",
-                 "subtype": "--subtype", "shard_size": "--shard-size", "blockwise_min_s": "--blockwise-min-s"}
+                 "subtype": "--subtype", "shard_size": "--shard-size", "blockwise_min_s": "--blockwise-min-s",
+                 "ray_address": "--ray-address"}
 
 DESCRIPTION = """\
 Write augmented copies of every audio file under IN_DIR (wav, flac, ogg, mp3;
@@ -181,6 +182,7 @@ def run(args) -> int:
     except (NoisegenError, ValueError, RecursionError, OSError) as exc:  # a config too deep is a bad config
         where = f"--config {args.config!r}" if args.config else "pipeline"
         text = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())
+        text = text.removeprefix("path_or_dict: ")  # (load_pipeline's argument: here, --config itself)
         return _error(f"bad {where}: {text}")
     if args.progress is not False and warmup.cache_is_cold():
         print("noisegen augment: the Numba cache is empty, so kernels compile as they are first used "
