@@ -12,8 +12,8 @@ import warnings
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
 from .._core.validation import check_path
 
-__all__ = ["AUDIO_EXTENSIONS", "audio_files", "holds_audio_name", "scan_audio_files", "is_audio_name", "file_kind", "open_regular",
-           "read_error"]
+__all__ = ["AUDIO_EXTENSIONS", "audio_files", "holds_audio_name", "scan_audio_files", "is_audio_name", "file_kind",
+           "open_regular", "read_error"]
 
 #: File name endings that :func:`noisegen.load` reads (case-insensitive): the
 #: formats libsndfile >= 1.1 decodes. Every folder scan in noisegen uses this

@@ -289,7 +289,8 @@ def main(argv=None) -> int:
     prog = f"noisegen {args.command}"
     resume = f"; {augment.RESUME}" if args.command == "augment" else ""
     stopped = f"{prog}: terminated{resume}"
-    with warnings.catch_warnings(), sigterm_stops(stopped, f"{prog}: interrupted{resume}") as term:  # restores showwarning, filters, handlers after
+    # (both restore what they change: showwarning and filters, signal handlers)
+    with warnings.catch_warnings(), sigterm_stops(stopped, f"{prog}: interrupted{resume}") as term:
         warnings.simplefilter("always", NoisegenWarning)
         warnings.showwarning = _warning_printer(prog, warnings.showwarning)
         try:

@@ -260,7 +260,8 @@ def _row_lengths(lengths, b, t):
         return np.full(b, t, np.int64)
     arr = _floats(lengths, "lengths", f"{b} whole numbers in [0, {t}]")
     if arr.shape != (b,) or not np.all((arr >= 0) & (arr <= t) & (arr == np.floor(arr))):
-        raise ParameterError(f"lengths must hold {b} whole numbers in [0, {t}] (one per row), got {show_value(lengths)}")
+        raise ParameterError(f"lengths must hold {b} whole numbers in [0, {t}] (one per row), "
+                             f"got {show_value(lengths)}")
     return arr.astype(np.int64)
 
 
