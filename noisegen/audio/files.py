@@ -31,12 +31,14 @@ def is_audio_name(name) -> bool:
 
 def holds_audio_name(folder) -> bool:
     """Whether any name under ``folder`` (recursively, hidden ones skipped) ends in an audio extension:
-    a quick look that stops at the first, before the whole scan."""
-    for here, dirs, files in os.walk(check_path(folder, "folder")):
+    a quick look that stops at the first, before the whole scan. True also where a folder cannot be
+    listed (the scan says so)."""
+    unlisted = []
+    for here, dirs, files in os.walk(check_path(folder, "folder"), onerror=unlisted.append):
         if any(is_audio_name(name) for name in files):
             return True
         dirs[:] = [d for d in dirs if not d.startswith(".")]
-    return False
+    return bool(unlisted)
 
 
 def scan_audio_files(folder) -> tuple[list[str], list[tuple[str, str]]]:
