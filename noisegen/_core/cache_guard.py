@@ -28,7 +28,7 @@ __all__ = ["install"]
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: What unpickling a damaged index or data file raises.
 DAMAGED = (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError, KeyError)
-_WARNED: set = set()
+_WARNED = []  # the folder of the one warning given (once a process: every kernel would say the same)
 
 
 def _ours(cache) -> bool:
@@ -78,8 +78,8 @@ def install() -> bool:
             if not _ours(self):
                 raise
             folder = getattr(self, "_cache_path", "?")
-            if not _WARNED:  # once a process: every kernel would say the same
-                _WARNED.add(folder)
+            if not _WARNED:
+                _WARNED.append(folder)
                 warnings.warn(f"cannot write the Numba cache in {folder!r} ({exc.strerror or exc}): kernels run, "
                               "but compile again in the next process", NoisegenWarning, stacklevel=2)
 

@@ -38,8 +38,8 @@ import numpy as np
 
 from .._core.batch import Batch
 from .._core.backend import array_dtype, from_device, is_cuda_array, require_cuda, resolve_backend, to_device
-from .._core.validation import (check_audio, check_output_size, check_real, check_sample_rate, nonfinite_error,
-                                 show_value)
+from .._core.validation import (check_audio, check_output_size, check_real, check_real_array, check_sample_rate,
+                                 nonfinite_error, show_value)
 from .._core.errors import ParameterError
 from .._core.rng import as_generator, check_rng, derive_key, resolve_key
 from .._core.units import GAIN_DB_RANGE
@@ -221,7 +221,7 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     if array_dtype(batch) not in (np.float32, np.float64):
         raise ParameterError(f"batch must be float32 or float64, got dtype {array_dtype(batch)}")
     b, t = shape
-    lengths = _row_lengths(lengths, b, t)
+    lengths = np.full(b, t, np.int64) if lengths is None else check_counts(lengths, "lengths", b, t)
     if not is_cuda_array(batch):  # (a CUDA batch: see _run_cuda) past a row's length is not its audio
         rows = [batch] if np.all(lengths == t) else [row[:n] for row, n in zip(batch, lengths)]
         if not all(np.isfinite(row).all() for row in rows):
@@ -254,26 +254,26 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     return run(batch, noise_array, params, lengths, sample_rate=sample_rate, band_order=band_order, threads=threads)
 
 
-def _row_lengths(lengths, b, t):
-    """``lengths`` as ``b`` whole numbers in ``[0, t]`` (int64; all ``t`` when None)."""
-    if lengths is None:
-        return np.full(b, t, np.int64)
-    arr = _floats(lengths, "lengths", f"{b} whole numbers in [0, {t}]")
-    if arr.shape != (b,) or not np.all((arr >= 0) & (arr <= t) & (arr == np.floor(arr))):
-        raise ParameterError(f"lengths must hold {b} whole numbers in [0, {t}] (one per row), "
-                             f"got {show_value(lengths)}")
-    return arr.astype(np.int64)
+def check_counts(values, name, b, most=None):
+    """``values`` as ``b`` whole numbers in ``[0, most]`` (int64), else ParameterError naming ``name``."""
+    arr = check_real_array(values, name, f"{b} whole numbers >= 0")  # (float64: for the checks only)
+    most = 2**63 - 1 if most is None else most
+    if arr.shape != (b,) or not np.all((arr >= 0) & (arr == np.floor(arr)) & (arr <= most)):
+        raise ParameterError(f"{name} must hold {b} whole numbers in [0, {most}], got {show_value(values)}")
+    return np.asarray(values).astype(np.int64)  # (exact: 2**60 + 1 stays itself)
 
 
 def _out_lengths(params, lengths):
-    """Each row's length after the speed stage (unchanged where it does not apply)."""
+    """Each row's length after the speed stage (unchanged where it does not apply), checked before any
+    allocation (a factor of 1e-320 makes an infinite row)."""
     if "speed" not in params:
         return lengths.copy()
     factors = np.where(params.get("speed_applied", True), params["speed"], 1.0)
-    for n, f in zip(lengths, factors):  # before any allocation: a factor of 1e-320 makes an infinite row
+    out = []
+    for n, f in zip(lengths, factors):
         m = int(n) / float(f)
-        check_output_size(round(m) if m < 2.0**63 else m, len(lengths), "speed", float(f))
-    return np.array([round(int(n) / float(f)) for n, f in zip(lengths, factors)], dtype=np.int64)
+        out.append(check_output_size(round(m) if m < 2.0**63 else m, len(lengths), "speed", float(f)))
+    return np.array(out, dtype=np.int64)
 
 
 _STAGES = {"noise": ("snr_db", "beta", "noise_keys"), "gain": ("gain_db",), "band": ("band_hz",), "speed": ("speed",)}
@@ -396,7 +396,7 @@ def _run_cuda(batch, noise_array, params, lengths, *, sample_rate, band_order, t
     cur.copy_to_device(d)
     if ragged:
         dispatch.zero_past(cur, lengths, threads=threads)
-    p_sig = dispatch.row_powers(cur, threads=threads)  # (also the mixing's signal powers)
+    p_sig = dispatch.row_powers(cur, threads=threads) if "snr_db" in params or is_cuda_array(batch) else None
     if is_cuda_array(batch) and not np.isfinite(p_sig.copy_to_host()).all():  # a host batch was checked before
         host = cur.copy_to_host()
         if not np.isfinite(host).all():  # (not a sum of squares past float64's range)

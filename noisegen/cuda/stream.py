@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core.validation import check_int, check_real_array, check_sample_rate, check_sequence, show_value
+from .._core.validation import check_int, check_sample_rate, check_sequence, show_value
 from .._core.errors import ParameterError
 from .._core.rng import derive_key, resolve_key
 from ..transforms import AddColoredNoise, BandPassFilter, Compose, Gain, SpeedPerturb
+from . import check_counts
 
 __all__ = ["cuda_batch_params"]
 
@@ -101,8 +102,8 @@ def cuda_batch_params(pipeline, item_params, *, sample_rate, lengths=None, width
     b = len(item_params)
     width = None if width is None else check_int(width, "width", low=1)
     lengths = np.full(b, width if width is not None else 0, np.int64) if lengths is None else \
-        _counts(lengths, "lengths", b, width)
-    starts = [0] * b if starts is None else _counts(starts, "starts", b).tolist()
+        check_counts(lengths, "lengths", b, width)
+    starts = [0] * b if starts is None else check_counts(starts, "starts", b).tolist()
     drawn = {stage: [None] * b for stage in stages}
     for i, rec in enumerate(item_params):
         if not isinstance(rec, dict):
@@ -147,12 +148,3 @@ def cuda_batch_params(pipeline, item_params, *, sample_rate, lengths=None, width
         lengths = np.array([round(n / f) for n, f in zip(lengths, params["speed"])], dtype=np.int64)
     band_order = stages["band"].order if "band" in stages else 4
     return params, band_order, lengths
-
-
-def _counts(values, name, b, most=None):
-    """``values`` as ``b`` whole numbers in ``[0, most]`` (int64), else ParameterError naming ``name``."""
-    arr = check_real_array(values, name, f"{b} whole numbers >= 0")  # (float64: for the checks only)
-    most = 2**63 - 1 if most is None else most
-    if arr.shape != (b,) or not np.all((arr >= 0) & (arr == np.floor(arr)) & (arr <= most)):
-        raise ParameterError(f"{name} must hold {b} whole numbers in [0, {most}], got {show_value(values)}")
-    return np.asarray(values).astype(np.int64)  # (exact: 2**60 + 1 stays itself)

@@ -232,24 +232,26 @@ def _read(value, column):
 
 def _samples(array, name):
     """An ``"array"`` value as float32 samples; integer PCM and complex values refused (as everywhere)."""
+    y = array if isinstance(array, np.ndarray) else _as_array(array)
     try:
-        y = array if isinstance(array, (list, tuple, np.ndarray)) else np.asarray(array)
-        if isinstance(y, (list, tuple)) and _holds_ints(y):  # a List(int16) column comes as Python ints: PCM
+        if isinstance(y, np.ndarray) and y.dtype.kind in "iu" and not isinstance(array, np.ndarray):
+            # a List(int16) column comes as Python ints: PCM (an int16 array: check_audio points at load)
             raise ParameterError(f"{name} holds integers, not float audio (integer PCM, e.g. a List(int16) column); "
                                  "cast the column to floats in [-1, 1] first (y / 32768 for 16-bit PCM)")
         y = check_audio(y, name, finite=False)  # NaN/inf: the pipeline names the row
     except ParameterError:
         raise
-    except (TypeError, ValueError):  # ragged nesting, objects numpy cannot hold
+    except (TypeError, ValueError):  # objects numpy cannot hold
         raise ParameterError(f"{name} must be float samples, got {show_value(array)}") from None
     return y.astype(np.float32, copy=False)
 
 
-def _holds_ints(values) -> bool:
+def _as_array(values):
+    """``values`` as one array, converted once; as given where NumPy cannot (ragged rows: check_audio says so)."""
     try:
-        return np.asarray(values).dtype.kind in "iu"
-    except (TypeError, ValueError):  # ragged: check_audio says so
-        return False
+        return np.asarray(values)
+    except (TypeError, ValueError):
+        return values
 
 
 def _read_encoded(value):

@@ -85,6 +85,8 @@ class _NoSignal:
 def drawn_from(y, name):
     """``y`` as a draw takes it: None (stands in as :class:`_NoSignal` for ``name``), a SignalShape,
     or audio (checked as a call checks it, but for the NaN scan its application makes)."""
-    if y is None or isinstance(y, (SignalShape, _NoSignal)):
-        return _NoSignal(name) if y is None else y
+    if y is None:
+        return _NoSignal(name)
+    if isinstance(y, (SignalShape, _NoSignal)):
+        return y
     return check_audio(y, "y", finite=False)
