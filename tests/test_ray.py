@@ -160,7 +160,7 @@ def test_unreachable_ray_address_exits_2_at_once(corpus, tmp_path):
 
 def test_ray_address_needs_engine_ray(corpus, tmp_path, capsys):
     assert augment(corpus[0], tmp_path / "out", "--ray-address", "head:6379") == 2
-    assert "needs engine='ray'" in capsys.readouterr().err
+    assert "--ray-address needs --engine ray" in capsys.readouterr().err
 
 
 def _task_pids() -> list[int]:

@@ -32,3 +32,14 @@ def test_readme_example_runs(index, tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_the_readme_and_the_augment_help_name_every_extension_the_scanner_reads():
+    from noisegen.audio.files import AUDIO_EXTENSIONS
+    from noisegen.cli.augment import DESCRIPTION
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    inputs = text[text.index("- **Inputs** are"):][:300]
+    assert [e for e in AUDIO_EXTENSIONS if e not in inputs.split("`")[1].split() + inputs.split("`")[3].split()] == []
+    assert [e for e in AUDIO_EXTENSIONS
+            if e not in (".wave", ".oga", ".aif", ".aifc", ".snd") and e[1:] not in DESCRIPTION] == []

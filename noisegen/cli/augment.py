@@ -29,8 +29,8 @@ _OPTION_NAMES = {"in_dir": "IN_DIR", "out_dir": "OUT_DIR", "copies": "--copies",
                  "ray_address": "--ray-address"}
 
 DESCRIPTION = """\
-Write augmented copies of every audio file under IN_DIR (wav, flac, ogg, mp3;
-recursively) into OUT_DIR, mirroring the tree: a/b.wav -> a/b.aug0.wav, ...
+Write augmented copies of every audio file under IN_DIR (wav, flac, ogg, mp3,
+opus, aiff, au, caf, w64, rf64; recursively) into OUT_DIR, mirroring the tree: a/b.wav -> a/b.aug0.wav, ...
 Outputs are byte-identical for any --workers; OUT_DIR/manifest.jsonl records
 every output (seed, applied parameters) and rerunning the same command resumes
 an interrupted job; outputs whose input changed since are redone. One run at a
@@ -143,6 +143,8 @@ def _check_args(args) -> str | None:
         return f"--format {args.format} contradicts --output-format {args.output_format}"
     if args.shard_size is not None and args.output_format != "webdataset":
         return "--shard-size needs --output-format webdataset"
+    if args.ray_address is not None and args.engine != "ray":
+        return "--ray-address needs --engine ray"
     if args.shard is not None and args.output_format == "webdataset":
         return "--shard cannot be combined with --output-format webdataset (tars are filled in sorted input order)"
     if args.snr_db and args.snr_db[0] > args.snr_db[1]:
