@@ -472,3 +472,23 @@ def test_the_bundled_manifest_streams_its_rows(data_dir):
     assert len(stream) == len(chunks) == 10
     assert chunks[-1].metadata["label"] == "one" and chunks[-1].length == SR // 2
     assert {c.source for c in chunks} == {str(data_dir / "speech" / name) for name in SPEECH}
+
+
+def test_the_manifest_records_in_dir_as_the_readme_says(tmp_path, monkeypatch):
+    import json
+    import re
+
+    import numpy as np
+    import soundfile as sf
+
+    from conftest import ROOT
+    from noisegen.batch import augment_folder
+
+    (tmp_path / "in").mkdir()
+    sf.write(tmp_path / "in" / "a.wav", np.sin(np.arange(800, dtype=np.float32)) * 0.5, 8000)
+    monkeypatch.chdir(tmp_path)
+    augment_folder("in", "out", pipeline=None, workers=1)
+    line = json.loads((tmp_path / "out" / "manifest.jsonl").read_text().splitlines()[0])
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    said = re.search(r"\| `input`, `in_dir` \|[^|]*\|", readme).group(0)
+    assert line["in_dir"] == str(tmp_path / "in") and "absolute" in said
