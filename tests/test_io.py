@@ -531,6 +531,39 @@ def test_a_large_claim_is_read_in_blocks_as_far_as_the_decoder_goes(monkeypatch)
                 assert sum(f.asked) >= holds
 
 
+def test_reads_go_on_after_a_hole_with_a_warning_naming_the_file(monkeypatch):
+    """In an Ogg file, a read that gives fewer frames than asked is followed by another (libsndfile's
+    Ogg reader ends a read at a damaged page): the frames after it are read, and a warning names
+    the file."""
+    from noisegen.audio import claims
+
+    class Decoder:
+        format, channels, name = "OGG", 1, b"/data/a.ogg"
+
+        def __init__(self, reads):
+            self.reads = list(reads)
+
+        def seekable(self):
+            return False
+
+        def read(self, frames, dtype, always_2d, out=None):
+            got = min(frames, self.reads.pop(0) if self.reads else 0)
+            return np.ones((got, 1), dtype)
+
+    for reads, claim, warned in (([100, 50, 0], 300, True), ([300], 300, False), ([100, 0, 50], 300, False),
+                                 ([100, 50, 150], 300, True)):
+        for fmt in ("OGG", "FLAC"):  # a short read ends any other format's reads
+            f = Decoder(reads)
+            f.format = fmt
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                out = claims.read_claimed(f, claim, np.float32)
+            said = [str(w.message) for w in caught]
+            expected = sum(reads[:reads.index(0)] if 0 in reads else reads) if fmt == "OGG" else reads[0]
+            assert out.shape == (expected, 1), (reads, fmt)
+            assert bool(said) == (warned and fmt == "OGG") and all("'/data/a.ogg' is damaged" in m for m in said)
+
+
 def test_a_long_ogg_save_is_written_not_a_crash(tmp_path):
     """libsndfile's Vorbis encoder killed the process (SIGSEGV) when handed a minute at 44.1 kHz in
     one write; writes go in pieces of 65,536 frames. Run in a child process: a crash fails the test."""

@@ -296,3 +296,40 @@ def test_granule_positions_out_of_spec_read_as_libsndfile_reads_them(tmp_path):
         assert noisegen.info(p).frames == len(ref), what
     assert VorbisFile.open(path) is not None  # the undamaged file is read here
 
+
+
+def test_a_damaged_page_gives_one_length_to_load_info_and_the_stream(tmp_path):
+    """libsndfile's Ogg reader stops a read at a damaged page and goes on at the next; where its reads
+    end moves where it stops, so load (one read), info (blocks) and the stream disagreed on a file's
+    length, and load dropped the audio after the damage without a word."""
+    import warnings
+
+    import noisegen
+    from noisegen.audio.claims import OGG_READ_FRAMES
+
+    clean = tmp_path / "clean.ogg"
+    sf.write(clean, np.random.default_rng(1).normal(0, 0.2, (88200, 2)).clip(-1, 1), 44100, format="OGG",
+             subtype="VORBIS")
+    data = clean.read_bytes()
+    holes = 0
+    for pos in range(len(data) // 3, len(data) - 100, 997):
+        path = tmp_path / f"damaged{pos}.ogg"
+        path.write_bytes(data[:pos] + bytes([data[pos] ^ 0x10]) + data[pos + 1:])
+        with sf.SoundFile(path) as f:  # in the readers' reads (65,536 frames), each after a short one too
+            reads = [f.read(n).shape[0] for n in (OGG_READ_FRAMES, 88200 - OGG_READ_FRAMES, 88200, 88200)]
+        first = reads[0] if reads[0] < OGG_READ_FRAMES else sum(reads[:2])
+        hole = first < 88200 and sum(reads) > first
+        holes += hole
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            y, rate = noisegen.load(path, mono=False)
+        said = [str(w.message) for w in caught if "is damaged" in str(w.message)]
+        assert (len(said) > 0) == hole and all(str(path) in s for s in said)
+        if hole:
+            assert y.shape[-1] > first  # read on past the damage
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            chunks = list(noisegen.AugmentStream([str(path)], None, sample_rate=rate, chunk_s=0.25, mono=False))
+            assert noisegen.info(path).frames == y.shape[-1] == sum(c.length for c in chunks)
+            assert np.array_equal(np.concatenate([c.samples[:, :c.length] for c in chunks], axis=1), y)
+    assert holes >= 3  # the damage this test is about was met

@@ -14,12 +14,13 @@ so memory follows the frames the decoder gives, not the header.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
-from .._core.errors import NoisegenError
+from .._core.errors import NoisegenError, NoisegenWarning
 
-__all__ = ["MAX_SAMPLES_PER_BYTE", "WHOLE_READ_SAMPLES", "check_claimed_length", "read_blocks", "read_claimed",
+__all__ = ["MAX_SAMPLES_PER_BYTE", "OGG_READ_FRAMES", "WHOLE_READ_SAMPLES", "check_claimed_length", "read_blocks", "read_claimed",
            "read_span"]
 
 #: The most samples (frames x channels) a file of any format libsndfile reads packs into a byte:
@@ -28,6 +29,10 @@ __all__ = ["MAX_SAMPLES_PER_BYTE", "WHOLE_READ_SAMPLES", "check_claimed_length",
 MAX_SAMPLES_PER_BYTE = 1 << 14
 #: Samples (frames x channels) above which :func:`read_claimed` reads in blocks (64 MB of float32).
 WHOLE_READ_SAMPLES = 1 << 24
+#: Frames per read of an Ogg file by libsndfile, in every reader: at a damaged page its decoding
+#: depends on where the reads end (one read of 88,200 frames stopped at frame 74,888 and went on
+#: to 88,200; reads of 65,536 stopped at 79,304 and ended there).
+OGG_READ_FRAMES = 1 << 16
 
 
 def check_claimed_length(name, frames: int, channels: int, nbytes: int, *, most: int | None = None) -> None:
@@ -51,9 +56,16 @@ def read_blocks(f, frames: int, block: int, dtype, *, start: int = 0, out=None):
     where frames are out of order, and a read from the start then goes on); when that first read
     gives no frame or fails (a FLAC decoder that opened off its first frame), read again after a
     seek to ``start``, as :func:`soundfile.read` does. Without ``out``, a last block shorter
-    than a quarter of ``block`` joins the one before it."""
+    than a quarter of ``block`` joins the one before it.
+
+    In an Ogg file, a read that gives fewer frames than asked is followed by another:
+    libsndfile's Ogg reader ends a read at a damaged page (a hole) and goes on at the next read
+    (``load`` stopped there and ``info`` did not). Frames after a hole come with a
+    :class:`NoisegenWarning` naming the file; the reads end at the first that gives nothing. In
+    any other format a short read is the last (after one, libsndfile's FLAC reader gives the
+    frames before it again)."""
     dtype = np.dtype(dtype).name
-    read = 0
+    read, hole = 0, None
     while read < frames:
         n = min(block, frames - read)
         if out is None and frames - read - n < max(block // 4, 1):  # no short last read: libsndfile
@@ -67,10 +79,25 @@ def read_blocks(f, frames: int, block: int, dtype, *, start: int = 0, out=None):
         if not read and (data is None or data.shape[0] == 0) and f.seekable():
             f.seek(start)
             data = f.read(n, dtype=dtype, always_2d=True, out=None if out is None else out[:n])
+        if data.shape[0] == 0:
+            return
+        if hole is not None:
+            _warn_hole(f, hole)
+            hole = None
         yield data
         read += data.shape[0]
         if data.shape[0] < n:
-            return
+            if f.format != "OGG":  # (libsndfile's FLAC reader gives its last frames again)
+                return
+            hole = read  # the end, or a hole: the next read says which
+
+
+def _warn_hole(f, frame: int) -> None:
+    """Warn that the decoder of the open ``f`` stopped at ``frame`` and went on (a damaged page)."""
+    name = f.name if isinstance(f.name, (str, bytes, os.PathLike)) else "audio bytes"
+    label = os.fsdecode(name) if isinstance(name, bytes) else os.fspath(name)
+    warnings.warn(f"{label!r} is damaged: its decoding stopped at frame {frame} and went on after the damage "
+                  "(the samples around it may be wrong)", NoisegenWarning, stacklevel=4)
 
 
 def read_claimed(f, frames: int, dtype) -> np.ndarray:
@@ -83,6 +110,8 @@ def read_claimed(f, frames: int, dtype) -> np.ndarray:
     channels = max(int(f.channels), 1)
     start = f.tell() if f.seekable() else 0  # (GSM 6.10 does not seek, nor tell)
     block = max(frames, 1) if f.format == "MP3" else max(1, WHOLE_READ_SAMPLES // channels)
+    if f.format == "OGG":  # the reads of :func:`noisegen.info`: where they end moves a hole (read_blocks)
+        block = min(block, OGG_READ_FRAMES)
     parts = list(read_blocks(f, frames, block, dtype, start=start))
     if not parts:
         return np.empty((0, channels), np.dtype(dtype))

@@ -292,9 +292,11 @@ class AugmentStream:
         output length follows from them (:meth:`Transform.output_length`),
         so the count stays exact. Items that cannot be read
         count nothing, as they yield nothing; a file whose header reads but
-        whose audio does not decode (a FLAC cut short, damaged data) or turns
-        out NaN or inf (only seen when it is read) is counted but skipped, and
-        an MP3 counts the frames its header estimates (a chunk may differ).
+        whose audio decodes short of it (a FLAC or Ogg file cut short or
+        damaged), does not decode at all, or turns out NaN or inf (only seen
+        when it is read) is counted from its header and yields what decodes
+        (fewer chunks, or none), and an MP3 counts the frames its header
+        estimates (a chunk may differ).
 
         Raises
         ------
