@@ -192,6 +192,26 @@ def test_impulse_train_positions():
     np.testing.assert_array_equal(y, expected)
 
 
+@pytest.mark.parametrize("sample_rate", [8000, 16000, 22050, 44100, 48000])
+def test_impulse_train_gives_every_period_start_one_impulse_ties_too(sample_rate):
+    """Period starts half-way between two samples (44.1 kHz at 440 Hz: every 11th) went to neither
+    sample or to both: the two samples' edges were rounded apart."""
+    from fractions import Fraction
+
+    n = 4 * sample_rate
+    for f0 in (3.0, 50.0, 60.0, 100.0, 220.0, 440.0, 441.0, 882.0, 1000.0, 1764.0, 3200.0, sample_rate / 2):
+        for phase in (0.0, math.pi):
+            y = noisegen.impulse_train(freq_hz=f0, sample_rate=sample_rate, n_samples=n, phase=phase,
+                                       dtype=np.float64)
+            got = np.flatnonzero(y)
+            step = Fraction(sample_rate) / Fraction(f0)
+            first = -step / 2 if phase else Fraction(0)  # phase pi: half a cycle early
+            starts = [first + m * step for m in range(-1, int(n / step) + 2)]
+            starts = [t for t in starts if Fraction(-1, 2) < t < n - Fraction(1, 2)]
+            assert got.size == len(starts), (f0, phase)
+            assert all(abs(i - t) <= Fraction(1, 2) for i, t in zip(got, starts)), (f0, phase)
+
+
 def test_hum_levels():
     levels = (0.0, -20.0, -6.0, float("-inf"), -12.0)
     y = noisegen.hum(sample_rate=SR, n_samples=SR, mains_hz=60.0, harmonic_levels_db=levels, amplitude=0.1,

@@ -51,8 +51,11 @@ def log_chirp_cycles(index, inc0, growth):
 def is_impulse(index, inc, phase0):
     """True when sample ``index`` is the sample nearest an integer cycle count.
 
-    An integer lies in ``[c - inc/2, c + inc/2)`` with ``c = index*inc + phase0``;
-    for ``inc <= 1/2`` at most one sample of each cycle qualifies.
+    An integer lies in ``(e(index - 1), e(index)]``, ``e(i) = (i + 1/2) inc + phase0``
+    the cycle count half-way to the next sample; for ``inc <= 1/2`` at most one
+    sample of each cycle qualifies. Each sample's lower edge is its neighbour's
+    upper edge, evaluated by the same float operations, so every whole cycle goes
+    to exactly one sample (a cycle that falls half-way to the next sample went to
+    neither or both when the edges were rounded apart).
     """
-    c = float(index) * inc + phase0
-    return math.floor(c + 0.5 * inc) > math.floor(c - 0.5 * inc)
+    return math.floor((float(index) + 0.5) * inc + phase0) > math.floor((float(index) - 0.5) * inc + phase0)
