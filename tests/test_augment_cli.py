@@ -934,4 +934,4 @@ def test_config_and_ray_address_errors_speak_of_the_options(corpus, tmp_path, ca
     assert augment(corpus[0], tmp_path / "out", "--ray-address", "head:6379") == 2
     err = capsys.readouterr().err
     assert "path_or_dict" not in err and "is not valid JSON" in err  # (load_pipeline's argument name)
-    assert "error: --ray-address 'head:6379' needs engine='ray'" in err
+    assert "error: --ray-address needs --engine ray" in err

@@ -120,3 +120,26 @@ def test_a_replay_no_draw_could_make_is_refused():
             params["transforms"] = [good["transforms"][0]] * len(indices)
             with pytest.raises(ParameterError, match=rf"^params\['indices'\] must be {why}"):
                 pipe.apply_params(y, params, sample_rate=SR)
+
+
+def test_an_error_in_a_nested_config_says_where_it_sits():
+    """load_pipeline named the bad argument but not which of a pipeline's transforms held it."""
+    from noisegen import ParameterError, load_pipeline
+
+    bad_gain = {"name": "Gain", "min_gain_db": "x"}
+    cases = [
+        ({"name": "Compose", "transforms": [{"name": "Gain"}, {"name": "OneOf", "transforms": [{"name": "Gain"}, bad_gain]}]},
+         "transforms[1] (OneOf) > transforms[1] (Gain): min_gain_db must be"),
+        ([{"name": "Gain"}, {"name": "SomeOf", "k": 1, "transforms": [{"name": "Gain", "bogus": 1}]}],
+         "transforms[1] (SomeOf) > transforms[0] (Gain): bad arguments for Gain"),
+        ([{"name": "Nope"}], "transforms[0] (Nope): unknown transform name 'Nope'"),
+        ([5], "transforms[0] must be a Transform"),
+        ({"name": "AddBackgroundNoise", "noise": ".", "noise_transform": {"name": "Compose", "transforms": [bad_gain]}},
+         "noise_transform (Compose) > transforms[0] (Gain): min_gain_db must be"),
+        ({"name": "ApplyImpulseResponse", "rir": {"name": "RoomSimulator", "p": "q"}}, "rir (RoomSimulator): p must be"),
+        ({"name": "Gain", "p": 2}, "p must be in [0, 1], got 2"),
+    ]
+    for config, start in cases:
+        with pytest.raises(ParameterError) as caught:
+            load_pipeline(config)
+        assert str(caught.value).startswith(start), str(caught.value)

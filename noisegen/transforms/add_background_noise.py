@@ -11,7 +11,7 @@ from .._core.labels import about, warn
 from .._core.errors import ParameterError
 from ..audio.bank import NoiseBank
 from .._design.snr import MAX_SNR_DB, MIN_SNR_DB
-from .base import Transform
+from .base import Transform, nested_from_dict
 from .params import draw_uniform, index_param, int_param, real_param, uniform_range
 from .normalize import measure_level
 from .shape import SignalShape
@@ -191,7 +191,7 @@ def _check_transform(transform):
     if transform is None or isinstance(transform, Transform):
         return transform
     if isinstance(transform, dict):
-        return Transform.from_dict(transform)
+        return nested_from_dict(transform, "noise_transform")
     raise ParameterError(f"noise_transform must be a Transform, its to_dict() or None, got {show_value(transform)}")
 
 

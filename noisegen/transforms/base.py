@@ -344,7 +344,9 @@ class Transform:
     def from_dict(cls, config: dict) -> "Transform":
         """Build a transform from :meth:`to_dict` output (nested for compositions).
 
-        Unknown names or arguments raise :class:`~noisegen.ParameterError`.
+        Unknown names or arguments raise :class:`~noisegen.ParameterError`;
+        in a nested config, the error says where (``transforms[2] (OneOf) >
+        transforms[0] (Gain): ...``).
         """
         if not isinstance(config, dict):
             raise ParameterError(f"a transform config must be a dict with a 'name', got {show_value(config)}")
@@ -371,6 +373,20 @@ class Transform:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self._config().items())  # a bank: its own short repr
         return f"{type(self).__name__}({args})"
+
+
+def nested_from_dict(config: dict, where: str) -> "Transform":
+    """:meth:`Transform.from_dict` of a config nested in another's argument ``where`` (``transforms[2]``,
+    ``noise_transform``): its errors say where it sits, after the steps of any nested deeper."""
+    try:
+        return Transform.from_dict(config)
+    except ParameterError as exc:
+        name = config.get("name") if isinstance(config, dict) else None
+        steps = [f"{where} ({name})" if isinstance(name, str) else where, *getattr(exc, "config_steps", ())]
+        message = getattr(exc, "config_message", str(exc))
+        located = type(exc)(f"{' > '.join(steps)}: {message}")
+        located.config_steps, located.config_message = steps, message
+        raise located from None
 
 
 def load_pipeline(path_or_dict) -> Transform:

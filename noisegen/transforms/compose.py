@@ -18,7 +18,7 @@ import numpy as np
 from .._core.validation import show_value, check_int, check_real, check_sample_rate, check_sequence
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
-from .base import Transform
+from .base import Transform, nested_from_dict
 from .shape import drawn_from
 from .target import stages_kept
 
@@ -31,7 +31,7 @@ def _check_transforms(transforms, name="transforms"):
     out = []
     for i, t in enumerate(transforms):
         if isinstance(t, dict):
-            t = Transform.from_dict(t)
+            t = nested_from_dict(t, f"{name}[{i}]")
         if not isinstance(t, Transform):
             raise ParameterError(f"{name}[{i}] must be a Transform (or its dict), got {type(t).__name__}")
         out.append(t)

@@ -11,7 +11,7 @@ from .._core.errors import ParameterError
 from .._design import room as design
 from ..effects import rooms
 from .target import fit_length
-from .base import Transform
+from .base import Transform, nested_from_dict
 from .params import draw_seed, draw_uniform, real_param, seed_param, uniform_range
 from .. import effects
 from ..effects.reverb_blocks import convolve_partitioned
@@ -178,5 +178,5 @@ def as_room_simulator(rir):
     if isinstance(rir, RoomSimulator):
         return rir
     if isinstance(rir, dict) and rir.get("name") == "RoomSimulator":
-        return Transform.from_dict(rir)
+        return nested_from_dict(rir, "rir")
     return None
