@@ -344,9 +344,8 @@ class Transform:
     def from_dict(cls, config: dict) -> "Transform":
         """Build a transform from :meth:`to_dict` output (nested for compositions).
 
-        Unknown names or arguments raise :class:`~noisegen.ParameterError`;
-        in a nested config, the error says where (``transforms[2] (OneOf) >
-        transforms[0] (Gain): ...``).
+        Unknown names or arguments raise :class:`~noisegen.ParameterError` (in a nested config,
+        saying where: ``transforms[2] (OneOf) > transforms[0] (Gain): ...``).
         """
         if not isinstance(config, dict):
             raise ParameterError(f"a transform config must be a dict with a 'name', got {show_value(config)}")
@@ -383,9 +382,8 @@ def nested_from_dict(config: dict, where: str) -> "Transform":
     except ParameterError as exc:
         name = config.get("name") if isinstance(config, dict) else None
         steps = [f"{where} ({name})" if isinstance(name, str) else where, *getattr(exc, "config_steps", ())]
-        message = getattr(exc, "config_message", str(exc))
-        located = type(exc)(f"{' > '.join(steps)}: {message}")
-        located.config_steps, located.config_message = steps, message
+        located = type(exc)(f"{' > '.join(steps)}: {getattr(exc, 'config_message', exc)}")
+        located.config_steps, located.config_message = steps, getattr(exc, "config_message", str(exc))
         raise located from None
 
 
