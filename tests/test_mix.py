@@ -193,6 +193,16 @@ def test_add_short_noises_levels_fades_and_determinism(speech_16k):
     assert not np.any(added[~covered])
 
 
+@pytest.mark.parametrize("gap_s", [0.0, 1 / SR, 2.5 / SR, 0.01])
+def test_add_short_noises_gaps_are_as_drawn_zero_too(gap_s):
+    """Each sound starts the drawn gap after the last one ends: a gap of 0 left one sample."""
+    out, events = ng.add_short_noises(np.ones(SR), [np.hanning(400) + 0.1], sample_rate=SR,
+                                      min_time_between_s=gap_s, max_time_between_s=gap_s, rng=0, return_events=True)
+    gap = ng.seconds_to_samples(gap_s, SR)
+    starts = [e["start"] for e in events]  # (the first after a gap drawn up to the smallest)
+    assert starts == list(range(starts[0], SR, 400 + gap)) and starts[0] <= gap
+
+
 def test_add_short_noises_silent_signal_warns():
     with pytest.warns(ng.NoisegenWarning, match="silent"):
         out = ng.add_short_noises(np.zeros(SR * 4), [np.ones(100)], sample_rate=SR, rng=0)

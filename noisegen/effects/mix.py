@@ -426,7 +426,7 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
         if index not in powers:
             powers[index] = _crop_power(x2, 0, m, f"noises[{index}]")
         events.append(dict(index=index, start=pos, snr_db=snr, fade_in=fade_in, fade_out=fade_out))
-        pos += m + max(1, _samples_up_to(g.uniform(lo_gap, hi_gap), sample_rate, n))
+        pos += m + _samples_up_to(g.uniform(lo_gap, hi_gap), sample_rate, n)  # (m >= 1: pos moves on)
     if events and p_signal == 0.0:
         _warn("add_short_noises: the signal is silent, so no SNR can be set; it is returned unchanged")
         events = []
