@@ -101,9 +101,13 @@ class ApplyImpulseResponse(Transform):
         backward integral) has fallen ``trim_db`` dB below its total, or
         earlier where its decay has reached the recording's noise floor
         (:func:`trimmed_length`): what follows is noise or silence, not
-        reverberation, and costs convolution time (at 60 dB it changes the
-        output by at most 0.1 % of its RMS, plus the dropped noise). None
-        keeps every response whole. Simulated rooms are not trimmed.
+        reverberation, and costs convolution time. At 60 dB the part cut
+        holds a millionth of the response's energy, which changes the output
+        by 0.1 % of its RMS for a white input; for speech, whose energy is at
+        low frequencies, more where the part cut holds low frequencies too
+        (0.12 % for an exponential decay, 0.4 % for a recorded clap whose
+        last samples drift), plus the dropped noise. None keeps every
+        response whole. Simulated rooms are not trimmed.
     rir_sample_rate : int or None
         Sample rate of arrays given as ``rir`` (None: the rate of the call).
     p : float
