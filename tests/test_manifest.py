@@ -492,3 +492,24 @@ def test_the_manifest_records_in_dir_as_the_readme_says(tmp_path, monkeypatch):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     said = re.search(r"\| `input`, `in_dir` \|[^|]*\|", readme).group(0)
     assert line["in_dir"] == str(tmp_path / "in") and "absolute" in said
+
+
+def test_quotes_in_a_tsv_are_text_and_a_broken_csv_quote_names_its_line(corpus):
+    """A transcript opening a quote it never closed (as Common Voice's do) took in every later row as
+    part of its cell, silently; a bad row spanning lines was reported at its last line."""
+    from noisegen.data.manifest import read_manifest
+
+    speech = "speech/" + SPEECH[3]
+    texts = ['plain', '"Hello there, she said', '"Hi," he said', 'fourth "quoted" words']
+    tsv = corpus / "cv.tsv"
+    tsv.write_text("path\tsentence\n" + "".join(f"{speech}\t{t}\n" for t in texts))
+    rows = read_manifest(tsv)
+    assert [r.metadata["sentence"] for r in rows] == texts and [r.line for r in rows] == [2, 3, 4, 5]
+    for body, line in (('a.wav,x\nb.wav,"never closed\nc.wav,y\n', 3), ('a.wav,x\n\nb.wav,"Hi," he said\n', 4)):
+        (corpus / "bad.csv").write_text("path,text\n" + body)
+        with pytest.raises(ParameterError, match=rf"bad\.csv' line {line}: "):
+            read_manifest(corpus / "bad.csv")
+    # RFC 4180 quoting still reads; a row's line is where it begins, a quoted cell over lines and all
+    (corpus / "good.csv").write_text('path,text\n\ngone.wav,"first\nsecond ""quoted"", third"\n' + f'{speech},"a, b"\n')
+    rows = read_manifest(corpus / "good.csv")
+    assert [(r.line, r.metadata["text"]) for r in rows] == [(3, 'first\nsecond "quoted", third'), (5, "a, b")]

@@ -8,7 +8,11 @@ Two formats, told apart by the file name's ending:
   ``speaker``, ...) is the row's metadata, with its JSON type.
 * CSV (``.csv``) or TSV (``.tsv``) with a header: a ``path`` column and
   optional ``offset_s`` and ``duration_s`` columns (names without their
-  surrounding spaces); every other column is metadata (strings).
+  surrounding spaces); every other column is metadata (strings). A CSV's
+  cells may be quoted (RFC 4180: a quote inside a quoted cell is written
+  twice); a quoted cell left open, or text after a closing quote, refuses
+  the manifest, naming the line. A TSV's cells are taken as they are,
+  quotes and all (as Common Voice writes them).
 
 Both are UTF-8 (a leading byte-order mark is allowed). Relative paths
 resolve against the manifest's folder. A row with an offset or a duration
@@ -123,8 +127,31 @@ def _table_rows(fh, folder, delimiter, manifest):
 _FIELD_BYTES = (1 << 31) - 1
 
 
+class _Lines:
+    """A text file's lines for the csv module, counting them: :attr:`first` is the line where the
+    record being read began (a quoted cell may run over several lines; blank lines are no record)."""
+
+    def __init__(self, fh):
+        self.fh, self.count, self.first, self.fresh = fh, 0, 0, True
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        text = next(self.fh)
+        self.count += 1
+        if self.fresh and text.strip():
+            self.first, self.fresh = self.count, False
+        return text
+
+
 def _table_records(fh, folder, delimiter, manifest):
-    reader = csv.DictReader(fh, delimiter=delimiter)
+    # A TSV's cells are never quoted (Common Voice's transcripts hold lone quotes: a quote read as
+    # one opened a cell that took in every later row). A CSV's quotes are read strictly: a quoted
+    # cell left open, or text after its closing quote, refuses the manifest at the line it began.
+    lines = _Lines(fh)
+    strict = {"quoting": csv.QUOTE_NONE} if delimiter == "\t" else {"strict": True}
+    reader = csv.DictReader(lines, delimiter=delimiter, **strict)
     # 'path, offset_s' (a space after the comma) named a column ' offset_s': read as metadata, every segment
     # was silently read whole; names are compared without surrounding spaces
     header = reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
@@ -134,13 +161,28 @@ def _table_records(fh, folder, delimiter, manifest):
     if twice:  # csv.DictReader would keep the last cell of each silently
         raise ParameterError(f"manifest {manifest!r} names columns {twice} more than once in its header {header!r}")
     rows = []
-    for record in reader:
-        line = reader.line_num
+    while True:
+        lines.fresh = True
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise ParameterError(f"manifest {manifest!r} line {lines.first}: {_quote_error(exc)}") from None
+        line = lines.first
         if None in record or None in record.values():
             rows.append(ManifestRow(line, error=f"has a different number of fields than the header ({len(header)})"))
             continue
         rows.append(_row(line, record, _TABLE_FIELDS, folder))
     return rows
+
+
+def _quote_error(exc):
+    """What the csv module's strict reading found, in words."""
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return "a quoted cell is never closed (every line after it would be part of it); close it or double its quotes"
+    return f"{text} (a quoted cell must end at a comma or the line's end; a quote inside one is written twice)"
 
 
 def read_manifest(path) -> list[ManifestRow]:
@@ -150,7 +192,8 @@ def read_manifest(path) -> list[ManifestRow]:
     ------
     noisegen.ParameterError
         The manifest cannot be read, a CSV/TSV header has no ``path``
-        column or names a column twice, or it holds no row.
+        column or names a column twice, a CSV's quotes are broken, or it
+        holds no row.
 
     Examples
     --------
