@@ -160,6 +160,22 @@ def test_input_beyond_full_scale_is_not_clipped(data_dir):
         assert abs(snr_4 - snr_1) < 0.5, (fmt, snr_1, snr_4)
 
 
+@pytest.mark.parametrize("fmt", ["g721", "g723_24", "g723_40", "ima_adpcm", "gsm", "mulaw", "alaw"])
+def test_telephone_codecs_code_loud_input_as_they_code_quiet(fmt, data_dir):
+    """libsndfile's G.72x decoders wrap around near full scale: a square wave at 1.0 came back at
+    -2 dB SNR, its samples' signs flipped."""
+    sr = 8000
+    t = np.arange(sr) / sr
+    signals = [np.sin(2 * np.pi * 200 * t), np.where(np.sin(2 * np.pi * 150 * t) >= 0, 1.0, -1.0),
+               np.clip(2 * np.sin(2 * np.pi * 300 * t), -1, 1), np.clip(3 * _speech(data_dir, sr, seconds=1.0), -1, 1)]
+    for x in signals:
+        quiet = _snr_db(0.3 * x / np.abs(x).max(), codec(0.3 * x / np.abs(x).max(), sample_rate=sr, format=fmt))
+        for peak in (0.7, 0.9, 1.0):
+            loud = peak * x / np.abs(x).max()
+            # (G.711's error on a constant level depends on where the level falls between its steps)
+            assert _snr_db(loud, codec(loud, sample_rate=sr, format=fmt)) > min(quiet - 3.0, 25.0), (fmt, peak, quiet)
+
+
 @pytest.mark.parametrize("sample_rate", [8000, 16000])
 @pytest.mark.parametrize("fmt", ["mulaw", "gsm", "mp3", "opus"])
 def test_huge_input_is_coded_at_scale_or_refused(fmt, sample_rate):

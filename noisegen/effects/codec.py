@@ -55,7 +55,9 @@ How each format is run (the rate the codec sees; the bitrate per channel):
   the input's length and its alignment to the nearest sample.
 - Input beyond [-1, 1] (after resampling) is scaled down by its peak before
   encoding and back up after, per channel, so nothing clips (PCM-style
-  codecs saturate at full scale).
+  codecs saturate at full scale); for G.72x, input beyond [-0.5, 0.5]
+  (libsndfile's G.72x decoders wrap around near full scale: a full-scale
+  square wave came back with the signs of its samples flipped).
 
 Speed: far slower than the DSP effects; README "Codecs" has the measured
 speeds (``python -m bench.bench_codec``).
@@ -91,6 +93,7 @@ class _Spec:
     rates: tuple | None = None  # supported rates; None: 8 kHz only (telephone)
     fixed_kbps: float | None = None  # fixed-rate codecs
     default_kbps: float | None = None
+    max_peak: float = 1.0  # the loudest peak coded as it is; a louder channel is scaled down to it and back
 
 
 _MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
@@ -104,9 +107,11 @@ FORMATS = {
     "gsm": _Spec("WAV", "GSM610", fixed_kbps=13.0),
     "mulaw": _Spec("WAV", "ULAW", fixed_kbps=64.0),
     "alaw": _Spec("WAV", "ALAW", fixed_kbps=64.0),
-    "g721": _Spec("AU", "G721_32", fixed_kbps=32.0),
-    "g723_24": _Spec("AU", "G723_24", fixed_kbps=24.0),
-    "g723_40": _Spec("AU", "G723_40", fixed_kbps=40.0),
+    # libsndfile's G.72x decoders wrap around near full scale (a square wave at 0.8 comes back with its
+    # samples' signs flipped, SNR -2 dB at 1.0): coded at a peak of at most 0.5, clean at every level
+    "g721": _Spec("AU", "G721_32", fixed_kbps=32.0, max_peak=0.5),
+    "g723_24": _Spec("AU", "G723_24", fixed_kbps=24.0, max_peak=0.5),
+    "g723_40": _Spec("AU", "G723_40", fixed_kbps=40.0, max_peak=0.5),
     "ima_adpcm": _Spec("WAV", "IMA_ADPCM", fixed_kbps=32.0),
 }
 #: Variable-rate formats' global bitrate ranges (kbps), before clamping per rate.
@@ -316,8 +321,8 @@ def _channel(row, sample_rate, rate, fmt, kbps):
     """
     n = row.shape[-1]
     x = row if rate == sample_rate else resample(row, orig_sample_rate=sample_rate, target_sample_rate=rate)
-    peak = float(np.max(np.abs(x)))
-    scale = peak if peak > 1.0 else 1.0  # keep PCM-style codecs out of saturation
+    peak, limit = float(np.max(np.abs(x))), FORMATS[fmt].max_peak
+    scale = peak / limit if peak > limit else 1.0  # keep PCM-style codecs out of saturation, G.72x out of wrap
     x = x / scale
     decoded = _roundtrip(x, rate, fmt, kbps)
     delay = _measured_delay(fmt, rate, kbps)
