@@ -491,3 +491,9 @@ def test_a_signal_dropped_in_a_callback_ends_the_command_at_once(tmp_path, sig, 
     assert "went on" not in run.stdout
     assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr
     assert run.stderr.strip().splitlines()[-1] == f"noisegen info: {said}"
+
+
+def test_synth_refuses_a_wav_longer_than_its_header_counts_before_making_it(tmp_path, capsys):
+    out = tmp_path / "big.wav"
+    status, _, err = _main(capsys, "synth", "white", str(out), "--duration-s", "33600", "--subtype", "DOUBLE")
+    assert status == 2 and "too long for WAV (DOUBLE)" in err and ".w64" in err and not out.exists()

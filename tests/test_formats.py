@@ -316,3 +316,16 @@ def test_stereo_8bit_voc_rounds_its_rate_otherwise_than_mono(tmp_path, rate, sto
         with pytest.raises(ParameterError, match=f"read back at {stored} Hz"):
             noisegen.save(tmp_path / "x.voc", y, sample_rate=rate, subtype="PCM_U8")
 
+
+
+@pytest.mark.parametrize("fmt, subtype, width", [("WAV", "DOUBLE", 8), ("WAV", None, 2), ("WAV", "PCM_24", 3),
+                                                 ("AIFF", "FLOAT", 4), ("WAV", "ULAW", 1)])
+def test_more_audio_than_a_32_bit_header_counts_is_refused(fmt, subtype, width):
+    """libsndfile wrote a WAV of more than 4 GiB of samples with a header that read back short
+    (`noisegen synth ... --duration-s 33600 --subtype DOUBLE`: 536,870,911 of 537,600,000 frames)."""
+    frames = formats.MAX_RIFF_BYTES // width // 2
+    formats.check_writable(fmt, subtype, n_channels=2, sample_rate=16000, n_frames=frames)
+    with pytest.raises(ParameterError, match=r"too long .* write \.w64, \.rf64"):
+        formats.check_writable(fmt, subtype, n_channels=2, sample_rate=16000, n_frames=frames + 1)
+    for other in ("W64", "RF64", "FLAC"):  # (no such limit)
+        formats.check_writable(other, None, n_channels=2, sample_rate=16000, n_frames=frames + 1)

@@ -92,6 +92,13 @@ _RATES = {
 }
 #: Formats (and subtypes) libsndfile writes as an empty or unreadable file when given no frames.
 _NEEDS_FRAMES = {("FLAC", None), ("MP3", None), ("OGG", "OPUS")}
+#: Formats whose sizes are 32-bit fields (RIFF, AIFF's FORM), and the bytes a sample of a subtype takes
+#: there: beyond 4 GiB libsndfile writes a header that reads back short, without an error.
+_SIZE_LIMITED = ("WAV", "WAVEX", "AIFF")
+_SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4,
+                 "FLOAT": 4, "DOUBLE": 8}
+#: Largest audio data (bytes) written to one of those formats, a header's room short of 4 GiB.
+MAX_RIFF_BYTES = (1 << 32) - (1 << 12)
 #: Subtypes libsndfile lists for a format but refuses to write there.
 _UNWRITABLE = {("MP3", "MPEG_LAYER_I"), ("MP3", "MPEG_LAYER_II"), ("WAV", "MPEG_LAYER_III"), ("AIFF", "DWVW_12"),
                ("AIFF", "DWVW_16"), ("AIFF", "DWVW_24"), ("PAF", "PCM_24")}  # (these three: unreadable, short)
@@ -197,13 +204,18 @@ def check_writable(fmt: str, subtype: str | None, *, n_channels: int, sample_rat
 
 
 def check_frames(fmt: str, subtype: str | None, n_frames: int, name: str = "y's length", n_channels: int = 1) -> None:
-    """Refuse zero frames for a format that libsndfile writes as an empty or unreadable file then, and a
-    float AIFF (of ``n_channels``) too short: written without its PEAK chunk (noisegen leaves it out: it
+    """Refuse more audio than a WAV or AIFF file's 32-bit sizes count, zero frames for a format that
+    libsndfile writes as an empty or unreadable file then, and a float AIFF (of ``n_channels``) too short: written without its PEAK chunk (noisegen leaves it out: it
     holds a time stamp), the file keeps that chunk's ``16 + 8 n_channels`` bytes, and libsndfile reads
     every whole frame in them back (6 of 1 written, mono FLOAT)."""
     if n_frames < 1 and ((fmt, subtype) in _NEEDS_FRAMES or (fmt, None) in _NEEDS_FRAMES):
         raise ParameterError(f"{name} must be at least 1 frame for {_label(fmt, subtype)} files "
                              f"(libsndfile writes no readable file of 0 frames), got {n_frames}")
+    width = _SAMPLE_BYTES.get(subtype or "PCM_16", 0) if fmt in _SIZE_LIMITED else 0
+    if n_frames * n_channels * width > MAX_RIFF_BYTES:
+        raise ParameterError(f"{name} is too long for {_label(fmt, subtype)} files: {n_frames} frames of "
+                             f"{n_channels} channel(s) take {n_frames * n_channels * width} bytes, more than its "
+                             f"header can count (4 GiB); write .w64, .rf64 or .flac instead")
     frame = {"FLOAT": 4, "DOUBLE": 8}.get(subtype, 0) * n_channels if fmt == "AIFF" else 0
     fewest = (16 + 8 * n_channels) // frame if frame else 0  # the frames in the space of the PEAK chunk left out
     if n_frames < fewest:
