@@ -1,6 +1,7 @@
 """``python -m noisegen``, and the ``noisegen`` command's entry point (:func:`run`)."""
 
 import sys
+import warnings
 
 
 def run(argv=None) -> int:
@@ -8,14 +9,16 @@ def run(argv=None) -> int:
 
     The command line is imported here, not at the top: its imports (Numba,
     SciPy) take about a second, and a Ctrl-C in that second is the command's
-    to report, as one line, like one that comes later.
+    to report, as one line, like one that comes later; so are the warnings
+    of that second (kept, and given to the command to print).
     """
     try:
-        from .cli import main
+        with warnings.catch_warnings(record=True) as said:  # (an unwritable NUMBA_CACHE_DIR is said at import)
+            from .cli import main
     except KeyboardInterrupt:
         print("noisegen: interrupted", file=sys.stderr)
         return 130
-    return main(argv)
+    return main(argv, said_at_import=said)
 
 
 if __name__ == "__main__":

@@ -497,3 +497,15 @@ def test_synth_refuses_a_wav_longer_than_its_header_counts_before_making_it(tmp_
     out = tmp_path / "big.wav"
     status, _, err = _main(capsys, "synth", "white", str(out), "--duration-s", "33600", "--subtype", "DOUBLE")
     assert status == 2 and "too long for WAV (DOUBLE)" in err and ".w64" in err and not out.exists()
+
+
+def test_a_warning_given_while_the_command_line_imports_is_one_line_of_the_command(tmp_path):
+    """An unwritable NUMBA_CACHE_DIR is said when the kernels' module is imported, before the command
+    installs its warning printer: it came as Python prints a warning, file, line and source."""
+    wav = tmp_path / "a.wav"
+    sf.write(wav, np.zeros(800, np.float32), 8000)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(wav)}  # a file: no folder can be made there
+    done = subprocess.run([sys.executable, "-m", "noisegen", "info", str(wav)], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=300)
+    lines = done.stderr.splitlines()
+    assert done.returncode == 0 and lines and all(line.startswith("noisegen info: warning: ") for line in lines)

@@ -274,10 +274,19 @@ def _silence_stdout() -> None:
         pass
 
 
-def main(argv=None) -> int:
-    """Run the ``noisegen`` command; return its exit status."""
+def _replay(said, printer) -> None:
+    """Print the warnings ``said`` (recorded while the command line was imported) with ``printer``."""
+    for w in said:
+        printer(w.message, w.category, w.filename, w.lineno, w.file, w.line)
+
+
+def main(argv=None, *, said_at_import=()) -> int:
+    """Run the ``noisegen`` command; return its exit status. ``said_at_import``: warnings recorded
+    while this module was imported (:func:`noisegen.__main__.run`), printed as the command's own."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if a in _commands(parser)), None)
+    _replay(said_at_import, _warning_printer(f"noisegen {command}" if command else "noisegen", warnings.showwarning))
     if not argv:  # bare `noisegen`: say how it is used
         parser.print_usage(sys.stderr)
         _say(f"noisegen: error: a COMMAND is required ({', '.join(_commands(parser))}); see noisegen --help")
