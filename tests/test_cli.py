@@ -509,3 +509,25 @@ def test_a_warning_given_while_the_command_line_imports_is_one_line_of_the_comma
                           env=env, cwd=tmp_path, timeout=300)
     lines = done.stderr.splitlines()
     assert done.returncode == 0 and lines and all(line.startswith("noisegen info: warning: ") for line in lines)
+
+
+def test_info_with_stdout_closed_says_so(tmp_path):
+    wav = tmp_path / "a.wav"
+    sf.write(wav, np.zeros(800, np.float32), 8000)
+    done = subprocess.run([sys.executable, "-m", "noisegen", "info", str(wav)], capture_output=False,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=300,
+                          preexec_fn=lambda: os.close(1))
+    assert done.returncode == 2 and "standard output is closed" in done.stderr
+
+
+def test_synth_speaks_of_its_options_and_its_output(tmp_path, capsys, monkeypatch):
+    out = str(tmp_path / "t.wav")
+    status, _, err = _main(capsys, "synth", "tone", out, "--duration-s", "0.1", "--freq-hz", "440", "--amplitude", "2")
+    assert status == 0 and "use --subtype FLOAT or a lower --amplitude" in err and "subtype='FLOAT'" not in err
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")  # (no file name: a write's error has none)
+
+    monkeypatch.setattr(cli, "save", full)
+    status, _, err = _main(capsys, "synth", "pink", out, "--duration-s", "0.1", "--overwrite")
+    assert status == 1 and err.strip().endswith(f"No space left on device: {out!r}")

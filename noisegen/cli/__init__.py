@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-rate", type=sample_rate_arg, default=16000,
                    help=f"Hz, {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} (default 16000)")
     p.add_argument("--seed", type=int_in(0, augment.MAX_SEED), default=None,
-                   help="random seed of the noise kinds (default: fresh)")
+                   help="random seed of the noise kinds (default: fresh); the oscillators draw nothing, so "
+                        "any seed gives them the same output (a loop over every KIND may pass one)")
     p.add_argument("--beta", type=_finite_float, help="PSD exponent of KIND colored, in [-2, 2]")
     p.add_argument("--freq-hz", type=_finite_float,
                    help="frequency (tone, square, sawtooth, triangle, impulse-train) or start frequency (chirp)")
@@ -100,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mains-hz", type=int, choices=(50, 60), help="mains frequency of KIND hum (default 50)")
     p.add_argument("--amplitude", type=_finite_float,
                    help=f"RMS of noise kinds (default {DEFAULT_NOISE_RMS}), amplitude of oscillators (default "
-                        f"{DEFAULT_PEAK}: the ideal waveform's peak; a band-limited square or sawtooth overshoots it)")
+                        f"{DEFAULT_PEAK}: the ideal waveform's peak; a band-limited square or sawtooth overshoots it; "
+                        "hum's fundamental, its harmonics added)")
     p.add_argument("--channels", type=int_in(1, MAX_CHANNELS), default=1,
                    help=f"number of channels, 1..{MAX_CHANNELS} (default 1)")
     p.add_argument("--subtype", help="file subtype, e.g. PCM_16 (default for .wav), PCM_24, FLOAT")
@@ -190,6 +192,10 @@ def _run_synth(args) -> int:
     except FileExistsError as exc:  # (the same bytes there already are no error: a rerun with a --seed)
         _say(f"noisegen synth: error: OUT {exc.strerror} (pass --overwrite to replace it)")
         return 1
+    except OSError as exc:  # a full disk says nothing of where it was writing
+        if exc.filename is None:
+            exc.filename = args.out
+        raise
     return 0
 
 
@@ -201,6 +207,8 @@ def _db(value: float) -> str:
 
 
 def _run_info(args) -> int:
+    if sys.stdout is None:  # started with stdout closed (`noisegen info F >&-`): the report would go nowhere
+        raise _UsageError("standard output is closed: there is nowhere to print the report")
     status = 0
     for path in args.files:
         try:
@@ -245,11 +253,20 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+#: The library's advice in a warning, as a command's options spell it.
+_SPELLED = {"synth": {"use subtype='FLOAT' or lower the level": "use --subtype FLOAT or a lower --amplitude"}}
+
+
 def _warning_printer(prog: str, fallback):
     """``warnings.showwarning`` that prints a NoisegenWarning at once, as one line (no source line)."""
+    spelled = _SPELLED.get(prog.removeprefix("noisegen "), {})
+
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, NoisegenWarning):
-            _say(f"{prog}: warning: {' '.join(str(message).split())}")
+            text = " ".join(str(message).split())
+            for said, option in spelled.items():
+                text = text.replace(said, option)
+            _say(f"{prog}: warning: {text}")
         else:
             fallback(message, category, filename, lineno, file, line)
 
