@@ -13,6 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from noisegen import ParameterError
 from noisegen.batch import augment_folder, read_manifest, replay
 from noisegen.transforms import AddBackgroundNoise, ApplyImpulseResponse, Compose, Gain, SpeedPerturb
 
@@ -29,7 +30,10 @@ pipeline = Compose([
     AddBackgroundNoise(noise=str(DATA / "noise"), min_snr_db=5, max_snr_db=20, p=1.0),
     Gain(min_gain_db=-6, max_gain_db=3, p=0.5),
 ])
-summary = augment_folder(in_dir, out_dir, pipeline=pipeline, copies=2, sample_rate=16000, workers=2, seed=0)
+try:
+    summary = augment_folder(in_dir, out_dir, pipeline=pipeline, copies=2, sample_rate=16000, workers=2, seed=0)
+except ParameterError as exc:  # a missing IN_DIR, an OUT_DIR that is a file, ...: said as a usage error
+    parser.error(str(exc))
 print(summary)
 print(f"outputs and manifest.jsonl in {out_dir}")
 

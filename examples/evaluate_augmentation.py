@@ -41,6 +41,16 @@ AUDIO_EXT = (".wav", ".flac", ".ogg")
 TEST_NOISE = ("typing", "exercise_bike", "Vibe_Ace", "humpback")
 
 
+def _at_least_1(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def parse_args(argv=None):
     default_data = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
     default_noise = ROOT.parent / "shared" / "data" / "noise"
@@ -49,7 +59,7 @@ def parse_args(argv=None):
     p.add_argument("--noise-dir", type=Path, default=default_noise if default_noise.is_dir() else ROOT / "data" / "noise")
     p.add_argument("--rir-dir", type=Path, default=ROOT / "data" / "rir")
     p.add_argument("--test-speakers", default="jackson,theo", help="comma-separated held-out speakers")
-    p.add_argument("--copies", type=int, default=6, help="augmented copies per training clip (clean kept too)")
+    p.add_argument("--copies", type=_at_least_1, default=6, help="augmented copies per training clip (clean kept too)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", default="evaluate_augmentation.png", help="PNG path ('' for none)")
     return p.parse_args(argv)
@@ -166,10 +176,18 @@ def main(argv=None) -> int:
         return 2
     files = audio_files(args.data)
     test_speakers = set(args.test_speakers.split(","))
-    clips = []
-    for p in files:
-        digit, speaker, _ = p.stem.split("_")
-        clips.append((int(digit), speaker, load(p)))
+    named = [(p, p.stem.split("_")) for p in files]
+    odd = [p.name for p, parts in named if len(parts) != 3 or not parts[0].isdigit()]
+    if odd or not files:
+        print(f"--data {args.data}: expected FSDD recordings named DIGIT_SPEAKER_INDEX.wav, got "
+              f"{odd[0] if odd else 'no audio file'}", file=sys.stderr)
+        return 2
+    speakers = {parts[1] for _, parts in named}
+    if not test_speakers & speakers or not speakers - test_speakers:
+        print(f"--test-speakers {args.test_speakers}: must name some but not all of the speakers "
+              f"{', '.join(sorted(speakers))}", file=sys.stderr)
+        return 2
+    clips = [(int(parts[0]), parts[1], load(p)) for p, parts in named]
     train_set = [(d, y) for d, s, y in clips if s not in test_speakers]
     test_set = [(d, y) for d, s, y in clips if s in test_speakers]
     train_noise, test_noise = load_noises(args.noise_dir)

@@ -55,12 +55,25 @@ class TinyNet(torch.nn.Module):
         return self.head(h.mean(dim=-1))
 
 
+def at_least(low):
+    """An argparse type: an integer >= ``low``."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    return parse
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=at_least(1), default=20)
+    ap.add_argument("--workers", type=at_least(0), default=2)
+    ap.add_argument("--batch-size", type=at_least(1), default=8)
+    ap.add_argument("--seed", type=at_least(0), default=0)
     args = ap.parse_args(argv)
     torch.manual_seed(args.seed)
 

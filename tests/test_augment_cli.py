@@ -918,6 +918,25 @@ def test_example_script(corpus, tmp_path):
     assert len(read_manifest(out)) == 8 and len(audio_outputs(out)) == 8
 
 
+@pytest.mark.parametrize("script, args, says", [
+    ("augment_folder.py", ["{tmp}/missing"], "in_dir '{tmp}/missing' does not exist"),
+    ("augment_folder.py", ["{corpus}", "{tmp}/a_file"], "out_dir '{tmp}/a_file' is a file, not a folder"),
+    ("train_torch.py", ["--steps", "-3"], "--steps: must be at least 1, got -3"),
+    ("train_torch.py", ["--workers", "-1"], "--workers: must be at least 0, got -1"),
+    ("evaluate_augmentation.py", ["--copies", "0"], "--copies: must be at least 1, got 0"),
+    ("evaluate_augmentation.py", ["--data", "{corpus}"], "expected FSDD recordings named DIGIT_SPEAKER_INDEX.wav"),
+])
+def test_examples_refuse_bad_arguments_in_one_line(corpus, tmp_path, script, args, says):
+    """The examples gave tracebacks for a missing folder, a negative count, a folder not of FSDD."""
+    if script == "train_torch.py":
+        pytest.importorskip("torch")
+    (tmp_path / "a_file").write_text("")
+    fill = {"tmp": str(tmp_path), "corpus": str(corpus[0])}
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / script), *(a.format(**fill) for a in args)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and says.format(**fill) in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
 def test_config_snr_out_of_range_exits_2_before_the_first_file(corpus, tmp_path, capsys):
     config = tmp_path / "p.json"
     config.write_text(json.dumps({"name": "AddColoredNoise", "min_snr_db": -1000, "max_snr_db": 10, "p": 1.0}))

@@ -181,6 +181,8 @@ def _check_out_dir(out_dir: str, in_real: str) -> str:
             pass
         os.unlink(probe)
     except OSError as exc:
+        if os.path.exists(out_dir) and not os.path.isdir(out_dir):  # (makedirs says only "File exists")
+            raise ParameterError(f"out_dir {out_dir!r} is a file, not a folder") from None
         raise ParameterError(f"out_dir {out_dir!r} is not writable: {exc.strerror or exc}") from None
     return out_real
 
