@@ -12,17 +12,39 @@ import time
 AREAS = ("synth", "mix", "time", "chain", "stream", "corpus", "cli", "rooms", "codec", "startup", "memory")
 
 
+def _positive(kind):
+    """An argparse type: a finite number of ``kind`` above 0."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+    return parse
+
+
+def _writable(path):
+    """An argparse type: a file that can be written (checked now, not after the run's minutes)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {path!r} (no such folder, or not writable)")
+    return path
+
+
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m bench", description="Time noisegen against the libraries people use "
+                                "today, in the same run (the README's Speed section says what each area times).")
     p.add_argument("--quick", action="store_true",
                    help="1 s and 4 s clips, fewer repeats, no per-operation compile runs (< 2 minutes)")
-    p.add_argument("--json", metavar="FILE", help="write all records (a JSON list) to FILE")
-    p.add_argument("--markdown", metavar="FILE",
+    p.add_argument("--json", metavar="FILE", type=_writable, help="write all records (a JSON list) to FILE")
+    p.add_argument("--markdown", metavar="FILE", type=_writable,
                    help="write the Markdown report to FILE (a full run writes bench/RESULTS.md)")
     p.add_argument("--only", metavar="AREA", action="append",
                    help=f"run only these areas (repeat or comma-separate): {', '.join(AREAS)}")
-    p.add_argument("--clip-s", metavar="S", type=float, nargs="+", help="clip lengths in seconds")
-    p.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP/Numba threads (default 1)")
+    p.add_argument("--clip-s", metavar="S", type=_positive(float), nargs="+", help="clip lengths in seconds")
+    p.add_argument("--threads", type=_positive(int), default=1, help="BLAS/OpenMP/Numba threads (default 1)")
     p.add_argument("--no-cold", action="store_true", help="skip compile-time and cold-start subprocesses")
     return p.parse_args(argv)
 

@@ -131,3 +131,16 @@ def test_quick_run_has_noisegen_and_anchors_for_the_same_ops(tmp_path):
     assert {"colored_noise", "mix_at_snr", "bandpass", "convolve_rir", "time_stretch", "pitch_shift", "speed",
             "chain"} <= ops["noisegen"]
     assert {r["clip_s"] for r in ok} == {1.0, 4.0}
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--clip-s", "0"], "--clip-s: must be above 0, got 0"), (["--clip-s", "nan"], "--clip-s: must be above 0"),
+    (["--threads", "0"], "--threads: must be above 0, got 0"), (["--json", "/nonexistent/x.json"], "cannot write"),
+    (["--markdown", "{tmp}"], "cannot write"), (["--only", "nope"], "unknown area 'nope'"),
+])
+def test_bad_options_are_refused_before_the_run(tmp_path, args, says):
+    """--clip-s 0 and --threads 0 failed inside the run (a traceback, or every noisegen row 'not
+    available'); an unwritable --json failed after it, its results lost."""
+    res = subprocess.run([sys.executable, "-m", "bench", *(a.format(tmp=tmp_path) for a in args)], cwd=str(ROOT),
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and says in res.stderr and "Traceback" not in res.stderr, res.stderr[-2000:]
