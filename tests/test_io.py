@@ -578,3 +578,14 @@ def test_a_long_ogg_save_is_written_not_a_crash(tmp_path):
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
     meta = sf.info(path)
     assert (meta.frames, meta.channels, meta.samplerate) == (44100 * 60, 2, 44100)
+
+
+def test_an_undecodable_file_is_named_once_in_the_error(tmp_path):
+    """soundfile's message named the path again, as bytes: "cannot read audio file '/x.flac': Error
+    opening b'/x.flac': Format not recognised."."""
+    path = tmp_path / "x.flac"
+    path.write_bytes(b"garbage" * 10)
+    for read in (noisegen.load, noisegen.info):
+        with pytest.raises(NoisegenError) as caught:
+            read(path)
+        assert str(caught.value) == f"cannot read audio file {str(path)!r}: Format not recognised."

@@ -143,7 +143,8 @@ def read_error(path, exc) -> Exception:
         return FileNotFoundError(errno.ENOENT, "no such audio file", name)
     if os.path.isdir(name):
         return IsADirectoryError(errno.EISDIR, "is a directory, not an audio file", name)
-    return NoisegenError(f"cannot read audio file {name!r}: {exc}")
+    # (libsndfile's words alone: soundfile's message says "Error opening b'/path': ..." of a path as bytes)
+    return NoisegenError(f"cannot read audio file {name!r}: {getattr(exc, 'error_string', None) or exc}")
 
 
 def _open_failure(name):
