@@ -533,3 +533,13 @@ def test_synth_speaks_of_its_options_and_its_output(tmp_path, capsys, monkeypatc
     monkeypatch.setattr(cli, "save", full)
     status, _, err = _main(capsys, "synth", "pink", out, "--duration-s", "0.1", "--overwrite")
     assert status == 1 and err.strip().endswith(f"No space left on device: {out!r}")
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--bogus"], "noisegen: error: unknown option --bogus; the COMMAND comes first"),  # ("COMMAND is required")
+    (["warmup", "extra"], "noisegen warmup: error: unrecognized arguments: extra"),  # (it said "noisegen: error")
+    (["info", "a.wav", "--what"], "noisegen info: error: unrecognized arguments: --what"),
+])
+def test_usage_errors_name_what_was_wrong_and_whose(capsys, args, says):
+    status, _, err = _main(capsys, *args)
+    assert status == 2 and err.strip() == says + ("" if "bogus" not in says else " (synth, info, augment, warmup)")

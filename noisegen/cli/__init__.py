@@ -308,8 +308,14 @@ def main(argv=None, *, said_at_import=()) -> int:
         parser.print_usage(sys.stderr)
         _say(f"noisegen: error: a COMMAND is required ({', '.join(_commands(parser))}); see noisegen --help")
         return 2
+    if argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):  # (argparse: "COMMAND is required")
+        _say(f"noisegen: error: unknown option {argv[0]}; the COMMAND comes first ({', '.join(_commands(parser))})")
+        return 2
     try:
-        args = parser.parse_args(argv)  # usage errors: one line on stderr, status 2
+        args, extra = parser.parse_known_args(argv)  # usage errors: one line on stderr, status 2
+        if extra:  # said by the command's parser, in its name (the top one said "noisegen: error")
+            parser._subparsers._group_actions[0].choices[args.command].error(
+                f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # also --help and --version (status 0)
         return exc.code if isinstance(exc.code, int) else 2
     prog = f"noisegen {args.command}"
