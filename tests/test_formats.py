@@ -329,3 +329,15 @@ def test_more_audio_than_a_32_bit_header_counts_is_refused(fmt, subtype, width):
         formats.check_writable(fmt, subtype, n_channels=2, sample_rate=16000, n_frames=frames + 1)
     for other in ("W64", "RF64", "FLAC"):  # (no such limit)
         formats.check_writable(other, None, n_channels=2, sample_rate=16000, n_frames=frames + 1)
+
+
+def test_every_name_the_scanner_reads_can_be_written(tmp_path):
+    """save (and synth's OUT) refused .wave, .aifc and .snd, which every folder scan reads."""
+    from noisegen.audio.files import AUDIO_EXTENSIONS
+
+    y = (np.sin(np.arange(4800) / 7) * 0.3).astype(np.float32)
+    for ext in AUDIO_EXTENSIONS:
+        rate = 48000 if ext == ".opus" else 8000
+        noisegen.save(tmp_path / f"x{ext}", y, sample_rate=rate)
+        back, got = noisegen.load(tmp_path / f"x{ext}")
+        assert got == rate and back.shape == y.shape, ext

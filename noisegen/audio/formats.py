@@ -105,7 +105,7 @@ _UNWRITABLE = {("MP3", "MPEG_LAYER_I"), ("MP3", "MPEG_LAYER_II"), ("WAV", "MPEG_
 #: Formats (and subtypes) whose header holds the sample rate rounded, or one rate only.
 _ROUNDED_RATES = {("HTK", None), ("XI", None), ("WVE", None), ("VOC", "PCM_U8")}
 
-_ALIASES = {"AIF": "AIFF", "OGA": "OGG", "OPUS": "OGG"}
+_ALIASES = {"AIF": "AIFF", "AIFC": "AIFF", "WAVE": "WAV", "SND": "AU", "OGA": "OGG", "OPUS": "OGG"}  # (every name the scanner reads)
 #: Extensions that name the subtype as well as the format.
 _EXTENSION_SUBTYPES = {"OPUS": "OPUS"}
 #: Formats libsndfile lists that noisegen does not write, and why.
