@@ -20,8 +20,8 @@ import numpy as np
 
 from .._core.errors import NoisegenError, NoisegenWarning
 
-__all__ = ["MAX_SAMPLES_PER_BYTE", "OGG_READ_FRAMES", "WHOLE_READ_SAMPLES", "check_claimed_length", "read_blocks", "read_claimed",
-           "read_span"]
+__all__ = ["MAX_SAMPLES_PER_BYTE", "OGG_READ_FRAMES", "WHOLE_READ_SAMPLES", "check_claimed_length", "read_blocks",
+           "read_claimed", "read_span"]
 
 #: The most samples (frames x channels) a file of any format libsndfile reads packs into a byte:
 #: digital silence in Ogg Vorbis takes ~130-250 a byte, a FLAC file of 65,535-sample blocks of

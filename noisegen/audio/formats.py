@@ -105,7 +105,8 @@ _UNWRITABLE = {("MP3", "MPEG_LAYER_I"), ("MP3", "MPEG_LAYER_II"), ("WAV", "MPEG_
 #: Formats (and subtypes) whose header holds the sample rate rounded, or one rate only.
 _ROUNDED_RATES = {("HTK", None), ("XI", None), ("WVE", None), ("VOC", "PCM_U8")}
 
-_ALIASES = {"AIF": "AIFF", "AIFC": "AIFF", "WAVE": "WAV", "SND": "AU", "OGA": "OGG", "OPUS": "OGG"}  # (every name the scanner reads)
+#: Extensions of a format named otherwise (every name the folder scan reads is written).
+_ALIASES = {"AIF": "AIFF", "AIFC": "AIFF", "WAVE": "WAV", "SND": "AU", "OGA": "OGG", "OPUS": "OGG"}
 #: Extensions that name the subtype as well as the format.
 _EXTENSION_SUBTYPES = {"OPUS": "OPUS"}
 #: Formats libsndfile lists that noisegen does not write, and why.
@@ -205,9 +206,10 @@ def check_writable(fmt: str, subtype: str | None, *, n_channels: int, sample_rat
 
 def check_frames(fmt: str, subtype: str | None, n_frames: int, name: str = "y's length", n_channels: int = 1) -> None:
     """Refuse more audio than a WAV or AIFF file's 32-bit sizes count, zero frames for a format that
-    libsndfile writes as an empty or unreadable file then, and a float AIFF (of ``n_channels``) too short: written without its PEAK chunk (noisegen leaves it out: it
-    holds a time stamp), the file keeps that chunk's ``16 + 8 n_channels`` bytes, and libsndfile reads
-    every whole frame in them back (6 of 1 written, mono FLOAT)."""
+    libsndfile writes as an empty or unreadable file then, and a float AIFF (of ``n_channels``) too
+    short: written without its PEAK chunk (noisegen leaves it out: it holds a time stamp), the file
+    keeps that chunk's ``16 + 8 n_channels`` bytes, and libsndfile reads every whole frame in them
+    back (6 of 1 written, mono FLOAT)."""
     if n_frames < 1 and ((fmt, subtype) in _NEEDS_FRAMES or (fmt, None) in _NEEDS_FRAMES):
         raise ParameterError(f"{name} must be at least 1 frame for {_label(fmt, subtype)} files "
                              f"(libsndfile writes no readable file of 0 frames), got {n_frames}")

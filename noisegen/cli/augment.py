@@ -30,13 +30,14 @@ _OPTION_NAMES = {"in_dir": "IN_DIR", "out_dir": "OUT_DIR", "copies": "--copies",
 
 DESCRIPTION = """\
 Write augmented copies of every audio file under IN_DIR (wav, flac, ogg, mp3,
-opus, aiff, au, caf, w64, rf64; recursively) into OUT_DIR, mirroring the tree: a/b.wav -> a/b.aug0.wav, ...
-Outputs are byte-identical for any --workers; OUT_DIR/manifest.jsonl records
-every output (seed, applied parameters) and rerunning the same command resumes
-an interrupted job; outputs whose input changed since are redone. One run at a
-time per OUT_DIR (per shard with --shard). Exit status: 0 all written, 1 some
-inputs failed (see OUT_DIR/failures.jsonl) or a run-time failure (disk full),
-2 usage error (also: OUT_DIR busy), 130 interrupted (143 by SIGTERM).
+opus, aiff, au, caf, w64, rf64; recursively) into OUT_DIR, mirroring the tree:
+a/b.wav -> a/b.aug0.wav, ... Outputs are byte-identical for any --workers;
+OUT_DIR/manifest.jsonl records every output (seed, applied parameters) and
+rerunning the same command resumes an interrupted job; outputs whose input
+changed since are redone. One run at a time per OUT_DIR (per shard with
+--shard). Exit status: 0 all written, 1 some inputs failed (see
+OUT_DIR/failures.jsonl) or a run-time failure (disk full), 2 usage error
+(also: OUT_DIR busy), 130 interrupted (143 by SIGTERM).
 
 --output-format wav or flac writes the tree in that format (as --format does);
 --output-format webdataset writes WebDataset tar shards instead of the tree:

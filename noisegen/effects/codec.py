@@ -55,9 +55,9 @@ How each format is run (the rate the codec sees; the bitrate per channel):
   the input's length and its alignment to the nearest sample.
 - Input beyond [-1, 1] (after resampling) is scaled down by its peak before
   encoding and back up after, per channel, so nothing clips (PCM-style
-  codecs saturate at full scale); for G.72x, input beyond [-0.5, 0.5]
-  (libsndfile's G.72x decoders wrap around near full scale: a full-scale
-  square wave came back with the signs of its samples flipped).
+  codecs saturate at full scale). G.72x input is scaled likewise beyond
+  [-0.5, 0.5]: libsndfile's G.72x decoders wrap around near full scale (a
+  full-scale square wave came back with the signs of its samples flipped).
 
 Speed: far slower than the DSP effects; README "Codecs" has the measured
 speeds (``python -m bench.bench_codec``).
