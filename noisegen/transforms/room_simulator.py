@@ -98,6 +98,12 @@ class RoomSimulator(Transform):
                 f"min_distance_m={self.min_distance_m:g} does not fit the smallest room {lo} m with "
                 f"wall_margin_m={self.wall_margin_m:g} (at most {inner:.3g} m)"
             )
+        # the most image cells a draw may need: the longest diagonal's reach over the narrowest sides
+        cells = design.cell_count(lo, np.zeros((1, 3)), design.SPEED_OF_SOUND * design.crossover_s(hi))
+        if cells > design.MAX_IMAGE_CELLS:
+            raise ParameterError(
+                f"min_room_dim_m={lo} and max_room_dim_m={hi} allow rooms needing about {cells:.3g} image cells "
+                f"(the limit is {design.MAX_IMAGE_CELLS:,}): raise the smallest sides or lower the largest")
         shortest = design.min_rt60(hi, design.crossover_s(hi))
         if self.min_rt60_s < shortest:
             raise ParameterError(
