@@ -40,7 +40,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-PIPELINE = dict(noise=(0.0, 2.0), snr_db=(0.0, 20.0), gain_db=(-6.0, 6.0), band=(100.0, 4000.0),
+PIPELINE = dict(noise=(0.0, 2.0), snr_db=(0.0, 20.0), gain_db=(-6.0, 6.0), band_hz=(100.0, 4000.0),
                 speed=[0.9, 1.0, 1.1])
 
 

@@ -342,7 +342,7 @@ def test_augment_batch_cuda_matches_cpu(threads):
     import noisegen.cuda as nc
 
     x = np.random.default_rng(9).standard_normal((4, 256)).astype(np.float32)
-    kw = dict(sample_rate=16000, noise=(-1.0, 2.0), snr_db=(0.0, 10.0), gain_db=(-6.0, 6.0), band=(100.0, 4000.0),
+    kw = dict(sample_rate=16000, noise=(-1.0, 2.0), snr_db=(0.0, 10.0), gain_db=(-6.0, 6.0), band_hz=(100.0, 4000.0),
               speed=[0.9, 1.0, 1.1], rng=5)
     got = nc.augment_batch(x, backend="cuda", threads=threads, **kw)
     want = nc.augment_batch(x, backend="cpu", **kw)
@@ -445,7 +445,7 @@ def test_backend_auto_keeps_numpy_on_cpu():
     with pytest.raises(ng.ParameterError, match="snr_db"):
         nc.augment_batch(x, sample_rate=16000, noise="pink")
     with pytest.raises(ng.ParameterError, match="band"):
-        nc.augment_batch(x, sample_rate=16000, band=(3000.0, 100.0))
+        nc.augment_batch(x, sample_rate=16000, band_hz=(3000.0, 100.0))
 
 
 @pytest.mark.slow
@@ -596,7 +596,7 @@ def test_augment_batch_rows_with_lengths_are_processed_as_if_alone(dtype):
     x = np.random.default_rng(11).standard_normal((3, 300)).astype(dtype)
     lengths = np.array([300, 120, 7])
     x[1, 120:] = 5.0  # whatever lies past a row's length is not its audio
-    kw = dict(sample_rate=16000, noise=(1.0, 2.0), snr_db=(0.0, 10.0), gain_db=(-6.0, 6.0), band=(100.0, 4000.0),
+    kw = dict(sample_rate=16000, noise=(1.0, 2.0), snr_db=(0.0, 10.0), gain_db=(-6.0, 6.0), band_hz=(100.0, 4000.0),
               speed=[0.9, 1.1], rng=5, lengths=lengths)
     want = nc.augment_batch(x, backend="cpu", **kw)
     got = nc.augment_batch(x, backend="cuda", threads=32, **kw)
@@ -617,7 +617,7 @@ def test_augment_batch_rows_with_lengths_are_processed_as_if_alone(dtype):
 @cudasim
 @pytest.mark.parametrize("backend", ["cpu", "cuda"])
 @pytest.mark.parametrize("shape,kw", [((2, 0), dict(noise="white", snr_db=5.0)), ((0, 5), dict(speed=[1.1])),
-                                      ((0, 5), dict(band=(300.0, 3000.0))), ((2, 0), dict(band=(300.0, 3000.0)))])
+                                      ((0, 5), dict(band_hz=(300.0, 3000.0))), ((2, 0), dict(band_hz=(300.0, 3000.0)))])
 def test_augment_batch_of_no_rows_or_no_samples(backend, shape, kw):
     pytest.importorskip("numba.cuda")
     import noisegen.cuda as nc
@@ -699,3 +699,16 @@ def test_cuda_clip_checks_its_input_first_and_cpu_only_effects_say_so_for_device
                  lambda y: ng.packet_loss(y, sample_rate=8000, loss_rate=0.5, rng=0)):
         with pytest.raises(ng.BackendError, match="runs on the CPU only: pass a NumPy array"):
             call(cuda.to_device(np.ones(160, np.float32)))
+
+
+def test_augment_batch_names_its_band_in_hz_and_takes_the_old_name_with_a_warning():
+    """`band` broke the rule that frequencies end in _hz (its params key was band_hz already)."""
+    from noisegen import cuda as nc
+
+    x = np.random.default_rng(0).standard_normal((2, 800)).astype(np.float32)
+    new = nc.augment_batch(x, sample_rate=16000, band_hz=(300.0, 3000.0), rng=0, backend="cpu")
+    with pytest.warns(DeprecationWarning, match="band_hz"):
+        old = nc.augment_batch(x, sample_rate=16000, band=(300.0, 3000.0), rng=0, backend="cpu")
+    np.testing.assert_array_equal(new.samples, old.samples)
+    with pytest.raises(ng.ParameterError, match="band_hz only"):
+        nc.augment_batch(x, sample_rate=16000, band=(300.0, 3000.0), band_hz=(300.0, 3000.0), backend="cpu")

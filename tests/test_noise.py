@@ -473,3 +473,10 @@ def test_noise_is_the_same_from_a_fresh_compile_and_from_the_cache(tmp_path):
     for name in ("fresh", "cached"):
         subprocess.run([sys.executable, "-c", _FRESH_OR_CACHED, str(tmp_path / name)], env=env, check=True)
     np.testing.assert_array_equal(np.load(tmp_path / "fresh.npy"), np.load(tmp_path / "cached.npy"))
+
+
+def test_babble_is_named_in_synth_as_the_design_lists_it():
+    import noisegen
+    import noisegen.synth
+
+    assert noisegen.synth.babble is noisegen.babble and "babble" in noisegen.synth.__all__

@@ -453,7 +453,7 @@ def _integration_calls(tmp_path):
         "replay line": lambda v: nb.replay(v),
         "read_manifest": lambda v: nb.read_manifest(v),
         "augment_batch batch": lambda v: nc.augment_batch(v, sample_rate=SR, gain_db=3.0, rng=0, backend="cpu"),
-        "augment_batch band": lambda v: nc.augment_batch(y, sample_rate=SR, band=v, rng=0, backend="cpu"),
+        "augment_batch band_hz": lambda v: nc.augment_batch(y, sample_rate=SR, band_hz=v, rng=0, backend="cpu"),
         "augment_batch speed": lambda v: nc.augment_batch(y, sample_rate=SR, speed=v, rng=0, backend="cpu"),
     }
 

@@ -108,14 +108,14 @@ def _draw_speed(speed, b, gen):
 def _draw_band(band, b, sample_rate):
     if band is None:
         return None
-    arr = _floats(band, "band", "(low_hz, high_hz) or a (B, 2) array")
+    arr = _floats(band, "band_hz", "(low_hz, high_hz) or a (B, 2) array")
     if arr.shape == (2,):
         arr = np.broadcast_to(arr, (b, 2)).copy()
     if arr.shape != (b, 2):
-        raise ParameterError(f"band must be (low_hz, high_hz) or a ({b}, 2) array, got shape {arr.shape}")
+        raise ParameterError(f"band_hz must be (low_hz, high_hz) or a ({b}, 2) array, got shape {arr.shape}")
     nyq = sample_rate / 2.0
     if not (np.all(arr[:, 0] > 0) and np.all(arr[:, 0] < arr[:, 1]) and np.all(arr[:, 1] < nyq)):
-        raise ParameterError(f"band edges must satisfy 0 < low_hz < high_hz < {nyq:g}, got {band!r}")
+        raise ParameterError(f"band_hz edges must satisfy 0 < low_hz < high_hz < {nyq:g}, got {band!r}")
     return arr
 
 
@@ -148,8 +148,8 @@ def _check_noise_array(noise, b, t):
     return noise
 
 
-def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, band=None, band_order=4,
-                  speed=None, rng=None, backend="auto", threads=None, params=None, lengths=None):
+def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, band_hz=None, band_order=4,
+                  speed=None, rng=None, backend="auto", threads=None, params=None, lengths=None, band=None):
     """Augment a ``(B, T)`` batch: noise at an SNR, gain, band-pass, speed, with per-item parameters.
 
     Parameters
@@ -166,8 +166,9 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     snr_db : float, (min, max) or ndarray [shape=(B,)]
         Required with ``noise``. A silent item or noise is left unchanged.
     gain_db : None, float, (min, max) or ndarray [shape=(B,)]
-    band : None, (low_hz, high_hz) or ndarray [shape=(B, 2)]
-        Butterworth band-pass of order ``band_order``.
+    band_hz : None, (low_hz, high_hz) or ndarray [shape=(B, 2)]
+        Butterworth band-pass of order ``band_order``. (``band``, its name
+        before: the same, with a DeprecationWarning.)
     speed : None, float, list of factors, or ndarray [shape=(B,)]
         Speed factor (a list: one factor drawn per item, e.g. ``[0.9, 1.0, 1.1]``).
     rng : None, int or numpy.random.Generator
@@ -178,7 +179,7 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
         CUDA threads per block (tests use tiny ones).
     params : dict or None
         Replay given per-item parameters instead of drawing them (``noise``,
-        ``snr_db``, ``gain_db``, ``band``, ``speed`` and ``rng`` must then be
+        ``snr_db``, ``gain_db``, ``band_hz``, ``speed`` and ``rng`` must then be
         None): the keys of :attr:`noisegen.Batch.params` (``snr_db`` with
         ``beta`` and ``noise_keys``, ``gain_db``, ``band_hz``, ``speed``),
         each ``(B,)`` (``band_hz`` ``(B, 2)``), plus optional boolean
@@ -206,13 +207,18 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     >>> import numpy as np
     >>> x = np.random.default_rng(0).standard_normal((2, 1600)).astype(np.float32)
     >>> res = augment_batch(x, sample_rate=16000, noise="pink", snr_db=(5, 15), gain_db=-3.0,
-    ...                     band=(100, 4000), speed=[0.9, 1.1], rng=0, backend="cpu")
+    ...                     band_hz=(100, 4000), speed=[0.9, 1.1], rng=0, backend="cpu")
     >>> res.samples.shape[0], sorted(res.params)
     (2, ['band_hz', 'beta', 'gain_db', 'noise_keys', 'snr_db', 'speed'])
     """
     where = resolve_backend(backend, batch, supports_cuda=True)
     sample_rate = check_sample_rate(sample_rate)
     check_rng(rng)
+    if band is not None:  # (the frequencies' name without its unit, before the naming rule)
+        if band_hz is not None:
+            raise ParameterError("give band_hz only (band is its old name)")
+        warnings.warn("augment_batch(band=...) is now band_hz=...", DeprecationWarning, stacklevel=2)
+        band_hz = band
     if not hasattr(batch, "shape"):
         raise ParameterError(f"batch must be a (B, T) float array (NumPy, or CUDA on the GPU), got {type(batch).__name__}")
     shape = tuple(batch.shape)
@@ -228,8 +234,9 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
             raise nonfinite_error(np.concatenate([np.ravel(row) for row in rows]), "batch")
     run = _run_cuda if where == "cuda" else _run_cpu
     if params is not None:
-        if any(v is not None for v in (noise, snr_db, gain_db, band, speed, rng)):
-            raise ParameterError("params replays given parameters: leave noise, snr_db, gain_db, band, speed and rng None")
+        if any(v is not None for v in (noise, snr_db, gain_db, band_hz, speed, rng)):
+            raise ParameterError("params replays given parameters: leave noise, snr_db, gain_db, band_hz, speed and rng "
+                                 "None")
         params = _replay_params(params, b, sample_rate)
         return run(batch, None, params, lengths, sample_rate=sample_rate, band_order=band_order, threads=threads)
     key = resolve_key(rng)
@@ -247,8 +254,8 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
             params["noise_keys"] = np.array([derive_key(key, i) for i in range(b)], dtype=np.uint64)
     if gain_db is not None:
         params["gain_db"] = _draw(gain_db, "gain_db", b, gen, low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1])
-    if band is not None:
-        params["band_hz"] = _draw_band(band, b, sample_rate)
+    if band_hz is not None:
+        params["band_hz"] = _draw_band(band_hz, b, sample_rate)
     if speed is not None:
         params["speed"] = _draw_speed(speed, b, gen)
     return run(batch, noise_array, params, lengths, sample_rate=sample_rate, band_order=band_order, threads=threads)

@@ -1,9 +1,12 @@
 """Signal synthesis: white and coloured noise (:mod:`.noise`) and oscillators,
-hum and speech-shaped noise (:mod:`.oscillators`)."""
+hum and speech-shaped noise (:mod:`.oscillators`); babble, which mixes talkers
+with the effects' kernels, lives in :mod:`noisegen.effects.babble` and is named
+here too (DESIGN lists it among the synthesised signals)."""
 
+from ..effects.babble import babble
 from .noise import *  # noqa: F401,F403
 from .noise import __all__ as _noise_all
 from .oscillators import *  # noqa: F401,F403
 from .oscillators import __all__ as _osc_all
 
-__all__ = [*_noise_all, *_osc_all]
+__all__ = [*_noise_all, *_osc_all, "babble"]
