@@ -62,3 +62,21 @@ def test_the_checker_flags_a_lazy_table_entry_that_points_up(tmp_path, monkeypat
     found = graph.violations()
     assert "noisegen._core.low imports noisegen.effects: upward (layer order in tools/import_graph.py)" in found
     assert "noisegen._core.low imports private noisegen.effects._secret from another folder" in found
+
+
+def test_jit_options_are_set_in_the_jit_module_only():
+    """DESIGN: all jit options (cache, fastmath flags, nogil, parallel) are set in one module; the biquad
+    kernels set their fastmath flags where they were decorated."""
+    import ast
+
+    from conftest import ROOT
+
+    options = {"cache", "fastmath", "nogil", "parallel", "error_model", "boundscheck"}
+    found = []
+    for path in (ROOT / "noisegen").rglob("*.py"):
+        if path.as_posix().endswith("_core/jit.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                found += [f"{path.relative_to(ROOT)}:{node.lineno} {k.arg}" for k in node.keywords if k.arg in options]
+    assert found == []

@@ -107,6 +107,11 @@ EXACT_OPTIONS = dict(cache=CACHE_WRITABLE, nogil=True, fastmath=False, error_mod
 #: each view otherwise costs an atomic update. Such a kernel cannot allocate or return arrays.
 UNCOUNTED = dict(_nrt=False) if hasattr(numba.core.cpu.CPUTargetOptions, "_nrt") else {}  # (else: counted)
 
+#: Override for a recursive filter's kernels (the biquad cascades): fused multiply-add only, as with
+#: ``reassoc`` LLVM regroups ``(d1*x + z2) - a1*z1`` into a longer dependency chain through ``z1``
+#: and the recursion runs slower (bench/KERNELS.md).
+CONTRACT_ONLY = dict(fastmath={"contract"})
+
 # No kernel uses ``parallel=True``: with the OpenMP threading layer a process
 # that compiled a parallel function kills its forked children (DataLoader
 # workers fork).
@@ -150,6 +155,7 @@ __all__ = [
     "KERNEL_OPTIONS",
     "EXACT_OPTIONS",
     "UNCOUNTED",
+    "CONTRACT_ONLY",
     "kernel",
     "exact_kernel",
     "scalar",

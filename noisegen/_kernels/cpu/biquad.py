@@ -12,20 +12,21 @@ chains (section k on sample n while section k+1 is on sample n-1), instead of
 reloading state from memory per section as a generic loop does. Longer
 cascades run in passes of four, then two, then one section.
 
-fastmath is limited to ``contract`` (fused multiply-add) here: with
-``reassoc`` LLVM regroups ``(d1*x + z2) - a1*z1`` into a longer dependency
-chain through ``z1`` and the kernel runs slower (bench/KERNELS.md).
+fastmath is limited to ``contract`` (fused multiply-add) here
+(:data:`~noisegen._core.jit.CONTRACT_ONLY`: with ``reassoc`` LLVM regroups
+``(d1*x + z2) - a1*z1`` into a longer dependency chain through ``z1`` and the
+kernel runs slower, bench/KERNELS.md).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..._core.jit import kernel
+from ..._core.jit import CONTRACT_ONLY, kernel
 from ..biquad import biquad_coefficients, biquad_step
 
 
-@kernel(fastmath={"contract"})
+@kernel(**CONTRACT_ONLY)
 def _pass4(sos, s, x, out, st):
     b00, b01, b02, a01, a02 = biquad_coefficients(sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5])
     b10, b11, b12, a11, a12 = biquad_coefficients(sos[s + 1, 0], sos[s + 1, 1], sos[s + 1, 2], sos[s + 1, 4], sos[s + 1, 5])
@@ -48,7 +49,7 @@ def _pass4(sos, s, x, out, st):
     st[s + 3, 0], st[s + 3, 1] = t1, t2
 
 
-@kernel(fastmath={"contract"})
+@kernel(**CONTRACT_ONLY)
 def _pass2(sos, s, x, out, st):
     b00, b01, b02, a01, a02 = biquad_coefficients(sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5])
     b10, b11, b12, a11, a12 = biquad_coefficients(sos[s + 1, 0], sos[s + 1, 1], sos[s + 1, 2], sos[s + 1, 4], sos[s + 1, 5])
@@ -63,7 +64,7 @@ def _pass2(sos, s, x, out, st):
     st[s + 1, 0], st[s + 1, 1] = q1, q2
 
 
-@kernel(fastmath={"contract"})
+@kernel(**CONTRACT_ONLY)
 def _pass1(sos, s, x, out, st):
     b00, b01, b02, a01, a02 = biquad_coefficients(sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5])
     p1, p2 = st[s, 0], st[s, 1]
@@ -77,7 +78,7 @@ def _pass1(sos, s, x, out, st):
 BLOCK = 2048
 
 
-@kernel(fastmath={"contract"})
+@kernel(**CONTRACT_ONLY)
 def _next_pass(sos, s, src, dst, st):
     """Run sections ``s..`` (four, two or one of them) from ``src`` into ``dst``; returns the next section."""
     left = sos.shape[0] - s
@@ -91,7 +92,7 @@ def _next_pass(sos, s, src, dst, st):
     return s + 1
 
 
-@kernel(fastmath={"contract"})
+@kernel(**CONTRACT_ONLY)
 def _cascade(sos, src, dst, st):
     """Run every section over ``src`` into the float64 ``dst`` (later passes in place)."""
     s = _next_pass(sos, 0, src, dst, st)
@@ -99,7 +100,7 @@ def _cascade(sos, src, dst, st):
         s = _next_pass(sos, s, dst, dst, st)
 
 
-@kernel(fastmath={"contract"})
+@kernel(**CONTRACT_ONLY)
 def sosfilt(sos, x, out, state):
     """Filter every row of ``x`` (channels, n) through the cascade into ``out``.
 
