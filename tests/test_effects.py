@@ -121,7 +121,7 @@ def test_cuda_backend_refused_without_cuda():
 
 EFFECTS = ["mix_at_snr", "gain", "clip", "bitcrush", "time_mask", "time_stretch", "pitch_shift", "speed", "resample",
            "convolve_rir", "lowpass", "highpass", "bandpass", "bandstop", "peaking_eq", "low_shelf", "high_shelf",
-           "codec", "packet_loss"]
+           "codec", "packet_loss", "simulate_rir", "simulate_rirs", "babble"]
 
 
 @pytest.mark.parametrize("name", EFFECTS)
@@ -134,6 +134,11 @@ def test_every_effect_takes_backend_auto(name):
 @pytest.mark.parametrize("call", [
     lambda b: ng.codec(np.ones(160), sample_rate=8000, format="mulaw", backend=b),
     lambda b: ng.packet_loss(np.ones(160), sample_rate=8000, loss_rate=0.5, rng=0, backend=b),
+    lambda b: ng.babble([np.sin(np.arange(400.0))], 2, n_samples=160, rng=0, backend=b),
+    lambda b: ng.simulate_rir(sample_rate=8000, room_dim_m=[3, 3, 3], source_m=[1, 1, 1], mic_m=[2, 2, 2],
+                              rt60_s=0.2, rng=0, backend=b)[0, :160],
+    lambda b: ng.simulate_rirs(sample_rate=8000, room_dim_m=[[3, 3, 3]], source_m=[1, 1, 1], mic_m=[2, 2, 2],
+                               rt60_s=0.2, rng=0, backend=b)[0, 0, :160],
 ])
 def test_cpu_only_effects_take_cpu_and_refuse_cuda(call):
     assert call("cpu").shape == call("auto").shape == (160,)

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from .._core.backend import resolve_backend
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
 from .._core.validation import check_float_dtype, check_int, check_n_samples, check_recordings
@@ -22,7 +23,7 @@ __all__ = ["babble"]
 MAX_TALKERS = 4096
 
 
-def babble(speech_sources, n_talkers, *, n_samples, rng=None, dtype=np.float32):
+def babble(speech_sources, n_talkers, *, n_samples, rng=None, dtype=np.float32, backend="auto"):
     """Babble noise: the sum of ``n_talkers`` talkers at equal level.
 
     Talkers are drawn from ``speech_sources`` (without replacement when
@@ -41,6 +42,8 @@ def babble(speech_sources, n_talkers, *, n_samples, rng=None, dtype=np.float32):
     n_samples : int
     rng : None, int or numpy.random.Generator
     dtype : float32 or float64
+    backend : {"auto", "cpu"}
+        The CPU mixes it (CUDA arrays and requests are a BackendError).
 
     Returns
     -------
@@ -57,6 +60,7 @@ def babble(speech_sources, n_talkers, *, n_samples, rng=None, dtype=np.float32):
     """
     n_talkers = check_int(n_talkers, "n_talkers", low=1, high=MAX_TALKERS)
     n_samples = check_n_samples(n_samples)
+    resolve_backend(backend, *(speech_sources if isinstance(speech_sources, (list, tuple)) else ()))
     dt = check_float_dtype(dtype)
     speech_sources = check_recordings(speech_sources, "speech_sources")
     k = len(speech_sources)

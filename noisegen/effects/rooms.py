@@ -51,6 +51,7 @@ from .._core.validation import (
     check_sample_rate,
     show_value,
 )
+from .._core.backend import resolve_backend
 from .._core.errors import ParameterError
 from .._core.rng import check_rng, derive_key, resolve_key
 from .._kernels.cpu import room as kernels
@@ -173,7 +174,8 @@ def _render(out, sample_rate, room, source, mics, rt60, max_order, key):
     kernels.add_tail(out, np.uint64(key), streams, n_c, amps, design.decay_per_sample(rt60, sample_rate))
 
 
-def simulate_rir(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order=None, rng=None, dtype=np.float32):
+def simulate_rir(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order=None, rng=None, dtype=np.float32,
+                 backend="auto"):
     """Impulse responses of a shoebox room: image sources, then a matched noise tail.
 
     See the module notes for the model (Eyring absorption, crossover, tail
@@ -203,6 +205,8 @@ def simulate_rir(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order=
         Keys the tail's noise; the same ``rng`` gives the same response.
     dtype : np.float32 or np.float64
         Output dtype (computed in float64).
+    backend : {"auto", "cpu"}
+        The CPU computes it (a CUDA request is a BackendError).
 
     Returns
     -------
@@ -232,6 +236,7 @@ def simulate_rir(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order=
     >>> int(abs(h[0]).argmax()) == round(((2**2 + 1**2) ** 0.5) / 343 * 16000)
     True
     """
+    resolve_backend(backend)
     check_rng(rng)
     dtype = check_float_dtype(dtype)
     sample_rate, room, source, mics, rt60, max_order = _check_geometry(
@@ -253,7 +258,8 @@ def _per_room(value, n_rooms, name, ndim):
     return list(arr)
 
 
-def simulate_rirs(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order=None, rng=None, dtype=np.float32):
+def simulate_rirs(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order=None, rng=None, dtype=np.float32,
+                  backend="auto"):
     """Many simulated responses in one call, zero-padded to a common length.
 
     Parameters
@@ -270,6 +276,7 @@ def simulate_rirs(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order
         a single ``rng`` is resolved once and room ``i`` keyed by
         ``noisegen._core.rng.derive_key(key, i)``.
     dtype : np.float32 or np.float64
+    backend : {"auto", "cpu"}
 
     Returns
     -------
@@ -285,6 +292,7 @@ def simulate_rirs(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order
     >>> h.shape
     (2, 1, 4228)
     """
+    resolve_backend(backend)
     dtype = check_float_dtype(dtype)
     rooms = check_real_array(room_dim_m, "room_dim_m", "an array of shape (n_rooms, 3)")
     if rooms.ndim != 2 or rooms.shape[1] != 3 or rooms.shape[0] == 0:
