@@ -66,7 +66,7 @@ def _load() -> list:
         mod = importlib.import_module(module, __name__)
         wanted = list(mod.__all__ if wanted == "*" else wanted)
         globals().update({name: getattr(mod, name) for name in wanted})
-        names += wanted
+        names += [name for name in wanted if name not in names]  # (babble is named by synth and effects)
     globals()["__all__"] = names
     return names
 
