@@ -138,7 +138,6 @@ class NoiseBank:
         if not (self.paths or self._arrays):
             raise ParameterError(f"{name} holds no audio files ({', '.join(AUDIO_EXTENSIONS)}): {source!r}")
         self._reported: dict[str, str] = {}  # path -> why it was skipped, shared by the banks of every rate
-        self._said: set = set()  # the reader's warnings about kept files (a file cut short), said once, likewise
         self._rates: dict[int, NoiseBank] = {}
         if self.sample_rate is None:
             if cache_path is not None:
@@ -219,13 +218,7 @@ class NoiseBank:
     def _read(self, path, min_len):
         """One file as mono float32, or None (reported once per bank) when it is unusable."""
         try:
-            with warnings.catch_warnings(record=True) as said:  # once per bank, not once per rate
-                warnings.simplefilter("always")
-                y = reader.read_audio(path, sample_rate=self.sample_rate)
-            for w in said:
-                if (w.category, str(w.message)) not in self._said:
-                    self._said.add((w.category, str(w.message)))
-                    warnings.warn(w.message, w.category, stacklevel=5)
+            y = reader.read_audio(path, sample_rate=self.sample_rate)
         except Exception as exc:  # noqa: BLE001  (any decoder failure means "unreadable")
             reason = f"unreadable ({type(exc).__name__}: {exc})"
         else:
