@@ -543,3 +543,5 @@ def test_synth_speaks_of_its_options_and_its_output(tmp_path, capsys, monkeypatc
 def test_usage_errors_name_what_was_wrong_and_whose(capsys, args, says):
     status, _, err = _main(capsys, *args)
     assert status == 2 and err.strip() == says + ("" if "bogus" not in says else " (synth, info, augment, warmup)")
+    for prefix in ("--vers", "--he", "--v"):  # argparse's prefixes of the global options still work
+        assert _main(capsys, prefix)[0] == 0

@@ -308,7 +308,8 @@ def main(argv=None, *, said_at_import=()) -> int:
         parser.print_usage(sys.stderr)
         _say(f"noisegen: error: a COMMAND is required ({', '.join(_commands(parser))}); see noisegen --help")
         return 2
-    if argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):  # (argparse: "COMMAND is required")
+    known = ("-h", "--help", "--version")  # (and their prefixes, which argparse takes: --vers)
+    if argv[0].startswith("-") and not any(o.startswith(argv[0]) for o in known if len(argv[0]) > 2 or o == argv[0]):
         _say(f"noisegen: error: unknown option {argv[0]}; the COMMAND comes first ({', '.join(_commands(parser))})")
         return 2
     try:
