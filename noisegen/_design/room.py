@@ -133,9 +133,8 @@ def crossover_s(room_dim, c=SPEED_OF_SOUND):
     return math.sqrt(sum(d * d for d in room_dim)) / c + EARLY_S
 
 
-def axis_images(length, src, lo, hi, beta_low, beta_high, max_order=None):
-    """Per-axis images whose coordinate lies within ``[lo, hi]`` (and whose order is at most
-    ``max_order``, when given).
+def axis_images(length, src, lo, hi, beta_low, beta_high):
+    """Per-axis images whose coordinate lies within ``[lo, hi]``.
 
     Returns ``(positions, amplitudes, orders)``: float64, float64, int64
     arrays; the amplitude is the product of the wall reflection coefficients
@@ -143,8 +142,6 @@ def axis_images(length, src, lo, hi, beta_low, beta_high, max_order=None):
     """
     m_lo = int(math.floor(lo / length)) - 1
     m_hi = int(math.ceil(hi / length)) + 1
-    if max_order is not None:
-        m_lo, m_hi = max(m_lo, -max_order), min(m_hi, max_order)
     m = np.arange(m_lo, m_hi + 1)
     even = m % 2 == 0
     pos = np.where(even, m * length + src, (m + 1) * length - src)
@@ -157,14 +154,13 @@ def axis_images(length, src, lo, hi, beta_low, beta_high, max_order=None):
     return np.ascontiguousarray(pos, np.float64), np.ascontiguousarray(amp, np.float64), n.astype(np.int64)
 
 
-def image_lists(room_dim, source, mics, radius, beta, max_order=None):
-    """The three per-axis image lists covering every image within ``radius`` of any microphone (of
-    order at most ``max_order`` on each axis, when given)."""
+def image_lists(room_dim, source, mics, radius, beta):
+    """The three per-axis image lists covering every image within ``radius`` of any microphone."""
     lists = []
     for axis in range(3):
         lo = float(np.min(mics[:, axis])) - radius
         hi = float(np.max(mics[:, axis])) + radius
-        lists.append(axis_images(room_dim[axis], source[axis], lo, hi, beta, beta, max_order))
+        lists.append(axis_images(room_dim[axis], source[axis], lo, hi, beta, beta))
     return lists
 
 

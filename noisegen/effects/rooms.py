@@ -155,9 +155,6 @@ def _render(out, sample_rate, room, source, mics, rt60, max_order, key):
     lists = design.image_lists(room, source, mics, radius, beta)
     order_cap = 2**62 if max_order is None else max_order
     complete = max_order is None or max_order >= design.max_axis_order(lists)
-    if not complete:  # max_order leaves images out before t_c: each it keeps is rendered where it arrives,
-        radius = c * out.shape[1] / sample_rate  # past t_c too (a long room's first-order echo came after it)
-        lists = design.image_lists(room, source, mics, radius, beta, max_order)
     half = design.SINC_TAPS // 2
     (xp, xa, xo), (yp, ya, yo), (zp, za, zo) = lists
     kernels.add_images(out, mics, xp, xa, xo, yp, ya, yo, zp, za, zo, order_cap, radius, sample_rate / c, half)
@@ -198,9 +195,10 @@ def simulate_rir(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order=
     max_order : int or None
         Highest reflection order among the exact images (None: all of them).
         The crossover does not move: ``max_order=1`` gives the direct sound,
-        the six first-order reflections (as pyroomacoustics' ``max_order=1``;
-        each where it arrives, past the crossover too, as in a long room)
-        and then the tail at the image model's mean level.
+        the first-order reflections that arrive before it (all six, as
+        pyroomacoustics' ``max_order=1``, unless the room is long: a far
+        wall's echo arriving after the crossover is left to the tail) and
+        then the tail at the image model's mean level.
     rng : None, int or numpy.random.Generator
         Keys the tail's noise; the same ``rng`` gives the same response.
     dtype : np.float32 or np.float64

@@ -98,8 +98,11 @@ class RoomSimulator(Transform):
                 f"min_distance_m={self.min_distance_m:g} does not fit the smallest room {lo} m with "
                 f"wall_margin_m={self.wall_margin_m:g} (at most {inner:.3g} m)"
             )
-        # the most image cells a draw may need: the longest diagonal's reach over the narrowest sides
-        cells = design.cell_count(lo, np.zeros((1, 3)), design.SPEED_OF_SOUND * design.crossover_s(hi))
+        # the most image cells a draw may need, over a grid of the rooms allowed (a room's cells fall with
+        # each side and rise with its diagonal: the largest count may lie inside the ranges)
+        grid, c = np.linspace(lo, hi, 5), design.SPEED_OF_SOUND
+        cells = max(design.cell_count(r, np.zeros((1, 3)), c * design.crossover_s(r))
+                    for r in ((x, y, z) for x in grid[:, 0] for y in grid[:, 1] for z in grid[:, 2]))
         if cells > design.MAX_IMAGE_CELLS:
             raise ParameterError(
                 f"min_room_dim_m={lo} and max_room_dim_m={hi} allow rooms needing about {cells:.3g} image cells "
