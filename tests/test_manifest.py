@@ -513,3 +513,13 @@ def test_quotes_in_a_tsv_are_text_and_a_broken_csv_quote_names_its_line(corpus):
     (corpus / "good.csv").write_text('path,text\n\ngone.wav,"first\nsecond ""quoted"", third"\n' + f'{speech},"a, b"\n')
     rows = read_manifest(corpus / "good.csv")
     assert [(r.line, r.metadata["text"]) for r in rows] == [(3, 'first\nsecond "quoted", third'), (5, "a, b")]
+    # a TSV the csv module (or pandas) quoted reads back as written; a line of spaces is its own row
+    cells = ['she said "hi"', "a\ttab", "two\nlines", "plain"]
+    for quoting in (csv.QUOTE_MINIMAL, csv.QUOTE_ALL):
+        with open(corpus / "w.tsv", "w", newline="") as fh:
+            out = csv.writer(fh, delimiter="\t", quoting=quoting)
+            out.writerow(["path", "text"])
+            out.writerows([speech, c] for c in cells)
+        assert [r.metadata["text"] for r in read_manifest(corpus / "w.tsv")] == cells
+    (corpus / "spaces.csv").write_text(f"path,text\n{speech},a\n   \n{speech},b\n")
+    assert [r.line for r in read_manifest(corpus / "spaces.csv")] == [2, 3, 4]

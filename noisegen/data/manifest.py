@@ -11,8 +11,9 @@ Two formats, told apart by the file name's ending:
   surrounding spaces); every other column is metadata (strings). A CSV's
   cells may be quoted (RFC 4180: a quote inside a quoted cell is written
   twice); a quoted cell left open, or text after a closing quote, refuses
-  the manifest, naming the line. A TSV's cells are taken as they are,
-  quotes and all (as Common Voice writes them).
+  the manifest, naming the line. A TSV is read so too, or, where its quotes
+  are not such (as Common Voice writes them), with its cells as they are,
+  quotes and all.
 
 Both are UTF-8 (a leading byte-order mark is allowed). Relative paths
 resolve against the manifest's folder. A row with an offset or a duration
@@ -140,21 +141,35 @@ class _Lines:
     def __next__(self):
         text = next(self.fh)
         self.count += 1
-        if self.fresh and text.strip():
+        if self.fresh and text.rstrip("\r\n"):  # (a line of spaces is a record to the csv module)
             self.first, self.fresh = self.count, False
         return text
 
 
 def _table_records(fh, folder, delimiter, manifest):
-    # A TSV's cells are never quoted (Common Voice's transcripts hold lone quotes: a quote read as
-    # one opened a cell that took in every later row). A CSV's quotes are read strictly: a quoted
-    # cell left open, or text after its closing quote, refuses the manifest at the line it began.
+    # Quotes are read strictly: a quoted cell left open, or text after its closing quote, refuses a CSV
+    # at the line it began. A TSV that is not quoted so (Common Voice's transcripts open quotes they never
+    # close: read loosely, one such quote took in every later row) is read again with its cells as they are.
+    try:
+        return _quoted_records(fh, folder, delimiter, manifest, {"strict": True})
+    except ParameterError:
+        if delimiter != "\t":
+            raise
+        fh.seek(0)
+        return _quoted_records(fh, folder, delimiter, manifest, {"quoting": csv.QUOTE_NONE})
+
+
+def _quoted_records(fh, folder, delimiter, manifest, quoting):
+    """:func:`_table_records` with the csv module's ``quoting`` options."""
     lines = _Lines(fh)
-    strict = {"quoting": csv.QUOTE_NONE} if delimiter == "\t" else {"strict": True}
-    reader = csv.DictReader(lines, delimiter=delimiter, **strict)
+    reader = csv.DictReader(lines, delimiter=delimiter, **quoting)
     # 'path, offset_s' (a space after the comma) named a column ' offset_s': read as metadata, every segment
     # was silently read whole; names are compared without surrounding spaces
-    header = reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
+    try:
+        names = reader.fieldnames or []
+    except csv.Error as exc:
+        raise ParameterError(f"manifest {manifest!r} line {lines.first}: {_quote_error(exc)}") from None
+    header = reader.fieldnames = [name.strip() for name in names]
     if "path" not in header:
         raise ParameterError(f"manifest {manifest!r} must have a 'path' column in its header, got columns {header!r}")
     twice = sorted({name for name in header if header.count(name) > 1})
