@@ -12,15 +12,15 @@ import time
 AREAS = ("synth", "mix", "time", "chain", "stream", "corpus", "cli", "rooms", "codec", "startup", "memory")
 
 
-def _positive(kind):
-    """An argparse type: a finite number of ``kind`` above 0."""
+def _at_least(kind, low):
+    """An argparse type: a finite number of ``kind``, at least ``low``."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-        if not 0 < value < float("inf"):
-            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        if not low <= value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be at least {low:g}, got {text}")
         return value
     return parse
 
@@ -28,7 +28,7 @@ def _positive(kind):
 def _writable(path):
     """An argparse type: a file that can be written (checked now, not after the run's minutes)."""
     folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+    if not path or os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise argparse.ArgumentTypeError(f"cannot write {path!r} (no such folder, or not writable)")
     return path
 
@@ -43,8 +43,9 @@ def parse_args(argv=None):
                    help="write the Markdown report to FILE (a full run writes bench/RESULTS.md)")
     p.add_argument("--only", metavar="AREA", action="append",
                    help=f"run only these areas (repeat or comma-separate): {', '.join(AREAS)}")
-    p.add_argument("--clip-s", metavar="S", type=_positive(float), nargs="+", help="clip lengths in seconds")
-    p.add_argument("--threads", type=_positive(int), default=1, help="BLAS/OpenMP/Numba threads (default 1)")
+    p.add_argument("--clip-s", metavar="S", type=_at_least(float, 0.01), nargs="+",
+                   help="clip lengths in seconds (at least 0.01)")
+    p.add_argument("--threads", type=_at_least(int, 1), default=1, help="BLAS/OpenMP/Numba threads (default 1)")
     p.add_argument("--no-cold", action="store_true", help="skip compile-time and cold-start subprocesses")
     return p.parse_args(argv)
 

@@ -134,8 +134,9 @@ def test_quick_run_has_noisegen_and_anchors_for_the_same_ops(tmp_path):
 
 
 @pytest.mark.parametrize("args, says", [
-    (["--clip-s", "0"], "--clip-s: must be above 0, got 0"), (["--clip-s", "nan"], "--clip-s: must be above 0"),
-    (["--threads", "0"], "--threads: must be above 0, got 0"), (["--json", "/nonexistent/x.json"], "cannot write"),
+    (["--clip-s", "0"], "--clip-s: must be at least 0.01, got 0"), (["--clip-s", "nan"], "--clip-s: must be at least"),
+    (["--clip-s", "0.00001"], "--clip-s: must be at least 0.01"), (["--json", ""], "cannot write"),
+    (["--threads", "0"], "--threads: must be at least 1, got 0"), (["--json", "/nonexistent/x.json"], "cannot write"),
     (["--markdown", "{tmp}"], "cannot write"), (["--only", "nope"], "unknown area 'nope'"),
 ])
 def test_bad_options_are_refused_before_the_run(tmp_path, args, says):
