@@ -38,7 +38,8 @@ print(summary)
 print(f"outputs and manifest.jsonl in {out_dir}")
 
 # Every manifest line rebuilds its output exactly.
-line = next(iter(read_manifest(out_dir).values()))
-samples, sample_rate = replay(line)
-print(f"replayed {line['output']}: {samples.shape[-1] / sample_rate:.2f} s, params {line['params']['transforms']}")
+line = next(iter(read_manifest(out_dir).values()), None)
+if line is not None:  # (None: every input failed, as the summary says)
+    samples, sample_rate = replay(line)
+    print(f"replayed {line['output']}: {samples.shape[-1] / sample_rate:.2f} s, params {line['params']['transforms']}")
 sys.exit(1 if summary.failures else 0)

@@ -954,3 +954,12 @@ def test_config_and_ray_address_errors_speak_of_the_options(corpus, tmp_path, ca
     err = capsys.readouterr().err
     assert "path_or_dict" not in err and "is not valid JSON" in err  # (load_pipeline's argument name)
     assert "error: --ray-address needs --engine ray" in err
+
+
+def test_example_script_over_a_folder_of_unreadable_files_says_so(tmp_path):
+    """Every input failing left no manifest line to replay: a StopIteration traceback."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "x.wav").write_bytes(b"garbage")
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "augment_folder.py"), str(tmp_path / "in"),
+                           str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and "nothing written" in proc.stdout, proc.stderr
