@@ -200,14 +200,12 @@ def tail_amplitude(early, start, stop, room_dim, sample_rate, rt60_s, dense):
     model's mean energy is used.
     """
     k = decay_per_sample(rt60_s, sample_rate)
-    n = np.arange(start, stop, dtype=np.float64)
-    envelope = np.exp(-2.0 * k * n)
     if dense and stop > start:
+        shape = np.exp(-k * np.arange(start, stop, dtype=np.float64))  # the tail's amplitude envelope
+        model = float(shape @ shape)  # its energy over the window, per unit A**2
         window = np.asarray(early[start:stop], dtype=np.float64)
-        shape = np.exp(-k * n)
-        pedestal = float(window @ shape) / float(shape @ shape) * shape
+        pedestal = float(window @ shape) / model * shape if model > 0.0 else 0.0
         energy = float(np.sum(np.square(window - pedestal)))
-        model = float(np.sum(envelope))
         if energy > 0.0 and model > 0.0:
             return math.sqrt(energy / model)
     return math.sqrt(mean_energy_per_sample(room_dim, sample_rate))

@@ -27,7 +27,7 @@ import numpy as np
 from .._core.errors import NoisegenError
 from .._core.validation import check_sample_rate
 from ..effects.resample import Resampler
-from .claims import OGG_READ_FRAMES, read_blocks, read_span
+from .claims import read_blocks, read_span
 from .formats import check_subtype, check_writable, format_of
 from .io import _read_error, _soundfile, _wav_shortfall, mix_down, write_frames
 from .._core.tempfiles import write_atomically
@@ -118,9 +118,7 @@ class FileBlocks:
                 else:
                     if self.start:
                         f.seek(self.start)
-                    # (an Ogg file in load's reads: at a damaged page, where they end moves what is read)
-                    size = min(self.block_frames, OGG_READ_FRAMES) if f.format == "OGG" else self.block_frames
-                    reads = read_blocks(f, self.frames, size, np.float32, start=self.start)
+                    reads = read_blocks(f, self.frames, self.block_frames, np.float32, start=self.start)
                 for data in reads:
                     if data.shape[0] == 0:
                         break

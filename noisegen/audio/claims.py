@@ -58,13 +58,17 @@ def read_blocks(f, frames: int, block: int, dtype, *, start: int = 0, out=None):
     seek to ``start``, as :func:`soundfile.read` does. Without ``out``, a last block shorter
     than a quarter of ``block`` joins the one before it.
 
-    In an Ogg file, a read that gives fewer frames than asked is followed by another:
-    libsndfile's Ogg reader ends a read at a damaged page (a hole) and goes on at the next read
-    (``load`` stopped there and ``info`` did not). Frames after a hole come with a
+    An Ogg file is read in reads of at most :data:`OGG_READ_FRAMES`, whoever asks (``load``,
+    ``info``, the stream's blocks), and a read that gives fewer frames than asked is followed by
+    another: libsndfile's Ogg reader ends a read at a damaged page (a hole) and goes on at the
+    next read, and where the reads end moves what it decodes there (``load`` in one read stopped
+    at the hole and ``info`` in blocks did not). Frames after a hole come with a
     :class:`NoisegenWarning` naming the file; the reads end at the first that gives nothing. In
     any other format a short read is the last (after one, libsndfile's FLAC reader gives the
     frames before it again)."""
     dtype = np.dtype(dtype).name
+    if f.format == "OGG":
+        block = min(block, OGG_READ_FRAMES)
     read, hole = 0, None
     while read < frames:
         n = min(block, frames - read)
@@ -110,8 +114,6 @@ def read_claimed(f, frames: int, dtype) -> np.ndarray:
     channels = max(int(f.channels), 1)
     start = f.tell() if f.seekable() else 0  # (GSM 6.10 does not seek, nor tell)
     block = max(frames, 1) if f.format == "MP3" else max(1, WHOLE_READ_SAMPLES // channels)
-    if f.format == "OGG":  # the reads of :func:`noisegen.info`: where they end moves a hole (read_blocks)
-        block = min(block, OGG_READ_FRAMES)
     parts = list(read_blocks(f, frames, block, dtype, start=start))
     if not parts:
         return np.empty((0, channels), np.dtype(dtype))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._core.validation import check_path
-from .claims import OGG_READ_FRAMES, read_blocks
+from .claims import read_blocks
 from .files import read_error as _read_error
 from .flac import FlacFile
 from .io import _BLOCK_FRAMES, _soundfile, _warn_if_truncated, check_regular, read_frames
@@ -146,9 +146,9 @@ def _measured(f, meta, levels) -> int:
     header estimates, it yields whole blocks anyway, the last one's samples again.)"""
     # (An MP3 in blocks too: its levels may differ from load's by the decoder's bursts at block ends,
     # see claims.read_claimed, but a long file is measured in bounded memory; the count is the same.
-    # An Ogg file in load's reads, the last short one joined to the one before, as load reads it.)
+    # No reused buffer: a last short read then joins the one before it, as in load's reads of an Ogg file.)
     read = 0
-    for block in read_blocks(f, meta.frames, OGG_READ_FRAMES if meta.format == "OGG" else _BLOCK_FRAMES, np.float64):
+    for block in read_blocks(f, meta.frames, _BLOCK_FRAMES, np.float64):
         levels.add(block)
         read += block.shape[0]
     return read

@@ -168,7 +168,7 @@ def _quoted_records(fh, folder, delimiter, manifest, quoting):
     try:
         names = reader.fieldnames or []
     except csv.Error as exc:
-        raise ParameterError(f"manifest {manifest!r} line {lines.first}: {_quote_error(exc)}") from None
+        raise _quote_error(exc, manifest, lines.first) from None
     header = reader.fieldnames = [name.strip() for name in names]
     if "path" not in header:
         raise ParameterError(f"manifest {manifest!r} must have a 'path' column in its header, got columns {header!r}")
@@ -183,7 +183,7 @@ def _quoted_records(fh, folder, delimiter, manifest, quoting):
         except StopIteration:
             break
         except csv.Error as exc:
-            raise ParameterError(f"manifest {manifest!r} line {lines.first}: {_quote_error(exc)}") from None
+            raise _quote_error(exc, manifest, lines.first) from None
         line = lines.first
         if None in record or None in record.values():
             rows.append(ManifestRow(line, error=f"has a different number of fields than the header ({len(header)})"))
@@ -192,12 +192,14 @@ def _quoted_records(fh, folder, delimiter, manifest, quoting):
     return rows
 
 
-def _quote_error(exc):
-    """What the csv module's strict reading found, in words."""
+def _quote_error(exc, manifest, line):
+    """The ParameterError of what the csv module's strict reading found at ``line``, in words."""
     text = str(exc)
     if "unexpected end of data" in text:
-        return "a quoted cell is never closed (every line after it would be part of it); close it or double its quotes"
-    return f"{text} (a quoted cell must end at a comma or the line's end; a quote inside one is written twice)"
+        why = "a quoted cell is never closed (every line after it would be part of it); close it or double its quotes"
+    else:
+        why = f"{text} (a quoted cell must end at a comma or the line's end; a quote inside one is written twice)"
+    return ParameterError(f"manifest {manifest!r} line {line}: {why}")
 
 
 def read_manifest(path) -> list[ManifestRow]:

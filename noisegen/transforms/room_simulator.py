@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -100,9 +101,9 @@ class RoomSimulator(Transform):
             )
         # the most image cells a draw may need, over a grid of the rooms allowed (a room's cells fall with
         # each side and rise with its diagonal: the largest count may lie inside the ranges)
-        grid, c = np.linspace(lo, hi, 5), design.SPEED_OF_SOUND
-        cells = max(design.cell_count(r, np.zeros((1, 3)), c * design.crossover_s(r))
-                    for r in ((x, y, z) for x in grid[:, 0] for y in grid[:, 1] for z in grid[:, 2]))
+        grid, origin = np.linspace(lo, hi, 5), np.zeros((1, 3))
+        cells = max(design.cell_count(r, origin, design.SPEED_OF_SOUND * design.crossover_s(r))
+                    for r in itertools.product(*grid.T))
         if cells > design.MAX_IMAGE_CELLS:
             raise ParameterError(
                 f"min_room_dim_m={lo} and max_room_dim_m={hi} allow rooms needing about {cells:.3g} image cells "
