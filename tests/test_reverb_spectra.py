@@ -10,7 +10,8 @@ import scipy.signal as ss
 import noisegen as ng
 from noisegen.effects import spectra
 from noisegen.effects.reverb import RirConvolver
-from noisegen.effects.spectra import SpectrumCache, fast_len, grid_irfft, grid_rfft
+from noisegen._core.lru import BytesCache
+from noisegen.effects.spectra import fast_len, grid_irfft, grid_rfft
 
 
 def _factors_ok(v):
@@ -100,7 +101,7 @@ def test_twiddles_have_the_bits_of_entry_by_entry_evaluation(dtype):
 
 
 def test_spectrum_cache_is_bounded_in_bytes_least_recently_used_first():
-    cache = SpectrumCache(max_bytes=3 * 800)
+    cache = BytesCache(max_bytes=3 * 800)
     made = []
 
     def make(key):
@@ -232,4 +233,23 @@ def test_the_transforms_own_convolvers_give_the_cached_convolvers_samples(dtype)
                     want = convolve_partitioned(y, rir, mode="full" if keep_tail else "same")
                     np.testing.assert_array_equal(t._apply(y, 8000, params), want)
         assert len(t._convolvers) == len(rooms)
-        assert pickle.loads(pickle.dumps(t))._convolvers == {}
+        assert len(pickle.loads(pickle.dumps(t))._convolvers) == 0
+
+
+def test_the_transforms_convolvers_are_bounded_in_bytes(monkeypatch):
+    """Each convolver holds its response in float64 (twice the bank's bytes), made in every worker
+    that draws it: a transform keeps them up to a bound, least recently drawn dropped, the samples
+    unchanged when one is made again."""
+    from noisegen.transforms import ApplyImpulseResponse, apply_impulse_response
+
+    monkeypatch.setattr(apply_impulse_response, "CONVOLVER_CACHE_BYTES", 3 * 2000 * 8)
+    rng = np.random.default_rng(4)
+    rooms = [rng.standard_normal(2000) * np.exp(-np.arange(2000) / 300.0) for _ in range(8)]
+    t = ApplyImpulseResponse(rooms, rir_sample_rate=8000, trim_db=None, p=1.0)
+    y = rng.standard_normal(3000).astype(np.float32)
+    first = {}
+    for rounds in range(3):
+        for index in (0, 1, 2, 3, 4, 5, 6, 7, 0, 5):
+            out = t._apply(y, 8000, {"rir_index": index, "applied": True})
+            np.testing.assert_array_equal(out, first.setdefault(index, out))
+            assert len(t._convolvers) <= 3 and t._convolvers.nbytes <= 3 * 2000 * 8

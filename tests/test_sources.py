@@ -251,6 +251,10 @@ def folder_with_bad_files(tmp_path, data_dir):
         "empty.wav": lambda p: sf.write(p, np.zeros(0), SR),
         "silent.wav": lambda p: sf.write(p, np.zeros(800), SR),
         "nan.wav": lambda p: sf.write(p, np.full(800, np.nan), SR, subtype="FLOAT"),
+        # one value throughout: A-law's digital silence decodes to 2**-12, and a DC offset at another
+        # rate than the bank's (resampled, its ends would ring: judged at the file's own rate)
+        "alaw_silence.wav": lambda p: sf.write(p, np.zeros(800), SR, subtype="ALAW"),
+        "dc.flac": lambda p: sf.write(p, np.full((700, 2), 0.3), 11025),
     }
     for name, write in bad.items():
         write(root / name)
@@ -352,3 +356,41 @@ def test_arrays_beyond_float32_are_refused_by_name():
                     transform([np.ones(10), bad], p=1.0)(np.ones(100, np.float32), sample_rate=16000, rng=0)
     bank = ng.NoiseBank([np.array([3e38, -1.0]), np.float32([1.0, 2.0])], source_sample_rate=SR).at(SR)
     assert len(bank) == 2 and bank[0][0] == np.float32(3e38)
+
+
+def test_a_constant_file_is_silent_but_a_one_sample_response_is_a_room(tmp_path):
+    """A file of one value throughout is a DC offset (mixed at an SNR: an offset as loud as the
+    speech; as a room: a boxcar) and is skipped, named; one sample is an impulse, kept; a noise
+    riding on an offset is noise."""
+    sf.write(tmp_path / "delta.wav", np.array([0.5]), 8000)
+    sf.write(tmp_path / "offset.wav", 0.5 + 0.01 * np.random.default_rng(0).standard_normal(800), 8000)
+    sf.write(tmp_path / "dc.wav", np.full(800, -0.25), 8000)
+    for rate in (8000, 16000):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            bank = ng.NoiseBank(tmp_path, sample_rate=rate, name="rir")
+        assert [os.path.basename(p) for p in bank.paths] == ["delta.wav", "offset.wav"]
+        (message,) = [str(w.message) for w in caught]
+        assert "dc.wav" in message and "constant offset" in message and "-0.25" in message
+
+
+def test_a_bank_of_responses_keeps_each_files_first_channel(tmp_path):
+    """The mean of a multichannel response's channels (a B-format W, X, Y, Z; a binaural pair) is
+    no one place's response; ApplyImpulseResponse's bank keeps the first channel, at any rate, and
+    a bank of noises still mixes down."""
+    rng = np.random.default_rng(3)
+    decay = np.exp(-np.arange(4000) / 600.0)
+    four = np.stack([rng.standard_normal(4000) * decay for _ in range(4)], axis=1)
+    four[100, 0], four[140, 1] = 4.0, -6.0  # direct sounds 40 samples apart, the second louder
+    for name, subtype in (("bformat.wav", "FLOAT"), ("pair.flac", "PCM_24")):
+        frames = four if name.endswith("wav") else four[:, :2] / 8
+        sf.write(tmp_path / name, frames, 16000, subtype=subtype)
+        for rate in (16000, 8000):
+            rooms = ng.ApplyImpulseResponse(str(tmp_path / name), p=1.0)._bank.at(rate)
+            first = ng.load(tmp_path / name, sample_rate=16000, mono=False)[0][0]
+            want = ng.resample(first.astype(np.float32), orig_sample_rate=16000, target_sample_rate=rate)
+            np.testing.assert_array_equal(rooms[0], want)
+            assert np.argmax(np.abs(rooms[0])) == 100 * rate // 16000  # the first channel's direct sound
+            noises = ng.NoiseBank(str(tmp_path / name), sample_rate=rate)
+            mean = ng.load(tmp_path / name, sample_rate=rate, mono=True)[0].astype(np.float32)
+            np.testing.assert_allclose(noises[0], mean, atol=1e-6)

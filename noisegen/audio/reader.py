@@ -7,17 +7,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from .segment import read_segment
+from .io import resample_to
+from .segment import read_segment, segment_span
 
 
 def unusable(y: np.ndarray) -> str | None:
-    """Why a loaded sound cannot be used (None when it can): empty, non-finite or silent."""
+    """Why a loaded sound cannot be used (None when it can): empty, non-finite, silent, or one value
+    throughout (a DC offset, silent otherwise: A-law's digital silence decodes to +-2**-12, and a
+    boxcar is no room). Give it the file's own samples: resampling rings at a constant's ends."""
     if y.shape[-1] == 0:
         return "holds no samples"
     if not np.isfinite(y).all():
         return "holds NaN/inf samples"
     if not np.any(y):
         return "silent"
+    if y.shape[-1] > 1 and not np.any(y != y[..., :1]):
+        return f"silent but for a constant offset (every sample {float(y.flat[0]):.6g})"
     return None
 
 
@@ -32,3 +37,20 @@ def read_audio(path, *, sample_rate: int, mono: bool = True) -> np.ndarray:
     raises on an unusable path.
     """
     return read_segment(path, sample_rate=sample_rate, mono=mono)
+
+
+def read_sound(path, *, sample_rate: int, first_channel: bool = False) -> tuple[np.ndarray | None, str | None]:
+    """``(sound, None)``: a bank's file as mono float32 at ``sample_rate``, or ``(None, why)`` when
+    :func:`unusable` finds it unusable at its own rate (read there, then resampled: the samples
+    :func:`read_audio` gives).
+
+    ``first_channel``: keep a multichannel file's first channel instead of the mean of all (an
+    impulse response: the mean of several microphones' responses is no one place's, and
+    B-format's first channel is its omnidirectional W).
+    """
+    rate = segment_span(path)[2]
+    y = read_segment(path, sample_rate=rate, mono=not first_channel)
+    if y.ndim == 2:
+        y = np.ascontiguousarray(y[0])
+    why = unusable(y)
+    return (None, why) if why else (resample_to(y, rate, sample_rate), None)

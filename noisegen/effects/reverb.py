@@ -182,6 +182,11 @@ class RirConvolver:
         return twin
 
     @property
+    def nbytes(self):
+        """Bytes of the prepared response it holds (a cache's measure)."""
+        return self.rir.nbytes + (self._unit.nbytes if self._unit is not self.rir else 0)
+
+    @property
     def length(self):
         """Number of RIR samples after delay compensation."""
         return self.rir.shape[1]

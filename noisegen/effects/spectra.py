@@ -41,15 +41,15 @@ import functools
 import math
 import threading
 from bisect import bisect_left
-from collections import OrderedDict
 
 import numpy as np
 import scipy.fft as sfft
 
 from .._core.diskcache import cached_array, source_digest
+from .._core.lru import BytesCache
 from .._kernels.cpu import fft as _fft
 
-__all__ = ["fast_len", "grid_rfft", "grid_irfft", "rfft_blocks", "SpectrumCache", "SPECTRA", "TWIDDLES", "SPECTRUM_CACHE_BYTES"]
+__all__ = ["fast_len", "grid_rfft", "grid_irfft", "rfft_blocks", "SPECTRA", "TWIDDLES", "SPECTRUM_CACHE_BYTES"]
 
 #: Bytes of RIR spectra kept for reuse, over all convolvers of a process.
 SPECTRUM_CACHE_BYTES = 64 << 20
@@ -75,56 +75,10 @@ def fast_len(n: int) -> int:
     return _GRID[bisect_left(_GRID, max(int(n), 1))]
 
 
-class SpectrumCache:
-    """Spectra by key, least recently used dropped once they hold more than ``max_bytes``.
-
-    Thread-safe. Spectra are stored read-only; one larger than ``max_bytes``
-    is returned but not kept.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> cache = SpectrumCache(max_bytes=100)
-    >>> a = cache.get("a", lambda: np.zeros(10))  # 80 bytes
-    >>> b = cache.get("b", lambda: np.zeros(10))  # "a" dropped
-    >>> cache.nbytes, cache.get("b", lambda: None) is b
-    (80, True)
-    """
-
-    def __init__(self, max_bytes: int):
-        self.max_bytes = int(max_bytes)
-        self.nbytes = 0
-        self._items = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key, make):
-        """The spectrum kept under ``key``, else ``make()`` (kept if it fits)."""
-        with self._lock:
-            spec = self._items.get(key)
-            if spec is not None:
-                self._items.move_to_end(key)
-                return spec
-        spec = make()
-        spec.flags.writeable = False  # shared: callers multiply into their own arrays
-        if spec.nbytes <= self.max_bytes:
-            with self._lock:
-                if key not in self._items:
-                    self._items[key] = spec
-                    self.nbytes += spec.nbytes
-                while self.nbytes > self.max_bytes:
-                    self.nbytes -= self._items.popitem(last=False)[1].nbytes
-        return spec
-
-    def clear(self):
-        with self._lock:
-            self._items.clear()
-            self.nbytes = 0
-
-
-SPECTRA = SpectrumCache(SPECTRUM_CACHE_BYTES)
+SPECTRA = BytesCache(SPECTRUM_CACHE_BYTES)
 #: The kernels' twiddle tables, apart: a spectrum of a RIR met once must not push out the
 #: twiddles every length needs (each ~1 ms to make for 100k points).
-TWIDDLES = SpectrumCache(TWIDDLE_CACHE_BYTES)
+TWIDDLES = BytesCache(TWIDDLE_CACHE_BYTES)
 
 
 def _radices(n):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._core.errors import ParameterError
+from .._core.lru import BytesCache
 from .._core.validation import check_real, check_sample_rate
 from .base import Transform
 from .params import index_param
@@ -15,6 +16,8 @@ from ..effects.reverb_blocks import convolve_partitioned
 
 __all__ = ["ApplyImpulseResponse", "trimmed_length"]
 
+#: Bytes of the prepared responses one transform keeps (least recently drawn dropped first).
+CONVOLVER_CACHE_BYTES = 64 << 20
 #: Default of ``trim_db``: responses are cut where 60 dB of their energy has decayed.
 TRIM_DB = 60.0
 #: Windows of the level envelope that finds a recording's noise floor (seconds).
@@ -71,6 +74,13 @@ def _floor_start(rir, peak, window):
     return peak + (int(loud[-1]) + 1) * window
 
 
+def _convolver_cache():
+    """Each transform's convolvers, bounded: each holds its response in float64 (twice the bank's
+    bytes), made where it is first drawn (in every forked worker), so a bank of thousands of rooms
+    would otherwise be copied whole into every process."""
+    return BytesCache(CONVOLVER_CACHE_BYTES)
+
+
 class ApplyImpulseResponse(Transform):
     """Convolve with an impulse response drawn from a collection.
 
@@ -80,8 +90,13 @@ class ApplyImpulseResponse(Transform):
     length) or, with ``keep_tail=True``, all ``n + len(rir) - 1`` of them
     (``mode="full"``: the reverberation after the input's end is kept, so
     the output is longer). Responses are loaded and resampled once per sample
-    rate; an unreadable, empty, non-finite or silent file in the collection is
-    skipped and reported once (NoisegenWarning). ``last_params``:
+    rate; an unreadable, empty, non-finite or silent file in the collection
+    (one value throughout counts as silent: a DC offset is no room) is
+    skipped and reported once (NoisegenWarning). A multichannel file gives
+    its first channel (B-format's W, a binaural pair's left ear), not the
+    mean of its channels, whose direct sounds arrive apart
+    (``NoiseBank(first_channel=True)``; a :class:`noisegen.NoiseBank` given
+    as ``rir`` keeps its own rule). ``last_params``:
     ``rir_index`` (among the usable responses, in sorted path order).
 
     Parameters
@@ -133,13 +148,14 @@ class ApplyImpulseResponse(Transform):
         self.keep_tail = bool(keep_tail)
         self.trim_db = check_real(trim_db, "trim_db", low=0.0, low_inclusive=False, high=300.0, allow_none=True)
         self._trimmed = {}  # sample rate -> each response's kept length
-        self._convolvers = {}  # (sample rate, rir_index) -> RirConvolver of the (trimmed) response
+        self._convolvers = _convolver_cache()  # (sample rate, rir_index) -> RirConvolver of the (trimmed) response
         self._room = as_room_simulator(rir)
         if self._room is not None:
             return
         if rir_sample_rate is not None:
             rir_sample_rate = check_sample_rate(rir_sample_rate, "rir_sample_rate")
-        self._bank = rir if isinstance(rir, NoiseBank) else NoiseBank(rir, source_sample_rate=rir_sample_rate, name="rir")
+        self._bank = rir if isinstance(rir, NoiseBank) else NoiseBank(
+            rir, source_sample_rate=rir_sample_rate, name="rir", first_channel=True)
 
     def prepare(self, sample_rate):
         if self._room is None:
@@ -179,19 +195,13 @@ class ApplyImpulseResponse(Transform):
         samples of the convolver cache's, without its lookup); None for a simulated room."""
         if self._room is not None:
             return None
-        key = (sample_rate, params["rir_index"])
-        conv = self._convolvers.get(key)
-        if conv is None:
-            conv = self._convolvers[key] = RirConvolver(self._response(sample_rate, params))
-        return conv
+        return self._convolvers.get((sample_rate, params["rir_index"]),
+                                    lambda: RirConvolver(self._response(sample_rate, params)))
 
     def _apply(self, y, sample_rate, params):
         mode = "full" if self.keep_tail else "same"  # (beyond 65536 samples: over a fixed partition, as streamed)
         return convolve_partitioned(y, self._response(sample_rate, params).astype(y.dtype, copy=False), mode=mode,
                                     convolver=self._convolver(sample_rate, params))
-
-    def __getstate__(self):  # the convolvers are remade where the transform is unpickled
-        return {**self.__dict__, "_convolvers": {}}
 
     def _output_length(self, n, sample_rate, params):
         return n + self._response(sample_rate, params).shape[-1] - 1 if self.keep_tail else n
