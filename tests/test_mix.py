@@ -193,6 +193,30 @@ def test_add_short_noises_levels_fades_and_determinism(speech_16k):
     assert not np.any(added[~covered])
 
 
+def test_add_short_noises_measures_a_banks_sounds_once(monkeypatch):
+    """A bank's sound is measured once, not on every call that draws it (a 30-minute sound cost its
+    whole length each time); the samples are those of the same sounds given as a list."""
+    from noisegen.effects import mix
+
+    rng = np.random.default_rng(5)
+    sounds = [rng.standard_normal(n).astype(np.float32) * 0.3 for n in (3000, 50_000, 800)]
+    bank = ng.NoiseBank.from_arrays(sounds, sample_rate=SR)
+    y = rng.standard_normal((2, SR)).astype(np.float32)
+    measured = []
+    original = mix._crop_power
+    monkeypatch.setattr(mix, "_crop_power", lambda *a: measured.append(a[2]) or original(*a))
+    kwargs = dict(sample_rate=SR, min_time_between_s=0.0, max_time_between_s=0.01)
+    for seed in range(6):
+        want = ng.add_short_noises(y, sounds, rng=seed, **kwargs)
+        np.testing.assert_array_equal(ng.add_short_noises(y, bank, rng=seed, **kwargs), want)
+    assert sorted(bank.sound_powers) == [0, 1, 2]
+    for i, p in bank.sound_powers.items():
+        np.testing.assert_allclose(p, np.mean(np.square(sounds[i], dtype=np.float64)), rtol=1e-6)
+    calls = len(measured)
+    ng.add_short_noises(y, bank, rng=99, **kwargs)
+    assert len(measured) == calls  # the bank's sounds were measured already
+
+
 @pytest.mark.parametrize("gap_s", [0.0, 1 / SR, 2.5 / SR, 0.01])
 def test_add_short_noises_gaps_are_as_drawn_zero_too(gap_s):
     """Each sound starts the drawn gap after the last one ends: a gap of 0 left one sample."""

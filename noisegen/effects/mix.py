@@ -406,6 +406,7 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
     lo_fade = check_real(min_fade_s, "min_fade_s", low=0.0)
     hi_fade = check_real(max_fade_s, "max_fade_s", low=lo_fade)
     return_events = check_bool(return_events, "return_events")
+    powers = _known_powers(noises)
     noises = check_recordings(noises, "noises")
     if len(noises) == 0:
         raise ParameterError("noises must hold at least one sound, got an empty collection")
@@ -415,7 +416,6 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
     p_signal, bound = _signal_power(s2, "rms", sample_rate) if n else (0.0, 0.0)
     events = []
     pos = _samples_up_to(g.uniform(0.0, lo_gap), sample_rate, n) if lo_gap > 0 else 0  # past n: no sounds
-    powers = {}
     while pos < n:
         index = int(g.integers(len(noises)))
         snr = float(g.uniform(lo_snr, hi_snr))
@@ -444,6 +444,14 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
     _check_sum(out, bound, f"min_snr_db={lo_snr:g}", s)
     out = out.reshape(s.shape)
     return (out, events) if return_events else out
+
+
+def _known_powers(noises):
+    """Each sound's mean square by index, as :func:`add_short_noises` measures it: kept by a bank
+    (a ``sound_powers`` dict, :class:`~noisegen.NoiseBank`'s) across calls, where a long sound would
+    cost its whole length on every call that draws it; a fresh dict for other sequences."""
+    known = getattr(noises, "sound_powers", None)
+    return known if isinstance(known, dict) else {}
 
 
 def _samples_up_to(seconds, sample_rate, limit):
