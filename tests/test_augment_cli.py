@@ -571,7 +571,7 @@ def test_banks_are_loaded_once_in_the_parent_before_forking(corpus, tmp_path, mo
             return fn(*args, **kwargs)
         return wrapper
 
-    monkeypatch.setattr(files, "read_audio", logged(files.read_audio))  # every bank reads through it
+    monkeypatch.setattr(files, "read_sound", logged(files.read_sound))  # every bank reads through it
     from noisegen.transforms import AddBackgroundNoise, ApplyImpulseResponse, Compose
 
     pipeline = Compose([ApplyImpulseResponse(rir=str(rir), p=1.0), AddBackgroundNoise(noise=str(noise), p=1.0)])
@@ -916,6 +916,19 @@ def test_example_script(corpus, tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert len(read_manifest(out)) == 8 and len(audio_outputs(out)) == 8
+
+
+@pytest.mark.parametrize("script", ["augment_folder.py", "train_torch.py", "evaluate_augmentation.py"])
+def test_examples_do_nothing_when_imported_as_a_spawned_workers_main(script, tmp_path):
+    """A worker started by spawn (macOS, Windows; augment_folder's workers=2, a DataLoader's) runs
+    the script again as ``__mp_main__``: augment_folder.py did its whole job there, and under spawn
+    the child failed in bootstrap while the parent waited for ever."""
+    if script == "train_torch.py":
+        pytest.importorskip("torch")
+    code = (f"import runpy, sys; sys.argv = [{script!r}, '--bogus']; "
+            f"runpy.run_path({str(ROOT / 'examples' / script)!r}, run_name='__mp_main__'); print('imported')")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout == "imported\n" and not list(tmp_path.iterdir()), proc.stderr
 
 
 @pytest.mark.parametrize("script, args, says", [
