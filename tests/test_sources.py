@@ -92,6 +92,34 @@ def test_memory_mapped_cache_is_shared_and_rebuilt_on_change(data_dir, tmp_path)
     assert other_rate.audio.shape[0] == pytest.approx(first.audio.shape[0] / 2, abs=3)
 
 
+def test_a_pickled_memory_mapped_bank_maps_the_same_file(data_dir, tmp_path):
+    """A spawned (or forkserver) DataLoader worker gets its bank by pickle: one mapped from its
+    cache_path came as a private copy of every sample (22 MB for the shared noises, per worker and
+    epoch). It travels as the file while the file is the one mapped; a cache rebuilt since is not
+    mapped in its place."""
+    import pickle
+
+    for p in (data_dir / "noise").iterdir():
+        shutil.copy(p, tmp_path / p.name)
+    cache = tmp_path / "cache" / "bank.npy"
+    bank = ng.NoiseBank(tmp_path, sample_rate=SR, cache_path=cache)
+    sent = pickle.dumps(bank)
+    assert len(sent) < 10_000 < bank.audio.nbytes
+    got = pickle.loads(sent)
+    assert isinstance(got.audio, np.memmap) and os.path.samefile(got.audio.filename, cache)
+    np.testing.assert_array_equal(got.audio, bank.audio)
+    assert _draws(got, 3) == _draws(bank, 3) and pickle.loads(pickle.dumps(got)).paths == bank.paths
+    os.remove(tmp_path / sorted(os.listdir(data_dir / "noise"))[0])  # the files change: the cache is rebuilt
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ng.NoiseBank(tmp_path, sample_rate=SR, cache_path=cache)
+    with pytest.raises(ng.NoisegenError, match="was replaced after this bank was pickled"):
+        pickle.loads(sent)
+    resent = pickle.dumps(bank)  # the old bank's own samples now (its file is gone from the path)
+    assert len(resent) > bank.audio.nbytes
+    np.testing.assert_array_equal(pickle.loads(resent).audio, bank.audio)
+
+
 
 def test_cache_path_never_replaces_what_is_not_a_bank_cache(data_dir, tmp_path):
     # a folder, a FIFO, someone's file, a stray .json: refused before anything is read or written

@@ -12,30 +12,31 @@ hold their noises, impulse responses and short sounds.  Call it before
 forking workers so they share the arrays.
 
 With ``cache_path`` the array is written once to a ``.npy`` file and opened
-memory-mapped: forked DataLoader workers then share the same pages instead of
-each holding a copy.
+memory-mapped: DataLoader workers then share the same pages instead of
+each holding a copy (forked ones inherit the map; a bank pickled to a spawned
+or forkserver worker travels as the file: :mod:`noisegen.audio.bank_cache`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import stat
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .._core.tempfiles import write_atomically
-from .._core.validation import (MAX_SAMPLES, check_audio, check_bool, check_index, check_int, check_path,
-                                check_real, check_recordings, check_sample_rate, show_value)
+from .._core.validation import (MAX_SAMPLES, check_audio, check_bool, check_index, check_int, check_real,
+                                check_recordings, check_sample_rate)
 from .._core.errors import NoisegenWarning, ParameterError
 from . import reader
+from .bank_cache import checked_cache_path, mapped, pickled, samples_inline, unpickled
 from .files import AUDIO_EXTENSIONS, audio_files
 from .io import resample_to
 from .._core.rng import as_generator
 
-__all__ = ["NoiseBank", "AUDIO_EXTENSIONS"]
+__all__ = ["NoiseBank", "AUDIO_EXTENSIONS", "samples_inline"]  # (samples_inline: from bank_cache)
 
 _CACHE_VERSION = 2  # 2: constant files skipped, first_channel
 
@@ -160,7 +161,7 @@ class NoiseBank:
             if cache_path is not None:
                 raise ParameterError("cache_path needs a sample_rate")
             return
-        self._load(None if cache_path is None else _checked_cache_path(cache_path))
+        self._load(None if cache_path is None else checked_cache_path(cache_path))
 
     @classmethod
     def from_arrays(cls, arrays, *, sample_rate) -> "NoiseBank":
@@ -281,7 +282,7 @@ class NoiseBank:
         if stored.get("signature") != meta or not cache_path.is_file():
             return False
         try:
-            audio = np.load(cache_path, mmap_mode="r")
+            audio = mapped(cache_path)
         except (OSError, ValueError):
             return False
         self._set(audio, stored["paths"], stored["lengths"])
@@ -298,7 +299,18 @@ class NoiseBank:
         except OSError as exc:
             raise ParameterError(f"cache_path {str(cache_path)!r} cannot be written: "
                                  f"{exc.strerror or exc}") from None
-        self.audio = np.load(cache_path, mmap_mode="r")
+        self.audio = mapped(cache_path)
+
+    def __getstate__(self):  # a bank mapped from its cache_path travels as the file (bank_cache)
+        state = self.__dict__.copy()
+        if "audio" in state:
+            state["audio"] = pickled(state["audio"])
+        return state
+
+    def __setstate__(self, state):
+        if "audio" in state:
+            state["audio"] = unpickled(state["audio"])
+        self.__dict__.update(state)
 
     # ------------------------------------------------------------------ access
 
@@ -401,46 +413,3 @@ class NoiseBank:
             f"{self.sample_rate} Hz, "
             f"{len(self.skipped)} skipped)"
         )
-
-
-def _checked_cache_path(cache_path) -> Path:
-    """``cache_path`` as a Path, refused before anything is read or written unless it (and its
-    ``.json``) are new or a bank cache: a cache is replaced when its files change, and nothing
-    else at those paths may be (a device, a folder, someone's file)."""
-    if isinstance(cache_path, bytes) or not isinstance(cache_path, (str, os.PathLike)):
-        raise ParameterError(f"cache_path must be a file path, got {show_value(cache_path)}")
-    path = Path(check_path(cache_path, "cache_path"))  # (a NUL byte)
-    meta = Path(str(path) + ".json")
-    for p in (path, meta):
-        try:
-            mode = os.stat(p).st_mode
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            raise ParameterError(f"cache_path {str(path)!r} cannot be used: {exc.strerror or exc}") from None
-        if not stat.S_ISREG(mode):
-            raise ParameterError(f"cache_path: {str(p)!r} exists and is not a regular file; give a new path")
-    if (path.exists() or meta.exists()) and not _is_bank_cache(path, meta):
-        raise ParameterError(f"cache_path {str(path)!r} (or its .json) exists and is not a NoiseBank cache; "
-                             "noisegen does not overwrite it: give a new path")
-    return path
-
-
-def _is_bank_cache(path, meta) -> bool:
-    """Whether the files at ``path`` / ``meta`` are a bank cache's (either may be missing: a cache
-    whose writer stopped between them): float32 samples in a 1-D ``.npy``, a ``.json`` with a signature."""
-    if meta.exists():
-        try:
-            with open(meta) as f:
-                stored = json.load(f)
-        except (OSError, ValueError):
-            return False
-        if not isinstance(stored, dict) or "signature" not in stored:
-            return False
-    if path.exists():
-        try:
-            audio = np.load(path, mmap_mode="r")
-        except (OSError, ValueError, EOFError):
-            return False
-        return audio.dtype == np.float32 and audio.ndim == 1
-    return True

@@ -1,7 +1,4 @@
-"""The one resample-on-load reader of banks and streams, and the rule for unusable sounds.
-
-They read with soundfile and resample with :func:`noisegen.resample`.
-"""
+"""How a bank reads its files, and the rule for unusable sounds."""
 
 from __future__ import annotations
 
@@ -26,23 +23,13 @@ def unusable(y: np.ndarray) -> str | None:
     return None
 
 
-def read_audio(path, *, sample_rate: int, mono: bool = True) -> np.ndarray:
-    """``path`` as float32 at ``sample_rate``: ``(n,)`` (mono) or ``(channels, n)``.
-
-    The whole file through :func:`noisegen.audio.segment.read_segment`, the
-    one resample-on-load reader of banks, streams and manifests: a file
-    already at ``sample_rate`` (and mono, or ``mono=False``) is read straight
-    to float32; anything else as :func:`noisegen.load` reads it (float64,
-    mixdown, :func:`noisegen.resample`). Raises what :func:`noisegen.load`
-    raises on an unusable path.
-    """
-    return read_segment(path, sample_rate=sample_rate, mono=mono)
-
-
 def read_sound(path, *, sample_rate: int, first_channel: bool = False) -> tuple[np.ndarray | None, str | None]:
     """``(sound, None)``: a bank's file as mono float32 at ``sample_rate``, or ``(None, why)`` when
-    :func:`unusable` finds it unusable at its own rate (read there, then resampled: the samples
-    :func:`read_audio` gives).
+    :func:`unusable` finds it unusable at its own rate.
+
+    Read at its own rate by :func:`noisegen.audio.segment.read_segment` (the one reader of files
+    for banks, streams and manifests), then resampled: the samples ``read_segment`` gives at
+    ``sample_rate``. Raises what it raises on an unusable path.
 
     ``first_channel``: keep a multichannel file's first channel instead of the mean of all (an
     impulse response: the mean of several microphones' responses is no one place's, and

@@ -1,0 +1,122 @@
+"""A bank's cache file: where it may be written, and its memory map (which a pickle sends as the file).
+
+A :class:`~noisegen.NoiseBank` built with ``cache_path`` writes its samples
+there once and maps the file read-only afterwards, so that processes share
+the pages: forked ones by inheriting the map, spawned ones (and forkserver's)
+by mapping the same file again when they unpickle the bank.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from .._core.errors import NoisegenError, ParameterError
+from .._core.validation import check_path, show_value
+
+__all__ = ["samples_inline", "mapped", "pickled", "unpickled", "checked_cache_path"]
+
+_INLINE = threading.local()
+
+
+@contextlib.contextmanager
+def samples_inline():
+    """Within it (in this thread), a pickled bank holds its samples even when it maps its
+    ``cache_path``: for a process that may run on another machine (a Ray task), where the
+    path need not exist."""
+    before = getattr(_INLINE, "on", False)
+    _INLINE.on = True
+    try:
+        yield
+    finally:
+        _INLINE.on = before
+
+
+def file_id(path):
+    """What tells a file from its replacement at the same path (a cache rebuilt is a new file)."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def mapped(path) -> np.ndarray:
+    """The ``.npy`` at ``path`` memory-mapped read-only, marked with the file it maps (for pickling)."""
+    before = file_id(path)
+    audio = np.load(path, mmap_mode="r")
+    if file_id(path) != before:  # replaced while it was opened: which one is mapped is unknown
+        raise OSError(f"{path} changed while it was opened")
+    audio._noisegen_file = (os.fspath(path), before)
+    return audio
+
+
+def pickled(audio):
+    """What a pickled bank holds for ``audio``: the file it maps while that file is the one mapped
+    (outside :func:`samples_inline`), else the samples."""
+    source = getattr(audio, "_noisegen_file", None)
+    if source is not None and not getattr(_INLINE, "on", False) and file_id(source[0]) == source[1]:
+        return source
+    return audio
+
+
+def unpickled(held):
+    """:func:`pickled`'s ``held`` as samples: the file mapped again, if it still is the one."""
+    if not isinstance(held, tuple):
+        return held
+    path, identity = held
+    try:
+        audio = mapped(path)
+    except (OSError, ValueError) as exc:
+        raise NoisegenError(f"the NoiseBank cache {path} cannot be mapped where this bank was unpickled: "
+                            f"{exc}") from None
+    if audio._noisegen_file[1] != identity:
+        raise NoisegenError(f"the NoiseBank cache {path} was replaced after this bank was pickled (a bank "
+                            "with the same cache_path was rebuilt): load the bank again")
+    return audio
+
+
+def checked_cache_path(cache_path) -> Path:
+    """``cache_path`` as a Path, refused before anything is read or written unless it (and its
+    ``.json``) are new or a bank cache: a cache is replaced when its files change, and nothing
+    else at those paths may be (a device, a folder, someone's file)."""
+    if isinstance(cache_path, bytes) or not isinstance(cache_path, (str, os.PathLike)):
+        raise ParameterError(f"cache_path must be a file path, got {show_value(cache_path)}")
+    path = Path(check_path(cache_path, "cache_path"))  # (a NUL byte)
+    meta = Path(str(path) + ".json")
+    for p in (path, meta):
+        try:
+            mode = os.stat(p).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise ParameterError(f"cache_path {str(path)!r} cannot be used: {exc.strerror or exc}") from None
+        if not stat.S_ISREG(mode):
+            raise ParameterError(f"cache_path: {str(p)!r} exists and is not a regular file; give a new path")
+    if (path.exists() or meta.exists()) and not _is_bank_cache(path, meta):
+        raise ParameterError(f"cache_path {str(path)!r} (or its .json) exists and is not a NoiseBank cache; "
+                             "noisegen does not overwrite it: give a new path")
+    return path
+
+
+def _is_bank_cache(path, meta) -> bool:
+    """Whether the files at ``path`` / ``meta`` are a bank cache's (either may be missing: a cache
+    whose writer stopped between them): float32 samples in a 1-D ``.npy``, a ``.json`` with a signature."""
+    if meta.exists():
+        try:
+            with open(meta) as f:
+                stored = json.load(f)
+        except (OSError, ValueError):
+            return False
+        if not isinstance(stored, dict) or "signature" not in stored:
+            return False
+    if path.exists():
+        try:
+            audio = np.load(path, mmap_mode="r")
+        except (OSError, ValueError, EOFError):
+            return False
+        return audio.dtype == np.float32 and audio.ndim == 1
+    return True
