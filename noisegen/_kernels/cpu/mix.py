@@ -8,7 +8,8 @@ points, which lets LLVM vectorise them.
 Sums of squares run four independent vector accumulators (explicit vectors,
 in the input's dtype, from :func:`~noisegen._kernels.cpu._simd.dot_products`)
 whose lane sums are combined in a fixed tree and added to a float64 total
-every :data:`CHAIN` samples; the last few samples are summed in float64. The
+every :data:`CHAIN` samples; the last few samples are summed in float64 in a fixed
+order (:func:`_tail_squares`, compiled without fast-math flags). The
 order of every addition is fixed by the run's length alone, so a sum has the
 same bits at any memory alignment. A float32 partial sum holds 16 products
 per lane (relative error ~1e-7, below the input's own rounding); when a
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import math
 
-from ..._core.jit import kernel
+from ..._core.jit import exact_kernel, kernel
 from ..snr import noise_scale
 from ._simd import dot_products
 
@@ -49,10 +50,28 @@ def _run_sum_squares(v, a, n, chain, exact):
         q = (p, p + quarter, p + 2 * quarter, p + 3 * quarter)
         s = dot_products(v, q, v, q, chain)
         total += (1.0 * s[0] + 1.0 * s[1]) + (1.0 * s[2] + 1.0 * s[3])
-    for i in range(a + 4 * quarter, a + n):
-        x = 1.0 * v[i]
-        total += x * x
-    return total
+    return total + _tail_squares(v, a + 4 * quarter, a + n)
+
+
+@exact_kernel
+def _tail_squares(v, a, b):
+    """Sum of ``v[a:b] ** 2`` in float64 in one fixed order: four accumulators over the
+    indices mod 4, then ``(t0 + t1) + (t2 + t3)``. Exact arithmetic (no fast-math flags): with
+    ``reassoc`` LLVM vectorised this loop differently where it was inlined (numba 0.59: the
+    float64 recounts of :func:`sum_squares` and :func:`crop_powers` differed in the last bit)."""
+    t0, t1, t2, t3 = 0.0, 0.0, 0.0, 0.0
+    i = a
+    while i + 4 <= b:
+        x0, x1, x2, x3 = 1.0 * v[i], 1.0 * v[i + 1], 1.0 * v[i + 2], 1.0 * v[i + 3]
+        t0 += x0 * x0
+        t1 += x1 * x1
+        t2 += x2 * x2
+        t3 += x3 * x3
+        i += 4
+    for j in range(i, b):
+        x = 1.0 * v[j]
+        t0 += x * x
+    return (t0 + t1) + (t2 + t3)
 
 
 @kernel
@@ -70,13 +89,7 @@ def _pair_sum_squares(s, noise, b, n):
         v = dot_products(noise, r, noise, r, CHAIN)
         ts += (1.0 * u[0] + 1.0 * u[1]) + (1.0 * u[2] + 1.0 * u[3])
         tn += (1.0 * v[0] + 1.0 * v[1]) + (1.0 * v[2] + 1.0 * v[3])
-    for i in range(4 * quarter, n):
-        x = 1.0 * s[i]
-        ts += x * x
-    for i in range(b + 4 * quarter, b + n):
-        x = 1.0 * noise[i]
-        tn += x * x
-    return ts, tn
+    return ts + _tail_squares(s, 4 * quarter, n), tn + _tail_squares(noise, b + 4 * quarter, b + n)
 
 
 @kernel
