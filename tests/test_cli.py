@@ -450,8 +450,7 @@ def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path, cli_env, module):
 
 def test_the_console_script_is_the_entry_point():
     """The installed `noisegen` command runs noisegen.__main__.run (the Ctrl-C-safe entry), as `python -m` does."""
-    import tomllib
-
+    tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")  # (3.10: tomli)
     with open(ROOT / "pyproject.toml", "rb") as f:
         assert tomllib.load(f)["project"]["scripts"]["noisegen"] == "noisegen.__main__:run"
 

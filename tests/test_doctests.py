@@ -19,7 +19,7 @@ import noisegen
 NOT_IMPORTED = ("noisegen._kernels.cuda", "noisegen.__main__")
 # Adapters for optional extras: their examples run where the extra is installed (CI installs them).
 OPTIONAL = {"noisegen.data.lhotse": "lhotse", "noisegen.lhotse": "lhotse", "noisegen.data.hf": "datasets",
-            "noisegen.hf": "datasets"}
+            "noisegen.hf": "datasets", "noisegen.torch": "torch"}
 
 MODULES = sorted(
     m.name

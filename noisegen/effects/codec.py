@@ -233,8 +233,8 @@ def require_format(fmt):
         spec = FORMATS[fmt]
         raise ParameterError(
             f"format={fmt!r} needs libsndfile with {spec.container}/{spec.subtype} support; the installed "
-            f"libsndfile {getattr(sf, '__libsndfile_version__', '?')} lacks it (python-soundfile >= 0.12.1 "
-            "wheels ship libsndfile 1.2 with every format codec() offers)"
+            f"libsndfile {getattr(sf, '__libsndfile_version__', '?')} lacks it (python-soundfile >= 0.13 "
+            "wheels ship libsndfile 1.2.2 with every format codec() offers)"
         )
 
 
