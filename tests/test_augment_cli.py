@@ -673,6 +673,26 @@ def test_sample_rate_10_ghz_refused_before_allocating(corpus, tmp_path):
         assert not (tmp_path / "out").exists() and not (tmp_path / "p.wav").exists()
 
 
+@pytest.mark.parametrize("fmt", ["wav", "webdataset"])
+def test_outputs_made_under_other_bank_rules_are_not_taken_as_done(corpus, tmp_path, capsys, monkeypatch, fmt):
+    """The same pipeline reads the same folders into other banks under other rules (a file of one
+    value now skipped shifts every later index; a multichannel RIR's first channel): a job of the
+    release before is other settings, reported, never resumed as done."""
+    import noisegen.batch.manifest
+    import noisegen.batch.wds
+
+    out = tmp_path / "out"
+    args = default_args(corpus, out, "--copies", 1) + (["--output-format", "webdataset"] if fmt != "wav" else [])
+    for module in (noisegen.batch.manifest, noisegen.batch.wds):
+        monkeypatch.setattr(module, "BANK_RULES", 1)
+    assert augment(*args) == 0
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert augment(*args) == 1
+    text = capsys.readouterr().out
+    assert "already exist" in text and "--overwrite" in text
+
+
 def test_rerun_with_other_settings_says_it_once(corpus, tmp_path, capsys):
     out = tmp_path / "out"
     assert augment(*default_args(corpus, out, "--copies", 3)) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import warnings
@@ -118,6 +119,10 @@ def test_a_pickled_memory_mapped_bank_maps_the_same_file(data_dir, tmp_path):
     resent = pickle.dumps(bank)  # the old bank's own samples now (its file is gone from the path)
     assert len(resent) > bank.audio.nbytes
     np.testing.assert_array_equal(pickle.loads(resent).audio, bank.audio)
+    for name in os.listdir(cache.parent):  # the folder cleaned: the maps still hold the samples
+        os.remove(cache.parent / name)
+    for twin in (pickle.loads(pickle.dumps(got)), copy.deepcopy(got), copy.copy(got)):
+        np.testing.assert_array_equal(twin.audio, bank.audio)
 
 
 
@@ -422,3 +427,34 @@ def test_a_bank_of_responses_keeps_each_files_first_channel(tmp_path):
             noises = ng.NoiseBank(str(tmp_path / name), sample_rate=rate)
             mean = ng.load(tmp_path / name, sample_rate=rate, mono=True)[0].astype(np.float32)
             np.testing.assert_allclose(noises[0], mean, atol=1e-6)
+
+
+def test_a_banks_channel_rule_survives_to_dict_or_is_refused(tmp_path):
+    """A dict rebuilds a bank from its files by its transform's rule (ApplyImpulseResponse: the first
+    channel; the others: the mean); a bank given with the other rule is refused, not written to
+    come back reading other samples."""
+    from noisegen.transforms import AddBackgroundNoise, ApplyImpulseResponse, Transform
+
+    rng = np.random.default_rng(2)
+    sf.write(tmp_path / "pair.wav", rng.standard_normal((3000, 2)) * np.exp(-np.arange(3000) / 400.0)[:, None], SR)
+    y = rng.standard_normal(4000).astype(np.float32)
+    for t in (ApplyImpulseResponse(str(tmp_path), p=1.0), ApplyImpulseResponse(
+            ng.NoiseBank(str(tmp_path), first_channel=True), p=1.0), AddBackgroundNoise(str(tmp_path), p=1.0)):
+        again = Transform.from_dict(t.to_dict())
+        np.testing.assert_array_equal(again(y, sample_rate=SR, rng=3), t(y, sample_rate=SR, rng=3))
+    for t in (ApplyImpulseResponse(ng.NoiseBank(str(tmp_path)), p=1.0),
+              AddBackgroundNoise(ng.NoiseBank(str(tmp_path), first_channel=True), p=1.0)):
+        with pytest.raises(ng.ParameterError, match="first_channel"):
+            t.to_dict()
+
+
+def test_a_file_silent_once_resampled_is_skipped(tmp_path):
+    """Samples below float32's range at the file's rate can resample to zeros: silent (as a room, it
+    failed later, mid-job)."""
+    sf.write(tmp_path / "faint.wav", np.full(480, 1e-45) * (-1.0) ** np.arange(480), 48000, subtype="FLOAT")
+    sf.write(tmp_path / "room.wav", np.r_[1.0, 0.5, 0.25], 8000)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bank = ng.NoiseBank(tmp_path, sample_rate=8000)
+    assert [os.path.basename(p) for p in bank.paths] == ["room.wav"]
+    assert any("faint.wav" in str(w.message) and "silent" in str(w.message) for w in caught)

@@ -18,9 +18,10 @@ __all__ = ["BytesCache"]
 class BytesCache:
     """Values by key, least recently used dropped once they hold more than ``max_bytes``.
 
-    A value is anything with an ``nbytes`` (arrays are stored read-only:
-    callers share them); one larger than ``max_bytes`` is returned but not
-    kept. Thread-safe; a pickle or copy of it starts empty.
+    A value is anything with an ``nbytes`` that does not change (read once,
+    when it is kept; arrays are stored read-only: callers share them); one
+    larger than ``max_bytes`` is returned but not kept. Thread-safe; a
+    pickle or copy of it starts empty.
 
     Examples
     --------

@@ -38,7 +38,10 @@ from .._core.rng import as_generator
 
 __all__ = ["NoiseBank", "AUDIO_EXTENSIONS", "samples_inline"]  # (samples_inline: from bank_cache)
 
-_CACHE_VERSION = 2  # 2: constant files skipped, first_channel
+#: The rules by which a bank reads and keeps its files, numbered: a change gives other samples or
+#: indices from the same files, so bank caches and ``noisegen augment``'s job keys record it
+#: (2: files of one value throughout skipped, ApplyImpulseResponse's first channel).
+BANK_RULES = 2
 
 
 def _sources(source, name):
@@ -143,6 +146,8 @@ class NoiseBank:
     >>> index, offset = bank.draw(64000, rng=0)  # doctest: +SKIP
     >>> noisy = noisegen.mix_at_snr(speech, bank[index], snr_db=10.0, noise_offset=offset)  # doctest: +SKIP
     """
+
+    first_channel = False  # (a bank pickled before the option existed)
 
     def __init__(self, source, *, sample_rate=None, cache_path=None, min_duration_s=0.0, source_sample_rate=None,
                  name="source", first_channel=False):
@@ -269,7 +274,7 @@ class NoiseBank:
                 files.append([p, st.st_size, st.st_mtime_ns])
             except OSError:
                 files.append([p, -1, -1])
-        return {"version": _CACHE_VERSION, "sample_rate": self.sample_rate, "min_len": min_len,
+        return {"version": BANK_RULES, "sample_rate": self.sample_rate, "min_len": min_len,
                 "first_channel": self.first_channel, "files": files}
 
     def _load_cache(self, cache_path, meta):
@@ -323,9 +328,10 @@ class NoiseBank:
             return len(self.paths) if self.paths is not None else len(self._arrays)
         return len(self.lengths)
 
-    def config(self):
+    def config(self, first_channel=False):
         """The files, for a transform's ``to_dict`` (a bank loaded per rate: the folder it was given);
-        a bank of arrays, or one loaded per rate that drops short files, cannot be written."""
+        a bank of arrays, one loaded per rate that drops short files, or one whose channel rule is
+        not the ``first_channel`` its transform rebuilds it with, cannot be written."""
         if self.paths is None:
             raise ParameterError(f"a NoiseBank of arrays ({self.name}) cannot be written to a dict; "
                                  "pass file paths instead")
@@ -333,6 +339,10 @@ class NoiseBank:
             raise ParameterError(
                 f"a NoiseBank of {self.name} loaded per sample rate with min_duration_s={self.min_duration_s:g} "
                 "cannot be written to a dict (the files it keeps depend on the rate); give it a sample_rate")
+        if self.first_channel != first_channel:  # rebuilt from the files, it would read them otherwise
+            raise ParameterError(
+                f"a NoiseBank of {self.name} with first_channel={self.first_channel} cannot be written to a dict "
+                f"here: the transform rebuilds it from its files with first_channel={first_channel}")
         if self.sample_rate is None and self.folder is not None:
             return self.folder
         return list(self.paths)

@@ -56,11 +56,15 @@ def mapped(path) -> np.ndarray:
 
 def pickled(audio):
     """What a pickled bank holds for ``audio``: the file it maps while that file is the one mapped
-    (outside :func:`samples_inline`), else the samples."""
+    (outside :func:`samples_inline`), else (replaced, moved, deleted) the samples."""
     source = getattr(audio, "_noisegen_file", None)
-    if source is not None and not getattr(_INLINE, "on", False) and file_id(source[0]) == source[1]:
-        return source
-    return audio
+    if source is None or getattr(_INLINE, "on", False):
+        return audio
+    try:
+        same = file_id(source[0]) == source[1]
+    except OSError:  # gone from its path: the map still holds the samples
+        same = False
+    return source if same else audio
 
 
 def unpickled(held):

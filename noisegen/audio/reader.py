@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .io import resample_to
-from .segment import read_segment, segment_span
+from .segment import read_own_rate
 
 
 def unusable(y: np.ndarray) -> str | None:
@@ -19,15 +19,15 @@ def unusable(y: np.ndarray) -> str | None:
     if not np.any(y):
         return "silent"
     if y.shape[-1] > 1 and not np.any(y != y[..., :1]):
-        return f"silent but for a constant offset (every sample {float(y.flat[0]):.6g})"
+        return f"one value throughout (every sample {float(y.flat[0]):.6g}): a constant offset, no sound"
     return None
 
 
 def read_sound(path, *, sample_rate: int, first_channel: bool = False) -> tuple[np.ndarray | None, str | None]:
     """``(sound, None)``: a bank's file as mono float32 at ``sample_rate``, or ``(None, why)`` when
-    :func:`unusable` finds it unusable at its own rate.
+    :func:`unusable` finds it unusable at its own rate, or it is silent at ``sample_rate``.
 
-    Read at its own rate by :func:`noisegen.audio.segment.read_segment` (the one reader of files
+    Read at its own rate by :func:`noisegen.audio.segment.read_own_rate` (the one reader of files
     for banks, streams and manifests), then resampled: the samples ``read_segment`` gives at
     ``sample_rate``. Raises what it raises on an unusable path.
 
@@ -35,9 +35,11 @@ def read_sound(path, *, sample_rate: int, first_channel: bool = False) -> tuple[
     impulse response: the mean of several microphones' responses is no one place's, and
     B-format's first channel is its omnidirectional W).
     """
-    rate = segment_span(path)[2]
-    y = read_segment(path, sample_rate=rate, mono=not first_channel)
+    y, rate = read_own_rate(path, mono=not first_channel)
     if y.ndim == 2:
         y = np.ascontiguousarray(y[0])
     why = unusable(y)
-    return (None, why) if why else (resample_to(y, rate, sample_rate), None)
+    if why:
+        return None, why
+    y = resample_to(y, rate, sample_rate)
+    return (y, None) if np.any(y) else (None, "silent")  # (below float32's range once resampled)

@@ -21,7 +21,7 @@ from .io import _open_native, _soundfile, _warn_if_truncated, check_regular, mix
 from .files import read_error as _read_error
 from .native import salvaged, warn_truncated
 
-__all__ = ["segment_span", "read_segment", "decode", "decoded_span", "resampled_length"]
+__all__ = ["segment_span", "read_segment", "read_own_rate", "decode", "decoded_span", "resampled_length"]
 
 
 def resampled_length(n: int, orig_sample_rate: int, sample_rate: int) -> int:
@@ -88,29 +88,45 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
     segment that would give more samples is not read: None (the caller reads
     it in blocks; the header came with the same open).
     """
+    too_long = None if max_n is None else (lambda n, rate: resampled_length(n, rate, sample_rate) > max_n)
+    read = _decoded(path, offset_s, duration_s, mono, too_long)
+    return None if read is None else _to_stream(*read, sample_rate, mono)
+
+
+def read_own_rate(path, *, mono: bool = True) -> tuple[np.ndarray, int]:
+    """``(samples, rate)``: the whole of ``path`` as :func:`read_segment` reads it, at the file's own
+    rate (one open of the file; resampled with :func:`noisegen.resample` afterwards, the samples
+    are those :func:`read_segment` gives at another rate)."""
+    data, rate = _decoded(path, None, None, mono, None)
+    return _to_stream(data, rate, rate, mono), rate
+
+
+def _decoded(path, offset_s, duration_s, mono, too_long):
+    """``(frames, rate)`` of a segment (``(n, channels)`` float32, as soundfile reads them; a FLAC file
+    read as mono: one channel already), or None when ``too_long(n, rate)`` (nothing read)."""
     check_regular(path)
     native = _open_native(path)
     if native is not None:  # a plain WAV or FLAC file: read by noisegen, the same samples (.wav, .flac)
         with native:
             start, n, rate = _span(path, native.frames, native.samplerate, offset_s, duration_s)
-            if max_n is not None and resampled_length(n, rate, sample_rate) > max_n:
+            if too_long is not None and too_long(n, rate):
                 return None
             data = native.read(start, n, np.float32, mono)
         if data is not None:  # else frames the FLAC reader leaves to libsndfile
             warn_truncated(path, native.shortfall, unit=native.shortfall_unit)
-            return _to_stream(data, rate, sample_rate, mono)
+            return data, rate
     sf = _soundfile()
     try:
         with sf.SoundFile(os.fsencode(path)) as f:  # one open: the header, then the frames
             start, n, rate = _span(path, int(f.frames), int(f.samplerate), offset_s, duration_s)
-            if max_n is not None and resampled_length(n, rate, sample_rate) > max_n:
+            if too_long is not None and too_long(n, rate):
                 return None
             check_claimed_length(path, f.frames, f.channels, os.path.getsize(path))
             data = read_span(f, start, n, np.float32)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         data, rate = salvaged(native, path, _read_error(path, exc)), native.samplerate
     _warn_if_truncated(path)
-    return _to_stream(data, rate, sample_rate, mono)
+    return data, rate
 
 
 def decode(data: bytes, *, sample_rate: int, mono: bool = True, name: str = "audio bytes") -> np.ndarray:

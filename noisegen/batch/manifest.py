@@ -12,6 +12,7 @@ import json
 import os
 
 from .._core.validation import check_path
+from ..audio.bank import BANK_RULES
 from .outdir import jsonl_lock
 
 MANIFEST = "manifest.jsonl"
@@ -94,7 +95,8 @@ def _repair_tail(path: str) -> None:
 
 
 def _job_key(seed: int, pipeline_json: str, sample_rate, fmt: str, subtype: str) -> str:
-    text = json.dumps([seed, pipeline_json, sample_rate, fmt, subtype])
+    # BANK_RULES: the same pipeline reads the same folders into other banks under other rules
+    text = json.dumps([seed, pipeline_json, sample_rate, fmt, subtype, BANK_RULES])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -47,6 +47,7 @@ from typing import NamedTuple
 
 from .._core.labels import about
 from .._core.tempfiles import live
+from ..audio.bank import BANK_RULES
 from ..audio.io import encode
 from .manifest import (FAILURES, MANIFEST, _append_line, _dedupe_manifest, _read_jsonl, _repair_tail,
                        _rewrite_jsonl, read_manifest)
@@ -111,7 +112,7 @@ def plan_shards(in_dir, out_dir, in_real, summary, settings, *, copies, seed, sh
         group = samples[i:i + shard_size]
         summary.n_outputs += 1
         job = _hash([pipeline_json, settings["sample_rate"], settings["format"], settings["subtype"],
-                     [(s["input"], s["copy"], s["seed"]) for s in group]])
+                     [(s["input"], s["copy"], s["seed"]) for s in group], BANK_RULES])
         inputs = _hash([(s["fingerprint"]["input_size"], s["fingerprint"]["input_blake2b"]) for s in group])
         line, exists = done.get(name), os.path.exists(os.path.join(out_dir, name))
         replace = False

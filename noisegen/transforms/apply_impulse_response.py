@@ -96,7 +96,8 @@ class ApplyImpulseResponse(Transform):
     its first channel (B-format's W, a binaural pair's left ear), not the
     mean of its channels, whose direct sounds arrive apart
     (``NoiseBank(first_channel=True)``; a :class:`noisegen.NoiseBank` given
-    as ``rir`` keeps its own rule). ``last_params``:
+    as ``rir`` keeps its own rule, and ``to_dict`` refuses one that mixes
+    down, which a dict would not rebuild). ``last_params``:
     ``rir_index`` (among the usable responses, in sorted path order).
 
     Parameters
@@ -140,6 +141,7 @@ class ApplyImpulseResponse(Transform):
     """
 
     degrades = True  # a degradation: paired targets skip it
+    _banks_first_channel = True  # to_dict: its files are read back by their first channel
 
     def __init__(self, rir, *, keep_tail: bool = False, rir_sample_rate=None, trim_db=TRIM_DB, p: float = 0.5):
         super().__init__(p=p)
@@ -191,8 +193,9 @@ class ApplyImpulseResponse(Transform):
         return kept
 
     def _convolver(self, sample_rate, params):
-        """The :class:`RirConvolver` of a recorded response (made once per rate and response: the
-        samples of the convolver cache's, without its lookup); None for a simulated room."""
+        """The :class:`RirConvolver` of a recorded response (kept per rate and response, up to
+        :data:`CONVOLVER_CACHE_BYTES`: the samples of the convolver cache's, without its lookup);
+        None for a simulated room."""
         if self._room is not None:
             return None
         return self._convolvers.get((sample_rate, params["rir_index"]),
@@ -202,6 +205,9 @@ class ApplyImpulseResponse(Transform):
         mode = "full" if self.keep_tail else "same"  # (beyond 65536 samples: over a fixed partition, as streamed)
         return convolve_partitioned(y, self._response(sample_rate, params).astype(y.dtype, copy=False), mode=mode,
                                     convolver=self._convolver(sample_rate, params))
+
+    def __setstate__(self, state):  # a pickle of the previous release held a dict of convolvers
+        self.__dict__.update(state, _convolvers=_convolver_cache())
 
     def _output_length(self, n, sample_rate, params):
         return n + self._response(sample_rate, params).shape[-1] - 1 if self.keep_tail else n

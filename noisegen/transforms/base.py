@@ -14,17 +14,15 @@ JSON-able dict, nested for compositions). :meth:`Transform.apply_params`
 checks a ``params`` dict before using it: a missing key, a wrong type or a
 value out of range is a :class:`~noisegen.ParameterError` naming the key.
 
-An empty input (``(0,)`` or ``(n_channels, 0)``) comes back unchanged (the
-same object) from every transform and composition. Its parameters are still
-drawn from ``rng`` and recorded, as for any input, so a pipeline's draws do
-not change when one clip is empty; replaying them returns the empty input. Randomness inside an effect (the
-samples of a synthetic noise, the positions of short noises) is keyed by a
-``seed`` drawn from ``rng`` and recorded too, so replaying ``last_params``
+An empty input (``(0,)`` or ``(n_channels, 0)``) comes back unchanged (the same object) from
+every transform and composition. Its parameters are still drawn from ``rng`` and recorded, as for
+any input, so a pipeline's draws do not change when one clip is empty; replaying them returns the
+empty input. Randomness inside an effect (the samples of a synthetic noise, the positions of short
+noises) is keyed by a ``seed`` drawn from ``rng`` and recorded too, so replaying ``last_params``
 reproduces the output bit for bit.
 
-``to_dict()`` gives ``{"name": <class name>, **constructor arguments}``;
-``Transform.from_dict`` (or :func:`load_pipeline` for a JSON file) rebuilds
-the transform from its registered class name.
+``to_dict()`` gives ``{"name": <class name>, **constructor arguments}``; ``Transform.from_dict``
+(or :func:`load_pipeline` for a JSON file) rebuilds the transform from its registered class name.
 """
 
 from __future__ import annotations
@@ -56,17 +54,17 @@ def _built_in(cls) -> bool:
     return cls.__module__ == "noisegen" or cls.__module__.startswith("noisegen.")
 
 
-def _jsonable(value):
-    """Constructor arguments as JSON values (recursively): tuples to lists, numpy scalars to Python
-    scalars, a transform to its :meth:`~Transform.to_dict`, a bank to its files (:meth:`NoiseBank.config`)."""
+def _jsonable(value, first_channel=False):
+    """Constructor arguments as JSON values (recursively): tuples to lists, numpy scalars to Python scalars,
+    a transform to its :meth:`~Transform.to_dict`, a bank to its files (:meth:`NoiseBank.config`)."""
     if isinstance(value, Transform):
         return value.to_dict()
     if isinstance(value, NoiseBank):
-        return value.config()  # ParameterError for a bank of arrays
+        return value.config(first_channel=first_channel)  # ParameterError for a bank of arrays
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [_jsonable(v, first_channel) for v in value]
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): _jsonable(v, first_channel) for k, v in value.items()}
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, os.PathLike):
@@ -89,6 +87,8 @@ class Transform:
     p : float
         Probability in [0, 1] that the transform is applied on a call.
     """
+
+    _banks_first_channel = False  # the NoiseBank rule its banks are rebuilt with from a dict
 
     def __init_subclass__(cls, **kwargs):
         """Register the class under its name for :meth:`from_dict`. A class from outside noisegen
@@ -334,7 +334,7 @@ class Transform:
         >>> Gain(min_gain_db=-6, max_gain_db=6, p=0.25).to_dict()
         {'name': 'Gain', 'min_gain_db': -6.0, 'max_gain_db': 6.0, 'p': 0.25}
         """
-        return {"name": type(self).__name__, **_jsonable(self._config())}
+        return {"name": type(self).__name__, **_jsonable(self._config(), self._banks_first_channel)}
 
     def to_json(self, **kwargs) -> str:
         """:meth:`to_dict` as a JSON string (``kwargs`` go to :func:`json.dumps`)."""
