@@ -31,12 +31,12 @@ from .._core.validation import (MAX_SAMPLES, check_audio, check_bool, check_inde
                                 check_recordings, check_sample_rate)
 from .._core.errors import NoisegenWarning, ParameterError
 from . import reader
-from .bank_cache import checked_cache_path, mapped, pickled, samples_inline, unpickled
+from .bank_cache import checked_cache_path, mapped, pickled, unpickled
 from .files import AUDIO_EXTENSIONS, audio_files
 from .io import resample_to
 from .._core.rng import as_generator
 
-__all__ = ["NoiseBank", "AUDIO_EXTENSIONS", "samples_inline"]  # (samples_inline: from bank_cache)
+__all__ = ["NoiseBank", "AUDIO_EXTENSIONS", "BANK_RULES"]
 
 #: The rules by which a bank reads and keeps its files, numbered: a change gives other samples or
 #: indices from the same files, so bank caches and ``noisegen augment``'s job keys record it

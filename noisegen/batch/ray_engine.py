@@ -33,7 +33,7 @@ import pickle
 import warnings
 
 from .._core.errors import ParameterError
-from ..audio.bank import samples_inline
+from ..audio.bank_cache import samples_inline
 from ..data.ray import INSTALL_HINT, import_ray  # noqa: F401  (re-exported for the CLI's message)
 from . import work
 from .plan import _TMP_RE, _one_line
