@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import stat
 import threading
 from pathlib import Path
@@ -20,16 +21,22 @@ import numpy as np
 from .._core.errors import NoisegenError, ParameterError
 from .._core.validation import check_path, show_value
 
-__all__ = ["samples_inline", "mapped", "pickled", "unpickled", "checked_cache_path"]
+__all__ = ["dumps_anywhere", "mapped", "pickled", "unpickled", "checked_cache_path"]
 
 _INLINE = threading.local()
 
 
+def dumps_anywhere(obj) -> bytes:
+    """``pickle.dumps(obj)`` whose banks hold their samples even where they map a ``cache_path``:
+    for a process that may run on another machine (a Ray task or actor), where the path need
+    not exist."""
+    with _samples_inline():
+        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 @contextlib.contextmanager
-def samples_inline():
-    """Within it (in this thread), a pickled bank holds its samples even when it maps its
-    ``cache_path``: for a process that may run on another machine (a Ray task), where the
-    path need not exist."""
+def _samples_inline():
+    """Within it (in this thread), :func:`pickled` gives the samples."""
     before = getattr(_INLINE, "on", False)
     _INLINE.on = True
     try:
@@ -56,7 +63,7 @@ def mapped(path) -> np.ndarray:
 
 def pickled(audio):
     """What a pickled bank holds for ``audio``: the file it maps while that file is the one mapped
-    (outside :func:`samples_inline`), else (replaced, moved, deleted) the samples."""
+    (outside :func:`dumps_anywhere`), else (replaced, moved, deleted) the samples."""
     source = getattr(audio, "_noisegen_file", None)
     if source is None or getattr(_INLINE, "on", False):
         return audio

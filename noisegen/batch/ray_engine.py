@@ -33,7 +33,7 @@ import pickle
 import warnings
 
 from .._core.errors import ParameterError
-from ..audio.bank_cache import samples_inline
+from ..audio.bank_cache import dumps_anywhere
 from ..data.ray import INSTALL_HINT, import_ray  # noqa: F401  (re-exported for the CLI's message)
 from . import work
 from .plan import _TMP_RE, _one_line
@@ -128,8 +128,7 @@ def run_tasks(pipeline, tasks, out_dir, collect, summary, *, address=None, max_r
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         summary.workers = cpus
         remote = ray.remote(max_retries=max_retries, num_cpus=1)(_remote_process)
-        with samples_inline():  # a task may run on another machine, without the banks' cache files
-            box = [ray.put(pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL))]
+        box = [ray.put(dumps_anywhere(pipeline))]  # a task may run on another machine, without the cache files
         size = max(1, min(_MAX_GROUP, len(tasks) // (cpus * _GROUPS_PER_CPU)))
         groups = [tasks[i:i + size] for i in range(0, len(tasks), size)]  # consecutive: plan order kept
         _drive(ray, remote, box, groups, collect, cpus * _IN_FLIGHT_PER_CPU)

@@ -39,7 +39,7 @@ import numpy as np
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
 from .._core.rng import derive_key, resolve_key
 from .._core.validation import check_int, check_real, check_sample_rate, show_value
-from ..audio.bank_cache import samples_inline
+from ..audio.bank_cache import dumps_anywhere
 from ..audio.io import load
 from ..audio.segment import decode
 from ..transforms import Transform, load_pipeline
@@ -223,8 +223,7 @@ def augment(dataset, pipeline, *, seed, sample_rate, column="audio", id_column="
     kwargs = {"seed": seed, "epoch": epoch, "sample_rate": sample_rate, "column": column, "id_column": id_column,
               "params_column": params_column}
     _warn_if_unschedulable(ray, actors, num_cpus)
-    with samples_inline():  # actors may run on other nodes, without the banks' cache files
-        box = [ray.put(pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL))]
+    box = [ray.put(dumps_anywhere(pipeline))]  # actors may run on other nodes, without the banks' cache files
     return dataset.map_batches(
         _Augmenter, fn_constructor_args=(box,), fn_constructor_kwargs=kwargs, batch_size=batch_size,
         batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=num_cpus,
