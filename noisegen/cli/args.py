@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import multiprocessing
 import signal
 import sys
@@ -72,7 +73,9 @@ def sigterm_stops(message: str, interrupted: str | None = None):
     One dropped where Python reports it (llvmlite's callbacks while Numba compiles: the compile is then
     left broken, and going on would make outputs without the kernels it was building) ends the command
     at once the same way (``interrupted`` printed for Ctrl-C). Yields a state whose ``received`` is the
-    signal that came (0: none): a command that went on to its end still ends as stopped by it."""
+    signal that came (0: none): a command that went on to its end still ends as stopped by it. Once a
+    signal came, errors in destructors are dropped, then and until the process exits: the interrupted
+    work can leave objects half-built (llvmlite's), whose destructors fail."""
     state = types.SimpleNamespace(received=0)  # the caller reads it: a signal came, whatever followed
     if threading.current_thread() is not threading.main_thread():  # handlers live in the main thread
         yield state
@@ -96,7 +99,10 @@ def sigterm_stops(message: str, interrupted: str | None = None):
     def unraisable(report):  # raised in a callback (llvmlite's, while Numba compiles), dropped there
         if isinstance(report.exc_value, KeyboardInterrupt) and state.received:
             hard_stop(state.received)
-        hook(report)
+        if not state.received:
+            hook(report)
+        # (else dropped: an object the signal's exception left half-built, llvmlite's ObjectRef
+        # interrupted in its constructor, fails in its destructor as the command ends)
 
     previous = signal.signal(signal.SIGTERM, stop), signal.getsignal(signal.SIGALRM), signal.getsignal(signal.SIGINT)
     if previous[2] is signal.default_int_handler:  # (not where Ctrl-C is ignored, as for a background job)
@@ -109,4 +115,6 @@ def sigterm_stops(message: str, interrupted: str | None = None):
         signal.signal(signal.SIGTERM, previous[0])
         signal.signal(signal.SIGALRM, previous[1])
         signal.signal(signal.SIGINT, previous[2])
-        sys.unraisablehook = hook
+        if state.received:  # half-built objects in reference cycles: freed now, or as the interpreter exits
+            gc.collect()
+        sys.unraisablehook = unraisable if state.received else hook  # (the command is ending)
