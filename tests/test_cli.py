@@ -498,10 +498,14 @@ _HALF_BUILT = """
 import os, signal, sys
 from noisegen import cli
 
+HELD = []
+
 class Ref:  # as llvmlite's ObjectRef: its destructor needs what its constructor had not yet set
-    def __init__(self, cycle):
-        if cycle:
-            self.me = self  # (freed by the garbage collector, perhaps only as the interpreter exits)
+    def __init__(self, held):
+        if held == "cycle":
+            self.me = self  # (freed by the garbage collector)
+        elif held == "module":
+            HELD.append(self)  # (freed as the interpreter exits)
         os.kill(os.getpid(), getattr(signal, sys.argv[1]))  # the handler raises here
         self.ptr = 1
 
@@ -509,7 +513,7 @@ class Ref:  # as llvmlite's ObjectRef: its destructor needs what its constructor
         del self.ptr
 
 def run_info(args):
-    Ref(sys.argv[2] == "cycle")
+    Ref(sys.argv[2])
     return 0
 
 cli._run_info = run_info
@@ -517,7 +521,7 @@ sys.exit(cli.main(["info", "x.wav"]))
 """
 
 
-@pytest.mark.parametrize("held", ["frame", "cycle"])
+@pytest.mark.parametrize("held", ["frame", "cycle", "module"])
 @pytest.mark.parametrize("sig, status, said", [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted")])
 def test_a_signal_that_leaves_an_object_half_built_ends_without_a_traceback(tmp_path, sig, status, said, held):
     """A SIGTERM that landed inside llvmlite's ObjectRef constructor (a cold cache, Numba compiling)
