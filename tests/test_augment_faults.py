@@ -90,6 +90,48 @@ def test_an_interrupt_leaves_no_temporary_file_and_a_rerun_finishes(tmp_path, cl
     assert _hidden(out) == []
 
 
+_HARD_STOP = """
+import ctypes, os, signal, sys
+from noisegen import cli
+from noisegen.batch import wds, work
+
+render = work._render
+calls = []
+
+def dropped():  # a SIGTERM whose exception a ctypes callback drops (llvmlite's, while Numba compiles)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+c_dropped = ctypes.CFUNCTYPE(None)(dropped)
+
+def rendering(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == 3:  # some outputs written, their files renamed into place, the rest not begun
+        c_dropped()
+    return render(*args, **kwargs)
+
+work._render = wds._render = rendering
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("output", ["wav", "webdataset"])
+def test_a_hard_stop_leaves_no_lock_record_and_no_temporary_file(tmp_path, cli_env, output):
+    """A stop that cannot unwind (the signal's exception dropped in a callback) ends the command where
+    it stands, removing temporary files; it left the lock's record, so the rerun warned that OUT_DIR
+    'was locked by a run that did not finish'. The lock is now dropped as the last of the sweeps."""
+    folder = _inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    args = ["augment", folder, out, "--copies", 2, "--workers", 1, "--no-progress", "--output-format", output]
+    done = subprocess.run([sys.executable, "-c", _HARD_STOP, *map(str, args)], cwd=ROOT, env=cli_env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 143 and done.stderr.strip().splitlines()[-1] == (
+        "noisegen augment: terminated; rerun the same command to resume"), done.stderr
+    assert _hidden(out) == [] and (out / ".noisegen.lock").read_text() == ""
+    done = subprocess.run([sys.executable, "-m", "noisegen", *map(str, args)], cwd=ROOT, env=cli_env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
 def test_temporary_files_of_a_killed_run_are_removed_on_resume(tmp_path):
     folder = _inputs(tmp_path / "in")
     out = tmp_path / "out"

@@ -427,10 +427,10 @@ import os, signal, sys
 import noisegen.__main__ as entry
 
 
-class CtrlC:  # a real SIGINT, sent as the command line's imports reach {module!r}
+class CtrlC:  # a real SIGINT (or SIGTERM), sent as the command line's imports reach {module!r}
     def find_spec(self, name, path=None, target=None):
         if name == {module!r}:
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.{sig})
         return None
 
 
@@ -439,13 +439,57 @@ sys.exit(entry.run(["info", "missing.wav"]))
 """
 
 
+@pytest.mark.parametrize("sig, status, said", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
 @pytest.mark.parametrize("module", ["numba", "scipy", "noisegen.cli.augment"])
-def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path, cli_env, module):
+def test_a_signal_while_the_command_starts_is_one_line(tmp_path, cli_env, module, sig, status, said):
     """A Ctrl-C in the command's first second (importing Numba and SciPy) printed a KeyboardInterrupt
-    traceback; the entry point now imports the command line inside its try."""
-    done = subprocess.run([sys.executable, "-c", _CTRL_C_AT_IMPORT.format(module=module)], cwd=tmp_path,
+    traceback; the entry point now imports the command line inside its try. A SIGTERM there killed
+    the command without a word (no handler yet): it is now said as Ctrl-C is."""
+    done = subprocess.run([sys.executable, "-c", _CTRL_C_AT_IMPORT.format(module=module, sig=sig)], cwd=tmp_path,
                           env=cli_env, capture_output=True, text=True, timeout=120)
-    assert (done.returncode, done.stderr) == (130, "noisegen: interrupted\n")
+    assert (done.returncode, done.stderr) == (status, f"noisegen: {said}\n")
+
+
+_SECOND_SIGNAL = """
+import atexit, os, signal, sys, time
+import noisegen.__main__ as entry
+from noisegen import cli
+
+first, second = (getattr(signal, name) if name != "-" else None for name in sys.argv[1:3])
+
+def run_info(args):
+    if sys.argv[3] == "exit":  # the command's work is done; the signal comes as the interpreter exits
+        atexit.register(lambda: (os.kill(os.getpid(), first), time.sleep(0.05)))
+        return 0
+    try:
+        os.kill(os.getpid(), first)
+        time.sleep(1)
+    finally:  # the second signal comes while the first unwinds the command
+        if second is not None:
+            os.kill(os.getpid(), second)
+            time.sleep(0.05)
+
+cli._run_info = run_info
+sys.exit(entry.run(["info", "x.wav"]))
+"""
+
+
+@pytest.mark.parametrize("first, second, when, status, said", [
+    ("SIGTERM", "SIGINT", "run", 143, "noisegen info: terminated\n"),
+    ("SIGINT", "SIGINT", "run", 130, "noisegen info: interrupted\n"),
+    ("SIGINT", "SIGTERM", "run", 130, "noisegen info: interrupted\n"),
+    ("SIGINT", "-", "exit", 0, ""),
+    ("SIGTERM", "-", "exit", 0, ""),
+])
+def test_a_signal_after_the_first_or_after_the_work_changes_nothing(tmp_path, cli_env, first, second, when,
+                                                                     status, said):
+    """A second signal while the first unwound the command (a double Ctrl-C; TERM, then Ctrl-C) raised
+    again: a traceback, the line twice, or a silent kill with the second's status. One that came as the
+    interpreter exited, the command done, gave 'Exception ignored in atexit callback ... KeyboardInterrupt'
+    or a silent kill. The first signal is carried out; later ones, and any after the command, are ignored."""
+    done = subprocess.run([sys.executable, "-c", _SECOND_SIGNAL, first, second, when], cwd=tmp_path,
+                          env=cli_env, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (status, said)
 
 
 def test_the_console_script_is_the_entry_point():

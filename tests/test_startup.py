@@ -146,6 +146,36 @@ def test_warmup_failure_is_one_line_without_traceback(monkeypatch, capsys):
     assert err == ["noisegen warmup: error: warming up gain (float32, mono) failed: ZeroDivisionError: division by zero"]
 
 
+_WARMUP_HARD_STOP = """
+import ctypes, os, signal, sys
+from noisegen import cli
+from noisegen.cli import warmup
+
+exercises = warmup._exercises
+c_dropped = ctypes.CFUNCTYPE(None)(lambda: os.kill(os.getpid(), signal.SIGTERM))  # (its exception dropped)
+
+def stopped_early(folder):
+    for i, exercise in enumerate(exercises(folder)):
+        if i == 2:
+            c_dropped()
+        yield exercise
+
+warmup._exercises = stopped_early
+sys.exit(cli.main(["warmup", "--quiet"]))
+"""
+
+
+def test_a_hard_stop_of_warmup_removes_its_folder(tmp_path):
+    """A stop that cannot unwind ends the command where it stands; warmup's folder of exercise inputs
+    (a TemporaryDirectory, removed only by unwinding) was left in the temporary folder."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    done = subprocess.run([sys.executable, "-c", _WARMUP_HARD_STOP], capture_output=True, text=True, cwd=str(ROOT),
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp)}, timeout=600)
+    assert (done.returncode, done.stderr) == (143, "noisegen warmup: terminated\n")
+    assert list(tmp.iterdir()) == []
+
+
 _CACHE_DIR_PROBE = """
 from noisegen.cli.warmup import _cache_dir, kernels
 print(_cache_dir(kernels()))

@@ -47,7 +47,8 @@ def live(path: str):
 
 @contextlib.contextmanager
 def sweeping(sweep):
-    """While the block runs, ``sweep()`` removes the temporary files of its work (any process's)."""
+    """While the block runs, ``sweep()`` cleans up after its work should a stop end the process: it
+    removes the work's temporary files (any process's) or drops what it holds (a lock's record)."""
     _SWEEPS.append(sweep)
     try:
         yield
@@ -56,13 +57,14 @@ def sweeping(sweep):
 
 
 def exit_removing(signum, frame=None):
-    """Signal handler: remove the live temporary files, run the sweeps, end the process (128 + signal)."""
+    """Signal handler: remove the live temporary files, run the sweeps (the last registered first),
+    end the process (128 + signal)."""
     for path in list(_LIVE):
         try:
             os.unlink(path)
         except OSError:  # renamed into place a moment ago, or never written
             pass
-    for sweep in list(_SWEEPS):
+    for sweep in list(reversed(_SWEEPS)):  # the innermost first, as the blocks would have unwound
         try:
             sweep()
         except Exception:  # noqa: BLE001 - leave the rest to the next run's sweep

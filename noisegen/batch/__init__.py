@@ -290,7 +290,7 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
                 "blockwise_min_s": check_real(blockwise_min_s, "blockwise_min_s", low=0.0)}
     out_dir = os.path.abspath(os.fspath(out_dir))
     _check_out_dir(out_dir, in_real)  # (creates it: after every other check)
-    with OutDirLock(out_dir, shard) as lock:
+    with OutDirLock(out_dir, shard) as lock, sweeping(lock.release):  # (a hard stop's last sweep: _core.tempfiles)
         for holder in lock.stale:
             warnings.warn(f"out_dir {out_dir!r} was locked by a run that did not finish ({holder}); "
                           "taking its lock over", NoisegenWarning, stacklevel=2)

@@ -199,8 +199,10 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
     with jsonl_lock(out_dir):
         old_failures = _read_jsonl(failures_path)
         kept = [f for f in old_failures if not _in_shard(str(f.get("input")), shard)]
-        if len(kept) != len(old_failures):
+        if kept and len(kept) != len(old_failures):
             _rewrite_jsonl(failures_path, kept)
+        elif old_failures and not kept:  # (as a run that never failed: no file)
+            os.unlink(failures_path)
     for f in summary.failures:
         _append_line(failures_path, f)
     return Plan(tasks, estimate, done, sweep=lambda: _clean_temps(out_dir, mine))

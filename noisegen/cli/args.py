@@ -73,8 +73,9 @@ def sigterm_stops(message: str, interrupted: str | None = None):
     left broken, and going on would make outputs without the kernels it was building) ends the command
     at once the same way (``interrupted`` printed for Ctrl-C). Yields a state whose ``received`` is the
     signal that came (0: none): a command that went on to its end still ends as stopped by it. Once a
-    signal came, errors in destructors are dropped, then and until the process exits: the interrupted
-    work can leave objects half-built (llvmlite's), whose destructors fail."""
+    signal came, later ones are ignored (the first is carried out: its line, its status) and errors in
+    destructors are dropped, then and until the process exits: the interrupted work can leave objects
+    half-built (llvmlite's), whose destructors fail."""
     state = types.SimpleNamespace(received=0)  # the caller reads it: a signal came, whatever followed
     if threading.current_thread() is not threading.main_thread():  # handlers live in the main thread
         yield state
@@ -90,6 +91,8 @@ def sigterm_stops(message: str, interrupted: str | None = None):
         exit_removing(signum)
 
     def stop(signum, frame):
+        if state.received:  # a second signal: the first is being carried out (its line, its status)
+            return
         state.received = signum
         signal.signal(signal.SIGALRM, lambda s, f: hard_stop(signum))
         signal.alarm(STOP_GRACE_S)
@@ -111,10 +114,15 @@ def sigterm_stops(message: str, interrupted: str | None = None):
         yield state
     finally:
         signal.alarm(0)
-        signal.signal(signal.SIGTERM, previous[0])
         signal.signal(signal.SIGALRM, previous[1])
-        signal.signal(signal.SIGINT, previous[2])
-        sys.unraisablehook = _dropped if state.received else hook  # (the command is ending)
+        if state.received:  # the command is ending: later signals would only interrupt the interpreter's exit
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            sys.unraisablehook = _dropped
+        else:
+            signal.signal(signal.SIGTERM, previous[0])
+            signal.signal(signal.SIGINT, previous[2])
+            sys.unraisablehook = hook
 
 
 def _dropped(report) -> None:

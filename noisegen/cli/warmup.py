@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -32,6 +33,7 @@ from .. import effects as fx
 from .. import synth
 from .._core import jit
 from .._core.errors import NoisegenError, NoisegenWarning
+from .._core.tempfiles import sweeping
 from .._design.kaiser import design_cells
 from ..audio.io import load, save
 from ..batch import default_pipeline
@@ -299,7 +301,8 @@ def warm(*, log=None) -> dict:
     """
     t0 = time.perf_counter()
     n, label = 0, "its inputs"
-    with warnings.catch_warnings(), tempfile.TemporaryDirectory(prefix="noisegen-warmup-") as folder:
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory(prefix="noisegen-warmup-") as folder, \
+            sweeping(lambda: shutil.rmtree(folder, ignore_errors=True)):  # (also on a hard stop: _core.tempfiles)
         warnings.simplefilter("ignore", NoisegenWarning)  # clipping and the like, by design here
         try:
             for label, call in _exercises(folder):
