@@ -456,9 +456,10 @@ import noisegen.__main__ as entry
 from noisegen import cli
 
 first, second = (getattr(signal, name) if name != "-" else None for name in sys.argv[1:3])
+when = sys.argv[3]
 
 def run_info(args):
-    if sys.argv[3] == "exit":  # the command's work is done; the signal comes as the interpreter exits
+    if when == "exit":  # the command's work is done; the signal comes as the interpreter exits
         atexit.register(lambda: (os.kill(os.getpid(), first), time.sleep(0.05)))
         return 0
     try:
@@ -470,7 +471,8 @@ def run_info(args):
             time.sleep(0.05)
 
 cli._run_info = run_info
-sys.exit(entry.run(["info", "x.wav"]))
+sys.argv = ["noisegen", "info", "x.wav"]  # (the process's own command line, as the `noisegen` command runs)
+sys.exit(entry.run())
 """
 
 
@@ -540,8 +542,10 @@ def test_a_signal_dropped_in_a_callback_ends_the_command_at_once(tmp_path, sig, 
 
 _HALF_BUILT = """
 import os, signal, sys
+import noisegen.__main__ as entry
 from noisegen import cli
 
+SIG, HOW = sys.argv[1:3]
 HELD = []
 
 class Ref:  # as llvmlite's ObjectRef: its destructor needs what its constructor had not yet set
@@ -550,18 +554,19 @@ class Ref:  # as llvmlite's ObjectRef: its destructor needs what its constructor
             self.me = self  # (freed by the garbage collector)
         elif held == "module":
             HELD.append(self)  # (freed as the interpreter exits)
-        os.kill(os.getpid(), getattr(signal, sys.argv[1]))  # the handler raises here
+        os.kill(os.getpid(), getattr(signal, SIG))  # the handler raises here
         self.ptr = 1
 
     def __del__(self):
         del self.ptr
 
 def run_info(args):
-    Ref(sys.argv[2])
+    Ref(HOW)
     return 0
 
 cli._run_info = run_info
-sys.exit(cli.main(["info", "x.wav"]))
+sys.argv = ["noisegen", "info", "x.wav"]  # (the process's own command line, as the `noisegen` command runs)
+sys.exit(entry.run())
 """
 
 

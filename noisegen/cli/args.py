@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import multiprocessing
 import signal
 import sys
@@ -74,8 +75,8 @@ def sigterm_stops(message: str, interrupted: str | None = None):
     at once the same way (``interrupted`` printed for Ctrl-C). Yields a state whose ``received`` is the
     signal that came (0: none): a command that went on to its end still ends as stopped by it. Once a
     signal came, later ones are ignored (the first is carried out: its line, its status) and errors in
-    destructors are dropped, then and until the process exits: the interrupted work can leave objects
-    half-built (llvmlite's), whose destructors fail."""
+    destructors are dropped: the interrupted work can leave objects half-built (llvmlite's), whose
+    destructors fail (after the block, :func:`noisegen.__main__.run` drops them, as the process exits)."""
     state = types.SimpleNamespace(received=0)  # the caller reads it: a signal came, whatever followed
     if threading.current_thread() is not threading.main_thread():  # handlers live in the main thread
         yield state
@@ -114,16 +115,9 @@ def sigterm_stops(message: str, interrupted: str | None = None):
         yield state
     finally:
         signal.alarm(0)
+        if state.received:  # what the stop left half-built in reference cycles: freed while dropped
+            gc.collect()
+        signal.signal(signal.SIGTERM, previous[0])
         signal.signal(signal.SIGALRM, previous[1])
-        if state.received:  # the command is ending: later signals would only interrupt the interpreter's exit
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            sys.unraisablehook = _dropped
-        else:
-            signal.signal(signal.SIGTERM, previous[0])
-            signal.signal(signal.SIGINT, previous[2])
-            sys.unraisablehook = hook
-
-
-def _dropped(report) -> None:
-    """An error in a destructor after a signal stopped the command: left unsaid."""
+        signal.signal(signal.SIGINT, previous[2])
+        sys.unraisablehook = hook
