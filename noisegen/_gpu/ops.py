@@ -24,6 +24,7 @@ import numpy as np
 from .._core.backend import array_dtype, from_device, is_cuda_array, require_cuda, to_device
 from .._core.validation import (
     check_audio,
+    check_choice,
     check_duration,
     check_finite_output,
     check_float_dtype,
@@ -58,6 +59,15 @@ def _kernels(name):
     import importlib
 
     return importlib.import_module(f"noisegen._kernels.cuda.{name}")
+
+
+#: Threads a CUDA block may hold (every GPU of compute capability 2.0 and later).
+MAX_BLOCK_THREADS = 1024
+
+
+def check_threads(threads):
+    """``threads`` per block as given to the launches: None (the default) or an int in [1, 1024]."""
+    return None if threads is None else check_int(threads, "threads", low=1, high=MAX_BLOCK_THREADS)
 
 
 def launch(kernel, n_items, threads, *args):
@@ -202,6 +212,7 @@ def row_powers(d2, *, offsets=None, n=None, threads=None):
 def cuda_mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample_rate=None, threads=None):
     """:func:`noisegen.mix_at_snr` on the GPU (``reference="rms"`` only); same kind as ``y``."""
     if reference != "rms":
+        check_choice(reference, "reference", ("rms", "active"))
         raise BackendError("mix_at_snr(reference='active') has no CUDA kernel; use reference='rms' or backend='cpu'")
     s2, shape = _audio_rows(y, "y")
     n2, _ = _audio_rows(noise, "noise")
@@ -238,6 +249,8 @@ def cuda_mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample
     k = _kernels("mix")
     launch(k.mix_rows, rows * n, threads, s2, n2, _row_array(np.full(rows, offset), np.int64),
            _row_array(np.full(rows, scale)), out)
+    refuse_overflow(out, s2, "snr_db=None (signal + noise)" if snr_db is None else f"snr_db={snr_db:g}",
+                    threads=threads)
     return _finish(out, shape, y)
 
 
@@ -260,17 +273,24 @@ def _per_row(kernel_name, y, values, dtype, threads, *extra):
     return _finish(_row_kernel(kernel_name, y2, values, dtype, threads, *extra), shape, y)
 
 
+def refuse_overflow(out, y2, what, *, threads=None, name="y"):
+    """Refuse, as the CPU does, an output that a finite input made NaN/inf (``what`` names the setting):
+    one reduction of the device output; the arrays are read back only when it is not finite."""
+    if out.size and not math.isfinite(float(np.sum(row_powers(out, threads=threads).copy_to_host()))):
+        host = y2.copy_to_host()
+        if not np.isfinite(host).all():  # (a device input is not checked before the launch)
+            raise nonfinite_error(host, name)
+        check_finite_output(out.copy_to_host(), what, y=host)
+    return out
+
+
 def cuda_gain(y, *, gain_db, threads=None):
-    """:func:`noisegen.gain` on the GPU; a gain above 0 dB that overflows the dtype is refused as on the
-    CPU (one reduction of the output; the arrays are read back only then)."""
+    """:func:`noisegen.gain` on the GPU; a gain above 0 dB that overflows the dtype is refused as on the CPU."""
     g = check_real(gain_db, "gain_db", low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1])
     y2, shape = _audio_rows(y)
     out = _row_kernel("gain_rows", y2, db_to_amplitude(g), y2.dtype, threads)
-    if g > 0.0 and out.size and not math.isfinite(float(np.sum(row_powers(out, threads=threads).copy_to_host()))):
-        host = y2.copy_to_host().reshape(shape)
-        if not np.isfinite(host).all():  # (a device input is not checked before the launch)
-            raise nonfinite_error(host, "y")
-        check_finite_output(out.copy_to_host(), f"gain_db={g:g}", y=host)
+    if g > 0.0:
+        refuse_overflow(out, y2, f"gain_db={g:g}", threads=threads)
     return _finish(out, shape, y)
 
 
@@ -399,7 +419,9 @@ def cuda_speed(y, *, factor, sample_rate, threads=None):
     n_out = check_output_size(round(shape[-1] / factor), y2.shape[0], "factor", factor)
     if factor == 1.0:
         return _finish(_copy(y2), shape, y)
-    out = resample_rows(y2, [speed_ratio(factor)] * y2.shape[0], n_out, threads=threads)
+    ratio = speed_ratio(factor)
+    out = resample_rows(y2, [ratio] * y2.shape[0], n_out, threads=threads)
+    refuse_overflow(out, y2, f"resampling y by {float(ratio):.6g}", threads=threads)
     return _finish(out, shape[:-1] + (n_out,), y)
 
 
@@ -413,6 +435,7 @@ def cuda_resample(y, *, orig_sample_rate, target_sample_rate, threads=None):
         return _finish(_copy(y2), shape, y)
     n_out = check_output_size(-((-shape[-1] * target) // orig), y2.shape[0], "target_sample_rate", target)
     out = resample_rows(y2, [Fraction(target, orig)] * y2.shape[0], n_out, threads=threads)
+    refuse_overflow(out, y2, f"resampling y by {target / orig:.6g}", threads=threads)
     return _finish(out, shape[:-1] + (n_out,), y)
 
 

@@ -109,8 +109,12 @@ def cuda_batch_params(pipeline, item_params, *, sample_rate, lengths=None, width
         if not isinstance(rec, dict):
             raise ParameterError(f"item_params[{i}] must be a transform's recorded parameters (a dict), "
                                  f"got {show_value(rec)}")
-        children = [rec] if type(pipeline).__name__ != "Compose" else \
-            (rec.get("transforms", []) if rec.get("applied") else [])
+        if pipeline is None:  # (a raw stream's chunk records nothing to replay)
+            children = []
+        elif type(pipeline).__name__ != "Compose":
+            children = [rec]
+        else:
+            children = rec.get("transforms", []) if rec.get("applied") else []
         for child in children:
             stage = _CUDA_STAGES.get(child.get("name"))
             if stage not in drawn:

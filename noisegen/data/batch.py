@@ -145,12 +145,21 @@ def cuda_batches(stream, batch_size, drop_last):
     cuda = require_cuda()  # BackendError with the install hint, before any file is read
     pending = []
     for chunk in stream._iter(augment=False):
+        if _speed_length(stream, chunk) == 0:  # sped up to nothing: the CPU stream yields no empty chunk
+            continue
         pending.append(chunk)
         if len(pending) == batch_size:
             yield _cuda_batch(stream, pending, cuda)
             pending = []
     if pending and not drop_last:
         yield _cuda_batch(stream, pending, cuda)
+
+
+def _speed_length(stream, chunk) -> int:
+    """The samples a raw chunk keeps once augmented (only SpeedPerturb changes the count)."""
+    n = chunk.samples.shape[-1]
+    return int(cuda_batch_params(stream.pipeline, [chunk.params], sample_rate=stream.sample_rate, lengths=[n],
+                                 width=max(n, 1), starts=[chunk.start])[2][0])
 
 
 def _cuda_batch(stream, chunks, cuda):

@@ -1,0 +1,125 @@
+"""The GPU paths refuse what the CPU paths refuse, and the GPU stream yields the CPU stream's chunks, on
+the numba-cuda simulator (``NUMBA_ENABLE_CUDASIM=1 pytest -m cudasim``). Found by a probe of the CUDA side:
+an overflow written as inf where the CPU raises, speed factors the CPU refuses, chunks sped up to nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import noisegen as ng
+from test_cuda import _rel, cudasim
+
+F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _refusal(call, backend):
+    with pytest.raises(ng.ParameterError) as err:
+        call(backend)
+    return str(err.value)
+
+
+@cudasim
+@pytest.mark.parametrize("name, call", [
+    ("speed", lambda y, b: ng.speed(y, factor=1.1, sample_rate=16000, backend=b)),
+    ("resample down", lambda y, b: ng.resample(y, orig_sample_rate=16000, target_sample_rate=8000, backend=b)),
+    ("resample up", lambda y, b: ng.resample(y, orig_sample_rate=8000, target_sample_rate=11025, backend=b)),
+    ("gain", lambda y, b: ng.gain(y, gain_db=20.0, backend=b)),
+])
+def test_an_overflow_is_refused_on_the_gpu_as_on_the_cpu(name, call):
+    """A finite input whose output overflows float32: the CPU raises; speed and resample on the GPU
+    returned inf samples."""
+    pytest.importorskip("numba.cuda")
+    y = np.full(9, F32_MAX, np.float32)
+    said = _refusal(lambda b: call(y, b), "cpu")
+    assert "overflows float32" in said
+    assert _refusal(lambda b: call(y, b), "cuda") == said
+    from numba import cuda
+
+    assert _refusal(lambda b: call(cuda.to_device(y), b), "cuda") == said  # a device input too
+
+
+@cudasim
+def test_augment_batch_refuses_an_overflowing_gain_on_the_gpu_as_on_the_cpu():
+    pytest.importorskip("numba.cuda")
+    import noisegen.cuda as nc
+
+    x = np.full((2, 8), 1e35, np.float32)
+    x[0] = 0.1  # the second item overflows
+    said = {b: _refusal(lambda b: nc.augment_batch(x, sample_rate=16000, gain_db=120.0, backend=b), b)
+            for b in ("cpu", "cuda")}
+    for b in said:  # (the GPU's stage works in place: the item's peak before the gain is not said)
+        assert said[b].startswith("gain_db=120 overflows float32 for this input"), said[b]
+
+
+@cudasim
+@pytest.mark.parametrize("speed", [300.0, 1e-3, [1000.0], [0.9, 257.0], (0.001, 0.5), np.array([1.0, 1e5])])
+@pytest.mark.parametrize("backend", ["cpu", "cuda"])
+def test_augment_batch_refuses_speed_factors_that_speed_refuses(speed, backend):
+    """speed() takes factors in [1/256, 256]; augment_batch took any positive one (300 gave 2-sample rows,
+    1e5 built 340 MB of tables first)."""
+    pytest.importorskip("numba.cuda")
+    import noisegen.cuda as nc
+
+    with pytest.raises(ng.ParameterError, match=r"speed .*\[0\.00390625, 256\]"):
+        nc.augment_batch(np.zeros((2, 10), np.float32), sample_rate=16000, speed=speed, rng=0, backend=backend)
+
+
+@cudasim
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True, 1025, "64"])
+def test_augment_batch_refuses_a_bad_threads(threads):
+    """threads=0 raised ZeroDivisionError, -1 a ValueError, 1.5 and True were taken, 1025 would fail to
+    launch on a GPU (at most 1024 threads a block)."""
+    pytest.importorskip("numba.cuda")
+    import noisegen.cuda as nc
+
+    with pytest.raises(ng.ParameterError, match="threads"):
+        nc.augment_batch(np.zeros((2, 10), np.float32), sample_rate=16000, gain_db=1.0, rng=0, backend="cuda",
+                         threads=threads)
+
+
+@cudasim
+def test_mix_at_snr_names_a_bad_reference_on_the_gpu_as_on_the_cpu():
+    pytest.importorskip("numba.cuda")
+    y, noise = np.ones(8, np.float32), np.ones(8, np.float32)
+    said = {b: _refusal(lambda b: ng.mix_at_snr(y, noise, snr_db=10, reference="peak", backend=b), b)
+            for b in ("cpu", "cuda")}
+    assert said["cpu"] == said["cuda"] and "reference" in said["cpu"] and "'peak'" in said["cpu"]
+
+
+@cudasim
+@pytest.mark.parametrize("lengths, factors", [((1, 40), [2.0]), ((97, 401, 5, 256, 333), [20.0]),
+                                              ((1, 1, 2, 9), [4.0]), ((1,), [2.0]), ((40, 3, 50), [1.0])])
+def test_the_gpu_stream_drops_chunks_sped_up_to_nothing_as_the_cpu_stream_does(lengths, factors):
+    """An item whose sped-up length rounds to 0: the CPU stream yields no chunk for it; the GPU stream
+    yielded an empty row, and every later batch was shifted by one."""
+    pytest.importorskip("numba.cuda")
+    from noisegen.transforms import SpeedPerturb
+
+    items = [np.full(n, 0.5, np.float32) + np.arange(n, dtype=np.float32) / 1000 for n in lengths]
+    kw = dict(sample_rate=16000, rng=0, shuffle=False)
+    cpu = list(ng.AugmentStream(items, SpeedPerturb(factors=factors, p=1.0), **kw).batches(2))
+    gpu = ng.AugmentStream(items, SpeedPerturb(factors=factors, p=1.0), device="cuda", **kw)
+    gpu._cuda_threads = 32
+    got = list(gpu.batches(2))
+    assert [b.lengths.tolist() for b in got] == [b.lengths.tolist() for b in cpu]
+    for want, have in zip(cpu, got):
+        assert [c.item for c in have.chunks] == [c.item for c in want.chunks]
+        rows = have.samples.copy_to_host()
+        for i, n in enumerate(want.lengths):
+            assert _rel(rows[i, :n], want.samples[i, :n]) <= 1e-5
+
+
+@cudasim
+def test_a_gpu_stream_without_a_pipeline_yields_the_raw_chunks():
+    """AugmentStream(pipeline=None, device="cuda") was accepted, then batches() raised
+    'item_params[0] holds None, which the pipeline does not have'."""
+    pytest.importorskip("numba.cuda")
+    items = [np.random.default_rng(i).standard_normal(n).astype(np.float32) for i, n in enumerate((30, 50, 20))]
+    kw = dict(sample_rate=16000, rng=0, shuffle=False)
+    cpu = list(ng.AugmentStream(items, None, **kw).batches(2))
+    got = list(ng.AugmentStream(items, None, device="cuda", **kw).batches(2))
+    assert len(got) == len(cpu) == 2
+    for want, have in zip(cpu, got):
+        np.testing.assert_array_equal(have.lengths, want.lengths)
+        np.testing.assert_array_equal(have.samples.copy_to_host(), want.samples)
