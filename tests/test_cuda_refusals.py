@@ -123,3 +123,41 @@ def test_a_gpu_stream_without_a_pipeline_yields_the_raw_chunks():
     for want, have in zip(cpu, got):
         np.testing.assert_array_equal(have.lengths, want.lengths)
         np.testing.assert_array_equal(have.samples.copy_to_host(), want.samples)
+
+
+@cudasim
+@pytest.mark.parametrize("shape, says", [((0, 5), "at least one channel"), ((100, 2), "channels-last"),
+                                         ((2, 3, 4), "must have shape")])
+def test_a_device_array_gets_the_host_arrays_shape_rules(shape, says):
+    """A device array of shape (0, 5) or channels-last (100, 2) was processed; a host one is refused."""
+    pytest.importorskip("numba.cuda")
+    from numba import cuda
+
+    y = np.zeros(shape, np.float32)
+    with pytest.raises(ng.ParameterError, match=says):
+        ng.gain(y, gain_db=1.0)
+    with pytest.raises(ng.ParameterError, match=says):
+        ng.gain(cuda.to_device(y), gain_db=1.0)
+
+
+@cudasim
+def test_a_fortran_order_device_array_is_refused_with_its_strides():
+    pytest.importorskip("numba.cuda")
+    from numba import cuda
+
+    y = cuda.to_device(np.asfortranarray(np.zeros((2, 8), np.float32)))
+    with pytest.raises(ng.ParameterError, match=r"C-contiguous on the device .*got strides \(4, 8\)"):
+        ng.gain(y, gain_db=1.0)
+
+
+@cudasim
+def test_gpu_mixing_needs_only_the_added_noise_finite_as_the_cpu():
+    """NaN in a host noise array outside the samples added: the CPU mixes, the GPU refused."""
+    pytest.importorskip("numba.cuda")
+    y = np.random.default_rng(0).standard_normal(5).astype(np.float32)
+    noise = np.random.default_rng(1).standard_normal(100).astype(np.float32)
+    noise[50] = np.nan
+    want = ng.mix_at_snr(y, noise, snr_db=10, backend="cpu")
+    assert _rel(ng.mix_at_snr(y, noise, snr_db=10, backend="cuda"), want) <= 1e-6
+    with pytest.raises(ng.ParameterError, match="noise must be finite"):
+        ng.mix_at_snr(y, noise, snr_db=10, noise_offset=48, backend="cuda")

@@ -21,6 +21,7 @@ from .errors import NoisegenWarning, ParameterError, ParameterIndexError
 
 __all__ = [
     "check_audio",
+    "check_audio_shape",
     "check_sample_rate",
     "check_real",
     "check_real_array",
@@ -108,24 +109,31 @@ def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int =
             y = y.astype(y.dtype.newbyteorder("="))
         if y.dtype not in _FLOAT_DTYPES:
             raise ParameterError(f"{name} must be float32 or float64 audio, got dtype {y.dtype}")
-    if y.ndim < 1 or y.ndim > max_ndim:
+    check_audio_shape(y.shape, name, allow_empty=allow_empty, max_ndim=max_ndim)
+    if finite and y.size and not np.isfinite(y).all():
+        raise nonfinite_error(y, name)
+    return y
+
+
+def check_audio_shape(shape: tuple, name: str = "y", *, allow_empty: bool = True, max_ndim: int = 2) -> tuple:
+    """:func:`check_audio`'s rules for the shape alone (also for a CUDA array, whose samples stay on the device)."""
+    shape = tuple(shape)
+    if len(shape) < 1 or len(shape) > max_ndim:
         expected = {1: "shape (n_samples,)", 2: "shape (n_samples,) or (n_channels, n_samples)"}.get(
             max_ndim, f"1 to {max_ndim} axes")
-        raise ParameterError(f"{name} must have {expected}, got shape {y.shape}")
-    if y.ndim == 2 and y.shape[0] > max(y.shape[1], CHANNELS_LAST_LIMIT):
+        raise ParameterError(f"{name} must have {expected}, got shape {shape}")
+    if len(shape) == 2 and shape[0] > max(shape[1], CHANNELS_LAST_LIMIT):
         raise ParameterError(
-            f"{name} has shape {y.shape}: {y.shape[0]} channels of {y.shape[1]} samples looks like a "
+            f"{name} has shape {shape}: {shape[0]} channels of {shape[1]} samples looks like a "
             f"channels-last (samples, channels) array; noisegen wants (channels, samples) with time on "
             f"the last axis: pass {name}.T (arrays with more than {CHANNELS_LAST_LIMIT} channels must "
             "have at least as many samples as channels)"
         )
-    if y.ndim == 2 and y.shape[0] == 0:
-        raise ParameterError(f"{name} must have at least one channel, got shape {y.shape}")
-    if not allow_empty and y.shape[-1] == 0:
-        raise ParameterError(f"{name} must hold at least one sample, got shape {y.shape}")
-    if finite and y.size and not np.isfinite(y).all():
-        raise nonfinite_error(y, name)
-    return y
+    if len(shape) == 2 and shape[0] == 0:
+        raise ParameterError(f"{name} must have at least one channel, got shape {shape}")
+    if not allow_empty and shape[-1] == 0:
+        raise ParameterError(f"{name} must hold at least one sample, got shape {shape}")
+    return shape
 
 
 def check_real_array(value, name: str, expected: str = "a real number or an array of them") -> np.ndarray:

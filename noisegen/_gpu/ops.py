@@ -24,6 +24,7 @@ import numpy as np
 from .._core.backend import array_dtype, from_device, is_cuda_array, require_cuda, to_device
 from .._core.validation import (
     check_audio,
+    check_audio_shape,
     check_choice,
     check_duration,
     check_finite_output,
@@ -77,20 +78,21 @@ def launch(kernel, n_items, threads, *args):
     kernel[blocks, threads](*args)
 
 
-def _audio_rows(y, name="y"):
-    """``(device 2-D view, original shape)`` of host or device audio, validated."""
+def _audio_rows(y, name="y", *, finite=True):
+    """``(device 2-D view, original shape)`` of host or device audio, validated (``finite=False``: a host
+    array's NaN/inf are left to the caller, as a device array's always are)."""
     if is_cuda_array(y):
         dtype = array_dtype(y)
         shape = tuple(y.shape)
         if dtype not in (np.float32, np.float64):
             raise ParameterError(f"{name} must be float32 or float64 audio, got dtype {dtype}")
-        if len(shape) not in (1, 2):
-            raise ParameterError(f"{name} must have shape (n,) or (n_channels, n), got shape {shape}")
+        check_audio_shape(shape, name)  # (the host array's shape rules; its samples are scanned by the caller)
         d = to_device(y)
         if not (d.is_c_contiguous() if hasattr(d, "is_c_contiguous") else True):
-            raise ParameterError(f"{name} must be C-contiguous on the device")
+            raise ParameterError(f"{name} must be C-contiguous on the device (a copy: cupy.ascontiguousarray, "
+                                 f"tensor.contiguous()), got strides {tuple(d.strides)}")
     else:
-        y = np.ascontiguousarray(check_audio(y, name))
+        y = np.ascontiguousarray(check_audio(y, name, finite=finite))
         shape = y.shape
         d = to_device(y)
     return (d.reshape(1, shape[0]) if len(shape) == 1 else d), shape
@@ -215,7 +217,7 @@ def cuda_mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample
         check_choice(reference, "reference", ("rms", "active"))
         raise BackendError("mix_at_snr(reference='active') has no CUDA kernel; use reference='rms' or backend='cpu'")
     s2, shape = _audio_rows(y, "y")
-    n2, _ = _audio_rows(noise, "noise")
+    n2, _ = _audio_rows(noise, "noise", finite=False)  # (only the samples added must be finite, as on the CPU)
     rows, n = s2.shape
     m = n2.shape[1]
     if m == 0:
