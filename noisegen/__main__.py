@@ -1,5 +1,6 @@
 """``python -m noisegen``, and the ``noisegen`` command's entry point (:func:`run`)."""
 
+import os
 import signal
 import sys
 import threading
@@ -7,7 +8,7 @@ import warnings
 
 
 class _TerminatedAtStart(KeyboardInterrupt):
-    """SIGTERM while the command line imports: reported as Ctrl-C is (one line), not a silent kill."""
+    """SIGTERM before the command's own handler: reported as Ctrl-C is (one line), not a silent kill."""
 
 
 def _terminate(signum, frame):
@@ -18,28 +19,30 @@ def run(argv=None) -> int:
     """Run the ``noisegen`` command (:func:`noisegen.cli.main`); return its exit status.
 
     The command line is imported here, not at the top: its imports (Numba,
-    SciPy) take about a second, and a Ctrl-C or SIGTERM in that second is the
-    command's to report, as one line, like one that comes later; so are the
-    warnings of that second (kept, and given to the command to print).
+    SciPy) take about a second, and a Ctrl-C or SIGTERM in that second (or
+    while the arguments are parsed) is the command's to report, as one line,
+    like one that comes later; so are the warnings of that second (kept, and
+    given to the command to print).
 
     With ``argv=None`` (the process's own command line: the ``noisegen``
-    command, ``python -m noisegen``) the process is the command, and what
-    follows it is only the interpreter's exit: signals are then ignored (they
-    could only interrupt it, with an exit callback's traceback or a silent kill
-    after the command's last line), and after a command stopped by a signal so
-    are errors in destructors (of objects the stop left half-built).
+    command, ``python -m noisegen``) the process is the command. Once it has
+    ended, signals are ignored: they could only interrupt the interpreter's
+    exit (an exit callback's traceback, or a silent kill after the command's
+    last line). A command stopped by a signal has cleaned up as it unwound,
+    and the process ends there with its status (130, 143): the interpreter's
+    exit would run the destructors of what the stop left half-built, and
+    Python ends a process whose Ctrl-C passed through a string given to
+    ``exec`` (as dataclasses and Numba make code) by SIGINT rather than 130.
     """
     status = previous = None
     handles = threading.current_thread() is threading.main_thread()  # (signal handlers live there)
     try:
-        if handles:
+        if handles:  # (until the command's own: noisegen.cli.args.sigterm_stops)
             previous = signal.signal(signal.SIGTERM, _terminate)
         with warnings.catch_warnings(record=True) as said:  # (an unwritable NUMBA_CACHE_DIR is said at import)
             from .cli import main
-        if handles:
-            signal.signal(signal.SIGTERM, previous)
         status = main(argv, said_at_import=said)
-    except KeyboardInterrupt as exc:  # (while importing)
+    except KeyboardInterrupt as exc:  # before the command's own handlers: while importing, or parsing
         status = 143 if isinstance(exc, _TerminatedAtStart) else 130
         print(f"noisegen: {'terminated' if status == 143 else 'interrupted'}", file=sys.stderr)
     finally:
@@ -48,11 +51,22 @@ def run(argv=None) -> int:
         elif argv is None:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-            if status in (130, 143):
-                sys.unraisablehook = lambda report: None
         elif signal.getsignal(signal.SIGTERM) is _terminate:
             signal.signal(signal.SIGTERM, previous)
+    if argv is None and status in (130, 143):
+        _end(status)
     return status
+
+
+def _end(status: int) -> None:
+    """End the process now, its output flushed."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said
+            pass
+    os._exit(status)
 
 
 if __name__ == "__main__":

@@ -540,6 +540,44 @@ def test_a_signal_dropped_in_a_callback_ends_the_command_at_once(tmp_path, sig, 
     assert run.stderr.strip().splitlines()[-1] == f"noisegen info: {said}"
 
 
+_SIGNAL_AT = """
+import os, signal, sys
+import noisegen.__main__ as entry
+from noisegen import cli
+
+sig, where = getattr(signal, sys.argv[1]), sys.argv[2]
+if where == "parsing":  # after the imports, before the command's own handlers
+    build = cli.build_parser
+
+    def build_parser():
+        os.kill(os.getpid(), sig)
+        return build()
+
+    cli.build_parser = build_parser
+else:  # inside a string given to exec, as dataclasses and Numba make code
+    def run_info(args):
+        exec("import os, time\\nos.kill(os.getpid(), sig)\\ntime.sleep(1)", {"sig": sig})
+        return 0
+
+    cli._run_info = run_info
+sys.argv = ["noisegen", "info", "x.wav"]
+sys.exit(entry.run())
+"""
+
+
+@pytest.mark.parametrize("sig, status, said", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
+@pytest.mark.parametrize("where", ["parsing", "exec"])
+def test_a_signal_while_parsing_or_inside_exec_keeps_its_status(tmp_path, cli_env, sig, status, said, where):
+    """While the arguments were parsed no handler was set: SIGTERM killed the command silently, Ctrl-C
+    gave a traceback. A Ctrl-C that passed through a string given to exec made Python end the process
+    by SIGINT after the command's line (status -2 to its parent, not 130)."""
+    (tmp_path / "signal_at.py").write_text(_SIGNAL_AT)  # run with -m, as `python -m noisegen` is
+    done = subprocess.run([sys.executable, "-m", "signal_at", sig, where], cwd=tmp_path, env=cli_env,
+                          capture_output=True, text=True, timeout=120)
+    command = "noisegen" if where == "parsing" else "noisegen info"
+    assert (done.returncode, done.stderr) == (status, f"{command}: {said}\n")
+
+
 _HALF_BUILT = """
 import os, signal, sys
 import noisegen.__main__ as entry
