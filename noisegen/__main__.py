@@ -22,18 +22,37 @@ def run(argv=None) -> int:
     SciPy) take about a second, and a Ctrl-C or SIGTERM in that second (or
     while the arguments are parsed) is the command's to report, as one line,
     like one that comes later; so are the warnings of that second (kept, and
-    given to the command to print).
-
-    With ``argv=None`` (the process's own command line: the ``noisegen``
-    command, ``python -m noisegen``) the process is the command. Once it has
-    ended, signals are ignored: they could only interrupt the interpreter's
-    exit (an exit callback's traceback, or a silent kill after the command's
-    last line). A command stopped by a signal has cleaned up as it unwound,
-    and the process ends there with its status (130, 143): the interpreter's
-    exit would run the destructors of what the stop left half-built, and
-    Python ends a process whose Ctrl-C passed through a string given to
-    ``exec`` (as dataclasses and Numba make code) by SIGINT rather than 130.
+    given to the command to print). The caller's signal handlers are restored.
     """
+    return _run(argv, owns_process=False)
+
+
+def command() -> None:
+    """The ``noisegen`` command and ``python -m noisegen``: :func:`run` on the process's own command
+    line, then the process ends with its status.
+
+    The process is the command. Once it has ended, signals are ignored: they
+    could only interrupt the interpreter's exit (an exit callback's traceback,
+    or a silent kill after the command's last line). A command stopped by a
+    signal has cleaned up as it unwound, and the process ends there with its
+    status (130, 143): the interpreter's exit would run the destructors of what
+    the stop left half-built, and Python ends a ``python -m`` process whose
+    Ctrl-C passed through a string given to ``exec`` (as dataclasses and Numba
+    make code) by SIGINT rather than 130.
+    """
+    status = _run(None, owns_process=True)
+    if status in (130, 143):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said
+                pass
+        os._exit(status)
+    sys.exit(status)
+
+
+def _run(argv, *, owns_process: bool) -> int:
     status = previous = None
     handles = threading.current_thread() is threading.main_thread()  # (signal handlers live there)
     try:
@@ -41,6 +60,8 @@ def run(argv=None) -> int:
             previous = signal.signal(signal.SIGTERM, _terminate)
         with warnings.catch_warnings(record=True) as said:  # (an unwritable NUMBA_CACHE_DIR is said at import)
             from .cli import main
+        if handles and not owns_process and previous is not None:  # (a caller's own, from here on)
+            signal.signal(signal.SIGTERM, previous)
         status = main(argv, said_at_import=said)
     except KeyboardInterrupt as exc:  # before the command's own handlers: while importing, or parsing
         status = 143 if isinstance(exc, _TerminatedAtStart) else 130
@@ -48,26 +69,13 @@ def run(argv=None) -> int:
     finally:
         if not handles:
             pass
-        elif argv is None:
+        elif owns_process:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-        elif signal.getsignal(signal.SIGTERM) is _terminate:
+        elif signal.getsignal(signal.SIGTERM) is _terminate and previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    if argv is None and status in (130, 143):
-        _end(status)
     return status
 
 
-def _end(status: int) -> None:
-    """End the process now, its output flushed."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said
-            pass
-    os._exit(status)
-
-
 if __name__ == "__main__":
-    raise SystemExit(run())
+    command()

@@ -472,7 +472,7 @@ def run_info(args):
 
 cli._run_info = run_info
 sys.argv = ["noisegen", "info", "x.wav"]  # (the process's own command line, as the `noisegen` command runs)
-sys.exit(entry.run())
+entry.command()
 """
 
 
@@ -495,10 +495,10 @@ def test_a_signal_after_the_first_or_after_the_work_changes_nothing(tmp_path, cl
 
 
 def test_the_console_script_is_the_entry_point():
-    """The installed `noisegen` command runs noisegen.__main__.run (the Ctrl-C-safe entry), as `python -m` does."""
+    """The installed `noisegen` command runs noisegen.__main__.command (the Ctrl-C-safe entry), as `python -m` does."""
     tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")  # (3.10: tomli)
     with open(ROOT / "pyproject.toml", "rb") as f:
-        assert tomllib.load(f)["project"]["scripts"]["noisegen"] == "noisegen.__main__:run"
+        assert tomllib.load(f)["project"]["scripts"]["noisegen"] == "noisegen.__main__:command"
 
 
 _DROPPED_SIGNAL = """
@@ -561,7 +561,7 @@ else:  # inside a string given to exec, as dataclasses and Numba make code
 
     cli._run_info = run_info
 sys.argv = ["noisegen", "info", "x.wav"]
-sys.exit(entry.run())
+entry.command()
 """
 
 
@@ -604,7 +604,7 @@ def run_info(args):
 
 cli._run_info = run_info
 sys.argv = ["noisegen", "info", "x.wav"]  # (the process's own command line, as the `noisegen` command runs)
-sys.exit(entry.run())
+entry.command()
 """
 
 

@@ -111,6 +111,35 @@ def test_the_gpu_stream_drops_chunks_sped_up_to_nothing_as_the_cpu_stream_does(l
 
 
 @cudasim
+def test_the_gpu_stream_measures_a_chunk_by_its_length_not_its_padding():
+    """With chunk_s, an item's last chunk is zero-padded to the chunk size: the drop measured the
+    padded width (160 samples / 20 = 8) instead of its 5 real samples (0 once sped up)."""
+    pytest.importorskip("numba.cuda")
+    from noisegen.transforms import SpeedPerturb
+
+    items = [np.full(n, 0.25, np.float32) for n in (165, 300)]
+    kw = dict(sample_rate=16000, rng=0, shuffle=False, chunk_s=0.01)
+    gpu = ng.AugmentStream(items, SpeedPerturb(factors=[20.0], p=1.0), device="cuda", **kw)
+    gpu._cuda_threads = 32
+    lengths = [n for b in gpu.batches(8) for n in b.lengths.tolist()]
+    assert lengths == [8, 8, 7]  # (165 = 160 + 5: the 5 go; 300 = 160 + 140)
+
+
+@cudasim
+def test_augment_batch_names_nan_in_a_device_noise_array():
+    """A CUDA noise array is not scanned before the launch; NaN in it came out as 'snr_db=10 overflows'."""
+    pytest.importorskip("numba.cuda")
+    import noisegen.cuda as nc
+    from numba import cuda
+
+    noise = np.ones((2, 16), np.float32)
+    noise[1, 3] = np.nan
+    with pytest.raises(ng.ParameterError, match="noise must be finite"):
+        nc.augment_batch(np.ones((2, 16), np.float32), sample_rate=16000, noise=cuda.to_device(noise), snr_db=10.0,
+                         backend="cuda")
+
+
+@cudasim
 def test_a_gpu_stream_without_a_pipeline_yields_the_raw_chunks():
     """AugmentStream(pipeline=None, device="cuda") was accepted, then batches() raised
     'item_params[0] holds None, which the pipeline does not have'."""

@@ -418,6 +418,10 @@ def _run_cuda(batch, noise_array, params, lengths, *, sample_rate, band_order, t
             dispatch.zero_past(nz, lengths, threads=threads)  # the noise's power over the row's own samples
         mix = dispatch._kernels("mix")
         p_noise = dispatch.row_powers(nz, threads=threads)
+        if is_cuda_array(noise_array) and not np.isfinite(p_noise.copy_to_host()).all():  # (a host one: checked)
+            host = nz.copy_to_host()
+            if not np.isfinite(host).all():  # (not a sum of squares past float64's range)
+                raise nonfinite_error(host, "noise")
         if nz.shape[0] == 1:
             p_noise = cuda.to_device(np.full(b, p_noise.copy_to_host()[0]))
         scales = cuda.device_array(b, dtype=np.float64)

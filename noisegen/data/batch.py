@@ -157,9 +157,9 @@ def cuda_batches(stream, batch_size, drop_last):
 
 def _speed_length(stream, chunk) -> int:
     """The samples a raw chunk keeps once augmented (only SpeedPerturb changes the count)."""
-    n = chunk.samples.shape[-1]
-    return int(cuda_batch_params(stream.pipeline, [chunk.params], sample_rate=stream.sample_rate, lengths=[n],
-                                 width=max(n, 1), starts=[chunk.start])[2][0])
+    width = chunk.samples.shape[-1]  # (a chunk is zero-padded to its size past its length)
+    return int(cuda_batch_params(stream.pipeline, [chunk.params], sample_rate=stream.sample_rate,
+                                 lengths=[chunk.length], width=max(width, 1), starts=[chunk.start])[2][0])
 
 
 def _cuda_batch(stream, chunks, cuda):
