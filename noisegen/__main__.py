@@ -1,4 +1,5 @@
-"""``python -m noisegen``, and the ``noisegen`` command's entry point (:func:`run`)."""
+"""``python -m noisegen``, and the ``noisegen`` command's entry point (:func:`command`; :func:`run` in a
+caller's process)."""
 
 import os
 import signal
@@ -53,6 +54,7 @@ def command() -> None:
 
 
 def _run(argv, *, owns_process: bool) -> int:
+    """:func:`run`; ``owns_process``: the process is the command, and signals are ignored after it."""
     status = previous = None
     handles = threading.current_thread() is threading.main_thread()  # (signal handlers live there)
     try:

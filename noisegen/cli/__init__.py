@@ -299,7 +299,8 @@ def _replay(said, printer) -> None:
 
 def main(argv=None, *, said_at_import=()) -> int:
     """Run the ``noisegen`` command; return its exit status. ``said_at_import``: warnings recorded
-    while this module was imported (:func:`noisegen.__main__.run`), printed as the command's own."""
+    while this module was imported (:func:`noisegen.__main__.run`, :func:`~noisegen.__main__.command`), printed as
+    the command's own."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in argv if a in _commands(parser)), None)

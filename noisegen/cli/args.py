@@ -76,7 +76,7 @@ def sigterm_stops(message: str, interrupted: str | None = None):
     signal that came (0: none): a command that went on to its end still ends as stopped by it. Once a
     signal came, later ones are ignored (the first is carried out: its line, its status) and errors in
     destructors are dropped: the interrupted work can leave objects half-built (llvmlite's), whose
-    destructors fail (after the block, :func:`noisegen.__main__.run` ends the process at once)."""
+    destructors fail (after the block, :func:`noisegen.__main__.command` ends the process at once)."""
     state = types.SimpleNamespace(received=0)  # the caller reads it: a signal came, whatever followed
     if threading.current_thread() is not threading.main_thread():  # handlers live in the main thread
         yield state
