@@ -251,7 +251,7 @@ def cuda_mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample
     k = _kernels("mix")
     launch(k.mix_rows, rows * n, threads, s2, n2, _row_array(np.full(rows, offset), np.int64),
            _row_array(np.full(rows, scale)), out)
-    refuse_overflow(out, s2, "snr_db=None (signal + noise)" if snr_db is None else f"snr_db={snr_db:g}",
+    refuse_overflow(out, "snr_db=None (signal + noise)" if snr_db is None else f"snr_db={snr_db:g}", y2=s2,
                     threads=threads)
     return _finish(out, shape, y)
 
@@ -275,14 +275,20 @@ def _per_row(kernel_name, y, values, dtype, threads, *extra):
     return _finish(_row_kernel(kernel_name, y2, values, dtype, threads, *extra), shape, y)
 
 
-def refuse_overflow(out, y2, what, *, threads=None, name="y"):
-    """Refuse, as the CPU does, an output that a finite input made NaN/inf (``what`` names the setting):
-    one reduction of the device output; the arrays are read back only when it is not finite."""
-    if out.size and not math.isfinite(float(np.sum(row_powers(out, threads=threads).copy_to_host()))):
-        host = y2.copy_to_host()
-        if not np.isfinite(host).all():  # (a device input is not checked before the launch)
-            raise nonfinite_error(host, name)
-        check_finite_output(out.copy_to_host(), what, y=host)
+def refuse_overflow(out, what, *, y2=None, threads=None):
+    """Refuse, as the CPU does, device rows that a finite input made NaN/inf: one reduction per row,
+    a row read back only when it is not finite. ``what`` names the setting (``what(row)``: the row's);
+    ``y2``, the input (when the stage did not overwrite it), adds its peak to the message."""
+    if not out.size:
+        return out
+    bad = np.flatnonzero(~np.isfinite(row_powers(out, threads=threads).copy_to_host()))
+    if bad.size:
+        host = None if y2 is None else y2.copy_to_host()
+        if host is not None and not np.isfinite(host).all():  # (a device input is not checked before the launch)
+            raise nonfinite_error(host, "y")
+        for r in bad.tolist():  # (an inf sum of finite samples, float64's range passed, is no overflow)
+            check_finite_output(out[r].copy_to_host(), what(r) if callable(what) else what, y=host,
+                                total=math.inf)
     return out
 
 
@@ -292,7 +298,7 @@ def cuda_gain(y, *, gain_db, threads=None):
     y2, shape = _audio_rows(y)
     out = _row_kernel("gain_rows", y2, db_to_amplitude(g), y2.dtype, threads)
     if g > 0.0:
-        refuse_overflow(out, y2, f"gain_db={g:g}", threads=threads)
+        refuse_overflow(out, f"gain_db={g:g}", y2=y2, threads=threads)
     return _finish(out, shape, y)
 
 
@@ -423,7 +429,7 @@ def cuda_speed(y, *, factor, sample_rate, threads=None):
         return _finish(_copy(y2), shape, y)
     ratio = speed_ratio(factor)
     out = resample_rows(y2, [ratio] * y2.shape[0], n_out, threads=threads)
-    refuse_overflow(out, y2, f"resampling y by {float(ratio):.6g}", threads=threads)
+    refuse_overflow(out, f"resampling y by {float(ratio):.6g}", y2=y2, threads=threads)
     return _finish(out, shape[:-1] + (n_out,), y)
 
 
@@ -437,7 +443,7 @@ def cuda_resample(y, *, orig_sample_rate, target_sample_rate, threads=None):
         return _finish(_copy(y2), shape, y)
     n_out = check_output_size(-((-shape[-1] * target) // orig), y2.shape[0], "target_sample_rate", target)
     out = resample_rows(y2, [Fraction(target, orig)] * y2.shape[0], n_out, threads=threads)
-    refuse_overflow(out, y2, f"resampling y by {target / orig:.6g}", threads=threads)
+    refuse_overflow(out, f"resampling y by {target / orig:.6g}", y2=y2, threads=threads)
     return _finish(out, shape[:-1] + (n_out,), y)
 
 

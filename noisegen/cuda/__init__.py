@@ -39,7 +39,7 @@ import numpy as np
 from .._core.batch import Batch
 from .._core.backend import array_dtype, from_device, is_cuda_array, require_cuda, resolve_backend, to_device
 from .._core.validation import (MAX_RATE_FACTOR, check_audio, check_output_size, check_real, check_real_array,
-                                 check_finite_output, check_sample_rate, nonfinite_error, show_value)
+                                 check_sample_rate, nonfinite_error, show_value)
 from .._core.errors import ParameterError
 from .._core.rng import as_generator, check_rng, derive_key, resolve_key
 from .._core.units import GAIN_DB_RANGE
@@ -430,13 +430,13 @@ def _run_cuda(batch, noise_array, params, lengths, *, sample_rate, band_order, t
             dispatch.launch(mix.gain_rows, b, threads, scales.reshape(b, 1),
                             dispatch._row_array(params["noise_applied"]), scales.reshape(b, 1))
         dispatch.launch(mix.mix_rows, b * t, threads, cur, nz, dispatch._row_array(np.zeros(b), np.int64), scales, cur)
-        _refuse_overflow(cur, lambda r: f"snr_db={params['snr_db'][r]:g}", threads)
+        dispatch.refuse_overflow(cur, lambda r: f"snr_db={params['snr_db'][r]:g}", threads=threads)
     if "gain_db" in params:
         gains = (10.0 ** (params["gain_db"] / 20.0)).astype(dtype)
         if "gain_applied" in params:
             gains[~params["gain_applied"]] = 1
         dispatch.launch(dispatch._kernels("mix").gain_rows, b * t, threads, cur, dispatch._row_array(gains, dtype), cur)
-        _refuse_overflow(cur, lambda r: f"gain_db={params['gain_db'][r]:g}", threads)
+        dispatch.refuse_overflow(cur, lambda r: f"gain_db={params['gain_db'][r]:g}", threads=threads)
     if "band_hz" in params:
         sos = np.stack([design_sos("bandpass", low_hz=lo, high_hz=hi, sample_rate=sample_rate, order=band_order)
                         for lo, hi in params["band_hz"]])
@@ -449,13 +449,5 @@ def _run_cuda(batch, noise_array, params, lengths, *, sample_rate, band_order, t
         factors = np.where(params.get("speed_applied", True), params["speed"], 1.0)
         ratios = [dispatch.speed_ratio(float(f)) for f in factors]
         cur = dispatch.resample_rows(cur, ratios, out_lengths, n_in=lengths, threads=threads)
-        _refuse_overflow(cur, lambda r: f"resampling y by {float(ratios[r]):.6g}", threads)
+        dispatch.refuse_overflow(cur, lambda r: f"resampling y by {float(ratios[r]):.6g}", threads=threads)
     return Batch(from_device(cur, batch), out_lengths, params=params)
-
-
-def _refuse_overflow(cur, what, threads):
-    """Refuse a stage's device output as the CPU refuses the first item it overflows (``what(row)`` names
-    the item's setting): one reduction per row, a row read back only when it is not finite."""
-    totals = dispatch.row_powers(cur, threads=threads).copy_to_host()
-    for r in np.flatnonzero(~np.isfinite(totals)):
-        check_finite_output(cur[int(r)].copy_to_host(), what(int(r)), total=float("inf"))
