@@ -811,8 +811,15 @@ def _children(pid):
 
 
 def _open_files(pid):
+    """The paths a process holds open; a descriptor closed while they are listed is passed over."""
     folder = f"/proc/{pid}/fd"
-    return {os.path.realpath(os.path.join(folder, fd)) for fd in os.listdir(folder)}
+    paths = set()
+    for fd in os.listdir(folder):
+        try:
+            paths.add(os.path.realpath(os.readlink(os.path.join(folder, fd))))
+        except OSError:
+            pass
+    return paths
 
 
 def _gone(pid):
