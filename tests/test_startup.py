@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import noisegen
@@ -380,6 +379,36 @@ def test_a_damaged_or_unwritable_numba_cache_costs_a_compile_not_the_run(tmp_pat
     env["NUMBA_CACHE_DIR"] = str(tmp_path / "full")
     got, err = run("full")
     assert got == want and err.count("cannot write the Numba cache in") == 1 and "No space left" in err
+
+
+@pytest.mark.slow
+def test_a_data_file_damaged_where_its_pickle_still_reads_costs_a_compile_not_the_run(tmp_path):
+    """Numba keeps no checksum: bytes changed inside a data file's bitcode or machine code failed in
+    LLVM's parser with a traceback, or crashed the process when the code ran. noisegen's data files
+    are sealed with a digest, and one that does not match (or has no seal) is compiled again."""
+    from noisegen._core.cache_guard import SEAL
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT)}
+
+    def run():
+        res = subprocess.run([sys.executable, "-c", _DAMAGED_CACHE, "load"], capture_output=True, text=True,
+                             env=env, cwd=str(ROOT), timeout=300)
+        assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+        return res.stdout.strip()
+
+    def flipped(b, at):  # 64 bytes inverted from the fraction ``at`` of the file on
+        i = int(len(b) * at)
+        return b[:i] + bytes(x ^ 0xFF for x in b[i:i + 64]) + b[i + 64:]
+
+    want = run()
+    datas = list((tmp_path / "cache").rglob("*.nbc"))
+    assert datas and all(SEAL in p.read_bytes()[-64:] for p in datas)
+    for damage in (lambda b: flipped(b, 0.5), lambda b: flipped(b, 0.9), lambda b: b[: b.rindex(SEAL)],
+                   lambda b: b[: len(b) // 2]):
+        for path in datas:
+            path.write_bytes(damage(path.read_bytes()))
+        assert run() == want
+        assert all(SEAL in p.read_bytes()[-64:] for p in datas)  # written anew, sealed
 
 
 def test_noisegen_torch_without_torch_says_which_extra_to_install():

@@ -11,12 +11,19 @@ loading and saving of the cache entries of functions defined in this package
 save that fails leaves the compiled kernel in memory, with one
 NoisegenWarning a process naming the folder. It uses Numba's ``Cache``
 class (not public API): where that is missing, nothing is installed.
-Machine code damaged inside an intact data file is not detected (Numba keeps
-no checksum); a cache is cleared by deleting its folder.
+
+Numba keeps no checksum, so a data file damaged where the pickle still reads
+(bytes changed inside its LLVM bitcode or machine code) failed in LLVM's
+parser with a traceback, or crashed the process when the code ran. The data
+files of noisegen's entries are sealed: a digest of the pickle follows it
+(``pickle.loads`` reads to the pickle's end and ignores what follows, so
+Numba alone still reads them), and one whose digest does not match, or that
+has none (written before the seal), is a damaged entry: compiled again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import warnings
@@ -43,6 +50,54 @@ def _drop_index(cache) -> None:
         pass
 
 
+#: What follows the pickle of a sealed data file: this tag, then the pickle's digest.
+SEAL = b"noisegen-seal:"
+_DIGEST = 16
+
+
+def _digest(data) -> bytes:
+    return hashlib.blake2b(data, digest_size=_DIGEST).digest()
+
+
+def sealed(data: bytes) -> bytes:
+    """A data file's bytes: the pickle, :data:`SEAL` and its digest."""
+    return data + SEAL + _digest(data)
+
+
+def unsealed(data: bytes) -> bytes:
+    """The pickle of a sealed data file's bytes; ValueError when the seal is missing or does not match."""
+    cut = len(data) - len(SEAL) - _DIGEST
+    if cut < 0 or data[cut:cut + len(SEAL)] != SEAL or _digest(memoryview(data)[:cut]) != data[cut + len(SEAL):]:
+        raise ValueError("a damaged Numba cache data file (its seal does not match)")
+    return data[:cut]
+
+
+def _seal_data_files(caching) -> None:
+    """Seal the data files of the cache files marked ``noisegen_sealed`` (noisegen's)."""
+    cls = caching.IndexDataCacheFile
+    plain_load_data, plain_save_data = cls._load_data, cls._save_data
+
+    def _load_data(self, name):
+        if not getattr(self, "noisegen_sealed", False):
+            return plain_load_data(self, name)
+        with open(self._data_path(name), "rb") as f:
+            return pickle.loads(unsealed(f.read()))
+
+    def _save_data(self, name, data):
+        if not getattr(self, "noisegen_sealed", False):
+            return plain_save_data(self, name, data)
+        with self._open_for_write(self._data_path(name)) as f:
+            f.write(sealed(self._dump(data)))
+
+    cls._load_data, cls._save_data = _load_data, _save_data
+
+
+def _mark(cache) -> None:
+    """Mark the cache file of ``cache`` to be sealed when it is one of noisegen's."""
+    if _ours(cache) and getattr(cache, "_cache_file", None) is not None:
+        cache._cache_file.noisegen_sealed = True
+
+
 def install() -> bool:
     """Guard the cache entries of noisegen's functions (idempotent). Returns whether it is installed."""
     try:
@@ -55,6 +110,7 @@ def install() -> bool:
         return True
 
     def load_overload(self, sig, target_context):
+        _mark(self)
         try:
             return plain_load(self, sig, target_context)
         except DAMAGED:
@@ -64,6 +120,7 @@ def install() -> bool:
             return None
 
     def save_overload(self, sig, data):
+        _mark(self)
         try:
             plain_save(self, sig, data)
         except DAMAGED:  # (a save reads the index first)
@@ -84,6 +141,7 @@ def install() -> bool:
                               "but compile again in the next process", NoisegenWarning, stacklevel=2)
 
     load_overload.noisegen_guard = True
+    _seal_data_files(caching)
     caching.Cache.load_overload = load_overload
     caching.Cache.save_overload = save_overload
     return True
