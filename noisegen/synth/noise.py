@@ -206,10 +206,12 @@ def colored_noise(n_samples, *, beta, rng=None, n_channels=None, dtype=np.float3
     sample_rate : int or None
         Sample rate in Hz; required with ``min_freq_hz``.
     backend : {"auto", "cpu", "cuda"}
+        ``"cuda"`` draws on the GPU and returns a device array (no host copy).
 
     Returns
     -------
     y : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)]
+        A Numba CUDA device array of that shape with ``backend="cuda"``.
 
     See Also
     --------
