@@ -186,11 +186,38 @@ def test_errors(tmp_path):
         ng.NoiseBank(tmp_path / "missing", sample_rate=SR)
     with pytest.raises(ng.ParameterError):
         ng.NoiseBank(tmp_path, sample_rate=SR)  # no audio files
-    sf.write(str(tmp_path / "silence.wav"), np.zeros(100, np.float32), SR)
+    sf.write(str(tmp_path / "constant.wav"), np.full(100, 0.5, np.float32), SR)
     with pytest.warns(ng.NoisegenWarning), pytest.raises(ng.ParameterError, match="no usable"):
         ng.NoiseBank(tmp_path, sample_rate=SR)
     with pytest.raises(ng.ParameterError):
         ng.NoiseBank(tmp_path, sample_rate=0)
+
+
+@pytest.mark.parametrize("make", ["AddBackgroundNoise", "AddShortNoises"])
+def test_a_folder_of_only_silent_files_gives_the_signal_back_with_a_warning(tmp_path, make):
+    """A silent noise sets no level: the signal comes back unchanged with a warning (DESIGN.md), and
+    so it does for a silent array; a folder of digitally silent files was a ParameterError at the
+    first call instead (audiomentations' test_try_add_digital_silence). Files that are silent only
+    once resampled (a rate far below theirs) still leave the bank unusable at that rate."""
+    from noisegen import transforms
+
+    sf.write(str(tmp_path / "silence.wav"), np.zeros(4000, np.float32), SR)
+    sf.write(str(tmp_path / "quiet.flac"), np.zeros(3000, np.int16), 48000, subtype="PCM_16")
+    t = getattr(transforms, make)(tmp_path, p=1.0)
+    y = np.sin(np.arange(8000) * 0.1).astype(np.float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = t(y, sample_rate=SR, rng=0)
+    assert out is y or np.array_equal(out, y)
+    said = [str(w.message) for w in caught if issubclass(w.category, ng.NoisegenWarning)]
+    assert any("holds only silent files" in m for m in said), said
+    sf.write(str(tmp_path / "faint.wav"), np.full(480, 1e-45) * (-1.0) ** np.arange(480), 48000, subtype="FLOAT")
+    for name in ("silence.wav", "quiet.flac"):
+        (tmp_path / name).unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ng.ParameterError, match="no usable audio file at 8000 Hz.*silent at 8000 Hz"):
+            getattr(transforms, make)(tmp_path, p=1.0)(y, sample_rate=8000, rng=0)
 
 
 # ----------------------------------------------------------------- one list of what load reads

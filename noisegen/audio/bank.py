@@ -230,6 +230,12 @@ class NoiseBank:
             if y is not None:
                 arrays.append(y)
                 paths.append(path)
+        if candidates and all(self._reported.get(path) == "silent" for path in candidates):
+            # Digital silence throughout: a silent noise, which sets no level (the transforms give the
+            # signal back unchanged, with a warning), as a silent array does; not a broken setting
+            warnings.warn(f"{self.name} holds only silent files: every draw is silence", NoisegenWarning,
+                          stacklevel=3)
+            arrays, paths = [np.zeros(max(min_len, self.sample_rate), np.float32)], candidates[:1]
         if not arrays:
             first = candidates[0]
             raise ParameterError(f"{self.name} holds no usable audio file at {self.sample_rate} Hz (all "

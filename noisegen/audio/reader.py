@@ -42,4 +42,4 @@ def read_sound(path, *, sample_rate: int, first_channel: bool = False) -> tuple[
     if why:
         return None, why
     y = resample_to(y, rate, sample_rate)
-    return (y, None) if np.any(y) else (None, "silent")  # (below float32's range once resampled)
+    return (y, None) if np.any(y) else (None, f"silent at {sample_rate} Hz (below float32's range once resampled)")
