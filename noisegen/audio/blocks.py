@@ -105,7 +105,7 @@ class FileBlocks:
             resampler = Resampler(orig_sample_rate=self.rate, target_sample_rate=self.sample_rate)
         read = 0
         if self._vorbis is not None:  # decoded here in runs of packets, as load decodes it whole
-            for data in self._vorbis.decode_blocks(self.frames, self.block_frames):
+            for data in self._vorbis.decode_blocks(self.frames, self.block_frames, self.start):
                 yield self._shape(data.T, resampler)
             if resampler is not None:
                 yield self._cast(resampler.flush())
@@ -143,12 +143,12 @@ class FileBlocks:
 
 
 def _native_vorbis(path, start, frames, block_frames):
-    """The stream of an Ogg Vorbis file that :func:`noisegen.load` decodes here (not libsndfile), read
-    from its first frame: its blocks must be this decoder's too, which differs from libvorbis by an
-    ulp here and there (and a time stretch's splices can turn an ulp into another output). None
-    for anything else. The stream is decoded once here, a block at a time, to know that it decodes
-    to the end, as ``load``'s whole decode must."""
-    if start != 0 or not is_vorbis_name(path):
+    """The stream of an Ogg Vorbis file that :func:`noisegen.load` (and a segment's read) decodes here
+    (not libsndfile): its blocks must be this decoder's too, which differs from libvorbis by an ulp
+    here and there (and a time stretch's splices can turn an ulp into another output). None for
+    anything else. The span is decoded once here, a block at a time, to know that it decodes to
+    its end, as the whole decode must."""
+    if not is_vorbis_name(path):
         return None
     native = VorbisFile.open(path)
     if native is None:
@@ -156,7 +156,7 @@ def _native_vorbis(path, start, frames, block_frames):
     with native:
         stream = native._stream
     try:
-        for _ in stream.decode_blocks(frames, block_frames):
+        for _ in stream.decode_blocks(frames, block_frames, start):
             pass
     except VorbisUnsupported:
         return None

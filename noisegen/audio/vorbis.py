@@ -118,6 +118,7 @@ class _Stream:
         self.channels, self.rate, self._sizes, self._setup = ident.channels, ident.rate, sizes, setup
         self._packets = (payload, starts, ends, granules, eos, count)
         self._first_position = last  # the first audio packet with a granule position
+        self._offset = start  # the granule position of frame 0
 
     def decode(self, stop: int) -> np.ndarray:
         """The first ``stop`` (at most :attr:`frames`) frames as float32 ``(frames, channels)``."""
@@ -126,9 +127,29 @@ class _Stream:
             raise VorbisUnsupported("the Vorbis stream ends before its last granule position")
         return out
 
-    def decode_blocks(self, stop: int, block_frames: int):
+    def _resume(self, start: int) -> tuple[int, int]:
+        """``(first, skip)``: decoding from packet ``first`` (after the packet before it, which only
+        primes the overlap; 3: from the stream's start) gives frame ``start`` after ``skip`` frames.
+        ``first`` follows the last page ending at or before ``start`` (see :meth:`decode_blocks`)."""
+        granules, count = self._packets[3], self._packets[-1]
+        ends = np.flatnonzero(granules[self._first_position:count - 1] != -1) + self._first_position
+        positions = granules[ends] - self._offset  # frames decoded before each page end's next packet
+        k = int(np.searchsorted(positions, start, side="right")) - 1
+        return (3, start) if k < 0 else (int(ends[k]) + 1, start - int(positions[k]))
+
+    def decode_span(self, start: int, n: int) -> np.ndarray:
+        """Frames ``start .. start + n`` (within :attr:`frames`): ``decode(start + n)[start:]``,
+        decoded from the page before ``start`` only."""
+        first, skip = self._resume(start)
+        out = self._packets_decoded(first if first == 3 else first - 1, self._packets[-1], skip + n)
+        if out.shape[0] < skip + n:
+            raise VorbisUnsupported("the Vorbis stream ends before its last granule position")
+        return out[skip:]
+
+    def decode_blocks(self, stop: int, block_frames: int, start: int = 0):
         """:meth:`decode` as consecutive blocks of about ``block_frames`` frames (or more: whole pages),
-        which concatenate to its array bit for bit, in memory of a block.
+        which concatenate to its array bit for bit, in memory of a block; from frame ``start`` on
+        (``stop`` frames), decoded from the page before it.
 
         Each block is a run of packets ending a page, decoded after the packet before it (which
         gives no samples, only the half block the first overlaps): the same arithmetic for every
@@ -137,11 +158,13 @@ class _Stream:
         <noisegen._kernels.cpu.vorbis>` leaves any stream whose positions disagree with its count)."""
         granules, count = self._packets[3], self._packets[-1]
         per = max(1, int(block_frames) // (self._sizes[1] // 2))
-        done, first, cut = 0, 3, max(self._first_position + 1, 3 + per)
+        first, skip = self._resume(start)
+        done, cut = 0, max(self._first_position + 1, first + per)
         while done < stop and first < count:
             while cut < count and granules[cut - 1] == -1:  # a run ends its page
                 cut += 1
-            out = self._packets_decoded(first if first == 3 else first - 1, min(cut, count), stop - done)
+            out = self._packets_decoded(first if first == 3 else first - 1, min(cut, count), skip + stop - done)
+            out, skip = out[skip:], 0  # (a first run reaches past start: it ends a page after start's)
             done += out.shape[0]
             yield out
             first, cut = cut, cut + per
@@ -182,9 +205,8 @@ class VorbisFile(NativeFile):
     """An open Ogg Vorbis file, for :func:`noisegen.load` and the segment readers (as
     :class:`~noisegen.audio.flac.FlacFile`): :meth:`open` gives None for a file left to libsndfile
     (not Vorbis, or anything :class:`_Stream` refuses), :meth:`read` None for frames left to it
-    (any segment not starting at the first frame: libsndfile seeks, and its seek does not always
-    land on the samples of a whole read, so a segment read here would differ from its; or a packet
-    that fails)."""
+    (a packet that fails). A segment is decoded from the page before it: the samples of a whole
+    read, where libsndfile 1.2's seek into the last page lands up to a few hundred frames late."""
 
     MAGIC = b"OggS"
     shortfall = 0
@@ -209,10 +231,8 @@ class VorbisFile(NativeFile):
         n = max(0, min(n, self.frames - start))
         if n == 0:
             return np.empty((0, self.channels), dtype)
-        if start != 0:
-            return None
         try:
-            out = self._stream.decode(n)
+            out = self._stream.decode(n) if start == 0 else self._stream.decode_span(start, n)
         except VorbisUnsupported:
             return None
         return out if out.dtype == np.dtype(dtype) else out.astype(dtype)
