@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -559,6 +560,75 @@ def test_stream_long_items_spy_no_whole_load(tmp_path, monkeypatch):
     stream = noisegen.AugmentStream(src, Gain(p=1.0), sample_rate=SR, chunk_s=0.5, rng=0)
     chunks = list(stream)
     assert headers and not loads and len(chunks) == len(noisegen.AugmentStream(src, Gain(p=1.0), sample_rate=SR, chunk_s=0.5))
+
+
+@pytest.mark.parametrize("target", [None, "clean"])
+@pytest.mark.parametrize("mono", [True, False])
+def test_stream_long_items_without_a_pipeline_are_read_in_blocks(tmp_path, monkeypatch, target, mono):
+    """Without a pipeline a long item was loaded whole (544 MB peak for a 60-minute file against
+    220 MB for a minute's). It is read in blocks now, never whole, with the chunks of the loaded
+    item (resampled and mixed down as they come), and a NaN sample is reported, not yielded."""
+    import soundfile as sf
+
+    src = tmp_path / "in"
+    _inputs(str(src))
+    _ogg(str(src / "c.ogg"), SR, 1, seconds=2.5, seed=3)
+    _ogg(str(src / "d.ogg"), 44100, 2, seconds=2.0, seed=4)
+    runs = []
+    for min_s in (1000.0, 0.1):
+        monkeypatch.setattr(long_items, "BLOCKWISE_MIN_S", min_s)
+        stream = noisegen.AugmentStream(str(src), None, sample_rate=SR, chunk_s=0.3, hop_s=0.2, rng=3, mono=mono,
+                                        target=target)
+        runs.append((list(stream), len(stream)))
+    (whole, n_whole), (blocks, n_blocks) = runs
+    assert len(whole) == len(blocks) == n_whole == n_blocks > 10
+    for a, b in zip(whole, blocks):
+        assert (a.source, a.start, a.length, a.params) == (b.source, b.start, b.length, b.params)
+        np.testing.assert_allclose(b.samples, a.samples, rtol=0, atol=1e-5)
+        assert (b.target is None) == (target is None)
+        if target:
+            np.testing.assert_array_equal(b.target, b.samples)
+    loads = []
+    real = noisegen.data.stream._FileItems.load
+    monkeypatch.setattr(noisegen.data.stream._FileItems, "load",
+                        lambda self, i, *a, **k: loads.append(real(self, i, *a, **k)) or loads[-1])
+    list(noisegen.AugmentStream(str(src), None, sample_rate=SR, chunk_s=0.3, rng=3))
+    assert loads and all(y is None for y in loads)  # headers only: every item read in blocks
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    y = np.sin(np.arange(3 * SR) * 0.05).astype(np.float32)
+    y[2 * SR] = np.nan
+    sf.write(str(bad / "nan.wav"), y, SR, subtype="FLOAT")
+    with pytest.warns(noisegen.NoisegenWarning, match="NaN or inf"):
+        chunks = list(noisegen.AugmentStream(str(bad), None, sample_rate=SR, chunk_s=0.5, rng=3))
+    assert all(np.isfinite(c.samples).all() for c in chunks) and len(chunks) < 6
+
+
+@pytest.mark.parametrize("make", [lambda: TimeStretch(min_rate=1.1, max_rate=1.1, p=1.0),
+                                  lambda: PitchShift(min_semitones=2, max_semitones=2, p=1.0)])
+def test_stream_long_items_too_quiet_to_stretch_in_blocks_give_every_chunk(tmp_path, monkeypatch, make):
+    """A streamed time stretch learns at the end that its input's peak was below 2**-60 (a float file
+    far below full scale): the stream reported the item and dropped its last chunks, against len().
+    The chunks not yet yielded now come from the item loaded whole."""
+    import soundfile as sf
+
+    src = tmp_path / "in"
+    src.mkdir()
+    sf.write(str(src / "quiet.wav"), (_signal((3 * SR + 11,), seed=2) * 1e-19).astype(np.float32), SR,
+             subtype="FLOAT")
+    pipe = make()
+    runs = []
+    for min_s in (1000.0, 0.1):
+        monkeypatch.setattr(long_items, "BLOCKWISE_MIN_S", min_s)
+        stream = noisegen.AugmentStream(str(src), pipe, sample_rate=SR, chunk_s=0.25, rng=3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", NoisegenWarning)
+            runs.append((list(stream), len(stream)))
+    (whole, n_whole), (blocks, n_blocks) = runs
+    assert len(whole) == len(blocks) == n_whole == n_blocks > 10
+    for a, b in zip(whole, blocks):
+        assert (a.start, a.length, a.params) == (b.start, b.length, b.params)
+    np.testing.assert_array_equal(blocks[-1].samples, whole[-1].samples)
 
 
 def test_rechunk_cuts_the_chunks_of_cut_chunk():

@@ -347,9 +347,9 @@ def test_files_are_read_lazily(corpus, monkeypatch):
     reads = []
     real = stream_module._FileItems.load
 
-    def spy(self, i, sample_rate, mono):
+    def spy(self, i, sample_rate, mono, **kw):
         reads.append(self.paths[i])
-        return real(self, i, sample_rate, mono)
+        return real(self, i, sample_rate, mono, **kw)
 
     monkeypatch.setattr(stream_module._FileItems, "load", spy)
     stream = AugmentStream(corpus, None, sample_rate=SR, chunk_s=0.5, rng=0)

@@ -13,7 +13,11 @@ chunks (count, starts, lengths, ``params``) are those of the loaded item,
 their samples equal to float rounding.
 
 Falls back to loading the item when the drawn parameters include a
-transform without a streaming form (see :mod:`noisegen.transforms.blockwise`).
+transform without a streaming form (see :mod:`noisegen.transforms.blockwise`),
+and for the chunks not yet yielded when a time stretch finds at the end that
+its input's peak was out of its streaming range (a float file far below full
+scale). A stream without a pipeline reads long items in blocks and chunks
+them as they come (with ``target=``, each chunk is its own target).
 A long file whose samples turn out to be NaN or inf, or that changes while
 it is read, is reported (NoisegenWarning) and its remaining chunks are
 skipped; the chunks already yielded stay (a loaded item would have been
@@ -28,6 +32,7 @@ from .._core.errors import NoisegenError, ParameterError
 from .._core.labels import about
 from .._core.rng import as_generator, derive_key
 from ..audio.blocks import FileBlocks
+from ..effects.timescale_stream import PeakOutOfRange
 from ..transforms.blockwise import apply_blockwise, blockwise_unsupported
 from ..transforms.shape import SignalShape
 from .batch import Chunk, chunk_starts, cut_chunk
@@ -47,8 +52,9 @@ def blockwise_limit(stream):
     read with the same open that read its header.
     """
     items = stream._items
-    if (items is None or not hasattr(items, "segment") or stream.pipeline is None or stream.target is not None
-            or stream._chunk_n is None or stream.device != "cpu"):
+    if items is None or not hasattr(items, "segment") or stream._chunk_n is None or stream.device != "cpu":
+        return None
+    if stream.pipeline is not None and stream.target is not None:  # (a paired target has no blockwise form)
         return None
     return int(BLOCKWISE_MIN_S * stream.sample_rate)
 
@@ -118,6 +124,9 @@ def _stepped(blocks, label):
 def long_chunks(stream, epoch, item, source, skip):
     """The chunks of a long item (see the module notes); ``skip`` of them were yielded already."""
     pipeline, sr = stream.pipeline, stream.sample_rate
+    if pipeline is None:  # read and chunked as it comes (a paired target: the same samples)
+        yield from _plain_chunks(stream, epoch, item, source, skip)
+        return
     shape = (source.n,) if source.n_channels is None else (source.n_channels, source.n)
     gen = as_generator(derive_key(stream._key, epoch, item))
     params = pipeline.draw_params(SignalShape(shape, np.float32), sample_rate=sr, rng=gen)
@@ -135,5 +144,29 @@ def long_chunks(stream, epoch, item, source, skip):
             if index >= skip:
                 yield Chunk(samples, sr, name, start, length, params, epoch, item, meta, None)
             index += 1
+    except PeakOutOfRange:  # known at the end only: the remaining chunks come from the item loaded whole
+        yield from stream._chunks(epoch, item, load_whole(stream, item), max(index, skip))
     except (ParameterError, NoisegenError) as exc:
         report(stream, stream._items.label(item), f"stopped after {index} chunk(s): {exc}")
+
+
+def _plain_chunks(stream, epoch, item, source, skip):
+    """The chunks of a long item of a stream without a pipeline: its blocks, chunked."""
+    name, meta, index = stream._source(item), stream._items.metadata(item), 0
+    target = stream.target is not None
+    try:
+        for start, samples, length in rechunk(_finite(source()), source.n, stream._chunk_n, stream._hop_n):
+            if index >= skip:
+                yield Chunk(samples, stream.sample_rate, name, start, length, {}, epoch, item, meta,
+                            samples.copy() if target else None)
+            index += 1
+    except (ParameterError, NoisegenError) as exc:
+        report(stream, stream._items.label(item), f"stopped after {index} chunk(s): {exc}")
+
+
+def _finite(blocks):
+    """``blocks``, each checked to hold no NaN or inf (as a loaded item is)."""
+    for block in blocks:
+        if not np.isfinite(block).all():
+            raise NoisegenError("it holds NaN or inf samples")
+        yield block

@@ -19,8 +19,9 @@ concatenated outputs equal the one-pass function of the concatenated input
 WSOLA runs on the signal scaled by a power of two when its peak lies outside
 ``[2**-60, 2**60]`` (see :func:`noisegen.time_stretch`); a stream cannot
 know its peak in advance, so :meth:`WsolaStream.flush` raises
-:class:`~noisegen.ParameterError` for such a signal (never reached by audio
-read from files), and the caller processes it in one pass instead.
+:class:`PeakOutOfRange` (a :class:`~noisegen.ParameterError`) for such a signal
+(a float file far below full scale, or gains of -120 dB before it), and the
+caller processes it in one pass instead.
 """
 
 from __future__ import annotations
@@ -37,7 +38,12 @@ from .._kernels.cpu import wsola as wsola_kernels
 from .resample import _aligned_concat, _aligned_zeros
 from .timescale import _FRAC_TAPS, WSOLA_COARSE_RATE, WSOLA_HOP_S, WSOLA_TOLERANCE_S, _frac_table, _hann
 
-__all__ = ["LengthResampler", "WsolaStream", "PitchShiftStream", "speed_stream"]
+__all__ = ["LengthResampler", "WsolaStream", "PitchShiftStream", "speed_stream", "PeakOutOfRange"]
+
+
+class PeakOutOfRange(ParameterError):
+    """A streamed time stretch's input peak lies outside ``[2**-60, 2**60]`` (see the module notes)."""
+
 
 _PEAK_RANGE = (2.0**-60, 2.0**60)  # WSOLA runs unscaled on peaks in this range (timescale._pow2_exponent)
 
@@ -246,7 +252,7 @@ class WsolaStream:
         out = self._place(self.n_frames, last=True)
         peak = self._peak
         if peak != 0.0 and not _PEAK_RANGE[0] <= peak <= _PEAK_RANGE[1]:
-            raise ParameterError(
+            raise PeakOutOfRange(
                 f"a streamed time stretch needs its input's peak in [2**-60, 2**60], got {peak:.3g}; "
                 "process this signal in one pass")
         check_finite_output(out, f"time stretch to {self.n_out} samples")
