@@ -113,6 +113,22 @@ def test_length_changing_pipelines_are_refused():
             nl.augment_cuts(CutSet.from_cuts([]), pipeline, rng=0)
 
 
+def test_a_room_response_that_keeps_its_tail_is_refused_when_attached(cuts, tmp_path):
+    # keep_tail=True lengthens the audio: it used to be accepted here, then every load_audio() failed
+    rir = str(tmp_path / "rir.wav")
+    sf.write(rir, np.exp(-np.arange(800) / 100.0) * np.random.default_rng(0).standard_normal(800), 16000)
+    tail = noisegen.ApplyImpulseResponse(rir, keep_tail=True, p=1.0)
+    for pipeline in (tail, noisegen.Compose([noisegen.Gain(p=1.0), noisegen.OneOf([noisegen.Gain(), tail])]),
+                     noisegen.Compose([noisegen.Gain(p=1.0), tail]).to_dict()):
+        with pytest.raises(noisegen.ParameterError, match=r"ApplyImpulseResponse\(keep_tail=True\)"):
+            nl.augment_cuts(cuts, pipeline, rng=0)
+    with pytest.raises(noisegen.ParameterError, match="keep_tail"):  # a manifest that holds one, read back
+        nl.NoisegenAugment(pipeline=tail.to_dict(), key=0)
+    cut = cuts[0]
+    kept = nl.augment_cuts(cut, noisegen.ApplyImpulseResponse(rir, p=1.0), rng=0).load_audio()
+    assert kept.shape == cut.load_audio().shape  # the same response, tail cut: still attached, same length
+
+
 def _tone(tmp_path, freq_hz, n, sample_rate=16000, channels=1):
     t = np.arange(n) / sample_rate
     y = 0.5 * np.sin(2 * np.pi * freq_hz * t)

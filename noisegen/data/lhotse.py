@@ -55,6 +55,7 @@ from .._core.validation import check_rates, check_real, check_sample_rate
 from ..effects import gain, speed, time_stretch
 from ..effects import resample as resample_audio  # this module's own resample() takes cuts
 from ..transforms import Transform, load_pipeline
+from .length import length_changer
 
 __all__ = [
     "augment_cuts",
@@ -71,8 +72,6 @@ __all__ = [
     "NoisegenVolume",
 ]
 
-# Transforms that change the length: a manifest's durations would no longer hold.
-_LENGTH_CHANGING = frozenset({"SpeedPerturb", "TimeStretch"})
 # Speed, tempo and resampling factors noisegen accepts.
 _MAX_FACTOR = 256.0
 
@@ -109,19 +108,6 @@ def _config_json(config) -> str:
     return json.dumps(config, sort_keys=True)
 
 
-def _names(config):
-    """Every transform name in a (nested) pipeline config."""
-    stack = [config]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if isinstance(node.get("name"), str):
-                yield node["name"]
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-
-
 def _pipeline_config(pipeline) -> dict:
     """A checked JSON-able config from a Transform, a config dict or a pipeline file."""
     if isinstance(pipeline, (str, os.PathLike, dict, list)):
@@ -130,13 +116,14 @@ def _pipeline_config(pipeline) -> dict:
         raise ParameterError(
             f"pipeline must be a noisegen Transform, a config dict or a JSON file path, got {type(pipeline).__name__}"
         )
-    config = pipeline.to_dict()
-    changing = sorted(set(_names(config)) & _LENGTH_CHANGING)
-    if changing:
+    changer = length_changer(pipeline)  # the stream's rule: one list of what changes the length
+    if changer is not None:
         raise ParameterError(
-            f"pipeline holds {', '.join(changing)}, which change the length; a cut's duration would no longer "
-            "match its audio: use noisegen.lhotse.perturb_speed / perturb_tempo (they update the manifest) instead"
+            f"pipeline holds {changer}, which changes the length; a cut's duration would no longer match its "
+            "audio: use noisegen.lhotse.perturb_speed / perturb_tempo (they update the manifest) instead of "
+            "SpeedPerturb / TimeStretch, and ApplyImpulseResponse(keep_tail=False)"
         )
+    config = pipeline.to_dict()
     _built(_config_json(config))  # fails here, not in a data-loader worker
     return config
 
@@ -190,7 +177,8 @@ def augment_cuts(cuts, pipeline, *, rng):
         Lazy CutSets stay lazy.
     pipeline : noisegen.Transform, dict or path
         A pipeline that keeps the length (no ``SpeedPerturb`` or
-        ``TimeStretch``: use :func:`perturb_speed` / :func:`perturb_tempo`).
+        ``TimeStretch``: use :func:`perturb_speed` / :func:`perturb_tempo`;
+        no ``ApplyImpulseResponse(keep_tail=True)``), else a ParameterError here.
     rng : int, numpy.random.Generator or None
         Resolved once to a root key; each cut's key is
         ``cut_key(cut.id, rng=rng)`` (for an int ``rng``), so the same cut id
