@@ -352,6 +352,68 @@ def test_a_pool_the_cluster_cannot_place_is_warned_of(ray_address):
         ngray.augment(ds, Gain(p=1.0), seed=0, sample_rate=16000, actors=2)  # what the cluster has: no word
 
 
+class _FakeRay:
+    """What ``_warn_if_unschedulable`` asks of ``ray``: a connected cluster of nodes with these CPUs."""
+
+    def __init__(self, *node_cpus):
+        self.node_cpus = node_cpus
+
+    def is_initialized(self):
+        return True
+
+    def cluster_resources(self):
+        return {"CPU": float(sum(self.node_cpus))}
+
+    def nodes(self):
+        return [{"Alive": True, "Resources": {"CPU": float(c)}} for c in self.node_cpus]
+
+
+@pytest.mark.parametrize("node_cpus, actors, num_cpus, left", [
+    ((1,), 1, 0.5, "0.5"), ((2,), 2, 1.0, "0"), ((2,), 1, 1.5, "0.5"), ((4, 4), 3, 2.5, "0.5"),
+])
+def test_a_pool_that_leaves_the_read_tasks_less_than_a_cpu_is_warned_of(node_cpus, actors, num_cpus, left):
+    # ray.init(num_cpus=1) with actors=1, num_cpus=0.5 and read_binary_files rows: the pool fits, but the
+    # reads (a whole CPU each) never ran, and the run waited for ever without a word
+    import warnings
+
+    import noisegen
+    from noisegen.data.ray import _warn_if_unschedulable
+
+    ray = _FakeRay(*node_cpus)
+    with pytest.warns(noisegen.NoisegenWarning, match=rf"leaves {left}, less than the whole CPU each Ray task"):
+        _warn_if_unschedulable(ray, actors, num_cpus, tasks=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_if_unschedulable(ray, actors, num_cpus, tasks=False)  # rows in memory: no task waits
+        _warn_if_unschedulable(_FakeRay(2), 1, 1.0, tasks=True)  # a whole CPU left: the reads run
+        _warn_if_unschedulable(_FakeRay(4, 4), 3, 2.0, tasks=True)
+
+
+def test_the_warning_for_read_tasks_follows_the_dataset(ray_address, tmp_path):
+    import warnings
+
+    import ray
+
+    import noisegen
+    import noisegen.ray as ngray
+    from noisegen.data.ray import _runs_tasks
+    from noisegen.transforms import Gain
+
+    path = tmp_path / "a.wav"
+    noisegen.save(str(path), np.zeros(800, np.float32), sample_rate=16000)
+    read = ray.data.read_binary_files([str(path)], include_paths=True)
+    items = ray.data.from_items(_rows("mono", np.float32, n=2))
+    assert _runs_tasks(read) and _runs_tasks(ray.data.range(3)) and _runs_tasks(items.map(lambda r: r))
+    assert not _runs_tasks(items) and not _runs_tasks(items.materialize())
+    kwargs = {"seed": 0, "sample_rate": 16000, "column": "bytes", "id_column": "path"}
+    with pytest.warns(noisegen.NoisegenWarning, match=r"2 CPU\(s\) leaves 0, less than the whole CPU"):
+        ngray.augment(read, Gain(p=1.0), actors=2, **kwargs)  # the 2-CPU cluster: nothing left for the read
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ngray.augment(read, Gain(p=1.0), actors=1, **kwargs)
+        ngray.augment(items, Gain(p=1.0), seed=0, sample_rate=16000, actors=2)
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"seed": -1}, "seed"), ({"sample_rate": 0}, "sample_rate"), ({"actors": 0}, "actors"),
     ({"id_column": "nope"}, "id_column 'nope'"), ({"column": "nope"}, "column 'nope'"),

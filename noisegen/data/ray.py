@@ -173,15 +173,19 @@ def augment(dataset, pipeline, *, seed, sample_rate, column="audio", id_column="
         string, for :meth:`Transform.apply_params` replays.
     actors : int
         Size of the actor pool. The result does not depend on it. When Ray
-        tasks read the dataset (``read_binary_files``), keep ``actors *
-        num_cpus`` below the cluster's CPUs so the reads get one.
+        tasks make the rows (``read_binary_files``, ``range``, a ``map``
+        before this one), leave them a whole CPU: ``actors * num_cpus`` at
+        most the cluster's CPUs minus one, or the tasks wait for ever (each
+        takes one CPU). Rows already in memory (``from_items``,
+        ``from_numpy``, a materialized dataset) need none.
     batch_size : int
         Rows per ``map_batches`` call.
     num_cpus : float
         CPUs reserved per actor. A pool the cluster Ray is connected to
         cannot place now (more CPUs than it has, an actor larger than any
-        node) is warned of (:class:`~noisegen.NoisegenWarning`): Ray waits
-        for the CPUs, for ever unless the cluster grows.
+        node), or one that leaves less than a whole CPU to the tasks that
+        make the rows, is warned of (:class:`~noisegen.NoisegenWarning`):
+        Ray waits for the CPUs, for ever unless the cluster grows.
 
     Returns
     -------
@@ -222,7 +226,7 @@ def augment(dataset, pipeline, *, seed, sample_rate, column="audio", id_column="
         raise ParameterError(f"pipeline: {' '.join(str(exc).split())}") from None
     kwargs = {"seed": seed, "epoch": epoch, "sample_rate": sample_rate, "column": column, "id_column": id_column,
               "params_column": params_column}
-    _warn_if_unschedulable(ray, actors, num_cpus)
+    _warn_if_unschedulable(ray, actors, num_cpus, tasks=_runs_tasks(dataset))
     box = [ray.put(dumps_anywhere(pipeline))]  # actors may run on other nodes, without the banks' cache files
     return dataset.map_batches(
         _Augmenter, fn_constructor_args=(box,), fn_constructor_kwargs=kwargs, batch_size=batch_size,
@@ -230,9 +234,11 @@ def augment(dataset, pipeline, *, seed, sample_rate, column="audio", id_column="
     )
 
 
-def _warn_if_unschedulable(ray, actors, num_cpus) -> None:
+def _warn_if_unschedulable(ray, actors, num_cpus, *, tasks=True) -> None:
     """Warn when the cluster Ray is connected to cannot place the pool now: more CPUs than it has,
-    or an actor larger than any node. Ray then waits, for ever on a cluster that does not grow
+    or an actor larger than any node; or when, with ``tasks`` (Ray tasks make the rows, see
+    :func:`_runs_tasks`), the pool leaves them less than the whole CPU each takes: they wait behind
+    the actors, which wait for their rows. Ray then waits, for ever on a cluster that does not grow
     (an autoscaling one may add nodes, so it is no error)."""
     if not ray.is_initialized():  # the pool's first use connects; nothing to compare yet
         return
@@ -241,14 +247,35 @@ def _warn_if_unschedulable(ray, actors, num_cpus) -> None:
         largest = max((float(n.get("Resources", {}).get("CPU", 0.0)) for n in ray.nodes() if n.get("Alive")), default=0.0)
     except Exception:  # noqa: BLE001 - the check is advice; the run goes on without it
         return
+    reserved = actors * num_cpus
     if num_cpus > largest:
-        why = f"num_cpus={num_cpus:g} per actor, more than any node of the cluster has ({largest:g})"
-    elif actors * num_cpus > total:
-        why = f"actors * num_cpus = {actors * num_cpus:g} CPUs, more than the cluster has ({total:g})"
+        why = f"num_cpus={num_cpus:g} per actor, more than any node of the cluster has ({largest:g}): Ray waits"
+    elif reserved > total:
+        why = f"actors * num_cpus = {reserved:g} CPUs, more than the cluster has ({total:g}): Ray waits"
+    elif tasks and total - reserved < 1:
+        why = (f"actors * num_cpus = {reserved:g} of the cluster's {total:g} CPU(s) leaves {total - reserved:g}, less "
+               "than the whole CPU each Ray task that reads the rows takes (keep it at most the cluster's CPUs "
+               "minus one): the reads wait for one, and the pool for its rows")
     else:
         return
-    warnings.warn(f"noisegen.ray.augment: {why}: Ray waits until it has them (for ever, unless the cluster "
-                  "adds nodes)", NoisegenWarning, stacklevel=3)
+    warnings.warn(f"noisegen.ray.augment: {why} (for ever, unless the cluster adds nodes)", NoisegenWarning,
+                  stacklevel=3)
+
+
+def _runs_tasks(dataset) -> bool:
+    """Whether Ray runs tasks to make the dataset's rows (a read, ``range``, a map), each taking a whole
+    CPU; rows already in memory (``from_items``, ``from_numpy``, a materialized dataset) need none. Read
+    from Ray Data's logical plan, which is internal: when it cannot be read, tasks are assumed."""
+    try:
+        stack = [dataset._logical_plan.dag]
+        while stack:
+            op = stack.pop()
+            if not any(c.__name__ in ("AbstractFrom", "InputData") for c in type(op).__mro__):
+                return True
+            stack.extend(op.input_dependencies)
+    except Exception:  # noqa: BLE001 - another Ray version's plan: assume the rows take tasks
+        return True
+    return False
 
 
 def _check_columns(dataset, column, id_column) -> None:
