@@ -20,7 +20,6 @@ destination, renamed into place when complete.
 from __future__ import annotations
 
 import os
-import sys
 
 import numpy as np
 
@@ -31,7 +30,7 @@ from .claims import read_blocks, read_span
 from .formats import check_subtype, check_writable, format_of
 from .io import _read_error, _soundfile, _wav_shortfall, mix_down, write_frames
 from .._core.tempfiles import write_atomically
-from .segment import _span, resampled_length, segment_span
+from .segment import resampled_length, segment_span
 from .vorbis import VorbisFile, VorbisUnsupported, is_vorbis_name
 
 __all__ = ["FileBlocks", "save_blocks"]
@@ -81,13 +80,7 @@ class FileBlocks:
         try:
             meta = sf.info(os.fsencode(self.path))
             channels = meta.channels
-            self._mp3 = meta.format == "MP3"
-            if self._mp3:
-                # An MP3's frame count is the decoder's estimate unless the file carries a LAME/Xing
-                # tag (Common Voice clips miss by ~200 frames); the one-pass readers read what it
-                # decodes, so count that (one decoding pass)
-                total = _decoded_frames(sf, self.path, int(block_frames))
-                self.start, self.frames, _ = _span(self.path, total, self.rate, offset_s, duration_s)
+            self._mp3 = meta.format == "MP3"  # (its frames: what it decodes, counted by segment_span)
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
             raise _read_error(self.path, exc) from None
         self.truncated = _wav_shortfall(self.path) > 0
@@ -161,13 +154,6 @@ def _native_vorbis(path, start, frames, block_frames):
     except VorbisUnsupported:
         return None
     return stream
-
-
-def _decoded_frames(sf, path, block_frames):
-    """Frames the decoder gives for ``path``, read to the end in blocks into one reused buffer."""
-    with sf.SoundFile(os.fsencode(path)) as f:
-        buf = np.empty((block_frames, f.channels), dtype=np.float32)
-        return sum(b.shape[0] for b in read_blocks(f, sys.maxsize, block_frames, np.float32, out=buf))
 
 
 def save_blocks(path, blocks, *, sample_rate, n_channels=None, subtype=None):

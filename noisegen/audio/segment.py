@@ -2,11 +2,14 @@
 
 Used by :class:`noisegen.AugmentStream` for whole files and for manifest
 rows with ``offset``/``duration``; :func:`segment_span` answers from the
-header alone, so a stream can count its samples without decoding audio.
+header alone, so a stream can count its samples without decoding audio; but
+an MP3's header frame count is an estimate, so an MP3 is decoded once (in
+blocks, nothing kept) and counted: ``len(stream)`` is then what a pass yields.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 
@@ -16,7 +19,7 @@ from .._core.errors import NoisegenError, ParameterError
 from .._core.units import to_samples
 from .._core.validation import check_rates
 from ..effects.resample import resample
-from .claims import check_claimed_length, read_claimed, read_span
+from .claims import check_claimed_length, count_frames, read_claimed, read_span
 from .io import _open_native, _soundfile, _warn_if_truncated, check_regular, mix_down, native_from_bytes, read_native
 from .files import read_error as _read_error
 from .native import salvaged, warn_truncated
@@ -37,7 +40,8 @@ def resampled_length(n: int, orig_sample_rate: int, sample_rate: int) -> int:
 
 
 def segment_span(path, offset_s=None, duration_s=None) -> tuple[int, int, int]:
-    """``(first frame, frame count, file sample rate)`` of a segment, from the file's header.
+    """``(first frame, frame count, file sample rate)`` of a segment, from the file's header (an MP3's
+    count from decoding it, once per path, size and modification time: :func:`_mp3_frames`).
 
     ``offset_s`` (None: 0) and ``duration_s`` (None: to the end) become
     frames with :func:`noisegen.units.seconds_to_samples`; a duration past
@@ -58,10 +62,25 @@ def segment_span(path, offset_s=None, duration_s=None) -> tuple[int, int, int]:
     sf = _soundfile()
     try:
         meta = sf.info(os.fsencode(path))
+        check_claimed_length(path, int(meta.frames), int(meta.channels), os.path.getsize(path))
+        total = _mp3_frames(path) if meta.format == "MP3" else int(meta.frames)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise _read_error(path, exc) from None
-    check_claimed_length(path, int(meta.frames), int(meta.channels), os.path.getsize(path))
-    return _span(path, int(meta.frames), int(meta.samplerate), offset_s, duration_s)
+    return _span(path, total, int(meta.samplerate), offset_s, duration_s)
+
+
+def _mp3_frames(path) -> int:
+    """Frames an MP3 file decodes to (:func:`~noisegen.audio.claims.count_frames`), remembered per
+    path, size and modification time: a stream's ``len``, a run's plan and a long file's blocks
+    count the same file."""
+    st = os.stat(path)
+    return _counted(os.fsencode(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _counted(path: bytes, size: int, mtime_ns: int) -> int:
+    with _soundfile().SoundFile(path) as f:
+        return count_frames(f)
 
 
 def _span(path, total, rate, offset_s, duration_s):
@@ -156,18 +175,20 @@ def decode(data: bytes, *, sample_rate: int, mono: bool = True, name: str = "aud
 
 
 def decoded_span(data: bytes, *, name: str = "audio bytes") -> tuple[int, int]:
-    """``(frame count, sample rate)`` of encoded audio, from its header (see :func:`decode`)."""
+    """``(frame count, sample rate)`` of encoded audio, from its header (see :func:`decode`); an MP3's
+    count from decoding it (its header's is an estimate), what :func:`decode` reads."""
     native = _native_member(data, name)
     if native is not None:
         with native:
             return native.frames, native.samplerate
     sf = _soundfile()
     try:
-        meta = sf.info(io.BytesIO(data))
+        with sf.SoundFile(io.BytesIO(data)) as f:
+            check_claimed_length(name, int(f.frames), int(f.channels), len(data))
+            frames = count_frames(f) if f.format == "MP3" else int(f.frames)
+            return frames, int(f.samplerate)
     except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as exc:
         raise NoisegenError(f"cannot decode {name}: {getattr(exc, 'error_string', None) or exc}") from None
-    check_claimed_length(name, int(meta.frames), int(meta.channels), len(data))
-    return int(meta.frames), int(meta.samplerate)
 
 
 def _native_member(data, name):
