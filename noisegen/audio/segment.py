@@ -39,9 +39,10 @@ def resampled_length(n: int, orig_sample_rate: int, sample_rate: int) -> int:
     return -((-int(n) * target) // orig)
 
 
-def segment_span(path, offset_s=None, duration_s=None) -> tuple[int, int, int]:
+def segment_span(path, offset_s=None, duration_s=None, *, exact=True) -> tuple[int, int, int]:
     """``(first frame, frame count, file sample rate)`` of a segment, from the file's header (an MP3's
-    count from decoding it, once per path, size and modification time: :func:`_mp3_frames`).
+    count from decoding it, once per path, size and modification time: :func:`_mp3_frames`; with
+    ``exact=False``, the header's estimate: a run's plan, which only estimates durations).
 
     ``offset_s`` (None: 0) and ``duration_s`` (None: to the end) become
     frames with :func:`noisegen.units.seconds_to_samples`; a duration past
@@ -63,7 +64,7 @@ def segment_span(path, offset_s=None, duration_s=None) -> tuple[int, int, int]:
     try:
         meta = sf.info(os.fsencode(path))
         check_claimed_length(path, int(meta.frames), int(meta.channels), os.path.getsize(path))
-        total = _mp3_frames(path) if meta.format == "MP3" else int(meta.frames)
+        total = _mp3_frames(path) if meta.format == "MP3" and exact else int(meta.frames)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise _read_error(path, exc) from None
     return _span(path, total, int(meta.samplerate), offset_s, duration_s)
@@ -71,8 +72,7 @@ def segment_span(path, offset_s=None, duration_s=None) -> tuple[int, int, int]:
 
 def _mp3_frames(path) -> int:
     """Frames an MP3 file decodes to (:func:`~noisegen.audio.claims.count_frames`), remembered per
-    path, size and modification time: a stream's ``len``, a run's plan and a long file's blocks
-    count the same file."""
+    path, size and modification time: a stream's ``len`` and a long file's blocks count the same file."""
     st = os.stat(path)
     return _counted(os.fsencode(path), st.st_size, st.st_mtime_ns)
 

@@ -232,9 +232,11 @@ def _clean_temps(out_dir: str, mine: set[str]) -> int:
 
 
 def probe_header(path: str) -> tuple[int, int] | None:
-    """``(frames, sample rate)`` of an input from its header; None if unreadable (the worker reports it)."""
+    """``(frames, sample rate)`` of an input from its header; None if unreadable (the worker reports it).
+    An MP3's frames are its header's estimate (not decoded here: the plan estimates durations, and a
+    long file's blocks count it exactly)."""
     try:
-        _, frames, rate = segment_span(path)
+        _, frames, rate = segment_span(path, exact=False)
         return frames, rate
     except Exception:  # noqa: BLE001 - unreadable: the worker reports it
         return None
