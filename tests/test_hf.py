@@ -189,6 +189,11 @@ def test_bad_use_is_reported():
         fn({"audio": [{"array": np.zeros(4, np.float32), "sampling_rate": 10**12}]}, [0])
     with pytest.raises(noisegen.ParameterError, match="rng"):
         nh.augment_fn(noisegen.Gain(), rng=-1)
+    # a bad pipeline is named as augment_fn's argument (it was load_pipeline's, twice: 'path_or_dict: path_or_dict')
+    for bad in (3, "/nonexistent/pipeline.json"):
+        with pytest.raises(noisegen.ParameterError, match=r"^pipeline[: ]") as err:
+            nh.augment_fn(bad, rng=0)
+        assert "path_or_dict" not in str(err.value)
 
 
 @pytest.mark.parametrize("kwargs, match", [

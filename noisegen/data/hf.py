@@ -127,7 +127,7 @@ class AugmentFn:
     def __init__(self, pipeline, *, rng, column="audio", sample_rate=None, output_column=None,
                  params_column="noisegen_params", index_column=None):
         if not isinstance(pipeline, Transform):
-            pipeline = load_pipeline(pipeline)
+            pipeline = load_pipeline(pipeline, name="pipeline")
         for name, value in (("column", column), ("output_column", output_column),
                             ("params_column", params_column), ("index_column", index_column)):
             if value is not None and not isinstance(value, str):

@@ -111,7 +111,7 @@ def _config_json(config) -> str:
 def _pipeline_config(pipeline) -> dict:
     """A checked JSON-able config from a Transform, a config dict or a pipeline file."""
     if isinstance(pipeline, (str, os.PathLike, dict, list)):
-        pipeline = load_pipeline(pipeline)
+        pipeline = load_pipeline(pipeline, name="pipeline")
     if not isinstance(pipeline, Transform):
         raise ParameterError(
             f"pipeline must be a noisegen Transform, a config dict or a JSON file path, got {type(pipeline).__name__}"

@@ -305,5 +305,5 @@ def _as_pipeline(pipeline):
     if isinstance(pipeline, Transform):
         return pipeline
     if isinstance(pipeline, (dict, list, str)) or hasattr(pipeline, "__fspath__"):
-        return load_pipeline(pipeline)
+        return load_pipeline(pipeline, name="pipeline")
     raise ParameterError(f"pipeline must be a Transform, a dict or a JSON file path, got {type(pipeline).__name__}")

@@ -387,11 +387,12 @@ def nested_from_dict(config: dict, where: str) -> "Transform":
         raise located from None
 
 
-def load_pipeline(path_or_dict) -> Transform:
+def load_pipeline(path_or_dict, *, name="path_or_dict") -> Transform:
     """Load a transform (usually a composition) from a JSON file or a dict.
 
     A JSON list is read as ``Compose`` of its items. In a file, relative
     ``noise``, ``sounds`` and ``rir`` paths are relative to the file's folder.
+    ``name``: the argument errors name (a caller's own, e.g. ``"pipeline"``).
 
     Examples
     --------
@@ -404,23 +405,23 @@ def load_pipeline(path_or_dict) -> Transform:
         try:
             config = _read_pipeline_file(config)
         except ParameterError as exc:  # not a regular file (a FIFO would block, /dev/zero never end), too big
-            raise ParameterError(f"path_or_dict: {exc}") from None
+            raise ParameterError(f"{name}: {exc}") from None
         except UnicodeDecodeError:
-            raise ParameterError(f"path_or_dict: {os.fspath(path_or_dict)!r} is not UTF-8 text (a pipeline file "
+            raise ParameterError(f"{name}: {os.fspath(path_or_dict)!r} is not UTF-8 text (a pipeline file "
                                  "is JSON)") from None
         except json.JSONDecodeError as exc:
-            raise ParameterError(f"path_or_dict: {os.fspath(path_or_dict)!r} is not valid JSON: {exc}") from None
+            raise ParameterError(f"{name}: {os.fspath(path_or_dict)!r} is not valid JSON: {exc}") from None
         except OSError as exc:  # missing, unreadable (a NUL byte is check_path's ParameterError)
-            raise ParameterError(f"path_or_dict: cannot read pipeline file {show_value(path_or_dict)}: {exc}") from None
+            raise ParameterError(f"{name}: cannot read pipeline file {show_value(path_or_dict)}: {exc}") from None
         except RecursionError:  # the JSON parser's own limit, far below a pipeline's
             raise ParameterError(
-                f"path_or_dict: {os.fspath(path_or_dict)!r} nests deeper than {MAX_PIPELINE_DEPTH} levels"
+                f"{name}: {os.fspath(path_or_dict)!r} nests deeper than {MAX_PIPELINE_DEPTH} levels"
             ) from None
     if not isinstance(config, (dict, list)):
-        what = "a JSON file" if isinstance(path_or_dict, (str, os.PathLike)) else "path_or_dict"
-        raise ParameterError(f"path_or_dict: {what} must hold a pipeline (a dict or a list of dicts), "
-                             f"got {show_value(config)}")
-    check_depth(config, "path_or_dict")
+        what = f"{name}: a JSON file" if isinstance(path_or_dict, (str, os.PathLike)) else name
+        kinds = "a dict or a list of dicts" if name == "path_or_dict" else "a Transform, a dict, a list of dicts or a JSON file"
+        raise ParameterError(f"{what} must hold a pipeline ({kinds}), got {show_value(config)}")
+    check_depth(config, name)
     # Relative noise/RIR paths in a file mean "next to this file", not "next to the caller".
     if isinstance(path_or_dict, (str, os.PathLike)):
         config = _resolve_paths(config, os.path.dirname(os.path.abspath(path_or_dict)))
