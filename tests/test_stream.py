@@ -548,6 +548,9 @@ def _other_streams(arrays):
         "sample rate": AugmentStream(arrays, t, **{**base, "sample_rate": 2000}),
         "shuffle": AugmentStream(arrays, t, **{**base, "shuffle": False}),
         "mono": AugmentStream(arrays, t, **{**base, "mono": False}),
+        "other arrays": AugmentStream([a + 0.5 for a in arrays], t, **base),
+        "same arrays reordered": AugmentStream(arrays[::-1], t, **base),
+        "same arrays at another rate": AugmentStream([(a, 2000) for a in arrays], t, **base),
     }
 
 
@@ -566,12 +569,13 @@ def _corrupted(state):
         "shuffle": [False, 1, "yes"],
         "mono": [False, 1],
         "shard": [[1, 2], [0, 2], [1, 1], (0, 1), [0], "0", None],
+        "source": ["0" * 16, state["source"].upper(), None, 0, b"x"],
     }
     for name, values in bad.items():
         for value in values:
             yield f"{name}={value!r}", {**state, name: value}
     for name in state:
-        if name != "shard":  # (a state saved before states named their shard is taken as this one's)
+        if name not in ("shard", "source"):  # (a state saved before states named them is taken as this one's)
             yield f"no {name}", {k: v for k, v in state.items() if k != name}
     yield "extra field", {**state, "extra": 0}
     yield "a list", list(state.items())
@@ -628,6 +632,44 @@ def test_a_state_is_only_taken_by_its_own_shard():
     again = make(0, 2)
     again.load_state_dict(older)
     assert [c.source for c in again] == ["array:4"]
+
+
+def test_a_state_is_refused_by_a_stream_over_another_source(tmp_path):
+    # Only the item count was compared: a state of fsdd[:6] was taken by fsdd[100:106] and by fsdd[:6]
+    # reversed, which then yielded another stream's remaining chunks.
+    rng = np.random.default_rng(0)
+    for folder in ("a", "b", "moved/a"):
+        (tmp_path / folder).mkdir(parents=True)
+    for i in range(6):
+        y = 0.1 * rng.standard_normal(800 + 100 * i)
+        for folder, name in (("a", f"f{i}.wav"), ("b", f"g{i}.wav"), ("moved/a", f"f{i}.wav")):
+            sf.write(tmp_path / folder / name, y, 8000)
+    files = lambda folder: sorted(str(p) for p in (tmp_path / folder).glob("*.wav"))  # noqa: E731
+    make = lambda src: AugmentStream(src, Gain(p=1.0), sample_rate=8000, chunk_s=0.03, rng=7)  # noqa: E731
+    donor = make(files("a"))
+    it = iter(donor)
+    head = [next(it) for _ in range(9)]
+    state = json.loads(json.dumps(donor.state_dict()))
+    rest = [(os.path.basename(c.source), c.start, c.samples.tobytes()) for c in it]
+    assert head and rest
+    manifest = tmp_path / "a.csv"  # the same files as segments
+    manifest.write_text("path,offset_s\n" + "".join(f"{p},0.01\n" for p in files("a")))
+    for what, source in {"other files": files("b"), "the same files reordered": files("a")[::-1],
+                         "the same files as segments": str(manifest)}.items():
+        other = make(source)
+        before = other.state_dict()
+        with pytest.raises(ParameterError, match="another source"):
+            other.load_state_dict(state)
+        assert other.state_dict() == before, what
+    for what, source in {"itself": files("a"), "its folder": str(tmp_path / "a"),
+                         "the corpus moved": files("moved/a")}.items():
+        same = make(source)
+        same.load_state_dict(state)
+        assert [(os.path.basename(c.source), c.start, c.samples.tobytes()) for c in same] == rest, what
+    older = make(files("b"))  # a state saved before states named their source is not checked
+    older.load_state_dict({k: v for k, v in state.items() if k != "source"})
+    assert {k: v for k, v in older.state_dict().items() if k != "source"} == {
+        k: v for k, v in state.items() if k != "source"}
 
 
 def test_resume_refuses_a_chunk_count_past_the_item():

@@ -295,6 +295,12 @@ def test_len_is_the_count_yielded_and_a_state_resumes(shards):
             resumed.load_state_dict(s.state_dict())
             assert len(resumed) == n - len(head)
             assert signature(head) + signature(resumed) == signature(chunks)
+    listed = AugmentStream([str(shards / t) for t in tars(shards)], None, sample_rate=SR, chunk_s=0.1, rng=5)
+    state = listed.state_dict()
+    listed.load_state_dict(state)
+    reordered = AugmentStream([str(shards / t) for t in tars(shards)[::-1]], None, sample_rate=SR, chunk_s=0.1, rng=5)
+    with pytest.raises(ParameterError, match="another source"):  # the same samples, tars in another order
+        reordered.load_state_dict(state)
 
 
 def test_ranks_read_whole_tars_and_together_give_every_chunk(shards):

@@ -3,14 +3,17 @@ stream resumes from it, and which shard (DataLoader worker, rank) the calling pr
 
 A state is only valid for the stream that gave it: the same key (unless the
 resuming stream was built with ``rng=None``), item count, sample rate,
-chunking, shuffle, mono and shard (``[index, count]`` of the rank and
+chunking, shuffle, mono, shard (``[index, count]`` of the rank and
 DataLoader worker; a state saved before states named it is taken as this
-shard's), and its counters in range. Anything else is a
+shard's) and source (:func:`source_fingerprint`; a state saved before
+states named it is not checked), and its counters in range. Anything else is a
 ParameterError, so a wrong state is never silently adopted.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import sys
 
 import numpy as np
@@ -44,13 +47,17 @@ def check_state(state, identity, key, epochs):
     """``(key, epoch, position, chunk, pass_end)`` of a valid state, else ParameterError."""
     if not isinstance(state, dict):
         raise ParameterError(f"state must be a dict from AugmentStream.state_dict(), got {type(state).__name__}")
-    if "shard" not in state:  # saved before states named their shard: taken as this one's, as then
-        state = {**state, "shard": identity["shard"]}
+    for name in ("shard", "source"):  # saved before states named them: taken as this stream's, as then
+        if name not in state:
+            state = {**state, name: identity[name]}
     expected = {"key", "pass_end", *_STATE_INTS, *identity}
     if set(state) != expected:
         missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
         raise ParameterError(f"state must come from AugmentStream.state_dict(): missing {missing}, unexpected {extra}")
     for name, value in identity.items():
+        if name == "source" and not _same(state[name], value):
+            raise ParameterError(f"state is from a stream over another source (other items, or the same in another "
+                                 f"order): its source={state[name]!r}, this stream's is {value!r}")
         if not _same(state[name], value):
             raise ParameterError(f"state is for a stream with {name}={state[name]!r}, this one has {name}={value!r}")
     for name in ("key", *_STATE_INTS):
@@ -73,6 +80,55 @@ def check_state(state, identity, key, epochs):
                                  f"epochs={epochs!r}, got {pass_end!r}")
         pass_end = int(pass_end)
     return int(state["key"]), epoch, position, chunk, pass_end
+
+
+def source_fingerprint(items) -> str | None:
+    """A digest of a stream's items in their order, which its states carry (None: a one-pass iterable).
+
+    Files, manifest rows and tar samples count by their paths from the folder they all share (a
+    corpus moved or mounted elsewhere keeps its states), with a row's offset and duration and a
+    sample's key; arrays by their shape, dtype, rate and up to 64 of their values.
+    """
+    if items is None:
+        return None
+    if hasattr(items, "rows"):  # a manifest (rows without a path count by their line)
+        paths = [row.path for row in items.rows]
+        extra = [(row.offset_s, row.duration_s) if row.path else row.line for row in items.rows]
+    elif hasattr(items, "samples"):  # tar shards
+        paths, extra = [items.paths[s.tar] for s in items.samples], [s.key for s in items.samples]
+    elif hasattr(items, "paths"):  # files
+        paths, extra = items.paths, [None] * len(items)
+    else:
+        paths, extra = [None] * len(items), [_array_digest(items.arrays[i]) for i in range(len(items))]
+    digest = hashlib.blake2b(type(items).__name__.encode(), digest_size=8)
+    for path, more in zip(_from_shared_folder(paths), extra):
+        digest.update(repr((path, more)).encode("utf-8", "surrogatepass") + b"\n")
+    return digest.hexdigest()
+
+
+def _from_shared_folder(paths):
+    named = [os.path.normpath(p) for p in paths if p is not None]
+    try:
+        base = os.path.commonpath([os.path.dirname(p) for p in named]) if named else ""
+    except ValueError:  # absolute and relative paths mixed
+        base = ""
+    cut = len(base) + (0 if not base or base.endswith(os.sep) else 1)
+    return [None if p is None else os.path.normpath(p)[cut:] for p in paths]
+
+
+def _array_digest(entry):
+    """(shape, dtype, rate, a few values) of an array item or ``(array, sample_rate)`` pair."""
+    rate = None
+    if isinstance(entry, tuple) and len(entry) == 2:
+        entry, rate = entry
+    try:
+        y = np.asarray(entry)
+    except (TypeError, ValueError):  # not an array: skipped when read
+        return type(entry).__name__
+    values = b""
+    if y.dtype.kind in "biufc" and y.size:  # (object arrays would give pointers)
+        values = y.flat[np.linspace(0, y.size - 1, min(y.size, 64)).astype(np.int64)].tobytes()
+    return y.shape, str(y.dtype), str(rate), hashlib.blake2b(values, digest_size=8).hexdigest()
 
 
 def torch_shard():

@@ -62,7 +62,7 @@ from .order import epoch_order
 from .loading import LONG, load_entry, load_whole
 from .long_items import blockwise_limit, long_chunks, long_source
 from ..audio.blocks import FileBlocks
-from .state import MAX_EPOCHS, check_state, distributed_rank, left_behind, torch_shard
+from .state import MAX_EPOCHS, check_state, distributed_rank, left_behind, source_fingerprint, torch_shard
 
 __all__ = ["AugmentStream", "Chunk", "Batch", "cuda_batch_params"]
 
@@ -191,6 +191,7 @@ class AugmentStream:
         self._state_guards = []  # the pass counters of the AugmentDatasets over this stream
         self._reported: set[str] = set()
         self._sizes = None  # samples of each item, from headers (see __len__)
+        self._source_id = None  # the items' fingerprint, made when a state first needs it (reads every array)
         self._drawn_sizes = {}  # epoch -> {item: samples after a length-changing pipeline}
         if pipeline is not None:
             pipeline.prepare(self.sample_rate)  # load noises/RIRs once, before workers fork
@@ -214,10 +215,11 @@ class AugmentStream:
         Reflects every chunk yielded so far (in this process or shard; where
         DataLoader workers run the stream, NoisegenError: see
         :class:`noisegen.torch.AugmentDataset`). A
-        plain dict of ints (JSON-able): the stream's key, the epoch, the
+        plain dict of ints and a str (JSON-able): the stream's key, the epoch, the
         position in its order and the chunks of that item already yielded,
         the epoch where the pass under way stops, and what the state is only
-        valid for (item count, sample rate, chunking, shuffle, mono, shard).
+        valid for (item count, sample rate, chunking, shuffle, mono, shard, and
+        a fingerprint of the source: its items in their order).
         """
         for guard in self._state_guards:  # (noisegen.torch: DataLoader workers hold the state, not this copy)
             guard.check_state_here(self)
@@ -226,8 +228,11 @@ class AugmentStream:
 
     def _identity(self) -> dict:
         """The settings a state is only valid for."""
+        if self._source_id is None:
+            self._source_id = source_fingerprint(self._items)
         return {"n_items": self.n_items, "sample_rate": self.sample_rate, "chunk_samples": self._chunk_n,
-                "hop_samples": self._hop_n, "shuffle": self.shuffle, "mono": self.mono, "shard": list(self.shard())}
+                "hop_samples": self._hop_n, "shuffle": self.shuffle, "mono": self.mono, "shard": list(self.shard()),
+                "source": self._source_id}
 
     def load_state_dict(self, state: dict) -> None:
         """Continue exactly where the stream that gave ``state`` stopped.
@@ -235,7 +240,7 @@ class AugmentStream:
         The next iteration yields exactly the chunks that stream had still to
         yield in its pass (then later iterations go on with the next
         epochs). ``state`` must come from :meth:`state_dict` of a stream over
-        the same source with the same ``rng``, ``sample_rate``, chunking,
+        the same source (the same items in the same order) with the same ``rng``, ``sample_rate``, chunking,
         ``shuffle``, ``mono`` and shard (rank); anything else (another stream's or shard's state, a
         field out of range or of the wrong type) raises ParameterError and
         leaves this stream unchanged. A stream built with ``rng=None`` takes
