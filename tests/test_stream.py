@@ -17,7 +17,7 @@ import soundfile as sf
 
 import noisegen
 from noisegen import AugmentStream, Batch, Chunk, NoisegenWarning, ParameterError
-from noisegen.transforms import AddColoredNoise, Compose, Gain, TimeMask
+from noisegen.transforms import AddColoredNoise, Compose, Gain, TimeMask, TimeStretch
 
 SR = 16000
 
@@ -560,7 +560,7 @@ def _corrupted(state):
         "key": [-1, 1 << 64, state["key"] ^ 1, str(state["key"]), float(state["key"]), None],
         "epoch": [-1, 1.0, "1", None, True],
         "position": [-1, 4, 10**9, 0.5, "0"],
-        "chunk": [-1, 1.5, "x", None, False],
+        "chunk": [-1, 1.5, "x", None, False, 10**9],
         "pass_end": [state["epoch"], state["epoch"] + 3, -1, "2", 2.0, True],
         "n_items": [3, 5, None, 4.0],
         "sample_rate": [2000, 1000.0, "1000"],
@@ -680,13 +680,26 @@ def test_resume_refuses_a_chunk_count_past_the_item():
     ok.load_state_dict({**state, "chunk": 3})  # all 3 chunks of item 0 done: the rest is item 1
     assert len(ok) == 2
     assert [(c.item, c.start) for c in ok] == [(1, 0), (1, 200)]
-    for chunk in (4, 2**64):  # len() gave 1 and -2**64 + 5 (a ValueError from len()) for these
+    for chunk in (4, 10**9, 2**64):  # taken, then every len() and iteration failed (len() once gave 1)
         bad = make()
-        bad.load_state_dict({**state, "chunk": chunk})
         with pytest.raises(ParameterError, match=f"chunk={chunk} is past the 3 chunk"):
-            len(bad)
-        with pytest.raises(ParameterError, match=f"chunk={chunk} is past the 3 chunk"):
-            list(bad)
+            bad.load_state_dict({**state, "chunk": chunk})
+        assert bad.state_dict() == state and len(bad) == 5 and len(list(bad)) == 5  # left unchanged
+    # A pipeline that changes lengths: the item's chunks follow from its parameters, drawn with the state's key
+    arrays = [np.ones(n, np.float32) for n in (900, 700, 1100)]
+    make = lambda rng: AugmentStream(arrays, TimeStretch(p=1.0), sample_rate=1000, chunk_s=0.1, rng=rng,  # noqa: E731
+                                     shuffle=False)
+    counts = collections.Counter(c.item for c in make(3))
+    state = make(3).state_dict()
+    for chunk in (counts[0], counts[0] + 1):
+        resumed = make(None)  # takes the state's key
+        len(resumed)  # (sizes drawn with its own key, first)
+        if chunk == counts[0]:
+            resumed.load_state_dict({**state, "chunk": chunk})
+            assert len(resumed) == sum(counts.values()) - counts[0] == len(list(resumed))
+        else:
+            with pytest.raises(ParameterError, match=f"chunk={chunk} is past the {counts[0]} chunk"):
+                resumed.load_state_dict({**state, "chunk": chunk})
 
 
 # ----------------------------------------------------------------- warnings name the item and the noise file

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._core.rng import as_generator, derive_key
 from ..transforms.apply_impulse_response import ApplyImpulseResponse
 from ..transforms.speed_perturb import SpeedPerturb
+from ..transforms.shape import SignalShape
 from ..transforms.time_stretch import TimeStretch
 
-__all__ = ["length_changer", "chunks_per_item", "Batches"]
+__all__ = ["length_changer", "chunks_per_item", "item_sizes", "sizes_drawn", "Batches"]
 
 
 def length_changer(t):
@@ -34,6 +36,43 @@ def chunks_per_item(sizes: np.ndarray, chunk_n: int | None, hop_n: int | None) -
         return (sizes > 0).astype(np.int64)
     more = np.minimum(np.maximum(-(-(sizes - chunk_n) // hop_n), 0), -(-sizes // hop_n) - 1)
     return np.where(sizes > 0, 1 + more, 0)
+
+
+def sizes_drawn(stream) -> bool:
+    """Whether an item's size in an epoch is drawn with its parameters: chunks cut on the CPU from
+    the output of a pipeline that changes lengths (else it is the size its header gives)."""
+    return stream._chunk_n is not None and stream.device == "cpu" and length_changer(stream.pipeline) is not None
+
+
+def item_sizes(stream, epoch, items) -> np.ndarray:
+    """Samples each of ``items`` gives in ``epoch``, at the stream's rate, after the pipeline when
+    chunks are cut from its output and it changes lengths (from the drawn parameters)."""
+    if stream._sizes is None:  # from the headers, each read when first needed (-1: not yet), then kept
+        stream._sizes = np.full(len(stream._items), -1, dtype=np.int64)
+    sizes = stream._sizes[items]
+    for j in np.flatnonzero(sizes < 0).tolist():
+        sizes[j] = stream._sizes[items[j]] = stream._items.n_samples(int(items[j]), stream.sample_rate)
+    if not sizes_drawn(stream):
+        return sizes
+    # Draw each item's parameters from its length alone, as its iteration will (same key), and
+    # take the pipeline's output length for them; kept for the last few epochs asked.
+    drawn = stream._drawn_sizes.setdefault(epoch, {})
+    while len(stream._drawn_sizes) > 4:
+        stream._drawn_sizes.pop(next(iter(stream._drawn_sizes)))
+    out = np.empty_like(sizes)
+    for j, (item, n) in enumerate(zip(items.tolist(), sizes.tolist())):
+        if item not in drawn:
+            drawn[item] = _augmented_length(stream, epoch, item, n)
+        out[j] = drawn[item]
+    return out
+
+
+def _augmented_length(stream, epoch, item, n):
+    if n == 0:
+        return 0
+    gen = as_generator(derive_key(stream._key, epoch, item))
+    params = stream.pipeline.draw_params(SignalShape((n,)), sample_rate=stream.sample_rate, rng=gen)
+    return stream.pipeline.output_length(n, stream.sample_rate, params)
 
 
 class Batches:

@@ -55,8 +55,7 @@ from ..transforms.target import check_target_mode
 from .._core.units import seconds_to_samples
 from ..cuda.stream import cuda_batch_params, cuda_stages
 from .batch import MAX_CHUNK_SAMPLES, Batch, Chunk, collate, chunk_starts, cuda_batches, cut_chunk  # noqa: F401
-from .length import Batches, chunks_per_item, length_changer
-from ..transforms.shape import SignalShape
+from .length import Batches, chunks_per_item, item_sizes, sizes_drawn
 from .items import _FileItems, list_items  # noqa: F401  (_FileItems: tests spy on its load)
 from .order import epoch_order
 from .loading import LONG, load_entry, load_whole
@@ -190,7 +189,7 @@ class AugmentStream:
         self._sender_rank = None  # (rank, world_size) of the process that pickled this stream
         self._state_guards = []  # the pass counters of the AugmentDatasets over this stream
         self._reported: set[str] = set()
-        self._sizes = None  # samples of each item, from headers (see __len__)
+        self._sizes = None  # samples of each item, from headers (see length.item_sizes)
         self._source_id = None  # the items' fingerprint, made when a state first needs it (reads every array)
         self._drawn_sizes = {}  # epoch -> {item: samples after a length-changing pipeline}
         if pipeline is not None:
@@ -242,12 +241,21 @@ class AugmentStream:
         epochs). ``state`` must come from :meth:`state_dict` of a stream over
         the same source (the same items in the same order) with the same ``rng``, ``sample_rate``, chunking,
         ``shuffle``, ``mono`` and shard (rank); anything else (another stream's or shard's state, a
-        field out of range or of the wrong type) raises ParameterError and
+        field out of range, such as a ``chunk`` past the chunks its item's header gives, or of the wrong type)
+        raises ParameterError and
         leaves this stream unchanged. A stream built with ``rng=None`` takes
         the state's key.
         """
-        self._key, self._epoch, self._position, self._chunk, self._pass_end = check_state(
-            state, self._identity(), self._key if self._key_given else None, self.epochs)
+        loaded = check_state(state, self._identity(), self._key if self._key_given else None, self.epochs)
+        was = self._key, self._epoch, self._position, self._chunk, self._pass_end
+        self._key, self._epoch, self._position, self._chunk, self._pass_end = loaded
+        if loaded[0] != was[0]:  # rng=None takes the state's key: sizes drawn with the old one are stale
+            self._drawn_sizes = {}
+        try:
+            self._resumed_skip(*self.shard())  # a chunk past its item's (from the header): refused now, not later
+        except ParameterError:
+            self._key, self._epoch, self._position, self._chunk, self._pass_end = was
+            raise
         self._moves += 1
 
     def _pass_origin(self) -> tuple[int, bool]:
@@ -324,60 +332,37 @@ class AugmentStream:
         for e in range(first, end):
             order = epoch_order(self._items, self._key, e, self.shuffle)
             mine = order.positions(shard, n_shards, position)  # as _epoch_items deals them
-            counts = chunks_per_item(self._item_sizes(e, order.items[mine]), self._chunk_n, self._hop_n)
-            total += int(counts.sum())
-            if skip and mine.size and mine[0] == position:  # the resumed item: its chunks already yielded
-                if skip > counts[0] > 0:  # as iterating it would raise (an item that yields nothing skips nothing)
-                    raise self._past_item(skip, int(counts[0]), int(order.items[position]), e)
-                total -= min(skip, int(counts[0]))
+            counts = chunks_per_item(item_sizes(self, e, order.items[mine]), self._chunk_n, self._hop_n)
+            total += int(counts.sum()) - (self._resumed_skip(shard, n_shards) if skip else 0)
             if e > first and self._same_every_epoch(n_shards):  # a whole epoch counted: the rest count as much
                 return total + int(counts.sum()) * (end - e - 1)
             position = skip = 0
         return total
 
+    def _resumed_skip(self, shard, n_shards) -> int:
+        """Chunks of the item the stream stands in already yielded on this shard, counted from its header;
+        ParameterError past its chunks, as iterating it would raise (an item that yields nothing skips nothing)."""
+        if not self._chunk or self._items is None:
+            return 0
+        order = epoch_order(self._items, self._key, self._epoch, self.shuffle)
+        mine = order.positions(shard, n_shards, self._position)[:1]
+        if not mine.size or mine[0] != self._position:  # another shard's item: skipped whole, as _iter does
+            return 0
+        n = int(chunks_per_item(item_sizes(self, self._epoch, order.items[mine]), self._chunk_n, self._hop_n)[0])
+        if self._chunk > n > 0:
+            raise self._past_item(self._chunk, n, int(order.items[self._position]), self._epoch)
+        return min(self._chunk, n)
+
     def _same_every_epoch(self, n_shards) -> bool:
         """Whether every whole epoch gives this shard as many chunks: the same items (one shard, or no
         shuffling) at the same sizes (a pipeline that keeps lengths, or whole items)."""
-        return not self._sizes_drawn() and (n_shards == 1 or not self.shuffle)
-
-    def _sizes_drawn(self) -> bool:
-        """Whether an item's size in an epoch is drawn with its parameters: chunks cut on the CPU from
-        the output of a pipeline that changes lengths (else it is the size its header gives)."""
-        return self._chunk_n is not None and self.device == "cpu" and length_changer(self.pipeline) is not None
+        return not sizes_drawn(self) and (n_shards == 1 or not self.shuffle)
 
     def _check_countable(self):
         why = ("the stream is endless (epochs=None)" if self.epochs is None
                else "a one-pass iterable source has no length (pass a list)" if self._items is None else None)
         if why is not None:
             raise TypeError(f"len(AugmentStream) is unknown: {why}")
-
-    def _item_sizes(self, epoch, items) -> np.ndarray:
-        """Samples each of ``items`` gives in ``epoch``, at ``sample_rate``, after the pipeline when
-        chunks are cut from its output and it changes lengths (from the drawn parameters)."""
-        if self._sizes is None:  # from the headers, once
-            self._sizes = np.array([self._items.n_samples(i, self.sample_rate) for i in range(len(self._items))],
-                                   dtype=np.int64)
-        sizes = self._sizes[items]
-        if not self._sizes_drawn():
-            return sizes
-        # Draw each item's parameters from its length alone, as its iteration will (same key), and
-        # take the pipeline's output length for them; kept for the last few epochs asked.
-        drawn = self._drawn_sizes.setdefault(epoch, {})
-        while len(self._drawn_sizes) > 4:
-            self._drawn_sizes.pop(next(iter(self._drawn_sizes)))
-        out = np.empty_like(sizes)
-        for j, (item, n) in enumerate(zip(items.tolist(), sizes.tolist())):
-            if item not in drawn:
-                drawn[item] = self._augmented_length(epoch, item, n)
-            out[j] = drawn[item]
-        return out
-
-    def _augmented_length(self, epoch, item, n):
-        if n == 0:
-            return 0
-        gen = as_generator(derive_key(self._key, epoch, item))
-        params = self.pipeline.draw_params(SignalShape((n,)), sample_rate=self.sample_rate, rng=gen)
-        return self.pipeline.output_length(n, self.sample_rate, params)
 
     # -- iteration ---------------------------------------------------------------
     def __iter__(self):
