@@ -119,7 +119,7 @@ def small_stream(**kw):
               for i, n in enumerate((900, 400, 1300, 700, 250, 1100))]
     # betas >= 0: issue 13.1 (NaN near beta=-1.9) is fixed elsewhere
     pipe = Compose([AddColoredNoise(min_beta=0, max_beta=2, min_snr_db=0, max_snr_db=30, p=0.7), Gain(p=0.8)])
-    return AugmentStream(arrays, pipe, sample_rate=1000, chunk_s=0.3, rng=8, **kw)
+    return AugmentStream(arrays, pipe, **{"sample_rate": 1000, "chunk_s": 0.3, "rng": 8, **kw})
 
 
 def epoch_signature(e):
@@ -188,6 +188,33 @@ def test_a_restored_stream_finishes_its_pass_then_moves_on(num_workers):
     rest, following = loader_passes(loader, 2)
     assert rest[0] == signature_from_chunks(full[len(head):]) and rest[1] == {1}
     assert following[1] == {2, 3}
+
+
+@pytest.mark.parametrize("num_workers, persistent", LOADERS)
+def test_a_stream_moved_after_its_dataset_was_made_resumes_there(num_workers, persistent):
+    """A state loaded into the stream after AugmentDataset(stream) was made was dropped: the loader replayed
+    the whole epoch (len(stream) said what was left, len(dataset) the whole epoch)."""
+    whole = small_stream(epochs=2)
+    full = list(whole)
+    donor = small_stream(epochs=2)
+    it = iter(donor)
+    head = [next(it) for _ in range(len(full) * 3 // 4)]  # into epoch 1
+    state = donor.state_dict()
+    stream = small_stream(epochs=2, rng=None)  # takes the state's key too
+    ds = AugmentDataset(stream)
+    loader = torch.utils.data.DataLoader(ds, batch_size=3, collate_fn=collate, num_workers=num_workers,
+                                         persistent_workers=persistent)
+    assert loader_passes(loader, 1)[0][1] == {0, 1}  # (persistent workers now hold copies of the stream)
+    stream.load_state_dict(state)
+    assert len(ds) == len(stream) == len(full) - len(head)
+    rest = loader_passes(loader, 1)[0]
+    assert rest == (signature_from_chunks(full[len(head):]), {1})
+    len(loader)  # (an iterator of torch's warns past the length last asked: that of the short pass)
+    assert loader_passes(loader, 1)[0][1] == {2, 3}
+    stream.load_state_dict(state)  # again, and the loaded state is what the main process's stream says
+    assert stream.state_dict() == state and loader_passes(loader, 1)[0] == rest
+    stream.set_epoch(6)  # the stream's own set_epoch steers the loader as the dataset's does
+    assert len(ds) == len(stream) == len(loader) * 3 and loader_passes(loader, 1)[0][1] == {6, 7}
 
 
 @pytest.mark.parametrize("num_workers, persistent", LOADERS)

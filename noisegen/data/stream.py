@@ -206,7 +206,13 @@ class AugmentStream:
         self._epoch = check_int(epoch, "epoch", low=0, high=MAX_EPOCHS)  # a DataLoader shares it as an int64
         self._position = self._chunk = 0
         self._pass_end = None
+        self._moved()
+
+    def _moved(self):
+        """Leave an iteration under way behind (see _iter); datasets over the stream start where it now stands."""
         self._moves += 1
+        for guard in self._state_guards:  # (noisegen.torch: else their next iter(loader) would undo the move)
+            guard.moved(self)
 
     def state_dict(self) -> dict:
         """Where the stream stands: resume with :meth:`load_state_dict`.
@@ -256,7 +262,7 @@ class AugmentStream:
         except ParameterError:
             self._key, self._epoch, self._position, self._chunk, self._pass_end = was
             raise
-        self._moves += 1
+        self._moved()
 
     def _pass_origin(self) -> tuple[int, bool]:
         """(epoch where the pass under way began, or where the next one begins; whether one is under way)."""

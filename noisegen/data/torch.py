@@ -20,12 +20,15 @@ once per epoch and the set of batches' chunks is the same for any
 Epochs. Each ``iter(loader)`` is the stream's next pass (of ``epochs``
 epochs, one by default): the k-th iteration produces epochs ``e0 + k *
 epochs`` onwards, where ``e0`` is where the stream stood when the dataset
-was made, whatever ``num_workers`` and with or without
+was made (or was last moved, see below), whatever ``num_workers`` and with or without
 ``persistent_workers``. The count is shared with the workers through a few
-words of shared memory. ``dataset.set_epoch(e)`` makes the next iteration
+words of shared memory. ``dataset.set_epoch(e)`` (or ``stream.set_epoch(e)``) makes the next iteration
 epoch ``e`` (and the ones after it follow on), e.g. to repeat or skip
-epochs. A stream restored with :meth:`~noisegen.AugmentStream.load_state_dict`
-before the dataset is made finishes its interrupted pass first. With
+epochs. A stream restored with :meth:`~noisegen.AugmentStream.load_state_dict`,
+before or after the dataset is made, finishes its interrupted pass first,
+from the next ``iter(loader)``, with any ``num_workers`` (the state is
+shared with persistent workers too; a state saved with ``num_workers=0``
+resumes under workers, which share its item's remaining chunks out). With
 ``epochs=None`` (endless) the k-th iteration starts at epoch ``e0 + k``.
 """
 
@@ -39,6 +42,7 @@ import weakref
 from .._core.errors import NoisegenError, ParameterError
 from .._core.validation import check_bool, check_int
 from .batch import collate as _stack
+from .state import MAX_EPOCHS
 from .stream import AugmentStream
 
 __all__ = ["AugmentDataset", "collate"]
@@ -87,8 +91,7 @@ def _dataset_class():
 
             def set_epoch(self, epoch: int) -> None:
                 """Make the next ``iter(loader)`` start at ``epoch`` (the ones after it follow on)."""
-                self.stream.set_epoch(epoch)
-                self._passes.restart(self.stream._epoch)
+                self.stream.set_epoch(epoch)  # (which restarts the count of every dataset over the stream)
 
             def __len__(self):
                 """Chunks (or batches, with ``batch_size``) the next ``iter(loader)`` yields on this rank.
@@ -132,8 +135,11 @@ class _PassCounter:
     unless ``persistent_workers=True``), so the main process's copy never
     sees an iteration: the count lives in a few int64 words of shared memory.
     Word 0 packs the last iteration's token and index, word 1 is the epoch of
-    index 0, word 2 says whether index 0 resumes the stream as it stands,
-    and then one word per worker id holds the last index that worker joined.
+    index 0, word 2 says whether index 0 resumes a pass at the point that
+    words 3-7 hold (the stream's key, epoch, position, chunk and pass end + 1,
+    0 for none: where the main process's stream stood when the dataset was
+    made, or was moved to since, which persistent workers' copies would not
+    see), and then one word per worker id holds the last index that worker joined.
 
     Every worker calls ``iter(dataset)`` once per iteration, when it starts
     (or is told to resume, with persistent workers). The workers of one
@@ -148,7 +154,7 @@ class _PassCounter:
     """
 
     _INDEX_BITS = 24
-    _HEAD = 3
+    _HEAD = 8
     _SLOTS = 256  # worker ids beyond this rely on the token alone
 
     def __init__(self, stream):
@@ -157,8 +163,7 @@ class _PassCounter:
         self._shared = torch.zeros(self._HEAD + self._SLOTS, dtype=torch.int64).share_memory_()
         self._calls = 0  # iter() calls on this copy of the dataset
         self._make_lock()
-        first, resumed = stream._pass_origin()
-        self._words[1], self._words[2] = first, int(resumed)
+        self.moved(stream)
 
     def _make_lock(self):
         # Workers read-modify-write the words: a file lock makes that one step.
@@ -179,11 +184,19 @@ class _PassCounter:
     def _words(self):
         return self._shared.numpy()  # a view of the shared memory
 
-    def restart(self, epoch):
-        """The next iteration is index 0, at ``epoch``."""
+    def moved(self, stream):
+        """The next iteration is index 0, from where ``stream`` now stands: made, set_epoch or load_state_dict
+        in the main process (in a worker, its copy moves for its own iteration only)."""
+        import torch
+
+        if torch.utils.data.get_worker_info() is not None:
+            return
         words = self._words
+        first, resumed = stream._pass_origin()
+        key = stream._key - (1 << 64) if stream._key >= 1 << 63 else stream._key  # its 64 bits, as an int64
+        end = 0 if stream._pass_end is None else stream._pass_end + 1
         words[self._HEAD:] = 0
-        words[0], words[1], words[2] = 0, epoch, 0
+        words[:self._HEAD] = [0, first, int(resumed), key, stream._epoch, stream._position, stream._chunk, end]
 
     def _next_index(self, words):
         with open(self._lock_path, "a") as lock:
@@ -236,9 +249,20 @@ class _PassCounter:
         words = self._words
         index = self._next_index(words)
         self._calls += 1
-        if index == 0 and words[2]:
-            return  # the first pass continues a restored or interrupted stream as it stands
-        stream.set_epoch(int(words[1]) + index * (stream.epochs or 1))
+        if index == 0 and words[2]:  # the first pass continues a restored or interrupted stream
+            key, epoch, position, chunk, end = (int(w) for w in words[3:self._HEAD])
+            _place(stream, key % (1 << 64), epoch, position, chunk, end - 1 if end else None)
+        else:  # (past MAX_EPOCHS: ParameterError, as from set_epoch)
+            epoch = check_int(int(words[1]) + index * (stream.epochs or 1), "epoch", low=0, high=MAX_EPOCHS)
+            _place(stream, stream._key, epoch, 0, 0, None)
+
+
+def _place(stream, key, epoch, position, chunk, pass_end):
+    """Set this process's copy of the stream (not stream.set_epoch: that would restart the shared count)."""
+    if key != stream._key:  # a persistent worker's copy of an rng=None stream that took a state's key since
+        stream._drawn_sizes = {}
+    stream._key, stream._epoch, stream._position, stream._chunk, stream._pass_end = key, epoch, position, chunk, pass_end
+    stream._moves += 1  # (an iteration of it under way is left behind, as by set_epoch)
 
 
 def _unlink(path):
