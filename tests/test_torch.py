@@ -217,6 +217,34 @@ def test_a_stream_moved_after_its_dataset_was_made_resumes_there(num_workers, pe
     assert len(ds) == len(stream) == len(loader) * 3 and loader_passes(loader, 1)[0][1] == {6, 7}
 
 
+def generator_stream():
+    def arrays():
+        for i in range(6):
+            yield (0.1 * np.random.default_rng(i).standard_normal(400 + 100 * i)).astype(np.float32)
+
+    return AugmentStream(arrays(), Gain(p=1.0), sample_rate=1000, chunk_s=0.3, rng=0, shuffle=False)
+
+
+@pytest.mark.parametrize("num_workers, persistent", LOADERS)
+def test_a_generator_source_is_read_by_one_iteration_for_any_workers(num_workers, persistent):
+    """Each forked worker read its own unread copy of the generator again: epochs 1 and 2 came with workers,
+    nothing with num_workers=0 (where the one generator was spent)."""
+    make = lambda: torch.utils.data.DataLoader(ds, batch_size=2, collate_fn=collate,  # noqa: E731
+                                               num_workers=num_workers, persistent_workers=persistent)
+    nothing = (collections.Counter(), set())
+    ds = AugmentDataset(generator_stream())
+    loader = make()
+    assert loader_passes(loader, 3) == [(signature_from_chunks(generator_stream()), {0}), nothing, nothing]
+    ds.set_epoch(0)  # picking an epoch does not make it readable again
+    assert loader_passes(loader, 1) == [nothing]
+    ds = AugmentDataset(generator_stream())  # a first pass cut short: the next reads no more of it either
+    loader = make()
+    it = iter(loader)
+    assert next(it)["epochs"] == [0, 0]
+    del it
+    assert loader_passes(loader, 1) == [nothing]
+
+
 @pytest.mark.parametrize("num_workers, persistent", LOADERS)
 def test_the_main_process_state_is_refused_once_workers_hold_it(num_workers, persistent):
     """With workers, the main process's stream never moves: its state_dict() mid-epoch was the pass's start,

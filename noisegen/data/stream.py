@@ -80,7 +80,8 @@ class AugmentStream:
         brace pattern such as ``"shards/train-{000000..000009}.tar"``; see :mod:`noisegen.data.shards`),
         a sequence of float arrays (at ``sample_rate``, or ``(array,
         sample_rate)`` pairs), or a one-pass iterable of such arrays (which
-        needs ``shuffle=False``; a generator also needs ``epochs=1``).
+        needs ``shuffle=False``; a generator also needs ``epochs=1``, and is read once: through
+        :class:`noisegen.torch.AugmentDataset`, by the first ``iter(loader)`` only, whatever ``num_workers``).
     pipeline : Transform or None
         Applied to each whole item (None: no augmentation).
     sample_rate : int

@@ -30,6 +30,9 @@ from the next ``iter(loader)``, with any ``num_workers`` (the state is
 shared with persistent workers too; a state saved with ``num_workers=0``
 resumes under workers, which share its item's remaining chunks out). With
 ``epochs=None`` (endless) the k-th iteration starts at epoch ``e0 + k``.
+A generator source is read by the first ``iter(loader)`` only (each worker
+reads it through and keeps its share); later iterations yield nothing, with
+any ``num_workers``, as the stream itself does once the generator is spent.
 """
 
 from __future__ import annotations
@@ -139,7 +142,9 @@ class _PassCounter:
     words 3-7 hold (the stream's key, epoch, position, chunk and pass end + 1,
     0 for none: where the main process's stream stood when the dataset was
     made, or was moved to since, which persistent workers' copies would not
-    see), and then one word per worker id holds the last index that worker joined.
+    see), word 8 counts the iterations ever begun (never restarted) and word 9
+    is the one that reads a read-once source (a generator: 0 until then), and
+    then one word per worker id holds the last index that worker joined.
 
     Every worker calls ``iter(dataset)`` once per iteration, when it starts
     (or is told to resume, with persistent workers). The workers of one
@@ -154,7 +159,8 @@ class _PassCounter:
     """
 
     _INDEX_BITS = 24
-    _HEAD = 8
+    _SERIAL, _READER = 8, 9
+    _HEAD = 10
     _SLOTS = 256  # worker ids beyond this rely on the token alone
 
     def __init__(self, stream):
@@ -196,12 +202,16 @@ class _PassCounter:
         key = stream._key - (1 << 64) if stream._key >= 1 << 63 else stream._key  # its 64 bits, as an int64
         end = 0 if stream._pass_end is None else stream._pass_end + 1
         words[self._HEAD:] = 0
-        words[:self._HEAD] = [0, first, int(resumed), key, stream._epoch, stream._position, stream._chunk, end]
+        words[:self._SERIAL] = [0, first, int(resumed), key, stream._epoch, stream._position, stream._chunk, end]
 
-    def _next_index(self, words):
+    def _next_index(self, words, read_once):
+        """(index of this iteration, whether it finds a read-once source already read by an earlier one)."""
         with open(self._lock_path, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-            return self._next_index_locked(words)
+            index = self._next_index_locked(words)
+            if read_once and not words[self._READER]:
+                words[self._READER] = words[self._SERIAL]
+            return index, read_once and words[self._READER] != words[self._SERIAL]
 
     def _next_index_locked(self, words):
         import torch
@@ -210,7 +220,7 @@ class _PassCounter:
         mask = (1 << self._INDEX_BITS) - 1
         last_token, last = int(words[0]) >> self._INDEX_BITS, (int(words[0]) & mask) - 1
         if info is None:  # the main process: every iter() is a new iteration
-            words[0] = last + 2
+            words[0], words[self._SERIAL] = last + 2, words[self._SERIAL] + 1
             return last + 1
         token = (hash((int(info.seed) - int(info.id), self._calls)) & ((1 << 38) - 1)) | 1
         slot = self._HEAD + int(info.id) if info.id < self._SLOTS else None
@@ -220,6 +230,7 @@ class _PassCounter:
         else:
             index = last + 1
             words[0] = (token << self._INDEX_BITS) | (index + 1)
+            words[self._SERIAL] += 1
         if slot is not None:
             words[slot] = index + 1
         return index
@@ -247,10 +258,12 @@ class _PassCounter:
     def begin(self, stream):
         """Set ``stream`` (this process's copy) to the start of the next pass."""
         words = self._words
-        index = self._next_index(words)
+        index, spent = self._next_index(words, stream._items is None and iter(stream._iterable) is stream._iterable)
         self._calls += 1
+        if spent:  # a generator is read by one iteration: a worker's copy of it, unread, is not read again
+            stream._iterable = iter(())
         if index == 0 and words[2]:  # the first pass continues a restored or interrupted stream
-            key, epoch, position, chunk, end = (int(w) for w in words[3:self._HEAD])
+            key, epoch, position, chunk, end = (int(w) for w in words[3:self._SERIAL])
             _place(stream, key % (1 << 64), epoch, position, chunk, end - 1 if end else None)
         else:  # (past MAX_EPOCHS: ParameterError, as from set_epoch)
             epoch = check_int(int(words[1]) + index * (stream.epochs or 1), "epoch", low=0, high=MAX_EPOCHS)
