@@ -391,8 +391,8 @@ def load_pipeline(path_or_dict, *, name="path_or_dict") -> Transform:
     """Load a transform (usually a composition) from a JSON file or a dict.
 
     A JSON list is read as ``Compose`` of its items. In a file, relative
-    ``noise``, ``sounds`` and ``rir`` paths are relative to the file's folder.
-    ``name``: the argument errors name (a caller's own, e.g. ``"pipeline"``).
+    ``noise``, ``sounds`` and ``rir`` paths are relative to the file's folder. ``name``: the argument
+    errors name (a caller's own, e.g. ``"pipeline"``).
 
     Examples
     --------
@@ -419,7 +419,7 @@ def load_pipeline(path_or_dict, *, name="path_or_dict") -> Transform:
             ) from None
     if not isinstance(config, (dict, list)):
         what = f"{name}: a JSON file" if isinstance(path_or_dict, (str, os.PathLike)) else name
-        kinds = "a dict or a list of dicts" if name == "path_or_dict" else "a Transform, a dict, a list of dicts or a JSON file"
+        kinds = "a dict or a list of dicts" if name == "path_or_dict" else "a Transform, a dict, a list or a JSON file"
         raise ParameterError(f"{what} must hold a pipeline ({kinds}), got {show_value(config)}")
     check_depth(config, name)
     # Relative noise/RIR paths in a file mean "next to this file", not "next to the caller".
