@@ -407,8 +407,7 @@ def load_pipeline(path_or_dict, *, name="path_or_dict") -> Transform:
         except ParameterError as exc:  # not a regular file (a FIFO would block, /dev/zero never end), too big
             raise ParameterError(f"{name}: {exc}") from None
         except UnicodeDecodeError:
-            raise ParameterError(f"{name}: {os.fspath(path_or_dict)!r} is not UTF-8 text (a pipeline file "
-                                 "is JSON)") from None
+            raise ParameterError(f"{name}: {os.fspath(path_or_dict)!r} is not UTF-8 text (a pipeline is JSON)") from None
         except json.JSONDecodeError as exc:
             raise ParameterError(f"{name}: {os.fspath(path_or_dict)!r} is not valid JSON: {exc}") from None
         except OSError as exc:  # missing, unreadable (a NUL byte is check_path's ParameterError)
