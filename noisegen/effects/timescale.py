@@ -9,7 +9,9 @@
 
 Every output length is exact: ``round(n / rate)``, ``round(n / factor)`` or
 ``n`` (Python's ``round``, half to even). Multichannel audio is stretched
-with the same splice points in every channel, so the channels stay aligned.
+with the same splice points in every channel, so the channels stay aligned;
+they are chosen where the channels together match (their correlations
+summed), so channels in anti-phase, whose mean is silence, splice as one.
 """
 
 from __future__ import annotations
@@ -136,8 +138,8 @@ def _wsola_geometry(n, n_out, sample_rate):
 def _wsola(y, n_out, sample_rate, guide=None):
     """WSOLA of ``y`` (2-D, C-contiguous) to exactly ``n_out`` samples.
 
-    The splice points follow ``guide`` (1-D, ``y``'s length and dtype; None:
-    ``y``'s channel mean), so a second signal can be spliced where the first was.
+    The splice points follow ``guide`` (2-D, ``y``'s length and dtype, any number of channels; None:
+    ``y`` itself), so a second signal can be spliced where the first was.
     """
 
     n_ch, n = y.shape
@@ -145,14 +147,14 @@ def _wsola(y, n_out, sample_rate, guide=None):
     xp = np.zeros((n_ch, total), dtype=y.dtype)
     xp[:, pad : pad + n] = y
     if guide is None:
-        guide = xp[0] if n_ch == 1 else xp.mean(axis=0)
+        guide = xp
     else:
-        padded = np.zeros(total, dtype=y.dtype)
-        padded[pad : pad + n] = guide
+        padded = np.zeros((guide.shape[0], total), dtype=y.dtype)
+        padded[:, pad : pad + n] = guide
         guide = padded
     csum = np.empty(total + 1)
-    guide_d = np.empty(total // dec, dtype=y.dtype)
-    csum_d = np.empty(guide_d.shape[0] + 1)
+    guide_d = np.empty((guide.shape[0], total // dec), dtype=y.dtype)
+    csum_d = np.empty(guide_d.shape[1] + 1)
     wsola_kernels.wsola_guide(guide, dec, csum, guide_d, csum_d)
     positions = np.empty(n_frames, dtype=np.float64)
     wsola_kernels.wsola_positions(guide, csum, guide_d, csum_d, dec, hop, tol, n, max(n_out, 1), pad, positions)
@@ -204,11 +206,8 @@ def _phase_vocoder(y, n_out, sample_rate):
 
 
 def _guide_of(guide, n, dtype):
-    """The 1-D guide WSOLA aligns on: ``guide``'s channel mean at ``dtype``, as ``_wsola`` forms its own."""
-    g = np.asarray(guide)
-    g = g.reshape(-1, n)
-    g = g[0] if g.shape[0] == 1 else g.mean(axis=0)
-    return np.ascontiguousarray(g, dtype=dtype)
+    """The 2-D guide WSOLA aligns on: ``guide``'s channels at ``dtype``, as ``_wsola`` takes ``y``'s own."""
+    return np.ascontiguousarray(np.asarray(guide).reshape(-1, n), dtype=dtype)
 
 
 def _checked_peak(y, name="y"):
@@ -241,7 +240,7 @@ def _stretch_to(y, n_out, sample_rate, method, guide=None, peak=None):
     # The splice points do not change under that scaling, so a guide is scaled on its own.
     exp = _pow2_exponent(_peak(y2) if peak is None else peak)
     x2 = np.ldexp(y2, -exp).astype(y.dtype, copy=False) if exp else y2
-    if guide is not None:  # scaled in its own dtype, before its channel mean and y's dtype could overflow
+    if guide is not None:  # scaled in its own dtype, before y's dtype could overflow
         g = np.ascontiguousarray(guide)
         g_exp = _pow2_exponent(_peak(g))
         guide = _guide_of(np.ldexp(g, -g_exp) if g_exp else g, shape[-1], y.dtype)
@@ -287,7 +286,7 @@ def time_stretch(y, *, rate, sample_rate, method="wsola", guide=None, backend="a
         cross-correlation search. ``"phase_vocoder"``: STFT phase vocoder with
         Laroche-Dolson identity phase locking (for music-like material).
     guide : np.ndarray or None
-        Splice where this signal (``y``'s length; its channel mean) matches
+        Splice where this signal (``y``'s length; all its channels together) matches
         instead of where ``y`` does (WSOLA only). ``time_stretch(clean,
         guide=noisy)`` stretches ``clean`` exactly as ``noisy`` is stretched,
         so ``time_stretch(noisy) - time_stretch(clean, guide=noisy)`` is the

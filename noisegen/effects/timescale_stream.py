@@ -145,9 +145,8 @@ class WsolaStream:
         self._table = _frac_table(self.dtype.char)
         self._x = None      # padded input from padded sample self._origin, self._filled columns
         self._origin = 0
-        self._g = np.zeros(0, self.dtype)   # the guide over the same columns
-        self._csum = np.zeros(1)            # one-pass prefix sums of g**2, from self._origin
-        self._gd = np.zeros(0, self.dtype)  # dec-sample means, from cell self._origin // dec
+        self._csum = np.zeros(1)            # one-pass prefix sums of x**2 (the guide: the input), from self._origin
+        self._gd = None                     # dec-sample means, from cell self._origin // dec
         self._csum_d = np.zeros(1)
         self._k = 0          # next frame to place
         self._prev = 0.0     # position of frame self._k - 1
@@ -163,23 +162,21 @@ class WsolaStream:
         if self._x is None:
             self._x = np.zeros((block.shape[0], self.pad), self.dtype)
             self._carry = np.zeros((block.shape[0], self.hop), self.dtype)
-            self._g = np.zeros(self.pad, self.dtype)
+            self._gd = np.zeros((block.shape[0], 0), self.dtype)
         if block.shape[1]:
             self._peak = max(self._peak, float(np.max(np.abs(block))))
         self._x = np.concatenate([self._x, block], axis=1)
-        g = block[0] if block.shape[0] == 1 else block.mean(axis=0)
-        self._g = np.concatenate([self._g, g.astype(self.dtype, copy=False)])
         # prefix sums over the whole dec-cells now present, continuing the last ones
-        done, ready = self._csum.shape[0] - 1, (self._g.shape[0] // self.dec) * self.dec
+        done, ready = self._csum.shape[0] - 1, (self._x.shape[1] // self.dec) * self.dec
         if ready > done:
             csum = np.empty(ready - done + 1)
             csum[0] = self._csum[-1]
-            gd = np.empty((ready - done) // self.dec, self.dtype)
-            csum_d = np.empty(gd.shape[0] + 1)
+            gd = np.empty((self._x.shape[0], (ready - done) // self.dec), self.dtype)
+            csum_d = np.empty(gd.shape[1] + 1)
             csum_d[0] = self._csum_d[-1]
-            wsola_kernels.wsola_guide_from(np.ascontiguousarray(self._g[done:ready]), self.dec, csum, gd, csum_d)
+            wsola_kernels.wsola_guide_from(np.ascontiguousarray(self._x[:, done:ready]), self.dec, csum, gd, csum_d)
             self._csum = np.concatenate([self._csum, csum[1:]])
-            self._gd = np.concatenate([self._gd, gd])
+            self._gd = np.concatenate([self._gd, gd], axis=1)
             self._csum_d = np.concatenate([self._csum_d, csum_d[1:]])
 
     def _place(self, k_end, last=False):
@@ -189,7 +186,7 @@ class WsolaStream:
         positions = np.empty(count)
         if count:
             wsola_kernels.wsola_positions_from(
-                self._g, self._csum, self._gd, self._csum_d, self.dec, hop, self.tol, self.n_in,
+                self._x, self._csum, np.ascontiguousarray(self._gd), self._csum_d, self.dec, hop, self.tol, self.n_in,
                 max(self.n_out, 1), self.pad, self._origin, k0, self._prev, positions)
             self._prev = float(positions[-1])
         acc = np.zeros((self._x.shape[0], (count + 1) * hop), self.dtype)
@@ -211,9 +208,8 @@ class WsolaStream:
         cut = (max(low, self._origin) // self.dec) * self.dec - self._origin
         if cut >= 4 * self.dec and cut > self._x.shape[1] // 2:
             self._x = np.ascontiguousarray(self._x[:, cut:])
-            self._g = self._g[cut:]
             self._csum = self._csum[cut:]
-            self._gd = self._gd[cut // self.dec :]
+            self._gd = np.ascontiguousarray(self._gd[:, cut // self.dec :])
             self._csum_d = self._csum_d[cut // self.dec :]
             self._origin += cut
 

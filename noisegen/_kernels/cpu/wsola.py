@@ -7,7 +7,11 @@ ideal position ``a_k = round(k * hop * n_in / n_out)`` to best continue the
 previous frame: the input region around ``p_k`` must look like the region
 around ``p_{k-1} + hop``, which is what naturally followed the previous
 frame. Similarity is the normalised cross-correlation over ``2 * hop``
-samples of a guide signal (the channel mean), searched coarse-to-fine: every
+samples of a guide signal (the input itself, or a paired signal's), summed
+over its channels (their dot products over their energies: the correlation
+of the frames as vectors of every channel's samples; the channel mean
+vanished for channels in anti-phase, and splices chosen on silence tore a
+stereo stretch apart), searched coarse-to-fine: every
 lag of a ``dec``-times decimated guide first, then the full-rate lags within
 ``+-dec`` of the coarse winner. Energies come from prefix sums, so each lag
 costs one dot product, and neighbouring lags share the loads of the
@@ -42,7 +46,8 @@ FRAC_TAPS = 16
 
 @kernel
 def wsola_guide(g, dec, csum, gd, csum_d):
-    """Prefix sums of ``g**2`` (``csum``), the ``dec``-sample means ``gd`` and their prefix sums."""
+    """For a ``(channels, n)`` guide: prefix sums of ``g**2`` summed over the channels (``csum``), the
+    ``dec``-sample means ``gd`` (per channel) and the prefix sums of their squares (summed likewise)."""
     csum[0] = 0.0
     csum_d[0] = 0.0
     wsola_guide_from(g, dec, csum, gd, csum_d)
@@ -57,20 +62,34 @@ def wsola_guide_from(g, dec, csum, gd, csum_d):
     acc = csum[0]
     acc_d = csum_d[0]
     scale = 1.0 / dec
-    for q in range(gd.shape[0]):
-        s = 0.0
-        for i in range(q * dec, q * dec + dec):
-            v = np.float64(g[i])
-            acc += v * v
-            csum[i + 1] = acc
-            s += v
-        s *= scale
-        gd[q] = s
-        acc_d += s * s
+    channels = g.shape[0]
+    sums = np.zeros(channels)
+    for q in range(gd.shape[1]):
+        if channels == 1:  # (one channel: no loop over them, no sums in memory)
+            s = 0.0
+            for i in range(q * dec, q * dec + dec):
+                v = np.float64(g[0, i])
+                acc += v * v
+                csum[i + 1] = acc
+                s += v
+            sums[0] = s
+        else:
+            sums[:] = 0.0
+            for i in range(q * dec, q * dec + dec):
+                for c in range(channels):
+                    v = np.float64(g[c, i])
+                    acc += v * v
+                    sums[c] += v
+                csum[i + 1] = acc
+        for c in range(channels):
+            s = sums[c] * scale
+            gd[c, q] = s
+            acc_d += s * s
         csum_d[q + 1] = acc_d
-    for i in range(gd.shape[0] * dec, g.shape[0]):  # samples after the last whole cell
-        v = np.float64(g[i])
-        acc += v * v
+    for i in range(gd.shape[1] * dec, g.shape[1]):  # samples after the last whole cell
+        for c in range(channels):
+            v = np.float64(g[c, i])
+            acc += v * v
         csum[i + 1] = acc
 
 
@@ -137,6 +156,17 @@ def _last_lags(ref, sig, start, j, r, main, out):
 
 
 @kernel
+def _channel_correlations(g, ref_start, n, start, count, out, more):
+    """``out[j]``: the correlations of :func:`_correlations` of the ``n`` samples of each channel of
+    ``g`` from ``ref_start`` with its samples from ``start + j``, summed over the channels."""
+    _correlations(g[0, ref_start:ref_start + n], g[0], start, count, out)
+    for c in range(1, g.shape[0]):
+        _correlations(g[c, ref_start:ref_start + n], g[c], start, count, more)
+        for j in range(count):
+            out[j] += more[j]
+
+
+@kernel
 def _ncc(dot, start, n, csum):
     """``dot`` (of a reference with ``n`` samples from ``start``) divided by their RMS norm."""
     energy = csum[start + n] - csum[start]
@@ -168,6 +198,7 @@ def wsola_positions_from(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, o
     # last ~10 ms of a stretch, down to exact zeros).
     last = pad + max(n_in - hop - 1, n_in // 2)
     dots = np.empty((2 * tol + 2 * dec) // dec + 2 * dec + 8)  # the coarse lags, or the fine ones and one either side
+    more = np.empty_like(dots)  # a further channel's
     for i in range(positions.shape[0]):
         k = k0 + i
         if k == 0:
@@ -182,12 +213,11 @@ def wsola_positions_from(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, o
         frac_natural = natural_f - natural
         ref_start = natural - hop
         # Coarse: every lag of the decimated guide.
-        ref_d = gd[ref_start // dec - origin_d : ref_start // dec - origin_d + frame_d]
         lo = (ideal - tol - hop) // dec
         hi = (min(ideal + tol, last) - hop) // dec
         best_c = (ideal - hop) // dec
         best = -1e300
-        _correlations(ref_d, gd, lo - origin_d, hi - lo + 1, dots)
+        _channel_correlations(gd, ref_start // dec - origin_d, frame_d, lo - origin_d, hi - lo + 1, dots, more)
         for c in range(lo, hi + 1):
             d = dots[c - lo]
             score = d * abs(d) / (csum_d[c - origin_d + frame_d] - csum_d[c - origin_d] + 1e-20)
@@ -197,9 +227,8 @@ def wsola_positions_from(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, o
         # Fine: full-rate lags around the coarse winner (same offset within the decimation cell),
         # correlated one lag further either side for the parabola below.
         centre = best_c * dec + (ref_start - (ref_start // dec) * dec) + hop
-        ref = g[ref_start - origin : ref_start - origin + frame]
         first = centre - dec
-        _correlations(ref, g, first - 1 - hop - origin, 2 * dec + 3, dots)
+        _channel_correlations(g, ref_start - origin, frame, first - 1 - hop - origin, 2 * dec + 3, dots, more)
         for p in range(first - 1, centre + dec + 2):
             dots[p - first + 1] = _ncc(dots[p - first + 1], p - hop - origin, frame, csum)
         best = -1e300
