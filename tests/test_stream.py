@@ -662,10 +662,11 @@ def test_a_state_is_refused_by_a_stream_over_another_source(tmp_path):
             other.load_state_dict(state)
         assert other.state_dict() == before, what
     for what, source in {"itself": files("a"), "its folder": str(tmp_path / "a"),
-                         "the corpus moved": files("moved/a")}.items():
+                         "the corpus moved": files("moved/a"),
+                         "its paths as bytes": [os.fsencode(p) for p in files("a")]}.items():
         same = make(source)
         same.load_state_dict(state)
-        assert [(os.path.basename(c.source), c.start, c.samples.tobytes()) for c in same] == rest, what
+        assert [(os.fsdecode(os.path.basename(c.source)), c.start, c.samples.tobytes()) for c in same] == rest, what
     older = make(files("b"))  # a state saved before states named their source is not checked
     older.load_state_dict({k: v for k, v in state.items() if k != "source"})
     assert {k: v for k, v in older.state_dict().items() if k != "source"} == {

@@ -136,7 +136,7 @@ def list_items(source):
         raise ParameterError(f"source must be a folder, a list of paths or an iterable of arrays, got "
                              f"{type(source).__name__} {show_value(source)} (a path goes as a str, several in a list)")
     if isinstance(source, Sequence):
-        if all(isinstance(s, (str, os.PathLike)) for s in source):
+        if all(isinstance(s, (str, bytes, os.PathLike)) for s in source):  # (bytes: a path, as os takes one)
             return _FileItems([os.fspath(s) for s in source]), None
         return _ArrayItems(source), None
     if isinstance(source, Iterable):

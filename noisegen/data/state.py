@@ -107,6 +107,7 @@ def source_fingerprint(items) -> str | None:
 
 
 def _from_shared_folder(paths):
+    paths = [None if p is None else os.fsdecode(p) for p in paths]  # (bytes path-likes too)
     named = [os.path.normpath(p) for p in paths if p is not None]
     try:
         base = os.path.commonpath([os.path.dirname(p) for p in named]) if named else ""
