@@ -203,16 +203,25 @@ def test_a_folder_of_only_silent_files_gives_the_signal_back_with_a_warning(tmp_
 
     sf.write(str(tmp_path / "silence.wav"), np.zeros(4000, np.float32), SR)
     sf.write(str(tmp_path / "quiet.flac"), np.zeros(3000, np.int16), 48000, subtype="PCM_16")
-    t = getattr(transforms, make)(tmp_path, p=1.0)
+    sf.write(str(tmp_path / "alaw.wav"), np.zeros(3000, np.float32), SR, subtype="ALAW")  # decodes to +-2**-12
     y = np.sin(np.arange(8000) * 0.1).astype(np.float32)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        out = t(y, sample_rate=SR, rng=0)
-    assert out is y or np.array_equal(out, y)
-    said = [str(w.message) for w in caught if issubclass(w.category, ng.NoisegenWarning)]
-    assert any("holds only silent files" in m for m in said), said
+    cached = lambda: ng.NoiseBank(tmp_path, sample_rate=SR, cache_path=tmp_path / "c" / "b.npy")  # noqa: E731
+    for source in (lambda: tmp_path, cached, cached):  # a folder; a bank built, then read back from its cache
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = getattr(transforms, make)(source(), p=1.0)(y, sample_rate=SR, rng=0)
+        assert out is y or np.array_equal(out, y)
+        said = [str(w.message) for w in caught if issubclass(w.category, ng.NoisegenWarning)]
+        assert any("holds only silent files" in m for m in said), said
+    # a room response folder of them is no room: refused, as before
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ng.ParameterError, match="rir holds"):
+            transforms.ApplyImpulseResponse(tmp_path, p=1.0)(y, sample_rate=SR, rng=0)
+        with pytest.raises(ng.ParameterError, match="rir holds only silent files"):
+            transforms.ApplyImpulseResponse(ng.NoiseBank(tmp_path), p=1.0)(y, sample_rate=SR, rng=0)
     sf.write(str(tmp_path / "faint.wav"), np.full(480, 1e-45) * (-1.0) ** np.arange(480), 48000, subtype="FLOAT")
-    for name in ("silence.wav", "quiet.flac"):
+    for name in ("silence.wav", "quiet.flac", "alaw.wav"):
         (tmp_path / name).unlink()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

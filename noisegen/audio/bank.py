@@ -82,6 +82,12 @@ def _check_array(a, name):
     return out
 
 
+def _silent(reason) -> bool:
+    """Whether a file was skipped as digital silence: zeros, or a faint value throughout (A-law's silence;
+    not a file silent only once resampled, nor a DC offset: see :func:`~noisegen.audio.reader.unusable`)."""
+    return reason is not None and (reason == "silent" or reason.startswith("silent ("))
+
+
 class NoiseBank:
     """Recordings (noises, impulse responses, short sounds) held in one contiguous float32 array.
 
@@ -120,6 +126,12 @@ class NoiseBank:
         arrives at each at another time), and the first channel of a
         B-format response is its omnidirectional W;
         :class:`~noisegen.ApplyImpulseResponse` reads its files so.
+    silent_ok : bool
+        A folder of only digitally silent files (zeros, or a faint value
+        throughout: A-law's digital silence) is a bank of one silent sound,
+        with a warning (default True: a silent noise sets no level, and the
+        transforms give the signal back unchanged); False: a ParameterError,
+        as for any folder with no usable file (room responses).
 
     Attributes
     ----------
@@ -148,11 +160,14 @@ class NoiseBank:
     """
 
     first_channel = False  # (a bank pickled before the option existed)
+    silent_ok = True
+    silent_only = False  # loaded from files that were all silent (see silent_ok)
 
     def __init__(self, source, *, sample_rate=None, cache_path=None, min_duration_s=0.0, source_sample_rate=None,
-                 name="source", first_channel=False):
+                 name="source", first_channel=False, silent_ok=True):
         self.name = name
         self.first_channel = check_bool(first_channel, "first_channel")
+        self.silent_ok = check_bool(silent_ok, "silent_ok")
         self.sample_rate = None if sample_rate is None else check_sample_rate(sample_rate)
         self.min_duration_s = check_real(min_duration_s, "min_duration_s", low=0.0, high=float(MAX_SAMPLES))
         self.source_sample_rate = (None if source_sample_rate is None
@@ -230,12 +245,11 @@ class NoiseBank:
             if y is not None:
                 arrays.append(y)
                 paths.append(path)
-        if candidates and all(self._reported.get(path) == "silent" for path in candidates):
+        if not arrays and self.silent_ok and all(_silent(self._reported.get(path)) for path in candidates):
             # Digital silence throughout: a silent noise, which sets no level (the transforms give the
             # signal back unchanged, with a warning), as a silent array does; not a broken setting
-            warnings.warn(f"{self.name} holds only silent files: every draw is silence", NoisegenWarning,
-                          stacklevel=3)
-            arrays, paths = [np.zeros(max(min_len, self.sample_rate), np.float32)], candidates[:1]
+            arrays, paths, self.silent_only = [np.zeros(max(min_len, self.sample_rate), np.float32)], candidates[:1], True
+            self._warn_silent_only()
         if not arrays:
             first = candidates[0]
             raise ParameterError(f"{self.name} holds no usable audio file at {self.sample_rate} Hz (all "
@@ -243,6 +257,9 @@ class NoiseBank:
         self._set(np.concatenate(arrays), paths, [a.shape[0] for a in arrays])
         if cache_path is not None:
             self._write_cache(cache_path, meta)
+
+    def _warn_silent_only(self):
+        warnings.warn(f"{self.name} holds only silent files: every draw is silence", NoisegenWarning, stacklevel=4)
 
     def _read(self, path, min_len):
         """One file as mono float32, or None (reported once per bank) when it is unusable."""
@@ -299,10 +316,14 @@ class NoiseBank:
         self._set(audio, stored["paths"], stored["lengths"])
         for path, reason in stored["skipped"]:
             self._report(path, reason, stacklevel=5)
+        if stored.get("silent_only"):
+            self.silent_only = True
+            self._warn_silent_only()
         return audio.shape[0] == int(self.lengths.sum())
 
     def _write_cache(self, cache_path, meta):
-        stored = {"signature": meta, "paths": self.paths, "lengths": self.lengths.tolist(), "skipped": self.skipped}
+        stored = {"signature": meta, "paths": self.paths, "lengths": self.lengths.tolist(), "skipped": self.skipped,
+                  "silent_only": self.silent_only}
         try:  # each file whole or not at all, no temporary left behind (a parent that is a file, a full disk)
             cache_path.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(str(cache_path), lambda fh: np.save(fh, self.audio))

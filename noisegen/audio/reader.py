@@ -8,6 +8,11 @@ from .io import resample_to
 from .segment import read_own_rate
 
 
+#: The largest value that, held throughout a file, is digital silence rather than an offset (A-law's
+#: silence decodes to 2**-12; 2**-10 is -60 dBFS).
+DIGITAL_SILENCE = 2.0**-10
+
+
 def unusable(y: np.ndarray) -> str | None:
     """Why a loaded sound cannot be used (None when it can): empty, non-finite, silent, or one value
     throughout (a DC offset, silent otherwise: A-law's digital silence decodes to +-2**-12, and a
@@ -19,7 +24,10 @@ def unusable(y: np.ndarray) -> str | None:
     if not np.any(y):
         return "silent"
     if y.shape[-1] > 1 and not np.any(y != y[..., :1]):
-        return f"one value throughout (every sample {float(y.flat[0]):.6g}): a constant offset, no sound"
+        value = float(y.flat[0])
+        if abs(value) <= DIGITAL_SILENCE:
+            return f"silent (one value throughout, every sample {value:.6g}: digital silence, as A-law's decodes)"
+        return f"one value throughout (every sample {value:.6g}): a constant offset, no sound"
     return None
 
 

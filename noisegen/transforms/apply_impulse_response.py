@@ -157,11 +157,12 @@ class ApplyImpulseResponse(Transform):
         if rir_sample_rate is not None:
             rir_sample_rate = check_sample_rate(rir_sample_rate, "rir_sample_rate")
         self._bank = rir if isinstance(rir, NoiseBank) else NoiseBank(
-            rir, source_sample_rate=rir_sample_rate, name="rir", first_channel=True)
+            rir, source_sample_rate=rir_sample_rate, name="rir", first_channel=True, silent_ok=False)
 
     def prepare(self, sample_rate):
         if self._room is None:
-            self._bank.at(sample_rate)
+            if self._bank.at(sample_rate).silent_only:  # (a NoiseBank given with silent_ok=True)
+                raise ParameterError(f"rir holds only silent files at {sample_rate} Hz: a silent response is no room")
             if self.trim_db is not None:
                 self._kept(sample_rate)
 
