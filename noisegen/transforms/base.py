@@ -390,9 +390,8 @@ def nested_from_dict(config: dict, where: str) -> "Transform":
 def load_pipeline(path_or_dict, *, name="path_or_dict") -> Transform:
     """Load a transform (usually a composition) from a JSON file or a dict.
 
-    A JSON list is read as ``Compose`` of its items. In a file, relative
-    ``noise``, ``sounds`` and ``rir`` paths are relative to the file's folder. ``name``: the argument
-    errors name (a caller's own, e.g. ``"pipeline"``).
+    A JSON list is read as ``Compose`` of its items. In a file, relative ``noise``, ``sounds`` and
+    ``rir`` paths are relative to the file's folder. Errors name ``name`` (a caller's own argument).
 
     Examples
     --------
@@ -417,9 +416,10 @@ def load_pipeline(path_or_dict, *, name="path_or_dict") -> Transform:
                 f"{name}: {os.fspath(path_or_dict)!r} nests deeper than {MAX_PIPELINE_DEPTH} levels"
             ) from None
     if not isinstance(config, (dict, list)):
-        what = f"{name}: a JSON file" if isinstance(path_or_dict, (str, os.PathLike)) else name
-        kinds = "a dict or a list of dicts" if name == "path_or_dict" else "a Transform, a dict, a list or a JSON file"
-        raise ParameterError(f"{what} must hold a pipeline ({kinds}), got {show_value(config)}")
+        also = "" if name == "path_or_dict" else "a Transform, "  # (a caller's own argument takes one too)
+        what = (f"{name}: a JSON file must hold a pipeline" if isinstance(path_or_dict, (str, os.PathLike)) else
+                f"{name} must be {also}a pipeline config or the path of a JSON file of one")
+        raise ParameterError(f"{what} (a dict or a list of dicts), got {show_value(config)}")
     check_depth(config, name)
     # Relative noise/RIR paths in a file mean "next to this file", not "next to the caller".
     if isinstance(path_or_dict, (str, os.PathLike)):
