@@ -22,8 +22,10 @@ ratio):
 - Any other ratio (speed factors such as ``2 ** (1/12)``): the Kaiser sinc
   at 256 phases, blending the dot products of the two neighbouring phases.
 
-Output length of :func:`resample`: ``ceil(n * target / orig)`` (the rule of
-``scipy.signal.resample_poly`` and ``librosa.resample``).
+Output length of :func:`resample`: ``ceil(n * target / orig)``, computed
+exactly in integers (the rule of ``scipy.signal.resample_poly``;
+``librosa.resample`` computes it in floating point and gives one sample
+more at some lengths, e.g. 23,041 for 5,292 samples from 11,025 to 48,000 Hz).
 """
 
 from __future__ import annotations
