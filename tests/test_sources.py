@@ -441,10 +441,30 @@ def test_a_constant_file_is_silent_but_a_one_sample_response_is_a_room(tmp_path)
     for rate in (8000, 16000):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            bank = ng.NoiseBank(tmp_path, sample_rate=rate, name="rir")
+            bank = ng.NoiseBank(tmp_path, sample_rate=rate, name="rir", silent_ok=False)  # (as the transform's)
         assert [os.path.basename(p) for p in bank.paths] == ["delta.wav", "offset.wav"]
         (message,) = [str(w.message) for w in caught]
         assert "dc.wav" in message and "constant offset" in message and "-0.25" in message
+
+
+def test_a_one_sample_noise_is_skipped_but_a_one_sample_response_is_kept(tmp_path):
+    """A one-sample noise file, tiled, is a constant: it was mixed in at the drawn SNR as a DC offset
+    (every output's mean moved to +0.06), without a word. It is skipped and named now; a noise folder
+    of nothing else is unusable; as a room response, one sample is still an impulse."""
+    from noisegen import transforms
+
+    sf.write(tmp_path / "one.wav", np.array([0.3]), SR)
+    y = np.sin(np.arange(4000) * 0.1).astype(np.float32)
+    for make in ("AddBackgroundNoise", "AddShortNoises"):
+        with pytest.warns(ng.NoisegenWarning, match=r"one\.wav.*one sample"):
+            with pytest.raises(ng.ParameterError, match="no usable audio file"):
+                getattr(transforms, make)(tmp_path, p=1.0)(y, sample_rate=SR, rng=0)
+    rir = ng.NoiseBank(tmp_path, sample_rate=SR, first_channel=True, silent_ok=False)
+    assert len(rir) == 1 and rir[0].shape == (1,) and abs(rir[0][0] - 0.3) < 1e-4
+    sf.write(tmp_path / "noise.wav", 0.1 * np.random.default_rng(0).standard_normal(800), SR)
+    with pytest.warns(ng.NoisegenWarning, match="one sample"):
+        bank = ng.NoiseBank(tmp_path, sample_rate=SR)
+    assert [os.path.basename(p) for p in bank.paths] == ["noise.wav"]
 
 
 def test_a_bank_of_responses_keeps_each_files_first_channel(tmp_path):

@@ -40,8 +40,9 @@ __all__ = ["NoiseBank", "AUDIO_EXTENSIONS", "BANK_RULES"]
 
 #: The rules by which a bank reads and keeps its files, numbered: a change gives other samples or
 #: indices from the same files, so bank caches and ``noisegen augment``'s job keys record it
-#: (2: files of one value throughout skipped, ApplyImpulseResponse's first channel).
-BANK_RULES = 2
+#: (2: files of one value throughout skipped, ApplyImpulseResponse's first channel; 3: one-sample noise
+#: files skipped, a noise folder of only digital silence a silent noise).
+BANK_RULES = 3
 
 
 def _sources(source, name):
@@ -127,11 +128,13 @@ class NoiseBank:
         B-format response is its omnidirectional W;
         :class:`~noisegen.ApplyImpulseResponse` reads its files so.
     silent_ok : bool
-        A folder of only digitally silent files (zeros, or a faint value
-        throughout: A-law's digital silence) is a bank of one silent sound,
-        with a warning (default True: a silent noise sets no level, and the
-        transforms give the signal back unchanged); False: a ParameterError,
-        as for any folder with no usable file (room responses).
+        True (default; noises): a folder of only digitally silent files
+        (zeros, or a faint value throughout: A-law's digital silence) is a
+        bank of one silent sound, with a warning (a silent noise sets no
+        level: the transforms give the signal back unchanged), and a
+        one-sample file (tiled: a constant offset) is skipped. False (room
+        responses, where one sample is an impulse): such a folder is a
+        ParameterError, as is any folder with no usable file.
 
     Attributes
     ----------
@@ -264,7 +267,8 @@ class NoiseBank:
     def _read(self, path, min_len):
         """One file as mono float32, or None (reported once per bank) when it is unusable."""
         try:
-            y, reason = reader.read_sound(path, sample_rate=self.sample_rate, first_channel=self.first_channel)
+            y, reason = reader.read_sound(path, sample_rate=self.sample_rate, first_channel=self.first_channel,
+                                          noise=self.silent_ok)
         except Exception as exc:  # noqa: BLE001  (any decoder failure means "unreadable")
             reason = f"unreadable ({type(exc).__name__}: {exc})"
         else:

@@ -13,7 +13,7 @@ from .segment import read_own_rate
 DIGITAL_SILENCE = 2.0**-10
 
 
-def unusable(y: np.ndarray) -> str | None:
+def unusable(y: np.ndarray, *, one_sample_ok: bool = True) -> str | None:
     """Why a loaded sound cannot be used (None when it can): empty, non-finite, silent, or one value
     throughout (a DC offset, silent otherwise: A-law's digital silence decodes to +-2**-12, and a
     boxcar is no room). Give it the file's own samples: resampling rings at a constant's ends."""
@@ -23,6 +23,8 @@ def unusable(y: np.ndarray) -> str | None:
         return "holds NaN/inf samples"
     if not np.any(y):
         return "silent"
+    if y.shape[-1] == 1 and not one_sample_ok and np.any(y):  # (a noise: tiled, one sample is an offset)
+        return f"one sample ({float(y.flat[0]):.6g}): a noise of it, tiled, is a constant offset, no sound"
     if y.shape[-1] > 1 and not np.any(y != y[..., :1]):
         value = float(y.flat[0])
         if abs(value) <= DIGITAL_SILENCE:
@@ -31,7 +33,8 @@ def unusable(y: np.ndarray) -> str | None:
     return None
 
 
-def read_sound(path, *, sample_rate: int, first_channel: bool = False) -> tuple[np.ndarray | None, str | None]:
+def read_sound(path, *, sample_rate: int, first_channel: bool = False,
+               noise: bool = False) -> tuple[np.ndarray | None, str | None]:
     """``(sound, None)``: a bank's file as mono float32 at ``sample_rate``, or ``(None, why)`` when
     :func:`unusable` finds it unusable at its own rate, or it is silent at ``sample_rate``.
 
@@ -41,12 +44,13 @@ def read_sound(path, *, sample_rate: int, first_channel: bool = False) -> tuple[
 
     ``first_channel``: keep a multichannel file's first channel instead of the mean of all (an
     impulse response: the mean of several microphones' responses is no one place's, and
-    B-format's first channel is its omnidirectional W).
+    B-format's first channel is its omnidirectional W). ``noise``: a one-sample file is unusable (a
+    noise of it, tiled, is a constant offset; as a room response it is an impulse).
     """
     y, rate = read_own_rate(path, mono=not first_channel)
     if y.ndim == 2:
         y = np.ascontiguousarray(y[0])
-    why = unusable(y)
+    why = unusable(y, one_sample_ok=not noise)
     if why:
         return None, why
     y = resample_to(y, rate, sample_rate)
