@@ -179,6 +179,7 @@ class NoiseBank:
         if not (self.paths or self._arrays):
             raise ParameterError(f"{name} holds no audio files ({', '.join(AUDIO_EXTENSIONS)}): {source!r}")
         self._reported: dict[str, str] = {}  # path -> why it was skipped, shared by the banks of every rate
+        self._said_silent = []  # [True] once the bank said it holds only silence (shared likewise)
         self._rates: dict[int, NoiseBank] = {}
         if self.sample_rate is None:
             if cache_path is not None:
@@ -262,7 +263,11 @@ class NoiseBank:
             self._write_cache(cache_path, meta)
 
     def _warn_silent_only(self):
-        warnings.warn(f"{self.name} holds only silent files: every draw is silence", NoisegenWarning, stacklevel=4)
+        said = self.__dict__.setdefault("_said_silent", [])  # (a bank pickled before it existed)
+        if not said:  # once a bank, as its files' reports, not once for each rate it is loaded at
+            said.append(True)
+            warnings.warn(f"{self.name} holds only silent files: every draw is silence", NoisegenWarning,
+                          stacklevel=4)
 
     def _read(self, path, min_len):
         """One file as mono float32, or None (reported once per bank) when it is unusable."""
