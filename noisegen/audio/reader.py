@@ -14,16 +14,17 @@ DIGITAL_SILENCE = 2.0**-10
 
 
 def unusable(y: np.ndarray, *, one_sample_ok: bool = True) -> str | None:
-    """Why a loaded sound cannot be used (None when it can): empty, non-finite, silent, or one value
-    throughout (a DC offset, silent otherwise: A-law's digital silence decodes to +-2**-12, and a
-    boxcar is no room). Give it the file's own samples: resampling rings at a constant's ends."""
+    """Why a loaded sound cannot be used (None when it can): empty, non-finite, silent (zeros, or a faint
+    value throughout: A-law's digital silence decodes to +-2**-12), one value throughout (a DC
+    offset; a boxcar is no room), or, unless ``one_sample_ok``, one sample (a noise of it, tiled, is
+    an offset). Give it the file's own samples: resampling rings at a constant's ends."""
     if y.shape[-1] == 0:
         return "holds no samples"
     if not np.isfinite(y).all():
         return "holds NaN/inf samples"
     if not np.any(y):
         return "silent"
-    if y.shape[-1] == 1 and not one_sample_ok and np.any(y):  # (a noise: tiled, one sample is an offset)
+    if y.shape[-1] == 1 and not one_sample_ok:  # (a noise: tiled, one sample is an offset)
         return f"one sample ({float(y.flat[0]):.6g}): a noise of it, tiled, is a constant offset, no sound"
     if y.shape[-1] > 1 and not np.any(y != y[..., :1]):
         value = float(y.flat[0])
