@@ -139,12 +139,9 @@ class _Stream:
 
     def decode_span(self, start: int, n: int) -> np.ndarray:
         """Frames ``start .. start + n`` (within :attr:`frames`): ``decode(start + n)[start:]``,
-        decoded from the page before ``start`` only."""
-        first, skip = self._resume(start)
-        out = self._packets_decoded(first if first == 3 else first - 1, self._packets[-1], skip + n)
-        if out.shape[0] < skip + n:
-            raise VorbisUnsupported("the Vorbis stream ends before its last granule position")
-        return out[skip:]
+        decoded from the page before ``start`` only (:meth:`decode_blocks`' blocks, joined)."""
+        blocks = list(self.decode_blocks(n, n, start))
+        return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
     def decode_blocks(self, stop: int, block_frames: int, start: int = 0):
         """:meth:`decode` as consecutive blocks of about ``block_frames`` frames (or more: whole pages),

@@ -123,43 +123,28 @@ def _stepped(blocks, label):
 
 def long_chunks(stream, epoch, item, source, skip):
     """The chunks of a long item (see the module notes); ``skip`` of them were yielded already."""
-    pipeline, sr = stream.pipeline, stream.sample_rate
+    pipeline, sr, name = stream.pipeline, stream.sample_rate, stream._source(item)
     if pipeline is None:  # read and chunked as it comes (a paired target: the same samples)
-        yield from _plain_chunks(stream, epoch, item, source, skip)
-        return
-    shape = (source.n,) if source.n_channels is None else (source.n_channels, source.n)
-    gen = as_generator(derive_key(stream._key, epoch, item))
-    params = pipeline.draw_params(SignalShape(shape, np.float32), sample_rate=sr, rng=gen)
-    if blockwise_unsupported(pipeline, params, sample_rate=sr) is not None:
-        yield from stream._chunks(epoch, item, load_whole(stream, item), skip)
-        return
-    n_out = pipeline.output_length(source.n, sr, params)
-    name = stream._source(item)
-    meta = stream._items.metadata(item)
-    blocks = apply_blockwise(pipeline, params, source, n=source.n, sample_rate=sr, n_channels=source.n_channels)
-    label = f"item {name!r} of epoch {epoch}"
-    index = 0
+        params, n_out, blocks = {}, source.n, _finite(source())
+    else:
+        shape = (source.n,) if source.n_channels is None else (source.n_channels, source.n)
+        gen = as_generator(derive_key(stream._key, epoch, item))
+        params = pipeline.draw_params(SignalShape(shape, np.float32), sample_rate=sr, rng=gen)
+        if blockwise_unsupported(pipeline, params, sample_rate=sr) is not None:
+            yield from stream._chunks(epoch, item, load_whole(stream, item), skip)
+            return
+        n_out = pipeline.output_length(source.n, sr, params)
+        blocks = _stepped(apply_blockwise(pipeline, params, source, n=source.n, sample_rate=sr,
+                                          n_channels=source.n_channels), f"item {name!r} of epoch {epoch}")
+    meta, paired, index = stream._items.metadata(item), stream.target is not None, 0
     try:
-        for start, samples, length in rechunk(_stepped(blocks, label), n_out, stream._chunk_n, stream._hop_n):
+        for start, samples, length in rechunk(blocks, n_out, stream._chunk_n, stream._hop_n):
             if index >= skip:
-                yield Chunk(samples, sr, name, start, length, params, epoch, item, meta, None)
+                yield Chunk(samples, sr, name, start, length, params, epoch, item, meta,
+                            samples.copy() if paired else None)
             index += 1
     except PeakOutOfRange:  # known at the end only: the remaining chunks come from the item loaded whole
         yield from stream._chunks(epoch, item, load_whole(stream, item), max(index, skip))
-    except (ParameterError, NoisegenError) as exc:
-        report(stream, stream._items.label(item), f"stopped after {index} chunk(s): {exc}")
-
-
-def _plain_chunks(stream, epoch, item, source, skip):
-    """The chunks of a long item of a stream without a pipeline: its blocks, chunked."""
-    name, meta, index = stream._source(item), stream._items.metadata(item), 0
-    target = stream.target is not None
-    try:
-        for start, samples, length in rechunk(_finite(source()), source.n, stream._chunk_n, stream._hop_n):
-            if index >= skip:
-                yield Chunk(samples, stream.sample_rate, name, start, length, {}, epoch, item, meta,
-                            samples.copy() if target else None)
-            index += 1
     except (ParameterError, NoisegenError) as exc:
         report(stream, stream._items.label(item), f"stopped after {index} chunk(s): {exc}")
 

@@ -305,7 +305,13 @@ def _encode(x, rate, spec, level, mode) -> bytes:
 
 
 def _roundtrip(x, rate, fmt, kbps) -> np.ndarray:
-    """Encode and decode one channel at the codec rate (decoded length may differ)."""
+    """Encode and decode one channel at the codec rate (decoded length may differ), at its level."""
+    decoded = _coded(x, rate, fmt, kbps)
+    return decoded / _lame_scale(rate, kbps) if fmt == "mp3" else decoded
+
+
+def _coded(x, rate, fmt, kbps) -> np.ndarray:
+    """One channel encoded and decoded, as the codec gives it back (MP3: scaled by LAME's preset)."""
     import soundfile as sf
 
     spec = FORMATS[fmt]
@@ -317,8 +323,7 @@ def _roundtrip(x, rate, fmt, kbps) -> np.ndarray:
         x = np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
     data = _encode(x, rate, spec, level, "CONSTANT" if fmt == "mp3" else None)
     decoded, _ = sf.read(io.BytesIO(data), dtype="float64", always_2d=False)
-    decoded = decoded.reshape(-1)
-    return decoded / _lame_scale(rate, kbps) if fmt == "mp3" else decoded
+    return decoded.reshape(-1)
 
 
 @lru_cache(maxsize=1024)
@@ -327,13 +332,9 @@ def _lame_scale(rate: int, kbps: float) -> float:
     notes): the level of a 440 Hz tone (1 s, amplitude 0.3; coded to within -65 dB at every
     bitrate) after the encoder, over its level before, rounded to LAME's steps of 0.01. It is
     measured from 0.5 s on: past the start, and the delay of up to 0.14 s (see the module notes)."""
-    import soundfile as sf
-
     tone = 0.3 * np.sin(2.0 * np.pi * 440.0 * np.arange(rate) / rate)
-    data = _encode(tone, rate, FORMATS["mp3"], _compression_level("mp3", rate, kbps), "CONSTANT")
-    decoded, _ = sf.read(io.BytesIO(data), dtype="float64", always_2d=False)
-    middle = slice(rate // 2, 7 * rate // 8)
-    scale = round(float(np.sqrt(np.mean(decoded.reshape(-1)[middle] ** 2) / np.mean(tone[middle] ** 2))), 2)
+    decoded, middle = _coded(tone, rate, "mp3", kbps), slice(rate // 2, 7 * rate // 8)
+    scale = round(float(np.sqrt(np.mean(decoded[middle] ** 2) / np.mean(tone[middle] ** 2))), 2)
     return scale if 0.5 <= scale <= 1.0 else 1.0  # a tone lost or garbled: leave the level as decoded
 
 
