@@ -245,6 +245,30 @@ def test_arrays_generators_and_multichannel():
         AugmentStream((a for a in arrays), None, sample_rate=1000, shuffle=False, epochs=2)
 
 
+@pytest.mark.parametrize("world_size, rank", [(1, 0), (2, 1)])
+def test_a_generator_pass_cut_short_goes_on_where_it_stopped(world_size, rank):
+    """A generator cannot be read again: a pass cut short and iterated again numbered the generator's next
+    entries from 0, so the next entry finished the cut item (lost) and later ones carried the wrong label."""
+    arrays = [np.full(1300 + 200 * i, 0.1 * (i + 1), np.float32) for i in range(5)]
+
+    def signature(chunks):
+        return [(c.source, c.item, c.start, c.length, c.samples.tobytes()) for c in chunks]
+
+    def stream():
+        return AugmentStream((a for a in arrays), None, sample_rate=1000, chunk_s=0.5, rng=0, shuffle=False,
+                             rank=rank, world_size=world_size)
+
+    whole = signature(stream())
+    assert len(whole) > 6 and {c[0] for c in whole} == {f"array:{i}" for i in range(rank, 5, world_size)}
+    for cut in range(len(whole) + 1):  # every split of the pass into two loops over the stream
+        s = stream()
+        it = iter(s)
+        first = [next(it) for _ in range(cut)]
+        it.close()
+        assert signature(first) + signature(s) == whole, cut
+        assert list(s) == []  # then it is spent
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
