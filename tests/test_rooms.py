@@ -385,3 +385,17 @@ def test_room_simulator_refuses_ranges_some_of_whose_rooms_cannot_be_made():
         simulate_rir(sample_rate=FS, room_dim_m=[0.5, 0.5, 900.0], source_m=[0.25, 0.25, 1.0],
                      mic_m=[0.25, 0.25, 3.0], rt60_s=4.0)
     RoomSimulator(p=1.0)  # the defaults, and every room they allow, can be made
+
+
+def test_a_microphone_one_centimetre_away_is_allowed_whatever_the_rounding():
+    """2.34 - 2.33 is 0.00999999999999979 in float64: such a microphone was refused as "0.01 m from source_m;
+    it must be at least 0.01 m away", and RoomSimulator(min_distance_m=0.01, max_distance_m=0.01), which its
+    constructor takes, failed on about half of its calls."""
+    simulate_rir(sample_rate=FS, room_dim_m=ROOM, source_m=[2.33, 1.0, 1.0], mic_m=[2.34, 1.0, 1.0], rt60_s=0.3)
+    t = RoomSimulator(min_distance_m=0.01, max_distance_m=0.01, p=1.0)
+    y = np.zeros(2000, np.float32)
+    y[10] = 1.0
+    for seed in range(12):
+        assert np.isfinite(t(y, sample_rate=FS, rng=seed)).all()
+    with pytest.raises(ParameterError, match="at least 0.01 m away"):
+        simulate_rir(sample_rate=FS, room_dim_m=ROOM, source_m=[2.33, 1.0, 1.0], mic_m=[2.3399, 1.0, 1.0], rt60_s=0.3)

@@ -64,6 +64,9 @@ MIN_RT60_S, MAX_RT60_S = 0.05, 5.0
 MIN_ROOM_DIM_M, MAX_ROOM_DIM_M = 0.5, 1000.0
 #: Closest a microphone may be to the source (1 cm).
 MIN_SOURCE_DISTANCE_M = 0.01
+#: Rounding allowed below it: a microphone placed 1 cm away is not always 0.01 m away in float64
+#: (2.34 - 2.33 is 0.00999999999999979), nor one RoomSimulator places at a drawn 0.01 m.
+_DISTANCE_ROUNDING_M = 1e-9
 #: Lowest sample rate (the 64-tap sinc spans 64 ms at 1 kHz).
 MIN_SAMPLE_RATE = 1000
 #: Most microphones in one call.
@@ -114,7 +117,7 @@ def _check_geometry(sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order)
     _check_inside(source, room, "source_m")
     _check_inside(mics, room, "mic_m")
     dist = np.sqrt(np.sum((mics - source) ** 2, axis=1))
-    if np.min(dist) < MIN_SOURCE_DISTANCE_M:
+    if np.min(dist) < MIN_SOURCE_DISTANCE_M - _DISTANCE_ROUNDING_M:
         i = int(np.argmin(dist))
         raise ParameterError(
             f"mic_m {mics[i].tolist()} is {dist[i]:.3g} m from source_m; it must be at least "
