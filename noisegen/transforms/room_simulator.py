@@ -42,7 +42,8 @@ class RoomSimulator(Transform):
     ``min_room_dim_m`` and ``max_room_dim_m``), an RT60, a source-microphone
     distance, a source and a direction (both at least ``wall_margin_m`` from
     every wall; when the drawn distance does not fit after 32 directions it
-    is shortened to the longest that fits), and a ``seed`` for the tail. The
+    is shortened to the longest that fits, never below 1 cm: a room too thin
+    for that along all of them takes its diagonal), and a ``seed`` for the tail. The
     response from :func:`noisegen.simulate_rir` at the call's sample rate is
     applied with :func:`noisegen.convolve_rir` as
     :class:`ApplyImpulseResponse` does (``mode="same"``, unit-energy
@@ -128,6 +129,8 @@ class RoomSimulator(Transform):
                 best_u, best_fit = u, fit
             if fit >= distance:
                 break
+        if best_fit < rooms.MIN_SOURCE_DISTANCE_M:  # thin on every side: the diagonal, the longest fit, fits
+            best_u, best_fit = np.copysign(span, best_u) / np.linalg.norm(span), float(np.linalg.norm(span))
         u, distance = best_u, min(distance, best_fit)
         step = distance * u
         low = lo + np.maximum(0.0, -step)
