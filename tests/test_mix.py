@@ -227,6 +227,18 @@ def test_add_short_noises_gaps_are_as_drawn_zero_too(gap_s):
     assert starts == list(range(starts[0], SR, 400 + gap)) and starts[0] <= gap
 
 
+
+@pytest.mark.parametrize("shape", [(300,), (2, 300)], ids=str)
+def test_add_short_noises_takes_sounds_in_any_byte_order_and_as_lists(shape):
+    """Sounds were checked (and converted) when drawn but added as given: a big-endian sound was a numba
+    TypingError and a list of numbers an AttributeError ('list' object has no attribute 'ndim')."""
+    y = np.random.default_rng(2).standard_normal((2, 4000)).astype(np.float32)
+    sound = np.hanning(300) * np.ones(shape)
+    kwargs = dict(sample_rate=SR, min_time_between_s=0.0, max_time_between_s=0.01, rng=3)
+    want = ng.add_short_noises(y, [sound], **kwargs)
+    for given in (sound.astype(">f8"), sound.tolist()):
+        np.testing.assert_array_equal(ng.add_short_noises(y, [given], **kwargs), want)
+
 def test_add_short_noises_silent_signal_warns():
     with pytest.warns(ng.NoisegenWarning, match="silent"):
         out = ng.add_short_noises(np.zeros(SR * 4), [np.ones(100)], sample_rate=SR, rng=0)

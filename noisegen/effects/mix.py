@@ -437,9 +437,9 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
         p = powers[e["index"]]
         if p == 0.0:
             continue
-        x2 = _as_2d(noises[e["index"]])
+        x2 = _noise_2d(noises[e["index"]], s2.shape[0], f"noises[{e['index']}]")  # (native order, an array)
         scale = snr_scale(p_signal, p, e["snr_db"])
-        _mix.add_wrapped(out, np.ascontiguousarray(x2), 0, e["start"], scale, e["fade_in"], e["fade_out"])
+        _mix.add_wrapped(out, x2, 0, e["start"], scale, e["fade_in"], e["fade_out"])
         bound += scale * math.sqrt(p * x2.size)
     _check_sum(out, bound, f"min_snr_db={lo_snr:g}", s)
     out = out.reshape(s.shape)
