@@ -878,3 +878,27 @@ def test_len_of_the_shared_mp3_is_the_count_yielded(shared_data_dir, tmp_path):
             stream = AugmentStream(str(source), Gain(p=1.0), sample_rate=SR, chunk_s=chunk_s, rng=0, shuffle=False)
             n = len(stream)
             assert n == len(list(stream)), (source.name, chunk_s)
+
+
+@pytest.mark.parametrize("chunk_s", [None, 0.5])
+def test_a_chunk_owns_its_samples(chunk_s, tmp_path):
+    """Whole items (chunk_s=None) that no transform changed came out as the caller's own array, and as their
+    target: a training loop scaling chunk.samples in place rewrote the corpus (the next epoch differed from
+    a fresh stream's) and the target."""
+    def arrays():
+        return [np.random.default_rng(i).standard_normal(SR).astype(np.float32) * 0.1 for i in range(3)]
+
+    def stream(source):
+        return AugmentStream(source, Compose([Gain(p=0.5)]), sample_rate=SR, chunk_s=chunk_s, rng=0, shuffle=False,
+                             epochs=2, target="clean")
+
+    source, want = arrays(), list(stream(arrays()))
+    for got, expected in zip(stream(source), want):
+        np.testing.assert_array_equal(got.samples, expected.samples)
+        assert not any(np.shares_memory(got.samples, a) for a in [got.target, *source])
+        got.samples *= 0.5
+    for a, b in zip(source, arrays()):
+        np.testing.assert_array_equal(a, b)
+    sf.write(tmp_path / "a.wav", arrays()[0], SR, subtype="FLOAT")
+    for chunk in AugmentStream(str(tmp_path / "a.wav"), None, sample_rate=SR, chunk_s=chunk_s, target="clean"):
+        assert not np.shares_memory(chunk.samples, chunk.target)

@@ -33,7 +33,8 @@ class Chunk:
     Attributes
     ----------
     samples : np.ndarray [shape=(T,) or (channels, T)], float32
-        Zero-padded past ``length`` for the last chunk of an item.
+        Zero-padded past ``length`` for the last chunk of an item. The chunk's
+        own array (never a source array, nor ``target``'s): edit it in place freely.
     sample_rate : int
     source : str
         The file path, or ``"array:<index>"`` for in-memory items.
@@ -96,9 +97,10 @@ def chunk_starts(n: int, size: int | None, hop: int | None) -> list[int]:
 
 def cut_chunk(y: np.ndarray, start: int, size: int | None) -> tuple[np.ndarray, int]:
     """``(samples, length)``: ``size`` samples of ``y`` from ``start``, zero-padded past its end
-    (``size`` None: all of ``y``), and how many of them are real."""
+    (``size`` None: all of ``y``), and how many of them are real. Always a new array: a chunk owns
+    its samples (an item no transform changed is the caller's own array, and its target too)."""
     if size is None:
-        return np.ascontiguousarray(y), y.shape[-1]
+        return np.array(y, dtype=np.float32, order="C"), y.shape[-1]
     length = min(size, y.shape[-1] - start)
     out = np.empty(y.shape[:-1] + (size,), dtype=np.float32)  # zeroed past length only: most chunks are whole
     out[..., :length] = y[..., start:start + length]
