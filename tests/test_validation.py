@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -598,6 +599,19 @@ def test_integer_errors_stay_short(value, shown):
     with pytest.raises(ParameterError) as err:
         noisegen.white_noise(10**400)
     assert len(str(err.value)) < 300
+
+
+def test_ints_past_str_conversion_limit_are_shown_not_raised():
+    # an int of more than 4300 digits has no str (sys.get_int_max_str_digits): the message describes it
+    huge = 10**5000
+    for name, call in [("min_gain_db", lambda: Gain(min_gain_db=huge)), ("p", lambda: Gain(p=huge)),
+                       ("n_samples", lambda: noisegen.white_noise(huge)),
+                       ("gain_db", lambda: noisegen.gain(np.ones(3), gain_db=[huge])),
+                       ("params['gain_db']", lambda: Gain().apply_params(
+                           np.ones(3), {"name": "Gain", "applied": True, "gain_db": -huge}, sample_rate=SR))]:
+        with pytest.raises(ParameterError, match=re.escape(name)) as err:
+            call()
+        assert "an int of about 5001 digits" in str(err.value) and len(str(err.value)) < 300
 
 
 def test_a_one_axis_array_of_two_is_told_its_shape():

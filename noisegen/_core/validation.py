@@ -65,7 +65,15 @@ MAX_RATE_FACTOR = 256
 CHANNELS_LAST_LIMIT = 64
 
 
-_REPR = reprlib.Repr()  # bounded: a hostile nested value must not make a huge message
+class _BoundedRepr(reprlib.Repr):
+    def repr_int(self, x, level):
+        try:
+            return super().repr_int(x, level)
+        except ValueError:  # more digits than int-to-str converts (sys.get_int_max_str_digits(), 4300)
+            return f"<an int of about {int(x.bit_length() * math.log10(2)) + 1} digits>"
+
+
+_REPR = _BoundedRepr()  # bounded: a hostile nested value must not make a huge message
 _REPR.maxstring = _REPR.maxother = 80
 
 
