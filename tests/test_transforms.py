@@ -186,6 +186,15 @@ def test_load_pipeline_reads_only_a_regular_json_file(tmp_path):
             load_pipeline(path)
         assert str(err.value).startswith("path_or_dict: ")
 
+def test_load_pipeline_refuses_a_number_json_cannot_convert(tmp_path):
+    # valid JSON, but an integer literal past int-to-str's 4300 digits makes json.load raise a bare ValueError
+    path = tmp_path / "huge.json"
+    path.write_text('{"name": "Gain", "max_gain_db": ' + "9" * 5000 + "}")
+    with pytest.raises(ParameterError, match="cannot be read as JSON") as err:
+        load_pipeline(path)
+    assert str(err.value).startswith("path_or_dict: ")
+
+
 @pytest.mark.parametrize(
     "build",
     [

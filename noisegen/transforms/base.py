@@ -409,6 +409,8 @@ def load_pipeline(path_or_dict, *, name="path_or_dict") -> Transform:
             raise ParameterError(f"{name}: {os.fspath(path_or_dict)!r} is not UTF-8 text (a pipeline is JSON)") from None
         except json.JSONDecodeError as exc:
             raise ParameterError(f"{name}: {os.fspath(path_or_dict)!r} is not valid JSON: {exc}") from None
+        except ValueError as exc:  # a number of more than 4300 digits (sys.get_int_max_str_digits)
+            raise ParameterError(f"{name}: {os.fspath(path_or_dict)!r} cannot be read as JSON: {exc}") from None
         except OSError as exc:  # missing, unreadable (a NUL byte is check_path's ParameterError)
             raise ParameterError(f"{name}: cannot read pipeline file {show_value(path_or_dict)}: {exc}") from None
         except RecursionError:  # the JSON parser's own limit, far below a pipeline's
