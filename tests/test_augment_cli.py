@@ -606,7 +606,7 @@ def test_full_disk_exits_1_with_one_line(corpus, tmp_path, capsys, monkeypatch, 
         assert len((out / "failures.jsonl").read_text().splitlines()) == 1
 
 
-@pytest.mark.parametrize("case", ["deep_config", "snr_low", "snr_high", "snr_nan", "snr_swapped", "empty_out",
+@pytest.mark.parametrize("case", ["deep_config", "deep_config_100", "snr_low", "snr_high", "snr_nan", "snr_swapped", "empty_out",
                                   "empty_in", "empty_noise", "noise_not_audio", "noise_list_not_audio",
                                   "rir_not_audio", "config_fifo", "rate_huge", "rate_zero", "copies_huge",
                                   "seed_huge", "workers_negative", "gain_130", "gain_overflow", "peaking_gain_huge",
@@ -617,6 +617,7 @@ def test_bad_settings_exit_2_before_the_first_file(case, corpus, tmp_path, capsy
     text.write_text("not audio")
     configs = {
         "deep_config": '{"name": "Compose", "transforms": [' * 5000 + '{"name": "Gain"}' + "]}" * 5000,
+        "deep_config_100": '{"name": "Compose", "transforms": [' * 100 + '{"name": "Gain"}' + "]}" * 100,
         "noise_not_audio": {"name": "AddBackgroundNoise", "noise": str(text), "p": 1.0},
         "noise_list_not_audio": {"name": "AddBackgroundNoise", "noise": [str(text)], "p": 1.0},
         "rir_not_audio": [{"name": "ApplyImpulseResponse", "rir": str(text), "p": 1.0}],
@@ -651,6 +652,7 @@ def test_bad_settings_exit_2_before_the_first_file(case, corpus, tmp_path, capsy
     captured = capsys.readouterr()
     err = [line for line in captured.err.splitlines() if "warning" not in line]
     assert len(err) == 1 and "error" in err[0] and "Traceback" not in captured.err
+    assert "path_or_dict" not in err[0]  # load_pipeline's argument: here, --config itself
     assert "failed:" not in captured.out
     assert list(work.iterdir()) == []
     assert not out.exists() or not any(out.rglob("*.wav"))

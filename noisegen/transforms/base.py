@@ -422,9 +422,10 @@ def load_pipeline(path_or_dict, *, name="path_or_dict") -> Transform:
         what = (f"{name}: a JSON file must hold a pipeline" if isinstance(path_or_dict, (str, os.PathLike)) else
                 f"{name} must be {also}a pipeline config or the path of a JSON file of one")
         raise ParameterError(f"{what} (a dict or a list of dicts), got {show_value(config)}")
-    check_depth(config, name)
+    from_file = isinstance(path_or_dict, (str, os.PathLike))
+    check_depth(config, f"{name}: {os.fspath(path_or_dict)!r}" if from_file else name)  # (as the parser's limit)
     # Relative noise/RIR paths in a file mean "next to this file", not "next to the caller".
-    if isinstance(path_or_dict, (str, os.PathLike)):
+    if from_file:
         config = _resolve_paths(config, os.path.dirname(os.path.abspath(path_or_dict)))
     if isinstance(config, list):
         config = {"name": "Compose", "transforms": config}
