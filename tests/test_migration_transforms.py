@@ -494,6 +494,19 @@ def test_noise_transform_is_applied_drawn_from_rng_and_replayed(noise_level, sha
         t.apply_params(y, sample_rate=SR, params={**t.last_params, "noise_transform": {"name": "Gain"}})
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"noise_level": "absolute"}, {"noise_transform": Gain(p=1.0)}], ids=str)
+def test_replayed_noise_offset_wraps_around_the_noise(kwargs, noise_16k):
+    """Any offset >= 0 replays as the offset modulo the noise's length (mix_at_snr's rule), with or
+    without a noise transform or an absolute level; a TypeError from numpy once past 2**63."""
+    noises = [noise_16k[:1000].astype(np.float32)]
+    y = _signal((2, 1500), np.float32)
+    t = AddBackgroundNoise(noises, p=1.0, **kwargs)
+    out = t(y, sample_rate=SR, rng=1)
+    params = json.loads(json.dumps(t.last_params))
+    for offset in (params["noise_offset"] + 1000, params["noise_offset"] + 10**30 * 1000):
+        assert np.array_equal(t.apply_params(y, sample_rate=SR, params={**params, "noise_offset": offset}), out)
+
+
 def test_background_noise_defaults_unchanged(noise_16k):
     """Relative level without a noise transform gives what it gave before the new options."""
     noises = [noise_16k[:3000].astype(np.float32)]

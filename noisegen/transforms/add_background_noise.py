@@ -151,7 +151,7 @@ class AddBackgroundNoise(Transform):
     def _crop(self, y, sample_rate, index, offset):
         """The ``y.shape[-1]`` noise samples from ``offset`` (wrapping around), in the signal's dtype."""
         noise = self._bank(sample_rate)[index]
-        n = y.shape[-1]
+        n, offset = y.shape[-1], offset % noise.shape[-1]  # (a replayed offset may be any int >= 0, as mix_at_snr's)
         return np.take(noise, np.arange(offset, offset + n), mode="wrap").astype(y.dtype, copy=False)
 
     def _noise(self, y, sample_rate, params):
@@ -197,7 +197,7 @@ def _check_transform(transform):
 
 def _add_at_level(y, noise, offset, rms_db):
     """``y`` plus ``noise`` (from ``offset``, wrapping) scaled to an RMS of ``rms_db`` dBFS."""
-    n = y.shape[-1]
+    n, offset = y.shape[-1], offset % noise.shape[-1]
     crop = np.take(noise, np.arange(offset, offset + n), mode="wrap", axis=-1)
     rms = measure_level(crop, "rms")
     if rms == 0.0:
