@@ -778,6 +778,7 @@ def test_a_pipeline_saved_into_another_folder_loads_back(corpus, tmp_path, monke
 
 
 def test_replay_applies_the_recorded_peak_scale(corpus, tmp_path):
+    from noisegen import ParameterError
     from noisegen.transforms import Compose, Gain, Transform
 
     pipeline = Compose([Gain(min_gain_db=12, max_gain_db=24, p=1.0)])  # every output goes over full scale
@@ -795,6 +796,10 @@ def test_replay_applies_the_recorded_peak_scale(corpus, tmp_path):
         # the recorded value is what replay uses
         halved, _ = replay({**line, "peak_scale": line["peak_scale"] / 2})
         np.testing.assert_allclose(halved, written / 2, rtol=1e-6)
+        # an edited scale outside (0, 1] is refused, not multiplied in (NaN or inf samples)
+        for bad in (float("nan"), float("inf"), 1e308, 1.5, -0.5, 0.0, "x", [], True):
+            with pytest.raises(ParameterError, match=r"line\['peak_scale'\]"):
+                replay({**line, "peak_scale": bad})
 
 
 # -- interruption -------------------------------------------------------------------------------

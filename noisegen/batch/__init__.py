@@ -441,6 +441,9 @@ def replay(line, *, in_dir=None, out_path=None):
     """
     line = _manifest_line(line, ("pipeline", "input", "output", "sample_rate", "params")
                           + (("in_dir",) if in_dir is None else ()) + (("subtype",) if out_path is not None else ()))
+    # (0, 1]: 1.0, or below 1 where the output went over full scale (README's manifest fields)
+    scale = check_real(line.get("peak_scale"), "line['peak_scale']", low=0.0, low_inclusive=False, high=1.0,
+                       allow_none=True)
     pipeline = Transform.from_dict(line["pipeline"])
     path = os.path.join(in_dir or line["in_dir"], line["input"])
     if all(k in line for k in FINGERPRINT_FIELDS) and fingerprint_changed(line, input_fingerprint(path)):
@@ -448,12 +451,12 @@ def replay(line, *, in_dir=None, out_path=None):
                       NoisegenWarning, stacklevel=2)
     source = long_source(path, line["sample_rate"], 0.0) if line.get("blockwise") else None  # made in blocks
     out = None if source is None else collect_long(pipeline, source, params=line["params"],
-                                                   scale=line.get("peak_scale"), limit=PEAK_LIMIT)
+                                                   scale=scale, limit=PEAK_LIMIT)
     if out is not None:
         sr = source.sample_rate
     else:
         y, sr = load(path, sample_rate=line["sample_rate"], dtype=np.float32)
-        out, _, _ = _render(pipeline, y, sr, params=line["params"], scale=line.get("peak_scale"))
+        out, _, _ = _render(pipeline, y, sr, params=line["params"], scale=scale)
     if out_path is not None:
         save(out_path, out, sample_rate=sr, subtype=line["subtype"])
     return out, sr
