@@ -802,6 +802,19 @@ def test_replay_applies_the_recorded_peak_scale(corpus, tmp_path):
                 replay({**line, "peak_scale": bad})
 
 
+def test_replay_refuses_paths_that_are_not_paths(corpus, tmp_path):
+    from noisegen import ParameterError
+
+    out = tmp_path / "out"
+    augment_folder(corpus[0], out, copies=1, progress=False)
+    line = next(iter(read_manifest(out).values()))
+    for key, bad in (("input", None), ("input", 3), ("in_dir", None), ("in_dir", ["a"])):  # os.path.join's TypeError
+        with pytest.raises(ParameterError, match=rf"line\['{key}'\] must be a path"):
+            replay({**line, key: bad})
+    with pytest.raises(ParameterError, match="in_dir must be a path"):
+        replay(line, in_dir=5)
+
+
 # -- interruption -------------------------------------------------------------------------------
 def _spawn(args, **kw):
     cmd = [sys.executable, "-m", "noisegen", "augment", *map(str, args), "--no-progress"]

@@ -62,7 +62,7 @@ import numpy as np
 
 from .outdir import FINGERPRINT_FIELDS, OutDirLock, fingerprint_changed, input_fingerprint
 from .._core.progress import Progress as _Progress
-from .._core.validation import check_int, check_real, check_sample_rate, show_value
+from .._core.validation import check_int, check_path, check_real, check_sample_rate, show_value
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import about
 from .._core.rng import derive_key, resolve_key
@@ -445,7 +445,8 @@ def replay(line, *, in_dir=None, out_path=None):
     scale = check_real(line.get("peak_scale"), "line['peak_scale']", low=0.0, low_inclusive=False, high=1.0,
                        allow_none=True)
     pipeline = Transform.from_dict(line["pipeline"])
-    path = os.path.join(in_dir or line["in_dir"], line["input"])
+    where = check_path(in_dir, "in_dir") if in_dir else check_path(line["in_dir"], "line['in_dir']")
+    path = os.path.join(where, check_path(line["input"], "line['input']"))
     if all(k in line for k in FINGERPRINT_FIELDS) and fingerprint_changed(line, input_fingerprint(path)):
         warnings.warn(f"{path!r} differs from the input {line['output']!r} was made from; the replay will differ",
                       NoisegenWarning, stacklevel=2)
