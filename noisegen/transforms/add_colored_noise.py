@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .._core.validation import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, check_real
-from .._design.noise import MIN_FREQ_LOW
+from .._design.noise import MIN_FREQ_LOW, check_min_freq
 from .._design.snr import MAX_SNR_DB, MIN_SNR_DB
 from .base import Transform
 from .params import draw_seed, draw_uniform, real_param, seed_param, uniform_range
@@ -45,6 +45,10 @@ class AddColoredNoise(Transform):
         # the rate is not known yet: refuse what every rate refuses (colored_noise checks it against each)
         self.min_freq_hz = check_real(min_freq_hz, "min_freq_hz", low=MIN_FREQ_LOW * MIN_SAMPLE_RATE,
                                       high=MAX_SAMPLE_RATE / 2.0, high_inclusive=False, allow_none=True)
+
+    def prepare(self, sample_rate):
+        # refused here, not at the first call: a folder job at this rate fails once, before any input
+        check_min_freq(self.min_freq_hz, sample_rate)
 
     def randomize(self, y, sample_rate, gen):
         return {
