@@ -60,6 +60,26 @@ def test_ranks_times_workers_give_the_single_process_multiset(data_dir):
     assert merged == reference
 
 
+@pytest.mark.parametrize("num_workers", [0, 1, 2])
+def test_every_rank_yields_at_least_the_batches_its_loader_counts(data_dir, num_workers):
+    """The README's DDP recipe stops every rank at the smallest len(loader) of the ranks: it needs each
+    rank to yield at least len(loader) batches (exactly with one worker or none; with more, each worker
+    ends on its own partial batch), with a pipeline that changes lengths too, in every epoch."""
+    from noisegen.transforms import TimeStretch
+
+    counts = []
+    for rank in range(3):
+        stream = AugmentStream(data_dir / "speech", Compose([TimeStretch(p=0.8), Gain(p=1.0)]), sample_rate=SR,
+                               chunk_s=0.5, rng=21, rank=rank, world_size=3, epochs=1)
+        loader = torch.utils.data.DataLoader(AugmentDataset(stream), batch_size=2, collate_fn=collate,
+                                             num_workers=num_workers)
+        for _ in range(2):  # epochs 0 and 1
+            expected, got = len(loader), sum(1 for _ in loader)
+            assert got == expected if num_workers <= 1 else got >= expected
+            counts.append(expected)
+    assert len(set(counts)) > 1  # the ranks' counts differ: what the recipe is for
+
+
 def test_ready_batches_and_set_epoch(data_dir):
     ds = AugmentDataset(make_stream(data_dir, epochs=1), batch_size=4)
     loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=0)
