@@ -15,7 +15,7 @@ import numpy as np
 from .._core.errors import NoisegenWarning, ParameterError
 from .items import prepare_array
 
-__all__ = ["LONG", "load_whole", "load_entry", "report"]
+__all__ = ["LONG", "load_whole", "load_entry", "iterable_entries", "report"]
 
 #: What :func:`load_whole` returns for an item longer than its ``max_n``.
 LONG = object()
@@ -49,6 +49,22 @@ def load_entry(stream, position, entry):
         report(stream, source, str(exc))
         return None
     return _checked(stream, source, y)
+
+
+def iterable_entries(stream, epoch, shard, n_shards):
+    """``(position, position, audio or None)`` of a stream's iterable source in this shard, read from its
+    start to the resume point; a one-shot iterator (a generator) goes on where it stands: positions count
+    on from the entries it has given, and the entry a pass was cut short in is kept to finish."""
+    one_shot = iter(stream._iterable) is stream._iterable
+    if one_shot and stream._held is not None and stream._held[0] == (epoch, stream._position):
+        yield stream._held[1]
+    for position, entry in enumerate(stream._iterable, start=stream._taken if one_shot else 0):
+        stream._taken = position + 1 if one_shot else 0
+        if position >= stream._position and position % n_shards == shard:
+            loaded = (position, position, load_entry(stream, position, entry))
+            stream._held = ((epoch, position), loaded) if one_shot else None
+            yield loaded
+    stream._held = None
 
 
 def _checked(stream, source, y):

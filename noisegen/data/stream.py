@@ -58,7 +58,7 @@ from .batch import MAX_CHUNK_SAMPLES, Batch, Chunk, collate, chunk_starts, cuda_
 from .length import Batches, chunks_per_item, item_sizes, sizes_drawn
 from .items import _FileItems, list_items  # noqa: F401  (_FileItems: tests spy on its load)
 from .order import epoch_order
-from .loading import LONG, load_entry, load_whole
+from .loading import LONG, iterable_entries, load_whole
 from .long_items import blockwise_limit, long_chunks, long_source
 from ..audio.blocks import FileBlocks
 from .state import MAX_EPOCHS, check_state, distributed_rank, left_behind, source_fingerprint, torch_shard
@@ -185,7 +185,7 @@ class AugmentStream:
         self._epoch = 0      # next epoch to produce
         self._position = 0   # next position in that epoch's order
         self._chunk = 0      # chunks of that item already produced
-        self._taken, self._held = 0, None  # a one-shot source's entries taken, its last one (see _iterable_items)
+        self._taken, self._held = 0, None  # a one-shot source's entries taken, its last one (loading.iterable_entries)
         self._pass_end = None  # epoch where the pass under way stops (None: no pass under way)
         self._moves = 0  # bumped by set_epoch, load_state_dict and each iteration's start (see _iter)
         self._sender_rank = None  # (rank, world_size) of the process that pickled this stream
@@ -410,26 +410,7 @@ class AugmentStream:
                 item = int(order.items[position])
                 yield position, item, self._load(item)
         else:
-            yield from self._iterable_items(epoch, shard, n_shards)
-
-    def _iterable_items(self, epoch, shard, n_shards):
-        """:meth:`_epoch_items` of an iterable source, read from its start to the resume point; a one-shot
-        iterator (a generator) goes on where it stands: positions count on from the entries taken, and
-        the entry a pass was cut short in is kept to finish."""
-        one_shot = iter(self._iterable) is self._iterable
-        taken = self._taken if one_shot else 0
-        if one_shot and self._held is not None and self._held[0] == (epoch, self._position):
-            yield self._held[1]
-        for position, entry in enumerate(self._iterable, start=taken):
-            if one_shot:
-                self._taken = position + 1
-            if position < self._position or position % n_shards != shard:
-                continue
-            loaded = (position, position, load_entry(self, position, entry))
-            if one_shot:
-                self._held = ((epoch, position), loaded)
-            yield loaded
-        self._held = None
+            yield from iterable_entries(self, epoch, shard, n_shards)
 
     def _load(self, item):
         """The item's audio, or a FileBlocks for a long one augmented in blocks (see long_items)."""

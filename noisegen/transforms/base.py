@@ -400,32 +400,30 @@ def load_pipeline(path_or_dict, *, name="path_or_dict") -> Transform:
     'Gain'
     """
     config = path_or_dict
-    if isinstance(config, (str, os.PathLike)):
+    from_file = isinstance(config, (str, os.PathLike))
+    if from_file:
+        shown = repr(os.fspath(path_or_dict))
         try:
             config = _read_pipeline_file(config)
         except ParameterError as exc:  # not a regular file (a FIFO would block, /dev/zero never end), too big
             raise ParameterError(f"{name}: {exc}") from None
         except UnicodeDecodeError:
-            raise ParameterError(f"{name}: {os.fspath(path_or_dict)!r} is not UTF-8 text (a pipeline is JSON)") from None
+            raise ParameterError(f"{name}: {shown} is not UTF-8 text (a pipeline is JSON)") from None
         except json.JSONDecodeError as exc:
-            raise ParameterError(f"{name}: {os.fspath(path_or_dict)!r} is not valid JSON: {exc}") from None
+            raise ParameterError(f"{name}: {shown} is not valid JSON: {exc}") from None
         except ValueError as exc:  # a number of more than 4300 digits (sys.get_int_max_str_digits)
-            raise ParameterError(f"{name}: {os.fspath(path_or_dict)!r} cannot be read as JSON: {exc}") from None
+            raise ParameterError(f"{name}: {shown} cannot be read as JSON: {exc}") from None
         except OSError as exc:  # missing, unreadable (a NUL byte is check_path's ParameterError)
             raise ParameterError(f"{name}: cannot read pipeline file {show_value(path_or_dict)}: {exc}") from None
         except RecursionError:  # the JSON parser's own limit, far below a pipeline's
-            raise ParameterError(
-                f"{name}: {os.fspath(path_or_dict)!r} nests deeper than {MAX_PIPELINE_DEPTH} levels"
-            ) from None
+            raise ParameterError(f"{name}: {shown} nests deeper than {MAX_PIPELINE_DEPTH} levels") from None
     if not isinstance(config, (dict, list)):
         also = "" if name == "path_or_dict" else "a Transform, "  # (a caller's own argument takes one too)
-        what = (f"{name}: a JSON file must hold a pipeline" if isinstance(path_or_dict, (str, os.PathLike)) else
+        what = (f"{name}: a JSON file must hold a pipeline" if from_file else
                 f"{name} must be {also}a pipeline config or the path of a JSON file of one")
         raise ParameterError(f"{what} (a dict or a list of dicts), got {show_value(config)}")
-    from_file = isinstance(path_or_dict, (str, os.PathLike))
-    check_depth(config, f"{name}: {os.fspath(path_or_dict)!r}" if from_file else name)  # (as the parser's limit)
-    # Relative noise/RIR paths in a file mean "next to this file", not "next to the caller".
-    if from_file:
+    check_depth(config, f"{name}: {shown}" if from_file else name)  # (a file: named as the parser's limit names it)
+    if from_file:  # relative noise/RIR paths in a file mean "next to this file", not "next to the caller"
         config = _resolve_paths(config, os.path.dirname(os.path.abspath(path_or_dict)))
     if isinstance(config, list):
         config = {"name": "Compose", "transforms": config}
@@ -454,10 +452,8 @@ def check_depth(config, name: str) -> None:
     while level:
         depth += 1
         if depth > MAX_PIPELINE_DEPTH:
-            raise ParameterError(
-                f"{name} nests dicts and lists deeper than {MAX_PIPELINE_DEPTH} levels "
-                "(noisegen.transforms.base.MAX_PIPELINE_DEPTH)"
-            )
+            raise ParameterError(f"{name} nests dicts and lists deeper than {MAX_PIPELINE_DEPTH} levels "
+                                 "(noisegen.transforms.base.MAX_PIPELINE_DEPTH)")
         children = {}  # by id: a structure shared many times is walked once per level
         for item in level:
             for v in item.values() if isinstance(item, dict) else item:
