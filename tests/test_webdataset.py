@@ -203,6 +203,29 @@ def test_an_unreadable_input_is_left_out_and_retried(in_dir, tmp_path):
     assert write(src, tmp_path / "out", shard_size=10).n_skipped == 0  # a tar with a failure is retried
 
 
+def test_a_tar_of_this_job_with_a_sample_left_out_or_cut_short_is_redone(in_dir, tmp_path, monkeypatch):
+    import noisegen.batch.wds as wds
+
+    out, load_input = tmp_path / "out", wds.load_input
+
+    def flaky(in_dir, rel, *args):  # a read error that goes away (NFS, a file still being copied)
+        if rel == "b.b.wav":
+            raise OSError(5, "Input/output error")
+        return load_input(in_dir, rel, *args)
+
+    monkeypatch.setattr(wds, "load_input", flaky)
+    assert [f["input"] for f in write(in_dir, out).failures] == ["b.b.wav"]
+    monkeypatch.setattr(wds, "load_input", load_input)
+    retried = write(in_dir, out)
+    assert (retried.n_written, retried.n_skipped, retried.failures) == (1, 2, [])
+    whole = (out / "shard-000000.tar").read_bytes()
+    assert [m.name for m, _ in members(out / "shard-000000.tar")][::2] == ["a_aug0.wav", "b%2Eb_aug0.wav"]
+    (out / "shard-000000.tar").write_bytes(whole[:-2048])  # cut short (a copy, a full disk)
+    redone = write(in_dir, out)
+    assert (redone.n_written, redone.n_skipped, redone.failures) == (1, 2, [])
+    assert (out / "shard-000000.tar").read_bytes() == whole
+
+
 @pytest.mark.parametrize("kw, needle", [
     ({"shard_size": 0}, "shard_size"),
     ({"output_format": "tar"}, "output_format"),

@@ -27,11 +27,12 @@ Resume and refusal. ``manifest.jsonl`` gets one line per tar (``output``,
 the ``job`` key of its settings and samples, the hash of its inputs' bytes,
 ``bytes``, ``n_items``, ``pipeline``, ``in_dir``, ``failed`` inputs). A tar
 with its line, the same job and inputs and no failed input is complete and
-skipped; one whose inputs changed since is redone and replaced; an existing
-tar without such a line is rebuilt and accepted only if its bytes come out
-the same, else refused (``FileExistsError``) unless ``overwrite``. An input
-that cannot be read is left out of its tar and recorded in ``failures.jsonl``
-(a rerun retries that tar). ``replay(dict(tar_line, **sample_json))``
+skipped; one whose inputs changed since, or of this job with a failed input
+or cut short since, is redone and replaced; an existing tar without such a
+line is rebuilt and accepted only if its bytes come out the same, else
+refused (``FileExistsError``) unless ``overwrite``. An input that cannot be
+read is left out of its tar and recorded in ``failures.jsonl`` (a rerun
+retries that tar). ``replay(dict(tar_line, **sample_json))``
 rebuilds one sample's audio.
 """
 
@@ -128,6 +129,8 @@ def plan_shards(in_dir, out_dir, in_real, summary, settings, *, copies, seed, sh
             elif line.get("job") == job and not line.get("failed") and _size(out_dir, name) == line.get("bytes"):
                 summary.n_skipped += 1
                 continue
+            elif line.get("job") == job:  # our own tar, with samples left out or cut short since: redo it
+                replace = True
         tasks.append(ShardTask(in_dir, out_dir, in_real, name, [{"output": name}], settings, group, job, inputs,
                                replace))
         for s in group:
