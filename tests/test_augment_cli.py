@@ -488,6 +488,22 @@ def test_duplicate_manifest_lines_are_repaired(corpus, tmp_path, capsys):
     assert sorted(kept) == sorted(json.loads(line)["output"] for line in lines)
 
 
+def test_a_shards_sweep_leaves_the_manifest_rewrite_of_another_shard_alone(corpus, tmp_path):
+    import noisegen.batch.plan
+    from noisegen.batch.outdir import jsonl_lock
+
+    out = tmp_path / "out"
+    assert augment(*default_args(corpus, out)) == 0
+    rewrite = out / f"{MANIFEST}.999999.rewrite"
+    with jsonl_lock(str(out)):  # another shard's run drops superseded lines meanwhile
+        rewrite.write_text((out / MANIFEST).read_text())
+        noisegen.batch.plan._clean_temps(str(out), set())  # what a shard sweeps as it starts, or as a stop ends it
+        os.replace(rewrite, out / MANIFEST)  # (the other run failed here with FileNotFoundError)
+    (out / f"failures.jsonl.999998.rewrite").write_text("")  # a rewrite cut short by a kill
+    assert augment(*default_args(corpus, out, "--shard", "1/2")) == 0
+    assert not list(out.glob("*.rewrite")) and len(read_manifest(out)) == 4
+
+
 @pytest.mark.slow
 def test_two_concurrent_runs_one_exits_2_and_no_duplicates(corpus, tmp_path):
     reference, out = tmp_path / "reference", tmp_path / "out"

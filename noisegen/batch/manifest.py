@@ -80,6 +80,14 @@ def _rewrite_jsonl(path: str, records: list[dict]) -> None:
     os.replace(tmp, path)
 
 
+def _remove_rewrites(out_dir: str) -> None:
+    """Remove the temporary files of jsonl rewrites cut short. Call it holding :class:`jsonl_lock`: a
+    rewrite holds it while its file exists, so another shard's rewrite in progress is never one of them."""
+    for name in os.listdir(out_dir):
+        if name.endswith(".rewrite") and name.startswith((MANIFEST, FAILURES)):
+            os.unlink(os.path.join(out_dir, name))
+
+
 def _repair_tail(path: str) -> None:
     """Cut a partial last line (left by a kill mid-write) so the next append starts clean."""
     try:

@@ -17,8 +17,8 @@ from .._core.tempfiles import stem_hash
 from .._core.validation import check_int
 from ..audio.files import scan_audio_files
 from ..audio.segment import segment_span
-from .manifest import (FAILURES, MANIFEST, _append_line, _complete, _dedupe_manifest, _job_key, _read_jsonl, _repair_tail,
-                       _rewrite_jsonl, read_manifest)
+from .manifest import (FAILURES, MANIFEST, _append_line, _complete, _dedupe_manifest, _job_key, _read_jsonl,
+                       _remove_rewrites, _repair_tail, _rewrite_jsonl, read_manifest)
 from .outdir import fingerprint_changed, input_fingerprint, jsonl_lock
 
 
@@ -151,6 +151,7 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
     with jsonl_lock(out_dir):
         _repair_tail(manifest_path)
         _repair_tail(failures_path)
+        _remove_rewrites(out_dir)
     _dedupe_manifest(out_dir)
     done = read_manifest(out_dir)
     tasks, mine, estimate = [], set(), {}
@@ -225,9 +226,6 @@ def _clean_temps(out_dir: str, mine: set[str]) -> int:
             if rel in mine:
                 os.unlink(os.path.join(root, name))
                 removed += 1
-    for name in os.listdir(out_dir):  # jsonl rewrites cut short
-        if name.endswith(".rewrite") and name.startswith((MANIFEST, FAILURES)):
-            os.unlink(os.path.join(out_dir, name))
     return removed
 
 
