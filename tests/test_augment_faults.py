@@ -51,7 +51,7 @@ def _augment(*args) -> int:
 
 
 def _audio(folder: Path) -> dict:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*.wav"))}
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*.wav")) if p.is_file()}
 
 
 # -- interrupts -------------------------------------------------------------------------------
@@ -197,6 +197,22 @@ def test_shards_add_up_to_the_unsharded_run_when_names_collide(tmp_path, n_shard
         augment_folder(folder, tmp_path / "sharded", shard=(k, n_shards), progress=False)
     assert _audio(tmp_path / "sharded") == _audio(tmp_path / "whole")
     assert sorted(f["input"] for f in whole.failures) == ["a.wav", "spk/d.wav", "spk/e.wav"]  # .flac/.ogg first
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_shards_add_up_to_the_unsharded_run_when_an_output_is_named_as_an_input_folder(tmp_path, order):
+    # a.aug1.wav/c.wav makes the output folder a.aug1.wav, the name of a.wav's second copy: whichever
+    # shard ran first took the name, and the unsharded run failed a.wav saying "pass --overwrite"
+    folder = _inputs(tmp_path / "in", names=("a.wav", "a.aug1.wav/c.wav", "d.wav"))
+    whole = augment_folder(folder, tmp_path / "whole", copies=2, progress=False)
+    assert [(f["input"], f["output"]) for f in whole.failures] == [("a.wav", "a.aug1.wav")]
+    assert "the output folder of a.aug1.wav/c.wav" in whole.failures[0]["error"]
+    assert sorted(_audio(tmp_path / "whole")) == ["a.aug0.wav", "a.aug1.wav/c.aug0.wav", "a.aug1.wav/c.aug1.wav",
+                                                  "d.aug0.wav", "d.aug1.wav"]
+    assert noisegen.batch.plan._in_shard("a.wav", (0, 2)) and noisegen.batch.plan._in_shard("a.aug1.wav/c.wav", (1, 2))
+    for k in order:
+        augment_folder(folder, tmp_path / "sharded", copies=2, shard=(k, 2), progress=False)
+    assert _audio(tmp_path / "sharded") == _audio(tmp_path / "whole")
 
 
 def test_a_file_in_the_way_of_an_output_folder_is_named(tmp_path, capsys):

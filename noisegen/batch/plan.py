@@ -140,8 +140,12 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
     # a.wav and a.flac in one folder would both write a.aug0.wav: the first in sorted order of
     # all inputs keeps the name, so every shard decides alike (and the shards add up to one run)
     owner: dict[str, str] = {}
+    folders: dict[str, str] = {}  # the output tree's folders (the inputs'), each with its first input
     for rel in found:
         owner.setdefault(output_name(rel, 0, fmt), rel)
+        parts = rel.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            folders.setdefault("/".join(parts[:i]), rel)
     inputs = [rel for rel in found if _in_shard(rel, shard)]
     summary.n_inputs = len(inputs)
     for rel, reason in odd:
@@ -169,6 +173,10 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
             if first != rel:  # (its temporary files are the other input's, maybe in another shard's run)
                 summary.failures.append({"input": rel, "output": out_rel,
                                          "error": f"output name collides with that of {first}"})
+                continue
+            if out_rel in folders:  # (an input folder named a.aug0.wav: the folder of the outputs in it wins)
+                summary.failures.append({"input": rel, "output": out_rel, "error": (
+                    f"output name collides with the output folder of {folders[out_rel]}")})
                 continue
             mine.add(out_rel)
             s = output_seed(seed, rel, k)
