@@ -731,6 +731,11 @@ def test_rerun_with_other_settings_says_it_once(corpus, tmp_path, capsys):
         assert audio_outputs(out) == first
     assert augment(*default_args(corpus, out, "--copies", 3, "--seed", 7, "--overwrite")) == 0
     assert audio_outputs(out) != first and len(audio_outputs(out)) == 12
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")}
+    capsys.readouterr()  # the same command again (a scheduler's rerun after a stop) resumes: nothing is redone
+    assert augment(*default_args(corpus, out, "--copies", 3, "--seed", 7, "--overwrite")) == 0
+    assert "0 outputs written, 12 already complete" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")} == mtimes
 
 
 @pytest.mark.slow

@@ -168,6 +168,8 @@ def test_refuses_to_write_over_shards_made_otherwise_and_resumes_its_own(in_dir,
     assert {n: (out / n).read_bytes() for n in tars(out)} == before
     replaced = write(in_dir, out, copies=2, shard_size=3, seed=4, overwrite=True)
     assert replaced.n_written == 4 and (out / "shard-000000.tar").read_bytes() != before["shard-000000.tar"]
+    resumed = write(in_dir, out, copies=2, shard_size=3, seed=4, overwrite=True)  # rerun after a stop: resumes
+    assert (resumed.n_written, resumed.n_skipped, resumed.failures) == (0, 4, [])
     assert not [n for n in os.listdir(out) if n.endswith(".part")]
 
 

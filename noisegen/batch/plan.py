@@ -183,13 +183,14 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
             key = _job_key(s, pipeline_json, sample_rate, fmt, subtype)
             job = {"output": out_rel, "copy": k, "seed": s, "job": key, "replace": False}
             line = done.get(out_rel)
-            if not settings["overwrite"] and line is not None:
+            if line is not None:  # (--overwrite replaces what other settings made; a complete output stays)
                 if line.get("job") != key and os.path.exists(os.path.join(out_dir, out_rel)):
-                    summary.failures.append({"input": rel, "output": out_rel, "error": (
-                        f"FileExistsError: {out_rel} was made with other settings (seed, pipeline, sample rate or "
-                        "format); use another OUT_DIR or --overwrite")})
-                    continue
-                if line.get("job") == key and fingerprint_changed(line, fingerprint):
+                    if not settings["overwrite"]:
+                        summary.failures.append({"input": rel, "output": out_rel, "error": (
+                            f"FileExistsError: {out_rel} was made with other settings (seed, pipeline, sample rate "
+                            "or format); use another OUT_DIR or --overwrite")})
+                        continue
+                elif line.get("job") == key and fingerprint_changed(line, fingerprint):
                     job["replace"] = True  # our output, made from other input bytes: redo and replace it
                     summary.n_redone += 1
                 elif _complete(out_dir, line, key):

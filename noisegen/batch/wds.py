@@ -117,13 +117,14 @@ def plan_shards(in_dir, out_dir, in_real, summary, settings, *, copies, seed, sh
         inputs = _hash([(s["fingerprint"]["input_size"], s["fingerprint"]["input_blake2b"]) for s in group])
         line, exists = done.get(name), os.path.exists(os.path.join(out_dir, name))
         replace = False
-        if not settings["overwrite"] and line is not None:
+        if line is not None:  # (overwrite replaces what other settings made; a complete tar stays)
             if line.get("job") != job and exists:
-                failures.append({"input": name, "output": name, "error": (
-                    f"FileExistsError: {name} was made with other settings or inputs (seed, pipeline, sample rate, "
-                    "format, shard size or the set of input files); use another OUT_DIR or --overwrite")})
-                continue
-            if line.get("job") == job and line.get("inputs") != inputs:
+                if not settings["overwrite"]:
+                    failures.append({"input": name, "output": name, "error": (
+                        f"FileExistsError: {name} was made with other settings or inputs (seed, pipeline, sample "
+                        "rate, format, shard size or the set of input files); use another OUT_DIR or --overwrite")})
+                    continue
+            elif line.get("job") == job and line.get("inputs") != inputs:
                 replace = True  # our tar, made from other input bytes: redo and replace it
                 summary.n_redone += 1
             elif line.get("job") == job and not line.get("failed") and _size(out_dir, name) == line.get("bytes"):
