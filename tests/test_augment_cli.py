@@ -414,6 +414,18 @@ def test_changed_input_redoes_exactly_its_outputs(corpus, tmp_path, capsys, how,
     assert "0 outputs written, 8 already complete" in capsys.readouterr().out
 
 
+def test_a_changed_input_that_now_fails_is_not_counted_as_redone(corpus, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert augment(*default_args(corpus, out, "--copies", 2)) == 0
+    before = audio_outputs(out)
+    corpus.write("common_voice_en_17299458.wav", b"not audio any more")
+    capsys.readouterr()
+    assert augment(*default_args(corpus, out, "--copies", 2)) == 1
+    text = capsys.readouterr().out
+    assert "0 outputs written, 6 already complete, 1 failed" in text and "redone" not in text
+    assert audio_outputs(out) == before and len(read_manifest(out)) == 8  # kept, with the lines they were made by
+
+
 def test_manifest_records_the_input_and_a_touch_alone_redoes_nothing(corpus, tmp_path, capsys):
     speech = corpus[0]
     out = tmp_path / "out"

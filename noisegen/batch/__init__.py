@@ -340,6 +340,7 @@ def _run(pipeline, plan: Plan, out_dir: str, summary: AugmentSummary, progress, 
                 _append_line(manifest_path, line)
                 if line["output"] in plan.done:
                     rewritten.add(line["output"])
+                summary.n_redone += line["output"] in plan.redone
                 summary.n_written += 1
                 summary.audio_s += line["duration_s"]
             else:

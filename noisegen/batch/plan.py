@@ -7,7 +7,7 @@ import hashlib
 import os
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 from pathlib import Path
 
@@ -131,6 +131,7 @@ class Plan:
     done: dict  # the manifest at the start, by output
     rates: set | None = None  # the inputs' sample rates, when estimate cannot say (tar shards)
     sweep: Callable = lambda: None  # removes the temporary files of this plan's outputs (any process's)
+    redone: set = field(default_factory=set)  # outputs to redo because their input changed (counted once written)
 
 
 def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, pipeline_json) -> Plan:
@@ -158,7 +159,7 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
         _remove_rewrites(out_dir)
     _dedupe_manifest(out_dir)
     done = read_manifest(out_dir)
-    tasks, mine, estimate = [], set(), {}
+    tasks, mine, estimate, redone = [], set(), {}, set()
     for rel in inputs:
         try:
             fingerprint = input_fingerprint(os.path.join(in_dir, rel))
@@ -192,7 +193,7 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
                         continue
                 elif line.get("job") == key and fingerprint_changed(line, fingerprint):
                     job["replace"] = True  # our output, made from other input bytes: redo and replace it
-                    summary.n_redone += 1
+                    redone.add(out_rel)
                 elif _complete(out_dir, line, key):
                     summary.n_skipped += 1
                     continue
@@ -215,7 +216,7 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
             os.unlink(failures_path)
     for f in summary.failures:
         _append_line(failures_path, f)
-    return Plan(tasks, estimate, done, sweep=lambda: _clean_temps(out_dir, mine))
+    return Plan(tasks, estimate, done, sweep=lambda: _clean_temps(out_dir, mine), redone=redone)
 
 
 def _clean_temps(out_dir: str, mine: set[str]) -> int:

@@ -106,7 +106,7 @@ def plan_shards(in_dir, out_dir, in_real, summary, settings, *, copies, seed, sh
             owner[key] = rel
             samples.append({"input": rel, "copy": k, "seed": output_seed(seed, rel, k), "key": key,
                             "fingerprint": fingerprint})
-    tasks, estimate, rates = [], {}, set()
+    tasks, estimate, rates, redone = [], {}, set(), set()
     probes = {}
     for i in range(0, len(samples), shard_size):
         name = SHARD_NAME.format(i // shard_size)
@@ -126,7 +126,7 @@ def plan_shards(in_dir, out_dir, in_real, summary, settings, *, copies, seed, sh
                     continue
             elif line.get("job") == job and line.get("inputs") != inputs:
                 replace = True  # our tar, made from other input bytes: redo and replace it
-                summary.n_redone += 1
+                redone.add(name)
             elif line.get("job") == job and not line.get("failed") and _size(out_dir, name) == line.get("bytes"):
                 summary.n_skipped += 1
                 continue
@@ -148,7 +148,7 @@ def plan_shards(in_dir, out_dir, in_real, summary, settings, *, copies, seed, sh
     summary.failures.extend(failures)
     for f in failures:
         _append_line(os.path.join(out_dir, FAILURES), f)
-    return Plan(tasks, estimate, done, rates, sweep=lambda: _clean_temps(out_dir))
+    return Plan(tasks, estimate, done, rates, sweep=lambda: _clean_temps(out_dir), redone=redone)
 
 
 def _stale_tars(out_dir: str, done: dict, n_tars: int, overwrite: bool) -> list[dict]:
