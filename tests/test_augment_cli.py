@@ -511,7 +511,7 @@ def test_a_shards_sweep_leaves_the_manifest_rewrite_of_another_shard_alone(corpu
         rewrite.write_text((out / MANIFEST).read_text())
         noisegen.batch.plan._clean_temps(str(out), set())  # what a shard sweeps as it starts, or as a stop ends it
         os.replace(rewrite, out / MANIFEST)  # (the other run failed here with FileNotFoundError)
-    (out / f"failures.jsonl.999998.rewrite").write_text("")  # a rewrite cut short by a kill
+    (out / "failures.jsonl.999998.rewrite").write_text("")  # a rewrite cut short by a kill
     assert augment(*default_args(corpus, out, "--shard", "1/2")) == 0
     assert not list(out.glob("*.rewrite")) and len(read_manifest(out)) == 4
 
