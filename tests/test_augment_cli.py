@@ -850,6 +850,33 @@ def test_replay_refuses_paths_that_are_not_paths(corpus, tmp_path):
         replay(line, in_dir=5)
 
 
+def test_replay_says_when_the_noise_or_rir_files_changed_since(corpus, tmp_path):
+    """A line's noise_index names a file of the bank as it was: the job key holds the folder's path,
+    not its files, so an output replayed after a noise was added to the folder came out with another
+    noise, and nothing said so."""
+    import warnings
+
+    from noisegen import NoisegenWarning
+    from noisegen.transforms import AddBackgroundNoise, Compose, Gain
+
+    noise = tmp_path / "my_noise"
+    shutil.copytree(corpus[1], noise)  # (the corpus's own folders must stay as they are)
+    pipeline = Compose([AddBackgroundNoise(str(noise), p=1.0), Gain(p=1.0)])
+    augment_folder(corpus[0], tmp_path / "out", pipeline=pipeline, copies=1, progress=False)
+    lines = list(read_manifest(tmp_path / "out").values())
+    assert len({line["banks"] for line in lines}) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same files: said nothing
+        written = [replay(line)[0] for line in lines]
+    shutil.copy(sorted(noise.glob("*.wav"))[-1], noise / "0_first.wav")  # sorts first: every index moves
+    for line, before in zip(lines, written):
+        with pytest.warns(NoisegenWarning, match="RIR files of .* changed since it was made"):
+            again, _ = replay(line)
+        assert not np.array_equal(again, before)
+    augment_folder(corpus[0], tmp_path / "plain", pipeline=Gain(p=1.0), copies=1, progress=False)
+    assert all("banks" not in line for line in read_manifest(tmp_path / "plain").values())  # no bank, no field
+
+
 # -- interruption -------------------------------------------------------------------------------
 def _spawn(args, **kw):
     cmd = [sys.executable, "-m", "noisegen", "augment", *map(str, args), "--no-progress"]

@@ -19,6 +19,7 @@ or forkserver worker travels as the file: :mod:`noisegen.audio.bank_cache`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import warnings
@@ -81,6 +82,18 @@ def _check_array(a, name):
         raise ParameterError(f"{name} peaks at {float(np.max(np.abs(a))):.3g}, beyond float32's range "
                              "(a bank holds float32 samples)")
     return out
+
+
+def _stamps(paths) -> list:
+    """``[path, size, mtime_ns]`` of each file (``-1`` for a file that cannot be stat'ed)."""
+    files = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+            files.append([p, st.st_size, st.st_mtime_ns])
+        except OSError:
+            files.append([p, -1, -1])
+    return files
 
 
 def _silent(reason) -> bool:
@@ -299,16 +312,18 @@ class NoiseBank:
         self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
         self.sound_powers = {}  # index -> mean square, as noisegen.add_short_noises measures it once
 
+    def files_digest(self) -> str | None:
+        """A digest of the bank's files (names under its folder, sizes, mtimes), None for arrays: what
+        a replay compares to say the noises it draws from changed since (an index names another file)."""
+        if self.paths is None:
+            return None
+        files = [[os.path.relpath(p, self.folder) if self.folder else p, size, mtime]
+                 for p, size, mtime in _stamps(self.paths)]
+        return hashlib.blake2b(json.dumps([BANK_RULES, files]).encode(), digest_size=16).hexdigest()
+
     def _signature(self, candidates, min_len):
-        files = []
-        for p in candidates:
-            try:
-                st = os.stat(p)
-                files.append([p, st.st_size, st.st_mtime_ns])
-            except OSError:
-                files.append([p, -1, -1])
         return {"version": BANK_RULES, "sample_rate": self.sample_rate, "min_len": min_len,
-                "first_channel": self.first_channel, "files": files}
+                "first_channel": self.first_channel, "files": _stamps(candidates)}
 
     def _load_cache(self, cache_path, meta):
         meta_path = Path(str(cache_path) + ".json")

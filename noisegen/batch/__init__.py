@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .outdir import FINGERPRINT_FIELDS, OutDirLock, fingerprint_changed, input_fingerprint
+from .outdir import FINGERPRINT_FIELDS, OutDirLock, banks_fingerprint, fingerprint_changed, input_fingerprint
 from .._core.progress import Progress as _Progress
 from .._core.validation import check_int, check_path, check_real, check_sample_rate, show_value
 from .._core.errors import NoisegenWarning, ParameterError
@@ -286,7 +286,7 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
     if not os.fspath(out_dir).strip():
         raise ParameterError("out_dir must not be empty (it would mean the current folder)")
     settings = {"sample_rate": sample_rate, "format": fmt, "subtype": subtype, "overwrite": bool(overwrite),
-                "pipeline": pipeline_config,
+                "pipeline": pipeline_config, "banks": banks_fingerprint(pipeline),
                 "blockwise_min_s": check_real(blockwise_min_s, "blockwise_min_s", low=0.0)}
     out_dir = os.path.abspath(os.fspath(out_dir))
     _check_out_dir(out_dir, in_real)  # (creates it: after every other check)
@@ -438,7 +438,8 @@ def replay(line, *, in_dir=None, out_path=None):
     -----
     NoisegenWarning
         The input's bytes differ from those the line records (it was edited
-        since), so the result will differ from the original output.
+        since), so the result will differ from the original output; or the
+        files of the pipeline's noise, sound or RIR folders do (``banks``).
     """
     line = _manifest_line(line, ("pipeline", "input", "output", "sample_rate", "params")
                           + (("in_dir",) if in_dir is None else ()) + (("subtype",) if out_path is not None else ()))
@@ -451,6 +452,9 @@ def replay(line, *, in_dir=None, out_path=None):
     if all(k in line for k in FINGERPRINT_FIELDS) and fingerprint_changed(line, input_fingerprint(path)):
         warnings.warn(f"{path!r} differs from the input {line['output']!r} was made from; the replay will differ",
                       NoisegenWarning, stacklevel=2)
+    if line.get("banks") is not None and banks_fingerprint(pipeline) != line["banks"]:
+        warnings.warn(f"the noise, sound or RIR files of {line['output']!r}'s pipeline changed since it was made "
+                      "(added, removed, edited or touched); the replay may differ", NoisegenWarning, stacklevel=2)
     source = long_source(path, line["sample_rate"], 0.0) if line.get("blockwise") else None  # made in blocks
     out = None if source is None else collect_long(pipeline, source, params=line["params"],
                                                    scale=scale, limit=PEAK_LIMIT)

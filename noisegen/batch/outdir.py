@@ -33,7 +33,9 @@ import socket
 import time
 
 from .._core.errors import ParameterError
+from ..audio.bank import NoiseBank
 from ..audio.files import file_kind, open_regular  # noqa: F401  (re-exported)
+from ..transforms import Transform
 
 __all__ = ["OutDirLock", "jsonl_lock", "drop_inherited_locks", "input_fingerprint", "fingerprint_changed",
            "open_regular", "file_kind"]
@@ -74,6 +76,26 @@ def input_fingerprint(path, *, block: int = 1 << 20) -> dict:
     finally:
         os.close(fd)
     return {"input_size": st.st_size, "input_mtime_ns": st.st_mtime_ns, "input_blake2b": h.hexdigest()}
+
+
+def banks_fingerprint(pipeline) -> str | None:
+    """BLAKE2b-128 of the files of every noise, sound and RIR bank in ``pipeline``, in order
+    (:meth:`~noisegen.NoiseBank.files_digest`), or None when it has none: a manifest line's indices
+    into a bank name other files once the folder changes, which the job key (the folder's path)
+    does not see, so a replay compares it."""
+    digests = [bank.files_digest() for bank in _banks(pipeline)]
+    digests = [d for d in digests if d is not None]
+    return hashlib.blake2b(" ".join(digests).encode(), digest_size=16).hexdigest() if digests else None
+
+
+def _banks(t):
+    """The NoiseBanks of transform ``t`` and of the transforms it holds (children, a noise transform)."""
+    for value in vars(t).values():
+        for v in value if isinstance(value, list) else (value,):
+            if isinstance(v, NoiseBank):
+                yield v
+            elif isinstance(v, Transform):
+                yield from _banks(v)
 
 
 def fingerprint_changed(line: dict, fingerprint: dict) -> bool:

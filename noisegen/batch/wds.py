@@ -249,6 +249,8 @@ class ShardTask(NamedTuple):
                 "n_items": n_items, "duration_s": duration, "failed": failed, "format": self.settings["format"],
                 "subtype": self.settings["subtype"], "sample_rate": self.settings["sample_rate"],
                 "pipeline": self.settings["pipeline"], "in_dir": self.in_dir}
+        if self.settings.get("banks"):
+            line["banks"] = self.settings["banks"]
         return self.rel, results + [{"ok": True, "line": line}]
 
     def _sample(self, pipeline, s):

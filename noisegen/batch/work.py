@@ -157,6 +157,8 @@ def _process(task):
                 "peak_scale": scale, "params": params, "pipeline": settings["pipeline"],
                 "in_dir": in_dir, "job": job["job"], **fingerprint,
             }
+            if settings.get("banks"):
+                line["banks"] = settings["banks"]  # (what replay compares)
             if done is not None:
                 line["blockwise"] = True  # made in blocks (a replay makes it the same way)
             results.append({"ok": True, "line": line})
