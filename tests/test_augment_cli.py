@@ -856,7 +856,7 @@ def test_replay_says_when_the_noise_or_rir_files_changed_since(corpus, tmp_path)
     noise, and nothing said so."""
     import warnings
 
-    from noisegen import NoisegenWarning
+    from noisegen import NoiseBank, NoisegenWarning
     from noisegen.transforms import AddBackgroundNoise, Compose, Gain
 
     noise = tmp_path / "my_noise"
@@ -873,6 +873,11 @@ def test_replay_says_when_the_noise_or_rir_files_changed_since(corpus, tmp_path)
         with pytest.warns(NoisegenWarning, match="RIR files of .* changed since it was made"):
             again, _ = replay(line)
         assert not np.array_equal(again, before)
+    loaded = AddBackgroundNoise(NoiseBank(str(corpus[1]), sample_rate=16000), p=1.0)  # written as its file list
+    augment_folder(corpus[0], tmp_path / "loaded", pipeline=loaded, copies=1, sample_rate=16000, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the digest of the bank replay rebuilds, not of the one given
+        [replay(line) for line in read_manifest(tmp_path / "loaded").values()]
     augment_folder(corpus[0], tmp_path / "plain", pipeline=Gain(p=1.0), copies=1, progress=False)
     assert all("banks" not in line for line in read_manifest(tmp_path / "plain").values())  # no bank, no field
 
