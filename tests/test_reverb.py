@@ -196,3 +196,23 @@ def test_short_clips_through_long_rooms(dtype, rir_channels):
         assert out.dtype == dtype and out.shape == (2, n)
         np.testing.assert_allclose(out, ref, atol=tol * np.abs(ref).max(), rtol=0)
         np.testing.assert_array_equal(conv.convolve(y), out)  # from the kept spectrum: the same bits
+
+
+def test_refused_chunk_leaves_the_stream_as_it_was():
+    # a first chunk refused for NaN must not start the stream with its channel count; a refused
+    # chunk mid-stream changes nothing: the next good chunks continue as if it was never passed
+    rng = np.random.default_rng(5)
+    h, y = rng.standard_normal(200), rng.standard_normal(3000)
+    bad = np.stack([y[:100], y[:100]])
+    bad[0, 5] = np.nan
+    conv = RirConvolver(h)
+    with pytest.raises(ng.ParameterError, match="chunk must be finite"):
+        conv.process(bad)
+    assert "idle" in repr(conv)
+    streamed = [conv.process(y[:1000])]
+    with pytest.raises(ng.ParameterError, match="chunk must be finite"):
+        conv.process(np.r_[y[:50], np.inf])
+    streamed += [conv.process(y[1000:]), conv.flush()[0]]
+    fresh = RirConvolver(h)
+    expected = [fresh.process(y[:1000]), fresh.process(y[1000:]), fresh.flush()[0]]
+    np.testing.assert_array_equal(np.concatenate(streamed), np.concatenate(expected))

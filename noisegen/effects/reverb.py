@@ -301,6 +301,7 @@ class RirConvolver:
         The tail of each chunk's reverb is added to the following chunks, so
         the concatenated outputs equal ``convolve(whole_signal)``. The number
         of channels must stay the same until :meth:`reset` or :meth:`flush`.
+        A refused chunk (ParameterError) leaves the stream as it was.
         """
         resolve_backend(backend, chunk)
         chunk = check_audio(chunk, "chunk", finite=False)  # checked from the output, as in convolve
@@ -308,15 +309,15 @@ class RirConvolver:
         self._channels(x2)
         m = self.length
         n_channels = max(x2.shape[0], self.rir.shape[0])
-        if self._tail is None:
-            self._tail = np.zeros((n_channels, m - 1))
-        elif self._tail.shape[0] != n_channels:
+        if self._tail is not None and self._tail.shape[0] != n_channels:
             raise ParameterError(
                 f"chunk has {x2.shape[0]} channels but the stream started with {self._tail.shape[0]}; "
                 "call reset() first"
             )
+        tail = self._tail if self._tail is not None else np.zeros((n_channels, m - 1))
         n = x2.shape[1]
         if n == 0:
+            self._tail = tail  # (an empty chunk starts the stream too)
             return chunk.copy()
         with np.errstate(over="ignore", invalid="ignore"):
             if n <= _DIRECT_MAX:
@@ -327,18 +328,18 @@ class RirConvolver:
                 full = self._full(x2)  # n_channels rows: the RIR has one or as many as the chunk
             if self._exp:
                 full = np.ldexp(np.asarray(full, dtype=np.float64), self._exp)
-            out, new_tail = self._add_tail(full, n, chunk.dtype)
+            out, new_tail = self._add_tail(full, n, chunk.dtype, tail)
             if not math.isfinite(float(np.sum(out))):
                 if not np.isfinite(x2).all():
                     raise nonfinite_error(chunk, "chunk")
                 check_finite_output(out, "rir", y=chunk)
-        self._tail = new_tail
+        self._tail = new_tail  # only now: a refused chunk leaves the stream as it was (not started by it)
         return out[0] if chunk.ndim == 1 else np.ascontiguousarray(out)
 
-    def _add_tail(self, full, n, dtype):
+    def _add_tail(self, full, n, dtype, tail):
         """The chunk's output (``dtype``) and the next tail (float64) from its full convolution:
-        the carried tail added in float64 where it overlaps, and rounded once."""
-        tail, m = self._tail, self.length
+        the carried ``tail`` added in float64 where it overlaps, and rounded once."""
+        m = self.length
         out = full[:, :n] if full.dtype == dtype else full[:, :n].astype(dtype)  # full is ours to write
         k = min(n, m - 1)
         out[:, :k] = full[:, :k] + tail[:, :k]
