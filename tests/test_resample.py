@@ -355,6 +355,24 @@ def test_overflow_near_float32_max_is_refused_not_returned(target):
         np.testing.assert_allclose(half / 2.0**127, ref, rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("first", [False, True])
+def test_chunk_refused_for_overflow_leaves_the_stream_as_it_was(first):
+    # the refused chunk stayed in the stream's buffer, so every later chunk was refused too (and a refused
+    # first chunk fixed the stream's dtype): the stream goes on as if it had never been passed
+    y = np.random.default_rng(3).standard_normal(3000)
+    big = np.r_[np.zeros(500), np.full(500, 3.3e38)].astype(np.float32)  # a step: the overshoot overflows
+    chunks = [y[:1000], y[1000:]] if first else [y[:1000].astype(np.float32), y[1000:].astype(np.float32)]
+    before = 0 if first else 1  # chunks passed before the refused one
+    r = Resampler(orig_sample_rate=44100, target_sample_rate=16000)
+    parts = [r.process(c) for c in chunks[:before]]
+    with pytest.raises(ParameterError, match="overflows float32"):
+        r.process(big)
+    parts += [r.process(c) for c in chunks[before:]]
+    whole = np.concatenate(chunks)
+    np.testing.assert_array_equal(np.concatenate(parts + [r.flush()]),
+                                  resample(whole, orig_sample_rate=44100, target_sample_rate=16000))
+
+
 def _decimation_reference(x, down, plan):
     """Float64 decimation by the plan's own taps: ``np.convolve``, every ``down``-th sample from the centre."""
     h = plan.table[0, : 2 * plan.half - 1].astype(np.float64)

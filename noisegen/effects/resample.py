@@ -244,8 +244,11 @@ class Resampler:
         return out.reshape(self._shape + (n_new,))
 
     def process(self, chunk):
-        """Feed the next chunk ``[shape=(n,) or (channels, n)]``; return the outputs now ready."""
+        """Feed the next chunk ``[shape=(n,) or (channels, n)]``; return the outputs now ready.
+
+        A refused chunk (ParameterError) leaves the stream as it was."""
         chunk = check_audio(chunk, "chunk")
+        was = dict(vars(self))  # (attributes are replaced, never written in place)
         if self._plan is None:
             self._start(chunk)
         elif chunk.shape[:-1] != self._shape or chunk.dtype != self._buf.dtype:
@@ -258,7 +261,11 @@ class Resampler:
         self._buf = _aligned_concat([self._buf[:, : self._filled], chunk.reshape(self._buf.shape[0], -1)])
         self._filled += chunk.shape[-1]
         self._n_in += chunk.shape[-1]
-        return self._emit(self._plan.count_ready(self._n_in - 1 - self._plan.reach))
+        try:
+            return self._emit(self._plan.count_ready(self._n_in - 1 - self._plan.reach))
+        except ParameterError:  # its outputs overflow the dtype: the stream goes on without it
+            vars(self).update(was)
+            raise
 
     def flush(self):
         """Return the last outputs (the input is zero beyond its end) and reset the stream."""
