@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -195,6 +197,19 @@ def test_generator_reads_in_any_chunks_equal_one_read(kind):
     assert parts.shape == (2, total)
     np.testing.assert_array_equal(parts, whole)
     assert gen.position == total
+
+
+@pytest.mark.parametrize("how", [copy.copy, copy.deepcopy, lambda g: pickle.loads(pickle.dumps(g))])
+@pytest.mark.parametrize("kind", ["pink", 0.7, "speech"])
+def test_generator_copied_mid_stream_goes_on_alone(kind, how):
+    # copy.copy shared the filter state that reads advance in place: reading the copy changed
+    # what the original read next
+    gen = NoiseGenerator(kind, sample_rate=16000, rng=4, n_channels=2)
+    whole = NoiseGenerator(kind, sample_rate=16000, rng=4, n_channels=2).read(3000)
+    gen.read(1000)
+    twin = how(gen)
+    np.testing.assert_array_equal(twin.read(2000), whole[:, 1000:])
+    np.testing.assert_array_equal(gen.read(2000), whole[:, 1000:])
 
 
 def test_generator_equals_colored_noise_and_resets():

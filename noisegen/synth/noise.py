@@ -156,6 +156,13 @@ class NoiseGenerator:
         self.position += n
         return out[0] if self._mono else out
 
+    def __copy__(self) -> "NoiseGenerator":
+        """A generator at the same position with its own filter state (reads advance it in place):
+        reading one leaves the other as it was."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update({k: v.copy() if isinstance(v, np.ndarray) else v for k, v in vars(self).items()})
+        return twin
+
     def __repr__(self) -> str:
         what = self.kind if self.kind != "colored" else f"beta={self.beta:g}"
         if self.min_freq_hz is not None:
