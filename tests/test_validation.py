@@ -256,6 +256,22 @@ def test_rate_inside_the_range_still_refuses_an_output_over_max_samples():
         noisegen.resample(y, orig_sample_rate=1000, target_sample_rate=256000)
 
 
+
+def test_resampler_refuses_a_chunk_whose_output_is_over_max_samples():
+    # the one-shot resample refused it; Resampler.process allocated the 8 GiB output (MemoryError)
+    stream = noisegen.Resampler(orig_sample_rate=1000, target_sample_rate=256000)
+    first = stream.process(np.ones(100, np.float32))
+    fresh = noisegen.Resampler(orig_sample_rate=1000, target_sample_rate=256000)
+    with pytest.raises(ParameterError, match=r"chunk\.shape=\(64, 262144\).*MAX_SAMPLES"):
+        fresh.process(_zeros((64, 2**18)))
+    assert fresh.process(np.ones(3)).dtype == np.float64  # the refused first chunk set neither dtype nor shape
+    with pytest.raises(ParameterError, match=r"chunk\.shape=\(8388708,\).*MAX_SAMPLES"):
+        stream.process(_zeros(2**23 + 100))
+    assert "samples_in=100" in repr(stream)  # refused before anything changed
+    np.testing.assert_array_equal(np.concatenate([first, stream.flush()]),
+                                  noisegen.resample(np.ones(100, np.float32), orig_sample_rate=1000,
+                                                    target_sample_rate=256000))
+
 _REFUSE_CHEAPLY = textwrap.dedent(
     """
     import numpy as np, noisegen

@@ -258,12 +258,14 @@ class Resampler:
             )
         if self.orig_sample_rate == self.target_sample_rate:
             return chunk.copy()
-        self._buf = _aligned_concat([self._buf[:, : self._filled], chunk.reshape(self._buf.shape[0], -1)])
-        self._filled += chunk.shape[-1]
-        self._n_in += chunk.shape[-1]
         try:
-            return self._emit(self._plan.count_ready(self._n_in - 1 - self._plan.reach))
-        except ParameterError:  # its outputs overflow the dtype: the stream goes on without it
+            k_end = self._plan.count_ready(self._n_in + chunk.shape[-1] - 1 - self._plan.reach)
+            check_output_size(k_end - self._k, None if chunk.ndim == 1 else chunk.shape[0], "chunk.shape", chunk.shape)
+            self._buf = _aligned_concat([self._buf[:, : self._filled], chunk.reshape(self._buf.shape[0], -1)])
+            self._filled += chunk.shape[-1]
+            self._n_in += chunk.shape[-1]
+            return self._emit(k_end)
+        except ParameterError:  # too many outputs, or they overflow the dtype: the stream goes on without it
             vars(self).update(was)
             raise
 
