@@ -474,3 +474,14 @@ def test_last_slots_of_a_phase_in_any_group_have_the_bits_of_one_slot_alone(dtyp
         slots = np.arange(count) * spacing
         assert np.array_equal(out[slots], alone[slots]), count
         assert np.isnan(np.delete(out, slots)).all() and math.isfinite(total)
+
+
+@pytest.mark.parametrize("target", [16000, 8000])
+def test_repr_counts_the_samples_in(target):
+    # at equal rates the stream passes chunks through and its repr said samples_in=0 throughout
+    r = Resampler(orig_sample_rate=16000, target_sample_rate=target)
+    r.process(np.zeros(300))
+    r.process(np.zeros(45))
+    assert repr(r) == f"Resampler(orig_sample_rate=16000, target_sample_rate={target}, samples_in=345)"
+    r.flush()
+    assert repr(r).endswith("samples_in=0)")

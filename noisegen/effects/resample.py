@@ -257,6 +257,7 @@ class Resampler:
                 f"first chunk, got shape {chunk.shape} and dtype {chunk.dtype}"
             )
         if self.orig_sample_rate == self.target_sample_rate:
+            self._n_in += chunk.shape[-1]
             return chunk.copy()
         try:
             k_end = self._plan.count_ready(self._n_in + chunk.shape[-1] - 1 - self._plan.reach)
