@@ -383,6 +383,15 @@ def test_an_overflow_from_a_state_handed_in_names_zi(dtype):
     assert np.isfinite(out).all()
 
 
+def test_non_finite_zi_is_refused_saying_how_many_values():
+    # the message said only "zi must be finite", not what was received
+    sos = design_sos("lowpass", sample_rate=SR, cutoff_hz=1000.0)
+    zi = np.zeros((sos.shape[0], 2))
+    zi[0, 1], zi[-1, 0] = np.nan, -np.inf
+    with pytest.raises(ng.ParameterError, match=r"^zi must be finite, got 2 NaN/inf value\(s\)$"):
+        sos_filter(np.zeros(10), sos=sos, zi=zi)
+
+
 @pytest.mark.parametrize("stereo", [False, True])
 def test_complex_or_non_numeric_sos_and_zi_are_refused(stereo):
     import warnings

@@ -223,7 +223,7 @@ def check_zi(zi, n_sections: int, n_channels):
     if zi.shape != expected:
         raise ParameterError(f"zi must have shape {expected} for this filter and audio, got shape {zi.shape}")
     if not np.isfinite(zi).all():
-        raise ParameterError("zi must be finite")
+        raise ParameterError(f"zi must be finite, got {zi.size - np.count_nonzero(np.isfinite(zi))} NaN/inf value(s)")
     return np.array(zi[None] if n_channels is None else zi.transpose(1, 0, 2), order="C")
 
 
