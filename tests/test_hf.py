@@ -257,3 +257,20 @@ def test_docstring_examples():
 
     result = doctest.testmod(importlib.import_module("noisegen.data.hf"), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("fmt", ["numpy", "torch"])
+def test_a_dataset_in_the_numpy_or_torch_format_is_augmented_as_a_plain_one(fmt):
+    # ds.with_format("numpy"/"torch").map(fn, ...) handed fn a batch as an object array of dicts (taken for
+    # one row: "indices must be a non-negative int ..., got [0, 1, ...]") and each rate as a 0-d array or
+    # tensor ("audio['sampling_rate'] must be an integer in Hz ..., got array(16000)")
+    pytest.importorskip(fmt)
+    rows = _rows()
+    pipeline = _pipeline()
+    expected = _direct(rows, pipeline, 0)
+    ds = datasets.Dataset.from_dict({"audio": rows, "idx": list(range(len(rows)))}).with_format(fmt)
+    for kwargs in ({"batched": True, "batch_size": 4}, {"batched": False}):
+        out = ds.map(nh.augment_fn(pipeline, rng=0), with_indices=True, load_from_cache_file=False, **kwargs)
+        assert _equal(_arrays(out.with_format(None)), expected), kwargs
+    keyed = ds.map(nh.augment_fn(pipeline, rng=0, index_column="idx"), batched=True, load_from_cache_file=False)
+    assert _equal(_arrays(keyed.with_format(None)), expected)

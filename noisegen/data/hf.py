@@ -22,7 +22,8 @@ For a new draw each epoch, make the function with ``rng=epoch``.
 The audio column may hold, per row:
 
 - a dict with ``"array"`` and ``"sampling_rate"`` (plain columns, and the
-  ``Audio`` feature of ``datasets`` < 4);
+  ``Audio`` feature of ``datasets`` < 4; also as a dataset in the ``"numpy"``
+  or ``"torch"`` format gives it, with arrays or tensors);
 - a decoder with ``get_all_samples()`` (the ``Audio`` feature of
   ``datasets`` >= 4, which decodes through ``torchcodec``);
 - a dict with ``"bytes"`` or ``"path"`` (``Audio(decode=False)``), read with
@@ -166,7 +167,9 @@ class AugmentFn:
         if self.column not in batch:
             raise ParameterError(f"column {self.column!r} is not in the batch (columns: {sorted(batch)})")
         values = batch[self.column]
-        batched = isinstance(values, (list, tuple))
+        # a dataset in the "numpy" format gives a batch's rows as an object array of dicts
+        batched = isinstance(values, (list, tuple)) or (isinstance(values, np.ndarray) and values.dtype == object
+                                                        and values.ndim == 1)
         indices = self._indices(batch, indices, batched)
         if not batched:
             audio, params = self._row(values, indices)
@@ -193,6 +196,7 @@ class AugmentFn:
                     f"index_column {self.index_column!r} is not in the batch (columns: {sorted(batch)})"
                 )
             indices = batch[self.index_column]
+            indices = [_scalar(i) for i in indices] if batched else _scalar(indices)
         if batched:
             return [_check_index(i, "indices") for i in indices]
         return _check_index(indices, "indices")
@@ -216,7 +220,7 @@ def _read(value, column):
         samples = value.get_all_samples()
         y, sr = np.asarray(samples.data.cpu().numpy(), dtype=np.float32), samples.sample_rate
     elif isinstance(value, dict) and value.get("array") is not None:
-        y, sr = _samples(value["array"], f"{column}['array']"), value.get("sampling_rate")
+        y, sr = _samples(value["array"], f"{column}['array']"), _scalar(value.get("sampling_rate"))
     elif isinstance(value, dict) and (value.get("bytes") is not None or value.get("path") is not None):
         y, sr = _read_encoded(value)
     else:
@@ -228,6 +232,12 @@ def _read(value, column):
     if y.ndim == 2 and y.shape[0] == 1:
         y = y[0]
     return y, sr
+
+
+def _scalar(value):
+    """A 0-d array or tensor (a rate or an index in the "numpy" or "torch" format of a dataset) as its
+    Python number; anything else as it is."""
+    return value.item() if getattr(value, "ndim", None) == 0 and hasattr(value, "item") else value
 
 
 def _samples(array, name):
