@@ -523,3 +523,24 @@ def test_quotes_in_a_tsv_are_text_and_a_broken_csv_quote_names_its_line(corpus):
         assert [r.metadata["text"] for r in read_manifest(corpus / "w.tsv")] == cells
     (corpus / "spaces.csv").write_text(f"path,text\n{speech},a\n   \n{speech},b\n")
     assert [r.line for r in read_manifest(corpus / "spaces.csv")] == [2, 3, 4]
+
+
+def test_a_json_row_that_names_a_field_twice_is_a_bad_row(corpus):
+    # json.loads kept the last value silently: '"duration": 0.5, ..., "duration": 3' streamed 3 s of audio
+    # under the row's transcript (a CSV header naming a column twice refuses the manifest, for the same reason)
+    good = json.dumps({"audio_filepath": "speech/" + SPEECH[1], "label": "good"})
+    manifest = corpus / "twice.jsonl"
+    manifest.write_text("\n".join([
+        '{"audio_filepath": "speech/%s", "duration": 0.5, "text": "a b", "duration": 3}' % SPEECH[0],
+        '{"audio_filepath": "speech/%s", "meta": {"w": 1, "w": 2}}' % SPEECH[0],
+        good]) + "\n")
+    stream = AugmentStream(manifest, None, sample_rate=SR, rng=0, shuffle=False)
+    assert len(stream) == 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(stream)
+    assert [(c.item, c.metadata) for c in chunks] == [(2, {"label": "good"})]
+    messages = sorted(str(w.message) for w in caught if issubclass(w.category, NoisegenWarning))
+    assert len(messages) == 2
+    assert "twice.jsonl line 1'" in messages[0] and "names fields ['duration'] more than once" in messages[0]
+    assert "twice.jsonl line 2'" in messages[1] and "names fields ['w'] more than once" in messages[1]

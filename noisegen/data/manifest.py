@@ -20,9 +20,10 @@ resolve against the manifest's folder. A row with an offset or a duration
 is a segment: only its frames are read. Rows are items in the
 manifest's order (blank lines are not rows), so an item's index (and with it
 its augmentation key) does not depend on which rows turn out bad. A bad row
-(no path field, a non-numeric or negative offset/duration, an offset past
-the end of the file, a missing or unreadable file) is skipped by the stream
-and reported once, naming the manifest and the row's line.
+(no path field, a JSON field named twice, a non-numeric or negative
+offset/duration, an offset past the end of the file, a missing or
+unreadable file) is skipped by the stream and reported once, naming the
+manifest and the row's line.
 """
 
 from __future__ import annotations
@@ -96,13 +97,29 @@ def _row(line, fields, names, folder):
     return ManifestRow(line, path, offset, duration, metadata, why or why_d)
 
 
+class _NamedTwice(ValueError):
+    """A JSON object that names a field more than once (``json`` would keep its last value silently)."""
+
+
+def _object(pairs):
+    """``json.loads``'s ``object_pairs_hook``: the object as a dict, :class:`_NamedTwice` for a name given twice."""
+    fields = dict(pairs)
+    if len(fields) < len(pairs):
+        names = [name for name, _ in pairs]
+        raise _NamedTwice(sorted({name for name in names if names.count(name) > 1}))
+    return fields
+
+
 def _json_rows(fh, folder):
     rows = []
     for line, text in enumerate(fh, start=1):
         if not text.strip():
             continue
         try:
-            fields = json.loads(text)
+            fields = json.loads(text, object_pairs_hook=_object)
+        except _NamedTwice as exc:  # ('"duration": 2, ..., "duration": 0.5' read the last; as a CSV column named twice)
+            rows.append(ManifestRow(line, error=f"names fields {exc.args[0]} more than once"))
+            continue
         except ValueError as exc:
             rows.append(ManifestRow(line, error=f"not a JSON object ({exc})"))
             continue
