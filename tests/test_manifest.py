@@ -544,3 +544,23 @@ def test_a_json_row_that_names_a_field_twice_is_a_bad_row(corpus):
     assert len(messages) == 2
     assert "twice.jsonl line 1'" in messages[0] and "names fields ['duration'] more than once" in messages[0]
     assert "twice.jsonl line 2'" in messages[1] and "names fields ['w'] more than once" in messages[1]
+
+
+@pytest.mark.parametrize("subtype, seconds", [("GSM610", 3), ("G721_32", 3), ("GSM610", 62)])
+def test_segments_of_codecs_that_cannot_seek_are_read(tmp_path, subtype, seconds):
+    # libsndfile cannot seek in GSM 6.10 or G.721 WAV files ('Seek attempted on unseekable file type'): every
+    # row with an offset was skipped as unreadable, short (read whole) or long (in blocks, over 60 s) alike
+    y = (0.2 * np.random.default_rng(0).standard_normal(8000 * seconds)).astype(np.float32)
+    sf.write(tmp_path / "call.wav", y, 8000, subtype=subtype)
+    manifest = tmp_path / "m.jsonl"
+    rows = [{"audio_filepath": "call.wav", "offset": 0.5, "label": "a"},
+            {"audio_filepath": "call.wav", "offset": 1.25, "duration": seconds - 1.5, "label": "b"}]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    whole, _ = noisegen.load(tmp_path / "call.wav")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        chunks = list(AugmentStream(manifest, None, sample_rate=8000, chunk_s=2.0, rng=0, shuffle=False))
+    for item, (start, stop) in enumerate([(4000, None), (10000, 10000 + 8000 * seconds - 12000)]):
+        got = np.concatenate([c.samples[:c.length] for c in chunks if c.item == item])
+        assert np.array_equal(got, whole[start:stop]), item
+        assert {c.metadata["label"] for c in chunks if c.item == item} == {"ab"[item]}

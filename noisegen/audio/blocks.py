@@ -26,7 +26,7 @@ import numpy as np
 from .._core.errors import NoisegenError
 from .._core.validation import check_sample_rate
 from ..effects.resample import Resampler
-from .claims import read_blocks, read_span
+from .claims import read_blocks, read_span, seek_frame
 from .formats import check_subtype, check_writable, format_of
 from .io import _read_error, _soundfile, _wav_shortfall, mix_down, write_frames
 from .._core.tempfiles import write_atomically
@@ -109,8 +109,7 @@ class FileBlocks:
                     whole = read_span(f, self.start, self.frames, np.float32)
                     reads = (whole[a:a + self.block_frames] for a in range(0, whole.shape[0], self.block_frames))
                 else:
-                    if self.start:
-                        f.seek(self.start)
+                    seek_frame(f, self.start)
                     reads = read_blocks(f, self.frames, self.block_frames, np.float32, start=self.start)
                 for data in reads:
                     if data.shape[0] == 0:

@@ -21,7 +21,7 @@ import numpy as np
 from .._core.errors import NoisegenError, NoisegenWarning
 
 __all__ = ["MAX_SAMPLES_PER_BYTE", "OGG_READ_FRAMES", "WHOLE_READ_SAMPLES", "check_claimed_length", "count_frames",
-           "read_blocks", "read_claimed", "read_span"]
+           "read_blocks", "read_claimed", "read_span", "seek_frame"]
 
 #: The most samples (frames x channels) a file of any format libsndfile reads packs into a byte:
 #: digital silence in Ogg Vorbis takes ~130-250 a byte, a FLAC file of 65,535-sample blocks of
@@ -131,11 +131,24 @@ def count_frames(f, block: int = 1 << 16) -> int:
 
 def read_span(f, start: int, n: int, dtype) -> np.ndarray:
     """Frames ``start .. start + n`` of the just opened ``f`` (:func:`read_claimed`): after a seek to
-    ``start``, but an MP3 from its first frame in one read, cut there (its decoding after a seek
+    ``start`` (:func:`seek_frame`), but an MP3 from its first frame in one read, cut there (its decoding after a seek
     differs from ``load``'s, see :func:`read_claimed`)."""
     if f.format != "MP3":
-        if start:
-            f.seek(start)
+        seek_frame(f, start)
         return read_claimed(f, n, dtype)
     data = read_claimed(f, start + n, dtype)
     return data[start:].copy() if start else data
+
+
+def seek_frame(f, start: int, block: int = 1 << 16) -> None:
+    """Move the just opened ``f`` to frame ``start``: a seek, or, in a codec that cannot seek (GSM 6.10,
+    G.721/G.723: libsndfile's 'Seek attempted on unseekable file type'), decoding the frames before it
+    in blocks of ``block`` into one reused buffer, nothing kept."""
+    if not start:
+        return
+    if f.seekable():
+        f.seek(start)
+        return
+    buf = np.empty((block, max(int(f.channels), 1)), np.float32)
+    for _ in read_blocks(f, start, block, np.float32, out=buf):
+        pass
