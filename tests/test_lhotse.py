@@ -113,6 +113,18 @@ def test_length_changing_pipelines_are_refused():
             nl.augment_cuts(CutSet.from_cuts([]), pipeline, rng=0)
 
 
+def test_a_shift_is_refused_it_moves_the_speech_under_the_supervisions(cuts):
+    """Shift keeps the length, so it was attached: the speech moved (with rollover, its end came first)
+    while every supervision kept its offset and its words their order."""
+    shift = noisegen.Shift(min_shift=0.3, max_shift=0.3, p=1.0)
+    for pipeline in (shift, noisegen.Compose([noisegen.Gain(p=1.0), noisegen.OneOf([noisegen.Gain(), shift])]),
+                     noisegen.Compose([shift]).to_dict()):
+        with pytest.raises(noisegen.ParameterError, match="Shift, which moves the audio in time"):
+            nl.augment_cuts(cuts, pipeline, rng=0)
+    with pytest.raises(noisegen.ParameterError, match="Shift"):  # a manifest that holds one, read back
+        nl.NoisegenAugment(pipeline=shift.to_dict(), key=0)
+
+
 def test_a_room_response_that_keeps_its_tail_is_refused_when_attached(cuts, tmp_path):
     # keep_tail=True lengthens the audio: it used to be accepted here, then every load_audio() failed
     rir = str(tmp_path / "rir.wav")

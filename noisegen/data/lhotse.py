@@ -54,7 +54,7 @@ from .._core.units import amplitude_to_db
 from .._core.validation import check_rates, check_real, check_sample_rate
 from ..effects import gain, speed, time_stretch
 from ..effects import resample as resample_audio  # this module's own resample() takes cuts
-from ..transforms import Transform, load_pipeline
+from ..transforms import Shift, Transform, load_pipeline
 from .length import length_changer
 
 __all__ = [
@@ -123,9 +123,17 @@ def _pipeline_config(pipeline) -> dict:
             "audio: use noisegen.lhotse.perturb_speed / perturb_tempo (they update the manifest) instead of "
             "SpeedPerturb / TimeStretch, and ApplyImpulseResponse(keep_tail=False)"
         )
+    if _holds(pipeline, Shift):
+        raise ParameterError("pipeline holds Shift, which moves the audio in time; a cut's supervisions (their "
+                             "offsets, and with rollover the order of its words) would no longer match its audio")
     config = pipeline.to_dict()
     _built(_config_json(config))  # fails here, not in a data-loader worker
     return config
+
+
+def _holds(t, kind) -> bool:
+    """Whether transform ``t`` is a ``kind`` or holds one (Compose, OneOf, SomeOf)."""
+    return isinstance(t, kind) or any(_holds(child, kind) for child in getattr(t, "transforms", ()))
 
 
 @dataclass
@@ -176,9 +184,10 @@ def augment_cuts(cuts, pipeline, *, rng):
     cuts : lhotse.CutSet or lhotse.cut.Cut
         Lazy CutSets stay lazy.
     pipeline : noisegen.Transform, dict or path
-        A pipeline that keeps the length (no ``SpeedPerturb`` or
-        ``TimeStretch``: use :func:`perturb_speed` / :func:`perturb_tempo`;
-        no ``ApplyImpulseResponse(keep_tail=True)``), else a ParameterError here.
+        A pipeline that keeps the length and the timing (no ``SpeedPerturb``
+        or ``TimeStretch``: use :func:`perturb_speed` / :func:`perturb_tempo`;
+        no ``ApplyImpulseResponse(keep_tail=True)``, no ``Shift``), else a
+        ParameterError here.
     rng : int, numpy.random.Generator or None
         Resolved once to a root key; each cut's key is
         ``cut_key(cut.id, rng=rng)`` (for an int ``rng``), so the same cut id
