@@ -564,3 +564,30 @@ def test_segments_of_codecs_that_cannot_seek_are_read(tmp_path, subtype, seconds
         got = np.concatenate([c.samples[:c.length] for c in chunks if c.item == item])
         assert np.array_equal(got, whole[start:stop]), item
         assert {c.metadata["label"] for c in chunks if c.item == item} == {"ab"[item]}
+
+
+@pytest.mark.parametrize("name, text, said, read_s", [
+    ("other.jsonl", '{"audio_filepath": "speech/%s", "offset_s": 0.5, "duration_s": 1, "text": "a"}\n',
+     ["'offset_s' is kept as metadata, not read as 'offset'", "'duration_s' is kept as metadata, not read as 'duration'"],
+     "whole"),
+    ("half.jsonl", '{"audio_filepath": "speech/%s", "offset": 0.5, "duration_s": 1}\n',
+     ["'duration_s' is kept as metadata, not read as 'duration'"], "after 0.5"),
+    ("other.csv", "path,offset,duration,text\nspeech/%s,0.5,1,a\n",
+     ["'offset' is kept as metadata, not read as 'offset_s'", "'duration' is kept as metadata, not read as 'duration_s'"],
+     "whole"),
+    ("own.csv", "path,offset_s,duration_s,duration\nspeech/%s,0.5,1,3.2\n", [], "1"),  # its own names: nothing said
+    ("own.jsonl", '{"audio_filepath": "speech/%s", "offset": 0.5, "duration": 1, "duration_s": 1}\n', [], "1"),
+])
+def test_a_segment_named_as_the_other_format_names_it_is_said_once(corpus, name, text, said, read_s):
+    """A JSON Lines manifest written with the CSV's offset_s/duration_s (or a CSV with NeMo's names)
+    read every row's whole file under the segment's labels, the fields kept as metadata, silently."""
+    manifest = corpus / name
+    manifest.write_text(text % SPEECH[0])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(AugmentStream(manifest, None, sample_rate=SR, rng=0, shuffle=False))
+    messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+    assert len(messages) == (1 if said else 0) and all(s in messages[0] for s in said), messages
+    whole = sf.info(str(corpus / "speech" / SPEECH[0])).duration
+    seconds = {"whole": whole, "after 0.5": whole - 0.5, "1": 1.0}[read_s]
+    assert abs(chunks[0].length - seconds * SR) <= 1  # what is read: the segment, or more than its labels are for

@@ -15,6 +15,10 @@ Two formats, told apart by the file name's ending:
   are not such (as Common Voice writes them), with its cells as they are,
   quotes and all.
 
+The other format's names for a segment (``offset_s`` in JSON Lines,
+``duration`` in a CSV) are metadata like any field; where this format's own
+are never used, a NoisegenWarning says so once.
+
 Both are UTF-8 (a leading byte-order mark is allowed). Relative paths
 resolve against the manifest's folder. A row with an offset or a duration
 is a segment: only its frames are read. Rows are items in the
@@ -32,9 +36,10 @@ import csv
 import json
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 
-from .._core.errors import ParameterError
+from .._core.errors import NoisegenWarning, ParameterError
 from .._core.validation import show_value
 from ..audio.segment import read_segment, resampled_length, segment_span
 
@@ -254,7 +259,22 @@ def read_manifest(path) -> list[ManifestRow]:
         raise ParameterError(f"manifest {manifest!r} cannot be read: {exc}") from None
     if not rows:
         raise ParameterError(f"manifest {manifest!r} holds no row")
+    _warn_other_names(manifest, rows, _TABLE_FIELDS if ext in (".csv", ".tsv") else _JSON_FIELDS)
     return rows
+
+
+def _warn_other_names(manifest, rows, own):
+    """Say once when the rows name a segment's offset or duration as the other format does (a JSON
+    Lines manifest's ``offset_s``, a CSV's ``duration``) and never as this one: kept as metadata,
+    the rows read more than the segment their labels are for, and nothing said so."""
+    other = _JSON_FIELDS if own is _TABLE_FIELDS else _TABLE_FIELDS
+    names = {k for r in rows for k in r.metadata}
+    used = (any(r.offset_s is not None for r in rows), any(r.duration_s is not None for r in rows))
+    stray = [(theirs, ours) for theirs, ours, in_use in zip(other[1:], own[1:], used) if theirs in names and not in_use]
+    if stray:
+        said = "; ".join(f"{theirs!r} is kept as metadata, not read as {ours!r}" for theirs, ours in stray)
+        warnings.warn(f"manifest {manifest!r}: {said} (the segment's field in this format)", NoisegenWarning,
+                      stacklevel=3)
 
 
 class ManifestItems:
