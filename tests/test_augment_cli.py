@@ -846,6 +846,9 @@ def test_replay_refuses_paths_that_are_not_paths(corpus, tmp_path):
     for key, bad in (("input", None), ("input", 3), ("in_dir", None), ("in_dir", ["a"])):  # os.path.join's TypeError
         with pytest.raises(ParameterError, match=rf"line\['{key}'\] must be a path"):
             replay({**line, key: bad})
+    for bad in ("false", 1, [True]):  # any truthy value took the blockwise path (a replay made otherwise)
+        with pytest.raises(ParameterError, match=r"line\['blockwise'\] must be True or False"):
+            replay({**line, "blockwise": bad})
     with pytest.raises(ParameterError, match="in_dir must be a path"):
         replay(line, in_dir=5)
 

@@ -62,7 +62,7 @@ import numpy as np
 
 from .outdir import FINGERPRINT_FIELDS, OutDirLock, banks_fingerprint, fingerprint_changed, input_fingerprint
 from .._core.progress import Progress as _Progress
-from .._core.validation import check_int, check_path, check_real, check_sample_rate, show_value
+from .._core.validation import check_bool, check_int, check_path, check_real, check_sample_rate, show_value
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import about
 from .._core.rng import derive_key, resolve_key
@@ -455,7 +455,8 @@ def replay(line, *, in_dir=None, out_path=None):
     if line.get("banks") is not None and banks_fingerprint(pipeline) != line["banks"]:
         warnings.warn(f"the noise, sound or RIR files of {line['output']!r}'s pipeline changed since it was made "
                       "(added, removed, edited or touched); the replay may differ", NoisegenWarning, stacklevel=2)
-    source = long_source(path, line["sample_rate"], 0.0) if line.get("blockwise") else None  # made in blocks
+    blockwise = check_bool(line.get("blockwise", False), "line['blockwise']")  # ("false" is no flag)
+    source = long_source(path, line["sample_rate"], 0.0) if blockwise else None  # made in blocks
     out = None if source is None else collect_long(pipeline, source, params=line["params"],
                                                    scale=scale, limit=PEAK_LIMIT)
     if out is not None:
