@@ -303,6 +303,18 @@ def test_progress_bar_on_a_terminal():
     assert "\r[" in text and "2/2 inputs" in text and "100.0%" in text and "ETA" in text
 
 
+def test_progress_eta_beyond_a_day():
+    import io
+
+    from noisegen.batch import _Progress
+
+    stream = io.StringIO()
+    bar = _Progress(100, 100 * 3600.0, enabled=True, stream=stream, interval=0.0)
+    bar.t0 -= 3600.0  # an hour for the first 1 %: 99 hours to go (time.strftime gave 03:00:00)
+    bar.update(1, 3600.0)
+    assert "ETA 99:00:00" in stream.getvalue() or "ETA 98:59:59" in stream.getvalue(), stream.getvalue()
+
+
 @pytest.mark.parametrize("case", [
     "missing_in", "out_is_in", "out_inside_in", "bad_json", "unknown_transform", "unwritable_out",
     "missing_noise", "bad_shard", "flac_float", "config_with_flags", "bad_snr",

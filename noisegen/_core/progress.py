@@ -6,6 +6,12 @@ import sys
 import time
 
 
+def _clock(seconds: float) -> str:
+    """``seconds`` as HH:MM:SS, the hours counted on past 24 (``time.strftime`` would wrap a day's)."""
+    s = int(seconds)
+    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
 class Progress:
     """A bar on a terminal, a plain line every ``interval`` seconds otherwise."""
 
@@ -36,7 +42,7 @@ class Progress:
         else:
             frac = self.files / self.total_files
         eta = elapsed * (1 - frac) / frac if frac > 0 else float("nan")
-        eta_text = "?" if eta != eta else time.strftime("%H:%M:%S", time.gmtime(eta))
+        eta_text = "?" if eta != eta else _clock(eta)
         text = (f"{self.files}/{self.total_files} inputs, {self.audio_s / 3600:.3f}/{self.total_audio_s / 3600:.3f} h "
                 f"audio, ETA {eta_text}")
         if self.tty:
