@@ -368,6 +368,24 @@ def test_python_api_summary(corpus, tmp_path):
     assert "x real time" in str(s)
 
 
+def test_summary_counts_one_in_the_singular():
+    from noisegen.batch import AugmentSummary
+
+    exists = {"input": "a.wav", "output": "a.aug0.wav", "error": "FileExistsError: a.aug0.wav was made ..."}
+    s = AugmentSummary(n_inputs=1, n_outputs=1, n_written=1, n_redone=1, audio_s=1.0, wall_s=1.0, failures=[exists])
+    text = str(s)  # (it said "1 outputs written", "(1 inputs, 1 outputs ...)", "1 output already exist ... were kept")
+    assert "1 output written, 0 already complete" in text and "(1 input, 1 output in this shard)" in text
+    assert "1 output redone because its input changed since it was made" in text
+    assert "1 output already exists with other content (made with other settings) and was kept" in text
+    assert "--overwrite to replace it" in text and "on 1 worker" in text
+    s = AugmentSummary(n_inputs=2, n_outputs=4, n_written=4, n_redone=2, audio_s=1.0, wall_s=1.0, workers=2,
+                       failures=[exists, exists])
+    text = str(s)
+    assert "4 outputs written" in text and "(2 inputs, 4 outputs in this shard)" in text and "on 2 workers" in text
+    assert "2 outputs redone because their input changed since they were made" in text
+    assert "2 outputs already exist with other content (made with other settings) and were kept" in text
+
+
 # -- what an output was made from (issue 13.7) ---------------------------------------------------
 def _mtimes(folder: Path) -> dict[str, int]:
     return {p.relative_to(folder).as_posix(): p.stat().st_mtime_ns for p in folder.rglob("*.wav")}

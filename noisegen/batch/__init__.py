@@ -113,24 +113,31 @@ class AugmentSummary:
 
     def __str__(self):
         lines = [
-            f"{self.n_written} outputs written, {self.n_skipped} already complete, {self.n_failed} failed "
-            f"({self.n_inputs} inputs, {self.n_outputs} outputs in this shard)",
+            f"{_count(self.n_written, 'output')} written, {self.n_skipped} already complete, {self.n_failed} failed "
+            f"({_count(self.n_inputs, 'input')}, {_count(self.n_outputs, 'output')} in this shard)",
             f"{self.audio_s:.1f} s ({self.audio_s / 3600:.3f} h) of audio in {self.wall_s:.1f} s: "
-            f"{self.xrt:.1f}x real time on {self.workers} worker{'s' if self.workers != 1 else ''}"
+            f"{self.xrt:.1f}x real time on {_count(self.workers, 'worker')}"
             if self.n_written else "nothing written" if self.n_failed else "nothing to do",
         ]
         if self.n_redone:
-            lines.append(f"{self.n_redone} output{'s' if self.n_redone != 1 else ''} redone because "
-                         "their input changed since they were made")
+            one = self.n_redone == 1
+            lines.append(f"{_count(self.n_redone, 'output')} redone because {'its' if one else 'their'} input changed "
+                         f"since {'it was' if one else 'they were'} made")
         exists = [f for f in self.failures if str(f.get("error", "")).startswith("FileExistsError")]
         for f in self.failures:
             if f not in exists:
                 lines.append(f"failed: {f.get('input')}: {f.get('error')}")
         if exists:  # one line for all: the same cause and the same fix
-            lines.append(f"{len(exists)} output{'s' if len(exists) != 1 else ''} already exist with other content "
-                         "(made with other settings) and were kept: use another OUT_DIR, or --overwrite to "
-                         "replace them")
+            one = len(exists) == 1
+            lines.append(f"{_count(len(exists), 'output')} already exist{'s' if one else ''} with other content "
+                         f"(made with other settings) and {'was' if one else 'were'} kept: use another OUT_DIR, or "
+                         f"--overwrite to replace {'it' if one else 'them'}")
         return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1 ("1 output", "0 outputs", "2 outputs")."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 # -- pipeline -----------------------------------------------------------------------------------
