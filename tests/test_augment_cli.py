@@ -351,6 +351,19 @@ def test_usage_errors_one_line_exit_2(case, corpus, tmp_path, capsys):
     assert not out.exists() or not any(out.rglob("*.wav"))
 
 
+@pytest.mark.parametrize("value, expected", [
+    ("x", "expected a number of seconds, got 'x'"),  # (argparse's own: "invalid float value: 'x'")
+    ("inf", "expected a finite number of seconds >= 0, got 'inf'"),  # (it said "must be ... >= 0, got inf")
+    ("nan", "expected a finite number of seconds >= 0, got 'nan'"),
+    ("-1", "expected a finite number of seconds >= 0, got '-1'"),
+])
+def test_blockwise_min_s_errors_say_what_is_expected(value, expected, corpus, tmp_path, capsys):
+    assert augment(corpus[0], tmp_path / "out", "--blockwise-min-s", value) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"noisegen augment: error: argument --blockwise-min-s: {expected}"]
+    assert not (tmp_path / "out").exists()
+
+
 def test_progress_lines_when_not_a_tty(corpus, tmp_path, capsys):
     out = tmp_path / "out"
     assert cli.main(["augment", str(corpus[0]), str(out), "--progress"]) == 0

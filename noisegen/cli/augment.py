@@ -88,6 +88,16 @@ def _snr_db(text):
     return value
 
 
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds >= 0, got {text!r}")
+    return value
+
+
 def add_parser(subparsers):
     """Add the ``augment`` subcommand to an argparse ``subparsers`` object."""
     p = subparsers.add_parser(
@@ -115,7 +125,7 @@ def add_parser(subparsers):
     p.add_argument("--ray-address", metavar="A", default=None,
                    help="with --engine ray: the Ray cluster to join (default: start a local Ray instance)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs that differ")
-    p.add_argument("--blockwise-min-s", type=float, default=60.0, metavar="S",
+    p.add_argument("--blockwise-min-s", type=_seconds, default=60.0, metavar="S",
                    help="process inputs longer than S seconds in blocks, in bounded memory (default 60)")
     p.add_argument("--format", choices=("wav", "flac"), default=None,
                    help="audio format of the files, or of the tar members (default wav)")
@@ -150,8 +160,6 @@ def _check_args(args) -> str | None:
         return "--shard cannot be combined with --output-format webdataset (tars are filled in sorted input order)"
     if args.snr_db and args.snr_db[0] > args.snr_db[1]:
         return f"--snr-db MIN must not exceed MAX, got {args.snr_db[0]:g} {args.snr_db[1]:g}"
-    if not 0.0 <= args.blockwise_min_s < math.inf:  # NaN too
-        return f"--blockwise-min-s must be a number of seconds >= 0, got {args.blockwise_min_s:g}"
     paths = (("IN_DIR", args.in_dir), ("OUT_DIR", args.out_dir), ("--noise-dir", args.noise_dir),
              ("--rir-dir", args.rir_dir), ("--config", args.config))
     for flag, path in paths:
