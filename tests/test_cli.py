@@ -213,6 +213,10 @@ def test_synth_clipping_warns_on_one_line(tmp_path, capsys):
         (["synth", "tone", "x.wav", "--duration-s", "1", "--freq-hz", "9", "--amplitude", "1e308", "--subtype", "FLOAT"],
          2, "--amplitude=1e+308 overflows"),
         (["synth", "pink", "x.wav", "--duration-s", "1", "--seed", str(2**64)], 2, "--seed"),
+        # an RMS or a peak below 0 (it wrote noise of RMS 1 for --amplitude -1, and warned of clipping)
+        (["synth", "pink", "x.wav", "--duration-s", "1", "--amplitude", "-1"], 2,
+         "argument --amplitude: expected a finite number >= 0, got '-1'"),
+        (["synth", "tone", "x.wav", "--duration-s", "1", "--freq-hz", "9", "--amplitude", "-0.5"], 2, "--amplitude"),
         (["synth", "pink", os.path.join("no", "such", "dir", "x.wav"), "--duration-s", "1"], 1, "cannot write"),
         (["info", "missing.wav"], 1, "missing.wav"),
         (["info", ""], 1, "no such audio file: ''"),  # the empty name was left out of the message

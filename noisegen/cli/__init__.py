@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end-freq-hz", type=_finite_float, help="end frequency of KIND chirp")
     p.add_argument("--method", choices=("linear", "logarithmic"), help="sweep of KIND chirp (default linear)")
     p.add_argument("--mains-hz", type=int, choices=(50, 60), help="mains frequency of KIND hum (default 50)")
-    p.add_argument("--amplitude", type=_finite_float,
+    p.add_argument("--amplitude", type=_nonnegative_float,
                    help=f"RMS of noise kinds (default {DEFAULT_NOISE_RMS}), amplitude of oscillators (default "
                         f"{DEFAULT_PEAK}: the ideal waveform's peak; a band-limited square or sawtooth overshoots it; "
                         "hum's fundamental, its harmonics added)")
