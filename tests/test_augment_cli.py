@@ -855,6 +855,27 @@ def test_a_pipeline_saved_into_another_folder_loads_back(corpus, tmp_path, monke
     assert os.path.samefile(loaded.to_dict()["noise"], tmp_path / "configs" / "data" / "noise")
 
 
+def test_a_config_path_from_the_current_folder_replays_from_anywhere(corpus, tmp_path, monkeypatch):
+    """A --config path found from the current folder (not beside the config) was recorded as given
+    ('data/noise') in the manifest's pipeline: replaying a line from another folder was refused
+    ("missing path 'data/noise'") or, where that folder had a data/noise, mixed other noises."""
+    speech, noise, rir = corpus
+    shutil.copytree(noise, tmp_path / "data" / "noise")
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "p.json").write_text(json.dumps(
+        [{"name": "AddBackgroundNoise", "noise": "data/noise", "min_snr_db": 5, "max_snr_db": 5, "p": 1.0}]))
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    assert augment(speech, out, "--config", "configs/p.json", "--subtype", "FLOAT") == 0
+    line = next(iter(read_manifest(out).values()))
+    recorded = line["pipeline"]["transforms"][0]["noise"]
+    assert os.path.isabs(recorded) and os.path.samefile(recorded, tmp_path / "data" / "noise")
+    monkeypatch.chdir(tmp_path / "configs")
+    samples, _ = replay(line)
+    written, _ = sf.read(out / line["output"], dtype="float32")
+    np.testing.assert_array_equal(samples, written)
+
+
 def test_replay_applies_the_recorded_peak_scale(corpus, tmp_path):
     from noisegen import ParameterError
     from noisegen.transforms import Compose, Gain, Transform

@@ -471,8 +471,8 @@ _NOT_PATHS = frozenset({"simulated"})
 
 def _resolve_paths(config, base_dir: str):
     """A copy of ``config`` with relative strings under :data:`PATH_ARGUMENTS` joined to ``base_dir``,
-    but for one that names nothing there and something from the current folder: ``to_dict`` keeps paths
-    as they were given, so a pipeline saved into another folder names them from where it was made.
+    but for one that names nothing there and something from the current folder (made absolute, as the
+    others are): ``to_dict`` keeps paths as given, so a pipeline saved elsewhere names them from where it was made.
 
     Iterative (an explicit stack), so a deeply nested config cannot overflow
     the interpreter's stack here; nesting limits are checked elsewhere.
@@ -480,7 +480,7 @@ def _resolve_paths(config, base_dir: str):
     def resolve(value):
         if isinstance(value, str) and value and value not in _NOT_PATHS and not os.path.isabs(value):
             joined = os.path.join(base_dir, value)
-            return value if not os.path.exists(joined) and os.path.exists(value) else joined
+            return os.path.abspath(value) if not os.path.exists(joined) and os.path.exists(value) else joined
         if isinstance(value, list):
             return [resolve(v) if isinstance(v, str) else v for v in value]
         return value
