@@ -527,6 +527,7 @@ def test_stale_lock_of_a_killed_run_is_taken_over(corpus, tmp_path):
     r = _run_cli("augment", *default_args(corpus, out), "--no-progress")
     assert r.returncode == 0, r.stderr
     assert "pid 999999" in r.stderr and "taking its lock over" in r.stderr
+    assert f"noisegen augment: warning: OUT_DIR {str(out)!r} was locked" in r.stderr  # (not "out_dir")
     assert len(read_manifest(out)) == 4
     assert (out / ".noisegen.lock").read_text() == ""  # released cleanly: no holder named
 
@@ -621,7 +622,8 @@ def test_workers_are_capped_at_the_cpus_available(corpus, tmp_path, capsys):
         out = tmp_path / f"out{asked}"
         assert augment(corpus[0], out, "--workers", asked) == 0
         captured = capsys.readouterr()
-        assert captured.err.count(f"workers={asked} is more than the {cpus} CPU") == 1
+        # (as the option is spelled: it said "workers=..." there, the Python argument)
+        assert captured.err.count(f"noisegen augment: warning: --workers={asked} is more than the {cpus} CPU") == 1
         assert f"on {min(cpus, 4)} worker" in captured.out
 
 

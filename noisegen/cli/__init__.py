@@ -255,15 +255,19 @@ def _describe(exc: BaseException) -> str:
 
 #: The library's advice in a warning, as a command's options spell it.
 _SPELLED = {"synth": {"use subtype='FLOAT' or lower the level": "use --subtype FLOAT or a lower --amplitude"}}
+#: A warning that starts with an argument's name starts with the command's option (``workers=8`` ->
+#: ``--workers=8``, ``out_dir '...'`` -> ``OUT_DIR '...'``), as its errors do.
+_NAMED = {"synth": _OPTION_NAMES, "augment": augment._OPTION_NAMES}
 
 
 def _warning_printer(prog: str, fallback):
     """``warnings.showwarning`` that prints a NoisegenWarning at once, as one line (no source line)."""
     spelled = _SPELLED.get(prog.removeprefix("noisegen "), {})
+    named = _NAMED.get(prog.removeprefix("noisegen "), {})
 
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, NoisegenWarning):
-            text = " ".join(str(message).split())
+            text = as_option(" ".join(str(message).split()), named)
             for said, option in spelled.items():
                 text = text.replace(said, option)
             _say(f"{prog}: warning: {text}")
