@@ -351,6 +351,15 @@ def test_usage_errors_one_line_exit_2(case, corpus, tmp_path, capsys):
     assert not out.exists() or not any(out.rglob("*.wav"))
 
 
+@pytest.mark.parametrize("flags", [["--format", "flac"], ["--output-format", "flac"],
+                                   ["--output-format", "webdataset", "--format", "flac"]])
+def test_flac_float_is_refused_in_the_options_spelling(flags, corpus, tmp_path, capsys):
+    assert augment(corpus[0], tmp_path / "out", *flags, "--subtype", "FLOAT") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--subtype FLOAT is not available for flac output" in err[0], err
+    assert "format='wav'" not in err[0] and "use --subtype PCM_16 or wav" in err[0]  # (it said "or format='wav'")
+
+
 @pytest.mark.parametrize("value, expected", [
     ("x", "expected a number of seconds, got 'x'"),  # (argparse's own: "invalid float value: 'x'")
     ("inf", "expected a finite number of seconds >= 0, got 'inf'"),  # (it said "must be ... >= 0, got inf")

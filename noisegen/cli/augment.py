@@ -152,6 +152,8 @@ def _check_args(args) -> str | None:
                 "(put those transforms in the config)")
     if args.output_format in ("wav", "flac") and args.format not in (None, args.output_format):
         return f"--format {args.format} contradicts --output-format {args.output_format}"
+    if args.subtype == "FLOAT" and (args.format or args.output_format) == "flac":  # (the library says format='wav')
+        return "--subtype FLOAT is not available for flac output (FLAC holds integers); use --subtype PCM_16 or wav"
     if args.shard_size is not None and args.output_format != "webdataset":
         return "--shard-size needs --output-format webdataset"
     if args.ray_address is not None and args.engine != "ray":
