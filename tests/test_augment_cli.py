@@ -351,6 +351,20 @@ def test_usage_errors_one_line_exit_2(case, corpus, tmp_path, capsys):
     assert not out.exists() or not any(out.rglob("*.wav"))
 
 
+@pytest.mark.parametrize("flag", ["--noise-dir", "--rir-dir"])
+@pytest.mark.parametrize("content", [None, b"not audio"])
+def test_a_bank_folder_with_nothing_usable_is_named_by_its_option(flag, content, corpus, tmp_path, capsys):
+    folder = tmp_path / "bank"
+    folder.mkdir()
+    if content is not None:
+        (folder / "a.wav").write_bytes(content)
+    assert augment(corpus[0], tmp_path / "out", flag, folder) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    # (it said "bad pipeline: noise holds no audio files" and "pipeline: rir holds no usable audio file")
+    assert err[-1].startswith(f"noisegen augment: error: {flag} holds no ") and str(folder) in err[-1], err
+    assert len(err) == 1 + (content is not None)  # (the unreadable file is named in a warning first)
+
+
 @pytest.mark.parametrize("flags", [["--format", "flac"], ["--output-format", "flac"],
                                    ["--output-format", "webdataset", "--format", "flac"]])
 def test_flac_float_is_refused_in_the_options_spelling(flags, corpus, tmp_path, capsys):

@@ -181,7 +181,7 @@ def test_a_rate_no_input_can_be_processed_at_is_still_a_usage_error(tmp_path, da
     _write(folder / "slow.wav", 20.0, sr=8)
     out = tmp_path / "out"
     assert _augment(folder, out, "--noise-dir", data_dir / "noise") == 2
-    assert "noise holds no usable audio file" in capsys.readouterr().err
+    assert "--noise-dir holds no usable audio file at 8 Hz" in capsys.readouterr().err
     assert not (out / "slow.aug0.wav").exists()
 
 

@@ -175,6 +175,17 @@ def _check_args(args) -> str | None:
     return None
 
 
+#: The default pipeline's banks, as the options that name them (their messages start with the name).
+_BANK_OPTIONS = {"noise": "--noise-dir", "rir": "--rir-dir"}
+
+
+def _bank_option(text: str, args) -> str | None:
+    """A message of the default pipeline's noise or RIR bank ("noise holds no audio files ...") starting
+    with the option that named the folder, or None for any other message."""
+    spelled = as_option(text, _BANK_OPTIONS)
+    return spelled if args.config is None and spelled != text else None
+
+
 def _describe(exc) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror + (f": {exc.filename!r}" if exc.filename else "")
@@ -196,7 +207,7 @@ def run(args) -> int:
         where = f"--config {args.config!r}" if args.config else "pipeline"
         text = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())
         text = text.removeprefix("path_or_dict: ")  # (load_pipeline's argument: here, --config itself)
-        return _error(f"bad {where}: {text}")
+        return _error(_bank_option(text, args) or f"bad {where}: {text}")
     if args.progress is not False and warmup.cache_is_cold():
         print("noisegen augment: the Numba cache is empty, so kernels compile as they are first used "
               "(half a minute or so, once); `noisegen warmup` compiles them all ahead of time", file=sys.stderr)
@@ -215,7 +226,8 @@ def run(args) -> int:
               file=sys.stderr)
         return interrupted_status(exc)
     except ParameterError as exc:  # bad settings, a bad noise/RIR file, a busy OUT_DIR: before any output
-        return _error(as_option(" ".join(str(exc).split()), _OPTION_NAMES))
+        text = " ".join(str(exc).split())
+        return _error(_bank_option(text.removeprefix("pipeline: "), args) or as_option(text, _OPTION_NAMES))
     except (NoisegenError, OSError) as exc:  # at run time (a full disk): not a usage error
         print(f"noisegen augment: error: {_describe(exc)}; {RESUME}", file=sys.stderr)
         return 1
