@@ -190,3 +190,21 @@ def test_gpu_mixing_needs_only_the_added_noise_finite_as_the_cpu():
     assert _rel(ng.mix_at_snr(y, noise, snr_db=10, backend="cuda"), want) <= 1e-6
     with pytest.raises(ng.ParameterError, match="noise must be finite"):
         ng.mix_at_snr(y, noise, snr_db=10, noise_offset=48, backend="cuda")
+
+
+@cudasim
+@pytest.mark.parametrize("what", ["batch", "noise"])
+@pytest.mark.parametrize("layout", ["F", "strided"])
+def test_augment_batch_refuses_a_strided_device_batch_or_noise_with_its_strides(what, layout):
+    """An F-order or sliced device batch raised numba's raw 'incompatible strides' / 'non-contiguous buffer'
+    ValueError; a strided device noise did so only for a ragged batch (lengths=)."""
+    pytest.importorskip("numba.cuda")
+    import noisegen.cuda as nc
+    from numba import cuda
+
+    x = np.random.default_rng(0).standard_normal((2, 16)).astype(np.float32)
+    bad = cuda.to_device(np.asfortranarray(x)) if layout == "F" else cuda.to_device(np.repeat(x, 2, axis=1))[:, ::2]
+    batch, noise = (bad, x) if what == "batch" else (cuda.to_device(x), bad)
+    for lengths in (None, [16, 7]):
+        with pytest.raises(ng.ParameterError, match=rf"{what} must be C-contiguous on the device .*got strides"):
+            nc.augment_batch(batch, sample_rate=16000, noise=noise, snr_db=5.0, lengths=lengths, threads=8)

@@ -78,6 +78,16 @@ def launch(kernel, n_items, threads, *args):
     kernel[blocks, threads](*args)
 
 
+def device_view(x, name):
+    """A numba device view of the CUDA array ``x``, refused (ParameterError naming ``name``) unless C-contiguous:
+    the launches index rows as flat spans, and a strided row cannot be copied as one."""
+    d = to_device(x)
+    if not (d.is_c_contiguous() if hasattr(d, "is_c_contiguous") else True):
+        raise ParameterError(f"{name} must be C-contiguous on the device (a copy: cupy.ascontiguousarray, "
+                             f"tensor.contiguous()), got strides {tuple(d.strides)}")
+    return d
+
+
 def _audio_rows(y, name="y", *, finite=True):
     """``(device 2-D view, original shape)`` of host or device audio, validated (``finite=False``: a host
     array's NaN/inf are left to the caller, as a device array's always are)."""
@@ -87,10 +97,7 @@ def _audio_rows(y, name="y", *, finite=True):
         if dtype not in (np.float32, np.float64):
             raise ParameterError(f"{name} must be float32 or float64 audio, got dtype {dtype}")
         check_audio_shape(shape, name)  # (the host array's shape rules; its samples are scanned by the caller)
-        d = to_device(y)
-        if not (d.is_c_contiguous() if hasattr(d, "is_c_contiguous") else True):
-            raise ParameterError(f"{name} must be C-contiguous on the device (a copy: cupy.ascontiguousarray, "
-                                 f"tensor.contiguous()), got strides {tuple(d.strides)}")
+        d = device_view(y, name)
     else:
         y = np.ascontiguousarray(check_audio(y, name, finite=finite))
         shape = y.shape

@@ -138,6 +138,7 @@ def _check_noise_array(noise, b, t):
     if is_cuda_array(noise):
         if array_dtype(noise) not in (np.float32, np.float64):
             raise ParameterError(f"noise must be float32 or float64, got dtype {array_dtype(noise)}")
+        dispatch.device_view(noise, "noise")
     else:
         noise = check_audio(noise, "noise", max_ndim=3)  # (3-D: refused below by shape, not by a layout guess)
     shape = tuple(noise.shape)
@@ -225,6 +226,8 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
         raise ParameterError(f"batch must have shape (B, T), got shape {shape}")
     if array_dtype(batch) not in (np.float32, np.float64):
         raise ParameterError(f"batch must be float32 or float64, got dtype {array_dtype(batch)}")
+    if is_cuda_array(batch):
+        dispatch.device_view(batch, "batch")
     b, t = shape
     lengths = np.full(b, t, np.int64) if lengths is None else check_counts(lengths, "lengths", b, t)
     if not is_cuda_array(batch):  # (a CUDA batch: see _run_cuda) past a row's length is not its audio
