@@ -208,3 +208,18 @@ def test_augment_batch_refuses_a_strided_device_batch_or_noise_with_its_strides(
     for lengths in (None, [16, 7]):
         with pytest.raises(ng.ParameterError, match=rf"{what} must be C-contiguous on the device .*got strides"):
             nc.augment_batch(batch, sample_rate=16000, noise=noise, snr_db=5.0, lengths=lengths, threads=8)
+
+
+@cudasim
+def test_augment_batch_refuses_a_device_batch_with_backend_cpu():
+    """backend='cpu' took a numba device batch through np.asarray and gave host samples (the docs: the kind
+    of the batch); a CuPy array or torch CUDA tensor raised their own TypeError. The functional API refuses."""
+    pytest.importorskip("numba.cuda")
+    import noisegen.cuda as nc
+    from numba import cuda
+
+    d = cuda.to_device(np.ones((2, 16), np.float32))
+    with pytest.raises(ng.ParameterError, match="batch is a CUDA array: backend='cpu' takes a NumPy batch"):
+        nc.augment_batch(d, sample_rate=16000, gain_db=-3.0, backend="cpu")
+    with pytest.raises(ng.ParameterError, match="y must be a numpy float array|y is a CUDA array"):
+        ng.gain(d, gain_db=-3.0, backend="cpu")

@@ -227,6 +227,9 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     if array_dtype(batch) not in (np.float32, np.float64):
         raise ParameterError(f"batch must be float32 or float64, got dtype {array_dtype(batch)}")
     if is_cuda_array(batch):
+        if where == "cpu":  # (np.asarray of a CuPy array or torch CUDA tensor raises; a numba one came back on the host)
+            raise ParameterError("batch is a CUDA array: backend='cpu' takes a NumPy batch; pass backend='cuda' or "
+                                 "'auto', or copy it to the host first")
         dispatch.device_view(batch, "batch")
     b, t = shape
     lengths = np.full(b, t, np.int64) if lengths is None else check_counts(lengths, "lengths", b, t)
