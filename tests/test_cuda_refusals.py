@@ -223,3 +223,28 @@ def test_augment_batch_refuses_a_device_batch_with_backend_cpu():
         nc.augment_batch(d, sample_rate=16000, gain_db=-3.0, backend="cpu")
     with pytest.raises(ng.ParameterError, match="y must be a numpy float array|y is a CUDA array"):
         ng.gain(d, gain_db=-3.0, backend="cpu")
+
+
+@cudasim
+@pytest.mark.parametrize("backend", ["cpu", "cuda"])
+@pytest.mark.parametrize("kw, says", [
+    (dict(band_hz=(0.01, 100.0)), r"band_hz edges must satisfy 0\.16 <= low_hz < high_hz <= 7999\.84 .*got \(0\.01, 100"),
+    (dict(band_hz=(100.0, 7999.95)), r"band_hz edges must satisfy .*got \(100\.0, 7999\.95\)"),
+    (dict(band_hz=(100.0, 1000.0), band_order=40), r"band_order must be an integer in \[1, 32\], got 40"),
+    (dict(band_hz=(100.0, 1000.0), band_order=2.5), r"band_order must be an integer, got 2\.5"),
+])
+def test_augment_batch_checks_its_band_against_the_filter_design_before_any_stage(backend, kw, says, monkeypatch):
+    """band_hz inside (0, Nyquist) but within 1e-5 of the sample rate of an end, or a bad band_order, passed
+    the checks and was refused by the filter design after the noise was made and mixed, naming low_hz,
+    high_hz or order instead of band_hz or band_order."""
+    pytest.importorskip("numba.cuda")
+    import noisegen.cuda as nc
+
+    def no_stage(*args, **kwargs):
+        raise AssertionError("a stage ran before the arguments were checked")
+
+    monkeypatch.setattr(nc.dispatch, "cuda_noise_rows", no_stage)
+    monkeypatch.setattr(nc.mix, "mix_at_snr", no_stage)
+    with pytest.raises(ng.ParameterError, match=says):
+        nc.augment_batch(np.full((2, 16), 0.1, np.float32), sample_rate=16000, noise="pink", snr_db=5.0,
+                         backend=backend, **kw)

@@ -38,13 +38,13 @@ import numpy as np
 
 from .._core.batch import Batch
 from .._core.backend import array_dtype, from_device, is_cuda_array, require_cuda, resolve_backend, to_device
-from .._core.validation import (MAX_RATE_FACTOR, check_audio, check_output_size, check_real, check_real_array,
-                                 check_sample_rate, nonfinite_error, show_value)
+from .._core.validation import (MAX_RATE_FACTOR, check_audio, check_int, check_output_size, check_real,
+                                 check_real_array, check_sample_rate, nonfinite_error, show_value)
 from .._core.errors import ParameterError
 from .._core.rng import as_generator, check_rng, derive_key, resolve_key
 from .._core.units import GAIN_DB_RANGE
 from .._design.noise import check_min_freq, design_bank, initial_state, run_bank
-from .._design.sections import design_sos
+from .._design.sections import FREQ_MARGIN, design_sos
 from .._design.snr import MAX_SNR_DB, MIN_SNR_DB
 from .._gpu import ops as dispatch
 from ..effects import filters, mix, timescale
@@ -111,9 +111,10 @@ def _draw_band(band, b, sample_rate):
         arr = np.broadcast_to(arr, (b, 2)).copy()
     if arr.shape != (b, 2):
         raise ParameterError(f"band_hz must be (low_hz, high_hz) or a ({b}, 2) array, got shape {arr.shape}")
-    nyq = sample_rate / 2.0
-    if not (np.all(arr[:, 0] > 0) and np.all(arr[:, 0] < arr[:, 1]) and np.all(arr[:, 1] < nyq)):
-        raise ParameterError(f"band_hz edges must satisfy 0 < low_hz < high_hz < {nyq:g}, got {band!r}")
+    lo, hi = FREQ_MARGIN * sample_rate, (0.5 - FREQ_MARGIN) * sample_rate  # (the filter design's own bounds)
+    if not (np.all(arr[:, 0] >= lo) and np.all(arr[:, 0] < arr[:, 1]) and np.all(arr[:, 1] <= hi)):
+        raise ParameterError(f"band_hz edges must satisfy {lo:g} <= low_hz < high_hz <= {hi:g} (1e-5 of "
+                             f"sample_rate={sample_rate} away from 0 and from Nyquist), got {band!r}")
     return arr
 
 
@@ -213,6 +214,7 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     where = resolve_backend(backend, batch, supports_cuda=True)
     sample_rate = check_sample_rate(sample_rate)
     threads = dispatch.check_threads(threads)
+    band_order = check_int(band_order, "band_order", low=1, high=32)  # (design_sos's orders), before any stage runs
     check_rng(rng)
     if band is not None:  # (the frequencies' name without its unit, before the naming rule)
         if band_hz is not None:
