@@ -159,6 +159,23 @@ def test_cache_path_never_replaces_what_is_not_a_bank_cache(data_dir, tmp_path):
     assert (tmp_path / "bank.npy.json").is_file() and len(again) == 3
 
 
+
+def test_a_bank_cache_is_rebuilt_for_another_silent_ok(tmp_path):
+    """silent_ok chooses the files kept (a one-sample file: an impulse kept as a room, skipped as a
+    noise), but was not in the cache's signature: a cache written by a bank of noises was mapped by a
+    bank of room responses (and the other way round) without the one-sample file or a word."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    sf.write(folder / "a.wav", 0.1 * np.random.default_rng(0).standard_normal(800), SR)
+    sf.write(folder / "one.wav", np.array([0.5]), SR)
+    cache = tmp_path / "bank.npy"
+    for _ in range(2):  # each builds on the other's cache
+        with pytest.warns(ng.NoisegenWarning, match="one sample"):
+            noises = ng.NoiseBank(folder, sample_rate=SR, cache_path=cache)
+        rooms = ng.NoiseBank(folder, sample_rate=SR, cache_path=cache, silent_ok=False)
+        assert [os.path.basename(p) for p in noises.paths] == ["a.wav"]
+        assert [os.path.basename(p) for p in rooms.paths] == ["a.wav", "one.wav"] and rooms.lengths[1] == 1
+
 def test_bank_arguments_beyond_any_file_are_refused(data_dir):
     with pytest.raises(ng.ParameterError, match="min_duration_s"):
         ng.NoiseBank(data_dir / "noise", sample_rate=SR, min_duration_s=1e308)

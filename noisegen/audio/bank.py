@@ -122,7 +122,8 @@ class NoiseBank:
         A ``.npy`` file holding the bank's samples (with a ``.json`` file
         beside it describing the files). It is built on first use and
         memory-mapped read-only afterwards; it is rebuilt when the list of
-        files, their sizes or modification times, or the sample rate change.
+        files, their sizes or modification times, the sample rate or the
+        options that choose the files or samples kept change.
         Needs ``sample_rate``.
     min_duration_s : float
         Files shorter than this (after resampling) are skipped (default: any
@@ -323,7 +324,7 @@ class NoiseBank:
 
     def _signature(self, candidates, min_len):
         return {"version": BANK_RULES, "sample_rate": self.sample_rate, "min_len": min_len,
-                "first_channel": self.first_channel, "files": _stamps(candidates)}
+                "first_channel": self.first_channel, "silent_ok": self.silent_ok, "files": _stamps(candidates)}
 
     def _load_cache(self, cache_path, meta):
         meta_path = Path(str(cache_path) + ".json")
