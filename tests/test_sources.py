@@ -62,6 +62,22 @@ def test_crop_wraps_around(data_dir):
     np.testing.assert_array_equal(crop[10:], np.concatenate([y, y[:40]]))
 
 
+
+def test_crop_keeps_an_index_given_alone():
+    """crop(n, index=i) drew a file as well as an offset: it came from any file (an offset given
+    alone was dropped the same way)."""
+    bank = ng.NoiseBank.from_arrays([np.arange(4.0), np.arange(100.0) + 10], sample_rate=SR)
+    for seed in range(20):
+        crop = bank.crop(3, index=0, rng=seed)
+        assert crop[0] < 4 and np.array_equal(crop, np.arange(crop[0], crop[0] + 3) % 4)
+        np.testing.assert_array_equal(bank.crop(3, index=-1, rng=seed), bank.crop(3, index=-1, rng=seed))
+        assert 10 <= bank.crop(50, index=1, rng=seed)[0] <= 60  # fits without wrapping, as draw's
+    np.testing.assert_array_equal(bank.crop(3, rng=5), bank.crop(3, rng=5, index=None, offset=None))
+    with pytest.raises(ng.ParameterError, match="offset 2 needs an index"):
+        bank.crop(3, offset=2, rng=0)
+    with pytest.raises(ng.ParameterError, match="index"):
+        bank.crop(3, index=2, rng=0)
+
 def test_corrupt_and_silent_files_are_reported_once_and_skipped(data_dir, tmp_path):
     for p in (data_dir / "noise").iterdir():
         shutil.copy(p, tmp_path / p.name)

@@ -450,18 +450,30 @@ class NoiseBank:
         self._check_loaded()
         g = as_generator(rng)
         index = int(g.integers(len(self)))
+        return index, self._draw_offset(index, n_samples, g)
+
+    def _draw_offset(self, index, n_samples, g):
         length = int(self.lengths[index])
         high = length - n_samples + 1 if length >= n_samples else length
-        return index, int(g.integers(high))
+        return int(g.integers(high))
 
     def crop(self, n_samples, *, rng=None, index=None, offset=None):
         """A float32 copy of ``n_samples`` samples of one file (wrap-around).
 
-        Without ``index``/``offset`` they are drawn with :meth:`draw`.
+        Without ``index`` and ``offset`` they are drawn with :meth:`draw`;
+        with ``index`` alone, the offset in that file is drawn as
+        :meth:`draw` draws it. ``offset`` needs an ``index``.
         """
         n_samples = check_int(n_samples, "n_samples", low=0)
-        if index is None or offset is None:
+        if index is None and offset is not None:
+            raise ParameterError(f"offset {offset!r} needs an index (the file it is in): give both, "
+                                 "index alone, or neither")
+        if index is None:
             index, offset = self.draw(n_samples, rng=rng)
+        elif offset is None:
+            self._check_loaded()
+            index = check_index(index, "index", len(self))
+            offset = self._draw_offset(index, n_samples, as_generator(rng))
         y = self[index]
         offset = check_int(offset, "offset", low=0) % y.shape[0]
         positions = (offset + np.arange(n_samples)) % y.shape[0]
