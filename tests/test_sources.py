@@ -192,6 +192,24 @@ def test_a_bank_cache_is_rebuilt_for_another_silent_ok(tmp_path):
         assert [os.path.basename(p) for p in noises.paths] == ["a.wav"]
         assert [os.path.basename(p) for p in rooms.paths] == ["a.wav", "one.wav"] and rooms.lengths[1] == 1
 
+
+@pytest.mark.parametrize("edit", [{"paths": None}, {"skipped": None}, {"lengths": "x"}, {"lengths": [1, 2]},
+                                  {"paths": ["a", "b"]}, {"skipped": [3]}])
+def test_a_bank_cache_json_not_of_the_form_written_is_rebuilt(data_dir, tmp_path, edit):
+    """A cache's .json with its signature but other fields missing or of another form (edited, cut
+    by another writer) raised KeyError or TypeError from the constructor; it is rebuilt."""
+    import json
+
+    cache = tmp_path / "bank.npy"
+    fresh = ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=cache)
+    meta = tmp_path / "bank.npy.json"
+    stored = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**stored, **edit}))
+    again = ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=cache)
+    assert again.paths == fresh.paths and again.lengths.tolist() == fresh.lengths.tolist() and not again.skipped
+    np.testing.assert_array_equal(again.audio, fresh.audio)
+    assert json.loads(meta.read_text()) == stored
+
 def test_bank_arguments_beyond_any_file_are_refused(data_dir):
     with pytest.raises(ng.ParameterError, match="min_duration_s"):
         ng.NoiseBank(data_dir / "noise", sample_rate=SR, min_duration_s=1e308)

@@ -333,19 +333,23 @@ class NoiseBank:
                 stored = json.load(f)
         except (OSError, ValueError):
             return False
-        if stored.get("signature") != meta or not cache_path.is_file():
+        if not isinstance(stored, dict) or stored.get("signature") != meta or not cache_path.is_file():
             return False
-        try:
+        try:  # a .json not of the form written (edited, another writer's): rebuilt, never half used
+            paths, lengths = [str(p) for p in stored["paths"]], np.asarray(stored["lengths"], dtype=np.int64)
+            skipped = [(str(path), str(reason)) for path, reason in stored["skipped"]]
             audio = mapped(cache_path)
-        except (OSError, ValueError):
+        except (OSError, ValueError, KeyError, TypeError):
             return False
-        self._set(audio, stored["paths"], stored["lengths"])
-        for path, reason in stored["skipped"]:
+        if lengths.shape != (len(paths),) or audio.shape[0] != int(lengths.sum()):
+            return False
+        self._set(audio, paths, lengths)
+        for path, reason in skipped:
             self._report(path, reason, stacklevel=5)
         if stored.get("silent_only"):
             self.silent_only = True
             self._warn_silent_only()
-        return audio.shape[0] == int(self.lengths.sum())
+        return True
 
     def _write_cache(self, cache_path, meta):
         stored = {"signature": meta, "paths": self.paths, "lengths": self.lengths.tolist(), "skipped": self.skipped,
