@@ -210,6 +210,34 @@ def test_a_bank_cache_json_not_of_the_form_written_is_rebuilt(data_dir, tmp_path
     np.testing.assert_array_equal(again.audio, fresh.audio)
     assert json.loads(meta.read_text()) == stored
 
+
+@pytest.mark.parametrize("other", ["replaced", "removed"])
+def test_a_bank_cache_another_writer_replaces_is_not_mapped(data_dir, tmp_path, monkeypatch, other):
+    """Two processes building one cache at once (ranks starting together): the bank mapped whatever
+    lay at cache_path after its own write, another writer's samples (of other options: silently
+    another bank), or raised OSError/FileNotFoundError when the file was replaced or gone as it
+    was opened. It keeps its own samples in memory then."""
+    from noisegen.audio import bank as bank_module
+
+    cache, real = tmp_path / "bank.npy", bank_module.mapped
+    ref = ng.NoiseBank(data_dir / "noise", sample_rate=SR)
+
+    def meanwhile(path):
+        if other == "replaced":
+            np.save(tmp_path / "theirs.npy", -ref.audio)
+            os.replace(tmp_path / "theirs.npy", path)
+        else:
+            os.remove(path)
+        return real(path)
+
+    monkeypatch.setattr(bank_module, "mapped", meanwhile)
+    bank = ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=cache)
+    np.testing.assert_array_equal(bank.audio, ref.audio)
+    assert bank.lengths.tolist() == ref.lengths.tolist()
+    monkeypatch.setattr(bank_module, "mapped", real)
+    assert isinstance(ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=tmp_path / "b2.npy").audio,
+                      np.memmap)  # (undisturbed: mapped)
+
 def test_bank_arguments_beyond_any_file_are_refused(data_dir):
     with pytest.raises(ng.ParameterError, match="min_duration_s"):
         ng.NoiseBank(data_dir / "noise", sample_rate=SR, min_duration_s=1e308)

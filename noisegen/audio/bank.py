@@ -354,14 +354,21 @@ class NoiseBank:
     def _write_cache(self, cache_path, meta):
         stored = {"signature": meta, "paths": self.paths, "lengths": self.lengths.tolist(), "skipped": self.skipped,
                   "silent_only": self.silent_only}
+        written = []  # the stat of the .npy this bank wrote
         try:  # each file whole or not at all, no temporary left behind (a parent that is a file, a full disk)
             cache_path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(str(cache_path), lambda fh: np.save(fh, self.audio))
+            write_atomically(str(cache_path), lambda fh: (np.save(fh, self.audio),
+                                                          written.append(os.fstat(fh.fileno()))))
             write_atomically(str(cache_path) + ".json", lambda fh: fh.write(json.dumps(stored).encode()))
         except OSError as exc:
             raise ParameterError(f"cache_path {str(cache_path)!r} cannot be written: "
                                  f"{exc.strerror or exc}") from None
-        self.audio = mapped(cache_path)
+        try:  # the file this bank wrote, unless another writer (a process building it at once) replaced it
+            audio = mapped(cache_path)
+        except (OSError, ValueError):
+            return  # (the samples stay in memory)
+        if audio._noisegen_file[1][:2] == (written[0].st_dev, written[0].st_ino):
+            self.audio = audio
 
     def __getstate__(self):  # a bank mapped from its cache_path travels as the file (bank_cache)
         state = self.__dict__.copy()
