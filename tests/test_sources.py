@@ -208,7 +208,7 @@ def test_a_bank_cache_json_not_of_the_form_written_is_rebuilt(data_dir, tmp_path
     again = ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=cache)
     assert again.paths == fresh.paths and again.lengths.tolist() == fresh.lengths.tolist() and not again.skipped
     np.testing.assert_array_equal(again.audio, fresh.audio)
-    assert json.loads(meta.read_text()) == stored
+    assert {**json.loads(meta.read_text()), "tag": None} == {**stored, "tag": None}
 
 
 @pytest.mark.parametrize("other", ["replaced", "removed"])
@@ -222,13 +222,13 @@ def test_a_bank_cache_another_writer_replaces_is_not_mapped(data_dir, tmp_path, 
     cache, real = tmp_path / "bank.npy", bank_module.mapped
     ref = ng.NoiseBank(data_dir / "noise", sample_rate=SR)
 
-    def meanwhile(path):
+    def meanwhile(path, *tag):
         if other == "replaced":
             np.save(tmp_path / "theirs.npy", -ref.audio)
             os.replace(tmp_path / "theirs.npy", path)
         else:
             os.remove(path)
-        return real(path)
+        return real(path, *tag)
 
     monkeypatch.setattr(bank_module, "mapped", meanwhile)
     bank = ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=cache)
@@ -237,6 +237,24 @@ def test_a_bank_cache_another_writer_replaces_is_not_mapped(data_dir, tmp_path, 
     monkeypatch.setattr(bank_module, "mapped", real)
     assert isinstance(ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=tmp_path / "b2.npy").audio,
                       np.memmap)  # (undisturbed: mapped)
+
+
+def test_a_bank_cache_json_and_npy_of_two_writers_are_not_a_pair(tmp_path):
+    """Two processes building one cache_path at once with other options (first_channel here) can
+    leave one's .npy beside the other's .json (npy A, npy B, json B, json A): a bank matching the
+    .json mapped the other's samples of the same length, silently another bank. It is rebuilt."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    sf.write(folder / "pair.wav", np.random.default_rng(0).standard_normal((800, 2)) * 0.1, SR)
+    cache, meta = tmp_path / "bank.npy", tmp_path / "bank.npy.json"
+    ng.NoiseBank(folder, sample_rate=SR, cache_path=cache, first_channel=True)
+    first_json = meta.read_bytes()
+    ng.NoiseBank(folder, sample_rate=SR, cache_path=cache)  # the other writer's .npy and .json
+    meta.write_bytes(first_json)  # the first writer's .json landed last
+    again = ng.NoiseBank(folder, sample_rate=SR, cache_path=cache, first_channel=True)
+    np.testing.assert_array_equal(again.audio, ng.NoiseBank(folder, sample_rate=SR, first_channel=True).audio)
+    assert isinstance(again.audio, np.memmap)  # (rebuilt in place)
+    np.testing.assert_array_equal(np.load(cache), again.audio)  # (still a .npy NumPy reads)
 
 def test_bank_arguments_beyond_any_file_are_refused(data_dir):
     with pytest.raises(ng.ParameterError, match="min_duration_s"):

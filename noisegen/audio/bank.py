@@ -338,7 +338,7 @@ class NoiseBank:
         try:  # a .json not of the form written (edited, another writer's): rebuilt, never half used
             paths, lengths = [str(p) for p in stored["paths"]], np.asarray(stored["lengths"], dtype=np.int64)
             skipped = [(str(path), str(reason)) for path, reason in stored["skipped"]]
-            audio = mapped(cache_path)
+            audio = mapped(cache_path, bytes.fromhex(stored["tag"]) or b"?")
         except (OSError, ValueError, KeyError, TypeError):
             return False
         if lengths.shape != (len(paths),) or audio.shape[0] != int(lengths.sum()):
@@ -352,23 +352,20 @@ class NoiseBank:
         return True
 
     def _write_cache(self, cache_path, meta):
+        tag = os.urandom(16)  # ends the .npy and is in the .json: the two are one writer's (bank_cache.mapped)
         stored = {"signature": meta, "paths": self.paths, "lengths": self.lengths.tolist(), "skipped": self.skipped,
-                  "silent_only": self.silent_only}
-        written = []  # the stat of the .npy this bank wrote
+                  "silent_only": self.silent_only, "tag": tag.hex()}
         try:  # each file whole or not at all, no temporary left behind (a parent that is a file, a full disk)
             cache_path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(str(cache_path), lambda fh: (np.save(fh, self.audio),
-                                                          written.append(os.fstat(fh.fileno()))))
+            write_atomically(str(cache_path), lambda fh: (np.save(fh, self.audio), fh.write(tag)))
             write_atomically(str(cache_path) + ".json", lambda fh: fh.write(json.dumps(stored).encode()))
         except OSError as exc:
             raise ParameterError(f"cache_path {str(cache_path)!r} cannot be written: "
                                  f"{exc.strerror or exc}") from None
         try:  # the file this bank wrote, unless another writer (a process building it at once) replaced it
-            audio = mapped(cache_path)
+            self.audio = mapped(cache_path, tag)
         except (OSError, ValueError):
-            return  # (the samples stay in memory)
-        if audio._noisegen_file[1][:2] == (written[0].st_dev, written[0].st_ino):
-            self.audio = audio
+            pass  # (the samples stay in memory)
 
     def __getstate__(self):  # a bank mapped from its cache_path travels as the file (bank_cache)
         state = self.__dict__.copy()

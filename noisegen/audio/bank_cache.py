@@ -51,12 +51,21 @@ def file_id(path):
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def mapped(path) -> np.ndarray:
-    """The ``.npy`` at ``path`` memory-mapped read-only, marked with the file it maps (for pickling)."""
+def mapped(path, tag: bytes = b"") -> np.ndarray:
+    """The ``.npy`` at ``path`` memory-mapped read-only, marked with the file it maps (for pickling).
+
+    ``tag``: the bytes the file must end in (after the samples, where NumPy reads nothing), those its
+    writer put in the ``.json`` beside it, else a ValueError: a ``.npy`` and a ``.json`` of two
+    writers building one cache at once are not taken for a pair."""
     before = file_id(path)
     audio = np.load(path, mmap_mode="r")
+    with open(path, "rb") as fh:
+        fh.seek(max(0, before[2] - len(tag)))
+        tail = fh.read()
     if file_id(path) != before:  # replaced while it was opened: which one is mapped is unknown
         raise OSError(f"{path} changed while it was opened")
+    if tag and tail != tag:
+        raise ValueError(f"{path} was written with another .json")
     audio._noisegen_file = (os.fspath(path), before)
     return audio
 
