@@ -1,4 +1,5 @@
-"""Every Python example in the README runs exactly as written (from the project root)."""
+"""Every Python example in the README runs exactly as written (from the project root), and its
+audiomentations table names every argument noisegen spells differently."""
 
 from __future__ import annotations
 
@@ -43,3 +44,37 @@ def test_the_readme_and_the_augment_help_name_every_extension_the_scanner_reads(
     assert [e for e in AUDIO_EXTENSIONS if e not in inputs.split("`")[1].split() + inputs.split("`")[3].split()] == []
     assert [e for e in AUDIO_EXTENSIONS
             if e not in (".wave", ".oga", ".aif", ".aifc", ".snd") and e[1:] not in DESCRIPTION] == []
+
+
+# audiomentations' constructor arguments that noisegen spells differently (audiomentations 0.43):
+# each must be named in its row of "Coming from audiomentations" as `old` -> `new`
+RENAMED = {
+    "AddBackgroundNoise": ("AddBackgroundNoise", {"sounds_path": "noise", "noise_rms": "noise_level"}),
+    "AddShortNoises": ("AddShortNoises", {"sounds_path": "sounds", "min_time_between_sounds": "min_time_between_s"}),
+    "ApplyImpulseResponse": ("ApplyImpulseResponse", {"ir_path": "rir"}),
+    "Shift": ("Shift", {"fade_duration": "fade_s"}),
+    "LowPassFilter": ("LowPassFilter", {"min_cutoff_freq": "min_cutoff_hz"}),
+    "BandPassFilter": ("BandPassFilter", {"min_center_freq": "min_center_hz"}),
+    "PeakingFilter": ("PeakingEQ", {"min_center_freq": "min_center_hz"}),
+    "LowShelfFilter": ("LowShelf", {"min_center_freq": "min_cutoff_hz"}),
+    "ClippingDistortion": ("Clip", {"min_percentile_threshold": "min_percentile"}),
+    "TimeMask": ("TimeMask", {"min_band_part": "min_fraction", "fade_duration": "fade_s"}),
+    "Mp3Compression": ("Codec", {"min_bitrate": "min_bitrate_kbps"}),
+    "SomeOf": ("SomeOf", {"num_transforms": "k"}),
+}
+
+
+@pytest.mark.parametrize("theirs", sorted(RENAMED))
+def test_the_migration_table_names_every_renamed_argument(theirs):
+    import inspect
+
+    import noisegen
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("## Coming from audiomentations"):text.index("Differences in behaviour")]
+    (row,) = [line for line in table.splitlines() if re.match(rf"\| [^|]*`{theirs}`", line)]
+    ours, renamed = RENAMED[theirs]
+    parameters = inspect.signature(getattr(noisegen, ours)).parameters
+    for old, new in renamed.items():
+        assert f"`{old}` -> `{new}`" in row, (theirs, old, new)
+        assert new in parameters, (ours, new)
