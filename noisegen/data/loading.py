@@ -59,7 +59,8 @@ def iterable_entries(stream, epoch, shard, n_shards):
     if one_shot and stream._held is not None and stream._held[0] == (epoch, stream._position):
         yield stream._held[1]
     for position, entry in enumerate(stream._iterable, start=stream._taken if one_shot else 0):
-        stream._taken = position + 1 if one_shot else 0
+        if one_shot:
+            stream._taken = position + 1
         if position >= stream._position and position % n_shards == shard:
             loaded = (position, position, load_entry(stream, position, entry))
             stream._held = ((epoch, position), loaded) if one_shot else None
