@@ -314,12 +314,12 @@ class NoiseBank:
         self.sound_powers = {}  # index -> mean square, as noisegen.add_short_noises measures it once
 
     def files_digest(self) -> str | None:
-        """A digest of the bank's files (names under its folder, sizes, mtimes), None for arrays: what
-        a replay compares to say the noises it draws from changed since (an index names another file)."""
+        """A digest of the bank's files (absolute paths, sizes, mtimes), None for arrays: what a replay
+        compares to say the noises it draws from changed since (an index names another file). A bank given
+        loaded and the one its config (its list of files) makes again have the same digest."""
         if self.paths is None:
             return None
-        files = [[os.path.relpath(p, self.folder) if self.folder else p, size, mtime]
-                 for p, size, mtime in _stamps(self.paths)]
+        files = [[os.path.abspath(p), size, mtime] for p, size, mtime in _stamps(self.paths)]
         return hashlib.blake2b(json.dumps([BANK_RULES, files]).encode(), digest_size=16).hexdigest()
 
     def _signature(self, candidates, min_len):

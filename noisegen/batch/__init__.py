@@ -293,7 +293,7 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
     if not os.fspath(out_dir).strip():
         raise ParameterError("out_dir must not be empty (it would mean the current folder)")
     settings = {"sample_rate": sample_rate, "format": fmt, "subtype": subtype, "overwrite": bool(overwrite),
-                "pipeline": pipeline_config, "banks": banks_fingerprint(Transform.from_dict(pipeline_config)),  # (as replay rebuilds it)
+                "pipeline": pipeline_config, "banks": banks_fingerprint(pipeline),
                 "blockwise_min_s": check_real(blockwise_min_s, "blockwise_min_s", low=0.0)}
     out_dir = os.path.abspath(os.fspath(out_dir))
     _check_out_dir(out_dir, in_real)  # (creates it: after every other check)
