@@ -195,6 +195,8 @@ def test_synth_clipping_warns_on_one_line(tmp_path, capsys):
         (["synth", "tone", "x.wav", "--duration-s", "1", "--freq-hz", "9000"], 2, "--freq-hz"),
         (["synth", "chirp", "x.wav", "--duration-s", "1", "--freq-hz", "100"], 2, "--end-freq-hz"),
         (["synth", "hum", "x.wav", "--duration-s", "1", "--mains-hz", "55"], 2, "--mains-hz"),
+        # the default --mains-hz past a low rate's Nyquist: the rate is named (it said only 'got 50')
+        (["synth", "hum", "x.wav", "--duration-s", "1", "--sample-rate", "100"], 2, "Nyquist frequency of sample_rate 100"),
         (["synth", "pink", "x.mp9", "--duration-s", "1"], 2, "OUT"),
         (["synth", "pink", "x.wav", "--duration-s", "1", "--subtype", "PCM_77"], 2, "--subtype"),
         (["synth", "pink", "x.wav", "--duration-s", "1", "--seed", "-1"], 2, "--seed"),  # said "rng must be ..."

@@ -81,9 +81,10 @@ def _common(sample_rate, duration_s, n_samples, amplitude, phase, n_channels, dt
 
 def _freq(freq_hz, name, sample_rate, *, allow_zero, allow_nyquist):
     nyq = sample_rate / 2.0
-    return check_real(
-        freq_hz, name, low=0.0, high=nyq, low_inclusive=allow_zero, high_inclusive=allow_nyquist
-    )
+    try:
+        return check_real(freq_hz, name, low=0.0, high=nyq, low_inclusive=allow_zero, high_inclusive=allow_nyquist)
+    except ParameterError as exc:  # the range moves with the rate: say which (a default can be out of it)
+        raise ParameterError(f"{exc} (Hz, up to the Nyquist frequency of sample_rate {sample_rate})") from None
 
 
 def _channels(row: np.ndarray, n_channels):
