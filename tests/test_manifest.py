@@ -591,3 +591,18 @@ def test_a_segment_named_as_the_other_format_names_it_is_said_once(corpus, name,
     whole = sf.info(str(corpus / "speech" / SPEECH[0])).duration
     seconds = {"whole": whole, "after 0.5": whole - 0.5, "1": 1.0}[read_s]
     assert abs(chunks[0].length - seconds * SR) <= 1  # what is read: the segment, or more than its labels are for
+
+
+def test_a_url_row_is_a_bad_row_that_says_so(corpus):
+    """A URL was joined to the manifest's folder and reported as a missing file there
+    ('no such audio file: .../corpus/s3://bucket/a.wav')."""
+    manifest = corpus / "urls.jsonl"
+    manifest.write_text("\n".join(json.dumps({"audio_filepath": p}) for p in
+                                  ("s3://bucket/a.wav", "https://example.org/b.wav", "speech/" + SPEECH[1])) + "\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(AugmentStream(manifest, None, sample_rate=SR, rng=0, shuffle=False))
+    assert [c.item for c in chunks] == [2]
+    messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+    assert len(messages) == 2 and all("is a URL" in m and "local files" in m for m in messages), messages
+    assert "line 1" in messages[0] and "s3://bucket/a.wav" in messages[0] and "corpus" not in messages[0].split(":", 2)[2]

@@ -36,6 +36,7 @@ import csv
 import json
 import math
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -49,6 +50,7 @@ __all__ = ["MANIFEST_EXTENSIONS", "is_manifest", "read_manifest", "ManifestRow",
 MANIFEST_EXTENSIONS = (".jsonl", ".json", ".ndjson", ".csv", ".tsv")
 
 _JSON_FIELDS = ("audio_filepath", "offset", "duration")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")  # s3://, https://, gs://, file:// (a scheme of 2+ letters: not C:/)
 _TABLE_FIELDS = ("path", "offset_s", "duration_s")
 
 
@@ -96,6 +98,9 @@ def _row(line, fields, names, folder):
         why = (f"no {path_name!r} field (fields: {have})" if path_name not in fields
                else f"{path_name!r} must be a non-empty path, got {path!r}")
         return ManifestRow(line, metadata=metadata, error=why)
+    if _URL.match(path):  # (joined to the manifest's folder, it was reported as a missing file there)
+        return ManifestRow(line, metadata=metadata, error=f"{path_name!r} is a URL, {show_value(path)}: "
+                           "manifests name local files (copy or mount the data first)")
     offset, why = _seconds(fields.get(offset_name), offset_name)
     duration, why_d = _seconds(fields.get(duration_name), duration_name)
     path = os.path.join(folder, os.path.expanduser(path))
