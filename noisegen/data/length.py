@@ -10,18 +10,28 @@ from ..transforms.speed_perturb import SpeedPerturb
 from ..transforms.shape import SignalShape
 from ..transforms.time_stretch import TimeStretch
 
-__all__ = ["length_changer", "chunks_per_item", "item_sizes", "sizes_drawn", "Batches"]
+__all__ = ["first_in", "length_changer", "chunks_per_item", "item_sizes", "sizes_drawn", "Batches"]
+
+
+def first_in(t, test):
+    """The first transform of pipeline ``t`` (itself, or one inside Compose, OneOf, SomeOf) that passes
+    ``test``, or None."""
+    if test(t):
+        return t
+    for child in getattr(t, "transforms", ()):
+        found = first_in(child, test)
+        if found is not None:
+            return found
+    return None
 
 
 def length_changer(t):
     """Name of a transform in pipeline ``t`` that changes the length of its input (None if none does)."""
-    if isinstance(t, (SpeedPerturb, TimeStretch)) or (isinstance(t, ApplyImpulseResponse) and t.keep_tail):
-        return type(t).__name__ + ("(keep_tail=True)" if isinstance(t, ApplyImpulseResponse) else "")
-    for child in getattr(t, "transforms", ()):  # Compose, OneOf, SomeOf
-        name = length_changer(child)
-        if name is not None:
-            return name
-    return None
+    found = first_in(t, lambda x: isinstance(x, (SpeedPerturb, TimeStretch))
+                     or (isinstance(x, ApplyImpulseResponse) and x.keep_tail))
+    if found is None:
+        return None
+    return type(found).__name__ + ("(keep_tail=True)" if isinstance(found, ApplyImpulseResponse) else "")
 
 
 def chunks_per_item(sizes: np.ndarray, chunk_n: int | None, hop_n: int | None) -> np.ndarray:

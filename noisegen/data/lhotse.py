@@ -55,7 +55,7 @@ from .._core.validation import check_rates, check_real, check_sample_rate
 from ..effects import gain, speed, time_stretch
 from ..effects import resample as resample_audio  # this module's own resample() takes cuts
 from ..transforms import Shift, Transform, load_pipeline
-from .length import length_changer
+from .length import first_in, length_changer
 
 __all__ = [
     "augment_cuts",
@@ -123,17 +123,12 @@ def _pipeline_config(pipeline) -> dict:
             "audio: use noisegen.lhotse.perturb_speed / perturb_tempo (they update the manifest) instead of "
             "SpeedPerturb / TimeStretch, and ApplyImpulseResponse(keep_tail=False)"
         )
-    if _holds(pipeline, Shift):
+    if first_in(pipeline, lambda t: isinstance(t, Shift)) is not None:
         raise ParameterError("pipeline holds Shift, which moves the audio in time; a cut's supervisions (their "
                              "offsets, and with rollover the order of its words) would no longer match its audio")
     config = pipeline.to_dict()
     _built(_config_json(config))  # fails here, not in a data-loader worker
     return config
-
-
-def _holds(t, kind) -> bool:
-    """Whether transform ``t`` is a ``kind`` or holds one (Compose, OneOf, SomeOf)."""
-    return isinstance(t, kind) or any(_holds(child, kind) for child in getattr(t, "transforms", ()))
 
 
 @dataclass
