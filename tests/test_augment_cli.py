@@ -793,6 +793,31 @@ def test_outputs_made_under_other_bank_rules_are_not_taken_as_done(corpus, tmp_p
     assert "already exist" in text and "--overwrite" in text
 
 
+@pytest.mark.parametrize("fmt", ["wav", "webdataset"])
+def test_a_rerun_after_the_noise_folder_changed_says_so_and_overwrite_redoes_it(corpus, tmp_path, capsys, fmt):
+    """The job key holds the noise folder's path, not its files: a rerun after a noise was added
+    said every output was complete, and even --overwrite kept outputs made with the old noises."""
+    noise, out = tmp_path / "my_noise", tmp_path / "out"
+    shutil.copytree(corpus[1], noise)
+    args = [corpus[0], out, "--noise-dir", noise, "--snr-db", 5, 15, "--copies", 1,
+            *(["--output-format", "webdataset"] if fmt != "wav" else [])]
+    files = lambda: {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.suffix in (".wav", ".tar")}
+    assert augment(*args) == 0
+    first, banks = files(), {line["banks"] for line in read_manifest(out).values()}
+    capsys.readouterr()
+    assert augment(*args) == 0 and "noise or RIR" not in capsys.readouterr().out  # unchanged: nothing to say
+    shutil.copy(sorted(noise.glob("*.wav"))[-1], noise / "0_first.wav")  # sorts first: every index moves
+    assert augment(*args) == 0
+    text = capsys.readouterr().out
+    assert files() == first and "kept, though made from other files of the noise or RIR folders" in text
+    assert "--overwrite redoes" in text
+    assert augment(*args, "--overwrite") == 0
+    capsys.readouterr()
+    assert files().keys() == first.keys() and files() != first
+    assert {line["banks"] for line in read_manifest(out).values()}.isdisjoint(banks)
+    assert augment(*args) == 0 and "noise or RIR" not in capsys.readouterr().out
+
+
 def test_rerun_with_other_settings_says_it_once(corpus, tmp_path, capsys):
     out = tmp_path / "out"
     assert augment(*default_args(corpus, out, "--copies", 3)) == 0

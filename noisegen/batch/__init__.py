@@ -23,7 +23,9 @@ How it stays reproducible and safe:
   input bytes (size and BLAKE2b recorded in the line), and the file is
   readable with the recorded length. Complete outputs are skipped; outputs
   of an input that changed since (edited, or another ``in_dir`` with the
-  same names) are redone and replaced; an output file that exists without
+  same names) are redone and replaced; complete outputs whose noise or RIR
+  files changed since (``banks``) are kept and counted, and redone under
+  ``overwrite=True``; an output file that exists without
   such a line is recomputed and accepted only if its bytes come out the
   same (otherwise it is refused unless ``overwrite=True``). A killed run
   therefore finishes with exactly the files an uninterrupted run writes.
@@ -102,6 +104,7 @@ class AugmentSummary:
     n_skipped: int = 0
     n_failed: int = 0
     n_redone: int = 0
+    n_other_banks: int = 0
     audio_s: float = 0.0
     wall_s: float = 0.0
     workers: int = 1
@@ -123,6 +126,10 @@ class AugmentSummary:
             one = self.n_redone == 1
             lines.append(f"{_count(self.n_redone, 'output')} redone because {'its' if one else 'their'} input changed "
                          f"since {'it was' if one else 'they were'} made")
+        if self.n_other_banks:
+            one = self.n_other_banks == 1
+            lines.append(f"{_count(self.n_other_banks, 'complete output')} kept, though made from other files of "
+                         f"the noise or RIR folders (changed since): --overwrite redoes {'it' if one else 'them'}")
         exists = [f for f in self.failures if str(f.get("error", "")).startswith("FileExistsError")]
         for f in self.failures:
             if f not in exists:

@@ -38,6 +38,7 @@ from ..audio.files import file_kind, open_regular  # noqa: F401  (re-exported)
 from ..transforms import Transform
 
 __all__ = ["OutDirLock", "jsonl_lock", "drop_inherited_locks", "input_fingerprint", "fingerprint_changed",
+           "banks_changed",
            "open_regular", "file_kind"]
 
 LOCK = ".noisegen.lock"
@@ -96,6 +97,12 @@ def _banks(t):
                 yield v
             elif isinstance(v, Transform):
                 yield from _banks(v)
+
+
+def banks_changed(line: dict, banks: str | None) -> bool:
+    """True when ``line`` records a digest of its pipeline's bank files other than ``banks``
+    (:func:`banks_fingerprint`): the same job key, but its noises or RIRs were other files."""
+    return line.get("banks") is not None and line["banks"] != banks
 
 
 def fingerprint_changed(line: dict, fingerprint: dict) -> bool:

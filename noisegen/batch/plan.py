@@ -19,7 +19,7 @@ from ..audio.files import scan_audio_files
 from ..audio.segment import segment_span
 from .manifest import (FAILURES, MANIFEST, _append_line, _complete, _dedupe_manifest, _job_key, _read_jsonl,
                        _remove_rewrites, _repair_tail, _rewrite_jsonl, read_manifest)
-from .outdir import fingerprint_changed, input_fingerprint, jsonl_lock
+from .outdir import banks_changed, fingerprint_changed, input_fingerprint, jsonl_lock
 
 
 def _existing_dir(path, name):
@@ -195,8 +195,11 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
                     job["replace"] = True  # our output, made from other input bytes: redo and replace it
                     redone.add(out_rel)
                 elif _complete(out_dir, line, key):
-                    summary.n_skipped += 1
-                    continue
+                    if not banks_changed(line, settings["banks"]) or not settings["overwrite"]:
+                        summary.n_skipped += 1  # (made from other noise/RIR files: kept, and the summary says so)
+                        summary.n_other_banks += banks_changed(line, settings["banks"])
+                        continue
+                    job["replace"] = True  # made from other noise/RIR files, and --overwrite: redo it
                 elif line.get("job") == key:  # this job's own output, cut short or damaged since: redo it
                     job["replace"] = True
             jobs.append(job)

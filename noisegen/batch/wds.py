@@ -52,7 +52,7 @@ from ..audio.bank import BANK_RULES
 from ..audio.io import encode
 from .manifest import (FAILURES, MANIFEST, _append_line, _dedupe_manifest, _read_jsonl, _repair_tail,
                        _rewrite_jsonl, read_manifest)
-from .outdir import input_fingerprint, jsonl_lock
+from .outdir import banks_changed, input_fingerprint, jsonl_lock
 from .plan import Plan, _discover, _one_line, _probe, output_seed
 from .work import _FATAL_ERRNOS, _render, load_input
 
@@ -128,8 +128,11 @@ def plan_shards(in_dir, out_dir, in_real, summary, settings, *, copies, seed, sh
                 replace = True  # our tar, made from other input bytes: redo and replace it
                 redone.add(name)
             elif line.get("job") == job and not line.get("failed") and _size(out_dir, name) == line.get("bytes"):
-                summary.n_skipped += 1
-                continue
+                if not banks_changed(line, settings["banks"]) or not settings["overwrite"]:
+                    summary.n_skipped += 1  # (made from other noise/RIR files: kept, and the summary says so)
+                    summary.n_other_banks += banks_changed(line, settings["banks"])
+                    continue
+                replace = True  # made from other noise/RIR files, and overwrite: redo it
             elif line.get("job") == job:  # our own tar, with samples left out or cut short since: redo it
                 replace = True
         tasks.append(ShardTask(in_dir, out_dir, in_real, name, [{"output": name}], settings, group, job, inputs,
