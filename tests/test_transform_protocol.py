@@ -180,3 +180,44 @@ def test_a_user_class_with_a_built_in_name_does_not_take_over_configs(cls):
         assert type(Transform.from_dict({**config, "name": other.__name__})) is other
     finally:
         base._REGISTRY.pop(other.__name__, None)
+
+
+class _UserScale(Transform):
+    """A user's transform written as the base class says: ``randomize``, ``_apply`` and ``_config``
+    (no ``_param_checks``)."""
+
+    degrades = False
+
+    def __init__(self, *, p=0.5):
+        super().__init__(p=p)
+
+    def randomize(self, y, sample_rate, gen):
+        return {"factor": float(gen.uniform(0.25, 2.0)), "flip": bool(gen.random() < 0.5)}
+
+    def _apply(self, y, sample_rate, params):
+        return y * (-params["factor"] if params["flip"] else params["factor"])
+
+
+@pytest.mark.parametrize("make", [
+    lambda u: u,
+    lambda u: T.Compose([T.Gain(p=0.5), u, T.TimeMask(p=0.5)], shuffle=True),
+    lambda u: T.OneOf([u, T.Gain(p=1.0)]),
+    lambda u: T.SomeOf([T.PolarityInversion(p=1.0), u], k=(1, None)),
+    lambda u: T.AddBackgroundNoise([np.hanning(700)], noise_transform=T.Compose([u]), p=1.0),
+], ids=["alone", "Compose", "OneOf", "SomeOf", "noise_transform"])
+@pytest.mark.parametrize("shape", [(1,), (301,), (2, 300)], ids=str)
+def test_a_user_transform_replays_what_it_drew(make, shape):
+    """Replays kept only the keys of ``_param_checks``: a user's transform that drew in ``randomize``
+    (as the base class documents) was called, but ``apply_params`` of its ``last_params`` (or a
+    pipeline's holding it, or ``chunk.params``) raised KeyError from its ``_apply``."""
+    import json
+
+    t = make(_UserScale(p=0.7))
+    y = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    for seed in range(8):
+        out = t(y, sample_rate=SR, rng=seed)
+        params = json.loads(json.dumps(t.last_params))
+        np.testing.assert_array_equal(t.apply_params(y, params, sample_rate=SR), out)
+        noisy, target = t.apply_params(y, params, sample_rate=SR, return_target="clean")
+        np.testing.assert_array_equal(noisy, out)
+        assert target.shape == out.shape

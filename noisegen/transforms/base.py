@@ -245,7 +245,7 @@ class Transform:
         return out, self._target_step(y, out, y, sample_rate, params, mode)
 
     def _check_params(self, params, sample_rate, name="params") -> dict:
-        """A checked copy of ``params``: the keys of :meth:`_param_checks`, each validated."""
+        """A checked copy of ``params``: the keys of :meth:`_param_checks` validated, any other kept as recorded."""
         if not isinstance(params, dict) or params.get("name") != type(self).__name__:
             raise ParameterError(
                 f"{name} must be a dict recorded by {type(self).__name__} (its last_params), got {show_value(params)}"
@@ -255,12 +255,12 @@ class Transform:
             raise ParameterError(f"{name}['applied'] must be a bool, got {show_value(applied)}")
         clean = {"name": type(self).__name__, "applied": bool(applied)}
         if applied:
-            for key, check in self._param_checks(sample_rate).items():
+            checks = self._param_checks(sample_rate)
+            clean.update((k, v) for k, v in params.items() if k not in checks and k not in clean)
+            for key, check in checks.items():
                 if key not in params:
-                    raise ParameterError(
-                        f"{name} must hold {key!r} (as {type(self).__name__}.last_params does), "
-                        f"got keys {sorted(map(str, params))}"
-                    )
+                    raise ParameterError(f"{name} must hold {key!r} (as {type(self).__name__}.last_params does), "
+                                         f"got keys {sorted(map(str, params))}")
                 clean[key] = check(params[key], f"{name}[{key!r}]")
         return clean
 
@@ -313,8 +313,8 @@ class Transform:
         return {}
 
     def _param_checks(self, sample_rate) -> dict:
-        """``{key: check(value, name) -> clean value}`` for every key :meth:`randomize` records
-        (used by :meth:`apply_params`; ``prepare(sample_rate)`` has run)."""
+        """``{key: check(value, name) -> clean value}`` for the keys :meth:`randomize` records (used by
+        :meth:`apply_params`, after ``prepare(sample_rate)``; a key left out is replayed unchecked)."""
         return {}
 
     def _apply(self, y, sample_rate, params):
