@@ -507,6 +507,35 @@ def test_replayed_noise_offset_wraps_around_the_noise(kwargs, noise_16k):
         assert np.array_equal(t.apply_params(y, sample_rate=SR, params={**params, "noise_offset": offset}), out)
 
 
+@pytest.mark.parametrize("noise_level", ["relative", "absolute"])
+@pytest.mark.parametrize("noise_transform", [noisegen.SpeedPerturb(factors=[2.0, 3.5, 20.0], p=1.0),
+                                             noisegen.TimeStretch(min_rate=2.0, max_rate=20.0, p=1.0)],
+                         ids=["speed", "stretch"])
+def test_a_noise_transform_that_empties_the_crop_leaves_the_signal(noise_transform, noise_level):
+    """A speed-up of the crop of a few-sample input can leave no noise sample (round(2 / 20) = 0):
+    that raised 'noise must hold at least one sample' (relative) or ZeroDivisionError (absolute).
+    Like a silent crop, it leaves the signal unchanged with a warning; any other crop mixes."""
+    t = AddBackgroundNoise([np.hanning(50) + 0.1], noise_level=noise_level, noise_transform=noise_transform, p=1.0)
+    emptied = 0
+    for n in range(1, 13):
+        for shape in ((n,), (2, n)):
+            y = _signal(shape, np.float32, seed=n)
+            for seed in range(4):
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    out = t(y, sample_rate=SR, rng=seed)
+                assert out.shape == y.shape and out.dtype == y.dtype and np.isfinite(out).all()
+                assert np.array_equal(t.apply_params(y, json.loads(json.dumps(t.last_params)), sample_rate=SR), out)
+                if round(n / t.last_params["noise_transform"].get("factor", t.last_params["noise_transform"].get(
+                        "rate"))) == 0:
+                    emptied += 1
+                    assert np.array_equal(out, y) and out is not y
+                    assert [w.category for w in caught] == [NoisegenWarning] and "no noise sample" in str(caught[0].message)
+                else:
+                    assert not np.array_equal(out, y)
+    assert emptied > 10
+
+
 def test_background_noise_defaults_unchanged(noise_16k):
     """Relative level without a noise transform gives what it gave before the new options."""
     noises = [noise_16k[:3000].astype(np.float32)]

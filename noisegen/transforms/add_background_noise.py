@@ -171,6 +171,10 @@ class AddBackgroundNoise(Transform):
         name = f"noise[{index}]" if bank.paths is None else repr(bank.paths[index])
         noise, at = self._noise(y, sample_rate, params)
         with about(f"noise {name} from sample {offset}"):  # named in a silent-noise warning
+            if noise.shape[-1] == 0:  # a noise_transform that shortens (a speed-up) emptied a few-sample crop
+                warn("AddBackgroundNoise: noise_transform left no noise sample, so no SNR or level can be set; "
+                     "the signal is returned unchanged")
+                return y.copy()
             if self.noise_level == "relative":
                 return effects.mix_at_snr(
                     y, noise, snr_db=params["snr_db"], noise_offset=at, reference=self.reference,
