@@ -6,8 +6,10 @@ frames ``i`` and ``i + 1``; every bin's phase advances by its instantaneous
 frequency times the hop (the standard phase vocoder). Laroche-Dolson
 identity phase locking then rewrites the output phase: each bin takes the
 accumulated phase of the spectral peak whose region it belongs to, plus the
-analysis phase difference between itself and that peak, so the bins of one
-sinusoid keep the phase relations of the input (far less "phasiness").
+analysis phase difference between itself and that peak (in frame ``i``, or
+in frame 1 between frames 0 and 1: frame 0 is half zero padding), so the
+bins of one sinusoid keep the phase relations of the input (far less
+"phasiness").
 Peaks are local maxima of the channel-mean magnitude, so all channels share
 their regions.
 """
@@ -90,6 +92,11 @@ def pvoc_frames(spec, steps, hop, n_fft, out):
         for c in range(n_ch):
             s0 = spec[c, i]
             s1 = spec[c, i + 1]
+            # The phase relations between bins come from frame i, but frame 0 (centred on
+            # sample 0) is half zeros: its relations put a grain's energy off its centre, and
+            # the frames a slow-down places between frames 0 and 1 cancelled (a 0.5 tone dipped
+            # to 0.2 over the first hop). Those take frame 1's.
+            ref = s1 if i == 0 and a > 0.0 else s0
             for b in range(n_bins):
                 if region[b] != b:
                     continue
@@ -100,9 +107,9 @@ def pvoc_frames(spec, steps, hop, n_fft, out):
                 dphi = math.atan2(z.imag, z.real) - omega[b]
                 dphi = omega[b] + dphi - 2.0 * math.pi * math.floor((dphi + math.pi) / (2.0 * math.pi))
                 new = prev[c, b] * complex(math.cos(dphi), math.sin(dphi))
-                rot[b] = new * _unit(s0[b]).conjugate()
+                rot[b] = new * _unit(ref[b]).conjugate()
             for b in range(n_bins):
-                u = _unit(s0[b]) * rot[region[b]]
+                u = _unit(ref[b]) * rot[region[b]]
                 prev[c, b] = u
                 out[c, j, b] = mags[c, b] * u
 
