@@ -425,6 +425,29 @@ def test_a_noise_too_quiet_for_its_squares_still_mixes_at_the_snr(dtype, level, 
         assert np.all(np.isfinite(out))
 
 
+@pytest.mark.parametrize("dtype, noise_dtype, level", [(np.float32, np.float32, 1e38), (np.float32, np.float64, 1e40),
+                                                       (np.float32, np.float64, 1e60), (np.float32, np.float64, 1e150),
+                                                       (np.float64, np.float64, 1e150)])
+@pytest.mark.parametrize("snr", [-20.0, 0.0, 20.0, 60.0, 100.0])
+def test_a_noise_far_louder_than_the_signal_still_mixes_at_the_snr(dtype, noise_dtype, level, snr):
+    """The mirror of the quiet noise: a scale below float32's normal range (1e-43 for a 1e38 noise
+    at 60 dB) kept few bits (2.7 dB off), or rounded to 0 and the float32 signal came back without
+    any noise (a float64 noise of 1e60 at 0 dB)."""
+    rng = np.random.default_rng(4)
+    y = (0.1 * rng.standard_normal((2, 1000))).astype(dtype)
+    noise = (level * rng.choice([-1.0, 1.0], 300)).astype(noise_dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for reference in ("rms", "active"):
+            out = ng.mix_at_snr(y, noise, snr_db=snr, reference=reference, sample_rate=SR)
+            assert out.dtype == dtype and np.all(np.isfinite(out))
+            assert snr_db(y, out.astype(np.float64) - y, reference) == pytest.approx(snr, abs=0.01)
+        out = ng.mix_at_snr(y[0], noise, snr_db=snr)  # (the mono fast path)
+        assert snr_db(y[0], out.astype(np.float64) - y[0]) == pytest.approx(snr, abs=0.01)
+        out = ng.add_background_noises(y, [noise], snr_db=snr)
+        assert snr_db(y, out.astype(np.float64) - y) == pytest.approx(snr, abs=0.01)
+
+
 def test_a_0d_array_snr_is_refused_like_any_non_number():
     y, noise = np.full(100, 0.1), np.full(50, 0.1)
     for call in (lambda v: ng.add_background_noises(y, [noise], snr_db=v), lambda v: ng.mix_at_snr(y, noise, snr_db=v)):

@@ -31,6 +31,8 @@ from ._simd import dot_products
 CHAIN = 128
 #: Float32 totals below this are summed again in float64 (squares below ~1e-38 lose bits in float32).
 TINY = 1e-25
+#: float32's normal range (smallest normal, largest finite): a scale in it keeps all its bits in float32.
+NORMAL32 = (1.1754943508222875e-38, 3.4028234663852886e38)
 
 
 @kernel
@@ -198,7 +200,10 @@ def mix_wrapped(signal, noise, offset, scale, out):
     m = noise.shape[1]
     n = signal.shape[1]
     g = out.dtype.type(scale)  # float32 audio mixes in float32, as numpy's float32 crop-and-scale
-    wide = math.isinf(g)  # a scale past float32 (a subnormal noise): the products in float64, rounded once
+    # A scale outside float32's normal range, in float64, rounded once: past it (a subnormal noise) g is
+    # inf; below it (a noise ~1e38 times the signal, or a float64 one louder still) g keeps few bits or
+    # is 0, and the signal came back with the noise off its SNR or with none at all.
+    wide = not NORMAL32[0] <= abs(g) <= NORMAL32[1]
     for c in range(signal.shape[0]):
         s = signal[c]
         nz = noise[c if noise.shape[0] > 1 else 0]
