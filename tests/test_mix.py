@@ -167,6 +167,26 @@ def test_add_background_noises_each_at_its_snr(speech_16k, noise_16k):
     np.testing.assert_allclose(out2, naive_mix(speech_16k, noise_16k, 5.0), rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("silent", [[0], [1], [0, 2], [0, 1, 2]])
+@pytest.mark.parametrize("shape", [(500,), (2, 500)])
+def test_add_background_noises_warns_once_however_many_noises_are_silent(silent, shape):
+    """One NoisegenWarning a call naming every silent noise (as add_short_noises and babble): it
+    gave one per silent noise, so a call with several silent crops warned several times."""
+    rng = np.random.default_rng(8)
+    y = rng.standard_normal(shape)
+    noises = [np.zeros(40) if i in silent else rng.standard_normal(300) for i in range(3)]
+    noises[1] = np.r_[np.zeros(600), np.ones(5)] if 1 in silent else noises[1]  # silent over the crop only
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = ng.add_background_noises(y, noises, snr_db=[3.0, 6.0, 9.0])
+    assert len(caught) == 1 and issubclass(caught[0].category, ng.NoisegenWarning)
+    assert str(silent) in str(caught[0].message)
+    loud = [i for i in range(3) if i not in silent]
+    expected = ng.add_background_noises(y, [noises[i] for i in loud], snr_db=[[3.0, 6.0, 9.0][i] for i in loud]) \
+        if loud else y
+    np.testing.assert_array_equal(out, expected)
+
+
 def test_add_short_noises_levels_fades_and_determinism(speech_16k):
     rng = np.random.default_rng(7)
     clicks = [rng.standard_normal(1600), rng.standard_normal(800)]

@@ -300,7 +300,7 @@ def add_background_noises(y, noises, *, snr_db, noise_offsets=None, reference="r
     Warns
     -----
     NoisegenWarning
-        Silent signal (returned unchanged) or a silent noise (skipped).
+        Silent signal (returned unchanged) or silent noises (skipped; one warning names them all).
 
     Examples
     --------
@@ -335,9 +335,11 @@ def add_background_noises(y, noises, *, snr_db, noise_offsets=None, reference="r
     if p_signal == 0.0:
         _warn("add_background_noises: the signal is silent, so no SNR can be set; it is returned unchanged")
         return out.reshape(s.shape)
-    for i, (x, o, p, snr) in enumerate(zip(n2s, offsets, powers, snrs)):
+    silent = [i for i, p in enumerate(powers) if p == 0.0]
+    if silent:  # one warning a call, however many are silent (as add_short_noises and babble)
+        _warn(f"add_background_noises: noises {silent} are silent over the samples used; they are skipped")
+    for x, o, p, snr in zip(n2s, offsets, powers, snrs):
         if p == 0.0:
-            _warn(f"add_background_noises: noises[{i}] is silent over the samples used; it is skipped")
             continue
         scale = snr_scale(p_signal, p, snr)
         _mix.mix_wrapped(out, x, o, scale, out)
