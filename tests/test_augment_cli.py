@@ -706,7 +706,8 @@ def test_full_disk_exits_1_with_one_line(corpus, tmp_path, capsys, monkeypatch, 
                                   "empty_in", "empty_noise", "noise_not_audio", "noise_list_not_audio",
                                   "rir_not_audio", "config_fifo", "rate_huge", "rate_zero", "copies_huge",
                                   "seed_huge", "workers_negative", "gain_130", "gain_overflow", "peaking_gain_huge",
-                                  "flac_rate_high", "colored_min_freq_past_nyquist"])
+                                  "flac_rate_high", "colored_min_freq_past_nyquist", "room_rate_below_1000",
+                                  "simulated_rir_rate_below_1000"])
 def test_bad_settings_exit_2_before_the_first_file(case, corpus, tmp_path, capsys, monkeypatch):
     speech, noise, rir = corpus
     text = tmp_path / "notes.wav"  # a regular file that is not audio
@@ -723,6 +724,9 @@ def test_bad_settings_exit_2_before_the_first_file(case, corpus, tmp_path, capsy
         "peaking_gain_huge": [{"name": "PeakingEQ", "min_gain_db": -1e308, "max_gain_db": 1e308, "p": 1.0}],
         # a setting only the rate refuses (above 8 kHz at 16 kHz): each input failed with exit 1
         "colored_min_freq_past_nyquist": {"name": "AddColoredNoise", "min_freq_hz": 10000, "p": 1.0},
+        # simulated rooms need 1 kHz: at 800 Hz each input failed alike (exit 1)
+        "room_rate_below_1000": {"name": "RoomSimulator", "p": 1.0},
+        "simulated_rir_rate_below_1000": {"name": "ApplyImpulseResponse", "rir": "simulated", "p": 1.0},
     }
     work = tmp_path / "cwd"
     work.mkdir()
@@ -732,7 +736,9 @@ def test_bad_settings_exit_2_before_the_first_file(case, corpus, tmp_path, capsy
         cfg = tmp_path / "cfg.json"
         config = configs[case]
         cfg.write_text(config if isinstance(config, str) else json.dumps(config))
-        args = [speech, out, "--config", cfg] + (["--sample-rate", 16000] if case.startswith("colored") else [])
+        rate = {"colored_min_freq_past_nyquist": 16000, "room_rate_below_1000": 800,
+                "simulated_rir_rate_below_1000": 800}.get(case)
+        args = [speech, out, "--config", cfg] + (["--sample-rate", rate] if rate else [])
     elif case == "config_fifo":
         os.mkfifo(tmp_path / "cfg.json")
         args = [speech, out, "--config", tmp_path / "cfg.json"]

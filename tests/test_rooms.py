@@ -376,6 +376,18 @@ def test_docstring_examples(name):
     assert result.attempted > 0 and result.failed == 0
 
 
+@pytest.mark.parametrize("rate", [1, 8, 500, 999])
+def test_simulated_rooms_refuse_a_rate_below_1000_hz_when_prepared(rate):
+    """prepare() refuses what every call would (as AddColoredNoise's rate check): a folder job or a
+    stream at such a rate fails once, before its first input, instead of at every input."""
+    for t in (RoomSimulator(p=1.0), ApplyImpulseResponse("simulated", p=1.0),
+              noisegen.Compose([noisegen.Gain(p=1.0), ApplyImpulseResponse(RoomSimulator(p=0.5), p=1.0)])):
+        with pytest.raises(ParameterError, match="at least 1000 Hz"):
+            t.prepare(rate)
+        t.prepare(1000)
+        t.prepare(16000)
+
+
 def test_room_simulator_refuses_ranges_some_of_whose_rooms_cannot_be_made():
     """Ranges allowing rooms past the image-cell limit were taken, and 9 draws in 20 then failed."""
     with pytest.raises(ParameterError, match="image cells"):

@@ -104,11 +104,18 @@ def _check_inside(points, room, name):
         )
 
 
-def _check_geometry(sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order):
-    """Validated ``(sample_rate, room, source, mics, rt60, max_order)``; nothing large is allocated."""
+def check_room_rate(sample_rate):
+    """``sample_rate`` checked, and refused below :data:`MIN_SAMPLE_RATE` (used by :class:`RoomSimulator`'s
+    ``prepare`` too, so a folder job at such a rate fails once, not at every input)."""
     sample_rate = check_sample_rate(sample_rate)
     if sample_rate < MIN_SAMPLE_RATE:
         raise ParameterError(f"sample_rate must be at least {MIN_SAMPLE_RATE} Hz for simulated rooms, got {sample_rate}")
+    return sample_rate
+
+
+def _check_geometry(sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order):
+    """Validated ``(sample_rate, room, source, mics, rt60, max_order)``; nothing large is allocated."""
+    sample_rate = check_room_rate(sample_rate)
     room = _check_room(room_dim_m, "room_dim_m")
     source = _vectors(source_m, "source_m", single=True)
     mics = _vectors(mic_m, "mic_m")

@@ -160,7 +160,9 @@ class ApplyImpulseResponse(Transform):
             rir, source_sample_rate=rir_sample_rate, name="rir", first_channel=True, silent_ok=False)
 
     def prepare(self, sample_rate):
-        if self._room is None:
+        if self._room is not None:
+            self._room.prepare(sample_rate)
+        else:
             if self._bank.at(sample_rate).silent_only:  # (a NoiseBank given with silent_ok=True)
                 raise ParameterError(f"rir holds only silent files at {sample_rate} Hz: a silent response is no room")
             if self.trim_db is not None:

@@ -116,6 +116,10 @@ class RoomSimulator(Transform):
                 f"(at least {shortest:.3g} s)"
             )
 
+    def prepare(self, sample_rate):
+        # refused here, not at the first call: a folder job at this rate fails once, before any input
+        rooms.check_room_rate(sample_rate)
+
     def _place(self, gen, room, distance):
         """Source and microphone at ``distance`` (shortened if it cannot fit), both inside the margins."""
         lo = np.full(3, self.wall_margin_m)
