@@ -430,6 +430,21 @@ def test_packet_loss_edge_cases():
         packet_loss(np.array([np.inf, 0.0]), sample_rate=16000, loss_rate=0.1)
 
 
+def test_packet_loss_takes_the_shortest_mean_burst_its_loss_rate_allows():
+    """mean_burst_frames = loss_rate / (1 - loss_rate), the documented least, is taken (every frame
+    after a received one is lost): loss_rate=0.8 with 4, 0.9 with 9 and 96 of k/(k+1) with k for
+    k < 200 were refused, 'must be at least ... = 4, got 4.0', as 1 - loss_rate rounds."""
+    y = np.ones(20 * 160)
+    for k in range(1, 200):
+        rate = k / (k + 1)
+        out = packet_loss(y, sample_rate=8000, loss_rate=rate, mean_burst_frames=k, fade_ms=0.0, rng=k)
+        lost = out.reshape(-1, 160).max(axis=1) == 0
+        assert not np.any(~lost[:-1] & ~lost[1:])  # never two frames received in a row
+        PacketLoss(max_loss_rate=rate, mean_burst_frames=float(k), p=1.0)
+        with pytest.raises(ParameterError, match="mean_burst_frames"):
+            packet_loss(y, sample_rate=8000, loss_rate=rate, mean_burst_frames=k * (1.0 - 1e-9) if k > 1 else 0.99)
+
+
 # -- transforms -----------------------------------------------------------------------------------
 
 

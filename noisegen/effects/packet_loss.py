@@ -107,7 +107,9 @@ def check_burst(mean_burst_frames, loss_rate):
     if mean_burst_frames is None:
         return None
     burst = check_real(mean_burst_frames, "mean_burst_frames", low=1.0)
-    if loss_rate > 0.0 and loss_rate / (burst * (1.0 - loss_rate)) > 1.0:
+    # P(lost | previous received) <= 1, as loss_rate * (1 + burst) <= burst: 1 - loss_rate rounds
+    # (0.8 / (4 * (1 - 0.8)) is 1 + 2e-16), which refused the bound itself (0.8 with 4, 0.9 with 9)
+    if loss_rate * (1.0 + burst) > burst:
         raise ParameterError(
             f"mean_burst_frames must be at least loss_rate / (1 - loss_rate) = "
             f"{loss_rate / (1.0 - loss_rate):g} for loss_rate={loss_rate:g}, got {mean_burst_frames!r}"
