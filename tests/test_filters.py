@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import scipy.signal as ss
@@ -425,3 +427,24 @@ def test_nonfinite_sos_is_named_as_such(where, bad):
     sos[where] = bad
     with pytest.raises(ng.ParameterError, match="sos must be finite"):
         sos_filter(np.ones(100), sos=sos, zi="zeros")
+
+
+@pytest.mark.parametrize("sample_rate", [1, 3, 7, 100, 8000, 11025, 16000, 22050, 44100, 48000, 88200, 96000, 12345,
+                                         768000])
+def test_the_frequency_bounds_an_error_names_are_taken(sample_rate):
+    """A frequency refused names its range; the bounds as named pass (at 11025 Hz the error said
+    [0.11025, 5512.39] and refused both), and past them a little is still refused."""
+    y = np.zeros(64)
+    with pytest.raises(ng.ParameterError, match="cutoff_hz must be in") as info:
+        ng.lowpass(y, cutoff_hz=float(sample_rate), sample_rate=sample_rate)
+    low, high = (float(v) for v in re.search(r"\[([^,]+), ([^\]]+)\]", str(info.value)).groups())
+    assert 0.0 < low < high < sample_rate / 2
+    for value in (low, high):
+        ng.lowpass(y, cutoff_hz=value, sample_rate=sample_rate)
+        ng.highpass(y, cutoff_hz=value, sample_rate=sample_rate, order=2)
+        ng.peaking_eq(y, center_hz=value, gain_db=3.0, q=1.0, sample_rate=sample_rate)
+        ng.high_shelf(y, cutoff_hz=value, gain_db=3.0, sample_rate=sample_rate)
+    ng.bandpass(y, low_hz=low, high_hz=high, sample_rate=sample_rate)
+    for value in (low * 0.9999, high * 1.0001, sample_rate / 2):
+        with pytest.raises(ng.ParameterError, match="cutoff_hz"):
+            ng.lowpass(y, cutoff_hz=value, sample_rate=sample_rate)

@@ -134,9 +134,11 @@ def _low_noise_order(sos: np.ndarray) -> np.ndarray:
 def _check_freq(value, name, sample_rate):
     lo, hi = FREQ_MARGIN * sample_rate, (0.5 - FREQ_MARGIN) * sample_rate
     value = check_real(value, name)
-    if not lo <= value <= hi:
+    # 1e-7 of slack, so the bounds as the error shows them (8 digits) pass: it refused the 0.11025
+    # and 5512.39 it named at 11025 Hz (1e-5 * 11025 is 0.11025000000000001; :g rounded 5512.38975 up)
+    if not lo * (1.0 - 1e-7) <= value <= hi * (1.0 + 1e-7):
         raise ParameterError(
-            f"{name} must be in [{lo:g}, {hi:g}] Hz (1e-5 of sample_rate={sample_rate} away from 0 and "
+            f"{name} must be in [{lo:.8g}, {hi:.8g}] Hz (1e-5 of sample_rate={sample_rate} away from 0 and "
             f"from Nyquist), got {value:g}"
         )
     return value
