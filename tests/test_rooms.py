@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -386,6 +387,21 @@ def test_simulated_rooms_refuse_a_rate_below_1000_hz_when_prepared(rate):
             t.prepare(rate)
         t.prepare(1000)
         t.prepare(16000)
+
+
+@pytest.mark.parametrize("room", [[10, 8, 4], [50, 40, 12], [30, 20, 10], [12.3, 7.7, 3.1], [20, 15, 5], [40, 6, 3]])
+def test_the_shortest_rt60_an_error_names_is_reachable(room):
+    """An RT60 a room cannot reach is refused naming the shortest it can; that one is taken (the
+    error said 'give 0.0588 s' for a 10 x 8 x 4 m room and refused 0.0588: it rounded down)."""
+    geometry = dict(sample_rate=8000, room_dim_m=room, source_m=[1, 1, 1], mic_m=[2, 2, 2])
+    with pytest.raises(ParameterError, match="out of reach") as info:
+        simulate_rir(rt60_s=0.05, **geometry)
+    shortest = float(re.search(r"give ([0-9.e+-]+) s", str(info.value)).group(1))
+    assert simulate_rir(rt60_s=shortest, rng=0, **geometry).shape[0] == 1
+    with pytest.raises(ParameterError, match="out of reach") as info:
+        RoomSimulator(min_rt60_s=0.05, min_room_dim_m=[3, 3, 2.5], max_room_dim_m=room)
+    least = float(re.search(r"at least ([0-9.e+-]+) s", str(info.value)).group(1))
+    RoomSimulator(min_rt60_s=least, max_rt60_s=max(least, 1.0), min_room_dim_m=[3, 3, 2.5], max_room_dim_m=room)
 
 
 def test_room_simulator_refuses_ranges_some_of_whose_rooms_cannot_be_made():

@@ -82,6 +82,15 @@ def show_value(value) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def show_at_least(bound: float, digits: int = 3) -> str:
+    """A lower bound (> 0) shown to ``digits`` significant digits, rounded up: the value an error names as
+    the least accepted is accepted (0.05882 shown as 0.0588 was refused when passed back)."""
+    text = f"{bound:.{digits}g}"
+    if float(text) < bound:
+        text = f"{float(text) + 10.0 ** (math.floor(math.log10(bound)) - digits + 1):.{digits}g}"
+    return text
+
+
 def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int = 2, finite: bool = True) -> np.ndarray:
     """Validate an audio array: float32/float64, time on the last axis, finite.
 

@@ -49,6 +49,7 @@ from .._core.validation import (
     check_real,
     check_real_array,
     check_sample_rate,
+    show_at_least,
     show_value,
 )
 from .._core.backend import resolve_backend
@@ -135,7 +136,8 @@ def _check_geometry(sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order)
     if rt60 < shortest:
         raise ParameterError(
             f"rt60_s={rt60:g} s is out of reach for a {room[0]:g} x {room[1]:g} x {room[2]:g} m room: by Eyring's "
-            f"law (shoebox-corrected) even walls absorbing {design.MAX_ABSORPTION:g} of the energy give {shortest:.3g} s"
+            f"law (shoebox-corrected) even walls absorbing {design.MAX_ABSORPTION:g} of the energy give "
+            f"{show_at_least(shortest)} s"
         )
     if max_order is not None:
         max_order = check_int(max_order, "max_order", low=0, high=10**6)

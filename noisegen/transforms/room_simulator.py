@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .._core.validation import show_value, check_real
+from .._core.validation import show_at_least, show_value, check_real
 from .._core.errors import ParameterError
 from .._design import room as design
 from ..effects import rooms
@@ -113,7 +113,7 @@ class RoomSimulator(Transform):
         if self.min_rt60_s < shortest:
             raise ParameterError(
                 f"min_rt60_s={self.min_rt60_s:g} s is out of reach for the largest room {hi} m "
-                f"(at least {shortest:.3g} s)"
+                f"(at least {show_at_least(shortest)} s)"
             )
 
     def prepare(self, sample_rate):
