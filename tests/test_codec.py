@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import json
+import re
 import sys
 import warnings
 
@@ -443,6 +444,18 @@ def test_packet_loss_takes_the_shortest_mean_burst_its_loss_rate_allows():
         PacketLoss(max_loss_rate=rate, mean_burst_frames=float(k), p=1.0)
         with pytest.raises(ParameterError, match="mean_burst_frames"):
             packet_loss(y, sample_rate=8000, loss_rate=rate, mean_burst_frames=k * (1.0 - 1e-9) if k > 1 else 0.99)
+
+
+@pytest.mark.parametrize("loss_rate", [0.55, 0.6, 0.66, 0.7, 0.77, 0.8, 0.93, 0.999])
+def test_the_shortest_mean_burst_an_error_names_is_taken(loss_rate):
+    """A burst too short for the loss rate is refused naming the least one; that one is taken (it
+    said '= 2.33333' for loss_rate=0.7 and refused 2.33333, 7/3 rounded down)."""
+    y = np.ones(1600)
+    with pytest.raises(ParameterError, match="mean_burst_frames must be at least") as info:
+        packet_loss(y, sample_rate=8000, loss_rate=loss_rate, mean_burst_frames=1.0)
+    least = float(re.search(r"= ([0-9.e+]+) for", str(info.value)).group(1))
+    assert packet_loss(y, sample_rate=8000, loss_rate=loss_rate, mean_burst_frames=least, rng=0).shape == y.shape
+    PacketLoss(max_loss_rate=loss_rate, mean_burst_frames=least)
 
 
 # -- transforms -----------------------------------------------------------------------------------

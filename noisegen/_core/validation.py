@@ -82,12 +82,14 @@ def show_value(value) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def show_at_least(bound: float, digits: int = 3) -> str:
-    """A lower bound (> 0) shown to ``digits`` significant digits, rounded up: the value an error names as
-    the least accepted is accepted (0.05882 shown as 0.0588 was refused when passed back)."""
+def show_at_least(bound: float, digits: int = 3, *, most: bool = False) -> str:
+    """A lower bound (> 0) shown to ``digits`` significant digits, rounded up (``most``: an upper bound,
+    rounded down): the value an error names as the least (most) accepted is accepted (0.05882 shown as
+    0.0588 was refused when passed back)."""
     text = f"{bound:.{digits}g}"
-    if float(text) < bound:
-        text = f"{float(text) + 10.0 ** (math.floor(math.log10(bound)) - digits + 1):.{digits}g}"
+    if (float(text) > bound) if most else (float(text) < bound):
+        step = 10.0 ** (math.floor(math.log10(bound)) - digits + 1)
+        text = f"{float(text) + (-step if most else step):.{digits}g}"
     return text
 
 

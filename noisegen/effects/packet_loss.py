@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core.validation import check_audio, check_choice, check_real, check_sample_rate
+from .._core.validation import check_audio, check_choice, check_real, check_sample_rate, show_at_least
 from .._core.backend import resolve_backend
 from .._core.errors import ParameterError
 from .._core.rng import as_generator, resolve_key
@@ -112,7 +112,7 @@ def check_burst(mean_burst_frames, loss_rate):
     if loss_rate * (1.0 + burst) > burst:
         raise ParameterError(
             f"mean_burst_frames must be at least loss_rate / (1 - loss_rate) = "
-            f"{loss_rate / (1.0 - loss_rate):g} for loss_rate={loss_rate:g}, got {mean_burst_frames!r}"
+            f"{show_at_least(loss_rate / (1.0 - loss_rate), 6)} for loss_rate={loss_rate:g}, got {mean_burst_frames!r}"
         )
     return burst
 
