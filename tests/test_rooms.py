@@ -404,6 +404,17 @@ def test_the_shortest_rt60_an_error_names_is_reachable(room):
     RoomSimulator(min_rt60_s=least, max_rt60_s=max(least, 1.0), min_room_dim_m=[3, 3, 2.5], max_room_dim_m=room)
 
 
+@pytest.mark.parametrize("margin", [0.1, 0.37, 0.5, 0.9, 1.2])
+def test_the_longest_distance_an_error_names_fits(margin):
+    """A min_distance_m the smallest room cannot hold is refused naming the most it can; that one is
+    taken (the bound was rounded to 3 digits, up as often as down)."""
+    rooms = dict(min_room_dim_m=[3.17, 2.71, 2.55], max_room_dim_m=[5, 4, 3], wall_margin_m=margin)
+    with pytest.raises(ParameterError, match="does not fit") as info:
+        RoomSimulator(min_distance_m=100.0, max_distance_m=100.0, **rooms)
+    most = float(re.search(r"at most ([0-9.e+-]+) m", str(info.value)).group(1))
+    RoomSimulator(min_distance_m=most, max_distance_m=most, **rooms)
+
+
 def test_room_simulator_refuses_ranges_some_of_whose_rooms_cannot_be_made():
     """Ranges allowing rooms past the image-cell limit were taken, and 9 draws in 20 then failed."""
     with pytest.raises(ParameterError, match="image cells"):

@@ -98,7 +98,7 @@ class RoomSimulator(Transform):
         if self.min_distance_m > inner:
             raise ParameterError(
                 f"min_distance_m={self.min_distance_m:g} does not fit the smallest room {lo} m with "
-                f"wall_margin_m={self.wall_margin_m:g} (at most {inner:.3g} m)"
+                f"wall_margin_m={self.wall_margin_m:g} (at most {show_at_least(inner, most=True)} m)"
             )
         # the most image cells a draw may need, over a grid of the rooms allowed (a room's cells fall with
         # each side and rise with its diagonal: the largest count may lie inside the ranges)
