@@ -448,3 +448,12 @@ def test_the_frequency_bounds_an_error_names_are_taken(sample_rate):
     for value in (low * 0.9999, high * 1.0001, sample_rate / 2):
         with pytest.raises(ng.ParameterError, match="cutoff_hz"):
             ng.lowpass(y, cutoff_hz=value, sample_rate=sample_rate)
+    # the batch band-pass (noisegen.cuda.augment_batch, here on the CPU) names and takes the same bounds
+    from noisegen.cuda import augment_batch
+
+    batch = np.zeros((2, 64), np.float32)
+    with pytest.raises(ng.ParameterError, match="band_hz edges must satisfy") as info:
+        augment_batch(batch, sample_rate=sample_rate, band_hz=(0.0, float(sample_rate)), rng=0, backend="cpu")
+    shown = re.search(r"satisfy ([^ ]+) <= low_hz < high_hz <= ([^ ]+) ", str(info.value)).groups()
+    assert tuple(float(v) for v in shown) == (low, high)
+    augment_batch(batch, sample_rate=sample_rate, band_hz=(low, high), rng=0, backend="cpu")

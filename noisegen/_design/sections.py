@@ -131,14 +131,21 @@ def _low_noise_order(sos: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(sos[order])
 
 
-def _check_freq(value, name, sample_rate):
+def freq_limits(sample_rate):
+    """``(lo, hi, shown)``: the frequencies a filter takes at ``sample_rate`` (:data:`FREQ_MARGIN` away from
+    0 and from Nyquist) and those bounds as an error shows them (8 digits). 1e-7 of slack lets the bounds
+    as shown pass: the 0.11025 and 5512.39 named at 11025 Hz were refused (1e-5 * 11025 is
+    0.11025000000000001; :g rounded 5512.38975 up)."""
     lo, hi = FREQ_MARGIN * sample_rate, (0.5 - FREQ_MARGIN) * sample_rate
+    return lo * (1.0 - 1e-7), hi * (1.0 + 1e-7), (f"{lo:.8g}", f"{hi:.8g}")
+
+
+def _check_freq(value, name, sample_rate):
+    lo, hi, (shown_lo, shown_hi) = freq_limits(sample_rate)
     value = check_real(value, name)
-    # 1e-7 of slack, so the bounds as the error shows them (8 digits) pass: it refused the 0.11025
-    # and 5512.39 it named at 11025 Hz (1e-5 * 11025 is 0.11025000000000001; :g rounded 5512.38975 up)
-    if not lo * (1.0 - 1e-7) <= value <= hi * (1.0 + 1e-7):
+    if not lo <= value <= hi:
         raise ParameterError(
-            f"{name} must be in [{lo:.8g}, {hi:.8g}] Hz (1e-5 of sample_rate={sample_rate} away from 0 and "
+            f"{name} must be in [{shown_lo}, {shown_hi}] Hz (1e-5 of sample_rate={sample_rate} away from 0 and "
             f"from Nyquist), got {value:g}"
         )
     return value

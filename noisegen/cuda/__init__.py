@@ -44,7 +44,7 @@ from .._core.errors import ParameterError
 from .._core.rng import as_generator, check_rng, derive_key, resolve_key
 from .._core.units import GAIN_DB_RANGE
 from .._design.noise import check_min_freq, design_bank, initial_state, run_bank
-from .._design.sections import FREQ_MARGIN, design_sos
+from .._design.sections import design_sos, freq_limits
 from .._design.snr import MAX_SNR_DB, MIN_SNR_DB
 from .._gpu import ops as dispatch
 from ..effects import filters, mix, timescale
@@ -111,9 +111,9 @@ def _draw_band(band, b, sample_rate):
         arr = np.broadcast_to(arr, (b, 2)).copy()
     if arr.shape != (b, 2):
         raise ParameterError(f"band_hz must be (low_hz, high_hz) or a ({b}, 2) array, got shape {arr.shape}")
-    lo, hi = FREQ_MARGIN * sample_rate, (0.5 - FREQ_MARGIN) * sample_rate  # (the filter design's own bounds)
+    lo, hi, (shown_lo, shown_hi) = freq_limits(sample_rate)  # (the filter design's own bounds)
     if not (np.all(arr[:, 0] >= lo) and np.all(arr[:, 0] < arr[:, 1]) and np.all(arr[:, 1] <= hi)):
-        raise ParameterError(f"band_hz edges must satisfy {lo:g} <= low_hz < high_hz <= {hi:g} (1e-5 of "
+        raise ParameterError(f"band_hz edges must satisfy {shown_lo} <= low_hz < high_hz <= {shown_hi} (1e-5 of "
                              f"sample_rate={sample_rate} away from 0 and from Nyquist), got {band!r}")
     return arr
 
