@@ -406,6 +406,10 @@ def test_len_refuses_what_cannot_be_known(corpus):
     ):
         with pytest.raises(TypeError, match=why):
             len(stream)
+        batches = stream.batches(2)
+        next(batches)  # under way, its count is as unknown: an endless stream's said 0 batches were left
+        with pytest.raises(TypeError, match=why):
+            len(batches)
     # whole items: one chunk per item whatever their augmented length
     stream = AugmentStream(files, SpeedPerturb(p=1.0), sample_rate=SR, rng=0)
     assert len(stream) == len(list(stream)) == 4

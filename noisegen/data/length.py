@@ -104,6 +104,7 @@ class Batches:
         self._batches.close()
 
     def __len__(self):
+        self._stream._check_countable()  # (an endless stream has no pass end: it never stands past its pass)
         if self._started and self._stream._pass_end is None:
             return 0  # its pass is over (the stream now stands at the next one)
         n = len(self._stream)  # chunks still to come; none is pending between two batches
