@@ -80,6 +80,19 @@ def test_every_rank_yields_at_least_the_batches_its_loader_counts(data_dir, num_
     assert len(set(counts)) > 1  # the ranks' counts differ: what the recipe is for
 
 
+@pytest.mark.parametrize("num_workers", [0, 1, 2])
+def test_with_drop_last_only_one_worker_or_none_yields_the_batches_its_loader_counts(num_workers):
+    """The README's DDP recipe (every rank stops at the smallest len(loader)) needs drop_last=False once a rank
+    has several workers: with drop_last=True each worker drops its own last partial batch, so the rank
+    yields fewer batches than len(loader) and its all-reduce would hang (the README says so)."""
+    arrays = [np.full(n, 0.1, np.float32) for n in (900, 400, 1300, 700, 250, 1100, 600, 650, 1000, 300)]
+    stream = AugmentStream(arrays, Gain(p=1.0), sample_rate=1000, chunk_s=0.3, rng=0, rank=1, world_size=2)
+    loader = torch.utils.data.DataLoader(AugmentDataset(stream), batch_size=4, drop_last=True, collate_fn=collate,
+                                         num_workers=num_workers)
+    expected, got = len(loader), sum(1 for _ in loader)
+    assert got == expected if num_workers <= 1 else got < expected
+
+
 def test_ready_batches_and_set_epoch(data_dir):
     ds = AugmentDataset(make_stream(data_dir, epochs=1), batch_size=4)
     loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=0)
