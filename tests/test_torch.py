@@ -301,6 +301,34 @@ def test_the_main_process_state_is_refused_once_workers_hold_it(num_workers, per
     assert loader_passes(loader, 1)[0][1] == {5}
 
 
+
+@pytest.mark.parametrize("num_workers, persistent", LOADERS)
+def test_a_bad_file_is_warned_of_once_whatever_the_workers_and_epochs(tmp_path, num_workers, persistent):
+    """Each worker's copy of the stream kept its own set of the files it had warned of, so with workers a bad
+    file was warned of again in every epoch (and by each persistent worker it came to)."""
+    import warnings
+
+    import soundfile as sf
+
+    for i in range(5):
+        sf.write(tmp_path / f"a{i}.wav", np.full(500, 0.1, np.float32), 1000)
+    (tmp_path / "bad.wav").write_bytes(b"RIFF, but no more")
+    log = tmp_path / "warnings.log"
+
+    def show(message, *args, **kwargs):  # forked workers inherit it, and write where the test reads
+        with open(log, "a") as fh:
+            fh.write(f"{message}\n")
+
+    stream = AugmentStream(str(tmp_path), Gain(p=1.0), sample_rate=1000, chunk_s=0.3, rng=0)
+    loader = torch.utils.data.DataLoader(AugmentDataset(stream), batch_size=2, collate_fn=collate,
+                                         num_workers=num_workers, persistent_workers=persistent)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        for _ in range(4):
+            assert sum(len(b["sources"]) for b in loader) == 10
+    assert log.read_text().count("skipping") == 1
+
 @pytest.mark.slow
 @pytest.mark.parametrize("persistent", [False, True])
 def test_spawned_workers_share_the_epoch_count(persistent):

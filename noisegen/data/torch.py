@@ -38,6 +38,7 @@ any ``num_workers``, as the stream itself does once the generator is spent.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import tempfile
 import weakref
@@ -260,6 +261,8 @@ class _PassCounter:
         words = self._words
         index, spent = self._next_index(words, stream._items is None and iter(stream._iterable) is stream._iterable)
         self._calls += 1
+        if getattr(stream._reported, "path", None) != self._lock_path:  # a bad file: one warning, whatever the workers
+            stream._reported = _Reported(self._lock_path, stream._reported)
         if spent:  # a generator is read by one iteration: a worker's copy of it, unread, is not read again
             stream._iterable = iter(())
         if index == 0 and words[2]:  # the first pass continues a restored or interrupted stream
@@ -268,6 +271,53 @@ class _PassCounter:
         else:  # (past MAX_EPOCHS: ParameterError, as from set_epoch)
             epoch = check_int(int(words[1]) + index * (stream.epochs or 1), "epoch", low=0, high=MAX_EPOCHS)
             _place(stream, stream._key, epoch, 0, 0, None)
+
+
+class _Reported:
+    """The sources a stream has warned it skips (:func:`noisegen.data.loading.report`), shared by the main
+    process and its DataLoader workers: lines of JSON strings appended to the pass counter's lock file.
+
+    Each worker's copy of the stream kept a set of its own, and workers that are not persistent start
+    every epoch from the main process's: a bad file was warned of again in every epoch, and by each
+    persistent worker it came to, where a stream warns once.
+    """
+
+    def __init__(self, path, reported=()):
+        self.path, self._seen, self._read_to = path, set(), 0
+        for source in reported:  # (warned of before this dataset was iterated)
+            if source not in self:
+                self.add(source)
+
+    def _catch_up(self):
+        """Take in the lines appended since the last look (each is read once: many bad rows stay cheap)."""
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self._read_to)
+                data = fh.read()
+        except OSError:  # (the lock file goes with the main process's dataset)
+            return
+        end = data.rfind(b"\n") + 1  # (a line being written: not yet)
+        self._seen.update(json.loads(line) for line in data[:end].splitlines())
+        self._read_to += end
+
+    def __iter__(self):
+        self._catch_up()
+        return iter(set(self._seen))
+
+    def __contains__(self, source):
+        if source not in self._seen:
+            self._catch_up()
+        return source in self._seen
+
+    def add(self, source):
+        self._seen.add(source)
+        try:  # not made again once the main process's dataset has gone (and its lock file with it)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        except OSError:
+            return
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)  # whole lines, beside the pass counter's own use of the lock
+            fh.write(json.dumps(source) + "\n")
 
 
 def _place(stream, key, epoch, position, chunk, pass_end):
