@@ -274,7 +274,14 @@ def test_unusable_manifests_raise(corpus):
     # a column named twice: csv.DictReader kept the last cell, so 'path,path' streamed the second file unasked
     (corpus / "twice.csv").write_text("path,label,path\nspeech/" + SPEECH[0] + ",one,speech/" + SPEECH[1] + "\n")
     (corpus / "twice.tsv").write_text("path\tlabel\tlabel\nspeech/" + SPEECH[0] + "\ta\tb\n")
+    # a JSON array (json.dump(rows, fh), pretty-printed or not): each line was a bad row, warned of and skipped,
+    # and the stream was empty
+    rows = [{"audio_filepath": "speech/" + name, "text": "hi"} for name in SPEECH]
+    (corpus / "array.json").write_text(json.dumps(rows, indent=2))
+    (corpus / "array.jsonl").write_text("\n" + json.dumps(rows) + "\n")
     for name, match in (("nopath.csv", "'path' column"), ("empty.jsonl", "holds no row"),
+                        ("array.json", r"holds a JSON array \(line 1\), not JSON Lines"),
+                        ("array.jsonl", r"holds a JSON array \(line 2\), not JSON Lines"),
                         ("twice.csv", r"names columns \['path'\] more than once"),
                         ("twice.tsv", r"names columns \['label'\] more than once")):
         with pytest.raises(ParameterError, match=match):

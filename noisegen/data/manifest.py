@@ -120,11 +120,14 @@ def _object(pairs):
     return fields
 
 
-def _json_rows(fh, folder):
+def _json_rows(fh, folder, manifest):
     rows = []
     for line, text in enumerate(fh, start=1):
         if not text.strip():
             continue
+        if not rows and text.lstrip().startswith("["):  # json.dump(rows, fh): each line was a bad row, all skipped
+            raise ParameterError(f"manifest {manifest!r} holds a JSON array (line {line}), not JSON Lines: write one "
+                                 "object per line, as NeMo does (json.dumps(row) for each row)")
         try:
             fields = json.loads(text, object_pairs_hook=_object)
         except _NamedTwice as exc:  # ('"duration": 2, ..., "duration": 0.5' read the last; as a CSV column named twice)
@@ -236,8 +239,8 @@ def read_manifest(path) -> list[ManifestRow]:
     ------
     noisegen.ParameterError
         The manifest cannot be read, a CSV/TSV header has no ``path``
-        column or names a column twice, a CSV's quotes are broken, or it
-        holds no row.
+        column or names a column twice, a CSV's quotes are broken, a JSON
+        Lines manifest holds a JSON array instead, or it holds no row.
 
     Examples
     --------
@@ -259,7 +262,7 @@ def read_manifest(path) -> list[ManifestRow]:
             if ext in (".csv", ".tsv"):
                 rows = _table_rows(fh, folder, "\t" if ext == ".tsv" else ",", manifest)
             else:
-                rows = _json_rows(fh, folder)
+                rows = _json_rows(fh, folder, manifest)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise ParameterError(f"manifest {manifest!r} cannot be read: {exc}") from None
     if not rows:
