@@ -245,6 +245,21 @@ def test_arrays_generators_and_multichannel():
         AugmentStream((a for a in arrays), None, sample_rate=1000, shuffle=False, epochs=2)
 
 
+
+def test_an_object_array_of_clips_is_a_sequence_of_items():
+    """A 1-D object array of clips (pandas' Series.values, a dataset column as NumPy) was refused as 'one array;
+    wrap it in a list', and wrapped in a list it was one unusable item: an empty stream."""
+    clips = [np.full(n, 0.1 * (k + 1), np.float32) for k, n in enumerate((500, 700, 1200))]
+    column = np.empty(len(clips), dtype=object)
+    column[:] = clips
+    for shuffle in (False, True):
+        want = list(AugmentStream(clips, Gain(p=1.0), sample_rate=1000, chunk_s=0.4, rng=3, shuffle=shuffle))
+        got = AugmentStream(column, Gain(p=1.0), sample_rate=1000, chunk_s=0.4, rng=3, shuffle=shuffle)
+        assert len(got) == 7 and list(got) == want
+    for one in (np.ones((3, 500), np.float32), np.ones(500, np.float32), np.empty((2, 2), dtype=object)):
+        with pytest.raises(ParameterError, match="got one array"):
+            AugmentStream(one, None, sample_rate=1000)
+
 @pytest.mark.parametrize("world_size, rank", [(1, 0), (2, 1)])
 def test_a_generator_pass_cut_short_goes_on_where_it_stopped(world_size, rank):
     """A generator cannot be read again: a pass cut short and iterated again numbered the generator's next

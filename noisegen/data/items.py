@@ -113,6 +113,11 @@ def prepare_array(entry, sample_rate, mono):
 
 def list_items(source):
     """(random-access items or None, one-pass iterable or None)."""
+    if isinstance(source, np.ndarray):
+        if source.dtype != object or source.ndim != 1:
+            raise ParameterError("source must be a folder, a list of paths or an iterable of arrays, got one array; "
+                                 "wrap it in a list")
+        source = list(source)  # clips of any lengths, one an entry (pandas' Series.values, a dataset's column)
     if is_shard_source(source):
         return ShardItems(source), None
     if isinstance(source, (str, os.PathLike)):
@@ -129,9 +134,6 @@ def list_items(source):
                 return ManifestItems(source), None
             return _FileItems([os.fspath(source)]), None
         raise ParameterError(f"source must be an existing folder or file, got {os.fspath(source)!r}")
-    if isinstance(source, np.ndarray):
-        raise ParameterError("source must be a folder, a list of paths or an iterable of arrays, got one array; "
-                             "wrap it in a list")
     if isinstance(source, (bytes, bytearray, memoryview, Mapping, Set)):  # not items in a stable order
         raise ParameterError(f"source must be a folder, a list of paths or an iterable of arrays, got "
                              f"{type(source).__name__} {show_value(source)} (a path goes as a str, several in a list)")

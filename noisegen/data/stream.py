@@ -78,7 +78,7 @@ class AugmentStream:
         ``duration_s``; the other fields become each chunk's ``metadata``,
         see :mod:`noisegen.data.manifest`), WebDataset tar shards (a ``.tar`` path, a list of them or a
         brace pattern such as ``"shards/train-{000000..000009}.tar"``; see :mod:`noisegen.data.shards`),
-        a sequence of float arrays (at ``sample_rate``, or ``(array,
+        a sequence of float arrays (or a 1-D object array of them; at ``sample_rate``, or ``(array,
         sample_rate)`` pairs), or a one-pass iterable of such arrays (which
         needs ``shuffle=False``; a generator also needs ``epochs=1``, and is read once: through
         :class:`noisegen.torch.AugmentDataset`, by the first ``iter(loader)`` only, whatever ``num_workers``).
