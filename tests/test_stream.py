@@ -832,6 +832,12 @@ def test_collate_names_the_files_of_other_channel_counts_and_checks_targets(tmp_
         with pytest.raises(ParameterError, match=r"^chunks\[0\]\.target must have its samples' shape \(400,\), got"):
             collate([dataclasses.replace(chunk, target=bad)])
     np.testing.assert_array_equal(collate([chunk]).target[0], chunk.target)
+    # chunks of streams at two rates (two datasets in one DataLoader) were stacked into one batch, silently
+    other = next(iter(AugmentStream(str(tmp_path / "a.wav"), None, sample_rate=16000, chunk_s=0.025, target="clean")))
+    assert other.samples.shape == chunk.samples.shape
+    for pair in ([chunk, other], [other, chunk, chunk]):
+        with pytest.raises(ParameterError, match=r"^chunks must all have one sample_rate, got '.*a\.wav' (8000|16000), "):
+            collate(pair)
 
 
 # ---------------------------------------------------------------- MP3 lengths

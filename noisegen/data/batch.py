@@ -116,6 +116,13 @@ def collate(chunks) -> Batch:
     strays = [c for c in chunks if not isinstance(c, Chunk)]
     if strays:
         raise ParameterError(f"chunks must hold noisegen Chunks (from an AugmentStream), got {show_value(strays[0])}")
+    rates = {}  # sample rate -> the first chunk at it (two streams' chunks in one DataLoader: stacked, never told)
+    for c in chunks:
+        rates.setdefault(c.sample_rate, c)
+    if len(rates) != 1:
+        seen = ", ".join(f"{c.source!r} {rate}" for rate, c in rates.items())
+        raise ParameterError(f"chunks must all have one sample_rate, got {seen} (streams made at other "
+                             "sample_rates cannot share a batch)")
     first = {}  # channel layout -> the first chunk with it
     for c in chunks:
         first.setdefault(c.samples.shape[:-1], c)
