@@ -604,6 +604,42 @@ def test_stream_long_items_without_a_pipeline_are_read_in_blocks(tmp_path, monke
     assert all(np.isfinite(c.samples).all() for c in chunks) and len(chunks) < 6
 
 
+@pytest.mark.parametrize("subtype, channels", [("PCM_16", 1), ("PCM_24", 2)])
+def test_stream_long_flac_items_cut_short_give_the_frames_load_gives(tmp_path, monkeypatch, subtype, channels):
+    """A FLAC file cut short (an interrupted copy) loads as its whole frames with a warning; read in
+    blocks, libsndfile failed once a block reached the cut ('lost sync'), so a long item lost its
+    last blocks and was reported skipped. Such a file is read whole, as a cut-short WAV file is."""
+    import soundfile as sf
+
+    full = tmp_path / "full.flac"
+    sf.write(str(full), _signal((20000, channels), seed=channels), SR, subtype=subtype)
+    data = full.read_bytes()
+    src = FileBlocks(str(full), sample_rate=SR)
+    assert not src.truncated
+    path = tmp_path / "in" / "cut.flac"
+    path.parent.mkdir()
+    for cut in (1, 7, 2000, len(data) // 3, len(data) // 2):  # in the last frame, and in earlier ones
+        path.write_bytes(data[:len(data) - cut])
+        with pytest.warns(NoisegenWarning, match="is truncated"):
+            want, _ = noisegen.load(str(path))
+        runs = []
+        for min_s in (1000.0, 0.1):
+            monkeypatch.setattr(long_items, "BLOCKWISE_MIN_S", min_s)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                chunks = list(noisegen.AugmentStream([str(path)], None, sample_rate=SR, chunk_s=0.3, shuffle=False,
+                                                     mono=False))
+            assert [str(w.message) for w in caught if "is truncated" not in str(w.message)] == [], cut
+            runs.append(chunks)
+        whole, blocks = runs
+        assert sum(c.length for c in blocks) == want.shape[-1] and len(whole) == len(blocks), cut
+        for a, b in zip(whole, blocks):
+            assert (a.start, a.length) == (b.start, b.length)
+            np.testing.assert_array_equal(b.samples, a.samples)
+        assert FileBlocks(str(path), sample_rate=SR).truncated, cut
+        assert not FileBlocks(str(path), sample_rate=SR, duration_s=0.2).truncated  # whole frames before the cut
+
+
 @pytest.mark.parametrize("make", [lambda: TimeStretch(min_rate=1.1, max_rate=1.1, p=1.0),
                                   lambda: PitchShift(min_semitones=2, max_semitones=2, p=1.0)])
 def test_stream_long_items_too_quiet_to_stretch_in_blocks_give_every_chunk(tmp_path, monkeypatch, make):

@@ -83,7 +83,9 @@ class FileBlocks:
             self._mp3 = meta.format == "MP3"  # (its frames: what it decodes, counted by segment_span)
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
             raise _read_error(self.path, exc) from None
-        self.truncated = _wav_shortfall(self.path) > 0
+        # (a file cut short is read whole, where load's readers warn and give the frames that are there)
+        self.truncated = _wav_shortfall(self.path) > 0 or (
+            meta.format == "FLAC" and not _last_frame_decodes(self.path, self.start + self.frames))
         self._vorbis = _native_vorbis(self.path, self.start, self.frames, int(block_frames))
         self.mixdown = channels > 1 and mono
         self.n_channels = None if channels == 1 or mono else channels
@@ -132,6 +134,21 @@ class FileBlocks:
     @staticmethod
     def _cast(y):
         return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def _last_frame_decodes(path, stop: int) -> bool:
+    """Whether libsndfile decodes frame ``stop - 1`` of ``path``. A FLAC file cut short in its last
+    frame reads here until a block reaches that frame, then fails ('lost sync'); :func:`noisegen.load`
+    and the segment readers give its whole frames with a warning (:mod:`noisegen.audio.flac`)."""
+    if stop <= 0:
+        return True
+    sf = _soundfile()
+    try:
+        with sf.SoundFile(os.fsencode(path)) as f:
+            f.seek(stop - 1)
+            return f.read(1, dtype="float32").shape[0] == 1
+    except (sf.LibsndfileError, RuntimeError, OSError):
+        return False
 
 
 def _native_vorbis(path, start, frames, block_frames):
