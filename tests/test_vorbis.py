@@ -207,6 +207,34 @@ def test_a_segment_anywhere_is_the_whole_reads_samples(tmp_path, sample_rate, ch
         assert np.array_equal(read, seg.reshape(channels, -1)), start
 
 
+@pytest.mark.parametrize("sample_rate, channels, quality", [(16000, 1, 0.3), (22050, 2, 0.3), (44100, 2, 0.0)])
+def test_a_segment_of_a_file_left_to_libsndfile_starts_where_asked(tmp_path, monkeypatch, sample_rate, channels,
+                                                                    quality):
+    """A file over MAX_BYTES (a long recording) is read by libsndfile, whose first seek into the
+    last page lands late (by 5, 40 or 219 frames here, and on other samples yet in its last
+    frames): a manifest segment at its end started late, without a word. A seek stops before the last two pages and
+    decodes on: every start there, and the segment in blocks, gives the whole read's samples."""
+    from noisegen.audio import vorbis
+    from noisegen.audio.blocks import FileBlocks
+    from noisegen.audio.segment import read_segment
+
+    monkeypatch.setattr(vorbis, "MAX_BYTES", 0)  # as a file of more than 8 MB is read
+    path = _write(tmp_path / "x.ogg", sample_rate, channels, quality, 3 * sample_rate + 123)
+    ref = sf.read(path, dtype="float32", always_2d=True)[0].T
+    n = ref.shape[1]
+    data = path.read_bytes()
+    ends = [int.from_bytes(data[at + 6:at + 14], "little") for at, _, _ in pages(data)][-4:]  # (granule 0 first)
+    starts = sorted({s + d for s in ends for d in (-1, 0, 1)} | set(range(ends[0], n, 61)))
+    for start in (s for s in starts if 0 <= s < n):
+        for length in (1, 300, n - start):
+            seg = read_segment(path, offset_s=start / sample_rate, duration_s=length / sample_rate,
+                               sample_rate=sample_rate, mono=False).reshape(channels, -1)
+            assert np.array_equal(seg, ref[:, start:start + length]), (start, length)
+    for start in (ends[-2] + 700, n - 300):
+        source = FileBlocks(path, sample_rate=sample_rate, offset_s=start / sample_rate, block_frames=100)
+        assert np.array_equal(np.concatenate([b.reshape(channels, -1) for b in source()], axis=1), ref[:, start:])
+
+
 def test_load_of_a_damaged_vorbis_file_is_libsndfiles(tmp_path):
     import noisegen
 
