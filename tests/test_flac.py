@@ -275,6 +275,38 @@ def test_a_file_cut_short_anywhere_reads_its_whole_frames_everywhere(tmp_path, s
     assert sum("is truncated" in str(w.message) for w in caught) == 1
 
 
+@pytest.mark.parametrize("channels", [1, 2])
+def test_a_segment_of_a_file_cut_short_reads_its_whole_frames_wherever_it_starts(tmp_path, channels):
+    """A segment that starts past its own length is left to libsndfile's seek, and libsndfile refuses
+    one reaching the cut of a file cut short: a manifest row starting in the file's second half
+    failed ('flac decoder lost sync') where one starting earlier gave the frames before the cut
+    with a warning. Every segment reaching the cut gives them now; one starting past them fails."""
+    x = _signals(20000, channels, seed=5)["ar"]
+    src = tmp_path / "src.flac"
+    _write(src, x, "PCM_16", 0.5)
+    original = sf.read(src, dtype="float32", always_2d=True)[0].T
+    path = tmp_path / "cut.flac"
+    path.write_bytes(src.read_bytes()[:-50])
+    kept = 4096 * 4  # libFLAC's 4096-frame blocks: the last one is cut
+    for start in range(0, 20000, 613):
+        for duration in (None, 20000 - start, 1, 900):
+            end = 20000 if duration is None else start + duration
+            call = lambda: read_segment(path, offset_s=start / 16000,  # noqa: E731
+                                        duration_s=None if duration is None else duration / 16000,
+                                        sample_rate=16000, mono=False)
+            if end <= kept:  # before the cut: its frames, libsndfile's or these
+                seg = call()
+            elif start >= kept:
+                with pytest.raises(noisegen.NoisegenError, match="cut.flac"):
+                    call()
+                continue
+            else:
+                with pytest.warns(noisegen.NoisegenWarning, match="is truncated: its header promises"):
+                    seg = call()
+            np.testing.assert_array_equal(seg.reshape(channels, -1), original[:, start:min(end, kept)],
+                                          err_msg=f"{start} {duration}")
+
+
 def test_damage_before_the_last_frame_is_still_libsndfiles_to_refuse(tmp_path):
     """Only a file whose failing frame has no frame after it is salvaged: a damaged frame in the
     middle goes to libsndfile, which refuses the file, as before."""

@@ -64,6 +64,7 @@ class FlacFile(NativeFile):
     shortfall = 0  # frames STREAMINFO promises past a cut-short file's last whole frame (set by read)
     shortfall_unit = "frames"
     salvaged = None  # a cut-short file's frames before its last: (frames, channels), set by read
+    left_to_seek = None  # (start, n, dtype, mono) of a read left to libsndfile's seek, set by read
 
     def __init__(self, fh, size, layout):
         super().__init__(fh)
@@ -77,16 +78,18 @@ class FlacFile(NativeFile):
     def _layout(fh, size):
         return _layout(fh, size)
 
-    def read(self, start: int, n: int, dtype, mono: bool = False) -> np.ndarray | None:
+    def read(self, start: int, n: int, dtype, mono: bool = False, seek: bool = True) -> np.ndarray | None:
         """Frames ``start .. start + n`` (clipped to the file) as ``(frames, channels)`` of ``dtype``,
         or None: frames this reader leaves to libsndfile. ``mono``: two channels come as their
         mean, ``(frames, 1)``, the samples :func:`~noisegen.audio.io.mix_down` gives (other counts
-        as they are: the caller mixes them)."""
+        as they are: the caller mixes them). ``seek``: leave a segment far from the first frame to
+        libsndfile's seek (:attr:`left_to_seek`; False: decode up to it, for a file libsndfile refused)."""
         n = max(0, min(n, self.frames - start))
         rows = 1 if mono and self.channels == 2 else self.channels
         if n == 0:
             return np.empty((0, rows), dtype)
-        if start > n:  # decoding from the first frame would cost more than libsndfile's seek
+        if start > n and seek:  # decoding from the first frame would cost more than libsndfile's seek
+            self.left_to_seek = start, n, dtype, mono
             return None
         out = np.empty((rows, n), dtype)
         buf, size = self._frame_bytes(start + n)
