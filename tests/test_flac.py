@@ -276,35 +276,44 @@ def test_a_file_cut_short_anywhere_reads_its_whole_frames_everywhere(tmp_path, s
 
 
 @pytest.mark.parametrize("channels", [1, 2])
-def test_a_segment_of_a_file_cut_short_reads_its_whole_frames_wherever_it_starts(tmp_path, channels):
-    """A segment that starts past its own length is left to libsndfile's seek, and libsndfile refuses
-    one reaching the cut of a file cut short: a manifest row starting in the file's second half
-    failed ('flac decoder lost sync') where one starting earlier gave the frames before the cut
-    with a warning. Every segment reaching the cut gives them now; one starting past them fails."""
+@pytest.mark.parametrize("prefix", [False, True])
+def test_a_segment_of_a_file_cut_short_reads_its_whole_frames_wherever_it_starts(tmp_path, monkeypatch, channels,
+                                                                                 prefix):
+    """A segment that starts past its own length is left to libsndfile's seek, and a long file's
+    segment from nearer its start decodes about its share of the bytes (``prefix``), or leaves it
+    to libsndfile when that falls short; libsndfile refuses any read reaching the cut of a file cut
+    short. Such manifest rows failed ('flac decoder lost sync', 'Internal psf_fseek() failed')
+    where others gave the frames before the cut with a warning. Every segment reaching the cut
+    gives them now; one starting past them fails."""
+    if prefix:  # as a file over 4 MiB is read
+        monkeypatch.setattr(flac_module, "_PREFIX_FROM", 0)
+        monkeypatch.setattr(flac_module, "_PREFIX_SLACK", 0)
     x = _signals(20000, channels, seed=5)["ar"]
     src = tmp_path / "src.flac"
     _write(src, x, "PCM_16", 0.5)
+    data = src.read_bytes()
     original = sf.read(src, dtype="float32", always_2d=True)[0].T
     path = tmp_path / "cut.flac"
-    path.write_bytes(src.read_bytes()[:-50])
-    kept = 4096 * 4  # libFLAC's 4096-frame blocks: the last one is cut
-    for start in range(0, 20000, 613):
-        for duration in (None, 20000 - start, 1, 900):
-            end = 20000 if duration is None else start + duration
-            call = lambda: read_segment(path, offset_s=start / 16000,  # noqa: E731
-                                        duration_s=None if duration is None else duration / 16000,
-                                        sample_rate=16000, mono=False)
-            if end <= kept:  # before the cut: its frames, libsndfile's or these
-                seg = call()
-            elif start >= kept:
-                with pytest.raises(noisegen.NoisegenError, match="cut.flac"):
-                    call()
-                continue
-            else:
-                with pytest.warns(noisegen.NoisegenWarning, match="is truncated: its header promises"):
+    for cut in (len(data) - 50, len(data) * 9 // 20):
+        path.write_bytes(data[:cut])
+        kept = 4096 * sum(end <= cut for _, _, end in _frames(data))  # libFLAC's 4096-frame blocks before the cut
+        for start in range(0, 20000, 613):
+            for duration in (None, 20000 - start, 1, 900, 4000):
+                end = 20000 if duration is None else start + duration
+                call = lambda: read_segment(path, offset_s=start / 16000,  # noqa: E731
+                                            duration_s=None if duration is None else duration / 16000,
+                                            sample_rate=16000, mono=False)
+                if end <= kept:  # before the cut: its frames, libsndfile's or these
                     seg = call()
-            np.testing.assert_array_equal(seg.reshape(channels, -1), original[:, start:min(end, kept)],
-                                          err_msg=f"{start} {duration}")
+                elif start >= kept:
+                    with pytest.raises(noisegen.NoisegenError, match="cut.flac"):
+                        call()
+                    continue
+                else:
+                    with pytest.warns(noisegen.NoisegenWarning, match="is truncated: its header promises"):
+                        seg = call()
+                np.testing.assert_array_equal(seg.reshape(channels, -1), original[:, start:min(end, kept)],
+                                              err_msg=f"{cut} {start} {duration}")
 
 
 def test_damage_before_the_last_frame_is_still_libsndfiles_to_refuse(tmp_path):

@@ -64,7 +64,7 @@ class FlacFile(NativeFile):
     shortfall = 0  # frames STREAMINFO promises past a cut-short file's last whole frame (set by read)
     shortfall_unit = "frames"
     salvaged = None  # a cut-short file's frames before its last: (frames, channels), set by read
-    left_to_seek = None  # (start, n, dtype, mono) of a read left to libsndfile's seek, set by read
+    left_read = None  # (start, n, dtype, mono) of a read left to libsndfile for its cost, set by read
 
     def __init__(self, fh, size, layout):
         super().__init__(fh)
@@ -78,28 +78,32 @@ class FlacFile(NativeFile):
     def _layout(fh, size):
         return _layout(fh, size)
 
-    def read(self, start: int, n: int, dtype, mono: bool = False, seek: bool = True) -> np.ndarray | None:
+    def read(self, start: int, n: int, dtype, mono: bool = False, cheap: bool = True) -> np.ndarray | None:
         """Frames ``start .. start + n`` (clipped to the file) as ``(frames, channels)`` of ``dtype``,
         or None: frames this reader leaves to libsndfile. ``mono``: two channels come as their
         mean, ``(frames, 1)``, the samples :func:`~noisegen.audio.io.mix_down` gives (other counts
-        as they are: the caller mixes them). ``seek``: leave a segment far from the first frame to
-        libsndfile's seek (:attr:`left_to_seek`; False: decode up to it, for a file libsndfile refused)."""
+        as they are: the caller mixes them). ``cheap``: leave a segment far from the first frame
+        to libsndfile's seek, and read a long file's share of bytes only (a read left for its cost:
+        :attr:`left_read`); False: decode from the first frame, every byte there (a file libsndfile
+        refused)."""
         n = max(0, min(n, self.frames - start))
         rows = 1 if mono and self.channels == 2 else self.channels
         if n == 0:
             return np.empty((0, rows), dtype)
-        if start > n and seek:  # decoding from the first frame would cost more than libsndfile's seek
-            self.left_to_seek = start, n, dtype, mono
+        if start > n and cheap:  # decoding from the first frame would cost more than libsndfile's seek
+            self.left_read = start, n, dtype, mono
             return None
         out = np.empty((rows, n), dtype)
-        buf, size = self._frame_bytes(start + n)
+        buf, size = self._frame_bytes(start + n if cheap else self.frames)
         reached = np.zeros(2, np.int64)
         got = decode_frames(buf, size, self.samplerate, self.bps, self.channels, self.max_block, self.frames, start,
                             out, reached)
         if got != FAILED:
             return out.T
         good, at = int(reached[0]), int(reached[1])
-        if good > start and size == self._size - self._first and not self._later_frame(buf, size, at):
+        if size < self._size - self._first:  # (the share fell short, or a frame failed in it)
+            self.left_read = start, n, dtype, mono
+        elif good > start and not self._later_frame(buf, size, at):
             # cut short (or damaged) in its last frame: kept for when libsndfile refuses the file
             self.salvaged, self.shortfall = out[:, :good - start].T, self.frames - good
         return None

@@ -76,15 +76,16 @@ def warn_truncated(path, missing: int, stacklevel: int = 3, unit: str = "bytes o
 
 def salvaged(native, path, error: Exception, stacklevel: int = 4):
     """What ``native`` (or None) kept of a file libsndfile refused (a FLAC file cut short: the
-    frames before its last), with a warning naming ``path``; else ``error`` is raised. A segment
-    ``native`` left to libsndfile's seek is decoded here from the first frame first (a segment
-    reaching the cut of a file cut short is refused by libsndfile wherever it starts)."""
-    left = getattr(native, "left_to_seek", None)
+    frames before its last), with a warning naming ``path``; else ``error`` is raised. A read
+    ``native`` left to libsndfile for its cost (a segment far from the first frame, a long file's
+    share of bytes) is decoded here from the first frame first, every byte: libsndfile refuses
+    any read reaching the cut of a file cut short."""
+    left = getattr(native, "left_read", None)
     if left is not None and native.salvaged is None:
         again = type(native).open(path)
         if again is not None:
             with again:
-                again.read(*left, seek=False)
+                again.read(*left, cheap=False)
             native = again
     if getattr(native, "salvaged", None) is None:
         raise error from None
