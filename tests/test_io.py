@@ -441,6 +441,41 @@ def test_float_samples_beyond_float32_are_refused_not_turned_into_inf(tmp_path):
         noisegen.load(tmp_path / "nan.wav", sample_rate=8000)
 
 
+@pytest.mark.parametrize("ext, fmt", [("aiff", "AIFF"), ("caf", "CAF"), ("w64", "W64"), ("wav", "RF64")])
+def test_double_files_libsndfile_reads_are_refused_beyond_float32_as_plain_wav_files_are(tmp_path, ext, fmt):
+    """A DOUBLE file that noisegen's WAV reader leaves to libsndfile (AIFF, CAF, W64, RF64) read as
+    float32 gave inf for its samples beyond float32's range, without a word, where a plain WAV
+    file is refused; it is refused alike now, by load, a segment read, a tar member's decode and
+    the blocks of a long file. Samples within range read as libsndfile reads them, bit for bit."""
+    from noisegen.audio.blocks import FileBlocks
+    from noisegen.audio.segment import decode, read_segment
+
+    path = tmp_path / f"d.{ext}"
+    rng = np.random.default_rng(3)
+    y = rng.uniform(-1.5, 1.5, 3001)
+    y[:6] = [1e-310, -1e-39, float(np.finfo(np.float32).max), 2.0**-149, 1 + 2**-30, np.inf]  # edges of float32
+    sf.write(path, y, 16000, subtype="DOUBLE", format=fmt)
+    want = sf.read(path, dtype="float32")[0]
+    np.testing.assert_array_equal(noisegen.load(path)[0], want)
+    np.testing.assert_array_equal(read_segment(path, offset_s=0.0625, sample_rate=16000), want[1000:])
+    np.testing.assert_array_equal(decode(path.read_bytes(), sample_rate=16000), want)
+    np.testing.assert_array_equal(np.concatenate(list(FileBlocks(path, sample_rate=16000, block_frames=700)())), want)
+    for at in (0, 1500, 3000):
+        big = y.copy()
+        big[at] = -1e300 if at else 1e39
+        sf.write(path, big, 16000, subtype="DOUBLE", format=fmt)
+        beyond = rf"d.{ext}' holds 64-bit float samples beyond float32's range.*float64"
+        with pytest.raises(ParameterError, match=beyond):
+            noisegen.load(path)
+        with pytest.raises(ParameterError, match=beyond):
+            read_segment(path, sample_rate=16000)
+        with pytest.raises(ParameterError, match="audio bytes' holds 64-bit float samples beyond"):
+            decode(path.read_bytes(), sample_rate=16000)
+        with pytest.raises(ParameterError, match=beyond):
+            list(FileBlocks(path, sample_rate=16000, block_frames=700)())
+        np.testing.assert_array_equal(noisegen.load(path, dtype=np.float64)[0], big)
+
+
 @pytest.mark.parametrize("call", ["load", "info", "save"])
 def test_a_nul_byte_in_a_path_is_a_parameter_error(tmp_path, call):
     path = os.path.join(tmp_path, "a\x00b.wav")

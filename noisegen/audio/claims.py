@@ -18,11 +18,12 @@ import warnings
 
 import numpy as np
 
-from .._core.errors import NoisegenError, NoisegenWarning
+from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
 from .._kernels.cpu.vorbis_ogg import CRC_TABLES, _crc
 
-__all__ = ["MAX_SAMPLES_PER_BYTE", "OGG_READ_FRAMES", "WHOLE_READ_SAMPLES", "check_claimed_length", "count_frames",
-           "read_blocks", "read_claimed", "read_span", "seek_frame", "vorbis_seek_limit"]
+__all__ = ["MAX_SAMPLES_PER_BYTE", "OGG_READ_FRAMES", "WHOLE_READ_SAMPLES", "check_claimed_length",
+           "check_float32_range", "count_frames", "read_blocks", "read_claimed", "read_span", "seek_frame",
+           "vorbis_seek_limit"]
 
 #: The most samples (frames x channels) a file of any format libsndfile reads packs into a byte:
 #: digital silence in Ogg Vorbis takes ~130-250 a byte, a FLAC file of 65,535-sample blocks of
@@ -66,8 +67,20 @@ def read_blocks(f, frames: int, block: int, dtype, *, start: int = 0, out=None):
     at the hole and ``info`` in blocks did not). Frames after a hole come with a
     :class:`NoisegenWarning` naming the file; the reads end at the first that gives nothing. In
     any other format a short read is the last (after one, libsndfile's FLAC reader gives the
-    frames before it again)."""
+    frames before it again).
+
+    64-bit float samples read as float32 (without ``out``) are read as float64 and checked first:
+    libsndfile turns those beyond float32's range into inf (:func:`check_float32_range`)."""
     dtype = np.dtype(dtype).name
+    wide = dtype == "float32" and out is None and getattr(f, "subtype", None) == "DOUBLE"
+
+    def read_some(n):
+        if not wide:
+            return f.read(n, dtype=dtype, always_2d=True, out=None if out is None else out[:n])
+        data = f.read(n, dtype="float64", always_2d=True)
+        check_float32_range(data, _label(f))
+        return data.astype(np.float32)
+
     if f.format == "OGG":
         block = min(block, OGG_READ_FRAMES)
     read, hole = 0, None
@@ -76,14 +89,14 @@ def read_blocks(f, frames: int, block: int, dtype, *, start: int = 0, out=None):
         if out is None and frames - read - n < max(block // 4, 1):  # no short last read: libsndfile
             n = frames - read  # decodes an Opus stream's last frame otherwise when read alone (off by 0.17)
         try:
-            data = f.read(n, dtype=dtype, always_2d=True, out=None if out is None else out[:n])
+            data = read_some(n)
         except RuntimeError:  # (soundfile's LibsndfileError)
             if read or not f.seekable():
                 raise
             data = None
         if not read and (data is None or data.shape[0] == 0) and f.seekable():
             f.seek(start)
-            data = f.read(n, dtype=dtype, always_2d=True, out=None if out is None else out[:n])
+            data = read_some(n)
         if data.shape[0] == 0:
             return
         if hole is not None:
@@ -97,10 +110,24 @@ def read_blocks(f, frames: int, block: int, dtype, *, start: int = 0, out=None):
             hole = read  # the end, or a hole: the next read says which
 
 
+def check_float32_range(samples: np.ndarray, name) -> None:
+    """Refuse 64-bit float ``samples`` that float32 would hold as inf (a read as float32 of a DOUBLE
+    file), naming ``name`` (a path, or None for bytes)."""
+    peak = float(np.max(np.abs(samples), where=np.isfinite(samples), initial=0.0))  # NaN/inf stay as they are
+    if peak > float(np.finfo(np.float32).max):
+        raise ParameterError(f"{os.fspath(name) if name is not None else 'the audio data'!r} holds 64-bit float "
+                             f"samples beyond float32's range (peak {peak:.3g}): read it with dtype=np.float64")
+
+
+def _label(f) -> str:
+    """The path of the open ``f`` (soundfile's name: the path given, bytes here), or "audio bytes"."""
+    name = f.name if isinstance(f.name, (str, bytes, os.PathLike)) else "audio bytes"
+    return os.fsdecode(name) if isinstance(name, bytes) else os.fspath(name)
+
+
 def _warn_hole(f, frame: int) -> None:
     """Warn that the decoder of the open ``f`` stopped at ``frame`` and went on (a damaged page)."""
-    name = f.name if isinstance(f.name, (str, bytes, os.PathLike)) else "audio bytes"
-    label = os.fsdecode(name) if isinstance(name, bytes) else os.fspath(name)
+    label = _label(f)
     warnings.warn(f"{label!r} is damaged: its decoding stopped at frame {frame} and went on after the damage "
                   "(the samples around it may be wrong)", NoisegenWarning, stacklevel=4)
 

@@ -33,8 +33,8 @@ import struct
 
 import numpy as np
 
-from .._core.errors import ParameterError
 from .._kernels.cpu.pcm import to_pcm16
+from .claims import check_float32_range
 from .native import NativeFile
 
 __all__ = ["WavFile", "data_shortfall", "is_wav_name", "pcm16_wav"]
@@ -83,7 +83,7 @@ class WavFile(NativeFile):
         n = len(raw) // (self.channels * width)  # the file may have shrunk since the header was read
         raw = raw[: n * self.channels * width]
         if self.kind == "f8" and np.dtype(dtype) == np.float32:
-            _check_float32_range(raw, self.name)
+            check_float32_range(np.frombuffer(raw, "<f8"), self.name or "the WAV data")
         return _convert(raw, self.kind, np.dtype(dtype)).reshape(n, self.channels)
 
 
@@ -163,15 +163,6 @@ def _format(body: bytes):
     if kind is None or channels < 1 or not 1 <= rate < 1 << 31 or block_align != channels * (bits // 8):
         return None
     return kind, channels, rate
-
-
-def _check_float32_range(raw: bytes, name) -> None:
-    """Refuse 64-bit float samples that float32 would hold as inf (a read as float32 of a DOUBLE file)."""
-    samples = np.frombuffer(raw, "<f8")
-    peak = float(np.max(np.abs(samples), where=np.isfinite(samples), initial=0.0))  # NaN/inf stay as they are
-    if peak > float(np.finfo(np.float32).max):
-        raise ParameterError(f"{os.fspath(name) if name is not None else 'the WAV data'!r} holds 64-bit float samples "
-                             f"beyond float32's range (peak {peak:.3g}): read it with dtype=np.float64")
 
 
 def _convert(raw: bytes, kind: str, dtype: np.dtype) -> np.ndarray:
