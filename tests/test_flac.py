@@ -164,6 +164,64 @@ def test_files_it_does_not_take_go_to_libsndfile(tmp_path):
     assert FlacFile.from_bytes(not_flac.read_bytes()) is None
 
 
+def _unknown_length(data: bytes) -> bytes:
+    """FLAC bytes with STREAMINFO's sample count 0: "unknown", as a stream encoded to a pipe has it."""
+    out = bytearray(data)
+    packed = int.from_bytes(out[18:26], "big") & ~((1 << 36) - 1)  # STREAMINFO's bytes 10..17
+    out[18:26] = packed.to_bytes(8, "big")
+    return bytes(out)
+
+
+@pytest.mark.parametrize("subtype, channels, n", [("PCM_16", 1, 20000), ("PCM_24", 2, 4096), ("PCM_S8", 3, 9001),
+                                                  ("PCM_16", 2, 1)])
+def test_a_stream_of_unknown_length_reads_as_its_frames(tmp_path, monkeypatch, subtype, channels, n):
+    """STREAMINFO's count 0 means "unknown" (ffmpeg's or flac's output to a pipe). libsndfile reports
+    2**63 - 1 frames and fails on the last ones, and every reader refused the file as "damaged:
+    its header claims 9223372036854775807 frames". Its length is the last frame's end now: load,
+    info, segments, a tar member and the stream (long items too) give the frames written."""
+    from noisegen.audio.blocks import FileBlocks
+    from noisegen.data import long_items
+
+    src = tmp_path / "src.flac"
+    _write(src, _signals(n, channels, seed=2)["ar"], subtype, 0.5)
+    want = sf.read(src, dtype="float32", always_2d=True)[0].T
+    path = tmp_path / "pipe.flac"
+    path.write_bytes(_unknown_length(src.read_bytes()))
+    y, rate = noisegen.load(path, mono=False)
+    np.testing.assert_array_equal(y.reshape(channels, -1), want)
+    meta = noisegen.info(path)
+    assert (meta.frames, meta.channels, meta.sample_rate, meta.subtype) == (n, channels, 16000, subtype)
+    assert segment_span(path) == (0, n, 16000) and decoded_span(path.read_bytes()) == (n, 16000)
+    np.testing.assert_array_equal(decode(path.read_bytes(), sample_rate=16000, mono=False).reshape(channels, -1), want)
+    for start in {0, n // 3, n - 1}:
+        seg = read_segment(path, offset_s=start / 16000, sample_rate=16000, mono=False)
+        np.testing.assert_array_equal(seg.reshape(channels, -1), want[:, start:])
+    assert FileBlocks(path, sample_rate=16000).n == n
+    monkeypatch.setattr(long_items, "BLOCKWISE_MIN_S", 0.0)  # a long item: read in blocks where it can be
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        chunks = list(noisegen.AugmentStream([str(path)], None, sample_rate=16000, chunk_s=0.25, mono=False))
+    np.testing.assert_array_equal(np.concatenate([c.samples[..., :c.length] for c in chunks], axis=-1)
+                                  .reshape(channels, -1), want)
+    if n > 4096:  # cut short too: no frame ends the file, and nothing gives the length
+        path.write_bytes(path.read_bytes()[:-7])
+        with pytest.raises(noisegen.NoisegenError, match="pipe.flac"):
+            noisegen.load(path)
+
+
+def test_a_stream_of_unknown_length_with_variable_blocks_reads_as_written(tmp_path):
+    rng = np.random.default_rng(4)
+    sizes = [1000, 37, 4000, 16, 2500]
+    x = _integer_signal(rng, 2, sum(sizes), 16)
+    frames, at = [], 0
+    for bs in sizes:
+        frames.append(_coded_frame(rng, x[:, at:at + bs], 16, 16000, at, True))
+        at += bs
+    path = tmp_path / "variable.flac"
+    path.write_bytes(stream_bytes(frames, rate=16000, channels=2, bps=16, total=0, min_block=16, max_block=4000))
+    np.testing.assert_array_equal(noisegen.load(path, dtype=np.float64)[0], x / 2.0**15)
+
+
 def _outcome(fn):
     try:
         with warnings.catch_warnings():

@@ -11,7 +11,7 @@ bit depths, channel counts, block sizes and compression levels).
 
 Anything else gives None and the caller asks libsndfile: a file not
 starting with ``fLaC`` (an ID3 tag first, Ogg FLAC), a depth other than 8,
-16 or 24 bits, an unknown length, a segment starting beyond its own length
+16 or 24 bits, a length unknown and no whole last frame, a segment starting beyond its own length
 (libsndfile seeks instead of decoding from the start), and every frame
 whose header or CRC does not check out, so a damaged file reads exactly as
 libsndfile reads it. libsndfile refuses a whole file cut short (an
@@ -21,7 +21,10 @@ after it); :meth:`FlacFile.read` then keeps the frames before that last one
 libsndfile refuses the file, as a cut-short WAV file reads;
 :attr:`FlacFile.shortfall` says how many frames STREAMINFO promised beyond. A STREAMINFO that claims more samples than the file's
 bytes can hold (every frame at its smallest and fullest) is an error, raised
-before anything is allocated for them.
+before anything is allocated for them. A STREAMINFO that gives no count
+(0, "unknown": a stream encoded to a pipe) takes it from the last frame's
+header (libsndfile reads such a stream's last frames as an error, and
+reports 2**63 - 1 frames).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import struct
 
 import numpy as np
 
-from .._kernels.cpu.flac import FAILED, PADDING, decode_frames, next_frame
+from .._kernels.cpu.flac import FAILED, PADDING, _header, decode_frames, last_frame, next_frame
 from .claims import check_claimed_length
 from .native import NativeFile
 
@@ -71,6 +74,9 @@ class FlacFile(NativeFile):
         self._size = size
         self._first, self.channels, self.samplerate, self.bps, self.max_block, self.frames = layout
         # _first: the byte offset of the first frame
+        self.counted = self.frames == 0  # STREAMINFO's "unknown" (a stream encoded to a pipe): the last
+        if self.counted:  # frame's end (nothing is left to libsndfile then, which reads no such stream whole)
+            self.frames = self._frames_to_end()
         check_claimed_length(self.name or "the FLAC data", self.frames, self.channels, size,
                              most=-(-(size - self._first) // _MIN_FRAME_BYTES) * self.max_block)
 
@@ -90,6 +96,7 @@ class FlacFile(NativeFile):
         rows = 1 if mono and self.channels == 2 else self.channels
         if n == 0:
             return np.empty((0, rows), dtype)
+        cheap = cheap and not self.counted
         if start > n and cheap:  # decoding from the first frame would cost more than libsndfile's seek
             self.left_read = start, n, dtype, mono
             return None
@@ -107,6 +114,27 @@ class FlacFile(NativeFile):
             # cut short (or damaged) in its last frame: kept for when libsndfile refuses the file
             self.salvaged, self.shortfall = out[:, :good - start].T, self.frames - good
         return None
+
+    def _frames_to_end(self) -> int:
+        """The frames of a stream whose STREAMINFO gives no count: where its last frame ends, from
+        that frame's header (the one whose CRC-16 holds to the file's end) and the first frame's
+        block size. Raises ValueError (the file is libsndfile's, which reads no such stream to its
+        end) when no frame ends there: one cut short, say."""
+        length = self._size - self._first
+        self._fh.seek(self._first)
+        head = np.frombuffer(self._fh.read(32) + bytes(PADDING), np.uint8)
+        strategy = int(head[1] & 1)
+        tail = min(length, self.max_block * self.channels * 4 + 4096)  # more than the largest frame
+        buf = np.zeros(tail + PADDING, np.uint8)
+        self._fh.seek(self._size - tail)
+        size = self._fh.readinto(memoryview(buf)[:tail])
+        number, bs = last_frame(buf, size, self.samplerate, self.bps, self.channels, strategy)
+        first = next_frame(head, -1, 32, self.samplerate, self.bps, self.channels, strategy)
+        if number < 0 or first != 0:
+            raise ValueError("a FLAC stream of unknown length whose last frame is not whole")
+        if strategy:  # variable block sizes: the number is the frame's first sample
+            return number + bs
+        return number * int(_header(head, 0, 32, self.samplerate, self.bps, self.channels, 0, 0)[0]) + bs
 
     def _later_frame(self, buf, size, at) -> bool:
         """Whether a frame header of this stream follows byte ``at`` (where a frame failed)."""
@@ -163,6 +191,6 @@ def _streaminfo(block: bytes):
     channels = ((packed >> 41) & 7) + 1
     bps = ((packed >> 36) & 31) + 1
     frames = packed & ((1 << 36) - 1)
-    if rate == 0 or bps not in _DEPTHS or frames == 0 or max_block < 16 or min_block > max_block:
+    if rate == 0 or bps not in _DEPTHS or max_block < 16 or min_block > max_block:  # (frames 0: unknown)
         return None
     return channels, rate, bps, max_block, frames

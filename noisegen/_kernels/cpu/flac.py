@@ -30,6 +30,8 @@ from ._flac_residual import _residual, _restored
 
 #: What :func:`decode_frames` returns for a stream it leaves to libsndfile.
 FAILED = -1
+#: Headers :func:`last_frame` checks a CRC-16 from (each to the end: a file of headers would cost hours).
+LAST_HEADERS = 64
 #: Zero bytes the caller pads the data with (the bit reader peeks up to 17 bytes past a position it checked).
 PADDING = 24
 
@@ -160,6 +162,24 @@ def _crc16(buf, a, b):
 
 
 @kernel
+def _coded_number(buf, q, strategy):
+    """``(number, byte after it)`` of the frame or sample number at byte ``q`` of a frame header
+    (UTF-8-like), or ``(FAILED, 0)``."""
+    lead = np.int64(buf[q])
+    extra = 0
+    while extra < 8 and lead & (0x80 >> extra):
+        extra += 1
+    if extra == 1 or extra == 8 or (strategy == 0 and extra == 7):  # fixed: a frame number of <= 31 bits
+        return FAILED, 0
+    coded = lead & (0x7F >> extra)
+    for k in range(1, extra):
+        if buf[q + k] & 0xC0 != 0x80:
+            return FAILED, 0
+        coded = coded << 6 | (buf[q + k] & 0x3F)
+    return coded, q + max(extra, 1)
+
+
+@kernel
 def _header(buf, p, size, rate, bps, channels, strategy, number):
     """``(block size, channel assignment, byte after the header)`` of the frame header at byte ``p``,
     or ``(FAILED, 0, 0)``: a header that is damaged or disagrees with STREAMINFO, ``strategy``
@@ -175,20 +195,9 @@ def _header(buf, p, size, rate, bps, channels, strategy, number):
     if bs_code == 0 or rate_code == 15 or assignment > 10 or bits_code == 3 or buf[p + 3] & 1:
         return FAILED, 0, 0
     q = p + 4
-    lead = np.int64(buf[q])  # the frame or sample number, UTF-8-like
-    extra = 0
-    while extra < 8 and lead & (0x80 >> extra):
-        extra += 1
-    if extra == 1 or extra == 8 or (strategy == 0 and extra == 7):  # fixed: a frame number of <= 31 bits
+    coded, q = _coded_number(buf, q, strategy)
+    if coded < 0 or (number >= 0 and coded != number):
         return FAILED, 0, 0
-    coded = lead & (0x7F >> extra)
-    for k in range(1, extra):
-        if buf[q + k] & 0xC0 != 0x80:
-            return FAILED, 0, 0
-        coded = coded << 6 | (buf[q + k] & 0x3F)
-    if number >= 0 and coded != number:
-        return FAILED, 0, 0
-    q += max(extra, 1)
     bs = BLOCK_SIZES[bs_code]
     if bs == -1:
         bs = np.int64(buf[q]) + 1
@@ -278,6 +287,26 @@ def next_frame(buf, p, size, rate, bps, channels, strategy):
             if _header(buf, k, size, rate, bps, channels, strategy, -1)[0] > 0:
                 return k
     return FAILED
+
+
+@kernel
+def last_frame(buf, size, rate, bps, channels, strategy):
+    """``(number, block size)`` of the frame ending ``buf[:size]`` (the last bytes of a stream): the
+    last header that checks out and whose frame's CRC-16 holds to ``size``; ``(FAILED, 0)`` when none
+    of the last :data:`LAST_HEADERS` headers does (the number: the frame's index, or its first
+    sample's with variable block sizes)."""
+    crc = np.int64(buf[size - 2]) << 8 | buf[size - 1] if size >= 2 else -1
+    tries = 0
+    for k in range(size - 9, -1, -1):  # (a frame takes 9 bytes at least)
+        if buf[k] == 0xFF and buf[k + 1] & 0xFE == 0xF8:
+            bs = _header(buf, k, size, rate, bps, channels, strategy, -1)[0]
+            if bs > 0:
+                if _crc16(buf, k, size - 2) == crc:
+                    return _coded_number(buf, k + 4, strategy)[0], bs
+                tries += 1
+                if tries == LAST_HEADERS:
+                    break
+    return FAILED, 0
 
 
 @kernel
