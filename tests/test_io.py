@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import time
@@ -474,6 +475,32 @@ def test_double_files_libsndfile_reads_are_refused_beyond_float32_as_plain_wav_f
         with pytest.raises(ParameterError, match=beyond):
             list(FileBlocks(path, sample_rate=16000, block_frames=700)())
         np.testing.assert_array_equal(noisegen.load(path, dtype=np.float64)[0], big)
+
+
+def test_load_reads_a_bytes_path_as_its_str_and_refuses_a_file_object_by_name(tmp_path):
+    """A bytes path skipped noisegen's readers (they take str and os.PathLike names): load of a FLAC
+    file cut short raised "flac decoder lost sync" where its str path (and info of either) gave the
+    whole frames with a warning, and an Ogg Vorbis file gave libvorbis's samples, an ulp off here
+    and there. An open file raised a bare TypeError from os.fsencode, where info names ``path``."""
+    rng = np.random.default_rng(2)
+    x = np.clip(0.3 * rng.standard_normal((20000, 2)), -1, 1)
+    sf.write(tmp_path / "full.flac", x, 16000, subtype="PCM_16")
+    (tmp_path / "cut.flac").write_bytes((tmp_path / "full.flac").read_bytes()[:-50])
+    sf.write(tmp_path / "x.ogg", x, 16000, format="OGG", subtype="VORBIS")
+    sf.write(tmp_path / "x.wav", x, 16000, subtype="PCM_24")
+    for name in ("cut.flac", "x.ogg", "x.wav", "full.flac"):
+        with warnings.catch_warnings(record=True) as by_str:
+            warnings.simplefilter("always")
+            want = noisegen.load(str(tmp_path / name), mono=True, dtype=np.float64)[0]
+        with warnings.catch_warnings(record=True) as by_bytes:
+            warnings.simplefilter("always")
+            got = noisegen.load(os.fsencode(tmp_path / name), mono=True, dtype=np.float64)[0]
+        np.testing.assert_array_equal(got, want, err_msg=name)
+        assert [str(w.message) for w in by_bytes] == [str(w.message) for w in by_str], name
+        assert (name == "cut.flac") == any("is truncated" in str(w.message) for w in by_str), name
+    for handle in (open(tmp_path / "x.wav", "rb"), io.BytesIO((tmp_path / "x.wav").read_bytes())):
+        with handle, pytest.raises(ParameterError, match="path must be a path"):
+            noisegen.load(handle)
 
 
 @pytest.mark.parametrize("call", ["load", "info", "save"])

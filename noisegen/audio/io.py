@@ -208,6 +208,7 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
     dtype = check_float_dtype(dtype)
     mono = check_bool(mono, "mono")
     target = None if sample_rate is None else check_sample_rate(sample_rate)
+    path = check_path(path)  # (bytes: a str, so that noisegen's readers take it, as info's do)
     check_regular(path)
     # read, mix and resample in the dtype asked: float32 is twice as fast, exact to its rounding
     data, file_rate, _ = read_frames(path, dtype, mono)
