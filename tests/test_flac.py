@@ -178,7 +178,8 @@ def test_a_stream_of_unknown_length_reads_as_its_frames(tmp_path, monkeypatch, s
     """STREAMINFO's count 0 means "unknown" (ffmpeg's or flac's output to a pipe). libsndfile reports
     2**63 - 1 frames and fails on the last ones, and every reader refused the file as "damaged:
     its header claims 9223372036854775807 frames". Its length is the last frame's end now: load,
-    info, segments, a tar member and the stream (long items too) give the frames written."""
+    info, segments, a tar member and the stream (long items too) give the frames written; a stream
+    cut short in its last frame gives the frames before it, with a warning, as a file cut short does."""
     from noisegen.audio.blocks import FileBlocks
     from noisegen.data import long_items
 
@@ -203,10 +204,20 @@ def test_a_stream_of_unknown_length_reads_as_its_frames(tmp_path, monkeypatch, s
         chunks = list(noisegen.AugmentStream([str(path)], None, sample_rate=16000, chunk_s=0.25, mono=False))
     np.testing.assert_array_equal(np.concatenate([c.samples[..., :c.length] for c in chunks], axis=-1)
                                   .reshape(channels, -1), want)
-    if n > 4096:  # cut short too: no frame ends the file, and nothing gives the length
-        path.write_bytes(path.read_bytes()[:-7])
-        with pytest.raises(noisegen.NoisegenError, match="pipe.flac"):
-            noisegen.load(path)
+    whole = path.read_bytes()
+    path.write_bytes(whole + b"TAG" + bytes(125))  # an ID3v1 tag after the frames: read as before
+    np.testing.assert_array_equal(noisegen.load(path, mono=False)[0].reshape(channels, -1), want)
+    if n > 4096:  # a stream cut short (an encoder killed): the frames before its last, with a warning
+        kept = 4096 * ((n - 1) // 4096)
+        path.write_bytes(whole[:-7])
+        for read in (lambda: noisegen.load(path, mono=False)[0], lambda: decode(path.read_bytes(), sample_rate=16000,
+                                                                                mono=False, name=str(path)),
+                     lambda: read_segment(path, offset_s=0.1, sample_rate=16000, mono=False)):
+            with pytest.warns(noisegen.NoisegenWarning, match=f"pipe.flac' is truncated: .* {n - kept} more frames"):
+                y = read()
+            np.testing.assert_array_equal(y.reshape(channels, -1), want[:, 1600 if y.shape[-1] < kept else 0:kept])
+        with pytest.warns(noisegen.NoisegenWarning, match="is truncated"):
+            assert noisegen.info(path).frames == kept
 
 
 def test_a_stream_of_unknown_length_with_variable_blocks_reads_as_written(tmp_path):

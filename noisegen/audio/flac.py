@@ -11,7 +11,7 @@ bit depths, channel counts, block sizes and compression levels).
 
 Anything else gives None and the caller asks libsndfile: a file not
 starting with ``fLaC`` (an ID3 tag first, Ogg FLAC), a depth other than 8,
-16 or 24 bits, a length unknown and no whole last frame, a segment starting beyond its own length
+16 or 24 bits, a length unknown and no frame header at the end, a segment starting beyond its own length
 (libsndfile seeks instead of decoding from the start), and every frame
 whose header or CRC does not check out, so a damaged file reads exactly as
 libsndfile reads it. libsndfile refuses a whole file cut short (an
@@ -24,7 +24,8 @@ bytes can hold (every frame at its smallest and fullest) is an error, raised
 before anything is allocated for them. A STREAMINFO that gives no count
 (0, "unknown": a stream encoded to a pipe) takes it from the last frame's
 header (libsndfile reads such a stream's last frames as an error, and
-reports 2**63 - 1 frames).
+reports 2**63 - 1 frames); one cut short in its last frame reads as a cut-short
+file does, here, with the warning.
 """
 
 from __future__ import annotations
@@ -113,13 +114,15 @@ class FlacFile(NativeFile):
         elif good > start and not self._later_frame(buf, size, at):
             # cut short (or damaged) in its last frame: kept for when libsndfile refuses the file
             self.salvaged, self.shortfall = out[:, :good - start].T, self.frames - good
+            if self.counted:  # (libsndfile reads no stream of unknown length to its end)
+                return self.salvaged
         return None
 
     def _frames_to_end(self) -> int:
         """The frames of a stream whose STREAMINFO gives no count: where its last frame ends, from
-        that frame's header (the one whose CRC-16 holds to the file's end) and the first frame's
-        block size. Raises ValueError (the file is libsndfile's, which reads no such stream to its
-        end) when no frame ends there: one cut short, say."""
+        that frame's header (the one whose CRC-16 holds to the file's end, else the last one: a
+        frame cut short, whose frames :meth:`read` then finds missing) and the first frame's block
+        size. Raises ValueError (the file is libsndfile's to refuse) without a header there."""
         length = self._size - self._first
         self._fh.seek(self._first)
         head = np.frombuffer(self._fh.read(32) + bytes(PADDING), np.uint8)
@@ -128,10 +131,10 @@ class FlacFile(NativeFile):
         buf = np.zeros(tail + PADDING, np.uint8)
         self._fh.seek(self._size - tail)
         size = self._fh.readinto(memoryview(buf)[:tail])
-        number, bs = last_frame(buf, size, self.samplerate, self.bps, self.channels, strategy)
+        number, bs, _ = last_frame(buf, size, self.samplerate, self.bps, self.channels, strategy)
         first = next_frame(head, -1, 32, self.samplerate, self.bps, self.channels, strategy)
         if number < 0 or first != 0:
-            raise ValueError("a FLAC stream of unknown length whose last frame is not whole")
+            raise ValueError("a FLAC stream of unknown length with no frame header at its end")
         if strategy:  # variable block sizes: the number is the frame's first sample
             return number + bs
         return number * int(_header(head, 0, 32, self.samplerate, self.bps, self.channels, 0, 0)[0]) + bs

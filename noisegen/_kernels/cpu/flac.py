@@ -291,22 +291,27 @@ def next_frame(buf, p, size, rate, bps, channels, strategy):
 
 @kernel
 def last_frame(buf, size, rate, bps, channels, strategy):
-    """``(number, block size)`` of the frame ending ``buf[:size]`` (the last bytes of a stream): the
-    last header that checks out and whose frame's CRC-16 holds to ``size``; ``(FAILED, 0)`` when none
-    of the last :data:`LAST_HEADERS` headers does (the number: the frame's index, or its first
-    sample's with variable block sizes)."""
+    """``(number, block size, whole)`` of the last frame in ``buf[:size]`` (the last bytes of a
+    stream): the last header that checks out and whose frame's CRC-16 holds to ``size`` (``whole``
+    1), else the last header that checks out (``whole`` 0: a frame cut short, or none of the last
+    :data:`LAST_HEADERS` headers ends there); ``(FAILED, 0, 0)`` without one (the number: the
+    frame's index, or its first sample's with variable block sizes)."""
     crc = np.int64(buf[size - 2]) << 8 | buf[size - 1] if size >= 2 else -1
-    tries = 0
+    tries, last, last_bs = 0, -1, 0
     for k in range(size - 9, -1, -1):  # (a frame takes 9 bytes at least)
         if buf[k] == 0xFF and buf[k + 1] & 0xFE == 0xF8:
             bs = _header(buf, k, size, rate, bps, channels, strategy, -1)[0]
             if bs > 0:
                 if _crc16(buf, k, size - 2) == crc:
-                    return _coded_number(buf, k + 4, strategy)[0], bs
+                    return _coded_number(buf, k + 4, strategy)[0], bs, 1
+                if last < 0:
+                    last, last_bs = k, bs
                 tries += 1
                 if tries == LAST_HEADERS:
                     break
-    return FAILED, 0
+    if last < 0:
+        return FAILED, 0, 0
+    return _coded_number(buf, last + 4, strategy)[0], last_bs, 0
 
 
 @kernel
