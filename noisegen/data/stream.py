@@ -316,8 +316,8 @@ class AugmentStream:
         whose audio decodes short of it (a FLAC or Ogg file cut short or
         damaged), does not decode at all, or turns out NaN or inf (only seen
         when it is read) is counted from its header and yields what decodes
-        (fewer chunks, or none), and an MP3 counts the frames its header
-        estimates (a chunk may differ).
+        (fewer chunks, or none). An MP3 counts the frames it decodes to
+        (decoded once per file, size and mtime: its header only estimates).
 
         Raises
         ------
