@@ -308,6 +308,24 @@ def test_speech_shaped_noise_is_its_generators_samples_across_blocks(n, n_channe
     np.testing.assert_array_equal(y, want if n_channels is None else want.reshape(n_channels, n))
     assert y.dtype == dtype and y.flags.c_contiguous
 
+@pytest.mark.parametrize("sample_rate, n_channels, n", [(96000, 256, 1), (16000, 512, 4096), (8000, 4096, 33)])
+def test_speech_shaped_noise_memory_follows_the_output_not_channels_times_rate(sample_rate, n_channels, n):
+    # the warm-up (a second of noise per channel) and the read blocks are bounded over all channels:
+    # 256 channels at 96 kHz once took 390 MB for a one-sample output
+    import tracemalloc
+
+    noisegen.speech_shaped_noise(sample_rate=sample_rate, n_samples=1, rng=0)  # (designs the filter)
+    tracemalloc.start()
+    try:
+        y = noisegen.speech_shaped_noise(sample_rate=sample_rate, n_samples=n, rng=0, n_channels=n_channels)
+        gen = noisegen.NoiseGenerator("speech", sample_rate=sample_rate, rng=0, n_channels=n_channels)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < y.nbytes + 24 * 2**20, (peak, y.nbytes)
+    np.testing.assert_array_equal(gen.read(n), y)
+
+
 def test_speech_shaped_sos_streams_with_zi():
     sos = speech_shaped_sos(SR)
     x = np.random.default_rng(3).standard_normal(5000)

@@ -47,6 +47,10 @@ __all__ = [
 #: The named noise colours and their exponent ``beta`` (PSD ~ 1 / f**beta).
 NOISE_COLORS = {"white": 0.0, "pink": 1.0, "brown": 2.0, "blue": -1.0, "violet": -2.0}
 
+#: Samples (over all channels) the speech-shaped filter's warm-up makes at a time.
+WARM_BLOCK = 1 << 18
+
+
 def _shape(out: np.ndarray, n_channels):
     return out[0] if n_channels is None else out
 
@@ -130,11 +134,15 @@ class NoiseGenerator:
     def _warm_speech_filter(self) -> None:
         # Run the shaping filter over a second of noise from a reserved stream
         # so the first sample is already stationary (no start-up transient).
+        # A block at a time (the same samples: counter RNG, sosfilt with zi), so the
+        # memory is a block's, not a second of every channel's (GBs for many channels).
         from scipy.signal import sosfilt
 
-        warm = np.empty((self.n_channels, self.sample_rate))
-        kernels.white(warm, np.uint64(self.key), INIT_STREAM, 0)
-        _, self._zi = sosfilt(self._sos, warm, axis=-1, zi=self._zi)
+        step = max(1, WARM_BLOCK // self.n_channels)
+        for a in range(0, self.sample_rate, step):
+            warm = np.empty((self.n_channels, min(step, self.sample_rate - a)))
+            kernels.white(warm, np.uint64(self.key), INIT_STREAM, a)
+            _, self._zi = sosfilt(self._sos, warm, axis=-1, zi=self._zi)
 
     def read(self, n_samples: int) -> np.ndarray:
         """The next ``n_samples`` samples, shape ``(n,)`` or ``(n_channels, n)``

@@ -439,14 +439,16 @@ def speech_shaped_noise(*, sample_rate, duration_s=None, n_samples=None, rng=Non
     gen = NoiseGenerator("speech", sample_rate=sr, rng=rng, n_channels=n_channels or 1, dtype=np.float64)
     y = np.empty((n_channels or 1, n), dtype=dtype)
     # read in blocks (any sequence of reads equals one long read): the float64 samples and their
-    # scaled copy take a block's memory, not two or three times the output's
-    for a in range(0, n, _SSN_BLOCK):
-        block = gen.read(min(_SSN_BLOCK, n - a))
+    # scaled copy take a block's memory, not two or three times the output's; a block holds
+    # _SSN_BLOCK samples over all channels, however many channels there are
+    step = max(1, _SSN_BLOCK // (n_channels or 1))
+    for a in range(0, n, step):
+        block = gen.read(min(step, n - a))
         with np.errstate(over="ignore"):  # past dtype's range: the error below
             y[:, a:a + block.shape[-1]] = block * amplitude if amplitude != 1.0 else block
     y = y if n_channels is not None else y[0]
     return check_finite_output(y, f"amplitude={amplitude:g}")
 
 
-#: Samples :func:`speech_shaped_noise` reads from its generator at a time.
+#: Samples (over all channels) :func:`speech_shaped_noise` reads from its generator at a time.
 _SSN_BLOCK = 1 << 18
