@@ -326,6 +326,18 @@ def test_speech_shaped_noise_memory_follows_the_output_not_channels_times_rate(s
     np.testing.assert_array_equal(gen.read(n), y)
 
 
+@pytest.mark.parametrize("sample_rate", [1, 2, 3, 5, 8, 13, 50])
+def test_speech_shaped_noise_has_unit_variance_from_the_first_sample_at_few_hz(sample_rate):
+    # the filter's scale came from 2 s of its impulse response and its warm-up was 1 s: at a few Hz
+    # that is a few samples (variance 1.44 at 1 Hz, 1.09 at 2 Hz; a start 25 % low at 2 Hz)
+    impulse = np.zeros(100_000)
+    impulse[0] = 1.0
+    assert abs(np.sum(ss.sosfilt(speech_shaped_sos(sample_rate), impulse) ** 2) - 1.0) < 1e-9
+    y = noisegen.speech_shaped_noise(sample_rate=sample_rate, n_samples=3, rng=3, n_channels=20000,
+                                     dtype=np.float64)
+    np.testing.assert_allclose(y.var(axis=0), 1.0, atol=0.05)  # over independent channels, per sample
+
+
 def test_speech_shaped_sos_streams_with_zi():
     sos = speech_shaped_sos(SR)
     x = np.random.default_rng(3).standard_normal(5000)

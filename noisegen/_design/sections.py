@@ -265,6 +265,11 @@ def _ltass_density_db(f_hz: np.ndarray) -> np.ndarray:
     return np.maximum(d, density.max() - 60.0)
 
 
+#: Fewest samples over which the speech-shaped filter settles (its start-up transient and impulse
+#: response die out): a second, at the few-Hz rates, is too few (its poles reach 0.88 at 1 Hz).
+SPEECH_WARM_SAMPLES = 1024
+
+
 @functools.lru_cache(maxsize=16)
 def _speech_shaped_sos_cached(sample_rate: int) -> np.ndarray:
     from scipy.linalg import solve_toeplitz
@@ -287,8 +292,9 @@ def _speech_shaped_sos_cached(sample_rate: int) -> np.ndarray:
     a = np.concatenate(([1.0], solve_toeplitz(r[:order], -r[1 : order + 1])))
     sos = np.vstack([hp, tf2sos([1.0], a)])
     # Unit output variance for unit-variance white input: scale by the
-    # impulse response's energy (2 s is many time constants of every pole).
-    impulse = np.zeros(2 * sample_rate)
+    # impulse response's energy (2 s is many time constants of every pole;
+    # at a few Hz, 2 s are a few samples: SPEECH_WARM_SAMPLES at least).
+    impulse = np.zeros(max(2 * sample_rate, 2 * SPEECH_WARM_SAMPLES))
     impulse[0] = 1.0
     energy = float(np.sum(sosfilt(sos, impulse) ** 2))
     sos[0, :3] /= math.sqrt(energy)

@@ -29,7 +29,7 @@ from .._core.validation import (
 from .._core.errors import ParameterError
 from .._core.rng import check_rng, resolve_key
 from .._design.noise import INIT_STREAM, check_beta, check_min_freq, design_bank, initial_state, run_bank
-from .._design.sections import speech_shaped_sos
+from .._design.sections import SPEECH_WARM_SAMPLES, speech_shaped_sos
 from .._gpu.ops import cuda_colored_noise
 from .._kernels.cpu import noise as kernels
 
@@ -111,10 +111,10 @@ class NoiseGenerator:
         if self.kind == "speech" and self.min_freq_hz is not None:
             raise ParameterError(f"min_freq_hz applies to coloured noise, not to speech-shaped noise; "
                                  f"got {min_freq_hz!r}")
-        if self.kind == "speech" and self.n_channels * self.sample_rate > MAX_SAMPLES:
+        if self.kind == "speech" and self.n_channels * self._warm_length() > MAX_SAMPLES:
             raise ParameterError(  # reset() warms the shaping filter up on one second per channel
                 f"n_channels={self.n_channels} of speech-shaped noise at {self.sample_rate} Hz needs a warm-up "
-                f"of {self.n_channels * self.sample_rate:,} samples; the limit is {MAX_SAMPLES:,} "
+                f"of {self.n_channels * self._warm_length():,} samples; the limit is {MAX_SAMPLES:,} "
                 "(noisegen._core.validation.MAX_SAMPLES)"
             )
         self.key = resolve_key(rng)
@@ -131,6 +131,10 @@ class NoiseGenerator:
             self._bank = design_bank(float(self.beta), self._min_freq)
             self._state = initial_state(self._bank, self.key, self.n_channels)
 
+    def _warm_length(self) -> int:
+        # a second, or the samples the filter needs to settle where a second is only a few
+        return max(self.sample_rate, SPEECH_WARM_SAMPLES)
+
     def _warm_speech_filter(self) -> None:
         # Run the shaping filter over a second of noise from a reserved stream
         # so the first sample is already stationary (no start-up transient).
@@ -138,9 +142,10 @@ class NoiseGenerator:
         # memory is a block's, not a second of every channel's (GBs for many channels).
         from scipy.signal import sosfilt
 
+        n = self._warm_length()
         step = max(1, WARM_BLOCK // self.n_channels)
-        for a in range(0, self.sample_rate, step):
-            warm = np.empty((self.n_channels, min(step, self.sample_rate - a)))
+        for a in range(0, n, step):
+            warm = np.empty((self.n_channels, min(step, n - a)))
             kernels.white(warm, np.uint64(self.key), INIT_STREAM, a)
             _, self._zi = sosfilt(self._sos, warm, axis=-1, zi=self._zi)
 
