@@ -584,6 +584,53 @@ def test_a_signal_while_parsing_or_inside_exec_keeps_its_status(tmp_path, cli_en
     assert (done.returncode, done.stderr) == (status, f"{command}: {said}\n")
 
 
+_CTRL_C_IN_THE_KERNEL = """
+import sys, types
+import numpy as np
+import noisegen.synth.oscillators as oscillators
+from noisegen._kernels.cpu import osc
+
+osc.additive(np.empty(1, np.float32), 0, 0.1, 0.0, np.ones(1))  # (compiled or loaded before the signal)
+told = []
+
+
+def additive(*args):  # says when the synthesis has reached its kernel
+    if not told:
+        told.append(print("in the kernel", flush=True))
+    return osc.additive(*args)
+
+
+oscillators.osc = types.SimpleNamespace(additive=additive)
+import noisegen.__main__ as entry
+
+sys.argv = ["noisegen", "synth", "sawtooth", "out.wav", "--freq-hz", "4", "--sample-rate", "768000",
+            "--duration-s", "600"]
+entry.command()
+"""
+
+
+@pytest.mark.parametrize("sig, status, said", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
+def test_a_signal_stops_a_long_synthesis_at_once(tmp_path, cli_env, sig, status, said):
+    """A sawtooth of 100,000 harmonics a sample (--freq-hz 4 at 768 kHz) took hours in one kernel call,
+    and a Ctrl-C or SIGTERM waited for all of it; the kernel now runs a piece at a time. (The 60 s
+    are a hang guard, not a timing: the signal now ends it within a piece.)"""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", _CTRL_C_IN_THE_KERNEL], cwd=tmp_path, env=cli_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "in the kernel\n"
+        time.sleep(0.2)
+        proc.send_signal(getattr(signal, sig))
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert (proc.returncode, err) == (status, f"noisegen synth: {said}\n")
+    assert os.listdir(tmp_path) == []  # nothing written, no temporary file left
+
+
 _HALF_BUILT = """
 import os, signal, sys
 import noisegen.__main__ as entry

@@ -93,12 +93,24 @@ def _channels(row: np.ndarray, n_channels):
     return np.ascontiguousarray(np.broadcast_to(row, (n_channels, row.shape[0])))
 
 
+#: Operations (samples times harmonics) of one kernel call, some milliseconds: a call holds the
+#: interpreter, so a Ctrl-C waits for it.
+_CALL_WORK = 1 << 24
+
+
 def _fill(kernel_name: str, n: int, dtype, level: str, *args) -> np.ndarray:
     """The kernel's ``n`` samples; a level past ``dtype``'s range (``level`` names the argument,
-    e.g. ``"amplitude=1e+39"``) is a ParameterError, not inf or NaN samples."""
+    e.g. ``"amplitude=1e+39"``) is a ParameterError, not inf or NaN samples.
+
+    The kernel runs on pieces of the output (a sample depends on its index alone, so the bits are
+    the same), so a Ctrl-C stops a long signal within a piece, not after it all (hours for a long
+    low band-limited wave: 100,000 harmonics a sample)."""
     out = np.empty(n, dtype=dtype)
-    if n:
-        getattr(osc, kernel_name)(out, 0, *args)
+    kernel = getattr(osc, kernel_name)
+    per_sample = args[-1].shape[0] if kernel_name == "additive" else 1  # (its last argument: the amplitudes)
+    step = max(_CALL_WORK // per_sample, 256)
+    for a in range(0, n, step):
+        kernel(out[a:a + step], a, *args)
     return check_finite_output(out, level)
 
 
