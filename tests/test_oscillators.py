@@ -378,6 +378,16 @@ def _call(fn, **over):
 
 
 _DROP = object()
+
+
+@pytest.mark.parametrize("fn", ["tone", "chirp", "square", "sawtooth", "triangle", "impulse_train", "hum"])
+@pytest.mark.parametrize("phase", [7.0, -1e5, 1e13, 3e16, -1e17, 1e300])
+def test_a_phase_of_many_turns_is_that_phase(fn, phase):
+    # the kernels count cycles in float64 from phase / 2pi: past 2**53 turns a sample's position was
+    # lost (tone(phase=1e17) constant 1.0, square silent, impulse_train without impulses)
+    within = math.atan2(math.sin(phase), math.cos(phase))  # libm reduces any argument exactly
+    got = _call(fn, phase=phase, dtype=np.float64)
+    np.testing.assert_allclose(got, _call(fn, phase=within, dtype=np.float64), rtol=0, atol=1e-9)
 ALL = ["tone", "chirp", "square", "sawtooth", "triangle", "impulse_train", "hum", "speech_shaped_noise"]
 
 

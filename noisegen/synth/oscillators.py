@@ -75,6 +75,8 @@ def _common(sample_rate, duration_s, n_samples, amplitude, phase, n_channels, dt
     n = _length(duration_s, n_samples, sample_rate, n_channels)
     amplitude = check_real(amplitude, "amplitude")
     phase = check_real(phase, "phase")
+    if abs(phase) > _TWO_PI:  # to (-pi, pi], exactly (libm's sin and cos reduce any argument): the
+        phase = math.atan2(math.sin(phase), math.cos(phase))  # kernels' cycle count loses it past 2**53
     dtype = check_float_dtype(dtype)
     return sample_rate, n, amplitude, phase, n_channels, dtype
 
