@@ -497,3 +497,35 @@ def test_babble_is_named_in_synth_as_the_design_lists_it():
     import noisegen.synth
 
     assert noisegen.synth.babble is noisegen.babble and "babble" in noisegen.synth.__all__
+
+
+@pytest.mark.parametrize("n_channels, n", [(None, 2500), (1, 1000), (3, 1001), (700, 3)])
+@pytest.mark.parametrize("beta, min_freq_hz", [(0.0, None), (1.0, None), (-1.3, 30.0)])
+def test_long_noise_is_made_a_piece_at_a_time(monkeypatch, n_channels, n, beta, min_freq_hz):
+    # one kernel call made the whole output, holding the interpreter: a Ctrl-C waited for it (80 s for
+    # 2**31 samples of pink noise, 160 s with min_freq_hz). Pieces of at most CALL_SAMPLES, same bits.
+    import types
+
+    import noisegen._design.noise as design
+
+    kw = dict(beta=beta, rng=9, n_channels=n_channels, min_freq_hz=min_freq_hz, sample_rate=16000)
+    whole = colored_noise(n, **kw)
+    calls, real = [], design.kernels
+
+    def white(out, key, stream0, start):
+        if stream0 == 0:  # (not the draw of the initial state)
+            calls.append(out.size)
+        real.white(out, key, stream0, start)
+
+    def colored(out, *args):
+        calls.append(out.size)
+        real.colored(out, *args)
+
+    monkeypatch.setattr(design, "CALL_SAMPLES", 1000, raising=False)
+    monkeypatch.setattr(design, "kernels", types.SimpleNamespace(white=white, colored=colored))
+    np.testing.assert_array_equal(colored_noise(n, **kw), whole)
+    assert max(calls) <= 1000 and sum(calls) == n * (n_channels or 1), calls
+    gen = NoiseGenerator(beta, sample_rate=16000, rng=9, n_channels=n_channels, min_freq_hz=min_freq_hz)
+    k = min(7, n)
+    np.testing.assert_array_equal(np.concatenate([gen.read(k), gen.read(n - k)], axis=-1),
+                                  whole if n_channels not in (None, 1) else whole.reshape(n))

@@ -250,7 +250,33 @@ def initial_state(bank: OnePoleBank, key: int, n_channels: int) -> np.ndarray:
     return np.ascontiguousarray(z @ bank.init.T)
 
 
+#: Most samples (over all channels) of one noise kernel call, under a second: a call holds the
+#: interpreter, so a Ctrl-C waits for it (minutes for the largest outputs in one call).
+CALL_SAMPLES = 1 << 24
+
+
 def run_bank(out: np.ndarray, bank: OnePoleBank, key: int, start: int, state: np.ndarray) -> None:
+    """Samples ``start`` on of the bank's noise into ``out[channel, sample]``, ``state`` carried in place.
+
+    Beyond :data:`CALL_SAMPLES`, a piece at a time: the same bits (counter RNG, carried state).
+    """
+    rows, n = out.shape
+    if rows * n <= CALL_SAMPLES:
+        _run_bank(out, bank, key, start, state)
+        return
+    step = max(CALL_SAMPLES // rows, 1)
+    # a mono piece is a C-contiguous view, written in place; a piece of several rows is not (a kernel
+    # for it would be compiled anew): made in one C-contiguous buffer, then copied
+    buffer = None if rows == 1 else np.empty(rows * step, dtype=out.dtype)
+    for a in range(0, n, step):
+        m = min(step, n - a)
+        part = out[:, a:a + m] if buffer is None else buffer[: rows * m].reshape(rows, m)
+        _run_bank(part, bank, key, start + a, state)
+        if buffer is not None:
+            out[:, a:a + m] = part
+
+
+def _run_bank(out, bank, key, start, state):
     if bank.init.shape[0] == 0:
         kernels.white(out, np.uint64(key), 0, start)
     else:
