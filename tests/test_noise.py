@@ -529,3 +529,24 @@ def test_long_noise_is_made_a_piece_at_a_time(monkeypatch, n_channels, n, beta, 
     k = min(7, n)
     np.testing.assert_array_equal(np.concatenate([gen.read(k), gen.read(n - k)], axis=-1),
                                   whole if n_channels not in (None, 1) else whole.reshape(n))
+
+
+@pytest.mark.parametrize("n_channels, n, dtype", [(None, 1 << 21, np.float32), (3, 300_001, np.float64),
+                                                  (5000, 129, np.float32)])
+def test_a_speech_shaped_read_takes_the_memory_of_its_output_and_a_block(n_channels, n, dtype):
+    # read(n) made n samples of every channel as float64 white noise, then their filtered float64 copy,
+    # then the cast: five times a float32 output. Now block by block into the output, the same bits.
+    import tracemalloc
+
+    whole = NoiseGenerator("speech", sample_rate=16000, rng=4, n_channels=n_channels, dtype=dtype)
+    gen = copy.copy(whole)
+    tracemalloc.start()
+    try:
+        y = gen.read(n)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < y.nbytes + 12 * 2**20, (peak, y.nbytes)  # (a block: 6-7 MB here)
+    parts = [whole.read(k) for k in (1, n // 3, n - n // 3 - 1)]
+    np.testing.assert_array_equal(np.concatenate(parts, axis=-1), y)
+    assert y.dtype == dtype and y.shape == ((n,) if n_channels is None else (n_channels, n))

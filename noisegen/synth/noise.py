@@ -47,7 +47,7 @@ __all__ = [
 #: The named noise colours and their exponent ``beta`` (PSD ~ 1 / f**beta).
 NOISE_COLORS = {"white": 0.0, "pink": 1.0, "brown": 2.0, "blue": -1.0, "violet": -2.0}
 
-#: Samples (over all channels) the speech-shaped filter's warm-up makes at a time.
+#: Samples (over all channels) the speech-shaped filter runs on at a time (its warm-up, reads).
 WARM_BLOCK = 1 << 18
 
 
@@ -138,33 +138,31 @@ class NoiseGenerator:
     def _warm_speech_filter(self) -> None:
         # Run the shaping filter over a second of noise from a reserved stream
         # so the first sample is already stationary (no start-up transient).
-        # A block at a time (the same samples: counter RNG, sosfilt with zi), so the
-        # memory is a block's, not a second of every channel's (GBs for many channels).
+        self._shape_speech(INIT_STREAM, 0, self._warm_length())
+
+    def _shape_speech(self, stream0: int, start: int, n: int, out=None) -> None:
+        """Samples ``start`` to ``start + n`` of white streams ``stream0 + c`` through the shaping filter
+        (its state carried), into ``out`` when given. A block at a time (the same samples: counter RNG,
+        sosfilt with zi), so the memory is a block's, not n samples of every channel's, twice, in float64."""
         from scipy.signal import sosfilt
 
-        n = self._warm_length()
         step = max(1, WARM_BLOCK // self.n_channels)
         for a in range(0, n, step):
-            warm = np.empty((self.n_channels, min(step, n - a)))
-            kernels.white(warm, np.uint64(self.key), INIT_STREAM, a)
-            _, self._zi = sosfilt(self._sos, warm, axis=-1, zi=self._zi)
+            white = np.empty((self.n_channels, min(step, n - a)))
+            kernels.white(white, np.uint64(self.key), stream0, start + a)
+            shaped, self._zi = sosfilt(self._sos, white, axis=-1, zi=self._zi)
+            if out is not None:
+                out[:, a:a + white.shape[1]] = shaped
 
     def read(self, n_samples: int) -> np.ndarray:
         """The next ``n_samples`` samples, shape ``(n,)`` or ``(n_channels, n)``
         (at most ``noisegen._core.validation.MAX_SAMPLES`` samples over all channels)."""
         n = check_n_samples(n_samples, n_channels=None if self._mono else self.n_channels)
 
-        if self.kind == "speech" and n == 0:  # (sosfilt refuses an empty signal; the state stays)
-            out = np.zeros((self.n_channels, 0), dtype=self.dtype)
-        elif self.kind == "speech":
-            from scipy.signal import sosfilt
-
-            white = np.empty((self.n_channels, n))
-            kernels.white(white, np.uint64(self.key), 0, self.position)
-            shaped, self._zi = sosfilt(self._sos, white, axis=-1, zi=self._zi)
-            out = np.ascontiguousarray(shaped, dtype=self.dtype)
+        out = np.empty((self.n_channels, n), dtype=self.dtype)
+        if self.kind == "speech":  # (n = 0: no block, and sosfilt, which refuses an empty signal, is not called)
+            self._shape_speech(0, self.position, n, out)
         else:
-            out = np.empty((self.n_channels, n), dtype=self.dtype)
             run_bank(out, self._bank, self.key, self.position, self._state)
         self.position += n
         return out[0] if self._mono else out
