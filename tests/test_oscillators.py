@@ -427,6 +427,14 @@ def test_bad_specific_inputs():
         _call("chirp", freq_hz=0.0, method="logarithmic")
     with pytest.raises(ParameterError, match="method"):
         _call("chirp", method="quadratic")
+    for f in (5e-324, 1e-310, 4e-305):  # (a ratio past float64: 'amplitude=1 overflows float32')
+        with pytest.raises(ParameterError, match=f"^freq_hz={f:g} is too low for a logarithmic chirp with 8000 Hz"):
+            _call("chirp", freq_hz=f, end_freq_hz=8000.0, method="logarithmic")
+    with pytest.raises(ParameterError, match="^end_freq_hz=4.94066e-324 is too low"):  # ('math domain error')
+        _call("chirp", freq_hz=8000.0, end_freq_hz=5e-324, method="logarithmic")
+    for f in (1e-310, 1e-300, 1e-5):
+        assert np.isfinite(_call("chirp", freq_hz=8000.0, end_freq_hz=f, method="logarithmic")).all()
+    assert np.isfinite(_call("chirp", freq_hz=1e-300, end_freq_hz=8000.0, method="logarithmic")).all()
     with pytest.raises(ParameterError, match="phase"):
         _call("tone", phase=float("nan"))
     with pytest.raises(ParameterError, match="mains_hz"):

@@ -210,6 +210,12 @@ def chirp(*, freq_hz, end_freq_hz, sample_rate, duration_s=None, n_samples=None,
     if n == 0:
         return _channels(np.empty(0, dtype=dtype), n_channels)
     if log and f0 != f1:
+        if not 0.0 < f1 / f0 < math.inf:  # (the growth was +-inf: NaN samples, or log(0) raised ValueError)
+            low, high, name = (f0, f1, "freq_hz") if f0 < f1 else (f1, f0, "end_freq_hz")
+            raise ParameterError(
+                f"{name}={low:g} is too low for a logarithmic chirp with {high:g} Hz at its other end: "
+                f"the ratio of the two must be at most {np.finfo(np.float64).max:.4g} (a float64)"
+            )
         growth = math.log(f1 / f0) / n  # per sample: f(n) = f0 * exp(growth * n)
         row = _fill("log_chirp", n, dtype, f"amplitude={amplitude:g}", inc0, growth, phase0, amplitude)
     else:
