@@ -310,11 +310,28 @@ def test_spaces_around_column_names_do_not_hide_the_segment_columns(corpus):
     rel, offset, duration, _ = ROWS[0]
     spaced = corpus / "spaced.csv"
     spaced.write_text(f"path , offset_s, duration_s,\tlabel\n{rel}, {offset}, {duration}, one\n")
-    plain = write_manifest(corpus / "plain.csv", [(rel, offset, duration, {"label": " one"})])
+    plain = write_manifest(corpus / "plain.csv", [(rel, offset, duration, {"label": "one"})])
     got = list(AugmentStream(spaced, None, sample_rate=SR, rng=0, shuffle=False))
     want = list(AugmentStream(plain, None, sample_rate=SR, rng=0, shuffle=False))
     assert len(got) == 1 and got[0].length == want[0].length == round(duration * SR)
-    assert np.array_equal(got[0].samples, want[0].samples) and got[0].metadata == {"label": " one"}
+    assert np.array_equal(got[0].samples, want[0].samples) and got[0].metadata == {"label": "one"}
+
+
+@pytest.mark.parametrize("sep", [", ", ",  ", ","])
+@pytest.mark.parametrize("first", ["path", "label"])
+def test_spaces_after_a_csv_comma_are_no_part_of_a_cell(corpus, sep, first):
+    """'yes, speech/a.wav' named the file ' speech/a.wav' (the row skipped as missing), labels kept a leading
+    space, and ', "yes, sir"' was cut at its comma into a row of too many fields."""
+    rows = [("speech/" + SPEECH[3], {"label": "yes, sir", "n": "1"}), ("speech/" + SPEECH[0], {"label": "no", "n": ""})]
+    manifest = corpus / "spaced.csv"
+    cells = (lambda rel, meta: [rel, '"%s"' % meta["label"], meta["n"]]) if first == "path" else \
+        (lambda rel, meta: ['"%s"' % meta["label"], rel, meta["n"]])
+    header = ["path", "label", "n"] if first == "path" else ["label", "path", "n"]
+    manifest.write_text(sep.join(header) + "\n" + "".join(sep.join(cells(*r)) + "\n" for r in rows))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        chunks = list(AugmentStream(manifest, None, sample_rate=SR, rng=0, shuffle=False))
+    assert [(c.source, c.metadata) for c in chunks] == [(str(corpus / rel), meta) for rel, meta in rows]
 
 # -- len() ---------------------------------------------------------------------
 

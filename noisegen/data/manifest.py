@@ -11,7 +11,8 @@ Two formats, told apart by the file name's ending:
   surrounding spaces); every other column is metadata (strings). A CSV's
   cells may be quoted (RFC 4180: a quote inside a quoted cell is written
   twice); a quoted cell left open, or text after a closing quote, refuses
-  the manifest, naming the line. A TSV is read so too, or, where its quotes
+  the manifest, naming the line. Spaces after a CSV's commas are no part
+  of a cell (``a0.wav, yes`` is ``a0.wav`` and ``yes``). A TSV is read so too, or, where its quotes
   are not such (as Common Voice writes them), with its cells as they are,
   quotes and all.
 
@@ -180,8 +181,11 @@ def _table_records(fh, folder, delimiter, manifest):
     # Quotes are read strictly: a quoted cell left open, or text after its closing quote, refuses a CSV
     # at the line it began. A TSV that is not quoted so (Common Voice's transcripts open quotes they never
     # close: read loosely, one such quote took in every later row) is read again with its cells as they are.
+    # A CSV's spaces after a comma are no part of a cell: 'a0.wav, yes' named the file ' a0.wav' (a missing
+    # row), a label ' yes', and ', "a, b"' was cut at its comma (a quoted cell keeps its own spaces)
+    options = {"strict": True, "skipinitialspace": delimiter == ","}
     try:
-        return _quoted_records(fh, folder, delimiter, manifest, {"strict": True})
+        return _quoted_records(fh, folder, delimiter, manifest, options)
     except ParameterError:
         if delimiter != "\t":
             raise
