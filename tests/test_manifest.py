@@ -289,6 +289,39 @@ def test_unusable_manifests_raise(corpus):
 
 
 
+@pytest.mark.parametrize("layout", ["indent2", "tab", "hand", "blank_first", "one_object"])
+def test_pretty_printed_json_objects_are_refused_not_read_as_empty(corpus, layout):
+    """json.dump(row, fh, indent=2) for each row: every line of every object was a bad row, warned of one by
+    one, and the stream was empty; it is refused as a JSON array is, naming the line the object begins."""
+    rows = [{"audio_filepath": "speech/" + name, "text": "hi", "n": i} for i, name in enumerate(SPEECH)]
+    text = {"indent2": "".join(json.dumps(r, indent=2) + "\n" for r in rows),
+            "tab": "".join(json.dumps(r, indent="\t") + "\n" for r in rows),
+            "hand": "".join('{"audio_filepath": "speech/%s",\n "text": "hi"}\n' % name for name in SPEECH),
+            "blank_first": "\n\r\n" + "".join(json.dumps(r, indent=1) + "\r\n" for r in rows),
+            "one_object": json.dumps(rows[0], indent=4)}[layout]
+    manifest = corpus / "pretty.jsonl"
+    manifest.write_text(text)
+    line = 3 if layout == "blank_first" else 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ParameterError, match=rf"pretty\.jsonl': the JSON object at line {line} goes on past its "
+                                                 "line .*one object per line"):
+            AugmentStream(manifest, None, sample_rate=SR)
+
+
+def test_a_first_json_row_cut_short_is_a_bad_row(corpus):
+    good = json.dumps({"audio_filepath": "speech/" + SPEECH[3], "label": "one"})
+    manifest = corpus / "cut.jsonl"
+    for first in ('{"audio_filepath": "speech/%s", "lab' % SPEECH[0], "{"):
+        manifest.write_text(first + "\n" + good + "\n")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            chunks = list(AugmentStream(manifest, None, sample_rate=SR, rng=0, shuffle=False))
+        assert [(c.item, c.metadata) for c in chunks] == [(1, {"label": "one"})]
+        (message,) = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+        assert "cut.jsonl line 1'" in message and "not a JSON object" in message
+
+
 @pytest.mark.parametrize("ext", [".csv", ".tsv", ".jsonl"])
 def test_a_byte_order_mark_is_not_part_of_the_first_field(corpus, ext):
     """A UTF-8 BOM (Excel's "CSV UTF-8", PowerShell) made a CSV/TSV header's first column '\\ufeffpath', so the

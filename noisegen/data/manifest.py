@@ -122,19 +122,26 @@ def _object(pairs):
 
 
 def _json_rows(fh, folder, manifest):
-    rows = []
+    rows, spread = [], None  # spread: the first row's line, where it ended before its object did
     for line, text in enumerate(fh, start=1):
         if not text.strip():
             continue
         if not rows and text.lstrip().startswith("["):  # json.dump(rows, fh): each line was a bad row, all skipped
             raise ParameterError(f"manifest {manifest!r} holds a JSON array (line {line}), not JSON Lines: write one "
                                  "object per line, as NeMo does (json.dumps(row) for each row)")
+        if spread is not None and not text.lstrip().startswith("{"):  # json.dump(row, fh, indent=2): the same
+            raise ParameterError(f"manifest {manifest!r}: the JSON object at line {spread} goes on past its line "
+                                 "(pretty-printed), not JSON Lines: write one object per line, as NeMo does "
+                                 "(json.dumps(row) for each row)")
+        spread = None  # (a first row cut short, then whole rows: a bad row like any other)
         try:
             fields = json.loads(text, object_pairs_hook=_object)
         except _NamedTwice as exc:  # ('"duration": 2, ..., "duration": 0.5' read the last; as a CSV column named twice)
             rows.append(ManifestRow(line, error=f"names fields {exc.args[0]} more than once"))
             continue
         except ValueError as exc:
+            if not rows and getattr(exc, "pos", 0) >= len(text.rstrip()):  # it may go on at the next line
+                spread = line
             rows.append(ManifestRow(line, error=f"not a JSON object ({exc})"))
             continue
         except RecursionError:  # arrays or objects nested thousands deep
@@ -244,7 +251,8 @@ def read_manifest(path) -> list[ManifestRow]:
     noisegen.ParameterError
         The manifest cannot be read, a CSV/TSV header has no ``path``
         column or names a column twice, a CSV's quotes are broken, a JSON
-        Lines manifest holds a JSON array instead, or it holds no row.
+        Lines manifest holds a JSON array instead or begins with an object
+        spread over several lines, or it holds no row.
 
     Examples
     --------
