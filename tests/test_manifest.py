@@ -350,6 +350,27 @@ def test_spaces_around_column_names_do_not_hide_the_segment_columns(corpus):
     assert np.array_equal(got[0].samples, want[0].samples) and got[0].metadata == {"label": "one"}
 
 
+@pytest.mark.parametrize("names", [("Path", "Offset_S", "Duration_S"), ("PATH", "OFFSET_S", "DURATION_S"),
+                                   (" Path ", "offset_S", "Duration_s"), ("path", "Offset_s", "duration_s")])
+@pytest.mark.parametrize("ext", [".csv", ".tsv"])
+def test_segment_column_names_are_matched_in_any_case(corpus, names, ext):
+    """A 'Path' header refused the manifest, and 'Duration_S' (or 'Offset_s') was kept as metadata: every
+    row was silently read whole instead of its segment. Other columns keep their own names."""
+    rel, offset, duration, _ = ROWS[0]
+    sep = "\t" if ext == ".tsv" else ","
+    manifest = corpus / f"cased{ext}"
+    manifest.write_text(sep.join([*names, "Label"]) + "\n" + sep.join([rel, str(offset), str(duration), "One"]) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (chunk,) = AugmentStream(manifest, None, sample_rate=SR, rng=0, shuffle=False)
+    assert chunk.length == round(duration * SR) and chunk.metadata == {"Label": "One"}
+    np.testing.assert_array_equal(chunk.samples, segment(corpus / rel, offset, duration, SR))
+    manifest.write_text(sep.join(["path", names[0], "label"]) + "\n" + sep.join([rel, rel, "x"]) + "\n")
+    if names[0].strip() != "path":
+        with pytest.raises(ParameterError, match=r"names columns \['path'\] more than once"):
+            AugmentStream(manifest, None, sample_rate=SR)
+
+
 @pytest.mark.parametrize("sep", [", ", ",  ", ","])
 @pytest.mark.parametrize("first", ["path", "label"])
 def test_spaces_after_a_csv_comma_are_no_part_of_a_cell(corpus, sep, first):

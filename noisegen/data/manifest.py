@@ -7,8 +7,8 @@ Two formats, told apart by the file name's ending:
   ``duration`` in seconds; every other field (``text``, ``label``,
   ``speaker``, ...) is the row's metadata, with its JSON type.
 * CSV (``.csv``) or TSV (``.tsv``) with a header: a ``path`` column and
-  optional ``offset_s`` and ``duration_s`` columns (names without their
-  surrounding spaces); every other column is metadata (strings). A CSV's
+  optional ``offset_s`` and ``duration_s`` columns (names in any case,
+  without their surrounding spaces); every other column is metadata (strings). A CSV's
   cells may be quoted (RFC 4180: a quote inside a quoted cell is written
   twice); a quoted cell left open, or text after a closing quote, refuses
   the manifest, naming the line. Spaces after a CSV's commas are no part
@@ -210,7 +210,10 @@ def _quoted_records(fh, folder, delimiter, manifest, quoting):
         names = reader.fieldnames or []
     except csv.Error as exc:
         raise _quote_error(exc, manifest, lines.first) from None
-    header = reader.fieldnames = [name.strip() for name in names]
+    # 'Path' refused the manifest, and 'Duration_S' was metadata: every segment silently read whole. The
+    # segment's column names are matched in any case (other columns keep their own names)
+    header = [name.strip() for name in names]
+    header = reader.fieldnames = [name.lower() if name.lower() in _TABLE_FIELDS else name for name in header]
     if "path" not in header:
         raise ParameterError(f"manifest {manifest!r} must have a 'path' column in its header, got columns {header!r}")
     twice = sorted({name for name in header if header.count(name) > 1})
