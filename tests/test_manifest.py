@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import warnings
 
@@ -307,6 +308,32 @@ def test_pretty_printed_json_objects_are_refused_not_read_as_empty(corpus, layou
         with pytest.raises(ParameterError, match=rf"pretty\.jsonl': the JSON object at line {line} goes on past its "
                                                  "line .*one object per line"):
             AugmentStream(manifest, None, sample_rate=SR)
+
+
+@pytest.mark.parametrize("lines, said", [
+    (['{"path": "speech/%s", "label": "a"}' % name for name in SPEECH], "line 1: no 'audio_filepath' field "
+                                                                          "(fields: 'path', 'label')"),
+    (['', '{"audio_path": "speech/%s"}' % SPEECH[0], '{"Audio_Filepath": "x.wav"}'], "line 2: no 'audio_filepath'"),
+    (["speech/%s" % name for name in SPEECH], "line 1: not a JSON object"),
+    (['"speech/%s"' % SPEECH[0], "{}", "[1]"], "line 1: not a JSON object (a str)"),
+])
+def test_a_json_manifest_with_no_audio_filepath_is_refused(corpus, lines, said):
+    """Rows naming the file as a CSV does ('path'), or a file list saved as .json: a warning for every row
+    (100,000 of them for a corpus) and an empty stream. Refused, as a CSV without a 'path' column is."""
+    manifest = corpus / "named.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ParameterError, match=r"named\.jsonl': no row names an 'audio_filepath' field .*; "
+                           + re.escape(said)):
+            AugmentStream(manifest, None, sample_rate=SR)
+    # one row that names it is enough: the others are bad rows, each reported
+    manifest.write_text("\n".join(lines + [json.dumps({"audio_filepath": "speech/" + SPEECH[3]})]) + "\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(AugmentStream(manifest, None, sample_rate=SR, rng=0, shuffle=False))
+    assert len(chunks) == 1
+    assert len([w for w in caught if issubclass(w.category, NoisegenWarning)]) == len([t for t in lines if t])
 
 
 def test_a_first_json_row_cut_short_is_a_bad_row(corpus):

@@ -122,7 +122,7 @@ def _object(pairs):
 
 
 def _json_rows(fh, folder, manifest):
-    rows, spread = [], None  # spread: the first row's line, where it ended before its object did
+    rows, spread, named = [], None, False  # spread: the first row's line, where it ended before its object did
     for line, text in enumerate(fh, start=1):
         if not text.strip():
             continue
@@ -150,7 +150,11 @@ def _json_rows(fh, folder, manifest):
         if not isinstance(fields, dict):
             rows.append(ManifestRow(line, error=f"not a JSON object (a {type(fields).__name__})"))
             continue
+        named = named or _JSON_FIELDS[0] in fields
         rows.append(_row(line, fields, _JSON_FIELDS, folder))
+    if rows and not named:  # ('path' as a CSV names it, 'audio_path'): a warning a row, and an empty stream
+        raise ParameterError(f"manifest {manifest!r}: no row names an {_JSON_FIELDS[0]!r} field (NeMo's name for "
+                             f"the audio file); line {rows[0].line}: {rows[0].error}")
     return rows
 
 
@@ -254,8 +258,9 @@ def read_manifest(path) -> list[ManifestRow]:
     noisegen.ParameterError
         The manifest cannot be read, a CSV/TSV header has no ``path``
         column or names a column twice, a CSV's quotes are broken, a JSON
-        Lines manifest holds a JSON array instead or begins with an object
-        spread over several lines, or it holds no row.
+        Lines manifest holds a JSON array instead, begins with an object
+        spread over several lines or has no row naming ``audio_filepath``,
+        or it holds no row.
 
     Examples
     --------
