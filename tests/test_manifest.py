@@ -685,6 +685,15 @@ def test_segments_of_codecs_that_cannot_seek_are_read(tmp_path, subtype, seconds
      ["'offset' is kept as metadata, not read as 'offset_s'", "'duration' is kept as metadata, not read as 'duration_s'"],
      "whole"),
     ("own.csv", "path,offset_s,duration_s,duration\nspeech/%s,0.5,1,3.2\n", [], "1"),  # its own names: nothing said
+    # in another case ('Duration' in JSON Lines was metadata too, silently)
+    ("cased.jsonl", '{"audio_filepath": "speech/%s", "Offset": 0.5, "DURATION": 1}\n',
+     ["'Offset' is kept as metadata, not read as 'offset'", "'DURATION' is kept as metadata, not read as 'duration'"],
+     "whole"),
+    ("cased_other.jsonl", '{"audio_filepath": "speech/%s", "offset": 0.5, "Duration_S": 1}\n',
+     ["'Duration_S' is kept as metadata, not read as 'duration'"], "after 0.5"),
+    ("cased.csv", "path,Offset,DURATION,text\nspeech/%s,0.5,1,a\n",
+     ["'Offset' is kept as metadata, not read as 'offset_s'", "'DURATION' is kept as metadata, not read as 'duration_s'"],
+     "whole"),
     ("own.jsonl", '{"audio_filepath": "speech/%s", "offset": 0.5, "duration": 1, "duration_s": 1}\n', [], "1"),
 ])
 def test_a_segment_named_as_the_other_format_names_it_is_said_once(corpus, name, text, said, read_s):

@@ -293,14 +293,16 @@ def read_manifest(path) -> list[ManifestRow]:
 
 def _warn_other_names(manifest, rows, own):
     """Say once when the rows name a segment's offset or duration as the other format does (a JSON
-    Lines manifest's ``offset_s``, a CSV's ``duration``) and never as this one: kept as metadata,
-    the rows read more than the segment their labels are for, and nothing said so."""
+    Lines manifest's ``offset_s``, a CSV's ``duration``), or in another case (a JSON ``Duration``),
+    and never as this one: kept as metadata, the rows read more than the segment their labels are
+    for, and nothing said so."""
     other = _JSON_FIELDS if own is _TABLE_FIELDS else _TABLE_FIELDS
-    names = {k for r in rows for k in r.metadata}
+    names = sorted({k for r in rows for k in r.metadata})
     used = (any(r.offset_s is not None for r in rows), any(r.duration_s is not None for r in rows))
-    stray = [(theirs, ours) for theirs, ours, in_use in zip(other[1:], own[1:], used) if theirs in names and not in_use]
+    stray = [(name, ours) for theirs, ours, in_use in zip(other[1:], own[1:], used) if not in_use
+             for name in names if name.lower() in (theirs, ours)]
     if stray:
-        said = "; ".join(f"{theirs!r} is kept as metadata, not read as {ours!r}" for theirs, ours in stray)
+        said = "; ".join(f"{name!r} is kept as metadata, not read as {ours!r}" for name, ours in stray)
         warnings.warn(f"manifest {manifest!r}: {said} (the segment's field in this format)", NoisegenWarning,
                       stacklevel=3)
 
