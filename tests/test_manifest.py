@@ -364,6 +364,28 @@ def test_a_byte_order_mark_is_not_part_of_the_first_field(corpus, ext):
     assert len(got) >= 2 and got[0].metadata["label"] == "sentence"
 
 
+@pytest.mark.parametrize("ext", [".csv", ".tsv", ".jsonl"])
+@pytest.mark.parametrize("n_before", [0, 1, 4999])
+def test_a_manifest_not_in_utf8_names_the_line_of_its_bad_byte(corpus, ext, n_before):
+    """A cp1252 manifest (Excel's plain 'CSV') said "can't decode byte 0xe9 in position 5869": a position in
+    the decoder's last 8 KiB, not in the file, and no line; a UTF-16 one (Excel's 'Unicode Text') said 0xff."""
+    plain = write_manifest(corpus / f"plain{ext}", [("speech/" + SPEECH[3], None, None, {"label": "cafe"})] * n_before)
+    body = plain.read_bytes() if n_before else b""
+    if ext == ".jsonl":
+        body += b'{"audio_filepath": "speech/x.wav", "label": "caf\xe9"}\r\n'
+    else:
+        body = (body or ("path%slabel\r\n" % ("\t" if ext == ".tsv" else ",")).encode()) + b"x.wav,caf\xe9\r\n"
+    manifest = corpus / f"cp1252{ext}"
+    manifest.write_bytes(body)
+    line = n_before + (1 if ext == ".jsonl" else 2)
+    with pytest.raises(ParameterError, match=rf"cp1252\{ext}' must be UTF-8 text, got not UTF-8: line {line} holds "
+                                             r"byte 0xe9 .*save it as UTF-8"):
+        AugmentStream(manifest, None, sample_rate=SR)
+    manifest.write_bytes(plain.read_text().encode("utf-16") if n_before else "path\n".encode("utf-16"))
+    with pytest.raises(ParameterError, match=r"must be UTF-8 text, got UTF-16 "):
+        AugmentStream(manifest, None, sample_rate=SR)
+
+
 def test_spaces_around_column_names_do_not_hide_the_segment_columns(corpus):
     """A hand-written 'path, offset_s, duration_s' header named the columns ' offset_s' and ' duration_s':
     they became metadata and every row was silently read whole instead of its segment."""

@@ -33,6 +33,7 @@ manifest and the row's line.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import math
@@ -283,12 +284,32 @@ def read_manifest(path) -> list[ManifestRow]:
                 rows = _table_rows(fh, folder, "\t" if ext == ".tsv" else ",", manifest)
             else:
                 rows = _json_rows(fh, folder, manifest)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError:
+        raise _not_utf8(manifest) from None
+    except (OSError, csv.Error) as exc:
         raise ParameterError(f"manifest {manifest!r} cannot be read: {exc}") from None
     if not rows:
         raise ParameterError(f"manifest {manifest!r} holds no row")
     _warn_other_names(manifest, rows, _TABLE_FIELDS if ext in (".csv", ".tsv") else _JSON_FIELDS)
     return rows
+
+
+def _not_utf8(manifest):
+    """The ParameterError of a manifest that is not UTF-8, naming the line of its first bad byte (the
+    decoder's 'position 5869' counted from its last 8 KiB read, not from the start of the file)."""
+    with open(manifest, "rb") as fh:
+        data = fh.read()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode Text"
+        found = "UTF-16 (it begins with UTF-16's byte-order mark)"
+    else:
+        try:
+            data.decode("utf-8")
+            found = "not UTF-8"  # (changed since it was read)
+        except UnicodeDecodeError as exc:
+            line = len((data[:exc.start] + b".").splitlines())  # (the line the byte is on, \r or \n ended)
+            found = f"not UTF-8: line {line} holds byte 0x{data[exc.start]:02x} ({exc.reason})"
+    return ParameterError(f"manifest {manifest!r} must be UTF-8 text, got {found}; save it as UTF-8 "
+                          "(Excel: 'CSV UTF-8')")
 
 
 def _warn_other_names(manifest, rows, own):
