@@ -107,6 +107,35 @@ def test_manifest_chunks_are_the_segments_augmented_with_their_key(corpus, ext, 
     assert len({c.params["transforms"][0]["gain_db"] for c in chunks}) == 2 * len(ROWS)
 
 
+@pytest.mark.parametrize("ext", [".jsonl", ".csv", ".tsv"])
+def test_a_gzipped_manifest_streams_its_rows(corpus, ext):
+    """'cuts.jsonl.gz' (as lhotse writes manifests) was taken for one audio file: warned of as unreadable
+    audio ('Format not recognised'), and the stream was empty."""
+    import gzip
+
+    plain = write_manifest(corpus / f"plain{ext}", ROWS)
+    want = [(c.item, c.start, c.length, c.metadata) for c in
+            AugmentStream(plain, None, sample_rate=SR, chunk_s=1.0, rng=4, epochs=2)]
+    for suffix in (".gz", ".GZ"):
+        packed = corpus / f"packed{ext}{suffix}"
+        packed.write_bytes(gzip.compress(b"\xef\xbb\xbf" + plain.read_bytes()))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            stream = AugmentStream(packed, None, sample_rate=SR, chunk_s=1.0, rng=4, epochs=2)
+            assert len(stream) == len(want)
+            assert [(c.item, c.start, c.length, c.metadata) for c in stream] == want
+    packed.write_bytes(gzip.compress(plain.read_bytes())[:-9])  # cut short
+    with pytest.raises(ParameterError, match=r"packed.*cannot be read"):
+        AugmentStream(packed, None, sample_rate=SR)
+    packed.write_bytes(plain.read_bytes())  # not gzip at all
+    with pytest.raises(ParameterError, match=r"packed.*cannot be read"):
+        AugmentStream(packed, None, sample_rate=SR)
+    packed.write_bytes(gzip.compress(plain.read_bytes() + b"x.wav,caf\xe9\n"))
+    line = len(ROWS) + (1 if ext == ".jsonl" else 2)
+    with pytest.raises(ParameterError, match=rf"must be UTF-8 text, got not UTF-8: line {line} "):
+        AugmentStream(packed, None, sample_rate=SR)
+
+
 def test_relative_paths_resolve_against_the_manifest_folder(corpus, monkeypatch, tmp_path):
     manifest = write_manifest(corpus / "m.jsonl", ROWS[:2])
     monkeypatch.chdir(tmp_path)  # not the manifest's folder

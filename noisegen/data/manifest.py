@@ -20,7 +20,8 @@ The other format's names for a segment (``offset_s`` in JSON Lines,
 ``duration`` in a CSV) are metadata like any field; where this format's own
 are never used, a NoisegenWarning says so once.
 
-Both are UTF-8 (a leading byte-order mark is allowed). Relative paths
+Both are UTF-8 (a leading byte-order mark is allowed), gzipped or not (a
+``.gz`` after the ending). Relative paths
 resolve against the manifest's folder. A row with an offset or a duration
 is a segment: only its frames are read. Rows are items in the
 manifest's order (blank lines are not rows), so an item's index (and with it
@@ -35,11 +36,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import json
 import math
 import os
 import re
 import warnings
+import zlib
 from dataclasses import dataclass, field
 
 from .._core.errors import NoisegenWarning, ParameterError
@@ -48,7 +51,7 @@ from ..audio.segment import read_segment, resampled_length, segment_span
 
 __all__ = ["MANIFEST_EXTENSIONS", "is_manifest", "read_manifest", "ManifestRow", "ManifestItems"]
 
-#: File name endings read as manifests (case-insensitive).
+#: File name endings read as manifests (case-insensitive), each also gzipped (``.jsonl.gz``, as lhotse writes).
 MANIFEST_EXTENSIONS = (".jsonl", ".json", ".ndjson", ".csv", ".tsv")
 
 _JSON_FIELDS = ("audio_filepath", "offset", "duration")
@@ -58,7 +61,18 @@ _TABLE_FIELDS = ("path", "offset_s", "duration_s")
 
 def is_manifest(path) -> bool:
     """Whether ``path`` names a manifest (by its ending, see :data:`MANIFEST_EXTENSIONS`)."""
-    return os.path.splitext(os.fspath(path))[1].lower() in MANIFEST_EXTENSIONS
+    return _format(os.fspath(path)) in MANIFEST_EXTENSIONS
+
+
+def _format(manifest):
+    """A manifest's ending, lower-cased, without a gzip ``.gz`` (``.jsonl`` for ``cuts.jsonl.gz``)."""
+    if not isinstance(manifest, str):  # (a bytes path: never a manifest)
+        return ""
+    return os.path.splitext(manifest[:-3] if _gzipped(manifest) else manifest)[1].lower()
+
+
+def _gzipped(manifest):
+    return manifest.lower().endswith(".gz")
 
 
 @dataclass(frozen=True)
@@ -277,16 +291,17 @@ def read_manifest(path) -> list[ManifestRow]:
     """
     manifest = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(manifest))
-    ext = os.path.splitext(manifest)[1].lower()
+    ext = _format(manifest)
+    opener = gzip.open if _gzipped(manifest) else open  # ('cuts.jsonl.gz' was read as one unreadable audio file)
     try:
-        with open(manifest, encoding="utf-8-sig", newline="") as fh:  # -sig: a BOM (Excel writes one) is no text
+        with opener(manifest, "rt", encoding="utf-8-sig", newline="") as fh:  # -sig: a BOM (Excel writes one)
             if ext in (".csv", ".tsv"):
                 rows = _table_rows(fh, folder, "\t" if ext == ".tsv" else ",", manifest)
             else:
                 rows = _json_rows(fh, folder, manifest)
     except UnicodeDecodeError:
-        raise _not_utf8(manifest) from None
-    except (OSError, csv.Error) as exc:
+        raise _not_utf8(manifest, opener) from None
+    except (OSError, EOFError, zlib.error, csv.Error) as exc:  # (EOFError, zlib.error: a cut or corrupt gzip)
         raise ParameterError(f"manifest {manifest!r} cannot be read: {exc}") from None
     if not rows:
         raise ParameterError(f"manifest {manifest!r} holds no row")
@@ -294,10 +309,10 @@ def read_manifest(path) -> list[ManifestRow]:
     return rows
 
 
-def _not_utf8(manifest):
+def _not_utf8(manifest, opener):
     """The ParameterError of a manifest that is not UTF-8, naming the line of its first bad byte (the
     decoder's 'position 5869' counted from its last 8 KiB read, not from the start of the file)."""
-    with open(manifest, "rb") as fh:
+    with opener(manifest, "rb") as fh:
         data = fh.read()
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode Text"
         found = "UTF-16 (it begins with UTF-16's byte-order mark)"

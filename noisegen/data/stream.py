@@ -75,7 +75,7 @@ class AugmentStream:
         A folder (searched recursively for :data:`noisegen.audio.files.AUDIO_EXTENSIONS`), a list of paths, a
         manifest (``.jsonl``/``.json``/``.ndjson``: NeMo's ``audio_filepath``,
         ``offset``, ``duration``; ``.csv``/``.tsv``: ``path``, ``offset_s``,
-        ``duration_s``; the other fields become each chunk's ``metadata``,
+        ``duration_s``; each also gzipped, ``.jsonl.gz``; the other fields become each chunk's ``metadata``,
         see :mod:`noisegen.data.manifest`), WebDataset tar shards (a ``.tar`` path, a list of them or a
         brace pattern such as ``"shards/train-{000000..000009}.tar"``; see :mod:`noisegen.data.shards`),
         a sequence of float arrays (or a 1-D object array of them; at ``sample_rate``, or ``(array,
