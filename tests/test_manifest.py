@@ -144,6 +144,33 @@ def test_relative_paths_resolve_against_the_manifest_folder(corpus, monkeypatch,
     assert manifest.exists()
 
 
+@pytest.mark.parametrize("ext", [".jsonl", ".csv"])
+def test_a_path_written_from_the_current_directory_is_said_to_be(corpus, monkeypatch, tmp_path, ext):
+    """'corpus/speech/a.wav' in corpus/m.csv, run from tmp_path: each row was skipped as 'no such audio file
+    .../corpus/corpus/speech/a.wav', with no word of where relative paths are taken from."""
+    monkeypatch.chdir(tmp_path)
+    rows = [("corpus/" + rel, offset, duration, meta) for rel, offset, duration, meta in ROWS[:2]]
+    rows.append(("speech/" + SPEECH[1], None, None, {"label": "right"}))  # written from the manifest's folder
+    rows.append(("corpus/speech/gone.wav", None, None, {"label": "gone"}))  # nowhere
+    manifest = write_manifest(corpus / f"m{ext}", rows)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(AugmentStream(manifest, None, sample_rate=SR, rng=0, shuffle=False))
+    assert [c.metadata["label"] for c in chunks] == ["right"]
+    messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+    assert len(messages) == 3
+    for line, (rel, *_) in zip((2, 3), rows) if ext == ".csv" else zip((1, 2), rows):
+        (said,) = [m for m in messages if f"m{ext} line {line}'" in m]
+        assert f"no such audio file {str(corpus / rel)!r}: a relative path is taken from the manifest's folder" in said
+        assert f"(where {rel!r} is a file)" in said
+    assert "no such audio file" in messages[-1] and "current directory" not in messages[-1]
+    monkeypatch.chdir(corpus)  # from the manifest's folder, the same rows are plainly missing
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert len(list(AugmentStream(manifest, None, sample_rate=SR, rng=0, shuffle=False))) == 1
+    assert not any("current directory" in str(w.message) for w in caught)
+
+
 def test_segments_are_seeked_not_read_whole(corpus, monkeypatch):
     """Only the segment's frames are requested (from soundfile, or the WAV reader), from its first frame."""
     requests = []

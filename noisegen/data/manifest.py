@@ -367,8 +367,21 @@ class ManifestItems:
     def load(self, i, sample_rate, mono, max_n=None):
         """The row's segment as :func:`read_segment` reads it (None: longer than ``max_n``, not read)."""
         row = self._usable(i)
-        return read_segment(row.path, offset_s=row.offset_s, duration_s=row.duration_s, sample_rate=sample_rate,
-                            mono=mono, max_n=max_n)
+        try:
+            return read_segment(row.path, offset_s=row.offset_s, duration_s=row.duration_s, sample_rate=sample_rate,
+                                mono=mono, max_n=max_n)
+        except FileNotFoundError:
+            self._check_not_from_here(row)
+            raise
+
+    def _check_not_from_here(self, row):
+        """ParameterError for a missing row whose path, taken from the current directory instead of the
+        manifest's folder, names a file: only 'no such audio file' was said, with no word of either."""
+        written = os.path.relpath(row.path, os.path.dirname(os.path.abspath(self.manifest)))
+        if os.path.abspath(written) != os.path.abspath(row.path) and os.path.isfile(written):
+            raise ParameterError(f"no such audio file {row.path!r}: a relative path is taken from the manifest's "
+                                 f"folder, not from the current directory (where {written!r} is a file); write "
+                                 "paths relative to the manifest's folder, or absolute") from None
 
     def segment(self, i):
         """``(path, offset_s, duration_s)`` of the row (what :meth:`load` reads)."""
