@@ -392,6 +392,28 @@ def test_a_json_manifest_with_no_audio_filepath_is_refused(corpus, lines, said):
     assert len([w for w in caught if issubclass(w.category, NoisegenWarning)]) == len([t for t in lines if t])
 
 
+@pytest.mark.parametrize("name, text, n, said", [
+    ("comma.csv", "path,label,\n" + "speech/%s,x\n" * 3, 3,
+     "line 2: has a different number of fields than the header (3)"),
+    ("comma2.csv", "path,label\n" + "speech/%s,x,\n" * 3, 3,
+     "line 2: has a different number of fields than the header (2)"),
+    ("tab.tsv", "path\tlabel\n\n" + "speech/%s\tx\ty\n" * 2, 2, "line 3: has a different number of fields"),
+    ("empty.csv", 'path,label\n"",x\n,y\n', 2, "line 2: 'path' must be a non-empty path, got ''"),
+    ("neg.jsonl", '{"audio_filepath": "speech/%s", "duration": -1}\n' * 2, 2, "line 1: duration must be a finite"),
+    ("url.jsonl", '{"audio_filepath": "s3://b/%s"}\n', 1, "line 1: 'audio_filepath' is a URL"),
+])
+def test_a_manifest_with_no_usable_row_is_refused(corpus, name, text, n, said):
+    """A trailing comma on the header (or on every row) made every row one of the wrong length: a warning
+    for each (100,000 of them for a corpus) and an empty stream. Refused, naming the first row's problem."""
+    manifest = corpus / name
+    manifest.write_text(text.replace("%s", SPEECH[0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ParameterError, match=rf"{re.escape(name)}': none of its {n} row\(s\) is usable; "
+                           + re.escape(said)):
+            AugmentStream(manifest, None, sample_rate=SR)
+
+
 def test_a_first_json_row_cut_short_is_a_bad_row(corpus):
     good = json.dumps({"audio_filepath": "speech/" + SPEECH[3], "label": "one"})
     manifest = corpus / "cut.jsonl"

@@ -275,7 +275,7 @@ def read_manifest(path) -> list[ManifestRow]:
         column or names a column twice, a CSV's quotes are broken, a JSON
         Lines manifest holds a JSON array instead, begins with an object
         spread over several lines or has no row naming ``audio_filepath``,
-        or it holds no row.
+        or it holds no row, or no row it holds is usable.
 
     Examples
     --------
@@ -305,6 +305,10 @@ def read_manifest(path) -> list[ManifestRow]:
         raise ParameterError(f"manifest {manifest!r} cannot be read: {exc}") from None
     if not rows:
         raise ParameterError(f"manifest {manifest!r} holds no row")
+    if all(row.error is not None for row in rows):  # ('path,label,' over 'a.wav,x' rows): a warning a row, and
+        # an empty stream
+        raise ParameterError(f"manifest {manifest!r}: none of its {len(rows)} row(s) is usable; line {rows[0].line}: "
+                             f"{rows[0].error}")
     _warn_other_names(manifest, rows, _TABLE_FIELDS if ext in (".csv", ".tsv") else _JSON_FIELDS)
     return rows
 
