@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
-from .._kernels.cpu.vorbis_ogg import CRC_TABLES, _crc
+from .._kernels.cpu.vorbis_ogg import CRC_TABLES, page_crc
 
 __all__ = ["MAX_SAMPLES_PER_BYTE", "OGG_READ_FRAMES", "WHOLE_READ_SAMPLES", "check_claimed_length",
            "check_float32_range", "count_frames", "read_blocks", "read_claimed", "read_span", "seek_frame",
@@ -224,7 +224,7 @@ def _last_granules(raw: bytes):
             nseg = int(tail[at + 26])
             stop = at + 27 + nseg + int(tail[at + 27:at + 27 + nseg].sum(dtype=np.int64))
             if at + 27 + nseg <= tail.size and stop <= tail.size and (
-                    int(_crc(tail, at, stop, CRC_TABLES)) == int.from_bytes(raw[at + 22:at + 26], "little")):
+                    int(page_crc(tail, at, stop, CRC_TABLES)) == int.from_bytes(raw[at + 22:at + 26], "little")):
                 pages[stop] = at, int.from_bytes(raw[at + 6:at + 14], "little", signed=True)
         at = raw.find(b"OggS", at + 1)
     found, end = [], tail.size

@@ -35,7 +35,7 @@ import struct
 
 import numpy as np
 
-from .._kernels.cpu.flac import FAILED, PADDING, _header, decode_frames, last_frame, next_frame
+from .._kernels.cpu.flac import FAILED, PADDING, decode_frames, frame_header, last_frame, next_frame
 from .claims import check_claimed_length
 from .native import NativeFile
 
@@ -137,7 +137,7 @@ class FlacFile(NativeFile):
             raise ValueError("a FLAC stream of unknown length with no frame header at its end")
         if strategy:  # variable block sizes: the number is the frame's first sample
             return number + bs
-        return number * int(_header(head, 0, 32, self.samplerate, self.bps, self.channels, 0, 0)[0]) + bs
+        return number * int(frame_header(head, 0, 32, self.samplerate, self.bps, self.channels, 0, 0)[0]) + bs
 
     def _later_frame(self, buf, size, at) -> bool:
         """Whether a frame header of this stream follows byte ``at`` (where a frame failed)."""

@@ -180,7 +180,7 @@ def _coded_number(buf, q, strategy):
 
 
 @kernel
-def _header(buf, p, size, rate, bps, channels, strategy, number):
+def frame_header(buf, p, size, rate, bps, channels, strategy, number):
     """``(block size, channel assignment, byte after the header)`` of the frame header at byte ``p``,
     or ``(FAILED, 0, 0)``: a header that is damaged or disagrees with STREAMINFO, ``strategy``
     (the blocking-strategy bit of the first frame) or ``number`` (the frame's index, or its first
@@ -248,7 +248,7 @@ def decode_frames(buf, size, rate, bps, channels, max_block, total, start, out, 
     reached[0], reached[1] = 0, 0
     while pos < stop:
         reached[0], reached[1] = pos, p
-        bs, assignment, q = _header(buf, p, size, rate, bps, channels, strategy, pos if strategy else frame)
+        bs, assignment, q = frame_header(buf, p, size, rate, bps, channels, strategy, pos if strategy else frame)
         if bs < 0 or bs > max_block or pos + bs > total:
             return FAILED
         bp = q * 8
@@ -284,7 +284,7 @@ def next_frame(buf, p, size, rate, bps, channels, strategy):
     :data:`FAILED`: none, so a frame that failed at ``p`` was the stream's last (cut short)."""
     for k in range(p + 1, size - 1):
         if buf[k] == 0xFF and buf[k + 1] & 0xFE == 0xF8:
-            if _header(buf, k, size, rate, bps, channels, strategy, -1)[0] > 0:
+            if frame_header(buf, k, size, rate, bps, channels, strategy, -1)[0] > 0:
                 return k
     return FAILED
 
@@ -300,7 +300,7 @@ def last_frame(buf, size, rate, bps, channels, strategy):
     tries, last, last_bs = 0, -1, 0
     for k in range(size - 9, -1, -1):  # (a frame takes 9 bytes at least)
         if buf[k] == 0xFF and buf[k + 1] & 0xFE == 0xF8:
-            bs = _header(buf, k, size, rate, bps, channels, strategy, -1)[0]
+            bs = frame_header(buf, k, size, rate, bps, channels, strategy, -1)[0]
             if bs > 0:
                 if _crc16(buf, k, size - 2) == crc:
                     return _coded_number(buf, k + 4, strategy)[0], bs, 1

@@ -39,7 +39,7 @@ BAD = -1
 
 
 @kernel
-def _crc(data, start, stop, tables):
+def page_crc(data, start, stop, tables):
     """The Ogg CRC of ``data[start:stop]`` with the four CRC bytes (22..25 of the page) as zeros."""
     crc = np.int64(0)
     i = start
@@ -131,7 +131,7 @@ def ogg_packets(data, tables):
         for k in range(nseg):
             body += np.int64(data[head + k])
         stop = head + nseg + body
-        if stop > size or _crc(data, pos, stop, tables) != np.int64(crc):
+        if stop > size or page_crc(data, pos, stop, tables) != np.int64(crc):
             return BAD, payload, starts, ends, granules, eos
         if page == 0:
             if (flags & 2) == 0:
