@@ -177,6 +177,38 @@ def test_blockwise_of_an_empty_input_is_the_one_pass(name):
         np.testing.assert_array_equal(out, ref)
 
 
+#: Pipelines that warn on a silent input or with a silent noise, with measured stages after the warning one.
+SILENT_NOISE = [np.zeros(5000, np.float32)]
+WARNING_CASES = {
+    "noise_norm": Compose([AddBackgroundNoise(NOISE, p=1.0), Normalize(p=1.0), AddColoredNoise(p=1.0)]),
+    "norm_noise_norm": Compose([Normalize(p=1.0), AddBackgroundNoise(NOISE, reference="active", p=1.0),
+                                Normalize(mode="rms", p=1.0)]),
+    "silent_noise": Compose([AddBackgroundNoise(SILENT_NOISE, p=1.0), Normalize(p=1.0), AddColoredNoise(p=1.0)]),
+    "silent_noise_absolute": Compose([AddBackgroundNoise(SILENT_NOISE, noise_level="absolute", p=1.0),
+                                      Normalize(p=1.0)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WARNING_CASES))
+@pytest.mark.parametrize("silent", [True, False])
+def test_blockwise_warns_as_the_one_pass_once(name, silent):
+    """Each stage's warning comes once, in order, with the one pass's words (the noise named): a stage
+    is opened in every pass, and warned there again for each measured stage after it."""
+    pipe = WARNING_CASES[name]
+    for shape in ((3001,), (2, 3001)):
+        y = np.zeros(shape, np.float32) if silent else _signal(shape)
+        params = pipe.draw_params(SignalShape(shape, y.dtype), sample_rate=SR, rng=0)
+        with warnings.catch_warnings(record=True) as one:
+            warnings.simplefilter("always")
+            ref = pipe.apply_params(y, params, sample_rate=SR)
+        for block in (1000, shape[-1]):
+            with warnings.catch_warnings(record=True) as blocks:
+                warnings.simplefilter("always")
+                out = _blockwise(pipe, params, y, block)
+            assert [str(w.message) for w in blocks] == [str(w.message) for w in one], (name, silent, shape, block)
+            np.testing.assert_allclose(out, ref, rtol=0, atol=1e-5)
+
+
 @pytest.mark.parametrize("keep_tail", [False, True])
 def test_long_reverb_then_splices_equal_one_pass_exactly(keep_tail):
     """Past one partition block (65536 samples) the reverb is still the one-pass reverb bit for bit, so the

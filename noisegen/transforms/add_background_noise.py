@@ -165,12 +165,15 @@ class AddBackgroundNoise(Transform):
         crop = self._crop(y, sample_rate, index, offset)
         return self.noise_transform.apply_params(crop, sample_rate=sample_rate, params=params["noise_transform"]), 0
 
+    def _noise_label(self, sample_rate, params):
+        """What a silent-noise warning names: the noise and the sample its crop starts at."""
+        index, paths = params["noise_index"], self._bank(sample_rate).paths
+        name = f"noise[{index}]" if paths is None else repr(paths[index])
+        return f"noise {name} from sample {params['noise_offset']}"
+
     def _apply(self, y, sample_rate, params):
-        bank = self._bank(sample_rate)
-        index, offset = params["noise_index"], params["noise_offset"]
-        name = f"noise[{index}]" if bank.paths is None else repr(bank.paths[index])
         noise, at = self._noise(y, sample_rate, params)
-        with about(f"noise {name} from sample {offset}"):  # named in a silent-noise warning
+        with about(self._noise_label(sample_rate, params)):  # named in a silent-noise warning
             if noise.shape[-1] == 0:  # a noise_transform that shortens (a speed-up) emptied a few-sample crop
                 warn("AddBackgroundNoise: noise_transform left no noise sample, so no SNR or level can be set; "
                      "the signal is returned unchanged")

@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 
-from .._core.labels import warn
+from .._core.labels import about, warn
 from .._design.snr import SILENT, silent_part, snr_scale
 from ..effects.mix_stream import SignalPower, crop_power, mix_block
 from ..effects.resample import Resampler
@@ -69,6 +69,10 @@ class _Stage:
 
     def measured(self, measurer):
         """Take the first pass's measure."""
+
+    def notify(self):
+        """Give the warning the one pass gives (a silent input, say): called once, before the output pass
+        (a stage is opened in every pass, and warning there repeated it once per measured stage after it)."""
 
     def open(self):
         """A fresh processor (``process(block)``, ``flush()``)."""
@@ -123,9 +127,11 @@ class _Mix(_Stage):
         self.silent = None
         self.scale = snr_scale(p_signal, p_noise, self.params["snr_db"])
 
-    def open(self):
+    def notify(self):
         if self.scale is None and self.silent:
             warn(self.silent)
+
+    def open(self):
         return _MixRun(self)
 
 
@@ -191,6 +197,7 @@ class _BackgroundNoise(_Mix):
         self.noise2 = noise[None, :] if noise.ndim == 1 else noise
         self.offset = params["noise_offset"] % self.noise2.shape[1]
         self.absolute = t.noise_level == "absolute"
+        self.level = None  # "absolute": the crop's RMS, measured when first needed
 
     def measurer(self):
         if self.absolute:
@@ -211,16 +218,23 @@ class _BackgroundNoise(_Mix):
         scaled = (crop.astype(np.float64) / self.level * 10.0 ** (self.params["absolute_rms_db"] / 20.0))
         return np.ascontiguousarray(scaled.astype(self.dtype)), 0
 
-    def open(self):
-        if self.absolute:
-            self.level = _crop_rms(self.noise2, self.offset, self.n_in)
-            if self.level == 0.0:
+    def notify(self):
+        with about(self.t._noise_label(self.sample_rate, self.params)):  # as the one pass names the noise
+            if self.absolute and self._level() == 0.0:
                 warn("AddBackgroundNoise: the noise is silent, so no level can be set; "
                      "the signal is returned unchanged")
-                self.scale = None
-            else:
-                self.scale = 1.0
-            return _MixRun(self)
+            elif not self.absolute:
+                super().notify()
+
+    def _level(self):
+        if self.level is None:
+            self.level = _crop_rms(self.noise2, self.offset, self.n_in)
+            self.scale = None if self.level == 0.0 else 1.0
+        return self.level
+
+    def open(self):
+        if self.absolute:
+            self._level()
         return super().open()
 
 
@@ -333,10 +347,9 @@ class _Normalize(_Stage):
     def measured(self, measurer):
         self.level = measurer.level()
 
-    def open(self):
+    def notify(self):
         if self.level == 0.0:
             warn(f"Normalize: the input is silent, so no {self.t.mode} level can be set; it is returned unchanged")
-        return self
 
     def process(self, block):
         if self.level == 0.0:

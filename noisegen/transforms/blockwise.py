@@ -191,5 +191,7 @@ def _apply(stages, checked, mono):
             for block in _run(stages[:i], checked()):
                 measurer.feed(block)
             stage.measured(measurer)
+    for stage in stages:  # each stage's warning once, in order, as the one pass gives them
+        stage.notify()
     for block in _run(stages, checked()):
         yield block[0] if mono else block
