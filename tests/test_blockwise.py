@@ -540,6 +540,30 @@ def test_augment_falls_back_to_whole_file_for_unstreamable_pipelines(tmp_path):
     assert len(lines) == 2 and not any("blockwise" in l for l in lines)
 
 
+@pytest.mark.parametrize("where", [0, 4321, -1])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_augment_fails_a_long_input_with_nan_without_reading_it_whole(tmp_path, monkeypatch, where, channels):
+    """NaN input samples fail the input in blocks, as in one pass; it was then processed whole (a long file
+    read into memory only to fail), wherever the NaN lay."""
+    import soundfile as sf
+
+    import noisegen.batch.work as work
+
+    src = tmp_path / "in"
+    src.mkdir()
+    y = _signal((channels, 9001))
+    y[:, where] = np.nan
+    sf.write(str(src / "x.wav"), y.T, SR, subtype="FLOAT")  # (noisegen.save refuses NaN)
+    whole = []
+    monkeypatch.setattr(work, "load", lambda *a, **k: whole.append(a) or noisegen.load(*a, **k))
+    pipe = Compose([LowPassFilter(p=1.0), AddColoredNoise(p=1.0), Gain(p=1.0)])
+    summary = augment_folder(str(src), str(tmp_path / "out"), pipeline=pipe, sample_rate=SR, progress=False,
+                             blockwise_min_s=0.0)
+    assert whole == [] and summary.n_failed == 1
+    failure = json.loads(open(tmp_path / "out" / "failures.jsonl").readline())
+    assert "NaN" in failure["error"], failure
+
+
 @pytest.mark.parametrize("which", ["default", "config"])
 @pytest.mark.parametrize("mono", [True, False])
 def test_stream_long_items_give_the_chunks_of_loaded_items(tmp_path, data_dir, monkeypatch, which, mono):

@@ -27,6 +27,7 @@ from .._core.errors import NoisegenError, ParameterError
 from .._core.tempfiles import live, temp_stem
 from ..audio.blocks import FileBlocks, save_blocks
 from ..audio.segment import resampled_length
+from ..effects.timescale_stream import PeakOutOfRange
 from ..transforms.blockwise import apply_blockwise, blockwise_unsupported
 from ..transforms.shape import SignalShape
 
@@ -107,7 +108,11 @@ def render_long(pipeline, source, *, target, subtype, limit, seed=None, params=N
                         n_out += block.shape[-1]
                         fh.write(np.ascontiguousarray(block.T if block.ndim == 2 else block,
                                                       dtype=np.float32).tobytes())
-            except (ParameterError, NoisegenError):  # a stretch of a signal out of range, a file that changed
+            except PeakOutOfRange:  # a stretch of a signal out of range: processed whole
+                return None
+            except ParameterError:  # NaN or inf input samples fail it here, as in one pass (processing it
+                raise  # whole read all of a long file into memory only to fail there)
+            except NoisegenError:  # a file that changed, or decodes short: processed whole
                 return None
             scale = _peak_scale(peak, limit) if scale is None else scale
             save_blocks(target, _spilled(spill, rows, source.n_channels, scale), sample_rate=source.sample_rate,
