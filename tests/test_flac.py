@@ -421,7 +421,7 @@ def _frames(data):
     size = len(data) - first
 
     def header_end(p, number):
-        bs, _, q = flac_kernels._header(buf, p, size, *layout, 0, number)
+        bs, _, q = flac_kernels.frame_header(buf, p, size, *layout, 0, number)
         return q if bs > 0 else None
 
     frames, a = [], 0
