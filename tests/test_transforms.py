@@ -272,6 +272,24 @@ def test_frequency_ranges_fit_below_nyquist():
         assert 0 < bp.last_params["low_hz"] < bp.last_params["high_hz"] < 4000
 
 
+@pytest.mark.parametrize("sample_rate", [16000, 44100, 48000, 96000])
+def test_low_frequency_ranges_are_kept_at_high_rates(sample_rate):
+    # a range the filters take is used as drawn: a floor of 1e-3 * sample_rate moved it (48 Hz at 48 kHz)
+    y = np.random.default_rng(1).standard_normal(2000)
+    cases = [(HighPassFilter(min_cutoff_hz=5, max_cutoff_hz=30, p=1.0), ("cutoff_hz",), 5, 30),
+             (LowPassFilter(min_cutoff_hz=2, max_cutoff_hz=10, order=2, p=1.0), ("cutoff_hz",), 2, 10),
+             (LowShelf(min_cutoff_hz=8, max_cutoff_hz=40, p=1.0), ("cutoff_hz",), 8, 40),
+             (PeakingEQ(min_center_hz=10, max_center_hz=45, p=1.0), ("center_hz",), 10, 45),
+             (BandPassFilter(min_center_hz=40, max_center_hz=40, min_bandwidth_fraction=1.5,
+                             max_bandwidth_fraction=1.5, order=2, p=1.0), ("low_hz", "high_hz"), 10, 70)]
+    for t, keys, lo, hi in cases:
+        for seed in range(4):
+            out = t(y, sample_rate=sample_rate, rng=seed)
+            assert np.isfinite(out).all()
+            for key in keys:
+                assert lo <= t.last_params[key] <= hi, (type(t).__name__, t.last_params)
+
+
 def test_gain_values():
     t = Gain(min_gain_db=-20, max_gain_db=-20, p=1.0)
     out = t(np.full(8, 0.5), sample_rate=SR, rng=0)

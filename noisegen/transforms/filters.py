@@ -12,7 +12,7 @@ import math
 
 from ..effects import filters
 from .._core.validation import check_int
-from .._design.sections import EQ_GAIN_DB_RANGE, MAX_Q
+from .._design.sections import EQ_GAIN_DB_RANGE, FREQ_MARGIN, MAX_Q
 from .base import Transform
 from .params import draw_uniform, frequency_param, real_param, uniform_range
 
@@ -34,8 +34,10 @@ def _draw_mel(gen, low_hz, high_hz):
 
 
 def _fit(freq_hz, sample_rate):
-    """Keep a frequency strictly inside (0, Nyquist)."""
-    return float(min(max(freq_hz, 1e-3 * sample_rate), 0.49 * sample_rate))
+    """Keep a frequency strictly inside (0, Nyquist): at most ``0.49 * sample_rate``, and at least the
+    lowest the filters take (``FREQ_MARGIN * sample_rate``: a floor of ``1e-3 * sample_rate`` moved a
+    20-30 Hz high-pass range to 48 Hz at 48 kHz, outside the range asked for)."""
+    return float(min(max(freq_hz, FREQ_MARGIN * sample_rate), 0.49 * sample_rate))
 
 
 class _CutoffFilter(Transform):
@@ -125,8 +127,8 @@ class _BandFilter(Transform):
         fraction = draw_uniform(gen, self.min_bandwidth_fraction, self.max_bandwidth_fraction)
         low = _fit(center * (1.0 - fraction / 2.0), sample_rate)
         high = _fit(center * (1.0 + fraction / 2.0), sample_rate)
-        if high <= low:  # the whole band was pushed against Nyquist
-            low = 0.5 * high
+        if high <= low:  # the whole band was pushed against a limit: an octave inside it
+            low, high = (0.5 * high, high) if high > 0.25 * sample_rate else (low, 2.0 * low)
         return {"low_hz": low, "high_hz": high}
 
     def _param_checks(self, sample_rate):
