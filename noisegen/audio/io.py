@@ -163,7 +163,9 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
     mono : bool
         Average the channels into one.
     dtype : float32 or float64
-        Samples are in ``[-1, 1)`` for integer PCM files.
+        Samples are in ``[-1, 1)`` for integer PCM files (``k / 2**(bits - 1)``),
+        except that float32 rounds 32-bit PCM's top values (above
+        ``1 - 2**-25``) to 1.0; ``float64`` keeps every 32-bit value below 1.
 
     Returns
     -------
