@@ -17,6 +17,12 @@ class PitchShift(Transform):
 
     Wraps :func:`noisegen.pitch_shift`; the length is kept.
     ``last_params``: ``n_steps``.
+
+    Parameters
+    ----------
+    min_semitones, max_semitones : float
+        In [-48, 48] (four octaves either way).
+    p : float
     """
 
     degrades = False  # a change paired targets share

@@ -21,7 +21,7 @@ class SpeedPerturb(Transform):
     Parameters
     ----------
     factors : sequence of float
-        Candidate factors (> 0), drawn with equal probability; the Kaldi
+        Candidate factors in [0.05, 20], drawn with equal probability; the Kaldi
         recipe uses (0.9, 1.0, 1.1).
     p : float
     """

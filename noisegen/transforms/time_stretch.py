@@ -18,7 +18,7 @@ class TimeStretch(Transform):
     Parameters
     ----------
     min_rate, max_rate : float
-        Rates > 0 (> 1 is faster/shorter).
+        Rates in [0.05, 20] (> 1 is faster/shorter).
     p : float
     """
 
