@@ -19,7 +19,7 @@ class Clip(Transform):
     Parameters
     ----------
     min_percentile, max_percentile : float
-        In [0, 100).
+        In [0, 99.999] (:func:`noisegen.clip` itself takes up to 100, excluded).
     p : float
 
     Examples
