@@ -432,3 +432,24 @@ def test_ray_augment_refuses_bad_arguments_before_reading(kwargs, match, ray_add
         ngray.augment(ds, Gain(p=1.0), **{"seed": 0, "sample_rate": 16000, **kwargs})
     with pytest.raises(noisegen.ParameterError, match="row id"):
         ngray.row_key(0, 0, -3)
+
+
+@pytest.mark.parametrize("length", [1, 200, 218, 219, 246])  # output names of 10 to 255 bytes
+def test_the_temps_of_killed_attempts_are_removed_for_any_output_name(length, tmp_path):
+    """The end of a Ray run looked for each output's name in its temps, but the temps of a name too long
+    to repeat (temp_stem) carry its hash: a killed attempt's were left in OUT_DIR after the run."""
+    from noisegen._core.tempfiles import temp_stem
+    from noisegen.batch.ray_engine import cleanup_temps
+    from noisegen.batch.work import CMP_ROOM
+
+    name, other = "x" * length + ".aug0.wav", "y" * length + ".aug0.wav"
+    (tmp_path / "sub").mkdir()
+    cmp = f"{temp_stem(name, room=CMP_ROOM)}.4242.cmp.wav"
+    temps = [f"{temp_stem(name)}.ab12cd34.part", f"{temp_stem(name)}.ab12cd34.f32", cmp,
+             f"{temp_stem(cmp)}.ab12cd34.part"]
+    kept = [name, f"{temp_stem(other)}.ab12cd34.part"]  # the output, and a temp of an output of no task
+    for entry in temps + kept:
+        (tmp_path / "sub" / entry).write_bytes(b"half")
+    task = (str(tmp_path), str(tmp_path), str(tmp_path), "in.wav", [{"output": f"sub/{name}"}], {}, {}, None)
+    assert cleanup_temps(str(tmp_path), [task]) == len(temps)
+    assert sorted(os.listdir(tmp_path / "sub")) == sorted(kept)

@@ -33,6 +33,7 @@ import pickle
 import warnings
 
 from .._core.errors import ParameterError
+from .._core.tempfiles import stem_hash
 from ..audio.bank_cache import dumps_anywhere
 from ..data.ray import INSTALL_HINT, import_ray  # noqa: F401  (re-exported for the CLI's message)
 from . import work
@@ -189,12 +190,18 @@ def cleanup_temps(out_dir: str, tasks) -> int:
             entries = os.listdir(folder)
         except FileNotFoundError:
             continue
+        names = names | {stem_hash(name) for name in names}  # a long name's temps carry its hash
         for entry in entries:
-            m = _TMP_RE.match(entry) if entry.startswith(".") else None
-            if m is not None and m.group("base") in names:
+            if entry.startswith(".") and _owner(entry) in names:
                 os.unlink(os.path.join(folder, entry))
                 removed += 1
     return removed
+
+
+def _owner(entry: str):
+    """The output name (or its :func:`stem_hash`) whose temporary file ``entry`` is, else None."""
+    m = _TMP_RE.match(entry)
+    return None if m is None else m.group("base") or m.group("hash")
 
 
 def check_engine(engine, ray_address=None) -> str:
