@@ -453,3 +453,20 @@ def test_the_temps_of_killed_attempts_are_removed_for_any_output_name(length, tm
     task = (str(tmp_path), str(tmp_path), str(tmp_path), "in.wav", [{"output": f"sub/{name}"}], {}, {}, None)
     assert cleanup_temps(str(tmp_path), [task]) == len(temps)
     assert sorted(os.listdir(tmp_path / "sub")) == sorted(kept)
+
+
+def test_the_temp_tars_of_killed_attempts_are_removed(tmp_path):
+    """--output-format webdataset: a Ray worker killed while writing a tar left its temp tar in OUT_DIR after
+    the run (the end-of-run sweep knew only the temps of audio outputs)."""
+    from noisegen.batch.ray_engine import cleanup_temps
+    from noisegen.batch.wds import SHARD_NAME, ShardTask
+
+    out = str(tmp_path)
+    tasks = [ShardTask(out, out, out, SHARD_NAME.format(i), [{"output": SHARD_NAME.format(i)}], {}, [], "j", "", False)
+             for i in (0, 1, 1000000)]
+    temps = [f".{task.rel}.{pid}.part" for task in tasks for pid in (7, 4194304)]
+    kept = ["shard-000000.tar", ".shard-000002.tar.7.part"]  # a tar, and the temp of a tar of no task
+    for entry in temps + kept:
+        (tmp_path / entry).write_bytes(b"half")
+    assert cleanup_temps(out, tasks) == len(temps)
+    assert sorted(os.listdir(tmp_path)) == sorted(kept)

@@ -38,6 +38,7 @@ from ..audio.bank_cache import dumps_anywhere
 from ..data.ray import INSTALL_HINT, import_ray  # noqa: F401  (re-exported for the CLI's message)
 from . import work
 from .plan import _TMP_RE, _one_line
+from .wds import _TEMP_RE as _TAR_TMP_RE
 
 __all__ = ["run_tasks", "check_engine", "MAX_RETRIES"]
 
@@ -201,7 +202,10 @@ def cleanup_temps(out_dir: str, tasks) -> int:
 def _owner(entry: str):
     """The output name (or its :func:`stem_hash`) whose temporary file ``entry`` is, else None."""
     m = _TMP_RE.match(entry)
-    return None if m is None else m.group("base") or m.group("hash")
+    if m is not None:
+        return m.group("base") or m.group("hash")
+    m = _TAR_TMP_RE.match(entry)  # a tar of --output-format webdataset
+    return None if m is None else m.group("tar")
 
 
 def check_engine(engine, ray_address=None) -> str:

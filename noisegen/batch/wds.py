@@ -61,7 +61,7 @@ __all__ = ["SHARD_NAME", "DEFAULT_SHARD_SIZE", "sample_key_for", "plan_shards", 
 #: Name of tar ``i`` in OUT_DIR.
 SHARD_NAME = "shard-{:06d}.tar"
 DEFAULT_SHARD_SIZE = 1000
-_TEMP_RE = re.compile(r"^\.shard-\d{6,}\.tar\.\d+\.part$")
+_TEMP_RE = re.compile(r"^\.(?P<tar>shard-\d{6,}\.tar)\.\d+\.part$")
 _SHARD_RE = re.compile(r"shard-(\d{6,})\.tar")
 
 
