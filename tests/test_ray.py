@@ -145,17 +145,44 @@ def test_without_ray_engine_ray_says_how_to_install_it(corpus, tmp_path, capsys,
     assert not (tmp_path / "out").exists()  # refused before anything is written
 
 
-def test_unreachable_ray_address_exits_2_at_once(corpus, tmp_path):
+@pytest.mark.parametrize("scheme", ["", "ray://"])
+def test_unreachable_ray_address_exits_2_at_once(scheme, corpus, tmp_path):
+    # a Ray Client address (ray://) waited 30 s, then printed Ray's UserWarning (file, line, source) and the error
     pytest.importorskip("ray")
     import socket
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    done = _run_cli("augment", corpus[0], tmp_path / "out", "--engine", "ray", "--ray-address", f"127.0.0.1:{port}",
-                    "--no-progress", timeout=60)
+    done = _run_cli("augment", corpus[0], tmp_path / "out", "--engine", "ray", "--ray-address",
+                    f"{scheme}127.0.0.1:{port}", "--no-progress", timeout=60)
     assert done.returncode == 2 and "no Ray cluster answers there" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
     assert audio_outputs(tmp_path / "out") == {}
+
+
+def test_a_ray_client_timeout_is_one_error_without_rays_warning():
+    """A ray:// port that answers but is no Ray Client server (the GCS port, say): Ray warned before its error."""
+    import socket
+    import warnings
+
+    import noisegen
+    from noisegen.batch.ray_engine import _connect
+
+    class FakeRay:
+        def is_initialized(self):
+            return False
+
+        def init(self, **kwargs):
+            warnings.warn("Ray Client connection timed out. Ensure that the Ray Client port ...", UserWarning)
+            raise ConnectionError("ray client connection timeout")
+
+    with socket.socket() as s, warnings.catch_warnings():
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        warnings.simplefilter("error")
+        with pytest.raises(noisegen.ParameterError, match=r"cannot join the Ray cluster: ray client connection"):
+            _connect(FakeRay(), f"ray://127.0.0.1:{s.getsockname()[1]}")
 
 
 def test_ray_address_needs_engine_ray(corpus, tmp_path, capsys):

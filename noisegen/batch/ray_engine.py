@@ -77,12 +77,16 @@ def _remote_process(box, tasks):
 
 # -- driver side ------------------------------------------------------------------------------
 def _probe(address: str, timeout_s: float = 5.0) -> None:
-    """Refuse a ``host:port`` nobody listens on at once (Ray itself retries for minutes)."""
+    """Refuse a ``host:port`` or ``ray://host:port`` nobody listens on at once (Ray itself retries for
+    minutes, or 30 s for a Ray Client address)."""
     import socket
 
-    host, sep, port = address.rpartition(":")
-    if not sep or "://" in address or not port.isdigit():
-        return  # "auto", "ray://...": left to Ray
+    scheme, sep, rest = address.partition("://")
+    if sep and scheme != "ray":
+        return  # "http://...": left to Ray (which says what it takes)
+    host, sep, port = (rest if sep else address).rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto", "ray://head": left to Ray
     try:
         socket.create_connection((host, int(port)), timeout=timeout_s).close()
     except OSError as exc:
@@ -98,7 +102,9 @@ def _connect(ray, address):
         _probe(address)
     kwargs = {"address": address} if address else {"include_dashboard": False}
     try:
-        ray.init(**kwargs, log_to_driver=True, logging_level=logging.WARNING)  # no INFO lines in the CLI's output
+        with warnings.catch_warnings():  # (the error below says it, in one line)
+            warnings.filterwarnings("ignore", "Ray Client connection timed out", UserWarning)
+            ray.init(**kwargs, log_to_driver=True, logging_level=logging.WARNING)  # no INFO lines in the CLI
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise ParameterError(f"ray_address {address!r}: cannot join the Ray cluster: "
                              f"{' '.join(str(exc).split())}") from None
