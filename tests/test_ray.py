@@ -497,3 +497,47 @@ def test_the_temp_tars_of_killed_attempts_are_removed(tmp_path):
         (tmp_path / entry).write_bytes(b"half")
     assert cleanup_temps(out, tasks) == len(temps)
     assert sorted(os.listdir(tmp_path)) == sorted(kept)
+
+
+class _DyingRay:
+    """What ``_drive`` asks of ``ray``: a task holding an input named "bad" dies on every attempt."""
+
+    class exceptions:
+        RayError = type("RayError", (Exception,), {})
+
+    def __init__(self):
+        self.calls, self.cancelled = [], []
+
+    def submit(self, box, group):  # (what ``.remote`` of a ray.remote(...)-made function is)
+        self.calls.append([task[3] for task in group])
+        return (len(self.calls), tuple(group))
+
+    def wait(self, refs, num_returns):
+        return [refs[-1]], refs[:-1]  # out of order
+
+    def get(self, ref):
+        if any(task[3].startswith("bad") for task in ref[1]):
+            raise self.exceptions.RayError("WorkerCrashedError: The worker died unexpectedly\nmore")
+        return [(task[3], [{"ok": True, "input": task[3]}]) for task in ref[1]], []
+
+    def cancel(self, ref):
+        self.cancelled.append(ref)
+
+
+@pytest.mark.parametrize("names, size", [
+    ("a bad c d e", 2), ("bad a b c", 4), ("a b c bad", 4), ("bad1 a bad2 b c", 3), ("a bad", 1), ("bad", 1),
+])
+def test_an_input_that_kills_its_ray_task_fails_alone(names, size):
+    """Inputs grouped into one Ray task with an input that kills its worker were all recorded as failed."""
+    from noisegen.batch.ray_engine import _drive
+
+    ray, collected = _DyingRay(), []
+    tasks = [(None, None, None, name, ()) for name in names.split()]
+    groups = [tasks[i:i + size] for i in range(0, len(tasks), size)]
+    _drive(ray, type("Remote", (), {"remote": staticmethod(ray.submit)}), None, groups, collected.append, window=2)
+    assert [rel for rel, _ in collected] == names.split()  # plan order
+    for rel, results in collected:
+        assert results[0]["ok"] == (not rel.startswith("bad"))
+        if rel.startswith("bad"):
+            assert results[0]["error"] == "on Ray: RayError: WorkerCrashedError: The worker died unexpectedly more"
+    assert ray.cancelled == []

@@ -22,7 +22,8 @@ differs (:func:`run_tasks`):
 - **Failures.** A task whose worker dies is retried by Ray (``max_retries``);
   the dead attempt leaves at most a temp file, removed at the end of the run
   (and by the next run, as for a killed local run). A task that still fails
-  is recorded as a failure of each of its inputs.
+  runs again one input per task (one input may be what kills it), and an
+  input whose task still fails is recorded as a failure.
 """
 
 from __future__ import annotations
@@ -148,19 +149,30 @@ def run_tasks(pipeline, tasks, out_dir, collect, summary, *, address=None, max_r
 
 def _drive(ray, remote, box, groups, collect, window) -> None:
     """Keep ``window`` Ray tasks (groups of planned tasks) in flight; hand results to ``collect`` in plan order."""
-    pending: dict = {}  # ref -> group index
-    done: dict = {}  # group index -> its results, waiting for the groups before it
+    pending: dict = {}  # ref -> (group index, index of its first task in the group, its tasks)
+    done: dict = {}  # group index -> its tasks' results (None while running), waiting for the groups before it
     submitted = flushed = 0
     try:
         while flushed < len(groups):
             while submitted < len(groups) and len(pending) < window:
-                pending[remote.remote(box, groups[submitted])] = submitted
+                done[submitted] = [None] * len(groups[submitted])
+                pending[remote.remote(box, groups[submitted])] = (submitted, 0, groups[submitted])
                 submitted += 1
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
-                i = pending.pop(ref)
-                done[i] = _results(ray, ref, groups[i])
-            while flushed in done:
+                i, start, part = pending.pop(ref)
+                results = _results(ray, ref)
+                if isinstance(results, str) and len(part) > 1:
+                    # Ray gave up (its worker died every time): one input may have killed it, so each
+                    # input again on its own, and only the one that does is recorded as failed
+                    for k, task in enumerate(part):
+                        pending[remote.remote(box, [task])] = (i, start + k, [task])
+                    continue
+                if isinstance(results, str):
+                    task = part[0]
+                    results = [(task[3], [{"ok": False, "input": task[3], "output": None, "error": results}])]
+                done[i][start:start + len(part)] = results
+            while flushed < submitted and all(r is not None for r in done[flushed]):
                 for result in done.pop(flushed):
                     collect(result)
                 flushed += 1
@@ -169,13 +181,12 @@ def _drive(ray, remote, box, groups, collect, window) -> None:
             ray.cancel(ref)
 
 
-def _results(ray, ref, group):
-    """The group's ``[(rel, results)]``, or a failure of each of its inputs when Ray gave up on it."""
+def _results(ray, ref):
+    """The task's ``[(rel, results)]``, or Ray's error in one line when Ray gave up on it."""
     try:
         results, caught = ray.get(ref)
     except ray.exceptions.RayError as exc:
-        error = "on Ray: " + _one_line(exc).split("\n", 1)[0][:500]
-        return [(task[3], [{"ok": False, "input": task[3], "output": None, "error": error}]) for task in group]
+        return "on Ray: " + _one_line(exc).split("\n", 1)[0][:500]
     for message, category in caught:  # as a local worker's would be: through this process's filters
         warnings.warn(message, category, stacklevel=2)
     return results
