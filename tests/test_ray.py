@@ -145,6 +145,24 @@ def test_without_ray_engine_ray_says_how_to_install_it(corpus, tmp_path, capsys,
     assert not (tmp_path / "out").exists()  # refused before anything is written
 
 
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_a_ray_py_that_shadows_ray_is_named_before_anything_is_written(kind, corpus, tmp_path, capsys, monkeypatch):
+    # a ray.py (or ray/ folder) in the current folder was imported as Ray: after OUT_DIR was made,
+    # "unexpected AttributeError: module 'ray' has no attribute 'is_initialized'" (exit 1)
+    import types
+
+    fake = types.ModuleType("ray")
+    if kind == "file":
+        fake.__file__ = str(tmp_path / "ray.py")
+    else:  # a namespace package
+        fake.__path__ = [str(tmp_path / "ray")]
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    assert augment(corpus[0], tmp_path / "out", "--engine", "ray") == 2
+    err = capsys.readouterr().err
+    assert f"imported from {tmp_path / 'ray'}" in err and "is not Ray" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("scheme", ["", "ray://"])
 def test_unreachable_ray_address_exits_2_at_once(scheme, corpus, tmp_path):
     # a Ray Client address (ray://) waited 30 s, then printed Ray's UserWarning (file, line, source) and the error

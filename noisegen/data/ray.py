@@ -298,6 +298,10 @@ def import_ray():
         import ray
     except ImportError as exc:
         raise ParameterError(f"engine='ray': {INSTALL_HINT} ({exc})") from None
+    if not callable(getattr(ray, "remote", None)):  # (else an AttributeError once OUT_DIR is made)
+        where = getattr(ray, "__file__", None) or ", ".join(getattr(ray, "__path__", None) or ())
+        raise ParameterError(f"engine='ray': the module 'ray' imported from {where or '?'} is not Ray (a file or "
+                             f"folder named ray shadows it); rename it, or {INSTALL_HINT}")
     return ray
 
 
