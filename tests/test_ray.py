@@ -203,6 +203,28 @@ def test_a_ray_client_timeout_is_one_error_without_rays_warning():
             _connect(FakeRay(), f"ray://127.0.0.1:{s.getsockname()[1]}")
 
 
+def test_a_ray_address_other_than_the_joined_cluster_is_warned_of(ray_address):
+    """A process already on Ray (ray.init() for Ray Data, say) ran the job there, without a word, whatever
+    cluster ray_address named."""
+    import warnings
+
+    import ray
+
+    import noisegen
+    from noisegen.batch.ray_engine import _connect
+
+    host, port = ray_address.rsplit(":", 1)
+    for other in ("head-node.invalid:6379", f"{host}:{int(port) + 1}", f"127.0.0.1:{int(port) + 1}"):
+        with pytest.warns(noisegen.NoisegenWarning, match=rf"ray_address '{other}' is not joined: this process is "
+                          rf"already on the Ray cluster at '{ray_address}'"):
+            assert _connect(ray, other) is False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for same in (None, ray_address, f"127.0.0.1:{port}", f"localhost:{port}", "auto", "ray://head:10001"):
+            assert _connect(ray, same) is False
+    assert ray.is_initialized()
+
+
 def test_ray_address_needs_engine_ray(corpus, tmp_path, capsys):
     assert augment(corpus[0], tmp_path / "out", "--ray-address", "head:6379") == 2
     assert "--ray-address needs --engine ray" in capsys.readouterr().err

@@ -33,7 +33,7 @@ import os
 import pickle
 import warnings
 
-from .._core.errors import ParameterError
+from .._core.errors import NoisegenWarning, ParameterError
 from .._core.tempfiles import stem_hash
 from ..audio.bank_cache import dumps_anywhere
 from ..data.ray import INSTALL_HINT, import_ray  # noqa: F401  (re-exported for the CLI's message)
@@ -95,9 +95,33 @@ def _probe(address: str, timeout_s: float = 5.0) -> None:
                              f"({exc.strerror or exc}); start one with `ray start --head`") from None
 
 
+def _elsewhere(address: str, joined) -> bool:
+    """Whether ``host:port`` surely names another cluster than ``joined`` ("auto", "ray://...": not told)."""
+    import socket
+
+    ends = []
+    for text in (address, joined or ""):
+        host, sep, port = text.rpartition(":")
+        if not sep or "://" in text or not port.isdigit():
+            return False
+        try:
+            host = socket.gethostbyname(host.strip("[]"))
+        except OSError:
+            pass
+        ends.append((host, int(port)))
+    (host, port), (joined_host, joined_port) = ends
+    loopback = host.startswith("127.") or joined_host.startswith("127.")  # (this node under any of its names)
+    return port != joined_port or (host != joined_host and not loopback)
+
+
 def _connect(ray, address):
     """Join ``address`` (or start a local instance); returns whether this call started it."""
-    if ray.is_initialized():
+    if ray.is_initialized():  # (joined by this process: its cluster is used)
+        joined = ray.get_runtime_context().gcs_address
+        if address and _elsewhere(address, joined):
+            warnings.warn(f"ray_address {address!r} is not joined: this process is already on the Ray cluster at "
+                          f"{joined!r}, which runs the job (ray.shutdown() first to use another)",
+                          NoisegenWarning, stacklevel=5)  # (the caller of augment_folder)
         return False
     if address:
         _probe(address)
