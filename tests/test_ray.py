@@ -225,6 +225,23 @@ def test_a_ray_address_other_than_the_joined_cluster_is_warned_of(ray_address):
     assert ray.is_initialized()
 
 
+def test_a_ray_worker_keeps_only_the_pipeline_of_the_current_run(ray_address):
+    """A Ray worker lives on between the runs of one driver (a notebook): it kept every run's pipeline,
+    banks and all, for good."""
+    import pickle
+
+    import ray
+
+    import noisegen
+    from noisegen.batch import ray_engine
+
+    refs = [ray.put(pickle.dumps(noisegen.Gain(min_gain_db=-k, max_gain_db=-k, p=1.0))) for k in range(4)]
+    for k in (0, 1, 2, 1, 3, 3):
+        assert ray_engine._remote_process([refs[k]], []) == ([], [])
+        assert list(ray_engine._PIPELINES) == [refs[k].hex()]
+        assert ray_engine._PIPELINES[refs[k].hex()].min_gain_db == -k
+
+
 def test_ray_address_needs_engine_ray(corpus, tmp_path, capsys):
     assert augment(corpus[0], tmp_path / "out", "--ray-address", "head:6379") == 2
     assert "--ray-address needs --engine ray" in capsys.readouterr().err

@@ -67,7 +67,8 @@ def _remote_process(box, tasks):
 
     ref = box[0]
     pipeline = _PIPELINES.get(ref.hex())
-    if pipeline is None:
+    if pipeline is None:  # a new run: the worker lives on, and would keep every earlier run's banks
+        _PIPELINES.clear()
         pipeline = _PIPELINES[ref.hex()] = pickle.loads(ray.get(ref))
     work._init_worker(pipeline)
     with warnings.catch_warnings(record=True) as caught:  # the driver shows them (one line each, in the CLI)
