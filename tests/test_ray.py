@@ -179,6 +179,28 @@ def test_unreachable_ray_address_exits_2_at_once(scheme, corpus, tmp_path):
     assert audio_outputs(tmp_path / "out") == {}
 
 
+@pytest.mark.parametrize("family, address", [
+    ("AF_INET", "127.0.0.1:{}"), ("AF_INET", "localhost:{}"), ("AF_INET", "ray://127.0.0.1:{}"),
+    ("AF_INET6", "[::1]:{}"), ("AF_INET6", "ray://[::1]:{}"),
+])
+def test_a_listening_ray_address_passes_the_probe(family, address):
+    # Ray writes an IPv6 address as "[::1]:6379": the brackets went into the name lookup, and a running
+    # cluster was refused as "no Ray cluster answers there (Name or service not known)"
+    import socket
+
+    from noisegen.batch.ray_engine import _probe
+
+    if family == "AF_INET6" and not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    with socket.socket(getattr(socket, family)) as s:
+        try:
+            s.bind(("::1" if family == "AF_INET6" else "127.0.0.1", 0))
+        except OSError:
+            pytest.skip("no loopback of that family")
+        s.listen()
+        _probe(address.format(s.getsockname()[1]))
+
+
 def test_a_ray_client_timeout_is_one_error_without_rays_warning():
     """A ray:// port that answers but is no Ray Client server (the GCS port, say): Ray warned before its error."""
     import socket

@@ -89,6 +89,8 @@ def _probe(address: str, timeout_s: float = 5.0) -> None:
     host, sep, port = (rest if sep else address).rpartition(":")
     if not sep or not port.isdigit():
         return  # "auto", "ray://head": left to Ray
+    if host.startswith("[") and host.endswith("]"):  # an IPv6 address, as Ray writes it: "[::1]:6379"
+        host = host[1:-1]
     try:
         socket.create_connection((host, int(port)), timeout=timeout_s).close()
     except OSError as exc:
