@@ -201,6 +201,23 @@ def test_a_listening_ray_address_passes_the_probe(family, address):
         _probe(address.format(s.getsockname()[1]))
 
 
+def test_a_dead_ray_address_in_the_environment_is_refused_at_once(corpus, tmp_path, monkeypatch):
+    # without --ray-address, ray.init() joins RAY_ADDRESS (set on cluster nodes): a dead one retried for
+    # minutes, printing Ray's raw log lines
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("RAY_ADDRESS", address)
+    done = _run_cli("augment", corpus[0], tmp_path / "out", "--engine", "ray", "--no-progress", timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (f"noisegen augment: error: RAY_ADDRESS '{address}' (set in the environment): no Ray "
+                                   "cluster answers there (Connection refused); start one with `ray start --head`")
+    assert audio_outputs(tmp_path / "out") == {}
+
+
 def test_a_ray_client_timeout_is_one_error_without_rays_warning():
     """A ray:// port that answers but is no Ray Client server (the GCS port, say): Ray warned before its error."""
     import socket

@@ -78,7 +78,7 @@ def _remote_process(box, tasks):
 
 
 # -- driver side ------------------------------------------------------------------------------
-def _probe(address: str, timeout_s: float = 5.0) -> None:
+def _probe(address: str, label: str = "", timeout_s: float = 5.0) -> None:
     """Refuse a ``host:port`` or ``ray://host:port`` nobody listens on at once (Ray itself retries for
     minutes, or 30 s for a Ray Client address)."""
     import socket
@@ -94,7 +94,7 @@ def _probe(address: str, timeout_s: float = 5.0) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=timeout_s).close()
     except OSError as exc:
-        raise ParameterError(f"ray_address {address!r}: no Ray cluster answers there "
+        raise ParameterError(f"{label or f'ray_address {address!r}'}: no Ray cluster answers there "
                              f"({exc.strerror or exc}); start one with `ray start --head`") from None
 
 
@@ -126,15 +126,17 @@ def _connect(ray, address):
                           f"{joined!r}, which runs the job (ray.shutdown() first to use another)",
                           NoisegenWarning, stacklevel=5)  # (the caller of augment_folder)
         return False
-    if address:
-        _probe(address)
+    env = os.environ.get("RAY_ADDRESS", "").strip()  # what ray.init() joins when given no address
+    label = f"ray_address {address!r}" if address or not env else f"RAY_ADDRESS {env!r} (set in the environment)"
+    if address or env:
+        _probe(address or env, label)
     kwargs = {"address": address} if address else {"include_dashboard": False}
     try:
         with warnings.catch_warnings():  # (the error below says it, in one line)
             warnings.filterwarnings("ignore", "Ray Client connection timed out", UserWarning)
             ray.init(**kwargs, log_to_driver=True, logging_level=logging.WARNING)  # no INFO lines in the CLI
     except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise ParameterError(f"ray_address {address!r}: cannot join the Ray cluster: "
+        raise ParameterError(f"{label}: cannot join the Ray cluster: "
                              f"{' '.join(str(exc).split())}") from None
     return True
 
