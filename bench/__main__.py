@@ -7,6 +7,7 @@ import importlib
 import json
 import os
 import sys
+import tempfile
 import time
 
 AREAS = ("synth", "mix", "time", "chain", "stream", "corpus", "cli", "rooms", "codec", "startup", "memory")
@@ -31,6 +32,26 @@ def _writable(path):
     if not path or os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise argparse.ArgumentTypeError(f"cannot write {path!r} (no such folder, or not writable)")
     return path
+
+
+def _write_atomically(path, text):
+    """Write ``text`` to ``path`` through a temporary file beside it, renamed into place when whole:
+    an interrupted or failed write leaves the previous file (a results file minutes in the making)."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".bench-", suffix=".part")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def parse_args(argv=None):
@@ -90,16 +111,15 @@ def main(argv=None) -> int:
     md += f"\nRun: `{env['command']}`, {env['wall_s']} s wall.\n"
     print(md)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(records, f, indent=1)
-        with open(os.path.splitext(args.json)[0] + ".env.json", "w") as f:
-            json.dump(env, f, indent=1)
+        # serialised whole before anything is written
+        text, env_text = json.dumps(records, indent=1), json.dumps(env, indent=1)
+        _write_atomically(args.json, text)
+        _write_atomically(os.path.splitext(args.json)[0] + ".env.json", env_text)
     target = args.markdown
     if target is None and not args.quick and not args.only and not args.clip_s:
         target = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
     if target:
-        with open(target, "w") as f:
-            f.write(md)
+        _write_atomically(target, md)
         cfg.log(f"wrote {target}")
     return 0
 

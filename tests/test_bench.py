@@ -145,3 +145,28 @@ def test_bad_options_are_refused_before_the_run(tmp_path, args, says):
     res = subprocess.run([sys.executable, "-m", "bench", *(a.format(tmp=tmp_path) for a in args)], cwd=str(ROOT),
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and says in res.stderr and "Traceback" not in res.stderr, res.stderr[-2000:]
+
+
+@pytest.mark.parametrize("bad_at", [0, 1, 39])
+def test_a_failed_results_write_keeps_the_previous_file(h, tmp_path, monkeypatch, bad_at):
+    """--json and --markdown were opened for writing in place: a write that failed part-way (a record
+    that would not serialise, a full disk, Ctrl-C) left the previous results truncated."""
+    main = import_bench("__main__")
+    monkeypatch.setenv("NOISEGEN_BENCH_THREADS", "1")
+    env = {"cpu": "x", "cores": 1, "cores_usable": 1, "python": "3", "platform": "p", "threads": {},
+           "versions": {}, "date": "d"}
+    good = {"op": "f", "params": {}, "library": "numpy", "variant": "numpy", "clip_s": 1.0, "xrt": 2.0,
+            "median_s": 0.5, "iqr_s": 0.0, "compile_s": None, "first_call_s": 0.1, "quality": {},
+            "like_for_like": True, "status": "ok", "note": ""}
+    records = [dict(good) for _ in range(40)]
+    monkeypatch.setattr(h, "environment", lambda: dict(env))
+    monkeypatch.setattr(h, "run_cases", lambda cases, cfg: [dict(r) for r in records])
+    out, md = tmp_path / "out.json", tmp_path / "out.md"
+    assert main.main(["--only", "synth", "--no-cold", "--json", str(out), "--markdown", str(md)]) == 0
+    assert json.loads(out.read_text()) == records and md.read_text().startswith("# noisegen benchmark")
+    before = out.read_bytes(), md.read_bytes()
+    records[bad_at]["quality"] = {"flag": object()}  # fails to serialise, part of the file written
+    with pytest.raises(TypeError):
+        main.main(["--only", "synth", "--no-cold", "--json", str(out), "--markdown", str(md)])
+    assert (out.read_bytes(), md.read_bytes()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.env.json", "out.json", "out.md"]
