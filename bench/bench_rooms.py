@@ -62,12 +62,13 @@ def make_pyroomacoustics(rt60):
     return fn
 
 
-def _record(library, variant, rt60, t, quality, note, compile_s=None):
+def _record(library, variant, rt60, t, quality, note, compile_s=None, status="ok"):
+    """One response's record; ``t`` is empty for a library that did not run (``status`` says why)."""
     return _clean({"op": "simulate_rir", "params": {"what": f"{variant}, RT60 {rt60} s", "rt60_s": rt60},
                    "library": library, "variant": variant, "clip_s": None, "xrt": None,
-                   "median_s": t["median_s"], "iqr_s": t["iqr_s"], "repeats": t["repeats"], "number": t["number"],
-                   "first_call_s": t["first_call_s"], "compile_s": compile_s,
-                   "quality": {"seconds": t["median_s"], **quality}, "like_for_like": True, "status": "ok",
+                   "median_s": t.get("median_s"), "iqr_s": t.get("iqr_s"), "repeats": t.get("repeats"),
+                   "number": t.get("number"), "first_call_s": t.get("first_call_s"), "compile_s": compile_s,
+                   "quality": {"seconds": t.get("median_s"), **quality}, "like_for_like": True, "status": status,
                    "note": note})
 
 
@@ -92,11 +93,15 @@ def extra(cfg):
         if have("pyroomacoustics"):
             fns.append(make_pyroomacoustics(rt60))
             names.append(("pyroomacoustics", "pyroomacoustics ShoeBox full order"))
+        else:  # a record saying so, as every area's missing anchor gets (not a silent absence)
+            records.append(_record("pyroomacoustics", "pyroomacoustics ShoeBox full order", rt60, {}, {},
+                                   "not installed: pyroomacoustics", status="skipped"))
         times = time_group(fns, None, repeats=3 if cfg.quick else 5, min_repeat_s=cfg.min_repeat_s,
                            max_total_s=cfg.max_total_s)
         base = times[1]["median_s"] if len(times) > 1 and not isinstance(times[1], Exception) else None
         for (library, variant), t in zip(names, times):
             if isinstance(t, Exception):
+                records.append(_record(library, variant, rt60, {}, {}, f"{type(t).__name__}: {t}", status="error"))
                 cfg.log(f"  ERR  simulate_rir {variant} RT60 {rt60}: {t}")
                 continue
             measured = t30(t.pop("out"))

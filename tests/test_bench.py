@@ -170,3 +170,35 @@ def test_a_failed_results_write_keeps_the_previous_file(h, tmp_path, monkeypatch
         main.main(["--only", "synth", "--no-cold", "--json", str(out), "--markdown", str(md)])
     assert (out.read_bytes(), md.read_bytes()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.env.json", "out.json", "out.md"]
+
+
+@pytest.mark.parametrize("installed", [False, True])
+def test_rooms_reports_a_missing_or_failing_anchor(h, monkeypatch, installed):
+    """bench rooms dropped pyroomacoustics without a record when it was not installed (or its call
+    raised): the report read as if noisegen had no anchor there, unlike every other area."""
+    rooms = import_bench("bench_rooms")
+
+    def decaying(rt60):
+        rng = np.random.default_rng(0)
+        t = np.arange(int(1.5 * rt60 * h.SR)) / h.SR
+        return lambda clip: rng.standard_normal(len(t)) * 10 ** (-3 * t / rt60)
+
+    def failing(rt60):
+        def fn(clip):
+            raise RuntimeError("room too small")
+        return fn
+
+    monkeypatch.setattr(rooms, "make_noisegen", decaying)
+    monkeypatch.setattr(rooms, "make_pyroomacoustics", failing)
+    monkeypatch.setattr(rooms, "have", lambda module: installed)
+    cfg = h.Config(repeats=3, min_repeat_s=0.0, max_total_s=0.01, cold=False, compile_each=False, quick=True,
+                   log=lambda m: None)
+    recs = rooms.extra(cfg)
+    anchor = [r for r in recs if r["library"] == "pyroomacoustics"]
+    assert sorted(r["params"]["rt60_s"] for r in anchor) == sorted(rooms.RT60S)
+    want = ("error", "RuntimeError: room too small") if installed else ("skipped", "not installed: pyroomacoustics")
+    assert {(r["status"], r["note"]) for r in anchor} == {want}
+    assert all(r["median_s"] is None and r["quality"] == {"seconds": None} for r in anchor)
+    assert [r["status"] for r in recs if r["library"] == "noisegen"] == ["ok"] * len(rooms.RT60S)
+    report = import_bench("_report").markdown(recs, h.environment())
+    assert report.count(f"| {want[0]}: {want[1]} |") == len(rooms.RT60S)
