@@ -62,13 +62,21 @@ def ng(name: str):
     return getattr(noisegen, name, None)
 
 
-def have(module: str) -> bool:
-    """True when ``module`` imports."""
+def import_problem(module: str) -> str | None:
+    """None when ``module`` imports, else why not: "not installed", or the error of an installed
+    module that fails to import (a dependency of its missing or broken)."""
     try:
         importlib.import_module(module)
-    except Exception:  # noqa: BLE001
-        return False
-    return True
+    except Exception as exc:  # noqa: BLE001
+        if isinstance(exc, ModuleNotFoundError) and exc.name == module:
+            return "not installed"
+        return f"fails to import ({type(exc).__name__}: {exc})"
+    return None
+
+
+def have(module: str) -> bool:
+    """True when ``module`` imports."""
+    return import_problem(module) is None
 
 
 # --------------------------------------------------------------------------- audio
@@ -352,11 +360,16 @@ def run_cases(cases: list, cfg: Config) -> list:
     quality_clip = 4.0 if 4.0 in cfg.clips else cfg.clips[0]
     groups: dict = {}  # (op, params) -> [(case, fn, compile_s)], in case order
     for case in cases:
-        missing = [m for m in case.requires if not have(m)]
+        problems = {m: import_problem(m) for m in case.requires}
+        missing = [m for m, why in problems.items() if why is not None]
         if missing:
+            if all(problems[m] == "not installed" for m in missing):
+                note = f"not installed: {', '.join(missing)}"
+            else:
+                note = "; ".join(f"{m} {problems[m]}" for m in missing)
             for c in cfg.clips:
-                records.append(_record(case, c, status="skipped", note=f"not installed: {', '.join(missing)}"))
-            cfg.log(f"  skip {case.op} {case.params} {case.variant}: not installed ({', '.join(missing)})")
+                records.append(_record(case, c, status="skipped", note=note))
+            cfg.log(f"  skip {case.op} {case.params} {case.variant}: {note}")
             continue
         try:
             fn = case.build()

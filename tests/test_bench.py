@@ -202,3 +202,31 @@ def test_rooms_reports_a_missing_or_failing_anchor(h, monkeypatch, installed):
     assert [r["status"] for r in recs if r["library"] == "noisegen"] == ["ok"] * len(rooms.RT60S)
     report = import_bench("_report").markdown(recs, h.environment())
     assert report.count(f"| {want[0]}: {want[1]} |") == len(rooms.RT60S)
+
+
+def test_an_anchor_whose_dependency_fails_to_import_is_skipped_naming_it(tmp_path):
+    """With soxr unusable, librosa still imported (it loads soxr on first call), so every librosa row
+    was an "error"; audiomentations, installed but failing on its own dependency, read "not installed"."""
+    for name in ("soxr", "python_stretch"):
+        (tmp_path / f"{name}.py").write_text(f"raise ImportError('simulated: {name} is broken')\n")
+    script = (
+        "import json, sys\n"
+        f"sys.path[:0] = [{str(tmp_path)!r}, {str(ROOT)!r}]\n"
+        "from bench import _harness as h, bench_time as bt\n"
+        "cfg = h.Config(clips=(0.25,), repeats=3, min_repeat_s=0.0, max_total_s=0.01, cold=False,\n"
+        "               compile_each=False, log=lambda m: None)\n"
+        "cases = [c for c in bt.cases(cfg) if c.library in ('librosa', 'audiomentations', 'soxr')]\n"
+        "print(json.dumps(h.run_cases(cases, cfg)))\n")
+    res = subprocess.run([sys.executable, "-c", script], cwd=str(tmp_path), capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    recs = json.loads(res.stdout.splitlines()[-1])
+    libs = {r["library"] for r in recs}
+    assert libs == {"librosa", "audiomentations", "soxr"}
+    for r in recs:
+        assert r["status"] == "skipped", r
+        if r["library"] == "soxr":
+            assert "soxr fails to import (ImportError: simulated: soxr is broken)" in r["note"], r
+        else:
+            assert f"{r['library']} fails to import" in r["note"] or "soxr fails to import" in r["note"], r
+            assert "not installed" not in r["note"], r
