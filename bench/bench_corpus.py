@@ -25,6 +25,7 @@ Records:
 
 from __future__ import annotations
 
+import json
 import statistics
 import subprocess
 import sys
@@ -106,14 +107,14 @@ def _stream_pass(pipeline, seed, clock=False):
     return samples / SR, wall, (stages.seconds if stages else None)
 
 
-def _record(op, variant, audio_s, seconds, quality=None, note="", library="noisegen"):
-    xrt = audio_s / seconds if seconds else None
+def _record(op, variant, audio_s, seconds, quality=None, note="", library="noisegen", status="ok"):
+    xrt = audio_s / seconds if seconds and status == "ok" else None
     return _clean({"op": op, "params": {"corpus": str(_folder("speech").relative_to(ROOT.parent))
                                         if _folder("speech").is_relative_to(ROOT.parent) else "data/speech"},
                    "library": library, "variant": variant, "clip_s": None, "xrt": xrt, "median_s": seconds,
                    "iqr_s": None, "repeats": None, "number": 1, "first_call_s": None, "compile_s": None,
                    "quality": {"audio_s": round(audio_s, 2), **(quality or {})}, "like_for_like": True,
-                   "status": "ok", "note": note})
+                   "status": status, "note": note})
 
 
 def _decode_pass(paths):
@@ -163,6 +164,15 @@ def _stream_records(cfg):
     return records
 
 
+def _written_s(out_dir):
+    """Seconds of audio an augment run wrote into ``out_dir``, from its manifest."""
+    path = Path(out_dir) / "manifest.jsonl"
+    if not path.is_file():
+        return 0.0
+    with open(path) as f:
+        return sum(json.loads(line)["duration_s"] for line in f if line.strip())
+
+
 def _augment_records(cfg):
     import noisegen.batch as nb
 
@@ -184,6 +194,9 @@ def _augment_records(cfg):
             records.append(_record("augment_corpus", "in process", audio_s, statistics.median(walls),
                                    note=f"augment_folder, default pipeline, banks loaded, one worker; median of "
                                         f"{len(walls)} passes after a warm-up pass"))
+        else:  # a failed measurement is a record saying so, never a silent absence
+            records.append(_record("augment_corpus", "in process", 0.0, None, status="error",
+                                   note=f"augment_folder wrote nothing: {str(summary).splitlines()[0]}"))
         def cli(out):
             cmd = [sys.executable, "-m", "noisegen", "augment", speech, f"{tmp}/{out}", "--noise-dir", noise,
                    "--rir-dir", rir, "--seed", "0", "--workers", "1"]
@@ -193,12 +206,17 @@ def _augment_records(cfg):
 
         cli("cli-warm")  # a first child compiles what the in-process passes did not cache where it looks
         res, wall = cli("cli")
-        if res.returncode == 0 and audio_s:
-            records.append(_record("augment_corpus", "fresh process", audio_s, wall,
+        cli_s = _written_s(f"{tmp}/cli")  # its own outputs (its seed draws other lengths than the passes')
+        if res.returncode == 0 and cli_s:
+            records.append(_record("augment_corpus", "fresh process", cli_s, wall,
                                    note="noisegen augment, default pipeline, one worker: start-up and bank "
                                         "loading included"))
+        else:
+            last = (res.stderr.strip().splitlines() or ["wrote nothing"])[-1]
+            records.append(_record("augment_corpus", "fresh process", cli_s, None, status="error",
+                                   note=f"noisegen augment (exit status {res.returncode}): {last}"))
     for r in records:
-        cfg.log(f"  augment_corpus {r['variant']}: {r['xrt']:.0f}x real time")
+        cfg.log(f"  augment_corpus {r['variant']}: " + (f"{r['xrt']:.0f}x real time" if r["xrt"] else r["note"]))
     return records
 
 

@@ -230,3 +230,41 @@ def test_an_anchor_whose_dependency_fails_to_import_is_skipped_naming_it(tmp_pat
         else:
             assert f"{r['library']} fails to import" in r["note"] or "soxr fails to import" in r["note"], r
             assert "not installed" not in r["note"], r
+
+
+@pytest.mark.parametrize("fails", ["fresh process", "in process", "both"])
+def test_corpus_reports_a_failed_augment_run(h, monkeypatch, fails):
+    """bench corpus left out the augment_corpus record of a run that failed (the CLI exiting non-zero,
+    augment_folder writing nothing): the report read as if the measurement did not exist."""
+    import noisegen.batch as nb
+
+    corpus = import_bench("bench_corpus")
+
+    class Pipeline:
+        def prepare(self, sr):
+            pass
+
+    def augment_folder(src, out, **kw):
+        return nb.AugmentSummary(n_written=0 if fails != "fresh process" else 3,
+                                 audio_s=0.0 if fails != "fresh process" else 12.5, wall_s=0.1)
+
+    def run(cmd, **kw):
+        rc = 1 if fails != "in process" else 0
+        if not rc:
+            Path(cmd[5]).mkdir(parents=True)
+            (Path(cmd[5]) / "manifest.jsonl").write_text('{"duration_s": 4.0}\n{"duration_s": 8.5}\n')
+        return subprocess.CompletedProcess(cmd, rc, "", "Traceback ...\nOSError: no space left" if rc else "")
+
+    monkeypatch.setattr(nb, "default_pipeline", lambda **kw: Pipeline())
+    monkeypatch.setattr(nb, "augment_folder", augment_folder)
+    monkeypatch.setattr(corpus.subprocess, "run", run)
+    cfg = h.Config(quick=True, cold=False, log=lambda m: None)
+    recs = {r["variant"]: r for r in corpus._augment_records(cfg)}
+    assert set(recs) == {"in process", "fresh process"}
+    failed = {"in process", "fresh process"} if fails == "both" else {fails}
+    for variant, r in recs.items():
+        if variant in failed:
+            assert r["status"] == "error" and r["xrt"] is None and r["median_s"] is None, r
+            assert ("no space left" if variant == "fresh process" else "wrote nothing") in r["note"], r
+        else:
+            assert r["status"] == "ok" and r["xrt"] == pytest.approx(12.5 / r["median_s"]), r
