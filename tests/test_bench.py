@@ -268,3 +268,24 @@ def test_corpus_reports_a_failed_augment_run(h, monkeypatch, fails):
             assert ("no space left" if variant == "fresh process" else "wrote nothing") in r["note"], r
         else:
             assert r["status"] == "ok" and r["xrt"] == pytest.approx(12.5 / r["median_s"]), r
+
+
+def test_corpus_area_leaves_the_warning_filters_as_it_found_them(h, monkeypatch):
+    """bench corpus set warnings.simplefilter("ignore") for the whole process: every area run after it
+    (cli, rooms, codec, ... in a full run) lost its warnings, a failed compile-time run's among them."""
+    import warnings
+
+    corpus = import_bench("bench_corpus")
+    monkeypatch.setattr(corpus, "_pipeline", lambda: object())
+    monkeypatch.setattr(corpus, "_decode_record", lambda cfg, repeats: {"op": "stream_corpus"})
+    monkeypatch.setattr(corpus, "_stream_pass", lambda pipe, seed, clock=False: (2.0, 0.01, {"read": 0.004}))
+    monkeypatch.setattr(corpus, "_augment_records", lambda cfg: [])
+    cfg = h.Config(quick=True, cold=False, log=lambda m: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        before = list(warnings.filters)
+        recs = corpus.extra(cfg)
+        assert list(warnings.filters) == before
+        with pytest.warns(UserWarning, match="cold run"):
+            warnings.warn("cold run of x failed")
+    assert [r.get("variant") for r in recs] == [None, "read", "default"]
