@@ -46,7 +46,8 @@ def extra(cfg):
             dt = time.perf_counter() - t0
         params = {"copies": copies, "input_s": round(audio_s, 2)}
         if res.returncode != 0:
-            records.append(_record(params, dt, None, "error", res.stderr.strip().splitlines()[-1:]))
+            last = (res.stderr.strip().splitlines() or ["no message"])[-1]
+            records.append(_record(params, dt, None, "error", f"exit status {res.returncode}: {last}"))
         else:
             records.append(_record(params, dt, audio_s * copies / dt, "ok",
                                    f"{len(list((DATA / 'speech').iterdir()))} files x {copies} copies, one worker, "

@@ -289,3 +289,22 @@ def test_corpus_area_leaves_the_warning_filters_as_it_found_them(h, monkeypatch)
         with pytest.warns(UserWarning, match="cold run"):
             warnings.warn("cold run of x failed")
     assert [r.get("variant") for r in recs] == [None, "read", "default"]
+
+
+@pytest.mark.parametrize("stderr", ["Traceback ...\nOSError: no space left\n", ""])
+def test_cli_area_reports_a_failed_run_with_a_text_note(h, report, monkeypatch, stderr):
+    """A failing `noisegen augment` gave the cli record a list as its note (["OSError: ..."], or [] with
+    no stderr): the JSON broke its schema and the Markdown showed the list's brackets."""
+    cli = import_bench("bench_cli")
+
+    def run(cmd, **kw):
+        rc = 0 if "--help" in cmd else 3
+        return subprocess.CompletedProcess(cmd, rc, "usage: ..." if rc == 0 else "", "" if rc == 0 else stderr)
+
+    monkeypatch.setattr(cli.subprocess, "run", run)
+    recs = cli.extra(h.Config(quick=True, cold=False, log=lambda m: None))
+    assert [r["status"] for r in recs] == ["error"]
+    note = recs[0]["note"]
+    assert isinstance(note, str) and note.startswith("exit status 3: ") and "[" not in note
+    assert ("OSError: no space left" in note) == bool(stderr)
+    assert f"| error: {note} |" in report.markdown(recs, h.environment())
