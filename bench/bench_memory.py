@@ -122,9 +122,9 @@ def run(minutes=(1, 10, 60), whats=("augment-default", "augment-config", "stream
             wavs[m] = make_wav(os.path.join(folder, f"long{m}.wav"), m)
         for what in whats:
             base = None
-            for m in minutes:
+            for i, m in enumerate(minutes):
                 rss, dt, tail, produced = measure(what, wavs[m], work)
-                base = rss if base is None else base
+                base = rss if i == 0 else base  # the first length's peak, or none when that run failed
                 ratio = None if rss is None or base is None else rss / base
                 log(f"  memory {what:16s} {m:>3} min: peak RSS {rss if rss is None else round(rss, 1)} MB, "
                     f"x{ratio if ratio is None else round(ratio, 3)} of {minutes[0]} min, {dt:.1f} s, "
@@ -135,8 +135,9 @@ def run(minutes=(1, 10, 60), whats=("augment-default", "augment-config", "stream
                     "median_s": dt, "iqr_s": None, "repeats": 1, "number": 1, "first_call_s": dt, "compile_s": None,
                     "quality": {"seconds": dt, "rss_mb": rss, "rss_ratio": ratio, "output_min": produced / 60},
                     "like_for_like": True, "status": "ok" if rss is not None else "error",
-                    "note": (f"peak RSS {rss:.0f} MB, {ratio:.2f}x the {minutes[0]}-minute file"
-                             if rss is not None else tail)}))
+                    "note": (tail if rss is None else f"peak RSS {rss:.0f} MB, " + (
+                        f"{ratio:.2f}x the {minutes[0]}-minute file" if ratio is not None
+                        else f"no ratio: the {minutes[0]}-minute run failed"))}))
     return records
 
 

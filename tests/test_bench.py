@@ -308,3 +308,24 @@ def test_cli_area_reports_a_failed_run_with_a_text_note(h, report, monkeypatch, 
     assert isinstance(note, str) and note.startswith("exit status 3: ") and "[" not in note
     assert ("OSError: no space left" in note) == bool(stderr)
     assert f"| error: {note} |" in report.markdown(recs, h.environment())
+
+
+@pytest.mark.parametrize("failed", [(1,), (1, 10), (10,), ()])
+def test_memory_ratio_is_against_the_first_length_only(monkeypatch, failed):
+    """When the 1-minute run failed, the next length became the baseline: the 10-minute record read
+    "1.00x the 1-minute file" (bounded memory) with no 1-minute figure behind it."""
+    memory = import_bench("bench_memory")
+    peaks = {1: 100.0, 10: 130.0, 60: 150.0}
+    monkeypatch.setattr(memory, "make_wav", lambda path, minutes: path)
+    monkeypatch.setattr(memory, "measure", lambda what, wav, work: (
+        (None, 1.0, "MemoryError", 0.0) if int(wav.split("long")[-1][:-4]) in failed
+        else (peaks[int(wav.split("long")[-1][:-4])], 2.0, "", 60.0)))
+    recs = memory.run((1, 10, 60), whats=("stream",), log=lambda m: None)
+    for m, r in zip((1, 10, 60), recs):
+        ratio = r["quality"]["rss_ratio"]
+        if m in failed:
+            assert r["status"] == "error" and ratio is None and r["note"] == "MemoryError", r
+        elif 1 in failed:
+            assert ratio is None and "x the 1-minute" not in r["note"] and "1-minute run failed" in r["note"], r
+        else:
+            assert ratio == pytest.approx(peaks[m] / peaks[1]) and f"{ratio:.2f}x the 1-minute" in r["note"], r
