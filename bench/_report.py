@@ -28,6 +28,16 @@ def _fmt_q(q: dict) -> str:
     return ", ".join(parts)
 
 
+def _cell(text) -> str:
+    """``text`` as one Markdown table cell: a newline in an error message (a Numba typing error has
+    several) would end the row there, a pipe would split it into more columns."""
+    return " ".join(str(text).splitlines()).replace("|", "\\|")
+
+
+def _params(params: dict) -> str:
+    return _cell(", ".join(f"{k}={v}" for k, v in params.items()))
+
+
 def _key(rec):
     return rec["op"], json.dumps(rec["params"], sort_keys=True), rec["clip_s"]
 
@@ -90,12 +100,12 @@ def markdown(records: list, env: dict, *, title: str = "noisegen benchmark") -> 
             else:
                 mx = row["noisegen_status"] or "—"
             comp = f"{me['compile_s']:.2f}" if me and me["compile_s"] is not None else "—"
-            params = ", ".join(f"{k}={v}" for k, v in row["params"].items())
             out.append(
-                f"| {row['op']} | {params} | {mx} | {comp} | {best['variant'] if best else '—'} | "
+                f"| {row['op']} | {_params(row['params'])} | {_cell(mx)} | {comp} | "
+                f"{_cell(best['variant']) if best else '—'} | "
                 f"{_fmt_xrt(best['xrt']) if best else '—'} | "
                 f"{('%.2fx' % row['ratio']) if row['ratio'] else '—'} | "
-                f"{_fmt_q(me['quality']) if me else ''} | {_fmt_q(best['quality']) if best else ''} |")
+                f"{_cell(_fmt_q(me['quality'])) if me else ''} | {_cell(_fmt_q(best['quality'])) if best else ''} |")
         out.append("")
     if cold:
         out.append("## Cold start and end to end")
@@ -103,10 +113,10 @@ def markdown(records: list, env: dict, *, title: str = "noisegen benchmark") -> 
         out.append("| operation | what | seconds | xRT | note |")
         out.append("|---|---|---|---|---|")
         for r in cold:
-            what = r["params"].get("what") or ", ".join(f"{k}={v}" for k, v in r["params"].items())
+            what = _cell(r["params"]["what"]) if r["params"].get("what") else _params(r["params"])
             sec = r["quality"].get("seconds")
             out.append(f"| {r['op']} | {what} | {'—' if sec is None else f'{sec:.3f}'} | {_fmt_xrt(r['xrt'])} "
-                       f"| {r['status'] + ': ' if r['status'] != 'ok' else ''}{r['note']} |")
+                       f"| {r['status'] + ': ' if r['status'] != 'ok' else ''}{_cell(r['note'])} |")
         out.append("")
     out.append("## All records")
     out.append("")
@@ -116,13 +126,13 @@ def markdown(records: list, env: dict, *, title: str = "noisegen benchmark") -> 
     for r in records:
         if r["clip_s"] is None:
             continue
-        params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
         iqr = f"{100 * r['iqr_s'] / r['median_s']:.0f}" if r["median_s"] else ""
         fc = f"{r['first_call_s']:.3f}" if r["first_call_s"] is not None else ""
         cs = f"{r['compile_s']:.2f}" if r["compile_s"] is not None else ""
         mark = "" if r["like_for_like"] else " ≠"
-        status = r["status"] + (f": {r['note']}" if r["note"] else "")
-        out.append(f"| {r['op']} | {params} | {r['library']} | {r['variant']}{mark} | {r['clip_s']:g} | "
-                   f"{_fmt_xrt(r['xrt'])} | {iqr} | {fc} | {cs} | {_fmt_q(r['quality'])} | {status} |")
+        status = _cell(r["status"] + (f": {r['note']}" if r["note"] else ""))
+        out.append(f"| {r['op']} | {_params(r['params'])} | {r['library']} | {_cell(r['variant'])}{mark} | "
+                   f"{r['clip_s']:g} | {_fmt_xrt(r['xrt'])} | {iqr} | {fc} | {cs} | {_cell(_fmt_q(r['quality']))} | "
+                   f"{status} |")
     out.append("")
     return "\n".join(out)

@@ -4,6 +4,7 @@ harness's ratio/skip logic and its quality measures."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -329,3 +330,33 @@ def test_memory_ratio_is_against_the_first_length_only(monkeypatch, failed):
             assert ratio is None and "x the 1-minute" not in r["note"] and "1-minute run failed" in r["note"], r
         else:
             assert ratio == pytest.approx(peaks[m] / peaks[1]) and f"{ratio:.2f}x the 1-minute" in r["note"], r
+
+
+@pytest.mark.parametrize("note", ["TypingError: Failed in nopython mode pipeline\nNo implementation of function\n",
+                                  "ValueError: expected a | b", "x\r\ny | z\n\n", "plain"])
+def test_markdown_rows_keep_their_columns_whatever_the_note(h, report, note):
+    """A record whose note held a newline (a Numba typing error, a multi-line exception) or a pipe broke
+    the Markdown tables: the row ended mid-cell, or gained columns."""
+    def rec(lib, clip_s, status="ok", xrt=2.0):
+        return {"op": "f", "params": {"what": f"w {note}"} if clip_s is None else {"a": note}, "library": lib,
+                "variant": f"{lib} {note}", "clip_s": clip_s, "xrt": xrt if status == "ok" else None,
+                "median_s": 0.5 if status == "ok" else None, "iqr_s": 0.0, "compile_s": None,
+                "first_call_s": None, "quality": {"q": note}, "like_for_like": True, "status": status,
+                "note": note}
+
+    records = [rec("noisegen", 1.0, "error"), rec("numpy", 1.0), rec("noisegen", 4.0), rec("numpy", 4.0),
+               rec("noisegen", None, "error")]
+    md = report.markdown(records, h.environment())
+    prose = ("# ", "## ", "Machine: ", "Versions: ", "xRT = ", "Quality columns ")
+    assert all(line.startswith(("|",) + prose) for line in md.splitlines() if line), md
+    blocks, block = [], []
+    for line in md.splitlines() + [""]:
+        if line.startswith("|"):
+            block.append(line)
+        elif block:
+            blocks.append(block)
+            block = []
+    for block in blocks:  # every row of a table has its header's columns
+        widths = [len(re.split(r"(?<!\\)\|", line)) for line in block]
+        assert widths == [widths[0]] * len(block), block
+    assert sum(line.startswith("| f |") for b in blocks for line in b) == 2 + 1 + 4  # summaries, cold, records
