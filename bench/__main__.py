@@ -54,6 +54,14 @@ def _umask():
     return mask
 
 
+def _area_failed(area, exc):
+    """The record of an area that raised: the report and the JSON say so, and the run goes on."""
+    return {"op": area, "params": {"what": f"{area} area"}, "library": "bench", "variant": "bench",
+            "clip_s": None, "xrt": None, "median_s": None, "iqr_s": None, "repeats": None, "number": None,
+            "first_call_s": None, "compile_s": None, "quality": {}, "like_for_like": True, "status": "error",
+            "note": f"the area stopped: {type(exc).__name__}: {exc}"}
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench", description="Time noisegen against the libraries people use "
                                 "today, in the same run (the README's Speed section says what each area times).")
@@ -96,14 +104,20 @@ def main(argv=None) -> int:
                    log=lambda msg: print(msg, file=sys.stderr, flush=True))
     env = h.environment()
     t0 = time.perf_counter()
-    records = []
+    records, failed = [], []
     for area in areas:
-        mod = importlib.import_module(f"bench.bench_{area}")
         cfg.log(f"== {area}")
         ta = time.perf_counter()
-        records += h.run_cases(mod.cases(cfg), cfg)
-        if hasattr(mod, "extra"):
-            records += mod.extra(cfg)
+        try:
+            mod = importlib.import_module(f"bench.bench_{area}")
+            records += h.run_cases(mod.cases(cfg), cfg)
+            if hasattr(mod, "extra"):
+                records += mod.extra(cfg)
+        except Exception as exc:  # noqa: BLE001 - one area's failure must not lose the other areas' minutes
+            failed.append(area)
+            records.append(_area_failed(area, exc))
+            cfg.log(f"== {area} FAILED: {type(exc).__name__}: {exc}")
+            continue
         cfg.log(f"== {area} done in {time.perf_counter() - ta:.1f} s")
     env["wall_s"] = round(time.perf_counter() - t0, 1)
     env["command"] = "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv)
@@ -121,6 +135,10 @@ def main(argv=None) -> int:
     if target:
         _write_atomically(target, md)
         cfg.log(f"wrote {target}")
+    if failed:
+        print(f"bench: the {', '.join(failed)} area{'s' if len(failed) > 1 else ''} stopped early "
+              "(an error record says why)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -360,3 +360,31 @@ def test_markdown_rows_keep_their_columns_whatever_the_note(h, report, note):
         widths = [len(re.split(r"(?<!\\)\|", line)) for line in block]
         assert widths == [widths[0]] * len(block), block
     assert sum(line.startswith("| f |") for b in blocks for line in b) == 2 + 1 + 4  # summaries, cold, records
+
+
+@pytest.mark.parametrize("exc", [subprocess.TimeoutExpired(["python", "-c", "..."], 300), OSError(28, "No space left")])
+def test_an_area_that_raises_is_an_error_record_and_the_run_goes_on(h, tmp_path, monkeypatch, exc):
+    """An exception out of one area (a cold-start child past its timeout, a full disk) ended
+    `python -m bench` with a traceback: every area's records, minutes of work, were lost."""
+    main = import_bench("__main__")
+    synth = import_bench("bench_synth")
+    monkeypatch.setenv("NOISEGEN_BENCH_THREADS", "1")
+    env = {"cpu": "x", "cores": 1, "cores_usable": 1, "python": "3", "platform": "p", "threads": {},
+           "versions": {}, "date": "d"}
+    monkeypatch.setattr(h, "environment", lambda: dict(env))
+    monkeypatch.setattr(h, "run_cases", lambda cases, cfg: [
+        {"op": "f", "params": {"n": len(cases)}, "library": "numpy", "variant": "numpy", "clip_s": 1.0, "xrt": 2.0,
+         "median_s": 0.5, "iqr_s": 0.0, "compile_s": None, "first_call_s": 0.1, "quality": {},
+         "like_for_like": True, "status": "ok", "note": ""}])
+
+    def run(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(synth.subprocess, "run", run)  # the cold-start children of the synth area
+    out, md = tmp_path / "out.json", tmp_path / "out.md"
+    rc = main.main(["--quick", "--only", "synth,stream", "--json", str(out), "--markdown", str(md)])
+    assert rc == 1
+    recs = json.loads(out.read_text())
+    assert [(r["op"], r["status"]) for r in recs] == [("f", "ok"), ("synth", "error"), ("f", "ok")]
+    assert recs[1]["note"] == f"the area stopped: {type(exc).__name__}: {exc}"
+    assert f"| synth | synth area | — | — | error: the area stopped: {type(exc).__name__}" in md.read_text()
