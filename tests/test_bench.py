@@ -388,3 +388,38 @@ def test_an_area_that_raises_is_an_error_record_and_the_run_goes_on(h, tmp_path,
     assert [(r["op"], r["status"]) for r in recs] == [("f", "ok"), ("synth", "error"), ("f", "ok")]
     assert recs[1]["note"] == f"the area stopped: {type(exc).__name__}: {exc}"
     assert f"| synth | synth area | — | — | error: the area stopped: {type(exc).__name__}" in md.read_text()
+
+
+@pytest.mark.parametrize("damage, want", [(None, 0.0), ("lsb", 2.0 ** -15), ("short", None)])
+def test_flac_decode_rows_carry_the_difference_from_soundfile(h, monkeypatch, damage, want):
+    """The flac_decode rows had no quality figure (the vorbis ones did), so a FLAC reader returning
+    other samples than libFLAC's would have been timed and compared as if it were equal."""
+    import io
+
+    import soundfile as sf
+
+    codec = import_bench("bench_codec")
+
+    def fake_reader(fmt, layout):  # noisegen's layout, (channels, n)
+        files = codec._encoded_files(fmt, layout)
+
+        def fn(clip):
+            y = sf.read(io.BytesIO(files(clip)[0]), dtype="float32", always_2d=True)[0].T.copy()
+            if damage == "lsb":
+                y[-1, 100] += 2.0 ** -15
+            return y[:, :-1] if damage == "short" else y
+        return fn
+
+    monkeypatch.setattr(codec, "make_decode_noisegen", fake_reader)
+    cfg = h.Config(clips=(0.25,), repeats=3, min_repeat_s=0.0, max_total_s=0.01, cold=False,
+                   compile_each=False, log=lambda m: None)
+    recs = h.run_cases([c for c in codec.cases(cfg) if c.op == "flac_decode"], cfg)
+    assert len(recs) == 4 and all(r["status"] == "ok" for r in recs)
+    for r in recs:
+        got = r["quality"].get("max_abs_diff", "missing")
+        if r["library"] == "soundfile":
+            assert got == 0.0, r
+        elif want is None:  # inf, written as null
+            assert got is None, r
+        else:
+            assert got == pytest.approx(want, rel=1e-3, abs=1e-12), r
