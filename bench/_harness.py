@@ -411,7 +411,7 @@ def run_cases(cases: list, cfg: Config) -> list:
                 records.append(rec)
                 cfg.log(f"  {case.op:<14} {json.dumps(case.params):<28} {case.variant:<44} {c:>5g}s "
                         f"xRT {rec['xrt']:>11,.0f}")
-        # quality measured once per case (on the 4 s clip when timed, else the last clip)
+        # quality measured once per case (on the 4 s clip when timed, else the first clip)
         for case, _, _ in group:
             for rec in records:
                 if rec["op"] == case.op and rec["params"] == _clean(case.params) and rec["variant"] == case.variant:

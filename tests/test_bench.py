@@ -423,3 +423,22 @@ def test_flac_decode_rows_carry_the_difference_from_soundfile(h, monkeypatch, da
             assert got is None, r
         else:
             assert got == pytest.approx(want, rel=1e-3, abs=1e-12), r
+
+
+@pytest.mark.parametrize("clips, says", [((1.0, 4.0), 4), ((1.0,), 1), ((30.0, 1.0), 30), ((0.5, 4.0, 30.0), 4)])
+def test_markdown_names_the_clip_the_quality_was_measured_on(h, report, clips, says):
+    """The report always said quality was measured "on the 4 s clip", also for --clip-s runs without one
+    (run_cases then measures on the first clip given)."""
+    cfg = h.Config(clips=clips, repeats=3, min_repeat_s=0.0, max_total_s=0.001, cold=False, compile_each=False,
+                   log=lambda m: None)
+    seen = []
+
+    def q(fn, clip):
+        seen.append(clip.clip_s)
+        return {"n": clip.n}
+
+    case = h.Case("x", {}, "numpy", "numpy", "bench.bench_synth:make_numpy", {"color": "white"}, q)
+    recs = h.run_cases([case], cfg)
+    assert seen == [float(says)]
+    md = report.markdown(recs, h.environment())
+    assert f"Quality columns (measured once per operation and library, on the {says:g} s clip)" in md
