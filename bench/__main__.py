@@ -37,6 +37,7 @@ def _writable(path):
 def _write_atomically(path, text):
     """Write ``text`` to ``path`` through a temporary file beside it, renamed into place when whole:
     an interrupted or failed write leaves the previous file (a results file minutes in the making)."""
+    path = os.path.realpath(path)  # through a symbolic link, as open(path, "w") writes
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".bench-", suffix=".part")
     try:
         with os.fdopen(fd, "w") as f:

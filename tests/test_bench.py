@@ -442,3 +442,21 @@ def test_markdown_names_the_clip_the_quality_was_measured_on(h, report, clips, s
     assert seen == [float(says)]
     md = report.markdown(recs, h.environment())
     assert f"Quality columns (measured once per operation and library, on the {says:g} s clip)" in md
+
+
+def test_results_written_through_a_symbolic_link(h, tmp_path, monkeypatch):
+    """--json and --markdown naming a link write the file it points to (as before the atomic writes)."""
+    main = import_bench("__main__")
+    monkeypatch.setenv("NOISEGEN_BENCH_THREADS", "1")
+    monkeypatch.setattr(h, "environment", lambda: {"cpu": "x", "cores": 1, "cores_usable": 1, "python": "3",
+                                                   "platform": "p", "threads": {}, "versions": {}, "date": "d"})
+    monkeypatch.setattr(h, "run_cases", lambda cases, cfg: [])
+    (tmp_path / "real").mkdir()
+    for name in ("out.json", "out.md"):
+        (tmp_path / "real" / name).write_text("old")
+        (tmp_path / name).symlink_to(tmp_path / "real" / name)
+    assert main.main(["--only", "mix", "--no-cold", "--json", str(tmp_path / "out.json"),
+                      "--markdown", str(tmp_path / "out.md")]) == 0
+    assert (tmp_path / "out.json").is_symlink() and (tmp_path / "out.md").is_symlink()
+    assert json.loads((tmp_path / "real" / "out.json").read_text()) == []
+    assert (tmp_path / "real" / "out.md").read_text().startswith("# noisegen benchmark")
