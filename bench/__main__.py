@@ -96,8 +96,9 @@ def main(argv=None) -> int:
             if a not in AREAS:
                 print(f"unknown area {a!r}; choose from {', '.join(AREAS)}", file=sys.stderr)
                 return 2
-            areas.append(a)
-    clips = tuple(args.clip_s) if args.clip_s else ((1.0, 4.0) if args.quick else (1.0, 4.0, 30.0))
+            if a not in areas:  # each area and clip length once: repeats would give each op two rows to mix
+                areas.append(a)
+    clips = tuple(dict.fromkeys(args.clip_s)) if args.clip_s else ((1.0, 4.0) if args.quick else (1.0, 4.0, 30.0))
     cfg = h.Config(clips=clips, quick=args.quick, cold=not args.no_cold,
                    compile_each=not (args.no_cold or args.quick),
                    repeats=5 if args.quick else 15, min_repeat_s=0.005 if args.quick else 0.02,

@@ -460,3 +460,19 @@ def test_results_written_through_a_symbolic_link(h, tmp_path, monkeypatch):
     assert (tmp_path / "out.json").is_symlink() and (tmp_path / "out.md").is_symlink()
     assert json.loads((tmp_path / "real" / "out.json").read_text()) == []
     assert (tmp_path / "real" / "out.md").read_text().startswith("# noisegen benchmark")
+
+
+@pytest.mark.parametrize("args", [
+    ["--only", "synth,synth", "--clip-s", "1"], ["--only", "synth", "--only", "synth"],
+    ["--only", "synth", "--clip-s", "1", "1"], ["--only", "synth", "--clip-s", "1", "4", "1"]])
+def test_repeated_areas_and_clip_lengths_are_run_once(h, tmp_path, monkeypatch, args):
+    """`--only synth,synth` or `--clip-s 1 1` timed everything twice, and the summary then set the first
+    noisegen record against the faster of both runs' anchors."""
+    main = import_bench("__main__")
+    monkeypatch.setenv("NOISEGEN_BENCH_THREADS", "1")
+    monkeypatch.setattr(h, "environment", lambda: {"cpu": "x", "cores": 1, "cores_usable": 1, "python": "3",
+                                                   "platform": "p", "threads": {}, "versions": {}, "date": "d"})
+    calls = []
+    monkeypatch.setattr(h, "run_cases", lambda cases, cfg: calls.append(cfg.clips) or [])
+    assert main.main(["--no-cold", *args]) == 0
+    assert len(calls) == 1 and len(set(calls[0])) == len(calls[0]) and calls[0][0] == 1.0
