@@ -132,6 +132,48 @@ def test_a_hard_stop_leaves_no_lock_record_and_no_temporary_file(tmp_path, cli_e
     assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
+_WORKER_KILLED = """
+import os, signal, sys
+from noisegen import cli
+from noisegen.batch import wds, work
+
+render, mark = work._render, sys.argv.pop(1)
+
+def rendering(*args, **kwargs):
+    try:  # the first render of the run, in whichever worker: as the OOM killer would
+        os.close(os.open(mark, os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return render(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+    return render(*args, **kwargs)
+
+work._render = wds._render = rendering
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("output", ["wav", "webdataset"])
+def test_a_worker_killed_mid_input_fails_that_input_and_the_run_goes_on(tmp_path, cli_env, output):
+    """A pool worker killed while it held an input (the OOM killer, a signal) hung the run for ever:
+    Pool.imap waited for a result that never came. Its input is now a recorded failure, the other
+    inputs are written, no temporary file stays, and a rerun finishes with the bytes of a clean run."""
+    folder = _inputs(tmp_path / "in")
+    args = ["--copies", 2, "--workers", 2, "--output-format", output] + (["--shard-size", 2] if output != "wav" else [])
+    out, clean = tmp_path / "out", tmp_path / "clean"
+    done = subprocess.run([sys.executable, "-c", _WORKER_KILLED, str(tmp_path / "killed"), "augment", folder, out,
+                           *map(str, args), "--no-progress"], cwd=ROOT, env=cli_env, capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert len(failures) == 1 and "worker process" in failures[0]["error"] and "died" in failures[0]["error"]
+    assert "died before finishing it" in done.stdout and _hidden(out) == []
+    assert len(read_manifest(out)) == (8 - 2 if output == "wav" else 4 - 1)  # the rest was written
+    assert _augment(folder, out, *args) == 0 and not (out / "failures.jsonl").exists()
+    assert _augment(folder, clean, *args) == 0
+    written = lambda d: {p.name: p.read_bytes() for p in sorted(d.rglob("*")) if p.suffix in (".wav", ".tar")}
+    assert written(out) == written(clean)
+
+
 def test_temporary_files_of_a_killed_run_are_removed_on_resume(tmp_path):
     folder = _inputs(tmp_path / "in")
     out = tmp_path / "out"

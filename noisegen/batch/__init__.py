@@ -41,8 +41,9 @@ How it stays reproducible and safe:
   input order, with the same seeds, lock, atomic writes, resume and
   refusal to overwrite, per tar (:mod:`noisegen.batch.wds`).
 - **Failures.** An input that cannot be read or processed (or is not a
-  regular file: a FIFO, socket or device is never opened) is recorded in
-  ``out_dir/failures.jsonl`` and the run goes on.
+  regular file: a FIFO, socket or device is never opened, or whose worker
+  process dies: the OOM killer) is recorded in ``out_dir/failures.jsonl``
+  and the run goes on.
 - **Resources.** Workers are capped at the CPUs this process may use; the
   pipeline's noise and RIR banks are loaded in the parent before forking
   (which also checks them once, before the first input).
@@ -51,9 +52,7 @@ How it stays reproducible and safe:
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
-import signal
 import stat
 import sys
 import time
@@ -75,7 +74,7 @@ from ..audio.io import load, save
 from ..transforms import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseResponse, Compose, Gain, SpeedPerturb,
                           Transform, load_pipeline)
 from .long import BLOCKWISE_MIN_S, collect_long, long_source  # noqa: F401  (BLOCKWISE_MIN_S: documented)
-from .work import PEAK_LIMIT, _init_pool_worker, _init_worker, _process, _render  # noqa: F401
+from .work import PEAK_LIMIT, _init_worker, _process, _render, run_pool  # noqa: F401
 from .ray_engine import check_engine, run_tasks
 from .wds import DEFAULT_SHARD_SIZE, plan_shards
 from .manifest import FAILURES, MANIFEST, _append_line, _dedupe_manifest, read_manifest  # noqa: F401
@@ -375,7 +374,8 @@ def _run(pipeline, plan: Plan, out_dir: str, summary: AugmentSummary, progress, 
                 for task in tasks:
                     collect(_process(task))
             else:
-                _run_pool(pipeline, tasks, min(summary.workers, len(tasks)), collect)
+                if run_pool(pipeline, tasks, min(summary.workers, len(tasks)), collect):
+                    plan.sweep()  # a worker died (the OOM killer): the temporary file it was writing goes
     except KeyboardInterrupt:
         plan.sweep()  # the workers are gone (the pool was terminated): their temporary files go too
         raise
@@ -383,30 +383,6 @@ def _run(pipeline, plan: Plan, out_dir: str, summary: AugmentSummary, progress, 
         bar.close()
         if rewritten:  # --overwrite, or a changed input, gave outputs a second line: keep the last one
             _dedupe_manifest(out_dir)
-
-
-def _run_pool(pipeline, tasks, n_workers, collect) -> None:
-    # Kernels are serial and nogil (never parallel=True), so forking is safe and lets the
-    # workers share the noise/RIR arrays loaded by _prepare; elsewhere spawn and rebuild.
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
-    ctx = multiprocessing.get_context(method)
-    # Ctrl-C goes to the whole process group. SIGINT stays blocked while the workers start
-    # (they ignore it from their first instruction on) and reaches only the parent, which
-    # leaves the `with` block and so terminates the pool; SIGTERM stays blocked until a worker
-    # has restored its default (it would otherwise run the command line's handler).
-    blocked = hasattr(signal, "pthread_sigmask")
-    if blocked:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        pool = ctx.Pool(n_workers, initializer=_init_pool_worker, initargs=(pipeline, os.getpid()))
-    finally:
-        if blocked:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
-    with pool:
-        # in plan order (the workers run ahead; results wait for the ones before them), so the
-        # manifest and failures files are byte-identical for any number of workers, as Ray's are
-        for results in pool.imap(_process, tasks, chunksize=1):
-            collect(results)
 
 
 def _manifest_line(line, keys) -> dict:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import errno
 import filecmp
+import multiprocessing
 import os
 import signal
+import sys
+import threading
 
 import numpy as np
 
@@ -35,16 +38,91 @@ def _init_worker(pipeline):
     _PIPELINE = pipeline
 
 
-def _init_pool_worker(pipeline, parent=None):
+#: Per planned task, the pid of the pool worker that took it (0: none yet), shared with the workers.
+_TAKEN = None
+
+
+def run_pool(pipeline, tasks, n_workers, collect) -> int:
+    """Run ``tasks`` on ``n_workers`` processes, ``collect`` ing their results in plan order (so the
+    manifest and failures files are byte-identical for any number of workers, as Ray's are).
+
+    A task whose worker dies before answering (the OOM killer, a signal) is a failure of its input,
+    and the run goes on: ``Pool.imap`` waited for its result for ever. Returns how many died.
+    """
+    global _TAKEN
+    # Kernels are serial and nogil (never parallel=True), so forking is safe and lets the
+    # workers share the noise/RIR arrays loaded by _prepare; elsewhere spawn and rebuild.
+    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    _TAKEN = ctx.Array("q", len(tasks), lock=False)
+    # Ctrl-C goes to the whole process group. SIGINT stays blocked while the workers start
+    # (they ignore it from their first instruction on) and reaches only the parent, which
+    # leaves the `with` block and so terminates the pool; SIGTERM stays blocked until a worker
+    # has restored its default (it would otherwise run the command line's handler).
+    blocked = hasattr(signal, "pthread_sigmask")
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        pool = ctx.Pool(n_workers, initializer=_init_pool_worker,
+                        initargs=(pipeline, os.getpid(), _TAKEN, threading.get_ident()))
+    finally:
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    died = 0
+    with pool:
+        pending = [pool.apply_async(_process_taken, (i, task)) for i, task in enumerate(tasks)]
+        for i, (task, result) in enumerate(zip(tasks, pending)):
+            while not result.ready():
+                result.wait(0.2)
+                worker = _TAKEN[i]
+                if worker and not result.ready() and not _alive(worker):
+                    died += 1
+                    collect((task[3], [{"ok": False, "input": task[3], "output": None, "error": (
+                        f"its worker process (pid {worker}) died before finishing it: killed by a signal, "
+                        "perhaps by the out-of-memory killer")}]))
+                    break
+            else:
+                collect(result.get())
+    return died
+
+
+def _process_taken(i, task):
+    _TAKEN[i] = os.getpid()  # (the parent reads it: this worker has task i)
+    return _process(task)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` is still there (a dead pool worker is reaped by the pool within 0.1 s)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # not reaped yet: a zombie
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _init_pool_worker(pipeline, parent=None, taken=None, forker=None):
     """A pool worker leaves Ctrl-C to the parent, which terminates the pool (no worker tracebacks)
     and then removes the workers' temporary files; SIGTERM (what terminating sends) kills it, and
-    on Linux it is sent when the parent (pid ``parent``) dies, which then drops OUT_DIR's lock."""
+    on Linux it is sent when the parent (pid ``parent``) dies, which then drops OUT_DIR's lock.
+
+    Only for a worker forked by the thread that made the pool (``forker``): Linux sends it when the
+    forking *thread* ends, and a worker replacing a dead one is forked by the pool's handler thread,
+    which ends as the pool is terminated: the replacement, killed idle while it held the task queue's
+    lock, left the termination waiting for that lock for ever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the command line's handler (_core.tempfiles)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # blocked while forking
     drop_inherited_locks()
-    if parent is not None:
+    if parent is not None and threading.get_ident() in (forker, None):  # (forked: the forking thread's id)
         _end_with(parent)
+    if taken is not None:  # (spawned: the shared array comes here; forked, it is inherited too)
+        global _TAKEN
+        _TAKEN = taken
     _init_worker(pipeline)
 
 
