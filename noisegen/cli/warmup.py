@@ -215,15 +215,20 @@ def _write_corpus(folder: str) -> dict:
     return dirs
 
 
-def _cut_flac(dirs: dict):
-    """A copy of a speech FLAC file cut short (beside the folders: the stream does not see it), loaded."""
+def _odd_flacs(dirs: dict):
+    """Copies of a speech FLAC file (beside the folders: the stream does not see them), loaded: one cut
+    short, one whose STREAMINFO gives no length (0: a stream written to a pipe; found from its end)."""
     name = next(f for f in sorted(os.listdir(dirs["speech"])) if f.endswith(".flac"))
     with open(os.path.join(dirs["speech"], name), "rb") as fh:
-        data = fh.read()
-    cut = os.path.join(os.path.dirname(dirs["speech"]), "cut.flac")
+        data = bytearray(fh.read())
+    cut, unknown = (os.path.join(os.path.dirname(dirs["speech"]), f) for f in ("cut.flac", "unknown.flac"))
     with open(cut, "wb") as fh:
         fh.write(data[: len(data) - 100])
-    return load(cut, sample_rate=SR)
+    data[21] &= 0xF0  # STREAMINFO (from byte 8) holds the count in its bits 108-143: bytes 21 (low half) to 25
+    data[22:26] = bytes(4)
+    with open(unknown, "wb") as fh:
+        fh.write(data)
+    return [load(path, sample_rate=SR) for path in (cut, unknown)]
 
 
 def _every_transform(dirs: dict) -> list:
@@ -245,7 +250,7 @@ def _files(dirs: dict):
             yield f"load ({np.dtype(dtype).name}, mono={mono})", lambda d=dtype, m=mono: [
                 load(os.path.join(dirs["speech"], f), sample_rate=SR, mono=m, dtype=d)
                 for f in sorted(os.listdir(dirs["speech"]))]
-    yield "load a FLAC file cut short (its whole frames)", lambda: _cut_flac(dirs)
+    yield "load FLAC files cut short (their whole frames) and of unknown length", lambda: _odd_flacs(dirs)
     yield "resample common rates to 16 kHz (filter designs)", lambda: [
         fx.resample(_signal(None, np.float32, rate // 10), orig_sample_rate=rate, target_sample_rate=SR)
         for rate in COMMON_RATES]
