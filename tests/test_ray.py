@@ -188,6 +188,7 @@ def test_a_listening_ray_address_passes_the_probe(family, address):
     # cluster was refused as "no Ray cluster answers there (Name or service not known)"
     import socket
 
+    from noisegen import ParameterError
     from noisegen.batch.ray_engine import _probe
 
     if family == "AF_INET6" and not socket.has_ipv6:
@@ -198,7 +199,12 @@ def test_a_listening_ray_address_passes_the_probe(family, address):
         except OSError:
             pytest.skip("no loopback of that family")
         s.listen()
-        _probe(address.format(s.getsockname()[1]))
+        s.settimeout(10)
+        port = s.getsockname()[1]
+        assert _probe(address.format(port)) is None  # taken: no ParameterError
+        s.accept()[0].close()  # the probe reached this listener (the brackets stripped, the scheme too)
+    with pytest.raises(ParameterError, match="no Ray cluster answers there"):
+        _probe(address.format(port))  # the same address, nobody listening: refused
 
 
 def test_a_dead_ray_address_in_the_environment_is_refused_at_once(corpus, tmp_path, monkeypatch):
