@@ -206,6 +206,28 @@ def test_ragged_array_items_are_skipped_not_a_crash():
         assert len(messages) == 2 and all("must be a float array" in m for m in messages)
 
 
+@pytest.mark.parametrize("n_bad", [0, 1, 19, 20, 21, 57])
+def test_skipped_items_are_named_up_to_a_limit_then_counted(tmp_path, n_bad):
+    """A manifest whose files were mostly missing printed one warning a row (50,000 missing files:
+    50,000 warnings). The first REPORT_LIMIT are named, one more says the rest go unnamed, and
+    ``stream.skipped`` names every one; a second pass warns of none again."""
+    from noisegen.data.loading import REPORT_LIMIT
+
+    sf.write(tmp_path / "ok.wav", np.full(SR // 4, 0.1, np.float32), SR)
+    rows = ["path", "ok.wav"] + [f"missing{i}.wav" for i in range(n_bad)] + ["ok.wav"]
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    stream = AugmentStream(str(tmp_path / "m.csv"), None, sample_rate=SR, chunk_s=1.0, rng=0, shuffle=False)
+    for first in (True, False):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert len(list(stream)) == 2
+        messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+        assert len(messages) == (min(n_bad, REPORT_LIMIT + 1) if first else 0)
+        assert all(m.startswith("AugmentStream: skipping") for m in messages)
+        assert sum("later ones are skipped without a warning each" in m for m in messages) == (first and n_bad > REPORT_LIMIT)
+        assert stream.skipped == sorted(f"{tmp_path / 'm.csv'} line {i + 3}" for i in range(n_bad))
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 def test_fifos_and_dangling_symlinks_in_a_folder_are_named_not_opened(tmp_path):
     """Audio names that are not regular files were dropped from a folder source without a word (while

@@ -329,6 +329,37 @@ def test_a_bad_file_is_warned_of_once_whatever_the_workers_and_epochs(tmp_path, 
             assert sum(len(b["sources"]) for b in loader) == 10
     assert log.read_text().count("skipping") == 1
 
+def test_skipped_files_past_the_limit_are_counted_not_named_across_workers(tmp_path):
+    """Workers share the count of skipped files: past REPORT_LIMIT the rest go unnamed (each worker
+    counting its own would name up to REPORT_LIMIT per worker), and no later epoch names one again."""
+    import warnings
+
+    import soundfile as sf
+
+    from noisegen.data.loading import REPORT_LIMIT
+
+    sf.write(tmp_path / "a.wav", np.full(500, 0.1, np.float32), 1000)
+    for i in range(REPORT_LIMIT + 15):
+        (tmp_path / f"bad{i:02d}.wav").write_bytes(b"RIFF, but no more")
+    log = tmp_path / "warnings.log"
+
+    def show(message, *args, **kwargs):  # forked workers inherit it, and write where the test reads
+        with open(log, "a") as fh:
+            fh.write(f"{message}\n")
+
+    stream = AugmentStream(str(tmp_path), None, sample_rate=1000, chunk_s=0.3, rng=0)
+    loader = torch.utils.data.DataLoader(AugmentDataset(stream), batch_size=2, collate_fn=collate, num_workers=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        for _ in range(2):
+            assert sum(len(b["sources"]) for b in loader) == 2
+    text = log.read_text()
+    # (two workers may each name one file more, and each say the rest go unnamed, when they cross the limit together)
+    assert REPORT_LIMIT + 1 <= text.count("skipping") <= REPORT_LIMIT + 2
+    assert 1 <= text.count("later ones are skipped without a warning each") <= 2
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("persistent", [False, True])
 def test_spawned_workers_share_the_epoch_count(persistent):

@@ -15,10 +15,14 @@ import numpy as np
 from .._core.errors import NoisegenWarning, ParameterError
 from .items import prepare_array
 
-__all__ = ["LONG", "load_whole", "load_entry", "iterable_entries", "report"]
+__all__ = ["LONG", "REPORT_LIMIT", "load_whole", "load_entry", "iterable_entries", "report", "skipped"]
 
 #: What :func:`load_whole` returns for an item longer than its ``max_n``.
 LONG = object()
+#: Skipped items a stream names one warning each; after them, one warning says the rest go unnamed
+#: (a manifest whose 50,000 files are missing printed 50,000 warnings).
+REPORT_LIMIT = 20
+_MORE = "\0more"  # the mark, among the reported sources, of that last warning (shared like them by workers)
 
 
 def load_whole(stream, item, max_n=None):
@@ -79,7 +83,21 @@ def _checked(stream, source, y):
 
 
 def report(stream, source, why):
-    """Warn once per source that the stream skips (some of) it."""
-    if source not in stream._reported:
-        stream._reported.add(source)
+    """Warn once per source that the stream skips (some of) it: the first :data:`REPORT_LIMIT` of them
+    by name, then once that further ones are skipped unnamed (:attr:`AugmentStream.skipped` has them)."""
+    reported = stream._reported
+    if source in reported:
+        return
+    reported.add(source)
+    if len(reported) <= REPORT_LIMIT:
         warnings.warn(f"AugmentStream: skipping {source!r}: {why}", NoisegenWarning, stacklevel=4)
+    elif _MORE not in reported:
+        reported.add(_MORE)
+        warnings.warn(f"AugmentStream: skipping {source!r}: {why}; {REPORT_LIMIT} items were skipped before it, "
+                      "and later ones are skipped without a warning each (AugmentStream.skipped names every one)",
+                      NoisegenWarning, stacklevel=4)
+
+
+def skipped(reported) -> list[str]:
+    """The sources named in ``reported`` (a stream's set of them), sorted, without the mark."""
+    return sorted(source for source in reported if source != _MORE)

@@ -58,7 +58,7 @@ from .batch import MAX_CHUNK_SAMPLES, Batch, Chunk, collate, chunk_starts, cuda_
 from .length import Batches, chunks_per_item, item_sizes, sizes_drawn
 from .items import _FileItems, list_items  # noqa: F401  (_FileItems: tests spy on its load)
 from .order import epoch_order
-from .loading import LONG, iterable_entries, load_whole
+from .loading import LONG, iterable_entries, load_whole, skipped
 from .long_items import blockwise_limit, long_chunks, long_source
 from ..audio.blocks import FileBlocks
 from .state import MAX_EPOCHS, check_state, distributed_rank, left_behind, source_fingerprint, torch_shard
@@ -122,7 +122,8 @@ class AugmentStream:
     -----
     Unreadable or empty files and bad manifest rows (named by the
     manifest's path and the row's line) are reported once (NoisegenWarning)
-    and skipped; so are audio names in a source folder that are not regular
+    and skipped (after 20 such warnings, one more says the rest are skipped
+    unnamed; :attr:`skipped` lists them all); so are audio names in a source folder that are not regular
     files (FIFO, socket, dangling symlink: never opened) and sub-folders
     that cannot be listed, when the stream is made. One iteration at a time per stream object: an
     iteration resumed after :meth:`set_epoch`, :meth:`load_state_dict` or a newer iteration moved
@@ -295,6 +296,13 @@ class AugmentStream:
         if self._items is None:
             raise TypeError("a one-pass iterable source has no order: its items come as it gives them")
         return epoch_order(self._items, self._key, epoch, self.shuffle).items
+
+    @property
+    def skipped(self) -> list[str]:
+        """The items skipped so far (a path, a manifest's path and row line, ``"array:N"``), sorted:
+        the first :data:`~noisegen.data.loading.REPORT_LIMIT` of them are warned of one by one, the
+        rest are only counted here (with DataLoader workers: those this process has heard of)."""
+        return skipped(self._reported)
 
     # -- length ------------------------------------------------------------------
     def __len__(self) -> int:

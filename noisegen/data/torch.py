@@ -304,6 +304,10 @@ class _Reported:
         self._catch_up()
         return iter(set(self._seen))
 
+    def __len__(self):
+        self._catch_up()
+        return len(self._seen)
+
     def __contains__(self, source):
         if source not in self._seen:
             self._catch_up()
