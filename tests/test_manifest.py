@@ -442,6 +442,45 @@ def test_a_byte_order_mark_is_not_part_of_the_first_field(corpus, ext):
     assert len(got) >= 2 and got[0].metadata["label"] == "sentence"
 
 
+@pytest.mark.parametrize("marked", [(1,), (0, 1), (1, 1, 1)])
+def test_a_byte_order_mark_on_a_later_line_of_joined_json_lines(corpus, marked):
+    """JSON Lines files written with a BOM and joined (``cat a.jsonl b.jsonl``) hold one at the start of a
+    later line: that row was skipped as 'not a JSON object'."""
+    parts = [write_manifest(corpus / f"part{i}.jsonl", ROWS[i:i + 2]).read_bytes() for i in range(0, 6, 2)]
+    joined = corpus / "joined.jsonl"
+    joined.write_bytes(b"".join((b"\xef\xbb\xbf" if m else b"") + part for m, part in zip(marked, parts)))
+    plain = corpus / "plain.jsonl"
+    plain.write_bytes(b"".join(parts[:len(marked)]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = list(AugmentStream(joined, None, sample_rate=SR, chunk_s=1.0, rng=0, shuffle=False))
+    want = list(AugmentStream(plain, None, sample_rate=SR, chunk_s=1.0, rng=0, shuffle=False))
+    assert [(c.item, c.start, c.metadata) for c in got] == [(c.item, c.start, c.metadata) for c in want]
+    assert len({c.item for c in got}) == 2 * len(marked)
+
+
+@pytest.mark.parametrize("ext", [".csv", ".tsv"])
+@pytest.mark.parametrize("extra", [1, 2, 5])
+def test_unnamed_columns_excel_leaves_are_read(corpus, ext, extra):
+    """Excel saves columns it once held as empty header names ('path,label,,'): refused as a name given
+    twice. Their empty cells are dropped; a cell that holds something is metadata under pandas' name."""
+    plain = write_manifest(corpus / f"plain{ext}", ROWS[:3])
+    sep = "\t" if ext == ".tsv" else ","
+    lines = plain.read_text().splitlines()
+    width = len(lines[0].split(sep))
+    lines = [line + sep * extra for line in lines]
+    lines[2] += "x"  # the second row holds a cell in the last unnamed column
+    padded = corpus / f"padded{ext}"
+    padded.write_text("\n".join(lines) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = list(AugmentStream(padded, None, sample_rate=SR, chunk_s=1.0, rng=0, shuffle=False))
+    want = list(AugmentStream(plain, None, sample_rate=SR, chunk_s=1.0, rng=0, shuffle=False))
+    assert [(c.item, c.start) for c in got] == [(c.item, c.start) for c in want]
+    for g, w in zip(got, want):
+        assert g.metadata == (w.metadata if g.item != 1 else {**w.metadata, f"Unnamed: {width + extra - 1}": "x"})
+
+
 @pytest.mark.parametrize("ext", [".csv", ".tsv", ".jsonl"])
 @pytest.mark.parametrize("n_before", [0, 1, 4999])
 def test_a_manifest_not_in_utf8_names_the_line_of_its_bad_byte(corpus, ext, n_before):

@@ -139,6 +139,7 @@ def _object(pairs):
 def _json_rows(fh, folder, manifest):
     rows, spread, named = [], None, False  # spread: the first row's line, where it ended before its object did
     for line, text in enumerate(fh, start=1):
+        text = text.lstrip("\ufeff")  # a byte-order mark where files were joined (cat a.jsonl b.jsonl): a bad row
         if not text.strip():
             continue
         if not rows and text.lstrip().startswith("["):  # json.dump(rows, fh): each line was a bad row, all skipped
@@ -232,6 +233,10 @@ def _quoted_records(fh, folder, delimiter, manifest, quoting):
     # 'Path' refused the manifest, and 'Duration_S' was metadata: every segment silently read whole. The
     # segment's column names are matched in any case (other columns keep their own names)
     header = [name.strip() for name in names]
+    # Excel saves columns it once held as empty names ('path,label,,'): refused as one name given twice.
+    # An unnamed column is named as pandas names it; its empty cells are dropped, others kept as metadata
+    unnamed = {f"Unnamed: {k}" for k, name in enumerate(header) if not name}
+    header = [name or f"Unnamed: {k}" for k, name in enumerate(header)]
     header = reader.fieldnames = [name.lower() if name.lower() in _TABLE_FIELDS else name for name in header]
     if "path" not in header:
         raise ParameterError(f"manifest {manifest!r} must have a 'path' column in its header, got columns {header!r}")
@@ -251,6 +256,9 @@ def _quoted_records(fh, folder, delimiter, manifest, quoting):
         if None in record or None in record.values():
             rows.append(ManifestRow(line, error=f"has a different number of fields than the header ({len(header)})"))
             continue
+        for name in unnamed:
+            if not record[name]:
+                del record[name]
         rows.append(_row(line, record, _TABLE_FIELDS, folder))
     return rows
 
