@@ -541,3 +541,26 @@ def test_wsola_keeps_the_level_to_the_last_sample(sample_rate):
             for part in (out[..., :k], out[..., -k:]):
                 ratio = np.sqrt(np.mean(np.square(part, dtype=np.float64), axis=-1)) / level
                 assert np.all((ratio > 0.9) & (ratio < 1.1)), (n, dtype, ratio)
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 16000, 48000])
+def test_clips_shorter_than_two_wsola_hops_are_stretched_whole(sample_rate):
+    """A clip shorter than WSOLA's 15 ms hop lost its output: the frames after the first looked past its
+    end, so time_stretch(100 samples, rate=0.5) was the clip, then 100 zeros (and pitch_shift of it was
+    part silence). Such clips are spliced in frames of a quarter of their length: every quarter of
+    the output keeps the tone's level."""
+    rng = np.random.default_rng(0)
+    hop = round(0.015 * sample_rate)
+    for n in sorted({32, 57, 100, 161, hop - 1, hop, hop + 1, 2 * hop - 1, 2 * hop}):
+        t = np.arange(n) / sample_rate
+        y = np.sin(2 * np.pi * sample_rate / 16 * t + rng.uniform(0, 2 * np.pi))  # 16 samples a period
+        outs = [time_stretch(y, rate=r, sample_rate=sample_rate) for r in (0.25, 0.5, 0.8, 1.25)]
+        outs += [pitch_shift(y, sample_rate=sample_rate, n_steps=s) for s in (-4, 3)]
+        for out in outs:
+            quarter = out.shape[-1] // 4
+            levels = [np.sqrt(np.mean(out[i * quarter:(i + 1) * quarter] ** 2)) for i in range(4)]
+            assert min(levels) > 0.4, (n, out.shape, np.round(levels, 2))  # (the tone's own: 0.71)
+    for n in range(1, 12):  # a few samples: the exact length, finite
+        for r in (0.25, 0.5, 2.0):
+            out = time_stretch(np.ones(n), rate=r, sample_rate=sample_rate)
+            assert out.shape == (round(n / r),) and np.isfinite(out).all()

@@ -123,6 +123,10 @@ def _wsola_geometry(n, n_out, sample_rate):
     decimation (samples), frames, zeros before the input and padded length."""
     hop = max(2, int(round(WSOLA_HOP_S * sample_rate)))
     tol = max(1, int(round(WSOLA_TOLERANCE_S * sample_rate)))
+    if n < 2 * hop:  # a clip shorter than two hops: frames of a quarter of it (with 15 ms ones, the frames
+        # after the first looked past its end, and time_stretch(100 samples, rate=0.5) was the clip, then silence)
+        hop = max(2, n // 4)
+        tol = min(tol, hop)
     dec = max(1, sample_rate // WSOLA_COARSE_RATE)
     hop = -(-hop // dec) * dec  # frame a multiple of dec
     n_frames = -(-max(n_out - 1, 0) // hop) + 1
@@ -279,7 +283,8 @@ def time_stretch(y, *, rate, sample_rate, method="wsola", guide=None, backend="a
         Tempo factor; 2.0 is twice as fast (half as long). The output may
         hold at most ``noisegen._core.validation.MAX_SAMPLES`` (2**31) samples.
     sample_rate : int
-        Sample rate of ``y``, Hz (sets the WSOLA frame of 30 ms and search of +-10 ms).
+        Sample rate of ``y``, Hz (sets the WSOLA frame of 30 ms and search of +-10 ms; a clip
+        shorter than 30 ms is spliced in frames of half its length).
     method : {"wsola", "phase_vocoder"}
         ``"wsola"`` (default, for speech): overlap-add of input frames spliced
         where the waveforms match, found with a coarse-to-fine

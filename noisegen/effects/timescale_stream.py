@@ -36,7 +36,7 @@ from .._design.ratios import exact_ratio, near_ratio
 from .._design.resample import cached_plan
 from .._kernels.cpu import wsola as wsola_kernels
 from .resample import _aligned_concat, _aligned_zeros
-from .timescale import _FRAC_TAPS, WSOLA_COARSE_RATE, WSOLA_HOP_S, WSOLA_TOLERANCE_S, _frac_table, _hann
+from .timescale import _FRAC_TAPS, _frac_table, _hann, _wsola_geometry
 
 __all__ = ["LengthResampler", "WsolaStream", "PitchShiftStream", "speed_stream", "PeakOutOfRange"]
 
@@ -128,16 +128,9 @@ class WsolaStream:
     def __init__(self, n_in: int, n_out: int, sample_rate: int, dtype):
         self.n_in, self.n_out, self.dtype = int(n_in), int(n_out), np.dtype(dtype)
         # the one-pass geometry (timescale._wsola)
-        hop = max(2, int(round(WSOLA_HOP_S * sample_rate)))
-        self.tol = tol = max(1, int(round(WSOLA_TOLERANCE_S * sample_rate)))
-        self.dec = dec = max(1, sample_rate // WSOLA_COARSE_RATE)
-        self.hop = hop = -(-hop // dec) * dec
-        self.n_frames = -(-max(self.n_out - 1, 0) // hop) + 1
+        hop, tol, dec, self.n_frames, pad, self.total = _wsola_geometry(self.n_in, self.n_out, sample_rate)
+        self.hop, self.tol, self.dec, self.pad = hop, tol, dec, pad
         self.step = hop * (self.n_in / max(self.n_out, 1))
-        pad = hop + tol + 2 * dec + _FRAC_TAPS
-        self.pad = pad = -(-pad // dec) * dec
-        right = int(math.ceil(self.step)) + 2 * hop + tol + 2 * dec + _FRAC_TAPS + 8
-        self.total = -(-(pad + self.n_in + right) // dec) * dec
         # how far past a frame's ideal position it reads (search, two frames, the taps), and before it
         self.reach = tol + 3 * dec + 2 * hop + 2 * _FRAC_TAPS + 16
         self.passthrough = self.n_out == self.n_in or self.n_in == 0 or self.n_out == 0
