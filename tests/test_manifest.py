@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import re
 import shutil
@@ -863,3 +864,39 @@ def test_a_url_row_is_a_bad_row_that_says_so(corpus):
     messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
     assert len(messages) == 2 and all("is a URL" in m and "local files" in m for m in messages), messages
     assert "line 1" in messages[0] and "s3://bucket/a.wav" in messages[0] and "corpus" not in messages[0].split(":", 2)[2]
+
+
+@pytest.mark.parametrize("ext", [".txt", ".lst", ".list", ".scp", ".txt.gz"])
+def test_lists_of_paths_and_kaldi_scp_files_are_sources(corpus, ext):
+    """A list of paths (`find . -name '*.wav' > list.txt`) or Kaldi's wav.scp given as the source was read
+    as one audio file: one warning ('Format not recognised') and an empty stream."""
+    rels = ["speech/" + SPEECH[0], "rates/axb_8k.wav", "speech/" + SPEECH[3]]
+    lines = [f"utt{i} {rel}" if ext == ".scp" else rel for i, rel in enumerate(rels)]
+    lines.insert(1, "")  # a blank line is no row
+    lines.append(f"utt9 {corpus / rels[1]}" if ext == ".scp" else f"  {corpus / rels[1]}  ")  # absolute, spaced
+    listed = corpus / f"files{ext}"
+    data = ("\n".join(lines) + "\n").encode()
+    listed.write_bytes(gzip.compress(data) if ext.endswith(".gz") else data)
+    csv_rows = [(rel, None, None, {"key": f"utt{i}"} if ext == ".scp" else {}) for i, rel in enumerate(rels)]
+    csv_rows.append((rels[1], None, None, {"key": "utt9"} if ext == ".scp" else {}))
+    plain = write_manifest(corpus / "same.jsonl", csv_rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = list(AugmentStream(listed, None, sample_rate=SR, chunk_s=1.0, rng=0, shuffle=False))
+    want = list(AugmentStream(plain, None, sample_rate=SR, chunk_s=1.0, rng=0, shuffle=False))
+    assert [(c.item, c.start, c.length, c.metadata) for c in got] == [(c.item, c.start, c.length, c.metadata)
+                                                                      for c in want]
+    assert all(np.array_equal(a.samples, b.samples) for a, b in zip(got, want)) and len({c.item for c in got}) == 4
+
+
+def test_kaldi_commands_and_archive_offsets_are_bad_rows(corpus):
+    """Kaldi's extended filenames (a command ending in '|', an .ark offset) are named as such, once each."""
+    listed = corpus / "wav.scp"
+    listed.write_text(f"a speech/{SPEECH[0]}\nb sox x.wav -t wav - |\nc feats.ark:1234\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(AugmentStream(listed, None, sample_rate=SR, chunk_s=1.0, rng=0, shuffle=False))
+    assert {c.metadata["key"] for c in chunks} == {"a"}
+    messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+    assert len(messages) == 2 and all("is a command or an archive offset" in m for m in messages)
+    assert "wav.scp line 2" in messages[0] and "wav.scp line 3" in messages[1]

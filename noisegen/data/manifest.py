@@ -1,11 +1,15 @@
 """Manifests: a list of audio files (or segments of them) with labels, as an AugmentStream source.
 
-Two formats, told apart by the file name's ending:
+Three formats, told apart by the file name's ending:
 
 * JSON Lines (``.jsonl``, ``.json``, ``.ndjson``), the NeMo convention: one
   object per line with ``audio_filepath`` and optional ``offset`` and
   ``duration`` in seconds; every other field (``text``, ``label``,
   ``speaker``, ...) is the row's metadata, with its JSON type.
+* A list of paths: one a line (``.txt``, ``.lst``, ``.list``), or Kaldi's
+  ``wav.scp`` (``.scp``): an utterance key, then the path (the key is the
+  row's metadata ``key``; a command ending in ``|`` or an ``.ark:`` offset is
+  a bad row: noisegen reads files).
 * CSV (``.csv``) or TSV (``.tsv``) with a header: a ``path`` column and
   optional ``offset_s`` and ``duration_s`` columns (names in any case,
   without their surrounding spaces); every other column is metadata (strings). A CSV's
@@ -52,7 +56,8 @@ from ..audio.segment import read_segment, resampled_length, segment_span
 __all__ = ["MANIFEST_EXTENSIONS", "is_manifest", "read_manifest", "ManifestRow", "ManifestItems"]
 
 #: File name endings read as manifests (case-insensitive), each also gzipped (``.jsonl.gz``, as lhotse writes).
-MANIFEST_EXTENSIONS = (".jsonl", ".json", ".ndjson", ".csv", ".tsv")
+MANIFEST_EXTENSIONS = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".txt", ".lst", ".list", ".scp")
+_LISTS = (".txt", ".lst", ".list", ".scp")
 
 _JSON_FIELDS = ("audio_filepath", "offset", "duration")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")  # s3://, https://, gs://, file:// (a scheme of 2+ letters: not C:/)
@@ -171,6 +176,26 @@ def _json_rows(fh, folder, manifest):
     if rows and not named:  # ('path' as a CSV names it, 'audio_path'): a warning a row, and an empty stream
         raise ParameterError(f"manifest {manifest!r}: no row names an {_JSON_FIELDS[0]!r} field (NeMo's name for "
                              f"the audio file); line {rows[0].line}: {rows[0].error}")
+    return rows
+
+
+def _list_rows(fh, folder, keyed):
+    """The rows of a list of paths (``keyed``: Kaldi's ``key path`` lines); a path is the line's
+    whole text after the key (a path may hold spaces), without surrounding spaces."""
+    rows = []
+    for line, text in enumerate(fh, start=1):
+        text = text.strip().lstrip("\ufeff")
+        if not text:
+            continue
+        fields = {"path": text}
+        if keyed:
+            key, _, path = text.partition(" ") if " " in text else text.partition("\t")
+            fields = {"path": path.strip(), "key": key}
+            if path.rstrip().endswith("|") or re.search(r"\.ark:\d+$", path.strip()):
+                rows.append(ManifestRow(line, metadata={"key": key}, error=f"{show_value(path.strip())} is a "
+                                        "command or an archive offset, not an audio file (noisegen reads files)"))
+                continue
+        rows.append(_row(line, fields, ("path", None, None), folder))
     return rows
 
 
@@ -305,6 +330,8 @@ def read_manifest(path) -> list[ManifestRow]:
         with opener(manifest, "rt", encoding="utf-8-sig", newline="") as fh:  # -sig: a BOM (Excel writes one)
             if ext in (".csv", ".tsv"):
                 rows = _table_rows(fh, folder, "\t" if ext == ".tsv" else ",", manifest)
+            elif ext in _LISTS:
+                rows = _list_rows(fh, folder, ext == ".scp")
             else:
                 rows = _json_rows(fh, folder, manifest)
     except UnicodeDecodeError:
@@ -317,7 +344,8 @@ def read_manifest(path) -> list[ManifestRow]:
         # an empty stream
         raise ParameterError(f"manifest {manifest!r}: none of its {len(rows)} row(s) is usable; line {rows[0].line}: "
                              f"{rows[0].error}")
-    _warn_other_names(manifest, rows, _TABLE_FIELDS if ext in (".csv", ".tsv") else _JSON_FIELDS)
+    if ext not in _LISTS:  # (a list names no segment)
+        _warn_other_names(manifest, rows, _TABLE_FIELDS if ext in (".csv", ".tsv") else _JSON_FIELDS)
     return rows
 
 
