@@ -89,6 +89,14 @@ def main(argv=None) -> int:
     from bench import _harness as h
     from bench._report import markdown
 
+    written = [("--json", args.json), ("--json's .env.json", args.json and os.path.splitext(args.json)[0] + ".env.json"),
+               ("--markdown", args.markdown)]
+    written = [(flag, os.path.realpath(path)) for flag, path in written if path]
+    for k, (flag, path) in enumerate(written):  # one file written twice kept only the last (the JSON lost)
+        other = next((f for f, q in written[:k] if q == path), None)
+        if other is not None:
+            print(f"{other} and {flag} name one file, {path!r}: give each its own", file=sys.stderr)
+            return 2
     areas = []
     for item in args.only or AREAS:
         for a in item.split(","):
@@ -98,6 +106,11 @@ def main(argv=None) -> int:
                 return 2
             if a not in areas:  # each area and clip length once: repeats would give each op two rows to mix
                 areas.append(a)
+    if args.no_cold and "startup" in areas:  # (it times cold starts only: a run of it alone wrote an empty table)
+        if areas == ["startup"]:
+            print("the startup area times cold starts only: --no-cold leaves it nothing to run", file=sys.stderr)
+            return 2
+        areas.remove("startup")
     clips = tuple(dict.fromkeys(args.clip_s)) if args.clip_s else ((1.0, 4.0) if args.quick else (1.0, 4.0, 30.0))
     cfg = h.Config(clips=clips, quick=args.quick, cold=not args.no_cold,
                    compile_each=not (args.no_cold or args.quick),

@@ -269,6 +269,25 @@ def cold_first_call(case: Case, clip_s: float, *, fresh_cache: bool, cache_dir: 
 # --------------------------------------------------------------------------- environment
 
 
+#: Seconds a bench child process (a CLI run, a cold start, a memory run) may take before it is killed.
+CHILD_TIMEOUT_S = 1800
+
+
+def run_child(cmd, timeout=CHILD_TIMEOUT_S, **kwargs) -> subprocess.CompletedProcess:
+    """``subprocess.run(cmd, capture_output=True, text=True, **kwargs)`` in a session of its own; past
+    ``timeout`` seconds the whole session (the child and what it started) is killed and RuntimeError
+    says so: the area's error record, where a hung child hung the bench."""
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                          **kwargs) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.communicate()
+            raise RuntimeError(f"{' '.join(map(str, cmd))[:200]} did not finish in {timeout} s (killed)") from None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -9,12 +9,11 @@ while ``noisegen augment`` has not landed.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 import time
 
-from bench._harness import DATA, ROOT, _clean, corpus
+from bench._harness import DATA, ROOT, _clean, corpus, run_child
 
 
 def cases(cfg):
@@ -29,8 +28,7 @@ def _record(params, seconds, xrt, status, note, quality=None):
 
 
 def extra(cfg):
-    help_run = subprocess.run([sys.executable, "-m", "noisegen", "augment", "--help"], capture_output=True,
-                              text=True, cwd=str(ROOT))
+    help_run = run_child([sys.executable, "-m", "noisegen", "augment", "--help"], cwd=str(ROOT))
     if help_run.returncode != 0 or "unavailable" in help_run.stdout + help_run.stderr:
         cfg.log("  skip noisegen augment: not available")
         return [_record({"copies": 1}, None, None, "not available", "noisegen augment has not landed")]
@@ -42,7 +40,7 @@ def extra(cfg):
                    "--noise-dir", str(DATA / "noise"), "--rir-dir", str(DATA / "rir"), "--seed", "0",
                    "--copies", str(copies), "--workers", "1"]
             t0 = time.perf_counter()
-            res = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT))
+            res = run_child(cmd, cwd=str(ROOT))
             dt = time.perf_counter() - t0
         params = {"copies": copies, "input_s": round(audio_s, 2)}
         if res.returncode != 0:

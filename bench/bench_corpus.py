@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
-from bench._harness import DATA, ROOT, SR, _clean
+from bench._harness import DATA, ROOT, SR, _clean, run_child
 
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -200,7 +199,7 @@ def _augment_records(cfg):
             cmd = [sys.executable, "-m", "noisegen", "augment", speech, f"{tmp}/{out}", "--noise-dir", noise,
                    "--rir-dir", rir, "--seed", "0", "--workers", "1"]
             t0 = time.perf_counter()
-            done = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT))
+            done = run_child(cmd, cwd=str(ROOT))
             return done, time.perf_counter() - t0
 
         cli("cli-warm")  # a first child compiles what the in-process passes did not cache where it looks

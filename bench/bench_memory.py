@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
 
-from bench._harness import DATA, ROOT, _clean
+from bench._harness import DATA, ROOT, _clean, run_child
 
 SR = 16000
 
@@ -75,7 +74,7 @@ def peak_rss_mb(cmd: list, cwd: str = str(ROOT)) -> tuple[float | None, float, s
     """(peak RSS of ``cmd``'s process tree in MB, wall seconds, last stderr line, stdout)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, "-c", _WRAPPER, *cmd], capture_output=True, text=True, cwd=cwd, env=env)
+    res = run_child([sys.executable, "-c", _WRAPPER, *cmd], cwd=cwd, env=env)
     dt = time.perf_counter() - t0
     rss = None
     for line in res.stderr.splitlines():

@@ -25,13 +25,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench._harness import DATA, ROOT
+from bench._harness import DATA, ROOT, run_child
 
 
 def cases(cfg):
@@ -51,7 +50,7 @@ def _augment(in_dir, out_dir, copies, *extra) -> float:
     cmd = [sys.executable, "-m", "noisegen", "augment", str(in_dir), str(out_dir), "--noise-dir", str(DATA / "noise"),
            "--rir-dir", str(DATA / "rir"), "--seed", "0", "--copies", str(copies), "--no-progress", *map(str, extra)]
     t0 = time.perf_counter()
-    res = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT), env=_env())
+    res = run_child(cmd, cwd=str(ROOT), env=_env())
     if res.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed: {res.stderr.strip()[-500:]}")
     return time.perf_counter() - t0
@@ -88,8 +87,9 @@ def ray_fixed_cost(num_cpus: int) -> dict:
     """Seconds for ``import ray``, ``ray.init`` (local), the first task and ``ray.shutdown``, in a fresh process."""
     import json
 
-    res = subprocess.run([sys.executable, "-c", _FIXED.format(n=int(num_cpus))], capture_output=True, text=True,
-                         check=True)
+    res = run_child([sys.executable, "-c", _FIXED.format(n=int(num_cpus))])
+    if res.returncode != 0:
+        raise RuntimeError(f"the fixed-task Ray run failed: {res.stderr.strip()[-500:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 

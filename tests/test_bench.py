@@ -140,6 +140,9 @@ def test_quick_run_has_noisegen_and_anchors_for_the_same_ops(tmp_path):
     (["--clip-s", "0.00001"], "--clip-s: must be at least 0.01"), (["--json", ""], "cannot write"),
     (["--threads", "0"], "--threads: must be at least 1, got 0"), (["--json", "/nonexistent/x.json"], "cannot write"),
     (["--markdown", "{tmp}"], "cannot write"), (["--only", "nope"], "unknown area 'nope'"),
+    (["--json", "{tmp}/r.md", "--markdown", "{tmp}/r.md"], "--json and --markdown name one file"),
+    (["--json", "{tmp}/r.json", "--markdown", "{tmp}/r.env.json"], "--json's .env.json and --markdown name one file"),
+    (["--only", "startup", "--no-cold"], "--no-cold leaves it nothing to run"),
 ])
 def test_bad_options_are_refused_before_the_run(tmp_path, args, says):
     """--clip-s 0 and --threads 0 failed inside the run (a traceback, or every noisegen row 'not
@@ -261,7 +264,7 @@ def test_corpus_reports_a_failed_augment_run(h, monkeypatch, fails):
 
     monkeypatch.setattr(nb, "default_pipeline", lambda **kw: Pipeline())
     monkeypatch.setattr(nb, "augment_folder", augment_folder)
-    monkeypatch.setattr(corpus.subprocess, "run", run)
+    monkeypatch.setattr(corpus, "run_child", run)
     cfg = h.Config(quick=True, cold=False, log=lambda m: None)
     recs = {r["variant"]: r for r in corpus._augment_records(cfg)}
     assert set(recs) == {"in process", "fresh process"}
@@ -305,7 +308,7 @@ def test_cli_area_reports_a_failed_run_with_a_text_note(h, report, monkeypatch, 
         rc = 0 if "--help" in cmd else 3
         return subprocess.CompletedProcess(cmd, rc, "usage: ..." if rc == 0 else "", "" if rc == 0 else stderr)
 
-    monkeypatch.setattr(cli.subprocess, "run", run)
+    monkeypatch.setattr(cli, "run_child", run)
     recs = cli.extra(h.Config(quick=True, cold=False, log=lambda m: None))
     assert [r["status"] for r in recs] == ["error"]
     note = recs[0]["note"]
@@ -479,3 +482,31 @@ def test_repeated_areas_and_clip_lengths_are_run_once(h, tmp_path, monkeypatch, 
     monkeypatch.setattr(h, "run_cases", lambda cases, cfg: calls.append(cfg.clips) or [])
     assert main.main(["--no-cold", *args]) == 0
     assert len(calls) == 1 and len(set(calls[0])) == len(calls[0]) and calls[0][0] == 1.0
+
+
+def test_a_child_past_its_time_is_killed_with_what_it_started(h, tmp_path):
+    """The CLI, corpus, memory and Ray areas ran their children with no time limit: one that hung hung the
+    bench. Past the limit the child's whole session is killed (the memory area's wrapper starts the run it
+    measures) and the area's error says so."""
+    import os
+    import time
+
+    pid_file = tmp_path / "grandchild.pid"
+    code = ("import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']); "
+            f"open({str(pid_file)!r}, 'w').write(str(p.pid)); time.sleep(120)")
+    t0 = time.perf_counter()
+    with pytest.raises(RuntimeError, match="did not finish in 2 s"):
+        h.run_child([sys.executable, "-c", code], timeout=2)
+    assert time.perf_counter() - t0 < 60
+    grandchild = int(pid_file.read_text())
+    for _ in range(100):  # (killed: a zombie until its new parent, init, reaps it, if it does)
+        try:
+            with open(f"/proc/{grandchild}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+        except OSError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"the child's own child {grandchild} outlived the timeout")
+    assert h.run_child([sys.executable, "-c", "print('ok')"]).stdout == "ok\n"
