@@ -112,8 +112,35 @@ def test_shift_fade_only_touches_the_edges(rollover, k):
     seam = k % 240 if (rollover or k > 0) else 240 + k
     assert changed.size > 0 and np.all(np.abs(changed - seam) <= fade)
     assert np.all((out >= 0) & (out <= plain)) and np.array_equal(out[0], out[1])
-    if min(seam, 240 - seam) >= fade:  # (a ramp is cut to its side of the seam when that is shorter)
-        assert np.max(np.abs(np.diff(out[0]))) < 0.25  # ramps, no jump
+    assert np.max(np.abs(np.diff(out[0]))) < 0.25  # ramps, no jump
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("rollover", [True, False], ids=["roll", "zeros"])
+@pytest.mark.parametrize("fade", [1, 2, 8, 300])
+def test_shift_fade_keeps_its_slope_next_to_the_edges(rollover, fade, dtype):
+    # every shift, those within a fade of either end too: audio shorter than the fade on its side of the
+    # seam takes the part of the full ramp next to the seam, so no step exceeds the ramp's steepest one
+    n = 40
+    y = np.ones((2, n), dtype=dtype)
+    t = Shift(min_shift=-n, max_shift=n, shift_unit="samples", rollover=rollover, fade_s=fade / SR, p=1.0)
+    steepest = np.sin(np.pi / (2 * fade)) + 1e-6  # largest step between raised-cosine samples 1/fade apart
+    for k in range(-n - 1, n + 2):
+        out = t.apply_params(y, {"name": "Shift", "applied": True, "shift_samples": k}, sample_rate=SR)
+        plain = np.roll(y, k, axis=-1) if rollover else _zero_filled_roll(y, k)
+        assert out.dtype == dtype and np.all((out >= 0) & (out <= plain)), k
+        assert np.max(np.abs(np.diff(out, axis=-1))) <= steepest, k
+        seam = k % n if (rollover or k > 0) else n + k
+        if 0 < seam < n and (rollover or abs(k) < n):
+            # the fade's gain at distance d from the seam is the ramp's, whatever the other side's length
+            d = np.arange(1, n + 1)
+            gain = 0.5 - 0.5 * np.cos(np.pi * (np.minimum(d, fade) - 0.5) / fade)
+            if rollover or k > 0:
+                after = min(n - seam, fade)
+                assert np.allclose(out[0, seam: seam + after], gain[:after], atol=1e-6), k
+            if rollover or k < 0:
+                before = min(seam, fade)
+                assert np.allclose(out[0, seam - before: seam][::-1], gain[:before], atol=1e-6), k
 
 
 def test_shift_rejects_bad_arguments():

@@ -20,9 +20,9 @@ _BOUNDS = {"fraction": 1.0, "samples": float(MAX_SAMPLES), "seconds": 3600.0 * 2
 _MAX_SHIFT_SAMPLES = max(MAX_SAMPLES, int(_BOUNDS["seconds"] * MAX_SAMPLE_RATE))
 
 
-def _ramp(length, dtype):
-    """A raised-cosine fade-in of ``length`` samples, strictly between 0 and 1."""
-    return (0.5 - 0.5 * np.cos(np.pi * (np.arange(length) + 0.5) / length)).astype(dtype)
+def _ramp(length, fade, dtype):
+    """The first ``length`` samples of a raised-cosine fade-in of ``fade`` samples, strictly between 0 and 1."""
+    return (0.5 - 0.5 * np.cos(np.pi * (np.arange(length) + 0.5) / fade)).astype(dtype)
 
 
 def _shift(y, shift, rollover, fade):
@@ -42,9 +42,11 @@ def _shift(y, shift, rollover, fade):
                 out[..., : n + shift] = y[..., -shift:]
         edges = [(shift, True)] if 0 < shift < n else [(n + shift, False)] if -n < shift < 0 else []
     for at, fade_in in edges:
+        # audio shorter than the fade on its side of the seam gets the part of the full ramp next to
+        # the seam: a ramp squeezed into it (1-3 samples after a 1-3 sample roll) clicked
         length = min(fade, n - at if fade_in else at)
         if length > 0:
-            ramp = _ramp(length, y.dtype)
+            ramp = _ramp(length, fade, y.dtype)
             if fade_in:
                 out[..., at : at + length] *= ramp
             else:
@@ -62,8 +64,10 @@ class Shift(Transform):
     ``np.roll(y, shift, axis=-1)`` or that roll with the wrapped part set to
     zero. With a fade, the ``fade_s`` seconds on each side of the seam
     (rollover) or of the moved audio next to the zeros (zero fill) are
-    multiplied by a raised-cosine ramp, so the jump makes no click (a ramp
-    is cut short where the audio on its side of the seam is shorter).
+    multiplied by a raised-cosine ramp, so the jump makes no click (where
+    the audio on its side of the seam is shorter than the fade, it gets the
+    part of the ramp next to the seam, as in audiomentations: the ramp keeps
+    its slope).
 
     The shift is drawn uniformly in ``[min_shift, max_shift]`` in
     ``shift_unit`` and rounded to whole samples (for ``"samples"``, an
