@@ -52,6 +52,7 @@ RENAMED = {
     "AddBackgroundNoise": ("AddBackgroundNoise", {"sounds_path": "noise", "noise_rms": "noise_level"}),
     "AddShortNoises": ("AddShortNoises", {"sounds_path": "sounds", "min_time_between_sounds": "min_time_between_s"}),
     "ApplyImpulseResponse": ("ApplyImpulseResponse", {"ir_path": "rir"}),
+    "RoomSimulator": ("RoomSimulator", {"min_target_rt60": "min_rt60_s", "min_mic_distance": "min_distance_m"}),
     "Shift": ("Shift", {"fade_duration": "fade_s"}),
     "LowPassFilter": ("LowPassFilter", {"min_cutoff_freq": "min_cutoff_hz"}),
     "BandPassFilter": ("BandPassFilter", {"min_center_freq": "min_center_hz"}),
