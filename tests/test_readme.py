@@ -79,3 +79,27 @@ def test_the_migration_table_names_every_renamed_argument(theirs):
     for old, new in renamed.items():
         assert f"`{old}` -> `{new}`" in row, (theirs, old, new)
         assert new in parameters, (ours, new)
+
+
+
+# noisegen defaults the migration section says differ from audiomentations': (class, defaults, as the README words them)
+DIFFERENT_DEFAULTS = [
+    ("AddColoredNoise", {"min_snr_db": 3.0, "max_snr_db": 30.0}, "`AddColoredNoise`, 3 to 30 dB"),
+    ("AddShortNoises", {"min_snr_db": 0.0, "max_snr_db": 24.0}, "`AddShortNoises`, 0 to 24 dB"),
+    ("PeakingEQ", {"max_q": 9.9}, "`PeakingEQ`'s `max_q` 9.9"),
+    ("TimeMask", {"min_fraction": 0.0}, "`TimeMask`'s `min_fraction` 0"),
+    ("Resample", {"max_sample_rate": 16000}, "`Resample`'s `max_sample_rate` 16000"),
+]
+
+
+@pytest.mark.parametrize("cls, defaults, words", DIFFERENT_DEFAULTS, ids=[c for c, _, _ in DIFFERENT_DEFAULTS])
+def test_the_migration_section_states_the_defaults_that_differ(cls, defaults, words):
+    import inspect
+
+    import noisegen
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    intro = " ".join(text[text.index("## Coming from audiomentations"):text.index("| audiomentations |")].split())
+    parameters = inspect.signature(getattr(noisegen, cls)).parameters
+    assert {name: parameters[name].default for name in defaults} == defaults
+    assert words in intro
