@@ -274,3 +274,37 @@ def test_a_dataset_in_the_numpy_or_torch_format_is_augmented_as_a_plain_one(fmt)
         assert _equal(_arrays(out.with_format(None)), expected), kwargs
     keyed = ds.map(nh.augment_fn(pipeline, rng=0, index_column="idx"), batched=True, load_from_cache_file=False)
     assert _equal(_arrays(keyed.with_format(None)), expected)
+
+
+@pytest.mark.parametrize("num_workers", [0, 1, 2, 3])
+def test_an_iterable_dataset_read_by_workers_is_keyed_by_global_row_indices_or_refused(num_workers):
+    # ds.to_iterable_dataset(num_shards=4).map(fn, with_indices=True) read by a DataLoader with 2 or more workers
+    # handed each worker indices counted from 0: rows of different workers got the same key (4 distinct
+    # augmentations for 8 rows with 2 workers), and the result depended on num_workers, silently
+    torch = pytest.importorskip("torch")
+    rows = _rows()
+    pipeline = _pipeline()
+    expected = sorted(json.dumps(p) for p in _direct_params(rows, pipeline, 0))
+    ds = datasets.Dataset.from_dict({"audio": rows}).add_column("idx", list(range(len(rows))))
+    for num_shards in (1, 4):
+        it = ds.to_iterable_dataset(num_shards=num_shards)
+        keyed = it.map(nh.augment_fn(pipeline, rng=0, index_column="idx"), batched=True, batch_size=3)
+        loader = torch.utils.data.DataLoader(keyed, batch_size=None, num_workers=num_workers)
+        got = [r["noisegen_params"] for r in loader]
+        assert sorted(got) == expected, (num_shards, num_workers)
+        indexed = it.map(nh.augment_fn(pipeline, rng=0), batched=True, batch_size=3, with_indices=True)
+        loader = torch.utils.data.DataLoader(indexed, batch_size=None, num_workers=num_workers)
+        if num_workers > 1 and num_shards > 1:
+            with pytest.raises(noisegen.ParameterError, match=r"indices: .*index_column"):
+                list(loader)
+        else:
+            got = [r["noisegen_params"] for r in loader]
+            assert sorted(got) == expected, (num_shards, num_workers)
+
+
+def _direct_params(rows, pipeline, rng):
+    out = []
+    for i, r in enumerate(rows):
+        pipeline(np.asarray(r["array"], dtype=np.float32), sample_rate=r["sampling_rate"], rng=nh.row_key(i, rng=rng))
+        out.append(pipeline.last_params)
+    return out

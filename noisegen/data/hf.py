@@ -19,6 +19,10 @@ size or order of access. The parameters each row got
 (:attr:`noisegen.Transform.last_params`) go to a column as a JSON string.
 For a new draw each epoch, make the function with ``rng=epoch``.
 
+An ``IterableDataset`` counts ``with_indices`` indices from 0 in each
+DataLoader worker (and each ``split_dataset_by_node`` rank): read by several
+workers, key it by an ``index_column`` instead (a ParameterError says so).
+
 The audio column may hold, per row:
 
 - a dict with ``"array"`` and ``"sampling_rate"`` (plain columns, and the
@@ -41,6 +45,7 @@ import io
 from collections.abc import Mapping
 import json
 import numbers
+import sys
 
 import numpy as np
 
@@ -197,6 +202,8 @@ class AugmentFn:
                 )
             indices = batch[self.index_column]
             indices = [_scalar(i) for i in indices] if batched else _scalar(indices)
+        else:
+            _check_global_indices(indices)
         if batched:
             return [_check_index(i, "indices") for i in indices]
         return _check_index(indices, "indices")
@@ -212,6 +219,27 @@ class AugmentFn:
         except NoisegenError as exc:  # a bad value, or bytes that do not decode: say which row, keep the kind
             raise type(exc)(f"row {index} of column {self.column!r}: {exc}") from None
         return {"array": y, "sampling_rate": sr}, json.dumps(pipeline.last_params)
+
+
+def _check_global_indices(indices):
+    """Refuse the indices of ``IterableDataset.map(fn, with_indices=True)`` read by several DataLoader workers.
+
+    ``datasets`` deals the shards out over the workers and counts the indices from 0 in each of them, so
+    rows of different workers would get the same keys (the same draws), and the result would depend on
+    ``num_workers``. The check only looks (never imports torch or datasets).
+    """
+    torch_data, hf = sys.modules.get("torch.utils.data"), sys.modules.get("datasets")
+    info = None if torch_data is None or hf is None else torch_data.get_worker_info()
+    if info is None or not isinstance(info.dataset, hf.IterableDataset):
+        return
+    shards = getattr(info.dataset, "num_shards", 1)
+    if min(info.num_workers, shards) > 1:  # (one shard: one worker reads it all)
+        raise ParameterError(
+            f"indices: got {show_value(indices)} in DataLoader worker {info.id} of {info.num_workers} reading an "
+            f"IterableDataset of {shards} shards; datasets counts them from 0 in each worker, so rows of different "
+            "workers would get the same key. Expected row indices that hold across workers: key the rows by a "
+            "column instead, augment_fn(..., index_column='idx') with ds.add_column('idx', range(len(ds))) "
+            "before to_iterable_dataset and map without with_indices, or read with num_workers <= 1")
 
 
 def _read(value, column):
