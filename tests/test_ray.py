@@ -460,6 +460,22 @@ def test_ray_augment_paths_and_torch_ingestion(ray_address):
     assert sorted(seen) == [r["id"] for r in rows]
 
 
+def test_the_module_notes_example_runs_as_written_on_files_of_several_lengths(ray_address):
+    # the notes read the augmented read_binary_files rows with iter_torch_batches(batch_size=None), which
+    # refuses rows of different lengths ("Numpy array of object dtype cannot be converted to a Torch Tensor")
+    import re
+
+    import noisegen
+    import noisegen.data.ray as module
+
+    code = re.search(r"::\n\n((?: {4}.*\n|\n)+?)\n(?=\S)", module.__doc__).group(1)
+    code = code.replace('"s3://bucket/speech/"', repr(str(ROOT / "data" / "speech"))).replace("...", "seen.append(batch)")
+    scope = {"pipeline": noisegen.Gain(p=1.0), "seen": []}
+    exec(compile("\n".join(line[4:] for line in code.splitlines()), "noisegen.data.ray notes", "exec"), scope)
+    rows = [a for batch in scope["seen"] for a in batch["bytes"]]
+    assert len(rows) == 4 and len({a.shape for a in rows}) > 1  # files of several lengths, all read
+
+
 def test_a_pool_the_cluster_cannot_place_is_warned_of(ray_address):
     # actors=10**9 or num_cpus=1e9 were taken, and the run then waited for ever (the local cluster has 2 CPUs)
     import warnings

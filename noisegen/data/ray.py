@@ -5,7 +5,8 @@
     import ray, noisegen.ray
     ds = ray.data.read_binary_files("s3://bucket/speech/", include_paths=True)   # columns: bytes, path
     ds = noisegen.ray.augment(ds, pipeline, seed=0, sample_rate=16000, column="bytes", id_column="path")
-    for batch in ds.select_columns(["bytes"]).iter_torch_batches(batch_size=None): ...
+    for batch in ds.iter_batches(batch_size=16):   # rows of any length (iter_torch_batches needs equal ones)
+        ...
 
 Keys. Row ``r`` of epoch ``e`` is augmented with the key
 ``row_key(seed, e, r[id_column])`` (:func:`row_key`): it depends on the row's
