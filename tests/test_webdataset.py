@@ -505,3 +505,32 @@ def test_a_sparse_member_is_reported_not_read_as_garbage(tmp_path):
         chunks = list(noisegen.AugmentStream(str(tmp_path / "sp.tar"), None, sample_rate=16000, rng=0, shuffle=False))
     assert [c.source.rsplit("/", 1)[-1] for c in chunks] == ["b"]
     np.testing.assert_array_equal(chunks[0].samples, noisegen.load(tmp_path / "b.wav")[0])
+
+
+@pytest.mark.parametrize("contents", ["empty", "no extension", "folders only"])
+def test_tars_holding_no_sample_are_refused_as_a_folder_without_audio_is(tmp_path, contents):
+    # an empty tar, or one whose members have no extension (utt1, utt2: no WebDataset key), made a stream
+    # that yielded nothing without a word (len 0, a training loop of no steps); a folder without audio
+    # files and a manifest without rows are ParameterErrors
+    good = noisegen.audio.io.encode(np.full(400, 0.25, np.float32), sample_rate=SR, format="wav")
+    empty = tmp_path / "empty.tar"
+    with tarfile.open(empty, "w") as tf:
+        if contents == "no extension":
+            _add(tf, "utt1", good)
+            _add(tf, "sub/utt2", good)
+        elif contents == "folders only":
+            info = tarfile.TarInfo("sub.d")
+            info.type = tarfile.DIRTYPE
+            tf.addfile(info)
+    other = tmp_path / "other.tar"
+    shutil.copy(empty, other)
+    for source in (str(empty), [str(empty), str(other)], str(tmp_path / "{empty,other}.tar")):
+        with pytest.raises(ParameterError, match=r"source .*empty\.tar.* holds no WebDataset sample; expected .*KEY\.EXT"):
+            AugmentStream(source, None, sample_rate=SR)
+    good_tar = tmp_path / "good.tar"
+    with tarfile.open(good_tar, "w") as tf:
+        _add(tf, "a.wav", good)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an empty tar beside one with samples: no word, its samples read
+        stream = AugmentStream([str(empty), str(good_tar)], None, sample_rate=SR, shuffle=False)
+        assert len(stream) == 1 and [c.source for c in stream] == [f"{good_tar}/a"]

@@ -31,6 +31,8 @@ damaged header, is one item that cannot be read; a sample without an audio
 member, with undecodable audio or with a JSON member that is not an object is
 an item that cannot be read. The stream reports each once
 (:class:`~noisegen.NoisegenWarning`) and skips it; ``len()`` counts nothing for it.
+Tars that hold no sample at all (empty, or only members without an extension)
+are a ParameterError, as a folder without audio files is.
 """
 
 from __future__ import annotations
@@ -248,6 +250,10 @@ class ShardItems:
             start = len(self.samples)
             self.samples.extend(_index(path, t))
             self.groups.append((start, len(self.samples)))
+        if not self.samples:  # as a folder without audio files or a manifest without rows: not an empty stream
+            shown = repr(self.paths[0]) if len(self.paths) == 1 else f"{self.paths[0]!r} ... ({len(self.paths)} tars)"
+            raise ParameterError(f"source {shown} holds no WebDataset sample; expected members named KEY.EXT "
+                                 "(utt1.flac, utt1.json: the key is the path up to the first dot of the file name)")
         self.groups = [g for g in self.groups if g[1] > g[0]]
         self._fh = None  # (pid, tar index, open file): this process's current tar
         self._meta = None  # (item, metadata) of the item loaded last
