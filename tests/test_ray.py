@@ -460,6 +460,45 @@ def test_ray_augment_paths_and_torch_ingestion(ray_address):
     assert sorted(seen) == [r["id"] for r in rows]
 
 
+def test_hugging_face_audio_structs_are_read_and_resampled(ray_address):
+    # ray.data.from_huggingface gives the Audio column as structs: {"array", "sampling_rate"} (or {"bytes",
+    # "path"} with Audio(decode=False)); each row failed with "y must be float32 or float64 audio, got dtype object"
+    import io
+
+    import datasets
+    import ray
+    import soundfile as sf
+
+    import noisegen
+    import noisegen.ray as ngray
+    from noisegen.transforms import AddColoredNoise
+
+    pipe, sr = AddColoredNoise(min_snr_db=5, max_snr_db=15, p=1.0), 8000
+    rates = [sr, 16000, sr, 11025]
+
+    def clips(shapes):
+        return [(0.1 * np.random.default_rng(i).standard_normal(s)).astype(np.float32) for i, s in enumerate(shapes)]
+
+    def wav(y, rate):
+        buf = io.BytesIO()
+        sf.write(buf, y.T, rate, format="WAV", subtype="FLOAT")
+        return {"bytes": buf.getvalue(), "path": None}
+
+    mono, mixed = clips([(700,), (333,), (0,), (1200,)]), clips([(700,), (2, 901), (1, 333), (1200,)])
+    for ys, rows in ((mono, [{"array": y, "sampling_rate": r} for y, r in zip(mono, rates)]),
+                     (mixed, [wav(y, r) for y, r in zip(mixed, rates)])):
+        hf = datasets.Dataset.from_dict({"audio": rows, "id": list(range(len(rows)))})
+        out = ngray.augment(ray.data.from_huggingface(hf), pipe, seed=2, sample_rate=sr, num_cpus=0.5).take_all()
+        assert sorted(r["id"] for r in out) == list(range(len(rows)))
+        for r in out:
+            y, rate = ys[r["id"]], rates[r["id"]]
+            y = y[0] if y.ndim == 2 and y.shape[0] == 1 else y
+            if rate != sr:
+                y = noisegen.resample(y, orig_sample_rate=rate, target_sample_rate=sr)
+            expected = pipe(y, sample_rate=sr, rng=ngray.row_key(2, 0, r["id"]))
+            np.testing.assert_array_equal(np.asarray(r["audio"], dtype=np.float32), expected)
+
+
 def test_the_module_notes_example_runs_as_written_on_files_of_several_lengths(ray_address):
     # the notes read the augmented read_binary_files rows with iter_torch_batches(batch_size=None), which
     # refuses rows of different lengths ("Numpy array of object dtype cannot be converted to a Torch Tensor")

@@ -210,7 +210,7 @@ class AugmentFn:
 
     def _row(self, value, index):
         try:
-            y, sr = _read(value, self.column)
+            y, sr = read_row_audio(value, self.column)
             if self.sample_rate is not None and sr != self.sample_rate:
                 y = resample(y, orig_sample_rate=sr, target_sample_rate=self.sample_rate)
                 sr = self.sample_rate
@@ -242,8 +242,8 @@ def _check_global_indices(indices):
             "before to_iterable_dataset and map without with_indices, or read with num_workers <= 1")
 
 
-def _read(value, column):
-    """``(float32 samples, sample_rate)`` from one row's audio value."""
+def read_row_audio(value, column):
+    """``(float32 samples, sample_rate)`` from one row's audio value (also for :mod:`noisegen.data.ray`)."""
     if hasattr(value, "get_all_samples"):  # torchcodec AudioDecoder (datasets >= 4)
         samples = value.get_all_samples()
         y, sr = np.asarray(samples.data.cpu().numpy(), dtype=np.float32), samples.sample_rate

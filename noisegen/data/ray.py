@@ -34,6 +34,7 @@ import json
 import numbers
 import pickle
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -43,7 +44,9 @@ from .._core.validation import check_int, check_real, check_sample_rate, show_va
 from ..audio.bank_cache import dumps_anywhere
 from ..audio.io import load
 from ..audio.segment import decode
+from ..effects import resample
 from ..transforms import Transform, load_pipeline
+from .hf import read_row_audio
 
 INSTALL_HINT = 'the ray engine needs Ray: pip install "noisegen[ray]"'
 
@@ -104,7 +107,7 @@ class _Augmenter:
         for row_id, value in zip(batch[self.id_column], batch[self.column]):
             row_id = _scalar(row_id)
             try:
-                y = _audio(value, self.sample_rate)
+                y = _audio(value, self.sample_rate, self.column)
                 out = self.pipeline(y, sample_rate=self.sample_rate, rng=row_key(self.seed, self.epoch, row_id))
             except NoisegenError as exc:  # say which row (a bad value, bytes that do not decode), keep the kind
                 raise type(exc)(f"row {self.id_column}={show_value(row_id)} of column {self.column!r}: {exc}") from None
@@ -126,12 +129,16 @@ def _scalar(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _audio(value, sample_rate):
-    """A row's audio: an array (at ``sample_rate`` already), encoded file bytes, or a path."""
+def _audio(value, sample_rate, column):
+    """A row's audio: an array (at ``sample_rate`` already), encoded file bytes, a path, or a Hugging Face
+    audio struct (``ray.data.from_huggingface``: ``{"array", "sampling_rate"}`` or ``{"bytes", "path"}``)."""
     if isinstance(value, (bytes, bytearray, np.bytes_)):  # decoded as noisegen.load decodes a file
         return decode(bytes(value), sample_rate=sample_rate, mono=False, name="the row's bytes")
     if isinstance(value, str):
         return load(value, sample_rate=sample_rate)[0]
+    if isinstance(value, Mapping):  # (taken for an array, it was refused as "dtype object")
+        y, sr = read_row_audio(value, column)
+        return y if sr == sample_rate else resample(y, orig_sample_rate=sr, target_sample_rate=sample_rate)
     return np.asarray(value)
 
 
@@ -159,11 +166,13 @@ def augment(dataset, pipeline, *, seed, sample_rate, column="audio", id_column="
     sample_rate : int
         The rate of the audio: array rows must already be at it; encoded
         bytes (``read_binary_files``) and path strings are decoded and
-        resampled to it.
+        resampled to it, and so are Hugging Face audio structs
+        (``ray.data.from_huggingface``: ``{"array", "sampling_rate"}``, or
+        ``{"bytes", "path"}`` from ``Audio(decode=False)``).
     column : str
         The audio column; it is replaced by the augmented audio (an array per
         row, time on the last axis, the input's float dtype; float32 when
-        decoded). Rows that change length (speed perturbation) may differ in length.
+        decoded or from a struct). Rows that change length (speed perturbation) may differ in length.
     id_column : str
         A column with a unique non-negative integer or string per row (see
         the module notes for why it is needed).
