@@ -7,6 +7,7 @@ noise (written block by block, so making it costs no memory here):
 
 - ``augment default``: ``noisegen augment IN OUT --noise-dir data/noise
   --rir-dir data/rir --seed 0 --workers 1`` (the default pipeline);
+- ``augment webdataset``: the same with ``--output-format webdataset`` (tar shards);
 - ``augment config``: the same with ``--config`` of RIR + pitch shift + time
   stretch + background noise, each with ``p=1``;
 - ``stream``: ``AugmentStream(IN, default_pipeline(noise_dir, rir_dir),
@@ -86,13 +87,15 @@ def peak_rss_mb(cmd: list, cwd: str = str(ROOT)) -> tuple[float | None, float, s
 
 def measure(what: str, wav: str, work: str) -> tuple[float | None, float, str, float]:
     """(peak RSS MB, seconds, error line, seconds of audio produced) of one kind of run
-    (``what``: augment-default, augment-config, stream) over ``wav``."""
+    (``what``: augment-default, augment-webdataset, augment-config, stream) over ``wav``."""
     in_dir = os.path.dirname(wav)
     out_dir = os.path.join(work, f"out-{what}-{os.path.basename(in_dir)}")
     base = [sys.executable, "-m", "noisegen", "augment", in_dir, out_dir, "--seed", "0", "--workers", "1",
             "--overwrite"]
     if what == "augment-default":
         cmd = base + ["--noise-dir", str(DATA / "noise"), "--rir-dir", str(DATA / "rir")]
+    elif what == "augment-webdataset":
+        cmd = base + ["--noise-dir", str(DATA / "noise"), "--rir-dir", str(DATA / "rir"), "--output-format", "webdataset"]
     elif what == "augment-config":
         config = os.path.join(work, "config.json")
         with open(config, "w") as f:
@@ -110,7 +113,8 @@ def measure(what: str, wav: str, work: str) -> tuple[float | None, float, str, f
     return rss, dt, tail, produced
 
 
-def run(minutes=(1, 10, 60), whats=("augment-default", "augment-config", "stream"), log=print) -> list:
+def run(minutes=(1, 10, 60), whats=("augment-default", "augment-webdataset", "augment-config", "stream"),
+        log=print) -> list:
     """Records of every (what, minutes); the WAVs live in a temporary folder."""
     records = []
     with tempfile.TemporaryDirectory(prefix="ngbench-mem-") as work:

@@ -532,6 +532,46 @@ def test_augment_blockwise_equals_whole_file(tmp_path, data_dir, which):
         assert open(tmp_path / "replayed.wav", "rb").read() == open(tmp_path / "blocks" / name, "rb").read()
 
 
+@pytest.mark.parametrize("fmt", ["wav", "flac"])
+def test_augment_webdataset_blockwise_equals_whole_file(tmp_path, data_dir, fmt):
+    """Tar shards took each input whole (a 60-minute one: 1.5 GB): a long input's sample is now made in
+    blocks into a file beside the tar and copied in, equal to the whole-file sample, and replays in blocks."""
+    import io
+    import tarfile
+
+    import soundfile as sf
+
+    src = _inputs(str(tmp_path / "in"))
+    pipe = _config(data_dir)
+    runs = {}
+    for mode, min_s in (("whole", 1000.0), ("blocks", 0.1)):
+        out = str(tmp_path / mode)
+        augment_folder(src, out, pipeline=pipe, copies=2, seed=7, subtype="FLOAT" if fmt == "wav" else "PCM_16",
+                       sample_rate=SR, progress=False, blockwise_min_s=min_s, output_format="webdataset",
+                       shard_size=3, format=fmt)
+        lines = {json.loads(l)["output"]: json.loads(l) for l in open(os.path.join(out, "manifest.jsonl"))}
+        members = {}
+        for name in sorted(lines):
+            with tarfile.open(os.path.join(out, name)) as tf:
+                members.update({(name, m.name): tf.extractfile(m).read() for m in tf.getmembers()})
+        runs[mode] = lines, members
+        assert sorted(n for n in os.listdir(out) if ".noisegen" not in n) == [  # no temporary files left
+            "manifest.jsonl", "shard-000000.tar", "shard-000001.tar"]
+    (whole_lines, whole), (block_lines, blocks) = runs["whole"], runs["blocks"]
+    assert whole.keys() == blocks.keys() and len(blocks) == 8
+    for (tar, member), data in blocks.items():
+        if member.endswith(".json"):
+            meta, ref = json.loads(data), json.loads(whole[tar, member])
+            assert meta.pop("blockwise") is True and "blockwise" not in ref
+            assert meta.pop("peak_scale") == pytest.approx(ref.pop("peak_scale"), rel=1e-6) and meta == ref
+            audio = blocks[tar, member[:-len("json")] + fmt]
+            a, _ = sf.read(io.BytesIO(whole[tar, member[:-len("json")] + fmt]), dtype="float32")
+            b, _ = sf.read(io.BytesIO(audio), dtype="float32")
+            np.testing.assert_allclose(b, a, rtol=0, atol=1e-5 if fmt == "wav" else 2 ** -15)
+            replay({**block_lines[tar], **json.loads(data)}, out_path=str(tmp_path / f"replayed.{fmt}"))
+            assert open(tmp_path / f"replayed.{fmt}", "rb").read() == audio  # made in blocks again: same bytes
+
+
 def test_augment_falls_back_to_whole_file_for_unstreamable_pipelines(tmp_path):
     src = _inputs(str(tmp_path / "in"))
     pipe = Compose([Gain(p=1.0), Clip(p=1.0)])

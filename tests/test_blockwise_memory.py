@@ -29,7 +29,7 @@ def wavs(tmp_path_factory, bench_memory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("what", ["augment-default", "augment-config", "stream"])
+@pytest.mark.parametrize("what", ["augment-default", "augment-webdataset", "augment-config", "stream"])
 def test_peak_memory_does_not_grow_with_file_length(wavs, what, bench_memory):
     root, files = wavs
     rss = {}

@@ -251,8 +251,8 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
     blockwise_min_s : float
         Inputs longer than this (seconds) are processed in blocks, in memory
         that does not grow with their length (:mod:`noisegen.batch.long`;
-        their manifest lines say ``"blockwise": true``); default 60. Tar
-        shards (``output_format="webdataset"``) hold whole inputs.
+        their manifest lines, or the samples' JSON members in tar shards,
+        say ``"blockwise": true``); default 60.
 
     Returns
     -------

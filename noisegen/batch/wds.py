@@ -10,7 +10,10 @@ depends on the inputs alone, never on the workers or the order they finish in.
 Samples. Each sample is two members, ``KEY.<format>`` (the audio, the bytes
 :func:`noisegen.save` would write) then ``KEY.json`` (an object: ``input``,
 ``copy``, ``seed``, ``sample_rate``, ``n_samples``, ``n_channels``,
-``duration_s``, ``peak_scale``, ``params``, ``format``, ``subtype``). ``KEY``
+``duration_s``, ``peak_scale``, ``params``, ``format``, ``subtype``; and
+``blockwise``: true for an input longer than ``blockwise_min_s``, made in
+blocks into a file beside the tar, then copied in: memory does not grow
+with its length, see :mod:`noisegen.batch.long`). ``KEY``
 (:func:`sample_key_for`) is the input's relative path without its extension,
 with ``%`` and ``.`` percent-escaped (``%25``, ``%2E``; webdataset cuts a
 member's key at the first dot of its file name) and ``_aug<copy>`` appended:
@@ -38,8 +41,10 @@ rebuilds one sample's audio.
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import hashlib
+import io
 import json
 import os
 import re
@@ -54,14 +59,15 @@ from .manifest import (FAILURES, MANIFEST, _append_line, _dedupe_manifest, _read
                        _rewrite_jsonl, read_manifest)
 from .outdir import banks_changed, input_fingerprint, jsonl_lock
 from .plan import Plan, _discover, _one_line, _probe, output_seed
-from .work import _FATAL_ERRNOS, _render, load_input
+from .long import BLOCKWISE_MIN_S, long_source, render_long
+from .work import _FATAL_ERRNOS, PEAK_LIMIT, _check_unchanged, _render, load_input
 
 __all__ = ["SHARD_NAME", "DEFAULT_SHARD_SIZE", "sample_key_for", "plan_shards", "ShardTask"]
 
 #: Name of tar ``i`` in OUT_DIR.
 SHARD_NAME = "shard-{:06d}.tar"
 DEFAULT_SHARD_SIZE = 1000
-_TEMP_RE = re.compile(r"^\.(?P<tar>shard-\d{6,}\.tar)\.\d+\.part$")
+_TEMP_RE = re.compile(r"^\.\.?(?P<tar>shard-\d{6,}\.tar)\.\d+\.(part$|member\.)")  # a tar, a long sample's files
 _SHARD_RE = re.compile(r"shard-(\d{6,})\.tar")
 
 
@@ -220,8 +226,6 @@ class ShardTask(NamedTuple):
 
     def run(self, pipeline):
         """Render the samples into a temporary tar and put it in place; ``(name, [result dicts])``."""
-        import io
-
         path = os.path.join(self.out_dir, self.rel)
         tmp = os.path.join(self.out_dir, f".{self.rel}.{os.getpid()}.part")
         results, failed, n_items, duration = [], [], 0, 0.0
@@ -236,9 +240,7 @@ class ShardTask(NamedTuple):
                             results.append({"ok": False, "input": s["input"], "output": f"{self.rel}/{s['key']}",
                                             "error": _one_line(exc)})
                             continue
-                        body = json.dumps(meta, sort_keys=True, allow_nan=False).encode("utf-8")
-                        tf.addfile(_member(f"{s['key']}.{self.settings['format']}", len(audio)), io.BytesIO(audio))
-                        tf.addfile(_member(f"{s['key']}.json", len(body)), io.BytesIO(body))
+                        self._add(tf, s["key"], audio, meta)
                         n_items, duration = n_items + 1, duration + meta["duration_s"]
                 self._put(tmp, path)
         except BaseException as exc:  # an interrupt too leaves no temporary tar
@@ -256,16 +258,65 @@ class ShardTask(NamedTuple):
             line["banks"] = self.settings["banks"]
         return self.rel, results + [{"ok": True, "line": line}]
 
+    def _add(self, tf, key, audio, meta):
+        """The sample's two members: its audio (bytes, or a long input's file, copied in blocks and
+        removed), then its JSON."""
+        with live(audio) if isinstance(audio, str) else contextlib.nullcontext():
+            try:
+                body = json.dumps(meta, sort_keys=True, allow_nan=False).encode("utf-8")
+                name = f"{key}.{self.settings['format']}"
+                if isinstance(audio, str):
+                    with open(audio, "rb") as fa:
+                        tf.addfile(_member(name, os.fstat(fa.fileno()).st_size), fa)
+                else:
+                    tf.addfile(_member(name, len(audio)), io.BytesIO(audio))
+                tf.addfile(_member(f"{key}.json", len(body)), io.BytesIO(body))
+            finally:
+                if isinstance(audio, str):
+                    _unlink(audio)
+
     def _sample(self, pipeline, s):
+        """``(audio, meta)``: the encoded bytes, or for a long input the path of its encoded file."""
+        long = self._long_sample(pipeline, s)
+        if long is not None:
+            return long
         y, sr = load_input(self.in_dir, s["input"], self.settings, s["fingerprint"])
         with about(f"input {s['input']!r}"):  # named in the pipeline's warnings
             out, params, scale = _render(pipeline, y, sr, seed=s["seed"])
         audio = encode(out, sample_rate=sr, format=self.settings["format"], subtype=self.settings["subtype"])
-        meta = {"input": s["input"], "copy": s["copy"], "seed": s["seed"], "sample_rate": sr,
-                "n_samples": int(out.shape[-1]), "n_channels": 1 if out.ndim == 1 else int(out.shape[0]),
-                "duration_s": out.shape[-1] / sr, "peak_scale": scale, "params": params,
+        n_channels = 1 if out.ndim == 1 else int(out.shape[0])
+        return audio, self._meta(s, sr, out.shape[-1], n_channels, scale, params)
+
+    def _meta(self, s, sr, n_out, n_channels, scale, params):
+        return {"input": s["input"], "copy": s["copy"], "seed": s["seed"], "sample_rate": sr, "n_samples": int(n_out),
+                "n_channels": n_channels, "duration_s": n_out / sr, "peak_scale": scale, "params": params,
                 "format": self.settings["format"], "subtype": self.settings["subtype"]}
-        return audio, meta
+
+    def _long_sample(self, pipeline, s):
+        """:meth:`_sample` of an input longer than ``blockwise_min_s``, made in blocks (as a tree's output,
+        :mod:`noisegen.batch.long`) into a file beside the tar; None for a short input, or one whose
+        parameters cannot be applied in blocks (made whole). A whole 60-minute input took 1.5 GB."""
+        path = os.path.join(self.in_dir, s["input"])
+        source = long_source(path, self.settings["sample_rate"], self.settings.get("blockwise_min_s", BLOCKWISE_MIN_S))
+        if source is None:
+            return None
+        _check_unchanged(path, s["fingerprint"])
+        target = os.path.join(self.out_dir, f".{self.rel}.{os.getpid()}.member.{self.settings['format']}")
+        with live(target):
+            try:
+                with about(f"input {s['input']!r}"):
+                    done = render_long(pipeline, source, target=target, subtype=self.settings["subtype"],
+                                       limit=PEAK_LIMIT, seed=s["seed"])
+                if done is None:
+                    return None
+                _check_unchanged(path, s["fingerprint"])
+            except BaseException:
+                _unlink(target)
+                raise
+        params, scale, n_out, n_channels = done
+        meta = self._meta(s, source.sample_rate, n_out, n_channels, scale, params)
+        meta["blockwise"] = True  # (replay makes it in blocks too)
+        return target, meta
 
     def _put(self, tmp: str, path: str) -> None:
         """Rename the finished tar into place; an existing tar with other bytes is kept unless asked."""
