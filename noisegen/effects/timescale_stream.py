@@ -131,6 +131,8 @@ class WsolaStream:
         hop, tol, dec, self.n_frames, pad, self.total = _wsola_geometry(self.n_in, self.n_out, sample_rate)
         self.hop, self.tol, self.dec, self.pad = hop, tol, dec, pad
         self.step = hop * (self.n_in / max(self.n_out, 1))
+        # the last centre a frame may have (wsola_positions_from's ``last``)
+        self.last = pad + max(self.n_in - hop - 1, self.n_in // 2)
         # how far past a frame's ideal position it reads (search, two frames, the taps), and before it
         self.reach = tol + 3 * dec + 2 * hop + 2 * _FRAC_TAPS + 16
         self.passthrough = self.n_out == self.n_in or self.n_in == 0 or self.n_out == 0
@@ -149,7 +151,10 @@ class WsolaStream:
         self._fed = 0        # input samples taken so far (at most n_in)
 
     def _ideal(self, k):
-        return self.pad + int(math.floor(k * self.step + 0.5))
+        # Capped at the last centre, as the kernel caps it: the search of a frame past it reads
+        # around the cap, and a trim by the uncapped ideal dropped columns it still read (it read
+        # memory before the buffer: output unlike one pass, and from run to run, at rates near 4)
+        return min(self.pad + int(math.floor(k * self.step + 0.5)), self.last)
 
     def _append(self, block):
         if self._x is None:
