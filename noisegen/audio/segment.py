@@ -101,8 +101,9 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
 
     Only the segment's frames are read (the file is seeked to its first
     frame), as float32, mixed down (:func:`noisegen.audio.io.mix_down`) and
-    resampled in float32 with :func:`noisegen.resample` (within float32
-    rounding of :func:`noisegen.load`, which works in float64). The output has
+    resampled in float32 with :func:`noisegen.resample`, as :func:`noisegen.load`
+    reads with its default ``dtype=np.float32``: a whole file gives ``load``'s
+    samples exactly. The output has
     :func:`resampled_length` of the segment's frames. With ``max_n``, a
     segment that would give more samples is not read: None (the caller reads
     it in blocks; the header came with the same open).
