@@ -12,6 +12,10 @@ Every output length is exact: ``round(n / rate)``, ``round(n / factor)`` or
 with the same splice points in every channel, so the channels stay aligned;
 they are chosen where the channels together match (their correlations
 summed), so channels in anti-phase, whose mean is silence, splice as one.
+The phase vocoder likewise locks every channel's phases to the peaks of the
+channels' mean magnitude. Either way a channel stretched alone can differ
+from the same channel stretched with others (``librosa`` stretches each on
+its own), and so can a pitch shift (a WSOLA stretch).
 """
 
 from __future__ import annotations
@@ -279,6 +283,8 @@ def time_stretch(y, *, rate, sample_rate, method="wsola", guide=None, backend="a
     Parameters
     ----------
     y : np.ndarray [shape=(n,) or (channels, n)], float32 or float64
+        The channels are stretched together (shared splice points, or phases
+        locked to shared peaks): not each as it would be alone.
     rate : float in [1/256, 256]
         Tempo factor; 2.0 is twice as fast (half as long). The output may
         hold at most ``noisegen._core.validation.MAX_SAMPLES`` (2**31) samples.
