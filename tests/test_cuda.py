@@ -298,7 +298,7 @@ def test_biquad_state_is_checked_as_on_the_cpu(D):
 
 
 @cudasim
-@pytest.mark.parametrize("factor,threads", [(0.9, 1), (1.1, 7), (1.037, 32), (1.0, 3)])
+@pytest.mark.parametrize("factor,threads", [(0.9, 1), (1.1, 7), (1.037, 32), (1.0, 3), (1 + 1e-13, 5), (1 - 2**-52, 2)])
 def test_speed_matches_cpu(D, factor, threads):
     rng = np.random.default_rng(6)
     y = rng.standard_normal((2, 230)).astype(np.float32)

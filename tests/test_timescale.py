@@ -87,6 +87,32 @@ def test_speed_moves_pitch(factor):
     assert abs(f0_st(y, 200.0) - 12 * math.log2(factor)) < 0.02
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_speed_or_pitch_ratio_of_exactly_one_returns_the_input(dtype):
+    """A factor within 1e-12 of 1 (float arithmetic: 3.0 / 3.0000000000000004) resamples by exactly 1:
+    the input itself, as at factor 1.0 and as on the GPU (the CPU low-passed it to 0.9 of Nyquist),
+    and the streams of blockwise processing give the same."""
+    from noisegen.effects.timescale_stream import PitchShiftStream, speed_stream
+
+    rng = np.random.default_rng(4)
+    for shape in ((1,), (7,), (1000,), (2, 1001)):
+        y = rng.standard_normal(shape).astype(dtype)
+        rows = y.reshape(-1, shape[-1])
+        for factor in (1.0, 1 + 1e-13, 1 - 1e-13, 1 + 2**-52, 1 - 2**-53, 3.0 / 3.0000000000000004):
+            np.testing.assert_array_equal(speed(y, factor=factor, sample_rate=SR), y)
+            if factor != 1.0:
+                s = speed_stream(shape[-1], factor)
+                out = np.concatenate([s.process(rows[:, :3]), s.process(rows[:, 3:]), s.flush()], axis=1)
+                np.testing.assert_array_equal(out, rows)
+        for n_steps in (1e-300, 1e-16, -1e-16, 1e-12):
+            np.testing.assert_array_equal(pitch_shift(y, sample_rate=SR, n_steps=n_steps), y)
+            s = PitchShiftStream(shape[-1], n_steps, SR, y.dtype)
+            out = np.concatenate([s.process(rows[:, :3]), s.process(rows[:, 3:]), s.flush()], axis=1)
+            np.testing.assert_array_equal(out, rows)
+    with pytest.raises(ParameterError, match="finite"):
+        speed(np.array([0.0, np.nan], dtype), factor=1 + 1e-13, sample_rate=SR)
+
+
 def test_pitch_shift_bins_per_octave():
     y = harmonic_tone(200.0, seconds=2.0)
     a = pitch_shift(y, sample_rate=SR, n_steps=4, bins_per_octave=24)

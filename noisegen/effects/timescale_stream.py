@@ -87,6 +87,11 @@ class LengthResampler:
 
     def process(self, block):
         """Feed ``(rows, n)``; return the outputs now ready."""
+        if self.ratio == 1:  # the samples themselves, as the one-shot resampler gives them
+            out = block[:, : max(self.n_out - self._k, 0)].copy()
+            self._k += out.shape[1]
+            self._rows, self._dtype = block.shape[0], block.dtype
+            return out
         if self._plan is None:
             self._start(block)
         self._buf = _aligned_concat([self._buf[:, : self._filled], block])
@@ -96,6 +101,10 @@ class LengthResampler:
 
     def flush(self):
         """The remaining outputs (the input is zero past its end), up to ``n_out`` in all."""
+        if self.ratio == 1:
+            out = np.zeros((self._rows, self.n_out - self._k), self._dtype)
+            self._k = self.n_out
+            return out
         plan = self._plan
         # zeros through the last input the last output reads: a stream fed fewer inputs than
         # n_out / ratio reads zeros there, as the one-shot resampler does, never past the buffer
