@@ -308,3 +308,34 @@ def _direct_params(rows, pipeline, rng):
         pipeline(np.asarray(r["array"], dtype=np.float32), sample_rate=r["sampling_rate"], rng=nh.row_key(i, rng=rng))
         out.append(pipeline.last_params)
     return out
+
+
+@pytest.mark.parametrize("kind", ["arrays", "paths", "bytes", "mixed rates"])
+def test_a_dataset_audio_column_is_a_stream_source(tmp_path, kind):
+    """AugmentStream(ds["audio"]) skipped every row ('got dtype object', one warning each): a column of
+    Hugging Face audio values (dicts of array and sampling_rate, of bytes or path) is a source like a list of
+    (array, rate) pairs, chunk for chunk."""
+    rng = np.random.default_rng(0)
+    rates = [16000, 16000, 16000] if kind != "mixed rates" else [8000, 22050, 16000]
+    clips = [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in (5000, 16000, 23001)]
+    paths = []
+    for i, (y, sr) in enumerate(zip(clips, rates)):
+        paths.append(str(tmp_path / f"c{i}.wav"))
+        sf.write(paths[-1], y, sr, subtype="FLOAT")
+    if kind in ("arrays", "mixed rates"):
+        ds = datasets.Dataset.from_dict({"audio": [{"array": y, "sampling_rate": sr} for y, sr in zip(clips, rates)]})
+    else:
+        ds = datasets.Dataset.from_dict({"audio": paths}).cast_column("audio", datasets.Audio(decode=False))
+        if kind == "bytes":
+            ds = datasets.Dataset.from_dict({"audio": [{"bytes": open(p, "rb").read(), "path": None} for p in paths]})
+    pipe = noisegen.Gain(p=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stream = noisegen.AugmentStream(ds["audio"], pipe, sample_rate=16000, chunk_s=0.5, rng=3, shuffle=True)
+        got = list(stream)
+        assert len(stream) == len(got)
+    want = list(noisegen.AugmentStream(list(zip(clips, rates)), pipe, sample_rate=16000, chunk_s=0.5, rng=3,
+                                       shuffle=True))
+    assert [(c.item, c.start, c.length, c.params) for c in got] == [(c.item, c.start, c.length, c.params) for c in want]
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a.samples, b.samples)

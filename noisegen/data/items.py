@@ -24,6 +24,7 @@ from .._core.validation import check_audio, check_sample_rate, show_value
 from ..audio.files import AUDIO_EXTENSIONS, scan_audio_files
 from ..audio.io import resample_to
 from ..audio.segment import read_segment, resampled_length, segment_span
+from .hf import read_row_audio
 from .manifest import ManifestItems, is_manifest
 from .shards import ShardItems, is_shard_source
 
@@ -90,7 +91,11 @@ class _ArrayItems:
 
 
 def _array_entry(entry, sample_rate):
-    """``(checked array, its rate)`` of an array item or ``(array, sample_rate)`` pair, else ParameterError."""
+    """``(checked array, its rate)`` of an array item, an ``(array, sample_rate)`` pair or a Hugging Face
+    audio value (``{"array", "sampling_rate"}``, ``{"bytes", "path"}``, a decoder), else ParameterError."""
+    if isinstance(entry, Mapping) or hasattr(entry, "get_all_samples"):  # a Hugging Face audio value (ds["audio"]:
+        y, sr = read_row_audio(entry, "source item")  # each was skipped as 'dtype object')
+        return check_audio(y, "source item"), sr
     sr = sample_rate
     if isinstance(entry, tuple) and len(entry) == 2:
         entry, sr = entry

@@ -79,7 +79,8 @@ class AugmentStream:
         see :mod:`noisegen.data.manifest`), WebDataset tar shards (a ``.tar`` path, a list of them or a
         brace pattern such as ``"shards/train-{000000..000009}.tar"``; see :mod:`noisegen.data.shards`),
         a sequence of float arrays (or a 1-D object array of them; at ``sample_rate``, or ``(array,
-        sample_rate)`` pairs), or a one-pass iterable of such arrays (which
+        sample_rate)`` pairs, or Hugging Face audio values: ``ds["audio"]``, dicts of ``"array"`` and
+        ``"sampling_rate"`` or of ``"bytes"``/``"path"``, or decoders), or a one-pass iterable of such (which
         needs ``shuffle=False``; a generator also needs ``epochs=1``, and is read once: through
         :class:`noisegen.torch.AugmentDataset`, by the first ``iter(loader)`` only, whatever ``num_workers``).
     pipeline : Transform or None
