@@ -179,6 +179,31 @@ def test_load_resamples(tmp_path):
     np.testing.assert_array_equal(same, y)
 
 
+@pytest.mark.parametrize("name, file_rate, subtype", [("bat.wav", 384000, "PCM_16"), ("bat.flac", 192000, "PCM_24"),
+                                                      ("low.aiff", 1000, "PCM_16"), ("low.wav", 7999, "FLOAT")])
+def test_load_refuses_a_rate_beyond_the_resampler_from_the_header(tmp_path, monkeypatch, name, file_rate, subtype):
+    """A ``sample_rate`` more than 256x from the file's is refused before any frame is decoded (it was
+    decoded whole first), naming the file's rate and the range it can be loaded at; both ends of that
+    range are taken."""
+    from noisegen.audio import io as audio_io
+
+    path = tmp_path / name
+    sf.write(str(path), np.zeros((file_rate // 10, 2)), file_rate, subtype=subtype)
+    low, high = -(-file_rate // 256), min(file_rate * 256, 768000)
+    decoded = []
+    real_native, real_claimed = audio_io.read_native, audio_io.read_claimed
+    monkeypatch.setattr(audio_io, "read_native", lambda *a, **k: decoded.append(a) or real_native(*a, **k))
+    monkeypatch.setattr(audio_io, "read_claimed", lambda *a, **k: decoded.append(a) or real_claimed(*a, **k))
+    for target in {low - 1, high + 1, 1, 768000} - set(range(low, high + 1)) - {0, 768001}:
+        with pytest.raises(ParameterError, match=rf"sample_rate={target}: the file is at {file_rate} Hz.*"
+                                                 rf"\[{low}, {high}\]"):
+            noisegen.load(path, sample_rate=target)
+        assert decoded == [], target
+    for target in (low, high):
+        y, sr = noisegen.load(path, sample_rate=target, mono=True)
+        assert sr == target and y.shape == (-(-(file_rate // 10) * target // file_rate),)
+
+
 def test_load_bundled_data(data_dir):
     y, sr = noisegen.load(data_dir / "speech" / "cmu_arctic_us_aew_a0001.wav")
     assert y.ndim == 1 and y.dtype == np.float32 and sr > 0 and np.abs(y).max() <= 1.0

@@ -18,7 +18,8 @@ import warnings
 
 import numpy as np
 
-from .._core.validation import check_audio, check_bool, check_float_dtype, check_path, check_sample_rate
+from .._core.validation import (MAX_RATE_FACTOR, MAX_SAMPLE_RATE, check_audio, check_bool, check_float_dtype,
+                                check_path, check_sample_rate)
 from .files import AUDIO_EXTENSIONS, audio_files, file_kind, read_error as _read_error
 from .claims import check_claimed_length, read_claimed
 from .flac import FlacFile, is_flac_name
@@ -123,16 +124,24 @@ def read_native(native, start: int, n: int, dtype, mono: bool = False):
         return native.read(start, n, dtype, mono)
 
 
-def read_frames(path, dtype, mono: bool = False, *, stacklevel: int = 2):
+def read_frames(path, dtype, mono: bool = False, *, stacklevel: int = 2, rate_check=None):
     """``(frames, sample rate, native)``: every frame of the regular file ``path`` as ``(frames,
     channels)`` of ``dtype`` (``mono``: a stereo FLAC file may come as its channels' mean, one
     column), read as :func:`load` reads it: a plain WAV, FLAC or Ogg Vorbis file by noisegen
     (``native``: its open reader, closed; the same samples as libsndfile), anything else or
     what those readers leave by libsndfile (``native`` None), and a file libsndfile refuses that
     noisegen's reader salvaged (a FLAC file cut short) as far as it goes. A file cut short is
-    reported by a warning ``stacklevel`` frames above this function (2: its caller's caller)."""
+    reported by a warning ``stacklevel`` frames above this function (2: its caller's caller).
+    ``rate_check`` (or None) is called with the file's rate once its header is read, before any
+    frame is: what it raises is raised, and nothing is decoded."""
     sf = _soundfile()
     native = _open_native(path)
+    if native is not None and rate_check is not None:
+        try:
+            rate_check(int(native.samplerate))
+        except ParameterError:
+            native.close()
+            raise
     try:
         # a plain WAV, FLAC or Ogg Vorbis file: read by noisegen, the same samples (noisegen.audio.wav,
         # .flac, .vorbis)
@@ -141,6 +150,8 @@ def read_frames(path, dtype, mono: bool = False, *, stacklevel: int = 2):
             warn_truncated(path, native.shortfall, unit=native.shortfall_unit, stacklevel=stacklevel + 2)
             return data, int(native.samplerate), native
         with sf.SoundFile(os.fsencode(path)) as f:  # (bytes: soundfile cannot encode a non-UTF-8 name)
+            if rate_check is not None:
+                rate_check(int(f.samplerate))
             check_claimed_length(path, f.frames, f.channels, os.path.getsize(path))
             data, file_rate = read_claimed(f, f.frames, dtype), f.samplerate
         _warn_if_truncated(path, stacklevel + 3)
@@ -213,7 +224,8 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
     path = check_path(path)  # (bytes: a str, so that noisegen's readers take it, as info's do)
     check_regular(path)
     # read, mix and resample in the dtype asked: float32 is twice as fast, exact to its rounding
-    data, file_rate, _ = read_frames(path, dtype, mono)
+    rate_check = None if target is None else lambda rate: _check_resampling(path, rate, target)
+    data, file_rate, _ = read_frames(path, dtype, mono, rate_check=rate_check)
     y = data.T  # (channels, frames)
     if mono or y.shape[0] == 1:
         y = mix_down(y)
@@ -225,6 +237,20 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
             raise ParameterError(f"cannot resample {os.fspath(path)!r} to sample_rate={target}: {why}") from None
         file_rate = target
     return np.ascontiguousarray(y, dtype=dtype), int(file_rate)
+
+
+def _check_resampling(path, file_rate: int, target: int) -> None:
+    """Refuse, from the header, a ``target`` rate :func:`noisegen.resample` cannot reach from the file's:
+    a 384 kHz recording loaded at 1 kHz was decoded whole first, then refused with resample's advice
+    to "resample in two steps", which ``load`` has no way to take."""
+    if file_rate > MAX_SAMPLE_RATE or file_rate <= target * MAX_RATE_FACTOR and target <= file_rate * MAX_RATE_FACTOR:
+        return  # (a rate beyond any resampling is refused by resample itself, after the read)
+    low, high = -(-file_rate // MAX_RATE_FACTOR), min(file_rate * MAX_RATE_FACTOR, MAX_SAMPLE_RATE)
+    raise ParameterError(
+        f"cannot resample {os.fspath(path)!r} to sample_rate={target}: the file is at {file_rate} Hz, and "
+        f"noisegen.resample changes a rate by at most {MAX_RATE_FACTOR}x: sample_rate must be in [{low}, {high}] "
+        "for it (load it at its own rate and resample in two steps for a larger change)"
+    )
 
 
 def mix_down(y: np.ndarray) -> np.ndarray:

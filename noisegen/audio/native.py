@@ -63,6 +63,9 @@ class NativeFile:
         return self
 
     def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
         self._fh.close()
 
 
