@@ -284,6 +284,19 @@ def test_speech_shaped_noise_follows_ltass(sr):
     assert np.ptp(err_w - err_w.mean()) > 10
 
 
+@pytest.mark.parametrize("sr", [8000, 22050, 48000, 48001, 96000, 176400, 192000, 384000])
+def test_speech_shaped_filter_has_the_ltass_shape_at_every_rate(sr):
+    # the octave-band shape in Hz is the LTASS's at any rate: with 12 poles at every rate, 192 kHz lost
+    # the 400-500 Hz maximum (500 Hz octave 4.8 dB low, 63 Hz 4.4 dB high; 96 kHz 3 dB off)
+    centres = np.array([125, 250, 500, 1000, 2000, 4000])
+    f = np.linspace(1.0, 6000.0, 60000)
+    _, h = ss.sosfreqz(speech_shaped_sos(sr), worN=f, fs=sr)
+    density = np.abs(h) ** 2
+    levels = np.array([10 * np.log10(np.sum(density[(f >= c / 2**0.5) & (f < c * 2**0.5)])) for c in centres])
+    err = levels - _ltass_octave_levels(centres)
+    assert np.abs(err - err.mean()).max() < 2.5, np.round(err - err.mean(), 2)  # (as the noise at 16 and 44.1 kHz)
+
+
 def test_speech_shaped_noise_variance_determinism_channels():
     y = noisegen.speech_shaped_noise(sample_rate=SR, duration_s=10.0, rng=7, n_channels=2)
     assert y.shape == (2, 10 * SR) and y.dtype == np.float32
