@@ -712,3 +712,49 @@ def test_augment_batch_names_its_band_in_hz_and_takes_the_old_name_with_a_warnin
     np.testing.assert_array_equal(new.samples, old.samples)
     with pytest.raises(ng.ParameterError, match="band_hz only"):
         nc.augment_batch(x, sample_rate=16000, band=(300.0, 3000.0), band_hz=(300.0, 3000.0), backend="cpu")
+
+
+@pytest.mark.parametrize("silent_row", [False, True])
+def test_augment_batch_cpu_from_threads_keeps_the_warning_filters_and_other_threads_warnings(silent_row):
+    # The CPU chain hid mix_at_snr's silent-item warning with warnings.catch_warnings, which swaps the
+    # process's filters: threads inside it at once left "ignore" in place for good, and a warning of
+    # another thread given meanwhile was lost.
+    import threading
+    import warnings
+
+    import noisegen.cuda as nc
+
+    x = np.random.default_rng(3).standard_normal((2, 400)).astype(np.float32)
+    if silent_row:
+        x[1] = 0.0
+    kw = dict(sample_rate=16000, noise="white", snr_db=(0.0, 10.0), rng=4, backend="cpu")
+    want = nc.augment_batch(x, **kw).samples
+    n_threads, repeats = 4, 100
+    barrier = threading.Barrier(n_threads + 1)
+    outs, errors = [], []
+
+    def run():
+        try:
+            barrier.wait()
+            outs.extend(nc.augment_batch(x, **kw).samples for _ in range(repeats))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        filters = list(warnings.filters)
+        threads = [threading.Thread(target=run) for _ in range(n_threads)]
+        for t in threads:
+            t.start()
+        barrier.wait()
+        given = 0
+        while any(t.is_alive() for t in threads):  # this thread's own warnings, given while the others run
+            warnings.warn(f"mine {given}", UserWarning)
+            given += 1
+        for t in threads:
+            t.join()
+        assert warnings.filters == filters
+    assert not errors
+    assert sum(str(w.message).startswith("mine") for w in caught) == given
+    assert not [w for w in caught if issubclass(w.category, ng.NoisegenWarning)]  # a silent row says nothing
+    assert len(outs) == n_threads * repeats and all(np.array_equal(o, want) for o in outs)

@@ -21,6 +21,7 @@ import warnings
 from .errors import NoisegenWarning
 
 _ABOUT: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("noisegen_about", default=())
+_QUIET: contextvars.ContextVar[bool] = contextvars.ContextVar("noisegen_quiet", default=False)
 
 
 @contextlib.contextmanager
@@ -33,8 +34,22 @@ def about(description: str):
         _ABOUT.reset(token)
 
 
+@contextlib.contextmanager
+def quiet():
+    """Within (in this thread or task only), :func:`warn` says nothing. ``warnings.catch_warnings``
+    would swap the process's filters: it silences other threads meanwhile, and two threads inside
+    it at once can leave an "ignore" filter in place for good."""
+    token = _QUIET.set(True)
+    try:
+        yield
+    finally:
+        _QUIET.reset(token)
+
+
 def warn(message: str, stacklevel: int = 2) -> None:
-    """Warn with a NoisegenWarning naming what is being worked on."""
+    """Warn with a NoisegenWarning naming what is being worked on (nothing within :func:`quiet`)."""
+    if _QUIET.get():
+        return
     context = _ABOUT.get()
     if context:
         message = f"{message} ({'; '.join(context)})"

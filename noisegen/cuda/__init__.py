@@ -41,6 +41,7 @@ from .._core.backend import array_dtype, from_device, is_cuda_array, require_cud
 from .._core.validation import (MAX_RATE_FACTOR, check_audio, check_int, check_output_size, check_real,
                                  check_real_array, check_sample_rate, nonfinite_error, show_value)
 from .._core.errors import ParameterError
+from .._core.labels import quiet
 from .._core.rng import as_generator, check_rng, derive_key, resolve_key
 from .._core.units import GAIN_DB_RANGE
 from .._design.noise import check_min_freq, design_bank, initial_state, run_bank
@@ -366,8 +367,7 @@ def _run_cpu(batch, noise_array, params, lengths, *, sample_rate, band_order, th
                 nz = np.empty((1, n), dtype=x.dtype)
                 run_bank(nz, bank, k, 0, initial_state(bank, k, 1))
                 nz = nz[0]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # silent items stay unchanged, as on the GPU
+            with quiet():  # silent items stay unchanged, as on the GPU
                 y = mix.mix_at_snr(y, nz, snr_db=float(params["snr_db"][i]))
         if _applied(params, "gain", i):
             y = gain(y, gain_db=float(params["gain_db"][i]))
