@@ -216,3 +216,47 @@ def test_refused_chunk_leaves_the_stream_as_it_was():
     fresh = RirConvolver(h)
     expected = [fresh.process(y[:1000]), fresh.process(y[1000:]), fresh.flush()[0]]
     np.testing.assert_array_equal(np.concatenate(streamed), np.concatenate(expected))
+
+
+@pytest.mark.parametrize("n_rirs", [17, 20])
+def test_convolve_rir_from_threads_over_more_rooms_than_the_cache_holds(monkeypatch, n_rirs):
+    # convolve_rir's convolver cache was an OrderedDict without a lock: a thread found an entry,
+    # compared its samples (NumPy lets other threads run meanwhile: a long RIR), and another thread
+    # dropped it, so move_to_end raised KeyError. A short pause in the comparison stands in for a long RIR.
+    import threading
+    import time
+
+    from noisegen.effects import reverb
+
+    rng = np.random.default_rng(8)
+    rirs = [rng.standard_normal(int(rng.integers(5, 90))) for _ in range(n_rirs)]
+    y = rng.standard_normal(257).astype(np.float32)
+    want = [ng.convolve_rir(y, r) for r in rirs]
+    plain_equal = np.array_equal
+
+    def slow_equal(a, b, *args, **kwargs):
+        time.sleep(0.0002)
+        return plain_equal(a, b, *args, **kwargs)
+
+    monkeypatch.setattr(np, "array_equal", slow_equal)
+    n_threads = 4
+    barrier = threading.Barrier(n_threads)
+    bad = []
+
+    def run(seed):
+        draws = np.random.default_rng(seed).integers(0, n_rirs, 300)
+        barrier.wait()
+        try:
+            for i in draws:
+                if not np.array_equal(ng.convolve_rir(y, rirs[i]), want[i]):
+                    bad.append(("differs", int(i)))
+        except Exception as exc:
+            bad.append(exc)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not bad
+    assert len(reverb._CACHE) <= reverb._CACHE_SIZE

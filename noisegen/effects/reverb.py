@@ -38,6 +38,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -365,6 +366,7 @@ class RirConvolver:
 
 _CACHE: "OrderedDict[tuple, tuple]" = OrderedDict()
 _CACHE_SIZE = 16
+_CACHE_LOCK = threading.Lock()  # convolve_rir from threads: an entry evicted between get and move_to_end (KeyError)
 
 
 def _cached_convolver(rir, normalize, compensate_delay):
@@ -375,16 +377,20 @@ def _cached_convolver(rir, normalize, compensate_delay):
     rewritten or reused)."""
     address = rir.__array_interface__["data"][0]
     key = (address, rir.shape, rir.strides, rir.dtype.str, normalize, bool(compensate_delay))
-    hit = _CACHE.get(key)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
     if hit is not None:
         original, conv = hit
         if np.array_equal(original, rir):  # same id could be a new or mutated array: compare content
-            _CACHE.move_to_end(key)
+            with _CACHE_LOCK:
+                if key in _CACHE:  # (another thread may have dropped or replaced it meanwhile)
+                    _CACHE.move_to_end(key)
             return conv
     conv = RirConvolver(rir, normalize=normalize, compensate_delay=compensate_delay)
-    _CACHE[key] = (np.array(rir, copy=True), conv)
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    with _CACHE_LOCK:
+        _CACHE[key] = (np.array(rir, copy=True), conv)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return conv
 
 
