@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -409,6 +410,43 @@ def test_a_data_file_damaged_where_its_pickle_still_reads_costs_a_compile_not_th
             path.write_bytes(damage(path.read_bytes()))
         assert run() == want
         assert all(SEAL in p.read_bytes()[-64:] for p in datas)  # written anew, sealed
+
+
+_ONE_DTYPE = """
+import sys
+import numpy as np
+import noisegen
+dtype = np.dtype(sys.argv[1])
+y = np.cos(np.arange(400) / 7.0).astype(dtype)
+out = noisegen.mix_at_snr(y, noisegen.pink_noise(300, rng=3, dtype=dtype), snr_db=5.0)
+print(out.dtype, out.tobytes().hex())
+"""
+
+
+def test_a_cache_entry_holding_another_signatures_code_costs_a_compile_not_the_run(tmp_path):
+    """Numba extends an index without a lock: two processes saving a kernel's float32 and float64
+    code at once can both take its next data file, leaving the one key naming the other's code.
+    Every later process loaded it and failed ("TypeError: can't unbox array"); it is compiled again."""
+    def run(folder, dtype):
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / folder), "PYTHONPATH": str(ROOT)}
+        res = subprocess.run([sys.executable, "-c", _ONE_DTYPE, dtype], capture_output=True, text=True, env=env,
+                             cwd=str(ROOT), timeout=300)
+        assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+        return res.stdout.strip()
+
+    want = {dtype: run(dtype, dtype) for dtype in ("float32", "float64")}
+    for ours, theirs in (("float64", "float32"), ("float32", "float64")):
+        mixed = tmp_path / f"{ours}-with-{theirs}"
+        shutil.copytree(tmp_path / ours, mixed)
+        crossed = 0
+        for data in (tmp_path / theirs).rglob("*.nbc"):  # the other signature's code under this one's key
+            target = mixed / data.relative_to(tmp_path / theirs)
+            if target.exists():
+                shutil.copyfile(data, target)
+                crossed += 1
+        assert crossed
+        assert run(mixed.name, ours) == want[ours]
+        assert run(mixed.name, ours) == want[ours]  # (and the entry written anew is good)
 
 
 def test_noisegen_torch_without_torch_says_which_extra_to_install():

@@ -18,7 +18,9 @@ parser with a traceback, or crashed the process when the code ran. The data
 files of noisegen's entries are sealed: a digest of the pickle follows it
 (``pickle.loads`` reads to the pickle's end and ignores what follows, so
 Numba alone still reads them), and one whose digest does not match, or that
-has none (written before the seal), is a damaged entry: compiled again.
+has none (written before the seal), is a damaged entry: compiled again. So is an
+entry whose code was compiled for another signature than its key's (two
+processes that saved two signatures of a kernel at once: :func:`_compiled_for`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,21 @@ _WARNED = []  # the folder of the one warning given (once a process: every kerne
 def _ours(cache) -> bool:
     path = getattr(getattr(getattr(cache, "_impl", None), "locator", None), "_py_file", None)
     return isinstance(path, str) and os.path.abspath(path).startswith(PACKAGE_DIR + os.sep)
+
+
+def _compiled_for(cres, sig) -> bool:
+    """Whether a loaded entry holds code compiled for ``sig``. Numba reads, extends and rewrites an
+    index without a lock: two processes saving two signatures of one kernel at once can both take
+    the next data file, leaving one's key naming the other's code (every later process loaded it
+    and failed: "TypeError: can't unbox array")."""
+    try:
+        from numba.core import sigutils
+
+        args = tuple(sigutils.normalize_signature(sig)[0])
+    except Exception:  # noqa: BLE001  (Numba's internals moved: trust the entry, as Numba does)
+        return True
+    got = getattr(getattr(cres, "signature", None), "args", None)
+    return got is None or tuple(got) == args
 
 
 def _drop_index(cache) -> None:
@@ -112,12 +129,16 @@ def install() -> bool:
     def load_overload(self, sig, target_context):
         _mark(self)
         try:
-            return plain_load(self, sig, target_context)
+            cres = plain_load(self, sig, target_context)
         except DAMAGED:
             if not _ours(self):
                 raise
             _drop_index(self)  # compiled again; the save writes a new index
             return None
+        if cres is not None and _ours(self) and not _compiled_for(cres, sig):
+            _drop_index(self)  # another signature's code under this key: compiled again, as a damaged entry
+            return None
+        return cres
 
     def save_overload(self, sig, data):
         _mark(self)
