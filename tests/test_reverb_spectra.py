@@ -3,6 +3,8 @@ of non-finite input that RIR convolution takes from its output."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import scipy.signal as ss
@@ -253,3 +255,45 @@ def test_the_transforms_convolvers_are_bounded_in_bytes(monkeypatch):
             out = t._apply(y, 8000, {"rir_index": index, "applied": True})
             np.testing.assert_array_equal(out, first.setdefault(index, out))
             assert len(t._convolvers) <= 3 and t._convolvers.nbytes <= 3 * 2000 * 8
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_while_threads_use_the_caches_convolves():
+    # A thread holding a cache's lock (SPECTRA's, convolve_rir's convolvers') as another thread forked
+    # (DataLoader workers fork) left the lock held in the child, which has no such thread: its first
+    # convolution waited for ever.
+    import signal
+    import threading
+
+    rng = np.random.default_rng(5)
+    rir, y = rng.standard_normal(3000), rng.standard_normal(20000).astype(np.float32)
+    want = ng.convolve_rir(y, rir)
+    stop = threading.Event()
+
+    def use_caches(tiny):
+        while not stop.is_set():
+            if tiny:
+                ng.convolve_rir(y[:50], rir[:40])
+            else:
+                spectra.SPECTRA.get(("test-fork",), lambda: np.zeros(4))
+
+    threads = [threading.Thread(target=use_caches, args=(tiny,), daemon=True) for tiny in (False, True)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(12):
+            pid = os.fork()
+            if pid == 0:  # the child: ends with 0 when it convolves, by SIGALRM when it hangs
+                ok = False
+                try:
+                    signal.alarm(20)
+                    ok = np.array_equal(ng.convolve_rir(y, rir), want) and np.array_equal(
+                        ng.convolve_rir(y[:50], rir[:40]), ng.convolve_rir(y[:50], rir[:40]))
+                finally:
+                    os._exit(0 if ok else 3)
+            _, status = os.waitpid(pid, 0)
+            assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child status {status}"
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()

@@ -7,12 +7,33 @@ however many sounds a corpus draws.
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections import OrderedDict
 
 import numpy as np
 
-__all__ = ["BytesCache"]
+__all__ = ["BytesCache", "after_fork"]
+
+_CACHES = weakref.WeakSet()  # every BytesCache of this process (their locks are made anew in a forked child)
+
+
+def after_fork(reset) -> None:
+    """Call ``reset()`` in the child of every fork: a thread of the parent may have held a lock of
+    ours as another thread forked (DataLoader workers fork), and the child, which has no such thread,
+    would wait for it for ever at its first use."""
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=reset)
+
+
+def _reset_caches():
+    for cache in list(_CACHES):
+        cache._lock = threading.Lock()
+        cache.nbytes = sum(value.nbytes for value in cache._items.values())  # (an insert cut short at the fork)
+
+
+after_fork(_reset_caches)
 
 
 class BytesCache:
@@ -20,8 +41,8 @@ class BytesCache:
 
     A value is anything with an ``nbytes`` that does not change (read once,
     when it is kept; arrays are stored read-only: callers share them); one
-    larger than ``max_bytes`` is returned but not kept. Thread-safe; a
-    pickle or copy of it starts empty.
+    larger than ``max_bytes`` is returned but not kept. Thread-safe, also
+    across a fork; a pickle or copy of it starts empty.
 
     Examples
     --------
@@ -38,6 +59,7 @@ class BytesCache:
         self.nbytes = 0
         self._items = OrderedDict()
         self._lock = threading.Lock()
+        _CACHES.add(self)
 
     def get(self, key, make):
         """The value kept under ``key``, else ``make()`` (kept if it fits)."""

@@ -47,6 +47,7 @@ from .._core.validation import (check_audio, check_bool, check_choice, check_fin
                                  nonfinite_error)
 from .._core.backend import resolve_backend
 from .._core.errors import ParameterError
+from .._core.lru import after_fork
 from .level import max_magnitude
 from .spectra import SPECTRA, fast_len, grid_irfft, grid_rfft, rfft_blocks
 
@@ -367,6 +368,14 @@ class RirConvolver:
 _CACHE: "OrderedDict[tuple, tuple]" = OrderedDict()
 _CACHE_SIZE = 16
 _CACHE_LOCK = threading.Lock()  # convolve_rir from threads: an entry evicted between get and move_to_end (KeyError)
+
+
+def _new_lock():
+    global _CACHE_LOCK
+    _CACHE_LOCK = threading.Lock()
+
+
+after_fork(_new_lock)  # (a thread of the parent may have held it as another forked)
 
 
 def _cached_convolver(rir, normalize, compensate_delay):
