@@ -945,3 +945,48 @@ def test_a_chunk_owns_its_samples(chunk_s, tmp_path):
     sf.write(tmp_path / "a.wav", arrays()[0], SR, subtype="FLOAT")
     for chunk in AugmentStream(str(tmp_path / "a.wav"), None, sample_rate=SR, chunk_s=chunk_s, target="clean"):
         assert not np.shares_memory(chunk.samples, chunk.target)
+
+
+@pytest.mark.parametrize("composed,target", [(False, None), (False, "clean"), (True, "clean")])
+def test_streams_sharing_a_pipeline_in_threads_record_each_items_own_params(composed, target):
+    # A chunk's params were read from pipeline.last_params after the call: with two streams over one
+    # pipeline in two threads, the other thread's draw was often recorded (replaying it gave another output).
+    import threading
+
+    from noisegen.transforms import PitchShift
+
+    interval = sys.getswitchinterval()
+    rng = np.random.default_rng(2)
+    items = [rng.standard_normal(int(n)).astype(np.float32) for n in rng.integers(800, 3000, 12)]
+    pipe = PitchShift(min_semitones=-3, max_semitones=3, p=0.8)
+    pipe = Compose([Gain(p=0.5), pipe]) if composed else pipe
+
+    def chunks(seed):
+        stream = AugmentStream(items, pipe, sample_rate=8000, chunk_s=None, rng=seed, shuffle=True, epochs=6,
+                               target=target)
+        return [(json.dumps(c.params), c.samples.tobytes()) for c in stream]
+
+    want = {seed: chunks(seed) for seed in (0, 1)}
+    got, errors = {}, []
+    barrier = threading.Barrier(2)
+
+    def run(seed):
+        try:
+            barrier.wait()
+            got[seed] = chunks(seed)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    sys.setswitchinterval(1e-5)
+    try:
+        threads = [threading.Thread(target=run, args=(seed,)) for seed in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors
+    for seed in (0, 1):
+        assert [s for _, s in got[seed]] == [s for _, s in want[seed]]
+        assert [p for p, _ in got[seed]] == [p for p, _ in want[seed]]

@@ -147,8 +147,7 @@ def _render(pipeline, y, sample_rate, *, seed=None, params=None, scale=None):
     same way: outputs above full scale are scaled to :data:`PEAK_LIMIT`).
     """
     if params is None:
-        out = pipeline(y, sample_rate=sample_rate, rng=seed)
-        params = pipeline.last_params
+        out, params = pipeline._call_recorded(y, sample_rate=sample_rate, rng=seed)
     else:
         out = pipeline.apply_params(y, sample_rate=sample_rate, params=params)
     peak = float(np.max(np.abs(out))) if out.size else 0.0  # NaN or inf: some sample is

@@ -215,10 +215,10 @@ class AugmentFn:
                 y = resample(y, orig_sample_rate=sr, target_sample_rate=self.sample_rate)
                 sr = self.sample_rate
             pipeline = self.pipeline
-            y = pipeline(y, sample_rate=sr, rng=derive_key(self.root_key, index))
+            y, params = pipeline._call_recorded(y, sample_rate=sr, rng=derive_key(self.root_key, index))
         except NoisegenError as exc:  # a bad value, or bytes that do not decode: say which row, keep the kind
             raise type(exc)(f"row {index} of column {self.column!r}: {exc}") from None
-        return {"array": y, "sampling_rate": sr}, json.dumps(pipeline.last_params)
+        return {"array": y, "sampling_rate": sr}, json.dumps(params)  # (last_params: maybe another thread's)
 
 
 def _check_global_indices(indices):

@@ -108,11 +108,12 @@ class _Augmenter:
             row_id = _scalar(row_id)
             try:
                 y = _audio(value, self.sample_rate, self.column)
-                out = self.pipeline(y, sample_rate=self.sample_rate, rng=row_key(self.seed, self.epoch, row_id))
+                out, drawn = self.pipeline._call_recorded(y, sample_rate=self.sample_rate,
+                                                          rng=row_key(self.seed, self.epoch, row_id))
             except NoisegenError as exc:  # say which row (a bad value, bytes that do not decode), keep the kind
                 raise type(exc)(f"row {self.id_column}={show_value(row_id)} of column {self.column!r}: {exc}") from None
             outs.append(np.ascontiguousarray(out))
-            params.append(json.dumps(self.pipeline.last_params, sort_keys=True, allow_nan=False))
+            params.append(json.dumps(drawn, sort_keys=True, allow_nan=False))  # (a threaded actor: not last_params)
         return {**batch, self.column: _column(outs), self.params_column: np.array(params, dtype=object)}
 
 

@@ -444,9 +444,10 @@ class AugmentStream:
         elif self.pipeline is not None:
             gen = as_generator(derive_key(self._key, epoch, item))
             with about(f"item {self._source(item)!r} of epoch {epoch}"):  # named in the pipeline's warnings
-                y = self.pipeline(y, sample_rate=self.sample_rate, rng=gen, return_target=self.target)
+                # (this call's parameters: last_params is another thread's when streams share the pipeline)
+                y, params = self.pipeline._call_recorded(y, sample_rate=self.sample_rate, rng=gen,
+                                                         return_target=self.target)
             y, target = y if self.target is not None else (y, None)
-            params = self.pipeline.last_params
         elif self.target is not None:
             target = y  # nothing degrades it
         y = np.asarray(y, dtype=np.float32)

@@ -143,16 +143,18 @@ class Transform:
         >>> np.round(noisy, 3), np.round(target, 3)  # both halved by the gain; only one masked
         (array([0. , 0. , 0.5, 0.5]), array([0.5, 0.5, 0.5, 0.5]))
         """
+        return self._call_recorded(y, sample_rate=sample_rate, rng=rng, return_target=return_target)[0]
+
+    def _call_recorded(self, y, *, sample_rate, rng=None, return_target=None):
+        """``(what the call returns, the parameters it drew)``: a transform called from several threads
+        at once keeps one ``last_params``, the last call's of any thread; this call's are these."""
         y = check_audio(y, "y")
         sample_rate = check_sample_rate(sample_rate)
         mode = check_target_mode(return_target, "return_target")
-        if mode is None:
-            params = self.draw_params(y, sample_rate=sample_rate, rng=as_generator(rng))
-            return self._apply_drawn(y, sample_rate, params)
-        with keeping_stages():
+        with keeping_stages(mode is not None):
             params = self.draw_params(y, sample_rate=sample_rate, rng=as_generator(rng))
             out = self._apply_drawn(y, sample_rate, params)
-        return out, self._target_step(y, out, y, sample_rate, params, mode)
+        return (out if mode is None else (out, self._target_step(y, out, y, sample_rate, params, mode))), params
 
     def draw_params(self, y, *, sample_rate, rng, force=False) -> dict:
         """Draw the parameters of one application (what a call records in ``last_params``).
@@ -238,11 +240,9 @@ class Transform:
         mode = check_target_mode(return_target, "return_target")
         self.prepare(sample_rate)
         params = self._check_params(params, sample_rate)
-        if mode is None:
-            return self._apply_checked(y, sample_rate, params) if params["applied"] else y
-        with keeping_stages():
+        with keeping_stages(mode is not None):
             out = self._apply_checked(y, sample_rate, params) if params["applied"] else y
-        return out, self._target_step(y, out, y, sample_rate, params, mode)
+        return out if mode is None else (out, self._target_step(y, out, y, sample_rate, params, mode))
 
     def _check_params(self, params, sample_rate, name="params") -> dict:
         """A checked copy of ``params``: the keys of :meth:`_param_checks` validated, any other kept as recorded."""

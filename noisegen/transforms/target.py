@@ -47,8 +47,11 @@ def check_target_mode(mode, name: str):
 
 
 @contextmanager
-def keeping_stages():
-    """Within: compositions keep their intermediate outputs for a target step."""
+def keeping_stages(keep=True):
+    """Within (when ``keep``): compositions keep their intermediate outputs for a target step."""
+    if not keep:
+        yield
+        return
     token = _KEEP_STAGES.set(True)
     try:
         yield
