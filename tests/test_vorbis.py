@@ -395,3 +395,47 @@ def test_a_damaged_page_gives_one_length_to_load_info_and_the_stream(tmp_path):
             assert noisegen.info(path).frames == y.shape[-1] == sum(c.length for c in chunks)
             assert np.array_equal(np.concatenate([c.samples[:, :c.length] for c in chunks], axis=1), y)
     assert holes >= 3  # the damage this test is about was met
+
+
+def test_files_of_more_setups_than_kept_load_from_threads(tmp_path, monkeypatch):
+    # Kept setups were dropped oldest first with _SETUPS.pop(next(iter(_SETUPS))): two threads took
+    # the same oldest key and the second pop raised KeyError from noisegen.load (about 1 load in 24,000
+    # over 500 files of 64+ setups in four threads). A pause in finding the oldest widens that moment.
+    import threading
+    import time
+
+    import noisegen
+    from noisegen.audio import vorbis
+
+    class SlowToIterate(dict):
+        def __iter__(self):  # the keys as they are now, handed out a moment later
+            keys = list(super().__iter__())
+            time.sleep(0.002)
+            return iter(keys)
+
+    paths = [_write(tmp_path / f"{rate}-{ch}.ogg", rate, ch, 0.4, 3000) for rate in (8000, 16000, 44100)
+             for ch in (1, 2)]
+    want = [sf.read(p, dtype="float32")[0].T for p in paths]
+    monkeypatch.setattr(vorbis, "_SETUPS", SlowToIterate())
+    monkeypatch.setattr(vorbis, "_SETUPS_MAX", 2)
+    barrier, bad = threading.Barrier(4), []
+
+    def run(seed):
+        order = np.random.default_rng(seed).integers(0, len(paths), 40)
+        barrier.wait()
+        for i in order:
+            try:
+                got = noisegen.load(paths[i])[0]
+            except Exception as exc:
+                bad.append(exc)
+                continue
+            if np.abs(got - want[i]).max() > TOLERANCE:
+                bad.append(("differs", i))
+
+    threads = [threading.Thread(target=run, args=(seed,)) for seed in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not bad
+    assert len(vorbis._SETUPS) <= 2 + 4  # (each thread adds at most one past the bound)

@@ -53,8 +53,8 @@ def _setup(pkt: bytes, channels: int):
     s = _SETUPS.get(key)
     if s is None:
         s = parse_setup(pkt, channels)
-        if len(_SETUPS) >= _SETUPS_MAX:
-            _SETUPS.pop(next(iter(_SETUPS)))
+        if len(_SETUPS) >= _SETUPS_MAX:  # (the oldest; another thread may have dropped it a moment ago)
+            _SETUPS.pop(next(iter(_SETUPS)), None)
         _SETUPS[key] = s
     return s
 
