@@ -449,6 +449,37 @@ def test_a_cache_entry_holding_another_signatures_code_costs_a_compile_not_the_r
         assert run(mixed.name, ours) == want[ours]  # (and the entry written anew is good)
 
 
+_FIRST_USE_FROM_THREADS = """
+import threading
+import noisegen
+names = ["audio", "transforms", "effects", "synth", "data", "cuda", "load", "AugmentStream", "white_noise"]
+barrier, failed = threading.Barrier(len(names)), []
+def use(name):
+    barrier.wait()
+    try:
+        getattr(noisegen, name)
+    except Exception as exc:
+        failed.append(f"{name}: {type(exc).__name__}: {exc}")
+threads = [threading.Thread(target=use, args=(name,)) for name in names]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(failed)
+"""
+
+
+def test_first_use_of_the_namespace_from_threads_at_once():
+    """A thread's first noisegen.audio while another's noisegen.transforms (or noisegen.effects while
+    noisegen.synth) imported a module of the package before the package: both failed, ImportError
+    ('partially initialized module noisegen.audio.bank') or importlib's _DeadlockError."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for _ in range(4):
+        res = subprocess.run([sys.executable, "-c", _FIRST_USE_FROM_THREADS], capture_output=True, text=True,
+                             env=env, cwd=str(ROOT), timeout=300)
+        assert res.returncode == 0 and res.stdout.strip() == "[]", res.stdout + res.stderr
+
+
 def test_noisegen_torch_without_torch_says_which_extra_to_install():
     code = ("import sys; sys.modules['torch'] = None\n"
             "try:\n    from noisegen.torch import AugmentDataset\nexcept ImportError as exc:\n    print(exc)\n")

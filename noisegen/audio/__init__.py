@@ -5,6 +5,7 @@ with NumPy (:mod:`.wav`) and FLAC files by noisegen's decoder (:mod:`.flac`),
 both to libsndfile's samples; every header's length is checked against the
 file's size before a read allocates for it (:mod:`.claims`)."""
 
+from .. import effects  # noqa: F401  (the packages used, before their modules: noisegen.synth)
 from .io import *  # noqa: F401,F403
 from .io import __all__ as _io_all
 from .info import *  # noqa: F401,F403

@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import audio, effects, transforms  # noqa: F401  (the packages used, before their modules: noisegen.synth)
 from .outdir import FINGERPRINT_FIELDS, OutDirLock, banks_fingerprint, fingerprint_changed, input_fingerprint
 from .._core.progress import Progress as _Progress
 from .._core.validation import check_bool, check_int, check_path, check_real, check_sample_rate, show_value

@@ -9,6 +9,7 @@ constructor takes its options as keywords, ``p`` last. ``t.to_dict()`` and
 ``Transform.from_dict`` / :func:`load_pipeline` round-trip through JSON.
 """
 
+from .. import audio, effects, synth  # noqa: F401  (the packages used, before their modules: noisegen.synth)
 from .base import Transform, load_pipeline
 from .compose import Compose, OneOf, SomeOf
 from .add_background_noise import AddBackgroundNoise
