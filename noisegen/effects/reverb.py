@@ -99,11 +99,15 @@ def prepare_rir(rir, *, normalize="energy", compensate_delay=False):
     return np.ascontiguousarray(h)
 
 
-def early_rir(rir, *, sample_rate, early_s=EARLY_S, normalize="energy"):
+def early_rir(rir, *, sample_rate, early_s=EARLY_S, normalize="energy", direct_s=None):
     """The early part of a response: up to ``early_s`` after its direct path, scaled as the whole.
 
     The direct path is the response's strongest sample (the earliest over
-    channels); everything up to ``early_s`` seconds after it is kept, the
+    channels), or the sample nearest ``direct_s`` when it is given (a
+    simulated room's ``distance / c``: there two reflections arriving
+    together, or the dense early part, may peak above the direct sound,
+    which at 8 kHz they did in 15 % of ``RoomSimulator``'s default rooms,
+    up to 41 ms after it); everything up to ``early_s`` seconds after it is kept, the
     rest (the late reverberation) dropped. The scale is the whole
     response's (``normalize`` as in :func:`prepare_rir`), so ``convolve_rir(y,
     early_rir(h, ...), normalize=None)`` is the part of ``convolve_rir(y, h)``
@@ -117,6 +121,9 @@ def early_rir(rir, *, sample_rate, early_s=EARLY_S, normalize="energy"):
     early_s : float
         Seconds kept after the direct path (default 50 ms), >= 0.
     normalize : {"energy", "peak", None}
+    direct_s : float or None
+        When the direct sound arrives, seconds from the response's start
+        (>= 0); None: at the strongest sample.
 
     Returns
     -------
@@ -131,8 +138,12 @@ def early_rir(rir, *, sample_rate, early_s=EARLY_S, normalize="energy"):
     """
     sample_rate = check_sample_rate(sample_rate)
     early_s = check_real(early_s, "early_s", low=0.0)
+    direct_s = check_real(direct_s, "direct_s", low=0.0, allow_none=True)
     h = prepare_rir(rir, normalize=normalize)
-    direct = int(np.min(np.argmax(np.abs(h), axis=1)))
+    if direct_s is None:
+        direct = int(np.min(np.argmax(np.abs(h), axis=1)))
+    else:
+        direct = int(round(min(direct_s * sample_rate, h.shape[1])))
     keep = direct + 1 + int(round(min(early_s * sample_rate, h.shape[1])))  # (a longer early part is all of it)
     return np.ascontiguousarray(h[:, :keep])
 

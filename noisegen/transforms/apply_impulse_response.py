@@ -220,7 +220,8 @@ class ApplyImpulseResponse(Transform):
         if mode != "early" or not params["applied"] or y.shape[-1] == 0:
             return super()._target_step(y, out, target, sample_rate, params, mode)
         rir = self._response(sample_rate, params).astype(y.dtype, copy=False)
-        return early_target(target, rir, sample_rate, out.shape[-1])
+        direct_s = None if self._room is None else self._room._direct_s(params)
+        return early_target(target, rir, sample_rate, out.shape[-1], direct_s=direct_s)
 
     def _config(self):
         rir = self._room if self._room is not None else self._bank

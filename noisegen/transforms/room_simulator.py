@@ -166,7 +166,14 @@ class RoomSimulator(Transform):
     def _target_step(self, y, out, target, sample_rate, params, mode):
         if mode != "early" or not params["applied"] or y.shape[-1] == 0:
             return super()._target_step(y, out, target, sample_rate, params, mode)
-        return early_target(target, self._rir(sample_rate, params).astype(y.dtype), sample_rate, out.shape[-1])
+        return early_target(target, self._rir(sample_rate, params).astype(y.dtype), sample_rate, out.shape[-1],
+                            direct_s=self._direct_s(params))
+
+    @staticmethod
+    def _direct_s(params):
+        """When the direct sound arrives (the early target's start: a pair of reflections arriving
+        together, or the dense early part, may peak above it)."""
+        return math.dist(params["mic_m"], params["source_m"]) / design.SPEED_OF_SOUND
 
     def _config(self):
         return {
@@ -177,10 +184,11 @@ class RoomSimulator(Transform):
         }
 
 
-def early_target(target, rir, sample_rate, n_out):
+def early_target(target, rir, sample_rate, n_out, direct_s=None):
     """``target`` convolved with the early part of ``rir`` (:func:`noisegen.effects.early_rir`:
-    50 ms after the direct path, scaled as ``convolve_rir`` scales the whole response), ``n_out`` long."""
-    early = effects.early_rir(rir, sample_rate=sample_rate).astype(target.dtype)
+    50 ms after the direct path, at ``direct_s`` when given, scaled as ``convolve_rir`` scales the
+    whole response), ``n_out`` long."""
+    early = effects.early_rir(rir, sample_rate=sample_rate, direct_s=direct_s).astype(target.dtype)
     return fit_length(effects.convolve_rir(target, early, mode="full", normalize=None), n_out)
 
 
