@@ -201,6 +201,9 @@ def test_batch_equals_single_calls():
     out = simulate_rirs(sample_rate=FS, room_dim_m=rooms, source_m=[1, 1, 1], mic_m=mics, rt60_s=rt60,
                         rng=[10, 11, 12], dtype=np.float64)
     assert out.shape[:2] == (3, 2)
+    for seeds in (np.array([10, 11, 12]), range(10, 13), (10, 11, 12)):  # any sequence of seeds, as the list
+        np.testing.assert_array_equal(out, simulate_rirs(sample_rate=FS, room_dim_m=rooms, source_m=[1, 1, 1],
+                                                         mic_m=mics, rt60_s=rt60, rng=seeds, dtype=np.float64))
     for i in range(3):
         one = simulate_rir(sample_rate=FS, room_dim_m=rooms[i], source_m=[1, 1, 1], mic_m=mics[i],
                            rt60_s=rt60[i], rng=10 + i, dtype=np.float64)

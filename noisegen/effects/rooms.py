@@ -282,7 +282,7 @@ def simulate_rirs(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order
     rt60_s : float or array-like [shape=(n_rooms,)]
     max_order : int or None
     rng : None, int, numpy.random.Generator, or a sequence of ``n_rooms`` of them
-        A sequence gives room ``i`` exactly ``simulate_rir(..., rng=rng[i])``;
+        A sequence (a list, tuple, range or 1-D array) gives room ``i`` exactly ``simulate_rir(..., rng=rng[i])``;
         a single ``rng`` is resolved once and room ``i`` keyed by
         ``noisegen._core.rng.derive_key(key, i)``.
     dtype : np.float32 or np.float64
@@ -320,7 +320,8 @@ def simulate_rirs(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order
     rt = check_real_array(rt60_s, "rt60_s").reshape(-1)
     longest = float(np.clip(rt[np.isfinite(rt)], 0.0, MAX_RT60_S).max(initial=0.0))
     check_output_size(math.ceil(longest * check_sample_rate(sample_rate)), n_rooms, "room_dim_m", f"{n_rooms} rooms")
-    if isinstance(rng, (list, tuple)):
+    # (an array or range of seeds is a sequence too: it was refused as "rng must be None, an int or a Generator")
+    if isinstance(rng, (list, tuple, range)) or (isinstance(rng, np.ndarray) and rng.ndim == 1):
         if len(rng) != n_rooms:
             raise ParameterError(f"rng must be one seed for all rooms or {n_rooms} of them, got {len(rng)}")
         keys = [resolve_key(r, f"rng[{i}]") for i, r in enumerate(rng)]
