@@ -248,6 +248,42 @@ def test_add_short_noises_gaps_are_as_drawn_zero_too(gap_s):
 
 
 
+def naive_short_noises(y, sounds, events):
+    """Slow twin from the events: each whole sound faded (raised cosine over its own length), scaled, then cut."""
+    out = np.atleast_2d(np.asarray(y, np.float64)).copy()
+    p_s, n = np.mean(out ** 2), out.shape[1]
+    for e in events:
+        x = np.atleast_2d(np.asarray(sounds[e["index"]], np.float64))
+        m, fi, fo = x.shape[1], e["fade_in"], e["fade_out"]
+        w = np.ones(m)
+        w[:fi] *= 0.5 - 0.5 * np.cos(np.pi * (np.arange(fi) + 0.5) / fi)
+        w[m - fo:] *= 0.5 - 0.5 * np.cos(np.pi * (np.arange(fo)[::-1] + 0.5) / fo)
+        g = np.sqrt(p_s / (np.mean(x ** 2) * 10 ** (e["snr_db"] / 10)))
+        end = min(n, e["start"] + m)
+        out[:, e["start"]:end] += (g * w * x)[:, :end - e["start"]]
+    return out.reshape(np.shape(y))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("channels", [None, 2])
+def test_add_short_noises_cut_by_the_end_keeps_its_fades(dtype, channels):
+    """A sound cut by the end of the signal is a recording of a longer event: its whole fade-in shape,
+    no fade-out at the cut. Its fade-in was squeezed into the part that fits and a fade-out put at the cut."""
+    rng = np.random.default_rng(11)
+    y = rng.standard_normal((channels or 1, 997)).astype(dtype).reshape((-1, 997) if channels else (997,))
+    sounds = [rng.standard_normal(n) for n in (1, 90, 700, 2500)] + [rng.standard_normal((channels or 1, 333))]
+    cut = 0
+    for seed in range(25):
+        out, events = ng.add_short_noises(y, sounds, sample_rate=8000, min_time_between_s=0.0,
+                                          max_time_between_s=0.05, min_fade_s=0.0, max_fade_s=0.1, rng=seed,
+                                          return_events=True)
+        assert out.dtype == dtype and out.shape == y.shape
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(out, naive_short_noises(y, sounds, events), rtol=tol, atol=tol)
+        cut += sum(e["start"] + np.shape(sounds[e["index"]])[-1] > 997 and e["fade_out"] > 0 for e in events)
+    assert cut >= 10  # (the cases that matter were drawn)
+
+
 @pytest.mark.parametrize("shape", [(300,), (2, 300)], ids=str)
 def test_add_short_noises_takes_sounds_in_any_byte_order_and_as_lists(shape):
     """Sounds were checked (and converted) when drawn but added as given: a big-endian sound was a numba

@@ -359,11 +359,14 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
     The first sound starts at a uniform time in ``[0, min_time_between_s)``;
     each next one starts ``uniform(min_time_between_s, max_time_between_s)``
     seconds after the previous one ends, until the end of the signal. Each
-    sound is a uniformly chosen entry of ``noises``, added in full (cut at
-    the end of the signal) with raised-cosine fade-in and fade-out of
-    uniform lengths in ``[min_fade_s, max_fade_s]``, scaled so that the
-    signal's whole-clip power over the sound's own power is an SNR drawn
-    uniformly from ``[min_snr_db, max_snr_db]``.
+    sound is a uniformly chosen entry of ``noises``, added in full with
+    raised-cosine fade-in and fade-out of uniform lengths in
+    ``[min_fade_s, max_fade_s]`` (at most the sound's length), scaled so
+    that the signal's whole-clip power over the sound's own power is an SNR
+    drawn uniformly from ``[min_snr_db, max_snr_db]``. A sound that runs
+    past the end of the signal is faded first and then cut, as
+    audiomentations does: it keeps its own fade-in and has no fade-out at
+    the cut, like a recording of a longer event.
 
     Parameters
     ----------

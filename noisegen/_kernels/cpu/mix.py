@@ -225,13 +225,15 @@ def add_wrapped(out, noise, offset, start, scale, fade_in, fade_out):
     """Add ``scale * noise`` (wrapped from ``offset``) into ``out[:, start:start + length]``.
 
     ``length = min(noise length, out length - start)``; the first ``fade_in``
-    and last ``fade_out`` samples of the added sound are ramped with a raised
-    cosine. Returns nothing; ``out`` is updated in place.
+    and last ``fade_out`` samples of the whole ``m``-sample sound are ramped
+    with a raised cosine, so a sound cut by the end of ``out`` keeps its own
+    fade-in and has no fade-out at the cut (a recording of a longer event).
+    Returns nothing; ``out`` is updated in place.
     """
     m = noise.shape[1]
     length = min(m, out.shape[1] - start)
-    fi = min(fade_in, length)
-    fo = min(fade_out, length)
+    fi = min(fade_in, m)
+    fo = min(fade_out, m)
     for c in range(out.shape[0]):
         nz = noise[c if noise.shape[0] > 1 else 0]
         o = out[c]
@@ -240,8 +242,8 @@ def add_wrapped(out, noise, offset, start, scale, fade_in, fade_out):
             w = scale
             if k < fi:
                 w *= 0.5 - 0.5 * math.cos(math.pi * (k + 0.5) / fi)
-            if k >= length - fo:
-                w *= 0.5 - 0.5 * math.cos(math.pi * (length - k - 0.5) / fo)
+            if k >= m - fo:
+                w *= 0.5 - 0.5 * math.cos(math.pi * (m - k - 0.5) / fo)
             o[start + k] += w * nz[j]
             j += 1
             if j == m:
