@@ -284,6 +284,43 @@ def test_add_short_noises_cut_by_the_end_keeps_its_fades(dtype, channels):
     assert cut >= 10  # (the cases that matter were drawn)
 
 
+def draw_sounds_one_by_one(gen, sounds, n, sr, lo_snr, hi_snr, lo_gap, hi_gap, lo_fade, hi_fade):
+    """Slow twin of the placement: one sound at a time, the draws in their documented order."""
+    def up_to(seconds, limit):
+        return min(limit, ng.seconds_to_samples(min(seconds, (limit + 1) / sr), sr))
+    events, pos = [], up_to(gen.uniform(0.0, lo_gap), n) if lo_gap > 0 else 0
+    while pos < n:
+        i = int(gen.integers(len(sounds)))
+        snr = float(gen.uniform(lo_snr, hi_snr))
+        m = np.shape(sounds[i])[-1]
+        fi, fo = up_to(gen.uniform(lo_fade, hi_fade), m), up_to(gen.uniform(lo_fade, hi_fade), m)
+        events.append(dict(index=i, start=pos, snr_db=snr, fade_in=fi, fade_out=fo))
+        pos += m + up_to(gen.uniform(lo_gap, hi_gap), n)
+    return events
+
+
+@pytest.mark.parametrize("bit_generator", [np.random.PCG64, np.random.MT19937, np.random.Philox])
+def test_add_short_noises_placement_is_the_one_by_one_draws(bit_generator):
+    """One sound's placements are drawn in runs (a 100 s input with a 3-sample sound took 9 s): the
+    events, the samples and the generator's state after are those of drawing one sound at a time."""
+    rng = np.random.default_rng(8)
+    y = rng.standard_normal(4001)
+    cases = [([rng.standard_normal(3)], (0.0, 0.0, 0.0, 0.0)), ([rng.standard_normal(3)], (0.0, 1e-3, 0.0, 2e-4)),
+             ([rng.standard_normal(700)], (1e-3, 0.1, 0.0, 0.05)), ([rng.standard_normal(9000)], (0.0, 1e300, 0.0, 1.0)),
+             ([rng.standard_normal(5), rng.standard_normal(60)], (0.0, 2e-3, 1e-4, 1e-3))]
+    for seed in range(12):
+        for sounds, (lo_gap, hi_gap, lo_fade, hi_fade) in cases:
+            kwargs = dict(sample_rate=SR, min_snr_db=-3.0, max_snr_db=17.0, min_time_between_s=lo_gap,
+                          max_time_between_s=hi_gap, min_fade_s=lo_fade, max_fade_s=hi_fade)
+            gen, twin = (np.random.Generator(bit_generator(seed)) for _ in range(2))
+            out, events = ng.add_short_noises(y, sounds, rng=gen, return_events=True, **kwargs)
+            assert events == draw_sounds_one_by_one(twin, sounds, y.shape[0], SR, -3.0, 17.0, lo_gap, hi_gap,
+                                                    lo_fade, hi_fade)
+            assert all(type(v) is type(w) for e in events for v, w in zip(e.values(), (0, 0, 0.0, 0, 0)))
+            assert gen.random() == twin.random()
+            np.testing.assert_allclose(out, naive_short_noises(y, sounds, events), rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("shape", [(300,), (2, 300)], ids=str)
 def test_add_short_noises_takes_sounds_in_any_byte_order_and_as_lists(shape):
     """Sounds were checked (and converted) when drawn but added as given: a big-endian sound was a numba

@@ -31,6 +31,7 @@ from .._core.labels import warn as _warn_about
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
 from .._core.units import seconds_to_samples
+from .._design.placement import place_sounds
 from .._design.snr import MAX_SNR_DB, MIN_SNR_DB, SILENT, check_snr_db, silent_part, snr_ratio, snr_scale
 from .._gpu.ops import cuda_mix_at_snr
 
@@ -419,36 +420,38 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
     n = s2.shape[1]
     out = s2.copy()
     p_signal, bound = _signal_power(s2, "rms", sample_rate) if n else (0.0, 0.0)
-    events = []
-    pos = _samples_up_to(g.uniform(0.0, lo_gap), sample_rate, n) if lo_gap > 0 else 0  # past n: no sounds
-    while pos < n:
-        index = int(g.integers(len(noises)))
-        snr = float(g.uniform(lo_snr, hi_snr))
-        x2 = _noise_2d(noises[index], s2.shape[0], f"noises[{index}]")
-        m = x2.shape[1]  # a fade is at most the sound, a gap at most the signal (huge maxima are allowed)
-        fade_in = _samples_up_to(g.uniform(lo_fade, hi_fade), sample_rate, m)
-        fade_out = _samples_up_to(g.uniform(lo_fade, hi_fade), sample_rate, m)
-        if index not in powers:
-            powers[index] = _crop_power(x2, 0, m, f"noises[{index}]")
-        events.append(dict(index=index, start=pos, snr_db=snr, fade_in=fade_in, fade_out=fade_out))
-        pos += m + _samples_up_to(g.uniform(lo_gap, hi_gap), sample_rate, n)  # (m >= 1: pos moves on)
-    if events and p_signal == 0.0:
+    sounds = {}  # index -> the sound as a checked 2-D array (native order), once a call
+
+    def length_of(i):
+        if i not in sounds:
+            sounds[i] = _noise_2d(noises[i], s2.shape[0], f"noises[{i}]")
+            if i not in powers:
+                powers[i] = _crop_power(sounds[i], 0, sounds[i].shape[1], f"noises[{i}]")
+        return sounds[i].shape[1]  # a fade is at most the sound, a gap at most the signal
+
+    index, start, snrs, fade_in, fade_out = place_sounds(g, len(noises), length_of, n, sample_rate,
+                                                         (lo_snr, lo_fade, lo_gap), (hi_snr, hi_fade, hi_gap))
+    if index.size and p_signal == 0.0:
         _warn("add_short_noises: the signal is silent, so no SNR can be set; it is returned unchanged")
-        events = []
-    silent = sorted({e["index"] for e in events if powers[e["index"]] == 0.0})
+        index, start, snrs, fade_in, fade_out = (v[:0] for v in (index, start, snrs, fade_in, fade_out))
+    silent = sorted({i for i in index.tolist() if powers[i] == 0.0})
     if silent:
         _warn(f"add_short_noises: noises {silent} are silent; they are skipped")
-    for e in events:
-        p = powers[e["index"]]
-        if p == 0.0:
-            continue
-        x2 = _noise_2d(noises[e["index"]], s2.shape[0], f"noises[{e['index']}]")  # (native order, an array)
-        scale = snr_scale(p_signal, p, e["snr_db"])
-        _mix.add_wrapped(out, x2, 0, e["start"], scale, e["fade_in"], e["fade_out"])
-        bound += scale * math.sqrt(p * x2.size)
+    scales = np.array([snr_scale(p_signal, powers[i], snr) if powers[i] else 0.0
+                       for i, snr in zip(index.tolist(), snrs.tolist())])
+    order = np.argsort(index, kind="stable")
+    order = order[scales[order] > 0.0]
+    for at in np.split(order, np.flatnonzero(np.diff(index[order])) + 1):  # one call a sound (they never
+        if at.size:                                                       # overlap: any order adds alike)
+            _mix.add_sounds(out, sounds[int(index[at[0]])], start[at], scales[at], fade_in[at], fade_out[at])
+    for i, scale in zip(index.tolist(), scales.tolist()):
+        bound += scale * math.sqrt(powers[i] * sounds[i].size)
     _check_sum(out, bound, f"min_snr_db={lo_snr:g}", s)
     out = out.reshape(s.shape)
-    return (out, events) if return_events else out
+    if not return_events:
+        return out
+    return out, [dict(index=i, start=a, snr_db=snr, fade_in=fi, fade_out=fo) for i, a, snr, fi, fo in
+                 zip(index.tolist(), start.tolist(), snrs.tolist(), fade_in.tolist(), fade_out.tolist())]
 
 
 def _known_powers(noises):
@@ -457,8 +460,3 @@ def _known_powers(noises):
     cost its whole length on every call that draws it; a fresh dict for other sequences."""
     known = getattr(noises, "sound_powers", None)
     return known if isinstance(known, dict) else {}
-
-
-def _samples_up_to(seconds, sample_rate, limit):
-    """``seconds`` as a sample count, at most ``limit``."""
-    return min(limit, seconds_to_samples(min(seconds, (limit + 1) / sample_rate), sample_rate))

@@ -251,6 +251,14 @@ def add_wrapped(out, noise, offset, start, scale, fade_in, fade_out):
 
 
 @kernel
+def add_sounds(out, noise, starts, scales, fade_ins, fade_outs):
+    """:func:`add_wrapped` of ``noise`` (from offset 0) at each of ``starts``, one call for all
+    the times a sound is placed (a Python call each cost more than the adding of a short sound)."""
+    for e in range(starts.shape[0]):
+        add_wrapped(out, noise, 0, starts[e], scales[e], fade_ins[e], fade_outs[e])
+
+
+@kernel
 def _frame_sums(x, frame, out, exact):
     n = x.shape[1]
     chain = max(8, frame // 32 * 8)  # one block of four chains per frame (20 ms at 16 kHz: 4 x 80)
