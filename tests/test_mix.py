@@ -248,6 +248,21 @@ def test_add_short_noises_gaps_are_as_drawn_zero_too(gap_s):
 
 
 
+@pytest.mark.parametrize("bank_rate", [8000, 16000, 44100])
+def test_add_short_noises_refuses_a_bank_at_another_rate(bank_rate):
+    """A bank's sounds at another rate were added as if at the call's: slower or faster, off pitch."""
+    bank = ng.NoiseBank.from_arrays([np.hanning(200)], sample_rate=bank_rate)
+    y = np.random.default_rng(1).standard_normal(4000)
+    kwargs = dict(min_time_between_s=0.0, max_time_between_s=0.01, rng=0)
+    for rate in (8000, 16000, 22050, 44100):
+        if rate == bank_rate:
+            np.testing.assert_array_equal(ng.add_short_noises(y, bank, sample_rate=rate, **kwargs),
+                                          ng.add_short_noises(y, [bank[0]], sample_rate=rate, **kwargs))
+        else:
+            with pytest.raises(ng.ParameterError, match=f"NoiseBank at {bank_rate} Hz, but sample_rate is {rate}"):
+                ng.add_short_noises(y, bank, sample_rate=rate, **kwargs)
+
+
 def naive_short_noises(y, sounds, events):
     """Slow twin from the events: each whole sound faded (raised cosine over its own length), scaled, then cut."""
     out = np.atleast_2d(np.asarray(y, np.float64)).copy()

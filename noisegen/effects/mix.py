@@ -374,6 +374,7 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
     y : np.ndarray [shape=(n,) or (n_channels, n)]
     noises : sequence of np.ndarray, or a NoiseBank
         Mono or per-channel sounds (see the module notes); one 1-D array is one sound.
+        A bank must be at ``sample_rate``.
     sample_rate : int
     min_snr_db, max_snr_db, min_time_between_s, max_time_between_s, min_fade_s, max_fade_s : float
     rng : None, int or numpy.random.Generator
@@ -412,6 +413,10 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
     lo_fade = check_real(min_fade_s, "min_fade_s", low=0.0)
     hi_fade = check_real(max_fade_s, "max_fade_s", low=lo_fade)
     return_events = check_bool(return_events, "return_events")
+    bank_rate = getattr(noises, "sample_rate", None)  # a NoiseBank's (its sounds at another rate would play
+    if bank_rate is not None and bank_rate != sample_rate:  # slower or faster, and off pitch)
+        raise ParameterError(f"noises is a NoiseBank at {bank_rate} Hz, but sample_rate is {sample_rate}: "
+                             f"use a bank at {sample_rate} Hz (or one without a sample_rate, and its .at)")
     powers = _known_powers(noises)
     noises = check_recordings(noises, "noises")
     if len(noises) == 0:
