@@ -47,7 +47,7 @@ def place_sounds(gen, n_sounds, length_of, n, sample_rate, lows, highs):
     if n_sounds == 1:
         low4, high4 = np.array([lo_snr, lo_fade, lo_fade, lo_gap]), np.array([hi_snr, hi_fade, hi_fade, hi_gap])
         m = length_of(0) if pos < n else 1
-        most = m + samples_up_to(hi_gap, sample_rate, n)
+        most = m + samples_up_to(hi_gap, sample_rate, n) + 1  # (+1: a draw may pass hi_gap by an ulp)
         start, draws = [np.zeros(0, np.int64)], [np.zeros((0, 4))]
         while pos < n:
             count = -(-(n - pos) // most)  # sounds sure to start before n
@@ -61,17 +61,18 @@ def place_sounds(gen, n_sounds, length_of, n, sample_rate, lows, highs):
         index, lengths = np.zeros_like(start), np.full_like(start, m)
     else:
         integers, uniform = gen.integers, gen.uniform
-        index, start, lengths, draws = [], [], [], []
-        while pos < n:  # (an array uniform call costs more than four scalar ones)
+        index, start, draws, known = [], [], [], {}
+        longest = (n + 1) / sample_rate
+        while pos < n:  # (kept lean: the cost of many sounds; 4 scalar uniform calls cost less than 1 of arrays)
             i = int(integers(n_sounds))
             d = (uniform(lo_snr, hi_snr), uniform(lo_fade, hi_fade), uniform(lo_fade, hi_fade), uniform(lo_gap, hi_gap))
-            m = length_of(i)
+            m = known.get(i) or known.setdefault(i, length_of(i))
             index.append(i)
             start.append(pos)
-            lengths.append(m)
             draws.append(d)
-            pos += m + samples_up_to(float(d[3]), sample_rate, n)  # (m >= 1: pos moves on)
-        index, start, lengths = (np.array(v, np.int64) for v in (index, start, lengths))
+            pos += m + min(n, round(min(d[3], longest) * sample_rate))  # samples_up_to(d[3], sample_rate, n)
+        lengths = np.fromiter(map(known.__getitem__, index), np.int64, len(index))  # (not a table of them all:
+        index, start = np.array(index, np.int64), np.array(start, np.int64)          # a bank may hold millions)
         d = np.array(draws, np.float64).reshape(-1, 4)
     fade_in, fade_out = (samples_up_to_each(d[:, c], sample_rate, lengths) for c in (1, 2))
     return index, start, d[:, 0], fade_in, fade_out
