@@ -436,27 +436,29 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
 
     index, start, snrs, fade_in, fade_out = place_sounds(g, len(noises), length_of, n, sample_rate,
                                                          (lo_snr, lo_fade, lo_gap), (hi_snr, hi_fade, hi_gap))
-    if index.size and p_signal == 0.0:
+    if index and p_signal == 0.0:
         _warn("add_short_noises: the signal is silent, so no SNR can be set; it is returned unchanged")
-        index, start, snrs, fade_in, fade_out = (v[:0] for v in (index, start, snrs, fade_in, fade_out))
-    silent = sorted({i for i in index.tolist() if powers[i] == 0.0})
+        index, start, snrs, fade_in, fade_out = [], [], [], [], []
+    silent = sorted({i for i in index if powers[i] == 0.0})
     if silent:
         _warn(f"add_short_noises: noises {silent} are silent; they are skipped")
-    scales = np.array([snr_scale(p_signal, powers[i], snr) if powers[i] else 0.0
-                       for i, snr in zip(index.tolist(), snrs.tolist())])
-    order = np.argsort(index, kind="stable")
-    order = order[scales[order] > 0.0]
-    for at in np.split(order, np.flatnonzero(np.diff(index[order])) + 1):  # one call a sound (they never
-        if at.size:                                                       # overlap: any order adds alike)
-            _mix.add_sounds(out, sounds[int(index[at[0]])], start[at], scales[at], fade_in[at], fade_out[at])
-    for i, scale in zip(index.tolist(), scales.tolist()):
+    scales = [snr_scale(p_signal, powers[i], snr) if powers[i] else 0.0 for i, snr in zip(index, snrs)]
+    groups = {}  # sound -> its places: one kernel call a sound (sounds never overlap: any order adds alike)
+    for e, (i, scale) in enumerate(zip(index, scales)):
+        if scale:
+            groups.setdefault(i, []).append(e)
+    columns = [np.array(c, dtype) for c, dtype in zip((start, scales, fade_in, fade_out), "qdqq")]
+    for i, at in groups.items():
+        at = np.array(at)
+        _mix.add_sounds(out, sounds[i], *(c[at] for c in columns))
+    for i, scale in zip(index, scales):
         bound += scale * math.sqrt(powers[i] * sounds[i].size)
     _check_sum(out, bound, f"min_snr_db={lo_snr:g}", s)
     out = out.reshape(s.shape)
     if not return_events:
         return out
     return out, [dict(index=i, start=a, snr_db=snr, fade_in=fi, fade_out=fo) for i, a, snr, fi, fo in
-                 zip(index.tolist(), start.tolist(), snrs.tolist(), fade_in.tolist(), fade_out.tolist())]
+                 zip(index, start, snrs, fade_in, fade_out)]
 
 
 def _known_powers(noises):
