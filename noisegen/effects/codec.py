@@ -52,7 +52,9 @@ How each format is run (the rate the codec sees; the bitrate per channel):
   probe's delay is then refined on the signal itself: the cross-correlation
   peak within a few samples of it (+-2 at 8-16 kHz, +-3 at 24 kHz, +-4 at
   48 kHz), taken when the normalised correlation exceeds 0.5. The output has
-  the input's length and its alignment to the nearest sample.
+  the input's length and its alignment to the nearest sample. libsndfile's
+  Opus writer does not flush the encoder's look-ahead (the last few ms came
+  back faded to silence), so Opus codes 20 ms of zeros after the signal.
 - Level: LAME's constant-bitrate presets scale the input before encoding
   (by 0.95 up to 160 kbps, 0.97 at 192, 1.0 from 256: 0.45 dB quieter at
   most bitrates). The scale is *measured* once per (rate, bitrate), from a
@@ -321,6 +323,11 @@ def _coded(x, rate, fmt, kbps) -> np.ndarray:
         # libsndfile's float path rounds to the finest step and then decodes to the step's middle,
         # which doubles the error power of A-law below -30 dBFS; its int16 path truncates, as G.711 does.
         x = np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
+    elif fmt == "opus":
+        # libsndfile's Ogg/Opus writer does not flush the encoder's look-ahead (6.5 ms): the last
+        # few ms came back faded to near silence. 20 ms of zeros after the signal carry them
+        # through (the caller cuts the decoded audio to the input's length).
+        x = np.concatenate([x, np.zeros(rate // 50)])
     data = _encode(x, rate, spec, level, "CONSTANT" if fmt == "mp3" else None)
     decoded, _ = sf.read(io.BytesIO(data), dtype="float64", always_2d=False)
     return decoded.reshape(-1)
