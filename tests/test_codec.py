@@ -156,6 +156,22 @@ def test_dtypes_layouts_and_short_inputs(fmt):
             np.testing.assert_array_equal(out[1], mono)  # channels are coded independently
 
 
+def test_a_long_vorbis_input_is_coded_not_a_crash():
+    """libsndfile's Vorbis encoder kills the process (SIGSEGV) when handed ~2 M frames in one write:
+    codec(format='vorbis') did so on 50 s of 44.1 kHz audio (and on 200 s at 16 kHz), as save did
+    before it wrote in pieces. Run in a child process: a crash fails the test."""
+    import subprocess
+
+    code = ("import numpy as np, noisegen\n"
+            "x = 0.1 * np.random.default_rng(0).standard_normal(44100 * 50)\n"
+            "out = noisegen.codec(x, sample_rate=44100, format='vorbis')\n"
+            "snr = 10 * np.log10(np.sum(x ** 2) / np.sum((out - x) ** 2))\n"
+            "print(out.shape == x.shape, snr > 3.0)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    assert proc.stdout.split() == ["True", "True"], proc.stdout
+
+
 def test_empty_nan_and_bad_arguments():
     for shape in ((0,), (2, 0)):
         y = np.zeros(shape, dtype=np.float32)

@@ -132,6 +132,8 @@ _MAX_DELAY_S = 0.1
 _MAX_DELAY_MIN = 2048
 #: The delay probe's band (Hz): every codec and bitrate keeps it, and speech lives in it.
 _PROBE_HZ = (100.0, 2000.0)
+#: Most frames handed to libsndfile in one write (noisegen.save writes in the same pieces).
+_WRITE_FRAMES = 1 << 16
 
 
 def codec(y, *, sample_rate, format, bitrate_kbps=None, backend="auto"):
@@ -304,7 +306,8 @@ def _encode(x, rate, spec, level, mode) -> bytes:
     try:
         with sf.SoundFile(buf, "w", samplerate=rate, channels=1, format=spec.container, subtype=spec.subtype,
                           compression_level=level, bitrate_mode=mode) as f:
-            f.write(x)
+            for a in range(0, max(x.shape[-1], 1), _WRITE_FRAMES):  # (libsndfile's Vorbis encoder crashes
+                f.write(x[a : a + _WRITE_FRAMES])  # the process on ~2 M frames in one write, as save knows)
     except (RuntimeError, sf.LibsndfileError) as exc:  # pragma: no cover - broken libsndfile
         raise BackendError(f"libsndfile could not encode {spec.container}/{spec.subtype} at {rate} Hz: {exc}") from exc
     return buf.getvalue()
