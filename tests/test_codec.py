@@ -463,6 +463,25 @@ def test_packet_loss_fades_avoid_clicks():
         assert np.abs(np.diff(out)).max() <= np.abs(np.diff(y)).max() + np.pi / 64 + 1e-9
 
 
+@pytest.mark.parametrize("frame_ms, fade_ms", [(20.0, 2.0), (10.0, 2.5), (7.3, 0.9)])
+def test_repeating_the_first_frame_has_no_seam(frame_ms, fade_ms):
+    """A burst right after the first frame repeats that frame, which nothing precedes: its loop
+    jumped from the frame's end back to its start, a click every frame (a step of 0.66 on a 220 Hz
+    sine whose steepest step is 0.086), in about one clip in ten at loss_rate 0.3."""
+    sr = 16000
+    y = np.sin(2 * np.pi * 220 * np.arange(sr // 4) / sr)
+    frame = int(round(frame_ms * sr / 1000))
+    first = 0
+    for seed in range(120):
+        out = packet_loss(y, sample_rate=sr, loss_rate=0.3, frame_ms=frame_ms, concealment="repeat",
+                          mean_burst_frames=3, fade_ms=fade_ms, rng=seed)
+        lost = P.loss_pattern(-(-y.shape[-1] // frame), 0.3, 3.0, np.random.default_rng(noisegen._core.rng.resolve_key(seed)))
+        first += bool(not lost[0] and lost[1])
+        # a crossfade's ramp rises by at most pi / (2 * fade) a sample, between samples at most 2 apart
+        assert np.abs(np.diff(out)).max() <= np.abs(np.diff(y)).max() + np.pi / round(fade_ms * sr / 1000) + 1e-9, seed
+    assert first >= 5  # the case was drawn
+
+
 def test_packet_loss_edge_cases():
     assert packet_loss(np.zeros(0), sample_rate=16000, loss_rate=0.5).shape == (0,)
     for n in (1, 2, 7, 100):

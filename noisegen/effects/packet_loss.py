@@ -20,7 +20,9 @@ Concealment of a burst of lost frames:
 - ``"repeat"``: the last frame received, repeated for the whole burst (a
   basic packet-loss concealment); each repeat ends with a raised-cosine
   crossfade into the samples that preceded that frame, so the loop has no
-  seam. Before the first received frame, zeros.
+  seam (the first frame has none before it: its repeats end in a crossfade
+  into its own first ``fade_ms`` and start past them). Before the first
+  received frame, zeros.
 
 Both fade the concealment in and out with a raised-cosine crossfade of
 ``fade_ms`` (at most a quarter frame) at each edge of a burst, *inside* the
@@ -160,11 +162,16 @@ def _repeat_fill(y, start, length, frame, fade):
     src = y[:, max(0, start - frame) : start].copy()
     period = src.shape[-1]
     before = start - period  # samples that preceded the source frame: its loop's lead-in
-    if fade and before >= fade and period > fade:
+    skip = 0  # where each repeat after the first starts in the frame
+    if fade and period > fade:
+        if before >= fade:
+            lead = y[:, before - fade : before]
+        else:  # the first frame: nothing precedes it (its loop jumped, a click every frame), so the
+            lead, skip = src[:, :fade].copy(), fade  # repeats start past its first samples, which lead in
         ramp = _ramp(fade, y.dtype)
-        src[:, -fade:] = (1 - ramp) * src[:, -fade:] + ramp * y[:, before - fade : before]
-    reps = -(-length // period)
-    return np.tile(src, reps)[:, :length]
+        src[:, -fade:] = (1 - ramp) * src[:, -fade:] + ramp * lead
+    reps = -(-max(length - period, 0) // (period - skip))
+    return np.concatenate([src, *[src[:, skip:]] * reps], axis=1)[:, :length]
 
 
 def _ramp(n, dtype):
