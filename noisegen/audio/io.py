@@ -289,7 +289,10 @@ def save(path, y, *, sample_rate, subtype=None, overwrite=True):
     ``path`` in one step (:func:`os.replace`): an interrupted write never
     leaves a truncated file behind. Float WAV/AIFF files are written without a
     ``PEAK`` chunk (it holds a time stamp), so identical audio gives identical
-    bytes.
+    bytes. An Ogg Opus file (``.opus``) may read back with its last few
+    milliseconds faded: libsndfile's Opus writer does not flush the
+    encoder's look-ahead (6.5 ms), and the file keeps the input's length
+    (:func:`noisegen.codec` pads the signal instead, and cuts it again).
 
     Parameters
     ----------
