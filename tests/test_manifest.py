@@ -900,3 +900,15 @@ def test_kaldi_commands_and_archive_offsets_are_bad_rows(corpus):
     messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
     assert len(messages) == 2 and all("is a command or an archive offset" in m for m in messages)
     assert "wav.scp line 2" in messages[0] and "wav.scp line 3" in messages[1]
+
+
+@pytest.mark.parametrize("sep", ["\t", " ", "  \t ", "\t\t"])
+@pytest.mark.parametrize("name", ["a b.wav", "a\tb.wav", "ab.wav"])
+def test_kaldi_scp_keys_end_at_the_first_space_or_tab(tmp_path, sep, name):
+    """A wav.scp whose key is followed by a tab and whose path holds a space ('utt1<TAB>/data/my file.wav')
+    was split at the space: key 'utt1<TAB>/data/my', path 'file.wav'."""
+    from noisegen.data.manifest import read_manifest
+    listed = tmp_path / "wav.scp"
+    listed.write_text(f"utt1{sep}{tmp_path / name}\n")
+    (row,) = read_manifest(listed)
+    assert (row.metadata, row.path, row.error) == ({"key": "utt1"}, str(tmp_path / name), None)

@@ -189,7 +189,8 @@ def _list_rows(fh, folder, keyed):
             continue
         fields = {"path": text}
         if keyed:
-            key, _, path = text.partition(" ") if " " in text else text.partition("\t")
+            # (the key ends at the first space or tab: 'utt1<TAB>/data/my file.wav' was split at the space)
+            key, path = (text.split(None, 1) + [""])[:2]
             fields = {"path": path.strip(), "key": key}
             if path.rstrip().endswith("|") or re.search(r"\.ark:\d+$", path.strip()):
                 rows.append(ManifestRow(line, metadata={"key": key}, error=f"{show_value(path.strip())} is a "
