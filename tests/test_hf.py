@@ -339,3 +339,28 @@ def test_a_dataset_audio_column_is_a_stream_source(tmp_path, kind):
     assert [(c.item, c.start, c.length, c.params) for c in got] == [(c.item, c.start, c.length, c.params) for c in want]
     for a, b in zip(got, want):
         np.testing.assert_array_equal(a.samples, b.samples)
+
+
+@pytest.mark.parametrize("bad", [{"bytes": b"junk", "path": None}, {"bytes": None, "path": "/nonexistent/x.wav"},
+                                 "cut"])
+@pytest.mark.parametrize("one_pass", [False, True])
+def test_an_unreadable_audio_value_of_a_stream_source_is_skipped(bad, one_pass):
+    """A Hugging Face audio value whose bytes do not decode (or whose path is missing) failed len(stream)
+    and a one-pass iterable's iteration (NoisegenError, FileNotFoundError) instead of being reported once and
+    skipped, as an unreadable file is."""
+    buf = io.BytesIO()
+    sf.write(buf, np.full(8000, 0.1), 8000, format="WAV")
+    bad = {"bytes": buf.getvalue()[:40], "path": None} if bad == "cut" else bad
+    good = [{"array": np.full(16000, 0.1), "sampling_rate": 16000}, {"bytes": buf.getvalue(), "path": None}]
+    values = [good[0], bad, good[1]]
+    stream = noisegen.AugmentStream(iter(values) if one_pass else values, None, sample_rate=16000, chunk_s=1.0,
+                                    rng=0, shuffle=False, epochs=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if not one_pass:
+            assert len(stream) == 2
+        chunks = list(stream)
+    assert [c.item for c in chunks] == [0, 2]
+    messages = [str(w.message) for w in caught if issubclass(w.category, noisegen.NoisegenWarning)]
+    assert len(messages) == 1 and "'array:1'" in messages[0] and "cannot be read" in messages[0], messages
+    assert stream.skipped == ["array:1"]

@@ -94,7 +94,13 @@ def _array_entry(entry, sample_rate):
     """``(checked array, its rate)`` of an array item, an ``(array, sample_rate)`` pair or a Hugging Face
     audio value (``{"array", "sampling_rate"}``, ``{"bytes", "path"}``, a decoder), else ParameterError."""
     if isinstance(entry, Mapping) or hasattr(entry, "get_all_samples"):  # a Hugging Face audio value (ds["audio"]:
-        y, sr = read_row_audio(entry, "source item")  # each was skipped as 'dtype object')
+        try:
+            y, sr = read_row_audio(entry, "source item")  # each was skipped as 'dtype object')
+        except ParameterError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - undecodable bytes, a missing path: skipped as an unreadable
+            # file is (a NoisegenError or OSError failed len(stream) and a one-pass iterable's iteration)
+            raise ParameterError(f"source item cannot be read ({type(exc).__name__}: {exc})") from None
         return check_audio(y, "source item"), sr
     sr = sample_rate
     if isinstance(entry, tuple) and len(entry) == 2:
