@@ -590,3 +590,28 @@ def test_clips_shorter_than_two_wsola_hops_are_stretched_whole(sample_rate):
         for r in (0.25, 0.5, 2.0):
             out = time_stretch(np.ones(n), rate=r, sample_rate=sample_rate)
             assert out.shape == (round(n / r),) and np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("sample_rate", [16000, 48000, 96000, 192000])
+def test_clips_a_few_decimation_steps_long_are_stretched_whole(sample_rate):
+    """The frames of a quarter of a short clip were rounded up to the coarse search's decimation (12 samples
+    at 48 kHz, 48 at 192 kHz), longer than such a clip again: time_stretch(10 samples, rate=0.5) at 48 kHz
+    was the clip, then silence. Every quarter of a stretched constant keeps its level, one pass or
+    streamed in any split."""
+    from noisegen.effects.timescale_stream import WsolaStream
+
+    for n in [*range(4, 41), 100, 301]:
+        for r in (0.25, 0.5, 0.8, 1.25, 2.0):
+            for dtype in (np.float32, np.float64):
+                y = np.ones(n, dtype)
+                out = time_stretch(y, rate=r, sample_rate=sample_rate)
+                assert out.dtype == dtype and out.shape == (round(n / r),)
+                q = max(1, out.shape[-1] // 4)
+                levels = [out[i * q:(i + 1) * q].mean() for i in range(4) if (i + 1) * q <= out.shape[-1]]
+                assert min(levels) > 0.4, (n, r, dtype, np.round(levels, 2))
+            for cut in range(1, n) if n <= 12 else (1, n // 3, n - 1):
+                s = WsolaStream(n, round(n / r), sample_rate, np.float64)
+                parts = [s.process(y[None, :cut].astype(np.float64)), s.process(y[None, cut:].astype(np.float64))]
+                streamed = np.concatenate([*parts, s.flush()], axis=1)[0]
+                np.testing.assert_array_equal(streamed, time_stretch(y.astype(np.float64), rate=r,
+                                                                     sample_rate=sample_rate))

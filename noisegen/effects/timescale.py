@@ -127,11 +127,15 @@ def _wsola_geometry(n, n_out, sample_rate):
     decimation (samples), frames, zeros before the input and padded length."""
     hop = max(2, int(round(WSOLA_HOP_S * sample_rate)))
     tol = max(1, int(round(WSOLA_TOLERANCE_S * sample_rate)))
-    if n < 2 * hop:  # a clip shorter than two hops: frames of a quarter of it (with 15 ms ones, the frames
+    short = n < 2 * hop
+    if short:  # a clip shorter than two hops: frames of a quarter of it (with 15 ms ones, the frames
         # after the first looked past its end, and time_stretch(100 samples, rate=0.5) was the clip, then silence)
         hop = max(2, n // 4)
         tol = min(tol, hop)
     dec = max(1, sample_rate // WSOLA_COARSE_RATE)
+    if short:  # (a hop rounded up to 48 kHz's 12-sample decimation outgrew such a clip again: a
+        # 10-sample clip stretched to 20 at 48 kHz was the clip, then silence); a coarse step of a quarter hop at most
+        dec = max(1, min(dec, hop // 4))
     hop = -(-hop // dec) * dec  # frame a multiple of dec
     n_frames = -(-max(n_out - 1, 0) // hop) + 1
     step = hop * n / max(n_out, 1)
