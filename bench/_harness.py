@@ -281,9 +281,14 @@ def run_child(cmd, timeout=CHILD_TIMEOUT_S, **kwargs) -> subprocess.CompletedPro
                           **kwargs) as proc:
         try:
             out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
+        except BaseException as exc:  # past the limit, or Ctrl-C, which no longer reaches a session of its own:
+            try:  # the child ran on after the bench stopped
+                os.killpg(proc.pid, 9)
+            except ProcessLookupError:  # (it and its session had ended)
+                pass
             proc.communicate()
+            if not isinstance(exc, subprocess.TimeoutExpired):
+                raise
             raise RuntimeError(f"{' '.join(map(str, cmd))[:200]} did not finish in {timeout} s (killed)") from None
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 

@@ -510,3 +510,38 @@ def test_a_child_past_its_time_is_killed_with_what_it_started(h, tmp_path):
     else:
         raise AssertionError(f"the child's own child {grandchild} outlived the timeout")
     assert h.run_child([sys.executable, "-c", "print('ok')"]).stdout == "ok\n"
+
+
+def test_an_interrupted_bench_kills_its_child(h, tmp_path, monkeypatch):
+    """A child runs in a session of its own (so its whole session can be killed past its time), which
+    Ctrl-C no longer reaches: an interrupted bench stopped, and its child ran on, as did what it started."""
+    import os
+    import subprocess
+    import time
+
+    pid_file = tmp_path / "child.pid"
+    code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+    communicate = subprocess.Popen.communicate
+
+    def interrupted(self, *args, timeout=None, **kwargs):  # Ctrl-C once the child is running
+        if timeout is None:
+            return communicate(self, *args, **kwargs)
+        while not pid_file.exists() or not pid_file.read_text():
+            time.sleep(0.05)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(subprocess.Popen, "communicate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        h.run_child([sys.executable, "-c", code], timeout=60)
+    child = int(pid_file.read_text())
+    for _ in range(100):  # (killed: a zombie until init reaps it, if it does)
+        try:
+            with open(f"/proc/{child}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+        except OSError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(child, 9)
+        raise AssertionError(f"the child {child} outlived the bench's interrupt")
