@@ -912,3 +912,18 @@ def test_kaldi_scp_keys_end_at_the_first_space_or_tab(tmp_path, sep, name):
     listed.write_text(f"utt1{sep}{tmp_path / name}\n")
     (row,) = read_manifest(listed)
     assert (row.metadata, row.path, row.error) == ({"key": "utt1"}, str(tmp_path / name), None)
+
+
+@pytest.mark.parametrize("ext", [".txt", ".scp"])
+@pytest.mark.parametrize("lead", ["", " ", "\t", "  \t"])
+def test_a_list_line_after_a_byte_order_mark_keeps_its_path(tmp_path, ext, lead):
+    """Lists joined with cat, the second saved with a byte-order mark: a line of the BOM, then spaces
+    before its path was read as a relative path beginning with those spaces (' /data/a.wav' in the list's
+    folder)."""
+    from noisegen.data.manifest import read_manifest
+
+    key = "utt1 " if ext == ".scp" else ""
+    listed = tmp_path / f"files{ext}"
+    listed.write_text(f"{key}/data/a.wav\n\ufeff{lead}{key}/data/b c.wav\r\n", encoding="utf-8")
+    rows = read_manifest(listed)
+    assert [(r.path, r.error) for r in rows] == [("/data/a.wav", None), ("/data/b c.wav", None)]

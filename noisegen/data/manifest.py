@@ -184,7 +184,7 @@ def _list_rows(fh, folder, keyed):
     whole text after the key (a path may hold spaces), without surrounding spaces."""
     rows = []
     for line, text in enumerate(fh, start=1):
-        text = text.strip().lstrip("\ufeff")
+        text = text.lstrip("\ufeff").strip()  # (a BOM, then spaces: '/data/a.wav' was read as ' /data/a.wav')
         if not text:
             continue
         fields = {"path": text}
