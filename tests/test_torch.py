@@ -439,3 +439,26 @@ def test_every_dataset_over_a_stream_guards_its_state_and_a_deep_copy_counts_its
     assert [epochs for _, epochs in loader_passes(loader, 3)] == [{0}, {1}, {2}]  # a deep copy was stuck at 0
     with pytest.raises(noisegen.NoisegenError, match="set_epoch"):
         twin.stream.state_dict()
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_stream_skipped_names_the_workers_skips(tmp_path, num_workers):
+    """The warning past REPORT_LIMIT sends the user to AugmentStream.skipped, which 'names every one', but
+    read through DataLoader workers the stream in the main process listed none."""
+    import warnings
+
+    import soundfile as sf
+
+    sf.write(tmp_path / "a.wav", np.full(500, 0.1, np.float32), 1000)
+    bad = [str(tmp_path / f"bad{i:02d}.wav") for i in range(25)]
+    for path in bad:
+        with open(path, "wb") as fh:
+            fh.write(b"RIFF, but no more")
+    stream = AugmentStream(str(tmp_path), None, sample_rate=1000, chunk_s=0.3, rng=0)
+    loader = torch.utils.data.DataLoader(AugmentDataset(stream), batch_size=2, collate_fn=collate,
+                                         num_workers=num_workers)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(2):
+            assert sum(len(b["sources"]) for b in loader) == 2
+            assert stream.skipped == bad

@@ -302,7 +302,8 @@ class AugmentStream:
     def skipped(self) -> list[str]:
         """The items skipped so far (a path, a manifest's path and row line, ``"array:N"``), sorted:
         the first :data:`~noisegen.data.loading.REPORT_LIMIT` of them are warned of one by one, the
-        rest are only counted here (with DataLoader workers: those this process has heard of)."""
+        rest are only counted here (read through ``noisegen.torch.AugmentDataset``, its DataLoader
+        workers' skips too)."""
         return skipped(self._reported)
 
     # -- length ------------------------------------------------------------------

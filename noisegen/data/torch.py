@@ -198,6 +198,8 @@ class _PassCounter:
 
         if torch.utils.data.get_worker_info() is not None:
             return
+        if getattr(stream._reported, "path", None) != self._lock_path:  # stream.skipped here names the workers'
+            stream._reported = _Reported(self._lock_path, stream._reported)  # skips too (it was empty)
         words = self._words
         first, resumed = stream._pass_origin()
         key = stream._key - (1 << 64) if stream._key >= 1 << 63 else stream._key  # its 64 bits, as an int64
