@@ -364,3 +364,15 @@ def test_an_unreadable_audio_value_of_a_stream_source_is_skipped(bad, one_pass):
     messages = [str(w.message) for w in caught if issubclass(w.category, noisegen.NoisegenWarning)]
     assert len(messages) == 1 and "'array:1'" in messages[0] and "cannot be read" in messages[0], messages
     assert stream.skipped == ["array:1"]
+
+
+def test_a_row_without_audio_in_a_column_source_is_skipped_saying_so():
+    """A None value in a stream's audio column was skipped as 'must be float32 or float64 audio, got dtype
+    object', which did not say the row simply has no audio."""
+    ds = datasets.Dataset.from_dict({"audio": [{"array": np.full(800, 0.1, np.float32), "sampling_rate": 8000}, None]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(noisegen.AugmentStream(ds["audio"], None, sample_rate=8000, chunk_s=0.1, rng=0, shuffle=False))
+    assert [c.item for c in chunks] == [0]
+    (message,) = [str(w.message) for w in caught if issubclass(w.category, noisegen.NoisegenWarning)]
+    assert "'array:1'" in message and "is None: no audio" in message

@@ -93,6 +93,8 @@ class _ArrayItems:
 def _array_entry(entry, sample_rate):
     """``(checked array, its rate)`` of an array item, an ``(array, sample_rate)`` pair or a Hugging Face
     audio value (``{"array", "sampling_rate"}``, ``{"bytes", "path"}``, a decoder), else ParameterError."""
+    if entry is None:  # (a dataset row without audio: it was 'must be float32 or float64 audio, got dtype object')
+        raise ParameterError("source item is None: no audio")
     if isinstance(entry, Mapping) or hasattr(entry, "get_all_samples"):  # a Hugging Face audio value (ds["audio"]:
         try:
             y, sr = read_row_audio(entry, "source item")  # each was skipped as 'dtype object')
