@@ -892,14 +892,15 @@ def test_lists_of_paths_and_kaldi_scp_files_are_sources(corpus, ext):
 def test_kaldi_commands_and_archive_offsets_are_bad_rows(corpus):
     """Kaldi's extended filenames (a command ending in '|', an .ark offset) are named as such, once each."""
     listed = corpus / "wav.scp"
-    listed.write_text(f"a speech/{SPEECH[0]}\nb sox x.wav -t wav - |\nc feats.ark:1234\n")
+    listed.write_text(f"a speech/{SPEECH[0]}\nb sox x.wav -t wav - |\nc feats.ark:1234\nd\n")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         chunks = list(AugmentStream(listed, None, sample_rate=SR, chunk_s=1.0, rng=0, shuffle=False))
     assert {c.metadata["key"] for c in chunks} == {"a"}
     messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
-    assert len(messages) == 2 and all("is a command or an archive offset" in m for m in messages)
+    assert len(messages) == 3 and all("is a command or an archive offset" in m for m in messages[:2])
     assert "wav.scp line 2" in messages[0] and "wav.scp line 3" in messages[1]
+    assert "wav.scp line 4" in messages[2] and "has the key 'd' but no path after it" in messages[2]
 
 
 @pytest.mark.parametrize("sep", ["\t", " ", "  \t ", "\t\t"])

@@ -192,9 +192,11 @@ def _list_rows(fh, folder, keyed):
             # (the key ends at the first space or tab: 'utt1<TAB>/data/my file.wav' was split at the space)
             key, path = (text.split(None, 1) + [""])[:2]
             fields = {"path": path.strip(), "key": key}
-            if path.rstrip().endswith("|") or re.search(r"\.ark:\d+$", path.strip()):
-                rows.append(ManifestRow(line, metadata={"key": key}, error=f"{show_value(path.strip())} is a "
-                                        "command or an archive offset, not an audio file (noisegen reads files)"))
+            why = (f"has the key {key!r} but no path after it" if not path.strip() else
+                   f"{show_value(path.strip())} is a command or an archive offset, not an audio file (noisegen "
+                   "reads files)" if path.rstrip().endswith("|") or re.search(r"\.ark:\d+$", path.strip()) else None)
+            if why is not None:
+                rows.append(ManifestRow(line, metadata={"key": key}, error=why))
                 continue
         rows.append(_row(line, fields, ("path", None, None), folder))
     return rows
