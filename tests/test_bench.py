@@ -484,11 +484,26 @@ def test_repeated_areas_and_clip_lengths_are_run_once(h, tmp_path, monkeypatch, 
     assert len(calls) == 1 and len(set(calls[0])) == len(calls[0]) and calls[0][0] == 1.0
 
 
+def _ends(pid, seconds=5.0):
+    """Whether process ``pid`` ends within ``seconds`` (killed: a zombie until its new parent, init,
+    reaps it, if it does)."""
+    import time
+
+    for _ in range(int(seconds / 0.05)):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except OSError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_a_child_past_its_time_is_killed_with_what_it_started(h, tmp_path):
     """The CLI, corpus, memory and Ray areas ran their children with no time limit: one that hung hung the
     bench. Past the limit the child's whole session is killed (the memory area's wrapper starts the run it
     measures) and the area's error says so."""
-    import os
     import time
 
     pid_file = tmp_path / "grandchild.pid"
@@ -499,16 +514,7 @@ def test_a_child_past_its_time_is_killed_with_what_it_started(h, tmp_path):
         h.run_child([sys.executable, "-c", code], timeout=2)
     assert time.perf_counter() - t0 < 60
     grandchild = int(pid_file.read_text())
-    for _ in range(100):  # (killed: a zombie until its new parent, init, reaps it, if it does)
-        try:
-            with open(f"/proc/{grandchild}/stat") as fh:
-                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    break
-        except OSError:
-            break
-        time.sleep(0.05)
-    else:
-        raise AssertionError(f"the child's own child {grandchild} outlived the timeout")
+    assert _ends(grandchild), f"the child's own child {grandchild} outlived the timeout"
     assert h.run_child([sys.executable, "-c", "print('ok')"]).stdout == "ok\n"
 
 
@@ -534,14 +540,6 @@ def test_an_interrupted_bench_kills_its_child(h, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         h.run_child([sys.executable, "-c", code], timeout=60)
     child = int(pid_file.read_text())
-    for _ in range(100):  # (killed: a zombie until init reaps it, if it does)
-        try:
-            with open(f"/proc/{child}/stat") as fh:
-                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    break
-        except OSError:
-            break
-        time.sleep(0.05)
-    else:
+    if not _ends(child):
         os.kill(child, 9)
         raise AssertionError(f"the child {child} outlived the bench's interrupt")
