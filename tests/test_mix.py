@@ -583,3 +583,25 @@ def test_babble_of_silent_crops_warns_once_a_call():
             assert "3 of 3 talkers" in messages[0] and "the babble is silent" in messages[0] and not out.any()
         else:
             assert "2 of 3 talkers" in messages[0] and "talkers are skipped" in messages[0] and out.any()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(800,), (2, 800)])
+@pytest.mark.parametrize("which", ["signal", "noise"])
+def test_silent_warnings_name_the_callers_line(which, shape, dtype):
+    # mix_at_snr's fast path and its general one, a transform and a Compose of it reach the
+    # warning through different depths: each must still point at this file, not at mix.py.
+    sound = np.random.default_rng(1).standard_normal(shape).astype(dtype)
+    mono = np.ascontiguousarray(sound.reshape(-1)[:shape[-1]])
+    y, noise = (np.zeros(shape, dtype), mono) if which == "signal" else (sound, np.zeros(shape[-1], dtype))
+    bg = ng.AddBackgroundNoise([noise], min_snr_db=5.0, max_snr_db=5.0, p=1.0)
+    calls = [lambda: ng.mix_at_snr(y, noise, snr_db=5.0),
+             lambda: ng.mix_at_snr(y, noise, snr_db=5),
+             lambda: ng.mix_at_snr(y, noise, snr_db=5.0, reference="active", sample_rate=16000),
+             lambda: bg(y, sample_rate=16000, rng=0),
+             lambda: ng.Compose([ng.Compose([bg])])(y, sample_rate=16000, rng=0)]
+    for call in calls:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        assert [w.filename for w in caught] == [__file__], [str(w.message) for w in caught]

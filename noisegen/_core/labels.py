@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
+import sys
 import warnings
 
 from .errors import NoisegenWarning
@@ -46,11 +48,27 @@ def quiet():
         _QUIET.reset(token)
 
 
-def warn(message: str, stacklevel: int = 2) -> None:
-    """Warn with a NoisegenWarning naming what is being worked on (nothing within :func:`quiet`)."""
+#: The folder of the noisegen package: frames of files under it are the library's own.
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` for a ``warnings.warn`` in the calling function that names the first
+    line outside noisegen: the user's call, however deep in the library (a transform inside a
+    Compose, a bank a stream loads) the warning is raised; a fixed count names a library line
+    whenever one path reaches the warning through more frames than another."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def warn(message: str) -> None:
+    """Warn with a NoisegenWarning naming what is being worked on (nothing within :func:`quiet`),
+    at the user's line (:func:`user_stacklevel`)."""
     if _QUIET.get():
         return
     context = _ABOUT.get()
     if context:
         message = f"{message} ({'; '.join(context)})"
-    warnings.warn(message, NoisegenWarning, stacklevel=stacklevel + 1)
+    warnings.warn(message, NoisegenWarning, stacklevel=user_stacklevel())

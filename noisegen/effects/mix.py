@@ -137,7 +137,7 @@ def _check_reference(reference, sample_rate):
 
 
 def _warn(message):
-    _warn_about(message, stacklevel=3)  # names the input and noise files its callers work on
+    _warn_about(message)  # names the input and noise files its callers work on
 
 
 # ----------------------------------------------------------------------------- mix_at_snr
