@@ -676,3 +676,31 @@ def test_an_undecodable_file_is_named_once_in_the_error(tmp_path):
         with pytest.raises(NoisegenError) as caught:
             read(path)
         assert str(caught.value) == f"cannot read audio file {str(path)!r}: Format not recognised."
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "FLOAT"])
+def test_file_warnings_name_the_callers_line(tmp_path, subtype):
+    # A truncated, a silent and an unreadable file reach their warnings through load, info, a
+    # bank, a transform and a stream, each at its own depth: every one must name this file.
+    y = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
+    sf.write(tmp_path / "a.wav", y, 16000, subtype=subtype)
+    sf.write(tmp_path / "s.wav", np.zeros(8000, np.float32), 16000, subtype=subtype)
+    (tmp_path / "bad.wav").write_bytes(b"RIFF1234WAVEjunk")
+    data = (tmp_path / "a.wav").read_bytes()
+    (tmp_path / "t.wav").write_bytes(data[:len(data) // 2 + 1])
+    calls = [lambda: noisegen.load(tmp_path / "t.wav"),
+             lambda: noisegen.info(tmp_path / "t.wav"),
+             lambda: noisegen.NoiseBank(tmp_path, sample_rate=16000),
+             lambda: noisegen.NoiseBank(tmp_path, sample_rate=8000),
+             lambda: noisegen.AddBackgroundNoise(tmp_path, min_snr_db=5, max_snr_db=5, p=1.0)(
+                 y, sample_rate=16000, rng=0),
+             lambda: list(noisegen.AugmentStream(tmp_path, noisegen.Gain(p=1.0), sample_rate=16000,
+                                                 chunk_s=0.25)),
+             lambda: list(noisegen.AugmentStream(tmp_path, noisegen.Gain(p=1.0), sample_rate=8000,
+                                                 chunk_s=None))]
+    for call in calls:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        assert caught
+        assert {(w.filename, str(w.message)) for w in caught if w.filename != __file__} == set()

@@ -31,6 +31,7 @@ from .._core.tempfiles import write_atomically
 from .._core.validation import (MAX_SAMPLES, check_audio, check_bool, check_index, check_int, check_real,
                                 check_recordings, check_sample_rate)
 from .._core.errors import NoisegenWarning, ParameterError
+from .._core.labels import user_stacklevel
 from . import reader
 from .bank_cache import checked_cache_path, mapped, pickled, unpickled
 from .files import AUDIO_EXTENSIONS, audio_files
@@ -282,7 +283,7 @@ class NoiseBank:
         if not said:  # once a bank, as its files' reports, not once for each rate it is loaded at
             said.append(True)
             warnings.warn(f"{self.name} holds only silent files: every draw is silence", NoisegenWarning,
-                          stacklevel=4)
+                          stacklevel=user_stacklevel())
 
     def _read(self, path, min_len):
         """One file as mono float32, or None (reported once per bank) when it is unusable."""
@@ -299,10 +300,10 @@ class NoiseBank:
         self._report(path, reason)
         return None
 
-    def _report(self, path, reason, stacklevel=4):
+    def _report(self, path, reason):
         if path not in self._reported:
             self._reported[path] = reason
-            warnings.warn(f"skipping {self.name} file {path}: {reason}", NoisegenWarning, stacklevel=stacklevel)
+            warnings.warn(f"skipping {self.name} file {path}: {reason}", NoisegenWarning, stacklevel=user_stacklevel())
 
     # ------------------------------------------------------------------ storage
 
@@ -345,7 +346,7 @@ class NoiseBank:
             return False
         self._set(audio, paths, lengths)
         for path, reason in skipped:
-            self._report(path, reason, stacklevel=5)
+            self._report(path, reason)
         if stored.get("silent_only"):
             self.silent_only = True
             self._warn_silent_only()

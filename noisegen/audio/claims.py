@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
+from .._core.labels import user_stacklevel
 from .._kernels.cpu.vorbis_ogg import CRC_TABLES, page_crc
 
 __all__ = ["MAX_SAMPLES_PER_BYTE", "OGG_READ_FRAMES", "WHOLE_READ_SAMPLES", "check_claimed_length",
@@ -129,7 +130,7 @@ def _warn_hole(f, frame: int) -> None:
     """Warn that the decoder of the open ``f`` stopped at ``frame`` and went on (a damaged page)."""
     label = _label(f)
     warnings.warn(f"{label!r} is damaged: its decoding stopped at frame {frame} and went on after the damage "
-                  "(the samples around it may be wrong)", NoisegenWarning, stacklevel=4)
+                  "(the samples around it may be wrong)", NoisegenWarning, stacklevel=user_stacklevel())
 
 
 def read_claimed(f, frames: int, dtype) -> np.ndarray:

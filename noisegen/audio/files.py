@@ -10,6 +10,7 @@ import stat
 import warnings
 
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
+from .._core.labels import user_stacklevel
 from .._core.validation import check_path
 
 __all__ = ["AUDIO_EXTENSIONS", "audio_files", "holds_audio_name", "scan_audio_files", "is_audio_name", "file_kind",
@@ -88,7 +89,7 @@ def audio_files(folder) -> list[str]:
     found, odd = scan_audio_files(folder)
     for path, why in odd:
         left = "the audio files in it are left out" if why.startswith("a folder") else "left out"
-        warnings.warn(f"{path!r} is {why}: {left}", NoisegenWarning, stacklevel=2)
+        warnings.warn(f"{path!r} is {why}: {left}", NoisegenWarning, stacklevel=user_stacklevel())
     return found
 
 

@@ -158,7 +158,7 @@ def _as_load_reads(path, refused, meta) -> AudioInfo:
     """:func:`info` of a file libsndfile's block reader refused (``refused``; ``meta``: its header,
     or None): the levels of the frames :func:`~noisegen.audio.io.load` gives, or what ``load``
     raises."""
-    frames, rate, native = read_frames(path, np.float64, stacklevel=3)
+    frames, rate, native = read_frames(path, np.float64)
     levels = _Levels()
     for a in range(0, frames.shape[0], _BLOCK_FRAMES):
         levels.add(frames[a:a + _BLOCK_FRAMES])

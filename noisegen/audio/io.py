@@ -28,6 +28,7 @@ from .native import salvaged, warn_truncated
 from .formats import check_frames, check_subtype, check_writable, format_of
 from .wav import WavFile, data_shortfall, is_wav_name, pcm16_wav
 from .._core.errors import NoisegenWarning, ParameterError
+from .._core.labels import user_stacklevel
 from .._core.tempfiles import write_atomically
 from ..effects.resample import resample
 from .._kernels.cpu.pcm import to_pcm16
@@ -91,8 +92,8 @@ def _wav_shortfall(path) -> int:
         return 0
 
 
-def _warn_if_truncated(path, stacklevel: int = 4) -> None:
-    warn_truncated(path, _wav_shortfall(path), stacklevel=stacklevel)
+def _warn_if_truncated(path) -> None:
+    warn_truncated(path, _wav_shortfall(path))
 
 
 def _open_native(path, *, header_only=False):
@@ -124,14 +125,14 @@ def read_native(native, start: int, n: int, dtype, mono: bool = False):
         return native.read(start, n, dtype, mono)
 
 
-def read_frames(path, dtype, mono: bool = False, *, stacklevel: int = 2, rate_check=None):
+def read_frames(path, dtype, mono: bool = False, *, rate_check=None):
     """``(frames, sample rate, native)``: every frame of the regular file ``path`` as ``(frames,
     channels)`` of ``dtype`` (``mono``: a stereo FLAC file may come as its channels' mean, one
     column), read as :func:`load` reads it: a plain WAV, FLAC or Ogg Vorbis file by noisegen
     (``native``: its open reader, closed; the same samples as libsndfile), anything else or
     what those readers leave by libsndfile (``native`` None), and a file libsndfile refuses that
     noisegen's reader salvaged (a FLAC file cut short) as far as it goes. A file cut short is
-    reported by a warning ``stacklevel`` frames above this function (2: its caller's caller).
+    reported by a warning at the user's line.
     ``rate_check`` (or None) is called with the file's rate once its header is read, before any
     frame is: what it raises is raised, and nothing is decoded."""
     sf = _soundfile()
@@ -147,17 +148,17 @@ def read_frames(path, dtype, mono: bool = False, *, stacklevel: int = 2, rate_ch
         # .flac, .vorbis)
         data = None if native is None else read_native(native, 0, native.frames, dtype, mono)
         if data is not None:
-            warn_truncated(path, native.shortfall, unit=native.shortfall_unit, stacklevel=stacklevel + 2)
+            warn_truncated(path, native.shortfall, unit=native.shortfall_unit)
             return data, int(native.samplerate), native
         with sf.SoundFile(os.fsencode(path)) as f:  # (bytes: soundfile cannot encode a non-UTF-8 name)
             if rate_check is not None:
                 rate_check(int(f.samplerate))
             check_claimed_length(path, f.frames, f.channels, os.path.getsize(path))
             data, file_rate = read_claimed(f, f.frames, dtype), f.samplerate
-        _warn_if_truncated(path, stacklevel + 3)
+        _warn_if_truncated(path)
         return data, int(file_rate), None
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        return salvaged(native, path, _read_error(path, exc), stacklevel + 3), int(native.samplerate), native
+        return salvaged(native, path, _read_error(path, exc)), int(native.samplerate), native
 
 
 def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
@@ -359,7 +360,7 @@ def _frames(y, fmt, subtype, sample_rate, where):
             f"saving to {where!r} as {subtype} clips samples outside [-1, 1] "
             f"(peak {peak:.3g}); use subtype='FLOAT' or lower the level",
             NoisegenWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
         frames = np.clip(frames, -1.0, 1.0)
     return frames, n_channels, fmt, subtype

@@ -14,6 +14,7 @@ import struct
 import warnings
 
 from .._core.errors import NoisegenWarning
+from .._core.labels import user_stacklevel
 
 __all__ = ["NativeFile", "warn_truncated", "salvaged"]
 
@@ -69,15 +70,16 @@ class NativeFile:
         self._fh.close()
 
 
-def warn_truncated(path, missing: int, stacklevel: int = 3, unit: str = "bytes of audio") -> None:
-    """Say that ``path`` was cut short, when its header promises ``missing`` > 0 more ``unit`` than it holds."""
+def warn_truncated(path, missing: int, unit: str = "bytes of audio") -> None:
+    """Say that ``path`` was cut short, when its header promises ``missing`` > 0 more ``unit`` than it holds
+    (at the user's line: load, a bank and a stream reach here through different depths)."""
     if missing:
         warnings.warn(f"{os.fspath(path)!r} is truncated: its header promises {missing} more {unit} "
                       "than the file holds; reading the samples that are there", NoisegenWarning,
-                      stacklevel=stacklevel)
+                      stacklevel=user_stacklevel())
 
 
-def salvaged(native, path, error: Exception, stacklevel: int = 4):
+def salvaged(native, path, error: Exception):
     """What ``native`` (or None) kept of a file libsndfile refused (a FLAC file cut short: the
     frames before its last), with a warning naming ``path``; else ``error`` is raised. A read
     ``native`` left to libsndfile for its cost (a segment far from the first frame, a long file's
@@ -92,5 +94,5 @@ def salvaged(native, path, error: Exception, stacklevel: int = 4):
             native = again
     if getattr(native, "salvaged", None) is None:
         raise error from None
-    warn_truncated(path, native.shortfall, stacklevel=stacklevel, unit=native.shortfall_unit)
+    warn_truncated(path, native.shortfall, unit=native.shortfall_unit)
     return native.salvaged

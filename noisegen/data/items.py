@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 import numpy as np
 
 from .._core.errors import NoisegenWarning, ParameterError
+from .._core.labels import user_stacklevel
 from .._core.validation import check_audio, check_sample_rate, show_value
 from ..audio.files import AUDIO_EXTENSIONS, scan_audio_files
 from ..audio.io import resample_to
@@ -137,7 +138,7 @@ def list_items(source):
         if os.path.isdir(source):
             paths, odd = scan_audio_files(source)
             for path, why in odd:  # never opened (a FIFO would block); named as `noisegen augment` names them
-                warnings.warn(f"AugmentStream: skipping {path!r}: {why}", NoisegenWarning, stacklevel=3)
+                warnings.warn(f"AugmentStream: skipping {path!r}: {why}", NoisegenWarning, stacklevel=user_stacklevel())
             if not paths:
                 raise ParameterError(f"source folder {os.fspath(source)!r} holds no audio file "
                                      f"({', '.join(AUDIO_EXTENSIONS)})")

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from .._core.errors import NoisegenWarning, ParameterError
+from .._core.labels import user_stacklevel
 from .items import prepare_array
 
 __all__ = ["LONG", "REPORT_LIMIT", "load_whole", "load_entry", "iterable_entries", "report", "skipped"]
@@ -90,12 +91,12 @@ def report(stream, source, why):
         return
     reported.add(source)
     if len(reported) <= REPORT_LIMIT:
-        warnings.warn(f"AugmentStream: skipping {source!r}: {why}", NoisegenWarning, stacklevel=4)
+        warnings.warn(f"AugmentStream: skipping {source!r}: {why}", NoisegenWarning, stacklevel=user_stacklevel())
     elif _MORE not in reported:
         reported.add(_MORE)
         warnings.warn(f"AugmentStream: skipping {source!r}: {why}; {REPORT_LIMIT} items were skipped before it, "
                       "and later ones are skipped without a warning each (AugmentStream.skipped names every one)",
-                      NoisegenWarning, stacklevel=4)
+                      NoisegenWarning, stacklevel=user_stacklevel())
 
 
 def skipped(reported) -> list[str]:

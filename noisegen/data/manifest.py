@@ -50,6 +50,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from .._core.errors import NoisegenWarning, ParameterError
+from .._core.labels import user_stacklevel
 from .._core.validation import show_value
 from ..audio.segment import read_segment, resampled_length, segment_span
 
@@ -383,7 +384,7 @@ def _warn_other_names(manifest, rows, own):
     if stray:
         said = "; ".join(f"{name!r} is kept as metadata, not read as {ours!r}" for name, ours in stray)
         warnings.warn(f"manifest {manifest!r}: {said} (the segment's field in this format)", NoisegenWarning,
-                      stacklevel=3)
+                      stacklevel=user_stacklevel())
 
 
 class ManifestItems:
