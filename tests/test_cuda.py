@@ -213,6 +213,22 @@ def test_mix_silent_noise_warns_and_keeps_signal(D):
         D.cuda_mix_at_snr(s, s, snr_db=3.0, reference="active", sample_rate=16000)
 
 
+@cudasim
+@pytest.mark.parametrize("shape", [(64,), (2, 64)])
+def test_mix_silent_warning_names_the_callers_line_as_on_the_cpu(D, shape):
+    import warnings
+    from noisegen._core.labels import about
+
+    s, z = np.ones(shape, dtype=np.float32), np.zeros(shape, dtype=np.float32)
+    for y, noise in ((s, z), (z, s)):
+        with warnings.catch_warnings(record=True) as caught, about("input 'x.wav'"):
+            warnings.simplefilter("always")
+            ng.mix_at_snr(y, noise, snr_db=3.0, backend="cuda")
+        said = [w for w in caught if issubclass(w.category, ng.NoisegenWarning)]
+        assert [w.filename for w in said] == [__file__]
+        assert str(said[0].message).endswith("(input 'x.wav')")
+
+
 # ----------------------------------------------------------------------------- sample-wise effects
 
 

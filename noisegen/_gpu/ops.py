@@ -17,7 +17,6 @@ multi-block paths.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
@@ -40,7 +39,8 @@ from .._core.validation import (
     nonfinite_error,
     warn_mostly_clipped,
 )
-from .._core.errors import BackendError, NoisegenWarning, ParameterError
+from .._core.errors import BackendError, ParameterError
+from .._core.labels import warn
 from .._core.rng import resolve_key
 from .._core.units import GAIN_DB_RANGE, db_to_amplitude
 from .._design.noise import INIT_STREAM, check_beta, check_min_freq, design_bank
@@ -251,7 +251,7 @@ def cuda_mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample
         p_noise /= n2.shape[0] * n
         which = silent_part(p_sig, p_noise)
         if which is not None:
-            warnings.warn(SILENT.format(which=which), NoisegenWarning, stacklevel=2)
+            warn(SILENT.format(which=which))  # as on the CPU: the user's line, the files worked on
             scale = 0.0
         else:
             scale = snr_scale(p_sig, p_noise, snr_db)
