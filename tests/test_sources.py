@@ -263,7 +263,7 @@ def test_bank_arguments_beyond_any_file_are_refused(data_dir):
         ng.NoiseBank(data_dir / "noise", min_duration_s=1e308)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ng.NoisegenWarning)
-        with pytest.raises(ng.ParameterError, match=r"no usable audio file at 1 Hz .*1 / \d+"):  # the first reason
+        with pytest.raises(ng.ParameterError, match=r"no usable audio file at 1 Hz .*at \d+ Hz, too far from 1 Hz"):  # the first reason
             ng.NoiseBank(data_dir / "noise", sample_rate=1)
 
 def test_mix_from_bank_hits_snr(data_dir, speech_16k):
@@ -615,3 +615,19 @@ def test_a_file_silent_once_resampled_is_skipped(tmp_path):
         bank = ng.NoiseBank(tmp_path, sample_rate=8000)
     assert [os.path.basename(p) for p in bank.paths] == ["room.wav"]
     assert any("faint.wav" in str(w.message) and "silent" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize("file_rate, rate", [(16000, 62), (16000, 1), (2000, 2000 * 256 + 1), (768000, 2999)])
+def test_a_bank_file_too_far_from_its_rate_is_skipped_as_such_not_as_unreadable(tmp_path, file_rate, rate):
+    # resample's refusal ('target_sample_rate / orig_sample_rate must be in ...') was reported as the
+    # file being "unreadable"; the two ends resample accepts still load.
+    sf.write(tmp_path / "n.wav", np.random.default_rng(0).standard_normal(3000).astype(np.float32) * 0.1, file_rate)
+    with pytest.warns(ng.NoisegenWarning) as caught, pytest.raises(ng.ParameterError) as refused:
+        ng.NoiseBank(tmp_path, sample_rate=rate)
+    said = " ".join(str(w.message) for w in caught) + str(refused.value)
+    assert "unreadable" not in said and "target_sample_rate" not in said
+    assert f"at {file_rate} Hz, too far from {rate} Hz" in said
+    for ok in (-(-file_rate // 256), min(file_rate * 256, 768000)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert len(ng.NoiseBank(tmp_path, sample_rate=ok)) == 1
