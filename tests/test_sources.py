@@ -631,3 +631,13 @@ def test_a_bank_file_too_far_from_its_rate_is_skipped_as_such_not_as_unreadable(
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             assert len(ng.NoiseBank(tmp_path, sample_rate=ok)) == 1
+
+
+@pytest.mark.parametrize("n_samples", [1e300, 2**63, 2**40, np.float64(1e20), -1, 0.5])
+@pytest.mark.parametrize("where", [{}, {"index": 0}, {"index": 0, "offset": 3}])
+def test_bank_crop_of_a_size_beyond_any_array_is_a_parameter_error(n_samples, where):
+    # crop allocates n_samples: 1e300 was numpy's ValueError, 2**63 an IndexError
+    bank = ng.NoiseBank.from_arrays([np.ones(5)], sample_rate=8000)
+    with pytest.raises(ng.ParameterError, match="n_samples"):
+        bank.crop(n_samples, rng=0, **where)
+    assert bank.crop(2**31 // 2**20, rng=0, **where).shape == (2**11,)

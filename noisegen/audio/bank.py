@@ -29,7 +29,7 @@ import numpy as np
 
 from .._core.tempfiles import write_atomically
 from .._core.validation import (MAX_SAMPLES, check_audio, check_bool, check_index, check_int, check_real,
-                                check_recordings, check_sample_rate)
+                                check_n_samples, check_recordings, check_sample_rate)
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import user_stacklevel
 from . import reader
@@ -473,7 +473,7 @@ class NoiseBank:
         with ``index`` alone, the offset in that file is drawn as
         :meth:`draw` draws it. ``offset`` needs an ``index``.
         """
-        n_samples = check_int(n_samples, "n_samples", low=0)
+        n_samples = check_n_samples(n_samples)  # (it sizes the copy: 1e300 was numpy's ValueError)
         if index is None and offset is not None:
             raise ParameterError(f"offset {offset!r} needs an index (the file it is in): give both, "
                                  "index alone, or neither")
