@@ -596,3 +596,14 @@ def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
                              extraglobs={"np": np})
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("name", ["min_loss_rate", "max_loss_rate"])
+@pytest.mark.parametrize("value", [1e9, 1.5, 1.0, -1e-9])
+def test_packet_loss_range_errors_state_the_range_packet_loss_accepts(name, value):
+    # 1e9 was told "[0, 1]", and then 1 was refused as outside "[0, 1)"
+    with pytest.raises(ParameterError, match=rf"^{name} must be in \[0, 1\), got "):
+        PacketLoss(**{"min_loss_rate": 0.0, "max_loss_rate": 0.9, name: value})
+    y = np.random.default_rng(0).standard_normal(1600).astype(np.float32)
+    for edge in (0.0, np.nextafter(1.0, 0.0)):  # both ends of [0, 1)
+        PacketLoss(min_loss_rate=edge, max_loss_rate=edge, p=1.0)(y, sample_rate=16000, rng=0)

@@ -48,10 +48,12 @@ class PacketLoss(Transform):
                  concealment: str = "zeros", mean_burst_frames: float | None = None, fade_ms: float = 2.0,
                  p: float = 0.5):
         super().__init__(p=p)
+        for value, name in ((min_loss_rate, "min_loss_rate"), (max_loss_rate, "max_loss_rate")):
+            # [0, 1) as packet_loss takes it: the pair's check said [0, 1] to 1e9, then refused 1
+            check_real(value, name, low=0.0, high=1.0, high_inclusive=False)
         self.min_loss_rate, self.max_loss_rate = uniform_range(
             min_loss_rate, max_loss_rate, "min_loss_rate", "max_loss_rate", low=0.0, high=1.0
         )
-        check_real(self.max_loss_rate, "max_loss_rate", low=0.0, high=1.0, high_inclusive=False)
         self.frame_ms = check_real(frame_ms, "frame_ms", low=0.0, low_inclusive=False)
         self.concealment = check_choice(concealment, "concealment", CONCEALMENTS)
         self.mean_burst_frames = check_burst(mean_burst_frames, self.max_loss_rate)
