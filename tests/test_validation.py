@@ -636,3 +636,26 @@ def test_a_one_axis_array_of_two_is_told_its_shape():
 
     with pytest.raises(ParameterError, match=r"^rir\[0\] must have shape \(n_samples,\), got shape \(2, 100\)$"):
         noisegen.ApplyImpulseResponse([np.zeros((2, 100))])
+
+
+@pytest.mark.parametrize("low, high, bad, int_bad", [(0.0, None, -1.0, -1), (None, 5.0, 6.0, 6), (1.0, None, 0.5, 0)])
+@pytest.mark.parametrize("low_inclusive, high_inclusive", [(True, True), (False, False), (True, False)])
+def test_a_stated_range_offers_only_what_is_accepted(low, high, bad, int_bad, low_inclusive, high_inclusive):
+    # "weights[0] must be in [0, inf], got -1": inf is refused, so an unbounded side reads open
+    from noisegen._core.validation import check_int, check_real
+
+    as_int = {"low": None if low is None else int(low), "high": None if high is None else int(high)}
+    for check, value, kw in ((check_real, bad, dict(low=low, high=high, low_inclusive=low_inclusive,
+                                                     high_inclusive=high_inclusive)),
+                             (check_int, int_bad, as_int)):
+        with pytest.raises(ParameterError) as refused:
+            check(value, "x", **kw)
+        opening, lo, hi, closing = re.search(r"([\[(])(\S+), (\S+)([\])]), got", str(refused.value)).groups()
+        for end, closed in ((lo, opening == "["), (hi, closing == "]")):
+            if closed:
+                check(float(end) if check is check_real else int(end), "x", **kw)
+            elif end in ("inf", "-inf"):
+                with pytest.raises(ParameterError):
+                    check(float(end), "x", **kw)
+    with pytest.raises(ParameterError, match=r"weights\[0\] must be in \[0, inf\), got -1"):
+        noisegen.OneOf([noisegen.Gain()], weights=[-1])

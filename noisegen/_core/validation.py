@@ -287,7 +287,9 @@ def check_real(
     if bad_low or bad_high:
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
-        interval = ("[" if low_inclusive else "(") + f"{lo}, {hi}" + ("]" if high_inclusive else ")")
+        # an unbounded side is open: inf itself is refused above ("[0, inf]" offered it)
+        interval = ("[" if low_inclusive and low is not None else "(") + f"{lo}, {hi}" + (
+            "]" if high_inclusive and high is not None else ")")
         raise ParameterError(f"{name} must be in {interval}, got {_number(value)}")
     return value + 0.0  # -0.0 as 0.0: numpy's uniform(0.0, -0.0) raises, though the range is one point
 
@@ -311,7 +313,8 @@ def check_int(value, name: str, *, low: int | None = None, high: int | None = No
         lo = "-inf" if low is None else str(low)
         hi = "inf" if high is None else str(high)
         shown = show_value(given if isinstance(given, float) else value)  # 1e308, not its 309 digits
-        raise ParameterError(f"{name} must be an integer in [{lo}, {hi}], got {shown}")
+        interval = ("[" if low is not None else "(") + f"{lo}, {hi}" + ("]" if high is not None else ")")
+        raise ParameterError(f"{name} must be an integer in {interval}, got {shown}")
     return value
 
 
