@@ -295,7 +295,7 @@ class ShardTask(NamedTuple):
     def _long_sample(self, pipeline, s):
         """:meth:`_sample` of an input longer than ``blockwise_min_s``, made in blocks (as a tree's output,
         :mod:`noisegen.batch.long`) into a file beside the tar; None for a short input, or one whose
-        parameters cannot be applied in blocks (made whole). A whole 60-minute input took 1.5 GB."""
+        parameters cannot be applied in blocks (made whole). A whole 60-minute input took 1,060 MB."""
         path = os.path.join(self.in_dir, s["input"])
         source = long_source(path, self.settings["sample_rate"], self.settings.get("blockwise_min_s", BLOCKWISE_MIN_S))
         if source is None:
