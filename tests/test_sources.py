@@ -211,6 +211,25 @@ def test_a_bank_cache_json_not_of_the_form_written_is_rebuilt(data_dir, tmp_path
     assert {**json.loads(meta.read_text()), "tag": None} == {**stored, "tag": None}
 
 
+@pytest.mark.parametrize("cut", [0, 5, 60, "half", "header"])
+def test_a_bank_cache_npy_cut_short_or_damaged_is_rebuilt(data_dir, tmp_path, cut):
+    """A cache's .npy cut short (a copy or a disk that stopped) or with a damaged header, beside its
+    .json: the bank refused it as "exists and is not a NoiseBank cache ... give a new path" (or raised
+    EOFError); it is the cache's own file, rebuilt in place."""
+    cache = tmp_path / "bank.npy"
+    fresh = ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=cache)
+    data = cache.read_bytes()
+    cache.unlink()  # (a new file: cutting the one fresh maps would be a bus error on reading it)
+    if cut == "header":
+        cache.write_bytes(b"garbage!" + data[8:])
+    else:
+        cache.write_bytes(data[:len(data) // 2 if cut == "half" else cut])
+    again = ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=cache)
+    assert again.paths == fresh.paths and isinstance(again.audio, np.memmap)
+    np.testing.assert_array_equal(again.audio, fresh.audio)
+    np.testing.assert_array_equal(np.load(cache), fresh.audio)
+
+
 @pytest.mark.parametrize("other", ["replaced", "removed"])
 def test_a_bank_cache_another_writer_replaces_is_not_mapped(data_dir, tmp_path, monkeypatch, other):
     """Two processes building one cache at once (ranks starting together): the bank mapped whatever

@@ -340,7 +340,7 @@ class NoiseBank:
             paths, lengths = [str(p) for p in stored["paths"]], np.asarray(stored["lengths"], dtype=np.int64)
             skipped = [(str(path), str(reason)) for path, reason in stored["skipped"]]
             audio = mapped(cache_path, bytes.fromhex(stored["tag"]) or b"?")
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, EOFError, KeyError, TypeError):  # (EOFError: a .npy cut in its header)
             return False
         if lengths.shape != (len(paths),) or audio.shape[0] != int(lengths.sum()):
             return False

@@ -124,7 +124,9 @@ def checked_cache_path(cache_path) -> Path:
 
 def _is_bank_cache(path, meta) -> bool:
     """Whether the files at ``path`` / ``meta`` are a bank cache's (either may be missing: a cache
-    whose writer stopped between them): float32 samples in a 1-D ``.npy``, a ``.json`` with a signature."""
+    whose writer stopped between them): float32 samples in a 1-D ``.npy``, a ``.json`` with a signature.
+    A ``.npy`` NumPy cannot read beside a bank's ``.json`` (cut short, damaged) is that cache's, rebuilt."""
+    stored = None
     if meta.exists():
         try:
             with open(meta) as f:
@@ -137,6 +139,6 @@ def _is_bank_cache(path, meta) -> bool:
         try:
             audio = np.load(path, mmap_mode="r")
         except (OSError, ValueError, EOFError):
-            return False
+            return stored is not None and "tag" in stored
         return audio.dtype == np.float32 and audio.ndim == 1
     return True
