@@ -211,6 +211,16 @@ def test_a_bank_cache_json_not_of_the_form_written_is_rebuilt(data_dir, tmp_path
     assert {**json.loads(meta.read_text()), "tag": None} == {**stored, "tag": None}
 
 
+@pytest.mark.parametrize("arrays", [np.ones(50), [np.ones(50, np.float32), np.zeros(3) + 0.5]])
+@pytest.mark.parametrize("rate", [None, SR])
+def test_cache_path_with_arrays_is_refused_not_ignored(tmp_path, arrays, rate):
+    """A bank of arrays given a cache_path wrote nothing and kept its samples in memory (each
+    worker its own copy), without a word: refused, naming cache_path, before anything is written."""
+    with pytest.raises(ng.ParameterError, match="cache_path .* arrays"):
+        ng.NoiseBank(arrays, sample_rate=rate, cache_path=tmp_path / "bank.npy")
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("cut", [0, 5, 60, "half", "header"])
 def test_a_bank_cache_npy_cut_short_or_damaged_is_rebuilt(data_dir, tmp_path, cut):
     """A cache's .npy cut short (a copy or a disk that stopped) or with a damaged header, beside its

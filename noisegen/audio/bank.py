@@ -125,7 +125,7 @@ class NoiseBank:
         memory-mapped read-only afterwards; it is rebuilt when the list of
         files, their sizes or modification times, the sample rate or the
         options that choose the files or samples kept change.
-        Needs ``sample_rate``.
+        Needs ``sample_rate`` and files (not arrays).
     min_duration_s : float
         Files shorter than this (after resampling) are skipped (default: any
         non-empty file is kept).
@@ -196,6 +196,9 @@ class NoiseBank:
         self._reported: dict[str, str] = {}  # path -> why it was skipped, shared by the banks of every rate
         self._said_silent = []  # [True] once the bank said it holds only silence (shared likewise)
         self._rates: dict[int, NoiseBank] = {}
+        if cache_path is not None and self._arrays is not None:  # (it was ignored: no file, nothing shared)
+            raise ParameterError(f"cache_path caches a bank of files, got arrays as {name}: save them as files "
+                                 "to share them memory-mapped, or leave cache_path out")
         if self.sample_rate is None:
             if cache_path is not None:
                 raise ParameterError("cache_path needs a sample_rate")
@@ -492,8 +495,5 @@ class NoiseBank:
         where = "" if self.folder is None else f"{self.folder!r}: "
         if self.sample_rate is None:
             return f"NoiseBank({where}{len(self)} sources of {self.name}, loaded per sample rate)"
-        return (
-            f"NoiseBank({where}{len(self)} {'files' if self.paths else 'arrays'}, {self.duration_s:.1f} s at "
-            f"{self.sample_rate} Hz, "
-            f"{len(self.skipped)} skipped)"
-        )
+        return (f"NoiseBank({where}{len(self)} {'files' if self.paths else 'arrays'}, {self.duration_s:.1f} s at "
+                f"{self.sample_rate} Hz, {len(self.skipped)} skipped)")
