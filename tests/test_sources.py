@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import errno
 import os
 import shutil
 import warnings
@@ -219,6 +220,38 @@ def test_cache_path_with_arrays_is_refused_not_ignored(tmp_path, arrays, rate):
     with pytest.raises(ng.ParameterError, match="cache_path .* arrays"):
         ng.NoiseBank(arrays, sample_rate=rate, cache_path=tmp_path / "bank.npy")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EPERM, errno.EROFS])
+@pytest.mark.parametrize("where", ["folder", "npy", "json"])
+def test_a_cache_path_in_a_folder_not_writable_works_from_memory(data_dir, tmp_path, monkeypatch, code, where):
+    """A cache_path in a read-only folder (a shared cache another user built, a read-only mount)
+    whose cache is missing or stale raised ParameterError "cannot be written", where the bank
+    works without one: it is held in memory, with one warning."""
+    import json
+    import tempfile
+
+    real, cache = tempfile.mkstemp, tmp_path / "ro" / "bank.npy"
+
+    def refused(*args, prefix="", **kwargs):  # (as the OS refuses the temporary file beside the cache)
+        if where == "folder" or prefix.endswith(".npy." if where == "npy" else ".npy.json."):
+            raise OSError(code, os.strerror(code))
+        return real(*args, prefix=prefix, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bank = ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=cache)
+    said = [str(w.message) for w in caught if issubclass(w.category, ng.NoisegenWarning)]
+    assert len(said) == 1 and said[0].startswith(f"cache_path {str(cache)!r} cannot be written (")
+    assert f"{os.strerror(code)}): the bank is held in memory, not shared through the cache" in said[0]
+    plain = ng.NoiseBank(data_dir / "noise", sample_rate=SR)
+    assert not isinstance(bank.audio, np.memmap) and bank.paths == plain.paths
+    np.testing.assert_array_equal(bank.audio, plain.audio)
+    assert _draws(bank, 4) == _draws(plain, 4)
+    monkeypatch.setattr(tempfile, "mkstemp", real)  # writable again: built and mapped
+    assert isinstance(ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=cache).audio, np.memmap)
+    assert json.loads((tmp_path / "ro" / "bank.npy.json").read_text())["paths"] == plain.paths
 
 
 @pytest.mark.parametrize("cut", [0, 5, 60, "half", "header"])

@@ -27,13 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .._core.tempfiles import write_atomically
 from .._core.validation import (MAX_SAMPLES, check_audio, check_bool, check_index, check_int, check_real,
                                 check_n_samples, check_recordings, check_sample_rate)
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import user_stacklevel
 from . import reader
-from .bank_cache import checked_cache_path, mapped, pickled, unpickled
+from .bank_cache import checked_cache_path, mapped, pickled, unpickled, write_cache
 from .files import AUDIO_EXTENSIONS, audio_files
 from .io import resample_to
 from .._core.rng import as_generator
@@ -125,7 +124,8 @@ class NoiseBank:
         memory-mapped read-only afterwards; it is rebuilt when the list of
         files, their sizes or modification times, the sample rate or the
         options that choose the files or samples kept change.
-        Needs ``sample_rate`` and files (not arrays).
+        Needs ``sample_rate`` and files (not arrays). Where it cannot be
+        written (a read-only folder) the bank is held in memory, with a warning.
     min_duration_s : float
         Files shorter than this (after resampling) are skipped (default: any
         non-empty file is kept).
@@ -359,13 +359,8 @@ class NoiseBank:
         tag = os.urandom(16)  # ends the .npy and is in the .json: the two are one writer's (bank_cache.mapped)
         stored = {"signature": meta, "paths": self.paths, "lengths": self.lengths.tolist(), "skipped": self.skipped,
                   "silent_only": self.silent_only, "tag": tag.hex()}
-        try:  # each file whole or not at all, no temporary left behind (a parent that is a file, a full disk)
-            cache_path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(str(cache_path), lambda fh: (np.save(fh, self.audio), fh.write(tag)))
-            write_atomically(str(cache_path) + ".json", lambda fh: fh.write(json.dumps(stored).encode()))
-        except OSError as exc:
-            raise ParameterError(f"cache_path {str(cache_path)!r} cannot be written: "
-                                 f"{exc.strerror or exc}") from None
+        if not write_cache(cache_path, self.audio, stored, tag):
+            return  # (a folder not writable: the samples stay in memory, with a warning)
         try:  # the file this bank wrote, unless another writer (a process building it at once) replaced it
             self.audio = mapped(cache_path, tag)
         except (OSError, ValueError):

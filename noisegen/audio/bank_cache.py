@@ -9,19 +9,23 @@ by mapping the same file again when they unpickle the bank.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import pickle
 import stat
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from .._core.errors import NoisegenError, ParameterError
+from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
+from .._core.labels import user_stacklevel
+from .._core.tempfiles import write_atomically
 from .._core.validation import check_path, show_value
 
-__all__ = ["dumps_anywhere", "mapped", "pickled", "unpickled", "checked_cache_path"]
+__all__ = ["dumps_anywhere", "mapped", "pickled", "unpickled", "checked_cache_path", "write_cache"]
 
 _INLINE = threading.local()
 
@@ -97,6 +101,24 @@ def unpickled(held):
         raise NoisegenError(f"the NoiseBank cache {path} was replaced after this bank was pickled (a bank "
                             "with the same cache_path was rebuilt): load the bank again")
     return audio
+
+
+def write_cache(path: Path, audio, stored: dict, tag: bytes) -> bool:
+    """Write a bank's ``.npy`` (ending in ``tag``) and ``.json``, each whole or not at all: True when
+    written; False, with a warning, where the folder cannot be written to (read-only, not the user's:
+    the bank then works from memory, as without a cache); any other failure a ParameterError."""
+    try:  # (no temporary left behind: a parent that is a file, a full disk)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(str(path), lambda fh: (np.save(fh, audio), fh.write(tag)))
+        write_atomically(str(path) + ".json", lambda fh: fh.write(json.dumps(stored).encode()))
+    except OSError as exc:
+        why = exc.strerror or exc
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            warnings.warn(f"cache_path {str(path)!r} cannot be written ({why}): the bank is held in memory, "
+                          "not shared through the cache", NoisegenWarning, stacklevel=user_stacklevel())
+            return False
+        raise ParameterError(f"cache_path {str(path)!r} cannot be written: {why}") from None
+    return True
 
 
 def checked_cache_path(cache_path) -> Path:
