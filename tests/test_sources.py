@@ -147,6 +147,26 @@ def test_a_pickled_memory_mapped_bank_maps_the_same_file(data_dir, tmp_path):
 
 
 
+def test_a_bank_cached_at_a_relative_path_pickles_as_the_file_after_a_chdir(data_dir, tmp_path, monkeypatch):
+    """A relative cache_path was kept relative in the map's mark: after a chdir (hydra's run folder, a
+    script's own) a pickled bank sent every sample instead of the file (a private copy per spawned
+    worker), and a bank pickled as the file could not be mapped where the worker's folder differs."""
+    import pickle
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    bank = ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=os.path.join("cache", "bank.npy"))
+    sent = pickle.dumps(bank)
+    for where in ("b", "a"):
+        monkeypatch.chdir(tmp_path / where)
+        assert len(pickle.dumps(bank)) < 10_000 < bank.audio.nbytes
+        got = pickle.loads(sent)
+        assert isinstance(got.audio, np.memmap)
+        assert os.path.samefile(got.audio.filename, tmp_path / "a" / "cache" / "bank.npy")
+        assert _draws(got, 5) == _draws(bank, 5)
+
+
 def test_cache_path_never_replaces_what_is_not_a_bank_cache(data_dir, tmp_path):
     # a folder, a FIFO, someone's file, a stray .json: refused before anything is read or written
     folder, fifo, text = tmp_path / "folder", tmp_path / "fifo.npy", tmp_path / "notes.npy"

@@ -70,7 +70,7 @@ def mapped(path, tag: bytes = b"") -> np.ndarray:
         raise OSError(f"{path} changed while it was opened")
     if tag and tail != tag:
         raise ValueError(f"{path} was written with another .json")
-    audio._noisegen_file = (os.fspath(path), before)
+    audio._noisegen_file = (os.path.abspath(path), before)  # (a relative path names another file after a chdir)
     return audio
 
 
