@@ -167,6 +167,35 @@ def test_a_bank_cached_at_a_relative_path_pickles_as_the_file_after_a_chdir(data
         assert _draws(got, 5) == _draws(bank, 5)
 
 
+def test_a_bank_cache_is_rebuilt_when_a_file_it_could_not_read_is_made_readable(data_dir, tmp_path, monkeypatch):
+    """A file skipped as unreadable (no read permission) when the cache was built stayed skipped after
+    a chmod made it readable (its size and mtime unchanged): every later bank mapped the stale cache
+    and warned "unreadable (PermissionError ...)" again. The cache is rebuilt when such a file reads."""
+    from noisegen.audio import reader
+
+    names = sorted(os.listdir(data_dir / "noise"))
+    for name in names:
+        shutil.copy(data_dir / "noise" / name, tmp_path / name)
+    real, locked = reader.read_sound, str(tmp_path / names[1])
+
+    def denied(path, **kwargs):
+        if os.fspath(path) == locked:
+            raise PermissionError(13, "Permission denied", locked)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(reader, "read_sound", denied)
+    cache = tmp_path / "cache" / "bank.npy"
+    with pytest.warns(ng.NoisegenWarning, match="unreadable .PermissionError"):
+        ng.NoiseBank(tmp_path, sample_rate=SR, cache_path=cache)
+    monkeypatch.setattr(reader, "read_sound", real)
+    os.chmod(locked, os.stat(locked).st_mode)  # (chmod a+r: its size and mtime unchanged)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = ng.NoiseBank(tmp_path, sample_rate=SR, cache_path=cache)
+    assert [os.path.basename(p) for p in again.paths] == names and not again.skipped
+    np.testing.assert_array_equal(again.audio, ng.NoiseBank(tmp_path, sample_rate=SR).audio)
+
+
 def test_cache_path_never_replaces_what_is_not_a_bank_cache(data_dir, tmp_path):
     # a folder, a FIFO, someone's file, a stray .json: refused before anything is read or written
     folder, fifo, text = tmp_path / "folder", tmp_path / "fifo.npy", tmp_path / "notes.npy"

@@ -347,6 +347,8 @@ class NoiseBank:
             return False
         if lengths.shape != (len(paths),) or audio.shape[0] != int(lengths.sum()):
             return False
+        if any(why.startswith("unreadable (PermissionError") and os.access(path, os.R_OK) for path, why in skipped):
+            return False  # made readable since (a chmod changes neither size nor mtime): read it now
         self._set(audio, paths, lengths)
         for path, reason in skipped:
             self._report(path, reason)
