@@ -261,6 +261,26 @@ def test_a_bank_cache_json_not_of_the_form_written_is_rebuilt(data_dir, tmp_path
     assert {**json.loads(meta.read_text()), "tag": None} == {**stored, "tag": None}
 
 
+@pytest.mark.parametrize("given", [np.float32, np.float64])
+def test_a_bank_of_arrays_holds_and_pickles_its_samples_once(given):
+    """A bank of arrays kept the float32 copies it was given beside its audio once loaded: twice the
+    samples in memory and in every pickle (each spawned worker), at any rate loaded."""
+    import pickle
+
+    arrays = [np.random.default_rng(i).standard_normal(n).astype(given) * 0.1 for i, n in enumerate((40_000, 999))]
+    fixed = ng.NoiseBank.from_arrays(arrays, sample_rate=SR)
+    per_rate = ng.NoiseBank(arrays, source_sample_rate=SR)
+    for bank in (fixed, per_rate.at(SR), per_rate.at(SR // 2), per_rate.at(3 * SR)):
+        sent = pickle.dumps(bank)
+        assert bank.audio.nbytes < len(sent) < bank.audio.nbytes + 10_000
+        got = pickle.loads(sent)
+        assert len(got) == 2 and got.lengths.tolist() == bank.lengths.tolist()
+        np.testing.assert_array_equal(got.audio, bank.audio)
+        assert _draws(got, 6) == _draws(bank, 6)
+    np.testing.assert_array_equal(fixed[0], arrays[0].astype(np.float32))
+    assert len(per_rate) == 2 and per_rate.at(SR // 4).lengths.tolist() == [10_000, 250]
+
+
 @pytest.mark.parametrize("arrays", [np.ones(50), [np.ones(50, np.float32), np.zeros(3) + 0.5]])
 @pytest.mark.parametrize("rate", [None, SR])
 def test_cache_path_with_arrays_is_refused_not_ignored(tmp_path, arrays, rate):

@@ -253,6 +253,7 @@ class NoiseBank:
             rate = self.source_sample_rate or self.sample_rate
             arrays = [resample_to(a, rate, self.sample_rate) for a in self._arrays]
             self._set(np.concatenate(arrays), None, [a.shape[0] for a in arrays])
+            self._arrays = None  # loaded: the samples are held (and pickled to each worker) once, in audio
             return
         candidates = self.paths
         min_len = max(1, int(round(self.min_duration_s * self.sample_rate)))
