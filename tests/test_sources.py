@@ -421,6 +421,21 @@ def test_errors(tmp_path):
         ng.NoiseBank(tmp_path, sample_rate=0)
 
 
+@pytest.mark.parametrize("min_duration_s", [0.0, 0.5, 2.5, 600.0])
+def test_the_silent_noise_of_a_silent_folder_is_one_second_whatever_min_duration_s(tmp_path, min_duration_s):
+    """A folder of only silent files becomes one silent noise; it was min_duration_s long when that was
+    over a second: 600 s made 38 MB of zeros, 1e6 s (a bound it accepts) 64 GB, before any draw."""
+    sf.write(str(tmp_path / "silence.wav"), np.zeros(4000, np.float32), SR)
+    for cache in (None, tmp_path / "c" / "b.npy", tmp_path / "c" / "b.npy"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            bank = ng.NoiseBank(tmp_path, sample_rate=SR, min_duration_s=min_duration_s, cache_path=cache)
+        said = [str(w.message) for w in caught]
+        assert len(said) == 2 and said[0].endswith("silence.wav: silent") and "only silent files" in said[1]
+        assert bank.silent_only and bank.lengths.tolist() == [SR] and not np.any(bank.audio)
+        assert not np.any(bank.crop(3 * SR, rng=0))
+
+
 @pytest.mark.parametrize("make", ["AddBackgroundNoise", "AddShortNoises"])
 def test_a_folder_of_only_silent_files_gives_the_signal_back_with_a_warning(tmp_path, make):
     """A silent noise sets no level: the signal comes back unchanged with a warning (DESIGN.md), and

@@ -271,7 +271,8 @@ class NoiseBank:
         if not arrays and self.silent_ok and all(_silent(self._reported.get(path)) for path in candidates):
             # Digital silence throughout: a silent noise, which sets no level (the transforms give the
             # signal back unchanged, with a warning), as a silent array does; not a broken setting
-            arrays, paths = [np.zeros(max(min_len, self.sample_rate), np.float32)], candidates[:1]
+            # (one second, whatever min_duration_s: silence tiles, and 1e6 s was 64 GB of zeros)
+            arrays, paths = [np.zeros(self.sample_rate, np.float32)], candidates[:1]
             self.silent_only = True
             self._warn_silent_only()
         if not arrays:
