@@ -421,6 +421,20 @@ def test_errors(tmp_path):
         ng.NoiseBank(tmp_path, sample_rate=0)
 
 
+@pytest.mark.parametrize("n, rate", [(2, SR), (3, 3 * SR), (5, 48000), (2, 22050)])
+def test_a_noise_file_resampled_down_to_one_sample_is_skipped(tmp_path, n, rate):
+    """A one-sample noise file is skipped (tiled, it is a constant offset), but a file of a few samples
+    that the bank's rate resampled down to one was kept as that offset; a room's bank keeps it (an impulse)."""
+    sf.write(str(tmp_path / "few.wav"), 0.5 * (-1.0) ** np.arange(n) + 0.1 * np.arange(n), rate)
+    sf.write(str(tmp_path / "long.wav"), 0.1 * np.random.default_rng(0).standard_normal(4000), SR)
+    low = SR // 2
+    with pytest.warns(ng.NoisegenWarning, match=f"few.wav: one sample at {low} Hz"):
+        noises = ng.NoiseBank(tmp_path, sample_rate=low)
+    assert [os.path.basename(p) for p in noises.paths] == ["long.wav"]
+    rooms = ng.NoiseBank(tmp_path, sample_rate=low, silent_ok=False)
+    assert [os.path.basename(p) for p in rooms.paths] == ["few.wav", "long.wav"] and rooms.lengths[0] == 1
+
+
 @pytest.mark.parametrize("min_duration_s", [0.0, 0.5, 2.5, 600.0])
 def test_the_silent_noise_of_a_silent_folder_is_one_second_whatever_min_duration_s(tmp_path, min_duration_s):
     """A folder of only silent files becomes one silent noise; it was min_duration_s long when that was

@@ -42,8 +42,9 @@ __all__ = ["NoiseBank", "AUDIO_EXTENSIONS", "BANK_RULES"]
 #: The rules by which a bank reads and keeps its files, numbered: a change gives other samples or
 #: indices from the same files, so bank caches and ``noisegen augment``'s job keys record it
 #: (2: files of one value throughout skipped, ApplyImpulseResponse's first channel; 3: one-sample noise
-#: files skipped, a noise folder of only digital silence a silent noise).
-BANK_RULES = 3
+#: files skipped, a noise folder of only digital silence a silent noise; 4: noise files resampled down to
+#: one sample skipped, a silent folder's noise one second long).
+BANK_RULES = 4
 
 
 def _sources(source, name):

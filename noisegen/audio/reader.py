@@ -60,4 +60,6 @@ def read_sound(path, *, sample_rate: int, first_channel: bool = False,
         return None, (f"at {rate} Hz, too far from {sample_rate} Hz: noisegen.resample changes a rate by at most "
                       f"{MAX_RATE_FACTOR}x")
     y = resample_to(y, rate, sample_rate)
+    if noise and y.shape[-1] == 1:  # (a few samples resampled down to one: as an offset as a file of one)
+        return None, f"one sample at {sample_rate} Hz: a noise of it, tiled, is a constant offset, no sound"
     return (y, None) if np.any(y) else (None, f"silent at {sample_rate} Hz (below float32's range once resampled)")
