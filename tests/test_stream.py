@@ -764,6 +764,26 @@ def test_a_state_of_hugging_face_rows_is_refused_by_other_rows():
                 make(other).load_state_dict(state)
 
 
+def test_a_state_of_audio_decoders_is_refused_by_other_decoders():
+    # datasets >= 4 gives ds["audio"] as torchcodec decoders, each counted by its type name alone:
+    # every such dataset of as many rows had one fingerprint. They count by their header metadata now.
+    class Decoder:  # (what the stream's fingerprint reads of torchcodec's AudioDecoder)
+        def __init__(self, seconds, rate=SR):
+            self.metadata = f"AudioStreamMetadata(duration_seconds_from_header={seconds}, sample_rate={rate})"
+
+        def get_all_samples(self):
+            raise AssertionError("a fingerprint does not decode")
+
+    make = lambda src: AugmentStream(src, None, sample_rate=SR, chunk_s=0.01, rng=0)  # noqa: E731
+    durations = [0.5, 1.25, 2.0]
+    state = make([Decoder(s) for s in durations]).state_dict()
+    make([Decoder(s) for s in durations]).load_state_dict(state)
+    for other in ([Decoder(s + 0.5) for s in durations], [Decoder(s) for s in durations[::-1]],
+                  [Decoder(s, 8000) for s in durations]):
+        with pytest.raises(ParameterError, match="another source"):
+            make(other).load_state_dict(state)
+
+
 def test_resume_refuses_a_chunk_count_past_the_item():
     arrays = [np.ones(500, np.float32), np.ones(300, np.float32)]
     make = lambda: AugmentStream(arrays, None, sample_rate=1000, chunk_s=0.2, rng=1, shuffle=False)  # noqa: E731

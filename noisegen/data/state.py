@@ -120,7 +120,8 @@ def _from_shared_folder(paths):
 
 def _array_digest(entry):
     """(shape, dtype, rate, a few values) of an array item or ``(array, sample_rate)`` pair; a Hugging Face
-    audio dict counts by its ``"array"`` so, else by its ``"path"`` and a few of its ``"bytes"``."""
+    audio dict counts by its ``"array"`` so, else by its ``"path"`` and a few of its ``"bytes"``; a decoder by
+    its ``metadata`` (duration, rate, channels, codec from the header)."""
     rate = None
     if isinstance(entry, Mapping):  # a Hugging Face audio value: by its samples, else its path or bytes
         if entry.get("array") is not None:
@@ -129,6 +130,8 @@ def _array_digest(entry):
         # (its header, then 64 bytes spread over it: a whole file hashed per item would slow state_dict)
         data = data[:64] + data[:: max(1, len(data) // 64)][:64] + b"%d" % len(data) if isinstance(data, bytes) else b""
         return "encoded", str(entry.get("path")), hashlib.blake2b(data, digest_size=8).hexdigest()
+    if hasattr(entry, "get_all_samples"):  # a torchcodec decoder (datasets >= 4): by its header, not decoded
+        return "decoder", repr(getattr(entry, "metadata", None))
     if isinstance(entry, tuple) and len(entry) == 2:
         entry, rate = entry
     try:
