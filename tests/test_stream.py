@@ -314,6 +314,37 @@ def test_a_generator_pass_cut_short_goes_on_where_it_stopped(world_size, rank):
         assert list(s) == []  # then it is spent
 
 
+@pytest.mark.parametrize("world_size, rank", [(1, 0), (2, 1)])
+def test_a_generator_stream_refuses_a_state_it_has_read_past(world_size, rank):
+    # An earlier state loaded into the same generator stream was taken, and its next iteration went on
+    # with the generator's later entries: chunks lost, under the state's positions, silently.
+    arrays = [np.full(1300 + 200 * i, 0.1 * (i + 1), np.float32) for i in range(5)]
+
+    def stream():
+        return AugmentStream((a for a in arrays), None, sample_rate=1000, chunk_s=0.5, rng=0, shuffle=False,
+                             rank=rank, world_size=world_size)
+
+    def signature(chunks):
+        return [(c.item, c.start, c.samples.tobytes()) for c in chunks]
+
+    whole = signature(stream())
+    for saved in range(len(whole) + 1):
+        for read in range(saved, len(whole) + 1):
+            s = stream()
+            it = iter(s)
+            head = signature(next(it) for _ in range(saved))
+            state = s.state_dict()
+            signature(next(it) for _ in range(read - saved))
+            before = s.state_dict()
+            try:
+                s.load_state_dict(state)
+            except ParameterError as exc:
+                assert "cannot be read again" in str(exc) and s.state_dict() == before
+                assert state["position"] < before["position"] or state["epoch"] < before["epoch"]
+            else:  # taken only where it can go on exactly: the same place, or the item the stream holds
+                assert head + signature(s) == whole, (saved, read)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [

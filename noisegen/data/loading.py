@@ -73,6 +73,19 @@ def iterable_entries(stream, epoch, shard, n_shards):
     stream._held = None
 
 
+def check_unread(stream, epoch, position, chunk):
+    """ParameterError if a state at ``(epoch, position, chunk)`` is behind where the stream has read its
+    generator source (but for the entry it holds): a generator gives each entry once, so iterating would
+    go on with its later entries instead."""
+    if stream._iterable is None or iter(stream._iterable) is not stream._iterable:
+        return
+    held = stream._held is not None and stream._held[0] == (epoch, position)
+    if not held and (epoch, position, chunk) < (stream._epoch, stream._position, stream._chunk):
+        raise ParameterError(f"state is at epoch {epoch}, item {position}, chunk {chunk}, behind this stream "
+                             f"(epoch {stream._epoch}, item {stream._position}, chunk {stream._chunk}), whose "
+                             "generator source cannot be read again: load it into a stream over a new generator")
+
+
 def _checked(stream, source, y):
     if y.shape[-1] == 0:
         report(stream, source, "holds no samples")

@@ -58,7 +58,7 @@ from .batch import MAX_CHUNK_SAMPLES, Batch, Chunk, collate, chunk_starts, cuda_
 from .length import Batches, chunks_per_item, item_sizes, sizes_drawn
 from .items import _FileItems, list_items  # noqa: F401  (_FileItems: tests spy on its load)
 from .order import epoch_order
-from .loading import LONG, iterable_entries, load_whole, skipped
+from .loading import LONG, check_unread, iterable_entries, load_whole, skipped
 from .long_items import blockwise_limit, long_chunks, long_source
 from ..audio.blocks import FileBlocks
 from .state import MAX_EPOCHS, check_state, distributed_rank, left_behind, source_fingerprint, torch_shard
@@ -257,6 +257,7 @@ class AugmentStream:
         the state's key.
         """
         loaded = check_state(state, self._identity(), self._key if self._key_given else None, self.epochs)
+        check_unread(self, *loaded[1:4])  # (a generator source: a state behind it is refused)
         was = self._key, self._epoch, self._position, self._chunk, self._pass_end
         self._key, self._epoch, self._position, self._chunk, self._pass_end = loaded
         if loaded[0] != was[0]:  # rng=None takes the state's key: sizes drawn with the old one are stale
