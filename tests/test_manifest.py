@@ -638,8 +638,9 @@ def test_len_counts_what_is_left_of_an_interrupted_pass(corpus):
         assert len(resumed) == total - k
     batches = stream.batches(2)
     assert len(batches) == 1
-    next(batches)  # the last chunk, alone: the pass is over
-    assert len(batches) == 0
+    next(batches)  # the last chunk, alone: nothing is left of the pass (a state now resumes with nothing)
+    assert len(batches) == 0 and len(stream) == 0
+    assert next(batches, None) is None  # the pass is over
     assert len(stream) == len(list(stream)) > 0  # the next pass
 
 

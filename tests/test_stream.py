@@ -141,6 +141,38 @@ def test_resume_between_batches(corpus):
     assert head + [b.samples.tobytes() for b in resumed.batches(4)] == full
 
 
+def test_resume_after_every_batch_of_every_pass():
+    # A state taken while the last, partial batch of a pass was out said the pass had ended: a training
+    # loop resumed from it went on with a whole next pass where the interrupted one had nothing left,
+    # then every later pass came one pass late (with a full last batch it resumed in the pass, correctly).
+    arrays = [np.random.default_rng(i).standard_normal(300 + 170 * i).astype(np.float32) for i in range(5)]
+
+    def make():
+        return AugmentStream(arrays, TimeStretch(p=1.0), sample_rate=1000, chunk_s=0.1, rng=4, epochs=2)
+
+    def run(stream, passes, cut=None):  # each pass's batches as (epoch, item, start) triples
+        out = []
+        for p in range(passes):
+            out.append([])
+            for k, b in enumerate(stream.batches(batch_size, drop_last=drop_last)):
+                out[-1].append([(c.epoch, c.item, c.start) for c in b.chunks])
+                if (p, k) == cut:
+                    return out, stream.state_dict()
+        return out, None
+
+    for batch_size in (1, 3, 4, 5):
+        for drop_last in (False, True):
+            whole, _ = run(make(), 3)
+            assert whole[1] and whole[1][-1][0][0] == 3  # the second pass runs epochs 2 and 3
+            for p in range(2):
+                for k in range(len(whole[p])):
+                    head, state = run(make(), 3, cut=(p, k))
+                    resumed = make()
+                    resumed.load_state_dict(state)
+                    rest, _ = run(resumed, 3 - p)  # the loop goes on with the pass it was cut in
+                    assert head[:-1] + [head[-1] + rest[0]] + rest[1:] == whole, (batch_size, drop_last, p, k)
+
+
 def test_rng_none_resumes_through_state():
     arrays = [np.random.default_rng(i).standard_normal(800).astype(np.float32) for i in range(6)]
     t = Gain(p=1.0)

@@ -54,7 +54,7 @@ from ..transforms.base import Transform
 from ..transforms.target import check_target_mode
 from .._core.units import seconds_to_samples
 from ..cuda.stream import cuda_batch_params, cuda_stages
-from .batch import MAX_CHUNK_SAMPLES, Batch, Chunk, collate, chunk_starts, cuda_batches, cut_chunk  # noqa: F401
+from .batch import MAX_CHUNK_SAMPLES, Batch, Chunk, collate, chunk_starts, cpu_batches, cuda_batches, cut_chunk  # noqa: F401
 from .length import Batches, chunks_per_item, item_sizes, sizes_drawn
 from .items import _FileItems, list_items  # noqa: F401  (_FileItems: tests spy on its load)
 from .order import epoch_order
@@ -485,14 +485,7 @@ class AugmentStream:
         if self.device == "cuda":
             yield from cuda_batches(self, batch_size, drop_last)
             return
-        pending = []
-        for chunk in self:
-            pending.append(chunk)
-            if len(pending) == batch_size:
-                yield collate(pending)
-                pending = []
-        if pending and not drop_last:
-            yield collate(pending)
+        yield from cpu_batches(self, batch_size, drop_last)
 
     def __repr__(self):
         return (f"AugmentStream(n_items={self.n_items}, sample_rate={self.sample_rate}, chunk_s={self.chunk_s}, "
