@@ -530,6 +530,33 @@ def test_stream_cuda_batches_equal_augment_batch_cpu_for_the_drawn_params():
 
 
 @cudasim
+def test_stream_cuda_batches_resume_after_the_last_partial_batch():
+    # A state taken while the last, partial batch was out said the pass had ended (as on the CPU):
+    # resumed, the interrupted pass went on with a whole next pass.
+    pytest.importorskip("numba.cuda")
+    items = _items((400, 300, 400))
+
+    def run(stream, passes, cut=None):  # each pass's batches as (epoch, item, start) triples
+        out = []
+        for p in range(passes):
+            out.append([])
+            for k, b in enumerate(stream.batches(2)):
+                out[-1].append([(c.epoch, c.item, c.start) for c in b.chunks])
+                if (p, k) == cut:
+                    return out, stream.state_dict()
+        return out, None
+
+    whole, _ = run(_stream(items, "cuda"), 2)
+    assert [len(b) for b in whole[0]] == [2, 1] and whole[1][0][0][0] == 1
+    for k in range(2):
+        head, state = run(_stream(items, "cuda"), 2, cut=(0, k))
+        resumed = _stream(items, "cuda")
+        resumed.load_state_dict(state)
+        rest, _ = run(resumed, 2)
+        assert head[0] + rest[0] == whole[0] and rest[1] == whole[1], k
+
+
+@cudasim
 def test_stream_cuda_whole_items_match_the_cpu_stream():
     """Equal-length whole items: the GPU batch rows are the CPU stream's chunks (same params, same noise)."""
     pytest.importorskip("numba.cuda")

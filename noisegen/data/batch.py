@@ -153,41 +153,39 @@ _COUNTERS = ("_epoch", "_position", "_chunk", "_pass_end")
 
 
 def cpu_batches(stream, batch_size, drop_last):
-    """``stream.batches`` of a CPU stream. The last, partial batch is only made once the pass has ended:
-    while it is out the stream stands after its last chunk, in the pass, as after any other batch, so a
+    """``stream.batches`` of a CPU stream."""
+    return _batched(stream, stream, batch_size, drop_last, collate)
+
+
+def cuda_batches(stream, batch_size, drop_last):
+    """``stream.batches`` of a ``device="cuda"`` stream: its raw chunks, augmented as (B, T) device batches."""
+    cuda = require_cuda()  # BackendError with the install hint, before any file is read
+    # (a chunk sped up to nothing is dropped: the CPU stream yields no empty chunk)
+    chunks = (chunk for chunk in stream._iter(augment=False) if _speed_length(stream, chunk) != 0)
+    return _batched(stream, chunks, batch_size, drop_last, lambda pending: _cuda_batch(stream, pending, cuda))
+
+
+def _batched(stream, chunks, batch_size, drop_last, make):
+    """Batches ``make(chunks)``. The last, partial batch is only made once the pass has ended: while it
+    is out the stream stands after its last chunk, in the pass, as after any other batch, so a
     ``state_dict()`` taken then resumes with nothing left of the pass (it gave a whole next pass)."""
     pending, after_last = [], None
-    for chunk in stream:
+    for chunk in chunks:
         pending.append(chunk)
         after_last = [getattr(stream, name) for name in _COUNTERS]
         if len(pending) == batch_size:
-            yield collate(pending)
+            yield make(pending)
             pending = []
     if pending and not drop_last:
         moves, ended = stream._moves, [getattr(stream, name) for name in _COUNTERS]
         for name, value in zip(_COUNTERS, after_last):
             setattr(stream, name, value)
         try:
-            yield collate(pending)
+            yield make(pending)
         finally:
             if stream._moves == moves:  # (not after set_epoch or load_state_dict: where they put it stands)
                 for name, value in zip(_COUNTERS, ended):
                     setattr(stream, name, value)
-
-
-def cuda_batches(stream, batch_size, drop_last):
-    """``stream.batches`` of a ``device="cuda"`` stream: its raw chunks, augmented as (B, T) device batches."""
-    cuda = require_cuda()  # BackendError with the install hint, before any file is read
-    pending = []
-    for chunk in stream._iter(augment=False):
-        if _speed_length(stream, chunk) == 0:  # sped up to nothing: the CPU stream yields no empty chunk
-            continue
-        pending.append(chunk)
-        if len(pending) == batch_size:
-            yield _cuda_batch(stream, pending, cuda)
-            pending = []
-    if pending and not drop_last:
-        yield _cuda_batch(stream, pending, cuda)
 
 
 def _speed_length(stream, chunk) -> int:
