@@ -36,6 +36,7 @@ __all__ = [
     "check_output_size",
     "check_duration",
     "check_rate_factor",
+    "resamplable",
     "MAX_SAMPLES",
     "MAX_CHANNELS",
     "MIN_SAMPLE_RATE",
@@ -243,12 +244,18 @@ def check_duration(duration_s, name: str, sample_rate: int, *, n_channels=None) 
     return check_output_size(int(round(seconds * sample_rate)), n_channels, name, duration_s)
 
 
+def resamplable(orig_sample_rate: int, target_sample_rate: int) -> bool:
+    """Whether :func:`noisegen.resample` can go between the two rates: their ratio in
+    ``[1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR]``."""
+    return max(orig_sample_rate, target_sample_rate) <= MAX_RATE_FACTOR * min(orig_sample_rate, target_sample_rate)
+
+
 def check_rates(orig_sample_rate, target_sample_rate):
     """Both rates, each in the range of ``check_sample_rate``, with their ratio in
     ``[1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR]`` (the filter grows with the downsampling factor)."""
     orig = check_sample_rate(orig_sample_rate, "orig_sample_rate")
     target = check_sample_rate(target_sample_rate, "target_sample_rate")
-    if max(orig, target) > MAX_RATE_FACTOR * min(orig, target):
+    if not resamplable(orig, target):
         raise ParameterError(
             f"target_sample_rate / orig_sample_rate must be in [1/{MAX_RATE_FACTOR}, {MAX_RATE_FACTOR}], "
             f"got {target} / {orig}; resample in two steps for a larger change"

@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from .._core.validation import (MAX_RATE_FACTOR, MAX_SAMPLE_RATE, check_audio, check_bool, check_float_dtype,
-                                check_path, check_sample_rate)
+                                check_path, check_sample_rate, resamplable)
 from .files import AUDIO_EXTENSIONS, audio_files, file_kind, read_error as _read_error
 from .claims import check_claimed_length, read_claimed
 from .flac import FlacFile, is_flac_name
@@ -244,7 +244,7 @@ def _check_resampling(path, file_rate: int, target: int) -> None:
     """Refuse, from the header, a ``target`` rate :func:`noisegen.resample` cannot reach from the file's:
     a 384 kHz recording loaded at 1 kHz was decoded whole first, then refused with resample's advice
     to "resample in two steps", which ``load`` has no way to take."""
-    if file_rate > MAX_SAMPLE_RATE or file_rate <= target * MAX_RATE_FACTOR and target <= file_rate * MAX_RATE_FACTOR:
+    if file_rate > MAX_SAMPLE_RATE or resamplable(file_rate, target):
         return  # (a rate beyond any resampling is refused by resample itself, after the read)
     low, high = -(-file_rate // MAX_RATE_FACTOR), min(file_rate * MAX_RATE_FACTOR, MAX_SAMPLE_RATE)
     raise ParameterError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core.validation import MAX_RATE_FACTOR
+from .._core.validation import MAX_RATE_FACTOR, resamplable
 from .io import resample_to
 from .segment import read_own_rate
 
@@ -55,7 +55,7 @@ def read_sound(path, *, sample_rate: int, first_channel: bool = False,
     why = unusable(y, one_sample_ok=not noise)
     if why:
         return None, why
-    if not rate <= sample_rate * MAX_RATE_FACTOR or not sample_rate <= rate * MAX_RATE_FACTOR:
+    if not resamplable(rate, sample_rate):
         # said here: resample's own refusal names its arguments, not the file's rate, and read "unreadable"
         return None, (f"at {rate} Hz, too far from {sample_rate} Hz: noisegen.resample changes a rate by at most "
                       f"{MAX_RATE_FACTOR}x")

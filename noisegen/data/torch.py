@@ -198,8 +198,7 @@ class _PassCounter:
 
         if torch.utils.data.get_worker_info() is not None:
             return
-        if getattr(stream._reported, "path", None) != self._lock_path:  # stream.skipped here names the workers'
-            stream._reported = _Reported(self._lock_path, stream._reported)  # skips too (it was empty)
+        self._share_reported(stream)  # (stream.skipped here names the workers' skips too: it was empty)
         words = self._words
         first, resumed = stream._pass_origin()
         key = stream._key - (1 << 64) if stream._key >= 1 << 63 else stream._key  # its 64 bits, as an int64
@@ -258,13 +257,18 @@ class _PassCounter:
                 f"(the next iteration starts at epoch {self.next_epoch(stream)}), or use num_workers=0 to "
                 "resume at any chunk")
 
+    def _share_reported(self, stream):
+        """Make ``stream`` (this process's copy) record the sources it skips in the lock file shared
+        by the main process and every worker (:class:`_Reported`)."""
+        if getattr(stream._reported, "path", None) != self._lock_path:
+            stream._reported = _Reported(self._lock_path, stream._reported)
+
     def begin(self, stream):
         """Set ``stream`` (this process's copy) to the start of the next pass."""
         words = self._words
         index, spent = self._next_index(words, stream._items is None and iter(stream._iterable) is stream._iterable)
         self._calls += 1
-        if getattr(stream._reported, "path", None) != self._lock_path:  # a bad file: one warning, whatever the workers
-            stream._reported = _Reported(self._lock_path, stream._reported)
+        self._share_reported(stream)  # a bad file: one warning, whatever the workers
         if spent:  # a generator is read by one iteration: a worker's copy of it, unread, is not read again
             stream._iterable = iter(())
         if index == 0 and words[2]:  # the first pass continues a restored or interrupted stream
