@@ -534,3 +534,22 @@ def test_tars_holding_no_sample_are_refused_as_a_folder_without_audio_is(tmp_pat
         warnings.simplefilter("error")  # an empty tar beside one with samples: no word, its samples read
         stream = AugmentStream([str(empty), str(good_tar)], None, sample_rate=SR, shuffle=False)
         assert len(stream) == 1 and [c.source for c in stream] == [f"{good_tar}/a"]
+
+
+def test_a_shard_rewritten_each_epoch_keeps_one_index_entry_and_reads_its_new_samples(tmp_path):
+    # the per-process index of a tar's members was keyed by its size and mtime too: a shard rewritten
+    # every epoch (a job writing the next epoch's tars in place) added an entry each time, for ever
+    from noisegen.data import shards as shards_module
+
+    path = tmp_path / "live.tar"
+    for epoch in range(6):
+        with tarfile.open(path, "w") as tf:
+            for k in range(epoch % 3 + 1):
+                _add(tf, f"e{epoch}_{k}.wav", noisegen.audio.io.encode(np.full(400 + k, 0.25, np.float32),
+                                                                      sample_rate=SR, format="wav"))
+        os.utime(path, ns=(10**18 + epoch, 10**18 + epoch))
+        chunks = list(AugmentStream(str(path), None, sample_rate=SR, rng=0, shuffle=False))
+        assert [c.source.rsplit("/", 1)[-1] for c in chunks] == [f"e{epoch}_{k}" for k in range(epoch % 3 + 1)]
+        real = os.path.realpath(path)
+        entries = [k for k in shards_module._INDEX_CACHE if (k[0] if isinstance(k, tuple) else k) == real]
+        assert len(entries) == 1, entries

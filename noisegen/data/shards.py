@@ -180,7 +180,9 @@ class _Sample:
     error: str | None = None      # why the item cannot be read
 
 
-_INDEX_CACHE: dict = {}  # (realpath, size, mtime_ns) -> list of _Sample fields, per process
+# realpath -> ((size, mtime_ns), list of _Sample fields), per process: one entry a shard, replaced
+# when the shard changes (keyed by the stamp too, a shard rewritten every epoch grew it for ever)
+_INDEX_CACHE: dict = {}
 
 
 def _index(path: str, tar: int) -> list[_Sample]:
@@ -189,10 +191,11 @@ def _index(path: str, tar: int) -> list[_Sample]:
         st = os.stat(path)
     except OSError as exc:
         return [_Sample(tar, "", error=f"cannot be read ({exc.strerror or exc})")]
-    cache_key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
-    if cache_key not in _INDEX_CACHE:
-        _INDEX_CACHE[cache_key] = _scan(path)
-    return [_Sample(tar, *fields) for fields in _INDEX_CACHE[cache_key]]
+    real, stamp = os.path.realpath(path), (st.st_size, st.st_mtime_ns)
+    cached = _INDEX_CACHE.get(real)
+    if cached is None or cached[0] != stamp:
+        cached = _INDEX_CACHE[real] = (stamp, _scan(path))
+    return [_Sample(tar, *fields) for fields in cached[1]]
 
 
 def _scan(path: str) -> list[tuple]:
