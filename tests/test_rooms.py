@@ -454,3 +454,14 @@ def test_a_room_thin_on_every_side_never_places_the_microphone_under_a_centimetr
         t(y, sample_rate=FS, rng=seed)
         q = t.last_params
         assert math.dist(q["source_m"], q["mic_m"]) == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("n_mics", [400, 1024])
+def test_many_microphones_in_a_large_room_are_refused_before_the_long_run(n_mics):
+    # the image-cell limit was per response: 1,024 microphones in a 1000 x 1000 x 0.5 m room (2e5 cells
+    # each) ran for minutes with no word; the limit now counts every microphone's visit of every cell
+    room = [1000.0, 1000.0, 0.5]
+    mics = np.tile([500.0, 500.0, 0.25], (n_mics, 1)) + np.linspace(-0.1, 0.1, n_mics)[:, None]
+    with pytest.raises(ParameterError, match=rf"mic_m holds {n_mics} microphones .* simulate fewer microphones"):
+        simulate_rir(sample_rate=FS, room_dim_m=room, source_m=[300.0, 300.0, 0.2], mic_m=mics, rt60_s=0.5)
+    simulate_rir(sample_rate=FS, room_dim_m=room, source_m=[300.0, 300.0, 0.2], mic_m=mics[:2], rt60_s=0.5)

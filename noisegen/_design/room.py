@@ -57,6 +57,9 @@ MATCH_S = 0.03
 MIN_MATCH_IMAGES = 32
 #: Most image-lattice cells one response may visit (``n_x * n_y * n_z`` of the per-axis lists).
 MAX_IMAGE_CELLS = 2**24
+#: Most (cell, microphone) pairs one call may visit: every microphone visits every cell, so many
+#: microphones in a large room ran for hours under the per-response limit alone (~0.45 us a pair).
+MAX_IMAGE_PAIRS = 2**26
 
 _LN10 = math.log(10.0)
 

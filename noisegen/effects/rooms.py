@@ -150,6 +150,12 @@ def _check_geometry(sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order)
             f"{design.MAX_IMAGE_CELLS:,} (noisegen._design.room.MAX_IMAGE_CELLS): widen its narrowest sides "
             "(or shorten its longest)"
         )
+    if cells * mics.shape[0] > design.MAX_IMAGE_PAIRS:
+        raise ParameterError(
+            f"mic_m holds {mics.shape[0]} microphones and room_dim_m={list(room)} needs about {cells:.3g} image "
+            f"cells for each: {cells * mics.shape[0]:.3g} in all, over the limit of {design.MAX_IMAGE_PAIRS:,} "
+            "(noisegen._design.room.MAX_IMAGE_PAIRS); simulate fewer microphones a call"
+        )
     return sample_rate, room, source[0], mics, rt60, max_order
 
 
@@ -230,7 +236,7 @@ def simulate_rir(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order=
     ------
     ParameterError
         A bad or out-of-range argument, a point outside the room, an RT60 the
-        room cannot reach, or a room needing too many images.
+        room cannot reach, or a room needing too many images (for all its microphones together).
 
     See Also
     --------
