@@ -103,3 +103,31 @@ def test_the_migration_section_states_the_defaults_that_differ(cls, defaults, wo
     parameters = inspect.signature(getattr(noisegen, cls)).parameters
     assert {name: parameters[name].default for name in defaults} == defaults
     assert words in intro
+
+
+def test_the_peer_migration_notes_hold():
+    """What "Coming from soxr, colorednoise and torchaudio" says of noisegen is what noisegen does."""
+    import numpy as np
+
+    import noisegen
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    notes = " ".join(text[text.index("## Coming from soxr, colorednoise and torchaudio"):].split("\n## ")[0].split())
+    for words in ("`(channels, frames)`", "`ceil(n * out / in)`", "37, soxr 36", "then `flush()`",
+                  "`RandomState`", "starts with the same samples", "variance 0.04", "removes the noise",
+                  "65,559, noisegen 65,560", "`round(n / factor)`", "14,546, torchaudio 14,547"):
+        assert words in notes, words
+    # soxr: (frames, channels) in and out through .T; ceil, where soxr rounds
+    x = np.zeros((100, 2), np.float32)
+    assert noisegen.resample(x.T, orig_sample_rate=44100, target_sample_rate=16000).T.shape == (37, 2)
+    # colorednoise: a stationary stream (a longer clip starts with the same samples) reaching 2e-5 * sample_rate
+    short, long = (noisegen.colored_noise(n, beta=1.0, rng=0) for n in (1000, 16000))
+    assert np.array_equal(short, long[:1000])
+    drift = noisegen.brown_noise(1000, rng=0, n_channels=200, dtype=np.float64)
+    assert 0.02 < drift.var(axis=1).mean() < 0.08 and 0.7 < (drift**2).mean() < 1.4
+    kept = noisegen.brown_noise(1000, rng=0, n_channels=200, dtype=np.float64, min_freq_hz=20, sample_rate=16000)
+    assert 0.9 < kept.var(axis=1).mean() < 1.1
+    # torchaudio: resample's exact ceil (torchaudio's, in float32, is one short here); speed's round(n / factor)
+    y = np.zeros(180697, np.float32)
+    assert noisegen.resample(y, orig_sample_rate=44100, target_sample_rate=16000).shape == (65560,)
+    assert noisegen.speed(np.zeros(16001, np.float32), factor=1.1, sample_rate=16000).shape == (14546,)
