@@ -322,6 +322,18 @@ def test_an_object_array_of_clips_is_a_sequence_of_items():
         with pytest.raises(ParameterError, match="got one array"):
             AugmentStream(one, None, sample_rate=1000)
 
+
+@pytest.mark.parametrize("empty", [[], (), np.empty(0, dtype=object)], ids=["list", "tuple", "object-array"])
+@pytest.mark.parametrize("kwargs", [{}, {"shuffle": False, "epochs": None}, {"rank": 1, "world_size": 2}])
+def test_an_empty_list_of_paths_or_arrays_is_refused_not_an_empty_stream(empty, kwargs):
+    """glob.glob('data/*.wav') matching nothing, or a dataset column filtered to no rows, made a stream that
+    yielded nothing without a word (a training loop of no steps), where a folder without audio files, tars
+    without samples and a manifest without rows are refused."""
+    with pytest.raises(ParameterError, match="source must hold at least one path or array, got an empty"):
+        AugmentStream(empty, Gain(p=1.0), sample_rate=1000, chunk_s=0.4, rng=0, **kwargs)
+    assert list(AugmentStream(iter([]), None, sample_rate=1000, shuffle=False)) == []  # (an iterator: unknown)
+
+
 @pytest.mark.parametrize("world_size, rank", [(1, 0), (2, 1)])
 def test_a_generator_pass_cut_short_goes_on_where_it_stopped(world_size, rank):
     """A generator cannot be read again: a pass cut short and iterated again numbered the generator's next

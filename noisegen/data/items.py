@@ -152,6 +152,9 @@ def list_items(source):
         raise ParameterError(f"source must be a folder, a list of paths or an iterable of arrays, got "
                              f"{type(source).__name__} {show_value(source)} (a path goes as a str, several in a list)")
     if isinstance(source, Sequence):
+        if not len(source):  # (a glob that matched nothing, a dataset filtered to no rows): as a folder without
+            # audio files or a manifest without rows is refused, not an empty stream that trains on nothing
+            raise ParameterError(f"source must hold at least one path or array, got an empty {type(source).__name__}")
         if all(isinstance(s, (str, bytes, os.PathLike)) for s in source):  # (bytes: a path, as os takes one)
             return _FileItems([os.fspath(s) for s in source]), None
         return _ArrayItems(source), None

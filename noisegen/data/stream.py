@@ -72,13 +72,14 @@ class AugmentStream:
     Parameters
     ----------
     source : str, list of str, or iterable of arrays
-        A folder (searched recursively for :data:`noisegen.audio.files.AUDIO_EXTENSIONS`), a list of paths, a
-        manifest (``.jsonl``/``.json``/``.ndjson``: NeMo's ``audio_filepath``,
+        A folder (searched recursively for :data:`noisegen.audio.files.AUDIO_EXTENSIONS`), a non-empty list of
+        paths, a manifest (``.jsonl``/``.json``/``.ndjson``: NeMo's ``audio_filepath``,
         ``offset``, ``duration``; ``.csv``/``.tsv``: ``path``, ``offset_s``,
-        ``duration_s``; each also gzipped, ``.jsonl.gz``; the other fields become each chunk's ``metadata``,
+        ``duration_s``; ``.txt``/``.lst``/``.list``: one path a line; ``.scp``: Kaldi's ``key path`` lines;
+        each also gzipped, ``.jsonl.gz``; the other fields become each chunk's ``metadata``,
         see :mod:`noisegen.data.manifest`), WebDataset tar shards (a ``.tar`` path, a list of them or a
         brace pattern such as ``"shards/train-{000000..000009}.tar"``; see :mod:`noisegen.data.shards`),
-        a sequence of float arrays (or a 1-D object array of them; at ``sample_rate``, or ``(array,
+        a non-empty sequence of float arrays (or a 1-D object array of them; at ``sample_rate``, or ``(array,
         sample_rate)`` pairs, or Hugging Face audio values: ``ds["audio"]``, dicts of ``"array"`` and
         ``"sampling_rate"`` or of ``"bytes"``/``"path"``, or decoders), or a one-pass iterable of such (which
         needs ``shuffle=False``; a generator also needs ``epochs=1``, and is read once: through
