@@ -89,6 +89,11 @@ DIFFERENT_DEFAULTS = [
     ("PeakingEQ", {"max_q": 9.9}, "`PeakingEQ`'s `max_q` 9.9"),
     ("TimeMask", {"min_fraction": 0.0}, "`TimeMask`'s `min_fraction` 0"),
     ("Resample", {"max_sample_rate": 16000}, "`Resample`'s `max_sample_rate` 16000"),
+    # (audiomentations' rooms are 3.6-5.6 x 3.6-3.9 x 2.4-3 m with the microphone 0.15-0.35 m from the source)
+    ("RoomSimulator", {"min_room_dim_m": (3.0, 3.0, 2.5), "max_room_dim_m": (10.0, 8.0, 4.0), "min_rt60_s": 0.2,
+                       "max_rt60_s": 1.0}, "`RoomSimulator`'s rooms, 3-10 x 3-8 x 2.5-4 m (3.6-5.6 x 3.6-3.9 x 2.4-3), "
+                                           "RT60s, 0.2 to 1 s"),
+    ("RoomSimulator", {"min_distance_m": 0.5, "max_distance_m": 3.0}, "distances, 0.5 to 3 m (0.15 to 0.35)"),
 ]
 
 
