@@ -204,6 +204,29 @@ def test_load_refuses_a_rate_beyond_the_resampler_from_the_header(tmp_path, monk
         assert sr == target and y.shape == (-(-(file_rate // 10) * target // file_rate),)
 
 
+@pytest.mark.parametrize("name, file_rate, subtype", [("bat.wav", 1_000_000, "PCM_16"), ("bat.w64", 768001, "FLOAT"),
+                                                      ("bat.aiff", 2_000_000, "PCM_24")])
+def test_load_refuses_a_file_above_the_resamplers_rates_from_the_header(tmp_path, monkeypatch, name, file_rate,
+                                                                       subtype):
+    """A file above the 768 kHz resample takes (an ultrasonic recorder's 1 MHz) loaded at any ``sample_rate``
+    was decoded whole, then refused naming resample's ``orig_sample_rate``, which load has not; it is now
+    refused from the header, naming the file's rate. At its own rate it still loads."""
+    from noisegen.audio import io as audio_io
+
+    path = tmp_path / name
+    sf.write(str(path), np.zeros((1000, 2)), file_rate, subtype=subtype)
+    decoded = []
+    real_native, real_claimed = audio_io.read_native, audio_io.read_claimed
+    monkeypatch.setattr(audio_io, "read_native", lambda *a, **k: decoded.append(a) or real_native(*a, **k))
+    monkeypatch.setattr(audio_io, "read_claimed", lambda *a, **k: decoded.append(a) or real_claimed(*a, **k))
+    for target in (1, 16000, 768000):
+        with pytest.raises(ParameterError, match=rf"sample_rate={target}: the file is at {file_rate} Hz, above the "
+                                                 r"768000 Hz noisegen.resample takes") as info:
+            noisegen.load(path, sample_rate=target)
+        assert decoded == [] and "orig_sample_rate" not in str(info.value), target
+    y, sr = noisegen.load(path)
+    assert sr == file_rate and y.shape == (2, 1000)
+
 def test_load_bundled_data(data_dir):
     y, sr = noisegen.load(data_dir / "speech" / "cmu_arctic_us_aew_a0001.wav")
     assert y.ndim == 1 and y.dtype == np.float32 and sr > 0 and np.abs(y).max() <= 1.0

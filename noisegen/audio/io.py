@@ -195,7 +195,9 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
         "Permission denied", a symlink loop, ...).
     noisegen.ParameterError
         The path is not a regular file (a FIFO, socket or device); it is
-        never opened.
+        never opened. Or ``sample_rate`` is out of :func:`noisegen.resample`'s
+        reach from the file's rate (more than 256x from it, or the file
+        above 768 kHz): refused from the header, before any frame is decoded.
     noisegen.NoisegenError
         The file exists but cannot be decoded.
 
@@ -244,8 +246,13 @@ def _check_resampling(path, file_rate: int, target: int) -> None:
     """Refuse, from the header, a ``target`` rate :func:`noisegen.resample` cannot reach from the file's:
     a 384 kHz recording loaded at 1 kHz was decoded whole first, then refused with resample's advice
     to "resample in two steps", which ``load`` has no way to take."""
-    if file_rate > MAX_SAMPLE_RATE or resamplable(file_rate, target):
-        return  # (a rate beyond any resampling is refused by resample itself, after the read)
+    if file_rate > MAX_SAMPLE_RATE:  # (a 1 MHz recording was decoded whole, then refused with resample's
+        # "orig_sample_rate must be ... in [1, 768000]", an argument load has not)
+        raise ParameterError(
+            f"cannot resample {os.fspath(path)!r} to sample_rate={target}: the file is at {file_rate} Hz, above the "
+            f"{MAX_SAMPLE_RATE} Hz noisegen.resample takes; load it at its own rate (sample_rate=None)")
+    if resamplable(file_rate, target):
+        return
     low, high = -(-file_rate // MAX_RATE_FACTOR), min(file_rate * MAX_RATE_FACTOR, MAX_SAMPLE_RATE)
     raise ParameterError(
         f"cannot resample {os.fspath(path)!r} to sample_rate={target}: the file is at {file_rate} Hz, and "
