@@ -793,6 +793,21 @@ def test_a_bank_file_too_far_from_its_rate_is_skipped_as_such_not_as_unreadable(
             assert len(ng.NoiseBank(tmp_path, sample_rate=ok)) == 1
 
 
+@pytest.mark.parametrize("file_rate", [768001, 1_000_000, 4_000_000])
+@pytest.mark.parametrize("rate", [8000, 16000, 768000])
+def test_a_bank_file_above_the_resamplers_rates_is_skipped_as_such_not_as_unreadable(tmp_path, file_rate, rate):
+    # a 1 MHz recording was skipped as "unreadable (ParameterError: orig_sample_rate must be an integer in
+    # Hz in [1, 768000], got 1000000)": resample's argument, and the file reads well
+    sf.write(tmp_path / "bat.wav", np.random.default_rng(0).standard_normal(3000).astype(np.float32) * 0.1, file_rate)
+    sf.write(tmp_path / "ok.wav", np.random.default_rng(1).standard_normal(3000).astype(np.float32) * 0.1, rate)
+    with pytest.warns(ng.NoisegenWarning) as caught:
+        bank = ng.NoiseBank(tmp_path, sample_rate=rate)
+    said = " ".join(str(w.message) for w in caught)
+    assert [os.path.basename(p) for p in bank.paths] == ["ok.wav"]
+    assert "unreadable" not in said and "orig_sample_rate" not in said
+    assert f"at {file_rate} Hz, above the 768000 Hz noisegen.resample takes" in said
+
+
 @pytest.mark.parametrize("n_samples", [1e300, 2**63, 2**40, np.float64(1e20), -1, 0.5])
 @pytest.mark.parametrize("where", [{}, {"index": 0}, {"index": 0, "offset": 3}])
 def test_bank_crop_of_a_size_beyond_any_array_is_a_parameter_error(n_samples, where):

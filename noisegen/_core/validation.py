@@ -245,9 +245,10 @@ def check_duration(duration_s, name: str, sample_rate: int, *, n_channels=None) 
 
 
 def resamplable(orig_sample_rate: int, target_sample_rate: int) -> bool:
-    """Whether :func:`noisegen.resample` can go between the two rates: their ratio in
-    ``[1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR]``."""
-    return max(orig_sample_rate, target_sample_rate) <= MAX_RATE_FACTOR * min(orig_sample_rate, target_sample_rate)
+    """Whether :func:`noisegen.resample` can go between the two rates: both at most ``MAX_SAMPLE_RATE`` and
+    their ratio in ``[1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR]``."""
+    high, low = max(orig_sample_rate, target_sample_rate), min(orig_sample_rate, target_sample_rate)
+    return high <= MAX_SAMPLE_RATE and high <= MAX_RATE_FACTOR * low
 
 
 def check_rates(orig_sample_rate, target_sample_rate):
