@@ -62,6 +62,7 @@ RENAMED = {
     "TimeMask": ("TimeMask", {"min_band_part": "min_fraction", "fade_duration": "fade_s"}),
     "Mp3Compression": ("Codec", {"min_bitrate": "min_bitrate_kbps"}),
     "SomeOf": ("SomeOf", {"num_transforms": "k"}),
+    "LoudnessNormalization": ("Normalize", {"min_lufs": "min_target_db", "max_lufs": "max_target_db"}),
 }
 
 
