@@ -24,7 +24,7 @@ The other format's names for a segment (``offset_s`` in JSON Lines,
 ``duration`` in a CSV) are metadata like any field; where this format's own
 are never used, a NoisegenWarning says so once.
 
-Both are UTF-8 (a leading byte-order mark is allowed), gzipped or not (a
+All three are UTF-8 (a leading byte-order mark is allowed), gzipped or not (a
 ``.gz`` after the ending). Relative paths
 resolve against the manifest's folder. A row with an offset or a duration
 is a segment: only its frames are read. Rows are items in the
