@@ -1115,3 +1115,27 @@ def test_streams_sharing_a_pipeline_in_threads_record_each_items_own_params(comp
     for seed in (0, 1):
         assert [s for _, s in got[seed]] == [s for _, s in want[seed]]
         assert [p for p, _ in got[seed]] == [p for p, _ in want[seed]]
+
+
+@pytest.mark.parametrize("chunk_s", [None, 0.5])
+def test_a_file_out_of_the_resamplers_reach_is_skipped_naming_its_rate(tmp_path, chunk_s):
+    """A file at 8 Hz (more than 256x from 16 kHz) or at 1 MHz (above the 768 kHz resample takes) was skipped
+    saying "target_sample_rate / orig_sample_rate must be in [1/256, 256] ...; resample in two steps" or
+    "orig_sample_rate must be an integer in Hz in [1, 768000]": resample's arguments and advice, which a
+    stream's user neither passes nor can take. It now names the file's rate, as a noise bank does."""
+    rng = np.random.default_rng(0)
+    sf.write(tmp_path / "ok.wav", 0.1 * rng.standard_normal(SR // 2), SR)
+    sf.write(tmp_path / "r8.wav", 0.1 * rng.standard_normal(80), 8)
+    sf.write(tmp_path / "bat.wav", 0.1 * rng.standard_normal(4000), 1_000_000)
+    (tmp_path / "files.txt").write_text("r8.wav\nok.wav\nbat.wav\n")
+    for source in (tmp_path, tmp_path / "files.txt", [str(tmp_path / n) for n in ("bat.wav", "r8.wav", "ok.wav")]):
+        stream = AugmentStream(source, Gain(p=1.0), sample_rate=SR, chunk_s=chunk_s, rng=0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            n, chunks = len(stream), list(stream)
+        assert n == len(chunks) == 1 and chunks[0].source.endswith("ok.wav")
+        said = sorted(str(w.message) for w in caught if issubclass(w.category, NoisegenWarning))
+        assert len(said) == 2 and not any("orig_sample_rate" in m or "two steps" in m for m in said), said
+        for why in ("at 1000000 Hz, above the 768000 Hz noisegen.resample takes",
+                    "at 8 Hz, too far from 16000 Hz: noisegen.resample changes a rate by at most 256x"):
+            assert sum(why in m for m in said) == 1, (why, said)

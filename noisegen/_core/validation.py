@@ -37,6 +37,7 @@ __all__ = [
     "check_duration",
     "check_rate_factor",
     "resamplable",
+    "out_of_reach",
     "MAX_SAMPLES",
     "MAX_CHANNELS",
     "MIN_SAMPLE_RATE",
@@ -249,6 +250,17 @@ def resamplable(orig_sample_rate: int, target_sample_rate: int) -> bool:
     their ratio in ``[1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR]``."""
     high, low = max(orig_sample_rate, target_sample_rate), min(orig_sample_rate, target_sample_rate)
     return high <= MAX_SAMPLE_RATE and high <= MAX_RATE_FACTOR * low
+
+
+def out_of_reach(rate: int, sample_rate: int) -> str | None:
+    """Why audio at ``rate`` (a file's, from its header) cannot be resampled to ``sample_rate``, in words
+    naming both (None: :func:`resamplable`): a skip reason or an error of a bank or a stream, where
+    resample's own ("orig_sample_rate must be ...; resample in two steps") named arguments never passed."""
+    if resamplable(rate, sample_rate):
+        return None
+    if rate > MAX_SAMPLE_RATE:
+        return f"at {rate} Hz, above the {MAX_SAMPLE_RATE} Hz noisegen.resample takes"
+    return f"at {rate} Hz, too far from {sample_rate} Hz: noisegen.resample changes a rate by at most {MAX_RATE_FACTOR}x"
 
 
 def check_rates(orig_sample_rate, target_sample_rate):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core.validation import MAX_RATE_FACTOR, MAX_SAMPLE_RATE, resamplable
+from .._core.validation import out_of_reach
 from .io import resample_to
 from .segment import read_own_rate
 
@@ -55,12 +55,9 @@ def read_sound(path, *, sample_rate: int, first_channel: bool = False,
     why = unusable(y, one_sample_ok=not noise)
     if why:
         return None, why
-    if not resamplable(rate, sample_rate):
-        # said here: resample's own refusal names its arguments, not the file's rate, and read "unreadable"
-        # (a 1 MHz file was "unreadable (ParameterError: orig_sample_rate must be ... in [1, 768000] ...)")
-        reach = (f"above the {MAX_SAMPLE_RATE} Hz noisegen.resample takes" if rate > MAX_SAMPLE_RATE else
-                 f"too far from {sample_rate} Hz: noisegen.resample changes a rate by at most {MAX_RATE_FACTOR}x")
-        return None, f"at {rate} Hz, {reach}"
+    why = out_of_reach(rate, sample_rate)
+    if why:  # said here: resample's own refusal names its arguments, not the file's rate, and read "unreadable"
+        return None, why
     y = resample_to(y, rate, sample_rate)
     if noise and y.shape[-1] == 1:  # (a few samples resampled down to one: as an offset as a file of one)
         return None, f"one sample at {sample_rate} Hz: a noise of it, tiled, is a constant offset, no sound"

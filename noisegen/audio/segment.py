@@ -17,7 +17,7 @@ import numpy as np
 
 from .._core.errors import NoisegenError, ParameterError
 from .._core.units import to_samples
-from .._core.validation import check_rates
+from .._core.validation import check_rates, out_of_reach
 from ..effects.resample import resample
 from .claims import check_claimed_length, count_frames, read_claimed, read_span
 from .io import _open_native, _soundfile, _warn_if_truncated, check_regular, mix_down, native_from_bytes, read_native
@@ -30,11 +30,13 @@ __all__ = ["segment_span", "read_segment", "read_own_rate", "decode", "decoded_s
 def resampled_length(n: int, orig_sample_rate: int, sample_rate: int) -> int:
     """Length of ``n`` samples after :func:`noisegen.resample`: ``ceil(n * target / orig)``.
 
-    Raises ParameterError, as :func:`noisegen.resample` does, for rates it
-    cannot convert between (a ratio beyond 256): such a file gives no samples.
+    Raises ParameterError, naming ``orig_sample_rate``, for rates
+    :func:`noisegen.resample` cannot convert between (a ratio beyond 256, or
+    a rate above 768 kHz): such a file gives no samples.
     """
     if orig_sample_rate == sample_rate:
         return int(n)
+    _check_reach(orig_sample_rate, sample_rate)
     orig, target = check_rates(orig_sample_rate, sample_rate)
     return -((-int(n) * target) // orig)
 
@@ -208,5 +210,15 @@ def _to_stream(frames, rate, sample_rate, mono):
     elif mono:
         y = mix_down(y)
     if rate != sample_rate:
+        _check_reach(rate, sample_rate)
         y = resample(np.ascontiguousarray(y), orig_sample_rate=rate, target_sample_rate=sample_rate)
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def _check_reach(rate, sample_rate):
+    """ParameterError naming a file's ``rate`` that resample cannot take to ``sample_rate``: a stream skipped
+    such a file saying "target_sample_rate / orig_sample_rate must be in [1/256, 256] ...; resample in two
+    steps" (or, for a 1 MHz file, "orig_sample_rate must be ... in [1, 768000]"), arguments it never took."""
+    why = out_of_reach(rate, sample_rate) if rate >= 1 else None  # (a rate of 0: check_rates says so)
+    if why:
+        raise ParameterError(why)
