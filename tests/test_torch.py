@@ -464,3 +464,18 @@ def test_stream_skipped_names_the_workers_skips(tmp_path, num_workers):
         for _ in range(2):
             assert sum(len(b["sources"]) for b in loader) == 2
             assert stream.skipped == bad
+
+
+@pytest.mark.parametrize("backend", ["auto", "cpu"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int16])
+@pytest.mark.parametrize("shape", [(4, 160), (1, 1), (2, 1, 160)])
+def test_augment_batch_refuses_a_cpu_tensor_with_a_parameter_error(backend, dtype, shape):
+    """A CPU torch tensor (torch-audiomentations' batches) is no host batch: a ParameterError naming batch that
+    says how to pass it, not NumPy's TypeError about torch's dtype."""
+    from noisegen.cuda import augment_batch
+
+    x = torch.zeros(shape, dtype=dtype)
+    with pytest.raises(noisegen.ParameterError, match=r"batch must be .*got Tensor.*batch\.numpy\(\)"):
+        augment_batch(x, sample_rate=SR, gain_db=-3.0, rng=0, backend=backend)
+    assert np.array_equal(augment_batch(x.numpy().astype(np.float32).reshape(shape[0], -1), sample_rate=SR,
+                                        gain_db=0.0, rng=0, backend=backend).samples, np.zeros((shape[0], shape[-1])))
