@@ -131,6 +131,28 @@ def test_draw_params_checks_y_as_a_call_does(cls):
             t.draw_params(bad, sample_rate=SR, rng=0)
 
 
+class _DeviceArray:
+    """What a torch CUDA tensor or CuPy array shows a transform: a shape, a dtype and the CUDA interface."""
+
+    def __init__(self, shape):
+        self.shape, self.dtype = shape, np.dtype(np.float32)
+        self.__cuda_array_interface__ = {"shape": shape, "typestr": "<f4", "data": (0, False), "version": 3}
+
+
+@pytest.mark.parametrize("make", [lambda: T.Gain(p=1.0), lambda: T.Shift(p=0.0),
+                                  lambda: T.Compose([T.LowPassFilter(p=1.0), T.PolarityInversion(p=1.0)])])
+@pytest.mark.parametrize("shape", [(1,), (300,), (2, 300)], ids=str)
+def test_a_cuda_array_given_to_a_transform_is_refused_without_pointing_at_a_backend_it_lacks(make, shape):
+    """A torch CUDA tensor given to a transform was refused with 'pass backend='cuda' or 'auto' to a function
+    that supports it': no transform takes backend= (passing it is a TypeError). The error says what to do."""
+    t, y = make(), _DeviceArray(shape)
+    for call in (lambda: t(y, sample_rate=SR, rng=0), lambda: t(y, sample_rate=SR, rng=0, return_target="clean"),
+                 lambda: t.apply_params(y, t.draw_params(np.zeros(shape), sample_rate=SR, rng=0), sample_rate=SR)):
+        with pytest.raises(ValueError, match=r"y is a CUDA array.*transforms .*take a NumPy array .*\.cpu\(\)\.numpy"
+                                             r"\(\).*augment_batch"):
+            call()
+
+
 def _one_point_ranges(cls):
     """``(min name, max name, value)`` of each ``min_*``/``max_*`` pair whose defaults span a point
     where the pair may meet: zero when the range holds it, else its lower default."""

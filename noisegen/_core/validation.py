@@ -107,9 +107,11 @@ def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int =
     """
     if not isinstance(y, np.ndarray):
         if hasattr(y, "__cuda_array_interface__"):
-            raise ParameterError(
-                f"{name} is a CUDA array; pass backend='cuda' or 'auto' to a function that supports it"
-            )
+            raise ParameterError(  # (transforms take no backend: pointing only at backend= misled)
+                f"{name} is a CUDA array, and this call runs on the CPU: a function with a CUDA kernel takes it "
+                "with backend='cuda' or 'auto'; transforms and the rest take a NumPy array (copy it to the host "
+                "first: .cpu().numpy(), .get() or .copy_to_host()); noisegen.cuda.augment_batch augments a batch "
+                "on the GPU")
         if isinstance(y, (list, tuple)):
             try:
                 y = np.asarray(y)
