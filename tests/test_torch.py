@@ -479,3 +479,45 @@ def test_augment_batch_refuses_a_cpu_tensor_with_a_parameter_error(backend, dtyp
         augment_batch(x, sample_rate=SR, gain_db=-3.0, rng=0, backend=backend)
     assert np.array_equal(augment_batch(x.numpy().astype(np.float32).reshape(shape[0], -1), sample_rate=SR,
                                         gain_db=0.0, rng=0, backend=backend).samples, np.zeros((shape[0], shape[-1])))
+
+
+class _GradCudaTensor:
+    """A torch CUDA tensor that requires grad, as noisegen sees it: torch's ``__cuda_array_interface__``
+    raises RuntimeError for it (torch/_tensor.py), so ``hasattr`` raises instead of answering."""
+
+    requires_grad = True
+    dtype = torch.float32
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    @property
+    def __cuda_array_interface__(self):
+        raise RuntimeError("Can't get __cuda_array_interface__ on Variable that requires grad. "
+                           "If gradients aren't required, use var.detach() to get Variable that doesn't require gradient.")
+
+
+def _grad_cuda_tensors():
+    yield from (_GradCudaTensor(s) for s in ((16,), (2, 16), (4, 16)))
+    if torch.cuda.is_available():
+        yield torch.zeros(2, 16, device="cuda", requires_grad=True)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda x: noisegen.gain(x, gain_db=-3.0), "y"),
+    (lambda x: noisegen.lowpass(x, cutoff_hz=1000.0, sample_rate=SR), "y"),
+    (lambda x: noisegen.pitch_shift(x, sample_rate=SR, n_steps=1.0), "y"),
+    (lambda x: noisegen.mix_at_snr(np.ones(16, np.float32), x, snr_db=5.0), "noise"),
+    (lambda x: Gain(p=1.0)(x, sample_rate=SR, rng=0), "y"),
+    (lambda x: Compose([Gain(p=1.0)])(x, sample_rate=SR, rng=0), "y"),
+    (lambda x: __import__("noisegen.cuda").cuda.augment_batch(x, sample_rate=SR, gain_db=-3.0, rng=0), "batch"),
+    (lambda x: __import__("noisegen.cuda").cuda.augment_batch(np.ones((2, 16)), sample_rate=SR, noise=x, snr_db=5.0,
+                                                              rng=0), "noise"),
+])
+def test_a_cuda_tensor_that_requires_grad_is_a_parameter_error_saying_detach(call, name):
+    """A CUDA tensor that requires grad (torch-audiomentations' transforms take them) made every call raise
+    torch's RuntimeError from inside noisegen's backend check; the kernels are not differentiable, so it is
+    refused as bad input, saying to detach it."""
+    for x in _grad_cuda_tensors():
+        with pytest.raises(noisegen.ParameterError, match=rf"requires grad; .*not differentiable: pass {name}\.detach\(\)"):
+            call(x)

@@ -28,7 +28,7 @@ import functools
 
 import numpy as np
 
-from .validation import check_choice
+from .validation import check_choice, has_cuda_interface
 from .errors import BackendError
 from .jit import simulator_enabled
 
@@ -40,11 +40,12 @@ def _is_simulator_array(x) -> bool:
     return type(x).__module__.startswith("numba.cuda.simulator") or type(x).__name__ == "FakeCUDAArray"
 
 
-def is_cuda_array(x) -> bool:
-    """True for numba device arrays (the simulator's too), CuPy arrays and PyTorch CUDA tensors."""
+def is_cuda_array(x, name=None) -> bool:
+    """True for numba device arrays (the simulator's too), CuPy arrays and PyTorch CUDA tensors
+    (one that requires grad: a ParameterError naming ``name``, see :func:`has_cuda_interface`)."""
     if type(x) is np.ndarray:  # the common case, without the attribute and name lookups
         return False
-    return hasattr(x, "__cuda_array_interface__") or _is_simulator_array(x)
+    return has_cuda_interface(x, name) or _is_simulator_array(x)
 
 
 def is_numba_device_array(x) -> bool:
@@ -81,19 +82,20 @@ def require_cuda():
     return cuda
 
 
-def resolve_backend(backend: str, *arrays, supports_cuda: bool = False) -> str:
+def resolve_backend(backend: str, *arrays, supports_cuda: bool = False, names=("y",)) -> str:
     """Return ``"cpu"`` or ``"cuda"`` for this call, or raise :class:`BackendError`.
 
     ``supports_cuda`` says whether the calling function has a CUDA kernel.
     A CUDA request for one that has none, or where CUDA is unavailable,
-    raises :class:`BackendError`.
+    raises :class:`BackendError`. ``names`` name ``arrays`` in errors (the first is ``y`` unless said).
     """
     check_choice(backend, "backend", BACKENDS)
-    wants_cuda = backend == "cuda" or (backend == "auto" and any(is_cuda_array(a) for a in arrays))
+    on_device = [is_cuda_array(a, names[i] if i < len(names) else None) for i, a in enumerate(arrays)]
+    wants_cuda = backend == "cuda" or (backend == "auto" and any(on_device))
     if not wants_cuda:
         return "cpu"
     if not supports_cuda:
-        if any(is_cuda_array(a) for a in arrays):
+        if any(on_device):
             raise BackendError("this function runs on the CPU only: pass a NumPy array (copy the CUDA array to "
                                "the host first, e.g. .copy_to_host(), .get() or .cpu().numpy())")
         raise BackendError("backend='cuda' is not available for this function yet; use backend='cpu'")

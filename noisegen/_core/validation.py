@@ -22,6 +22,7 @@ from .errors import NoisegenWarning, ParameterError, ParameterIndexError
 __all__ = [
     "check_audio",
     "check_audio_shape",
+    "has_cuda_interface",
     "check_sample_rate",
     "check_real",
     "check_real_array",
@@ -95,6 +96,19 @@ def show_at_least(bound: float, digits: int = 3, *, most: bool = False) -> str:
     return text
 
 
+def has_cuda_interface(x, name: str | None = None) -> bool:
+    """Whether ``x`` has ``__cuda_array_interface__`` (numba, CuPy, torch CUDA tensors). A torch CUDA tensor
+    that requires grad raises RuntimeError for it (as for ``.numpy()``): a ParameterError naming ``name``."""
+    try:
+        return hasattr(x, "__cuda_array_interface__")
+    except RuntimeError as exc:  # (hasattr passes on all but AttributeError)
+        shown = name or "an array argument"
+        if getattr(x, "requires_grad", False):  # the kernels are not differentiable: a result would be cut off
+            raise ParameterError(f"{shown} is a CUDA tensor that requires grad; noisegen's kernels are not "
+                                 f"differentiable: pass {name or 'the tensor'}.detach()") from None
+        raise ParameterError(f"{shown} cannot be read as a CUDA array: {exc}") from None
+
+
 def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int = 2, finite: bool = True) -> np.ndarray:
     """Validate an audio array: float32/float64, time on the last axis, finite.
 
@@ -106,7 +120,7 @@ def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int =
     :func:`nonfinite_error` itself (e.g. after finding a non-finite output).
     """
     if not isinstance(y, np.ndarray):
-        if hasattr(y, "__cuda_array_interface__"):
+        if has_cuda_interface(y, name):
             raise ParameterError(  # (transforms take no backend: pointing only at backend= misled)
                 f"{name} is a CUDA array, and this call runs on the CPU: a function with a CUDA kernel takes it "
                 "with backend='cuda' or 'auto'; transforms and the rest take a NumPy array (copy it to the host "

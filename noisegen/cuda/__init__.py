@@ -130,7 +130,7 @@ def _noise_spec(noise, b, gen):
         return np.full(b, NOISE_COLORS[noise]), None
     if isinstance(noise, (numbers.Real, tuple)) and not isinstance(noise, bool):
         return _draw(noise, "noise", b, gen, low=-2.0, high=2.0), None
-    if is_cuda_array(noise) or isinstance(noise, np.ndarray):
+    if is_cuda_array(noise, "noise") or isinstance(noise, np.ndarray):
         return None, noise
     raise ParameterError(f"noise must be a colour name, a beta, a (min, max) beta range or an array, got {noise!r}")
 
@@ -212,7 +212,7 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     >>> res.samples.shape[0], sorted(res.params)
     (2, ['band_hz', 'beta', 'gain_db', 'noise_keys', 'snr_db', 'speed'])
     """
-    where = resolve_backend(backend, batch, supports_cuda=True)
+    where = resolve_backend(backend, batch, supports_cuda=True, names=("batch",))
     sample_rate = check_sample_rate(sample_rate)
     threads = dispatch.check_threads(threads)
     band_order = check_int(band_order, "band_order", low=1, high=32)  # (design_sos's orders), before any stage runs

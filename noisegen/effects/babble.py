@@ -60,7 +60,8 @@ def babble(speech_sources, n_talkers, *, n_samples, rng=None, dtype=np.float32, 
     """
     n_talkers = check_int(n_talkers, "n_talkers", low=1, high=MAX_TALKERS)
     n_samples = check_n_samples(n_samples)
-    resolve_backend(backend, *(speech_sources if isinstance(speech_sources, (list, tuple)) else ()))
+    sources = speech_sources if isinstance(speech_sources, (list, tuple)) else ()
+    resolve_backend(backend, *sources, names=[f"speech_sources[{i}]" for i in range(len(sources))])
     dt = check_float_dtype(dtype)
     speech_sources = check_recordings(speech_sources, "speech_sources")
     k = len(speech_sources)

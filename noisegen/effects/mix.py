@@ -197,7 +197,7 @@ def mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample_rate
         sample_rate = check_sample_rate(sample_rate)
     if _plain(y, noise, snr_db, noise_offset, reference, backend):
         return _mix_plain(y, noise, noise_offset % noise.shape[0], snr_db)
-    if resolve_backend(backend, y, noise, supports_cuda=True) == "cuda":
+    if resolve_backend(backend, y, noise, supports_cuda=True, names=("y", "noise")) == "cuda":
         return cuda_mix_at_snr(y, noise, snr_db=snr_db, noise_offset=noise_offset, reference=reference,
                                sample_rate=sample_rate)
     s = _shape_only(y, "y")
