@@ -521,3 +521,17 @@ def test_a_cuda_tensor_that_requires_grad_is_a_parameter_error_saying_detach(cal
     for x in _grad_cuda_tensors():
         with pytest.raises(noisegen.ParameterError, match=rf"requires grad; .*not differentiable: pass {name}\.detach\(\)"):
             call(x)
+
+
+@pytest.mark.parametrize("make, name", [(lambda s: noisegen.ApplyImpulseResponse(s, p=1.0), "rir"),
+                                        (lambda s: noisegen.AddBackgroundNoise(s, p=1.0), "noise"),
+                                        (lambda s: noisegen.AddShortNoises(s, p=1.0), "sounds")])
+@pytest.mark.parametrize("source, held", [([torch.ones(64)], "Tensor"), ((torch.ones(64), torch.ones(8)), "Tensor"),
+                                          ([np.ones(64), torch.ones(64)], "Tensor, ndarray"),
+                                          ([np.ones(64), 3.0], "float, ndarray")])
+def test_a_bank_of_tensors_is_refused_saying_what_the_list_holds(make, name, source, held):
+    """Recordings given as a list of torch tensors (torch-audiomentations users hold them so) were refused with
+    'must be ... a list of float arrays, got list': the error now says the list holds tensors, not NumPy arrays."""
+    with pytest.raises(noisegen.ParameterError, match=rf"{name} must be .*list of float arrays \(NumPy\), got "
+                                                      rf"{type(source).__name__} of {held}$"):
+        make(source)

@@ -69,10 +69,9 @@ def _sources(source, name):
             else:
                 raise ParameterError(f"{name}[{i}] must be an existing folder or file, got {os.fspath(item)!r}")
         return None, paths, None
-    raise ParameterError(
-        f"{name} must be a folder, a file, a list of folders and files or a list of float arrays, "
-        f"got {type(source).__name__}"
-    )
+    kinds = sorted({type(a).__name__ for a in source}) if isinstance(source, (list, tuple)) else []
+    raise ParameterError(f"{name} must be a folder, a file, a list of folders and files or a list of float arrays "
+                         f"(NumPy), got {type(source).__name__}{' of ' + ', '.join(kinds) if kinds else ''}")
 
 
 def _check_array(a, name):
