@@ -605,3 +605,23 @@ def test_silent_warnings_name_the_callers_line(which, shape, dtype):
             warnings.simplefilter("always")
             call()
         assert [w.filename for w in caught] == [__file__], [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("rates", [(1, 2, 100), (100, 7, 150), (3, 150)])
+def test_a_bank_refused_at_a_rate_says_why_at_that_rate(tmp_path, rates):
+    """A bank loaded at several rates (a transform given each call's sample_rate) refused a later rate with
+    the reason its file had at the first one ('at 2 Hz ... too far from 1 Hz'); each rate says its own."""
+    import soundfile as sf
+
+    sf.write(tmp_path / "n.wav", np.random.default_rng(0).standard_normal(4800) * 0.1, 48000)
+    sf.write(tmp_path / "short.wav", np.random.default_rng(1).standard_normal(100) * 0.1, 16000)
+    t = ng.AddBackgroundNoise(tmp_path / "n.wav", p=1.0)
+    short = ng.NoiseBank(tmp_path / "short.wav", min_duration_s=1.0)
+    with pytest.warns(ng.NoisegenWarning):  # (each file is reported once, at its first rate)
+        for rate in rates:
+            with pytest.raises(ng.ParameterError, match=rf"at {rate} Hz \(all 1 were skipped; .*too far from {rate} Hz"):
+                t(np.ones(64, np.float32), sample_rate=rate, rng=0)
+        for rate in (8000, 16000, 4000):
+            with pytest.raises(ng.ParameterError, match=rf"at {rate} Hz .*too short \({100 * rate // 16000} samples\)"):
+                short.at(rate)
+    assert t(np.ones(64, np.float32), sample_rate=16000, rng=0).shape == (64,)  # nothing lost at a rate that works

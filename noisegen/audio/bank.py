@@ -262,13 +262,13 @@ class NoiseBank:
             meta = self._signature(candidates, min_len)
             if self._load_cache(cache_path, meta):
                 return
-        arrays, paths = [], []
+        arrays, paths, why = [], [], {}  # why: this rate's reasons (a file is reported once, at its first rate)
         for path in candidates:
-            y = self._read(path, min_len)
+            y, why[path] = self._read(path, min_len)
             if y is not None:
                 arrays.append(y)
                 paths.append(path)
-        if not arrays and self.silent_ok and all(_silent(self._reported.get(path)) for path in candidates):
+        if not arrays and self.silent_ok and all(_silent(why[path]) for path in candidates):
             # Digital silence throughout: a silent noise, which sets no level (the transforms give the
             # signal back unchanged, with a warning), as a silent array does; not a broken setting
             # (one second, whatever min_duration_s: silence tiles, and 1e6 s was 64 GB of zeros)
@@ -278,7 +278,7 @@ class NoiseBank:
         if not arrays:
             first = candidates[0]
             raise ParameterError(f"{self.name} holds no usable audio file at {self.sample_rate} Hz (all "
-                                 f"{len(candidates)} were skipped; {first}: {self._reported.get(first)})")
+                                 f"{len(candidates)} were skipped; {first}: {why[first]})")
         self._set(np.concatenate(arrays), paths, [a.shape[0] for a in arrays])
         if cache_path is not None:
             self._write_cache(cache_path, meta)
@@ -291,7 +291,7 @@ class NoiseBank:
                           stacklevel=user_stacklevel())
 
     def _read(self, path, min_len):
-        """One file as mono float32, or None (reported once per bank) when it is unusable."""
+        """``(one file as mono float32, None)``, or ``(None, why)`` (reported once per bank) when it is unusable."""
         try:
             y, reason = reader.read_sound(path, sample_rate=self.sample_rate, first_channel=self.first_channel,
                                           noise=self.silent_ok)
@@ -301,9 +301,9 @@ class NoiseBank:
             if reason is None and y.shape[0] < min_len:
                 reason = f"too short ({y.shape[0]} samples)"
             if reason is None:
-                return y
+                return y, None
         self._report(path, reason)
-        return None
+        return None, reason
 
     def _report(self, path, reason):
         if path not in self._reported:
