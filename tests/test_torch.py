@@ -535,3 +535,21 @@ def test_a_bank_of_tensors_is_refused_saying_what_the_list_holds(make, name, sou
     with pytest.raises(noisegen.ParameterError, match=rf"{name} must be .*list of float arrays \(NumPy\), got "
                                                       rf"{type(source).__name__} of {held}$"):
         make(source)
+
+
+@pytest.mark.parametrize("one_pass", [False, True])
+@pytest.mark.parametrize("at", [0, 1, 2])
+def test_a_source_tensor_that_requires_grad_is_skipped_as_an_unreadable_item(one_pass, at):
+    """np.asarray of a tensor that requires grad raises RuntimeError: len(stream) and the loop over a source
+    holding one raised it (a crash of the training loop); it is skipped and reported as a bad item is."""
+    good = [torch.full((800,), 0.1), (torch.full((1, 400), 0.2), 8000)]
+    items = good[:at] + [torch.full((800,), 0.3, requires_grad=True)] + good[at:]
+    source = iter(items) if one_pass else items
+    stream = AugmentStream(source, Gain(min_gain_db=0.0, max_gain_db=0.0, p=1.0), sample_rate=SR, chunk_s=None,
+                           rng=0, shuffle=False)
+    if not one_pass:
+        assert len(stream) == 2
+    with pytest.warns(noisegen.NoisegenWarning, match=r"requires grad"):
+        chunks = list(stream)
+    assert [float(c.samples[400]) for c in chunks] == pytest.approx([0.1, 0.2], abs=1e-3)
+    assert [c.samples.shape for c in chunks] == [(800,), (800,)]

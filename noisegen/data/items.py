@@ -111,7 +111,8 @@ def _array_entry(entry, sample_rate):
         sr = check_sample_rate(sr, "source sample rate")
     try:
         y = np.asarray(entry)
-    except (TypeError, ValueError) as exc:  # ragged nesting, objects numpy cannot hold
+    except (TypeError, ValueError, RuntimeError) as exc:  # ragged nesting, objects numpy cannot hold, a torch
+        # tensor that requires grad (RuntimeError): an item skipped as any unreadable one, not a crash of the loop
         raise ParameterError(f"source item must be a float array, got {show_value(entry)} ({exc})") from None
     return check_audio(y, "source item"), sr
 
