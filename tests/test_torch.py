@@ -477,8 +477,21 @@ def test_augment_batch_refuses_a_cpu_tensor_with_a_parameter_error(backend, dtyp
     x = torch.zeros(shape, dtype=dtype)
     with pytest.raises(noisegen.ParameterError, match=r"batch must be .*got Tensor.*batch\.numpy\(\)"):
         augment_batch(x, sample_rate=SR, gain_db=-3.0, rng=0, backend=backend)
-    assert np.array_equal(augment_batch(x.numpy().astype(np.float32).reshape(shape[0], -1), sample_rate=SR,
-                                        gain_db=0.0, rng=0, backend=backend).samples, np.zeros((shape[0], shape[-1])))
+    host = x.numpy().astype(np.float32).reshape(shape[0], -1)
+    assert np.array_equal(augment_batch(host, sample_rate=SR, gain_db=0.0, rng=0, backend=backend).samples, host)
+
+    class ArrayLike:  # (an h5py or zarr array: a NumPy dtype, read through __array__ and indexing) still taken
+        def __init__(self, a):
+            self.a, self.shape, self.dtype = a, a.shape, a.dtype
+
+        def __array__(self, dtype=None, copy=None):
+            return self.a
+
+        def __getitem__(self, key):
+            return self.a[key]
+
+    assert np.array_equal(augment_batch(ArrayLike(host), sample_rate=SR, gain_db=0.0, rng=0, backend=backend).samples,
+                          host)
 
 
 class _GradCudaTensor:

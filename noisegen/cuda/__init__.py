@@ -222,7 +222,8 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
             raise ParameterError("give band_hz only (band is its old name)")
         warnings.warn("augment_batch(band=...) is now band_hz=...", DeprecationWarning, stacklevel=2)
         band_hz = band
-    if not (isinstance(batch, np.ndarray) or is_cuda_array(batch)):  # a CPU torch tensor: np.dtype of its dtype raised
+    host = isinstance(getattr(batch, "dtype", None), np.dtype)  # (a CPU torch tensor's dtype made np.dtype raise)
+    if not hasattr(batch, "shape") or not (host or is_cuda_array(batch, "batch")):
         raise ParameterError(f"batch must be a (B, T) float array (NumPy, or CUDA on the GPU), got {type(batch).__name__}"
                              + (" (a host tensor: pass batch.numpy())" if hasattr(batch, "numpy") else ""))
     shape = tuple(batch.shape)
