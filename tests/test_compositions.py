@@ -133,6 +133,11 @@ def test_an_error_in_a_nested_config_says_where_it_sits():
         ([{"name": "Gain"}, {"name": "SomeOf", "k": 1, "transforms": [{"name": "Gain", "bogus": 1}]}],
          "transforms[1] (SomeOf) > transforms[0] (Gain): bad arguments for Gain"),
         ([{"name": "Nope"}], "transforms[0] (Nope): unknown transform name 'Nope'"),
+        # torch-audiomentations' shape of a config: it said "unknown transform name None"
+        ({"transform": "Gain", "params": {"min_gain_in_db": -12.0}}, "no 'name' in keys ['params', 'transform']; "
+                                                                     "expected one of AddBackgroundNoise"),
+        ([{"name": "Gain"}, {"transform": "Compose", 3: []}], "transforms[1]: no 'name' in keys ['3', 'transform']"),
+        ({}, "no 'name' in keys []"),
         ([5], "transforms[0] must be a Transform"),
         ({"name": "AddBackgroundNoise", "noise": ".", "noise_transform": {"name": "Compose", "transforms": [bad_gain]}},
          "noise_transform (Compose) > transforms[0] (Gain): min_gain_db must be"),

@@ -355,9 +355,9 @@ class Transform:
         klass = _REGISTRY.get(name) if isinstance(name, str) else None
         if cls is not Transform and name == cls.__name__:  # (a class not registered under its name, too)
             klass = cls
-        if klass is None:
-            known = ", ".join(sorted(_REGISTRY))
-            raise ParameterError(f"unknown transform name {name!r}; expected one of {known}")
+        if klass is None:  # no name at all (torch-audiomentations' {"transform": ..., "params": ...}): said so
+            said = f"no 'name' in keys {sorted(map(str, config))}" if name is None else f"unknown transform name {name!r}"
+            raise ParameterError(f"{said}; expected one of {', '.join(sorted(_REGISTRY))}")
         if cls is not Transform and not issubclass(klass, cls):
             raise ParameterError(f"config names {name!r}, which is not a {cls.__name__}")
         return klass._from_config(config)
