@@ -376,3 +376,17 @@ def test_a_row_without_audio_in_a_column_source_is_skipped_saying_so():
     assert [c.item for c in chunks] == [0]
     (message,) = [str(w.message) for w in caught if issubclass(w.category, noisegen.NoisegenWarning)]
     assert "'array:1'" in message and "is None: no audio" in message
+
+
+@pytest.mark.parametrize("row_rate, rate", [(384000, 1000), (1000, 384000), (48000, 187)])
+def test_a_row_beyond_resampling_is_named_by_its_own_rate(row_rate, rate):
+    # augment_fn(sample_rate=...) refused such a row with resample's words ("target_sample_rate /
+    # orig_sample_rate must be in [1/256, 256] ...; resample in two steps"), arguments the user never gave
+    fn = nh.augment_fn(noisegen.Gain(p=1.0), rng=0, sample_rate=rate)
+    for array in (np.ones(100, np.float32), np.ones((2, 100))):
+        batch = {"audio": [{"array": np.ones(10, np.float32), "sampling_rate": rate},
+                           {"array": array, "sampling_rate": row_rate}]}
+        with pytest.raises(noisegen.ParameterError, match=rf"row 1 .*is at {row_rate} Hz, too far from "
+                                                          rf"{rate} Hz") as refused:
+            fn(batch, [0, 1])
+        assert "target_sample_rate" not in str(refused.value)

@@ -229,6 +229,53 @@ def test_a_rate_beyond_resampling_is_skipped_and_not_counted(tmp_path, chunk_s):
         assert not any("stopped after" in m for m in messages)
 
 
+@pytest.mark.parametrize("file_rate, rate", [(384000, 1000), (1000, 384000), (48000, 187)])
+@pytest.mark.parametrize("chunk_s", [None, 0.5])
+def test_a_rate_beyond_resampling_is_named_by_the_items_rate_before_it_is_decoded(tmp_path, monkeypatch, file_rate,
+                                                                                  rate, chunk_s):
+    """Files, manifest rows, tar members and (array, rate) pairs more than 256x from the stream's rate were
+    skipped with resample's refusal ('target_sample_rate / orig_sample_rate must be in [1/256, 256], got ...;
+    resample in two steps'), arguments the user never gave; a whole file (chunk_s=None) was decoded first.
+    They are now named by their own rate and the rates they can go to, from the header (as load and banks)."""
+    import io
+    import tarfile
+
+    from noisegen.audio import segment
+
+    rng = np.random.default_rng(0)
+    far = 0.1 * rng.standard_normal(file_rate // 10)
+    sf.write(tmp_path / "far.wav", far, file_rate)
+    sf.write(tmp_path / "far.flac", far, file_rate)
+    sf.write(tmp_path / "ok.wav", 0.1 * rng.standard_normal(rate), rate)
+    (tmp_path / "m.jsonl").write_text('{"audio_filepath": "far.flac", "offset": 0.01, "duration": 0.05}\n'
+                                      '{"audio_filepath": "ok.wav"}\n')
+    with tarfile.open(tmp_path / "s.tar", "w") as tf:
+        for name, data in (("far.flac", (tmp_path / "far.flac").read_bytes()), ("ok.wav", (tmp_path / "ok.wav").read_bytes())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    decoded = []
+    to_stream = segment._to_stream
+    monkeypatch.setattr(segment, "_to_stream", lambda frames, *a: decoded.append(frames.shape) or to_stream(frames, *a))
+    ok = np.ones(rate, np.float32)
+    sources = [[str(tmp_path / "far.wav"), str(tmp_path / "ok.wav")], [str(tmp_path / "far.flac"), str(tmp_path / "ok.wav")],
+               str(tmp_path / "m.jsonl"), str(tmp_path / "s.tar"), [(far, file_rate), ok],
+               [{"array": far, "sampling_rate": file_rate}, {"array": ok, "sampling_rate": rate}]]
+    for source in sources:
+        stream = AugmentStream(source, Gain(p=1.0), sample_rate=rate, chunk_s=chunk_s, rng=0, shuffle=False)
+        decoded.clear()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            n, chunks = len(stream), list(stream)
+        assert n == len(chunks) >= 1 and all(c.item == 1 for c in chunks), source
+        messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+        assert len(messages) == 1, (source, messages)
+        low, high = -(-file_rate // 256), min(file_rate * 256, 768000)
+        assert f"is at {file_rate} Hz, too far from {rate} Hz" in messages[0], messages[0]
+        assert f"[{low}, {high}]" in messages[0] and "target_sample_rate" not in messages[0], messages[0]
+        assert all(shape[0] != len(far) for shape in decoded), (source, decoded)  # nothing of it was decoded
+
+
 def test_ragged_array_items_are_skipped_not_a_crash():
     """An item numpy cannot make one array of (a 3-tuple, a ragged list) crashed len(stream) with a raw
     ValueError; it is now a bad item like any other: counted as nothing, named once and skipped."""

@@ -39,6 +39,7 @@ __all__ = [
     "check_rate_factor",
     "resamplable",
     "out_of_reach",
+    "check_reach",
     "MAX_SAMPLES",
     "MAX_CHANNELS",
     "MIN_SAMPLE_RATE",
@@ -269,14 +270,25 @@ def resamplable(orig_sample_rate: int, target_sample_rate: int) -> bool:
 
 
 def out_of_reach(rate: int, sample_rate: int) -> str | None:
-    """Why audio at ``rate`` (a file's, from its header) cannot be resampled to ``sample_rate``, in words
-    naming both (None: :func:`resamplable`): a skip reason or an error of a bank or a stream, where
-    resample's own ("orig_sample_rate must be ...; resample in two steps") named arguments never passed."""
-    if resamplable(rate, sample_rate):
+    """Why audio at ``rate`` (a file's from its header, a bank's, an item's) cannot be resampled to
+    ``sample_rate``, in words naming both and the rates it can go to (None: :func:`resamplable`, or a
+    rate below 1, left to the rate checks): resample's own refusal ("target_sample_rate /
+    orig_sample_rate must be ...; resample in two steps") names arguments the caller never passed."""
+    if rate < 1 or resamplable(rate, sample_rate):
         return None
     if rate > MAX_SAMPLE_RATE:
         return f"at {rate} Hz, above the {MAX_SAMPLE_RATE} Hz noisegen.resample takes"
-    return f"at {rate} Hz, too far from {sample_rate} Hz: noisegen.resample changes a rate by at most {MAX_RATE_FACTOR}x"
+    low, high = -(-rate // MAX_RATE_FACTOR), min(rate * MAX_RATE_FACTOR, MAX_SAMPLE_RATE)
+    return (f"at {rate} Hz, too far from {sample_rate} Hz: noisegen.resample changes a rate by at most "
+            f"{MAX_RATE_FACTOR}x (sample_rate must be in [{low}, {high}] for it)")
+
+
+def check_reach(rate: int, sample_rate: int, what: str) -> int:
+    """``rate``, or a ParameterError saying ``what`` (a file, an item, a bank) is :func:`out_of_reach`."""
+    why = out_of_reach(rate, sample_rate)
+    if why:
+        raise ParameterError(f"{what} is {why}")
+    return rate
 
 
 def check_rates(orig_sample_rate, target_sample_rate):

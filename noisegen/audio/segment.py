@@ -17,7 +17,7 @@ import numpy as np
 
 from .._core.errors import NoisegenError, ParameterError
 from .._core.units import to_samples
-from .._core.validation import check_rates, out_of_reach
+from .._core.validation import check_rates, check_reach
 from ..effects.resample import resample
 from .claims import check_claimed_length, count_frames, read_claimed, read_span
 from .io import _open_native, _soundfile, _warn_if_truncated, check_regular, mix_down, native_from_bytes, read_native
@@ -36,7 +36,7 @@ def resampled_length(n: int, orig_sample_rate: int, sample_rate: int) -> int:
     """
     if orig_sample_rate == sample_rate:
         return int(n)
-    _check_reach(orig_sample_rate, sample_rate)
+    check_reach(orig_sample_rate, sample_rate, "the file")
     orig, target = check_rates(orig_sample_rate, sample_rate)
     return -((-int(n) * target) // orig)
 
@@ -108,9 +108,14 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
     samples exactly. The output has
     :func:`resampled_length` of the segment's frames. With ``max_n``, a
     segment that would give more samples is not read: None (the caller reads
-    it in blocks; the header came with the same open).
+    it in blocks; the header came with the same open). A file at a rate
+    :func:`noisegen.resample` cannot take to ``sample_rate`` (more than 256x
+    away) is a ParameterError from its header, naming its rate.
     """
-    too_long = None if max_n is None else (lambda n, rate: resampled_length(n, rate, sample_rate) > max_n)
+    def too_long(n, rate):  # from the header, before any frame is decoded
+        check_reach(rate, sample_rate, "the file")  # (it was decoded whole, then refused by resample)
+        return max_n is not None and resampled_length(n, rate, sample_rate) > max_n
+
     read = _decoded(path, offset_s, duration_s, mono, too_long)
     return None if read is None else _to_stream(*read, sample_rate, mono)
 
@@ -161,6 +166,7 @@ def decode(data: bytes, *, sample_rate: int, mono: bool = True, name: str = "aud
     """
     native = _native_member(data, name)
     if native is not None:  # a plain WAV member (noisegen writes 16-bit ones) or a FLAC one
+        check_reach(int(native.samplerate), sample_rate, name)
         frames = read_native(native, 0, native.frames, np.float32, mono)
         if frames is not None:
             warn_truncated(name, native.shortfall, unit=native.shortfall_unit)
@@ -169,6 +175,7 @@ def decode(data: bytes, *, sample_rate: int, mono: bool = True, name: str = "aud
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
             rate = int(f.samplerate)
+            check_reach(rate, sample_rate, name)
             check_claimed_length(name, f.frames, f.channels, len(data))
             frames = read_claimed(f, f.frames, np.float32)  # a count: GSM 6.10 does not seek
     except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as exc:
@@ -210,15 +217,7 @@ def _to_stream(frames, rate, sample_rate, mono):
     elif mono:
         y = mix_down(y)
     if rate != sample_rate:
-        _check_reach(rate, sample_rate)
+        check_reach(rate, sample_rate, "the file")
         y = resample(np.ascontiguousarray(y), orig_sample_rate=rate, target_sample_rate=sample_rate)
     return np.ascontiguousarray(y, dtype=np.float32)
 
-
-def _check_reach(rate, sample_rate):
-    """ParameterError naming a file's ``rate`` that resample cannot take to ``sample_rate``: a stream skipped
-    such a file saying "target_sample_rate / orig_sample_rate must be in [1/256, 256] ...; resample in two
-    steps" (or, for a 1 MHz file, "orig_sample_rate must be ... in [1, 768000]"), arguments it never took."""
-    why = out_of_reach(rate, sample_rate) if rate >= 1 else None  # (a rate of 0: check_rates says so)
-    if why:
-        raise ParameterError(why)

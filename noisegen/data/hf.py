@@ -51,7 +51,7 @@ import numpy as np
 
 from .._core.errors import NoisegenError, ParameterError
 from .._core.rng import derive_key, resolve_key
-from .._core.validation import check_audio, check_sample_rate, show_value
+from .._core.validation import check_audio, check_reach, check_sample_rate, show_value
 from ..audio.io import load
 from ..effects import resample
 from ..transforms import Transform, load_pipeline
@@ -212,6 +212,7 @@ class AugmentFn:
         try:
             y, sr = read_row_audio(value, self.column)
             if self.sample_rate is not None and sr != self.sample_rate:
+                check_reach(sr, self.sample_rate, "its audio")  # (not resample's "target_sample_rate / ...")
                 y = resample(y, orig_sample_rate=sr, target_sample_rate=self.sample_rate)
                 sr = self.sample_rate
             pipeline = self.pipeline

@@ -21,7 +21,7 @@ import numpy as np
 
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import user_stacklevel
-from .._core.validation import check_audio, check_sample_rate, show_value
+from .._core.validation import check_audio, check_reach, check_sample_rate, show_value
 from ..audio.files import AUDIO_EXTENSIONS, scan_audio_files
 from ..audio.io import resample_to
 from ..audio.segment import read_segment, resampled_length, segment_span
@@ -120,6 +120,7 @@ def _array_entry(entry, sample_rate):
 def prepare_array(entry, sample_rate, mono):
     """One array item (or ``(array, sample_rate)`` pair) as float32 at ``sample_rate``."""
     y, sr = _array_entry(entry, sample_rate)
+    check_reach(sr, sample_rate, "source item")
     y = y.astype(np.float32, copy=False)
     if mono and y.ndim == 2:
         y = y.mean(axis=0, dtype=np.float32)

@@ -40,7 +40,7 @@ import numpy as np
 
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
 from .._core.rng import derive_key, resolve_key
-from .._core.validation import check_int, check_real, check_sample_rate, show_value
+from .._core.validation import check_int, check_real, check_reach, check_sample_rate, show_value
 from ..audio.bank_cache import dumps_anywhere
 from ..audio.io import load
 from ..audio.segment import decode
@@ -139,6 +139,7 @@ def _audio(value, sample_rate, column):
         return load(value, sample_rate=sample_rate)[0]
     if isinstance(value, Mapping):  # (taken for an array, it was refused as "dtype object")
         y, sr = read_row_audio(value, column)
+        check_reach(sr, sample_rate, "its audio")  # (not resample's "target_sample_rate / ...")
         return y if sr == sample_rate else resample(y, orig_sample_rate=sr, target_sample_rate=sample_rate)
     return np.asarray(value)
 
