@@ -808,6 +808,22 @@ def test_a_bank_file_above_the_resamplers_rates_is_skipped_as_such_not_as_unread
     assert f"at {file_rate} Hz, above the 768000 Hz noisegen.resample takes" in said
 
 
+@pytest.mark.parametrize("source_rate, rate", [(384000, 1000), (1000, 384000), (16000, 62), (2000, 2000 * 256 + 1)])
+def test_a_bank_of_arrays_too_far_from_its_rate_is_refused_naming_its_rate(source_rate, rate):
+    # the files' twin (above): arrays at source_sample_rate (a room's rir_sample_rate) were refused with
+    # resample's words, 'target_sample_rate / orig_sample_rate must be in [1/256, 256] ...', never given
+    a = np.random.default_rng(0).standard_normal(600).astype(np.float32)
+    y = np.ones(rate // 2, np.float32)
+    makes = [lambda r: ng.NoiseBank([a], source_sample_rate=source_rate).at(r),
+             lambda r: ng.NoiseBank(a, sample_rate=r, source_sample_rate=source_rate),
+             lambda r: ng.ApplyImpulseResponse([a], rir_sample_rate=source_rate, p=1.0)(y[: r // 2], sample_rate=r, rng=0)]
+    for make in makes:
+        with pytest.raises(ng.ParameterError, match=rf"is at {source_rate} Hz, too far from {rate} Hz") as refused:
+            make(rate)
+        assert "target_sample_rate" not in str(refused.value)
+        for ok in (-(-source_rate // 256), min(source_rate * 256, 768000)):
+            make(ok)
+
 @pytest.mark.parametrize("n_samples", [1e300, 2**63, 2**40, np.float64(1e20), -1, 0.5])
 @pytest.mark.parametrize("where", [{}, {"index": 0}, {"index": 0, "offset": 3}])
 def test_bank_crop_of_a_size_beyond_any_array_is_a_parameter_error(n_samples, where):

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .._core.validation import (MAX_SAMPLES, check_audio, check_bool, check_index, check_int, check_real,
-                                check_n_samples, check_recordings, check_sample_rate)
+                                check_n_samples, check_reach, check_recordings, check_sample_rate)
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import user_stacklevel
 from . import reader
@@ -250,7 +250,7 @@ class NoiseBank:
     def _load(self, cache_path):
         """Read the files (or resample the arrays) at :attr:`sample_rate`."""
         if self._arrays is not None:
-            rate = self.source_sample_rate or self.sample_rate
+            rate = check_reach(self.source_sample_rate or self.sample_rate, self.sample_rate, self.name)
             arrays = [resample_to(a, rate, self.sample_rate) for a in self._arrays]
             self._set(np.concatenate(arrays), None, [a.shape[0] for a in arrays])
             self._arrays = None  # loaded: the samples are held (and pickled to each worker) once, in audio
