@@ -18,8 +18,8 @@ import warnings
 
 import numpy as np
 
-from .._core.validation import (MAX_RATE_FACTOR, MAX_SAMPLE_RATE, check_audio, check_bool, check_float_dtype,
-                                check_path, check_sample_rate, resamplable)
+from .._core.validation import (check_audio, check_bool, check_float_dtype, check_path, check_sample_rate,
+                                out_of_reach)
 from .files import AUDIO_EXTENSIONS, audio_files, file_kind, read_error as _read_error
 from .claims import check_claimed_length, read_claimed
 from .flac import FlacFile, is_flac_name
@@ -244,21 +244,12 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
 
 def _check_resampling(path, file_rate: int, target: int) -> None:
     """Refuse, from the header, a ``target`` rate :func:`noisegen.resample` cannot reach from the file's:
-    a 384 kHz recording loaded at 1 kHz was decoded whole first, then refused with resample's advice
-    to "resample in two steps", which ``load`` has no way to take."""
-    if file_rate > MAX_SAMPLE_RATE:  # (a 1 MHz recording was decoded whole, then refused with resample's
-        # "orig_sample_rate must be ... in [1, 768000]", an argument load has not)
-        raise ParameterError(
-            f"cannot resample {os.fspath(path)!r} to sample_rate={target}: the file is at {file_rate} Hz, above the "
-            f"{MAX_SAMPLE_RATE} Hz noisegen.resample takes; load it at its own rate (sample_rate=None)")
-    if resamplable(file_rate, target):
-        return
-    low, high = -(-file_rate // MAX_RATE_FACTOR), min(file_rate * MAX_RATE_FACTOR, MAX_SAMPLE_RATE)
-    raise ParameterError(
-        f"cannot resample {os.fspath(path)!r} to sample_rate={target}: the file is at {file_rate} Hz, and "
-        f"noisegen.resample changes a rate by at most {MAX_RATE_FACTOR}x: sample_rate must be in [{low}, {high}] "
-        "for it (load it at its own rate and resample in two steps for a larger change)"
-    )
+    a 384 kHz recording loaded at 1 kHz (or a 1 MHz one at any rate) was decoded whole first, then refused
+    with resample's arguments and advice to "resample in two steps", which ``load`` has no way to take."""
+    why = out_of_reach(file_rate, target)
+    if why:
+        raise ParameterError(f"cannot resample {os.fspath(path)!r} to sample_rate={target}: the file is {why}; "
+                             "load it at its own rate (sample_rate=None) for a larger change")
 
 
 def mix_down(y: np.ndarray) -> np.ndarray:
