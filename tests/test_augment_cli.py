@@ -394,6 +394,18 @@ def test_progress_lines_when_not_a_tty(corpus, tmp_path, capsys):
     assert "augment: 100.0% 4/4 inputs" in err and "\r" not in err
 
 
+@pytest.mark.parametrize("flags", [[], ["--progress"], ["--no-progress"]])
+def test_stderr_closed_is_no_failure(corpus, tmp_path, monkeypatch, capsys, flags):
+    """Started with stderr closed (`noisegen augment IN OUT 2>&-`, sys.stderr is None), augment failed
+    before the first file ("unexpected AttributeError: 'NoneType' object has no attribute 'isatty'"),
+    or with --progress after the last one, exit 1 either way."""
+    out = tmp_path / "out"
+    monkeypatch.setattr(sys, "stderr", None)
+    assert cli.main(["augment", str(corpus[0]), str(out), *flags]) == 0
+    assert "4 outputs written" in capsys.readouterr().out
+    assert len(audio_outputs(out)) == 4
+
+
 def test_python_api_summary(corpus, tmp_path):
     from noisegen.transforms import Compose, Gain
 

@@ -16,10 +16,13 @@ class Progress:
     """A bar on a terminal, a plain line every ``interval`` seconds otherwise."""
 
     def __init__(self, total_files, total_audio_s, *, enabled, stream=None, interval=10.0):
+        """``enabled``: report, or not, or (None) only on a terminal."""
         self.stream = stream or sys.stderr
         self.total_files, self.total_audio_s = total_files, total_audio_s
-        self.enabled = enabled
-        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        # (no stream when started with stderr closed, `2>&-`: nowhere to report, and no failure)
+        self.enabled = self.stream is not None and (tty if enabled is None else bool(enabled))
+        self.tty = self.enabled and tty
         self.interval = 0.1 if self.tty else interval
         self.files = 0
         self.audio_s = 0.0

@@ -54,7 +54,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -342,8 +341,7 @@ def _run(pipeline, plan: Plan, out_dir: str, summary: AugmentSummary, progress, 
     manifest_path, failures_path = os.path.join(out_dir, MANIFEST), os.path.join(out_dir, FAILURES)
     tasks = plan.tasks
     pending_audio = sum(d for d, _ in plan.estimate.values())
-    bar = _Progress(len(tasks), pending_audio,
-                    enabled=sys.stderr.isatty() if progress is None else bool(progress))
+    bar = _Progress(len(tasks), pending_audio, enabled=progress)
     rewritten = set()
 
     def collect(rel_results):
