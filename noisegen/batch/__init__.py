@@ -129,9 +129,11 @@ class AugmentSummary:
             one = self.n_other_banks == 1
             lines.append(f"{_count(self.n_other_banks, 'complete output')} kept, though made from other files of "
                          f"the noise or RIR folders (changed since): --overwrite redoes {'it' if one else 'them'}")
-        exists = [f for f in self.failures if str(f.get("error", "")).startswith("FileExistsError")]
+        exists = []  # (split in one pass: `f not in exists` compared every failure with every other)
         for f in self.failures:
-            if f not in exists:
+            if str(f.get("error", "")).startswith("FileExistsError"):
+                exists.append(f)
+            else:
                 lines.append(f"failed: {f.get('input')}: {f.get('error')}")
         if exists:  # one line for all: the same cause and the same fix
             one = len(exists) == 1
