@@ -174,6 +174,35 @@ def test_a_worker_killed_mid_input_fails_that_input_and_the_run_goes_on(tmp_path
     assert written(out) == written(clean)
 
 
+class _ReaderGone:
+    """stderr after its reader left (`noisegen augment ... 2>&1 | head`): every write fails."""
+
+    encoding = "utf-8"
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        pass
+
+
+@pytest.mark.parametrize("workers, output", [(1, "wav"), (2, "wav"), (2, "webdataset")])
+def test_a_warning_nobody_reads_fails_no_input(tmp_path, monkeypatch, workers, output):
+    """With the reader of stderr gone, each input that gave a warning (here: a file cut short) was
+    a failure, "BrokenPipeError: [Errno 32] Broken pipe: '<the input>'", and its outputs were not written."""
+    folder = _inputs(tmp_path / "in")
+    for p in sorted(folder.rglob("*.wav"))[1:]:  # the header promises more than the file holds
+        p.write_bytes(p.read_bytes()[:-1001])
+    args = ["--copies", 2, "--workers", workers, "--output-format", output]
+    out, clean = tmp_path / "out", tmp_path / "clean"
+    assert _augment(folder, clean, *args) == 0
+    monkeypatch.setattr(sys, "stderr", _ReaderGone())
+    assert _augment(folder, out, *args) == 0
+    assert not (out / "failures.jsonl").exists()
+    written = lambda d: {p.name: p.read_bytes() for p in sorted(d.rglob("*")) if p.suffix in (".wav", ".tar")}
+    assert written(out) == written(clean) and len(written(out)) == (8 if output == "wav" else 1)
+
+
 def test_temporary_files_of_a_killed_run_are_removed_on_resume(tmp_path):
     folder = _inputs(tmp_path / "in")
     out = tmp_path / "out"

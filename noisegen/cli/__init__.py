@@ -270,7 +270,10 @@ def _warning_printer(prog: str, fallback):
             text = as_option(" ".join(str(message).split()), named)
             for said, option in spelled.items():
                 text = text.replace(said, option)
-            _say(f"{prog}: warning: {text}")
+            try:
+                _say(f"{prog}: warning: {text}")
+            except OSError:  # the reader of stderr left (`2>&1 | head`): as Python's own showwarning does,
+                _silence(sys.stderr)  # the warning is dropped; raised, it failed the input that gave it
         else:
             fallback(message, category, filename, lineno, file, line)
 
@@ -283,13 +286,14 @@ def _commands(parser) -> list[str]:
     return []
 
 
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's last flush does not fail on the closed pipe."""
+def _silence(stream) -> None:
+    """Point ``stream`` (stdout, stderr) at /dev/null so no later write, nor the interpreter's last
+    flush, fails on the closed pipe."""
     import os
 
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stream.fileno())
         os.close(devnull)
     except (OSError, ValueError, AttributeError):  # no real stdout (captured in tests)
         pass
@@ -336,7 +340,7 @@ def main(argv=None, *, said_at_import=()) -> int:
             if sys.stdout is not None:  # (None: started with stdout closed, `noisegen ... >&-`)
                 sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
         except BrokenPipeError:  # `noisegen info *.wav | head -1`: the reader left; stop quietly
-            _silence_stdout()
+            _silence(sys.stdout)
             status = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the broken pipe
         except (_UsageError, ParameterError) as exc:
             _say(f"{prog}: error: {as_option(str(exc), _OPTION_NAMES)}")
