@@ -145,6 +145,27 @@ def test_a_file_name_that_is_not_utf8_is_augmented_and_resumed_like_any(corpus, 
     assert audio_outputs(tmp_path / "w1") == audio_outputs(tmp_path / "w2")
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii", "latin-1"])
+def test_the_summary_names_inputs_stdout_cannot_encode(corpus, tmp_path, monkeypatch, encoding):
+    """A failed input whose name stdout could not encode (bytes that are not UTF-8 under a UTF-8 locale,
+    whose stdout is strict; an é or € under an ASCII or Latin-1 one) lost the summary after the run:
+    "unexpected UnicodeEncodeError: ... surrogates not allowed", as info once did."""
+    import io
+
+    names = [os.fsdecode(b"odd\xff name.wav"), "\u00e9t\u00e9 \u20ac.wav"]
+    for name in names:
+        corpus.write(name, b"not audio at all")
+    out = io.TextIOWrapper(io.BytesIO(), encoding=encoding)  # (strict, as a UTF-8 locale's stdout is)
+    monkeypatch.setattr(sys, "stdout", out)
+    assert augment(*default_args(corpus, tmp_path / "out")) == 1
+    out.seek(0)
+    lines = out.read().splitlines()
+    assert lines[0].startswith("noisegen augment: 4 outputs written, 0 already complete, 2 failed")
+    failed = sorted(line.split(": ")[1] for line in lines if line.startswith("failed: "))
+    assert failed == sorted(name.encode(encoding, "backslashreplace").decode(encoding) for name in names)
+    assert lines[-1].startswith("noisegen augment: 2 failed; see ")
+
+
 def test_shards_union_equals_unsharded(corpus, tmp_path):
     full, sharded = tmp_path / "full", tmp_path / "sharded"
     assert augment(*default_args(corpus, full, "--copies", 2)) == 0

@@ -22,8 +22,8 @@ import sys
 import warnings
 
 from . import augment, warmup
-from .args import (MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, as_option, int_in, interrupted_status, sample_rate_arg,
-                   sigterm_stops)
+from .args import (MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, as_option, int_in, interrupted_status, printable,
+                   sample_rate_arg, sigterm_stops)
 from .. import __version__, synth
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
 from .._core.validation import check_finite_output
@@ -221,7 +221,7 @@ def _run_info(args) -> int:
         if m.n_nonfinite:
             levels = (f"{m.n_nonfinite} non-finite samples (NaN/inf) of {m.frames * m.channels}; "
                       f"the finite ones: {levels}")
-        print(_printable(f"{path}: {m.sample_rate} Hz, {m.channels} ch, {m.duration_s:.3f} s ({m.frames} frames), "
+        print(printable(f"{path}: {m.sample_rate} Hz, {m.channels} ch, {m.duration_s:.3f} s ({m.frames} frames), "
                          f"{m.subtype} ({m.format}), {levels}", sys.stdout), flush=True)
     return status
 
@@ -233,13 +233,6 @@ def _run_info(args) -> int:
 _OPTION_NAMES = {"freq_hz": "--freq-hz", "end_freq_hz": "--end-freq-hz", "beta": "--beta",
                  "amplitude": "--amplitude", "mains_hz": "--mains-hz", "subtype": "--subtype",
                  "path": "OUT", "duration_s": "--duration-s", "sample_rate": "--sample-rate"}
-
-
-def _printable(text: str, stream) -> str:
-    """``text`` as ``stream`` can encode it: a file name it cannot (bytes that are not UTF-8, an é
-    under an ASCII locale) with backslash escapes, as Python writes such names to stderr."""
-    encoding = getattr(stream, "encoding", None) or "utf-8"
-    return text.encode(encoding, "backslashreplace").decode(encoding)
 
 
 def _say(line: str) -> None:

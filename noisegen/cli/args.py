@@ -48,6 +48,13 @@ def as_option(message: str, names: dict) -> str:
     return f"{names[name]}{eq}{value}{sep}{rest}" if name in names else message
 
 
+def printable(text: str, stream) -> str:
+    """``text`` as ``stream`` can encode it: a file name it cannot (bytes that are not UTF-8, an é
+    under an ASCII locale) with backslash escapes, as Python writes such names to stderr."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    return text.encode(encoding, "backslashreplace").decode(encoding)
+
+
 #: Seconds a command stopped by SIGTERM has to unwind before it is ended where it stands.
 STOP_GRACE_S = 10
 

@@ -12,7 +12,7 @@ import os
 import sys
 
 from . import warmup
-from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, as_option, interrupted_status, sample_rate_arg
+from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, as_option, interrupted_status, printable, sample_rate_arg
 from .._core.errors import NoisegenError, ParameterError
 from ..batch import augment_folder, check_shard, default_pipeline
 from ..transforms import load_pipeline
@@ -231,7 +231,9 @@ def run(args) -> int:
     except (NoisegenError, OSError) as exc:  # at run time (a full disk): not a usage error
         print(f"noisegen augment: error: {_describe(exc)}; {RESUME}", file=sys.stderr)
         return 1
-    print(f"noisegen augment: {summary}")
+    # (the names of inputs and OUT_DIR as stdout can encode them: not UTF-8, or an é under an ASCII locale)
+    print(printable(f"noisegen augment: {summary}", sys.stdout))
     if summary.failures:
-        print(f"noisegen augment: {summary.n_failed} failed; see {os.path.join(args.out_dir, 'failures.jsonl')}")
+        print(printable(f"noisegen augment: {summary.n_failed} failed; see "
+                        f"{os.path.join(args.out_dir, 'failures.jsonl')}", sys.stdout))
     return 1 if summary.failures else 0
