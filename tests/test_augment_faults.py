@@ -286,6 +286,27 @@ def test_shards_add_up_to_the_unsharded_run_when_an_output_is_named_as_an_input_
     assert _audio(tmp_path / "sharded") == _audio(tmp_path / "whole")
 
 
+_NEMO = b'{"audio_filepath": "in/a.wav", "duration": 0.5, "text": "a"}\n{"audio_filepath": "in/b.wav", "text": "b"}'
+
+
+@pytest.mark.parametrize("name, content, flags", [
+    ("manifest.jsonl", _NEMO, []), ("manifest.jsonl", _NEMO + b"\n", ["--overwrite"]),
+    ("manifest.jsonl", b"\n[1, 2]\n", ["--output-format", "webdataset"]),
+    ("failures.jsonl", b'{"input": "x.wav", "reason": "mine"}\n', []),
+])
+def test_a_manifest_of_another_tool_in_out_dir_is_left_alone(tmp_path, capsys, name, content, flags):
+    """OUT_DIR holding the inputs' own NeMo-style manifest.jsonl (as data/ does): augment appended its
+    lines to it, cut its last line when that had no newline, and a rerun that rewrote the manifest
+    (--overwrite, a changed input) dropped every line of the dataset's."""
+    folder = _inputs(tmp_path / "in")
+    (tmp_path / name).write_bytes(content)
+    assert _augment(folder, tmp_path, *flags) == 2
+    err = capsys.readouterr().err
+    assert f"OUT_DIR {str(tmp_path)!r} holds a {name} that noisegen augment did not write" in err, err
+    assert (tmp_path / name).read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in", name])  # (no lock file either)
+
+
 def test_a_file_in_the_way_of_an_output_folder_is_named(tmp_path, capsys):
     folder = _inputs(tmp_path / "in")
     out = tmp_path / "out"

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 
+from .._core.errors import ParameterError
 from .._core.validation import check_path
 from ..audio.bank import BANK_RULES
 from .outdir import jsonl_lock
@@ -38,6 +39,34 @@ def _append_line(path: str, record: dict) -> None:
                 raise
         finally:
             os.close(fd)
+
+
+#: A key every line of ours has, per file: a line without it is another tool's.
+_OUR_KEY = {MANIFEST: "output", FAILURES: "error"}
+
+
+def check_ours(out_dir: str) -> None:
+    """Refuse an ``out_dir`` whose ``manifest.jsonl`` or ``failures.jsonl`` another tool wrote (a
+    dataset's own NeMo-style manifest, in a folder that holds the inputs): its lines would be
+    appended to, a last line without a newline cut, and every line dropped by a rewrite. Its first
+    JSON line decides (only the last line of ours can be torn)."""
+    for name, key in _OUR_KEY.items():
+        path = os.path.join(out_dir, name)
+        try:
+            with open(path, "rb") as fh:
+                first = next((rec for rec in map(_parsed, fh) if rec is not None), None)
+        except FileNotFoundError:
+            continue
+        if first is not None and not (isinstance(first, dict) and key in first):
+            raise ParameterError(f"out_dir {out_dir!r} holds a {name} that noisegen augment did not write (a line "
+                                 f"without {key!r}); it would be added to and rewritten: use another OUT_DIR")
+
+
+def _parsed(line: bytes):
+    try:
+        return json.loads(line)
+    except ValueError:  # a line cut short by a kill
+        return None
 
 
 def _read_jsonl(path: str) -> list[dict]:
