@@ -216,6 +216,23 @@ def test_temporary_files_of_a_killed_run_are_removed_on_resume(tmp_path):
     assert not any(p.exists() for p in stale) and all(p.exists() for p in foreign)
 
 
+@pytest.mark.parametrize("name", ["new\nline.wav", "\nfirst.wav", "last\n.wav", "spk\n1/c.wav"])
+def test_temporary_files_of_outputs_whose_names_hold_a_newline_are_removed(tmp_path, name):
+    """The sweep's pattern did not match across a newline (no DOTALL): the temporary files of such an
+    output, left by a kill or a Ctrl-C, stayed in OUT_DIR for good; and its `$` took a file whose name
+    ends in a newline after ".part" for one of them."""
+    folder = _inputs(tmp_path / "in", names=("a.wav", name))
+    out = tmp_path / "out"
+    out_name = out / name.replace(".wav", ".aug0.wav")
+    out_name.parent.mkdir(parents=True, exist_ok=True)
+    stale = [out_name.parent / f".{out_name.name}{tail}" for tail in (".ab_12xyz.part", ".77.cmp.wav", ".q1w2e3r4.f32")]
+    foreign = out_name.parent / f".{out_name.name}.ab_12xyz.part\n"  # (not ours: it does not end in .part)
+    for p in stale + [foreign]:
+        p.write_bytes(b"partial")
+    assert _augment(folder, out) == 0
+    assert [p for p in stale if p.exists()] == [] and foreign.exists()
+
+
 # -- odd sample rates ---------------------------------------------------------------------------
 def test_an_input_at_a_rate_the_pipeline_cannot_run_at_fails_alone(tmp_path, data_dir, capsys):
     folder = _inputs(tmp_path / "in")

@@ -42,10 +42,10 @@ def _one_line(exc) -> str:
 # Temporary files left by a killed run: noisegen.save's ".<output>.<8 chars>.part", a long
 # input's spill ".<output>.<8 chars>.f32", our ".<output>.<pid>.cmp.<fmt>" (and the save temp or
 # spill of that). Group "base" is the output's name, or "hash" its stem_hash where the name is
-# too long to repeat (_core.tempfiles.temp_stem).
+# too long to repeat (_core.tempfiles.temp_stem). DOTALL and \Z: a name may hold a newline.
 _TMP_RE = re.compile(
     r"^\.+(?:~(?P<hash>[0-9a-f]{12})|(?P<base>.+?\.aug\d+\.(?:wav|flac)))"
-    r"\.(?:[a-z0-9_]{8}\.(?:part|f32)|\d+\.cmp\.(?:wav|flac)(?:\.[a-z0-9_]{8}\.(?:part|f32))?)$"
+    r"\.(?:[a-z0-9_]{8}\.(?:part|f32)|\d+\.cmp\.(?:wav|flac)(?:\.[a-z0-9_]{8}\.(?:part|f32))?)\Z", re.DOTALL
 )
 
 
