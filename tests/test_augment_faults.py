@@ -303,6 +303,21 @@ def test_shards_add_up_to_the_unsharded_run_when_an_output_is_named_as_an_input_
     assert _audio(tmp_path / "sharded") == _audio(tmp_path / "whole")
 
 
+@pytest.mark.parametrize("target", ["elsewhere/out", "link", "{tmp}/missing"])
+def test_an_out_dir_that_is_a_symlink_leading_nowhere_is_named_so(tmp_path, capsys, target):
+    """OUT_DIR a dangling symlink (or a loop) was "not writable: File exists", of a path where nothing
+    seemed to exist."""
+    folder = _inputs(tmp_path / "in")
+    link = tmp_path / "link"
+    link.symlink_to(target.format(tmp=tmp_path))
+    for out in (link, f"{link}/"):
+        assert _augment(folder, out) == 2
+        err = capsys.readouterr().err
+        assert err == (f"noisegen augment: error: OUT_DIR {str(link)!r} is a symlink to {target.format(tmp=tmp_path)!r}, "
+                       "which leads nowhere (a dangling symlink or a symlink loop)\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "link"]
+
+
 _NEMO = b'{"audio_filepath": "in/a.wav", "duration": 0.5, "text": "a"}\n{"audio_filepath": "in/b.wav", "text": "b"}'
 
 

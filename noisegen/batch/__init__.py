@@ -198,6 +198,9 @@ def _check_out_dir(out_dir: str, in_real: str) -> str:
     except OSError as exc:
         if os.path.exists(out_dir) and not os.path.isdir(out_dir):  # (makedirs says only "File exists")
             raise ParameterError(f"out_dir {out_dir!r} is a file, not a folder") from None
+        if os.path.islink(out_dir) and not os.path.exists(out_dir):  # (so it does of a link that leads nowhere)
+            raise ParameterError(f"out_dir {out_dir!r} is a symlink to {os.readlink(out_dir)!r}, which leads nowhere "
+                                 "(a dangling symlink or a symlink loop)") from None
         raise ParameterError(f"out_dir {out_dir!r} is not writable: {exc.strerror or exc}") from None
     return out_real
 
