@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -21,7 +22,7 @@ import pytest
 
 from noisegen.batch import MANIFEST, augment_folder, read_manifest
 
-from test_augment_cli import ROOT, _run_cli, _spawn, audio_outputs, augment, corpus, default_args  # noqa: F401
+from test_augment_cli import ROOT, _env, _run_cli, _spawn, audio_outputs, augment, corpus, default_args  # noqa: F401
 
 CONFIG = {"name": "Compose", "transforms": [
     {"name": "SpeedPerturb", "factors": [0.9, 1.1], "p": 0.5},
@@ -343,6 +344,37 @@ def test_killed_ray_worker_is_retried_with_identical_output(corpus, tmp_path, ra
     summary = result["summary"]
     assert summary.failures == [] and summary.n_written == 8 * 12
     assert_same_run(out, reference)
+
+
+_SIGTERM_ON_RAY = """
+import os, signal, sys
+from noisegen import cli
+from noisegen.batch import ray_engine
+
+drive = ray_engine._drive
+
+def driving(*args, **kwargs):  # Ray joined, the tasks about to go out: a scheduler's stop comes
+    os.kill(os.getpid(), signal.SIGTERM)
+    return drive(*args, **kwargs)
+
+ray_engine._drive = driving
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_on_ray_is_the_command_lines_stop(corpus, tmp_path, ray_address):
+    """ray.init replaced the command line's SIGTERM handler with Ray's: a stop printed a stack dump
+    ("*** SIGTERM received at time=...") and ended with status 15, not "terminated; rerun the same command
+    to resume" and 143."""
+    out = tmp_path / "out"
+    args = ["augment", *default_args(corpus, out), "--engine", "ray", "--ray-address", ray_address, "--no-progress"]
+    done = subprocess.run([sys.executable, "-c", _SIGTERM_ON_RAY, *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env=_env())
+    assert done.returncode == 143, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "noisegen augment: terminated; rerun the same command to resume"
+    assert "SIGTERM received" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert temp_files(out) == []
+    assert augment(*default_args(corpus, out)) == 0 and len(read_manifest(out)) == 4
 
 
 @pytest.mark.slow

@@ -31,6 +31,8 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import signal
+import threading
 import warnings
 
 from .._core.errors import NoisegenWarning, ParameterError
@@ -131,6 +133,9 @@ def _connect(ray, address):
     if address or env:
         _probe(address or env, label)
     kwargs = {"address": address} if address else {"include_dashboard": False}
+    # ray.init puts its own SIGTERM handler (a stack dump, then exit status 15) in place of the
+    # caller's, for good: the command line's stop (its line, 143, temporary files removed) is put back
+    term = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
     try:
         with warnings.catch_warnings():  # (the error below says it, in one line)
             warnings.filterwarnings("ignore", "Ray Client connection timed out", UserWarning)
@@ -138,6 +143,9 @@ def _connect(ray, address):
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise ParameterError(f"{label}: cannot join the Ray cluster: "
                              f"{' '.join(str(exc).split())}") from None
+    finally:
+        if term is not None:
+            signal.signal(signal.SIGTERM, term)
     return True
 
 
