@@ -303,6 +303,22 @@ def test_shards_add_up_to_the_unsharded_run_when_an_output_is_named_as_an_input_
     assert _audio(tmp_path / "sharded") == _audio(tmp_path / "whole")
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_input_folder_named_as_out_dirs_records_fails_alone(tmp_path, capsys, workers):
+    """An input folder named manifest.jsonl (or failures.jsonl) became that folder in OUT_DIR: every
+    record of the run, and of every rerun, then failed ("Is a directory: 'OUT/manifest.jsonl'; rerun
+    the same command to resume"), and nothing after it in sorted order was ever written."""
+    folder = _inputs(tmp_path / "in", names=("failures.jsonl/sub/b.wav", "manifest.jsonl/a.wav", "z.wav"))
+    out = tmp_path / "out"
+    for _ in range(2):  # (the rerun too)
+        assert _augment(folder, out, "--workers", workers) == 1
+        assert "Is a directory" not in capsys.readouterr().err
+        failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+        assert sorted(f["input"] for f in failures) == ["failures.jsonl/sub/b.wav", "manifest.jsonl/a.wav"]
+        assert all("collides with OUT_DIR's own" in f["error"] for f in failures)
+        assert list(read_manifest(out)) == ["z.aug0.wav"] and (out / "manifest.jsonl").is_file()
+
+
 @pytest.mark.parametrize("target", ["elsewhere/out", "link", "{tmp}/missing"])
 def test_an_out_dir_that_is_a_symlink_leading_nowhere_is_named_so(tmp_path, capsys, target):
     """OUT_DIR a dangling symlink (or a loop) was "not writable: File exists", of a path where nothing

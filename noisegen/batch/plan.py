@@ -179,6 +179,11 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
                 summary.failures.append({"input": rel, "output": out_rel, "error": (
                     f"output name collides with the output folder of {folders[out_rel]}")})
                 continue
+            top = out_rel.split("/", 1)[0]
+            if top in (MANIFEST, FAILURES):  # (an input folder of that name: made in OUT_DIR, it stops every record)
+                summary.failures.append({"input": rel, "output": out_rel, "error": (
+                    f"output folder {top} collides with OUT_DIR's own {top}")})
+                continue
             mine.add(out_rel)
             s = output_seed(seed, rel, k)
             key = _job_key(s, pipeline_json, sample_rate, fmt, subtype)
