@@ -121,6 +121,31 @@ def test_a_new_layout_over_an_old_one_leaves_no_stale_tar(in_dir, tmp_path):
     assert not summary.failures and summary.n_skipped == 4
 
 
+@pytest.mark.parametrize("contents", ["text", "a tar of other samples", "an empty tar"])
+def test_overwrite_never_removes_a_tar_noisegen_did_not_write(in_dir, tmp_path, contents):
+    # --overwrite removed every shard-NNNNNN.tar past this job's count, a user's own one too ("nothing to
+    # do", the file gone); one that is not of ours is now a failure naming it, and stays as it was
+    out = tmp_path / "out"
+    write(in_dir, out, copies=1, shard_size=2)  # 5 samples: 3 tars
+    theirs = out / "shard-000007.tar"
+    if contents == "text":
+        theirs.write_bytes(b"x\n")
+    else:
+        with tarfile.open(theirs, "w") as tf:
+            if contents != "an empty tar":
+                _add(tf, "utt1.wav", noisegen.audio.io.encode(np.zeros(100, np.float32), sample_rate=SR, format="wav"))
+                _add(tf, "utt1.json", b'{"speaker": "s1", "seed": 3}')
+    before = theirs.read_bytes()
+    for overwrite in (False, True):
+        summary = write(in_dir, out, copies=1, shard_size=2, overwrite=overwrite)
+        said = [f["error"] for f in summary.failures if f["output"] == theirs.name]
+        assert len(said) == 1 and "did not write" in said[0], summary.failures
+        assert theirs.read_bytes() == before
+    shutil.copy(out / "shard-000000.tar", out / "shard-000009.tar")  # a killed run's tar (no line): ours, removed
+    write(in_dir, out, copies=1, shard_size=2, overwrite=True)
+    assert not (out / "shard-000009.tar").exists() and theirs.read_bytes() == before
+
+
 def test_shards_are_byte_identical_for_any_number_of_workers(in_dir, shards, tmp_path):
     for workers in (1, 2):
         out = tmp_path / f"w{workers}"

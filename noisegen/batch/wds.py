@@ -35,7 +35,9 @@ or cut short since, is redone and replaced; an existing tar without such a
 line is rebuilt and accepted only if its bytes come out the same, else
 refused (``FileExistsError``) unless ``overwrite``. An input that cannot be
 read is left out of its tar and recorded in ``failures.jsonl`` (a rerun
-retries that tar). ``replay(dict(tar_line, **sample_json))``
+retries that tar). A ``shard-NNNNNN.tar`` past this job's count is a failure;
+``overwrite`` removes it only when noisegen wrote it (listed, or its first
+sample's JSON is ours), never another tool's. ``replay(dict(tar_line, **sample_json))``
 rebuilds one sample's audio.
 """
 
@@ -167,8 +169,14 @@ def _stale_tars(out_dir: str, done: dict, n_tars: int, overwrite: bool) -> list[
     listed_or_present = set(done) | set(os.listdir(out_dir))  # (a killed run's tars may have no line yet)
     stale = sorted(name for name in listed_or_present
                    if (m := _SHARD_RE.fullmatch(name)) is not None and int(m.group(1)) >= n_tars)
+    # (--overwrite removed any shard-NNNNNN.tar past this job's count, one noisegen never wrote too)
+    foreign = [name for name in stale if name not in done and not _ours(os.path.join(out_dir, name))]
+    failures = [{"input": name, "output": name, "error": (
+        f"FileExistsError: {name} is a tar noisegen augment did not write, named as this job's tars are: its "
+        "samples would be read beside this job's; move it, or use another OUT_DIR")} for name in foreign]
+    stale = [name for name in stale if name not in foreign]
     if not overwrite:
-        return [{"input": name, "output": name, "error": (
+        return failures + [{"input": name, "output": name, "error": (
             f"FileExistsError: {name} is a tar of an earlier run that this job does not make (another shard size "
             "or set of inputs): its samples would be read beside this job's; remove it, use another OUT_DIR "
             "or --overwrite")} for name in stale]
@@ -181,7 +189,21 @@ def _stale_tars(out_dir: str, done: dict, n_tars: int, overwrite: bool) -> list[
                     os.unlink(os.path.join(out_dir, name))
                 except FileNotFoundError:  # (removed meanwhile)
                     pass
-    return []
+    return failures
+
+
+def _ours(path: str) -> bool:
+    """Whether a tar's first sample is one noisegen augment wrote (its JSON member has our keys): a
+    killed run's last tar may have no manifest line."""
+    try:
+        with tarfile.open(path) as tf:
+            for _, member in zip(range(4), tf):
+                if member.isfile() and member.name.endswith(".json") and member.size < 1 << 20:
+                    meta = json.loads(tf.extractfile(member).read())
+                    return isinstance(meta, dict) and {"input", "seed", "params", "peak_scale"} <= meta.keys()
+    except (OSError, tarfile.TarError, ValueError):
+        pass
+    return False
 
 
 def _size(out_dir: str, name: str) -> int | None:
