@@ -832,3 +832,18 @@ def test_bank_crop_of_a_size_beyond_any_array_is_a_parameter_error(n_samples, wh
     with pytest.raises(ng.ParameterError, match="n_samples"):
         bank.crop(n_samples, rng=0, **where)
     assert bank.crop(2**31 // 2**20, rng=0, **where).shape == (2**11,)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_bank_source_neither_file_nor_folder_is_named_for_what_it_is(tmp_path):
+    # a FIFO (or a socket, a dangling link) given as a noise folder was refused as "got missing path"
+    (tmp_path / "ok").mkdir()
+    sf.write(tmp_path / "ok" / "n.wav", np.random.default_rng(0).standard_normal(800).astype(np.float32) * 0.1, 16000)
+    os.mkfifo(tmp_path / "pipe.wav")
+    os.symlink(tmp_path / "gone", tmp_path / "link")
+    cases = {"pipe.wav": "a FIFO", "link": "a link that leads nowhere", "absent": "a missing path"}
+    for name, said in cases.items():
+        path = str(tmp_path / name)
+        for source, where in ((path, "noise"), ([str(tmp_path / "ok"), path], r"noise\[1\]")):
+            with pytest.raises(ng.ParameterError, match=rf"{where} must be an existing folder or file, got {said} "):
+                ng.AddBackgroundNoise(source, p=1.0)(np.zeros(100, np.float32), sample_rate=16000, rng=0)

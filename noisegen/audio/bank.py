@@ -33,7 +33,7 @@ from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import user_stacklevel
 from . import reader
 from .bank_cache import checked_cache_path, mapped, pickled, unpickled, write_cache
-from .files import AUDIO_EXTENSIONS, audio_files
+from .files import AUDIO_EXTENSIONS, audio_files, path_kind
 from .io import resample_to
 from .._core.rng import as_generator
 
@@ -54,7 +54,7 @@ def _sources(source, name):
             return os.fspath(source), audio_files(source), None
         if os.path.isfile(source):
             return None, [os.fspath(source)], None
-        raise ParameterError(f"{name} must be an existing folder or file, got missing path {os.fspath(source)!r}")
+        raise ParameterError(f"{name} must be an existing folder or file, got {path_kind(source)} {os.fspath(source)!r}")
     if isinstance(source, np.ndarray):
         return None, None, [_check_array(source, name)]
     if isinstance(source, (list, tuple)) and source and all(isinstance(a, np.ndarray) for a in source):
@@ -67,7 +67,7 @@ def _sources(source, name):
             elif os.path.isfile(item):
                 paths.append(os.fspath(item))
             else:
-                raise ParameterError(f"{name}[{i}] must be an existing folder or file, got {os.fspath(item)!r}")
+                raise ParameterError(f"{name}[{i}] must be an existing folder or file, got {path_kind(item)} {os.fspath(item)!r}")
         return None, paths, None
     kinds = sorted({type(a).__name__ for a in source}) if isinstance(source, (list, tuple)) else []
     raise ParameterError(f"{name} must be a folder, a file, a list of folders and files or a list of float arrays "

@@ -109,6 +109,15 @@ def file_kind(mode: int) -> str:
     return "not a regular file"
 
 
+def path_kind(path) -> str:
+    """What ``path`` is, for an error about one that is neither a regular file nor a folder: a FIFO
+    given as a noise folder was said to be a "missing path"."""
+    try:
+        return file_kind(os.stat(path).st_mode)
+    except OSError:
+        return "a link that leads nowhere" if os.path.islink(path) else "a missing path"
+
+
 def open_regular(path) -> int:
     """Open ``path`` for reading and return the fd, refusing anything but a regular file.
 
