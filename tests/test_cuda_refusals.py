@@ -25,10 +25,17 @@ def _refusal(call, backend):
     ("resample down", lambda y, b: ng.resample(y, orig_sample_rate=16000, target_sample_rate=8000, backend=b)),
     ("resample up", lambda y, b: ng.resample(y, orig_sample_rate=8000, target_sample_rate=11025, backend=b)),
     ("gain", lambda y, b: ng.gain(y, gain_db=20.0, backend=b)),
+    ("lowpass", lambda y, b: ng.lowpass(y, cutoff_hz=4000.0, sample_rate=16000, order=8, backend=b)),
+    ("high_shelf", lambda y, b: ng.high_shelf(y, cutoff_hz=1000.0, gain_db=20.0, sample_rate=16000, backend=b)),
+    ("peaking_eq", lambda y, b: ng.peaking_eq(y, center_hz=3000.0, gain_db=12.0, q=2.0, sample_rate=16000,
+                                              backend=b)),
+    ("sos_filter", lambda y, b: ng.sos_filter(y, sos=[[4.0, 0, 0, 1, 0, 0]], backend=b)),
+    ("zi", lambda y, b: ng.highpass(y * 0, cutoff_hz=100.0, sample_rate=16000, zi=np.full((2, 2), 1e300),
+                                    backend=b)),
 ])
 def test_an_overflow_is_refused_on_the_gpu_as_on_the_cpu(name, call):
-    """A finite input whose output overflows float32: the CPU raises; speed and resample on the GPU
-    returned inf samples."""
+    """A finite input whose output overflows float32: the CPU raises; speed, resample and the filters on
+    the GPU returned inf samples."""
     pytest.importorskip("numba.cuda")
     y = np.full(9, F32_MAX, np.float32)
     said = _refusal(lambda b: call(y, b), "cpu")
@@ -37,6 +44,22 @@ def test_an_overflow_is_refused_on_the_gpu_as_on_the_cpu(name, call):
     from numba import cuda
 
     assert _refusal(lambda b: call(cuda.to_device(y), b), "cuda") == said  # a device input too
+
+
+@cudasim
+@pytest.mark.parametrize("shape", [(7,), (2, 5)])
+def test_a_gpu_filter_refuses_nan_in_a_device_input(shape):
+    """A device input is not scanned before the launch: a NaN came out of the filters as NaN samples."""
+    from numba import cuda
+
+    for dtype in (np.float32, np.float64):
+        y = np.ones(shape, dtype)
+        y[..., 2] = np.nan
+        for call in (lambda d: ng.lowpass(d, cutoff_hz=1000.0, sample_rate=8000),
+                     lambda d: ng.sos_filter(d, sos=ng.design_sos("highpass", cutoff_hz=100.0, sample_rate=8000),
+                                             zi="zeros")):
+            with pytest.raises(ng.ParameterError, match=r"y must be finite, got [12] NaN/inf"):
+                call(cuda.to_device(y))
 
 
 @cudasim
@@ -50,6 +73,21 @@ def test_augment_batch_refuses_an_overflowing_gain_on_the_gpu_as_on_the_cpu():
             for b in ("cpu", "cuda")}
     for b in said:  # (the GPU's stage works in place: the item's peak before the gain is not said)
         assert said[b].startswith("gain_db=120 overflows float32 for this input"), said[b]
+
+
+@cudasim
+@pytest.mark.parametrize("band_hz", [(900.0, 1100.0), (1000.0, 3000.0), (50.0, 200.0)])
+def test_augment_batch_refuses_an_overflowing_band_pass_on_the_gpu_as_on_the_cpu(band_hz):
+    """A full-scale square wave rings past float32 in the band-pass: the CPU raised, the GPU gave inf."""
+    pytest.importorskip("numba.cuda")
+    import noisegen.cuda as nc
+
+    t = np.arange(300) / 8000
+    x = np.stack([np.full(300, 0.1), F32_MAX * np.sign(np.sin(2 * np.pi * np.mean(band_hz) * t))]).astype(np.float32)
+    for b in ("cpu", "cuda"):
+        said = _refusal(lambda b: nc.augment_batch(x, sample_rate=8000, band_hz=band_hz, backend=b), b)
+        assert said.startswith(f"bandpass(low_hz={band_hz[0]:g}, high_hz={band_hz[1]:g}, order=4) overflows "
+                               "float32 for this input"), said
 
 
 @cudasim

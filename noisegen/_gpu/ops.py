@@ -364,13 +364,17 @@ def sosfilt_rows(d2, sos_rows, state_rows=None, *, out=None, threads=None):
     return out, d_state
 
 
-def cuda_sos_filter(y, *, sos, zi=None, threads=None):
-    """:func:`noisegen.sos_filter` on the GPU; ``zf`` comes back as a NumPy array."""
+def cuda_sos_filter(y, *, sos, zi=None, threads=None, what="sos"):
+    """:func:`noisegen.sos_filter` on the GPU; ``zf`` comes back as a NumPy array. A result past the dtype
+    (or NaN in a device ``y``) is refused as on the CPU; ``what`` names the filter in that error."""
     sos = check_sos(sos)
     y2, shape = _audio_rows(y)
     rows, mono = y2.shape[0], len(shape) == 1
     state = check_zi(zi, sos.shape[0], None if mono else rows)
     out, d_state = sosfilt_rows(y2, sos, state, threads=threads)
+    if state is not None:  # a state handed in can overflow alone (the CPU's wording)
+        what = f"{what} from zi (peak {float(np.max(np.abs(state), initial=0.0)):.3g})"
+    refuse_overflow(out, what, y2=y2, threads=threads)
     result = _finish(out, shape, y)
     if zi is None:
         return result
@@ -380,7 +384,7 @@ def cuda_sos_filter(y, *, sos, zi=None, threads=None):
 
 def cuda_filter(kind, y, *, zi=None, threads=None, **design):
     """``lowpass``/``highpass``/``bandpass``/... on the GPU: :func:`noisegen._design.sections.design_sos` + the cascade."""
-    return cuda_sos_filter(y, sos=design_sos(kind, **design), zi=zi, threads=threads)
+    return cuda_sos_filter(y, sos=design_sos(kind, **design), zi=zi, threads=threads, what=kind)
 
 
 # ----------------------------------------------------------------------------- resampling

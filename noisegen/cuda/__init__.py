@@ -455,6 +455,9 @@ def _run_cuda(batch, noise_array, params, lengths, *, sample_rate, band_order, t
         dispatch.sosfilt_rows(cur, sos, out=cur, threads=threads)
         if ragged:
             dispatch.zero_past(cur, lengths, threads=threads)  # the filter rings on into the padding
+        band = params["band_hz"]
+        dispatch.refuse_overflow(cur, lambda r: f"bandpass(low_hz={band[r][0]:g}, high_hz={band[r][1]:g}, "
+                                                f"order={band_order})", threads=threads)
     if "speed" in params:
         factors = np.where(params.get("speed_applied", True), params["speed"], 1.0)
         ratios = [dispatch.speed_ratio(float(f)) for f in factors]

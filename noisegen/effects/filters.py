@@ -108,7 +108,7 @@ def _label(name, **values):
 
 def _apply(y, sos, zi, backend, what):
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
-        return cuda_sos_filter(y, sos=sos, zi=zi)
+        return cuda_sos_filter(y, sos=sos, zi=zi, what=what)
     return _run(check_audio(y, "y"), sos, zi, what)
 
 
