@@ -286,3 +286,39 @@ def test_augment_batch_checks_its_band_against_the_filter_design_before_any_stag
     with pytest.raises(ng.ParameterError, match=says):
         nc.augment_batch(np.full((2, 16), 0.1, np.float32), sample_rate=16000, noise="pink", snr_db=5.0,
                          backend=backend, **kw)
+
+
+@cudasim
+@pytest.mark.parametrize("peak", [1e160, 1e200, 1e300])
+def test_a_power_past_float64_is_refused_on_the_gpu_as_on_the_cpu(peak):
+    """Finite float64 audio whose squares pass float64: mix_at_snr on the GPU said it was not finite,
+    and augment_batch mixed nothing into a row given such a noise (no error, no warning)."""
+    pytest.importorskip("numba.cuda")
+    import noisegen.cuda as nc
+    from numba import cuda
+
+    loud = np.array([peak, -peak, peak, 3.0])
+    quiet = np.array([1.0, -1.0, 0.5, 0.2])
+    for y, noise, name in ((loud, quiet, "y"), (quiet, loud, "noise"), (np.stack([quiet, loud]), quiet, "y"),
+                           (loud, loud, "noise")):
+        said = _refusal(lambda b: ng.mix_at_snr(y, noise, snr_db=10.0, backend=b), "cpu")
+        assert said == f"{name} is too loud: its power overflows float64"
+        assert _refusal(lambda b: ng.mix_at_snr(y, noise, snr_db=10.0, backend=b), "cuda") == said
+        assert _refusal(lambda b: ng.mix_at_snr(cuda.to_device(y), noise, snr_db=None, backend=b), "cuda") == said
+    batch = np.stack([quiet, quiet, quiet])
+    for noise in (loud, loud[None], np.stack([quiet, loud, quiet])):
+        for b in ("cpu", "cuda"):
+            with pytest.raises(ng.ParameterError, match="noise is too loud: its power overflows float64"):
+                nc.augment_batch(batch, sample_rate=8000, noise=noise, snr_db=(0.0, 20.0), rng=1, backend=b)
+    batch[1] = loud
+    for b in ("cpu", "cuda"):
+        with pytest.raises(ng.ParameterError, match="is too loud: its power overflows float64"):
+            nc.augment_batch(batch, sample_rate=8000, noise="pink", snr_db=10.0, rng=1, backend=b)
+    # an item the noise skips is left as it is, however loud (the GPU refused it as an overflow)
+    params = {"snr_db": np.full(3, 10.0), "beta": np.ones(3), "noise_keys": np.arange(3, dtype=np.uint64),
+              "noise_applied": np.array([True, False, True])}
+    want = nc.augment_batch(batch, sample_rate=8000, params=params, backend="cpu").samples
+    got = nc.augment_batch(batch, sample_rate=8000, params=params, backend="cuda", threads=3).samples
+    np.testing.assert_array_equal(want[1], loud)
+    np.testing.assert_array_equal(got[1], loud)
+    assert _rel(got, want) <= 1e-12

@@ -240,10 +240,9 @@ def cuda_mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample
         return _finish(out, shape, y)
     p_sig = row_powers(s2, threads=threads).copy_to_host().sum()
     p_noise = row_powers(n2, offsets=np.full(n2.shape[0], offset), n=n, threads=threads).copy_to_host().sum()
-    if not math.isfinite(p_sig):
-        raise ParameterError("y must be finite (its power is NaN or inf)")
-    if not math.isfinite(p_noise):
-        raise ParameterError("noise must be finite (its power over the crop is NaN or inf)")
+    for total, d2, name in ((p_noise, n2, "noise"), (p_sig, s2, "y")):  # (the CPU's order)
+        if not math.isfinite(total):
+            refuse_power(d2, name)
     if snr_db is None:
         scale = 1.0
     else:
@@ -261,6 +260,15 @@ def cuda_mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample
     refuse_overflow(out, "snr_db=None (signal + noise)" if snr_db is None else f"snr_db={snr_db:g}", y2=s2,
                     threads=threads)
     return _finish(out, shape, y)
+
+
+def refuse_power(d2, name):
+    """Raise, as the CPU does, for device audio whose power came out NaN or inf: its NaN/inf samples,
+    else a finite signal too loud to measure (its squares pass float64's range)."""
+    host = d2.copy_to_host()
+    if not np.isfinite(host).all():
+        raise nonfinite_error(host, name)
+    raise ParameterError(f"{name} is too loud: its power overflows float64")
 
 
 # ----------------------------------------------------------------------------- sample-wise effects

@@ -5,8 +5,9 @@
 
 1. coloured noise, one 1/f**beta bank per item (1 launch, counter RNG: the
    same key gives the same noise as :func:`noisegen.colored_noise` on CPU);
-2. mixing at a per-item SNR: per-item power reductions on the device, the
-   scales computed there, scale-and-add (4 launches, no host round trip);
+2. mixing at a per-item SNR: per-item power reductions on the device (read
+   back, 2B floats, to refuse a power past float64), the scales computed
+   there, scale-and-add (4 launches);
 3. per-item gain (1 launch);
 4. per-item Butterworth band-pass, one thread per item (1 launch);
 5. per-item speed factor through the band-limited resampler (1 launch); the
@@ -427,18 +428,17 @@ def _run_cuda(batch, noise_array, params, lengths, *, sample_rate, band_order, t
         if ragged:
             dispatch.zero_past(nz, lengths, threads=threads)  # the noise's power over the row's own samples
         mix = dispatch._kernels("mix")
-        p_noise = dispatch.row_powers(nz, threads=threads)
-        if is_cuda_array(noise_array) and not np.isfinite(p_noise.copy_to_host()).all():  # (a host one: checked)
-            host = nz.copy_to_host()
-            if not np.isfinite(host).all():  # (not a sum of squares past float64's range)
-                raise nonfinite_error(host, "noise")
-        if nz.shape[0] == 1:
-            p_noise = cuda.to_device(np.full(b, p_noise.copy_to_host()[0]))
+        p_sig = p_sig.copy_to_host()
+        p_noise = np.broadcast_to(dispatch.row_powers(nz, threads=threads).copy_to_host(), (b,))
+        applied = params.get("noise_applied", np.ones(b, bool))
+        # A power past float64 (NaN/inf samples, or a signal too loud to square) is refused as on the CPU,
+        # where an item mixes; an item the noise skips gets power 0, so scale 0 (an inf one made 0 * inf).
+        for powers, rows, name in ((p_sig, cur, "batch"), (p_noise, nz, "noise")):
+            if not np.isfinite(powers[applied]).all():
+                dispatch.refuse_power(rows, name)
         scales = cuda.device_array(b, dtype=np.float64)
-        dispatch.launch(mix.snr_scales, b, threads, p_sig, p_noise, dispatch._row_array(params["snr_db"]), scales)
-        if "noise_applied" in params:  # scale 0: the item is left unchanged
-            dispatch.launch(mix.gain_rows, b, threads, scales.reshape(b, 1),
-                            dispatch._row_array(params["noise_applied"]), scales.reshape(b, 1))
+        dispatch.launch(mix.snr_scales, b, threads, dispatch._row_array(np.where(applied, p_sig, 0.0)),
+                        dispatch._row_array(p_noise), dispatch._row_array(params["snr_db"]), scales)
         dispatch.launch(mix.mix_rows, b * t, threads, cur, nz, dispatch._row_array(np.zeros(b), np.int64), scales, cur)
         dispatch.refuse_overflow(cur, lambda r: f"snr_db={params['snr_db'][r]:g}", threads=threads)
     if "gain_db" in params:
