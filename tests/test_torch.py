@@ -144,6 +144,16 @@ def test_bad_batch_arguments_are_refused_when_the_dataset_is_made(data_dir, kw, 
         with pytest.raises(noisegen.ParameterError, match="drop_last"):
             stream.batches(4, drop_last="no")
 
+
+@pytest.mark.parametrize("batch_size", [None, 1, 2])
+def test_a_gpu_stream_is_refused_when_the_dataset_is_made(batch_size):
+    """AugmentDataset(AugmentStream(device="cuda"), batch_size=2) collated chunks that hold no samples (an
+    AttributeError from the first batch; None: a ParameterError only once a worker iterated it)."""
+    items = [np.full(100, 0.1, np.float32) for _ in range(3)]
+    stream = AugmentStream(items, Gain(p=1.0), sample_rate=8000, rng=0, shuffle=False, device="cuda")
+    with pytest.raises(noisegen.ParameterError, match=r"device='cpu' .* got device='cuda'; iterate stream\.batches"):
+        AugmentDataset(stream, batch_size=batch_size)
+
 # ----------------------------------------------------------------- epochs move on by themselves (issue 13.10)
 
 

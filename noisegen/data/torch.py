@@ -86,6 +86,10 @@ def _dataset_class():
                 super().__init__()
                 if not isinstance(stream, AugmentStream):
                     raise ParameterError(f"stream must be an AugmentStream, got {type(stream).__name__}")
+                if stream.device != "cpu":  # its batches are device arrays, made where CUDA is set up, not in workers
+                    raise ParameterError(f"stream must have device='cpu' for an AugmentDataset, got device="
+                                         f"{stream.device!r}; iterate stream.batches(batch_size) in the main "
+                                         "process for GPU batches")
                 self.stream = stream
                 # checked here: len(loader) divides by it, and the workers would fail on it one by one
                 self.batch_size = None if batch_size is None else check_int(batch_size, "batch_size", low=1)
