@@ -252,6 +252,37 @@ def test_samplewise_effects_match_cpu(D, threads, dtype):
 
 
 @cudasim
+@pytest.mark.parametrize("dtype", [">f4", ">f8", "<f4", "<f8"])
+def test_every_kernel_argument_is_an_array_numba_can_type(D, dtype, monkeypatch):
+    """The simulator does no type checking: bitcrush handed a big-endian input's dtype to its kernel (its
+    steps array), which numba cannot type on a GPU (NumbaValueError: Unsupported array dtype: >f4)."""
+    import numba
+
+    launched = []
+
+    def checked(kernel, n_items, threads, *args):
+        for a in args:
+            if hasattr(a, "dtype"):
+                numba.typeof(np.empty(0, a.dtype))  # raises for a non-native byte order
+        launched.append(kernel)
+        return launch(kernel, n_items, threads, *args)
+
+    launch = D.launch
+    monkeypatch.setattr(D, "launch", checked)
+    y = (np.random.default_rng(2).standard_normal((2, 40)) * 0.5).astype(dtype)
+    pairs = [(ng.bitcrush(y, bit_depth=3, backend="cuda"), ng.bitcrush(y, bit_depth=3)),
+             (ng.gain(y, gain_db=-3.0, backend="cuda"), ng.gain(y, gain_db=-3.0)),
+             (ng.clip(y, threshold=0.4, backend="cuda"), ng.clip(y, threshold=0.4)),
+             (ng.time_mask(y, start_s=0.001, duration_s=0.002, sample_rate=8000, backend="cuda"),
+              ng.time_mask(y, start_s=0.001, duration_s=0.002, sample_rate=8000)),
+             (ng.speed(y, factor=1.1, sample_rate=8000, backend="cuda"), ng.speed(y, factor=1.1, sample_rate=8000)),
+             (ng.mix_at_snr(y, y[0], snr_db=3.0, backend="cuda"), ng.mix_at_snr(y, y[0], snr_db=3.0))]
+    assert len(launched) >= len(pairs)
+    for got, want in pairs:
+        assert got.shape == want.shape and got.dtype == want.dtype and _rel(got, want) <= 1e-6
+
+
+@cudasim
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_clip_threshold_past_the_dtype_range_casts_without_overflow(D, dtype):
     import warnings

@@ -338,7 +338,8 @@ def cuda_clip(y, *, threshold=1.0, percentile=None, threads=None):
 def cuda_bitcrush(y, *, bit_depth, threads=None):
     """:func:`noisegen.bitcrush` on the GPU."""
     bits = check_int(bit_depth, "bit_depth", low=1, high=32)
-    return _per_row("bitcrush_rows", y, 2.0 ** (bits - 1), array_dtype(y), threads)
+    y2, shape = _audio_rows(y)  # (the steps in its native dtype: a big-endian input's own is none a kernel takes)
+    return _finish(_row_kernel("bitcrush_rows", y2, 2.0 ** (bits - 1), y2.dtype, threads), shape, y)
 
 
 def cuda_time_mask(y, *, start_s, duration_s, sample_rate, fade_s=0.005, threads=None):
