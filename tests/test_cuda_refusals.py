@@ -322,3 +322,31 @@ def test_a_power_past_float64_is_refused_on_the_gpu_as_on_the_cpu(peak):
     np.testing.assert_array_equal(want[1], loud)
     np.testing.assert_array_equal(got[1], loud)
     assert _rel(got, want) <= 1e-12
+
+
+@cudasim
+@pytest.mark.parametrize("chunk", [{}, dict(chunk_s=0.005), dict(chunk_s=0.005, hop_s=0.003)])
+def test_the_gpu_streams_len_counts_the_chunks_it_drops(chunk):
+    """A chunk sped up to nothing is dropped on the GPU (its own length sped, not its item's): len(stream)
+    and len(stream.batches(n)) counted it (18 said, 17 yielded, over three epochs)."""
+    pytest.importorskip("numba.cuda")
+    from noisegen.transforms import Compose, Gain, SpeedPerturb
+
+    items = [np.full(n, 0.5, np.float32) for n in (120, 1, 2, 77, 1, 3, 43)]
+    pipeline = Compose([Gain(p=0.5), SpeedPerturb(factors=[1.0, 3.0, 5.0, 20.0], p=0.8)])
+    for epochs in (1, 3):
+        stream = ng.AugmentStream(items, pipeline, sample_rate=8000, rng=7, epochs=epochs, device="cuda", **chunk)
+        stream._cuda_threads = 32
+        n = len(stream)
+        batches = stream.batches(2)
+        assert len(batches) == -(-n // 2)
+        first = next(batches)
+        assert len(stream) == n - len(first.chunks)
+        assert n == len(first.chunks) + sum(len(b.chunks) for b in batches)
+    # no chunk short enough to be emptied: every epoch counts as much, multiplied rather than drawn one by one
+    from noisegen.data.state import MAX_EPOCHS
+
+    long_items = [np.full(n, 0.5, np.float32) for n in (120, 77, 52)]
+    kw = dict(sample_rate=8000, rng=7, device="cuda", **chunk)
+    one = len(ng.AugmentStream(long_items, pipeline, epochs=1, **kw))
+    assert len(ng.AugmentStream(long_items, pipeline, epochs=MAX_EPOCHS, **kw)) == one * MAX_EPOCHS

@@ -5,12 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from .._core.rng import as_generator, derive_key
+from .batch import chunk_starts
 from ..transforms.apply_impulse_response import ApplyImpulseResponse
 from ..transforms.speed_perturb import SpeedPerturb
 from ..transforms.shape import SignalShape
 from ..transforms.time_stretch import TimeStretch
 
-__all__ = ["first_in", "length_changer", "chunks_per_item", "item_sizes", "sizes_drawn", "Batches"]
+__all__ = ["first_in", "length_changer", "chunks_per_item", "item_sizes", "item_chunks", "sizes_drawn", "counts_drawn",
+           "Batches"]
+
+#: Longest chunk the GPU's one SpeedPerturb can empty: its factors reach 20, and round(n / 20) is 0 up to n = 10.
+MAX_EMPTIED = 10
 
 
 def first_in(t, test):
@@ -77,12 +82,50 @@ def item_sizes(stream, epoch, items) -> np.ndarray:
     return out
 
 
+def counts_drawn(stream) -> bool:
+    """Whether an item's chunk count in an epoch depends on its drawn parameters: its size does
+    (:func:`sizes_drawn`), or, on the GPU, which drops the chunks its SpeedPerturb speeds up to nothing,
+    an item read so far ends in a chunk short enough for that."""
+    if sizes_drawn(stream):
+        return True
+    if stream.device == "cpu" or length_changer(stream.pipeline) is None or stream._sizes is None:
+        return False
+    return bool(np.any(_last_chunks(stream, stream._sizes[stream._sizes > 0]) <= MAX_EMPTIED))
+
+
+def item_chunks(stream, epoch, items) -> np.ndarray:
+    """Chunks each of ``items`` yields in ``epoch``: :func:`chunks_per_item` of its size, less, on the GPU
+    (which speeds each chunk up on its own), the last chunks short enough to come out empty."""
+    sizes = item_sizes(stream, epoch, items)
+    counts = chunks_per_item(sizes, stream._chunk_n, stream._hop_n)
+    if stream.device == "cpu" or length_changer(stream.pipeline) is None:
+        return counts
+    for j in np.flatnonzero((counts > 0) & (_last_chunks(stream, sizes) <= MAX_EMPTIED)).tolist():
+        n = int(sizes[j])
+        # a chunk's length never grows along the item: the kept ones come first
+        lengths = [min(stream._chunk_n or n, n - start) for start in chunk_starts(n, stream._chunk_n, stream._hop_n)]
+        params = _draw(stream, epoch, int(items[j]), n)
+        counts[j] = sum(stream.pipeline.output_length(m, stream.sample_rate, params) > 0 for m in lengths)
+    return counts
+
+
+def _last_chunks(stream, sizes):
+    """The length of each item's last chunk (0 for an empty item)."""
+    if stream._chunk_n is None:
+        return sizes
+    k = chunks_per_item(sizes, stream._chunk_n, stream._hop_n)
+    return np.where(k > 0, np.minimum(stream._chunk_n, sizes - (np.maximum(k, 1) - 1) * stream._hop_n), 0)
+
+
+def _draw(stream, epoch, item, n):
+    gen = as_generator(derive_key(stream._key, epoch, item))
+    return stream.pipeline.draw_params(SignalShape((n,)), sample_rate=stream.sample_rate, rng=gen)
+
+
 def _augmented_length(stream, epoch, item, n):
     if n == 0:
         return 0
-    gen = as_generator(derive_key(stream._key, epoch, item))
-    params = stream.pipeline.draw_params(SignalShape((n,)), sample_rate=stream.sample_rate, rng=gen)
-    return stream.pipeline.output_length(n, stream.sample_rate, params)
+    return stream.pipeline.output_length(n, stream.sample_rate, _draw(stream, epoch, item, n))
 
 
 class Batches:

@@ -55,7 +55,7 @@ from ..transforms.target import check_target_mode
 from .._core.units import seconds_to_samples
 from ..cuda.stream import cuda_batch_params, cuda_stages
 from .batch import MAX_CHUNK_SAMPLES, Batch, Chunk, collate, chunk_starts, cpu_batches, cuda_batches, cut_chunk  # noqa: F401
-from .length import Batches, chunks_per_item, item_sizes, sizes_drawn
+from .length import Batches, counts_drawn, item_chunks
 from .items import _FileItems, list_items  # noqa: F401  (_FileItems: tests spy on its load)
 from .order import epoch_order
 from .loading import LONG, check_unread, iterable_entries, load_whole, skipped
@@ -352,7 +352,7 @@ class AugmentStream:
         for e in range(first, end):
             order = epoch_order(self._items, self._key, e, self.shuffle)
             mine = order.positions(shard, n_shards, position)  # as _epoch_items deals them
-            counts = chunks_per_item(item_sizes(self, e, order.items[mine]), self._chunk_n, self._hop_n)
+            counts = item_chunks(self, e, order.items[mine])
             total += int(counts.sum()) - (self._resumed_skip(shard, n_shards) if skip else 0)
             if e > first and self._same_every_epoch(n_shards):  # a whole epoch counted: the rest count as much
                 return total + int(counts.sum()) * (end - e - 1)
@@ -368,15 +368,15 @@ class AugmentStream:
         mine = order.positions(shard, n_shards, self._position)[:1]
         if not mine.size or mine[0] != self._position:  # another shard's item: skipped whole, as _iter does
             return 0
-        n = int(chunks_per_item(item_sizes(self, self._epoch, order.items[mine]), self._chunk_n, self._hop_n)[0])
+        n = int(item_chunks(self, self._epoch, order.items[mine])[0])
         if self._chunk > n > 0:
             raise self._past_item(self._chunk, n, int(order.items[self._position]), self._epoch)
         return min(self._chunk, n)
 
     def _same_every_epoch(self, n_shards) -> bool:
         """Whether every whole epoch gives this shard as many chunks: the same items (one shard, or no
-        shuffling) at the same sizes (a pipeline that keeps lengths, or whole items)."""
-        return not sizes_drawn(self) and (n_shards == 1 or not self.shuffle)
+        shuffling) at the same sizes (a pipeline that keeps lengths, or whole items on the CPU)."""
+        return not counts_drawn(self) and (n_shards == 1 or not self.shuffle)
 
     def _check_countable(self):
         why = ("the stream is endless (epochs=None)" if self.epochs is None
