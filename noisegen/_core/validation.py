@@ -270,10 +270,9 @@ def resamplable(orig_sample_rate: int, target_sample_rate: int) -> bool:
 
 
 def out_of_reach(rate: int, sample_rate: int) -> str | None:
-    """Why audio at ``rate`` (a file's from its header, a bank's, an item's) cannot be resampled to
-    ``sample_rate``, in words naming both and the rates it can go to (None: :func:`resamplable`, or a
-    rate below 1, left to the rate checks): resample's own refusal ("target_sample_rate /
-    orig_sample_rate must be ...; resample in two steps") names arguments the caller never passed."""
+    """Why audio at ``rate`` (a file's, a bank's, an item's) cannot be resampled to ``sample_rate``, naming
+    both and the rates it can go to (None: :func:`resamplable`, or a rate below 1, left to the rate checks):
+    resample's own refusal names arguments ("target_sample_rate / orig_sample_rate") never passed."""
     if rate < 1 or resamplable(rate, sample_rate):
         return None
     if rate > MAX_SAMPLE_RATE:
