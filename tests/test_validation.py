@@ -659,3 +659,15 @@ def test_a_stated_range_offers_only_what_is_accepted(low, high, bad, int_bad, lo
                     check(float(end), "x", **kw)
     with pytest.raises(ParameterError, match=r"weights\[0\] must be in \[0, inf\), got -1"):
         noisegen.OneOf([noisegen.Gain()], weights=[-1])
+
+
+@pytest.mark.parametrize("rate", [1, 8000, 768000, 768001, 8339072, 2**31])
+def test_audio_at_the_rate_asked_is_never_out_of_reach(rate):
+    # audio already at the rate asked needs no resampling, whatever the rate: a damaged WAV header read
+    # as 8,339,072 Hz (libsndfile reads it too) was refused as a tar member "above the 768000 Hz
+    # noisegen.resample takes", decoded at its own rate
+    from noisegen._core.validation import check_reach, out_of_reach
+
+    assert out_of_reach(rate, rate) is None and check_reach(rate, rate, "x") == rate
+    if rate > 768000:
+        assert "above the 768000 Hz" in out_of_reach(rate, 16000)

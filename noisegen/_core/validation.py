@@ -273,7 +273,7 @@ def out_of_reach(rate: int, sample_rate: int) -> str | None:
     """Why audio at ``rate`` (a file's, a bank's, an item's) cannot be resampled to ``sample_rate``, naming
     both and the rates it can go to (None: :func:`resamplable`, or a rate below 1, left to the rate checks):
     resample's own refusal names arguments ("target_sample_rate / orig_sample_rate") never passed."""
-    if rate < 1 or resamplable(rate, sample_rate):
+    if rate < 1 or rate == sample_rate or resamplable(rate, sample_rate):  # (the same rate: nothing to resample)
         return None
     if rate > MAX_SAMPLE_RATE:
         return f"at {rate} Hz, above the {MAX_SAMPLE_RATE} Hz noisegen.resample takes"
