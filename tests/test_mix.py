@@ -570,6 +570,19 @@ def test_a_noise_whose_power_underflows_float64_counts_as_silent():
         np.testing.assert_array_equal(ng.mix_at_snr(y, np.full(100, 1e-200), snr_db=10.0), y)
 
 
+@pytest.mark.parametrize("bad", [None, "talker.wav", np.arange(300), np.zeros((2, 300)), np.zeros(0), [[0.1], [0.2, 0.3]]],
+                         ids=["None", "path", "int", "stereo", "empty", "ragged"])
+@pytest.mark.parametrize("container", [list, tuple])
+def test_babble_refuses_a_bad_recording_whichever_the_rng_draws(bad, container):
+    """A bad recording among the sources was refused only by the seeds that drew it (rng=1 drew
+    the good one alone and returned babble): a training loop failed at some random later call."""
+    good = np.random.default_rng(0).standard_normal(300)
+    for sources in (container([good, bad]), container([bad, good])):
+        for seed in range(6):
+            with pytest.raises(ng.ParameterError, match=r"speech_sources\[[01]\]"):
+                ng.babble(sources, 1, n_samples=100, rng=seed)
+
+
 def test_babble_of_silent_crops_warns_once_a_call():
     """One silent source drawn for three talkers gave three identical warnings."""
     loud = np.sin(np.arange(400) / 5.0).astype(np.float32)

@@ -31,7 +31,9 @@ def babble(speech_sources, n_talkers, *, n_samples, rng=None, dtype=np.float32, 
     wrap-around for ``n_samples`` samples and scaled to an RMS of
     ``1 / sqrt(n_talkers)`` over that crop, so the babble has an RMS near 1
     (exactly 1 for uncorrelated talkers). Silent crops are skipped with a
-    :class:`NoisegenWarning`.
+    :class:`NoisegenWarning`. Every recording's dtype and shape are checked
+    on each call, whichever are drawn; only the samples a talker reads must be
+    finite (as with :func:`noisegen.mix_at_snr`'s noise).
 
     Parameters
     ----------
@@ -67,6 +69,9 @@ def babble(speech_sources, n_talkers, *, n_samples, rng=None, dtype=np.float32, 
     k = len(speech_sources)
     if k == 0:
         raise ParameterError("speech_sources must hold at least one recording, got an empty collection")
+    if isinstance(speech_sources, (list, tuple, np.ndarray)):  # (a NoiseBank checked its own when made)
+        for i, src in enumerate(speech_sources):  # every one, not only those the rng draws: a bad recording
+            _noise_2d(src, 1, f"speech_sources[{i}]")  # failed only for the seeds that drew it
     g = as_generator(rng)
     picks = g.choice(k, size=n_talkers, replace=n_talkers > k)
     out = np.zeros((1, n_samples), dtype=dt)
