@@ -583,6 +583,18 @@ def test_babble_refuses_a_bad_recording_whichever_the_rng_draws(bad, container):
                 ng.babble(sources, 1, n_samples=100, rng=seed)
 
 
+@pytest.mark.parametrize("shape", [(2, 300), (5, 40), (2, 1)])
+@pytest.mark.parametrize("as_list", [False, True])
+def test_babble_refuses_a_multichannel_recording_in_its_own_words(shape, as_list):
+    """It said "must be mono or have the signal's 1 channel(s)": babble has no signal."""
+    stereo = np.random.default_rng(0).standard_normal(shape)
+    with pytest.raises(ng.ParameterError) as caught:
+        ng.babble([np.ones(50), stereo.tolist() if as_list else stereo], 1, n_samples=10, rng=0)
+    message = str(caught.value)
+    assert message.startswith("speech_sources[1] must be one mono recording") and str(shape) in message
+    assert "signal" not in message
+
+
 def test_babble_of_silent_crops_warns_once_a_call():
     """One silent source drawn for three talkers gave three identical warnings."""
     loud = np.sin(np.arange(400) / 5.0).astype(np.float32)

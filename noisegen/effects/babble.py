@@ -15,12 +15,21 @@ from .._core.errors import ParameterError
 from .._core.rng import as_generator
 from .._core.validation import check_float_dtype, check_int, check_n_samples, check_recordings
 from .._kernels.cpu import mix as _mix
-from .mix import _crop_power, _noise_2d, _warn
+from .mix import _crop_power, _noise_2d, _shape_only, _warn
 
 __all__ = ["babble"]
 
 #: Most talkers one :func:`babble` sums (each is a pass over the output).
 MAX_TALKERS = 4096
+
+
+def _recording(src, name):
+    """One talker's recording as a checked ``(1, n)`` array. A multichannel one is refused in babble's
+    words (mixing's said "must be mono or have the signal's 1 channel(s)", of a signal babble has not)."""
+    src = _shape_only(src, name)
+    if src.ndim == 2 and src.shape[0] != 1:
+        raise ParameterError(f"{name} must be one mono recording, shape (n,) or (1, n), got shape {src.shape}")
+    return _noise_2d(src, 1, name)
 
 
 def babble(speech_sources, n_talkers, *, n_samples, rng=None, dtype=np.float32, backend="auto"):
@@ -71,14 +80,14 @@ def babble(speech_sources, n_talkers, *, n_samples, rng=None, dtype=np.float32, 
         raise ParameterError("speech_sources must hold at least one recording, got an empty collection")
     if isinstance(speech_sources, (list, tuple, np.ndarray)):  # (a NoiseBank checked its own when made)
         for i, src in enumerate(speech_sources):  # every one, not only those the rng draws: a bad recording
-            _noise_2d(src, 1, f"speech_sources[{i}]")  # failed only for the seeds that drew it
+            _recording(src, f"speech_sources[{i}]")  # failed only for the seeds that drew it
     g = as_generator(rng)
     picks = g.choice(k, size=n_talkers, replace=n_talkers > k)
     out = np.zeros((1, n_samples), dtype=dt)
     target = 1.0 / math.sqrt(n_talkers)
     silent = []  # sources drawn silent over their crops (a source may be drawn for several talkers)
     for i in picks:
-        src = _noise_2d(speech_sources[int(i)], 1, f"speech_sources[{int(i)}]")
+        src = _recording(speech_sources[int(i)], f"speech_sources[{int(i)}]")
         offset = int(g.integers(src.shape[1]))
         if n_samples == 0:
             continue
