@@ -531,6 +531,46 @@ def test_long_noise_is_made_a_piece_at_a_time(monkeypatch, n_channels, n, beta, 
                                   whole if n_channels not in (None, 1) else whole.reshape(n))
 
 
+@pytest.mark.parametrize("kind, min_freq_hz", [("white", None), ("pink", None), (-1.3, 30.0), ("brown", 20.0),
+                                               ("speech", None)])
+@pytest.mark.parametrize("n_channels", [None, 3])
+@pytest.mark.parametrize("stop_at", [2, 5])
+def test_a_read_stopped_midway_leaves_the_generator_where_it_was(monkeypatch, kind, min_freq_hz, n_channels, stop_at):
+    # A Ctrl-C between the pieces of a long read left the filter state ahead of the position: every
+    # later read gave other samples than one long read (silently). Now the read changes nothing.
+    import types
+
+    import scipy.signal
+
+    import noisegen._design.noise as design
+    import noisegen.synth.noise as synth_noise
+
+    kw = dict(sample_rate=16000, rng=7, n_channels=n_channels, min_freq_hz=min_freq_hz)
+    whole = NoiseGenerator(kind, **kw).read(3000)
+    gen = NoiseGenerator(kind, **kw)
+    first = gen.read(1000)
+    calls, real, real_sosfilt = [0], design.kernels, scipy.signal.sosfilt
+
+    def stop_on_piece(fn):
+        def piece(*args, **kwargs):
+            calls[0] += 1
+            if calls[0] == stop_at:
+                raise KeyboardInterrupt
+            return fn(*args, **kwargs)
+        return piece
+
+    with monkeypatch.context() as m:
+        m.setattr(design, "CALL_SAMPLES", 60 * (n_channels or 1), raising=False)
+        m.setattr(design, "kernels", types.SimpleNamespace(white=stop_on_piece(real.white),
+                                                            colored=stop_on_piece(real.colored)))
+        m.setattr(synth_noise, "WARM_BLOCK", 60 * (n_channels or 1))
+        m.setattr(scipy.signal, "sosfilt", stop_on_piece(real_sosfilt))
+        with pytest.raises(KeyboardInterrupt):
+            gen.read(1500)
+    assert gen.position == 1000 and calls[0] == stop_at
+    np.testing.assert_array_equal(np.concatenate([first, gen.read(2000)], axis=-1), whole)
+
+
 @pytest.mark.parametrize("n_channels, n, dtype", [(None, 1 << 21, np.float32), (3, 300_001, np.float64),
                                                   (5000, 129, np.float32)])
 def test_a_speech_shaped_read_takes_the_memory_of_its_output_and_a_block(n_channels, n, dtype):

@@ -122,37 +122,38 @@ class NoiseGenerator:
 
     def reset(self) -> None:
         """Go back to the first sample (the same samples are produced again)."""
-        self.position = 0
         if self.kind == "speech":
             self._sos = np.array(speech_shaped_sos(self.sample_rate), dtype=np.float64)
-            self._zi = np.zeros((self._sos.shape[0], self.n_channels, 2))
-            self._warm_speech_filter()
+            self._zi = self._warm_speech_filter(np.zeros((self._sos.shape[0], self.n_channels, 2)))
         else:
             self._bank = design_bank(float(self.beta), self._min_freq)
             self._state = initial_state(self._bank, self.key, self.n_channels)
+        self.position = 0  # (last, with the state made: a reset stopped midway changes nothing)
 
     def _warm_length(self) -> int:
         # a second, or the samples the filter needs to settle where a second is only a few
         return max(self.sample_rate, SPEECH_WARM_SAMPLES)
 
-    def _warm_speech_filter(self) -> None:
+    def _warm_speech_filter(self, zi: np.ndarray) -> np.ndarray:
         # Run the shaping filter over a second of noise from a reserved stream
         # so the first sample is already stationary (no start-up transient).
-        self._shape_speech(INIT_STREAM, 0, self._warm_length())
+        return self._shape_speech(zi, INIT_STREAM, 0, self._warm_length())
 
-    def _shape_speech(self, stream0: int, start: int, n: int, out=None) -> None:
+    def _shape_speech(self, zi: np.ndarray, stream0: int, start: int, n: int, out=None) -> np.ndarray:
         """Samples ``start`` to ``start + n`` of white streams ``stream0 + c`` through the shaping filter
-        (its state carried), into ``out`` when given. A block at a time (the same samples: counter RNG,
-        sosfilt with zi), so the memory is a block's, not n samples of every channel's, twice, in float64."""
+        from state ``zi`` (left as it is), into ``out`` when given; returns the state after them. A block
+        at a time (the same samples: counter RNG, sosfilt with zi), so the memory is a block's, not n
+        samples of every channel's, twice, in float64."""
         from scipy.signal import sosfilt
 
         step = max(1, WARM_BLOCK // self.n_channels)
         for a in range(0, n, step):
             white = np.empty((self.n_channels, min(step, n - a)))
             kernels.white(white, np.uint64(self.key), stream0, start + a)
-            shaped, self._zi = sosfilt(self._sos, white, axis=-1, zi=self._zi)
+            shaped, zi = sosfilt(self._sos, white, axis=-1, zi=zi)
             if out is not None:
                 out[:, a:a + white.shape[1]] = shaped
+        return zi
 
     def read(self, n_samples: int) -> np.ndarray:
         """The next ``n_samples`` samples, shape ``(n,)`` or ``(n_channels, n)``
@@ -160,11 +161,16 @@ class NoiseGenerator:
         n = check_n_samples(n_samples, n_channels=None if self._mono else self.n_channels)
 
         out = np.empty((self.n_channels, n), dtype=self.dtype)
+        # The filter state and the position change together once the samples are made: a read stopped
+        # midway (Ctrl-C between its pieces) left the filter ahead of the position, and every later read
+        # gave other samples than one long read. It now leaves the generator as it was.
         if self.kind == "speech":  # (n = 0: no block, and sosfilt, which refuses an empty signal, is not called)
-            self._shape_speech(0, self.position, n, out)
+            zi = self._shape_speech(self._zi, 0, self.position, n, out)
+            self._zi, self.position = zi, self.position + n
         else:
-            run_bank(out, self._bank, self.key, self.position, self._state)
-        self.position += n
+            state = self._state.copy()  # (the kernels carry it in place)
+            run_bank(out, self._bank, self.key, self.position, state)
+            self._state, self.position = state, self.position + n
         return out[0] if self._mono else out
 
     def __copy__(self) -> "NoiseGenerator":
