@@ -141,6 +141,71 @@ def test_a_second_data_chunk_is_left_to_libsndfile(tmp_path):
         assert noisegen.info(path).frames == want.shape[1]
 
 
+def _chunk(cid, body):
+    return cid + len(body).to_bytes(4, "little") + body + b"\x00" * (len(body) & 1)
+
+
+def _riff(*chunks):
+    body = b"WAVE" + b"".join(chunks)
+    return b"RIFF" + len(body).to_bytes(4, "little") + body
+
+
+def test_chunks_libsndfile_parses_by_their_contents_read_as_libsndfile_reads_them(tmp_path):
+    """libsndfile parses PEAK, LIST, cue, smpl and acid chunks by their contents, before and after the
+    samples: where those do not fill a chunk as its length says, it refuses the file or reads on from
+    the wrong byte (a cue chunk of fewer points than it counts: 993 frames of 1001, shifted); as it
+    does a second fmt chunk, and samples that start "OggS". load took them all as their lengths say,
+    so that info, and the blocks of a long file, gave other frames than load, or none."""
+    from noisegen.audio.blocks import FileBlocks
+
+    rng = np.random.default_rng(7)
+    fmt = struct.pack("<HHIIHH", 1, 2, SR, SR * 4, 4, 16)
+    samples = (rng.standard_normal((1001, 2)) * 3000).astype("<i2").tobytes()
+    data = _chunk(b"data", samples)
+    bodies = {cid: [bytes(rng.integers(0, 256, n, dtype=np.uint8)) for n in range(0, 44, 3)] for cid in
+              (b"PEAK", b"acid", b"smpl", b"cue ", b"LIST")}
+    bodies[b"PEAK"] += [b"\x01" + bytes(23), bytes(16)]  # two channels: 24 bytes
+    bodies[b"acid"] += [bytes(24), bytes(25)]
+    bodies[b"smpl"] += [bytes(36), bytes(60), bytes(61), bytes(28) + b"\x02" + bytes(7)]
+    bodies[b"cue "] += [(1).to_bytes(4, "little") + bytes(24), (2).to_bytes(4, "little") + bytes(24),
+                        (3000).to_bytes(4, "little")]
+    info = b"INFO" + _chunk(b"INAM", b"a title") + _chunk(b"ICMT", b"x" * 3000)
+    bodies[b"LIST"] += [info, info + b"zz", info + b"zzzzzz", b"INFO" + _chunk(b"data", bytes(4)), b"INFOx",
+                        b"adtl" + _chunk(b"labl", bytes(6)), b"INFO" + b"INAM" + b"\xff" * 4 + b"abcd",
+                        b"INFO" + b"INAM" + (50).to_bytes(4, "little") + b"ab"]
+    files = [(cid, body, where) for cid, group in bodies.items() for body in group for where in (0, 1)]
+    files += [(b"fmt ", fmt, 0), (b"fmt ", fmt[:4] + (8000).to_bytes(4, "little") + fmt[8:], 0),
+              (b"OggS", b"", 0), (b"wvpk", b"", 0)]
+    path = tmp_path / "x.wav"
+    native = 0
+    for cid, body, after in files:
+        if cid in (b"OggS", b"wvpk"):
+            chunks = (_chunk(b"fmt ", fmt), _chunk(b"data", cid + samples[4:]))
+        elif after:
+            chunks = (_chunk(b"fmt ", fmt), data, _chunk(cid, body))
+        else:
+            chunks = (_chunk(b"fmt ", fmt), _chunk(cid, body), data)
+        path.write_bytes(_riff(*chunks))
+        case = (cid, len(body), body[:8], after)
+        wav = WavFile.open(path)
+        if wav is not None:
+            wav.__exit__()
+            native += 1
+        try:
+            want = sf.read(path, dtype="float32", always_2d=True)[0].T
+        except sf.LibsndfileError:
+            with pytest.raises(NoisegenError, match="x.wav"):
+                noisegen.load(path)
+            assert wav is None, case
+            continue
+        got = noisegen.load(path)[0]
+        np.testing.assert_array_equal(got, want, err_msg=str(case))
+        assert noisegen.info(path).frames == got.shape[1], case
+        blocks = np.concatenate(list(FileBlocks(path, sample_rate=SR, block_frames=400)()), axis=1)
+        np.testing.assert_array_equal(blocks, got, err_msg=str(case))
+    assert native > 40  # the well-formed chunks stay with noisegen's reader
+
+
 def test_a_cut_short_wav_reads_the_frames_there_and_warns(tmp_path):
     path = _write(tmp_path / "x.wav", "WAV", "PCM_24", 2)
     data = path.read_bytes()

@@ -16,7 +16,10 @@ bits (``tests/test_wav.py`` compares every subtype with soundfile):
 Anything else (RF64, big-endian RIFX, compressed or companded WAV, a
 container wider than its valid bits, a data size of 0 or "unknown", a chunk
 before the samples other than the usual ones (``fact``, ``LIST``, ``PEAK``,
-``bext``, ``JUNK``, ``cue ``, ...), a rate of 2**31 or more) gives None and
+``bext``, ``JUNK``, ``cue ``, ...), a rate of 2**31 or more, a second ``fmt``
+chunk, samples starting ``OggS`` or ``wvpk``, and a chunk libsndfile parses by its
+contents (``PEAK``, ``LIST``, ``cue ``, ``smpl``, ``acid``) whose contents do not fill
+it as libsndfile reads them, before or after the samples) gives None and
 the caller asks libsndfile, which reads it or says why not. A ``data`` chunk
 that claims more bytes than the file holds is read as far as it goes, as
 libsndfile does, and :attr:`WavFile.shortfall` says by how much it was cut
@@ -48,6 +51,9 @@ _MAX_CHUNKS = 64  # chunks looked at before "data"
 #: Chunks before ``data`` that are skipped, as libsndfile skips them for reading samples.
 _SKIPPED = frozenset((b"fact", b"LIST", b"PEAK", b"JUNK", b"junk", b"PAD ", b"bext", b"cue ", b"smpl", b"inst",
                       b"acid", b"iXML", b"cart", b"DISP", b"afsp", b"clm ", b"levl", b"umid"))
+#: Chunks libsndfile parses by their contents, anywhere in the file: where those do not fill the chunk as
+#: its length says, it refuses the file or reads on from the wrong byte (other frames, or none).
+_PARSED = frozenset((b"PEAK", b"LIST", b"cue ", b"smpl", b"acid"))
 
 
 def is_wav_name(path) -> bool:
@@ -94,6 +100,8 @@ def _layout(fh, size):
         return None
     fmt = layout = None
     for cid, length in _chunks(fh):
+        if cid in _PARSED and not _parsed_whole(fh, cid, length, fmt) or cid == b"fmt " and layout is None and fmt:
+            return None  # (libsndfile does not skip a second fmt chunk: it reads its bytes as the next chunk)
         if layout is not None:  # after the samples: a second data chunk is libsndfile's to judge
             if cid == b"data":  # (it reads none of an empty one, and refuses a full one)
                 return None
@@ -109,12 +117,47 @@ def _layout(fh, size):
                 return None
             kind, channels, rate = fmt
             offset = fh.tell()
+            if fh.read(4) in (b"OggS", b"wvpk"):  # libsndfile refuses these samples as WavPack data
+                return None
             present = min(length, size - offset)
             frame_bytes = channels * int(kind[1])
             layout = kind, channels, rate, offset, present // frame_bytes, max(length - (size - offset), 0)
             if offset + length + (length & 1) + 8 > size:  # no room for another chunk (the usual end)
                 return layout
     return layout
+
+
+def _parsed_whole(fh, cid, length, fmt) -> bool:
+    """Whether libsndfile 1.2 (``wav.c``) parses the chunk ``cid`` of ``length`` bytes (``fh`` at its body;
+    ``fmt``: the format read so far, or None) to its end and takes the file: a PEAK chunk after the
+    format, of 8 bytes and 8 a channel; acid and smpl chunks of their 24 and 36 bytes or more, even (it
+    skips an odd one's pad byte twice); cue points within the chunk; LIST subchunks that end at its end
+    (or one that runs past it: libsndfile skips to the end then), none of them data."""
+    if cid == b"PEAK":
+        return fmt is not None and length == 8 + 8 * fmt[1]
+    if cid in (b"acid", b"smpl"):
+        return length % 2 == 0 and length >= (24 if cid == b"acid" else 36)
+    start = fh.tell()
+    head = fh.read(4)
+    if cid == b"cue ":  # (libsndfile skips more than 2,500 points)
+        count = int.from_bytes(head, "little")
+        return length >= 4 and (count > 2500 or 4 + 24 * count <= length)
+    if length <= 8:  # LIST: libsndfile reads its type and skips the rest
+        return length >= 4
+    if head not in (b"INFO", b"adtl"):
+        return False
+    at = 4
+    for _ in range(_MAX_CHUNKS * 16):
+        if at >= length:
+            return True
+        fh.seek(start + at)
+        sub = fh.read(8)
+        size = int.from_bytes(sub[4:], "little")
+        if at + (12 if sub[:4] == b"labl" else 8) > length or len(sub) < 8 or size >= 1 << 31 or (
+                sub[:4] in (b"data", b"exif", b"INFO", b"adtl")):
+            return False  # read past the chunk's end, a size its sums wrap, or a subchunk of its own rules
+        at += 8 + size + (size & 1)
+    return False
 
 
 def data_shortfall(fh, size: int) -> int:
