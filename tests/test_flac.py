@@ -538,6 +538,35 @@ def test_streaminfo_that_disagrees_with_the_frames_goes_to_libsndfile(tmp_path):
     np.testing.assert_array_equal(decode(small_block, sample_rate=16000, mono=False), ref.T)
 
 
+def test_a_second_streaminfo_block_reads_as_libsndfile_reads_it(tmp_path):
+    """libsndfile takes the rate and length of a file's last STREAMINFO block; the reader took the
+    first, so that load gave 16 kHz where info said 8 kHz, or 3000 frames where info said 2000."""
+    x = np.round(np.random.default_rng(3).standard_normal((1, 3000)) * 3000).astype(np.int64)
+    frames = [frame_bytes([x[0, k * 1000:(k + 1) * 1000]], 16, 16000, 0, [Subframe("verbatim")], k) for k in range(3)]
+
+    def block(kind, body, last=False):
+        return bytes([kind | 0x80 * last]) + len(body).to_bytes(3, "big") + body
+
+    def info(**changed):
+        fields = dict(rate=16000, channels=1, bps=16, total=3000, min_block=1000, max_block=1000) | changed
+        return stream_bytes([], **fields)[8:42]
+
+    comment = block(4, (0).to_bytes(4, "little") * 2)
+    path = tmp_path / "two.flac"
+    for second in (dict(rate=8000), dict(total=2000), dict(rate=44100, total=2500), dict(bps=24), dict(max_block=4096),
+                   dict()):
+        for between in (b"", comment):
+            path.write_bytes(b"fLaC" + block(0, info()) + between + block(0, info(**second), True) + b"".join(frames))
+            want, rate = sf.read(path, dtype="float32", always_2d=True)
+            got, got_rate = noisegen.load(path)
+            assert (got_rate, got.shape) == (rate, want[:, 0].shape), second
+            np.testing.assert_array_equal(got, want[:, 0])
+            meta = noisegen.info(path)
+            assert (meta.sample_rate, meta.frames) == (rate, len(want)), second
+            assert segment_span(path) == (0, len(want), rate), second
+            assert decoded_span(path.read_bytes()) == (len(want), rate), second
+
+
 def _coded_frame(rng, x, bps, rate, number, variable):
     """One frame of ``x`` (channels, bs) with a random channel assignment, random subframe kinds
     (FIXED 0-4, LPC 1-32 at any precision and shift, VERBATIM, CONSTANT when it can), wasted bits

@@ -10,7 +10,7 @@ libsndfile gives, bit for bit (``tests/test_flac.py`` compares them over
 bit depths, channel counts, block sizes and compression levels).
 
 Anything else gives None and the caller asks libsndfile: a file not
-starting with ``fLaC`` (an ID3 tag first, Ogg FLAC), a depth other than 8,
+starting with ``fLaC`` (an ID3 tag first, Ogg FLAC), a second STREAMINFO block, a depth other than 8,
 16 or 24 bits, a length unknown and no frame header at the end, a segment starting beyond its own length
 (libsndfile seeks instead of decoding from the start), and every frame
 whose header or CRC does not check out, so a damaged file reads exactly as
@@ -175,7 +175,7 @@ def _layout(fh, size):
             info = _streaminfo(fh.read(34))
             if info is None:
                 return None
-        elif kind == 127:  # invalid block type
+        elif kind in (_STREAMINFO, 127):  # a second STREAMINFO (libsndfile takes its rate and length), or invalid
             return None
         at += 4 + length
         if at > size:
