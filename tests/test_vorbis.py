@@ -439,3 +439,28 @@ def test_files_of_more_setups_than_kept_load_from_threads(tmp_path, monkeypatch)
         t.join()
     assert not bad
     assert len(vorbis._SETUPS) <= 2 + 4  # (each thread adds at most one past the bound)
+
+
+def test_a_rate_libsndfiles_int_cannot_hold_is_refused_as_libsndfile_refuses_it(tmp_path):
+    """An identification header's 32-bit rate of 2**31 or more: libsndfile refuses the file (its
+    int rate), and so did segment_span and the stream's plan, while load decoded it here and gave
+    a rate of 4294967295 Hz. Rates below read as libsndfile reads them, everywhere."""
+    import noisegen
+    from noisegen.audio.segment import segment_span
+
+    data = _write(tmp_path / "x.ogg", 16000, 1, 0.3, 3000).read_bytes()
+    at = data.find(b"\x01vorbis") + 12  # version (4 bytes), channels (1), then the rate
+    path = tmp_path / "rate.ogg"
+    for rate in (1, 12345, (1 << 31) - 1, 1 << 31, (1 << 31) + 16000, (1 << 32) - 1):
+        path.write_bytes(fix_crcs(data[:at] + rate.to_bytes(4, "little") + data[at + 4:]))
+        try:
+            want = sf.info(path).samplerate
+        except sf.LibsndfileError:
+            for call in (noisegen.load, noisegen.info, segment_span):
+                with pytest.raises(noisegen.NoisegenError, match="rate.ogg"):
+                    call(path)
+            continue
+        y, got = noisegen.load(path)
+        assert got == want == rate and y.shape == (3000,)
+        assert segment_span(path) == (0, 3000, rate)
+        assert noisegen.info(path).sample_rate == rate

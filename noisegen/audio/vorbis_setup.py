@@ -110,7 +110,8 @@ def parse_identification(pkt: bytes) -> Identification:
     b.read(32), b.read(32), b.read(32)
     e0, e1 = b.read(4), b.read(4)
     framing = b.read(1)
-    if version != 0 or channels == 0 or rate == 0 or not 6 <= e0 <= e1 <= 13 or framing != 1:
+    # (libsndfile refuses a rate of 2**31 or more, which its int cannot hold: "SF_INFO struct incomplete")
+    if version != 0 or channels == 0 or not 1 <= rate < 1 << 31 or not 6 <= e0 <= e1 <= 13 or framing != 1:
         raise VorbisUnsupported("Vorbis identification header out of range")
     return Identification(channels, rate, 1 << e0, 1 << e1)
 
