@@ -538,6 +538,43 @@ def test_streaminfo_that_disagrees_with_the_frames_goes_to_libsndfile(tmp_path):
     np.testing.assert_array_equal(decode(small_block, sample_rate=16000, mono=False), ref.T)
 
 
+def test_a_large_claim_beyond_the_last_frame_takes_memory_for_the_frames_there_only(tmp_path):
+    """A STREAMINFO claiming 179M frames of a 24 KB file (within the bound of its bytes: 65,535-sample
+    blocks of 9 bytes) had the reader allocate them all before decoding the three frames there (a
+    MemoryError for a 1 MB file claiming 7.6G); a large claim is now checked against the last frame's
+    header first, and the file reads as a file cut short does, its frames with a warning."""
+    import tracemalloc
+
+    x = np.round(np.random.default_rng(4).standard_normal(3 * 4096) * 3000).astype(np.int64)
+    frames = [frame_bytes([x[k * 4096:(k + 1) * 4096]], 16, 16000, 0, [Subframe("verbatim")], k) for k in range(3)]
+    size = sum(map(len, frames))
+    path = tmp_path / "lying.flac"
+    for total in (1 << 25, -(-size // 9) * 65535):
+        path.write_bytes(stream_bytes(frames, rate=16000, channels=1, bps=16, total=total, min_block=4096,
+                                      max_block=65535))
+        for dtype in (np.float32, np.float64):
+            with FlacFile.open(path) as f:
+                f.read(0, 10, dtype)  # (the kernels compiled or loaded, outside the count)
+            with FlacFile.open(path) as f:
+                assert f.frames == total
+                tracemalloc.start()
+                try:
+                    assert f.read(0, f.frames, dtype) is None  # libsndfile's to read (it refuses the file)
+                    peak = tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+                assert peak < 1 << 24, (total, peak)
+                np.testing.assert_array_equal(f.salvaged[:, 0], (x / 32768).astype(dtype))
+            with pytest.warns(noisegen.NoisegenWarning, match=f"promises {total - len(x)} more frames"):
+                y, _ = noisegen.load(path, dtype=dtype)
+            np.testing.assert_array_equal(y, (x / 32768).astype(dtype))
+        with pytest.warns(noisegen.NoisegenWarning, match="promises"):
+            assert noisegen.info(path).frames == len(x)
+        with pytest.warns(noisegen.NoisegenWarning, match="promises"):
+            segment = read_segment(path, offset_s=0.25, sample_rate=16000)
+        np.testing.assert_array_equal(segment, (x[4000:] / 32768).astype(np.float32))
+
+
 def test_a_second_streaminfo_block_reads_as_libsndfile_reads_it(tmp_path):
     """libsndfile takes the rate and length of a file's last STREAMINFO block; the reader took the
     first, so that load gave 16 kHz where info said 8 kHz, or 3000 frames where info said 2000."""

@@ -36,7 +36,7 @@ import struct
 import numpy as np
 
 from .._kernels.cpu.flac import FAILED, PADDING, decode_frames, frame_header, last_frame, next_frame
-from .claims import check_claimed_length
+from .claims import WHOLE_READ_SAMPLES, check_claimed_length
 from .native import NativeFile
 
 __all__ = ["FlacFile", "is_flac_name"]
@@ -101,11 +101,21 @@ class FlacFile(NativeFile):
         if start > n and cheap:  # decoding from the first frame would cost more than libsndfile's seek
             self.left_read = start, n, dtype, mono
             return None
+        # a large claim is checked against the last frame's header before memory is given to it
+        reach = self._reach() if rows * n > WHOLE_READ_SAMPLES and not self.counted else self.frames
+        short = reach < start + n  # STREAMINFO claims frames the last frame does not reach: cut short, or a lie
+        if short:
+            if reach <= start:
+                return None
+            n, cheap = reach - start, False
         out = np.empty((rows, n), dtype)
         buf, size = self._frame_bytes(start + n if cheap else self.frames)
         reached = np.zeros(2, np.int64)
         got = decode_frames(buf, size, self.samplerate, self.bps, self.channels, self.max_block, self.frames, start,
                             out, reached)
+        if got != FAILED and short:  # every frame there: kept for when libsndfile refuses the file
+            self.salvaged, self.shortfall = out.T, self.frames - reach
+            return None
         if got != FAILED:
             return out.T
         good, at = int(reached[0]), int(reached[1])
@@ -138,6 +148,13 @@ class FlacFile(NativeFile):
         if strategy:  # variable block sizes: the number is the frame's first sample
             return number + bs
         return number * int(frame_header(head, 0, 32, self.samplerate, self.bps, self.channels, 0, 0)[0]) + bs
+
+    def _reach(self) -> int:
+        """The frames before the end of the last frame, by its header (:meth:`_frames_to_end`; 0 without one)."""
+        try:
+            return self._frames_to_end()
+        except ValueError:
+            return 0
 
     def _later_frame(self, buf, size, at) -> bool:
         """Whether a frame header of this stream follows byte ``at`` (where a frame failed)."""
