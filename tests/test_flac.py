@@ -242,6 +242,37 @@ def _outcome(fn):
         return type(exc).__name__
 
 
+def test_a_stream_of_unknown_length_numbered_past_its_frames_is_refused_before_allocating(tmp_path):
+    """A stream of unknown length takes its count from its last frame's number: a last frame numbered
+    40,000 after three of 4,096 samples claimed 164M frames, and load allocated them all (a MemoryError
+    at 28 GiB for a 1 MB file) before failing at the gap. A large count is now checked against the
+    frame headers there: the file reads as with a smaller such count, its frames before the gap
+    with a warning."""
+    import tracemalloc
+
+    x = np.round(np.random.default_rng(6).standard_normal(4 * 4096) * 3000).astype(np.int64)
+    path = tmp_path / "numbered.flac"
+    for last in (40, 40000, 50000):
+        frames = [frame_bytes([x[k * 4096:(k + 1) * 4096]], 16, 16000, 0, [Subframe("verbatim")], (0, 1, 2, last)[k])
+                  for k in range(4)]
+        path.write_bytes(stream_bytes(frames, rate=16000, channels=1, bps=16, total=0, min_block=4096,
+                                      max_block=65535))
+        FlacFile.open(path)  # (the kernels compiled or loaded, outside the count)
+        for call in (noisegen.load, noisegen.info):
+            tracemalloc.start()
+            try:
+                with pytest.warns(noisegen.NoisegenWarning, match="numbered.flac' is truncated"):
+                    got = call(path)
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            assert peak < 1 << 24, (last, peak)
+            if call is noisegen.info:
+                assert got.frames == 3 * 4096
+            else:
+                np.testing.assert_array_equal(got[0], (x[:3 * 4096] / 32768).astype(np.float32))
+
+
 def test_damaged_files_read_as_libsndfile_reads_them_and_cut_short_ones_give_their_whole_frames(tmp_path):
     """Damage reads as libsndfile reads it: the same samples or a refusal, but for a file cut short (or
     damaged) in its last frame, which libsndfile refuses whole ('lost sync'): load gives the frames

@@ -101,9 +101,12 @@ class FlacFile(NativeFile):
         if start > n and cheap:  # decoding from the first frame would cost more than libsndfile's seek
             self.left_read = start, n, dtype, mono
             return None
-        # a large claim is checked against the last frame's header before memory is given to it
-        reach = self._reach() if rows * n > WHOLE_READ_SAMPLES and not self.counted else self.frames
-        short = reach < start + n  # STREAMINFO claims frames the last frame does not reach: cut short, or a lie
+        # a large claim is checked against the frames there before memory is given to it: against the last
+        # frame's header, or (a count taken from that header) the frame headers there, of max_block at most
+        reach = self.frames
+        if rows * n > WHOLE_READ_SAMPLES:
+            reach = self._headers() * self.max_block if self.counted else self._reach()
+        short = reach < start + n  # frames claimed past the frames there: cut short, or a lie
         if short:
             if reach <= start:
                 return None
@@ -115,7 +118,7 @@ class FlacFile(NativeFile):
                             out, reached)
         if got != FAILED and short:  # every frame there: kept for when libsndfile refuses the file
             self.salvaged, self.shortfall = out.T, self.frames - reach
-            return None
+            return self.salvaged if self.counted else None
         if got != FAILED:
             return out.T
         good, at = int(reached[0]), int(reached[1])
@@ -148,6 +151,17 @@ class FlacFile(NativeFile):
         if strategy:  # variable block sizes: the number is the frame's first sample
             return number + bs
         return number * int(frame_header(head, 0, 32, self.samplerate, self.bps, self.channels, 0, 0)[0]) + bs
+
+    def _headers(self) -> int:
+        """The frame headers of this stream that check out in the file: at most that many frames of
+        ``max_block`` samples are there."""
+        buf, size = self._frame_bytes(self.frames)
+        strategy = int(buf[1] & 1)
+        count, at = 0, next_frame(buf, -1, size, self.samplerate, self.bps, self.channels, strategy)
+        while at != FAILED:
+            count += 1
+            at = next_frame(buf, at, size, self.samplerate, self.bps, self.channels, strategy)
+        return count
 
     def _reach(self) -> int:
         """The frames before the end of the last frame, by its header (:meth:`_frames_to_end`; 0 without one)."""
