@@ -650,3 +650,16 @@ def test_a_bank_refused_at_a_rate_says_why_at_that_rate(tmp_path, rates):
             with pytest.raises(ng.ParameterError, match=rf"at {rate} Hz .*too short \({100 * rate // 16000} samples\)"):
                 short.at(rate)
     assert t(np.ones(64, np.float32), sample_rate=16000, rng=0).shape == (64,)  # nothing lost at a rate that works
+
+
+@pytest.mark.parametrize("bad", [None, "a.wav", np.zeros(0), np.ones((3, 50)), np.ones(50, np.int16), [[1.0], [2.0, 3.0]]])
+@pytest.mark.parametrize("container", [list, tuple])
+def test_add_short_noises_refuses_a_bad_sound_whichever_the_rng_draws(bad, container):
+    # a bad sound in a list was checked only when drawn: the call returned audio for some seeds and raised
+    # for others (babble's twin); every sound's dtype and shape are checked before anything is drawn
+    y = np.sin(np.arange(16000 * 10) / 7.0).astype(np.float32) * 0.3
+    good = np.hanning(400).astype(np.float32)
+    for sounds in (container([good, bad]), container([bad, good])):
+        for seed in range(8):  # (with the default gaps, a 10 s signal draws 1-3 sounds: some seeds not the bad one)
+            with pytest.raises(ng.ParameterError, match=r"noises\[[01]\]"):
+                ng.add_short_noises(y, sounds, sample_rate=16000, rng=seed)

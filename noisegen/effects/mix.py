@@ -367,7 +367,9 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
     drawn uniformly from ``[min_snr_db, max_snr_db]``. A sound that runs
     past the end of the signal is faded first and then cut, as
     audiomentations does: it keeps its own fade-in and has no fade-out at
-    the cut, like a recording of a longer event.
+    the cut, like a recording of a longer event. Every sound's dtype and
+    shape are checked on each call, whichever are drawn; only the sounds
+    drawn must be finite.
 
     Parameters
     ----------
@@ -426,12 +428,14 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
     out = s2.copy()
     p_signal, bound = _signal_power(s2, "rms", sample_rate) if n else (0.0, 0.0)
     sounds = {}  # index -> the sound as a checked 2-D array (native order), once a call
+    if isinstance(noises, (list, tuple, np.ndarray)):  # every one, not only those drawn: a bad sound failed
+        sounds = {i: _noise_2d(a, s2.shape[0], f"noises[{i}]") for i, a in enumerate(noises)}  # some seeds only
 
     def length_of(i):
         if i not in sounds:
             sounds[i] = _noise_2d(noises[i], s2.shape[0], f"noises[{i}]")
-            if i not in powers:
-                powers[i] = _crop_power(sounds[i], 0, sounds[i].shape[1], f"noises[{i}]")
+        if i not in powers:  # (finite only where drawn, as mix_at_snr's noise)
+            powers[i] = _crop_power(sounds[i], 0, sounds[i].shape[1], f"noises[{i}]")
         return sounds[i].shape[1]  # a fade is at most the sound, a gap at most the signal
 
     index, start, snrs, fade_in, fade_out = place_sounds(g, len(noises), length_of, n, sample_rate,
