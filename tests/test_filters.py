@@ -429,6 +429,27 @@ def test_nonfinite_sos_is_named_as_such(where, bad):
         sos_filter(np.ones(100), sos=sos, zi="zeros")
 
 
+@pytest.mark.parametrize("a0", [1e-310, 5e-324, -1e-300, 1e-200])
+@pytest.mark.parametrize("stereo", [False, True])
+def test_an_a0_too_small_to_divide_by_is_refused_as_sos(a0, stereo):
+    """An a0 whose division overflowed a coefficient gave numpy's RuntimeWarning and then blamed the input
+    ("sos overflows float64 for this input (peak 0)"), silence included; one that divides cleanly still runs."""
+    import warnings
+
+    sos = np.array(design_sos("bandpass", sample_rate=SR, low_hz=300.0, high_hz=3000.0, order=3))
+    bad = sos.copy()
+    bad[1, 3], bad[1, 0] = a0, 1e110  # b0 / a0 passes float64
+    y = np.zeros((2, 50) if stereo else 50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for zi in (None, "zeros"):
+            with pytest.raises(ng.ParameterError, match=r"^sos must have coefficients that stay finite divided by a0, "
+                                                        r"got a0=.* in section 1"):
+                sos_filter(y, sos=bad, zi=zi)
+        scaled = sos * np.array([[1.0], [-1e-300], [1.0]])  # the same filter, a0 tiny: runs as the original
+        np.testing.assert_allclose(sos_filter(y + 1.0, sos=scaled), sos_filter(y + 1.0, sos=sos), rtol=1e-12)
+
+
 @pytest.mark.parametrize("sample_rate", [1, 3, 7, 100, 8000, 11025, 16000, 22050, 44100, 48000, 88200, 96000, 12345,
                                          768000])
 def test_the_frequency_bounds_an_error_names_are_taken(sample_rate):

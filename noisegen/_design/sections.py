@@ -217,7 +217,15 @@ def check_sos(sos) -> np.ndarray:
     if np.any(sos[:, 3] == 0.0) or not np.isfinite(sos).all():
         raise ParameterError(f"sos must be finite with a0 != 0 in every section, got {show_value(sos)}")
     if not np.all(sos[:, 3] == 1.0):
-        sos = sos / sos[:, 3:4]
+        with np.errstate(over="ignore"):
+            normalised = sos / sos[:, 3:4]
+        # an a0 tiny next to its row's other coefficients (1e-310) overflowed here, and the NaN cascade
+        # was then reported as the input overflowing (even for silence)
+        bad = np.flatnonzero(~np.isfinite(normalised).all(axis=1))
+        if bad.size:
+            raise ParameterError(f"sos must have coefficients that stay finite divided by a0, got a0="
+                                 f"{sos[bad[0], 3]:g} in section {bad[0]}: {show_value(sos[bad[0]])}")
+        sos = normalised
     return np.ascontiguousarray(sos)
 
 
