@@ -120,6 +120,24 @@ def test_peaking_eq_gain_at_centre_and_flat_far_away():
     assert abs(_tone_gain_db(ng.peaking_eq, 6000, center_hz=500, gain_db=9.0, q=2.0)) < 0.1
 
 
+@pytest.mark.parametrize("q", [5e-324, 1e-315, 1e-308, 1e-306, 1e-250])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_peaking_eq_with_the_tiniest_q_is_its_gain_everywhere(q, dtype):
+    """q -> 0 widens the bell to the whole band (gain A**2 but at DC and Nyquist). Below ~1e-306 the
+    cookbook's alpha = sin(w0) / 2q overflowed, every coefficient was NaN and the call was refused as
+    the input overflowing ("peaking_eq(...) overflows float64 for this input (peak 0)"), silence included."""
+    x = np.random.default_rng(8).standard_normal((2, 3000)).astype(dtype)
+    for center_hz in (1e-5 * SR, 1000.0, 7000.0):
+        for gain_db in (-60.0, 0.0, 13.0, 60.0):
+            kwargs = dict(center_hz=center_hz, gain_db=gain_db, q=q, sample_rate=SR)
+            sos = design_sos("peaking", **kwargs)
+            assert np.isfinite(sos).all()
+            silent = ng.peaking_eq(np.zeros_like(x), **kwargs)
+            assert silent.dtype == dtype and not silent.any()
+            out = ng.peaking_eq(x, **kwargs)
+            np.testing.assert_allclose(out, 10.0 ** (gain_db / 20.0) * x.astype(np.float64), rtol=1e-6, atol=0)
+
+
 def test_shelves_gain_in_and_out_of_shelf():
     assert _tone_gain_db(ng.low_shelf, 50, cutoff_hz=500, gain_db=6.0) == pytest.approx(6.0, abs=0.1)
     assert abs(_tone_gain_db(ng.low_shelf, 6000, cutoff_hz=500, gain_db=6.0)) < 0.1

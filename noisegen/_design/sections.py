@@ -73,9 +73,10 @@ def _cookbook(kind: str, freq_hz: float, gain_db: float, q: float, sample_rate: 
     w0 = 2.0 * math.pi * freq_hz / sample_rate
     cw, sw = math.cos(w0), math.sin(w0)
     if kind == "peaking":
-        alpha = sw / (2.0 * q)
-        b = (1.0 + alpha * a, -2.0 * cw, 1.0 - alpha * a)
-        den = (1.0 + alpha / a, -2.0 * cw, 1.0 - alpha / a)
+        # the cookbook's rows (alpha = sw / 2q) times 2q: alpha overflowed for a q near 1e-308 and
+        # every coefficient was NaN; this way any q > 0 gives finite sections
+        b = (2.0 * q + sw * a, -4.0 * q * cw, 2.0 * q - sw * a)
+        den = (2.0 * q + sw / a, -4.0 * q * cw, 2.0 * q - sw / a)
     else:
         alpha = sw / 2.0 * math.sqrt(2.0)  # shelf slope S = 1
         k = 2.0 * math.sqrt(a) * alpha
