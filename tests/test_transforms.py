@@ -290,6 +290,41 @@ def test_low_frequency_ranges_are_kept_at_high_rates(sample_rate):
                 assert lo <= t.last_params[key] <= hi, (type(t).__name__, t.last_params)
 
 
+@pytest.mark.parametrize("sample_rate", [1, 1000, 8000, 11025, 768000])
+def test_replayed_filter_frequencies_are_checked_against_what_the_filters_take(sample_rate):
+    """A replayed cutoff was checked against (0, Nyquist), so one a hair inside that passed and the filter
+    then refused it under its own name ("cutoff_hz must be in [0.08, 3999.92] Hz", no params[...]); at
+    Nyquist the check itself named (0, 4000), a range whose edges the filters refuse. A replayed band
+    with low_hz >= high_hz was likewise refused only by the filter, unnamed."""
+    from noisegen.effects.filters import FREQ_MARGIN
+
+    y = np.random.default_rng(2).standard_normal(300)
+    lo, hi, mid = FREQ_MARGIN * sample_rate, (0.5 - FREQ_MARGIN) * sample_rate, 0.3 * sample_rate
+    cases = [(LowPassFilter(p=1.0), "cutoff_hz", {}, (lo, mid, hi)),
+             (HighPassFilter(order=3, p=1.0), "cutoff_hz", {}, (lo, mid, hi)),
+             (LowShelf(p=1.0), "cutoff_hz", {"gain_db": 6.0}, (lo, mid, hi)),
+             (HighShelf(p=1.0), "cutoff_hz", {"gain_db": -6.0}, (lo, mid, hi)),
+             (PeakingEQ(p=1.0), "center_hz", {"gain_db": 6.0, "q": 2.0}, (lo, mid, hi)),
+             (BandPassFilter(p=1.0), "low_hz", {"high_hz": hi}, (lo, mid)),
+             (BandStopFilter(p=1.0), "high_hz", {"low_hz": lo}, (mid, hi))]
+    for t, key, rest, accepted in cases:
+        name = type(t).__name__
+        for value in accepted:  # the bounds the filters take replay
+            t.apply_params(y, {"name": name, "applied": True, key: value, **rest}, sample_rate=sample_rate)
+        for value in (lo * 0.999, hi * 1.0001, np.nextafter(sample_rate / 2, 0.0), sample_rate / 2, 1e-300):
+            params = {"name": name, "applied": True, key: value, **rest}
+            with pytest.raises(ParameterError, match=rf"^params\['{key}'\] must be in \[[^,]+, [^\]]+\] Hz"):
+                t.apply_params(y, params, sample_rate=sample_rate)
+            outer = {"name": "Compose", "applied": True, "indices": [0], "transforms": [params]}
+            with pytest.raises(ParameterError, match=rf"^params\['transforms'\]\[0\]\['{key}'\] must be in"):
+                Compose([t], p=1.0).apply_params(y, outer, sample_rate=sample_rate)
+    for t in (BandPassFilter(p=1.0), BandStopFilter(p=1.0)):
+        for low, high in ((0.3, 0.2), (0.2, 0.2)):
+            params = {"name": type(t).__name__, "applied": True, "low_hz": low * sample_rate, "high_hz": high * sample_rate}
+            with pytest.raises(ParameterError, match=r"^params\['low_hz'\] must be < params\['high_hz'\], got "):
+                t.apply_params(y, params, sample_rate=sample_rate)
+
+
 def test_gain_values():
     t = Gain(min_gain_db=-20, max_gain_db=-20, p=1.0)
     out = t(np.full(8, 0.5), sample_rate=SR, rng=0)

@@ -141,7 +141,8 @@ def freq_limits(sample_rate):
     return lo * (1.0 - 1e-7), hi * (1.0 + 1e-7), (f"{lo:.8g}", f"{hi:.8g}")
 
 
-def _check_freq(value, name, sample_rate):
+def check_freq(value, name, sample_rate):
+    """``value`` as a frequency the filters take at ``sample_rate`` (also the filter transforms' replay check)."""
     lo, hi, (shown_lo, shown_hi) = freq_limits(sample_rate)
     value = check_real(value, name)
     if not lo <= value <= hi:
@@ -191,20 +192,20 @@ def design_sos(kind, *, sample_rate, cutoff_hz=None, low_hz=None, high_hz=None, 
     sample_rate = check_sample_rate(sample_rate)
     if kind in ("lowpass", "highpass"):
         order = check_int(order, "order", low=1, high=32)
-        return _butter(kind, order, (_check_freq(cutoff_hz, "cutoff_hz", sample_rate),), sample_rate)
+        return _butter(kind, order, (check_freq(cutoff_hz, "cutoff_hz", sample_rate),), sample_rate)
     if kind in ("bandpass", "bandstop"):
         order = check_int(order, "order", low=1, high=32)
-        lo = _check_freq(low_hz, "low_hz", sample_rate)
-        hi = _check_freq(high_hz, "high_hz", sample_rate)
+        lo = check_freq(low_hz, "low_hz", sample_rate)
+        hi = check_freq(high_hz, "high_hz", sample_rate)
         if lo >= hi:
             raise ParameterError(f"low_hz must be < high_hz, got low_hz={lo:g} >= high_hz={hi:g}")
         return _butter(kind, order, (lo, hi), sample_rate)
     gain_db = check_real(gain_db, "gain_db", low=EQ_GAIN_DB_RANGE[0], high=EQ_GAIN_DB_RANGE[1])
     if kind == "peaking":
-        center_hz = _check_freq(center_hz, "center_hz", sample_rate)
+        center_hz = check_freq(center_hz, "center_hz", sample_rate)
         q = check_real(q, "q", low=0.0, high=MAX_Q, low_inclusive=False)
         return _cookbook(kind, center_hz, gain_db, q, sample_rate)
-    return _cookbook(kind, _check_freq(cutoff_hz, "cutoff_hz", sample_rate), gain_db, 0.0, sample_rate)
+    return _cookbook(kind, check_freq(cutoff_hz, "cutoff_hz", sample_rate), gain_db, 0.0, sample_rate)
 
 
 # ----------------------------------------------------------------------------- running

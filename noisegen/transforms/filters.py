@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from ..effects import filters
+from .._core.errors import ParameterError
 from .._core.validation import check_int
 from .._design.sections import EQ_GAIN_DB_RANGE, FREQ_MARGIN, MAX_Q
 from .base import Transform
@@ -133,6 +134,13 @@ class _BandFilter(Transform):
 
     def _param_checks(self, sample_rate):
         return {"low_hz": frequency_param(sample_rate), "high_hz": frequency_param(sample_rate)}
+
+    def _check_params(self, params, sample_rate, name="params"):
+        clean = super()._check_params(params, sample_rate, name)
+        if clean["applied"] and not clean["low_hz"] < clean["high_hz"]:  # (the filter's own error named no params)
+            raise ParameterError(f"{name}['low_hz'] must be < {name}['high_hz'], got {clean['low_hz']:g} >= "
+                                 f"{clean['high_hz']:g}")
+        return clean
 
     def _filter_call(self, sample_rate, params):
         return getattr(filters, self._function), dict(low_hz=params["low_hz"], high_hz=params["high_hz"],

@@ -13,6 +13,7 @@ import math
 
 from .._core.errors import ParameterError
 from .._core.validation import check_duration, check_int, check_range, check_rate_factor, check_real
+from .._design.sections import check_freq
 
 __all__ = ["SEED_BOUND", "uniform_range", "int_range", "draw_uniform", "draw_seed", "real_param", "int_param", "index_param",
            "seed_param", "rate_param", "frequency_param", "seconds_param"]
@@ -83,8 +84,9 @@ def rate_param():
 
 
 def frequency_param(sample_rate):
-    """A frequency strictly inside ``(0, sample_rate / 2)``."""
-    return real_param(0.0, sample_rate / 2.0, low_inclusive=False, high_inclusive=False)
+    """A frequency the filters take at ``sample_rate`` (``FREQ_MARGIN`` of it away from 0 and from Nyquist;
+    ``(0, sample_rate / 2)`` let a replay through that the filter then refused, naming another range)."""
+    return lambda value, name: check_freq(value, name, sample_rate)
 
 
 def seconds_param(sample_rate):
