@@ -341,6 +341,21 @@ def test_biquad_state_is_checked_as_on_the_cpu(D):
                 run(y, sos=sos, zi=bad)
 
 
+@cudasim
+def test_biquad_overflow_names_zi_only_when_the_input_alone_fits(D):
+    # a stream's zf of zeros was named ("from zi (peak 0)") for the overflow of a too loud next chunk
+    sos = ng.design_sos("peaking", center_hz=1000.0, gain_db=60.0, q=1.0, sample_rate=16000)
+    loud = np.tile(1e37 * np.sin(2 * np.pi * 1000 * np.arange(64) / 16000), (2, 1)).astype(np.float32)
+    quiet = np.full((2, 64), 0.1, np.float32)
+    for y, zi, named in ((loud, np.zeros((1, 2, 2)), False), (quiet, np.full((1, 2, 2), 1e300), True)):
+        messages = []
+        for run in (D.cuda_sos_filter, ng.sos_filter):
+            with pytest.raises(ng.ParameterError, match="overflows float32") as info:
+                run(y, sos=sos, zi=zi)
+            messages.append(str(info.value))
+        assert messages[0] == messages[1] and ("from zi" in messages[0]) == named
+
+
 # ----------------------------------------------------------------------------- resampling
 
 

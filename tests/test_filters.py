@@ -403,6 +403,30 @@ def test_an_overflow_from_a_state_handed_in_names_zi(dtype):
     assert np.isfinite(out).all()
 
 
+@pytest.mark.parametrize("stereo", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_too_loud_chunk_of_a_stream_is_blamed_on_the_input_not_on_zi(dtype, stereo):
+    """Streaming, each chunk after the first has zi=zf: a chunk too loud for the filter was reported as
+    "peaking_eq(...) from zi (peak 0) overflows ...", blaming a state of zeros; the error is now the one
+    the chunk gives without a state, and zi is named only when the chunk alone fits."""
+    big = np.finfo(dtype).max / 30
+    t = np.arange(2000) / SR
+    loud = (big * np.sin(2 * np.pi * 1000 * t)).astype(dtype)
+    loud = np.stack([loud, loud[::-1]]) if stereo else loud
+    calls = [(ng.peaking_eq, dict(center_hz=1000.0, gain_db=60.0, q=1.0)),
+             (ng.low_shelf, dict(cutoff_hz=4000.0, gain_db=40.0)),
+             (ng.high_shelf, dict(cutoff_hz=300.0, gain_db=35.0))]
+    for fn, kwargs in calls:
+        with pytest.raises(ng.ParameterError) as alone:
+            fn(loud, sample_rate=SR, **kwargs)
+        for before in (np.zeros_like(loud[..., :100]), 1e-3 * loud[..., :100] / big):  # a state of zeros, a small one
+            _, zf = fn(before, sample_rate=SR, zi="zeros", **kwargs)
+            with pytest.raises(ng.ParameterError) as streamed:
+                fn(loud, sample_rate=SR, zi=zf, **kwargs)
+            assert str(streamed.value) == str(alone.value), fn.__name__
+            assert "from zi" not in str(streamed.value)
+
+
 def test_non_finite_zi_is_refused_saying_how_many_values():
     # the message said only "zi must be finite", not what was received
     sos = design_sos("lowpass", sample_rate=SR, cutoff_hz=1000.0)

@@ -381,9 +381,16 @@ def cuda_sos_filter(y, *, sos, zi=None, threads=None, what="sos"):
     rows, mono = y2.shape[0], len(shape) == 1
     state = check_zi(zi, sos.shape[0], None if mono else rows)
     out, d_state = sosfilt_rows(y2, sos, state, threads=threads)
-    if state is not None:  # a state handed in can overflow alone (the CPU's wording)
-        what = f"{what} from zi (peak {float(np.max(np.abs(state), initial=0.0)):.3g})"
-    refuse_overflow(out, what, y2=y2, threads=threads)
+    try:
+        refuse_overflow(out, what, y2=y2, threads=threads)
+    except ParameterError:
+        if state is None:
+            raise
+        # a state handed in can overflow alone (the CPU's wording); it is named only when y alone fits
+        refuse_overflow(sosfilt_rows(y2, sos, None, threads=threads)[0], what, y2=y2, threads=threads)
+        refuse_overflow(out, f"{what} from zi (peak {float(np.max(np.abs(state), initial=0.0)):.3g})", y2=y2,
+                        threads=threads)
+        raise
     result = _finish(out, shape, y)
     if zi is None:
         return result
