@@ -181,7 +181,9 @@ def design_sos(kind, *, sample_rate, cutoff_hz=None, low_hz=None, high_hz=None, 
         gain 1 in the pass band (at DC, Nyquist or the band's centre), where
         scipy puts it all in the first section (where it underflows at high
         orders). Use these sections, not scipy's, for ``zi`` (e.g.
-        ``scipy.signal.sosfilt_zi(design_sos(...))``).
+        ``scipy.signal.sosfilt_zi(design_sos(...))``). ``scipy.signal.sosfilt``
+        and ``sosfiltfilt`` refuse a read-only array: pass them a copy,
+        ``np.array(sos)``.
 
     Examples
     --------
