@@ -260,3 +260,26 @@ def test_convolve_rir_from_threads_over_more_rooms_than_the_cache_holds(monkeypa
         t.join()
     assert not bad
     assert len(reverb._CACHE) <= reverb._CACHE_SIZE
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("channels", [None, 2])
+def test_convolve_rir_cache_is_bounded_in_bytes_over_long_responses(monkeypatch, dtype, channels):
+    # The cache of convolve_rir's convolvers was bounded in entries only: 16 long responses the caller
+    # keeps (a list of measured rooms) held a copy each and its float64 samples, ~2.4 times the
+    # caller's own bytes (16 responses of 42 s at 48 kHz: 366 MB). Shrunk here, the bound in bytes holds
+    # for every mix of lengths, and each output is still the uncached convolver's.
+    from noisegen.effects import reverb
+
+    monkeypatch.setattr(reverb, "_CACHE_BYTES", 1 << 20, raising=False)
+    monkeypatch.setattr(reverb, "_CACHE", type(reverb._CACHE)())
+    rng = np.random.default_rng(11)
+    shape = () if channels is None else (channels,)
+    rirs = [rng.standard_normal(shape + (int(m),)).astype(dtype) for m in rng.integers(1, 90_000, 24)]
+    rirs.append(rng.standard_normal(shape + (300_000,)).astype(dtype))  # alone past the bound: used, not kept
+    y = rng.standard_normal(shape + (301,)).astype(dtype)
+    for i in rng.integers(0, len(rirs), 60):
+        out = ng.convolve_rir(y, rirs[i])
+        np.testing.assert_array_equal(out, RirConvolver(rirs[i]).convolve(y))
+        held = sum(a.nbytes + c.nbytes for a, c in reverb._CACHE.values())
+        assert held <= 1 << 20 and len(reverb._CACHE) <= reverb._CACHE_SIZE

@@ -378,6 +378,9 @@ class RirConvolver:
 
 _CACHE: "OrderedDict[tuple, tuple]" = OrderedDict()
 _CACHE_SIZE = 16
+#: Bytes the entries may hold (a copy of the RIR and its prepared float64 samples each): a count
+#: alone let 16 long responses keep ~2.4 times their own bytes after the caller dropped them.
+_CACHE_BYTES = 64 << 20
 _CACHE_LOCK = threading.Lock()  # convolve_rir from threads: an entry evicted between get and move_to_end (KeyError)
 
 
@@ -409,8 +412,8 @@ def _cached_convolver(rir, normalize, compensate_delay):
     conv = RirConvolver(rir, normalize=normalize, compensate_delay=compensate_delay)
     with _CACHE_LOCK:
         _CACHE[key] = (np.array(rir, copy=True), conv)
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
+        while len(_CACHE) > _CACHE_SIZE or sum(a.nbytes + c.nbytes for a, c in _CACHE.values()) > _CACHE_BYTES:
+            _CACHE.popitem(last=False)  # (one larger than the bound alone is used, not kept)
     return conv
 
 
