@@ -1272,3 +1272,31 @@ def test_example_script_over_a_folder_of_unreadable_files_says_so(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "augment_folder.py"), str(tmp_path / "in"),
                            str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr and "nothing written" in proc.stdout, proc.stderr
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_finished_run_lets_go_of_its_pipeline_and_task_words(tmp_path, workers):
+    # augment_folder(workers=1) left its pipeline in the worker module's global, so a process that
+    # ran a job and went on to train kept the job's noise banks (and convolvers) until the next job;
+    # workers > 1 left the shared word per task (8 MB for a million inputs) mapped likewise.
+    import gc
+    import weakref
+
+    import noisegen as ng
+    from noisegen.batch import work
+
+    (tmp_path / "in").mkdir()
+    for i in range(3):
+        y = 0.1 * np.random.default_rng(i).standard_normal(4000 + 7 * i).astype(np.float32)
+        sf.write(tmp_path / "in" / f"{i}.wav", y, 16000)
+    (tmp_path / "noise").mkdir()
+    sf.write(tmp_path / "noise" / "n.wav", 0.1 * np.random.default_rng(9).standard_normal(16000), 16000)
+    bank = ng.NoiseBank(str(tmp_path / "noise"), sample_rate=16000)
+    pipeline = ng.AddBackgroundNoise(bank, min_snr_db=5.0, max_snr_db=10.0, p=1.0)
+    held = weakref.ref(bank)
+    summary = augment_folder(tmp_path / "in", tmp_path / "out", pipeline=pipeline, workers=workers, progress=False)
+    assert summary.n_written == 3
+    del bank, pipeline
+    gc.collect()
+    assert held() is None
+    assert work._PIPELINE is None and work._TAKEN is None

@@ -376,8 +376,11 @@ def _run(pipeline, plan: Plan, out_dir: str, summary: AugmentSummary, progress, 
             elif summary.workers == 1 or len(tasks) <= 1:
                 summary.workers = 1
                 _init_worker(pipeline)
-                for task in tasks:
-                    collect(_process(task))
+                try:
+                    for task in tasks:
+                        collect(_process(task))
+                finally:
+                    _init_worker(None)  # the module let go of the pipeline (and its banks) only at the next run
             else:
                 if run_pool(pipeline, tasks, min(summary.workers, len(tasks)), collect):
                     plan.sweep()  # a worker died (the OOM killer): the temporary file it was writing goes

@@ -68,20 +68,23 @@ def run_pool(pipeline, tasks, n_workers, collect) -> int:
         if blocked:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     died = 0
-    with pool:
-        pending = [pool.apply_async(_process_taken, (i, task)) for i, task in enumerate(tasks)]
-        for i, (task, result) in enumerate(zip(tasks, pending)):
-            while not result.ready():
-                result.wait(0.2)
-                worker = _TAKEN[i]
-                if worker and not result.ready() and not _alive(worker):
-                    died += 1
-                    collect((task[3], [{"ok": False, "input": task[3], "output": None, "error": (
-                        f"its worker process (pid {worker}) died before finishing it: killed by a signal, "
-                        "perhaps by the out-of-memory killer")}]))
-                    break
-            else:
-                collect(result.get())
+    try:
+        with pool:
+            pending = [pool.apply_async(_process_taken, (i, task)) for i, task in enumerate(tasks)]
+            for i, (task, result) in enumerate(zip(tasks, pending)):
+                while not result.ready():
+                    result.wait(0.2)
+                    worker = _TAKEN[i]
+                    if worker and not result.ready() and not _alive(worker):
+                        died += 1
+                        collect((task[3], [{"ok": False, "input": task[3], "output": None, "error": (
+                            f"its worker process (pid {worker}) died before finishing it: killed by a signal, "
+                            "perhaps by the out-of-memory killer")}]))
+                        break
+                else:
+                    collect(result.get())
+    finally:
+        _TAKEN = None  # (shared memory, a word per task: it stayed mapped until the next run)
     return died
 
 
