@@ -485,3 +485,33 @@ def test_repr_counts_the_samples_in(target):
     assert repr(r) == f"Resampler(orig_sample_rate=16000, target_sample_rate={target}, samples_in=345)"
     r.flush()
     assert repr(r).endswith("samples_in=0)")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exact_ratio_plans_kept_are_bounded_in_bytes(monkeypatch, dtype):
+    # Exact-ratio plans were kept by count (128, and their tables by count again in kaiser_table's
+    # 160): a plan holds `up` rows, twice, so a Resample drawing rates from 8-48 kHz at 48 kHz kept
+    # up to ~0.85 GB (odd rates: 100 MB a plan), and equiripple tables by count (16) likewise. Shrunk
+    # here, the tables still alive after many ratios (up, down, odd, even, equiripple or Kaiser) stay
+    # within the bound.
+    import gc
+    import weakref
+
+    from noisegen._core.lru import BytesCache
+    from noisegen._design import resample as design
+
+    bound = 1 << 20
+    monkeypatch.setattr(design, "_RATIONAL_PLANS", BytesCache(bound), raising=False)
+    y = np.random.default_rng(3).standard_normal(3001).astype(dtype)
+    alive = []
+    for up in range(1000, 1024):
+        ratios = [Fraction(up, up + 1 + up // 3), Fraction(up, up - 37)]
+        ratios += [Fraction(up, 2 * up + 1)] if up % 8 == 1 else []  # equiripple designs (r <= 0.6)
+        for ratio in ratios:
+            out = resample(y, orig_sample_rate=ratio.denominator * 8, target_sample_rate=ratio.numerator * 8)
+            assert out.dtype == dtype and out.shape[-1] == -(-3001 * ratio.numerator // ratio.denominator)
+            plan = design.cached_plan(ratio, np.dtype(dtype).char)
+            alive += [weakref.ref(a) for a in (plan.table, plan.padded)]
+            del plan
+    gc.collect()
+    assert sum(a().nbytes for a in alive if a() is not None) <= bound

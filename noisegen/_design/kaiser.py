@@ -22,7 +22,7 @@ import numpy as np
 from .._core.diskcache import cached_array, source_digest
 
 __all__ = ["ATTENUATION_DB", "PASSBAND", "N_PHASES", "FilterSpec", "kaiser_spec", "kaiser_sinc", "filter_table",
-           "kaiser_table", "cutoff_cell", "design_cells"]
+           "kaiser_table", "sampled_table", "cutoff_cell", "design_cells"]
 
 _SOURCE = source_digest(__file__)  # tables cached on disk are redone when this file changes
 
@@ -128,8 +128,15 @@ def kaiser_table(rows: int, denom: int, pass_edge: float, stop_edge: float, dtyp
     Kept on disk as the equiripple designs are (:mod:`noisegen._core.diskcache`):
     a cut-off cell takes ~0.6 ms to design and 0.05-0.3 ms to load, and every new
     process (each DataLoader worker, each epoch's workers) meets the cells of
-    random pitch shifts and speeds again.
+    random pitch shifts and speeds again. Kept in memory too, by count: for tables
+    of a few hundred rows at most (:func:`sampled_table` for one row per phase of
+    any ratio, which may be thousands of times larger).
     """
+    return sampled_table(rows, denom, pass_edge, stop_edge, dtype_char)
+
+
+def sampled_table(rows: int, denom: int, pass_edge: float, stop_edge: float, dtype_char: str):
+    """:func:`kaiser_table`, from the on-disk cache only (not kept in memory)."""
     spec = kaiser_spec(pass_edge, stop_edge)
     dtype = np.dtype(dtype_char)
     key = ("kaiser_table", int(rows), int(denom), float(pass_edge), float(stop_edge), dtype.str, _SOURCE)

@@ -17,12 +17,13 @@ from functools import lru_cache
 import numpy as np
 
 from .._core.diskcache import cached_array, source_digest
+from .._core.lru import BytesCache
 from .._kernels.cpu import decimate as cpu_decimate
 from .._kernels.cpu import interpolate as cpu_interpolate
 from .._kernels.cpu import resample as cpu_kernels
 from .._kernels.cpu import tables as cpu_tables
 from .kaiser import (ATTENUATION_DB, N_PHASES, PASSBAND, FilterSpec, cutoff_cell, kaiser_sinc, kaiser_spec,
-                     kaiser_table)
+                     kaiser_table, sampled_table)
 from .folded import INTERPOLATOR_HALVES, folded_chains, interpolation_folds, interpolation_rows
 from .ratios import MAX_RATIONAL_PHASES, NearRatio, exact_ratio
 
@@ -138,7 +139,6 @@ def equiripple_parts(r: float):
     return h_d, kaiser_spec(PASSBAND * r, 2.0 - r, attenuation_db=90.0)  # phi: input-Nyquist units
 
 
-@lru_cache(maxsize=16)
 def equiripple_polyphase(up: int, down: int, dtype_char: str):
     """``(spec, table)`` of an equiripple polyphase low-pass for downsampling by ``up / down``; or None.
 
@@ -157,7 +157,8 @@ def equiripple_polyphase(up: int, down: int, dtype_char: str):
     pass band and stop band. The table's measured response is checked (pass
     band within 1.5e-3, stop band 83 dB) before it is used; None when the ratio
     is above :data:`MAX_EQUIRIPPLE_RATIO` or below ``1 / MAX_EQUIRIPPLE_FACTOR``,
-    or the design or its check fails.
+    or the design or its check fails. Kept on disk, and in memory by the plan
+    cache alone (``up`` rows: tens of MB for odd rates).
     """
     parts = equiripple_parts(up / down)
     if parts is None:
@@ -273,7 +274,8 @@ class Plan:
                 designed = interpolation_design(dtype.char)
             else:
                 designed = equiripple_polyphase(self.up, self.down, dtype.char)
-            self.spec, self.table = designed or kaiser_table(self.up, self.up, PASSBAND * scale, scale, dtype.char)
+            # (sampled_table: a table of `up` rows may hold tens of MB, and the plan cache keeps it)
+            self.spec, self.table = designed or sampled_table(self.up, self.up, PASSBAND * scale, scale, dtype.char)
             if (self.up, self.down) == (2, 1):  # both rows symmetric: pairs, as the decimator's
                 self.fold_up = interpolation_folds(self.table, self.spec.half, lanes)
         else:
@@ -303,6 +305,13 @@ class Plan:
         elif self.rational:  # inputs one full set of the kernel's slot groups reads
             k = cpu_kernels
             self.group_inputs = k.SLOTS * k._slot_period(self.down) * self.down + self.padded.shape[1] + 16
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays the plan holds (a cache's measure)."""
+        parts = [self.table, self.padded, *(self.fold or ()), *(self.fold_up or ())]
+        parts += [a for p in parts if isinstance(p, tuple) for a in p]
+        return sum(a.nbytes for a in parts if isinstance(a, np.ndarray))
 
     @property
     def staged(self) -> bool:
@@ -367,9 +376,15 @@ def _near_plan(up, down, dtype_char):
     return Plan(NearRatio(up, down), np.dtype(dtype_char))
 
 
-@lru_cache(maxsize=128)
+#: Bytes of exact-ratio plans kept. One holds ``up`` rows of about ``109 down / up`` taps, twice
+#: (padded): up to ~7 MB in float64 for 48 kHz to a rate drawn from 8-48 kHz, and 128 of them
+#: (the count this cache had) held ~0.85 GB; ratios of odd rates reach 100 MB each.
+PLAN_CACHE_BYTES = 128 << 20
+_RATIONAL_PLANS = BytesCache(PLAN_CACHE_BYTES)
+
+
 def _rational_plan(up, down, dtype_char):
-    return Plan(Fraction(up, down), np.dtype(dtype_char))
+    return _RATIONAL_PLANS.get((up, down, dtype_char), lambda: Plan(Fraction(up, down), np.dtype(dtype_char)))
 
 
 @lru_cache(maxsize=128)

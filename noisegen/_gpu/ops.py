@@ -46,7 +46,7 @@ from .._core.units import GAIN_DB_RANGE, db_to_amplitude
 from .._design.noise import INIT_STREAM, check_beta, check_min_freq, design_bank
 from .._design.ratios import speed_ratio
 from .._design.snr import SILENT, check_snr_db, silent_part, snr_scale
-from .._design.resample import N_PHASES, Plan
+from .._design.resample import N_PHASES, cached_plan
 from .._design.sections import check_sos, check_zi, design_sos
 from .._kernels.biquad import biquad_coefficients
 from .._kernels.cpu import noise as cpu_noise
@@ -415,7 +415,7 @@ def _plan_rows(ratios, dtype):
             steps.append(1.0)
             continue
         if ratio not in plans:
-            plan = Plan(ratio, np.float64)
+            plan = cached_plan(ratio, "d")  # (its tables are kept: Plan() read them from disk each call)
             plans[ratio] = (plan, offset)
             tables.append(np.asarray(plan.table, dtype=np.float64).ravel())
             offset += tables[-1].size
