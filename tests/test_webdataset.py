@@ -561,6 +561,37 @@ def test_tars_holding_no_sample_are_refused_as_a_folder_without_audio_is(tmp_pat
         assert len(stream) == 1 and [c.source for c in stream] == [f"{good_tar}/a"]
 
 
+@pytest.mark.parametrize("bound", [1, 40, 97])
+def test_the_index_of_shards_met_over_many_epochs_stays_within_its_bound(tmp_path, monkeypatch, bound):
+    # The per-process index of tar members kept one entry for every shard ever indexed: a job
+    # streaming each epoch's new shards (the last epoch's deleted) grew it by an epoch's index each
+    # time, for ever. Shrunk here, the samples it holds stay within the bound (a shard larger than
+    # the bound alone is read, not kept), and every stream still reads its own shards' samples.
+    from collections import OrderedDict
+
+    from noisegen.data import shards as shards_module
+
+    monkeypatch.setattr(shards_module, "_INDEX_CACHE", OrderedDict())
+    monkeypatch.setattr(shards_module, "_INDEX_CACHE_SAMPLES", bound, raising=False)
+    monkeypatch.setattr(shards_module, "_index_samples", 0, raising=False)
+    wav = noisegen.audio.io.encode(np.full(400, 0.25, np.float32), sample_rate=SR, format="wav")
+    rng = np.random.default_rng(bound)
+    for epoch in range(12):
+        paths, names = [], []
+        for s in range(3):
+            path = tmp_path / f"e{epoch}-{s}.tar"
+            with tarfile.open(path, "w") as tf:
+                for k in range(int(rng.integers(1, 30))):
+                    _add(tf, f"u{s}_{k}.wav", wav)
+                    names.append(f"{path}/u{s}_{k}")
+            paths.append(str(path))
+        chunks = list(AugmentStream(paths, None, sample_rate=SR, rng=0, shuffle=False))
+        assert [c.source for c in chunks] == names
+        for path in paths:
+            os.unlink(path)  # the producer drops the epoch's shards
+        assert sum(len(entry[1]) for entry in shards_module._INDEX_CACHE.values()) <= bound
+
+
 def test_a_shard_rewritten_each_epoch_keeps_one_index_entry_and_reads_its_new_samples(tmp_path):
     # the per-process index of a tar's members was keyed by its size and mtime too: a shard rewritten
     # every epoch (a job writing the next epoch's tars in place) added an entry each time, for ever

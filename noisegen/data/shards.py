@@ -43,9 +43,12 @@ import math
 import os
 import re
 import tarfile
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from .._core.errors import ParameterError
+from .._core.lru import after_fork
 from ..audio.files import AUDIO_EXTENSIONS, open_regular
 from ..audio.segment import decode, decoded_span, resampled_length
 
@@ -181,8 +184,31 @@ class _Sample:
 
 
 # realpath -> ((size, mtime_ns), list of _Sample fields), per process: one entry a shard, replaced
-# when the shard changes (keyed by the stamp too, a shard rewritten every epoch grew it for ever)
-_INDEX_CACHE: dict = {}
+# when the shard changes (keyed by the stamp too, a shard rewritten every epoch grew it for ever),
+# the least recently used dropped once the entries index more than _INDEX_CACHE_SAMPLES samples
+# (a job streaming each epoch's new shards, the last ones deleted, grew it by an epoch's index each time)
+_INDEX_CACHE: OrderedDict = OrderedDict()
+_INDEX_CACHE_SAMPLES = 1 << 20
+_INDEX_LOCK = threading.Lock()
+_index_samples = 0  # samples the entries hold
+
+
+def _new_index_lock():
+    global _INDEX_LOCK
+    _INDEX_LOCK = threading.Lock()
+
+
+after_fork(_new_index_lock)  # (a thread of the parent may have held it as another forked)
+
+
+def _keep_index(real: str, entry: tuple) -> None:
+    global _index_samples
+    with _INDEX_LOCK:
+        old = _INDEX_CACHE.pop(real, None)
+        _index_samples += len(entry[1]) - (0 if old is None else len(old[1]))
+        _INDEX_CACHE[real] = entry
+        while _index_samples > _INDEX_CACHE_SAMPLES:  # (one shard past the bound alone: used, not kept)
+            _index_samples -= len(_INDEX_CACHE.popitem(last=False)[1][1])
 
 
 def _index(path: str, tar: int) -> list[_Sample]:
@@ -194,7 +220,8 @@ def _index(path: str, tar: int) -> list[_Sample]:
     real, stamp = os.path.realpath(path), (st.st_size, st.st_mtime_ns)
     cached = _INDEX_CACHE.get(real)
     if cached is None or cached[0] != stamp:
-        cached = _INDEX_CACHE[real] = (stamp, _scan(path))
+        cached = (stamp, _scan(path))
+    _keep_index(real, cached)  # (as the most recently used)
     return [_Sample(tar, *fields) for fields in cached[1]]
 
 
