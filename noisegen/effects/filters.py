@@ -53,6 +53,7 @@ def sos_filter(y, *, sos, zi=None, backend="auto"):
         output is returned. Otherwise ``(out, zf)`` is returned.
     backend : {"auto", "cpu", "cuda"}
         "auto" runs on the GPU when ``y`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
+        The GPU's kernel runs at most 32 sections (a BackendError past it); the CPU has no limit.
 
     Returns
     -------

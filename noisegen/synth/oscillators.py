@@ -376,8 +376,9 @@ def hum(*, sample_rate, duration_s=None, n_samples=None, mains_hz=50.0,
         Mains frequency (50 or 60 Hz in practice; any value in ``(0, sample_rate / 2)``).
     harmonic_levels_db : sequence of float
         Level in dB of harmonic 1, 2, 3, ... relative to ``amplitude``; ``-inf``
-        leaves a harmonic out. The default, :data:`HUM_HARMONIC_LEVELS_DB`, has
-        strong odd harmonics.
+        leaves a harmonic out. The default,
+        ``noisegen.synth.oscillators.HUM_HARMONIC_LEVELS_DB`` (0, -18, -6, -24,
+        -12, -30, -18, -36, -24, -42 dB), has strong odd harmonics.
     amplitude : float
         Amplitude of a harmonic at 0 dB (the fundamental by default); the peak of
         the sum can exceed it.
