@@ -14,6 +14,7 @@ import scipy.signal
 
 import noisegen
 from noisegen import NoisegenWarning, ParameterError
+from noisegen._core.units import seconds_to_samples
 from noisegen.audio.io import audio_files
 from noisegen.transforms.apply_impulse_response import trimmed_length
 from noisegen.transforms import (
@@ -660,3 +661,15 @@ def test_docstring_examples(name):
     module = importlib.import_module(f"noisegen.transforms.{name}")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("rate, fade_s", [(44100, 0.005), (8000, 0.0000625), (22050, 0.01), (16000, 0.0003125),
+                                          (48000, 0.005)])
+def test_shift_fade_length_follows_the_one_rounding_rule(rate, fade_s):
+    # fade_s * rate a half (220.5 at 44.1 kHz): the fade is round()'s sample count, as every duration's
+    # (seconds_to_samples), not one more
+    fade = seconds_to_samples(fade_s, rate)
+    n = 4 * fade + 100
+    t = Shift(min_shift=n // 2, max_shift=n // 2, shift_unit="samples", rollover=False, fade_s=fade_s, p=1.0)
+    out = t(np.ones(n), sample_rate=rate, rng=0)
+    assert np.count_nonzero((out > 0) & (out < 1)) == fade

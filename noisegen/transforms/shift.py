@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .._core.validation import MAX_SAMPLE_RATE, MAX_SAMPLES, check_choice, check_real
 from .._core.errors import ParameterError
+from .._core.units import seconds_to_samples
 from .base import Transform
 from .params import draw_uniform, int_param, uniform_range
 
@@ -128,7 +127,7 @@ class Shift(Transform):
         return {"shift_samples": int_param(-_MAX_SHIFT_SAMPLES, _MAX_SHIFT_SAMPLES)}
 
     def _apply(self, y, sample_rate, params):
-        fade = int(math.floor(self.fade_s * sample_rate + 0.5))
+        fade = seconds_to_samples(self.fade_s, sample_rate)  # the house's one rounding rule (220.5 -> 220)
         return _shift(y, params["shift_samples"], self.rollover, fade)
 
     def _config(self):
