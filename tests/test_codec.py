@@ -501,6 +501,30 @@ def test_packet_loss_edge_cases():
         packet_loss(np.array([np.inf, 0.0]), sample_rate=16000, loss_rate=0.1)
 
 
+@pytest.mark.parametrize("concealment", ["zeros", "repeat"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_packet_loss_crossfades_stay_between_the_samples_they_blend(concealment, dtype):
+    """Every output sample is a received one, a concealing one or a crossfade of two (weights summing
+    to 1), so none is louder than the input: the rounded sum of a crossfade's two products passed
+    both, and float64 audio at its largest values came back with inf where a repeated burst faded
+    out (and numpy's 'overflow encountered in add')."""
+    top = float(np.finfo(dtype).max)
+    for sign in (1.0, -1.0):
+        y = np.full((2, 320 * 8), sign * top, dtype)  # 8 frames of 20 ms at 16 kHz, a quarter frame is 80
+        for fade in range(1, 81):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                out = packet_loss(y, sample_rate=16000, loss_rate=0.5, fade_ms=fade / 16, concealment=concealment,
+                                  rng=fade)
+            assert np.all(np.abs(out) <= top), (sign, fade)  # (NaN and inf fail it too)
+    rng = np.random.default_rng(0)
+    for seed in range(40):
+        y = rng.uniform(-1, 1, 3201).astype(dtype)
+        out = packet_loss(y, sample_rate=16000, loss_rate=0.5, frame_ms=5, fade_ms=1.2, concealment=concealment,
+                          mean_burst_frames=3, rng=seed)
+        assert min(y.min(), 0) <= out.min() and out.max() <= max(y.max(), 0)
+
+
 def test_packet_loss_takes_the_shortest_mean_burst_its_loss_rate_allows():
     """mean_burst_frames = loss_rate / (1 - loss_rate), the documented least, is taken (every frame
     after a received one is lost): loss_rate=0.8 with 4, 0.9 with 9 and 96 of k/(k+1) with k for

@@ -151,9 +151,9 @@ def _conceal(out, y, start, stop, frame, fade, concealment):
         fill = np.zeros((y.shape[0], length), dtype=y.dtype)
     if fade:
         ramp = _ramp(fade, y.dtype)  # 0 -> 1
-        fill[:, :fade] = ramp * fill[:, :fade] + (1 - ramp) * y[:, start : start + fade]
+        fill[:, :fade] = _blend(fill[:, :fade], ramp, y[:, start : start + fade], 1 - ramp)
         if stop < y.shape[-1]:  # a burst at the very end has nothing to fade back into
-            fill[:, -fade:] = ramp[::-1] * fill[:, -fade:] + ramp * y[:, stop - fade : stop]
+            fill[:, -fade:] = _blend(fill[:, -fade:], ramp[::-1], y[:, stop - fade : stop], ramp)
     out[:, start:stop] = fill
 
 
@@ -169,9 +169,17 @@ def _repeat_fill(y, start, length, frame, fade):
         else:  # the first frame: nothing precedes it (its loop jumped, a click every frame), so the
             lead, skip = src[:, :fade].copy(), fade  # repeats start past its first samples, which lead in
         ramp = _ramp(fade, y.dtype)
-        src[:, -fade:] = (1 - ramp) * src[:, -fade:] + ramp * lead
+        src[:, -fade:] = _blend(src[:, -fade:], 1 - ramp, lead, ramp)
     reps = -(-max(length - period, 0) // (period - skip))
     return np.concatenate([src, *[src[:, skip:]] * reps], axis=1)[:, :length]
+
+
+def _blend(a, wa, b, wb):
+    """``wa * a + wb * b`` for crossfade weights (``wa + wb`` is 1), kept between ``a`` and ``b``: the
+    rounded sum could pass both by an ulp, which at float64's largest values overflowed to inf."""
+    with np.errstate(over="ignore"):
+        mixed = wa * a + wb * b
+    return np.clip(mixed, np.minimum(a, b), np.maximum(a, b))
 
 
 def _ramp(n, dtype):
