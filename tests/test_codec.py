@@ -482,6 +482,33 @@ def test_repeating_the_first_frame_has_no_seam(frame_ms, fade_ms):
     assert first >= 5  # the case was drawn
 
 
+@pytest.mark.parametrize("concealment", ["zeros", "repeat"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_burst_from_the_first_sample_leaks_none_of_its_lost_audio(concealment, dtype):
+    """The fade into a burst is there to avoid a click from the audio before it; a burst from sample 0
+    has none, and faded the lost frames' own first samples in (up to a quarter frame of them heard):
+    it is zeros throughout, as nothing was received yet, for every fade and frame length."""
+    rng = np.random.default_rng(1)
+    y = rng.uniform(0.5, 1.0, (2, 2000)).astype(dtype)  # no zero sample: any leak shows
+    seen = 0
+    for seed in range(60):
+        frame_ms, fade_ms = rng.uniform(1.0, 20.0), rng.uniform(0.1, 5.0)
+        frame = max(1, round(frame_ms * 16))
+        n_frames = -(-y.shape[-1] // frame)
+        for burst in (None, 3.0):
+            lost = P.loss_pattern(n_frames, 0.5, burst, np.random.default_rng(noisegen._core.rng.resolve_key(seed)))
+            if not lost[0]:
+                continue
+            seen += 1
+            out = packet_loss(y, sample_rate=16000, loss_rate=0.5, frame_ms=frame_ms, fade_ms=fade_ms,
+                              concealment=concealment, mean_burst_frames=burst, rng=seed)
+            stop = min((int(np.argmin(lost)) if not lost.all() else n_frames) * frame, y.shape[-1])
+            fade = min(round(fade_ms * 16), frame // 4, stop // 2) if stop < y.shape[-1] else 0
+            head = out[:, : stop - fade]  # (the burst's last samples fade into the first frame received)
+            assert not head.any(), (seed, burst)
+    assert seen >= 20  # the case was drawn
+
+
 def test_packet_loss_edge_cases():
     assert packet_loss(np.zeros(0), sample_rate=16000, loss_rate=0.5).shape == (0,)
     for n in (1, 2, 7, 100):

@@ -27,7 +27,9 @@ Concealment of a burst of lost frames:
 Both fade the concealment in and out with a raised-cosine crossfade of
 ``fade_ms`` (at most a quarter frame) at each edge of a burst, *inside* the
 lost frames: received frames are never changed, and a lost frame equals the
-concealment except within ``fade_ms`` of its burst's edges.
+concealment except within ``fade_ms`` of its burst's edges. A burst from the
+first sample or to the last has no edge there (no audio to fade from or
+into): it is the concealment throughout, zeros before any frame received.
 """
 
 from __future__ import annotations
@@ -151,7 +153,8 @@ def _conceal(out, y, start, stop, frame, fade, concealment):
         fill = np.zeros((y.shape[0], length), dtype=y.dtype)
     if fade:
         ramp = _ramp(fade, y.dtype)  # 0 -> 1
-        fill[:, :fade] = _blend(fill[:, :fade], ramp, y[:, start : start + fade], 1 - ramp)
+        if start > 0:  # a burst from sample 0 has no audio before it to click against: none of its own leaks in
+            fill[:, :fade] = _blend(fill[:, :fade], ramp, y[:, start : start + fade], 1 - ramp)
         if stop < y.shape[-1]:  # a burst at the very end has nothing to fade back into
             fill[:, -fade:] = _blend(fill[:, -fade:], ramp[::-1], y[:, stop - fade : stop], ramp)
     out[:, start:stop] = fill
