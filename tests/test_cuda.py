@@ -214,6 +214,25 @@ def test_mix_silent_noise_warns_and_keeps_signal(D):
 
 
 @cudasim
+@pytest.mark.parametrize("level", [1e-155, 1e-160, 1e-161])
+@pytest.mark.parametrize("snr", [-20.0, 0.0, 40.0])
+def test_mix_of_a_noise_too_quiet_for_its_squares_gives_no_runtime_warning(D, level, snr):
+    """The CPU mixes a float64 noise whose power is subnormal at the SNR without a word; the GPU's host
+    scale got the powers as NumPy scalars, and their quotient past float64 warned "overflow
+    encountered in scalar divide" (an error under -W error) before the in-range fallback."""
+    import warnings
+
+    rng = np.random.default_rng(5)
+    s = 0.1 * rng.standard_normal((2, 40))
+    noise = level * rng.choice([-1.0, 1.0], 13)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = D.cuda_mix_at_snr(s, noise, snr_db=snr, noise_offset=3, threads=3)
+    assert [str(w.message) for w in caught] == []
+    assert _rel(got, ng.mix_at_snr(s, noise, snr_db=snr, noise_offset=3)) <= 1e-12
+
+
+@cudasim
 @pytest.mark.parametrize("shape", [(64,), (2, 64)])
 def test_mix_silent_warning_names_the_callers_line_as_on_the_cpu(D, shape):
     import warnings

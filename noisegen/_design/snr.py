@@ -36,4 +36,6 @@ def snr_scale(p_signal: float, p_noise: float, snr_db: float) -> float:
 
     The CPU and CUDA kernels compute it with the same helper, :func:`noisegen._kernels.snr.noise_scale`.
     """
-    return noise_scale(p_signal, p_noise, snr_ratio(snr_db))
+    # Python floats: powers read back from a device are NumPy scalars, whose quotient past float64
+    # (a subnormal noise power) gave a RuntimeWarning before the helper's in-range fallback
+    return noise_scale(float(p_signal), float(p_noise), snr_ratio(snr_db))
