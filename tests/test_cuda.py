@@ -233,6 +233,25 @@ def test_mix_of_a_noise_too_quiet_for_its_squares_gives_no_runtime_warning(D, le
 
 
 @cudasim
+@pytest.mark.parametrize("level, noise_level", [(1e-30, 1.0), (1e30, 1e-30), (1.0, 1e-25), (1e-20, 1e20)])
+def test_mix_of_float32_too_quiet_or_loud_for_float32_squares_matches_cpu(D, level, noise_level):
+    """Powers are float64 sums of float64 squares: under the simulator the kernel squared float32
+    samples in float32 (NumPy 2 keeps 1.0 * float32 a float32), so a 1e-30 signal was "silent" and a
+    1e30 one "too loud", where the CPU (and a GPU) mix them at the SNR."""
+    import warnings
+
+    rng = np.random.default_rng(6)
+    s = (level * rng.standard_normal((2, 40))).astype(np.float32)
+    noise = (noise_level * rng.standard_normal(17)).astype(np.float32)
+    for snr in (-10.0, 20.0):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ng.NoisegenWarning)
+            got = D.cuda_mix_at_snr(s, noise, snr_db=snr, noise_offset=5, threads=3)
+        assert got.dtype == np.float32
+        assert _rel(got, ng.mix_at_snr(s, noise, snr_db=snr, noise_offset=5)) <= 1e-6
+
+
+@cudasim
 @pytest.mark.parametrize("shape", [(64,), (2, 64)])
 def test_mix_silent_warning_names_the_callers_line_as_on_the_cpu(D, shape):
     import warnings

@@ -44,7 +44,9 @@ def row_sum_squares(x, offsets, n, out):
     while i < n:
         j = off + i
         j -= (j // m) * m
-        v = 1.0 * x[r, j]
+        # float(): float64 squares in the simulator too, where 1.0 * a NumPy float32 stays float32
+        # (NumPy 2) and the squares of 1e-30 or 1e30 underflowed or overflowed
+        v = float(x[r, j])
         acc += v * v
         i += nt
     buf[t] = acc
