@@ -615,3 +615,25 @@ def test_clips_a_few_decimation_steps_long_are_stretched_whole(sample_rate):
                 streamed = np.concatenate([*parts, s.flush()], axis=1)[0]
                 np.testing.assert_array_equal(streamed, time_stretch(y.astype(np.float64), rate=r,
                                                                      sample_rate=sample_rate))
+
+
+@pytest.mark.parametrize("dtype, exponents", [(np.float64, range(-59, 60, 6)), (np.float32, range(-40, 41, 8))])
+def test_wsola_splices_do_not_depend_on_the_level(speech_16k, dtype, exponents):
+    """WSOLA is homogeneous: a signal scaled by 2**k is stretched (and pitch-shifted) to its own
+    output scaled by 2**k, bit for bit, over the whole range it runs unscaled in ([2**-60, 2**60]).
+    The similarity scores added 1e-20 to each frame's energy, which outweighed the energy of a
+    quiet signal: from 2**-35 down the search ranked frames by their raw correlation, and a
+    stretched harmonic tone's distortion rose from -70 dB to -48 dB (and any gain changed the
+    splices' last bits, and from there whole splices)."""
+    tone = harmonic_tone(210.0, seconds=1.0, dtype=dtype)
+    speech = speech_16k[: 2 * SR].astype(dtype)
+    stereo = np.stack([speech, 0.5 * speech[::-1]])
+    calls = [lambda y: time_stretch(y, rate=0.8, sample_rate=SR), lambda y: time_stretch(y, rate=1.25, sample_rate=SR),
+             lambda y: pitch_shift(y, sample_rate=SR, n_steps=-3), lambda y: pitch_shift(y, sample_rate=SR, n_steps=3)]
+    for y in (tone, speech, stereo):
+        for call in calls:
+            ref = call(y)
+            for k in exponents:
+                np.testing.assert_array_equal(call(np.ldexp(y, k)), np.ldexp(ref, k), err_msg=f"2**{k}")
+    quiet = time_stretch(tone * dtype(2.0**-40), rate=0.8, sample_rate=SR) * dtype(2.0**40)
+    assert off_harmonic_db(quiet, 210.0) < -60

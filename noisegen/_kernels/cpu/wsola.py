@@ -168,9 +168,11 @@ def _channel_correlations(g, ref_start, n, start, count, out, more):
 
 @kernel
 def _ncc(dot, start, n, csum):
-    """``dot`` (of a reference with ``n`` samples from ``start``) divided by their RMS norm."""
+    """``dot`` (of a reference with ``n`` samples from ``start``) divided by their RMS norm (0 on silence)."""
     energy = csum[start + n] - csum[start]
-    return dot / math.sqrt(energy + 1e-20)
+    # No epsilon: ``energy + 1e-20`` outweighed the energy of a quiet signal (peak 2**-35 and below),
+    # whose frames were then ranked by raw correlation; scores scale with the signal, splices do not
+    return dot / math.sqrt(energy) if energy > 0.0 else 0.0
 
 
 @kernel
@@ -220,7 +222,8 @@ def wsola_positions_from(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, o
         _channel_correlations(gd, ref_start // dec - origin_d, frame_d, lo - origin_d, hi - lo + 1, dots, more)
         for c in range(lo, hi + 1):
             d = dots[c - lo]
-            score = d * abs(d) / (csum_d[c - origin_d + frame_d] - csum_d[c - origin_d] + 1e-20)
+            energy = csum_d[c - origin_d + frame_d] - csum_d[c - origin_d]  # (prefix sums: never negative)
+            score = d * abs(d) / energy if energy > 0.0 else 0.0  # (as _ncc: no epsilon)
             if score > best:
                 best = score
                 best_c = c
