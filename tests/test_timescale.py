@@ -191,6 +191,30 @@ def test_phase_vocoder_slow_down_keeps_the_level_over_its_first_frame(rate, samp
         assert max(peaks) <= 0.5 * 1.2, (f, np.round(peaks, 2))
 
 
+@pytest.mark.parametrize("sample_rate", [8000, 16000, 48000])
+def test_phase_vocoder_stretches_clips_shorter_than_its_frame_whole(sample_rate):
+    """A clip shorter than half the vocoder's 64 ms frame had one analysis frame to draw from: every
+    output frame repeated it a hop apart, so a slow-down was the clip, then near silence (100 samples
+    at 16 kHz, rate 0.5: the second half at -22 dB; quarters of clips up to ~2000 samples at 48 kHz
+    below half the level). Such clips are analysed in frames of at most twice their length: every
+    quarter of the output keeps the level."""
+    for n in (20, 64, 100, 200, 300, 700, 1500, 2000):
+        t = np.arange(n) / sample_rate
+        for f in (440.0, 1234.5, 3000.0):
+            if n < sample_rate / f:
+                continue  # less than a period: no steady level to keep
+            for dtype, channels in ((np.float64, 1), (np.float32, 2)):
+                y = np.stack([0.5 * np.sin(2 * np.pi * f * t + 1.0)] * channels).astype(dtype)
+                for rate in (0.25, 0.5, 0.8, 1.25, 2.0):
+                    out = time_stretch(y, rate=rate, sample_rate=sample_rate, method="phase_vocoder")
+                    assert out.dtype == dtype and out.shape == (channels, round(n / rate))
+                    q = out.shape[-1] // 4
+                    if q < sample_rate / f:
+                        continue  # a quarter shorter than a period has no level to compare
+                    levels = [_rms(out[:, i * q:(i + 1) * q]) / (0.5 / math.sqrt(2)) for i in range(4)]
+                    assert 0.5 < min(levels) and max(levels) < 1.4, (n, f, rate, np.round(levels, 2))
+
+
 @pytest.mark.parametrize("rate", [1 / 16, 0.5, 2.0, 16.0, 256.0])
 def test_phase_vocoder_noise_level_at_least_librosas(rate):
     librosa = pytest.importorskip("librosa")

@@ -176,7 +176,7 @@ def _wsola(y, n_out, sample_rate, guide=None):
     return out[:, hop : hop + n_out]
 
 
-#: Phase-vocoder frame length, seconds (rounded to a power of two: 1024 at 16 kHz).
+#: Phase-vocoder frame length, seconds (rounded to a power of two: 1024 at 16 kHz; at most twice a shorter clip).
 PVOC_FRAME_S = 0.064
 
 
@@ -187,6 +187,9 @@ def _phase_vocoder(y, n_out, sample_rate):
 
     n_ch, n = y.shape
     n_fft = 2 ** max(4, int(round(math.log2(PVOC_FRAME_S * sample_rate))))
+    # Frames of at most twice a shorter clip (a power of two): with one frame longer than the clip
+    # every output frame repeated it a hop apart, and a slow-down was the clip, then near silence
+    n_fft = min(n_fft, max(16, 1 << ((2 * n).bit_length() - 1)))
     hop = n_fft // 4
     window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(y.dtype)
     # Centred frames: n_fft // 2 zeros on the left, enough on the right.
@@ -294,7 +297,8 @@ def time_stretch(y, *, rate, sample_rate, method="wsola", guide=None, backend="a
         hold at most ``noisegen._core.validation.MAX_SAMPLES`` (2**31) samples.
     sample_rate : int
         Sample rate of ``y``, Hz (sets the WSOLA frame of 30 ms and search of +-10 ms; a clip
-        shorter than 30 ms is spliced in frames of half its length).
+        shorter than 30 ms is spliced in frames of half its length; the phase vocoder's frame of
+        64 ms, a power of two, at most twice the clip's length).
     method : {"wsola", "phase_vocoder"}
         ``"wsola"`` (default, for speech): overlap-add of input frames spliced
         where the waveforms match, found with a coarse-to-fine
