@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import errno
+import json
 import os
 import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -847,3 +849,20 @@ def test_a_bank_source_neither_file_nor_folder_is_named_for_what_it_is(tmp_path)
         for source, where in ((path, "noise"), ([str(tmp_path / "ok"), path], r"noise\[1\]")):
             with pytest.raises(ng.ParameterError, match=rf"{where} must be an existing folder or file, got {said} "):
                 ng.AddBackgroundNoise(source, p=1.0)(np.zeros(100, np.float32), sample_rate=16000, rng=0)
+
+
+def test_a_bank_source_with_a_nul_byte_is_a_parameter_error_naming_it(tmp_path, data_dir):
+    # os.stat's bare ValueError ("embedded null byte") escaped from the message meant to name the path
+    config = tmp_path / "pipe.json"
+    config.write_text(json.dumps({"name": "AddBackgroundNoise", "noise": str(data_dir / "noise") + "\x00"}))
+    folder, file = str(data_dir / "noise"), str(data_dir / "noise" / "typing_excerpt.wav")
+    for bad in ("\x00", folder + "\x00", file + "\x00x", Path(folder + "\x00")):
+        for source, where in ((bad, "{}"), ([folder, bad], r"{}\[1\]")):
+            for make, name in ((ng.NoiseBank, "source"), (ng.AddBackgroundNoise, "noise"),
+                               (ng.AddShortNoises, "sounds"), (ng.ApplyImpulseResponse, "rir")):
+                with pytest.raises(ng.ParameterError,
+                                   match=where.format(name) + " must be an existing folder or file, got a path "
+                                                              "with a NUL byte '.*\\\\x00"):
+                    make(source)
+    with pytest.raises(ng.ParameterError, match=r"noise must be an existing folder or file, got a path with a NUL"):
+        ng.load_pipeline(config)

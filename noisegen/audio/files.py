@@ -114,6 +114,8 @@ def path_kind(path) -> str:
     given as a noise folder was said to be a "missing path"."""
     try:
         return file_kind(os.stat(path).st_mode)
+    except ValueError:  # a NUL byte: no OS names it, and os.stat raised its bare ValueError out of the message
+        return "a path with a NUL byte"
     except OSError:
         return "a link that leads nowhere" if os.path.islink(path) else "a missing path"
 
