@@ -148,3 +148,22 @@ def test_an_error_in_a_nested_config_says_where_it_sits():
         with pytest.raises(ParameterError) as caught:
             load_pipeline(config)
         assert str(caught.value).startswith(start), str(caught.value)
+
+
+@pytest.mark.parametrize("k, said", [
+    ([[1], 1], r"k\[0\] must be an integer, got \[1\]"), ([1, [2]], r"k\[1\] must be an integer, got \[2\]"),
+    (([1, 2], [3]), r"k\[0\] must be an integer"), ([[1, 2], [3, 4]], r"k\[0\] must be an integer"),
+    (np.array([[1, 2], [1, 2]]), "k must be an int or a"), (np.array(1), "k must be an int or a"),
+    ([1], "k must be an int or a"), ([1, 2, 3], "k must be an int or a"), ("12", "k must be an int or a"),
+])
+def test_someof_k_that_is_no_count_or_pair_is_a_parameter_error_naming_it(k, said):
+    # a ragged k ([[1], 1], from a config) raised NumPy's bare ValueError ("inhomogeneous shape")
+    from noisegen import ParameterError, load_pipeline
+
+    builds = [lambda: SomeOf([Gain(), Gain()], k=k)]
+    if not isinstance(k, np.ndarray):  # (a config's k is JSON)
+        builds.append(lambda: load_pipeline({"name": "SomeOf", "transforms": [{"name": "Gain"}] * 2, "k": k}))
+    for build in builds:
+        with pytest.raises(ParameterError, match=said):
+            build()
+    assert SomeOf([Gain(), Gain()], k=np.array([1, 2])).k == (1, 2)  # a pair as an array still builds

@@ -279,7 +279,8 @@ class SomeOf(_Composition):
         n = len(self.transforms)
         if isinstance(k, numbers.Integral) and not isinstance(k, bool):
             kmin = kmax = check_int(k, "k", low=0, high=n)
-        elif isinstance(k, (list, tuple, np.ndarray)) and np.ndim(k) == 1 and len(k) == 2:
+        # (np.ndim of a ragged list such as [[1], 2] raised NumPy's bare ValueError)
+        elif (isinstance(k, (list, tuple)) or (isinstance(k, np.ndarray) and k.ndim == 1)) and len(k) == 2:
             kmin = check_int(k[0], "k[0]", low=0, high=n)
             kmax = n if k[1] is None else check_int(k[1], "k[1]", low=0, high=n)
             if kmin > kmax:
