@@ -329,6 +329,28 @@ def test_blocks_of_another_layout_or_count_are_refused(n_channels, blocks, needl
         list(apply_blockwise(pipe, params, lambda: blocks(y), n=1000, sample_rate=SR, n_channels=n_channels))
 
 
+def test_params_are_checked_as_apply_params_checks_them():
+    """apply_blockwise used ``params`` unchecked: another pipeline's raised KeyError or IndexError, and
+    a HighShelf's ran the LowShelf at them (both record cutoff_hz and gain_db) where apply_params refuses."""
+    y = _signal((1000,))
+    shape = SignalShape(y.shape, np.float32)
+    pipe = Compose([LowShelf(p=1.0), Gain(p=1.0)])
+    good = pipe.draw_params(shape, sample_rate=SR, rng=0)
+    other = json.loads(json.dumps(good))
+    other["transforms"][1]["gain_db"] = "3"
+    bad = [Compose([HighShelf(p=1.0), Gain(p=1.0)]).draw_params(shape, sample_rate=SR, rng=0),
+           Gain(p=1.0).draw_params(shape, sample_rate=SR, rng=0), None, {**good, "indices": [0, 5]}, other,
+           {**good, "transforms": good["transforms"][:1]}, {**good, "applied": "yes"}]
+    for params in bad:
+        with pytest.raises(ParameterError, match=r"^params"):
+            _blockwise(pipe, params, y, 100)
+        with pytest.raises(ParameterError, match=r"^params"):
+            pipe.apply_params(y, params, sample_rate=SR)
+    replayed = json.loads(json.dumps(good))
+    np.testing.assert_allclose(_blockwise(pipe, replayed, y, 100), pipe.apply_params(y, good, sample_rate=SR),
+                               rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("kwargs, needle", [(dict(n=-5), "n must be"), (dict(n_channels=0), "n_channels must be"),
                                             (dict(dtype=np.int16), "dtype must be"), (dict(blocks=[]), "blocks must be")])
 def test_bad_arguments_are_named(kwargs, needle):

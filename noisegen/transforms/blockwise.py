@@ -151,7 +151,8 @@ def apply_blockwise(pipeline, params, blocks, *, n, sample_rate, n_channels=None
     Raises
     ------
     ParameterError
-        A transform without a streaming form, a block that is not float audio
+        ``params`` not recorded by ``pipeline`` (as :meth:`~noisegen.transforms.Transform.apply_params`
+        checks them), a transform without a streaming form, a block that is not float audio
         of the declared layout, blocks holding more than ``n`` samples,
         non-finite input samples, or a time stretch of a signal whose peak
         lies outside [2**-60, 2**60].
@@ -176,6 +177,9 @@ def apply_blockwise(pipeline, params, blocks, *, n, sample_rate, n_channels=None
         raise ParameterError(f"blocks must be a callable returning an iterator over the blocks, got "
                              f"{type(blocks).__name__}")
     pipeline.prepare(sample_rate)
+    # checked as apply_params checks a replay's: another pipeline's params raised KeyError or IndexError,
+    # or ran a transform at the parameters of another that records the same keys (LowShelf, HighShelf)
+    params = pipeline._check_params(params, sample_rate)
     rows = 1 if n_channels is None else n_channels
     if n == 0:  # no blocks to stream (the streaming stages need at least one): the one pass itself
         empty = np.zeros((0,) if n_channels is None else (rows, 0), dtype)
