@@ -641,3 +641,27 @@ def test_shift_in_seconds_replays_what_it_draws_at_any_rate(sample_rate):
         t = Shift(min_shift=seconds, max_shift=seconds, shift_unit="seconds", p=1.0)
         out = t(y, sample_rate=sample_rate, rng=0)
         assert np.array_equal(out, t.apply_params(y, t.last_params, sample_rate=sample_rate))
+
+
+@pytest.mark.parametrize("cls", TRANSFORM_CLASSES, ids=_CLASS_IDS)
+def test_output_length_checks_what_it_is_given(cls, data_dir):
+    """output_length used its arguments unchecked: another transform's params (or None) raised KeyError or
+    TypeError, and n=-5, 1.5 or "10" came back as a "length" (-5, 13416.5 or "10")."""
+    t = _minimal(cls, data_dir)
+    y = 0.1 * np.random.default_rng(0).standard_normal(4801)
+    for n, sample_rate in ((1601, SR), (0, SR), (1, 8000), (4801, 48000)):
+        out = t(y[:n], sample_rate=sample_rate, rng=2)
+        params = json.loads(json.dumps(t.last_params))
+        assert t.output_length(n, sample_rate, params) == out.shape[-1]
+        assert t.output_length(np.int64(n), np.int64(sample_rate), params) == out.shape[-1]
+    other = Gain(p=1.0) if cls is not Gain else Clip(p=1.0)
+    foreign = [None, {"name": cls.__name__, "applied": "yes"}, other.draw_params(None, sample_rate=SR, rng=0), [params]]
+    for bad in foreign:
+        with pytest.raises(ParameterError, match=r"^params"):
+            t.output_length(1601, SR, bad)
+    for n in (-5, 1.5, "10", None, 1e300):
+        with pytest.raises(ParameterError, match=r"^n\b"):
+            t.output_length(n, SR, params)
+    for sample_rate in (0, 16000.5, "16000", None):
+        with pytest.raises(ParameterError, match=r"^sample_rate must be"):
+            t.output_length(1601, sample_rate, params)

@@ -33,12 +33,12 @@ import warnings
 
 import numpy as np
 
-from .._core.validation import show_value, check_audio, check_path, check_probability, check_sample_rate
+from .._core.validation import show_value, check_audio, check_n_samples, check_path, check_probability, check_sample_rate
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.rng import as_generator
 from ..audio.bank import NoiseBank
 from ..audio.files import open_regular
-from .shape import SignalShape, drawn_from
+from .shape import SignalShape, drawn_from, length_after
 from .target import check_target_mode, fit_length, keeping_stages
 
 __all__ = ["Transform", "load_pipeline"]
@@ -208,7 +208,7 @@ class Transform:
         if not params["applied"]:
             return y
         if isinstance(y, SignalShape):  # drawing for a shape: the output's shape
-            return y.with_length(self.output_length(y.shape[-1], sample_rate, params))
+            return y.with_length(length_after(self, y.shape[-1], sample_rate, params))
         if cached is not None and cached[0] is params and cached[1] is y:
             return cached[2]
         return self._apply_checked(y, sample_rate, params)
@@ -271,9 +271,9 @@ class Transform:
         return out if out.dtype == y.dtype else out.astype(y.dtype)
 
     def output_length(self, n: int, sample_rate: int, params: dict) -> int:
-        """Length of the output of an ``n``-sample input with ``params``: exactly what ``apply_params``
-        returns (an empty input stays empty); see :class:`~noisegen.transforms.shape.SignalShape`."""
-        return self._output_length(n, sample_rate, params) if params["applied"] and n else n
+        """The length :meth:`apply_params` gives an ``n``-sample input (``params`` checked as it checks them)."""
+        self.prepare(sample_rate := check_sample_rate(sample_rate))  # (as apply_params, before the checks)
+        return length_after(self, check_n_samples(n, "n"), sample_rate, self._check_params(params, sample_rate))
 
     def _output_length(self, n, sample_rate, params):
         return n  # a non-empty input the transform is applied to; length changers override

@@ -50,6 +50,7 @@ from .pitch_shift import PitchShift
 from .polarity_inversion import PolarityInversion
 from .resample import Resample
 from .room_simulator import RoomSimulator
+from .shape import length_after
 from .speed_perturb import SpeedPerturb
 from .time_stretch import TimeStretch
 
@@ -61,7 +62,7 @@ class _Stage:
     def __init__(self, t, params, sample_rate, n_in, rows, mono, dtype):
         self.t, self.params, self.sample_rate = t, params, sample_rate
         self.n_in, self.rows, self.mono, self.dtype = n_in, rows, mono, np.dtype(dtype)
-        self.n_out = t.output_length(n_in, sample_rate, params)
+        self.n_out = length_after(t, n_in, sample_rate, params)
 
     def measurer(self):
         """An object with ``feed(block)`` that measures the input in a first pass (None: none needed)."""

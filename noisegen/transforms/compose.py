@@ -19,7 +19,7 @@ from .._core.validation import show_value, check_int, check_real, check_sample_r
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
 from .base import Transform, nested_from_dict
-from .shape import drawn_from
+from .shape import drawn_from, length_after
 from .target import stages_kept
 
 __all__ = ["Compose", "OneOf", "SomeOf"]
@@ -140,7 +140,7 @@ class _Composition(Transform):
 
     def _output_length(self, n, sample_rate, params):
         for i, child in zip(params["indices"], params["transforms"]):
-            n = self.transforms[i].output_length(n, sample_rate, child)
+            n = length_after(self.transforms[i], n, sample_rate, child)
         return n
 
     def _config(self):

@@ -19,7 +19,7 @@ import numpy as np
 from .._core.errors import ParameterError
 from .._core.validation import check_audio, check_int, check_sequence
 
-__all__ = ["SignalShape", "drawn_from"]
+__all__ = ["SignalShape", "drawn_from", "length_after"]
 
 
 class SignalShape:
@@ -90,3 +90,9 @@ def drawn_from(y, name):
     if isinstance(y, (SignalShape, _NoSignal)):
         return y
     return check_audio(y, "y", finite=False)
+
+
+def length_after(t, n, sample_rate, params):
+    """:meth:`~noisegen.transforms.Transform.output_length` for ``params`` that ``t`` drew or checked
+    (the transforms' own calls; the public method checks what it is given first)."""
+    return t._output_length(n, sample_rate, params) if params["applied"] and n else n
