@@ -81,6 +81,43 @@ def test_channels_first_arrays_pass(shape):
     assert Gain(p=1.0)(y, sample_rate=SR, rng=0).shape == shape
 
 
+def _many_channel_pipelines():
+    """Transforms and pipelines whose own arrays have fewer samples than channels on the way."""
+    import noisegen.transforms as T
+
+    speed = T.SpeedPerturb(factors=[1.25], p=1.0)
+    return {
+        "Resample": T.Resample(min_sample_rate=8000, max_sample_rate=8000, p=1.0),  # (100, 60) inside
+        "speed, gain": T.Compose([speed, Gain(p=1.0)]),
+        "stretch, filter": T.Compose([T.TimeStretch(min_rate=1.25, max_rate=1.25, p=1.0), LowPassFilter(p=1.0)]),
+        "speed, nested": T.Compose([speed, T.OneOf([T.SomeOf([TimeMask(p=1.0), T.PitchShift(p=1.0)], k=2)])]),
+        "shuffled": T.Compose([speed, T.AddColoredNoise(p=1.0), T.Normalize(p=1.0)], shuffle=True),
+    }
+
+
+@pytest.mark.parametrize("name", list(_many_channel_pipelines()))
+@pytest.mark.parametrize("shape", [(100, 120), (65, 70), (CHANNELS_LAST_LIMIT + 1, CHANNELS_LAST_LIMIT + 1)], ids=str)
+def test_a_transforms_own_short_arrays_of_many_channels_pass(name, shape):
+    """The channels-last rule judged a transform's own arrays as a caller's: Compose([SpeedPerturb, Gain]) of a
+    valid (100, 120) input refused the (100, 96) its speed-up made ("looks like a channels-last array: pass
+    y.T"), and so did Resample on its way through a lower rate. The rule still judges what a caller gives."""
+    t = _many_channel_pipelines()[name]
+    y = np.random.default_rng(4).standard_normal(shape).astype(np.float32) * 0.1
+    for seed in range(3):
+        out = t(y, sample_rate=SR, rng=seed)
+        assert out.shape[0] == shape[0] and np.isfinite(out).all()
+        np.testing.assert_array_equal(t.apply_params(y, t.last_params, sample_rate=SR), out)
+        noisy, target = t(y, sample_rate=SR, rng=seed, return_target="clean")
+        np.testing.assert_array_equal(noisy, out)
+        assert target.shape == out.shape
+        assert t.draw_params(y, sample_rate=SR, rng=seed) == t.last_params
+    short = np.zeros((shape[0], shape[0] - 1), np.float32)  # given by a caller: still refused
+    for call in (lambda: t(short, sample_rate=SR, rng=0), lambda: t.draw_params(short, sample_rate=SR, rng=0),
+                 lambda: noisegen.gain(short, gain_db=1.0)):
+        with pytest.raises(ParameterError, match=r"\(channels, samples\)"):
+            call()
+
+
 @pytest.mark.parametrize("order", [">", "<", "="])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("shape", [(1000,), (2, 1000), (3, 1000, "strided")], ids=str)

@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 
 from .errors import NoisegenWarning, ParameterError, ParameterIndexError
+from .layout import CHANNELS_LAST_LIMIT, looks_channels_last
 
 __all__ = [
     "check_audio",
@@ -64,9 +65,6 @@ MAX_SAMPLE_RATE = 768_000
 #: ratio) lie in ``[1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR]``: the resampler's
 #: filter grows with the downsampling factor.
 MAX_RATE_FACTOR = 256
-#: A 2-D array with more channels than this *and* more channels than samples is
-#: taken for a channels-last ``(samples, channels)`` array and refused.
-CHANNELS_LAST_LIMIT = 64
 
 
 class _BoundedRepr(reprlib.Repr):
@@ -160,7 +158,7 @@ def check_audio_shape(shape: tuple, name: str = "y", *, allow_empty: bool = True
         expected = {1: "shape (n_samples,)", 2: "shape (n_samples,) or (n_channels, n_samples)"}.get(
             max_ndim, f"1 to {max_ndim} axes")
         raise ParameterError(f"{name} must have {expected}, got shape {shape}")
-    if len(shape) == 2 and shape[0] > max(shape[1], CHANNELS_LAST_LIMIT):
+    if looks_channels_last(shape):  # (not within a transform: noisegen._core.layout)
         raise ParameterError(
             f"{name} has shape {shape}: {shape[0]} channels of {shape[1]} samples looks like a "
             f"channels-last (samples, channels) array; noisegen wants (channels, samples) with time on "

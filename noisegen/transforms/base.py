@@ -38,7 +38,7 @@ from .._core.errors import NoisegenWarning, ParameterError
 from .._core.rng import as_generator
 from ..audio.bank import NoiseBank
 from ..audio.files import open_regular
-from .shape import SignalShape, drawn_from, length_after
+from .shape import SignalShape, drawn_from, layout_known, length_after
 from .target import check_target_mode, fit_length, keeping_stages
 
 __all__ = ["Transform", "load_pipeline"]
@@ -151,10 +151,10 @@ class Transform:
         y = check_audio(y, "y")
         sample_rate = check_sample_rate(sample_rate)
         mode = check_target_mode(return_target, "return_target")
-        with keeping_stages(mode is not None):
+        with keeping_stages(mode is not None), layout_known():  # (y is checked: its outputs' layout known)
             params = self.draw_params(y, sample_rate=sample_rate, rng=as_generator(rng))
             out = self._apply_drawn(y, sample_rate, params)
-        return (out if mode is None else (out, self._target_step(y, out, y, sample_rate, params, mode))), params
+            return (out if mode is None else (out, self._target_step(y, out, y, sample_rate, params, mode))), params
 
     def draw_params(self, y, *, sample_rate, rng, force=False) -> dict:
         """Draw the parameters of one application (what a call records in ``last_params``).
@@ -240,9 +240,9 @@ class Transform:
         mode = check_target_mode(return_target, "return_target")
         self.prepare(sample_rate)
         params = self._check_params(params, sample_rate)
-        with keeping_stages(mode is not None):
+        with keeping_stages(mode is not None), layout_known():  # (y is checked: its outputs' layout known)
             out = self._apply_checked(y, sample_rate, params) if params["applied"] else y
-        return out if mode is None else (out, self._target_step(y, out, y, sample_rate, params, mode))
+            return out if mode is None else (out, self._target_step(y, out, y, sample_rate, params, mode))
 
     def _check_params(self, params, sample_rate, name="params") -> dict:
         """A checked copy of ``params``: the keys of :meth:`_param_checks` validated, any other kept as recorded."""

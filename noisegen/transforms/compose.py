@@ -19,7 +19,7 @@ from .._core.validation import show_value, check_int, check_real, check_sample_r
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
 from .base import Transform, nested_from_dict
-from .shape import drawn_from, length_after
+from .shape import drawn_from, layout_known, length_after
 from .target import stages_kept
 
 __all__ = ["Compose", "OneOf", "SomeOf"]
@@ -73,13 +73,14 @@ class _Composition(Transform):
         if applied:
             indices = self._choose(gen)
             children = []
-            for i in indices:
-                t = self.transforms[i]
-                child = t.draw_params(out, sample_rate=sample_rate, rng=gen, force=self._chosen_apply)
-                if out is not None:
-                    out = t._apply_drawn(out, sample_rate, child)
-                    stages.append(out)
-                children.append(child)
+            with layout_known():  # (y is checked: the children's outputs are laid out as it is)
+                for i in indices:
+                    t = self.transforms[i]
+                    child = t.draw_params(out, sample_rate=sample_rate, rng=gen, force=self._chosen_apply)
+                    if out is not None:
+                        out = t._apply_drawn(out, sample_rate, child)
+                        stages.append(out)
+                    children.append(child)
             params["indices"] = indices
             params["transforms"] = children
         self._cached = None if y is None else (params, y, out)
