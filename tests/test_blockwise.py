@@ -351,6 +351,23 @@ def test_params_are_checked_as_apply_params_checks_them():
                                rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["gain", "lowpass", "speed", "resample", "normalize_rms", "colored", "chain"])
+def test_blocks_of_many_channels_and_few_samples_pass(name):
+    """A block of n_channels=100 with fewer samples than channels (the last of a file, a stage's tail) was
+    refused by the channels-last rule ("block has shape (100, 50) ... pass block.T") though its layout is
+    declared; a channels-last block of a declared layout is still refused by that layout."""
+    pipe = _stages()[name]
+    y = _signal((100, 1030))
+    params = pipe.draw_params(SignalShape(y.shape, np.float32), sample_rate=SR, rng=2)
+    whole = pipe.apply_params(y, params, sample_rate=SR)
+    for block in (50, 99, 1000):
+        np.testing.assert_allclose(_blockwise(pipe, params, y, block), whole, rtol=1e-5, atol=1e-6)
+    stereo = _signal((2, 120))
+    with pytest.raises(ParameterError, match=r"block must have shape \(2, n_i\)"):
+        list(apply_blockwise(pipe, pipe.draw_params(SignalShape(stereo.shape), sample_rate=SR, rng=2),
+                             lambda: [stereo.T], n=120, sample_rate=SR, n_channels=2))
+
+
 @pytest.mark.parametrize("kwargs, needle", [(dict(n=-5), "n must be"), (dict(n_channels=0), "n_channels must be"),
                                             (dict(dtype=np.int16), "dtype must be"), (dict(blocks=[]), "blocks must be")])
 def test_bad_arguments_are_named(kwargs, needle):

@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._core.errors import ParameterError
+from .._core.layout import layout_known
 from .._core.validation import (check_audio, check_float_dtype, check_n_channels, check_n_samples, check_sample_rate,
                                 nonfinite_error)
 from .block_stages import stage_for
@@ -90,16 +91,22 @@ def blockwise_unsupported(pipeline, params, *, sample_rate) -> str | None:
 
 
 def _run(stages, source):
-    """Blocks through fresh processors of ``stages``, then each one's flush through the ones after it."""
+    """Blocks through fresh processors of ``stages``, then each one's flush through the ones after it.
+
+    The blocks have the declared layout however short they are (the last of a file, a stage's): the
+    channels-last rule is not applied to them (:mod:`noisegen._core.layout`; set per step, never across a
+    yield, so the caller's code between blocks keeps it)."""
     procs = [s.open() for s in stages]
     for block in source:
-        for p in procs:
-            block = p.process(block)
+        with layout_known():
+            for p in procs:
+                block = p.process(block)
         yield block
     for j, p in enumerate(procs):
-        tail = p.flush()
-        for q in procs[j + 1:]:
-            tail = q.process(tail)
+        with layout_known():
+            tail = p.flush()
+            for q in procs[j + 1:]:
+                tail = q.process(tail)
         yield tail
 
 
@@ -109,7 +116,8 @@ def _checked(blocks, n, n_channels, dtype):
     ``n`` samples at most in all (the stages were built for ``n``)."""
     lead, seen = () if n_channels is None else (n_channels,), 0
     for block in blocks:
-        block = check_audio(block, "block", finite=False)  # finiteness: below, in the dtype it runs in
+        with layout_known():  # (its layout is declared: n_channels, checked next)
+            block = check_audio(block, "block", finite=False)  # finiteness: below, in the dtype it runs in
         if block.shape[:-1] != lead:
             expected = "(n_i,)" if n_channels is None else f"({n_channels}, n_i)"
             raise ParameterError(f"block must have shape {expected} (n_channels={n_channels}), got shape {block.shape}")
@@ -193,7 +201,8 @@ def _apply(stages, checked, mono):
         measurer = stage.measurer()
         if measurer is not None:  # a first pass through the stages before it
             for block in _run(stages[:i], checked()):
-                measurer.feed(block)
+                with layout_known():
+                    measurer.feed(block)
             stage.measured(measurer)
     for stage in stages:  # each stage's warning once, in order, as the one pass gives them
         stage.notify()
