@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 
 import numpy as np
@@ -109,6 +110,19 @@ def test_shape_draws_equal_audio_draws(name):
             drawn = pipe.draw_params(SignalShape(shape, y.dtype), sample_rate=SR, rng=seed)
             pipe(y, sample_rate=SR, rng=seed)
             assert drawn == pipe.last_params, (name, shape, seed)
+
+
+@pytest.mark.parametrize("shape, dtype, needle", [
+    ((5,), "x", "dtype must be float32 or float64, got 'x'"),  # was NumPy's TypeError
+    ((5,), np.int16, "dtype must be float32 or float64, got int16"),  # drew for audio no call takes
+    ((5,), "complex64", "dtype must be"), ((5,), None, "dtype must be"), ((5,), np.float32(1), "dtype must be"),
+    ((0, 5), np.float32, "n_channels >= 1"), ((2, 3, 5), np.float32, "shape must be"),
+])
+def test_a_signal_shape_no_audio_has_is_refused(shape, dtype, needle):
+    with pytest.raises(ParameterError, match=re.escape(needle)):
+        SignalShape(shape, dtype)
+    for dtype in (np.float32, "float64", np.dtype(">f4"), np.dtype("<f8")):  # audio's dtypes, any byte order
+        assert SignalShape((2, 5), dtype).dtype in (np.float32, np.float64)
 
 
 # ---------------------------------------------------------------- the runner

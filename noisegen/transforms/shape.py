@@ -18,7 +18,7 @@ import numpy as np
 
 from .._core.errors import ParameterError
 from .._core.layout import layout_known  # noqa: F401  (for base and compose: inside a transform's call)
-from .._core.validation import check_audio, check_int, check_sequence
+from .._core.validation import check_audio, check_float_dtype, check_int, check_sequence
 
 __all__ = ["SignalShape", "drawn_from", "length_after"]
 
@@ -45,10 +45,12 @@ class SignalShape:
 
     def __init__(self, shape, dtype=np.float32):
         shape = tuple(check_int(s, f"shape[{i}]", low=0) for i, s in enumerate(check_sequence(shape, "shape")))
-        if len(shape) not in (1, 2):
-            raise ParameterError(f"shape must be (n,) or (n_channels, n) with n >= 0, got {shape!r}")
+        if len(shape) not in (1, 2) or (len(shape) == 2 and shape[0] == 0):  # ((0, n): audio no call takes)
+            raise ParameterError(f"shape must be (n,) or (n_channels, n) with n >= 0, n_channels >= 1, got {shape!r}")
         self.shape = shape
-        self.dtype = np.dtype(dtype)
+        # a float dtype in any byte order, as audio's: an int16 or complex signal drew for audio no call takes,
+        # and dtype="x" raised NumPy's TypeError
+        self.dtype = check_float_dtype(dtype.newbyteorder("=") if isinstance(dtype, np.dtype) else dtype)
         self.ndim = len(shape)
 
     @property
