@@ -53,14 +53,16 @@ def _allowed(fmt, subtype, channels, rate):
 
 #: Layouts the table refuses although libsndfile opens them: Vorbis beyond 255 channels or 200 kHz
 #: (a SIGSEGV on closing), FLAC at rates a frame header cannot say and AIFF's DWVW_12 (refused on the
-#: first write), ALAC beyond 8 channels and SVX/MPC2K above 65535 Hz (files it cannot read back).
+#: first write), ALAC beyond 8 channels and SVX/MPC2K above 65535 Hz (files it cannot read back), and ALAC_32,
+#: and ALAC_20/24 beyond one channel (noise reads back as other samples).
 #: Also those that libsndfile reads back otherwise: AIFF's DWVW_16/24 (unreadable), PAF's PCM_24 (short)
 #: and the rates HTK, XI, WVE and 8-bit VOC headers round (8-bit PVF under 10 Hz: one frame short).
 def _stricter(fmt, subtype, channels, rate):
     return ((fmt, subtype) in (("OGG", "VORBIS"), ("AIFF", "DWVW_12"), ("AIFF", "DWVW_16"), ("AIFF", "DWVW_24"),
                                ("PAF", "PCM_24"), ("VOC", "PCM_U8"), ("PVF", "PCM_S8"))
             or fmt in ("HTK", "XI", "WVE") or (fmt == "FLAC" and channels <= 8)
-            or (subtype.startswith("ALAC") and channels > 8) or (fmt in ("SVX", "MPC2K") and rate > 65535))
+            or (subtype.startswith("ALAC") and channels > 8) or (fmt in ("SVX", "MPC2K") and rate > 65535)
+            or subtype == "ALAC_32" or (subtype in ("ALAC_20", "ALAC_24") and channels > 1))
 
 
 @pytest.mark.parametrize("fmt, subtype", list(_writable_pairs()))
@@ -202,6 +204,28 @@ def test_rates_a_header_rounds_are_refused_naming_what_it_would_read(tmp_path, e
                                              rf"\(the file would read back at {stored} Hz\)"):
         noisegen.save(tmp_path / f"x.{ext}", y, sample_rate=rate, subtype=subtype)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("subtype", ["ALAC_16", "ALAC_20", "ALAC_24", "ALAC_32"])
+def test_alac_layouts_that_would_read_back_as_other_audio_are_refused(tmp_path, subtype):
+    """libsndfile's ALAC encoder stores a frame it cannot compress (loud noise) as raw samples, and wrote
+    those of stereo ALAC_20/24 and any ALAC_32 wrongly: save gave a file that read back as other audio
+    (a 24-bit stereo one off by 1.0), where a tone read back exactly. What save writes now reads back
+    as written, over 1-8 channels and noise from quiet to full scale; the rest is refused up front."""
+    bits = int(subtype[5:])
+    rng = np.random.default_rng(0)
+    for channels in (1, 2, 3, 8):
+        for level in (1e-3, 0.5, 1.0):
+            y = np.clip(level * rng.standard_normal((channels, 4097)), -1, 1 - 2.0 ** (1 - bits))
+            path = tmp_path / f"x{channels}.caf"
+            try:
+                noisegen.save(path, y, sample_rate=16000, subtype=subtype)
+            except ParameterError as exc:
+                assert subtype == "ALAC_32" or channels > 1 and "ALAC encoder" in str(exc), exc
+                assert not path.exists()
+                continue
+            back, _ = noisegen.load(path, dtype=np.float64)
+            assert np.max(np.abs(back.reshape(channels, -1) - y)) <= 2.0 ** (1 - bits), (channels, level)
 
 
 @pytest.mark.parametrize("ext, subtype", [("sds", None), ("aiff", "DWVW_16"), ("aiff", "DWVW_24"), ("paf", "PCM_24")])

@@ -23,8 +23,9 @@ channel rules are its ``sf_format_check``:
 - MP3: at most 2 channels, at the nine MPEG rates, and at least one frame;
   libsndfile writes MPEG layer III only;
 - one channel for GSM 6.10, G.721/G.723, NMS ADPCM, DWVW and VOX ADPCM, two
-  for IMA and MS ADPCM, eight for ALAC, and the formats' own: AVR, VOC and
-  MPC2K 2, IRCAM 256, SVX, XI, HTK, SDS and WVE 1;
+  for IMA and MS ADPCM, eight for ALAC (one for ALAC_20 and ALAC_24, see
+  below), and the formats' own: AVR, VOC and MPC2K 2, IRCAM 256, SVX, XI,
+  HTK, SDS and WVE 1;
 - SVX and MPC2K: at most 65,535 Hz (a 16-bit header field: 65,536 Hz is
   written as a file libsndfile cannot open, higher rates wrap);
 - 8-bit PVF: at least 10 Hz (below, libsndfile reads one frame fewer back);
@@ -40,6 +41,11 @@ channel rules are its ``sf_format_check``:
   cannot read the first two back, and reads the third back short (4,096
   of 4,097 frames); SDS is not written at all: libsndfile reads its files
   back with other sample values;
+- CAF's ALAC_32, and ALAC_20 and ALAC_24 beyond one channel, are not
+  written: libsndfile's ALAC encoder stores a frame it cannot compress (loud
+  noise) as raw samples, and writes those of these layouts wrongly (20-bit
+  pairs cut to 16 bits, say): the file reads back as other audio, up to
+  full-scale garbage, where a quiet or tonal signal reads back exactly;
 - the block codecs (GSM 6.10, IMA, MS and NMS ADPCM, G.721/G.723) and
   8-bit, A-law and µ-law AIFF and VOC pad the length to a whole block (or
   an even byte count): such a file reads back longer, its last samples
@@ -73,7 +79,10 @@ _FORMAT_CHANNELS = {"FLAC": 8, "OGG": 255, "MP3": 2, "IRCAM": 256, "AVR": 2, "VO
 #: Most channels of a subtype, in any format.
 _SUBTYPE_CHANNELS = {"GSM610": 1, "G721_32": 1, "G723_24": 1, "G723_40": 1, "NMS_ADPCM_16": 1, "NMS_ADPCM_24": 1,
                      "NMS_ADPCM_32": 1, "DWVW_12": 1, "DWVW_16": 1, "DWVW_24": 1, "VOX_ADPCM": 1,
-                     "IMA_ADPCM": 2, "MS_ADPCM": 2, "ALAC_16": 8, "ALAC_20": 8, "ALAC_24": 8, "ALAC_32": 8}
+                     "IMA_ADPCM": 2, "MS_ADPCM": 2, "ALAC_16": 8, "ALAC_20": 1, "ALAC_24": 1}
+#: Why a subtype holds fewer channels than its codec could, said with the refusal.
+_CHANNELS_WHY = dict.fromkeys(("ALAC_20", "ALAC_24"), " (libsndfile's ALAC encoder writes loud multichannel audio "
+                              "at this depth wrongly; use ALAC_16, or FLAC for up to 24 bits)")
 
 _OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 _MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
@@ -101,7 +110,8 @@ _SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "P
 MAX_RIFF_BYTES = (1 << 32) - (1 << 12)
 #: Subtypes libsndfile lists for a format but refuses to write there.
 _UNWRITABLE = {("MP3", "MPEG_LAYER_I"), ("MP3", "MPEG_LAYER_II"), ("WAV", "MPEG_LAYER_III"), ("AIFF", "DWVW_12"),
-               ("AIFF", "DWVW_16"), ("AIFF", "DWVW_24"), ("PAF", "PCM_24")}  # (these three: unreadable, short)
+               ("AIFF", "DWVW_16"), ("AIFF", "DWVW_24"), ("PAF", "PCM_24"),  # (these three: unreadable, short)
+               ("CAF", "ALAC_32")}  # (an incompressible frame reads back as other samples)
 #: Formats (and subtypes) whose header holds the sample rate rounded, or one rate only.
 _ROUNDED_RATES = {("HTK", None), ("XI", None), ("WVE", None), ("VOC", "PCM_U8")}
 
@@ -191,7 +201,7 @@ def check_writable(fmt: str, subtype: str | None, *, n_channels: int, sample_rat
     most = max_channels(fmt, subtype)
     if n_channels > most:
         raise ParameterError(f"{channels_name} must be at most {most} for {_label(fmt, subtype)} files, "
-                             f"got {n_channels}")
+                             f"got {n_channels}{_CHANNELS_WHY.get(subtype, '')}")
     rates = _lookup(_RATES, fmt, subtype)
     if rates is not None and not rates[0](sample_rate):
         raise ParameterError(f"sample_rate must be {rates[1]} for {_label(fmt, subtype)} files, got {sample_rate}")
