@@ -708,3 +708,43 @@ def test_audio_at_the_rate_asked_is_never_out_of_reach(rate):
     assert out_of_reach(rate, rate) is None and check_reach(rate, rate, "x") == rate
     if rate > 768000:
         assert "above the 768000 Hz" in out_of_reach(rate, 16000)
+
+
+class _Tagged(np.ndarray):
+    """A user's ndarray subclass."""
+
+
+@pytest.mark.parametrize("kind", ["memmap", "subclass"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_an_ndarray_subclass_in_gives_a_plain_ndarray_out(kind, dtype, tmp_path):
+    # a memmap (or any subclass) came back as one from some calls (filters, TimeMask, PacketLoss,
+    # Shift, Codec: a copy keeps the subclass), as a plain ndarray from others (Gain); every call
+    # now returns a plain ndarray with the values the plain input gives
+    plain = (0.1 * np.random.default_rng(0).standard_normal((2, 4001))).astype(dtype)
+    if kind == "memmap":
+        y = np.memmap(tmp_path / "y.raw", dtype=dtype, mode="w+", shape=plain.shape)
+        y[:] = plain
+    else:
+        y = plain.copy().view(_Tagged)
+    sr = 16000
+    calls = [
+        lambda a: noisegen.gain(a, gain_db=-3.0),
+        lambda a: noisegen.lowpass(a, cutoff_hz=3000.0, sample_rate=sr),
+        lambda a: noisegen.time_mask(a, start_s=0.05, duration_s=0.05, sample_rate=sr),
+        lambda a: noisegen.packet_loss(a, sample_rate=sr, loss_rate=0.3, rng=0),
+        lambda a: noisegen.clip(a, threshold=0.1),
+        lambda a: noisegen.resample(a, orig_sample_rate=sr, target_sample_rate=8000),
+        lambda a: noisegen.time_stretch(a, rate=1.25, sample_rate=sr),
+        lambda a: noisegen.mix_at_snr(a, plain[::-1].copy(), snr_db=5.0),
+        lambda a: noisegen.transforms.Shift(p=1.0)(a, sample_rate=sr, rng=0),
+        lambda a: noisegen.transforms.TimeMask(p=1.0)(a, sample_rate=sr, rng=0),
+        lambda a: noisegen.transforms.PacketLoss(p=1.0)(a, sample_rate=sr, rng=0),
+        lambda a: noisegen.transforms.LowPassFilter(p=1.0)(a, sample_rate=sr, rng=0),
+        lambda a: noisegen.transforms.PolarityInversion(p=1.0)(a, sample_rate=sr, rng=0),
+        lambda a: noisegen.Compose([noisegen.transforms.Gain(p=1.0)])(a, sample_rate=sr, rng=0),
+    ]
+    for i, call in enumerate(calls):
+        out = call(y)
+        assert type(out) is np.ndarray and out.dtype == dtype, i
+        np.testing.assert_array_equal(out, call(plain), err_msg=str(i))
+    np.testing.assert_array_equal(np.asarray(y), plain)  # not mutated

@@ -135,6 +135,8 @@ def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int =
                 y = y.astype(np.float64)
         else:
             raise ParameterError(f"{name} must be a numpy float array, got {type(y).__name__}")
+    elif type(y) is not np.ndarray:  # a memmap or other subclass: a plain view, so every output is an ndarray
+        y = np.asarray(y)
     if y.dtype.kind in "iub":
         raise ParameterError(
             f"{name} must be float32 or float64 audio, got integer dtype {y.dtype}; "
