@@ -167,3 +167,52 @@ def test_someof_k_that_is_no_count_or_pair_is_a_parameter_error_naming_it(k, sai
         with pytest.raises(ParameterError, match=said):
             build()
     assert SomeOf([Gain(), Gain()], k=np.array([1, 2])).k == (1, 2)  # a pair as an array still builds
+
+
+def test_a_replay_of_a_chosen_child_that_did_not_apply_or_of_weight_zero_is_refused():
+    # OneOf/SomeOf replays ran a chosen child recorded as not applied, or OneOf's child of weight 0: no draw
+    # makes either (a chosen child always applies; a weight of 0 is never drawn)
+    import copy
+
+    from noisegen import ParameterError
+
+    y = np.random.default_rng(0).standard_normal(SR // 4) * 0.1
+    for pipe in (OneOf([Gain(p=1.0), TimeMask(p=1.0)]), SomeOf([Gain(p=1.0), TimeMask(p=1.0)], k=(1, 2)),
+                 OneOf([Gain(p=1.0), TimeMask(p=1.0)], weights=[0.0, 1.0])):
+        for seed in range(6):
+            out = pipe(y, sample_rate=SR, rng=seed)
+            good = copy.deepcopy(pipe.last_params)
+            np.testing.assert_array_equal(pipe.apply_params(y, good, sample_rate=SR), out)
+            for j in range(len(good["transforms"])):
+                bad = copy.deepcopy(good)
+                bad["transforms"][j] = {"name": bad["transforms"][j]["name"], "applied": False}
+                with pytest.raises(ParameterError, match=rf"params\['transforms'\]\[{j}\]\['applied'\] must be True"):
+                    pipe.apply_params(y, bad, sample_rate=SR)
+    weighted = OneOf([Gain(p=1.0), TimeMask(p=1.0)], weights=[0.0, 1.0])
+    weighted(y, sample_rate=SR, rng=0)
+    bad = copy.deepcopy(weighted.last_params)
+    bad["indices"], bad["transforms"] = [0], [Gain(p=1.0).draw_params(y, sample_rate=SR, rng=0)]
+    with pytest.raises(ParameterError, match="one index of a child whose weight is above 0"):
+        weighted.apply_params(y, bad, sample_rate=SR)
+
+
+@pytest.mark.parametrize("force", ["no", 0, 1, None, np.array([True])])
+def test_draw_params_force_must_be_a_bool(force):
+    # force="no" forced the transform to apply (read as truthy)
+    from noisegen import ParameterError
+
+    for t in (Gain(p=0.0), Compose([Gain(p=1.0)], p=0.0)):
+        with pytest.raises(ParameterError, match="force must be True or False"):
+            t.draw_params(None, sample_rate=SR, rng=0, force=force)
+        assert t.draw_params(None, sample_rate=SR, rng=0, force=np.bool_(True))["applied"]
+
+
+def test_someof_takes_a_whole_float_k_as_it_takes_a_pair_of_them():
+    # k=[2.0, 2.0] built and k=2.0 was refused
+    from noisegen import ParameterError
+
+    assert SomeOf([Gain(), Gain()], k=2.0).k == SomeOf([Gain(), Gain()], k=[2.0, 2.0]).k == (2, 2)
+    assert SomeOf([Gain(), Gain()], k=np.int64(1)).k == (1, 1)
+    for k in (2.5, float("nan"), 3.0, -1.0, True):
+        with pytest.raises(ParameterError, match="k"):
+            SomeOf([Gain(), Gain()], k=k)

@@ -33,7 +33,7 @@ import warnings
 
 import numpy as np
 
-from .._core.validation import show_value, check_audio, check_n_samples, check_path, check_probability, check_sample_rate
+from .._core.validation import show_value, check_audio, check_bool, check_n_samples, check_path, check_probability, check_sample_rate
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.rng import as_generator
 from ..audio.bank import NoiseBank
@@ -191,7 +191,8 @@ class Transform:
         y = drawn_from(y, type(self).__name__)
         self.prepare(sample_rate)
         gen = as_generator(rng)
-        applied = bool(gen.random() < self.p) or bool(force)
+        force = check_bool(force, "force")  # (before the draw: "no" would have forced it)
+        applied = bool(gen.random() < self.p) or force
         params = {"name": type(self).__name__, "applied": applied}
         if applied:
             params.update(self.randomize(y, sample_rate, gen))

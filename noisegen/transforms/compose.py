@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from .._core.validation import show_value, check_int, check_real, check_sample_rate, check_sequence
+from .._core.validation import show_value, check_bool, check_int, check_real, check_sample_rate, check_sequence
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
 from .base import Transform, nested_from_dict
@@ -67,7 +67,8 @@ class _Composition(Transform):
         sample_rate = check_sample_rate(sample_rate)
         y = None if y is None else drawn_from(y, type(self).__name__)
         gen = as_generator(rng)
-        applied = bool(gen.random() < self.p) or bool(force)
+        force = check_bool(force, "force")  # (before the draw: "no" would have forced it)
+        applied = bool(gen.random() < self.p) or force
         params = {"name": type(self).__name__, "applied": applied}
         out, stages = y, [y]
         if applied:
@@ -127,6 +128,11 @@ class _Composition(Transform):
             self.transforms[i]._check_params(child, sample_rate, f"{name}['transforms'][{j}]")
             for j, (i, child) in enumerate(zip(clean["indices"], children))
         ]
+        if self._chosen_apply:  # (a chosen child always applies: a replay that skips one is none a draw makes)
+            for j, child in enumerate(clean["transforms"]):
+                if not child["applied"]:
+                    raise ParameterError(f"{name}['transforms'][{j}]['applied'] must be True: the children "
+                                         f"{type(self).__name__} chooses always apply, got False")
         return clean
 
     def _apply(self, y, sample_rate, params):
@@ -249,7 +255,9 @@ class OneOf(_Composition):
         return [int(self._cdf.searchsorted(gen.random(), side="right"))]
 
     def _drawable(self, indices):
-        return None if len(indices) == 1 else "one child's index"
+        if len(indices) == 1 and (self.weights is None or self.weights[indices[0]] > 0):
+            return None
+        return "one child's index" if self.weights is None else "one index of a child whose weight is above 0"
 
     def _config(self):
         return {"transforms": list(self.transforms), "weights": self.weights, "p": self.p}
@@ -278,7 +286,7 @@ class SomeOf(_Composition):
     def __init__(self, transforms, *, k, p: float = 1.0):
         super().__init__(transforms, p=p)
         n = len(self.transforms)
-        if isinstance(k, numbers.Integral) and not isinstance(k, bool):
+        if isinstance(k, numbers.Real) and not isinstance(k, (bool, np.bool_)):  # (2.0 as in k=[2.0, 2.0])
             kmin = kmax = check_int(k, "k", low=0, high=n)
         # (np.ndim of a ragged list such as [[1], 2] raised NumPy's bare ValueError)
         elif (isinstance(k, (list, tuple)) or (isinstance(k, np.ndarray) and k.ndim == 1)) and len(k) == 2:
