@@ -287,3 +287,29 @@ def test_docstring_examples():
 
     result = doctest.testmod(importlib.import_module("noisegen.data.lhotse"), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("rate, target", [(8000, 16000), (16000, 8000), (22050, 16000), (16000, 16000)])
+def test_a_pipeline_attached_before_a_resample_runs_at_the_rate_its_audio_has(tmp_path, rate, target, channels):
+    """Lhotse passes every transform of a recording the recording's final rate: augment_cuts then resample
+    ran the pipeline on 8 kHz audio told it was at 16 kHz (a 1 kHz low-pass cut at 500 Hz), silently."""
+    y = (0.1 * np.random.default_rng(0).standard_normal((channels, rate // 2 + 1))).astype(np.float32)
+    path = str(tmp_path / "x.wav")
+    sf.write(path, y.T, rate, subtype="FLOAT")
+    cuts = CutSet.from_cuts([Recording.from_file(path).to_cut()])
+    pipeline = noisegen.LowPassFilter(min_cutoff_hz=1000, max_cutoff_hz=1000, p=1.0)
+    plain = cuts[0]
+    at_rate = pipeline(plain.load_audio(), sample_rate=rate, rng=nl.cut_key(plain.id, rng=0))
+    expected = nl.NoisegenResample(rate, target)(at_rate)
+    resampled = nl.resample(nl.augment_cuts(cuts, pipeline, rng=0), target)
+    back = CutSet.from_dicts([c.to_dict() for c in resampled])  # the rate travels in the manifest
+    for cut in (resampled[0], back[0]):
+        got = cut.load_audio()
+        assert cut.sampling_rate == target and got.shape == (channels, cut.num_samples)
+        n = min(got.shape[-1], expected.shape[-1])
+        np.testing.assert_allclose(got[..., :n], expected[..., :n], atol=1e-6)
+    # resampled first, the pipeline runs at the new rate
+    after = nl.augment_cuts(nl.resample(cuts, target), pipeline, rng=0)[0]
+    np.testing.assert_array_equal(after.load_audio(), pipeline(nl.resample(cuts, target)[0].load_audio(),
+                                                                 sample_rate=target, rng=nl.cut_key(plain.id, rng=0)))

@@ -34,6 +34,7 @@ import json
 import numbers
 import os
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -145,20 +146,31 @@ class NoisegenAugment(AudioTransform):
         It must keep the length.
     key : int
         The pipeline's ``rng`` (an int in ``[0, 2**64)``), see :func:`cut_key`.
+    sampling_rate : int or None
+        The rate of the audio the transform receives: on a recording, its
+        rate when the transform was attached. Lhotse passes every transform
+        of a recording the recording's final rate, which a later
+        ``resample`` changes while the audio reaching this transform stays
+        at the old one. None: the rate Lhotse passes (a ``MixedCut``'s
+        transforms run on the mix at its own rate).
     """
 
     pipeline: dict
     key: int
+    sampling_rate: Optional[int] = None
 
     def __post_init__(self):
         if isinstance(self.key, bool) or not isinstance(self.key, numbers.Integral) or not 0 <= self.key < 1 << 64:
             raise ParameterError(f"key must be an int in [0, 2**64), got {self.key!r}")
         self.key = int(self.key)
+        if self.sampling_rate is not None:
+            self.sampling_rate = check_sample_rate(self.sampling_rate, "sampling_rate")
         self.pipeline = _pipeline_config(self.pipeline)
 
     def __call__(self, samples: np.ndarray, sampling_rate: int) -> np.ndarray:
         pipeline = _built(_config_json(self.pipeline))
-        out = pipeline(samples, sample_rate=int(sampling_rate), rng=self.key)
+        rate = self.sampling_rate if self.sampling_rate is not None else int(sampling_rate)
+        out = pipeline(samples, sample_rate=rate, rng=self.key)
         if out.shape != samples.shape:
             raise ParameterError(
                 f"NoisegenAugment: the pipeline changed the audio's shape from {samples.shape} to {out.shape}; "
@@ -196,7 +208,8 @@ def augment_cuts(cuts, pipeline, *, rng):
         A ``MonoCut`` / ``MultiCut`` gets the transform on its recording (it
         sees only the cut's segment), a ``MixedCut`` on the mix; a
         ``PaddingCut`` is left alone. Augment after truncating, padding or
-        mixing: those change the audio the pipeline sees.
+        mixing: those change the audio the pipeline sees. A recording
+        resampled after this still runs the pipeline at the rate it had here.
 
     Examples
     --------
@@ -217,7 +230,11 @@ class _Attach:
 
     def __call__(self, cut):
         key = derive_key(self.root_key, _id_hash(cut.id))
-        return _append_transform(cut, NoisegenAugment(pipeline=self.config, key=key))
+        # on a recording, the rate its audio has here: after a later cuts.resample() Lhotse passes every
+        # transform of the recording the new rate (a MixedCut's transforms run on the mix, at its rate)
+        recording = None if isinstance(cut, MixedCut) else getattr(cut, "recording", None)
+        rate = None if recording is None else recording.sampling_rate
+        return _append_transform(cut, NoisegenAugment(pipeline=self.config, key=key, sampling_rate=rate))
 
 
 def _append_transform(cut, transform):
