@@ -212,6 +212,20 @@ def test_columns_that_would_overwrite_each_other_are_refused(kwargs, match):
     assert out["aug"][0]["array"].shape == (4,) and isinstance(out["params"][0], str) and out["idx"] == [0]
 
 
+@pytest.mark.parametrize("keyed", [False, True])
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_column_of_plain_samples_is_refused_naming_the_column(batched, keyed):
+    # unbatched, a row whose value is a list (not an audio dict) was taken for a batch and its int index
+    # iterated: TypeError 'int' object is not iterable, naming neither the column nor what it should hold
+    ds = datasets.Dataset.from_dict({"wave": [[0.1] * 40, [0.2] * 40], "idx": [0, 1]})
+    fn = nh.augment_fn(noisegen.Gain(), rng=0, column="wave", index_column="idx" if keyed else None)
+    with pytest.raises(noisegen.ParameterError, match=r"row 0 of column 'wave': wave must hold dicts .*got list"):
+        ds.map(fn, with_indices=not keyed, batched=batched, load_from_cache_file=False)
+    for row in ([0.1, 0.2], (0.1, 0.2), [[0.1], [0.2]]):
+        with pytest.raises(noisegen.ParameterError, match=r"row 3 of column 'wave': .*got (list|tuple)"):
+            fn({"wave": row, "idx": np.int64(3)}, None if keyed else 3)
+
+
 def test_row_indices_past_64_bits_are_refused_not_wrapped():
     assert nh.row_key(2**64 - 1, rng=0) != nh.row_key(0, rng=0)
     for index in (2**64, 10**30, -1):

@@ -175,6 +175,11 @@ class AugmentFn:
         # a dataset in the "numpy" format gives a batch's rows as an object array of dicts
         batched = isinstance(values, (list, tuple)) or (isinstance(values, np.ndarray) and values.dtype == object
                                                         and values.ndim == 1)
+        given = indices if indices is not None else batch.get(self.index_column) if self.index_column else None
+        if batched and (isinstance(given, numbers.Number) or getattr(given, "ndim", None) == 0):
+            # one row's index: a row whose audio value is a list (a plain column of floats), refused as such
+            # below, not a batch whose indices would be iterated (TypeError: 'int' object is not iterable)
+            batched = False
         indices = self._indices(batch, indices, batched)
         if not batched:
             audio, params = self._row(values, indices)
