@@ -69,6 +69,26 @@ def test_map_gives_the_same_arrays_for_any_num_proc_and_batch_size(channels):
     assert not np.array_equal(expected[0], np.asarray(rows[0]["array"]))
 
 
+def test_a_pipeline_with_banks_of_arrays_is_taken_and_the_same_for_any_num_proc():
+    # augment_fn(AddBackgroundNoise([arrays])) was refused ("a NoiseBank of arrays (noise) cannot be written to
+    # a dict"): its workers rebuilt the pipeline from to_dict(), which a bank held in memory has not
+    rng = np.random.default_rng(3)
+    noise = [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in (500, 4000)]
+    rir = [np.exp(-np.arange(300) / 40.0) * rng.standard_normal(300)]
+    pipeline = noisegen.Compose([noisegen.AddBackgroundNoise(noise, min_snr_db=0, max_snr_db=10, p=1.0),
+                                 noisegen.ApplyImpulseResponse(rir, p=0.7), noisegen.Gain(p=0.5)])
+    rows = _rows()
+    expected = _direct(rows, pipeline, 4)
+    ds = datasets.Dataset.from_dict({"audio": rows}).add_column("idx", list(range(len(rows))))
+    for num_proc in (1, 2):
+        for batched in (True, False):
+            out = ds.map(nh.augment_fn(pipeline, rng=4), batched=batched, batch_size=4, with_indices=True,
+                         num_proc=num_proc, load_from_cache_file=False)
+            assert _equal(_arrays(out), expected), (num_proc, batched)
+    view = ds.with_transform(nh.augment_fn(pipeline, rng=4, index_column="idx"))
+    assert _equal([np.asarray(a["array"]) for a in view[:]["audio"]], expected)
+
+
 def test_params_column_replays_to_the_same_audio():
     rows = _rows()
     pipeline = _pipeline()

@@ -112,7 +112,8 @@ def augment_fn(pipeline, *, rng, column="audio", sample_rate=None, output_column
     -------
     AugmentFn
         ``fn(batch, indices=None) -> batch`` with the audio replaced and the
-        parameters added; picklable (the pipeline is rebuilt in each worker).
+        parameters added; picklable (the pipeline is rebuilt in each worker
+        from its config; one with banks of arrays is pickled whole).
 
     Examples
     --------
@@ -148,16 +149,20 @@ class AugmentFn:
             raise ParameterError(f"index_column {index_column!r} must differ from column and output_column")
         if sample_rate is not None:
             sample_rate = check_sample_rate(sample_rate)  # once here, not as a failure of every row
-        self.config = pipeline.to_dict()
+        try:
+            self.config = pipeline.to_dict()
+        except ParameterError:  # banks of arrays (noise read into memory) have no config: the pipeline is pickled
+            self.config = None
         self.root_key = resolve_key(rng)
         self.column, self.sample_rate = column, sample_rate
         self.output_column = output
         self.params_column, self.index_column = params_column, index_column
         self._pipeline = pipeline
 
-    def __getstate__(self):  # workers rebuild the pipeline from its config
+    def __getstate__(self):  # workers rebuild the pipeline from its config (or get it pickled, without one)
         state = dict(self.__dict__)
-        state["_pipeline"] = None
+        if self.config is not None:
+            state["_pipeline"] = None
         return state
 
     @property
