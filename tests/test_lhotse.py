@@ -313,3 +313,21 @@ def test_a_pipeline_attached_before_a_resample_runs_at_the_rate_its_audio_has(tm
     after = nl.augment_cuts(nl.resample(cuts, target), pipeline, rng=0)[0]
     np.testing.assert_array_equal(after.load_audio(), pipeline(nl.resample(cuts, target)[0].load_audio(),
                                                                  sample_rate=target, rng=nl.cut_key(plain.id, rng=0)))
+
+
+@pytest.mark.parametrize("target", [8000, 22050, 48000])
+def test_a_tempo_change_before_a_resample_runs_at_the_rate_its_audio_has(tmp_path, target):
+    """Lhotse passes every transform of a recording the recording's final rate: perturb_tempo then resample
+    stretched 16 kHz audio with the WSOLA frames of another rate (30 ms at 8 kHz: 15 ms), silently."""
+    cuts = _tone(tmp_path, 440.0, 16001)
+    y = cuts[0].load_audio()
+    expected = nl.NoisegenResample(16000, target)(nl.NoisegenTempo(factor=0.9)(y, 16000))
+    ours = nl.resample(nl.perturb_tempo(cuts, 0.9), target)
+    converted = nl.use_noisegen_transforms(cuts.perturb_tempo(0.9).resample(target))  # a manifest made by Lhotse
+    back = CutSet.from_dicts([c.to_dict() for c in converted])
+    for cut in (ours[0], converted[0], back[0]):
+        assert [type(t).__name__ for t in cut.recording.transforms] == ["NoisegenTempo", "NoisegenResample"]
+        got = cut.load_audio()
+        n = min(got.shape[-1], expected.shape[-1])
+        assert got.shape == (1, cut.num_samples) and abs(got.shape[-1] - expected.shape[-1]) <= 1
+        np.testing.assert_allclose(got[..., :n], expected[..., :n], atol=1e-6)

@@ -291,13 +291,21 @@ class NoisegenTempo(_LhotseTempo):
     """Lhotse's ``Tempo`` (sox ``tempo``) through :func:`noisegen.time_stretch`: tempo changes, pitch is kept.
 
     The output has ``n / factor`` samples rounded as ``Cut.perturb_tempo`` records them.
+    ``sampling_rate`` (set by :func:`use_noisegen_transforms`) is the rate of
+    the audio it receives, which sets the 30 ms WSOLA frame: Lhotse passes a
+    recording's final rate, not the one before a later ``Resample``.
     """
+
+    sampling_rate: Optional[int] = None
 
     def __post_init__(self):
         self.factor = check_real(self.factor, "factor", low=1 / _MAX_FACTOR, high=_MAX_FACTOR)
+        if self.sampling_rate is not None:
+            self.sampling_rate = check_sample_rate(self.sampling_rate, "sampling_rate")
 
     def __call__(self, samples: np.ndarray, sampling_rate: int) -> np.ndarray:
-        out = time_stretch(samples, rate=self.factor, sample_rate=int(sampling_rate))
+        rate = self.sampling_rate if self.sampling_rate is not None else int(sampling_rate)
+        out = time_stretch(samples, rate=self.factor, sample_rate=rate)
         return _fit(out, perturb_num_samples(samples.shape[-1], self.factor))
 
 
@@ -342,16 +350,35 @@ _REPLACEMENTS = {
 }
 
 
-def _replace(transform):
-    """The noisegen replacement of one of Lhotse's transforms (an object or its dict), else itself."""
+def _name_kwargs(transform):
     if isinstance(transform, dict):
-        name, kwargs = transform.get("name"), transform.get("kwargs", {})
-    else:
-        name, kwargs = type(transform).__name__, None
+        return transform.get("name"), transform.get("kwargs", {})
+    return type(transform).__name__, None
+
+
+def _replace(transform, rate=None):
+    """The noisegen replacement of one of Lhotse's transforms (an object or its dict), else itself;
+    ``rate``: that of the audio it receives, for a tempo change."""
+    name, kwargs = _name_kwargs(transform)
     cls = _REPLACEMENTS.get(name)
     if cls is None:
         return transform
-    return cls(**(kwargs if kwargs is not None else transform.to_dict()["kwargs"]))
+    kwargs = dict(kwargs if kwargs is not None else transform.to_dict()["kwargs"])
+    if cls is NoisegenTempo and rate is not None:
+        kwargs["sampling_rate"] = rate
+    return cls(**kwargs)
+
+
+def _input_rates(transforms, rate):
+    """The rate of the audio each of a recording's ``transforms`` receives; ``rate``: the recording's
+    (Lhotse passes each that one, the rate after every Resample)."""
+    rates = []
+    for t in reversed(transforms):
+        name, kwargs = _name_kwargs(t)
+        if name in ("Resample", "NoisegenResample"):
+            rate = (kwargs if kwargs is not None else t.to_dict()["kwargs"])["source_sampling_rate"]
+        rates.append(rate)
+    return rates[::-1]
 
 
 def _replace_in_cut(cut):
@@ -364,7 +391,8 @@ def _replace_in_cut(cut):
     recording = getattr(cut, "recording", None)
     if recording is None or not recording.transforms:
         return cut
-    recording = fastcopy(recording, transforms=[_replace(t) for t in recording.transforms])
+    rates = _input_rates(recording.transforms, recording.sampling_rate)
+    recording = fastcopy(recording, transforms=[_replace(t, r) for t, r in zip(recording.transforms, rates)])
     return fastcopy(cut, recording=recording)
 
 
