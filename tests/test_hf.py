@@ -336,6 +336,33 @@ def test_an_iterable_dataset_read_by_workers_is_keyed_by_global_row_indices_or_r
             assert sorted(got) == expected, (num_shards, num_workers)
 
 
+@pytest.mark.parametrize("num_workers", [1, 2])
+@pytest.mark.parametrize("num_shards", [2, 4])
+def test_ranks_of_an_iterable_dataset_read_by_workers_are_keyed_by_a_column_or_refused(num_workers, num_shards):
+    # split_dataset_by_node(...).map(fn, with_indices=True) counted the indices from 0 on each rank: read by a
+    # DataLoader (one shard a worker: no refusal), 8 rows over 2 ranks got 4 distinct augmentations, silently
+    torch = pytest.importorskip("torch")
+    from datasets.distributed import split_dataset_by_node
+
+    rows = _rows()[:8]
+    pipeline = _pipeline()
+    expected = sorted(json.dumps(p) for p in _direct_params(rows, pipeline, 0))
+    it = datasets.Dataset.from_dict({"audio": rows}).add_column("idx", list(range(len(rows)))).to_iterable_dataset(
+        num_shards=num_shards)
+    keyed, indexed = [], []
+    for rank in (0, 1):
+        part = split_dataset_by_node(it, rank=rank, world_size=2)
+        loader = torch.utils.data.DataLoader(part.map(nh.augment_fn(pipeline, rng=0, index_column="idx"), batched=True,
+                                                      batch_size=3), batch_size=None, num_workers=num_workers)
+        keyed += [r["noisegen_params"] for r in loader]
+        indexed.append(torch.utils.data.DataLoader(part.map(nh.augment_fn(pipeline, rng=0), batched=True, batch_size=3,
+                                                            with_indices=True), batch_size=None, num_workers=num_workers))
+    assert sorted(keyed) == expected
+    for loader in indexed:
+        with pytest.raises(noisegen.ParameterError, match=r"indices: .*of rank \d of 2.*index_column"):
+            list(loader)
+
+
 def _direct_params(rows, pipeline, rng):
     out = []
     for i, r in enumerate(rows):

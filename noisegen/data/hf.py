@@ -21,7 +21,8 @@ For a new draw each epoch, make the function with ``rng=epoch``.
 
 An ``IterableDataset`` counts ``with_indices`` indices from 0 in each
 DataLoader worker (and each ``split_dataset_by_node`` rank): read by several
-workers, key it by an ``index_column`` instead (a ParameterError says so).
+workers or ranks, key it by an ``index_column`` instead (a ParameterError
+says so in DataLoader workers; a rank read with ``num_workers=0`` cannot tell).
 
 The audio column may hold, per row:
 
@@ -244,13 +245,18 @@ def _check_global_indices(indices):
     if info is None or not isinstance(info.dataset, hf.IterableDataset):
         return
     shards = getattr(info.dataset, "num_shards", 1)
-    if min(info.num_workers, shards) > 1:  # (one shard: one worker reads it all)
+    # split_dataset_by_node: each rank counts from 0 as well (seen here only in a worker: num_workers=0 hides it)
+    node = getattr(info.dataset, "_distributed", None)
+    ranks = getattr(node, "world_size", 1) or 1
+    if min(info.num_workers, shards) > 1 or ranks > 1:  # (one shard: one worker reads it all)
+        where = f" of rank {node.rank} of {ranks}" if ranks > 1 else ""
         raise ParameterError(
-            f"indices: got {show_value(indices)} in DataLoader worker {info.id} of {info.num_workers} reading an "
-            f"IterableDataset of {shards} shards; datasets counts them from 0 in each worker, so rows of different "
-            "workers would get the same key. Expected row indices that hold across workers: key the rows by a "
-            "column instead, augment_fn(..., index_column='idx') with ds.add_column('idx', range(len(ds))) "
-            "before to_iterable_dataset and map without with_indices, or read with num_workers <= 1")
+            f"indices: got {show_value(indices)} in DataLoader worker {info.id} of {info.num_workers}{where} reading "
+            f"an IterableDataset of {shards} shards; datasets counts them from 0 in each worker and each "
+            "split_dataset_by_node rank, so rows of different workers or ranks would get the same key. Expected "
+            "row indices that hold across them: key the rows by a column instead, augment_fn(..., "
+            "index_column='idx') with ds.add_column('idx', range(len(ds))) before to_iterable_dataset and map "
+            "without with_indices, or read with num_workers <= 1 on one rank")
 
 
 def read_row_audio(value, column):
