@@ -331,3 +331,25 @@ def test_a_tempo_change_before_a_resample_runs_at_the_rate_its_audio_has(tmp_pat
         n = min(got.shape[-1], expected.shape[-1])
         assert got.shape == (1, cut.num_samples) and abs(got.shape[-1] - expected.shape[-1]) <= 1
         np.testing.assert_allclose(got[..., :n], expected[..., :n], atol=1e-6)
+
+
+@pytest.mark.parametrize("perturb, rate", [(lambda c: nl.resample(c, 16000), 16000),
+                                           (lambda c: nl.perturb_speed(c, 1.1), 8000),
+                                           (lambda c: nl.perturb_tempo(c, 0.9), 8000),
+                                           (lambda c: nl.perturb_volume(c, 0.5), 8000)])
+def test_a_mixed_cuts_pipeline_survives_resampling_and_perturbation(tmp_path, perturb, rate):
+    """Lhotse's MixedCut.resample / perturb_* return a MixedCut without the mix's transforms: the pipeline
+    augment_cuts attached to a mix vanished, and the cut loaded unaugmented, without a word."""
+    path = str(tmp_path / "m.wav")
+    sf.write(path, 0.1 * np.random.default_rng(0).standard_normal(6001), 8000, subtype="FLOAT")
+    mono = Recording.from_file(path).to_cut()
+    mixed = CutSet.from_cuts([mono.mix(mono, offset_other_by=0.1, snr=3),
+                              mono.pad(duration=1.0).mix(mono, offset_other_by=0.3)])
+    pipeline = noisegen.AddColoredNoise(min_snr_db=0, max_snr_db=0, p=1.0)
+    for cut, plain in zip(perturb(nl.augment_cuts(mixed, pipeline, rng=0)), perturb(mixed)):
+        assert [type(t).__name__ for t in cut.transforms] == ["NoisegenAugment"]
+        key = nl.cut_key(cut.id.split("_")[0], rng=0)  # (ids of speed, tempo and volume changes are affixed)
+        np.testing.assert_array_equal(cut.load_audio(), pipeline(plain.load_audio(), sample_rate=rate, rng=key))
+    path = tmp_path / "mixed.jsonl"
+    nl.augment_cuts(mixed, pipeline, rng=0).to_jsonl(path)
+    assert all(c.transforms for c in perturb(CutSet.from_jsonl_lazy(path)))  # a lazy CutSet too

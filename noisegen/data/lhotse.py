@@ -210,6 +210,8 @@ def augment_cuts(cuts, pipeline, *, rng):
         ``PaddingCut`` is left alone. Augment after truncating, padding or
         mixing: those change the audio the pipeline sees. A recording
         resampled after this still runs the pipeline at the rate it had here.
+        This module's :func:`resample` and ``perturb_*`` keep a
+        ``MixedCut``'s pipeline (Lhotse's own ``MixedCut`` methods drop it).
 
     Examples
     --------
@@ -414,10 +416,24 @@ def use_noisegen_transforms(cuts):
     return _replace_in_cut(cuts) if isinstance(cuts, Cut) else _cutset(cuts).map(_replace_in_cut)
 
 
+class _Perturb:
+    """Picklable ``cut -> cut.<method>(**kwargs)`` with noisegen's transforms (for lazy CutSets)."""
+
+    def __init__(self, method, kwargs):
+        self.method, self.kwargs = method, kwargs
+
+    def __call__(self, cut):
+        out = getattr(cut, self.method)(**self.kwargs)
+        if isinstance(cut, MixedCut) and cut.transforms and not out.transforms:
+            # Lhotse's MixedCut.resample and perturb_* drop the mix's transforms: a pipeline attached by
+            # augment_cuts (or a reverb on the mix) vanished without a word
+            out = fastcopy(out, transforms=list(cut.transforms))
+        return _replace_in_cut(out)
+
+
 def _perturb(cuts, method, **kwargs):
-    if not isinstance(cuts, Cut):
-        _cutset(cuts)
-    return use_noisegen_transforms(getattr(cuts, method)(**kwargs))
+    perturb = _Perturb(method, kwargs)
+    return perturb(cuts) if isinstance(cuts, Cut) else _cutset(cuts).map(perturb)
 
 
 def perturb_speed(cuts, factor: float, *, affix_id: bool = True):
