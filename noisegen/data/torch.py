@@ -96,6 +96,7 @@ def _dataset_class():
                 self.drop_last = check_bool(drop_last, "drop_last")
                 self._passes = _PassCounter(stream)
                 stream._state_guards.append(self._passes)  # its state_dict() here is stale once workers have run
+                weakref.finalize(self, self._passes.retire, stream)  # (the stream outlives datasets made per epoch)
 
             def set_epoch(self, epoch: int) -> None:
                 """Make the next ``iter(loader)`` start at ``epoch`` (the ones after it follow on)."""
@@ -167,6 +168,7 @@ class _PassCounter:
     _SERIAL, _READER = 8, 9
     _HEAD = 10
     _SLOTS = 256  # worker ids beyond this rely on the token alone
+    retired = False  # its dataset has gone (see retire)
 
     def __init__(self, stream):
         import torch
@@ -178,6 +180,7 @@ class _PassCounter:
 
     def _make_lock(self):
         # Workers read-modify-write the words: a file lock makes that one step.
+        self._pid = os.getpid()
         fd, self._lock_path = tempfile.mkstemp(prefix="noisegen-passes-", suffix=".lock")
         os.close(fd)
         weakref.finalize(self, _unlink, self._lock_path)
@@ -202,7 +205,8 @@ class _PassCounter:
 
         if torch.utils.data.get_worker_info() is not None:
             return
-        self._share_reported(stream)  # (stream.skipped here names the workers' skips too: it was empty)
+        if not self.retired:
+            self._share_reported(stream)  # (stream.skipped here names the workers' skips too: it was empty)
         words = self._words
         first, resumed = stream._pass_origin()
         key = stream._key - (1 << 64) if stream._key >= 1 << 63 else stream._key  # its 64 bits, as an int64
@@ -260,6 +264,22 @@ class _PassCounter:
                 "advance their own copies of the stream. Resume at an epoch instead: dataset.set_epoch(e) "
                 f"(the next iteration starts at epoch {self.next_epoch(stream)}), or use num_workers=0 to "
                 "resume at any chunk")
+
+    def retire(self, stream):
+        """Its dataset has gone: let go of the shared words and the lock file, and of ``stream`` unless
+        workers advanced their copies (state_dict() refuses until set_epoch / load_state_dict; one gone
+        counter says so). The stream kept every counter, each holding a file descriptor and a file in
+        /tmp, and pickled them all to each worker: a dataset made per epoch ran out of descriptors."""
+        import torch
+
+        if os.getpid() != self._pid:  # a forked worker's copy of the dataset going
+            return
+        self._shared, self.retired = torch.from_numpy(self._words.copy()), True  # (private words)
+        _unlink(self._lock_path)
+        guards = stream._state_guards
+        stale = [g for g in guards if g.retired and int(g._words[0]) >> self._INDEX_BITS]  # (token: workers ran)
+        # a new list, not changed in place: a collection may run this inside the stream's loop over it
+        stream._state_guards = [g for g in guards if not g.retired] + (stale and [self if self in stale else stale[-1]])
 
     def _share_reported(self, stream):
         """Make ``stream`` (this process's copy) record the sources it skips in the lock file shared
