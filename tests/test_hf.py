@@ -427,6 +427,21 @@ def test_an_unreadable_audio_value_of_a_stream_source_is_skipped(bad, one_pass):
     assert stream.skipped == ["array:1"]
 
 
+@pytest.mark.parametrize("iterable", [False, True])
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_a_whole_dataset_as_a_stream_source_is_refused_pointing_at_its_audio_column(iterable, shuffle):
+    """AugmentStream(ds) (not ds["audio"]) skipped every row as "must hold dicts with 'array' and
+    'sampling_rate', ..., got dict" and yielded nothing (or was refused as a one-pass iterable for shuffle)."""
+    ds = datasets.Dataset.from_dict({"audio": [{"array": np.full(800, 0.1, np.float32), "sampling_rate": 8000}] * 3,
+                                     "text": ["a", "b", "c"]})
+    source = ds.to_iterable_dataset() if iterable else ds
+    with pytest.raises(noisegen.ParameterError, match=r"source must be a dataset's audio column, e\.g\. ds\['audio'\], "
+                                                       r"not the (Iterable)?Dataset itself \(columns: \['audio', 'text'\]\)"):
+        noisegen.AugmentStream(source, None, sample_rate=8000, chunk_s=None, rng=0, shuffle=shuffle)
+    assert len(list(noisegen.AugmentStream(ds["audio"], None, sample_rate=8000, chunk_s=None, rng=0,
+                                           shuffle=shuffle))) == 3
+
+
 def test_a_row_without_audio_in_a_column_source_is_skipped_saying_so():
     """A None value in a stream's audio column was skipped as 'must be float32 or float64 audio, got dtype
     object', which did not say the row simply has no audio."""

@@ -150,6 +150,10 @@ def list_items(source):
                 return ManifestItems(source), None
             return _FileItems([os.fspath(source)]), None
         raise ParameterError(f"source must be an existing folder or file, got {os.fspath(source)!r}")
+    if hasattr(source, "column_names") and hasattr(source, "features"):  # a Hugging Face (Iterable)Dataset: each
+        # row (a dict of columns) was skipped as "must hold dicts with 'array' ..., got dict", an empty stream
+        raise ParameterError(f"source must be a dataset's audio column, e.g. ds['audio'], not the "
+                             f"{type(source).__name__} itself (columns: {list(source.column_names or [])})")
     if isinstance(source, (bytes, bytearray, memoryview, Mapping, Set)):  # not items in a stable order
         raise ParameterError(f"source must be a folder, a list of paths or an iterable of arrays, got "
                              f"{type(source).__name__} {show_value(source)} (a path goes as a str, several in a list)")
