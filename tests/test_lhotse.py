@@ -353,3 +353,37 @@ def test_a_mixed_cuts_pipeline_survives_resampling_and_perturbation(tmp_path, pe
     path = tmp_path / "mixed.jsonl"
     nl.augment_cuts(mixed, pipeline, rng=0).to_jsonl(path)
     assert all(c.transforms for c in perturb(CutSet.from_jsonl_lazy(path)))  # a lazy CutSet too
+
+
+def test_cuts_named_after_file_names_that_are_not_utf8_are_augmented(tmp_path):
+    """Recording.from_file names a cut after its file; a name that is not UTF-8 gives an id with surrogate
+    escapes, which cut_key encoded as strict UTF-8: UnicodeEncodeError for every such cut."""
+    import hashlib
+
+    from noisegen._core.rng import derive_key, resolve_key
+
+    import io
+
+    buffer = io.BytesIO()
+    sf.write(buffer, 0.1 * np.random.default_rng(0).standard_normal(1600), 16000, format="WAV")
+    paths = []
+    for name in (b"caf\xe9.wav", b"d\xff\xfe.wav", b"plain.wav"):
+        path = os.path.join(os.fsencode(str(tmp_path)), name)
+        try:
+            with open(path, "wb") as fh:
+                fh.write(buffer.getvalue())
+        except (OSError, UnicodeError):
+            pytest.skip("this filesystem takes no file name that is not UTF-8")
+        paths.append(os.fsdecode(path))
+    cuts = CutSet.from_cuts(Recording.from_file(p).to_cut() for p in paths)
+    pipeline = noisegen.Gain(p=1.0)
+    keys = set()
+    for plain, cut in zip(cuts, nl.augment_cuts(cuts, pipeline, rng=0)):
+        key = nl.cut_key(plain.id, rng=0)
+        keys.add(key)
+        np.testing.assert_array_equal(cut.load_audio(), pipeline(plain.load_audio(), sample_rate=16000, rng=key))
+    assert len(keys) == 3
+    # a UTF-8 id keeps its key (the documented hash), and a lone surrogate of another kind gets one
+    digest = hashlib.blake2b("plain".encode(), digest_size=8).digest()
+    assert nl.cut_key("plain", rng=0) == derive_key(resolve_key(0), int.from_bytes(digest, "little"))
+    assert nl.cut_key("a\ud800", rng=0) != nl.cut_key("a", rng=0)

@@ -79,7 +79,8 @@ _MAX_FACTOR = 256.0
 
 def cut_key(cut_id: str, *, rng) -> int:
     """The key :func:`augment_cuts` gives the cut ``cut_id``: ``derive_key(resolve_key(rng), h)``,
-    ``h`` the first 8 bytes of the BLAKE2b hash of the UTF-8 id.
+    ``h`` the first 8 bytes of the BLAKE2b hash of the UTF-8 id (an id made from a file name that is not
+    UTF-8, with Python's surrogate escapes, is hashed as the name's own bytes).
 
     Examples
     --------
@@ -93,7 +94,13 @@ def cut_key(cut_id: str, *, rng) -> int:
 
 def _id_hash(cut_id: str) -> int:
     """A stable 64-bit int of a cut id (Python's ``hash`` of a str changes between processes)."""
-    return int.from_bytes(hashlib.blake2b(cut_id.encode("utf-8"), digest_size=8).digest(), "little")
+    # (surrogateescape: Recording.from_file names a cut after a file name that is not UTF-8 with surrogates,
+    # which strict UTF-8 refused, failing every such cut; a valid id gives the same bytes either way)
+    try:
+        data = cut_id.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate of another kind (a JSON "\ud800")
+        data = cut_id.encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
 
 
 # -- the pipeline as a Lhotse transform -----------------------------------------------------
