@@ -184,6 +184,30 @@ def test_audio_decoders_are_read_with_all_channels(channels):
     assert all(a["array"].shape == r["array"].shape for a, r in zip(out["audio"], rows))
 
 
+class _BrokenDecoder:
+    """A torchcodec ``AudioDecoder`` of a damaged file: ``get_all_samples()`` raises its RuntimeError."""
+
+    def get_all_samples(self):
+        raise RuntimeError("Could not decode frame: Invalid data found when processing input")
+
+
+def test_an_audio_decoder_that_fails_names_its_row():
+    # the decoder's RuntimeError went through map as it was, naming no row (of a million), where undecodable
+    # bytes said "row 5 of column 'audio': cannot decode the row's audio bytes"
+    fn = nh.augment_fn(noisegen.Gain(p=1.0), rng=0)
+    good = _FakeDecoder(np.full(400, 0.1, np.float32), SR)
+    for batch, indices in (({"audio": [good, _BrokenDecoder()]}, [3, 4]), ({"audio": _BrokenDecoder()}, 4)):
+        with pytest.raises(noisegen.NoisegenError, match=r"^row 4 of column 'audio': cannot decode the row's audio "
+                                                         r"\(RuntimeError: Could not decode frame"):
+            fn(batch, indices)
+    with warnings.catch_warnings(record=True) as caught:  # a stream source skips it, saying why, as before
+        warnings.simplefilter("always")
+        chunks = list(noisegen.AugmentStream([good, _BrokenDecoder()], None, sample_rate=SR, chunk_s=None, rng=0,
+                                             shuffle=False))
+    assert [c.item for c in chunks] == [0]
+    assert any("'array:1'" in str(w.message) and "Could not decode frame" in str(w.message) for w in caught)
+
+
 def test_bad_use_is_reported():
     fn = nh.augment_fn(noisegen.Gain(), rng=0)
     batch = {"audio": [{"array": np.zeros(4, np.float32), "sampling_rate": SR}]}

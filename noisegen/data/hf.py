@@ -262,7 +262,10 @@ def _check_global_indices(indices):
 def read_row_audio(value, column):
     """``(float32 samples, sample_rate)`` from one row's audio value (also for :mod:`noisegen.data.ray`)."""
     if hasattr(value, "get_all_samples"):  # torchcodec AudioDecoder (datasets >= 4)
-        samples = value.get_all_samples()
+        try:
+            samples = value.get_all_samples()
+        except Exception as exc:  # noqa: BLE001 - torchcodec's RuntimeError for a damaged file named no row
+            raise NoisegenError(f"cannot decode the row's audio ({type(exc).__name__}: {exc})") from None
         y, sr = np.asarray(samples.data.cpu().numpy(), dtype=np.float32), samples.sample_rate
     elif isinstance(value, dict) and value.get("array") is not None:
         y, sr = _samples(value["array"], f"{column}['array']"), _scalar(value.get("sampling_rate"))
