@@ -270,6 +270,26 @@ def test_a_column_of_plain_samples_is_refused_naming_the_column(batched, keyed):
             fn({"wave": row, "idx": np.int64(3)}, None if keyed else 3)
 
 
+def test_a_params_column_the_dataset_has_is_never_replaced():
+    # a second augment_fn over an augmented dataset replaced the first's parameters with its own: the audio
+    # holds both augmentations, and replaying the column gave other audio, silently
+    rows = _rows()[:4]
+    pipeline = _pipeline()
+    once = datasets.Dataset.from_dict({"audio": rows}).map(nh.augment_fn(pipeline, rng=0), batched=True,
+                                                         with_indices=True, load_from_cache_file=False)
+    for kwargs in ({}, {"output_column": "aug"}):
+        for batched in (True, False):
+            with pytest.raises(noisegen.ParameterError, match=r"params_column 'noisegen_params' is already a column"):
+                once.map(nh.augment_fn(pipeline, rng=1, **kwargs), batched=batched, with_indices=True,
+                         load_from_cache_file=False)
+    twice = once.map(nh.augment_fn(pipeline, rng=1, params_column="second"), batched=True, with_indices=True,
+                     load_from_cache_file=False)
+    assert twice["noisegen_params"] == once["noisegen_params"] and len(twice["second"]) == 4
+    kept = once.map(nh.augment_fn(pipeline, rng=1, params_column=None), batched=True, with_indices=True,
+                    load_from_cache_file=False)
+    assert kept["noisegen_params"] == once["noisegen_params"]
+
+
 def test_row_indices_past_64_bits_are_refused_not_wrapped():
     assert nh.row_key(2**64 - 1, rng=0) != nh.row_key(0, rng=0)
     for index in (2**64, 10**30, -1):

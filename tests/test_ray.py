@@ -137,6 +137,25 @@ def test_a_bad_row_is_named_by_its_id():
     with pytest.raises(noisegen.NoisegenError, match=r"^row path='c.wav' of column 'audio': cannot decode"):
         actor({"path": np.array(["c.wav"]), "audio": garbage})
     assert actor({"path": np.array(["a.wav"]), "audio": ok[None]})["audio"].shape == (1, 5)
+    # a params column the rows already have (an earlier augment's) was replaced, silently
+    with pytest.raises(noisegen.ParameterError, match=r"^params_column 'params' is already a column"):
+        actor({"path": np.array(["a.wav"]), "audio": ok[None], "params": np.array(["{}"], dtype=object)})
+
+
+def test_a_params_column_the_dataset_has_is_refused_before_reading(ray_address):
+    import ray
+
+    import noisegen
+    import noisegen.ray as ngray
+    from noisegen.transforms import Gain
+
+    rows = [{**row, "params": "{}"} for row in _rows("mono", np.float32, n=2)]
+    for params_column in ("params", "audio2"):
+        ds = ray.data.from_items([{**row, "audio2": row["audio"]} for row in rows])
+        with pytest.raises(noisegen.ParameterError, match=rf"params_column '{params_column}' is already a column"):
+            ngray.augment(ds, Gain(p=1.0), seed=0, sample_rate=16000, params_column=params_column)
+    out = ngray.augment(ray.data.from_items(rows), Gain(p=1.0), seed=0, sample_rate=16000, params_column="again")
+    assert [r["params"] for r in out.take_all()] == ["{}", "{}"]
 
 def test_without_ray_engine_ray_says_how_to_install_it(corpus, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError

@@ -103,7 +103,8 @@ def augment_fn(pipeline, *, rng, column="audio", sample_rate=None, output_column
         Where the augmented audio goes; ``None``: back into ``column``.
     params_column : str or None
         Column for each row's applied parameters (a JSON string); ``None``
-        adds none.
+        adds none. A column of that name in the dataset is a ParameterError
+        (it is never replaced).
     index_column : str or None
         A column of row indices to key rows by, for when no ``indices`` are
         passed (``with_transform``); ``map(..., with_indices=True)`` does not
@@ -177,6 +178,10 @@ class AugmentFn:
             raise ParameterError(f"batch must be a row or a batch of rows (a dict of columns), got {type(batch).__name__}")
         if self.column not in batch:
             raise ParameterError(f"column {self.column!r} is not in the batch (columns: {sorted(batch)})")
+        if self.params_column is not None and self.params_column in batch:  # (replaced, it replayed other audio)
+            raise ParameterError(f"params_column {self.params_column!r} is already a column of the dataset (an earlier "
+                                 "augment_fn's parameters?): it would be replaced, silently; pass another "
+                                 "params_column (or None), or remove that column first")
         values = batch[self.column]
         # a dataset in the "numpy" format gives a batch's rows as an object array of dicts
         batched = isinstance(values, (list, tuple)) or (isinstance(values, np.ndarray) and values.dtype == object

@@ -103,6 +103,8 @@ class _Augmenter:
         for name in (self.column, self.id_column):
             if name not in batch:
                 raise ParameterError(_missing(name, self.column, self.id_column, list(batch)))
+        if self.params_column in batch:
+            raise ParameterError(_taken(self.params_column, list(batch)))
         outs, params = [], []
         for row_id, value in zip(batch[self.id_column], batch[self.column]):
             row_id = _scalar(row_id)
@@ -124,6 +126,12 @@ def _missing(name, column, id_column, present) -> str:
                 "unique per row, e.g. id_column='path' with read_binary_files(..., include_paths=True), or add "
                 "one with from_items([{'id': i, ...}])")
     return f"column {column!r} is not a column of the dataset (columns: {present})"
+
+
+def _taken(params_column, present) -> str:
+    return (f"params_column {params_column!r} is already a column of the dataset (columns: {present}): its values "
+            "would be replaced, silently (an earlier augment's parameters, which replay its audio); pass another "
+            "params_column, or drop that column first")
 
 
 def _scalar(value):
@@ -182,7 +190,8 @@ def augment(dataset, pipeline, *, seed, sample_rate, column="audio", id_column="
         Call again with ``epoch + 1`` for fresh draws in the next epoch.
     params_column : str
         Added: each row's applied parameters (``last_params``) as a JSON
-        string, for :meth:`Transform.apply_params` replays.
+        string, for :meth:`Transform.apply_params` replays. A column of that
+        name in the dataset is a ParameterError (it is never replaced).
     actors : int
         Size of the actor pool. The result does not depend on it. When Ray
         tasks make the rows (``read_binary_files``, ``range``, a ``map``
@@ -230,7 +239,7 @@ def augment(dataset, pipeline, *, seed, sample_rate, column="audio", id_column="
         raise ParameterError(f"params_column {params_column!r} must differ from column and id_column")
     if id_column == column:
         raise ParameterError(f"id_column {id_column!r} must differ from column (the ids name the rows' audio)")
-    _check_columns(dataset, column, id_column)
+    _check_columns(dataset, column, id_column, params_column)
     pipeline = _as_pipeline(pipeline)
     try:
         pipeline.prepare(sample_rate)
@@ -290,8 +299,9 @@ def _runs_tasks(dataset) -> bool:
     return False
 
 
-def _check_columns(dataset, column, id_column) -> None:
-    """Refuse a missing column now when the schema is known without reading data."""
+def _check_columns(dataset, column, id_column, params_column) -> None:
+    """Refuse a missing column, or a params_column the dataset has, now when the schema is known without
+    reading data."""
     try:
         schema = dataset.schema(fetch_if_missing=False)
     except Exception:  # noqa: BLE001 - unknown schema: the actors check each batch
@@ -302,6 +312,8 @@ def _check_columns(dataset, column, id_column) -> None:
     for name in (column, id_column):
         if name not in names:
             raise ParameterError(_missing(name, column, id_column, names))
+    if params_column in names:
+        raise ParameterError(_taken(params_column, names))
 
 
 def import_ray():
