@@ -387,3 +387,11 @@ def test_cuts_named_after_file_names_that_are_not_utf8_are_augmented(tmp_path):
     digest = hashlib.blake2b("plain".encode(), digest_size=8).digest()
     assert nl.cut_key("plain", rng=0) == derive_key(resolve_key(0), int.from_bytes(digest, "little"))
     assert nl.cut_key("a\ud800", rng=0) != nl.cut_key("a", rng=0)
+
+
+def test_a_lhotse_set_as_a_stream_source_is_refused_pointing_at_augment_cuts(cuts):
+    # AugmentStream(cuts) skipped every cut (each "must hold dicts with 'array' ...") and streamed nothing
+    lazy = cuts.to_eager()
+    for source in (cuts, lazy, lazy.subset(first=2), RecordingSet.from_recordings(c.recording for c in cuts.subset(first=2))):
+        with pytest.raises(noisegen.ParameterError, match=r"not a Lhotse \w+Set: .*noisegen.lhotse.augment_cuts"):
+            noisegen.AugmentStream(source, None, sample_rate=16000, chunk_s=None, rng=0, shuffle=False)

@@ -154,6 +154,10 @@ def list_items(source):
         # row (a dict of columns) was skipped as "must hold dicts with 'array' ..., got dict", an empty stream
         raise ParameterError(f"source must be a dataset's audio column, e.g. ds['audio'], not the "
                              f"{type(source).__name__} itself (columns: {list(source.column_names or [])})")
+    if type(source).__module__.split(".")[0] == "lhotse":  # a CutSet or RecordingSet: each cut was skipped alike
+        raise ParameterError(f"source must be audio items, not a Lhotse {type(source).__name__}: Lhotse data is "
+                             f"augmented by attaching the pipeline to its cuts (noisegen.lhotse.augment_cuts(cuts, "
+                             f"pipeline, rng=...)) and loading them with Lhotse's own loaders")
     if isinstance(source, (bytes, bytearray, memoryview, Mapping, Set)):  # not items in a stable order
         raise ParameterError(f"source must be a folder, a list of paths or an iterable of arrays, got "
                              f"{type(source).__name__} {show_value(source)} (a path goes as a str, several in a list)")
