@@ -370,6 +370,34 @@ def test_an_object_array_of_clips_is_a_sequence_of_items():
             AugmentStream(one, None, sample_rate=1000)
 
 
+def _one_signal_sources():
+    y = np.linspace(-0.5, 0.5, 1200, dtype=np.float32)
+    sources = {"list of floats": list(y), "tuple of numpy floats": tuple(y[:50]), "list of ints": [1, 2, 3],
+               "range": range(100), "list of one float": [0.5]}
+    try:
+        import torch
+    except ImportError:  # the torch extra: its tensors are checked where it is installed
+        return sources
+    return {**sources, "mono tensor": torch.from_numpy(y), "stereo tensor": torch.from_numpy(np.stack([y, y])),
+            "float64 tensor": torch.from_numpy(y.astype(np.float64)), "1x1 tensor": torch.zeros(1, 1)}
+
+
+@pytest.mark.parametrize("name", list(_one_signal_sources()))
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_one_signal_of_another_kind_than_numpy_is_refused_as_one_array_is(name, shuffle):
+    """One signal given as source is refused as a NumPy array is ("wrap it in a list"): a list of its numbers
+    made each number an item, skipped one by one (a stream of nothing); a torch tensor was told to pass
+    shuffle=False, and then each row (a stereo clip's channel) became a clip and a mono tensor nothing."""
+    source = _one_signal_sources()[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoisegenWarning)
+        with pytest.raises(ParameterError, match="got one signal .*; wrap it in a list"):
+            AugmentStream(source, Gain(p=1.0), sample_rate=1000, chunk_s=0.4, shuffle=shuffle)
+    wrapped = [np.asarray(source, dtype=np.float32).reshape(-1, len(source) if not hasattr(source, "shape")
+                                                               else source.shape[-1])]
+    assert list(AugmentStream(wrapped, None, sample_rate=1000, shuffle=shuffle))  # wrapped, it streams
+
+
 @pytest.mark.parametrize("empty", [[], (), np.empty(0, dtype=object)], ids=["list", "tuple", "object-array"])
 @pytest.mark.parametrize("kwargs", [{}, {"shuffle": False, "epochs": None}, {"rank": 1, "world_size": 2}])
 def test_an_empty_list_of_paths_or_arrays_is_refused_not_an_empty_stream(empty, kwargs):

@@ -13,6 +13,7 @@ counts with.
 
 from __future__ import annotations
 
+import numbers
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence, Set
@@ -127,6 +128,15 @@ def prepare_array(entry, sample_rate, mono):
     return np.ascontiguousarray(resample_to(y, sr, sample_rate))
 
 
+def _one_signal(source) -> bool:
+    """Whether ``source`` (not a NumPy array) is one signal: an array of numbers of another library (a torch
+    tensor, a pandas Series of floats; a column of clips has dtype object) or a sequence of plain numbers."""
+    if getattr(source, "ndim", 0) and (hasattr(source, "__array__") or hasattr(type(source), "__cuda_array_interface__")):
+        return str(getattr(source, "dtype", "")) != "object"
+    return (isinstance(source, Sequence) and not isinstance(source, (str, bytes)) and len(source) > 0
+            and all(isinstance(s, numbers.Number) and not isinstance(s, bool) for s in source))
+
+
 def list_items(source):
     """(random-access items or None, one-pass iterable or None)."""
     if isinstance(source, np.ndarray):
@@ -134,6 +144,11 @@ def list_items(source):
             raise ParameterError("source must be a folder, a list of paths or an iterable of arrays, got one array; "
                                  "wrap it in a list")
         source = list(source)  # clips of any lengths, one an entry (pandas' Series.values, a dataset's column)
+    elif _one_signal(source):  # as a NumPy array is: iterated, its numbers were items skipped one by one (an
+        # empty stream) and a tensor's rows (channels) separate clips; a tensor also met "pass shuffle=False"
+        shape = f"of shape {tuple(source.shape)}" if hasattr(source, "shape") else f"of {len(source)} numbers"
+        raise ParameterError(f"source must be a folder, a list of paths or an iterable of arrays, got one signal "
+                             f"(a {type(source).__name__} {shape}); wrap it in a list")
     if is_shard_source(source):
         return ShardItems(source), None
     if isinstance(source, (str, os.PathLike)):
