@@ -216,3 +216,14 @@ def test_someof_takes_a_whole_float_k_as_it_takes_a_pair_of_them():
     for k in (2.5, float("nan"), 3.0, -1.0, True):
         with pytest.raises(ParameterError, match="k"):
             SomeOf([Gain(), Gain()], k=k)
+
+
+@pytest.mark.parametrize("k", [[np.zeros(3), np.zeros(5)], (np.zeros(2), 1), [1, [1, 2]], ([0], [1, 2, 3]),
+                               [np.ones(2), None]], ids=repr)
+def test_someof_k_of_two_things_not_integers_names_k(k):
+    """A k of two items that are not integers is a ParameterError naming k: np.ndim(k) made an array of a
+    ragged pair first, and NumPy's "setting an array element with a sequence" ValueError came out."""
+    from noisegen import ParameterError
+
+    with pytest.raises(ParameterError, match=r"^k(\[[01]\])? must be"):
+        SomeOf([Gain(p=1.0), TimeMask(p=1.0)], k=k)
