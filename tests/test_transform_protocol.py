@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import noisegen.transforms as T
-from noisegen import AugmentStream
+from noisegen import AugmentStream, ParameterError
 from noisegen.transforms import Transform
 
 SR = 8000
@@ -243,3 +243,20 @@ def test_a_user_transform_replays_what_it_drew(make, shape):
         noisy, target = t.apply_params(y, params, sample_rate=SR, return_target="clean")
         np.testing.assert_array_equal(noisy, out)
         assert target.shape == out.shape
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_a_replay_whose_name_is_an_array_is_refused_by_name(cls):
+    """params['name'] was compared with ``!=``: an array there (np.load of saved params, a column of names)
+    raised NumPy's "truth value of an array ... is ambiguous" ValueError, not the ParameterError naming params."""
+    first = _first_argument(cls)
+    t = cls(first, **({"k": 1} if cls is T.SomeOf else {})) if first is not None else cls(p=1.0)
+    y = np.random.default_rng(0).standard_normal((2, 400)).astype(np.float32)
+    t(y, sample_rate=SR, rng=0)
+    for name in (np.array([cls.__name__] * 2), np.array([]), np.zeros((2, 2)), [cls.__name__]):
+        with pytest.raises(ParameterError, match=r"^params must be a dict recorded by"):
+            t.apply_params(y, {**t.last_params, "name": name}, sample_rate=SR)
+    if cls is T.ApplyImpulseResponse:  # a RoomSimulator's dict given as rir was looked up the same way
+        for name in (np.array(["RoomSimulator"] * 2), np.zeros(3)):
+            with pytest.raises(ParameterError, match=r"^rir must be"):
+                T.ApplyImpulseResponse({"name": name, "p": 1.0})

@@ -247,10 +247,10 @@ class Transform:
 
     def _check_params(self, params, sample_rate, name="params") -> dict:
         """A checked copy of ``params``: the keys of :meth:`_param_checks` validated, any other kept as recorded."""
-        if not isinstance(params, dict) or params.get("name") != type(self).__name__:
-            raise ParameterError(
-                f"{name} must be a dict recorded by {type(self).__name__} (its last_params), got {show_value(params)}"
-            )
+        recorded = params.get("name") if isinstance(params, dict) else None
+        if not isinstance(recorded, str) or recorded != type(self).__name__:  # (an array's != is elementwise)
+            raise ParameterError(f"{name} must be a dict recorded by {type(self).__name__} (its last_params), "
+                                 f"got {show_value(params)}")
         applied = params.get("applied", True)
         if not isinstance(applied, (bool, np.bool_)):
             raise ParameterError(f"{name}['applied'] must be a bool, got {show_value(applied)}")

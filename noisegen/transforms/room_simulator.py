@@ -202,6 +202,6 @@ def as_room_simulator(rir):
         return RoomSimulator(p=1.0)
     if isinstance(rir, RoomSimulator):
         return rir
-    if isinstance(rir, dict) and rir.get("name") == "RoomSimulator":
+    if isinstance(rir, dict) and isinstance(rir.get("name"), str) and rir["name"] == "RoomSimulator":
         return nested_from_dict(rir, "rir")
     return None
