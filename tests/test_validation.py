@@ -165,6 +165,25 @@ def test_sample_rates_in_the_range_pass(sample_rate):
     assert check_sample_rate(sample_rate) == int(sample_rate)
 
 
+@pytest.mark.parametrize("sample_rate", [np.float16(8000), np.float16(16000), np.float16(2), np.float32(16000),
+                                         np.uint16(44100), np.uint8(200), np.int8(100), np.int64(MAX_SAMPLE_RATE)],
+                         ids=repr)
+def test_numpy_scalar_sample_rates_pass_without_a_numpy_warning(sample_rate):
+    """A float16 rate was compared with 768000 as float16, where that bound overflows: numpy's RuntimeWarning
+    "overflow encountered in cast" leaked from every function taking a rate."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_sample_rate(sample_rate) == int(sample_rate)
+        assert noisegen.samples_to_seconds(10, sample_rate) == 10 / int(sample_rate)
+    for bad in (np.float16(0.5), np.float16(-8), np.float16("inf")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(ParameterError, match="sample_rate"):
+                check_sample_rate(bad)
+
+
 BAD_FACTORS = [0.0, -1.0, 1e-300, 1e-6, 1e-3, 1 / MAX_RATE_FACTOR * 0.999, MAX_RATE_FACTOR * 1.001, 1e5, 1e9,
                1e300, math.inf, math.nan, "2", None]
 

@@ -222,9 +222,8 @@ def check_sample_rate(sample_rate, name: str = "sample_rate") -> int:
             math.isfinite(sample_rate) and sample_rate == int(sample_rate))
     except OverflowError:  # a Fraction past float64's range (an int past it is Integral: refused below)
         whole = False
-    if not whole:
-        raise ParameterError(f"{name} must be {expected}, got {show_value(sample_rate)}")
-    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+    if not whole or not MIN_SAMPLE_RATE <= int(sample_rate) <= MAX_SAMPLE_RATE:  # (int: a float16 compared
+        # with 768000 casts the bound to float16, which overflows with a RuntimeWarning)
         raise ParameterError(f"{name} must be {expected}, got {show_value(sample_rate)}")
     return int(sample_rate)
 
