@@ -787,7 +787,7 @@ def _corrupted(state):
         "hop_samples": [100, None],
         "shuffle": [False, 1, "yes"],
         "mono": [False, 1],
-        "shard": [[1, 2], [0, 2], [1, 1], (0, 1), [0], "0", None],
+        "shard": [[1, 2], [0, 2], [1, 1], (0, 1), [0], "0", None, [np.zeros(2), 1], [0, np.ones(3)], [[0], [1]]],
         "source": ["0" * 16, state["source"].upper(), None, 0, b"x"],
     }
     for name, values in bad.items():

@@ -34,6 +34,8 @@ def _is_int(value) -> bool:
 def _same(a, b) -> bool:
     """Equal and of the same kind (ints of any width count as one kind; 1 is not True)."""
     same_kind = type(a) is type(b) or (_is_int(a) and _is_int(b))
+    if same_kind and isinstance(a, list):  # (shard) item by item: an array in a list made == raise ValueError
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     return same_kind and a == b
 
 
