@@ -228,6 +228,22 @@ def test_cache_path_never_replaces_what_is_not_a_bank_cache(data_dir, tmp_path):
 
 
 
+@pytest.mark.parametrize("samples", [np.zeros(0), np.zeros(1), np.linspace(-1, 1, 5000), np.ones(70000)],
+                         ids=["empty", "one", "5000", "70000"])
+@pytest.mark.parametrize("tail", [b"", b"x" * 16, b"\0" * 64], ids=["no-tail", "16-bytes", "64-zeros"])
+def test_cache_path_never_replaces_someones_float32_npy(data_dir, tmp_path, samples, tail):
+    """A lone float32 1-D .npy (no .json beside it) was taken for a cache whose writer stopped between its two
+    files and rebuilt in place: someone's own noise array saved with np.save was overwritten by the bank."""
+    mine = tmp_path / "noise.npy"
+    with open(mine, "wb") as fh:
+        np.save(fh, samples.astype(np.float32))
+        fh.write(tail)
+    before = mine.read_bytes()
+    with pytest.raises(ng.ParameterError, match="not a NoiseBank cache"):
+        ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=mine)
+    assert mine.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["noise.npy"]
+
+
 def test_a_bank_cache_is_rebuilt_for_another_silent_ok(tmp_path):
     """silent_ok chooses the files kept (a one-sample file: an impulse kept as a room, skipped as a
     noise), but was not in the cache's signature: a cache written by a bank of noises was mapped by a

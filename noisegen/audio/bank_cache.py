@@ -103,13 +103,24 @@ def unpickled(held):
     return audio
 
 
+#: Written before the tag at the end of a bank's ``.npy``: a lone ``.npy`` (its writer stopped before the
+#: ``.json``) is taken for a cache, and replaced, only when it ends in this and a 16-byte tag.
+_MARK = b"noisegen NoiseBank cache tag:"
+
+
+def _marked(path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(max(0, os.fstat(fh.fileno()).st_size - len(_MARK) - 16))
+        return fh.read().startswith(_MARK)
+
+
 def write_cache(path: Path, audio, stored: dict, tag: bytes) -> bool:
-    """Write a bank's ``.npy`` (ending in ``tag``) and ``.json``, each whole or not at all: True when
-    written; False, with a warning, where the folder cannot be written to (read-only, not the user's:
+    """Write a bank's ``.npy`` (ending in :data:`_MARK` and ``tag``) and ``.json``, each whole or not at
+    all: True when written; False, with a warning, where the folder cannot be written to (read-only, not the user's:
     the bank then works from memory, as without a cache); any other failure a ParameterError."""
     try:  # (no temporary left behind: a parent that is a file, a full disk)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(str(path), lambda fh: (np.save(fh, audio), fh.write(tag)))
+        write_atomically(str(path), lambda fh: (np.save(fh, audio), fh.write(_MARK + tag)))
         write_atomically(str(path) + ".json", lambda fh: fh.write(json.dumps(stored).encode()))
     except OSError as exc:
         why = exc.strerror or exc
@@ -162,5 +173,6 @@ def _is_bank_cache(path, meta) -> bool:
             audio = np.load(path, mmap_mode="r")
         except (OSError, ValueError, EOFError):
             return stored is not None and "tag" in stored
-        return audio.dtype == np.float32 and audio.ndim == 1
+        # (a lone float32 1-D .npy without the mark is someone's own: it was replaced)
+        return audio.dtype == np.float32 and audio.ndim == 1 and (stored is not None or _marked(path))
     return True
