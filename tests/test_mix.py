@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import collections.abc
 import warnings
 
 import numpy as np
@@ -570,9 +572,34 @@ def test_a_noise_whose_power_underflows_float64_counts_as_silent():
         np.testing.assert_array_equal(ng.mix_at_snr(y, np.full(100, 1e-200), snr_db=10.0), y)
 
 
+class _Column(collections.abc.Sequence):
+    """A sequence of clips that is no list, tuple or array (a dataset's column, a pandas Series): only those
+    three had every item checked; in any other a bad one was refused only by the seeds that drew it."""
+
+    def __init__(self, items):
+        self.items = list(items)
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+def test_babble_draws_a_pandas_series_by_position():
+    """A Series filtered to some rows keeps their labels: babble drew series[i] by label (KeyError)."""
+    pd = pytest.importorskip("pandas")
+    clips = [np.random.default_rng(k).standard_normal(300) for k in range(3)]
+    series = pd.Series(clips, index=[4, 9, 2])
+    for seed in range(4):
+        np.testing.assert_array_equal(ng.babble(series, 2, n_samples=100, rng=seed),
+                                      ng.babble(clips, 2, n_samples=100, rng=seed))
+
+
 @pytest.mark.parametrize("bad", [None, "talker.wav", np.arange(300), np.zeros((2, 300)), np.zeros(0), [[0.1], [0.2, 0.3]]],
                          ids=["None", "path", "int", "stereo", "empty", "ragged"])
-@pytest.mark.parametrize("container", [list, tuple])
+@pytest.mark.parametrize("container", [list, tuple, collections.deque, lambda x: _Column(x)],
+                         ids=["list", "tuple", "deque", "column"])
 def test_babble_refuses_a_bad_recording_whichever_the_rng_draws(bad, container):
     """A bad recording among the sources was refused only by the seeds that drew it (rng=1 drew
     the good one alone and returned babble): a training loop failed at some random later call."""
@@ -653,7 +680,8 @@ def test_a_bank_refused_at_a_rate_says_why_at_that_rate(tmp_path, rates):
 
 
 @pytest.mark.parametrize("bad", [None, "a.wav", np.zeros(0), np.ones((3, 50)), np.ones(50, np.int16), [[1.0], [2.0, 3.0]]])
-@pytest.mark.parametrize("container", [list, tuple])
+@pytest.mark.parametrize("container", [list, tuple, collections.deque, lambda x: _Column(x)],
+                         ids=["list", "tuple", "deque", "column"])
 def test_add_short_noises_refuses_a_bad_sound_whichever_the_rng_draws(bad, container):
     # a bad sound in a list was checked only when drawn: the call returned audio for some seeds and raised
     # for others (babble's twin); every sound's dtype and shape are checked before anything is drawn

@@ -15,7 +15,7 @@ from .._core.errors import ParameterError
 from .._core.rng import as_generator
 from .._core.validation import check_float_dtype, check_int, check_n_samples, check_recordings
 from .._kernels.cpu import mix as _mix
-from .mix import _crop_power, _noise_2d, _shape_only, _warn
+from .mix import _crop_power, _noise_2d, _shape_only, _warn, checked_when_made
 
 __all__ = ["babble"]
 
@@ -78,9 +78,9 @@ def babble(speech_sources, n_talkers, *, n_samples, rng=None, dtype=np.float32, 
     k = len(speech_sources)
     if k == 0:
         raise ParameterError("speech_sources must hold at least one recording, got an empty collection")
-    if isinstance(speech_sources, (list, tuple, np.ndarray)):  # (a NoiseBank checked its own when made)
-        for i, src in enumerate(speech_sources):  # every one, not only those the rng draws: a bad recording
-            _recording(src, f"speech_sources[{i}]")  # failed only for the seeds that drew it
+    if not checked_when_made(speech_sources):  # every one, not only those the rng draws: a bad recording failed
+        # only for the seeds that drew it; kept as a list, drawn by position (a pandas Series indexes by label)
+        speech_sources = [_recording(src, f"speech_sources[{i}]") for i, src in enumerate(speech_sources)]
     g = as_generator(rng)
     picks = g.choice(k, size=n_talkers, replace=n_talkers > k)
     out = np.zeros((1, n_samples), dtype=dt)

@@ -428,8 +428,8 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
     out = s2.copy()
     p_signal, bound = _signal_power(s2, "rms", sample_rate) if n else (0.0, 0.0)
     sounds = {}  # index -> the sound as a checked 2-D array (native order), once a call
-    if isinstance(noises, (list, tuple, np.ndarray)):  # every one, not only those drawn: a bad sound failed
-        sounds = {i: _noise_2d(a, s2.shape[0], f"noises[{i}]") for i, a in enumerate(noises)}  # some seeds only
+    if not checked_when_made(noises):  # every one, not only those drawn: a bad sound failed for some seeds only
+        sounds = {i: _noise_2d(a, s2.shape[0], f"noises[{i}]") for i, a in enumerate(noises)}
 
     def length_of(i):
         if i not in sounds:
@@ -463,6 +463,13 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
         return out
     return out, [dict(index=i, start=a, snr_db=snr, fade_in=fi, fade_out=fo) for i, a, snr, fi, fo in
                  zip(index, start, snrs, fade_in, fade_out)]
+
+
+def checked_when_made(sounds) -> bool:
+    """Whether ``sounds`` checked its items when it was made: a NoiseBank (known by its ``sound_powers``, as
+    :func:`_known_powers` knows it: audio/ sits above effects/). Any other sequence (a list, a tuple, an array,
+    a pandas Series, a deque) has every item checked on each call, not only those the rng draws."""
+    return isinstance(getattr(sounds, "sound_powers", None), dict)
 
 
 def _known_powers(noises):
