@@ -683,6 +683,35 @@ def test_augment_batch_params_replay_is_validated_and_masks_skip_stages():
         nc.augment_batch(x, sample_rate=16000, params={"gain_db": np.zeros(3)}, backend="cpu")
 
 
+_REPLAY = {"snr_db": np.array([10.0, 20.0]), "beta": np.array([1.0, 0.0]), "noise_keys": np.array([1, 2], np.uint64),
+           "gain_db": np.array([3.0, -3.0]), "band_hz": np.array([[100.0, 3000.0]] * 2), "speed": np.array([0.9, 1.1])}
+_ODD = {"ragged": [np.zeros(2), np.zeros(3)], "none": None, "complex": np.array([1 + 2j, 1.0])}
+
+
+@pytest.mark.parametrize("key, odd", [(k, o) for k in _REPLAY for o in _ODD]
+                         + [(f"{s}_applied", "ragged") for s in ("noise", "gain", "band", "speed")], ids=str)
+def test_augment_batch_params_replay_refuses_ragged_none_and_complex_by_name(key, odd):
+    """A ragged entry of params raised NumPy's "setting an array element with a sequence" ValueError,
+    band_hz=None a TypeError ('NoneType' object is not subscriptable) when the replay indexed it, and a
+    complex array lost its imaginary part (NumPy's ComplexWarning) and was applied; the same values given
+    to augment_batch's own arguments are refused by name as well."""
+    import warnings
+
+    import noisegen.cuda as nc
+
+    x = np.random.default_rng(1).standard_normal((2, 64)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nc.augment_batch(x, sample_rate=16000, params=_REPLAY, backend="cpu")
+        bad = _ODD[odd]
+        with pytest.raises(ng.ParameterError, match=key):
+            nc.augment_batch(x, sample_rate=16000, params={**_REPLAY, key: bad}, backend="cpu")
+        if key in ("snr_db", "gain_db", "band_hz", "speed") and bad is not None:
+            arg = {"snr_db": dict(noise="pink", snr_db=bad)}.get(key, {key: bad})
+            with pytest.raises(ng.ParameterError, match=key):
+                nc.augment_batch(x, sample_rate=16000, rng=0, backend="cpu", **arg)
+
+
 # ----------------------------------------------------------------------------- ragged batches and edge cases
 
 

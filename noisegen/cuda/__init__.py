@@ -57,11 +57,17 @@ __all__ = ["augment_batch"]
 
 
 def _floats(value, name, expected):
-    """``value`` as a float64 array; what NumPy cannot convert (strings, ragged lists, integers past
-    float64's range) is a ParameterError saying ``name`` must be ``expected``."""
+    """``value`` as a float64 array; what is no real number (strings, ragged lists, None, integers past
+    float64's range, complex values: NumPy kept their real part with a ComplexWarning) is a ParameterError
+    saying ``name`` must be ``expected``."""
+    return check_real_array(value, name, expected)
+
+
+def _array(value, name, expected):
+    """``np.asarray(value)``; ragged nesting (NumPy's ValueError) is a ParameterError naming ``name``."""
     try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
+        return np.asarray(value)
+    except (TypeError, ValueError):
         raise ParameterError(f"{name} must be {expected}, got {show_value(value)}") from None
 
 
@@ -309,9 +315,11 @@ def _replay_params(params, b, sample_rate):
         raise ParameterError("params must give snr_db, beta and noise_keys together")
     out = {}
     if "snr_db" in params:
-        out["snr_db"] = _draw(np.asarray(params["snr_db"]), "snr_db", b, None, low=MIN_SNR_DB, high=MAX_SNR_DB)
-        out["beta"] = _draw(np.asarray(params["beta"]), "beta", b, None, low=-2.0, high=2.0)
-        keys = np.asarray(params["noise_keys"])
+        each = f"a ({b},) array"  # (arrays, not ranges: a replay draws nothing)
+        out["snr_db"] = _draw(_floats(params["snr_db"], "snr_db", each), "snr_db", b, None, low=MIN_SNR_DB,
+                              high=MAX_SNR_DB)
+        out["beta"] = _draw(_floats(params["beta"], "beta", each), "beta", b, None, low=-2.0, high=2.0)
+        keys = _array(params["noise_keys"], "noise_keys", f"a ({b},) uint64 array")
         if keys.shape != (b,) or keys.dtype != np.uint64:
             raise ParameterError(f"noise_keys must be a ({b},) uint64 array, got {keys.dtype} {keys.shape}")
         out["noise_keys"] = keys
@@ -322,10 +330,10 @@ def _replay_params(params, b, sample_rate):
     elif "noise_min_freq_hz" in params:
         raise ParameterError("params: noise_min_freq_hz given without snr_db, beta and noise_keys")
     if "gain_db" in params:
-        out["gain_db"] = _draw(np.asarray(params["gain_db"]), "gain_db", b, None,
+        out["gain_db"] = _draw(_floats(params["gain_db"], "gain_db", f"a ({b},) array"), "gain_db", b, None,
                                low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1])
-    if "band_hz" in params:
-        out["band_hz"] = _draw_band(params["band_hz"], b, sample_rate)
+    if "band_hz" in params:  # (None drew no band, and the replay then indexed it: a TypeError)
+        out["band_hz"] = _draw_band(_floats(params["band_hz"], "band_hz", f"a ({b}, 2) array"), b, sample_rate)
     if "speed" in params:
         out["speed"] = _draw_speed(_floats(params["speed"], "speed", "an array of factors"), b, None)
     for stage, keys in _STAGES.items():
@@ -333,7 +341,7 @@ def _replay_params(params, b, sample_rate):
         if name in params:
             if keys[0] not in out:
                 raise ParameterError(f"params: {name} given without {keys[0]}")
-            mask = np.asarray(params[name])
+            mask = _array(params[name], name, f"a ({b},) bool array")
             if mask.shape != (b,) or mask.dtype != np.bool_:
                 raise ParameterError(f"{name} must be a ({b},) bool array, got {mask.dtype} {mask.shape}")
             out[name] = mask
