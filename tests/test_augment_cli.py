@@ -1300,3 +1300,27 @@ def test_a_finished_run_lets_go_of_its_pipeline_and_task_words(tmp_path, workers
     gc.collect()
     assert held() is None
     assert work._PIPELINE is None and work._TAKEN is None
+
+@pytest.mark.parametrize("name, value", [
+    ("copies", 10**12), ("copies", 10_001), ("copies", 2**63),  # planned one by one: a run that never started
+    ("in_dir", 3), ("in_dir", 0.5), ("in_dir", None), ("in_dir", ["in"]),  # (os.path.isdir(3): a descriptor)
+    ("out_dir", 7), ("out_dir", None),
+    ("format", ["wav"]), ("format", {"wav": 1}), ("subtype", ["PCM_16"]),  # unhashable: TypeError from a dict
+    ("overwrite", "False"), ("overwrite", 0.5), ("overwrite", None), ("progress", "no"),  # bool(): replaced outputs
+], ids=repr)
+def test_augment_folder_refuses_hostile_arguments_by_name_before_writing(tmp_path, data_dir, name, value):
+    """augment_folder's own arguments: each a ParameterError naming it, before out_dir is made (a hang, a
+    TypeError from os or a dict, and overwrite="False" taken for True were what they gave)."""
+    from noisegen import ParameterError
+    from noisegen.batch import default_pipeline
+
+    args = {"in_dir": data_dir / "speech", "out_dir": tmp_path / "out", "progress": False, name: value}
+    with pytest.raises(ParameterError, match=name):
+        augment_folder(**args)
+    assert not (tmp_path / "out").exists()
+    for snr_db in (10.0, "5 15", (5.0, 10.0, 15.0), None, ()):  # unpacked as (lo, hi): Python's own errors
+        with pytest.raises(ParameterError, match="snr_db"):
+            default_pipeline(snr_db=snr_db)
+    for folder in (3, 0.5, [str(data_dir / "noise")]):
+        with pytest.raises(ParameterError, match="noise_dir"):
+            default_pipeline(noise_dir=folder)

@@ -86,6 +86,9 @@ from .plan import (  # noqa: F401  (output_name, output_seed, check_shard, avail
 __all__ = ["augment_folder", "default_pipeline", "replay", "read_manifest", "AugmentSummary"]
 
 FORMATS = {"wav": "WAV", "flac": "FLAC"}
+#: Most outputs an input gets (``copies``; the command line's ``--copies`` too): each is planned before any
+#: is written, so 10**12 of them was a run that never started.
+MAX_COPIES = 10_000
 SUBTYPES = ("PCM_16", "FLOAT")
 
 
@@ -162,7 +165,10 @@ def default_pipeline(*, noise_dir=None, rir_dir=None, snr_db=(5.0, 20.0)):
     >>> [t["name"] for t in default_pipeline().to_dict()["transforms"]]
     ['SpeedPerturb', 'AddColoredNoise', 'Gain']
     """
-    lo, hi = snr_db
+    try:
+        lo, hi = snr_db
+    except (TypeError, ValueError):  # (a number, a string, three values: Python's unpacking error)
+        raise ParameterError(f"snr_db must be a (min, max) pair in dB, got {show_value(snr_db)}") from None
     steps = [SpeedPerturb(factors=(0.9, 1.0, 1.1), p=0.5)]
     if rir_dir is not None:
         steps.append(ApplyImpulseResponse(rir=os.path.abspath(_existing_dir(rir_dir, "rir_dir")), p=0.5))
@@ -279,7 +285,7 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
     in_real = os.path.realpath(in_dir)
     if not holds_audio_name(in_dir):  # (a mistyped folder: said before OUT_DIR is made)
         raise ParameterError(f"in_dir {in_dir!r} holds no audio file ({', '.join(AUDIO_EXTENSIONS)})")
-    copies = check_int(copies, "copies", low=1)
+    copies = check_int(copies, "copies", low=1, high=MAX_COPIES)
     if sample_rate is not None:
         sample_rate = check_sample_rate(sample_rate)
     workers = _check_workers(workers)
@@ -287,9 +293,9 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
     shard = check_shard(shard)
     engine = check_engine(engine, ray_address)
     fmt = format.lower() if isinstance(format, str) else format
-    if fmt not in FORMATS:
+    if not isinstance(fmt, str) or fmt not in FORMATS:  # (a list is unhashable: a TypeError from the dict)
         raise ParameterError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
-    if subtype not in SUBTYPES:
+    if not isinstance(subtype, str) or subtype not in SUBTYPES:
         raise ParameterError(f"subtype must be one of {', '.join(SUBTYPES)}, got {subtype!r}")
     if fmt == "flac" and subtype == "FLOAT":
         raise ParameterError("subtype 'FLOAT' is not available for flac output; use PCM_16 or format='wav'")
@@ -301,9 +307,13 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
         pipeline_json = json.dumps(pipeline_config, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"pipeline must serialise to JSON for the manifest: {exc}") from None
-    if not os.fspath(out_dir).strip():
+    if not check_path(out_dir, "out_dir").strip():
         raise ParameterError("out_dir must not be empty (it would mean the current folder)")
-    settings = {"sample_rate": sample_rate, "format": fmt, "subtype": subtype, "overwrite": bool(overwrite),
+    if progress is not None:
+        progress = check_bool(progress, "progress")
+    # (bool() took overwrite="False" or 0.5 for True: outputs replaced; save() refuses them)
+    settings = {"sample_rate": sample_rate, "format": fmt, "subtype": subtype,
+                "overwrite": check_bool(overwrite, "overwrite"),
                 "pipeline": pipeline_config, "banks": banks_fingerprint(pipeline),
                 "blockwise_min_s": check_real(blockwise_min_s, "blockwise_min_s", low=0.0)}
     out_dir = os.path.abspath(os.fspath(out_dir))

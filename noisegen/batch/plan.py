@@ -14,7 +14,7 @@ from pathlib import Path
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.rng import derive_key, resolve_key
 from .._core.tempfiles import stem_hash
-from .._core.validation import check_int
+from .._core.validation import check_int, check_path
 from ..audio.files import scan_audio_files
 from ..audio.segment import segment_span
 from .manifest import (FAILURES, MANIFEST, _append_line, _complete, _dedupe_manifest, _job_key, _read_jsonl,
@@ -23,6 +23,7 @@ from .outdir import banks_changed, fingerprint_changed, input_fingerprint, jsonl
 
 
 def _existing_dir(path, name):
+    path = check_path(path, name)  # (os.path.isdir takes an int for a file descriptor and raises for a float)
     if not os.path.isdir(path):
         what = "is not a folder" if os.path.exists(path) else "does not exist"
         raise ParameterError(f"{name} {os.fspath(path)!r} {what}")

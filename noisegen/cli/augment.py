@@ -14,7 +14,7 @@ import sys
 from . import warmup
 from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, as_option, interrupted_status, printable, sample_rate_arg
 from .._core.errors import NoisegenError, ParameterError
-from ..batch import augment_folder, check_shard, default_pipeline
+from ..batch import MAX_COPIES, augment_folder, check_shard, default_pipeline
 from ..transforms import load_pipeline
 
 __all__ = ["add_parser", "run"]
@@ -50,7 +50,6 @@ extension, '%' and '.' escaped as %25 and %2E, plus _aug<copy>."""
 
 #: ``--snr-db`` range, that of :func:`noisegen.mix_at_snr`.
 SNR_DB_RANGE = (-100.0, 200.0)
-MAX_COPIES = 10_000
 MAX_SEED = 2**64 - 1
 
 
