@@ -445,10 +445,12 @@ def test_file_blocks_of_an_ogg_file_are_loads_samples_exactly(tmp_path, rate, ch
             np.testing.assert_array_equal(np.concatenate(list(src()), axis=-1), whole)  # a second pass
 
 
-@pytest.mark.parametrize("rate,n,block", [(16000, 65537, 4096), (48000, 100001, 1000), (24000, 30001, 1000)])
-def test_file_blocks_of_an_opus_file_end_as_load_ends(tmp_path, rate, n, block):
-    """libsndfile decodes an Opus stream's last frame otherwise when a read asks for it alone (off
-    by up to 0.17): a last block shorter than a quarter of the others joins the one before."""
+@pytest.mark.parametrize("rate,n", [(16000, 65537), (48000, 100001), (24000, 30001), (48000, 100321),
+                                    (16000, 100321), (48000, 98880)])
+def test_file_blocks_of_an_opus_file_end_as_load_ends(tmp_path, rate, n):
+    """libsndfile decodes an Opus stream's last packet otherwise when a read starts inside it (off by
+    up to 0.85): a last block of 321 frames at 48 kHz was such a read, a quarter of the block or not.
+    The blocks are cut from load's reads, whatever their length."""
     import soundfile as sf
 
     if "OPUS" not in sf.available_subtypes("OGG"):
@@ -457,8 +459,9 @@ def test_file_blocks_of_an_opus_file_end_as_load_ends(tmp_path, rate, n, block):
     sf.write(path, 0.3 * np.sin(np.arange(n) * 0.03), rate, format="OGG", subtype="OPUS")
     whole, _ = noisegen.load(path)
     assert whole.shape[-1] == n
-    np.testing.assert_array_equal(np.concatenate(list(FileBlocks(path, sample_rate=rate, block_frames=block)())),
-                                  whole)
+    for block in (1000, 4096, 11111):
+        np.testing.assert_array_equal(np.concatenate(list(FileBlocks(path, sample_rate=rate, block_frames=block)())),
+                                      whole, err_msg=f"block_frames={block}")
 
 
 def test_file_blocks_of_an_mp3_count_the_decoded_frames(tmp_path, monkeypatch):

@@ -6,7 +6,8 @@ most ``block_frames`` file frames: the same float32 reads,
 mixdown and resampling (the streaming :class:`noisegen.Resampler`, whose
 blocks concatenate to :func:`noisegen.resample` exactly), so the blocks
 concatenate to those readers' arrays sample for sample (an Ogg Vorbis file
-that noisegen decodes is decoded here in runs of whole pages; an MP3 file is
+that noisegen decodes is decoded here in runs of whole pages, another Ogg file
+read in ``load``'s reads and cut into blocks after; an MP3 file is
 decoded whole, from its first frame, in every pass: libsndfile's MP3 decoding
 goes wrong for milliseconds after some of the points where a read ends or a
 seek lands, see :func:`~noisegen.audio.claims.read_claimed`; and its length
@@ -26,7 +27,7 @@ import numpy as np
 from .._core.errors import NoisegenError
 from .._core.validation import check_sample_rate
 from ..effects.resample import Resampler
-from .claims import read_blocks, read_span, seek_frame
+from .claims import WHOLE_READ_SAMPLES, read_blocks, read_span, seek_frame
 from .formats import check_subtype, check_writable, format_of
 from .io import _read_error, _soundfile, _wav_shortfall, mix_down, write_frames
 from .._core.tempfiles import write_atomically
@@ -109,7 +110,13 @@ class FileBlocks:
             with sf.SoundFile(os.fsencode(self.path)) as f:
                 if self._mp3:  # whole, as load reads it (claims.read_span), then cut into blocks
                     whole = read_span(f, self.start, self.frames, np.float32)
-                    reads = (whole[a:a + self.block_frames] for a in range(0, whole.shape[0], self.block_frames))
+                    reads = _cut([whole], self.block_frames)
+                elif f.format == "OGG":  # in load's reads (claims.read_claimed's), then cut into blocks:
+                    # libsndfile decodes an Opus stream's last packet otherwise when a read starts inside
+                    # it (up to 0.85 off), and a damaged page otherwise where a read ends there
+                    seek_frame(f, self.start)
+                    size = max(1, WHOLE_READ_SAMPLES // max(int(f.channels), 1))
+                    reads = _cut(read_blocks(f, self.frames, size, np.float32, start=self.start), self.block_frames)
                 else:
                     seek_frame(f, self.start)
                     reads = read_blocks(f, self.frames, self.block_frames, np.float32, start=self.start)
@@ -134,6 +141,13 @@ class FileBlocks:
     @staticmethod
     def _cast(y):
         return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def _cut(reads, block):
+    """The frames of ``reads`` (``(n, channels)`` arrays) in pieces of at most ``block`` frames."""
+    for data in reads:
+        for a in range(0, data.shape[0], block):
+            yield data[a:a + block]
 
 
 def _last_frame_decodes(path, stop: int) -> bool:
