@@ -860,3 +860,53 @@ def test_stream_targets_of_long_items_still_come(tmp_path, monkeypatch):
     pipe = Compose([AddColoredNoise(p=1.0), TimeStretch(p=1.0)])
     chunks = list(noisegen.AugmentStream(src, pipe, sample_rate=SR, chunk_s=0.5, rng=0, target="clean"))
     assert chunks and all(c.target is not None and c.target.shape == c.samples.shape for c in chunks)
+
+
+def _loud():
+    return [Gain(min_gain_db=120, max_gain_db=120, p=1.0)] * 8  # 960 dB: past float32's range
+
+
+@pytest.mark.parametrize("make", [lambda: Compose(_loud()),
+                                  lambda: Compose([TimeStretch(p=1.0)] + _loud() + [AddColoredNoise(p=1.0)]),
+                                  lambda: Compose([AddColoredNoise(p=1.0)] + _loud())])
+def test_stream_long_items_raise_the_pipelines_errors_as_loaded_items_do(tmp_path, monkeypatch, make):
+    """An error of the pipeline (a gain overflowing float32) raised out of a loaded item's iteration, but
+    a long item reported it as an unusable file and was skipped with a warning: it is raised there too."""
+    src = _inputs(str(tmp_path / "in"))
+    pipe = make()
+    for min_s in (1000.0, 0.1):
+        monkeypatch.setattr(long_items, "BLOCKWISE_MIN_S", min_s)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", NoisegenWarning)
+            with pytest.raises(ParameterError, match="overflows float32"):
+                list(noisegen.AugmentStream(src, pipe, sample_rate=SR, chunk_s=0.5, rng=0, shuffle=False))
+
+
+@pytest.mark.parametrize("pipe", [None, Gain(p=1.0), Compose([AddColoredNoise(p=1.0), TimeStretch(p=1.0)])])
+def test_stream_long_items_that_fail_to_read_are_reported_as_loaded_items_are(tmp_path, monkeypatch, pipe):
+    """What makes a long file unusable while it is read (NaN samples, a read that fails: the file gone
+    between passes) is reported and the stream goes on, as for a loaded item (a vanished file raised)."""
+    import soundfile as sf
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    y = np.sin(np.arange(3 * SR) * 0.05).astype(np.float32)
+    y[2 * SR] = np.nan
+    sf.write(str(bad / "nan.wav"), y, SR, subtype="FLOAT")
+    monkeypatch.setattr(long_items, "BLOCKWISE_MIN_S", 0.1)
+    with pytest.warns(NoisegenWarning, match="NaN or inf"):
+        chunks = list(noisegen.AugmentStream(str(bad), pipe, sample_rate=SR, chunk_s=0.5, rng=3))
+    assert all(np.isfinite(c.samples).all() for c in chunks) and len(chunks) < 6
+    src = _inputs(str(tmp_path / "in"))
+    real = FileBlocks.__call__
+
+    def vanishing(self):
+        for i, block in enumerate(real(self)):
+            if i:
+                raise FileNotFoundError(2, "no such audio file", self.path)
+            yield block
+
+    monkeypatch.setattr(FileBlocks, "__call__", vanishing)
+    with pytest.warns(NoisegenWarning, match="FileNotFoundError"):
+        chunks = list(noisegen.AugmentStream(src, pipe, sample_rate=SR, chunk_s=0.1, rng=3))
+    assert all(np.isfinite(c.samples).all() for c in chunks)

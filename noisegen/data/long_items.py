@@ -21,14 +21,14 @@ them as they come (with ``target=``, each chunk is its own target).
 A long file whose samples turn out to be NaN or inf, or that changes while
 it is read, is reported (NoisegenWarning) and its remaining chunks are
 skipped; the chunks already yielded stay (a loaded item would have been
-skipped whole).
+skipped whole). An error of the pipeline itself is raised, as for a loaded item.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._core.errors import NoisegenError, ParameterError
+from .._core.errors import NoisegenError
 from .._core.labels import about
 from .._core.rng import as_generator, derive_key
 from ..audio.blocks import FileBlocks
@@ -125,7 +125,7 @@ def long_chunks(stream, epoch, item, source, skip):
     """The chunks of a long item (see the module notes); ``skip`` of them were yielded already."""
     pipeline, sr, name = stream.pipeline, stream.sample_rate, stream._source(item)
     if pipeline is None:  # read and chunked as it comes (a paired target: the same samples)
-        params, n_out, blocks = {}, source.n, _finite(source())
+        params, n_out, blocks = {}, source.n, _read(source)
     else:
         shape = (source.n,) if source.n_channels is None else (source.n_channels, source.n)
         gen = as_generator(derive_key(stream._key, epoch, item))
@@ -134,7 +134,7 @@ def long_chunks(stream, epoch, item, source, skip):
             yield from stream._chunks(epoch, item, load_whole(stream, item), skip)
             return
         n_out = pipeline.output_length(source.n, sr, params)
-        blocks = _stepped(apply_blockwise(pipeline, params, source, n=source.n, sample_rate=sr,
+        blocks = _stepped(apply_blockwise(pipeline, params, lambda: _read(source), n=source.n, sample_rate=sr,
                                           n_channels=source.n_channels), f"item {name!r} of epoch {epoch}")
     meta, paired, index = stream._items.metadata(item), stream.target is not None, 0
     try:
@@ -145,13 +145,28 @@ def long_chunks(stream, epoch, item, source, skip):
             index += 1
     except PeakOutOfRange:  # known at the end only: the remaining chunks come from the item loaded whole
         yield from stream._chunks(epoch, item, load_whole(stream, item), max(index, skip))
-    except (ParameterError, NoisegenError) as exc:
+    except _Unusable as exc:  # (an error of the pipeline itself is raised, as for a loaded item)
         report(stream, stream._items.label(item), f"stopped after {index} chunk(s): {exc}")
 
 
-def _finite(blocks):
-    """``blocks``, each checked to hold no NaN or inf (as a loaded item is)."""
-    for block in blocks:
-        if not np.isfinite(block).all():
-            raise NoisegenError("it holds NaN or inf samples")
-        yield block
+class _Unusable(Exception):
+    """What makes a long item's file unusable, found while it is read (a loaded item is skipped for it)."""
+
+
+def _read(source):
+    """A pass over ``source``'s blocks, each checked to hold no NaN or inf (as a loaded item is); such a
+    block, or a read that fails (a file that changed, decodes short or is gone), is an :class:`_Unusable`:
+    reported, the item's remaining chunks skipped, as :func:`load_whole` skips a loaded item. An error of
+    the pipeline goes up, as a loaded item's does (it was reported as an unusable file: a gain overflowing
+    float32 skipped a long item with a warning where a loaded one raised)."""
+    try:
+        for block in source():
+            if not np.isfinite(block).all():
+                raise _Unusable("it holds NaN or inf samples")
+            yield block
+    except _Unusable:
+        raise
+    except NoisegenError as exc:
+        raise _Unusable(str(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - soundfile and friends raise many kinds (as in load_whole)
+        raise _Unusable(f"cannot be read ({type(exc).__name__}: {exc})") from exc
