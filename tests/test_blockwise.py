@@ -179,6 +179,27 @@ def test_blockwise_after_a_length_change_with_short_inputs(head, tail):
                                                err_msg=f"{head}+{tail} shape={shape} seed={seed} block={block}")
 
 
+@pytest.mark.parametrize("tail", sorted(_stages()))
+def test_blockwise_after_a_length_change_to_nothing(tail):
+    """A speed-up or stretch of a sample or two leaves nothing, and the one pass gives the stages after it
+    that empty signal back as it is; blockwise, a reverb gave its tail (31 zeros for a 32-sample response
+    with keep_tail, 887 for a room) and a noise at an SNR divided by zero (augment --blockwise-min-s 0)."""
+    for head in (SpeedPerturb(factors=(5.0,), p=1.0), TimeStretch(min_rate=3.0, max_rate=3.0, p=1.0)):
+        pipe = Compose([head, _stages()[tail], ApplyImpulseResponse([np.r_[1.0, np.zeros(30), 0.3]], keep_tail=True,
+                                                                    p=1.0)])
+        for shape, dtype in (((1,), np.float32), ((2, 1), np.float64), ((3, 2), np.float32)):
+            if shape[-1] == 2 and isinstance(head, TimeStretch):
+                continue  # (round(2 / 3) is 1)
+            y = _signal(shape, dtype)
+            for seed in range(2):
+                params = pipe.draw_params(SignalShape(shape, dtype), sample_rate=SR, rng=seed)
+                ref = pipe.apply_params(y, params, sample_rate=SR)
+                assert ref.shape == shape[:-1] + (0,)
+                for block in (1, 64):
+                    out = _blockwise(pipe, params, y, block)
+                    assert out.shape == ref.shape and out.dtype == ref.dtype, (tail, head, shape, seed, block)
+
+
 @pytest.mark.parametrize("name", sorted(_stages()))
 def test_blockwise_of_an_empty_input_is_the_one_pass(name):
     pipe = _stages()[name]
