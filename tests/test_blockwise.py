@@ -23,7 +23,7 @@ from noisegen.transforms import (AddBackgroundNoise, AddColoredNoise, ApplyImpul
                                  Clip, Compose, Gain, HighPassFilter, HighShelf, LowPassFilter, LowShelf, Normalize,
                                  OneOf, PeakingEQ, PitchShift, PolarityInversion, Resample, RoomSimulator, Shift,
                                  SomeOf, SpeedPerturb, TimeMask, TimeStretch, load_pipeline)
-from noisegen.transforms.blockwise import apply_blockwise, blockwise_unsupported
+from noisegen.transforms.blockwise import apply_blockwise, blockwise_stages, blockwise_unsupported
 from noisegen.transforms.shape import SignalShape
 
 SR = 16000
@@ -381,6 +381,13 @@ def test_params_are_checked_as_apply_params_checks_them():
             _blockwise(pipe, params, y, 100)
         with pytest.raises(ParameterError, match=r"^params"):
             pipe.apply_params(y, params, sample_rate=SR)
+        # the two public helpers too (KeyError 'indices' from a Gain's params)
+        with pytest.raises(ParameterError, match=r"^params"):
+            blockwise_unsupported(pipe, params, sample_rate=SR)
+        with pytest.raises(ParameterError, match=r"^params"):
+            blockwise_stages(pipe, params, n=1000, sample_rate=SR)
+    assert blockwise_unsupported(pipe, good, sample_rate=SR) is None
+    assert len(blockwise_stages(pipe, good, n=1000, sample_rate=SR)) == 2
     replayed = json.loads(json.dumps(good))
     np.testing.assert_allclose(_blockwise(pipe, replayed, y, 100), pipe.apply_params(y, good, sample_rate=SR),
                                rtol=1e-5, atol=1e-6)

@@ -58,9 +58,27 @@ def _leaves(t, params):
 def blockwise_stages(pipeline, params, *, n, sample_rate, n_channels=None, dtype=np.float32):
     """The streaming stages of ``pipeline`` applied with ``params`` to an ``n``-sample input.
 
-    ``n_channels`` None for a mono ``(n,)`` input. Raises ParameterError
+    ``n_channels`` None for a mono ``(n,)`` input. Raises ParameterError for
+    ``params`` not recorded by ``pipeline`` (checked as
+    :meth:`~noisegen.transforms.Transform.apply_params` checks them), or
     naming the first transform without a streaming form.
     """
+    sample_rate, dtype = check_sample_rate(sample_rate), check_float_dtype(dtype)
+    n_channels = check_n_channels(n_channels)
+    n = check_n_samples(n, "n", n_channels=n_channels)
+    return _stages(pipeline, _checked_params(pipeline, params, sample_rate), n, sample_rate, n_channels, dtype)
+
+
+def _checked_params(pipeline, params, sample_rate):
+    """``params`` checked as apply_params checks a replay's: another pipeline's raised KeyError or
+    IndexError, or ran a transform at the parameters of another that records the same keys (LowShelf,
+    HighShelf)."""
+    pipeline.prepare(sample_rate)
+    return pipeline._check_params(params, sample_rate)
+
+
+def _stages(pipeline, params, n, sample_rate, n_channels, dtype):
+    """:func:`blockwise_stages` of checked arguments."""
     mono = n_channels is None
     rows = 1 if mono else int(n_channels)
     stages = []
@@ -75,7 +93,8 @@ def blockwise_stages(pipeline, params, *, n, sample_rate, n_channels=None, dtype
 
 
 def blockwise_unsupported(pipeline, params, *, sample_rate) -> str | None:
-    """The name of the first transform ``params`` apply that has no streaming form, or None.
+    """The name of the first transform ``params`` apply that has no streaming form, or None
+    (ParameterError for ``params`` not recorded by ``pipeline``).
 
     Examples
     --------
@@ -84,7 +103,8 @@ def blockwise_unsupported(pipeline, params, *, sample_rate) -> str | None:
     >>> blockwise_unsupported(pipe, pipe.draw_params(None, sample_rate=16000, rng=0), sample_rate=16000)
     'Clip'
     """
-    for t, p in _leaves(pipeline, params):
+    sample_rate = check_sample_rate(sample_rate)
+    for t, p in _leaves(pipeline, _checked_params(pipeline, params, sample_rate)):
         if stage_for(t, p, sample_rate=sample_rate, n_in=1, rows=1, mono=True, dtype=np.float32) is None:
             return type(t).__name__
     return None
@@ -184,15 +204,12 @@ def apply_blockwise(pipeline, params, blocks, *, n, sample_rate, n_channels=None
     if not callable(blocks):
         raise ParameterError(f"blocks must be a callable returning an iterator over the blocks, got "
                              f"{type(blocks).__name__}")
-    pipeline.prepare(sample_rate)
-    # checked as apply_params checks a replay's: another pipeline's params raised KeyError or IndexError,
-    # or ran a transform at the parameters of another that records the same keys (LowShelf, HighShelf)
-    params = pipeline._check_params(params, sample_rate)
+    params = _checked_params(pipeline, params, sample_rate)
     rows = 1 if n_channels is None else n_channels
     if n == 0:  # no blocks to stream (the streaming stages need at least one): the one pass itself
         empty = np.zeros((0,) if n_channels is None else (rows, 0), dtype)
         return iter([pipeline.apply_params(empty, params, sample_rate=sample_rate)])
-    stages = blockwise_stages(pipeline, params, n=n, sample_rate=sample_rate, n_channels=n_channels, dtype=dtype)
+    stages = _stages(pipeline, params, n, sample_rate, n_channels, dtype)
     return _apply(stages, lambda: _checked(blocks(), n, n_channels, dtype), n_channels is None)
 
 
