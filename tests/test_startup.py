@@ -38,9 +38,10 @@ print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('noisegen'
 
 def test_import_noisegen_loads_only_errors_and_units():
     loaded = _fresh(_MODULES_AFTER.format(code="import noisegen"))
-    # (the units check their arguments with the shared validators: NumPy and the standard library only)
-    assert loaded == ["noisegen", "noisegen._core", "noisegen._core.errors", "noisegen._core.units",
-                      "noisegen._core.validation"]
+    # (the units check their arguments with the shared validators, whose channels-last rule is in layout:
+    # NumPy and the standard library only)
+    assert loaded == ["noisegen", "noisegen._core", "noisegen._core.errors", "noisegen._core.layout",
+                      "noisegen._core.units", "noisegen._core.validation"]
 
 
 @pytest.mark.parametrize("code", [
