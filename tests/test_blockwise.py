@@ -410,6 +410,19 @@ def test_blocks_of_many_channels_and_few_samples_pass(name):
                              lambda: [stereo.T], n=120, sample_rate=SR, n_channels=2))
 
 
+@pytest.mark.parametrize("n_channels", [None, 2, 64, 65, 100])
+@pytest.mark.parametrize("name", ["gain", "speed", "chain"])
+def test_an_empty_signal_of_any_declared_channels_passes(name, n_channels):
+    """n=0 with n_channels=100 (an empty 100-channel file) was refused as channels-last ("y has shape
+    (100, 0) ... pass y.T") though its layout is declared and any n > 0 of it ran."""
+    pipe = _stages()[name]
+    shape = (0,) if n_channels is None else (n_channels, 0)
+    params = pipe.draw_params(SignalShape(shape, np.float64), sample_rate=SR, rng=3)
+    out = list(apply_blockwise(pipe, params, lambda: iter([]), n=0, sample_rate=SR, n_channels=n_channels,
+                               dtype=np.float64))
+    assert [(o.shape, o.dtype) for o in out] == [(shape, np.float64)]
+
+
 @pytest.mark.parametrize("kwargs, needle", [(dict(n=-5), "n must be"), (dict(n_channels=0), "n_channels must be"),
                                             (dict(dtype=np.int16), "dtype must be"), (dict(blocks=[]), "blocks must be")])
 def test_bad_arguments_are_named(kwargs, needle):

@@ -208,7 +208,8 @@ def apply_blockwise(pipeline, params, blocks, *, n, sample_rate, n_channels=None
     rows = 1 if n_channels is None else n_channels
     if n == 0:  # no blocks to stream (the streaming stages need at least one): the one pass itself
         empty = np.zeros((0,) if n_channels is None else (rows, 0), dtype)
-        return iter([pipeline.apply_params(empty, params, sample_rate=sample_rate)])
+        with layout_known():  # (its layout is declared: 100 channels of 0 samples is no (samples, channels))
+            return iter([pipeline.apply_params(empty, params, sample_rate=sample_rate)])
     stages = _stages(pipeline, params, n, sample_rate, n_channels, dtype)
     return _apply(stages, lambda: _checked(blocks(), n, n_channels, dtype), n_channels is None)
 
