@@ -1214,3 +1214,28 @@ def test_a_file_out_of_the_resamplers_reach_is_skipped_naming_its_rate(tmp_path,
         for why in ("at 1000000 Hz, above the 768000 Hz noisegen.resample takes",
                     "at 8 Hz, too far from 16000 Hz: noisegen.resample changes a rate by at most 256x"):
             assert sum(why in m for m in said) == 1, (why, said)
+
+
+@pytest.mark.parametrize("kind", ["numpy str", "numpy object", "pandas", "pandas object", "pandas string",
+                                  "pandas index"])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_a_column_of_paths_streams_as_a_list_of_them(tmp_path, kind, shuffle):
+    """A 1-D array of paths (df['path'], np.array(paths)) was refused as "one array" / "one signal ... wrap it
+    in a list" (pandas' str dtype), or streamed nothing: with shuffle=False each path was an item skipped
+    ("must be float32 or float64 audio, got dtype <U..."); wrapped in a list as told, one item skipped."""
+    paths = []
+    for k, n in enumerate((500, 700, 1200)):
+        paths.append(str(tmp_path / f"{k}.wav"))
+        noisegen.save(paths[-1], np.full(n, 0.1 * (k + 1), np.float32), sample_rate=1000)
+    if kind.startswith("numpy"):
+        column = np.array(paths, dtype=object if kind.endswith("object") else None)
+    else:
+        pd = pytest.importorskip("pandas")
+        dtype = {"pandas object": object, "pandas string": "string"}.get(kind)
+        column = pd.Index(paths) if kind == "pandas index" else pd.Series(paths, dtype=dtype)
+    want = list(AugmentStream(paths, Gain(p=1.0), sample_rate=1000, chunk_s=0.4, rng=3, shuffle=shuffle))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoisegenWarning)
+        got = list(AugmentStream(column, Gain(p=1.0), sample_rate=1000, chunk_s=0.4, rng=3, shuffle=shuffle))
+    assert len(want) == 7 and [(c.source, c.samples.tobytes()) for c in got] == [
+        (c.source, c.samples.tobytes()) for c in want]

@@ -137,9 +137,19 @@ def _one_signal(source) -> bool:
             and all(isinstance(s, numbers.Number) and not isinstance(s, bool) for s in source))
 
 
+def _paths_column(source) -> bool:
+    """Whether ``source`` is a 1-D array of paths: NumPy's str dtype, a pandas Series or Index of str
+    (``df["path"]``; pandas' own str dtype is no dtype object, and no Sequence)."""
+    return (getattr(source, "ndim", 0) == 1 and hasattr(source, "__array__")
+            and getattr(getattr(source, "dtype", None), "kind", "f") in "OSU"  # (an empty float array: one array)
+            and all(isinstance(s, (str, bytes, os.PathLike)) for s in source))
+
+
 def list_items(source):
     """(random-access items or None, one-pass iterable or None)."""
-    if isinstance(source, np.ndarray):
+    if _paths_column(source):  # as a list of its paths: it was "one array"/"one signal", or (shuffle=False)
+        source = list(source)  # each path an item skipped as "must be float32 ... got dtype <U22": no stream
+    elif isinstance(source, np.ndarray):
         if source.dtype != object or source.ndim != 1:
             raise ParameterError("source must be a folder, a list of paths or an iterable of arrays, got one array; "
                                  "wrap it in a list")

@@ -73,8 +73,8 @@ class AugmentStream:
     ----------
     source : str, list of str, or iterable of arrays
         A folder (searched recursively for :data:`noisegen.audio.files.AUDIO_EXTENSIONS`), a non-empty list of
-        paths, a manifest (``.jsonl``/``.json``/``.ndjson``: NeMo's ``audio_filepath``,
-        ``offset``, ``duration``; ``.csv``/``.tsv``: ``path``, ``offset_s``,
+        paths (or a 1-D array of them: ``df["path"]``), a manifest (``.jsonl``/``.json``/``.ndjson``: NeMo's
+        ``audio_filepath``, ``offset``, ``duration``; ``.csv``/``.tsv``: ``path``, ``offset_s``,
         ``duration_s``; ``.txt``/``.lst``/``.list``: one path a line; ``.scp``: Kaldi's ``key path`` lines;
         each also gzipped, ``.jsonl.gz``; the other fields become each chunk's ``metadata``,
         see :mod:`noisegen.data.manifest`), WebDataset tar shards (a ``.tar`` path, a list of them or a
