@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -65,8 +64,6 @@ from .outdir import FINGERPRINT_FIELDS, OutDirLock, banks_fingerprint, fingerpri
 from .._core.progress import Progress as _Progress
 from .._core.validation import check_bool, check_int, check_path, check_real, check_sample_rate, show_value
 from .._core.errors import NoisegenWarning, ParameterError
-from .._core.labels import about
-from .._core.rng import derive_key, resolve_key
 from .._core.tempfiles import sweeping
 from ..audio.files import AUDIO_EXTENSIONS, holds_audio_name
 from ..audio.formats import check_writable
