@@ -179,6 +179,22 @@ def test_overlap_save_float32_overflow_redone_in_float64():
     np.testing.assert_allclose(out, y, rtol=0, atol=1e-6 * np.max(np.abs(y)))
 
 
+@pytest.mark.parametrize("chunk", [40, 1000, 5000, 20000])
+def test_streamed_float32_overflow_redone_in_float64(chunk):
+    # as above, chunk by chunk (the convolver's own chunks and the fixed partition's): process()
+    # refused the chunk ("rir overflows float32 ... out of float32's range") where convolve() gave it
+    rng = np.random.default_rng(13)
+    y = (rng.standard_normal(20000) * 3e37).astype(np.float32)
+    rir = np.zeros(64)
+    rir[0], rir[40] = 1.0, 1e-3
+    conv = RirConvolver(rir, normalize=None)
+    parts = [conv.process(y[a:a + chunk]) for a in range(0, y.shape[0], chunk)]
+    tail = conv.flush()
+    assert all(p.dtype == np.float32 for p in parts) and np.isfinite(tail).all()
+    ref = ss.fftconvolve(y.astype(np.float64), rir)
+    np.testing.assert_allclose(np.r_[np.concatenate(parts), tail[0]], ref, rtol=0, atol=1e-6 * np.max(np.abs(y)))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("rir_channels", [None, 2])
 def test_short_clips_through_long_rooms(dtype, rir_channels):

@@ -333,21 +333,31 @@ class RirConvolver:
             self._tail = tail  # (an empty chunk starts the stream too)
             return chunk.copy()
         with np.errstate(over="ignore", invalid="ignore"):
-            if n <= _DIRECT_MAX:
-                full = np.empty((n_channels, n + m - 1))
-                for c in range(n_channels):
-                    full[c] = np.convolve(x2[c], self._unit[c if self.rir.shape[0] > 1 else 0])
-            else:
-                full = self._full(x2)  # n_channels rows: the RIR has one or as many as the chunk
-            if self._exp:
-                full = np.ldexp(np.asarray(full, dtype=np.float64), self._exp)
-            out, new_tail = self._add_tail(full, n, chunk.dtype, tail)
-            if not math.isfinite(float(np.sum(out))):
+            out, new_tail = self._add_tail(self._chunk_full(x2, n_channels), n, chunk.dtype, tail)
+            # (the tail too: one overflowed in the transforms would make the next chunk's output inf)
+            if not math.isfinite(float(np.sum(out)) + float(np.sum(new_tail))):
                 if not np.isfinite(x2).all():
                     raise nonfinite_error(chunk, "chunk")
+                if x2.dtype == np.float32:  # float32 transforms overflow first, as in convolve: redo in float64
+                    out, new_tail = self._add_tail(self._chunk_full(x2.astype(np.float64), n_channels), n,
+                                                   chunk.dtype, tail)
                 check_finite_output(out, "rir", y=chunk)
         self._tail = new_tail  # only now: a refused chunk leaves the stream as it was (not started by it)
         return out[0] if chunk.ndim == 1 else np.ascontiguousarray(out)
+
+    def _chunk_full(self, x2, n_channels):
+        """The full convolution of a chunk with the RIR itself (``n_channels`` rows), in the chunk's dtype
+        or float64."""
+        n = x2.shape[1]
+        if n <= _DIRECT_MAX:
+            full = np.empty((n_channels, n + self.length - 1))
+            for c in range(n_channels):
+                full[c] = np.convolve(x2[c], self._unit[c if self.rir.shape[0] > 1 else 0])
+        else:
+            full = self._full(x2)  # n_channels rows: the RIR has one or as many as the chunk
+        if self._exp:
+            full = np.ldexp(np.asarray(full, dtype=np.float64), self._exp)
+        return full
 
     def _add_tail(self, full, n, dtype, tail):
         """The chunk's output (``dtype``) and the next tail (float64) from its full convolution:
