@@ -238,6 +238,30 @@ def test_the_transforms_own_convolvers_give_the_cached_convolvers_samples(dtype)
         assert len(pickle.loads(pickle.dumps(t))._convolvers) == 0
 
 
+@pytest.mark.parametrize("keep_tail", [False, True])
+def test_partitioned_stream_flushes_once_and_starts_again(keep_tail):
+    """PartitionedRir.flush without a block raised AttributeError ('NoneType' has no 'shape'); a second
+    flush gave the last block's output again, and the next stream began with that block."""
+    from noisegen.effects.reverb_blocks import PartitionedRir, convolve_partitioned, partition
+
+    rng = np.random.default_rng(8)
+    rir = (rng.standard_normal(300) * np.exp(-np.arange(300) / 50.0)).astype(np.float32)
+    mode, block = ("full" if keep_tail else "same"), partition(300)
+    stream = PartitionedRir(rir, keep_tail=keep_tail)
+    empty = stream.flush()  # nothing fed: an empty input's output
+    np.testing.assert_array_equal(empty, convolve_partitioned(np.zeros((1, 0), np.float32), rir, mode=mode))
+    for n in (1, 1000, block - 1, block, block + 1, 2 * block + 77):
+        for rows in (1, 2):
+            y = rng.standard_normal((rows, n)).astype(np.float32)
+            want = convolve_partitioned(y, rir, mode=mode)
+            for _ in range(2):  # the same stream again after its flush
+                cut = n // 3
+                got = np.concatenate([stream.process(y[:, :cut]), stream.process(y[:, cut:]), stream.flush()], axis=1)
+                np.testing.assert_array_equal(got, want)
+                again = stream.flush()
+                assert again.shape == (1, 299 if keep_tail else 0) and not again.any()  # as at the start
+
+
 def test_the_transforms_convolvers_are_bounded_in_bytes(monkeypatch):
     """Each convolver holds its response in float64 (twice the bank's bytes), made in every worker
     that draws it: a transform keeps them up to a bound, least recently drawn dropped, the samples

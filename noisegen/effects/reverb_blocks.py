@@ -92,12 +92,21 @@ class PartitionedRir:
         return np.concatenate(outs, axis=1) if outs else np.zeros((rows, 0), self.dtype)
 
     def flush(self):
-        """The last (partial) block's output, and the reverb tail with ``keep_tail``."""
-        rows = max(self.pending.shape[0], self.conv.rir.shape[0])
+        """The last (partial) block's output, and the reverb tail with ``keep_tail``; the next
+        :meth:`process` starts a new stream (as after :meth:`RirConvolver.flush`)."""
+        # (nothing fed: the output of an empty input, not an AttributeError on None)
+        pending = self.pending if self.pending is not None else np.zeros((self.conv.rir.shape[0], 0), self.dtype)
+        rows = max(pending.shape[0], self.conv.rir.shape[0])
         if self.seen < self.block:  # shorter than one block: convolve_rir itself, as in one pass
-            return self._base.convolve(self.pending, mode="full" if self.keep_tail else "same")
-        parts = [self.conv.process(np.ascontiguousarray(self.pending))] if self.pending.shape[1] else []
-        if self.keep_tail:
-            tail = self.conv.flush()
-            parts.append(np.broadcast_to(tail, (rows, tail.shape[1])).astype(self.dtype))
-        return np.concatenate(parts, axis=1) if parts else np.zeros((rows, 0), self.dtype)
+            out = self._base.convolve(pending, mode="full" if self.keep_tail else "same")
+        else:
+            parts = [self.conv.process(np.ascontiguousarray(pending))] if pending.shape[1] else []
+            if self.keep_tail:
+                tail = self.conv.flush()
+                parts.append(np.broadcast_to(tail, (rows, tail.shape[1])).astype(self.dtype))
+            out = np.concatenate(parts, axis=1) if parts else np.zeros((rows, 0), self.dtype)
+        # flushed once: a second flush gave the last block (or a short stream) again, and a process
+        # after it prepended that block to the next stream
+        self.conv.reset()
+        self.pending, self.seen = None, 0
+        return out
