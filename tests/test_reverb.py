@@ -141,6 +141,30 @@ def test_huge_or_tiny_rir_scales_the_output_or_raises(normalize, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_streamed_tiny_rir_is_refused_as_in_one_call(dtype):
+    """process() returned all-zero chunks where convolve() refused the same underflowing RIR (its
+    tail, carried in float64, kept the tiny values); a scale that fits still streams, delayed or not."""
+    rng = np.random.default_rng(6)
+    rir = np.r_[np.zeros(50), rng.standard_normal(200) * np.exp(-np.arange(200) / 40.0)]
+    y = rng.standard_normal(3000).astype(dtype)
+    # results below the dtype's subnormals (float64: a quiet input too, the RIR itself being float64)
+    tiny, quiet = (2.0**-170, 1.0) if dtype == np.float32 else (2.0**-1000, 2.0**-100)
+    for chunk in (1, 20, 32, 33, 700, 3000):
+        with pytest.raises(ng.ParameterError, match="underflow"):
+            ng.convolve_rir(y[:chunk] * quiet, rir * tiny, normalize=None, mode="full")
+        conv = RirConvolver(rir * tiny, normalize=None)
+        with pytest.raises(ng.ParameterError, match=f"rir underflows {np.dtype(dtype)}"):
+            conv.process(y[:chunk] * quiet)
+        assert "idle" in repr(conv)
+    for scale in (2.0 ** (np.finfo(dtype).minexp + 40), 2.0**-70):  # in range, beyond the 2**-64 rescaling
+        conv = RirConvolver(rir * scale, normalize=None)
+        for chunk in (1, 20, 33, 700):  # chunks shorter than the RIR's 50-sample delay too
+            parts = [conv.process(y[a:a + chunk]) for a in range(0, y.shape[0], chunk)] + [conv.flush()[0]]
+            want = ss.fftconvolve(y.astype(np.float64), rir) * scale
+            np.testing.assert_allclose(np.concatenate(parts), want, rtol=0, atol=1e-5 * np.max(np.abs(want)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_overlap_save_equals_fftconvolve(dtype):
     # inputs long enough for overlap-save blocks (4 x 1024-sample FFTs for m <= 256),
     # lengths around the block boundaries, mono and multichannel, mono and per-channel RIRs

@@ -275,11 +275,14 @@ class RirConvolver:
             if not math.isfinite(total):
                 out = self._nonfinite(x2, n_out, out, name)
         if self._exp < np.finfo(out.dtype).minexp + 64 and not out.any() and x2.any():
-            raise ParameterError(
-                f"rir underflows {out.dtype} for this input: the result (rir peak "
-                f"{float(np.max(np.abs(self.rir))):.3g}) is below {out.dtype}'s range"
-            )
+            raise self._underflow_error(out.dtype)
         return out
+
+    def _underflow_error(self, dtype):
+        return ParameterError(
+            f"rir underflows {dtype} for this input: the result (rir peak "
+            f"{float(np.max(np.abs(self.rir))):.3g}) is below {dtype}'s range"
+        )
 
     def _nonfinite(self, x2, n_out, out, name):
         """A non-finite output: the input's fault, a float32 overflow in the transforms (redone in
@@ -333,7 +336,11 @@ class RirConvolver:
             self._tail = tail  # (an empty chunk starts the stream too)
             return chunk.copy()
         with np.errstate(over="ignore", invalid="ignore"):
-            out, new_tail = self._add_tail(self._chunk_full(x2, n_channels), n, chunk.dtype, tail)
+            full = self._chunk_full(x2, n_channels)
+            # as convolve refuses it: a tiny RIR (normalize=None) gave all-zero chunks, the tail kept in float64
+            if self._exp < np.finfo(chunk.dtype).minexp + 64 and x2.any() and not full.astype(chunk.dtype).any():
+                raise self._underflow_error(chunk.dtype)
+            out, new_tail = self._add_tail(full, n, chunk.dtype, tail)
             # (the tail too: one overflowed in the transforms would make the next chunk's output inf)
             if not math.isfinite(float(np.sum(out)) + float(np.sum(new_tail))):
                 if not np.isfinite(x2).all():
