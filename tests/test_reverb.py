@@ -165,6 +165,23 @@ def test_streamed_tiny_rir_is_refused_as_in_one_call(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tiny_delayed_rir_on_a_shorter_clip_is_not_an_underflow(dtype):
+    """mode="same" on a clip shorter than the RIR's delay gives zeros at any scale: a small RIR (beyond
+    the 2**-64 rescaling, its result well in range) was refused as "rir underflows"."""
+    rng = np.random.default_rng(9)
+    for delay in (1, 5, 100):
+        rir = np.r_[np.zeros(delay), 1.0, 0.5]
+        for scale in (2.0**-70, 1e-30):
+            for y in (np.ones(delay, dtype), rng.standard_normal((2, delay)).astype(dtype),
+                      np.r_[np.zeros(delay), 1.0].astype(dtype)[:delay + 1]):
+                n = y.shape[-1]
+                out = ng.convolve_rir(y, rir * scale, normalize=None)
+                want = np.array([np.convolve(r.astype(np.float64), rir * scale)[:n] for r in np.atleast_2d(y)])
+                assert out.dtype == dtype and out.shape == y.shape
+                np.testing.assert_allclose(np.atleast_2d(out), want, rtol=1e-6, atol=1e-6 * scale)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_overlap_save_equals_fftconvolve(dtype):
     # inputs long enough for overlap-save blocks (4 x 1024-sample FFTs for m <= 256),
     # lengths around the block boundaries, mono and multichannel, mono and per-channel RIRs

@@ -274,9 +274,17 @@ class RirConvolver:
             total = max_magnitude(out) if out.flags.c_contiguous else float(np.sum(out))
             if not math.isfinite(total):
                 out = self._nonfinite(x2, n_out, out, name)
-        if self._exp < np.finfo(out.dtype).minexp + 64 and not out.any() and x2.any():
+        if self._exp < np.finfo(out.dtype).minexp + 64 and not out.any() and self._reaches(x2, out.shape[-1]):
             raise self._underflow_error(out.dtype)
         return out
+
+    def _reaches(self, x2, n_out):
+        """Whether the exact first ``n_out`` outputs for ``x2`` are not all zero: some channel's first
+        nonzero sample meets its RIR's first within them. (An all-zero result is an underflow only
+        then: a clip shorter than the RIR's delay, ``mode="same"``, gives zeros at any scale.)"""
+        x_lead = np.where(x2.any(axis=1), np.argmax(x2 != 0, axis=1), n_out)
+        h_lead = np.where(self.rir.any(axis=1), np.argmax(self.rir != 0, axis=1), n_out)
+        return bool(np.any(x_lead + h_lead < n_out))
 
     def _underflow_error(self, dtype):
         return ParameterError(
@@ -338,7 +346,8 @@ class RirConvolver:
         with np.errstate(over="ignore", invalid="ignore"):
             full = self._chunk_full(x2, n_channels)
             # as convolve refuses it: a tiny RIR (normalize=None) gave all-zero chunks, the tail kept in float64
-            if self._exp < np.finfo(chunk.dtype).minexp + 64 and x2.any() and not full.astype(chunk.dtype).any():
+            if (self._exp < np.finfo(chunk.dtype).minexp + 64 and not full.astype(chunk.dtype).any()
+                    and self._reaches(x2, full.shape[1])):
                 raise self._underflow_error(chunk.dtype)
             out, new_tail = self._add_tail(full, n, chunk.dtype, tail)
             # (the tail too: one overflowed in the transforms would make the next chunk's output inf)
