@@ -694,6 +694,21 @@ def test_a_one_axis_array_of_two_is_told_its_shape():
         noisegen.ApplyImpulseResponse([np.zeros((2, 100))])
 
 
+def test_a_silent_or_constant_rir_array_is_refused_at_once():
+    # it was kept in the bank and refused ("rir must not be silent") at each draw of it, or used as a DC room
+    import noisegen
+
+    rng = np.random.default_rng(0)
+    good = rng.standard_normal(50)
+    for bad in (np.zeros(1), np.zeros(10, np.float32), np.full(20, 0.3), np.full(3, -1e-30)):
+        for rirs, index in (([bad], 0), ([good, bad], 1), ((bad, good, good), 0)):
+            with pytest.raises(ParameterError, match=rf"^rir\[{index}\] must not be silent or one value throughout"):
+                noisegen.ApplyImpulseResponse(rirs)
+    t = noisegen.ApplyImpulseResponse([good, np.r_[0.0, 1.0], np.r_[0.5]], p=1.0)  # not constant, an impulse: kept
+    for seed in range(8):
+        assert np.isfinite(t(rng.standard_normal(100), sample_rate=SR, rng=seed)).all()
+
+
 @pytest.mark.parametrize("low, high, bad, int_bad", [(0.0, None, -1.0, -1), (None, 5.0, 6.0, 6), (1.0, None, 0.5, 0)])
 @pytest.mark.parametrize("low_inclusive, high_inclusive", [(True, True), (False, False), (True, False)])
 def test_a_stated_range_offers_only_what_is_accepted(low, high, bad, int_bad, low_inclusive, high_inclusive):

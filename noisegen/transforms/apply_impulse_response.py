@@ -92,7 +92,8 @@ class ApplyImpulseResponse(Transform):
     the output is longer). Responses are loaded and resampled once per sample
     rate; an unreadable, empty, non-finite or silent file in the collection
     (one value throughout counts as silent: a DC offset is no room) is
-    skipped and reported once (NoisegenWarning). A multichannel file gives
+    skipped and reported once (NoisegenWarning); such an array is a
+    ParameterError. A multichannel file gives
     its first channel (B-format's W, a binaural pair's left ear), not the
     mean of its channels, whose direct sounds arrive apart
     (``NoiseBank(first_channel=True)``; a :class:`noisegen.NoiseBank` given
@@ -158,6 +159,13 @@ class ApplyImpulseResponse(Transform):
             rir_sample_rate = check_sample_rate(rir_sample_rate, "rir_sample_rate")
         self._bank = rir if isinstance(rir, NoiseBank) else NoiseBank(
             rir, source_sample_rate=rir_sample_rate, name="rir", first_channel=True, silent_ok=False)
+        if isinstance(rir, (list, tuple)):
+            # a silent (or constant) array was kept and refused at every draw of it; a file is skipped
+            for i, a in enumerate(rir):
+                # (checked by the bank: 1-D, finite, not empty; one nonzero sample is a room, the identity)
+                if isinstance(a, np.ndarray) and (not a.any() or (a.shape[0] > 1 and np.ptp(a) == 0.0)):
+                    raise ParameterError(f"rir[{i}] must not be silent or one value throughout (a DC offset is "
+                                         f"no room), got {float(a[0]):g} in all {a.shape[0]} samples")
 
     def prepare(self, sample_rate):
         if self._room is not None:
