@@ -18,9 +18,12 @@ says why Eyring). The response has two parts:
   white band is the octave-band sum; air absorption is not modelled.
 
 The RT60 measured from a response (T30 above 50 Hz) is the requested one
-within 2 % in rooms up to 10 x 8 x 4 m at 0.2-1.2 s at 16 kHz (within 2.5 %
-at 96 kHz; up to 7 % in some rooms at 8 and 48 kHz, where the tail's level,
-matched over the whole band, meets the images' uneven spectrum). Where the exact early
+within 3 % in rooms up to 10 x 8 x 4 m at 0.4-1.2 s at 16 kHz, random source
+and microphone positions (within 2.5 % at 96 kHz; up to 7 % in some rooms at
+8 and 48 kHz, where the tail's level, matched over the whole band, meets the
+images' uneven spectrum); at 0.2 s, within 4 % in rooms up to 7 x 5 x 3 m and
+up to 9 % in a 10 x 8 x 4 m one, whose early part spans much of the range
+fitted. Where the exact early
 part spans most of the -5 to -35 dB range (a large room at a short RT60:
 30 x 20 x 10 m at 0.2 s, 10 x 8 x 4 m at 0.1 s) it follows the images'
 geometry: 0.8-1.8x the request, 1.16-1.26x on average. Below 50 Hz the
