@@ -398,6 +398,23 @@ def test_one_signal_of_another_kind_than_numpy_is_refused_as_one_array_is(name, 
     assert list(AugmentStream(wrapped, None, sample_rate=1000, shuffle=shuffle))  # wrapped, it streams
 
 
+@pytest.mark.parametrize("make", [tuple, list], ids=["tuple", "list"])
+@pytest.mark.parametrize("rate", [500, 1000, 2000, 1000.0])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_one_array_and_rate_pair_is_refused_not_streamed_at_the_wrong_rate(make, rate, shuffle):
+    """One (array, sample_rate) pair given as source streamed its array as if at the stream's rate (no
+    resampling) and skipped its rate as an unusable item, with only that warning; it is refused now."""
+    y = np.linspace(-0.5, 0.5, 1200, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoisegenWarning)
+        with pytest.raises(ParameterError, match=r"got one \(array, sample_rate\) pair .*wrap it in a list"):
+            AugmentStream(make((y, rate)), Gain(p=1.0), sample_rate=1000, chunk_s=0.4, shuffle=shuffle)
+    wrapped = list(AugmentStream([(y, rate)], None, sample_rate=1000, shuffle=shuffle))
+    assert len(wrapped) == 1 and wrapped[0].length == round(1200 * 1000 / rate)
+    two = AugmentStream([y, y[:500]], None, sample_rate=1000, shuffle=shuffle)  # two clips stay two items
+    assert sorted(c.length for c in two) == [500, 1200]
+
+
 @pytest.mark.parametrize("empty", [[], (), np.empty(0, dtype=object)], ids=["list", "tuple", "object-array"])
 @pytest.mark.parametrize("kwargs", [{}, {"shuffle": False, "epochs": None}, {"rank": 1, "world_size": 2}])
 def test_an_empty_list_of_paths_or_arrays_is_refused_not_an_empty_stream(empty, kwargs):

@@ -145,6 +145,13 @@ def _paths_column(source) -> bool:
             and all(isinstance(s, (str, bytes, os.PathLike)) for s in source))
 
 
+def _one_pair(source) -> bool:
+    """Whether ``source`` is one ``(array, sample_rate)`` pair, not a sequence of items."""
+    return (isinstance(source, (list, tuple)) and len(source) == 2  # (a dataset column: no row decoded for it)
+            and isinstance(source[1], numbers.Real) and not isinstance(source[1], bool)
+            and not isinstance(source[0], (numbers.Number, str, bytes, os.PathLike)))
+
+
 def list_items(source):
     """(random-access items or None, one-pass iterable or None)."""
     if _paths_column(source):  # as a list of its paths: it was "one array"/"one signal", or (shuffle=False)
@@ -154,6 +161,10 @@ def list_items(source):
             raise ParameterError("source must be a folder, a list of paths or an iterable of arrays, got one array; "
                                  "wrap it in a list")
         source = list(source)  # clips of any lengths, one an entry (pandas' Series.values, a dataset's column)
+    elif _one_pair(source):  # its array was streamed as if at the stream's rate, its rate skipped as an item
+        raise ParameterError(f"source must be a folder, a list of paths or an iterable of arrays, got one "
+                             f"(array, sample_rate) pair (sample_rate={source[1]!r}); wrap it in a list: [(array, "
+                             f"sample_rate)]")
     elif _one_signal(source):  # as a NumPy array is: iterated, its numbers were items skipped one by one (an
         # empty stream) and a tensor's rows (channels) separate clips; a tensor also met "pass shuffle=False"
         shape = f"of shape {tuple(source.shape)}" if hasattr(source, "shape") else f"of {len(source)} numbers"
