@@ -370,6 +370,20 @@ def test_an_object_array_of_clips_is_a_sequence_of_items():
             AugmentStream(one, None, sample_rate=1000)
 
 
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_a_pandas_series_of_clips_is_a_sequence_of_items_as_its_values_are(shuffle):
+    """A pandas Series of clips (a DataFrame's audio column) was taken for a one-pass iterable: refused with
+    "pass shuffle=False for a one-pass iterable source", and with shuffle=False it had no len()."""
+    pd = pytest.importorskip("pandas")
+    clips = [np.full(n, 0.1 * (k + 1), np.float32) for k, n in enumerate((500, 700, 1200))]
+    for series in (pd.Series(clips), pd.Series(clips, index=[7, 3, 5]), pd.Series(clips[:1])):
+        want = AugmentStream(list(series.values), Gain(p=1.0), sample_rate=1000, chunk_s=0.4, rng=3, shuffle=shuffle)
+        got = AugmentStream(series, Gain(p=1.0), sample_rate=1000, chunk_s=0.4, rng=3, shuffle=shuffle)
+        assert got.n_items == len(series) and len(got) == len(want) and list(got) == list(want)
+    with pytest.raises(ParameterError, match="got one signal"):  # a Series of samples is one signal, as before
+        AugmentStream(pd.Series(clips[0]), None, sample_rate=1000, shuffle=shuffle)
+
+
 def _one_signal_sources():
     y = np.linspace(-0.5, 0.5, 1200, dtype=np.float32)
     sources = {"list of floats": list(y), "tuple of numpy floats": tuple(y[:50]), "list of ints": [1, 2, 3],

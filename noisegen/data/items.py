@@ -156,7 +156,10 @@ def list_items(source):
     """(random-access items or None, one-pass iterable or None)."""
     if _paths_column(source):  # as a list of its paths: it was "one array"/"one signal", or (shuffle=False)
         source = list(source)  # each path an item skipped as "must be float32 ... got dtype <U22": no stream
-    elif isinstance(source, np.ndarray):
+    elif not isinstance(source, np.ndarray) and getattr(source, "ndim", 0) == 1 and hasattr(source, "__array__") \
+            and str(getattr(source, "dtype", "")) == "object":  # a pandas Series of clips (df["audio"]) as its
+        source = np.asarray(source, dtype=object)  # .values: it was told "pass shuffle=False", then had no len()
+    if isinstance(source, np.ndarray):
         if source.dtype != object or source.ndim != 1:
             raise ParameterError("source must be a folder, a list of paths or an iterable of arrays, got one array; "
                                  "wrap it in a list")
