@@ -395,3 +395,15 @@ def test_a_lhotse_set_as_a_stream_source_is_refused_pointing_at_augment_cuts(cut
     for source in (cuts, lazy, lazy.subset(first=2), RecordingSet.from_recordings(c.recording for c in cuts.subset(first=2))):
         with pytest.raises(noisegen.ParameterError, match=r"not a Lhotse \w+Set: .*noisegen.lhotse.augment_cuts"):
             noisegen.AugmentStream(source, None, sample_rate=16000, chunk_s=None, rng=0, shuffle=False)
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_a_list_of_lhotse_cuts_or_recordings_as_a_stream_source_is_refused(cuts, shuffle):
+    # list(cuts) (or a list of recordings) skipped every one as "float32 or float64 audio, got dtype object":
+    # a stream of nothing, as the CutSet itself was
+    eager = list(cuts.to_eager())
+    for source in (eager, eager[:1], tuple(eager), [c.recording for c in eager]):
+        with pytest.raises(noisegen.ParameterError, match=r"not a list of Lhotse \w+: .*noisegen.lhotse.augment_cuts"):
+            noisegen.AugmentStream(source, None, sample_rate=16000, chunk_s=0.5, rng=0, shuffle=shuffle)
+    audio = [(c.load_audio()[0], c.sampling_rate) for c in eager[:2]]  # their audio, loaded, streams
+    assert list(noisegen.AugmentStream(audio, None, sample_rate=16000, chunk_s=0.5, rng=0, shuffle=shuffle))

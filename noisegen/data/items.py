@@ -152,6 +152,10 @@ def _one_pair(source) -> bool:
             and not isinstance(source[0], (numbers.Number, str, bytes, os.PathLike)))
 
 
+def _is_lhotse(obj) -> bool:
+    return type(obj).__module__.split(".")[0] == "lhotse"
+
+
 def list_items(source):
     """(random-access items or None, one-pass iterable or None)."""
     if _paths_column(source):  # as a list of its paths: it was "one array"/"one signal", or (shuffle=False)
@@ -193,8 +197,11 @@ def list_items(source):
         # row (a dict of columns) was skipped as "must hold dicts with 'array' ..., got dict", an empty stream
         raise ParameterError(f"source must be a dataset's audio column, e.g. ds['audio'], not the "
                              f"{type(source).__name__} itself (columns: {list(source.column_names or [])})")
-    if type(source).__module__.split(".")[0] == "lhotse":  # a CutSet or RecordingSet: each cut was skipped alike
-        raise ParameterError(f"source must be audio items, not a Lhotse {type(source).__name__}: Lhotse data is "
+    lhotse = source if _is_lhotse(source) else source[0] if isinstance(source, (list, tuple)) and source \
+        and _is_lhotse(source[0]) else None  # a CutSet or RecordingSet, or a list of cuts: each was skipped alike
+    if lhotse is not None:
+        what = f"Lhotse {type(source).__name__}" if lhotse is source else f"list of Lhotse {type(lhotse).__name__}"
+        raise ParameterError(f"source must be audio items, not a {what}: Lhotse data is "
                              f"augmented by attaching the pipeline to its cuts (noisegen.lhotse.augment_cuts(cuts, "
                              f"pipeline, rng=...)) and loading them with Lhotse's own loaders")
     if isinstance(source, (bytes, bytearray, memoryview, Mapping, Set)):  # not items in a stable order
