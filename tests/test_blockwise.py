@@ -951,3 +951,26 @@ def test_stream_long_items_that_fail_to_read_are_reported_as_loaded_items_are(tm
     with pytest.warns(NoisegenWarning, match="FileNotFoundError"):
         chunks = list(noisegen.AugmentStream(src, pipe, sample_rate=SR, chunk_s=0.1, rng=3))
     assert all(np.isfinite(c.samples).all() for c in chunks)
+
+
+@pytest.mark.parametrize("pipeline", ["None", "Gain(p=1.0)", "Compose([Gain(p=1.0), AddColoredNoise(p=1.0)])"])
+@pytest.mark.parametrize("stereo", [False, True])
+def test_stream_left_inside_a_long_item_at_exit_prints_no_traceback(tmp_path, pipeline, stereo):
+    """A script that stopped inside a long item (an iterator kept, e.g. after stream.state_dict() for a
+    checkpoint) printed "Exception ignored ... TypeError: catching classes that do not inherit from
+    BaseException" (and SoundFile.__del__'s AttributeError) at exit: the open read was closed at teardown
+    (where torch is imported, as in a training job, the modules go first)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("torch")
+    path = str(tmp_path / "long.wav")
+    y = np.random.default_rng(0).uniform(-0.3, 0.3, (2, 8000 * 3) if stereo else 8000 * 3).astype(np.float32)
+    noisegen.save(path, y, sample_rate=8000)
+    code = (f"import torch\nimport noisegen\nfrom noisegen import *\nfrom noisegen.data import long_items\n"
+            f"long_items.BLOCKWISE_MIN_S = 0.5\n"
+            f"s = noisegen.AugmentStream([{path!r}], {pipeline}, sample_rate=8000, chunk_s=0.25, rng=0, mono=False)\n"
+            f"it = iter(s)\nchunks = [next(it) for _ in range(5)]\nstate = s.state_dict()\nprint(chunks[-1].start)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0 and out.stdout.split() == ["8000"], out.stderr
+    assert "Traceback" not in out.stderr and "Exception ignored" not in out.stderr, out.stderr

@@ -26,6 +26,9 @@ skipped whole). An error of the pipeline itself is raised, as for a loaded item.
 
 from __future__ import annotations
 
+import atexit
+import weakref
+
 import numpy as np
 
 from .._core.errors import NoisegenError
@@ -137,16 +140,32 @@ def long_chunks(stream, epoch, item, source, skip):
         blocks = _stepped(apply_blockwise(pipeline, params, lambda: _read(source), n=source.n, sample_rate=sr,
                                           n_channels=source.n_channels), f"item {name!r} of epoch {epoch}")
     meta, paired, index = stream._items.metadata(item), stream.target is not None, 0
-    try:
-        for start, samples, length in rechunk(blocks, n_out, stream._chunk_n, stream._hop_n):
-            if index >= skip:
-                yield Chunk(samples, sr, name, start, length, params, epoch, item, meta,
-                            samples.copy() if paired else None)
-            index += 1
-    except PeakOutOfRange:  # known at the end only: the remaining chunks come from the item loaded whole
-        yield from stream._chunks(epoch, item, load_whole(stream, item), max(index, skip))
-    except _Unusable as exc:  # (an error of the pipeline itself is raised, as for a loaded item)
-        report(stream, stream._items.label(item), f"stopped after {index} chunk(s): {exc}")
+    chunks = rechunk(blocks, n_out, stream._chunk_n, stream._hop_n)
+    while True:  # no yield inside the try: a generator left open at exit is closed after this module's
+        try:     # names are gone, and its except clauses printed "TypeError: catching classes that ..."
+            start, samples, length = next(chunks)
+        except StopIteration:
+            return
+        except PeakOutOfRange:  # known at the end only: the remaining chunks come from the item loaded whole
+            break
+        except _Unusable as exc:  # (an error of the pipeline itself is raised, as for a loaded item)
+            report(stream, stream._items.label(item), f"stopped after {index} chunk(s): {exc}")
+            return
+        if index >= skip:
+            yield Chunk(samples, sr, name, start, length, params, epoch, item, meta, samples.copy() if paired else None)
+        index += 1
+    yield from stream._chunks(epoch, item, load_whole(stream, item), max(index, skip))
+
+
+#: The long files being read (a generator each, holding its file open), closed at exit while the modules
+#: are all there: closed later, at teardown, their except clauses and SoundFile.__del__ printed tracebacks.
+_open_reads = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_reads():
+    for blocks in list(_open_reads):
+        blocks.close()
 
 
 class _Unusable(Exception):
@@ -159,14 +178,19 @@ def _read(source):
     reported, the item's remaining chunks skipped, as :func:`load_whole` skips a loaded item. An error of
     the pipeline goes up, as a loaded item's does (it was reported as an unusable file: a gain overflowing
     float32 skipped a long item with a warning where a loaded one raised)."""
-    try:
-        for block in source():
-            if not np.isfinite(block).all():
-                raise _Unusable("it holds NaN or inf samples")
-            yield block
-    except _Unusable:
-        raise
-    except NoisegenError as exc:
-        raise _Unusable(str(exc)) from exc
-    except Exception as exc:  # noqa: BLE001 - soundfile and friends raise many kinds (as in load_whole)
-        raise _Unusable(f"cannot be read ({type(exc).__name__}: {exc})") from exc
+    blocks = None
+    while True:  # (no yield inside the try: see long_chunks)
+        try:
+            if blocks is None:
+                blocks = iter(source())
+                _open_reads.add(blocks)
+            block = next(blocks, None)
+        except NoisegenError as exc:
+            raise _Unusable(str(exc)) from exc
+        except Exception as exc:  # noqa: BLE001 - soundfile and friends raise many kinds (as in load_whole)
+            raise _Unusable(f"cannot be read ({type(exc).__name__}: {exc})") from exc
+        if block is None:
+            return
+        if not np.isfinite(block).all():
+            raise _Unusable("it holds NaN or inf samples")
+        yield block
