@@ -27,8 +27,11 @@ class AddColoredNoise(Transform):
     min_freq_hz : float or None
         The noise has no power below this frequency (see
         :func:`noisegen.colored_noise`), so the SNR holds over
-        ``[min_freq_hz, Nyquist]`` too (within 0.02 dB), instead of being
-        set by brown or pink power far below the audio band. Default 20 Hz;
+        ``[min_freq_hz, Nyquist]`` too (within 0.02 dB of power measured
+        over a second or more; a short clip's own DFT leaks the brown noise's
+        lowest bins across the band edge: up to 0.4 dB for 4096 samples at
+        48 kHz), instead of being set by brown or pink power far below the
+        audio band. Default 20 Hz;
         it must lie below the clip's Nyquist frequency. ``None``: the
         spectrum runs down to ``2e-5 * sample_rate``.
     p : float
