@@ -222,7 +222,8 @@ def _transforms(d):
 
 #: Transforms holding in-memory arrays: no dict (a ParameterError), but a short repr and a pickle.
 def _array_transforms():
-    noise = [np.hanning(3000) * np.sin(np.arange(3000)), np.ones(200_000) * 0.1]
+    # (a long second array: repr must not dump it; decaying, as an RIR array must not be one value throughout)
+    noise = [np.hanning(3000) * np.sin(np.arange(3000)), np.exp(-np.arange(200_000) / 20_000) * 0.1]
     return {
         "AddBackgroundNoise_arrays": T.AddBackgroundNoise(noise, noise_transform=T.Gain(p=1.0), p=0.9),
         "AddShortNoises_arrays": T.AddShortNoises(noise[:1], min_time_between_s=0.05, max_time_between_s=0.1, p=0.9),
