@@ -56,13 +56,6 @@ from ..synth import NOISE_COLORS
 __all__ = ["augment_batch"]
 
 
-def _floats(value, name, expected):
-    """``value`` as a float64 array; what is no real number (strings, ragged lists, None, integers past
-    float64's range, complex values: NumPy kept their real part with a ComplexWarning) is a ParameterError
-    saying ``name`` must be ``expected``."""
-    return check_real_array(value, name, expected)
-
-
 def _array(value, name, expected):
     """``np.asarray(value)``; ragged nesting (NumPy's ValueError) is a ParameterError naming ``name``."""
     try:
@@ -76,11 +69,11 @@ def _draw(value, name, b, gen, *, low, high):
     if value is None:
         return None
     if isinstance(value, np.ndarray):
-        values = _floats(value, name, f"a ({b},) array of numbers")
+        values = check_real_array(value, name, f"a ({b},) array of numbers")
         if values.shape != (b,):
             raise ParameterError(f"{name} as an array must have shape ({b},) (one per item), got {values.shape}")
     elif isinstance(value, tuple) and len(value) == 2:
-        bounds = _floats(value, f"{name} range", "(min, max) numbers")
+        bounds = check_real_array(value, f"{name} range", "(min, max) numbers")
         if bounds.shape != (2,):
             raise ParameterError(f"{name} range must be (min, max) numbers, got {show_value(value)}")
         lo, hi = float(bounds[0]), float(bounds[1])
@@ -104,7 +97,7 @@ def _draw_speed(speed, b, gen):
         return None
     low, high = 1.0 / MAX_RATE_FACTOR, float(MAX_RATE_FACTOR)
     if isinstance(speed, (list, tuple)) and not isinstance(speed, np.ndarray):
-        choices = _floats(speed, "speed", "a list of factors")
+        choices = check_real_array(speed, "speed", "a list of factors")
         if choices.size == 0 or not np.all((choices >= low) & (choices <= high)):
             raise ParameterError(f"speed choices must be factors in [{low:g}, {high:g}], got {speed!r}")
         return gen.choice(choices, size=b)
@@ -114,7 +107,7 @@ def _draw_speed(speed, b, gen):
 def _draw_band(band, b, sample_rate):
     if band is None:
         return None
-    arr = _floats(band, "band_hz", "(low_hz, high_hz) or a (B, 2) array")
+    arr = check_real_array(band, "band_hz", "(low_hz, high_hz) or a (B, 2) array")
     if arr.shape == (2,):
         arr = np.broadcast_to(arr, (b, 2)).copy()
     if arr.shape != (b, 2):
@@ -316,9 +309,9 @@ def _replay_params(params, b, sample_rate):
     out = {}
     if "snr_db" in params:
         each = f"a ({b},) array"  # (arrays, not ranges: a replay draws nothing)
-        out["snr_db"] = _draw(_floats(params["snr_db"], "snr_db", each), "snr_db", b, None, low=MIN_SNR_DB,
+        out["snr_db"] = _draw(check_real_array(params["snr_db"], "snr_db", each), "snr_db", b, None, low=MIN_SNR_DB,
                               high=MAX_SNR_DB)
-        out["beta"] = _draw(_floats(params["beta"], "beta", each), "beta", b, None, low=-2.0, high=2.0)
+        out["beta"] = _draw(check_real_array(params["beta"], "beta", each), "beta", b, None, low=-2.0, high=2.0)
         keys = _array(params["noise_keys"], "noise_keys", f"a ({b},) uint64 array")
         if keys.shape != (b,) or keys.dtype != np.uint64:
             raise ParameterError(f"noise_keys must be a ({b},) uint64 array, got {keys.dtype} {keys.shape}")
@@ -330,12 +323,12 @@ def _replay_params(params, b, sample_rate):
     elif "noise_min_freq_hz" in params:
         raise ParameterError("params: noise_min_freq_hz given without snr_db, beta and noise_keys")
     if "gain_db" in params:
-        out["gain_db"] = _draw(_floats(params["gain_db"], "gain_db", f"a ({b},) array"), "gain_db", b, None,
+        out["gain_db"] = _draw(check_real_array(params["gain_db"], "gain_db", f"a ({b},) array"), "gain_db", b, None,
                                low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1])
     if "band_hz" in params:  # (None drew no band, and the replay then indexed it: a TypeError)
-        out["band_hz"] = _draw_band(_floats(params["band_hz"], "band_hz", f"a ({b}, 2) array"), b, sample_rate)
+        out["band_hz"] = _draw_band(check_real_array(params["band_hz"], "band_hz", f"a ({b}, 2) array"), b, sample_rate)
     if "speed" in params:
-        out["speed"] = _draw_speed(_floats(params["speed"], "speed", "an array of factors"), b, None)
+        out["speed"] = _draw_speed(check_real_array(params["speed"], "speed", "an array of factors"), b, None)
     for stage, keys in _STAGES.items():
         name = f"{stage}_applied"
         if name in params:

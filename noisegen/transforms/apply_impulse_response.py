@@ -10,6 +10,7 @@ from .._core.validation import check_real, check_sample_rate
 from .base import Transform
 from .params import index_param
 from ..audio.bank import NoiseBank
+from ..audio.reader import unusable
 from .room_simulator import as_room_simulator, early_target
 from ..effects.reverb import RirConvolver
 from ..effects.reverb_blocks import convolve_partitioned
@@ -160,12 +161,13 @@ class ApplyImpulseResponse(Transform):
         self._bank = rir if isinstance(rir, NoiseBank) else NoiseBank(
             rir, source_sample_rate=rir_sample_rate, name="rir", first_channel=True, silent_ok=False)
         if isinstance(rir, (list, tuple)):
-            # a silent (or constant) array was kept and refused at every draw of it; a file is skipped
+            # a silent (or constant) array was kept and refused at every draw of it; a file is skipped by the
+            # same rule (the bank checked 1-D, finite, not empty; one nonzero sample is a room, the identity)
             for i, a in enumerate(rir):
-                # (checked by the bank: 1-D, finite, not empty; one nonzero sample is a room, the identity)
-                if isinstance(a, np.ndarray) and (not a.any() or (a.shape[0] > 1 and np.ptp(a) == 0.0)):
+                why = unusable(a) if isinstance(a, np.ndarray) else None
+                if why is not None:
                     raise ParameterError(f"rir[{i}] must not be silent or one value throughout (a DC offset is "
-                                         f"no room), got {float(a[0]):g} in all {a.shape[0]} samples")
+                                         f"no room), got {a.shape[0]} samples: {why}")
 
     def prepare(self, sample_rate):
         if self._room is not None:

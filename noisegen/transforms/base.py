@@ -34,11 +34,12 @@ import warnings
 import numpy as np
 
 from .._core.validation import show_value, check_audio, check_bool, check_n_samples, check_path, check_probability, check_sample_rate
+from .._core.layout import layout_known
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.rng import as_generator
 from ..audio.bank import NoiseBank
 from ..audio.files import open_regular
-from .shape import SignalShape, drawn_from, layout_known, length_after
+from .shape import SignalShape, drawn_from, length_after
 from .target import check_target_mode, fit_length, keeping_stages
 
 __all__ = ["Transform", "load_pipeline"]
@@ -159,8 +160,7 @@ class Transform:
     def draw_params(self, y, *, sample_rate, rng, force=False) -> dict:
         """Draw the parameters of one application (what a call records in ``last_params``).
 
-        The one way parameters are drawn: ``__call__``, the compositions, the
-        stream and the GPU batch path all call it.
+        The one way parameters are drawn: ``__call__``, the compositions, the stream and the GPU batch path call it.
 
         Parameters
         ----------

@@ -16,10 +16,11 @@ import numbers
 import numpy as np
 
 from .._core.validation import show_value, check_bool, check_int, check_real, check_sample_rate, check_sequence
+from .._core.layout import layout_known
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
 from .base import Transform, nested_from_dict
-from .shape import drawn_from, layout_known, length_after
+from .shape import drawn_from, length_after
 from .target import stages_kept
 
 __all__ = ["Compose", "OneOf", "SomeOf"]

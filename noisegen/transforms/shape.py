@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 
 from .._core.errors import ParameterError
-from .._core.layout import layout_known  # noqa: F401  (for base and compose: inside a transform's call)
 from .._core.validation import check_audio, check_float_dtype, check_int, check_sequence
 
 __all__ = ["SignalShape", "drawn_from", "length_after"]
