@@ -118,6 +118,37 @@ def test_a_transforms_own_short_arrays_of_many_channels_pass(name, shape):
             call()
 
 
+@pytest.mark.parametrize("shape", [(100, 50), (65, 64), (70, 1)], ids=str)
+def test_a_short_file_of_many_channels_is_read_as_what_it_is(tmp_path, shape):
+    """A file's frames are laid out as the file says: a short file of many channels (100 channels of 50
+    frames) loads as (100, 50), and the stream (mono=False), augment_folder (files and WebDataset shards) and
+    replay refused it as a channels-last array ("pass y.T", which no user can do for a file)."""
+    from noisegen.batch import augment_folder, read_manifest, replay
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    y = np.random.default_rng(5).standard_normal(shape).astype(np.float32) * 0.1
+    import soundfile as sf  # (noisegen.save refuses the array: a caller's (100, 50) is taken for channels-last)
+
+    sf.write(src / "a.wav", y.T, SR, subtype="FLOAT")
+    loaded, _ = noisegen.load(src / "a.wav")
+    np.testing.assert_array_equal(loaded, y)
+    t = Gain(min_gain_db=-6.0, max_gain_db=-6.0, p=1.0)
+    chunks = list(noisegen.AugmentStream(str(src), t, sample_rate=SR, mono=False))
+    assert len(chunks) == 1
+    np.testing.assert_allclose(chunks[0].samples, y * 10 ** (-6 / 20), rtol=1e-6)
+    summary = augment_folder(src, out, pipeline=t)
+    assert summary.n_failed == 0 and summary.n_written == 1, summary
+    written, _ = noisegen.load(out / "a.aug0.wav")
+    np.testing.assert_allclose(written, y * 10 ** (-6 / 20), atol=2 ** -15)  # (16-bit PCM)
+    replay(read_manifest(out)["a.aug0.wav"], in_dir=src, out_path=tmp_path / "again.wav")
+    assert (tmp_path / "again.wav").read_bytes() == (out / "a.aug0.wav").read_bytes()
+    shards = augment_folder(src, tmp_path / "wds", pipeline=t, output_format="webdataset")
+    assert shards.n_failed == 0 and shards.n_written == 1, shards
+    with pytest.raises(ParameterError, match=r"\(channels, samples\)"):  # a caller's array: still refused
+        t(y, sample_rate=SR, rng=0)
+
+
 @pytest.mark.parametrize("order", [">", "<", "="])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("shape", [(1000,), (2, 1000), (3, 1000, "strided")], ids=str)

@@ -61,6 +61,7 @@ import numpy as np
 
 from .. import audio, effects, transforms  # noqa: F401  (the packages used, before their modules: noisegen.synth)
 from .outdir import FINGERPRINT_FIELDS, OutDirLock, banks_fingerprint, fingerprint_changed, input_fingerprint
+from .._core.layout import layout_known
 from .._core.progress import Progress as _Progress
 from .._core.validation import check_bool, check_int, check_path, check_real, check_sample_rate, show_value
 from .._core.errors import NoisegenWarning, ParameterError
@@ -468,7 +469,9 @@ def replay(line, *, in_dir=None, out_path=None):
         sr = source.sample_rate
     else:
         y, sr = load(path, sample_rate=line["sample_rate"], dtype=np.float32)
-        out, _, _ = _render(pipeline, y, sr, params=line["params"], scale=scale)
+        with layout_known():  # (a file's frames: noisegen._core.layout)
+            out, _, _ = _render(pipeline, y, sr, params=line["params"], scale=scale)
     if out_path is not None:
-        save(out_path, out, sample_rate=sr, subtype=line["subtype"])
+        with layout_known():  # (its frames, kept: a short file of many channels is written back)
+            save(out_path, out, sample_rate=sr, subtype=line["subtype"])
     return out, sr

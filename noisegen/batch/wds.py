@@ -54,6 +54,7 @@ import tarfile
 from typing import NamedTuple
 
 from .._core.labels import about
+from .._core.layout import layout_known
 from .._core.tempfiles import live
 from ..audio.bank import BANK_RULES
 from ..audio.io import encode
@@ -303,9 +304,9 @@ class ShardTask(NamedTuple):
         if long is not None:
             return long
         y, sr = load_input(self.in_dir, s["input"], self.settings, s["fingerprint"])
-        with about(f"input {s['input']!r}"):  # named in the pipeline's warnings
-            out, params, scale = _render(pipeline, y, sr, seed=s["seed"])
-        audio = encode(out, sample_rate=sr, format=self.settings["format"], subtype=self.settings["subtype"])
+        with about(f"input {s['input']!r}"), layout_known():  # (about: named in the pipeline's warnings; y is a
+            out, params, scale = _render(pipeline, y, sr, seed=s["seed"])  # file's frames: _core.layout)
+            audio = encode(out, sample_rate=sr, format=self.settings["format"], subtype=self.settings["subtype"])
         n_channels = 1 if out.ndim == 1 else int(out.shape[0])
         return audio, self._meta(s, sr, out.shape[-1], n_channels, scale, params)
 

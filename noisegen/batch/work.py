@@ -18,6 +18,7 @@ import numpy as np
 
 from .._core.errors import NoisegenError
 from .._core.labels import about
+from .._core.layout import layout_known
 from .._core.tempfiles import TEMP_ROOM, live, temp_stem
 from ..audio.io import load, save
 from .long import BLOCKWISE_MIN_S, render_long, long_source
@@ -210,7 +211,9 @@ def _process(task):
             if exists:  # write beside it, then compare: never overwrite without being asked
                 stem = temp_stem(os.path.basename(out_path), room=CMP_ROOM)
                 target = os.path.join(folder, f"{stem}.{os.getpid()}.cmp.{settings['format']}")
-            with about(f"input {rel!r}"):  # named in the pipeline's warnings
+            # (y is a file's frames: a short file of many channels is no (samples, channels) array, for the
+            # pipeline or for save: noisegen._core.layout)
+            with about(f"input {rel!r}"), layout_known():  # (about: named in the pipeline's warnings)
                 done = None if source is None else render_long(
                     _PIPELINE, source, target=target, subtype=settings["subtype"], limit=PEAK_LIMIT, seed=job["seed"])
                 if done is not None:

@@ -47,6 +47,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._core.labels import about
+from .._core.layout import layout_known
 from .._core.validation import MAX_SAMPLES, check_bool, check_choice, check_int, check_real, check_sample_rate
 from .._core.errors import ParameterError
 from .._core.rng import as_generator, derive_key, resolve_key
@@ -446,7 +447,9 @@ class AugmentStream:
             params = {} if self.pipeline is None else self.pipeline.draw_params(None, sample_rate=self.sample_rate, rng=gen)
         elif self.pipeline is not None:
             gen = as_generator(derive_key(self._key, epoch, item))
-            with about(f"item {self._source(item)!r} of epoch {epoch}"):  # named in the pipeline's warnings
+            # (the item is checked where it was read: a file's frames, or an array by check_audio, so the channels-
+            # last rule is not applied again: a short file of many channels is no (samples, channels) array)
+            with about(f"item {self._source(item)!r} of epoch {epoch}"), layout_known():  # (about: warnings name it)
                 # (this call's parameters: last_params is another thread's when streams share the pipeline)
                 y, params = self.pipeline._call_recorded(y, sample_rate=self.sample_rate, rng=gen,
                                                          return_target=self.target)
