@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 
@@ -168,6 +169,10 @@ def test_load_pipeline_from_json_file(tmp_path, speech32):
     # a JSON list is a Compose
     as_list = load_pipeline(json.loads(path.read_text())["transforms"])
     assert isinstance(as_list, Compose) and len(as_list) == 2
+    # a byte-order mark (Windows Notepad saves UTF-8 with one) is no part of the JSON: it was "not valid JSON"
+    for text in (pipe.to_json(indent=2), json.dumps(pipe.to_dict()["transforms"])):
+        path.write_bytes(codecs.BOM_UTF8 + text.encode("utf-8"))
+        assert load_pipeline(path).to_dict() == pipe.to_dict()
 
 
 

@@ -438,7 +438,7 @@ MAX_PIPELINE_BYTES = 16 << 20
 def _read_pipeline_file(path):
     """The JSON in the regular file ``path`` (:func:`~noisegen.audio.files.open_regular`), at most
     :data:`MAX_PIPELINE_BYTES` of it."""
-    with os.fdopen(open_regular(check_path(path)), encoding="utf-8") as fh:
+    with os.fdopen(open_regular(check_path(path)), encoding="utf-8-sig") as fh:  # (-sig: a BOM, as Notepad writes)
         size = os.fstat(fh.fileno()).st_size
         if size > MAX_PIPELINE_BYTES:
             raise ParameterError(f"pipeline file {os.fspath(path)!r} is {size} bytes; a pipeline is a few kB "
