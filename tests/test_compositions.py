@@ -227,3 +227,26 @@ def test_someof_k_of_two_things_not_integers_names_k(k):
 
     with pytest.raises(ParameterError, match=r"^k(\[[01]\])? must be"):
         SomeOf([Gain(p=1.0), TimeMask(p=1.0)], k=k)
+
+
+@pytest.mark.parametrize("kind", ["Compose", "OneOf", "SomeOf", "nested"])
+def test_a_previewed_pipeline_pickles_and_copies_without_its_draws_audio(kind):
+    """draw_params(y) keeps the composition's output for the call that applies it: the pipeline then pickled
+    (to every DataLoader worker or Ray task) and deep-copied with its input and output, 80 MB for a
+    10-million-sample preview. Neither is one now, and the copies give the same audio."""
+    import copy
+    import pickle
+
+    leaf = [Gain(min_gain_db=-6.0, max_gain_db=6.0, p=1.0), TimeMask(p=1.0)]
+    t = {"Compose": lambda: Compose(leaf), "OneOf": lambda: OneOf(leaf), "SomeOf": lambda: SomeOf(leaf, k=2),
+         "nested": lambda: Compose([OneOf([Compose(leaf)]), SomeOf([Compose(leaf)], k=1)])}[kind]()
+    small = len(pickle.dumps(t))
+    y = np.random.default_rng(2).standard_normal(200_000).astype(np.float32) * 0.1
+    for seed in range(3):
+        params = t.draw_params(y, sample_rate=16000, rng=seed)
+        for other in (pickle.loads(pickle.dumps(t)), copy.deepcopy(t)):
+            assert len(pickle.dumps(other)) < small + 4000  # (last_params: a few hundred bytes)
+            np.testing.assert_array_equal(other.apply_params(y, params, sample_rate=16000),
+                                          t.apply_params(y, params, sample_rate=16000))
+            np.testing.assert_array_equal(other(y, sample_rate=16000, rng=seed), t(y, sample_rate=16000, rng=seed))
+        assert len(pickle.dumps(t)) < small + 4000

@@ -48,6 +48,11 @@ class _Composition(Transform):
         for t in self.transforms:
             t.prepare(sample_rate)
 
+    def __getstate__(self):
+        """What a pickle or copy holds: not the last draw's audio, kept for the call that applies it (a
+        pipeline previewed with ``draw_params(y)`` pickled its input and output to every worker)."""
+        return {**self.__dict__, "_cached": None, "_stages": None}
+
     def _choose(self, gen) -> list[int]:
         raise NotImplementedError
 
