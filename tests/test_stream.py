@@ -412,6 +412,16 @@ def test_one_signal_of_another_kind_than_numpy_is_refused_as_one_array_is(name, 
     assert list(AugmentStream(wrapped, None, sample_rate=1000, shuffle=shuffle))  # wrapped, it streams
 
 
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_one_number_of_another_kind_than_numpy_is_refused_by_name(shuffle):
+    """A 0-d tensor as source met "pass shuffle=False", then a bare TypeError ("iteration over a 0-d
+    tensor"); it is one signal of one number, refused as a NumPy array is."""
+    torch = pytest.importorskip("torch")
+    for source in (torch.tensor(0.5), torch.tensor(1.0, dtype=torch.float64)):
+        with pytest.raises(ParameterError, match=r"got one signal \(a Tensor of shape \(\)\); wrap it in a list"):
+            AugmentStream(source, Gain(p=1.0), sample_rate=1000, chunk_s=0.4, shuffle=shuffle)
+
+
 @pytest.mark.parametrize("make", [tuple, list], ids=["tuple", "list"])
 @pytest.mark.parametrize("rate", [500, 1000, 2000, 1000.0])
 @pytest.mark.parametrize("shuffle", [True, False])

@@ -131,7 +131,8 @@ def prepare_array(entry, sample_rate, mono):
 def _one_signal(source) -> bool:
     """Whether ``source`` (not a NumPy array) is one signal: an array of numbers of another library (a torch
     tensor, a pandas Series of floats; a column of clips has dtype object) or a sequence of plain numbers."""
-    if getattr(source, "ndim", 0) and (hasattr(source, "__array__") or hasattr(type(source), "__cuda_array_interface__")):
+    if getattr(source, "ndim", None) is not None and (hasattr(source, "__array__")  # (0-d: one number, no iterable)
+                                                      or hasattr(type(source), "__cuda_array_interface__")):
         return str(getattr(source, "dtype", "")) != "object"
     return (isinstance(source, Sequence) and not isinstance(source, (str, bytes)) and len(source) > 0
             and all(isinstance(s, numbers.Number) and not isinstance(s, bool) for s in source))
