@@ -163,11 +163,11 @@ class ApplyImpulseResponse(Transform):
         if isinstance(rir, (list, tuple)):
             # a silent (or constant) array was kept and refused at every draw of it; a file is skipped by the
             # same rule (the bank checked 1-D, finite, not empty; one nonzero sample is a room, the identity)
-            for i, a in enumerate(rir):
-                why = unusable(a) if isinstance(a, np.ndarray) else None
+            for i, a in enumerate(rir):  # (as the bank holds it, float32: 1e-50 is silence, 1e300 inf there)
+                why = unusable(a.astype(np.float32)) if isinstance(a, np.ndarray) else None
                 if why is not None:
                     raise ParameterError(f"rir[{i}] must not be silent or one value throughout (a DC offset is "
-                                         f"no room), got {a.shape[0]} samples: {why}")
+                                         f"no room), got {a.shape[0]} samples: {why} as float32")
 
     def prepare(self, sample_rate):
         if self._room is not None:
