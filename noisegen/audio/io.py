@@ -4,8 +4,9 @@
 resampled and downmixed (:func:`read_frames` reads the file's frames);
 :func:`save` writes atomically (a temporary file in the destination folder,
 then :func:`os.replace`), so a reader never sees a half-written file, and
-writes float WAV/AIFF without libsndfile's time-stamped ``PEAK`` chunk, so
-the same audio always gives the same bytes. :func:`noisegen.audio.info.info`
+writes float WAV/AIFF without libsndfile's time-stamped ``PEAK`` chunk and Ogg
+with a serial number of its own (libsndfile's comes from the clock), so the
+same audio always gives the same bytes. :func:`noisegen.audio.info.info`
 reports format, length and levels of a file without loading it whole.
 """
 
@@ -26,6 +27,7 @@ from .flac import FlacFile, is_flac_name
 from .vorbis import VorbisFile, is_vorbis_name
 from .native import salvaged, warn_truncated
 from .formats import check_frames, check_subtype, check_writable, format_of
+from .stable_bytes import settle_bytes
 from .wav import WavFile, data_shortfall, is_wav_name, pcm16_wav
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import user_stacklevel
@@ -404,6 +406,7 @@ def write_frames(target, blocks, sample_rate, n_channels, fmt, subtype) -> None:
                 f.write(_pcm16(part) if pcm16 and part.dtype.kind == "f" else part)
             n += frames.shape[0]
         check_frames(fmt, subtype, n, "the number of frames written", n_channels)  # before closing: a broken file
+    settle_bytes(target, fmt, subtype)  # (libsndfile writes a clock-drawn Ogg serial number)
     if subtype not in _WHOLE_FRAMES:
         _check_read_back(sf, target, fmt, subtype, n)
 
