@@ -70,6 +70,22 @@ def test_float_wav_bytes_identical_across_saves(tmp_path):
     assert data == b.read_bytes()
 
 
+def test_float_rf64_bytes_identical_across_saves(tmp_path):
+    # libsndfile's RF64 writer keeps the PEAK chunk (and its time stamp) that WAV leaves out: the same
+    # audio saved a second later differed there, and save(overwrite=False) refused it
+    cases = [(subtype, n_channels, n) for subtype in ("FLOAT", "DOUBLE") for n_channels, n in ((None, 1), (3, 999))]
+    for k, (subtype, n_channels, n) in enumerate(cases):
+        noisegen.save(tmp_path / f"a{k}.rf64", _signal(n_channels, n), sample_rate=16000, subtype=subtype)
+    time.sleep(1.1)
+    for k, (subtype, n_channels, n) in enumerate(cases):
+        y = _signal(n_channels, n)
+        a, b = tmp_path / f"a{k}.rf64", tmp_path / f"b{k}.rf64"
+        noisegen.save(b, y, sample_rate=16000, subtype=subtype)
+        assert a.read_bytes() == b.read_bytes(), (subtype, n_channels, n)
+        noisegen.save(a, y, sample_rate=16000, subtype=subtype, overwrite=False)  # the same bytes: no error
+        np.testing.assert_array_equal(noisegen.load(b)[0], y)
+
+
 def _ogg_pages(data):
     """``(serial, stored CRC, CRC computed bit by bit)`` of each page of an Ogg file's bytes, all of them."""
     pages, at = [], 0

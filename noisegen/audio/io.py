@@ -289,8 +289,9 @@ def save(path, y, *, sample_rate, subtype=None, overwrite=True):
     The samples go to a temporary file next to ``path`` which then replaces
     ``path`` in one step (:func:`os.replace`): an interrupted write never
     leaves a truncated file behind. Float WAV/AIFF files are written without a
-    ``PEAK`` chunk (it holds a time stamp), so identical audio gives identical
-    bytes. An Ogg Opus file (``.opus``) may read back with its last few
+    ``PEAK`` chunk (it holds a time stamp; RF64 keeps it, stamped 0) and an Ogg
+    stream's serial number comes from its bytes, so identical audio gives
+    identical bytes. An Ogg Opus file (``.opus``) may read back with its last few
     milliseconds faded: libsndfile's Opus writer does not flush the
     encoder's look-ahead (6.5 ms), and the file keeps the input's length
     (:func:`noisegen.codec` pads the signal instead, and cuts it again).
@@ -406,7 +407,7 @@ def write_frames(target, blocks, sample_rate, n_channels, fmt, subtype) -> None:
                 f.write(_pcm16(part) if pcm16 and part.dtype.kind == "f" else part)
             n += frames.shape[0]
         check_frames(fmt, subtype, n, "the number of frames written", n_channels)  # before closing: a broken file
-    settle_bytes(target, fmt, subtype)  # (libsndfile writes a clock-drawn Ogg serial number)
+    settle_bytes(target, fmt)  # (an Ogg serial number and an RF64 PEAK time stamp: from the clock)
     if subtype not in _WHOLE_FRAMES:
         _check_read_back(sf, target, fmt, subtype, n)
 

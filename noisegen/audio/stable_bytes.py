@@ -4,13 +4,15 @@ made a function of the file's own bytes.
 libsndfile draws an Ogg stream's serial number from the clock (``psf_rand_int32``): the same audio
 saved twice differed in 4 bytes and in the CRC of every page, so a rerun of ``noisegen synth
 x.ogg --seed 1`` failed ("holds something else") and ``save(..., overwrite=False)`` refused the
-very audio already there. (Float WAV/AIFF leave out the time-stamped ``PEAK`` chunk instead:
-:func:`noisegen.audio.io.write_frames` asks libsndfile not to write it.)
+very audio already there. The ``PEAK`` chunk of a float file holds the time of writing (1 s
+resolution): float WAV/AIFF leave it out (:func:`noisegen.audio.io.write_frames` asks libsndfile
+not to write it), but libsndfile's RF64 writer keeps it, so its time stamp is zeroed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 
 import numpy as np
 
@@ -19,16 +21,29 @@ from .._kernels.cpu.vorbis_ogg import CRC_TABLES, page_crc
 __all__ = ["settle_bytes"]
 
 
-def settle_bytes(target, fmt: str, subtype: str) -> None:
+def settle_bytes(target, fmt: str) -> None:
     """Rewrite the varying bytes of the ``fmt`` file libsndfile just wrote to ``target`` (a readable
     and writable file object, or a path)."""
-    if fmt != "OGG":
+    settle = _settle_ogg_serial if fmt == "OGG" else _zero_peak_stamp if fmt == "RF64" else None
+    if settle is None:
         return
     if hasattr(target, "seek"):
-        _settle_ogg_serial(target)
+        settle(target)
         return
     with open(target, "r+b") as fh:
-        _settle_ogg_serial(fh)
+        settle(fh)
+
+
+def _zero_peak_stamp(fh) -> None:
+    """Zero the time stamp of the ``PEAK`` chunk in the header of the RF64 file in ``fh`` (if it has one)."""
+    fh.seek(12)  # past "RF64", its size and "WAVE": the chunks, up to the samples
+    while len(head := fh.read(8)) == 8 and head[:4] != b"data":
+        if head[:4] == b"PEAK":  # dwVersion, then dwTimeStamp
+            fh.seek(4, os.SEEK_CUR)
+            fh.write(bytes(4))
+            return
+        size = int.from_bytes(head[4:], "little")
+        fh.seek(size + (size & 1), os.SEEK_CUR)
 
 
 def _settle_ogg_serial(fh) -> None:
