@@ -172,6 +172,47 @@ def test_a_path_written_from_the_current_directory_is_said_to_be(corpus, monkeyp
     assert not any("current directory" in str(w.message) for w in caught)
 
 
+@pytest.mark.parametrize("ext", [".jsonl", ".csv", ".txt"])
+@pytest.mark.parametrize("where", ["sub", "deeper/sub", "absolute"])
+def test_a_path_written_as_on_another_system_is_said_to_be(corpus, ext, where):
+    """A manifest written on Windows ('sub\\a.wav') or naming a file in the other Unicode form of its accents
+    (NFC 'café.wav' for macOS's NFD name; the two look the same) was skipped row by row as 'no such audio
+    file', with no word of why: the stream was empty, the files plainly there."""
+    import unicodedata
+
+    from noisegen.data.manifest import read_manifest
+
+    folder = corpus / where.replace("absolute", "abs")
+    folder.mkdir(parents=True)
+    y = np.sin(np.arange(800, dtype=np.float32)) * 0.5
+    names = {"win": "a.wav", "nfd": unicodedata.normalize("NFD", "café ü.wav"),
+             "nfc": unicodedata.normalize("NFC", "naïve.wav")}
+    for name in names.values():
+        sf.write(folder / name, y, SR)
+    prefix = str(folder) + "/" if where == "absolute" else where + "/"
+    rels = [(prefix + names["win"]).replace("/", "\\"),
+            prefix + unicodedata.normalize("NFC", names["nfd"]), prefix + unicodedata.normalize("NFD", names["nfc"]),
+            prefix + "gone.wav", (prefix + "gone.wav").replace("/", "\\"), prefix + names["win"]]
+    manifest = write_manifest(corpus / f"m{ext}", [(rel, None, None, {}) for rel in rels]) if ext != ".txt" else \
+        corpus / "m.txt"
+    if ext == ".txt":
+        manifest.write_text("".join(rel + "\n" for rel in rels))
+    lines = [r.line for r in read_manifest(manifest)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(AugmentStream(manifest, None, sample_rate=SR, rng=0, shuffle=False))
+    assert [c.item for c in chunks] == [5]
+    messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+    assert len(messages) == 5
+    said = {line: m for m in messages for line in lines if f"m{ext} line {line}'" in m}
+    assert f"written with Windows' '\\' between folders (where {str(folder / names['win'])!r} is a file)" in said[lines[0]]
+    for k, form in ((1, "NFD"), (2, "NFC")):
+        assert f"the file is there with its name in Unicode's {form} form" in said[lines[k]]
+        assert f"{str(folder / unicodedata.normalize(form, rels[k].rsplit('/', 1)[1]))!r}" in said[lines[k]]
+    assert "no such audio file" in said[lines[3]] and "Unicode" not in said[lines[3]] and "Windows" not in said[lines[3]]
+    assert "written with Windows' '\\'" in said[lines[4]] and "is a file" not in said[lines[4]]
+
+
 def test_segments_are_seeked_not_read_whole(corpus, monkeypatch):
     """Only the segment's frames are requested (from soundfile, or the WAV reader), from its first frame."""
     requests = []
