@@ -931,6 +931,31 @@ def test_lists_of_paths_and_kaldi_scp_files_are_sources(corpus, ext):
     assert all(np.array_equal(a.samples, b.samples) for a, b in zip(got, want)) and len({c.item for c in got}) == 4
 
 
+@pytest.mark.parametrize("kinds", [("m.jsonl",), ("m.jsonl", "m.csv.gz"), ("speech",), ("m.csv", "rates"),
+                                   ("files.txt", "speech", "m.jsonl")])
+def test_a_list_of_manifests_or_folders_is_refused(corpus, kinds):
+    """AugmentStream(["train.jsonl", "extra.jsonl"]) (or a list of folders) read each as an audio file: a
+    warning each ('Format not recognised', 'is a directory') and an empty stream."""
+    write_manifest(corpus / "m.jsonl", ROWS[:2])
+    write_manifest(corpus / "m.csv", ROWS[:2])
+    (corpus / "m.csv.gz").write_bytes(gzip.compress((corpus / "m.csv").read_bytes()))
+    (corpus / "files.txt").write_text("speech/" + SPEECH[0] + "\n")
+    paths = [corpus / k for k in kinds]
+    for source in (paths, [str(p) for p in paths], [bytes(p) for p in paths]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(ParameterError, match=rf"source must be a list of audio files, got {len(kinds)} "
+                               rf"path\(s\) .*the first '{re.escape(str(paths[0]))}': a manifest or a folder is a "
+                               "source on its own"):
+                AugmentStream(source, None, sample_rate=SR)
+    # with an audio file among them, the list streams it (the others are skipped, each said once)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(AugmentStream(paths + [corpus / "speech" / SPEECH[3]], None, sample_rate=SR, rng=0))
+    assert [c.item for c in chunks] == [len(kinds)]
+    assert len([w for w in caught if issubclass(w.category, NoisegenWarning)]) == len(kinds)
+
+
 def test_kaldi_commands_and_archive_offsets_are_bad_rows(corpus):
     """Kaldi's extended filenames (a command ending in '|', an .ark offset) are named as such, once each."""
     listed = corpus / "wav.scp"

@@ -153,6 +153,25 @@ def _one_pair(source) -> bool:
             and not isinstance(source[0], (numbers.Number, str, bytes, os.PathLike)))
 
 
+def _check_not_all_sources(paths):
+    """ParameterError for a list of paths that are all manifests or folders (``[train.jsonl, extra.jsonl]``,
+    ``[dir1, dir2]``): each was skipped as an audio file that cannot be read ('Format not recognised', 'is a
+    directory') and the stream was empty. A list names audio files; a manifest or a folder is a source alone."""
+    kinds = []
+    for path in paths:  # (the first audio file ends the check; a folder is looked for under other names only)
+        name = os.fsdecode(path)
+        if is_manifest(name):
+            kinds.append("a manifest")
+        elif os.path.splitext(name)[1].lower() not in AUDIO_EXTENSIONS and os.path.isdir(name):
+            kinds.append("a folder")
+        else:
+            return
+    raise ParameterError(f"source must be a list of audio files, got {len(paths)} path(s) that are each "
+                         f"{' or '.join(sorted(set(kinds)))}, the first {os.fsdecode(paths[0])!r}: a manifest or "
+                         "a folder is a source on its own (AugmentStream(path, ...)); for several, list their "
+                         "audio files (or write one manifest of all their rows)")
+
+
 def _is_lhotse(obj) -> bool:
     return type(obj).__module__.split(".")[0] == "lhotse"
 
@@ -213,7 +232,9 @@ def list_items(source):
             # audio files or a manifest without rows is refused, not an empty stream that trains on nothing
             raise ParameterError(f"source must hold at least one path or array, got an empty {type(source).__name__}")
         if all(isinstance(s, (str, bytes, os.PathLike)) for s in source):  # (bytes: a path, as os takes one)
-            return _FileItems([os.fspath(s) for s in source]), None
+            paths = [os.fspath(s) for s in source]
+            _check_not_all_sources(paths)
+            return _FileItems(paths), None
         return _ArrayItems(source), None
     if isinstance(source, Iterable):
         return None, source
