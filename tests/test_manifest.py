@@ -367,6 +367,31 @@ def test_rows_no_reader_can_take_are_skipped_with_their_line(corpus):
     assert "line 3'" in messages[2] and "nested too deeply" in messages[2]
 
 
+@pytest.mark.parametrize("depth", [2, 100, 101, 600, 1100])
+@pytest.mark.parametrize("kind", ["list", "object"])
+def test_a_row_nested_too_deeply_to_copy_is_a_bad_row(corpus, depth, kind):
+    """A row whose labels nest 500 deep (read by json, which refuses only some 1,000 levels) raised
+    RecursionError when its first chunk copied them, ending the stream. Over 100 levels is a bad row."""
+    inner = ("[" * (depth - 1) + "]" * (depth - 1)) if kind == "list" else ('{"a": ' * (depth - 1) + "1"
+                                                                            + "}" * (depth - 1))
+    manifest = corpus / "deep.jsonl"
+    manifest.write_text('{"audio_filepath": "speech/%s", "meta": %s}\n' % (SPEECH[3], inner)
+                        + json.dumps({"audio_filepath": "speech/" + SPEECH[0], "label": "good"}) + "\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stream = AugmentStream(manifest, None, sample_rate=SR, chunk_s=1.0, rng=0, shuffle=False)
+        n = len(stream)
+        chunks = list(stream)
+    assert n == len(chunks) and chunks[-1].metadata == {"label": "good"}
+    messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+    if depth <= 100:
+        assert not messages and json.dumps(chunks[0].metadata["meta"]) == json.dumps(json.loads(inner))
+    else:
+        assert {c.item for c in chunks} == {1}
+        (message,) = messages
+        assert "deep.jsonl line 1'" in message and "nested too deeply" in message
+
+
 def test_unusable_manifests_raise(corpus):
     (corpus / "nopath.csv").write_text("file,label\nspeech/x.wav,one\n")
     (corpus / "empty.jsonl").write_text("\n\n")

@@ -510,6 +510,34 @@ def test_bad_tars_and_members_are_reported_once_and_skipped(shards, tmp_path):
                                str(tmp_path / "missing.tar"), f"{cut}/a_aug0", str(cut)])
 
 
+@pytest.mark.parametrize("depth", [100, 101, 600, 5000])
+def test_a_json_member_nested_too_deeply_to_copy_is_reported_and_skipped(tmp_path, depth):
+    """A .json member nested 600 deep (json reads ~1,000 levels) raised RecursionError when the sample's
+    first chunk copied its metadata, ending the stream (one 5,000 deep was skipped as a RecursionError, "cannot
+    be read"). Over 100 levels is a bad member, said so."""
+    good = noisegen.audio.io.encode(np.full(400, 0.25, np.float32), sample_rate=SR, format="wav")
+    path = tmp_path / "deep.tar"
+    meta = '{"a": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"  # an object, then lists: depth levels
+    with tarfile.open(path, "w") as tf:
+        _add(tf, "deep.wav", good)
+        _add(tf, "deep.json", meta.encode())
+        _add(tf, "ok.wav", good)
+        _add(tf, "ok.json", b'{"label": "yes"}')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stream = AugmentStream(str(path), None, sample_rate=SR, shuffle=False)
+        n = len(stream)
+        chunks = list(stream)
+    assert n == len(chunks) and chunks[-1].metadata["label"] == "yes"
+    messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+    if depth <= 100:
+        assert not messages and len(chunks) == 2
+    else:
+        assert [c.source for c in chunks] == [f"{path}/ok"]
+        (message,) = messages
+        assert f"{path}/deep" in message and "nested too deeply (over 100 levels)" in message
+
+
 @pytest.mark.skipif(shutil.which("tar") is None or shutil.which("cp") is None, reason="needs GNU tar and cp")
 def test_a_sparse_member_is_reported_not_read_as_garbage(tmp_path):
     """A GNU sparse member (tar --sparse of a file with long runs of zeros) stores only its data

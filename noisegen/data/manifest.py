@@ -30,8 +30,8 @@ resolve against the manifest's folder. A row with an offset or a duration
 is a segment: only its frames are read. Rows are items in the
 manifest's order (blank lines are not rows), so an item's index (and with it
 its augmentation key) does not depend on which rows turn out bad. A bad row
-(no path field, a JSON field named twice, a non-numeric or negative
-offset/duration, an offset past the end of the file, a missing or
+(no path field, a JSON field named twice, fields nested over 100 levels, a
+non-numeric or negative offset/duration, an offset past the end of the file, a missing or
 unreadable file) is skipped by the stream and reported once, naming the
 manifest and the row's line.
 """
@@ -55,7 +55,8 @@ from .._core.labels import user_stacklevel
 from .._core.validation import show_value
 from ..audio.segment import read_segment, resampled_length, segment_span
 
-__all__ = ["MANIFEST_EXTENSIONS", "is_manifest", "read_manifest", "ManifestRow", "ManifestItems"]
+__all__ = ["MANIFEST_EXTENSIONS", "MAX_METADATA_DEPTH", "is_manifest", "nested_over", "read_manifest",
+           "ManifestRow", "ManifestItems"]
 
 #: File name endings read as manifests (case-insensitive), each also gzipped (``.jsonl.gz``, as lhotse writes).
 MANIFEST_EXTENSIONS = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".txt", ".lst", ".list", ".scp")
@@ -143,6 +144,24 @@ def _object(pairs):
     return fields
 
 
+#: Deepest nesting of a JSON row's (or a tar sample's .json member's) lists and objects. Each chunk copies
+#: its row's fields (Chunk.metadata): a row nested 500 deep, which json reads, raised RecursionError at its
+#: first chunk and ended the stream.
+MAX_METADATA_DEPTH = 100
+
+
+def nested_over(value, limit) -> bool:
+    """Whether ``value`` nests lists or objects more than ``limit`` deep (itself the first level)."""
+    stack = [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return False
+
+
 def _json_rows(fh, folder, manifest):
     rows, spread, named = [], None, False  # spread: the first row's line, where it ended before its object did
     for line, text in enumerate(fh, start=1):
@@ -174,6 +193,9 @@ def _json_rows(fh, folder, manifest):
             rows.append(ManifestRow(line, error=f"not a JSON object (a {type(fields).__name__})"))
             continue
         named = named or _JSON_FIELDS[0] in fields
+        if nested_over(fields, MAX_METADATA_DEPTH):
+            rows.append(ManifestRow(line, error=f"its fields are nested too deeply (over {MAX_METADATA_DEPTH} levels)"))
+            continue
         rows.append(_row(line, fields, _JSON_FIELDS, folder))
     if rows and not named:  # ('path' as a CSV names it, 'audio_path'): a warning a row, and an empty stream
         raise ParameterError(f"manifest {manifest!r}: no row names an {_JSON_FIELDS[0]!r} field (NeMo's name for "

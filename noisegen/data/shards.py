@@ -51,6 +51,7 @@ from .._core.errors import ParameterError
 from .._core.lru import after_fork
 from ..audio.files import AUDIO_EXTENSIONS, open_regular
 from ..audio.segment import decode, decoded_span, resampled_length
+from .manifest import MAX_METADATA_DEPTH, nested_over
 
 __all__ = ["expand_braces", "is_shard_source", "shard_paths", "ShardItems", "sample_key"]
 
@@ -345,12 +346,17 @@ class ShardItems:
         s = self.samples[i]
         meta = {}
         if s.meta is not None:
+            deep = f"its .json member is nested too deeply (over {MAX_METADATA_DEPTH} levels)"
             try:
                 meta = json.loads(self._read(s.tar, *s.meta).decode("utf-8"))
             except (ValueError, UnicodeDecodeError) as exc:
                 raise ParameterError(f"its .json member is not valid JSON ({exc})") from None
+            except RecursionError:  # (thousands deep)
+                raise ParameterError(deep) from None
             if not isinstance(meta, dict):
                 raise ParameterError(f"its .json member must hold an object, got a {type(meta).__name__}")
+            if nested_over(meta, MAX_METADATA_DEPTH):  # hundreds deep: each chunk's copy of it (Chunk.metadata)
+                raise ParameterError(deep)  # raised RecursionError, ending the stream
         return {**meta, "__key__": s.key, "__url__": self.paths[s.tar]}
 
     def _read(self, tar: int, offset: int, size: int) -> bytes:
