@@ -213,6 +213,37 @@ def test_a_path_written_as_on_another_system_is_said_to_be(corpus, ext, where):
     assert "written with Windows' '\\'" in said[lines[4]] and "is a file" not in said[lines[4]]
 
 
+@pytest.mark.parametrize("ext", [".jsonl", ".csv", ".txt"])
+def test_a_path_in_another_case_is_said_to_be(corpus, ext):
+    """A manifest made where names ignore case (Windows, macOS: 'TRAIN/DR1/SA1.WAV' for train/dr1/sa1.wav)
+    was skipped row by row as 'no such audio file', the files plainly there."""
+    from noisegen.data.manifest import read_manifest
+
+    (corpus / "Train" / "dr1").mkdir(parents=True)
+    y = np.sin(np.arange(800, dtype=np.float32)) * 0.5
+    for name in ("sa1.wav", "Mixed.WAV", "twin.wav", "TWIN.wav"):
+        sf.write(corpus / "Train" / "dr1" / name, y, SR)
+    rels = ["TRAIN/DR1/SA1.WAV", "Train/dr1/sa1.WAV", "train/dr1/mixed.wav", f"{corpus}/train/DR1/Sa1.wav",
+            "Train/dr1/Twin.wav", "train/dr2/sa1.wav", "Train/dr1/sa1.wav"]
+    manifest = corpus / f"m{ext}"
+    if ext == ".txt":
+        manifest.write_text("".join(rel + "\n" for rel in rels))
+    else:
+        write_manifest(manifest, [(rel, None, None, {}) for rel in rels])
+    lines = [r.line for r in read_manifest(manifest)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(AugmentStream(manifest, None, sample_rate=SR, rng=0, shuffle=False))
+    assert [c.item for c in chunks] == [6]
+    messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+    assert len(messages) == 6
+    said = {line: m for m in messages for line in lines if f"m{ext} line {line}'" in m}
+    for k, name in ((0, "sa1.wav"), (1, "sa1.wav"), (2, "Mixed.WAV"), (3, "sa1.wav")):
+        assert f"{str(corpus / 'Train' / 'dr1' / name)!r} is a file, named in another case" in said[lines[k]]
+    for k in (4, 5):  # two files differ only in case (no guess), or none is there in any case
+        assert "no such audio file" in said[lines[k]] and "another case" not in said[lines[k]]
+
+
 def test_segments_are_seeked_not_read_whole(corpus, monkeypatch):
     """Only the segment's frames are requested (from soundfile, or the WAV reader), from its first frame."""
     requests = []

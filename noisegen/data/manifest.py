@@ -45,7 +45,6 @@ import json
 import math
 import os
 import re
-import unicodedata
 import warnings
 import zlib
 from dataclasses import dataclass, field
@@ -54,6 +53,7 @@ from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import user_stacklevel
 from .._core.validation import show_value
 from ..audio.segment import read_segment, resampled_length, segment_span
+from .missing import check_written_otherwise
 
 __all__ = ["MANIFEST_EXTENSIONS", "MAX_METADATA_DEPTH", "is_manifest", "nested_over", "read_manifest",
            "ManifestRow", "ManifestItems"]
@@ -438,34 +438,8 @@ class ManifestItems:
             return read_segment(row.path, offset_s=row.offset_s, duration_s=row.duration_s, sample_rate=sample_rate,
                                 mono=mono, max_n=max_n)
         except FileNotFoundError:
-            self._check_written_otherwise(row)
+            check_written_otherwise(row.path, self.manifest)
             raise
-
-    def _check_written_otherwise(self, row):
-        """ParameterError for a missing row whose path names a file as it was likely meant: from the current
-        directory instead of the manifest's folder, with Windows' backslashes, or in the other Unicode form
-        of its accents (NFC or NFD, which look the same: macOS writes names in NFD). Only 'no such audio
-        file' was said, with no word of why."""
-        folder = os.path.dirname(os.path.abspath(self.manifest))
-        written = os.path.relpath(row.path, folder)
-        if os.path.abspath(written) != os.path.abspath(row.path) and os.path.isfile(written):
-            raise ParameterError(f"no such audio file {row.path!r}: a relative path is taken from the manifest's "
-                                 f"folder, not from the current directory (where {written!r} is a file); write "
-                                 "paths relative to the manifest's folder, or absolute") from None
-        if os.sep == "/" and "\\" in written:  # ('sub\\a.wav' is one file name here, not a folder and a file)
-            slashed = os.path.normpath(os.path.join(folder, written.replace("\\", "/")))
-            there = f" (where {slashed!r} is a file)" if os.path.isfile(slashed) else ""
-            raise ParameterError(f"no such audio file {row.path!r}: its path is written with Windows' '\\' between "
-                                 f"folders{there}; write paths with '/'") from None
-        for form, how in (("NFC", "each accented letter one character"),
-                          ("NFD", "a letter and a combining accent, as macOS writes names")):
-            for other in (unicodedata.normalize(form, row.path),
-                          os.path.join(folder, unicodedata.normalize(form, written))):
-                if other != row.path and os.path.isfile(other):
-                    raise ParameterError(f"no such audio file {row.path!r}: the file is there with its name in "
-                                         f"Unicode's {form} form ({how}), {other!r}, which looks the same but is "
-                                         f"another name; write the manifest's paths in {form} "
-                                         f"(unicodedata.normalize({form!r}, path)), or rename the files") from None
 
     def segment(self, i):
         """``(path, offset_s, duration_s)`` of the row (what :meth:`load` reads)."""
