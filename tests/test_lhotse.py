@@ -83,6 +83,25 @@ def test_augmented_manifest_round_trips_through_jsonl(cuts, tmp_path):
     assert np.array_equal(_load(next(iter(lazy))), _load(augmented[0]))
 
 
+def test_a_lhotse_manifest_given_to_a_stream_is_refused_naming_the_way(cuts, tmp_path):
+    """The README's example of a gzipped manifest was 'cuts.jsonl.gz': a Lhotse manifest given to
+    AugmentStream was refused as a NeMo one without 'audio_filepath', with no word of Lhotse."""
+    from lhotse import SupervisionSegment, SupervisionSet
+
+    recordings = RecordingSet.from_recordings(c.recording for c in cuts)
+    supervisions = SupervisionSet.from_segments([SupervisionSegment("s0", cuts[0].recording_id, 0.0, 0.5, text="hi")])
+    for name, manifest in (("cuts.jsonl.gz", cuts), ("cuts.jsonl", nl.augment_cuts(cuts, _pipeline(), rng=0)),
+                           ("recordings.jsonl.gz", recordings), ("supervisions.jsonl", supervisions)):
+        manifest.to_jsonl(tmp_path / name)
+        with pytest.raises(noisegen.ParameterError, match=r"no row names an 'audio_filepath' field .*it is a Lhotse "
+                                                          r"manifest: augment its cuts with noisegen\.lhotse\.augment_cuts"):
+            noisegen.AugmentStream(tmp_path / name, None, sample_rate=16000)
+    (tmp_path / "other.jsonl").write_text('{"path": "a.wav"}\n')  # not Lhotse's: not said to be
+    with pytest.raises(noisegen.ParameterError, match="no row names") as caught:
+        noisegen.AugmentStream(tmp_path / "other.jsonl", None, sample_rate=16000)
+    assert "Lhotse" not in str(caught.value)
+
+
 def test_mixed_cuts_are_augmented_after_mixing(cuts):
     pipeline = _pipeline()
     mixed = CutSet.from_cuts([cuts[0].pad(duration=cuts[0].duration + 0.5), cuts[1].mix(cuts[2], snr=10)])

@@ -198,8 +198,12 @@ def _json_rows(fh, folder, manifest):
             continue
         rows.append(_row(line, fields, _JSON_FIELDS, folder))
     if rows and not named:  # ('path' as a CSV names it, 'audio_path'): a warning a row, and an empty stream
+        # (Lhotse's cuts.jsonl.gz, recordings or supervisions: named as what they are, with the way to augment them)
+        lhotse = {"recording", "sources", "recording_id"} & set(rows[0].metadata)
+        hint = ("; it is a Lhotse manifest: augment its cuts with noisegen.lhotse.augment_cuts(cuts, pipeline, "
+                "rng=...) and load them with Lhotse" if lhotse else "")
         raise ParameterError(f"manifest {manifest!r}: no row names an {_JSON_FIELDS[0]!r} field (NeMo's name for "
-                             f"the audio file); line {rows[0].line}: {rows[0].error}")
+                             f"the audio file); line {rows[0].line}: {rows[0].error}{hint}")
     return rows
 
 
