@@ -244,6 +244,30 @@ def test_a_path_in_another_case_is_said_to_be(corpus, ext):
         assert "no such audio file" in said[lines[k]] and "another case" not in said[lines[k]]
 
 
+def test_a_common_voice_tsv_naming_its_clips_by_name_is_said_to_be(corpus):
+    """Common Voice's train.tsv names each file of its clips/ folder by name alone ('common_voice_en_1.mp3'):
+    every row was skipped as 'no such audio file' in the TSV's folder (after 20 warnings, unnamed)."""
+    cv = corpus / "cv-corpus" / "en"
+    (cv / "clips").mkdir(parents=True)
+    names = [f"common_voice_en_{k}.wav" for k in range(3)]
+    for name in names:
+        shutil.copy(corpus / "speech" / SPEECH[3], cv / "clips" / name)
+    shutil.copy(corpus / "speech" / SPEECH[3], cv / "beside.wav")
+    rows = [("c0", names[0], '"Hello there'), ("c1", names[1], "Hi"), ("c2", "clips/" + names[2], "ok"),
+            ("c3", "beside.wav", "ok"), ("c4", "gone.wav", "x")]
+    (cv / "train.tsv").write_text("client_id\tpath\tsentence\n" + "".join("\t".join(r) + "\n" for r in rows))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(AugmentStream(cv / "train.tsv", None, sample_rate=SR, rng=0, shuffle=False))
+    assert [c.metadata["client_id"] for c in chunks] == ["c2", "c3"]
+    messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+    assert len(messages) == 3
+    for line, name in ((2, names[0]), (3, names[1])):
+        (said,) = [m for m in messages if f"train.tsv line {line}'" in m]
+        assert f"{str(cv / 'clips' / name)!r} is a file (a Common Voice TSV names the files of its clips/" in said
+    assert "Common Voice" not in messages[2] and "no such audio file" in messages[2]
+
+
 def test_segments_are_seeked_not_read_whole(corpus, monkeypatch):
     """Only the segment's frames are requested (from soundfile, or the WAV reader), from its first frame."""
     requests = []

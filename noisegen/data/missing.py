@@ -4,7 +4,8 @@ A path written elsewhere names no file here, though the file is there:
 taken from the current directory instead of the manifest's folder, written
 with Windows' backslashes, in the other Unicode form of its accents (NFC or
 NFD, which look the same: macOS writes names in NFD), or in another case
-(Windows and macOS ignore it: ``Speech/A.WAV`` for ``speech/a.wav``).
+(Windows and macOS ignore it: ``Speech/A.WAV`` for ``speech/a.wav``), or by
+name alone for a file of the ``clips`` folder beside it (Common Voice's TSVs).
 :func:`check_written_otherwise` says which, as a ParameterError naming the
 file that is there; only 'no such audio file' was said, with no word of why.
 Nothing is read in its place.
@@ -42,6 +43,11 @@ def check_written_otherwise(path: str, manifest: str) -> None:
                                      f"{form} form ({how}), {other!r}, which looks the same but is another name; "
                                      f"write the manifest's paths in {form} (unicodedata.normalize({form!r}, path)), "
                                      "or rename the files") from None
+    clips = os.path.normpath(os.path.join(folder, "clips", written))
+    if not written.startswith(os.pardir) and os.path.isfile(clips):  # (its TSVs name clips/x.mp3 as 'x.mp3')
+        raise ParameterError(f"no such audio file {path!r}: {clips!r} is a file (a Common Voice TSV names the "
+                             "files of its clips/ folder by name alone); write the paths from the manifest's "
+                             "folder, 'clips/...' (with pandas: df['path'] = 'clips/' + df['path'])") from None
     other = _in_another_case(path)
     if other is not None:
         raise ParameterError(f"no such audio file {path!r}: {other!r} is a file, named in another case (Windows "
