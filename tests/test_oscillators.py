@@ -387,6 +387,22 @@ def test_shapes_dtypes_channels(fn):
     assert f(freq_hz=500.0, sample_rate=SR, n_samples=0).shape == (0,)
 
 
+@pytest.mark.parametrize("fn", ["tone", "chirp", "square", "sawtooth", "triangle", "impulse_train", "hum"])
+@pytest.mark.parametrize("n_channels", [None, 1, 2, 3])
+@pytest.mark.parametrize("n", [0, 1, 2, 161])
+def test_every_output_is_a_writeable_array_of_its_own(fn, n_channels, n):
+    # n_channels=1 (and any n_channels with no samples) gave np.broadcast_to's read-only view: y *= 0.5 raised
+    y = _call(fn, duration_s=_DROP, n_samples=n, n_channels=n_channels, dtype=np.float64)
+    assert y.shape == ((n,) if n_channels is None else (n_channels, n)) and y.flags.c_contiguous
+    assert y.flags.writeable and (y.base is None or y.base.flags.writeable)
+    want = y * 0.5
+    y *= 0.5
+    np.testing.assert_array_equal(y, want)
+    if n_channels is not None and n_channels > 1 and n:
+        y[0] = 7.0  # the rows are samples of their own, not one row seen n_channels times
+        assert np.all(y[1:] != 7.0)
+
+
 def _call(fn, **over):
     base = {"freq_hz": 440.0, "sample_rate": SR, "duration_s": 0.1}
     if fn == "chirp":

@@ -92,7 +92,9 @@ def _freq(freq_hz, name, sample_rate, *, allow_zero, allow_nyquist):
 def _channels(row: np.ndarray, n_channels):
     if n_channels is None:
         return row
-    return np.ascontiguousarray(np.broadcast_to(row, (n_channels, row.shape[0])))
+    # a copy: ascontiguousarray handed back broadcast_to's read-only view wherever that view counts as
+    # contiguous (one channel, or no samples), and `y *= 0.5` then raised
+    return np.array(np.broadcast_to(row, (n_channels, row.shape[0])), order="C")
 
 
 #: Operations (samples times harmonics) of one kernel call, some milliseconds: a call holds the
