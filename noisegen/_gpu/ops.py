@@ -43,13 +43,12 @@ from .._core.errors import BackendError, ParameterError
 from .._core.labels import warn
 from .._core.rng import resolve_key
 from .._core.units import GAIN_DB_RANGE, db_to_amplitude
-from .._design.noise import INIT_STREAM, check_beta, check_min_freq, design_bank
+from .._design.noise import check_beta, check_min_freq, design_bank, initial_state
 from .._design.ratios import speed_ratio
 from .._design.snr import SILENT, check_snr_db, silent_part, snr_scale
 from .._design.resample import N_PHASES, cached_plan
 from .._design.sections import check_sos, check_zi, design_sos
 from .._kernels.biquad import biquad_coefficients
-from .._kernels.cpu import noise as cpu_noise
 
 #: Threads per block unless a call says otherwise.
 DEFAULT_THREADS = 256
@@ -141,9 +140,7 @@ def _bank_arrays(betas, keys, streams, min_freq=None):
         pair_poles[r, :m] = bank.pair_poles
         pair_residues[r, :m] = bank.pair_residues
         if bank.init.shape[0]:
-            z = np.empty((1, bank.init.shape[0]))
-            cpu_noise.white(z, np.uint64(keys[r]), INIT_STREAM + int(streams[r]), 0)
-            full = z[0] @ bank.init.T
+            full = initial_state(bank, int(keys[r]), 1, int(streams[r]))[0]  # (the CPU's draw, bit for bit)
             state[r, :k] = full[:k]
             state[r, width: width + 2 * m] = full[k:]
     return poles, residues, direct, pair_poles, pair_residues, state
