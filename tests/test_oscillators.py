@@ -297,6 +297,15 @@ def test_speech_shaped_filter_has_the_ltass_shape_at_every_rate(sr):
     assert np.abs(err - err.mean()).max() < 2.5, np.round(err - err.mean(), 2)  # (as the noise at 16 and 44.1 kHz)
 
 
+@pytest.mark.parametrize("sr", [8000, 16000, 44100, 192000, 384000, 768000])
+def test_speech_shaped_density_falls_as_documented_above_1khz(sr):
+    # the docstring said about -9 dB/octave above 1 kHz; the LTASS (and the fit) fall about 6.5
+    f = np.geomspace(1000.0, min(16000.0, 0.45 * sr), 300)
+    _, h = ss.sosfreqz(speech_shaped_sos(sr), worN=f, fs=sr)
+    slope = np.polyfit(np.log2(f), 10 * np.log10(np.abs(h) ** 2), 1)[0]
+    assert -7.8 < slope < -6.0, slope
+
+
 @pytest.mark.parametrize("sr", [48000, 96000, 192000, 250000, 300000, 500000, 768000])
 def test_speech_shaped_noise_keeps_unit_variance_at_high_rates(sr):
     # a fit of 12 poles per 48 kHz at any rate made sections so ill conditioned past 192 kHz that the

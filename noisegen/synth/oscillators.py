@@ -424,13 +424,14 @@ def speech_shaped_noise(*, sample_rate, duration_s=None, n_samples=None, rng=Non
 
     White noise from :func:`noisegen.white_noise` through a small IIR filter
     fitted to the universal LTASS of Byrne et al. (1994): a broad maximum
-    around 400-500 Hz, a steep fall below 100 Hz and about -9 dB/octave of
-    power density above 1 kHz. The filter starts in its stationary state (no
+    around 400-500 Hz, a steep fall below 100 Hz and, above 1 kHz, a power
+    density falling about 6.5 dB/octave (7.5 from 1 to 2 kHz, 5 from 4 to
+    8 kHz, as the LTASS's own). The filter starts in its stationary state (no
     onset transient), and the samples are exactly those of
     ``NoiseGenerator("speech", ...)`` with the same ``rng``. The fit holds the
     LTASS's octaves within about 2 dB up to 192 kHz; above it the filter stops
-    growing (a larger one is ill-conditioned) and the shape flattens: 3-5 dB
-    off at 384-768 kHz, -6 to -7 dB/octave above 1 kHz, variance still 1.
+    growing (a larger one is ill-conditioned) and the octaves stray further:
+    3-5 dB off at 384-768 kHz (the same fall above 1 kHz), variance still 1.
 
     Parameters
     ----------
