@@ -186,6 +186,9 @@ def test_synth_clipping_warns_on_one_line(tmp_path, capsys):
         (["synth", "pink", "x.wav", "--duration-s", "nan"], 2, "--duration-s"),
         (["synth", "pink", "x.wav"], 2, "--duration-s"),
         (["synth", "pink", "x.wav", "--duration-s", "1", "--sample-rate", "16000.5"], 2, "--sample-rate"),
+        # said "expected a sample rate in Hz in [1, 768000], got '44100.0'", of a rate in that range
+        (["synth", "pink", "x.wav", "--duration-s", "1", "--sample-rate", "44100.0"], 2,
+         "expected an integer sample rate in Hz in [1, 768000], got '44100.0'"),
         (["synth", "colored", "x.wav", "--duration-s", "1"], 2, "--beta"),
         (["synth", "colored", "x.wav", "--duration-s", "1", "--beta", "3"], 2, "--beta"),
         (["synth", "colored", "x.wav", "--duration-s", "1", "--beta", "2.0000000001"], 2,

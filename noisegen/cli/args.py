@@ -32,8 +32,8 @@ def int_in(low: int, high: int, what: str = "an integer"):
     return parse
 
 
-#: ``--sample-rate`` of every subcommand.
-sample_rate_arg = int_in(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE, "a sample rate in Hz")
+#: ``--sample-rate`` of every subcommand ("integer": 44100.0 is in the range, and was refused as if not).
+sample_rate_arg = int_in(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE, "an integer sample rate in Hz")
 
 
 def as_option(message: str, names: dict) -> str:
