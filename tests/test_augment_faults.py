@@ -523,3 +523,35 @@ def test_an_input_folder_with_no_audio_is_a_usage_error_before_out_dir_is_made(t
     (folder / ".hidden.wav").write_bytes(b"")
     assert _augment(folder, tmp_path / "out") == 2
     assert "holds no audio file" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("made_before", [False, True])
+def test_a_long_input_that_changes_while_read_leaves_no_output_and_a_rerun_redoes_it(tmp_path, monkeypatch,
+                                                                                   made_before):
+    """A long input changed under its blockwise render: the output stayed in place (or its comparison copy
+    beside the old one), and the rerun the failure asked for refused it as 'exists with different content'."""
+    from noisegen.batch import work
+
+    folder = _inputs(tmp_path / "in", names=("a.wav",))
+    out = tmp_path / "out"
+    pipe = noisegen.Compose([noisegen.LowPassFilter(p=1.0), noisegen.Gain(p=1.0)])  # (made in blocks)
+    if made_before:
+        augment_folder(folder, out, pipeline=pipe, progress=False, blockwise_min_s=0.0)
+        _write(folder / "a.wav", 0.7, seed=5)  # other bytes: redone
+    before = _audio(out) if made_before else {}
+    render = work.render_long
+
+    def changing(*args, **kwargs):
+        done = render(*args, **kwargs)
+        st = os.stat(folder / "a.wav")
+        os.utime(folder / "a.wav", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # changed meanwhile
+        return done
+
+    monkeypatch.setattr(work, "render_long", changing)
+    summary = augment_folder(folder, out, pipeline=pipe, progress=False, blockwise_min_s=0.0)
+    assert [f["output"] for f in summary.failures] == ["a.aug0.wav"], summary.failures
+    assert "changed" in summary.failures[0]["error"]
+    assert _audio(out) == before and _hidden(out) == []
+    monkeypatch.setattr(work, "render_long", render)
+    summary = augment_folder(folder, out, pipeline=pipe, progress=False, blockwise_min_s=0.0)
+    assert (summary.failures, summary.n_written) == ([], 1)

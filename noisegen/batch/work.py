@@ -217,7 +217,11 @@ def _process(task):
                 done = None if source is None else render_long(
                     _PIPELINE, source, target=target, subtype=settings["subtype"], limit=PEAK_LIMIT, seed=job["seed"])
                 if done is not None:
-                    _check_unchanged(path, fingerprint)
+                    try:
+                        _check_unchanged(path, fingerprint)
+                    except BaseException:  # made from a changing input: left in place, a rerun refused to replace it
+                        _unlink(target)
+                        raise
                     params, scale, n_out, n_channels = done
                     sr = source.sample_rate
                 else:
