@@ -484,6 +484,49 @@ def test_a_member_claiming_more_bytes_than_the_tar_holds_is_not_read(tmp_path):
     messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
     assert any(f"{path}/b" in m and f"of {2**62} bytes" in m for m in messages), messages
 
+@pytest.mark.parametrize("damage", ["checksum", "name", "cut in a header"])
+@pytest.mark.parametrize("where", [1, 2])
+def test_the_rest_of_a_tar_after_a_damaged_header_is_reported(tmp_path, damage, where):
+    """tarfile stops quietly at a damaged header past the first: the samples after it were left out
+    without a word (the module docstring promised one unreadable item saying so)."""
+    good = noisegen.audio.io.encode(np.full(400, 0.25, np.float32), sample_rate=SR, format="wav")
+    path = tmp_path / "damaged.tar"
+    with tarfile.open(path, "w") as tf:
+        for key in "abc":
+            _add(tf, f"{key}.wav", good)
+    raw = bytearray(path.read_bytes())
+    header = where * (512 + -(-len(good) // 512) * 512)  # member `where`'s header
+    if damage == "checksum":
+        raw[header + 148] ^= 1
+    elif damage == "name":
+        raw[header:header + 5] = b"zzzzz"  # (the checksum no longer matches)
+    else:
+        raw = raw[:header + 100]
+    path.write_bytes(bytes(raw))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stream = AugmentStream(str(path), None, sample_rate=SR, shuffle=False)
+        assert len(stream) == where and [c.source for c in stream] == [f"{path}/{k}" for k in "abc"[:where]]
+    messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+    assert len(messages) == 1 and f"byte {header}" in messages[0], messages
+
+
+def test_a_tar_ending_with_or_without_its_end_blocks_reads_whole(tmp_path):
+    good = noisegen.audio.io.encode(np.full(400, 0.25, np.float32), sample_rate=SR, format="wav")
+    path = tmp_path / "x.tar"
+    with tarfile.open(path, "w") as tf:
+        for key in "ab":
+            _add(tf, f"{key}.wav", good)
+    raw = path.read_bytes()
+    end = 2 * (512 + -(-len(good) // 512) * 512)
+    for data in (raw, raw[:end], raw[:end + 512], raw + bytes(10240)):
+        path.write_bytes(data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert [c.source for c in AugmentStream(str(path), None, sample_rate=SR, shuffle=False)] == [
+                f"{path}/a", f"{path}/b"]
+
+
 def test_bad_tars_and_members_are_reported_once_and_skipped(shards, tmp_path):
     good = noisegen.audio.io.encode(np.full(400, 0.25, np.float32), sample_rate=SR, format="wav")
     mixed = tmp_path / "mixed.tar"

@@ -262,6 +262,11 @@ def _scan(path: str) -> list[tuple]:
                     current["audio"] = (member.offset_data, member.size, last[1:])
                 elif ext == "json" and current["meta"] is None:
                     current["meta"] = (member.offset_data, member.size)
+            # tarfile ends its iteration quietly at a damaged header past the first (or one cut short):
+            # where it stopped is an end-of-archive block of zeros, or the file's end, else the rest is lost
+            fh.seek(tf.offset)
+            if fh.read(tarfile.BLOCKSIZE).strip(b"\0"):
+                raise tarfile.HeaderError(f"a damaged header at byte {tf.offset}")
     except (tarfile.TarError, OSError, EOFError) as exc:
         flush()
         current = None
