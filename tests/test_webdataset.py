@@ -462,6 +462,24 @@ def test_a_fifo_or_folder_named_like_a_tar_is_reported_not_opened(tmp_path):
     assert "a FIFO, not a regular file" in messages[1]
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("overwrite", [False, True])
+@pytest.mark.parametrize("name", ["shard-000003.tar", "shard-1000000.tar"])
+def test_a_fifo_named_like_a_stale_tar_in_out_dir_is_a_failure_not_a_hang(in_dir, tmp_path, overwrite, name):
+    """Telling noisegen's own stale tars from another tool's opened each by name: a FIFO named like one
+    hung the run for ever, waiting for a writer. It is now a recorded failure, and never removed."""
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / name)
+    done = []
+    worker = threading.Thread(target=lambda: done.append(write(in_dir, out, overwrite=overwrite)), daemon=True)
+    worker.start()
+    worker.join(120)
+    assert done, "augment blocked opening the FIFO"
+    assert [f["output"] for f in done[0].failures] == [name] and "did not write" in done[0].failures[0]["error"]
+    assert (out / name).is_fifo() and done[0].n_written == 3
+
+
 def test_a_member_claiming_more_bytes_than_the_tar_holds_is_not_read(tmp_path):
     """A damaged header (GNU base-256 size field) claiming 2**62 bytes: the member was read with
     read(2**62), which allocates first (a MemoryError; 8 GiB really taken for a claim of 8 GiB). The

@@ -57,6 +57,7 @@ from .._core.labels import about
 from .._core.layout import layout_known
 from .._core.tempfiles import live
 from ..audio.bank import BANK_RULES
+from ..audio.files import open_regular
 from ..audio.io import encode
 from .manifest import (FAILURES, MANIFEST, _append_line, _dedupe_manifest, _read_jsonl, _repair_tail,
                        _rewrite_jsonl, read_manifest)
@@ -196,13 +197,13 @@ def _stale_tars(out_dir: str, done: dict, n_tars: int, overwrite: bool) -> list[
 def _ours(path: str) -> bool:
     """Whether a tar's first sample is one noisegen augment wrote (its JSON member has our keys): a
     killed run's last tar may have no manifest line."""
-    try:
-        with tarfile.open(path) as tf:
+    try:  # (never opened by name: a FIFO named like a tar hung the plan, waiting for a writer)
+        with os.fdopen(open_regular(path), "rb") as fh, tarfile.open(fileobj=fh) as tf:
             for _, member in zip(range(4), tf):
                 if member.isfile() and member.name.endswith(".json") and member.size < 1 << 20:
                     meta = json.loads(tf.extractfile(member).read())
                     return isinstance(meta, dict) and {"input", "seed", "params", "peak_scale"} <= meta.keys()
-    except (OSError, tarfile.TarError, ValueError):
+    except (OSError, tarfile.TarError, ValueError):  # (ValueError: a ParameterError for a FIFO too)
         pass
     return False
 
