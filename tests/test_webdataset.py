@@ -545,6 +545,40 @@ def test_a_tar_ending_with_or_without_its_end_blocks_reads_whole(tmp_path):
                 f"{path}/a", f"{path}/b"]
 
 
+@pytest.mark.parametrize("how", ["renamed over", "in place"])
+def test_a_tar_rewritten_after_indexing_is_reported_not_read_at_stale_offsets(tmp_path, how):
+    """A tar rewritten with its samples in another order was read at the offsets indexed at construction:
+    chunk x.tar/a came with b's audio and b's JSON (a wrong label), without a word."""
+    level = {"a": 0.25, "b": -0.5, "c": 0.125}
+
+    def tar(path, keys):
+        tmp = tmp_path / "tmp.tar" if how == "renamed over" else path
+        with tarfile.open(tmp, "w") as tf:
+            for k in keys:
+                _add(tf, f"{k}.wav", noisegen.audio.io.encode(np.full(400, level[k], np.float32), sample_rate=SR,
+                                                              format="wav"))
+                _add(tf, f"{k}.json", json.dumps({"label": k}).encode())
+        if tmp != path:
+            os.replace(tmp, path)
+
+    x, y = tmp_path / "x.tar", tmp_path / "y.tar"
+    tar(x, "ab")
+    tar(y, "c")
+    chunks = iter(AugmentStream([str(x), str(y)], None, sample_rate=SR, shuffle=False, epochs=2))
+    first = [next(chunks) for _ in range(3)]  # (y's last: x is opened again for the second epoch)
+    assert [(c.metadata["label"], float(c.samples[0])) for c in first] == [(k, level[k]) for k in "abc"]
+    tar(x, "ba")
+    st = os.stat(x)
+    os.utime(x, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # (a coarse clock: a new mtime for sure)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rest = list(chunks)
+    assert [(c.source, c.metadata["label"]) for c in rest] == [(f"{y}/c", "c")]
+    messages = sorted(str(w.message) for w in caught if issubclass(w.category, NoisegenWarning))
+    assert len(messages) == 2 and all("changed since the stream indexed it" in m for m in messages), messages
+    assert f"{x}/a" in messages[0] and f"{x}/b" in messages[1]
+
+
 def test_bad_tars_and_members_are_reported_once_and_skipped(shards, tmp_path):
     good = noisegen.audio.io.encode(np.full(400, 0.25, np.float32), sample_rate=SR, format="wav")
     mixed = tmp_path / "mixed.tar"

@@ -29,7 +29,9 @@ Bad input. A missing or unreadable tar, one that is not a regular file (a
 FIFO is never opened: it would block), or the rest of a tar after a
 damaged header, is one item that cannot be read; a sample without an audio
 member, with undecodable audio or with a JSON member that is not an object is
-an item that cannot be read. The stream reports each once
+an item that cannot be read, as is each sample of a tar changed (in size or
+modification time) since it was indexed: its members may lie elsewhere now,
+and their old offsets held another sample's bytes. The stream reports each once
 (:class:`~noisegen.NoisegenWarning`) and skips it; ``len()`` counts nothing for it.
 Tars that hold no sample at all (empty, or only members without an extension)
 are a ParameterError, as a folder without audio files is.
@@ -212,18 +214,19 @@ def _keep_index(real: str, entry: tuple) -> None:
             _index_samples -= len(_INDEX_CACHE.popitem(last=False)[1][1])
 
 
-def _index(path: str, tar: int) -> list[_Sample]:
-    """The samples of one tar from its headers (cached), or one unreadable item saying why."""
+def _index(path: str, tar: int) -> tuple[tuple | None, list[_Sample]]:
+    """``(stamp, samples)``: the tar's ``(size, mtime_ns)`` and its samples from its headers (cached),
+    or ``(None, [one unreadable item saying why])``."""
     try:
         st = os.stat(path)
     except OSError as exc:
-        return [_Sample(tar, "", error=f"cannot be read ({exc.strerror or exc})")]
+        return None, [_Sample(tar, "", error=f"cannot be read ({exc.strerror or exc})")]
     real, stamp = os.path.realpath(path), (st.st_size, st.st_mtime_ns)
     cached = _INDEX_CACHE.get(real)
     if cached is None or cached[0] != stamp:
         cached = (stamp, _scan(path))
     _keep_index(real, cached)  # (as the most recently used)
-    return [_Sample(tar, *fields) for fields in cached[1]]
+    return stamp, [_Sample(tar, *fields) for fields in cached[1]]
 
 
 def _scan(path: str) -> list[tuple]:
@@ -282,9 +285,12 @@ class ShardItems:
         self.paths = shard_paths(source)
         self.samples: list[_Sample] = []
         self.groups: list[tuple[int, int]] = []  # item range of each tar, dealt whole
+        self.stamps: list[tuple | None] = []  # (size, mtime_ns) of each tar as indexed
         for t, path in enumerate(self.paths):
             start = len(self.samples)
-            self.samples.extend(_index(path, t))
+            stamp, samples = _index(path, t)
+            self.samples.extend(samples)
+            self.stamps.append(stamp)
             self.groups.append((start, len(self.samples)))
         if not self.samples:  # as a folder without audio files or a manifest without rows: not an empty stream
             shown = repr(self.paths[0]) if len(self.paths) == 1 else f"{self.paths[0]!r} ... ({len(self.paths)} tars)"
@@ -352,8 +358,9 @@ class ShardItems:
         meta = {}
         if s.meta is not None:
             deep = f"its .json member is nested too deeply (over {MAX_METADATA_DEPTH} levels)"
+            data = self._read(s.tar, *s.meta)  # (its ParameterError says why, not "not valid JSON")
             try:
-                meta = json.loads(self._read(s.tar, *s.meta).decode("utf-8"))
+                meta = json.loads(data.decode("utf-8"))
             except (ValueError, UnicodeDecodeError) as exc:
                 raise ParameterError(f"its .json member is not valid JSON ({exc})") from None
             except RecursionError:  # (thousands deep)
@@ -371,7 +378,11 @@ class ShardItems:
             self.close()
             self._fh = (pid, tar, os.fdopen(open_regular(self.paths[tar]), "rb"))  # swapped for a FIFO: refused
         fh = self._fh[2]
-        held = os.fstat(fh.fileno()).st_size - offset
+        st = os.fstat(fh.fileno())
+        if (st.st_size, st.st_mtime_ns) != self.stamps[tar]:  # rewritten: the offsets held another sample's bytes
+            raise ParameterError("its tar has changed since the stream indexed it (its members may lie elsewhere "
+                                 "now); make the stream again to read the new tar")
+        held = st.st_size - offset
         if size > held:  # checked before reading: a damaged header may claim exabytes (read() allocates them first)
             raise ParameterError(f"is cut short ({max(held, 0)} of {size} bytes)")
         fh.seek(offset)
