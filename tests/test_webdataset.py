@@ -579,6 +579,19 @@ def test_a_tar_rewritten_after_indexing_is_reported_not_read_at_stale_offsets(tm
     assert f"{x}/a" in messages[0] and f"{x}/b" in messages[1]
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-32"])
+def test_json_members_are_read_in_every_encoding_json_and_webdataset_read(tmp_path, encoding):
+    """A .json member with a BOM (Windows tools write one) or in UTF-16 made its whole sample unreadable
+    ("not valid JSON"), where webdataset (json.loads of the bytes) reads it."""
+    path = tmp_path / "x.tar"
+    with tarfile.open(path, "w") as tf:
+        _add(tf, "a.wav", noisegen.audio.io.encode(np.full(400, 0.25, np.float32), sample_rate=SR, format="wav"))
+        _add(tf, "a.json", json.dumps({"label": "é"}, ensure_ascii=False).encode(encoding))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert [c.metadata["label"] for c in AugmentStream(str(path), None, sample_rate=SR)] == ["é"]
+
+
 def test_bad_tars_and_members_are_reported_once_and_skipped(shards, tmp_path):
     good = noisegen.audio.io.encode(np.full(400, 0.25, np.float32), sample_rate=SR, format="wav")
     mixed = tmp_path / "mixed.tar"

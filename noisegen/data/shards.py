@@ -360,7 +360,7 @@ class ShardItems:
             deep = f"its .json member is nested too deeply (over {MAX_METADATA_DEPTH} levels)"
             data = self._read(s.tar, *s.meta)  # (its ParameterError says why, not "not valid JSON")
             try:
-                meta = json.loads(data.decode("utf-8"))
+                meta = json.loads(data)  # (bytes: a BOM or UTF-16/32 is read as webdataset reads it)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise ParameterError(f"its .json member is not valid JSON ({exc})") from None
             except RecursionError:  # (thousands deep)
