@@ -247,6 +247,30 @@ def test_an_input_at_a_rate_the_pipeline_cannot_run_at_fails_alone(tmp_path, dat
 
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_input_at_a_rate_the_pipeline_cannot_run_at_fails_alone_in_tar_shards(tmp_path, data_dir, capsys, workers):
+    """With --output-format webdataset one 8 Hz input made the whole run a usage error (exit 2, nothing
+    written, the RIR files named as skipped), where the folder output fails that input alone."""
+    import tarfile
+
+    folder = _inputs(tmp_path / "in")
+    _write(folder / "slow.wav", 20.0, sr=8)
+    out = tmp_path / "out"
+    assert _augment(folder, out, "--noise-dir", data_dir / "noise", "--rir-dir", data_dir / "rir",
+                    "--output-format", "webdataset", "--shard-size", 3, "--workers", workers) == 1
+    assert "skipping" not in capsys.readouterr().err
+    failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert [f["input"] for f in failures] == ["slow.wav"] and "cannot run at 8 Hz" in failures[0]["error"]
+    names = []
+    for tar in ("shard-000000.tar", "shard-000001.tar"):
+        with tarfile.open(out / tar) as tf:
+            names += [m.name for m in tf.getmembers() if m.name.endswith(".wav")]
+    assert names == ["a_aug0.wav", "b_aug0.wav", "spk/c_aug0.wav", "spk/d_aug0.wav"]
+    lines = read_manifest(out)
+    assert [lines[tar]["failed"] for tar in ("shard-000000.tar", "shard-000001.tar")] == [["slow.wav"], []]
+
+
+
 def test_an_input_with_no_samples_fails_alone_as_a_noisegen_error(tmp_path):
     folder = _inputs(tmp_path / "in")
     sf.write(folder / "empty.wav", np.zeros(0, np.float32), 16000)  # a header and no data

@@ -278,8 +278,9 @@ def _prepare(pipeline, plan: Plan, sample_rate, summary, out_dir: str) -> None:
     its own, and a bad noise or RIR file fails the run once, before the
     first input, instead of failing every input. A rate the pipeline cannot
     run at while others work (an input at 8 Hz: no noise resamples to it)
-    fails only the inputs at that rate, without the bank's warnings about
-    files that are fine at the other rates.
+    fails only the inputs at that rate (in tar shards, their samples, left
+    out of their tars), without the bank's warnings about files that are
+    fine at the other rates.
     """
     if not plan.tasks:
         return
@@ -298,10 +299,17 @@ def _prepare(pipeline, plan: Plan, sample_rate, summary, out_dir: str) -> None:
         _warn_again(caught)
     if not refused:
         return
-    if len(refused) == len(rates) or not per_input:
+    per_sample = sample_rate is None and plan.rates is not None  # tar shards: each sample's rate is known
+    if len(refused) == len(rates) or not (per_input or per_sample):
         why, caught = refused[min(refused)]
         _warn_again(caught)
         raise ParameterError(f"pipeline: {why}")
+    if per_sample:  # (a tar mixes rates: its samples at a refused rate fail alone, as a folder's inputs do)
+        for task in plan.tasks:
+            for s in task.samples:
+                if s.get("rate") in refused:
+                    s["refused"] = f"the pipeline cannot run at {s['rate']} Hz: {refused[s['rate']][0]}"
+        return
     kept = []
     for task in plan.tasks:
         rel, jobs = task[3], task[4]

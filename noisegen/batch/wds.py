@@ -53,6 +53,7 @@ import re
 import tarfile
 from typing import NamedTuple
 
+from .._core.errors import ParameterError
 from .._core.labels import about
 from .._core.layout import layout_known
 from .._core.tempfiles import live
@@ -149,6 +150,7 @@ def plan_shards(in_dir, out_dir, in_real, summary, settings, *, copies, seed, sh
                                replace))
         for s in group:
             probes.setdefault(s["input"], _probe(os.path.join(in_dir, s["input"])))
+            s["rate"] = probes[s["input"]][1]  # (plan._prepare: a rate the pipeline cannot run at)
         estimate[name] = (sum(probes[s["input"]][0] for s in group), None)
         rates.update(probes[s["input"]][1] for s in group if probes[s["input"]][1])
     failures += _stale_tars(out_dir, done, -(-len(samples) // shard_size), settings["overwrite"])
@@ -301,6 +303,8 @@ class ShardTask(NamedTuple):
 
     def _sample(self, pipeline, s):
         """``(audio, meta)``: the encoded bytes, or for a long input the path of its encoded file."""
+        if s.get("refused"):
+            raise ParameterError(s["refused"])
         long = self._long_sample(pipeline, s)
         if long is not None:
             return long
