@@ -271,6 +271,29 @@ def test_an_input_at_a_rate_the_pipeline_cannot_run_at_fails_alone_in_tar_shards
 
 
 
+@pytest.mark.parametrize("errno_name", ["ENOSPC", "EROFS"])
+def test_a_full_disk_writing_a_long_sample_stops_the_tar_shard_run(tmp_path, monkeypatch, capsys, errno_name):
+    """A long input's sample is made in a file beside the tar: a full disk there failed each sample alike
+    (each a recorded failure), wrote empty tars and went on, where the folder output stops at once."""
+    import errno
+
+    from noisegen.batch import wds
+
+    def full(*args, **kwargs):
+        code = getattr(errno, errno_name)
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(wds, "render_long", full)
+    folder = _inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    assert _augment(folder, out, "--output-format", "webdataset", "--shard-size", 2, "--blockwise-min-s", 0) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and os.strerror(getattr(errno, errno_name)) in err[0]
+    assert not list(out.glob("*.tar")) and _hidden(out) == []
+    assert len((out / "failures.jsonl").read_text().splitlines()) == 1
+
+
+
 def test_an_input_with_no_samples_fails_alone_as_a_noisegen_error(tmp_path):
     folder = _inputs(tmp_path / "in")
     sf.write(folder / "empty.wav", np.zeros(0, np.float32), 16000)  # a header and no data

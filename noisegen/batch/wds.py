@@ -262,6 +262,8 @@ class ShardTask(NamedTuple):
                         try:
                             audio, meta = self._sample(pipeline, s)
                         except Exception as exc:  # noqa: BLE001 - an unreadable input is a recorded failure
+                            if isinstance(exc, OSError) and exc.errno in _FATAL_ERRNOS:
+                                raise  # a full disk (a long sample's file) fails every sample alike: the run stops
                             failed.append(s["input"])
                             results.append({"ok": False, "input": s["input"], "output": f"{self.rel}/{s['key']}",
                                             "error": _one_line(exc)})
