@@ -112,17 +112,29 @@ def test_the_migration_section_states_the_defaults_that_differ(cls, defaults, wo
 
 
 def test_the_peer_migration_notes_hold():
-    """What "Coming from soxr, colorednoise and torchaudio" says of noisegen is what noisegen does."""
+    """What "Coming from librosa, soxr, colorednoise and torchaudio" says of noisegen is what noisegen does."""
+    import inspect
+
     import numpy as np
 
     import noisegen
 
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    notes = " ".join(text[text.index("## Coming from soxr, colorednoise and torchaudio"):].split("\n## ")[0].split())
-    for words in ("`(channels, frames)`", "`ceil(n * out / in)`", "37, soxr 36", "then `flush()`",
+    section = text[text.index("## Coming from librosa, soxr, colorednoise and torchaudio"):]
+    notes = " ".join(section.split("\n## ")[0].split())
+    for words in ("22,050 Hz", "`round(n / rate)`", "phase=-np.pi / 2, dtype=np.float64)`",
+                  "`(channels, frames)`", "`ceil(n * out / in)`", "37, soxr 36", "then `flush()`",
                   "`RandomState`", "starts with the same samples", "variance 0.04", "removes the noise",
                   "65,559, noisegen 65,560", "`round(n / factor)`", "14,546, torchaudio 14,547"):
         assert words in notes, words
+    # librosa: load keeps the file's rate and channels; tone and chirp are cosines, sines with phase=-pi/2
+    assert {k: v.default for k, v in inspect.signature(noisegen.load).parameters.items()
+            if k in ("sample_rate", "mono")} == {"sample_rate": None, "mono": False}
+    t = np.arange(1000) / 16000
+    sine = noisegen.tone(freq_hz=440, sample_rate=16000, n_samples=1000, phase=-np.pi / 2, dtype=np.float64)
+    assert np.allclose(sine, np.sin(2 * np.pi * 440 * t), atol=1e-9)
+    assert noisegen.chirp(freq_hz=100, end_freq_hz=1000, sample_rate=16000, n_samples=10)[0] == 1.0
+    assert noisegen.time_stretch(np.zeros(16001, np.float32), rate=1.1, sample_rate=16000).shape == (14546,)
     # soxr: (frames, channels) in and out through .T; ceil, where soxr rounds
     x = np.zeros((100, 2), np.float32)
     assert noisegen.resample(x.T, orig_sample_rate=44100, target_sample_rate=16000).T.shape == (37, 2)
