@@ -149,3 +149,23 @@ def test_the_peer_migration_notes_hold():
     y = np.zeros(180697, np.float32)
     assert noisegen.resample(y, orig_sample_rate=44100, target_sample_rate=16000).shape == (65560,)
     assert noisegen.speed(np.zeros(16001, np.float32), factor=1.1, sample_rate=16000).shape == (14546,)
+
+
+def test_the_migration_rows_say_what_a_replay_keeps():
+    """Shift replays its shift in samples and Normalize its target level, as their migration rows say."""
+    import numpy as np
+
+    import noisegen
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "`last_params` holds the shift in samples" in text
+    assert "brings each input to the recorded `target_db`" in text
+    shift = noisegen.Shift(min_shift=0.5, max_shift=0.5, rollover=False, fade_s=0.0, p=1.0)
+    params = shift.draw_params(np.ones(4), sample_rate=1, rng=0)
+    for n, rate in ((4, 1), (8, 2), (9, 16000)):  # audiomentations' frozen Shift: n / 2 zeros
+        out = shift.apply_params(np.arange(1.0, n + 1), params, sample_rate=rate)
+        assert np.count_nonzero(out == 0) == 2
+    normalize = noisegen.Normalize(p=1.0)
+    params = normalize.draw_params(np.array([0.9, -0.5]), sample_rate=16000, rng=0)
+    for y in (np.array([0.1, -2.0, 0.5]), np.array([0.2, 0.9, -0.05])):
+        assert np.max(np.abs(normalize.apply_params(y, params, sample_rate=16000))) == 1.0
