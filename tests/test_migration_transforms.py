@@ -440,6 +440,34 @@ def test_background_noise_takes_a_list_of_folders_and_files(tmp_path):
         AddBackgroundNoise([tmp_path / "empty"], p=1.0)
 
 
+def test_links_to_folders_are_followed_each_real_folder_once(tmp_path):
+    """A noise folder of links to datasets (``noise/musan -> /data/musan``) lost them without a word (or
+    "holds no audio files"): audiomentations and torch-audiomentations follow such links, and so does
+    every folder scan now, each real folder once (a loop ends), never into an output folder."""
+    from noisegen.audio.files import holds_audio_name, scan_audio_files
+    from noisegen.batch.plan import _discover
+
+    data = [_write(tmp_path / "data" / name, 0.1, i) for i, name in enumerate(("x.wav", "deep/y.wav"))]
+    mixed, only = tmp_path / "noise", tmp_path / "only"
+    _write(mixed / "own.wav", 0.1, 9)
+    only.mkdir()
+    for folder in (mixed, only):
+        (folder / "musan").symlink_to(tmp_path / "data", target_is_directory=True)
+        (folder / "again").symlink_to(tmp_path / "data" / "deep", target_is_directory=True)  # a folder reached twice
+        (folder / "up").symlink_to(folder, target_is_directory=True)  # a loop
+    assert scan_audio_files(only) == ([str(only / "again" / "y.wav"), str(only / "musan" / "x.wav")], [])
+    assert len(audio_files(mixed)) == 3 and holds_audio_name(only)
+    assert len(AddBackgroundNoise(only, p=1.0)._bank(SR).paths) == len(data)
+    y = _signal(800, np.float32)
+    for t in (noisegen.AddShortNoises(only, p=1.0), ApplyImpulseResponse(only, p=1.0)):  # "holds no audio files"
+        assert t(y, sample_rate=SR, rng=0).shape == y.shape
+    out = tmp_path / "out"
+    _write(out / "x.aug0.wav", 0.1, 3)
+    (only / "outputs").symlink_to(out, target_is_directory=True)  # an output folder reached through a link
+    assert _discover(str(only), str(out))[0] == ["again/y.wav", "musan/x.wav"]
+    assert "outputs/x.aug0.wav" in _discover(str(only))[0]
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("shape", [(3000,), (2, 3000)], ids=str)
 def test_background_noise_absolute_level(shape, dtype, noise_16k):

@@ -30,24 +30,43 @@ def is_audio_name(name) -> bool:
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
 
 
+def _walk(root, onerror, skip=None):
+    """``os.walk(root)`` with hidden folders skipped and links to folders followed, as audiomentations
+    and torch-audiomentations follow them (a noise folder of links to datasets was skipped without a
+    word), each real folder once: a link back up (a loop) or to a folder already walked is not walked
+    again, nor is anything inside ``skip`` (a real path). Yields ``(here, files)``."""
+    seen = {os.path.realpath(root)}
+    for here, dirs, files in os.walk(root, onerror=onerror, followlinks=True):
+        kept = []
+        for name in sorted(d for d in dirs if not d.startswith(".")):
+            real = os.path.realpath(os.path.join(here, name))
+            inside = skip is not None and (real == skip or real.startswith(skip.rstrip(os.sep) + os.sep))
+            if real not in seen and not inside:
+                seen.add(real)
+                kept.append(name)
+        dirs[:] = kept
+        yield here, files
+
+
 def holds_audio_name(folder) -> bool:
     """Whether any name under ``folder`` (recursively, hidden ones skipped) ends in an audio extension:
     a quick look that stops at the first, before the whole scan. True also where a folder cannot be
     listed (the scan says so)."""
     unlisted = []
-    for here, dirs, files in os.walk(check_path(folder, "folder"), onerror=unlisted.append):
+    for _, files in _walk(check_path(folder, "folder"), unlisted.append):
         if any(is_audio_name(name) for name in files):
             return True
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
     return bool(unlisted)
 
 
-def scan_audio_files(folder) -> tuple[list[str], list[tuple[str, str]]]:
+def scan_audio_files(folder, *, skip=None) -> tuple[list[str], list[tuple[str, str]]]:
     """The audio files under ``folder`` (recursively, sorted) and the odd names beside them.
 
     A file counts when its name ends in one of :data:`AUDIO_EXTENSIONS` and
-    it is a regular file (checked with ``stat``, symlinks to files followed;
-    links to folders are not). Hidden names and hidden folders are skipped.
+    it is a regular file (checked with ``stat``, symlinks to files followed).
+    Links to folders are followed, each real folder scanned once (a link
+    loop ends there); nothing inside ``skip`` (a real path, e.g. an output
+    folder) is scanned. Hidden names and hidden folders are skipped.
 
     Returns
     -------
@@ -64,8 +83,7 @@ def scan_audio_files(folder) -> tuple[list[str], list[tuple[str, str]]]:
     def unlisted(exc):  # os.walk would skip an unreadable folder without a word
         odd.append((exc.filename or root, f"a folder that cannot be read ({exc.strerror or exc})"))
 
-    for here, dirs, files in os.walk(root, onerror=unlisted):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    for here, files in _walk(root, unlisted, skip):
         for path in (os.path.join(here, name) for name in files if is_audio_name(name)):
             try:
                 mode = os.stat(path).st_mode

@@ -50,14 +50,15 @@ _TMP_RE = re.compile(
 )
 
 
-def _discover(in_dir: str) -> tuple[list[str], list[tuple[str, str]]]:
-    """Relative POSIX paths of the audio files under ``in_dir``, sorted; hidden names skipped.
+def _discover(in_dir: str, out_dir=None) -> tuple[list[str], list[tuple[str, str]]]:
+    """Relative POSIX paths of the audio files under ``in_dir``, sorted; hidden names skipped (and
+    ``out_dir``, which a link in ``in_dir`` may lead to: a rerun would take the outputs as inputs).
 
     Also returns ``(rel, reason)`` for names with an audio ending that are not
     regular files (FIFO, socket, device, dangling symlink): never opened (a
     FIFO would block), reported as failures.
     """
-    found, odd = scan_audio_files(in_dir)
+    found, odd = scan_audio_files(in_dir, skip=None if out_dir is None else os.path.realpath(out_dir))
     for path, why in odd:
         if os.path.realpath(path) == os.path.realpath(in_dir):
             raise ParameterError(f"in_dir {in_dir!r} is {why}")
@@ -137,7 +138,7 @@ class Plan:
 
 def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, pipeline_json) -> Plan:
     """Discover and shard the inputs, fingerprint them and find what is still to do."""
-    found, odd = _discover(in_dir)
+    found, odd = _discover(in_dir, out_dir)
     fmt, subtype, sample_rate = settings["format"], settings["subtype"], settings["sample_rate"]
     # a.wav and a.flac in one folder would both write a.aug0.wav: the first in sorted order of
     # all inputs keeps the name, so every shard decides alike (and the shards add up to one run)

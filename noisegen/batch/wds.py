@@ -94,7 +94,7 @@ def _hash(value) -> str:
 
 def plan_shards(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard_size, pipeline_json) -> Plan:
     """Discover the inputs, deal their copies into tars in sorted order and find the tars still to write."""
-    found, odd = _discover(in_dir)
+    found, odd = _discover(in_dir, out_dir)
     summary.n_inputs = len(found)
     failures = [{"input": rel, "output": None, "error": f"not read: {why}"} for rel, why in odd]
     with jsonl_lock(out_dir):
