@@ -169,3 +169,32 @@ def test_the_migration_rows_say_what_a_replay_keeps():
     params = normalize.draw_params(np.array([0.9, -0.5]), sample_rate=16000, rng=0)
     for y in (np.array([0.1, -2.0, 0.5]), np.array([0.2, 0.9, -0.05])):
         assert np.max(np.abs(normalize.apply_params(y, params, sample_rate=16000))) == 1.0
+
+
+# audiomentations 0.43's transforms: each has a row in "Coming from audiomentations" (a twin or "no counterpart")
+AUDIOMENTATIONS = (
+    "AddBackgroundNoise AddColorNoise AddGaussianNoise AddGaussianSNR AddShortNoises AdjustDuration AirAbsorption "
+    "Aliasing ApplyImpulseResponse BandPassFilter BandStopFilter BitCrush Clip ClippingDistortion Gain GainTransition "
+    "HighPassFilter HighShelfFilter Lambda Limiter LoudnessNormalization LowPassFilter LowShelfFilter Mp3Compression "
+    "Normalize Padding PeakingFilter PitchShift PolarityInversion RepeatPart Resample Reverse RoomSimulator "
+    "SevenBandParametricEQ Shift TanhDistortion TimeMask TimeStretch Trim Compose OneOf SomeOf").split()
+
+
+def test_the_migration_table_has_a_row_for_every_audiomentations_transform():
+    """audiomentations' Clip (a fixed [a_min, a_max] clip) had no row, and noisegen's Clip, called alike,
+    clips a drawn 0-40 % of the samples: the row points at noisegen.clip."""
+    import inspect
+
+    import numpy as np
+
+    import noisegen
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("## Coming from audiomentations"):text.index("Differences in behaviour")]
+    first_cells = [line.split("|")[1] for line in table.splitlines() if line.startswith("| `")]
+    assert [name for name in AUDIOMENTATIONS if not any(f"`{name}`" in cell for cell in first_cells)] == []
+    assert "| `Clip` | `noisegen.clip(y, threshold=a)` |" in table and "a drawn 0-40 % of the samples" in table
+    assert {k: v.default for k, v in inspect.signature(noisegen.Clip).parameters.items()} == \
+        {"min_percentile": 0.0, "max_percentile": 40.0, "p": 0.5}
+    y = np.linspace(-2.0, 2.0, 9)
+    assert np.array_equal(noisegen.clip(y, threshold=1.0), np.clip(y, -1.0, 1.0))
