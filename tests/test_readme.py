@@ -198,3 +198,19 @@ def test_the_migration_table_has_a_row_for_every_audiomentations_transform():
         {"min_percentile": 0.0, "max_percentile": 40.0, "p": 0.5}
     y = np.linspace(-2.0, 2.0, 9)
     assert np.array_equal(noisegen.clip(y, threshold=1.0), np.clip(y, -1.0, 1.0))
+
+
+def test_the_torch_audiomentations_p_mode_recipe_holds():
+    """A coarser p_mode: the caller's own draw against t.p, then draw_params(force=True) per unit of mode."""
+    import numpy as np
+
+    import noisegen
+
+    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "a coarser `p_mode` is your own `gen.random() < t.p` per batch or example, then " \
+           "`t.draw_params(..., force=True)`" in text
+    t = noisegen.Gain(min_gain_db=-6, max_gain_db=-6, p=0.0)
+    x = np.ones((2, 3, 8), np.float32)  # (batch, channels, samples): mode="per_channel", p_mode="per_example"
+    out = [[t.apply_params(x[b, c], t.draw_params(x[b, c], sample_rate=16000, rng=3 * b + c, force=True),
+                           sample_rate=16000) for c in range(3)] for b in range(2)]
+    assert np.allclose(np.array(out), 10 ** (-6 / 20))
