@@ -539,7 +539,8 @@ def test_long_noise_is_made_a_piece_at_a_time(monkeypatch, n_channels, n, beta, 
         real.colored(out, *args)
 
     monkeypatch.setattr(design, "CALL_SAMPLES", 1000, raising=False)
-    monkeypatch.setattr(design, "kernels", types.SimpleNamespace(white=white, colored=colored))
+    monkeypatch.setattr(design, "kernels", types.SimpleNamespace(white=white, colored=colored,
+                                                                  matmul_rows=real.matmul_rows))
     np.testing.assert_array_equal(colored_noise(n, **kw), whole)
     assert max(calls) <= 1000 and sum(calls) == n * (n_channels or 1), calls
     gen = NoiseGenerator(beta, sample_rate=16000, rng=9, n_channels=n_channels, min_freq_hz=min_freq_hz)
@@ -579,7 +580,8 @@ def test_a_read_stopped_midway_leaves_the_generator_where_it_was(monkeypatch, ki
     with monkeypatch.context() as m:
         m.setattr(design, "CALL_SAMPLES", 60 * (n_channels or 1), raising=False)
         m.setattr(design, "kernels", types.SimpleNamespace(white=stop_on_piece(real.white),
-                                                            colored=stop_on_piece(real.colored)))
+                                                            colored=stop_on_piece(real.colored),
+                                                            matmul_rows=real.matmul_rows))
         m.setattr(synth_noise, "WARM_BLOCK", 60 * (n_channels or 1))
         m.setattr(scipy.signal, "sosfilt", stop_on_piece(real_sosfilt))
         with pytest.raises(KeyboardInterrupt):

@@ -247,13 +247,8 @@ def initial_state(bank: OnePoleBank, key: int, n_channels: int, stream0: int = 0
         return np.zeros((n_channels, 0))
     z = np.empty((n_channels, n_sections))
     kernels.white(z, np.uint64(key), INIT_STREAM + stream0, 0)
-    # z @ bank.init.T, a term at a time in one order: BLAS rounds a one-row product (gemv) and a
-    # many-row one (gemm) apart, and channel 0 of stereo noise was not the mono noise of its seed
-    state = np.zeros((n_channels, n_sections))
-    for a in range(0, n_channels, 4096):  # (rows a cache's worth at a time)
-        part, zp = state[a:a + 4096], z[a:a + 4096]
-        for j in range(n_sections):
-            part += zp[:, j:j + 1] * bank.init[:, j]
+    state = np.empty((n_channels, n_sections))
+    kernels.matmul_rows(z, np.ascontiguousarray(bank.init), state)  # z @ bank.init.T, each row summed alike
     return state
 
 

@@ -71,6 +71,18 @@ def white(out, key, stream0, start):
                 row[j] = x[j]
 
 
+@exact_kernel  # no fast-math: each row's sum in one order, so a channel's state is the mono draw's, bit for bit
+def matmul_rows(z, weights, out):
+    """out[c, i] = sum over j of z[c, j] * weights[i, j], summed in j's order (BLAS rounds a one-row and a
+    many-row product apart: channel 0 of stereo noise was not the mono noise of its seed)."""
+    for c in range(z.shape[0]):
+        for i in range(weights.shape[0]):
+            acc = 0.0
+            for j in range(weights.shape[1]):
+                acc += z[c, j] * weights[i, j]
+            out[c, i] = acc
+
+
 @kernel
 def colored(out, key, start, poles, residues, direct, pair_poles, pair_residues, state):
     """White noise through ``direct + sum_k residues[k] / (1 - poles[k] z^-1)`` plus complex one-pole pairs.
