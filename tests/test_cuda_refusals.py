@@ -350,3 +350,58 @@ def test_the_gpu_streams_len_counts_the_chunks_it_drops(chunk):
     kw = dict(sample_rate=8000, rng=7, device="cuda", **chunk)
     one = len(ng.AugmentStream(long_items, pipeline, epochs=1, **kw))
     assert len(ng.AugmentStream(long_items, pipeline, epochs=MAX_EPOCHS, **kw)) == one * MAX_EPOCHS
+
+
+_Y, _Y2, _NOISE = np.full(40, 0.1, np.float32), np.full((2, 40), 0.1, np.float32), np.ones(10, np.float32)
+
+
+@cudasim
+@pytest.mark.parametrize("call", [
+    lambda b: ng.mix_at_snr(_Y, _NOISE, snr_db=float("nan"), backend=b),
+    lambda b: ng.mix_at_snr(_Y2, _NOISE, snr_db=500.0, backend=b),
+    lambda b: ng.mix_at_snr(_Y, _NOISE, snr_db=5.0, noise_offset=-1, backend=b),
+    lambda b: ng.mix_at_snr(_Y2, _NOISE, snr_db=5.0, noise_offset=1.5, backend=b),
+    lambda b: ng.mix_at_snr(_Y2, np.ones((3, 10), np.float32), snr_db=5.0, backend=b),
+    lambda b: ng.mix_at_snr(_Y, np.ones((2, 10), np.float32), snr_db=5.0, backend=b),
+    lambda b: ng.mix_at_snr(_Y, np.ones(0, np.float32), snr_db=None, backend=b),
+    lambda b: ng.lowpass(_Y, cutoff_hz=100.0, sample_rate=8000, zi=np.zeros((3, 2)), backend=b),
+    lambda b: ng.bandpass(_Y2, low_hz=100.0, high_hz=900.0, sample_rate=8000, zi=np.zeros((4, 2)), backend=b),
+    lambda b: ng.sos_filter(_Y2, sos=[[1.0, 0, 0, 1, 0, 0]], zi=np.full((1, 2, 2), np.inf), backend=b),
+    lambda b: ng.speed(np.zeros(2**31 // 256 + 1, np.float32), factor=1 / 256, sample_rate=8000, backend=b),
+    lambda b: ng.speed(np.zeros((2, 2**30 // 256 + 1), np.float32), factor=1 / 256, sample_rate=8000, backend=b),
+    lambda b: ng.resample(np.zeros(2**31 // 256 + 1, np.float32), orig_sample_rate=1000, target_sample_rate=256000,
+                          backend=b),
+])
+def test_bad_arguments_are_refused_before_the_audio_is_copied_to_the_device(call, monkeypatch):
+    """mix_at_snr's snr_db, noise_offset and noise shape, a filter's zi and the output size of speed and
+    resample were checked on the GPU only after the audio (and noise) had been copied to the device; the
+    error is now the CPU's, raised first (a mono output's shape is shown as on the CPU: (n,), not (1, n))."""
+    pytest.importorskip("numba.cuda")
+    from noisegen._gpu import ops
+
+    said = _refusal(call, "cpu")
+
+    def copied(x):
+        raise AssertionError(f"copied to the device before the arguments were checked: {said}")
+
+    monkeypatch.setattr(ops, "to_device", copied)
+    assert _refusal(call, "cuda") == said
+
+
+@cudasim
+@pytest.mark.parametrize("shape", [(40,), (2, 40)])
+def test_a_cascade_longer_than_the_gpu_kernels_names_the_cpu_before_any_copy(shape, monkeypatch):
+    """A 33+ section sos on the GPU: a BackendError, after y was copied, that named no way out."""
+    pytest.importorskip("numba.cuda")
+    from noisegen._gpu import ops
+
+    y = np.full(shape, 0.1)
+    for n in (33, 40):
+        sos = np.tile([1.0, 0, 0, 1, 0, 0], (n, 1))
+        np.testing.assert_array_equal(ng.sos_filter(y, sos=sos, backend="cpu"), y)
+        monkeypatch.setattr(ops, "to_device", lambda x: pytest.fail("copied to the device first"))
+        with pytest.raises(ng.BackendError, match=f"at most 32 sections, got {n}; use backend='cpu'"):
+            ng.sos_filter(y, sos=sos, backend="cuda")
+        monkeypatch.undo()
+    y2 = ng.sos_filter(y, sos=np.tile([1.0, 0, 0, 1, 0, 0], (32, 1)), backend="cuda")  # the kernel's most
+    np.testing.assert_array_equal(y2, y)

@@ -21,24 +21,10 @@ import math
 import numpy as np
 
 from .._core.backend import array_dtype, from_device, is_cuda_array, require_cuda, to_device
-from .._core.validation import (
-    check_audio,
-    check_audio_shape,
-    check_choice,
-    check_duration,
-    check_finite_output,
-    check_float_dtype,
-    check_int,
-    check_n_channels,
-    check_n_samples,
-    check_output_size,
-    check_rate_factor,
-    check_rates,
-    check_real,
-    check_sample_rate,
-    nonfinite_error,
-    warn_mostly_clipped,
-)
+from .._core.validation import (check_audio, check_audio_shape, check_choice, check_duration, check_finite_output,
+                                 check_float_dtype, check_int, check_n_channels, check_n_samples, check_output_size,
+                                 check_rate_factor, check_rates, check_real, check_sample_rate, nonfinite_error,
+                                 warn_mostly_clipped)
 from .._core.errors import BackendError, ParameterError
 from .._core.labels import warn
 from .._core.rng import resolve_key
@@ -87,21 +73,29 @@ def device_view(x, name):
     return d
 
 
-def _audio_rows(y, name="y", *, finite=True):
-    """``(device 2-D view, original shape)`` of host or device audio, validated (``finite=False``: a host
-    array's NaN/inf are left to the caller, as a device array's always are)."""
-    if is_cuda_array(y):
-        dtype = array_dtype(y)
-        shape = tuple(y.shape)
-        if dtype not in (np.float32, np.float64):
-            raise ParameterError(f"{name} must be float32 or float64 audio, got dtype {dtype}")
-        check_audio_shape(shape, name)  # (the host array's shape rules; its samples are scanned by the caller)
-        d = device_view(y, name)
-    else:
+def _audio(y, name="y", *, finite=True):
+    """``(array, shape)`` of host or device audio, validated but not yet copied (:func:`_rows`), so the other
+    arguments are refused before any device allocation (``finite=False``: NaN/inf left to the caller)."""
+    if not is_cuda_array(y):
         y = np.ascontiguousarray(check_audio(y, name, finite=finite))
-        shape = y.shape
-        d = to_device(y)
-    return (d.reshape(1, shape[0]) if len(shape) == 1 else d), shape
+        return y, y.shape
+    dtype = array_dtype(y)
+    if dtype not in (np.float32, np.float64):
+        raise ParameterError(f"{name} must be float32 or float64 audio, got dtype {dtype}")
+    shape = check_audio_shape(y.shape, name)  # (the host array's shape rules; its samples are scanned by the caller)
+    return device_view(y, name), shape
+
+
+def _rows(x, shape):
+    """The 2-D device view of :func:`_audio`'s array (a host one copied to the device)."""
+    d = to_device(x)
+    return d.reshape(1, shape[0]) if len(shape) == 1 else d
+
+
+def _audio_rows(y, name="y"):
+    """``(device 2-D view, original shape)`` of host or device audio, validated (see :func:`_audio`)."""
+    x, shape = _audio(y, name)
+    return _rows(x, shape), shape
 
 
 def _finish(d2, shape, like):
@@ -220,17 +214,17 @@ def cuda_mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample
     if reference != "rms":
         check_choice(reference, "reference", ("rms", "active"))
         raise BackendError("mix_at_snr(reference='active') has no CUDA kernel; use reference='rms' or backend='cpu'")
-    s2, shape = _audio_rows(y, "y")
-    n2, _ = _audio_rows(noise, "noise", finite=False)  # (only the samples added must be finite, as on the CPU)
-    rows, n = s2.shape
-    m = n2.shape[1]
+    s, shape = _audio(y, "y")
+    nz, noise_shape = _audio(noise, "noise", finite=False)  # (only the samples added must be finite, as on the CPU)
+    rows, n, m = (1 if len(shape) == 1 else shape[0]), shape[-1], noise_shape[-1]
     if m == 0:
-        raise ParameterError(f"noise must hold at least one sample, got shape {tuple(noise.shape)}")
-    if n2.shape[0] not in (1, rows):
-        raise ParameterError(f"noise must be mono or have the signal's {rows} channel(s), got shape {tuple(noise.shape)}")
+        raise ParameterError(f"noise must hold at least one sample, got shape {noise_shape}")
+    if len(noise_shape) == 2 and noise_shape[0] not in (1, rows):
+        raise ParameterError(f"noise must be mono or have the signal's {rows} channel(s), got shape {noise_shape}")
     if snr_db is not None:
         snr_db = check_snr_db(snr_db)
     offset = check_int(noise_offset, "noise_offset", low=0) % m
+    s2, n2 = _rows(s, shape), _rows(nz, noise_shape)
     cuda = require_cuda()
     out = cuda.device_array((rows, n), dtype=s2.dtype)
     if n == 0:
@@ -351,14 +345,20 @@ def cuda_time_mask(y, *, start_s, duration_s, sample_rate, fade_s=0.005, threads
 # ----------------------------------------------------------------------------- filters
 
 
+def check_sections(n_sections):
+    """Refuse a cascade longer than the CUDA kernel's (BackendError naming the CPU, which runs any)."""
+    if n_sections > _kernels("biquad").MAX_SECTIONS:
+        raise BackendError(f"the CUDA biquad kernel runs at most {_kernels('biquad').MAX_SECTIONS} sections, got "
+                           f"{n_sections}; use backend='cpu', which has no limit")
+
+
 def sosfilt_rows(d2, sos_rows, state_rows=None, *, out=None, threads=None):
     """Filter device rows through per-row cascades ``sos_rows`` (rows, sections, 6); returns ``(out, state)``."""
     cuda = require_cuda()
     k = _kernels("biquad")
     rows = d2.shape[0]
     sos_rows = np.ascontiguousarray(np.broadcast_to(sos_rows, (rows,) + np.shape(sos_rows)[-2:]), dtype=np.float64)
-    if sos_rows.shape[1] > k.MAX_SECTIONS:
-        raise BackendError(f"the CUDA biquad kernel runs at most {k.MAX_SECTIONS} sections, got {sos_rows.shape[1]}")
+    check_sections(sos_rows.shape[1])
     if state_rows is None:
         state_rows = np.zeros((rows, sos_rows.shape[1], 2))
     d_state = _row_array(state_rows)
@@ -374,9 +374,11 @@ def cuda_sos_filter(y, *, sos, zi=None, threads=None, what="sos"):
     """:func:`noisegen.sos_filter` on the GPU; ``zf`` comes back as a NumPy array. A result past the dtype
     (or NaN in a device ``y``) is refused as on the CPU; ``what`` names the filter in that error."""
     sos = check_sos(sos)
-    y2, shape = _audio_rows(y)
-    rows, mono = y2.shape[0], len(shape) == 1
-    state = check_zi(zi, sos.shape[0], None if mono else rows)
+    x, shape = _audio(y)
+    mono = len(shape) == 1
+    state = check_zi(zi, sos.shape[0], None if mono else shape[0])
+    check_sections(sos.shape[0])
+    y2 = _rows(x, shape)
     out, d_state = sosfilt_rows(y2, sos, state, threads=threads)
     try:
         refuse_overflow(out, what, y2=y2, threads=threads)
@@ -447,8 +449,9 @@ def cuda_speed(y, *, factor, sample_rate, threads=None):
     """:func:`noisegen.speed` on the GPU."""
     factor = check_rate_factor(factor, "factor")
     check_sample_rate(sample_rate)
-    y2, shape = _audio_rows(y)
-    n_out = check_output_size(round(shape[-1] / factor), y2.shape[0], "factor", factor)
+    x, shape = _audio(y)
+    n_out = check_output_size(round(shape[-1] / factor), shape[0] if len(shape) == 2 else None, "factor", factor)
+    y2 = _rows(x, shape)
     if factor == 1.0:
         return _finish(_copy(y2), shape, y)
     ratio = speed_ratio(factor)
@@ -462,10 +465,12 @@ def cuda_resample(y, *, orig_sample_rate, target_sample_rate, threads=None):
     from fractions import Fraction
 
     orig, target = check_rates(orig_sample_rate, target_sample_rate)
-    y2, shape = _audio_rows(y)
+    x, shape = _audio(y)
     if orig == target:
-        return _finish(_copy(y2), shape, y)
-    n_out = check_output_size(-((-shape[-1] * target) // orig), y2.shape[0], "target_sample_rate", target)
+        return _finish(_copy(_rows(x, shape)), shape, y)
+    n_out = check_output_size(-((-shape[-1] * target) // orig), shape[0] if len(shape) == 2 else None,
+                              "target_sample_rate", target)
+    y2 = _rows(x, shape)
     out = resample_rows(y2, [Fraction(target, orig)] * y2.shape[0], n_out, threads=threads)
     refuse_overflow(out, f"resampling y by {target / orig:.6g}", y2=y2, threads=threads)
     return _finish(out, shape[:-1] + (n_out,), y)
