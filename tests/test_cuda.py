@@ -470,6 +470,32 @@ def test_augment_batch_with_given_noise_and_device_batch():
 
 
 @cudasim
+@pytest.mark.parametrize("level", [1e-46, 1e-30, 1.0, 1e30, 1e39, 1e100])
+@pytest.mark.parametrize("noise_dtype", ["<f8", ">f8"])
+@pytest.mark.parametrize("lengths", [None, [50, 7, 31]])
+def test_augment_batch_mixes_a_float64_noise_into_a_float32_batch_as_the_cpu(level, noise_dtype, lengths):
+    """The GPU cast a given noise to the batch's dtype before mixing, the CPU mixes it as it is: a float64
+    noise of 1e39 was refused as 'noise must be finite, got 32 NaN/inf sample(s)', one of 1e-46 was added
+    as silence (the rows came back unchanged, no noise, no warning)."""
+    pytest.importorskip("numba.cuda")
+    import noisegen.cuda as nc
+
+    rng = np.random.default_rng(11)
+    x = (0.1 * rng.standard_normal((3, 50))).astype(np.float32)
+    noise = (level * rng.standard_normal(50)).astype(noise_dtype)
+    snr = np.array([-10.0, 5.0, 30.0])
+    kw = dict(sample_rate=8000, noise=noise, snr_db=snr, lengths=lengths)
+    want = nc.augment_batch(x, backend="cpu", **kw).samples
+    got = nc.augment_batch(x, backend="cuda", threads=16, **kw).samples
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    n = [50, 50, 50] if lengths is None else lengths
+    added = [np.sum((got[i, :k] - x[i, :k]).astype(np.float64) ** 2) for i, k in enumerate(n)]
+    achieved = [10 * np.log10(np.sum(x[i, :k].astype(np.float64) ** 2) / a) for i, (k, a) in enumerate(zip(n, added))]
+    np.testing.assert_allclose(achieved, snr, atol=1e-4)
+
+
+@cudasim
 def test_device_arrays_round_trip(D):
     from numba import cuda
 

@@ -384,10 +384,11 @@ def _run_cpu(batch, noise_array, params, lengths, *, sample_rate, band_order, th
     return Batch(out, out_lengths, params=params)
 
 
-def _noise_rows(noise_array, b, t, dtype, ragged):
-    """The given noise on the device: as it is, or, for a ragged batch, one row per item (a copy)."""
+def _noise_rows(noise_array, b, t, ragged):
+    """The given noise on the device: as it is, or, for a ragged batch, one row per item (a copy). Its own
+    dtype is kept, as the CPU mixes it (cast to a float32 batch's, 1e39 became inf and 1e-46 silence)."""
     cuda = require_cuda()
-    nz = to_device(noise_array if is_cuda_array(noise_array) else np.ascontiguousarray(noise_array, dtype=dtype))
+    nz = to_device(noise_array if is_cuda_array(noise_array) else np.ascontiguousarray(noise_array))
     nz = nz.reshape(1, nz.shape[0]) if len(nz.shape) == 1 else nz  # (the shape: _check_noise_array)
     if not ragged:
         return nz
@@ -421,7 +422,7 @@ def _run_cuda(batch, noise_array, params, lengths, *, sample_rate, band_order, t
             raise nonfinite_error(host, "batch")
     if "snr_db" in params:
         if noise_array is not None:
-            nz = _noise_rows(noise_array, b, t, dtype, ragged)
+            nz = _noise_rows(noise_array, b, t, ragged)
         else:
             nz = dispatch.cuda_noise_rows(t, betas=params["beta"], keys=params["noise_keys"], dtype=dtype,
                                           threads=threads,
