@@ -208,6 +208,27 @@ def test_a_device_array_gets_the_host_arrays_shape_rules(shape, says):
 
 
 @cudasim
+@pytest.mark.parametrize("shape, says", [((0, 5), "at least one channel"), ((2, 0, 3), "must have shape"),
+                                         ((0, 0), "at least one channel"), ((3, 0, 0), "must have shape")])
+def test_clip_by_percentile_gives_an_empty_device_array_the_shape_rules(shape, says):
+    """clip(percentile=) handed an empty device array back as it was, before any check (a host one, or a
+    threshold, is refused)."""
+    pytest.importorskip("numba.cuda")
+    from numba import cuda
+
+    y = np.zeros(shape, np.float32)
+    for call in (lambda a: ng.clip(a, percentile=10.0), lambda a: ng.clip(a, threshold=0.5)):
+        with pytest.raises(ng.ParameterError, match=says):
+            call(y)
+        with pytest.raises(ng.ParameterError, match=says):
+            call(cuda.to_device(y))
+    for shape in ((0,), (2, 0)):  # empty audio of a good shape comes back empty, of its kind and dtype
+        got = ng.clip(cuda.to_device(np.zeros(shape)), percentile=10.0)
+        assert got.shape == shape and got.dtype == np.float64 and got.copy_to_host().size == 0
+        assert ng.clip(np.zeros(shape, np.float32), percentile=10.0, backend="cuda").dtype == np.float32
+
+
+@cudasim
 def test_a_fortran_order_device_array_is_refused_with_its_strides():
     pytest.importorskip("numba.cuda")
     from numba import cuda

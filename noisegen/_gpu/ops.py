@@ -310,19 +310,17 @@ def cuda_gain(y, *, gain_db, threads=None):
 
 def cuda_clip(y, *, threshold=1.0, percentile=None, threads=None):
     """:func:`noisegen.clip` on the GPU (``percentile`` reads ``|y|`` back to the host to find the level)."""
-    host = None if is_cuda_array(y) else check_audio(y, "y")  # (checked before any level is worked out)
+    x, shape = _audio(y)  # a device input too is checked before any level is worked out (or y given back)
+    host = None if is_cuda_array(y) else x
     if percentile is not None:
         p = check_real(percentile, "percentile", low=0.0, high=100.0, high_inclusive=False)
-        magnitudes = np.abs(to_device(y).copy_to_host() if host is None else host)
-        if magnitudes.size == 0:
-            return y if host is None else host.copy()
-        level = float(np.percentile(magnitudes, 100.0 - p))
+        level = float(np.percentile(np.abs(x.copy_to_host() if host is None else x), 100.0 - p)) if x.size else 1.0
     else:
         level = check_real(threshold, "threshold", low=0.0, low_inclusive=False)
-    y2, shape = _audio_rows(y if host is None else host)
-    level = min(level, float(np.finfo(y2.dtype).max))  # as on the CPU: clips nothing, and casts without overflow
+    level = min(level, float(np.finfo(x.dtype).max))  # as on the CPU: clips nothing, and casts without overflow
     if percentile is None and host is not None:  # (a device input is not read back for a warning)
         warn_mostly_clipped(host, level, stacklevel=3)
+    y2 = _rows(x, shape)
     return _finish(_row_kernel("clip_rows", y2, level, y2.dtype, threads), shape, y)
 
 
