@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -244,6 +245,25 @@ def test_an_input_at_a_rate_the_pipeline_cannot_run_at_fails_alone(tmp_path, dat
     failures = (out / "failures.jsonl").read_text().splitlines()
     assert len(failures) == 1 and "slow.wav" in failures[0] and "cannot run at 8 Hz" in failures[0]
     assert sorted(read_manifest(out)) == ["a.aug0.wav", "b.aug0.wav", "spk/c.aug0.wav", "spk/d.aug0.wav"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_input_at_a_rate_the_pipeline_cannot_run_at_is_left_out_of_its_tar_alone(tmp_path, data_dir, capsys,
+                                                                                     workers):
+    # (it failed the whole run as a usage error, exit 2, naming no input; the folder output failed the input alone)
+    folder = _inputs(tmp_path / "in")
+    _write(folder / "slow.wav", 20.0, sr=8)
+    out = tmp_path / "out"
+    assert _augment(folder, out, "--noise-dir", data_dir / "noise", "--output-format", "webdataset",
+                    "--shard-size", 2, "--copies", 2, "--workers", workers) == 1
+    assert "skipping" not in capsys.readouterr().err
+    failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert [f["output"] for f in failures] == ["shard-000002.tar/slow_aug0", "shard-000002.tar/slow_aug1"]
+    assert all(f["input"] == "slow.wav" and "cannot run at 8 Hz" in f["error"] for f in failures)
+    lines = read_manifest(out)
+    assert sorted(lines) == [f"shard-{i:06d}.tar" for i in range(5)] and lines["shard-000002.tar"]["n_items"] == 0
+    with tarfile.open(out / "shard-000000.tar") as tf:
+        assert tf.getnames() == ["a_aug0.wav", "a_aug0.json", "a_aug1.wav", "a_aug1.json"]
 
 
 
