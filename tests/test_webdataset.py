@@ -230,6 +230,32 @@ def test_an_unreadable_input_is_left_out_and_retried(in_dir, tmp_path):
     assert write(src, tmp_path / "out", shard_size=10).n_skipped == 0  # a tar with a failure is retried
 
 
+@pytest.mark.parametrize("blockwise_min_s", [0.0, 60.0])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_copies_of_an_input_in_one_tar_read_it_once(in_dir, tmp_path, capfd, workers, blockwise_min_s):
+    # (each copy read it again: a WAV cut short was warned of once per copy, where the folder output says it once)
+    src = tmp_path / "in"
+    src.mkdir()
+    for rel in ("a.wav", "sub/c.flac"):  # (blockwise_min_s 0: these are made in blocks, from one reader)
+        (src / rel).parent.mkdir(exist_ok=True)
+        (src / rel).write_bytes((in_dir / rel).read_bytes())
+    whole = (in_dir / "a.wav").read_bytes()
+    (src / "cut.wav").write_bytes(whole[:len(whole) * 2 // 3])  # (never made in blocks)
+    outs = {}
+    for fmt in ("files", "webdataset"):
+        outs[fmt] = tmp_path / fmt
+        flags = ["--output-format", "webdataset", "--shard-size", 12] if fmt == "webdataset" else []
+        assert main(["augment", str(src), str(outs[fmt]), "--copies", "4", "--workers", str(workers), "--seed", "3",
+                     "--blockwise-min-s", str(blockwise_min_s), "--no-progress", *map(str, flags)]) == 0
+        assert capfd.readouterr().err.count("cut.wav' is truncated") == 1, fmt
+    samples = dict(members(outs["webdataset"] / "shard-000000.tar"))
+    assert len(samples) == 24
+    for m, data in members(outs["webdataset"] / "shard-000000.tar"):
+        if m.name.endswith(".wav"):  # the samples are those of the folder output
+            stem, copy = m.name[:-4].rsplit("_aug", 1)
+            assert data == (outs["files"] / f"{stem}.aug{copy}.wav").read_bytes(), m.name
+
+
 def test_a_tar_of_this_job_with_a_sample_left_out_or_cut_short_is_redone(in_dir, tmp_path, monkeypatch):
     import noisegen.batch.wds as wds
 

@@ -255,12 +255,13 @@ class ShardTask(NamedTuple):
         path = os.path.join(self.out_dir, self.rel)
         tmp = os.path.join(self.out_dir, f".{self.rel}.{os.getpid()}.part")
         results, failed, n_items, duration = [], [], 0, 0.0
+        held = {}  # the input of the sample before: its copies follow it, read (and warned of) once, as in a tree
         try:
             with live(tmp):  # (what a SIGTERM's hard stop removes: _core.tempfiles)
                 with open(tmp, "wb") as fh, tarfile.open(fileobj=fh, mode="w", format=tarfile.PAX_FORMAT) as tf:
                     for s in self.samples:
                         try:
-                            audio, meta = self._sample(pipeline, s)
+                            audio, meta = self._sample(pipeline, s, held)
                         except Exception as exc:  # noqa: BLE001 - an unreadable input is a recorded failure
                             if isinstance(exc, OSError) and exc.errno in _FATAL_ERRNOS:
                                 raise  # a full disk (a long sample's file) fails every sample alike: the run stops
@@ -303,14 +304,27 @@ class ShardTask(NamedTuple):
                 if isinstance(audio, str):
                     _unlink(audio)
 
-    def _sample(self, pipeline, s):
-        """``(audio, meta)``: the encoded bytes, or for a long input the path of its encoded file."""
-        if s.get("refused"):
+    def _sample(self, pipeline, s, held):
+        """``(audio, meta)``: the encoded bytes, or for a long input the path of its encoded file. ``held``
+        keeps the input of the last sample (its block reader, its samples or why they cannot be read)."""
+        if "refused" in s:
             raise ParameterError(s["refused"])
-        long = self._long_sample(pipeline, s)
+        if held.get("input") != s["input"]:
+            held.clear()
+            held["input"] = s["input"]
+            held["source"] = long_source(os.path.join(self.in_dir, s["input"]), self.settings["sample_rate"],
+                                         self.settings.get("blockwise_min_s", BLOCKWISE_MIN_S))
+        long = self._long_sample(pipeline, s, held["source"])
         if long is not None:
             return long
-        y, sr = load_input(self.in_dir, s["input"], self.settings, s["fingerprint"])
+        if "whole" not in held:
+            try:
+                held["whole"] = load_input(self.in_dir, s["input"], self.settings, s["fingerprint"])
+            except Exception as exc:  # (each copy fails alike, without reading it again)
+                held["whole"] = exc
+        if isinstance(held["whole"], Exception):
+            raise held["whole"]
+        y, sr = held["whole"]
         with about(f"input {s['input']!r}"), layout_known():  # (about: named in the pipeline's warnings; y is a
             out, params, scale = _render(pipeline, y, sr, seed=s["seed"])  # file's frames: _core.layout)
             audio = encode(out, sample_rate=sr, format=self.settings["format"], subtype=self.settings["subtype"])
@@ -322,12 +336,12 @@ class ShardTask(NamedTuple):
                 "n_channels": n_channels, "duration_s": n_out / sr, "peak_scale": scale, "params": params,
                 "format": self.settings["format"], "subtype": self.settings["subtype"]}
 
-    def _long_sample(self, pipeline, s):
-        """:meth:`_sample` of an input longer than ``blockwise_min_s``, made in blocks (as a tree's output,
-        :mod:`noisegen.batch.long`) into a file beside the tar; None for a short input, or one whose
-        parameters cannot be applied in blocks (made whole). A whole 60-minute input took 1,060 MB."""
+    def _long_sample(self, pipeline, s, source):
+        """:meth:`_sample` of an input longer than ``blockwise_min_s`` (``source``: its :func:`long_source`),
+        made in blocks (as a tree's output, :mod:`noisegen.batch.long`) into a file beside the tar; None for a
+        short input, or one whose parameters cannot be applied in blocks (made whole). A whole 60-minute
+        input took 1,060 MB."""
         path = os.path.join(self.in_dir, s["input"])
-        source = long_source(path, self.settings["sample_rate"], self.settings.get("blockwise_min_s", BLOCKWISE_MIN_S))
         if source is None:
             return None
         _check_unchanged(path, s["fingerprint"])
