@@ -867,6 +867,23 @@ def test_a_bank_source_neither_file_nor_folder_is_named_for_what_it_is(tmp_path)
                 ng.AddBackgroundNoise(source, p=1.0)(np.zeros(100, np.float32), sample_rate=16000, rng=0)
 
 
+@pytest.mark.parametrize("content", [None, "notes.txt", "sub/readme.md"])
+def test_a_folder_with_no_audio_in_a_list_of_bank_sources_is_named_not_left_out(tmp_path, data_dir, content):
+    # (a folder of the list holding no audio file was left out without a word, where the folder alone is refused)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    if content is not None:
+        (empty / content).parent.mkdir(parents=True, exist_ok=True)
+        (empty / content).write_text("not audio")
+    folder = str(data_dir / "noise")
+    for source, where in (([folder, str(empty)], r"\[1\]"), ([str(empty), folder, folder], r"\[0\]")):
+        for make, name in ((ng.NoiseBank, "source"), (ng.AddBackgroundNoise, "noise"), (ng.AddShortNoises, "sounds"),
+                           (ng.ApplyImpulseResponse, "rir")):
+            with pytest.raises(ng.ParameterError, match=rf"^{name}{where} holds no audio files \(.*\): '{empty}'$"):
+                make(source)
+    assert ng.NoiseBank([folder, str(data_dir / "noise" / "typing_excerpt.wav")]).paths  # (the others load)
+
+
 def test_a_bank_source_with_a_nul_byte_is_a_parameter_error_naming_it(tmp_path, data_dir):
     # os.stat's bare ValueError ("embedded null byte") escaped from the message meant to name the path
     config = tmp_path / "pipe.json"

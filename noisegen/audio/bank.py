@@ -63,7 +63,9 @@ def _sources(source, name):
         paths = []
         for i, item in enumerate(source):
             if os.path.isdir(item):
-                paths.extend(audio_files(item))
+                if not (found := audio_files(item)):  # (as a folder alone is: never left out without a word)
+                    raise ParameterError(f"{name}[{i}] holds no audio files ({', '.join(AUDIO_EXTENSIONS)}): {item!r}")
+                paths.extend(found)
             elif os.path.isfile(item):
                 paths.append(os.fspath(item))
             else:
@@ -108,10 +110,9 @@ class NoiseBank:
     Parameters
     ----------
     source : str, path, sequence of paths, or float array(s)
-        A folder (searched recursively for :data:`AUDIO_EXTENSIONS`, in
-        sorted order), one file, a list of folders and files (each folder
-        contributes its files in sorted order), or a 1-D float array or a
-        list of them (at ``source_sample_rate``).
+        A folder (searched recursively for :data:`AUDIO_EXTENSIONS`, in sorted order), one file, a list of
+        folders and files (each folder contributes its files in sorted order; one with none is refused, as
+        a folder alone is), or a 1-D float array or a list of them (at ``source_sample_rate``).
     sample_rate : int or None
         Every file is mixed down to mono and resampled to this rate.  None:
         nothing is read yet; :meth:`at` loads the bank at each rate asked,
