@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from noisegen.batch import MANIFEST, augment_folder, read_manifest
+from noisegen.batch import MANIFEST, augment_folder, available_cpus, read_manifest
 
 from test_augment_cli import ROOT, _env, _run_cli, _spawn, audio_outputs, augment, corpus, default_args  # noqa: F401
 
@@ -78,6 +78,19 @@ def test_engine_ray_is_byte_identical_to_workers_1(which, corpus, tmp_path, ray_
     assert_same_run(on_ray, local)
     assert augment(*args(on_ray), "--engine", "ray") == 0  # a rerun finds everything complete
     assert_same_run(on_ray, local)
+
+
+@pytest.mark.parametrize("workers", [0, 1, 3, 64])
+def test_workers_unused_on_ray_are_not_capped_at_this_machines_cpus(corpus, tmp_path, ray_address, capsys, workers):
+    # (--engine ray --workers 64 said "--workers=64 is more than the 2 CPUs available; using 2" while Ray ran the
+    # job on the cluster's CPUs; a local run still says it)
+    args = [corpus[0], "--config", tmp_path / "p.json", "--workers", workers]
+    (tmp_path / "p.json").write_text(json.dumps(CONFIG))
+    assert augment(args[0], tmp_path / "ray", *args[1:], "--engine", "ray") == 0
+    assert "warning" not in capsys.readouterr().err
+    assert augment(args[0], tmp_path / "local", *args[1:]) == 0
+    assert ("CPUs available" in capsys.readouterr().err) == (workers > available_cpus())
+    assert audio_outputs(tmp_path / "ray") == audio_outputs(tmp_path / "local")
 
 
 def test_engine_ray_writes_the_same_webdataset_tars(corpus, tmp_path, ray_address):

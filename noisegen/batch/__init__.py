@@ -286,10 +286,11 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
     copies = check_int(copies, "copies", low=1, high=MAX_COPIES)
     if sample_rate is not None:
         sample_rate = check_sample_rate(sample_rate)
-    workers = _check_workers(workers)
+    engine = check_engine(engine, ray_address)
+    # (Ray runs the tasks on the cluster's CPUs: workers is unused, and no cap at this machine's applies)
+    workers = check_int(workers, "workers", low=0) if engine == "ray" else _check_workers(workers)
     seed = check_int(seed, "seed", low=0)
     shard = check_shard(shard)
-    engine = check_engine(engine, ray_address)
     fmt = format.lower() if isinstance(format, str) else format
     if not isinstance(fmt, str) or fmt not in FORMATS:  # (a list is unhashable: a TypeError from the dict)
         raise ParameterError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
