@@ -200,6 +200,23 @@ def test_load_pipeline_refuses_a_number_json_cannot_convert(tmp_path):
     assert str(err.value).startswith("path_or_dict: ")
 
 
+
+@pytest.mark.parametrize("text, twice, where", [
+    ('{"name": "Gain", "p": 0.1, "min_gain_db": -3, "p": 1.0}', "'p'", "'Gain'"),
+    ('{"name": "Gain", "name": "Clip"}', "'name'", "'Clip'"),
+    ('[{"name": "Gain"}, {"name": "OneOf", "transforms": [{"name": "Clip", "p": 1, "p": 0}]}]', "'p'", "'Clip'"),
+    ('{"name": "AddBackgroundNoise", "noise": "a", "p": 1, "noise": "b", "p": 0.5}', "'noise', 'p'",
+     "'AddBackgroundNoise'"),
+    ('{"name": "Compose", "transforms": [], "shuffle": {"x": 1, "x": 2}}', "'x'", "an object"),
+])
+def test_load_pipeline_refuses_a_key_named_twice_in_one_object(tmp_path, text, twice, where):
+    # (json keeps the last value silently: a merged config ran with p=1.0 where it said 0.1 too, and no word)
+    path = tmp_path / "dup.json"
+    path.write_text(text)
+    with pytest.raises(ParameterError) as err:
+        load_pipeline(path)
+    assert str(err.value).startswith(f"path_or_dict: pipeline file {str(path)!r} names {twice} more than once in "
+                                     f"{where if where == 'an object' else 'the object of ' + where}"), err.value
 @pytest.mark.parametrize(
     "build",
     [

@@ -33,12 +33,12 @@ import warnings
 
 import numpy as np
 
-from .._core.validation import show_value, check_audio, check_bool, check_n_samples, check_path, check_probability, check_sample_rate
+from .._core.validation import show_value, check_audio, check_bool, check_n_samples, check_probability, check_sample_rate
 from .._core.layout import layout_known
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.rng import as_generator
 from ..audio.bank import NoiseBank
-from ..audio.files import open_regular
+from .pipeline_file import read_pipeline_file
 from .shape import SignalShape, drawn_from, length_after
 from .target import check_target_mode, fit_length, keeping_stages
 
@@ -405,8 +405,8 @@ def load_pipeline(path_or_dict, *, name="path_or_dict") -> Transform:
     if from_file:
         shown = repr(os.fspath(path_or_dict))
         try:
-            config = _read_pipeline_file(config)
-        except ParameterError as exc:  # not a regular file (a FIFO would block, /dev/zero never end), too big
+            config = read_pipeline_file(config)
+        except ParameterError as exc:  # not a regular file (a FIFO would block), too big, a key named twice
             raise ParameterError(f"{name}: {exc}") from None
         except UnicodeDecodeError:
             raise ParameterError(f"{name}: {shown} is not UTF-8 text (a pipeline is JSON)") from None
@@ -429,21 +429,6 @@ def load_pipeline(path_or_dict, *, name="path_or_dict") -> Transform:
     if isinstance(config, list):
         config = {"name": "Compose", "transforms": config}
     return Transform.from_dict(config)
-
-
-#: Largest pipeline file read (bytes): a pipeline is a few kB of JSON.
-MAX_PIPELINE_BYTES = 16 << 20
-
-
-def _read_pipeline_file(path):
-    """The JSON in the regular file ``path`` (:func:`~noisegen.audio.files.open_regular`), at most
-    :data:`MAX_PIPELINE_BYTES` of it."""
-    with os.fdopen(open_regular(check_path(path)), encoding="utf-8-sig") as fh:  # (-sig: a BOM, as Notepad writes)
-        size = os.fstat(fh.fileno()).st_size
-        if size > MAX_PIPELINE_BYTES:
-            raise ParameterError(f"pipeline file {os.fspath(path)!r} is {size} bytes; a pipeline is a few kB "
-                                 f"of JSON (at most {MAX_PIPELINE_BYTES} bytes are read)")
-        return json.load(fh)
 
 
 def check_depth(config, name: str) -> None:

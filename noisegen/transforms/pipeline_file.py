@@ -1,0 +1,40 @@
+"""Reading a pipeline's JSON file for :func:`noisegen.transforms.load_pipeline`: a regular file (a FIFO
+would block, ``/dev/zero`` never end), of bounded size, whose objects name each key once."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from .._core.errors import ParameterError
+from .._core.validation import check_path
+from ..audio.files import open_regular
+
+__all__ = ["MAX_PIPELINE_BYTES", "read_pipeline_file"]
+
+#: Largest pipeline file read (bytes): a pipeline is a few kB of JSON.
+MAX_PIPELINE_BYTES = 16 << 20
+
+
+def read_pipeline_file(path):
+    """The JSON in the regular file ``path`` (:func:`~noisegen.audio.files.open_regular`), at most
+    :data:`MAX_PIPELINE_BYTES` of it; an object that names a key twice is a ParameterError."""
+    with os.fdopen(open_regular(check_path(path)), encoding="utf-8-sig") as fh:  # (-sig: a BOM, as Notepad writes)
+        size = os.fstat(fh.fileno()).st_size
+        if size > MAX_PIPELINE_BYTES:
+            raise ParameterError(f"pipeline file {os.fspath(path)!r} is {size} bytes; a pipeline is a few kB "
+                                 f"of JSON (at most {MAX_PIPELINE_BYTES} bytes are read)")
+        return json.load(fh, object_pairs_hook=lambda pairs: _object(pairs, path))
+
+
+def _object(pairs, path) -> dict:
+    """``json.load``'s ``object_pairs_hook``: the object as a dict; one that names a key twice is refused
+    (``json`` keeps the last value silently: a merged config ran with the setting it also said otherwise)."""
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        names = [key for key, _ in pairs]
+        twice = ", ".join(repr(key) for key in sorted({key for key in names if names.count(key) > 1}))
+        where = f"the object of {obj['name']!r}" if isinstance(obj.get("name"), str) else "an object"
+        raise ParameterError(f"pipeline file {os.fspath(path)!r} names {twice} more than once in {where} "
+                             "(JSON would keep the last value silently)")
+    return obj
