@@ -466,6 +466,16 @@ def test_links_to_folders_are_followed_each_real_folder_once(tmp_path):
     (only / "outputs").symlink_to(out, target_is_directory=True)  # an output folder reached through a link
     assert _discover(str(only), str(out))[0] == ["again/y.wav", "musan/x.wav"]
     assert "outputs/x.aug0.wav" in _discover(str(only))[0]
+    # a link to a folder inside the scanned one is not followed: its files keep their own names (a link
+    # sorted first took them over); a loop deep inside a linked folder ends; an output folder above the
+    # input folder leaves the input folder's own subfolders scanned
+    tree = tmp_path / "tree"
+    _write(tree / "z" / "deep" / "a.wav", 0.1, 4)
+    (tree / "b_link").symlink_to(tree / "z" / "deep", target_is_directory=True)
+    (tmp_path / "data" / "deep" / "loop").symlink_to(tmp_path / "data", target_is_directory=True)
+    (tree / "ext").symlink_to(tmp_path / "data" / "deep", target_is_directory=True)
+    assert _discover(str(tree))[0] == ["ext/loop/x.wav", "ext/y.wav", "z/deep/a.wav"]
+    assert _discover(str(tree), str(tmp_path))[0] == ["z/deep/a.wav"]  # (ext leads into tmp_path: not followed)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])

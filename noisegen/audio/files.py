@@ -31,21 +31,29 @@ def is_audio_name(name) -> bool:
 
 
 def _walk(root, onerror, skip=None):
-    """``os.walk(root)`` with hidden folders skipped and links to folders followed, as audiomentations
-    and torch-audiomentations follow them (a noise folder of links to datasets was skipped without a
-    word), each real folder once: a link back up (a loop) or to a folder already walked is not walked
-    again, nor is anything inside ``skip`` (a real path). Yields ``(here, files)``."""
-    seen = {os.path.realpath(root)}
+    """``os.walk(root)`` with hidden folders skipped and links to folders outside ``root`` followed, as
+    audiomentations and torch-audiomentations follow them (a noise folder of links to datasets was
+    skipped without a word), each real folder once (a link loop ends). A link to a folder inside
+    ``root`` is not followed (the folder is walked where it is, under its own name), nor one into
+    ``skip`` (a real path: an output folder). Yields ``(here, files)``."""
+    top = os.path.realpath(root)
+    seen = {top}
     for here, dirs, files in os.walk(root, onerror=onerror, followlinks=True):
         kept = []
         for name in sorted(d for d in dirs if not d.startswith(".")):
-            real = os.path.realpath(os.path.join(here, name))
-            inside = skip is not None and (real == skip or real.startswith(skip.rstrip(os.sep) + os.sep))
-            if real not in seen and not inside:
-                seen.add(real)
-                kept.append(name)
+            path = os.path.join(here, name)
+            real = os.path.realpath(path)
+            link = os.path.islink(path)
+            if real in seen or (link and (_within(real, top) or (skip is not None and _within(real, skip)))):
+                continue
+            seen.add(real)
+            kept.append(name)
         dirs[:] = kept
         yield here, files
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def holds_audio_name(folder) -> bool:
