@@ -708,6 +708,9 @@ def test_synth_speaks_of_its_options_and_its_output(tmp_path, capsys, monkeypatc
     out = str(tmp_path / "t.wav")
     status, _, err = _main(capsys, "synth", "tone", out, "--duration-s", "0.1", "--freq-hz", "440", "--amplitude", "2")
     assert status == 0 and "use --subtype FLOAT or a lower --amplitude" in err and "subtype='FLOAT'" not in err
+    flac = str(tmp_path / "t.flac")  # (FLAC has no FLOAT subtype to suggest)
+    status, _, err = _main(capsys, "synth", "tone", flac, "--duration-s", "0.1", "--freq-hz", "440", "--amplitude", "2")
+    assert status == 0 and "a lower --amplitude, or a .wav OUT with --subtype FLOAT" in err and "subtype=" not in err
 
     def full(*args, **kwargs):
         raise OSError(28, "No space left on device")  # (no file name: a write's error has none)

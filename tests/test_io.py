@@ -203,6 +203,23 @@ def test_pcm_clipping_warns(tmp_path):
     assert back[1] == pytest.approx(1.0, abs=1e-4) and back[2] == -1.0
 
 
+@pytest.mark.parametrize("ext", ["wav", "aiff", "au", "w64", "caf", "flac", "mp3", "voc", "paf"])
+def test_the_clipping_warnings_advice_works_for_the_files_format(tmp_path, ext):
+    # it said "use subtype='FLOAT'" for a .flac or .mp3 file too, where that subtype is refused
+    y = np.array([0.0, 1.5, -0.5, 0.25] * 300, dtype=np.float32)
+    path = tmp_path / f"c.{ext}"
+    with pytest.warns(NoisegenWarning, match="clips") as record:
+        noisegen.save(path, y, sample_rate=8000)
+    advice = str(record[0].message)
+    if "use subtype='FLOAT'" in advice:
+        noisegen.save(path, y, sample_rate=8000, subtype="FLOAT")  # no warning, no refusal
+        assert noisegen.load(path)[0][1] == 1.5
+    else:
+        assert "hold no float samples" in advice and "a .wav file with subtype='FLOAT'" in advice
+        with pytest.raises(ParameterError, match="subtype"):
+            noisegen.save(path, y, sample_rate=8000, subtype="FLOAT")
+
+
 def test_save_bad_arguments(tmp_path):
     y = _signal()
     with pytest.raises(ParameterError, match="subtype"):

@@ -359,12 +359,20 @@ def _frames(y, fmt, subtype, sample_rate, where):
     if not is_float and peak > 1.0:
         warnings.warn(
             f"saving to {where!r} as {subtype} clips samples outside [-1, 1] "
-            f"(peak {peak:.3g}); use subtype='FLOAT' or lower the level",
+            f"(peak {peak:.3g}); {_unclipped_advice(fmt)}",
             NoisegenWarning,
             stacklevel=user_stacklevel(),
         )
         frames = np.clip(frames, -1.0, 1.0)
     return frames, n_channels, fmt, subtype
+
+
+def _unclipped_advice(fmt) -> str:
+    """How to keep samples beyond full scale in a ``fmt`` file: a FLAC or MP3 file has no FLOAT
+    subtype to suggest (``subtype='FLOAT'`` there is refused)."""
+    if "FLOAT" in _soundfile().available_subtypes(fmt):
+        return "use subtype='FLOAT' or lower the level"
+    return f"{fmt} files hold no float samples: lower the level, or save a .wav file with subtype='FLOAT'"
 
 
 def _encoded(frames, sample_rate, n_channels, fmt, subtype):

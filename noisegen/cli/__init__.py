@@ -247,7 +247,9 @@ def _describe(exc: BaseException) -> str:
 
 
 #: The library's advice in a warning, as a command's options spell it.
-_SPELLED = {"synth": {"use subtype='FLOAT' or lower the level": "use --subtype FLOAT or a lower --amplitude"}}
+_SPELLED = {"synth": {"use subtype='FLOAT' or lower the level": "use --subtype FLOAT or a lower --amplitude",
+                      "lower the level, or save a .wav file with subtype='FLOAT'":
+                      "use a lower --amplitude, or a .wav OUT with --subtype FLOAT"}}
 #: A warning that starts with an argument's name starts with the command's option (``workers=8`` ->
 #: ``--workers=8``, ``out_dir '...'`` -> ``OUT_DIR '...'``), as its errors do.
 _NAMED = {"synth": _OPTION_NAMES, "augment": augment._OPTION_NAMES}
