@@ -564,6 +564,25 @@ def test_mp3_blocks_and_segments_are_loads_samples_exactly(tmp_path, data_dir):
     assert noisegen.info(path).frames == whole.shape[-1]
 
 
+@pytest.mark.parametrize("mono", [False, True])
+def test_a_file_holding_nan_read_in_blocks_at_another_rate_is_named_as_load_names_it(tmp_path, mono):
+    # FileBlocks said "chunk must be finite" (the resampler's argument), noisegen augment of a long input too
+    import soundfile as sf
+
+    y = np.full((2, 3000), 0.1, np.float32)
+    path = str(tmp_path / "nan.wav")
+    for at in (0, 1500, 2999):
+        y[1, at] = [np.nan, np.inf, -np.inf][at % 3]
+        sf.write(path, y.T, 8000, subtype="FLOAT")
+        y[1, at] = 0.1
+        with pytest.raises(ParameterError) as whole:
+            noisegen.load(path, sample_rate=SR, mono=mono)
+        for block in (1, 1000, 4096):
+            with pytest.raises(ParameterError) as blocks:
+                list(FileBlocks(path, sample_rate=SR, mono=mono, block_frames=block)())
+            assert str(blocks.value) == str(whole.value) and "NaN or inf" in str(blocks.value)
+
+
 class _Overstated:
     """A soundfile info whose frame count is ``extra`` frames too many (an estimate)."""
 
@@ -698,9 +717,10 @@ def test_augment_falls_back_to_whole_file_for_unstreamable_pipelines(tmp_path):
     assert len(lines) == 2 and not any("blockwise" in l for l in lines)
 
 
+@pytest.mark.parametrize("rate", [SR, 8000])
 @pytest.mark.parametrize("where", [0, 4321, -1])
 @pytest.mark.parametrize("channels", [1, 2])
-def test_augment_fails_a_long_input_with_nan_without_reading_it_whole(tmp_path, monkeypatch, where, channels):
+def test_augment_fails_a_long_input_with_nan_without_reading_it_whole(tmp_path, monkeypatch, where, channels, rate):
     """NaN input samples fail the input in blocks, as in one pass; it was then processed whole (a long file
     read into memory only to fail), wherever the NaN lay."""
     import soundfile as sf
@@ -711,7 +731,7 @@ def test_augment_fails_a_long_input_with_nan_without_reading_it_whole(tmp_path, 
     src.mkdir()
     y = _signal((channels, 9001))
     y[:, where] = np.nan
-    sf.write(str(src / "x.wav"), y.T, SR, subtype="FLOAT")  # (noisegen.save refuses NaN)
+    sf.write(str(src / "x.wav"), y.T, rate, subtype="FLOAT")  # (noisegen.save refuses NaN)
     whole = []
     monkeypatch.setattr(work, "load", lambda *a, **k: whole.append(a) or noisegen.load(*a, **k))
     pipe = Compose([LowPassFilter(p=1.0), AddColoredNoise(p=1.0), Gain(p=1.0)])
@@ -720,6 +740,8 @@ def test_augment_fails_a_long_input_with_nan_without_reading_it_whole(tmp_path, 
     assert whole == [] and summary.n_failed == 1
     failure = json.loads(open(tmp_path / "out" / "failures.jsonl").readline())
     assert "NaN" in failure["error"], failure
+    if rate != SR:  # (resampled in blocks, it said "chunk must be finite", the resampler's argument)
+        assert "x.wav" in failure["error"] and "holds NaN or inf samples" in failure["error"], failure
 
 
 @pytest.mark.parametrize("which", ["default", "config"])

@@ -24,7 +24,7 @@ import os
 
 import numpy as np
 
-from .._core.errors import NoisegenError
+from .._core.errors import NoisegenError, ParameterError
 from .._core.validation import check_sample_rate
 from ..effects.resample import Resampler
 from .claims import WHOLE_READ_SAMPLES, read_blocks, read_span, seek_frame
@@ -135,7 +135,13 @@ class FileBlocks:
     def _shape(self, y, resampler):
         y = y[0] if y.shape[0] == 1 else (mix_down(y) if self.mixdown else y)
         if resampler is not None:
-            y = resampler.process(np.ascontiguousarray(y))
+            try:
+                y = resampler.process(np.ascontiguousarray(y))
+            except ParameterError:  # NaN/inf samples: name the file as load does, not the resampler's 'chunk'
+                if np.isfinite(y).all():
+                    raise
+                raise ParameterError(f"cannot resample {self.path!r} to sample_rate={self.sample_rate}: "
+                                     "it holds NaN or inf samples") from None
         return self._cast(y)
 
     @staticmethod
