@@ -408,6 +408,8 @@ def write_frames(target, blocks, sample_rate, n_channels, fmt, subtype) -> None:
             # Must be sent before any audio is written; the PEAK chunk's time stamp
             # would make two saves of the same audio differ.
             sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+        if subtype == "VORBIS":  # its encoder's blocks follow the writes: save's writes, whatever the blocks
+            blocks = _regrouped(blocks, _WRITE_FRAMES)
         for frames in blocks:
             frames = np.ascontiguousarray(frames)
             for a in range(0, max(frames.shape[0], 1), _WRITE_FRAMES):  # (libsndfile's Vorbis encoder
@@ -422,6 +424,23 @@ def write_frames(target, blocks, sample_rate, n_channels, fmt, subtype) -> None:
 
 #: Frames handed to libsndfile in one write.
 _WRITE_FRAMES = 1 << 16
+
+
+def _regrouped(blocks, size):
+    """The frames of ``blocks`` as arrays of ``size`` frames (the last shorter; an empty one for no frames)."""
+    pending, held, empty, given = [], 0, None, False
+    for frames in blocks:
+        frames = np.asarray(frames)
+        empty = frames[:0]
+        while frames.shape[0]:
+            take = min(size - held, frames.shape[0])
+            pending.append(frames[:take])
+            held, frames = held + take, frames[take:]
+            if held == size:
+                yield np.concatenate(pending)
+                pending, held, given = [], 0, True
+    if pending or (empty is not None and not given):  # (no empty write after whole ones)
+        yield np.concatenate(pending) if pending else empty
 #: Subtypes whose files hold any number of frames exactly (no codec blocks, no pad byte read as a frame).
 _WHOLE_FRAMES = frozenset(("PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"))
 
