@@ -257,6 +257,14 @@ def test_an_opus_name_gets_opus_and_raw_is_refused(tmp_path, rate):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.opus", "b.opus", "c.ogg"]
 
 
+@pytest.mark.parametrize("format", ["", "xyz", "x/y.wav", "a.flac", ".wav", 5, None, b"wav"])
+def test_encode_names_its_format_argument_not_a_path(format):
+    # it said "path must end in a known audio extension ..., got 'audio.xyz'", and took "x/y.wav" as WAV
+    with pytest.raises(ParameterError, match=r"^format must be an extension that save writes") as exc:
+        encode(np.zeros(100), sample_rate=16000, format=format)
+    assert "path" not in str(exc.value) and repr(format) in str(exc.value)
+
+
 def test_save_blocks_refuses_too_and_leaves_nothing(tmp_path):
     with pytest.raises(ParameterError, match="at most 8"):
         save_blocks(tmp_path / "x.flac", iter([np.zeros((9, 10))]), sample_rate=16000, n_channels=9)

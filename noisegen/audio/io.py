@@ -480,7 +480,14 @@ def encode(y, *, sample_rate, format, subtype=None) -> bytes:
     (b'fLaC', 160)
     """
     sample_rate = check_sample_rate(sample_rate)
-    fmt = format_of(f"audio.{format}")
+    expected = "an extension that save writes, such as 'wav' or 'flac'"
+    if not isinstance(format, str) or not format.isalnum():  # ("x/y.wav" was read as .wav)
+        raise ParameterError(f"format must be {expected}, got {format!r}")
+    try:
+        fmt = format_of(f"audio.{format}")
+    except ParameterError as exc:  # (its words are of a path 'audio.<format>', which the caller never gave)
+        why = str(exc).partition(": ")[2].rpartition(", got ")[0] if "not written" in str(exc) else ""
+        raise ParameterError(f"format must be {expected}, got {format!r}" + (f": {why}" if why else "")) from None
     subtype = check_subtype(fmt, subtype, f"audio.{format}")  # (format="opus": Ogg Opus)
     frames, n_channels, fmt, subtype = _frames(y, fmt, subtype, sample_rate, f"a .{format} member")
     return bytes(_encoded(frames, sample_rate, n_channels, fmt, subtype))
