@@ -190,6 +190,16 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch, subtype)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav"]
 
 
+@pytest.mark.parametrize("ext", ["wav", "flac", "ogg"])
+def test_overwrite_false_says_a_dangling_symlink_is_one(tmp_path, ext):
+    # it said "exists and holds something else" of a link to nothing
+    path = tmp_path / f"out.{ext}"
+    os.symlink(tmp_path / "gone" / f"x.{ext}", path)
+    with pytest.raises(FileExistsError, match="symlink to a missing file"):
+        noisegen.save(path, _signal(), sample_rate=16000, overwrite=False)
+    assert os.path.islink(path) and sorted(p.name for p in tmp_path.iterdir()) == [f"out.{ext}"]
+
+
 def test_saved_file_mode_follows_umask(tmp_path):
     path = tmp_path / "out.wav"
     old = os.umask(0o022)

@@ -163,6 +163,8 @@ def _place_new(tmp: str, path: str, same) -> None:
     # end it; bytes of another size are not the same)
     if there is not None and not stat.S_ISREG(there.st_mode):
         raise FileExistsError(errno.EEXIST, f"{path!r} exists and is not a regular file; it was left as it is")
+    if there is None and os.path.islink(path):  # (it holds nothing: "something else" sent users looking for it)
+        raise FileExistsError(errno.EEXIST, f"{path!r} is a symlink to a missing file; it was left as it is")
     old = None
     if there is not None and same is not None and there.st_size == os.path.getsize(tmp):
         try:
