@@ -577,6 +577,31 @@ def test_a_cuda_tensor_that_requires_grad_is_a_parameter_error_saying_detach(cal
             call(x)
 
 
+class _Float8CudaTensor(_GradCudaTensor):
+    """A torch CUDA tensor of a dtype torch has no CUDA typestr for (float8): its ``__cuda_array_interface__``
+    raises KeyError (torch/_tensor.py's _dtype_to_typestr), which reached the caller as a bare KeyError."""
+
+    requires_grad = False
+    dtype = getattr(torch, "float8_e4m3fn", torch.float16)
+
+    @property
+    def __cuda_array_interface__(self):
+        raise KeyError(self.dtype)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda x: noisegen.gain(x, gain_db=-3.0), "y"),
+    (lambda x: noisegen.mix_at_snr(np.ones(16, np.float32), x, snr_db=5.0), "noise"),
+    (lambda x: Gain(p=1.0)(x, sample_rate=SR, rng=0), "y"),
+    (lambda x: __import__("noisegen.cuda").cuda.augment_batch(x, sample_rate=SR, gain_db=-3.0, rng=0), "batch"),
+])
+def test_a_cuda_tensor_of_a_dtype_without_an_interface_is_a_parameter_error(call, name):
+    for shape in ((16,), (2, 16)):
+        with pytest.raises(noisegen.ParameterError, match=rf"^{name} cannot be read as a CUDA array of dtype "
+                                                          r".*float32 or float64.*KeyError"):
+            call(_Float8CudaTensor(shape))
+
+
 @pytest.mark.parametrize("make, name", [(lambda s: noisegen.ApplyImpulseResponse(s, p=1.0), "rir"),
                                         (lambda s: noisegen.AddBackgroundNoise(s, p=1.0), "noise"),
                                         (lambda s: noisegen.AddShortNoises(s, p=1.0), "sounds")])

@@ -100,12 +100,13 @@ def has_cuda_interface(x, name: str | None = None) -> bool:
     that requires grad raises RuntimeError for it (as for ``.numpy()``): a ParameterError naming ``name``."""
     try:
         return hasattr(x, "__cuda_array_interface__")
-    except RuntimeError as exc:  # (hasattr passes on all but AttributeError)
+    except (RuntimeError, KeyError) as exc:  # (hasattr passes on all but AttributeError; KeyError: torch's float8)
         shown = name or "an array argument"
         if getattr(x, "requires_grad", False):  # the kernels are not differentiable: a result would be cut off
             raise ParameterError(f"{shown} is a CUDA tensor that requires grad; noisegen's kernels are not "
                                  f"differentiable: pass {name or 'the tensor'}.detach()") from None
-        raise ParameterError(f"{shown} cannot be read as a CUDA array: {exc}") from None
+        raise ParameterError(f"{shown} cannot be read as a CUDA array of dtype {getattr(x, 'dtype', None)} "
+                             f"(noisegen takes float32 or float64): {type(exc).__name__}: {exc}") from None
 
 
 def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int = 2, finite: bool = True) -> np.ndarray:
