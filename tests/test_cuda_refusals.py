@@ -285,6 +285,26 @@ def test_augment_batch_refuses_a_device_batch_with_backend_cpu():
 
 
 @cudasim
+def test_augment_batch_with_device_noise_runs_where_its_backend_says():
+    """A NumPy batch with noise on the device and backend='cpu' was mixed on the GPU, row by row (mix_at_snr's
+    own 'auto'); backend='cpu' refuses it as it refuses a device batch, and 'auto' runs on the GPU (either
+    array there), with the CPU's result."""
+    pytest.importorskip("numba.cuda")
+    import noisegen.cuda as nc
+    from numba import cuda
+
+    rng = np.random.default_rng(3)
+    batch = rng.standard_normal((2, 64)).astype(np.float32) * 0.1
+    noise = rng.standard_normal(64).astype(np.float32)
+    with pytest.raises(ng.ParameterError, match="noise is a CUDA array: backend='cpu' takes NumPy noise"):
+        nc.augment_batch(batch, sample_rate=16000, noise=cuda.to_device(noise), snr_db=5.0, rng=0, backend="cpu")
+    on_cpu = nc.augment_batch(batch, sample_rate=16000, noise=noise, snr_db=5.0, rng=0, backend="cpu")
+    auto = nc.augment_batch(batch, sample_rate=16000, noise=cuda.to_device(noise), snr_db=5.0, rng=0)
+    assert isinstance(auto.samples, np.ndarray)  # (the kind of the batch)
+    np.testing.assert_allclose(auto.samples, on_cpu.samples, rtol=1e-5, atol=1e-6)
+
+
+@cudasim
 @pytest.mark.parametrize("backend", ["cpu", "cuda"])
 @pytest.mark.parametrize("kw, says", [
     (dict(band_hz=(0.01, 100.0)), r"band_hz edges must satisfy 0\.16 <= low_hz < high_hz <= 7999\.84 .*got \(0\.01, 100"),

@@ -212,7 +212,8 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     >>> res.samples.shape[0], sorted(res.params)
     (2, ['band_hz', 'beta', 'gain_db', 'noise_keys', 'snr_db', 'speed'])
     """
-    where = resolve_backend(backend, batch, supports_cuda=True, names=("batch",))
+    where = resolve_backend(backend, batch, noise, supports_cuda=True, names=("batch", "noise"))  # ("auto": on the
+    # GPU when either is there; noise may also be a colour or a beta)
     sample_rate = check_sample_rate(sample_rate)
     threads = dispatch.check_threads(threads)
     band_order = check_int(band_order, "band_order", low=1, high=32)  # (design_sos's orders), before any stage runs
@@ -254,6 +255,9 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     betas, noise_array = _noise_spec(noise, b, gen)
     if noise_array is not None:
         noise_array = _check_noise_array(noise_array, b, t)
+        if where == "cpu" and is_cuda_array(noise_array):  # (backend="cpu": mixed on the GPU row by row by mix_at_snr)
+            raise ParameterError("noise is a CUDA array: backend='cpu' takes NumPy noise (as a NumPy batch); pass "
+                                 "backend='cuda', or copy it to the host first")
     params = {}
     if noise is not None:
         if snr_db is None:
