@@ -6,6 +6,7 @@ absolute level and noise_transform."""
 from __future__ import annotations
 
 import json
+import os
 import warnings
 
 import numpy as np
@@ -476,6 +477,13 @@ def test_links_to_folders_are_followed_each_real_folder_once(tmp_path):
     (tree / "ext").symlink_to(tmp_path / "data" / "deep", target_is_directory=True)
     assert _discover(str(tree))[0] == ["ext/loop/x.wav", "ext/y.wav", "z/deep/a.wav"]
     assert _discover(str(tree), str(tmp_path))[0] == ["z/deep/a.wav"]  # (ext leads into tmp_path: not followed)
+    # an output folder inside a linked tree (in/corpus -> /data/corpus, OUT_DIR /data/corpus/aug) is left
+    # out, at any depth and whichever link leads there: a rerun took the outputs as inputs
+    for aug in (tmp_path / "data" / "aug", tmp_path / "data" / "deep" / "aug"):
+        _write(aug / "x.aug0.wav", 0.1, 5)
+        for ins in (tree, only):
+            found = [os.path.realpath(ins / rel) for rel in _discover(str(ins), str(aug))[0]]
+            assert found and not any(path.startswith(os.path.realpath(aug)) for path in found), (aug, ins, found)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])

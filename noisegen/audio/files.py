@@ -34,8 +34,10 @@ def _walk(root, onerror, skip=None):
     """``os.walk(root)`` with hidden folders skipped and links to folders outside ``root`` followed, as
     audiomentations and torch-audiomentations follow them (a noise folder of links to datasets was
     skipped without a word), each real folder once (a link loop ends). A link to a folder inside
-    ``root`` is not followed (the folder is walked where it is, under its own name), nor one into
-    ``skip`` (a real path: an output folder). Yields ``(here, files)``."""
+    ``root`` is not followed (the folder is walked where it is, under its own name), and nothing
+    outside ``root`` inside ``skip`` (a real path: an output folder) is walked, be it the link's
+    target or a folder in a linked tree (``in/corpus -> /data/corpus`` with OUT_DIR /data/corpus/aug).
+    Yields ``(here, files)``."""
     top = os.path.realpath(root)
     seen = {top}
     for here, dirs, files in os.walk(root, onerror=onerror, followlinks=True):
@@ -44,7 +46,9 @@ def _walk(root, onerror, skip=None):
             path = os.path.join(here, name)
             real = os.path.realpath(path)
             link = os.path.islink(path)
-            if real in seen or (link and (_within(real, top) or (skip is not None and _within(real, skip)))):
+            # (``root``'s own folders are walked even inside ``skip``: OUT_DIR may lie above IN_DIR)
+            if real in seen or (link and _within(real, top)) or (
+                    skip is not None and _within(real, skip) and not _within(real, top)):
                 continue
             seen.add(real)
             kept.append(name)
@@ -74,7 +78,7 @@ def scan_audio_files(folder, *, skip=None) -> tuple[list[str], list[tuple[str, s
     it is a regular file (checked with ``stat``, symlinks to files followed).
     Links to folders are followed, each real folder scanned once (a link
     loop ends there); nothing inside ``skip`` (a real path, e.g. an output
-    folder) is scanned. Hidden names and hidden folders are skipped.
+    folder) is scanned but ``folder``'s own subfolders. Hidden names and hidden folders are skipped.
 
     Returns
     -------
