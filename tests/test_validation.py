@@ -149,6 +149,29 @@ def test_a_short_file_of_many_channels_is_read_as_what_it_is(tmp_path, shape):
         t(y, sample_rate=SR, rng=0)
 
 
+@pytest.mark.parametrize("shape", [(100, 50), (65, 64), (70, 1)], ids=str)
+@pytest.mark.parametrize("rate", [SR // 2, SR * 2, 44100], ids=str)
+def test_a_short_file_of_many_channels_loads_at_another_rate(tmp_path, shape, rate):
+    """A file's frames resampled (load's sample_rate, the stream's, augment's --sample-rate) are laid out
+    as the file says too: load(sample_rate=) refused a short file of many channels as a channels-last
+    array, so the stream skipped it and augment --sample-rate failed it."""
+    import soundfile as sf
+    from noisegen.batch import augment_folder
+
+    src = tmp_path / "in"
+    src.mkdir()
+    y = np.random.default_rng(6).standard_normal(shape).astype(np.float32) * 0.1
+    sf.write(src / "a.wav", y.T, SR, subtype="FLOAT")
+    want = np.stack([noisegen.resample(row, orig_sample_rate=SR, target_sample_rate=rate) for row in y])
+    got, got_rate = noisegen.load(src / "a.wav", sample_rate=rate)
+    assert got_rate == rate and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    chunks = list(noisegen.AugmentStream(str(src), None, sample_rate=rate, mono=False))
+    assert len(chunks) == 1 and chunks[0].samples.shape == want.shape
+    summary = augment_folder(src, tmp_path / "out", pipeline=Gain(p=1.0), sample_rate=rate)
+    assert summary.n_failed == 0 and summary.n_written == 1, summary
+
+
 @pytest.mark.parametrize("order", [">", "<", "="])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("shape", [(1000,), (2, 1000), (3, 1000, "strided")], ids=str)

@@ -30,6 +30,7 @@ from .formats import check_frames, check_subtype, check_writable, format_of
 from .stable_bytes import settle_bytes
 from .wav import WavFile, data_shortfall, is_wav_name, pcm16_wav
 from .._core.errors import NoisegenWarning, ParameterError
+from .._core.layout import layout_known
 from .._core.labels import user_stacklevel
 from .._core.tempfiles import write_atomically
 from ..effects.resample import resample
@@ -277,10 +278,14 @@ def mix_down(y: np.ndarray) -> np.ndarray:
 
 
 def resample_to(y: np.ndarray, orig_sample_rate: int, sample_rate: int) -> np.ndarray:
-    """``y`` at ``sample_rate`` (the same array when the rates are equal), with :func:`noisegen.resample`."""
+    """``y`` at ``sample_rate`` (the same array when the rates are equal), with :func:`noisegen.resample`.
+
+    ``y`` is a file's frames or an array checked where it came in: a short file of many channels (100
+    of 50 frames) is no channels-last array (:mod:`noisegen._core.layout`), at any rate it is loaded at."""
     if orig_sample_rate == sample_rate:
         return y
-    return resample(y, orig_sample_rate=orig_sample_rate, target_sample_rate=sample_rate)
+    with layout_known():
+        return resample(y, orig_sample_rate=orig_sample_rate, target_sample_rate=sample_rate)
 
 
 def save(path, y, *, sample_rate, subtype=None, overwrite=True):

@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from .._core.errors import NoisegenError, ParameterError
+from .._core.layout import layout_known
 from .._core.units import to_samples
 from .._core.validation import check_rates, check_reach
 from ..effects.resample import resample
@@ -218,6 +219,7 @@ def _to_stream(frames, rate, sample_rate, mono):
         y = mix_down(y)
     if rate != sample_rate:
         check_reach(rate, sample_rate, "the file")
-        y = resample(np.ascontiguousarray(y), orig_sample_rate=rate, target_sample_rate=sample_rate)
+        with layout_known():  # (a file's frames: a short file of many channels is no (samples, channels) array)
+            y = resample(np.ascontiguousarray(y), orig_sample_rate=rate, target_sample_rate=sample_rate)
     return np.ascontiguousarray(y, dtype=np.float32)
 
