@@ -152,6 +152,27 @@ def test_encoded_rows_are_decoded(tmp_path):
     assert _equal(_arrays(out, "augmented"), _direct(rows, pipeline, 1))
 
 
+@pytest.mark.parametrize("shape", [(100, 50), (70, 1)], ids=str)
+@pytest.mark.parametrize("rate", [None, SR // 2, SR * 3], ids=str)
+def test_an_encoded_short_file_of_many_channels_is_read_as_what_it_is(tmp_path, shape, rate):
+    """A file's frames (bytes or a path) are laid out as the file says: a short file of many channels (100
+    of 50 frames) was refused as a channels-last array ('pass y.T', which no user can do for a file), at its
+    own rate or resampled; a caller's array of that shape is still refused."""
+    y = np.random.default_rng(3).standard_normal(shape).astype(np.float32) * 0.1
+    buffer = io.BytesIO()
+    sf.write(buffer, y.T, SR, format="WAV", subtype="FLOAT")
+    (tmp_path / "a.wav").write_bytes(buffer.getvalue())
+    want = y if rate in (None, SR) else np.stack([noisegen.resample(row, orig_sample_rate=SR, target_sample_rate=rate)
+                                                  for row in y])
+    fn = nh.augment_fn(noisegen.Gain(min_gain_db=-6.0, max_gain_db=-6.0, p=1.0), rng=0, sample_rate=rate)
+    for value in ({"bytes": buffer.getvalue(), "path": None}, {"bytes": None, "path": str(tmp_path / "a.wav")}):
+        out = fn({"audio": [value]}, [0])["audio"][0]
+        assert out["sampling_rate"] == (rate or SR)
+        np.testing.assert_allclose(out["array"], want * 10 ** (-6 / 20), rtol=1e-5, atol=1e-6)
+    with pytest.raises(noisegen.ParameterError, match=r"channels-last"):
+        fn({"audio": [{"array": y, "sampling_rate": SR}]}, [0])
+
+
 class _FakeDecoder:
     """What the ``Audio`` feature of datasets >= 4 yields: a torchcodec ``AudioDecoder``
     (``get_all_samples()`` -> ``.data`` tensor of shape (channels, n), ``.sample_rate``)."""

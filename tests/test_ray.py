@@ -136,6 +136,10 @@ def test_inputs_grouped_into_ray_tasks_keep_plan_order(corpus, tmp_path, ray_add
 def test_a_bad_row_is_named_by_its_id():
     """The actor's errors named no row ('y must be finite', 'cannot decode the row's bytes'): which of the
     dataset's rows was it? They now start with the row's id and column (the actor runs here without Ray)."""
+    import io
+
+    import soundfile as sf
+
     import noisegen
     from noisegen.data.ray import _Augmenter
 
@@ -150,6 +154,20 @@ def test_a_bad_row_is_named_by_its_id():
     with pytest.raises(noisegen.NoisegenError, match=r"^row path='c.wav' of column 'audio': cannot decode"):
         actor({"path": np.array(["c.wav"]), "audio": garbage})
     assert actor({"path": np.array(["a.wav"]), "audio": ok[None]})["audio"].shape == (1, 5)
+    # a file's frames (bytes, a path, an HF struct) are laid out as the file says: a short file of many
+    # channels was refused as a channels-last array, at its own rate or resampled; a plain array still is
+    many = np.random.default_rng(3).standard_normal((100, 50)).astype(np.float32) * 0.1
+    buffer = io.BytesIO()
+    sf.write(buffer, many.T, 16000, format="WAV", subtype="FLOAT")
+    for rate in (16000, 8000):
+        actor.sample_rate = rate
+        for value in (buffer.getvalue(), {"bytes": buffer.getvalue(), "path": None}):
+            column = np.empty(1, dtype=object)
+            column[0] = value
+            assert actor({"path": np.array(["m.wav"]), "audio": column})["audio"].shape == (1, 100, rate // 320)
+        with pytest.raises(noisegen.ParameterError, match=r"channels-last"):
+            actor({"path": np.array(["m.wav"]), "audio": many[None]})
+    actor.sample_rate = 16000
     # a params column the rows already have (an earlier augment's) was replaced, silently
     with pytest.raises(noisegen.ParameterError, match=r"^params_column 'params' is already a column"):
         actor({"path": np.array(["a.wav"]), "audio": ok[None], "params": np.array(["{}"], dtype=object)})

@@ -51,6 +51,7 @@ import sys
 import numpy as np
 
 from .._core.errors import NoisegenError, ParameterError
+from .._core.layout import layout_known
 from .._core.rng import derive_key, resolve_key
 from .._core.validation import check_audio, check_reach, check_sample_rate, show_value
 from ..audio.io import load
@@ -227,12 +228,14 @@ class AugmentFn:
     def _row(self, value, index):
         try:
             y, sr = read_row_audio(value, self.column)
-            if self.sample_rate is not None and sr != self.sample_rate:
-                check_reach(sr, self.sample_rate, "its audio")  # (not resample's "target_sample_rate / ...")
-                y = resample(y, orig_sample_rate=sr, target_sample_rate=self.sample_rate)
-                sr = self.sample_rate
-            pipeline = self.pipeline
-            y, params = pipeline._call_recorded(y, sample_rate=sr, rng=derive_key(self.root_key, index))
+            # (a file's frames, or an array read_row_audio checked: a short file of many channels is no
+            # (samples, channels) array, for resample or the pipeline: noisegen._core.layout)
+            with layout_known():
+                if self.sample_rate is not None and sr != self.sample_rate:
+                    check_reach(sr, self.sample_rate, "its audio")  # (not resample's "target_sample_rate / ...")
+                    y = resample(y, orig_sample_rate=sr, target_sample_rate=self.sample_rate)
+                    sr = self.sample_rate
+                y, params = self.pipeline._call_recorded(y, sample_rate=sr, rng=derive_key(self.root_key, index))
         except NoisegenError as exc:  # a bad value, or bytes that do not decode: say which row, keep the kind
             raise type(exc)(f"row {index} of column {self.column!r}: {exc}") from None
         return {"array": y, "sampling_rate": sr}, json.dumps(params)  # (last_params: maybe another thread's)

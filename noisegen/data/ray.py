@@ -29,6 +29,7 @@ caller, then held by each actor of the pool (a callable class under
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import numbers
@@ -39,6 +40,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
+from .._core.layout import layout_known
 from .._core.rng import derive_key, resolve_key
 from .._core.validation import check_int, check_real, check_reach, check_sample_rate, show_value
 from ..audio.bank_cache import dumps_anywhere
@@ -110,8 +112,11 @@ class _Augmenter:
             row_id = _scalar(row_id)
             try:
                 y = _audio(value, self.sample_rate, self.column)
-                out, drawn = self.pipeline._call_recorded(y, sample_rate=self.sample_rate,
-                                                          rng=row_key(self.seed, self.epoch, row_id))
+                # (a file's frames, or an array read_row_audio checked: a short file of many channels is no
+                # (samples, channels) array; a plain array row is judged by the pipeline: noisegen._core.layout)
+                with layout_known() if _decoded(value) else contextlib.nullcontext():
+                    out, drawn = self.pipeline._call_recorded(y, sample_rate=self.sample_rate,
+                                                              rng=row_key(self.seed, self.epoch, row_id))
             except NoisegenError as exc:  # say which row (a bad value, bytes that do not decode), keep the kind
                 raise type(exc)(f"row {self.id_column}={show_value(row_id)} of column {self.column!r}: {exc}") from None
             outs.append(np.ascontiguousarray(out))
@@ -148,8 +153,14 @@ def _audio(value, sample_rate, column):
     if isinstance(value, Mapping):  # (taken for an array, it was refused as "dtype object")
         y, sr = read_row_audio(value, column)
         check_reach(sr, sample_rate, "its audio")  # (not resample's "target_sample_rate / ...")
-        return y if sr == sample_rate else resample(y, orig_sample_rate=sr, target_sample_rate=sample_rate)
+        with layout_known():  # (see _decoded)
+            return y if sr == sample_rate else resample(y, orig_sample_rate=sr, target_sample_rate=sample_rate)
     return np.asarray(value)
+
+
+def _decoded(value) -> bool:
+    """Whether :func:`_audio` of ``value`` is a file's frames (or an array :func:`read_row_audio` checked)."""
+    return isinstance(value, (bytes, bytearray, np.bytes_, str, Mapping))
 
 
 def _column(arrays):
