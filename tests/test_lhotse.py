@@ -247,6 +247,23 @@ def test_resample_and_volume_helpers(tmp_path):
     assert nl.resample(cuts, 63)[0].sampling_rate == 63
 
 
+@pytest.mark.parametrize("channels, frames", [(100, 50), (70, 1), (65, 64)])
+def test_a_short_cut_of_many_channels_is_augmented_as_lhotse_lays_it_out(tmp_path, channels, frames):
+    """Lhotse hands audio over as (channels, samples): a short recording of many channels (100 of 50 samples)
+    was refused by every noisegen transform as a channels-last array ('pass y.T', which Lhotse cannot)."""
+    path = str(tmp_path / "many.wav")
+    y = (0.1 * np.random.default_rng(4).standard_normal((channels, frames))).astype(np.float32)
+    sf.write(path, y.T, 16000, subtype="FLOAT")
+    cuts = CutSet.from_manifests(recordings=RecordingSet.from_recordings([Recording.from_file(path)]))
+    gain = noisegen.Gain(min_gain_db=-6.0, max_gain_db=-6.0, p=1.0)
+    np.testing.assert_allclose(_load(nl.augment_cuts(cuts, gain, rng=0)[0]), y * 10 ** (-6 / 20), rtol=1e-6)
+    np.testing.assert_allclose(_load(nl.perturb_volume(cuts, 0.5)[0]), y * 0.5, rtol=1e-6)
+    for cut in (nl.perturb_speed(cuts, 1.1)[0], nl.perturb_tempo(cuts, 0.9)[0], nl.resample(cuts, 8000)[0]):
+        assert _load(cut).shape == (channels, cut.num_samples)
+    with pytest.raises(noisegen.ParameterError, match="channels-last"):  # a caller's own array: still judged
+        gain(y, sample_rate=16000, rng=0)
+
+
 def test_existing_manifests_switch_to_noisegen_transforms(tmp_path):
     """A manifest made with Lhotse's perturb_tempo (torchaudio sox_effects) loads after use_noisegen_transforms."""
     cuts = _tone(tmp_path, 440.0, 16000)

@@ -50,6 +50,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(f'noisegen.lhotse needs Lhotse: pip install "noisegen[lhotse]" ({exc})') from exc
 
 from .._core.errors import ParameterError
+from .._core.layout import layout_known
 from .._core.rng import derive_key, resolve_key
 from .._core.units import amplitude_to_db
 from .._core.validation import check_rates, check_real, check_sample_rate
@@ -75,6 +76,16 @@ __all__ = [
 
 # Speed, tempo and resampling factors noisegen accepts.
 _MAX_FACTOR = 256.0
+
+
+def _lhotse_layout(call):
+    """A transform's ``__call__`` on the ``(channels, samples)`` audio Lhotse always hands over: a short cut of
+    many channels (100 of 50 samples) is no channels-last array (:mod:`noisegen._core.layout`)."""
+    @functools.wraps(call)
+    def wrapped(self, samples, *args, **kwargs):
+        with layout_known():
+            return call(self, samples, *args, **kwargs)
+    return wrapped
 
 
 def cut_key(cut_id: str, *, rng) -> int:
@@ -174,6 +185,7 @@ class NoisegenAugment(AudioTransform):
             self.sampling_rate = check_sample_rate(self.sampling_rate, "sampling_rate")
         self.pipeline = _pipeline_config(self.pipeline)
 
+    @_lhotse_layout
     def __call__(self, samples: np.ndarray, sampling_rate: int) -> np.ndarray:
         pipeline = _built(_config_json(self.pipeline))
         rate = self.sampling_rate if self.sampling_rate is not None else int(sampling_rate)
@@ -290,6 +302,7 @@ class NoisegenSpeed(_LhotseSpeed):
     def __post_init__(self):
         self.factor = check_real(self.factor, "factor", low=1 / _MAX_FACTOR, high=_MAX_FACTOR)
 
+    @_lhotse_layout
     def __call__(self, samples: np.ndarray, sampling_rate: int) -> np.ndarray:
         out = speed(samples, factor=self.factor, sample_rate=int(sampling_rate))
         return _fit(out, perturb_num_samples(samples.shape[-1], self.factor))
@@ -312,6 +325,7 @@ class NoisegenTempo(_LhotseTempo):
         if self.sampling_rate is not None:
             self.sampling_rate = check_sample_rate(self.sampling_rate, "sampling_rate")
 
+    @_lhotse_layout
     def __call__(self, samples: np.ndarray, sampling_rate: int) -> np.ndarray:
         rate = self.sampling_rate if self.sampling_rate is not None else int(sampling_rate)
         out = time_stretch(samples, rate=self.factor, sample_rate=rate)
@@ -332,6 +346,7 @@ class NoisegenResample(_LhotseResample):
         # A ratio beyond 256 fails here (cuts.resample, reading a manifest), not in every load_audio
         check_rates(self.source_sampling_rate, self.target_sampling_rate)
 
+    @_lhotse_layout
     def __call__(self, samples: np.ndarray, *args, **kwargs) -> np.ndarray:
         if self.source_sampling_rate == self.target_sampling_rate:
             return samples
@@ -347,6 +362,7 @@ class NoisegenVolume(_LhotseVolume):
     def __post_init__(self):
         self.factor = check_real(self.factor, "factor", low=1e-6, high=1e6)
 
+    @_lhotse_layout
     def __call__(self, samples: np.ndarray, sampling_rate: int) -> np.ndarray:
         return gain(samples, gain_db=float(amplitude_to_db(self.factor)))
 
