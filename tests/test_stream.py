@@ -1280,3 +1280,28 @@ def test_a_column_of_paths_streams_as_a_list_of_them(tmp_path, kind, shuffle):
         got = list(AugmentStream(column, Gain(p=1.0), sample_rate=1000, chunk_s=0.4, rng=3, shuffle=shuffle))
     assert len(want) == 7 and [(c.source, c.samples.tobytes()) for c in got] == [
         (c.source, c.samples.tobytes()) for c in want]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "inf"])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_a_file_holding_nan_or_inf_is_skipped_in_the_same_words_at_any_rate(tmp_path, bad, channels):
+    """A file with NaN/inf samples streamed at another rate was skipped as "y must be finite, got 1 NaN/inf
+    sample(s)" (the resampler's argument, which the user never gave); at its own rate "holds NaN or inf
+    samples". Every rate, and every source (folder, manifest, tar shard), now says the latter."""
+    import tarfile
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    y = np.full((channels, 800), 0.1, np.float32)
+    y[-1, 5] = bad
+    sf.write(folder / "a.wav", y.T, 8000, subtype="FLOAT")
+    (tmp_path / "m.jsonl").write_text(json.dumps({"audio_filepath": str(folder / "a.wav"), "duration": 0.05}) + "\n")
+    with tarfile.open(tmp_path / "s.tar", "w") as tf:
+        tf.add(folder / "a.wav", arcname="a.wav")
+    for source in (folder, tmp_path / "m.jsonl", tmp_path / "s.tar"):
+        for rate in (8000, 16000, 22050, 4000):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                got = list(AugmentStream(str(source), Gain(p=1.0), sample_rate=rate, shuffle=False, mono=False))
+            said = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+            assert got == [] and len(said) == 1 and "holds NaN or inf samples" in said[0], (source, rate, said)

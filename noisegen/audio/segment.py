@@ -219,7 +219,12 @@ def _to_stream(frames, rate, sample_rate, mono):
         y = mix_down(y)
     if rate != sample_rate:
         check_reach(rate, sample_rate, "the file")
-        with layout_known():  # (a file's frames: a short file of many channels is no (samples, channels) array)
-            y = resample(np.ascontiguousarray(y), orig_sample_rate=rate, target_sample_rate=sample_rate)
+        try:
+            with layout_known():  # (a file's frames: a short file of many channels is no (samples, channels) array)
+                y = resample(np.ascontiguousarray(y), orig_sample_rate=rate, target_sample_rate=sample_rate)
+        except ParameterError:  # NaN/inf samples: said of the file as at its own rate, not of resample's 'y'
+            if np.isfinite(y).all():
+                raise
+            raise ParameterError("holds NaN or inf samples") from None
     return np.ascontiguousarray(y, dtype=np.float32)
 
