@@ -838,3 +838,29 @@ def test_an_ndarray_subclass_in_gives_a_plain_ndarray_out(kind, dtype, tmp_path)
         assert type(out) is np.ndarray and out.dtype == dtype, i
         np.testing.assert_array_equal(out, call(plain), err_msg=str(i))
     np.testing.assert_array_equal(np.asarray(y), plain)  # not mutated
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda: noisegen.AugmentStream([np.ones(10, np.float32)], None, sample_rate=1000, chunk_s=67108.865), "chunk_s"),
+    (lambda: noisegen.AugmentStream([np.ones(10, np.float32)], None, sample_rate=16000, chunk_s=4194.3041), "chunk_s"),
+    (lambda: noisegen.add_short_noises(np.ones(100), [np.ones(10)], sample_rate=1000, min_snr_db=3.1234567,
+                                       max_snr_db=3.1234566), "max_snr_db"),
+    (lambda: noisegen.time_stretch(np.ones(10), rate=256.00001, sample_rate=SR), "rate"),
+    (lambda: Gain(min_gain_db=120.000001), "min_gain_db"),
+])
+def test_a_range_error_states_an_interval_that_refuses_the_value(make, name):
+    """The bounds were written with :g: "chunk_s must be in (0, 67108.9], got 67108.865" (a value the
+    interval it states takes in); the bound that refuses the value is now written in full."""
+    with pytest.raises(ParameterError, match=re.escape(name)) as err:
+        make()
+    lo, hi, got = re.fullmatch(r".* must be in [\[(](\S+), (\S+)[\])], got (\S+)", str(err.value)).groups()
+    assert not float(lo) <= float(got) <= float(hi), str(err.value)
+
+
+@pytest.mark.parametrize("lo, hi", [(1.0000001, 1.0), (-3.0000004, -3.0000005), (12.345678901, 12.3456789)])
+def test_a_min_above_max_is_shown_above_it(lo, hi):
+    """Gain(min_gain_db=1.0000001, max_gain_db=1) said "got min_gain_db=1 > max_gain_db=1"."""
+    with pytest.raises(ParameterError) as err:
+        Gain(min_gain_db=lo, max_gain_db=hi)
+    shown = re.fullmatch(r".*got min_gain_db=(\S+) > max_gain_db=(\S+)", str(err.value)).groups()
+    assert float(shown[0]) > float(shown[1]), str(err.value)
