@@ -864,3 +864,21 @@ def test_a_min_above_max_is_shown_above_it(lo, hi):
         Gain(min_gain_db=lo, max_gain_db=hi)
     shown = re.fullmatch(r".*got min_gain_db=(\S+) > max_gain_db=(\S+)", str(err.value)).groups()
     assert float(shown[0]) > float(shown[1]), str(err.value)
+
+
+@pytest.mark.parametrize("sr, f", [(16000, 7999.841), (16000, 0.15999998), (44100, 22049.5613), (8000, 3999.96005),
+                                   (48000, 0.47999995), (16000, 9000.0), (16000, -1.0)])
+def test_a_filter_frequency_error_shows_a_value_outside_its_range(sr, f):
+    """check_freq wrote the refused value with :g: "cutoff_hz must be in [0.16, 7999.84] Hz ..., got 7999.84"."""
+    with pytest.raises(ParameterError) as err:
+        noisegen.lowpass(np.ones(10), cutoff_hz=f, sample_rate=sr)
+    lo, hi, got = re.fullmatch(r"cutoff_hz must be in \[(\S+), (\S+)\] Hz .*, got (\S+)", str(err.value)).groups()
+    assert not float(lo) <= float(got) <= float(hi), str(err.value)
+
+
+@pytest.mark.parametrize("value", [2.0000001, -2.9999999, 0.5, 1e6 + 0.25])
+def test_a_shift_in_samples_error_shows_a_fraction(value):
+    """Shift(min_shift=2.0000001, shift_unit="samples") said "must be a whole number of samples ..., got 2"."""
+    with pytest.raises(ParameterError) as err:
+        noisegen.Shift(min_shift=min(value, -3e6), max_shift=value, shift_unit="samples")
+    assert not float(str(err.value).rsplit("got ", 1)[1]).is_integer(), str(err.value)

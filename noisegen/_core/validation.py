@@ -332,14 +332,14 @@ def check_real(
     bad_low = low is not None and (value < low if low_inclusive else value <= low)
     bad_high = high is not None and (value > high if high_inclusive else value >= high)
     if bad_low or bad_high:
-        lo, hi = "-inf" if low is None else _number(low, value), "inf" if high is None else _number(high, value)
+        lo, hi = "-inf" if low is None else show_number(low, value), "inf" if high is None else show_number(high, value)
         interval = ("[" if low_inclusive and low is not None else "(") + f"{lo}, {hi}" + (
             "]" if high_inclusive and high is not None else ")")  # an unbounded side is open: inf is refused above
-        raise ParameterError(f"{name} must be in {interval}, got {_number(value)}")
+        raise ParameterError(f"{name} must be in {interval}, got {show_number(value)}")
     return value + 0.0  # -0.0 as 0.0: numpy's uniform(0.0, -0.0) raises, though the range is one point
 
 
-def _number(value: float, refused: float | None = None) -> str:
+def show_number(value: float, refused: float | None = None) -> str:
     """``value`` as ``:g`` writes it, or in full where that rounds it onto a bound, or a bound onto ``refused``."""
     text = f"{value:g}"
     shown = float(text) == value if refused is None else (float(text) - refused) * (value - refused) > 0
@@ -457,8 +457,8 @@ def check_range(min_value, max_value, min_name: str, max_name: str, *, low=None,
     lo = check_real(min_value, min_name, low=low, high=high)
     hi = check_real(max_value, max_name, low=low, high=high)
     if lo > hi:
-        raise ParameterError(f"{min_name} must be <= {max_name}, got {min_name}={_number(lo)} > "
-                             f"{max_name}={_number(hi)}")  # (in full where :g would show them equal)
+        raise ParameterError(f"{min_name} must be <= {max_name}, got {min_name}={show_number(lo)} > "
+                             f"{max_name}={show_number(hi)}")  # (in full where :g would show them equal)
     return lo, hi
 
 

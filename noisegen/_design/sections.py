@@ -13,7 +13,15 @@ from functools import lru_cache
 import numpy as np
 
 from .._core.errors import ParameterError
-from .._core.validation import check_choice, check_int, check_real, check_real_array, check_sample_rate, show_value
+from .._core.validation import (
+    check_choice,
+    check_int,
+    check_real,
+    check_real_array,
+    check_sample_rate,
+    show_number,
+    show_value,
+)
 
 _KINDS = ("lowpass", "highpass", "bandpass", "bandstop", "peaking", "low_shelf", "high_shelf")
 #: Gains (dB) of the peaking and shelving sections, and the most Q of a peaking one (the effects'
@@ -148,7 +156,7 @@ def check_freq(value, name, sample_rate):
     if not lo <= value <= hi:
         raise ParameterError(
             f"{name} must be in [{shown_lo}, {shown_hi}] Hz (1e-5 of sample_rate={sample_rate} away from 0 and "
-            f"from Nyquist), got {value:g}"
+            f"from Nyquist), got {show_number(value)}"  # (:g showed 7999.841 as 7999.84, the bound it passed)
         )
     return value
 

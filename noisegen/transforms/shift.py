@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core.validation import MAX_SAMPLE_RATE, MAX_SAMPLES, check_choice, check_real
+from .._core.validation import MAX_SAMPLE_RATE, MAX_SAMPLES, check_choice, check_real, show_number
 from .._core.errors import ParameterError
 from .._core.units import seconds_to_samples
 from .base import Transform
@@ -107,7 +107,7 @@ class Shift(Transform):
             for name, value in (("min_shift", self.min_shift), ("max_shift", self.max_shift)):
                 if not value.is_integer():
                     raise ParameterError(f"{name} must be a whole number of samples with shift_unit='samples', "
-                                         f"got {value:g}")
+                                         f"got {show_number(value)}")  # (2.0000001, not 2)
             self.min_shift, self.max_shift = int(self.min_shift), int(self.max_shift)
         if not isinstance(rollover, (bool, np.bool_)):
             raise ParameterError(f"rollover must be a bool, got {rollover!r}")
