@@ -1324,3 +1324,12 @@ def test_augment_folder_refuses_hostile_arguments_by_name_before_writing(tmp_pat
     for folder in (3, 0.5, [str(data_dir / "noise")]):
         with pytest.raises(ParameterError, match="noise_dir"):
             default_pipeline(noise_dir=folder)
+
+
+@pytest.mark.parametrize("low, high", [("5.0000001", "5"), ("-3", "-3.0000004"), ("20", "10")])
+def test_swapped_snr_bounds_are_shown_swapped(low, high, tmp_path, capsys):
+    """--snr-db 5.0000001 5 was refused as "--snr-db MIN must not exceed MAX, got 5 5"."""
+    (tmp_path / "in").mkdir()
+    assert augment(tmp_path / "in", tmp_path / "out", "--snr-db", low, high) == 2
+    shown = capsys.readouterr().err.strip().rsplit("got ", 1)[1].split()
+    assert float(shown[0]) > float(shown[1]) and not (tmp_path / "out").exists(), shown

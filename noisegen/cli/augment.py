@@ -14,6 +14,7 @@ import sys
 from . import warmup
 from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, as_option, interrupted_status, printable, sample_rate_arg
 from .._core.errors import NoisegenError, ParameterError
+from .._core.validation import show_number
 from ..batch import MAX_COPIES, augment_folder, check_shard, default_pipeline
 from ..transforms import load_pipeline
 
@@ -160,7 +161,7 @@ def _check_args(args) -> str | None:
     if args.shard is not None and args.output_format == "webdataset":
         return "--shard cannot be combined with --output-format webdataset (tars are filled in sorted input order)"
     if args.snr_db and args.snr_db[0] > args.snr_db[1]:
-        return f"--snr-db MIN must not exceed MAX, got {args.snr_db[0]:g} {args.snr_db[1]:g}"
+        return f"--snr-db MIN must not exceed MAX, got {show_number(args.snr_db[0])} {show_number(args.snr_db[1])}"
     paths = (("IN_DIR", args.in_dir), ("OUT_DIR", args.out_dir), ("--noise-dir", args.noise_dir),
              ("--rir-dir", args.rir_dir), ("--config", args.config))
     for flag, path in paths:
