@@ -1333,3 +1333,31 @@ def test_swapped_snr_bounds_are_shown_swapped(low, high, tmp_path, capsys):
     assert augment(tmp_path / "in", tmp_path / "out", "--snr-db", low, high) == 2
     shown = capsys.readouterr().err.strip().rsplit("got ", 1)[1].split()
     assert float(shown[0]) > float(shown[1]) and not (tmp_path / "out").exists(), shown
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_workers_warnings_reach_the_caller_at_its_line(tmp_path, workers):
+    """A forked worker's warnings (a silent input, a truncated one) come to the caller as workers=1's
+    do: at its line, seen by its catch_warnings (they named multiprocessing's pool.py, and were
+    shown by the worker, out of the caller's reach)."""
+    import warnings
+
+    from noisegen import NoisegenWarning
+    from noisegen.transforms import Compose, Normalize
+
+    src = tmp_path / "in"
+    src.mkdir()
+    tone = (0.3 * np.sin(np.arange(4000) * 0.1)).astype(np.float32)
+    sf.write(src / "a.wav", tone, 16000)
+    sf.write(src / "silent.wav", np.zeros(3000, np.float32), 16000)
+    sf.write(src / "cut.wav", tone, 16000)
+    (src / "cut.wav").write_bytes((src / "cut.wav").read_bytes()[:5000])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = augment_folder(src, tmp_path / "out", pipeline=Compose([Normalize(p=1.0)]), copies=2,
+                           workers=workers, progress=False)
+    assert s.n_written == 6
+    said = sorted(str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)
+                  and "CPU" not in str(w.message))  # (workers=2 capped on a machine of one CPU)
+    assert [w.filename for w in caught] == [__file__] * len(caught)
+    assert len(said) == 3 and "is truncated" in said[0] and all("silent" in m for m in said[1:]), said

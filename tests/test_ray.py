@@ -122,6 +122,22 @@ def test_a_workers_warnings_reach_the_command_line_as_one_line(corpus, tmp_path,
     assert audio_outputs(tmp_path / "engine") == audio_outputs(tmp_path / "workers")
 
 
+
+def test_a_ray_workers_warnings_come_at_the_callers_line(corpus, tmp_path, ray_address):
+    """augment_folder(engine="ray") warned a worker's warnings at a line of noisegen's ray_engine.py."""
+    import warnings
+
+    from noisegen.transforms import Compose, Gain
+
+    rel = "common_voice_en_17299458.wav"
+    data = (corpus[0] / rel).read_bytes()
+    corpus.write(rel, data[:len(data) // 2])  # a truncated input: read, with a warning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        augment_folder(corpus[0], tmp_path / "out", pipeline=Compose([Gain(p=1.0)]), engine="ray", progress=False)
+    said = [w for w in caught if "is truncated" in str(w.message)]
+    assert len(said) == 1 and said[0].filename == __file__
+
 def test_inputs_grouped_into_ray_tasks_keep_plan_order(corpus, tmp_path, ray_address, monkeypatch):
     from noisegen.batch import ray_engine as _ray_engine
 

@@ -224,8 +224,7 @@ def _results(ray, ref):
         results, caught = ray.get(ref)
     except ray.exceptions.RayError as exc:
         return "on Ray: " + _one_line(exc).split("\n", 1)[0][:500]
-    for message, category in caught:  # as a local worker's would be: through this process's filters
-        warnings.warn(message, category, stacklevel=2)
+    work.warn_again(caught)  # as a local worker's are: through this process's filters, at the caller's line
     return results
 
 

@@ -13,11 +13,12 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 import numpy as np
 
 from .._core.errors import NoisegenError
-from .._core.labels import about
+from .._core.labels import about, user_stacklevel
 from .._core.layout import layout_known
 from .._core.tempfiles import TEMP_ROOM, live, temp_stem
 from ..audio.io import load, save
@@ -83,7 +84,9 @@ def run_pool(pipeline, tasks, n_workers, collect) -> int:
                             "perhaps by the out-of-memory killer")}]))
                         break
                 else:
-                    collect(result.get())
+                    rel_results, caught = result.get()
+                    warn_again(caught)
+                    collect(rel_results)
     finally:
         _TAKEN = None  # (shared memory, a word per task: it stayed mapped until the next run)
     return died
@@ -91,7 +94,18 @@ def run_pool(pipeline, tasks, n_workers, collect) -> int:
 
 def _process_taken(i, task):
     _TAKEN[i] = os.getpid()  # (the parent reads it: this worker has task i)
-    return _process(task)
+    # A worker's warnings go to the parent, as a Ray worker's do: shown here they named a line of
+    # multiprocessing's pool.py, and the caller's catch_warnings or pytest.warns never saw them.
+    # (The filters stay those inherited, so "error" still fails the input, as with workers=1.)
+    with warnings.catch_warnings(record=True) as caught:
+        result = _process(task)
+    return result, [(str(w.message), w.category) for w in caught]
+
+
+def warn_again(caught) -> None:
+    """Warn, at the caller's line, the ``(message, category)`` pairs a worker process recorded."""
+    for message, category in caught:
+        warnings.warn(message, category, stacklevel=user_stacklevel())
 
 
 def _alive(pid: int) -> bool:
