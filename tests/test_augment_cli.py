@@ -1361,3 +1361,22 @@ def test_the_workers_warnings_reach_the_caller_at_its_line(tmp_path, workers):
                   and "CPU" not in str(w.message))  # (workers=2 capped on a machine of one CPU)
     assert [w.filename for w in caught] == [__file__] * len(caught)
     assert len(said) == 3 and "is truncated" in said[0] and all("silent" in m for m in said[1:]), said
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_warning_of_an_input_is_one_line_whatever_the_copies(tmp_path, capsys, workers):
+    """``--copies 3`` of a silent input printed Normalize's identical warning three times."""
+    src = tmp_path / "in"
+    src.mkdir()
+    sf.write(src / "a.wav", (0.3 * np.sin(np.arange(4000) * 0.1)).astype(np.float32), 16000)
+    sf.write(src / "silent.wav", np.zeros(3000, np.float32), 16000)
+    sf.write(src / "quiet.wav", np.zeros(2000, np.float32), 16000)
+    config = tmp_path / "p.json"
+    config.write_text(json.dumps({"name": "Compose", "transforms": [{"name": "Normalize", "p": 1.0}]}))
+    for copies in (1, 3):
+        assert augment(src, tmp_path / f"out{copies}", "--config", config, "--copies", copies,
+                       "--workers", workers) == 0
+        said = [line for line in capsys.readouterr().err.splitlines() if "warning:" in line and "CPU" not in line]
+        assert sorted(said) == [f"noisegen augment: warning: Normalize: the input is silent, so no peak level "
+                                f"can be set; it is returned unchanged (input {name!r})"
+                                for name in ("quiet.wav", "silent.wav")]

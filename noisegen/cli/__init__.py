@@ -256,15 +256,20 @@ _NAMED = {"synth": _OPTION_NAMES, "augment": augment._OPTION_NAMES}
 
 
 def _warning_printer(prog: str, fallback):
-    """``warnings.showwarning`` that prints a NoisegenWarning at once, as one line (no source line)."""
+    """``warnings.showwarning`` that prints a NoisegenWarning at once, as one line (no source line),
+    and each line once: every copy of a silent input said the same line again (``--copies 10``: 10)."""
     spelled = _SPELLED.get(prog.removeprefix("noisegen "), {})
     named = _NAMED.get(prog.removeprefix("noisegen "), {})
+    shown = set()
 
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, NoisegenWarning):
             text = as_option(" ".join(str(message).split()), named)
             for said, option in spelled.items():
                 text = text.replace(said, option)
+            if text in shown:
+                return
+            shown.add(text)
             try:
                 _say(f"{prog}: warning: {text}")
             except OSError:  # the reader of stderr left (`2>&1 | head`): as Python's own showwarning does,
