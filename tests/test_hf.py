@@ -531,3 +531,17 @@ def test_a_row_beyond_resampling_is_named_by_its_own_rate(row_rate, rate):
                                                           rf"{rate} Hz") as refused:
             fn(batch, [0, 1])
         assert "target_sample_rate" not in str(refused.value)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_rows_warnings_name_the_row(batched):
+    """A silent row warned "Normalize: the input is silent ..." naming no row (its errors name it)."""
+    rows = [{"array": np.full(400, v, np.float32), "sampling_rate": 8000} for v in (0.1, 0.0, 0.2, 0.0)]
+    ds = datasets.Dataset.from_dict({"audio": rows})
+    fn = nh.augment_fn(noisegen.Normalize(p=1.0), rng=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds.map(fn, with_indices=True, batched=batched, batch_size=3)
+    said = sorted(str(w.message) for w in caught if issubclass(w.category, noisegen.NoisegenWarning))
+    assert said == [f"Normalize: the input is silent, so no peak level can be set; it is returned unchanged "
+                    f"(row {i} of column 'audio')" for i in (1, 3)]

@@ -51,6 +51,7 @@ import sys
 import numpy as np
 
 from .._core.errors import NoisegenError, ParameterError
+from .._core.labels import about
 from .._core.layout import layout_known
 from .._core.rng import derive_key, resolve_key
 from .._core.validation import check_audio, check_reach, check_sample_rate, show_value
@@ -226,6 +227,11 @@ class AugmentFn:
         return _check_index(indices, "indices")
 
     def _row(self, value, index):
+        # (about: the pipeline's warnings name the row, as its errors do; "the input is silent" named nothing)
+        with about(f"row {index} of column {self.column!r}"):
+            return self._augment_row(value, index)
+
+    def _augment_row(self, value, index):
         try:
             y, sr = read_row_audio(value, self.column)
             # (a file's frames, or an array read_row_audio checked: a short file of many channels is no
