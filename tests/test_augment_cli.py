@@ -1380,3 +1380,24 @@ def test_a_warning_of_an_input_is_one_line_whatever_the_copies(tmp_path, capsys,
         assert sorted(said) == [f"noisegen augment: warning: Normalize: the input is silent, so no peak level "
                                 f"can be set; it is returned unchanged (input {name!r})"
                                 for name in ("quiet.wav", "silent.wav")]
+
+
+@pytest.mark.parametrize("blockwise", [False, True])
+def test_a_silent_input_under_the_default_pipeline_warns_one_line_whatever_the_copies(tmp_path, capsys, blockwise):
+    """Each copy of a silent input named the noise crop it drew in "the signal is silent" (a warning of
+    the signal alone): ``--copies 3`` said three lines for one oddity, whole or in blocks."""
+    src, noise, rir = tmp_path / "in", tmp_path / "noise", tmp_path / "rir"
+    for d in (src, noise, rir):
+        d.mkdir()
+    rng = np.random.default_rng(0)
+    sf.write(src / "a.wav", (0.3 * np.sin(np.arange(4000) * 0.1)).astype(np.float32), 16000)
+    sf.write(src / "silent.wav", np.zeros(3000, np.float32), 16000)
+    sf.write(noise / "n.wav", (0.1 * rng.standard_normal(8000)).astype(np.float32), 16000)
+    r = np.zeros(400, np.float32)
+    r[0], r[50:] = 1.0, 0.01 * rng.standard_normal(350)
+    sf.write(rir / "r.wav", r, 16000)
+    extra = ("--blockwise-min-s", 0.01) if blockwise else ()
+    assert augment(src, tmp_path / "out", "--noise-dir", noise, "--rir-dir", rir, "--copies", 3, *extra) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if "warning:" in line]
+    assert said == ["noisegen augment: warning: mix_at_snr: the signal is silent, so no SNR can be set; "
+                    "the signal is returned unchanged (input 'silent.wav')"]

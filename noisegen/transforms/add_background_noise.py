@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -173,7 +174,10 @@ class AddBackgroundNoise(Transform):
 
     def _apply(self, y, sample_rate, params):
         noise, at = self._noise(y, sample_rate, params)
-        with about(self._noise_label(sample_rate, params)):  # named in a silent-noise warning
+        # The noise is named in a silent-noise warning, not in a silent signal's: each copy of a silent
+        # input drew another crop, and `noisegen augment --copies N` said N lines for one oddity.
+        named = self.noise_level == "absolute" or bool(np.any(y))
+        with about(self._noise_label(sample_rate, params)) if named else contextlib.nullcontext():
             if noise.shape[-1] == 0:  # a noise_transform that shortens (a speed-up) emptied a few-sample crop
                 warn("AddBackgroundNoise: noise_transform left no noise sample, so no SNR or level can be set; "
                      "the signal is returned unchanged")

@@ -118,10 +118,11 @@ class _Mix(_Stage):
 
     scale = None  # None: silent signal or noise, the input passes unchanged
     silent = None  # the warning that says so
+    which = None  # and which of the two is silent
 
     def measured(self, measurer):
         p_signal, p_noise = measurer.power(), self._noise_power(measurer)
-        which = silent_part(p_signal, p_noise)
+        self.which = which = silent_part(p_signal, p_noise)
         if which is not None:
             self.silent = SILENT.format(which=which)
             return
@@ -220,6 +221,8 @@ class _BackgroundNoise(_Mix):
         return np.ascontiguousarray(scaled.astype(self.dtype)), 0
 
     def notify(self):
+        if not self.absolute and self.which == "signal":
+            return super().notify()  # (a silent signal's warning names no noise, as the one pass's)
         with about(self.t._noise_label(self.sample_rate, self.params)):  # as the one pass names the noise
             if self.absolute and self._level() == 0.0:
                 warn("AddBackgroundNoise: the noise is silent, so no level can be set; "
