@@ -1401,3 +1401,18 @@ def test_a_silent_input_under_the_default_pipeline_warns_one_line_whatever_the_c
     said = [line for line in capsys.readouterr().err.splitlines() if "warning:" in line]
     assert said == ["noisegen augment: warning: mix_at_snr: the signal is silent, so no SNR can be set; "
                     "the signal is returned unchanged (input 'silent.wav')"]
+
+
+@pytest.mark.parametrize("odd_rate", [1, 8])
+def test_a_bank_file_skipped_at_a_refused_rate_is_still_named(tmp_path, capsys, odd_rate):
+    """Inputs at 16 kHz and at a rate no noise reaches (1 Hz): the silent noise file was first met
+    at the refused rate, whose warnings are dropped, and was then named nowhere."""
+    src, noise = tmp_path / "in", tmp_path / "noise"
+    src.mkdir(), noise.mkdir()
+    sf.write(src / "a.wav", (0.3 * np.sin(np.arange(4000) * 0.1)).astype(np.float32), 16000)
+    sf.write(src / "odd.wav", np.array([0.5, -0.5, 0.2], np.float32), odd_rate)
+    sf.write(noise / "n.wav", (0.1 * np.random.default_rng(0).standard_normal(8000)).astype(np.float32), 16000)
+    sf.write(noise / "silent.wav", np.zeros(8000, np.float32), 16000)
+    assert augment(src, tmp_path / "out", "--noise-dir", noise, "--snr-db", 5, 15) == 1  # (odd.wav fails)
+    said = [line for line in capsys.readouterr().err.splitlines() if "warning:" in line]
+    assert said == [f"noisegen augment: warning: skipping noise file {noise / 'silent.wav'}: silent"]

@@ -19,7 +19,7 @@ from ..audio.files import scan_audio_files
 from ..audio.segment import segment_span
 from .manifest import (FAILURES, MANIFEST, _append_line, _complete, _dedupe_manifest, _job_key, _read_jsonl,
                        _remove_rewrites, _repair_tail, _rewrite_jsonl, read_manifest)
-from .outdir import banks_changed, fingerprint_changed, input_fingerprint, jsonl_lock
+from .outdir import _banks, banks_changed, fingerprint_changed, input_fingerprint, jsonl_lock
 
 
 def _existing_dir(path, name):
@@ -289,13 +289,20 @@ def _prepare(pipeline, plan: Plan, sample_rate, summary, out_dir: str) -> None:
     rates = ({sample_rate} if sample_rate is not None else plan.rates if plan.rates is not None
              else {r for _, r in plan.estimate.values() if r})
     refused = {}
+    banks = list(_banks(pipeline))
     for rate in sorted(rates):
+        reported = [dict(bank._reported) for bank in banks]  # (a file is reported once, at its first rate)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 pipeline.prepare(rate)
             except ParameterError as exc:
                 refused[rate] = (" ".join(str(exc).split()), caught)
+                # unsaid, its reports are left for the next rate: a silent noise file, first met at a
+                # refused rate (an input at 1 Hz), was named nowhere
+                for bank, before in zip(banks, reported):
+                    bank._reported.clear()
+                    bank._reported.update(before)
                 continue
         _warn_again(caught)
     if not refused:
