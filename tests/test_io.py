@@ -226,20 +226,24 @@ def test_pcm_clipping_warns(tmp_path):
 
 
 @pytest.mark.parametrize("ext", ["wav", "aiff", "au", "w64", "caf", "flac", "mp3", "voc", "paf"])
-def test_the_clipping_warnings_advice_works_for_the_files_format(tmp_path, ext):
-    # it said "use subtype='FLOAT'" for a .flac or .mp3 file too, where that subtype is refused
-    y = np.array([0.0, 1.5, -0.5, 0.25] * 300, dtype=np.float32)
+@pytest.mark.parametrize("peak", [1.5, 1e39, 1e300])
+def test_the_clipping_warnings_advice_works_for_the_files_format(tmp_path, ext, peak):
+    # it said "use subtype='FLOAT'" for a .flac or .mp3 file too, where that subtype is refused, and
+    # for float64 samples past float32's range, which FLOAT refuses ("use subtype='DOUBLE'")
+    wide = "DOUBLE" if peak > 3.5e38 else "FLOAT"
+    y = np.array([0.0, peak, -0.5, 0.25] * 300, dtype=np.float64 if wide == "DOUBLE" else np.float32)
     path = tmp_path / f"c.{ext}"
     with pytest.warns(NoisegenWarning, match="clips") as record:
         noisegen.save(path, y, sample_rate=8000)
     advice = str(record[0].message)
-    if "use subtype='FLOAT'" in advice:
-        noisegen.save(path, y, sample_rate=8000, subtype="FLOAT")  # no warning, no refusal
-        assert noisegen.load(path)[0][1] == 1.5
+    if f"use subtype='{wide}'" in advice:
+        noisegen.save(path, y, sample_rate=8000, subtype=wide, overwrite=True)  # no warning, no refusal
+        assert noisegen.load(path, dtype=y.dtype)[0][1] == y[1]
     else:
-        assert "hold no float samples" in advice and "a .wav file with subtype='FLOAT'" in advice
+        assert "hold no" in advice and f"a .wav file with subtype='{wide}'" in advice
         with pytest.raises(ParameterError, match="subtype"):
-            noisegen.save(path, y, sample_rate=8000, subtype="FLOAT")
+            noisegen.save(path, y, sample_rate=8000, subtype=wide, overwrite=True)
+        noisegen.save(tmp_path / "c.wav", y, sample_rate=8000, subtype=wide)  # what it advises works
 
 
 def test_save_bad_arguments(tmp_path):

@@ -364,7 +364,7 @@ def _frames(y, fmt, subtype, sample_rate, where):
     if not is_float and peak > 1.0:
         warnings.warn(
             f"saving to {where!r} as {subtype} clips samples outside [-1, 1] "
-            f"(peak {peak:.3g}); {_unclipped_advice(fmt)}",
+            f"(peak {peak:.3g}); {_unclipped_advice(fmt, peak)}",
             NoisegenWarning,
             stacklevel=user_stacklevel(),
         )
@@ -372,12 +372,15 @@ def _frames(y, fmt, subtype, sample_rate, where):
     return frames, n_channels, fmt, subtype
 
 
-def _unclipped_advice(fmt) -> str:
+def _unclipped_advice(fmt, peak) -> str:
     """How to keep samples beyond full scale in a ``fmt`` file: a FLAC or MP3 file has no FLOAT
-    subtype to suggest (``subtype='FLOAT'`` there is refused)."""
-    if "FLOAT" in _soundfile().available_subtypes(fmt):
-        return "use subtype='FLOAT' or lower the level"
-    return f"{fmt} files hold no float samples: lower the level, or save a .wav file with subtype='FLOAT'"
+    subtype to suggest (``subtype='FLOAT'`` there is refused), and a peak past float32's range
+    needs DOUBLE (FLOAT, advised, was then refused as "beyond float32's range")."""
+    wide = "DOUBLE" if peak > float(np.finfo(np.float32).max) else "FLOAT"
+    if wide in _soundfile().available_subtypes(fmt):
+        return f"use subtype='{wide}' or lower the level"
+    kind = "64-bit float" if wide == "DOUBLE" else "float"
+    return f"{fmt} files hold no {kind} samples: lower the level, or save a .wav file with subtype='{wide}'"
 
 
 def _encoded(frames, sample_rate, n_channels, fmt, subtype):
