@@ -381,6 +381,9 @@ def test_a_damaged_or_unwritable_numba_cache_costs_a_compile_not_the_run(tmp_pat
     env["NUMBA_CACHE_DIR"] = str(tmp_path / "full")
     got, err = run("full")
     assert got == want and err.count("cannot write the Numba cache in") == 1 and "No space left" in err
+    # at the user's line (the script's pink_noise call), not at a line of Numba's dispatcher
+    (said,) = [line for line in err.splitlines() if "cannot write the Numba cache" in line]
+    assert said.startswith("<string>:11: NoisegenWarning"), said
 
 
 @pytest.mark.slow

@@ -31,6 +31,7 @@ import pickle
 import warnings
 
 from .errors import NoisegenWarning
+from .labels import user_stacklevel
 
 __all__ = ["install"]
 
@@ -123,6 +124,7 @@ def install() -> bool:
         plain_load, plain_save = caching.Cache.load_overload, caching.Cache.save_overload
     except (ImportError, AttributeError):
         return False
+    numba_dir = os.path.dirname(os.path.dirname(os.path.abspath(caching.__file__))) + os.sep
     if getattr(plain_load, "noisegen_guard", False):
         return True
 
@@ -159,7 +161,8 @@ def install() -> bool:
             if not _WARNED:
                 _WARNED.append(folder)
                 warnings.warn(f"cannot write the Numba cache in {folder!r} ({exc.strerror or exc}): kernels run, "
-                              "but compile again in the next process", NoisegenWarning, stacklevel=2)
+                              "but compile again in the next process", NoisegenWarning,
+                              stacklevel=user_stacklevel(skip=(numba_dir,)))  # (2: a line of Numba's dispatcher)
 
     load_overload.noisegen_guard = True
     _seal_data_files(caching)

@@ -52,13 +52,15 @@ def quiet():
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
-def user_stacklevel() -> int:
+def user_stacklevel(skip: tuple[str, ...] = ()) -> int:
     """The ``stacklevel`` for a ``warnings.warn`` in the calling function that names the first
     line outside noisegen: the user's call, however deep in the library (a transform inside a
     Compose, a bank a stream loads) the warning is raised; a fixed count names a library line
-    whenever one path reaches the warning through more frames than another."""
+    whenever one path reaches the warning through more frames than another. ``skip``: folders
+    of other packages passed over too (Numba's, for a warning raised while it compiles)."""
+    inside = (_PACKAGE, *skip)
     frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(inside):
         frame, level = frame.f_back, level + 1
     return level
 
