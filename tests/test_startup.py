@@ -209,8 +209,8 @@ _UNWRITABLE_CACHE = """
 import warnings
 warnings.simplefilter("always")
 import numba, noisegen
-from noisegen._core import jit
 noisegen.pink_noise(64, rng=0)
+from noisegen._core import jit
 print(jit.REFUSED_CACHE_DIR, numba.config.CACHE_DIR, jit.KERNEL_OPTIONS["cache"])
 """
 
@@ -226,6 +226,8 @@ def test_an_unwritable_numba_cache_dir_is_replaced_by_a_user_cache_and_said(tmp_
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == [refused, str(xdg / "noisegen" / "numba"), "True"]
     assert f"NUMBA_CACHE_DIR={refused!r} is not writable" in run.stderr and "caching in" in run.stderr
+    # at the call that imported it (it named a noisegen module's import of the jit options)
+    assert run.stderr.startswith("<string>:5: NoisegenWarning: NUMBA_CACHE_DIR="), run.stderr
     assert any((xdg / "noisegen" / "numba").rglob("*.nbi"))  # the kernel went to the user cache
     warm = subprocess.run([sys.executable, "-m", "noisegen", "warmup"], capture_output=True, text=True, env=env,
                           cwd=str(ROOT), timeout=300)  # refused before compiling anything

@@ -84,12 +84,13 @@ if REFUSED_CACHE_DIR or not CACHE_WRITABLE:
     import warnings
 
     from .errors import NoisegenWarning
+    from .labels import user_stacklevel
 
     _refused = (f"NUMBA_CACHE_DIR={REFUSED_CACHE_DIR!r} is not writable (Numba cannot use a cache it cannot "
                 "write to); ") if REFUSED_CACHE_DIR else ""
     warnings.warn(_refused + (f"caching in {os.environ['NUMBA_CACHE_DIR']!r} instead" if CACHE_WRITABLE else
                               "no cache location is writable: kernels compile on every run"),
-                  NoisegenWarning, stacklevel=2)
+                  NoisegenWarning, stacklevel=user_stacklevel())  # (2: the noisegen module importing this one)
 
 #: Fast-math flags for DSP kernels. ``nnan``/``ninf`` are never included (a
 #: NaN must stay a NaN), nor ``afn`` (approximate libm calls would make the

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import importlib
 import os
 import sys
 import warnings
@@ -50,6 +51,7 @@ def quiet():
 
 #: The folder of the noisegen package: frames of files under it are the library's own.
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_IMPORTLIB = os.path.dirname(os.path.abspath(importlib.__file__)) + os.sep
 
 
 def user_stacklevel(skip: tuple[str, ...] = ()) -> int:
@@ -58,11 +60,23 @@ def user_stacklevel(skip: tuple[str, ...] = ()) -> int:
     Compose, a bank a stream loads) the warning is raised; a fixed count names a library line
     whenever one path reaches the warning through more frames than another. ``skip``: folders
     of other packages passed over too (Numba's, for a warning raised while it compiles)."""
-    inside = (_PACKAGE, *skip)
+    inside = (_PACKAGE, _IMPORTLIB, *skip)  # (importlib: import_module, of a lazy import)
     frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(inside):
-        frame, level = frame.f_back, level + 1
+    while os.path.abspath(frame.f_code.co_filename).startswith(inside):
+        up = frame.f_back
+        while up is not None and _importing(up):  # (warnings.warn counts no such frame: nor does this)
+            up = up.f_back
+        if up is None:
+            break
+        frame, level = up, level + 1
     return level
+
+
+def _importing(frame) -> bool:
+    """Whether ``frame`` is one of importlib's (warnings' ``_is_internal_frame``): a warning raised while
+    a module imports (a lazy import in a call) named the noisegen line that imported it."""
+    name = frame.f_code.co_filename
+    return "importlib" in name and "_bootstrap" in name
 
 
 def warn(message: str) -> None:
