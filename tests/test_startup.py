@@ -388,6 +388,29 @@ def test_a_damaged_or_unwritable_numba_cache_costs_a_compile_not_the_run(tmp_pat
     assert said.startswith("<string>:11: NoisegenWarning"), said
 
 
+@pytest.mark.parametrize("which", ["*.nbi", "*.nbc", "*.nb?"])
+def test_a_numba_cache_entry_the_user_may_not_read_costs_a_compile_not_the_run(tmp_path, unprivileged, which):
+    """A cache folder shared by users whose umask keeps others out holds entries a user may not read:
+    an index that could not be opened failed every kernel with a PermissionError traceback."""
+    cache = tmp_path / "cache"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)}
+
+    def run(prefix):
+        res = subprocess.run([*prefix, sys.executable, "-c", _DAMAGED_CACHE, "load"], capture_output=True,
+                             text=True, env=env, cwd=str(ROOT), timeout=300)
+        assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+        return res.stdout.strip()
+
+    want = run([])
+    entries = list(cache.rglob(which))
+    assert entries
+    for path in entries:
+        path.chmod(0)
+    prefix = unprivileged(entries[0])
+    assert run(prefix) == want
+    assert run(prefix) == want  # (and again, whatever the first run could write)
+
+
 @pytest.mark.slow
 def test_a_data_file_damaged_where_its_pickle_still_reads_costs_a_compile_not_the_run(tmp_path):
     """Numba keeps no checksum: bytes changed inside a data file's bitcode or machine code failed in

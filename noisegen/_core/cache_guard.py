@@ -4,7 +4,8 @@ Numba reads a kernel's cache index and data with ``pickle`` and lets what
 that raises through: a truncated or overwritten index (``EOFError``,
 ``UnpicklingError``) failed every command until the cache was cleared by hand,
 and so did a cache folder on a full disk (``OSError`` on saving), whose
-message named neither the cache nor the folder. :func:`install` wraps the
+message named neither the cache nor the folder, and an index the user may
+not read (``PermissionError``: a folder shared with another user's umask). :func:`install` wraps the
 loading and saving of the cache entries of functions defined in this package
 (other code's caches are left as Numba keeps them): a damaged entry is a miss
 (its index is removed, and the compile that follows writes a new one), and a
@@ -137,6 +138,10 @@ def install() -> bool:
                 raise
             _drop_index(self)  # compiled again; the save writes a new index
             return None
+        except OSError:  # an entry this user cannot read (a cache folder shared with another user's umask)
+            if not _ours(self):
+                raise
+            return None  # compiled again, and left as it is (the save that follows warns once)
         if cres is not None and _ours(self) and not _compiled_for(cres, sig):
             _drop_index(self)  # another signature's code under this key: compiled again, as a damaged entry
             return None
