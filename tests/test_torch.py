@@ -372,6 +372,51 @@ def test_skipped_files_past_the_limit_are_counted_not_named_across_workers(tmp_p
     assert REPORT_LIMIT - 1 <= text.count("skipping") - more <= REPORT_LIMIT + 1
 
 
+_FULL_TMP = """
+import json, resource, sys, warnings
+import numpy as np, soundfile as sf, torch
+from noisegen import AugmentStream
+from noisegen.transforms import Gain
+from noisegen.torch import AugmentDataset, collate
+folder, workers, room = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for i in range(5):
+    sf.write(f"{folder}/a{i}.wav", np.full(500, 0.1, np.float32), 1000)
+for i in range(3):
+    open(f"{folder}/bad{i}.wav", "wb").write(b"RIFF, but no more")
+ds = AugmentDataset(AugmentStream(folder, Gain(p=1.0), sample_rate=1000, chunk_s=0.3, rng=0))
+resource.setrlimit(resource.RLIMIT_FSIZE, (room, room))  # (a full disk where the lock file is)
+warnings.simplefilter("ignore")
+loader = torch.utils.data.DataLoader(ds, batch_size=2, collate_fn=collate, num_workers=workers)
+counts = [sum(len(b["sources"]) for b in loader) for _ in range(2)]
+with open(ds._passes._lock_path, "rb") as fh:
+    print(json.dumps([counts, fh.read().decode(), ds.stream.skipped]))
+"""
+
+
+@pytest.mark.parametrize("room", [0, 40, 250])  # bytes the lock file may hold: none, half a line, lines and more
+def test_a_full_tmp_costs_the_shared_skip_record_not_the_training_run(tmp_path, room):
+    """Workers share the sources they skip through lines appended to a file in /tmp: with /tmp full (here
+    a file-size limit) the first bad file failed the loop with "OSError: No space left on device". (In the
+    main process: a file-size limit also stops the workers' shared-memory tensors.)"""
+    num_workers = 0
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, "-c", _FULL_TMP, str(tmp_path), str(num_workers), str(room)],
+                         capture_output=True, text=True, timeout=300, cwd=str(root),
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    counts, record, skipped = json.loads(res.stdout.strip().splitlines()[-1])
+    assert counts == [10, 10]  # every good chunk, in every epoch
+    assert len(record.encode()) <= room and record.endswith("\n") == bool(record)  # whole lines only
+    assert all(json.loads(line).endswith(".wav") for line in record.splitlines())
+    assert len(skipped) == 3
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("persistent", [False, True])
 def test_spawned_workers_share_the_epoch_count(persistent):

@@ -349,9 +349,19 @@ class _Reported:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         except OSError:
             return
-        with os.fdopen(fd, "a", encoding="utf-8") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)  # whole lines, beside the pass counter's own use of the lock
-            fh.write(json.dumps(source) + "\n")
+        line = (json.dumps(source) + "\n").encode()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # whole lines, beside the pass counter's own use of the lock
+            size = os.fstat(fd).st_size
+            try:
+                if os.write(fd, line) != len(line):
+                    raise OSError("short write")
+            except OSError:  # a full /tmp: a record, not the training run (its own warning is given)
+                os.ftruncate(fd, size)  # (no half line for the others to read)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def _place(stream, key, epoch, position, chunk, pass_end):
