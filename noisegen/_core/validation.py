@@ -342,7 +342,7 @@ def check_real(
 def show_number(value: float, refused: float | None = None) -> str:
     """``value`` as ``:g`` writes it, or in full where that rounds it onto a bound, or a bound onto ``refused``."""
     text = f"{value:g}"
-    shown = float(text) == value if refused is None else (float(text) - refused) * (value - refused) > 0
+    shown = float(text) == value or (refused is not None and (float(text) - refused) * (value - refused) > 0)
     return text if shown else repr(value)
 
 

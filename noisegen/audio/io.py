@@ -362,12 +362,8 @@ def _frames(y, fmt, subtype, sample_rate, where):
         raise ParameterError(f"y peaks at {peak:.3g}, beyond float32's range, which {subtype} stores: "
                              "use subtype='DOUBLE' or lower the level")
     if not is_float and peak > 1.0:
-        warnings.warn(
-            f"saving to {where!r} as {subtype} clips samples outside [-1, 1] "
-            f"(peak {peak:.3g}); {_unclipped_advice(fmt, peak)}",
-            NoisegenWarning,
-            stacklevel=user_stacklevel(),
-        )
+        warnings.warn(f"saving to {where!r} as {subtype} clips samples outside [-1, 1] (peak {peak:.3g}); "
+                      f"{_unclipped_advice(fmt, peak)}", NoisegenWarning, stacklevel=user_stacklevel())
         frames = np.clip(frames, -1.0, 1.0)
     return frames, n_channels, fmt, subtype
 
