@@ -189,6 +189,26 @@ def test_a_bad_row_is_named_by_its_id():
         actor({"path": np.array(["a.wav"]), "audio": ok[None], "params": np.array(["{}"], dtype=object)})
 
 
+def test_a_rows_warnings_name_the_row():
+    """A silent row warned "Normalize: the input is silent ..." naming no row (its errors name it, and
+    noisegen.hf's warnings do); the actor runs here without Ray."""
+    import warnings
+
+    import noisegen
+    from noisegen.data.ray import _Augmenter
+
+    actor = object.__new__(_Augmenter)  # what __init__ sets, without a Ray object store
+    actor.pipeline, actor.seed, actor.epoch, actor.sample_rate = noisegen.Normalize(p=1.0), 0, 0, 16000
+    actor.column, actor.id_column, actor.params_column = "audio", "path", "params"
+    rows = np.stack([np.full(50, v, np.float32) for v in (0.1, 0.0, 0.2, 0.0)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        actor({"path": np.array(["a.wav", "b.wav", "c.wav", "d.wav"]), "audio": rows})
+    said = [str(w.message) for w in caught if issubclass(w.category, noisegen.NoisegenWarning)]
+    assert said == [f"Normalize: the input is silent, so no peak level can be set; it is returned unchanged "
+                    f"(row path={name!r} of column 'audio')" for name in ("b.wav", "d.wav")]
+
+
 def test_a_params_column_the_dataset_has_is_refused_before_reading(ray_address):
     import ray
 

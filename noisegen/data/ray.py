@@ -40,6 +40,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
+from .._core.labels import about
 from .._core.layout import layout_known
 from .._core.rng import derive_key, resolve_key
 from .._core.validation import check_int, check_real, check_reach, check_sample_rate, show_value
@@ -114,7 +115,8 @@ class _Augmenter:
                 y = _audio(value, self.sample_rate, self.column)
                 # (a file's frames, or an array read_row_audio checked: a short file of many channels is no
                 # (samples, channels) array; a plain array row is judged by the pipeline: noisegen._core.layout)
-                with layout_known() if _decoded(value) else contextlib.nullcontext():
+                with layout_known() if _decoded(value) else contextlib.nullcontext(), about(  # (about: warnings
+                        f"row {self.id_column}={show_value(row_id)} of column {self.column!r}"):  # name the row)
                     out, drawn = self.pipeline._call_recorded(y, sample_rate=self.sample_rate,
                                                               rng=row_key(self.seed, self.epoch, row_id))
             except NoisegenError as exc:  # say which row (a bad value, bytes that do not decode), keep the kind
