@@ -172,6 +172,25 @@ def test_a_path_written_from_the_current_directory_is_said_to_be(corpus, monkeyp
     assert not any("current directory" in str(w.message) for w in caught)
 
 
+def _skips_said(manifest, rels):
+    """Write ``rels`` to ``manifest`` (a plain list for .txt), stream it, and return the items streamed and
+    each skipped row's warning by its line."""
+    from noisegen.data.manifest import read_manifest
+
+    if manifest.suffix == ".txt":
+        manifest.write_text("".join(rel + "\n" for rel in rels))
+    else:
+        write_manifest(manifest, [(rel, None, None, {}) for rel in rels])
+    lines = [r.line for r in read_manifest(manifest)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(AugmentStream(manifest, None, sample_rate=SR, rng=0, shuffle=False))
+    messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+    said = {line: m for m in messages for line in lines if f"{manifest.name} line {line}'" in m}
+    assert len(said) == len(messages)
+    return [c.item for c in chunks], [said.get(line) for line in lines]
+
+
 @pytest.mark.parametrize("ext", [".jsonl", ".csv", ".txt"])
 @pytest.mark.parametrize("where", ["sub", "deeper/sub", "absolute"])
 def test_a_path_written_as_on_another_system_is_said_to_be(corpus, ext, where):
@@ -179,8 +198,6 @@ def test_a_path_written_as_on_another_system_is_said_to_be(corpus, ext, where):
     (NFC 'café.wav' for macOS's NFD name; the two look the same) was skipped row by row as 'no such audio
     file', with no word of why: the stream was empty, the files plainly there."""
     import unicodedata
-
-    from noisegen.data.manifest import read_manifest
 
     folder = corpus / where.replace("absolute", "abs")
     folder.mkdir(parents=True)
@@ -193,55 +210,32 @@ def test_a_path_written_as_on_another_system_is_said_to_be(corpus, ext, where):
     rels = [(prefix + names["win"]).replace("/", "\\"),
             prefix + unicodedata.normalize("NFC", names["nfd"]), prefix + unicodedata.normalize("NFD", names["nfc"]),
             prefix + "gone.wav", (prefix + "gone.wav").replace("/", "\\"), prefix + names["win"]]
-    manifest = write_manifest(corpus / f"m{ext}", [(rel, None, None, {}) for rel in rels]) if ext != ".txt" else \
-        corpus / "m.txt"
-    if ext == ".txt":
-        manifest.write_text("".join(rel + "\n" for rel in rels))
-    lines = [r.line for r in read_manifest(manifest)]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        chunks = list(AugmentStream(manifest, None, sample_rate=SR, rng=0, shuffle=False))
-    assert [c.item for c in chunks] == [5]
-    messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
-    assert len(messages) == 5
-    said = {line: m for m in messages for line in lines if f"m{ext} line {line}'" in m}
-    assert f"written with Windows' '\\' between folders (where {str(folder / names['win'])!r} is a file)" in said[lines[0]]
+    items, said = _skips_said(corpus / f"m{ext}", rels)
+    assert items == [5] and said[5] is None
+    assert f"written with Windows' '\\' between folders (where {str(folder / names['win'])!r} is a file)" in said[0]
     for k, form in ((1, "NFD"), (2, "NFC")):
-        assert f"the file is there with its name in Unicode's {form} form" in said[lines[k]]
-        assert f"{str(folder / unicodedata.normalize(form, rels[k].rsplit('/', 1)[1]))!r}" in said[lines[k]]
-    assert "no such audio file" in said[lines[3]] and "Unicode" not in said[lines[3]] and "Windows" not in said[lines[3]]
-    assert "written with Windows' '\\'" in said[lines[4]] and "is a file" not in said[lines[4]]
+        assert f"the file is there with its name in Unicode's {form} form" in said[k]
+        assert f"{str(folder / unicodedata.normalize(form, rels[k].rsplit('/', 1)[1]))!r}" in said[k]
+    assert "no such audio file" in said[3] and "Unicode" not in said[3] and "Windows" not in said[3]
+    assert "written with Windows' '\\'" in said[4] and "is a file" not in said[4]
 
 
 @pytest.mark.parametrize("ext", [".jsonl", ".csv", ".txt"])
 def test_a_path_in_another_case_is_said_to_be(corpus, ext):
     """A manifest made where names ignore case (Windows, macOS: 'TRAIN/DR1/SA1.WAV' for train/dr1/sa1.wav)
     was skipped row by row as 'no such audio file', the files plainly there."""
-    from noisegen.data.manifest import read_manifest
-
     (corpus / "Train" / "dr1").mkdir(parents=True)
     y = np.sin(np.arange(800, dtype=np.float32)) * 0.5
     for name in ("sa1.wav", "Mixed.WAV", "twin.wav", "TWIN.wav"):
         sf.write(corpus / "Train" / "dr1" / name, y, SR)
     rels = ["TRAIN/DR1/SA1.WAV", "Train/dr1/sa1.WAV", "train/dr1/mixed.wav", f"{corpus}/train/DR1/Sa1.wav",
             "Train/dr1/Twin.wav", "train/dr2/sa1.wav", "Train/dr1/sa1.wav"]
-    manifest = corpus / f"m{ext}"
-    if ext == ".txt":
-        manifest.write_text("".join(rel + "\n" for rel in rels))
-    else:
-        write_manifest(manifest, [(rel, None, None, {}) for rel in rels])
-    lines = [r.line for r in read_manifest(manifest)]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        chunks = list(AugmentStream(manifest, None, sample_rate=SR, rng=0, shuffle=False))
-    assert [c.item for c in chunks] == [6]
-    messages = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
-    assert len(messages) == 6
-    said = {line: m for m in messages for line in lines if f"m{ext} line {line}'" in m}
+    items, said = _skips_said(corpus / f"m{ext}", rels)
+    assert items == [6] and said[6] is None
     for k, name in ((0, "sa1.wav"), (1, "sa1.wav"), (2, "Mixed.WAV"), (3, "sa1.wav")):
-        assert f"{str(corpus / 'Train' / 'dr1' / name)!r} is a file, named in another case" in said[lines[k]]
+        assert f"{str(corpus / 'Train' / 'dr1' / name)!r} is a file, named in another case" in said[k]
     for k in (4, 5):  # two files differ only in case (no guess), or none is there in any case
-        assert "no such audio file" in said[lines[k]] and "another case" not in said[lines[k]]
+        assert "no such audio file" in said[k] and "another case" not in said[k]
 
 
 def test_a_common_voice_tsv_naming_its_clips_by_name_is_said_to_be(corpus):

@@ -470,9 +470,9 @@ def replay(line, *, in_dir=None, out_path=None):
         sr = source.sample_rate
     else:
         y, sr = load(path, sample_rate=line["sample_rate"], dtype=np.float32)
-        with layout_known():  # (a file's frames: noisegen._core.layout)
+    with layout_known():  # (a file's frames, rendered and written back: noisegen._core.layout)
+        if out is None:
             out, _, _ = _render(pipeline, y, sr, params=line["params"], scale=scale)
-    if out_path is not None:
-        with layout_known():  # (its frames, kept: a short file of many channels is written back)
+        if out_path is not None:
             save(out_path, out, sample_rate=sr, subtype=line["subtype"])
     return out, sr

@@ -111,16 +111,17 @@ class _Augmenter:
         outs, params = [], []
         for row_id, value in zip(batch[self.id_column], batch[self.column]):
             row_id = _scalar(row_id)
+            row = f"row {self.id_column}={show_value(row_id)} of column {self.column!r}"
+            # (a file's frames, or an array read_row_audio checked: a short file of many channels is no
+            # (samples, channels) array; a plain array row is judged by the pipeline: noisegen._core.layout)
+            known = layout_known() if _decoded(value) else contextlib.nullcontext()
             try:
                 y = _audio(value, self.sample_rate, self.column)
-                # (a file's frames, or an array read_row_audio checked: a short file of many channels is no
-                # (samples, channels) array; a plain array row is judged by the pipeline: noisegen._core.layout)
-                with layout_known() if _decoded(value) else contextlib.nullcontext(), about(  # (about: warnings
-                        f"row {self.id_column}={show_value(row_id)} of column {self.column!r}"):  # name the row)
+                with known, about(row):  # (about: the pipeline's warnings name the row, as its errors do)
                     out, drawn = self.pipeline._call_recorded(y, sample_rate=self.sample_rate,
                                                               rng=row_key(self.seed, self.epoch, row_id))
             except NoisegenError as exc:  # say which row (a bad value, bytes that do not decode), keep the kind
-                raise type(exc)(f"row {self.id_column}={show_value(row_id)} of column {self.column!r}: {exc}") from None
+                raise type(exc)(f"{row}: {exc}") from None
             outs.append(np.ascontiguousarray(out))
             params.append(json.dumps(drawn, sort_keys=True, allow_nan=False))  # (a threaded actor: not last_params)
         return {**batch, self.column: _column(outs), self.params_column: np.array(params, dtype=object)}
