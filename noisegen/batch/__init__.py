@@ -217,8 +217,8 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
     Parameters
     ----------
     in_dir, out_dir : str or os.PathLike
-        Input folder (searched recursively for wav/flac/ogg/mp3; never
-        written to) and output folder (created; must not be ``in_dir`` or
+        Input folder (searched recursively for the audio files of
+        :data:`noisegen.audio.files.AUDIO_EXTENSIONS`; never written to) and output folder (created; must not be ``in_dir`` or
         inside it). The input tree is mirrored: ``a/b.wav`` gives
         ``a/b.aug0.wav``, ``a/b.aug1.wav``, ...
     pipeline : Transform, dict, JSON file path or None

@@ -10,7 +10,7 @@ How each format is run (the rate the codec sees; the bitrate per channel):
 
 - ``mp3`` (MP3/MPEG_LAYER_III, LAME): the smallest of 8, 11.025, 12, 16,
   22.05, 24, 32, 44.1 and 48 kHz at or above the input rate (else 48 kHz);
-  constant bitrate, clamped to the MPEG version's range: 8-64 kbps below 16
+  constant bitrate (8-320), clamped to the MPEG version's range: 8-64 kbps below 16
   kHz, 8-160 at 16-24 kHz, 32-320 from 32 kHz; default 64.
 - ``opus`` (OGG/OPUS): the smallest of 8, 12, 16, 24 and 48 kHz at or above
   the input rate (else 48 kHz); a VBR target of 6-256 kbps; default 32.
@@ -35,7 +35,9 @@ How each format is run (the rate the codec sees; the bitrate per channel):
   ``bitrate_kbps`` picks the quality whose nominal bitrate (the one libvorbis
   writes in the stream header) is nearest, interpolated between the 11
   qualities 0.0, 0.1, ... 1.0 (16 kHz mono: 24-99 kbps; 8 kHz: 14-41; 44.1
-  and 48 kHz: 48-239). Bitrates outside a format's range are clamped to it.
+  and 48 kHz: 48-239). A bitrate outside a format's whole range (the
+  ``bitrate_kbps`` ranges of :func:`codec`) is refused; one inside it that the
+  codec does not offer at its rate is clamped to the nearest it does.
   Measured from the encoded size (4 s of noise at 16 kHz): MP3 8/32/64/128
   kbps give 8.2/32.8/66.2/132.5 kbps, Opus 6/16/32/64 give 6.5/15.1/30.8/67.0
   (container overhead included).
