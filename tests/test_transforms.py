@@ -275,6 +275,22 @@ def test_bad_configuration_raises_at_construction(build, monkeypatch, data_dir):
         build()
 
 
+@pytest.mark.parametrize("bad", [1.5, -0.1, float("nan"), "0.5", None])
+@pytest.mark.parametrize("build", [lambda: Gain(p=0.5), lambda: Compose([Gain()]), lambda: OneOf([Gain(), Clip()])])
+def test_p_set_after_construction_is_checked(build, bad):
+    """``t.p = 1.5`` is refused as ``Gain(p=1.5)`` is, and the transform keeps its p; a valid value
+    (a NumPy float too) is taken as the constructor takes it."""
+    t = build()
+    with pytest.raises(ParameterError, match=r"\bp must"):
+        t.p = bad
+    assert t.p == 0.5 if not isinstance(t, (Compose, OneOf)) else t.p == 1.0
+    t.p = np.float32(0.25)
+    assert t.p == 0.25 and type(t.p) is float
+    y = np.ones(8, np.float32)
+    t.p = 0.0
+    assert t(y, sample_rate=8000, rng=0) is y
+
+
 def test_unknown_name_in_json_file(tmp_path):
     path = tmp_path / "p.json"
     path.write_text(json.dumps({"name": "Compose", "transforms": [{"name": "Gain", "p": 1.0}, {"name": "Wobble"}]}))

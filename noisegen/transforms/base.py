@@ -108,9 +108,16 @@ class Transform:
         _REGISTRY[cls.__name__] = cls
 
     def __init__(self, *, p: float = 0.5):
-        self.p = check_probability(p, "p")
+        self.p = p  # (checked by __setattr__)
         self.last_params: dict | None = None
         self._cached = None  # (params, input, output) of a composition's last draw
+
+    def __setattr__(self, name, value):
+        # ``t.p = 1.5`` (or "0.5") after construction is checked as the constructor checks it: it was
+        # drawn against as it stood (always applied, or a TypeError at the first call)
+        if name == "p":
+            value = check_probability(value, "p")
+        super().__setattr__(name, value)
 
     # -- calling -------------------------------------------------------------
     def __call__(self, y, *, sample_rate, rng=None, return_target=None):
