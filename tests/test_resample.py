@@ -515,3 +515,28 @@ def test_exact_ratio_plans_kept_are_bounded_in_bytes(monkeypatch, dtype):
             del plan
     gc.collect()
     assert sum(a().nbytes for a in alive if a() is not None) <= bound
+
+
+@pytest.mark.parametrize("orig, target", [(768000, 8008), (384000, 4004), (192000, 8008), (768000, 10010)])
+def test_large_downsampling_by_many_phases_keeps_its_table_small(orig, target):
+    # 768 kHz -> 8,008 Hz is 1001 / 96000: one exact row per phase held 1001 rows of 10,304 taps (82 MB in
+    # float32, twice; 0.5 GB while designing, 7-14 s for 10 samples, and as much on disk per ratio). Such a
+    # ratio uses the interpolated table (257 rows), with the same pass band, stop band and streaming.
+    from noisegen._design.resample import cached_plan
+
+    plan = cached_plan(Fraction(target, orig), "f")
+    assert plan.nbytes <= 16 << 20, plan.nbytes
+    n = orig // 20
+    for f, ok in ((1000.0, lambda db: abs(db) < 0.02), (0.9 * target / 2, lambda db: abs(db) < 0.02),
+                  (1.01 * target / 2, lambda db: db < -80), (0.3 * orig, lambda db: db < -80)):
+        out = resample(tone(f, orig, seconds=n / orig, dtype=np.float32), orig_sample_rate=orig,
+                       target_sample_rate=target)
+        assert out.dtype == np.float32 and out.shape == (-(-n * target // orig),)
+        assert ok(level_db(out)), (f, level_db(out))
+    x = np.random.default_rng(7).standard_normal((2, 20000)).astype(np.float32)
+    r = Resampler(orig_sample_rate=orig, target_sample_rate=target)
+    parts = [r.process(x[:, :1]), r.process(x[:, 1:9999]), r.process(x[:, 9999:]), r.flush()]
+    np.testing.assert_array_equal(np.concatenate(parts, axis=1),
+                                  resample(x, orig_sample_rate=orig, target_sample_rate=target))
+    # common rates keep one exact row per phase (22.05 -> 16 kHz: 320 rows; 11.025 -> 16 kHz: 640)
+    assert cached_plan(Fraction(16000, 22050), "f").rational and cached_plan(Fraction(16000, 11025), "f").rational

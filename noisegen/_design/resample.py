@@ -249,6 +249,19 @@ def interpolated_rows(up: int, scale: float, dtype_char: str):
     return spec, rows
 
 
+#: Most taps (rows x taps) of an exact table with more rows than the interpolated one's.
+MAX_EXACT_TAPS = 1 << 21
+
+
+def exact_rows_fit(up: int, scale: float) -> bool:
+    """Whether a ratio of ``up`` phases and cut-off ``scale`` gets one exact row per phase. An exact
+    table holds ``up`` rows of ~``107 / scale`` taps, ~``107 down`` in all: 768 kHz -> 8,008 Hz
+    (1001 / 96000) took 82 MB in float32 (twice, padded), 0.5 GB while designing and 7-14 s for
+    10 samples, and as much on disk per ratio. Beyond :data:`MAX_EXACT_TAPS` the interpolated
+    table (``N_PHASES + 1`` rows, same pass and stop band) is the smaller one."""
+    return up <= N_PHASES + 1 or up * kaiser_spec(PASSBAND * scale, scale).n_taps <= MAX_EXACT_TAPS
+
+
 class Plan:
     """Where output sample ``k`` reads the input, and the table that weighs it."""
 
@@ -257,7 +270,8 @@ class Plan:
         dtype = np.dtype(dtype)
         # a float: its small exact fraction when it is one (0.9 -> 9/10), else its exact binary value
         frac = Fraction(exact_ratio(ratio) if isinstance(ratio, float) else ratio)
-        self.rational = frac.numerator <= MAX_RATIONAL_PHASES
+        self.rational = frac.numerator <= MAX_RATIONAL_PHASES and (
+            isinstance(ratio, NearRatio) or exact_rows_fit(frac.numerator, min(1.0, float(frac))))
         self.fold = None  # folded_chains of an integer decimator
         self.fold_up = None  # interpolation_folds of the 2x interpolator
         scale = min(1.0, float(frac))

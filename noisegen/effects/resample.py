@@ -17,10 +17,11 @@ ratio):
   equiripple prototype made continuous by a short Kaiser sinc, one exact
   table row per phase (240 taps instead of 304).
 - Other rational ratios (``target / orig`` reduced by their gcd, up to
-  :data:`MAX_RATIONAL_PHASES` phases): a Kaiser-windowed sinc, one exact row
-  per phase.
-- Any other ratio (speed factors such as ``2 ** (1/12)``): the Kaiser sinc
-  at 256 phases, blending the dot products of the two neighbouring phases.
+  :data:`MAX_RATIONAL_PHASES` phases; more than 257 only within 2**21 taps in
+  all): a Kaiser-windowed sinc, one exact row per phase.
+- Any other ratio (speed factors such as ``2 ** (1/12)``, 768 kHz -> 8,008
+  Hz): the Kaiser sinc at 256 phases, blending the dot products of the two
+  neighbouring phases.
 
 Output length of :func:`resample`: ``ceil(n * target / orig)``, computed
 exactly in integers (the rule of ``scipy.signal.resample_poly``;
