@@ -158,3 +158,32 @@ def test_fft_twiddles_from_the_cache_equal_fresh_ones(cache, dtype):
                                        rtol=0, atol=2e-3 if dt == np.float32 else 1e-9)
         finally:
             spectra.TWIDDLES.clear()
+
+
+def test_a_namespace_keeps_at_most_its_bound_dropping_the_least_recently_used(cache, monkeypatch):
+    # Entries were never removed: Resample(8000-16000 Hz) at 44.1 kHz designs an exact table for each of
+    # ~2,200 ratios it draws over a run, ~2.7 GB of design files. Shrunk here to four 8 kB entries' worth.
+    import time
+
+    entry = 8 * 1024
+    monkeypatch.setattr(diskcache, "MAX_NAMESPACE_BYTES", 4 * entry + 4 * 256, raising=False)
+    calls = []
+
+    def get(k):
+        return diskcache.cached_array("t", ("k", k), lambda: calls.append(k) or np.full(entry // 8, float(k)))
+
+    for k in range(4):
+        get(k)
+        time.sleep(0.01)  # distinct modification times
+    get(0)  # used again: 1 is now the least recently used
+    time.sleep(0.01)
+    kept = []
+    for k in range(4, 9):
+        assert get(k)[0] == k
+        files = list((cache / "t").iterdir())
+        assert sum(f.stat().st_size for f in files) <= diskcache.MAX_NAMESPACE_BYTES, k
+        kept.append({j for j in range(9) if os.path.exists(diskcache._path("t", ("k", j)))})
+        time.sleep(0.01)
+    assert kept[0] == {0, 2, 3, 4} and kept[-1] == {5, 6, 7, 8}
+    calls.clear()
+    assert get(1)[0] == 1 and calls == [1]  # an evicted one is made again, never wrong
