@@ -343,6 +343,28 @@ def test_nonfinite_input_is_refused():
         _blockwise(pipe, pipe.draw_params(None, sample_rate=SR, rng=0), y, 100)
 
 
+@pytest.mark.parametrize("name", ["colored", "noise", "noise_active"])
+@pytest.mark.parametrize("shape", [(4001,), (2, 2999)], ids=str)
+def test_a_mix_that_overflows_float32_is_refused_as_the_one_pass_refuses_it(name, shape):
+    """A loud float32 input at a low SNR: the one pass refuses the overflow (ParameterError naming snr_db),
+    while blockwise yielded blocks of inf samples (into a long file's output or a stream's chunks)."""
+    pipe = _stages()[name]
+    pipe.min_snr_db = pipe.max_snr_db = -45.0
+    for peak, overflows in ((1e36, True), (1e33, False)):  # (noise 178x the signal: past 3.4e38, or not)
+        y = _signal(shape, seed=3) * np.float32(peak / 0.3)
+        params = pipe.draw_params(SignalShape(y.shape, y.dtype), sample_rate=SR, rng=1)
+        for block in (1, 1000, y.shape[-1]):
+            if not overflows:
+                out = _blockwise(pipe, params, y, block)
+                assert np.isfinite(out).all()
+                np.testing.assert_allclose(out, pipe.apply_params(y, params, sample_rate=SR), rtol=1e-5)
+                continue
+            with pytest.raises(ParameterError, match="snr_db=-45 overflows float32"):
+                pipe.apply_params(y, params, sample_rate=SR)
+            with pytest.raises(ParameterError, match="snr_db=-45 overflows float32"):
+                _blockwise(pipe, params, y, block)
+
+
 @pytest.mark.parametrize("n_channels, blocks, needle", [
     (None, lambda y: [np.stack([y[:500], y[:500]]), np.stack([y[500:], y[500:]])], r"shape \(n_i,\)"),  # was flattened
     (2, lambda y: [y[:500], y[500:]], r"shape \(2, n_i\)"),  # was folded into two rows of 250

@@ -20,7 +20,7 @@ import numpy as np
 from .._core.errors import ParameterError
 from .._core.units import seconds_to_samples
 from .._kernels.cpu import mix as _mix
-from .mix import ACTIVE_FRAME_S, ACTIVE_RANGE_DB
+from .mix import ACTIVE_FRAME_S, ACTIVE_RANGE_DB, _check_sum
 
 __all__ = ["SignalPower", "mix_block", "crop_power"]
 
@@ -69,6 +69,10 @@ class SignalPower:
             self._energies.append(energies)
         self._partial = x[:, whole:].copy()
 
+    def norm(self) -> float:
+        """The signal's L2 norm over all rows (it bounds every sample)."""
+        return math.sqrt(self._total)
+
     def power(self) -> float:
         """The mean power (``"active"``: over the active frames); 0.0 for a silent signal."""
         if self.reference == "rms" or self._total == 0.0:
@@ -93,10 +97,16 @@ def crop_power(noise2, offset: int, n: int) -> float:
     return total / (n * noise2.shape[0])
 
 
-def mix_block(block, noise2, position: int, scale: float):
-    """``block + scale * noise``, the noise read from ``position`` (wrapping), as :func:`mix_at_snr` mixes."""
+def mix_block(block, noise2, position: int, scale: float, *, bound: float = 0.0, snr_db=None):
+    """``block + scale * noise``, the noise read from ``position`` (wrapping), as :func:`mix_at_snr` mixes.
+
+    ``bound``: a bound on every sample of the whole mix (the signal's L2 norm plus ``scale`` times the
+    noise's); where it allows an overflow the block is checked, and one that overflowed is refused as
+    :func:`mix_at_snr` refuses the whole mix (naming ``snr_db``), not handed on with inf samples.
+    """
     block = np.ascontiguousarray(block)
     out = np.empty_like(block)
     if block.shape[1]:
         _mix.mix_wrapped(block, noise2, position % noise2.shape[1], scale, out)
+        _check_sum(out, bound, snr_db, block)
     return out

@@ -117,6 +117,7 @@ class _Mix(_Stage):
     """Noise at an SNR: the first pass measures the signal (and the noise) power."""
 
     scale = None  # None: silent signal or noise, the input passes unchanged
+    bound = 0.0  # bounds every output sample: past half the dtype's range, blocks are checked for overflow
     silent = None  # the warning that says so
     which = None  # and which of the two is silent
 
@@ -128,6 +129,9 @@ class _Mix(_Stage):
             return
         self.silent = None
         self.scale = snr_scale(p_signal, p_noise, self.params["snr_db"])
+        # as mix_at_snr bounds its mix (a loud float32 input at a low SNR overflowed to inf blocks here,
+        # where the one pass refuses it); the noise's rows are at most the signal's
+        self.bound = measurer.norm() + self.scale * math.sqrt(p_noise * self.n_in * self.rows)
 
     def notify(self):
         if self.scale is None and self.silent:
@@ -148,7 +152,7 @@ class _MixRun:
             out = block.copy()
         else:
             noise, at = self.source(self.position, n)
-            out = mix_block(block, noise, at, st.scale)
+            out = mix_block(block, noise, at, st.scale, bound=st.bound, snr_db=st.params.get("snr_db"))
         self.position += n
         return out
 
