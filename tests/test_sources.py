@@ -706,6 +706,20 @@ def test_arrays_beyond_float32_are_refused_by_name():
     assert len(bank) == 2 and bank[0][0] == np.float32(3e38)
 
 
+@pytest.mark.parametrize("peak", [1e-39, 1e-44, 1e-46, 1e-200])
+def test_arrays_below_float32_are_refused_by_name(peak):
+    """A float64 sound below float32's normal range lost its bits in the bank (1e-44: a few steps) or all
+    of them (1e-46: zeros), and the transforms then said 'the noise is silent' and added none."""
+    quiet = np.random.default_rng(2).standard_normal(500) * peak
+    with pytest.raises(ng.ParameterError, match=r"source\[1\] peaks at .*e-\d+, below float32's normal range"):
+        ng.NoiseBank([np.ones(10), quiet])
+    for transform in (ng.AddShortNoises, ng.AddBackgroundNoise):
+        with pytest.raises(ng.ParameterError, match=r"\[0\] peaks at .*, below float32's normal range"):
+            transform([quiet], p=1.0)(np.ones(100, np.float32), sample_rate=16000, rng=0)
+    for fine in (quiet * (1e-37 / peak), quiet.astype(np.float32), np.zeros(5)):  # (float32 arrays: as given)
+        np.testing.assert_array_equal(ng.NoiseBank([fine], source_sample_rate=SR).at(SR)[0], fine.astype(np.float32))
+
+
 def test_a_constant_file_is_silent_but_a_one_sample_response_is_a_room(tmp_path):
     """A file of one value throughout is a DC offset (mixed at an SNR: an offset as loud as the
     speech; as a room: a boxcar) and is skipped, named; one sample is an impulse, kept; a noise

@@ -78,12 +78,12 @@ def _sources(source, name):
 
 def _check_array(a, name):
     a = check_audio(a, name, allow_empty=False, max_ndim=1)
-    with np.errstate(over="ignore"):
-        out = np.array(a, dtype=np.float32, copy=True)
-    if a.dtype != np.float32 and not np.isfinite(out).all():  # finite before: past float32's range
-        raise ParameterError(f"{name} peaks at {float(np.max(np.abs(a))):.3g}, beyond float32's range "
-                             "(a bank holds float32 samples)")
-    return out
+    peak = 0.0 if a.dtype == np.float32 else float(np.max(np.abs(a)))  # (a float32 array is kept as given)
+    # past float32's range a float64 array became inf; below its normal range, few bits or none (1e-46: zeros)
+    if peak and not float(np.finfo(np.float32).tiny) <= peak <= float(np.finfo(np.float32).max):
+        side = "beyond float32's range" if peak > 1.0 else "below float32's normal range"
+        raise ParameterError(f"{name} peaks at {peak:.3g}, {side} (a bank holds float32 samples)")
+    return np.array(a, dtype=np.float32, copy=True)
 
 
 def _stamps(paths) -> list:
