@@ -29,7 +29,8 @@ def snr_db(signal, added, reference="rms"):
             energies.append(np.mean(s2[:, a:a + frame] ** 2))
             lengths.append(min(frame, n - a))
         energies, lengths = np.array(energies), np.array(lengths)
-        act = energies >= energies.max() / 1e4
+        whole = energies[:n // frame]  # the loudest whole frame sets the threshold (any, if those are silent)
+        act = energies >= (whole.max() if whole.size and whole.max() > 0 else energies.max()) / 1e4
         p_s = np.sum(energies[act] * lengths[act]) / np.sum(lengths[act])
     return 10 * np.log10(p_s / np.mean(a2 ** 2))
 
@@ -65,6 +66,28 @@ def test_active_reference_ignores_silence(speech_16k, noise_16k):
     # with 6 s of silence the whole-clip power is lower, so "rms" adds less noise
     assert np.mean((act - padded) ** 2) > 2 * np.mean((rms - padded) ** 2)
     assert abs(snr_db(padded, act - padded, "active") - 10.0) < 0.01
+
+
+def test_active_threshold_is_not_set_by_a_last_frame_cut_short(speech_16k):
+    """reference="active" keeps the frames within 40 dB of the loudest whole 20 ms frame. A last frame of
+    a few samples has the mean square of a peak and set the threshold instead: one more sample of speech
+    moved the noise by up to 1.6 dB (real speech cut mid-word), in mix_at_snr and in the blockwise stream."""
+    from noisegen.effects.mix_stream import SignalPower
+
+    y = np.asarray(speech_16k, np.float64)
+    signs = np.random.default_rng(5).choice([-1.0, 1.0], y.shape[0] + 8)  # every crop has power 1
+    starts = np.arange(5, y.shape[0] // 320 - 1) * 320
+    for n in starts[np.argsort(-np.abs(y[starts]))[:6]]:  # cut where a peak starts the short frame
+        base = ng.mix_at_snr(y[:n], signs, snr_db=10.0, reference="active", sample_rate=SR) - y[:n]
+        for extra in (1, 3, 17):
+            cut = y[:n + extra]
+            added = ng.mix_at_snr(cut, signs, snr_db=10.0, reference="active", sample_rate=SR) - cut
+            assert abs(snr_db(cut, added, "active") - 10.0) < 1e-6
+            assert abs(10 * np.log10(np.mean(added ** 2) / np.mean(base ** 2))) < 0.1, (n, extra)
+            power = SignalPower("active", SR)
+            for a in range(0, cut.shape[0], 777):
+                power.feed(cut[None, a:a + 777])
+            assert power.power() == pytest.approx(np.mean(added ** 2) * 10.0, rel=1e-9)
 
 
 def test_matches_naive_twin_and_wraps_without_concatenation():

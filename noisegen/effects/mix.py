@@ -115,8 +115,20 @@ def _signal_power(s2, reference, sample_rate, name="y", total=None):
         return 0.0, 0.0
     lengths = np.full(n_frames, frame, dtype=np.float64)
     lengths[-1] = n - frame * (n_frames - 1)
-    active = energies >= energies.max() * 10.0 ** (-ACTIVE_RANGE_DB / 10.0)
-    return float(np.sum(energies[active] * lengths[active]) / np.sum(lengths[active])), math.sqrt(total)
+    return active_power(energies, lengths, n // frame), math.sqrt(total)
+
+
+def active_power(energies, lengths, whole):
+    """The mean power of the active frames: ``energies`` (mean squares) of frames of ``lengths``
+    samples, the first ``whole`` of them whole 20 ms frames (the last may be cut short by the end).
+
+    The loudest whole frame sets the threshold (any frame, where all whole ones are silent): a last
+    frame of a sample or a few has the mean square of a peak, and set it up to 1.6 dB higher for one
+    more sample of real speech, which left out frames within 40 dB of the loudest 20 ms.
+    """
+    loudest = np.max(energies[:whole], initial=0.0) or energies.max()
+    active = energies >= loudest * 10.0 ** (-ACTIVE_RANGE_DB / 10.0)
+    return float(np.sum(energies[active] * lengths[active]) / np.sum(lengths[active]))
 
 
 def _crop_power(n2, offset, n, name="noise"):
@@ -161,8 +173,9 @@ def mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample_rate
         (``noise_offset + n``).
     reference : {"rms", "active"}
         ``"rms"``: signal power over the whole clip. ``"active"``: over the
-        20 ms frames whose energy is within 40 dB of the loudest frame
-        (speech activity), which ignores leading and trailing silence.
+        20 ms frames whose energy is within 40 dB of the loudest whole frame
+        (speech activity), which ignores leading and trailing silence. The
+        last frame, cut short by the end, counts if it is within them.
     sample_rate : int or None
         Needed only for ``reference="active"``.
     backend : {"auto", "cpu", "cuda"}

@@ -20,7 +20,7 @@ import numpy as np
 from .._core.errors import ParameterError
 from .._core.units import seconds_to_samples
 from .._kernels.cpu import mix as _mix
-from .mix import ACTIVE_FRAME_S, ACTIVE_RANGE_DB, _check_sum
+from .mix import ACTIVE_FRAME_S, _check_sum, active_power
 
 __all__ = ["SignalPower", "mix_block", "crop_power"]
 
@@ -84,9 +84,8 @@ class SignalPower:
             _mix.frame_energies(np.ascontiguousarray(self._partial), self._partial.shape[1], last)
             parts.append(last)
             lengths.append(np.array([float(self._partial.shape[1])]))
-        energies, lengths = np.concatenate(parts), np.concatenate(lengths)
-        active = energies >= energies.max() * 10.0 ** (-ACTIVE_RANGE_DB / 10.0)
-        return float(np.sum(energies[active] * lengths[active]) / np.sum(lengths[active]))
+        whole = sum(e.shape[0] for e in self._energies)
+        return active_power(np.concatenate(parts), np.concatenate(lengths), whole)
 
 
 def crop_power(noise2, offset: int, n: int) -> float:
