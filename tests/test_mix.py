@@ -588,6 +588,21 @@ def test_a_0d_array_snr_is_refused_like_any_non_number():
             call(np.array(3.0))
 
 
+@pytest.mark.parametrize("k", [0, 1, 2])
+@pytest.mark.parametrize("bad", [None, "10", np.array(3.0), np.nan, 250.0], ids=repr)
+def test_add_background_noises_names_a_bad_snr_as_one_number(bad, k):
+    """One bad SNR was refused as 'snr_db must be a list or tuple, got None' (or '10'): as if one number would
+    not do. It is checked as one, as mix_at_snr checks it (for no noises too), and a list still works."""
+    y, noises = np.full(100, 0.1), [np.full(50, 0.1)] * k
+    with pytest.raises(ng.ParameterError, match=r"^snr_db must be (a finite real number|in \[-100, 200\]), got"):
+        ng.add_background_noises(y, noises, snr_db=bad)
+    with pytest.raises(ng.ParameterError, match="^snr_db must be a list or tuple"):
+        ng.add_background_noises(y, noises, snr_db={"a": 1.0})
+    want = ng.add_background_noises(y, noises, snr_db=[3.0] * k)
+    for one in (3.0, 3, np.float32(3.0), np.int64(3)):
+        np.testing.assert_array_equal(ng.add_background_noises(y, noises, snr_db=one), want)
+
+
 def test_a_noise_whose_power_underflows_float64_counts_as_silent():
     """Below ~1e-162 a float64 noise's squares are zero: no power, no SNR (the silent-noise rule)."""
     y = np.full(1000, 0.1)

@@ -19,7 +19,7 @@ so the balance between channels is kept.
 from __future__ import annotations
 
 import math
-import numbers
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -330,7 +330,9 @@ def add_background_noises(y, noises, *, snr_db, noise_offsets=None, reference="r
     s2 = _as_2d(s)
     noises = check_recordings(noises, "noises")
     k = len(noises)
-    snrs = [snr_db] * k if isinstance(snr_db, numbers.Real) else check_sequence(snr_db, "snr_db")
+    # one value (None, a str or a 0-d array too: "must be a list or tuple" hid that one number will do)
+    one = not isinstance(snr_db, Iterable) or isinstance(snr_db, (str, bytes)) or getattr(snr_db, "ndim", 1) == 0
+    snrs = [check_snr_db(snr_db)] * k if one else check_sequence(snr_db, "snr_db")
     offsets = [0] * k if noise_offsets is None else check_sequence(noise_offsets, "noise_offsets")
     if len(snrs) != k or len(offsets) != k:
         raise ParameterError(
