@@ -672,3 +672,17 @@ def test_packet_loss_range_errors_state_the_range_packet_loss_accepts(name, valu
     y = np.random.default_rng(0).standard_normal(1600).astype(np.float32)
     for edge in (0.0, np.nextafter(1.0, 0.0)):  # both ends of [0, 1)
         PacketLoss(min_loss_rate=edge, max_loss_rate=edge, p=1.0)(y, sample_rate=16000, rng=0)
+
+
+@pytest.mark.parametrize("fmt, kbps", [("mp3", 6.0), ("mp3", 321.0), ("opus", 300.0), ("opus", 500.0),
+                                       ("vorbis", 7.5), ("gsm", 64.0), ("mulaw", 13.0), ("g721", 24.0),
+                                       ("g723_24", 32.0), ("ima_adpcm", 6.0)])
+def test_a_replayed_bitrate_outside_its_format_is_named_as_the_params_key(fmt, kbps):
+    """A replay's bitrate inside Codec's [6, 500] but outside its format's own was refused by codec() as
+    'bitrate_kbps must be in [8, 320], got 6': an argument the replaying caller never passed."""
+    t, y = Codec(p=1.0), np.zeros(160)
+    params = {"name": "Codec", "applied": True, "format": fmt, "bitrate_kbps": kbps}
+    with pytest.raises(ParameterError, match=r"^params\['bitrate_kbps'\] must be "):
+        t.apply_params(y, params, sample_rate=16000)
+    fine = C.FORMATS[fmt].fixed_kbps or C.BITRATE_RANGES[fmt][0]  # the format's own bitrate replays
+    assert t.apply_params(y, {**params, "bitrate_kbps": fine}, sample_rate=16000).shape == y.shape

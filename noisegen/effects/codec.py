@@ -188,7 +188,7 @@ def codec(y, *, sample_rate, format, bitrate_kbps=None, backend="auto"):
     y = check_audio(y, "y")
     sample_rate = check_sample_rate(sample_rate)
     fmt = check_choice(format, "format", tuple(FORMATS))
-    kbps = _check_bitrate(fmt, bitrate_kbps)
+    kbps = check_bitrate(fmt, bitrate_kbps)
     require_format(fmt)
     rate = codec_rate(fmt, sample_rate)
     if rate > MAX_RATE_FACTOR * sample_rate:  # the resampler's limit (sample_rate <= 768 kHz is never too high)
@@ -214,19 +214,21 @@ def codec_rate(format: str, sample_rate: int) -> int:
     return next((r for r in spec.rates if r >= sample_rate), spec.rates[-1])
 
 
-def _check_bitrate(fmt, bitrate_kbps):
+def check_bitrate(fmt, bitrate_kbps, name="bitrate_kbps"):
+    """The bitrate ``format=fmt`` codes at for ``bitrate_kbps`` (None: its default), before clamping
+    per rate; errors name ``name`` (the Codec transform's replay names its params' key)."""
     spec = FORMATS[fmt]
     if spec.fixed_kbps is not None:
-        if bitrate_kbps is not None and check_real(bitrate_kbps, "bitrate_kbps") != spec.fixed_kbps:
+        if bitrate_kbps is not None and check_real(bitrate_kbps, name) != spec.fixed_kbps:
             raise ParameterError(
-                f"bitrate_kbps must be None or {spec.fixed_kbps:g} for the fixed-rate codec "
+                f"{name} must be None or {spec.fixed_kbps:g} for the fixed-rate codec "
                 f"format={fmt!r}, got {bitrate_kbps!r}"
             )
         return spec.fixed_kbps
     if bitrate_kbps is None:
         return spec.default_kbps
     lo, hi = BITRATE_RANGES[fmt]
-    return check_real(bitrate_kbps, "bitrate_kbps", low=lo, high=hi)
+    return check_real(bitrate_kbps, name, low=lo, high=hi)
 
 
 def _format_available(fmt: str) -> bool:

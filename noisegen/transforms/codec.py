@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .._core.validation import check_choice, check_sequence
-from ..effects.codec import BITRATE_RANGES, FORMATS, require_format
+from ..effects.codec import BITRATE_RANGES, FORMATS, check_bitrate, require_format
 from .._core.errors import ParameterError
 from .base import Transform
 from .params import draw_uniform, real_param, uniform_range
@@ -69,6 +69,12 @@ class Codec(Transform):
     def _param_checks(self, sample_rate):
         return {"format": lambda value, name: check_choice(value, name, tuple(FORMATS)),
                 "bitrate_kbps": real_param(6.0, 500.0)}
+
+    def _check_params(self, params, sample_rate, name="params"):
+        clean = super()._check_params(params, sample_rate, name)
+        if clean["applied"]:  # the bitrate against its format's (codec's own error named its bitrate_kbps)
+            check_bitrate(clean["format"], clean["bitrate_kbps"], f"{name}['bitrate_kbps']")
+        return clean
 
     def _apply(self, y, sample_rate, params):
         return effects.codec(y, sample_rate=sample_rate, format=params["format"],
