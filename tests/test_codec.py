@@ -686,3 +686,15 @@ def test_a_replayed_bitrate_outside_its_format_is_named_as_the_params_key(fmt, k
         t.apply_params(y, params, sample_rate=16000)
     fine = C.FORMATS[fmt].fixed_kbps or C.BITRATE_RANGES[fmt][0]  # the format's own bitrate replays
     assert t.apply_params(y, {**params, "bitrate_kbps": fine}, sample_rate=16000).shape == y.shape
+
+
+@pytest.mark.parametrize("burst, rate", [(1.0, 0.9), (1.0, 0.5000001), (3.0, 0.76), (2.5, 0.99)])
+def test_a_replayed_loss_rate_too_high_for_the_bursts_is_named_as_the_params_key(burst, rate):
+    """A replayed loss_rate above what the transform's mean_burst_frames allows was refused as
+    'mean_burst_frames must be at least ... got 1.0' (the constructor's argument, which was fine)."""
+    t, y = PacketLoss(max_loss_rate=0.5, mean_burst_frames=burst, p=1.0), np.ones(1600)
+    params = {"name": "PacketLoss", "applied": True, "loss_rate": rate, "seed": 1}
+    with pytest.raises(ParameterError, match=r"^params\['loss_rate'\] must be at most") as info:
+        t.apply_params(y, params, sample_rate=16000)
+    most = float(re.search(r"= ([0-9.e+-]+) for", str(info.value)).group(1))  # the most it names is taken
+    assert t.apply_params(y, {**params, "loss_rate": most}, sample_rate=16000).shape == y.shape

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .._core.validation import check_choice, check_real
+from .._core.errors import ParameterError
+from .._core.validation import check_choice, check_real, show_at_least, show_number
 from ..effects.packet_loss import CONCEALMENTS, check_burst
 from .base import Transform
 from .params import draw_seed, draw_uniform, real_param, seed_param, uniform_range
@@ -64,6 +65,17 @@ class PacketLoss(Transform):
 
     def _param_checks(self, sample_rate):
         return {"loss_rate": real_param(0.0, 1.0, high_inclusive=False), "seed": seed_param()}
+
+    def _check_params(self, params, sample_rate, name="params"):
+        clean = super()._check_params(params, sample_rate, name)
+        burst = self.mean_burst_frames
+        # the replayed rate against this transform's bursts (check_burst's own error blamed mean_burst_frames)
+        if clean["applied"] and burst is not None and clean["loss_rate"] * (1.0 + burst) > burst:
+            raise ParameterError(
+                f"{name}['loss_rate'] must be at most mean_burst_frames / (1 + mean_burst_frames) = "
+                f"{show_at_least(burst / (1.0 + burst), 6, most=True)} for this PacketLoss's mean_burst_frames="
+                f"{burst:g}, got {show_number(clean['loss_rate'])}")
+        return clean
 
     def _apply(self, y, sample_rate, params):
         return effects.packet_loss(
