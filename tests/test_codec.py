@@ -698,3 +698,20 @@ def test_a_replayed_loss_rate_too_high_for_the_bursts_is_named_as_the_params_key
         t.apply_params(y, params, sample_rate=16000)
     most = float(re.search(r"= ([0-9.e+-]+) for", str(info.value)).group(1))  # the most it names is taken
     assert t.apply_params(y, {**params, "loss_rate": most}, sample_rate=16000).shape == y.shape
+
+
+@pytest.mark.parametrize("sample_rate", [7999, 8000, 16000, 44100, 48000])
+def test_opus_gives_digital_silence_back_as_silence(sample_rate):
+    """libopus's float decoder adds a de-emphasis bias against denormals: digital silence came back as a
+    constant 2.03e-34 at every bitrate from 24 kbps (MP3 and Vorbis give zeros), so a Normalize after
+    the codec scaled a silent clip to a full-scale DC (peak 1.0) instead of warning that it is silent."""
+    for kbps in (24.0, 32.0, 64.0, 256.0):
+        for dtype in (np.float32, np.float64):
+            out = codec(np.zeros((2, sample_rate // 2), dtype), sample_rate=sample_rate, format="opus",
+                        bitrate_kbps=kbps)
+            assert out.dtype == dtype and not out.any(), (kbps, float(np.abs(out).max()))
+    pipe = noisegen.Compose([Codec(formats=("opus",), min_bitrate_kbps=32.0, max_bitrate_kbps=32.0, p=1.0),
+                             noisegen.Normalize(p=1.0)])
+    with pytest.warns(noisegen.NoisegenWarning, match="silent"):
+        out = pipe(np.zeros(sample_rate // 2), sample_rate=sample_rate, rng=0)
+    assert not out.any()

@@ -61,6 +61,10 @@ How each format is run (the rate the codec sees; the bitrate per channel):
   the input's length and its alignment to the nearest sample. libsndfile's
   Opus writer does not flush the encoder's look-ahead (the last few ms came
   back faded to silence), so Opus codes 20 ms of zeros after the signal.
+- Digital silence comes back as zeros from MP3, Vorbis, mu-law, G.72x, IMA
+  ADPCM and Opus from 24 kbps (libopus's float decoder leaves a bias of
+  2e-34 there, zeroed); GSM and Opus below 24 kbps (SILK) decode it to a
+  faint noise of an LSB or so, A-law to +-2**-12 throughout, as they do.
 - Level: LAME's constant-bitrate presets scale the input before encoding
   (by 0.95 up to 160 kbps, 0.97 at 192, 1.0 from 256: 0.45 dB quieter at
   most bitrates). The scale is *measured* once per (rate, bitrate), from a
@@ -138,6 +142,11 @@ _MAX_DELAY_MIN = 2048
 _PROBE_HZ = (100.0, 2000.0)
 #: Most frames handed to libsndfile in one write (noisegen.save writes in the same pieces).
 _WRITE_FRAMES = 1 << 16
+#: libopus's float decoder adds 1e-30 in its de-emphasis against denormals (CELT's VERY_SMALL), so
+#: digital silence decoded to a constant 2.03e-34 (6.67e-30 / 32768), which Normalize then scaled to
+#: a full-scale DC. Opus codes nothing that quiet (input below -200 dBFS came back as that bias alone,
+#: and MP3 and Vorbis give zeros there): decoded samples below this are zeroed.
+_OPUS_BIAS = 1e-30
 
 
 def codec(y, *, sample_rate, format, bitrate_kbps=None, backend="auto"):
@@ -341,7 +350,10 @@ def _coded(x, rate, fmt, kbps) -> np.ndarray:
         x = np.concatenate([x, np.zeros(rate // 50)])
     data = _encode(x, rate, spec, level, "CONSTANT" if fmt == "mp3" else None)
     decoded, _ = sf.read(io.BytesIO(data), dtype="float64", always_2d=False)
-    return decoded.reshape(-1)
+    decoded = decoded.reshape(-1)
+    if fmt == "opus":  # the de-emphasis bias of libopus's float decoder is no audio: see _OPUS_BIAS
+        decoded[np.abs(decoded) < _OPUS_BIAS] = 0.0
+    return decoded
 
 
 @lru_cache(maxsize=1024)
