@@ -379,15 +379,19 @@ def _channel(row, sample_rate, rate, fmt, kbps):
     n = row.shape[-1]
     x = row if rate == sample_rate else resample(row, orig_sample_rate=sample_rate, target_sample_rate=rate)
     peak, limit = float(np.max(np.abs(x))), FORMATS[fmt].max_peak
-    scale = peak / limit if peak > limit else 1.0  # keep PCM-style codecs out of saturation, G.72x out of wrap
-    x = x / scale
+    # keep PCM-style codecs out of saturation, G.72x out of wrap: a louder channel is coded at a peak of
+    # limit and comes back as (decoded / limit) * peak; a scale of peak / limit overflowed to inf for
+    # G.72x (limit 0.5) past half float64's range, which coded zeros and gave 0 * inf = NaN
+    loud = peak > limit
+    scale = peak if loud else 1.0
+    x = x / peak * limit if loud else x
     decoded = _roundtrip(x, rate, fmt, kbps)
     delay = _measured_delay(fmt, rate, kbps)
     delay += _refine_delay(x, decoded, delay, 1 + -(-rate // 16000), rate)
     decoded = _align(decoded, delay, x.shape[-1])
     if rate != sample_rate:
         decoded = _align(resample(decoded, orig_sample_rate=rate, target_sample_rate=sample_rate), 0, n)
-    return decoded, scale
+    return (decoded / limit if loud else decoded), scale
 
 
 def _refine_delay(x, decoded, delay, window, rate):
