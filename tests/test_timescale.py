@@ -305,6 +305,43 @@ def test_channels_in_anti_phase_stretch_as_cleanly_as_one(speech_16k):
             assert alone < -70 and both < alone + 3, (alone, both)
 
 
+def _channel_lags(z, window=4096, most=40):
+    """The lag of channel 1 behind channel 0 (samples, cross-correlation peak) in each voiced window."""
+    z = z.astype(np.float64)
+    lags = []
+    for s0 in range(window, z.shape[1] - window, window // 2):
+        a, b = z[0, s0 : s0 + window], z[1, s0 : s0 + window]
+        if a @ a > 1e-3:
+            c = np.correlate(b, a, mode="full")[window - 1 - most : window + most]
+            lags.append(int(np.argmax(c)) - most)
+    return lags
+
+
+@pytest.mark.parametrize("delay", [3, 8, 20])
+def test_channels_keep_their_time_difference(speech_16k, delay):
+    """Each channel's peak phases were accumulated on their own, and drifted apart: a stereo pair
+    1.25 ms apart came out -1.6 to +2 ms apart from the phase vocoder at rate 1.3 (librosa, channel
+    by channel, and WSOLA keep it). Every voiced window keeps the delay within a sample."""
+    mono = speech_16k.astype(np.float32)
+    pair = np.stack([mono, np.roll(mono, delay)])
+    for rate in (0.7, 0.8, 1.3, 1.6):
+        for method in ("phase_vocoder", "wsola"):
+            lags = _channel_lags(time_stretch(pair, rate=rate, sample_rate=SR, method=method))
+            assert len(lags) > 5 and all(abs(lag - delay) <= 1 for lag in lags), (rate, method, lags)
+
+
+@pytest.mark.parametrize("rate", [0.8, 1.25])
+def test_phase_vocoder_channels_of_other_sounds_keep_their_own_phases(rate):
+    """Channels holding different sounds (tones a few hertz apart share peaks) advance their own
+    phases: had every channel followed the phase of the loudest, the quieter tone's harmonics came
+    out at -2 to -15 dB of distortion (-56 to -72 dB alone)."""
+    for f1 in (203.0, 207.0, 230.0):
+        pair = np.stack([harmonic_tone(200.0), np.float32(0.8) * harmonic_tone(f1)])
+        out = time_stretch(pair, rate=rate, sample_rate=SR, method="phase_vocoder")
+        assert off_harmonic_db(out[0], 200.0, width_hz=5.0) < -50, f1
+        assert off_harmonic_db(out[1], f1, width_hz=5.0) < -50, f1
+
+
 # ---------------------------------------------------------------- kernel twin
 
 
@@ -482,6 +519,8 @@ def test_coarse_to_fine_search_finds_the_best_lag(speech_16k):
 
 def naive_pvoc_frames(spec, steps, hop, n_fft):
     """Slow twin of pvoc_frames: identity phase locking written with NumPy per frame."""
+    from noisegen._kernels.cpu import pvoc
+
     n_ch, n_frames, n_bins = spec.shape
     omega = 2 * np.pi * hop * np.arange(n_bins) / n_fft
     out = np.zeros((n_ch, len(steps), n_bins), complex)
@@ -509,11 +548,17 @@ def naive_pvoc_frames(spec, steps, hop, n_fft):
         ref = s1 if i == 0 and a > 0 else s0  # frame 0 is half zero padding: frame 1's relations
         u0 = np.where(np.abs(ref) > 0, ref / np.maximum(np.abs(ref), 1e-300), 1.0)
         rot = np.ones((n_ch, n_bins), complex)
+        dphi = np.zeros((n_ch, n_bins))
         if j > 0:
             dphi = np.angle(s1 * s0.conj()) - omega
             dphi = omega + dphi - 2 * np.pi * np.floor((dphi + np.pi) / (2 * np.pi))
             rot = prev * np.exp(1j * dphi) * u0.conj()
-        u = u0 * np.take_along_axis(rot, np.broadcast_to(region, rot.shape), axis=1)
+        # a channel follows the peak phase of the loudest there when its phase advances alike
+        lead = np.argmax(mags, axis=0)[region]
+        d = dphi[:, region] - dphi[lead, region]
+        apart = np.abs(d - 2 * np.pi * np.floor((d + np.pi) / (2 * np.pi))) > pvoc.COHERENT_RAD
+        follow = np.where(apart, np.arange(n_ch)[:, None], lead)
+        u = u0 * rot[follow, region]
         prev = u
         out[:, j] = mags * u
     return out

@@ -13,7 +13,9 @@ with the same splice points in every channel, so the channels stay aligned;
 they are chosen where the channels together match (their correlations
 summed), so channels in anti-phase, whose mean is silence, splice as one.
 The phase vocoder likewise locks every channel's phases to the peaks of the
-channels' mean magnitude. Either way a channel stretched alone can differ
+channels' mean magnitude, and a channel holding the same sound as the one
+loudest at a peak to that one's phase (so the channels keep their phase and
+time differences). Either way a channel stretched alone can differ
 from the same channel stretched with others (``librosa`` stretches each on
 its own), and so can a pitch shift (a WSOLA stretch).
 """
