@@ -615,6 +615,24 @@ def test_peak_is_the_numpy_peak_and_flags_nan_and_inf(dtype):
     assert _peak(np.array([-np.finfo(dtype).max], dtype)) == np.finfo(dtype).max
 
 
+@pytest.mark.parametrize("sample_rate", [8000, 16000, 48000])
+def test_wsola_plays_a_click_after_digital_silence_once(sample_rate):
+    """A silent reference correlates 0 with every lag and the first lag won, up to 10 ms early: a
+    slow-down read a click after digital silence a second time (rate 0.7 at 16 kHz: 12 of 15 clicks
+    twice, 13.5 ms apart, the copy up to 0.8 of the click). Each comes out once, at full level."""
+    n = 2 * sample_rate
+    for dtype in (np.float32, np.float64):
+        y = np.zeros(n, dtype=dtype)
+        clicks = np.arange(sample_rate // 8, n - sample_rate // 8, sample_rate // 4) + 37
+        y[clicks] = 0.9
+        for rate in (0.6, 0.7, 0.75, 0.8, 0.9):
+            out = np.abs(time_stretch(y, rate=rate, sample_rate=sample_rate))
+            for c in clicks / rate:
+                near = out[int(c - 0.04 * sample_rate) : int(c + 0.04 * sample_rate)]
+                loud = np.flatnonzero(near > 0.1)
+                assert near.max() > 0.85 and loud.max() - loud.min() < 3, (dtype, rate, c, np.round(near[loud], 2))
+
+
 @pytest.mark.parametrize("sample_rate", [8000, 16000, 44100])
 def test_wsola_keeps_the_level_to_the_last_sample(sample_rate):
     """A steady tone stretched or pitch-shifted keeps its level over its first and last 10 ms. WSOLA's

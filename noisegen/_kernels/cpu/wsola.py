@@ -217,6 +217,10 @@ def wsola_positions_from(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, o
         # Coarse: every lag of the decimated guide.
         lo = (ideal - tol - hop) // dec
         hi = (min(ideal + tol, last) - hop) // dec
+        # A silent reference (digital silence) correlates 0 with every lag, and the first lag won: up
+        # to 10 ms early, it read a click after silence again (a slow-down played it twice, 13 ms
+        # apart). Silence is continued by the quietest lag instead.
+        silent = csum[ref_start - origin + frame] - csum[ref_start - origin] == 0.0
         best_c = (ideal - hop) // dec
         best = -1e300
         _channel_correlations(gd, ref_start // dec - origin_d, frame_d, lo - origin_d, hi - lo + 1, dots, more)
@@ -224,6 +228,8 @@ def wsola_positions_from(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, o
             d = dots[c - lo]
             energy = csum_d[c - origin_d + frame_d] - csum_d[c - origin_d]  # (prefix sums: never negative)
             score = d * abs(d) / energy if energy > 0.0 else 0.0  # (as _ncc: no epsilon)
+            if silent:
+                score = -energy
             if score > best:
                 best = score
                 best_c = c
@@ -233,17 +239,22 @@ def wsola_positions_from(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, o
         first = centre - dec
         _channel_correlations(g, ref_start - origin, frame, first - 1 - hop - origin, 2 * dec + 3, dots, more)
         for p in range(first - 1, centre + dec + 2):
-            dots[p - first + 1] = _ncc(dots[p - first + 1], p - hop - origin, frame, csum)
+            start = p - hop - origin
+            if silent:
+                dots[p - first + 1] = -(csum[start + frame] - csum[start])
+            else:
+                dots[p - first + 1] = _ncc(dots[p - first + 1], start, frame, csum)
         best = -1e300
         best_p = ideal
         for p in range(first, min(centre + dec, last) + 1):
-            if dots[p - first + 1] > best:
-                best = dots[p - first + 1]
+            score = dots[p - first + 1]
+            if score > best:
+                best = score
                 best_p = p
         # Sub-sample peak: parabola through the scores at best_p - 1, best_p, best_p + 1
-        # (none when no score beat -1e300: non-finite scores keep the ideal position).
+        # (none when no score beat -1e300: non-finite scores keep the ideal position; none on silence).
         delta = 0.0
-        if first <= best_p <= centre + dec:
+        if first <= best_p <= centre + dec and not silent:
             s_m = dots[best_p - first]
             s_p = dots[best_p - first + 2]
             curve = s_m - 2.0 * best + s_p
