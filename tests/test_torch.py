@@ -529,6 +529,26 @@ def test_datasets_made_one_after_another_let_go_of_their_shared_words(num_worker
     assert {e for b in loader for e in b["epochs"]} == {3}
 
 
+@pytest.mark.parametrize("num_workers, persistent", LOADERS)
+def test_a_dataset_made_per_epoch_moves_on_for_any_workers(num_workers, persistent):
+    """With workers the main process's stream never moves, and a new AugmentDataset(stream) started where it
+    stood: a loader made per epoch trained on epoch 0 every time, and read a generator source again, where
+    num_workers=0 moved on (the stream itself had advanced)."""
+    make = lambda ds: torch.utils.data.DataLoader(ds, batch_size=4, collate_fn=collate,  # noqa: E731
+                                                  num_workers=num_workers, persistent_workers=persistent)
+    stream = small_stream(epochs=2)
+    passes = [loader_passes(make(AugmentDataset(stream)), 1)[0][1] for _ in range(3)]
+    assert passes == [{0, 1}, {2, 3}, {4, 5}]
+    ds = AugmentDataset(stream)
+    assert len(ds) == len(small_stream(epochs=2))  # (counts the pass it will give: epochs 6 and 7)
+    stream.set_epoch(1)  # an explicit move still wins
+    assert loader_passes(make(AugmentDataset(stream)), 1)[0][1] == {1, 2}
+    nothing = (collections.Counter(), set())
+    stream = generator_stream()
+    assert loader_passes(make(AugmentDataset(stream)), 1) == [(signature_from_chunks(generator_stream()), {0})]
+    assert loader_passes(make(AugmentDataset(stream)), 1) == [nothing]
+
+
 @pytest.mark.parametrize("num_workers", [0, 2])
 def test_stream_skipped_names_the_workers_skips(tmp_path, num_workers):
     """The warning past REPORT_LIMIT sends the user to AugmentStream.skipped, which 'names every one', but

@@ -20,7 +20,8 @@ once per epoch and the set of batches' chunks is the same for any
 Epochs. Each ``iter(loader)`` is the stream's next pass (of ``epochs``
 epochs, one by default): the k-th iteration produces epochs ``e0 + k *
 epochs`` onwards, where ``e0`` is where the stream stood when the dataset
-was made (or was last moved, see below), whatever ``num_workers`` and with or without
+was made (or was last moved, see below; a dataset made per epoch goes on after the epochs
+an earlier one's workers began), whatever ``num_workers`` and with or without
 ``persistent_workers``. The count is shared with the workers through a few
 words of shared memory. ``dataset.set_epoch(e)`` (or ``stream.set_epoch(e)``) makes the next iteration
 epoch ``e`` (and the ones after it follow on), e.g. to repeat or skip
@@ -177,6 +178,7 @@ class _PassCounter:
         self._calls = 0  # iter() calls on this copy of the dataset
         self._make_lock()
         self.moved(stream)
+        self._follow(stream)
 
     def _make_lock(self):
         # Workers read-modify-write the words: a file lock makes that one step.
@@ -213,6 +215,18 @@ class _PassCounter:
         end = 0 if stream._pass_end is None else stream._pass_end + 1
         words[self._HEAD:] = 0
         words[:self._SERIAL] = [0, first, int(resumed), key, stream._epoch, stream._position, stream._chunk, end]
+
+    def _follow(self, stream):
+        """Start past what the workers of earlier datasets over ``stream`` did: they advanced their own
+        copies of it, and read their copies of a generator source, so the stream here still stands where
+        they started (a dataset made per epoch repeated the first epoch, and read the generator again,
+        with DataLoader workers, and moved on without them)."""
+        guards, words = stream._state_guards, self._words
+        ahead = [g.next_epoch(stream) for g in guards if int(g._words[0]) >> self._INDEX_BITS]
+        if ahead and max(ahead) > words[1]:  # (the stream moved on here since, by itself: it stands right)
+            words[1], words[2] = max(ahead), 0
+        if any(g._words[self._READER] for g in guards):
+            words[self._READER] = -1  # read: no iteration of this dataset is its reader
 
     def _next_index(self, words, read_once):
         """(index of this iteration, whether it finds a read-once source already read by an earlier one)."""
