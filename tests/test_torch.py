@@ -339,6 +339,43 @@ def test_a_bad_file_is_warned_of_once_whatever_the_workers_and_epochs(tmp_path, 
             assert sum(len(b["sources"]) for b in loader) == 10
     assert log.read_text().count("skipping") == 1
 
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_a_dataset_made_per_epoch_keeps_the_workers_skips(tmp_path, num_workers):
+    """The workers' skips lived in the dataset's record only, removed when the dataset went: with a loader
+    made in a function per epoch, stream.skipped then named none of them, and each epoch's workers warned
+    of every bad file again (num_workers=0 warned once and named them all)."""
+    import warnings
+
+    import soundfile as sf
+
+    for i in range(3):
+        sf.write(tmp_path / f"a{i}.wav", np.full(500, 0.1, np.float32), 1000)
+    bad = [str(tmp_path / f"bad{i}.wav") for i in range(3)]
+    for path in bad:
+        with open(path, "wb") as fh:
+            fh.write(b"RIFF, but no more")
+    log = tmp_path / "warnings.log"
+
+    def show(message, *args, **kwargs):  # forked workers inherit it, and write where the test reads
+        with open(log, "a") as fh:
+            fh.write(f"{message}\n")
+
+    stream = AugmentStream(str(tmp_path), None, sample_rate=1000, chunk_s=0.3, rng=0)
+
+    def one_epoch():  # the dataset goes when the function returns
+        loader = torch.utils.data.DataLoader(AugmentDataset(stream), batch_size=2, collate_fn=collate,
+                                             num_workers=num_workers)
+        return sum(len(b["sources"]) for b in loader)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        for _ in range(3):
+            assert one_epoch() == 6
+            assert stream.skipped == bad
+    assert log.read_text().count("skipping") == len(bad)
+
+
 def test_skipped_files_past_the_limit_are_counted_not_named_across_workers(tmp_path):
     """Workers share the count of skipped files: past REPORT_LIMIT the rest go unnamed (each worker
     counting its own would name up to REPORT_LIMIT per worker), and no later epoch names one again."""

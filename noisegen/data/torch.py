@@ -289,6 +289,10 @@ class _PassCounter:
         if os.getpid() != self._pid:  # a forked worker's copy of the dataset going
             return
         self._shared, self.retired = torch.from_numpy(self._words.copy()), True  # (private words)
+        if getattr(stream._reported, "path", None) == self._lock_path:
+            # take in the workers' skips while their record is there: else stream.skipped forgot them, and
+            # the next dataset's workers warned of them again
+            stream._reported._catch_up()
         _unlink(self._lock_path)
         guards = stream._state_guards
         stale = [g for g in guards if g.retired and int(g._words[0]) >> self._INDEX_BITS]  # (token: workers ran)
