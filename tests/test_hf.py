@@ -507,6 +507,42 @@ def test_a_whole_dataset_as_a_stream_source_is_refused_pointing_at_its_audio_col
                                            shuffle=shuffle))) == 3
 
 
+@pytest.mark.parametrize("num_shards", [1, 2, 4])
+def test_an_iterable_dataset_column_read_by_workers_or_split_ranks_is_refused_not_thinned(num_shards):
+    """ids["audio"] read through AugmentDataset by 2 or 3 DataLoader workers (or split_dataset_by_node and read
+    by its ranks) lost rows silently: datasets deals its rows out over the workers (and the split ranks)
+    itself, and each stream kept its own share of that share, keyed by positions counted from its rows."""
+    torch = pytest.importorskip("torch")
+    from datasets.distributed import split_dataset_by_node
+
+    from noisegen.torch import AugmentDataset, collate
+
+    ds = datasets.Dataset.from_dict({"audio": [{"array": np.full(900 + 100 * i, 0.1, np.float32),
+                                                "sampling_rate": 1000} for i in range(8)]})
+    ids = ds.to_iterable_dataset(num_shards=num_shards)
+
+    def sources(column, num_workers, **kw):
+        stream = noisegen.AugmentStream(column, noisegen.Gain(p=1.0), sample_rate=1000, chunk_s=0.5, rng=0,
+                                        shuffle=False, **kw)
+        loader = torch.utils.data.DataLoader(AugmentDataset(stream), batch_size=2, collate_fn=collate,
+                                             num_workers=num_workers)
+        return sorted(source for batch in loader for source in batch["sources"])
+
+    whole = sources(ids["audio"], 0)
+    assert len(set(whole)) == 8 and sources(ids["audio"], 1) == whole
+    ranks = sources(ids["audio"], 0, rank=0, world_size=2) + sources(ids["audio"], 0, rank=1, world_size=2)
+    assert sorted(ranks) == whole  # (a dataset not split: the stream deals it to the ranks)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (datasets: more workers than shards)
+        for num_workers in (2, 3):
+            with pytest.raises(noisegen.ParameterError, match=f"IterableDataset read by {num_workers} DataLoader"):
+                sources(ids["audio"], num_workers)
+    split = split_dataset_by_node(ids, rank=0, world_size=2)["audio"]
+    with pytest.raises(noisegen.ParameterError, match="read by 2 ranks of a split_dataset_by_node"):
+        sources(split, 0, rank=0, world_size=2)
+    assert len(sources(split, 0)) < len(whole)  # (one rank's split, streamed whole)
+
+
 def test_a_row_without_audio_in_a_column_source_is_skipped_saying_so():
     """A None value in a stream's audio column was skipped as 'must be float32 or float64 audio, got dtype
     object', which did not say the row simply has no audio."""

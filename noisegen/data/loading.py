@@ -15,6 +15,7 @@ import numpy as np
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import user_stacklevel
 from .items import prepare_array
+from .state import torch_shard
 
 __all__ = ["LONG", "REPORT_LIMIT", "load_whole", "load_entry", "iterable_entries", "report", "skipped"]
 
@@ -60,6 +61,7 @@ def iterable_entries(stream, epoch, shard, n_shards):
     """``(position, position, audio or None)`` of a stream's iterable source in this shard, read from its
     start to the resume point; a one-shot iterator (a generator) goes on where it stands: positions count
     on from the entries it has given, and the entry a pass was cut short in is kept to finish."""
+    _check_not_dealt(stream._iterable, n_shards)
     one_shot = iter(stream._iterable) is stream._iterable
     if one_shot and stream._held is not None and stream._held[0] == (epoch, stream._position):
         yield stream._held[1]
@@ -71,6 +73,28 @@ def iterable_entries(stream, epoch, shard, n_shards):
             stream._held = ((epoch, position), loaded) if one_shot else None
             yield loaded
     stream._held = None
+
+
+def _check_not_dealt(source, n_shards):
+    """ParameterError for a Hugging Face ``IterableDataset``'s column (``ids["audio"]``) read by several
+    DataLoader workers, or split by ``split_dataset_by_node`` and read by several ranks: ``datasets`` deals its
+    rows out over them itself, so each took the stream's share of its own share (rows lost, half of them
+    with 2 workers) and counted positions, the items' keys, from its own first row."""
+    dataset = source
+    while type(dataset).__name__ == "IterableColumn" and type(dataset).__module__.startswith("datasets."):
+        dataset = dataset.source
+    if dataset is source or n_shards == 1:
+        return
+    num_workers = torch_shard()[1]
+    node = getattr(dataset, "_distributed", None)
+    ranks = n_shards // num_workers
+    if num_workers > 1 or (ranks > 1 and node is not None):
+        where = f"{num_workers} DataLoader workers" if num_workers > 1 else f"{ranks} ranks of a split_dataset_by_node"
+        raise ParameterError(
+            f"source: a column of a Hugging Face IterableDataset read by {where}; datasets deals its rows out "
+            "over DataLoader workers and split ranks itself, so each would stream a share of its share, with "
+            "keys counted from its own rows. Expected a column of a map-style Dataset (ds['audio'], read at "
+            "random: any workers and ranks), or this column read with num_workers <= 1 on an unsplit dataset")
 
 
 def check_unread(stream, epoch, position, chunk):
