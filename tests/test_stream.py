@@ -1039,7 +1039,7 @@ def test_silent_noise_warning_names_the_item_and_the_noise_file(mostly_silent_no
     silent = [c for c in chunks if c.params["noise_offset"] >= 100]  # the crop misses the 100 loud samples
     assert 0 < len(silent) < len(chunks) and len(messages) == len(silent)
     for c, message in zip(silent, messages):
-        assert f"item {c.source!r} of epoch {c.epoch}" in message, message
+        assert f"(item {c.source!r}; noise" in message, message
         assert f"noise {noise_path!r} from sample {c.params['noise_offset']}" in message, message
 
 
@@ -1305,3 +1305,20 @@ def test_a_file_holding_nan_or_inf_is_skipped_in_the_same_words_at_any_rate(tmp_
                 got = list(AugmentStream(str(source), Gain(p=1.0), sample_rate=rate, shuffle=False, mono=False))
             said = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
             assert got == [] and len(said) == 1 and "holds NaN or inf samples" in said[0], (source, rate, said)
+
+
+@pytest.mark.parametrize("epochs", [2, 3])
+def test_a_silent_item_warns_once_for_the_run_not_once_every_epoch(epochs):
+    """Under Python's default filter, a text is shown once per place: the item's warnings named its
+    epoch too, so a silent file warned again in every epoch (each transform once more)."""
+    from noisegen.transforms import Compose, Gain, Normalize
+
+    arrays = [np.zeros(400, np.float32), np.random.default_rng(0).standard_normal(400).astype(np.float32)]
+    stream = AugmentStream(arrays, Compose([Gain(p=1.0), Normalize(p=1.0)]), sample_rate=8000, rng=1,
+                           epochs=epochs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        chunks = list(stream)
+    assert len(chunks) == 2 * epochs
+    messages = _silent_warnings(caught)
+    assert len(messages) == 1 and "(item 'array:0')" in messages[0], messages

@@ -138,7 +138,7 @@ def long_chunks(stream, epoch, item, source, skip):
             return
         n_out = pipeline.output_length(source.n, sr, params)
         blocks = _stepped(apply_blockwise(pipeline, params, lambda: _read(source), n=source.n, sample_rate=sr,
-                                          n_channels=source.n_channels), f"item {name!r} of epoch {epoch}")
+                                          n_channels=source.n_channels), f"item {name!r}")
     meta, paired, index = stream._items.metadata(item), stream.target is not None, 0
     chunks = rechunk(blocks, n_out, stream._chunk_n, stream._hop_n)
     while True:  # no yield inside the try: a generator left open at exit is closed after this module's

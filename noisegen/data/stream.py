@@ -449,7 +449,9 @@ class AugmentStream:
             gen = as_generator(derive_key(self._key, epoch, item))
             # (the item is checked where it was read: a file's frames, or an array by check_audio, so the channels-
             # last rule is not applied again: a short file of many channels is no (samples, channels) array)
-            with about(f"item {self._source(item)!r} of epoch {epoch}"), layout_known():  # (about: warnings name it)
+            # (about: warnings name the item, not the epoch: an oddity of the item's own, a silent file, is then
+            # one warning for the run, as Python's filters show a text once, not one again every epoch)
+            with about(f"item {self._source(item)!r}"), layout_known():
                 # (this call's parameters: last_params is another thread's when streams share the pipeline)
                 y, params = self.pipeline._call_recorded(y, sample_rate=self.sample_rate, rng=gen,
                                                          return_target=self.target)
