@@ -443,3 +443,27 @@ def test_a_list_of_lhotse_cuts_or_recordings_as_a_stream_source_is_refused(cuts,
             noisegen.AugmentStream(source, None, sample_rate=16000, chunk_s=0.5, rng=0, shuffle=shuffle)
     audio = [(c.load_audio()[0], c.sampling_rate) for c in eager[:2]]  # their audio, loaded, streams
     assert list(noisegen.AugmentStream(audio, None, sample_rate=16000, chunk_s=0.5, rng=0, shuffle=shuffle))
+
+
+@pytest.mark.parametrize("reread", [False, True])
+def test_a_pipeline_attached_again_is_warned_of_once_and_another_is_not(cuts, tmp_path, reread):
+    """``cuts = augment_cuts(cuts, p, rng=epoch)`` in an epoch loop (as "call augment_cuts(..., rng=epoch)"
+    read) stacked the pipeline: noise added once more every epoch, without a word. Also for cuts whose
+    manifest was written and read back (the transforms are dicts there)."""
+    import warnings
+
+    pipeline, base = _pipeline(), cuts.subset(first=3)
+    once = nl.augment_cuts(base, pipeline, rng=0)
+    if reread:
+        once.to_jsonl(tmp_path / "cuts.jsonl")
+        once = CutSet.from_jsonl(tmp_path / "cuts.jsonl")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        twice = nl.augment_cuts(once, pipeline, rng=1).to_eager()
+    messages = [str(w.message) for w in caught if issubclass(w.category, noisegen.NoisegenWarning)]
+    assert len(messages) == 1 and "already carries this pipeline" in messages[0], messages
+    assert all(len(c.recording.transforms) == 2 for c in twice)  # (still attached: it may be meant)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nl.augment_cuts(base, pipeline, rng=1).to_eager()  # the epoch loop done right
+        nl.augment_cuts(once, noisegen.Gain(p=1.0), rng=1).to_eager()  # another pipeline on top

@@ -50,6 +50,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(f'noisegen.lhotse needs Lhotse: pip install "noisegen[lhotse]" ({exc})') from exc
 
 from .._core.errors import ParameterError
+from .._core.labels import warn
 from .._core.layout import layout_known
 from .._core.rng import derive_key, resolve_key
 from .._core.units import amplitude_to_db
@@ -261,6 +262,10 @@ class _Attach:
 def _append_transform(cut, transform):
     if isinstance(cut, PaddingCut):
         return cut
+    held = cut.transforms if isinstance(cut, MixedCut) else getattr(getattr(cut, "recording", None), "transforms", None)
+    if any(_pipeline_of(t) == transform.pipeline for t in held or ()):  # (`cuts = augment_cuts(cuts, p, rng=epoch)`)
+        warn("augment_cuts: a cut already carries this pipeline, which now runs on it twice (noise added twice); for "
+             "new draws each epoch, augment the cuts as they were before: augment_cuts(base_cuts, pipeline, rng=epoch)")
     if isinstance(cut, MixedCut):
         return fastcopy(cut, transforms=[*(cut.transforms or []), transform])
     recording = getattr(cut, "recording", None)
@@ -268,6 +273,12 @@ def _append_transform(cut, transform):
         raise ParameterError(f"cuts: cut {cut.id!r} has no recording to augment")
     recording = fastcopy(recording, transforms=[*(recording.transforms or []), transform])
     return fastcopy(cut, recording=recording)
+
+
+def _pipeline_of(t):  # a cut's NoisegenAugment's pipeline: the object's, or its dict's in a manifest read back
+    if isinstance(t, dict):
+        return (t.get("kwargs") or {}).get("pipeline") if t.get("name") == "NoisegenAugment" else None
+    return t.pipeline if isinstance(t, NoisegenAugment) else None
 
 
 def _cutset(cuts):
