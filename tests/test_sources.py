@@ -913,3 +913,31 @@ def test_a_bank_source_with_a_nul_byte_is_a_parameter_error_naming_it(tmp_path, 
                     make(source)
     with pytest.raises(ng.ParameterError, match=r"noise must be an existing folder or file, got a path with a NUL"):
         ng.load_pipeline(config)
+
+
+@pytest.mark.parametrize("kind", ["folder", "file"])
+def test_a_path_as_a_numpy_str_reads_as_the_same_str(tmp_path, kind):
+    # an np.str_ (an item of an array of paths) failed every folder scan with a TypeError: os.scandir lists an
+    # np.str_ folder's names as bytes; the stream refused it as one 0-d "signal"
+    (tmp_path / "sub").mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a.wav", "sub/b.flac"):
+        sf.write(tmp_path / name, rng.standard_normal(1600).astype(np.float32) * 0.1, SR)
+    plain = str(tmp_path) if kind == "folder" else str(tmp_path / "a.wav")
+    y = rng.standard_normal(800).astype(np.float32) * 0.1
+    for given in (plain, np.str_(plain), [np.str_(plain)]):
+        if kind == "folder" and not isinstance(given, list):
+            assert ng.audio_files(given) == [str(tmp_path / "a.wav"), str(tmp_path / "sub" / "b.flac")]
+        bank = ng.NoiseBank(given, sample_rate=SR)
+        np.testing.assert_array_equal(bank.audio, ng.NoiseBank(plain, sample_rate=SR).audio)
+        for make in (ng.AddBackgroundNoise, ng.AddShortNoises, ng.ApplyImpulseResponse):
+            out = make(given, p=1.0)(y, sample_rate=SR, rng=3)
+            np.testing.assert_array_equal(out, make(plain, p=1.0)(y, sample_rate=SR, rng=3))
+        if kind == "folder" and isinstance(given, list):
+            continue  # (a list of folders is no stream source)
+        stream = ng.AugmentStream(given, ng.Gain(p=1.0), sample_rate=SR, chunk_s=0.05, rng=1)
+        reference = ng.AugmentStream(plain, ng.Gain(p=1.0), sample_rate=SR, chunk_s=0.05, rng=1)
+        got, expected = list(stream), list(reference)
+        assert [c.source for c in got] == [c.source for c in expected] and len(got) == (2 if kind == "file" else 4)
+        for a, b in zip(got, expected):
+            np.testing.assert_array_equal(a.samples, b.samples)

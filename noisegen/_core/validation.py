@@ -420,7 +420,7 @@ def check_path(value, name: str = "path") -> str:
     """A file system path (str, bytes or os.PathLike) as a str."""
     if not isinstance(value, (str, bytes, os.PathLike)):
         raise ParameterError(f"{name} must be a path (str or os.PathLike), got {show_value(value)}")
-    text = os.fsdecode(value)
+    text = str(os.fsdecode(value))  # an np.str_ as a str: os.scandir lists an np.str_ folder's names as bytes
     if "\x00" in text:  # the OS cannot name it; Python's calls raise a bare ValueError
         raise ParameterError(f"{name} must be a path without NUL bytes, got {show_value(text)}")
     return text

@@ -178,6 +178,8 @@ def _is_lhotse(obj) -> bool:
 
 def list_items(source):
     """(random-access items or None, one-pass iterable or None)."""
+    if isinstance(source, str):  # an np.str_ path (an item of an array of paths) was refused as one 0-d signal
+        source = str(source)
     if _paths_column(source):  # as a list of its paths: it was "one array"/"one signal", or (shuffle=False)
         source = list(source)  # each path an item skipped as "must be float32 ... got dtype <U22": no stream
     elif not isinstance(source, np.ndarray) and getattr(source, "ndim", 0) == 1 and hasattr(source, "__array__") \
