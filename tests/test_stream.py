@@ -355,6 +355,25 @@ def test_arrays_generators_and_multichannel():
 
 
 
+@pytest.mark.parametrize("rows", [tuple, list])
+@pytest.mark.parametrize("row", [tuple, list, np.asarray])
+def test_a_stereo_item_given_as_a_tuple_of_two_rows_is_streamed_not_read_as_an_array_rate_pair(rows, row):
+    """A tuple of two rows ((left, right), or (left_array, right_array)) was taken for an (array, sample_rate)
+    pair: skipped as 'source sample rate must be an integer ..., got (0.1, ...)' where a list of the rows streamed."""
+    clip = np.random.default_rng(0).standard_normal((2, 1500)) * 0.1
+    given = rows(row(r.tolist()) for r in clip)
+    for chunk_s in (None, 0.5):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", NoisegenWarning)
+            got = list(AugmentStream([given], None, sample_rate=1000, chunk_s=chunk_s, rng=0, mono=False))
+        expected = list(AugmentStream([clip], None, sample_rate=1000, chunk_s=chunk_s, rng=0, mono=False))
+        assert len(got) == len(expected) > 0
+        for a, b in zip(got, expected):
+            np.testing.assert_array_equal(a.samples, b.samples)
+    pair = list(AugmentStream([(clip, np.int64(2000))], None, sample_rate=1000, rng=0, mono=False))  # still a pair
+    assert pair[0].samples.shape == (2, 750)
+
+
 def test_an_object_array_of_clips_is_a_sequence_of_items():
     """A 1-D object array of clips (pandas' Series.values, a dataset column as NumPy) was refused as 'one array;
     wrap it in a list', and wrapped in a list it was one unusable item: an empty stream."""

@@ -107,7 +107,8 @@ def _array_entry(entry, sample_rate):
             raise ParameterError(f"source item cannot be read ({type(exc).__name__}: {exc})") from None
         return check_audio(y, "source item"), sr
     sr = sample_rate
-    if isinstance(entry, tuple) and len(entry) == 2:
+    if isinstance(entry, tuple) and len(entry) == 2 and not isinstance(entry[1], (list, tuple)) \
+            and getattr(entry[1], "ndim", 0) == 0:  # (a tuple of two rows is a stereo clip)
         entry, sr = entry
         sr = check_sample_rate(sr, "source sample rate")
     try:
