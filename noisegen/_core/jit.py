@@ -6,7 +6,10 @@ bit-identical however it is chunked or vectorised, such as the noise
 generators). Scalar helpers shared by CPU and CUDA kernels are declared with
 :func:`scalar`, which registers one Python source for every Numba target
 (``njit`` inlines it on the CPU, ``cuda.jit`` compiles it as a device
-function, and the CUDA simulator calls it as plain Python).
+function, and the CUDA simulator calls it as plain Python). Numba intrinsics
+(explicit LLVM IR) are declared with :func:`intrinsic_or`, beside a pure-Python
+twin of the same semantics, which stands in for it with ``NUMBA_DISABLE_JIT=1``
+(kernels run as plain Python: for coverage and debugging).
 
 Nothing here compiles anything: kernels compile lazily, on first call, and are
 cached on disk (``cache=True``). When the package directory is not writable
@@ -71,7 +74,7 @@ REFUSED_CACHE_DIR, CACHE_WRITABLE = _ensure_cache_dir()
 
 import numba  # noqa: E402  (after the cache directory is settled)
 import numba.core.cpu  # noqa: E402  (UNCOUNTED checks its options)
-from numba.extending import register_jitable  # noqa: E402
+from numba.extending import intrinsic, register_jitable  # noqa: E402
 
 from . import cache_guard, cache_stamp  # noqa: E402
 
@@ -134,6 +137,20 @@ def exact_kernel(fn=None, **overrides):
     return numba.njit(**options)(fn)
 
 
+def intrinsic_or(twin):
+    """Numba's ``@intrinsic``, or with ``NUMBA_DISABLE_JIT=1`` its pure-Python ``twin``.
+
+    An intrinsic (LLVM IR written out) cannot run as Python; ``twin`` takes the
+    same arguments (tuples, literal ints as plain ints) and has the same
+    semantics, to float rounding, so kernels calling it run as plain Python.
+    The intrinsic is unchanged when Numba compiles.
+    """
+    def decorate(definition):
+        return twin if numba.config.DISABLE_JIT else intrinsic(definition)
+
+    return decorate
+
+
 #: Every helper declared with :func:`scalar`, in declaration order. The CUDA
 #: package registers each of them with numba-cuda's own typing registry when
 #: (and only when) CUDA is first used.
@@ -159,6 +176,7 @@ __all__ = [
     "CONTRACT_ONLY",
     "kernel",
     "exact_kernel",
+    "intrinsic_or",
     "scalar",
     "SCALARS",
 ]

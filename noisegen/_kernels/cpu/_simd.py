@@ -15,13 +15,17 @@ of one horizontal reduction each (measured speed-ups: bench/KERNELS.md).
 :func:`folded_fir` is the other layout: consecutive outputs of a symmetric
 FIR side by side in the lanes of a vector (on deinterleaved input, for the
 integer decimator), so no lane sums at all.
+
+Each has a pure-Python twin in :mod:`._twins`, which runs instead with ``NUMBA_DISABLE_JIT=1``.
 """
 
 from __future__ import annotations
 
 from llvmlite import ir
 from numba.core import cgutils, types
-from numba.extending import intrinsic
+
+from ..._core.jit import intrinsic_or
+from . import _twins
 
 #: Width of one vector of taps (AVX2: 8 float32 or 4 float64).
 VECTOR_BYTES = 32
@@ -72,7 +76,7 @@ def _lane_sums(builder, vectors, lanes):
     return sums
 
 
-@intrinsic
+@intrinsic_or(_twins.py_dot_products)
 def dot_products(typingctx, x, x_starts, h, h_starts, n):
     """``(h[r : r + n] . x[s : s + n] for s, r in zip(x_starts, h_starts))`` as a tuple.
 
@@ -132,7 +136,7 @@ def dot_products(typingctx, x, x_starts, h, h_starts, n):
     return sig, codegen
 
 
-@intrinsic
+@intrinsic_or(_twins.py_lane_dots)
 def lane_dots(typingctx, x, start, h, n_taps, out, count):
     """``out[i] = h[:n_taps] . x[start + i : start + i + n_taps]`` for ``i < count * lanes``
     (lanes: 8 float32 or 4 float64), each with the bits :func:`dot_products` gives it.
@@ -209,7 +213,7 @@ FIR_VECTORS = 8
 FIR_STEPS = 5
 
 
-@intrinsic
+@intrinsic_or(_twins.py_folded_fir)
 def folded_fir(typingctx, p, a_starts, b_starts, taps, centre, centre_tap, out, o):
     """``FIR_VECTORS`` vectors of outputs of a symmetric FIR on deinterleaved input, side by side.
 
@@ -306,7 +310,7 @@ def folded_fir(typingctx, p, a_starts, b_starts, taps, centre, centre_tap, out, 
 BANK_CHUNK = 4
 
 
-@intrinsic
+@intrinsic_or(_twins.py_fmuladd)
 def fmuladd(typingctx, a, b, c):
     """``a * b + c`` in float64 as ``llvm.fmuladd``: fused wherever the CPU has FMA, as the vector
     multiply-adds of :func:`one_pole_bank` are; the scalar twin that lets a loop keep their bits."""
@@ -322,7 +326,7 @@ def fmuladd(typingctx, a, b, c):
     return sig, codegen
 
 
-@intrinsic
+@intrinsic_or(_twins.py_one_pole_bank)
 def one_pole_bank(typingctx, x, y, n, direct, poles, residues, state, chunks, rest):
     """``y[j] = direct x[j] + sum_k residues[k] s_k[j]``, ``s_k[j] = poles[k] s_k[j - 1] + x[j]``, j < n.
 
