@@ -1,20 +1,61 @@
 """Explicit-SIMD pieces of the FFT kernels (:mod:`.fft`), written as LLVM vector IR through Numba
 intrinsics, as :mod:`._simd`'s: where LLVM's vectoriser leaves a loop scalar (a backward copy, a
-transposition, a butterfly with many load and store streams) or vectorises it poorly.
+transposition, a butterfly with many load and store streams) or vectorises it poorly. Each has a
+pure-Python twin (``py_*``), which runs instead with ``NUMBA_DISABLE_JIT=1``.
 """
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 from numba.core import types
-from numba.extending import intrinsic
 
+from ..._core.jit import intrinsic_or
 from ._simd import _I32, VECTOR_BYTES, _mask
+from ._twins import ARRAY_OPS, lanes_of
 
 __all__ = ["butterfly", "reversed_vector", "twiddle_transpose"]
 
 
-@intrinsic
+def py_twiddle_transpose(sr, si, s0, ss, dr, di, d0, ds, tr, ti, t0, ts):
+    """Twin of :func:`twiddle_transpose` (for ``NUMBA_DISABLE_JIT=1``)."""
+    lanes = lanes_of(sr)
+    j, i = np.arange(lanes)[:, None], np.arange(lanes)[None, :]
+    src, dst, tw = s0 + i * ss + j, d0 + j * ds + i, t0 + j * ts + i
+    re, im, wr, wi = sr[src], si[src], tr[tw], ti[tw]
+    dr[dst] = re * wr - im * wi
+    di[dst] = re * wi + im * wr
+
+
+def py_reversed_vector(src, s, dst, d):
+    """Twin of :func:`reversed_vector` (for ``NUMBA_DISABLE_JIT=1``)."""
+    lanes = lanes_of(src)
+    dst[d:d + lanes] = src[s - np.arange(lanes)]
+
+
+def py_butterfly(r, sr, si, i0, iq, dr, di, o0, od, wr, wi, kst, q):
+    """Twin of :func:`butterfly` (for ``NUMBA_DISABLE_JIT=1``): its scalar code, on arrays of columns."""
+    lanes = lanes_of(sr)
+    xs = []
+    for t in range(r):
+        at = i0 + t * iq
+        xr, xi = sr[at:at + lanes], si[at:at + lanes]
+        if t:
+            a, b = wr[kst * t], wi[kst * t]
+            xr, xi = xr * a - xi * b, xr * b + xi * a
+        xs.append((xr, xi))
+    if r == 3:
+        ys = _dft3(ARRAY_OPS, xs, -wi[q], sr.dtype.type(0.5))
+    elif r == 5:
+        ys = _dft5(ARRAY_OPS, xs, wr[q], -wi[q], wr[2 * q], -wi[2 * q])
+    else:
+        ys = _dft2k(ARRAY_OPS, xs, wr[q] if r == 8 else None)
+    for t, (yr, yi) in enumerate(ys):
+        dr[o0 + t * od:o0 + t * od + lanes] = yr
+        di[o0 + t * od:o0 + t * od + lanes] = yi
+
+
+@intrinsic_or(py_twiddle_transpose)
 def twiddle_transpose(typingctx, sr, si, s0, ss, dr, di, d0, ds, tr, ti, t0, ts):
     """One square tile of a complex matrix in split format, transposed and times a twiddle.
 
@@ -73,7 +114,7 @@ def twiddle_transpose(typingctx, sr, si, s0, ss, dr, di, d0, ds, tr, ti, t0, ts)
     return sig, codegen
 
 
-@intrinsic
+@intrinsic_or(py_reversed_vector)
 def reversed_vector(typingctx, src, s, dst, d):
     """``dst[d + t] = src[s - t]`` for ``t`` < the lanes of one vector (:data:`VECTOR_BYTES`): one
     vector load, a reversing shuffle and one store, where LLVM leaves a backward loop scalar.
@@ -103,7 +144,7 @@ def reversed_vector(typingctx, src, s, dst, d):
     return sig, codegen
 
 
-@intrinsic
+@intrinsic_or(py_butterfly)
 def butterfly(typingctx, r, sr, si, i0, iq, dr, di, o0, od, wr, wi, kst, q):
     """One vector of columns through a radix-``r`` Stockham butterfly (``r`` 2, 3, 4, 5 or 8, a literal).
 
@@ -171,43 +212,46 @@ def butterfly(typingctx, r, sr, si, i0, iq, dr, di, o0, od, wr, wi, kst, q):
                 builder.store(yi, vptr(did, o0_, od_, t), align=size)
             return context.get_dummy_value()
         cv = const(wrd, q_) if radix == 8 else None  # cos(pi / 4)
-
-        def rot(z, n, k):  # z * w_n^k, w_n = exp(-2 pi i / n), n <= 8
-            zr, zi = z
-            e = (8 // n) * k % 8  # eighths of a turn
-            if e == 0:
-                return z
-            if e == 2:  # -i
-                return zi, builder.fneg(zr)
-            if e == 4:
-                return builder.fneg(zr), builder.fneg(zi)
-            if e == 6:  # +i
-                return builder.fneg(zi), zr
-            if e == 1:  # (c, -c): (zr + zi) c, (zi - zr) c
-                return builder.fmul(builder.fadd(zr, zi), cv), builder.fmul(builder.fsub(zi, zr), cv)
-            if e == 3:  # (-c, -c): (zi - zr) c, -(zr + zi) c
-                return builder.fmul(builder.fsub(zi, zr), cv), builder.fneg(builder.fmul(builder.fadd(zr, zi), cv))
-            raise ValueError(e)
-
-        def dft(v):
-            n = len(v)
-            if n == 1:
-                return v
-            even, odd = dft(v[0::2]), dft(v[1::2])
-            out = [None] * n
-            for k in range(n // 2):
-                t = rot(odd[k], n, k)
-                out[k] = (builder.fadd(even[k][0], t[0]), builder.fadd(even[k][1], t[1]))
-                out[k + n // 2] = (builder.fsub(even[k][0], t[0]), builder.fsub(even[k][1], t[1]))
-            return out
-
-        ys = dft(xs)
+        ys = _dft2k(builder, xs, cv)
         for t, (yr, yi) in enumerate(ys):
             builder.store(yr, vptr(drd, o0_, od_, t), align=size)
             builder.store(yi, vptr(did, o0_, od_, t), align=size)
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def _rot(b, z, n, k, cv):
+    """``z * w_n^k``, ``w_n = exp(-2 pi i / n)``, ``n <= 8`` (``cv``: cos(pi / 4))."""
+    zr, zi = z
+    e = (8 // n) * k % 8  # eighths of a turn
+    if e == 0:
+        return z
+    if e == 2:  # -i
+        return zi, b.fneg(zr)
+    if e == 4:
+        return b.fneg(zr), b.fneg(zi)
+    if e == 6:  # +i
+        return b.fneg(zi), zr
+    if e == 1:  # (c, -c): (zr + zi) c, (zi - zr) c
+        return b.fmul(b.fadd(zr, zi), cv), b.fmul(b.fsub(zi, zr), cv)
+    if e == 3:  # (-c, -c): (zi - zr) c, -(zr + zi) c
+        return b.fmul(b.fsub(zi, zr), cv), b.fneg(b.fmul(b.fadd(zr, zi), cv))
+    raise ValueError(e)
+
+
+def _dft2k(b, v, cv):
+    """The DFT of vectors ``v`` (2, 4 or 8 of them) by radix-2 steps, decimation in time."""
+    n = len(v)
+    if n == 1:
+        return v
+    even, odd = _dft2k(b, v[0::2], cv), _dft2k(b, v[1::2], cv)
+    out = [None] * n
+    for k in range(n // 2):
+        t = _rot(b, odd[k], n, k, cv)
+        out[k] = (b.fadd(even[k][0], t[0]), b.fadd(even[k][1], t[1]))
+        out[k + n // 2] = (b.fsub(even[k][0], t[0]), b.fsub(even[k][1], t[1]))
+    return out
 
 
 def _dft3(b, xs, s3, half):
