@@ -5,7 +5,8 @@ Numba has neither intrinsic as a public function; written as byte loads and
 shifts, the FLAC decoder's bit reader ran at half of libFLAC's speed (LLVM does
 not merge the eight loads into one, nor a shift ladder into ``lzcnt``).
 The readers peek at ``buf``, which must hold 8 bytes past any position read
-(the FLAC caller pads its data with zeros).
+(the FLAC caller pads its data with zeros). Each intrinsic has a pure-Python twin (``py_*``),
+which runs instead with ``NUMBA_DISABLE_JIT=1``.
 """
 
 from __future__ import annotations
@@ -13,14 +14,18 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
-from numba.extending import intrinsic
 
-from ..._core.jit import kernel
+from ..._core.jit import intrinsic_or, kernel
 
 _I64 = ir.IntType(64)
 
 
-@intrinsic
+def py_load_be64(buf, i):
+    """Twin of :func:`load_be64` (for ``NUMBA_DISABLE_JIT=1``)."""
+    return np.uint64(int.from_bytes(buf[i:i + 8].tobytes(), "big"))
+
+
+@intrinsic_or(py_load_be64)
 def load_be64(typingctx, buf, i):
     """The 8 bytes ``buf[i:i + 8]`` of a C-contiguous uint8 array as a big-endian uint64 (unchecked)."""
     if not (isinstance(buf, types.Array) and buf.dtype == types.uint8 and isinstance(i, types.Integer)):
@@ -36,7 +41,12 @@ def load_be64(typingctx, buf, i):
     return types.uint64(buf, i), codegen
 
 
-@intrinsic
+def py_leading_zeros(w):
+    """Twin of :func:`leading_zeros` (for ``NUMBA_DISABLE_JIT=1``)."""
+    return np.int64(64 - int(w).bit_length())
+
+
+@intrinsic_or(py_leading_zeros)
 def leading_zeros(typingctx, w):
     """Leading zero bits of a uint64 (64 for 0)."""
     if w != types.uint64:
@@ -86,7 +96,12 @@ def _zeros(buf, bp, end):
     return -1
 
 
-@intrinsic
+def py_load_le64(buf, i):
+    """Twin of :func:`load_le64` (for ``NUMBA_DISABLE_JIT=1``)."""
+    return np.uint64(int.from_bytes(buf[i:i + 8].tobytes(), "little"))
+
+
+@intrinsic_or(py_load_le64)
 def load_le64(typingctx, buf, i):
     """The 8 bytes ``buf[i:i + 8]`` of a C-contiguous uint8 array as a little-endian uint64 (unchecked)."""
     if not (isinstance(buf, types.Array) and buf.dtype == types.uint8 and isinstance(i, types.Integer)):

@@ -13,17 +13,21 @@ and the DCT-IV of size ``M`` is one complex FFT of size ``M / 2``: with
 ``z[m] = (X[2m] + i X[M - 1 - 2m]) e^{-i pi (m + 1/8) / M}`` and
 ``C = e^{-i pi (p + 1/8) / M} FFT(z)[p]``, ``u[2p] = Re C[p]`` and
 ``u[M - 1 - 2p] = -Im C[p]``. The FFT is radix-2, decimation in time, its
-input written in bit-reversed order by the pre-twiddle.
+input written in bit-reversed order by the pre-twiddle. The butterflies' intrinsics have
+pure-Python twins (:func:`py_radix22`, :func:`py_radix2`), which run instead with
+``NUMBA_DISABLE_JIT=1``.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from llvmlite import ir
 from numba.core import types
-from numba.extending import intrinsic
 
-from ..._core.jit import kernel
+from ..._core.jit import intrinsic_or, kernel
+from ._twins import ARRAY_OPS
 
 _F32 = ir.FloatType()
 
@@ -47,8 +51,25 @@ def _cmul(builder, xr, xi, wr, wi):
             builder.fadd(builder.fmul(xr, wi), builder.fmul(xi, wr)))
 
 
+def py_radix22(lanes, re, im, wr, wi, a, h, at):
+    """Twin of the intrinsic of :func:`_radix22` (for ``NUMBA_DISABLE_JIT=1``): its code on arrays."""
+    b, c, d = a + h, a + 2 * h, a + 3 * h
+    v = lambda x, k: x[k:k + lanes]  # noqa: E731
+    w1r, w1i, w2r, w2i = v(wr, at), v(wi, at), v(wr, at + h), v(wi, at + h)
+    tr, ti = _cmul(ARRAY_OPS, v(re, b), v(im, b), w1r, w1i)
+    xr, xi = v(re, a), v(im, a)
+    ar, ai, br, bi = xr + tr, xi + ti, xr - tr, xi - ti
+    tr, ti = _cmul(ARRAY_OPS, v(re, d), v(im, d), w1r, w1i)
+    xr, xi = v(re, c), v(im, c)
+    cr, ci, dr, di = xr + tr, xi + ti, xr - tr, xi - ti
+    tr, ti = _cmul(ARRAY_OPS, cr, ci, w2r, w2i)
+    ur, ui = _cmul(ARRAY_OPS, dr, di, w2r, w2i)  # times -i
+    re[a:a + lanes], im[a:a + lanes], re[c:c + lanes], im[c:c + lanes] = ar + tr, ai + ti, ar - tr, ai - ti
+    re[b:b + lanes], im[b:b + lanes], re[d:d + lanes], im[d:d + lanes] = br + ui, bi - ur, br - ui, bi + ur
+
+
 def _radix22(lanes):
-    @intrinsic
+    @intrinsic_or(functools.partial(py_radix22, lanes))
     def radix22(typingctx, re, im, wr, wi, a, h, at):
         """``lanes`` radix-2x2 butterflies at ``a .. a + lanes`` of span ``h``, twiddles from ``at``."""
         def codegen(context, builder, signature, args):
@@ -84,8 +105,16 @@ def _radix22(lanes):
     return radix22
 
 
+def py_radix2(lanes, re, im, wr, wi, p, h, at):
+    """Twin of the intrinsic of :func:`_radix2` (for ``NUMBA_DISABLE_JIT=1``): its code on arrays."""
+    s = p + h
+    tr, ti = _cmul(ARRAY_OPS, re[s:s + lanes], im[s:s + lanes], wr[at:at + lanes], wi[at:at + lanes])
+    xr, xi = re[p:p + lanes], im[p:p + lanes]
+    re[s:s + lanes], im[s:s + lanes], re[p:p + lanes], im[p:p + lanes] = xr - tr, xi - ti, xr + tr, xi + ti
+
+
 def _radix2(lanes):
-    @intrinsic
+    @intrinsic_or(functools.partial(py_radix2, lanes))
     def radix2(typingctx, re, im, wr, wi, p, h, at):
         """``lanes`` radix-2 butterflies at ``p .. p + lanes`` of span ``h``, twiddles from ``at``."""
         def codegen(context, builder, signature, args):
