@@ -8,8 +8,10 @@ generators). Scalar helpers shared by CPU and CUDA kernels are declared with
 (``njit`` inlines it on the CPU, ``cuda.jit`` compiles it as a device
 function, and the CUDA simulator calls it as plain Python). Numba intrinsics
 (explicit LLVM IR) are declared with :func:`intrinsic_or`, beside a pure-Python
-twin of the same semantics, which stands in for it with ``NUMBA_DISABLE_JIT=1``
-(kernels run as plain Python: for coverage and debugging).
+twin of the same semantics: with ``NUMBA_DISABLE_JIT=1`` every kernel runs as
+plain Python (for coverage and debugging), the twins standing in for the
+intrinsics and NumPy's integer wrap-around and float errors kept as quiet as
+in compiled code.
 
 Nothing here compiles anything: kernels compile lazily, on first call, and are
 cached on disk (``cache=True``). When the package directory is not writable
@@ -26,6 +28,7 @@ directory; CI always starts from an empty cache.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 
@@ -74,6 +77,7 @@ REFUSED_CACHE_DIR, CACHE_WRITABLE = _ensure_cache_dir()
 
 import numba  # noqa: E402  (after the cache directory is settled)
 import numba.core.cpu  # noqa: E402  (UNCOUNTED checks its options)
+import numpy as np  # noqa: E402
 from numba.extending import intrinsic, register_jitable  # noqa: E402
 
 from . import cache_guard, cache_stamp  # noqa: E402
@@ -121,20 +125,37 @@ CONTRACT_ONLY = dict(fastmath={"contract"})
 # workers fork).
 
 
+def _quiet(fn):
+    """``fn`` run under ``np.errstate(all="ignore")`` when ``NUMBA_DISABLE_JIT=1`` (else ``fn``).
+
+    As plain Python a kernel's uint64 hashes wrap around on NumPy scalars with an overflow
+    warning each, and a float error warns: compiled code wraps and divides without a word.
+    """
+    if not numba.config.DISABLE_JIT:
+        return fn
+
+    @functools.wraps(fn)
+    def quiet(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+
+    return quiet
+
+
 def kernel(fn=None, **overrides):
     """Decorate a CPU kernel with :data:`KERNEL_OPTIONS` (plus ``overrides``)."""
     options = {**KERNEL_OPTIONS, "fastmath": set(FASTMATH), **overrides}
     if fn is None:
-        return lambda f: numba.njit(**options)(f)
-    return numba.njit(**options)(fn)
+        return lambda f: _quiet(numba.njit(**options)(f))
+    return _quiet(numba.njit(**options)(fn))
 
 
 def exact_kernel(fn=None, **overrides):
     """Decorate a CPU kernel with :data:`EXACT_OPTIONS` (plus ``overrides``)."""
     options = {**EXACT_OPTIONS, **overrides}
     if fn is None:
-        return lambda f: numba.njit(**options)(f)
-    return numba.njit(**options)(fn)
+        return lambda f: _quiet(numba.njit(**options)(f))
+    return _quiet(numba.njit(**options)(fn))
 
 
 def intrinsic_or(twin):
@@ -165,7 +186,7 @@ def scalar(fn):
     (numba-cuda keeps a registry of its own), from this one source.
     """
     SCALARS.append(fn)
-    return register_jitable(inline="always")(fn)
+    return _quiet(register_jitable(inline="always")(fn))
 
 
 __all__ = [
