@@ -5,7 +5,8 @@ Two checks: each intrinsic's pure-Python twin against the intrinsic itself on ra
 (small jitted wrappers), and each operation family run on short inputs in a subprocess under
 ``NUMBA_DISABLE_JIT=1`` against the same call compiled, here. The counter RNG's integers are the
 same bits in both modes; audio agrees to float rounding (the twins do not fuse multiply-adds).
-Run as a script (``python tests/test_pure_python.py OUT.npz DIR``) it writes the cases' outputs.
+Run as a script (``python tests/test_pure_python.py OUT.npz DIR``) it writes the cases' outputs
+(CI's coverage run of the kernel bodies).
 About 20 s from a warm cache (the child, plain Python, ~8 s of it), so not marked slow.
 """
 
@@ -343,6 +344,8 @@ def test_bit_and_mdct_twins_match_their_intrinsics():
 if __name__ == "__main__":  # the cases' outputs, for the test above to compare (run under NUMBA_DISABLE_JIT=1)
     assert numba.config.DISABLE_JIT
     target, folder = sys.argv[1], sys.argv[2]
+    if not os.path.exists(os.path.join(folder, "tiny.ogg")):  # (run by hand, or by CI's coverage run)
+        write_files(folder)
     results = {}
     for case, fn in cases(folder).items():
         for k, value in enumerate(_flatten(fn())):
