@@ -106,6 +106,9 @@ def cases(folder):
         "white": lambda: ng.white_noise(1000, rng=0, n_channels=2, dtype=np.float64),
         "mix at snr": lambda: ng.mix_at_snr(y, noise, snr_db=5.0),
         "mix active": lambda: ng.mix_at_snr(y, noise, snr_db=0.0, reference="active", sample_rate=RATE),
+        # powers of 1e-30 and 1e30 samples: float64 squares in plain Python too
+        "mix tiny noise": lambda: ng.mix_at_snr(y, np.full(2400, 1e-30, np.float32), snr_db=10.0),
+        "mix huge signal": lambda: ng.mix_at_snr(y * np.float32(1e30), noise[:1100], snr_db=10.0),
         "rir short": lambda: ng.convolve_rir(y, rir),
         "rir overlap-save": lambda: ng.convolve_rir(np.tile(stereo, 3), rir[:100].astype(np.float64)),
         "stretch wsola": lambda: ng.time_stretch(y, rate=1.15, sample_rate=RATE),

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..._core.jit import exact_kernel, kernel
 from ..snr import noise_scale
 from ._simd import dot_products
@@ -51,7 +53,7 @@ def _run_sum_squares(v, a, n, chain, exact):
     for p in range(a, a + quarter, chain):
         q = (p, p + quarter, p + 2 * quarter, p + 3 * quarter)
         s = dot_products(v, q, v, q, chain)
-        total += (1.0 * s[0] + 1.0 * s[1]) + (1.0 * s[2] + 1.0 * s[3])
+        total += (np.float64(s[0]) + np.float64(s[1])) + (np.float64(s[2]) + np.float64(s[3]))
     return total + _tail_squares(v, a + 4 * quarter, a + n)
 
 
@@ -64,14 +66,16 @@ def _tail_squares(v, a, b):
     t0, t1, t2, t3 = 0.0, 0.0, 0.0, 0.0
     i = a
     while i + 4 <= b:
-        x0, x1, x2, x3 = 1.0 * v[i], 1.0 * v[i + 1], 1.0 * v[i + 2], 1.0 * v[i + 3]
+        # np.float64(v[i]): as plain Python (NUMBA_DISABLE_JIT=1) 1.0 * v[i] stays a NumPy float32
+        # (NumPy 2), whose squares of 1e-30 underflow to 0; float() keeps float32 in Numba
+        x0, x1, x2, x3 = np.float64(v[i]), np.float64(v[i + 1]), np.float64(v[i + 2]), np.float64(v[i + 3])
         t0 += x0 * x0
         t1 += x1 * x1
         t2 += x2 * x2
         t3 += x3 * x3
         i += 4
     for j in range(i, b):
-        x = 1.0 * v[j]
+        x = np.float64(v[j])
         t0 += x * x
     return (t0 + t1) + (t2 + t3)
 
@@ -89,8 +93,8 @@ def _pair_sum_squares(s, noise, b, n):
         r = (b + p, b + p + quarter, b + p + 2 * quarter, b + p + 3 * quarter)
         u = dot_products(s, q, s, q, CHAIN)
         v = dot_products(noise, r, noise, r, CHAIN)
-        ts += (1.0 * u[0] + 1.0 * u[1]) + (1.0 * u[2] + 1.0 * u[3])
-        tn += (1.0 * v[0] + 1.0 * v[1]) + (1.0 * v[2] + 1.0 * v[3])
+        ts += (np.float64(u[0]) + np.float64(u[1])) + (np.float64(u[2]) + np.float64(u[3]))
+        tn += (np.float64(v[0]) + np.float64(v[1])) + (np.float64(v[2]) + np.float64(v[3]))
     return ts + _tail_squares(s, 4 * quarter, n), tn + _tail_squares(noise, b + 4 * quarter, b + n)
 
 
