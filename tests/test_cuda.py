@@ -251,6 +251,24 @@ def test_mix_of_float32_too_quiet_or_loud_for_float32_squares_matches_cpu(D, lev
         assert _rel(got, ng.mix_at_snr(s, noise, snr_db=snr, noise_offset=5)) <= 1e-6
 
 
+@pytest.mark.skipif(SIM, reason="types the compiled kernel (numba-cuda's compiler, not the simulator)")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_power_kernel_squares_in_float64_when_compiled_for_a_gpu(dtype):
+    """The test above runs the simulator; compiled for a GPU, ``float(x[r, j])`` of a float32 was
+    float32 (Numba's typing of float()), so its squares underflowed or overflowed on the device
+    (1e-30, 1e30). Numba-cuda's own type inference, no GPU or libNVVM needed."""
+    pytest.importorskip("numba_cuda")
+    from numba import types
+    from numba.cuda.compiler import compile_cuda
+
+    from noisegen._kernels.cuda import mix
+
+    x = types.Array(getattr(types, dtype), 2, "C")
+    sig = (x, types.int64[::1], types.int64, types.float64[::1])
+    typemap = compile_cuda(mix.row_sum_squares.py_func, types.void, sig, cc=(8, 0)).type_annotation.typemap
+    assert str(typemap["v"]) == "float64"
+
+
 @cudasim
 @pytest.mark.parametrize("shape", [(64,), (2, 64)])
 def test_mix_silent_warning_names_the_callers_line_as_on_the_cpu(D, shape):

@@ -44,9 +44,10 @@ def row_sum_squares(x, offsets, n, out):
     while i < n:
         j = off + i
         j -= (j // m) * m
-        # float(): float64 squares in the simulator too, where 1.0 * a NumPy float32 stays float32
-        # (NumPy 2) and the squares of 1e-30 or 1e30 underflowed or overflowed
-        v = float(x[r, j])
+        # np.float64(): float64 squares on the GPU and in the simulator alike, where the squares of
+        # 1e-30 or 1e30 float32 samples underflow or overflow: 1.0 * a NumPy float32 stays float32
+        # (NumPy 2) in the simulator, and Numba types float(float32) as float32 on the GPU
+        v = np.float64(x[r, j])
         acc += v * v
         i += nt
     buf[t] = acc
