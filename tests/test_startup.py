@@ -137,6 +137,19 @@ def test_warmup_help_and_usage_errors(capsys):
     assert len(err) == 1 and "unrecognized arguments: --bogus" in err[0]
 
 
+def test_warmup_with_the_jit_disabled_says_so_at_once(monkeypatch, capsys):
+    # it ran every operation as plain Python (minutes), then blamed NUMBA_CACHE_DIR for the empty cache
+    import numba
+
+    monkeypatch.setattr(numba.config, "DISABLE_JIT", True)
+    monkeypatch.setattr(warmup, "warm", lambda **kw: pytest.fail("warmed up with the JIT disabled"))
+    for quiet in ([], ["--quiet"]):
+        assert main(["warmup", *quiet]) == 1
+        assert capsys.readouterr().err.strip().splitlines() == [
+            "noisegen warmup: error: NUMBA_DISABLE_JIT=1 is set: kernels run as plain Python, nothing to compile; "
+            "nothing compiled"]
+
+
 def test_warmup_failure_is_one_line_without_traceback(monkeypatch, capsys):
     def broken(folder):
         yield "gain (float32, mono)", lambda: 1 / 0

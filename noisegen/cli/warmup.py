@@ -362,6 +362,10 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    if numba.config.DISABLE_JIT:  # else minutes of running every operation as Python, then a false cache error
+        print("noisegen warmup: error: NUMBA_DISABLE_JIT=1 is set: kernels run as plain Python, nothing to "
+              "compile; nothing compiled", file=sys.stderr)
+        return 1
     if jit.REFUSED_CACHE_DIR:  # before minutes of compiling into the per-user cache put in its place
         print(f"noisegen warmup: error: NUMBA_CACHE_DIR={jit.REFUSED_CACHE_DIR!r} is not a folder Numba can write; "
               "nothing compiled", file=sys.stderr)
