@@ -164,6 +164,26 @@ def test_files_it_does_not_take_go_to_libsndfile(tmp_path):
     assert FlacFile.from_bytes(not_flac.read_bytes()) is None
 
 
+@pytest.mark.parametrize("tag_bytes", [10, 3000, 60000])
+def test_a_segment_of_a_file_behind_an_id3_tag_reads_as_its_whole_read(tmp_path, tag_bytes):
+    """A tagger's ID3v2 tag (a cover image: tens of kilobytes) before "fLaC": libsndfile skips it and reads
+    the file whole, but its seek into the last frames (as many bytes as the tag) fails, and a segment
+    there (a manifest's last seconds, a long file's last blocks) was refused: 'psf_fseek() failed'."""
+    from noisegen.audio.blocks import FileBlocks
+
+    path = tmp_path / "x.flac"
+    _write(path, _signals(20000, 2, seed=9)["white"], "PCM_16", 0.5)
+    syncsafe = bytes((tag_bytes >> s) & 0x7F for s in (21, 14, 7, 0))  # the tag's size, 7 bits a byte
+    path.write_bytes(b"ID3\x04\x00\x00" + syncsafe + bytes(tag_bytes) + path.read_bytes())
+    ref = sf.read(path, dtype="float32", always_2d=True)[0].T
+    np.testing.assert_array_equal(noisegen.load(path)[0], ref)
+    for start, n in [(3, 5), (9000, 700), (15000, 5000), (19000, 1000), (19995, 5)]:
+        seg = read_segment(path, offset_s=start / 16000, duration_s=n / 16000, sample_rate=16000, mono=False)
+        np.testing.assert_array_equal(seg, ref[:, start:start + n], err_msg=str(start))
+        blocks = FileBlocks(path, sample_rate=16000, offset_s=start / 16000, duration_s=n / 16000, block_frames=400)
+        np.testing.assert_array_equal(np.concatenate(list(blocks()), axis=1), ref[:, start:start + n])
+
+
 def _unknown_length(data: bytes) -> bytes:
     """FLAC bytes with STREAMINFO's sample count 0: "unknown", as a stream encoded to a pipe has it."""
     out = bytearray(data)

@@ -173,11 +173,12 @@ def seek_frame(f, start: int, block: int = 1 << 16) -> None:
     """Move the just opened ``f`` to frame ``start``: a seek, or, in a codec that cannot seek (GSM 6.10,
     G.721/G.723: libsndfile's 'Seek attempted on unseekable file type'), decoding the frames before it
     in blocks of ``block`` into one reused buffer, nothing kept. An Ogg Vorbis file is seeked no
-    further than its last two pages (:func:`vorbis_seek_limit`) and decoded on from there."""
+    further than its last two pages (:func:`vorbis_seek_limit`) and decoded on from there; a FLAC
+    file behind an ID3v2 tag is decoded from its first frame (:func:`_flac_behind_id3`)."""
     if not start:
         return
     at = 0
-    if f.seekable():
+    if f.seekable() and not _flac_behind_id3(f):
         at = min(start, vorbis_seek_limit(f)) if f.format == "OGG" and f.subtype == "VORBIS" else start
         f.seek(at)
         if at == start:
@@ -185,6 +186,21 @@ def seek_frame(f, start: int, block: int = 1 << 16) -> None:
     buf = np.empty((block, max(int(f.channels), 1)), np.float32)
     for _ in read_blocks(f, start - at, block, np.float32, start=at, out=buf):
         pass
+
+
+def _flac_behind_id3(f) -> bool:
+    """Whether the open ``f`` is a FLAC file that starts with an ID3v2 tag (a tagger's, libsndfile skips
+    it): libsndfile 1.2 seeks it as if the tag were not there, so a seek into its last frames (as many
+    bytes from the end as the tag takes) fails with 'Internal psf_fseek() failed', leaving the file
+    unreadable, where reading from the start gives every frame."""
+    name = f.name
+    if f.format != "FLAC" or not isinstance(name, (str, bytes, os.PathLike)):
+        return False
+    try:
+        with open(name, "rb") as fh:
+            return fh.read(3) == b"ID3"
+    except OSError:
+        return False
 
 
 #: Bytes at the end of an Ogg file searched for its last pages (three of the largest, 65,307 bytes).
