@@ -570,6 +570,36 @@ def test_decode_reads_members_of_formats_libsndfile_cannot_seek(tmp_path):
     np.testing.assert_array_equal(noisegen.load(path)[0], want)
 
 
+@pytest.mark.parametrize("fmt, subtype", [("WAV", "PCM_16"), ("WAV", "FLOAT"), ("AIFF", "PCM_24"), ("FLAC", "PCM_16"),
+                                           ("MP3", "MPEG_LAYER_III")])
+def test_a_member_behind_id3_tags_decodes_to_every_frame_the_file_reads(tmp_path, fmt, subtype):
+    """A tagger's ID3v2 tags before the header: libsndfile skips them, but reading bytes (a tar member) it
+    took the tags' length off the end of a WAV or AIFF file's samples (3,000 bytes of tag: 752 of 20,000
+    stereo frames gone without a word), and refused a FLAC file behind two, where the same file on disk
+    reads whole. Formats libsndfile reads behind no tag (Ogg) are refused as the file on disk is."""
+    from noisegen.audio.segment import decode, decoded_span
+
+    buf = io.BytesIO()
+    sf.write(buf, np.random.default_rng(1).uniform(-0.5, 0.5, (20000, 2)), 16000, format=fmt, subtype=subtype)
+    path = tmp_path / "x.bin"
+    for tags in ([10], [3000], [60000], [100, 200]):
+        data = b"".join(b"ID3\x03\x00\x00" + bytes((n >> s) & 0x7F for s in (21, 14, 7, 0)) + bytes(n)
+                        for n in tags) + buf.getvalue()
+        path.write_bytes(data)
+        want = noisegen.load(path)[0]
+        assert want.shape == (2, 20000) and sf.info(path).frames == 20000
+        assert decoded_span(data) == (20000, 16000), tags
+        np.testing.assert_array_equal(decode(data, sample_rate=16000, mono=False), want, err_msg=str(tags))
+    for tag, ext, needle in [(b"ID3\x03" + bytes(5) + b"\x02" + bytes(2), "OGG", "embedding"),
+                             (b"ID3\x03" + bytes(5) + b"\x01" + bytes(1), "WAV", "not recognised")]:
+        sf.write(buf := io.BytesIO(), np.zeros(100), 16000, format=ext)
+        path.write_bytes(tag + buf.getvalue())
+        with pytest.raises(NoisegenError, match=needle):
+            noisegen.load(path)
+        with pytest.raises(NoisegenError, match=needle):
+            decode(path.read_bytes(), sample_rate=16000)
+
+
 def test_float_samples_beyond_float32_are_refused_not_turned_into_inf(tmp_path):
     # save: FLOAT stores float32, so 1e300 would be written as inf (DOUBLE keeps it; PCM clips it, warning)
     y = np.array([1e300, -0.5, 0.25])
