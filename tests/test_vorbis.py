@@ -360,6 +360,50 @@ def test_granule_positions_out_of_spec_read_as_libsndfile_reads_them(tmp_path):
 
 
 
+def _with_comment(data: bytes, comment: bytes) -> bytes:
+    """The Ogg Vorbis file ``data`` with ``comment`` for its comment header (on the page it shares with the
+    setup header, as libvorbis writes them)."""
+    _, (at, head, body), *_ = pages(data)
+    stream = packets(data)
+    assert body == len(stream[1]) + len(stream[2])
+    laces = [n for p in (comment, stream[2]) for n in [255] * (len(p) // 255) + [len(p) % 255]]
+    page = data[at:at + 26] + bytes([len(laces)]) + bytes(laces) + comment + stream[2]
+    return fix_crcs(data[:at] + page + data[at + head + body:])
+
+
+def test_a_comment_header_libvorbis_refuses_reads_as_libsndfile_reads_it(tmp_path):
+    """A tagger's comment header without its framing bit, or with a length past its end: libvorbis
+    refuses it and libsndfile reads no frame (from a header count of the file), where load decoded
+    every frame, so that load, info (0 frames) and a long file's blocks (the header's count) gave
+    three lengths. Such a file is left to libsndfile; one libvorbis takes is still read here."""
+    import noisegen
+    from noisegen.audio.vorbis import VorbisFile
+
+    path = _write(tmp_path / "x.ogg", 16000, 2, 0.3, 20000)
+    data = path.read_bytes()
+
+    def comment(*items, vendor=b"Lavf60", count=None, framing=b"\x01"):
+        out = b"\x03vorbis" + len(vendor).to_bytes(4, "little") + vendor
+        out += (len(items) if count is None else count).to_bytes(4, "little")
+        return out + b"".join(len(i).to_bytes(4, "little") + i for i in items) + framing
+
+    taken = [comment(b"TITLE=x", b"", b"NO_EQUALS"), comment(b"COVERART=" + b"A" * 30000), comment(framing=b"\x03"),
+             comment(b"A=b", framing=b"\x01junk")]
+    refused = [comment(b"TITLE=x", framing=b""), comment(b"TITLE=x", framing=b"\x00"), comment(count=1 << 20),
+               comment(b"TITLE=x")[:-12] + (1 << 31).to_bytes(4, "little") + b"TITLE=x\x01",
+               b"\x03vorbis" + (60).to_bytes(4, "little") + b"Lavf60" + bytes(4) + b"\x01"]
+    for i, c in enumerate(taken + refused):
+        path.write_bytes(_with_comment(data, c))
+        ref, _ = sf.read(path, dtype="float32", always_2d=True)
+        y, _ = noisegen.load(path)
+        assert y.shape == ref.T.shape and np.abs(y - ref.T).max(initial=0) <= TOLERANCE, i
+        assert noisegen.info(path).frames == y.shape[-1], i
+        native = VorbisFile.open(path)
+        if native is not None:
+            native.close()
+        assert (native is not None) == (i < len(taken)) == (len(ref) > 0), i
+
+
 def test_a_damaged_page_gives_one_length_to_load_info_and_the_stream(tmp_path):
     """libsndfile's Ogg reader stops a read at a damaged page and goes on at the next; where its reads
     end moves where it stops, so load (one read), info (blocks) and the stream disagreed on a file's

@@ -7,8 +7,8 @@ with ``samples`` float32 ``(frames, channels)``, as
 offset) and the same values to float rounding. Anything it does not take
 raises :class:`~noisegen.audio.vorbis_setup.VorbisUnsupported`, and the caller
 reads the file with libsndfile: floor type 0, chained or multiplexed streams,
-any damage (a page whose CRC fails, a gap in the pages, a packet libvorbis
-would drop, a last granule position beyond the samples the packets hold),
+any damage (a page whose CRC fails, a gap in the pages, a comment header or packet libvorbis
+refuses or would drop, a last granule position beyond the samples the packets hold),
 bytes after the last page.
 
 The setup header (codebooks and all) of a file is parsed in Python; files
@@ -26,7 +26,7 @@ from .._kernels.cpu._vorbis_mdct import mdct_tables
 from .._kernels.cpu.vorbis import DROPPED, decode_audio, make_scratch
 from .._kernels.cpu.vorbis_ogg import BAD, CRC_TABLES, ogg_packets
 from .native import NativeFile
-from .vorbis_setup import VorbisUnsupported, parse_identification, parse_setup
+from .vorbis_setup import VorbisUnsupported, check_comment, parse_identification, parse_setup
 
 __all__ = ["decode_vorbis", "VorbisFile", "VorbisUnsupported", "is_vorbis_name"]
 
@@ -89,6 +89,7 @@ class _Stream:
         ident = parse_identification(packet(0))
         if not packet(1).startswith(b"\x03vorbis"):
             raise VorbisUnsupported("no Vorbis comment header")
+        check_comment(packet(1))  # (one libvorbis refuses: libsndfile reads no frame, and says the header's count)
         setup = _setup(packet(2), ident.channels)
         sizes = (ident.blocksize0, ident.blocksize1)
         # libsndfile's offset: the first audio page's granule less the samples of its packets

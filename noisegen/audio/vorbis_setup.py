@@ -24,7 +24,8 @@ import numpy as np
 
 from .._kernels.cpu._vorbis_books import INCOMPLETE, OVERFULL, fill_fast, huffman_codes, sparse_lengths
 
-__all__ = ["VorbisUnsupported", "Identification", "parse_identification", "parse_setup", "Setup", "FAST_BITS"]
+__all__ = ["VorbisUnsupported", "Identification", "check_comment", "parse_identification", "parse_setup", "Setup",
+           "FAST_BITS"]
 
 FAST_BITS = 10
 MAX_POSTS = 65
@@ -114,6 +115,36 @@ def parse_identification(pkt: bytes) -> Identification:
     if version != 0 or channels == 0 or not 1 <= rate < 1 << 31 or not 6 <= e0 <= e1 <= 13 or framing != 1:
         raise VorbisUnsupported("Vorbis identification header out of range")
     return Identification(channels, rate, 1 << e0, 1 << e1)
+
+
+def check_comment(pkt: bytes) -> None:
+    """Raise :class:`VorbisUnsupported` for a comment header libvorbis refuses (as ``_vorbis_unpack_comment``
+    reads it: a length of 2**31 or more or past the packet's end, more comments than 4 bytes each
+    leave room for, no framing bit after them), where libsndfile then reads no frame of the file."""
+    at, end = 7, len(pkt)
+
+    def word():
+        nonlocal at
+        value = int.from_bytes(pkt[at:at + 4], "little") if at + 4 <= end else -1
+        at += 4
+        if not 0 <= value < 1 << 31:
+            raise VorbisUnsupported("a Vorbis comment header libvorbis refuses")
+        return value
+
+    vendor = word()
+    if vendor > end - 8:
+        raise VorbisUnsupported("a Vorbis comment header libvorbis refuses")
+    at += vendor
+    count = word()
+    if count > (end - at) >> 2:
+        raise VorbisUnsupported("a Vorbis comment header libvorbis refuses")
+    for _ in range(count):
+        length = word()
+        if length > end - at:
+            raise VorbisUnsupported("a Vorbis comment header libvorbis refuses")
+        at += length
+    if at >= end or not pkt[at] & 1:
+        raise VorbisUnsupported("a Vorbis comment header libvorbis refuses")
 
 
 def _make_codes(lengths: np.ndarray):
