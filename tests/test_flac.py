@@ -168,7 +168,8 @@ def test_files_it_does_not_take_go_to_libsndfile(tmp_path):
 def test_a_segment_of_a_file_behind_an_id3_tag_reads_as_its_whole_read(tmp_path, tag_bytes):
     """A tagger's ID3v2 tag (a cover image: tens of kilobytes) before "fLaC": libsndfile skips it and reads
     the file whole, but its seek into the last frames (as many bytes as the tag) fails, and a segment
-    there (a manifest's last seconds, a long file's last blocks) was refused: 'psf_fseek() failed'."""
+    there (a manifest's last seconds, a long file's last blocks) was refused: 'psf_fseek() failed'; and
+    a long file's blocks took it for one cut short, to be read whole into memory."""
     from noisegen.audio.blocks import FileBlocks
 
     path = tmp_path / "x.flac"
@@ -182,6 +183,9 @@ def test_a_segment_of_a_file_behind_an_id3_tag_reads_as_its_whole_read(tmp_path,
         np.testing.assert_array_equal(seg, ref[:, start:start + n], err_msg=str(start))
         blocks = FileBlocks(path, sample_rate=16000, offset_s=start / 16000, duration_s=n / 16000, block_frames=400)
         np.testing.assert_array_equal(np.concatenate(list(blocks()), axis=1), ref[:, start:start + n])
+        assert not blocks.truncated  # (a long file: read in blocks, not whole as a file cut short is)
+    path.write_bytes(path.read_bytes()[:-7])
+    assert FileBlocks(path, sample_rate=16000).truncated
 
 
 def _unknown_length(data: bytes) -> bytes:

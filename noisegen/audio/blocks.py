@@ -165,7 +165,7 @@ def _last_frame_decodes(path, stop: int) -> bool:
     sf = _soundfile()
     try:
         with sf.SoundFile(os.fsencode(path)) as f:
-            f.seek(stop - 1)
+            seek_frame(f, stop - 1)  # (not f.seek: libsndfile's fails near the end of a FLAC file behind an ID3 tag)
             return f.read(1, dtype="float32").shape[0] == 1
     except (sf.LibsndfileError, RuntimeError, OSError):
         return False
