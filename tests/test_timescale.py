@@ -342,6 +342,27 @@ def test_phase_vocoder_channels_of_other_sounds_keep_their_own_phases(rate):
         assert off_harmonic_db(out[1], f1, width_hz=5.0) < -50, f1
 
 
+@pytest.mark.parametrize("rate", [0.8, 1.25])
+@pytest.mark.parametrize("dtype, levels", [(np.float32, [1e-20, 1e-25, 1e-30, 1e-36]),
+                                           (np.float64, [1e-160, 1e-200, 1e-250, 1e-300])])
+def test_phase_vocoder_stretches_quiet_audio_beside_loud_audio(dtype, levels, rate):
+    """Audio far quieter than the loudest (which sets the stretch's scaling) stretches as it would
+    loud: a bin's z / |z| squared |z| (NaN below ~1e-22 in float32), and a peak's phase advance
+    multiplied two frames' bins, so a quiet copy or a tail decaying toward denormals was refused as
+    "overflows float32"."""
+    y = np.convolve(np.random.default_rng(5).standard_normal(6000), np.hanning(9))[:6000] * 0.1
+    for level in levels:
+        pair = np.stack([y, level * y]).astype(dtype)
+        out = time_stretch(pair, rate=rate, sample_rate=SR, method="phase_vocoder")
+        peak = np.max(np.abs(out[0]))
+        np.testing.assert_allclose(out[1] / level, out[0], rtol=0, atol=1e-5 * peak, err_msg=str(level))
+        tail = y.copy()
+        tail[3000:] *= level  # (down to denormals: 1e-40 in float32, 1e-310 in float64)
+        for x in (tail, tail * (1e-4 if dtype == np.float32 else 1e-10)):
+            out = time_stretch(x.astype(dtype), rate=rate, sample_rate=SR, method="phase_vocoder")
+            assert np.isfinite(out).all() and np.max(np.abs(out[-out.size // 4 :])) <= 2 * level * np.max(np.abs(x))
+
+
 # ---------------------------------------------------------------- kernel twin
 
 

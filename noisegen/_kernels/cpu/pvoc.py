@@ -34,12 +34,25 @@ from ..._core.jit import kernel
 COHERENT_RAD = 0.1
 
 
+#: Below this magnitude :func:`_unit` divides as reals, on ``z`` scaled by :data:`_UP` (exact), and a
+#: peak's phase advance is taken from unit phasors: the complex division ``z / |z|`` squares ``|z|``,
+#: which underflowed for a complex64 bin below ~1e-22 (complex128: ~1e-154) and made it NaN (a float32
+#: clip with a quiet tail, a reverb decay or denormals, beside louder audio, which sets the stretch's
+#: scaling, was refused as "overflows float32"), as the product of two frames' bins underflowed.
+_SMALL = 1e-18
+_UP = 2.0**600
+
+
 @kernel
 def _unit(z):
     """``z / |z|`` (1 for 0)."""
     m = abs(z)
-    if m > 0.0:
+    if m >= _SMALL:
         return z / m
+    if m > 0.0:
+        re, im = float(z.real) * _UP, float(z.imag) * _UP  # (float64: as plain Python too)
+        s = math.hypot(re, im)
+        return complex(re / s, im / s)
     return z * 0.0 + 1.0
 
 
@@ -126,7 +139,11 @@ def pvoc_frames(spec, steps, hop, n_fft, out):
                     rot[c, b] = 1.0
                     continue
                 z = s1[b] * s0[b].conjugate()
-                dphi = math.atan2(z.imag, z.real) - omega[b]
+                if abs(z) >= _SMALL or s0[b] == 0.0 or s1[b] == 0.0:  # (a zero bin: no advance of its own)
+                    dphi = math.atan2(z.imag, z.real) - omega[b]
+                else:  # (underflowed to 0, or to a few bits, in a quiet stretch: from unit phasors)
+                    u = _unit(s1[b]) * _unit(s0[b]).conjugate()
+                    dphi = math.atan2(u.imag, u.real) - omega[b]
                 dphi = omega[b] + dphi - 2.0 * math.pi * math.floor((dphi + math.pi) / (2.0 * math.pi))
                 advance[c, b] = dphi
                 new = prev[c, b] * complex(math.cos(dphi), math.sin(dphi))
