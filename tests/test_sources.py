@@ -941,3 +941,24 @@ def test_a_path_as_a_numpy_str_reads_as_the_same_str(tmp_path, kind):
         assert [c.source for c in got] == [c.source for c in expected] and len(got) == (2 if kind == "file" else 4)
         for a, b in zip(got, expected):
             np.testing.assert_array_equal(a.samples, b.samples)
+
+
+@pytest.mark.parametrize("dtype", [str, object])
+def test_an_array_of_paths_is_a_list_of_paths(tmp_path, dtype):
+    # np.array(paths) (a DataFrame's path column: dtype object) was taken for one noise signal and refused
+    # as "must be float32 or float64 audio, got dtype <U..."; AugmentStream took it as a list already
+    (tmp_path / "sub").mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a.wav", "sub/b.flac"):
+        sf.write(tmp_path / name, rng.standard_normal(1600).astype(np.float32) * 0.1, SR)
+    y = rng.standard_normal(800).astype(np.float32) * 0.1
+    for plain in ([str(tmp_path / "a.wav")], [str(tmp_path / "a.wav"), str(tmp_path / "sub")]):
+        given = np.array(plain, dtype=dtype)
+        np.testing.assert_array_equal(ng.NoiseBank(given, sample_rate=SR).audio, ng.NoiseBank(plain, sample_rate=SR).audio)
+        for make in (ng.AddBackgroundNoise, ng.AddShortNoises, ng.ApplyImpulseResponse):
+            out = make(given, p=1.0)(y, sample_rate=SR, rng=3)
+            np.testing.assert_array_equal(out, make(plain, p=1.0)(y, sample_rate=SR, rng=3))
+    with pytest.raises(ng.ParameterError, match=r"noise\[1\] must be an existing folder or file"):
+        ng.AddBackgroundNoise(np.array([str(tmp_path / "a.wav"), str(tmp_path / "none.wav")], dtype=dtype))
+    with pytest.raises(ng.ParameterError, match="float32 or float64"):  # an array of numbers is still one signal
+        ng.NoiseBank(np.array([1, 2, 3], dtype=object), sample_rate=SR)

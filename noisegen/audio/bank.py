@@ -55,6 +55,8 @@ def _sources(source, name):
         if os.path.isfile(source):
             return None, [os.fspath(source)], None
         raise ParameterError(f"{name} must be an existing folder or file, got {path_kind(source)} {os.fspath(source)!r}")
+    if isinstance(source, np.ndarray) and source.dtype.kind in "UO" and all(isinstance(a, (str, os.PathLike)) for a in source.flat):
+        source = source.tolist()  # paths (a DataFrame's column): were refused as one signal, "float32 or float64 audio"
     if isinstance(source, np.ndarray):
         return None, None, [_check_array(source, name)]
     if isinstance(source, (list, tuple)) and source and all(isinstance(a, np.ndarray) for a in source):
@@ -110,15 +112,13 @@ class NoiseBank:
     Parameters
     ----------
     source : str, path, sequence of paths, or float array(s)
-        A folder (searched recursively for :data:`AUDIO_EXTENSIONS`, in sorted order), one file, a list of
-        folders and files (each folder contributes its files in sorted order; one with none is refused, as
-        a folder alone is), or a 1-D float array or a list of them (at ``source_sample_rate``).
+        A folder (searched recursively for :data:`AUDIO_EXTENSIONS`, in sorted order), one file, a list
+        (or an array) of folders and files (each folder contributes its files in sorted order; one with
+        none is refused, as a folder alone is), or a 1-D float array or a list of them (at ``source_sample_rate``).
     sample_rate : int or None
-        Every file is mixed down to mono and resampled to this rate.  None:
-        nothing is read yet; :meth:`at` loads the bank at each rate asked,
-        and keeps each: memory holds the bank once per rate asked, in
-        proportion to the rate (a bank of 10 minutes takes 38 MB at 16 kHz,
-        460 MB at 192 kHz).
+        Every file is mixed down to mono and resampled to this rate.  None: nothing is read yet;
+        :meth:`at` loads the bank at each rate asked, and keeps each: memory holds the bank once per
+        rate asked, in proportion to the rate (a bank of 10 minutes takes 38 MB at 16 kHz, 460 MB at 192 kHz).
     cache_path : str or path, optional
         A ``.npy`` file holding the bank's samples (with a ``.json`` file
         beside it describing the files). It is built on first use and
