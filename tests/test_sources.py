@@ -670,6 +670,41 @@ def test_one_bank_type_serves_noises_rirs_and_short_sounds(data_dir):
         eager.at(SR)
 
 
+@pytest.mark.parametrize("n_threads", [2, 3, 6])
+def test_a_bank_asked_for_a_rate_by_threads_at_once_loads_it_once(monkeypatch, n_threads):
+    """Threads sharing a transform (kernels release the GIL) each loaded its bank at their first call:
+    n loads of the whole bank, each thread drawing from its own copy and the one kept replaced by
+    turns. Each rate is loaded once, and every thread gets that one bank."""
+    import threading
+    import time
+
+    loads, load = [], ng.NoiseBank._load
+
+    def slow_load(self, cache_path):  # (a bank of files takes seconds to load: the first calls overlap)
+        loads.append(self.sample_rate)
+        time.sleep(0.05)
+        load(self, cache_path)
+
+    monkeypatch.setattr(ng.NoiseBank, "_load", slow_load)
+    bank = ng.NoiseBank([np.hanning(400), np.linspace(-0.5, 0.5, 90)], source_sample_rate=SR)
+    rates = [SR // 2 if i % 3 == 2 else SR for i in range(n_threads)]
+    got, together = {}, threading.Barrier(n_threads)
+
+    def first_call(i):
+        together.wait()
+        got[i] = bank.at(rates[i])
+
+    threads = [threading.Thread(target=first_call, args=(i,)) for i in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(loads) == sorted(set(rates))
+    assert all(got[i] is bank.at(rate) for i, rate in enumerate(rates)) and len(loads) == len(set(rates))
+    assert _draws(bank.at(SR), 4) == _draws(ng.NoiseBank([np.hanning(400), np.linspace(-0.5, 0.5, 90)],
+                                                          sample_rate=SR), 4)
+
+
 @pytest.mark.parametrize("source_sample_rate", [None, 8000])
 def test_bank_of_arrays_at_each_rate(source_sample_rate):
     """Arrays are taken at ``source_sample_rate`` (None: the rate asked) and resampled to each rate."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -31,8 +32,9 @@ from .._core.validation import (MAX_SAMPLES, check_audio, check_bool, check_inde
                                 check_n_samples, check_reach, check_recordings, check_sample_rate)
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import user_stacklevel
+from .._core.lru import after_fork
 from . import reader
-from .bank_cache import checked_cache_path, mapped, pickled, unpickled, write_cache
+from .bank_cache import checked_cache_path, mapped, pickled, stamps, unpickled, write_cache
 from .files import AUDIO_EXTENSIONS, audio_files, path_kind
 from .io import resample_to
 from .._core.rng import as_generator
@@ -45,6 +47,16 @@ __all__ = ["NoiseBank", "AUDIO_EXTENSIONS", "BANK_RULES"]
 #: files skipped, a noise folder of only digital silence a silent noise; 4: noise files resampled down to
 #: one sample skipped, a silent folder's noise one second long).
 BANK_RULES = 4
+
+_LOADING = threading.Lock()  # a per-rate bank's loads (NoiseBank.at), one at a time
+
+
+def _new_lock():
+    global _LOADING
+    _LOADING = threading.Lock()
+
+
+after_fork(_new_lock)  # (a thread of the parent may have held it as another forked)
 
 
 def _sources(source, name):
@@ -86,24 +98,6 @@ def _check_array(a, name):
         side = "beyond float32's range" if peak > 1.0 else "below float32's normal range"
         raise ParameterError(f"{name} peaks at {peak:.3g}, {side} (a bank holds float32 samples)")
     return np.array(a, dtype=np.float32, copy=True)
-
-
-def _stamps(paths) -> list:
-    """``[path, size, mtime_ns]`` of each file (``-1`` for a file that cannot be stat'ed)."""
-    files = []
-    for p in paths:
-        try:
-            st = os.stat(p)
-            files.append([p, st.st_size, st.st_mtime_ns])
-        except OSError:
-            files.append([p, -1, -1])
-    return files
-
-
-def _silent(reason) -> bool:
-    """Whether a file was skipped as digital silence: zeros, or a faint value throughout (A-law's silence;
-    not a file silent only once resampled, nor a DC offset: see :func:`~noisegen.audio.reader.unusable`)."""
-    return reason is not None and (reason == "silent" or reason.startswith("silent ("))
 
 
 class NoiseBank:
@@ -235,12 +229,13 @@ class NoiseBank:
                 raise ParameterError(
                     f"sample_rate {sample_rate} does not match the NoiseBank's sample_rate {self.sample_rate}")
             return self
-        bank = self._rates.get(sample_rate)
-        if bank is None:
-            bank = self.__class__.__new__(self.__class__)
-            bank.__dict__.update(self.__dict__, sample_rate=sample_rate, _rates={})
-            bank._load(None)
-            self._rates[sample_rate] = bank
+        if (bank := self._rates.get(sample_rate)) is None:
+            with _LOADING:  # threads sharing a transform: each loaded it (4 threads: 4 loads, 4 banks kept by turns)
+                if (bank := self._rates.get(sample_rate)) is None:
+                    bank = self.__class__.__new__(self.__class__)
+                    bank.__dict__.update(self.__dict__, sample_rate=sample_rate, _rates={})
+                    bank._load(None)
+                    self._rates[sample_rate] = bank
         return bank
 
     @property
@@ -269,7 +264,7 @@ class NoiseBank:
             if y is not None:
                 arrays.append(y)
                 paths.append(path)
-        if not arrays and self.silent_ok and all(_silent(why[path]) for path in candidates):
+        if not arrays and self.silent_ok and all(reader.silent(why[path]) for path in candidates):
             # Digital silence throughout: a silent noise, which sets no level (the transforms give the
             # signal back unchanged, with a warning), as a silent array does; not a broken setting
             # (one second, whatever min_duration_s: silence tiles, and 1e6 s was 64 GB of zeros)
@@ -326,12 +321,12 @@ class NoiseBank:
         loaded and the one its config (its list of files) makes again have the same digest."""
         if self.paths is None:
             return None
-        files = [[os.path.abspath(p), size, mtime] for p, size, mtime in _stamps(self.paths)]
+        files = [[os.path.abspath(p), size, mtime] for p, size, mtime in stamps(self.paths)]
         return hashlib.blake2b(json.dumps([BANK_RULES, files]).encode(), digest_size=16).hexdigest()
 
     def _signature(self, candidates, min_len):
         return {"version": BANK_RULES, "sample_rate": self.sample_rate, "min_len": min_len,
-                "first_channel": self.first_channel, "silent_ok": self.silent_ok, "files": _stamps(candidates)}
+                "first_channel": self.first_channel, "silent_ok": self.silent_ok, "files": stamps(candidates)}
 
     def _load_cache(self, cache_path, meta):
         meta_path = Path(str(cache_path) + ".json")

@@ -25,7 +25,7 @@ from .._core.labels import user_stacklevel
 from .._core.tempfiles import write_atomically
 from .._core.validation import check_path, show_value
 
-__all__ = ["dumps_anywhere", "mapped", "pickled", "unpickled", "checked_cache_path", "write_cache"]
+__all__ = ["dumps_anywhere", "mapped", "pickled", "unpickled", "checked_cache_path", "write_cache", "stamps"]
 
 _INLINE = threading.local()
 
@@ -47,6 +47,18 @@ def _samples_inline():
         yield
     finally:
         _INLINE.on = before
+
+
+def stamps(paths) -> list:
+    """``[path, size, mtime_ns]`` of each file (``-1`` for a file that cannot be stat'ed)."""
+    files = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+            files.append([p, st.st_size, st.st_mtime_ns])
+        except OSError:
+            files.append([p, -1, -1])
+    return files
 
 
 def file_id(path):

@@ -35,6 +35,12 @@ def unusable(y: np.ndarray, *, one_sample_ok: bool = True) -> str | None:
     return None
 
 
+def silent(reason) -> bool:
+    """Whether a file was skipped as digital silence: zeros, or a faint value throughout (A-law's silence;
+    not a file silent only once resampled, nor a DC offset: see :func:`unusable`)."""
+    return reason is not None and (reason == "silent" or reason.startswith("silent ("))
+
+
 def read_sound(path, *, sample_rate: int, first_channel: bool = False,
                noise: bool = False) -> tuple[np.ndarray | None, str | None]:
     """``(sound, None)``: a bank's file as mono float32 at ``sample_rate``, or ``(None, why)`` when
