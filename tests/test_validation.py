@@ -767,6 +767,22 @@ def test_a_silent_or_constant_rir_array_is_refused_at_once():
         assert np.isfinite(t(rng.standard_normal(100), sample_rate=SR, rng=seed)).all()
 
 
+def test_one_silent_or_constant_rir_array_alone_is_refused_at_once_as_in_a_list():
+    # ApplyImpulseResponse(np.zeros(50)) built and failed at every draw ("rir must not be silent"), and
+    # ApplyImpulseResponse(np.full(50, 0.3)) convolved with the DC 'room' a list of it refuses
+    import noisegen
+
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        for bad in (np.zeros(1), np.zeros(50), np.full(20, 0.3), np.full(3, -1e-30), np.full(2, 1e-40)):
+            # (1e-40 in float64: below float32's normal range, the bank's refusal of any such source)
+            with pytest.raises(ParameterError, match=r"^rir (must not be silent or one value throughout|peaks at)"):
+                noisegen.ApplyImpulseResponse(bad.astype(dtype))
+        for good in (np.r_[0.0, 1.0], np.r_[-0.5], rng.standard_normal(50)):  # an impulse, a decay: rooms
+            t = noisegen.ApplyImpulseResponse(good.astype(dtype), p=1.0)
+            assert np.isfinite(t(rng.standard_normal(100), sample_rate=SR, rng=0)).all()
+
+
 @pytest.mark.parametrize("low, high, bad, int_bad", [(0.0, None, -1.0, -1), (None, 5.0, 6.0, 6), (1.0, None, 0.5, 0)])
 @pytest.mark.parametrize("low_inclusive, high_inclusive", [(True, True), (False, False), (True, False)])
 def test_a_stated_range_offers_only_what_is_accepted(low, high, bad, int_bad, low_inclusive, high_inclusive):

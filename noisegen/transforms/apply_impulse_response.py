@@ -160,14 +160,16 @@ class ApplyImpulseResponse(Transform):
             rir_sample_rate = check_sample_rate(rir_sample_rate, "rir_sample_rate")
         self._bank = rir if isinstance(rir, NoiseBank) else NoiseBank(
             rir, source_sample_rate=rir_sample_rate, name="rir", first_channel=True, silent_ok=False)
-        if isinstance(rir, (list, tuple)):
-            # a silent (or constant) array was kept and refused at every draw of it; a file is skipped by the
-            # same rule (the bank checked 1-D, finite, not empty; one nonzero sample is a room, the identity)
-            for i, a in enumerate(rir):  # (as the bank holds it, float32: 1e-50 is silence, 1e300 inf there)
-                why = unusable(a.astype(np.float32)) if isinstance(a, np.ndarray) else None
-                if why is not None:
-                    raise ParameterError(f"rir[{i}] must not be silent or one value throughout (a DC offset is "
-                                         f"no room), got {a.shape[0]} samples: {why} as float32")
+        # a silent (or constant) array was kept and refused at every draw of it; a file is skipped by the
+        # same rule (the bank checked 1-D, finite, not empty; one nonzero sample is a room, the identity).
+        # One array alone is one room, judged as a list's are (it was kept, silent or a DC 'room').
+        arrays = ({"rir": rir} if isinstance(rir, np.ndarray) and rir.dtype.kind == "f" else
+                  {f"rir[{i}]": a for i, a in enumerate(rir)} if isinstance(rir, (list, tuple)) else {})
+        for name, a in arrays.items():  # (as the bank holds it, float32: 1e-50 is silence, 1e300 inf there)
+            why = unusable(a.astype(np.float32)) if isinstance(a, np.ndarray) else None
+            if why is not None:
+                raise ParameterError(f"{name} must not be silent or one value throughout (a DC offset is "
+                                     f"no room), got {a.shape[0]} samples: {why} as float32")
 
     def prepare(self, sample_rate):
         if self._room is not None:
