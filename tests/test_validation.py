@@ -783,6 +783,26 @@ def test_one_silent_or_constant_rir_array_alone_is_refused_at_once_as_in_a_list(
             assert np.isfinite(t(rng.standard_normal(100), sample_rate=SR, rng=0)).all()
 
 
+def test_a_silent_or_constant_array_in_a_noise_bank_given_as_rir_is_refused_at_once():
+    # a NoiseBank keeps such arrays (a silent noise is a noise); as rir it failed every draw of one
+    # ("rir must not be silent"), or convolved with the DC 'room' a list of the same arrays refuses
+    import noisegen
+
+    rng = np.random.default_rng(0)
+    good = rng.standard_normal(50)
+    for bad in (np.zeros(1), np.zeros(10), np.full(20, 0.3), np.full(3, -1e-30)):
+        for make in (lambda a: noisegen.NoiseBank(a), lambda a: noisegen.NoiseBank(a, sample_rate=SR),
+                     lambda a: noisegen.NoiseBank.from_arrays(a, sample_rate=SR)):
+            for arrays, index in (([bad], 0), ([good, bad], 1), ((bad, good, good), 0)):
+                with pytest.raises(ParameterError, match=rf"^rir\[{index}\] must not be silent or one value"):
+                    noisegen.ApplyImpulseResponse(make(list(arrays)))
+    for bank in (noisegen.NoiseBank([good, np.r_[0.0, 1.0], np.r_[0.5]]),
+                 noisegen.NoiseBank([good, np.r_[0.5]], sample_rate=SR)):  # not constant, an impulse: kept
+        t = noisegen.ApplyImpulseResponse(bank, p=1.0)
+        for seed in range(6):
+            assert np.isfinite(t(rng.standard_normal(100), sample_rate=SR, rng=seed)).all()
+
+
 @pytest.mark.parametrize("low, high, bad, int_bad", [(0.0, None, -1.0, -1), (None, 5.0, 6.0, 6), (1.0, None, 0.5, 0)])
 @pytest.mark.parametrize("low_inclusive, high_inclusive", [(True, True), (False, False), (True, False)])
 def test_a_stated_range_offers_only_what_is_accepted(low, high, bad, int_bad, low_inclusive, high_inclusive):

@@ -165,6 +165,9 @@ class ApplyImpulseResponse(Transform):
         # One array alone is one room, judged as a list's are (it was kept, silent or a DC 'room').
         arrays = ({"rir": rir} if isinstance(rir, np.ndarray) and rir.dtype.kind == "f" else
                   {f"rir[{i}]": a for i, a in enumerate(rir)} if isinstance(rir, (list, tuple)) else {})
+        if isinstance(rir, NoiseBank) and rir.paths is None:  # a bank of arrays: kept by any silent_ok (a noise's)
+            held = getattr(rir, "_arrays", None)  # (None once loaded at its one sample_rate: its samples)
+            arrays = {f"rir[{i}]": a for i, a in enumerate(rir if held is None else held)}
         for name, a in arrays.items():  # (as the bank holds it, float32: 1e-50 is silence, 1e300 inf there)
             why = unusable(a.astype(np.float32)) if isinstance(a, np.ndarray) else None
             if why is not None:
