@@ -694,6 +694,33 @@ def test_a_sparse_member_is_reported_not_read_as_garbage(tmp_path):
     np.testing.assert_array_equal(chunks[0].samples, noisegen.load(tmp_path / "b.wav")[0])
 
 
+def test_hard_and_symbolic_links_read_as_the_file_they_name_and_a_dangling_one_is_reported(tmp_path):
+    """tar stores a file's second name (a folder of hard-linked copies) as a link member: it was no
+    regular file, so its sample was left out without a word. A link reads as the file it names, as
+    ``tar x`` extracts it; one naming no file of the tar before it is reported and skipped."""
+    good = noisegen.audio.io.encode(np.full(400, 0.25, np.float32), sample_rate=SR, format="wav")
+    path = tmp_path / "links.tar"
+    with tarfile.open(path, "w") as tf:
+        _add(tf, "sub/a.wav", good)
+        _add(tf, "sub/a.json", b'{"speaker": "s1"}')
+        for name, kind, target in [("sub/b.wav", tarfile.LNKTYPE, "sub/a.wav"), ("sub/b.json", tarfile.LNKTYPE,
+                                   "sub/a.json"), ("sub/c.wav", tarfile.SYMTYPE, "a.wav"),
+                                   ("d.wav", tarfile.SYMTYPE, "/elsewhere/d.wav")]:
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, target
+            tf.addfile(info)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stream = AugmentStream(str(path), None, sample_rate=SR, shuffle=False)
+        n, chunks = len(stream), list(stream)
+    assert n == 3 and [c.source for c in chunks] == [f"{path}/sub/{k}" for k in "abc"]
+    for chunk in chunks:
+        np.testing.assert_array_equal(chunk.samples, chunks[0].samples)
+    assert chunks[1].metadata["speaker"] == "s1" and "speaker" not in chunks[2].metadata
+    (message,) = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+    assert f"{path}/d'" in message and "'/elsewhere/d.wav', no file of this tar before it" in message
+
+
 @pytest.mark.parametrize("contents", ["empty", "no extension", "folders only"])
 def test_tars_holding_no_sample_are_refused_as_a_folder_without_audio_is(tmp_path, contents):
     # an empty tar, or one whose members have no extension (utt1, utt2: no WebDataset key), made a stream

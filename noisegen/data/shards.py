@@ -10,6 +10,8 @@ an audio extension (``.flac``, ``.wav``, ...), decoded with soundfile from
 the bytes; its ``.json`` member (an object) becomes the chunk's
 ``metadata``, with ``__key__`` (the key) and ``__url__`` (the tar's path)
 added, as webdataset names them. A chunk's ``source`` is ``"<tar>/<key>"``.
+A hard or symbolic link member reads as the file of the tar it names, as
+``tar x`` extracts it (webdataset skips links).
 
 Items. The samples of all tars, in the order of the list and of the members
 within each tar, are the stream's items: item ``i``'s augmentation key is
@@ -28,7 +30,8 @@ sample count nothing).
 Bad input. A missing or unreadable tar, one that is not a regular file (a
 FIFO is never opened: it would block), or the rest of a tar after a
 damaged header, is one item that cannot be read; a sample without an audio
-member, with undecodable audio or with a JSON member that is not an object is
+member, with undecodable audio, with a JSON member that is not an object or with
+an audio or JSON member that links to no file of the tar before it is
 an item that cannot be read, as is each sample of a tar changed (in size or
 modification time) since it was indexed: its members may lie elsewhere now,
 and their old offsets held another sample's bytes. The stream reports each once
@@ -43,6 +46,7 @@ import itertools
 import json
 import math
 import os
+import posixpath
 import re
 import tarfile
 import threading
@@ -237,6 +241,8 @@ def _scan(path: str) -> list[tuple]:
         if current is not None:
             audio = current["audio"]
             error = None if audio else f"holds no audio member (members: {', '.join(current['exts'])})"
+            if current["link"]:  # (its audio, or its metadata, is not in the tar where the link says)
+                audio, error = None, current["link"]
             if current["sparse"]:  # its bytes are not where the member's data starts: read, they were garbage
                 audio, error = None, (f"has a sparse member (.{current['sparse']}: tar --sparse), which noisegen "
                                       "does not read; pack the shard without --sparse")
@@ -248,23 +254,30 @@ def _scan(path: str) -> list[tuple]:
         return [("", None, None, f"cannot be read ({exc})")]
     try:
         with os.fdopen(fd, "rb") as fh, tarfile.open(fileobj=fh, mode="r:") as tf:
+            files: dict = {}  # normalised name -> its data, (offset, size, sparse), for the links after it
             for member in tf:
-                split = sample_key(member.name) if member.isfile() else None
+                data = _file_data(member, files)
+                split = sample_key(member.name) if data is not None else None
                 if split is None:
                     continue
                 key, ext = split
                 if current is None or current["key"] != key:
                     flush()
-                    current = {"key": key, "audio": None, "meta": None, "exts": [], "sparse": None}
+                    current = {"key": key, "audio": None, "meta": None, "exts": [], "sparse": None, "link": None}
                 current["exts"].append(ext)
-                if member.issparse():
+                last = "." + ext.rsplit(".", 1)[-1]
+                if isinstance(data, str):
+                    if last in AUDIO_EXTENSIONS or ext == "json":
+                        current["link"] = current["link"] or f"its .{ext} member {data}"
+                    continue
+                offset, size, sparse = data
+                if sparse:
                     current["sparse"] = current["sparse"] or ext
                     continue
-                last = "." + ext.rsplit(".", 1)[-1]
                 if current["audio"] is None and last in AUDIO_EXTENSIONS:
-                    current["audio"] = (member.offset_data, member.size, last[1:])
+                    current["audio"] = (offset, size, last[1:])
                 elif ext == "json" and current["meta"] is None:
-                    current["meta"] = (member.offset_data, member.size)
+                    current["meta"] = (offset, size)
             # tarfile ends its iteration quietly at a damaged header past the first (or one cut short):
             # where it stopped is an end-of-archive block of zeros, or the file's end, else the rest is lost
             fh.seek(tf.offset)
@@ -276,6 +289,25 @@ def _scan(path: str) -> list[tuple]:
         samples.append(("", None, None, f"is not a readable (uncompressed) tar past this point ({exc})"))
     flush()
     return samples
+
+
+def _file_data(member, files):
+    """``(offset, size, sparse)`` of a member's bytes in the tar, kept in ``files``: a regular file's own,
+    or for a hard or symbolic link those of the file it names, as ``tar x`` extracts it (a hard link is how
+    tar stores a file's second name: a folder of hard-linked copies lost each copy silently); a str saying
+    why for a link to no file of the tar before it; None for a member that is no file (a folder)."""
+    name = posixpath.normpath(member.name)
+    if member.isfile():
+        files[name] = (member.offset_data, member.size, member.issparse())
+        return files[name]
+    if not (member.islnk() or member.issym()):
+        return None
+    # (tarfile resolves them so: a hard link by its archive path, a symbolic one from the link's folder)
+    target = member.linkname if member.islnk() else posixpath.join(posixpath.dirname(member.name), member.linkname)
+    if posixpath.normpath(target) not in files:
+        return f"is a link to {member.linkname!r}, no file of this tar before it"
+    files[name] = files[posixpath.normpath(target)]
+    return files[name]
 
 
 class ShardItems:
