@@ -25,7 +25,7 @@ from .io import _open_native, _soundfile, _warn_if_truncated, check_regular, mix
 from .files import read_error as _read_error
 from .native import salvaged, warn_truncated
 
-__all__ = ["segment_span", "read_segment", "read_own_rate", "decode", "decoded_span", "resampled_length"]
+__all__ = ["segment_span", "read_segment", "read_own_rate", "decode", "decode_own_rate", "decoded_span", "resampled_length"]
 
 
 def resampled_length(n: int, orig_sample_rate: int, sample_rate: int) -> int:
@@ -165,24 +165,39 @@ def decode(data: bytes, *, sample_rate: int, mono: bool = True, name: str = "aud
     noisegen.NoisegenError
         The bytes cannot be decoded (``name`` says whose they are).
     """
+    return _to_stream(*_decoded_bytes(data, sample_rate, mono, name), sample_rate, mono)
+
+
+def decode_own_rate(data: bytes, *, mono: bool = True, name: str = "audio bytes") -> tuple[np.ndarray, int]:
+    """``(samples, rate)``: encoded audio as :func:`decode` reads it, at its own rate (as
+    :func:`read_own_rate` reads a file); NoisegenError as :func:`decode` raises it."""
+    frames, rate = _decoded_bytes(data, None, mono, name)
+    return _to_stream(frames, rate, rate, mono), rate
+
+
+def _decoded_bytes(data, sample_rate, mono, name):
+    """``(frames, rate)`` of encoded audio (see :func:`_decoded`); a rate :func:`noisegen.resample` cannot
+    take to ``sample_rate`` (None: any) is refused from the header, before any frame is decoded."""
     native = _native_member(data, name)
     if native is not None:  # a plain WAV member (noisegen writes 16-bit ones) or a FLAC one
-        check_reach(int(native.samplerate), sample_rate, name)
+        if sample_rate is not None:
+            check_reach(int(native.samplerate), sample_rate, name)
         frames = read_native(native, 0, native.frames, np.float32, mono)
         if frames is not None:
             warn_truncated(name, native.shortfall, unit=native.shortfall_unit)
-            return _to_stream(frames, native.samplerate, sample_rate, mono)
+            return frames, native.samplerate
     sf = _soundfile()
     try:
         with _opened(sf, data) as f:
             rate = int(f.samplerate)
-            check_reach(rate, sample_rate, name)
+            if sample_rate is not None:
+                check_reach(rate, sample_rate, name)
             check_claimed_length(name, f.frames, f.channels, len(data))
             frames = read_claimed(f, f.frames, np.float32)  # a count: GSM 6.10 does not seek
     except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as exc:
         error = NoisegenError(f"cannot decode {name}: {getattr(exc, 'error_string', None) or exc}")
         frames, rate = salvaged(native, name, error), native.samplerate  # (a FLAC member cut short)
-    return _to_stream(frames, rate, sample_rate, mono)
+    return frames, rate
 
 
 def decoded_span(data: bytes, *, name: str = "audio bytes") -> tuple[int, int]:

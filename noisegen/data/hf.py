@@ -42,7 +42,6 @@ plain column (``output_column=...``) keeps the arrays exactly.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 import json
 import numbers
@@ -56,6 +55,7 @@ from .._core.layout import layout_known
 from .._core.rng import derive_key, resolve_key
 from .._core.validation import check_audio, check_reach, check_sample_rate, show_value
 from ..audio.io import load
+from ..audio.segment import decode_own_rate
 from ..effects import resample
 from ..transforms import Transform, load_pipeline
 
@@ -327,13 +327,8 @@ def _as_array(values):
 
 
 def _read_encoded(value):
-    """Decode ``Audio(decode=False)`` bytes (or a path) with libsndfile."""
+    """Decode ``Audio(decode=False)`` bytes (or a path) as :func:`noisegen.load` reads a file (a tar member's
+    bytes alike: read with soundfile.read, a WAV behind an ID3v2 tag lost as many bytes off its end)."""
     if value.get("bytes") is not None:
-        import soundfile
-
-        try:
-            y, sr = soundfile.read(io.BytesIO(value["bytes"]), dtype="float32", always_2d=True)
-        except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
-            raise NoisegenError(f"cannot decode the row's audio bytes: {getattr(exc, 'error_string', None) or exc}") from None
-        return np.ascontiguousarray(y.T), sr
+        return decode_own_rate(value["bytes"], mono=False, name="the row's audio bytes")
     return load(value["path"])
