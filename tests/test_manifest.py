@@ -220,6 +220,20 @@ def test_a_path_written_as_on_another_system_is_said_to_be(corpus, ext, where):
     assert "written with Windows' '\\'" in said[4] and "is a file" not in said[4]
 
 
+@pytest.mark.parametrize("ext", [".jsonl", ".csv"])
+def test_a_path_written_with_spaces_around_it_is_said_to_be(corpus, ext):
+    """A hand-aligned CSV ('a.wav , yes': the spaces after a comma are dropped, those before it are the
+    cell's) or a JSON path ' a.wav' named no file, and each row was skipped as 'no such audio file
+    .../a.wav '' (the space hard to see in the quote), the files plainly there."""
+    sf.write(corpus / "a.wav", np.sin(np.arange(800, dtype=np.float32)) * 0.5, SR)
+    spaced = "a.wav\t" if ext == ".csv" else " a.wav"  # (a CSV's spaces after its comma are dropped)
+    items, said = _skips_said(corpus / f"m{ext}", ["a.wav  ", spaced, "gone.wav ", "a.wav"])
+    assert items == [3] and said[3] is None
+    for k in (0, 1):
+        assert f"written with spaces around it, and {str(corpus / 'a.wav')!r} is a file" in said[k]
+    assert "no such audio file" in said[2] and "spaces" not in said[2]
+
+
 @pytest.mark.parametrize("ext", [".jsonl", ".csv", ".txt"])
 def test_a_path_in_another_case_is_said_to_be(corpus, ext):
     """A manifest made where names ignore case (Windows, macOS: 'TRAIN/DR1/SA1.WAV' for train/dr1/sa1.wav)

@@ -2,8 +2,9 @@
 
 A path written elsewhere names no file here, though the file is there:
 taken from the current directory instead of the manifest's folder, written
-with Windows' backslashes, in the other Unicode form of its accents (NFC or
-NFD, which look the same: macOS writes names in NFD), or in another case
+with spaces around it (``a0.wav , yes`` in a CSV), with Windows'
+backslashes, in the other Unicode form of its accents (NFC or NFD, which
+look the same: macOS writes names in NFD), or in another case
 (Windows and macOS ignore it: ``Speech/A.WAV`` for ``speech/a.wav``), or by
 name alone for a file of the ``clips`` folder beside it (Common Voice's TSVs).
 :func:`check_written_otherwise` says which, as a ParameterError naming the
@@ -26,6 +27,11 @@ def check_written_otherwise(path: str, manifest: str) -> None:
     """ParameterError when the missing ``path`` of a row of ``manifest`` names a file as it was likely meant."""
     folder = os.path.dirname(os.path.abspath(manifest))
     written = os.path.relpath(path, folder)
+    trimmed = os.path.join(folder, written.strip())
+    if written.strip() != written and os.path.isfile(trimmed):  # ('a0.wav , yes': a CSV's cell ends at its comma)
+        raise ParameterError(f"no such audio file {path!r}: its path is written with spaces around it, and "
+                             f"{trimmed!r} is a file; write the paths without them (a cell's spaces are part "
+                             "of it)") from None
     if os.path.abspath(written) != os.path.abspath(path) and os.path.isfile(written):
         raise ParameterError(f"no such audio file {path!r}: a relative path is taken from the manifest's "
                              f"folder, not from the current directory (where {written!r} is a file); write "
