@@ -355,6 +355,31 @@ def test_arrays_generators_and_multichannel():
 
 
 
+def test_a_pairs_rate_given_as_a_0d_array_or_tensor_is_its_number(tmp_path):
+    """An (array, rate) pair whose rate is a 0-d array (np.load of an .npz: data["sr"]) or tensor was taken for
+    a pair, then each item skipped as 'source sample rate must be an integer ..., got array(2000)': an empty
+    stream, where a Hugging Face row's 0-d rate is read as its number. A 0-d non-integer is still refused."""
+    clip = np.random.default_rng(0).standard_normal(2000).astype(np.float32) * 0.1
+    np.savez(tmp_path / "x.npz", audio=clip, sr=2000)
+    data = np.load(tmp_path / "x.npz")
+    expected = list(AugmentStream([(clip, 2000)], None, sample_rate=1000, rng=0))
+    rates = [data["sr"], np.array(2000.0)]
+    try:
+        import torch
+        rates.append(torch.tensor(2000))
+    except ImportError:  # (torch is an optional extra)
+        pass
+    for rate in rates:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", NoisegenWarning)
+            stream = AugmentStream([(data["audio"], rate)], None, sample_rate=1000, rng=0)
+            assert len(stream) == 1
+            (got,) = list(stream)
+        np.testing.assert_array_equal(got.samples, expected[0].samples)
+    with pytest.warns(NoisegenWarning, match=r"source sample rate must be an integer .*got 2000.5"):
+        assert not list(AugmentStream([(clip, np.array(2000.5))], None, sample_rate=1000, rng=0))
+
+
 @pytest.mark.parametrize("rows", [tuple, list])
 @pytest.mark.parametrize("row", [tuple, list, np.asarray])
 def test_a_stereo_item_given_as_a_tuple_of_two_rows_is_streamed_not_read_as_an_array_rate_pair(rows, row):

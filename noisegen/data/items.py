@@ -110,6 +110,8 @@ def _array_entry(entry, sample_rate):
     if isinstance(entry, tuple) and len(entry) == 2 and not isinstance(entry[1], (list, tuple)) \
             and getattr(entry[1], "ndim", 0) == 0:  # (a tuple of two rows is a stereo clip)
         entry, sr = entry
+        if hasattr(sr, "item"):  # a 0-d array or tensor (np.load(npz)["sr"], torch.tensor(16000)): its number, as
+            sr = sr.item()       # a Hugging Face row's rate is read; each such item was skipped as a bad rate
         sr = check_sample_rate(sr, "source sample rate")
     try:
         y = np.asarray(entry)
