@@ -358,7 +358,8 @@ def test_arrays_generators_and_multichannel():
 def test_a_pairs_rate_given_as_a_0d_array_or_tensor_is_its_number(tmp_path):
     """An (array, rate) pair whose rate is a 0-d array (np.load of an .npz: data["sr"]) or tensor was taken for
     a pair, then each item skipped as 'source sample rate must be an integer ..., got array(2000)': an empty
-    stream, where a Hugging Face row's 0-d rate is read as its number. A 0-d non-integer is still refused."""
+    stream, where a Hugging Face row's 0-d rate is read as its number. A 0-d non-integer is still refused, and
+    such a pair given as the source is refused as one pair is (its array was streamed at the stream's rate)."""
     clip = np.random.default_rng(0).standard_normal(2000).astype(np.float32) * 0.1
     np.savez(tmp_path / "x.npz", audio=clip, sr=2000)
     data = np.load(tmp_path / "x.npz")
@@ -378,6 +379,8 @@ def test_a_pairs_rate_given_as_a_0d_array_or_tensor_is_its_number(tmp_path):
         np.testing.assert_array_equal(got.samples, expected[0].samples)
     with pytest.warns(NoisegenWarning, match=r"source sample rate must be an integer .*got 2000.5"):
         assert not list(AugmentStream([(clip, np.array(2000.5))], None, sample_rate=1000, rng=0))
+    with pytest.raises(ParameterError, match=r"got one \(array, sample_rate\) pair \(sample_rate=array\(2000\)\)"):
+        AugmentStream((clip, data["sr"]), None, sample_rate=1000)  # (its array was streamed at 1000 Hz)
 
 
 @pytest.mark.parametrize("rows", [tuple, list])

@@ -110,15 +110,19 @@ def _array_entry(entry, sample_rate):
     if isinstance(entry, tuple) and len(entry) == 2 and not isinstance(entry[1], (list, tuple)) \
             and getattr(entry[1], "ndim", 0) == 0:  # (a tuple of two rows is a stereo clip)
         entry, sr = entry
-        if hasattr(sr, "item"):  # a 0-d array or tensor (np.load(npz)["sr"], torch.tensor(16000)): its number, as
-            sr = sr.item()       # a Hugging Face row's rate is read; each such item was skipped as a bad rate
-        sr = check_sample_rate(sr, "source sample rate")
+        sr = check_sample_rate(_number(sr), "source sample rate")
     try:
         y = np.asarray(entry)
     except (TypeError, ValueError, RuntimeError) as exc:  # ragged nesting, objects numpy cannot hold, a torch
         # tensor that requires grad (RuntimeError): an item skipped as any unreadable one, not a crash of the loop
         raise ParameterError(f"source item must be a float array, got {show_value(entry)} ({exc})") from None
     return check_audio(y, "source item"), sr
+
+
+def _number(value):
+    """A 0-d array or tensor (np.load(npz)["sr"], torch.tensor(16000)) as its number, as a Hugging Face row's
+    rate is read (each pair with one was skipped as a bad rate); anything else as it is."""
+    return value.item() if getattr(value, "ndim", None) == 0 and hasattr(value, "item") else value
 
 
 def prepare_array(entry, sample_rate, mono):
@@ -151,8 +155,10 @@ def _paths_column(source) -> bool:
 
 def _one_pair(source) -> bool:
     """Whether ``source`` is one ``(array, sample_rate)`` pair, not a sequence of items."""
-    return (isinstance(source, (list, tuple)) and len(source) == 2  # (a dataset column: no row decoded for it)
-            and isinstance(source[1], numbers.Real) and not isinstance(source[1], bool)
+    if not (isinstance(source, (list, tuple)) and len(source) == 2):  # (a dataset column: no row decoded for it)
+        return False
+    rate = _number(source[1])  # (a 0-d rate: its array was streamed at the stream's rate, its rate an item)
+    return (isinstance(rate, numbers.Real) and not isinstance(rate, bool)
             and not isinstance(source[0], (numbers.Number, str, bytes, os.PathLike)))
 
 
