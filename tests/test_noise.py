@@ -443,6 +443,29 @@ def test_min_freq_just_below_nyquist_and_speech():
         NoiseGenerator("speech", sample_rate=16000, min_freq_hz=20)
 
 
+#: min_freq / sample_rate -> (level at min_freq in dB re Nyquist's, -3 dB corner / min_freq), as documented
+HIGH_PASS_EDGE = {1e-4: (-12.9, 1.2), 0.03: (-12.9, 1.2), 0.1: (-13.9, 1.2), 0.2: (-17.9, 1.2),
+                  0.3: (-30.2, 1.2), 0.36: (-51.7, 1.1944), 0.4: (-49.9, 1.125), 0.45: (-48.6, 1.0556)}
+
+
+@pytest.mark.parametrize("min_freq", list(HIGH_PASS_EDGE))
+def test_min_freq_edge_is_as_documented_up_to_nyquist(min_freq):
+    # colored_noise's docstring put the -3 dB corner at 1.2 * min_freq_hz and the level at min_freq_hz
+    # 12.9 dB down at every min_freq_hz; above sample_rate / 2.8 the corner sits halfway to Nyquist
+    # (1.2x is past it), and the digital high-pass's edge is steeper above 0.03 * sample_rate.
+    # White noise (beta=0): the bank is the high-pass alone.
+    level_db, corner = HIGH_PASS_EDGE[min_freq]
+    f = np.geomspace(0.5 * min_freq, 0.5, 100_001)
+    db = 10 * np.log10(np.abs(_full_response(design_bank(0.0, min_freq), 2 * np.pi * f)) ** 2)
+    db -= db[-1]
+    assert abs(np.interp(min_freq, f, db) - level_db) < 0.1
+    assert abs(f[np.argmax(db > -3.0103)] / min_freq - corner) < 2e-3
+    assert np.interp(min(2 * min_freq, 0.5), f, db) > -0.002
+    doc = " ".join(colored_noise.__doc__.split())
+    assert "or halfway from ``min_freq_hz`` to Nyquist where that is lower" in doc
+    assert "13.9 dB at ``0.1 * sample_rate``, 17.9 at 0.2, 30 at 0.3, about 50 from 0.35 up" in doc
+
+
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the scalar hash wraps on purpose
 @pytest.mark.parametrize("start", [0, 5, 2**40 + 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -202,11 +202,17 @@ def colored_noise(n_samples, *, beta, rng=None, n_channels=None, dtype=np.float3
     With ``min_freq_hz`` the noise follows ``1/f**beta`` from there to
     Nyquist and is removed below it: the bank is multiplied by an order-8
     Butterworth high-pass (48 dB/octave) with its -3 dB corner at
-    ``1.2 * min_freq_hz``. At most 0.45 % of the power (brown noise; less
-    for smaller beta) is left below ``min_freq_hz``, where the level is
-    12.9 dB down already; from ``2 * min_freq_hz`` up the high-pass changes
-    the level by less than 0.002 dB. Still unit variance, stationary from
-    the first sample and seamless under any chunking.
+    ``1.2 * min_freq_hz``, or halfway from ``min_freq_hz`` to Nyquist where
+    that is lower (``min_freq_hz`` above ``sample_rate / 2.8``): there the
+    lower half of the band above ``min_freq_hz`` is more than 3 dB down too
+    (at ``0.45 * sample_rate``, a band of 0.025 * sample_rate under Nyquist
+    is left). At most 0.45 % of the power (brown noise; less for smaller
+    beta) is left below ``min_freq_hz``, where the level is 12.9 dB down
+    already (up to ``min_freq_hz = 0.03 * sample_rate``; the digital
+    high-pass is steeper above: 13.9 dB at ``0.1 * sample_rate``, 17.9 at
+    0.2, 30 at 0.3, about 50 from 0.35 up); from ``2 * min_freq_hz`` up the
+    high-pass changes the level by less than 0.002 dB. Still unit variance,
+    stationary from the first sample and seamless under any chunking.
 
     Parameters
     ----------
