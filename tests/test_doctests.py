@@ -41,3 +41,50 @@ def test_docstring_examples(name):
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     result = doctest.testmod(module, optionflags=flags, extraglobs={"np": np}, verbose=False)
     assert result.failed == 0, f"{result.failed} doctest(s) failed in {name}"
+
+
+def _public_callables():
+    """Every public function and class of ``noisegen`` (and its cuda and batch packages), with
+    the public methods a user calls, as ``(name, callable, docstring)``; dataclass records and
+    the subclass hooks (``randomize``, ``prepare``) aside."""
+    import dataclasses
+    import inspect
+
+    import noisegen.batch
+    import noisegen.cuda
+
+    found = []
+    for module, prefix in ((noisegen, ""), (noisegen.cuda, "cuda."), (noisegen.batch, "batch.")):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isclass(obj):
+                if dataclasses.is_dataclass(obj) or issubclass(obj, BaseException):
+                    continue
+                found.append((prefix + name, obj.__init__, (obj.__doc__ or "") + (obj.__init__.__doc__ or "")))
+                for method, fn in vars(obj).items():
+                    if callable(fn) and not method.startswith("_") and method not in ("randomize", "prepare"):
+                        found.append((f"{prefix}{name}.{method}", fn, fn.__doc__ or ""))
+            elif callable(obj):
+                found.append((prefix + name, obj, obj.__doc__ or ""))
+    return found
+
+
+def test_every_public_parameter_is_documented():
+    """A parameter a public function takes is named in its docstring (or the docstring defers its
+    arguments to another's: "arguments as :func:`lowpass`")."""
+    import inspect
+    import re
+
+    missing = {}
+    for name, fn, doc in _public_callables():
+        if not doc or re.search(r"rguments as :(func|meth|class):", doc):
+            continue
+        try:
+            parameters = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        lost = [p.name for p in parameters if p.name not in ("self", "cls")
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and not re.search(rf"\b{p.name}\b", doc)]
+        if lost:
+            missing[name] = lost
+    assert missing == {}

@@ -97,7 +97,7 @@ def to_samples(seconds: float, sample_rate: int, name: str) -> int:
 
 
 def samples_to_seconds(n_samples: int, sample_rate: int) -> float:
-    """Duration in seconds of ``n_samples`` samples (a whole number)."""
+    """Duration in seconds of ``n_samples`` samples (a whole number) at ``sample_rate`` Hz."""
     n = check_real(n_samples, "n_samples")
     if n != int(n):
         raise ParameterError(f"n_samples must be a whole number, got {show_value(n_samples)}")

@@ -467,7 +467,7 @@ class NoiseBank:
     def crop(self, n_samples, *, rng=None, index=None, offset=None):
         """A float32 copy of ``n_samples`` samples of one file (wrap-around).
 
-        Without ``index`` and ``offset`` they are drawn with :meth:`draw`;
+        Without ``index`` and ``offset`` they are drawn from ``rng`` with :meth:`draw`;
         with ``index`` alone, the offset in that file is drawn as
         :meth:`draw` draws it. ``offset`` needs an ``index``.
         """

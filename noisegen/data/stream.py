@@ -476,7 +476,8 @@ class AugmentStream:
                               f"in epoch {epoch}")
 
     def batches(self, batch_size: int, *, drop_last: bool = False):
-        """An iterator of :class:`Batch` es of ``batch_size`` chunks (the last may be smaller).
+        """An iterator of :class:`Batch` es of ``batch_size`` chunks (the last may be smaller,
+        or dropped with ``drop_last=True``).
 
         Chunks are zero-padded to the longest of the batch; ``lengths`` holds
         their real lengths. ``state_dict()`` between batches resumes after

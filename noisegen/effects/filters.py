@@ -202,6 +202,25 @@ def peaking_eq(y, *, center_hz, gain_db, q, sample_rate, zi=None, backend="auto"
 
     One cookbook biquad; 0 dB far from the centre.
 
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
+    center_hz : float
+        Centre frequency, in ``[1e-5, 0.5 - 1e-5] * sample_rate``.
+    gain_db : float
+        Gain at the centre, in [-60, 60] dB.
+    q : float
+        Quality factor, in (0, 1000]: the larger, the narrower the bell.
+    sample_rate : int
+    zi : None, "zeros" or np.ndarray
+        Filter state; when given, ``(out, zf)`` is returned (see :func:`sos_filter`).
+    backend : {"auto", "cpu", "cuda"}
+        "auto" runs on the GPU when ``y`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
+
+    Returns
+    -------
+    out : np.ndarray, same shape and dtype as ``y`` (and ``zf`` when ``zi`` is given)
+
     Examples
     --------
     >>> import numpy as np
@@ -218,6 +237,24 @@ def peaking_eq(y, *, center_hz, gain_db, q, sample_rate, zi=None, backend="auto"
 def low_shelf(y, *, cutoff_hz, gain_db, sample_rate, zi=None, backend="auto"):
     """Low shelf: ``gain_db`` below ``cutoff_hz``, 0 dB above (cookbook, slope 1).
 
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
+    cutoff_hz : float
+        Corner frequency (half of ``gain_db``, in dB, is applied there), in
+        ``[1e-5, 0.5 - 1e-5] * sample_rate``.
+    gain_db : float
+        Gain of the shelf, in [-60, 60] dB.
+    sample_rate : int
+    zi : None, "zeros" or np.ndarray
+        Filter state; when given, ``(out, zf)`` is returned (see :func:`sos_filter`).
+    backend : {"auto", "cpu", "cuda"}
+        "auto" runs on the GPU when ``y`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
+
+    Returns
+    -------
+    out : np.ndarray, same shape and dtype as ``y`` (and ``zf`` when ``zi`` is given)
+
     Examples
     --------
     >>> import numpy as np
@@ -231,6 +268,24 @@ def low_shelf(y, *, cutoff_hz, gain_db, sample_rate, zi=None, backend="auto"):
 
 def high_shelf(y, *, cutoff_hz, gain_db, sample_rate, zi=None, backend="auto"):
     """High shelf: ``gain_db`` above ``cutoff_hz``, 0 dB below (cookbook, slope 1).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (n_channels, n)], float32 or float64
+    cutoff_hz : float
+        Corner frequency (half of ``gain_db``, in dB, is applied there), in
+        ``[1e-5, 0.5 - 1e-5] * sample_rate``.
+    gain_db : float
+        Gain of the shelf, in [-60, 60] dB.
+    sample_rate : int
+    zi : None, "zeros" or np.ndarray
+        Filter state; when given, ``(out, zf)`` is returned (see :func:`sos_filter`).
+    backend : {"auto", "cpu", "cuda"}
+        "auto" runs on the GPU when ``y`` is a CUDA array (numba, CuPy, PyTorch), else on the CPU.
+
+    Returns
+    -------
+    out : np.ndarray, same shape and dtype as ``y`` (and ``zf`` when ``zi`` is given)
 
     Examples
     --------

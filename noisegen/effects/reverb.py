@@ -303,7 +303,7 @@ class RirConvolver:
         return check_finite_output(out, f"rir (peak {float(np.max(np.abs(self.rir))):.3g} after normalize)", y=x2)
 
     def convolve(self, y, *, mode="same", backend="auto"):
-        """Convolve a whole signal; ``mode`` as in :func:`convolve_rir`.
+        """Convolve a whole signal ``y``; ``mode`` and ``backend`` as in :func:`convolve_rir`.
 
         The streaming state is not touched.
         """
@@ -326,6 +326,7 @@ class RirConvolver:
         the concatenated outputs equal ``convolve(whole_signal)``. The number
         of channels must stay the same until :meth:`reset` or :meth:`flush`.
         A refused chunk (ParameterError) leaves the stream as it was.
+        ``backend`` as in :func:`convolve_rir` (the CPU's).
         """
         resolve_backend(backend, chunk)
         chunk = check_audio(chunk, "chunk", finite=False)  # checked from the output, as in convolve

@@ -308,8 +308,8 @@ def _named(color: str):
     fn.__name__ = fn.__qualname__ = f"{color}_noise"
     fn.__doc__ = (
         f"{color.capitalize()} noise: :func:`colored_noise` with ``beta={beta:g}`` "
-        f"(PSD slope {-3.0103 * beta:+.2f} dB/octave), unit variance; ``min_freq_hz`` and "
-        "``sample_rate`` as there.\n\n"
+        f"(PSD slope {-3.0103 * beta:+.2f} dB/octave), unit variance; its other arguments "
+        "(``n_samples``, ``rng``, ``n_channels``, ``dtype``, ``min_freq_hz``, ``sample_rate``, ``backend``) as there.\n\n"
         "Examples\n--------\n"
         f">>> {color}_noise(8000, rng=0).shape\n(8000,)\n"
     )

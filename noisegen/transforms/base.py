@@ -279,7 +279,8 @@ class Transform:
         return out if out.dtype == y.dtype else out.astype(y.dtype)
 
     def output_length(self, n: int, sample_rate: int, params: dict) -> int:
-        """The length :meth:`apply_params` gives an ``n``-sample input (``params`` checked as it checks them)."""
+        """The length :meth:`apply_params` gives an ``n``-sample input at ``sample_rate`` (``params`` checked as it
+        checks them)."""
         self.prepare(sample_rate := check_sample_rate(sample_rate))  # (as apply_params, before the checks)
         return length_after(self, check_n_samples(n, "n"), sample_rate, self._check_params(params, sample_rate))
 
@@ -396,7 +397,7 @@ def nested_from_dict(config: dict, where: str) -> "Transform":
 
 
 def load_pipeline(path_or_dict, *, name="path_or_dict") -> Transform:
-    """Load a transform (usually a composition) from a JSON file or a dict.
+    """Load a transform (usually a composition) from ``path_or_dict``: a JSON file or a dict.
 
     A JSON list is read as ``Compose`` of its items. In a file, relative ``noise``, ``sounds`` and
     ``rir`` paths are relative to the file's folder. Errors name ``name`` (a caller's own argument).

@@ -77,6 +77,15 @@ class LowPassFilter(_CutoffFilter):
 
     Wraps :func:`noisegen.lowpass`. ``last_params``: ``cutoff_hz``.
 
+    Parameters
+    ----------
+    min_cutoff_hz, max_cutoff_hz : float
+        Range of the -3 dB cutoff (Hz, > 0), drawn on the mel scale and kept
+        inside ``(0, 0.49 * sample_rate)`` at each call's rate.
+    order : int
+        Butterworth order in [1, 16] (6 dB/octave each; default 4).
+    p : float
+
     Examples
     --------
     >>> import numpy as np
@@ -97,6 +106,15 @@ class HighPassFilter(_CutoffFilter):
     """Butterworth high-pass with a random cutoff (default 20-2400 Hz).
 
     Wraps :func:`noisegen.highpass`. ``last_params``: ``cutoff_hz``.
+
+    Parameters
+    ----------
+    min_cutoff_hz, max_cutoff_hz : float
+        Range of the -3 dB cutoff (Hz, > 0), drawn on the mel scale and kept
+        inside ``(0, 0.49 * sample_rate)`` at each call's rate.
+    order : int
+        Butterworth order in [1, 16] (6 dB/octave each; default 4).
+    p : float
     """
 
     _function = "highpass"
@@ -165,6 +183,17 @@ class BandPassFilter(_BandFilter):
     drawn in ``[min_bandwidth_fraction, max_bandwidth_fraction]`` (default
     0.5-1.99). Wraps :func:`noisegen.bandpass`. ``last_params``: ``low_hz``,
     ``high_hz``.
+
+    Parameters
+    ----------
+    min_center_hz, max_center_hz : float
+        Range of the centre (Hz, > 0), drawn on the mel scale; the band's
+        edges are kept inside ``(0, 0.49 * sample_rate)`` at each call's rate.
+    min_bandwidth_fraction, max_bandwidth_fraction : float
+        Range of the bandwidth as a fraction of the centre, in (0, 1.999].
+    order : int
+        Butterworth order in [1, 16] (scipy's: ``order`` biquad sections; default 4).
+    p : float
     """
 
     _function = "bandpass"
@@ -175,6 +204,17 @@ class BandStopFilter(_BandFilter):
 
     Band as in :class:`BandPassFilter` (default fractions 0.5-1.99). Wraps
     :func:`noisegen.bandstop`. ``last_params``: ``low_hz``, ``high_hz``.
+
+    Parameters
+    ----------
+    min_center_hz, max_center_hz : float
+        Range of the centre (Hz, > 0), drawn on the mel scale; the band's
+        edges are kept inside ``(0, 0.49 * sample_rate)`` at each call's rate.
+    min_bandwidth_fraction, max_bandwidth_fraction : float
+        Range of the bandwidth as a fraction of the centre, in (0, 1.999].
+    order : int
+        Butterworth order in [1, 16] (scipy's: ``order`` biquad sections; default 4).
+    p : float
     """
 
     _function = "bandstop"
@@ -183,8 +223,18 @@ class BandStopFilter(_BandFilter):
 class PeakingEQ(Transform):
     """A peaking equaliser with random centre, gain and Q.
 
-    Gains in [-60, 60] dB and Q in [0.001, 1000], what :func:`noisegen.peaking_eq`
-    (which it wraps) takes. ``last_params``: ``center_hz``, ``gain_db``, ``q``.
+    Wraps :func:`noisegen.peaking_eq`. ``last_params``: ``center_hz``, ``gain_db``, ``q``.
+
+    Parameters
+    ----------
+    min_center_hz, max_center_hz : float
+        Range of the centre (Hz, > 0; default 50-7500), drawn on the mel
+        scale and kept inside ``(0, 0.49 * sample_rate)`` at each call's rate.
+    min_gain_db, max_gain_db : float
+        Range of the gain at the centre, in [-60, 60] dB (default -24 to 24).
+    min_q, max_q : float
+        Range of the quality factor, in [0.001, 1000] (default 0.5-9.9).
+    p : float
     """
 
     degrades = True  # a degradation: paired targets skip it
@@ -270,6 +320,15 @@ class LowShelf(_Shelf):
     the gain uniformly in ``[min_gain_db, max_gain_db]`` (default -18 to 18,
     within [-60, 60]). ``last_params``: ``cutoff_hz``, ``gain_db``.
 
+    Parameters
+    ----------
+    min_cutoff_hz, max_cutoff_hz : float
+        Range of the corner (Hz, > 0), drawn on the mel scale and kept
+        inside ``(0, 0.49 * sample_rate)`` at each call's rate.
+    min_gain_db, max_gain_db : float
+        Range of the shelf's gain, in [-60, 60] dB (default -18 to 18).
+    p : float
+
     Examples
     --------
     >>> import numpy as np
@@ -295,6 +354,15 @@ class HighShelf(_Shelf):
     ``[min_cutoff_hz, max_cutoff_hz]`` (default 300-7500 Hz, kept below
     0.49 of the call's sample rate), gain as in :class:`LowShelf`.
     ``last_params``: ``cutoff_hz``, ``gain_db``.
+
+    Parameters
+    ----------
+    min_cutoff_hz, max_cutoff_hz : float
+        Range of the corner (Hz, > 0), drawn on the mel scale and kept
+        inside ``(0, 0.49 * sample_rate)`` at each call's rate.
+    min_gain_db, max_gain_db : float
+        Range of the shelf's gain, in [-60, 60] dB (default -18 to 18).
+    p : float
     """
 
     _function = "high_shelf"
