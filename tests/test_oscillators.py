@@ -505,7 +505,7 @@ def test_level_past_the_dtype_range_is_a_parameter_error(fn, dtype):
     unit = _call(fn, dtype=np.float64, n_channels=2, **seeded)
     peak = float(np.abs(unit).max())
     for amplitude in [*(np.geomspace(1e-30, 1.0, 13) * top).tolist(), 1e39, 1e300, 1.7e308]:
-        for sign in (1.0, -1.0):
+        for sign in (1.0, -1.0) if fn != "speech_shaped_noise" else (1.0,):  # (its amplitude is an RMS, >= 0)
             with warnings.catch_warnings():
                 warnings.simplefilter("error")
                 try:
@@ -530,3 +530,10 @@ def test_hum_harmonic_level_past_the_dtype_range_is_a_parameter_error(dtype):
         else:
             with pytest.raises(ParameterError, match=r"harmonic_levels_db=\(.*\) overflows"):
                 _call("hum", harmonic_levels_db=levels, dtype=dtype)
+
+
+def test_speech_shaped_noise_refuses_a_negative_rms():
+    # amplitude is the noise's RMS: -1 gave noise of RMS 1 (negated), silently
+    with pytest.raises(noisegen.ParameterError, match="amplitude"):
+        noisegen.speech_shaped_noise(sample_rate=SR, n_samples=10, rng=0, amplitude=-1.0)
+    assert not noisegen.speech_shaped_noise(sample_rate=SR, n_samples=10, rng=0, amplitude=0.0).any()

@@ -441,7 +441,7 @@ def speech_shaped_noise(*, sample_rate, duration_s=None, n_samples=None, rng=Non
     rng : None, int or numpy.random.Generator
         Source of randomness; the same ``rng`` gives the same noise.
     amplitude : float
-        RMS of the noise (unit variance times ``amplitude``).
+        RMS of the noise (unit variance times ``amplitude``), >= 0.
     n_channels : int or None
         ``None`` for shape ``(n,)``, otherwise independent channels ``(n_channels, n)``.
     dtype : float32 or float64
@@ -461,7 +461,7 @@ def speech_shaped_noise(*, sample_rate, duration_s=None, n_samples=None, rng=Non
     sr = check_sample_rate(sample_rate)
     n_channels = check_n_channels(n_channels)
     n = _length(duration_s, n_samples, sr, n_channels)
-    amplitude = check_real(amplitude, "amplitude")
+    amplitude = check_real(amplitude, "amplitude", low=0.0)  # an RMS: -1 gave RMS 1, silently
     dtype = check_float_dtype(dtype)
     gen = NoiseGenerator("speech", sample_rate=sr, rng=rng, n_channels=n_channels or 1, dtype=np.float64)
     y = np.empty((n_channels or 1, n), dtype=dtype)
