@@ -291,6 +291,30 @@ def test_p_set_after_construction_is_checked(build, bad):
     assert t(y, sample_rate=8000, rng=0) is y
 
 
+def test_oneof_weights_set_after_construction_are_drawn_with_and_checked():
+    """``t.weights = [0, 1]`` kept drawing with the weights of construction (child 0 half the time) while
+    to_dict wrote the new ones, and a replay of its own last_params was refused; a child appended was
+    never drawn. Draws now follow the weights and children as they stand, checked as the constructor checks."""
+    y = np.ones(8)
+    t = OneOf([Gain(p=1.0), Clip(p=1.0)])
+    t.weights = [0, 1]
+    rebuilt = Transform.from_dict(t.to_dict())
+    for seed in range(20):
+        out = t(y, sample_rate=8000, rng=seed)
+        assert t.last_params["indices"] == [1]
+        np.testing.assert_array_equal(t.apply_params(y, t.last_params, sample_rate=8000), out)
+        np.testing.assert_array_equal(rebuilt(y, sample_rate=8000, rng=seed), out)
+    t.weights[0] = 1.0  # changed in place: drawn with too
+    assert {t.draw_params(y, sample_rate=8000, rng=s)["indices"][0] for s in range(20)} == {0, 1}
+    for bad, name in (([1.0], "weights"), ([-1.0, 1.0], r"weights\[0\]"), ([0, 0], "weights"), ("x", "weights")):
+        with pytest.raises(ParameterError, match=name):
+            t.weights = bad
+    assert t.weights == [1.0, 1.0]
+    t.weights = None
+    t.transforms.append(TimeMask(p=1.0))
+    assert {t.draw_params(y, sample_rate=8000, rng=s)["indices"][0] for s in range(40)} == {0, 1, 2}
+
+
 def test_unknown_name_in_json_file(tmp_path):
     path = tmp_path / "p.json"
     path.write_text(json.dumps({"name": "Compose", "transforms": [{"name": "Gain", "p": 1.0}, {"name": "Wobble"}]}))

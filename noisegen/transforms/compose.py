@@ -39,6 +39,21 @@ def _check_transforms(transforms, name="transforms"):
     return out
 
 
+def _check_weights(weights, n):
+    """OneOf's ``weights``: None, or ``n`` non-negative numbers (floats) with a positive, finite sum."""
+    if weights is None:
+        return None
+    weights = check_sequence(weights, "weights")  # a list, tuple or 1-D array
+    if len(weights) != n:
+        raise ParameterError(f"weights must be a list of {n} non-negative numbers, got {weights!r}")
+    w = [check_real(x, f"weights[{i}]", low=0.0) for i, x in enumerate(weights)]
+    if sum(w) <= 0:
+        raise ParameterError(f"weights must not all be 0, got {weights!r}")
+    if not math.isfinite(sum(w)):  # the probabilities would be 0/inf and NaN: always the first
+        raise ParameterError(f"weights must have a finite float64 sum, got {weights!r}")
+    return w
+
+
 class _Composition(Transform):
     def __init__(self, transforms, *, p):
         super().__init__(p=p)
@@ -236,29 +251,32 @@ class OneOf(_Composition):
         super().__init__(transforms, p=p)
         if not self.transforms:
             raise ParameterError("transforms must hold at least one transform for OneOf")
-        if weights is None:
-            self.weights = None
-        else:
-            weights = check_sequence(weights, "weights")  # a list, tuple or 1-D array
-            if len(weights) != len(self.transforms):
-                raise ParameterError(
-                    f"weights must be a list of {len(self.transforms)} non-negative numbers, got {weights!r}"
-                )
-            w = [check_real(x, f"weights[{i}]", low=0.0) for i, x in enumerate(weights)]
-            if sum(w) <= 0:
-                raise ParameterError(f"weights must not all be 0, got {weights!r}")
-            if not math.isfinite(sum(w)):  # the probabilities would be 0/inf and NaN: always the first
-                raise ParameterError(f"weights must have a finite float64 sum, got {weights!r}")
-            self.weights = w
-        probs = np.full(len(self.transforms), 1.0 / len(self.transforms)) if self.weights is None else None
-        self._probs = probs if probs is not None else np.asarray(self.weights) / sum(self.weights)
-        # gen.choice(n, p=probs) draws one uniform and finds it in this CDF; done here without
-        # choice's checks of p (~25 us a call), with the same draw and the same index
-        self._cdf = np.cumsum(np.asarray(self._probs, dtype=np.float64))
-        self._cdf /= self._cdf[-1]
+        self.weights = weights  # (checked by __setattr__)
+
+    def __setattr__(self, name, value):
+        # ``t.weights = [0, 1]`` after construction is checked as the constructor checks it (the draws
+        # kept the weights of construction while to_dict wrote the new ones: a rebuilt pipeline, or a
+        # replay of the transform's own last_params, chose other children)
+        if name == "weights":
+            value = _check_weights(value, len(self.transforms))
+        super().__setattr__(name, value)
+
+    def _choice_cdf(self):
+        """The CDF a draw searches, made from the weights and children as they stand now (a list
+        changed in place, a child appended), kept while they stay so."""
+        key = (len(self.transforms), None if self.weights is None else tuple(self.weights))
+        kept = getattr(self, "_cdf", None)  # (an array in a pickle of the previous release)
+        if not isinstance(kept, tuple) or kept[0] != key:
+            weights = _check_weights(self.weights, len(self.transforms))
+            probs = np.full(key[0], 1.0 / key[0]) if weights is None else np.asarray(weights) / sum(weights)
+            # gen.choice(n, p=probs) draws one uniform and finds it in this CDF; done here without
+            # choice's checks of p (~25 us a call), with the same draw and the same index
+            cdf = np.cumsum(np.asarray(probs, dtype=np.float64))
+            kept = self._cdf = (key, cdf / cdf[-1])
+        return kept[1]
 
     def _choose(self, gen):
-        return [int(self._cdf.searchsorted(gen.random(), side="right"))]
+        return [int(self._choice_cdf().searchsorted(gen.random(), side="right"))]
 
     def _drawable(self, indices):
         if len(indices) == 1 and (self.weights is None or self.weights[indices[0]] > 0):
