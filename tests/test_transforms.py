@@ -315,6 +315,26 @@ def test_oneof_weights_set_after_construction_are_drawn_with_and_checked():
     assert {t.draw_params(y, sample_rate=8000, rng=s)["indices"][0] for s in range(40)} == {0, 1, 2}
 
 
+def test_someof_k_set_after_construction_is_checked_and_drawn_with():
+    """``t.k = 2`` (the constructor's own form) was kept as given: every call then raised TypeError
+    (and to_dict too); ``t.k = (1, 5)`` over 3 children raised NumPy's ValueError at some draws and
+    was written by to_dict for from_dict to refuse. k is now checked on assignment as the constructor checks it."""
+    y = np.ones(8)
+    t = SomeOf([Gain(p=1.0), Clip(p=1.0), TimeMask(p=1.0)], k=1)
+    t.k = 2
+    rebuilt = Transform.from_dict(t.to_dict())
+    for seed in range(10):
+        out = t(y, sample_rate=8000, rng=seed)
+        assert len(t.last_params["indices"]) == 2
+        np.testing.assert_array_equal(rebuilt(y, sample_rate=8000, rng=seed), out)
+    t.k = [0, None]
+    assert t.k == (0, 3)
+    for bad, name in (((1, 5), r"k\[1\]"), ("2", "k"), (4, "k"), ((2, 1), "k")):
+        with pytest.raises(ParameterError, match=name):
+            t.k = bad
+    assert t.k == (0, 3)
+
+
 def test_unknown_name_in_json_file(tmp_path):
     path = tmp_path / "p.json"
     path.write_text(json.dumps({"name": "Compose", "transforms": [{"name": "Gain", "p": 1.0}, {"name": "Wobble"}]}))

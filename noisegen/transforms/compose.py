@@ -54,6 +54,21 @@ def _check_weights(weights, n):
     return w
 
 
+def _check_k(k, n):
+    """SomeOf's ``k`` as ``(kmin, kmax)``, each in ``[0, n]`` (``kmax=None``: ``n``)."""
+    if isinstance(k, numbers.Real) and not isinstance(k, (bool, np.bool_)):  # (2.0 as in k=[2.0, 2.0])
+        kmin = kmax = check_int(k, "k", low=0, high=n)
+    # (np.ndim of a ragged list such as [[1], 2] raised NumPy's bare ValueError)
+    elif (isinstance(k, (list, tuple)) or (isinstance(k, np.ndarray) and k.ndim == 1)) and len(k) == 2:
+        kmin = check_int(k[0], "k[0]", low=0, high=n)
+        kmax = n if k[1] is None else check_int(k[1], "k[1]", low=0, high=n)
+        if kmin > kmax:
+            raise ParameterError(f"k must be (kmin, kmax) with kmin <= kmax, got {tuple(k)!r}")
+    else:
+        raise ParameterError(f"k must be an int or a (kmin, kmax) pair, got {k!r}")
+    return kmin, kmax
+
+
 class _Composition(Transform):
     def __init__(self, transforms, *, p):
         super().__init__(p=p)
@@ -309,18 +324,15 @@ class SomeOf(_Composition):
 
     def __init__(self, transforms, *, k, p: float = 1.0):
         super().__init__(transforms, p=p)
-        n = len(self.transforms)
-        if isinstance(k, numbers.Real) and not isinstance(k, (bool, np.bool_)):  # (2.0 as in k=[2.0, 2.0])
-            kmin = kmax = check_int(k, "k", low=0, high=n)
-        # (np.ndim of a ragged list such as [[1], 2] raised NumPy's bare ValueError)
-        elif (isinstance(k, (list, tuple)) or (isinstance(k, np.ndarray) and k.ndim == 1)) and len(k) == 2:
-            kmin = check_int(k[0], "k[0]", low=0, high=n)
-            kmax = n if k[1] is None else check_int(k[1], "k[1]", low=0, high=n)
-            if kmin > kmax:
-                raise ParameterError(f"k must be (kmin, kmax) with kmin <= kmax, got {tuple(k)!r}")
-        else:
-            raise ParameterError(f"k must be an int or a (kmin, kmax) pair, got {k!r}")
-        self.k = (kmin, kmax)
+        self.k = k  # (checked by __setattr__)
+
+    def __setattr__(self, name, value):
+        # ``t.k = 2`` after construction is checked as the constructor checks it (kept as given, every
+        # call raised TypeError; a k above the children's count raised NumPy's ValueError or was written
+        # by to_dict for from_dict to refuse)
+        if name == "k":
+            value = _check_k(value, len(self.transforms))
+        super().__setattr__(name, value)
 
     def _choose(self, gen):
         kmin, kmax = self.k
