@@ -335,6 +335,25 @@ def test_someof_k_set_after_construction_is_checked_and_drawn_with():
     assert t.k == (0, 3)
 
 
+def test_impulse_response_trim_db_set_after_a_call_cuts_there_and_is_checked():
+    """``t.trim_db = 10`` after a call was ignored (responses stayed cut, and their convolvers kept, at the
+    old value) while to_dict wrote 10: the rebuilt pipeline reverberated otherwise. It now cuts there."""
+    rng = np.random.default_rng(0)
+    rir = rng.standard_normal(2000) * np.exp(-np.arange(2000) / 300.0)
+    y = rng.standard_normal(4000)
+    t = ApplyImpulseResponse([rir], p=1.0)
+    t(y, sample_rate=8000, rng=0)
+    for trim_db in (10.0, None, 60.0):
+        t.trim_db = trim_db
+        out = t(y, sample_rate=8000, rng=0)
+        np.testing.assert_array_equal(out, ApplyImpulseResponse([rir], trim_db=trim_db, p=1.0)(y, sample_rate=8000, rng=0))
+        assert f"trim_db={trim_db!r}" in repr(t)  # (what to_dict writes for a pipeline of files)
+    for bad in (0.0, -1.0, "10", float("nan")):
+        with pytest.raises(ParameterError, match="trim_db"):
+            t.trim_db = bad
+    assert t.trim_db == 60.0
+
+
 def test_unknown_name_in_json_file(tmp_path):
     path = tmp_path / "p.json"
     path.write_text(json.dumps({"name": "Compose", "transforms": [{"name": "Gain", "p": 1.0}, {"name": "Wobble"}]}))
