@@ -260,3 +260,42 @@ def test_a_replay_whose_name_is_an_array_is_refused_by_name(cls):
         for name in (np.array(["RoomSimulator"] * 2), np.zeros(3)):
             with pytest.raises(ParameterError, match=r"^rir must be"):
                 T.ApplyImpulseResponse({"name": name, "p": 1.0})
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_a_setting_assigned_after_construction_is_checked_and_rebuilds_the_transform(cls):
+    # t.max_gain_db = 500 was kept unchecked (126 dB gains drawn, and to_dict wrote a config from_dict
+    # refuses); Compose.shuffle = "no" shuffled: each constructor argument held under its own name is now
+    # set as building the transform anew with it would (checked, and what derives from it remade)
+    first = FIRST.get(cls.__name__)
+    args = [] if first is None else [_first_argument(cls)]
+    kwargs = {"k": 1} if cls.__name__ == "SomeOf" else {}
+    t = cls(*args, **kwargs, p=1.0)
+    y = np.random.default_rng(2).standard_normal(800)
+    expected = t(y, sample_rate=SR, rng=3)
+    settings = [k for k in t._config() if k != "p" and k in vars(t)]
+    assert settings or cls is T.PolarityInversion
+    for name in settings:
+        config = repr(t._config())
+        setattr(t, name, getattr(t, name))  # the same value: the same transform
+        assert repr(t._config()) == config
+        np.testing.assert_array_equal(t(y, sample_rate=SR, rng=3), expected)
+        with pytest.raises(ParameterError, match=name):
+            setattr(t, name, object())
+        assert repr(t._config()) == config  # a refused value leaves the transform as it was
+    if cls is T.Gain:
+        t.max_gain_db = 3.0
+        rebuilt = T.Gain(max_gain_db=3.0, p=1.0)
+        np.testing.assert_array_equal(t(y, sample_rate=SR, rng=3), rebuilt(y, sample_rate=SR, rng=3))
+        assert t.to_dict() == rebuilt.to_dict()
+
+
+def test_a_user_subclass_sets_its_attributes_as_it_likes():
+    class Fixed(T.Gain):  # (a user's class: its constructor is not the built-in's, so nothing is rebuilt)
+        def __init__(self, level):
+            super().__init__(min_gain_db=level, max_gain_db=level, p=1.0)
+            self.max_gain_db = level + 1.0
+
+    t = Fixed(2.0)
+    t.max_gain_db = 500.0
+    assert (t.min_gain_db, t.max_gain_db) == (2.0, 500.0)

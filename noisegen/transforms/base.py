@@ -55,6 +55,22 @@ def _built_in(cls) -> bool:
     return cls.__module__ == "noisegen" or cls.__module__.startswith("noisegen.")
 
 
+def _building(init):
+    """``init`` (a transform class's constructor) counting in ``self._building`` how deep construction
+    is, so that :meth:`Transform.__setattr__` tells a built transform's settings from its constructor's."""
+    def wrapped(self, *args, **kwargs):
+        depth = self.__dict__.get("_building", 0)
+        object.__setattr__(self, "_building", depth + 1)
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            object.__setattr__(self, "_building", depth)
+    wrapped.__wrapped__ = init
+    for attr in ("__doc__", "__name__", "__qualname__", "__module__"):
+        setattr(wrapped, attr, getattr(init, attr))
+    return wrapped
+
+
 def _jsonable(value, first_channel=False):
     """Constructor arguments as JSON values (recursively): tuples to lists, numpy scalars to Python scalars,
     a transform to its :meth:`~Transform.to_dict`, a bank to its files (:meth:`NoiseBank.config`)."""
@@ -97,6 +113,8 @@ class Transform:
         class instead of noisegen's, in every later ``from_dict`` and ``--config``): it is warned
         about, and ``from_dict`` builds it only through ``ThatClass.from_dict``."""
         super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _building(cls.__dict__["__init__"])
         if cls.__name__.startswith("_"):
             return
         known = _REGISTRY.get(cls.__name__)
@@ -117,7 +135,20 @@ class Transform:
         # drawn against as it stood (always applied, or a TypeError at the first call)
         if name == "p":
             value = check_probability(value, "p")
+        elif name[0] != "_" and name != "last_params" and self.__dict__.get("_building") == 0 \
+                and _built_in(type(self)) and name in self.__dict__ and name in self._config():
+            self._rebuild_with(name, value)
+            return
         super().__setattr__(name, value)
+
+    def _rebuild_with(self, name, value):
+        """Set constructor argument ``name`` of a built transform as building it anew with ``value`` would:
+        checked as the constructor checks it (a ParameterError naming it), and with every state derived from
+        it remade (``Gain().max_gain_db = 500`` drew 126 dB gains, and to_dict wrote a config from_dict
+        refuses; ``Compose().shuffle = "no"`` shuffled). Only ``last_params`` is kept."""
+        fresh = type(self)(**{**self._config(), name: value})
+        kept = {k: self.__dict__[k] for k in ("last_params", "_cached") if k in self.__dict__}
+        self.__dict__.update(fresh.__dict__, **kept)
 
     # -- calling -------------------------------------------------------------
     def __call__(self, y, *, sample_rate, rng=None, return_target=None):
