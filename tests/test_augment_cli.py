@@ -883,6 +883,20 @@ def test_a_rerun_after_the_noise_folder_changed_says_so_and_overwrite_redoes_it(
     assert augment(*args) == 0 and "noise or RIR" not in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("flag, where", [("--noise-dir", "."), ("--noise-dir", ".."), ("--rir-dir", ".")])
+def test_a_bank_folder_that_holds_out_dir_is_refused(flag, where, corpus, tmp_path, capsys):
+    """--noise-dir OUT_DIR (or a folder above it) ran: a rerun read the outputs back as noises, so a
+    resumed run mixed other noises than an uninterrupted one and every rerun said the folder changed."""
+    out = tmp_path / "bank" / "out"
+    bank = (out / where).resolve()
+    shutil.copytree(corpus[2] if flag == "--rir-dir" else corpus[1], out)
+    assert augment(corpus[0], out, flag, bank) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"noisegen augment: error: {flag} {str(bank)!r} holds the output "
+                                               f"folder {str(out)!r}"), err
+    assert not any(out.rglob("*.aug0.wav")) and not (out / MANIFEST).exists()
+
+
 def test_rerun_with_other_settings_says_it_once(corpus, tmp_path, capsys):
     out = tmp_path / "out"
     assert augment(*default_args(corpus, out, "--copies", 3)) == 0

@@ -77,8 +77,8 @@ from .ray_engine import check_engine, run_tasks
 from .wds import DEFAULT_SHARD_SIZE, plan_shards
 from .manifest import FAILURES, MANIFEST, _append_line, _dedupe_manifest, check_ours, read_manifest  # noqa: F401
 from .plan import (  # noqa: F401  (output_name, output_seed, check_shard, available_cpus: public within noisegen)
-    Plan, _check_workers, _existing_dir, _inside, _one_line, _plan, _prepare, available_cpus, check_shard, output_name,
-    output_seed,
+    Plan, _check_banks_apart, _check_workers, _existing_dir, _inside, _one_line, _plan, _prepare, available_cpus,
+    check_shard, output_name, output_seed,
 )
 
 __all__ = ["augment_folder", "default_pipeline", "replay", "read_manifest", "AugmentSummary"]
@@ -316,6 +316,7 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
                 "pipeline": pipeline_config, "banks": banks_fingerprint(pipeline),
                 "blockwise_min_s": check_real(blockwise_min_s, "blockwise_min_s", low=0.0)}
     out_dir = os.path.abspath(os.fspath(out_dir))
+    _check_banks_apart(pipeline, out_dir)
     _check_out_dir(out_dir, in_real)  # (creates it: after every other check)
     check_ours(out_dir)  # (a dataset's own manifest.jsonl there: refused before anything is added to it)
     with OutDirLock(out_dir, shard) as lock, sweeping(lock.release):  # (a hard stop's last sweep: _core.tempfiles)

@@ -66,6 +66,17 @@ def _discover(in_dir: str, out_dir=None) -> tuple[list[str], list[tuple[str, str
     return sorted(rel(p) for p in found), sorted((rel(p), why) for p, why in odd)
 
 
+def _check_banks_apart(pipeline, out_dir: str) -> None:
+    """Refuse a noise, sound or RIR folder of ``pipeline`` that is ``out_dir`` or holds it: its
+    recursive search would find the outputs, so a rerun read them back as noises (a resume mixed
+    other noises than the run it resumes, and every rerun found the bank changed since)."""
+    out_real = os.path.realpath(out_dir)
+    for bank in _banks(pipeline):
+        if bank.folder is not None and _inside(out_real, os.path.realpath(bank.folder)):
+            raise ParameterError(f"{bank.name} {bank.folder!r} holds the output folder {out_dir!r}: a rerun would "
+                                 f"read the outputs back as {bank.name} files; write them elsewhere")
+
+
 def available_cpus() -> int:
     """CPUs this process may run on (its affinity mask where the OS has one)."""
     try:
