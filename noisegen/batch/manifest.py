@@ -49,15 +49,17 @@ def check_ours(out_dir: str) -> None:
     """Refuse an ``out_dir`` whose ``manifest.jsonl`` or ``failures.jsonl`` another tool wrote (a
     dataset's own NeMo-style manifest, in a folder that holds the inputs): its lines would be
     appended to, a last line without a newline cut, and every line dropped by a rewrite. Its first
-    JSON line decides (only the last line of ours can be torn)."""
+    complete line decides (only the last line of ours can be torn): one that is not JSON (a CSV, a
+    binary file) is another tool's too."""
     for name, key in _OUR_KEY.items():
         path = os.path.join(out_dir, name)
         try:
             with open(path, "rb") as fh:
-                first = next((rec for rec in map(_parsed, fh) if rec is not None), None)
+                line = next((line for line in fh if line.strip() and line.endswith(b"\n")), None)
         except FileNotFoundError:
             continue
-        if first is not None and not (isinstance(first, dict) and key in first):
+        first = None if line is None else _parsed(line)
+        if line is not None and not (isinstance(first, dict) and key in first):
             raise ParameterError(f"out_dir {out_dir!r} holds a {name} that noisegen augment did not write (a line "
                                  f"without {key!r}); it would be added to and rewritten: use another OUT_DIR")
 
