@@ -29,13 +29,18 @@ def _append_line(path: str, record: dict) -> None:
         try:
             size = os.fstat(fd).st_size
             try:
-                written = os.write(fd, data)
-                if written != len(data):
-                    raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (only {written} of the {len(data)} "
-                                                f"bytes of a line fitted)", path)
-            except OSError:
+                rest = memoryview(data)
+                while rest:  # a short write is retried: the next one says why (ENOSPC, or EFBIG: ulimit -f)
+                    written = os.write(fd, rest)
+                    if not written:
+                        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (only {len(data) - len(rest)} of "
+                                                    f"the {len(data)} bytes of a line fitted)", path)
+                    rest = rest[written:]
+            except OSError as exc:
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, size)
+                if exc.filename is None:  # (os.write's error names no file)
+                    exc.filename = path
                 raise
         finally:
             os.close(fd)
