@@ -855,3 +855,16 @@ def test_file_warnings_name_the_callers_line(tmp_path, subtype):
             call()
         assert caught
         assert {(w.filename, str(w.message)) for w in caught if w.filename != __file__} == set()
+
+
+@pytest.mark.parametrize("ext", [".mp3", ".wav", ".flac", ".ogg"])
+def test_a_text_file_with_an_audio_name_is_said_not_to_decode(tmp_path, ext):
+    # a text file named .mp3 failed with libsndfile's "File does not exist or is not a regular file
+    # (possibly a pipe?)", untrue of a regular file; whatever libsndfile says, the error names the file
+    # and says nothing of it that is false
+    path = tmp_path / f"notes{ext}"
+    path.write_text("hello, this is text\n" * 20)
+    for read in (noisegen.load, noisegen.info):
+        with pytest.raises(NoisegenError, match=r"cannot read audio file .*notes") as err:
+            read(str(path))
+        assert "not a regular file" not in str(err.value) and "does not exist" not in str(err.value)

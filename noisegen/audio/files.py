@@ -186,7 +186,11 @@ def read_error(path, exc) -> Exception:
     if os.path.isdir(name):
         return IsADirectoryError(errno.EISDIR, "is a directory, not an audio file", name)
     # (libsndfile's words alone: soundfile's message says "Error opening b'/path': ..." of a path as bytes)
-    return NoisegenError(f"cannot read audio file {name!r}: {getattr(exc, 'error_string', None) or exc}")
+    reason = getattr(exc, "error_string", None) or str(exc)
+    if "not a regular file" in reason and os.path.isfile(name):  # what libsndfile says of a regular
+        # file its MP3 decoder finds no audio in (a text file named .mp3): untrue, and it sent users looking
+        reason = "libsndfile found no audio it can decode in it (not a format it reads, or damaged)"
+    return NoisegenError(f"cannot read audio file {name!r}: {reason}")
 
 
 def _open_failure(name):
