@@ -624,3 +624,14 @@ def test_a_long_input_that_changes_while_read_leaves_no_output_and_a_rerun_redoe
     monkeypatch.setattr(work, "render_long", render)
     summary = augment_folder(folder, out, pipeline=pipe, progress=False, blockwise_min_s=0.0)
     assert (summary.failures, summary.n_written) == ([], 1)
+
+
+def test_a_run_time_failure_asks_for_its_cause_to_be_fixed_before_the_rerun(tmp_path, capsys):
+    """A folder where OUT_DIR's manifest goes failed with "Is a directory: ...; rerun the same command to
+    resume", which no rerun can do while the folder is there."""
+    folder = _inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    (out / "manifest.jsonl").mkdir(parents=True)
+    assert _augment(folder, out) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "Is a directory" in err and err.endswith("; once that is fixed, rerun the same command to resume"), err

@@ -229,7 +229,8 @@ def run(args) -> int:
         text = " ".join(str(exc).split())
         return _error(_bank_option(text.removeprefix("pipeline: "), args) or as_option(text, _OPTION_NAMES))
     except (NoisegenError, OSError) as exc:  # at run time (a full disk): not a usage error
-        print(f"noisegen augment: error: {_describe(exc)}; {RESUME}", file=sys.stderr)
+        # (a full disk, a folder where the manifest goes: the rerun resumes once the cause is gone)
+        print(f"noisegen augment: error: {_describe(exc)}; once that is fixed, {RESUME}", file=sys.stderr)
         return 1
     # (the names of inputs and OUT_DIR as stdout can encode them: not UTF-8, or an é under an ASCII locale)
     print(printable(f"noisegen augment: {summary}", sys.stdout))
