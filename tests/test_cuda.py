@@ -958,3 +958,23 @@ def test_augment_batch_cpu_from_threads_keeps_the_warning_filters_and_other_thre
     assert sum(str(w.message).startswith("mine") for w in caught) == given
     assert not [w for w in caught if issubclass(w.category, ng.NoisegenWarning)]  # a silent row says nothing
     assert len(outs) == n_threads * repeats and all(np.array_equal(o, want) for o in outs)
+
+
+@pytest.mark.parametrize("dtype", [">f4", ">f8"])
+@pytest.mark.parametrize("backend", ["cpu", pytest.param("cuda", marks=pytest.mark.cudasim)])
+def test_augment_batch_takes_a_big_endian_batch_as_every_effect_does(dtype, backend):
+    """A big-endian float32 batch (from a big-endian file) is float32: augment_batch refused it ("batch must
+    be float32 or float64, got dtype >f4") where every effect takes a native copy (and the GPU kernels can
+    type no big-endian array)."""
+    if backend == "cuda" and not (SIM or _gpu_present()):
+        pytest.skip("needs NUMBA_ENABLE_CUDASIM=1 or a GPU")
+    from noisegen.cuda import augment_batch
+
+    x = (np.random.default_rng(3).standard_normal((2, 40)) * 0.3).astype(dtype)
+    native = x.astype(x.dtype.newbyteorder("="))
+    kw = dict(sample_rate=16000, noise="pink", snr_db=(0, 10), gain_db=-3.0, band_hz=(100, 4000), speed=[0.9, 1.1],
+              rng=0, backend=backend, threads=7)
+    got, want = augment_batch(x, **kw), augment_batch(native, **kw)
+    assert got.samples.dtype == native.dtype
+    np.testing.assert_array_equal(got.samples, want.samples)
+    np.testing.assert_array_equal(got.lengths, want.lengths)

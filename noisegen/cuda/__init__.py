@@ -227,6 +227,8 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     if not hasattr(batch, "shape") or not (host or is_cuda_array(batch, "batch")):
         raise ParameterError(f"batch must be a (B, T) float array (NumPy, or CUDA on the GPU), got {type(batch).__name__}"
                              + (" (a host tensor: pass batch.numpy())" if hasattr(batch, "numpy") else ""))
+    if isinstance(batch, np.ndarray) and batch.dtype.kind == "f" and not batch.dtype.isnative:
+        batch = batch.astype(batch.dtype.newbyteorder("="))  # (a big-endian file's float32): a native copy, as check_audio
     shape = tuple(batch.shape)
     if len(shape) != 2:
         raise ParameterError(f"batch must have shape (B, T), got shape {shape}")
