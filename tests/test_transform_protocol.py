@@ -299,3 +299,16 @@ def test_a_user_subclass_sets_its_attributes_as_it_likes():
     t = Fixed(2.0)
     t.max_gain_db = 500.0
     assert (t.min_gain_db, t.max_gain_db) == (2.0, 500.0)
+
+
+def test_a_transform_unpickled_from_before_the_construction_count_still_checks_its_settings():
+    # a pickle of the previous release holds no _building: its settings were kept unchecked
+    # (pickle.loads(old).max_gain_db = 500 drew 126 dB gains, and to_dict wrote what from_dict refuses)
+    import pickle
+    old = T.Gain(p=1.0)
+    del old.__dict__["_building"]
+    t = pickle.loads(pickle.dumps(old))
+    with pytest.raises(ParameterError, match="max_gain_db"):
+        t.max_gain_db = 500.0
+    t.max_gain_db = 3.0
+    assert t.to_dict() == T.Gain(max_gain_db=3.0, p=1.0).to_dict()

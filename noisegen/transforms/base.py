@@ -135,7 +135,8 @@ class Transform:
         # drawn against as it stood (always applied, or a TypeError at the first call)
         if name == "p":
             value = check_probability(value, "p")
-        elif name[0] != "_" and name != "last_params" and self.__dict__.get("_building") == 0 \
+        # (no _building at all: unpickled from a release before it, so built; construction always sets it)
+        elif name[0] != "_" and name != "last_params" and self.__dict__.get("_building", 0) == 0 \
                 and _built_in(type(self)) and name in self.__dict__ and name in self._config():
             self._rebuild_with(name, value)
             return
