@@ -312,3 +312,25 @@ def test_a_transform_unpickled_from_before_the_construction_count_still_checks_i
         t.max_gain_db = 500.0
     t.max_gain_db = 3.0
     assert t.to_dict() == T.Gain(max_gain_db=3.0, p=1.0).to_dict()
+
+
+def test_a_setting_of_background_noise_from_paths_keeps_the_bank_as_loaded(tmp_path):
+    # t.min_snr_db = 5 rebuilt the bank from the paths given: the folder was searched and read again
+    # (gone since, the setting was refused naming noise[0]; changed, other noises were drawn)
+    import shutil
+    import soundfile as sf
+    folder = tmp_path / "noise"
+    folder.mkdir()
+    sf.write(folder / "a.wav", np.random.default_rng(0).standard_normal(1600) * 0.1, SR)
+    t = T.AddBackgroundNoise([folder], p=1.0)
+    y = np.random.default_rng(1).standard_normal(800)
+    t(y, sample_rate=SR, rng=0)
+    bank = t._noise_bank
+    shutil.rmtree(folder)
+    t.min_snr_db = 5.0
+    assert t._noise_bank is bank and t.min_snr_db == 5.0
+    assert t.to_dict()["noise"] == [str(folder)]  # still written back as given
+    assert t(y, sample_rate=SR, rng=0).shape == y.shape
+    with pytest.raises(ParameterError, match="max_snr_db"):
+        t.max_snr_db = 500.0
+    assert t.to_dict()["noise"] == [str(folder)]

@@ -111,6 +111,15 @@ class AddBackgroundNoise(Transform):
         if isinstance(noise, (list, tuple)) and self._noise_bank.paths is not None:
             self._source_config = [os.fspath(a) for a in noise]
 
+    def _rebuild_with(self, name, value):
+        # another setting keeps the bank as loaded: rebuilt from the paths, the folders were searched and
+        # read again (a folder gone since refused t.min_snr_db = 5 naming noise[0]; one changed, other noises)
+        source, self._source_config = self._source_config, None
+        try:
+            super()._rebuild_with(name, value)
+        finally:
+            self._source_config = source
+
     def _bank(self, sample_rate):
         return self._noise_bank.at(sample_rate)
 
