@@ -897,6 +897,19 @@ def test_a_bank_folder_that_holds_out_dir_is_refused(flag, where, corpus, tmp_pa
     assert not any(out.rglob("*.aug0.wav")) and not (out / MANIFEST).exists()
 
 
+def test_a_bank_folder_in_a_list_that_holds_out_dir_is_refused(corpus, tmp_path):
+    """AddBackgroundNoise([OUT_DIR]) (a config's list of folders) was let through where OUT_DIR alone is
+    refused: a rerun read the outputs back as noises all the same."""
+    from noisegen import ParameterError
+    from noisegen.transforms import AddBackgroundNoise
+    out = tmp_path / "out"
+    shutil.copytree(corpus[1], out)
+    for folder in (out, tmp_path):
+        with pytest.raises(ParameterError, match="^" + re.escape(f"noise {str(folder)!r} holds the output folder")):
+            augment_folder(corpus[0], out, pipeline=AddBackgroundNoise([folder], p=1.0))
+    assert not any(out.rglob("*.aug0.wav")) and not (out / MANIFEST).exists()
+
+
 def test_rerun_with_other_settings_says_it_once(corpus, tmp_path, capsys):
     out = tmp_path / "out"
     assert augment(*default_args(corpus, out, "--copies", 3)) == 0

@@ -59,6 +59,12 @@ def _new_lock():
 after_fork(_new_lock)  # (a thread of the parent may have held it as another forked)
 
 
+def _searched(source) -> list[str]:
+    """The folders a bank of files searched: ``source`` itself, or those of its list."""
+    items = source if isinstance(source, (list, tuple, np.ndarray)) else [source]
+    return [os.fspath(a) for a in items if isinstance(a, (str, os.PathLike)) and os.path.isdir(a)]
+
+
 def _sources(source, name):
     """``(folder, paths, arrays)`` of a bank's ``source``; folders in a list contribute their files."""
     if isinstance(source, (str, os.PathLike)):
@@ -186,6 +192,7 @@ class NoiseBank:
         self.source_sample_rate = (None if source_sample_rate is None
                                    else check_sample_rate(source_sample_rate, "source_sample_rate"))
         self.folder, self.paths, self._arrays = _sources(source, name)
+        self._folders = _searched(source) if self.paths is not None else []  # (augment keeps OUT_DIR out of them)
         if not (self.paths or self._arrays):
             raise ParameterError(f"{name} holds no audio files ({', '.join(AUDIO_EXTENSIONS)}): {source!r}")
         self._reported: dict[str, str] = {}  # path -> why it was skipped, shared by the banks of every rate

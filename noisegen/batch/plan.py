@@ -71,10 +71,11 @@ def _check_banks_apart(pipeline, out_dir: str) -> None:
     recursive search would find the outputs, so a rerun read them back as noises (a resume mixed
     other noises than the run it resumes, and every rerun found the bank changed since)."""
     out_real = os.path.realpath(out_dir)
-    for bank in _banks(pipeline):
-        if bank.folder is not None and _inside(out_real, os.path.realpath(bank.folder)):
-            raise ParameterError(f"{bank.name} {bank.folder!r} holds the output folder {out_dir!r}: a rerun would "
-                                 f"read the outputs back as {bank.name} files; write them elsewhere")
+    for bank in _banks(pipeline):  # (a list's folders too: [OUT_DIR] read the outputs back as well)
+        for folder in getattr(bank, "_folders", [bank.folder] if bank.folder is not None else []):
+            if _inside(out_real, os.path.realpath(folder)):
+                raise ParameterError(f"{bank.name} {folder!r} holds the output folder {out_dir!r}: a rerun would "
+                                     f"read the outputs back as {bank.name} files; write them elsewhere")
 
 
 def available_cpus() -> int:
