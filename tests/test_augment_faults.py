@@ -410,6 +410,8 @@ _NEMO = b'{"audio_filepath": "in/a.wav", "duration": 0.5, "text": "a"}\n{"audio_
     ("failures.jsonl", b'{"input": "x.wav", "reason": "mine"}\n', []),
     ("manifest.jsonl", b"path,duration\na.wav,1.0\nb.wav,2.0", []),  # (its last line was cut)
     ("manifest.jsonl", b"\xff\xfe{ not text\n", []),  # (an "unexpected UnicodeDecodeError")
+    ("manifest.jsonl", _NEMO.split(b"\n")[0], []),  # (one whole line, no newline: it was cut away)
+    ("manifest.jsonl", b"\na.wav,1.0", []),
 ])
 def test_a_manifest_of_another_tool_in_out_dir_is_left_alone(tmp_path, capsys, name, content, flags):
     """OUT_DIR holding the inputs' own NeMo-style manifest.jsonl (as data/ does): augment appended its

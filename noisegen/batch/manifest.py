@@ -54,17 +54,20 @@ def check_ours(out_dir: str) -> None:
     """Refuse an ``out_dir`` whose ``manifest.jsonl`` or ``failures.jsonl`` another tool wrote (a
     dataset's own NeMo-style manifest, in a folder that holds the inputs): its lines would be
     appended to, a last line without a newline cut, and every line dropped by a rewrite. Its first
-    complete line decides (only the last line of ours can be torn): one that is not JSON (a CSV, a
-    binary file) is another tool's too."""
+    line decides: one that is not JSON (a CSV, a binary file) is another tool's too, but for a last line
+    without a newline that starts as a JSON object does (only the last line of ours can be torn)."""
     for name, key in _OUR_KEY.items():
         path = os.path.join(out_dir, name)
         try:
             with open(path, "rb") as fh:
-                line = next((line for line in fh if line.strip() and line.endswith(b"\n")), None)
+                line = next((line for line in fh if line.strip()), None)
         except FileNotFoundError:
             continue
         first = None if line is None else _parsed(line)
-        if line is not None and not (isinstance(first, dict) and key in first):
+        # (a whole line without a newline is judged as any: one NeMo record, or 'a.wav,1.0', was taken
+        # for a torn line of ours and cut away)
+        torn = first is None and line is not None and not line.endswith(b"\n") and line.lstrip().startswith(b"{")
+        if line is not None and not torn and not (isinstance(first, dict) and key in first):
             raise ParameterError(f"out_dir {out_dir!r} holds a {name} that noisegen augment did not write (a line "
                                  f"without {key!r}); it would be added to and rewritten: use another OUT_DIR")
 
