@@ -250,3 +250,15 @@ def test_a_previewed_pipeline_pickles_and_copies_without_its_draws_audio(kind):
                                           t.apply_params(y, params, sample_rate=16000))
             np.testing.assert_array_equal(other(y, sample_rate=16000, rng=seed), t(y, sample_rate=16000, rng=seed))
         assert len(pickle.dumps(t)) < small + 4000
+
+
+def test_someof_whose_children_were_removed_in_place_says_so_by_k():
+    # SomeOf([a, b, c], k=3) with a child popped from its list drew through NumPy's ValueError ("Cannot
+    # take a larger sample than population"); k is checked against the children as they stand
+    from noisegen import ParameterError
+    t = SomeOf([Gain(p=1.0), Gain(p=1.0), TimeMask(p=1.0)], k=(1, 3))
+    t.transforms.pop()
+    with pytest.raises(ParameterError, match=r"^k\[1\] must be an integer in \[0, 2\], got 3"):
+        t(np.ones(800), sample_rate=16000, rng=0)
+    t.transforms.append(Gain(p=1.0))
+    assert t(np.ones(800), sample_rate=16000, rng=0).shape == (800,)

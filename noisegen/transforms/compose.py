@@ -335,7 +335,9 @@ class SomeOf(_Composition):
         super().__setattr__(name, value)
 
     def _choose(self, gen):
-        kmin, kmax = self.k
+        # against the children as they stand (one removed in place: NumPy's ValueError, "Cannot take a
+        # larger sample than population"), as OneOf checks its weights
+        kmin, kmax = _check_k(self.k, len(self.transforms))
         count = kmin if kmin == kmax else int(gen.integers(kmin, kmax + 1))
         chosen = gen.choice(len(self.transforms), size=count, replace=False)
         return sorted(int(i) for i in chosen)
