@@ -302,11 +302,11 @@ def test_a_user_subclass_sets_its_attributes_as_it_likes():
 
 
 def test_a_transform_unpickled_from_before_the_construction_count_still_checks_its_settings():
-    # a pickle of the previous release holds no _building: its settings were kept unchecked
+    # a pickle of the previous release holds no construction count: its settings were kept unchecked
     # (pickle.loads(old).max_gain_db = 500 drew 126 dB gains, and to_dict wrote what from_dict refuses)
     import pickle
     old = T.Gain(p=1.0)
-    del old.__dict__["_building"]
+    del old.__dict__["_Transform__building"]
     t = pickle.loads(pickle.dumps(old))
     with pytest.raises(ParameterError, match="max_gain_db"):
         t.max_gain_db = 500.0
@@ -334,3 +334,20 @@ def test_a_setting_of_background_noise_from_paths_keeps_the_bank_as_loaded(tmp_p
     with pytest.raises(ParameterError, match="max_snr_db"):
         t.max_snr_db = 500.0
     assert t.to_dict()["noise"] == [str(folder)]
+
+
+def test_a_user_transform_keeps_its_own_building_attribute():
+    # the construction count was kept in self._building: a user's transform holding its own _building
+    # (a room's) found it overwritten with 0 once constructed
+    class Reverb(Transform):
+        def __init__(self, building="office", p=0.5):
+            super().__init__(p=p)
+            self._building = building
+
+        def randomize(self, y, sample_rate, gen):
+            return {}
+
+        def _apply(self, y, sample_rate, params):
+            return y
+
+    assert Reverb()._building == "office"

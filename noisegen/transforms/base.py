@@ -55,16 +55,21 @@ def _built_in(cls) -> bool:
     return cls.__module__ == "noisegen" or cls.__module__.startswith("noisegen.")
 
 
+#: Where an instance counts how deep its construction is: Transform's private name (mangled as ``__building``
+#: is), so that a user's transform may hold its own ``_building`` (one was overwritten with 0 after construction).
+_DEPTH = "_Transform__building"
+
+
 def _building(init):
-    """``init`` (a transform class's constructor) counting in ``self._building`` how deep construction
+    """``init`` (a transform class's constructor) counting in ``self.__building`` how deep construction
     is, so that :meth:`Transform.__setattr__` tells a built transform's settings from its constructor's."""
     def wrapped(self, *args, **kwargs):
-        depth = self.__dict__.get("_building", 0)
-        object.__setattr__(self, "_building", depth + 1)
+        depth = self.__dict__.get(_DEPTH, 0)
+        object.__setattr__(self, _DEPTH, depth + 1)
         try:
             init(self, *args, **kwargs)
         finally:
-            object.__setattr__(self, "_building", depth)
+            object.__setattr__(self, _DEPTH, depth)
     wrapped.__wrapped__ = init
     for attr in ("__doc__", "__name__", "__qualname__", "__module__"):
         setattr(wrapped, attr, getattr(init, attr))
@@ -135,8 +140,8 @@ class Transform:
         # drawn against as it stood (always applied, or a TypeError at the first call)
         if name == "p":
             value = check_probability(value, "p")
-        # (no _building at all: unpickled from a release before it, so built; construction always sets it)
-        elif name[0] != "_" and name != "last_params" and self.__dict__.get("_building", 0) == 0 \
+        # (no count at all: unpickled from a release before it, so built; construction always sets it)
+        elif name[0] != "_" and name != "last_params" and self.__dict__.get(_DEPTH, 0) == 0 \
                 and _built_in(type(self)) and name in self.__dict__ and name in self._config():
             self._rebuild_with(name, value)
             return
