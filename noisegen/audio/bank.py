@@ -226,9 +226,8 @@ class NoiseBank:
     def at(self, sample_rate) -> "NoiseBank":
         """This bank at ``sample_rate``.
 
-        A bank built with a ``sample_rate`` serves that rate only (another
-        is a ParameterError); one built without loads itself once per rate
-        asked and keeps each.
+        A bank built with a ``sample_rate`` serves that rate only (another is a
+        ParameterError); one built without loads itself once per rate asked and keeps each.
         """
         sample_rate = check_sample_rate(sample_rate)
         if self.sample_rate is not None:

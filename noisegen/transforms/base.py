@@ -41,6 +41,7 @@ from ..audio.bank import NoiseBank
 from .pipeline_file import read_pipeline_file
 from .shape import SignalShape, drawn_from, length_after
 from .target import check_target_mode, fit_length, keeping_stages
+from .settings import built_in as _built_in, counting_construction as _building, rebuilds as _rebuilds
 
 __all__ = ["Transform", "load_pipeline"]
 
@@ -48,32 +49,6 @@ _REGISTRY: dict[str, type] = {}
 
 #: Deepest nesting of dicts and lists a pipeline config may have (32 levels of compositions).
 MAX_PIPELINE_DEPTH = 64
-
-
-def _built_in(cls) -> bool:
-    """A transform class defined in the noisegen package."""
-    return cls.__module__ == "noisegen" or cls.__module__.startswith("noisegen.")
-
-
-#: Where an instance counts how deep its construction is: Transform's private name (mangled as ``__building``
-#: is), so that a user's transform may hold its own ``_building`` (one was overwritten with 0 after construction).
-_DEPTH = "_Transform__building"
-
-
-def _building(init):
-    """``init`` (a transform class's constructor) counting in ``self.__building`` how deep construction
-    is, so that :meth:`Transform.__setattr__` tells a built transform's settings from its constructor's."""
-    def wrapped(self, *args, **kwargs):
-        depth = self.__dict__.get(_DEPTH, 0)
-        object.__setattr__(self, _DEPTH, depth + 1)
-        try:
-            init(self, *args, **kwargs)
-        finally:
-            object.__setattr__(self, _DEPTH, depth)
-    wrapped.__wrapped__ = init
-    for attr in ("__doc__", "__name__", "__qualname__", "__module__"):
-        setattr(wrapped, attr, getattr(init, attr))
-    return wrapped
 
 
 def _jsonable(value, first_channel=False):
@@ -136,22 +111,17 @@ class Transform:
         self._cached = None  # (params, input, output) of a composition's last draw
 
     def __setattr__(self, name, value):
-        # ``t.p = 1.5`` (or "0.5") after construction is checked as the constructor checks it: it was
-        # drawn against as it stood (always applied, or a TypeError at the first call)
+        # ``t.p = 1.5`` after construction is checked as the constructor checks it (it applied always)
         if name == "p":
             value = check_probability(value, "p")
-        # (no count at all: unpickled from a release before it, so built; construction always sets it)
-        elif name[0] != "_" and name != "last_params" and self.__dict__.get(_DEPTH, 0) == 0 \
-                and _built_in(type(self)) and name in self.__dict__ and name in self._config():
-            self._rebuild_with(name, value)
-            return
+        elif _rebuilds(self, name):
+            return self._rebuild_with(name, value)
         super().__setattr__(name, value)
 
     def _rebuild_with(self, name, value):
-        """Set constructor argument ``name`` of a built transform as building it anew with ``value`` would:
-        checked as the constructor checks it (a ParameterError naming it), and with every state derived from
-        it remade (``Gain().max_gain_db = 500`` drew 126 dB gains, and to_dict wrote a config from_dict
-        refuses; ``Compose().shuffle = "no"`` shuffled). Only ``last_params`` is kept."""
+        """Set constructor argument ``name`` as building the transform anew with ``value`` would: checked by
+        the constructor, what derives from it remade (it was kept unchecked: ``Gain().max_gain_db = 500``
+        drew 126 dB gains). Only ``last_params`` is kept."""
         fresh = type(self)(**{**self._config(), name: value})
         kept = {k: self.__dict__[k] for k in ("last_params", "_cached") if k in self.__dict__}
         self.__dict__.update(fresh.__dict__, **kept)

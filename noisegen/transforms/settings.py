@@ -1,0 +1,41 @@
+"""Telling a transform under construction from a built one: what lets :meth:`Transform.__setattr__`
+check a setting assigned after construction as the constructor checks it (by building the transform
+anew with it), and leave the constructor's own assignments alone."""
+
+from __future__ import annotations
+
+__all__ = ["DEPTH", "built_in", "counting_construction", "rebuilds"]
+
+
+def built_in(cls) -> bool:
+    """A transform class defined in the noisegen package."""
+    return cls.__module__ == "noisegen" or cls.__module__.startswith("noisegen.")
+
+
+#: Where an instance counts how deep its construction is: Transform's private name (mangled as ``__building``
+#: is), so that a user's transform may hold its own ``_building`` (one was overwritten with 0 after construction).
+DEPTH = "_Transform__building"
+
+
+def counting_construction(init):
+    """``init`` (a transform class's constructor) counting in ``self.__building`` how deep construction
+    is, so that :meth:`Transform.__setattr__` tells a built transform's settings from its constructor's."""
+    def wrapped(self, *args, **kwargs):
+        depth = self.__dict__.get(DEPTH, 0)
+        object.__setattr__(self, DEPTH, depth + 1)
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            object.__setattr__(self, DEPTH, depth)
+    wrapped.__wrapped__ = init
+    for attr in ("__doc__", "__name__", "__qualname__", "__module__"):
+        setattr(wrapped, attr, getattr(init, attr))
+    return wrapped
+
+
+def rebuilds(transform, name) -> bool:
+    """Whether assigning ``name`` to ``transform`` builds it anew (:meth:`Transform._rebuild_with`): a
+    built transform of noisegen's own (no count at all: unpickled from a release before the count, so
+    built) and a constructor argument it holds under its own name."""
+    return (name[0] != "_" and name != "last_params" and transform.__dict__.get(DEPTH, 0) == 0
+            and built_in(type(transform)) and name in transform.__dict__ and name in transform._config())
