@@ -187,3 +187,20 @@ def test_a_namespace_keeps_at_most_its_bound_dropping_the_least_recently_used(ca
     assert kept[0] == {0, 2, 3, 4} and kept[-1] == {5, 6, 7, 8}
     calls.clear()
     assert get(1)[0] == 1 and calls == [1]  # an evicted one is made again, never wrong
+
+
+def test_a_writer_killed_mid_store_leaves_no_temporary_file_for_ever(cache):
+    # A process killed while it wrote an entry (SIGKILL, the OOM killer: no unwinding) left its
+    # ".<digest>.npy.<random>.part" in the namespace: never counted by the bound, never removed.
+    import time
+
+    folder = cache / "t"
+    folder.mkdir()
+    dead, live = folder / ".0123.npy.abcdefgh.part", folder / ".4567.npy.ijklmnop.part"
+    for path in (dead, live):
+        path.write_bytes(b"x" * 100)
+    old = time.time() - 86400  # a day ago (STALE_TEMP_S is an hour)
+    os.utime(dead, (old, old))
+    diskcache.cached_array("t", ("k", 1), lambda: np.zeros(4))  # a store prunes the namespace
+    assert not dead.exists()
+    assert live.exists()  # (a writer at work now: left alone)

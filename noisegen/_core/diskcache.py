@@ -15,7 +15,9 @@ resampling filter costs ~0.1 s of ``scipy.signal.remez`` (and ~1 s to import
   readers ignore), so a damaged entry is computed again, never used;
 - best effort: an unwritable or corrupt cache only means computing again;
 - bounded: past :data:`MAX_NAMESPACE_BYTES` in a namespace, the entries used
-  least recently (by modification time, renewed on each hit) are removed.
+  least recently (by modification time, renewed on each hit) are removed,
+  and so are the temporary files of writers killed mid-write (SIGKILL, the
+  OOM killer) once :data:`STALE_TEMP_S` old.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
 
 import numpy as np
 
@@ -34,6 +37,9 @@ _NONE = np.zeros(0, dtype=np.int8)  # what a result of None is stored as
 #: Bytes of entries one namespace keeps. Resample(8000-16000 Hz) at 44.1 kHz meets ~2,200 exact
 #: ratios over a long run, one design file each: ~2.7 GB, where ``noisegen warmup`` stores ~8 MB.
 MAX_NAMESPACE_BYTES = 512 << 20
+#: Age (seconds) past which a temporary ``.part`` file in a namespace is a dead writer's: a store takes
+#: milliseconds, so a live writer's file is never this old.
+STALE_TEMP_S = 3600
 _SUM = 32  # bytes of the SHA-256 that ends each file
 
 
@@ -99,23 +105,51 @@ def _touch(path: str) -> None:
 
 def _prune(folder: str, keep: str) -> None:
     """Remove the least recently used entries of ``folder`` (never ``keep``) until it holds at most
-    :data:`MAX_NAMESPACE_BYTES`; another process removing the same ones meanwhile is fine."""
+    :data:`MAX_NAMESPACE_BYTES`, and dead writers' temporary files; another process removing the
+    same ones meanwhile is fine."""
     try:
         with os.scandir(folder) as it:
-            entries = [(st.st_mtime_ns, st.st_size, e.path) for e in it
-                       if e.name.endswith(".npy") and not e.name.startswith(".") and (st := e.stat())]
-    except OSError:  # (an entry removed meanwhile: pruned at the next store)
+            found = [(st.st_mtime_ns, st.st_size, e.name, e.path) for e in it if (st := _stat(e))]
+    except OSError:
         return
+    _remove_stale_temps([(mtime, path) for mtime, _, name, path in found
+                         if name.startswith(".") and name.endswith(".part")])
+    entries = [(mtime, size, path) for mtime, size, name, path in found
+               if name.endswith(".npy") and not name.startswith(".")]
     total = sum(size for _, size, _ in entries)
     entries = [entry for entry in entries if entry[2] != keep]
     for _, size, path in sorted(entries):
         if total <= MAX_NAMESPACE_BYTES:
             break
-        try:
-            os.remove(path)
-        except OSError:
-            pass
+        _remove(path)
         total -= size
+
+
+def _stat(entry):
+    """``entry``'s stat, or None: not an entry or a temporary file, or gone meanwhile (a writer's
+    temporary file renamed into place, an entry another process pruned)."""
+    if not entry.name.endswith((".npy", ".part")):
+        return None
+    try:
+        return entry.stat()
+    except OSError:
+        return None
+
+
+def _remove_stale_temps(temps) -> None:
+    """Remove the ``(mtime_ns, path)`` temporary files older than :data:`STALE_TEMP_S`: a writer
+    killed where it stood (no unwinding) left them, uncounted by the bound, for ever."""
+    cutoff = time.time_ns() - STALE_TEMP_S * 10**9
+    for mtime, path in temps:
+        if mtime < cutoff:
+            _remove(path)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def _read(path: str):
