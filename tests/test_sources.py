@@ -360,6 +360,25 @@ def test_a_bank_cache_npy_cut_short_or_damaged_is_rebuilt(data_dir, tmp_path, cu
     np.testing.assert_array_equal(np.load(cache), fresh.audio)
 
 
+def test_a_bank_build_killed_mid_write_leaves_no_temporary_file_for_ever(data_dir, tmp_path):
+    """A process killed while it wrote a bank's cache (SIGKILL, the OOM killer: no unwinding) left its
+    ".bank.npy.<random>.part", as big as the bank, beside cache_path: the next build wrote the cache
+    and left it there for ever. A build now removes a dead writer's temporaries (an hour old)."""
+    import time
+
+    cache = tmp_path / "bank.npy"
+    dead = [tmp_path / ".bank.npy.ab12cd_3.part", tmp_path / ".bank.npy.json.x9y8z7w6.part"]
+    live = tmp_path / ".bank.npy.zz99yy88.part"  # (another process building it now: left alone)
+    mine = tmp_path / ".bank.npy.notmkstemp.part"  # (not a temporary of ours)
+    old = time.time() - 86400
+    for path in (*dead, live, mine):
+        path.write_bytes(b"x" * 100)
+        if path is not live:
+            os.utime(path, (old, old))
+    ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path=cache)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["bank.npy", "bank.npy.json", live.name, mine.name])
+
+
 @pytest.mark.parametrize("other", ["replaced", "removed"])
 def test_a_bank_cache_another_writer_replaces_is_not_mapped(data_dir, tmp_path, monkeypatch, other):
     """Two processes building one cache at once (ranks starting together): the bank mapped whatever

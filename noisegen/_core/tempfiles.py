@@ -24,12 +24,17 @@ import hashlib
 import os
 import stat
 import tempfile
+import time
 
-__all__ = ["live", "sweeping", "exit_removing", "write_atomically", "temp_stem", "stem_hash"]
+__all__ = ["live", "sweeping", "exit_removing", "write_atomically", "temp_stem", "stem_hash", "remove_dead_temps"]
 
 NAME_MAX = 255  # bytes in a file name (Linux, macOS)
 #: Characters mkstemp's part of a temporary name takes: "." + 8 random + ".part" (".f32" is shorter).
 TEMP_ROOM = 14
+
+#: Age (seconds) past which a temporary file of :func:`write_atomically` is a dead writer's.
+DEAD_AFTER_S = 3600
+_MKSTEMP_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 _LIVE: set = set()
 _SWEEPS: list = []
@@ -88,6 +93,32 @@ def temp_stem(name: str, room: int = TEMP_ROOM) -> str:
     if len(os.fsencode(stem)) + room <= NAME_MAX:
         return stem
     return ".~" + stem_hash(name)
+
+
+def remove_dead_temps(path: str, age_s: float = DEAD_AFTER_S) -> None:
+    """Remove the temporary files :func:`write_atomically` made for ``path`` that are older than
+    ``age_s``: a writer killed where it stood (SIGKILL, the OOM killer) left them, and nothing
+    else ever would (a live writer's is far younger). Best effort."""
+    folder, name = os.path.split(os.path.abspath(path))
+    stem = temp_stem(name) + "."
+    cutoff = time.time() - age_s
+    try:
+        with os.scandir(folder) as it:
+            found = [e.path for e in it if _is_temp_of(e.name, stem)]
+    except OSError:
+        return
+    for temp in found:
+        try:
+            if os.lstat(temp).st_mtime < cutoff:
+                os.unlink(temp)
+        except OSError:  # (renamed into place, or removed, meanwhile)
+            pass
+
+
+def _is_temp_of(name: str, stem: str) -> bool:
+    """Whether ``name`` is ``stem`` + mkstemp's 8 random characters + ``.part``."""
+    rand = name[len(stem):-len(".part")]
+    return name.startswith(stem) and name.endswith(".part") and len(rand) == 8 and set(rand) <= _MKSTEMP_CHARS
 
 
 def _file_mode() -> int:

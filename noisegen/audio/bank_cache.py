@@ -22,7 +22,7 @@ import numpy as np
 
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
 from .._core.labels import user_stacklevel
-from .._core.tempfiles import write_atomically
+from .._core.tempfiles import remove_dead_temps, write_atomically
 from .._core.validation import check_path, show_value
 
 __all__ = ["dumps_anywhere", "mapped", "pickled", "unpickled", "checked_cache_path", "write_cache", "stamps"]
@@ -132,6 +132,8 @@ def write_cache(path: Path, audio, stored: dict, tag: bytes) -> bool:
     the bank then works from memory, as without a cache); any other failure a ParameterError."""
     try:  # (no temporary left behind: a parent that is a file, a full disk)
         path.parent.mkdir(parents=True, exist_ok=True)
+        for written in (path, Path(str(path) + ".json")):  # a killed build's temporaries (big: a whole bank)
+            remove_dead_temps(str(written))
         write_atomically(str(path), lambda fh: (np.save(fh, audio), fh.write(_MARK + tag)))
         write_atomically(str(path) + ".json", lambda fh: fh.write(json.dumps(stored).encode()))
     except OSError as exc:
