@@ -237,6 +237,23 @@ def test_errors_one_line(tmp_path, capsys, monkeypatch, args, status, needle):
     assert not (tmp_path / "x.wav").exists()
 
 
+@pytest.mark.parametrize("value, beta", [("-1e-1", -0.1), ("-1E0", -1.0), ("-1_0e-1", -1.0), ("-.5", -0.5)])
+def test_negative_numbers_in_every_spelling_are_values(tmp_path, capsys, monkeypatch, value, beta):
+    # argparse took -1e-1 for an option: "argument --beta: expected one argument"
+    monkeypatch.chdir(tmp_path)
+    status, out, err = _main(capsys, "synth", "colored", "x.wav", "--duration-s", "0.1", "--beta", value, "--seed", "1")
+    assert status == 0, err
+    assert cli.build_parser().parse_args(["augment", "i", "o", "--snr-db", value, "5"]).snr_db[0] == beta
+
+
+@pytest.mark.parametrize("value", ["-inf", "-Infinity", "-nan"])
+def test_negative_non_finite_numbers_are_named_as_such(tmp_path, capsys, monkeypatch, value):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = _main(capsys, "synth", "colored", "x.wav", "--duration-s", "0.1", "--beta", value)
+    assert status == 2 and err.count("\n") == 1
+    assert f"argument --beta: expected a finite number, got '{value}'" in err
+
+
 def test_unwritable_folder(tmp_path, unprivileged, cli_env):
     locked = tmp_path / "locked"
     locked.mkdir()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import signal
 import sys
 import warnings
@@ -49,8 +50,17 @@ class _UsageError(Exception):
     """A bad combination of options found after parsing (exit status 2)."""
 
 
+#: An argument argparse is to take as a negative number, not an option: its own pattern (-5, -.5) missed
+#: what float() reads (-1e-3, -1_0, -inf), so ``--beta -1e-1`` said "expected one argument".
+_NEGATIVE_NUMBER = re.compile(r"^-(\.?\d|(inf|infinity|nan)$)", re.IGNORECASE)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error message (no usage dump) and exit status 2."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
