@@ -341,6 +341,19 @@ def test_closed_stdout_is_no_failure(tmp_path, monkeypatch, capsys):
     assert "standard output is closed" in capsys.readouterr().err
 
 
+def test_closed_stderr_keeps_errors_and_warnings_out_of_stdout(tmp_path, monkeypatch, capsys):
+    """Started with stderr closed (`noisegen info a.wav b.wav 2>&- > report.txt`, sys.stderr is None),
+    print(..., file=None) wrote the error lines and warnings to stdout, into the report."""
+    path = tmp_path / "x.wav"
+    monkeypatch.setattr(sys, "stderr", None)
+    assert cli.main(["synth", "pink", str(path), "--duration-s", "0.1", "--amplitude", "3", "--seed", "1"]) == 0
+    assert cli.main(["info", str(path), str(tmp_path / "missing.wav")]) == 1
+    assert cli.main(["synth", "pink", "x.mp9", "--duration-s", "1"]) == 2
+    assert sys.stderr is None
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(str(path) + ":"), lines
+
+
 def test_info_of_a_file_whose_name_stdout_cannot_encode(tmp_path, monkeypatch):
     """A name stdout's encoding cannot hold (é under an ASCII locale) made info fail on its own output
     line: "unexpected UnicodeEncodeError: 'ascii' codec can't encode character", exit 1."""

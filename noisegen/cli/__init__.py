@@ -16,7 +16,9 @@ unwritable file). The ``augment`` subcommand lives in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import os
 import re
 import signal
 import sys
@@ -315,10 +317,31 @@ def _replay(said, printer) -> None:
         printer(w.message, w.category, w.filename, w.lineno, w.file, w.line)
 
 
+@contextlib.contextmanager
+def _stderr_nowhere():
+    """Started with stderr closed (``noisegen info F 2>&-``: sys.stderr is None), every
+    ``print(..., file=sys.stderr)`` printed to stdout, the errors and warnings into ``info``'s report;
+    while the command runs they go to /dev/null instead, as a shell tool's would go nowhere."""
+    if sys.stderr is not None:
+        yield
+        return
+    sys.stderr = open(os.devnull, "w")
+    try:
+        yield
+    finally:
+        sys.stderr.close()
+        sys.stderr = None
+
+
 def main(argv=None, *, said_at_import=()) -> int:
     """Run the ``noisegen`` command; return its exit status. ``said_at_import``: warnings recorded
     while this module was imported (:func:`noisegen.__main__.run`, :func:`~noisegen.__main__.command`), printed as
     the command's own."""
+    with _stderr_nowhere():
+        return _main(argv, said_at_import)
+
+
+def _main(argv, said_at_import) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in argv if a in _commands(parser)), None)
