@@ -102,6 +102,18 @@ def test_synth_matches_library_and_is_deterministic(tmp_path, capsys):
                                                    amplitude=0.25))
 
 
+def test_synth_amplitude_help_says_the_noise_rms_is_expected_not_exact(tmp_path, capsys):
+    """--help called --amplitude the noise kinds' RMS; a brown file's own is far from it (seed 111:
+    10 dB below in 1 s), as colored_noise's unit variance is an expectation."""
+    path = tmp_path / "b.wav"
+    assert _main(capsys, "synth", "brown", str(path), "--duration-s", "1", "--seed", "111",
+                 "--subtype", "FLOAT")[0] == 0
+    rms_db = 20 * np.log10(np.sqrt(np.mean(np.square(sf.read(path)[0]))) / 0.1)
+    assert -10.5 < rms_db < -5
+    synth_help = cli.build_parser()._subparsers._group_actions[0].choices["synth"].format_help()
+    assert "expected RMS of noise kinds" in " ".join(synth_help.split())
+
+
 def test_synth_never_replaces_another_file_unless_told(tmp_path, capsys):
     out = tmp_path / "p.wav"
     args = ["synth", "pink", str(out), "--duration-s", "0.25", "--sample-rate", "8000"]

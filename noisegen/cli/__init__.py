@@ -112,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=("linear", "logarithmic"), help="sweep of KIND chirp (default linear)")
     p.add_argument("--mains-hz", type=int, choices=(50, 60), help="mains frequency of KIND hum (default 50)")
     p.add_argument("--amplitude", type=_nonnegative_float,
-                   help=f"RMS of noise kinds (default {DEFAULT_NOISE_RMS}), amplitude of oscillators (default "
+                   help=f"expected RMS of noise kinds (default {DEFAULT_NOISE_RMS}; a file's own varies about it, "
+                        "brown noise's most: -10 to +9 dB in 1 s at 16 kHz, -4 to +3 dB in 10 s), amplitude of "
+                        "oscillators (default "
                         f"{DEFAULT_PEAK}: the ideal waveform's peak; a band-limited square or sawtooth overshoots it; "
                         "hum's fundamental, its harmonics added)")
     p.add_argument("--channels", type=int_in(1, MAX_CHANNELS), default=1,
