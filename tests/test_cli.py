@@ -180,6 +180,19 @@ def test_save_without_overwrite_never_reads_a_fifo_or_device_in_the_way(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.wav", "z.wav"]  # no temporary file left
 
 
+def test_synth_that_leaves_out_as_it_is_says_only_that(tmp_path, capsys):
+    """Clipping noise onto another file said "warning: saving to 'w.wav' as PCM_16 clips ..." above
+    "error: OUT 'w.wav' exists and holds something else; it was left as it is": two lines, one untrue."""
+    path = tmp_path / "w.wav"
+    noisegen.save(path, np.zeros(8, np.float32), sample_rate=16000)
+    status, _, err = _main(capsys, "synth", "white", str(path), "--duration-s", "0.5", "--amplitude", "1.0",
+                           "--seed", "0")
+    assert status == 1 and err.count("\n") == 1 and "left as it is" in err, err
+    status, _, err = _main(capsys, "synth", "white", str(path), "--duration-s", "0.5", "--amplitude", "1.0",
+                           "--seed", "0", "--overwrite")
+    assert status == 0 and err.count("\n") == 1 and "warning: saving to" in err, err
+
+
 def test_synth_clipping_warns_on_one_line(tmp_path, capsys):
     status, _, err = _main(capsys, "synth", "white", str(tmp_path / "w.wav"), "--duration-s", "0.5",
                            "--amplitude", "1.0", "--seed", "0")

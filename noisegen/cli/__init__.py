@@ -201,15 +201,20 @@ def _synthesise(args):
 def _run_synth(args) -> int:
     _check_options(args)
     y = _synthesise(args)
-    try:
-        save(args.out, y, sample_rate=args.sample_rate, subtype=args.subtype, overwrite=args.overwrite)
-    except FileExistsError as exc:  # (the same bytes there already are no error: a rerun with a --seed)
-        _say(f"noisegen synth: error: OUT {exc.strerror} (pass --overwrite to replace it)")
-        return 1
-    except OSError as exc:  # a full disk says nothing of where it was writing
-        if exc.filename is None:
-            exc.filename = args.out
-        raise
+    # save's warnings (clipping) are said once OUT holds the audio: on a failure to write it they told
+    # of "saving to OUT" above the line that says OUT was left as it is
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always", NoisegenWarning)
+        try:
+            save(args.out, y, sample_rate=args.sample_rate, subtype=args.subtype, overwrite=args.overwrite)
+        except FileExistsError as exc:  # (the same bytes there already are no error: a rerun with a --seed)
+            _say(f"noisegen synth: error: OUT {exc.strerror} (pass --overwrite to replace it)")
+            return 1
+        except OSError as exc:  # a full disk says nothing of where it was writing
+            if exc.filename is None:
+                exc.filename = args.out
+            raise
+    _replay(said, warnings.showwarning)
     return 0
 
 
