@@ -32,10 +32,10 @@ class AddColoredNoise(Transform):
         average and 0.03 dB at most in 12 draws; brown noise, whose lowest
         bins the DFT leaks across the band edge, 0.03 dB on average and
         0.07 dB at most in 12 draws, 0.09 dB at most in 100 at 16 kHz,
-        0.02 dB over 16 s; up to 0.4 dB for 4096 samples at 48 kHz), instead of being set by brown or pink power far below the
-        audio band. Default 20 Hz;
-        it must lie below the clip's Nyquist frequency. ``None``: the
-        spectrum runs down to ``2e-5 * sample_rate``.
+        0.02 dB over 16 s; up to 0.4 dB for 4096 samples at 48 kHz),
+        instead of being set by brown or pink power far below the audio
+        band. Default 20 Hz; it must lie below the clip's Nyquist
+        frequency. ``None``: the spectrum runs down to ``2e-5 * sample_rate``.
     p : float
     """
 
