@@ -291,12 +291,14 @@ def test_a_setting_assigned_after_construction_is_checked_and_rebuilds_the_trans
 
 
 def test_a_user_subclass_sets_its_attributes_as_it_likes():
-    class Fixed(T.Gain):  # (a user's class: its constructor is not the built-in's, so nothing is rebuilt)
+    # (a user's class: its constructor is not the built-in's, so nothing is rebuilt; "_": not registered,
+    # where it would outlive this test in the registry every later test walks)
+    class _Fixed(T.Gain):
         def __init__(self, level):
             super().__init__(min_gain_db=level, max_gain_db=level, p=1.0)
             self.max_gain_db = level + 1.0
 
-    t = Fixed(2.0)
+    t = _Fixed(2.0)
     t.max_gain_db = 500.0
     assert (t.min_gain_db, t.max_gain_db) == (2.0, 500.0)
 
@@ -339,7 +341,7 @@ def test_a_setting_of_background_noise_from_paths_keeps_the_bank_as_loaded(tmp_p
 def test_a_user_transform_keeps_its_own_building_attribute():
     # the construction count was kept in self._building: a user's transform holding its own _building
     # (a room's) found it overwritten with 0 once constructed
-    class Reverb(Transform):
+    class _Reverb(Transform):  # ("_": not registered, where it would outlive this test)
         def __init__(self, building="office", p=0.5):
             super().__init__(p=p)
             self._building = building
@@ -350,4 +352,4 @@ def test_a_user_transform_keeps_its_own_building_attribute():
         def _apply(self, y, sample_rate, params):
             return y
 
-    assert Reverb()._building == "office"
+    assert _Reverb()._building == "office"
