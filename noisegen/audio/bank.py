@@ -59,38 +59,34 @@ def _new_lock():
 after_fork(_new_lock)  # (a thread of the parent may have held it as another forked)
 
 
-def _searched(source) -> list[str]:
-    """The folders a bank of files searched: ``source`` itself, or those of its list."""
-    items = source if isinstance(source, (list, tuple, np.ndarray)) else [source]
-    return [os.fspath(a) for a in items if isinstance(a, (str, os.PathLike)) and os.path.isdir(a)]
-
-
 def _sources(source, name):
-    """``(folder, paths, arrays)`` of a bank's ``source``; folders in a list contribute their files."""
+    """``(folder, paths, arrays, folders)`` of a bank's ``source``; folders in a list contribute their files
+    (``folders``: every folder searched, which augment keeps OUT_DIR out of)."""
     if isinstance(source, (str, os.PathLike)):
         if os.path.isdir(source):
-            return os.fspath(source), audio_files(source), None
+            return os.fspath(source), audio_files(source), None, [os.fspath(source)]
         if os.path.isfile(source):
-            return None, [os.fspath(source)], None
+            return None, [os.fspath(source)], None, []
         raise ParameterError(f"{name} must be an existing folder or file, got {path_kind(source)} {os.fspath(source)!r}")
     if isinstance(source, np.ndarray) and source.dtype.kind in "UO" and all(isinstance(a, (str, os.PathLike)) for a in source.flat):
         source = source.tolist()  # paths (a DataFrame's column): were refused as one signal, "float32 or float64 audio"
     if isinstance(source, np.ndarray):
-        return None, None, [_check_array(source, name)]
+        return None, None, [_check_array(source, name)], []
     if isinstance(source, (list, tuple)) and source and all(isinstance(a, np.ndarray) for a in source):
-        return None, None, [_check_array(a, f"{name}[{i}]") for i, a in enumerate(source)]
+        return None, None, [_check_array(a, f"{name}[{i}]") for i, a in enumerate(source)], []
     if isinstance(source, (list, tuple)) and all(isinstance(a, (str, os.PathLike)) for a in source):
-        paths = []
+        paths, folders = [], []
         for i, item in enumerate(source):
             if os.path.isdir(item):
                 if not (found := audio_files(item)):  # (as a folder alone is: never left out without a word)
                     raise ParameterError(f"{name}[{i}] holds no audio files ({', '.join(AUDIO_EXTENSIONS)}): {item!r}")
                 paths.extend(found)
+                folders.append(os.fspath(item))
             elif os.path.isfile(item):
                 paths.append(os.fspath(item))
             else:
                 raise ParameterError(f"{name}[{i}] must be an existing folder or file, got {path_kind(item)} {os.fspath(item)!r}")
-        return None, paths, None
+        return None, paths, None, folders
     kinds = sorted({type(a).__name__ for a in source}) if isinstance(source, (list, tuple)) else []
     raise ParameterError(f"{name} must be a folder, a file, a list of folders and files or a list of float arrays "
                          f"(NumPy), got {type(source).__name__}{' of ' + ', '.join(kinds) if kinds else ''}")
@@ -191,8 +187,7 @@ class NoiseBank:
         self.min_duration_s = check_real(min_duration_s, "min_duration_s", low=0.0, high=float(MAX_SAMPLES))
         self.source_sample_rate = (None if source_sample_rate is None
                                    else check_sample_rate(source_sample_rate, "source_sample_rate"))
-        self.folder, self.paths, self._arrays = _sources(source, name)
-        self._folders = _searched(source) if self.paths is not None else []  # (augment keeps OUT_DIR out of them)
+        self.folder, self.paths, self._arrays, self._folders = _sources(source, name)
         if not (self.paths or self._arrays):
             raise ParameterError(f"{name} holds no audio files ({', '.join(AUDIO_EXTENSIONS)}): {source!r}")
         self._reported: dict[str, str] = {}  # path -> why it was skipped, shared by the banks of every rate

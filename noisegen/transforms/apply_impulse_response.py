@@ -150,7 +150,9 @@ class ApplyImpulseResponse(Transform):
         if not isinstance(keep_tail, (bool, np.bool_)):
             raise ParameterError(f"keep_tail must be a bool, got {keep_tail!r}")
         self.keep_tail = bool(keep_tail)
-        self.trim_db = trim_db  # (checked by __setattr__, which also makes the caches of what it cuts)
+        self.trim_db = check_real(trim_db, "trim_db", low=0.0, low_inclusive=False, high=300.0, allow_none=True)
+        self._trimmed = {}  # sample rate -> each response's kept length
+        self._convolvers = _convolver_cache()  # (sample rate, rir_index) -> RirConvolver of the (trimmed) response
         self._room = as_room_simulator(rir)
         if self._room is not None:
             return
@@ -171,16 +173,6 @@ class ApplyImpulseResponse(Transform):
             if why is not None:
                 raise ParameterError(f"{name} must not be silent or one value throughout (a DC offset is "
                                      f"no room), got {a.shape[0]} samples: {why} as float32")
-
-    def __setattr__(self, name, value):
-        # ``t.trim_db = 30`` after construction is checked as the constructor checks it, and what was cut at
-        # the old value is dropped: the calls kept cutting there while to_dict wrote the new value
-        if name == "trim_db":
-            value = check_real(value, "trim_db", low=0.0, low_inclusive=False, high=300.0, allow_none=True)
-            super().__setattr__("_trimmed", {})  # sample rate -> each response's kept length
-            # (sample rate, rir_index) -> RirConvolver of the (trimmed) response
-            super().__setattr__("_convolvers", _convolver_cache())
-        super().__setattr__(name, value)
 
     def prepare(self, sample_rate):
         if self._room is not None:

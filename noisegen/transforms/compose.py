@@ -266,15 +266,8 @@ class OneOf(_Composition):
         super().__init__(transforms, p=p)
         if not self.transforms:
             raise ParameterError("transforms must hold at least one transform for OneOf")
-        self.weights = weights  # (checked by __setattr__)
-
-    def __setattr__(self, name, value):
-        # ``t.weights = [0, 1]`` after construction is checked as the constructor checks it (the draws
-        # kept the weights of construction while to_dict wrote the new ones: a rebuilt pipeline, or a
-        # replay of the transform's own last_params, chose other children)
-        if name == "weights":
-            value = _check_weights(value, len(self.transforms))
-        super().__setattr__(name, value)
+        # (assigned later, checked as here by Transform.__setattr__'s rebuild; the draws follow it)
+        self.weights = _check_weights(weights, len(self.transforms))
 
     def _choice_cdf(self):
         """The CDF a draw searches, made from the weights and children as they stand now (a list
@@ -324,15 +317,7 @@ class SomeOf(_Composition):
 
     def __init__(self, transforms, *, k, p: float = 1.0):
         super().__init__(transforms, p=p)
-        self.k = k  # (checked by __setattr__)
-
-    def __setattr__(self, name, value):
-        # ``t.k = 2`` after construction is checked as the constructor checks it (kept as given, every
-        # call raised TypeError; a k above the children's count raised NumPy's ValueError or was written
-        # by to_dict for from_dict to refuse)
-        if name == "k":
-            value = _check_k(value, len(self.transforms))
-        super().__setattr__(name, value)
+        self.k = _check_k(k, len(self.transforms))  # (assigned later: checked as here, by the rebuild)
 
     def _choose(self, gen):
         # against the children as they stand (one removed in place: NumPy's ValueError, "Cannot take a
