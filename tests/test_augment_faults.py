@@ -637,3 +637,20 @@ def test_a_run_time_failure_asks_for_its_cause_to_be_fixed_before_the_rerun(tmp_
     assert _augment(folder, out) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "Is a directory" in err and err.endswith("; once that is fixed, rerun the same command to resume"), err
+
+
+def test_an_output_over_a_file_size_limit_is_named_in_the_failure(tmp_path):
+    """Under ``ulimit -f`` an output cut short said "File too large" on the input's line, naming no file:
+    the message names the output that could not be written."""
+    _write(tmp_path / "in" / "a.wav", 1.0)
+    code = f"""
+import resource, sys
+from noisegen import cli
+resource.setrlimit(resource.RLIMIT_FSIZE, (8000, 8000))
+sys.exit(cli.main(["augment", {str(tmp_path / "in")!r}, {str(tmp_path / "out")!r}, "--seed", "0", "--workers", "1"]))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    out = tmp_path / "out" / "a.aug0.wav"
+    assert f"failed: a.wav: OSError: [Errno 27] File too large: {str(out)!r}" in proc.stdout, proc.stdout
+    assert not out.exists() and not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".part")]

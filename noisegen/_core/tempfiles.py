@@ -151,8 +151,13 @@ def write_atomically(path: str, write, *, replace=True, same=None) -> None:
         raise OSError(exc.errno, f"cannot write into {folder!r}: {exc.strerror}") from None
     try:
         with live(tmp):  # (what a SIGTERM's hard stop removes)
-            with os.fdopen(fd, "w+b") as fh:
-                write(fh)
+            try:
+                with os.fdopen(fd, "w+b") as fh:
+                    write(fh)
+            except OSError as exc:  # (EFBIG under ulimit -f, ENOSPC: a write names no file; say which)
+                if exc.filename is not None or exc.errno is None:
+                    raise
+                raise OSError(exc.errno, exc.strerror, path) from None
             os.chmod(tmp, _file_mode())
             try:
                 if replace:
