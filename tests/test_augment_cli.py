@@ -1443,3 +1443,48 @@ def test_a_bank_file_skipped_at_a_refused_rate_is_still_named(tmp_path, capsys, 
     assert augment(src, tmp_path / "out", "--noise-dir", noise, "--snr-db", 5, 15) == 1  # (odd.wav fails)
     said = [line for line in capsys.readouterr().err.splitlines() if "warning:" in line]
     assert said == [f"noisegen augment: warning: skipping noise file {noise / 'silent.wav'}: silent"]
+
+
+def test_bank_files_are_decoded_once_for_all_the_input_rates(tmp_path, monkeypatch):
+    """Inputs at three rates: each noise and RIR file was decoded at each rate (a third of a bank's load);
+    it is decoded once, and the outputs are those of loading each rate on its own."""
+    import contextlib
+
+    import noisegen.audio.reader as reader
+    import noisegen.batch.plan as plan
+
+    src, noise, rir = tmp_path / "in", tmp_path / "noise", tmp_path / "rir"
+    for folder in (src, noise, rir):
+        folder.mkdir()
+    rng = np.random.default_rng(0)
+    for rate in (8000, 16000, 44100):
+        sf.write(src / f"a{rate}.wav", (0.3 * rng.standard_normal(rate // 2)).astype(np.float32), rate)
+    sf.write(noise / "n1.wav", (0.1 * rng.standard_normal((22050, 2))).astype(np.float32), 22050)
+    sf.write(noise / "n2.flac", (0.1 * rng.standard_normal(20000)).astype(np.float32), 16000)
+    sf.write(rir / "r.wav", (np.exp(-np.arange(2000) / 300.0) * rng.standard_normal(2000)).astype(np.float32), 48000)
+    decoded = []
+    real = reader.read_own_rate
+    monkeypatch.setattr(reader, "read_own_rate", lambda path, **kw: decoded.append(os.path.basename(path)) or real(path, **kw))
+    args = ("--noise-dir", noise, "--rir-dir", rir, "--seed", 3, "--workers", 1)
+    assert augment(src, tmp_path / "once", *args) == 0
+    assert sorted(decoded) == ["n1.wav", "n2.flac", "r.wav"]
+    monkeypatch.setattr(plan, "decoding_once", contextlib.nullcontext)
+    decoded.clear()
+    assert augment(src, tmp_path / "each", *args) == 0
+    assert len(decoded) == 9  # (three files at three rates: what the first run saved)
+    assert audio_outputs(tmp_path / "once") == audio_outputs(tmp_path / "each") and len(audio_outputs(tmp_path / "once")) == 3
+
+
+def test_a_bank_file_changed_while_decoding_once_is_read_again(tmp_path):
+    from noisegen.audio import reader
+
+    path = tmp_path / "n.wav"
+    sf.write(path, np.full(1000, 0.25, np.float32) * np.sign(np.sin(np.arange(1000))), 16000)
+    with reader.decoding_once():
+        first, _ = reader.read_sound(str(path), sample_rate=16000)
+        first[:] = 0  # (a bank's own copy: the held samples are not changed)
+        again, _ = reader.read_sound(str(path), sample_rate=8000)
+        sf.write(path, 0.5 * np.ones(1000, np.float32) * np.sign(np.sin(np.arange(1000))), 16000)
+        os.utime(path, ns=(1, 1))
+        changed, _ = reader.read_sound(str(path), sample_rate=16000)
+    assert np.any(again) and np.max(np.abs(changed)) == 0.5

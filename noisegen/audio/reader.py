@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import os
+
 import numpy as np
 
 from .._core.validation import out_of_reach
@@ -41,6 +45,35 @@ def silent(reason) -> bool:
     return reason is not None and (reason == "silent" or reason.startswith("silent ("))
 
 
+# Within :func:`decoding_once`: ``{(path, mono, size, mtime): (samples, rate)}`` of the files decoded so far.
+_DECODED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("noisegen_bank_decoded", default=None)
+
+
+@contextlib.contextmanager
+def decoding_once():
+    """Within it, each bank file is decoded once for all the rates banks load it at: ``noisegen augment``
+    keeps each input's rate, so a mixed-rate folder loaded the noise and RIR folders at every rate,
+    decoding each file again each time (a third of a rate's load). The samples at the file's own rate
+    are held until the block ends (a changed file, by size or time, is read again)."""
+    token = _DECODED.set({} if _DECODED.get() is None else _DECODED.get())
+    try:
+        yield
+    finally:
+        _DECODED.reset(token)
+
+
+def _read_own_rate(path, mono):
+    """:func:`read_own_rate`, through :func:`decoding_once`'s samples when it is in force."""
+    decoded = _DECODED.get()
+    if decoded is None:
+        return read_own_rate(path, mono=mono)
+    st = os.stat(path)
+    key = (os.path.abspath(path), mono, st.st_size, st.st_mtime_ns)
+    if key not in decoded:
+        decoded[key] = read_own_rate(path, mono=mono)
+    return decoded[key]
+
+
 def read_sound(path, *, sample_rate: int, first_channel: bool = False,
                noise: bool = False) -> tuple[np.ndarray | None, str | None]:
     """``(sound, None)``: a bank's file as mono float32 at ``sample_rate``, or ``(None, why)`` when
@@ -55,7 +88,7 @@ def read_sound(path, *, sample_rate: int, first_channel: bool = False,
     B-format's first channel is its omnidirectional W). ``noise``: a one-sample file is unusable (a
     noise of it, tiled, is a constant offset; as a room response it is an impulse).
     """
-    y, rate = read_own_rate(path, mono=not first_channel)
+    y, rate = _read_own_rate(path, not first_channel)
     if y.ndim == 2:
         y = np.ascontiguousarray(y[0])
     why = unusable(y, one_sample_ok=not noise)
@@ -65,6 +98,8 @@ def read_sound(path, *, sample_rate: int, first_channel: bool = False,
     if why:  # said here: resample's own refusal names its arguments, not the file's rate, and read "unreadable"
         return None, why
     y = resample_to(y, rate, sample_rate)
+    if rate == sample_rate and _DECODED.get() is not None:  # (the held samples: a bank's own copy)
+        y = y.copy()
     if noise and y.shape[-1] == 1:  # (a few samples resampled down to one: as an offset as a file of one)
         return None, f"one sample at {sample_rate} Hz: a noise of it, tiled, is a constant offset, no sound"
     return (y, None) if np.any(y) else (None, f"silent at {sample_rate} Hz (below float32's range once resampled)")

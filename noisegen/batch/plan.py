@@ -3,6 +3,7 @@ outputs and their seeds, skip complete outputs, clean stale temporary files."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -16,6 +17,7 @@ from .._core.rng import derive_key, resolve_key
 from .._core.tempfiles import stem_hash
 from .._core.validation import check_int, check_path
 from ..audio.files import scan_audio_files
+from ..audio.reader import decoding_once
 from ..audio.segment import segment_span
 from .manifest import (FAILURES, MANIFEST, _append_line, _complete, _dedupe_manifest, _job_key, _read_jsonl,
                        _remove_rewrites, _repair_tail, _rewrite_jsonl, read_manifest)
@@ -284,6 +286,28 @@ def _duration(header) -> tuple[float, int | None]:
     return header[0] / header[1], header[1]
 
 
+def _prepare_rates(pipeline, rates) -> dict:
+    """Prepare ``pipeline`` at each of ``rates``; ``{rate: (why, its warnings)}`` of those refused."""
+    refused = {}
+    banks = list(_banks(pipeline))
+    for rate in rates:
+        reported = [dict(bank._reported) for bank in banks]  # (a file is reported once, at its first rate)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                pipeline.prepare(rate)
+            except ParameterError as exc:
+                refused[rate] = (" ".join(str(exc).split()), caught)
+                # unsaid, its reports are left for the next rate: a silent noise file, first met at a
+                # refused rate (an input at 1 Hz), was named nowhere
+                for bank, before in zip(banks, reported):
+                    bank._reported.clear()
+                    bank._reported.update(before)
+                continue
+        _warn_again(caught)
+    return refused
+
+
 def _prepare(pipeline, plan: Plan, sample_rate, summary, out_dir: str) -> None:
     """Load the pipeline's noise/RIR banks here, once, at every rate the inputs need.
 
@@ -300,23 +324,8 @@ def _prepare(pipeline, plan: Plan, sample_rate, summary, out_dir: str) -> None:
     per_input = sample_rate is None and plan.rates is None  # each task's rate is known
     rates = ({sample_rate} if sample_rate is not None else plan.rates if plan.rates is not None
              else {r for _, r in plan.estimate.values() if r})
-    refused = {}
-    banks = list(_banks(pipeline))
-    for rate in sorted(rates):
-        reported = [dict(bank._reported) for bank in banks]  # (a file is reported once, at its first rate)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                pipeline.prepare(rate)
-            except ParameterError as exc:
-                refused[rate] = (" ".join(str(exc).split()), caught)
-                # unsaid, its reports are left for the next rate: a silent noise file, first met at a
-                # refused rate (an input at 1 Hz), was named nowhere
-                for bank, before in zip(banks, reported):
-                    bank._reported.clear()
-                    bank._reported.update(before)
-                continue
-        _warn_again(caught)
+    with decoding_once() if len(rates) > 1 else contextlib.nullcontext():  # (one rate: nothing to hold)
+        refused = _prepare_rates(pipeline, sorted(rates))
     if not refused:
         return
     per_sample = sample_rate is None and plan.rates is not None  # tar shards: each sample's rate is known
