@@ -50,11 +50,19 @@ def _public_callables():
     import dataclasses
     import inspect
 
+    import importlib
+
     import noisegen.batch
     import noisegen.cuda
 
+    modules = [(noisegen, ""), (noisegen.cuda, "cuda."), (noisegen.batch, "batch.")]
+    for extra in ("torch", "hf", "lhotse", "ray"):  # the integrations, where their library is installed
+        try:
+            modules.append((importlib.import_module(f"noisegen.{extra}"), f"{extra}."))
+        except ImportError:
+            pass
     found = []
-    for module, prefix in ((noisegen, ""), (noisegen.cuda, "cuda."), (noisegen.batch, "batch.")):
+    for module, prefix in modules:
         for name in module.__all__:
             obj = getattr(module, name)
             if inspect.isclass(obj):

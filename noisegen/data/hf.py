@@ -133,7 +133,7 @@ def augment_fn(pipeline, *, rng, column="audio", sample_rate=None, output_column
 
 
 class AugmentFn:
-    """The callable :func:`augment_fn` returns (see there for the parameters)."""
+    """The callable :func:`augment_fn` returns (arguments as :func:`augment_fn`)."""
 
     def __init__(self, pipeline, *, rng, column="audio", sample_rate=None, output_column=None,
                  params_column="noisegen_params", index_column=None):

@@ -471,27 +471,30 @@ def _perturb(cuts, method, **kwargs):
 
 
 def perturb_speed(cuts, factor: float, *, affix_id: bool = True):
-    """``cuts.perturb_speed(factor)`` with :class:`NoisegenSpeed`: ids get ``_sp{factor}``,
-    durations, offsets and supervisions are scaled by ``1 / factor`` as Lhotse does."""
+    """``cuts.perturb_speed(factor)`` with :class:`NoisegenSpeed`: ids get ``_sp{factor}`` (unless
+    ``affix_id=False``), durations, offsets and supervisions are scaled by ``1 / factor`` as Lhotse does."""
     # passed on as a float: Lhotse's Decimal arithmetic refuses a NumPy float (a TypeError)
     factor = check_real(factor, "factor", low=1 / _MAX_FACTOR, high=_MAX_FACTOR)
     return _perturb(cuts, "perturb_speed", factor=factor, affix_id=affix_id)
 
 
 def perturb_tempo(cuts, factor: float, *, affix_id: bool = True):
-    """``cuts.perturb_tempo(factor)`` with :class:`NoisegenTempo` (pitch kept; ids get ``_tp{factor}``)."""
+    """``cuts.perturb_tempo(factor)`` with :class:`NoisegenTempo` (pitch kept; ids get ``_tp{factor}``
+    unless ``affix_id=False``)."""
     factor = check_real(factor, "factor", low=1 / _MAX_FACTOR, high=_MAX_FACTOR)
     return _perturb(cuts, "perturb_tempo", factor=factor, affix_id=affix_id)
 
 
 def perturb_volume(cuts, factor: float, *, affix_id: bool = True):
-    """``cuts.perturb_volume(factor)`` with :class:`NoisegenVolume` (ids get ``_vp{factor}``)."""
+    """``cuts.perturb_volume(factor)`` with :class:`NoisegenVolume` (ids get ``_vp{factor}`` unless
+    ``affix_id=False``)."""
     factor = check_real(factor, "factor", low=1e-6, high=1e6)
     return _perturb(cuts, "perturb_volume", factor=factor, affix_id=affix_id)
 
 
 def resample(cuts, sampling_rate: int, *, affix_id: bool = False):
-    """``cuts.resample(sampling_rate)`` with :class:`NoisegenResample`."""
+    """``cuts.resample(sampling_rate)`` with :class:`NoisegenResample` (ids get ``_rs{sampling_rate}``
+    with ``affix_id=True``, as Lhotse's)."""
     if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, numbers.Integral):
         raise ParameterError(f"sampling_rate must be an int in [1, 768000], got {sampling_rate!r}")
     check_real(sampling_rate, "sampling_rate", low=1, high=768000)

@@ -74,6 +74,9 @@ def _dataset_class():
                 DataLoader's ``batch_size`` and ``collate_fn=collate``); an
                 int yields ready batches from ``stream.batches`` (use the
                 DataLoader with ``batch_size=None``).
+            drop_last : bool
+                With ``batch_size``: leave out each pass's last batch when it
+                is short (as ``stream.batches`` does), and count it out of ``len()``.
 
             Notes
             -----
@@ -404,7 +407,9 @@ def __getattr__(name):
 
 
 def collate(chunks) -> dict:
-    """Stack :class:`~noisegen.Chunk` s into torch tensors.
+    """Stack :class:`~noisegen.Chunk` s into torch tensors (the DataLoader's ``collate_fn``).
+
+    ``chunks`` is the list of chunks of one batch.
 
     Returns a dict: ``samples`` (B, T) or (B, channels, T) float32 tensor
     (zero-padded), ``lengths`` (B,) int64 tensor, and the lists ``sources``,
