@@ -290,6 +290,25 @@ def test_a_setting_assigned_after_construction_is_checked_and_rebuilds_the_trans
         assert t.to_dict() == rebuilt.to_dict()
 
 
+@pytest.mark.parametrize("name", ["noise", "sounds", "rir"])
+def test_a_source_assigned_after_construction_replaces_the_old_one(name):
+    # t.noise = other was kept aside: the old bank was still mixed in and to_dict wrote it (a source lives
+    # in a bank, not under its own name); it now rebuilds the transform, as any constructor argument does
+    cls = next(c for c in CLASSES if FIRST.get(c.__name__) == name)
+    old, new = [np.hanning(64)], [np.array([0.0, 1.0])]
+    t = cls(old, p=1.0)
+    y = np.random.default_rng(2).standard_normal(10 * SR)  # (long enough for a short noise)
+    before = t(y, sample_rate=SR, rng=3)
+    setattr(t, name, new)
+    rebuilt = cls(new, p=1.0)
+    out = t(y, sample_rate=SR, rng=3)
+    np.testing.assert_array_equal(out, rebuilt(y, sample_rate=SR, rng=3))
+    assert not np.allclose(out, before)
+    assert repr(t) == repr(rebuilt)
+    with pytest.raises(ParameterError, match=name):
+        setattr(t, name, object())
+
+
 def test_a_user_subclass_sets_its_attributes_as_it_likes():
     # (a user's class: its constructor is not the built-in's, so nothing is rebuilt; "_": not registered,
     # where it would outlive this test in the registry every later test walks)

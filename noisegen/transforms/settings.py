@@ -36,6 +36,7 @@ def counting_construction(init):
 def rebuilds(transform, name) -> bool:
     """Whether assigning ``name`` to ``transform`` builds it anew (:meth:`Transform._rebuild_with`): a
     built transform of noisegen's own (no count at all: unpickled from a release before the count, so
-    built) and a constructor argument it holds under its own name."""
+    built) and one of its constructor arguments, held under its own name or not: a source (``noise``,
+    ``sounds``, ``rir``) lives in a bank, and ``t.noise = folder`` was kept aside, unused and unsaid."""
     return (name[0] != "_" and name != "last_params" and transform.__dict__.get(DEPTH, 0) == 0
-            and built_in(type(transform)) and name in transform.__dict__ and name in transform._config())
+            and built_in(type(transform)) and name in transform._config())
