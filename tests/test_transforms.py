@@ -335,6 +335,24 @@ def test_someof_k_set_after_construction_is_checked_and_drawn_with():
     assert t.k == (0, 3)
 
 
+def test_someof_kmax_none_means_all_the_children_it_holds_when_it_draws():
+    """``k=(1, None)`` ("all of them") was resolved to the first children's count: after ``t.transforms =``
+    three (or one appended) at most two were drawn, and to_dict wrote ``[1, 2]``. It is now kept."""
+    y = np.ones(8)
+    t = SomeOf([Gain(p=1.0), Clip(p=1.0)], k=(1, None))
+    t.transforms = [Gain(p=1.0), Clip(p=1.0), TimeMask(p=1.0)]
+    assert t.to_dict()["k"] == [1, None]
+    rebuilt = Transform.from_dict(t.to_dict())
+    counts = set()
+    for seed in range(40):
+        out = t(y, sample_rate=8000, rng=seed)
+        counts.add(len(t.last_params["indices"]))
+        np.testing.assert_array_equal(rebuilt(y, sample_rate=8000, rng=seed), out)
+    assert counts == {1, 2, 3}
+    t.transforms.append(Gain(p=1.0))  # in place, too
+    assert max(len(t.draw_params(y, sample_rate=8000, rng=s)["indices"]) for s in range(60)) == 4
+
+
 def test_impulse_response_trim_db_set_after_a_call_cuts_there_and_is_checked():
     """``t.trim_db = 10`` after a call was ignored (responses stayed cut, and their convolvers kept, at the
     old value) while to_dict wrote 10: the rebuilt pipeline reverberated otherwise. It now cuts there."""

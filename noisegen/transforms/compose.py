@@ -69,6 +69,11 @@ def _check_k(k, n):
     return kmin, kmax
 
 
+def _all_children(k) -> bool:
+    """Whether ``k`` (checked by :func:`_check_k`) is a ``(kmin, None)`` range: all children at most."""
+    return not isinstance(k, numbers.Real) and k[1] is None
+
+
 class _Composition(Transform):
     def __init__(self, transforms, *, p):
         super().__init__(p=p)
@@ -318,20 +323,28 @@ class SomeOf(_Composition):
     def __init__(self, transforms, *, k, p: float = 1.0):
         super().__init__(transforms, p=p)
         self.k = _check_k(k, len(self.transforms))  # (assigned later: checked as here, by the rebuild)
+        # kmax=None is "all of them" as the children stand: kept, or children assigned or appended later
+        # were capped at the count of the first ones (to_dict wrote that count)
+        self._k_all = _all_children(k)
+
+    def _k_range(self):
+        kmin, kmax = self.k
+        return (kmin, len(self.transforms)) if self.__dict__.get("_k_all") else (kmin, kmax)  # (older pickles: none)
 
     def _choose(self, gen):
         # against the children as they stand (one removed in place: NumPy's ValueError, "Cannot take a
         # larger sample than population"), as OneOf checks its weights
-        kmin, kmax = _check_k(self.k, len(self.transforms))
+        kmin, kmax = _check_k(self._k_range(), len(self.transforms))
         count = kmin if kmin == kmax else int(gen.integers(kmin, kmax + 1))
         chosen = gen.choice(len(self.transforms), size=count, replace=False)
         return sorted(int(i) for i in chosen)
 
     def _drawable(self, indices):
-        kmin, kmax = self.k
+        kmin, kmax = self._k_range()
         ok = kmin <= len(indices) <= kmax and all(a < b for a, b in zip(indices, indices[1:]))
         return None if ok else f"{kmin}..{kmax} distinct children's indices in their listed order"
 
     def _config(self):
         kmin, kmax = self.k
-        return {"transforms": list(self.transforms), "k": kmin if kmin == kmax else [kmin, kmax], "p": self.p}
+        k = [kmin, None] if self.__dict__.get("_k_all") else kmin if kmin == kmax else [kmin, kmax]
+        return {"transforms": list(self.transforms), "k": k, "p": self.p}
