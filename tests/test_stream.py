@@ -593,6 +593,17 @@ def test_a_chunk_past_its_cap_is_refused_before_any_is_allocated(rate):
     assert [c.length for c in stream] == [rate // 20]  # a hop may exceed the cap: it allocates nothing
 
 
+@pytest.mark.parametrize("kwargs, name", [(dict(chunk_s=1e-9), "chunk_s"), (dict(chunk_s=0.5, hop_s=1e-9), "hop_s"),
+                                           (dict(chunk_s=0.3 / 16000), "chunk_s")])
+def test_a_chunk_or_hop_under_one_sample_is_refused_naming_it(kwargs, name):
+    # chunk_s=1e-9 at 16 kHz gave 1-sample chunks (62,500 times what was asked), hop_s=1e-9 a 1-sample hop, silently
+    with pytest.raises(ParameterError, match=rf"^{name}=.* is less than one sample at sample_rate=16000; it must "
+                                             r"be at least 1 / sample_rate = 6.25e-05 s"):
+        AugmentStream([np.zeros(10)], None, sample_rate=16000, **kwargs)
+    stream = AugmentStream([np.ones(3, np.float32)], None, sample_rate=16000, chunk_s=1 / 16000, hop_s=0.7 / 16000)
+    assert [(c.start, c.length) for c in stream] == [(0, 1), (1, 1), (2, 1)]  # one sample each: taken
+
+
 def test_iterating_again_continues_with_next_epoch():
     arrays = [np.random.default_rng(i).standard_normal(100).astype(np.float32) for i in range(5)]
     stream = AugmentStream(arrays, Gain(p=1.0), sample_rate=1000, rng=0)

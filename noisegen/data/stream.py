@@ -67,6 +67,15 @@ from .state import MAX_EPOCHS, check_state, distributed_rank, left_behind, sourc
 __all__ = ["AugmentStream", "Chunk", "Batch", "cuda_batch_params"]
 
 
+def _samples_of(duration_s, name, sample_rate):
+    """``chunk_s``/``hop_s`` in samples (None stays None); one that rounds to none was made 1 sample, silently."""
+    n = None if duration_s is None else seconds_to_samples(duration_s, sample_rate)
+    if n == 0:
+        raise ParameterError(f"{name}={duration_s!r} is less than one sample at sample_rate={sample_rate}; it must "
+                             f"be at least 1 / sample_rate = {1 / sample_rate:g} s")
+    return n
+
+
 class AugmentStream:
     """Stream augmented, fixed-length chunks of a corpus, deterministically.
 
@@ -156,9 +165,8 @@ class AugmentStream:
         self.hop_s = check_real(hop_s, "hop_s", low=0.0, high=MAX_SAMPLES / rate, low_inclusive=False, allow_none=True)
         if self.hop_s is not None and self.chunk_s is None:
             raise ParameterError("hop_s needs chunk_s (whole items have no hop)")
-        self._chunk_n = None if self.chunk_s is None else max(1, seconds_to_samples(self.chunk_s, self.sample_rate))
-        hop = self.chunk_s if self.hop_s is None else self.hop_s
-        self._hop_n = None if hop is None else max(1, seconds_to_samples(hop, self.sample_rate))
+        self._chunk_n = _samples_of(self.chunk_s, "chunk_s", self.sample_rate)
+        self._hop_n = self._chunk_n if self.hop_s is None else _samples_of(self.hop_s, "hop_s", self.sample_rate)
         self.shuffle = check_bool(shuffle, "shuffle")
         self.epochs = None if epochs is None else check_int(epochs, "epochs", low=0, high=MAX_EPOCHS)
         if (rank is None) != (world_size is None):
