@@ -305,6 +305,8 @@ def test_a_source_assigned_after_construction_replaces_the_old_one(name):
     np.testing.assert_array_equal(out, rebuilt(y, sample_rate=SR, rng=3))
     assert not np.allclose(out, before)
     assert repr(t) == repr(rebuilt)
+    # read back as any other setting (it raised AttributeError): what was given, or the bank made of it
+    assert repr(getattr(t, name)) == repr(getattr(rebuilt, name)) == repr(t._config()[name])
     with pytest.raises(ParameterError, match=name):
         setattr(t, name, object())
 

@@ -198,6 +198,12 @@ class AddBackgroundNoise(Transform):
                 )
             return _add_at_level(y, noise, at, params["absolute_rms_db"])
 
+    @property
+    def noise(self):
+        """The noise as given (its list of files and folders), or its NoiseBank; assigning one rebuilds
+        the transform with it."""
+        return self._config()["noise"]
+
     def _config(self):
         noise = list(self._source_config) if self._source_config is not None else self._noise_bank
         return {"noise": noise, "min_snr_db": self.min_snr_db, "max_snr_db": self.max_snr_db,

@@ -82,6 +82,11 @@ class AddShortNoises(Transform):
             min_fade_s=self.min_fade_s, max_fade_s=self.max_fade_s, rng=params["seed"],
         )
 
+    @property
+    def sounds(self):
+        """The sounds' NoiseBank; assigning a source rebuilds the transform with it."""
+        return self._config()["sounds"]
+
     def _config(self):
         return {
             "sounds": self._bank, "min_snr_db": self.min_snr_db, "max_snr_db": self.max_snr_db,

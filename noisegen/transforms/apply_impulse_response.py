@@ -238,6 +238,12 @@ class ApplyImpulseResponse(Transform):
         direct_s = None if self._room is None else self._room._direct_s(params)
         return early_target(target, rir, sample_rate, out.shape[-1], direct_s=direct_s)
 
+    @property
+    def rir(self):
+        """The responses' bank, or the simulated rooms' settings; assigning a source rebuilds the
+        transform with it."""
+        return self._config()["rir"]
+
     def _config(self):
         rir = self._room if self._room is not None else self._bank
         return {"rir": rir, "keep_tail": self.keep_tail, "trim_db": self.trim_db, "p": self.p}
