@@ -866,7 +866,7 @@ def test_stream_long_items_without_a_pipeline_are_read_in_blocks(tmp_path, monke
 def test_stream_long_flac_items_cut_short_give_the_frames_load_gives(tmp_path, monkeypatch, subtype, channels):
     """A FLAC file cut short (an interrupted copy) loads as its whole frames with a warning; read in
     blocks, libsndfile failed once a block reached the cut ('lost sync'), so a long item lost its
-    last blocks and was reported skipped. Such a file is read whole, as a cut-short WAV file is."""
+    last blocks and was reported skipped. Such a file is read whole (a WAV file cut short is read in blocks)."""
     import soundfile as sf
 
     full = tmp_path / "full.flac"
@@ -896,6 +896,43 @@ def test_stream_long_flac_items_cut_short_give_the_frames_load_gives(tmp_path, m
             np.testing.assert_array_equal(b.samples, a.samples)
         assert FileBlocks(str(path), sample_rate=SR).truncated, cut
         assert not FileBlocks(str(path), sample_rate=SR, duration_s=0.2).truncated  # whole frames before the cut
+
+
+@pytest.mark.parametrize("subtype, channels", [("PCM_16", 1), ("FLOAT", 2)])
+def test_a_long_wav_file_cut_short_is_read_in_blocks_with_loads_warning_once(tmp_path, monkeypatch, subtype, channels):
+    """A WAV file cut short (an interrupted recorder or copy) was read whole, however long: a 60-minute
+    16 kHz one took 1.2 GB in augment where the whole file took 235 MB. Its whole frames are read in
+    blocks now, with load's warning once, giving the outputs of whole-file processing."""
+    import soundfile as sf
+
+    src = tmp_path / "in"
+    src.mkdir()
+    path = src / "cut.wav"
+    sf.write(str(path), _signal((channels, 20011), seed=channels).T, SR, subtype=subtype)
+    path.write_bytes(path.read_bytes()[:-1001])
+    with pytest.warns(NoisegenWarning, match="is truncated") as want_warnings:
+        want, _ = noisegen.load(str(path), sample_rate=8000)
+    blocks = FileBlocks(str(path), sample_rate=8000, block_frames=999)
+    assert not blocks.truncated
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        passes = [np.concatenate(list(blocks()), axis=-1) for _ in range(2)]
+    assert [str(w.message) for w in caught] == [str(w.message) for w in want_warnings]
+    for got in passes:
+        np.testing.assert_array_equal(got, want)
+    pipe = Compose([AddColoredNoise(p=1.0), Gain(p=1.0)])  # (a noise measure: two passes over the file)
+    runs, said = {}, {}
+    for mode, min_s in (("whole", 1000.0), ("blocks", 0.1)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            augment_folder(str(src), str(tmp_path / mode), pipeline=pipe, seed=2, subtype="FLOAT", progress=False,
+                           blockwise_min_s=min_s)
+        runs[mode] = json.loads(open(tmp_path / mode / "manifest.jsonl").readline())
+        said[mode] = [str(w.message) for w in caught]
+    assert said["blocks"] == said["whole"] and len(said["whole"]) == 1 and "is truncated" in said["whole"][0]
+    assert runs["blocks"]["blockwise"] is True and runs["blocks"]["params"] == runs["whole"]["params"]
+    np.testing.assert_allclose(noisegen.load(str(tmp_path / "blocks" / "cut.aug0.wav"))[0],
+                               noisegen.load(str(tmp_path / "whole" / "cut.aug0.wav"))[0], rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize("make", [lambda: TimeStretch(min_rate=1.1, max_rate=1.1, p=1.0),

@@ -30,6 +30,7 @@ from ..effects.resample import Resampler
 from .claims import WHOLE_READ_SAMPLES, read_blocks, read_span, seek_frame
 from .formats import check_subtype, check_writable, format_of
 from .io import _read_error, _soundfile, _wav_shortfall, mix_down, write_frames
+from .native import warn_truncated
 from .._core.tempfiles import write_atomically
 from .segment import resampled_length, segment_span
 from .vorbis import VorbisFile, VorbisUnsupported, is_vorbis_name
@@ -84,9 +85,11 @@ class FileBlocks:
             self._mp3 = meta.format == "MP3"  # (its frames: what it decodes, counted by segment_span)
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
             raise _read_error(self.path, exc) from None
-        # (a file cut short is read whole, where load's readers warn and give the frames that are there)
-        self.truncated = _wav_shortfall(self.path) > 0 or (
-            meta.format == "FLAC" and not _last_frame_decodes(self.path, self.start + self.frames))
+        # A WAV file cut short: its whole frames (segment_span counts them), read in blocks as libsndfile
+        # reads what is there, with load's warning on the first pass (it was read whole, in memory that
+        # grew with its length: 1.2 GB for 60 minutes at 16 kHz). A FLAC file cut short is read whole.
+        self._shortfall = _wav_shortfall(self.path)
+        self.truncated = meta.format == "FLAC" and not _last_frame_decodes(self.path, self.start + self.frames)
         self._vorbis = _native_vorbis(self.path, self.start, self.frames, int(block_frames))
         self.mixdown = channels > 1 and mono
         self.n_channels = None if channels == 1 or mono else channels
@@ -95,6 +98,9 @@ class FileBlocks:
 
     def __call__(self):
         """A fresh iterator over the blocks, from the first frame."""
+        if self._shortfall:  # (once: a pipeline makes a pass per whole-signal measure)
+            warn_truncated(self.path, self._shortfall)
+            self._shortfall = 0
         sf = _soundfile()
         resampler = None
         if self.rate != self.sample_rate:

@@ -41,7 +41,7 @@ _SPILL_FRAMES = 1 << 17
 
 def long_source(path, sample_rate, min_s=BLOCKWISE_MIN_S, header=None):
     """A :class:`FileBlocks` of ``path`` when it is longer than ``min_s`` at ``sample_rate`` (None: the
-    file's rate), else None (also for a WAV cut short, whose header overstates its length).
+    file's rate), else None (also for a FLAC file cut short in its last frames, read whole).
 
     A short file costs one header read, or none with ``header`` (``(frames, sample rate)`` read
     when the run was planned; a file changed since is refused by its fingerprint): most inputs
