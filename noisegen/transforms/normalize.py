@@ -22,7 +22,9 @@ def measure_level(y, mode):
     peak = float(np.max(np.abs(y)))
     if mode == "peak" or peak == 0.0:
         return peak
-    scaled = y.astype(np.float64) / peak  # squares of 1e-200 underflow, of 1e200 overflow
+    # squares of 1e-200 underflow, of 1e200 overflow; in C order, as a copy of y is summed (a Fortran-order
+    # y was summed in another order: a replay on a copy differed by an ulp)
+    scaled = y.astype(np.float64, order="C") / peak
     return peak * math.sqrt(float(np.mean(scaled * scaled)))
 
 
