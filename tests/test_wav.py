@@ -322,3 +322,22 @@ def test_sixteen_bit_wav_bytes_are_those_libsndfile_writes(tmp_path, n_channels,
             assert encode(y, sample_rate=SR, format="wav") == reference.getvalue(), n
             noisegen.save(tmp_path / "x.wav", y, sample_rate=SR)
         assert (tmp_path / "x.wav").read_bytes() == reference.getvalue()
+
+
+def test_a_fmt_chunk_claiming_gigabytes_is_not_read_into_memory(tmp_path):
+    # A 200-byte file whose fmt chunk claims 2 GiB: its header walk allocated those 2 GiB (found by fuzzing).
+    import tracemalloc
+
+    fmt = struct.pack("<HHIIHH", 1, 1, SR, 2 * SR, 2, 16)
+    body = b"WAVEfmt " + struct.pack("<I", 0x7FFFFFF0) + fmt + b"data" + struct.pack("<I", 100) + bytes(100)
+    path = tmp_path / "huge_fmt.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    tracemalloc.start()
+    try:
+        for read in (noisegen.info, noisegen.load):
+            with pytest.raises(NoisegenError, match="huge_fmt.wav"):
+                read(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50e6

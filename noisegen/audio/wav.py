@@ -48,6 +48,7 @@ _GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
 #: (format code, bits) -> sample kind.
 _KINDS = {(1, 8): "u1", (1, 16): "i2", (1, 24): "i3", (1, 32): "i4", (3, 32): "f4", (3, 64): "f8"}
 _MAX_CHUNKS = 64  # chunks looked at before "data"
+_FMT_BYTES = 40  # of a fmt chunk's body, all that :func:`_format` reads (WAVE_FORMAT_EXTENSIBLE's 40)
 #: Chunks before ``data`` that are skipped, as libsndfile skips them for reading samples.
 _SKIPPED = frozenset((b"fact", b"LIST", b"PEAK", b"JUNK", b"junk", b"PAD ", b"bext", b"cue ", b"smpl", b"inst",
                       b"acid", b"iXML", b"cart", b"DISP", b"afsp", b"clm ", b"levl", b"umid"))
@@ -109,7 +110,7 @@ def _layout(fh, size):
         if cid not in _SKIPPED and cid not in (b"fmt ", b"data") or (cid == b"fact" and length != 4):
             return None  # a chunk libsndfile may read its own way (or stop at): leave the file to it
         if cid == b"fmt ":
-            fmt = _format(fh.read(length))
+            fmt = _format(fh.read(min(length, _FMT_BYTES)))  # (not its length: a header may claim 4 GiB)
             if fmt is None:
                 return None
         elif cid == b"data":
