@@ -868,3 +868,23 @@ def test_a_text_file_with_an_audio_name_is_said_not_to_decode(tmp_path, ext):
         with pytest.raises(NoisegenError, match=r"cannot read audio file .*notes") as err:
             read(str(path))
         assert "not a regular file" not in str(err.value) and "does not exist" not in str(err.value)
+
+
+@pytest.mark.parametrize("ext", ["wav", "flac", "aiff"])
+def test_a_segment_read_refuses_a_bad_offset_duration_or_rate_by_name(tmp_path, ext):
+    """read_segment(offset_s=-1) was an OSError "Invalid argument" from a seek to a negative frame,
+    and a sample_rate of None, "16000" or np.uint8 a TypeError or OverflowError from the rate check
+    (found by fuzzing); each is a ParameterError naming its argument now."""
+    from noisegen.audio.segment import read_segment
+
+    path = tmp_path / f"s.{ext}"
+    sf.write(path, np.zeros(1600) + 0.1, 16000)
+    for bad, name in [({"offset_s": -1}, "offset_s"), ({"offset_s": -0.5, "duration_s": 0.01}, "offset_s"),
+                      ({"duration_s": -1}, "duration_s"), ({"sample_rate": None}, "sample_rate"),
+                      ({"sample_rate": "16000"}, "sample_rate"), ({"sample_rate": np.uint8(3)}, "sample_rate"),
+                      ({"sample_rate": np.zeros(3)}, "sample_rate")]:
+        kwargs = {"sample_rate": 16000, **bad}
+        with pytest.raises(ParameterError, match=name):
+            read_segment(path, **kwargs)
+    assert read_segment(path, offset_s=0.05, duration_s=0.01, sample_rate=16000).shape == (160,)
+    np.testing.assert_array_equal(read_segment(path, sample_rate=np.uint8(200)), read_segment(path, sample_rate=200))

@@ -18,7 +18,7 @@ import numpy as np
 from .._core.errors import NoisegenError, ParameterError
 from .._core.layout import layout_known
 from .._core.units import to_samples
-from .._core.validation import check_rates, check_reach
+from .._core.validation import check_rates, check_reach, check_real, check_sample_rate
 from ..effects.resample import resample
 from .claims import check_claimed_length, count_frames, read_claimed, read_span
 from .io import _open_native, _soundfile, _warn_if_truncated, check_regular, mix_down, native_from_bytes, read_native
@@ -88,13 +88,13 @@ def _counted(path: bytes, size: int, mtime_ns: int) -> int:
 
 def _span(path, total, rate, offset_s, duration_s):
     """:func:`segment_span` from a header's frame count and rate."""
-    start = 0 if offset_s is None else to_samples(offset_s, rate, "offset_s")
+    start = 0 if offset_s is None else to_samples(check_real(offset_s, "offset_s", low=0.0), rate, "offset_s")
     if offset_s is not None and offset_s > 0 and start >= total:
         raise ParameterError(f"offset {offset_s!r} s is at or past the end of {os.fspath(path)!r} "
                              f"({total / rate:.3f} s long)")
     n = total - start
     if duration_s is not None:
-        n = min(n, to_samples(duration_s, rate, "duration_s"))
+        n = min(n, to_samples(check_real(duration_s, "duration_s", low=0.0), rate, "duration_s"))
     return start, n, rate
 
 
@@ -113,6 +113,8 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
     :func:`noisegen.resample` cannot take to ``sample_rate`` (more than 256x
     away) is a ParameterError from its header, naming its rate.
     """
+    sample_rate = check_sample_rate(sample_rate)  # (a bad one failed inside check_reach: TypeError, OverflowError)
+
     def too_long(n, rate):  # from the header, before any frame is decoded
         check_reach(rate, sample_rate, "the file")  # (it was decoded whole, then refused by resample)
         return max_n is not None and resampled_length(n, rate, sample_rate) > max_n
