@@ -13,6 +13,7 @@ import numpy as np
 from .._core.backend import require_cuda
 from .._core.batch import Batch, fields_equal
 from .._core.errors import ParameterError
+from .._core.units import seconds_to_samples
 from .._core.validation import check_sequence, show_value
 from ..cuda import augment_batch
 from ..cuda.stream import cuda_batch_params
@@ -73,6 +74,15 @@ class Chunk:
     def __post_init__(self):
         if self.metadata:  # its own: an edit in a training loop must not reach the row, nor other chunks
             self.metadata = copy.deepcopy(self.metadata)
+
+
+def chunk_samples(duration_s, name, sample_rate):
+    """``chunk_s``/``hop_s`` in samples (None stays None); one that rounds to none was made 1 sample, silently."""
+    n = None if duration_s is None else seconds_to_samples(duration_s, sample_rate)
+    if n == 0:
+        raise ParameterError(f"{name}={duration_s!r} is less than one sample at sample_rate={sample_rate}; it must "
+                             f"be at least 1 / sample_rate = {1 / sample_rate:g} s")
+    return n
 
 
 def chunk_starts(n: int, size: int | None, hop: int | None) -> list[int]:

@@ -479,8 +479,7 @@ def perturb_speed(cuts, factor: float, *, affix_id: bool = True):
 
 
 def perturb_tempo(cuts, factor: float, *, affix_id: bool = True):
-    """``cuts.perturb_tempo(factor)`` with :class:`NoisegenTempo` (pitch kept; ids get ``_tp{factor}``
-    unless ``affix_id=False``)."""
+    """``cuts.perturb_tempo(factor)`` with :class:`NoisegenTempo`, pitch kept (``affix_id``: ids get ``_tp{factor}``)."""
     factor = check_real(factor, "factor", low=1 / _MAX_FACTOR, high=_MAX_FACTOR)
     return _perturb(cuts, "perturb_tempo", factor=factor, affix_id=affix_id)
 

@@ -53,9 +53,9 @@ from .._core.errors import ParameterError
 from .._core.rng import as_generator, derive_key, resolve_key
 from ..transforms.base import Transform
 from ..transforms.target import check_target_mode
-from .._core.units import seconds_to_samples
 from ..cuda.stream import cuda_batch_params, cuda_stages
-from .batch import MAX_CHUNK_SAMPLES, Batch, Chunk, collate, chunk_starts, cpu_batches, cuda_batches, cut_chunk  # noqa: F401
+from .batch import (MAX_CHUNK_SAMPLES, Batch, Chunk, chunk_samples, collate, chunk_starts, cpu_batches,  # noqa: F401
+                    cuda_batches, cut_chunk)
 from .length import Batches, counts_drawn, item_chunks
 from .items import _FileItems, list_items  # noqa: F401  (_FileItems: tests spy on its load)
 from .order import epoch_order
@@ -65,15 +65,6 @@ from ..audio.blocks import FileBlocks
 from .state import MAX_EPOCHS, check_state, distributed_rank, left_behind, source_fingerprint, torch_shard
 
 __all__ = ["AugmentStream", "Chunk", "Batch", "cuda_batch_params"]
-
-
-def _samples_of(duration_s, name, sample_rate):
-    """``chunk_s``/``hop_s`` in samples (None stays None); one that rounds to none was made 1 sample, silently."""
-    n = None if duration_s is None else seconds_to_samples(duration_s, sample_rate)
-    if n == 0:
-        raise ParameterError(f"{name}={duration_s!r} is less than one sample at sample_rate={sample_rate}; it must "
-                             f"be at least 1 / sample_rate = {1 / sample_rate:g} s")
-    return n
 
 
 class AugmentStream:
@@ -165,8 +156,8 @@ class AugmentStream:
         self.hop_s = check_real(hop_s, "hop_s", low=0.0, high=MAX_SAMPLES / rate, low_inclusive=False, allow_none=True)
         if self.hop_s is not None and self.chunk_s is None:
             raise ParameterError("hop_s needs chunk_s (whole items have no hop)")
-        self._chunk_n = _samples_of(self.chunk_s, "chunk_s", self.sample_rate)
-        self._hop_n = self._chunk_n if self.hop_s is None else _samples_of(self.hop_s, "hop_s", self.sample_rate)
+        self._chunk_n = chunk_samples(self.chunk_s, "chunk_s", self.sample_rate)
+        self._hop_n = self._chunk_n if self.hop_s is None else chunk_samples(self.hop_s, "hop_s", self.sample_rate)
         self.shuffle = check_bool(shuffle, "shuffle")
         self.epochs = None if epochs is None else check_int(epochs, "epochs", low=0, high=MAX_EPOCHS)
         if (rank is None) != (world_size is None):
