@@ -311,6 +311,30 @@ def test_a_source_assigned_after_construction_replaces_the_old_one(name):
         setattr(t, name, object())
 
 
+def test_a_noise_list_assigned_after_construction_is_written_back(tmp_path):
+    # t.noise = [other folder] mixed the new folder's noises in, but to_dict, repr and t.noise still gave
+    # the old list (the rebuild restored the list given first): a saved config built the old noises
+    import soundfile as sf
+    folders = [tmp_path / "a", tmp_path / "b"]
+    for i, folder in enumerate(folders):
+        folder.mkdir()
+        sf.write(folder / "n.wav", np.random.default_rng(i).standard_normal(1600) * 0.1, SR)
+    y = np.random.default_rng(1).standard_normal(800)
+    for new in ([folders[1]], [np.hanning(64)]):
+        t = T.AddBackgroundNoise([folders[0]], p=1.0)
+        t.noise = new
+        rebuilt = T.AddBackgroundNoise(new, p=1.0)
+        np.testing.assert_array_equal(t(y, sample_rate=SR, rng=0), rebuilt(y, sample_rate=SR, rng=0))
+        assert repr(t) == repr(rebuilt) and repr(t.noise) == repr(rebuilt.noise)
+    assert t.noise is t._noise_bank  # arrays: the bank, no list of paths
+    t = T.AddBackgroundNoise([folders[0]], p=1.0)
+    t.noise = [folders[1]]
+    assert t.to_dict()["noise"] == [str(folders[1])]
+    with pytest.raises(ParameterError, match="noise"):  # refused: the transform as it was
+        t.noise = []
+    assert t.to_dict()["noise"] == [str(folders[1])]
+
+
 def test_a_user_subclass_sets_its_attributes_as_it_likes():
     # (a user's class: its constructor is not the built-in's, so nothing is rebuilt; "_": not registered,
     # where it would outlive this test in the registry every later test walks)

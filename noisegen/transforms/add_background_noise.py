@@ -112,6 +112,8 @@ class AddBackgroundNoise(Transform):
             self._source_config = [os.fspath(a) for a in noise]
 
     def _rebuild_with(self, name, value):
+        if name == "noise":  # a new source: the fresh transform's list is written back (the old one was kept)
+            return super()._rebuild_with(name, value)
         # another setting keeps the bank as loaded: rebuilt from the paths, the folders were searched and
         # read again (a folder gone since refused t.min_snr_db = 5 naming noise[0]; one changed, other noises)
         source, self._source_config = self._source_config, None
