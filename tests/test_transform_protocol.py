@@ -348,6 +348,25 @@ def test_a_user_subclass_sets_its_attributes_as_it_likes():
     assert (t.min_gain_db, t.max_gain_db) == (2.0, 500.0)
 
 
+@pytest.mark.parametrize("name", ["noise", "sounds", "rir"])
+def test_a_user_subclass_may_hold_a_source_under_its_own_name(name):
+    # t.noise read back through a property with no setter: a user's subclass that kept what it was given
+    # (self.noise = noise) was an AttributeError at construction, and so was any later assignment
+    cls = next(c for c in CLASSES if FIRST.get(c.__name__) == name)
+
+    class _Keeping(cls):
+        def __init__(self, source, **kwargs):
+            super().__init__(source, **kwargs)
+            setattr(self, name, source)
+
+    given = [np.hanning(64)]
+    t = _Keeping(given, p=1.0)
+    assert getattr(t, name) is given
+    setattr(t, name, "mine")
+    assert getattr(t, name) == "mine"
+    assert repr(t._config()[name]) == repr(getattr(cls(given, p=1.0), name))  # (its bank as built)
+
+
 def test_a_transform_unpickled_from_before_the_construction_count_still_checks_its_settings():
     # a pickle of the previous release holds no construction count: its settings were kept unchecked
     # (pickle.loads(old).max_gain_db = 500 drew 126 dB gains, and to_dict wrote what from_dict refuses)

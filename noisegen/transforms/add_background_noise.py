@@ -13,6 +13,7 @@ from .._core.errors import ParameterError
 from ..audio.bank import NoiseBank
 from .._design.snr import MAX_SNR_DB, MIN_SNR_DB
 from .base import Transform, nested_from_dict
+from .settings import kept_setting
 from .params import draw_uniform, index_param, int_param, real_param, uniform_range
 from .normalize import measure_level
 from .shape import SignalShape
@@ -200,11 +201,8 @@ class AddBackgroundNoise(Transform):
                 )
             return _add_at_level(y, noise, at, params["absolute_rms_db"])
 
-    @property
-    def noise(self):
-        """The noise as given (its list of files and folders), or its NoiseBank; assigning one rebuilds
-        the transform with it."""
-        return self._config()["noise"]
+    noise = kept_setting("The noise as given (its list of files and folders), or its NoiseBank; assigning one "
+                         "rebuilds the transform with it.")
 
     def _config(self):
         noise = list(self._source_config) if self._source_config is not None else self._noise_bank

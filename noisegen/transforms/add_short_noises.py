@@ -9,6 +9,7 @@ import numpy as np
 from .._core.errors import ParameterError
 from .._design.snr import MAX_SNR_DB, MIN_SNR_DB
 from .base import Transform
+from .settings import kept_setting
 from .params import draw_seed, seed_param, uniform_range
 from ..audio.bank import NoiseBank
 from .. import effects
@@ -82,10 +83,7 @@ class AddShortNoises(Transform):
             min_fade_s=self.min_fade_s, max_fade_s=self.max_fade_s, rng=params["seed"],
         )
 
-    @property
-    def sounds(self):
-        """The sounds' NoiseBank; assigning a source rebuilds the transform with it."""
-        return self._config()["sounds"]
+    sounds = kept_setting("The sounds' NoiseBank; assigning a source rebuilds the transform with it.")
 
     def _config(self):
         return {

@@ -8,6 +8,7 @@ from .._core.errors import ParameterError
 from .._core.lru import BytesCache
 from .._core.validation import check_real, check_sample_rate
 from .base import Transform
+from .settings import kept_setting
 from .params import index_param
 from ..audio.bank import NoiseBank
 from ..audio.reader import unusable
@@ -238,11 +239,8 @@ class ApplyImpulseResponse(Transform):
         direct_s = None if self._room is None else self._room._direct_s(params)
         return early_target(target, rir, sample_rate, out.shape[-1], direct_s=direct_s)
 
-    @property
-    def rir(self):
-        """The responses' bank, or the simulated rooms' settings; assigning a source rebuilds the
-        transform with it."""
-        return self._config()["rir"]
+    rir = kept_setting("The responses' bank, or the simulated rooms' settings; assigning a source rebuilds the "
+                       "transform with it.")
 
     def _config(self):
         rir = self._room if self._room is not None else self._bank

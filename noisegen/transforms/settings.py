@@ -4,7 +4,7 @@ anew with it), and leave the constructor's own assignments alone."""
 
 from __future__ import annotations
 
-__all__ = ["DEPTH", "built_in", "counting_construction", "rebuilds"]
+__all__ = ["DEPTH", "built_in", "counting_construction", "kept_setting", "rebuilds"]
 
 
 def built_in(cls) -> bool:
@@ -40,3 +40,20 @@ def rebuilds(transform, name) -> bool:
     ``sounds``, ``rir``) lives in a bank, and ``t.noise = folder`` was kept aside, unused and unsaid."""
     return (name[0] != "_" and name != "last_params" and transform.__dict__.get(DEPTH, 0) == 0
             and built_in(type(transform)) and name in transform._config())
+
+
+class kept_setting:
+    """A constructor argument a built-in keeps elsewhere (a source, in a bank), read back from its ``_config()``.
+
+    Not a property: a property with no setter made a user's subclass that assigns the name (``self.noise =
+    noise`` in its ``__init__``) an AttributeError; this descriptor lets the instance's own attribute win,
+    as any setting of a user's class does. A built-in's assignment is a rebuild (:func:`rebuilds`)."""
+
+    def __init__(self, doc):
+        self.__doc__ = doc
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, transform, owner=None):
+        return self if transform is None else transform._config()[self.name]
