@@ -1488,3 +1488,25 @@ def test_a_bank_file_changed_while_decoding_once_is_read_again(tmp_path):
         os.utime(path, ns=(1, 1))
         changed, _ = reader.read_sound(str(path), sample_rate=16000)
     assert np.any(again) and np.max(np.abs(changed)) == 0.5
+
+
+def test_decoding_once_holds_its_bound_at_most(tmp_path, monkeypatch):
+    """The samples of every bank file were held through all the rates: a folder of long 48 kHz noises
+    raised augment's peak memory by all of them (4 x 5 minutes: 384 -> 600+ MB peak RSS). The first files up
+    to the bound are held; those past it are decoded again at each rate."""
+    from noisegen.audio import reader
+
+    paths = [str(tmp_path / f"n{i}.wav") for i in range(5)]
+    for i, path in enumerate(paths):
+        sf.write(path, (0.1 * np.random.default_rng(i).standard_normal(4000)).astype(np.float32), 16000)
+    monkeypatch.setattr(reader, "HELD_DECODED_BYTES", 3 * 4000 * 4)  # (three files' float32 samples)
+    decoded = []
+    real = reader.read_own_rate
+    monkeypatch.setattr(reader, "read_own_rate", lambda path, **kw: decoded.append(path) or real(path, **kw))
+    with reader.decoding_once():
+        once = [reader.read_sound(path, sample_rate=rate)[0] for rate in (8000, 16000, 22050) for path in paths]
+        assert reader._DECODED.get().nbytes <= 3 * 4000 * 4
+    assert sorted(decoded) == sorted(paths + 2 * paths[3:])  # (the first three held, the others read again)
+    alone = [reader.read_sound(path, sample_rate=rate)[0] for rate in (8000, 16000, 22050) for path in paths]
+    for a, b in zip(once, alone):
+        np.testing.assert_array_equal(a, b)

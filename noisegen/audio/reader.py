@@ -45,8 +45,19 @@ def silent(reason) -> bool:
     return reason is not None and (reason == "silent" or reason.startswith("silent ("))
 
 
-# Within :func:`decoding_once`: ``{(path, mono, size, mtime): (samples, rate)}`` of the files decoded so far.
-_DECODED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("noisegen_bank_decoded", default=None)
+#: The most :func:`decoding_once` holds, in bytes: files past it are decoded again at each rate (holding
+#: a whole noise folder at its own rate through every rate raised augment's peak memory by all of it).
+HELD_DECODED_BYTES = 128 << 20
+
+
+class _Held:
+    """What :func:`decoding_once` holds: ``{(path, mono, size, mtime): (samples, rate)}`` and their bytes."""
+
+    def __init__(self):
+        self.samples, self.nbytes = {}, 0
+
+
+_DECODED: contextvars.ContextVar[_Held | None] = contextvars.ContextVar("noisegen_bank_decoded", default=None)
 
 
 @contextlib.contextmanager
@@ -54,8 +65,9 @@ def decoding_once():
     """Within it, each bank file is decoded once for all the rates banks load it at: ``noisegen augment``
     keeps each input's rate, so a mixed-rate folder loaded the noise and RIR folders at every rate,
     decoding each file again each time (a third of a rate's load). The samples at the file's own rate
-    are held until the block ends (a changed file, by size or time, is read again)."""
-    token = _DECODED.set({} if _DECODED.get() is None else _DECODED.get())
+    are held until the block ends, up to :data:`HELD_DECODED_BYTES` (a changed file, by size or time,
+    is read again)."""
+    token = _DECODED.set(_Held() if _DECODED.get() is None else _DECODED.get())
     try:
         yield
     finally:
@@ -64,14 +76,19 @@ def decoding_once():
 
 def _read_own_rate(path, mono):
     """:func:`read_own_rate`, through :func:`decoding_once`'s samples when it is in force."""
-    decoded = _DECODED.get()
-    if decoded is None:
+    held = _DECODED.get()
+    if held is None:
         return read_own_rate(path, mono=mono)
     st = os.stat(path)
     key = (os.path.abspath(path), mono, st.st_size, st.st_mtime_ns)
-    if key not in decoded:
-        decoded[key] = read_own_rate(path, mono=mono)
-    return decoded[key]
+    if key in held.samples:
+        return held.samples[key]
+    y, rate = read_own_rate(path, mono=mono)
+    # the first files are held and none is dropped: each rate asks for the files in one order, in which
+    # dropping the least recently used drops each file just before it is asked for again
+    if held.nbytes + y.nbytes <= HELD_DECODED_BYTES:
+        held.samples[key], held.nbytes = (y, rate), held.nbytes + y.nbytes
+    return y, rate
 
 
 def read_sound(path, *, sample_rate: int, first_channel: bool = False,
