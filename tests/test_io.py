@@ -874,7 +874,8 @@ def test_a_text_file_with_an_audio_name_is_said_not_to_decode(tmp_path, ext):
 def test_a_segment_read_refuses_a_bad_offset_duration_or_rate_by_name(tmp_path, ext):
     """read_segment(offset_s=-1) was an OSError "Invalid argument" from a seek to a negative frame,
     and a sample_rate of None, "16000" or np.uint8 a TypeError or OverflowError from the rate check
-    (found by fuzzing); each is a ParameterError naming its argument now."""
+    (found by fuzzing); each is a ParameterError naming its argument now, and so are a mono that is no
+    bool ("no" mixed down, None kept the channels: load refuses both) and a max_n under 0 (-1 read nothing)."""
     from noisegen.audio.segment import read_segment
 
     path = tmp_path / f"s.{ext}"
@@ -882,7 +883,8 @@ def test_a_segment_read_refuses_a_bad_offset_duration_or_rate_by_name(tmp_path, 
     for bad, name in [({"offset_s": -1}, "offset_s"), ({"offset_s": -0.5, "duration_s": 0.01}, "offset_s"),
                       ({"duration_s": -1}, "duration_s"), ({"sample_rate": None}, "sample_rate"),
                       ({"sample_rate": "16000"}, "sample_rate"), ({"sample_rate": np.uint8(3)}, "sample_rate"),
-                      ({"sample_rate": np.zeros(3)}, "sample_rate")]:
+                      ({"sample_rate": np.zeros(3)}, "sample_rate"), ({"mono": "no"}, "mono"), ({"mono": None}, "mono"),
+                      ({"max_n": -1}, "max_n"), ({"max_n": "10"}, "max_n")]:
         kwargs = {"sample_rate": 16000, **bad}
         with pytest.raises(ParameterError, match=name):
             read_segment(path, **kwargs)

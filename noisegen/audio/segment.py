@@ -18,7 +18,7 @@ import numpy as np
 from .._core.errors import NoisegenError, ParameterError
 from .._core.layout import layout_known
 from .._core.units import to_samples
-from .._core.validation import check_rates, check_reach, check_real, check_sample_rate
+from .._core.validation import check_bool, check_int, check_rates, check_reach, check_real, check_sample_rate
 from ..effects.resample import resample
 from .claims import check_claimed_length, count_frames, read_claimed, read_span
 from .io import _open_native, _soundfile, _warn_if_truncated, check_regular, mix_down, native_from_bytes, read_native
@@ -114,6 +114,8 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
     away) is a ParameterError from its header, naming its rate.
     """
     sample_rate = check_sample_rate(sample_rate)  # (a bad one failed inside check_reach: TypeError, OverflowError)
+    mono = check_bool(mono, "mono")  # (as load's: "no" mixed down, None kept the channels)
+    max_n = None if max_n is None else check_int(max_n, "max_n", low=0)  # (-1: None, "read it in blocks")
 
     def too_long(n, rate):  # from the header, before any frame is decoded
         check_reach(rate, sample_rate, "the file")  # (it was decoded whole, then refused by resample)
