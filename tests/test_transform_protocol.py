@@ -335,6 +335,22 @@ def test_a_noise_list_assigned_after_construction_is_written_back(tmp_path):
     assert t.to_dict()["noise"] == [str(folders[1])]
 
 
+def test_arrays_assigned_as_rir_are_at_the_rir_sample_rate_given():
+    # t.rir = arrays rebuilt the transform without its rir_sample_rate (no key of _config): 48 kHz rooms
+    # were taken at the call's rate, three times as long at 16 kHz
+    rooms = [np.exp(-np.arange(4800) / 800.0) * np.random.default_rng(0).standard_normal(4800)]
+    y = np.zeros(1600)
+    y[0] = 1.0
+    t = T.ApplyImpulseResponse([np.hanning(64)], rir_sample_rate=48000, keep_tail=True, p=1.0)
+    t.rir = rooms
+    expected = T.ApplyImpulseResponse(rooms, rir_sample_rate=48000, keep_tail=True, p=1.0)(y, sample_rate=SR, rng=0)
+    np.testing.assert_array_equal(t(y, sample_rate=SR, rng=0), expected)
+    t.keep_tail = False  # (another setting: the bank kept, at its rate)
+    np.testing.assert_array_equal(t(y, sample_rate=SR, rng=0), expected[: y.shape[0]])
+    t.rir = "simulated"  # (simulated rooms take no rir_sample_rate)
+    assert t.to_dict()["rir"]["name"] == "RoomSimulator"
+
+
 def test_a_user_subclass_sets_its_attributes_as_it_likes():
     # (a user's class: its constructor is not the built-in's, so nothing is rebuilt; "_": not registered,
     # where it would outlive this test in the registry every later test walks)

@@ -239,6 +239,12 @@ class ApplyImpulseResponse(Transform):
         direct_s = None if self._room is None else self._room._direct_s(params)
         return early_target(target, rir, sample_rate, out.shape[-1], direct_s=direct_s)
 
+    def _rebuilt_arguments(self, name, value):
+        # rir_sample_rate is no key of _config (its bank keeps it), but arrays assigned as rir are at it:
+        # t.rir = arrays took them at the call's rate (48 kHz rooms at 16 kHz: three times as long)
+        rate = None if self._room is not None else self._bank.source_sample_rate
+        return {**super()._rebuilt_arguments(name, value), "rir_sample_rate": rate}
+
     rir = kept_setting("The responses' bank, or the simulated rooms' settings; assigning a source rebuilds the "
                        "transform with it.")
 

@@ -122,9 +122,13 @@ class Transform:
         """Set constructor argument ``name`` as building the transform anew with ``value`` would: checked by
         the constructor, what derives from it remade (it was kept unchecked: ``Gain().max_gain_db = 500``
         drew 126 dB gains). Only ``last_params`` is kept."""
-        fresh = type(self)(**{**self._config(), name: value})
+        fresh = type(self)(**self._rebuilt_arguments(name, value))
         kept = {k: self.__dict__[k] for k in ("last_params", "_cached") if k in self.__dict__}
         self.__dict__.update(fresh.__dict__, **kept)
+
+    def _rebuilt_arguments(self, name, value) -> dict:
+        """The constructor arguments :meth:`_rebuild_with` builds the transform anew with."""
+        return {**self._config(), name: value}
 
     # -- calling -------------------------------------------------------------
     def __call__(self, y, *, sample_rate, rng=None, return_target=None):
