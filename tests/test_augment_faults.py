@@ -654,3 +654,21 @@ sys.exit(cli.main(["augment", {str(tmp_path / "in")!r}, {str(tmp_path / "out")!r
     out = tmp_path / "out" / "a.aug0.wav"
     assert f"failed: a.wav: OSError: [Errno 27] File too large: {str(out)!r}" in proc.stdout, proc.stdout
     assert not out.exists() and not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".part")]
+
+
+def test_a_long_output_over_a_file_size_limit_is_named_in_the_failure(tmp_path):
+    """The same for an input made in blocks: its spill file beside the output (not written through
+    write_atomically) said "File too large" naming no file."""
+    _write(tmp_path / "in" / "a.wav", 1.0)
+    code = f"""
+import resource, sys
+from noisegen import cli
+resource.setrlimit(resource.RLIMIT_FSIZE, (8000, 8000))
+sys.exit(cli.main(["augment", {str(tmp_path / "in")!r}, {str(tmp_path / "out")!r}, "--seed", "0", "--workers", "1",
+                   "--blockwise-min-s", "0.5"]))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    out = tmp_path / "out" / "a.aug0.wav"
+    assert f"failed: a.wav: OSError: [Errno 27] File too large: {str(out)!r}" in proc.stdout, proc.stdout
+    assert not out.exists() and not [p for p in (tmp_path / "out").iterdir() if p.suffix in (".part", ".f32")]
