@@ -335,7 +335,7 @@ def test_a_noise_list_assigned_after_construction_is_written_back(tmp_path):
     assert t.to_dict()["noise"] == [str(folders[1])]
 
 
-def test_arrays_assigned_as_rir_are_at_the_rir_sample_rate_given():
+def test_arrays_assigned_as_rir_are_at_the_rir_sample_rate_given_and_it_may_be_assigned():
     # t.rir = arrays rebuilt the transform without its rir_sample_rate (no key of _config): 48 kHz rooms
     # were taken at the call's rate, three times as long at 16 kHz
     rooms = [np.exp(-np.arange(4800) / 800.0) * np.random.default_rng(0).standard_normal(4800)]
@@ -347,6 +347,11 @@ def test_arrays_assigned_as_rir_are_at_the_rir_sample_rate_given():
     np.testing.assert_array_equal(t(y, sample_rate=SR, rng=0), expected)
     t.keep_tail = False  # (another setting: the bank kept, at its rate)
     np.testing.assert_array_equal(t(y, sample_rate=SR, rng=0), expected[: y.shape[0]])
+    t.rir_sample_rate = 16000  # (it was kept aside, unused: the rooms stayed at 48 kHz)
+    at_16k = T.ApplyImpulseResponse(rooms, rir_sample_rate=16000, p=1.0)
+    np.testing.assert_array_equal(t(y, sample_rate=SR, rng=0), at_16k(y, sample_rate=SR, rng=0))
+    with pytest.raises(ParameterError, match="rir_sample_rate"):
+        t.rir_sample_rate = -1
     t.rir = "simulated"  # (simulated rooms take no rir_sample_rate)
     assert t.to_dict()["rir"]["name"] == "RoomSimulator"
 

@@ -243,7 +243,11 @@ class ApplyImpulseResponse(Transform):
         # rir_sample_rate is no key of _config (its bank keeps it), but arrays assigned as rir are at it:
         # t.rir = arrays took them at the call's rate (48 kHz rooms at 16 kHz: three times as long)
         rate = None if self._room is not None else self._bank.source_sample_rate
-        return {**super()._rebuilt_arguments(name, value), "rir_sample_rate": rate}
+        arguments = {"rir_sample_rate": rate, **super()._rebuilt_arguments(name, value)}
+        held = None if self._room is not None else getattr(self._bank, "_arrays", None)
+        if name == "rir_sample_rate" and held is not None:  # (the bank keeps its rate: the arrays, at the new one)
+            arguments["rir"] = list(held)
+        return arguments
 
     rir = kept_setting("The responses' bank, or the simulated rooms' settings; assigning a source rebuilds the "
                        "transform with it.")

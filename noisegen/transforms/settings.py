@@ -4,6 +4,9 @@ anew with it), and leave the constructor's own assignments alone."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 __all__ = ["DEPTH", "built_in", "counting_construction", "kept_setting", "rebuilds"]
 
 
@@ -39,7 +42,14 @@ def rebuilds(transform, name) -> bool:
     built) and one of its constructor arguments, held under its own name or not: a source (``noise``,
     ``sounds``, ``rir``) lives in a bank, and ``t.noise = folder`` was kept aside, unused and unsaid."""
     return (name[0] != "_" and name != "last_params" and transform.__dict__.get(DEPTH, 0) == 0
-            and built_in(type(transform)) and name in transform._config())
+            and built_in(type(transform)) and name in _arguments(type(transform)))
+
+
+@functools.lru_cache(maxsize=None)
+def _arguments(cls) -> frozenset:
+    """The names ``cls``'s constructor takes (not only _config()'s: ApplyImpulseResponse's rir_sample_rate,
+    which its bank keeps, was kept aside unused)."""
+    return frozenset(inspect.signature(cls).parameters)
 
 
 class kept_setting:
