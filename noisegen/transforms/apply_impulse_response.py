@@ -239,15 +239,15 @@ class ApplyImpulseResponse(Transform):
         direct_s = None if self._room is None else self._room._direct_s(params)
         return early_target(target, rir, sample_rate, out.shape[-1], direct_s=direct_s)
 
-    def _rebuilt_arguments(self, name, value):
-        # rir_sample_rate is no key of _config (its bank keeps it), but arrays assigned as rir are at it:
-        # t.rir = arrays took them at the call's rate (48 kHz rooms at 16 kHz: three times as long)
-        rate = None if self._room is not None else self._bank.source_sample_rate
-        arguments = {"rir_sample_rate": rate, **super()._rebuilt_arguments(name, value)}
-        held = None if self._room is not None else getattr(self._bank, "_arrays", None)
-        if name == "rir_sample_rate" and held is not None:  # (the bank keeps its rate: the arrays, at the new one)
-            arguments["rir"] = list(held)
-        return arguments
+    def _more_arguments(self, name):
+        # rir_sample_rate is no key of _config (its bank keeps it), but arrays assigned as rir are at it: t.rir =
+        # arrays took them at the call's rate (48 kHz rooms at 16 kHz: three times as long); a new rate is for the
+        # bank's arrays (t.rir_sample_rate = 16000 was kept aside unused)
+        if self._room is not None:
+            return {}
+        held = getattr(self._bank, "_arrays", None)
+        more = {"rir_sample_rate": self._bank.source_sample_rate}
+        return {**more, "rir": list(held)} if name == "rir_sample_rate" and held is not None else more
 
     rir = kept_setting("The responses' bank, or the simulated rooms' settings; assigning a source rebuilds the "
                        "transform with it.")

@@ -41,7 +41,7 @@ from ..audio.bank import NoiseBank
 from .pipeline_file import read_pipeline_file
 from .shape import SignalShape, drawn_from, length_after
 from .target import check_target_mode, fit_length, keeping_stages
-from .settings import built_in as _built_in, counting_construction as _building, rebuilds as _rebuilds
+from .settings import built_in as _built_in, counting_construction as _building, rebuilds as _rebuilds, rebuilt_arguments
 
 __all__ = ["Transform", "load_pipeline"]
 
@@ -122,13 +122,9 @@ class Transform:
         """Set constructor argument ``name`` as building the transform anew with ``value`` would: checked by
         the constructor, what derives from it remade (it was kept unchecked: ``Gain().max_gain_db = 500``
         drew 126 dB gains). Only ``last_params`` is kept."""
-        fresh = type(self)(**self._rebuilt_arguments(name, value))
+        fresh = type(self)(**rebuilt_arguments(self, name, value))
         kept = {k: self.__dict__[k] for k in ("last_params", "_cached") if k in self.__dict__}
         self.__dict__.update(fresh.__dict__, **kept)
-
-    def _rebuilt_arguments(self, name, value) -> dict:
-        """The constructor arguments :meth:`_rebuild_with` builds the transform anew with."""
-        return {**self._config(), name: value}
 
     # -- calling -------------------------------------------------------------
     def __call__(self, y, *, sample_rate, rng=None, return_target=None):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import inspect
 
-__all__ = ["DEPTH", "built_in", "counting_construction", "kept_setting", "rebuilds"]
+__all__ = ["DEPTH", "built_in", "counting_construction", "kept_setting", "rebuilds", "rebuilt_arguments"]
 
 
 def built_in(cls) -> bool:
@@ -43,6 +43,14 @@ def rebuilds(transform, name) -> bool:
     ``sounds``, ``rir``) lives in a bank, and ``t.noise = folder`` was kept aside, unused and unsaid."""
     return (name[0] != "_" and name != "last_params" and transform.__dict__.get(DEPTH, 0) == 0
             and built_in(type(transform)) and name in _arguments(type(transform)))
+
+
+def rebuilt_arguments(transform, name, value) -> dict:
+    """What :meth:`Transform._rebuild_with` builds ``transform`` anew with: its ``_config()``, what its class's
+    ``_more_arguments(name)`` adds (constructor arguments kept in a bank: ApplyImpulseResponse's
+    rir_sample_rate), and ``name=value``."""
+    more = getattr(transform, "_more_arguments", None)
+    return {**transform._config(), **({} if more is None else more(name)), name: value}
 
 
 @functools.lru_cache(maxsize=None)
