@@ -1488,6 +1488,9 @@ def test_a_bank_file_changed_while_decoding_once_is_read_again(tmp_path):
         os.utime(path, ns=(1, 1))
         changed, _ = reader.read_sound(str(path), sample_rate=16000)
     assert np.any(again) and np.max(np.abs(changed)) == 0.5
+    for gone in (tmp_path / "gone.wav", tmp_path / "no" / "gone.wav"):  # (said as the reader says it, not os.stat)
+        with reader.decoding_once(), pytest.raises(FileNotFoundError, match="no such audio file"):
+            reader.read_sound(str(gone), sample_rate=16000)
 
 
 def test_decoding_once_holds_its_bound_at_most(tmp_path, monkeypatch):

@@ -77,9 +77,12 @@ def decoding_once():
 def _read_own_rate(path, mono):
     """:func:`read_own_rate`, through :func:`decoding_once`'s samples when it is in force."""
     held = _DECODED.get()
-    if held is None:
+    try:
+        st = None if held is None else os.stat(path)
+    except OSError:  # (the reader's own words: os.stat's "No such file or directory" named no audio file)
+        st = None
+    if st is None:
         return read_own_rate(path, mono=mono)
-    st = os.stat(path)
     key = (os.path.abspath(path), mono, st.st_size, st.st_mtime_ns)
     if key in held.samples:
         return held.samples[key]
