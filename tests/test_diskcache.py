@@ -101,6 +101,35 @@ def test_resampler_designs_from_the_cache_equal_fresh_ones(tmp_path):
     assert any((tmp_path / "designs" / "designs").iterdir())
 
 
+@pytest.mark.slow
+def test_a_source_tree_whose_kaiser_sinc_differs_does_not_reuse_the_other_trees_equiripple_table(tmp_path):
+    # Two noisegen trees (an upgrade, a second checkout) share a design cache; the equiripple
+    # table samples kaiser.py's sinc, so a tree whose kaiser.py differs must design its own.
+    import shutil
+
+    import noisegen
+
+    other = tmp_path / "other"
+    shutil.copytree(os.path.dirname(noisegen.__file__), other / "noisegen",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    kaiser = other / "noisegen" / "_design" / "kaiser.py"
+    text = kaiser.read_text()
+    assert "    return fc * sinc * window / _bessel_i0(beta)\n" in text
+    kaiser.write_text(text.replace("    return fc * sinc * window / _bessel_i0(beta)\n",
+                                   "    return 1.01 * fc * sinc * window / _bessel_i0(beta)\n"))
+    code = ("import numpy as np; from noisegen._design.resample import equiripple_polyphase as e;"
+            "t = e(160, 441, 'd'); print(None if t is None else repr(float(np.abs(t[1]).sum())))")
+
+    def run(tree, cache):
+        env = dict(os.environ, NOISEGEN_CACHE_DIR=str(tmp_path / cache), PYTHONPATH=str(tree))
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+                              cwd=tree).stdout  # (-c imports from the working folder first)
+
+    ours = run(os.path.dirname(os.path.dirname(noisegen.__file__)), "shared")
+    assert ours.strip() != "None"
+    assert run(other, "shared") == run(other, "fresh")
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_kaiser_cells_from_the_cache_equal_fresh_ones(cache, dtype):
     # A random pitch shift's cut-off cell: designed once, then read back by later processes

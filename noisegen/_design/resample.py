@@ -16,7 +16,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .._core.diskcache import cached_array, source_digest
+from .._core.cache_stamp import sources_digest
+from .._core.diskcache import cached_array
 from .._core.lru import BytesCache
 from .._kernels.cpu import decimate as cpu_decimate
 from .._kernels.cpu import interpolate as cpu_interpolate
@@ -27,7 +28,9 @@ from .kaiser import (ATTENUATION_DB, N_PHASES, PASSBAND, FilterSpec, cutoff_cell
 from .folded import INTERPOLATOR_HALVES, folded_chains, interpolation_folds, interpolation_rows
 from .ratios import MAX_RATIONAL_PHASES, NearRatio, exact_ratio
 
-_SOURCE = source_digest(__file__)  # designs cached on disk are redone when this file changes
+# designs cached on disk are redone when this folder's code changes: an equiripple table samples
+# kaiser.py's sinc too (keyed on this file alone, an upgrade changing only kaiser.py kept the old table)
+_SOURCE = sources_digest(folders=("_design",))
 
 #: Largest integer decimation factor designed as an equiripple FIR.
 MAX_EQUIRIPPLE_FACTOR = 8
