@@ -528,3 +528,14 @@ def test_noisegen_torch_without_torch_says_which_extra_to_install():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT),
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert res.returncode == 0 and 'pip install "noisegen[torch]"' in res.stdout, res.stdout + res.stderr
+
+
+@pytest.mark.slow
+def test_the_designs_warmup_stores_are_the_size_the_readme_says(tmp_path, monkeypatch):
+    import re
+
+    monkeypatch.setenv("NOISEGEN_CACHE_DIR", str(tmp_path))
+    warmup.warm()
+    stored = sum(p.stat().st_size for p in tmp_path.rglob("*.npy")) / 2**20
+    claim = re.search(r"range \(about (\d+) MB\)", (ROOT / "README.md").read_text().replace("\n", " "))
+    assert claim and 0.75 <= stored / int(claim.group(1)) <= 1.25, (stored, claim and claim.group(0))
