@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -188,6 +189,23 @@ def test_a_hard_stop_of_warmup_removes_its_folder(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp)}, timeout=600)
     assert (done.returncode, done.stderr) == (143, "noisegen warmup: terminated\n")
     assert list(tmp.iterdir()) == []
+
+
+def test_warmup_removes_the_folders_of_warmups_killed_long_ago(tmp_path, monkeypatch):
+    """SIGKILL runs no sweep: each killed warmup left its input folder in the temporary folder for good.
+    A warmup removes those untouched for an hour (not a live one's, nor anything else there)."""
+    monkeypatch.setattr(warmup.tempfile, "tempdir", str(tmp_path))
+    old, young, other = (tmp_path / name for name in ("noisegen-warmup-dead1", "noisegen-warmup-live2", "mine"))
+    for folder in (old, young, other):
+        (folder / "x").mkdir(parents=True)
+    hour_ago = time.time() - 3700
+    for folder in (old, other):
+        os.utime(folder, (hour_ago, hour_ago))
+    (tmp_path / "noisegen-warmup-file").write_text("not a folder")
+    os.utime(tmp_path / "noisegen-warmup-file", (hour_ago, hour_ago))
+    monkeypatch.setattr(warmup, "_exercises", lambda folder: iter(()))
+    warmup.warm()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "noisegen-warmup-file", "noisegen-warmup-live2"]
 
 
 _CACHE_DIR_PROBE = """

@@ -33,7 +33,7 @@ from .. import effects as fx
 from .. import synth
 from .._core import jit
 from .._core.errors import NoisegenError, NoisegenWarning
-from .._core.tempfiles import sweeping
+from .._core.tempfiles import DEAD_AFTER_S, sweeping
 from .._design.kaiser import design_cells
 from ..audio.io import load, save
 from ..batch import default_pipeline
@@ -281,6 +281,23 @@ def _exercises(folder: str):
     yield from _files(dirs)
 
 
+_FOLDER_PREFIX = "noisegen-warmup-"
+
+
+def _remove_dead_folders(age_s: float = DEAD_AFTER_S) -> None:
+    """Remove the input folders of warmups killed where they stood (SIGKILL, the OOM killer: no sweep ran,
+    and every later warmup left them, ~0.6 MB each): those untouched for ``age_s``, no live warmup's. Best effort."""
+    cutoff = time.time() - age_s
+    try:
+        with os.scandir(tempfile.gettempdir()) as it:
+            dead = [e.path for e in it if e.name.startswith(_FOLDER_PREFIX) and e.is_dir(follow_symlinks=False)
+                    and e.stat(follow_symlinks=False).st_mtime < cutoff]
+    except OSError:
+        return
+    for path in dead:
+        shutil.rmtree(path, ignore_errors=True)  # (another user's: not ours to remove, and it stays)
+
+
 def warm(*, log=None) -> dict:
     """Run every operation once so that all its kernels are compiled into the Numba cache.
 
@@ -306,7 +323,8 @@ def warm(*, log=None) -> dict:
     """
     t0 = time.perf_counter()
     n, label = 0, "its inputs"
-    with warnings.catch_warnings(), tempfile.TemporaryDirectory(prefix="noisegen-warmup-") as folder, \
+    _remove_dead_folders()
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory(prefix=_FOLDER_PREFIX) as folder, \
             sweeping(lambda: shutil.rmtree(folder, ignore_errors=True)):  # (also on a hard stop: _core.tempfiles)
         warnings.simplefilter("ignore", NoisegenWarning)  # clipping and the like, by design here
         try:
