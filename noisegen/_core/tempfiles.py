@@ -155,9 +155,9 @@ def write_atomically(path: str, write, *, replace=True, same=None) -> None:
                 with os.fdopen(fd, "w+b") as fh:
                     write(fh)
             except OSError as exc:  # (EFBIG under ulimit -f, ENOSPC: a write names no file; say which)
-                if exc.filename is not None or exc.errno is None:
-                    raise
-                raise OSError(exc.errno, exc.strerror, path) from None
+                if exc.filename is None:
+                    exc.filename = path
+                raise
             os.chmod(tmp, _file_mode())
             try:
                 if replace:

@@ -115,9 +115,9 @@ def render_long(pipeline, source, *, target, subtype, limit, seed=None, params=N
             except NoisegenError:  # a file that changed, or decodes short: processed whole
                 return None
             except OSError as exc:  # (EFBIG under ulimit -f, ENOSPC: the spill beside the output named no file)
-                if exc.filename is not None or exc.errno is None:
-                    raise
-                raise OSError(exc.errno, exc.strerror, target) from None
+                if exc.filename is None:
+                    exc.filename = target
+                raise
             scale = _peak_scale(peak, limit) if scale is None else scale
             save_blocks(target, _spilled(spill, rows, source.n_channels, scale), sample_rate=source.sample_rate,
                         n_channels=source.n_channels, subtype=subtype)
