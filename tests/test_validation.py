@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 from fractions import Fraction
 from pathlib import Path
 
@@ -365,6 +366,26 @@ def test_rate_inside_the_range_still_refuses_an_output_over_max_samples():
     with pytest.raises(ParameterError, match=r"target_sample_rate=.*MAX_SAMPLES"):
         noisegen.resample(y, orig_sample_rate=1000, target_sample_rate=256000)
 
+
+
+@pytest.mark.parametrize("call", [
+    lambda y: noisegen.time_stretch(y, rate=math.nan, sample_rate=SR),
+    lambda y: noisegen.time_stretch(y, rate=1.0, method="sola", sample_rate=SR),
+    lambda y: noisegen.pitch_shift(y, n_steps=math.nan, sample_rate=SR),
+    lambda y: noisegen.add_short_noises(y, [np.ones(10)], sample_rate=SR, min_snr_db=math.nan),
+    lambda y: noisegen.add_short_noises(y, [], sample_rate=SR),
+], ids=["stretch-rate", "stretch-method", "pitch-n_steps", "short-snr", "short-empty"])
+def test_a_bad_argument_is_refused_before_a_broadcast_y_is_copied(call):
+    # these three copied a zero-stride y (200 MB here) into a full array, then refused the argument
+    y = _zeros(50_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ParameterError):
+            call(y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10_000_000
 
 
 def test_resampler_refuses_a_chunk_whose_output_is_over_max_samples():

@@ -420,8 +420,6 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
     True
     """
     resolve_backend(backend, y)
-    s = _shape_only(y, "y")
-    s2 = _as_2d(s)
     sample_rate = check_sample_rate(sample_rate)
     lo_snr = check_snr_db(min_snr_db, "min_snr_db")
     hi_snr = check_real(max_snr_db, "max_snr_db", low=lo_snr, high=200.0)
@@ -438,6 +436,8 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
     noises = check_recordings(noises, "noises")
     if len(noises) == 0:
         raise ParameterError("noises must hold at least one sound, got an empty collection")
+    s = _shape_only(y, "y")  # after the arguments: it copies a broadcast y
+    s2 = _as_2d(s)
     g = as_generator(rng)
     n = s2.shape[1]
     out = s2.copy()

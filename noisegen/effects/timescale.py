@@ -331,12 +331,12 @@ def time_stretch(y, *, rate, sample_rate, method="wsola", guide=None, backend="a
     """
     resolve_backend(backend, y)  # no batched GPU form: raises BackendError for CUDA
     y = check_audio(y, finite=False)
-    peak = _checked_peak(y)
     rate = check_rate_factor(rate, "rate")
     sample_rate = check_sample_rate(sample_rate)
     method = check_choice(method, "method", ("wsola", "phase_vocoder"))
     guide = _check_guide(guide, y, method)
     n_out = check_output_size(round(y.shape[-1] / rate), _rows(y), "rate", rate)
+    peak = _checked_peak(y)  # after the arguments: it copies a broadcast y
     return _stretch_to(y, n_out, sample_rate, method, guide, peak)
 
 
@@ -380,12 +380,12 @@ def pitch_shift(y, *, sample_rate, n_steps, bins_per_octave=12, guide=None, back
     """
     resolve_backend(backend, y)  # no batched GPU form: raises BackendError for CUDA
     y = check_audio(y, finite=False)
-    peak = _checked_peak(y)
     sample_rate = check_sample_rate(sample_rate)
     bins_per_octave = check_int(bins_per_octave, "bins_per_octave", low=1, high=1200)
     octaves = math.log2(MAX_RATE_FACTOR)
     n_steps = check_real(n_steps, "n_steps", low=-octaves * bins_per_octave, high=octaves * bins_per_octave)
     guide = _check_guide(guide, y)
+    peak = _checked_peak(y)  # after the arguments: it copies a broadcast y
     n = y.shape[-1]
     if n_steps == 0 or n == 0:
         return y.copy()
