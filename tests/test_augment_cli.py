@@ -687,6 +687,7 @@ def test_fifo_socket_and_dangling_symlink_are_reported_not_opened(corpus, tmp_pa
             failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
             assert sorted(f["input"] for f in failures) == ["gone.wav", "pipe.wav", "sock.wav", "spk2/pipe2.flac"]
             assert len(read_manifest(out)) == 4 and len(audio_outputs(out)) == 4
+            assert "(8 inputs," in r.stderr + r.stdout  # the four never opened are inputs that failed
             assert "Traceback" not in r.stderr + r.stdout
         r = _run_cli("info", speech / "pipe.wav", speech / "cmu_arctic_us_aew_a0001.wav", speech / "sock.wav",
                      speech / "gone.wav", timeout=60)

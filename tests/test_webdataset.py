@@ -224,8 +224,10 @@ def test_an_unreadable_input_is_left_out_and_retried(in_dir, tmp_path):
     for rel in ("a.wav", "b.b.wav"):
         (src / rel).write_bytes((in_dir / rel).read_bytes())
     (src / "bad.wav").write_bytes(b"RIFF nothing")
+    os.mkfifo(src / "pipe.wav")  # never opened: an input that failed, counted as the others
     summary = write(src, tmp_path / "out", shard_size=10)
-    assert [f["input"] for f in summary.failures] == ["bad.wav"]
+    assert [f["input"] for f in summary.failures] == ["pipe.wav", "bad.wav"]
+    assert summary.n_inputs == 4
     assert [m.name for m, _ in members(tmp_path / "out" / "shard-000000.tar")][::2] == ["a_aug0.wav", "b%2Eb_aug0.wav"]
     assert write(src, tmp_path / "out", shard_size=10).n_skipped == 0  # a tar with a failure is retried
 

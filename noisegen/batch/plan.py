@@ -164,10 +164,10 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
         for i in range(1, len(parts) + 1):
             folders.setdefault("/".join(parts[:i]), rel)
     inputs = [rel for rel in found if _in_shard(rel, shard)]
-    summary.n_inputs = len(inputs)
+    odd = [(rel, reason) for rel, reason in odd if _in_shard(rel, shard)]
+    summary.n_inputs = len(inputs) + len(odd)  # a FIFO named a.wav is an input that failed, as an unreadable file is
     for rel, reason in odd:
-        if _in_shard(rel, shard):
-            summary.failures.append({"input": rel, "output": None, "error": f"not read: {reason}"})
+        summary.failures.append({"input": rel, "output": None, "error": f"not read: {reason}"})
     manifest_path, failures_path = os.path.join(out_dir, MANIFEST), os.path.join(out_dir, FAILURES)
     with jsonl_lock(out_dir):
         _repair_tail(manifest_path)

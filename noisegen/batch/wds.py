@@ -95,7 +95,7 @@ def _hash(value) -> str:
 def plan_shards(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard_size, pipeline_json) -> Plan:
     """Discover the inputs, deal their copies into tars in sorted order and find the tars still to write."""
     found, odd = _discover(in_dir, out_dir)
-    summary.n_inputs = len(found)
+    summary.n_inputs = len(found) + len(odd)  # a FIFO named a.wav is an input that failed, as an unreadable file is
     failures = [{"input": rel, "output": None, "error": f"not read: {why}"} for rel, why in odd]
     with jsonl_lock(out_dir):
         _repair_tail(os.path.join(out_dir, MANIFEST))
