@@ -426,6 +426,34 @@ def test_a_manifest_of_another_tool_in_out_dir_is_left_alone(tmp_path, capsys, n
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in", name])  # (no lock file either)
 
 
+@pytest.mark.parametrize("kind", ["fifo", "folder", "no newline"])
+def test_a_manifest_that_is_no_regular_file_or_has_no_line_end_is_refused_unread(tmp_path, capsys, kind):
+    # a FIFO named manifest.jsonl blocked the run for ever (reading its first line); a big file without
+    # newlines that starts as a JSON object was read whole, taken for a torn line of ours and cut away
+    folder = _inputs(tmp_path / "in")
+    path = tmp_path / "manifest.jsonl"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes(b'{"data": "' + b"x" * (1 << 24))
+    signal.signal(signal.SIGALRM, _timeout)
+    signal.alarm(60)
+    try:
+        assert _augment(folder, tmp_path) == 2
+    finally:
+        signal.alarm(0)
+    err = capsys.readouterr().err
+    assert f"OUT_DIR {str(tmp_path)!r} holds a manifest.jsonl that noisegen augment did not write" in err, err
+    assert kind != "no newline" or path.stat().st_size == (1 << 24) + 10
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "manifest.jsonl"]
+
+
+def _timeout(*_):
+    raise TimeoutError("blocked")
+
+
 def test_a_file_in_the_way_of_an_output_folder_is_named(tmp_path, capsys):
     folder = _inputs(tmp_path / "in")
     out = tmp_path / "out"
@@ -628,9 +656,13 @@ def test_a_long_input_that_changes_while_read_leaves_no_output_and_a_rerun_redoe
     assert (summary.failures, summary.n_written) == ([], 1)
 
 
-def test_a_run_time_failure_asks_for_its_cause_to_be_fixed_before_the_rerun(tmp_path, capsys):
+def test_a_run_time_failure_asks_for_its_cause_to_be_fixed_before_the_rerun(tmp_path, capsys, monkeypatch):
     """A folder where OUT_DIR's manifest goes failed with "Is a directory: ...; rerun the same command to
-    resume", which no rerun can do while the folder is there."""
+    resume", which no rerun can do while the folder is there. (One there at the start is refused before the
+    run: the folder here comes after those checks, as another process could make it.)"""
+    import noisegen.batch
+
+    monkeypatch.setattr(noisegen.batch, "check_ours", lambda out_dir: None)
     folder = _inputs(tmp_path / "in")
     out = tmp_path / "out"
     (out / "manifest.jsonl").mkdir(parents=True)

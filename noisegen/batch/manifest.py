@@ -14,6 +14,7 @@ import os
 from .._core.errors import ParameterError
 from .._core.validation import check_path
 from ..audio.bank import BANK_RULES
+from ..audio.files import open_regular
 from .outdir import jsonl_lock
 
 MANIFEST = "manifest.jsonl"
@@ -59,10 +60,17 @@ def check_ours(out_dir: str) -> None:
     for name, key in _OUR_KEY.items():
         path = os.path.join(out_dir, name)
         try:
-            with open(path, "rb") as fh:
-                line = next((line for line in fh if line.strip()), None)
+            fd = open_regular(path)  # a FIFO of that name blocked the run for ever
         except FileNotFoundError:
             continue
+        except ParameterError as exc:
+            raise ParameterError(f"out_dir {out_dir!r} holds a {name} that noisegen augment did not write: "
+                                 f"{exc}; use another OUT_DIR") from None
+        with open(fd, "rb") as fh:
+            line = _first_line(fh)
+        if line is not None and len(line) >= _LONGEST_LINE:  # (a big file without newlines was read whole)
+            raise ParameterError(f"out_dir {out_dir!r} holds a {name} that noisegen augment did not write (its "
+                                 f"first line is over {_LONGEST_LINE:,} bytes long); use another OUT_DIR")
         first = None if line is None else _parsed(line)
         # (a whole line without a newline is judged as any: one NeMo record, or 'a.wav,1.0', was taken
         # for a torn line of ours and cut away)
@@ -70,6 +78,18 @@ def check_ours(out_dir: str) -> None:
         if line is not None and not torn and not (isinstance(first, dict) and key in first):
             raise ParameterError(f"out_dir {out_dir!r} holds a {name} that noisegen augment did not write (a line "
                                  f"without {key!r}); it would be added to and rewritten: use another OUT_DIR")
+
+
+#: Far longer than any line of ours (a record names two files and its parameters).
+_LONGEST_LINE = 1 << 24
+
+
+def _first_line(fh):
+    """The first line of ``fh`` that is not blank, at most :data:`_LONGEST_LINE` bytes of it; None if none."""
+    while line := fh.readline(_LONGEST_LINE):
+        if line.strip() or len(line) >= _LONGEST_LINE:
+            return line
+    return None
 
 
 def _parsed(line: bytes):
