@@ -24,6 +24,7 @@ import noisegen
 from noisegen import cli
 from noisegen.audio import files as audio_files_module
 from noisegen.batch import augment_folder, read_manifest
+from noisegen.batch.manifest import _LONGEST_LINE
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 16000
@@ -437,7 +438,7 @@ def test_a_manifest_that_is_no_regular_file_or_has_no_line_end_is_refused_unread
     elif kind == "folder":
         path.mkdir()
     else:
-        path.write_bytes(b'{"data": "' + b"x" * (1 << 24))
+        path.write_bytes(b'{"data": "' + b"x" * _LONGEST_LINE)
     signal.signal(signal.SIGALRM, _timeout)
     signal.alarm(60)
     try:
@@ -446,7 +447,7 @@ def test_a_manifest_that_is_no_regular_file_or_has_no_line_end_is_refused_unread
         signal.alarm(0)
     err = capsys.readouterr().err
     assert f"OUT_DIR {str(tmp_path)!r} holds a manifest.jsonl that noisegen augment did not write" in err, err
-    assert kind != "no newline" or path.stat().st_size == (1 << 24) + 10
+    assert kind != "no newline" or path.stat().st_size == _LONGEST_LINE + 10
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "manifest.jsonl"]
 
 
