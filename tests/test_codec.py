@@ -718,3 +718,22 @@ def test_opus_gives_digital_silence_back_as_silence(sample_rate):
     with pytest.warns(noisegen.NoisegenWarning, match="silent"):
         out = pipe(np.zeros(sample_rate // 2), sample_rate=sample_rate, rng=0)
     assert not out.any()
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 16000, 48000])
+def test_digital_silence_comes_back_as_the_codec_notes_say(sample_rate):
+    """The module notes said GSM decodes digital silence to 'a faint noise of an LSB or so' (it is a DC
+    of 16 LSB, -66 dBFS, as pedalboard's GSM gives) and Opus below 24 kbps to such a noise (zeros
+    from 18 kbps): each codec's silence, as the notes now state it."""
+    lsb = 2.0**-15
+    zeros = np.zeros((2, sample_rate // 2))
+    for fmt, kbps in [("mp3", 8.0), ("mp3", 64.0), ("vorbis", None), ("mulaw", None), ("g721", None),
+                      ("g723_24", None), ("g723_40", None), ("ima_adpcm", None), ("opus", 18.0), ("opus", 24.0)]:
+        assert not codec(zeros, sample_rate=sample_rate, format=fmt, bitrate_kbps=kbps).any(), (fmt, kbps)
+    for kbps in (6.0, 12.0, 17.0):
+        out = codec(zeros, sample_rate=sample_rate, format="opus", bitrate_kbps=kbps)
+        assert 0 < np.abs(out).max() < 2.5 * lsb, kbps
+    gsm = codec(zeros, sample_rate=sample_rate, format="gsm")
+    assert abs(np.mean(gsm) / lsb - 16) < 0.5 and np.abs(gsm).max() < 19 * lsb  # (resampled: some ringing)
+    alaw = codec(zeros, sample_rate=sample_rate, format="alaw")
+    assert abs(np.mean(alaw) / lsb - 8) < 0.25 and np.abs(alaw).max() < 10 * lsb

@@ -62,14 +62,16 @@ How each format is run (the rate the codec sees; the bitrate per channel):
   Opus writer does not flush the encoder's look-ahead (the last few ms came
   back faded to silence), so Opus codes 20 ms of zeros after the signal.
 - Digital silence comes back as zeros from MP3, Vorbis, mu-law, G.72x, IMA
-  ADPCM and Opus from 24 kbps (libopus's float decoder leaves a bias of
-  2e-34 there, zeroed); GSM and Opus below 24 kbps (SILK) decode it to a
-  faint noise of an LSB or so, A-law to +-2**-12 throughout, as they do.
+  ADPCM and Opus from 18 kbps (libopus's float decoder leaves a bias of
+  2e-34 there, zeroed); Opus below 18 kbps decodes it to a faint noise of
+  one or two LSB (2**-15), GSM to a DC of 2**-11 (16 LSB, -66 dBFS; as
+  pedalboard's GSM does), A-law to a DC of 2**-12, as they do.
 - Level: LAME's constant-bitrate presets scale the input before encoding
-  (by 0.95 up to 160 kbps, 0.97 at 192, 1.0 from 256: 0.45 dB quieter at
-  most bitrates). The scale is *measured* once per (rate, bitrate), from a
-  440 Hz tone through the encoder (rounded to LAME's steps of 0.01), and
-  divided out, so MP3 keeps the input's level as the other codecs do.
+  (by 0.95 up to 160 kbps, 0.97 at 192, 0.98 at 224, 1.0 from 256: 0.45
+  dB quieter at most bitrates). The scale is *measured* once per (rate,
+  bitrate), from a 440 Hz tone through the encoder (rounded to LAME's steps
+  of 0.01), and divided out, so MP3 keeps the input's level as the other
+  codecs do.
 - Input beyond [-1, 1] (after resampling) is scaled down by its peak before
   encoding and back up after, per channel, so nothing clips (PCM-style
   codecs saturate at full scale). G.72x input is scaled likewise beyond
