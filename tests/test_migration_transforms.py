@@ -395,8 +395,14 @@ def test_trim_keeps_responses_without_a_noise_floor(sample_rate):
     cut_short = rng.standard_normal(n) * 10 ** (-3 * t / 4.0)
     zeros = np.r_[clean[: n // 2], np.zeros(n // 2)]
     white = rng.standard_normal(n)
-    for h in (clean, cut_short, zeros, white):
+    # recorded shorter than its decay (0.3 s of a 2 s RT60) with the direct sound 10 dB above the rest:
+    # it falls under 1 dB a tenth, as a floor does, but as fast as before; all of it is reverberation
+    m = round(0.3 * sample_rate)
+    short = rng.standard_normal(m) * 10 ** (-3 * t[:m] / 2.0)
+    short[0] = np.sqrt(10 * np.sum(short[1:] ** 2))
+    for h in (clean, cut_short, zeros, white, short):
         assert trimmed_length(h, 60.0, sample_rate) == trimmed_length(h, 60.0)
+    assert trimmed_length(short, 300.0, sample_rate) == m
     echo = rng.standard_normal(n) * (10 ** (-3 * t / 0.2) + 1e-3)
     echo[int(1.5 * sample_rate)] = 0.5
     assert trimmed_length(echo, 60.0, sample_rate) > 1.5 * sample_rate

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._core.errors import ParameterError
@@ -34,7 +36,8 @@ def trimmed_length(rir, trim_db, sample_rate=None):
 
     The noise floor (given ``sample_rate``) is the mean power of the last
     tenth of the response when it is flat there (within 1 dB of the tenth
-    before it) and at least 20 dB below the loudest 10 ms after the peak;
+    before it, and falling less than half as fast as the decay above it)
+    and at least 20 dB below the loudest 10 ms after the peak;
     the response is then cut after its last 10 ms window more than
     :data:`FLOOR_MARGIN_DB` above the floor. A measured response often
     ends in seconds of such noise, whose energy alone keeps the backward
@@ -73,7 +76,21 @@ def _floor_start(rir, peak, window):
     if max(floor, before) > 1.26 * min(floor, before) or level.max() < 100.0 * floor:
         return rir.shape[-1]  # still decaying at the end, or no decay above the floor
     loud = np.flatnonzero(level > floor * 10.0 ** (FLOOR_MARGIN_DB / 10.0))
+    if not _levels_off(level, loud, 10.0 * math.log10(before / floor) if floor > 0.0 else 0.0, tenth):
+        return rir.shape[-1]  # a slow decay cut short, not a floor
     return peak + (int(loud[-1]) + 1) * window
+
+
+def _levels_off(level, loud, drop_db, tenth):
+    """Whether the last tenth's fall ``drop_db`` is under half the fall of the decay above the floor
+    (windows ``loud``, the peak's left out) over as many windows. A response recorded shorter than
+    its decay (0.3 s of a 2 s RT60, direct sound 10 dB up) falls under 1 dB a tenth too: taken for
+    a floor, its first 30 % was kept and the rest of its reverberation dropped."""
+    decay = loud[loud > 0]
+    if decay.size < 2:  # fell within a window or two of the peak: a floor
+        return True
+    slope = np.polyfit(decay, 10.0 * np.log10(level[decay]), 1)[0]  # dB per window
+    return abs(drop_db) < -0.5 * slope * tenth
 
 
 def _convolver_cache():
