@@ -26,9 +26,20 @@ up to 9 % in a 10 x 8 x 4 m one, whose early part spans much of the range
 fitted. Where the exact early
 part spans most of the -5 to -35 dB range (a large room at a short RT60:
 30 x 20 x 10 m at 0.2 s, 10 x 8 x 4 m at 0.1 s) it follows the images'
-geometry: 0.8-1.8x the request, 1.16-1.26x on average. Below 50 Hz the
-early part rides on an offset (every image is positive) that the tail,
-zero-mean, does not continue, as no microphone would record it.
+geometry: 0.8-1.8x the request, 1.16-1.26x on average.
+
+Every image is positive, so the image sum rides on a slowly decaying offset
+that no microphone records (60-90 % of the early part's energy, below 50
+Hz; with it a response scaled to unit energy had a DC gain of 9-22, and a
+DC offset in the audio came out that many times larger). The whole
+response is high-passed at 20 Hz (:func:`noisegen._design.room.highpass_sos`,
+a causal second-order Butterworth; pyroomacoustics high-passes its
+responses at 10 Hz), so its DC gain is 0 and 2-16 % of its energy is left
+below 50 Hz (more at 8 kHz, less at 48). Where the images stop the offset
+is cut off, and the high-pass rings on from there below 60 Hz, into the
+tail's first tens of milliseconds (in a 3 m room at 0.25 s, most of the
+tail's energy below 60 Hz; none of it audible, and T30 above 50 Hz as
+stated above).
 
 The response starts at emission (the direct sound arrives ``d / c`` seconds
 in; sinc taps before sample 0 are dropped) and is
@@ -60,6 +71,7 @@ from .._core.validation import (
 from .._core.backend import resolve_backend
 from .._core.errors import ParameterError
 from .._core.rng import check_rng, derive_key, resolve_key
+from .._kernels.cpu import biquad as biquad_kernels
 from .._kernels.cpu import room as kernels
 
 __all__ = ["simulate_rir", "simulate_rirs"]
@@ -192,6 +204,8 @@ def _render(out, sample_rate, room, source, mics, rt60, max_order, key):
         amps[m] = design.tail_amplitude(out[m], start, n_c, room, sample_rate, rt60, dense)
         streams[m] = design.geometry_stream(room, source, mic)
     kernels.add_tail(out, np.uint64(key), streams, n_c, amps, design.decay_per_sample(rt60, sample_rate))
+    # the images' offset is no sound a microphone records (module notes): high-passed away, in place
+    biquad_kernels.sosfilt(design.highpass_sos(sample_rate), out, out, np.zeros((out.shape[0], 1, 2)))
 
 
 def simulate_rir(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order=None, rng=None, dtype=np.float32,
