@@ -251,6 +251,19 @@ def test_mix_of_float32_too_quiet_or_loud_for_float32_squares_matches_cpu(D, lev
         assert _rel(got, ng.mix_at_snr(s, noise, snr_db=snr, noise_offset=5)) <= 1e-6
 
 
+@cudasim
+def test_mix_without_an_snr_adds_float64_audio_whose_squares_overflow_as_on_the_cpu(D):
+    """snr_db=None needs no power: a finite float64 signal or noise past ~1e154 was refused as
+    'y is too loud: its power overflows float64' (CPU and GPU); it adds, and NaN is still named."""
+    s, noise = np.full((2, 12), 1e160), np.full(5, 0.5)
+    s[1] *= -1.0
+    for y, nz in ((s, noise), (noise[None, :4], s[0])):
+        got = D.cuda_mix_at_snr(y, nz, snr_db=None, noise_offset=2, threads=3)
+        np.testing.assert_array_equal(got, ng.mix_at_snr(y, nz, snr_db=None, noise_offset=2))
+    with pytest.raises(ng.ParameterError, match="y must be finite"):
+        D.cuda_mix_at_snr(np.array([1e160, np.nan]), noise, snr_db=None, threads=3)
+
+
 @pytest.mark.skipif(SIM, reason="types the compiled kernel (numba-cuda's compiler, not the simulator)")
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_power_kernel_squares_in_float64_when_compiled_for_a_gpu(dtype):

@@ -729,3 +729,21 @@ def test_add_short_noises_refuses_a_bad_sound_whichever_the_rng_draws(bad, conta
         for seed in range(8):  # (with the default gaps, a 10 s signal draws 1-3 sounds: some seeds not the bad one)
             with pytest.raises(ng.ParameterError, match=r"noises\[[01]\]"):
                 ng.add_short_noises(y, sounds, sample_rate=16000, rng=seed)
+
+
+def test_a_mix_without_an_snr_adds_float64_audio_whose_squares_overflow():
+    """snr_db=None needs no power, yet a finite float64 signal or noise past ~1e154 (squares past
+    float64) was refused as 'y is too loud: its power overflows float64', and so was every call of
+    AddBackgroundNoise(noise_level="absolute") on such a signal; they now add, and only a sum that
+    overflows (or NaN/inf samples) is refused."""
+    y, noise = np.full((2, 1000), 1e160), np.full(100, 0.5)
+    y[1] *= -1.0
+    np.testing.assert_array_equal(ng.mix_at_snr(y, noise, snr_db=None), y + 0.5)
+    np.testing.assert_array_equal(ng.mix_at_snr(noise[:50], y[0, :50], snr_db=None), y[0, :50] + 0.5)
+    t = ng.AddBackgroundNoise([np.full(4000, 0.1)], noise_level="absolute", p=1.0)
+    out = t(y[0], sample_rate=SR, rng=0)
+    assert np.all(np.isfinite(out)) and t.last_params["applied"]
+    with pytest.raises(ng.ParameterError, match=r"snr_db=None \(signal \+ noise\) overflows float64"):
+        ng.mix_at_snr(np.full(10, 1.7e308), np.full(10, 1.7e308), snr_db=None)
+    with pytest.raises(ng.ParameterError, match="y must be finite"):
+        ng.mix_at_snr(np.array([1e160, np.nan]), noise, snr_db=None)

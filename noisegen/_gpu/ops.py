@@ -233,7 +233,7 @@ def cuda_mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample
     p_noise = row_powers(n2, offsets=np.full(n2.shape[0], offset), n=n, threads=threads).copy_to_host().sum()
     for total, d2, name in ((p_noise, n2, "noise"), (p_sig, s2, "y")):  # (the CPU's order)
         if not math.isfinite(total):
-            refuse_power(d2, name)
+            refuse_power(d2, name, needed=snr_db is not None)
     if snr_db is None:
         scale = 1.0
     else:
@@ -253,13 +253,15 @@ def cuda_mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample
     return _finish(out, shape, y)
 
 
-def refuse_power(d2, name):
+def refuse_power(d2, name, needed=True):
     """Raise, as the CPU does, for device audio whose power came out NaN or inf: its NaN/inf samples,
-    else a finite signal too loud to measure (its squares pass float64's range)."""
+    else a finite signal too loud to measure (its squares pass float64's range) when the power is
+    ``needed`` (a mix at an SNR; snr_db=None adds such audio as it is)."""
     host = d2.copy_to_host()
     if not np.isfinite(host).all():
         raise nonfinite_error(host, name)
-    raise ParameterError(f"{name} is too loud: its power overflows float64")
+    if needed:
+        raise ParameterError(f"{name} is too loud: its power overflows float64")
 
 
 # ----------------------------------------------------------------------------- sample-wise effects

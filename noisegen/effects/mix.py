@@ -266,16 +266,17 @@ def _mix_checked(s, s2, n2, offset, snr_db, reference, sample_rate):
             return out.reshape(s.shape)
     else:
         signal_total, noise_total = _mix.crop_powers(s2, n2, offset)
+    if snr_db is None:  # no power is needed: samples whose squares overflow float64 (|x| > ~1e154) still add
+        for x, total, name in ((n2, noise_total, "noise"), (s2, signal_total, "y")):
+            if not math.isfinite(total):
+                check_audio(x, name)  # names NaN/inf samples
+        _mix.mix_wrapped(s2, n2, offset, 1.0, out)
+        _check_sum(out, math.sqrt(signal_total) + math.sqrt(noise_total), None, s)  # (inf: the output is scanned)
+        return out.reshape(s.shape)
     if not math.isfinite(noise_total):
         _not_finite(n2, "noise")
     p_noise = noise_total / (n * n2.shape[0])
     noise_norm = math.sqrt(noise_total)
-    if snr_db is None:
-        if not math.isfinite(signal_total):
-            _not_finite(s2, "y")
-        _mix.mix_wrapped(s2, n2, offset, 1.0, out)
-        _check_sum(out, math.sqrt(signal_total) + noise_norm, None, s)
-        return out.reshape(s.shape)
     p_signal, signal_norm = _signal_power(s2, reference, sample_rate, total=signal_total)
     which = silent_part(p_signal, p_noise)
     if which is not None:
