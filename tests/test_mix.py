@@ -747,3 +747,25 @@ def test_a_mix_without_an_snr_adds_float64_audio_whose_squares_overflow():
         ng.mix_at_snr(np.full(10, 1.7e308), np.full(10, 1.7e308), snr_db=None)
     with pytest.raises(ng.ParameterError, match="y must be finite"):
         ng.mix_at_snr(np.array([1e160, np.nan]), noise, snr_db=None)
+
+
+@pytest.mark.parametrize("which", ["signal", "noise"])
+def test_float64_audio_whose_squares_are_subnormal_mixes_at_the_snr(which):
+    """A float64 signal (or noise) near 1e-160 squares to subnormals and zeros: its power came out too
+    low and the mix was off its SNR without a word (0.28 dB for speech peaking at 1e-160, 10 dB asked;
+    0.017 dB for this signal, 0.0008 dB for this noise); powers are now measured on copies scaled by
+    powers of two."""
+    rng = np.random.default_rng(8)
+    y, noise = 0.3 * rng.standard_normal((2, 4000)), 0.3 * rng.standard_normal(1500)
+    if which == "signal":
+        y *= 1e-160
+    else:
+        noise *= 1e-160
+    up = 2.0**530 if which == "signal" else 1.0  # the reference below squares in float64 too
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for reference in ("rms", "active"):
+            out = ng.mix_at_snr(y, noise, snr_db=10.0, noise_offset=700, reference=reference, sample_rate=SR)
+            assert snr_db(y * up, (out - y) * up, reference) == pytest.approx(10.0, abs=1e-9)
+        out = ng.mix_at_snr(y[0], noise, snr_db=10.0)  # (the mono fast path)
+        assert snr_db(y[0] * up, (out - y[0]) * up) == pytest.approx(10.0, abs=1e-9)

@@ -4,7 +4,12 @@ the silence rule and the noise scale."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from .._core.validation import check_real
+from .._kernels.cpu import mix as _mix
 from .._kernels.snr import noise_scale
 
 #: Accepted SNRs, dB.
@@ -39,3 +44,25 @@ def snr_scale(p_signal: float, p_noise: float, snr_db: float) -> float:
     # Python floats: powers read back from a device are NumPy scalars, whose quotient past float64
     # (a subnormal noise power) gave a RuntimeWarning before the helper's in-range fallback
     return noise_scale(float(p_signal), float(p_noise), snr_ratio(snr_db))
+
+
+#: A float64 sum of squares below this lost bits: samples below ~1e-154 square to subnormals, below ~1e-162 to 0.
+EXACT_TOTAL = 2.0**-900
+
+
+def _pow2_exponent(x, total):
+    """0, or the binary exponent of ``max |x|`` when ``x``'s sum of squares ``total`` is positive but below
+    :data:`EXACT_TOTAL` (``x * 2**-e`` then squares without loss)."""
+    return math.frexp(float(np.max(np.abs(x))))[1] if 0.0 < total < EXACT_TOTAL else 0
+
+
+def exactly_squared(s2, n2, offset, signal_total, noise_total):
+    """``(s, noise, e, signal_total, noise_total)`` to measure a mix's powers on: ``s2`` and ``n2``
+    as they are (``e = 0``), or, when a float64 one squares past float64's normal range (a signal at
+    1e-160 was mixed 0.3 dB off its SNR), copies scaled by powers of two (exact) and their sums.
+    The mix is then ``s2 + ldexp(g, e) * noise``, ``g`` the scale of the measured powers."""
+    e_s, e_n = _pow2_exponent(s2, signal_total), _pow2_exponent(n2, noise_total)
+    if not (e_s or e_n):
+        return s2, n2, 0, signal_total, noise_total
+    s, noise = np.ldexp(s2, -e_s), np.ldexp(n2, -e_n)
+    return (s, noise, e_s) + tuple(_mix.crop_powers(s, noise, offset))

@@ -31,7 +31,7 @@ from .._core.rng import resolve_key
 from .._core.units import GAIN_DB_RANGE, db_to_amplitude
 from .._design.noise import check_beta, check_min_freq, design_bank, initial_state
 from .._design.ratios import speed_ratio
-from .._design.snr import SILENT, check_snr_db, silent_part, snr_scale
+from .._design.snr import EXACT_TOTAL, SILENT, check_snr_db, exactly_squared, silent_part, snr_scale
 from .._design.resample import N_PHASES, cached_plan
 from .._design.sections import check_sos, check_zi, design_sos
 from .._kernels.biquad import biquad_coefficients
@@ -237,6 +237,10 @@ def cuda_mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample
     if snr_db is None:
         scale = 1.0
     else:
+        e = 0
+        if min(p_sig, p_noise) < EXACT_TOTAL:  # squares past float64's normal range: measured as on the CPU
+            _, nm, e, p_sig, p_noise = exactly_squared(s2.copy_to_host(), n2.copy_to_host(), offset, p_sig, p_noise)
+            n2 = cuda.to_device(nm)
         p_sig /= rows * n
         p_noise /= n2.shape[0] * n
         which = silent_part(p_sig, p_noise)
@@ -244,7 +248,7 @@ def cuda_mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample
             warn(SILENT.format(which=which))  # as on the CPU: the user's line, the files worked on
             scale = 0.0
         else:
-            scale = snr_scale(p_sig, p_noise, snr_db)
+            scale = math.ldexp(snr_scale(p_sig, p_noise, snr_db), e)
     k = _kernels("mix")
     launch(k.mix_rows, rows * n, threads, s2, n2, _row_array(np.full(rows, offset), np.int64),
            _row_array(np.full(rows, scale)), out)

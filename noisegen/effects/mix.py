@@ -32,7 +32,8 @@ from .._core.errors import ParameterError
 from .._core.rng import as_generator
 from .._core.units import seconds_to_samples
 from .._design.placement import place_sounds
-from .._design.snr import MAX_SNR_DB, MIN_SNR_DB, SILENT, check_snr_db, silent_part, snr_ratio, snr_scale
+from .._design.snr import (EXACT_TOTAL, MAX_SNR_DB, MIN_SNR_DB, SILENT, check_snr_db, exactly_squared, silent_part,
+                           snr_ratio, snr_scale)
 from .._gpu.ops import cuda_mix_at_snr
 
 __all__ = ["mix_at_snr", "add_background_noises", "add_short_noises"]
@@ -247,7 +248,8 @@ def _mix_plain(y, noise, offset, snr_db):
     bits), which raises or warns."""
     out = np.empty_like(y)
     signal_total, noise_total, scale = _mix.mix_at_ratio_1d(y, noise, offset, snr_ratio(snr_db), out)
-    if scale > 0.0 and math.sqrt(signal_total) + scale * math.sqrt(noise_total) < _HALF_MAX[y.dtype.char]:
+    if (scale > 0.0 and math.sqrt(signal_total) + scale * math.sqrt(noise_total) < _HALF_MAX[y.dtype.char]
+            and min(signal_total, noise_total) >= EXACT_TOTAL):
         return out
     return _mix_checked(y, y[None], noise[None], offset, snr_db, "rms", None)
 
@@ -261,7 +263,7 @@ def _mix_checked(s, s2, n2, offset, snr_db, reference, sample_rate):
         return out.reshape(s.shape)
     if snr_db is not None and reference == "rms":  # the common case: one kernel call
         signal_total, noise_total, scale = _mix.mix_at_ratio(s2, n2, offset, snr_ratio(snr_db), out)
-        if scale > 0.0:
+        if scale > 0.0 and min(signal_total, noise_total) >= EXACT_TOTAL:
             _check_sum(out, math.sqrt(signal_total) + scale * math.sqrt(noise_total), snr_db, s)
             return out.reshape(s.shape)
     else:
@@ -275,16 +277,17 @@ def _mix_checked(s, s2, n2, offset, snr_db, reference, sample_rate):
         return out.reshape(s.shape)
     if not math.isfinite(noise_total):
         _not_finite(n2, "noise")
+    measured, n2, e, signal_total, noise_total = exactly_squared(s2, n2, offset, signal_total, noise_total)
     p_noise = noise_total / (n * n2.shape[0])
     noise_norm = math.sqrt(noise_total)
-    p_signal, signal_norm = _signal_power(s2, reference, sample_rate, total=signal_total)
+    p_signal, signal_norm = _signal_power(measured, reference, sample_rate, total=signal_total)
     which = silent_part(p_signal, p_noise)
     if which is not None:
         _warn(SILENT.format(which=which))
         return s.copy()
-    scale = snr_scale(p_signal, p_noise, snr_db)
+    scale = math.ldexp(snr_scale(p_signal, p_noise, snr_db), e)
     _mix.mix_wrapped(s2, n2, offset, scale, out)
-    _check_sum(out, signal_norm + scale * noise_norm, snr_db, s)
+    _check_sum(out, math.ldexp(signal_norm, e) + scale * noise_norm, snr_db, s)
     return out.reshape(s.shape)
 
 
