@@ -145,6 +145,21 @@ def test_batch_params_refuse_bad_arguments_by_name(kwargs, needle):
         cuda_batch_params(t, call.pop("item_params"), sample_rate=8000, **call)
 
 
+def test_augment_batch_refuses_relative_lengths():
+    """SpeechBrain's relative lengths (1.0: a full row) passed the whole-number check and kept 1 sample a row."""
+    import noisegen.cuda as nc
+
+    x = np.random.default_rng(4).standard_normal((3, 300)).astype(np.float32)
+    for lengths in (np.ones(3), np.ones(3, np.float32), [1.0, 1.0, 0.0], [1.0, 0.5, 0.25]):
+        with pytest.raises(ng.ParameterError, match=r"lengths must hold 3 whole numbers.*relative lengths"):
+            nc.augment_batch(x, sample_rate=16000, gain_db=0.0, lengths=lengths, backend="cpu")
+    for lengths in ([1, 1, 1], np.array([300.0, 120.0, 0.0])):  # counts: integers, or whole floats past 1
+        got = nc.augment_batch(x, sample_rate=16000, gain_db=0.0, lengths=lengths, backend="cpu")
+        np.testing.assert_array_equal(got.lengths, np.asarray(lengths, np.int64))
+    one = nc.augment_batch(x[:, :1], sample_rate=16000, gain_db=0.0, lengths=np.ones(3), backend="cpu")
+    np.testing.assert_array_equal(one.samples, x[:, :1])  # a batch 1 sample wide: 1.0 is its full length
+
+
 def test_batch_params_carry_min_freq_to_the_batch_chain():
     """AddColoredNoise's min_freq_hz reaches augment_batch(params=): the batch rows are the transform's output."""
     from noisegen.cuda import augment_batch
