@@ -160,6 +160,18 @@ def test_augment_batch_refuses_relative_lengths():
     np.testing.assert_array_equal(one.samples, x[:, :1])  # a batch 1 sample wide: 1.0 is its full length
 
 
+def test_augment_batch_speed_refusal_names_the_forms_speed_takes():
+    """A tuple is a list of speed factors: the refusal offered a (min, max) tuple, which draws only its two ends."""
+    import noisegen.cuda as nc
+
+    x = np.zeros((3, 100), np.float32)
+    for bad in ({0.9, 1.1}, "fast", True):
+        with pytest.raises(ng.ParameterError, match=r"speed must be a number, a list of factors or a \(3,\) ndarray"):
+            nc.augment_batch(x, sample_rate=16000, speed=bad, rng=0, backend="cpu")
+    drawn = nc.augment_batch(x, sample_rate=16000, speed=(0.9, 1.1), rng=0, backend="cpu").params["speed"]
+    assert set(drawn.tolist()) <= {0.9, 1.1}
+
+
 def test_batch_params_carry_min_freq_to_the_batch_chain():
     """AddColoredNoise's min_freq_hz reaches augment_batch(params=): the batch rows are the transform's output."""
     from noisegen.cuda import augment_batch

@@ -101,6 +101,9 @@ def _draw_speed(speed, b, gen):
         if choices.size == 0 or not np.all((choices >= low) & (choices <= high)):
             raise ParameterError(f"speed choices must be factors in [{low:g}, {high:g}], got {speed!r}")
         return gen.choice(choices, size=b)
+    if not isinstance(speed, (np.ndarray, numbers.Real)) or isinstance(speed, bool):
+        # (not _draw's message: a tuple here is a list of factors, never a (min, max) range)
+        raise ParameterError(f"speed must be a number, a list of factors or a ({b},) ndarray, got {speed!r}")
     return _draw(speed, "speed", b, gen, low=low, high=high)
 
 
