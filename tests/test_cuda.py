@@ -172,6 +172,20 @@ def test_augment_batch_speed_refusal_names_the_forms_speed_takes():
     assert set(drawn.tolist()) <= {0.9, 1.1}
 
 
+def test_augment_batch_noise_refusal_offers_only_forms_noise_takes():
+    """A 3-tuple of betas was refused as "a number, a (min, max) tuple or a (3,) ndarray"; a (3,) ndarray is samples."""
+    import noisegen.cuda as nc
+
+    x = np.zeros((3, 100), np.float32)
+    needle = r"noise must be a colour name, a beta, a \(min, max\) beta range or an array"
+    with pytest.raises(ng.ParameterError, match=needle):
+        nc.augment_batch(x, sample_rate=16000, noise=(0.5, 1.0, 1.5), snr_db=5.0, rng=0, backend="cpu")
+    with pytest.raises(ng.ParameterError, match=r"noise must have shape \(3, 100\), \(1, 100\) or \(100,\)"):
+        nc.augment_batch(x, sample_rate=16000, noise=np.array([0.5, 1.0, 1.5]), snr_db=5.0, rng=0, backend="cpu")
+    drawn = nc.augment_batch(x + 0.1, sample_rate=16000, noise=(0.5, 1.5), snr_db=5.0, rng=0, backend="cpu").params
+    assert np.all((drawn["beta"] >= 0.5) & (drawn["beta"] <= 1.5))
+
+
 def test_batch_params_carry_min_freq_to_the_batch_chain():
     """AddColoredNoise's min_freq_hz reaches augment_batch(params=): the batch rows are the transform's output."""
     from noisegen.cuda import augment_batch

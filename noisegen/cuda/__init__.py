@@ -131,7 +131,9 @@ def _noise_spec(noise, b, gen):
         if noise not in NOISE_COLORS:
             raise ParameterError(f"noise must be one of {', '.join(NOISE_COLORS)}, a beta, a range or an array, got {noise!r}")
         return np.full(b, NOISE_COLORS[noise]), None
-    if isinstance(noise, (numbers.Real, tuple)) and not isinstance(noise, bool):
+    beta = isinstance(noise, numbers.Real) and not isinstance(noise, bool)
+    if beta or (isinstance(noise, tuple) and len(noise) == 2):
+        # (only these: _draw's refusal of other tuples offers a (B,) ndarray, which noise reads as samples)
         return _draw(noise, "noise", b, gen, low=-2.0, high=2.0), None
     if is_cuda_array(noise, "noise") or isinstance(noise, np.ndarray):
         return None, noise
