@@ -186,6 +186,16 @@ def test_augment_batch_noise_refusal_offers_only_forms_noise_takes():
     assert np.all((drawn["beta"] >= 0.5) & (drawn["beta"] <= 1.5))
 
 
+def test_augment_batch_refuses_an_snr_without_noise():
+    """snr_db alone mixed nothing and said nothing: the batch came back unchanged."""
+    import noisegen.cuda as nc
+
+    x = np.random.default_rng(5).standard_normal((2, 100)).astype(np.float32)
+    for snr in (5.0, (0.0, 10.0), np.array([3.0, 4.0])):
+        with pytest.raises(ng.ParameterError, match="snr_db=.* is given without noise"):
+            nc.augment_batch(x, sample_rate=16000, snr_db=snr, rng=0, backend="cpu")
+
+
 def test_batch_params_carry_min_freq_to_the_batch_chain():
     """AddColoredNoise's min_freq_hz reaches augment_batch(params=): the batch rows are the transform's output."""
     from noisegen.cuda import augment_batch

@@ -273,6 +273,9 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
         if betas is not None:
             params["beta"] = betas
             params["noise_keys"] = np.array([derive_key(key, i) for i in range(b)], dtype=np.uint64)
+    elif snr_db is not None:  # (nothing would be mixed: torchaudio's add_noise, say, always has its noise)
+        raise ParameterError(f"snr_db={snr_db!r} is given without noise: pass noise (a colour such as 'white', a "
+                             "beta, a (min, max) beta range or an array) or leave snr_db None")
     if gain_db is not None:
         params["gain_db"] = _draw(gain_db, "gain_db", b, gen, low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1])
     if band_hz is not None:
