@@ -177,15 +177,23 @@ def run_tasks(pipeline, tasks, out_dir, collect, summary, *, address=None, max_r
         box = [ray.put(dumps_anywhere(pipeline))]  # a task may run on another machine, without the cache files
         size = max(1, min(_MAX_GROUP, len(tasks) // (cpus * _GROUPS_PER_CPU)))
         groups = [tasks[i:i + size] for i in range(0, len(tasks), size)]  # consecutive: plan order kept
-        _drive(ray, remote, box, groups, collect, cpus * _IN_FLIGHT_PER_CPU)
+        # a run that started Ray ends its job with ray.shutdown, which stops the tasks in flight; cancelling
+        # them first only risks Ray's race of a cancel with a reply on its way (the driver aborts in C++:
+        # "Tried to complete task that was not pending", exit 1 and a stack dump instead of Ctrl-C's 130)
+        _drive(ray, remote, box, groups, collect, cpus * _IN_FLIGHT_PER_CPU, cancel=not started)
     finally:
-        cleanup_temps(out_dir, tasks)
-        if started:
-            ray.shutdown()
+        try:
+            if started:
+                ray.shutdown()  # (first: it stops the tasks still in flight, whose temp files go next)
+        finally:
+            cleanup_temps(out_dir, tasks)
 
 
-def _drive(ray, remote, box, groups, collect, window) -> None:
-    """Keep ``window`` Ray tasks (groups of planned tasks) in flight; hand results to ``collect`` in plan order."""
+def _drive(ray, remote, box, groups, collect, window, *, cancel=True) -> None:
+    """Keep ``window`` Ray tasks (groups of planned tasks) in flight; hand results to ``collect`` in plan order.
+
+    Stopped early, it cancels the tasks still in flight when ``cancel`` (else the caller's ray.shutdown
+    stops them)."""
     pending: dict = {}  # ref -> (group index, index of its first task in the group, its tasks)
     done: dict = {}  # group index -> its tasks' results (None while running), waiting for the groups before it
     submitted = flushed = 0
@@ -214,7 +222,7 @@ def _drive(ray, remote, box, groups, collect, window) -> None:
                     collect(result)
                 flushed += 1
     finally:
-        for ref in pending:  # stopped early (a full disk, Ctrl-C): nothing more is to be written
+        for ref in pending if cancel else ():  # stopped early (a full disk, Ctrl-C): nothing more is to be written
             ray.cancel(ref)
 
 
