@@ -877,3 +877,38 @@ def test_a_stopped_run_cancels_its_tasks_only_when_it_did_not_start_ray(joined, 
         ray_engine.run_tasks(Gain(p=1.0), tasks, str(tmp_path), lambda r: None, AugmentSummary())
     assert (len(ray.cancelled), ray.shut) == ((3, False) if joined else (0, True))
     assert os.listdir(tmp_path) == []  # the temp files of the tasks stopped
+
+
+@pytest.mark.parametrize("mode, fix", [(None, "set RAY_AUTH_MODE=token"), ("token", "give this process the cluster's token")])
+def test_a_cluster_that_refuses_the_token_is_named(mode, fix, monkeypatch):
+    """A cluster with token authentication (`ray start --head` turns it on where ~/.ray/auth_token exists,
+    which any local ray.init() writes): Ray joins an address it is given without the token unless
+    RAY_AUTH_MODE=token, and said only "Failed to connect to Ray cluster at ..." with nothing of why."""
+    import socket
+
+    import noisegen
+    from noisegen.batch.ray_engine import _connect
+
+    class RefusingRay:
+        def is_initialized(self):
+            return False
+
+        def init(self, **kwargs):
+            try:  # (as Ray 2.60 raises it: the AuthenticationError is in its cause's text)
+                raise RuntimeError("Failed to connect to GCS. Last connection error: Traceback (most recent call "
+                                   "last):\n  ...\nray.exceptions.AuthenticationError: RPC error: InvalidAuthToken: "
+                                   "Authentication token is missing or incorrect. Note: ...")
+            except RuntimeError as exc:
+                raise ConnectionError("Failed to connect to Ray cluster at 127.0.0.1:6379") from exc
+
+    if mode is None:
+        monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    else:
+        monkeypatch.setenv("RAY_AUTH_MODE", mode)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        with pytest.raises(noisegen.ParameterError) as info:
+            _connect(RefusingRay(), f"127.0.0.1:{s.getsockname()[1]}")
+    assert "\n" not in str(info.value) and "refused this process's token; " + fix in str(info.value)

@@ -141,12 +141,24 @@ def _connect(ray, address):
             warnings.filterwarnings("ignore", "Ray Client connection timed out", UserWarning)
             ray.init(**kwargs, log_to_driver=True, logging_level=logging.WARNING)  # no INFO lines in the CLI
     except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise ParameterError(f"{label}: cannot join the Ray cluster: "
-                             f"{' '.join(str(exc).split())}") from None
+        raise ParameterError(f"{label}: cannot join the Ray cluster: {_why_not_joined(exc)}") from None
     finally:
         if term is not None:
             signal.signal(signal.SIGTERM, term)
     return True
+
+
+def _why_not_joined(exc) -> str:
+    """Ray's error in one line, and a refused token said as such: Ray says only "Failed to connect to Ray
+    cluster at ..." (after 20 s); its cause, a traceback in a string, holds the AuthenticationError."""
+    text = " ".join(str(exc).split())
+    if "Authentication token is missing or incorrect" not in str(exc.__cause__ or ""):
+        return text
+    if os.environ.get("RAY_AUTH_MODE", "").strip().lower() != "token":  # (`ray start` turns it on where a token exists)
+        fix = "set RAY_AUTH_MODE=token: Ray sends the token (~/.ray/auth_token) to an address it is given only then"
+    else:
+        fix = "give this process the cluster's token (~/.ray/auth_token, RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH)"
+    return f"{text}: the cluster uses token authentication and refused this process's token; {fix}"
 
 
 def run_tasks(pipeline, tasks, out_dir, collect, summary, *, address=None, max_retries=MAX_RETRIES) -> None:
