@@ -912,3 +912,32 @@ def test_a_cluster_that_refuses_the_token_is_named(mode, fix, monkeypatch):
         with pytest.raises(noisegen.ParameterError) as info:
             _connect(RefusingRay(), f"127.0.0.1:{s.getsockname()[1]}")
     assert "\n" not in str(info.value) and "refused this process's token; " + fix in str(info.value)
+
+
+def test_the_local_instance_a_run_starts_adds_no_token_notice(monkeypatch, caplog):
+    """augment --engine ray without an address printed Ray's "WARNING ... Token authentication is enabled
+    for this Ray cluster. Set RAY_AUTH_MODE=disabled to opt out ..." on every run, a timestamped line of no
+    use for the instance the run starts and stops. A cluster the run joins keeps Ray's notices."""
+    import logging
+    import socket
+
+    from noisegen.batch.ray_engine import _connect
+
+    notice = "ray._private.authentication.authentication_token_setup"  # (Ray 2.60's logger of it)
+
+    class NoticingRay:
+        def is_initialized(self):
+            return False
+
+        def init(self, **kwargs):
+            logging.getLogger(notice).warning("Token authentication is enabled for this Ray cluster.")
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with caplog.at_level(logging.WARNING):
+        assert _connect(NoticingRay(), None)
+    assert caplog.records == [] and logging.getLogger(notice).level == logging.NOTSET
+    with socket.socket() as s, caplog.at_level(logging.WARNING):
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        assert _connect(NoticingRay(), f"127.0.0.1:{s.getsockname()[1]}")
+    assert [r.getMessage() for r in caplog.records] == ["Token authentication is enabled for this Ray cluster."]

@@ -53,6 +53,8 @@ _IN_FLIGHT_PER_CPU = 4
 _MAX_GROUP = 8
 #: ... while leaving at least this many Ray tasks per CPU, so the CPUs stay balanced to the end.
 _GROUPS_PER_CPU = 8
+#: The logger of Ray's notice that a local instance it starts has token authentication on.
+_TOKEN_NOTICE = "ray._private.authentication.authentication_token_setup"
 
 
 # -- worker side ------------------------------------------------------------------------------
@@ -136,6 +138,12 @@ def _connect(ray, address):
     # ray.init puts its own SIGTERM handler (a stack dump, then exit status 15) in place of the
     # caller's, for good: the command line's stop (its line, 143, temporary files removed) is put back
     term = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
+    # Ray logs "Token authentication is enabled for this Ray cluster. Set RAY_AUTH_MODE=disabled to opt
+    # out ..." for each local instance it starts: of no use for the one this run starts and stops
+    notice = logging.getLogger(_TOKEN_NOTICE)
+    level = notice.level
+    if not (address or env):
+        notice.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():  # (the error below says it, in one line)
             warnings.filterwarnings("ignore", "Ray Client connection timed out", UserWarning)
@@ -143,6 +151,7 @@ def _connect(ray, address):
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise ParameterError(f"{label}: cannot join the Ray cluster: {_why_not_joined(exc)}") from None
     finally:
+        notice.setLevel(level)
         if term is not None:
             signal.signal(signal.SIGTERM, term)
     return True
