@@ -229,6 +229,7 @@ def test_without_ray_engine_ray_says_how_to_install_it(corpus, tmp_path, capsys,
     assert augment(corpus[0], tmp_path / "out", "--engine", "ray") == 2
     err = capsys.readouterr().err
     assert 'pip install "noisegen[ray]"' in err and len(err.strip().splitlines()) == 1
+    assert err.startswith("noisegen augment: error: --engine='ray': ")  # the option typed, not the argument
     assert not (tmp_path / "out").exists()  # refused before anything is written
 
 
@@ -247,6 +248,7 @@ def test_a_ray_py_that_shadows_ray_is_named_before_anything_is_written(kind, cor
     assert augment(corpus[0], tmp_path / "out", "--engine", "ray") == 2
     err = capsys.readouterr().err
     assert f"imported from {tmp_path / 'ray'}" in err and "is not Ray" in err and len(err.strip().splitlines()) == 1
+    assert err.startswith("noisegen augment: error: --engine='ray': ")
     assert not (tmp_path / "out").exists()
 
 

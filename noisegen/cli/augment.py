@@ -27,7 +27,7 @@ RESUME = "rerun the same command to resume"
 _OPTION_NAMES = {"in_dir": "IN_DIR", "out_dir": "OUT_DIR", "copies": "--copies", "sample_rate": "--sample-rate",
                  "workers": "--workers", "seed": "--seed", "shard": "--shard", "format": "--format",
                  "subtype": "--subtype", "shard_size": "--shard-size", "blockwise_min_s": "--blockwise-min-s",
-                 "ray_address": "--ray-address"}
+                 "ray_address": "--ray-address", "engine": "--engine"}
 
 DESCRIPTION = """\
 Write augmented copies of every audio file under IN_DIR (wav, flac, ogg, mp3,
