@@ -12,7 +12,8 @@ of the carried tail). :func:`convolve_partitioned` does it in one pass and
 :class:`PartitionedRir` over a stream of blocks of any sizes: the same FFTs
 of the same blocks, the same sums, the same samples. A signal no longer than
 one block goes through :func:`convolve_rir` itself (which gives the samples
-of one :meth:`RirConvolver.process` of it, beyond 32 samples).
+of one :meth:`RirConvolver.process` of it, beyond 32 samples; to rounding in
+``mode="same"`` of a clip shorter than the response).
 """
 
 from __future__ import annotations
