@@ -769,3 +769,32 @@ def test_float64_audio_whose_squares_are_subnormal_mixes_at_the_snr(which):
             assert snr_db(y * up, (out - y) * up, reference) == pytest.approx(10.0, abs=1e-9)
         out = ng.mix_at_snr(y[0], noise, snr_db=10.0)  # (the mono fast path)
         assert snr_db(y[0] * up, (out - y[0]) * up) == pytest.approx(10.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("which", ["signal", "noise"])
+def test_float64_audio_whose_squares_are_subnormal_is_added_at_its_snr_by_every_mixer(which):
+    """mix_at_snr's powers near 1e-160 were fixed alone: add_background_noises (0.19 dB off for speech
+    peaking at 1e-160, 10 dB asked) and add_short_noises (0.03 dB) still measured the signal, and a
+    sound that quiet, too low; both now measure on copies scaled by powers of two."""
+    rng = np.random.default_rng(8)
+    y, noise = 0.3 * rng.standard_normal((2, 4000)), np.hanning(1500) * rng.standard_normal(1500)
+    if which == "signal":
+        y *= 1e-160
+    else:
+        noise *= 1e-160
+    up = 2.0**530 if which == "signal" else 1.0  # the reference below squares in float64 too
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for reference in ("rms", "active"):
+            out = ng.add_background_noises(y, [noise, noise], snr_db=[10.0, 30.0], noise_offsets=[700, 0],
+                                           reference=reference, sample_rate=SR)
+            first = ng.add_background_noises(y, [noise], snr_db=10.0, noise_offsets=[700], reference=reference,
+                                             sample_rate=SR)
+            assert snr_db(y * up, (first - y) * up, reference) == pytest.approx(10.0, abs=1e-9)
+            assert snr_db(y * up, (out - first) * up, reference) == pytest.approx(30.0, abs=1e-6)
+        out = ng.add_short_noises(y, [noise], sample_rate=SR, min_snr_db=10.0, max_snr_db=10.0, rng=3)
+    plain_y, plain_noise = (y / 1e-160, noise) if which == "signal" else (y, noise / 1e-160)
+    plain = ng.add_short_noises(plain_y, [plain_noise], sample_rate=SR, min_snr_db=10.0, max_snr_db=10.0, rng=3)
+    # the sound added is as loud against the signal as at unit level (it scales with the signal, not the sound)
+    np.testing.assert_allclose((out - y) / (1e-160 if which == "signal" else 1.0), plain - plain_y, rtol=1e-9,
+                               atol=1e-12)

@@ -66,3 +66,11 @@ def exactly_squared(s2, n2, offset, signal_total, noise_total):
         return s2, n2, 0, signal_total, noise_total
     s, noise = np.ldexp(s2, -e_s), np.ldexp(n2, -e_n)
     return (s, noise, e_s) + tuple(_mix.crop_powers(s, noise, offset))
+
+
+def power_exactly(x, power, total, measure):
+    """``(power, 0)``, or, when float64 ``x``'s sum of squares ``total`` lost bits (as in
+    :func:`exactly_squared`: add_background_noises was 0.19 dB off its SNR for speech at 1e-160),
+    ``(measure(x * 2**-e), e)``: the power measured on a copy scaled by a power of two (exact)."""
+    e = _pow2_exponent(x, total)
+    return (measure(np.ldexp(x, -e)), e) if e else (power, 0)

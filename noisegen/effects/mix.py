@@ -32,8 +32,8 @@ from .._core.errors import ParameterError
 from .._core.rng import as_generator
 from .._core.units import seconds_to_samples
 from .._design.placement import place_sounds
-from .._design.snr import (EXACT_TOTAL, MAX_SNR_DB, MIN_SNR_DB, SILENT, check_snr_db, exactly_squared, silent_part,
-                           snr_ratio, snr_scale)
+from .._design.snr import (EXACT_TOTAL, MAX_SNR_DB, MIN_SNR_DB, SILENT, check_snr_db, exactly_squared,
+                           power_exactly, silent_part, snr_ratio, snr_scale)
 from .._gpu.ops import cuda_mix_at_snr
 
 __all__ = ["mix_at_snr", "add_background_noises", "add_short_noises"]
@@ -351,6 +351,8 @@ def add_background_noises(y, noises, *, snr_db, noise_offsets=None, reference="r
         return out.reshape(s.shape)
     n = s2.shape[1]
     p_signal, bound = _signal_power(s2, reference, sample_rate)
+    # (float64 audio near 1e-160 squares to subnormals: powers of scaled copies, as mix_at_snr's)
+    p_signal, e_s = power_exactly(s2, p_signal, bound * bound, lambda c: _signal_power(c, reference, sample_rate)[0])
     powers = [_crop_power(x, o, n, f"noises[{i}]") for i, (x, o) in enumerate(zip(n2s, offsets))]
     if p_signal == 0.0:
         _warn("add_background_noises: the signal is silent, so no SNR can be set; it is returned unchanged")
@@ -361,9 +363,10 @@ def add_background_noises(y, noises, *, snr_db, noise_offsets=None, reference="r
     for x, o, p, snr in zip(n2s, offsets, powers, snrs):
         if p == 0.0:
             continue
-        scale = snr_scale(p_signal, p, snr)
+        p, e_k = power_exactly(x, p, p * n * x.shape[0], lambda c: _crop_power(c, o, n))  # (o: called at once)
+        scale = math.ldexp(snr_scale(p_signal, p, snr), e_s - e_k)
         _mix.mix_wrapped(out, x, o, scale, out)
-        bound += scale * math.sqrt(p * n * x.shape[0])
+        bound += scale * math.ldexp(math.sqrt(p * n * x.shape[0]), e_k)
     _check_sum(out, bound, f"snr_db={snr_db!r}", s)
     return out.reshape(s.shape)
 
@@ -465,7 +468,12 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
     silent = sorted({i for i in index if powers[i] == 0.0})
     if silent:
         _warn(f"add_short_noises: noises {silent} are silent; they are skipped")
-    scales = [snr_scale(p_signal, powers[i], snr) if powers[i] else 0.0 for i, snr in zip(index, snrs)]
+    # (float64 audio near 1e-160 squares to subnormals: powers of scaled copies, as mix_at_snr's)
+    p_signal, e_s = power_exactly(s2, p_signal, bound * bound, lambda c: _signal_power(c, "rms", sample_rate)[0])
+    exact = {i: power_exactly(sounds[i], powers[i], powers[i] * sounds[i].size,
+                              lambda c: _crop_power(c, 0, c.shape[1])) for i in set(index)}
+    scales = [math.ldexp(snr_scale(p_signal, exact[i][0], snr), e_s - exact[i][1]) if powers[i] else 0.0
+              for i, snr in zip(index, snrs)]
     groups = {}  # sound -> its places: one kernel call a sound (sounds never overlap: any order adds alike)
     for e, (i, scale) in enumerate(zip(index, scales)):
         if scale:
@@ -475,7 +483,7 @@ def add_short_noises(y, noises, *, sample_rate, min_snr_db=0.0, max_snr_db=24.0,
         at = np.array(at)
         _mix.add_sounds(out, sounds[i], *(c[at] for c in columns))
     for i, scale in zip(index, scales):
-        bound += scale * math.sqrt(powers[i] * sounds[i].size)
+        bound += scale * math.ldexp(math.sqrt(exact[i][0] * sounds[i].size), exact[i][1])
     _check_sum(out, bound, f"min_snr_db={lo_snr:g}", s)
     out = out.reshape(s.shape)
     if not return_events:
