@@ -455,6 +455,23 @@ def _timeout(*_):
     raise TimeoutError("blocked")
 
 
+@pytest.mark.parametrize("name", [".noisegen.lock", ".noisegen.shard-1-of-3.lock", ".noisegen.jsonl.lock"])
+def test_a_fifo_named_as_a_lock_file_is_refused_unopened(tmp_path, capsys, name):
+    # a FIFO named as another shard count's lock blocked a shard's run for ever (opened to read, to probe
+    # its flock); one named .noisegen.lock failed the run with a bare "error: Invalid argument" (ftruncate)
+    folder = _inputs(tmp_path / "in")
+    os.mkfifo(tmp_path / name)
+    signal.signal(signal.SIGALRM, _timeout)
+    signal.alarm(60)
+    try:
+        assert _augment(folder, tmp_path, "--shard", "1/2") == 2
+    finally:
+        signal.alarm(0)
+    err = capsys.readouterr().err
+    assert f"OUT_DIR {str(tmp_path)!r} holds a {name} that noisegen augment did not write (a FIFO" in err, err
+    assert not list(tmp_path.glob("*.wav")) and not (tmp_path / "manifest.jsonl").exists()
+
+
 def test_a_file_in_the_way_of_an_output_folder_is_named(tmp_path, capsys):
     folder = _inputs(tmp_path / "in")
     out = tmp_path / "out"

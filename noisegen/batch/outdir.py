@@ -30,6 +30,7 @@ import json
 import os
 import re
 import socket
+import stat
 import time
 
 from .._core.errors import ParameterError
@@ -121,7 +122,7 @@ def _holder(fd_or_path) -> str:
         if isinstance(fd_or_path, int):
             text = os.pread(fd_or_path, 4096, 0).decode("utf-8", "replace")
         else:
-            with open(fd_or_path, encoding="utf-8", errors="replace") as fh:
+            with open(open_regular(fd_or_path), encoding="utf-8", errors="replace") as fh:  # (a FIFO: refused)
                 text = fh.read(4096)
         info = json.loads(text)
         return (f"pid {info['pid']} on {info['host']}, started {info['started']}"
@@ -168,7 +169,7 @@ class OutDirLock:
         import fcntl
 
         path = os.path.join(self.out_dir, name)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+        fd = _open_lock(self.out_dir, name, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
         except OSError as exc:
@@ -205,7 +206,7 @@ class OutDirLock:
             m = _SHARD_RE.search(path)
             if m is None or int(m.group(2)) == n:
                 continue
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            fd = _open_lock(self.out_dir, os.path.basename(path), os.O_RDONLY)
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # free unless a run holds it
             except OSError:
@@ -226,6 +227,21 @@ class OutDirLock:
         self.fds = []
 
 
+def _open_lock(out_dir: str, name: str, flags: int) -> int:
+    """``os.open`` of the lock file ``name`` in ``out_dir``, refusing anything but a regular file: a FIFO
+    there blocked a shard's run for ever (opened to read), or failed it with a bare "Invalid argument"."""
+    fd = os.open(os.path.join(out_dir, name), flags | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0),
+                 0o666)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise ParameterError(f"out_dir {out_dir!r} holds a {name} that noisegen augment did not write "
+                             f"({file_kind(mode)}, not a lock file); use another OUT_DIR")
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    return fd
+
+
 def _shard_text(shard) -> str | None:
     return None if shard is None else f"{shard[0]}/{shard[1]}"
 
@@ -239,11 +255,11 @@ class jsonl_lock:
     """
 
     def __init__(self, out_dir: str):
-        self.path = os.path.join(out_dir, ".noisegen.jsonl.lock")
+        self.out_dir = out_dir
         self.fd = None
 
     def __enter__(self):
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+        self.fd = _open_lock(self.out_dir, ".noisegen.jsonl.lock", os.O_RDWR | os.O_CREAT)
         _HELD.add(self.fd)  # (a worker the pool forks meanwhile, replacing one that died, must not keep it)
         try:
             import fcntl
