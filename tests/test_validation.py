@@ -374,9 +374,16 @@ def test_rate_inside_the_range_still_refuses_an_output_over_max_samples():
     lambda y: noisegen.pitch_shift(y, n_steps=math.nan, sample_rate=SR),
     lambda y: noisegen.add_short_noises(y, [np.ones(10)], sample_rate=SR, min_snr_db=math.nan),
     lambda y: noisegen.add_short_noises(y, [], sample_rate=SR),
-], ids=["stretch-rate", "stretch-method", "pitch-n_steps", "short-snr", "short-empty"])
+    lambda y: noisegen.mix_at_snr(y, np.ones(10), snr_db=10.0, noise_offset=-1),
+    lambda y: noisegen.mix_at_snr(y, None, snr_db=10.0),
+    lambda y: noisegen.mix_at_snr(y, np.ones(10), snr_db=math.nan, reference="active", sample_rate=SR),
+    lambda y: noisegen.add_background_noises(y, [np.ones(10)], snr_db=math.nan),
+    lambda y: noisegen.add_background_noises(y, [np.ones(10)], snr_db=10.0, reference="peak"),
+], ids=["stretch-rate", "stretch-method", "pitch-n_steps", "short-snr", "short-empty", "mix-offset", "mix-noise",
+        "mix-snr", "background-snr", "background-reference"])
 def test_a_bad_argument_is_refused_before_a_broadcast_y_is_copied(call):
-    # these three copied a zero-stride y (200 MB here) into a full array, then refused the argument
+    # these copied a zero-stride y (200 MB here) into a full array, then refused the argument (the two
+    # mixers after the first three were fixed)
     y = _zeros(50_000_000)
     tracemalloc.start()
     try:

@@ -214,14 +214,15 @@ def mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample_rate
     if resolve_backend(backend, y, noise, supports_cuda=True, names=("y", "noise")) == "cuda":
         return cuda_mix_at_snr(y, noise, snr_db=snr_db, noise_offset=noise_offset, reference=reference,
                                sample_rate=sample_rate)
-    s = _shape_only(y, "y")
-    s2 = _as_2d(s)
-    n2 = _noise_2d(noise, s2.shape[0])
     sample_rate = _check_reference(reference, sample_rate)
     if snr_db is not None:
         snr_db = check_snr_db(snr_db)
-    offset = check_int(noise_offset, "noise_offset", low=0) % n2.shape[1]
-    return _mix_checked(s, s2, n2, offset, snr_db, reference, sample_rate)
+    offset = check_int(noise_offset, "noise_offset", low=0)
+    noise = _shape_only(noise, "noise")
+    s = _shape_only(y, "y")  # after the arguments: it copies a broadcast y
+    s2 = _as_2d(s)
+    n2 = _noise_2d(noise, s2.shape[0])
+    return _mix_checked(s, s2, n2, offset % n2.shape[1], snr_db, reference, sample_rate)
 
 
 #: The dtypes of :func:`_plain` (native byte order).
@@ -330,8 +331,6 @@ def add_background_noises(y, noises, *, snr_db, noise_offsets=None, reference="r
     (800,)
     """
     resolve_backend(backend, y)
-    s = _shape_only(y, "y")
-    s2 = _as_2d(s)
     noises = check_recordings(noises, "noises")
     k = len(noises)
     # one value (None, a str or a 0-d array too: "must be a list or tuple" hid that one number will do)
@@ -344,8 +343,12 @@ def add_background_noises(y, noises, *, snr_db, noise_offsets=None, reference="r
         )
     snrs = [check_snr_db(v) for v in snrs]
     sample_rate = _check_reference(reference, sample_rate)
+    offsets = [check_int(o, "noise_offsets", low=0) for o in offsets]
+    noises = [_shape_only(x, f"noises[{i}]") for i, x in enumerate(noises)]
+    s = _shape_only(y, "y")  # after the arguments: it copies a broadcast y
+    s2 = _as_2d(s)
     n2s = [_noise_2d(x, s2.shape[0], f"noises[{i}]") for i, x in enumerate(noises)]
-    offsets = [check_int(o, "noise_offsets", low=0) % x.shape[1] for o, x in zip(offsets, n2s)]
+    offsets = [o % x.shape[1] for o, x in zip(offsets, n2s)]
     out = s2.copy()
     if s2.shape[1] == 0 or k == 0:
         return out.reshape(s.shape)
