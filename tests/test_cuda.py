@@ -315,6 +315,23 @@ def test_mix_without_an_snr_adds_float64_audio_whose_squares_overflow_as_on_the_
         D.cuda_mix_at_snr(np.array([1e160, np.nan]), noise, snr_db=None, threads=3)
 
 
+@cudasim
+@pytest.mark.parametrize("level, noise_level", [(1e-160, 1.0), (1.0, 1e-160), (1e-160, 1e-161)])
+def test_augment_batch_mixes_float64_rows_whose_squares_are_subnormal_as_the_cpu(level, noise_level):
+    """mix_at_snr measures float64 audio near 1e-160 on copies scaled by powers of two; augment_batch on
+    the GPU still took the device's subnormal sums (0.006 dB off at 10 dB, where backend="cpu" hit it)."""
+    from numba import cuda
+
+    import noisegen.cuda as nc
+
+    rng = np.random.default_rng(9)
+    x, noise = level * rng.standard_normal((3, 200)), noise_level * rng.standard_normal((3, 200))
+    kw = dict(sample_rate=16000, noise=noise, snr_db=(0.0, 20.0), rng=4)
+    got = nc.augment_batch(cuda.to_device(x), **kw).samples.copy_to_host()
+    want = nc.augment_batch(x, backend="cpu", **kw).samples
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0.0)
+
+
 @pytest.mark.skipif(SIM, reason="types the compiled kernel (numba-cuda's compiler, not the simulator)")
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_power_kernel_squares_in_float64_when_compiled_for_a_gpu(dtype):

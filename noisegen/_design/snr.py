@@ -74,3 +74,19 @@ def power_exactly(x, power, total, measure):
     ``(measure(x * 2**-e), e)``: the power measured on a copy scaled by a power of two (exact)."""
     e = _pow2_exponent(x, total)
     return (measure(np.ldexp(x, -e)), e) if e else (power, 0)
+
+
+def rows_exactly(totals, rows):
+    """``(totals, e)``: each row's float64 sum of squares, measured again on a copy of the row scaled by
+    ``2**-e[r]`` (exact) where it lost bits (as in :func:`exactly_squared`: a float64 batch row at 1e-160
+    was mixed off its SNR on the GPU), ``e[r] = 0`` elsewhere. ``rows()`` gives the rows on the host,
+    called only then."""
+    e = np.zeros(totals.shape, np.int64)
+    need = np.flatnonzero((totals > 0.0) & (totals < EXACT_TOTAL))
+    if need.size == 0:
+        return totals, e
+    host, totals = rows(), np.array(totals, np.float64)
+    for r in need:
+        e[r] = _pow2_exponent(host[r], totals[r])
+        totals[r] = _mix.sum_squares(np.ldexp(host[r:r + 1], -e[r]))
+    return totals, e

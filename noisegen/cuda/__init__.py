@@ -47,7 +47,7 @@ from .._core.rng import as_generator, check_rng, derive_key, resolve_key
 from .._core.units import GAIN_DB_RANGE
 from .._design.noise import check_min_freq, design_bank, initial_state, run_bank
 from .._design.sections import design_sos, freq_limits
-from .._design.snr import MAX_SNR_DB, MIN_SNR_DB
+from .._design.snr import MAX_SNR_DB, MIN_SNR_DB, rows_exactly
 from .._gpu import ops as dispatch
 from ..effects import filters, mix, timescale
 from ..effects.level import gain
@@ -458,16 +458,22 @@ def _run_cuda(batch, noise_array, params, lengths, *, sample_rate, band_order, t
             dispatch.zero_past(nz, lengths, threads=threads)  # the noise's power over the row's own samples
         mix = dispatch._kernels("mix")
         p_sig = p_sig.copy_to_host()
-        p_noise = np.broadcast_to(dispatch.row_powers(nz, threads=threads).copy_to_host(), (b,))
+        p_noise = dispatch.row_powers(nz, threads=threads).copy_to_host()
         applied = params.get("noise_applied", np.ones(b, bool))
         # A power past float64 (NaN/inf samples, or a signal too loud to square) is refused as on the CPU,
         # where an item mixes; an item the noise skips gets power 0, so scale 0 (an inf one made 0 * inf).
-        for powers, rows, name in ((p_sig, cur, "batch"), (p_noise, nz, "noise")):
+        for powers, rows, name in ((p_sig, cur, "batch"), (np.broadcast_to(p_noise, (b,)), nz, "noise")):
             if not np.isfinite(powers[applied]).all():
                 dispatch.refuse_power(rows, name)
+        # (float64 rows near 1e-160 square to subnormals: measured on scaled copies, as mix_at_snr's)
+        p_sig, e_sig = rows_exactly(p_sig, cur.copy_to_host)
+        p_noise, e_noise = rows_exactly(p_noise, nz.copy_to_host)
+        p_noise, shift = np.broadcast_to(p_noise, (b,)), e_sig - e_noise
         scales = cuda.device_array(b, dtype=np.float64)
         dispatch.launch(mix.snr_scales, b, threads, dispatch._row_array(np.where(applied, p_sig, 0.0)),
                         dispatch._row_array(p_noise), dispatch._row_array(params["snr_db"]), scales)
+        if shift.any():
+            scales = cuda.to_device(np.ldexp(scales.copy_to_host(), shift))
         dispatch.launch(mix.mix_rows, b * t, threads, cur, nz, dispatch._row_array(np.zeros(b), np.int64), scales, cur)
         dispatch.refuse_overflow(cur, lambda r: f"snr_db={params['snr_db'][r]:g}", threads=threads)
     if "gain_db" in params:
