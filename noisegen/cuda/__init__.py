@@ -52,6 +52,7 @@ from .._gpu import ops as dispatch
 from ..effects import filters, mix, timescale
 from ..effects.level import gain
 from ..synth import NOISE_COLORS
+from .counts import check_counts
 
 __all__ = ["augment_batch"]
 
@@ -283,28 +284,6 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     if speed is not None:
         params["speed"] = _draw_speed(speed, b, gen)
     return run(batch, noise_array, params, lengths, sample_rate=sample_rate, band_order=band_order, threads=threads)
-
-
-def check_counts(values, name, b, most=None):
-    """``values`` as ``b`` whole numbers in ``[0, most]`` (int64), else ParameterError naming ``name``."""
-    arr = check_real_array(values, name, f"{b} whole numbers >= 0")  # (float64: for the checks only)
-    if most is not None and most > 1 and _relative(values, arr):
-        raise ParameterError(f"{name} must hold {b} whole numbers in [0, {most}] (samples), got {show_value(values)}: "
-                             f"fractions of the width (SpeechBrain's relative lengths) where counts are wanted (1.0 "
-                             f"would keep 1 sample of a full row); pass (lengths * {most}).round() as integers")
-    most = 2**63 - 1 if most is None else most
-    if arr.shape != (b,) or not np.all((arr >= 0) & (arr == np.floor(arr)) & (arr <= most)):
-        raise ParameterError(f"{name} must hold {b} whole numbers in [0, {most}], got {show_value(values)}")
-    return np.asarray(values).astype(np.int64)  # (exact: 2**60 + 1 stays itself)
-
-
-def _relative(values, arr):
-    """Whether float ``values`` look like relative lengths: at most 1 and not all 0.
-
-    A toolkit's float lengths of 1.0 mean a full row; read as a count they
-    passed the whole-number check and kept one sample of every row."""
-    floats = np.asarray(values).dtype.kind == "f"  # (a float torch tensor too; integer counts are never fractions)
-    return floats and arr.size > 0 and bool(0 < np.max(arr) <= 1)
 
 
 def _out_lengths(params, lengths):

@@ -13,7 +13,7 @@ from .._core.validation import check_int, check_sample_rate, check_sequence, sho
 from .._core.errors import ParameterError
 from .._core.rng import derive_key, resolve_key
 from ..transforms import AddColoredNoise, BandPassFilter, Compose, Gain, SpeedPerturb
-from . import check_counts
+from .counts import check_counts
 
 __all__ = ["cuda_batch_params"]
 

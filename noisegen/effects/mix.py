@@ -30,17 +30,13 @@ from .._core.backend import resolve_backend
 from .._core.labels import warn as _warn_about
 from .._core.errors import ParameterError
 from .._core.rng import as_generator
-from .._core.units import seconds_to_samples
 from .._design.placement import place_sounds
 from .._design.snr import (EXACT_TOTAL, MAX_SNR_DB, MIN_SNR_DB, SILENT, check_snr_db, exactly_squared,
                            power_exactly, silent_part, snr_ratio, snr_scale)
 from .._gpu.ops import cuda_mix_at_snr
+from .mix_power import _crop_power, _not_finite, _signal_power
 
 __all__ = ["mix_at_snr", "add_background_noises", "add_short_noises"]
-
-#: Speech-activity rule of ``reference="active"``: 20 ms frames within 40 dB of the loudest.
-ACTIVE_FRAME_S = 0.020
-ACTIVE_RANGE_DB = 40.0
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -56,12 +52,6 @@ def _shape_only(y, name):
 
 def _as_2d(y):
     return y[None, :] if y.ndim == 1 else y
-
-
-def _not_finite(y, name):
-    """Raise the right error once a power sum came out non-finite."""
-    check_audio(y, name)  # names NaN/inf samples
-    raise ParameterError(f"{name} is too loud: its power overflows float64")
 
 
 def _noise_2d(noise, n_channels, name="noise"):
@@ -94,49 +84,6 @@ def _check_sum(out, bound, what, y):
     if not isinstance(what, str):
         what = "snr_db=None (signal + noise)" if what is None else f"snr_db={what:g}"
     check_finite_output(out, what, y=y)
-
-
-def _signal_power(s2, reference, sample_rate, name="y", total=None):
-    """Power of the signal: whole clip (``"rms"``) or speech-active frames (``"active"``),
-    and its L2 norm (which bounds its samples). ``total``: its sum of squares, when known."""
-    if reference == "rms":
-        if total is None:
-            total = _mix.sum_squares(s2)
-        if not math.isfinite(total):
-            _not_finite(s2, name)
-        return total / s2.size, math.sqrt(total)
-    frame = max(1, seconds_to_samples(ACTIVE_FRAME_S, sample_rate))
-    n = s2.shape[1]
-    n_frames = -(-n // frame)
-    energies = np.empty(n_frames)
-    total = _mix.frame_energies(s2, frame, energies)
-    if not math.isfinite(total):
-        _not_finite(s2, name)
-    if total == 0.0:
-        return 0.0, 0.0
-    lengths = np.full(n_frames, frame, dtype=np.float64)
-    lengths[-1] = n - frame * (n_frames - 1)
-    return active_power(energies, lengths, n // frame), math.sqrt(total)
-
-
-def active_power(energies, lengths, whole):
-    """The mean power of the active frames: ``energies`` (mean squares) of frames of ``lengths``
-    samples, the first ``whole`` of them whole 20 ms frames (the last may be cut short by the end).
-
-    The loudest whole frame sets the threshold (any frame, where all whole ones are silent): a last
-    frame of a sample or a few has the mean square of a peak, and set it up to 1.6 dB higher for one
-    more sample of real speech, which left out frames within 40 dB of the loudest 20 ms.
-    """
-    loudest = np.max(energies[:whole], initial=0.0) or energies.max()
-    active = energies >= loudest * 10.0 ** (-ACTIVE_RANGE_DB / 10.0)
-    return float(np.sum(energies[active] * lengths[active]) / np.sum(lengths[active]))
-
-
-def _crop_power(n2, offset, n, name="noise"):
-    total = _mix.wrapped_sum_squares(n2, offset, n)
-    if not math.isfinite(total):
-        _not_finite(n2, name)
-    return total / (n * n2.shape[0])
 
 
 def _check_reference(reference, sample_rate):

@@ -20,7 +20,8 @@ import numpy as np
 from .._core.errors import ParameterError
 from .._core.units import seconds_to_samples
 from .._kernels.cpu import mix as _mix
-from .mix import ACTIVE_FRAME_S, _check_sum, active_power
+from .mix import _check_sum
+from .mix_power import ACTIVE_FRAME_S, active_power
 
 __all__ = ["SignalPower", "mix_block", "crop_power"]
 
