@@ -749,6 +749,14 @@ def test_a_mix_without_an_snr_adds_float64_audio_whose_squares_overflow():
         ng.mix_at_snr(np.array([1e160, np.nan]), noise, snr_db=None)
 
 
+def _one_near_1e_160(which, y, noise):
+    """``(y, noise, up)`` with the ``which`` one ("signal" or "noise") scaled to near 1e-160, and the factor
+    that brings the signal back to a level whose squares are normal (the references square in float64 too)."""
+    if which == "signal":
+        return y * 1e-160, noise, 2.0**530
+    return y, noise * 1e-160, 1.0
+
+
 @pytest.mark.parametrize("which", ["signal", "noise"])
 def test_float64_audio_whose_squares_are_subnormal_mixes_at_the_snr(which):
     """A float64 signal (or noise) near 1e-160 squares to subnormals and zeros: its power came out too
@@ -756,12 +764,7 @@ def test_float64_audio_whose_squares_are_subnormal_mixes_at_the_snr(which):
     0.017 dB for this signal, 0.0008 dB for this noise); powers are now measured on copies scaled by
     powers of two."""
     rng = np.random.default_rng(8)
-    y, noise = 0.3 * rng.standard_normal((2, 4000)), 0.3 * rng.standard_normal(1500)
-    if which == "signal":
-        y *= 1e-160
-    else:
-        noise *= 1e-160
-    up = 2.0**530 if which == "signal" else 1.0  # the reference below squares in float64 too
+    y, noise, up = _one_near_1e_160(which, 0.3 * rng.standard_normal((2, 4000)), 0.3 * rng.standard_normal(1500))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for reference in ("rms", "active"):
@@ -777,12 +780,8 @@ def test_float64_audio_whose_squares_are_subnormal_is_added_at_its_snr_by_every_
     peaking at 1e-160, 10 dB asked) and add_short_noises (0.03 dB) still measured the signal, and a
     sound that quiet, too low; both now measure on copies scaled by powers of two."""
     rng = np.random.default_rng(8)
-    y, noise = 0.3 * rng.standard_normal((2, 4000)), np.hanning(1500) * rng.standard_normal(1500)
-    if which == "signal":
-        y *= 1e-160
-    else:
-        noise *= 1e-160
-    up = 2.0**530 if which == "signal" else 1.0  # the reference below squares in float64 too
+    y, noise, up = _one_near_1e_160(which, 0.3 * rng.standard_normal((2, 4000)),
+                                    np.hanning(1500) * rng.standard_normal(1500))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for reference in ("rms", "active"):
