@@ -238,7 +238,8 @@ def cuda_mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample
         scale = 1.0
     else:
         e = 0
-        if min(p_sig, p_noise) < EXACT_TOTAL:  # squares past float64's normal range: measured as on the CPU
+        if any(0.0 < p < EXACT_TOTAL for p in (p_sig, p_noise)):  # squares past float64's normal range, not
+            # silence (no copy for that): measured as on the CPU
             _, nm, e, p_sig, p_noise = exactly_squared(s2.copy_to_host(), n2.copy_to_host(), offset, p_sig, p_noise)
             n2 = cuda.to_device(nm)
         p_sig /= rows * n
