@@ -150,14 +150,15 @@ def path_kind(path) -> str:
         return "a link that leads nowhere" if os.path.islink(path) else "a missing path"
 
 
-def open_regular(path) -> int:
-    """Open ``path`` for reading and return the fd, refusing anything but a regular file.
+def open_regular(path, flags: int = os.O_RDONLY) -> int:
+    """Open ``path`` (for reading, or with ``flags``, e.g. ``O_RDWR | O_CREAT``) and return the fd,
+    refusing anything but a regular file.
 
     ``O_NONBLOCK`` makes opening a FIFO return at once (instead of waiting for
     a writer); the type is then checked on the open descriptor, so a file
     swapped for a FIFO after a ``stat`` is caught too.
     """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0), 0o666)
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)

@@ -30,12 +30,11 @@ import json
 import os
 import re
 import socket
-import stat
 import time
 
 from .._core.errors import ParameterError
 from ..audio.bank import NoiseBank
-from ..audio.files import file_kind, open_regular  # noqa: F401  (re-exported)
+from ..audio.files import file_kind, open_regular, path_kind  # noqa: F401  (re-exported)
 from ..transforms import Transform
 
 __all__ = ["OutDirLock", "jsonl_lock", "drop_inherited_locks", "input_fingerprint", "fingerprint_changed",
@@ -230,16 +229,12 @@ class OutDirLock:
 def _open_lock(out_dir: str, name: str, flags: int) -> int:
     """``os.open`` of the lock file ``name`` in ``out_dir``, refusing anything but a regular file: a FIFO
     there blocked a shard's run for ever (opened to read), or failed it with a bare "Invalid argument"."""
-    fd = os.open(os.path.join(out_dir, name), flags | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0),
-                 0o666)
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
+    path = os.path.join(out_dir, name)
+    try:
+        return open_regular(path, flags)
+    except ParameterError:
         raise ParameterError(f"out_dir {out_dir!r} holds a {name} that noisegen augment did not write "
-                             f"({file_kind(mode)}, not a lock file); use another OUT_DIR")
-    if hasattr(os, "set_blocking"):
-        os.set_blocking(fd, True)
-    return fd
+                             f"({path_kind(path)}, not a lock file); use another OUT_DIR") from None
 
 
 def _shard_text(shard) -> str | None:
