@@ -57,8 +57,9 @@ MATCH_S = 0.03
 MIN_MATCH_IMAGES = 32
 #: Most image-lattice cells one response may visit (``n_x * n_y * n_z`` of the per-axis lists).
 MAX_IMAGE_CELLS = 2**24
-#: Cutoff of the high-pass every response ends with (the low edge of hearing): the positive images'
-#: offset, which no microphone records, is removed (see :func:`highpass_sos`).
+#: Cutoff of the second-order Butterworth high-pass every response ends with (the low edge of hearing):
+#: every image is positive, so the image sum rides on an offset no microphone records (a unit-energy
+#: response's DC gain was 9-22); pyroomacoustics high-passes at 10 Hz, zero-phase; this one is causal.
 HIGHPASS_HZ = 20.0
 #: Most (cell, microphone) pairs one call may visit: every microphone visits every cell, so many
 #: microphones in a large room ran for hours under the per-response limit alone (~0.45 us a pair).
@@ -183,21 +184,6 @@ def mean_energy_per_sample(room_dim, sample_rate, c=SPEED_OF_SOUND):
     """Expected energy per sample of the image response at time 0 (before the decay): ``c / (4 pi V fs)``."""
     volume = room_dim[0] * room_dim[1] * room_dim[2]
     return c / (4.0 * math.pi * volume * sample_rate)
-
-
-def highpass_sos(sample_rate, cutoff_hz=HIGHPASS_HZ):
-    """A second-order Butterworth high-pass, one section in scipy's ``sos`` layout (bilinear transform).
-
-    Every image is positive, so the image sum rides on a slowly decaying
-    offset: a unit-energy response's DC gain was 9-22, and a DC offset in the
-    audio came out that many times larger (a room adds none).
-    pyroomacoustics high-passes its responses too (10 Hz, zero-phase); this
-    one is causal, so nothing arrives before the direct sound.
-    """
-    k = math.tan(math.pi * cutoff_hz / sample_rate)
-    norm = 1.0 / (1.0 + math.sqrt(2.0) * k + k * k)
-    return np.array([[norm, -2.0 * norm, norm, 1.0, 2.0 * (k * k - 1.0) * norm,
-                      (1.0 - math.sqrt(2.0) * k + k * k) * norm]])
 
 
 def decay_per_sample(rt60_s, sample_rate):

@@ -32,7 +32,7 @@ Every image is positive, so the image sum rides on a slowly decaying offset
 that no microphone records (60-90 % of the early part's energy, below 50
 Hz; with it a response scaled to unit energy had a DC gain of 9-22, and a
 DC offset in the audio came out that many times larger). The whole
-response is high-passed at 20 Hz (:func:`noisegen._design.room.highpass_sos`,
+response is high-passed at 20 Hz (``HIGHPASS_HZ`` in :mod:`noisegen._design.room`,
 a causal second-order Butterworth; pyroomacoustics high-passes its
 responses at 10 Hz), so its DC gain is 0 and 2-16 % of its energy is left
 below 50 Hz (more at 8 kHz, less at 48). Where the images stop the offset
@@ -58,6 +58,7 @@ import math
 import numpy as np
 
 from .._design import room as design
+from .._design.sections import design_sos
 from .._core.validation import (
     check_float_dtype,
     check_int,
@@ -205,7 +206,8 @@ def _render(out, sample_rate, room, source, mics, rt60, max_order, key):
         streams[m] = design.geometry_stream(room, source, mic)
     kernels.add_tail(out, np.uint64(key), streams, n_c, amps, design.decay_per_sample(rt60, sample_rate))
     # the images' offset is no sound a microphone records (module notes): high-passed away, in place
-    biquad_kernels.sosfilt(design.highpass_sos(sample_rate), out, out, np.zeros((out.shape[0], 1, 2)))
+    highpass = design_sos("highpass", sample_rate=sample_rate, cutoff_hz=design.HIGHPASS_HZ, order=2)
+    biquad_kernels.sosfilt(highpass, out, out, np.zeros((out.shape[0], 1, 2)))
 
 
 def simulate_rir(*, sample_rate, room_dim_m, source_m, mic_m, rt60_s, max_order=None, rng=None, dtype=np.float32,
