@@ -948,3 +948,28 @@ def test_a_shift_in_samples_error_shows_a_fraction(value):
     with pytest.raises(ParameterError) as err:
         noisegen.Shift(min_shift=min(value, -3e6), max_shift=value, shift_unit="samples")
     assert not float(str(err.value).rsplit("got ", 1)[1]).is_integer(), str(err.value)
+
+
+def test_a_bool_array_is_not_called_integer_pcm():
+    """A bool RIR was "integer dtype bool; ... convert with y.astype(np.float32) / 32768": no PCM to scale."""
+    for call in (lambda a: noisegen.convolve_rir(np.zeros(100, np.float32), a),
+                 lambda a: noisegen.mix_at_snr(np.zeros(100, np.float32), a, snr_db=3)):
+        with pytest.raises(ParameterError) as err:
+            call(np.ones(10, bool))
+        assert "got dtype bool" in str(err.value) and "32768" not in str(err.value), str(err.value)
+
+
+class _HostTensor:
+    """What a CPU torch tensor offers check_audio: no array interface, a ``numpy()`` method."""
+
+    def numpy(self):
+        return np.zeros(100, np.float32)
+
+
+def test_a_host_tensor_gets_the_numpy_hint():
+    """A CPU tensor as noise= was refused without the .numpy() hint a batch gets."""
+    with pytest.raises(ParameterError, match=r"noise must be a numpy float array, got _HostTensor \(a tensor on "
+                                             r"the CPU: pass noise\.numpy\(\)\)"):
+        noisegen.mix_at_snr(np.zeros(100, np.float32), _HostTensor(), snr_db=3)
+    with pytest.raises(ParameterError, match=r"got object$"):  # nothing to hint at
+        check_audio(object())

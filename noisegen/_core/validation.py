@@ -135,10 +135,13 @@ def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int =
             if y.dtype.kind in "iu":
                 y = y.astype(np.float64)
         else:
-            raise ParameterError(f"{name} must be a numpy float array, got {type(y).__name__}")
+            hint = f" (a tensor on the CPU: pass {name}.numpy())" if callable(getattr(y, "numpy", None)) else ""
+            raise ParameterError(f"{name} must be a numpy float array, got {type(y).__name__}{hint}")
     elif type(y) is not np.ndarray:  # a memmap or other subclass: a plain view, so every output is an ndarray
         y = np.asarray(y)
-    if y.dtype.kind in "iub":
+    if y.dtype.kind == "b":  # (no PCM to scale: the integer hint below would mislead)
+        raise ParameterError(f"{name} must be float32 or float64 audio, got dtype bool")
+    if y.dtype.kind in "iu":
         raise ParameterError(
             f"{name} must be float32 or float64 audio, got integer dtype {y.dtype}; "
             "load files with noisegen.load(...) or convert with y.astype(np.float32) / 32768"
