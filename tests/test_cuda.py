@@ -186,6 +186,20 @@ def test_augment_batch_noise_refusal_offers_only_forms_noise_takes():
     assert np.all((drawn["beta"] >= 0.5) & (drawn["beta"] <= 1.5))
 
 
+def test_augment_batch_points_a_host_tensor_noise_at_numpy():
+    """A CPU torch tensor as noise= was shown whole ("got tensor([0., 0., ...])") without the .numpy() hint
+    that the same tensor as the batch gets."""
+    import noisegen.cuda as nc
+
+    class HostTensor:  # what a CPU tensor offers here: a numpy() method, no array interfaces
+        def numpy(self):
+            return np.zeros(100, np.float32)
+
+    with pytest.raises(ng.ParameterError, match=r"got a HostTensor on the host \(pass noise\.numpy\(\)\)$"):
+        nc.augment_batch(np.zeros((3, 100), np.float32), sample_rate=16000, noise=HostTensor(), snr_db=5.0, rng=0,
+                         backend="cpu")
+
+
 def test_augment_batch_refuses_an_snr_without_noise():
     """snr_db alone mixed nothing and said nothing: the batch came back unchanged."""
     import noisegen.cuda as nc

@@ -138,7 +138,9 @@ def _noise_spec(noise, b, gen):
         return _draw(noise, "noise", b, gen, low=-2.0, high=2.0), None
     if is_cuda_array(noise, "noise") or isinstance(noise, np.ndarray):
         return None, noise
-    raise ParameterError(f"noise must be a colour name, a beta, a (min, max) beta range or an array, got {noise!r}")
+    raise ParameterError(f"noise must be a colour name, a beta, a (min, max) beta range or an array, got "
+                         + (f"a {type(noise).__name__} on the host (pass noise.numpy())" if hasattr(noise, "numpy")
+                            else repr(noise)))
 
 
 def _check_noise_array(noise, b, t):
