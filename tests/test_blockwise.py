@@ -1055,3 +1055,20 @@ def test_stream_left_inside_a_long_item_at_exit_prints_no_traceback(tmp_path, pi
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0 and out.stdout.split() == ["8000"], out.stderr
     assert "Traceback" not in out.stderr and "Exception ignored" not in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("shape, hot", [((1000,), [(7,)]), ((2, 333), [(1, 5)]), ((4001,), [(0,), (4000,)])])
+def test_normalize_rms_of_a_level_below_float64s_range(shape, hot):
+    """Normalize(mode="rms") of float64 audio whose RMS underflows (one sample at 5e-324, the rest silence) called it
+    silent and returned it unchanged; one pass and blocks now set the level, as for any other input."""
+    y = np.zeros(shape)
+    for at in hot:
+        y[at] = 5e-324
+    pipe = Normalize(mode="rms", min_target_db=-20.0, max_target_db=-20.0, p=1.0)
+    params = pipe.draw_params(SignalShape(shape, y.dtype), sample_rate=SR, rng=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoisegenWarning)
+        for out in (pipe.apply_params(y, params, sample_rate=SR), _blockwise(pipe, params, y, 97)):
+            rms_db = 10 * np.log10(np.mean(out * out))
+            assert abs(rms_db + 20.0) < 1e-9, rms_db
+            assert np.array_equal(out != 0, y != 0)

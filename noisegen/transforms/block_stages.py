@@ -353,20 +353,20 @@ class _Normalize(_Stage):
         return _Level(self.t.mode)
 
     def measured(self, measurer):
-        self.level = measurer.level()
+        self.level = measurer.parts()
 
     def notify(self):
-        if self.level == 0.0:
+        if self.level[0] == 0.0:
             warn(f"Normalize: the input is silent, so no {self.t.mode} level can be set; it is returned unchanged")
 
     def process(self, block):
-        if self.level == 0.0:
+        if self.level[0] == 0.0:
             return block.copy()
         return _scale(block, self.level, self.params["target_db"])
 
 
 class _Level:
-    """Peak, or RMS as ``measure_level`` computes it (squares scaled by the running peak)."""
+    """Peak, or RMS as ``level_parts`` computes it (squares scaled by the running peak)."""
 
     def __init__(self, mode):
         self.mode, self.peak, self.total, self.size = mode, 0.0, 0.0, 0
@@ -384,10 +384,10 @@ class _Level:
             self.total += float(np.sum(scaled * scaled))
         self.size += block.size
 
-    def level(self):
+    def parts(self):
         if self.mode == "peak" or self.peak == 0.0:
-            return self.peak
-        return self.peak * math.sqrt(self.total / self.size)
+            return self.peak, 1.0
+        return self.peak, math.sqrt(self.total / self.size)
 
 
 _STAGES = {

@@ -15,23 +15,38 @@ __all__ = ["Normalize"]
 
 #: Targets are limited to this range of dBFS (beyond it float32 audio loses its meaning).
 TARGET_DB_RANGE = (-120.0, 60.0)
+#: The smallest normal float64: a level below it has lost bits (or is 0), and is used in its parts.
+_TINY = float(np.finfo(np.float64).tiny)
+
+
+def level_parts(y, mode):
+    """``(peak, rel)``: the peak or RMS of ``y`` over all channels is ``peak * rel`` (float64, ``0 < rel <= 1``
+    unless ``y`` is silent). Kept apart because the product can underflow where the parts do not: the RMS of
+    float64 audio with one sample at 5e-324 and the rest silent is not a float."""
+    peak = float(np.max(np.abs(y)))
+    if mode == "peak" or peak == 0.0:
+        return peak, 1.0
+    # squares of 1e-200 underflow, of 1e200 overflow; in C order, as a copy of y is summed (a Fortran-order
+    # y was summed in another order: a replay on a copy differed by an ulp)
+    scaled = y.astype(np.float64, order="C") / peak
+    return peak, math.sqrt(float(np.mean(scaled * scaled)))
 
 
 def measure_level(y, mode):
     """Peak or RMS of ``y`` over all channels (float64, no underflow or overflow of the squares)."""
-    peak = float(np.max(np.abs(y)))
-    if mode == "peak" or peak == 0.0:
-        return peak
-    # squares of 1e-200 underflow, of 1e200 overflow; in C order, as a copy of y is summed (a Fortran-order
-    # y was summed in another order: a replay on a copy differed by an ulp)
-    scaled = y.astype(np.float64, order="C") / peak
-    return peak * math.sqrt(float(np.mean(scaled * scaled)))
+    peak, rel = level_parts(y, mode)
+    return peak * rel
 
 
-def _scale(y, current, target_db):
-    """``y`` times ``10**(target_db / 20) / current``, in float64, back in ``y``'s dtype."""
-    # divide first: 10**3 / 5e-324 overflows, samples / current does not
-    return (y.astype(np.float64) / current * 10.0 ** (target_db / 20.0)).astype(y.dtype)
+def _scale(y, parts, target_db):
+    """``y`` times ``10**(target_db / 20) / (peak * rel)`` (``parts``: :func:`level_parts`), in float64, back in
+    ``y``'s dtype."""
+    peak, rel = parts
+    current = peak * rel
+    # divide first: 10**3 / 5e-324 overflows, samples / current does not; one part at a time where the level
+    # is subnormal or underflows (it has lost bits, or is 0)
+    scaled = y.astype(np.float64) / current if current >= _TINY else y.astype(np.float64) / peak / rel
+    return (scaled * 10.0 ** (target_db / 20.0)).astype(y.dtype)
 
 
 class Normalize(Transform):
@@ -83,19 +98,19 @@ class Normalize(Transform):
         return {"target_db": real_param(*TARGET_DB_RANGE)}
 
     def _apply(self, y, sample_rate, params):
-        current = measure_level(y, self.mode)
-        if current == 0.0:
+        parts = level_parts(y, self.mode)
+        if parts[0] == 0.0:
             warn(f"Normalize: the input is silent, so no {self.mode} level can be set; "
                  "it is returned unchanged")
             return y.copy()
-        return _scale(y, current, params["target_db"])
+        return _scale(y, parts, params["target_db"])
 
     def _target_step(self, y, out, target, sample_rate, params, mode):
         # the target gets the factor that set the augmented signal's level
         if not params["applied"] or y.shape[-1] == 0:
             return target
-        current = measure_level(y, self.mode)
-        return target.copy() if current == 0.0 else _scale(target, current, params["target_db"])
+        parts = level_parts(y, self.mode)
+        return target.copy() if parts[0] == 0.0 else _scale(target, parts, params["target_db"])
 
     def _config(self):
         return {"mode": self.mode, "min_target_db": self.min_target_db, "max_target_db": self.max_target_db,
