@@ -198,6 +198,9 @@ def wsola_positions_from(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, o
     # speed-up, so that the frame reaching a click after silence can be continued within +-tol (the
     # natural continuation runs ahead of the ideal positions in a slow-down, behind them in a speed-up:
     # with the first, a speed-up of 1.1-1.5 played such clicks at 0.4-0.8 of their level or twice).
+    # When none is silent (each holds the click just played: energies are unweighted), the last in a
+    # slow-down too: the click at the frame's start, under its rising edge, and not read again by the
+    # frames continuing it (the first put it mid-frame: at rate 0.5, up to 6 of 14 clicks twice).
     late = step > hop
     origin_d = origin // dec
     # The last centre whose frame lies within the input (the middle of an input shorter than a
@@ -235,7 +238,7 @@ def wsola_positions_from(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, o
             score = d * abs(d) / energy if energy > 0.0 else 0.0  # (as _ncc: no epsilon)
             if silent:
                 score = -energy
-            if score > best or (silent and late and score == best):
+            if score > best or (silent and score == best and (late or score < 0.0)):  # (score: -energy)
                 best = score
                 best_c = c
         # Fine: full-rate lags around the coarse winner (same offset within the decimation cell),
@@ -253,7 +256,7 @@ def wsola_positions_from(g, csum, gd, csum_d, dec, hop, tol, n_in, n_out, pad, o
         best_p = ideal
         for p in range(first, min(centre + dec, last) + 1):
             score = dots[p - first + 1]
-            if score > best or (silent and late and score == best):
+            if score > best or (silent and score == best and (late or score < 0.0)):
                 best = score
                 best_p = p
         # Sub-sample peak: parabola through the scores at best_p - 1, best_p, best_p + 1
