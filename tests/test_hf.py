@@ -411,12 +411,35 @@ def test_an_iterable_dataset_read_by_workers_is_keyed_by_global_row_indices_or_r
         assert sorted(got) == expected, (num_shards, num_workers)
         indexed = it.map(nh.augment_fn(pipeline, rng=0), batched=True, batch_size=3, with_indices=True)
         loader = torch.utils.data.DataLoader(indexed, batch_size=None, num_workers=num_workers)
-        if num_workers > 1 and num_shards > 1:
-            with pytest.raises(noisegen.ParameterError, match=r"indices: .*index_column"):
-                list(loader)
+        with pytest.raises(noisegen.ParameterError, match=r"indices: .*index_column"):  # (positions: see below)
+            list(loader)
+
+
+@pytest.mark.parametrize("order", ["map then shuffle", "shuffle then map", "set_epoch"])
+def test_indices_of_an_iterable_dataset_map_are_refused_as_positions_not_rows(order):
+    # in one process: ds.to_iterable_dataset(num_shards=2).map(fn, with_indices=True).shuffle(...) counted the
+    # indices from 0 in each shard (rows 0 and 4 of 8 got one key: the same gain, the same noise), and
+    # .shuffle().map(...) or set_epoch(2) gave each row the key of its shuffled position, silently
+    rows = _rows()[:8]
+    pipeline = _pipeline()
+    ds = datasets.Dataset.from_dict({"audio": rows, "idx": list(range(len(rows)))})
+    fn, keyed = nh.augment_fn(pipeline, rng=0), nh.augment_fn(pipeline, rng=0, index_column="idx")
+    it = ds.to_iterable_dataset(num_shards=2)
+
+    def read(fn, **kw):
+        if order == "map then shuffle":
+            out = it.map(fn, batched=True, batch_size=2, **kw).shuffle(seed=0, buffer_size=3)
+        elif order == "shuffle then map":
+            out = it.shuffle(seed=0, buffer_size=3).map(fn, **kw)
         else:
-            got = [r["noisegen_params"] for r in loader]
-            assert sorted(got) == expected, (num_shards, num_workers)
+            out = it.map(fn, batched=True, batch_size=2, **kw)
+            out.set_epoch(2)  # (datasets permutes the shards from the epoch)
+        return {r["idx"]: r["noisegen_params"] for r in out}
+
+    with pytest.raises(noisegen.ParameterError, match=r"indices: .*IterableDataset.*index_column='idx'"):
+        read(fn, with_indices=True)
+    got = read(keyed)
+    assert [got[i] for i in range(len(rows))] == [json.dumps(p) for p in _direct_params(rows, pipeline, 0)]
 
 
 @pytest.mark.parametrize("num_workers", [1, 2])

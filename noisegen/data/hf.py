@@ -19,10 +19,12 @@ size or order of access. The parameters each row got
 (:attr:`noisegen.Transform.last_params`) go to a column as a JSON string.
 For a new draw each epoch, make the function with ``rng=epoch``.
 
-An ``IterableDataset`` counts ``with_indices`` indices from 0 in each
-DataLoader worker (and each ``split_dataset_by_node`` rank): read by several
-workers or ranks, key it by an ``index_column`` instead (a ParameterError
-says so in DataLoader workers; a rank read with ``num_workers=0`` cannot tell).
+An ``IterableDataset``'s ``with_indices`` indices are positions in the
+stream its map reads, not row indices: ``datasets`` counts them from 0 in each
+shard that ``shuffle()`` interleaves, in each DataLoader worker and each
+``split_dataset_by_node`` rank, and in the order that ``shuffle()`` and
+``set_epoch`` give the rows. Key it by an ``index_column`` instead (indices
+from an ``IterableDataset``'s map are a ParameterError).
 
 The audio column may hold, per row:
 
@@ -248,18 +250,32 @@ class AugmentFn:
 
 
 def _check_global_indices(indices):
-    """Refuse the indices of ``IterableDataset.map(fn, with_indices=True)`` read by several DataLoader workers.
+    """Refuse the indices of ``IterableDataset.map(fn, with_indices=True)``: positions, not row indices.
 
-    ``datasets`` deals the shards out over the workers and counts the indices from 0 in each of them, so
-    rows of different workers would get the same keys (the same draws), and the result would depend on
-    ``num_workers``. The check only looks (never imports torch or datasets).
+    ``datasets`` deals the shards out over DataLoader workers and counts the indices from 0 in each of them,
+    so rows of different workers would get the same keys (the same draws), and the result would depend on
+    ``num_workers``. In one process too, ``.map(...).shuffle()`` counts them from 0 in each shard it
+    interleaves (rows 0 and 6 of 12 in 2 shards: one key), and ``.shuffle().map(...)`` or ``set_epoch``
+    number the rows in their new order. The check only looks (never imports torch or datasets).
     """
     torch_data, hf = sys.modules.get("torch.utils.data"), sys.modules.get("datasets")
     info = None if torch_data is None or hf is None else torch_data.get_worker_info()
-    if info is None or not isinstance(info.dataset, hf.IterableDataset):
-        return
+    if info is not None and isinstance(info.dataset, hf.IterableDataset):
+        _check_worker_indices(indices, info)
+    if _in_iterable_map():
+        raise ParameterError(
+            f"indices: got {show_value(indices)} from an IterableDataset's map(..., with_indices=True); datasets "
+            "counts them as positions in the stream the map reads (from 0 in each shard that shuffle() "
+            "interleaves, in the order shuffle() and set_epoch give), so rows would get another row's key or "
+            "the same key as others (the same draws). Expected row indices: key the rows by a column instead, "
+            "augment_fn(..., index_column='idx') with ds.add_column('idx', range(len(ds))) before "
+            "to_iterable_dataset and map without with_indices")
+
+
+def _check_worker_indices(indices, info):
+    """The refusal in a DataLoader worker, naming the worker (and the rank)."""
     shards = getattr(info.dataset, "num_shards", 1)
-    # split_dataset_by_node: each rank counts from 0 as well (seen here only in a worker: num_workers=0 hides it)
+    # split_dataset_by_node: each rank counts from 0 as well (named here in a worker; _in_iterable_map refuses it too)
     node = getattr(info.dataset, "_distributed", None)
     ranks = getattr(node, "world_size", 1) or 1
     if min(info.num_workers, shards) > 1 or ranks > 1:  # (one shard: one worker reads it all)
@@ -270,7 +286,27 @@ def _check_global_indices(indices):
             "split_dataset_by_node rank, so rows of different workers or ranks would get the same key. Expected "
             "row indices that hold across them: key the rows by a column instead, augment_fn(..., "
             "index_column='idx') with ds.add_column('idx', range(len(ds))) before to_iterable_dataset and map "
-            "without with_indices, or read with num_workers <= 1 on one rank")
+            "without with_indices")
+
+
+_MAP_LOOPS = ("_iter", "_iter_arrow", "__iter__")  # MappedExamplesIterable's methods that call the function
+
+
+def _in_iterable_map():
+    """Whether this call comes from an ``IterableDataset``'s map with indices (a ``MappedExamplesIterable``
+    of ``datasets`` on the stack; nothing is imported)."""
+    module = sys.modules.get("datasets.iterable_dataset")
+    mapped = getattr(module, "MappedExamplesIterable", None)
+    if mapped is None:
+        return False
+    frame = sys._getframe(1)
+    while frame is not None:  # (f_locals only of its own frames; older datasets loop in __iter__)
+        if frame.f_globals.get("__name__") == module.__name__ and frame.f_code.co_name in _MAP_LOOPS:
+            owner = frame.f_locals.get("self")
+            if isinstance(owner, mapped) and getattr(owner, "with_indices", False):
+                return True
+        frame = frame.f_back
+    return False
 
 
 def read_row_audio(value, column):
