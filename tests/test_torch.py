@@ -206,6 +206,23 @@ def test_set_epoch_steers_every_kind_of_loader(num_workers, persistent):
     assert after[1] == {2, 3}
 
 
+def _set_epoch_5_in_the_worker(worker_id):
+    torch.utils.data.get_worker_info().dataset.set_epoch(5)
+
+
+def test_set_epoch_in_a_worker_is_refused_not_ignored():
+    # dataset.set_epoch(5) in worker_init_fn moved the worker's copy, which its iter() then put back at the
+    # main process's count: the loader gave epoch 0, silently
+    ds = AugmentDataset(small_stream())
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, collate_fn=collate, num_workers=1,
+                                         worker_init_fn=_set_epoch_5_in_the_worker)
+    with pytest.raises(noisegen.NoisegenError, match=r"set_epoch\(5\) was called in DataLoader worker 0.*main process"):
+        list(loader)
+    ds.set_epoch(5)  # (in the main process: steers the loader)
+    assert loader_passes(torch.utils.data.DataLoader(ds, batch_size=4, collate_fn=collate, num_workers=1), 1)[0] \
+        == epoch_signature(5)
+
+
 def test_a_loader_reseeded_every_epoch_still_moves_on():
     """torch.manual_seed before each epoch gives every iteration the same base seed."""
     loader = torch.utils.data.DataLoader(AugmentDataset(small_stream()), batch_size=4, collate_fn=collate,

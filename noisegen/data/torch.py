@@ -103,7 +103,19 @@ def _dataset_class():
                 weakref.finalize(self, self._passes.retire, stream)  # (the stream outlives datasets made per epoch)
 
             def set_epoch(self, epoch: int) -> None:
-                """Make the next ``iter(loader)`` start at ``epoch`` (the ones after it follow on)."""
+                """Make the next ``iter(loader)`` start at ``epoch`` (the ones after it follow on).
+
+                Call it in the main process: in a DataLoader worker (``worker_init_fn``) it raises
+                NoisegenError, since the loader's count of epochs, which each worker follows, is kept there.
+                """
+                from torch.utils.data import get_worker_info
+
+                if get_worker_info() is not None:  # (its copy moved, then the worker's iter() put it back: silently)
+                    raise NoisegenError(
+                        f"dataset.set_epoch({epoch!r}) was called in DataLoader worker {get_worker_info().id} (in "
+                        "worker_init_fn, or on a worker's copy of the dataset), where it cannot move the loader: "
+                        "each worker starts where the main process's count of epochs stands. Call "
+                        "dataset.set_epoch(e) in the main process, before iter(loader)")
                 self.stream.set_epoch(epoch)  # (which restarts the count of every dataset over the stream)
 
             def __len__(self):
