@@ -508,6 +508,27 @@ def test_a_dataset_audio_column_is_a_stream_source(tmp_path, kind):
         np.testing.assert_array_equal(a.samples, b.samples)
 
 
+@pytest.mark.parametrize("kind", ["paths", "bytes"])
+def test_len_of_an_encoded_audio_column_reads_headers_not_every_row(tmp_path, monkeypatch, kind):
+    # len(AugmentStream(ds["audio"])) of Audio(decode=False) rows decoded every file whole to count its
+    # samples (300 rows of an 11.7 s FLAC: 1.2 s, 50x the same paths' len(), which reads their headers)
+    import noisegen.data.items as items
+
+    rates, lengths = (8000, 22050, 16000), (5000, 16000, 23001)
+    paths = []
+    for i, (n, sr) in enumerate(zip(lengths, rates)):
+        paths.append(str(tmp_path / f"c{i}.flac"))
+        sf.write(paths[-1], np.full(n, 0.1), sr)
+    values = [{"bytes": None, "path": p} if kind == "paths" else {"bytes": open(p, "rb").read(), "path": None}
+              for p in paths] + [{"bytes": b"junk", "path": None}]
+    stream = noisegen.AugmentStream(values, None, sample_rate=16000, chunk_s=0.5, rng=3, shuffle=False)
+    with monkeypatch.context() as m:
+        m.setattr(items, "read_row_audio", lambda *a: pytest.fail("len() decoded a row"))
+        n = len(stream)
+    with pytest.warns(noisegen.NoisegenWarning, match="cannot be read"):  # (the junk row: skipped, counted 0)
+        assert n == len(list(stream)) == sum(-(-(-(-k * 16000 // sr)) // 8000) for k, sr in zip(lengths, rates))
+
+
 @pytest.mark.parametrize("bad", [{"bytes": b"junk", "path": None}, {"bytes": None, "path": "/nonexistent/x.wav"},
                                  "cut"])
 @pytest.mark.parametrize("one_pass", [False, True])

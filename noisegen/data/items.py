@@ -25,7 +25,7 @@ from .._core.labels import user_stacklevel
 from .._core.validation import check_audio, check_reach, check_sample_rate, show_value
 from ..audio.files import AUDIO_EXTENSIONS, scan_audio_files
 from ..audio.io import resample_to
-from ..audio.segment import read_segment, resampled_length, segment_span
+from ..audio.segment import decoded_span, read_segment, resampled_length, segment_span
 from .hf import read_row_audio
 from .manifest import ManifestItems, is_manifest
 from .shards import ShardItems, is_shard_source
@@ -85,11 +85,33 @@ class _ArrayItems:
         return prepare_array(self.arrays[i], sample_rate, mono)
 
     def n_samples(self, i, sample_rate):
+        entry = self.arrays[i]
+        if _encoded(entry):  # from the header, as a file's: decoding every row made len() read the corpus
+            try:
+                n, sr = _encoded_span(entry)
+                return resampled_length(n, sr, sample_rate)  # ParameterError: a rate beyond resampling
+            except Exception:  # noqa: BLE001 - an unreadable row is skipped, so it counts nothing
+                return 0
         try:
-            y, sr = _array_entry(self.arrays[i], sample_rate)  # NaN/inf refused: skipped when loaded
+            y, sr = _array_entry(entry, sample_rate)  # NaN/inf refused: skipped when loaded
             return resampled_length(y.shape[-1], sr, sample_rate)  # ParameterError: a rate beyond resampling
         except ParameterError:
             return 0
+
+
+def _encoded(entry) -> bool:
+    """Whether ``entry`` is a Hugging Face ``Audio(decode=False)`` value (``{"bytes", "path"}``, no array)."""
+    return (isinstance(entry, Mapping) and entry.get("array") is None
+            and (entry.get("bytes") is not None or entry.get("path") is not None))
+
+
+def _encoded_span(entry) -> tuple[int, int]:
+    """``(frames, sample rate)`` of an encoded entry from its header: what :func:`read_row_audio` decodes
+    (its bytes when it has them, else its path)."""
+    if entry.get("bytes") is not None:
+        return decoded_span(entry["bytes"], name="the row's audio bytes")
+    _, n, rate = segment_span(entry["path"])
+    return n, rate
 
 
 def _array_entry(entry, sample_rate):
