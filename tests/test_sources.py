@@ -1016,3 +1016,23 @@ def test_an_array_of_paths_is_a_list_of_paths(tmp_path, dtype):
         ng.AddBackgroundNoise(np.array([str(tmp_path / "a.wav"), str(tmp_path / "none.wav")], dtype=dtype))
     with pytest.raises(ng.ParameterError, match="float32 or float64"):  # an array of numbers is still one signal
         ng.NoiseBank(np.array([1, 2, 3], dtype=object), sample_rate=SR)
+
+
+def test_a_bank_of_one_long_file_is_not_held_twice_while_it_loads(tmp_path):
+    # one file was copied into the bank's array (np.concatenate of one): a 60-minute 16-bit noise at 16 kHz
+    # (220 MB) peaked 440 MB above the start; now the samples read are the bank's (the read's own peak,
+    # the 16-bit samples beside the float32 ones, is 1.5 times the bank)
+    import tracemalloc
+
+    n = 1 << 21  # 8 MB of float32
+    y = (0.1 * np.sin(np.arange(n) * 0.01)).astype(np.float32)
+    sf.write(tmp_path / "long.wav", y, 16000, subtype="PCM_16")
+    tracemalloc.start()
+    try:
+        bank = ng.NoiseBank(str(tmp_path / "long.wav"), sample_rate=16000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert bank.audio.nbytes == 4 * n and bank.audio.flags.c_contiguous
+    assert peak < 1.8 * bank.audio.nbytes, peak / bank.audio.nbytes
+    np.testing.assert_allclose(bank[0], y, atol=1e-4)
