@@ -139,13 +139,10 @@ def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int =
             raise ParameterError(f"{name} must be a numpy float array, got {type(y).__name__}{hint}")
     elif type(y) is not np.ndarray:  # a memmap or other subclass: a plain view, so every output is an ndarray
         y = np.asarray(y)
-    if y.dtype.kind == "b":  # (no PCM to scale: the integer hint below would mislead)
-        raise ParameterError(f"{name} must be float32 or float64 audio, got dtype bool")
-    if y.dtype.kind in "iu":
-        raise ParameterError(
-            f"{name} must be float32 or float64 audio, got integer dtype {y.dtype}; "
-            "load files with noisegen.load(...) or convert with y.astype(np.float32) / 32768"
-        )
+    if y.dtype.kind in "iub":  # (bool: no PCM to scale, so no hint)
+        pcm = "; load files with noisegen.load(...) or convert with y.astype(np.float32) / 32768"
+        raise ParameterError(f"{name} must be float32 or float64 audio, got "
+                             + ("dtype bool" if y.dtype.kind == "b" else f"integer dtype {y.dtype}{pcm}"))
     if y.dtype not in _FLOAT_DTYPES:  # off the fast path: native arrays pay nothing for the byte-order look
         if y.dtype.kind == "f" and not y.dtype.isnative:  # e.g. read from a big-endian file
             y = y.astype(y.dtype.newbyteorder("="))

@@ -28,14 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .._core.validation import (MAX_SAMPLES, check_audio, check_bool, check_index, check_int, check_real,
+from .._core.validation import (MAX_SAMPLES, check_bool, check_index, check_int, check_real,
                                 check_n_samples, check_reach, check_recordings, check_sample_rate)
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import user_stacklevel
 from .._core.lru import after_fork
 from . import reader
+from .bank_sources import joined, sources
 from .bank_cache import checked_cache_path, mapped, pickled, stamps, unpickled, write_cache
-from .files import AUDIO_EXTENSIONS, audio_files, path_kind
+from .files import AUDIO_EXTENSIONS
 from .io import resample_to
 from .._core.rng import as_generator
 
@@ -57,67 +58,6 @@ def _new_lock():
 
 
 after_fork(_new_lock)  # (a thread of the parent may have held it as another forked)
-
-
-def _sources(source, name):
-    """``(folder, paths, arrays, folders)`` of a bank's ``source``; folders in a list contribute their files
-    (``folders``: every folder searched, which augment keeps OUT_DIR out of)."""
-    if isinstance(source, (str, os.PathLike)):
-        if os.path.isdir(source):
-            return os.fspath(source), audio_files(source), None, [os.fspath(source)]
-        if os.path.isfile(source):
-            return None, [os.fspath(source)], None, []
-        raise ParameterError(f"{name} must be an existing folder or file, got {path_kind(source)} {os.fspath(source)!r}")
-    if isinstance(source, np.ndarray) and source.dtype.kind in "UO" and all(isinstance(a, (str, os.PathLike)) for a in source.flat):
-        source = source.tolist()  # paths (a DataFrame's column): were refused as one signal, "float32 or float64 audio"
-    if isinstance(source, np.ndarray):
-        return None, None, [_check_array(source, name)], []
-    if isinstance(source, (list, tuple)) and source and all(isinstance(a, np.ndarray) for a in source):
-        return None, None, [_check_array(a, f"{name}[{i}]") for i, a in enumerate(source)], []
-    if isinstance(source, (list, tuple)) and all(isinstance(a, (str, os.PathLike)) for a in source):
-        paths, folders = [], []
-        for i, item in enumerate(source):
-            if os.path.isdir(item):
-                if not (found := audio_files(item)):  # (as a folder alone is: never left out without a word)
-                    raise ParameterError(f"{name}[{i}] holds no audio files ({', '.join(AUDIO_EXTENSIONS)}): {item!r}")
-                paths.extend(found)
-                folders.append(os.fspath(item))
-            elif os.path.isfile(item):
-                paths.append(os.fspath(item))
-            else:
-                raise ParameterError(f"{name}[{i}] must be an existing folder or file, got {path_kind(item)} {os.fspath(item)!r}")
-        return None, paths, None, folders
-    kinds = sorted({type(a).__name__ for a in source}) if isinstance(source, (list, tuple)) else []
-    raise ParameterError(f"{name} must be a folder, a file, a list of folders and files or a list of float arrays "
-                         f"(NumPy), got {type(source).__name__}{' of ' + ', '.join(kinds) if kinds else ''}")
-
-
-def _joined(arrays):
-    """The bank's files end to end. One file is kept as read, not copied: the copy held a long file twice
-    while it loaded (a 60-minute noise at 16 kHz, 220 MB, peaked 440 MB above the process's start)."""
-    if len(arrays) == 1 and _sole_owner(arrays[0]):
-        return arrays[0]
-    return np.concatenate(arrays)
-
-
-def _sole_owner(a) -> bool:
-    """Whether ``a`` is C-contiguous float32 and all of the memory it keeps alive (a reshaped read buffer,
-    not one channel of a wider one, nor a caller's array)."""
-    root = a
-    while isinstance(root.base, np.ndarray):
-        root = root.base
-    return (a.dtype == np.float32 and a.flags.c_contiguous and a.flags.writeable
-            and (root.base is None or isinstance(root.base, (bytes, bytearray))) and root.nbytes == a.nbytes)
-
-
-def _check_array(a, name):
-    a = check_audio(a, name, allow_empty=False, max_ndim=1)
-    peak = 0.0 if a.dtype == np.float32 else float(np.max(np.abs(a)))  # (a float32 array is kept as given)
-    # past float32's range a float64 array became inf; below its normal range, few bits or none (1e-46: zeros)
-    if peak and not float(np.finfo(np.float32).tiny) <= peak <= float(np.finfo(np.float32).max):
-        side = "beyond float32's range" if peak > 1.0 else "below float32's normal range"
-        raise ParameterError(f"{name} peaks at {peak:.3g}, {side} (a bank holds float32 samples)")
-    return np.array(a, dtype=np.float32, copy=True)
 
 
 class NoiseBank:
@@ -205,7 +145,7 @@ class NoiseBank:
         self.min_duration_s = check_real(min_duration_s, "min_duration_s", low=0.0, high=float(MAX_SAMPLES))
         self.source_sample_rate = (None if source_sample_rate is None
                                    else check_sample_rate(source_sample_rate, "source_sample_rate"))
-        self.folder, self.paths, self._arrays, self._folders = _sources(source, name)
+        self.folder, self.paths, self._arrays, self._folders = sources(source, name)
         if not (self.paths or self._arrays):
             raise ParameterError(f"{name} holds no audio files ({', '.join(AUDIO_EXTENSIONS)}): {source!r}")
         self._reported: dict[str, str] = {}  # path -> why it was skipped, shared by the banks of every rate
@@ -267,7 +207,7 @@ class NoiseBank:
         if self._arrays is not None:
             rate = check_reach(self.source_sample_rate or self.sample_rate, self.sample_rate, self.name)
             arrays = [resample_to(a, rate, self.sample_rate) for a in self._arrays]
-            self._set(_joined(arrays), None, [a.shape[0] for a in arrays])
+            self._set(joined(arrays), None, [a.shape[0] for a in arrays])
             self._arrays = None  # loaded: the samples are held (and pickled to each worker) once, in audio
             return
         candidates = self.paths
@@ -294,7 +234,7 @@ class NoiseBank:
             first = candidates[0]
             raise ParameterError(f"{self.name} holds no usable audio file at {self.sample_rate} Hz (all "
                                  f"{len(candidates)} were skipped; {first}: {why[first]})")
-        self._set(_joined(arrays), paths, [a.shape[0] for a in arrays])
+        self._set(joined(arrays), paths, [a.shape[0] for a in arrays])
         if cache_path is not None:
             self._write_cache(cache_path, meta)
 
