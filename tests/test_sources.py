@@ -1036,3 +1036,65 @@ def test_a_bank_of_one_long_file_is_not_held_twice_while_it_loads(tmp_path):
     assert bank.audio.nbytes == 4 * n and bank.audio.flags.c_contiguous
     assert peak < 1.8 * bank.audio.nbytes, peak / bank.audio.nbytes
     np.testing.assert_allclose(bank[0], y, atol=1e-4)
+
+
+def _bank_files(tmp_path):
+    """Files of every kind a bank meets: rates, channels, formats, and the unusable ones."""
+    rng = np.random.default_rng(7)
+    speech = lambda n, c=1: (0.1 * rng.standard_normal((n, c))).astype(np.float32)  # noqa: E731
+    files = {"mono16k.wav": (speech(40001), 16000, "PCM_16"), "stereo44k.flac": (speech(70001, 2), 44100, "PCM_24"),
+             "quad48k.wav": (speech(30000, 4), 48000, "FLOAT"), "mono8k.ogg": (speech(9000), 8000, "VORBIS"),
+             "silent.wav": (np.zeros((5000, 1), np.float32), 16000, "PCM_16"),
+             "dc.wav": (np.full((5000, 2), 0.25, np.float32), 22050, "FLOAT"),
+             "faint.wav": (np.full((5000, 1), 2.0**-12, np.float32), 16000, "FLOAT"),
+             "one.wav": (np.full((1, 1), 0.5, np.float32), 16000, "FLOAT")}
+    nan = speech(3000)
+    nan[1500] = np.nan
+    files["nan.wav"] = (nan, 16000, "FLOAT")
+    for name, (y, rate, subtype) in files.items():
+        sf.write(tmp_path / name, y, rate, subtype=subtype)
+    return tmp_path
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 44100])
+def test_bank_files_read_in_blocks_give_the_samples_and_verdicts_read_whole(tmp_path, monkeypatch, rate):
+    """A long bank file was decoded whole at its own rate and channel count before resampling (one 60-minute
+    44.1 kHz stereo noise: 1.9 GB at its peak for a 220 MB bank); past reader.BLOCKWISE_BYTES it is read in
+    blocks, with the same samples and the same skips."""
+    from noisegen.audio import reader
+
+    folder = _bank_files(tmp_path)
+    for first_channel in (False, True):
+        for noise in (False, True):
+            whole = {p.name: reader.read_sound(str(p), sample_rate=rate, first_channel=first_channel, noise=noise)
+                     for p in sorted(folder.iterdir())}
+            monkeypatch.setattr(reader, "BLOCKWISE_BYTES", 0)
+            blocks = {p.name: reader.read_sound(str(p), sample_rate=rate, first_channel=first_channel, noise=noise)
+                      for p in sorted(folder.iterdir())}
+            monkeypatch.undo()
+            for name, (y, why) in whole.items():
+                got, got_why = blocks[name]
+                assert got_why == why, (name, first_channel, noise)
+                assert (y is None) == (got is None) and (y is None or np.array_equal(got, y)), name
+                assert y is None or got.dtype == np.float32 and got.flags.c_contiguous
+            assert {n for n, (y, _) in whole.items() if y is None} >= {"silent.wav", "dc.wav", "nan.wav", "faint.wav"}
+
+
+def test_a_long_bank_file_is_not_decoded_whole_at_its_own_rate(tmp_path, monkeypatch):
+    import tracemalloc
+
+    from noisegen.audio import reader
+
+    n = 1 << 20  # 8 MB of float32 stereo at 44.1 kHz: a bank of 1.5 MB at 16 kHz
+    y = (0.1 * np.sin(np.arange(2 * n) * 0.01)).astype(np.float32).reshape(n, 2)
+    sf.write(tmp_path / "long.wav", y, 44100, subtype="PCM_16")
+    monkeypatch.setattr(reader, "BLOCKWISE_BYTES", 1 << 20)
+    tracemalloc.start()
+    try:
+        bank = ng.NoiseBank(str(tmp_path / "long.wav"), sample_rate=16000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.6 * y.nbytes, peak / y.nbytes
+    monkeypatch.undo()
+    np.testing.assert_array_equal(bank.audio, ng.NoiseBank(str(tmp_path / "long.wav"), sample_rate=16000).audio)

@@ -8,9 +8,12 @@ import os
 
 import numpy as np
 
+from .._core.errors import NoisegenError
 from .._core.validation import out_of_reach
-from .io import resample_to
-from .segment import read_own_rate
+from ..effects.resample import Resampler
+from .blocks import FileBlocks
+from .io import _soundfile, check_regular, resample_to
+from .segment import read_own_rate, resampled_length, segment_span
 
 
 #: The largest value that, held throughout a file, is digital silence rather than an offset (A-law's
@@ -23,20 +26,44 @@ def unusable(y: np.ndarray, *, one_sample_ok: bool = True) -> str | None:
     value throughout: A-law's digital silence decodes to +-2**-12), one value throughout (a DC
     offset; a boxcar is no room), or, unless ``one_sample_ok``, one sample (a noise of it, tiled, is
     an offset). Give it the file's own samples: resampling rings at a constant's ends."""
-    if y.shape[-1] == 0:
-        return "holds no samples"
-    if not np.isfinite(y).all():
-        return "holds NaN/inf samples"
-    if not np.any(y):
-        return "silent"
-    if y.shape[-1] == 1 and not one_sample_ok:  # (a noise: tiled, one sample is an offset)
-        return f"one sample ({float(y.flat[0]):.6g}): a noise of it, tiled, is a constant offset, no sound"
-    if y.shape[-1] > 1 and not np.any(y != y[..., :1]):
-        value = float(y.flat[0])
-        if abs(value) <= DIGITAL_SILENCE:
-            return f"silent (one value throughout, every sample {value:.6g}: digital silence, as A-law's decodes)"
-        return f"one value throughout (every sample {value:.6g}): a constant offset, no sound"
-    return None
+    sound = _Sound()
+    sound.feed(y)
+    return sound.why(one_sample_ok)
+
+
+class _Sound:
+    """:func:`unusable`'s rule over a sound given in blocks (time on the last axis)."""
+
+    def __init__(self):
+        self.n, self.finite, self.nonzero, self.first, self.constant = 0, True, False, None, True
+
+    def feed(self, y):
+        if y.shape[-1] == 0:
+            return
+        self.n += y.shape[-1]
+        self.finite = self.finite and bool(np.isfinite(y).all())
+        self.nonzero = self.nonzero or bool(np.any(y))
+        if self.first is None:
+            self.first = float(y.flat[0])  # (the first sample of the first channel, as y[..., :1] is in one block)
+            ref = y[..., :1]
+        else:
+            ref = np.asarray(self.first, dtype=y.dtype)
+        self.constant = self.constant and not np.any(y != ref)
+
+    def why(self, one_sample_ok=True):
+        if self.n == 0:
+            return "holds no samples"
+        if not self.finite:
+            return "holds NaN/inf samples"
+        if not self.nonzero:
+            return "silent"
+        if self.n == 1 and not one_sample_ok:  # (a noise: tiled, one sample is an offset)
+            return f"one sample ({self.first:.6g}): a noise of it, tiled, is a constant offset, no sound"
+        if self.n > 1 and self.constant:
+            if abs(self.first) <= DIGITAL_SILENCE:
+                return f"silent (one value throughout, every sample {self.first:.6g}: digital silence, as A-law's decodes)"
+            return f"one value throughout (every sample {self.first:.6g}): a constant offset, no sound"
+        return None
 
 
 def silent(reason) -> bool:
@@ -108,6 +135,10 @@ def read_sound(path, *, sample_rate: int, first_channel: bool = False,
     B-format's first channel is its omnidirectional W). ``noise``: a one-sample file is unusable (a
     noise of it, tiled, is a constant offset; as a room response it is an impulse).
     """
+    if _own_bytes(path) > BLOCKWISE_BYTES:
+        got = _read_sound_blocks(path, sample_rate, first_channel, noise)
+        if got is not None:
+            return got
     y, rate = _read_own_rate(path, not first_channel)
     if y.ndim == 2:
         y = np.ascontiguousarray(y[0])
@@ -120,6 +151,62 @@ def read_sound(path, *, sample_rate: int, first_channel: bool = False,
     y = resample_to(y, rate, sample_rate)
     if rate == sample_rate and _DECODED.get() is not None:  # (the held samples: a bank's own copy)
         y = y.copy()
+    return _resampled_verdict(y, sample_rate, noise)
+
+
+def _resampled_verdict(y, sample_rate, noise):
+    """:func:`read_sound`'s result for a usable file's samples ``y`` at ``sample_rate``."""
     if noise and y.shape[-1] == 1:  # (a few samples resampled down to one: as an offset as a file of one)
         return None, f"one sample at {sample_rate} Hz: a noise of it, tiled, is a constant offset, no sound"
     return (y, None) if np.any(y) else (None, f"silent at {sample_rate} Hz (below float32's range once resampled)")
+
+
+#: A bank file whose samples at its own rate (all channels, float32) would take more than this is read in
+#: blocks: read whole, one 60-minute file at 44.1 kHz in stereo took 1.9 GB at its peak for a 220 MB bank.
+BLOCKWISE_BYTES = 64 << 20
+
+
+def _own_bytes(path) -> int:
+    """Bytes of ``path``'s frames at its own rate as float32, from its header (0 for an MP3, whose
+    count is an estimate and which the block reader decodes whole anyway, or a header it cannot read)."""
+    try:
+        check_regular(path)  # (before libsndfile opens it: a FIFO would block)
+        meta = _soundfile().info(os.fsencode(path))
+    except Exception:  # noqa: BLE001  (the whole read says what is wrong with it)
+        return 0
+    return 0 if meta.format == "MP3" else int(meta.frames) * int(meta.channels) * 4
+
+
+def _read_sound_blocks(path, sample_rate, first_channel, noise):
+    """:func:`read_sound` of a long file in blocks, the same samples: :func:`unusable` of its own-rate
+    samples as they pass, resampled on the fly into the output. None for a file the block reader
+    reads whole (a FLAC file cut short in its last frames)."""
+    rate = segment_span(path)[2]
+    source = FileBlocks(path, sample_rate=rate, mono=not first_channel)
+    if source.truncated:
+        return None
+    why = out_of_reach(rate, sample_rate)
+    if why:
+        return None, why
+    resampler = None if rate == sample_rate else Resampler(orig_sample_rate=rate, target_sample_rate=sample_rate)
+    out = np.empty(resampled_length(source.frames, rate, sample_rate), np.float32)
+    sound, at = _Sound(), 0
+    for block in source():
+        block = block[0] if block.ndim == 2 else block  # (first_channel: the first channel, as read whole)
+        sound.feed(block)
+        if not sound.finite:  # (the resampler refuses NaN/inf)
+            break
+        at = _put(out, at, block if resampler is None or block.shape[0] == 0 else resampler.process(block))
+    why = sound.why(one_sample_ok=not noise)
+    if why:
+        return None, why
+    if resampler is not None:
+        at = _put(out, at, resampler.flush())
+    if at != out.shape[0]:
+        raise NoisegenError(f"{path!r} gave {at} samples at {sample_rate} Hz where {out.shape[0]} were expected")
+    return _resampled_verdict(out, sample_rate, noise)
+
+
+def _put(out, at, part):
+    out[at:at + part.shape[0]] = part
+    return at + part.shape[0]
