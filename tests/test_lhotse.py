@@ -467,3 +467,13 @@ def test_a_pipeline_attached_again_is_warned_of_once_and_another_is_not(cuts, tm
         warnings.simplefilter("error")
         nl.augment_cuts(base, pipeline, rng=1).to_eager()  # the epoch loop done right
         nl.augment_cuts(once, noisegen.Gain(p=1.0), rng=1).to_eager()  # another pipeline on top
+
+
+@pytest.mark.parametrize("perturb, value", [(nl.perturb_speed, 1.1), (nl.perturb_tempo, 0.9), (nl.perturb_volume, 0.5),
+                                            (nl.resample, 8000)])
+def test_affix_id_is_a_flag_not_any_truthy_value(cuts, perturb, value):
+    """perturb_speed(cuts, 1.1, affix_id="yes") was taken as True (and "no" would have been too)."""
+    for bad in ("yes", "no", 1, None):
+        with pytest.raises(noisegen.ParameterError, match=r"affix_id must be True or False"):
+            perturb(cuts, value, affix_id=bad)
+    assert perturb(cuts, value, affix_id=True)[0].id != perturb(cuts, value, affix_id=False)[0].id

@@ -54,7 +54,7 @@ from .._core.labels import warn
 from .._core.layout import layout_known
 from .._core.rng import derive_key, resolve_key
 from .._core.units import amplitude_to_db
-from .._core.validation import check_rates, check_real, check_sample_rate
+from .._core.validation import check_bool, check_rates, check_real, check_sample_rate
 from ..effects import gain, speed, time_stretch
 from ..effects import resample as resample_audio  # this module's own resample() takes cuts
 from ..transforms import Shift, Transform, load_pipeline
@@ -466,6 +466,7 @@ class _Perturb:
 
 
 def _perturb(cuts, method, **kwargs):
+    kwargs["affix_id"] = check_bool(kwargs["affix_id"], "affix_id")  # (Lhotse takes any truthy value for True)
     perturb = _Perturb(method, kwargs)
     return perturb(cuts) if isinstance(cuts, Cut) else _cutset(cuts).map(perturb)
 
@@ -473,8 +474,7 @@ def _perturb(cuts, method, **kwargs):
 def perturb_speed(cuts, factor: float, *, affix_id: bool = True):
     """``cuts.perturb_speed(factor)`` with :class:`NoisegenSpeed`: ids get ``_sp{factor}`` (unless
     ``affix_id=False``), durations, offsets and supervisions are scaled by ``1 / factor`` as Lhotse does."""
-    # passed on as a float: Lhotse's Decimal arithmetic refuses a NumPy float (a TypeError)
-    factor = check_real(factor, "factor", low=1 / _MAX_FACTOR, high=_MAX_FACTOR)
+    factor = check_real(factor, "factor", low=1 / _MAX_FACTOR, high=_MAX_FACTOR)  # (Lhotse's Decimals refuse NumPy's)
     return _perturb(cuts, "perturb_speed", factor=factor, affix_id=affix_id)
 
 
