@@ -455,6 +455,24 @@ def test_summary_counts_one_in_the_singular():
     assert "2 outputs already exist with other content (made with other settings) and were kept" in text
 
 
+def test_the_summary_escapes_control_characters_of_failed_names():
+    """A failed input named with a newline split its "failed:" line in two (the second half read as a
+    line of its own), and one holding ESC sent the terminal its escape sequence (the text turned red)."""
+    from noisegen.batch import AugmentSummary
+
+    names = ["bad\nname.wav", "esc\x1b[31mred.wav", "tab\there.wav", "c1\x85.wav"]
+    failures = [{"input": n, "output": None, "error": f"NoisegenError: cannot read {n!r}"} for n in names]
+    text = str(AugmentSummary(n_inputs=4, n_outputs=4, failures=failures))
+    lines = [line for line in text.splitlines() if line.startswith("failed: ")]
+    assert lines == [f"failed: {n.encode('unicode_escape').decode()}: NoisegenError: cannot read {n!r}"
+                     for n in names]
+    assert not any(c in text for c in "\x1b\t\x85") and len(text.splitlines()) == 2 + len(names)
+    # (other names are printed as they are: an é, and a name that is not UTF-8 for the CLI's printable)
+    odd = [os.fsdecode(b"odd\xff.wav"), "\u00e9t\u00e9.wav"]
+    text = str(AugmentSummary(failures=[{"input": n, "output": None, "error": "x"} for n in odd]))
+    assert [line for line in text.splitlines() if line.startswith("failed: ")] == [f"failed: {n}: x" for n in odd]
+
+
 @pytest.mark.parametrize("n_exists, n_other", [(0, 3), (1, 0), (500, 0), (300, 200)])
 def test_summary_of_many_failures_takes_no_failure_by_failure_comparison(n_exists, n_other):
     """The summary compared every failure with every FileExistsError one (`f not in exists`): a rerun

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -135,13 +136,24 @@ class AugmentSummary:
             if str(f.get("error", "")).startswith("FileExistsError"):
                 exists.append(f)
             else:
-                lines.append(f"failed: {f.get('input')}: {f.get('error')}")
+                lines.append(_shown(f"failed: {f.get('input')}: {f.get('error')}"))
         if exists:  # one line for all: the same cause and the same fix
             one = len(exists) == 1
             lines.append(f"{_count(len(exists), 'output')} already exist{'s' if one else ''} with other content "
                          f"(made with other settings) and {'was' if one else 'were'} kept: use another OUT_DIR, or "
                          f"--overwrite to replace {'it' if one else 'them'}")
         return "\n".join(lines)
+
+
+#: C0 and C1 control characters (a newline, a tab, ESC), which a file name may hold.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _shown(text: str) -> str:
+    """``text`` with its control characters written as Python escapes (``\\n``, ``\\x1b``): a failed
+    input named with a newline split its summary line in two, and one holding ESC sent the terminal
+    its escape sequence."""
+    return _CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def _count(n: int, noun: str) -> str:
