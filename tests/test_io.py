@@ -857,7 +857,7 @@ def test_file_warnings_name_the_callers_line(tmp_path, subtype):
         assert {(w.filename, str(w.message)) for w in caught if w.filename != __file__} == set()
 
 
-@pytest.mark.parametrize("ext", [".mp3", ".wav", ".flac", ".ogg"])
+@pytest.mark.parametrize("ext", [".mp3", ".wav", ".flac", ".ogg", ".au", ".snd", ".AU"])
 def test_a_text_file_with_an_audio_name_is_said_not_to_decode(tmp_path, ext):
     # a text file named .mp3 failed with libsndfile's "File does not exist or is not a regular file
     # (possibly a pipe?)", untrue of a regular file; whatever libsndfile says, the error names the file
@@ -868,6 +868,28 @@ def test_a_text_file_with_an_audio_name_is_said_not_to_decode(tmp_path, ext):
         with pytest.raises(NoisegenError, match=r"cannot read audio file .*notes") as err:
             read(str(path))
         assert "not a regular file" not in str(err.value) and "does not exist" not in str(err.value)
+
+
+@pytest.mark.parametrize("ext", ["au", "snd"])
+def test_an_au_name_without_an_au_header_is_no_headerless_audio(tmp_path, ext):
+    """libsndfile reads a .au or .snd file it finds no header in as headerless 8 kHz u-law, on its name
+    alone: an HTML page saved as x.au loaded as 8 kHz noise (and augment, the stream and the noise banks
+    used it), where under any other name it is "Format not recognised". A real AU file (any header
+    libsndfile knows: a WAV renamed .au too) still reads."""
+    from noisegen.audio.segment import read_segment
+
+    page = tmp_path / f"page.{ext}"
+    page.write_bytes(b"<!DOCTYPE html><html><body>404 Not Found</body></html>\n" * 40)
+    for read in (noisegen.load, noisegen.info, lambda p: read_segment(p, sample_rate=8000)):
+        with pytest.raises(NoisegenError, match=r"cannot read audio file .*page.* holds no AU header"):
+            read(str(page))
+    y = (np.arange(800) % 50 / 100).astype(np.float32)
+    sf.write(tmp_path / f"real.{ext}", y, 8000, format="AU", subtype="FLOAT")
+    sf.write(tmp_path / "renamed.wav", y, 8000, subtype="FLOAT")
+    os.rename(tmp_path / "renamed.wav", tmp_path / f"renamed.{ext}")
+    for name in (f"real.{ext}", f"renamed.{ext}"):
+        got, rate = noisegen.load(str(tmp_path / name))
+        assert rate == 8000 and np.array_equal(got, y)
 
 
 @pytest.mark.parametrize("ext", ["wav", "flac", "aiff"])

@@ -14,7 +14,7 @@ from .._core.labels import user_stacklevel
 from .._core.validation import check_path
 
 __all__ = ["AUDIO_EXTENSIONS", "audio_files", "holds_audio_name", "scan_audio_files", "is_audio_name", "file_kind",
-           "open_regular", "read_error"]
+           "open_regular", "read_error", "check_headed"]
 
 #: File name endings that :func:`noisegen.load` reads (case-insensitive): the
 #: formats libsndfile >= 1.1 decodes. Every folder scan in noisegen uses this
@@ -121,6 +121,30 @@ def audio_files(folder) -> list[str]:
         left = "the audio files in it are left out" if why.startswith("a folder") else "left out"
         warnings.warn(f"{path!r} is {why}: {left}", NoisegenWarning, stacklevel=user_stacklevel())
     return found
+
+
+#: Endings libsndfile takes as a format when it finds no header in a file (its format_from_extension):
+#: headerless 8 kHz mono u-law, which any bytes decode as.
+_RAW_GUESSED = (".au", ".snd")
+
+
+def check_headed(path) -> None:
+    """Refuse a ``.au`` or ``.snd`` file in which libsndfile finds no header: it reads such a file as
+    headerless 8 kHz u-law on its name alone, so a text file or a saved HTML page under that name was
+    augmented as noise, without a word (any other name that holds no audio is "Format not recognised")."""
+    if os.path.splitext(os.fsdecode(path))[1].lower() not in _RAW_GUESSED:
+        return
+    import soundfile as sf
+
+    try:
+        raw = sf.info(os.fsencode(path)).format == "RAW"
+    except (sf.LibsndfileError, RuntimeError, OSError):  # (the read that follows says what is wrong)
+        return
+    if raw:
+        raise NoisegenError(f"cannot read audio file {os.fsdecode(path)!r}: it holds no AU header (libsndfile would "
+                            "read its bytes as headerless 8 kHz u-law, a guess from the name alone); if it is "
+                            "that, read it with soundfile.read(path, format='RAW', subtype='ULAW', samplerate=8000, "
+                            "channels=1)")
 
 
 def _unreachable(path, exc: OSError) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 
 from .._core.validation import (check_audio, check_bool, check_float_dtype, check_path, check_sample_rate,
                                 out_of_reach)
-from .files import AUDIO_EXTENSIONS, audio_files, file_kind, read_error as _read_error
+from .files import AUDIO_EXTENSIONS, audio_files, check_headed, file_kind, read_error as _read_error
 from .claims import check_claimed_length, read_claimed
 from .flac import FlacFile, is_flac_name
 from .vorbis import VorbisFile, is_vorbis_name
@@ -59,7 +59,8 @@ def check_regular(path) -> None:
     Opening a FIFO blocks until a writer appears, and devices and sockets are
     not audio files: they raise :class:`~noisegen.ParameterError`. A missing
     path (or a dangling symlink) and a folder raise what a failed read
-    raises. Open file objects are passed through; anything else is a ParameterError.
+    raises. Open file objects are passed through; anything else is a ParameterError. A ``.au``
+    or ``.snd`` file without a header raises a NoisegenError (:func:`.files.check_headed`).
     """
     if not isinstance(path, (str, bytes, os.PathLike)):
         if not hasattr(path, "read"):  # (an open file is read as it is)
@@ -78,6 +79,7 @@ def check_regular(path) -> None:
     if not stat.S_ISREG(mode):
         raise ParameterError(f"path {os.fspath(path)!r} is {file_kind(mode)}, not a regular file; "
                              "only regular files are read")
+    check_headed(path)
 
 
 def _wav_shortfall(path) -> int:
