@@ -63,6 +63,27 @@ def test_the_readme_and_the_augment_help_name_every_extension_the_scanner_reads(
             if e not in (".wave", ".oga", ".aif", ".aifc", ".snd") and e[1:] not in DESCRIPTION] == []
 
 
+def test_the_readme_and_the_augment_help_say_hidden_names_are_left_out(tmp_path):
+    """"every audio file under IN_DIR", said the help, and the README's inputs named the extensions
+    alone, while the scanner leaves out hidden files and folders: a corpus under .data/ was "no audio
+    file", a ._x.wav beside x.wav no input, without a word anywhere a user reads."""
+    import numpy as np
+    import soundfile as sf
+
+    from noisegen.audio.files import scan_audio_files
+    from noisegen.batch import augment_folder
+    from noisegen.cli.augment import DESCRIPTION
+
+    for name in ("x.wav", ".y.wav", ".data/z.wav"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        sf.write(tmp_path / name, np.zeros(16) + 0.1, 16000)
+    assert scan_audio_files(tmp_path) == ([str(tmp_path / "x.wav")], [])  # (what the docs must say)
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    inputs = " ".join(text[text.index("- **Inputs** are"):].split("\n- **")[0].split())  # (the bullet)
+    for where in (inputs, " ".join(DESCRIPTION.split()), " ".join(augment_folder.__doc__.split())):
+        assert re.search(r"hidden files and folders.{0,120}left out", where), where
+
+
 # audiomentations' constructor arguments that noisegen spells differently (audiomentations 0.43):
 # each must be named in its row of "Coming from audiomentations" as `old` -> `new`
 RENAMED = {

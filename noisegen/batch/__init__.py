@@ -230,7 +230,8 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
     ----------
     in_dir, out_dir : str or os.PathLike
         Input folder (searched recursively for the audio files of
-        :data:`noisegen.audio.files.AUDIO_EXTENSIONS`; never written to) and output folder (created; must not be ``in_dir`` or
+        :data:`noisegen.audio.files.AUDIO_EXTENSIONS`, hidden files and folders left out: names
+        starting with ``.``; never written to) and output folder (created; must not be ``in_dir`` or
         inside it). The input tree is mirrored: ``a/b.wav`` gives
         ``a/b.aug0.wav``, ``a/b.aug1.wav``, ...
     pipeline : Transform, dict, JSON file path or None

@@ -31,7 +31,8 @@ _OPTION_NAMES = {"in_dir": "IN_DIR", "out_dir": "OUT_DIR", "copies": "--copies",
 
 DESCRIPTION = """\
 Write augmented copies of every audio file under IN_DIR (wav, flac, ogg, mp3,
-opus, aiff, au, caf, w64, rf64; recursively) into OUT_DIR, mirroring the tree:
+opus, aiff, au, caf, w64, rf64; recursively; hidden files and folders, whose
+names start with '.', are left out) into OUT_DIR, mirroring the tree:
 a/b.wav -> a/b.aug0.wav, ... Outputs are byte-identical for any --workers;
 OUT_DIR/manifest.jsonl records every output (seed, applied parameters) and
 rerunning the same command resumes an interrupted job; outputs whose input
