@@ -355,6 +355,28 @@ def test_shards_add_up_to_the_unsharded_run_when_names_collide(tmp_path, n_shard
     assert sorted(f["input"] for f in whole.failures) == ["a.wav", "spk/d.wav", "spk/e.wav"]  # .flac/.ogg first
 
 
+def test_an_output_of_another_input_of_its_name_is_not_said_to_be_made_with_other_settings(tmp_path):
+    """a.flac added beside a.wav, whose a.aug0.wav was made: a.flac (first in sorted order) takes the name,
+    and its failure said a.aug0.wav "was made with other settings (seed, pipeline, sample rate or format)",
+    the summary "made with other settings", with every setting the same; so once a.flac was gone again."""
+    folder = _inputs(tmp_path / "in", names=("a.wav", "b.wav"))
+    out = tmp_path / "out"
+    augment_folder(folder, out, progress=False)
+    _write(folder / "a.flac", 0.5, seed=3)
+    for other, rel in (("a.wav", "a.flac"), ("a.flac", "a.wav")):
+        s = augment_folder(folder, out, progress=False)
+        mine = [f for f in s.failures if f["input"] == rel]
+        assert [f["error"] for f in mine] == [f"a.aug0.wav holds the output of {other}, another input of this output "
+                                              "name; use another OUT_DIR, or --overwrite to replace it with this input's"]
+        assert "other settings" not in str(s)
+        s = augment_folder(folder, out, progress=False, overwrite=True)
+        assert read_manifest(out)["a.aug0.wav"]["input"] == rel and s.n_written == 1
+        if rel == "a.flac":  # (gone again: a.wav's name once more, a.flac's output in it)
+            (folder / "a.flac").unlink()
+    s = augment_folder(folder, out, progress=False, seed=1)  # (other settings are still said to be)
+    assert s.failures and all("was made with other settings" in f["error"] for f in s.failures)
+
+
 @pytest.mark.parametrize("order", [(0, 1), (1, 0)])
 def test_shards_add_up_to_the_unsharded_run_when_an_output_is_named_as_an_input_folder(tmp_path, order):
     # a.aug1.wav/c.wav makes the output folder a.aug1.wav, the name of a.wav's second copy: whichever

@@ -208,9 +208,7 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
             if line is not None:  # (--overwrite replaces what other settings made; a complete output stays)
                 if line.get("job") != key and os.path.exists(os.path.join(out_dir, out_rel)):
                     if not settings["overwrite"]:
-                        summary.failures.append({"input": rel, "output": out_rel, "error": (
-                            f"FileExistsError: {out_rel} was made with other settings (seed, pipeline, sample rate "
-                            "or format); use another OUT_DIR or --overwrite")})
+                        summary.failures.append({"input": rel, "output": out_rel, "error": _made_by(line, rel)})
                         continue
                 elif line.get("job") == key and fingerprint_changed(line, fingerprint):
                     job["replace"] = True  # our output, made from other input bytes: redo and replace it
@@ -241,6 +239,18 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
     for f in summary.failures:
         _append_line(failures_path, f)
     return Plan(tasks, estimate, done, sweep=lambda: _clean_temps(out_dir, mine), redone=redone)
+
+
+def _made_by(line: dict, rel: str) -> str:
+    """Why input ``rel`` cannot write the output of manifest ``line``, made by another job: with other
+    settings, or from another input of its output name (a.wav's, before a.flac came beside it and, first
+    in sorted order, took the name; or a.flac's, since removed: "made with other settings" was untrue)."""
+    out_rel, other = line["output"], line.get("input")
+    if isinstance(other, str) and other != rel:
+        return (f"{out_rel} holds the output of {other}, another input of this output name; use another OUT_DIR, "
+                "or --overwrite to replace it with this input's")
+    return (f"FileExistsError: {out_rel} was made with other settings (seed, pipeline, sample rate or format); "
+            "use another OUT_DIR or --overwrite")
 
 
 def _clean_temps(out_dir: str, mine: set[str]) -> int:
