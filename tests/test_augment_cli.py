@@ -473,6 +473,24 @@ def test_the_summary_escapes_control_characters_of_failed_names():
     assert [line for line in text.splitlines() if line.startswith("failed: ")] == [f"failed: {n}: x" for n in odd]
 
 
+def test_failures_and_errors_keep_the_spaces_of_the_names_they_quote(tmp_path, capsys):
+    """A failed input "Track  01.wav" (two spaces) was said to be '/.../Track 01.wav' in the summary and in
+    failures.jsonl, and OUT_DIR "My  Out" (a file) 'My Out' in the usage error: every message was flattened
+    with " ".join(text.split()), so each path it quoted named a file that is not there."""
+    folder = tmp_path / "in  put"
+    folder.mkdir()
+    (folder / "Track  01.wav").write_text("not audio\n")
+    out = tmp_path / "out"
+    assert augment(folder, out) == 1
+    said = capsys.readouterr().out
+    assert f"failed: Track  01.wav: NoisegenError: cannot read audio file {str(folder / 'Track  01.wav')!r}" in said
+    (failure,) = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert str(folder / "Track  01.wav") in failure["error"]
+    (tmp_path / "My  Out").write_text("a file")
+    assert augment(folder, tmp_path / "My  Out") == 2
+    assert f"OUT_DIR {str(tmp_path / 'My  Out')!r} is a file" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("n_exists, n_other", [(0, 3), (1, 0), (500, 0), (300, 200)])
 def test_summary_of_many_failures_takes_no_failure_by_failure_comparison(n_exists, n_other):
     """The summary compared every failure with every FileExistsError one (`f not in exists`): a rerun

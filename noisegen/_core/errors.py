@@ -8,7 +8,18 @@ code that expects ``ValueError`` keeps working.
 
 from __future__ import annotations
 
-__all__ = ["NoisegenError", "ParameterError", "ParameterIndexError", "BackendError", "NoisegenWarning"]
+import re
+
+__all__ = ["NoisegenError", "ParameterError", "ParameterIndexError", "BackendError", "NoisegenWarning", "one_line"]
+
+_BREAKS = re.compile(r"\s*[\r\n]\s*")
+
+
+def one_line(text) -> str:
+    """``text`` (a message) on one line: each line break, with the blanks around it, becomes one space.
+    Runs of spaces within a line stay: they may be a file name's ("Track  01.wav"), which
+    ``" ".join(text.split())`` turned into a name no file has."""
+    return _BREAKS.sub(" ", str(text).strip())
 
 
 class NoisegenError(Exception):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 from pathlib import Path
 
-from .._core.errors import NoisegenWarning, ParameterError
+from .._core.errors import NoisegenWarning, ParameterError, one_line
 from .._core.rng import derive_key, resolve_key
 from .._core.tempfiles import stem_hash
 from .._core.validation import check_int, check_path
@@ -38,8 +38,7 @@ def _inside(path: str, folder: str) -> bool:
 
 
 def _one_line(exc) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())
+    return one_line(f"{type(exc).__name__}: {exc}")
 
 
 # Temporary files left by a killed run: noisegen.save's ".<output>.<8 chars>.part", a long
@@ -307,7 +306,7 @@ def _prepare_rates(pipeline, rates) -> dict:
             try:
                 pipeline.prepare(rate)
             except ParameterError as exc:
-                refused[rate] = (" ".join(str(exc).split()), caught)
+                refused[rate] = (one_line(exc), caught)
                 # unsaid, its reports are left for the next rate: a silent noise file, first met at a
                 # refused rate (an input at 1 Hz), was named nowhere
                 for bank, before in zip(banks, reported):

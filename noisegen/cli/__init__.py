@@ -28,7 +28,7 @@ from . import augment, warmup
 from .args import (MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, as_option, int_in, interrupted_status, printable,
                    sample_rate_arg, sigterm_stops)
 from .. import __version__, synth
-from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
+from .._core.errors import NoisegenError, NoisegenWarning, ParameterError, one_line
 from .._core.validation import check_finite_output
 from ..audio.formats import check_subtype, check_writable, format_of
 from ..audio.info import info
@@ -283,7 +283,7 @@ def _warning_printer(prog: str, fallback):
 
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, NoisegenWarning):
-            text = as_option(" ".join(str(message).split()), named)
+            text = as_option(one_line(message), named)
             for said, option in spelled.items():
                 text = text.replace(said, option)
             if text in shown:

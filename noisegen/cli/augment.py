@@ -13,7 +13,7 @@ import sys
 
 from . import warmup
 from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, as_option, interrupted_status, printable, sample_rate_arg
-from .._core.errors import NoisegenError, ParameterError
+from .._core.errors import NoisegenError, ParameterError, one_line
 from .._core.validation import show_number
 from ..batch import MAX_COPIES, augment_folder, check_shard, default_pipeline
 from ..transforms import load_pipeline
@@ -190,7 +190,7 @@ def _bank_option(text: str, args) -> str | None:
 def _describe(exc) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror + (f": {exc.filename!r}" if exc.filename else "")
-    return " ".join(str(exc).split()) or type(exc).__name__
+    return one_line(exc) or type(exc).__name__
 
 
 def run(args) -> int:
@@ -206,7 +206,7 @@ def run(args) -> int:
             pipeline = default_pipeline(noise_dir=args.noise_dir, rir_dir=args.rir_dir, snr_db=snr)
     except (NoisegenError, ValueError, RecursionError, OSError) as exc:  # a config too deep is a bad config
         where = f"--config {args.config!r}" if args.config else "pipeline"
-        text = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())
+        text = "nested too deeply" if isinstance(exc, RecursionError) else one_line(exc)
         text = text.removeprefix("path_or_dict: ")  # (load_pipeline's argument: here, --config itself)
         return _error(_bank_option(text, args) or f"bad {where}: {text}")
     if args.progress is not False and warmup.cache_is_cold():
@@ -227,7 +227,7 @@ def run(args) -> int:
               file=sys.stderr)
         return interrupted_status(exc)
     except ParameterError as exc:  # bad settings, a bad noise/RIR file, a busy OUT_DIR: before any output
-        text = " ".join(str(exc).split())
+        text = one_line(exc)
         return _error(_bank_option(text.removeprefix("pipeline: "), args) or as_option(text, _OPTION_NAMES))
     except (NoisegenError, OSError) as exc:  # at run time (a full disk): not a usage error
         # (a full disk, a folder where the manifest goes: the rerun resumes once the cause is gone)
