@@ -393,6 +393,25 @@ def test_shards_add_up_to_the_unsharded_run_when_an_output_is_named_as_an_input_
     assert _audio(tmp_path / "sharded") == _audio(tmp_path / "whole")
 
 
+def test_a_symlink_in_out_dir_into_a_linked_input_folder_is_never_written_through(tmp_path):
+    """IN/corpus -> /data/corpus, and OUT/corpus -> /data/corpus too (a tree copied with its links): the
+    outputs of corpus/ were written into /data/corpus, beside the inputs, and each rerun took them for
+    inputs (x.aug0.aug0.wav, then one more each time). Only IN_DIR's own real path was refused."""
+    data = tmp_path / "data" / "corpus"
+    _write(data / "x.wav", 0.2)
+    folder = _inputs(tmp_path / "in", names=("y.wav",))
+    out = tmp_path / "out"
+    out.mkdir()
+    for link in (folder / "corpus", out / "corpus"):
+        link.symlink_to(data, target_is_directory=True)
+    for _ in range(2):
+        s = augment_folder(folder, out, progress=False)
+        assert sorted(p.name for p in data.iterdir()) == ["x.wav"]
+        assert [(f["input"], f["output"]) for f in s.failures] == [("corpus/x.wav", "corpus/x.aug0.wav")]
+        assert f"leads into the input folder {str(data)!r}" in s.failures[0]["error"]
+        assert list(read_manifest(out)) == ["y.aug0.wav"] and s.n_inputs == 2
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_an_input_folder_named_as_out_dirs_records_fails_alone(tmp_path, capsys, workers):
     """An input folder named manifest.jsonl (or failures.jsonl) became that folder in OUT_DIR: every

@@ -175,6 +175,7 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
     _dedupe_manifest(out_dir)
     done = read_manifest(out_dir)
     tasks, mine, estimate, redone = [], set(), {}, set()
+    inputs_real, leads = _inputs_real(in_dir, in_real, folders), {}
     for rel in inputs:
         try:
             fingerprint = input_fingerprint(os.path.join(in_dir, rel))
@@ -198,6 +199,14 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
             if top in (MANIFEST, FAILURES):  # (an input folder of that name: made in OUT_DIR, it stops every record)
                 summary.failures.append({"input": rel, "output": out_rel, "error": (
                     f"output folder {top} collides with OUT_DIR's own {top}")})
+                continue
+            folder = out_rel.rpartition("/")[0]
+            if folder not in leads:
+                leads[folder] = _leads_into(os.path.join(out_dir, folder), inputs_real, out_dir)
+            if leads[folder]:  # (a rerun took its outputs for inputs, and every rerun added one more)
+                summary.failures.append({"input": rel, "output": out_rel, "error": (
+                    f"output folder {folder} of OUT_DIR leads into the input folder {leads[folder]!r} (a symlink): "
+                    "refusing to write there")})
                 continue
             mine.add(out_rel)
             s = output_seed(seed, rel, k)
@@ -238,6 +247,24 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
     for f in summary.failures:
         _append_line(failures_path, f)
     return Plan(tasks, estimate, done, sweep=lambda: _clean_temps(out_dir, mine), redone=redone)
+
+
+def _inputs_real(in_dir: str, in_real: str, folders) -> list[str]:
+    """IN_DIR's real path and those of the folders in its tree that are links (the scan follows them)."""
+    paths = (os.path.join(in_dir, folder) for folder in folders)
+    return [in_real] + [os.path.realpath(path) for path in paths if os.path.islink(path)]
+
+
+def _leads_into(folder: str, inputs_real: list[str], out_dir: str) -> str | None:
+    """The input folder (a real path of :func:`_inputs_real`) that output folder ``folder`` leads into
+    through a symlink in OUT_DIR (``OUT/corpus -> /data/corpus``, as ``IN/corpus`` is), or None. A
+    linked input tree may hold OUT_DIR itself: the scan leaves OUT_DIR out, so that is no input folder."""
+    real = os.path.realpath(folder)
+    if _inside(real, inputs_real[0]):
+        return inputs_real[0]
+    if _inside(real, os.path.realpath(out_dir)):
+        return None
+    return next((r for r in inputs_real[1:] if _inside(real, r)), None)
 
 
 def _made_by(line: dict, rel: str) -> str:
