@@ -412,6 +412,22 @@ def test_a_symlink_in_out_dir_into_a_linked_input_folder_is_never_written_throug
         assert list(read_manifest(out)) == ["y.aug0.wav"] and s.n_inputs == 2
 
 
+def test_a_link_to_a_file_in_out_dir_is_no_input(tmp_path):
+    """IN/best.wav -> OUT/a.aug0.wav (a pick of last run's outputs): the output was augmented again as an
+    input, as a link to a folder in OUT_DIR no longer is; it is reported, never read. A link to a file
+    of IN_DIR's own tree stays an input where OUT_DIR lies above IN_DIR."""
+    out = tmp_path / "out"
+    folder = _inputs(out / "in", names=("a.wav",))
+    (folder / "same.wav").symlink_to(folder / "a.wav")  # (IN_DIR's own file, inside OUT_DIR too)
+    augment_folder(folder, out, progress=False)
+    (folder / "pick.wav").symlink_to(out / "a.aug0.wav")
+    for _ in range(2):
+        s = augment_folder(folder, out, progress=False)
+        assert [(f["input"], f["error"]) for f in s.failures] == [
+            ("pick.wav", "not read: a symlink to a file in the output folder")]
+        assert sorted(read_manifest(out)) == ["a.aug0.wav", "same.aug0.wav"] and s.n_skipped == 2
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_an_input_folder_named_as_out_dirs_records_fails_alone(tmp_path, capsys, workers):
     """An input folder named manifest.jsonl (or failures.jsonl) became that folder in OUT_DIR: every

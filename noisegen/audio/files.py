@@ -78,7 +78,8 @@ def scan_audio_files(folder, *, skip=None) -> tuple[list[str], list[tuple[str, s
     it is a regular file (checked with ``stat``, symlinks to files followed).
     Links to folders are followed, each real folder scanned once (a link
     loop ends there); nothing inside ``skip`` (a real path, e.g. an output
-    folder) is scanned but ``folder``'s own subfolders. Hidden names and hidden folders are skipped.
+    folder) is scanned but ``folder``'s own subfolders, and a link to a file
+    there is one of the odd names. Hidden names and hidden folders are skipped.
 
     Returns
     -------
@@ -86,10 +87,11 @@ def scan_audio_files(folder, *, skip=None) -> tuple[list[str], list[tuple[str, s
         Regular audio files, joined onto ``folder``, sorted.
     odd : list of (str, str)
         Audio names that are not regular files (FIFO, socket, device,
-        dangling symlink, symlink loop), never opened, and folders that could not be
+        dangling symlink, symlink loop) or link into ``skip``, never opened, and folders that could not be
         listed (``folder`` itself included), with the reason; sorted.
     """
     root = check_path(folder, "folder")
+    top = os.path.realpath(root)
     found, odd = [], []
 
     def unlisted(exc):  # os.walk would skip an unreadable folder without a word
@@ -102,11 +104,22 @@ def scan_audio_files(folder, *, skip=None) -> tuple[list[str], list[tuple[str, s
             except OSError as exc:
                 odd.append((path, _unreachable(path, exc)))
                 continue
-            if stat.S_ISREG(mode):
+            if skip is not None and _linked_into(path, skip, top):  # (an output read back as an input)
+                odd.append((path, "a symlink to a file in the output folder"))
+            elif stat.S_ISREG(mode):
                 found.append(path)
             else:
                 odd.append((path, f"{file_kind(mode)}, not a regular file (never opened)"))
     return sorted(found), sorted(odd)
+
+
+def _linked_into(path: str, skip: str, top: str) -> bool:
+    """Whether ``path`` is a link to a file inside ``skip`` but outside ``top`` (as :func:`_walk` leaves such
+    folders out: IN/best.wav -> OUT/a.aug0.wav made each run's output an input of the next)."""
+    if not os.path.islink(path):
+        return False
+    real = os.path.realpath(path)
+    return _within(real, skip) and not _within(real, top)
 
 
 def audio_files(folder) -> list[str]:
