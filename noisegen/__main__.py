@@ -36,13 +36,13 @@ def command() -> None:
     could only interrupt the interpreter's exit (an exit callback's traceback,
     or a silent kill after the command's last line). A command stopped by a
     signal has cleaned up as it unwound, and the process ends there with its
-    status (130, 143): the interpreter's exit would run the destructors of what
+    status (130, 143, 129): the interpreter's exit would run the destructors of what
     the stop left half-built, and Python ends a ``python -m`` process whose
     Ctrl-C passed through a string given to ``exec`` (as dataclasses and Numba
     make code) by SIGINT rather than 130.
     """
     status = _run(None, owns_process=True)
-    if status in (130, 143):
+    if status in (129, 130, 143):
         for stream in (sys.stdout, sys.stderr):
             try:
                 if stream is not None:
@@ -74,6 +74,8 @@ def _run(argv, *, owns_process: bool) -> int:
         elif owns_process:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+            if hasattr(signal, "SIGHUP"):  # (a closing terminal's: the command's last line said, it killed the exit)
+                signal.signal(signal.SIGHUP, signal.SIG_IGN)
         elif signal.getsignal(signal.SIGTERM) is _terminate and previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return status

@@ -60,9 +60,11 @@ def _audio(folder: Path) -> dict:
 @pytest.mark.slow
 @pytest.mark.parametrize("sig, workers, output", [
     (signal.SIGINT, 2, "wav"), (signal.SIGTERM, 2, "wav"), (signal.SIGTERM, 1, "wav"), (signal.SIGINT, 1, "webdataset"),
-    (signal.SIGTERM, 2, "webdataset"),
+    (signal.SIGTERM, 2, "webdataset"), (signal.SIGHUP, 1, "wav"), (signal.SIGHUP, 2, "wav"),
 ])
 def test_an_interrupt_leaves_no_temporary_file_and_a_rerun_finishes(tmp_path, cli_env, sig, workers, output):
+    """SIGHUP (the terminal closed) killed the run where it stood: its temporary files (a long input's
+    spill and part file, 90 MB) and its lock record stayed, and the status was a bare 129."""
     folder = _inputs(tmp_path / "in")
     for k in range(2):  # long enough to be processed in blocks, through a spill file, for a while
         _write(folder / f"long{k}.wav", 240.0, seed=10 + k)
@@ -71,14 +73,15 @@ def test_an_interrupt_leaves_no_temporary_file_and_a_rerun_finishes(tmp_path, cl
     if output == "webdataset":
         args += ["--shard-size", 2]
     proc = subprocess.Popen([sys.executable, "-m", "noisegen", "augment", *map(str, args), "--no-progress"], cwd=ROOT,
-                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env)
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))  # (not nohup's)
     deadline, seen = time.monotonic() + 180, False
     while not seen and proc.poll() is None and time.monotonic() < deadline:
         seen = out.is_dir() and bool(_hidden(out))
         time.sleep(0.002)
     assert seen, "no temporary file was ever seen: the run is too short to test"
-    if sig == signal.SIGINT:
-        os.killpg(proc.pid, sig)  # a terminal's Ctrl-C: the whole process group
+    if sig in (signal.SIGINT, signal.SIGHUP):
+        os.killpg(proc.pid, sig)  # a terminal's Ctrl-C, or its closing: the whole process group
     else:
         proc.send_signal(sig)  # `kill PID`: the parent alone, which stops its workers
     _, err = proc.communicate(timeout=120)
@@ -86,7 +89,8 @@ def test_an_interrupt_leaves_no_temporary_file_and_a_rerun_finishes(tmp_path, cl
     assert proc.returncode == 128 + sig, err
     assert "Traceback" not in err and "Exception ignored" not in err, err
     assert err.strip().splitlines()[-1].endswith(("interrupted; rerun the same command to resume",
-                                                   "terminated; rerun the same command to resume")), err
+                                                   "terminated; rerun the same command to resume",
+                                                   "hung up; rerun the same command to resume")), err
     assert _hidden(out) == []
     assert _augment(*args) == 0  # the rerun finishes, and leaves nothing hidden either
     assert _hidden(out) == []

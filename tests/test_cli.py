@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -546,15 +547,19 @@ entry.command()
     ("SIGINT", "SIGTERM", "run", 130, "noisegen info: interrupted\n"),
     ("SIGINT", "-", "exit", 0, ""),
     ("SIGTERM", "-", "exit", 0, ""),
+    ("SIGHUP", "SIGINT", "run", 129, "noisegen info: hung up\n"),
+    ("SIGHUP", "-", "exit", 0, ""),
 ])
 def test_a_signal_after_the_first_or_after_the_work_changes_nothing(tmp_path, cli_env, first, second, when,
                                                                      status, said):
     """A second signal while the first unwound the command (a double Ctrl-C; TERM, then Ctrl-C) raised
     again: a traceback, the line twice, or a silent kill with the second's status. One that came as the
     interpreter exited, the command done, gave 'Exception ignored in atexit callback ... KeyboardInterrupt'
-    or a silent kill. The first signal is carried out; later ones, and any after the command, are ignored."""
+    or a silent kill. The first signal is carried out; later ones, and any after the command, are ignored.
+    SIGHUP (a closing terminal) killed the command where it stood, even once its work was done."""
     done = subprocess.run([sys.executable, "-c", _SECOND_SIGNAL, first, second, when], cwd=tmp_path,
-                          env=cli_env, capture_output=True, text=True, timeout=120)
+                          env=cli_env, capture_output=True, text=True, timeout=120,
+                          preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))  # (not nohup's)
     assert (done.returncode, done.stderr) == (status, said)
 
 

@@ -40,6 +40,9 @@ def _init_worker(pipeline):
     _PIPELINE = pipeline
 
 
+#: The signals that stop a run (the command line's handlers), blocked while the pool forks its workers.
+_STOPS = {signal.SIGINT, signal.SIGTERM} | ({signal.SIGHUP} if hasattr(signal, "SIGHUP") else set())
+
 #: Per planned task, the pid of the pool worker that took it (0: none yet), shared with the workers.
 _TAKEN = None
 
@@ -59,16 +62,17 @@ def run_pool(pipeline, tasks, n_workers, collect) -> int:
     # Ctrl-C goes to the whole process group. SIGINT stays blocked while the workers start
     # (they ignore it from their first instruction on) and reaches only the parent, which
     # leaves the `with` block and so terminates the pool; SIGTERM stays blocked until a worker
-    # has restored its default (it would otherwise run the command line's handler).
+    # has restored its default (it would otherwise run the command line's handler); SIGHUP, which a
+    # closing terminal sends the whole group too, is left to the parent as Ctrl-C is.
     blocked = hasattr(signal, "pthread_sigmask")
     if blocked:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
     try:
         pool = ctx.Pool(n_workers, initializer=_init_pool_worker,
                         initargs=(pipeline, os.getpid(), _TAKEN, threading.get_ident()))
     finally:
         if blocked:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
     died = 0
     try:
         with pool:
@@ -133,8 +137,10 @@ def _init_pool_worker(pipeline, parent=None, taken=None, forker=None):
     which ends as the pool is terminated: the replacement, killed idle while it held the task queue's
     lock, left the termination waiting for that lock for ever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # (the command line's handler would raise in the worker)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the command line's handler (_core.tempfiles)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # blocked while forking
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)  # blocked while forking
     drop_inherited_locks()
     if parent is not None and threading.get_ident() in (forker, None):  # (forked: the forking thread's id)
         _end_with(parent)

@@ -20,13 +20,12 @@ import contextlib
 import math
 import os
 import re
-import signal
 import sys
 import warnings
 
 from . import augment, warmup
 from .args import (MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, as_option, int_in, interrupted_status, printable,
-                   sample_rate_arg, sigterm_stops)
+                   sample_rate_arg, sigterm_stops, stop_word)
 from .. import __version__, synth
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError, one_line
 from .._core.validation import check_finite_output
@@ -388,18 +387,18 @@ def _main(argv, said_at_import) -> int:
         except (OSError, NoisegenError) as exc:
             _say(f"{prog}: error: {_describe(exc)}")
             status = 1
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (args.sigterm_stops)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM or SIGHUP (args.sigterm_stops)
             status = interrupted_status(exc)
-            _say(f"{prog}: {'terminated' if status == 143 else 'interrupted'}")
+            _say(f"{prog}: {stop_word(status)}")
         except RuntimeError as exc:
             _say(f"{prog}: error: {exc}")
             status = 1
         except Exception as exc:  # never a traceback on the command line
             _say(f"{prog}: error: unexpected {type(exc).__name__}: {exc}")
             status = 1
-        if term.received and status not in (130, 143):  # the signal's exception was dropped where it was raised
-            _say(stopped if term.received == signal.SIGTERM else f"{prog}: interrupted{resume}")
+        if term.received and status not in (129, 130, 143):  # the signal's exception was dropped where raised
             status = 128 + int(term.received)
+            _say(f"{prog}: {stop_word(status)}{resume}")
     return int(status or 0)
 
 

@@ -66,14 +66,27 @@ class Terminated(KeyboardInterrupt):
     signum = signal.SIGTERM
 
 
+class HungUp(Terminated):
+    """SIGHUP (the terminal or SSH session closed), carried out as SIGTERM is: killed where it stood by
+    default, a run left its temporary files (90 MB for a long input) and its lock record behind."""
+
+    signum = getattr(signal, "SIGHUP", signal.SIGTERM)
+
+
 def interrupted_status(exc: KeyboardInterrupt) -> int:
-    """A shell's status for a command stopped by a signal: 130 for Ctrl-C, 143 for SIGTERM."""
+    """A shell's status for a command stopped by a signal: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP."""
     return 128 + int(getattr(exc, "signum", signal.SIGINT))
+
+
+def stop_word(status: int) -> str:
+    """How a command's last line names the stop that gave it exit ``status`` (:func:`interrupted_status`)."""
+    return {143: "terminated", 129: "hung up"}.get(status, "interrupted")
 
 
 @contextlib.contextmanager
 def sigterm_stops(message: str, interrupted: str | None = None):
-    """While the command runs, SIGTERM raises :class:`Terminated` (and Ctrl-C KeyboardInterrupt); should
+    """While the command runs, SIGTERM raises :class:`Terminated` (SIGHUP :class:`HungUp`, unless ignored
+    as under nohup; Ctrl-C KeyboardInterrupt); should
     that not end it within :data:`STOP_GRACE_S` (an exception raised from a handler is dropped when it
     lands in a destructor or a weakref callback), the command is ended where it stands: workers killed,
     temporary files removed (:func:`noisegen._core.tempfiles.exit_removing`), ``message`` printed.
@@ -95,6 +108,8 @@ def sigterm_stops(message: str, interrupted: str | None = None):
         if sys.stdout is not None:  # (None when started with stdout closed)
             sys.stdout.flush()
         said = interrupted if signum == signal.SIGINT and interrupted else message
+        if signum == HungUp.signum != signal.SIGTERM:
+            said = said.replace(": terminated", ": hung up", 1)
         print(said, file=sys.stderr, flush=True)
         exit_removing(signum)
 
@@ -104,7 +119,7 @@ def sigterm_stops(message: str, interrupted: str | None = None):
         state.received = signum
         signal.signal(signal.SIGALRM, lambda s, f: hard_stop(signum))
         signal.alarm(STOP_GRACE_S)
-        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        raise Terminated() if signum == signal.SIGTERM else HungUp() if signum == HungUp.signum else KeyboardInterrupt()
 
     def unraisable(report):  # raised in a callback (llvmlite's, while Numba compiles), dropped there
         if isinstance(report.exc_value, KeyboardInterrupt) and state.received:
@@ -117,6 +132,10 @@ def sigterm_stops(message: str, interrupted: str | None = None):
     previous = signal.signal(signal.SIGTERM, stop), signal.getsignal(signal.SIGALRM), signal.getsignal(signal.SIGINT)
     if previous[2] is signal.default_int_handler:  # (not where Ctrl-C is ignored, as for a background job)
         signal.signal(signal.SIGINT, stop)
+    hup = HungUp.signum if HungUp.signum != signal.SIGTERM else None
+    hup_before = None if hup is None else signal.getsignal(hup)
+    if hup_before is signal.SIG_DFL:  # (not where it is ignored: nohup)
+        signal.signal(hup, stop)
     hook, sys.unraisablehook = sys.unraisablehook, unraisable
     try:
         yield state
@@ -127,4 +146,6 @@ def sigterm_stops(message: str, interrupted: str | None = None):
         signal.signal(signal.SIGTERM, previous[0])
         signal.signal(signal.SIGALRM, previous[1])
         signal.signal(signal.SIGINT, previous[2])
+        if hup_before is not None:
+            signal.signal(hup, hup_before)
         sys.unraisablehook = hook

@@ -12,7 +12,8 @@ import os
 import sys
 
 from . import warmup
-from .args import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, as_option, interrupted_status, printable, sample_rate_arg
+from .args import (MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, as_option, interrupted_status, printable, sample_rate_arg,
+                   stop_word)
 from .._core.errors import NoisegenError, ParameterError, one_line
 from .._core.validation import show_number
 from ..batch import MAX_COPIES, augment_folder, check_shard, default_pipeline
@@ -39,7 +40,8 @@ rerunning the same command resumes an interrupted job; outputs whose input
 changed since are redone. One run at a time per OUT_DIR (per shard with
 --shard). Exit status: 0 all written, 1 some inputs failed (see
 OUT_DIR/failures.jsonl) or a run-time failure (disk full), 2 usage error
-(also: OUT_DIR busy), 130 interrupted (143 by SIGTERM).
+(also: OUT_DIR busy), 130 interrupted (143 by SIGTERM, 129 by SIGHUP: the
+terminal closed).
 
 --output-format wav or flac writes the tree in that format (as --format does);
 --output-format webdataset writes WebDataset tar shards instead of the tree:
@@ -222,8 +224,8 @@ def run(args) -> int:
             output_format="webdataset" if args.output_format == "webdataset" else "files",
             shard_size=args.shard_size, blockwise_min_s=args.blockwise_min_s,
         )
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (cli.args.sigterm_stops)
-        print(f"noisegen augment: {'terminated' if interrupted_status(exc) == 143 else 'interrupted'}; {RESUME}",
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM or SIGHUP (cli.args.sigterm_stops)
+        print(f"noisegen augment: {stop_word(interrupted_status(exc))}; {RESUME}",
               file=sys.stderr)
         return interrupted_status(exc)
     except ParameterError as exc:  # bad settings, a bad noise/RIR file, a busy OUT_DIR: before any output
