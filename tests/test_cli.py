@@ -14,6 +14,7 @@ import soundfile as sf
 
 import noisegen
 from noisegen import cli
+from noisegen.cli import args as cli_args
 from noisegen.audio.blocks import FileBlocks
 
 from conftest import ROOT
@@ -513,6 +514,30 @@ def test_a_signal_while_the_command_starts_is_one_line(tmp_path, cli_env, module
     done = subprocess.run([sys.executable, "-c", _CTRL_C_AT_IMPORT.format(module=module, sig=sig)], cwd=tmp_path,
                           env=cli_env, capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stderr) == (status, f"noisegen: {said}\n")
+
+
+class _HungUpTerminal:
+    """stderr on a terminal that hung up: every write fails with EIO."""
+
+    encoding = "utf-8"
+
+    def write(self, text):
+        raise OSError(5, "Input/output error")
+
+    def flush(self):
+        pass
+
+
+@pytest.mark.parametrize("stop, status", [(KeyboardInterrupt, 130), (cli_args.HungUp, 129)])
+def test_a_stop_whose_line_cannot_be_said_keeps_its_status(monkeypatch, stop, status):
+    """Stopped by its terminal's hangup, the command's last line met EIO on that terminal: the OSError
+    escaped main (a traceback to nowhere, status 1 instead of 129); the line is dropped now."""
+    def run_info(args):
+        raise stop()
+
+    monkeypatch.setattr(cli, "_run_info", run_info)
+    monkeypatch.setattr(sys, "stderr", _HungUpTerminal())
+    assert cli.main(["info", "x.wav"]) == status
 
 
 _SECOND_SIGNAL = """

@@ -25,7 +25,7 @@ import warnings
 
 from . import augment, warmup
 from .args import (MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, as_option, int_in, interrupted_status, printable,
-                   sample_rate_arg, sigterm_stops, stop_word)
+                   sample_rate_arg, say, sigterm_stops, stop_word)
 from .. import __version__, synth
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError, one_line
 from .._core.validation import check_finite_output
@@ -254,7 +254,7 @@ _OPTION_NAMES = {"freq_hz": "--freq-hz", "end_freq_hz": "--end-freq-hz", "beta":
 
 
 def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    say(line)
 
 
 def _describe(exc: BaseException) -> str:

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import gc
 import multiprocessing
+import os
 import signal
 import sys
 import threading
@@ -53,6 +54,20 @@ def printable(text: str, stream) -> str:
     under an ASCII locale) with backslash escapes, as Python writes such names to stderr."""
     encoding = getattr(stream, "encoding", None) or "utf-8"
     return text.encode(encoding, "backslashreplace").decode(encoding)
+
+
+def say(line: str) -> None:
+    """Print ``line`` on stderr; where stderr is gone (a terminal that hung up: EIO; a closed pipe) it is
+    dropped, and stderr pointed at /dev/null: raised, it turned a stop's status (129) into 1."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except OSError:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stderr.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # no real stderr (captured in tests)
+            pass
 
 
 #: Seconds a command stopped by SIGTERM has to unwind before it is ended where it stands.
@@ -110,7 +125,7 @@ def sigterm_stops(message: str, interrupted: str | None = None):
         said = interrupted if signum == signal.SIGINT and interrupted else message
         if signum == HungUp.signum != signal.SIGTERM:
             said = said.replace(": terminated", ": hung up", 1)
-        print(said, file=sys.stderr, flush=True)
+        say(said)
         exit_removing(signum)
 
     def stop(signum, frame):

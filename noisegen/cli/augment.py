@@ -13,7 +13,7 @@ import sys
 
 from . import warmup
 from .args import (MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, as_option, interrupted_status, printable, sample_rate_arg,
-                   stop_word)
+                   say, stop_word)
 from .._core.errors import NoisegenError, ParameterError, one_line
 from .._core.validation import show_number
 from ..batch import MAX_COPIES, augment_folder, check_shard, default_pipeline
@@ -225,8 +225,7 @@ def run(args) -> int:
             shard_size=args.shard_size, blockwise_min_s=args.blockwise_min_s,
         )
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM or SIGHUP (cli.args.sigterm_stops)
-        print(f"noisegen augment: {stop_word(interrupted_status(exc))}; {RESUME}",
-              file=sys.stderr)
+        say(f"noisegen augment: {stop_word(interrupted_status(exc))}; {RESUME}")  # (a hung-up terminal: EIO)
         return interrupted_status(exc)
     except ParameterError as exc:  # bad settings, a bad noise/RIR file, a busy OUT_DIR: before any output
         text = one_line(exc)
