@@ -319,6 +319,39 @@ def test_a_full_disk_writing_a_long_sample_stops_the_tar_shard_run(tmp_path, mon
 
 
 
+def test_a_full_disk_that_stops_a_pool_run_leaves_no_temporary_file_of_its_workers(tmp_path, monkeypatch, capsys):
+    """The manifest's append failing (a full disk) stopped a --workers 2 run by terminating the pool, and a
+    worker writing another output left its temporary file behind (found on a 1.2 MB tmpfs); only a
+    Ctrl-C's stop swept them."""
+    import errno
+
+    import noisegen.batch as batch
+    from noisegen.batch import work
+
+    folder = _inputs(tmp_path / "in", names=("a.wav", "b.wav"))
+    out = tmp_path / "out"
+    part = out / ".b.aug0.wav.abcdefgh.part"
+    save = work.save
+
+    def slow_save(path, *args, **kwargs):  # b's worker: mid-write when the run stops
+        if os.path.basename(path) == "b.aug0.wav":
+            part.write_bytes(b"RIFF")
+            time.sleep(60)
+        return save(path, *args, **kwargs)
+
+    def full(path, record):
+        deadline = time.monotonic() + 30
+        while not part.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+    monkeypatch.setattr(work, "save", slow_save)  # (forked workers see the parent's modules)
+    monkeypatch.setattr(batch, "_append_line", full)
+    assert _augment(folder, out, "--workers", 2) == 1
+    assert os.strerror(errno.ENOSPC) in capsys.readouterr().err
+    assert _hidden(out) == []
+
+
 def test_an_input_with_no_samples_fails_alone_as_a_noisegen_error(tmp_path):
     folder = _inputs(tmp_path / "in")
     sf.write(folder / "empty.wav", np.zeros(0, np.float32), 16000)  # a header and no data

@@ -407,7 +407,7 @@ def _run(pipeline, plan: Plan, out_dir: str, summary: AugmentSummary, progress, 
             else:
                 if run_pool(pipeline, tasks, min(summary.workers, len(tasks)), collect):
                     plan.sweep()  # a worker died (the OOM killer): the temporary file it was writing goes
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C, or a full disk met by the manifest's append or by a worker
         plan.sweep()  # the workers are gone (the pool was terminated): their temporary files go too
         raise
     finally:
