@@ -700,6 +700,28 @@ except OSError as exc:
     assert data.endswith(b"\n") and [json.loads(line)["n"] for line in data.splitlines()] == list(range(n))
 
 
+def test_a_manifest_rewrite_cut_short_by_a_full_disk_leaves_no_temporary_file(tmp_path):
+    """Dropping superseded lines (after --overwrite) on a full disk left manifest.jsonl.<pid>.rewrite, half
+    written, in OUT_DIR, and the run's error named no file ("No space left on device"; a 1.2 MB tmpfs)."""
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps({"output": f"{k % 29:02d}.wav", "pad": "x" * 80}) + "\n" for k in range(30)))
+    before = manifest.read_bytes()
+    code = f"""
+import resource
+from noisegen.batch.manifest import _dedupe_manifest
+resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+try:
+    _dedupe_manifest({str(tmp_path)!r})
+except OSError as exc:
+    print(exc.errno, exc.filename)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["27", str(manifest)]  # EFBIG, naming the manifest
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".noisegen.jsonl.lock", "manifest.jsonl"]
+    assert manifest.read_bytes() == before
+
+
 @pytest.mark.parametrize("n_chars", [236, 246])  # outputs of 245 and 255 bytes: "<name>.aug0.wav"
 def test_outputs_with_names_near_name_max_are_written_and_their_temporaries_swept(tmp_path, n_chars):
     """The temporary file's name would pass NAME_MAX: its stem is a hash of the output's name."""

@@ -133,10 +133,17 @@ def _dedupe_manifest(out_dir: str) -> None:
 
 def _rewrite_jsonl(path: str, records: list[dict]) -> None:
     tmp = f"{path}.{os.getpid()}.rewrite"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for rec in records:
-            fh.write(json.dumps(rec, sort_keys=True, allow_nan=False) + "\n")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for rec in records:
+                fh.write(json.dumps(rec, sort_keys=True, allow_nan=False) + "\n")
+        os.replace(tmp, path)
+    except BaseException as exc:  # (a full disk: the half-written copy stayed in OUT_DIR until the next run)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:  # (a write's error names no file)
+            exc.filename = path
+        raise
 
 
 def _remove_rewrites(out_dir: str) -> None:
