@@ -585,6 +585,10 @@ def test_an_output_path_taken_by_a_folder_leaves_no_hidden_copy(tmp_path, overwr
     summary = augment_folder(folder, out, overwrite=overwrite, progress=False)
     assert [f["output"] for f in summary.failures] == ["a.aug0.wav"]
     assert _hidden(out) == []
+    # (it was "already exists with other content (made with other settings) ... --overwrite to replace it",
+    # and --overwrite then failed naming a hidden copy: ".a.aug0.wav.<pid>.cmp.wav' -> ...")
+    assert summary.failures[0]["error"] == ("IsADirectoryError: [Errno 21] a folder is in the way of the output: "
+                                            "'a.aug0.wav'")
 
 
 def test_a_damaged_output_of_the_same_job_is_redone(tmp_path):

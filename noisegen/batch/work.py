@@ -226,6 +226,8 @@ def _process(task):
             if _inside(os.path.realpath(folder), in_real):  # before making it: nothing is made in there
                 raise NoisegenError(f"refusing to write inside the input folder: {out_path}")
             _make_folder(folder, out_dir)
+            if os.path.isdir(out_path) and not os.path.islink(out_path):  # (--overwrite cannot replace it either)
+                raise IsADirectoryError(errno.EISDIR, "a folder is in the way of the output", job["output"])
             exists = os.path.exists(out_path)
             target = out_path
             if exists:  # write beside it, then compare: never overwrite without being asked
