@@ -16,6 +16,14 @@ def _terminate(signum, frame):
     raise _TerminatedAtStart()
 
 
+class _HungUpAtStart(KeyboardInterrupt):
+    """SIGHUP (the terminal closed) before the command's own handler: one line and 129, as SIGTERM's."""
+
+
+def _hang_up(signum, frame):
+    raise _HungUpAtStart()
+
+
 def run(argv=None) -> int:
     """Run the ``noisegen`` command (:func:`noisegen.cli.main`); return its exit status.
 
@@ -60,14 +68,22 @@ def _run(argv, *, owns_process: bool) -> int:
     try:
         if handles:  # (until the command's own: noisegen.cli.args.sigterm_stops)
             previous = signal.signal(signal.SIGTERM, _terminate)
+        hup = owns_process and handles and signal.getsignal(getattr(signal, "SIGHUP", 0)) is signal.SIG_DFL
+        if hup:  # (not where ignored: nohup; killed silently at start, the command said nothing)
+            signal.signal(signal.SIGHUP, _hang_up)
         with warnings.catch_warnings(record=True) as said:  # (an unwritable NUMBA_CACHE_DIR is said at import)
             from .cli import main
         if handles and not owns_process and previous is not None:  # (a caller's own, from here on)
             signal.signal(signal.SIGTERM, previous)
+        if hup:  # (the command's own takes a SIGHUP left at its default)
+            signal.signal(signal.SIGHUP, signal.SIG_DFL)
         status = main(argv, said_at_import=said)
     except KeyboardInterrupt as exc:  # before the command's own handlers: while importing, or parsing
-        status = 143 if isinstance(exc, _TerminatedAtStart) else 130
-        print(f"noisegen: {'terminated' if status == 143 else 'interrupted'}", file=sys.stderr)
+        status = 129 if isinstance(exc, _HungUpAtStart) else 143 if isinstance(exc, _TerminatedAtStart) else 130
+        try:
+            print(f"noisegen: {({129: 'hung up', 143: 'terminated'}).get(status, 'interrupted')}", file=sys.stderr)
+        except OSError:  # (a terminal that hung up: EIO)
+            pass
     finally:
         if not handles:
             pass

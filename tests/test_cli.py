@@ -516,6 +516,31 @@ def test_a_signal_while_the_command_starts_is_one_line(tmp_path, cli_env, module
     assert (done.returncode, done.stderr) == (status, f"noisegen: {said}\n")
 
 
+_HANGUP_AT_IMPORT = """
+import os, signal, sys
+import noisegen.__main__ as entry
+
+
+class HangUp:  # the terminal closes as the command line's imports reach scipy
+    def find_spec(self, name, path=None, target=None):
+        if name == "scipy":
+            os.kill(os.getpid(), signal.SIGHUP)
+        return None
+
+
+sys.meta_path.insert(0, HangUp())
+sys.argv = ["noisegen", "info", "missing.wav"]
+entry.command()
+"""
+
+
+def test_a_hangup_while_the_command_starts_is_one_line(tmp_path, cli_env):
+    """A SIGHUP in the command's first second killed it without a word (no handler yet), as SIGTERM once did."""
+    done = subprocess.run([sys.executable, "-c", _HANGUP_AT_IMPORT], cwd=tmp_path, env=cli_env, capture_output=True,
+                          text=True, timeout=120, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
+    assert (done.returncode, done.stderr) == (129, "noisegen: hung up\n")
+
+
 class _HungUpTerminal:
     """stderr on a terminal that hung up: every write fails with EIO."""
 
