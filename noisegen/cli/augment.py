@@ -41,7 +41,7 @@ changed since are redone. One run at a time per OUT_DIR (per shard with
 --shard). Exit status: 0 all written, 1 some inputs failed (see
 OUT_DIR/failures.jsonl) or a run-time failure (disk full), 2 usage error
 (also: OUT_DIR busy), 130 interrupted (143 by SIGTERM, 129 by SIGHUP: the
-terminal closed).
+terminal closed), 141 stdout or stderr a pipe whose reader left.
 
 --output-format wav or flac writes the tree in that format (as --format does);
 --output-format webdataset writes WebDataset tar shards instead of the tree:
