@@ -262,6 +262,8 @@ def test_bad_use_is_reported():
         fn({"audio": [{"array": np.zeros(4, np.float32), "sampling_rate": None}]}, [0])
     with pytest.raises(noisegen.NoisegenError, match="row 5 of column 'audio': cannot decode the row's audio bytes"):
         fn({"audio": [{"bytes": b"RIFF not a wav", "path": None}]}, [5])  # named no row: which of a million?
+    with pytest.raises(FileNotFoundError, match=r"^\[Errno 2\] row 6 of column 'audio': .*: '/nonexistent/a\.wav'"):
+        fn({"audio": [{"bytes": None, "path": "/nonexistent/a.wav"}]}, [6])  # named the file, not the row
     with pytest.raises(noisegen.ParameterError, match="row 3 .*finite"):
         fn({"audio": [{"array": np.full(4, np.nan, np.float32), "sampling_rate": SR}]}, [3])
     for rate in (0, 10**9, 16000.5, True):  # 10**9 was taken, and every row then failed in resample

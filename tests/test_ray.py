@@ -169,6 +169,8 @@ def test_a_bad_row_is_named_by_its_id():
     garbage[0] = b"RIFF not audio"
     with pytest.raises(noisegen.NoisegenError, match=r"^row path='c.wav' of column 'audio': cannot decode"):
         actor({"path": np.array(["c.wav"]), "audio": garbage})
+    with pytest.raises(FileNotFoundError, match=r"^\[Errno 2\] row path='d.wav' of column 'audio': "):
+        actor({"path": np.array(["d.wav"]), "audio": np.array(["/nonexistent/d.wav"], dtype=object)})
     assert actor({"path": np.array(["a.wav"]), "audio": ok[None]})["audio"].shape == (1, 5)
     # a file's frames (bytes, a path, an HF struct) are laid out as the file says: a short file of many
     # channels was refused as a channels-last array, at its own rate or resampled; a plain array still is

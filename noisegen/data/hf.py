@@ -244,8 +244,8 @@ class AugmentFn:
                     y = resample(y, orig_sample_rate=sr, target_sample_rate=self.sample_rate)
                     sr = self.sample_rate
                 y, params = self.pipeline._call_recorded(y, sample_rate=sr, rng=derive_key(self.root_key, index))
-        except NoisegenError as exc:  # a bad value, or bytes that do not decode: say which row, keep the kind
-            raise type(exc)(f"row {index} of column {self.column!r}: {exc}") from None
+        except (NoisegenError, OSError) as exc:  # a bad value, bytes that do not decode, a missing file: say
+            raise row_error(exc, f"row {index} of column {self.column!r}") from None  # which row, keep the kind
         return {"array": y, "sampling_rate": sr}, json.dumps(params)  # (last_params: maybe another thread's)
 
 
@@ -307,6 +307,14 @@ def _in_iterable_map():
                 return True
         frame = frame.f_back
     return False
+
+
+def row_error(exc, row):
+    """``exc``'s kind, its message led by ``row`` (which row of a dataset it was); an OSError keeps its errno
+    and file name (a missing path named the file, not the row)."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return type(exc)(exc.errno, f"{row}: {exc.strerror}", exc.filename)
+    return type(exc)(f"{row}: {exc}")
 
 
 def read_row_audio(value, column):

@@ -49,7 +49,7 @@ from ..audio.io import load
 from ..audio.segment import decode
 from ..effects import resample
 from ..transforms import Transform, load_pipeline
-from .hf import read_row_audio
+from .hf import read_row_audio, row_error
 
 INSTALL_HINT = 'the ray engine needs Ray: pip install "noisegen[ray]"'
 
@@ -120,8 +120,8 @@ class _Augmenter:
                 with known, about(row):  # (about: the pipeline's warnings name the row, as its errors do)
                     out, drawn = self.pipeline._call_recorded(y, sample_rate=self.sample_rate,
                                                               rng=row_key(self.seed, self.epoch, row_id))
-            except NoisegenError as exc:  # say which row (a bad value, bytes that do not decode), keep the kind
-                raise type(exc)(f"{row}: {exc}") from None
+            except (NoisegenError, OSError) as exc:  # say which row (a bad value, bytes that do not decode, a
+                raise row_error(exc, row) from None  # missing file), keep the kind
             outs.append(np.ascontiguousarray(out))
             params.append(json.dumps(drawn, sort_keys=True, allow_nan=False))  # (a threaded actor: not last_params)
         return {**batch, self.column: _column(outs), self.params_column: np.array(params, dtype=object)}
