@@ -826,6 +826,23 @@ def test_augment_batch_params_replay_is_validated_and_masks_skip_stages():
         nc.augment_batch(x, sample_rate=16000, params={"gain_db": np.zeros(3)}, backend="cpu")
 
 
+def test_augment_batch_replays_a_batch_mixed_with_a_noise_array():
+    """Batch.params of a call given a noise array holds its snr_db only: the replay takes the array again."""
+    import noisegen.cuda as nc
+
+    g = np.random.default_rng(3)
+    x, noise = g.standard_normal((2, 2, 300)).astype(np.float32)
+    first = nc.augment_batch(x, sample_rate=16000, noise=noise, snr_db=(0, 20), gain_db=(-6, 6), rng=4, backend="cpu")
+    again = nc.augment_batch(x, sample_rate=16000, noise=noise, params=first.params, backend="cpu")
+    np.testing.assert_array_equal(again.samples, first.samples)
+    with pytest.raises(ng.ParameterError, match="noise array the batch was mixed with"):
+        nc.augment_batch(x, sample_rate=16000, params=first.params, backend="cpu")
+    with pytest.raises(ng.ParameterError, match="neither beta nor noise_keys"):
+        nc.augment_batch(x, sample_rate=16000, noise=noise, params=_REPLAY, backend="cpu")
+    with pytest.raises(ng.ParameterError, match="leave noise"):
+        nc.augment_batch(x, sample_rate=16000, noise="pink", params=first.params, backend="cpu")
+
+
 _REPLAY = {"snr_db": np.array([10.0, 20.0]), "beta": np.array([1.0, 0.0]), "noise_keys": np.array([1, 2], np.uint64),
            "gain_db": np.array([3.0, -3.0]), "band_hz": np.array([[100.0, 3000.0]] * 2), "speed": np.array([0.9, 1.1])}
 _ODD = {"ragged": [np.zeros(2), np.zeros(3)], "none": None, "complex": np.array([1 + 2j, 1.0])}

@@ -57,7 +57,8 @@ class Batch:
         The stream's chunks (empty for :func:`noisegen.cuda.augment_batch`).
     params : dict
         Per-item parameters drawn by :func:`noisegen.cuda.augment_batch`
-        (NumPy arrays, enough to replay the batch); empty for the stream,
+        (NumPy arrays, enough to replay the batch as ``params=``, with the
+        noise array again where one was mixed in); empty for the stream,
         whose chunks carry their own ``params``.
     metadata : list of dict
         The chunks' ``metadata`` (a manifest row's other fields), in order.

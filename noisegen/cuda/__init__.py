@@ -143,9 +143,12 @@ def _noise_spec(noise, b, gen):
                             else repr(noise)))
 
 
-def _check_noise_array(noise, b, t):
+def _check_noise_array(noise, b, t, where):
     """A noise array of shape ``(B, T)``, ``(1, T)`` or ``(T,)``, float, finite (a CUDA array: not scanned)."""
     if is_cuda_array(noise):
+        if where == "cpu":  # (backend="cpu": mixed on the GPU row by row by mix_at_snr)
+            raise ParameterError("noise is a CUDA array: backend='cpu' takes NumPy noise (as a NumPy batch); pass "
+                                 "backend='cuda', or copy it to the host first")
         if array_dtype(noise) not in (np.float32, np.float64):
             raise ParameterError(f"noise must be float32 or float64, got dtype {array_dtype(noise)}")
         dispatch.device_view(noise, "noise")
@@ -189,8 +192,10 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     params : dict or None
         Replay given per-item parameters instead of drawing them (``noise``,
         ``snr_db``, ``gain_db``, ``band_hz``, ``speed`` and ``rng`` must then be
-        None): the keys of :attr:`noisegen.Batch.params` (``snr_db`` with
-        ``beta`` and ``noise_keys``, ``gain_db``, ``band_hz``, ``speed``),
+        None, except a noise array: pass the array the batch was mixed with
+        again, as ``noise``): the keys of :attr:`noisegen.Batch.params`
+        (``snr_db`` with ``beta`` and ``noise_keys``, or alone with a noise
+        array; ``gain_db``, ``band_hz``, ``speed``),
         each ``(B,)`` (``band_hz`` ``(B, 2)``), plus optional boolean
         ``(B,)`` masks ``noise_applied``, ``gain_applied``, ``band_applied``,
         ``speed_applied``: an item whose mask is False skips that stage;
@@ -255,19 +260,20 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
             raise nonfinite_error(np.concatenate([np.ravel(row) for row in rows]), "batch")
     run = _run_cuda if where == "cuda" else _run_cpu
     if params is not None:
-        if any(v is not None for v in (noise, snr_db, gain_db, band_hz, speed, rng)):
-            raise ParameterError("params replays given parameters: leave noise, snr_db, gain_db, band_hz, speed and rng "
-                                 "None")
-        params = _replay_params(params, b, sample_rate)
-        return run(batch, None, params, lengths, sample_rate=sample_rate, band_order=band_order, threads=threads)
+        if any(v is not None for v in (snr_db, gain_db, band_hz, speed, rng)) or not (
+                noise is None or isinstance(noise, np.ndarray) or is_cuda_array(noise, "noise")):
+            raise ParameterError("params replays given parameters: leave noise (unless it is the noise array the batch "
+                                 "was mixed with), snr_db, gain_db, band_hz, speed and rng None"
+                                 + (" (noise is a host tensor: pass noise.numpy())" if hasattr(noise, "numpy") else ""))
+        # A noise array is data, not a drawn parameter (params holds only its snr_db): given again here
+        noise_array = None if noise is None else _check_noise_array(noise, b, t, where)
+        params = _replay_params(params, b, sample_rate, noise_given=noise_array is not None)
+        return run(batch, noise_array, params, lengths, sample_rate=sample_rate, band_order=band_order, threads=threads)
     key = resolve_key(rng)
     gen = as_generator(derive_key(key, 1 << 32))
     betas, noise_array = _noise_spec(noise, b, gen)
     if noise_array is not None:
-        noise_array = _check_noise_array(noise_array, b, t)
-        if where == "cpu" and is_cuda_array(noise_array):  # (backend="cpu": mixed on the GPU row by row by mix_at_snr)
-            raise ParameterError("noise is a CUDA array: backend='cpu' takes NumPy noise (as a NumPy batch); pass "
-                                 "backend='cuda', or copy it to the host first")
+        noise_array = _check_noise_array(noise_array, b, t, where)
     params = {}
     if noise is not None:
         if snr_db is None:
@@ -304,7 +310,19 @@ def _out_lengths(params, lengths):
 _STAGES = {"noise": ("snr_db", "beta", "noise_keys"), "gain": ("gain_db",), "band": ("band_hz",), "speed": ("speed",)}
 
 
-def _replay_params(params, b, sample_rate):
+def _check_noise_keys(params, noise_given):
+    """Coloured noise is replayed from ``snr_db``, ``beta`` and ``noise_keys``; a noise array given as ``noise=``
+    from ``snr_db`` alone."""
+    have = [k for k in _STAGES["noise"] if k in params]
+    if noise_given and have != ["snr_db"]:
+        raise ParameterError(f"params with a noise array (noise=) must give snr_db and neither beta nor noise_keys "
+                             f"(the array is the noise), got {have or 'none of them'}")
+    if not noise_given and have and len(have) != 3:
+        raise ParameterError("params must give snr_db, beta and noise_keys together (or snr_db alone, with the noise "
+                             "array the batch was mixed with as noise=)")
+
+
+def _replay_params(params, b, sample_rate, *, noise_given=False):
     """Validated copies of given per-item parameters (see ``augment_batch(params=)``)."""
     if not isinstance(params, dict):
         raise ParameterError(f"params must be a dict of per-item arrays, got {type(params).__name__}")
@@ -312,13 +330,13 @@ def _replay_params(params, b, sample_rate):
     unknown = sorted(set(params) - known)
     if unknown:
         raise ParameterError(f"params has unknown keys {unknown}; expected some of {sorted(known)}")
-    if ("snr_db" in params) != ("beta" in params) or ("beta" in params) != ("noise_keys" in params):
-        raise ParameterError("params must give snr_db, beta and noise_keys together")
+    _check_noise_keys(params, noise_given)
     out = {}
+    each = f"a ({b},) array"  # (arrays, not ranges: a replay draws nothing)
     if "snr_db" in params:
-        each = f"a ({b},) array"  # (arrays, not ranges: a replay draws nothing)
         out["snr_db"] = _draw(check_real_array(params["snr_db"], "snr_db", each), "snr_db", b, None, low=MIN_SNR_DB,
                               high=MAX_SNR_DB)
+    if "beta" in params:
         out["beta"] = _draw(check_real_array(params["beta"], "beta", each), "beta", b, None, low=-2.0, high=2.0)
         keys = _array(params["noise_keys"], "noise_keys", f"a ({b},) uint64 array")
         if keys.shape != (b,) or keys.dtype != np.uint64:
