@@ -47,10 +47,10 @@ class Batch:
 
     Attributes
     ----------
-    samples : array [shape=(B, T) or (B, channels, T)], float32
-        Zero-padded to the longest item of the batch. A NumPy array, or the
-        kind of the input batch for :func:`noisegen.cuda.augment_batch`
-        (numba, CuPy, torch).
+    samples : array [shape=(B, T) or (B, channels, T)], float32 or float64
+        Zero-padded to the longest item of the batch, in the stream's dtype
+        or the input batch's. A NumPy array, or the kind of the input batch
+        for :func:`noisegen.cuda.augment_batch` (numba, CuPy, torch).
     lengths : np.ndarray [shape=(B,)], int64
         Valid samples of each item.
     chunks : list of Chunk
