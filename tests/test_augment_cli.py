@@ -1550,3 +1550,22 @@ def test_decoding_once_holds_its_bound_at_most(tmp_path, monkeypatch):
     alone = [reader.read_sound(path, sample_rate=rate)[0] for rate in (8000, 16000, 22050) for path in paths]
     for a, b in zip(once, alone):
         np.testing.assert_array_equal(a, b)
+
+
+def test_an_output_name_past_the_file_systems_limit_fails_before_the_work(tmp_path, monkeypatch):
+    """An input named with 251 characters plus ".wav" failed only when its output (260 bytes) was written,
+    after its audio had been processed; it fails in the plan now, saying why, and the others are written."""
+    from noisegen.transforms import Compose, Gain
+
+    src = tmp_path / "in"
+    src.mkdir()
+    y = (0.1 * np.sin(np.arange(1600) * 0.05)).astype(np.float32)
+    long_name = "x" * 251 + ".wav"
+    for name in (long_name, "ok.wav"):
+        sf.write(src / name, y, 16000)
+    summary = augment_folder(src, tmp_path / "out", pipeline=Compose([Gain(p=1.0)]), progress=False)
+    failures = [json.loads(line) for line in (tmp_path / "out" / "failures.jsonl").read_text().splitlines()]
+    assert [f["input"] for f in failures] == [long_name], failures
+    assert re.search(r"output name is 260 bytes, over the 255 the output folder.s file system takes",
+                     failures[0]["error"])
+    assert list(read_manifest(tmp_path / "out")) == ["ok.aug0.wav"] and summary.n_failed == 1

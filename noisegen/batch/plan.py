@@ -149,6 +149,15 @@ class Plan:
     redone: set = field(default_factory=set)  # outputs to redo because their input changed (counted once written)
 
 
+def _name_max(folder) -> int:
+    """The longest file name, in bytes, ``folder``'s file system takes (255 where it does not say)."""
+    try:
+        longest = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # (no pathconf: Windows)
+        return 255
+    return longest if longest > 0 else 1 << 30  # (-1: no limit)
+
+
 def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, pipeline_json) -> Plan:
     """Discover and shard the inputs, fingerprint them and find what is still to do."""
     found, odd = _discover(in_dir, out_dir)
@@ -176,6 +185,7 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
     done = read_manifest(out_dir)
     tasks, mine, estimate, redone = [], set(), {}, set()
     inputs_real, leads = _inputs_real(in_dir, in_real, folders), {}
+    name_max = _name_max(out_dir)
     for rel in inputs:
         try:
             fingerprint = input_fingerprint(os.path.join(in_dir, rel))
@@ -199,6 +209,11 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
             if top in (MANIFEST, FAILURES):  # (an input folder of that name: made in OUT_DIR, it stops every record)
                 summary.failures.append({"input": rel, "output": out_rel, "error": (
                     f"output folder {top} collides with OUT_DIR's own {top}")})
+                continue
+            if len(os.fsencode(out_rel.rpartition("/")[2])) > name_max:  # (found after the work, where written)
+                summary.failures.append({"input": rel, "output": out_rel, "error": (
+                    f"output name is {len(os.fsencode(out_rel.rpartition('/')[2]))} bytes, over the {name_max} "
+                    "the output folder's file system takes: rename the input")})
                 continue
             folder = out_rel.rpartition("/")[0]
             if folder not in leads:
