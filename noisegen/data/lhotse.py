@@ -54,7 +54,7 @@ from .._core.labels import warn
 from .._core.layout import layout_known
 from .._core.rng import derive_key, resolve_key
 from .._core.units import amplitude_to_db
-from .._core.validation import check_bool, check_rates, check_real, check_sample_rate
+from .._core.validation import check_bool, check_reach, check_real, check_sample_rate
 from ..effects import gain, speed, time_stretch
 from ..effects import resample as resample_audio  # this module's own resample() takes cuts
 from ..transforms import Shift, Transform, load_pipeline
@@ -355,7 +355,7 @@ class NoisegenResample(_LhotseResample):
             setattr(self, name, check_sample_rate(getattr(self, name), name))
         super().__post_init__()
         # A ratio beyond 256 fails here (cuts.resample, reading a manifest), not in every load_audio
-        check_rates(self.source_sampling_rate, self.target_sampling_rate)
+        check_reach(self.source_sampling_rate, self.target_sampling_rate, "the cut's audio")  # (not resample's words)
 
     @_lhotse_layout
     def __call__(self, samples: np.ndarray, *args, **kwargs) -> np.ndarray:
