@@ -1018,21 +1018,26 @@ def test_an_array_of_paths_is_a_list_of_paths(tmp_path, dtype):
         ng.NoiseBank(np.array([1, 2, 3], dtype=object), sample_rate=SR)
 
 
+def _bank_and_peak(path):
+    """A 16 kHz bank of ``path`` and the peak of the memory Python allocated while it loaded."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        bank = ng.NoiseBank(str(path), sample_rate=16000)
+        return bank, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_a_bank_of_one_long_file_is_not_held_twice_while_it_loads(tmp_path):
     # one file was copied into the bank's array (np.concatenate of one): a 60-minute 16-bit noise at 16 kHz
     # (220 MB) peaked 440 MB above the start; now the samples read are the bank's (the read's own peak,
     # the 16-bit samples beside the float32 ones, is 1.5 times the bank)
-    import tracemalloc
-
     n = 1 << 21  # 8 MB of float32
     y = (0.1 * np.sin(np.arange(n) * 0.01)).astype(np.float32)
     sf.write(tmp_path / "long.wav", y, 16000, subtype="PCM_16")
-    tracemalloc.start()
-    try:
-        bank = ng.NoiseBank(str(tmp_path / "long.wav"), sample_rate=16000)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    bank, peak = _bank_and_peak(tmp_path / "long.wav")
     assert bank.audio.nbytes == 4 * n and bank.audio.flags.c_contiguous
     assert peak < 1.8 * bank.audio.nbytes, peak / bank.audio.nbytes
     np.testing.assert_allclose(bank[0], y, atol=1e-4)
@@ -1081,20 +1086,13 @@ def test_bank_files_read_in_blocks_give_the_samples_and_verdicts_read_whole(tmp_
 
 
 def test_a_long_bank_file_is_not_decoded_whole_at_its_own_rate(tmp_path, monkeypatch):
-    import tracemalloc
-
     from noisegen.audio import reader
 
     n = 1 << 20  # 8 MB of float32 stereo at 44.1 kHz: a bank of 1.5 MB at 16 kHz
     y = (0.1 * np.sin(np.arange(2 * n) * 0.01)).astype(np.float32).reshape(n, 2)
     sf.write(tmp_path / "long.wav", y, 44100, subtype="PCM_16")
     monkeypatch.setattr(reader, "BLOCKWISE_BYTES", 1 << 20)
-    tracemalloc.start()
-    try:
-        bank = ng.NoiseBank(str(tmp_path / "long.wav"), sample_rate=16000)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    bank, peak = _bank_and_peak(tmp_path / "long.wav")
     assert peak < 0.6 * y.nbytes, peak / y.nbytes
     monkeypatch.undo()
     np.testing.assert_array_equal(bank.audio, ng.NoiseBank(str(tmp_path / "long.wav"), sample_rate=16000).audio)
