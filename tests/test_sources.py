@@ -1096,3 +1096,21 @@ def test_a_long_bank_file_is_not_decoded_whole_at_its_own_rate(tmp_path, monkeyp
     assert peak < 0.6 * y.nbytes, peak / y.nbytes
     monkeypatch.undo()
     np.testing.assert_array_equal(bank.audio, ng.NoiseBank(str(tmp_path / "long.wav"), sample_rate=16000).audio)
+
+
+@pytest.mark.parametrize("rate,sample_rate", [(1000, 384000), (1_000_000, 16000)])
+def test_bank_files_at_rates_out_of_resamples_reach_get_the_same_skips_in_blocks(tmp_path, monkeypatch, rate, sample_rate):
+    """Read in blocks, a long file at a rate resample cannot leave was said out of reach before the rule ran
+    (a silent one was not 'silent'), and one above 768 kHz was 'unreadable (ParameterError: sample_rate ...)'."""
+    from noisegen.audio import reader
+
+    files = {"silent.wav": np.zeros(3000), "dc.wav": np.full(3000, 0.25), "noise.wav": 0.1 * ng.white_noise(3000, rng=0)}
+    for name, y in files.items():
+        sf.write(tmp_path / name, y.astype(np.float32), rate, subtype="FLOAT")
+    for name in files:
+        path = str(tmp_path / name)
+        whole = reader.read_sound(path, sample_rate=sample_rate, noise=True)
+        monkeypatch.setattr(reader, "BLOCKWISE_BYTES", 0)
+        assert reader.read_sound(path, sample_rate=sample_rate, noise=True) == whole, name
+        monkeypatch.undo()
+        assert whole[0] is None and whole[1].startswith({"silent.wav": "silent", "dc.wav": "one value", "noise.wav": "at "}[name])

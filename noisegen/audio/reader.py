@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from .._core.errors import NoisegenError
-from .._core.validation import out_of_reach
+from .._core.validation import MAX_SAMPLE_RATE, out_of_reach
 from ..effects.resample import Resampler
 from .blocks import FileBlocks
 from .io import _soundfile, check_regular, resample_to
@@ -182,12 +182,14 @@ def _read_sound_blocks(path, sample_rate, first_channel, noise):
     samples as they pass, resampled on the fly into the output. None for a file the block reader
     reads whole (a FLAC file cut short in its last frames)."""
     rate = segment_span(path)[2]
+    if rate > MAX_SAMPLE_RATE:  # (FileBlocks reads at rates resample takes: read whole, as before)
+        return None
     source = FileBlocks(path, sample_rate=rate, mono=not first_channel)
     if source.truncated:
         return None
-    why = out_of_reach(rate, sample_rate)
-    if why:
-        return None, why
+    reach = out_of_reach(rate, sample_rate)
+    if reach:  # the rule first, as read whole: a silent file is "silent" at any rate
+        return None, _rule(source, noise) or reach
     resampler = None if rate == sample_rate else Resampler(orig_sample_rate=rate, target_sample_rate=sample_rate)
     out = np.empty(resampled_length(source.frames, rate, sample_rate), np.float32)
     sound, at = _Sound(), 0
@@ -205,6 +207,16 @@ def _read_sound_blocks(path, sample_rate, first_channel, noise):
     if at != out.shape[0]:
         raise NoisegenError(f"{path!r} gave {at} samples at {sample_rate} Hz where {out.shape[0]} were expected")
     return _resampled_verdict(out, sample_rate, noise)
+
+
+def _rule(source, noise):
+    """:func:`unusable` of ``source``'s blocks (the first channel's where it keeps channels)."""
+    sound = _Sound()
+    for block in source():
+        sound.feed(block[0] if block.ndim == 2 else block)
+        if not sound.finite:
+            break
+    return sound.why(one_sample_ok=not noise)
 
 
 def _put(out, at, part):
