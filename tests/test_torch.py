@@ -223,6 +223,26 @@ def test_set_epoch_in_a_worker_is_refused_not_ignored():
         == epoch_signature(5)
 
 
+def _move_the_stream_in_the_worker(worker_id):
+    dataset = torch.utils.data.get_worker_info().dataset
+    if worker_id == 0:
+        dataset.stream.set_epoch(5)
+    else:
+        moved = small_stream()
+        moved.set_epoch(5)
+        dataset.stream.load_state_dict(moved.state_dict())
+
+
+@pytest.mark.parametrize("num_workers", [1, 2])
+def test_moving_the_stream_in_a_worker_is_refused_not_ignored(num_workers):
+    # dataset.stream.set_epoch(5) (worker 0) or .load_state_dict (worker 1) in worker_init_fn moved the worker's
+    # copy, which its iter() then put back where the main process's count stands: epoch 0, silently
+    loader = torch.utils.data.DataLoader(AugmentDataset(small_stream()), batch_size=4, collate_fn=collate,
+                                         num_workers=num_workers, worker_init_fn=_move_the_stream_in_the_worker)
+    with pytest.raises(noisegen.NoisegenError, match=r"moved \(set_epoch or load_state_dict\) in DataLoader worker"):
+        list(loader)
+
+
 def test_a_loader_reseeded_every_epoch_still_moves_on():
     """torch.manual_seed before each epoch gives every iteration the same base seed."""
     loader = torch.utils.data.DataLoader(AugmentDataset(small_stream()), batch_size=4, collate_fn=collate,

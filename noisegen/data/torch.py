@@ -217,10 +217,18 @@ class _PassCounter:
 
     def moved(self, stream):
         """The next iteration is index 0, from where ``stream`` now stands: made, set_epoch or load_state_dict
-        in the main process (in a worker, its copy moves for its own iteration only)."""
+        in the main process (in a worker, its copy moves for its own iteration only; where that worker reads
+        this counter's dataset, its iter() would put the copy back where the loader stands: refused)."""
         import torch
 
-        if torch.utils.data.get_worker_info() is not None:
+        info = torch.utils.data.get_worker_info()
+        if info is not None:
+            if getattr(info.dataset, "_passes", None) is self:  # (stream.set_epoch / load_state_dict in worker_init_fn)
+                raise NoisegenError(
+                    f"the stream was moved (set_epoch or load_state_dict) in DataLoader worker {info.id}, where it "
+                    "cannot move the loader: each worker starts where the main process's count of epochs stands. "
+                    "Call dataset.set_epoch(e) or stream.load_state_dict(state) in the main process, before "
+                    "iter(loader)")
             return
         if not self.retired:
             self._share_reported(stream)  # (stream.skipped here names the workers' skips too: it was empty)
