@@ -1479,7 +1479,25 @@ def test_a_bank_file_skipped_at_a_refused_rate_is_still_named(tmp_path, capsys, 
     sf.write(noise / "silent.wav", np.zeros(8000, np.float32), 16000)
     assert augment(src, tmp_path / "out", "--noise-dir", noise, "--snr-db", 5, 15) == 1  # (odd.wav fails)
     said = [line for line in capsys.readouterr().err.splitlines() if "warning:" in line]
-    assert said == [f"noisegen augment: warning: skipping noise file {noise / 'silent.wav'}: silent"]
+    assert said == [f"noisegen augment: warning: skipping noise file {str(noise / 'silent.wav')!r}: silent"]
+
+
+def test_a_skipped_noise_files_name_is_quoted_not_sent_to_the_terminal(tmp_path, capsys):
+    """A silent noise file named with ESC sent the terminal its escape sequence in the 'skipping' warning,
+    and one named with a newline was said as another name (the line break made a space): the bank named
+    its files raw, where the stream's warnings and the summary quote or escape them."""
+    src, noise = tmp_path / "in", tmp_path / "noise"
+    src.mkdir(), noise.mkdir()
+    sf.write(src / "a.wav", (0.3 * np.sin(np.arange(4000) * 0.1)).astype(np.float32), 16000)
+    sf.write(noise / "n.wav", (0.1 * np.random.default_rng(0).standard_normal(8000)).astype(np.float32), 16000)
+    names = ["esc\x1b[31mred.wav", "new\nline.wav"]
+    for name in names:
+        sf.write(noise / name, np.zeros(8000, np.float32), 16000)
+    assert augment(src, tmp_path / "out", "--noise-dir", noise, "--snr-db", 5, 15) == 0
+    err = capsys.readouterr().err
+    assert "\x1b" not in err
+    said = sorted(line for line in err.splitlines() if "warning:" in line)
+    assert said == [f"noisegen augment: warning: skipping noise file {str(noise / n)!r}: silent" for n in names]
 
 
 def test_bank_files_are_decoded_once_for_all_the_input_rates(tmp_path, monkeypatch):

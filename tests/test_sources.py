@@ -465,7 +465,7 @@ def test_a_noise_file_resampled_down_to_one_sample_is_skipped(tmp_path, n, rate)
     sf.write(str(tmp_path / "few.wav"), 0.5 * (-1.0) ** np.arange(n) + 0.1 * np.arange(n), rate)
     sf.write(str(tmp_path / "long.wav"), 0.1 * np.random.default_rng(0).standard_normal(4000), SR)
     low = SR // 2
-    with pytest.warns(ng.NoisegenWarning, match=f"few.wav: one sample at {low} Hz"):
+    with pytest.warns(ng.NoisegenWarning, match=f"few.wav': one sample at {low} Hz"):
         noises = ng.NoiseBank(tmp_path, sample_rate=low)
     assert [os.path.basename(p) for p in noises.paths] == ["long.wav"]
     rooms = ng.NoiseBank(tmp_path, sample_rate=low, silent_ok=False)
@@ -482,7 +482,7 @@ def test_the_silent_noise_of_a_silent_folder_is_one_second_whatever_min_duration
             warnings.simplefilter("always")
             bank = ng.NoiseBank(tmp_path, sample_rate=SR, min_duration_s=min_duration_s, cache_path=cache)
         said = [str(w.message) for w in caught]
-        assert len(said) == 2 and said[0].endswith("silence.wav: silent") and "only silent files" in said[1]
+        assert len(said) == 2 and said[0].endswith("silence.wav': silent") and "only silent files" in said[1]
         assert bank.silent_only and bank.lengths.tolist() == [SR] and not np.any(bank.audio)
         assert not np.any(bank.crop(3 * SR, rng=0))
 

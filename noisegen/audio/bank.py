@@ -233,7 +233,7 @@ class NoiseBank:
         if not arrays:
             first = candidates[0]
             raise ParameterError(f"{self.name} holds no usable audio file at {self.sample_rate} Hz (all "
-                                 f"{len(candidates)} were skipped; {first}: {why[first]})")
+                                 f"{len(candidates)} were skipped; {first!r}: {why[first]})")
         self._set(joined(arrays), paths, [a.shape[0] for a in arrays])
         if cache_path is not None:
             self._write_cache(cache_path, meta)
@@ -263,7 +263,8 @@ class NoiseBank:
     def _report(self, path, reason):
         if path not in self._reported:
             self._reported[path] = reason
-            warnings.warn(f"skipping {self.name} file {path}: {reason}", NoisegenWarning, stacklevel=user_stacklevel())
+            # (quoted as the stream quotes what it skips: a name holding a newline or ESC reached the terminal raw)
+            warnings.warn(f"skipping {self.name} file {path!r}: {reason}", NoisegenWarning, stacklevel=user_stacklevel())
 
     # ------------------------------------------------------------------ storage
 
