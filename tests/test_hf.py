@@ -444,6 +444,22 @@ def test_indices_of_an_iterable_dataset_map_are_refused_as_positions_not_rows(or
     assert [got[i] for i in range(len(rows))] == [json.dumps(p) for p in _direct_params(rows, pipeline, 0)]
 
 
+def test_a_dataset_map_inside_an_iterable_dataset_maps_function_keeps_its_indices():
+    # the refusal of an IterableDataset map's indices found that map on the stack above a Dataset.map run
+    # inside its function (a batch made a Dataset and mapped with indices): real row indices, refused
+    rows = _rows()[:4]
+    pipeline = _pipeline()
+    fn = nh.augment_fn(pipeline, rng=0)
+    it = datasets.Dataset.from_dict({"audio": rows}).to_iterable_dataset(num_shards=1)
+
+    def outer(batch, indices):
+        inner = datasets.Dataset.from_dict({"audio": batch["audio"]}).map(fn, batched=True, with_indices=True)
+        return {"noisegen_params": inner["noisegen_params"]}
+
+    got = [r["noisegen_params"] for r in it.map(outer, batched=True, batch_size=4, with_indices=True)]
+    assert got == [json.dumps(p) for p in _direct_params(rows, pipeline, 0)]
+
+
 @pytest.mark.parametrize("num_workers", [1, 2])
 @pytest.mark.parametrize("num_shards", [2, 4])
 def test_ranks_of_an_iterable_dataset_read_by_workers_are_keyed_by_a_column_or_refused(num_workers, num_shards):

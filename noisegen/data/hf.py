@@ -301,10 +301,13 @@ def _in_iterable_map():
         return False
     frame = sys._getframe(1)
     while frame is not None:  # (f_locals only of its own frames; older datasets loop in __iter__)
-        if frame.f_globals.get("__name__") == module.__name__ and frame.f_code.co_name in _MAP_LOOPS:
+        name = frame.f_globals.get("__name__")
+        if name == "datasets.arrow_dataset":  # a Dataset.map nearer the call (inside an iterable map's function)
+            return False  # owns it: its indices are row indices
+        if name == module.__name__ and frame.f_code.co_name in _MAP_LOOPS:
             owner = frame.f_locals.get("self")
-            if isinstance(owner, mapped) and getattr(owner, "with_indices", False):
-                return True
+            if isinstance(owner, mapped):
+                return bool(getattr(owner, "with_indices", False))
         frame = frame.f_back
     return False
 
