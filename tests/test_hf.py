@@ -547,6 +547,19 @@ def test_len_of_an_encoded_audio_column_reads_headers_not_every_row(tmp_path, mo
         assert n == len(list(stream)) == sum(-(-(-(-k * 16000 // sr)) // 8000) for k, sr in zip(lengths, rates))
 
 
+def test_len_counts_nothing_for_an_encoded_value_that_is_not_a_dict(tmp_path):
+    # a Mapping that is not a dict ({"bytes", "path"} in a MappingProxyType) was counted from its file's header,
+    # but read_row_audio takes dicts and the item is skipped unread: len() said 4 chunks, the pass gave none
+    import types
+
+    path = str(tmp_path / "a.wav")
+    sf.write(path, np.full(16000, 0.1), 16000)
+    stream = noisegen.AugmentStream([types.MappingProxyType({"bytes": None, "path": path})], None, sample_rate=16000,
+                                    chunk_s=0.25, rng=0)
+    with pytest.warns(noisegen.NoisegenWarning, match="skipping"):
+        assert len(stream) == len(list(stream)) == 0
+
+
 @pytest.mark.parametrize("bad", [{"bytes": b"junk", "path": None}, {"bytes": None, "path": "/nonexistent/x.wav"},
                                  "cut"])
 @pytest.mark.parametrize("one_pass", [False, True])

@@ -100,8 +100,9 @@ class _ArrayItems:
 
 
 def _encoded(entry) -> bool:
-    """Whether ``entry`` is a Hugging Face ``Audio(decode=False)`` value (``{"bytes", "path"}``, no array)."""
-    return (isinstance(entry, Mapping) and entry.get("array") is None
+    """Whether ``entry`` is a Hugging Face ``Audio(decode=False)`` value (``{"bytes", "path"}``, no array): a
+    dict, as :func:`read_row_audio` takes it (another Mapping is skipped unread, so it counts nothing)."""
+    return (isinstance(entry, dict) and entry.get("array") is None
             and (entry.get("bytes") is not None or entry.get("path") is not None))
 
 
