@@ -200,6 +200,28 @@ def test_augment_batch_points_a_host_tensor_noise_at_numpy():
                          backend="cpu")
 
 
+@pytest.mark.parametrize("name", ["snr_db", "gain_db", "speed"])
+def test_augment_batch_points_host_and_gpu_tensor_parameters_at_numpy(name):
+    """A CPU torch tensor as snr_db=, gain_db= or speed= was shown whole ("got tensor([5., 5., 5.])") without the
+    hint that noise= and batch= give; a CUDA tensor is told to come to the host (its numpy() fails)."""
+    import noisegen.cuda as nc
+
+    class HostTensor:  # what a CPU tensor offers here: a numpy() method, no array interfaces
+        def numpy(self):
+            return np.zeros(3)
+
+    class DeviceTensor(HostTensor):
+        __cuda_array_interface__ = {}
+
+    kw = {"snr_db": 5.0, name: HostTensor()}
+    batch = np.zeros((3, 100), np.float32)
+    with pytest.raises(ng.ParameterError, match=rf"got a HostTensor on the host \(pass {name}\.numpy\(\)\)$"):
+        nc.augment_batch(batch, sample_rate=16000, noise="white", rng=0, backend="cpu", **kw)
+    kw[name] = DeviceTensor()
+    with pytest.raises(ng.ParameterError, match=rf"got a DeviceTensor on the GPU \(pass {name} as a NumPy array"):
+        nc.augment_batch(batch, sample_rate=16000, noise="white", rng=0, backend="cpu", **kw)
+
+
 def test_augment_batch_refuses_an_snr_without_noise():
     """snr_db alone mixed nothing and said nothing: the batch came back unchanged."""
     import noisegen.cuda as nc

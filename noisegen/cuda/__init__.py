@@ -86,7 +86,7 @@ def _draw(value, name, b, gen, *, low, high):
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
         values = np.full(b, check_real(value, name))
     else:
-        raise ParameterError(f"{name} must be a number, a (min, max) tuple or a ({b},) ndarray, got {value!r}")
+        raise ParameterError(f"{name} must be a number, a (min, max) tuple or a ({b},) ndarray, got {_got(value, name)}")
     if not (np.all(np.isfinite(values)) and np.all(values >= low) and np.all(values <= high)):
         raise ParameterError(f"{name} values must lie in [{low:g}, {high:g}], got {values!r}")
     return values
@@ -104,7 +104,7 @@ def _draw_speed(speed, b, gen):
         return gen.choice(choices, size=b)
     if not isinstance(speed, (np.ndarray, numbers.Real)) or isinstance(speed, bool):
         # (not _draw's message: a tuple here is a list of factors, never a (min, max) range)
-        raise ParameterError(f"speed must be a number, a list of factors or a ({b},) ndarray, got {speed!r}")
+        raise ParameterError(f"speed must be a number, a list of factors or a ({b},) ndarray, got {_got(speed, 'speed')}")
     return _draw(speed, "speed", b, gen, low=low, high=high)
 
 
@@ -139,8 +139,14 @@ def _noise_spec(noise, b, gen):
     if is_cuda_array(noise, "noise") or isinstance(noise, np.ndarray):
         return None, noise
     raise ParameterError(f"noise must be a colour name, a beta, a (min, max) beta range or an array, got "
-                         + (f"a {type(noise).__name__} on the host (pass noise.numpy())" if hasattr(noise, "numpy")
-                            else repr(noise)))
+                         f"{_got(noise, 'noise')}")
+
+
+def _got(value, name):
+    """``value`` in a refusal: a tensor named with the way to a NumPy array (its repr showed its values)."""
+    if hasattr(value, "__cuda_array_interface__"):  # (per-item values are NumPy: a CUDA tensor's numpy() fails)
+        return f"a {type(value).__name__} on the GPU (pass {name} as a NumPy array: .cpu().numpy() or .get())"
+    return f"a {type(value).__name__} on the host (pass {name}.numpy())" if hasattr(value, "numpy") else repr(value)
 
 
 def _check_noise_array(noise, b, t, where):
