@@ -591,6 +591,19 @@ def test_an_output_path_taken_by_a_folder_leaves_no_hidden_copy(tmp_path, overwr
                                             "'a.aug0.wav'")
 
 
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_shard_path_taken_by_a_folder_fails_at_once(tmp_path, overwrite):
+    # --output-format webdataset: it was "already exists with other content (made with other settings) ...
+    # --overwrite to replace it", and --overwrite then failed on the rename of the hidden '.shard-000000.tar.<pid>.part'
+    folder = _inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    (out / "shard-000000.tar").mkdir(parents=True)
+    summary = augment_folder(folder, out, overwrite=overwrite, progress=False, output_format="webdataset")
+    assert [f["error"] for f in summary.failures if f["output"] == "shard-000000.tar"] == [
+        "IsADirectoryError: [Errno 21] a folder is in the way of the output: 'shard-000000.tar'"]
+    assert _hidden(out) == []
+
+
 def test_a_damaged_output_of_the_same_job_is_redone(tmp_path):
     folder = _inputs(tmp_path / "in")
     out = tmp_path / "out"

@@ -44,6 +44,7 @@ rebuilds one sample's audio.
 from __future__ import annotations
 
 import contextlib
+import errno
 import filecmp
 import hashlib
 import io
@@ -257,6 +258,8 @@ class ShardTask(NamedTuple):
         results, failed, n_items, duration = [], [], 0, 0.0
         held = {}  # the input of the sample before: its copies follow it, read (and warned of) once, as in a tree
         try:
+            if os.path.isdir(path) and not os.path.islink(path):  # (before any work: --overwrite cannot replace it)
+                raise IsADirectoryError(errno.EISDIR, "a folder is in the way of the output", self.rel)
             with live(tmp):  # (what a SIGTERM's hard stop removes: _core.tempfiles)
                 with open(tmp, "wb") as fh, tarfile.open(fileobj=fh, mode="w", format=tarfile.PAX_FORMAT) as tf:
                     for s in self.samples:
