@@ -39,8 +39,8 @@ import numpy as np
 
 from .._core.batch import Batch
 from .._core.backend import array_dtype, from_device, is_cuda_array, require_cuda, resolve_backend, to_device
-from .._core.validation import (MAX_RATE_FACTOR, check_audio, check_int, check_output_size, check_real,
-                                 check_real_array, check_sample_rate, nonfinite_error, show_value)
+from .._core.validation import (check_audio, check_int, check_output_size, check_real_array, check_sample_rate,
+                                 nonfinite_error, show_value)
 from .._core.errors import ParameterError
 from .._core.labels import quiet
 from .._core.rng import as_generator, check_rng, derive_key, resolve_key
@@ -53,6 +53,7 @@ from ..effects import filters, mix, timescale
 from ..effects.level import gain
 from ..synth import NOISE_COLORS
 from .counts import check_counts
+from .draws import draw, draw_speed, shown
 
 __all__ = ["augment_batch"]
 
@@ -63,49 +64,6 @@ def _array(value, name, expected):
         return np.asarray(value)
     except (TypeError, ValueError):
         raise ParameterError(f"{name} must be {expected}, got {show_value(value)}") from None
-
-
-def _draw(value, name, b, gen, *, low, high):
-    """Per-item values from a number, a ``(lo, hi)`` range (uniform) or a ``(B,)`` ndarray."""
-    if value is None:
-        return None
-    if isinstance(value, np.ndarray):
-        values = check_real_array(value, name, f"a ({b},) array of numbers")
-        if values.shape != (b,):
-            raise ParameterError(f"{name} as an array must have shape ({b},) (one per item), got {values.shape}")
-    elif isinstance(value, tuple) and len(value) == 2:
-        bounds = check_real_array(value, f"{name} range", "(min, max) numbers")
-        if bounds.shape != (2,):
-            raise ParameterError(f"{name} range must be (min, max) numbers, got {show_value(value)}")
-        lo, hi = float(bounds[0]), float(bounds[1])
-        if not lo <= hi:
-            raise ParameterError(f"{name} range must have min <= max, got {value!r}")
-        if not (low <= lo and hi <= high):  # before drawing: (-1e308, 1e308) would overflow numpy's uniform
-            raise ParameterError(f"{name} range must lie in [{low:g}, {high:g}], got {value!r}")
-        values = gen.uniform(lo, hi, size=b) if lo < hi else np.full(b, lo)
-    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
-        values = np.full(b, check_real(value, name))
-    else:
-        raise ParameterError(f"{name} must be a number, a (min, max) tuple or a ({b},) ndarray, got {_got(value, name)}")
-    if not (np.all(np.isfinite(values)) and np.all(values >= low) and np.all(values <= high)):
-        raise ParameterError(f"{name} values must lie in [{low:g}, {high:g}], got {values!r}")
-    return values
-
-
-def _draw_speed(speed, b, gen):
-    """Speed factors in speed()'s range, [1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR] (checked before any table)."""
-    if speed is None:
-        return None
-    low, high = 1.0 / MAX_RATE_FACTOR, float(MAX_RATE_FACTOR)
-    if isinstance(speed, (list, tuple)) and not isinstance(speed, np.ndarray):
-        choices = check_real_array(speed, "speed", "a list of factors")
-        if choices.size == 0 or not np.all((choices >= low) & (choices <= high)):
-            raise ParameterError(f"speed choices must be factors in [{low:g}, {high:g}], got {speed!r}")
-        return gen.choice(choices, size=b)
-    if not isinstance(speed, (np.ndarray, numbers.Real)) or isinstance(speed, bool):
-        # (not _draw's message: a tuple here is a list of factors, never a (min, max) range)
-        raise ParameterError(f"speed must be a number, a list of factors or a ({b},) ndarray, got {_got(speed, 'speed')}")
-    return _draw(speed, "speed", b, gen, low=low, high=high)
 
 
 def _draw_band(band, b, sample_rate):
@@ -134,19 +92,12 @@ def _noise_spec(noise, b, gen):
         return np.full(b, NOISE_COLORS[noise]), None
     beta = isinstance(noise, numbers.Real) and not isinstance(noise, bool)
     if beta or (isinstance(noise, tuple) and len(noise) == 2):
-        # (only these: _draw's refusal of other tuples offers a (B,) ndarray, which noise reads as samples)
-        return _draw(noise, "noise", b, gen, low=-2.0, high=2.0), None
+        # (only these: draw's refusal of other tuples offers a (B,) ndarray, which noise reads as samples)
+        return draw(noise, "noise", b, gen, low=-2.0, high=2.0), None
     if is_cuda_array(noise, "noise") or isinstance(noise, np.ndarray):
         return None, noise
     raise ParameterError(f"noise must be a colour name, a beta, a (min, max) beta range or an array, got "
-                         f"{_got(noise, 'noise')}")
-
-
-def _got(value, name):
-    """``value`` in a refusal: a tensor named with the way to a NumPy array (its repr showed its values)."""
-    if hasattr(value, "__cuda_array_interface__"):  # (per-item values are NumPy: a CUDA tensor's numpy() fails)
-        return f"a {type(value).__name__} on the GPU (pass {name} as a NumPy array: .cpu().numpy() or .get())"
-    return f"a {type(value).__name__} on the host (pass {name}.numpy())" if hasattr(value, "numpy") else repr(value)
+                         f"{shown(noise, 'noise')}")
 
 
 def _check_noise_array(noise, b, t, where):
@@ -284,7 +235,7 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
     if noise is not None:
         if snr_db is None:
             raise ParameterError("snr_db is required when noise is given")
-        params["snr_db"] = _draw(snr_db, "snr_db", b, gen, low=MIN_SNR_DB, high=MAX_SNR_DB)
+        params["snr_db"] = draw(snr_db, "snr_db", b, gen, low=MIN_SNR_DB, high=MAX_SNR_DB)
         if betas is not None:
             params["beta"] = betas
             params["noise_keys"] = np.array([derive_key(key, i) for i in range(b)], dtype=np.uint64)
@@ -292,11 +243,11 @@ def augment_batch(batch, *, sample_rate, noise=None, snr_db=None, gain_db=None, 
         raise ParameterError(f"snr_db={snr_db!r} is given without noise: pass noise (a colour such as 'white', a "
                              "beta, a (min, max) beta range or an array) or leave snr_db None")
     if gain_db is not None:
-        params["gain_db"] = _draw(gain_db, "gain_db", b, gen, low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1])
+        params["gain_db"] = draw(gain_db, "gain_db", b, gen, low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1])
     if band_hz is not None:
         params["band_hz"] = _draw_band(band_hz, b, sample_rate)
     if speed is not None:
-        params["speed"] = _draw_speed(speed, b, gen)
+        params["speed"] = draw_speed(speed, b, gen)
     return run(batch, noise_array, params, lengths, sample_rate=sample_rate, band_order=band_order, threads=threads)
 
 
@@ -340,10 +291,10 @@ def _replay_params(params, b, sample_rate, *, noise_given=False):
     out = {}
     each = f"a ({b},) array"  # (arrays, not ranges: a replay draws nothing)
     if "snr_db" in params:
-        out["snr_db"] = _draw(check_real_array(params["snr_db"], "snr_db", each), "snr_db", b, None, low=MIN_SNR_DB,
+        out["snr_db"] = draw(check_real_array(params["snr_db"], "snr_db", each), "snr_db", b, None, low=MIN_SNR_DB,
                               high=MAX_SNR_DB)
     if "beta" in params:
-        out["beta"] = _draw(check_real_array(params["beta"], "beta", each), "beta", b, None, low=-2.0, high=2.0)
+        out["beta"] = draw(check_real_array(params["beta"], "beta", each), "beta", b, None, low=-2.0, high=2.0)
         keys = _array(params["noise_keys"], "noise_keys", f"a ({b},) uint64 array")
         if keys.shape != (b,) or keys.dtype != np.uint64:
             raise ParameterError(f"noise_keys must be a ({b},) uint64 array, got {keys.dtype} {keys.shape}")
@@ -355,12 +306,12 @@ def _replay_params(params, b, sample_rate, *, noise_given=False):
     elif "noise_min_freq_hz" in params:
         raise ParameterError("params: noise_min_freq_hz given without snr_db, beta and noise_keys")
     if "gain_db" in params:
-        out["gain_db"] = _draw(check_real_array(params["gain_db"], "gain_db", f"a ({b},) array"), "gain_db", b, None,
+        out["gain_db"] = draw(check_real_array(params["gain_db"], "gain_db", f"a ({b},) array"), "gain_db", b, None,
                                low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1])
     if "band_hz" in params:  # (None drew no band, and the replay then indexed it: a TypeError)
         out["band_hz"] = _draw_band(check_real_array(params["band_hz"], "band_hz", f"a ({b}, 2) array"), b, sample_rate)
     if "speed" in params:
-        out["speed"] = _draw_speed(check_real_array(params["speed"], "speed", "an array of factors"), b, None)
+        out["speed"] = draw_speed(check_real_array(params["speed"], "speed", "an array of factors"), b, None)
     for stage, keys in _STAGES.items():
         name = f"{stage}_applied"
         if name in params:
