@@ -1570,6 +1570,29 @@ def test_decoding_once_holds_its_bound_at_most(tmp_path, monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
+def test_decoding_once_reads_each_bank_files_header_once(tmp_path, monkeypatch):
+    """The check for a long bank file (read in blocks past reader.BLOCKWISE_BYTES) read every file's header again
+    at each rate a folder holds (0.5-1 ms an Ogg file: seconds for a bank of thousands at seven rates); within
+    decoding_once it is read once, and a changed file is looked at again."""
+    from noisegen.audio import reader
+
+    paths = [str(tmp_path / f"n{i}.ogg") for i in range(3)]
+    for i, path in enumerate(paths):
+        sf.write(path, (0.1 * np.random.default_rng(i).standard_normal(4000)).astype(np.float32), 16000)
+    headers = []
+    real = reader._header_bytes
+    monkeypatch.setattr(reader, "_header_bytes", lambda path: headers.append(path) or real(path))
+    with reader.decoding_once():
+        for rate in (8000, 16000, 22050):
+            for path in paths:
+                reader.read_sound(path, sample_rate=rate)
+        assert sorted(headers) == sorted(paths)
+        sf.write(paths[0], np.full(4000, 0.1, np.float32) * np.sign(np.sin(np.arange(4000))), 16000)
+        os.utime(paths[0], ns=(1, 1))
+        reader.read_sound(paths[0], sample_rate=8000)
+    assert sorted(headers) == sorted(paths + paths[:1])
+
+
 def test_an_output_name_past_the_file_systems_limit_fails_before_the_work(tmp_path, monkeypatch):
     """An input named with 251 characters plus ".wav" failed only when its output (260 bytes) was written,
     after its audio had been processed; it fails in the plan now, saying why, and the others are written."""
