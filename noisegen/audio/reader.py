@@ -206,17 +206,16 @@ def _read_sound_blocks(path, sample_rate, first_channel, noise):
     source = FileBlocks(path, sample_rate=rate, mono=not first_channel)
     if source.truncated:
         return None
+    sound = _Sound()
     reach = out_of_reach(rate, sample_rate)
     if reach:  # the rule first, as read whole: a silent file is "silent" at any rate
-        return None, _rule(source, noise) or reach
+        for _ in _fed(source, sound):
+            pass
+        return None, sound.why(one_sample_ok=not noise) or reach
     resampler = None if rate == sample_rate else Resampler(orig_sample_rate=rate, target_sample_rate=sample_rate)
     out = np.empty(resampled_length(source.frames, rate, sample_rate), np.float32)
-    sound, at = _Sound(), 0
-    for block in source():
-        block = block[0] if block.ndim == 2 else block  # (first_channel: the first channel, as read whole)
-        sound.feed(block)
-        if not sound.finite:  # (the resampler refuses NaN/inf)
-            break
+    at = 0
+    for block in _fed(source, sound):
         at = _put(out, at, block if resampler is None or block.shape[0] == 0 else resampler.process(block))
     why = sound.why(one_sample_ok=not noise)
     if why:
@@ -228,14 +227,15 @@ def _read_sound_blocks(path, sample_rate, first_channel, noise):
     return _resampled_verdict(out, sample_rate, noise)
 
 
-def _rule(source, noise):
-    """:func:`unusable` of ``source``'s blocks (the first channel's where it keeps channels)."""
-    sound = _Sound()
+def _fed(source, sound):
+    """``source``'s blocks (the first channel's where it keeps channels, as read whole), each fed to ``sound``
+    first; they stop at the first non-finite one (the resampler refuses NaN/inf)."""
     for block in source():
-        sound.feed(block[0] if block.ndim == 2 else block)
+        block = block[0] if block.ndim == 2 else block
+        sound.feed(block)
         if not sound.finite:
-            break
-    return sound.why(one_sample_ok=not noise)
+            return
+        yield block
 
 
 def _put(out, at, part):

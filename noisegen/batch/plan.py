@@ -210,12 +210,12 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
                 summary.failures.append({"input": rel, "output": out_rel, "error": (
                     f"output folder {top} collides with OUT_DIR's own {top}")})
                 continue
-            if len(os.fsencode(out_rel.rpartition("/")[2])) > name_max:  # (found after the work, where written)
+            folder, _, name = out_rel.rpartition("/")
+            if len(os.fsencode(name)) > name_max:  # (found after the work, where written)
                 summary.failures.append({"input": rel, "output": out_rel, "error": (
-                    f"output name is {len(os.fsencode(out_rel.rpartition('/')[2]))} bytes, over the {name_max} "
+                    f"output name is {len(os.fsencode(name))} bytes, over the {name_max} "
                     "the output folder's file system takes: rename the input")})
                 continue
-            folder = out_rel.rpartition("/")[0]
             if folder not in leads:
                 leads[folder] = _leads_into(os.path.join(out_dir, folder), inputs_real, out_dir)
             if leads[folder]:  # (a rerun took its outputs for inputs, and every rerun added one more)
