@@ -35,7 +35,7 @@ import signal
 import threading
 import warnings
 
-from .._core.errors import NoisegenWarning, ParameterError
+from .._core.errors import NoisegenWarning, ParameterError, one_line
 from .._core.tempfiles import stem_hash
 from ..audio.bank_cache import dumps_anywhere
 from ..data.ray import INSTALL_HINT, import_ray  # noqa: F401  (re-exported for the CLI's message)
@@ -160,7 +160,7 @@ def _connect(ray, address):
 def _why_not_joined(exc) -> str:
     """Ray's error in one line, and a refused token said as such: Ray says only "Failed to connect to Ray
     cluster at ..." (after 20 s); its cause, a traceback in a string, holds the AuthenticationError."""
-    text = " ".join(str(exc).split())
+    text = one_line(exc)
     if "Authentication token is missing or incorrect" not in str(exc.__cause__ or ""):
         return text
     if os.environ.get("RAY_AUTH_MODE", "").strip().lower() != "token":  # (`ray start` turns it on where a token exists)

@@ -39,7 +39,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
+from .._core.errors import NoisegenError, NoisegenWarning, ParameterError, one_line
 from .._core.labels import about
 from .._core.layout import layout_known
 from .._core.rng import derive_key, resolve_key
@@ -258,7 +258,7 @@ def augment(dataset, pipeline, *, seed, sample_rate, column="audio", id_column="
     try:
         pipeline.prepare(sample_rate)
     except ParameterError as exc:
-        raise ParameterError(f"pipeline: {' '.join(str(exc).split())}") from None
+        raise ParameterError(f"pipeline: {one_line(exc)}") from None
     kwargs = {"seed": seed, "epoch": epoch, "sample_rate": sample_rate, "column": column, "id_column": id_column,
               "params_column": params_column}
     _warn_if_unschedulable(ray, actors, num_cpus, tasks=_runs_tasks(dataset))
