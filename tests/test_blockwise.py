@@ -1072,3 +1072,19 @@ def test_normalize_rms_of_a_level_below_float64s_range(shape, hot):
             rms_db = 10 * np.log10(np.mean(out * out))
             assert abs(rms_db + 20.0) < 1e-9, rms_db
             assert np.array_equal(out != 0, y != 0)
+
+
+@pytest.mark.parametrize("name", ["noise", "noise_active", "colored"])
+@pytest.mark.parametrize("shape", [(3001,), (2, 2047)])
+def test_a_float64_signal_whose_squares_are_subnormal_mixes_in_blocks_as_in_one_pass(name, shape):
+    """A float64 signal near 1e-160 squares to subnormals: the one pass measures its power on a scaled copy
+    (exactly_squared), the blocks measured it as it is, and mixed the noise 0.007 dB off the one pass's SNR."""
+    pipe = _stages()[name]
+    y = _signal(shape, np.float64) * 1e-160
+    params = pipe.draw_params(SignalShape(shape, y.dtype), sample_rate=SR, rng=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoisegenWarning)
+        ref = pipe.apply_params(y, params, sample_rate=SR) / 1e-160
+        for block in (64, 1000):
+            out = _blockwise(pipe, params, y, block) / 1e-160
+            np.testing.assert_allclose(out, ref, rtol=0, atol=1e-12 * np.abs(ref).max(), err_msg=f"block={block}")

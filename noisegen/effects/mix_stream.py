@@ -6,7 +6,10 @@ pass and gives the power exactly as :func:`mix_at_snr` defines it (``"rms"``:
 the mean square over all samples; ``"active"``: over the 20 ms frames within
 40 dB of the loudest, each frame's energy computed from the same samples as
 in one pass). The sums run block by block, so they may differ from the one
-pass sums in the last bits (relative 1e-16), nothing more. The second pass
+pass sums in the last bits (relative 1e-16), nothing more; a float64 signal
+whose squares leave float64's normal range (near 1e-160) is measured on its
+blocks scaled by powers of two, as the one pass measures it on a scaled copy
+(:func:`noisegen._design.snr.exactly_squared`). The second pass
 mixes each block with :func:`mix_block` at the block's position in the
 noise, which is what :func:`mix_at_snr` adds there.
 """
@@ -19,6 +22,7 @@ import numpy as np
 
 from .._core.errors import ParameterError
 from .._core.units import seconds_to_samples
+from .._design.snr import EXACT_TOTAL
 from .._kernels.cpu import mix as _mix
 from .mix import _check_sum
 from .mix_power import ACTIVE_FRAME_S, active_power
@@ -45,8 +49,9 @@ class SignalPower:
         self._total = 0.0
         self._size = 0
         self._frame = max(1, seconds_to_samples(ACTIVE_FRAME_S, sample_rate)) if reference == "active" else None
-        self._energies = []  # per-frame mean squares (active only)
+        self._energies = []  # per-frame mean squares of x * 2**-e, with e (active only)
         self._partial = None  # samples of the frame under way (active only)
+        self._quiet = []  # (e, sum of squares of block * 2**-e) of each block not silent whose squares lost bits
 
     def feed(self, block):
         """Add the next ``(rows, n)`` block."""
@@ -58,6 +63,8 @@ class SignalPower:
             raise ParameterError("y is too loud: its power overflows float64")
         self._total += total
         self._size += block.size
+        if total < EXACT_TOTAL and (e := _exponent(block)):  # (silence: e = 0, nothing to add)
+            self._quiet.append((e, _mix.sum_squares(np.ldexp(block, -e))))  # (a signal of such: power_exactly)
         if self._frame is not None:
             self._frames(block)
 
@@ -65,9 +72,7 @@ class SignalPower:
         x = block if self._partial is None else np.concatenate([self._partial, block], axis=1)
         whole = (x.shape[1] // self._frame) * self._frame
         if whole:
-            energies = np.empty(whole // self._frame)
-            _mix.frame_energies(np.ascontiguousarray(x[:, :whole]), self._frame, energies)
-            self._energies.append(energies)
+            self._energies.append(_frame_energies(np.ascontiguousarray(x[:, :whole]), self._frame))
         self._partial = x[:, whole:].copy()
 
     def norm(self) -> float:
@@ -76,17 +81,42 @@ class SignalPower:
 
     def power(self) -> float:
         """The mean power (``"active"``: over the active frames); 0.0 for a silent signal."""
+        p, e = self.power_exactly()
+        return math.ldexp(p, 2 * e)
+
+    def power_exactly(self) -> tuple[float, int]:
+        """``(p, e)``: :meth:`power` of the signal scaled by ``2**-e``, ``e = 0`` unless its squares lost bits
+        (as :func:`noisegen._design.snr.exactly_squared` scales the one pass's signal: then ``e`` is the
+        binary exponent of its peak)."""
+        e = max(q[0] for q in self._quiet) if 0.0 < self._total < EXACT_TOTAL else 0  # (then every block is quiet)
         if self.reference == "rms" or self._total == 0.0:
-            return self._total / max(self._size, 1)
-        parts = list(self._energies)
-        lengths = [np.full(e.shape[0], self._frame, dtype=np.float64) for e in parts]
+            total = math.fsum(math.ldexp(t, 2 * (b - e)) for b, t in self._quiet) if e else self._total
+            return total / max(self._size, 1), e
+        parts = [np.ldexp(energies, 2 * (b - e)) for b, energies in self._energies]
+        lengths = [np.full(p.shape[0], self._frame, dtype=np.float64) for p in parts]
         if self._partial is not None and self._partial.shape[1]:
-            last = np.empty(1)
-            _mix.frame_energies(np.ascontiguousarray(self._partial), self._partial.shape[1], last)
-            parts.append(last)
+            b, last = _frame_energies(np.ascontiguousarray(self._partial), self._partial.shape[1])
+            parts.append(np.ldexp(last, 2 * (b - e)))
             lengths.append(np.array([float(self._partial.shape[1])]))
-        whole = sum(e.shape[0] for e in self._energies)
-        return active_power(np.concatenate(parts), np.concatenate(lengths), whole)
+        whole = sum(energies.shape[0] for _, energies in self._energies)
+        return active_power(np.concatenate(parts), np.concatenate(lengths), whole), e
+
+
+def _exponent(x) -> int:
+    """The binary exponent of ``max |x|`` (0 for silence): ``x * 2**-e`` squares without loss."""
+    return math.frexp(float(np.max(np.abs(x), initial=0.0)))[1]
+
+
+def _frame_energies(x, frame):
+    """``(e, energies)``: the mean square of each ``frame``-sample block of ``x * 2**-e``, ``e = 0``
+    unless ``x``'s squares lost bits (below :data:`EXACT_TOTAL`)."""
+    energies = np.empty(-(-x.shape[1] // frame))
+    if _mix.frame_energies(x, frame, energies) >= EXACT_TOTAL:
+        return 0, energies
+    e = _exponent(x)
+    if e:
+        _mix.frame_energies(np.ldexp(x, -e), frame, energies)
+    return e, energies
 
 
 def crop_power(noise2, offset: int, n: int) -> float:

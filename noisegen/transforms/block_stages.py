@@ -122,13 +122,15 @@ class _Mix(_Stage):
     which = None  # and which of the two is silent
 
     def measured(self, measurer):
-        p_signal, p_noise = measurer.power(), self._noise_power(measurer)
+        # (a float64 signal near 1e-160 is measured scaled by 2**-e, as the one pass measures it: its
+        # squares are subnormal, and the mix was 0.007 dB off the one pass's SNR)
+        (p_signal, e), p_noise = measurer.power_exactly(), self._noise_power(measurer)
         self.which = which = silent_part(p_signal, p_noise)
         if which is not None:
             self.silent = SILENT.format(which=which)
             return
         self.silent = None
-        self.scale = snr_scale(p_signal, p_noise, self.params["snr_db"])
+        self.scale = math.ldexp(snr_scale(p_signal, p_noise, self.params["snr_db"]), e)
         # as mix_at_snr bounds its mix (a loud float32 input at a low SNR overflowed to inf blocks here,
         # where the one pass refuses it); the noise's rows are at most the signal's
         self.bound = measurer.norm() + self.scale * math.sqrt(p_noise * self.n_in * self.rows)
