@@ -136,7 +136,8 @@ def mix_at_snr(y, noise, *, snr_db, noise_offset=0, reference="rms", sample_rate
     Warns
     -----
     NoisegenWarning
-        When the signal or the noise crop is silent (all zeros): no SNR can
+        When the signal or the noise crop is silent (all zeros, or float64
+        samples all below about 1e-162, whose squares are zero): no SNR can
         be defined and a copy of the signal is returned unchanged.
 
     Raises
