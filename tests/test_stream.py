@@ -1340,6 +1340,22 @@ def test_a_column_of_paths_streams_as_a_list_of_them(tmp_path, kind, shuffle):
         (c.source, c.samples.tobytes()) for c in want]
 
 
+def test_paths_given_as_bytes_are_str_sources(tmp_path):
+    """A list of bytes paths (os.fsencode, a non-UTF-8 name) gave bytes chunk sources and skipped names, where
+    both are documented str: noisegen.torch then failed to record a skipped one (bytes is not JSON serializable)."""
+    folder = os.fsencode(tmp_path)
+    paths = [folder + b"/\xff name.wav", folder + b"/gone.wav"]
+    sf.write(paths[0], np.full(700, 0.1, np.float32), 1000)
+    stream = AugmentStream(paths, None, sample_rate=1000, chunk_s=0.4, rng=0, shuffle=False)
+    with pytest.warns(NoisegenWarning, match="gone.wav"):
+        chunks = list(stream)
+    assert [(c.source, c.length) for c in chunks] == [(os.fsdecode(paths[0]), 400), (os.fsdecode(paths[0]), 300)]
+    assert stream.skipped == [os.fsdecode(paths[1])]
+    json.dumps(stream.skipped)
+    assert [c.samples.tobytes() for c in chunks] == [c.samples.tobytes() for c in AugmentStream(
+        os.fsdecode(tmp_path), None, sample_rate=1000, chunk_s=0.4, rng=0, shuffle=False)]
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "inf"])
 @pytest.mark.parametrize("channels", [1, 2])
 def test_a_file_holding_nan_or_inf_is_skipped_in_the_same_words_at_any_rate(tmp_path, bad, channels):

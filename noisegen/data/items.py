@@ -266,7 +266,9 @@ def list_items(source):
             # audio files or a manifest without rows is refused, not an empty stream that trains on nothing
             raise ParameterError(f"source must hold at least one path or array, got an empty {type(source).__name__}")
         if all(isinstance(s, (str, bytes, os.PathLike)) for s in source):  # (bytes: a path, as os takes one)
-            paths = [os.fspath(s) for s in source]
+            # as str (a chunk's source, a skipped item's name): bytes ones were bytes sources, which noisegen.torch
+            # could not record as skipped (TypeError: bytes is not JSON serializable, the loader stopped)
+            paths = [os.fsdecode(s) for s in source]
             _check_not_all_sources(paths)
             return _FileItems(paths), None
         return _ArrayItems(source), None
