@@ -6,6 +6,7 @@ import collections
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -591,6 +592,23 @@ def test_a_chunk_past_its_cap_is_refused_before_any_is_allocated(rate):
     AugmentStream([np.zeros(10)], None, sample_rate=rate, chunk_s=top)  # at the cap: taken
     stream = AugmentStream([np.ones(rate // 10)], None, sample_rate=rate, chunk_s=0.05, hop_s=10 * top)
     assert [c.length for c in stream] == [rate // 20]  # a hop may exceed the cap: it allocates nothing
+
+
+def test_an_item_whose_channels_make_a_chunk_past_the_cap_is_skipped(tmp_path):
+    # chunk_s is capped for one channel: with mono=False a 10 kB file of 1024 channels and 5 frames made
+    # 1024 x chunk_n chunks (gigabytes), then MemoryError; an array, or a long file read in blocks, alike
+    from noisegen.data.batch import MAX_CHUNK_SAMPLES
+
+    long_file = tmp_path / "long.wav"
+    sf.write(long_file, np.full((61 * 1000, 2), 0.1, np.float32), 1000, subtype="PCM_16")  # read in blocks
+    chunk_s = (MAX_CHUNK_SAMPLES // 2 + 1) / 1000  # under the cap for one channel, past it for two
+    for source, name in (([np.full((2, 10), 0.1, np.float32)], "array:0"), ([str(long_file)], str(long_file))):
+        stream = AugmentStream(source, None, sample_rate=1000, chunk_s=chunk_s, rng=0, mono=False)
+        with pytest.warns(NoisegenWarning, match=rf"skipping '{re.escape(name)}': holds 2 channels: each chunk "
+                          rf"would be 2 x {MAX_CHUNK_SAMPLES // 2 + 1} samples, past the {MAX_CHUNK_SAMPLES} a "
+                          rf"chunk may hold; stream it with mono=True or chunk_s at most 33554.4 s"):
+            assert list(stream) == []
+        assert stream.skipped == [name]
 
 
 @pytest.mark.parametrize("kwargs, name", [(dict(chunk_s=1e-9), "chunk_s"), (dict(chunk_s=0.5, hop_s=1e-9), "hop_s"),

@@ -20,8 +20,9 @@ from ..cuda.stream import cuda_batch_params
 
 __all__ = ["Chunk", "Batch", "collate", "cuda_batches", "chunk_starts", "cut_chunk", "MAX_CHUNK_SAMPLES"]
 
-#: Most samples a chunk may span (per channel; ~70 min at 16 kHz, 256 MB of float32): every chunk is
-#: allocated whole, a short item zero-padded to it, so a larger ``chunk_s`` is refused up front.
+#: Most samples a chunk may hold, all its channels together (~70 min of one channel at 16 kHz, 256 MB of
+#: float32): every chunk is allocated whole, a short item zero-padded to it, so a larger ``chunk_s`` is
+#: refused up front, and an item of more channels (``mono=False``) is skipped when it is read.
 MAX_CHUNK_SAMPLES = 1 << 26
 
 

@@ -14,10 +14,12 @@ import numpy as np
 
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import user_stacklevel
+from ..audio.blocks import FileBlocks
+from .batch import MAX_CHUNK_SAMPLES
 from .items import prepare_array
 from .state import torch_shard
 
-__all__ = ["LONG", "REPORT_LIMIT", "load_whole", "load_entry", "iterable_entries", "report", "skipped"]
+__all__ = ["LONG", "REPORT_LIMIT", "load_whole", "load_entry", "iterable_entries", "too_wide", "report", "skipped"]
 
 #: What :func:`load_whole` returns for an item longer than its ``max_n``.
 LONG = object()
@@ -118,6 +120,21 @@ def _checked(stream, source, y):
         report(stream, source, "holds NaN or inf samples")
         return None
     return y
+
+
+def too_wide(stream, item, y) -> bool:
+    """Whether the chunks of ``y`` (an item's audio or FileBlocks) would hold more than MAX_CHUNK_SAMPLES
+    samples, all channels together: then the item is reported and skipped. (``chunk_s`` is capped for one
+    channel: with ``mono=False`` a 10 kB file of 1024 channels and 5 frames made chunks of 1024 x chunk_n
+    samples, gigabytes each, and the stream stopped with MemoryError.)"""
+    channels = (y.n_channels or 1) if isinstance(y, FileBlocks) else y.shape[0] if y.ndim == 2 else 1
+    if stream._chunk_n is None or channels * stream._chunk_n <= MAX_CHUNK_SAMPLES:
+        return False
+    most = MAX_CHUNK_SAMPLES // channels / stream.sample_rate
+    report(stream, stream._items.label(item) if stream._items is not None else f"array:{item}",
+           f"holds {channels} channels: each chunk would be {channels} x {stream._chunk_n} samples, past the "
+           f"{MAX_CHUNK_SAMPLES} a chunk may hold; stream it with mono=True or chunk_s at most {most:g} s")
+    return True
 
 
 def report(stream, source, why):

@@ -59,7 +59,7 @@ from .batch import (MAX_CHUNK_SAMPLES, Batch, Chunk, chunk_samples, collate, chu
 from .length import Batches, counts_drawn, item_chunks
 from .items import _FileItems, list_items  # noqa: F401  (_FileItems: tests spy on its load)
 from .order import epoch_order
-from .loading import LONG, check_unread, iterable_entries, load_whole, skipped
+from .loading import LONG, check_unread, iterable_entries, load_whole, skipped, too_wide
 from .long_items import blockwise_limit, long_chunks, long_source
 from ..audio.blocks import FileBlocks
 from .state import MAX_EPOCHS, check_state, distributed_rank, left_behind, source_fingerprint, torch_shard
@@ -90,7 +90,8 @@ class AugmentStream:
     sample_rate : int
         Everything is resampled to this rate (with :func:`noisegen.resample`).
     chunk_s : float or None
-        Chunk duration, at most ``MAX_CHUNK_SAMPLES`` (2**26) samples; None: whole items.
+        Chunk duration, at most ``MAX_CHUNK_SAMPLES`` (2**26) samples (all channels together: with
+        ``mono=False``, an item of more is reported and skipped); None: whole items.
     hop_s : float or None
         Distance between chunk starts (default ``chunk_s``: no overlap).
     rng : None, int or numpy.random.Generator
@@ -328,7 +329,8 @@ class AugmentStream:
         whose audio decodes short of it (a FLAC or Ogg file cut short or
         damaged), does not decode at all, or turns out NaN or inf (only seen
         when it is read) is counted from its header and yields what decodes
-        (fewer chunks, or none). An MP3 counts the frames it decodes to
+        (fewer chunks, or none); so is one whose channels (``mono=False``) make its chunks
+        too large (see ``chunk_s``), which yields none. An MP3 counts the frames it decodes to
         (decoded once per file, size and mtime: its header only estimates).
 
         Raises
@@ -435,7 +437,7 @@ class AugmentStream:
         return self._items.source(item) if self._items is not None else f"array:{item}"
 
     def _chunks(self, epoch, item, y, skip, augment=True):
-        if y is None:
+        if y is None or too_wide(self, item, y):
             return
         if isinstance(y, FileBlocks):
             yield from long_chunks(self, epoch, item, y, skip)
