@@ -594,6 +594,14 @@ def test_a_chunk_past_its_cap_is_refused_before_any_is_allocated(rate):
     assert [c.length for c in stream] == [rate // 20]  # a hop may exceed the cap: it allocates nothing
 
 
+def test_an_order_past_the_epochs_keys_tell_apart_is_refused():
+    # epochs reach the keys mod 2**64: order(2**64) gave epoch 0's order, as if it were that epoch
+    stream = AugmentStream([np.ones(10, np.float32)] * 50, None, sample_rate=1000, rng=0)
+    assert not np.array_equal(stream.order(2**64 - 1), stream.order(0))
+    with pytest.raises(ParameterError, match=r"^epoch must be an integer in \[0, 18446744073709551615\], got 18446"):
+        stream.order(2**64)
+
+
 def test_an_item_whose_channels_make_a_chunk_past_the_cap_is_skipped(tmp_path):
     # chunk_s is capped for one channel: with mono=False a 10 kB file of 1024 channels and 5 frames made
     # 1024 x chunk_n chunks (gigabytes), then MemoryError; an array, or a long file read in blocks, alike

@@ -296,7 +296,7 @@ class AugmentStream:
 
     def order(self, epoch: int) -> np.ndarray:
         """Item indices of ``epoch`` in the order they are visited."""
-        epoch = check_int(epoch, "epoch", low=0)  # int() would take 1.5, "1" and True for epoch 1
+        epoch = check_int(epoch, "epoch", low=0, high=(1 << 64) - 1)  # (not 1.5, "1", True; keys take it mod 2**64)
         if self._items is None:
             raise TypeError("a one-pass iterable source has no order: its items come as it gives them")
         return epoch_order(self._items, self._key, epoch, self.shuffle).items
