@@ -27,9 +27,13 @@ instead: the ``k``-th tar of the epoch's order goes to shard ``k % n_shards``
 already been imported: this module never imports it.
 
 Memory. Files are read one at a time, when their turn comes; only the
-current item's audio and chunks are held. A file longer than 60 s is not
-even held whole: it is augmented block by block and chunked as it comes
-(:mod:`noisegen.data.long_items`), with the same chunks.
+current item's audio and chunks are held. A file longer than 60 s (from a
+folder, a list or a manifest, chunked on the CPU) is not even held whole: it
+is augmented block by block and chunked as it comes
+(:mod:`noisegen.data.long_items`), with the same chunks. It is held whole
+with ``chunk_s=None``, with a paired ``target`` and a pipeline, with
+``device="cuda"``, as a tar member or an array, and as the README's
+"Long recordings" lists (MP3, a pipeline with a transform that cannot stream).
 
 GPU. ``device="cuda"`` reads, resamples and chunks on the host as above,
 draws each item's parameters on the host from the same key, and augments a
