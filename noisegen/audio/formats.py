@@ -9,8 +9,9 @@ measured with libsndfile 1.2.2 (python-soundfile 0.14's) over every format
 and subtype it offers, 1-1025 channels, 1 Hz-768 kHz and 0-5000 frames; the
 channel rules are its ``sf_format_check``:
 
-- every format: at most 1024 channels (``SF_MAX_CHANNELS``); no reader
-  opens more, so the 16-bit WAV that noisegen writes itself keeps to it too;
+- every format: at most 1024 channels (``SF_MAX_CHANNELS``); libsndfile
+  opens no more (noisegen's own WAV reader does: a wider WAV loads), so the
+  16-bit WAV that noisegen writes itself keeps to it too;
 - FLAC: at most 8 channels; up to 65,535 Hz any rate, above it multiples of
   10 Hz up to 655,350 Hz (what a frame header can say: libFLAC refuses the
   others on the first write); at least one frame (an empty FLAC is written
