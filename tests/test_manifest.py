@@ -16,6 +16,7 @@ from scipy.signal import resample_poly
 
 import noisegen
 from noisegen import AugmentStream, NoisegenWarning, ParameterError
+from noisegen.audio.segment import segment_span
 from noisegen.audio.wav import WavFile
 from noisegen.transforms import (AddColoredNoise, ApplyImpulseResponse, Compose, Gain, OneOf, PitchShift,
                                  PolarityInversion, SpeedPerturb, TimeStretch)
@@ -408,6 +409,20 @@ def test_a_row_beyond_any_sample_count_names_its_field(corpus, field, name):
         assert list(AugmentStream(manifest, None, sample_rate=SR, rng=0)) == []
     (message,) = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
     assert f"{name} 1e+308 at " in message and "beyond any sample count" in message
+
+def test_a_segment_of_a_file_above_768_khz_is_skipped_for_its_rate(tmp_path):
+    # A row with an offset into a 1 MHz recording was skipped as 'sample_rate must be an integer in Hz in
+    # [1, 768000], got 1000000', the stream's sample_rate being 16000; the file's rate was checked as one.
+    sf.write(tmp_path / "bat.wav", np.full(100000, 1000, dtype=np.int16), 1000000, subtype="PCM_16")
+    manifest = tmp_path / "bat.jsonl"
+    manifest.write_text(json.dumps({"audio_filepath": "bat.wav", "offset": 0.01, "duration": 0.02}) + "\n")
+    assert segment_span(tmp_path / "bat.wav", 0.01, 0.02) == (10000, 20000, 1000000)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert list(AugmentStream(manifest, None, sample_rate=SR, rng=0)) == []
+    (message,) = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+    assert "line 1'" in message and "1000000 Hz, above the 768000 Hz" in message and "sample_rate" not in message
+
 
 def test_rows_no_reader_can_take_are_skipped_with_their_line(corpus):
     # A 400-digit offset (json gives a Python int past float64's range) raised OverflowError from the

@@ -88,9 +88,15 @@ def seconds_to_samples(duration_s: float, sample_rate: int) -> int:
     return to_samples(duration_s, sample_rate, "duration_s")
 
 
-def to_samples(seconds: float, sample_rate: int, name: str) -> int:
-    """:func:`seconds_to_samples` of the argument ``name`` (errors name it: ``offset_s``, ...)."""
-    samples = check_real(seconds, name) * check_sample_rate(sample_rate)
+def to_samples(seconds: float, sample_rate: int, name: str, *, of_file: bool = False) -> int:
+    """:func:`seconds_to_samples` of the argument ``name`` (errors name it: ``offset_s``, ...).
+
+    ``of_file``: ``sample_rate`` is a file's, from its header (a positive int), and may be above the
+    768 kHz a ``sample_rate`` argument may be; checked as one, an offset into a 1 MHz recording was
+    refused as 'sample_rate must be ... got 1000000' when the caller's sample_rate was 16000.
+    """
+    rate = int(sample_rate) if of_file else check_sample_rate(sample_rate)
+    samples = check_real(seconds, name) * rate
     if not math.isfinite(samples):
         raise ParameterError(f"{name} {seconds!r} at {sample_rate} Hz is beyond any sample count")
     return int(round(samples))

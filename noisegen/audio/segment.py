@@ -88,13 +88,15 @@ def _counted(path: bytes, size: int, mtime_ns: int) -> int:
 
 def _span(path, total, rate, offset_s, duration_s):
     """:func:`segment_span` from a header's frame count and rate."""
-    start = 0 if offset_s is None else to_samples(check_real(offset_s, "offset_s", low=0.0), rate, "offset_s")
+    start = 0 if offset_s is None else to_samples(check_real(offset_s, "offset_s", low=0.0), rate, "offset_s",
+                                                  of_file=True)
     if offset_s is not None and offset_s > 0 and start >= total:
         raise ParameterError(f"offset {offset_s!r} s is at or past the end of {os.fspath(path)!r} "
                              f"({total / rate:.3f} s long)")
     n = total - start
     if duration_s is not None:
-        n = min(n, to_samples(check_real(duration_s, "duration_s", low=0.0), rate, "duration_s"))
+        n = min(n, to_samples(check_real(duration_s, "duration_s", low=0.0), rate, "duration_s",
+                               of_file=True))
     return start, n, rate
 
 
