@@ -508,3 +508,31 @@ def test_a_rate_libsndfiles_int_cannot_hold_is_refused_as_libsndfile_refuses_it(
         assert got == want == rate and y.shape == (3000,)
         assert segment_span(path) == (0, 3000, rate)
         assert noisegen.info(path).sample_rate == rate
+
+
+@pytest.mark.filterwarnings("error::noisegen.NoisegenWarning")
+def test_a_chained_file_says_that_only_its_first_stream_is_read(tmp_path):
+    """Ogg files joined end to end (cat a.ogg b.ogg: a chained file) read as libsndfile reads them,
+    the first stream alone: the second's audio was lost without a word (load, read_segment, info,
+    a long file's blocks, a tar member's bytes, a stream's item). Each now says so; a single stream
+    says nothing."""
+    import noisegen
+    from noisegen.audio.blocks import FileBlocks
+    from noisegen.audio.ogg_links import ogg_links
+    from noisegen.audio.segment import decode, read_segment
+
+    one = _write(tmp_path / "one.ogg", 8000, 1, 0.4, 4000)
+    other = _write(tmp_path / "other.ogg", 8000, 1, 0.4, 3000, seed=1)
+    chained = tmp_path / "chained.ogg"
+    chained.write_bytes(one.read_bytes() + other.read_bytes())
+    assert (ogg_links(one), ogg_links(chained), ogg_links(tmp_path / "none.ogg")) == (1, 2, 0)
+    for read in (noisegen.load, noisegen.info):  # (no warning)
+        read(one)
+    reads = [lambda: noisegen.load(chained), lambda: read_segment(chained, sample_rate=16000, offset_s=0.1),
+             lambda: noisegen.info(chained), lambda: list(FileBlocks(chained, sample_rate=16000)()),
+             lambda: decode(chained.read_bytes(), sample_rate=16000, name="member chained.ogg"),
+             lambda: list(noisegen.AugmentStream([chained], None, sample_rate=8000))]
+    for read in reads:
+        with pytest.warns(noisegen.NoisegenWarning, match="chained Ogg file, 2 streams joined end to end: only the first"):
+            got = read()
+    assert np.array_equal(got[0].samples, sf.read(one, dtype="float32")[0])  # the first stream, libsndfile's

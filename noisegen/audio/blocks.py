@@ -31,6 +31,7 @@ from .claims import WHOLE_READ_SAMPLES, read_blocks, read_span, seek_frame
 from .formats import check_subtype, check_writable, format_of
 from .io import _read_error, _soundfile, _wav_shortfall, mix_down, write_frames
 from .native import warn_truncated
+from .ogg_links import warn_chained
 from .._core.tempfiles import write_atomically
 from .segment import resampled_length, segment_span
 from .vorbis import VorbisFile, VorbisUnsupported, is_vorbis_name
@@ -89,6 +90,7 @@ class FileBlocks:
         # reads what is there, with load's warning on the first pass (it was read whole, in memory that
         # grew with its length: 1.2 GB for 60 minutes at 16 kHz). A FLAC file cut short is read whole.
         self._shortfall = _wav_shortfall(self.path)
+        self._said_chained = False  # (a chained Ogg file: its first stream is read, with a warning)
         self.truncated = meta.format == "FLAC" and not _last_frame_decodes(self.path, self.start + self.frames)
         self._vorbis = _native_vorbis(self.path, self.start, self.frames, int(block_frames))
         self.mixdown = channels > 1 and mono
@@ -101,6 +103,9 @@ class FileBlocks:
         if self._shortfall:  # (once: a pipeline makes a pass per whole-signal measure)
             warn_truncated(self.path, self._shortfall)
             self._shortfall = 0
+        if not self._said_chained:
+            warn_chained(self.path)
+            self._said_chained = True
         sf = _soundfile()
         resampler = None
         if self.rate != self.sample_rate:

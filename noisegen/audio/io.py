@@ -26,6 +26,7 @@ from .claims import check_claimed_length, read_claimed
 from .flac import FlacFile, is_flac_name
 from .vorbis import VorbisFile, is_vorbis_name
 from .native import salvaged, warn_truncated
+from .ogg_links import warn_chained
 from .formats import check_frames, check_subtype, check_writable, format_of
 from .stable_bytes import settle_bytes
 from .wav import WavFile, data_shortfall, is_wav_name, pcm16_wav
@@ -97,8 +98,9 @@ def _wav_shortfall(path) -> int:
         return 0
 
 
-def _warn_if_truncated(path) -> None:
+def _warn_if_truncated(path) -> None:  # (after libsndfile read it: cut short, or only its first Ogg stream)
     warn_truncated(path, _wav_shortfall(path))
+    warn_chained(path)
 
 
 def _open_native(path, *, header_only=False):

@@ -24,6 +24,7 @@ from .claims import check_claimed_length, count_frames, read_claimed, read_span
 from .io import _open_native, _soundfile, _warn_if_truncated, check_regular, mix_down, native_from_bytes, read_native
 from .files import read_error as _read_error
 from .native import salvaged, warn_truncated
+from .ogg_links import warn_chained
 
 __all__ = ["segment_span", "read_segment", "read_own_rate", "decode", "decode_own_rate", "decoded_span", "resampled_length"]
 
@@ -200,6 +201,7 @@ def _decoded_bytes(data, sample_rate, mono, name):
                 check_reach(rate, sample_rate, name)
             check_claimed_length(name, f.frames, f.channels, len(data))
             frames = read_claimed(f, f.frames, np.float32)  # a count: GSM 6.10 does not seek
+        warn_chained(name, data)
     except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as exc:
         error = NoisegenError(f"cannot decode {name}: {getattr(exc, 'error_string', None) or exc}")
         frames, rate = salvaged(native, name, error), native.samplerate  # (a FLAC member cut short)
