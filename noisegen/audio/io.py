@@ -104,10 +104,9 @@ def _warn_if_truncated(path) -> None:  # (after libsndfile read it: cut short, o
 
 
 def _open_native(path, *, header_only=False):
-    """``path`` (a regular file) as an open :class:`~noisegen.audio.wav.WavFile`,
-    :class:`~noisegen.audio.flac.FlacFile` or :class:`~noisegen.audio.vorbis.VorbisFile`, or None:
-    a file libsndfile reads instead. ``header_only``: no VorbisFile (its open indexes the whole
-    file; libsndfile's header read is cheaper and gives the same frame count)."""
+    """``path`` (a regular file) as an open :class:`.wav.WavFile`, :class:`.flac.FlacFile` or
+    :class:`.vorbis.VorbisFile`, or None (libsndfile reads it). ``header_only``: no VorbisFile (its open
+    indexes the whole file; libsndfile's header read is cheaper and gives the same frame count)."""
     try:
         if is_wav_name(path):
             return WavFile.open(path)

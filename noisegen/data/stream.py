@@ -27,13 +27,10 @@ instead: the ``k``-th tar of the epoch's order goes to shard ``k % n_shards``
 already been imported: this module never imports it.
 
 Memory. Files are read one at a time, when their turn comes; only the
-current item's audio and chunks are held. A file longer than 60 s (from a
-folder, a list or a manifest, chunked on the CPU) is not even held whole: it
-is augmented block by block and chunked as it comes
-(:mod:`noisegen.data.long_items`), with the same chunks. It is held whole
-with ``chunk_s=None``, with a paired ``target`` and a pipeline, with
-``device="cuda"``, as a tar member or an array, and as the README's
-"Long recordings" lists (MP3, a pipeline with a transform that cannot stream).
+current item's audio and chunks are held. A file over 60 s is not even held
+whole: it is augmented in blocks and chunked as it comes, with the same chunks
+(:mod:`noisegen.data.long_items`), but with ``chunk_s=None``, a ``target`` and a pipeline,
+``device="cuda"``, in a tar, and where the README's "Long recordings" says.
 
 GPU. ``device="cuda"`` reads, resamples and chunks on the host as above,
 draws each item's parameters on the host from the same key, and augments a
@@ -333,9 +330,8 @@ class AugmentStream:
         whose audio decodes short of it (a FLAC or Ogg file cut short or
         damaged), does not decode at all, or turns out NaN or inf (only seen
         when it is read) is counted from its header and yields what decodes
-        (fewer chunks, or none); so is one whose channels (``mono=False``) make its chunks
-        too large (see ``chunk_s``), which yields none. An MP3 counts the frames it decodes to
-        (decoded once per file, size and mtime: its header only estimates).
+        (fewer chunks, or none; none where ``mono=False`` makes its chunks too large, see
+        ``chunk_s``). An MP3 counts the frames it decodes to (once per file, size and mtime).
 
         Raises
         ------
