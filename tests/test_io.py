@@ -912,3 +912,14 @@ def test_a_segment_read_refuses_a_bad_offset_duration_or_rate_by_name(tmp_path, 
             read_segment(path, **kwargs)
     assert read_segment(path, offset_s=0.05, duration_s=0.01, sample_rate=16000).shape == (160,)
     np.testing.assert_array_equal(read_segment(path, sample_rate=np.uint8(200)), read_segment(path, sample_rate=200))
+
+
+@pytest.mark.parametrize("file_rate, rate, advice", [(1_000_000, 16000, r"\(sample_rate=None\)$"),
+                                                    (384000, 1000, r"\(sample_rate=None\) and resample it in steps$")])
+def test_a_file_load_cannot_resample_is_refused_with_advice_that_fits(tmp_path, file_rate, rate, advice):
+    # a 1 MHz file was told to "load it at its own rate (sample_rate=None) for a larger change": nothing
+    # resamples it at all; a 384 kHz one at 1 kHz can be, in two steps
+    sf.write(tmp_path / "x.wav", np.zeros(file_rate // 100, np.int16), file_rate)
+    with pytest.raises(noisegen.ParameterError, match=advice) as refused:
+        noisegen.load(tmp_path / "x.wav", sample_rate=rate)
+    assert "larger change" not in str(refused.value) and f"at {file_rate} Hz" in str(refused.value)

@@ -19,8 +19,8 @@ import warnings
 
 import numpy as np
 
-from .._core.validation import (check_audio, check_bool, check_float_dtype, check_path, check_sample_rate,
-                                out_of_reach)
+from .._core.validation import (MAX_SAMPLE_RATE, check_audio, check_bool, check_float_dtype, check_path,
+                                check_sample_rate, out_of_reach)
 from .files import AUDIO_EXTENSIONS, audio_files, check_headed, file_kind, read_error as _read_error
 from .claims import check_claimed_length, read_claimed
 from .flac import FlacFile, is_flac_name
@@ -249,13 +249,13 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
 
 
 def _check_resampling(path, file_rate: int, target: int) -> None:
-    """Refuse, from the header, a ``target`` rate :func:`noisegen.resample` cannot reach from the file's:
-    a 384 kHz recording loaded at 1 kHz (or a 1 MHz one at any rate) was decoded whole first, then refused
-    with resample's arguments and advice to "resample in two steps", which ``load`` has no way to take."""
+    """Refuse, from the header, a ``target`` rate :func:`noisegen.resample` cannot reach from the file's (a 384 kHz
+    file loaded at 1 kHz was decoded whole first, then refused with resample's arguments, never given)."""
     why = out_of_reach(file_rate, target)
     if why:
+        steps = " and resample it in steps" if file_rate <= MAX_SAMPLE_RATE else ""  # (past 768 kHz, nothing can)
         raise ParameterError(f"cannot resample {os.fspath(path)!r} to sample_rate={target}: the file is {why}; "
-                             "load it at its own rate (sample_rate=None) for a larger change")
+                             f"load it at its own rate (sample_rate=None){steps}")
 
 
 def mix_down(y: np.ndarray) -> np.ndarray:
