@@ -923,3 +923,14 @@ def test_a_file_load_cannot_resample_is_refused_with_advice_that_fits(tmp_path, 
     with pytest.raises(noisegen.ParameterError, match=advice) as refused:
         noisegen.load(tmp_path / "x.wav", sample_rate=rate)
     assert "larger change" not in str(refused.value) and f"at {file_rate} Hz" in str(refused.value)
+
+
+def test_a_double_wav_past_float32_names_the_reader_that_takes_it(tmp_path):
+    # read_segment and the stream said "read it with dtype=np.float64", an argument neither takes
+    from noisegen.audio.segment import read_segment
+
+    sf.write(tmp_path / "x.wav", np.array([0.0, 1e39, -0.5]), 44100, subtype="DOUBLE")
+    for read in (lambda: read_segment(tmp_path / "x.wav", sample_rate=16000), lambda: noisegen.load(tmp_path / "x.wav")):
+        with pytest.raises(ParameterError, match=r"noisegen\.load\(\.\.\., dtype=np\.float64\) reads them; streams"):
+            read()
+    assert noisegen.load(tmp_path / "x.wav", dtype=np.float64)[0][1] == 1e39

@@ -117,7 +117,8 @@ def check_float32_range(samples: np.ndarray, name) -> None:
     peak = float(np.max(np.abs(samples), where=np.isfinite(samples), initial=0.0))  # NaN/inf stay as they are
     if peak > float(np.finfo(np.float32).max):
         raise ParameterError(f"{os.fspath(name) if name is not None else 'the audio data'!r} holds 64-bit float "
-                             f"samples beyond float32's range (peak {peak:.3g}): read it with dtype=np.float64")
+                             f"samples beyond float32's range (peak {peak:.3g}): noisegen.load(..., dtype=np.float64) reads "
+                             "them; streams, banks and augment read float32")
 
 
 def _label(f) -> str:
