@@ -99,6 +99,21 @@ def test_cache_is_not_fooled_by_in_place_changes():
     np.testing.assert_allclose(ng.convolve_rir(y, h, normalize=None), 2.0 * first, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_fortran_order_rir_gives_the_bits_of_a_copy(dtype):
+    """A Fortran-order stereo RIR's energy was summed in its memory's order: prepare_rir
+    and early_rir an ulp from a C-order copy's, and convolve_rir's float64 output with them (layouts)."""
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal((2, 1000)).astype(dtype)
+    for _ in range(20):
+        h = (rng.standard_normal((2, 300)) * np.exp(-np.arange(300) / 60)).astype(dtype)
+        wide = np.zeros((2, 900), dtype)
+        wide[:, ::3] = h
+        for view in (np.asfortranarray(h), wide[:, ::3]):
+            np.testing.assert_array_equal(prepare_rir(view), prepare_rir(h))
+            np.testing.assert_array_equal(ng.early_rir(view, sample_rate=SR), ng.early_rir(h, sample_rate=SR))
+            np.testing.assert_array_equal(ng.convolve_rir(y, view), ng.convolve_rir(y, h))
+
 def test_prepare_rir_and_errors():
     np.testing.assert_allclose(prepare_rir(np.array([0.0, 3.0, 4.0])), [[0.0, 0.6, 0.8]])
     with pytest.raises(ng.ParameterError):

@@ -84,7 +84,8 @@ def prepare_rir(rir, *, normalize="energy", compensate_delay=False):
     check_choice(normalize, "normalize", _NORMALIZE)
     compensate_delay = check_bool(compensate_delay, "compensate_delay")
     rir = check_audio(rir, "rir", allow_empty=False)
-    h = np.array(rir, dtype=np.float64, ndmin=2)
+    # in C order: the energy of a Fortran-order RIR was summed in its memory's order, an ulp from a copy's
+    h = np.array(rir, dtype=np.float64, ndmin=2, order="C")
     peak = float(np.max(np.abs(h)))
     if peak == 0.0:
         raise ParameterError("rir must not be silent (all zeros)")
