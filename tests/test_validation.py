@@ -119,6 +119,34 @@ def test_a_transforms_own_short_arrays_of_many_channels_pass(name, shape):
             call()
 
 
+@pytest.mark.parametrize("cuts", [(1000, 2000), (1000, 1050), (1000, 1000)], ids=["last 50", "middle 50", "empty"])
+def test_a_streams_short_chunk_of_many_channels_is_taken(cuts):
+    """A stream's chunks have the channels its first chunk (or its filter state zi) set: the last 50 samples of
+    a 100-channel stream were refused as a channels-last array ('pass chunk.T') by Resampler.process,
+    RirConvolver.process and the filters' zi= streaming, whose docs promise one pass whatever the chunk sizes.
+    A first chunk, or one of other channels, is still judged as an array is."""
+    y = np.random.default_rng(5).standard_normal((100, 2050)) * 0.1
+    parts = np.split(y, cuts, axis=1)
+    r = noisegen.Resampler(orig_sample_rate=SR, target_sample_rate=8000)
+    out = np.concatenate([r.process(c) for c in parts] + [r.flush()], axis=1)
+    np.testing.assert_array_equal(out, noisegen.resample(y, orig_sample_rate=SR, target_sample_rate=8000))
+    conv = noisegen.RirConvolver(np.exp(-np.arange(200) / 30.0))
+    out = np.concatenate([conv.process(c) for c in parts], axis=1)
+    np.testing.assert_allclose(out, conv.convolve(y), atol=1e-12)
+    zi, outs = np.zeros((2, 100, 2)), []  # (a zi of 100 channels sets them from the first chunk)
+    for c in [y[:, :50]] + parts:
+        o, zi = noisegen.lowpass(c, cutoff_hz=1000.0, sample_rate=SR, zi=zi)
+        outs.append(o)
+    np.testing.assert_array_equal(np.concatenate(outs, axis=1),
+                                  noisegen.lowpass(np.concatenate([y[:, :50], y], axis=1), cutoff_hz=1000.0, sample_rate=SR))
+    r.process(y[:, :1000])
+    for first in (lambda s: noisegen.Resampler(orig_sample_rate=SR, target_sample_rate=8000).process(s),
+                  lambda s: noisegen.RirConvolver(np.ones(3)).process(s), lambda s: r.process(s[:99]),  # (of 100)
+                  lambda s: noisegen.lowpass(s, cutoff_hz=1000.0, sample_rate=SR, zi="zeros")):
+        with pytest.raises(ParameterError, match=r"\(channels, samples\)"):
+            first(y[:, :50])  # a first chunk: still refused
+
+
 @pytest.mark.parametrize("shape", [(100, 50), (65, 64), (70, 1)], ids=str)
 def test_a_short_file_of_many_channels_is_read_as_what_it_is(tmp_path, shape):
     """A file's frames are laid out as the file says: a short file of many channels (100 channels of 50

@@ -7,7 +7,8 @@ The rule judges what a caller gives. A transform's own arrays come from audio
 it checked where it came in: a speed-up makes 100 channels of 96 samples of
 100 of 120, a resampling round trip 100 of 60 on the way. Within
 :func:`layout_known` (a transform's call, replay or drawing) the rule is not
-applied to them.
+applied to them. Nor to a stream's chunk of the channels its stream already has
+(:func:`stream_chunk`): its layout was set by the stream's first chunk or its filter state.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 
-__all__ = ["CHANNELS_LAST_LIMIT", "layout_known", "looks_channels_last"]
+__all__ = ["CHANNELS_LAST_LIMIT", "layout_known", "looks_channels_last", "stream_chunk"]
 
 #: A 2-D array with more channels than this *and* more channels than samples is
 #: taken for a channels-last ``(samples, channels)`` array and refused.
@@ -34,6 +35,18 @@ def layout_known():
         yield
     finally:
         _KNOWN.reset(token)
+
+
+def stream_chunk(x, channels):
+    """:func:`layout_known` for ``x``, a 2-D chunk of a stream whose ``channels`` are set (by its first
+    chunk, or by a filter state ``zi``; None: not yet) when ``x`` has that many; else no change.
+
+    Such a chunk is laid out as its stream is, however short: the last 50 samples of a stream of 100
+    channels were refused as a (samples, channels) array ('pass chunk.T'), its chunks of 1000 taken.
+    """
+    shape = getattr(x, "shape", None)
+    known = channels is not None and shape is not None and len(shape) == 2 and shape[0] == channels
+    return layout_known() if known else contextlib.nullcontext()
 
 
 def looks_channels_last(shape: tuple) -> bool:

@@ -241,6 +241,12 @@ def check_sos(sos) -> np.ndarray:
     return np.ascontiguousarray(sos)
 
 
+def zi_channels(zi):
+    """The channels a filter state declares (``zi`` of shape ``(n_sections, n_channels, 2)``), else None."""
+    shape = getattr(zi, "shape", None)
+    return shape[1] if shape is not None and len(shape) == 3 else None
+
+
 def check_zi(zi, n_sections: int, n_channels):
     """A filter state ``zi`` for ``n_sections`` sections and audio of ``n_channels`` rows (None:
     mono) as float64 of shape ``(n_channels or 1, n_sections, 2)``, the kernels' layout (a copy:

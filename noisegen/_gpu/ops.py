@@ -27,13 +27,14 @@ from .._core.validation import (check_audio, check_audio_shape, check_choice, ch
                                  warn_mostly_clipped)
 from .._core.errors import BackendError, ParameterError
 from .._core.labels import warn
+from .._core.layout import stream_chunk
 from .._core.rng import resolve_key
 from .._core.units import GAIN_DB_RANGE, db_to_amplitude
 from .._design.noise import check_beta, check_min_freq, design_bank, initial_state
 from .._design.ratios import speed_ratio
 from .._design.snr import EXACT_TOTAL, SILENT, check_snr_db, exactly_squared, silent_part, snr_scale
 from .._design.resample import N_PHASES, cached_plan
-from .._design.sections import check_sos, check_zi, design_sos
+from .._design.sections import check_sos, check_zi, design_sos, zi_channels
 from .._kernels.biquad import biquad_coefficients
 
 #: Threads per block unless a call says otherwise.
@@ -379,7 +380,8 @@ def cuda_sos_filter(y, *, sos, zi=None, threads=None, what="sos"):
     """:func:`noisegen.sos_filter` on the GPU; ``zf`` comes back as a NumPy array. A result past the dtype
     (or NaN in a device ``y``) is refused as on the CPU; ``what`` names the filter in that error."""
     sos = check_sos(sos)
-    x, shape = _audio(y)
+    with stream_chunk(y, zi_channels(zi)):  # (as on the CPU: zi sets the channels)
+        x, shape = _audio(y)
     mono = len(shape) == 1
     state = check_zi(zi, sos.shape[0], None if mono else shape[0])
     check_sections(sos.shape[0])

@@ -23,8 +23,9 @@ import numpy as np
 
 from .._kernels.cpu import biquad as _biquad
 from .._core.validation import check_audio, check_finite_output
-from .._design.sections import FREQ_MARGIN, check_sos, check_zi, design_sos  # noqa: F401  (re-exported)
+from .._design.sections import FREQ_MARGIN, check_sos, check_zi, design_sos, zi_channels  # noqa: F401  (re-exported)
 from .._core.backend import resolve_backend
+from .._core.layout import stream_chunk
 from .._gpu.ops import cuda_sos_filter
 
 __all__ = [
@@ -72,7 +73,8 @@ def sos_filter(y, *, sos, zi=None, backend="auto"):
     """
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
         return cuda_sos_filter(y, sos=sos, zi=zi)
-    y = check_audio(y, "y")
+    with stream_chunk(y, zi_channels(zi)):  # (zi sets the channels: a short last chunk of many)
+        y = check_audio(y, "y")
     return _run(y, check_sos(sos), zi, "sos")
 
 
@@ -114,7 +116,9 @@ def _label(name, **values):
 def _apply(y, sos, zi, backend, what):
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
         return cuda_sos_filter(y, sos=sos, zi=zi, what=what)
-    return _run(check_audio(y, "y"), sos, zi, what)
+    with stream_chunk(y, zi_channels(zi)):  # (as in sos_filter)
+        y = check_audio(y, "y")
+    return _run(y, sos, zi, what)
 
 
 def lowpass(y, *, cutoff_hz, sample_rate, order=4, zi=None, backend="auto"):

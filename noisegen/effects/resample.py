@@ -48,6 +48,7 @@ from .._core.validation import (
     nonfinite_error,
 )
 from .._core.errors import ParameterError
+from .._core.layout import stream_chunk
 from .._gpu.ops import cuda_resample
 
 __all__ = ["resample", "Resampler"]
@@ -255,7 +256,8 @@ class Resampler:
         """Feed the next chunk ``[shape=(n,) or (channels, n)]``; return the outputs now ready.
 
         A refused chunk (ParameterError) leaves the stream as it was."""
-        chunk = check_audio(chunk, "chunk")
+        with stream_chunk(chunk, self._shape[0] if self._shape else None):  # (a short last chunk of many channels)
+            chunk = check_audio(chunk, "chunk")
         was = dict(vars(self))  # (attributes are replaced, never written in place)
         if self._plan is None:
             self._start(chunk)

@@ -47,6 +47,7 @@ from .._core.validation import (check_audio, check_bool, check_choice, check_fin
                                  nonfinite_error)
 from .._core.backend import resolve_backend
 from .._core.errors import ParameterError
+from .._core.layout import stream_chunk
 from .._core.lru import after_fork
 from .level import max_magnitude
 from .spectra import SPECTRA, fast_len, grid_irfft, grid_rfft, rfft_blocks
@@ -330,7 +331,8 @@ class RirConvolver:
         ``backend`` as in :func:`convolve_rir` (the CPU's).
         """
         resolve_backend(backend, chunk)
-        chunk = check_audio(chunk, "chunk", finite=False)  # checked from the output, as in convolve
+        with stream_chunk(chunk, None if self._tail is None else self._tail.shape[0]):  # (a short last chunk)
+            chunk = check_audio(chunk, "chunk", finite=False)  # checked from the output, as in convolve
         x2 = chunk[None, :] if chunk.ndim == 1 else chunk
         self._channels(x2)
         m = self.length
