@@ -1001,3 +1001,14 @@ def test_a_host_tensor_gets_the_numpy_hint():
         noisegen.mix_at_snr(np.zeros(100, np.float32), _HostTensor(), snr_db=3)
     with pytest.raises(ParameterError, match=r"got object$"):  # nothing to hint at
         check_audio(object())
+
+
+def test_a_cpu_tensor_that_requires_grad_is_told_to_detach():
+    # the hint was "pass y.numpy()", which torch refuses for a tensor that requires grad
+    torch = pytest.importorskip("torch")
+    from noisegen.transforms import Gain
+
+    for tensor, hint in ((torch.zeros(10, requires_grad=True), "pass y.detach().numpy()"),
+                         (torch.zeros(10), "pass y.numpy()")):
+        with pytest.raises(ParameterError, match=re.escape(hint)):
+            Gain(p=1.0)(tensor, sample_rate=16000)

@@ -61,9 +61,8 @@ MAX_CHANNELS = 2**20
 #: Accepted sample rates, Hz: 1 Hz to 768 kHz (the highest rate PCM hardware uses).
 MIN_SAMPLE_RATE = 1
 MAX_SAMPLE_RATE = 768_000
-#: Rates and factors (time-stretch rate, speed factor, pitch ratio, resampling
-#: ratio) lie in ``[1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR]``: the resampler's
-#: filter grows with the downsampling factor.
+#: Rates and factors (time-stretch rate, speed factor, pitch ratio, resampling ratio) lie in
+#: ``[1 / MAX_RATE_FACTOR, MAX_RATE_FACTOR]``: the resampler's filter grows with the downsampling factor.
 MAX_RATE_FACTOR = 256
 
 
@@ -135,7 +134,8 @@ def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int =
             if y.dtype.kind in "iu":
                 y = y.astype(np.float64)
         else:
-            hint = f" (a tensor on the CPU: pass {name}.numpy())" if callable(getattr(y, "numpy", None)) else ""
+            grad = ".detach()" if getattr(y, "requires_grad", False) is True else ""  # (.numpy() refuses it)
+            hint = f" (a tensor on the CPU: pass {name}{grad}.numpy())" if callable(getattr(y, "numpy", None)) else ""
             raise ParameterError(f"{name} must be a numpy float array, got {type(y).__name__}{hint}")
     elif type(y) is not np.ndarray:  # a memmap or other subclass: a plain view, so every output is an ndarray
         y = np.asarray(y)

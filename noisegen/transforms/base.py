@@ -14,7 +14,7 @@ JSON-able dict, nested for compositions). :meth:`Transform.apply_params`
 checks a ``params`` dict before using it: a missing key, a wrong type or a
 value out of range is a :class:`~noisegen.ParameterError` naming the key.
 
-An empty input (``(0,)`` or ``(n_channels, 0)``) comes back unchanged (the same object) from
+An empty input (``(0,)`` or ``(n_channels, 0)``) comes back unchanged (the same object, see ``__call__``) from
 every transform and composition. Its parameters are still drawn from ``rng`` and recorded, as for
 any input, so a pipeline's draws do not change when one clip is empty; replaying them returns the
 empty input. Randomness inside an effect (the samples of a synthetic noise, the positions of short
@@ -144,8 +144,8 @@ class Transform:
 
         Returns
         -------
-        np.ndarray, same dtype as ``y`` (the same object when the
-        transform is not applied or ``y`` is empty); with ``return_target``,
+        np.ndarray, same dtype as ``y`` in native byte order (for a native ndarray ``y``, ``y`` itself
+        when the transform is not applied or ``y`` is empty); with ``return_target``,
         ``(augmented, target)``, aligned sample for sample.
 
         Examples
