@@ -116,6 +116,25 @@ def test_augment_batch_refuses_a_bad_threads(threads):
                          threads=threads)
 
 
+def test_a_launch_past_the_grid_limit_names_threads():
+    """threads=1 over 2**31 samples (a 64 x 10 min 48 kHz batch at speed 0.9 is 2.05e9; 75 rows without one
+    2.16e9) asked the driver for more than CUDA's 2**31 - 1 blocks, a launch it refuses naming no argument."""
+    from noisegen._gpu import ops
+
+    grids = []
+
+    class Kernel:  # (no launch: the limit is checked on the host, before one)
+        def __getitem__(self, config):
+            return lambda *args: grids.append(config)
+
+    with pytest.raises(ng.ParameterError, match=r"threads=1 .*2,147,483,648 blocks.* threads >= 2"):
+        ops.launch(Kernel(), 2**31, 1)
+    ops.launch(Kernel(), 2**31 - 1, 1)
+    ops.launch(Kernel(), 2**31, 2)
+    ops.launch(Kernel(), (2**31 - 1) * 256, None)  # (the default block: any batch a GPU holds)
+    assert grids == [(2**31 - 1, 1), (2**30, 2), (2**31 - 1, 256)]
+
+
 @cudasim
 def test_mix_at_snr_names_a_bad_reference_on_the_gpu_as_on_the_cpu():
     pytest.importorskip("numba.cuda")

@@ -57,10 +57,18 @@ def check_threads(threads):
     return None if threads is None else check_int(threads, "threads", low=1, high=MAX_BLOCK_THREADS)
 
 
+#: Blocks a 1-D grid may hold (``gridDim.x``, compute capability 3.0 and later).
+MAX_GRID_BLOCKS = 2**31 - 1
+
+
 def launch(kernel, n_items, threads, *args):
     """Launch ``kernel`` with one thread per item, ``threads`` per block."""
     threads = DEFAULT_THREADS if threads is None else int(threads)
     blocks = max(1, -(-int(n_items) // threads))
+    if blocks > MAX_GRID_BLOCKS:  # (a grid the driver refuses, with an error naming no argument)
+        raise ParameterError(f"threads={threads} needs {blocks:,} blocks for {int(n_items):,} samples, past CUDA's "
+                             f"{MAX_GRID_BLOCKS:,} a grid: pass threads >= {-(-int(n_items) // MAX_GRID_BLOCKS)} "
+                             f"(or None, {DEFAULT_THREADS})")
     kernel[blocks, threads](*args)
 
 
