@@ -8,10 +8,8 @@ NumPy arrays (copied to the device, result copied back), numba device arrays
 in place through ``__cuda_array_interface__``; result: the same kind).
 Synthesis functions have no input array and return numba device arrays.
 
-Launch geometry: ``threads`` threads per block (default
-:data:`DEFAULT_THREADS`); every kernel is correct for any block size, which
-the simulator tests exercise with tiny ones (1, 2, odd) to cover the
-multi-block paths.
+Launch geometry: ``threads`` threads per block (default :data:`DEFAULT_THREADS`); every kernel is
+correct for any block size, which the simulator tests exercise with tiny ones (1, 2, odd).
 """
 
 from __future__ import annotations
@@ -39,6 +37,10 @@ from .._kernels.biquad import biquad_coefficients
 
 #: Threads per block unless a call says otherwise.
 DEFAULT_THREADS = 256
+#: Threads a CUDA block may hold (every GPU of compute capability 2.0 and later).
+MAX_BLOCK_THREADS = 1024
+#: Blocks a 1-D grid may hold (``gridDim.x``, compute capability 3.0 and later).
+MAX_GRID_BLOCKS = 2**31 - 1
 
 
 def _kernels(name):
@@ -48,17 +50,9 @@ def _kernels(name):
     return importlib.import_module(f"noisegen._kernels.cuda.{name}")
 
 
-#: Threads a CUDA block may hold (every GPU of compute capability 2.0 and later).
-MAX_BLOCK_THREADS = 1024
-
-
 def check_threads(threads):
     """``threads`` per block as given to the launches: None (the default) or an int in [1, 1024]."""
     return None if threads is None else check_int(threads, "threads", low=1, high=MAX_BLOCK_THREADS)
-
-
-#: Blocks a 1-D grid may hold (``gridDim.x``, compute capability 3.0 and later).
-MAX_GRID_BLOCKS = 2**31 - 1
 
 
 def launch(kernel, n_items, threads, *args):
