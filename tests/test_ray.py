@@ -191,6 +191,20 @@ def test_a_bad_row_is_named_by_its_id():
         actor({"path": np.array(["a.wav"]), "audio": ok[None], "params": np.array(["{}"], dtype=object)})
 
 
+def test_an_epoch_or_row_id_past_2_64_is_refused_not_taken_mod_2_64():
+    """row_key (and augment, which keys its rows with it) took the epoch and an integer row id mod 2**64:
+    epoch 2**64 gave epoch 0's key, row 2**64 + 3 row 3's, silently (as AugmentStream.order refuses)."""
+    import noisegen
+    from noisegen.data.ray import row_key
+
+    top = (1 << 64) - 1
+    assert row_key(0, top, top) != row_key(0, 0, 0)
+    with pytest.raises(noisegen.ParameterError, match="epoch"):
+        row_key(0, 1 << 64, 3)
+    with pytest.raises(noisegen.ParameterError, match=r"row id must be an integer in \[0, 2\*\*64 - 1\]"):
+        row_key(0, 5, (1 << 64) + 3)
+
+
 def test_a_rows_warnings_name_the_row():
     """A silent row warned "Normalize: the input is silent ..." naming no row (its errors name it, and
     noisegen.hf's warnings do); the actor runs here without Ray."""

@@ -55,6 +55,9 @@ INSTALL_HINT = 'the ray engine needs Ray: pip install "noisegen[ray]"'
 
 __all__ = ["augment", "row_key"]
 
+#: The largest epoch or integer row id: keys take each mod 2**64 (epoch 2**64 drew epoch 0's augmentation).
+MAX_KEY_INT = (1 << 64) - 1
+
 
 def row_key(seed, epoch: int, row_id) -> int:
     """The key that :func:`augment` uses for the row with id ``row_id`` in ``epoch``.
@@ -75,7 +78,8 @@ def row_key(seed, epoch: int, row_id) -> int:
     >>> row_key(0, 0, 3) == row_key(0, 0, 3), row_key(0, 0, 3) == row_key(0, 1, 3)
     (True, False)
     """
-    return derive_key(resolve_key(seed, "seed"), check_int(epoch, "epoch", low=0), *_id_path(row_id))
+    epoch = check_int(epoch, "epoch", low=0, high=MAX_KEY_INT)
+    return derive_key(resolve_key(seed, "seed"), epoch, *_id_path(row_id))
 
 
 def _id_path(row_id) -> tuple[int, ...]:
@@ -84,9 +88,10 @@ def _id_path(row_id) -> tuple[int, ...]:
     if isinstance(row_id, str):
         digest = hashlib.sha256(row_id.encode("utf-8", "surrogateescape")).digest()
         return int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:16], "little")
-    if isinstance(row_id, numbers.Integral) and not isinstance(row_id, bool) and row_id >= 0:
+    if isinstance(row_id, numbers.Integral) and not isinstance(row_id, bool) and 0 <= row_id <= MAX_KEY_INT:
         return (int(row_id),)
-    raise ParameterError(f"row id must be a non-negative integer or a string, got {type(row_id).__name__} {row_id!r}")
+    raise ParameterError(f"row id must be an integer in [0, 2**64 - 1] or a string, got {type(row_id).__name__} "
+                         f"{row_id!r}")
 
 
 class _Augmenter:
@@ -241,7 +246,7 @@ def augment(dataset, pipeline, *, seed, sample_rate, column="audio", id_column="
     if not isinstance(dataset, ray.data.Dataset):
         raise ParameterError(f"dataset must be a ray.data.Dataset, got {type(dataset).__name__}")
     seed = check_int(seed, "seed", low=0)
-    epoch = check_int(epoch, "epoch", low=0)
+    epoch = check_int(epoch, "epoch", low=0, high=MAX_KEY_INT)
     sample_rate = check_sample_rate(sample_rate)
     actors = check_int(actors, "actors", low=1)
     batch_size = check_int(batch_size, "batch_size", low=1)
