@@ -619,6 +619,23 @@ def test_an_item_whose_channels_make_a_chunk_past_the_cap_is_skipped(tmp_path):
         assert stream.skipped == [name]
 
 
+def test_the_largest_chunk_s_a_wide_items_report_names_is_one_its_chunks_fit(tmp_path):
+    # the report rounded MAX_CHUNK_SAMPLES // channels / sample_rate to 6 digits with :g, up as often as
+    # down: 'chunk_s at most 1048.58 s' for 8 channels at 8 kHz, whose chunks are 8 x 8388640 samples,
+    # still past the cap (431 of 35,000 channel counts and rates): the bound is now rounded down
+    from noisegen.data.batch import MAX_CHUNK_SAMPLES, chunk_samples
+
+    for channels, rate in ((8, 8000), (10, 8000), (3, 16000), (2, 1000), (60, 44100)):
+        stream = AugmentStream([np.full((channels, 100), 0.1, np.float32)], None, sample_rate=rate,
+                               chunk_s=MAX_CHUNK_SAMPLES // rate,
+                               rng=0, mono=False)
+        with pytest.warns(NoisegenWarning, match="chunk_s at most") as record:
+            assert list(stream) == []
+        most = float(re.search(r"chunk_s at most (\S+) s", str(record[0].message)).group(1))
+        n = chunk_samples(most, "chunk_s", rate)
+        assert (1 - 2e-5) * MAX_CHUNK_SAMPLES < channels * n <= MAX_CHUNK_SAMPLES, (channels, rate, most)  # (6 digits)
+
+
 @pytest.mark.parametrize("kwargs, name", [(dict(chunk_s=1e-9), "chunk_s"), (dict(chunk_s=0.5, hop_s=1e-9), "hop_s"),
                                            (dict(chunk_s=0.3 / 16000), "chunk_s")])
 def test_a_chunk_or_hop_under_one_sample_is_refused_naming_it(kwargs, name):

@@ -8,7 +8,9 @@ augments it in blocks, see :mod:`noisegen.data.long_items`).
 
 from __future__ import annotations
 
+import math
 import warnings
+from fractions import Fraction
 
 import numpy as np
 
@@ -130,11 +132,23 @@ def too_wide(stream, item, y) -> bool:
     channels = (y.n_channels or 1) if isinstance(y, FileBlocks) else y.shape[0] if y.ndim == 2 else 1
     if stream._chunk_n is None or channels * stream._chunk_n <= MAX_CHUNK_SAMPLES:
         return False
-    most = MAX_CHUNK_SAMPLES // channels / stream.sample_rate
+    most = _rounded_down(MAX_CHUNK_SAMPLES // channels, stream.sample_rate)
     report(stream, stream._items.label(item) if stream._items is not None else f"array:{item}",
            f"holds {channels} channels: each chunk would be {channels} x {stream._chunk_n} samples, past the "
            f"{MAX_CHUNK_SAMPLES} a chunk may hold; stream it with mono=True or chunk_s at most {most:g} s")
     return True
+
+
+def _rounded_down(samples: int, rate: int) -> float:
+    """``samples / rate`` seconds rounded down to the 6 digits ``:g`` prints (exactly, in fractions): a bound
+    that holds when followed ('chunk_s at most 1048.58 s' for 8 channels at 8 kHz, rounded up, still made
+    chunks past the cap)."""
+    exact = Fraction(samples, rate)
+    k = 5 - math.floor(math.log10(samples / rate))
+    digits = math.floor(exact * Fraction(10) ** k)
+    if digits >= 10**6:  # (log10 a hair under a whole number)
+        digits, k = digits // 10, k - 1
+    return float(digits / Fraction(10) ** k)
 
 
 def report(stream, source, why):
