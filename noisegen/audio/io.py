@@ -210,8 +210,8 @@ def load(path, *, sample_rate=None, mono=False, dtype=np.float32):
     Warns
     -----
     noisegen.NoisegenWarning
-        A WAV file whose header promises more audio than it holds (cut
-        short); the samples that are there are returned.
+        A WAV or FLAC file cut short (the samples that are there are
+        returned), or a chained Ogg file (its first stream is returned).
 
     See Also
     --------
