@@ -987,6 +987,17 @@ def test_a_bool_array_is_not_called_integer_pcm():
         assert "got dtype bool" in str(err.value) and "32768" not in str(err.value), str(err.value)
 
 
+@pytest.mark.parametrize("dtype, convert", [(np.int16, "noise.astype(np.float32) / 32768"),
+                                            (np.int32, "noise.astype(np.float32) / 2147483648"),
+                                            (np.uint8, "(noise.astype(np.float32) - 128) / 128")])
+def test_integer_pcm_hint_scales_by_its_own_width_and_names_the_argument(dtype, convert):
+    """mix_at_snr(y, int32 noise) said "noise must be float ...; convert with y.astype(np.float32) / 32768":
+    another argument's name, and int16's scale (int32 PCM so converted is 65536 times full scale)."""
+    with pytest.raises(ParameterError) as err:
+        noisegen.mix_at_snr(np.zeros(100, np.float32), np.ones(100, dtype), snr_db=3)
+    assert str(err.value).endswith(f"convert with {convert}"), str(err.value)
+
+
 class _HostTensor:
     """What a CPU torch tensor offers check_audio: no array interface, a ``numpy()`` method."""
 

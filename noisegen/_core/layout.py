@@ -9,6 +9,7 @@ it checked where it came in: a speed-up makes 100 channels of 96 samples of
 :func:`layout_known` (a transform's call, replay or drawing) the rule is not
 applied to them. Nor to a stream's chunk of the channels its stream already has
 (:func:`stream_chunk`): its layout was set by the stream's first chunk or its filter state.
+:func:`pcm_hint` says how integer PCM, which is refused, becomes floats.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 
-__all__ = ["CHANNELS_LAST_LIMIT", "layout_known", "looks_channels_last", "stream_chunk"]
+__all__ = ["CHANNELS_LAST_LIMIT", "layout_known", "looks_channels_last", "pcm_hint", "stream_chunk"]
 
 #: A 2-D array with more channels than this *and* more channels than samples is
 #: taken for a channels-last ``(samples, channels)`` array and refused.
@@ -61,3 +62,14 @@ def looks_channels_last(shape: tuple) -> bool:
     False
     """
     return len(shape) == 2 and shape[0] > max(shape[1], CHANNELS_LAST_LIMIT) and not _KNOWN.get()
+
+
+def pcm_hint(dtype, name: str) -> str:
+    """How to bring integer PCM of ``dtype`` to [-1, 1): its own full scale, not int16's (int32 PCM
+    divided by 32768 came out 65536 times too loud), and unsigned PCM (8-bit WAV) centred on its midpoint."""
+    bits = dtype.itemsize * 8
+    if dtype.kind == "u":
+        convert = f"({name}.astype(np.float32) - {2 ** (bits - 1)}) / {2 ** (bits - 1)}"
+    else:
+        convert = f"{name}.astype(np.float32) / {2 ** (bits - 1)}"
+    return f"; load files with noisegen.load(...) or convert with {convert}"

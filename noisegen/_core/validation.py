@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from .errors import NoisegenWarning, ParameterError, ParameterIndexError
-from .layout import CHANNELS_LAST_LIMIT, looks_channels_last
+from .layout import CHANNELS_LAST_LIMIT, looks_channels_last, pcm_hint
 
 __all__ = [
     "check_audio",
@@ -140,9 +140,8 @@ def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int =
     elif type(y) is not np.ndarray:  # a memmap or other subclass: a plain view, so every output is an ndarray
         y = np.asarray(y)
     if y.dtype.kind in "iub":  # (bool: no PCM to scale, so no hint)
-        pcm = "; load files with noisegen.load(...) or convert with y.astype(np.float32) / 32768"
         raise ParameterError(f"{name} must be float32 or float64 audio, got "
-                             + ("dtype bool" if y.dtype.kind == "b" else f"integer dtype {y.dtype}{pcm}"))
+                             + ("dtype bool" if y.dtype.kind == "b" else f"integer dtype {y.dtype}{pcm_hint(y.dtype, name)}"))
     if y.dtype not in _FLOAT_DTYPES:  # off the fast path: native arrays pay nothing for the byte-order look
         if y.dtype.kind == "f" and not y.dtype.isnative:  # e.g. read from a big-endian file
             y = y.astype(y.dtype.newbyteorder("="))
