@@ -1610,3 +1610,14 @@ def test_an_output_name_past_the_file_systems_limit_fails_before_the_work(tmp_pa
     assert re.search(r"output name is 260 bytes, over the 255 the output folder.s file system takes",
                      failures[0]["error"])
     assert list(read_manifest(tmp_path / "out")) == ["ok.aug0.wav"] and summary.n_failed == 1
+
+
+def test_a_quoted_tilde_path_says_the_shell_did_not_expand_it(tmp_path, monkeypatch, capsys):
+    """noisegen augment '~/speech' OUT said "IN_DIR '~/speech' does not exist" of a folder that is there."""
+    (tmp_path / "speech").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert augment("~/speech", tmp_path / "out") == 2
+    assert f"leading '~' is expanded only by a shell, and not in quotes: '{tmp_path / 'speech'}' is there" \
+        in capsys.readouterr().err
+    assert augment(tmp_path / "speech", tmp_path / "out", "--noise-dir", "~/noise") == 2
+    assert "--noise-dir '~/noise' does not exist (a leading '~'" in capsys.readouterr().err

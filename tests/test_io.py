@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import time
 import warnings
 
@@ -934,3 +935,26 @@ def test_a_double_wav_past_float32_names_the_reader_that_takes_it(tmp_path):
         with pytest.raises(ParameterError, match=r"noisegen\.load\(\.\.\., dtype=np\.float64\) reads them; streams"):
             read()
     assert noisegen.load(tmp_path / "x.wav", dtype=np.float64)[0][1] == 1e39
+def test_a_path_with_tilde_or_backslashes_says_why_it_is_missing(tmp_path, monkeypatch):
+    """noisegen.load('~/x.wav') said only "no such audio file", and AddBackgroundNoise, AugmentStream and
+    augment_folder "does not exist", of files that are there: '~' is expanded by a shell only, and
+    'data\\\\speech' is one name here. The errors now say so, naming the path meant."""
+    from noisegen.batch import augment_folder
+    (tmp_path / "speech").mkdir()
+    noisegen.save(tmp_path / "speech" / "a.wav", np.zeros(160, np.float32), sample_rate=16000)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    home = re.escape(f"'{tmp_path / 'speech'}' is there")
+    with pytest.raises(FileNotFoundError, match="leading '~' is expanded only by a shell.*" + re.escape(
+            f"'{tmp_path / 'speech' / 'a.wav'}' is there")):
+        noisegen.load("~/speech/a.wav")
+    with pytest.raises(FileNotFoundError, match="Windows' .* 'speech/a.wav' is there; write paths with '/'"):
+        noisegen.load("speech\\a.wav")
+    with pytest.raises(FileNotFoundError, match=r"no such audio file: "):  # nothing meant: no hint
+        noisegen.load("speech/b.wav")
+    for call in (lambda: noisegen.AddBackgroundNoise("~/speech"), lambda: augment_folder("~/speech", tmp_path / "o"),
+                 lambda: noisegen.AugmentStream("~/speech", noisegen.Gain(), sample_rate=16000)):
+        with pytest.raises(ParameterError, match=f"leading '~'.*{home}"):
+            call()
+    with pytest.raises(ParameterError, match="Windows' .* 'speech/' is there"):
+        noisegen.AugmentStream("speech\\", noisegen.Gain(), sample_rate=16000)

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._core.errors import ParameterError
 from .._core.validation import check_audio
-from .files import AUDIO_EXTENSIONS, audio_files, path_kind
+from .files import AUDIO_EXTENSIONS, audio_files, missing_hint, path_kind
 
 __all__ = ["joined", "sources"]
 
@@ -22,7 +22,7 @@ def sources(source, name):
             return os.fspath(source), audio_files(source), None, [os.fspath(source)]
         if os.path.isfile(source):
             return None, [os.fspath(source)], None, []
-        raise ParameterError(f"{name} must be an existing folder or file, got {path_kind(source)} {os.fspath(source)!r}")
+        raise ParameterError(f"{name} must be an existing folder or file, got {path_kind(source)} {os.fspath(source)!r}{missing_hint(source)}")
     if isinstance(source, np.ndarray) and source.dtype.kind in "UO" and all(isinstance(a, (str, os.PathLike)) for a in source.flat):
         source = source.tolist()  # paths (a DataFrame's column): were refused as one signal, "float32 or float64 audio"
     if isinstance(source, np.ndarray):
@@ -40,7 +40,7 @@ def sources(source, name):
             elif os.path.isfile(item):
                 paths.append(os.fspath(item))
             else:
-                raise ParameterError(f"{name}[{i}] must be an existing folder or file, got {path_kind(item)} {os.fspath(item)!r}")
+                raise ParameterError(f"{name}[{i}] must be an existing folder or file, got {path_kind(item)} {os.fspath(item)!r}{missing_hint(item)}")
         return None, paths, None, folders
     kinds = sorted({type(a).__name__ for a in source}) if isinstance(source, (list, tuple)) else []
     raise ParameterError(f"{name} must be a folder, a file, a list of folders and files or a list of float arrays "

@@ -14,7 +14,7 @@ from .._core.labels import user_stacklevel
 from .._core.validation import check_path
 
 __all__ = ["AUDIO_EXTENSIONS", "audio_files", "holds_audio_name", "scan_audio_files", "is_audio_name", "file_kind",
-           "open_regular", "read_error", "check_headed"]
+           "open_regular", "read_error", "check_headed", "missing_hint"]
 
 #: File name endings that :func:`noisegen.load` reads (case-insensitive): the
 #: formats libsndfile >= 1.1 decodes. Every folder scan in noisegen uses this
@@ -187,6 +187,20 @@ def path_kind(path) -> str:
         return "a link that leads nowhere" if os.path.islink(path) else "a missing path"
 
 
+def missing_hint(path) -> str:
+    """Why a missing ``path`` is missing, where it names something as it was likely meant ('' if not): a
+    leading '~' (only a shell expands it, and not in quotes) or Windows' '\\' between folders; the error
+    said only 'does not exist' of a folder that is there."""
+    text = os.fsdecode(path)
+    if text.startswith("~") and (home := os.path.expanduser(text)) != text:
+        there = "is there" if os.path.exists(home) else "is missing too"
+        return (f" (a leading '~' is expanded only by a shell, and not in quotes: {home!r} {there}; write the path "
+                "in full, or pass os.path.expanduser(path))")
+    if os.sep == "/" and "\\" in text and os.path.exists(slashed := text.replace("\\", "/")):
+        return f" (written with Windows' '\\' between folders: {slashed!r} is there; write paths with '/')"
+    return ""
+
+
 def open_regular(path, flags: int = os.O_RDONLY) -> int:
     """Open ``path`` (for reading, or with ``flags``, e.g. ``O_RDWR | O_CREAT``) and return the fd,
     refusing anything but a regular file.
@@ -220,7 +234,7 @@ def read_error(path, exc) -> Exception:
     if failure is not None and failure.errno not in (errno.ENOENT, errno.EISDIR):
         return OSError(failure.errno, failure.strerror or os.strerror(failure.errno), name)
     if not os.path.exists(name):
-        return FileNotFoundError(errno.ENOENT, "no such audio file", name)
+        return FileNotFoundError(errno.ENOENT, "no such audio file" + missing_hint(name), name)
     if os.path.isdir(name):
         return IsADirectoryError(errno.EISDIR, "is a directory, not an audio file", name)
     # (libsndfile's words alone: soundfile's message says "Error opening b'/path': ..." of a path as bytes)

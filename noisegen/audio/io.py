@@ -21,7 +21,7 @@ import numpy as np
 
 from .._core.validation import (MAX_SAMPLE_RATE, check_audio, check_bool, check_float_dtype, check_path,
                                 check_sample_rate, out_of_reach)
-from .files import AUDIO_EXTENSIONS, audio_files, check_headed, file_kind, read_error as _read_error
+from .files import AUDIO_EXTENSIONS, audio_files, check_headed, file_kind, missing_hint, read_error as _read_error
 from .claims import check_claimed_length, read_claimed
 from .flac import FlacFile, is_flac_name
 from .vorbis import VorbisFile, is_vorbis_name
@@ -71,7 +71,7 @@ def check_regular(path) -> None:
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        raise FileNotFoundError(2, "no such audio file" + (" (dangling symlink)" if os.path.islink(path) else ""),
+        raise FileNotFoundError(2, "no such audio file" + (" (dangling symlink)" if os.path.islink(path) else missing_hint(path)),
                                 os.fspath(path)) from None
     except OSError as exc:
         raise _read_error(path, exc) from None

@@ -16,7 +16,7 @@ from .._core.errors import NoisegenWarning, ParameterError, one_line
 from .._core.rng import derive_key, resolve_key
 from .._core.tempfiles import stem_hash
 from .._core.validation import check_int, check_path
-from ..audio.files import scan_audio_files
+from ..audio.files import missing_hint, scan_audio_files
 from ..audio.reader import decoding_once
 from ..audio.segment import segment_span
 from .manifest import (FAILURES, MANIFEST, _append_line, _complete, _dedupe_manifest, _job_key, _read_jsonl,
@@ -27,7 +27,7 @@ from .outdir import _banks, banks_changed, fingerprint_changed, input_fingerprin
 def _existing_dir(path, name):
     path = check_path(path, name)  # (os.path.isdir takes an int for a file descriptor and raises for a float)
     if not os.path.isdir(path):
-        what = "is not a folder" if os.path.exists(path) else "does not exist"
+        what = "is not a folder" if os.path.exists(path) else "does not exist" + missing_hint(path)
         raise ParameterError(f"{name} {os.fspath(path)!r} {what}")
     return os.fspath(path)
 

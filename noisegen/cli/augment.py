@@ -16,6 +16,7 @@ from .args import (MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, as_option, interrupted_stat
                    say, stop_word)
 from .._core.errors import NoisegenError, ParameterError, one_line
 from .._core.validation import show_number
+from ..audio.files import missing_hint
 from ..batch import MAX_COPIES, augment_folder, check_shard, default_pipeline
 from ..transforms import load_pipeline
 
@@ -172,9 +173,10 @@ def _check_args(args) -> str | None:
             return f"{flag} must not be empty"
     for flag, path in paths[:1] + paths[2:4]:
         if path is not None and not os.path.isdir(path):
-            return f"{flag} {path!r} {'is not a folder' if os.path.exists(path) else 'does not exist'}"
+            return f"{flag} {path!r} {'is not a folder' if os.path.exists(path) else 'does not exist' + missing_hint(path)}"
     if args.config is not None and not os.path.isfile(args.config):  # isfile: never open a FIFO
-        return f"--config {args.config!r} {'is not a regular file' if os.path.exists(args.config) else 'does not exist'}"
+        missing = 'does not exist' + missing_hint(args.config)
+        return f"--config {args.config!r} {'is not a regular file' if os.path.exists(args.config) else missing}"
     return None
 
 

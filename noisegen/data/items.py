@@ -23,7 +23,7 @@ import numpy as np
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import user_stacklevel
 from .._core.validation import check_audio, check_reach, check_sample_rate, show_value
-from ..audio.files import AUDIO_EXTENSIONS, scan_audio_files
+from ..audio.files import AUDIO_EXTENSIONS, missing_hint, scan_audio_files
 from ..audio.io import resample_to
 from ..audio.segment import decoded_span, read_segment, resampled_length, segment_span
 from .hf import read_row_audio
@@ -246,7 +246,7 @@ def list_items(source):
             if is_manifest(source):
                 return ManifestItems(source), None
             return _FileItems([os.fspath(source)]), None
-        raise ParameterError(f"source must be an existing folder or file, got {os.fspath(source)!r}")
+        raise ParameterError(f"source must be an existing folder or file, got {os.fspath(source)!r}{missing_hint(source)}")
     if hasattr(source, "column_names") and hasattr(source, "features"):  # a Hugging Face (Iterable)Dataset: each
         # row (a dict of columns) was skipped as "must hold dicts with 'array' ..., got dict", an empty stream
         raise ParameterError(f"source must be a dataset's audio column, e.g. ds['audio'], not the "
