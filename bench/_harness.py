@@ -373,14 +373,17 @@ def _record(case: Case, clip_s, **kw) -> dict:
 
 
 def run_cases(cases: list, cfg: Config) -> list:
-    """Time every case at every clip length; compile time once per noisegen op.
+    """Time every case at every clip length; compile time once per noisegen operation and parameters.
 
     Cases of one operation (same ``op`` and ``params``) are timed together,
     their repeats interleaved (:func:`time_group`).
     """
     records = []
     clips = {c: Clip.make(c) for c in cfg.clips}
-    compiled_ops: dict = {}  # op -> compile_s (one kernel set per operation)
+    # (op, params) -> compile_s: keyed by the parameters too, since one operation's parameters reach
+    # different kernels (resample 16 -> 8 kHz a decimator, 44.1 -> 16 kHz the rational one; codec mulaw
+    # the resampler, mp3 not): once per op gave every row the first row's figure
+    compiled: dict = {}
     quality_clip = 4.0 if 4.0 in cfg.clips else cfg.clips[0]
     groups: dict = {}  # (op, params) -> [(case, fn, compile_s)], in case order
     for case in cases:
@@ -402,11 +405,12 @@ def run_cases(cases: list, cfg: Config) -> list:
                 records.append(_record(case, c, status="not available", note=f"{type(exc).__name__}: {exc}"))
             cfg.log(f"  n/a  {case.op} {case.params} {case.variant}: {exc}")
             continue
-        if cfg.compile_each and case.library == "noisegen" and case.op not in compiled_ops:
+        key = (case.op, json.dumps(_clean(case.params), sort_keys=True))
+        if cfg.compile_each and case.library == "noisegen" and key not in compiled:
             cold = cold_first_call(case, cfg.clips[0], fresh_cache=True)
-            compiled_ops[case.op] = None if cold is None else max(0.0, cold["first"] - cold["warm"])
-        compile_s = compiled_ops.get(case.op) if case.library == "noisegen" else None
-        groups.setdefault((case.op, json.dumps(_clean(case.params), sort_keys=True)), []).append((case, fn, compile_s))
+            compiled[key] = None if cold is None else max(0.0, cold["first"] - cold["warm"])
+        compile_s = compiled.get(key) if case.library == "noisegen" else None
+        groups.setdefault(key, []).append((case, fn, compile_s))
     for group in groups.values():
         quality = {id(case): {} for case, _, _ in group}
         for c in cfg.clips:

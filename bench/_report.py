@@ -71,7 +71,7 @@ def markdown(records: list, env: dict, *, title: str = "noisegen benchmark") -> 
     out.append("xRT = seconds of 16 kHz mono float32 audio processed per wall-clock second, median of "
                "repeats after a warm-up (IQR in brackets, as % of the median). ratio = noisegen xRT / "
                "xRT of the fastest like-for-like anchor (> 1: noisegen is faster). compile = first call in "
-               "a fresh process with an empty Numba cache minus a warm call (once per operation).")
+               "a fresh process with an empty Numba cache minus a warm call (once per operation and parameters).")
     clips = [r["clip_s"] for r in records if r["clip_s"] is not None]
     quality_clip = 4.0 if 4.0 in clips else (clips[0] if clips else 4.0)  # as bench._harness.run_cases picks it
     out.append(f"Quality columns (measured once per operation and library, on the {quality_clip:g} s clip): "

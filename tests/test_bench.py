@@ -79,6 +79,27 @@ def test_missing_noisegen_op_and_anchor_are_reported_not_raised(h):
     assert "no_such_module_xyz" in recs[1]["note"]
 
 
+def test_compile_time_is_measured_for_each_parameter_set_of_an_op(h, monkeypatch):
+    """One op's parameters reach different kernels (resample 16 -> 8 kHz a decimator, 44.1 -> 16 kHz the
+    rational one): each row's compile time is its own, not the first row's copied to all."""
+    measured = []
+
+    def cold(case, clip_s, *, fresh_cache):
+        measured.append(case.params["orig"])
+        return {"first": case.params["orig"] / 1000.0, "warm": 0.0}
+
+    monkeypatch.setattr(h, "cold_first_call", cold)
+    cfg = h.Config(clips=(0.05,), repeats=3, min_repeat_s=0.0, max_total_s=0.01, compile_each=True,
+                   log=lambda m: None)
+    cases = [h.Case("resample", {"orig": orig}, lib, lib, "bench.bench_synth:make_numpy", {"color": "white"})
+             for orig in (44100, 16000) for lib in ("noisegen", "numpy")]
+    recs = h.run_cases(cases, cfg)
+    assert sorted(measured) == [16000, 44100]  # once per parameter set, noisegen's only
+    got = {(r["library"], r["params"]["orig"]): r["compile_s"] for r in recs}
+    assert got == {("noisegen", 44100): 44.1, ("noisegen", 16000): 16.0, ("numpy", 44100): None,
+                   ("numpy", 16000): None}
+
+
 def test_summary_ratio_uses_fastest_like_for_like_anchor(h, report):
     def rec(lib, xrt, lfl=True):
         return {"op": "f", "params": {"a": 1}, "library": lib, "variant": lib, "clip_s": 4.0, "xrt": xrt,
