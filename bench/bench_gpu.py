@@ -87,6 +87,14 @@ def _time(fn, repeats, sync=None):
     return first, float(med), float(q75 - q25)
 
 
+def _band_pass_centre_and_fraction(low_hz, high_hz):
+    """torch-audiomentations' ``BandPassFilter`` arguments for the band ``low_hz``-``high_hz``: it cuts
+    at ``centre * (1 -+ fraction / 2)``, an arithmetic centre (the geometric one, ~650 Hz for 100-4000,
+    gave it a 32-1268 Hz band)."""
+    centre = (low_hz + high_hz) / 2
+    return centre, (high_hz - low_hz) / centre
+
+
 def _torch_audiomentations(batch_np, sample_rate):
     """A callable running the comparable torch-audiomentations chain on the GPU, or a reason string."""
     try:
@@ -96,12 +104,13 @@ def _torch_audiomentations(batch_np, sample_rate):
         return "torch-audiomentations (with torch) is not installed"
     if not torch.cuda.is_available():
         return "torch has no CUDA device"
+    centre, fraction = _band_pass_centre_and_fraction(*PIPELINE["band_hz"])
     aug = Compose([
         AddColoredNoise(min_snr_in_db=0.0, max_snr_in_db=20.0, min_f_decay=0.0, max_f_decay=2.0, p=1.0,
                         output_type="tensor"),
         Gain(min_gain_in_db=-6.0, max_gain_in_db=6.0, p=1.0, output_type="tensor"),
-        BandPassFilter(min_center_frequency=650.0, max_center_frequency=650.0, min_bandwidth_fraction=1.9,
-                       max_bandwidth_fraction=1.9, p=1.0, output_type="tensor"),
+        BandPassFilter(min_center_frequency=centre, max_center_frequency=centre, min_bandwidth_fraction=fraction,
+                       max_bandwidth_fraction=fraction, p=1.0, output_type="tensor"),
     ], output_type="tensor")
     x = torch.as_tensor(batch_np[:, None, :], device="cuda")
     return (lambda: aug(x, sample_rate=sample_rate)), torch.cuda.synchronize

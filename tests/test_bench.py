@@ -564,3 +564,28 @@ def test_an_interrupted_bench_kills_its_child(h, tmp_path, monkeypatch):
     if not _ends(child):
         os.kill(child, 9)
         raise AssertionError(f"the child {child} outlived the bench's interrupt")
+
+
+def test_gpu_bench_torch_audiomentations_filters_the_same_band(monkeypatch):
+    """The torch-audiomentations row band-passes the band noisegen's rows do: it cuts at
+    ``centre * (1 -+ fraction / 2)`` (its BandPassFilter.apply_transform)."""
+    import types
+
+    gpu = import_bench("bench_gpu")
+    made = {}
+
+    def transform(name):
+        return lambda **kw: made.setdefault(name, kw)
+
+    fake_ta = types.SimpleNamespace(**{n: transform(n) for n in ("AddColoredNoise", "BandPassFilter", "Gain")},
+                                    Compose=lambda transforms, **kw: (lambda x, sample_rate: x))
+    fake_torch = types.SimpleNamespace(cuda=types.SimpleNamespace(is_available=lambda: True, synchronize=lambda: None),
+                                       as_tensor=lambda x, device: x)
+    monkeypatch.setitem(sys.modules, "torch", fake_torch)
+    monkeypatch.setitem(sys.modules, "torch_audiomentations", fake_ta)
+    gpu._torch_audiomentations(np.zeros((2, 160), np.float32), 16000)
+    bp = made["BandPassFilter"]
+    assert bp["min_center_frequency"] == bp["max_center_frequency"]
+    assert bp["min_bandwidth_fraction"] == bp["max_bandwidth_fraction"] < 2.0
+    centre, fraction = bp["min_center_frequency"], bp["min_bandwidth_fraction"]
+    assert (centre * (1 - fraction / 2), centre * (1 + fraction / 2)) == pytest.approx(gpu.PIPELINE["band_hz"])
