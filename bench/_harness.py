@@ -212,14 +212,23 @@ def time_group(fns, arg, *, repeats: int, min_repeat_s: float, max_total_s: floa
     rounds = max(3, min([repeats] + [p["budget"] for p in live]))
     for r in range(rounds if live else 0):
         for p in live[r % len(live) :] + live[: r % len(live)]:  # rotating order
+            if "error" in p:
+                continue
             t0 = time.perf_counter()
-            for _ in range(p["number"]):
-                p["call"]()
+            try:
+                for _ in range(p["number"]):
+                    p["call"]()
+            except Exception as exc:  # noqa: BLE001 - as a failing first call: raised, it lost the whole area
+                p["error"] = exc
+                continue
             p["times"].append((time.perf_counter() - t0) / p["number"])
     results = []
     for p in plans:
         if not isinstance(p, dict):
             results.append(p)
+            continue
+        if "error" in p:
+            results.append(p["error"])
             continue
         q25, med, q75 = np.percentile(p["times"], [25, 50, 75])
         results.append({"first_call_s": p["first"], "median_s": float(med), "iqr_s": float(q75 - q25),

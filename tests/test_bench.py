@@ -100,6 +100,34 @@ def test_compile_time_is_measured_for_each_parameter_set_of_an_op(h, monkeypatch
                    ("numpy", 16000): None}
 
 
+def make_failing_on_call(n):
+    """A case factory (used by name below): a function that fails from its ``n``-th call on."""
+    calls = [0]
+
+    def fn(clip):
+        calls[0] += 1
+        if calls[0] >= n:
+            raise RuntimeError(f"call {calls[0]} failed")
+        return clip
+
+    return fn
+
+
+def test_a_case_failing_in_the_timed_rounds_is_its_own_error_record(h):
+    """time_group returns the exception of a function that fails after its two warm-up calls, as it does for
+    one whose first call fails; raised, it stopped run_cases and the area kept none of its records."""
+    got = h.time_group([make_failing_on_call(4), lambda x: x], 1, repeats=5, min_repeat_s=0.0, max_total_s=0.01)
+    assert isinstance(got[0], RuntimeError) and "call 4 failed" in str(got[0])
+    assert got[1]["repeats"] == 5 and got[1]["median_s"] > 0
+    cfg = h.Config(clips=(0.05,), repeats=3, min_repeat_s=0.0, max_total_s=0.01, compile_each=False,
+                   log=lambda m: None)
+    cases = [h.Case("f", {}, "noisegen", "flaky", "test_bench:make_failing_on_call", {"n": 3}),
+             h.Case("f", {}, "numpy", "numpy", "bench.bench_synth:make_numpy", {"color": "white"})]
+    recs = h.run_cases(cases, cfg)
+    assert [(r["variant"], r["status"]) for r in recs] == [("flaky", "error"), ("numpy", "ok")]
+    assert "call 3 failed" in recs[0]["note"] and recs[1]["xrt"] > 0
+
+
 def test_summary_ratio_uses_fastest_like_for_like_anchor(h, report):
     def rec(lib, xrt, lfl=True):
         return {"op": "f", "params": {"a": 1}, "library": lib, "variant": lib, "clip_s": 4.0, "xrt": xrt,
