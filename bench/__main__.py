@@ -67,7 +67,9 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench", description="Time noisegen against the libraries people use "
                                 "today, in the same run (the README's Speed section says what each area times).")
     p.add_argument("--quick", action="store_true",
-                   help="1 s and 4 s clips, fewer repeats, no per-operation compile runs (< 2 minutes)")
+                   help="1 s and 4 s clips, fewer repeats, no per-operation compile runs; the cold starts still "
+                        "run (the startup area's empty-cache first chunk and noisegen warmup take minutes: "
+                        "--no-cold skips them)")
     p.add_argument("--json", metavar="FILE", type=_writable, help="write all records (a JSON list) to FILE")
     p.add_argument("--markdown", metavar="FILE", type=_writable,
                    help="write the Markdown report to FILE (a full run writes bench/RESULTS.md)")
