@@ -60,6 +60,20 @@ def summary_rows(records: list) -> list:
     return rows
 
 
+def _cold_row(r) -> str:
+    """A row of the cold-start and end-to-end table. A record without a ``what`` (the corpus area's five,
+    the CLI's) is named by its variant too, and one without ``quality["seconds"]`` shows its ``median_s``:
+    the corpus rows read alike, "corpus=...", with no seconds. The quality figures go after the note
+    (the corpus stages' shares, the rooms' T30)."""
+    what = r["params"].get("what") or f"{r['variant']}: {_params(r['params'])}"
+    sec = r["quality"].get("seconds")
+    sec = r["median_s"] if sec is None else sec
+    figures = _fmt_q({k: v for k, v in r["quality"].items() if k != "seconds"})
+    note = "; ".join(t for t in (r["note"], figures) if t)
+    return (f"| {r['op']} | {_cell(what)} | {'—' if sec is None else f'{sec:.3g}'} | {_fmt_xrt(r['xrt'])} "
+            f"| {r['status'] + ': ' if r['status'] != 'ok' else ''}{_cell(note)} |")
+
+
 def markdown(records: list, env: dict, *, title: str = "noisegen benchmark") -> str:
     out = [f"# {title}", ""]
     out.append(f"Machine: {env['cpu']}, {env['cores']} cores ({env['cores_usable']} usable), "
@@ -115,10 +129,7 @@ def markdown(records: list, env: dict, *, title: str = "noisegen benchmark") -> 
         out.append("| operation | what | seconds | xRT | note |")
         out.append("|---|---|---|---|---|")
         for r in cold:
-            what = _cell(r["params"]["what"]) if r["params"].get("what") else _params(r["params"])
-            sec = r["quality"].get("seconds")
-            out.append(f"| {r['op']} | {what} | {'—' if sec is None else f'{sec:.3f}'} | {_fmt_xrt(r['xrt'])} "
-                       f"| {r['status'] + ': ' if r['status'] != 'ok' else ''}{_cell(r['note'])} |")
+            out.append(_cold_row(r))
         out.append("")
     out.append("## All records")
     out.append("")

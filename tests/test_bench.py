@@ -629,3 +629,24 @@ def test_quick_help_promises_no_duration_the_cold_starts_exceed(capsys):
     start = text.index("--quick", text.index("options:"))
     quick = text[start:text.index("--json", start)]
     assert "< 2 minutes" not in quick and "--no-cold" in quick
+
+
+def test_cold_table_names_each_corpus_record_and_shows_its_seconds_and_figures(h, report):
+    """The corpus area's records have no ``what`` and no ``quality["seconds"]``: their rows read alike
+    ("corpus=...", "—" seconds) and the stages' shares, like the rooms' T30, were in the JSON only."""
+    def rec(op, variant, params, median_s, quality, note):
+        return {"op": op, "params": params, "library": "noisegen", "variant": variant, "clip_s": None,
+                "xrt": 100.0, "median_s": median_s, "iqr_s": None, "compile_s": None, "first_call_s": None,
+                "quality": quality, "like_for_like": True, "status": "ok", "note": note}
+
+    md = report.markdown([
+        rec("stream_corpus", "read", {"corpus": "data/speech"}, 0.25, {"audio_s": 25.0}, "reading only"),
+        rec("stream_corpus", "default", {"corpus": "data/speech"}, 0.5, {"audio_s": 25.0, "share_read": 0.31},
+            "the pipeline"),
+        rec("simulate_rir", "noisegen simulate_rir", {"what": "noisegen simulate_rir, RT60 0.3 s"}, 0.00068,
+            {"seconds": 0.00068, "t30_s": 0.299}, "0.68 ms per response")], h.environment())
+    rows = [line for line in md.splitlines() if line.startswith(("| stream_corpus", "| simulate_rir"))]
+    assert rows[0].startswith("| stream_corpus | read: corpus=data/speech | 0.25 | 100 | reading only")
+    assert rows[1].startswith("| stream_corpus | default: corpus=data/speech | 0.5 | 100 | the pipeline")
+    assert "share_read=0.31" in rows[1]
+    assert rows[2].startswith("| simulate_rir | noisegen simulate_rir, RT60 0.3 s | 0.00068 |") and "t30_s=0.299" in rows[2]
