@@ -244,6 +244,35 @@ def test_a_stream_of_unknown_length_reads_as_its_frames(tmp_path, monkeypatch, s
             assert noisegen.info(path).frames == kept
 
 
+_SHORT_STREAM_CHILD = """
+import sys
+from noisegen.audio.flac import FlacFile
+for path in sys.argv[1:]:
+    assert FlacFile.open(path) is None, path  # (no frame header: libsndfile's to refuse)
+print("ok")
+"""
+
+
+def test_a_stream_of_unknown_length_shorter_than_a_header_scan_stays_in_bounds(tmp_path, cli_env):
+    # A count of 0 ("unknown") and fewer than 32 bytes of frames (a stream cut short): the scan for the
+    # first frame's header took 32 bytes of an array holding the bytes there and 24 zeros, and read past
+    # it (unchecked: a bounds-checked run raised IndexError). Plain Python (NUMBA_DISABLE_JIT) checks
+    # every index, and takes a second.
+    src = tmp_path / "src.flac"
+    _write(src, _signals(4000, 1, seed=3)["ar"], "PCM_16", 0.5)
+    data = _unknown_length(src.read_bytes())
+    with FlacFile.open(src) as f:
+        first = f._first
+    paths = []
+    for keep in (0, 1, 5, 7):
+        paths.append(tmp_path / f"cut{keep}.flac")
+        paths[-1].write_bytes(data[:first + keep])
+    env = {**cli_env, "NUMBA_DISABLE_JIT": "1"}
+    run = subprocess.run([sys.executable, "-c", _SHORT_STREAM_CHILD, *map(str, paths)], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
+
+
 def test_a_stream_of_unknown_length_with_variable_blocks_reads_as_written(tmp_path):
     rng = np.random.default_rng(4)
     sizes = [1000, 37, 4000, 16, 2500]

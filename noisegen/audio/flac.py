@@ -138,7 +138,9 @@ class FlacFile(NativeFile):
         size. Raises ValueError (the file is libsndfile's to refuse) without a header there."""
         length = self._size - self._first
         self._fh.seek(self._first)
-        head = np.frombuffer(self._fh.read(32) + bytes(PADDING), np.uint8)
+        # 32 bytes, zeros past the end: the header scans below take 32 (with a stream of fewer, they read
+        # beyond the array, unchecked)
+        head = np.frombuffer(self._fh.read(32).ljust(32, b"\0") + bytes(PADDING), np.uint8)
         strategy = int(head[1] & 1)
         tail = min(length, self.max_block * self.channels * 4 + 4096)  # more than the largest frame
         buf = np.zeros(tail + PADDING, np.uint8)
