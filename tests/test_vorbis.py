@@ -536,3 +536,39 @@ def test_a_chained_file_says_that_only_its_first_stream_is_read(tmp_path):
         with pytest.warns(noisegen.NoisegenWarning, match="chained Ogg file, 2 streams joined end to end: only the first"):
             got = read()
     assert np.array_equal(got[0].samples, sf.read(one, dtype="float32")[0])  # the first stream, libsndfile's
+
+
+_SEEK_CHILD = """
+import sys
+import noisegen
+from noisegen.audio.blocks import FileBlocks
+from noisegen.audio.segment import read_segment
+path = sys.argv[1]
+for offset_s, duration_s in ((0.25, 0.1), (1.0, None)):
+    read_segment(path, offset_s=offset_s, duration_s=duration_s, sample_rate=16000)
+    try:
+        list(FileBlocks(path, sample_rate=16000, offset_s=offset_s, duration_s=duration_s)())
+    except noisegen.NoisegenError:
+        pass
+print("ok")
+"""
+
+
+def test_a_segment_of_a_file_whose_codebook_libvorbis_refuses_does_not_crash(tmp_path):
+    """A setup header whose first codebook is over-full (its CRC fixed): libvorbis's decoder never
+    starts, libsndfile reads no frame of the 48,000 its header counts, and its seek killed the process
+    (SIGSEGV) in read_segment and FileBlocks with an offset. Such a file is read from its first frame."""
+    d = bytearray(_write(tmp_path / "clean.ogg", 16000, 1, 0.5, 48000).read_bytes())
+    c = d.index(b"\x05vorbis") + 8  # the first codebook: 'BCV', dimensions, entries, then its flags
+    assert d[c:c + 3] == b"BCV" and int.from_bytes(d[c + 5:c + 8], "little") >= 3
+    d[c + 8] = d[c + 9] = 0  # not ordered, not sparse (bits 0, 1); lengths of 1 (5 bits of 0 each) ...
+    d[c + 10] &= 0xFE  # ... for the first three entries (bits 2-16)
+    path = tmp_path / "overfull.ogg"
+    path.write_bytes(fix_crcs(bytes(d)))
+    assert sf.info(path).frames == 48000 and len(sf.read(path)[0]) == 0
+    with pytest.raises(VorbisUnsupported, match="over-full"):
+        decode_vorbis(path.read_bytes())
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, "-c", _SEEK_CHILD, str(path)], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", (run.returncode, run.stderr[-2000:])

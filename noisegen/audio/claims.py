@@ -179,7 +179,7 @@ def seek_frame(f, start: int, block: int = 1 << 16) -> None:
     if not start:
         return
     at = 0
-    if f.seekable() and not _flac_behind_id3(f):
+    if f.seekable() and not _flac_behind_id3(f) and not _vorbis_undecodable(f):
         at = min(start, vorbis_seek_limit(f)) if f.format == "OGG" and f.subtype == "VORBIS" else start
         f.seek(at)
         if at == start:
@@ -202,6 +202,22 @@ def _flac_behind_id3(f) -> bool:
             return fh.read(3) == b"ID3"
     except OSError:
         return False
+
+
+def _vorbis_undecodable(f) -> bool:
+    """Whether the open ``f`` is an Ogg Vorbis file of frames libsndfile decodes none of, from a fresh
+    handle on its path (``f`` stays where it is): a setup header with a codebook libvorbis refuses
+    (over-full, or incomplete), where its decoder never starts. libsndfile 1.2 reads no frame of such a
+    file, and its seek there crashes the process (SIGSEGV), so it is read from the first frame instead.
+    False for a file object (nothing to open again)."""
+    name = f.name
+    if f.format != "OGG" or f.subtype != "VORBIS" or not isinstance(name, (str, bytes, os.PathLike)):
+        return False
+    try:
+        with type(f)(name) as fresh:
+            return fresh.read(1, dtype="float32").shape[0] == 0
+    except (RuntimeError, OSError):  # (soundfile's LibsndfileError is a RuntimeError)
+        return True
 
 
 #: Bytes at the end of an Ogg file searched for its last pages (three of the largest, 65,307 bytes).
