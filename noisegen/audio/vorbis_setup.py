@@ -81,10 +81,12 @@ def _ilog(v: int) -> int:
 
 
 def _float32_unpack(x: int) -> float:
+    """libvorbis's ``_float32_unpack``: its exponent clamped to +-63, as libvorbis clamps it (a damaged
+    setup's exponent of up to 235 was inf here, and its samples NaN, where libvorbis's are finite)."""
     mant, exp = x & 0x1FFFFF, (x & 0x7FE00000) >> 21
     if x & 0x80000000:
         mant = -mant
-    return float(np.float32(np.ldexp(float(mant), exp - 788)))
+    return float(np.float32(np.ldexp(float(mant), min(max(exp - 788, -63), 63))))
 
 
 def _lookup1_values(entries: int, dim: int) -> int:
