@@ -800,7 +800,11 @@ def test_reads_go_on_after_a_hole_with_a_warning_naming_the_file(monkeypatch):
             said = [str(w.message) for w in caught]
             expected = sum(reads[:reads.index(0)] if 0 in reads else reads) if fmt == "OGG" else reads[0]
             assert out.shape == (expected, 1), (reads, fmt)
-            assert bool(said) == (warned and fmt == "OGG") and all("'/data/a.ogg' is damaged" in m for m in said)
+            holes = [m for m in said if "'/data/a.ogg' is damaged" in m]
+            short = [m for m in said if f"'/data/a.ogg' decodes to frame {expected} of the {claim}" in m]
+            # (an Ogg file read short of its header's count says so, a hole or not: 100 of 300 was silent)
+            assert (bool(holes), bool(short)) == (warned and fmt == "OGG", fmt == "OGG" and expected < claim)
+            assert len(said) == len(holes) + len(short)
 
 
 def test_a_long_ogg_save_is_written_not_a_crash(tmp_path):

@@ -554,10 +554,8 @@ print("ok")
 """
 
 
-def test_a_segment_of_a_file_whose_codebook_libvorbis_refuses_does_not_crash(tmp_path):
-    """A setup header whose first codebook is over-full (its CRC fixed): libvorbis's decoder never
-    starts, libsndfile reads no frame of the 48,000 its header counts, and its seek killed the process
-    (SIGSEGV) in read_segment and FileBlocks with an offset. Such a file is read from its first frame."""
+def _overfull(tmp_path):
+    """A 3 s Ogg Vorbis file whose setup header's first codebook is over-full (its CRC fixed)."""
     d = bytearray(_write(tmp_path / "clean.ogg", 16000, 1, 0.5, 48000).read_bytes())
     c = d.index(b"\x05vorbis") + 8  # the first codebook: 'BCV', dimensions, entries, then its flags
     assert d[c:c + 3] == b"BCV" and int.from_bytes(d[c + 5:c + 8], "little") >= 3
@@ -565,6 +563,14 @@ def test_a_segment_of_a_file_whose_codebook_libvorbis_refuses_does_not_crash(tmp
     d[c + 10] &= 0xFE  # ... for the first three entries (bits 2-16)
     path = tmp_path / "overfull.ogg"
     path.write_bytes(fix_crcs(bytes(d)))
+    return path
+
+
+def test_a_segment_of_a_file_whose_codebook_libvorbis_refuses_does_not_crash(tmp_path):
+    """A setup header whose first codebook is over-full (its CRC fixed): libvorbis's decoder never
+    starts, libsndfile reads no frame of the 48,000 its header counts, and its seek killed the process
+    (SIGSEGV) in read_segment and FileBlocks with an offset. Such a file is read from its first frame."""
+    path = _overfull(tmp_path)
     assert sf.info(path).frames == 48000 and len(sf.read(path)[0]) == 0
     with pytest.raises(VorbisUnsupported, match="over-full"):
         decode_vorbis(path.read_bytes())
@@ -591,3 +597,20 @@ def test_codebook_floats_clamp_their_exponent_as_libvorbis_does():
                     got = _float32_unpack(sign << 31 | exp << 21 | mant)
                 want = float(np.float32((-1) ** sign * mant * 2.0 ** min(max(exp - 788, -63), 63)))
                 assert got == want and np.isfinite(got), (exp, mant, sign)
+
+
+def test_an_ogg_file_that_decodes_short_of_its_header_says_so(tmp_path):
+    """The file above read as nothing, without a word: load gave 0 of the 48,000 frames its header
+    promises, read_segment 0 samples of a segment it promised. Both warn now, naming the file."""
+    import noisegen
+    from noisegen.audio.segment import decode, read_segment
+
+    path = _overfull(tmp_path)
+    reads = [lambda: noisegen.load(path)[0], lambda: read_segment(path, sample_rate=16000, offset_s=0.25, duration_s=0.1),
+             lambda: decode(path.read_bytes(), sample_rate=16000, name="member overfull.ogg")]
+    for read in reads:
+        with pytest.warns(noisegen.NoisegenWarning, match=r"'(.*overfull\.ogg|audio bytes)' decodes to frame 0 of the "
+                          r"\d+ its header promises"):
+            assert read().shape[-1] == 0
+    with pytest.warns(noisegen.NoisegenWarning, match=r"decodes to frame 0 of the 48000"):
+        assert noisegen.info(path).frames == 0

@@ -145,9 +145,19 @@ def read_claimed(f, frames: int, dtype) -> np.ndarray:
     start = f.tell() if f.seekable() else 0  # (GSM 6.10 does not seek, nor tell)
     block = max(frames, 1) if f.format == "MP3" else max(1, WHOLE_READ_SAMPLES // channels)
     parts = list(read_blocks(f, frames, block, dtype, start=start))
+    warn_decoded_short(f, start + sum(p.shape[0] for p in parts), start + frames)
     if not parts:
         return np.empty((0, channels), np.dtype(dtype))
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def warn_decoded_short(f, got: int, promised: int) -> None:
+    """Say that the Ogg file ``f`` decoded to frame ``got`` where its header promises ``promised``: a
+    setup header libvorbis refuses decodes to nothing, and ``load`` gave 0 of 48,000 frames without a
+    word. (Ogg only: an MP3 header's count is an estimate, a FLAC or WAV cut short warns as such.)"""
+    if got < promised and f.format == "OGG":
+        warnings.warn(f"{_label(f)!r} decodes to frame {got} of the {promised} its header promises (a damaged "
+                      "file?); reading the frames that decode", NoisegenWarning, stacklevel=user_stacklevel())
 
 
 def count_frames(f, block: int = 1 << 16) -> int:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._core.validation import check_path
-from .claims import read_blocks
+from .claims import read_blocks, warn_decoded_short
 from .files import read_error as _read_error
 from .flac import FlacFile
 from .io import _BLOCK_FRAMES, _soundfile, _warn_if_truncated, check_regular, read_frames
@@ -124,6 +124,7 @@ def info(path) -> AudioInfo:
         with sf.SoundFile(os.fsencode(path)) as f:
             meta = _Header(int(f.samplerate), int(f.channels), int(f.frames), f.subtype, f.format)
             frames = _measured(f, meta, levels)
+            warn_decoded_short(f, frames, meta.frames)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         return _as_load_reads(path, _read_error(path, exc), meta)
     _warn_if_truncated(path)
