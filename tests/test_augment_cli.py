@@ -1621,3 +1621,25 @@ def test_a_quoted_tilde_path_says_the_shell_did_not_expand_it(tmp_path, monkeypa
         in capsys.readouterr().err
     assert augment(tmp_path / "speech", tmp_path / "out", "--noise-dir", "~/noise") == 2
     assert "--noise-dir '~/noise' does not exist (a leading '~'" in capsys.readouterr().err
+
+
+def test_an_out_dir_starting_with_an_unexpanded_tilde_is_refused_not_made_here(corpus, tmp_path, monkeypatch, capsys):
+    from noisegen import ParameterError
+
+    # noisegen augment IN '~/out' (quoted: no shell expands it) made ./~/out, a folder named '~' in the
+    # current one, which a later 'rm -rf ~' takes for the home folder; now a usage error saying so
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    config = tmp_path / "gain.json"
+    config.write_text(json.dumps({"name": "Gain", "p": 1.0}))
+    assert augment(corpus[0], "~/out", "--config", config) == 2
+    err = capsys.readouterr().err
+    assert "OUT_DIR '~/out' starts with '~', which only a shell expands" in err and str(tmp_path / "home" / "out") in err
+    assert os.listdir(work) == []
+    with pytest.raises(ParameterError, match=r"out_dir '~/out' starts with '~'"):
+        augment_folder(corpus[0], "~/out")
+    (work / "~").mkdir()  # a folder of that name, made on purpose: taken as it is
+    assert augment(corpus[0], "~/out", "--config", config) == 0
+    assert (work / "~" / "out" / MANIFEST).is_file()

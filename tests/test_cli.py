@@ -840,3 +840,12 @@ def test_usage_errors_name_what_was_wrong_and_whose(capsys, args, says):
     assert status == 2 and err.strip() == says + ("" if "bogus" not in says else " (synth, info, augment, warmup)")
     for prefix in ("--vers", "--he", "--v"):  # argparse's prefixes of the global options still work
         assert _main(capsys, prefix)[0] == 0
+
+
+def test_synth_to_an_unexpanded_tilde_says_why_the_folder_is_missing(tmp_path, monkeypatch, capsys):
+    # noisegen synth pink '~/x/p.wav' said only "cannot write into '/cwd/~/x': No such file or directory"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    status, _, err = _main(capsys, "synth", "pink", "~/x/p.wav", "--duration-s", "0.1")
+    assert status == 1 and "starts with '~', which only a shell expands" in err
+    assert str(tmp_path / "home" / "x" / "p.wav") in err and os.listdir(tmp_path) == []

@@ -14,7 +14,7 @@ from .._core.labels import user_stacklevel
 from .._core.validation import check_path
 
 __all__ = ["AUDIO_EXTENSIONS", "audio_files", "holds_audio_name", "scan_audio_files", "is_audio_name", "file_kind",
-           "open_regular", "read_error", "check_headed", "missing_hint"]
+           "open_regular", "read_error", "check_headed", "missing_hint", "unexpanded_home"]
 
 #: File name endings that :func:`noisegen.load` reads (case-insensitive): the
 #: formats libsndfile >= 1.1 decodes. Every folder scan in noisegen uses this
@@ -199,6 +199,18 @@ def missing_hint(path) -> str:
     if os.sep == "/" and "\\" in text and os.path.exists(slashed := text.replace("\\", "/")):
         return f" (written with Windows' '\\' between folders: {slashed!r} is there; write paths with '/')"
     return ""
+
+
+def unexpanded_home(path) -> str:
+    """Why ``path`` should not be created as written ('' if nothing is wrong): it starts with a '~' no
+    shell expanded (it was quoted, or came from Python), and no such folder is here, so creating it makes
+    a folder named '~' in the current one (which a later ``rm -rf ~`` would take for the home folder)."""
+    text = os.fsdecode(path)
+    first = text.split(os.sep)[0]
+    if not text.startswith("~") or os.path.lexists(first) or os.path.expanduser(text) == text:
+        return ""
+    return (f"starts with {first!r}, which only a shell expands (and not in quotes): write "
+            f"{os.path.expanduser(text)!r} in full, or {os.path.join('.', text)!r} to mean a folder named {first!r} here")
 
 
 def open_regular(path, flags: int = os.O_RDONLY) -> int:

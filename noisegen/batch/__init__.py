@@ -67,7 +67,7 @@ from .._core.progress import Progress as _Progress
 from .._core.validation import check_bool, check_int, check_path, check_real, check_sample_rate, show_value
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.tempfiles import sweeping
-from ..audio.files import AUDIO_EXTENSIONS, holds_audio_name
+from ..audio.files import AUDIO_EXTENSIONS, holds_audio_name, unexpanded_home
 from ..audio.formats import check_writable
 from ..audio.io import load, save
 from ..transforms import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseResponse, Compose, Gain, SpeedPerturb,
@@ -321,6 +321,8 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
         raise ParameterError(f"pipeline must serialise to JSON for the manifest: {exc}") from None
     if not check_path(out_dir, "out_dir").strip():
         raise ParameterError("out_dir must not be empty (it would mean the current folder)")
+    if unexpanded_home(out_dir):  # ('~/out' in quotes made ./~/out)
+        raise ParameterError(f"out_dir {os.fspath(out_dir)!r} {unexpanded_home(out_dir)}")
     if progress is not None:
         progress = check_bool(progress, "progress")
     # (bool() took overwrite="False" or 0.5 for True: outputs replaced; save() refuses them)
