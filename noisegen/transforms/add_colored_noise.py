@@ -31,8 +31,8 @@ class AddColoredNoise(Transform):
         20 Hz, 16-48 kHz, over a second: pink noise within 0.005 dB on
         average and 0.03 dB at most in 12 draws; brown noise, whose lowest
         bins the DFT leaks across the band edge, 0.03 dB on average and
-        0.07 dB at most in 12 draws, 0.1 dB in 100 and 0.12 dB in 1,000 at
-        16 kHz, 0.02 dB over 16 s; for 4096 samples at 48 kHz, under two
+        0.07 dB at most in 12 draws, 0.1 dB at most in 100 at 16 kHz (0.12
+        in 1,000), 0.02 dB over 16 s; for 4096 samples at 48 kHz, under two
         cycles of 20 Hz, 0.1 dB on average and up to 1 dB in 1,000 draws),
         instead of being set by brown or pink power far below the audio
         band. Default 20 Hz; it must lie below the clip's Nyquist
