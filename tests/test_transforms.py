@@ -405,6 +405,21 @@ def test_frequency_ranges_fit_below_nyquist():
         assert 0 < bp.last_params["low_hz"] < bp.last_params["high_hz"] < 4000
 
 
+def test_mel_drawn_frequencies_stay_inside_narrow_ranges():
+    # the hz -> mel -> hz round trip rounds: [123.456, 123.456 + 2 ulps] drew 123.45599999999996 every time
+    for lo in (7.0, 123.456, 1000.0, 3000.3):
+        hi = lo
+        for ulps in (1, 2, 5, 50):
+            while hi < lo + ulps * np.spacing(lo):
+                hi = float(np.nextafter(hi, np.inf))
+            for t, key in ((LowPassFilter(min_cutoff_hz=lo, max_cutoff_hz=hi, p=1.0), "cutoff_hz"),
+                           (PeakingEQ(min_center_hz=lo, max_center_hz=hi, p=1.0), "center_hz"),
+                           (LowShelf(min_cutoff_hz=lo, max_cutoff_hz=hi, p=1.0), "cutoff_hz")):
+                for seed in range(20):
+                    drawn = t.draw_params(None, sample_rate=16000, rng=seed)[key]
+                    assert lo <= drawn <= hi, (type(t).__name__, lo, hi, drawn)
+
+
 @pytest.mark.parametrize("sample_rate", [16000, 44100, 48000, 96000])
 def test_low_frequency_ranges_are_kept_at_high_rates(sample_rate):
     # a range the filters take is used as drawn: a floor of 1e-3 * sample_rate moved it (48 Hz at 48 kHz)

@@ -31,7 +31,8 @@ def _mel_to_hz(m):
 def _draw_mel(gen, low_hz, high_hz):
     if low_hz == high_hz:
         return float(low_hz)
-    return _mel_to_hz(draw_uniform(gen, _hz_to_mel(low_hz), _hz_to_mel(high_hz)))
+    # (the round trip through mels rounds: a range a few ulps wide drew only values just outside it)
+    return min(max(_mel_to_hz(draw_uniform(gen, _hz_to_mel(low_hz), _hz_to_mel(high_hz))), low_hz), high_hz)
 
 
 def _fit(freq_hz, sample_rate):
