@@ -611,6 +611,14 @@ def test_band_limited_waveforms_bound_their_harmonics(kind):
             fn(freq_hz=f, sample_rate=SR, n_samples=64)
 
 
+@pytest.mark.parametrize("freq_hz, need", [(1e-300, "about 8e+303"), (5e-324, "more than 1.8e+308")])
+def test_band_limited_refusal_states_the_harmonics_needed(freq_hz, need):
+    """The count of harmonics a refusal states: past 2**53 it said 9007199254740992 (the count's cap) for
+    any fundamental below about 1e-12 Hz at 16 kHz."""
+    with pytest.raises(ParameterError, match=f"would need {re.escape(need)} harmonics"):
+        noisegen.square(freq_hz=freq_hz, sample_rate=16000, n_samples=4)
+
+
 def _integration_calls(tmp_path):
     """The entry points of the integrations and the batch job, each with one argument left open."""
     import noisegen.batch as nb

@@ -242,6 +242,15 @@ def _n_harmonics(f: float, sr: int) -> int:
     return max(k, 1)
 
 
+def _harmonics_needed(n_harm: int, f: float, sr: int) -> str:
+    """The count of :func:`_n_harmonics` as an error states it: past its 2**53 cap that count is not
+    the need (1e-300 Hz at 16 kHz needs about 8e+303, not 9007199254740992)."""
+    if n_harm < 2**53:
+        return str(n_harm)
+    need = sr / (2.0 * f)  # (inf for a subnormal f)
+    return f"about {need:.3g}" if math.isfinite(need) else f"more than {np.finfo(np.float64).max:.3g}"
+
+
 def _series(kind: str, n_harm: int) -> tuple[np.ndarray, float]:
     """Sine-series amplitudes of harmonics 1..n_harm and the phase offset (cycles)."""
     k = np.arange(1, n_harm + 1, dtype=np.float64)
@@ -265,7 +274,7 @@ def _band_limited(kind, freq_hz, sample_rate, duration_s, n_samples, amplitude, 
     if n_harm > MAX_HARMONICS:
         raise ParameterError(
             f"freq_hz must be at least {sr / (2.0 * MAX_HARMONICS):g} Hz at {sr} Hz for a band-limited {kind} "
-            f"(it would need {n_harm} harmonics, at most {MAX_HARMONICS}), got {f:g}"
+            f"(it would need {_harmonics_needed(n_harm, f, sr)} harmonics, at most {MAX_HARMONICS}), got {f:g}"
         )
     amps, shift = _series(kind, n_harm)
     with np.errstate(over="ignore"):  # an infinite harmonic makes inf/NaN samples: _fill's error
