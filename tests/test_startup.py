@@ -557,3 +557,21 @@ def test_the_designs_warmup_stores_are_the_size_the_readme_says(tmp_path, monkey
     stored = sum(p.stat().st_size for p in tmp_path.rglob("*.npy")) / 2**20
     claim = re.search(r"range \(about (\d+) MB\)", (ROOT / "README.md").read_text().replace("\n", " "))
     assert claim and 0.75 <= stored / int(claim.group(1)) <= 1.25, (stored, claim and claim.group(0))
+
+
+_TRIM = """
+import json, sys
+import numpy as np
+from noisegen.transforms.apply_impulse_response import trimmed_length
+t = np.arange(96000) / 48000
+h = np.random.default_rng(0).standard_normal(96000) * (np.exp(-t / 0.1) + 3e-3)  # a decay into a floor
+kept = trimmed_length(h, 60.0, 48000)  # (the floor cut: the 4 kHz band split runs)
+print(json.dumps({"signal": "scipy.signal" in sys.modules, "kept": kept}))
+"""
+
+
+def test_trimming_a_recorded_response_imports_no_scipy_signal():
+    # the noise-floor rule's 4 kHz band split designed its filters with scipy.signal (lowpass/highpass):
+    # importing it took 1-1.5 s of every `noisegen augment`'s start, its only use there
+    seen = _fresh(_TRIM)
+    assert not seen["signal"] and 0 < seen["kept"] < 96000

@@ -15,7 +15,7 @@ from .params import index_param
 from ..audio.bank import NoiseBank
 from ..audio.reader import unusable
 from .room_simulator import as_room_simulator, early_target
-from ..effects.filters import highpass, lowpass
+from ..effects.filters import sos_filter
 from ..effects.reverb import RirConvolver
 from ..effects.reverb_blocks import convolve_partitioned
 
@@ -82,8 +82,22 @@ def _bands(rir, sample_rate):
     if FLOOR_SPLIT_HZ >= 0.45 * sample_rate:
         return []
     h = np.asarray(rir, dtype=np.float64)
-    return [lowpass(h, cutoff_hz=FLOOR_SPLIT_HZ, sample_rate=sample_rate),
-            highpass(h, cutoff_hz=FLOOR_SPLIT_HZ, sample_rate=sample_rate)]
+    return [sos_filter(h, sos=sos) for sos in _split_sections(sample_rate)]
+
+
+def _split_sections(sample_rate):
+    """The order-4 Butterworth low- and high-pass at :data:`FLOOR_SPLIT_HZ` as two biquads each (the
+    bilinear transform of the analog sections, Q = 1 / (2 cos(pi/8)) and 1 / (2 cos(3 pi/8)); unit gain at
+    DC and at Nyquist), in closed form: ``lowpass``'s design imports scipy.signal, 1.5 s of every
+    ``noisegen augment``'s start for this alone."""
+    k = math.tan(math.pi * FLOOR_SPLIT_HZ / sample_rate)
+    low, high = [], []
+    for q in (0.5 / math.cos(math.pi / 8), 0.5 / math.cos(3 * math.pi / 8)):
+        norm = 1.0 / (1.0 + k / q + k * k)
+        a = [1.0, 2.0 * (k * k - 1.0) * norm, (1.0 - k / q + k * k) * norm]
+        low.append([k * k * norm, 2.0 * k * k * norm, k * k * norm] + a)
+        high.append([norm, -2.0 * norm, norm] + a)
+    return np.array(low), np.array(high)
 
 
 def _floor_start(rir, peak, window):
