@@ -467,3 +467,12 @@ def test_a_cascade_longer_than_the_gpu_kernels_names_the_cpu_before_any_copy(sha
         monkeypatch.undo()
     y2 = ng.sos_filter(y, sos=np.tile([1.0, 0, 0, 1, 0, 0], (32, 1)), backend="cuda")  # the kernel's most
     np.testing.assert_array_equal(y2, y)
+
+
+def test_a_batch_too_loud_for_its_power_is_named_batch_on_the_cpu_too():
+    # the CPU backend said "y is too loud" (mix_at_snr's argument, never passed); the GPU's says "batch"
+    import noisegen.cuda as nc
+
+    batch = np.stack([np.array([1.0, -1.0, 0.5, 0.2]), np.array([1e200, -1e200, 1e200, 3.0])])
+    with pytest.raises(ng.ParameterError, match="^batch is too loud: its power overflows float64$"):
+        nc.augment_batch(batch, sample_rate=8000, noise="pink", snr_db=10.0, rng=1, backend="cpu")

@@ -355,7 +355,12 @@ def _run_cpu(batch, noise_array, params, lengths, *, sample_rate, band_order, th
                 run_bank(nz, bank, k, 0, initial_state(bank, k, 1))
                 nz = nz[0]
             with quiet():  # silent items stay unchanged, as on the GPU
-                y = mix.mix_at_snr(y, nz, snr_db=float(params["snr_db"][i]))
+                try:
+                    y = mix.mix_at_snr(y, nz, snr_db=float(params["snr_db"][i]))
+                except ParameterError as exc:  # (mix_at_snr's "y is too loud": the GPU's says "batch")
+                    if str(exc).startswith("y "):
+                        raise ParameterError("batch " + str(exc)[2:]) from None
+                    raise
         if _applied(params, "gain", i):
             y = gain(y, gain_db=float(params["gain_db"][i]))
         if _applied(params, "band", i):
