@@ -321,8 +321,8 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
         raise ParameterError(f"pipeline must serialise to JSON for the manifest: {exc}") from None
     if not check_path(out_dir, "out_dir").strip():
         raise ParameterError("out_dir must not be empty (it would mean the current folder)")
-    if unexpanded_home(out_dir):  # ('~/out' in quotes made ./~/out)
-        raise ParameterError(f"out_dir {os.fspath(out_dir)!r} {unexpanded_home(out_dir)}")
+    if why := unexpanded_home(out_dir):  # ('~/out' in quotes made ./~/out)
+        raise ParameterError(f"out_dir {os.fspath(out_dir)!r} {why}")
     if progress is not None:
         progress = check_bool(progress, "progress")
     # (bool() took overwrite="False" or 0.5 for True: outputs replaced; save() refuses them)

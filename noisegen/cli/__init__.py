@@ -213,8 +213,8 @@ def _run_synth(args) -> int:
         except OSError as exc:  # a full disk says nothing of where it was writing
             if exc.filename is None:
                 exc.filename = args.out
-            if unexpanded_home(args.out):  # ('~/x.wav' in quotes: "cannot write into '/cwd/~'")
-                exc.strerror = f"{exc.strerror}; OUT {unexpanded_home(args.out)}"
+            if why := unexpanded_home(args.out):  # ('~/x.wav' in quotes: "cannot write into '/cwd/~'")
+                exc.strerror = f"{exc.strerror}; OUT {why}"
             raise
     _replay(said, warnings.showwarning)
     return 0
