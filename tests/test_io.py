@@ -218,6 +218,18 @@ def test_save_overwrites_existing(tmp_path):
     assert sf.info(str(path)).frames == 20
 
 
+def test_save_to_an_unexpanded_tilde_from_python_says_why(tmp_path, monkeypatch):
+    # noisegen.save('~/x.wav', ...) said only "cannot write into '/cwd/~'" (the CLI's synth said why)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(FileNotFoundError, match="starts with '~', which only a shell expands") as caught:
+        noisegen.save("~/x.wav", _signal(n=10), sample_rate=16000)
+    assert str(tmp_path / "home" / "x.wav") in str(caught.value) and os.listdir(tmp_path) == []
+    os.mkdir("~")  # a folder really named '~' here is written into, as asked
+    noisegen.save("~/x.wav", _signal(n=10), sample_rate=16000)
+    assert sf.info("~/x.wav").frames == 10
+
+
 def test_pcm_clipping_warns(tmp_path):
     y = np.array([0.0, 1.5, -2.0, 0.5], dtype=np.float32)
     with pytest.warns(NoisegenWarning, match="clips"):

@@ -21,7 +21,8 @@ import numpy as np
 
 from .._core.validation import (MAX_SAMPLE_RATE, check_audio, check_bool, check_float_dtype, check_path,
                                 check_sample_rate, out_of_reach)
-from .files import AUDIO_EXTENSIONS, audio_files, check_headed, file_kind, missing_hint, read_error as _read_error
+from .files import (AUDIO_EXTENSIONS, audio_files, check_headed, file_kind, missing_hint, read_error as _read_error,
+                    unexpanded_home)
 from .claims import check_claimed_length, read_claimed
 from .flac import FlacFile, is_flac_name
 from .vorbis import VorbisFile, is_vorbis_name
@@ -345,8 +346,13 @@ def save(path, y, *, sample_rate, subtype=None, overwrite=True):
     replace = check_bool(overwrite, "overwrite")
     frames, n_channels, fmt, subtype = _frames(y, format_of(path), subtype, sample_rate, path)
     data = _encoded(frames, sample_rate, n_channels, fmt, subtype)  # in memory, written in one call
-    write_atomically(path, lambda fh: fh.write(data), replace=replace,
-                     same=lambda old: memoryview(data).cast("B") == old)
+    try:
+        write_atomically(path, lambda fh: fh.write(data), replace=replace,
+                         same=lambda old: memoryview(data).cast("B") == old)
+    except FileNotFoundError as exc:  # ('~/x.wav' from Python said only "cannot write into '/cwd/~'")
+        if why := unexpanded_home(path):
+            exc.strerror = f"{exc.strerror}; path {why}"
+        raise
 
 
 def _frames(y, fmt, subtype, sample_rate, where):

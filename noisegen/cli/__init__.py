@@ -29,7 +29,6 @@ from .args import (MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, as_option, int_in, interrup
 from .. import __version__, synth
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError, one_line
 from .._core.validation import check_finite_output
-from ..audio.files import unexpanded_home
 from ..audio.formats import check_subtype, check_writable, format_of
 from ..audio.info import info
 from ..audio.io import save
@@ -213,8 +212,6 @@ def _run_synth(args) -> int:
         except OSError as exc:  # a full disk says nothing of where it was writing
             if exc.filename is None:
                 exc.filename = args.out
-            if why := unexpanded_home(args.out):  # ('~/x.wav' in quotes: "cannot write into '/cwd/~'")
-                exc.strerror = f"{exc.strerror}; OUT {why}"
             raise
     _replay(said, warnings.showwarning)
     return 0
