@@ -1,13 +1,11 @@
 """Reading and writing audio files (noisegen's WAV, FLAC and Vorbis readers, else libsndfile).
 
-:func:`load` returns float audio with time on the last axis, optionally
-resampled and downmixed (:func:`read_frames` reads the file's frames);
-:func:`save` writes atomically (a temporary file in the destination folder,
-then :func:`os.replace`), so a reader never sees a half-written file, and
-writes float WAV/AIFF without libsndfile's time-stamped ``PEAK`` chunk and Ogg
-with a serial number of its own (libsndfile's comes from the clock), so the
-same audio always gives the same bytes. :func:`noisegen.audio.info.info`
-reports format, length and levels of a file without loading it whole.
+:func:`load` returns float audio with time on the last axis, optionally resampled and downmixed
+(:func:`read_frames` reads the file's frames); :func:`save` writes atomically (a temporary file in the
+destination folder, then :func:`os.replace`), so a reader never sees a half-written file, and writes float
+WAV/AIFF without libsndfile's time-stamped ``PEAK`` chunk and Ogg with a serial number of its own (libsndfile's
+comes from the clock), so the same audio always gives the same bytes. :func:`noisegen.audio.info.info` reports
+format, length and levels of a file without loading it whole.
 """
 
 from __future__ import annotations
@@ -58,11 +56,10 @@ def _soundfile():
 def check_regular(path) -> None:
     """Refuse a path that is not a regular file before anything opens it.
 
-    Opening a FIFO blocks until a writer appears, and devices and sockets are
-    not audio files: they raise :class:`~noisegen.ParameterError`. A missing
-    path (or a dangling symlink) and a folder raise what a failed read
-    raises. Open file objects are passed through; anything else is a ParameterError. A ``.au``
-    or ``.snd`` file without a header raises a NoisegenError (:func:`.files.check_headed`).
+    Opening a FIFO blocks until a writer appears, and devices and sockets are not audio files: they
+    raise :class:`~noisegen.ParameterError`. A missing path (or a dangling symlink) and a folder raise
+    what a failed read raises. Open file objects are passed through; anything else is a ParameterError.
+    A ``.au`` or ``.snd`` file without a header raises a NoisegenError (:func:`.files.check_headed`).
     """
     if not isinstance(path, (str, bytes, os.PathLike)):
         if not hasattr(path, "read"):  # (an open file is read as it is)
@@ -295,14 +292,12 @@ def resample_to(y: np.ndarray, orig_sample_rate: int, sample_rate: int) -> np.nd
 def save(path, y, *, sample_rate, subtype=None, overwrite=True):
     """Write audio to a file, atomically.
 
-    The samples go to a temporary file next to ``path`` which then replaces
-    ``path`` in one step (:func:`os.replace`): an interrupted write never
-    leaves a truncated file behind. Float WAV/AIFF files are written without a
-    ``PEAK`` chunk (it holds a time stamp; RF64 keeps it, stamped 0) and an Ogg
-    stream's serial number comes from its bytes, so identical audio gives
-    identical bytes. An Ogg Opus file (``.opus``) may read back with its last few
-    milliseconds faded: libsndfile's Opus writer does not flush the
-    encoder's look-ahead (6.5 ms), and the file keeps the input's length
+    The samples go to a temporary file next to ``path`` which then replaces ``path`` in one step
+    (:func:`os.replace`): an interrupted write never leaves a truncated file behind. Float WAV/AIFF
+    files are written without a ``PEAK`` chunk (it holds a time stamp; RF64 keeps it, stamped 0) and an
+    Ogg stream's serial number comes from its bytes, so identical audio gives identical bytes. An Ogg
+    Opus file (``.opus``) may read back with its last few milliseconds faded: libsndfile's Opus writer
+    does not flush the encoder's look-ahead (6.5 ms), and the file keeps the input's length
     (:func:`noisegen.codec` pads the signal instead, and cuts it again).
 
     Parameters
@@ -402,9 +397,8 @@ def _encoded(frames, sample_rate, n_channels, fmt, subtype):
 def write_frames(target, blocks, sample_rate, n_channels, fmt, subtype) -> None:
     """Write ``(n_i, channels)`` (or ``(n_i,)``) frame blocks to ``target`` (a file object or path).
 
-    The caller has checked the layout with :func:`.formats.check_writable`; a
-    combination libsndfile still refuses on opening (another libsndfile
-    version) raises a :class:`~noisegen.ParameterError` saying which.
+    The caller has checked the layout with :func:`.formats.check_writable`; a combination libsndfile
+    still refuses on opening (another libsndfile version) raises a :class:`~noisegen.ParameterError`.
     """
     sf = _soundfile()
     pcm16 = fmt == "WAV" and subtype == "PCM_16"  # libsndfile's rounding there is to_pcm16's (not FLAC's)
