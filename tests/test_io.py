@@ -338,6 +338,20 @@ def test_load_refuses_a_file_above_the_resamplers_rates_from_the_header(tmp_path
     y, sr = noisegen.load(path)
     assert sr == file_rate and y.shape == (2, 1000)
 
+@pytest.mark.parametrize("file_rate, target", [(1_000_000, 16000), (16000, 16)])
+def test_segment_readers_name_the_file_whose_rate_is_out_of_reach(tmp_path, file_rate, target):
+    # read_segment and FileBlocks said only "the file is at 1000000 Hz, above the ..." (the streams add the name)
+    from noisegen.audio.blocks import FileBlocks
+    from noisegen.audio.segment import read_segment
+
+    path = tmp_path / "bat.wav"
+    sf.write(str(path), np.zeros(2000, np.float32), file_rate, subtype="FLOAT")
+    for read in (lambda: read_segment(path, sample_rate=target, offset_s=0.0),
+                 lambda: FileBlocks(path, sample_rate=target)):
+        with pytest.raises(ParameterError, match=rf"^{re.escape(repr(str(path)))} is at {file_rate} Hz"):
+            read()
+
+
 def test_load_bundled_data(data_dir):
     y, sr = noisegen.load(data_dir / "speech" / "cmu_arctic_us_aew_a0001.wav")
     assert y.ndim == 1 and y.dtype == np.float32 and sr > 0 and np.abs(y).max() <= 1.0

@@ -25,7 +25,7 @@ import os
 import numpy as np
 
 from .._core.errors import NoisegenError, ParameterError
-from .._core.validation import check_sample_rate
+from .._core.validation import check_reach, check_sample_rate
 from ..effects.resample import Resampler
 from .claims import WHOLE_READ_SAMPLES, read_blocks, read_span, seek_frame
 from .formats import check_subtype, check_writable, format_of
@@ -79,6 +79,7 @@ class FileBlocks:
         self.path = os.fspath(path)
         self.sample_rate = check_sample_rate(sample_rate)
         self.start, self.frames, self.rate = segment_span(self.path, offset_s, duration_s)
+        check_reach(self.rate, self.sample_rate, repr(self.path))  # (resampled_length said only "the file")
         sf = _soundfile()
         try:
             meta = sf.info(os.fsencode(self.path))

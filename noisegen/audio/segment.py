@@ -121,7 +121,7 @@ def read_segment(path, *, offset_s=None, duration_s=None, sample_rate: int, mono
     max_n = None if max_n is None else check_int(max_n, "max_n", low=0)  # (-1: None, "read it in blocks")
 
     def too_long(n, rate):  # from the header, before any frame is decoded
-        check_reach(rate, sample_rate, "the file")  # (it was decoded whole, then refused by resample)
+        check_reach(rate, sample_rate, _named(path))  # (it was decoded whole, then refused by resample)
         return max_n is not None and resampled_length(n, rate, sample_rate) > max_n
 
     read = _decoded(path, offset_s, duration_s, mono, too_long)
@@ -180,6 +180,11 @@ def decode_own_rate(data: bytes, *, mono: bool = True, name: str = "audio bytes"
     :func:`read_own_rate` reads a file); NoisegenError as :func:`decode` raises it."""
     frames, rate = _decoded_bytes(data, None, mono, name)
     return _to_stream(frames, rate, rate, mono), rate
+
+
+def _named(path) -> str:
+    """``path`` as an error names it ('the file' for an open file object, whose name may be anything)."""
+    return repr(os.fsdecode(path)) if isinstance(path, (str, bytes, os.PathLike)) else "the file"
 
 
 def _decoded_bytes(data, sample_rate, mono, name):
