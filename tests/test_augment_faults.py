@@ -638,6 +638,16 @@ def test_a_bad_blockwise_min_s_is_refused_before_out_dir_is_made(tmp_path, capsy
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("seed", [1e300, 2.0, -1, True, None, "0"])
+def test_a_seed_that_is_no_non_negative_int_is_refused_before_out_dir_is_made(tmp_path, seed):
+    # augment_folder(seed=1e300) took the float's 301 digits as a seed (AugmentStream's rng refuses floats)
+    folder = _inputs(tmp_path / "in")
+    with pytest.raises(noisegen.ParameterError, match=r"^seed must be a non-negative int, got"):
+        augment_folder(folder, tmp_path / "out", seed=seed)
+    assert not (tmp_path / "out").exists()
+    assert augment_folder(folder, tmp_path / "out", seed=2**70, progress=False).n_failed == 0  # any int size
+
+
 def test_a_setting_refused_by_the_library_is_named_as_the_option(tmp_path, capsys):
     folder = _inputs(tmp_path / "in")
     assert _augment(folder, tmp_path / "out", "--format", "flac", "--sample-rate", 700001) == 2

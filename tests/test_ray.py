@@ -736,7 +736,8 @@ def test_the_warning_for_read_tasks_follows_the_dataset(ray_address, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"seed": -1}, "seed"), ({"sample_rate": 0}, "sample_rate"), ({"actors": 0}, "actors"),
+    ({"seed": -1}, "seed"), ({"seed": 1e300}, "seed must be a non-negative int, got float"),
+    ({"sample_rate": 0}, "sample_rate"), ({"actors": 0}, "actors"),
     ({"id_column": "nope"}, "id_column 'nope'"), ({"column": "nope"}, "column 'nope'"),
     ({"params_column": "id"}, "params_column"), ({"num_cpus": 0}, "num_cpus"),
     ({"id_column": "audio"}, "id_column 'audio' must differ from column"),

@@ -30,7 +30,7 @@ from numpy.random.bit_generator import ISpawnableSeedSequence
 from .errors import ParameterError
 from .jit import exact_kernel
 
-__all__ = ["resolve_key", "derive_key", "as_generator", "check_rng", "seed_words"]
+__all__ = ["resolve_key", "derive_key", "as_generator", "check_rng", "check_seed", "seed_words"]
 
 _MASK64 = (1 << 64) - 1
 _MASK32 = (1 << 32) - 1
@@ -158,6 +158,16 @@ def check_rng(rng, name: str = "rng"):
     if rng < 0:
         raise ParameterError(f"{name} must be a non-negative int seed, got {rng}")
     return rng
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """A job's base seed: a non-negative int. A float is refused, whole or not, as numpy's seeding refuses
+    it (``augment_folder(seed=1e300)`` took the float's 301 digits as a seed no one typed)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ParameterError(f"{name} must be a non-negative int, got {type(seed).__name__} {seed!r}")
+    if seed < 0:
+        raise ParameterError(f"{name} must be a non-negative int, got {seed}")
+    return int(seed)
 
 
 def resolve_key(rng=None, name: str = "rng") -> int:

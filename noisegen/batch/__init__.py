@@ -64,6 +64,7 @@ from .. import audio, effects, transforms  # noqa: F401  (the packages used, bef
 from .outdir import FINGERPRINT_FIELDS, OutDirLock, banks_fingerprint, fingerprint_changed, input_fingerprint
 from .._core.layout import layout_known
 from .._core.progress import Progress as _Progress
+from .._core.rng import check_seed
 from .._core.validation import check_bool, check_int, check_path, check_real, check_sample_rate, show_value
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.tempfiles import sweeping
@@ -302,7 +303,7 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
     engine = check_engine(engine, ray_address)
     # (Ray runs the tasks on the cluster's CPUs: workers is unused, and no cap at this machine's applies)
     workers = check_int(workers, "workers", low=0) if engine == "ray" else _check_workers(workers)
-    seed = check_int(seed, "seed", low=0)
+    seed = check_seed(seed)
     shard = check_shard(shard)
     fmt = format.lower() if isinstance(format, str) else format
     if not isinstance(fmt, str) or fmt not in FORMATS:  # (a list is unhashable: a TypeError from the dict)

@@ -42,7 +42,7 @@ import numpy as np
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError, one_line
 from .._core.labels import about
 from .._core.layout import layout_known
-from .._core.rng import derive_key, resolve_key
+from .._core.rng import check_seed, derive_key, resolve_key
 from .._core.validation import check_int, check_real, check_reach, check_sample_rate, show_value
 from ..audio.bank_cache import dumps_anywhere
 from ..audio.io import load
@@ -245,7 +245,7 @@ def augment(dataset, pipeline, *, seed, sample_rate, column="audio", id_column="
 
     if not isinstance(dataset, ray.data.Dataset):
         raise ParameterError(f"dataset must be a ray.data.Dataset, got {type(dataset).__name__}")
-    seed = check_int(seed, "seed", low=0)
+    seed = check_seed(seed)
     epoch = check_int(epoch, "epoch", low=0, high=MAX_KEY_INT)
     sample_rate = check_sample_rate(sample_rate)
     actors = check_int(actors, "actors", low=1)
