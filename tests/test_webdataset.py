@@ -460,6 +460,19 @@ def test_a_compressed_tar_source_is_refused_by_name(tmp_path, name):
         AugmentStream(source, None, sample_rate=SR)
 
 
+def test_a_tar_listed_among_audio_files_is_refused(tmp_path, data_dir):
+    # a .tar in a list of audio files was skipped as an audio file libsndfile cannot read ("Format not recognised")
+    wav = str(sorted((data_dir / "speech").glob("*.wav"))[0])
+    tar = tmp_path / "s-000000.tar"
+    with tarfile.open(tar, "w") as tf:
+        _add(tf, "a.wav", open(wav, "rb").read())
+    for source in ([wav, str(tar)], [tar, wav, wav]):
+        with pytest.raises(ParameterError, match=r"source lists 1 tar shard\(s\), the first .*s-000000.tar.* among "
+                                                 rf"{len(source) - 1} other item\(s\)"):
+            AugmentStream(source, None, sample_rate=SR)
+    assert sum(1 for _ in AugmentStream([tar, tar], None, sample_rate=SR)) == 2  # a list of tars alone is shards
+
+
 def _add(tf, name, data):
     info = tarfile.TarInfo(name)
     info.size = len(data)

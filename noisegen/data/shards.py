@@ -153,7 +153,12 @@ def is_shard_source(source) -> bool:
     if packed is not None:
         raise ParameterError(f"source names a compressed tar shard, {packed!r}: shards are read as uncompressed "
                              ".tar files; decompress them first (gunzip turns x.tar.gz into x.tar)")
-    return bool(names) and len(names) == len(paths) and all(n.lower().endswith(_TAR) for n in names)
+    tars = [n for n in names if n.lower().endswith(_TAR)]
+    if tars and len(tars) < len(paths):  # (each tar was skipped as an audio file: "Format not recognised")
+        raise ParameterError(f"source lists {len(tars)} tar shard(s), the first {tars[0]!r}, among "
+                             f"{len(paths) - len(tars)} other item(s): a list is of audio files or of tar shards; "
+                             "stream the shards and the files as two sources (or pack the files into a shard)")
+    return bool(tars) and len(tars) == len(paths)
 
 
 def shard_paths(source) -> list[str]:
