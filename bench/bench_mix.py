@@ -9,6 +9,10 @@
   ``scipy.signal.sosfilt`` with a precomputed ``sos`` and audiomentations
   (HighPass+LowPass / LowPassFilter at 24 dB/octave). Quality: max error
   relative to the scipy output's peak.
+* ``lowpass_drawn``: the ``LowPassFilter`` transform with its cut-off drawn
+  per call (150-7500 Hz, order 4), so a filter is designed per call, vs
+  audiomentations ``LowPassFilter`` (24 dB/octave) and scipy ``butter`` +
+  ``sosfilt`` per call.
 * RIR 0.5 s vs ``scipy.signal.oaconvolve`` / ``fftconvolve`` and a numpy
   ``rfft`` product, audiomentations ``ApplyImpulseResponse``, pedalboard
   ``Convolution``. Quality: max relative error vs scipy's full convolution
@@ -161,6 +165,41 @@ def make_filter_audiomentations(kind):
     return lambda clip: t(clip.speech, sample_rate=SR)
 
 
+# A transform that draws its cut-off per call designs a filter per call: what an augmentation pipeline runs.
+DRAWN = {"min_cutoff_hz": 150.0, "max_cutoff_hz": 7500.0, "order": 4}
+
+
+def make_drawn_noisegen():
+    from noisegen.transforms import LowPassFilter
+
+    t, seeds = LowPassFilter(**DRAWN, p=1.0), itertools.count()
+    return lambda clip: t(clip.speech, sample_rate=SR, rng=next(seeds))
+
+
+def make_drawn_scipy():
+    """``butter(..., output="sos")`` and ``sosfilt`` per call, the cut-off drawn as the transforms draw it."""
+    from scipy.signal import butter, sosfilt
+
+    rng = np.random.default_rng(0)
+
+    def run(clip):
+        cutoff = float(rng.uniform(DRAWN["min_cutoff_hz"], DRAWN["max_cutoff_hz"]))
+        return sosfilt(butter(DRAWN["order"], cutoff, btype="lowpass", fs=SR, output="sos"), clip.speech)
+    return run
+
+
+def make_drawn_audiomentations():
+    from audiomentations import LowPassFilter
+
+    t = LowPassFilter(min_cutoff_freq=DRAWN["min_cutoff_hz"], max_cutoff_freq=DRAWN["max_cutoff_hz"],
+                      min_rolloff=6 * DRAWN["order"], max_rolloff=6 * DRAWN["order"], p=1.0)
+    return lambda clip: t(clip.speech, sample_rate=SR)
+
+
+def q_drawn(fn, clip):
+    return {"len_err": int(fn(clip).shape[-1] - clip.n)}
+
+
 def _q_filter(kind):
     def q(fn, clip):
         from scipy.signal import sosfilt
@@ -256,6 +295,14 @@ def cases(cfg):
                  "audiomentations HighPass+LowPassFilter" if kind == "bandpass" else "audiomentations LowPassFilter",
                  m + "make_filter_audiomentations", {"kind": kind}, q, requires=("audiomentations",)),
         ]
+    out += [
+        Case("lowpass_drawn", DRAWN, "noisegen", "noisegen LowPassFilter (cut-off drawn per call)",
+             m + "make_drawn_noisegen", quality=q_drawn),
+        Case("lowpass_drawn", DRAWN, "scipy", "scipy butter + sosfilt per call", m + "make_drawn_scipy",
+             quality=q_drawn, requires=("scipy",)),
+        Case("lowpass_drawn", DRAWN, "audiomentations", "audiomentations LowPassFilter (cut-off drawn per call)",
+             m + "make_drawn_audiomentations", quality=q_drawn, requires=("audiomentations",)),
+    ]
     params = {"rir_s": 0.5}
     out += [
         Case("convolve_rir", params, "noisegen", "noisegen convolve_rir", m + "make_rir_noisegen", quality=q_rir),

@@ -13,6 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from .._core.errors import ParameterError
+from .pairing import zpk_sections
 from .._core.validation import (
     check_choice,
     check_int,
@@ -35,7 +36,7 @@ MAX_Q = 1000.0
 
 @lru_cache(maxsize=512)
 def _butter(kind: str, order: int, freqs: tuple, sample_rate: int) -> np.ndarray:
-    from scipy.signal import butter, zpk2sos
+    from scipy.signal import butter
 
     wn = freqs[0] if len(freqs) == 1 else list(freqs)
     with np.errstate(all="ignore"):  # scipy's own gain may overflow; it is not used
@@ -43,7 +44,7 @@ def _butter(kind: str, order: int, freqs: tuple, sample_rate: int) -> np.ndarray
     # scipy's gain k (all in the first section) underflows at high orders and
     # extreme cutoffs (2e-87 for order 32 at 10 Hz); pair without it and give
     # every section its own unit gain instead.
-    sos = _unit_gain_sections(zpk2sos(z, p, 1.0), _reference_angle(kind, freqs, sample_rate))
+    sos = _unit_gain_sections(zpk_sections(z, p), _reference_angle(kind, freqs, sample_rate))
     sos = _low_noise_order(sos)
     sos.flags.writeable = False
     return sos
@@ -107,15 +108,32 @@ def _cookbook(kind: str, freq_hz: float, gain_db: float, q: float, sample_rate: 
 FREQ_MARGIN = 1e-5
 
 
-def _log_gains(sos: np.ndarray) -> np.ndarray:
-    """``log|H_s|`` of every section on a grid dense near 0, near Nyquist and at every pole angle."""
+@lru_cache(maxsize=1)
+def _base_grid() -> tuple:
+    """The frequencies (rad/sample) every design is judged on, dense near 0 and near Nyquist, and their
+    cosines and sines (of ``w`` and ``2w``)."""
     edge = np.geomspace(1e-7, 1.0, 400)
-    poles = np.angle(np.concatenate([np.roots(row[3:]) for row in sos]))
-    w = np.unique(np.abs(np.concatenate([np.linspace(0.0, math.pi, 2049), edge, math.pi - edge, poles])))
-    zi = np.exp(-1j * w)[None, :]
-    num = sos[:, 0:1] + sos[:, 1:2] * zi + sos[:, 2:3] * zi * zi
-    den = sos[:, 3:4] + sos[:, 4:5] * zi + sos[:, 5:6] * zi * zi
-    return np.log(np.maximum(np.abs(num), 1e-300)) - np.log(np.maximum(np.abs(den), 1e-300))
+    return _trig(np.concatenate([np.linspace(0.0, math.pi, 2049), edge, math.pi - edge]))
+
+
+def _trig(w: np.ndarray) -> tuple:
+    return np.cos(w), np.sin(w), np.cos(2.0 * w), np.sin(2.0 * w)
+
+
+def _log_gains(sos: np.ndarray) -> np.ndarray:
+    """``log|H_s|`` of every section on the grid of :func:`_base_grid` and at every pole angle."""
+    a1, a2 = sos[:, 4], sos[:, 5]
+    inside = a1 * a1 < 4.0 * a2  # complex poles (real ones lie at 0 or Nyquist's angle, on the grid)
+    angles = np.arccos(np.clip(-a1[inside] / (2.0 * np.sqrt(a2[inside])), -1.0, 1.0))
+    grid = [np.concatenate([base, extra]) for base, extra in zip(_base_grid(), _trig(angles))]
+
+    def power(b0, b1, b2):  # |b0 + b1 e^-jw + b2 e^-2jw|^2 per section (rows) and frequency
+        c1, s1, c2, s2 = grid
+        re = b0[:, None] + b1[:, None] * c1 + b2[:, None] * c2
+        im = b1[:, None] * s1 + b2[:, None] * s2
+        return np.maximum(re * re + im * im, 1e-300)  # (a zero on the grid: far below any maximum taken)
+
+    return 0.5 * np.log(power(sos[:, 0], sos[:, 1], sos[:, 2]) / power(sos[:, 3], a1, a2))
 
 
 def _low_noise_order(sos: np.ndarray) -> np.ndarray:
@@ -133,7 +151,8 @@ def _low_noise_order(sos: np.ndarray) -> np.ndarray:
     partial = np.zeros_like(total)
     left, order = list(range(len(sos))), []
     while left:
-        swing = [max(np.max(partial + logs[s]), np.max(total - partial - logs[s])) for s in left]
+        rest = logs[left]
+        swing = np.maximum(np.max(partial + rest, axis=1), np.max((total - partial) - rest, axis=1))
         best = left.pop(int(np.argmin(swing)))
         order.append(best)
         partial = partial + logs[best]
