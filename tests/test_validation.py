@@ -1006,6 +1006,16 @@ def test_integer_pcm_hint_scales_by_its_own_width_and_names_the_argument(dtype, 
     assert str(err.value).endswith(f"convert with {convert}"), str(err.value)
 
 
+def test_a_64_bit_integer_array_is_not_told_to_divide_by_its_own_full_scale():
+    """np.array of int16 samples as Python ints (or a LongTensor) is int64: the hint said "/ 9223372036854775808",
+    which made the PCM 2**48 times too quiet (-289 dB); no PCM is 64-bit, so it points at 16-bit's scale."""
+    for dtype in (np.int64, np.uint64):
+        with pytest.raises(ParameterError) as err:
+            noisegen.gain(np.array([1000, -2000, 3000]).astype(dtype), gain_db=0.0)
+        assert "y.astype(np.float32) / 32768 for 16-bit PCM" in str(err.value), str(err.value)
+        assert "9223372036854775808" not in str(err.value) and "18446744073709551616" not in str(err.value)
+
+
 class _HostTensor:
     """What a CPU torch tensor offers check_audio: no array interface, a ``numpy()`` method."""
 

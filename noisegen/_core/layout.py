@@ -66,8 +66,12 @@ def looks_channels_last(shape: tuple) -> bool:
 
 def pcm_hint(dtype, name: str) -> str:
     """How to bring integer PCM of ``dtype`` to [-1, 1): its own full scale, not int16's (int32 PCM
-    divided by 32768 came out 65536 times too loud), and unsigned PCM (8-bit WAV) centred on its midpoint."""
+    divided by 32768 came out 65536 times too loud), and unsigned PCM (8-bit WAV) centred on its midpoint;
+    a 64-bit array holds narrower PCM, so its hint gives 16-bit's scale."""
     bits = dtype.itemsize * 8
+    if bits > 32:  # no PCM is 64-bit: a widened array (np.array of Python ints, a LongTensor) holds narrower PCM
+        return (f"; load files with noisegen.load(...) or convert with {name}.astype(np.float32) / 32768 "
+                f"for 16-bit PCM (divide by the full scale of the PCM {name} holds, not {dtype}'s)")
     if dtype.kind == "u":
         convert = f"({name}.astype(np.float32) - {2 ** (bits - 1)}) / {2 ** (bits - 1)}"
     else:
