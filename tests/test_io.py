@@ -352,6 +352,28 @@ def test_segment_readers_name_the_file_whose_rate_is_out_of_reach(tmp_path, file
             read()
 
 
+@pytest.mark.parametrize("ext, read_as, shown", [
+    (b"\x00" * 10, 1, "0 Hz"), (b"\xbf\xff\x80" + bytes(7), 0, "-1 Hz"), (b"\x3f\xfe\x80" + bytes(7), 1, "0.5 Hz"),
+    (b"\x7f\xff\x80" + bytes(7), 67108864, "infinity"), (b"\x7f\xff\xc0" + bytes(7), 67108864, "NaN"),
+    (b"\x40\x3f\x80" + bytes(7), 800000000, "1.84467e+19 Hz"),
+])
+def test_an_aiff_file_whose_header_rate_is_no_rate_is_refused(tmp_path, ext, read_as, shown):
+    # libsndfile reads an AIFF rate of 0 as 1 Hz and infinity as 67 MHz, without a word: load gave sr=1
+    path = tmp_path / "a.aiff"
+    sf.write(str(path), np.full(1000, 0.1, np.float32), 16000, subtype="PCM_16")
+    raw = bytearray(path.read_bytes())
+    at = raw.find(b"COMM") + 16  # id, size, channels (2), frames (4), bits (2): then the 80-bit rate
+    raw[at:at + 10] = ext
+    path.write_bytes(bytes(raw))
+    for read in (noisegen.load, noisegen.info):
+        with pytest.raises(NoisegenError, match=rf"a sample rate of {re.escape(shown)} \(libsndfile reads "
+                                                rf"{read_as:,} Hz\): the header is damaged"):
+            read(path)
+    raw[at:at + 10] = b"\x3f\xff\x80" + bytes(7)  # 1 Hz: a rate, read as it is
+    path.write_bytes(bytes(raw))
+    assert noisegen.load(path)[1] == 1
+
+
 def test_load_bundled_data(data_dir):
     y, sr = noisegen.load(data_dir / "speech" / "cmu_arctic_us_aew_a0001.wav")
     assert y.ndim == 1 and y.dtype == np.float32 and sr > 0 and np.abs(y).max() <= 1.0

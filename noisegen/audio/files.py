@@ -144,8 +144,14 @@ _RAW_GUESSED = (".au", ".snd")
 def check_headed(path) -> None:
     """Refuse a ``.au`` or ``.snd`` file in which libsndfile finds no header: it reads such a file as
     headerless 8 kHz u-law on its name alone, so a text file or a saved HTML page under that name was
-    augmented as noise, without a word (any other name that holds no audio is "Format not recognised")."""
-    if os.path.splitext(os.fsdecode(path))[1].lower() not in _RAW_GUESSED:
+    augmented as noise, without a word (any other name that holds no audio is "Format not recognised").
+    Refuse an AIFF file whose header's rate libsndfile cannot hold (:func:`_aiff_rate_problem`)."""
+    extension = os.path.splitext(os.fsdecode(path))[1].lower()
+    if extension in _AIFF_NAMES:
+        if why := _aiff_rate_problem(path):
+            raise NoisegenError(f"cannot read audio file {os.fsdecode(path)!r}: {why}")
+        return
+    if extension not in _RAW_GUESSED:
         return
     import soundfile as sf
 
@@ -158,6 +164,47 @@ def check_headed(path) -> None:
                             "read its bytes as headerless 8 kHz u-law, a guess from the name alone); if it is "
                             "that, read it with soundfile.read(path, format='RAW', subtype='ULAW', samplerate=8000, "
                             "channels=1)")
+
+
+_AIFF_NAMES = (".aif", ".aiff", ".aifc")
+
+
+def _aiff_rate_problem(path) -> str:
+    """Why the sample rate in an AIFF file's ``COMM`` chunk (an 80-bit float) is no rate ('' if it is one,
+    or the file is no AIFF a few reads can judge): libsndfile reads a rate of 0, below 1 or negative as
+    1 Hz, and infinity, NaN or one past 2**29 Hz as 67,108,864 or 800,000,000 Hz, without a word."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"FORM" or head[8:12] not in (b"AIFF", b"AIFC"):
+                return ""
+            for _ in range(64):  # (COMM comes first or nearly: FVER, a comment or two before it)
+                chunk = fh.read(8)
+                if len(chunk) < 8:
+                    return ""
+                size = int.from_bytes(chunk[4:], "big")
+                if chunk[:4] == b"COMM":
+                    body = fh.read(18)
+                    break
+                fh.seek(size + (size & 1), os.SEEK_CUR)
+            else:
+                return ""
+    except OSError:  # (the read that follows says what is wrong)
+        return ""
+    if len(body) < 18:
+        return ""
+    sign_exp, mantissa = int.from_bytes(body[8:10], "big"), int.from_bytes(body[10:18], "big")
+    exponent = sign_exp & 0x7FFF
+    if exponent == 0x7FFF:
+        shown = "NaN" if mantissa << 1 & (1 << 64) - 1 else "infinity"
+    else:
+        rate = mantissa * 2.0 ** (exponent - 16383 - 63) * (-1 if sign_exp & 0x8000 else 1)
+        if 1.0 <= rate < 2.0 ** 29:
+            return ""
+        shown = f"{rate:.6g} Hz"
+    b0 = body[8]  # libsndfile's tenbytefloat2int, as it reads such a rate
+    read = 0 if b0 & 0x80 else 1 if b0 <= 0x3F else 0x4000000 if b0 > 0x40 else 800_000_000
+    return f"its AIFF header gives a sample rate of {shown} (libsndfile reads {read:,} Hz): the header is damaged"
 
 
 def _unreachable(path, exc: OSError) -> str:
