@@ -227,6 +227,22 @@ def test_cache_path_never_replaces_what_is_not_a_bank_cache(data_dir, tmp_path):
     assert (tmp_path / "bank.npy.json").is_file() and len(again) == 3
 
 
+def test_a_cache_path_starting_with_an_unexpanded_tilde_is_refused_not_made_here(data_dir, tmp_path, monkeypatch):
+    # cache_path='~/cache/bank.npy' (from Python or a quoted config: no shell expands it) made ./~/cache, a
+    # folder named '~' in the current one, which a later 'rm -rf ~' takes for the home folder (augment's
+    # out_dir is refused so); a '~' folder made on purpose is taken
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(ng.ParameterError, match=r"cache_path '~/cache/bank.npy' starts with '~'") as err:
+        ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path="~/cache/bank.npy")
+    assert str(tmp_path / "home" / "cache" / "bank.npy") in str(err.value) and os.listdir(work) == []
+    (work / "~").mkdir()
+    assert len(ng.NoiseBank(data_dir / "noise", sample_rate=SR, cache_path="~/cache/bank.npy")) == 3
+    assert (work / "~" / "cache" / "bank.npy").is_file()
+
+
 
 @pytest.mark.parametrize("samples", [np.zeros(0), np.zeros(1), np.linspace(-1, 1, 5000), np.ones(70000)],
                          ids=["empty", "one", "5000", "70000"])

@@ -24,6 +24,7 @@ from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
 from .._core.labels import user_stacklevel
 from .._core.tempfiles import remove_dead_temps, write_atomically
 from .._core.validation import check_path, show_value
+from .files import unexpanded_home
 
 __all__ = ["dumps_anywhere", "mapped", "pickled", "unpickled", "checked_cache_path", "write_cache", "stamps"]
 
@@ -149,10 +150,13 @@ def write_cache(path: Path, audio, stored: dict, tag: bytes) -> bool:
 def checked_cache_path(cache_path) -> Path:
     """``cache_path`` as a Path, refused before anything is read or written unless it (and its
     ``.json``) are new or a bank cache: a cache is replaced when its files change, and nothing
-    else at those paths may be (a device, a folder, someone's file)."""
+    else at those paths may be (a device, a folder, someone's file); nor is a path starting with a '~' no
+    shell expanded (:func:`.files.unexpanded_home`), whose folders would be made in the current one."""
     if isinstance(cache_path, bytes) or not isinstance(cache_path, (str, os.PathLike)):
         raise ParameterError(f"cache_path must be a file path, got {show_value(cache_path)}")
     path = Path(check_path(cache_path, "cache_path"))  # (a NUL byte)
+    if why := unexpanded_home(cache_path):  # ('~/cache/bank.npy' made ./~/cache, as augment's out_dir did)
+        raise ParameterError(f"cache_path {os.fspath(cache_path)!r} {why}")
     meta = Path(str(path) + ".json")
     for p in (path, meta):
         try:
