@@ -122,8 +122,9 @@ def check_float32_range(samples: np.ndarray, name) -> None:
 
 
 def _label(f) -> str:
-    """The path of the open ``f`` (soundfile's name: the path given, bytes here), or "audio bytes"."""
-    name = f.name if isinstance(f.name, (str, bytes, os.PathLike)) else "audio bytes"
+    """The path of the open ``f`` (soundfile's name: the path given, bytes here), else the ``label`` of
+    the buffer it reads (a tar member's name, see :func:`noisegen.audio.segment.decode`), or "audio bytes"."""
+    name = f.name if isinstance(f.name, (str, bytes, os.PathLike)) else getattr(f.name, "label", "audio bytes")
     return os.fsdecode(name) if isinstance(name, bytes) else os.fspath(name)
 
 

@@ -200,7 +200,7 @@ def _decoded_bytes(data, sample_rate, mono, name):
             return frames, native.samplerate
     sf = _soundfile()
     try:
-        with _opened(sf, data) as f:
+        with _opened(sf, data, name) as f:
             rate = int(f.samplerate)
             if sample_rate is not None:
                 check_reach(rate, sample_rate, name)
@@ -222,7 +222,7 @@ def decoded_span(data: bytes, *, name: str = "audio bytes") -> tuple[int, int]:
             return native.frames, native.samplerate
     sf = _soundfile()
     try:
-        with _opened(sf, data) as f:
+        with _opened(sf, data, name) as f:
             check_claimed_length(name, int(f.frames), int(f.channels), len(data))
             frames = count_frames(f) if f.format == "MP3" else int(f.frames)
             return frames, int(f.samplerate)
@@ -234,8 +234,9 @@ def decoded_span(data: bytes, *, name: str = "audio bytes") -> tuple[int, int]:
 _EMBEDDABLE = frozenset(("WAV", "WAVEX", "AIFF", "AU", "FLAC", "MP3"))
 
 
-def _opened(sf, data):
-    """libsndfile's open of encoded bytes, past the ID3v2 tags a tagger put first. (libsndfile skips them
+def _opened(sf, data, name):
+    """libsndfile's open of encoded bytes (``name``: whose, as its warnings say), past the ID3v2 tags a tagger
+    put first. (libsndfile skips them
     as it reads a path, but reading bytes it then takes their length off the end of a WAV or AIFF file's
     samples, 3,000 bytes of tag: 752 of 20,000 stereo frames, and refuses a FLAC file behind two.)"""
     at = 0  # past the tags as libsndfile skips them: "ID3", version 2 to 4, 10 bytes and a syncsafe size
@@ -244,7 +245,9 @@ def _opened(sf, data):
         if size < 12 or at + size >= len(data):  # (libsndfile refuses a file behind a tag of 0 or 1 bytes)
             break
         at += size
-    f = sf.SoundFile(io.BytesIO(memoryview(data)[at:]))
+    buf = io.BytesIO(memoryview(data)[at:])
+    buf.label = name  # (claims' warnings name it: a damaged member was 'audio bytes')
+    f = sf.SoundFile(buf)
     if at and f.format not in _EMBEDDABLE:  # as libsndfile refuses the file on disk
         f.close()
         raise RuntimeError("embedding not supported for this file format")
