@@ -266,6 +266,35 @@ def test_an_unwritable_numba_cache_dir_is_replaced_by_a_user_cache_and_said(tmp_
     assert "Traceback" not in warm.stderr
 
 
+_TILDE_CACHE = """
+import os, warnings
+warnings.simplefilter("always")
+import numba
+from noisegen._core import jit
+print(jit.REFUSED_CACHE_DIR, numba.config.CACHE_DIR, os.listdir("."))
+"""
+
+
+def test_a_numba_cache_dir_starting_with_an_unexpanded_tilde_makes_no_folder_here(tmp_path):
+    """NUMBA_CACHE_DIR='~/nbc' (a Dockerfile's ENV, a quoted .env line: no shell expands it) made ./~/nbc in the
+    folder each process started in, a folder named '~' that a later 'rm -rf ~' takes for the home folder, and
+    every kernel compiled again in each; it is refused as an unwritable one is, saying why."""
+    work, xdg = tmp_path / "cwd", tmp_path / "xdg"
+    work.mkdir()
+    env = {**os.environ, "NUMBA_CACHE_DIR": "~/nbc", "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(xdg),
+           "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-c", _TILDE_CACHE], capture_output=True, text=True, env=env, cwd=str(work),
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["~/nbc", str(xdg / "noisegen" / "numba"), "[]"] and os.listdir(work) == []
+    assert f"NUMBA_CACHE_DIR='~/nbc' starts with '~', which only a shell expands (write {str(tmp_path / 'home' / 'nbc')!r}" \
+        in run.stderr and "caching in" in run.stderr
+    (work / "~").mkdir()  # a folder of that name, made on purpose: taken as it is
+    run = subprocess.run([sys.executable, "-c", _TILDE_CACHE], capture_output=True, text=True, env=env, cwd=str(work),
+                         timeout=300)
+    assert run.returncode == 0 and run.stdout.split() == ["None", "~/nbc", "['~']"], run.stderr
+
+
 def test_with_no_writable_cache_location_kernels_compile_uncached(monkeypatch):
     from noisegen._core import jit
 

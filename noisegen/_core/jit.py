@@ -16,7 +16,8 @@ in compiled code.
 Nothing here compiles anything: kernels compile lazily, on first call, and are
 cached on disk (``cache=True``). When the package directory is not writable
 (a read-only site-packages) and ``NUMBA_CACHE_DIR`` is unset, or
-``NUMBA_CACHE_DIR`` itself is not writable, the cache is pointed at a
+``NUMBA_CACHE_DIR`` itself is not writable (or starts with a '~' no shell
+expanded), the cache is pointed at a
 per-user directory before Numba is imported (with no writable place at all,
 kernels compile without a disk cache); both say so in a NoisegenWarning.
 
@@ -43,6 +44,17 @@ def _writable(path: str) -> bool:
         return False
 
 
+def _home_unexpanded(path: str) -> str:
+    """Why a ``NUMBA_CACHE_DIR`` starting with a '~' no shell expanded (a Dockerfile's ``ENV``, a quoted
+    ``.env`` line) is refused, '' for another (or where a './~' folder is there): Numba made a folder named
+    '~' in whatever folder a process started in, and compiled every kernel again in each (as augment's
+    out_dir, see :func:`noisegen.audio.files.unexpanded_home`)."""
+    first = path.split(os.sep)[0]
+    if not path.startswith("~") or os.path.lexists(first) or os.path.expanduser(path) == path:
+        return ""
+    return f"starts with {first!r}, which only a shell expands (write {os.path.expanduser(path)!r} in full)"
+
+
 def _cache_candidates() -> list:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     candidates = [os.path.join(base, "noisegen", "numba")]
@@ -62,7 +74,7 @@ def _ensure_cache_dir():
     per-user one, and with no writable place at all kernels compile without a disk cache.
     """
     given = os.environ.get("NUMBA_CACHE_DIR")
-    if given and _writable(given):
+    if given and not _home_unexpanded(given) and _writable(given):  # (not '~/x': _writable made ./~/x)
         return None, True
     if not given and _writable(os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")):
         return None, True
@@ -73,6 +85,8 @@ def _ensure_cache_dir():
     return given or None, False
 
 
+#: Why the ``NUMBA_CACHE_DIR`` given is refused although it could be written ('' if not: :func:`_home_unexpanded`).
+HOME_UNEXPANDED = _home_unexpanded(os.environ.get("NUMBA_CACHE_DIR", ""))
 REFUSED_CACHE_DIR, CACHE_WRITABLE = _ensure_cache_dir()
 
 import numba  # noqa: E402  (after the cache directory is settled)
@@ -93,8 +107,8 @@ if REFUSED_CACHE_DIR or not CACHE_WRITABLE:
     from .errors import NoisegenWarning
     from .labels import user_stacklevel
 
-    _refused = (f"NUMBA_CACHE_DIR={REFUSED_CACHE_DIR!r} is not writable (Numba cannot use a cache it cannot "
-                "write to); ") if REFUSED_CACHE_DIR else ""
+    _refused = (f"NUMBA_CACHE_DIR={REFUSED_CACHE_DIR!r} " + (HOME_UNEXPANDED or "is not writable (Numba cannot use "
+                "a cache it cannot write to)") + "; ") if REFUSED_CACHE_DIR else ""
     warnings.warn(_refused + (f"caching in {os.environ['NUMBA_CACHE_DIR']!r} instead" if CACHE_WRITABLE else
                               "no cache location is writable: kernels compile on every run"),
                   NoisegenWarning, stacklevel=user_stacklevel())  # (2: the noisegen module importing this one)
