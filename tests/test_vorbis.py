@@ -580,6 +580,30 @@ def test_a_segment_of_a_file_whose_codebook_libvorbis_refuses_does_not_crash(tmp
     assert run.returncode == 0 and run.stdout.strip() == "ok", (run.returncode, run.stderr[-2000:])
 
 
+def test_a_file_libsndfile_reads_is_opened_afresh_once_to_see_that_it_decodes(tmp_path, monkeypatch):
+    """Before a seek, an Ogg Vorbis file libsndfile reads is asked whether it decodes at all (a fresh handle
+    and one frame: its seek crashed on a setup libvorbis refuses): asked for every segment, that cost 0.6-1
+    ms of each 10-20 ms read of a 4 s segment of a long file. It is asked once per path, size and mtime."""
+    import warnings
+
+    from noisegen.audio.segment import read_segment
+
+    path = _overfull(tmp_path)
+    opened = []
+
+    class Counted(sf.SoundFile):
+        def __init__(self, *args, **kw):
+            opened.append(args[0])
+            super().__init__(*args, **kw)
+
+    monkeypatch.setattr(sf, "SoundFile", Counted)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for offset_s in (0.25, 0.5, 1.0, 2.0):
+            assert read_segment(path, offset_s=offset_s, duration_s=0.1, sample_rate=16000).shape == (0,)
+    assert len(opened) == 4 + 1, opened  # one open a segment, and one to see whether it decodes
+
+
 def test_codebook_floats_clamp_their_exponent_as_libvorbis_does():
     """A codebook's minimum and delta (VQ lookups) are libvorbis's packed floats: 21 bits of mantissa,
     a sign, a 10-bit exponent biased by 788. libvorbis (sharedbook.c, _float32_unpack) clamps the
