@@ -160,6 +160,21 @@ def test_design_is_cached_and_read_only():
     assert not a.flags.writeable
 
 
+@pytest.mark.parametrize("kind, given, name", [
+    ("lowpass", dict(cutoff_hz=1000.0, q=0.7), "q"),
+    ("highpass", dict(cutoff_hz=1000.0, gain_db="nan"), "gain_db"),
+    ("bandpass", dict(low_hz=300.0, high_hz=3000.0, cutoff_hz=1000.0), "cutoff_hz"),
+    ("peaking", dict(center_hz=1000.0, gain_db=6.0, q=1.0, order=8), "order"),
+    ("low_shelf", dict(cutoff_hz=1000.0, gain_db=6.0, center_hz=float("nan")), "center_hz"),
+])
+def test_design_sos_refuses_an_argument_its_kind_does_not_read(kind, given, name):
+    """design_sos ignored arguments its kind does not read: q=0.7 for a low-pass (or NaN, a dict) gave a
+    plain Butterworth without a word (found by sigfuzz)."""
+    with pytest.raises(ng.ParameterError, match=f"{name} is not used by kind='{kind}'"):
+        design_sos(kind, sample_rate=SR, **given)
+    design_sos(kind, sample_rate=SR, **{k: v for k, v in given.items() if k != name}, order=4)
+
+
 @pytest.mark.parametrize(
     "call",
     [

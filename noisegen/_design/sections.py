@@ -25,6 +25,12 @@ from .._core.validation import (
 )
 
 _KINDS = ("lowpass", "highpass", "bandpass", "bandstop", "peaking", "low_shelf", "high_shelf")
+#: The design arguments each kind reads (design_sos refuses the others rather than ignore them).
+_USES = {
+    "lowpass": ("cutoff_hz", "order"), "highpass": ("cutoff_hz", "order"),
+    "bandpass": ("low_hz", "high_hz", "order"), "bandstop": ("low_hz", "high_hz", "order"),
+    "peaking": ("center_hz", "gain_db", "q"), "low_shelf": ("cutoff_hz", "gain_db"), "high_shelf": ("cutoff_hz", "gain_db"),
+}
 #: Gains (dB) of the peaking and shelving sections, and the most Q of a peaking one (the effects'
 #: range, and the one :class:`noisegen.PeakingEQ` and the shelf transforms draw from).
 EQ_GAIN_DB_RANGE = (-60.0, 60.0)
@@ -199,6 +205,8 @@ def design_sos(kind, *, sample_rate, cutoff_hz=None, low_hz=None, high_hz=None, 
 
     Every frequency lies in ``[1e-5, 0.5 - 1e-5] * sample_rate`` (0.16 Hz to
     7999.84 Hz at 16 kHz; :data:`FREQ_MARGIN`).
+    An argument the kind does not read (``q`` for a low-pass, ``order``
+    other than 4 for the cookbook kinds) is refused, not ignored.
 
     Returns
     -------
@@ -219,6 +227,8 @@ def design_sos(kind, *, sample_rate, cutoff_hz=None, low_hz=None, high_hz=None, 
     """
     check_choice(kind, "kind", _KINDS)
     sample_rate = check_sample_rate(sample_rate)
+    _refuse_unused(kind, cutoff_hz=cutoff_hz, low_hz=low_hz, high_hz=high_hz, order=order, center_hz=center_hz,
+                   gain_db=gain_db, q=q)
     if kind in ("lowpass", "highpass"):
         order = check_int(order, "order", low=1, high=32)
         return _butter(kind, order, (check_freq(cutoff_hz, "cutoff_hz", sample_rate),), sample_rate)
@@ -235,6 +245,16 @@ def design_sos(kind, *, sample_rate, cutoff_hz=None, low_hz=None, high_hz=None, 
         q = check_real(q, "q", low=0.0, high=MAX_Q, low_inclusive=False)
         return _cookbook(kind, center_hz, gain_db, q, sample_rate)
     return _cookbook(kind, check_freq(cutoff_hz, "cutoff_hz", sample_rate), gain_db, 0.0, sample_rate)
+
+
+def _refuse_unused(kind: str, **given) -> None:
+    """Refuse a design argument ``kind`` does not read: ignored, ``q`` given to a low-pass (or any value,
+    NaN or a string) passed silently, and the filter made was not the one asked for."""
+    for name, value in given.items():
+        unset = value is None or (name == "order" and type(value) is int and value == 4)  # (order's default)
+        if not unset and name not in _USES[kind]:
+            raise ParameterError(f"{name} is not used by kind={kind!r} (it takes {', '.join(_USES[kind])}), "
+                                 f"got {name}={show_value(value)}")
 
 
 # ----------------------------------------------------------------------------- running
