@@ -205,6 +205,19 @@ def test_an_epoch_or_row_id_past_2_64_is_refused_not_taken_mod_2_64():
         row_key(0, 5, (1 << 64) + 3)
 
 
+def test_row_key_takes_the_int_seed_augment_takes():
+    """row_key(None, 0, 3) gave another key on every call (and a Generator seed one that moved on), where
+    augment refuses any seed but an int >= 0: the key it promises to reproduce was never the row's
+    (found by sigfuzz)."""
+    import noisegen
+    from noisegen.data.ray import row_key
+
+    assert row_key(np.int64(7), 0, 3) == row_key(7, 0, 3)
+    for seed in (None, np.random.default_rng(0), -1, 1.5, "7"):
+        with pytest.raises(noisegen.ParameterError, match="seed"):
+            row_key(seed, 0, 3)
+
+
 def test_a_rows_warnings_name_the_row():
     """A silent row warned "Normalize: the input is silent ..." naming no row (its errors name it, and
     noisegen.hf's warnings do); the actor runs here without Ray."""

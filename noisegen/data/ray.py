@@ -78,6 +78,8 @@ def row_key(seed, epoch: int, row_id) -> int:
     >>> row_key(0, 0, 3) == row_key(0, 0, 3), row_key(0, 0, 3) == row_key(0, 1, 3)
     (True, False)
     """
+    # an int, as augment takes it: resolve_key alone also took None (a fresh key on every call) and a Generator
+    seed = check_int(seed, "seed", low=0)
     epoch = check_int(epoch, "epoch", low=0, high=MAX_KEY_INT)
     return derive_key(resolve_key(seed, "seed"), epoch, *_id_path(row_id))
 
