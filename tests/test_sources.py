@@ -6,6 +6,7 @@ import copy
 import errno
 import json
 import os
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -983,6 +984,19 @@ def test_a_bank_source_with_a_nul_byte_is_a_parameter_error_naming_it(tmp_path, 
                     make(source)
     with pytest.raises(ng.ParameterError, match=r"noise must be an existing folder or file, got a path with a NUL"):
         ng.load_pipeline(config)
+
+
+def test_audio_files_of_a_missing_folder_or_a_file_is_refused(tmp_path, monkeypatch):
+    """audio_files of a typo returned [] with a warning that the path "is a folder that cannot be read
+    (No such file or directory)", and of a file the same "(Not a directory)": a run found no files
+    without an error (found by sigfuzz)."""
+    sf.write(tmp_path / "a.wav", np.zeros(160, np.float32), SR)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for given, shown in ((tmp_path / "nope", "a missing path"), (tmp_path / "a.wav", "a file"),
+                         ("~", "a missing path '~' (a leading '~' is expanded only by a shell")):
+        with pytest.raises(ng.ParameterError, match=re.escape(f"folder must be an existing folder, got {shown}")):
+            ng.audio_files(given)
+    assert ng.audio_files(tmp_path) == [str(tmp_path / "a.wav")]
 
 
 @pytest.mark.parametrize("kind", ["folder", "file"])

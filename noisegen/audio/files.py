@@ -127,9 +127,14 @@ def audio_files(folder) -> list[str]:
 
     Warns (NoisegenWarning) once per name left out: a folder that could not be read (its files
     with it), and an audio name that is not a regular file (a FIFO, a dangling symlink: never opened),
-    as ``noisegen augment`` and :class:`~noisegen.AugmentStream` name them.
+    as ``noisegen augment`` and :class:`~noisegen.AugmentStream` name them. A ``folder`` that is
+    not an existing folder (a missing path, a file) is a ParameterError.
     """
-    found, odd = scan_audio_files(folder)
+    root = check_path(folder, "folder")
+    if not os.path.isdir(root):  # (scanned, a typo gave [] with a warning calling it "a folder that cannot be read")
+        what = "a file" if os.path.isfile(root) else path_kind(root)
+        raise ParameterError(f"folder must be an existing folder, got {what} {root!r}{missing_hint(root)}")
+    found, odd = scan_audio_files(root)
     for path, why in odd:
         left = "the audio files in it are left out" if why.startswith("a folder") else "left out"
         warnings.warn(f"{path!r} is {why}: {left}", NoisegenWarning, stacklevel=user_stacklevel())
