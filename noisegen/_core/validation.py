@@ -136,7 +136,8 @@ def check_audio(y, name: str = "y", *, allow_empty: bool = True, max_ndim: int =
         else:
             grad = ".detach()" if getattr(y, "requires_grad", False) is True else ""  # (.numpy() refuses it)
             hint = f" (a tensor on the CPU: pass {name}{grad}.numpy())" if callable(getattr(y, "numpy", None)) else ""
-            raise ParameterError(f"{name} must be a numpy float array, got {type(y).__name__}{hint}")
+            shown = "" if hint else f" {show_value(y)}"  # (the value too: "got float" of a NaN said half of it)
+            raise ParameterError(f"{name} must be a numpy float array, got {type(y).__name__}{shown}{hint}")
     elif type(y) is not np.ndarray:  # a memmap or other subclass: a plain view, so every output is an ndarray
         y = np.asarray(y)
     if y.dtype.kind in "iub":  # (bool: no PCM to scale, so no hint)

@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from .._core.errors import ParameterError
-from .._core.validation import check_audio
+from .._core.validation import check_audio, show_value
 from .files import AUDIO_EXTENSIONS, audio_files, missing_hint, path_kind
 
 __all__ = ["joined", "sources"]
@@ -43,8 +43,9 @@ def sources(source, name):
                 raise ParameterError(f"{name}[{i}] must be an existing folder or file, got {path_kind(item)} {os.fspath(item)!r}{missing_hint(item)}")
         return None, paths, None, folders
     kinds = sorted({type(a).__name__ for a in source}) if isinstance(source, (list, tuple)) else []
+    held = " of " + ", ".join(kinds) if kinds else " " + show_value(source)  # (what a list holds, else the value)
     raise ParameterError(f"{name} must be a folder, a file, a list of folders and files or a list of float arrays "
-                         f"(NumPy), got {type(source).__name__}{' of ' + ', '.join(kinds) if kinds else ''}")
+                         f"(NumPy), got {type(source).__name__}{held}")
 
 
 def joined(arrays):

@@ -274,4 +274,5 @@ def list_items(source):
         return _ArrayItems(source), None
     if isinstance(source, Iterable):
         return None, source
-    raise ParameterError(f"source must be a folder, a list of paths or an iterable of arrays, got {type(source).__name__}")
+    raise ParameterError(f"source must be a folder, a list of paths or an iterable of arrays, got {type(source).__name__} "
+                         f"{show_value(source)}")

@@ -54,7 +54,7 @@ from .._core.labels import warn
 from .._core.layout import layout_known
 from .._core.rng import derive_key, resolve_key
 from .._core.units import amplitude_to_db
-from .._core.validation import check_bool, check_reach, check_real, check_sample_rate
+from .._core.validation import check_bool, check_reach, check_real, check_sample_rate, show_value
 from ..effects import gain, speed, time_stretch
 from ..effects import resample as resample_audio  # this module's own resample() takes cuts
 from ..transforms import Shift, Transform, load_pipeline
@@ -134,7 +134,8 @@ def _pipeline_config(pipeline) -> dict:
         pipeline = load_pipeline(pipeline, name="pipeline")
     if not isinstance(pipeline, Transform):
         raise ParameterError(
-            f"pipeline must be a noisegen Transform, a config dict or a JSON file path, got {type(pipeline).__name__}"
+            f"pipeline must be a noisegen Transform, a config dict or a JSON file path, got {type(pipeline).__name__} "
+            f"{show_value(pipeline)}"
         )
     changer = length_changer(pipeline)  # the stream's rule: one list of what changes the length
     if changer is not None:

@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from .._core.errors import ParameterError
+from .._core.validation import show_value
 from .._design.snr import MAX_SNR_DB, MIN_SNR_DB
 from .base import Transform
 from .settings import kept_setting
@@ -59,7 +60,8 @@ class AddShortNoises(Transform):
         self.min_fade_s, self.max_fade_s = uniform_range(min_fade_s, max_fade_s, "min_fade_s", "max_fade_s", low=0.0)
         if not isinstance(sounds, (NoiseBank, str, os.PathLike, np.ndarray, list, tuple)):
             raise ParameterError(
-                f"sounds must be a folder, a list of paths, a list of arrays or a NoiseBank, got {type(sounds).__name__}"
+                f"sounds must be a folder, a list of paths, a list of arrays or a NoiseBank, got {type(sounds).__name__} "
+                f"{show_value(sounds)}"
             )
         self._bank = sounds if isinstance(sounds, NoiseBank) else NoiseBank(sounds, name="sounds")
 

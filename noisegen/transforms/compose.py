@@ -28,7 +28,7 @@ __all__ = ["Compose", "OneOf", "SomeOf"]
 
 def _check_transforms(transforms, name="transforms"):
     if isinstance(transforms, Transform) or not isinstance(transforms, (list, tuple)):
-        raise ParameterError(f"{name} must be a list of transforms, got {type(transforms).__name__}")
+        raise ParameterError(f"{name} must be a list of transforms, got {type(transforms).__name__} {show_value(transforms)}")
     out = []
     for i, t in enumerate(transforms):
         if isinstance(t, dict):
