@@ -1064,3 +1064,18 @@ def test_a_refusal_of_a_wrong_type_shows_the_value_too():
     for name, call in calls.items():
         with pytest.raises(ParameterError, match=rf"^{name.strip()} must be .*, got float 3\.25$"):
             call(3.25)
+
+
+def test_a_name_for_messages_must_be_a_str():
+    """NoiseBank(name=...) and load_pipeline(name=...) took any value (NaN, a dict, None) as the words their
+    messages call the argument by, without a word (found by sigfuzz)."""
+    import noisegen as ng
+
+    for bad in (float("nan"), {}, None, b"noise"):
+        with pytest.raises(ParameterError, match=r"^name must be a str"):
+            ng.NoiseBank([np.ones(100, np.float32)], sample_rate=16000, name=bad)
+        with pytest.raises(ParameterError, match=r"^name must be a str"):
+            ng.load_pipeline({"name": "Gain", "p": 1.0}, name=bad)
+    assert len(ng.NoiseBank([np.ones(100, np.float32)], sample_rate=16000, name="rir")) == 1
+    with pytest.raises(ParameterError, match=r"^config: cannot read pipeline file"):
+        ng.load_pipeline("/nonexistent/pipeline.json", name="config")

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .._core.validation import (MAX_SAMPLES, check_bool, check_index, check_int, check_real,
-                                check_n_samples, check_reach, check_recordings, check_sample_rate)
+                                check_n_samples, check_reach, check_recordings, check_sample_rate, show_value)
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.labels import user_stacklevel
 from .._core.lru import after_fork
@@ -138,6 +138,8 @@ class NoiseBank:
 
     def __init__(self, source, *, sample_rate=None, cache_path=None, min_duration_s=0.0, source_sample_rate=None,
                  name="source", first_channel=False, silent_ok=True):
+        if not isinstance(name, str):  # (only words for messages: NaN or a dict was taken and shown there)
+            raise ParameterError(f"name must be a str (what messages call the bank), got {show_value(name)}")
         self.name = name
         self.first_channel = check_bool(first_channel, "first_channel")
         self.silent_ok = check_bool(silent_ok, "silent_ok")

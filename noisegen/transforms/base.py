@@ -415,6 +415,8 @@ def load_pipeline(path_or_dict, *, name="path_or_dict") -> Transform:
     >>> type(p).__name__
     'Gain'
     """
+    if not isinstance(name, str):  # (only words for messages: NaN or a dict was taken and shown there)
+        raise ParameterError(f"name must be a str (what messages call path_or_dict), got {show_value(name)}")
     config = path_or_dict
     from_file = isinstance(config, (str, os.PathLike))
     if from_file:
