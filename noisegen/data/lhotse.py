@@ -133,10 +133,8 @@ def _pipeline_config(pipeline) -> dict:
     if isinstance(pipeline, (str, os.PathLike, dict, list)):
         pipeline = load_pipeline(pipeline, name="pipeline")
     if not isinstance(pipeline, Transform):
-        raise ParameterError(
-            f"pipeline must be a noisegen Transform, a config dict or a JSON file path, got {type(pipeline).__name__} "
-            f"{show_value(pipeline)}"
-        )
+        raise ParameterError(f"pipeline must be a noisegen Transform, a config dict or a JSON file path, got "
+                             f"{type(pipeline).__name__} {show_value(pipeline)}")
     changer = length_changer(pipeline)  # the stream's rule: one list of what changes the length
     if changer is not None:
         raise ParameterError(

@@ -79,7 +79,7 @@ def row_key(seed, epoch: int, row_id) -> int:
     (True, False)
     """
     # an int, as augment takes it: resolve_key alone also took None (a fresh key on every call) and a Generator
-    seed = check_int(seed, "seed", low=0)
+    seed = check_seed(seed)
     epoch = check_int(epoch, "epoch", low=0, high=MAX_KEY_INT)
     return derive_key(resolve_key(seed, "seed"), epoch, *_id_path(row_id))
 

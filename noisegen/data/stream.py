@@ -150,8 +150,7 @@ class AugmentStream:
     def __init__(self, source, pipeline, *, sample_rate, chunk_s=None, hop_s=None, rng=0, shuffle=True, epochs=1,
                  rank=None, world_size=None, mono=True, target=None, device="cpu"):
         if pipeline is not None and not isinstance(pipeline, Transform):
-            raise ParameterError(f"pipeline must be a noisegen Transform or None, got {type(pipeline).__name__} "
-                                 f"{show_value(pipeline)}")
+            raise ParameterError(f"pipeline must be a noisegen Transform or None, got {type(pipeline).__name__} {show_value(pipeline)}")
         self.pipeline = pipeline
         self.sample_rate = check_sample_rate(sample_rate)
         rate = self.sample_rate  # a chunk is allocated whole (at most MAX_CHUNK_SAMPLES); a hop past any array is no hop

@@ -1,18 +1,16 @@
 """The transform base class: random parameters, replay and JSON round trips.
 
-A :class:`Transform` holds ranges and a probability ``p`` (validated in
-``__init__``, so a bad configuration fails at construction). Calling it draws
-its parameters from ``rng`` and applies the functional effect it wraps::
+A :class:`Transform` holds ranges and a probability ``p`` (validated in ``__init__``, so a bad configuration
+fails at construction). Calling it draws its parameters from ``rng`` and applies the functional effect it wraps::
 
     out = t(y, sample_rate=16000, rng=0)
     t.last_params        # {"name": "Gain", "applied": True, "gain_db": -3.2}
     params = t.draw_params(y, sample_rate=16000, rng=0)  # the same draw, nothing applied
     t.apply_params(y, params, sample_rate=16000)         # the same output
 
-Every random choice a transform makes is recorded in ``last_params`` (a plain
-JSON-able dict, nested for compositions). :meth:`Transform.apply_params`
-checks a ``params`` dict before using it: a missing key, a wrong type or a
-value out of range is a :class:`~noisegen.ParameterError` naming the key.
+Every random choice a transform makes is recorded in ``last_params`` (a plain JSON-able dict, nested for
+compositions). :meth:`Transform.apply_params` checks a ``params`` dict before using it: a missing key, a wrong
+type or a value out of range is a :class:`~noisegen.ParameterError` naming the key.
 
 An empty input (``(0,)`` or ``(n_channels, 0)``) comes back unchanged (the same object, see ``__call__``) from
 every transform and composition. Its parameters are still drawn from ``rng`` and recorded, as for
