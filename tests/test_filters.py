@@ -305,11 +305,11 @@ def test_design_is_scipys_butterworth(kind, orders):
 
 
 @pytest.mark.parametrize("kind", ["lowpass", "highpass", "bandpass", "bandstop"])
-def test_pairing_is_scipys_zpk2sos_bit_for_bit(kind):
-    """noisegen pairs poles and zeros as scipy.signal.zpk2sos does (its code, without its array-API layers,
-    which made a transform drawing its cut-off 2-4x slower than audiomentations' same design): over orders
-    1-32 and random edges at 8-192 kHz, the very same sections."""
-    from noisegen._design.pairing import zpk_sections
+def test_design_is_scipys_butter_and_zpk2sos_bit_for_bit(kind):
+    """noisegen designs and pairs as scipy.signal.butter and zpk2sos do (their code, without their array-API
+    layers, which made a transform drawing its cut-off 2-4x slower than audiomentations' same design): over
+    orders 1-32 and random edges at 8-192 kHz, the very same zeros, poles and sections."""
+    from noisegen._design.butterworth import butter_zpk, zpk_sections
 
     rng = np.random.default_rng(7)
     for fs in (8000, 16000, 44100, 192000):
@@ -319,6 +319,8 @@ def test_pairing_is_scipys_zpk2sos_bit_for_bit(kind):
                 [float(f) for f in np.sort(np.exp(rng.uniform(lo, hi, 2))) * [1.0, 1.001]]
             with np.errstate(all="ignore"):
                 z, p, _ = ss.butter(order, wn, btype=kind, fs=fs, output="zpk")
+            ours = butter_zpk(kind, order, (wn,) if isinstance(wn, float) else tuple(wn), fs)
+            assert np.array_equal(ours[0], z) and np.array_equal(ours[1], p), (fs, order, wn)
             assert np.array_equal(zpk_sections(z, p), ss.zpk2sos(z, p, 1.0)), (fs, order, wn)
 
 

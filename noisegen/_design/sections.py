@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from .._core.errors import ParameterError
-from .pairing import zpk_sections
+from .butterworth import butter_zpk, zpk_sections
 from .._core.validation import (
     check_choice,
     check_int,
@@ -42,11 +42,7 @@ MAX_Q = 1000.0
 
 @lru_cache(maxsize=512)
 def _butter(kind: str, order: int, freqs: tuple, sample_rate: int) -> np.ndarray:
-    from scipy.signal import butter
-
-    wn = freqs[0] if len(freqs) == 1 else list(freqs)
-    with np.errstate(all="ignore"):  # scipy's own gain may overflow; it is not used
-        z, p, _ = butter(order, wn, btype=kind, fs=sample_rate, output="zpk")
+    z, p = butter_zpk(kind, order, freqs, sample_rate)
     # scipy's gain k (all in the first section) underflows at high orders and
     # extreme cutoffs (2e-87 for order 32 at 10 Hz); pair without it and give
     # every section its own unit gain instead.

@@ -1,16 +1,46 @@
-"""Second-order sections from zeros and poles: ``scipy.signal.zpk2sos(z, p, 1.0)`` (its "nearest" pairing,
-digital) without its array-API layers, which took 1.3 ms of a 1.5 ms Butterworth design. A transform that
-draws its cut-off designs a filter on every call: :class:`noisegen.LowPassFilter` on a 1 s clip spent four
-times the filtering's time in it, and ran at 0.4x audiomentations' (whose ``butter(..., output="sos")`` is
-the same design). The steps, their order and their arithmetic are scipy's, so the sections are scipy's bit
-for bit (``tests/test_filters.py`` checks over a grid of designs).
+"""Butterworth zeros and poles, and second-order sections from them: ``scipy.signal.butter(..., output="zpk")``
+and ``scipy.signal.zpk2sos(z, p, 1.0)`` (its "nearest" pairing, digital) without their array-API layers, which
+took 1.5 ms of a 1.8 ms design. A transform that draws its cut-off designs a filter on every call:
+:class:`noisegen.LowPassFilter` on a 1 s clip spent four times the filtering's time in it, and ran at 0.4x
+audiomentations' (whose ``butter(..., output="sos")`` is the same design); and the first design of a process
+imported ``scipy.signal`` (1.5 s). The steps, their order and their arithmetic are scipy's, so the zeros, poles
+and sections are scipy's bit for bit (``tests/test_filters.py`` checks over a grid of designs).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["zpk_sections"]
+__all__ = ["butter_zpk", "zpk_sections"]
+
+
+def butter_zpk(kind: str, order: int, freqs: tuple, sample_rate: float):
+    """``(z, p)`` of ``scipy.signal.butter(order, freqs, btype=kind, fs=sample_rate, output="zpk")`` (its steps:
+    the analog prototype, pre-warped edges, the band transform, the bilinear transform; the gain is not kept)."""
+    m = np.arange(-order + 1, order, 2, dtype=np.float64)
+    z, p = np.asarray([], dtype=np.float64), -np.exp(1j * np.pi * m / (2 * order))
+    wn = np.asarray(freqs, dtype=np.float64) / (float(sample_rate) / 2)
+    warped = 2 * 2.0 * np.tan(np.pi * wn / 2.0)
+    if kind == "lowpass":
+        z, p = float(warped[0]) * z, float(warped[0]) * p
+    elif kind == "highpass":
+        wo = float(warped[0])
+        z, p = np.concatenate((wo / z, np.zeros(len(p) - len(z)))), wo / p
+    else:
+        bw, wo = float(warped[1] - warped[0]), float(np.sqrt(warped[0] * warped[1]))
+        degree = len(p) - len(z)
+        if kind == "bandpass":
+            z_lp, p_lp = (z * bw / 2).astype(np.complex128), (p * bw / 2).astype(np.complex128)
+            z = np.concatenate((z_lp + np.sqrt(z_lp**2 - wo**2), z_lp - np.sqrt(z_lp**2 - wo**2)))
+            p = np.concatenate((p_lp + np.sqrt(p_lp**2 - wo**2), p_lp - np.sqrt(p_lp**2 - wo**2)))
+            z = np.concatenate((z, np.zeros(degree)))
+        else:
+            z_hp, p_hp = ((bw / 2) / z).astype(np.complex128), ((bw / 2) / p).astype(np.complex128)
+            z = np.concatenate((z_hp + np.sqrt(z_hp**2 - wo**2), z_hp - np.sqrt(z_hp**2 - wo**2)))
+            p = np.concatenate((p_hp + np.sqrt(p_hp**2 - wo**2), p_hp - np.sqrt(p_hp**2 - wo**2)))
+            z = np.concatenate((z, np.full(degree, +1j * wo), np.full(degree, -1j * wo)))
+    degree = len(p) - len(z)
+    return np.concatenate(((4.0 + z) / (4.0 - z), -np.ones(degree))), (4.0 + p) / (4.0 - p)
 
 
 def _conjugate_pairs(z: np.ndarray):
