@@ -244,6 +244,31 @@ def test_a_stream_of_unknown_length_reads_as_its_frames(tmp_path, monkeypatch, s
             assert noisegen.info(path).frames == kept
 
 
+@pytest.mark.parametrize("channels, block", [(1, 30001), (2, 4096), (2, 1 << 17)])
+def test_a_long_stream_of_unknown_length_is_read_in_blocks(tmp_path, channels, block):
+    """libsndfile reads no stream of unknown length to its end ('Internal psf_fseek() failed'): FileBlocks
+    took one for a file cut short, and noisegen augment and the stream read it whole (60 minutes at 16 kHz:
+    1,986 MB peak where its twin with a count took 218 MB). Its last frame is decoded here now."""
+    from noisegen.audio.blocks import FileBlocks
+
+    n = 200000
+    src = tmp_path / "src.flac"
+    _write(src, _signals(n, channels, seed=5)["white"], "PCM_16", 0.5)
+    want = sf.read(src, dtype="float32", always_2d=True)[0].T
+    path = tmp_path / "pipe.flac"
+    path.write_bytes(_unknown_length(src.read_bytes()))
+    blocks = FileBlocks(path, sample_rate=16000, mono=False, block_frames=block)
+    assert not blocks.truncated and blocks.n == n
+    for _ in range(2):  # (a pass per whole-signal measure)
+        np.testing.assert_array_equal(np.concatenate(list(blocks()), axis=-1).reshape(channels, -1), want)
+    for start, k in [(n - 5000, 5000), (n - 3, 3), (1000, 4000), (n - 6000, 2500)]:  # segments, at the end too
+        seg = FileBlocks(path, sample_rate=16000, mono=False, offset_s=start / 16000, duration_s=k / 16000)
+        got = np.concatenate(list(seg()), axis=-1).reshape(channels, -1)
+        np.testing.assert_array_equal(got, want[:, start:start + k], err_msg=str(start))
+    path.write_bytes(path.read_bytes()[:-7])  # cut short in its last frame: still read whole
+    assert FileBlocks(path, sample_rate=16000).truncated
+
+
 _SHORT_STREAM_CHILD = """
 import sys
 from noisegen.audio.flac import FlacFile

@@ -136,6 +136,13 @@ class FlacFile(NativeFile):
         that frame's header (the one whose CRC-16 holds to the file's end, else the last one: a
         frame cut short, whose frames :meth:`read` then finds missing) and the first frame's block
         size. Raises ValueError (the file is libsndfile's to refuse) without a header there."""
+        first, bs, _ = self.last_frame()[:3]
+        return first + bs
+
+    def last_frame(self):
+        """``(first sample, block size, whole, byte, index)`` of a stream's last frame (as
+        :meth:`_frames_to_end` finds it; ``whole``: its CRC-16 holds to the file's end, ``byte``: its
+        offset in the file). Raises ValueError without a header there."""
         length = self._size - self._first
         self._fh.seek(self._first)
         # 32 bytes, zeros past the end: the header scans below take 32 (with a stream of fewer, they read
@@ -146,13 +153,29 @@ class FlacFile(NativeFile):
         buf = np.zeros(tail + PADDING, np.uint8)
         self._fh.seek(self._size - tail)
         size = self._fh.readinto(memoryview(buf)[:tail])
-        number, bs, _ = last_frame(buf, size, self.samplerate, self.bps, self.channels, strategy)
+        number, bs, whole, at = last_frame(buf, size, self.samplerate, self.bps, self.channels, strategy)
         first = next_frame(head, -1, 32, self.samplerate, self.bps, self.channels, strategy)
         if number < 0 or first != 0:
             raise ValueError("a FLAC stream of unknown length with no frame header at its end")
+        byte = self._size - tail + at
         if strategy:  # variable block sizes: the number is the frame's first sample
-            return number + bs
-        return number * int(frame_header(head, 0, 32, self.samplerate, self.bps, self.channels, 0, 0)[0]) + bs
+            return number, bs, whole, byte, number
+        return number * int(frame_header(head, 0, 32, self.samplerate, self.bps, self.channels, 0, 0)[0]), bs, whole, \
+            byte, number
+
+    def read_last(self, start: int, dtype) -> np.ndarray | None:
+        """Frames ``start`` to the end, all in the last frame, as ``(frames, channels)`` of ``dtype``, decoded
+        from that frame's bytes alone (libsndfile reads no stream of unknown length to its end, and
+        :meth:`read` decodes from the first frame); None where that frame fails to decode."""
+        first, bs, _, byte, number = self.last_frame()
+        n = max(0, first + bs - start)
+        buf = np.zeros(self._size - byte + PADDING, np.uint8)
+        self._fh.seek(byte)
+        size = self._fh.readinto(memoryview(buf)[:self._size - byte])
+        out = np.empty((self.channels, n), dtype)
+        got = decode_frames(buf, size, self.samplerate, self.bps, self.channels, self.max_block, first + bs, start,
+                            out, np.zeros(2, np.int64), first, number)
+        return None if got == FAILED else out.T
 
     def _headers(self) -> int:
         """The frame headers of this stream that check out in the file: at most that many frames of

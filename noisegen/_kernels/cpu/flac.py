@@ -222,7 +222,7 @@ def frame_header(buf, p, size, rate, bps, channels, strategy, number):
 
 
 @kernel
-def decode_frames(buf, size, rate, bps, channels, max_block, total, start, out, reached):
+def decode_frames(buf, size, rate, bps, channels, max_block, total, start, out, reached, first=0, number=0):
     """Decode the frames of ``buf[:size]`` (a stream's bytes from its first frame on, padded with
     :data:`PADDING` zero bytes) and write samples ``start .. start + out.shape[1]`` of the ``total`` in the stream,
     scaled to ``[-1, 1)``, into ``out`` (channels, n) of float32 or float64; ``out`` of one row for
@@ -232,7 +232,8 @@ def decode_frames(buf, size, rate, bps, channels, max_block, total, start, out, 
     ``rate``, ``bps`` (<= 24), ``channels``, ``max_block`` and ``total`` come from STREAMINFO.
     Returns the samples decoded (>= ``start + out.shape[1]``), or :data:`FAILED`; then ``reached``
     (int64, 2) holds the samples of the good frames before the one that failed and that frame's
-    first byte.
+    first byte. ``buf`` may also start at a later frame: ``first`` is its first sample, ``number``
+    its index (a stream's last frame, decoded alone).
     """
     stop = start + out.shape[1]
     mean = out.shape[0] != channels  # one row for two channels
@@ -243,9 +244,9 @@ def decode_frames(buf, size, rate, bps, channels, max_block, total, start, out, 
     end = size * 8
     strategy = buf[1] & 1
     p = 0
-    pos = 0
-    frame = 0
-    reached[0], reached[1] = 0, 0
+    pos = first
+    frame = number
+    reached[0], reached[1] = pos, 0
     while pos < stop:
         reached[0], reached[1] = pos, p
         bs, assignment, q = frame_header(buf, p, size, rate, bps, channels, strategy, pos if strategy else frame)
@@ -291,11 +292,11 @@ def next_frame(buf, p, size, rate, bps, channels, strategy):
 
 @kernel
 def last_frame(buf, size, rate, bps, channels, strategy):
-    """``(number, block size, whole)`` of the last frame in ``buf[:size]`` (the last bytes of a
+    """``(number, block size, whole, byte)`` of the last frame in ``buf[:size]`` (the last bytes of a
     stream): the last header that checks out and whose frame's CRC-16 holds to ``size`` (``whole``
     1), else the last header that checks out (``whole`` 0: a frame cut short, or none of the last
-    :data:`LAST_HEADERS` headers ends there); ``(FAILED, 0, 0)`` without one (the number: the
-    frame's index, or its first sample's with variable block sizes)."""
+    :data:`LAST_HEADERS` headers ends there); ``(FAILED, 0, 0, -1)`` without one (the number: the
+    frame's index, or its first sample's with variable block sizes; ``byte``: its header's offset)."""
     crc = np.int64(buf[size - 2]) << 8 | buf[size - 1] if size >= 2 else -1
     tries, last, last_bs = 0, -1, 0
     for k in range(size - 9, -1, -1):  # (a frame takes 9 bytes at least)
@@ -303,15 +304,15 @@ def last_frame(buf, size, rate, bps, channels, strategy):
             bs = frame_header(buf, k, size, rate, bps, channels, strategy, -1)[0]
             if bs > 0:
                 if _crc16(buf, k, size - 2) == crc:
-                    return _coded_number(buf, k + 4, strategy)[0], bs, 1
+                    return _coded_number(buf, k + 4, strategy)[0], bs, 1, k
                 if last < 0:
                     last, last_bs = k, bs
                 tries += 1
                 if tries == LAST_HEADERS:
                     break
     if last < 0:
-        return FAILED, 0, 0
-    return _coded_number(buf, last + 4, strategy)[0], last_bs, 0
+        return FAILED, 0, 0, -1
+    return _coded_number(buf, last + 4, strategy)[0], last_bs, 0, last
 
 
 @kernel
