@@ -28,7 +28,7 @@ from .._core.errors import NoisegenError, ParameterError
 from .._core.validation import check_reach, check_sample_rate
 from ..effects.resample import Resampler
 from .claims import WHOLE_READ_SAMPLES, read_blocks, read_span, seek_frame
-from .flac import FlacFile
+from .flac import FlacFile, unknown_length_end
 from .formats import check_subtype, check_writable, format_of
 from .io import _read_error, _soundfile, _wav_shortfall, mix_down, write_frames
 from .native import warn_truncated
@@ -93,7 +93,7 @@ class FileBlocks:
         # grew with its length: 1.2 GB for 60 minutes at 16 kHz). A FLAC file cut short is read whole.
         self._shortfall = _wav_shortfall(self.path)
         self._said_chained = False  # (a chained Ogg file: its first stream is read, with a warning)
-        self._last = _last_frame_start(self.path) if meta.format == "FLAC" else None
+        self._last = unknown_length_end(self.path) if meta.format == "FLAC" else None
         self.truncated = (meta.format == "FLAC" and self._last is None
                           and not _last_frame_decodes(self.path, self.start + self.frames))
         self._vorbis = _native_vorbis(self.path, self.start, self.frames, int(block_frames))
@@ -148,7 +148,7 @@ class FileBlocks:
 
     def _reads(self, f):
         """The span's frames in blocks: read by libsndfile, but for the last frame of a FLAC stream of unknown
-        length (:func:`_last_frame_start`), decoded here."""
+        length (:func:`~noisegen.audio.flac.unknown_length_end`), decoded here."""
         stop = self.start + self.frames
         head = self.frames if self._last is None else max(0, min(stop, self._last) - self.start)
         if head:
@@ -198,25 +198,6 @@ def _last_frame_decodes(path, stop: int) -> bool:
             return f.read(1, dtype="float32").shape[0] == 1
     except (sf.LibsndfileError, RuntimeError, OSError):
         return False
-
-
-def _last_frame_start(path):
-    """The first sample of the last frame of a FLAC stream of unknown length (STREAMINFO's count 0: ffmpeg's
-    or flac's output to a pipe) whose last frame decodes, else None. libsndfile reads such a stream up to
-    that frame, never to its end ('Internal psf_fseek() failed'), so the blocks take its last frame from
-    :meth:`FlacFile.read_last` (the file was taken for one cut short, and read whole: 2 GB for 60 minutes
-    at 16 kHz where its twin with a count took 220 MB)."""
-    try:
-        native = FlacFile.open(path)
-        if native is None:
-            return None
-        with native:
-            if not native.counted:
-                return None
-            first, _, whole, _, _ = native.last_frame()
-            return first if whole and native.read_last(first, np.float32) is not None else None
-    except (OSError, ValueError, NoisegenError):  # (a damaged file: left to the checks of libsndfile's reads)
-        return None
 
 
 def _native_vorbis(path, start, frames, block_frames):

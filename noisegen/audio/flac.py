@@ -35,11 +35,12 @@ import struct
 
 import numpy as np
 
+from .._core.errors import NoisegenError
 from .._kernels.cpu.flac import FAILED, PADDING, decode_frames, frame_header, last_frame, next_frame
 from .claims import WHOLE_READ_SAMPLES, check_claimed_length
 from .native import NativeFile
 
-__all__ = ["FlacFile", "is_flac_name"]
+__all__ = ["FlacFile", "is_flac_name", "unknown_length_end"]
 
 _STREAMINFO = 0
 _DEPTHS = (8, 16, 24)
@@ -55,6 +56,26 @@ _PREFIX_SLACK = 1 << 20
 def is_flac_name(path) -> bool:
     """Whether ``path`` (a str or path, not a file object) names a ``.flac`` file."""
     return isinstance(path, (str, os.PathLike)) and os.fspath(path).lower().endswith(".flac")
+
+
+def unknown_length_end(path) -> int | None:
+    """The first sample of the last frame of a FLAC stream of unknown length (STREAMINFO's count 0: ffmpeg's
+    or flac's output to a pipe) whose last frame decodes, else None. libsndfile reads such a stream up to
+    that frame, never to its end ('Internal psf_fseek() failed'), so the blocks take its last frame from
+    :meth:`FlacFile.read_last` (:class:`~noisegen.audio.blocks.FileBlocks` took the file for one cut short,
+    and read it whole: 2 GB for 60 minutes at 16 kHz where its twin with a count took 220 MB; so did
+    :func:`noisegen.info`)."""
+    try:
+        native = FlacFile.open(path)
+        if native is None:
+            return None
+        with native:
+            if not native.counted:
+                return None
+            first, _, whole, _, _ = native.last_frame()
+            return first if whole and native.read_last(first, np.float32) is not None else None
+    except (OSError, ValueError, NoisegenError):  # (a damaged file: left to the checks of libsndfile's reads)
+        return None
 
 
 class FlacFile(NativeFile):
