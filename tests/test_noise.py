@@ -356,6 +356,25 @@ def test_min_freq_design_on_the_beta_grid(min_freq):
             assert abs(slope + 3.0103 * beta) < 0.02, beta
 
 
+def test_drawn_betas_share_one_high_pass_design(monkeypatch):
+    # AddColoredNoise draws beta per call: each bank is a cache miss, and the high-pass part (which
+    # depends on min_freq alone) was designed again each time; its partial fractions are np.prod's
+    import scipy.signal
+
+    calls = []
+    butter = scipy.signal.butter
+    monkeypatch.setattr(scipy.signal, "butter", lambda *a, **k: calls.append(a) or butter(*a, **k))
+    min_freq = 21.5 / 16000  # a min_freq no other test designs
+    banks = [design_bank(beta, min_freq) for beta in (0.31, -1.17, 1.93)]
+    assert len(calls) <= 1
+    p, q = noisegen._design.noise._zplane(0.31, -3)
+    direct, residues = noisegen._design.noise._partial_fractions(p, q)
+    assert direct == np.prod(q / p)
+    np.testing.assert_array_equal(
+        residues, [np.prod(1.0 - q / pk) / np.prod(np.delete(1.0 - p / pk, k)) for k, pk in enumerate(p)])
+    assert all(np.isfinite(b.residues).all() for b in banks)
+
+
 def _fft_power(y, sample_rate, lo_hz):
     """Power per channel above ``lo_hz`` (periodogram) and the total."""
     spec = np.abs(np.fft.rfft(np.asarray(y, dtype=np.float64), axis=-1)) ** 2

@@ -133,18 +133,20 @@ def _partial_fractions(p: np.ndarray, q: np.ndarray):
     The direct term is the limit u -> inf, the residue of pole k is the rest
     of the product evaluated at u = 1/p_k.
     """
-    direct = np.prod(q / p) if len(q) == len(p) else 0.0
+    # multiply.reduce and slices: np.prod's result, without its dispatch layers and np.delete
+    # (a drawn beta designs a bank per call, and these loops were most of it)
+    prod = np.multiply.reduce
+    direct = prod(q / p) if len(q) == len(p) else 0.0
     residues = np.empty(len(p), dtype=np.result_type(p, q))
     for k, pk in enumerate(p):
-        num = np.prod(1.0 - q / pk)
-        den = np.prod(np.delete(1.0 - p / pk, k))
-        residues[k] = num / den
+        others = 1.0 - p / pk
+        residues[k] = prod(1.0 - q / pk) / prod(np.concatenate((others[:k], others[k + 1:])))
     return direct, residues
 
 
 def _product(p: np.ndarray, q: np.ndarray, z):
     """``prod_j (1 - q_j / z) / prod_k (1 - p_k / z)``: that rational function at ``u = 1/z``."""
-    return np.prod(1.0 - q / z) / np.prod(1.0 - p / z)
+    return np.multiply.reduce(1.0 - q / z) / np.multiply.reduce(1.0 - p / z)
 
 
 def _sqrt_psd(cov: np.ndarray) -> np.ndarray:
@@ -174,6 +176,22 @@ def design_bank(beta: float, min_freq: float | None = None) -> OnePoleBank:
     return OnePoleBank(p, residues * scale, direct * scale, _sqrt_psd(cov))
 
 
+@functools.lru_cache(maxsize=16)
+def _highpass(min_freq: float):
+    """``(zeros, poles, gain, direct, residues)`` of the high-pass below ``min_freq``: one per
+    ``min_freq``, shared by every drawn ``beta`` (its design took a third of a bank's)."""
+    from scipy.signal import butter
+
+    # Close to Nyquist the corner stops halfway between min_freq and Nyquist.
+    corner = min(_HP_CORNER * min_freq, 0.5 * (min_freq + 0.5))
+    hz, hp, hk = butter(_HP_ORDER, corner, btype="highpass", output="zpk", fs=1.0)
+    for a in (hz, hp):
+        a.flags.writeable = False  # shared by the cache
+    hp_direct, hp_residues = _partial_fractions(hp, hz)
+    hp_residues.flags.writeable = False
+    return hz, hp, hk, hp_direct, hp_residues
+
+
 def _design_highpassed(beta: float, min_freq: float) -> OnePoleBank:
     """The bank (staircase from below ``min_freq / _HP_MARGIN``) times the high-pass, in parallel form.
 
@@ -182,8 +200,6 @@ def _design_highpassed(beta: float, min_freq: float) -> OnePoleBank:
     and the other way round, so nothing cancels. Every state is a one-pole
     of the same white input, so the stationary covariance stays closed form.
     """
-    from scipy.signal import butter
-
     step = 10.0 ** (1.0 / _PER_DECADE)
     first = math.floor(math.log(min_freq / _HP_MARGIN / _F_MIN) / math.log(step))
     if beta == 0.0:
@@ -191,10 +207,7 @@ def _design_highpassed(beta: float, min_freq: float) -> OnePoleBank:
     else:
         p, q = _zplane(beta, first)
         direct, residues = _partial_fractions(p, q)
-    # Close to Nyquist the corner stops halfway between min_freq and Nyquist.
-    corner = min(_HP_CORNER * min_freq, 0.5 * (min_freq + 0.5))
-    hz, hp, hk = butter(_HP_ORDER, corner, btype="highpass", output="zpk", fs=1.0)
-    hp_direct, hp_residues = _partial_fractions(hp, hz)
+    hz, hp, hk, hp_direct, hp_residues = _highpass(min_freq)
     upper = hp.imag > 0  # one pole of each conjugate pair; Re() of twice its term is the pair
     poles = np.concatenate([p, hp[upper]])
     res = np.concatenate([
