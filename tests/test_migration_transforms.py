@@ -241,6 +241,34 @@ def test_resample_round_trip_band_limits_and_keeps_length(rate, dtype):
     assert np.allclose(mono, out[0], atol=1e-6)
 
 
+@pytest.mark.parametrize("rate", [8024, 9552, 12345])
+def test_resample_at_a_rate_of_many_phases_designs_no_table_for_one_call(rate, monkeypatch):
+    # A drawn rate meets a new ratio on most calls: 16 kHz -> 9,552 Hz (597/1000) had an equiripple
+    # table designed for that call alone (remez and 597 rows: 0.2-3 s, MBs on disk); the legs
+    # now blend the shared interpolated table's rows at the same phases.
+    import noisegen._design.resample as design
+    from noisegen.transforms.blockwise import apply_blockwise
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a polyphase table designed for one drawn rate")
+
+    monkeypatch.setattr(design, "equiripple_polyphase", refuse)
+    monkeypatch.setattr(design, "sampled_table", refuse)
+    n = 4001
+    t_s = np.arange(n) / SR
+    below = np.sin(2 * np.pi * 0.85 * rate / 2 * t_s)
+    above = np.sin(2 * np.pi * min(1.02 * rate / 2, 7900.0) * t_s)
+    y = np.stack([below, above])
+    t = Resample(min_sample_rate=rate, max_sample_rate=rate, p=1.0)
+    out = t(y, sample_rate=SR, rng=0)
+    inner = slice(500, n - 500)
+    assert np.max(np.abs(out[0, inner] - below[inner])) < 5e-3  # pass band: kept, aligned
+    assert _rms(out[1, inner]) < 1e-4  # just above the rate's Nyquist: 80 dB down
+    parts = apply_blockwise(t, t.last_params, lambda: [y[:, a:a + 777] for a in range(0, n, 777)], n=n,
+                            sample_rate=SR, n_channels=2, dtype=y.dtype)
+    assert np.array_equal(np.concatenate(list(parts), axis=-1), out)  # the stream runs the same legs
+
+
 def test_resample_at_or_above_the_call_rate_is_a_copy():
     y = _signal((2, 300), np.float32)
     t = Resample(min_sample_rate=SR, max_sample_rate=2 * SR, p=1.0)

@@ -34,8 +34,8 @@ from .tempfiles import write_atomically
 __all__ = ["cached_array", "cache_dir", "source_digest"]
 
 _NONE = np.zeros(0, dtype=np.int8)  # what a result of None is stored as
-#: Bytes of entries one namespace keeps. Resample(8000-16000 Hz) at 44.1 kHz meets ~2,200 exact
-#: ratios over a long run, one design file each: ~2.7 GB, where ``noisegen warmup`` stores ~17 MB
+#: Bytes of entries one namespace keeps. resample() at 44.1 kHz to every rate of 8000-16000 Hz meets
+#: ~2,200 exact ratios, one design file each: ~2.7 GB (the Resample transform designs ~230 of them), where ``noisegen warmup`` stores ~17 MB
 #: (12 MB of Kaiser tables, 4 MB of FFT twiddles).
 MAX_NAMESPACE_BYTES = 512 << 20
 #: Age (seconds) past which a temporary ``.part`` file in a namespace is a dead writer's: a store takes

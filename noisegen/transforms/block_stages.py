@@ -48,7 +48,7 @@ from .gain import Gain
 from .normalize import Normalize, _scale
 from .pitch_shift import PitchShift
 from .polarity_inversion import PolarityInversion
-from .resample import Resample
+from .resample import Resample, leg_ratio
 from .room_simulator import RoomSimulator
 from .shape import length_after
 from .speed_perturb import SpeedPerturb
@@ -331,6 +331,8 @@ class _DownUp:
     def __init__(self, sample_rate, rate, n, rows, dtype):
         self.down = Resampler(orig_sample_rate=sample_rate, target_sample_rate=rate)
         self.up = Resampler(orig_sample_rate=rate, target_sample_rate=sample_rate)
+        # the legs' ratios as the one-shot transform runs them (a NearRatio is the same fraction)
+        self.down._ratio, self.up._ratio = leg_ratio(sample_rate, rate), leg_ratio(rate, sample_rate)
         self.n, self.sent, self.rows, self.dtype = n, 0, rows, dtype
 
     def _cut(self, out):
