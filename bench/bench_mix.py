@@ -13,6 +13,8 @@
   per call (150-7500 Hz, order 4), so a filter is designed per call, vs
   audiomentations ``LowPassFilter`` (24 dB/octave) and scipy ``butter`` +
   ``sosfilt`` per call.
+* ``colored_drawn``: the ``AddColoredNoise`` transform with beta (-2 to 2) and
+  SNR drawn per call, vs audiomentations ``AddColorNoise`` (-6 to 6 dB/octave).
 * RIR 0.5 s vs ``scipy.signal.oaconvolve`` / ``fftconvolve`` and a numpy
   ``rfft`` product, audiomentations ``ApplyImpulseResponse``, pedalboard
   ``Convolution``. Quality: max relative error vs scipy's full convolution
@@ -196,6 +198,24 @@ def make_drawn_audiomentations():
     return lambda clip: t(clip.speech, sample_rate=SR)
 
 
+COLORED_DRAWN = {"min_beta": -2.0, "max_beta": 2.0, "min_snr_db": 3.0, "max_snr_db": 30.0}
+
+
+def make_colored_drawn(library):
+    """``AddColoredNoise`` with its exponent and SNR drawn per call (a noise filter designed per call);
+    audiomentations' ``AddColorNoise`` over the same range (f_decay = -3.01 beta dB/octave)."""
+    if library == "noisegen":
+        from noisegen.transforms import AddColoredNoise
+
+        t, seeds = AddColoredNoise(**COLORED_DRAWN, p=1.0), itertools.count()
+        return lambda clip: t(clip.speech, sample_rate=SR, rng=next(seeds))
+    from audiomentations import AddColorNoise
+
+    t = AddColorNoise(min_snr_db=COLORED_DRAWN["min_snr_db"], max_snr_db=COLORED_DRAWN["max_snr_db"],
+                      min_f_decay=-6.02, max_f_decay=6.02, p=1.0)
+    return lambda clip: t(clip.speech, sample_rate=SR)
+
+
 def q_drawn(fn, clip):
     return {"len_err": int(fn(clip).shape[-1] - clip.n)}
 
@@ -302,6 +322,10 @@ def cases(cfg):
              quality=q_drawn, requires=("scipy",)),
         Case("lowpass_drawn", DRAWN, "audiomentations", "audiomentations LowPassFilter (cut-off drawn per call)",
              m + "make_drawn_audiomentations", quality=q_drawn, requires=("audiomentations",)),
+        Case("colored_drawn", COLORED_DRAWN, "noisegen", "noisegen AddColoredNoise (beta drawn per call)",
+             m + "make_colored_drawn", {"library": "noisegen"}, q_drawn),
+        Case("colored_drawn", COLORED_DRAWN, "audiomentations", "audiomentations AddColorNoise (decay drawn per call)",
+             m + "make_colored_drawn", {"library": "audiomentations"}, q_drawn, requires=("audiomentations",)),
     ]
     params = {"rir_s": 0.5}
     out += [

@@ -11,6 +11,8 @@ estimate on a 220 Hz harmonic tone (target 0 for a stretch, ``n_steps`` for a
 pitch shift, ``12 log2(factor)`` for speed), log-mel distance (dB) between a
 stretched speech clip and the original re-timed, and for resampling the
 attenuation of a tone above the new Nyquist and the gain of a 1 kHz tone.
+``resample_drawn``: the ``Resample`` transform, its rate drawn per call
+(8-16 kHz), against audiomentations' ``Resample`` (one way).
 """
 
 from __future__ import annotations
@@ -239,6 +241,32 @@ def _q_resample(library, orig, target):
     return q
 
 
+#: Resample's defaults: a rate drawn per call, a round trip through it (a new ratio most calls).
+RESAMPLE_DRAWN = {"min_sample_rate": 8000, "max_sample_rate": 16000}
+
+
+def make_resample_drawn(library):
+    """The ``Resample`` transform with its rate drawn per call (audiomentations': one way only,
+    to the drawn rate, so it does half the work and is no like-for-like anchor)."""
+    import itertools
+
+    if library == "noisegen":
+        from noisegen.transforms import Resample
+
+        t, seeds = Resample(**RESAMPLE_DRAWN, p=1.0), itertools.count()
+        return lambda clip: t(clip.speech, sample_rate=SR, rng=next(seeds))
+    if library == "audiomentations":
+        from audiomentations import Resample
+
+        t = Resample(**RESAMPLE_DRAWN, p=1.0)
+        return lambda clip: t(clip.speech, sample_rate=SR)
+    raise ValueError(library)
+
+
+def q_resample_drawn(fn, clip):
+    return {"len_err": int(np.shape(fn(clip))[-1] - clip.n)}
+
+
 class _Feed:
     """A clip whose audio is already at the original rate (quality checks)."""
 
@@ -292,4 +320,9 @@ def cases(cfg):
             out.append(Case("resample", {"orig": orig, "target": target}, lib, variant, m + "make_resample",
                             {"library": lib, "orig": orig, "target": target},
                             _q_resample(lib, orig, target), requires=req))
+    out.append(Case("resample_drawn", RESAMPLE_DRAWN, "noisegen", "noisegen Resample (rate drawn per call)",
+                    m + "make_resample_drawn", {"library": "noisegen"}, q_resample_drawn))
+    out.append(Case("resample_drawn", RESAMPLE_DRAWN, "audiomentations", "audiomentations Resample (one way)",
+                    m + "make_resample_drawn", {"library": "audiomentations"}, like_for_like=False,
+                    requires=("audiomentations",)))
     return out
