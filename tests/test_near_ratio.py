@@ -15,7 +15,7 @@ from noisegen._design.kaiser import N_PHASES, PASSBAND, cutoff_cell, design_cell
 from noisegen._design.resample import Plan, cached_plan, interpolated_rows, max_shift
 from noisegen._kernels.cpu.tables import last_tap
 from noisegen._kernels.cpu import resample as cpu_kernels
-from noisegen.effects.resample import _apply
+from noisegen.effects.resample import resample_to_length as _apply
 from noisegen.effects.timescale_stream import LengthResampler, PitchShiftStream
 
 

@@ -13,7 +13,7 @@ from noisegen import BackendError, ParameterError, Resampler, resample
 from noisegen._design.resample import design_filter
 from noisegen._design.ratios import NearRatio, near_ratio
 from noisegen._design.resample import Plan
-from noisegen.effects.resample import _apply
+from noisegen.effects.resample import resample_to_length as _apply
 
 from naive_resample import naive_resample
 

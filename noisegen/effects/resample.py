@@ -87,7 +87,7 @@ _SCRATCH = threading.local()
 
 
 def _scratch(dtype, n):
-    """This thread's aligned staging buffer for :func:`_apply`, at least ``n`` long
+    """This thread's aligned staging buffer for :func:`resample_to_length`, at least ``n`` long
     (kernels release the GIL: one buffer per thread)."""
     key = np.dtype(dtype).char
     buf = getattr(_SCRATCH, key, None)
@@ -97,7 +97,7 @@ def _scratch(dtype, n):
     return buf
 
 
-def _apply(y, ratio, n_out, name="y"):
+def resample_to_length(y, ratio, n_out, name="y"):
     """Resample ``y`` (1-D or 2-D, float) by ``ratio`` to exactly ``n_out`` samples.
 
     Raises the :func:`~noisegen._core.validation.check_audio` error when ``y`` holds
@@ -177,14 +177,14 @@ def resample(y, *, orig_sample_rate, target_sample_rate, backend="auto"):
     """
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
         return cuda_resample(y, orig_sample_rate=orig_sample_rate, target_sample_rate=target_sample_rate)
-    y = check_audio(y, finite=False)  # _apply checks for NaN/inf through its (shorter) output
+    y = check_audio(y, finite=False)  # resample_to_length checks for NaN/inf through its (shorter) output
     orig, target = check_rates(orig_sample_rate, target_sample_rate)
     if orig == target:
         return check_audio(y).copy()
     n = y.shape[-1]
     rows = None if y.ndim == 1 else y.shape[0]
     n_out = check_output_size(-((-n * target) // orig), rows, "target_sample_rate", target)
-    return _apply(y, Fraction(target, orig), n_out)
+    return resample_to_length(y, Fraction(target, orig), n_out)
 
 
 class Resampler:

@@ -42,7 +42,7 @@ from .._core.validation import (
     nonfinite_error,
 )
 from .level import max_magnitude as _peak
-from .resample import _apply as _resample_to_length
+from .resample import resample_to_length as _resample_to_length
 from .._design.kaiser import filter_table
 from .._design.ratios import exact_ratio, near_ratio, speed_ratio
 from .._gpu.ops import cuda_speed

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._core.validation import MAX_RATE_FACTOR
 from .._design.ratios import MAX_RATIONAL_PHASES, NearRatio
-from ..effects.resample import _apply as _resample_to_length
+from ..effects.resample import resample_to_length as _resample_to_length
 from .base import Transform
 from .params import int_param, int_range
 
