@@ -602,6 +602,16 @@ def test_packet_loss_takes_the_shortest_mean_burst_its_loss_rate_allows():
             packet_loss(y, sample_rate=8000, loss_rate=rate, mean_burst_frames=k * (1.0 - 1e-9) if k > 1 else 0.99)
 
 
+def test_a_burst_too_short_for_packet_loss_max_rate_names_max_loss_rate():
+    """PacketLoss has no loss_rate: its refusal of a too short burst said 'for loss_rate=0.9'."""
+    with pytest.raises(ParameterError, match=r"mean_burst_frames must be at least max_loss_rate / "
+                                             r"\(1 - max_loss_rate\) = 9.* for max_loss_rate=0.9, got 2.0") as info:
+        PacketLoss(max_loss_rate=0.9, mean_burst_frames=2.0)
+    assert "loss_rate=" not in str(info.value).replace("max_loss_rate=", "")
+    with pytest.raises(ParameterError, match=r"for loss_rate=0.9, got 2"):  # the function's own argument
+        packet_loss(np.ones(160), sample_rate=8000, loss_rate=0.9, mean_burst_frames=2)
+
+
 @pytest.mark.parametrize("loss_rate", [0.55, 0.6, 0.66, 0.7, 0.77, 0.8, 0.93, 0.999])
 def test_the_shortest_mean_burst_an_error_names_is_taken(loss_rate):
     """A burst too short for the loss rate is refused naming the least one; that one is taken (it

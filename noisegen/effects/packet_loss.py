@@ -107,7 +107,9 @@ def packet_loss(y, *, sample_rate, loss_rate, frame_ms=20.0, concealment="zeros"
     return out
 
 
-def check_burst(mean_burst_frames, loss_rate):
+def check_burst(mean_burst_frames, loss_rate, rate_name="loss_rate"):
+    """``mean_burst_frames`` checked against ``loss_rate``; errors name the rate ``rate_name`` (PacketLoss's
+    is its max_loss_rate: the message said 'for loss_rate=0.9', an argument PacketLoss has none of)."""
     if mean_burst_frames is None:
         return None
     burst = check_real(mean_burst_frames, "mean_burst_frames", low=1.0)
@@ -115,8 +117,8 @@ def check_burst(mean_burst_frames, loss_rate):
     # (0.8 / (4 * (1 - 0.8)) is 1 + 2e-16), which refused the bound itself (0.8 with 4, 0.9 with 9)
     if loss_rate * (1.0 + burst) > burst:
         raise ParameterError(
-            f"mean_burst_frames must be at least loss_rate / (1 - loss_rate) = "
-            f"{show_at_least(loss_rate / (1.0 - loss_rate), 6)} for loss_rate={loss_rate:g}, got {mean_burst_frames!r}"
+            f"mean_burst_frames must be at least {rate_name} / (1 - {rate_name}) = "
+            f"{show_at_least(loss_rate / (1.0 - loss_rate), 6)} for {rate_name}={loss_rate:g}, got {mean_burst_frames!r}"
         )
     return burst
 

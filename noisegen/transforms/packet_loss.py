@@ -57,7 +57,7 @@ class PacketLoss(Transform):
         )
         self.frame_ms = check_real(frame_ms, "frame_ms", low=0.0, low_inclusive=False)
         self.concealment = check_choice(concealment, "concealment", CONCEALMENTS)
-        self.mean_burst_frames = check_burst(mean_burst_frames, self.max_loss_rate)
+        self.mean_burst_frames = check_burst(mean_burst_frames, self.max_loss_rate, "max_loss_rate")
         self.fade_ms = check_real(fade_ms, "fade_ms", low=0.0)
 
     def randomize(self, y, sample_rate, gen):
