@@ -19,8 +19,11 @@
   (libsndfile and libvorbis). Quality: the largest difference from
   soundfile's samples.
 
-No anchor library: audiomentations' ``Mp3Compression`` shells out to LAME or
-pydub/ffmpeg, which are not installed here.
+Anchor: pedalboard (a bench dependency) in the same run: ``GSMFullRateCompressor``
+(GSM 6.10 at 8 kHz, resampled in and out, like for like) and ``MP3Compressor``
+(LAME, VBR quality 2: no constant-bitrate mode, so not like for like with
+64 kbps CBR). audiomentations' ``Mp3Compression`` needs LAME bindings
+(lameenc, fast-mp3-augment) or pydub/ffmpeg, which are not installed here.
 
 Run alone: ``python -m bench.bench_codec`` (4 s clips, one thread), or
 ``python -m bench --only codec``.
@@ -42,6 +45,15 @@ def make_codec(fmt):
     if fn is None:
         raise AttributeError("noisegen.codec is not available")
     return lambda clip: fn(clip.speech, sample_rate=SR, format=fmt)
+
+
+def make_pedalboard(plugin):
+    """pedalboard's ``plugin`` ("GSMFullRateCompressor" or "MP3Compressor") over the clip, as a user runs it."""
+    import pedalboard
+
+    board = pedalboard.Pedalboard([getattr(pedalboard, plugin)(**({"vbr_quality": 2.0} if plugin == "MP3Compressor"
+                                                                   else {}))])
+    return lambda clip: board(clip.speech, SR)
 
 
 def make_packet_loss():
@@ -143,6 +155,9 @@ def cases(cfg):
     m = "bench.bench_codec:"
     out = [Case("codec", {"format": fmt}, "noisegen", f"noisegen codec {fmt}", m + "make_codec", {"fmt": fmt},
                 q_codec) for fmt in FORMATS]
+    out += [Case("codec", {"format": fmt}, "pedalboard", f"pedalboard {plugin}{note}", m + "make_pedalboard",
+                 {"plugin": plugin}, q_codec, like_for_like=fmt == "gsm", requires=("pedalboard",))
+            for fmt, plugin, note in (("gsm", "GSMFullRateCompressor", ""), ("mp3", "MP3Compressor", " (VBR 2)"))]
     out += [
         Case("packet_loss", {"loss_rate": 0.1}, "noisegen", "noisegen packet_loss (repeat)", m + "make_packet_loss"),
         Case("bandpass", {"low_hz": 300.0, "high_hz": 3400.0, "order": 4}, "noisegen", "noisegen bandpass (DSP)",
