@@ -318,9 +318,10 @@ def test_design_is_scipys_butter_and_zpk2sos_bit_for_bit(kind):
             wn = float(np.exp(rng.uniform(lo, hi))) if kind in ("lowpass", "highpass") else \
                 [float(f) for f in np.sort(np.exp(rng.uniform(lo, hi, 2))) * [1.0, 1.001]]
             with np.errstate(all="ignore"):
-                z, p, _ = ss.butter(order, wn, btype=kind, fs=fs, output="zpk")
-            ours = butter_zpk(kind, order, (wn,) if isinstance(wn, float) else tuple(wn), fs)
+                z, p, k = ss.butter(order, wn, btype=kind, fs=fs, output="zpk")
+                ours = butter_zpk(kind, order, (wn,) if isinstance(wn, float) else tuple(wn), fs, with_gain=True)
             assert np.array_equal(ours[0], z) and np.array_equal(ours[1], p), (fs, order, wn)
+            assert ours[2] == k or np.isnan(k) and np.isnan(ours[2]), (fs, order, wn)
             assert np.array_equal(zpk_sections(z, p), ss.zpk2sos(z, p, 1.0)), (fs, order, wn)
 
 

@@ -14,21 +14,25 @@ import numpy as np
 __all__ = ["butter_zpk", "zpk_sections"]
 
 
-def butter_zpk(kind: str, order: int, freqs: tuple, sample_rate: float):
+def butter_zpk(kind: str, order: int, freqs: tuple, sample_rate: float, *, with_gain: bool = False):
     """``(z, p)`` of ``scipy.signal.butter(order, freqs, btype=kind, fs=sample_rate, output="zpk")`` (its steps:
-    the analog prototype, pre-warped edges, the band transform, the bilinear transform; the gain is not kept)."""
+    the analog prototype, pre-warped edges, the band transform, the bilinear transform), and its gain ``k``
+    last ``with_gain`` (it under- or overflows at high orders and extreme edges, where the sections do not)."""
     m = np.arange(-order + 1, order, 2, dtype=np.float64)
-    z, p = np.asarray([], dtype=np.float64), -np.exp(1j * np.pi * m / (2 * order))
+    z, p, k = np.asarray([], dtype=np.float64), -np.exp(1j * np.pi * m / (2 * order)), 1.0
     wn = np.asarray(freqs, dtype=np.float64) / (float(sample_rate) / 2)
     warped = 2 * 2.0 * np.tan(np.pi * wn / 2.0)
     if kind == "lowpass":
+        k = k * float(warped[0]) ** (len(p) - len(z))
         z, p = float(warped[0]) * z, float(warped[0]) * p
     elif kind == "highpass":
         wo = float(warped[0])
+        k = k * np.real(np.prod(-z) / np.prod(-p))
         z, p = np.concatenate((wo / z, np.zeros(len(p) - len(z)))), wo / p
     else:
         bw, wo = float(warped[1] - warped[0]), float(np.sqrt(warped[0] * warped[1]))
         degree = len(p) - len(z)
+        k = k * bw**degree if kind == "bandpass" else k * np.real(np.prod(-z) / np.prod(-p))
         if kind == "bandpass":
             z_lp, p_lp = (z * bw / 2).astype(np.complex128), (p * bw / 2).astype(np.complex128)
             z = np.concatenate((z_lp + np.sqrt(z_lp**2 - wo**2), z_lp - np.sqrt(z_lp**2 - wo**2)))
@@ -40,7 +44,10 @@ def butter_zpk(kind: str, order: int, freqs: tuple, sample_rate: float):
             p = np.concatenate((p_hp + np.sqrt(p_hp**2 - wo**2), p_hp - np.sqrt(p_hp**2 - wo**2)))
             z = np.concatenate((z, np.full(degree, +1j * wo), np.full(degree, -1j * wo)))
     degree = len(p) - len(z)
-    return np.concatenate(((4.0 + z) / (4.0 - z), -np.ones(degree))), (4.0 + p) / (4.0 - p)
+    zeros, poles = np.concatenate(((4.0 + z) / (4.0 - z), -np.ones(degree))), (4.0 + p) / (4.0 - p)
+    if not with_gain:
+        return zeros, poles
+    return zeros, poles, k * np.real(np.prod(4.0 - z) / np.prod(4.0 - p))
 
 
 def _conjugate_pairs(z: np.ndarray):

@@ -15,6 +15,7 @@ import numpy as np
 from .._core.errors import ParameterError
 from .._core.validation import check_real, check_sample_rate
 from .._kernels.cpu import noise as kernels
+from .butterworth import butter_zpk
 
 # Lowest corner of the 1/f**beta approximation, in cycles per sample: below
 # it the spectrum flattens (0.32 Hz at 16 kHz, 0.96 Hz at 48 kHz), which keeps
@@ -180,11 +181,9 @@ def design_bank(beta: float, min_freq: float | None = None) -> OnePoleBank:
 def _highpass(min_freq: float):
     """``(zeros, poles, gain, direct, residues)`` of the high-pass below ``min_freq``: one per
     ``min_freq``, shared by every drawn ``beta`` (its design took a third of a bank's)."""
-    from scipy.signal import butter
-
     # Close to Nyquist the corner stops halfway between min_freq and Nyquist.
     corner = min(_HP_CORNER * min_freq, 0.5 * (min_freq + 0.5))
-    hz, hp, hk = butter(_HP_ORDER, corner, btype="highpass", output="zpk", fs=1.0)
+    hz, hp, hk = butter_zpk("highpass", _HP_ORDER, (corner,), 1.0, with_gain=True)  # (scipy's, without scipy.signal)
     for a in (hz, hp):
         a.flags.writeable = False  # shared by the cache
     hp_direct, hp_residues = _partial_fractions(hp, hz)
