@@ -382,6 +382,35 @@ def test_unknown_name_in_json_file(tmp_path):
         load_pipeline(tmp_path / "bad.json")
 
 
+@pytest.mark.parametrize("config, said", [
+    # Python's TypeError ("unexpected keyword argument 'mni_gain_db'") said neither what it takes nor what was meant
+    ([{"name": "Gain", "mni_gain_db": 1}],
+     "transforms[0] (Gain): bad arguments for Gain: unknown argument 'mni_gain_db' (did you mean 'min_gain_db'?); "
+     "Gain takes min_gain_db, max_gain_db, p"),
+    ({"name": "Gain", "min_gain_in_db": -6, "bogus": 1},
+     "bad arguments for Gain: unknown arguments 'min_gain_in_db' (did you mean 'min_gain_db'?), 'bogus'; Gain takes"),
+    ({"name": "SomeOf", "transforms": [], "K": 1},
+     "bad arguments for SomeOf: unknown argument 'K' (did you mean 'k'?); SomeOf takes transforms, k, p"),
+    ({"name": "gain"}, "unknown transform name 'gain' (did you mean 'Gain'?); expected one of"),
+    ({"name": "Gian", "p": 1}, "unknown transform name 'Gian' (did you mean 'Gain'?); expected one of"),
+    ({"name": "Wobble"}, "unknown transform name 'Wobble'; expected one of"),
+    ({"name": None}, "unknown transform name None; expected one of"),  # (it was said to have no 'name')
+])
+def test_a_misspelt_name_or_argument_is_told_the_one_it_likely_meant(config, said):
+    with pytest.raises(ParameterError) as caught:
+        load_pipeline(config)
+    assert str(caught.value).startswith(said), str(caught.value)
+
+
+def test_a_transform_of_any_keyword_still_gets_its_config():
+    class Anything(Transform):  # a user's transform taking **kwargs: every key goes to it
+        def __init__(self, p=0.5, **kwargs):
+            super().__init__(p=p)
+            self.kwargs = kwargs
+
+    assert Transform.from_dict({"name": "Anything", "width": 3}).kwargs == {"width": 3}
+
+
 def test_apply_params_refuses_foreign_params():
     y = np.ones(10)
     with pytest.raises(ParameterError):

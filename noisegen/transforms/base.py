@@ -36,6 +36,7 @@ from .._core.layout import layout_known
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.rng import as_generator
 from ..audio.bank import NoiseBank
+from .config_names import built, unknown_name
 from .pipeline_file import read_pipeline_file
 from .shape import SignalShape, drawn_from, length_after
 from .target import check_target_mode, fit_length, keeping_stages
@@ -364,24 +365,20 @@ class Transform:
         if not isinstance(config, dict):
             raise ParameterError(f"a transform config must be a dict with a 'name', got {show_value(config)}")
         check_depth(config, "config")
-        config = dict(config)
+        config, named = dict(config), "name" in config
         name = config.pop("name", None)
         klass = _REGISTRY.get(name) if isinstance(name, str) else None
         if cls is not Transform and name == cls.__name__:  # (a class not registered under its name, too)
             klass = cls
-        if klass is None:  # no name at all (torch-audiomentations' {"transform": ..., "params": ...}): said so
-            said = f"no 'name' in keys {sorted(map(str, config))}" if name is None else f"unknown transform name {name!r}"
-            raise ParameterError(f"{said}; expected one of {', '.join(sorted(_REGISTRY))}")
+        if klass is None:  # (with the name it most likely meant)
+            raise ParameterError(unknown_name(name, named, config, _REGISTRY))
         if cls is not Transform and not issubclass(klass, cls):
             raise ParameterError(f"config names {name!r}, which is not a {cls.__name__}")
         return klass._from_config(config)
 
     @classmethod
     def _from_config(cls, config: dict) -> "Transform":
-        try:
-            return cls(**config)
-        except TypeError as exc:
-            raise ParameterError(f"bad arguments for {cls.__name__}: {exc}") from None
+        return built(cls, config)  # (a key it does not take is named with the one meant)
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self._config().items())  # a bank: its own short repr
