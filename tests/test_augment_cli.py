@@ -1014,6 +1014,25 @@ def test_config_paths_are_relative_to_the_config_file(corpus, tmp_path, monkeypa
     assert pipeline[2]["sounds"] == str(folder / "noises")
 
 
+def test_a_config_path_from_the_home_folder_is_said_to_need_writing_in_full(corpus, tmp_path, monkeypatch, capsys):
+    """A config's "~/noise" (no shell expands it in a JSON file) was joined to the config's folder and
+    refused as "missing path '/cfgs/~/noise'", without the leading '~' hint a path on the command line gets."""
+    speech, noise, rir = corpus
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    shutil.copytree(noise, tmp_path / "home" / "noise")
+    (tmp_path / "cfgs").mkdir()
+    config = tmp_path / "cfgs" / "p.json"
+    config.write_text(json.dumps([{"name": "AddBackgroundNoise", "noise": "~/noise", "p": 1.0}]))
+    monkeypatch.chdir(tmp_path)
+    assert augment(speech, tmp_path / "out", "--config", config) == 2
+    (err,) = capsys.readouterr().err.strip().splitlines()
+    assert "missing path '~/noise' (a leading '~' is expanded only by a shell" in err, err
+    assert f"{str(tmp_path / 'home' / 'noise')!r} is there; write the path in full" in err, err
+    (tmp_path / "cfgs" / "~").mkdir()  # a folder named '~' beside the config is still the one it names
+    shutil.copytree(noise, tmp_path / "cfgs" / "~" / "noise")
+    assert augment(speech, tmp_path / "out", "--config", config, "--no-progress") == 0
+
+
 def test_a_pipeline_saved_into_another_folder_loads_back(corpus, tmp_path, monkeypatch):
     """to_dict keeps a path as given (from the current folder); a config written elsewhere then named a
     missing '<config folder>/data/noise' and was refused, in load_pipeline and in --config."""

@@ -471,6 +471,7 @@ def _resolve_paths(config, base_dir: str):
     """A copy of ``config`` with relative strings under :data:`PATH_ARGUMENTS` joined to ``base_dir``,
     but for one that names nothing there and something from the current folder (made absolute, as the
     others are): ``to_dict`` keeps paths as given, so a pipeline saved elsewhere names them from where it was made.
+    A ``~/x`` that names nothing in either stays as written: no shell expands it in a file, and its error says so.
 
     Iterative (an explicit stack), so a deeply nested config cannot overflow
     the interpreter's stack here; nesting limits are checked elsewhere.
@@ -478,7 +479,9 @@ def _resolve_paths(config, base_dir: str):
     def resolve(value):
         if isinstance(value, str) and value and value not in _NOT_PATHS and not os.path.isabs(value):
             joined = os.path.join(base_dir, value)
-            return os.path.abspath(value) if not os.path.exists(joined) and os.path.exists(value) else joined
+            if os.path.exists(joined) or not (os.path.exists(value) or value.startswith("~")):
+                return joined
+            return os.path.abspath(value) if os.path.exists(value) else value  # ('~/x' as written: its error says why)
         if isinstance(value, list):
             return [resolve(v) if isinstance(v, str) else v for v in value]
         return value
