@@ -402,6 +402,15 @@ def test_a_misspelt_name_or_argument_is_told_the_one_it_likely_meant(config, sai
     assert str(caught.value).startswith(said), str(caught.value)
 
 
+@pytest.mark.parametrize("name, shown", [("Gain\x1b[2J", r"'Gain\x1b[2J'"), ("Gain\nX", r"'Gain\nX'"),
+                                         ("Gian", "Gian")])
+def test_a_nested_config_is_located_by_a_name_that_prints_as_it_stands(name, shown):
+    # "transforms[0] (Gain\x1b[2J)": the escape sequence went to the terminal raw (it cleared the screen)
+    with pytest.raises(ParameterError) as caught:
+        load_pipeline([{"name": name}])
+    assert str(caught.value).startswith(f"transforms[0] ({shown}): unknown transform name {name!r}"), str(caught.value)
+
+
 def test_a_transform_of_any_keyword_still_gets_its_config():
     class Anything(Transform):  # a user's transform taking **kwargs: every key goes to it
         def __init__(self, p=0.5, **kwargs):

@@ -36,7 +36,7 @@ from .._core.layout import layout_known
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.rng import as_generator
 from ..audio.bank import NoiseBank
-from .config_names import built, unknown_name
+from .config_names import built, step_label, unknown_name
 from .pipeline_file import read_pipeline_file
 from .shape import SignalShape, drawn_from, length_after
 from .target import check_target_mode, fit_length, keeping_stages
@@ -391,8 +391,7 @@ def nested_from_dict(config: dict, where: str) -> "Transform":
     try:
         return Transform.from_dict(config)
     except ParameterError as exc:
-        name = config.get("name") if isinstance(config, dict) else None
-        steps = [f"{where} ({name})" if isinstance(name, str) else where, *getattr(exc, "config_steps", ())]
+        steps = [step_label(where, config), *getattr(exc, "config_steps", ())]
         located = type(exc)(f"{' > '.join(steps)}: {getattr(exc, 'config_message', exc)}")
         located.config_steps, located.config_message = steps, getattr(exc, "config_message", str(exc))
         raise located from None

@@ -9,7 +9,7 @@ import inspect
 
 from .._core.errors import ParameterError
 
-__all__ = ["built", "close_to", "unknown_arguments", "unknown_name"]
+__all__ = ["built", "close_to", "step_label", "unknown_arguments", "unknown_name"]
 
 
 def close_to(word, choices) -> str:
@@ -60,3 +60,12 @@ def built(cls, config: dict):
         return cls(**config)
     except TypeError as exc:
         raise ParameterError(f"bad arguments for {cls.__name__}: {exc}") from None
+
+
+def step_label(where: str, config) -> str:
+    """``where`` a nested config sits, with the transform it names (``transforms[2] (Gain)``); a name that does
+    not print as it stands (a line break; an escape sequence, which reached the terminal raw) as its repr."""
+    name = config.get("name") if isinstance(config, dict) else None
+    if not isinstance(name, str):
+        return where
+    return f"{where} ({name if name.isprintable() else repr(name)})"
