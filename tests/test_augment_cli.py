@@ -386,6 +386,20 @@ def test_a_bank_folder_with_nothing_usable_is_named_by_its_option(flag, content,
     assert len(err) == 1 + (content is not None)  # (the unreadable file is named in a warning first)
 
 
+@pytest.mark.parametrize("argument", ["noise", "rir"])
+def test_a_config_bank_with_nothing_usable_is_said_of_the_config(argument, corpus, tmp_path, capsys):
+    # it said "error: pipeline: noise holds no usable audio file" (augment_folder's argument, never typed)
+    (tmp_path / "bank").mkdir()
+    (tmp_path / "bank" / "a.wav").write_bytes(b"not audio")
+    config = tmp_path / "p.json"
+    name = "AddBackgroundNoise" if argument == "noise" else "ApplyImpulseResponse"
+    config.write_text(json.dumps([{"name": name, argument: "bank", "p": 1.0}]))
+    assert augment(corpus[0], tmp_path / "out", "--config", config) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "warning: skipping" in err[0], err  # (the unreadable file is named in a warning first)
+    assert err[1].startswith(f"noisegen augment: error: bad --config {str(config)!r}: {argument} holds no usable "), err
+
+
 @pytest.mark.parametrize("flags", [["--format", "flac"], ["--output-format", "flac"],
                                    ["--output-format", "webdataset", "--format", "flac"]])
 def test_flac_float_is_refused_in_the_options_spelling(flags, corpus, tmp_path, capsys):

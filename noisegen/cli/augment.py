@@ -231,6 +231,8 @@ def run(args) -> int:
         return interrupted_status(exc)
     except ParameterError as exc:  # bad settings, a bad noise/RIR file, a busy OUT_DIR: before any output
         text = one_line(exc)
+        if args.config is not None and text.startswith("pipeline: "):  # (its banks: as the config's other errors)
+            return _error(f"bad --config {args.config!r}: {text.removeprefix('pipeline: ')}")
         return _error(_bank_option(text.removeprefix("pipeline: "), args) or as_option(text, _OPTION_NAMES))
     except (NoisegenError, OSError) as exc:  # at run time (a full disk): not a usage error
         # (a full disk, a folder where the manifest goes: the rerun resumes once the cause is gone)
