@@ -362,6 +362,29 @@ def test_room_simulator_draws_and_replays(dtype, shape):
         np.testing.assert_array_equal(out, noisegen.convolve_rir(y, rir.astype(dtype), mode="same"))
 
 
+@pytest.mark.parametrize("given", ["path", "bank"])
+def test_a_folder_named_simulated_round_trips_as_that_folder(given, tmp_path, monkeypatch):
+    # ApplyImpulseResponse(Path("simulated")) read the folder, but to_dict wrote "simulated", which reads back
+    # as simulated rooms: a manifest's pipeline replayed (and a saved config ran) with rooms, not the responses
+    import json
+    import pathlib
+
+    import soundfile as sf
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "simulated").mkdir()
+    sf.write(tmp_path / "simulated" / "clap.wav", np.r_[1.0, np.zeros(99), 0.5, np.zeros(99)], FS)
+    source = pathlib.Path("simulated") if given == "path" else noisegen.NoiseBank("simulated", first_channel=True)
+    t = ApplyImpulseResponse(source, p=1.0)
+    clone = Transform.from_dict(json.loads(t.to_json()))
+    assert clone.to_dict()["rir"] == t.to_dict()["rir"] == "./simulated"
+    y = np.random.default_rng(0).standard_normal(400)
+    np.testing.assert_array_equal(clone(y, sample_rate=FS, rng=1), t(y, sample_rate=FS, rng=1))
+    assert clone.last_params == t.last_params
+    assert Transform.from_dict({"name": "ApplyImpulseResponse", "rir": "simulated"}).to_dict()["rir"]["name"] == (
+        "RoomSimulator")  # (the word itself still means rooms)
+
+
 def test_room_simulator_config_round_trip_and_checks():
     t = RoomSimulator(min_rt60_s=0.3, max_rt60_s=0.5, min_room_dim_m=[4, 4, 3], max_room_dim_m=[5, 5, 3],
                       wall_margin_m=0.4, p=0.7)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from .settings import kept_setting
 from .params import index_param
 from ..audio.bank import NoiseBank
 from ..audio.reader import unusable
-from .room_simulator import as_room_simulator, early_target
+from .room_simulator import SIMULATED, as_room_simulator, early_target
 from ..effects.filters import sos_filter
 from ..effects.reverb import RirConvolver
 from ..effects.reverb_blocks import convolve_partitioned
@@ -310,3 +311,9 @@ class ApplyImpulseResponse(Transform):
     def _config(self):
         rir = self._room if self._room is not None else self._bank
         return {"rir": rir, "keep_tail": self.keep_tail, "trim_db": self.trim_db, "p": self.p}
+
+    def to_dict(self):
+        config = super().to_dict()
+        if config["rir"] == SIMULATED:  # a folder of that name (a Path, a bank's): the word alone reads back as rooms
+            config["rir"] = os.path.join(".", SIMULATED)
+        return config

@@ -17,7 +17,10 @@ from .params import draw_seed, draw_uniform, real_param, seed_param, uniform_ran
 from .. import effects
 from ..effects.reverb_blocks import convolve_partitioned
 
-__all__ = ["RoomSimulator", "as_room_simulator"]
+__all__ = ["SIMULATED", "RoomSimulator", "as_room_simulator"]
+
+#: The word that, as ApplyImpulseResponse's ``rir``, means simulated rooms (a folder of that name: ``"./simulated"``).
+SIMULATED = "simulated"
 
 #: Direction draws before the source-microphone distance is shortened to fit the room.
 _PLACEMENT_TRIES = 32
@@ -198,7 +201,7 @@ def as_room_simulator(rir):
     ``"simulated"`` gives one with the default ranges; a RoomSimulator or its
     ``to_dict()`` gives that one (its ``p`` is not used).
     """
-    if isinstance(rir, str) and rir == "simulated":
+    if isinstance(rir, str) and rir == SIMULATED:
         return RoomSimulator(p=1.0)
     if isinstance(rir, RoomSimulator):
         return rir
