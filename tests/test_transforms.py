@@ -176,6 +176,25 @@ def test_load_pipeline_from_json_file(tmp_path, speech32):
 
 
 
+def test_a_folder_named_simulated_beside_a_config_is_found_there(tmp_path, monkeypatch, data_dir):
+    # "simulated" was never joined to the config's folder, for any path argument: only ApplyImpulseResponse's
+    # rir given as that one word means simulated rooms ("missing path 'simulated'", or the current folder's)
+    import shutil
+
+    shutil.copytree(data_dir / "noise", tmp_path / "cfg" / "simulated")
+    shutil.copy(data_dir / "rir" / "rir_clap.wav", tmp_path / "cfg" / "simulated" / "rir_clap.wav")
+    config = [{"name": "AddBackgroundNoise", "noise": "simulated"}, {"name": "AddShortNoises", "sounds": ["simulated"]},
+              {"name": "ApplyImpulseResponse", "rir": ["simulated/rir_clap.wav"]},
+              {"name": "ApplyImpulseResponse", "rir": "simulated"}]
+    (tmp_path / "cfg" / "p.json").write_text(json.dumps(config))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    noise, sounds, rir, rooms = load_pipeline(tmp_path / "cfg" / "p.json").to_dict()["transforms"]
+    here = str(tmp_path / "cfg" / "simulated")
+    assert noise["noise"] == here and sounds["sounds"] and all(f.startswith(here + os.sep) for f in sounds["sounds"])
+    assert rir["rir"] == [os.path.join(here, "rir_clap.wav")] and rooms["rir"]["name"] == "RoomSimulator"
+
+
 def test_load_pipeline_reads_only_a_regular_json_file(tmp_path):
     # a FIFO would block, /dev/zero never end; a binary file is no JSON; a NUL byte names no file
     cases = {tmp_path: "a folder, not a regular file", "/dev/zero": "a character device, not a regular file",

@@ -462,8 +462,9 @@ def check_depth(config, name: str) -> None:
 #: Constructor arguments that hold file or folder paths (AddBackgroundNoise, AddShortNoises,
 #: ApplyImpulseResponse).
 PATH_ARGUMENTS = ("noise", "sounds", "rir")
-# Values of those arguments that name a source rather than a path.
-_NOT_PATHS = frozenset({"simulated"})
+# The value of one of those arguments that names a source rather than a path (ApplyImpulseResponse's rooms;
+# as AddBackgroundNoise's noise, or in a list, "simulated" is a folder beside the config, as any name is).
+_NOT_PATHS = {"rir": "simulated"}
 
 
 def _resolve_paths(config, base_dir: str):
@@ -476,7 +477,7 @@ def _resolve_paths(config, base_dir: str):
     the interpreter's stack here; nesting limits are checked elsewhere.
     """
     def resolve(value):
-        if isinstance(value, str) and value and value not in _NOT_PATHS and not os.path.isabs(value):
+        if isinstance(value, str) and value and not os.path.isabs(value):
             joined = os.path.join(base_dir, value)
             if os.path.exists(joined) or not (os.path.exists(value) or value.startswith("~")):
                 return joined
@@ -492,7 +493,7 @@ def _resolve_paths(config, base_dir: str):
         items = node.items() if isinstance(node, dict) else enumerate(node)
         for key, value in list(items):
             if isinstance(node, dict) and key in PATH_ARGUMENTS and "name" in node:
-                node[key] = resolve(value)
+                node[key] = value if _NOT_PATHS.get(key) == value else resolve(value)
             elif isinstance(value, (dict, list)):
                 node[key] = value = dict(value) if isinstance(value, dict) else list(value)
                 stack.append(value)
