@@ -150,6 +150,19 @@ def test_an_error_in_a_nested_config_says_where_it_sits():
         assert str(caught.value).startswith(start), str(caught.value)
 
 
+@pytest.mark.parametrize("build", [lambda: Compose([Gain, TimeMask(p=1.0)]), lambda: OneOf([Gain()] + [TimeMask]),
+                                   lambda: SomeOf([Gain(), TimeMask], k=1)])
+def test_a_transform_class_given_for_a_transform_is_said_to_need_calling(build):
+    # it said "transforms[0] must be a Transform (or its dict), got type"
+    from noisegen import ParameterError
+
+    with pytest.raises(ParameterError, match=r"must be a Transform \(or its dict\), got <class 'noisegen\.transforms\."
+                                             r"\w+\.\w+'> \(a class: call it, (Gain|TimeMask)\(\)\)$"):
+        build()
+    with pytest.raises(ParameterError, match=r"^transforms\[1\] must be a Transform \(or its dict\), got 5$"):
+        Compose([Gain(), 5])
+
+
 @pytest.mark.parametrize("k, said", [
     ([[1], 1], r"k\[0\] must be an integer, got \[1\]"), ([1, [2]], r"k\[1\] must be an integer, got \[2\]"),
     (([1, 2], [3]), r"k\[0\] must be an integer"), ([[1, 2], [3, 4]], r"k\[0\] must be an integer"),

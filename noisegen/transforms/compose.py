@@ -33,8 +33,9 @@ def _check_transforms(transforms, name="transforms"):
     for i, t in enumerate(transforms):
         if isinstance(t, dict):
             t = nested_from_dict(t, f"{name}[{i}]")
-        if not isinstance(t, Transform):
-            raise ParameterError(f"{name}[{i}] must be a Transform (or its dict), got {type(t).__name__}")
+        if not isinstance(t, Transform):  # (it said only "got type" of Compose([Gain, Clip]))
+            called = f" (a class: call it, {t.__name__}())" if isinstance(t, type) and issubclass(t, Transform) else ""
+            raise ParameterError(f"{name}[{i}] must be a Transform (or its dict), got {show_value(t)}{called}")
         out.append(t)
     return out
 
