@@ -30,7 +30,7 @@ Mean image energy: images are a lattice of density ``1 / V``, so ``4 pi (c t)**2
 of them arrive in ``dt``, each carrying ``(beta**order / (4 pi c t))**2``; the
 response's expected energy per sample is ``c / (4 pi V fs) * 10**(-6 t / RT60)``
 (:func:`mean_energy_per_sample`). The stochastic tail is scaled to the
-early part's measured energy at the crossover (:func:`tail_amplitude`), or to
+early part's measured energy at the crossover, from 250 Hz up (:func:`tail_amplitude`), or to
 this mean where the early part is too sparse to measure.
 """
 
@@ -53,6 +53,12 @@ SINC_TAPS = 64
 EARLY_S = 0.05
 #: The tail's level is measured over the last ``MATCH_S`` (30 ms) of the early part.
 MATCH_S = 0.03
+#: The tail's level is matched from ``MATCH_LOW_HZ`` (at most ``sample_rate / 8``) to ``MATCH_HIGH`` times
+#: the sample rate: below it a small room's images hold what no white tail continues (in a 1 m cube a
+#: whole-band match left the tail 5 dB too loud at every audible frequency, 7 dB at 8 kHz, 11 dB in a
+#: 0.6 m cube); above it the images' fractional-delay filter rolls off.
+MATCH_LOW_HZ = 250.0
+MATCH_HIGH = 0.4
 #: Fewer images than this expected in the match window: use the mean energy instead.
 MIN_MATCH_IMAGES = 32
 #: Most image-lattice cells one response may visit (``n_x * n_y * n_z`` of the per-axis lists).
@@ -196,26 +202,52 @@ def tail_amplitude(early, start, stop, room_dim, sample_rate, rt60_s, dense):
 
     ``early`` is that microphone's image response; ``[start, stop)`` the match
     window (the last :data:`MATCH_S` before the crossover, after the direct
-    sound). The tail's expected energy over the window equals the early part's
-    energy there less its pedestal, so the response's energy envelope runs on
-    without a step in every band. (Every image is positive, so the dense early
-    part rides on a decaying offset, ``a exp(-k n)`` fitted by least squares,
-    which holds 60-90 % of its energy in rooms of 1-100 cubic metres; matched
-    to it too, the zero-mean tail came out 3-7 dB too loud at every audible
-    frequency, 11-20 dB in a 1 m cube.) Where the window is not ``dense`` (too
-    few images expected in it, or images left out by ``max_order``) the image
-    model's mean energy is used.
+    sound). The tail's expected energy over the window, in the band from
+    :data:`MATCH_LOW_HZ` to :data:`MATCH_HIGH` times the sample rate, equals
+    the early part's there, so the response's energy envelope runs on without
+    a step in every audible band. (Every image is positive, so the dense early
+    part rides on a decaying offset, ``a exp(-k n)`` fitted by least squares
+    and taken out first, which holds 60-90 % of its energy in rooms of 1-100
+    cubic metres; matched to it too, the zero-mean tail came out 3-7 dB too
+    loud at every audible frequency, 11-20 dB in a 1 m cube. What is left
+    below a few hundred hertz in a small room, its modes and what the offset's
+    fit misses, is no level for a white tail either.) Where the window is not
+    ``dense`` (too few images expected in it, or images left out by
+    ``max_order``) the image model's mean energy is used.
     """
     k = decay_per_sample(rt60_s, sample_rate)
     if dense and stop > start:
         shape = np.exp(-k * np.arange(start, stop, dtype=np.float64))  # the tail's amplitude envelope
-        model = float(shape @ shape)  # its energy over the window, per unit A**2
         window = np.asarray(early[start:stop], dtype=np.float64)
-        pedestal = float(window @ shape) / model * shape if model > 0.0 else 0.0
-        energy = float(np.sum(np.square(window - pedestal)))
+        scale = float(shape @ shape)
+        pedestal = float(window @ shape) / scale * shape if scale > 0.0 else 0.0
+        energy, model = _band_energies(window - pedestal, shape, sample_rate)
         if energy > 0.0 and model > 0.0:
             return math.sqrt(energy / model)
     return math.sqrt(mean_energy_per_sample(room_dim, sample_rate))
+
+
+def _band_energies(x, shape, sample_rate):
+    """Energy of ``x`` in the match band, and the expected band energy of ``shape * N(0, 1)``.
+
+    Both under a taper flat but for cosine ramps over 5 % at each end (so the
+    offset's remains below the band do not leak into it; under a Hann taper
+    the window's middle few reflections set the level, which varied by 1 dB
+    (sd) between positions in a 10 x 8 x 4 m room at 0.2 s): white noise of envelope ``shape`` puts
+    ``sum((taper * shape)**2)`` into each rfft bin's ``|X|**2`` on average.
+    """
+    n = x.shape[0]
+    ramp = max(1, n // 20)
+    taper = np.ones(n)
+    taper[:ramp] = 0.5 - 0.5 * np.cos(np.pi * (np.arange(ramp) + 0.5) / ramp)
+    taper[n - ramp:] = taper[:ramp][::-1]
+    freqs = np.fft.rfftfreq(n, 1.0 / sample_rate)
+    low = min(MATCH_LOW_HZ, sample_rate / 8.0)
+    band = (freqs >= low) & (freqs <= MATCH_HIGH * sample_rate)
+    spectrum = np.fft.rfft(taper * x)[band]
+    energy = 2.0 * float(np.sum(spectrum.real**2 + spectrum.imag**2)) / n
+    model = 2.0 * int(np.count_nonzero(band)) * float(np.sum(np.square(taper * shape))) / n
+    return energy, model
 
 
 def expected_images(room_dim, t0_s, t1_s, c=SPEED_OF_SOUND):

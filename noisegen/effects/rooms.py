@@ -12,7 +12,9 @@ says why Eyring). The response has two parts:
   generator times ``A * 10**(-3 t / RT60)`` (energy falls 60 dB per RT60).
   ``A`` makes the tail's energy over the last 30 ms before ``t_c`` equal to
   the early part's there, less the decaying offset its positive images ride
-  on, so the energy envelope runs on without a step in every band (the image
+  on, from 250 Hz to 0.4 times the sample rate (a small room's images hold
+  more below that than a white tail continues), so the energy envelope runs
+  on without a step in every audible band (the image
   model's mean energy ``c / (4 pi V fs)`` is used instead where that window
   holds too few images). RT60 is the same in every band, so one
   white band is the octave-band sum; air absorption is not modelled.
@@ -21,7 +23,7 @@ The RT60 measured from a response (T30 above 50 Hz) is the requested one
 within 3 % in rooms up to 10 x 8 x 4 m at 0.4-1.2 s at 16 kHz, random source
 and microphone positions (within 2.5 % at 96 kHz; up to 7 % in some rooms at
 8 and 48 kHz, where the tail's level, matched over the whole band, meets the
-images' uneven spectrum); at 0.2 s, within 4 % in rooms up to 7 x 5 x 3 m and
+images' uneven spectrum); at 0.2 s, within 6 % in rooms up to 7 x 5 x 3 m and
 up to 9 % in a 10 x 8 x 4 m one, whose early part spans much of the range
 fitted. Where the exact early
 part spans most of the -5 to -35 dB range (a large room at a short RT60:
