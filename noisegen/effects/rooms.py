@@ -36,12 +36,18 @@ Hz; with it a response scaled to unit energy had a DC gain of 9-22, and a
 DC offset in the audio came out that many times larger). The whole
 response is high-passed at 20 Hz (``HIGHPASS_HZ`` in :mod:`noisegen._design.room`,
 a causal second-order Butterworth; pyroomacoustics high-passes its
-responses at 10 Hz), so its DC gain is 0 and 2-16 % of its energy is left
-below 50 Hz (more at 8 kHz, less at 48). Where the images stop the offset
-is cut off, and the high-pass rings on from there below 60 Hz, into the
-tail's first tens of milliseconds (in a 3 m room at 0.25 s, most of the
-tail's energy below 60 Hz; none of it audible, and T30 above 50 Hz as
-stated above).
+responses at 10 Hz). In rooms from 3 m up its DC gain is then under 1 % of
+a unit-energy response's and up to 13 % of its energy is left below 50 Hz
+(more at 8 kHz, less at 48); in closets, whose offset is larger and whose
+short responses end before the high-pass has settled, the DC gain reaches
+0.06 (1.5-2 m rooms at 0.05 s) and 0.3 (a 1 m cube at 0.05 s), and 30-58 %
+of the energy may lie below 50 Hz. Where the images stop the offset is cut
+off, and that step and the high-pass's ringing reach into the tail's first
+tens of milliseconds: over its first 60 ms it holds more than the image
+model run on past the crossover (random positions, 16 kHz) by 9 dB at
+60-125 Hz and 4.5 dB at 125-250 Hz in a 3 x 3 x 2.5 m room at 0.3 s (4 and
+1.3 dB in a 6 x 4 x 3 m room; 11-13 dB at 125-250 Hz, more below, in
+closets); above 250 Hz, and T30 above 50 Hz, as stated above.
 
 The response starts at emission (the direct sound arrives ``d / c`` seconds
 in; sinc taps before sample 0 are dropped) and is
