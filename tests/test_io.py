@@ -374,6 +374,24 @@ def test_an_aiff_file_whose_header_rate_is_no_rate_is_refused(tmp_path, ext, rea
     assert noisegen.load(path)[1] == 1
 
 
+def test_an_aiff_member_whose_header_rate_is_no_rate_is_refused(tmp_path):
+    # a tar member (decode's bytes) at rate 0 was read at the 1 Hz libsndfile makes of it, as a file was
+    from noisegen.audio.segment import decode, decode_own_rate, decoded_span
+
+    path = tmp_path / "a.aiff"
+    sf.write(str(path), np.full(1000, 0.1, np.float32), 16000, subtype="PCM_16")
+    raw = bytearray(path.read_bytes())
+    at = raw.find(b"COMM") + 16
+    raw[at:at + 10] = bytes(10)
+    for read in (lambda b: decode(b, sample_rate=16000, name="member a.aiff"), decode_own_rate, decoded_span):
+        with pytest.raises(NoisegenError, match=r"a sample rate of 0 Hz \(libsndfile reads 1 Hz\): the header"):
+            read(b"ID3\x03\x00\x00\x00\x00\x00\x10" + bytes(16) + bytes(raw))  # (behind an ID3v2 tag too)
+        with pytest.raises(NoisegenError, match="header is damaged"):
+            read(bytes(raw))
+    raw[at:at + 10] = b"\x40\x0c\xfa" + bytes(7)  # 16000 Hz: read as it is
+    assert decode_own_rate(bytes(raw))[1] == 16000 and decoded_span(bytes(raw)) == (1000, 16000)
+
+
 def test_load_bundled_data(data_dir):
     y, sr = noisegen.load(data_dir / "speech" / "cmu_arctic_us_aew_a0001.wav")
     assert y.ndim == 1 and y.dtype == np.float32 and sr > 0 and np.abs(y).max() <= 1.0

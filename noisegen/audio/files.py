@@ -14,7 +14,7 @@ from .._core.labels import user_stacklevel
 from .._core.validation import check_path
 
 __all__ = ["AUDIO_EXTENSIONS", "audio_files", "holds_audio_name", "scan_audio_files", "is_audio_name", "file_kind",
-           "open_regular", "read_error", "check_headed", "missing_hint", "unexpanded_home"]
+           "open_regular", "read_error", "check_headed", "aiff_rate_problem", "missing_hint", "unexpanded_home"]
 
 #: File name endings that :func:`noisegen.load` reads (case-insensitive): the
 #: formats libsndfile >= 1.1 decodes. Every folder scan in noisegen uses this
@@ -175,26 +175,32 @@ _AIFF_NAMES = (".aif", ".aiff", ".aifc")
 
 
 def _aiff_rate_problem(path) -> str:
-    """Why the sample rate in an AIFF file's ``COMM`` chunk (an 80-bit float) is no rate ('' if it is one,
-    or the file is no AIFF a few reads can judge): libsndfile reads a rate of 0, below 1 or negative as
-    1 Hz, and infinity, NaN or one past 2**29 Hz as 67,108,864 or 800,000,000 Hz, without a word."""
+    """:func:`aiff_rate_problem` of the file at ``path``."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(12)
-            if len(head) < 12 or head[:4] != b"FORM" or head[8:12] not in (b"AIFF", b"AIFC"):
-                return ""
-            for _ in range(64):  # (COMM comes first or nearly: FVER, a comment or two before it)
-                chunk = fh.read(8)
-                if len(chunk) < 8:
-                    return ""
-                size = int.from_bytes(chunk[4:], "big")
-                if chunk[:4] == b"COMM":
-                    body = fh.read(18)
-                    break
-                fh.seek(size + (size & 1), os.SEEK_CUR)
-            else:
-                return ""
+            return aiff_rate_problem(fh)
     except OSError:  # (the read that follows says what is wrong)
+        return ""
+
+
+def aiff_rate_problem(fh) -> str:
+    """Why the sample rate in the ``COMM`` chunk (an 80-bit float) of the AIFF file open in ``fh`` (binary,
+    at its start: a file or a tar member's bytes) is no rate ('' if it is one, or it is no AIFF a few reads
+    can judge): libsndfile reads a rate of 0, below 1 or negative as 1 Hz, and infinity, NaN or one past
+    2**29 Hz as 67,108,864 or 800,000,000 Hz, without a word."""
+    head = fh.read(12)
+    if len(head) < 12 or head[:4] != b"FORM" or head[8:12] not in (b"AIFF", b"AIFC"):
+        return ""
+    for _ in range(64):  # (COMM comes first or nearly: FVER, a comment or two before it)
+        chunk = fh.read(8)
+        if len(chunk) < 8:
+            return ""
+        size = int.from_bytes(chunk[4:], "big")
+        if chunk[:4] == b"COMM":
+            body = fh.read(18)
+            break
+        fh.seek(size + (size & 1), os.SEEK_CUR)
+    else:
         return ""
     if len(body) < 18:
         return ""

@@ -22,7 +22,7 @@ from .._core.validation import check_bool, check_int, check_rates, check_reach, 
 from ..effects.resample import resample
 from .claims import check_claimed_length, count_frames, read_claimed, read_span
 from .io import _open_native, _soundfile, _warn_if_truncated, check_regular, mix_down, native_from_bytes, read_native
-from .files import read_error as _read_error
+from .files import aiff_rate_problem, read_error as _read_error
 from .native import salvaged, warn_truncated
 from .ogg_links import warn_chained
 
@@ -247,6 +247,9 @@ def _opened(sf, data, name):
         at += size
     buf = io.BytesIO(memoryview(data)[at:])
     buf.label = name  # (claims' warnings name it: a damaged member was 'audio bytes')
+    if why := aiff_rate_problem(buf):  # (a member at rate 0 read as 1 Hz, as check_headed refuses a file)
+        raise RuntimeError(why)
+    buf.seek(0)
     f = sf.SoundFile(buf)
     if at and f.format not in _EMBEDDABLE:  # as libsndfile refuses the file on disk
         f.close()
