@@ -648,6 +648,20 @@ def test_a_seed_that_is_no_non_negative_int_is_refused_before_out_dir_is_made(tm
     assert augment_folder(folder, tmp_path / "out", seed=2**70, progress=False).n_failed == 0  # any int size
 
 
+def test_a_seed_of_thousands_of_digits_or_characters_is_refused_in_a_short_message(tmp_path):
+    # check_seed formatted the seed whole: -10**5000 raised Python's ValueError (4,300 digits at most)
+    # instead of a ParameterError, and a 1 MB string made a 1 MB message
+    from noisegen.data.ray import row_key
+
+    folder = _inputs(tmp_path / "in")
+    for seed in (-10**5000, "x" * 10**6):
+        for call in (lambda: augment_folder(folder, tmp_path / "out", seed=seed), lambda: row_key(seed, 0, 3)):
+            with pytest.raises(noisegen.ParameterError, match=r"^seed must be a non-negative int, got") as caught:
+                call()
+            assert len(str(caught.value)) < 200
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_setting_refused_by_the_library_is_named_as_the_option(tmp_path, capsys):
     folder = _inputs(tmp_path / "in")
     assert _augment(folder, tmp_path / "out", "--format", "flac", "--sample-rate", 700001) == 2

@@ -29,6 +29,7 @@ from numpy.random.bit_generator import ISpawnableSeedSequence
 
 from .errors import ParameterError
 from .jit import exact_kernel
+from .validation import show_value
 
 __all__ = ["resolve_key", "derive_key", "as_generator", "check_rng", "check_seed", "seed_words"]
 
@@ -164,9 +165,9 @@ def check_seed(seed, name: str = "seed") -> int:
     """A job's base seed: a non-negative int. A float is refused, whole or not, as numpy's seeding refuses
     it (``augment_folder(seed=1e300)`` took the float's 301 digits as a seed no one typed)."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ParameterError(f"{name} must be a non-negative int, got {type(seed).__name__} {seed!r}")
-    if seed < 0:
-        raise ParameterError(f"{name} must be a non-negative int, got {seed}")
+        raise ParameterError(f"{name} must be a non-negative int, got {type(seed).__name__} {show_value(seed)}")
+    if seed < 0:  # (show_value: str() of an int past 4,300 digits raises a ValueError)
+        raise ParameterError(f"{name} must be a non-negative int, got {show_value(seed)}")
     return int(seed)
 
 
