@@ -356,6 +356,9 @@ def test_segment_readers_name_the_file_whose_rate_is_out_of_reach(tmp_path, file
     (b"\x00" * 10, 1, "0 Hz"), (b"\xbf\xff\x80" + bytes(7), 0, "-1 Hz"), (b"\x3f\xfe\x80" + bytes(7), 1, "0.5 Hz"),
     (b"\x7f\xff\x80" + bytes(7), 67108864, "infinity"), (b"\x7f\xff\xc0" + bytes(7), 67108864, "NaN"),
     (b"\x40\x3f\x80" + bytes(7), 800000000, "1.84467e+19 Hz"),
+    # past float64's range: an OverflowError escaped from the check (2.0 ** e), or the rate showed as inf
+    (b"\x7f\xfe\x80" + bytes(7), 67108864, "1 * 2**16383 Hz"), (b"\x44\x3d\xc0" + bytes(7), 67108864, "1.5 * 2**1086 Hz"),
+    (b"\xc4\x3e\x80" + bytes(7), 0, "-1 * 2**1087 Hz"),
 ])
 def test_an_aiff_file_whose_header_rate_is_no_rate_is_refused(tmp_path, ext, read_as, shown):
     # libsndfile reads an AIFF rate of 0 as 1 Hz and infinity as 67 MHz, without a word: load gave sr=1

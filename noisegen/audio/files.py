@@ -209,10 +209,13 @@ def aiff_rate_problem(fh) -> str:
     if exponent == 0x7FFF:
         shown = "NaN" if mantissa << 1 & (1 << 64) - 1 else "infinity"
     else:
-        rate = mantissa * 2.0 ** (exponent - 16383 - 63) * (-1 if sign_exp & 0x8000 else 1)
-        if 1.0 <= rate < 2.0 ** 29:
-            return ""
-        shown = f"{rate:.6g} Hz"
+        if exponent - 16383 < 1023:  # (within float64's range: past it 2.0 ** e raised an OverflowError)
+            rate = mantissa * 2.0 ** (exponent - 16383 - 63) * (-1 if sign_exp & 0x8000 else 1)
+            if 1.0 <= rate < 2.0 ** 29:
+                return ""
+            shown = f"{rate:.6g} Hz"
+        else:
+            shown = f"{'-' if sign_exp & 0x8000 else ''}{mantissa / 2**63:.6g} * 2**{exponent - 16383} Hz"
     b0 = body[8]  # libsndfile's tenbytefloat2int, as it reads such a rate
     read = 0 if b0 & 0x80 else 1 if b0 <= 0x3F else 0x4000000 if b0 > 0x40 else 800_000_000
     return f"its AIFF header gives a sample rate of {shown} (libsndfile reads {read:,} Hz): the header is damaged"
