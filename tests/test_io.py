@@ -375,6 +375,9 @@ def test_an_aiff_file_whose_header_rate_is_no_rate_is_refused(tmp_path, ext, rea
     raw[at:at + 10] = b"\x3f\xff\x80" + bytes(7)  # 1 Hz: a rate, read as it is
     path.write_bytes(bytes(raw))
     assert noisegen.load(path)[1] == 1
+    raw[at:at + 10] = b"\x40\x1c\xc0" + bytes(7)  # 1.5 * 2**29 Hz: libsndfile reads it as it is (it was refused,
+    path.write_bytes(bytes(raw))                  # 'libsndfile reads 800,000,000 Hz')
+    assert noisegen.info(path).sample_rate == 3 * 2**28
 
 
 def test_an_aiff_member_whose_header_rate_is_no_rate_is_refused(tmp_path):

@@ -186,8 +186,8 @@ def _aiff_rate_problem(path) -> str:
 def aiff_rate_problem(fh) -> str:
     """Why the sample rate in the ``COMM`` chunk (an 80-bit float) of the AIFF file open in ``fh`` (binary,
     at its start: a file or a tar member's bytes) is no rate ('' if it is one, or it is no AIFF a few reads
-    can judge): libsndfile reads a rate of 0, below 1 or negative as 1 Hz, and infinity, NaN or one past
-    2**29 Hz as 67,108,864 or 800,000,000 Hz, without a word."""
+    can judge): libsndfile reads a rate of 0 or below 1 as 1 Hz, a negative one as 0, and infinity, NaN or
+    one of 2**30 Hz or more as 67,108,864 or 800,000,000 Hz, without a word."""
     head = fh.read(12)
     if len(head) < 12 or head[:4] != b"FORM" or head[8:12] not in (b"AIFF", b"AIFC"):
         return ""
@@ -211,7 +211,7 @@ def aiff_rate_problem(fh) -> str:
     else:
         if exponent - 16383 < 1023:  # (within float64's range: past it 2.0 ** e raised an OverflowError)
             rate = mantissa * 2.0 ** (exponent - 16383 - 63) * (-1 if sign_exp & 0x8000 else 1)
-            if 1.0 <= rate < 2.0 ** 29:
+            if 1.0 <= rate < 2.0 ** 30:  # (libsndfile reads 2**29 to 2**30 Hz as they are)
                 return ""
             shown = f"{rate:.6g} Hz"
         else:
