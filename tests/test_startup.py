@@ -604,3 +604,20 @@ def test_trimming_a_recorded_response_imports_no_scipy_signal():
     # importing it took 1-1.5 s of every `noisegen augment`'s start, its only use there
     seen = _fresh(_TRIM)
     assert not seen["signal"] and 0 < seen["kept"] < 96000
+
+
+_DRAWN_DESIGNS = """
+import json, sys
+import numpy as np
+from noisegen.transforms import AddColoredNoise, BandStopFilter, HighPassFilter, LowPassFilter
+y = np.random.default_rng(0).standard_normal(1600).astype(np.float32) * 0.1
+for t in (LowPassFilter(p=1.0), HighPassFilter(p=1.0), BandStopFilter(p=1.0), AddColoredNoise(p=1.0)):
+    t(y, sample_rate=16000, rng=3)
+print(json.dumps({"signal": "scipy.signal" in sys.modules, "out": 0}))
+"""
+
+
+def test_filters_and_coloured_noise_that_draw_their_design_import_no_scipy_signal():
+    # every Butterworth design (and coloured noise's high-pass) went through scipy.signal.butter: the first
+    # drawn filter of a process imported it (1-1.5 s, a fresh `noisegen augment --config` with a filter)
+    assert not _fresh(_DRAWN_DESIGNS)["signal"]
