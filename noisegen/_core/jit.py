@@ -33,6 +33,8 @@ import functools
 import os
 import tempfile
 
+from .home import meant_home
+
 
 def _writable(path: str) -> bool:
     try:
@@ -49,10 +51,9 @@ def _home_unexpanded(path: str) -> str:
     ``.env`` line) is refused, '' for another (or where a './~' folder is there): Numba made a folder named
     '~' in whatever folder a process started in, and compiled every kernel again in each (as augment's
     out_dir, see :func:`noisegen.audio.files.unexpanded_home`)."""
-    first = path.split(os.sep)[0]
-    if not path.startswith("~") or os.path.lexists(first) or os.path.expanduser(path) == path:
+    if (meant := meant_home(path)) is None:
         return ""
-    return f"starts with {first!r}, which only a shell expands (write {os.path.expanduser(path)!r} in full)"
+    return f"starts with {path.split(os.sep)[0]!r}, which only a shell expands (write {meant!r} in full)"
 
 
 def _cache_candidates() -> list:

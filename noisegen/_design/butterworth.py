@@ -32,13 +32,14 @@ def butter_zpk(kind: str, order: int, freqs: tuple, sample_rate: float, *, with_
     else:
         bw, wo = float(warped[1] - warped[0]), float(np.sqrt(warped[0] * warped[1]))
         degree = len(p) - len(z)
-        k = k * bw**degree if kind == "bandpass" else k * np.real(np.prod(-z) / np.prod(-p))
         if kind == "bandpass":
+            k = k * bw**degree
             z_lp, p_lp = (z * bw / 2).astype(np.complex128), (p * bw / 2).astype(np.complex128)
             z = np.concatenate((z_lp + np.sqrt(z_lp**2 - wo**2), z_lp - np.sqrt(z_lp**2 - wo**2)))
             p = np.concatenate((p_lp + np.sqrt(p_lp**2 - wo**2), p_lp - np.sqrt(p_lp**2 - wo**2)))
             z = np.concatenate((z, np.zeros(degree)))
         else:
+            k = k * np.real(np.prod(-z) / np.prod(-p))
             z_hp, p_hp = ((bw / 2) / z).astype(np.complex128), ((bw / 2) / p).astype(np.complex128)
             z = np.concatenate((z_hp + np.sqrt(z_hp**2 - wo**2), z_hp - np.sqrt(z_hp**2 - wo**2)))
             p = np.concatenate((p_hp + np.sqrt(p_hp**2 - wo**2), p_hp - np.sqrt(p_hp**2 - wo**2)))

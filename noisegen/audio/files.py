@@ -10,6 +10,7 @@ import stat
 import warnings
 
 from .._core.errors import NoisegenError, NoisegenWarning, ParameterError
+from .._core.home import meant_home
 from .._core.labels import user_stacklevel
 from .._core.validation import check_path
 
@@ -266,12 +267,12 @@ def unexpanded_home(path) -> str:
     """Why ``path`` should not be created as written ('' if nothing is wrong): it starts with a '~' no
     shell expanded (it was quoted, or came from Python), and no such folder is here, so creating it makes
     a folder named '~' in the current one (which a later ``rm -rf ~`` would take for the home folder)."""
+    if (meant := meant_home(path)) is None:
+        return ""
     text = os.fsdecode(path)
     first = text.split(os.sep)[0]
-    if not text.startswith("~") or os.path.lexists(first) or os.path.expanduser(text) == text:
-        return ""
     return (f"starts with {first!r}, which only a shell expands (and not in quotes): write "
-            f"{os.path.expanduser(text)!r} in full, or {os.path.join('.', text)!r} to mean a folder named {first!r} here")
+            f"{meant!r} in full, or {os.path.join('.', text)!r} to mean a folder named {first!r} here")
 
 
 def open_regular(path, flags: int = os.O_RDONLY) -> int:

@@ -361,8 +361,12 @@ def _cache_dir(found) -> str:
         return wanted
     where = ("beside each kernel module (__pycache__)" if all(p.endswith("__pycache__") for p in paths)
              else ", ".join(sorted(paths)) or "nowhere")
-    why = jit.HOME_UNEXPANDED or "is not a folder Numba can write"
-    return f"{where}: NUMBA_CACHE_DIR={wanted!r} {why}" if wanted else where
+    return f"{where}: NUMBA_CACHE_DIR={wanted!r} {_refused_why()}" if wanted else where
+
+
+def _refused_why() -> str:
+    """Why the ``NUMBA_CACHE_DIR`` given was not used."""
+    return jit.HOME_UNEXPANDED or "is not a folder Numba can write"
 
 
 DESCRIPTION = """\
@@ -386,9 +390,8 @@ def run(args) -> int:
               "compile; nothing compiled", file=sys.stderr)
         return 1
     if jit.REFUSED_CACHE_DIR:  # before minutes of compiling into the per-user cache put in its place
-        why = jit.HOME_UNEXPANDED or "is not a folder Numba can write"
-        print(f"noisegen warmup: error: NUMBA_CACHE_DIR={jit.REFUSED_CACHE_DIR!r} {why}; nothing compiled",
-              file=sys.stderr)
+        print(f"noisegen warmup: error: NUMBA_CACHE_DIR={jit.REFUSED_CACHE_DIR!r} {_refused_why()}; nothing "
+              "compiled", file=sys.stderr)
         return 1
     if not args.quiet:
         print("noisegen warmup: compiling kernels into the Numba cache (1-3 minutes with an empty cache)...", file=sys.stderr, flush=True)
