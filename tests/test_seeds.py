@@ -52,3 +52,28 @@ def test_a_generator_from_an_int_behaves_as_numpys_in_every_way():
         assert twin.random() == numpys.random()
         numpys = np.random.Generator(np.random.PCG64())
         numpys.bit_generator.state = ours.bit_generator.state
+
+
+def test_fresh_draws_come_from_one_generator_reseeded_in_a_forked_child():
+    """rng=None draws from the process's generator (a SeedSequence from os.urandom per call cost 17 us, more
+    than a Gain's whole call); a forked child seeds its own, so workers forked from one parent never share
+    their "fresh" draws."""
+    import multiprocessing as mp
+    from noisegen._core.rng import as_generator, resolve_key
+
+    assert as_generator(None) is as_generator(None)
+    assert resolve_key(None) != resolve_key(None)
+    if "fork" not in mp.get_all_start_methods():
+        return
+    resolve_key(None)  # the parent's generator made before the fork
+    with mp.get_context("fork").Pool(2) as pool:
+        keys = pool.map(_fresh_key, range(4), chunksize=1)
+    assert len(set(keys)) == 4
+
+
+def _fresh_key(_):
+    import time
+    from noisegen._core.rng import resolve_key
+
+    time.sleep(0.05)  # (the tasks spread over both workers: each draws twice)
+    return resolve_key(None)

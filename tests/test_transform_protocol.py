@@ -49,16 +49,17 @@ def test_constructor_options_are_keyword_only_with_p_last(cls):
 
 @pytest.fixture
 def counted(monkeypatch):
-    """Count draw_params calls per class, on every class (overrides included)."""
+    """Count draws per class, on every class (overrides included): calls of ``_draw``, the core of
+    draw_params that a call and a composition's children enter with their arguments checked once."""
     calls = collections.Counter()
     for cls in {c for c in CLASSES} | {T.compose._Composition, Transform}:
-        if "draw_params" in vars(cls):
-            original = vars(cls)["draw_params"]
+        if "_draw" in vars(cls):
+            original = vars(cls)["_draw"]
 
             def wrapper(self, *a, __original=original, **k):
                 calls[type(self).__name__] += 1
                 return __original(self, *a, **k)
-            monkeypatch.setattr(cls, "draw_params", wrapper)
+            monkeypatch.setattr(cls, "_draw", wrapper)
     return calls
 
 

@@ -7,7 +7,8 @@ sample ``i`` of stream ``s`` from a hash of ``(key, s, i)``
 (:mod:`noisegen._kernels.rng`), so the output does not depend on chunking,
 threads or workers. Global random state is never touched.
 
-- ``None``: fresh OS entropy (a different result every call).
+- ``None``: fresh OS entropy (a different result every call): draws from one generator per
+  process seeded from the OS (:func:`_fresh`), seeded anew in a forked child.
 - ``int``: the key is derived from the integer through
   :class:`numpy.random.SeedSequence` (the same int always gives the same key).
 - ``Generator``: one 64-bit draw from it (the generator advances, so two calls
@@ -23,6 +24,7 @@ through a ``SeedSequence`` (a stream makes one key and one generator per item;
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 from numpy.random.bit_generator import ISpawnableSeedSequence
@@ -143,6 +145,25 @@ class _KeySeed(ISpawnableSeedSequence):
         return getattr(self._seq(), name)
 
 
+# The generator rng=None draws from (a one-element list: set on first use, cleared in a forked child).
+_FRESH: list = [None]
+
+
+def _fresh() -> np.random.Generator:
+    """The process's generator for ``rng=None``, seeded from the OS's entropy on first use. A new
+    ``default_rng()`` per call (a SeedSequence from ``os.urandom``) cost 17 us, more than a Gain's
+    whole call; numpy's generators are thread-safe. A forked child (a DataLoader or pool worker)
+    seeds its own on first use, so forked workers never draw the same "fresh" numbers."""
+    gen = _FRESH[0]
+    if gen is None:
+        gen = _FRESH[0] = np.random.default_rng()
+    return gen
+
+
+if hasattr(os, "register_at_fork"):  # (POSIX; elsewhere no process is forked)
+    os.register_at_fork(after_in_child=lambda: _FRESH.__setitem__(0, None))
+
+
 def _generator(key: int) -> np.random.Generator:
     """``numpy.random.default_rng(key)`` for an int ``key >= 0``: the same state, 2-3x sooner."""
     return np.random.Generator(np.random.PCG64(_KeySeed(key)))
@@ -183,7 +204,7 @@ def resolve_key(rng=None, name: str = "rng") -> int:
     """
     rng = check_rng(rng, name)
     if rng is None:
-        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
+        rng = _fresh()
     if isinstance(rng, np.random.Generator):
         return int(rng.integers(0, 1 << 64, dtype=np.uint64, endpoint=False))
     return int(seed_words(int(rng), (), 1, wide=True)[0])  # SeedSequence(rng).generate_state(1, np.uint64)
@@ -203,11 +224,12 @@ def as_generator(rng=None, name: str = "rng") -> np.random.Generator:
     """A :class:`numpy.random.Generator` for host-side parameter draws.
 
     A Generator passes through unchanged (so draws advance the caller's
-    generator); an int or ``None`` seeds a new one.
+    generator); an int seeds a new one; ``None`` gives the process's generator
+    seeded from the OS (:func:`_fresh`).
     """
     rng = check_rng(rng, name)
     if isinstance(rng, np.random.Generator):
         return rng
     if rng is None:
-        return np.random.default_rng()
+        return _fresh()
     return _generator(int(rng))

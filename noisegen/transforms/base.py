@@ -37,7 +37,7 @@ from .._core.errors import NoisegenWarning, ParameterError
 from .._core.rng import as_generator
 from ..audio.bank import NoiseBank
 from .config_names import built, step_label, unknown_name
-from .pipeline_file import read_pipeline_file
+from .pipeline_file import read_pipeline_file, resolve_paths
 from .shape import SignalShape, drawn_from, length_after
 from .target import check_target_mode, fit_length, keeping_stages
 from .settings import built_in as _built_in, counting_construction as _building, rebuilds as _rebuilds, rebuilt_arguments
@@ -45,6 +45,9 @@ from .settings import built_in as _built_in, counting_construction as _building,
 __all__ = ["Transform", "load_pipeline"]
 
 _REGISTRY: dict[str, type] = {}
+
+#: Attributes a call sets, never constructor arguments: assigned without :meth:`Transform.__setattr__`'s checks.
+_PER_CALL = frozenset(("last_params", "_cached", "_stages"))
 
 #: Deepest nesting of dicts and lists a pipeline config may have (32 levels of compositions).
 MAX_PIPELINE_DEPTH = 64
@@ -110,6 +113,8 @@ class Transform:
         self._cached = None  # (params, input, output) of a composition's last draw
 
     def __setattr__(self, name, value):
+        if name in _PER_CALL:  # set on every call: no check to make
+            return object.__setattr__(self, name, value)
         # ``t.p = 1.5`` after construction is checked as the constructor checks it (it applied always)
         if name == "p":
             value = check_probability(value, "p")
@@ -165,15 +170,21 @@ class Transform:
         y = check_audio(y, "y")
         sample_rate = check_sample_rate(sample_rate)
         mode = check_target_mode(return_target, "return_target")
-        with keeping_stages(mode is not None), layout_known():  # (y is checked: its outputs' layout known)
-            params = self.draw_params(y, sample_rate=sample_rate, rng=as_generator(rng))
-            out = self._apply_drawn(y, sample_rate, params)
-            return (out if mode is None else (out, self._target_step(y, out, y, sample_rate, params, mode))), params
+        gen = as_generator(rng)
+        with layout_known():  # (y is checked: its outputs' layout known)
+            if mode is None:
+                params = self._draw(y, sample_rate, gen, False)
+                return self._apply_drawn(y, sample_rate, params), params
+            with keeping_stages():
+                params = self._draw(y, sample_rate, gen, False)
+                out = self._apply_drawn(y, sample_rate, params)
+                return (out, self._target_step(y, out, y, sample_rate, params, mode)), params
 
     def draw_params(self, y, *, sample_rate, rng, force=False) -> dict:
         """Draw the parameters of one application (what a call records in ``last_params``).
 
-        The one way parameters are drawn: ``__call__``, the compositions, the stream and the GPU batch path call it.
+        The one way parameters are drawn: the stream and the GPU batch path call it; ``__call__`` and the
+        compositions' children enter its core (``_draw``) with their arguments checked once.
 
         Parameters
         ----------
@@ -201,14 +212,19 @@ class Transform:
         {'name': 'Gain', 'applied': True, 'gain_db': -6.0}
         """
         sample_rate = check_sample_rate(sample_rate)
-        y = drawn_from(y, type(self).__name__)
-        self.prepare(sample_rate)
+        y = None if y is None else drawn_from(y, type(self).__name__)
         gen = as_generator(rng)
         force = check_bool(force, "force")  # (before the draw: "no" would have forced it)
+        return self._draw(y, sample_rate, gen, force)
+
+    def _draw(self, y, sample_rate, gen, force):
+        """:meth:`draw_params` of checked arguments: ``y`` None, a SignalShape or checked audio; ``gen`` a
+        Generator; ``force`` a bool (a call and a composition's children come here, checked once)."""
+        self.prepare(sample_rate)
         applied = bool(gen.random() < self.p) or force
         params = {"name": type(self).__name__, "applied": applied}
         if applied:
-            params.update(self.randomize(y, sample_rate, gen))
+            params.update(self.randomize(drawn_from(None, type(self).__name__) if y is None else y, sample_rate, gen))
         self.last_params = params
         return params
 
@@ -436,7 +452,7 @@ def load_pipeline(path_or_dict, *, name="path_or_dict") -> Transform:
         raise ParameterError(f"{what} (a dict or a list of dicts), got {show_value(config)}")
     check_depth(config, f"{name}: {shown}" if from_file else name)  # (a file: named as the parser's limit names it)
     if from_file:  # relative noise/RIR paths in a file mean "next to this file", not "next to the caller"
-        config = _resolve_paths(config, os.path.dirname(os.path.abspath(path_or_dict)))
+        config = resolve_paths(config, os.path.dirname(os.path.abspath(path_or_dict)))
     if isinstance(config, list):
         config = {"name": "Compose", "transforms": config}
     return Transform.from_dict(config)
@@ -457,44 +473,3 @@ def check_depth(config, name: str) -> None:
                 if isinstance(v, (dict, list, tuple)):
                     children[id(v)] = v
         level = list(children.values())
-
-
-#: Constructor arguments that hold file or folder paths (AddBackgroundNoise, AddShortNoises,
-#: ApplyImpulseResponse).
-PATH_ARGUMENTS = ("noise", "sounds", "rir")
-# The value of one of those arguments that names a source rather than a path (ApplyImpulseResponse's rooms;
-# as AddBackgroundNoise's noise, or in a list, "simulated" is a folder beside the config, as any name is).
-_NOT_PATHS = {"rir": "simulated"}
-
-
-def _resolve_paths(config, base_dir: str):
-    """A copy of ``config`` with relative strings under :data:`PATH_ARGUMENTS` joined to ``base_dir``,
-    but for one that names nothing there and something from the current folder (made absolute, as the
-    others are): ``to_dict`` keeps paths as given, so a pipeline saved elsewhere names them from where it was made.
-    A ``~/x`` that names nothing in either stays as written: no shell expands it in a file, and its error says so.
-
-    Iterative (an explicit stack), so a deeply nested config cannot overflow
-    the interpreter's stack here; nesting limits are checked elsewhere.
-    """
-    def resolve(value):
-        if isinstance(value, str) and value and not os.path.isabs(value):
-            joined = os.path.join(base_dir, value)
-            if os.path.exists(joined) or not (os.path.exists(value) or value.startswith("~")):
-                return joined
-            return os.path.abspath(value) if os.path.exists(value) else value  # ('~/x' as written: its error says why)
-        if isinstance(value, list):
-            return [resolve(v) if isinstance(v, str) else v for v in value]
-        return value
-
-    root = {"_": config}
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        items = node.items() if isinstance(node, dict) else enumerate(node)
-        for key, value in list(items):
-            if isinstance(node, dict) and key in PATH_ARGUMENTS and "name" in node:
-                node[key] = value if _NOT_PATHS.get(key) == value else resolve(value)
-            elif isinstance(value, (dict, list)):
-                node[key] = value = dict(value) if isinstance(value, dict) else list(value)
-                stack.append(value)
-    return root["_"]

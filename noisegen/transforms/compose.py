@@ -15,12 +15,11 @@ import numbers
 
 import numpy as np
 
-from .._core.validation import show_value, check_bool, check_int, check_real, check_sample_rate, check_sequence
+from .._core.validation import show_value, check_int, check_real, check_sequence
 from .._core.layout import layout_known
 from .._core.errors import ParameterError
-from .._core.rng import as_generator
 from .base import Transform, nested_from_dict
-from .shape import drawn_from, length_after
+from .shape import length_after
 from .target import stages_kept
 
 __all__ = ["Compose", "OneOf", "SomeOf"]
@@ -99,17 +98,13 @@ class _Composition(Transform):
     #: Whether a chosen child always applies (OneOf, SomeOf) or draws its own ``p`` (Compose).
     _chosen_apply = False
 
-    def draw_params(self, y, *, sample_rate, rng, force=False):
+    def _draw(self, y, sample_rate, gen, force):
         """Draw which children run and, in turn, their parameters (see :meth:`Transform.draw_params`).
 
         Each child draws from the output of the children before it, so with
         audio the children also run here; the output is kept for the call
         that applies these parameters. With ``y=None`` only the draws are made.
         """
-        sample_rate = check_sample_rate(sample_rate)
-        y = None if y is None else drawn_from(y, type(self).__name__)
-        gen = as_generator(rng)
-        force = check_bool(force, "force")  # (before the draw: "no" would have forced it)
         applied = bool(gen.random() < self.p) or force
         params = {"name": type(self).__name__, "applied": applied}
         out, stages = y, [y]
@@ -119,7 +114,7 @@ class _Composition(Transform):
             with layout_known():  # (y is checked: the children's outputs are laid out as it is)
                 for i in indices:
                     t = self.transforms[i]
-                    child = t.draw_params(out, sample_rate=sample_rate, rng=gen, force=self._chosen_apply)
+                    child = t._draw(out, sample_rate, gen, self._chosen_apply)
                     if out is not None:
                         out = t._apply_drawn(out, sample_rate, child)
                         stages.append(out)

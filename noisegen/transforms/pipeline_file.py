@@ -1,5 +1,6 @@
 """Reading a pipeline's JSON file for :func:`noisegen.transforms.load_pipeline`: a regular file (a FIFO
-would block, ``/dev/zero`` never end), of bounded size, whose objects name each key once."""
+would block, ``/dev/zero`` never end), of bounded size, whose objects name each key once; its relative
+paths of sources taken from the file's folder (:func:`resolve_paths`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from .._core.errors import ParameterError
 from .._core.validation import check_path
 from ..audio.files import open_regular
 
-__all__ = ["MAX_PIPELINE_BYTES", "read_pipeline_file"]
+__all__ = ["MAX_PIPELINE_BYTES", "PATH_ARGUMENTS", "read_pipeline_file", "resolve_paths"]
 
 #: Largest pipeline file read (bytes): a pipeline is a few kB of JSON.
 MAX_PIPELINE_BYTES = 16 << 20
@@ -43,3 +44,44 @@ def _object(pairs, path) -> dict:
         raise ParameterError(f"pipeline file {os.fspath(path)!r} names {twice} more than once in {where} "
                              "(JSON would keep the last value silently)")
     return obj
+
+
+#: Constructor arguments that hold file or folder paths (AddBackgroundNoise, AddShortNoises,
+#: ApplyImpulseResponse).
+PATH_ARGUMENTS = ("noise", "sounds", "rir")
+# The value of one of those arguments that names a source rather than a path (ApplyImpulseResponse's rooms;
+# as AddBackgroundNoise's noise, or in a list, "simulated" is a folder beside the config, as any name is).
+_NOT_PATHS = {"rir": "simulated"}
+
+
+def resolve_paths(config, base_dir: str):
+    """A copy of ``config`` with relative strings under :data:`PATH_ARGUMENTS` joined to ``base_dir``,
+    but for one that names nothing there and something from the current folder (made absolute, as the
+    others are): ``to_dict`` keeps paths as given, so a pipeline saved elsewhere names them from where it was made.
+    A ``~/x`` that names nothing in either stays as written: no shell expands it in a file, and its error says so.
+
+    Iterative (an explicit stack), so a deeply nested config cannot overflow
+    the interpreter's stack here; nesting limits are checked elsewhere.
+    """
+    def resolve(value):
+        if isinstance(value, str) and value and not os.path.isabs(value):
+            joined = os.path.join(base_dir, value)
+            if os.path.exists(joined) or not (os.path.exists(value) or value.startswith("~")):
+                return joined
+            return os.path.abspath(value) if os.path.exists(value) else value  # ('~/x' as written: its error says why)
+        if isinstance(value, list):
+            return [resolve(v) if isinstance(v, str) else v for v in value]
+        return value
+
+    root = {"_": config}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in list(items):
+            if isinstance(node, dict) and key in PATH_ARGUMENTS and "name" in node:
+                node[key] = value if _NOT_PATHS.get(key) == value else resolve(value)
+            elif isinstance(value, (dict, list)):
+                node[key] = value = dict(value) if isinstance(value, dict) else list(value)
+                stack.append(value)
+    return root["_"]
