@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import noisegen.transforms as T
-from noisegen import AugmentStream, ParameterError
+from noisegen import AugmentStream, NoiseBank, ParameterError
 from noisegen.transforms import Transform
 
 SR = 8000
@@ -355,6 +355,26 @@ def test_arrays_assigned_as_rir_are_at_the_rir_sample_rate_given_and_it_may_be_a
         t.rir_sample_rate = -1
     t.rir = "simulated"  # (simulated rooms take no rir_sample_rate)
     assert t.to_dict()["rir"]["name"] == "RoomSimulator"
+
+
+def test_a_rate_for_arrays_given_with_files_is_refused_and_files_assigned_drop_it(tmp_path):
+    # ApplyImpulseResponse(folder, rir_sample_rate=8000) was taken and meant nothing (files carry their rate)
+    import soundfile as sf
+    sf.write(tmp_path / "room.wav", np.r_[1.0, 0.5, 0.25, np.zeros(61)], 16000)
+    for rir in (str(tmp_path), tmp_path / "room.wav", [str(tmp_path / "room.wav")], NoiseBank(tmp_path)):
+        with pytest.raises(ParameterError, match=r"rir_sample_rate is the rate of arrays.*rir_sample_rate=8000"):
+            T.ApplyImpulseResponse(rir, rir_sample_rate=8000)
+    with pytest.raises(ParameterError, match=r"source_sample_rate is the rate of arrays.*=8000 with files"):
+        NoiseBank(tmp_path, source_sample_rate=8000)
+    with pytest.raises(ParameterError, match="with a NoiseBank of arrays, which has its own source_sample_rate"):
+        T.ApplyImpulseResponse(NoiseBank([np.hanning(64)], source_sample_rate=48000), rir_sample_rate=8000)
+    t = T.ApplyImpulseResponse([np.hanning(64)], rir_sample_rate=48000, p=1.0)
+    t.rir = str(tmp_path)  # (the arrays' rate goes with them: not refused as given with files)
+    assert t._bank.source_sample_rate is None and len(t._bank.paths) == 1
+    with pytest.raises(ParameterError, match="rir_sample_rate=8000 with files"):  # (it was kept aside, unused)
+        t.rir_sample_rate = 8000
+    t.keep_tail = True  # (another setting: the files kept, no rate made up for them)
+    assert t._bank.source_sample_rate is None and len(t._bank.paths) == 1
 
 
 def test_a_user_subclass_sets_its_attributes_as_it_likes():

@@ -86,7 +86,8 @@ class NoiseBank:
         non-empty file is kept).
     source_sample_rate : int or None
         The rate of arrays given as ``source`` (None: they are taken to be at
-        the rate asked, never resampled). Files carry their own rate.
+        the rate asked, never resampled). Files carry their own rate (given
+        with files, it is a ParameterError).
     name : str
         What the bank is called in error messages and warnings (the
         argument it came from, e.g. ``"rir"``).
@@ -150,6 +151,9 @@ class NoiseBank:
         self.folder, self.paths, self._arrays, self._folders = sources(source, name)
         if not (self.paths or self._arrays):
             raise ParameterError(f"{name} holds no audio files ({', '.join(AUDIO_EXTENSIONS)}): {source!r}")
+        if self.source_sample_rate is not None and self._arrays is None:  # (it was taken, and meant nothing)
+            raise ParameterError(f"source_sample_rate is the rate of arrays given as {name}; files carry their "
+                                 f"own rate: leave it out (got source_sample_rate={self.source_sample_rate} with files)")
         self._reported: dict[str, str] = {}  # path -> why it was skipped, shared by the banks of every rate
         self._said_silent = []  # [True] once the bank said it holds only silence (shared likewise)
         self._rates: dict[int, NoiseBank] = {}

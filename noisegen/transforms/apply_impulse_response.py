@@ -137,6 +137,12 @@ def _convolver_cache():
     return BytesCache(CONVOLVER_CACHE_BYTES)
 
 
+def _names_files(rir) -> bool:
+    """Whether ``rir`` names files (a path, or a list of them) rather than holding arrays."""
+    items = rir if isinstance(rir, (list, tuple)) else [rir]
+    return bool(items) and all(isinstance(r, (str, os.PathLike)) for r in items)
+
+
 class ApplyImpulseResponse(Transform):
     """Convolve with an impulse response drawn from a collection.
 
@@ -184,7 +190,8 @@ class ApplyImpulseResponse(Transform):
         the dropped noise. None keeps every
         response whole. Simulated rooms are not trimmed.
     rir_sample_rate : int or None
-        Sample rate of arrays given as ``rir`` (None: the rate of the call).
+        Sample rate of arrays given as ``rir`` (None: the rate of the call). Files carry their own
+        rate: given with files (or a NoiseBank) it is a ParameterError.
     p : float
 
     Examples
@@ -215,6 +222,11 @@ class ApplyImpulseResponse(Transform):
             return
         if rir_sample_rate is not None:
             rir_sample_rate = check_sample_rate(rir_sample_rate, "rir_sample_rate")
+            if isinstance(rir, NoiseBank) or _names_files(rir):  # (it was taken, and meant nothing)
+                arrays = isinstance(rir, NoiseBank) and rir.paths is None
+                what = "a NoiseBank of arrays, which has its own source_sample_rate" if arrays else "files"
+                raise ParameterError(f"rir_sample_rate is the rate of arrays given as rir; files carry their own "
+                                     f"rate: leave it out (got rir_sample_rate={rir_sample_rate} with {what})")
         self._bank = rir if isinstance(rir, NoiseBank) else NoiseBank(
             rir, source_sample_rate=rir_sample_rate, name="rir", first_channel=True, silent_ok=False)
         # a silent (or constant) array was kept and refused at every draw of it; a file is skipped by the
@@ -295,15 +307,17 @@ class ApplyImpulseResponse(Transform):
         direct_s = None if self._room is None else self._room._direct_s(params)
         return early_target(target, rir, sample_rate, out.shape[-1], direct_s=direct_s)
 
-    def _more_arguments(self, name):
+    def _more_arguments(self, name, value):
         # rir_sample_rate is no key of _config (its bank keeps it), but arrays assigned as rir are at it: t.rir =
         # arrays took them at the call's rate (48 kHz rooms at 16 kHz: three times as long); a new rate is for the
-        # bank's arrays (t.rir_sample_rate = 16000 was kept aside unused)
+        # bank's arrays (t.rir_sample_rate = 16000 was kept aside unused); files and banks carry their own
         if self._room is not None:
             return {}
+        if name == "rir":
+            files = isinstance(value, NoiseBank) or _names_files(value)
+            return {} if files else {"rir_sample_rate": self._bank.source_sample_rate}
         held = getattr(self._bank, "_arrays", None)
-        more = {"rir_sample_rate": self._bank.source_sample_rate}
-        return {**more, "rir": list(held)} if name == "rir_sample_rate" and held is not None else more
+        return {"rir": list(held)} if name == "rir_sample_rate" and held is not None else {}
 
     rir = kept_setting("The responses' bank, or the simulated rooms' settings; assigning a source rebuilds the "
                        "transform with it.")

@@ -47,10 +47,10 @@ def rebuilds(transform, name) -> bool:
 
 def rebuilt_arguments(transform, name, value) -> dict:
     """What :meth:`Transform._rebuild_with` builds ``transform`` anew with: its ``_config()``, what its class's
-    ``_more_arguments(name)`` adds (constructor arguments kept in a bank: ApplyImpulseResponse's
+    ``_more_arguments(name, value)`` adds (constructor arguments kept in a bank: ApplyImpulseResponse's
     rir_sample_rate), and ``name=value``."""
     more = getattr(transform, "_more_arguments", None)
-    return {**transform._config(), **({} if more is None else more(name)), name: value}
+    return {**transform._config(), **({} if more is None else more(name, value)), name: value}
 
 
 @functools.lru_cache(maxsize=None)
