@@ -799,6 +799,47 @@ def test_an_input_folder_with_no_audio_is_a_usage_error_before_out_dir_is_made(t
     assert "holds no audio file" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
+def test_a_lock_file_unlinked_between_open_and_lock_is_locked_anew(tmp_path, monkeypatch):
+    """A refused run unlinks the lock file of a folder it made while holding it: a run that opened the old file
+    meanwhile locks that file once free, unlinked, and would run beside one locking the new file."""
+    pytest.importorskip("fcntl")
+    from noisegen.batch import outdir
+
+    opened = []
+    real_open = outdir._open_lock
+
+    def open_then_unlinked(out_dir, name, flags):
+        fd = real_open(out_dir, name, flags)
+        if not opened:
+            os.unlink(os.path.join(out_dir, name))
+        opened.append(fd)
+        return fd
+
+    monkeypatch.setattr(outdir, "_open_lock", open_then_unlinked)
+    with outdir.OutDirLock(str(tmp_path)) as lock:
+        assert len(opened) == 2 and lock.fds == [opened[1]] and os.fstat(lock.fds[0]).st_nlink == 1
+
+
+@pytest.mark.parametrize("made_before", [False, True])
+def test_a_noise_folder_with_no_usable_file_leaves_no_out_dir_of_lock_files(tmp_path, capsys, made_before):
+    """A refused noise folder (its one file unreadable) left a new OUT_DIR holding only its two lock files; a
+    folder that was there stays (as it was: its lock files are no one's)."""
+    noise = tmp_path / "noise"
+    noise.mkdir()
+    (noise / "x.wav").write_bytes(b"not audio")
+    config = tmp_path / "p.json"
+    config.write_text(json.dumps([{"name": "AddBackgroundNoise", "noise": str(noise), "p": 1.0}]))
+    out = tmp_path / "out"
+    if made_before:
+        out.mkdir()
+    assert _augment(_inputs(tmp_path / "in"), out, "--config", str(config)) == 2
+    assert "no usable audio file" in capsys.readouterr().err
+    assert out.exists() == made_before
+    # a run taking the lock once more still finds it free, and the folder now works
+    config.write_text(json.dumps([{"name": "Gain", "p": 1.0}]))
+    assert _augment(tmp_path / "in", out, "--config", str(config)) == 0
+
+
 @pytest.mark.parametrize("made_before", [False, True])
 def test_a_long_input_that_changes_while_read_leaves_no_output_and_a_rerun_redoes_it(tmp_path, monkeypatch,
                                                                                    made_before):

@@ -333,20 +333,25 @@ def augment_folder(in_dir, out_dir, *, pipeline=None, copies=1, sample_rate=None
                 "blockwise_min_s": check_real(blockwise_min_s, "blockwise_min_s", low=0.0)}
     out_dir = os.path.abspath(os.fspath(out_dir))
     _check_banks_apart(pipeline, out_dir)
+    made = not os.path.lexists(out_dir)
     _check_out_dir(out_dir, in_real)  # (creates it: after every other check)
     check_ours(out_dir)  # (a dataset's own manifest.jsonl there: refused before anything is added to it)
-    with OutDirLock(out_dir, shard) as lock, sweeping(lock.release):  # (a hard stop's last sweep: _core.tempfiles)
+    with OutDirLock(out_dir, shard, made=made) as lock, sweeping(lock.release):  # (a hard stop's last sweep: _core.tempfiles)
         for holder in lock.stale:
             warnings.warn(f"out_dir {out_dir!r} was locked by a run that did not finish ({holder}); "
                           "taking its lock over", NoisegenWarning, stacklevel=2)
         summary = AugmentSummary(workers=workers)
-        if shard_size is None:
-            plan = _plan(in_dir, out_dir, in_real, summary, settings, copies=copies, seed=seed, shard=shard,
-                         pipeline_json=pipeline_json)
-        else:
-            plan = plan_shards(in_dir, out_dir, in_real, summary, settings, copies=copies, seed=seed,
-                               shard_size=shard_size, pipeline_json=pipeline_json)
-        _prepare(pipeline, plan, sample_rate, summary, out_dir)
+        try:
+            if shard_size is None:
+                plan = _plan(in_dir, out_dir, in_real, summary, settings, copies=copies, seed=seed, shard=shard,
+                             pipeline_json=pipeline_json)
+            else:
+                plan = plan_shards(in_dir, out_dir, in_real, summary, settings, copies=copies, seed=seed,
+                                   shard_size=shard_size, pipeline_json=pipeline_json)
+            _prepare(pipeline, plan, sample_rate, summary, out_dir)
+        except BaseException:  # refused before any output (a bank with no usable file): no folder left of it
+            lock.remove_made_folder()
+            raise
         _run(pipeline, plan, out_dir, summary, progress, engine, ray_address)
     summary.n_failed = len(summary.failures)
     summary.wall_s = time.perf_counter() - t0

@@ -10,8 +10,11 @@ run prints. The kernel drops a flock when its holder dies (SIGKILL, OOM
 killer, power loss of the holder's host aside), so a lock left by a killed run
 is simply free and the next run takes it over; a file that still names a
 holder at that moment is how a stale lock is recognised (a clean exit empties
-it). Holding the file descriptor is the lock: nothing is ever unlinked, so two
-runs can never lock two different files of one name. flock on network file
+it). Holding the file descriptor is the lock. Lock files are unlinked only by
+an unsharded run refused before it wrote anything, in a folder it made (the
+folder goes with them), while it holds them; a run that then holds a file since
+unlinked opens the new one and locks again, so two runs never lock two
+different files of one name. flock on network file
 systems is only as good as their lock support (NFSv4 and Lustre with
 ``flock`` mounts are fine).
 
@@ -42,6 +45,7 @@ __all__ = ["OutDirLock", "jsonl_lock", "drop_inherited_locks", "input_fingerprin
            "open_regular", "file_kind"]
 
 LOCK = ".noisegen.lock"
+JSONL_LOCK = ".noisegen.jsonl.lock"
 _SHARD_LOCK = ".noisegen.shard-{k}-of-{n}.lock"
 _SHARD_RE = re.compile(r"\.noisegen\.shard-(\d+)-of-(\d+)\.lock$")
 #: Manifest fields that record the input an output was made from.
@@ -138,8 +142,8 @@ class OutDirLock:
     killed runs whose locks were taken over.
     """
 
-    def __init__(self, out_dir: str, shard=None):
-        self.out_dir, self.shard = out_dir, shard
+    def __init__(self, out_dir: str, shard=None, *, made=False):
+        self.out_dir, self.shard, self.made = out_dir, shard, made  # made: the run made out_dir
         self.fds: list[int] = []
         self.stale: list[str] = []
 
@@ -168,14 +172,18 @@ class OutDirLock:
         import fcntl
 
         path = os.path.join(self.out_dir, name)
-        fd = _open_lock(self.out_dir, name, os.O_RDWR | os.O_CREAT)
-        try:
-            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
-        except OSError as exc:
+        while True:
+            fd = _open_lock(self.out_dir, name, os.O_RDWR | os.O_CREAT)
+            try:
+                fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise
+                raise self._busy(path) from None
+            if os.fstat(fd).st_nlink:  # (0: unlinked by a refused run as we opened it: lock the file now there)
+                break
             os.close(fd)
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise
-            raise self._busy(path) from None
         self.fds.append(fd)
         _HELD.add(fd)
         if exclusive:  # we are the only holder: a name left in the file is a killed run's
@@ -212,6 +220,23 @@ class OutDirLock:
                 raise self._busy(path) from None
             finally:
                 os.close(fd)  # closing drops the probe
+
+    def remove_made_folder(self) -> None:
+        """Unlink the lock files and the folder, while the lock is held, when the run made the folder: an
+        unsharded run refused before it wrote anything (a bank that holds no usable file) left a new folder
+        holding only its two lock files. A run that opened the lock file meanwhile finds it unlinked once it
+        holds it, and takes the lock again (:meth:`_take`); anything else in the folder keeps it."""
+        if not self.made or self.shard is not None or not self.fds:  # (shards share it: never theirs alone)
+            return
+        for name in (JSONL_LOCK, LOCK):
+            try:
+                os.unlink(os.path.join(self.out_dir, name))
+            except OSError:
+                pass
+        try:
+            os.rmdir(self.out_dir)
+        except OSError:  # not empty: something else was put there
+            pass
 
     def release(self) -> None:
         """Empty our exclusive lock files (a clean exit) and drop every lock."""
@@ -254,7 +279,7 @@ class jsonl_lock:
         self.fd = None
 
     def __enter__(self):
-        self.fd = _open_lock(self.out_dir, ".noisegen.jsonl.lock", os.O_RDWR | os.O_CREAT)
+        self.fd = _open_lock(self.out_dir, JSONL_LOCK, os.O_RDWR | os.O_CREAT)
         _HELD.add(self.fd)  # (a worker the pool forks meanwhile, replacing one that died, must not keep it)
         try:
             import fcntl
