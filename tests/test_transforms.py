@@ -885,3 +885,20 @@ def test_the_brown_noise_band_snr_stays_within_the_figure_the_docstring_states()
         noise = t(x, sample_rate=SR, rng=seed) - x
         worst = max(worst, abs(10 * np.log10(_band_power(x, 20.0) / _band_power(noise, 20.0)) - 10.0))
     assert worst <= stated
+
+
+def test_a_uniform_draw_is_numpys_bit_for_bit_and_advances_the_generator_as_far():
+    """draw_uniform computes Generator.uniform's low + (high - low) * random() itself (1.2 us less a draw)."""
+    from noisegen.transforms.params import draw_uniform
+
+    grid = np.random.default_rng(5)
+    for i in range(3000):
+        lo, hi = sorted(grid.standard_normal(2) * 10.0 ** grid.integers(-6, 7, 2))
+        if i % 5 == 0:
+            lo, hi = int(grid.integers(-100, 100)), int(grid.integers(100, 200))
+        ours, numpys = np.random.default_rng(i), np.random.default_rng(i)
+        assert draw_uniform(ours, lo, hi) == float(numpys.uniform(lo, hi))
+        assert ours.random() == numpys.random()
+    assert draw_uniform(np.random.default_rng(0), 2.5, 2.5) == 2.5
+    with pytest.raises(OverflowError):
+        draw_uniform(np.random.default_rng(0), -1e308, 1e308)

@@ -46,8 +46,16 @@ def int_range(min_value, max_value, min_name, max_name, *, low, high):
 
 
 def draw_uniform(gen, low: float, high: float) -> float:
-    """One uniform draw in ``[low, high]`` as a Python float (exact when equal)."""
-    return float(low) if low == high else float(gen.uniform(low, high))
+    """One uniform draw in ``[low, high]`` as a Python float (exact when equal): what ``gen.uniform(low, high)``
+    computes, ``low + (high - low) * gen.random()``, bit for bit and advancing ``gen`` as far, without its
+    argument handling (1.2 us of a 1.6 us draw, a transform's every call)."""
+    low, high = float(low), float(high)
+    if low == high:
+        return low
+    span = high - low
+    if not math.isfinite(span):  # (numpy's own OverflowError)
+        return float(gen.uniform(low, high))
+    return low + span * gen.random()
 
 
 def draw_seed(gen) -> int:
