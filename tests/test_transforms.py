@@ -536,6 +536,41 @@ def test_gain_values():
     np.testing.assert_allclose(out, 0.05)
 
 
+def assert_bitwise_equal(got, want):
+    assert got.dtype == want.dtype and got.shape == want.shape and got.tobytes() == want.tobytes()
+
+
+def _refuse_calls(monkeypatch, module, *names):
+    """Make ``module``'s ``names`` raise when called: a transform that must not reach them."""
+    def refused(name):
+        def call(*args, **kwargs):
+            raise AssertionError(f"{name} called")
+        return call
+    for name in names:
+        monkeypatch.setattr(module, name, refused(name))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1,), (2,), (777,), (2, 3), (3, 65)])
+def test_gain_checks_its_input_once_and_gives_the_functional_gain(dtype, shape, monkeypatch):
+    """A Gain call checked its input (checked by the call), the backend and the gain it drew again in
+    noisegen.gain: a third of a call on a second of audio. It applies its gain unchecked now, with
+    noisegen.gain's output for every layout."""
+    import noisegen.effects.level as level
+    y = np.random.default_rng(7).standard_normal(shape).astype(dtype)
+    t = Gain(min_gain_db=-30, max_gain_db=30, p=1.0)
+    layouts = (y, np.asfortranarray(y), y[..., ::-1])
+    expected = [[noisegen.gain(v, gain_db=t.draw_params(v, sample_rate=SR, rng=seed)["gain_db"]) for v in layouts]
+                for seed in range(4)]
+    _refuse_calls(monkeypatch, level, "check_audio", "resolve_backend", "check_real")
+    for seed in range(4):
+        for v, want in zip(layouts, expected[seed]):
+            assert_bitwise_equal(t(v, sample_rate=SR, rng=seed), want)
+            assert_bitwise_equal(t.apply_params(v, t.last_params, sample_rate=SR), want)
+    with pytest.raises(ParameterError, match=r"^y must be finite, got 1 NaN/inf sample\(s\)$"):
+        t(np.where(np.arange(y.size) == 0, np.nan, 1.0).reshape(shape).astype(dtype), sample_rate=SR, rng=0)
+
+
 def test_background_noise_hits_the_drawn_snr(data_dir, speech_16k):
     t = AddBackgroundNoise(data_dir / "noise", min_snr_db=0, max_snr_db=20, p=1.0)
     for seed in range(3):

@@ -67,7 +67,13 @@ def gain(y, *, gain_db, backend="auto"):
     if resolve_backend(backend, y, supports_cuda=True) == "cuda":
         return cuda_gain(y, gain_db=gain_db)
     y = check_audio(y, "y", finite=False)  # finiteness from the output's sum, in the same pass
-    g = check_real(gain_db, "gain_db", low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1])
+    return gained(y, check_real(gain_db, "gain_db", low=GAIN_DB_RANGE[0], high=GAIN_DB_RANGE[1]))
+
+
+def gained(y, g):
+    """:func:`gain` of checked audio ``y`` (finite or not: a NaN/inf sample is refused here) by a checked gain
+    ``g`` in dB (a float in ``GAIN_DB_RANGE``): what a transform calls with a gain it drew (the checks cost a
+    third of a call on a second of audio)."""
     x = np.ascontiguousarray(y)
     out = np.empty_like(x)
     total = float(_level.scale(x.reshape(-1), x.dtype.type(db_to_amplitude(g)), out.reshape(-1)))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .. import effects
 from .._core.units import GAIN_DB_RANGE
+from ..effects.level import gained
 from .base import Transform
 from .params import draw_uniform, real_param, uniform_range
 
@@ -40,7 +40,7 @@ class Gain(Transform):
         return {"gain_db": real_param(*GAIN_DB_RANGE)}
 
     def _apply(self, y, sample_rate, params):
-        return effects.gain(y, gain_db=params["gain_db"])
+        return gained(y, params["gain_db"])  # (y checked by the call, the gain drawn or checked here)
 
     def _config(self):
         return {"min_gain_db": self.min_gain_db, "max_gain_db": self.max_gain_db, "p": self.p}
