@@ -255,3 +255,29 @@ def test_bitcrush_keeps_huge_samples_that_are_on_the_grid_already(dtype):
     assert out[0, 0] == big and out[1, 1] == -big
     small = np.array([y[0, 1], y[1, 0], y[1, 2]])
     np.testing.assert_array_equal([out[0, 1], out[1, 0], out[1, 2]], np.round(small * 2.0**31) / 2.0**31)
+
+
+def _bitcrush_twin(y, bits):
+    """NumPy's expression of a bit crush (the one bitcrush computed before its one-pass kernel)."""
+    scale = y.dtype.type(2.0 ** (bits - 1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = (np.round(y * scale) / scale).astype(y.dtype, copy=False)
+    bad = ~np.isfinite(out)  # y * scale overflowed: kept as it is
+    out[bad] = y[bad]
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bitcrush_kernel_gives_numpys_rounding_bit_for_bit(dtype):
+    """The one-pass kernel against NumPy's expression: every depth, halves (to even), signed zeros,
+    subnormals, samples whose product overflows, every layout and length."""
+    rng = np.random.default_rng(11)
+    info = np.finfo(dtype)
+    odd = np.array([0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 1.0, -1.0, info.tiny, -info.tiny, info.smallest_subnormal,
+                    info.max, -info.max, info.max / 2**20, 3.0 * 2.0**-33, -(2.0**-32)], dtype=dtype)
+    base = np.concatenate([odd, (rng.standard_normal(300) * 10.0 ** rng.uniform(-12, 3, 300)).astype(dtype)])
+    rows = np.stack([base, base[::-1], -base])
+    for bits in range(1, 33):
+        for y in (base, base[:1], base[:2], base[:0], rows, np.asfortranarray(rows), rows[:, ::3], rows[..., ::-1]):
+            got, want = ng.bitcrush(y, bit_depth=bits), _bitcrush_twin(y, bits)
+            assert got.dtype == dtype and got.shape == y.shape and got.tobytes() == want.tobytes(), bits

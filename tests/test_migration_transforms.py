@@ -307,6 +307,20 @@ def test_bitcrush_is_bitcrush_at_the_drawn_depth(dtype):
     assert seen == set(range(1, 17))
 
 
+def test_bitcrush_checks_its_input_once(monkeypatch):
+    """BitCrush checked its input (checked by the call) and the depth it drew again in noisegen.bitcrush:
+    it crushes them unchecked now, as noisegen.bitcrush does."""
+    import noisegen.effects.level as level
+    y = _signal((2, 500), np.float32) * 0.3
+    t = BitCrush(min_bit_depth=1, max_bit_depth=32, p=1.0)
+    want = [noisegen.bitcrush(y, bit_depth=t.draw_params(y, sample_rate=SR, rng=seed)["bit_depth"]) for seed in range(6)]
+    for name in ("check_audio", "resolve_backend", "check_int"):
+        monkeypatch.setattr(level, name, lambda *a, **k: pytest.fail("checked again"))
+    for seed in range(6):
+        assert t(y, sample_rate=SR, rng=seed).tobytes() == want[seed].tobytes()
+        assert t.apply_params(y, t.last_params, sample_rate=SR).tobytes() == want[seed].tobytes()
+
+
 @pytest.mark.parametrize("cls, fn", [(LowShelf, noisegen.low_shelf), (HighShelf, noisegen.high_shelf)])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_shelves_are_the_shelf_filters_at_the_drawn_parameters(cls, fn, dtype):

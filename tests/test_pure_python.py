@@ -121,6 +121,7 @@ def cases(folder):
         "peaking": lambda: ng.peaking_eq(y, center_hz=700, gain_db=6, q=2, sample_rate=RATE),
         "shelves": lambda: ng.high_shelf(ng.low_shelf(y, cutoff_hz=200, gain_db=-4, sample_rate=RATE),
                                          cutoff_hz=3000, gain_db=3, sample_rate=RATE),
+        "bitcrush": lambda: (ng.bitcrush(y, bit_depth=7), ng.bitcrush(stereo * 1e300, bit_depth=5)),
         "tone": lambda: ng.tone(freq_hz=440.0, sample_rate=RATE, n_samples=1000),
         "chirp": lambda: ng.chirp(freq_hz=100.0, end_freq_hz=4000.0, sample_rate=RATE, n_samples=1000,
                                   method="logarithmic"),

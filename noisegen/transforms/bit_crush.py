@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ..effects.level import crushed
 from .base import Transform
 from .params import int_param, int_range
-from .. import effects
 
 __all__ = ["BitCrush"]
 
@@ -46,7 +46,7 @@ class BitCrush(Transform):
         return {"bit_depth": int_param(1, 32)}
 
     def _apply(self, y, sample_rate, params):
-        return effects.bitcrush(y, bit_depth=params["bit_depth"])
+        return crushed(y, params["bit_depth"])  # (y checked by the call, the depth drawn or checked here)
 
     def _config(self):
         return {"min_bit_depth": self.min_bit_depth, "max_bit_depth": self.max_bit_depth, "p": self.p}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..._core.jit import kernel
+import numpy as np
+
+from ..._core.jit import exact_kernel, kernel
 
 
 @kernel
@@ -31,3 +33,14 @@ def max_magnitude_bits(bits, mask):
         b = t(bits[i] & mask)
         m = b if b > m else m
     return m
+
+
+@exact_kernel
+def crush(x, scale, inv, out):
+    """``out[i] = rint(x[i] * scale) * inv`` over 1-D contiguous arrays (``scale`` a power of two in their
+    dtype, ``inv`` its exact reciprocal: the bits of ``np.round(x * scale) / scale``), or ``x[i]`` itself where
+    ``x[i] * scale`` overflows (such a sample is a whole multiple of the step already). Strict arithmetic: the
+    samples of NumPy's expression, in one pass."""
+    for i in range(x.shape[0]):
+        v = np.rint(x[i] * scale) * inv
+        out[i] = v if np.isfinite(v) else x[i]
