@@ -281,3 +281,57 @@ def test_bitcrush_kernel_gives_numpys_rounding_bit_for_bit(dtype):
         for y in (base, base[:1], base[:2], base[:0], rows, np.asfortranarray(rows), rows[:, ::3], rows[..., ::-1]):
             got, want = ng.bitcrush(y, bit_depth=bits), _bitcrush_twin(y, bits)
             assert got.dtype == dtype and got.shape == y.shape and got.tobytes() == want.tobytes(), bits
+
+
+def _time_mask_twin(y, start, length, fade):
+    """NumPy's time mask (the one time_mask computed before its kernel): the whole window, then a product."""
+    out = y.copy()
+    keep = min(start + length, y.shape[-1]) - start
+    if keep <= 0:
+        return out
+    fade = min(fade, length // 2)
+    w = np.zeros(keep)
+    if fade:
+        ramp = 0.5 + 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)
+        w[:fade] = ramp[:keep]
+        if length - fade < keep:
+            w[length - fade:] = ramp[::-1][: keep - (length - fade)]
+    out[..., start:start + keep] *= w.astype(y.dtype)
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cached", [True, False])
+def test_time_mask_kernel_gives_numpys_window_bit_for_bit(dtype, cached, monkeypatch):
+    """The in-place kernel and the ramp made only where it lands, against the whole window's product:
+    every start, length and fade around the edges (fades longer than half the stretch, stretches past
+    the end), signed zeros kept, with the cached ramp and the one made for a long fade."""
+    import noisegen.effects.level as level
+    if not cached:
+        monkeypatch.setattr(level, "_CACHED_FADE", 0)
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 3, 7, 40):
+        rows = rng.standard_normal((2, n)).astype(dtype)
+        for start in range(n + 2):
+            for length in sorted({0, 1, 2, 3, 5, n // 2, n - start, n, 2 * n + 1} - {-1}):
+                for fade in (0, 1, 2, 3, 4, 9, 100):
+                    for y in (rows, rows[1], np.asfortranarray(rows)):
+                        got = ng.time_mask(y, start_s=start, duration_s=length, fade_s=fade, sample_rate=1)
+                        want = _time_mask_twin(y, start, length, fade)
+                        assert got.dtype == dtype and got.tobytes() == want.tobytes(), (n, start, length, fade)
+
+
+def test_time_mask_makes_only_the_window_inside_the_signal():
+    """A fade of 2**22 samples on a 100-sample input built its whole ramp (32 MiB and its temporaries);
+    only the samples that land on the input are made now."""
+    import tracemalloc
+    y = np.ones(100, np.float32)
+    tracemalloc.start()
+    try:
+        out = ng.time_mask(y, start_s=0.0, duration_s=2**23, fade_s=2**22, sample_rate=1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+    want = (0.5 + 0.5 * np.cos(np.pi * (np.arange(100) + 0.5) / 2**22)).astype(np.float32)
+    assert out.tobytes() == want.tobytes()

@@ -122,6 +122,8 @@ def cases(folder):
         "shelves": lambda: ng.high_shelf(ng.low_shelf(y, cutoff_hz=200, gain_db=-4, sample_rate=RATE),
                                          cutoff_hz=3000, gain_db=3, sample_rate=RATE),
         "bitcrush": lambda: (ng.bitcrush(y, bit_depth=7), ng.bitcrush(stereo * 1e300, bit_depth=5)),
+        "time mask": lambda: (ng.time_mask(stereo, start_s=0.01, duration_s=0.05, sample_rate=RATE),
+                              ng.time_mask(y, start_s=0.1, duration_s=0.2, sample_rate=RATE, fade_s=0.1)),
         "tone": lambda: ng.tone(freq_hz=440.0, sample_rate=RATE, n_samples=1000),
         "chirp": lambda: ng.chirp(freq_hz=100.0, end_freq_hz=4000.0, sample_rate=RATE, n_samples=1000,
                                   method="logarithmic"),

@@ -571,6 +571,24 @@ def test_gain_checks_its_input_once_and_gives_the_functional_gain(dtype, shape, 
         t(np.where(np.arange(y.size) == 0, np.nan, 1.0).reshape(shape).astype(dtype), sample_rate=SR, rng=0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_time_mask_checks_its_input_once_and_gives_the_functional_mask(dtype, monkeypatch):
+    """A TimeMask call checked its input (its finiteness again), the rate and three durations in
+    noisegen.time_mask: it masks the stretch it drew unchecked now, with noisegen.time_mask's output."""
+    import noisegen.effects.level as level
+    y = np.random.default_rng(8).standard_normal((2, 1001)).astype(dtype)
+    t = TimeMask(min_fraction=0.0, max_fraction=0.6, fade_s=0.002, p=1.0)
+    want = []
+    for seed in range(8):
+        params = t.draw_params(y, sample_rate=SR, rng=seed)
+        want.append(noisegen.time_mask(y, start_s=params["start_s"], duration_s=params["duration_s"],
+                                       sample_rate=SR, fade_s=t.fade_s))
+    _refuse_calls(monkeypatch, level, "check_audio", "resolve_backend", "check_duration", "check_sample_rate")
+    for seed in range(8):
+        assert_bitwise_equal(t(y, sample_rate=SR, rng=seed), want[seed])
+        assert_bitwise_equal(t.apply_params(y, t.last_params, sample_rate=SR), want[seed])
+
+
 def test_background_noise_hits_the_drawn_snr(data_dir, speech_16k):
     t = AddBackgroundNoise(data_dir / "noise", min_snr_db=0, max_snr_db=20, p=1.0)
     for seed in range(3):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .. import effects
 from .._core.validation import MAX_SAMPLE_RATE, MAX_SAMPLES, check_real
+from ..effects.level import masked
 from .base import Transform
 from .params import draw_uniform, seconds_param, uniform_range
 
@@ -48,10 +48,15 @@ class TimeMask(Transform):
         return {"start_s": seconds_param(sample_rate), "duration_s": seconds_param(sample_rate)}
 
     def _apply(self, y, sample_rate, params):
-        return effects.time_mask(
-            y, start_s=params["start_s"], duration_s=params["duration_s"], sample_rate=sample_rate,
-            fade_s=self.fade_s,
-        )
+        # (y checked by the call; the times drawn here or checked by _param_checks, and counted in samples
+        # as noisegen.time_mask counts them)
+        return masked(y, _samples(params["start_s"], sample_rate), _samples(params["duration_s"], sample_rate),
+                      _samples(self.fade_s, sample_rate))
 
     def _config(self):
         return {"min_fraction": self.min_fraction, "max_fraction": self.max_fraction, "fade_s": self.fade_s, "p": self.p}
+
+
+def _samples(seconds, sample_rate):
+    """``check_duration``'s sample count of checked seconds."""
+    return int(round(seconds * sample_rate))

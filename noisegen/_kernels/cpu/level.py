@@ -44,3 +44,24 @@ def crush(x, scale, inv, out):
     for i in range(x.shape[0]):
         v = np.rint(x[i] * scale) * inv
         out[i] = v if np.isfinite(v) else x[i]
+
+
+@exact_kernel
+def mask_span(out, start, head, zeros_to, ramp_back):
+    """In place over the rows of 2-D ``out``: sample ``start + k`` times ``head[k]`` (the fade out), times 0
+    from there to ``start + zeros_to``, then times ``ramp_back`` read backwards (the fade back in). Strict
+    arithmetic: the samples of NumPy's ``out[..., start:stop] *= window`` (0 keeps a sample's sign)."""
+    h, m = head.shape[0], ramp_back.shape[0]
+    zero = out.dtype.type(0.0)
+    for r in range(out.shape[0]):
+        # each part a slice indexed from 0: indices Numba can see are not negative (the wrap-around check of
+        # out[r, start + k] kept the loops scalar, 5x slower)
+        fade_out = out[r, start:start + h]
+        for k in range(h):
+            fade_out[k] = fade_out[k] * head[k]
+        zeros = out[r, start + h:start + zeros_to]
+        for k in range(zeros.shape[0]):
+            zeros[k] = zeros[k] * zero
+        fade_in = out[r, start + zeros_to:start + zeros_to + m]
+        for k in range(m):
+            fade_in[k] = fade_in[k] * ramp_back[m - 1 - k]
