@@ -124,6 +124,8 @@ def cases(folder):
         "bitcrush": lambda: (ng.bitcrush(y, bit_depth=7), ng.bitcrush(stereo * 1e300, bit_depth=5)),
         "time mask": lambda: (ng.time_mask(stereo, start_s=0.01, duration_s=0.05, sample_rate=RATE),
                               ng.time_mask(y, start_s=0.1, duration_s=0.2, sample_rate=RATE, fade_s=0.1)),
+        "normalize": lambda: (ng.Normalize(p=1.0)(stereo, sample_rate=RATE, rng=0),
+                              ng.Normalize(p=1.0)(stereo * 1e-310, sample_rate=RATE, rng=0)),
         "tone": lambda: ng.tone(freq_hz=440.0, sample_rate=RATE, n_samples=1000),
         "chirp": lambda: ng.chirp(freq_hz=100.0, end_freq_hz=4000.0, sample_rate=RATE, n_samples=1000,
                                   method="logarithmic"),

@@ -40,6 +40,17 @@ def max_magnitude(x):
     return float(ints(bits).view(x.dtype))
 
 
+def divided(y, first, second, factor):
+    """``y / first / second * factor`` computed in float64 and rounded to ``y``'s dtype (floats ``first``,
+    ``second``, ``factor``; dividing by 1.0 is exact), in ``y``'s memory order: one pass, where NumPy's
+    expression made three float64 temporaries (a Normalize of a second of float32 audio spent 15 us in it)."""
+    transposed = y.flags.f_contiguous and not y.flags.c_contiguous
+    x = np.ascontiguousarray(y.T if transposed else y)
+    out = np.empty_like(x)
+    _level.divide(x.reshape(-1), float(first), float(second), float(factor), out.reshape(-1))
+    return out.T if transposed else out
+
+
 def gain(y, *, gain_db, backend="auto"):
     """Multiply audio by ``10 ** (gain_db / 20)``.
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from .._core.validation import check_choice
 from .._core.labels import warn
+from ..effects.level import divided, max_magnitude
 from .base import Transform
 from .params import draw_uniform, real_param, uniform_range
 
@@ -23,7 +24,7 @@ def level_parts(y, mode):
     """``(peak, rel)``: the peak or RMS of ``y`` over all channels is ``peak * rel`` (float64, ``0 < rel <= 1``
     unless ``y`` is silent). Kept apart because the product can underflow where the parts do not: the RMS of
     float64 audio with one sample at 5e-324 and the rest silent is not a float."""
-    peak = float(np.max(np.abs(y)))
+    peak = max_magnitude(np.ascontiguousarray(y))  # (np.max(np.abs(y)) in one pass, without |y|)
     if mode == "peak" or peak == 0.0:
         return peak, 1.0
     # squares of 1e-200 underflow, of 1e200 overflow; in C order, as a copy of y is summed (a Fortran-order
@@ -45,8 +46,8 @@ def _scale(y, parts, target_db):
     current = peak * rel
     # divide first: 10**3 / 5e-324 overflows, samples / current does not; one part at a time where the level
     # is subnormal or underflows (it has lost bits, or is 0)
-    scaled = y.astype(np.float64) / current if current >= _TINY else y.astype(np.float64) / peak / rel
-    return (scaled * 10.0 ** (target_db / 20.0)).astype(y.dtype)
+    first, second = (current, 1.0) if current >= _TINY else (peak, rel)
+    return divided(y, first, second, 10.0 ** (target_db / 20.0))
 
 
 class Normalize(Transform):

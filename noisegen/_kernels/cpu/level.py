@@ -65,3 +65,17 @@ def mask_span(out, start, head, zeros_to, ramp_back):
         fade_in = out[r, start + zeros_to:start + zeros_to + m]
         for k in range(m):
             fade_in[k] = fade_in[k] * ramp_back[m - 1 - k]
+
+
+@exact_kernel
+def divide(x, first, second, factor, out):
+    """``out[i] = x[i] / first / second * factor`` in float64 (``first``, ``second``, ``factor`` float64),
+    rounded to ``out``'s dtype, over 1-D contiguous arrays. Strict arithmetic: the samples of NumPy's
+    ``(x.astype(np.float64) / first / second * factor).astype(out.dtype)``, in one pass (dividing by a
+    ``second`` of 1.0, which is exact, is skipped: a float64 division costs more than the pass)."""
+    if second == 1.0:
+        for i in range(x.shape[0]):
+            out[i] = np.float64(x[i]) / first * factor
+    else:
+        for i in range(x.shape[0]):
+            out[i] = np.float64(x[i]) / first / second * factor
