@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 
-AREAS = ("synth", "mix", "time", "chain", "stream", "corpus", "cli", "rooms", "codec", "startup", "memory")
+AREAS = ("synth", "mix", "time", "chain", "stream", "calls", "corpus", "cli", "rooms", "codec", "startup", "memory")
 
 
 def _at_least(kind, low):

@@ -666,3 +666,31 @@ def test_cold_table_names_each_corpus_record_and_shows_its_seconds_and_figures(h
     assert rows[1].startswith("| stream_corpus | default: corpus=data/speech | 0.5 | 100 | the pipeline")
     assert "share_read=0.31" in rows[1]
     assert rows[2].startswith("| simulate_rir | noisegen simulate_rir, RT60 0.3 s | 0.00068 |") and "t30_s=0.299" in rows[2]
+
+
+def test_calls_area_times_each_cheap_transform_against_audiomentations_in_one_run(h):
+    """bench_calls: every cheap transform (and p=0.5, and a composition) beside audiomentations' of the
+    same name, its cases there whether audiomentations is installed or not; noisegen's run and keep the
+    length, drawing new parameters each call."""
+    calls = import_bench("bench_calls")
+    import bench.__main__ as main_
+
+    assert "calls" in main_.AREAS
+    cases = calls.cases(None)
+    ops = {c.op for c in cases}
+    assert ops == {f"call_{op}" for op in (*calls.PAIRS, "compose4")}
+    for op in ops:
+        libs = {c.library: c for c in cases if c.op == op}
+        assert sorted(libs) == ["audiomentations", "noisegen"], op
+        assert libs["audiomentations"].requires == ("audiomentations",) and libs["noisegen"].requires == ()
+    cfg = h.Config(clips=(0.25,), repeats=3, min_repeat_s=0.0, max_total_s=0.01, cold=False, compile_each=False,
+                   quick=True, log=lambda m: None)
+    recs = h.run_cases(cases, cfg)
+    for r in recs:
+        if r["library"] == "noisegen" or importlib.util.find_spec("audiomentations") is not None:
+            assert r["status"] == "ok" and r["quality"] == {"len_err": 0}, r
+        else:
+            assert r["status"] == "skipped" and r["note"] == "not installed: audiomentations", r
+    gain = calls.make_noisegen("gain")
+    clip = h.Clip.make(0.25)
+    assert not np.array_equal(gain(clip), gain(clip))  # a gain drawn per call
