@@ -137,14 +137,56 @@ def clip(y, *, threshold=1.0, percentile=None, backend="auto"):
     y = check_audio(y, "y")
     if percentile is not None:
         p = check_real(percentile, "percentile", low=0.0, high=100.0, high_inclusive=False)
-        if y.size == 0:
-            return y.copy()
-        level = float(np.percentile(np.abs(y), 100.0 - p))
-    else:
-        # a level past the dtype's largest value clips nothing; cast, it would overflow (with a warning)
-        level = min(check_real(threshold, "threshold", low=0.0, low_inclusive=False), float(np.finfo(y.dtype).max))
-        warn_mostly_clipped(y, level, stacklevel=2)
+        return y.copy() if y.size == 0 else clipped(y, p)
+    # a level past the dtype's largest value clips nothing; cast, it would overflow (with a warning)
+    level = min(check_real(threshold, "threshold", low=0.0, low_inclusive=False), float(np.finfo(y.dtype).max))
+    warn_mostly_clipped(y, level, stacklevel=2)
     return np.clip(y, -level, level).astype(y.dtype, copy=False)
+
+
+def clipped(y, percentile):
+    """:func:`clip` of checked finite non-empty audio ``y`` at a checked ``percentile`` (a float in [0, 100)):
+    what a transform calls with a percentage it drew."""
+    level = _magnitude_percentile(y, 100.0 - percentile)
+    return np.clip(y, -level, level).astype(y.dtype, copy=False)
+
+
+def _magnitude_percentile(y, q):
+    """``float(np.percentile(np.abs(y), q))`` (linear interpolation) of non-empty finite ``y``, bit for bit,
+    from one partition: np.percentile partitioned at four ranks (0, n - 1 and the two around ``q``), which
+    NumPy does 7-10x slower than at one (110-160 us against 17 us for a second of audio). The two order
+    statistics are interpolated as np.percentile interpolates them (:func:`_interpolate`)."""
+    a = np.abs(y).reshape(-1)
+    n = a.size
+    virtual = (n - 1) * (q / 100)  # np.percentile's rank: (n - 1) * np.true_divide(q, 100), in float64
+    if virtual >= n - 1:
+        return float(a.max())  # (np.percentile takes its largest value, whatever the weight)
+    below = math.floor(virtual)
+    a.partition(below)
+    return _interpolate(a[below], a[below + 1:].min(), virtual - below)  # (the ranks below and below + 1)
+
+
+def _interpolate(low, high, t):
+    """``float(np.quantile([low, high], t))`` for order statistics ``low <= high`` (NumPy scalars of one dtype)
+    and a weight ``t`` in [0, 1): NumPy's linear interpolation, written out where the installed NumPy computes
+    it so (in the samples' dtype, the weight a weak Python float; 50 us for np.quantile's machinery around
+    two values), else through np.quantile (NumPy 1.x interpolates a float32 pair in float64)."""
+    if _lerp_as_written(low.dtype):
+        diff = high - low
+        return float(high - diff * (1 - t) if t >= 0.5 else low + diff * t)
+    return float(np.quantile(np.array([low, high]), t))
+
+
+@functools.lru_cache(maxsize=None)
+def _lerp_as_written(dtype):
+    """Whether :func:`_interpolate`'s formula gives np.quantile's bits for ``dtype`` (checked once a process)."""
+    rng = np.random.default_rng(0)
+    pairs = np.sort(rng.standard_normal((64, 2)) * 10.0 ** rng.uniform(-30, 30, (64, 1)), axis=1).astype(dtype)
+    for (low, high), t in zip(pairs, rng.uniform(0, 1, 64).tolist()):
+        diff = high - low
+        if float(high - diff * (1 - t) if t >= 0.5 else low + diff * t) != float(np.quantile(np.array([low, high]), t)):
+            return False
+    return True
 
 
 def bitcrush(y, *, bit_depth, backend="auto"):

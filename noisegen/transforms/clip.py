@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import effects
+from ..effects.level import clipped
 from .base import Transform
 from .params import draw_uniform, real_param, uniform_range
 
@@ -46,7 +46,7 @@ class Clip(Transform):
         return {"percentile": real_param(0.0, 100.0, high_inclusive=False)}
 
     def _apply(self, y, sample_rate, params):
-        return effects.clip(y, percentile=params["percentile"])
+        return clipped(y, params["percentile"])  # (y checked by the call, the percentage drawn or checked here)
 
     def _config(self):
         return {"min_percentile": self.min_percentile, "max_percentile": self.max_percentile, "p": self.p}
