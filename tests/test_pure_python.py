@@ -126,6 +126,8 @@ def cases(folder):
                               ng.time_mask(y, start_s=0.1, duration_s=0.2, sample_rate=RATE, fade_s=0.1)),
         "normalize": lambda: (ng.Normalize(p=1.0)(stereo, sample_rate=RATE, rng=0),
                               ng.Normalize(p=1.0)(stereo * 1e-310, sample_rate=RATE, rng=0)),
+        "shift": lambda: tuple(ng.Shift(min_shift=k, max_shift=k, shift_unit="samples", rollover=roll, p=1.0)(
+            stereo, sample_rate=RATE, rng=0) for k in (-700, 5, 2300) for roll in (True, False)),
         "tone": lambda: ng.tone(freq_hz=440.0, sample_rate=RATE, n_samples=1000),
         "chirp": lambda: ng.chirp(freq_hz=100.0, end_freq_hz=4000.0, sample_rate=RATE, n_samples=1000,
                                   method="logarithmic"),
