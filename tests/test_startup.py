@@ -569,6 +569,42 @@ def test_first_use_of_the_namespace_from_threads_at_once():
         assert res.returncode == 0 and res.stdout.strip() == "[]", res.stdout + res.stderr
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_while_another_thread_compiles_can_compile():
+    """A fork while another thread compiled (its first call of a kernel, or its load from the disk
+    cache) left Numba's compiler lock held in the child, which has no such thread: a DataLoader worker
+    forked then hung at its first call. A fork now waits for the compile to end."""
+    import signal
+    import threading
+
+    import numba
+    from numba.core.compiler_lock import global_compiler_lock
+
+    importlib.import_module("noisegen._core.jit")  # (what registers the wait)
+
+    compiling, done = threading.Event(), threading.Event()
+
+    def compile_slowly():  # a compile in progress, as long as the test needs it
+        with global_compiler_lock:
+            compiling.set()
+            done.wait(0.5)
+
+    thread = threading.Thread(target=compile_slowly, daemon=True)
+    thread.start()
+    compiling.wait()
+    pid = os.fork()
+    if pid == 0:  # the child: ends with 0 when it compiles, by SIGALRM when it hangs
+        signal.alarm(10)
+        try:
+            os._exit(0 if numba.njit(lambda x: x + 1)(1) == 2 else 3)
+        finally:
+            os._exit(4)
+    done.set()
+    thread.join()
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child status {status}"
+
+
 def test_noisegen_torch_without_torch_says_which_extra_to_install():
     code = ("import sys; sys.modules['torch'] = None\n"
             "try:\n    from noisegen.torch import AugmentDataset\nexcept ImportError as exc:\n    print(exc)\n")

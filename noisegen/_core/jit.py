@@ -140,6 +140,20 @@ CONTRACT_ONLY = dict(fastmath={"contract"})
 # workers fork).
 
 
+def _compile_before_fork():
+    """Make a fork wait for a compile that another thread is running (Numba's one compiler lock, as
+    ``logging`` holds its lock across a fork): the child has no such thread, and its first compile, or
+    first load of a cached kernel, waited for that lock for ever (a DataLoader worker forked while a
+    thread's first call compiled hung at its first call)."""
+    from numba.core.compiler_lock import global_compiler_lock as lock
+
+    if hasattr(os, "register_at_fork"):  # (POSIX; elsewhere no process is forked)
+        os.register_at_fork(before=lock.acquire, after_in_parent=lock.release, after_in_child=lock.release)
+
+
+_compile_before_fork()
+
+
 def _quiet(fn):
     """``fn`` run under ``np.errstate(all="ignore")`` when ``NUMBA_DISABLE_JIT=1`` (else ``fn``).
 
