@@ -971,3 +971,23 @@ def test_a_uniform_draw_is_numpys_bit_for_bit_and_advances_the_generator_as_far(
     assert draw_uniform(np.random.default_rng(0), 2.5, 2.5) == 2.5
     with pytest.raises(OverflowError):
         draw_uniform(np.random.default_rng(0), -1e308, 1e308)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("factory", [
+    lambda: noisegen.Gain(p=1.0), lambda: noisegen.BitCrush(p=1.0), lambda: noisegen.Clip(p=1.0),
+    lambda: noisegen.Normalize(p=1.0), lambda: noisegen.PolarityInversion(p=1.0),
+    lambda: noisegen.Shift(rollover=True, p=1.0), lambda: noisegen.Shift(rollover=False, p=1.0),
+], ids=["gain", "bitcrush", "clip", "normalize", "polarity", "shift-roll", "shift-zeros"])
+def test_a_sample_by_sample_transform_keeps_a_fortran_order_input_in_its_order(factory, dtype):
+    """Shift and BitCrush, made one kernel pass over C-ordered samples, returned Fortran-order stereo
+    C-ordered (np.roll and NumPy's arithmetic keep the input's order, as Normalize's pass does): the
+    order comes back as it went in, the samples those of the C-ordered input."""
+    rng = np.random.default_rng(4)
+    for shape in [(2, 1001), (5, 64)]:
+        y = (rng.standard_normal(shape) * 0.3).astype(dtype)
+        for seed in range(3):
+            want = factory()(y, sample_rate=16000, rng=seed)
+            out = factory()(np.asfortranarray(y), sample_rate=16000, rng=seed)
+            assert out.flags.f_contiguous and out.dtype == dtype, shape
+            assert out.tobytes(order="C") == want.tobytes(order="C"), (shape, seed)

@@ -44,11 +44,18 @@ def divided(y, first, second, factor):
     """``y / first / second * factor`` computed in float64 and rounded to ``y``'s dtype (floats ``first``,
     ``second``, ``factor``; dividing by 1.0 is exact), in ``y``'s memory order: one pass, where NumPy's
     expression made three float64 temporaries (a Normalize of a second of float32 audio spent 15 us in it)."""
-    transposed = y.flags.f_contiguous and not y.flags.c_contiguous
+    return _elementwise(_level.divide, y, float(first), float(second), float(factor))[0]
+
+
+def _elementwise(kernel, y, *args):
+    """``(out, result)``: ``result = kernel(x, *args, out)`` run over the samples of ``y`` as one contiguous row,
+    ``out`` laid out as ``y`` is, as NumPy's ufuncs lay it out (a Fortran-order ``y`` runs as its transpose,
+    which is C-ordered: no copy; a Shift or BitCrush of Fortran-order stereo came back C-ordered)."""
+    transposed = y.ndim > 1 and y.flags.f_contiguous and not y.flags.c_contiguous
     x = np.ascontiguousarray(y.T if transposed else y)
     out = np.empty_like(x)
-    _level.divide(x.reshape(-1), float(first), float(second), float(factor), out.reshape(-1))
-    return out.T if transposed else out
+    result = kernel(x.reshape(-1), *args, out.reshape(-1))
+    return (out.T if transposed else out), result
 
 
 def gain(y, *, gain_db, backend="auto"):
@@ -87,9 +94,8 @@ def gained(y, g):
     """:func:`gain` of checked audio ``y`` (finite or not: a NaN/inf sample is refused here) by a checked gain
     ``g`` in dB (a float in ``GAIN_DB_RANGE``): what a transform calls with a gain it drew (the checks cost a
     third of a call on a second of audio)."""
-    x = np.ascontiguousarray(y)
-    out = np.empty_like(x)
-    total = float(_level.scale(x.reshape(-1), x.dtype.type(db_to_amplitude(g)), out.reshape(-1)))
+    out, total = _elementwise(_level.scale, y, y.dtype.type(db_to_amplitude(g)))
+    total = float(total)
     if not math.isfinite(total):
         if not np.isfinite(y).all():
             raise nonfinite_error(y, "y")
@@ -225,11 +231,8 @@ def crushed(y, bits):
     transform calls with a depth it drew. One pass (NumPy's ``np.round(y * scale) / scale`` took four, with
     three temporaries, and a sum to find overflowed samples); finite for finite ``y``, as a sample whose
     ``y * scale`` overflows is kept as it is."""
-    x = np.ascontiguousarray(y)
-    out = np.empty_like(x)
     step = 2.0 ** (bits - 1)
-    _level.crush(x.reshape(-1), x.dtype.type(step), x.dtype.type(1.0 / step), out.reshape(-1))
-    return out
+    return _elementwise(_level.crush, y, y.dtype.type(step), y.dtype.type(1.0 / step))[0]
 
 
 def time_mask(y, *, start_s, duration_s, sample_rate, fade_s=0.005, backend="auto"):

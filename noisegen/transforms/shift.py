@@ -61,7 +61,8 @@ def _shift(y, shift, rollover, fade):
     out = np.empty_like(x)
     ramp = _ramp(max(rise[1], fall[1]), fade, y.dtype)
     _move.shift_rows(x.reshape(-1, n), shift, rollover, ramp, *rise, *fall, out.reshape(-1, n))
-    return out
+    # laid out as y is, as np.roll lays it out (Fortran-order stereo came back C-ordered)
+    return np.asfortranarray(out) if y.ndim > 1 and y.flags.f_contiguous and not y.flags.c_contiguous else out
 
 
 class Shift(Transform):
