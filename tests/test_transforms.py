@@ -991,3 +991,25 @@ def test_a_sample_by_sample_transform_keeps_a_fortran_order_input_in_its_order(f
             out = factory()(np.asfortranarray(y), sample_rate=16000, rng=seed)
             assert out.flags.f_contiguous and out.dtype == dtype, shape
             assert out.tobytes(order="C") == want.tobytes(order="C"), (shape, seed)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_a_call_refuses_nan_and_inf_in_any_layout_and_takes_the_largest_finite_values(dtype):
+    """A call scans its input for NaN and inf by the bits of the samples' magnitudes (NumPy's scan where the
+    samples are not contiguous): one NaN, inf or -inf anywhere, in C or Fortran order or a strided view,
+    is refused naming y, applied or not, in a call and a replay; the largest finite values, subnormals and
+    -0.0 pass."""
+    big = np.finfo(dtype).max
+    for bad in (np.nan, np.inf, -np.inf, -np.nan):
+        for shape, at in [((1,), 0), ((16001,), 16000), ((16001,), 7), ((2, 999), (1, 998)), ((3, 64), (0, 0))]:
+            y = np.zeros(shape, dtype)
+            y[at] = bad
+            for view in (y, np.asfortranarray(y), np.repeat(y, 2, axis=-1)[..., ::2]):
+                for p in (1.0, 0.0):
+                    with pytest.raises(ParameterError, match="y must be finite, got 1 NaN/inf"):
+                        Gain(p=p)(view, sample_rate=16000, rng=0)
+                with pytest.raises(ParameterError, match="y must be finite"):
+                    Gain(p=1.0).apply_params(view, {"name": "Gain", "applied": False}, sample_rate=16000)
+    edge = np.array([[big, -big, np.finfo(dtype).smallest_subnormal, -0.0]], dtype)
+    for view in (edge, edge[0], np.asfortranarray(np.repeat(edge, 2, axis=0)), edge[:, ::-1], edge[:, :0]):
+        assert np.array_equal(Gain(min_gain_db=0, max_gain_db=0, p=1.0)(view, sample_rate=16000, rng=0), view)

@@ -31,11 +31,13 @@ import warnings
 
 import numpy as np
 
-from .._core.validation import show_value, check_audio, check_bool, check_n_samples, check_probability, check_sample_rate
+from .._core.validation import (show_value, check_audio, check_bool, check_n_samples, check_probability,
+                                 check_sample_rate, nonfinite_error)
 from .._core.layout import layout_known
 from .._core.errors import NoisegenWarning, ParameterError
 from .._core.rng import as_generator
 from ..audio.bank import NoiseBank
+from ..effects.level import all_finite
 from .config_names import built, step_label, unknown_name
 from .pipeline_file import read_pipeline_file, resolve_paths
 from .shape import SignalShape, drawn_from, length_after
@@ -167,7 +169,7 @@ class Transform:
     def _call_recorded(self, y, *, sample_rate, rng=None, return_target=None):
         """``(what the call returns, the parameters it drew)``: a transform called from several threads
         at once keeps one ``last_params``, the last call's of any thread; this call's are these."""
-        y = check_audio(y, "y")
+        y = _checked_audio(y)
         sample_rate = check_sample_rate(sample_rate)
         mode = check_target_mode(return_target, "return_target")
         gen = as_generator(rng)
@@ -265,7 +267,7 @@ class Transform:
         >>> np.array_equal(out, t.apply_params(y, t.last_params, sample_rate=16000))
         True
         """
-        y = check_audio(y, "y")
+        y = _checked_audio(y)
         sample_rate = check_sample_rate(sample_rate)
         mode = check_target_mode(return_target, "return_target")
         self.prepare(sample_rate)
@@ -473,3 +475,12 @@ def check_depth(config, name: str) -> None:
                 if isinstance(v, (dict, list, tuple)):
                     children[id(v)] = v
         level = list(children.values())
+
+
+def _checked_audio(y):
+    """``check_audio(y, "y")``, its NaN/inf scan by :func:`all_finite` (a third to half of NumPy's time: a
+    transform's every call scans its input)."""
+    y = check_audio(y, "y", finite=False)
+    if not all_finite(y):
+        raise nonfinite_error(y, "y")
+    return y
