@@ -121,20 +121,22 @@ class _Composition(Transform):
                     children.append(child)
             params["indices"] = indices
             params["transforms"] = children
-        self._cached = None if y is None else (params, y, out)
+        state = self.__dict__  # (per-call attributes are set past __setattr__: see base._PER_CALL)
+        state["_cached"] = None if y is None else (params, y, out)
         self._keep_stages(params, stages)
-        self.last_params = params
+        state["last_params"] = params
         return params
 
     def _keep_stages(self, params, stages):
         """Keep the children's outputs for :meth:`_target_step` (only while a target is wanted)."""
-        self._stages = (params, stages) if stages_kept() and stages[0] is not None else None
+        self.__dict__["_stages"] = (params, stages) if stages_kept() and stages[0] is not None else None
 
     def _target_step(self, y, out, target, sample_rate, params, mode):
         """Each child's target step in turn, on the inputs it had (kept, or recomputed)."""
         if not params["applied"] or y.shape[-1] == 0:
             return target
-        kept, self._stages = getattr(self, "_stages", None), None
+        state = self.__dict__
+        kept, state["_stages"] = state.get("_stages"), None
         if kept is not None and kept[0] is params and kept[1][0] is y:
             stages = kept[1]
         else:  # not drawn or applied just now: replay the children
