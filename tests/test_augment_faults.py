@@ -820,6 +820,34 @@ def test_a_lock_file_unlinked_between_open_and_lock_is_locked_anew(tmp_path, mon
         assert len(opened) == 2 and lock.fds == [opened[1]] and os.fstat(lock.fds[0]).st_nlink == 1
 
 
+def test_a_folder_removed_by_a_refused_run_between_open_and_lock_is_made_anew(tmp_path, monkeypatch):
+    """A refused run removes the folder it made, with its lock files, while it holds the lock: a run that
+    opened the old lock file meanwhile found the folder gone when it opened the lock file again (a bare
+    'No such file or directory'). It makes the folder again, as its own: refused too, it removes it."""
+    pytest.importorskip("fcntl")
+    from noisegen.batch import outdir
+
+    out = tmp_path / "out"
+    out.mkdir()
+    opened = []
+    real_open = outdir._open_lock
+
+    def open_then_removed(out_dir, name, flags):
+        fd = real_open(out_dir, name, flags)
+        if not opened:  # the refused run's remove_made_folder, between our open and our lock
+            os.unlink(os.path.join(out_dir, name))
+            os.rmdir(out_dir)
+        opened.append(fd)
+        return fd
+
+    monkeypatch.setattr(outdir, "_open_lock", open_then_removed)
+    with outdir.OutDirLock(str(out)) as lock:
+        assert len(opened) == 2 and lock.fds == [opened[1]] and os.fstat(lock.fds[0]).st_nlink == 1
+        assert lock.made and sorted(p.name for p in out.iterdir()) == [".noisegen.lock"]
+        lock.remove_made_folder()
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("made_before", [False, True])
 def test_a_noise_folder_with_no_usable_file_leaves_no_out_dir_of_lock_files(tmp_path, capsys, made_before):
     """A refused noise folder (its one file unreadable) left a new OUT_DIR holding only its two lock files; a

@@ -184,6 +184,11 @@ class OutDirLock:
             if os.fstat(fd).st_nlink:  # (0: unlinked by a refused run as we opened it: lock the file now there)
                 break
             os.close(fd)
+            try:  # that run removed the folder it made too, when it held nothing else: it is ours to make now
+                os.mkdir(self.out_dir)
+                self.made = True
+            except FileExistsError:
+                pass
         self.fds.append(fd)
         _HELD.add(fd)
         if exclusive:  # we are the only holder: a name left in the file is a killed run's
