@@ -275,3 +275,28 @@ def test_someof_whose_children_were_removed_in_place_says_so_by_k():
         t(np.ones(800), sample_rate=16000, rng=0)
     t.transforms.append(Gain(p=1.0))
     assert t(np.ones(800), sample_rate=16000, rng=0).shape == (800,)
+
+
+@pytest.mark.parametrize("composition", ["Compose", "OneOf", "SomeOf"])
+def test_a_composition_drawing_on_audio_refuses_nan_and_inf_as_its_call_does(composition):
+    """A composition's draw applies its children to the audio. Their applications scanned it for NaN/inf
+    until the cheap ones applied what they drew unchecked: Compose([Clip()]).draw_params(nan) drew, and the
+    draw a call makes refused. A draw on audio scans it now; on a shape nothing is scanned."""
+    import noisegen as ng
+    from noisegen import ParameterError
+    from noisegen.transforms.shape import SignalShape
+
+    children = [ng.Clip(p=1.0), ng.BitCrush(p=1.0), ng.TimeMask(p=1.0), ng.Shift(p=1.0), ng.Normalize(p=1.0)]
+    t = getattr(ng, composition)(children, p=1.0, **({"k": 3} if composition == "SomeOf" else {}))
+    y = np.random.default_rng(0).standard_normal(4000).astype(np.float32) * 0.1
+    for bad in (np.nan, np.inf):
+        for view in (y.copy(), np.stack([y, y]), np.stack([y, y]).T.copy().T):
+            view[..., 1234] = bad
+            with pytest.raises(ParameterError, match=rf"y must be finite, got {view.ndim} NaN/inf"):
+                t.draw_params(view, sample_rate=16000, rng=0)
+            with pytest.raises(ParameterError, match="y must be finite"):
+                t(view, sample_rate=16000, rng=0)
+    drawn = t.draw_params(y, sample_rate=16000, rng=3)
+    t(y, sample_rate=16000, rng=3)
+    assert drawn == t.last_params
+    assert t.draw_params(SignalShape((4000,)), sample_rate=16000, rng=3)["applied"]

@@ -170,7 +170,7 @@ class Transform:
     def _call_recorded(self, y, *, sample_rate, rng=None, return_target=None):
         """``(what the call returns, the parameters it drew)``: a transform called from several threads
         at once keeps one ``last_params``, the last call's of any thread; this call's are these."""
-        y = _checked_audio(y)
+        y = checked_audio(y)
         sample_rate = check_sample_rate(sample_rate)
         mode = check_target_mode(return_target, "return_target")
         gen = as_generator(rng)
@@ -269,7 +269,7 @@ class Transform:
         >>> np.array_equal(out, t.apply_params(y, t.last_params, sample_rate=16000))
         True
         """
-        y = _checked_audio(y)
+        y = checked_audio(y)
         sample_rate = check_sample_rate(sample_rate)
         mode = check_target_mode(return_target, "return_target")
         self.prepare(sample_rate)
@@ -479,9 +479,9 @@ def check_depth(config, name: str) -> None:
         level = list(children.values())
 
 
-def _checked_audio(y):
+def checked_audio(y):
     """``check_audio(y, "y")``, its NaN/inf scan by :func:`all_finite` (a third to half of NumPy's time: a
-    transform's every call scans its input)."""
+    transform's every call scans its input; a composition's draw on audio too)."""
     y = check_audio(y, "y", finite=False)
     if not all_finite(y):
         raise nonfinite_error(y, "y")

@@ -18,8 +18,8 @@ import numpy as np
 from .._core.validation import show_value, check_int, check_real, check_sequence
 from .._core.layout import layout_known
 from .._core.errors import ParameterError
-from .base import Transform, nested_from_dict
-from .shape import length_after
+from .base import Transform, checked_audio, nested_from_dict
+from .shape import SignalShape, length_after
 from .target import stages_kept
 
 __all__ = ["Compose", "OneOf", "SomeOf"]
@@ -87,6 +87,14 @@ class _Composition(Transform):
         """What a pickle or copy holds: not the last draw's audio, kept for the call that applies it (a
         pipeline previewed with ``draw_params(y)`` pickled its input and output to every worker)."""
         return {**self.__dict__, "_cached": None, "_stages": None}
+
+    def draw_params(self, y, *, sample_rate, rng, force=False) -> dict:
+        # a composition's draw applies its children to audio (each draws from the output before it): the
+        # audio is scanned for NaN/inf as a call scans it (a child's application scanned it for itself, until
+        # the children applied what they drew unchecked: Compose([Clip()]).draw_params(nan) drew)
+        if y is not None and not isinstance(y, SignalShape):
+            y = checked_audio(y)
+        return super().draw_params(y, sample_rate=sample_rate, rng=rng, force=force)
 
     def _choose(self, gen) -> list[int]:
         raise NotImplementedError
