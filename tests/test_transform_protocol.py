@@ -459,3 +459,30 @@ def test_a_user_transform_keeps_its_own_building_attribute():
             return y
 
     assert _Reverb()._building == "office"
+
+
+def test_a_subclass_with_its_own_draw_params_is_drawn_through_it_by_calls_and_compositions():
+    """'draw_params, the one method calls, compositions and the stream draw through' (README): calls and
+    compositions entered its checked core (_draw) directly, past a subclass's own draw_params, whose draws a
+    call then ignored and the stream honoured. A subclass with its own draw_params is drawn through it, once
+    a call, in a call and in every composition; one that calls super().draw_params draws as it did."""
+    from noisegen.transforms import Compose, Gain, OneOf, SomeOf
+
+    seen = []
+
+    class _FixedGain(Gain):  # halves the level whatever its range draws
+        def draw_params(self, y, *, sample_rate, rng, force=False):
+            params = super().draw_params(y, sample_rate=sample_rate, rng=rng, force=force)
+            seen.append(params)
+            return {**params, "gain_db": -6.020599913279624} if params["applied"] else params
+
+    y = np.ones(64)
+    t = _FixedGain(min_gain_db=3, max_gain_db=6, p=1.0)
+    for pipe in (t, Compose([t], p=1.0), OneOf([t, t], p=1.0), SomeOf([t], k=1, p=1.0),
+                 Compose([Compose([t], p=1.0)], p=1.0)):
+        seen.clear()
+        out = pipe(y, sample_rate=16000, rng=0)
+        assert len(seen) == 1 and np.allclose(out, 0.5), type(pipe).__name__
+        assert np.array_equal(pipe.apply_params(y, pipe.last_params, sample_rate=16000), out)
+    assert not Gain._draws_itself and not Compose._draws_itself and _FixedGain._draws_itself
+    assert Gain(min_gain_db=3, max_gain_db=6, p=1.0)(y, sample_rate=16000, rng=0)[0] > 1.4  # (its own draw)

@@ -91,6 +91,8 @@ class Transform:
     """
 
     _banks_first_channel = False  # the NoiseBank rule its banks are rebuilt with from a dict
+    #: A subclass (a user's) with a draw_params of its own: calls and compositions draw through it (see _draw_for_call).
+    _draws_itself = False
 
     def __init_subclass__(cls, **kwargs):
         """Register the class under its name for :meth:`from_dict`. A class from outside noisegen
@@ -100,6 +102,8 @@ class Transform:
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
             cls.__init__ = _building(cls.__dict__["__init__"])
+        own = "draw_params" in cls.__dict__ and not cls.__module__.startswith("noisegen.")
+        cls._draws_itself = own or any(getattr(base, "_draws_itself", False) for base in cls.__bases__)
         if cls.__name__.startswith("_"):
             return
         known = _REGISTRY.get(cls.__name__)
@@ -176,10 +180,10 @@ class Transform:
         gen = as_generator(rng)
         with layout_known():  # (y is checked: its outputs' layout known)
             if mode is None:
-                params = self._draw(y, sample_rate, gen, False)
+                params = self._draw_for_call(y, sample_rate, gen, False)
                 return self._apply_drawn(y, sample_rate, params), params
             with keeping_stages():
-                params = self._draw(y, sample_rate, gen, False)
+                params = self._draw_for_call(y, sample_rate, gen, False)
                 out = self._apply_drawn(y, sample_rate, params)
                 return (out, self._target_step(y, out, y, sample_rate, params, mode)), params
 
@@ -219,6 +223,14 @@ class Transform:
         gen = as_generator(rng)
         force = check_bool(force, "force")  # (before the draw: "no" would have forced it)
         return self._draw(y, sample_rate, gen, force)
+
+    def _draw_for_call(self, y, sample_rate, gen, force):
+        """The draw of a call or of a composition's child, its arguments checked: :meth:`_draw`, or a subclass's
+        own :meth:`draw_params`, which calls and compositions drew through until they entered _draw directly."""
+        if not self._draws_itself:
+            return self._draw(y, sample_rate, gen, force)
+        params = self.__dict__["last_params"] = self.draw_params(y, sample_rate=sample_rate, rng=gen, force=force)
+        return params  # (recorded as drawn: its core recorded what it drew before the subclass changed it)
 
     def _draw(self, y, sample_rate, gen, force):
         """:meth:`draw_params` of checked arguments: ``y`` None, a SignalShape or checked audio; ``gen`` a

@@ -122,7 +122,7 @@ class _Composition(Transform):
             with layout_known():  # (y is checked: the children's outputs are laid out as it is)
                 for i in indices:
                     t = self.transforms[i]
-                    child = t._draw(out, sample_rate, gen, self._chosen_apply)
+                    child = t._draw_for_call(out, sample_rate, gen, self._chosen_apply)
                     if out is not None:
                         out = t._apply_drawn(out, sample_rate, child)
                         stages.append(out)
