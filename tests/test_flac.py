@@ -283,7 +283,9 @@ def test_info_of_a_stream_of_unknown_length_is_read_in_blocks(tmp_path, monkeypa
     meta = noisegen.info(path)
     assert (meta.frames, meta.channels, meta.sample_rate, meta.subtype, meta.format) == (100000, 2, 16000, "PCM_16",
                                                                                          "FLAC")
-    assert (meta.peak_dbfs, meta.rms_dbfs, meta.n_nonfinite) == (twin.peak_dbfs, twin.rms_dbfs, twin.n_nonfinite)
+    assert (meta.peak_dbfs, meta.n_nonfinite) == (twin.peak_dbfs, twin.n_nonfinite)
+    # (the same squares summed in other blocks: NumPy 1.24 rounds the two sums an ulp apart, 2.x alike)
+    assert meta.rms_dbfs == pytest.approx(twin.rms_dbfs, rel=0, abs=1e-12)
 
 
 _SHORT_STREAM_CHILD = """
