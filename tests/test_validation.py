@@ -1048,7 +1048,6 @@ def test_a_refusal_of_a_wrong_type_shows_the_value_too():
     must be a numpy float array, got float", Compose(3.5) "... got float", AugmentStream's pipeline, the
     sources of a stream, a bank or AddShortNoises the same (found by sigfuzz)."""
     import noisegen as ng
-    import noisegen.lhotse as nl
 
     y = np.zeros(100, np.float32)
     calls = {
@@ -1059,11 +1058,20 @@ def test_a_refusal_of_a_wrong_type_shows_the_value_too():
         "source": lambda v: ng.AugmentStream(v, None, sample_rate=16000),
         "sounds": lambda v: ng.AddShortNoises(v),
         "rir": lambda v: ng.ApplyImpulseResponse(v),
-        "pipeline ": lambda v: nl.NoisegenAugment(v, 1),
     }
     for name, call in calls.items():
-        with pytest.raises(ParameterError, match=rf"^{name.strip()} must be .*, got float 3\.25$"):
+        with pytest.raises(ParameterError, match=rf"^{name} must be .*, got float 3\.25$"):
             call(3.25)
+
+
+def test_a_refusal_of_a_wrong_type_of_pipeline_for_lhotse_shows_the_value_too():
+    """As above, for the Lhotse adapter's pipeline (a test of its own: with the test extra alone, which has
+    no Lhotse, the README's `pip install ".[test]" && pytest` failed on importing noisegen.lhotse)."""
+    pytest.importorskip("lhotse")
+    import noisegen.lhotse as nl
+
+    with pytest.raises(ParameterError, match=r"^pipeline must be .*, got float 3\.25$"):
+        nl.NoisegenAugment(3.25, 1)
 
 
 def test_a_name_for_messages_must_be_a_str():
