@@ -59,11 +59,17 @@ def divided(y, first, second, factor):
     return _elementwise(_level.divide, y, float(first), float(second), float(factor))[0]
 
 
+def fortran_only(y):
+    """Whether ``y`` (2-D or more) is laid out in Fortran order and not in C order: the order NumPy's ufuncs
+    and np.roll keep, and noisegen's one-pass kernels over C-ordered samples must give back."""
+    return y.ndim > 1 and y.flags.f_contiguous and not y.flags.c_contiguous
+
+
 def _elementwise(kernel, y, *args):
     """``(out, result)``: ``result = kernel(x, *args, out)`` run over the samples of ``y`` as one contiguous row,
     ``out`` laid out as ``y`` is, as NumPy's ufuncs lay it out (a Fortran-order ``y`` runs as its transpose,
     which is C-ordered: no copy; a Shift or BitCrush of Fortran-order stereo came back C-ordered)."""
-    transposed = y.ndim > 1 and y.flags.f_contiguous and not y.flags.c_contiguous
+    transposed = fortran_only(y)
     x = np.ascontiguousarray(y.T if transposed else y)
     out = np.empty_like(x)
     result = kernel(x.reshape(-1), *args, out.reshape(-1))
@@ -299,28 +305,31 @@ def masked(y, start, length, fade):
         return out
     fade = min(fade, length // 2)
     tail = length - fade  # where the 0 -> 1 fade starts
-    head = _ramp_part(fade, 0, min(fade, keep), y.dtype)
-    ramp_back = _ramp_part(fade, length - keep, fade, y.dtype) if tail < keep else head[:0]
+    head = cosine_ramp(fade, 0, min(fade, keep), y.dtype)
+    ramp_back = cosine_ramp(fade, length - keep, fade, y.dtype) if tail < keep else head[:0]
     _level.mask_span(out.reshape(-1, y.shape[-1]), start, head, min(tail, keep), ramp_back)
     return out
 
 
-#: Fades up to this many samples (0.34 s at 48 kHz) keep their whole ramp in :func:`_fade_ramp`'s cache.
+#: Fades up to this many samples (0.34 s at 48 kHz) keep their whole ramp in :func:`_whole_ramp`'s cache.
 _CACHED_FADE = 2**14
 
 
-def _ramp_part(fade, lo, hi, dtype):
-    """Samples ``[lo, hi)`` of the raised-cosine ``fade``-sample ramp from 1 to 0, in ``dtype``."""
+def cosine_ramp(fade, lo, hi, dtype, *, rising=False):
+    """Samples ``[lo, hi)`` of the raised-cosine ``fade``-sample ramp from 1 to 0 (``rising``: from 0 to 1), in
+    ``dtype``, strictly between 0 and 1: only that part made for a long fade (TimeMask's and Shift's fades)."""
     if fade <= _CACHED_FADE:
-        return _fade_ramp(fade, dtype)[lo:hi]
-    return _ramp_at(np.arange(lo, hi), fade).astype(dtype)
+        return _whole_ramp(fade, dtype, rising)[lo:hi]
+    return _ramp_at(np.arange(lo, hi), fade, rising).astype(dtype)
 
 
-@functools.lru_cache(maxsize=32)  # (a TimeMask's fade is one length a sample rate)
-def _fade_ramp(fade, dtype):
-    return _ramp_at(np.arange(fade), fade).astype(dtype)
+@functools.lru_cache(maxsize=32)  # (a transform's fade is one length a sample rate)
+def _whole_ramp(fade, dtype, rising):
+    return _ramp_at(np.arange(fade), fade, rising).astype(dtype)
 
 
-def _ramp_at(j, fade):
-    """The raised-cosine ramp from 1 to 0 over ``fade`` samples at the sample indices ``j``."""
-    return 0.5 + 0.5 * np.cos(np.pi * (j + 0.5) / fade)
+def _ramp_at(j, fade, rising):
+    """The raised-cosine ramp over ``fade`` samples at the sample indices ``j``, each direction from its own
+    formula (one read backwards as the other would differ from it in the last bit)."""
+    c = np.cos(np.pi * (j + 0.5) / fade)
+    return 0.5 - 0.5 * c if rising else 0.5 + 0.5 * c

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from .._core.validation import MAX_SAMPLE_RATE, MAX_SAMPLES, check_choice, check_real, show_number
 from .._core.errors import ParameterError
 from .._kernels.cpu import move as _move
+from ..effects.level import cosine_ramp, fortran_only
 from .base import Transform
 from .params import draw_uniform, int_param, uniform_range
 
@@ -21,29 +20,9 @@ _BOUNDS = {"fraction": 1.0, "samples": float(MAX_SAMPLES), "seconds": 3600.0 * 2
 _MAX_SHIFT_SAMPLES = max(MAX_SAMPLES, int(_BOUNDS["seconds"] * MAX_SAMPLE_RATE))
 
 
-#: Fades up to this many samples (0.34 s at 48 kHz) keep their whole ramp in :func:`_fade_in`'s cache.
-_CACHED_FADE = 2**14
-
-
-def _ramp(length, fade, dtype):
-    """The first ``length`` samples of a raised-cosine fade-in of ``fade`` samples, strictly between 0 and 1."""
-    if fade <= _CACHED_FADE:
-        return _fade_in(fade, dtype)[:length]
-    return _ramp_at(np.arange(length), fade).astype(dtype)
-
-
-@functools.lru_cache(maxsize=32)  # (a Shift's fade is one length a sample rate)
-def _fade_in(fade, dtype):
-    return _ramp_at(np.arange(fade), fade).astype(dtype)
-
-
-def _ramp_at(j, fade):
-    return 0.5 - 0.5 * np.cos(np.pi * (j + 0.5) / fade)
-
-
 def _shift(y, shift, rollover, fade):
     """``y`` moved ``shift`` samples later (earlier when negative), with fades of ``fade`` samples
-    after each edge where the moved audio meets zeros or its own other end (C-ordered)."""
+    after each edge where the moved audio meets zeros or its own other end."""
     n = y.shape[-1]
     if rollover:
         shift %= n
@@ -59,10 +38,10 @@ def _shift(y, shift, rollover, fade):
         rise, fall = ((at, length), fall) if fade_in else (rise, (at, length))
     x = np.ascontiguousarray(y)
     out = np.empty_like(x)
-    ramp = _ramp(max(rise[1], fall[1]), fade, y.dtype)
+    ramp = cosine_ramp(fade, 0, max(rise[1], fall[1]), y.dtype, rising=True)
     _move.shift_rows(x.reshape(-1, n), shift, rollover, ramp, *rise, *fall, out.reshape(-1, n))
     # laid out as y is, as np.roll lays it out (Fortran-order stereo came back C-ordered)
-    return np.asfortranarray(out) if y.ndim > 1 and y.flags.f_contiguous and not y.flags.c_contiguous else out
+    return np.asfortranarray(out) if fortran_only(y) else out
 
 
 class Shift(Transform):
