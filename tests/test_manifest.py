@@ -1098,3 +1098,28 @@ def test_a_list_line_after_a_byte_order_mark_keeps_its_path(tmp_path, ext, lead)
     listed.write_text(f"{key}/data/a.wav\n\ufeff{lead}{key}/data/b c.wav\r\n", encoding="utf-8")
     rows = read_manifest(listed)
     assert [(r.path, r.error) for r in rows] == [("/data/a.wav", None), ("/data/b c.wav", None)]
+
+
+@pytest.mark.parametrize("cell", ["1_0", "0_5", "\u0661", "\uff11", "0x1"])
+def test_a_segment_cell_that_is_no_decimal_number_is_a_bad_row(corpus, cell):
+    # float() takes '1_0' (10.0: Python's digit grouping) and other scripts' digits ('\u0661' is 1.0); a
+    # manifest's cell read so became a segment of another offset, with no word said
+    manifest = corpus / "cells.csv"
+    manifest.write_text(f"path,offset_s,label\nspeech/{SPEECH[0]},{cell},odd\nspeech/{SPEECH[0]},0.5,ok\n",
+                        encoding="utf-8")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(AugmentStream(manifest, None, sample_rate=SR, rng=0, shuffle=False))
+    assert {c.metadata["label"] for c in chunks} == {"ok"}
+    (message,) = [str(w.message) for w in caught if issubclass(w.category, NoisegenWarning)]
+    assert "cells.csv line 2'" in message and "offset_s must be a number of seconds" in message
+
+
+@pytest.mark.parametrize("cell, seconds", [("0.5", 0.5), (" 1 ", 1.0), ("+.25", 0.25), ("5e-1", 0.5), ("1.", 1.0)])
+def test_decimal_segment_cells_are_read(corpus, cell, seconds):
+    manifest = corpus / "cells.csv"
+    manifest.write_text(f"path\toffset_s\nspeech/{SPEECH[0]}\t{cell}\n", encoding="utf-8")
+    manifest = manifest.rename(corpus / "cells.tsv")
+    info = sf.info(corpus / "speech" / SPEECH[0])
+    (chunk,) = list(AugmentStream(manifest, None, sample_rate=info.samplerate, rng=0, shuffle=False))
+    assert chunk.length == info.frames - round(seconds * info.samplerate)
