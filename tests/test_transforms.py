@@ -1013,3 +1013,25 @@ def test_a_call_refuses_nan_and_inf_in_any_layout_and_takes_the_largest_finite_v
     edge = np.array([[big, -big, np.finfo(dtype).smallest_subnormal, -0.0]], dtype)
     for view in (edge, edge[0], np.asfortranarray(np.repeat(edge, 2, axis=0)), edge[:, ::-1], edge[:, :0]):
         assert np.array_equal(Gain(min_gain_db=0, max_gain_db=0, p=1.0)(view, sample_rate=16000, rng=0), view)
+
+
+@pytest.mark.parametrize("cls", [AddColoredNoise, AddShortNoises, noisegen.PacketLoss, noisegen.RoomSimulator],
+                         ids=lambda c: c.__name__)
+def test_a_recorded_seed_that_went_through_a_float_is_refused_not_replayed_as_other_noise(cls, data_dir):
+    # seeds are drawn in [0, 2**63): one held as a float64 past 2**53 (a pandas column with NaN for the
+    # calls not applied, JavaScript) lost its low digits, and the replay gave other noise with no error
+    t = _minimal(cls, data_dir)
+    params = _valid_params(t)
+    y = np.random.default_rng(0).standard_normal(1600)
+    seed = params["seed"]
+    assert seed >= 2**53  # (a draw in [0, 2**63): nearly always)
+    for lossy in (float(seed), np.float64(seed)):
+        with pytest.raises(ParameterError, match=r"params\['seed'\].*float"):
+            t.apply_params(y, {**params, "seed": lossy}, sample_rate=SR)
+    with pytest.raises(ParameterError, match=r"params\['seed'\]"):  # (a 0-d array: not an integer at all)
+        t.apply_params(y, {**params, "seed": np.array(float(seed))}, sample_rate=SR)
+    # exact forms replay as the int does: numpy ints, a whole float below 2**53
+    out = t.apply_params(y, params, sample_rate=SR)
+    np.testing.assert_array_equal(t.apply_params(y, {**params, "seed": np.uint64(seed)}, sample_rate=SR), out)
+    small = t.apply_params(y, {**params, "seed": 12345}, sample_rate=SR)
+    np.testing.assert_array_equal(t.apply_params(y, {**params, "seed": 12345.0}, sample_rate=SR), small)

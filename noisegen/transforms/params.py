@@ -10,6 +10,7 @@ replayed parameters.
 from __future__ import annotations
 
 import math
+import numbers
 
 from .._core.errors import ParameterError
 from .._core.validation import check_duration, check_int, check_range, check_rate_factor, check_real
@@ -81,9 +82,26 @@ def index_param(count):
     return int_param(0, count - 1)
 
 
+#: Floats from here on are not all integers' exact images: a seed past it held as a float has lost digits.
+_FLOAT_EXACT_BOUND = 1 << 53
+
+
 def seed_param():
-    """A seed as :func:`draw_seed` records it."""
-    return int_param(0, SEED_BOUND - 1)
+    """A seed as :func:`draw_seed` records it: an int in ``[0, SEED_BOUND)``.
+
+    A whole float is taken below 2**53 only (as ``check_int`` takes ``2.0``): a seed drawn in ``[0, 2**63)``
+    that went through a float (a float64 column, JavaScript) was rounded to 53 bits, and replayed other
+    randomness with no error.
+    """
+    check = int_param(0, SEED_BOUND - 1)
+
+    def check_seed(value, name):
+        if (isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral)
+                and abs(value) >= _FLOAT_EXACT_BOUND):
+            raise ParameterError(f"{name} must be an integer (a seed as recorded), got the float {value!r}: a float "
+                                 f"of 2**53 or more has lost the seed's low digits (keep seeds as ints)")
+        return check(value, name)
+    return check_seed
 
 
 def rate_param():
