@@ -13,7 +13,7 @@ PEP 562), exactly as an eager import would. Kernels compile on first call and
 are cached on disk; ``noisegen warmup`` compiles them all ahead of time.
 """
 
-import importlib
+import importlib as _importlib  # (private: dir(noisegen) lists the public names, not a module it uses)
 
 from ._core.errors import BackendError, NoisegenError, NoisegenWarning, ParameterError
 from ._core.units import (
@@ -63,7 +63,7 @@ def _load() -> list:
     """Import every module of :data:`_LAZY`, bind its names here and return ``__all__``."""
     names = list(_EAGER)
     for module, wanted in _LAZY.items():
-        mod = importlib.import_module(module, __name__)
+        mod = _importlib.import_module(module, __name__)
         wanted = list(mod.__all__ if wanted == "*" else wanted)
         globals().update({name: getattr(mod, name) for name in wanted})
         names += [name for name in wanted if name not in names]  # (babble is named by synth and effects)
@@ -76,7 +76,7 @@ def __getattr__(name: str):
     if name.startswith("__") and name != "__all__":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     if name in _SUBPACKAGES:
-        return importlib.import_module(f".{name}", __name__)
+        return _importlib.import_module(f".{name}", __name__)
     if "__all__" not in globals():
         _load()
     try:

@@ -74,6 +74,9 @@ def test_any_first_use_gives_the_whole_eager_namespace(access):
     assert seen["all"] == noisegen.__all__
     assert set(seen["all"]) <= set(seen["dir"])
     assert {"synth", "effects", "audio", "transforms", "data"} <= set(seen["dir"])
+    # no stray name of the package's own workings (it listed ``importlib``): the public names, the
+    # subpackages imported so far, private and dunder names
+    assert {n for n in seen["dir"] if not n.startswith("_")} - set(seen["all"]) <= set(noisegen._SUBPACKAGES)
 
 
 def test_all_is_the_eager_names_plus_each_lazy_module_and_every_name_resolves():
