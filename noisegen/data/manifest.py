@@ -31,9 +31,10 @@ is a segment: only its frames are read. Rows are items in the
 manifest's order (blank lines are not rows), so an item's index (and with it
 its augmentation key) does not depend on which rows turn out bad. A bad row
 (no path field, a JSON field named twice, fields nested over 100 levels, a
-non-numeric or negative offset/duration, an offset past the end of the file, a missing or
-unreadable file) is skipped by the stream and reported once, naming the
-manifest and the row's line.
+negative offset/duration or one that is no plain decimal number: ``1_0``
+and other scripts' digits are refused, an offset past the end of the file,
+a missing or unreadable file) is skipped by the stream and reported once,
+naming the manifest and the row's line.
 """
 
 from __future__ import annotations
