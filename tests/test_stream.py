@@ -106,6 +106,52 @@ def test_chunking_padding_and_hop():
     assert [(c.source, c.length, c.samples.shape) for c in whole] == [("array:0", 2500, (2500,)), ("array:1", 10, (10,))]
 
 
+def test_chunk_starts_are_the_stepped_starts_without_a_list():
+    """chunk_starts is a range (no list of every start: a one-sample hop over a long item held
+    ~40 bytes per chunk, 4.6 GB for a two-hour file, before the first chunk), with the starts the
+    stepping rule gives and the count len(stream) counts."""
+    from noisegen.data.batch import chunk_starts
+    from noisegen.data.length import chunks_per_item
+
+    def stepped(n, size, hop):  # the rule: 0, hop, 2 hop, ... until one reaches the end
+        if n == 0:
+            return []
+        if size is None:
+            return [0]
+        starts = [0]
+        while starts[-1] + size < n and starts[-1] + hop < n:
+            starts.append(starts[-1] + hop)
+        return starts
+
+    for n in range(0, 40):
+        for size in (None, 1, 2, 3, 5, 8, 13):
+            for hop in ((None,) if size is None else (1, 2, 3, 5, 8, 13, 21)):
+                starts = chunk_starts(n, size, hop)
+                assert isinstance(starts, range)
+                assert list(starts) == stepped(n, size, hop), (n, size, hop)
+                assert len(starts) == chunks_per_item([n], size, hop)[0]
+    starts = chunk_starts(115_200_000, 32_000, 1)  # 2 h at 16 kHz, a one-sample hop
+    assert isinstance(starts, range) and len(starts) == 115_168_001 and starts[-1] == 115_168_000
+
+
+def test_a_one_sample_hop_streams_without_listing_every_chunk():
+    """The first chunk of an item cut with a one-sample hop comes without a per-chunk allocation."""
+    import tracemalloc
+
+    y = np.zeros(2_000_000, dtype=np.float32)
+    stream = AugmentStream([y], None, sample_rate=16000, chunk_s=0.01, hop_s=1 / 16000, shuffle=False)
+    assert len(stream) == 2_000_000 - 160 + 1
+    tracemalloc.start()
+    try:
+        it = iter(stream)
+        first = next(it)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert first.start == 0 and next(it).start == 1
+    assert peak < 16 << 20  # a list of the starts: ~80 MB
+
+
 def test_batches_pad_and_record_lengths():
     arrays = [np.ones(n, dtype=np.float64) for n in (300, 1000, 50)]
     stream = AugmentStream(arrays, None, sample_rate=1000, rng=0, shuffle=False)
