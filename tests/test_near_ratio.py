@@ -224,3 +224,42 @@ def test_design_cells_designs_every_cell_random_ratios_meet(semitones, tmp_path,
         assert kaiser_table.cache_info().misses == misses
     finally:
         kaiser_table.cache_clear()
+
+
+def test_interpolated_tables_and_plans_are_kept_within_a_byte_bound(tmp_path, monkeypatch):
+    """The tables of cut-off cells far below 1 hold up to 57 MB each: the in-memory caches of tables
+    and of plans are bounded in bytes, not by count (160 tables, 128 plans: 6 GB of float64 tables
+    for random speeds of 64-256x)."""
+    import noisegen
+    from noisegen._design import kaiser
+    from noisegen._design import resample as design
+
+    monkeypatch.setenv("NOISEGEN_CACHE_DIR", str(tmp_path))
+    assert kaiser._TABLES.max_bytes == kaiser.KAISER_CACHE_BYTES <= 64 << 20
+    assert design._FLOAT_PLANS.max_bytes == design.FLOAT_PLAN_CACHE_BYTES <= 64 << 20
+    assert design._NEAR_PLANS.max_bytes == design.NEAR_PLAN_CACHE_BYTES <= 64 << 20
+    bound = 2 << 20  # a cell a quarter of the rate down holds ~0.45 MB in float32
+    for cache in (kaiser._TABLES, design._FLOAT_PLANS, design._NEAR_PLANS):
+        monkeypatch.setattr(cache, "max_bytes", bound)
+    kaiser_table.cache_clear()
+    try:
+        cells = [2.0 ** (-j / 192) for j in range(384, 396)]
+        for cell in cells:
+            spec, table = kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * cell, cell, "f")
+            assert table.shape == (N_PHASES + 1, spec.n_taps) and not table.flags.writeable
+        assert kaiser._TABLES.nbytes <= bound and 0 < kaiser_table.cache_info().currsize < len(cells)
+        assert kaiser_table.cache_info().misses == len(cells)
+        kaiser_table(N_PHASES + 1, N_PHASES, PASSBAND * cells[-1], cells[-1], "f")  # the last one is kept
+        assert kaiser_table.cache_info().hits == 1
+        y = np.random.default_rng(0).standard_normal(4000).astype(np.float32)
+        for factor in np.linspace(4.0, 4.5, 12):  # random speeds: a float plan each, on twelve cells
+            out = noisegen.speed(y, factor=float(factor), sample_rate=16000)
+            assert out.shape == (round(4000 / factor),)
+        for n_steps in np.linspace(24.0, 26.0, 12):  # random shifts two octaves up: near plans
+            assert pitch_shift(y, sample_rate=16000, n_steps=float(n_steps)).shape == y.shape
+        assert design._FLOAT_PLANS.nbytes <= bound and design._NEAR_PLANS.nbytes <= bound
+        assert kaiser._TABLES.nbytes <= bound
+    finally:
+        kaiser_table.cache_clear()
+        design._FLOAT_PLANS.clear()
+        design._NEAR_PLANS.clear()

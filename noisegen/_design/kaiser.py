@@ -14,12 +14,12 @@ Frequencies are fractions of the *input* Nyquist frequency throughout.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 
 from .._core.diskcache import cached_array, source_digest
+from .._core.lru import BytesCache
 
 __all__ = ["ATTENUATION_DB", "PASSBAND", "N_PHASES", "FilterSpec", "kaiser_spec", "kaiser_sinc", "filter_table",
            "kaiser_table", "sampled_table", "cutoff_cell", "design_cells"]
@@ -119,20 +119,70 @@ def kaiser_sinc(tau, fc: float, half_width: float, beta: float):
     return fc * sinc * window / _bessel_i0(beta)
 
 
-# 160: every cut-off cell of random pitch shifts within +-5 semitones (1/192-octave grid) stays
-# designed (~150 kB each in float32) once a stream has met it
-@lru_cache(maxsize=160)
+#: Bytes of interpolated tables :func:`kaiser_table` keeps in memory. Every cut-off cell of random
+#: pitch shifts within +-9 semitones (1/192-octave grid, ~150 kB each in float32) fits; a cell far
+#: below (speed 64-256x, pitch shifts of 6-8 octaves up) holds 257 rows of ~107 / scale taps, up to
+#: 28 MB (57 MB in float64): 160 of them, the count an lru_cache kept, held 6 GB.
+KAISER_CACHE_BYTES = 64 << 20
+
+
+class _Designed(tuple):
+    """``(spec, table)`` measured in bytes for :class:`~noisegen._core.lru.BytesCache`."""
+
+    __slots__ = ()
+
+    @property
+    def nbytes(self) -> int:
+        return self[1].nbytes
+
+
+class _CacheInfo(NamedTuple):
+    hits: int
+    misses: int
+    maxsize: int | None
+    currsize: int
+
+
+_TABLES = BytesCache(KAISER_CACHE_BYTES)
+_COUNTS = [0, 0]  # hits, misses (approximate across threads, as lru_cache's are exact: a statistic only)
+
+
 def kaiser_table(rows: int, denom: int, pass_edge: float, stop_edge: float, dtype_char: str):
     """``(spec, table)`` of :func:`kaiser_spec` sampled at ``rows`` phases ``r / denom`` (read-only).
 
     Kept on disk as the equiripple designs are (:mod:`noisegen._core.diskcache`):
     a cut-off cell takes ~0.6 ms to design and 0.05-0.3 ms to load, and every new
     process (each DataLoader worker, each epoch's workers) meets the cells of
-    random pitch shifts and speeds again. Kept in memory too, by count: for tables
-    of a few hundred rows at most (:func:`sampled_table` for one row per phase of
+    random pitch shifts and speeds again. Kept in memory too, within
+    :data:`KAISER_CACHE_BYTES` (least recently used dropped): for tables of a
+    few hundred rows at most (:func:`sampled_table` for one row per phase of
     any ratio, which may be thousands of times larger).
+    ``kaiser_table.cache_info()`` and ``kaiser_table.cache_clear()`` as an lru_cache's.
     """
-    return sampled_table(rows, denom, pass_edge, stop_edge, dtype_char)
+    key = (int(rows), int(denom), float(pass_edge), float(stop_edge), np.dtype(dtype_char).char)
+
+    def make():
+        _COUNTS[1] += 1
+        return _Designed(sampled_table(rows, denom, pass_edge, stop_edge, dtype_char))
+
+    misses = _COUNTS[1]
+    value = _TABLES.get(key, make)
+    if _COUNTS[1] == misses:
+        _COUNTS[0] += 1
+    return value
+
+
+def _cache_info() -> _CacheInfo:
+    return _CacheInfo(_COUNTS[0], _COUNTS[1], None, len(_TABLES))
+
+
+def _cache_clear() -> None:
+    _TABLES.clear()
+    _COUNTS[:] = [0, 0]
+
+
+kaiser_table.cache_info = _cache_info
+kaiser_table.cache_clear = _cache_clear
 
 
 def sampled_table(rows: int, denom: int, pass_edge: float, stop_edge: float, dtype_char: str):

@@ -388,9 +388,8 @@ def cached_plan(ratio, dtype_char):
     return _float_plan(ratio, dtype_char)
 
 
-@lru_cache(maxsize=8)  # random pitch shifts rarely meet one twice; a plan holds up to ~1.2 MB
 def _near_plan(up, down, dtype_char):
-    return Plan(NearRatio(up, down), np.dtype(dtype_char))
+    return _NEAR_PLANS.get((up, down, dtype_char), lambda: Plan(NearRatio(up, down), np.dtype(dtype_char)))
 
 
 #: Bytes of exact-ratio plans kept. One holds ``up`` rows of about ``109 down / up`` taps, twice
@@ -404,6 +403,16 @@ def _rational_plan(up, down, dtype_char):
     return _RATIONAL_PLANS.get((up, down, dtype_char), lambda: Plan(Fraction(up, down), np.dtype(dtype_char)))
 
 
-@lru_cache(maxsize=128)
+#: Bytes of near-ratio and of interpolating plans kept. Random pitch shifts rarely meet one ratio
+#: twice; a near plan of a few semitones holds up to ~1.2 MB and an interpolating one shares its
+#: cut-off cell's table (:func:`~noisegen._design.kaiser.kaiser_table`), but far below 1 (speed
+#: 64-256x, 6-8 octaves up) either holds up to 57 MB: 8 and 128 of them, the counts these caches
+#: had, held GBs.
+NEAR_PLAN_CACHE_BYTES = 16 << 20
+FLOAT_PLAN_CACHE_BYTES = 64 << 20
+_NEAR_PLANS = BytesCache(NEAR_PLAN_CACHE_BYTES)
+_FLOAT_PLANS = BytesCache(FLOAT_PLAN_CACHE_BYTES)
+
+
 def _float_plan(ratio, dtype_char):
-    return Plan(ratio, np.dtype(dtype_char))
+    return _FLOAT_PLANS.get((ratio, dtype_char), lambda: Plan(ratio, np.dtype(dtype_char)))
