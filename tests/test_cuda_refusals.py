@@ -414,6 +414,47 @@ def test_the_gpu_streams_len_counts_the_chunks_it_drops(chunk):
     assert len(ng.AugmentStream(long_items, pipeline, epochs=MAX_EPOCHS, **kw)) == one * MAX_EPOCHS
 
 
+
+@cudasim
+def test_the_gpu_streams_len_asks_the_pipeline_about_two_lengths_an_item_not_one_a_chunk(monkeypatch):
+    """Counting an item whose last chunk may be sped up to nothing asked the pipeline for the output
+    length of each of its chunks: 20,001 chunks of a 160,003-sample item took 20,001 calls (1-sample
+    chunks of an hour: 58 million). Every chunk but the last is whole: two calls, the same count."""
+    pytest.importorskip("numba.cuda")
+    from noisegen.transforms import Compose, SpeedPerturb
+    from noisegen.transforms.shape import SignalShape
+
+    pipeline = Compose([SpeedPerturb(factors=[1.0, 20.0], p=1.0)])
+    asked = []
+    real = type(pipeline).output_length
+
+    def counted(self, n, sample_rate, params):
+        asked.append(n)
+        return real(self, n, sample_rate, params)
+
+    monkeypatch.setattr(type(pipeline), "output_length", counted)
+    items = [np.full(8 * 20_000 + 3, 0.5, np.float32), np.full(8 * 5 + 9, 0.5, np.float32)]
+    for rng in range(4):  # factor 20 empties the 3-sample last chunk of the first item, factor 1 keeps it
+        stream = ng.AugmentStream(items, pipeline, sample_rate=8000, chunk_s=0.001, rng=rng, device="cuda")
+        asked.clear()
+        n = len(stream)
+        assert len(asked) <= 2 * len(items) + 2, len(asked)
+        speeds = [stream.pipeline.draw_params(SignalShape((len(y),)), sample_rate=8000,
+                                              rng=_item_generator(stream, i)) for i, y in enumerate(items)]
+        # the first item: 20,000 whole chunks of 8 (round(8 / 20) = 0 at factor 20: emptied too) and one of 3
+        want = 0
+        for y, params in zip(items, speeds):
+            whole, last = len(y) // 8, len(y) % 8
+            want += sum(real(stream.pipeline, m, 8000, params) > 0 for m in [8] * whole + ([last] if last else []))
+        assert n == want
+
+
+def _item_generator(stream, item, epoch=0):
+    from noisegen._core.rng import as_generator, derive_key
+
+    return as_generator(derive_key(stream._key, epoch, item))
+
+
 _Y, _Y2, _NOISE = np.full(40, 0.1, np.float32), np.full((2, 40), 0.1, np.float32), np.ones(10, np.float32)
 
 

@@ -102,10 +102,13 @@ def item_chunks(stream, epoch, items) -> np.ndarray:
         return counts
     for j in np.flatnonzero((counts > 0) & (_last_chunks(stream, sizes) <= MAX_EMPTIED)).tolist():
         n = int(sizes[j])
-        # a chunk's length never grows along the item: the kept ones come first
-        lengths = [min(stream._chunk_n or n, n - start) for start in chunk_starts(n, stream._chunk_n, stream._hop_n)]
+        # Every chunk but the last is whole (chunk_starts goes on only while a chunk ends before the item
+        # does): two lengths to ask the pipeline about, not one a chunk (a one-sample hop over a long item
+        # asked it millions of times)
+        size, last = stream._chunk_n or n, n - chunk_starts(n, stream._chunk_n, stream._hop_n)[-1]
         params = _draw(stream, epoch, int(items[j]), n)
-        counts[j] = sum(stream.pipeline.output_length(m, stream.sample_rate, params) > 0 for m in lengths)
+        kept = [stream.pipeline.output_length(m, stream.sample_rate, params) > 0 for m in (size, min(size, last))]
+        counts[j] = (int(counts[j]) - 1) * kept[0] + kept[1]
     return counts
 
 
