@@ -404,11 +404,13 @@ def _rational_plan(up, down, dtype_char):
 
 
 #: Bytes of near-ratio and of interpolating plans kept. Random pitch shifts rarely meet one ratio
-#: twice; a near plan of a few semitones holds up to ~1.2 MB and an interpolating one shares its
-#: cut-off cell's table (:func:`~noisegen._design.kaiser.kaiser_table`), but far below 1 (speed
-#: 64-256x, 6-8 octaves up) either holds up to 57 MB: 8 and 128 of them, the counts these caches
-#: had, held GBs.
-NEAR_PLAN_CACHE_BYTES = 16 << 20
+#: twice; a near plan of a few semitones holds 0.1-0.5 MB (up to ~1.2 MB) and an interpolating one
+#: shares its cut-off cell's table (:func:`~noisegen._design.kaiser.kaiser_table`), but far below 1
+#: (speed 64-256x, 6-8 octaves up) either holds up to 57 MB: 8 and 128 of them, the counts these
+#: caches had, held GBs. The near plans' bound is about what 8 typical ones took: keeping 16 MB of
+#: plans that random shifts never meet again made each pitch shift 2-4 % slower (memory not reused
+#: while still warm).
+NEAR_PLAN_CACHE_BYTES = 4 << 20
 FLOAT_PLAN_CACHE_BYTES = 64 << 20
 _NEAR_PLANS = BytesCache(NEAR_PLAN_CACHE_BYTES)
 _FLOAT_PLANS = BytesCache(FLOAT_PLAN_CACHE_BYTES)
