@@ -20,7 +20,7 @@ from ..audio.files import missing_hint, scan_audio_files
 from ..audio.reader import decoding_once
 from ..audio.segment import segment_span
 from .manifest import (FAILURES, MANIFEST, _append_line, _complete, _dedupe_manifest, _job_key, _read_jsonl,
-                       _remove_rewrites, _repair_tail, _rewrite_jsonl, read_manifest)
+                       _remove_rewrites, _repair_tail, _rewrite_jsonl, read_plan_lines)
 from .outdir import _banks, banks_changed, fingerprint_changed, input_fingerprint, jsonl_lock
 
 
@@ -182,7 +182,7 @@ def _plan(in_dir, out_dir, in_real, summary, settings, *, copies, seed, shard, p
         _repair_tail(failures_path)
         _remove_rewrites(out_dir)
     _dedupe_manifest(out_dir)
-    done = read_manifest(out_dir)
+    done = read_plan_lines(out_dir)  # (what the plan compares: whole lines took 6-7 kB each)
     tasks, mine, estimate, redone = [], set(), {}, set()
     inputs_real, leads = _inputs_real(in_dir, in_real, folders), {}
     name_max = _name_max(out_dir)

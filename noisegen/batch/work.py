@@ -77,7 +77,10 @@ def run_pool(pipeline, tasks, n_workers, collect) -> int:
     try:
         with pool:
             pending = [pool.apply_async(_process_taken, (i, task)) for i, task in enumerate(tasks)]
-            for i, (task, result) in enumerate(zip(tasks, pending)):
+            for i, task in enumerate(tasks):
+                # (let go once collected: each result holds its outputs' manifest lines, pipeline and all, and
+                # the list kept them to the end, 7 kB an output: 0.7 GB over 100,000 outputs)
+                result, pending[i] = pending[i], None
                 while not result.ready():
                     result.wait(0.2)
                     worker = _TAKEN[i]
