@@ -253,6 +253,35 @@ def test_a_path_in_another_case_is_said_to_be(corpus, ext):
         assert "no such audio file" in said[k] and "another case" not in said[k]
 
 
+
+def test_rows_missing_over_many_folders_list_each_folder_once(tmp_path, monkeypatch):
+    """A moved corpus, its missing rows spread over more than 8 folders: the folder listings the case check
+    reads were kept 8 at a time, so every row listed its folder again (471 us a row over 100 folders of
+    1,000 files; 20,000 rows took 9 s an epoch). They are kept by size now: each folder is listed once."""
+    import os
+
+    import noisegen.data.missing as missing
+    from noisegen._core.lru import BytesCache
+
+    listed = []
+    real_listdir = os.listdir
+
+    def counted(folder):
+        listed.append(folder)
+        return real_listdir(folder)
+
+    monkeypatch.setattr(missing, "_LISTINGS", BytesCache(32 << 20), raising=False)  # (fresh: none listed yet)
+    monkeypatch.setattr(missing.os, "listdir", counted)
+    folders = [tmp_path / f"spk{i:02d}" for i in range(12)]
+    for folder in folders:
+        folder.mkdir()
+        (folder / "Present.wav").write_bytes(b"")
+    for _ in range(3):  # three rows a folder, in turn: every folder asked about again after eleven others
+        for folder in folders:
+            assert missing._in_another_case(str(folder / "present.WAV")) == str(folder / "Present.wav")
+            assert missing._in_another_case(str(folder / "gone.wav")) is None
+    assert sorted(listed) == sorted(str(f) for f in folders)
+
 def test_a_common_voice_tsv_naming_its_clips_by_name_is_said_to_be(corpus):
     """Common Voice's train.tsv names each file of its clips/ folder by name alone ('common_voice_en_1.mp3'):
     every row was skipped as 'no such audio file' in the TSV's folder (after 20 warnings, unnamed)."""

@@ -14,11 +14,11 @@ Nothing is read in its place.
 
 from __future__ import annotations
 
-import functools
 import os
 import unicodedata
 
 from .._core.errors import ParameterError
+from .._core.lru import BytesCache
 
 __all__ = ["check_written_otherwise"]
 
@@ -81,12 +81,31 @@ def _in_another_case(path):
     return head if os.path.isfile(head) else None
 
 
-@functools.lru_cache(maxsize=8)
+class _Names(dict):
+    """A folder's entries by case-folded name, measured for :class:`~noisegen._core.lru.BytesCache`
+    (about what CPython takes for such a dict of short names, a key and a value each)."""
+
+    __slots__ = ("nbytes",)
+
+
+#: Folder listings kept (by their estimated bytes, not by count: a corpus moved, its missing rows spread
+#: over a hundred folders, listed a folder again for every row once more than 8 were asked about).
+NAMES_CACHE_BYTES = 32 << 20
+
+
+_LISTINGS = BytesCache(NAMES_CACHE_BYTES)
+
+
 def _names_by_case(folder: str, mtime_ns: int) -> dict:
     """A folder's entries by their case-folded name (None for a name two entries share), listed once
     per modification (a manifest whose rows are all missing asks for each row)."""
-    names = {}
+    return _LISTINGS.get((folder, mtime_ns), lambda: _listed(folder))
+
+
+def _listed(folder: str) -> _Names:
+    names = _Names()
     for name in os.listdir(folder):
         key = name.casefold()
         names[key] = None if key in names else name
+    names.nbytes = 200 * (len(names) + 1)
     return names
