@@ -253,7 +253,6 @@ def test_a_path_in_another_case_is_said_to_be(corpus, ext):
         assert "no such audio file" in said[k] and "another case" not in said[k]
 
 
-
 def test_rows_missing_over_many_folders_list_each_folder_once(tmp_path, monkeypatch):
     """A moved corpus, its missing rows spread over more than 8 folders: the folder listings the case check
     reads were kept 8 at a time, so every row listed its folder again (471 us a row over 100 folders of
@@ -281,6 +280,7 @@ def test_rows_missing_over_many_folders_list_each_folder_once(tmp_path, monkeypa
             assert missing._in_another_case(str(folder / "present.WAV")) == str(folder / "Present.wav")
             assert missing._in_another_case(str(folder / "gone.wav")) is None
     assert sorted(listed) == sorted(str(f) for f in folders)
+
 
 def test_a_common_voice_tsv_naming_its_clips_by_name_is_said_to_be(corpus):
     """Common Voice's train.tsv names each file of its clips/ folder by name alone ('common_voice_en_1.mp3'):
