@@ -42,7 +42,8 @@ class BytesCache:
     A value is anything with an ``nbytes`` that does not change (read once,
     when it is kept; arrays are stored read-only: callers share them); one
     larger than ``max_bytes`` is returned but not kept. Thread-safe, also
-    across a fork; a pickle or copy of it starts empty.
+    across a fork; a pickle or copy of it starts empty. ``hits`` and
+    ``misses`` count the lookups since it was made or cleared.
 
     Examples
     --------
@@ -56,7 +57,7 @@ class BytesCache:
 
     def __init__(self, max_bytes: int):
         self.max_bytes = int(max_bytes)
-        self.nbytes = 0
+        self.nbytes = self.hits = self.misses = 0
         self._items = OrderedDict()
         self._lock = threading.Lock()
         _CACHES.add(self)
@@ -67,7 +68,9 @@ class BytesCache:
             value = self._items.get(key)
             if value is not None:
                 self._items.move_to_end(key)
+                self.hits += 1
                 return value
+            self.misses += 1
         value = make()
         if isinstance(value, np.ndarray):
             value.flags.writeable = False  # shared: callers multiply into their own arrays
@@ -89,4 +92,4 @@ class BytesCache:
     def clear(self):
         with self._lock:
             self._items.clear()
-            self.nbytes = 0
+            self.nbytes = self.hits = self.misses = 0

@@ -144,7 +144,6 @@ class _CacheInfo(NamedTuple):
 
 
 _TABLES = BytesCache(KAISER_CACHE_BYTES)
-_COUNTS = [0, 0]  # hits, misses (approximate across threads, as lru_cache's are exact: a statistic only)
 
 
 def kaiser_table(rows: int, denom: int, pass_edge: float, stop_edge: float, dtype_char: str):
@@ -160,29 +159,11 @@ def kaiser_table(rows: int, denom: int, pass_edge: float, stop_edge: float, dtyp
     ``kaiser_table.cache_info()`` and ``kaiser_table.cache_clear()`` as an lru_cache's.
     """
     key = (int(rows), int(denom), float(pass_edge), float(stop_edge), np.dtype(dtype_char).char)
-
-    def make():
-        _COUNTS[1] += 1
-        return _Designed(sampled_table(rows, denom, pass_edge, stop_edge, dtype_char))
-
-    misses = _COUNTS[1]
-    value = _TABLES.get(key, make)
-    if _COUNTS[1] == misses:
-        _COUNTS[0] += 1
-    return value
+    return _TABLES.get(key, lambda: _Designed(sampled_table(rows, denom, pass_edge, stop_edge, dtype_char)))
 
 
-def _cache_info() -> _CacheInfo:
-    return _CacheInfo(_COUNTS[0], _COUNTS[1], None, len(_TABLES))
-
-
-def _cache_clear() -> None:
-    _TABLES.clear()
-    _COUNTS[:] = [0, 0]
-
-
-kaiser_table.cache_info = _cache_info
-kaiser_table.cache_clear = _cache_clear
+kaiser_table.cache_info = lambda: _CacheInfo(_TABLES.hits, _TABLES.misses, None, len(_TABLES))
+kaiser_table.cache_clear = _TABLES.clear
 
 
 def sampled_table(rows: int, denom: int, pass_edge: float, stop_edge: float, dtype_char: str):
