@@ -148,10 +148,7 @@ def _dedupe_manifest(out_dir: str) -> None:
         with fh:
             latest, n, offset = {}, 0, 0  # output -> (offset, length) of its last line, in order of its first
             for raw in fh:
-                try:
-                    rec = json.loads(raw)
-                except ValueError:  # a line cut short by a kill (or not UTF-8)
-                    rec = None
+                rec = _parsed(raw)  # (None: a line cut short by a kill, or not UTF-8)
                 if isinstance(rec, dict) and "output" in rec:
                     n += 1
                     latest[rec["output"]] = (offset, len(raw))

@@ -98,7 +98,8 @@ class ManifestRow:
 
 #: A number of seconds as a manifest's text writes it: ASCII decimal digits, a sign, a point, an exponent
 #: (and inf/nan, refused below as not finite), spaces around it.
-_DECIMAL = re.compile(r"\s*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(?:inity)?|nan)\s*\Z", re.IGNORECASE | re.ASCII)
+_DECIMAL = re.compile(r"\s*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(?:inity)?|nan)\s*\Z",
+                      re.IGNORECASE | re.ASCII)
 
 
 def _seconds(value, name):
@@ -107,9 +108,9 @@ def _seconds(value, name):
         return None, None
     if isinstance(value, bool):
         return None, f"{name} must be a number of seconds, got {value!r}"
-    if isinstance(value, str) and not _DECIMAL.match(value):  # (float() also takes '1_0', 10.0, and other scripts' digits)
-        return None, f"{name} must be a number of seconds, got {show_value(value)}"
     try:
+        if isinstance(value, str) and not _DECIMAL.match(value):  # (float() takes '1_0', 10.0, other scripts' digits)
+            raise ValueError(value)
         seconds = float(value)
     except (TypeError, ValueError):
         return None, f"{name} must be a number of seconds, got {show_value(value)}"
